@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what chainrule needs to build and test, with apt-get. Idempotent: packages
+# already present are skipped, and apt-get is not called at all when nothing is missing.
+#
+#   scripts/deps.sh            build + test (generator, runtime, Check, sanitizers, NEON via qemu)
+#   scripts/deps.sh --bench    also the baselines of `make bench` (OpenBLAS, FANN, PyTorch)
+#   scripts/deps.sh --golden   also PyTorch + NumPy for `make golden`
+#   scripts/deps.sh --data     also Debian's Fashion-MNIST and gnuplot (for `make demo-fashion`)
+set -eu
+
+core="build-essential pkg-config clang libclang-rt-14-dev liblua5.4-dev check zlib1g-dev
+      qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross gnuplot-nox nodejs npm"
+bench="libopenblas-dev libfann-dev python3-torch python3-numpy"
+golden="python3-torch python3-numpy"
+data="dataset-fashion-mnist gnuplot-nox"
+
+want="$core"
+for arg in "$@"; do
+  case "$arg" in
+    --bench)  want="$want $bench" ;;
+    --golden) want="$want $golden" ;;
+    --data)   want="$want $data" ;;
+    --all)    want="$want $bench $golden $data" ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "scripts/deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for p in $want; do
+  # nodejs/npm may come from elsewhere (e.g. a preinstalled Node); a working command is enough.
+  case "$p" in nodejs) command -v node >/dev/null 2>&1 && continue ;; npm) command -v npm >/dev/null 2>&1 && continue ;; esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "deps: all present"
+  exit 0
+fi
+echo "deps: installing$missing"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
