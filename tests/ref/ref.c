@@ -1,0 +1,389 @@
+/* ref.c — naive double-precision reference (see ref.h). Clarity over speed. */
+#include "ref.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+const char *ref_loss_name(int loss)
+{
+  return loss == REF_MSE ? "mse" : loss == REF_CROSS_ENTROPY ? "cross_entropy" : "?";
+}
+
+const char *ref_opt_name(int kind)
+{
+  return kind == REF_SGD ? "sgd" : kind == REF_ADAM ? "adam" : kind == REF_ADAMW ? "adamw" : "?";
+}
+
+int ref_net_finish(ref_net *net, char *err, size_t errlen)
+{
+  if (net->in <= 0) return fail(err, errlen, "input width must be positive");
+  if (net->nlayers <= 0) return fail(err, errlen, "no layers");
+  int width = net->in, nt = 0;
+  size_t off = 0;
+  net->widest = width;
+  for (int l = 0; l < net->nlayers; l++) {
+    ref_layer *L = &net->layer[l];
+    L->in = width;
+    if (L->kind == REF_LINEAR) {
+      if (L->out <= 0) return fail(err, errlen, "layer %d: linear width must be positive", l);
+      if (nt + 2 > REF_MAX_TENSORS) return fail(err, errlen, "too many tensors");
+      net->t_layer[nt] = l; net->t_rows[nt] = width; net->t_cols[nt] = L->out;
+      net->t_off[nt] = off; off += (size_t)width * (size_t)L->out; nt++;
+      net->t_layer[nt] = l; net->t_rows[nt] = 1; net->t_cols[nt] = L->out;
+      net->t_off[nt] = off; off += (size_t)L->out; nt++;
+      width = L->out;
+    } else if (L->kind == REF_RELU) {
+      L->out = width;
+    } else {
+      return fail(err, errlen, "layer %d: unknown kind", l);
+    }
+    if (width > net->widest) net->widest = width;
+  }
+  net->out = width;
+  net->ntensors = nt;
+  net->nparams = off;
+  if (net->loss == REF_MSE && width != 1)
+    return fail(err, errlen, "mse needs a last width of 1, got %d", width);
+  if (net->loss == REF_CROSS_ENTROPY && width < 2)
+    return fail(err, errlen, "cross_entropy needs at least 2 outputs, got %d", width);
+  if (net->loss != REF_MSE && net->loss != REF_CROSS_ENTROPY)
+    return fail(err, errlen, "unknown loss");
+  return 0;
+}
+
+/* ---------- description files ---------- */
+
+static void opt_defaults(ref_optim *o, int kind)
+{
+  memset(o, 0, sizeof *o);
+  o->kind = kind;
+  /* torch.optim defaults (1.13); SGD's lr has no default there, the description gives it */
+  o->beta1 = 0.9; o->beta2 = 0.999; o->eps = 1e-8;
+  if (kind != REF_SGD) o->lr = 1e-3;
+  if (kind == REF_ADAMW) o->weight_decay = 1e-2;
+}
+
+static int parse_double(const char *s, double *v)
+{
+  char *end;
+  errno = 0;
+  *v = strtod(s, &end);
+  return (end == s || *end != '\0' || errno) ? -1 : 0;
+}
+
+static int parse_int(const char *s, int *v)
+{
+  char *end;
+  errno = 0;
+  long x = strtol(s, &end, 10);
+  if (end == s || *end != '\0' || errno || x < -1000000000L || x > 1000000000L) return -1;
+  *v = (int)x;
+  return 0;
+}
+
+int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
+{
+  FILE *f = fopen(path, "r");
+  if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  memset(net, 0, sizeof *net);
+  char line[512];
+  int lineno = 0, have_opt = 0, rc = 0;
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    char *tok[16];
+    int nt = 0;
+    for (char *p = strtok(line, " \t\r\n"); p && nt < 16; p = strtok(NULL, " \t\r\n")) tok[nt++] = p;
+    if (nt == 0 || tok[0][0] == '#') continue;
+#define BAD(...) do { char m_[256]; snprintf(m_, sizeof m_, __VA_ARGS__); \
+    rc = fail(err, errlen, "%s:%d: %s", path, lineno, m_); goto done; } while (0)
+    if (!strcmp(tok[0], "name") && nt == 2) {
+      snprintf(net->name, sizeof net->name, "%s", tok[1]);
+    } else if (!strcmp(tok[0], "input") && nt == 2) {
+      if (parse_int(tok[1], &net->in)) BAD("bad input width '%s'", tok[1]);
+    } else if (!strcmp(tok[0], "batch") && nt == 2) {
+      if (parse_int(tok[1], &net->batch)) BAD("bad batch '%s'", tok[1]);
+    } else if (!strcmp(tok[0], "loss") && nt == 2) {
+      if (!strcmp(tok[1], "mse")) net->loss = REF_MSE;
+      else if (!strcmp(tok[1], "cross_entropy")) net->loss = REF_CROSS_ENTROPY;
+      else BAD("unknown loss '%s'", tok[1]);
+    } else if (!strcmp(tok[0], "linear") && (nt == 2 || nt == 3)) {
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      ref_layer *L = &net->layer[net->nlayers++];
+      L->kind = REF_LINEAR;
+      if (parse_int(tok[1], &L->out)) BAD("bad linear width '%s'", tok[1]);
+      if (nt == 3) snprintf(L->init, sizeof L->init, "%s", tok[2]);
+    } else if (!strcmp(tok[0], "relu") && nt == 2) {
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      ref_layer *L = &net->layer[net->nlayers++];
+      L->kind = REF_RELU;
+      if (parse_double(tok[1], &L->shift)) BAD("bad relu shift '%s'", tok[1]);
+    } else if (!strcmp(tok[0], "optimizer") && nt >= 2) {
+      int kind = !strcmp(tok[1], "sgd") ? REF_SGD : !strcmp(tok[1], "adam") ? REF_ADAM
+               : !strcmp(tok[1], "adamw") ? REF_ADAMW : 0;
+      if (!kind) BAD("unknown optimizer '%s'", tok[1]);
+      opt_defaults(&net->opt, kind);
+      have_opt = 1;
+      for (int i = 2; i < nt; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq) BAD("expected key=value, got '%s'", tok[i]);
+        *eq = '\0';
+        const char *k = tok[i], *v = eq + 1;
+        double d;
+        if (parse_double(v, &d)) BAD("bad number '%s' for %s", v, k);
+        if (!strcmp(k, "lr")) net->opt.lr = d;
+        else if (!strcmp(k, "momentum")) net->opt.momentum = d;
+        else if (!strcmp(k, "dampening")) net->opt.dampening = d;
+        else if (!strcmp(k, "weight_decay")) net->opt.weight_decay = d;
+        else if (!strcmp(k, "nesterov")) net->opt.nesterov = d != 0;
+        else if (!strcmp(k, "beta1")) net->opt.beta1 = d;
+        else if (!strcmp(k, "beta2")) net->opt.beta2 = d;
+        else if (!strcmp(k, "eps")) net->opt.eps = d;
+        else BAD("unknown optimizer key '%s'", k);
+      }
+    } else {
+      BAD("cannot read '%s' (%d fields)", tok[0], nt);
+    }
+#undef BAD
+  }
+  if (ferror(f)) { rc = fail(err, errlen, "%s: read error", path); goto done; }
+  if (!have_opt) { rc = fail(err, errlen, "%s: no optimizer line", path); goto done; }
+  if (net->batch <= 0) { rc = fail(err, errlen, "%s: no positive batch", path); goto done; }
+  {
+    char m[200];
+    if (ref_net_finish(net, m, sizeof m)) rc = fail(err, errlen, "%s: %s", path, m);
+  }
+done:
+  fclose(f);
+  return rc;
+}
+
+/* ---------- forward / backward ---------- */
+
+/* Activations: act[0] = x, act[l+1] = output of layer l; each [n][width]. */
+static double **alloc_acts(const ref_net *net, const double *x, int n)
+{
+  double **act = calloc((size_t)net->nlayers + 1, sizeof *act);
+  if (!act) abort();
+  act[0] = (double *)x;
+  for (int l = 0; l < net->nlayers; l++) {
+    act[l + 1] = malloc((size_t)n * (size_t)net->layer[l].out * sizeof(double));
+    if (!act[l + 1]) abort();
+  }
+  return act;
+}
+
+static void free_acts(const ref_net *net, double **act)
+{
+  for (int l = 0; l < net->nlayers; l++) free(act[l + 1]);
+  free(act);
+}
+
+static void forward_all(const ref_net *net, const double *params, int n, double **act)
+{
+  int ti = 0;
+  for (int l = 0; l < net->nlayers; l++) {
+    const ref_layer *L = &net->layer[l];
+    const double *a = act[l];
+    double *y = act[l + 1];
+    if (L->kind == REF_LINEAR) {
+      const double *W = params + net->t_off[ti], *b = params + net->t_off[ti + 1];
+      ti += 2;
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < L->out; j++) {
+          double s = b[j];
+          for (int k = 0; k < L->in; k++) s += a[(size_t)i * L->in + k] * W[(size_t)k * L->out + j];
+          y[(size_t)i * L->out + j] = s;
+        }
+    } else {
+      for (size_t i = 0; i < (size_t)n * L->out; i++) y[i] = (a[i] > 0 ? a[i] : 0.0) + L->shift;
+    }
+  }
+}
+
+void ref_forward(const ref_net *net, const double *params, const double *x, int n, double *out)
+{
+  double **act = alloc_acts(net, x, n);
+  forward_all(net, params, n, act);
+  memcpy(out, act[net->nlayers], (size_t)n * net->out * sizeof(double));
+  free_acts(net, act);
+}
+
+static double logsumexp(const double *z, int k)
+{
+  double m = z[0];
+  for (int j = 1; j < k; j++) if (z[j] > m) m = z[j];
+  double s = 0;
+  for (int j = 0; j < k; j++) s += exp(z[j] - m);
+  return m + log(s);
+}
+
+double ref_loss(const ref_net *net, const double *out, const double *t, int n)
+{
+  double s = 0;
+  for (int i = 0; i < n; i++) {
+    if (net->loss == REF_MSE) {
+      double d = out[i] - t[i];
+      s += d * d;
+    } else {
+      const double *z = out + (size_t)i * net->out;
+      s += logsumexp(z, net->out) - z[(int)t[i]];
+    }
+  }
+  return s / n;
+}
+
+int ref_correct(const ref_net *net, const double *out, const double *t, int n)
+{
+  int c = 0;
+  for (int i = 0; i < n; i++) {
+    const double *z = out + (size_t)i * net->out;
+    int best = 0;
+    for (int j = 1; j < net->out; j++) if (z[j] > z[best]) best = j;
+    c += best == (int)t[i];
+  }
+  return c;
+}
+
+double ref_backward(const ref_net *net, const double *params, const double *x, const double *t,
+                    int n, double *out, double *grad, double *dx)
+{
+  double **act = alloc_acts(net, x, n);
+  forward_all(net, params, n, act);
+  const double *o = act[net->nlayers];
+  double loss = ref_loss(net, o, t, n);
+  if (out) memcpy(out, o, (size_t)n * net->out * sizeof(double));
+
+  /* dy: gradient of the mean loss w.r.t. the current layer's output */
+  size_t wmax = (size_t)n * (size_t)net->widest;
+  double *dy = malloc(wmax * sizeof(double)), *da = malloc(wmax * sizeof(double));
+  if (!dy || !da) abort();
+  for (int i = 0; i < n; i++) {
+    if (net->loss == REF_MSE) {
+      dy[i] = 2.0 * (o[i] - t[i]) / n;
+    } else {
+      const double *z = o + (size_t)i * net->out;
+      double lse = logsumexp(z, net->out);
+      for (int j = 0; j < net->out; j++)
+        dy[(size_t)i * net->out + j] = (exp(z[j] - lse) - (j == (int)t[i] ? 1.0 : 0.0)) / n;
+    }
+  }
+  int ti = net->ntensors;
+  for (int l = net->nlayers - 1; l >= 0; l--) {
+    const ref_layer *L = &net->layer[l];
+    const double *a = act[l];
+    if (L->kind == REF_LINEAR) {
+      ti -= 2;
+      const double *W = params + net->t_off[ti];
+      double *dW = grad + net->t_off[ti], *db = grad + net->t_off[ti + 1];
+      for (int k = 0; k < L->in; k++)
+        for (int j = 0; j < L->out; j++) {
+          double s = 0;
+          for (int i = 0; i < n; i++) s += a[(size_t)i * L->in + k] * dy[(size_t)i * L->out + j];
+          dW[(size_t)k * L->out + j] = s;
+        }
+      for (int j = 0; j < L->out; j++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += dy[(size_t)i * L->out + j];
+        db[j] = s;
+      }
+      for (int i = 0; i < n; i++)
+        for (int k = 0; k < L->in; k++) {
+          double s = 0;
+          for (int j = 0; j < L->out; j++) s += dy[(size_t)i * L->out + j] * W[(size_t)k * L->out + j];
+          da[(size_t)i * L->in + k] = s;
+        }
+    } else {
+      for (size_t i = 0; i < (size_t)n * L->out; i++) da[i] = a[i] > 0 ? dy[i] : 0.0;
+    }
+    double *tmp = dy; dy = da; da = tmp;
+  }
+  if (dx) memcpy(dx, dy, (size_t)n * net->in * sizeof(double));
+  free(dy); free(da);
+  free_acts(net, act);
+  return loss;
+}
+
+size_t ref_mask_size(const ref_net *net, int n)
+{
+  size_t s = 0;
+  for (int l = 0; l < net->nlayers; l++)
+    if (net->layer[l].kind == REF_RELU) s += (size_t)n * net->layer[l].in;
+  return s;
+}
+
+void ref_masks(const ref_net *net, const double *params, const double *x, int n,
+               unsigned char *mask)
+{
+  double **act = alloc_acts(net, x, n);
+  forward_all(net, params, n, act);
+  for (int l = 0; l < net->nlayers; l++)
+    if (net->layer[l].kind == REF_RELU)
+      for (size_t i = 0; i < (size_t)n * net->layer[l].in; i++) *mask++ = act[l][i] > 0;
+  free_acts(net, act);
+}
+
+/* ---------- optimizers (torch.optim 1.13 semantics) ---------- */
+
+int ref_opt_init(ref_opt_state *s, const ref_net *net)
+{
+  memset(s, 0, sizeof *s);
+  s->h = net->opt;
+  s->count = net->nparams;
+  s->buf = calloc(s->count, sizeof(double));
+  s->m = calloc(s->count, sizeof(double));
+  s->v = calloc(s->count, sizeof(double));
+  if (!s->buf || !s->m || !s->v) { ref_opt_free(s); return -1; }
+  return 0;
+}
+
+void ref_opt_free(ref_opt_state *s)
+{
+  free(s->buf); free(s->m); free(s->v);
+  s->buf = s->m = s->v = NULL;
+}
+
+void ref_opt_step(ref_opt_state *s, double *p, const double *grad)
+{
+  const ref_optim *h = &s->h;
+  s->t++;
+  if (h->kind == REF_SGD) {
+    for (size_t i = 0; i < s->count; i++) {
+      double d = grad[i];
+      if (h->weight_decay != 0) d += h->weight_decay * p[i];
+      if (h->momentum != 0) {
+        if (!s->have_buf) s->buf[i] = d;
+        else s->buf[i] = h->momentum * s->buf[i] + (1 - h->dampening) * d;
+        d = h->nesterov ? d + h->momentum * s->buf[i] : s->buf[i];
+      }
+      p[i] -= h->lr * d;
+    }
+    s->have_buf = 1;
+    return;
+  }
+  double bc1 = 1 - pow(h->beta1, (double)s->t), bc2 = 1 - pow(h->beta2, (double)s->t);
+  double step = h->lr / bc1, sbc2 = sqrt(bc2);
+  for (size_t i = 0; i < s->count; i++) {
+    double g = grad[i];
+    if (h->kind == REF_ADAMW) p[i] *= 1 - h->lr * h->weight_decay;
+    else if (h->weight_decay != 0) g += h->weight_decay * p[i];
+    s->m[i] = h->beta1 * s->m[i] + (1 - h->beta1) * g;
+    s->v[i] = h->beta2 * s->v[i] + (1 - h->beta2) * g * g;
+    double denom = sqrt(s->v[i]) / sbc2 + h->eps;
+    p[i] -= step * s->m[i] / denom;
+  }
+}

@@ -1,0 +1,105 @@
+/* ref.h — a naive, double-precision reference for chainrule's networks.
+ *
+ * Written from the maths, independently of the generator: loops in the textbook order,
+ * every intermediate kept, no fusion, no tiling. Tests compare generated fp32 code against
+ * it tensor by tensor, and a finite-difference check (tests/ref/test_ref.c) verifies its
+ * gradients.
+ *
+ * Network: input width, then layers in spec order:
+ *   linear(out)      y = x @ W + b      W is [in][out] (ours; nn.Linear's weight is [out][in])
+ *   relu(shift)      y = max(z, 0) + shift, dz = dy * (z > 0)
+ * Loss over n rows (mean):
+ *   mse              (out[i][0] - t[i])^2          (last width 1; output squeezed, as in the seed)
+ *   cross_entropy    logsumexp(z[i]) - z[i][t[i]]   (t[i] a class index)
+ * Optimizers with torch.optim semantics (1.13): SGD (momentum, dampening, nesterov,
+ * weight_decay added to the gradient), Adam (bias-corrected, L2 weight decay added to the
+ * gradient), AdamW (decoupled decay p *= 1 - lr*wd before the Adam update).
+ *
+ * Parameters are one double array: for each linear layer in order, W [in][out] then b [out]
+ * (the order of NAME_tensors: "0.weight", "0.bias", "2.weight", ...).
+ */
+#ifndef REF_H
+#define REF_H
+
+#include <stddef.h>
+
+enum { REF_LINEAR = 1, REF_RELU = 2 };
+enum { REF_MSE = 1, REF_CROSS_ENTROPY = 2 };
+enum { REF_SGD = 1, REF_ADAM = 2, REF_ADAMW = 3 };
+
+#define REF_MAX_LAYERS  32
+#define REF_MAX_TENSORS (2 * REF_MAX_LAYERS)
+
+typedef struct {
+  int kind;           /* REF_LINEAR or REF_RELU */
+  int in, out;        /* widths (filled by ref_net_finish) */
+  double shift;       /* relu only */
+  char init[32];      /* linear: weight init scheme named in the spec ("" = not given) */
+} ref_layer;
+
+typedef struct {
+  int kind;           /* REF_SGD, REF_ADAM, REF_ADAMW */
+  double lr, momentum, dampening, weight_decay;
+  int nesterov;
+  double beta1, beta2, eps;
+} ref_optim;
+
+typedef struct {
+  char name[64];
+  int in, out, batch, loss;
+  int nlayers;
+  ref_layer layer[REF_MAX_LAYERS];
+  ref_optim opt;
+  /* derived by ref_net_finish */
+  int ntensors;
+  int t_layer[REF_MAX_TENSORS];      /* index of the layer owning tensor i */
+  int t_rows[REF_MAX_TENSORS], t_cols[REF_MAX_TENSORS];
+  size_t t_off[REF_MAX_TENSORS];     /* doubles from the start of the parameter array */
+  size_t nparams;
+  int widest;                        /* largest activation width */
+} ref_net;
+
+/* Fill widths and the tensor table; 0 on success, else -1 and a message in err. */
+int ref_net_finish(ref_net *net, char *err, size_t errlen);
+
+/* Read a description file (format: tests/ref/README.md). 0 on success, else -1 and
+   "PATH:LINE: problem" in err. */
+int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen);
+
+/* Forward pass over n rows: out is [n][net->out]. */
+void ref_forward(const ref_net *net, const double *params, const double *x, int n, double *out);
+
+/* Mean loss of out ([n][out]) against targets (MSE: value; cross-entropy: class index). */
+double ref_loss(const ref_net *net, const double *out, const double *t, int n);
+
+/* Rows whose first maximum equals the target class (cross-entropy nets). */
+int ref_correct(const ref_net *net, const double *out, const double *t, int n);
+
+/* Forward + loss + backward: returns the mean loss; writes out ([n][out], may be NULL),
+   grad ([nparams], the gradient of the mean loss) and dx ([n][in], may be NULL). */
+double ref_backward(const ref_net *net, const double *params, const double *x, const double *t,
+                    int n, double *out, double *grad, double *dx);
+
+/* The relu masks (z > 0) of every relu layer, concatenated row by row; mask must hold
+   ref_mask_size(net, n) bytes. Used by the finite-difference check to detect kinks. */
+size_t ref_mask_size(const ref_net *net, int n);
+void ref_masks(const ref_net *net, const double *params, const double *x, int n,
+               unsigned char *mask);
+
+/* Optimizer state (torch.optim semantics). */
+typedef struct {
+  ref_optim h;
+  size_t count;
+  double *buf, *m, *v;   /* momentum buffer (SGD); first/second moments (Adam/AdamW) */
+  int have_buf;          /* SGD: momentum buffer initialised (first step copies d_p) */
+  long t;                /* steps taken */
+} ref_opt_state;
+
+int  ref_opt_init(ref_opt_state *s, const ref_net *net);   /* 0 ok, -1 out of memory */
+void ref_opt_step(ref_opt_state *s, double *params, const double *grad);
+void ref_opt_free(ref_opt_state *s);
+
+const char *ref_loss_name(int loss);
+const char *ref_opt_name(int kind);
+
+#endif

@@ -1,0 +1,364 @@
+/* test_ref.c — Check suite for the double-precision reference (tests/ref/ref.c).
+ *
+ * core:   finite-difference gradient check of every parameter and every input value on a
+ *         table of small networks (both losses, relu with and without shift, stacked linears).
+ * loss:   values that follow from the definitions (uniform logits give log k, huge logits stay
+ *         finite, a hand-summed MSE).
+ * optim:  torch.optim's update rules on hand-worked numbers (momentum buffer init, dampening,
+ *         nesterov, weight decay, Adam's bias correction, AdamW's decoupled decay).
+ * errors: description files with mistakes are refused with the file and line.
+ *
+ * Finite differences: the five-point central stencil
+ *     f'(θ) ≈ (f(θ-2h) - 8 f(θ-h) + 8 f(θ+h) - f(θ+2h)) / (12 h),   h = 1e-3 · max(1, |θ|),
+ * whose truncation error is O(h⁴ f⁽⁵⁾) ≈ 1e-12 here, and whose rounding error is about
+ * 1e-16·|f|/h ≈ 1e-13. The network is piecewise linear in each single parameter, so a
+ * coordinate is only trusted when no relu changes state on [θ-2h, θ+2h]: the relu masks at
+ * both ends are compared with the mask at θ (pre-activations are affine in θ on a piece, so
+ * equal masks at both ends mean no kink in between); coordinates where a mask differs are
+ * skipped and counted, and at most 5% may be skipped.
+ * Error of one coordinate: |fd - g| / max(|fd|, |g|, 1e-6 · max|g| over its tensor): relative
+ * where a component is not tiny next to its tensor; the floor keeps components that are
+ * ~0 by cancellation from dividing rounding noise by ~0.
+ */
+#include "ref.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* splitmix64: fixed, documented, the same everywhere */
+static uint64_t rng_state;
+static uint64_t rng_next(void)
+{
+  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static double rng_uniform(void) { return (double)(rng_next() >> 11) * 0x1.0p-53; }   /* [0,1) */
+static double rng_sym(double a) { return a * (2 * rng_uniform() - 1); }
+
+typedef struct {
+  const char *what;
+  int in, loss, n;
+  int nl;
+  struct { int kind, out; double shift; } l[6];
+} fd_case;
+
+static const fd_case fd_cases[] = {
+  {"seed-like 9-6-relu(-0.5)-1 mse", 9, REF_MSE, 5, 3,
+   {{REF_LINEAR, 6, 0}, {REF_RELU, 0, -0.5}, {REF_LINEAR, 1, 0}}},
+  {"7-5-relu-4-relu(0.3)-3 cross_entropy", 7, REF_CROSS_ENTROPY, 6, 5,
+   {{REF_LINEAR, 5, 0}, {REF_RELU, 0, 0}, {REF_LINEAR, 4, 0}, {REF_RELU, 0, 0.3}, {REF_LINEAR, 3, 0}}},
+  {"4-3-2 stacked linears cross_entropy", 4, REF_CROSS_ENTROPY, 3, 2,
+   {{REF_LINEAR, 3, 0}, {REF_LINEAR, 2, 0}}},
+  {"6-1 single linear mse", 6, REF_MSE, 1, 1, {{REF_LINEAR, 1, 0}}},
+  {"23-17-relu(-0.5)-11 cross_entropy", 23, REF_CROSS_ENTROPY, 7, 3,
+   {{REF_LINEAR, 17, 0}, {REF_RELU, 0, -0.5}, {REF_LINEAR, 11, 0}}},
+  {"13-1-relu-5-relu-1 mse (width-1 hidden)", 13, REF_MSE, 4, 5,
+   {{REF_LINEAR, 1, 0}, {REF_RELU, 0, 0}, {REF_LINEAR, 5, 0}, {REF_RELU, 0, 0.25}, {REF_LINEAR, 1, 0}}},
+};
+
+static void build_net(ref_net *net, const fd_case *c)
+{
+  memset(net, 0, sizeof *net);
+  snprintf(net->name, sizeof net->name, "fd");
+  net->in = c->in; net->loss = c->loss; net->batch = c->n; net->nlayers = c->nl;
+  for (int l = 0; l < c->nl; l++) {
+    net->layer[l].kind = c->l[l].kind;
+    net->layer[l].out = c->l[l].out;
+    net->layer[l].shift = c->l[l].shift;
+  }
+  net->opt.kind = REF_SGD; net->opt.lr = 0.1;
+  char err[200];
+  ck_assert_msg(ref_net_finish(net, err, sizeof err) == 0, "%s: %s", c->what, err);
+}
+
+static double loss_at(const ref_net *net, const double *p, const double *x, const double *t, int n)
+{
+  double *out = malloc((size_t)n * net->out * sizeof(double));
+  ref_forward(net, p, x, n, out);
+  double L = ref_loss(net, out, t, n);
+  free(out);
+  return L;
+}
+
+/* Check the analytic gradient g of f with respect to the values v[0..count) (a parameter
+   tensor or the input). Returns the largest error; counts checked and skipped coordinates. */
+static double fd_check(const ref_net *net, double *p, double *x, const double *t, int n,
+                       double *v, size_t count, const double *g, int *checked, int *skipped)
+{
+  double gmax = 0, worst = 0;
+  for (size_t i = 0; i < count; i++) if (fabs(g[i]) > gmax) gmax = fabs(g[i]);
+  size_t ms = ref_mask_size(net, n);
+  unsigned char *m0 = malloc(ms + 1), *m1 = malloc(ms + 1), *m2 = malloc(ms + 1);
+  ref_masks(net, p, x, n, m0);
+  for (size_t i = 0; i < count; i++) {
+    double th = v[i], h = 1e-3 * (fabs(th) > 1 ? fabs(th) : 1);
+    v[i] = th - 2 * h; ref_masks(net, p, x, n, m1);
+    v[i] = th + 2 * h; ref_masks(net, p, x, n, m2);
+    if (memcmp(m0, m1, ms) || memcmp(m0, m2, ms)) { v[i] = th; (*skipped)++; continue; }
+    double f[4], d[4] = {-2, -1, 1, 2};
+    for (int k = 0; k < 4; k++) { v[i] = th + d[k] * h; f[k] = loss_at(net, p, x, t, n); }
+    v[i] = th;
+    double fd = (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h);
+    double den = fmax(fmax(fabs(fd), fabs(g[i])), 1e-6 * gmax);
+    double e = den > 0 ? fabs(fd - g[i]) / den : 0;
+    if (e > worst) worst = e;
+    (*checked)++;
+  }
+  free(m0); free(m1); free(m2);
+  return worst;
+}
+
+START_TEST(test_fd_gradients)
+{
+  const fd_case *c = &fd_cases[_i];
+  ref_net net;
+  build_net(&net, c);
+  rng_state = 1000 + (uint64_t)_i;
+  int n = c->n;
+  double *p = malloc(net.nparams * sizeof(double)), *g = malloc(net.nparams * sizeof(double));
+  double *x = malloc((size_t)n * net.in * sizeof(double)), *dx = malloc((size_t)n * net.in * sizeof(double));
+  double *t = malloc((size_t)n * sizeof(double));
+  for (int k = 0; k < net.ntensors; k++)
+    for (size_t j = 0; j < (size_t)net.t_rows[k] * net.t_cols[k]; j++)
+      p[net.t_off[k] + j] = rng_sym(net.t_rows[k] > 1 ? 1.5 / sqrt(net.t_rows[k]) : 0.5);
+  for (size_t j = 0; j < (size_t)n * net.in; j++) x[j] = rng_sym(1.0);
+  for (int i = 0; i < n; i++)
+    t[i] = net.loss == REF_MSE ? rng_sym(1.0) : (double)(rng_next() % (uint64_t)net.out);
+
+  double L = ref_backward(&net, p, x, t, n, NULL, g, dx);
+  ck_assert_msg(isfinite(L), "%s: loss %g", c->what, L);
+  int checked = 0, skipped = 0;
+  double worst = 0;
+  for (int k = 0; k < net.ntensors; k++) {
+    size_t cnt = (size_t)net.t_rows[k] * net.t_cols[k];
+    double e = fd_check(&net, p, x, t, n, p + net.t_off[k], cnt, g + net.t_off[k], &checked, &skipped);
+    ck_assert_msg(e <= 1e-6, "%s: tensor %d: finite-difference error %.3g > 1e-6", c->what, k, e);
+    if (e > worst) worst = e;
+  }
+  double e = fd_check(&net, p, x, t, n, x, (size_t)n * net.in, dx, &checked, &skipped);
+  ck_assert_msg(e <= 1e-6, "%s: dx: finite-difference error %.3g > 1e-6", c->what, e);
+  if (e > worst) worst = e;
+  ck_assert_msg(skipped * 20 <= checked + skipped,
+                "%s: %d of %d coordinates skipped near a relu kink (more than 5%%)",
+                c->what, skipped, checked + skipped);
+  printf("ref fd: %-42s checked %4d skipped %2d  max rel err %.2e\n", c->what, checked, skipped, worst);
+  free(p); free(g); free(x); free(dx); free(t);
+}
+END_TEST
+
+static ref_net tiny_net(int in, int out, int loss)
+{
+  ref_net net;
+  memset(&net, 0, sizeof net);
+  net.in = in; net.loss = loss; net.batch = 4; net.nlayers = 1;
+  net.layer[0].kind = REF_LINEAR; net.layer[0].out = out;
+  net.opt.kind = REF_SGD; net.opt.lr = 0.1;
+  char err[100];
+  ck_assert_msg(ref_net_finish(&net, err, sizeof err) == 0, "%s", err);
+  return net;
+}
+
+START_TEST(test_loss_values)
+{
+  ref_net ce = tiny_net(2, 4, REF_CROSS_ENTROPY), mse = tiny_net(2, 1, REF_MSE);
+  double z[8] = {0.5, 0.5, 0.5, 0.5, 1000, 0, 0, 0}, t[2] = {3, 1};
+  /* row 0: uniform logits -> log 4; row 1: target logit 0 against 1000 -> ~1000 */
+  double L = ref_loss(&ce, z, t, 2);
+  ck_assert_msg(fabs(L - (log(4.0) + 1000) / 2) < 1e-12, "cross-entropy: expected %.15g, got %.15g",
+                (log(4.0) + 1000) / 2, L);
+  double o[2] = {1, 2}, tm[2] = {0, 0};
+  L = ref_loss(&mse, o, tm, 2);
+  ck_assert_msg(L == 2.5, "mse of (1,2) vs 0: expected 2.5, got %g", L);
+  /* argmax takes the first maximum */
+  double zc[8] = {1, 3, 3, 0, 2, 2, 2, 2}, tc[2] = {1, 0};
+  ck_assert_int_eq(ref_correct(&ce, zc, tc, 2), 2);
+  tc[0] = 2;
+  ck_assert_int_eq(ref_correct(&ce, zc, tc, 2), 1);
+}
+END_TEST
+
+START_TEST(test_ce_gradient_is_softmax_minus_onehot)
+{
+  /* one linear layer with W = 0: logits = b, so db = mean over rows of softmax(b) - onehot */
+  ref_net ce = tiny_net(3, 3, REF_CROSS_ENTROPY);
+  double p[12] = {0}, g[12], x[6] = {1, 2, 3, 4, 5, 6}, t[2] = {0, 2};
+  p[9] = 0; p[10] = log(2.0); p[11] = log(5.0);   /* softmax = (1, 2, 5) / 8 */
+  ref_backward(&ce, p, x, t, 2, NULL, g, NULL);
+  double want[3] = {(1.0 / 8 - 1 + 1.0 / 8) / 2, (2.0 / 8 + 2.0 / 8) / 2, (5.0 / 8 + 5.0 / 8 - 1) / 2};
+  for (int j = 0; j < 3; j++)
+    ck_assert_msg(fabs(g[9 + j] - want[j]) < 1e-15, "db[%d]: expected %.17g, got %.17g", j, want[j], g[9 + j]);
+}
+END_TEST
+
+static void opt_case(ref_net *net, int kind)
+{
+  *net = tiny_net(1, 1, REF_MSE);   /* 2 parameters: w, b */
+  net->opt.kind = kind;
+  net->opt.beta1 = 0.9; net->opt.beta2 = 0.999; net->opt.eps = 1e-8;
+}
+
+START_TEST(test_sgd_rules)
+{
+  ref_net net;
+  ref_opt_state s;
+  double p[2], g1[2] = {1, -2}, g2[2] = {3, 4};
+
+  /* plain: p -= lr g */
+  opt_case(&net, REF_SGD); net.opt.lr = 0.5;
+  ref_opt_init(&s, &net); p[0] = 1; p[1] = 1;
+  ref_opt_step(&s, p, g1);
+  ck_assert_msg(p[0] == 0.5 && p[1] == 2, "plain sgd: got %g %g", p[0], p[1]);
+  ref_opt_free(&s);
+
+  /* momentum 0.9, dampening 0.5: buf1 = g1 (no dampening on the first step),
+     buf2 = 0.9 g1 + 0.5 g2 */
+  opt_case(&net, REF_SGD); net.opt.lr = 0.5; net.opt.momentum = 0.9; net.opt.dampening = 0.5;
+  ref_opt_init(&s, &net); p[0] = 0; p[1] = 0;
+  ref_opt_step(&s, p, g1);
+  ref_opt_step(&s, p, g2);
+  double b0 = 0.9 * 1 + 0.5 * 3, b1 = 0.9 * -2 + 0.5 * 4;
+  ck_assert_msg(fabs(p[0] - (-0.5 * 1 - 0.5 * b0)) < 1e-15 && fabs(p[1] - (0.5 * 2 - 0.5 * b1)) < 1e-15,
+                "momentum+dampening: got %.17g %.17g", p[0], p[1]);
+  ck_assert_int_eq(s.t, 2);
+  ref_opt_free(&s);
+
+  /* nesterov + weight decay 0.1, lr 1, momentum 0.5: d = g + 0.1 p; buf = d (first) ;
+     update d + 0.5 buf */
+  opt_case(&net, REF_SGD); net.opt.lr = 1; net.opt.momentum = 0.5; net.opt.nesterov = 1;
+  net.opt.weight_decay = 0.1;
+  ref_opt_init(&s, &net); p[0] = 2; p[1] = -1;
+  ref_opt_step(&s, p, g1);
+  double d0 = 1 + 0.2, d1 = -2 - 0.1;
+  double w0 = 2 - (d0 + 0.5 * d0), w1 = -1 - (d1 + 0.5 * d1);
+  ck_assert_msg(fabs(p[0] - w0) < 1e-15 && fabs(p[1] - w1) < 1e-15,
+                "nesterov step 1: expected %.17g %.17g, got %.17g %.17g", w0, w1, p[0], p[1]);
+  double e0 = 3 + 0.1 * w0, e1 = 4 + 0.1 * w1;
+  double c0 = 0.5 * d0 + e0, c1 = 0.5 * d1 + e1;
+  double v0 = w0 - (e0 + 0.5 * c0), v1 = w1 - (e1 + 0.5 * c1);
+  ref_opt_step(&s, p, g2);
+  ck_assert_msg(fabs(p[0] - v0) < 1e-14 && fabs(p[1] - v1) < 1e-14,
+                "nesterov step 2: expected %.17g %.17g, got %.17g %.17g", v0, v1, p[0], p[1]);
+  ref_opt_free(&s);
+}
+END_TEST
+
+START_TEST(test_adam_rules)
+{
+  ref_net net;
+  ref_opt_state s;
+  double p[2], g1[2] = {1e-3, -50}, g2[2] = {2e-3, 50};
+
+  /* Adam, first step: bias correction makes m̂ = g, v̂ = g², so p -= lr g/(|g| + eps) */
+  opt_case(&net, REF_ADAM); net.opt.lr = 0.01;
+  ref_opt_init(&s, &net); p[0] = 0; p[1] = 0;
+  ref_opt_step(&s, p, g1);
+  ck_assert_msg(fabs(p[0] + 0.01 * 1e-3 / (1e-3 + 1e-8)) < 1e-15 && fabs(p[1] - 0.01 * 50 / (50 + 1e-8)) < 1e-15,
+                "adam step 1: got %.17g %.17g", p[0], p[1]);
+  /* second step by hand */
+  double m0 = 0.9 * 0.1 * 1e-3 + 0.1 * 2e-3, v0 = 0.999 * 0.001 * 1e-6 + 0.001 * 4e-6;
+  double want0 = p[0] - 0.01 / (1 - 0.81) * m0 / (sqrt(v0) / sqrt(1 - 0.999 * 0.999) + 1e-8);
+  ref_opt_step(&s, p, g2);
+  ck_assert_msg(fabs(p[0] - want0) < 1e-15, "adam step 2: expected %.17g, got %.17g", want0, p[0]);
+  ref_opt_free(&s);
+
+  /* Adam's weight decay is L2 on the gradient: with g = 0, p = 1, wd = 0.5 the first step
+     moves by lr (gradient 0.5 after decay) */
+  double z[2] = {0, 0};
+  opt_case(&net, REF_ADAM); net.opt.lr = 0.01; net.opt.weight_decay = 0.5;
+  ref_opt_init(&s, &net); p[0] = 1; p[1] = 1;
+  ref_opt_step(&s, p, z);
+  ck_assert_msg(fabs(p[0] - (1 - 0.01 * 0.5 / (0.5 + 1e-8))) < 1e-15, "adam wd: got %.17g", p[0]);
+  ref_opt_free(&s);
+
+  /* AdamW: decoupled, p *= 1 - lr wd, and a zero gradient moves nothing else */
+  opt_case(&net, REF_ADAMW); net.opt.lr = 0.01; net.opt.weight_decay = 0.5;
+  ref_opt_init(&s, &net); p[0] = 1; p[1] = -2;
+  ref_opt_step(&s, p, z);
+  ck_assert_msg(p[0] == 1 * (1 - 0.005) && p[1] == -2 * (1 - 0.005), "adamw decay: got %.17g %.17g", p[0], p[1]);
+  ref_opt_free(&s);
+}
+END_TEST
+
+static const char *write_tmp(const char *text)
+{
+  static char path[64];
+  snprintf(path, sizeof path, "/tmp/ref_desc_%ld.txt", (long)getpid());
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+START_TEST(test_desc_good)
+{
+  const char *path = write_tmp("# comment\nname r01\ninput 13\nbatch 8\nloss cross_entropy\n"
+                               "linear 50 kaiming_normal\nrelu -0.5\nlinear 10\n"
+                               "optimizer adamw lr=0.003 beta2=0.99\n");
+  ref_net net;
+  char err[300];
+  int rc = ref_desc_read(&net, path, err, sizeof err);
+  remove(path);
+  ck_assert_msg(rc == 0, "%s", err);
+  ck_assert_int_eq(net.in, 13); ck_assert_int_eq(net.out, 10); ck_assert_int_eq(net.batch, 8);
+  ck_assert_int_eq(net.ntensors, 4);
+  ck_assert_uint_eq(net.nparams, 13 * 50 + 50 + 50 * 10 + 10);
+  ck_assert_str_eq(net.layer[0].init, "kaiming_normal");
+  ck_assert(net.layer[1].shift == -0.5);
+  ck_assert_int_eq(net.opt.kind, REF_ADAMW);
+  ck_assert(net.opt.lr == 0.003 && net.opt.beta2 == 0.99 && net.opt.beta1 == 0.9 && net.opt.weight_decay == 1e-2);
+}
+END_TEST
+
+static const struct { const char *text, *msg; } bad_descs[] = {
+  {"input 3\nbatch 2\nloss mse\nlinear 1\n", "no optimizer line"},
+  {"input 3\nbatch 2\nloss hinge\n", ":3: unknown loss 'hinge'"},
+  {"input 3\nbatch 2\nloss mse\nlinear 2\noptimizer sgd lr=0.1\n", "mse needs a last width of 1, got 2"},
+  {"input 3\nbatch 2\nloss mse\nlinear x\n", ":4: bad linear width 'x'"},
+  {"input 3\nbatch 2\nloss mse\nlinear 1\noptimizer sgd lr=0.1 momentun=0.9\n", ":5: unknown optimizer key 'momentun'"},
+  {"input 3\nloss cross_entropy\nlinear 1\noptimizer sgd lr=0.1\n", "no positive batch"},
+};
+
+START_TEST(test_desc_bad)
+{
+  const char *path = write_tmp(bad_descs[_i].text);
+  ref_net net;
+  char err[300] = "";
+  int rc = ref_desc_read(&net, path, err, sizeof err);
+  remove(path);
+  ck_assert_msg(rc == -1, "case %d accepted", _i);
+  ck_assert_msg(strstr(err, bad_descs[_i].msg) != NULL, "case %d: expected '%s' in '%s'", _i, bad_descs[_i].msg, err);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("ref");
+  TCase *core = tcase_create("core");
+  tcase_set_timeout(core, 60);
+  tcase_add_loop_test(core, test_fd_gradients, 0, (int)(sizeof fd_cases / sizeof fd_cases[0]));
+  tcase_add_test(core, test_loss_values);
+  tcase_add_test(core, test_ce_gradient_is_softmax_minus_onehot);
+  suite_add_tcase(s, core);
+  TCase *optim = tcase_create("optim");
+  tcase_add_test(optim, test_sgd_rules);
+  tcase_add_test(optim, test_adam_rules);
+  suite_add_tcase(s, optim);
+  TCase *errors = tcase_create("errors");
+  tcase_add_test(errors, test_desc_good);
+  tcase_add_loop_test(errors, test_desc_bad, 0, (int)(sizeof bad_descs / sizeof bad_descs[0]));
+  suite_add_tcase(s, errors);
+  SRunner *sr = srunner_create(s);
+  srunner_set_fork_status(sr, CK_NOFORK);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
