@@ -1,0 +1,36 @@
+/* One train step / forward of a bnet, written once for every baseline. The including file
+ * defines the three products before including this:
+ *   PROD_FWD(y, x, W, b, n, K, N)    y[n][N]  = x[n][K] . W[K][N] + b
+ *   PROD_WGRAD(dW, x, g, n, K, N)    dW[K][N] = x^T . g[n][N]
+ *   PROD_XGRAD(dx, g, W, n, K, N)    dx[n][K] = g[n][N] . W^T
+ * and STEP_INLINE (the naive baseline inlines everything so all sizes are constants). */
+
+STEP_INLINE void step_forward(bnet *m, int n, int nlin, int s0, int s1, int s2, int s3, float shift)
+{
+  int s[4] = {s0, s1, s2, s3};
+  for (int l = 0; l < nlin; l++) {
+    PROD_FWD(m->a[l + 1], m->a[l], m->W[l], m->b[l], n, s[l], s[l + 1]);
+    if (l + 1 < nlin) bn_relu(m->a[l + 1], n, s[l + 1], shift);
+  }
+}
+
+STEP_INLINE float step_train(bnet *m, int n, int nlin, int s0, int s1, int s2, int s3, int mse,
+                             float shift)
+{
+  int s[4] = {s0, s1, s2, s3};
+  step_forward(m, n, nlin, s0, s1, s2, s3, shift);
+  float loss = bn_loss_grad(m->g[nlin], m->a[nlin], m->label, m->ymse, n, s[nlin], mse);
+  for (int l = nlin - 1; l >= 0; l--) {
+    PROD_WGRAD(m->dW[l], m->a[l], m->g[l + 1], n, s[l], s[l + 1]);
+    bn_bias_grad(m->db[l], m->g[l + 1], n, s[l + 1]);
+    if (l > 0) {
+      PROD_XGRAD(m->g[l], m->g[l + 1], m->W[l], n, s[l], s[l + 1]);
+      bn_relu_mask(m->g[l], m->a[l], n, s[l], shift);
+    }
+  }
+  for (int l = 0; l < nlin; l++) {
+    bn_sgd(m->W[l], m->dW[l], s[l] * s[l + 1], BENCH_LR);
+    bn_sgd(m->b[l], m->db[l], s[l + 1], BENCH_LR);
+  }
+  return loss;
+}

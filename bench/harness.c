@@ -1,0 +1,95 @@
+/* Timing and row helpers shared by every bench program (see harness.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const bench_workload bench_workloads[W_COUNT] = {
+  [W_MLP_TRAIN]  = {"mlp_train", "784-50-10 train step", 2, {784, 50, 10, 0}, 64, 1, 0, 0.0f},
+  [W_MLP_INFER]  = {"mlp_infer", "784-50-10 inference", 2, {784, 50, 10, 0}, 1, 0, 0, 0.0f},
+  [W_MLP_FWD]    = {"mlp_fwd", "784-50-10 forward", 2, {784, 50, 10, 0}, 128, 0, 0, 0.0f},
+  [W_SEED_TRAIN] = {"seed_train", "784-50-1 MSE train step", 2, {784, 50, 1, 0}, 64, 1, 1, -0.5f},
+  [W_DEEP_TRAIN] = {"deep_train", "784-256-256-10 train step", 3, {784, 256, 256, 10}, 64, 1, 0, 0.0f},
+};
+
+double bench_flops(const bench_workload *w)
+{
+  double f = 0;
+  for (int l = 0; l < w->nlin; l++) {
+    double p = 2.0 * w->batch * w->sizes[l] * w->sizes[l + 1];
+    f += p;
+    if (w->train) f += p + (l > 0 ? p : 0);
+  }
+  return f;
+}
+
+static double now_us(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+enum { MAX_SAMPLES = 41 };
+
+double bench_median_us(bench_fn fn, void *ctx)
+{
+  /* Warm-up: at least 3 calls and about 30 ms, which also estimates the call time. */
+  double t0 = now_us(), t = t0;
+  long calls = 0;
+  while (calls < 3 || t - t0 < 30000.0) { fn(ctx); calls++; t = now_us(); }
+  double per = (t - t0) / (double)calls;
+  long reps = per >= 1000.0 ? 1 : (long)(1000.0 / per) + 1;
+
+  double samples[MAX_SAMPLES];
+  int ns = 0;
+  double start = now_us();
+  while (ns < MAX_SAMPLES) {
+    double a = now_us();
+    for (long r = 0; r < reps; r++) fn(ctx);
+    double b = now_us();
+    samples[ns++] = (b - a) / (double)reps;
+    if (ns >= 9 && b - start > 400000.0) break;   /* slow baselines: keep the run short */
+  }
+  qsort(samples, (size_t)ns, sizeof samples[0], cmp_double);
+  return samples[ns / 2];
+}
+
+void bench_row(const char *workload, const char *impl, int batch, double us, double gflops)
+{
+  printf("%s,%s,%d,%.4f,%.3f\n", workload, impl, batch, us, gflops);
+  fflush(stdout);
+}
+
+void bench_row_w(int workload, const char *impl, double us)
+{
+  const bench_workload *w = &bench_workloads[workload];
+  bench_row(w->key, impl, w->batch, us, bench_flops(w) / (us * 1e3));
+}
+
+void bench_fill(float *p, size_t n, float a, uint32_t seed)
+{
+  uint32_t s = seed * 2654435761u + 12345u;
+  if (s == 0) s = 1;
+  for (size_t i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+    p[i] = a * ((float)(s >> 8) * (2.0f / 16777216.0f) - 1.0f);
+  }
+}
+
+void *bench_alloc(size_t bytes)
+{
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void *p = aligned_alloc(64, rounded ? rounded : 64);
+  if (!p) { fprintf(stderr, "bench: out of memory (%zu bytes)\n", bytes); exit(1); }
+  memset(p, 0, rounded ? rounded : 64);
+  return p;
+}

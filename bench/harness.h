@@ -1,0 +1,54 @@
+/* chainrule bench: timing, workloads and the row format every bench program prints.
+ *
+ * A bench program prints raw rows `workload,impl,batch,us_per_op,gflops` on stdout;
+ * `bench report` joins them with the machine's measured peak into build/bench.csv. */
+#ifndef BENCH_HARNESS_H
+#define BENCH_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The workloads of `make bench` (the order of the table). */
+enum {
+  W_MLP_TRAIN,   /* 784-50-10 cross-entropy, forward + backward + SGD, B=64 */
+  W_MLP_INFER,   /* 784-50-10 forward, one row */
+  W_MLP_FWD,     /* 784-50-10 forward, B=128 */
+  W_SEED_TRAIN,  /* 784-50-1 MSE with relu shift -0.5 (the seed's net), train step, B=64 */
+  W_DEEP_TRAIN,  /* 784-256-256-10 cross-entropy, train step, B=64 */
+  W_COUNT
+};
+
+typedef struct {
+  const char *key;      /* CSV name */
+  const char *label;    /* table name */
+  int nlin;             /* linear layers */
+  int sizes[4];         /* sizes[0] = inputs, sizes[l+1] = outputs of linear layer l */
+  int batch;
+  int train;            /* 1: forward + backward + SGD; 0: forward only */
+  int mse;              /* 1: MSE (one output), 0: softmax cross-entropy */
+  float shift;          /* added after each hidden ReLU */
+} bench_workload;
+
+extern const bench_workload bench_workloads[W_COUNT];
+
+#define BENCH_LR 0.01f  /* SGD learning rate every implementation uses */
+
+/* FLOPs of one op: 2*M*N*K per product; forward products, plus for training the weight
+ * gradient of every layer and the input gradient of every layer but the first. */
+double bench_flops(const bench_workload *w);
+
+/* Median time of fn(ctx) in microseconds: warm-up first, then repeated samples, each
+ * timing enough calls to last about a millisecond. */
+typedef void (*bench_fn)(void *ctx);
+double bench_median_us(bench_fn fn, void *ctx);
+
+/* Print one raw row. */
+void bench_row(const char *workload, const char *impl, int batch, double us, double gflops);
+void bench_row_w(int workload, const char *impl, double us);
+
+/* Deterministic fill (xorshift) for inputs and weights: uniform in [-a, a]. */
+void bench_fill(float *p, size_t n, float a, uint32_t seed);
+void *bench_alloc(size_t bytes);     /* 64-byte aligned, zeroed; aborts on failure */
+
+#endif
