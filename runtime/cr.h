@@ -2,7 +2,7 @@
  * initialisation, normalisation and batching for the code chainrule generates.
  *
  * Conventions (every function below follows them):
- *   - Plain C11 plus a little POSIX inside the library (mkstemp, fsync, rename).
+ *   - Plain C11 plus a little POSIX inside the library (open with O_EXCL, fsync, rename).
  *     No global state: everything lives in structs the caller owns.
  *     Functions never print and never exit.
  *   - A function that can fail returns 0 on success and -1 on failure, and then
@@ -16,8 +16,8 @@
  *     overflow and against the file's real length before anything is allocated, so
  *     a hostile file gets an error, never a crash or a huge allocation.
  *   - Files are written atomically: into a temporary file beside the target
- *     ("PATH.tmp.XXXXXX"), flushed, fsync'ed, then renamed over PATH. If anything
- *     fails, the temporary is removed and PATH is left as it was.
+ *     ("PATH.tmp.PID.K", mode 0666 less the umask), fsync'ed, then renamed over
+ *     PATH. If anything fails, the temporary is removed and PATH is left as it was.
  *   - Every file reader accepts gzip-compressed input (detected by the magic bytes
  *     1f 8b, whatever the file name) unless its comment says otherwise. A file, or
  *     its decompressed content, may be at most CR_MAX_FILE_BYTES long.
@@ -169,8 +169,8 @@ int cr_csv_load_mem(cr_dataset *d, const uint8_t *buf, size_t len, const char *n
 int cr_csv_save(const char *path, const cr_dataset *d, int header, cr_err *e);
 
 /* Loads a data set whatever its format, chosen by the name of x_path:
- *   "*.csv"          CSV (y_path must be NULL: labels are in the file)
- *   "*.npy"          x: float32 [n][...] taken as given, or uint8 [n][...] scaled by
+ *   "*.csv[.gz]"     CSV (y_path must be NULL: labels are in the file)
+ *   "*.npy[.gz]"     x: float32 [n][...] taken as given, or uint8 [n][...] scaled by
  *                    1/255; a 3-D array [n][rows][cols] keeps its image shape.
  *                    y: uint8 or float32 [n] holding integers 0..255.
  *   anything else    IDX images + IDX labels (plain or .gz).                          */
@@ -182,11 +182,11 @@ int cr_dataset_load(cr_dataset *d, const char *x_path, const char *y_path, cr_er
  * magic "\x93NUMPY", version, header length (2 bytes in 1.0, 4 in 2.0), then a Python
  * dict literal {'descr': ..., 'fortran_order': False, 'shape': (...), } padded with
  * spaces and a newline so the data starts at a multiple of 64 (16 in old files).
- * Accepted: descr '<f4' (CR_F32; also '=f4' on this little-endian host) and '|u1'
- * (CR_U8; also '<u1'), fortran_order False, 0 to 8 dimensions (0 = a scalar, count 1).
- * Rejected with a message: other dtypes ('>f4', '<f8', '<i4', ...), Fortran order,
- * a header that does not parse, a shape whose product overflows, data shorter or
- * longer than the shape says. Not gzip-aware (NumPy never writes compressed .npy). */
+ * Accepted: descr '<f4' (CR_F32) and '|u1' (CR_U8; any byte-order mark), fortran_order
+ * False, 0 to 8 dimensions (0 = a scalar, count 1). Data is decoded as little-endian
+ * whatever the host. Rejected with a message: other dtypes ('>f4', '=f4', '<f8', '<i4',
+ * ...), Fortran order, a header that does not parse, a shape whose product overflows,
+ * data shorter or longer than the shape says. A gzip'ed .npy file is read too. */
 enum { CR_F32 = 1, CR_U8 = 2 };
 
 typedef struct cr_npy {
@@ -327,4 +327,6 @@ void cr_batcher_free(cr_batcher *b);
 #ifdef __cplusplus
 }
 #endif
+
+#include "cr_train.h" /* checkpoints, metrics, the generic trainer (cr_train_*.c, cr_ckpt.c) */
 #endif /* CR_H */

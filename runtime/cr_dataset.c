@@ -1,0 +1,74 @@
+/* Loading a data set whatever its format (IDX, CSV, .npy pair). */
+#include "cr_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int npy_pair(cr_dataset *d, const char *x_path, const char *y_path, cr_err *e) {
+  cr_npy xa, ya;
+  if (cr_npy_load(&xa, x_path, e)) return -1;
+  if (cr_npy_load(&ya, y_path, e)) { cr_npy_free(&xa); return -1; }
+  int status = -1;
+  if (xa.ndim < 2) {
+    cr_errf(e, "%s: samples need 2 or more dimensions ([n][...]), got %d", x_path, xa.ndim);
+    goto done;
+  }
+  if (ya.ndim != 1) {
+    cr_errf(e, "%s: labels need 1 dimension ([n]), got %d", y_path, ya.ndim);
+    goto done;
+  }
+  size_t n = xa.shape[0];
+  if (ya.shape[0] != n) {
+    cr_errf(e, "%s: %zu labels for %zu samples in %s", y_path, ya.shape[0], n, x_path);
+    goto done;
+  }
+  if (n == 0) { cr_errf(e, "%s: no samples", x_path); goto done; }
+  size_t dim = xa.count / n;
+  if (dim == 0 || dim > INT_MAX) { cr_errf(e, "%s: unusable sample size %zu", x_path, dim); goto done; }
+  size_t rows = 1, cols = dim;
+  if (xa.ndim == 3) {
+    rows = xa.shape[1];
+    cols = xa.shape[2];
+  }
+  if (cr__dataset_alloc(d, n, dim, x_path, e)) goto done;
+  d->rows = (int)rows;
+  d->cols = (int)cols;
+  if (xa.dtype == CR_F32) {
+    memcpy(d->x, xa.data, xa.count * sizeof(float));
+  } else {
+    const uint8_t *src = xa.data;
+    for (size_t i = 0; i < xa.count; i++) d->x[i] = (float)src[i] / 255.0f;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (ya.dtype == CR_U8) {
+      d->y[i] = ((const uint8_t *)ya.data)[i];
+    } else {
+      float v = ((const float *)ya.data)[i];
+      if (!(v >= 0.0f && v <= 255.0f) || v != floorf(v)) {
+        cr_dataset_free(d);
+        cr_errf(e, "%s: label %zu is %g, not an integer 0..255", y_path, i, (double)v);
+        goto done;
+      }
+      d->y[i] = (uint8_t)v;
+    }
+  }
+  status = 0;
+done:
+  cr_npy_free(&xa);
+  cr_npy_free(&ya);
+  return status;
+}
+
+int cr_dataset_load(cr_dataset *d, const char *x_path, const char *y_path, cr_err *e) {
+  memset(d, 0, sizeof *d);
+  if (cr__ends_with(x_path, ".csv") || cr__ends_with(x_path, ".csv.gz")) {
+    if (y_path) return cr_errf(e, "%s: a CSV file holds its own labels; give no label file", x_path);
+    return cr_csv_load(d, x_path, e);
+  }
+  if (!y_path) return cr_errf(e, "%s: a label file is needed besides the samples", x_path);
+  if (cr__ends_with(x_path, ".npy") || cr__ends_with(x_path, ".npy.gz"))
+    return npy_pair(d, x_path, y_path, e);
+  return cr_idx_load(d, x_path, y_path, e);
+}

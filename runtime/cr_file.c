@@ -1,0 +1,230 @@
+/* Whole-file reading (with transparent gzip), in-memory gunzip, atomic writes. */
+#define _POSIX_C_SOURCE 200809L
+#include "cr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static size_t limit_or_default(size_t max) { return max ? max : CR_MAX_FILE_BYTES; }
+
+int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
+              size_t max_out, const char *name, cr_err *e) {
+  *out = NULL;
+  *out_len = 0;
+  max_out = limit_or_default(max_out);
+  if (in_len < 18 || in[0] != 0x1f || in[1] != 0x8b)
+    return cr_errf(e, "%s: not a gzip stream (too short or no 1f 8b magic)", name);
+
+  size_t cap = in_len * 4 < max_out ? in_len * 4 : max_out;
+  if (cap < 4096) cap = 4096 < max_out ? 4096 : max_out;
+  uint8_t *buf = malloc(cap ? cap : 1);
+  if (!buf) return cr_errf(e, "%s: out of memory decompressing", name);
+
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  /* 16 + MAX_WBITS: gzip wrapper only (a zlib or raw stream is an error). */
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+    free(buf);
+    return cr_errf(e, "%s: cannot initialise zlib", name);
+  }
+  size_t in_pos = 0, out_pos = 0;
+  int status = 0;
+  for (;;) {
+    if (out_pos == cap) {
+      if (cap >= max_out) {
+        status = cr_errf(e, "%s: decompressed data longer than the limit of %zu bytes", name,
+                         max_out);
+        break;
+      }
+      size_t ncap = cap > max_out / 2 ? max_out : cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (!nb) { status = cr_errf(e, "%s: out of memory decompressing", name); break; }
+      buf = nb;
+      cap = ncap;
+    }
+    size_t in_chunk = in_len - in_pos, out_chunk = cap - out_pos;
+    if (in_chunk > UINT32_MAX) in_chunk = UINT32_MAX;   /* zlib counts in uInt */
+    if (out_chunk > UINT32_MAX) out_chunk = UINT32_MAX;
+    zs.next_in = (Bytef *)(uintptr_t)(in + in_pos);
+    zs.avail_in = (uInt)in_chunk;
+    zs.next_out = buf + out_pos;
+    zs.avail_out = (uInt)out_chunk;
+    int rc = inflate(&zs, Z_NO_FLUSH);
+    in_pos += in_chunk - zs.avail_in;
+    out_pos += out_chunk - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      /* Another gzip member may follow (gzip concatenation); anything else is garbage. */
+      if (in_pos == in_len) break;
+      if (in_len - in_pos >= 2 && in[in_pos] == 0x1f && in[in_pos + 1] == 0x8b) {
+        if (inflateReset(&zs) != Z_OK) { status = cr_errf(e, "%s: zlib reset failed", name); break; }
+        continue;
+      }
+      status = cr_errf(e, "%s: %zu bytes of garbage after the gzip stream", name, in_len - in_pos);
+      break;
+    }
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR) {
+      if (zs.avail_out == 0) continue;          /* needs more room: grow */
+      status = cr_errf(e, "%s: truncated gzip stream (ended after %zu compressed bytes)", name,
+                       in_len);
+      break;
+    }
+    status = cr_errf(e, "%s: corrupt gzip stream: %s", name, zs.msg ? zs.msg : "inflate failed");
+    break;
+  }
+  inflateEnd(&zs);
+  if (status) {
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  *out_len = out_pos;
+  return 0;
+}
+
+int cr_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, cr_err *e) {
+  *data = NULL;
+  *len = 0;
+  max_len = limit_or_default(max_len);
+  FILE *f = fopen(path, "rb");
+  if (!f) return cr_errf(e, "%s: cannot open: %s", path, strerror(errno));
+  size_t cap = 1 << 16, n = 0;
+  uint8_t *buf = malloc(cap);
+  if (!buf) { fclose(f); return cr_errf(e, "%s: out of memory", path); }
+  for (;;) {
+    if (n == cap) {
+      if (cap >= max_len) {
+        /* One more byte decides whether the file is exactly max_len long. */
+        int c = fgetc(f);
+        if (c == EOF) break;
+        free(buf);
+        fclose(f);
+        return cr_errf(e, "%s: file longer than the limit of %zu bytes", path, max_len);
+      }
+      size_t ncap = cap > max_len / 2 ? max_len : cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (!nb) { free(buf); fclose(f); return cr_errf(e, "%s: out of memory", path); }
+      buf = nb;
+      cap = ncap;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) {
+      if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return cr_errf(e, "%s: read error", path);
+      }
+      break;
+    }
+  }
+  fclose(f);
+  if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+    uint8_t *out;
+    size_t out_len;
+    int rc = cr_gunzip(buf, n, &out, &out_len, max_len, path, e);
+    free(buf);
+    if (rc) return -1;
+    *data = out;
+    *len = out_len;
+    return 0;
+  }
+  *data = buf;
+  *len = n;
+  return 0;
+}
+
+/* gzip of a buffer with a fixed header (no name, no mtime), so output is reproducible. */
+static int gzip_buffer(const void *data, size_t len, uint8_t **out, size_t *out_len,
+                       const char *path, cr_err *e) {
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  if (deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return cr_errf(e, "%s: cannot initialise zlib", path);
+  gz_header h;
+  memset(&h, 0, sizeof h);
+  h.os = 3;   /* Unix, fixed rather than whatever zlib's build says */
+  deflateSetHeader(&zs, &h);
+  size_t cap = len + len / 1000 + 1024, pos = 0, in_pos = 0;
+  uint8_t *buf = malloc(cap);
+  if (!buf) { deflateEnd(&zs); return cr_errf(e, "%s: out of memory compressing", path); }
+  const uint8_t *in = data;
+  int rc;
+  do {
+    if (pos == cap) {
+      uint8_t *nb = realloc(buf, cap * 2);
+      if (!nb) { free(buf); deflateEnd(&zs); return cr_errf(e, "%s: out of memory compressing", path); }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t in_chunk = len - in_pos, out_chunk = cap - pos;
+    if (in_chunk > UINT32_MAX) in_chunk = UINT32_MAX;
+    if (out_chunk > UINT32_MAX) out_chunk = UINT32_MAX;
+    zs.next_in = (Bytef *)(uintptr_t)(in + in_pos);
+    zs.avail_in = (uInt)in_chunk;
+    zs.next_out = buf + pos;
+    zs.avail_out = (uInt)out_chunk;
+    rc = deflate(&zs, in_pos + in_chunk == len ? Z_FINISH : Z_NO_FLUSH);
+    in_pos += in_chunk - zs.avail_in;
+    pos += out_chunk - zs.avail_out;
+    if (rc == Z_STREAM_ERROR) { free(buf); deflateEnd(&zs); return cr_errf(e, "%s: zlib deflate failed", path); }
+  } while (rc != Z_STREAM_END);
+  deflateEnd(&zs);
+  *out = buf;
+  *out_len = pos;
+  return 0;
+}
+
+int cr_write_file(const char *path, const void *data, size_t len, int gzip, cr_err *e) {
+  uint8_t *packed = NULL;
+  if (gzip) {
+    size_t zlen = 0;
+    if (gzip_buffer(data, len, &packed, &zlen, path, e)) return -1;
+    data = packed;
+    len = zlen;
+  }
+  /* The temporary is created with O_EXCL and mode 0666 (the umask applies, as for a
+     plain fopen), named PATH.tmp.PID.K with the first free K. */
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + 64);
+  if (!tmp) { free(packed); return cr_errf(e, "%s: out of memory", path); }
+  int fd = -1, err = 0;
+  for (unsigned k = 0; k < 1000 && fd < 0; k++) {
+    snprintf(tmp, plen + 64, "%s.tmp.%ld.%u", path, (long)getpid(), k);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    err = errno;
+    if (fd < 0 && err != EEXIST) break;
+  }
+  if (fd < 0) {
+    free(tmp);
+    free(packed);
+    return cr_errf(e, "%s: cannot create a temporary file beside it: %s", path, strerror(err));
+  }
+  const uint8_t *p = data;
+  size_t left = len;
+  int status = 0;
+  while (left > 0) {
+    ssize_t w = write(fd, p, left > ((size_t)1 << 30) ? ((size_t)1 << 30) : left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      status = cr_errf(e, "%s: write failed: %s", path, strerror(errno));
+      break;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (!status && fsync(fd) != 0 && errno != EINVAL)
+    status = cr_errf(e, "%s: fsync failed: %s", path, strerror(errno));
+  if (close(fd) != 0 && !status) status = cr_errf(e, "%s: close failed: %s", path, strerror(errno));
+  if (!status && rename(tmp, path) != 0)
+    status = cr_errf(e, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
+  if (status) remove(tmp);
+  free(tmp);
+  free(packed);
+  return status;
+}

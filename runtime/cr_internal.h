@@ -1,0 +1,18 @@
+/* Helpers shared by the runtime's own .c files; not part of the public API. */
+#ifndef CR_INTERNAL_H
+#define CR_INTERNAL_H
+
+#include "cr.h"
+
+/* If buf holds gzip data, decompress it into *owned (free it) and point *data and *dlen at
+ * the result; otherwise point them at buf and set *owned = NULL. */
+int cr__maybe_gunzip(const uint8_t *buf, size_t len, const char *name, const uint8_t **data,
+                     size_t *dlen, uint8_t **owned, cr_err *e);
+
+/* 1 if s ends with suffix. */
+int cr__ends_with(const char *s, const char *suffix);
+
+/* Allocates the arrays of a data set of n samples of dim floats; d is zeroed first. */
+int cr__dataset_alloc(cr_dataset *d, size_t n, size_t dim, const char *name, cr_err *e);
+
+#endif

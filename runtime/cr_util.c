@@ -1,0 +1,74 @@
+/* Error messages and size arithmetic shared by every part of the runtime. */
+#include "cr.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+int cr_errf(cr_err *e, const char *fmt, ...) {
+  if (e) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+int cr_size_mul(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > SIZE_MAX / a) return -1;
+  *out = a * b;
+  return 0;
+}
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_internal.h"
+
+int cr__maybe_gunzip(const uint8_t *buf, size_t len, const char *name, const uint8_t **data,
+                     size_t *dlen, uint8_t **owned, cr_err *e) {
+  *owned = NULL;
+  if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+    size_t n;
+    if (cr_gunzip(buf, len, owned, &n, 0, name, e)) return -1;
+    *data = *owned;
+    *dlen = n;
+    return 0;
+  }
+  *data = buf;
+  *dlen = len;
+  return 0;
+}
+
+int cr__ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+int cr__dataset_alloc(cr_dataset *d, size_t n, size_t dim, const char *name, cr_err *e) {
+  memset(d, 0, sizeof *d);
+  size_t count, bytes;
+  if (cr_size_mul(n, dim, &count) || cr_size_mul(count, sizeof(float), &bytes))
+    return cr_errf(e, "%s: %zu samples of %zu values overflow the address space", name, n, dim);
+  d->x = malloc(bytes ? bytes : 1);
+  d->y = malloc(n ? n : 1);
+  if (!d->x || !d->y) {
+    free(d->x);
+    free(d->y);
+    memset(d, 0, sizeof *d);
+    return cr_errf(e, "%s: out of memory for %zu samples of %zu values", name, n, dim);
+  }
+  d->n = n;
+  d->dim = dim;
+  d->rows = 1;
+  d->cols = 0;
+  return 0;
+}
+
+void cr_dataset_free(cr_dataset *d) {
+  if (!d) return;
+  free(d->x);
+  free(d->y);
+  memset(d, 0, sizeof *d);
+}
