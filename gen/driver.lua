@@ -1,0 +1,172 @@
+-- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]
+-- Runs the pipeline spec -> graph -> plan -> schedule -> templates and writes the files,
+-- each only if its bytes changed, through a temporary file and a rename.
+local errors = require "errors"
+local VERSION = require "version"
+
+local M = {}
+
+local USAGE = [[
+usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]
+       chainrule --help | --version
+
+  gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
+  --out DIR    output directory (default: the current directory; created if missing)
+  --isa ISA    scalar, avx2, avx512, neon or native (default: the spec's isa, else scalar)
+  --cli        also write NAME_cli.c, a command-line trainer for the network
+
+Exit status: 0 done, 2 bad spec or arguments (one line on stderr), 1 internal error.]]
+
+local function usage_error(msg)
+  errors.user("chainrule: " .. msg)
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Writes text to path unless the file already holds exactly these bytes.
+-- Returns true if it wrote.
+local function write_if_changed(path, text)
+  if read_file(path) == text then return false end
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then usage_error("cannot write '" .. tmp .. "': " .. tostring(err):gsub("^[^:]*: ", "")) end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    usage_error("cannot write '" .. tmp .. "': " .. tostring(werr or cerr))
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    usage_error("cannot rename '" .. tmp .. "' to '" .. path .. "': " .. tostring(rerr))
+  end
+  return true
+end
+
+-- Parses "gen" arguments: SPEC and options in any order; --opt VALUE or --opt=VALUE.
+local function parse_gen(args, from)
+  local o = {out = ".", cli = false}
+  local i = from
+  while i <= #args do
+    local a = args[i]
+    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    key = key or a
+    if key == "--out" or key == "--isa" then
+      if not value then
+        i = i + 1
+        value = args[i]
+        if value == nil then usage_error("option '" .. key .. "' needs a value (try --help)") end
+      end
+      if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
+      o[key:sub(3)] = value
+    elseif key == "--cli" and not value then
+      o.cli = true
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      usage_error("unknown option '" .. a .. "' (try --help)")
+    elseif o.spec then
+      usage_error("unexpected argument '" .. a .. "' (one spec per run; try --help)")
+    else
+      o.spec = a
+    end
+    i = i + 1
+  end
+  if not o.spec then usage_error("gen needs a spec file (try --help)") end
+  return o
+end
+
+-- Runs the pipeline; returns a list of {file name, text}.
+function M.generate(o)
+  local spec = require "spec"
+  local graph = require "graph"
+  local plan = require "plan"
+  local target = require "target"
+  local schedule = require "schedule"
+  local template = require "template"
+
+  local net = spec.load(o.spec)
+  local isa
+  if o.isa then
+    isa = target.resolve(o.isa, "chainrule")
+  else
+    isa = target.resolve(net.isa or "scalar", net.isa and (net.path .. ":" .. net.isa_line .. ": isa") or "chainrule")
+  end
+  local g = graph.build(net)
+  local p = plan.build(g)
+  local ctx = schedule.build(g, p, isa, {spec_path = o.spec, version = VERSION})
+  local outputs = {}
+  local function banner(file)
+    ctx.file = file
+    return (template.render("banner.tpl", ctx):gsub("\n$", ""))
+  end
+  ctx.banner = banner(g.name .. ".h")
+  outputs[#outputs + 1] = {g.name .. ".h", template.render("header.h.tpl", ctx)}
+  ctx.banner = banner(g.name .. ".c")
+  outputs[#outputs + 1] = {g.name .. ".c", template.render("source.c.tpl", ctx)}
+  if o.cli then
+    local vars = {name = g.name, NAME = ctx.NAME, spec = o.spec, loss = g.loss, isa = isa.name,
+                  version = VERSION}
+    outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
+  end
+  return outputs
+end
+
+local function gen(args)
+  local o = parse_gen(args, 2)
+  local outputs = M.generate(o)
+  -- Everything is rendered before anything is written: a failure leaves no files.
+  if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
+  for _, out in ipairs(outputs) do
+    write_if_changed(o.out .. "/" .. out[1], out[2])
+  end
+  return 0
+end
+
+-- Hidden: chainrule render TEMPLATE [name=value ...] renders a template file from disk
+-- to stdout (tests of the template engine).
+local function render(args)
+  local path = args[2]
+  if not path then usage_error("render needs a template file") end
+  local text = read_file(path)
+  if not text then usage_error("cannot read template '" .. path .. "'") end
+  local vars = {}
+  for i = 3, #args do
+    local k, v = args[i]:match("^([%w_]+)=(.*)$")
+    if not k then usage_error("render takes name=value pairs, got '" .. args[i] .. "'") end
+    vars[k] = v
+  end
+  local template = require "template"
+  local ok, result = pcall(function() return template.compile(path, text)(vars) end)
+  if not ok then usage_error("template error: " .. tostring(result)) end
+  io.write(result)
+  return 0
+end
+
+function M.main(args)
+  local cmd = args[1]
+  if cmd == nil then
+    io.stderr:write(USAGE, "\n")
+    return 2
+  elseif cmd == "--help" or cmd == "-h" or cmd == "help" then
+    print(USAGE)
+    return 0
+  elseif cmd == "--version" then
+    print("chainrule " .. VERSION)
+    return 0
+  elseif cmd == "gen" then
+    return gen(args)
+  elseif cmd == "render" then
+    return render(args)
+  elseif cmd:sub(1, 1) == "-" then
+    usage_error("unknown option '" .. cmd .. "' (try --help)")
+  end
+  usage_error("unknown command '" .. cmd .. "' (try --help)")
+end
+
+return M

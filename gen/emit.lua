@@ -1,0 +1,81 @@
+-- C text helpers: the one place that spells a float literal, an identifier or a
+-- block of indented code. Nothing here knows about networks.
+local M = {}
+
+-- The nearest fp32 value to x (as a Lua float).
+function M.to_f32(x)
+  return (string.unpack("<f", string.pack("<f", x)))
+end
+
+-- A C float literal that reads back to exactly the fp32 value nearest to x: the
+-- shortest of %.1g .. %.9g that round-trips (%.9g always does for fp32).
+function M.float(x)
+  assert(type(x) == "number", "float literal of a non-number")
+  local f = M.to_f32(x)
+  assert(f == f and f ~= math.huge and f ~= -math.huge, "float literal of a non-finite value")
+  if f == 0 then
+    return (1 / f < 0) and "-0.0f" or "0.0f"
+  end
+  local bits = string.pack("<f", f)
+  for digits = 1, 9 do
+    local s = string.format("%." .. digits .. "g", f)
+    if string.pack("<f", tonumber(s)) == bits then
+      if not s:find("[.eEn]") then s = s .. ".0" end
+      return s .. "f"
+    end
+  end
+  error("no round-tripping literal for " .. tostring(x))
+end
+
+-- Upper-case macro prefix of a network name.
+function M.upper(name)
+  return (name:upper())
+end
+
+-- Prefixes every non-empty line of text with n spaces.
+function M.indent(text, n)
+  local pad = string.rep(" ", n)
+  return (text:gsub("([^\n]+)", pad .. "%1"))
+end
+
+-- Text safe inside a C block comment.
+function M.comment_text(s)
+  return (tostring(s):gsub("%*/", "* /"):gsub("/%*", "/ *"))
+end
+
+-- A C string literal for plain text (names, paths).
+function M.cstring(s)
+  return '"' .. tostring(s):gsub('[\\"]', "\\%0"):gsub("[%c]", function(c)
+    return string.format("\\%03o", c:byte())
+  end) .. '"'
+end
+
+-- Integer with thousands separators, for banner tables.
+function M.grouped(n)
+  local s = tostring(math.tointeger(n) or n)
+  local sign, digits = s:match("^(-?)(%d+)$")
+  if not digits then return s end
+  digits = digits:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
+  return sign .. digits
+end
+
+-- Lines of a fixed-width text table: rows is a list of lists of strings; columns after
+-- the first are right-aligned.
+function M.table(rows)
+  local widths = {}
+  for _, r in ipairs(rows) do
+    for i, c in ipairs(r) do widths[i] = math.max(widths[i] or 0, #c) end
+  end
+  local out = {}
+  for _, r in ipairs(rows) do
+    local cells = {}
+    for i, c in ipairs(r) do
+      if i == 1 then cells[i] = c .. string.rep(" ", widths[i] - #c)
+      else cells[i] = string.rep(" ", widths[i] - #c) .. c end
+    end
+    out[#out + 1] = (table.concat(cells, "  "):gsub("%s+$", ""))
+  end
+  return out
+end
+
+return M

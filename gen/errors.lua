@@ -1,0 +1,55 @@
+-- User errors: a bad spec or flag is the user's fault and gets one line, no traceback.
+-- They travel as tables {message = "..."}; the host (gen/main.c) prints the message and
+-- exits with status 2. Any other error is a generator bug: traceback, status 1.
+local M = {}
+
+local mt = {__tostring = function(e) return e.message end}
+
+function M.user(message)
+  error(setmetatable({message = message}, mt), 0)
+end
+
+-- "FILE:LINE: where: what", leaving out the parts that are unknown.
+function M.at(file, line, where, what)
+  local s = file
+  if line and line > 0 then s = s .. ":" .. line end
+  s = s .. ": "
+  if where and where ~= "" then s = s .. where .. ": " end
+  M.user(s .. what)
+end
+
+function M.is_user(e)
+  return type(e) == "table" and getmetatable(e) == mt
+end
+
+-- Levenshtein distance, for "did you mean" suggestions.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = {[0] = i}
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- " (did you mean 'x'?)" for the closest candidate within a small distance, else "".
+-- candidates is a list (not a hash) so that ties resolve the same way every run.
+function M.suggest(word, candidates)
+  if type(word) ~= "string" then return "" end
+  local best, bestd
+  for _, c in ipairs(candidates) do
+    local d = distance(word:lower(), c:lower())
+    if not bestd or d < bestd then best, bestd = c, d end
+  end
+  if best and bestd <= math.max(1, math.min(3, #word // 3 + 1)) then
+    return " (did you mean '" .. best .. "'?)"
+  end
+  return ""
+end
+
+return M

@@ -1,0 +1,114 @@
+-- HOW the products of a linear layer are computed (the ops say WHAT is computed).
+--
+-- Three products, each with its fused elementwise work:
+--   matmul_xw   y = x·W + b           (forward; epilogue: a = max(y, 0) + shift)
+--   matmul_gwt  dx = g·Wᵀ             (input gradient; epilogue: ⊙ [mask > 0])
+--   matmul_xtg  dW = xᵀ·g, db = Σ_i g (weight and bias gradient)
+-- Each function takes one table of named arguments (C names of the buffers, the
+-- compile-time sizes K = features in, N = features out, leading dimensions, the runtime
+-- row count n) plus the ISA table, and returns the C statements of a function body.
+--
+-- The loops here are the portable ones: compile-time bounds except n, i-k-j order so the
+-- innermost loop runs along contiguous memory without a reduction (compilers vectorise
+-- it without -ffast-math), and a fixed summation order. The operations are spelled via
+-- the ISA table (isa.load, isa.fma, ...), here always with width 1.
+--
+-- Adding an ISA (avx2, avx512, neon):
+--   1. write gen/isa/<name>.lua with the same fields as gen/isa/scalar.lua (width, vtype,
+--      includes, spellings of load/store/broadcast/add/mul/fma/max/select_pos, plus masked
+--      variants if the kernels need them) and set `kernels = "kernels_<name>"`;
+--   2. write gen/kernels_<name>.lua exporting any of matmul_xw / matmul_gwt / matmul_xtg
+--      (same arguments, same results up to rounding) with register tiles, tails, etc.
+--      Functions it leaves out fall back to the portable ones below;
+--   3. gen/target.lua already lists the name; `native` picks it when /proc/cpuinfo allows.
+-- Everything is embedded by mk/gen.mk's wildcards (gen/*.lua, gen/*/*.lua).
+local M = {}
+
+-- A small line buffer with indentation.
+local function buffer()
+  local b = {lines = {}}
+  function b.put(depth, s) b.lines[#b.lines + 1] = string.rep("  ", depth) .. s end
+  function b.text() return table.concat(b.lines, "\n") .. "\n" end
+  return b
+end
+
+local function portable_xw(a, isa)
+  local b = buffer()
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "const float *restrict xi = " .. a.x .. " + i * " .. a.x_ld .. ";")
+  b.put(2, "float *restrict yi = " .. a.y .. " + i * " .. a.y_ld .. ";")
+  b.put(2, "for (int j = 0; j < " .. a.N .. "; j++) " .. isa.store("yi", "j", isa.load(a.b, "j")))
+  b.put(2, "for (int k = 0; k < " .. a.K .. "; k++) {")
+  b.put(3, "const " .. isa.vtype .. " xk = " .. isa.broadcast(isa.load("xi", "k")) .. ";")
+  b.put(3, "const float *restrict wk = " .. a.w .. " + k * " .. a.N .. ";")
+  b.put(3, "for (int j = 0; j < " .. a.N .. "; j++) "
+    .. isa.store("yi", "j", isa.fma("xk", isa.load("wk", "j"), isa.load("yi", "j"))))
+  b.put(2, "}")
+  if a.relu then
+    local r = a.relu
+    b.put(2, "float *restrict ai = " .. r.out .. " + i * " .. r.out_ld .. ";")
+    local v = isa.max(isa.load("yi", "j"), isa.zero())
+    if r.shift_literal then v = isa.add(v, isa.broadcast(r.shift_literal)) end
+    b.put(2, "for (int j = 0; j < " .. a.N .. "; j++) " .. isa.store("ai", "j", v))
+  end
+  b.put(1, "}")
+  return b.text()
+end
+
+local function portable_gwt(a, isa)
+  local b = buffer()
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "const float *restrict gi = " .. a.g .. " + i * " .. a.g_ld .. ";")
+  b.put(2, "float *restrict di = " .. a.dx .. " + i * " .. a.dx_ld .. ";")
+  if a.mask then b.put(2, "const float *restrict mi = " .. a.mask .. " + i * " .. a.mask_ld .. ";") end
+  b.put(2, "for (int k = 0; k < " .. a.K .. "; k++) {")
+  b.put(3, "const float *restrict wk = " .. a.w .. " + k * " .. a.N .. ";")
+  b.put(3, isa.vtype .. " s = " .. isa.zero() .. ";")
+  b.put(3, "for (int j = 0; j < " .. a.N .. "; j++) s = "
+    .. isa.fma(isa.load("gi", "j"), isa.load("wk", "j"), "s") .. ";")
+  b.put(3, isa.store("di", "k", a.mask and isa.select_pos(isa.load("mi", "k"), "s") or "s"))
+  b.put(2, "}")
+  b.put(1, "}")
+  return b.text()
+end
+
+local function portable_xtg(a, isa)
+  local b = buffer()
+  b.put(1, "for (int k = 0; k < " .. a.K .. "; k++) {")
+  b.put(2, "float *restrict dwk = " .. a.dw .. " + k * " .. a.N .. ";")
+  b.put(2, "for (int j = 0; j < " .. a.N .. "; j++) " .. isa.store("dwk", "j", isa.zero()))
+  b.put(2, "for (int i = 0; i < n; i++) {")
+  b.put(3, "const " .. isa.vtype .. " xk = " .. isa.broadcast(isa.load(a.x, "i * " .. a.x_ld .. " + k")) .. ";")
+  b.put(3, "const float *restrict gi = " .. a.g .. " + i * " .. a.g_ld .. ";")
+  b.put(3, "for (int j = 0; j < " .. a.N .. "; j++) "
+    .. isa.store("dwk", "j", isa.fma("xk", isa.load("gi", "j"), isa.load("dwk", "j"))))
+  b.put(2, "}")
+  b.put(1, "}")
+  b.put(1, "for (int j = 0; j < " .. a.N .. "; j++) " .. isa.store(a.db, "j", isa.zero()))
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "const float *restrict gi = " .. a.g .. " + i * " .. a.g_ld .. ";")
+  b.put(2, "for (int j = 0; j < " .. a.N .. "; j++) "
+    .. isa.store(a.db, "j", isa.add(isa.load(a.db, "j"), isa.load("gi", "j"))))
+  b.put(1, "}")
+  return b.text()
+end
+
+local portable = {matmul_xw = portable_xw, matmul_gwt = portable_gwt, matmul_xtg = portable_xtg}
+
+-- Product `name` for `isa`: the ISA's own kernel module if it has that function, else
+-- the portable loops, spelled with the ISA's table when it is one float wide and with
+-- the scalar table otherwise (plain C compiles for every target).
+local function emit(name, a, isa)
+  if isa.kernels then
+    local k = require(isa.kernels)
+    if k[name] then return k[name](a, isa) end
+  end
+  return portable[name](a, isa.width == 1 and isa or require("isa.scalar"))
+end
+
+function M.matmul_xw(a, isa) return emit("matmul_xw", a, isa) end
+function M.matmul_gwt(a, isa) return emit("matmul_gwt", a, isa) end
+function M.matmul_xtg(a, isa) return emit("matmul_xtg", a, isa) end
+
+M.buffer = buffer
+return M

@@ -1,0 +1,221 @@
+/* chainrule: the generator's host. It creates one Lua state with a counting allocator,
+   registers the embedded Lua modules and templates, and runs the driver (gen/driver.lua)
+   in a single protected call. Everything else happens in Lua.
+
+   Exit status: 0 success, 2 user error (bad spec, bad flag: the driver raises a table
+   {message = "..."} and we print that one line), 1 internal error (anything else: a
+   generator bug, printed with a traceback). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "embedded.h"
+
+/* Step of the count hook: the instruction limit is checked every HOOK_STEP instructions. */
+#define HOOK_STEP 1000
+
+/* Allocator state and the limits that apply while a spec runs (host.run_limited). */
+typedef struct {
+  size_t used;        /* bytes currently allocated by Lua */
+  size_t limit;       /* 0: unlimited; else allocations beyond this fail */
+  long long steps;    /* instructions counted since the limit was set */
+  long long max_steps;
+  const char *chunk;  /* source name of the limited chunk, to record its current line */
+  int line;           /* last line of that chunk seen by the line hook (0: none) */
+} host_state;
+
+static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  host_state *h = ud;
+  if (ptr == NULL) osize = 0;   /* then osize only encodes the object type */
+  if (nsize == 0) {
+    free(ptr);
+    h->used -= osize;
+    return NULL;
+  }
+  if (h->limit && nsize > osize && h->used + (nsize - osize) > h->limit) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p) h->used = h->used - osize + nsize;
+  return p;
+}
+
+static host_state *state_of(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  return ud;
+}
+
+static void limit_hook(lua_State *L, lua_Debug *ar) {
+  host_state *h = state_of(L);
+  if (ar->event == LUA_HOOKLINE) {
+    if (lua_getinfo(L, "S", ar) && h->chunk && strcmp(ar->source, h->chunk) == 0)
+      h->line = ar->currentline;
+    return;
+  }
+  h->steps += HOOK_STEP;
+  if (h->steps > h->max_steps) {
+    lua_pushfstring(L, "spec ran too long (more than %I instructions)", (lua_Integer)h->max_steps);
+    lua_error(L);
+  }
+}
+
+/* host.run_limited(f, chunkname, max_instructions, max_bytes) -> true, result
+   or false, message, kind ("error", "memory"), line. Runs f() with an instruction
+   limit (count hook) and a memory limit of max_bytes above what is in use now; both
+   are switched off again before returning. Errors never escape. */
+static int host_run_limited(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  const char *chunk = luaL_checkstring(L, 2);
+  lua_Integer max_steps = luaL_checkinteger(L, 3);
+  lua_Integer max_bytes = luaL_checkinteger(L, 4);
+  host_state *h = state_of(L);
+  lua_settop(L, 2);                    /* keep chunk name alive on the stack */
+  lua_pushvalue(L, 1);
+  h->steps = 0;
+  h->max_steps = max_steps;
+  h->chunk = chunk;
+  h->line = 0;
+  h->limit = h->used + (size_t)max_bytes;
+  lua_sethook(L, limit_hook, LUA_MASKCOUNT | LUA_MASKLINE, HOOK_STEP);
+  int status = lua_pcall(L, 0, 1, 0);
+  lua_sethook(L, NULL, 0, 0);
+  h->limit = 0;
+  h->chunk = NULL;
+  if (status == LUA_OK) {
+    lua_pushboolean(L, 1);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  lua_pushstring(L, status == LUA_ERRMEM ? "memory" : "error");
+  lua_pushinteger(L, h->line);
+  return 4;
+}
+
+/* host.template(name) -> text or nil */
+static int host_template(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  for (const embedded_file *f = embedded_files; f->name; f++)
+    if (strcmp(f->kind, "tpl") == 0 && strcmp(f->name, name) == 0) {
+      lua_pushlstring(L, f->text, f->len);
+      return 1;
+    }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* host.mkdir_p(path) -> true, or false and a message: creates path and its parents. */
+static int host_mkdir_p(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, len + 1);
+  memcpy(p, path, len + 1);
+  for (size_t i = 1; i <= len; i++) {
+    if (p[i] != '/' && p[i] != '\0') continue;
+    char c = p[i];
+    p[i] = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+      lua_pushboolean(L, 0);
+      lua_pushstring(L, strerror(errno));
+      return 2;
+    }
+    p[i] = c;
+  }
+  struct stat st;
+  int ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  lua_pushboolean(L, ok);
+  if (!ok) {
+    lua_pushliteral(L, "not a directory");
+    return 2;
+  }
+  return 1;
+}
+
+static const luaL_Reg host_funcs[] = {
+  {"mkdir_p", host_mkdir_p},
+  {"run_limited", host_run_limited},
+  {"template", host_template},
+  {NULL, NULL}
+};
+
+/* Message handler for the driver's protected call: user errors (tables with a
+   message field) pass through untouched; anything else gets a traceback. */
+static int msghandler(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTABLE) return 1;
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* Runs on a protected stack: register modules and host functions, call driver.main(argv). */
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = lua_touserdata(L, 2);
+  luaL_openlibs(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const embedded_file *f = embedded_files; f->name; f++) {
+    if (strcmp(f->kind, "lua") != 0) continue;
+    lua_pushfstring(L, "@%s", f->path);
+    if (luaL_loadbufferx(L, f->text, f->len, lua_tostring(L, -1), "t") != LUA_OK)
+      return lua_error(L);
+    lua_setfield(L, -3, f->name);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, host_funcs);
+  lua_setglobal(L, "host");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "driver");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "main");
+  lua_createtable(L, argc, 0);
+  for (int i = 1; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  host_state h = {0};
+  lua_State *L = lua_newstate(host_alloc, &h);
+  if (L == NULL) {
+    fprintf(stderr, "chainrule: cannot create Lua state: not enough memory\n");
+    return 1;
+  }
+  lua_pushcfunction(L, msghandler);
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status = lua_pcall(L, 2, 1, 1);
+  int code = 0;
+  if (status != LUA_OK) {
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      lua_getfield(L, -1, "message");
+      fprintf(stderr, "%s\n", lua_tostring(L, -1) ? lua_tostring(L, -1) : "chainrule: error");
+      code = 2;
+    } else {
+      const char *msg = lua_tostring(L, -1);
+      fprintf(stderr, "chainrule: internal error: %s\n", msg ? msg : "(no message)");
+      code = 1;
+    }
+  } else if (lua_isinteger(L, -1)) {
+    code = (int)lua_tointeger(L, -1);
+  }
+  lua_close(L);
+  return code;
+}

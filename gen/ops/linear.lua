@@ -1,0 +1,95 @@
+-- linear(out): y = x·W + b with W [in][out] (the seed's layout; PyTorch's nn.Linear
+-- stores the transpose). Forward, and backward dW = xᵀ·g, db = Σ_i g, dx = g·Wᵀ.
+-- The products themselves come from gen/kernels.lua; this file says what they are.
+local kernels = require "kernels"
+local emit = require "emit"
+
+local M = {}
+
+function M.params(l)
+  return {
+    {suffix = "weight", rows = l.in_, cols = l.out, init = l.init, mode = l.mode,
+     nonlinearity = l.nonlinearity, a = l.a, fan_in = l.in_, fan_out = l.out},
+    {suffix = "bias", rows = 1, cols = l.out, init = l.bias_init, mode = "fan_in",
+     nonlinearity = "linear", a = 0.0, fan_in = l.in_, fan_out = l.out},
+  }
+end
+
+-- Per batch of B rows: forward 2·B·in·out; backward 2·B·in·out for dW and as much
+-- again for dx.
+function M.flops(l, B)
+  return 2 * B * l.in_ * l.out, 4 * B * l.in_ * l.out
+end
+
+-- Forward of a step that is this linear layer, optionally with a fused relu.
+-- Returns the C function and the statement that calls it.
+function M.forward(s, ctx)
+  local L, K, N = s.linear, s.in_, s.out
+  local isa = ctx.isa
+  local b = {}
+  local fn = s.fname .. "_forward"
+  if s.relu then
+    local shift = s.relu.spec.shift
+    local shown = shift == 0 and "" or (shift < 0 and " - " .. emit.float(-shift) or " + " .. emit.float(shift))
+    b[#b + 1] = string.format("/* Layers %d-%d: z = x·W + b, a = max(z, 0)%s.\n", L.index, s.relu.index, shown)
+    b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> z [n][%d], a [n][%d]. */\n", K, K, N, N, N, N)
+    b[#b + 1] = string.format("static void %s(float *restrict z, float *restrict a, const float *restrict x,\n", fn)
+    b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict w, const float *restrict b, int n) {\n"
+    local relu = {out = "a", out_ld = s.a.ld}
+    if shift ~= 0 then relu.shift_literal = emit.float(shift) end
+    b[#b + 1] = kernels.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, w = "w", b = "b",
+                                   y = "z", y_ld = s.z.ld, relu = relu}, isa)
+  else
+    b[#b + 1] = string.format("/* Layer %d: y = x·W + b.\n", L.index)
+    b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> y [n][%d]. */\n", K, K, N, N, N)
+    b[#b + 1] = string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
+    b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict b, int n) {\n"
+    b[#b + 1] = kernels.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, w = "w", b = "b",
+                                   y = "y", y_ld = s.a.ld}, isa)
+  end
+  b[#b + 1] = "}\n"
+  local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
+  local call
+  if s.relu then
+    call = string.format("%s(%s, %s, %s, p->%s, p->%s, n);", fn, ctx.ref(s.z), ctx.ref(s.a),
+                         ctx.ref(s.input), w.cname, bias.cname)
+  else
+    call = string.format("%s(%s, %s, p->%s, p->%s, n);", fn, ctx.ref(s.a), ctx.ref(s.input), w.cname, bias.cname)
+  end
+  return table.concat(b), call
+end
+
+-- Backward of the step: g = s.d is the gradient with respect to x·W + b (already
+-- masked by whoever wrote it). Writes dW, db and the gradient with respect to the
+-- step's input, masked by the producer of that input (ctx.in_mask) if it has one.
+function M.backward(s, ctx)
+  local L, K, N = s.linear, s.in_, s.out
+  local isa = ctx.isa
+  local fn = s.fname .. "_backward"
+  local mask = ctx.in_mask
+  local b = {}
+  b[#b + 1] = string.format("/* Layer %d backward: dW = xᵀ·g, db = Σ_rows g, dx = g·Wᵀ%s%s.\n", L.index,
+    mask and " ⊙ [m > 0]" or "", mask and " (the previous ReLU's derivative)" or "")
+  b[#b + 1] = string.format("   g [n][%d], x [n][%d]%s, W [%d][%d] -> dW [%d][%d], db [%d], dx [n][%d]%s. */\n",
+    N, K, mask and string.format(", m [n][%d]", K) or "", K, N, K, N, N, K,
+    ctx.first and " (skipped if dx is NULL)" or "")
+  b[#b + 1] = string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
+  b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict g, const float *restrict x, "
+    .. (mask and "const float *restrict m,\n" .. string.rep(" ", #fn + 13) or "")
+    .. "const float *restrict w, int n) {\n"
+  b[#b + 1] = kernels.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, g = "g", g_ld = s.d.ld,
+                                  dw = "dw", db = "db"}, isa)
+  local gwt = kernels.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = s.d.ld, w = "w", dx = "dx",
+                                  dx_ld = ctx.dx_ld, mask = mask and "m", mask_ld = mask and mask.ld}, isa)
+  if ctx.first then
+    b[#b + 1] = "  if (dx == NULL) return;\n"
+  end
+  b[#b + 1] = gwt
+  b[#b + 1] = "}\n"
+  local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
+  local call = string.format("%s(g->%s, g->%s, %s, %s, %s, %sp->%s, n);", fn, w.cname, bias.cname,
+    ctx.dx, ctx.ref(s.d), ctx.ref(s.input), mask and ctx.ref(mask) .. ", " or "", w.cname)
+  return table.concat(b), call
+end
+
+return M

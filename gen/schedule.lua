@@ -1,0 +1,84 @@
+-- Schedule: graph + plan + ISA -> the pieces of C the templates put together: one
+-- static function per step and pass (from the op modules, products from gen/kernels.lua),
+-- the calls that chain them, the loss, the optimizer, the tables and the banner.
+local emit = require "emit"
+
+local M = {}
+
+local function ref(b)
+  if b.is_input then return "x" end
+  return "w->" .. b.cname
+end
+
+-- Rows of the banner's layer table.
+local function banner_rows(g)
+  local rows = {{"layer", "shape", "params", "bytes", "fwd FLOPs", "bwd FLOPs"}}
+  local tp, tf, tb = 0, 0, 0
+  for _, l in ipairs(g.layers) do
+    local kind = l.kind
+    if kind == "relu" and l.spec.shift ~= 0 then kind = "relu(shift " .. emit.float(l.spec.shift):gsub("f$", "") .. ")" end
+    rows[#rows + 1] = {l.index .. " " .. kind, l.in_ .. " -> " .. l.out, emit.grouped(l.param_count),
+      emit.grouped(4 * l.param_count), emit.grouped(l.flops_fwd), emit.grouped(l.flops_bwd)}
+    tp, tf, tb = tp + l.param_count, tf + l.flops_fwd, tb + l.flops_bwd
+  end
+  rows[#rows + 1] = {"loss " .. g.loss, g.output .. " -> 1", "", "", "", ""}
+  rows[#rows + 1] = {"total", g.input .. " -> " .. g.output, emit.grouped(tp), emit.grouped(4 * tp),
+                     emit.grouped(tf), emit.grouped(tb)}
+  return emit.table(rows)
+end
+
+function M.build(g, plan, isa, opts)
+  local NAME = emit.upper(g.name)
+  local ctx = {
+    name = g.name, NAME = NAME, spec = opts.spec_path, version = opts.version, isa = isa.name,
+    g = g, plan = plan, emit = emit,
+    loss = g.loss, optimizer = g.optimizer.kind,
+    target_type = g.loss_op.target_type,
+    functions = {}, forward_calls = {}, backward_calls = {},
+  }
+  local function tensor(index) return g.tensors[index + 1] end
+
+  for k, s in ipairs(g.steps) do
+    local text, call = s[s.kind == "linear_relu" and "linear" or s.kind].op.forward(s, {
+      isa = isa, ref = ref, tensor = tensor})
+    ctx.functions[#ctx.functions + 1] = text
+    ctx.forward_calls[k] = call
+  end
+  for k = #g.steps, 1, -1 do
+    local s, prev = g.steps[k], g.steps[k - 1]
+    local text, call = s[s.kind == "linear_relu" and "linear" or s.kind].op.backward(s, {
+      isa = isa, ref = ref, tensor = tensor, first = prev == nil,
+      dx = prev and ref(prev.d) or "dx", dx_ld = prev and prev.d.ld or g.input,
+      in_mask = prev and prev.mask or nil})
+    ctx.functions[#ctx.functions + 1] = text
+    ctx.backward_calls[#ctx.backward_calls + 1] = call
+  end
+
+  local last = g.steps[#g.steps]
+  assert(last.a.ld == g.output, "the output buffer must be dense: NAME_loss reads the caller's out")
+  local loss_text, loss_fn, loss_bwd, correct_fn = g.loss_op.emit({
+    out = g.output, out_ld = last.a.ld, mask = last.mask and "m" or nil})
+  ctx.functions[#ctx.functions + 1] = loss_text
+  ctx.loss_call = string.format("%s(out, t, n)", loss_fn)
+  ctx.loss_backward_call = string.format("%s(%s, %s, t, %sn)", loss_bwd, ref(last.d), ref(last.a),
+    last.mask and ref(last.mask) .. ", " or "")
+  ctx.correct_call = correct_fn and string.format("%s(out, t, n)", correct_fn) or false
+  ctx.output_ref = ref(last.a)
+
+  local optim = require("optim." .. (g.optimizer.kind == "sgd" and "sgd" or "adam"))
+  ctx.opt_state = optim.state(g.name)
+  ctx.opt_step = optim.step(g.tensors, g.optimizer.kind)
+  ctx.opt_init_state = optim.init()
+  local o = g.optimizer
+  ctx.opt_fields = {
+    {"lr", emit.float(o.lr)}, {"momentum", emit.float(o.momentum or 0)},
+    {"dampening", emit.float(o.dampening or 0)}, {"weight_decay", emit.float(o.weight_decay or 0)},
+    {"nesterov", o.nesterov and "1" or "0"},
+    {"beta1", emit.float(o.beta1 or 0)}, {"beta2", emit.float(o.beta2 or 0)}, {"eps", emit.float(o.eps or 0)},
+  }
+  ctx.banner_rows = banner_rows(g)
+  ctx.math_h = g.loss == "cross_entropy" or o.kind ~= "sgd"
+  return ctx
+end
+
+return M

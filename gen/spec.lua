@@ -1,0 +1,443 @@
+-- Spec loading and validation: a spec file -> a plain, checked network description.
+--
+-- The spec is Lua, loaded as text only and run in a sandbox whose environment holds the
+-- DSL words and copies of the safe parts of math/string/table; no io, os, require, load,
+-- debug, metatables or pcall. It runs under an instruction limit and a memory limit
+-- (host.run_limited in gen/main.c). DSL calls only record their arguments and line;
+-- everything is checked afterwards, so errors can name where in the network they are.
+-- Every mistake raises a user error "FILE:LINE: where: what".
+local errors = require "errors"
+local target = require "target"
+
+local M = {}
+
+M.MAX_INSTRUCTIONS = 10000000
+M.MAX_BYTES = 64 * 1024 * 1024
+M.MAX_DIM = 1 << 20          -- features in or out of one layer
+M.MAX_BATCH = 1 << 16
+M.MAX_LAYERS = 256
+M.MAX_PARAMS = 1 << 26       -- floats over all parameter tensors
+
+M.INITS = {"pytorch_default", "zeros", "randn", "simple_kaiming", "xavier_uniform",
+           "xavier_normal", "kaiming_uniform", "kaiming_normal"}
+M.BIAS_INITS = {"pytorch_default", "zeros"}
+M.MODES = {"fan_in", "fan_out"}
+M.NONLINEARITIES = {"linear", "relu", "leaky_relu", "tanh"}
+M.LOSSES = {"mse", "cross_entropy"}
+M.OPTIMIZERS = {"sgd", "adam", "adamw"}
+
+local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "isa"}
+local LINEAR_OPTIONS = {"init", "mode", "nonlinearity", "a", "bias_init"}
+local RELU_OPTIONS = {"shift"}
+local OPT_OPTIONS = {
+  sgd = {"lr", "momentum", "dampening", "nesterov", "weight_decay"},
+  adam = {"lr", "beta1", "beta2", "eps", "weight_decay"},
+  adamw = {"lr", "beta1", "beta2", "eps", "weight_decay"},
+}
+local OPT_DEFAULTS = {
+  sgd = {momentum = 0, dampening = 0, nesterov = false, weight_decay = 0},
+  adam = {lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0},
+  adamw = {lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01},
+}
+
+-- Names a spec might reach for that the sandbox leaves out on purpose.
+local FORBIDDEN = {io = true, os = true, require = true, load = true, loadstring = true,
+  loadfile = true, dofile = true, debug = true, package = true, collectgarbage = true,
+  setmetatable = true, getmetatable = true, rawget = true, rawset = true, rawequal = true,
+  rawlen = true, pcall = true, xpcall = true, coroutine = true, print = true, utf8 = true,
+  _G = true}
+
+local C_KEYWORDS = {}
+for w in ([[auto break case char const continue default do double else enum extern float
+  for goto if inline int long register restrict return short signed sizeof static struct
+  switch typedef union unsigned void volatile while _Alignas _Alignof _Atomic _Bool _Complex
+  _Generic _Imaginary _Noreturn _Static_assert _Thread_local]]):gmatch("%S+") do
+  C_KEYWORDS[w] = true
+end
+
+local function contains(list, v)
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
+end
+
+local function quoted(list)
+  local t = {}
+  for i, v in ipairs(list) do t[i] = "'" .. v .. "'" end
+  return table.concat(t, ", ")
+end
+
+-- How a user value reads in a message.
+local function show(v)
+  local t = type(v)
+  if t == "string" then return "'" .. v .. "'" end
+  if t == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    if v ~= v then return "nan" end
+    if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
+    if v == math.floor(v) and math.abs(v) < 2^53 then return string.format("%d", v) end
+    return string.format("%.17g", v)
+  end
+  if t == "nil" or t == "boolean" then return tostring(v) end
+  return "a " .. t
+end
+M.show = show
+
+local function finite(v)
+  return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge
+end
+
+local function is_int(v)
+  return finite(v) and v == math.floor(v)
+end
+
+-- Sorted keys of a user table: error messages must not depend on hash order.
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    if ta == "number" or ta == "string" then return a < b end
+    return false
+  end)
+  return keys
+end
+
+-- The sandbox environment and the DSL. `made` remembers which values the DSL created,
+-- so a spec cannot pass off a hand-built table as a layer.
+local function make_env(file)
+  local made = setmetatable({}, {__mode = "k"})
+  -- Line of the spec code that called the DSL word running now (level 1 is the word).
+  local function caller_line()
+    local info = debug.getinfo(3, "l")
+    return info and info.currentline or 0
+  end
+  local function mk(kind, fields, line)
+    fields.tag = kind
+    fields.line = line
+    made[fields] = true
+    return fields
+  end
+  local env = {}
+  for _, k in ipairs({"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
+                      "tostring", "type"}) do
+    env[k] = _G[k]
+  end
+  env.unpack = table.unpack
+  local function copy(lib, skip)
+    local t = {}
+    for k, v in pairs(lib) do if not skip[k] then t[k] = v end end
+    return t
+  end
+  env.math = copy(math, {random = true, randomseed = true})
+  env.string = copy(string, {dump = true})
+  env.table = copy(table, {})
+
+  function env.linear(size, opts, ...)
+    local line = caller_line()
+    return mk("linear", {size = size, opts = opts, extra = select("#", ...)}, line)
+  end
+  function env.relu(opts, ...)
+    local line = caller_line()
+    return mk("relu", {opts = opts, extra = select("#", ...)}, line)
+  end
+  for _, kind in ipairs(M.OPTIMIZERS) do
+    env[kind] = function(opts, ...)
+      local line = caller_line()
+      return mk("optimizer", {kind = kind, opts = opts, extra = select("#", ...)}, line)
+    end
+  end
+  function env.network(name)
+    local line = caller_line()
+    return function(body)
+      return mk("network", {name = name, body = body}, line)
+    end
+  end
+  local words = {"network", "linear", "relu", "sgd", "adam", "adamw", "math", "string",
+                 "table", "ipairs", "pairs", "tonumber", "tostring", "type", "select",
+                 "assert", "error", "next", "unpack"}
+  setmetatable(env, {__index = function(_, k)
+    local line = caller_line()
+    if FORBIDDEN[k] then
+      errors.at(file, line, nil, "'" .. tostring(k) .. "' is not available in a spec "
+        .. "(a spec may only describe a network)")
+    end
+    errors.at(file, line, nil, "unknown name " .. show(k) .. errors.suggest(k, words))
+  end})
+  return env, made
+end
+
+-- The sandbox's chunk name and the prefix Lua puts on its messages for it ("src:").
+local function lua_prefix(chunkname)
+  local f = load("return", chunkname, "t", {})
+  return debug.getinfo(f, "S").short_src .. ":"
+end
+
+-- Rewrites "short_src:LINE: msg" (Lua's own position) to "FILE:LINE: msg".
+local function relocate(msg, prefix, file)
+  if type(msg) ~= "string" then return nil end
+  if msg:sub(1, #prefix) == prefix then
+    local line, rest = msg:sub(#prefix + 1):match("^(%d+): (.*)$")
+    if line then return tonumber(line), rest end
+  end
+  return nil
+end
+
+-- Loads and runs the spec; returns its value, the DSL marker set and the source text.
+local function run(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    errors.user(path .. ": cannot read spec: " .. tostring(err):gsub("^[^:]*: ", ""))
+  end
+  local text = f:read("a")
+  f:close()
+  if not text then errors.user(path .. ": cannot read spec") end
+  local chunkname = "@" .. path
+  local prefix = lua_prefix(chunkname)
+  local env, made = make_env(path)
+  local chunk, lerr = load(text, chunkname, "t", env)
+  if not chunk then
+    local line, rest = relocate(lerr, prefix, path)
+    if line then errors.at(path, line, "syntax error", rest) end
+    errors.at(path, nil, "syntax error", tostring(lerr))
+  end
+  local ok, result, kind, line = host.run_limited(chunk, chunkname, M.MAX_INSTRUCTIONS, M.MAX_BYTES)
+  if not ok then
+    local e = result
+    if errors.is_user(e) then error(e, 0) end
+    if kind == "memory" then
+      errors.at(path, line, nil, string.format("spec needs more than %d MB of memory", M.MAX_BYTES >> 20))
+    end
+    if type(e) == "string" and e:match("^spec ran too long") then errors.at(path, line, nil, e) end
+    local eline, rest = relocate(e, prefix, path)
+    if eline then errors.at(path, eline, nil, rest) end
+    if type(e) == "string" then errors.at(path, line, nil, e) end
+    errors.at(path, line, nil, "spec raised an error value of type " .. type(e))
+  end
+  return result, made, text
+end
+
+-- Validation ----------------------------------------------------------------------
+
+local function validate(path, value, made, text)
+  if not (made[value] and value.tag == "network") then
+    errors.at(path, nil, nil, 'a spec must return network "name" { ... }, got ' .. show(value))
+  end
+  local lines = {}
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
+  -- Table fields carry no line numbers; find "key =" after the network call instead.
+  local function line_of(key)
+    for i = value.line, #lines do
+      if lines[i]:match("^%s*" .. key .. "%s*=") or lines[i]:match("[{,]%s*" .. key .. "%s*=") then
+        return i
+      end
+    end
+    return value.line
+  end
+  local function fail(line, where, what) errors.at(path, line, where, what) end
+
+  -- name
+  local name = value.name
+  if type(name) ~= "string" or not name:match("^[A-Za-z_][A-Za-z0-9_]*$") then
+    fail(value.line, "network", "name must be a C identifier, got " .. show(name))
+  end
+  if C_KEYWORDS[name] then fail(value.line, "network", "name '" .. name .. "' is a C keyword") end
+  if #name > 48 then fail(value.line, "network", "name '" .. name .. "' is longer than 48 characters") end
+  if name:match("^_") then fail(value.line, "network", "name must not start with '_', got '" .. name .. "'") end
+
+  local body = value.body
+  if type(body) ~= "table" or made[body] then
+    fail(value.line, "network", "expected a table of fields after the name, got " .. show(body))
+  end
+  for _, k in ipairs(sorted_keys(body)) do
+    if type(k) ~= "string" then
+      fail(value.line, "network", "unexpected entry [" .. show(k) .. "] (fields are written name = value)")
+    end
+    if not contains(NETWORK_FIELDS, k) then
+      fail(line_of(k), "network", "unknown field '" .. k .. "'" .. errors.suggest(k, NETWORK_FIELDS))
+    end
+  end
+  local function need(k)
+    if body[k] == nil then fail(value.line, "network", "missing field '" .. k .. "'") end
+    return body[k]
+  end
+
+  local function size(where, line, v, what, max)
+    if not is_int(v) or v < 1 then
+      fail(line, where, what .. " a positive integer" .. (where:match("^layers") and " size" or "")
+        .. ", got " .. show(v))
+    end
+    if v > max then fail(line, where, show(v) .. " is too large (at most " .. max .. ")") end
+    return math.tointeger(v)
+  end
+
+  local net = {name = name, path = path, line = value.line}
+  net.input = size("input", line_of("input"), need("input"), "must be", M.MAX_DIM)
+  net.batch = size("batch", line_of("batch"), body.batch == nil and 64 or body.batch, "must be", M.MAX_BATCH)
+
+  -- layers
+  local layers = need("layers")
+  local lline = line_of("layers")
+  if type(layers) ~= "table" or made[layers] then
+    fail(lline, "layers", "expected a list of layers such as { linear(50), relu(), linear(10) }, got " .. show(layers))
+  end
+  local count = #layers
+  if count == 0 then fail(lline, "layers", "needs at least one layer") end
+  if count > M.MAX_LAYERS then fail(lline, "layers", count .. " layers is too many (at most " .. M.MAX_LAYERS .. ")") end
+  for _, k in ipairs(sorted_keys(layers)) do
+    if not (math.type(k) == "integer" and k >= 1 and k <= count) then
+      fail(lline, "layers", "unexpected entry [" .. show(k) .. "] (layers are a plain list)")
+    end
+  end
+  net.layers = {}
+  local width, params, has_linear = net.input, 0, false
+  for i = 1, count do
+    local l = layers[i]
+    local where = "layers[" .. i .. "]"
+    if not (made[l] and (l.tag == "linear" or l.tag == "relu")) then
+      fail(lline, where, "expected a layer such as linear(10) or relu(), got " .. show(l))
+    end
+    local opts = l.opts
+    local function check_opts(kind, allowed)
+      if opts == nil then return {} end
+      if type(opts) ~= "table" or made[opts] then
+        fail(l.line, where, kind .. " options must be a table like " ..
+          (kind == "relu" and "relu{shift = -0.5}" or "{init = 'kaiming_normal'}") .. ", got " .. show(opts))
+      end
+      for _, k in ipairs(sorted_keys(opts)) do
+        if type(k) ~= "string" or not contains(allowed, k) then
+          fail(l.line, where, kind .. " has no option " .. show(k) .. errors.suggest(k, allowed))
+        end
+      end
+      return opts
+    end
+    local layer = {kind = l.tag, index = i - 1, line = l.line, in_ = width}
+    if l.tag == "linear" then
+      if l.extra > 0 then fail(l.line, where, "linear takes a size and an options table, got more arguments") end
+      layer.out = size(where, l.line, l.size, "linear needs", M.MAX_DIM)
+      local o = check_opts("linear", LINEAR_OPTIONS)
+      local function choice(key, list, default)
+        local v = o[key]
+        if v == nil then return default end
+        if not contains(list, v) then
+          fail(l.line, where, key .. " must be one of " .. quoted(list) .. ", got " .. show(v) .. errors.suggest(v, list))
+        end
+        return v
+      end
+      layer.init = choice("init", M.INITS, "pytorch_default")
+      layer.mode = choice("mode", M.MODES, "fan_in")
+      local kaiming = layer.init:match("^kaiming") ~= nil
+      local default_nl = (kaiming or layer.init == "pytorch_default") and "leaky_relu" or "linear"
+      layer.nonlinearity = choice("nonlinearity", M.NONLINEARITIES, default_nl)
+      local a = o.a
+      if a == nil then
+        a = layer.init == "pytorch_default" and o.nonlinearity == nil and math.sqrt(5) or 0
+      elseif not finite(a) or a < 0 then
+        fail(l.line, where, "a must be a finite number >= 0, got " .. show(a))
+      end
+      layer.a = a + 0.0
+      layer.bias_init = choice("bias_init", M.BIAS_INITS, "pytorch_default")
+      params = params + width * layer.out + layer.out
+      width = layer.out
+      has_linear = true
+    else
+      if l.extra > 0 or (l.opts ~= nil and type(l.opts) ~= "table") then
+        fail(l.line, where, "relu takes only an options table like relu{shift = -0.5}, got " .. show(l.opts))
+      end
+      local o = check_opts("relu", RELU_OPTIONS)
+      local shift = o.shift == nil and 0 or o.shift
+      if not finite(shift) then fail(l.line, where, "shift must be a finite number, got " .. show(shift)) end
+      layer.shift = shift + 0.0
+      layer.out = width
+    end
+    if params > M.MAX_PARAMS then
+      fail(l.line, where, "the network has more than " .. M.MAX_PARAMS .. " parameters")
+    end
+    net.layers[i] = layer
+  end
+  if not has_linear then fail(lline, "layers", "needs at least one linear layer") end
+  net.output = width
+
+  -- loss
+  local loss = need("loss")
+  local line = line_of("loss")
+  if not contains(M.LOSSES, loss) then
+    fail(line, "loss", "unknown loss " .. show(loss) .. errors.suggest(loss, M.LOSSES)
+      .. " (one of " .. quoted(M.LOSSES) .. ")")
+  end
+  if loss == "mse" and width ~= 1 then
+    fail(line, "loss", "mse needs a last layer of width 1, got " .. width)
+  end
+  if loss == "cross_entropy" and width < 2 then
+    fail(line, "loss", "cross_entropy needs at least 2 outputs, got " .. width)
+  end
+  net.loss = loss
+
+  -- optimizer
+  local o = need("optimizer")
+  line = line_of("optimizer")
+  if not (made[o] and o.tag == "optimizer") then
+    fail(line, "optimizer", "expected sgd{...}, adam{...} or adamw{...}, got " .. show(o))
+  end
+  line = o.line
+  local kind = o.kind
+  if o.extra > 0 or type(o.opts) ~= "table" or made[o.opts] then
+    fail(line, "optimizer", kind .. " takes one options table like " .. kind .. "{lr = 0.01}, got " .. show(o.opts))
+  end
+  local allowed = OPT_OPTIONS[kind]
+  for _, k in ipairs(sorted_keys(o.opts)) do
+    if type(k) ~= "string" or not contains(allowed, k) then
+      fail(line, "optimizer", kind .. " has no option " .. show(k) .. errors.suggest(k, allowed))
+    end
+  end
+  local opt = {kind = kind}
+  for _, k in ipairs(allowed) do
+    local v = o.opts[k]
+    if v == nil then v = OPT_DEFAULTS[kind][k] end
+    if v == nil then fail(line, "optimizer", kind .. " needs " .. k) end
+    opt[k] = v
+  end
+  local function num(k, ok, what)
+    local v = opt[k]
+    if not finite(v) or not ok(v) then
+      fail(line, "optimizer", kind .. " " .. k .. " must be " .. what .. ", got " .. show(v))
+    end
+    opt[k] = v + 0.0
+  end
+  num("lr", function(v) return v > 0 end, "a finite number > 0")
+  num("weight_decay", function(v) return v >= 0 end, "a finite number >= 0")
+  if kind == "sgd" then
+    num("momentum", function(v) return v >= 0 end, "a finite number >= 0")
+    num("dampening", function(v) return true end, "a finite number")
+    if type(opt.nesterov) ~= "boolean" then
+      fail(line, "optimizer", "sgd nesterov must be true or false, got " .. show(opt.nesterov))
+    end
+    if opt.nesterov and (opt.momentum <= 0 or opt.dampening ~= 0) then
+      fail(line, "optimizer", "sgd nesterov needs momentum > 0 and dampening = 0")
+    end
+  else
+    num("beta1", function(v) return v >= 0 and v < 1 end, "in [0, 1)")
+    num("beta2", function(v) return v >= 0 and v < 1 end, "in [0, 1)")
+    num("eps", function(v) return v >= 0 end, "a finite number >= 0")
+  end
+  net.optimizer = opt
+
+  -- isa (the command line may override it)
+  if body.isa ~= nil then
+    if not contains(target.NAMES, body.isa) then
+      fail(line_of("isa"), "isa", "unknown isa " .. show(body.isa) .. errors.suggest(body.isa, target.NAMES)
+        .. " (one of " .. quoted(target.NAMES) .. ")")
+    end
+    net.isa = body.isa
+    net.isa_line = line_of("isa")
+  end
+  return net
+end
+
+-- load(path) -> network description (see validate for its fields).
+function M.load(path)
+  local value, made, text = run(path)
+  return validate(path, value, made, text)
+end
+
+return M

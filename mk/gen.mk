@@ -1,0 +1,25 @@
+# The generator: build/chainrule (C host + embedded Lua modules and templates),
+# `make gen` (SPEC -> GENDIR) and the generator's tests (`make test-gen`).
+
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4)
+LUA_LIBS   := $(shell pkg-config --libs lua5.4)
+
+GEN_LUA := $(sort $(wildcard gen/*.lua gen/*/*.lua))
+GEN_TPL := $(sort $(wildcard templates/*.tpl))
+# gen/ops/linear.lua -> lua:ops.linear=gen/ops/linear.lua ; templates/x.tpl -> tpl:x.tpl=templates/x.tpl
+GEN_EMBED_ARGS := $(foreach f,$(GEN_LUA),lua:$(subst /,.,$(patsubst gen/%.lua,%,$(f)))=$(f)) \
+                  $(foreach f,$(GEN_TPL),tpl:$(notdir $(f))=$(f))
+
+$(BUILD)/host/embed: gen/embed.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -o $@ $<
+
+# Depends on the file lists too, so adding or removing a module re-embeds.
+$(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) mk/gen.mk
+	$(BUILD)/host/embed $@ $(GEN_EMBED_ARGS)
+
+$(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c
+	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -o $@ gen/main.c $(BUILD)/host/embedded.c $(LUA_LIBS)
+
+gen: $(BUILD)/chainrule
+	$(BUILD)/chainrule gen $(SPEC) --out $(GENDIR) --isa $(ISA)

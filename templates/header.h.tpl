@@ -1,0 +1,108 @@
+$(banner)
+#ifndef $(NAME)_H
+#define $(NAME)_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define $(NAME)_IN          $(g.input)   /* features per sample */
+#define $(NAME)_OUT         $(g.output)   /* outputs per sample */
+#define $(NAME)_BATCH       $(g.batch)   /* most rows per call; n may be 1..$(NAME)_BATCH */
+#define $(NAME)_PARAM_COUNT $(g.param_count)   /* floats in all parameters */
+#define $(NAME)_WORK_BYTES  $(plan.work_bytes)   /* sizeof($(name)_work) */
+#define $(NAME)_TENSOR_COUNT $(#g.tensors)
+#define $(NAME)_LAYER_COUNT $(#g.layers)
+#define $(NAME)_ISA         "$(isa)"
+@ if loss == "mse" then
+#define $(NAME)_LOSS_MSE    1
+@ else
+#define $(NAME)_LOSS_CROSS_ENTROPY 1
+@ end
+#define $(NAME)_OPT_$(optimizer:upper()) 1
+
+/* All structs are complete here, so the caller allocates them (static, stack, heap).
+   Members are 64-byte aligned: static and automatic objects get that from the
+   compiler; on the heap use aligned_alloc(64, size rounded up to 64) or similar. */
+
+/* Parameters: tensor i lives at (float *)p + $(name)_tensors[i].offset. */
+typedef struct $(name)_params {
+@ for _, t in ipairs(plan.params) do
+  _Alignas(64) float $(t.cname)[$(t.floats)];   /* "$(t.name)" [$(t.rows)][$(t.cols)] */
+@ end
+} $(name)_params;
+
+/* Gradients: the same layout as $(name)_params. */
+typedef struct $(name)_grads {
+@ for _, t in ipairs(plan.params) do
+  _Alignas(64) float $(t.cname)[$(t.floats)];
+@ end
+} $(name)_grads;
+
+/* Scratch kept between $(name)_forward and $(name)_backward (rows: $(NAME)_BATCH). */
+typedef struct $(name)_work {
+@ for _, b in ipairs(plan.work) do
+  _Alignas(64) float $(b.cname)[$(b.floats)];   /* [$(b.rows)][$(b.ld)] $(emit.comment_text(b.what)) */
+@ end
+} $(name)_work;
+
+/* Optimizer hyperparameters (set by $(name)_opt_init from the spec; the caller may
+   change them between steps) and state. */
+typedef struct $(name)_opt {
+  float lr, momentum, dampening, weight_decay;  /* SGD (torch.optim.SGD semantics) */
+  int   nesterov;
+  float beta1, beta2, eps;                      /* Adam / AdamW (torch.optim.Adam/AdamW) */
+  long  t;                                      /* steps taken */
+@ for _, line in ipairs(opt_state) do
+  $(line)
+@ end
+} $(name)_opt;
+
+@ if target_type == "float" then
+typedef float   $(name)_target;   /* regression target per row */
+@ else
+typedef int32_t $(name)_target;   /* class index 0..$(NAME)_OUT-1 per row */
+@ end
+
+typedef struct {
+  const char *name;          /* PyTorch nn.Sequential state_dict key */
+  int rows, cols;            /* weight: [in][out]; bias: rows = 1 */
+  size_t offset;             /* floats from the start of $(name)_params (same in $(name)_grads) */
+  const char *init;          /* init scheme from the spec */
+  const char *mode;          /* "fan_in" or "fan_out" */
+  const char *nonlinearity;  /* gain of kaiming/xavier: "linear", "relu", "leaky_relu", "tanh" */
+  float init_a;              /* negative slope for leaky_relu */
+  int fan_in, fan_out;       /* of the layer: fan_in = in, fan_out = out */
+} $(name)_tensor_info;
+extern const $(name)_tensor_info $(name)_tensors[];
+
+typedef struct {
+  const char *kind;          /* "linear" or "relu" */
+  int in, out;               /* features in and out */
+  float shift;               /* relu: added after max(x, 0); else 0 */
+  int weight, bias;          /* linear: indices into $(name)_tensors; else -1 */
+} $(name)_layer_info;
+extern const $(name)_layer_info $(name)_layers[];
+
+/* x [n][$(NAME)_IN] -> out [n][$(NAME)_OUT], 1 <= n <= $(NAME)_BATCH. */
+void  $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, const float *x, int n);
+/* After $(name)_forward with the same w, p, x, n: returns the mean loss, overwrites g with
+   its gradient and, unless dx is NULL, writes dx [n][$(NAME)_IN]. */
+float $(name)_backward($(name)_grads *g, float *dx, $(name)_work *w, const $(name)_params *p,
+                       const float *x, const $(name)_target *t, int n);
+void  $(name)_opt_init($(name)_opt *s);
+void  $(name)_step($(name)_params *p, $(name)_opt *s, const $(name)_grads *g);
+float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
+                         const float *x, const $(name)_target *t, int n);
+
+/* Mean loss of an output of $(name)_forward. */
+float $(name)_loss(const float *out, const $(name)_target *t, int n);
+@ if correct_call then
+/* Rows whose first maximum is the target class. */
+int   $(name)_correct(const float *out, const $(name)_target *t, int n);
+@ end
+
+/* PyTorch nn.Linear layout: weight [out][in] (the transpose of ours); bias unchanged. */
+void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor);
+void $(name)_import_tensor($(name)_params *p, int tensor, const float *src);
+
+#endif

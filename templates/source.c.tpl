@@ -1,0 +1,104 @@
+$(banner)
+#include "$(name).h"
+
+@ if math_h then
+#include <math.h>
+@ end
+#include <string.h>
+
+/* The plan (gen/plan.lua) and the compiler agree on every offset. */
+@ for _, t in ipairs(plan.params) do
+_Static_assert(offsetof($(name)_params, $(t.cname)) == $(t.offset) * sizeof(float), "offset of $(t.cname)");
+@ end
+_Static_assert(sizeof($(name)_params) == $(plan.params_floats) * sizeof(float), "size of $(name)_params");
+_Static_assert(sizeof($(name)_grads) == sizeof($(name)_params), "size of $(name)_grads");
+_Static_assert(sizeof($(name)_work) == $(NAME)_WORK_BYTES, "size of $(name)_work");
+
+const $(name)_tensor_info $(name)_tensors[$(NAME)_TENSOR_COUNT] = {
+@ for _, t in ipairs(plan.params) do
+  {"$(t.name)", $(t.rows), $(t.cols), $(t.offset), "$(t.init)", "$(t.mode)", "$(t.nonlinearity)", $(emit.float(t.a)), $(t.fan_in), $(t.fan_out)},
+@ end
+};
+
+const $(name)_layer_info $(name)_layers[$(NAME)_LAYER_COUNT] = {
+@ for _, l in ipairs(g.layers) do
+  {"$(l.kind)", $(l.in_), $(l.out), $(emit.float(l.spec.shift or 0)), $(l.weight), $(l.bias)},
+@ end
+};
+
+@ for _, f in ipairs(functions) do
+$(f)
+@ end
+static void forward_work($(name)_work *w, const $(name)_params *p, const float *x, int n) {
+@ for _, c in ipairs(forward_calls) do
+  $(c)
+@ end
+}
+
+void $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, const float *x, int n) {
+  forward_work(w, p, x, n);
+  memcpy(out, $(output_ref), sizeof(float) * (size_t)n * $(NAME)_OUT);
+}
+
+float $(name)_backward($(name)_grads *g, float *dx, $(name)_work *w, const $(name)_params *p,
+                       const float *x, const $(name)_target *t, int n) {
+  const float loss = $(loss_backward_call);
+@ for _, c in ipairs(backward_calls) do
+  $(c)
+@ end
+  return loss;
+}
+
+void $(name)_opt_init($(name)_opt *s) {
+@ for _, f in ipairs(opt_fields) do
+  s->$(f[1]) = $(f[2]);
+@ end
+  s->t = 0;
+$(opt_init_state)}
+
+void $(name)_step($(name)_params *p, $(name)_opt *s, const $(name)_grads *g) {
+$(opt_step)}
+
+float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
+                         const float *x, const $(name)_target *t, int n) {
+  forward_work(w, p, x, n);
+  const float loss = $(name)_backward(g, NULL, w, p, x, t, n);
+  $(name)_step(p, s, g);
+  return loss;
+}
+
+float $(name)_loss(const float *out, const $(name)_target *t, int n) {
+  return $(loss_call);
+}
+@ if correct_call then
+
+int $(name)_correct(const float *out, const $(name)_target *t, int n) {
+  return $(correct_call);
+}
+@ end
+
+void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor) {
+  switch (tensor) {
+@ for i, t in ipairs(plan.params) do
+  case $(i - 1):
+    for (int r = 0; r < $(t.rows); r++)
+      for (int c = 0; c < $(t.cols); c++) dst[c * $(t.rows) + r] = p->$(t.cname)[r * $(t.cols) + c];
+    break;
+@ end
+  default:
+    break;
+  }
+}
+
+void $(name)_import_tensor($(name)_params *p, int tensor, const float *src) {
+  switch (tensor) {
+@ for i, t in ipairs(plan.params) do
+  case $(i - 1):
+    for (int r = 0; r < $(t.rows); r++)
+      for (int c = 0; c < $(t.cols); c++) p->$(t.cname)[r * $(t.cols) + c] = src[c * $(t.rows) + r];
+    break;
+@ end
+  default:
+    break;
+  }
+}
