@@ -19,7 +19,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 REF_SRC := tests/ref/ref.c
-REF_HDR := tests/ref/ref.h
+REF_HDR := tests/ref/ref.h tests/ref/rng.h
 
 # ---------------------------------------------------------------- reference
 # Variant directories: clang, gcc, clang-san (ASan + UBSan).
@@ -34,3 +34,96 @@ $(TESTS_DIR)/ref/%/test_ref: tests/ref/test_ref.c $(REF_SRC) $(REF_HDR)
 REF_VARIANTS := clang gcc clang-san
 test-ref: $(foreach v,$(REF_VARIANTS),$(TESTS_DIR)/ref/$(v)/test_ref)
 	@for v in $(REF_VARIANTS); do echo "test-ref [$$v]"; $(TESTS_DIR)/ref/$$v/test_ref || exit 1; done
+
+# ---------------------------------------------------------------- generated nets
+# Every spec in specs/, the random specs and the trajectory specs of tests/golden/specs/ are
+# generated for $(ISA) into $(NET_T)/<id>/gen/ and compiled with tests/net/net_test.c once per
+# variant (each compiler in TEST_CCS at -O2, plus TEST_SAN_CC with ASan + UBSan at -O1).
+
+TEST_CCS    ?= clang gcc
+TEST_SAN_CC ?= clang
+ISA_CFLAGS_avx2   := -mavx2 -mfma
+ISA_CFLAGS_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+ISA_CFLAGS  ?= $(ISA_CFLAGS_$(ISA))
+TEST_RUN    ?=
+LIBCR       ?= $(BUILD)/libcr.a
+LIBCR_SAN   ?= $(BUILD)/rt-san/libcr.a
+
+NET_T        := $(TESTS_DIR)/$(ISA)
+NET_VARIANTS := $(TEST_CCS) $(addsuffix -san,$(TEST_SAN_CC))
+RAND_COUNT   := 24
+RAND_NAMES   := $(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j)))
+RAND_NAMES   := $(wordlist 1,$(RAND_COUNT),$(RAND_NAMES))
+RAND_DIR     := $(TESTS_DIR)/rand
+SPEC_NAMES   := $(basename $(notdir $(wildcard specs/*.lua)))
+TRAJ_NAMES   := $(basename $(notdir $(wildcard tests/golden/specs/*.lua)))
+NET_SRC      := tests/net/net_test.c tests/net/golden.inc tests/net/config.sh $(REF_HDR) runtime/cr.h
+
+# the random specs: one run of tests/randspec writes all of them (only changed files)
+$(TESTS_DIR)/randspec: tests/randspec/randspec.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -o $@ $<
+$(RAND_DIR)/stamp: $(TESTS_DIR)/randspec
+	@mkdir -p $(@D)
+	$(TESTS_DIR)/randspec $(RAND_DIR) $(RAND_COUNT)
+	@touch $@
+$(RAND_DIR)/%.lua $(RAND_DIR)/%.desc: $(RAND_DIR)/stamp ;
+
+# the reference, once per variant
+$(NET_T)/ref/%/ref.o: $(REF_SRC) $(REF_HDR)
+	@mkdir -p $(@D)
+	$(call tcc,$*) $(WARN) -O1 -g $(call tsan,$*) -Itests/ref -c -o $@ $(REF_SRC)
+
+# $(1) id, $(2) spec, $(3) description (may be empty)
+define NET_RULES
+$(NET_T)/$(1)/config.h: $(2) $(BUILD)/chainrule tests/net/config.sh
+	@mkdir -p $(NET_T)/$(1)/gen
+	$(BUILD)/chainrule gen $(2) --out $(NET_T)/$(1)/gen --isa $(ISA)
+	tests/net/config.sh $(NET_T)/$(1)/gen > $$@.tmp && mv $$@.tmp $$@
+NET_DESC_$(1) := $(3)
+endef
+
+# $(1) id, $(2) variant
+net_libcr = $(if $(findstring -san,$(1)),$(LIBCR_SAN),$(LIBCR))
+net_flags = $(if $(findstring -san,$(1)),-O1 -g $(SAN),$(OPT))
+define NET_BIN_RULE
+$(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2))
+	@mkdir -p $$(@D)
+	name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $(NET_T)/$(1)/config.h); \
+	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c && \
+	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) $(CHECK_CFLAGS) -DEXPECT_ISA='"$(ISA)"' \
+	  -include $(NET_T)/$(1)/config.h -I$(NET_T)/$(1)/gen -Itests/ref -Itests/net -Iruntime \
+	  -o $$@ tests/net/net_test.c $$(@D)/net.o $(NET_T)/ref/$(2)/ref.o \
+	  $(call net_libcr,$(2)) $(CHECK_LIBS) -lz -lm
+endef
+
+$(foreach s,$(SPEC_NAMES),$(eval $(call NET_RULES,$(s),specs/$(s).lua,$(wildcard tests/net/desc/$(s).desc))))
+$(foreach s,$(RAND_NAMES),$(eval $(call NET_RULES,$(s),$(RAND_DIR)/$(s).lua,$(RAND_DIR)/$(s).desc)))
+$(foreach s,$(TRAJ_NAMES),$(eval $(call NET_RULES,$(s),tests/golden/specs/$(s).lua,tests/golden/specs/$(s).desc)))
+$(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_BIN_RULE,$(s),$(v)))))
+
+# run-net/<id>/<variant>, run-golden/<id>/<variant>: run one binary, print its output in one piece
+GOLD_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/golden/*/net.desc))))
+RUN_NET    := $(foreach s,$(SPEC_NAMES) $(RAND_NAMES),$(foreach v,$(NET_VARIANTS),run-net/$(s)/$(v)))
+RUN_GOLD   := $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),run-golden/$(s)/$(v)))
+.PHONY: $(RUN_NET) $(RUN_GOLD)
+golden_args = $(if $(filter traj_%,$(1)),--traj tests/golden/$(1),--golden tests/golden/$(1))
+
+# $(1) goal (net/golden), $(2) id, $(3) variant, $(4) extra arguments
+define NET_RUN_RULE
+run-$(1)/$(2)/$(3): $(NET_T)/$(2)/$(3)/net_test
+	@log=$(NET_T)/$(2)/$(3)/$(1).log; \
+	$(TEST_RUN) $$< $(if $(NET_DESC_$(2)),--desc $(NET_DESC_$(2))) $(4) > $$$$log 2>&1; \
+	rc=$$$$?; echo "== $(1) $(2) [$(ISA) $(3)]"; cat $$$$log; exit $$$$rc
+endef
+$(foreach s,$(SPEC_NAMES) $(RAND_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
+$(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,golden,$(s),$(v),$(call golden_args,$(s))))))
+
+test-net: $(RUN_NET)
+	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random specs, variants: $(NET_VARIANTS))"
+test-golden: $(RUN_GOLD)
+	@echo "test-golden [$(ISA)]: $(words $(RUN_GOLD)) runs passed ($(GOLD_NAMES), variants: $(NET_VARIANTS))"
+
+# ---------------------------------------------------------------- PyTorch golden vectors
+golden:
+	$(PYTHON) tests/golden/make_golden.py

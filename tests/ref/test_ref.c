@@ -21,6 +21,7 @@
  * ~0 by cancellation from dividing rounding noise by ~0.
  */
 #include "ref.h"
+#include "rng.h"
 
 #include <check.h>
 #include <math.h>
@@ -30,17 +31,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* splitmix64: fixed, documented, the same everywhere */
-static uint64_t rng_state;
-static uint64_t rng_next(void)
-{
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static double rng_uniform(void) { return (double)(rng_next() >> 11) * 0x1.0p-53; }   /* [0,1) */
-static double rng_sym(double a) { return a * (2 * rng_uniform() - 1); }
+static test_rng rng;
+static uint64_t rng_next(void) { return test_rng_next(&rng); }
+static double rng_sym(double a) { return test_rng_sym(&rng, a); }
 
 typedef struct {
   const char *what;
@@ -120,7 +113,7 @@ START_TEST(test_fd_gradients)
   const fd_case *c = &fd_cases[_i];
   ref_net net;
   build_net(&net, c);
-  rng_state = 1000 + (uint64_t)_i;
+  rng.s = 1000 + (uint64_t)_i;
   int n = c->n;
   double *p = malloc(net.nparams * sizeof(double)), *g = malloc(net.nparams * sizeof(double));
   double *x = malloc((size_t)n * net.in * sizeof(double)), *dx = malloc((size_t)n * net.in * sizeof(double));

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Write PyTorch golden vectors for chainrule's tests (run by `make golden`).
+
+Needs PyTorch (Debian's python3-torch) and NumPy; `make test` only reads the .npy files this
+writes. For each network it reads the same independent description the C reference reads
+(tests/ref/README.md), builds the network with torch.nn, and saves float32 arrays.
+Layout and file names: tests/golden/README.md. Weights are saved in OUR layout,
+[in][out] (the transpose of nn.Linear.weight); biases as [1][out].
+
+    /usr/bin/python3 tests/golden/make_golden.py [OUTDIR]     (default: tests/golden)
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# (directory, description, kind, rows per batch, seed)
+NETS = [
+    ("seed_mse", "tests/net/desc/seed_mse.desc", "step", 64, 1),
+    ("mnist_mlp", "tests/net/desc/mnist_mlp.desc", "step", 16, 2),
+    ("traj_sgd", "tests/golden/specs/traj_sgd.desc", "traj", 8, 3),
+    ("traj_momentum", "tests/golden/specs/traj_momentum.desc", "traj", 8, 4),
+    ("traj_nesterov", "tests/golden/specs/traj_nesterov.desc", "traj", 8, 5),
+    ("traj_adam", "tests/golden/specs/traj_adam.desc", "traj", 8, 6),
+    ("traj_adamw", "tests/golden/specs/traj_adamw.desc", "traj", 8, 7),
+    ("traj_mse_momentum", "tests/golden/specs/traj_mse_momentum.desc", "traj", 8, 8),
+]
+TRAJ_STEPS = 10
+
+
+def read_desc(path):
+    """The description format of tests/ref/README.md."""
+    net = {"layers": [], "opt": None}
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            tok = line.split("#", 1)[0].split()
+            if not tok:
+                continue
+            key = tok[0]
+            if key in ("name", "loss"):
+                net[key] = tok[1]
+            elif key in ("input", "batch"):
+                net[key] = int(tok[1])
+            elif key == "linear":
+                net["layers"].append(("linear", int(tok[1])))
+            elif key == "relu":
+                net["layers"].append(("relu", float(tok[1])))
+            elif key == "optimizer":
+                opt = {"kind": tok[1]}
+                for kv in tok[2:]:
+                    k, v = kv.split("=")
+                    opt[k] = float(v)
+                net["opt"] = opt
+            else:
+                sys.exit("%s:%d: cannot read '%s'" % (path, lineno, key))
+    return net
+
+
+class ShiftedReLU(nn.Module):
+    """The seed's relu: x.clamp_min(0) + shift (shift -0.5 in the seed)."""
+
+    def __init__(self, shift):
+        super().__init__()
+        self.shift = shift
+
+    def forward(self, x):
+        return x.clamp_min(0.0) + self.shift
+
+
+def build(net):
+    mods, width = [], net["input"]
+    for kind, arg in net["layers"]:
+        if kind == "linear":
+            mods.append(nn.Linear(width, arg))
+            width = arg
+        else:
+            mods.append(ShiftedReLU(arg))
+    return nn.Sequential(*mods)
+
+
+def init_params(model):
+    """Simplified Kaiming weights (randn / sqrt(fan_in)) and small non-zero biases."""
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, nn.Linear):
+                m.weight.copy_(torch.randn(m.weight.shape) / m.in_features ** 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape) * 0.2 - 0.1)
+
+
+def optimizer(net, params):
+    o = net["opt"]
+    wd = o.get("weight_decay", 0.0)
+    if o["kind"] == "sgd":
+        return torch.optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0.0),
+                               dampening=o.get("dampening", 0.0), nesterov=bool(o.get("nesterov", 0)),
+                               weight_decay=wd)
+    cls = torch.optim.Adam if o["kind"] == "adam" else torch.optim.AdamW
+    if o["kind"] == "adamw" and "weight_decay" not in o:
+        wd = 1e-2
+    return cls(params, lr=o.get("lr", 1e-3), betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)),
+               eps=o.get("eps", 1e-8), weight_decay=wd)
+
+
+def loss_fn(net, out, t):
+    if net["loss"] == "mse":
+        return ((out.squeeze(1) - t) ** 2).mean()
+    return F.cross_entropy(out, t.long())
+
+
+def data(net, n, lead=()):
+    """Inputs in [0, 1) like pixels; targets: class indices (cross-entropy) or digit-like
+    labels 0..9 as floats (the seed's regression), both stored as float32."""
+    x = torch.rand(*lead, n, net["input"])
+    width = [a for k, a in net["layers"] if k == "linear"][-1]
+    classes = width if net["loss"] == "cross_entropy" else 10
+    t = torch.randint(0, classes, (*lead, n)).float()
+    return x, t
+
+
+def ours(tensor):
+    """nn.Linear weight [out][in] -> ours [in][out]; bias [out] -> [1][out]."""
+    a = tensor.detach().numpy()
+    return a.T if a.ndim == 2 else a.reshape(1, -1)
+
+
+def save(outdir, name, array):
+    path = os.path.join(outdir, name)
+    tmp = path + ".tmp.npy"
+    np.save(tmp, np.ascontiguousarray(np.asarray(array, dtype=np.float32)))
+    os.replace(tmp, path)
+
+
+def save_params(outdir, prefix, model):
+    for key, p in model.state_dict().items():
+        save(outdir, "%s.%s.npy" % (prefix, key), ours(p))
+
+
+def golden_step(net, model, n, outdir):
+    x, t = data(net, n)
+    save(outdir, "x.npy", x)
+    save(outdir, "t.npy", t)
+    save_params(outdir, "param", model)
+    opt = optimizer(net, model.parameters())
+    x.requires_grad_(True)
+    out = model(x)
+    loss = loss_fn(net, out, t)
+    loss.backward()
+    save(outdir, "out.npy", out.detach())
+    save(outdir, "loss.npy", loss.detach().reshape(1))
+    save(outdir, "dx.npy", x.grad)
+    for key, p in model.named_parameters():
+        save(outdir, "grad.%s.npy" % key, ours(p.grad))
+    opt.step()
+    save_params(outdir, "step", model)
+    return "loss %.6f" % loss.item()
+
+
+def golden_traj(net, model, n, outdir):
+    x, t = data(net, n, (TRAJ_STEPS,))
+    save(outdir, "x.npy", x)
+    save(outdir, "t.npy", t)
+    save_params(outdir, "param", model)
+    opt = optimizer(net, model.parameters())
+    losses = []
+    for k in range(TRAJ_STEPS):
+        opt.zero_grad()
+        loss = loss_fn(net, model(x[k]), t[k])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    save(outdir, "losses.npy", np.array(losses, dtype=np.float32))
+    save_params(outdir, "final", model)
+    return "losses %.4f -> %.4f" % (losses[0], losses[-1])
+
+
+def main():
+    top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "golden")
+    torch.set_num_threads(1)
+    for name, desc, kind, n, seed in NETS:
+        path = os.path.join(ROOT, desc)
+        net = read_desc(path)
+        outdir = os.path.join(top, name)
+        os.makedirs(outdir, exist_ok=True)
+        for f in os.listdir(outdir):
+            if f.endswith(".npy"):
+                os.remove(os.path.join(outdir, f))
+        torch.manual_seed(seed)
+        model = build(net)
+        init_params(model)
+        what = (golden_step if kind == "step" else golden_traj)(net, model, n, outdir)
+        with open(path) as src, open(os.path.join(outdir, "net.desc"), "w") as dst:
+            dst.write("# copied from %s by tests/golden/make_golden.py\n" % desc)
+            dst.write(src.read())
+        size = sum(os.path.getsize(os.path.join(outdir, f)) for f in os.listdir(outdir))
+        print("golden %-18s %-4s n=%-3d %s  (%d KB)" % (name, kind, n, what, size // 1024))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,652 @@
+/* net_test.c — generated code against the double-precision reference (and PyTorch).
+ *
+ * Compiled once per generated network with `-include CONFIG.h`, a small header that
+ * mk/tests.mk writes beside the generated code:
+ *     #include "NAME.h"
+ *     #define NET  NAME          (lower case: NAME_forward, NAME_params, ...)
+ *     #define NETU NAME_UPPER    (macros: NAME_UPPER_IN, ...)
+ *     #define NET_LOSS_MSE 1  or  #define NET_LOSS_CE 1
+ *     #define NET_OPT_SGD 1 / NET_OPT_ADAM 1 / NET_OPT_ADAMW 1
+ * and -DEXPECT_ISA='"scalar"'. Linked with NAME.c, tests/ref/ref.c and libcr.a (.npy).
+ *
+ *   NAME_test [--desc FILE] [--golden DIR] [--traj DIR]
+ *
+ * --desc:   the network's independent description (tests/ref/README.md); metadata
+ *           (NAME_layers, NAME_tensors, sizes, optimizer) is checked against it and the
+ *           reference is built from it. Without it the reference is built from the metadata.
+ * --golden: PyTorch vectors for one forward/backward/SGD step (tests/golden/README.md).
+ * --traj:   a PyTorch 10-step training trajectory.
+ *
+ * Every tensor is compared as in llm.c's check_tensor: |got - ref| <= 1e-5 + 1e-4·max|ref|
+ * over that tensor, and the first mismatch is printed with its index. Every buffer the
+ * generated code writes has 64 bytes of canary before and after it; inputs are exact-size
+ * heap blocks so ASan sees any read past row n.
+ */
+#include "ref.h"
+#include "rng.h"
+#include "cr.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef EXPECT_ISA
+#define EXPECT_ISA "scalar"
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define F(x) CAT(NET, CAT(_, x))    /* F(forward) -> NAME_forward */
+#define M(x) CAT(NETU, CAT(_, x))   /* M(IN)      -> NAME_UPPER_IN */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+typedef F(params) params_t;
+typedef F(grads) grads_t;
+typedef F(work) work_t;
+typedef F(opt) opt_t;
+typedef F(target) target_t;
+
+enum { IN = M(IN), OUT = M(OUT), BATCH = M(BATCH), NT = M(TENSOR_COUNT) };
+
+/* ------------------------------------------------------------------ options, stats */
+
+static const char *opt_desc, *opt_golden, *opt_traj;
+static ref_net net;          /* what the reference computes */
+static int have_desc;
+
+typedef struct { const char *kind; double abs, rel; } stat;   /* rel: err / max|ref| */
+static stat stats_ref[] = {{"out", 0, 0}, {"loss", 0, 0}, {"weight grad", 0, 0}, {"bias grad", 0, 0},
+                           {"dx", 0, 0}, {"params after step", 0, 0}, {"params after train_step", 0, 0}};
+static stat stats_torch[] = {{"out", 0, 0}, {"loss", 0, 0}, {"weight grad", 0, 0}, {"bias grad", 0, 0},
+                             {"dx", 0, 0}, {"params after step", 0, 0}, {"trajectory losses", 0, 0},
+                             {"trajectory params", 0, 0}, {"reference trajectory params", 0, 0}};
+enum { S_OUT, S_LOSS, S_WGRAD, S_BGRAD, S_DX, S_STEP, S_TRAIN, S_TLOSS = 6, S_TPARAM, S_TREF };
+
+static void note(stat *s, double abs, double maxref)
+{
+  if (abs > s->abs) s->abs = abs;
+  double rel = maxref > 0 ? abs / maxref : 0;
+  if (rel > s->rel) s->rel = rel;
+}
+
+/* ------------------------------------------------------------------ comparison */
+
+/* 0 when every element of got is within 1e-5 + 1e-4·max|ref|; else prints the first
+   mismatch (with its [row][col] index) and returns the number of mismatches. */
+static int check_tensor(const char *label, const float *got, const double *ref, size_t count,
+                        int cols, stat *st)
+{
+  double maxref = 0, maxerr = 0;
+  for (size_t i = 0; i < count; i++) if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+  double tol = 1e-5 + 1e-4 * maxref;
+  int bad = 0;
+  for (size_t i = 0; i < count; i++) {
+    double e = fabs((double)got[i] - ref[i]);
+    if (!(e <= tol)) {   /* also catches NaN */
+      if (!bad)
+        printf("MISMATCH %s: first at [%zu][%zu] (element %zu of %zu): got %.9g, ref %.9g, "
+               "|diff| %.3g > tol %.3g\n", label, i / (size_t)cols, i % (size_t)cols, i, count,
+               (double)got[i], ref[i], e, tol);
+      bad++;
+    } else if (e > maxerr) {
+      maxerr = e;
+    }
+  }
+  if (bad) printf("MISMATCH %s: %d of %zu elements out of tolerance\n", label, bad, count);
+  if (st) note(st, maxerr, maxref);
+  return bad;
+}
+
+static int check_scalar(const char *label, double got, double ref, stat *st)
+{
+  float g = (float)got;
+  return check_tensor(label, &g, &ref, 1, 1, st);
+}
+
+/* ------------------------------------------------------------------ guarded buffers */
+
+#define GUARD 64
+#define CANARY 0xA5
+
+typedef struct { unsigned char *base; size_t size, total; unsigned char *p; const char *what; } guarded;
+
+/* size bytes at 64-byte alignment plus `misalign` bytes, canaries on both sides, content
+   filled with `fill` (0xFF makes every float a NaN). */
+static void *galloc(guarded *g, const char *what, size_t size, size_t misalign, int fill)
+{
+  g->what = what;
+  g->size = size;
+  g->total = (GUARD + misalign + size + GUARD + 63) / 64 * 64;
+  g->base = aligned_alloc(64, g->total);
+  ck_assert_ptr_nonnull(g->base);
+  memset(g->base, CANARY, g->total);
+  g->p = g->base + GUARD + misalign;
+  memset(g->p, fill, size);
+  return g->p;
+}
+
+static void gcheck(const guarded *g)
+{
+  for (unsigned char *q = g->base; q < g->p; q++)
+    ck_assert_msg(*q == CANARY, "%s: byte %td before the buffer was overwritten", g->what, q - g->p);
+  for (unsigned char *q = g->p + g->size; q < g->base + g->total; q++)
+    ck_assert_msg(*q == CANARY, "%s: byte %zu past the end of its %zu bytes was overwritten",
+                  g->what, (size_t)(q - g->p) - g->size, g->size);
+}
+
+static void gfree(guarded *g) { gcheck(g); free(g->base); g->base = NULL; }
+
+/* ------------------------------------------------------------------ test data */
+
+static float *tensor(void *base, int k) { return (float *)base + F(tensors)[k].offset; }
+static size_t tcount(int k) { return (size_t)F(tensors)[k].rows * (size_t)F(tensors)[k].cols; }
+
+static void random_params(params_t *p, test_rng *r)
+{
+  memset(p, 0xFF, sizeof *p);   /* padding stays NaN: generated code must not use it */
+  for (int k = 0; k < NT; k++) {
+    float *t = tensor(p, k);
+    int rows = F(tensors)[k].rows;
+    double a = rows > 1 ? 1.7 / sqrt(rows) : 0.5;   /* keeps activations O(1) */
+    for (size_t i = 0; i < tcount(k); i++) t[i] = (float)test_rng_sym(r, a);
+  }
+}
+
+/* params (ours, float) -> the reference's double array */
+static void params_to_ref(double *dst, const void *p)
+{
+  for (int k = 0; k < NT; k++) {
+    const float *t = tensor((void *)p, k);
+    for (size_t i = 0; i < tcount(k); i++) dst[net.t_off[k] + i] = t[i];
+  }
+}
+
+typedef struct {
+  int n;
+  float *x;          /* exact-size heap blocks: ASan catches reads past row n */
+  target_t *t;
+  double *xd, *td;
+} batch;
+
+static void random_batch(batch *b, int n, test_rng *r)
+{
+  b->n = n;
+  b->x = malloc((size_t)n * IN * sizeof(float));
+  b->t = malloc((size_t)n * sizeof(target_t));
+  b->xd = malloc((size_t)n * IN * sizeof(double));
+  b->td = malloc((size_t)n * sizeof(double));
+  ck_assert(b->x && b->t && b->xd && b->td);
+  for (size_t i = 0; i < (size_t)n * IN; i++) b->xd[i] = b->x[i] = (float)test_rng_sym(r, 1.0);
+  for (int i = 0; i < n; i++) {
+#ifdef NET_LOSS_MSE
+    b->t[i] = (float)test_rng_sym(r, 1.0);
+#else
+    b->t[i] = (target_t)(test_rng_next(r) % OUT);
+#endif
+    b->td[i] = (double)b->t[i];
+  }
+}
+
+static void free_batch(batch *b)
+{
+  free(b->x); free(b->t); free(b->xd); free(b->td);
+}
+
+static int ns[4], nns;   /* row counts tested: 1, about B/2, B-1, B */
+
+static void choose_ns(void)
+{
+  int cand[4] = {1, (BATCH + 1) / 2, BATCH - 1, BATCH};
+  nns = 0;
+  for (int i = 0; i < 4; i++) {
+    int dup = cand[i] < 1;
+    for (int j = 0; j < nns; j++) dup |= ns[j] == cand[i];
+    if (!dup) ns[nns++] = cand[i];
+  }
+}
+
+static uint64_t seed_for(int n, int salt)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = STR(NET); *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+  return h ^ ((uint64_t)n << 20) ^ (uint64_t)salt;
+}
+
+/* Compare every gradient tensor of g against the reference gradient. */
+static int check_grads(const char *when, const grads_t *g, const double *ref)
+{
+  int bad = 0;
+  for (int k = 0; k < NT; k++) {
+    char label[160];
+    snprintf(label, sizeof label, "%s: grad %s", when, F(tensors)[k].name);
+    int isbias = F(tensors)[k].rows == 1 && strstr(F(tensors)[k].name, "bias");
+    bad += check_tensor(label, tensor((void *)g, k), ref + net.t_off[k], tcount(k), F(tensors)[k].cols,
+                        &stats_ref[isbias ? S_BGRAD : S_WGRAD]);
+  }
+  return bad;
+}
+
+static int check_params(const char *when, const params_t *p, const double *ref, stat *st)
+{
+  int bad = 0;
+  for (int k = 0; k < NT; k++) {
+    char label[160];
+    snprintf(label, sizeof label, "%s: %s", when, F(tensors)[k].name);
+    bad += check_tensor(label, tensor((void *)p, k), ref + net.t_off[k], tcount(k), F(tensors)[k].cols, st);
+  }
+  return bad;
+}
+
+/* ------------------------------------------------------------------ core tests */
+
+START_TEST(test_forward_backward)
+{
+  int n = ns[_i];
+  test_rng r = {seed_for(n, 1)};
+  guarded gp, gg, gw, go, gdx;
+  params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
+  grads_t *g = galloc(&gg, "grads", sizeof(grads_t), 0, 0xFF);
+  work_t *w = galloc(&gw, "work", sizeof(work_t), 0, 0xFF);
+  size_t mis = (_i & 1) ? 4 : 0;   /* out and dx at odd float offsets every other run */
+  float *out = galloc(&go, "out", (size_t)n * OUT * sizeof(float), mis, 0xFF);
+  float *dx = galloc(&gdx, "dx", (size_t)n * IN * sizeof(float), mis, 0xFF);
+  random_params(p, &r);
+  batch b;
+  random_batch(&b, n, &r);
+
+  double *pd = malloc(net.nparams * sizeof(double)), *gd = malloc(net.nparams * sizeof(double));
+  double *outd = malloc((size_t)n * OUT * sizeof(double)), *dxd = malloc((size_t)n * IN * sizeof(double));
+  params_to_ref(pd, p);
+  double loss_ref = ref_backward(&net, pd, b.xd, b.td, n, outd, gd, dxd);
+  char when[64];
+  snprintf(when, sizeof when, "n=%d", n);
+
+  F(forward)(out, w, p, b.x, n);
+  gcheck(&go); gcheck(&gw); gcheck(&gp);
+  ck_assert_msg(check_tensor("forward out", out, outd, (size_t)n * OUT, OUT, &stats_ref[S_OUT]) == 0,
+                "%s: forward output differs from the reference (first mismatch printed above)", when);
+
+  /* the same call again gives the same bits */
+  float *out2 = malloc((size_t)n * OUT * sizeof(float));
+  memcpy(out2, out, (size_t)n * OUT * sizeof(float));
+  F(forward)(out, w, p, b.x, n);
+  ck_assert_msg(memcmp(out, out2, (size_t)n * OUT * sizeof(float)) == 0, "%s: forward is not deterministic", when);
+  free(out2);
+
+  float l = F(loss)(out, b.t, n);
+  ck_assert_msg(check_scalar("NAME_loss", l, loss_ref, &stats_ref[S_LOSS]) == 0,
+                "%s: NAME_loss %.9g, reference %.9g", when, (double)l, loss_ref);
+#ifdef NET_LOSS_CE
+  {
+    int want = 0;   /* from the generated output itself: first maximum */
+    for (int i = 0; i < n; i++) {
+      int best = 0;
+      for (int j = 1; j < OUT; j++) if (out[(size_t)i * OUT + j] > out[(size_t)i * OUT + best]) best = j;
+      want += best == b.t[i];
+    }
+    int got = F(correct)(out, b.t, n);
+    ck_assert_msg(got == want, "%s: NAME_correct %d, expected %d", when, got, want);
+  }
+#endif
+
+  float lb = F(backward)(g, dx, w, p, b.x, b.t, n);
+  gcheck(&gg); gcheck(&gdx); gcheck(&gw); gcheck(&gp);
+  ck_assert_msg(check_scalar("backward loss", lb, loss_ref, &stats_ref[S_LOSS]) == 0,
+                "%s: NAME_backward returned %.9g, reference %.9g", when, (double)lb, loss_ref);
+  snprintf(when, sizeof when, "n=%d backward", n);
+  ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+  ck_assert_msg(check_tensor("dx", dx, dxd, (size_t)n * IN, IN, &stats_ref[S_DX]) == 0,
+                "n=%d: dx differs (first mismatch printed above)", n);
+
+  /* dx = NULL: gradients only, written over NaN */
+  memset(g, 0xFF, sizeof *g);
+  F(forward)(out, w, p, b.x, n);
+  lb = F(backward)(g, NULL, w, p, b.x, b.t, n);
+  snprintf(when, sizeof when, "n=%d backward(dx=NULL)", n);
+  ck_assert_msg(check_scalar("backward loss (dx=NULL)", lb, loss_ref, &stats_ref[S_LOSS]) == 0,
+                "%s: loss %.9g, reference %.9g", when, (double)lb, loss_ref);
+  ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+
+  gfree(&gp); gfree(&gg); gfree(&gw); gfree(&go); gfree(&gdx);
+  free_batch(&b);
+  free(pd); free(gd); free(outd); free(dxd);
+}
+END_TEST
+
+/* NAME_step twice (with fresh gradients in between) against the reference optimizer fed
+   the same float gradients, so the optimizer is tested on its own. */
+START_TEST(test_step)
+{
+  int n = ns[_i];
+  test_rng r = {seed_for(n, 2)};
+  guarded gp, gg, gw, gs;
+  params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
+  grads_t *g = galloc(&gg, "grads", sizeof(grads_t), 0, 0xFF);
+  work_t *w = galloc(&gw, "work", sizeof(work_t), 0, 0xFF);
+  opt_t *s = galloc(&gs, "opt", sizeof(opt_t), 0, 0xFF);
+  float *out = malloc((size_t)n * OUT * sizeof(float));
+  random_params(p, &r);
+  F(opt_init)(s);
+  ck_assert_msg(s->t == 0, "opt_init: t = %ld, expected 0", (long)s->t);
+  ref_opt_state rs;
+  ck_assert(ref_opt_init(&rs, &net) == 0);
+  double *pd = malloc(net.nparams * sizeof(double)), *gd = malloc(net.nparams * sizeof(double));
+  params_to_ref(pd, p);
+  for (int step = 1; step <= 3; step++) {
+    batch b;
+    random_batch(&b, n, &r);
+    F(forward)(out, w, p, b.x, n);
+    F(backward)(g, NULL, w, p, b.x, b.t, n);
+    params_to_ref(gd, g);   /* grads share the params' tensor table */
+    F(step)(p, s, g);
+    ref_opt_step(&rs, pd, gd);
+    gcheck(&gp); gcheck(&gs); gcheck(&gg);
+    char when[64];
+    snprintf(when, sizeof when, "n=%d after step %d", n, step);
+    ck_assert_msg(check_params(when, p, pd, &stats_ref[S_STEP]) == 0,
+                  "%s (%s): parameters differ from the reference (first mismatch printed above)",
+                  when, ref_opt_name(net.opt.kind));
+    ck_assert_msg(s->t == step, "%s: opt.t = %ld", when, (long)s->t);
+    free_batch(&b);
+    params_to_ref(pd, p);   /* continue from the generated parameters */
+  }
+  ref_opt_free(&rs);
+  gfree(&gp); gfree(&gg); gfree(&gw); gfree(&gs);
+  free(out); free(pd); free(gd);
+}
+END_TEST
+
+/* NAME_train_step: loss and gradients of the step's starting point, and the parameters
+   after the update, for two steps (so optimizer state carries over). */
+START_TEST(test_train_step)
+{
+  int n = ns[_i];
+  test_rng r = {seed_for(n, 3)};
+  guarded gp, gg, gw, gs;
+  params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
+  grads_t *g = galloc(&gg, "grads", sizeof(grads_t), 0, 0xFF);
+  work_t *w = galloc(&gw, "work", sizeof(work_t), 0, 0xFF);
+  opt_t *s = galloc(&gs, "opt", sizeof(opt_t), 0, 0xFF);
+  random_params(p, &r);
+  F(opt_init)(s);
+  ref_opt_state rs;
+  ck_assert(ref_opt_init(&rs, &net) == 0);
+  double *pd = malloc(net.nparams * sizeof(double)), *gd = malloc(net.nparams * sizeof(double));
+  double *gg32 = malloc(net.nparams * sizeof(double));
+  for (int step = 1; step <= 2; step++) {
+    batch b;
+    random_batch(&b, n, &r);
+    params_to_ref(pd, p);
+    double loss_ref = ref_backward(&net, pd, b.xd, b.td, n, NULL, gd, NULL);
+    float l = F(train_step)(p, s, g, w, b.x, b.t, n);
+    gcheck(&gp); gcheck(&gg); gcheck(&gw); gcheck(&gs);
+    char when[64];
+    snprintf(when, sizeof when, "n=%d train_step %d", n, step);
+    ck_assert_msg(check_scalar(when, l, loss_ref, &stats_ref[S_LOSS]) == 0,
+                  "%s: loss %.9g, reference %.9g", when, (double)l, loss_ref);
+    ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+    params_to_ref(gg32, g);
+    ref_opt_step(&rs, pd, gg32);
+    ck_assert_msg(check_params(when, p, pd, &stats_ref[S_TRAIN]) == 0,
+                  "%s (%s): parameters differ from the reference (first mismatch printed above)",
+                  when, ref_opt_name(net.opt.kind));
+    free_batch(&b);
+  }
+  ref_opt_free(&rs);
+  gfree(&gp); gfree(&gg); gfree(&gw); gfree(&gs);
+  free(pd); free(gd); free(gg32);
+}
+END_TEST
+
+/* export gives PyTorch's layout (the transpose of a weight, a bias as is), import takes it
+   back and touches no other tensor. Exact: these are copies. */
+START_TEST(test_export_import)
+{
+  test_rng r = {seed_for(0, 4)};
+  guarded gp;
+  params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
+  random_params(p, &r);
+  params_t *before = malloc(sizeof *before);
+  for (int k = 0; k < NT; k++) {
+    int rows = F(tensors)[k].rows, cols = F(tensors)[k].cols;
+    guarded gd;
+    float *dst = galloc(&gd, "export buffer", tcount(k) * sizeof(float), 4, 0xFF);
+    F(export_tensor)(dst, p, k);
+    gcheck(&gd);
+    const float *t = tensor(p, k);
+    for (int i = 0; i < rows; i++)
+      for (int j = 0; j < cols; j++)
+        ck_assert_msg(dst[(size_t)j * rows + i] == t[(size_t)i * cols + j],
+                      "export %s: torch[%d][%d] = %g, ours[%d][%d] = %g", F(tensors)[k].name, j, i,
+                      (double)dst[(size_t)j * rows + i], i, j, (double)t[(size_t)i * cols + j]);
+    float *src = malloc(tcount(k) * sizeof(float));
+    for (size_t i = 0; i < tcount(k); i++) src[i] = (float)test_rng_sym(&r, 1.0);
+    memcpy(before, p, sizeof *p);
+    F(import_tensor)(p, k, src);
+    gcheck(&gp);
+    for (int i = 0; i < rows; i++)
+      for (int j = 0; j < cols; j++)
+        ck_assert_msg(t[(size_t)i * cols + j] == src[(size_t)j * rows + i],
+                      "import %s: ours[%d][%d] = %g, torch[%d][%d] = %g", F(tensors)[k].name, i, j,
+                      (double)t[(size_t)i * cols + j], j, i, (double)src[(size_t)j * rows + i]);
+    for (int o = 0; o < NT; o++)
+      if (o != k)
+        ck_assert_msg(memcmp(tensor(p, o), tensor(before, o), tcount(o) * sizeof(float)) == 0,
+                      "import %s changed %s", F(tensors)[k].name, F(tensors)[o].name);
+    free(src);
+    gfree(&gd);
+  }
+  free(before);
+  gfree(&gp);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ metadata */
+
+static int float_eq(double got, double want) { return (float)got == (float)want; }
+
+START_TEST(test_metadata)
+{
+  ck_assert_msg(IN == net.in, "NAME_IN %d, description %d", IN, net.in);
+  ck_assert_msg(OUT == net.out, "NAME_OUT %d, description %d", OUT, net.out);
+  ck_assert_msg(BATCH == net.batch, "NAME_BATCH %d, description %d", BATCH, net.batch);
+  ck_assert_msg(M(PARAM_COUNT) == net.nparams, "NAME_PARAM_COUNT %zu, description %zu",
+                (size_t)M(PARAM_COUNT), net.nparams);
+  ck_assert_msg(NT == net.ntensors, "NAME_TENSOR_COUNT %d, description %d", NT, net.ntensors);
+  ck_assert_msg(M(WORK_BYTES) == sizeof(work_t), "NAME_WORK_BYTES %zu, sizeof(NAME_work) %zu",
+                (size_t)M(WORK_BYTES), sizeof(work_t));
+  ck_assert_msg(sizeof(params_t) >= M(PARAM_COUNT) * sizeof(float), "sizeof(NAME_params) %zu too small",
+                sizeof(params_t));
+  ck_assert_msg(sizeof(grads_t) >= M(PARAM_COUNT) * sizeof(float), "sizeof(NAME_grads) %zu too small",
+                sizeof(grads_t));
+  ck_assert_str_eq(M(ISA), EXPECT_ISA);
+  ck_assert_msg(M(LAYER_COUNT) == net.nlayers, "NAME_LAYER_COUNT %d, description %d", M(LAYER_COUNT), net.nlayers);
+#ifdef NET_LOSS_MSE
+  ck_assert_msg(net.loss == REF_MSE, "NAME_LOSS_MSE defined, description says %s", ref_loss_name(net.loss));
+  ck_assert_msg(_Generic((target_t)0, float: 1, default: 0), "MSE target type is not float");
+#else
+  ck_assert_msg(net.loss == REF_CROSS_ENTROPY, "NAME_LOSS_CROSS_ENTROPY defined, description says %s",
+                ref_loss_name(net.loss));
+  ck_assert_msg(_Generic((target_t)0, int32_t: 1, default: 0), "cross-entropy target type is not int32_t");
+#endif
+#if defined(NET_OPT_SGD)
+  int kind = REF_SGD;
+#elif defined(NET_OPT_ADAM)
+  int kind = REF_ADAM;
+#else
+  int kind = REF_ADAMW;
+#endif
+  ck_assert_msg(kind == net.opt.kind, "generated optimizer %s, description %s", ref_opt_name(kind),
+                ref_opt_name(net.opt.kind));
+
+  /* tensors: names, shapes, fans, init, offsets inside the struct and not overlapping */
+  int ti = 0;
+  size_t end_prev = 0;
+  for (int l = 0; l < net.nlayers; l++) {
+    const ref_layer *L = &net.layer[l];
+    const F(layer_info) *li = &F(layers)[l];
+    ck_assert_msg(!strcmp(li->kind, L->kind == REF_LINEAR ? "linear" : "relu"),
+                  "layers[%d].kind '%s', description %s", l, li->kind, L->kind == REF_LINEAR ? "linear" : "relu");
+    ck_assert_msg(li->in == L->in && li->out == L->out, "layers[%d]: %d -> %d, description %d -> %d",
+                  l, li->in, li->out, L->in, L->out);
+    ck_assert_msg(float_eq(li->shift, L->kind == REF_RELU ? L->shift : 0), "layers[%d].shift %g, description %g",
+                  l, (double)li->shift, L->shift);
+    if (L->kind != REF_LINEAR) {
+      ck_assert_msg(li->weight == -1 && li->bias == -1, "layers[%d] (relu) has tensors %d %d", l, li->weight, li->bias);
+      continue;
+    }
+    ck_assert_msg(li->weight == ti && li->bias == ti + 1, "layers[%d]: weight %d bias %d, expected %d %d",
+                  l, li->weight, li->bias, ti, ti + 1);
+    for (int b = 0; b < 2; b++, ti++) {
+      const F(tensor_info) *t = &F(tensors)[ti];
+      char name[32];
+      snprintf(name, sizeof name, "%d.%s", l, b ? "bias" : "weight");
+      ck_assert_msg(!strcmp(t->name, name), "tensors[%d].name '%s', expected '%s'", ti, t->name, name);
+      ck_assert_msg(t->rows == net.t_rows[ti] && t->cols == net.t_cols[ti], "tensor %s: %dx%d, expected %dx%d",
+                    name, t->rows, t->cols, net.t_rows[ti], net.t_cols[ti]);
+      ck_assert_msg(t->fan_in == L->in && t->fan_out == L->out, "tensor %s: fans %d/%d, expected %d/%d",
+                    name, t->fan_in, t->fan_out, L->in, L->out);
+      ck_assert_msg(t->offset >= end_prev, "tensor %s at offset %zu overlaps the previous one (ends at %zu)",
+                    name, t->offset, end_prev);
+      end_prev = t->offset + tcount(ti);
+      ck_assert_msg(end_prev * sizeof(float) <= sizeof(params_t), "tensor %s ends past sizeof(NAME_params)", name);
+      if (!b && have_desc) {
+        const char *want = L->init[0] ? L->init : "pytorch_default";
+        ck_assert_msg(t->init && !strcmp(t->init, want), "tensor %s: init '%s', the spec says '%s'",
+                      name, t->init ? t->init : "(null)", want);
+      }
+    }
+  }
+
+  /* optimizer hyperparameters from the spec (PyTorch's defaults where it gives none) */
+  opt_t s;
+  memset(&s, 0xFF, sizeof s);
+  F(opt_init)(&s);
+  const ref_optim *o = &net.opt;
+  ck_assert_msg(float_eq(s.lr, o->lr), "opt.lr %g, spec %g", (double)s.lr, o->lr);
+  ck_assert_msg(float_eq(s.weight_decay, o->weight_decay), "opt.weight_decay %g, spec %g",
+                (double)s.weight_decay, o->weight_decay);
+  if (o->kind == REF_SGD) {
+    ck_assert_msg(float_eq(s.momentum, o->momentum), "opt.momentum %g, spec %g", (double)s.momentum, o->momentum);
+    ck_assert_msg(float_eq(s.dampening, o->dampening), "opt.dampening %g, spec %g", (double)s.dampening, o->dampening);
+    ck_assert_msg(!!s.nesterov == o->nesterov, "opt.nesterov %d, spec %d", s.nesterov, o->nesterov);
+  } else {
+    ck_assert_msg(float_eq(s.beta1, o->beta1), "opt.beta1 %g, spec %g", (double)s.beta1, o->beta1);
+    ck_assert_msg(float_eq(s.beta2, o->beta2), "opt.beta2 %g, spec %g", (double)s.beta2, o->beta2);
+    ck_assert_msg(float_eq(s.eps, o->eps), "opt.eps %g, spec %g", (double)s.eps, o->eps);
+  }
+  ck_assert_msg(s.t == 0, "opt.t %ld after opt_init", (long)s.t);
+}
+END_TEST
+
+/* Build the reference's network from the generated metadata (specs without a description). */
+static void net_from_metadata(void)
+{
+  memset(&net, 0, sizeof net);
+  snprintf(net.name, sizeof net.name, "%s", STR(NET));
+  net.in = IN;
+  net.batch = BATCH;
+#ifdef NET_LOSS_MSE
+  net.loss = REF_MSE;
+#else
+  net.loss = REF_CROSS_ENTROPY;
+#endif
+  net.nlayers = M(LAYER_COUNT);
+  for (int l = 0; l < net.nlayers; l++) {
+    const F(layer_info) *li = &F(layers)[l];
+    net.layer[l].kind = !strcmp(li->kind, "linear") ? REF_LINEAR : REF_RELU;
+    net.layer[l].out = li->out;
+    net.layer[l].shift = li->shift;
+  }
+  opt_t s;
+  F(opt_init)(&s);
+#if defined(NET_OPT_SGD)
+  net.opt.kind = REF_SGD;
+#elif defined(NET_OPT_ADAM)
+  net.opt.kind = REF_ADAM;
+#else
+  net.opt.kind = REF_ADAMW;
+#endif
+  net.opt.lr = s.lr; net.opt.momentum = s.momentum; net.opt.dampening = s.dampening;
+  net.opt.weight_decay = s.weight_decay; net.opt.nesterov = s.nesterov;
+  net.opt.beta1 = s.beta1; net.opt.beta2 = s.beta2; net.opt.eps = s.eps;
+  char err[200];
+  if (ref_net_finish(&net, err, sizeof err)) {
+    fprintf(stderr, "%s: metadata does not describe a network: %s\n", STR(NET), err);
+    exit(1);
+  }
+}
+
+#include "golden.inc"
+
+int main(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--desc") && i + 1 < argc) opt_desc = argv[++i];
+    else if (!strcmp(argv[i], "--golden") && i + 1 < argc) opt_golden = argv[++i];
+    else if (!strcmp(argv[i], "--traj") && i + 1 < argc) opt_traj = argv[++i];
+    else {
+      fprintf(stderr, "usage: %s [--desc FILE] [--golden DIR] [--traj DIR]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (opt_desc) {
+    char err[600];
+    if (ref_desc_read(&net, opt_desc, err, sizeof err)) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    have_desc = 1;
+  } else {
+    net_from_metadata();
+  }
+  choose_ns();
+
+  Suite *su = suite_create(STR(NET));
+  TCase *meta = tcase_create("metadata");
+  tcase_add_test(meta, test_metadata);
+  suite_add_tcase(su, meta);
+  TCase *core = tcase_create("core");
+  tcase_set_timeout(core, 120);
+  tcase_add_loop_test(core, test_forward_backward, 0, nns);
+  tcase_add_loop_test(core, test_step, 0, nns);
+  tcase_add_loop_test(core, test_train_step, 0, nns);
+  tcase_add_test(core, test_export_import);
+  suite_add_tcase(su, core);
+  if (opt_golden || opt_traj) {
+    TCase *golden = tcase_create("golden");
+    tcase_set_timeout(golden, 120);
+    if (opt_golden) tcase_add_test(golden, test_golden);
+    if (opt_traj) tcase_add_test(golden, test_trajectory);
+    suite_add_tcase(su, golden);
+  }
+  SRunner *sr = srunner_create(su);
+  srunner_set_fork_status(sr, CK_NOFORK);   /* stats accumulate across tests */
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+
+  printf("%s [%s]: n in {", STR(NET), EXPECT_ISA);
+  for (int i = 0; i < nns; i++) printf("%s%d", i ? ", " : "", ns[i]);
+  printf("}, %s\n", have_desc ? "reference from the independent description" : "reference from the metadata");
+  printf("%s: largest |generated - reference| (and / max|ref| of that tensor):", STR(NET));
+  for (size_t i = 0; i < sizeof stats_ref / sizeof stats_ref[0]; i++)
+    printf("%s %s %.2e (%.2e)", i ? "," : "", stats_ref[i].kind, stats_ref[i].abs, stats_ref[i].rel);
+  printf("\n");
+  if (opt_golden || opt_traj) {
+    printf("%s: largest |generated - PyTorch| (and / max|torch|):", STR(NET));
+    int first = 1;
+    for (size_t i = 0; i < sizeof stats_torch / sizeof stats_torch[0]; i++) {
+      if ((i < S_TLOSS && !opt_golden) || (i >= S_TLOSS && !opt_traj)) continue;
+      printf("%s %s %.2e (%.2e)", first ? "" : ",", stats_torch[i].kind, stats_torch[i].abs, stats_torch[i].rel);
+      first = 0;
+    }
+    printf("\n%s: largest |reference - PyTorch| over every compared tensor: %.2e (%.2e)\n", STR(NET),
+           stat_ref_torch.abs, stat_ref_torch.rel);
+  }
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
