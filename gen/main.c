@@ -55,7 +55,9 @@ static host_state *state_of(lua_State *L) {
 static void limit_hook(lua_State *L, lua_Debug *ar) {
   host_state *h = state_of(L);
   if (ar->event == LUA_HOOKLINE) {
-    if (lua_getinfo(L, "S", ar) && h->chunk && strcmp(ar->source, h->chunk) == 0)
+    /* A tight loop re-enters the same line: skip the source lookup then. */
+    if (ar->currentline != h->line && lua_getinfo(L, "S", ar) && h->chunk &&
+        strcmp(ar->source, h->chunk) == 0)
       h->line = ar->currentline;
     return;
   }

@@ -17,6 +17,7 @@ M.MAX_DIM = 1 << 20          -- features in or out of one layer
 M.MAX_BATCH = 1 << 16
 M.MAX_LAYERS = 256
 M.MAX_PARAMS = 1 << 26       -- floats over all parameter tensors
+M.MAX_ROWS_FLOATS = 1 << 26  -- batch × width of any activation (int indexing in the C)
 
 M.INITS = {"pytorch_default", "zeros", "randn", "simple_kaiming", "xavier_uniform",
            "xavier_normal", "kaiming_uniform", "kaiming_normal"}
@@ -195,6 +196,9 @@ local function run(path)
   local chunkname = "@" .. path
   local prefix = lua_prefix(chunkname)
   local env, made = make_env(path)
+  if text:sub(1, 4) == "\27Lua" then
+    errors.at(path, nil, "syntax error", "a spec must be Lua source text, not a compiled chunk")
+  end
   local chunk, lerr = load(text, chunkname, "t", env)
   if not chunk then
     local line, rest = relocate(lerr, prefix, path)
@@ -274,6 +278,10 @@ local function validate(path, value, made, text)
   local net = {name = name, path = path, line = value.line}
   net.input = size("input", line_of("input"), need("input"), "must be", M.MAX_DIM)
   net.batch = size("batch", line_of("batch"), body.batch == nil and 64 or body.batch, "must be", M.MAX_BATCH)
+  if net.batch * net.input > M.MAX_ROWS_FLOATS then
+    fail(line_of("input"), "input", string.format("batch × input = %d × %d is too large (at most %d floats)",
+      net.batch, net.input, M.MAX_ROWS_FLOATS))
+  end
 
   -- layers
   local layers = need("layers")
@@ -349,6 +357,10 @@ local function validate(path, value, made, text)
       if not finite(shift) then fail(l.line, where, "shift must be a finite number, got " .. show(shift)) end
       layer.shift = shift + 0.0
       layer.out = width
+    end
+    if net.batch * layer.out > M.MAX_ROWS_FLOATS then
+      fail(l.line, where, string.format("batch × width = %d × %d is too large (at most %d floats)",
+        net.batch, layer.out, M.MAX_ROWS_FLOATS))
     end
     if params > M.MAX_PARAMS then
       fail(l.line, where, "the network has more than " .. M.MAX_PARAMS .. " parameters")
