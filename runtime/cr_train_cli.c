@@ -45,7 +45,8 @@ typedef struct {
 #define OFF(f) offsetof(opts, f)
 static const optdef optdefs[] = {
     {"--data", O_STR, CMD_DATA, OFF(data), 0, 0, 0, "NAME|DIR",
-     "data set: mnist (data/mnist), fashion (Debian's Fashion-MNIST), tiny (build/tiny), "
+     "data set: mnist (data/mnist), fashion (data/fashion-mnist, else Debian's files in "
+     "/usr/share/datasets/fashion-mnist), tiny (build/tiny), "
      "or a directory with train-/valid- (or t10k-) images-idx3-ubyte[.gz] and labels-idx1-ubyte[.gz]"},
     {"--train-images", O_STR, CMD_TRAIN | CMD_REPORT, OFF(train_x), 0, 0, 0, "FILE",
      "training inputs: IDX[.gz], .npy, or .csv (label,values...; no labels file)"},
@@ -244,7 +245,12 @@ static int resolve_data(const opts *o, datapaths *p, int need_train) {
   if (o->data) {
     const char *dir = o->data;
     if (!strcmp(dir, "mnist")) dir = "data/mnist";
-    else if (!strcmp(dir, "fashion")) dir = "/usr/share/datasets/fashion-mnist";
+    else if (!strcmp(dir, "fashion")) {
+      /* scripts/fetch-data.sh --fashion links Debian's files here; else use them in place */
+      struct stat ds;
+      dir = stat("data/fashion-mnist", &ds) == 0 && S_ISDIR(ds.st_mode)
+                ? "data/fashion-mnist" : "/usr/share/datasets/fashion-mnist";
+    }
     else if (!strcmp(dir, "tiny")) dir = "build/tiny";
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
