@@ -148,6 +148,16 @@ local function render(args)
   return 0
 end
 
+-- Hidden: chainrule selftest FILE runs a Lua test file inside the generator (with its
+-- modules available through require), for unit tests of the Lua side.
+local function selftest(args)
+  local path = args[2]
+  if not path then usage_error("selftest needs a Lua file") end
+  local chunk, err = loadfile(path, "t")
+  if not chunk then usage_error("cannot load '" .. path .. "': " .. tostring(err)) end
+  return chunk(table.unpack(args, 3)) or 0
+end
+
 function M.main(args)
   local cmd = args[1]
   if cmd == nil then
@@ -163,6 +173,8 @@ function M.main(args)
     return gen(args)
   elseif cmd == "render" then
     return render(args)
+  elseif cmd == "selftest" then
+    return selftest(args)
   elseif cmd:sub(1, 1) == "-" then
     usage_error("unknown option '" .. cmd .. "' (try --help)")
   end

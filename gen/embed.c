@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
     if (!path) return fail("argument is not KIND:NAME=PATH", argv[i]);
     FILE *in = fopen(path + 1, "rb");
     if (!in) return fail("cannot read", path + 1);
-    fprintf(out, "static const char file%d[] = {", i);
+    fprintf(out, "static const unsigned char file%d[] = {", i);
     int c, col = 0;
     while ((c = getc(in)) != EOF) {
       fprintf(out, "%s%d,", col == 0 ? "\n  " : "", c);
@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
   for (int i = 2; i < argc; i++) {
     const char *colon = strchr(argv[i], ':'), *eq = strchr(argv[i], '=');
     if (!colon || colon > eq) return fail("argument is not KIND:NAME=PATH", argv[i]);
-    fprintf(out, "  {\"%.*s\", \"%.*s\", \"%s\", file%d, sizeof file%d - 1},\n",
+    fprintf(out, "  {\"%.*s\", \"%.*s\", \"%s\", (const char *)file%d, sizeof file%d - 1},\n",
             (int)(colon - argv[i]), argv[i], (int)(eq - colon - 1), colon + 1, eq + 1, i, i);
   }
   fprintf(out, "  {0, 0, 0, 0, 0}\n};\n");

@@ -32,7 +32,9 @@ function M.build(net)
       node[t.suffix] = t.index
       node.param_count = node.param_count + t.rows * t.cols
     end
-    node.flops_fwd, node.flops_bwd = o.flops(l, net.batch)
+    -- backward FLOPs leave out the input gradient of layer 0 (NAME_train_step skips it)
+    local fwd, bwd_params, bwd_input = o.flops(l, net.batch)
+    node.flops_fwd, node.flops_bwd = fwd, bwd_params + (i == 1 and 0 or bwd_input)
     count = count + node.param_count
     g.layers[i] = node
   end

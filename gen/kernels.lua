@@ -6,7 +6,9 @@
 --   matmul_xtg  dW = xᵀ·g, db = Σ_i g (weight and bias gradient)
 -- Each function takes one table of named arguments (C names of the buffers, the
 -- compile-time sizes K = features in, N = features out, leading dimensions, the runtime
--- row count n) plus the ISA table, and returns the C statements of a function body.
+-- row count n; matmul_xw's relu = {out, out_ld, shift (a number), shift_literal (its C
+-- float literal, nil when 0)}) plus the ISA table, and returns the C statements of a
+-- function body.
 --
 -- The loops here are the portable ones: compile-time bounds except n, i-k-j order so the
 -- innermost loop runs along contiguous memory without a reduction (compilers vectorise
@@ -22,6 +24,8 @@
 --      Functions it leaves out fall back to the portable ones below;
 --   3. gen/target.lua already lists the name; `native` picks it when /proc/cpuinfo allows.
 -- Everything is embedded by mk/gen.mk's wildcards (gen/*.lua, gen/*/*.lua).
+local emit = require "emit"
+
 local M = {}
 
 -- A small line buffer with indentation.
@@ -48,7 +52,8 @@ local function portable_xw(a, isa)
     local r = a.relu
     b.put(2, "float *restrict ai = " .. r.out .. " + i * " .. r.out_ld .. ";")
     local v = isa.max(isa.load("yi", "j"), isa.zero())
-    if r.shift_literal then v = isa.add(v, isa.broadcast(r.shift_literal)) end
+    if r.shift < 0 then v = isa.sub(v, isa.broadcast(emit.float(-r.shift)))
+    elseif r.shift > 0 then v = isa.add(v, isa.broadcast(emit.float(r.shift))) end
     b.put(2, "for (int j = 0; j < " .. a.N .. "; j++) " .. isa.store("ai", "j", v))
   end
   b.put(1, "}")

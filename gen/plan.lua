@@ -35,11 +35,11 @@ function M.build(g)
   for _, s in ipairs(g.steps) do
     s.input = prev
     if s.kind == "linear_relu" then
-      s.z = buffer("z" .. s.first, s.out, "layer " .. s.first .. " output x·W + b (before the ReLU)")
+      s.z = buffer("z" .. s.first, s.out, "layer " .. s.first .. " output x @ W + b (before the ReLU)")
       s.a = buffer("a" .. s.last, s.out, "layer " .. s.last .. " output (after the ReLU)")
       s.mask = s.z                                  -- dz = da ⊙ [z > 0]
     elseif s.kind == "linear" then
-      s.a = buffer("a" .. s.last, s.out, "layer " .. s.last .. " output x·W + b")
+      s.a = buffer("a" .. s.last, s.out, "layer " .. s.last .. " output x @ W + b")
     else
       s.a = buffer("a" .. s.last, s.out, "layer " .. s.last .. " output max(x, 0) + shift")
       s.mask = prev                                 -- dx = da ⊙ [x > 0]

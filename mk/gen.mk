@@ -23,3 +23,26 @@ $(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c
 
 gen: $(BUILD)/chainrule
 	$(BUILD)/chainrule gen $(SPEC) --out $(GENDIR) --isa $(ISA)
+
+# ---------------------------------------------------------------- tests (tests/gen/)
+# A Check suite that runs build/chainrule: bad specs (exact messages, limits), bad flags,
+# deterministic output, the Lua unit tests (tests/gen/unit.lua via `chainrule selftest`),
+# template errors, and every spec in specs/ compiled with clang and gcc under $(WARN).
+GEN_CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+GEN_CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+$(BUILD)/tests/gen/test_gen: tests/gen/test_gen.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(GEN_CHECK_CFLAGS) -o $@ $< $(GEN_CHECK_LIBS)
+
+TEST_GOALS += test-gen
+.PHONY: test-gen gen-warnings
+test-gen: $(BUILD)/chainrule $(BUILD)/tests/gen/test_gen
+	$(BUILD)/tests/gen/test_gen
+
+# The generated C of the shipped specs, warning-free with both compilers.
+gen-warnings: $(BUILD)/chainrule
+	@for s in specs/*.lua; do \
+	  $(BUILD)/chainrule gen $$s --out $(BUILD)/gen-warnings || exit 1; done
+	@for cc in clang gcc; do for f in $(BUILD)/gen-warnings/*.c; do \
+	  $$cc $(WARN) $(OPT) -c $$f -o /dev/null || exit 1; done; echo "gen-warnings: $$cc clean"; done

@@ -6,5 +6,6 @@
  *   $(emit.comment_text(row))
 @ end
  *
- * FLOPs per batch of $(g.batch) rows; bwd counts dW and dx (dx of layer 0 only when asked for).
+ * FLOPs per batch of $(g.batch) rows; bwd counts dW, db and dx, except layer 0's dx (only computed
+ * when $(name)_backward is given a dx).
  */

@@ -1,5 +1,5 @@
--- linear(out): y = x·W + b with W [in][out] (the seed's layout; PyTorch's nn.Linear
--- stores the transpose). Forward, and backward dW = xᵀ·g, db = Σ_i g, dx = g·Wᵀ.
+-- linear(out): y = x @ W + b with W [in][out] (the seed's layout; PyTorch's nn.Linear
+-- stores the transpose). Forward, and backward dW = x^T @ g, db = sum_i g, dx = g @ W^T.
 -- The products themselves come from gen/kernels.lua; this file says what they are.
 local kernels = require "kernels"
 local emit = require "emit"
@@ -15,10 +15,10 @@ function M.params(l)
   }
 end
 
--- Per batch of B rows: forward 2·B·in·out; backward 2·B·in·out for dW and as much
--- again for dx.
+-- Per batch of B rows: forward 2*B*in*out; backward 2*B*in*out for dW and as much
+-- again for dx (returned separately: the first layer's dx is only computed on request).
 function M.flops(l, B)
-  return 2 * B * l.in_ * l.out, 4 * B * l.in_ * l.out
+  return 2 * B * l.in_ * l.out, 2 * B * l.in_ * l.out, 2 * B * l.in_ * l.out
 end
 
 -- Forward of a step that is this linear layer, optionally with a fused relu.
@@ -31,16 +31,16 @@ function M.forward(s, ctx)
   if s.relu then
     local shift = s.relu.spec.shift
     local shown = shift == 0 and "" or (shift < 0 and " - " .. emit.float(-shift) or " + " .. emit.float(shift))
-    b[#b + 1] = string.format("/* Layers %d-%d: z = x·W + b, a = max(z, 0)%s.\n", L.index, s.relu.index, shown)
+    b[#b + 1] = string.format("/* Layers %d-%d: z = x @ W + b, a = max(z, 0)%s.\n", L.index, s.relu.index, shown)
     b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> z [n][%d], a [n][%d]. */\n", K, K, N, N, N, N)
     b[#b + 1] = string.format("static void %s(float *restrict z, float *restrict a, const float *restrict x,\n", fn)
     b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict w, const float *restrict b, int n) {\n"
-    local relu = {out = "a", out_ld = s.a.ld}
-    if shift ~= 0 then relu.shift_literal = emit.float(shift) end
+    local relu = {out = "a", out_ld = s.a.ld, shift = shift,
+                  shift_literal = shift ~= 0 and emit.float(shift) or nil}
     b[#b + 1] = kernels.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, w = "w", b = "b",
                                    y = "z", y_ld = s.z.ld, relu = relu}, isa)
   else
-    b[#b + 1] = string.format("/* Layer %d: y = x·W + b.\n", L.index)
+    b[#b + 1] = string.format("/* Layer %d: y = x @ W + b.\n", L.index)
     b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> y [n][%d]. */\n", K, K, N, N, N)
     b[#b + 1] = string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
     b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict b, int n) {\n"
@@ -59,7 +59,7 @@ function M.forward(s, ctx)
   return table.concat(b), call
 end
 
--- Backward of the step: g = s.d is the gradient with respect to x·W + b (already
+-- Backward of the step: g = s.d is the gradient with respect to x @ W + b (already
 -- masked by whoever wrote it). Writes dW, db and the gradient with respect to the
 -- step's input, masked by the producer of that input (ctx.in_mask) if it has one.
 function M.backward(s, ctx)
@@ -68,8 +68,8 @@ function M.backward(s, ctx)
   local fn = s.fname .. "_backward"
   local mask = ctx.in_mask
   local b = {}
-  b[#b + 1] = string.format("/* Layer %d backward: dW = xᵀ·g, db = Σ_rows g, dx = g·Wᵀ%s%s.\n", L.index,
-    mask and " ⊙ [m > 0]" or "", mask and " (the previous ReLU's derivative)" or "")
+  b[#b + 1] = string.format("/* Layer %d backward: dW = x^T @ g, db = sum over rows of g, dx = g @ W^T%s%s.\n", L.index,
+    mask and " * [m > 0]" or "", mask and " (the previous ReLU's derivative)" or "")
   b[#b + 1] = string.format("   g [n][%d], x [n][%d]%s, W [%d][%d] -> dW [%d][%d], db [%d], dx [n][%d]%s. */\n",
     N, K, mask and string.format(", m [n][%d]", K) or "", K, N, K, N, N, K,
     ctx.first and " (skipped if dx is NULL)" or "")

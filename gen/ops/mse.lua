@@ -9,7 +9,7 @@ M.has_correct = false
 function M.emit(ctx)
   local m = ctx.mask
   return [=[
-/* Loss: mean over the n rows of (out - t)²; out [n][1] (squeezed), t [n]. */
+/* Loss: mean over the n rows of (out - t)^2; out [n][1] (squeezed), t [n]. */
 static float mse_loss(const float *restrict out, const float *restrict t, int n) {
   float sum = 0.0f;
   for (int i = 0; i < n; i++) {
@@ -19,7 +19,7 @@ static float mse_loss(const float *restrict out, const float *restrict t, int n)
   return sum / (float)n;
 }
 
-/* Loss and its gradient d = 2 (out - t) / n]=] .. (m and " ⊙ [m > 0] (the last ReLU's derivative)" or "") .. [=[;
+/* Loss and its gradient d = 2 (out - t) / n]=] .. (m and " * [m > 0] (the last ReLU's derivative)" or "") .. [=[;
    out [n][1], t [n]]=] .. (m and ", m [n][1]" or "") .. [=[ -> d [n][1]. */
 static float mse_backward(float *restrict d, const float *restrict out, const float *restrict t,
                           ]=] .. (m and "const float *restrict m, " or "") .. [=[int n) {

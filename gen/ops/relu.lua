@@ -7,7 +7,8 @@ local M = {}
 
 function M.params() return {} end
 
-function M.flops(l, B) return 2 * B * l.out, B * l.out end
+-- max and shift forward; the mask multiply backward (no dx term of its own).
+function M.flops(l, B) return 2 * B * l.out, B * l.out, 0 end
 
 local function shifted(isa, v, shift)
   if shift == 0 then return v end
@@ -34,7 +35,7 @@ function M.backward(s, ctx)
   local W, isa, mask = s.out, require("isa.scalar"), ctx.in_mask
   local fn = s.fname .. "_backward"
   local text = string.format("/* Layer %d backward: dx = g%s; g, dx [n][%d]%s. */\n", s.relu.index,
-      mask and " ⊙ [m > 0] (the previous ReLU's derivative)" or " (the mask is applied by the consumer)", W,
+      mask and " * [m > 0] (the previous ReLU's derivative)" or " (the mask is applied by the consumer)", W,
       mask and ", m [n][" .. W .. "]" or "")
     .. string.format("static void %s(float *restrict dx, const float *restrict g%s, int n) {\n", fn,
          mask and ", const float *restrict m" or "")

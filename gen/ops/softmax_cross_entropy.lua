@@ -27,7 +27,7 @@ static float softmax_cross_entropy_loss(const float *restrict out, const int32_t
   return sum / (float)n;
 }
 
-/* Loss and its gradient d = (softmax(out) - onehot(t)) / n]=] .. (m and " ⊙ [mk > 0] (the last ReLU's derivative)" or "") .. [=[;
+/* Loss and its gradient d = (softmax(out) - onehot(t)) / n]=] .. (m and " * [mk > 0] (the last ReLU's derivative)" or "") .. [=[;
    out [n][$C], t [n]]=] .. (m and ", mk [n][$C]" or "") .. [=[ -> d [n][$C]. */
 static float softmax_cross_entropy_backward(float *restrict d, const float *restrict out,
                                             const int32_t *restrict t, ]=] .. (m and "const float *restrict mk, " or "") .. [=[int n) {

@@ -1,0 +1,461 @@
+/* Tests of the generator binary (build/chainrule), run from the repository root:
+ *   errors   bad specs: exact one-line message, exit status 2, nothing written, quick end
+ *   cli      bad flags and the informational ones
+ *   core     deterministic output, write-only-if-changed, the Lua unit tests, template
+ *            engine errors at the template's line, generated C for every spec in specs/
+ *            compiles warning-free with clang and gcc.
+ * CHAINRULE (environment) overrides the binary's path. */
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Generous bound for the sandbox's limits (instruction count, memory): a runaway spec
+   must be stopped by the limits, not by a timeout. This is not a speed measurement. */
+#define LIMIT_SECONDS 2.0
+
+static char tmpdir[256];
+
+static const char *chainrule(void) {
+  const char *p = getenv("CHAINRULE");
+  return p ? p : "build/chainrule";
+}
+
+typedef struct {
+  int status;        /* exit status, or -1 if it did not exit normally */
+  char out[8192];    /* stdout and stderr together */
+  double seconds;
+} run_result;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Runs a shell command line, collecting its output and exit status. */
+static run_result run(const char *cmd) {
+  run_result r;
+  memset(&r, 0, sizeof r);
+  char full[4096];
+  snprintf(full, sizeof full, "%s 2>&1", cmd);
+  double t0 = now();
+  FILE *p = popen(full, "r");
+  ck_assert_msg(p != NULL, "popen(%s) failed", cmd);
+  size_t len = fread(r.out, 1, sizeof r.out - 1, p);
+  r.out[len] = '\0';
+  int st = pclose(p);
+  r.seconds = now() - t0;
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_msg(f != NULL, "cannot write %s", path);
+  fputs(text, f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  ck_assert_ptr_nonnull(buf);
+  size_t got = fread(buf, 1, (size_t)n, f);
+  buf[got] = '\0';
+  fclose(f);
+  if (len) *len = got;
+  return buf;
+}
+
+static int dir_is_empty_or_missing(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return 1;
+  struct dirent *e;
+  int count = 0;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) count++;
+  closedir(d);
+  return count == 0;
+}
+
+static void setup(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/chainrule-test-gen-XXXXXX");
+  ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+static void teardown(void) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* A bad spec and the exact line chainrule must print ("{}" stands for the spec's path). */
+typedef struct {
+  const char *name;
+  const char *text;
+  const char *message;
+} bad_spec;
+
+#define OK_REST "loss = \"cross_entropy\", optimizer = adam{} }"
+
+static const bad_spec bad_specs[] = {
+  {"os_execute", "os.execute(\"touch /tmp/chainrule-pwned\")\n",
+   "{}:1: 'os' is not available in a spec (a spec may only describe a network)"},
+  {"io_open", "local f = io.open(\"/etc/passwd\")\n",
+   "{}:1: 'io' is not available in a spec (a spec may only describe a network)"},
+  {"require", "local x = 1\nrequire \"os\"\n",
+   "{}:2: 'require' is not available in a spec (a spec may only describe a network)"},
+  {"load", "load(\"return 1\")()\n",
+   "{}:1: 'load' is not available in a spec (a spec may only describe a network)"},
+  {"getmetatable", "getmetatable(\"\").__index.rep = nil\n",
+   "{}:1: 'getmetatable' is not available in a spec (a spec may only describe a network)"},
+  {"loop_forever", "local n = 0\nwhile true do n = n + 1 end\n",
+   "{}:2: spec ran too long (more than 10000000 instructions)"},
+  {"string_rep", "local s = string.rep(\"x\", 1e9)\n",
+   "{}:1: spec needs more than 64 MB of memory"},
+  {"method_rep", "\nlocal s = (\"x\"):rep(1e9)\n",
+   "{}:2: spec needs more than 64 MB of memory"},
+  {"doubling", "local s = \"x\"\nwhile true do s = s .. s end\n",
+   "{}:2: spec needs more than 64 MB of memory"},
+  {"big_table", "local t = {}\nfor i = 1, 1e9 do t[i] = i end\n",
+   "{}:2: spec needs more than 64 MB of memory"},
+  {"syntax", "return network \"x\" {\n  input = 784,\n  layers = { linear(50) relu() },\n}\n",
+   "{}:3: syntax error: '}' expected near 'relu'"},
+  {"compiled_chunk", "\033Lua\x54\x00",
+   "{}: syntax error: a spec must be Lua source text, not a compiled chunk"},
+  {"negative_size",
+   "return network \"x\" {\n  input = 784,\n  layers = {\n    relu(),\n    linear(-3),\n  },\n"
+   "  loss = \"mse\", optimizer = sgd{lr = 0.1},\n}\n",
+   "{}:5: layers[2]: linear needs a positive integer size, got -3"},
+  {"fractional_size", "return network \"x\" { input = 4, layers = { linear(50.5) }, " OK_REST "\n",
+   "{}:1: layers[1]: linear needs a positive integer size, got 50.5"},
+  {"unknown_field",
+   "return network \"x\" {\n  input = 784, layers = { linear(1) }, loss = \"mse\",\n"
+   "  btach = 64, optimizer = sgd{lr = 0.1},\n}\n",
+   "{}:3: network: unknown field 'btach' (did you mean 'batch'?)"},
+  {"returns_nothing", "local x = 1\n",
+   "{}: a spec must return network \"name\" { ... }, got nil"},
+  {"unknown_word", "return network \"x\" { input = 784, layers = { linear(10), relU() }, " OK_REST "\n",
+   "{}:1: unknown name 'relU' (did you mean 'relu'?)"},
+  {"c_keyword", "return network \"int\" { input = 784, layers = { linear(10) }, " OK_REST "\n",
+   "{}:1: network: name 'int' is a C keyword"},
+  {"not_identifier", "return network \"my-net\" { input = 4, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: network: name must be a C identifier, got 'my-net'"},
+  {"mse_width", "return network \"x\" { input = 784, layers = { linear(10) },\n"
+   " loss = \"mse\", optimizer = sgd{lr = 0.1} }\n",
+   "{}:2: loss: mse needs a last layer of width 1, got 10"},
+  {"cross_entropy_width", "return network \"x\" { input = 4, layers = { linear(1) }, " OK_REST "\n",
+   "{}:1: loss: cross_entropy needs at least 2 outputs, got 1"},
+  {"negative_lr", "return network \"x\" { input = 784, layers = { linear(10) }, loss = \"cross_entropy\",\n"
+   "   optimizer = sgd{lr = -1} }\n",
+   "{}:2: optimizer: sgd lr must be a finite number > 0, got -1"},
+  {"optimizer_option", "return network \"x\" { input = 784, layers = { linear(10) }, loss = \"cross_entropy\",\n"
+   "   optimizer = sgd{lrr = 1} }\n",
+   "{}:2: optimizer: sgd has no option 'lrr' (did you mean 'lr'?)"},
+  {"nesterov", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1, nesterov = true} }\n",
+   "{}:1: optimizer: sgd nesterov needs momentum > 0 and dampening = 0"},
+  {"beta1", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = adam{beta1 = 1} }\n",
+   "{}:1: optimizer: adam beta1 must be in [0, 1), got 1"},
+  {"init_typo", "return network \"x\" { input = 4, layers = { linear(2, {mode = \"fan_inn\"}) }, " OK_REST "\n",
+   "{}:1: layers[1]: mode must be one of 'fan_in', 'fan_out', got 'fan_inn' (did you mean 'fan_in'?)"},
+  {"relu_option", "return network \"x\" { input = 4, layers = { linear(2), relu{shfit = 1} }, " OK_REST "\n",
+   "{}:1: layers[2]: relu has no option 'shfit' (did you mean 'shift'?)"},
+  {"relu_number", "return network \"x\" { input = 4, layers = { linear(2), relu(0.5) }, " OK_REST "\n",
+   "{}:1: layers[2]: relu takes only an options table like relu{shift = -0.5}, got 0.5"},
+  {"shift_nan", "return network \"x\" { input = 4, layers = { linear(2), relu{shift = 0/0} }, " OK_REST "\n",
+   "{}:1: layers[2]: shift must be a finite number, got nan"},
+  {"batch_zero", "return network \"x\" {\n  input = 4,\n  batch = 0,\n  layers = { linear(2) }, " OK_REST "\n",
+   "{}:3: batch: must be a positive integer, got 0"},
+  {"input_too_large", "return network \"x\" { input = 2000000, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: input: 2000000 is too large (at most 1048576)"},
+  {"too_many_params", "return network \"x\" { input = 784, layers = { linear(100000), linear(1000) }, " OK_REST "\n",
+   "{}:1: layers[1]: the network has more than 67108864 parameters"},
+  {"no_linear", "return network \"x\" { input = 4, layers = { relu() }, loss = \"mse\", optimizer = adam{} }\n",
+   "{}:1: layers: needs at least one linear layer"},
+  {"missing_loss", "return network \"x\" { input = 4, layers = { linear(2) }, optimizer = adam{} }\n",
+   "{}:1: network: missing field 'loss'"},
+  {"layer_not_called", "return network \"x\" { input = 4, layers = { linear }, " OK_REST "\n",
+   "{}:1: layers[1]: expected a layer such as linear(10) or relu(), got a function"},
+  {"optimizer_string", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = \"sgd\" }\n",
+   "{}:1: optimizer: expected sgd{...}, adam{...} or adamw{...}, got 'sgd'"},
+  {"unknown_isa", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\",\n"
+   "  optimizer = adam{}, isa = \"avx3\" }\n",
+   "{}:2: isa: unknown isa 'avx3' (did you mean 'avx2'?) (one of 'scalar', 'avx2', 'avx512', 'neon', 'native')"},
+  {"user_error", "local x = 1\nerror(\"my own message\")\n", "{}:2: my own message"},
+  {"runtime_error", "local t = nil\nlocal y = t.field\n",
+   "{}:2: attempt to index a nil value (local 't')"},
+};
+#define BAD_SPEC_COUNT ((int)(sizeof bad_specs / sizeof bad_specs[0]))
+
+START_TEST(test_bad_spec) {
+  const bad_spec *b = &bad_specs[_i];
+  char path[512], out[512], cmd[2048], expected[1024];
+  snprintf(path, sizeof path, "%s/%s.lua", tmpdir, b->name);
+  snprintf(out, sizeof out, "%s/out", tmpdir);
+  write_file(path, b->text);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, out);
+  run_result r = run(cmd);
+
+  /* expected message with the path spliced in for "{}" */
+  const char *brace = strstr(b->message, "{}");
+  ck_assert_ptr_nonnull(brace);
+  snprintf(expected, sizeof expected, "%.*s%s%s\n", (int)(brace - b->message), b->message, path, brace + 2);
+
+  ck_assert_msg(r.status == 2, "%s: expected exit status 2, got %d (output: %s)", b->name, r.status, r.out);
+  ck_assert_msg(strcmp(r.out, expected) == 0, "%s:\n expected: %s got:      %s", b->name, expected, r.out);
+  ck_assert_msg(r.seconds < LIMIT_SECONDS, "%s: took %.2f s (limit test bound %.1f s)", b->name, r.seconds,
+                LIMIT_SECONDS);
+  ck_assert_msg(dir_is_empty_or_missing(out), "%s: files were written to %s", b->name, out);
+}
+END_TEST
+
+START_TEST(test_sandbox_did_not_escape) {
+  /* the os.execute spec above must not have run anything */
+  char path[512], cmd[2048];
+  snprintf(path, sizeof path, "%s/escape.lua", tmpdir);
+  write_file(path, "local ok = os.execute(\"touch /tmp/chainrule-test-pwned\")\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s/out'", chainrule(), path, tmpdir);
+  run_result r = run(cmd);
+  ck_assert_int_eq(r.status, 2);
+  struct stat st;
+  ck_assert_msg(stat("/tmp/chainrule-test-pwned", &st) != 0, "the spec created a file");
+}
+END_TEST
+
+START_TEST(test_bad_spec_keeps_old_output) {
+  /* A good run writes the files; a later bad run of the same name leaves them as they were. */
+  char path[512], cmd[2048], hpath[600];
+  snprintf(path, sizeof path, "%s/keep.lua", tmpdir);
+  write_file(path, "return network \"keep\" { input = 4, layers = { linear(2) }, " OK_REST "\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, tmpdir);
+  ck_assert_int_eq(run(cmd).status, 0);
+  snprintf(hpath, sizeof hpath, "%s/keep.h", tmpdir);
+  char *before = read_file(hpath, NULL);
+  ck_assert_ptr_nonnull(before);
+  write_file(path, "return network \"keep\" { input = 4, layers = { linear(-2) }, " OK_REST "\n");
+  ck_assert_int_eq(run(cmd).status, 2);
+  char *after = read_file(hpath, NULL);
+  ck_assert_ptr_nonnull(after);
+  ck_assert_msg(strcmp(before, after) == 0, "keep.h changed after a failed run");
+  free(before);
+  free(after);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- cli */
+
+typedef struct {
+  const char *args;
+  int status;
+  const char *message;   /* exact output, or a prefix if it ends in "..." */
+} cli_case;
+
+static const cli_case cli_cases[] = {
+  {"--bogus", 2, "chainrule: unknown option '--bogus' (try --help)\n"},
+  {"gen specs/seed_mse.lua --x", 2, "chainrule: unknown option '--x' (try --help)\n"},
+  {"gen", 2, "chainrule: gen needs a spec file (try --help)\n"},
+  {"gen specs/seed_mse.lua --isa", 2, "chainrule: option '--isa' needs a value (try --help)\n"},
+  {"gen specs/seed_mse.lua --isa sse9", 2,
+   "chainrule: unknown isa 'sse9' (one of scalar, avx2, avx512, neon, native)\n"},
+  {"gen specs/seed_mse.lua specs/mnist_mlp.lua", 2,
+   "chainrule: unexpected argument 'specs/mnist_mlp.lua' (one spec per run; try --help)\n"},
+  {"frobnicate", 2, "chainrule: unknown command 'frobnicate' (try --help)\n"},
+  {"gen no/such/spec.lua", 2, "no/such/spec.lua: cannot read spec: No such file or directory\n"},
+  {"--version", 0, "chainrule 0...."},
+  {"--help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]..."},
+};
+#define CLI_CASE_COUNT ((int)(sizeof cli_cases / sizeof cli_cases[0]))
+
+START_TEST(test_cli) {
+  const cli_case *c = &cli_cases[_i];
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' %s", chainrule(), c->args);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == c->status, "'%s': expected status %d, got %d (%s)", c->args, c->status, r.status,
+                r.out);
+  size_t len = strlen(c->message);
+  if (len > 3 && strcmp(c->message + len - 3, "...") == 0)
+    ck_assert_msg(strncmp(r.out, c->message, len - 3) == 0, "'%s': expected %s got %s", c->args, c->message,
+                  r.out);
+  else
+    ck_assert_msg(strcmp(r.out, c->message) == 0, "'%s': expected %s got %s", c->args, c->message, r.out);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- core */
+
+START_TEST(test_deterministic_and_unchanged) {
+  char cmd[2048], out1[512], out2[512], p1[600], p2[600];
+  snprintf(out1, sizeof out1, "%s/a", tmpdir);
+  snprintf(out2, sizeof out2, "%s/b", tmpdir);
+  const char *files[] = {"mnist_mlp.h", "mnist_mlp.c"};
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --out '%s'", chainrule(), out1);
+  ck_assert_int_eq(run(cmd).status, 0);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --out '%s'", chainrule(), out2);
+  ck_assert_int_eq(run(cmd).status, 0);
+  for (int i = 0; i < 2; i++) {
+    size_t l1, l2;
+    snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
+    snprintf(p2, sizeof p2, "%s/%s", out2, files[i]);
+    char *a = read_file(p1, &l1), *b = read_file(p2, &l2);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_msg(l1 == l2 && memcmp(a, b, l1) == 0, "%s differs between two runs", files[i]);
+    ck_assert_msg(strstr(a, "DO NOT EDIT") && strstr(a, "specs/mnist_mlp.lua"), "%s: banner missing", files[i]);
+    free(a);
+    free(b);
+  }
+  /* Backdate the files; an identical regeneration must not touch them. */
+  struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+  for (int i = 0; i < 2; i++) {
+    snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
+    ck_assert_int_eq(utimensat(AT_FDCWD, p1, old, 0), 0);
+  }
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --out '%s'", chainrule(), out1);
+  ck_assert_int_eq(run(cmd).status, 0);
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
+    ck_assert_int_eq(stat(p1, &st), 0);
+    ck_assert_msg(st.st_mtim.tv_sec == 1000000000, "%s was rewritten (mtime %ld)", files[i],
+                  (long)st.st_mtim.tv_sec);
+  }
+  /* A changed spec does rewrite (so the check above is not vacuous). */
+  char spec[512];
+  snprintf(spec, sizeof spec, "%s/mnist_mlp.lua", tmpdir);
+  char *text = read_file("specs/mnist_mlp.lua", NULL);
+  ck_assert_ptr_nonnull(text);
+  char *lr = strstr(text, "lr = 0.05");
+  ck_assert_msg(lr != NULL, "specs/mnist_mlp.lua no longer says lr = 0.05; update this test");
+  memcpy(lr, "lr = 0.04", 9);
+  write_file(spec, text);
+  free(text);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), spec, out1);
+  ck_assert_int_eq(run(cmd).status, 0);
+  struct stat st;
+  snprintf(p1, sizeof p1, "%s/mnist_mlp.c", out1);
+  ck_assert_int_eq(stat(p1, &st), 0);
+  ck_assert_msg(st.st_mtim.tv_sec != 1000000000, "mnist_mlp.c was not rewritten after the spec changed");
+  /* no temporary files left behind */
+  snprintf(p1, sizeof p1, "%s/mnist_mlp.c.tmp", out1);
+  ck_assert_msg(access(p1, F_OK) != 0, "temporary file left behind");
+}
+END_TEST
+
+START_TEST(test_lua_units) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' selftest tests/gen/unit.lua", chainrule());
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, "checks passed"), "unit tests failed (%d): %s", r.status, r.out);
+}
+END_TEST
+
+START_TEST(test_template_errors) {
+  char path[512], cmd[2048];
+  /* a good template: splices, $$, @ code */
+  snprintf(path, sizeof path, "%s/good.tpl", tmpdir);
+  write_file(path, "int $(name)_x = 1;  /* $$ */\n@ for i = 1, 2 do\n$(i)\n@ end\n");
+  snprintf(cmd, sizeof cmd, "'%s' render '%s' name=foo", chainrule(), path);
+  run_result r = run(cmd);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_str_eq(r.out, "int foo_x = 1;  /* $ */\n1\n2\n");
+
+  /* a runtime error on line 4 of the template */
+  snprintf(path, sizeof path, "%s/bad.tpl", tmpdir);
+  write_file(path, "line one\nline two\n@ local t = {}\n$(t.missing.field)\n");
+  snprintf(cmd, sizeof cmd, "'%s' render '%s'", chainrule(), path);
+  r = run(cmd);
+  char want[700];
+  snprintf(want, sizeof want, "chainrule: template error: %s:4: ", path);
+  ck_assert_int_eq(r.status, 2);
+  ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "expected '%s...', got '%s'", want, r.out);
+
+  /* a Lua syntax error on line 3 */
+  write_file(path, "a\nb\n@ if then\n@ end\n");
+  r = run(cmd);
+  snprintf(want, sizeof want, "chainrule: template error: %s:3: ", path);
+  ck_assert_int_eq(r.status, 2);
+  ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "expected '%s...', got '%s'", want, r.out);
+}
+END_TEST
+
+/* Every spec in specs/: generate (scalar) and compile with both compilers, warnings as errors. */
+START_TEST(test_specs_compile) {
+  DIR *d = opendir("specs");
+  ck_assert_msg(d != NULL, "no specs/ directory (run from the repository root)");
+  struct dirent *e;
+  int count = 0;
+  while ((e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".lua") != 0) continue;
+    char cmd[2048], out[512];
+    snprintf(out, sizeof out, "%s/%s.gen", tmpdir, e->d_name);
+    snprintf(cmd, sizeof cmd, "'%s' gen 'specs/%s' --isa scalar --out '%s'", chainrule(), e->d_name, out);
+    run_result r = run(cmd);
+    ck_assert_msg(r.status == 0, "specs/%s: chainrule failed: %s", e->d_name, r.out);
+    const char *ccs[] = {"clang", "gcc"};
+    for (int c = 0; c < 2; c++) {
+      snprintf(cmd, sizeof cmd,
+               "for f in '%s'/*.c; do %s -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c \"$f\" "
+               "-o /dev/null || exit 1; done",
+               out, ccs[c]);
+      r = run(cmd);
+      ck_assert_msg(r.status == 0 && r.out[0] == '\0', "specs/%s with %s: %s", e->d_name, ccs[c], r.out);
+    }
+    count++;
+  }
+  closedir(d);
+  ck_assert_msg(count >= 2, "expected at least the two shipped specs, found %d", count);
+}
+END_TEST
+
+static Suite *gen_suite(void) {
+  Suite *s = suite_create("gen");
+  TCase *errors = tcase_create("errors");
+  tcase_add_checked_fixture(errors, setup, teardown);
+  tcase_add_loop_test(errors, test_bad_spec, 0, BAD_SPEC_COUNT);
+  tcase_add_test(errors, test_sandbox_did_not_escape);
+  tcase_add_test(errors, test_bad_spec_keeps_old_output);
+  tcase_set_timeout(errors, 60);
+  suite_add_tcase(s, errors);
+
+  TCase *cli = tcase_create("cli");
+  tcase_add_loop_test(cli, test_cli, 0, CLI_CASE_COUNT);
+  suite_add_tcase(s, cli);
+
+  TCase *core = tcase_create("core");
+  tcase_add_checked_fixture(core, setup, teardown);
+  tcase_add_test(core, test_deterministic_and_unchanged);
+  tcase_add_test(core, test_lua_units);
+  tcase_add_test(core, test_template_errors);
+  tcase_add_test(core, test_specs_compile);
+  tcase_set_timeout(core, 120);
+  suite_add_tcase(s, core);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(gen_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
