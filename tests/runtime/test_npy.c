@@ -1,0 +1,193 @@
+/* .npy: round trips with version 1.0 and 2.0 headers, NumPy-style headers written by
+ * hand, and hostile files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_test.h"
+
+/* Shapes for the round trip: ndim, then sizes. */
+static const struct {
+  int ndim;
+  size_t shape[8];
+} SHAPES[] = {
+    {0, {0}}, {1, {5}}, {2, {3, 4}}, {3, {2, 3, 5}}, {1, {0}}, {8, {1, 2, 1, 3, 1, 2, 1, 2}},
+};
+enum { NSHAPES = sizeof SHAPES / sizeof *SHAPES };
+
+START_TEST(test_round_trip) {
+  /* _i enumerates shape x dtype x version. */
+  int sh = _i % NSHAPES, dtype = (_i / NSHAPES) % 2 ? CR_U8 : CR_F32, version = 1 + _i / (2 * NSHAPES);
+  size_t count = 1;
+  for (int k = 0; k < SHAPES[sh].ndim; k++) count *= SHAPES[sh].shape[k];
+  float *f = malloc(count * sizeof(float) + 1);
+  uint8_t *u = malloc(count + 1);
+  for (size_t i = 0; i < count; i++) {
+    f[i] = (float)i * -0.3f + 1e-3f;
+    u[i] = (uint8_t)(i * 29);
+  }
+  if (count > 1) f[1] = -0.0f;
+  char *p = tpath("rt.npy");
+  cr_err e;
+  ck_assert_msg(cr_npy_save_version(p, dtype, dtype == CR_F32 ? (void *)f : (void *)u,
+                                    SHAPES[sh].ndim, SHAPES[sh].shape, version, &e) == 0, "%s", e.msg);
+  size_t len;
+  uint8_t *raw = read_bytes(p, &len);
+  ck_assert_uint_eq(raw[6], version);
+  size_t prefix = version == 1 ? 10 : 12;
+  size_t hlen = version == 1 ? (size_t)raw[8] | (size_t)raw[9] << 8
+                             : (size_t)raw[8] | (size_t)raw[9] << 8 | (size_t)raw[10] << 16;
+  ck_assert_msg((prefix + hlen) % 64 == 0, "data should start at a multiple of 64, starts at %zu",
+                prefix + hlen);
+  ck_assert_uint_eq(raw[prefix + hlen - 1], '\n');
+  free(raw);
+  cr_npy a;
+  ck_assert_msg(cr_npy_load(&a, p, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(a.dtype, dtype);
+  ck_assert_int_eq(a.ndim, SHAPES[sh].ndim);
+  for (int k = 0; k < a.ndim; k++) ck_assert_uint_eq(a.shape[k], SHAPES[sh].shape[k]);
+  ck_assert_uint_eq(a.count, count);
+  ck_assert(memcmp(a.data, dtype == CR_F32 ? (void *)f : (void *)u,
+                   count * (dtype == CR_F32 ? 4 : 1)) == 0);
+  cr_npy_free(&a);
+  ck_assert_ptr_null(a.data);
+  free(f);
+  free(u);
+  free(p);
+}
+END_TEST
+
+/* Builds a .npy in memory from a header dict text and data bytes (version 1 or 2). */
+static size_t build(uint8_t *buf, int version, const char *dict, const void *data, size_t dlen) {
+  size_t prefix = version == 1 ? 10 : 12, hlen = strlen(dict);
+  memcpy(buf, "\x93NUMPY", 6);
+  buf[6] = (uint8_t)version;
+  buf[7] = 0;
+  buf[8] = (uint8_t)hlen;
+  buf[9] = (uint8_t)(hlen >> 8);
+  if (version != 1) buf[10] = buf[11] = 0;
+  memcpy(buf + prefix, dict, hlen);
+  memcpy(buf + prefix + hlen, data, dlen);
+  return prefix + hlen + dlen;
+}
+
+START_TEST(test_numpy_style_headers) {
+  /* The 16-byte-aligned header of older NumPy, double quotes, other key order, no
+     trailing comma, tabs: all valid Python dict literals NumPy could read. */
+  const char *dicts[] = {
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }          \n",
+      "{\"shape\": (2,3), \"fortran_order\": False, \"descr\": \"<f4\"}\n",
+      "{'descr':'<f4','fortran_order':False,'shape':(2,3,)}\t \n",
+  };
+  float v[6] = {1, 2, 3, 4, 5, 6};
+  uint8_t buf[512];
+  for (int k = 0; k < 3; k++) {
+    size_t n = build(buf, 1, dicts[k], v, sizeof v);
+    cr_npy a;
+    cr_err e;
+    ck_assert_msg(cr_npy_load_mem(&a, buf, n, "hand.npy", &e) == 0, "dict %d: %s", k, e.msg);
+    ck_assert_int_eq(a.ndim, 2);
+    ck_assert_uint_eq(a.shape[1], 3);
+    ck_assert(((float *)a.data)[5] == 6.0f);
+    cr_npy_free(&a);
+  }
+  /* '<u1' and '>u1' mean the same single byte. */
+  uint8_t b[3] = {1, 2, 3};
+  size_t n = build(buf, 2, "{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }\n", b, 3);
+  cr_npy a;
+  cr_err e;
+  ck_assert_msg(cr_npy_load_mem(&a, buf, n, "u1.npy", &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(a.dtype, CR_U8);
+  cr_npy_free(&a);
+}
+END_TEST
+
+static const struct {
+  const char *dict;
+  size_t data;   /* bytes of data after the header */
+  const char *expect;
+} NPY_BAD[] = {
+    {"{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16, "dtype '<f8' is not supported"},
+    {"{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8, "dtype '>f4' is not supported"},
+    {"{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8, "dtype '<i4'"},
+    {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16, "Fortran order"},
+    {"{'descr': '<f4', 'fortran_order': False, }", 8, "lacks 'shape'"},
+    {"{'descr': '<f4', 'shape': (2,), }", 8, "lacks 'fortran_order'"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", 8, "'shape' is not a tuple"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", 8, "'shape' is not a tuple"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1}", 8, "unexpected or repeated key 'extra'"},
+    {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 8, "repeated key 'descr'"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } trailing", 8, "unexpected text after"},
+    {"{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }", 8, "not True or False"},
+    {"{'descr': '<f4 , 'fortran_order': False, 'shape': (2,)", 8, "expected ',' or '}'"},
+    {"['descr', '<f4']", 8, "not a dict literal"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 7, "truncated .npy data"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 9, "unexpected bytes after"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 8, "overflow"},
+    {"{'descr': '|u1', 'fortran_order': False, 'shape': (4611686018427387904,), }", 8, "truncated .npy data"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1), }", 4, "more than 8 dimensions"},
+    {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }", 4, "too large"},
+    {"{'descr': '<f4\\'', 'fortran_order': False, 'shape': (1,), }", 4, "'descr' is not a simple"},
+};
+
+START_TEST(test_bad_header) {
+  uint8_t buf[1024], zero[32] = {0};
+  size_t n = build(buf, 1, NPY_BAD[_i].dict, zero, NPY_BAD[_i].data);
+  char *p = tpath("bad.npy");
+  write_bytes(p, buf, n);
+  cr_npy a;
+  cr_err e;
+  int rc = cr_npy_load(&a, p, &e);
+  ck_assert_err(rc, e, p, NPY_BAD[_i].expect);
+  ck_assert_ptr_null(a.data);
+  free(p);
+}
+END_TEST
+
+START_TEST(test_bad_prefix) {
+  uint8_t buf[256], zero[8] = {0};
+  size_t n = build(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", zero, 8);
+  const char *expect;
+  switch (_i) {
+    case 0: buf[1] = 'n'; expect = "bad magic"; break;
+    case 1: n = 8; expect = "truncated .npy header"; break;
+    case 2: buf[6] = 4; expect = "version 4.0 is not supported"; break;
+    case 3: buf[8] = 0xFF; buf[9] = 0x7F; expect = "truncated .npy header (says 32767 bytes"; break;
+    case 4: buf[6] = 2; n = 11; expect = "truncated .npy header"; break;
+    default: n = 0; expect = "truncated .npy header (0 bytes)"; break;
+  }
+  cr_npy a;
+  cr_err e;
+  ck_assert_err(cr_npy_load_mem(&a, buf, n, "p.npy", &e), e, "p.npy", expect);
+}
+END_TEST
+
+START_TEST(test_missing_and_save_errors) {
+  cr_npy a;
+  cr_err e;
+  char *p = tpath("absent.npy");
+  ck_assert_err(cr_npy_load(&a, p, &e), e, p, "cannot open");
+  size_t shape[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+  float v = 0;
+  ck_assert_err(cr_npy_save(p, CR_F32, &v, 9, shape, &e), e, p, "9 dimensions");
+  ck_assert_err(cr_npy_save(p, 7, &v, 1, shape, &e), e, p, "unknown dtype");
+  size_t big[2] = {SIZE_MAX / 2, 4};
+  ck_assert_err(cr_npy_save(p, CR_F32, &v, 2, big, &e), e, p, "overflow");
+  free(p);
+}
+END_TEST
+
+Suite *suite_npy(void) {
+  Suite *s = suite_create("npy");
+  TCase *core = tcase_create("core");
+  tcase_add_loop_test(core, test_round_trip, 0, 4 * NSHAPES);
+  tcase_add_test(core, test_numpy_style_headers);
+  suite_add_tcase(s, core);
+  TCase *errors = tcase_create("errors");
+  tcase_add_loop_test(errors, test_bad_header, 0, (int)(sizeof NPY_BAD / sizeof *NPY_BAD));
+  tcase_add_loop_test(errors, test_bad_prefix, 0, 6);
+  tcase_add_test(errors, test_missing_and_save_errors);
+  suite_add_tcase(s, errors);
+  return s;
+}
