@@ -458,6 +458,18 @@ static const char *fmt_num(char buf[16], float v) {
   return buf;
 }
 
+/* A loss for the epoch line: 4 decimals, or 4 significant digits when it is huge. */
+static void fmt_loss(char buf[24], double v) {
+  snprintf(buf, 24, fabs(v) < 1e5 ? "%.4f" : "%.4g", v);
+}
+
+/* "[row][col]" of a flat index into a tensor, "[col]" for a one-row tensor (a bias). */
+static const char *fmt_index(char buf[48], const cr_net_tensor *t, long idx) {
+  if (t->rows == 1) snprintf(buf, 48, "[%ld]", idx);
+  else snprintf(buf, 48, "[%ld][%ld]", idx / t->cols, idx % t->cols);
+  return buf;
+}
+
 /* Which layer holds tensor ti, for messages. */
 static void describe_tensor(const cr_net *net, int ti, char *buf, size_t cap) {
   for (int l = 0; l < net->layer_count; l++) {
@@ -471,9 +483,13 @@ static void describe_tensor(const cr_net *net, int ti, char *buf, size_t cap) {
   snprintf(buf, cap, "tensor %s", net->tensors[ti].name);
 }
 
-/* First non-finite value among the tensors of base (params or grads): tensor index, or -1. */
-static int find_nonfinite(const cr_net *net, void *base, long *index, float *value) {
-  for (int i = 0; i < net->tensor_count; i++) {
+/* First non-finite value among the tensors of base (params or grads): tensor index, or -1.
+ * Gradients are scanned from the last tensor back (backward=1): a NaN born in the loss
+ * spreads to every earlier gradient, so the one nearest the output is the telling one. */
+static int find_nonfinite_dir(const cr_net *net, void *base, int backward, long *index,
+                              float *value) {
+  for (int j = 0; j < net->tensor_count; j++) {
+    int i = backward ? net->tensor_count - 1 - j : j;
     const cr_net_tensor *t = &net->tensors[i];
     const float *p = tensor_ptr(base, t);
     long k = cr_first_nonfinite(p, (size_t)t->rows * (size_t)t->cols);
@@ -484,6 +500,27 @@ static int find_nonfinite(const cr_net *net, void *base, long *index, float *val
     }
   }
   return -1;
+}
+
+static int find_nonfinite(const cr_net *net, void *base, long *index, float *value) {
+  return find_nonfinite_dir(net, base, 0, index, value);
+}
+
+/* The parameter of largest magnitude (for a loss that overflowed on finite numbers). */
+static int find_largest(const cr_net *net, void *base, long *index, float *value) {
+  int best = 0;
+  float bv = -1.0f;
+  for (int i = 0; i < net->tensor_count; i++) {
+    const cr_net_tensor *t = &net->tensors[i];
+    const float *p = tensor_ptr(base, t);
+    for (size_t k = 0; k < (size_t)t->rows * (size_t)t->cols; k++) {
+      if (fabsf(p[k]) > bv) {
+        bv = fabsf(p[k]);
+        best = i, *index = (long)k, *value = p[k];
+      }
+    }
+  }
+  return best;
 }
 
 /* Mean loss and accuracy over a data set, in batches, in order. */
@@ -635,20 +672,26 @@ static int cmd_train(const cr_net *net, opts *o) {
       steps++;
       long idx = -1;
       float val = 0;
-      int bad = find_nonfinite(net, m.grads, &idx, &val);
+      int bad = find_nonfinite_dir(net, m.grads, 1, &idx, &val);
       if (!isfinite(loss) || bad >= 0) {
         cr_progress_end(&pr);
         char where[160], kept[PATH_MAX + 64];
         char lv[16], gv[16];
         if (bad >= 0) {
           describe_tensor(net, bad, where, sizeof where);
-          int cols = net->tensors[bad].cols;
+          char at[48];
           fprintf(stderr, "%s train: non-finite values at step %ld (epoch %ld): loss %s, gradient "
-                  "of %s[%ld][%ld] = %s; ", o->prog, steps, ep + 1, fmt_num(lv, loss), where,
-                  idx / cols, idx % cols, fmt_num(gv, val));
+                  "of %s%s = %s; ", o->prog, steps, ep + 1, fmt_num(lv, loss), where,
+                  fmt_index(at, &net->tensors[bad], idx), fmt_num(gv, val));
         } else {
-          fprintf(stderr, "%s train: non-finite loss %s at step %ld (epoch %ld), gradients finite; ",
-                  o->prog, fmt_num(lv, loss), steps, ep + 1);
+          /* the loss overflowed on finite numbers: point at the weights that diverged */
+          int big = find_nonfinite(net, m.params, &idx, &val);
+          if (big < 0) big = find_largest(net, m.params, &idx, &val);
+          describe_tensor(net, big, where, sizeof where);
+          char at[48];
+          fprintf(stderr, "%s train: non-finite values at step %ld (epoch %ld): loss %s, gradients "
+                  "finite, largest parameter %s%s = %s; ", o->prog, steps, ep + 1,
+                  fmt_num(lv, loss), where, fmt_index(at, &net->tensors[big], idx), fmt_num(gv, val));
         }
         if (ckpt && last_good_epoch > 0)
           snprintf(kept, sizeof kept, "last good checkpoint kept: %s (epoch %ld)", ckpt,
@@ -672,12 +715,14 @@ static int cmd_train(const cr_net *net, opts *o) {
     cr_metrics_row r = {(int)ep + 1, seen ? lsum / (double)seen : NAN, vloss,
                         net->classifier ? vacc : NAN, secs};
     if (nrows < (int)epochs + 1) rows[nrows++] = r;
+    char tl[24], vl[24];
+    fmt_loss(tl, r.train_loss), fmt_loss(vl, vloss);
     if (net->classifier)
-      printf("epoch %ld/%ld  train_loss %.4f  valid_loss %.4f  valid_acc %.4f  %.2fs  %.0f samples/s\n",
-             ep + 1, epochs, r.train_loss, vloss, vacc, secs, seen / (train_s > 0 ? train_s : 1e-9));
+      printf("epoch %ld/%ld  train_loss %s  valid_loss %s  valid_acc %.4f  %.2fs  %.0f samples/s\n",
+             ep + 1, epochs, tl, vl, vacc, secs, seen / (train_s > 0 ? train_s : 1e-9));
     else
-      printf("epoch %ld/%ld  train_loss %.4f  valid_loss %.4f  (rounded-output acc %.4f)  %.2fs  "
-             "%.0f samples/s\n", ep + 1, epochs, r.train_loss, vloss, vacc, secs,
+      printf("epoch %ld/%ld  train_loss %s  valid_loss %s  (rounded-output acc %.4f)  %.2fs  "
+             "%.0f samples/s\n", ep + 1, epochs, tl, vl, vacc, secs,
              seen / (train_s > 0 ? train_s : 1e-9));
     fflush(stdout);
     if (ckpt) {
@@ -687,10 +732,10 @@ static int cmd_train(const cr_net *net, opts *o) {
       if (bad >= 0) {
         char where[160];
         describe_tensor(net, bad, where, sizeof where);
-        char pv[16];
-        fprintf(stderr, "%s train: parameter %s[%ld][%ld] = %s after epoch %ld; checkpoint %s "
-                "not overwritten\n", o->prog, where, idx / net->tensors[bad].cols,
-                idx % net->tensors[bad].cols, fmt_num(pv, val), ep + 1, ckpt);
+        char pv[16], at[48];
+        fprintf(stderr, "%s train: parameter %s%s = %s after epoch %ld; checkpoint %s "
+                "not overwritten\n", o->prog, where, fmt_index(at, &net->tensors[bad], idx),
+                fmt_num(pv, val), ep + 1, ckpt);
         rc = 1;
         goto finish;
       }
@@ -710,7 +755,7 @@ static int cmd_train(const cr_net *net, opts *o) {
     }
   }
   if (total_samples > 0)
-    printf("done: %ld samples in %.2fs of training (%.0f samples/s); valid_loss %.4f%s",
+    printf("done: %ld samples in %.2fs of training (%.0f samples/s); valid_loss %.4g%s",
            total_samples, total_train_s, total_samples / (total_train_s > 0 ? total_train_s : 1e-9),
            vloss, net->classifier ? "" : "\n");
   if (total_samples > 0 && net->classifier) printf("  valid_acc %.4f\n", vacc);

@@ -38,7 +38,6 @@ static void w_import(void *params, int tensor, const float *src) {
 }
 
 /* Classifier or regressor: the header defines exactly one of the two loss macros. */
-#define NET_HAS(m) defined(m)
 #ifdef $(NAME)_LOSS_CROSS_ENTROPY
 #define NET_CLASSIFIER 1
 static int w_correct(const float *out, const void *targets, int n) {

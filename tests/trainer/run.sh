@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# End-to-end tests of the generated trainer (templates/cli.c.tpl + runtime/cr_train_*.c,
+# cr_ckpt.c) on the tiny data set. `make test-trainer` builds the trainers with ASan +
+# UBSan and runs:
+#
+#   tests/trainer/run.sh BIN_DIR TINY_DIR
+#
+# BIN_DIR holds mnist_mlp_cli (classifier) and seed_mse_cli (regressor); TINY_DIR is
+# the tiny data set (make tiny-data). Prints one line per check and "N passed, N failed".
+set -u
+bin=${1:?usage: run.sh BIN_DIR TINY_DIR}
+tiny=${2:?usage: run.sh BIN_DIR TINY_DIR}
+cli=$bin/mnist_mlp_cli
+mse=$bin/seed_mse_cli
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cr-trainer.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+pass=0 fail=0 skip=0
+ok()   { pass=$((pass + 1)); echo "  ok    $1"; }
+bad()  { fail=$((fail + 1)); echo "  FAIL  $1"; [ $# -gt 1 ] && printf '        %s\n' "${@:2}"; return 0; }
+skipped() { skip=$((skip + 1)); echo "  skip  $1 ($2)"; }
+
+# run NAME CMD...: runs CMD, keeping stdout in $tmp/NAME.out, stderr in $tmp/NAME.err and
+# the exit status in $rc.
+run() {
+  local name=$1; shift
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  rc=$?
+}
+# expect_rc NAME WANT: the last run's exit status.
+expect_rc() {
+  if [ "$rc" -eq "$2" ]; then return 0; fi
+  bad "$1" "exit status $rc, expected $2" "stderr: $(head -c 300 "$tmp/$1.err")"
+  return 1
+}
+# one_line_matching NAME REGEX: stderr is exactly one line and matches REGEX.
+one_line_matching() {
+  local lines
+  lines=$(wc -l <"$tmp/$1.err")
+  if [ "$lines" -ne 1 ]; then
+    bad "$1" "stderr has $lines lines, expected 1:" "$(head -c 400 "$tmp/$1.err")"
+    return 1
+  fi
+  if ! grep -Eq -- "$2" "$tmp/$1.err"; then
+    bad "$1" "stderr does not match /$2/:" "$(cat "$tmp/$1.err")"
+    return 1
+  fi
+  return 0
+}
+# col FILE N ROW: field N of data row ROW (1-based, header excluded) of a CSV.
+col() { awk -F, -v n="$2" -v r="$3" 'NR == r + 1 { print $n }' "$1"; }
+# same_exports DIR_A DIR_B: every .npy of A exists in B with identical bytes.
+same_exports() {
+  local f
+  for f in "$1"/*.npy; do cmp -s "$f" "$2/$(basename "$f")" || return 1; done
+  return 0
+}
+
+echo "trainer tests: $cli, $mse on $tiny"
+
+# --- training works ----------------------------------------------------------------------
+run t_train "$cli" train --data "$tiny" --epochs 4 --seed 3 --checkpoint "$tmp/a.ckpt" \
+  --metrics "$tmp/a.csv" --plot "$tmp/a.png"
+if expect_rc t_train 0; then
+  first=$(col "$tmp/a.csv" 2 1) last=$(col "$tmp/a.csv" 2 4) acc=$(col "$tmp/a.csv" 4 4)
+  if awk -v a="$first" -v b="$last" -v c="$acc" 'BEGIN { exit !(b < a / 4 && c >= 0.8) }'; then
+    ok "classifier: train loss falls ($first -> $last), valid acc $acc >= 0.8 after 4 epochs"
+  else
+    bad "classifier: loss falls" "train loss $first -> $last, valid acc $acc"
+  fi
+  if [ "$(head -n 1 "$tmp/a.csv")" = "epoch,train_loss,valid_loss,valid_acc,seconds" ] &&
+     [ "$(wc -l <"$tmp/a.csv")" -eq 5 ]; then
+    ok "metrics CSV: header and one row per epoch"
+  else
+    bad "metrics CSV" "$(cat "$tmp/a.csv")"
+  fi
+  if command -v gnuplot >/dev/null 2>&1; then
+    if [ "$(head -c 4 "$tmp/a.png" | od -An -tx1 | tr -d ' ')" = "89504e47" ]; then
+      ok "plot: PNG written with gnuplot"
+    else
+      bad "plot: no PNG at $tmp/a.png"
+    fi
+  else
+    grep -q "plot: skipped" "$tmp/t_train.out" && ok "plot: skipped with a note (no gnuplot)" ||
+      bad "plot: no note without gnuplot"
+  fi
+  if ! grep -q $'\r' "$tmp/t_train.out" && grep -Eq '^epoch 4/4 .*samples/s$' "$tmp/t_train.out"; then
+    ok "not a terminal: plain one line per epoch, no progress bar"
+  else
+    bad "plain output when not a terminal" "$(head -c 300 "$tmp/t_train.out")"
+  fi
+fi
+
+run t_prog "$cli" train --data "$tiny" --epochs 1 --progress
+if expect_rc t_prog 0; then
+  grep -q $'\r' "$tmp/t_prog.out" && grep -q 'samples/s' "$tmp/t_prog.out" &&
+    ok "--progress: progress bar with loss and samples/s" || bad "--progress draws no bar"
+fi
+
+run t_mse "$mse" train --data "$tiny" --epochs 4 --seed 3 --metrics "$tmp/m.csv"
+if expect_rc t_mse 0; then
+  first=$(col "$tmp/m.csv" 2 1) last=$(col "$tmp/m.csv" 2 4) acc=$(col "$tmp/m.csv" 4 4)
+  if awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' && [ -z "$acc" ]; then
+    ok "regressor (seed_mse): train loss falls ($first -> $last), no valid_acc column value"
+  else
+    bad "regressor: loss falls" "$(cat "$tmp/m.csv")"
+  fi
+fi
+
+# --- determinism and resume ----------------------------------------------------------------
+run t_det "$cli" train --data "$tiny" --epochs 4 --seed 3 --checkpoint "$tmp/b.ckpt"
+run t_exa "$cli" export "$tmp/ea" --checkpoint "$tmp/a.ckpt"
+run t_exb "$cli" export "$tmp/eb" --checkpoint "$tmp/b.ckpt"
+if [ -s "$tmp/ea/0.weight.npy" ] && same_exports "$tmp/ea" "$tmp/eb" && cmp -s "$tmp/a.ckpt" "$tmp/b.ckpt"; then
+  ok "same seed twice: bitwise-identical weights (export + cmp) and checkpoints"
+else
+  bad "same seed twice gives different weights"
+fi
+run t_seed4 "$cli" train --data "$tiny" --epochs 4 --seed 4 --checkpoint "$tmp/c.ckpt"
+run t_exc "$cli" export "$tmp/ec" --checkpoint "$tmp/c.ckpt"
+if [ -s "$tmp/ec/0.weight.npy" ] && ! cmp -s "$tmp/ea/0.weight.npy" "$tmp/ec/0.weight.npy"; then
+  ok "another seed gives other weights (the comparison can fail)"
+else
+  bad "seed 4 gave the same weights as seed 3"
+fi
+
+run t_full "$cli" train --data "$tiny" --epochs 2 --seed 5 --checkpoint "$tmp/full.ckpt" --metrics "$tmp/full.csv"
+run t_half "$cli" train --data "$tiny" --epochs 1 --seed 5 --checkpoint "$tmp/half.ckpt" --metrics "$tmp/half.csv"
+run t_resume "$cli" train --data "$tiny" --epochs 2 --resume "$tmp/half.ckpt" --metrics "$tmp/half.csv"
+if expect_rc t_resume 0; then
+  run t_exf "$cli" export "$tmp/ef" --checkpoint "$tmp/full.ckpt"
+  run t_exh "$cli" export "$tmp/eh" --checkpoint "$tmp/half.ckpt"
+  if cmp -s "$tmp/full.ckpt" "$tmp/half.ckpt" && [ -s "$tmp/ef/0.weight.npy" ] && same_exports "$tmp/ef" "$tmp/eh"; then
+    ok "1 epoch + resume 1 epoch == 2 epochs straight, bitwise (checkpoint and weights)"
+  else
+    bad "resume differs from an uninterrupted run"
+  fi
+  if [ "$(cut -d, -f1-4 "$tmp/full.csv")" = "$(cut -d, -f1-4 "$tmp/half.csv")" ]; then
+    ok "resumed metrics CSV keeps epoch 1 and equals the straight run's losses"
+  else
+    bad "resumed metrics differ" "$(cat "$tmp/full.csv")" "$(cat "$tmp/half.csv")"
+  fi
+fi
+
+# --- data formats: IDX, IDX.gz, .npy and CSV train to the same weights ------------------------
+run t_gz "$cli" train --train-images "$tiny/train-images-idx3-ubyte.gz" --train-labels "$tiny/train-labels-idx1-ubyte.gz" \
+  --valid-images "$tiny/valid-images-idx3-ubyte.gz" --valid-labels "$tiny/valid-labels-idx1-ubyte.gz" \
+  --epochs 4 --seed 3 --checkpoint "$tmp/gz.ckpt"
+run t_npy "$cli" train --train-images "$tiny/train-x.npy" --train-labels "$tiny/train-y.npy" \
+  --valid-images "$tiny/valid-x.npy" --valid-labels "$tiny/valid-y.npy" --epochs 4 --seed 3 --checkpoint "$tmp/npy.ckpt"
+run t_csv "$cli" train --train-images "$tiny/train.csv" --valid-images "$tiny/valid.csv" \
+  --epochs 4 --seed 3 --checkpoint "$tmp/csv.ckpt"
+if cmp -s "$tmp/a.ckpt" "$tmp/gz.ckpt" && cmp -s "$tmp/a.ckpt" "$tmp/npy.ckpt" && cmp -s "$tmp/a.ckpt" "$tmp/csv.ckpt"; then
+  ok "IDX, IDX.gz, .npy and CSV inputs give bitwise-identical training"
+else
+  bad "data formats train differently" "$(cat "$tmp/t_gz.err" "$tmp/t_npy.err" "$tmp/t_csv.err")"
+fi
+
+# --- eval, predict, export/import ------------------------------------------------------------
+run t_eval "$cli" eval --checkpoint "$tmp/a.ckpt" --data "$tiny"
+if expect_rc t_eval 0; then
+  acc=$(col "$tmp/a.csv" 4 4)
+  grep -q "accuracy $acc" "$tmp/t_eval.out" && ok "eval reproduces the last epoch's valid accuracy ($acc)" ||
+    bad "eval accuracy differs from training's" "$(cat "$tmp/t_eval.out")" "metrics: $acc"
+fi
+run t_pred "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tiny/valid-images-idx3-ubyte"
+run t_predn "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tiny/valid-x.npy" --output "$tmp/pred_npy.txt"
+if [ "$(wc -l <"$tmp/t_pred.out")" -eq 200 ] && cmp -s "$tmp/t_pred.out" "$tmp/pred_npy.txt"; then
+  # accuracy of the predictions against the labels: the .npy labels' bytes after its header
+  # (10 bytes + the little-endian header length at offset 8)
+  hl=$(od -An -tu2 -j 8 -N 2 "$tiny/valid-y.npy" | tr -d ' ')
+  right=$(od -An -v -tu1 -j $((10 + hl)) "$tiny/valid-y.npy" | tr -s ' ' '\n' | grep -v '^$' | paste -d' ' - "$tmp/t_pred.out" | awk '$1 == $2' | wc -l)
+  acc=$(col "$tmp/a.csv" 4 4)
+  if awk -v r="$right" -v a="$acc" 'BEGIN { exit !(r / 200 == a + 0) }'; then
+    ok "predict: 200 lines from IDX and from .npy, identical, accuracy $right/200 = eval's"
+  else
+    bad "predict accuracy $right/200 differs from eval's $acc"
+  fi
+else
+  bad "predict output" "$(head -c 200 "$tmp/t_pred.err")"
+fi
+run t_imp "$cli" import "$tmp/ea" --checkpoint "$tmp/imp.ckpt"
+run t_exi "$cli" export "$tmp/ei" --checkpoint "$tmp/imp.ckpt"
+if expect_rc t_exi 0 && same_exports "$tmp/ea" "$tmp/ei"; then
+  ok "export -> import -> export round trip is bitwise"
+fi
+run t_predi "$cli" predict --checkpoint "$tmp/imp.ckpt" --input "$tiny/valid-x.npy"
+cmp -s "$tmp/t_predi.out" "$tmp/pred_npy.txt" && ok "imported checkpoint predicts the same" ||
+  bad "imported checkpoint predicts differently"
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  # Independent check of the PyTorch layout: numpy forward with the exported [out][in] weights.
+  if /usr/bin/python3 - "$tmp/ea" "$tiny/valid-x.npy" "$tmp/pred_npy.txt" >"$tmp/np.out" 2>&1 <<'EOF'
+import sys, numpy as np
+d, xs, preds = sys.argv[1:4]
+w0, b0 = np.load(d + "/0.weight.npy"), np.load(d + "/0.bias.npy")
+w2, b2 = np.load(d + "/2.weight.npy"), np.load(d + "/2.bias.npy")
+mean, std = np.load(d + "/norm.npy")
+assert w0.shape == (50, 784) and w2.shape == (10, 50) and b0.shape == (50,), (w0.shape, w2.shape)
+x = (np.load(xs).reshape(-1, 784).astype(np.float64) - mean) / std
+out = np.maximum(x @ w0.T + b0, 0) @ w2.T + b2
+want = np.loadtxt(preds, dtype=int)
+agree = (out.argmax(1) == want).mean()
+print("agree", agree)
+sys.exit(0 if agree >= 0.99 else 1)
+EOF
+  then ok "numpy forward with exported nn.Linear-layout weights agrees with predict ($(cat "$tmp/np.out"))"
+  else bad "numpy forward disagrees" "$(cat "$tmp/np.out")"; fi
+else
+  skipped "numpy check of the export layout" "no numpy for /usr/bin/python3"
+fi
+
+# --- checkpoints that must be refused -----------------------------------------------------------
+size=$(wc -c <"$tmp/a.ckpt")
+head -c $((size - 100)) "$tmp/a.ckpt" >"$tmp/trunc.ckpt"
+run t_trunc "$cli" eval --checkpoint "$tmp/trunc.ckpt" --data "$tiny"
+expect_rc t_trunc 2 && one_line_matching t_trunc "trunc\.ckpt: checkpoint truncated" && ok "truncated checkpoint refused"
+head -c 200 "$tmp/a.ckpt" >"$tmp/trunc2.ckpt"
+run t_trunc2 "$cli" eval --checkpoint "$tmp/trunc2.ckpt" --data "$tiny"
+expect_rc t_trunc2 2 && one_line_matching t_trunc2 "trunc2\.ckpt: checkpoint truncated" && ok "checkpoint cut inside its header refused"
+flip() { # flip FILE OFFSET: xor one byte with 0x10
+  local b; b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+  printf "$(printf '\\%03o' $((b ^ 16)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+cp "$tmp/a.ckpt" "$tmp/flip.ckpt"; flip "$tmp/flip.ckpt" $((size / 2))
+run t_flip "$cli" eval --checkpoint "$tmp/flip.ckpt" --data "$tiny"
+expect_rc t_flip 2 && one_line_matching t_flip "flip\.ckpt: checkpoint payload corrupt \(CRC32" && ok "bit-flipped payload refused (CRC32)"
+cp "$tmp/a.ckpt" "$tmp/fliph.ckpt"; flip "$tmp/fliph.ckpt" 20
+run t_fliph "$cli" eval --checkpoint "$tmp/fliph.ckpt" --data "$tiny"
+expect_rc t_fliph 2 && one_line_matching t_fliph "fliph\.ckpt: checkpoint header corrupt" && ok "bit-flipped header refused"
+printf 'not a checkpoint at all, just text\n' >"$tmp/text.ckpt"
+run t_magic "$cli" eval --checkpoint "$tmp/text.ckpt" --data "$tiny"
+expect_rc t_magic 2 && one_line_matching t_magic "text\.ckpt: not a chainrule checkpoint" && ok "foreign file refused (magic)"
+run t_msek "$mse" train --data "$tiny" --epochs 1 --checkpoint "$tmp/mse.ckpt"
+run t_wrong "$cli" eval --checkpoint "$tmp/mse.ckpt" --data "$tiny"
+expect_rc t_wrong 2 && one_line_matching t_wrong "mse\.ckpt: checkpoint is for network 'seed_mse', this program trains 'mnist_mlp'" &&
+  ok "checkpoint of another network refused"
+cp "$tmp/a.ckpt" "$tmp/keep.ckpt"
+run t_bad_resume "$cli" train --data "$tiny" --epochs 5 --resume "$tmp/flip.ckpt" --checkpoint "$tmp/keep.ckpt"
+expect_rc t_bad_resume 2 && one_line_matching t_bad_resume "flip\.ckpt: checkpoint payload corrupt" &&
+  cmp -s "$tmp/a.ckpt" "$tmp/keep.ckpt" && ok "--resume from a corrupt checkpoint: refused, nothing written"
+
+# --- divergence: NaN/Inf stops training, the last good checkpoint stays --------------------------
+cp "$tmp/half.ckpt" "$tmp/good.ckpt"
+cp "$tmp/half.ckpt" "$tmp/good_copy.ckpt"
+run t_nan "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/good.ckpt" --lr 1e9
+if expect_rc t_nan 1 &&
+   one_line_matching t_nan "non-finite values at step [0-9]+ \(epoch 3\): loss (nan|-?inf|[-0-9.e+]+), (gradient of|gradients finite, largest parameter) layer [0-9]+ \(linear [0-9]+->[0-9]+\) tensor [0-9]\.(weight|bias)(\[[0-9]+\])+ = [-0-9.e+naif]+; training stopped, last good checkpoint kept: .*good\.ckpt \(epoch 2\)"; then
+  if cmp -s "$tmp/good.ckpt" "$tmp/good_copy.ckpt"; then
+    ok "huge lr: stopped with step/layer/tensor named, last good checkpoint untouched"
+  else
+    bad "huge lr: the checkpoint was overwritten"
+  fi
+fi
+run t_nan0 "$cli" train --data "$tiny" --epochs 2 --lr 1e9 --checkpoint "$tmp/never.ckpt"
+expect_rc t_nan0 1 && [ ! -e "$tmp/never.ckpt" ] &&
+  one_line_matching t_nan0 "non-finite values at step [0-9]+ \(epoch 1\): loss (nan|-?inf), gradient of layer [0-9]+ \(linear [0-9]+->[0-9]+\) tensor [0-9]\.(weight|bias)(\[[0-9]+\])+ = (nan|-?inf); training stopped, no checkpoint written yet" &&
+  ok "huge lr from scratch: stopped in epoch 1, no checkpoint file created"
+
+# --- bad usage: exit 2 and one line naming the problem ---------------------------------------------
+# Each entry: expected-regex <TAB> arguments (split on spaces).
+while IFS=$'\t' read -r want args; do
+  [ -z "$want" ] && continue
+  # shellcheck disable=SC2086
+  run t_usage "$cli" $args
+  name="usage: $args"
+  if [ "$rc" -eq 2 ] && [ ! -s "$tmp/t_usage.out" ] && one_line_matching t_usage "$want"; then
+    ok "$name"
+  elif [ "$rc" -ne 2 ]; then
+    bad "$name" "exit status $rc, expected 2" "$(head -c 200 "$tmp/t_usage.err")"
+  elif [ -s "$tmp/t_usage.out" ]; then
+    bad "$name" "wrote to stdout: $(head -c 200 "$tmp/t_usage.out")"
+  fi
+done <<EOF
+missing command	
+unknown command 'frobnicate'	frobnicate
+unknown option '--bogus'	train --bogus
+option '--epochs' needs an integer from 1 to	train --epochs 0
+option '--epochs' needs an integer from 1 to .* got 'x'	train --epochs x
+option '--lr' needs a positive number, got '-1'	train --lr -1
+option '--lr' needs a positive number, got 'nan'	train --lr nan
+option '--lr' needs a value	train --lr
+option '--batch' 65 is larger than the spec's batch 64	train --batch 65 --data $tiny
+option '--seed' needs a non-negative integer	train --seed -3
+option '--init': unknown scheme 'glorot_magic'	train --init glorot_magic --data $tiny
+option '--no-norm' takes no value	train --no-norm=1
+option '--resume' does not apply to this command	eval --resume x.ckpt
+does-not-exist: data directory not found	train --data $tmp/does-not-exist
+no such file|cannot open	train --train-images $tmp/nope-images --train-labels $tmp/nope-labels --valid-images $tmp/nope-images --valid-labels $tmp/nope-labels
+labels file missing	train --train-images $tiny/train-images-idx3-ubyte --valid-images $tiny/valid-x.npy --valid-labels $tiny/valid-y.npy
+needs --checkpoint FILE	eval --data $tiny
+missing\.ckpt: cannot open checkpoint	eval --checkpoint $tmp/missing.ckpt --data $tiny
+needs --input FILE	predict --checkpoint $tmp/a.ckpt
+valid-y\.npy	predict --checkpoint $tmp/a.ckpt --input $tiny/valid-y.npy
+option '--plot' needs --metrics	train --data $tiny --plot $tmp/p.png
+unexpected argument 'extra'	train extra
+nope.*0\.weight\.npy	import $tmp/nope --checkpoint $tmp/x.ckpt
+EOF
+
+run t_help "$cli" --help
+expect_rc t_help 0 && grep -q "init-report" "$tmp/t_help.out" && ok "--help lists the commands"
+run t_thelp "$cli" train --help
+expect_rc t_thelp 0 && grep -q -- "--resume FILE" "$tmp/t_thelp.out" && ok "train --help lists its options"
+
+# --- init report ----------------------------------------------------------------------------------
+run t_rep "$cli" init-report --data "$tiny" --rows 200
+if expect_rc t_rep 0; then
+  # std after the first linear layer: plain randn must be >> simplified Kaiming (~1)
+  r=$(awk '$1 == "randn" && $3 == "linear" { print $NF; exit }' "$tmp/t_rep.out")
+  k=$(awk '$1 == "simple_kaiming" && $3 == "linear" { print $NF; exit }' "$tmp/t_rep.out")
+  dead=$(sed -n 's/^randn: activations first hold inf\/nan after layer \([0-9]*\)$/\1/p' "$tmp/t_rep.out")
+  if awk -v r="$r" -v k="$k" -v d="$dead" 'BEGIN { exit !(r > 10 && k > 0.5 && k < 2 && d >= 15 && d <= 45) }' &&
+     grep -q '^randn/sqrt(512): finite through all 100 layers' "$tmp/t_rep.out" &&
+     grep -q '^relu, kaiming: finite through all 100 layers' "$tmp/t_rep.out"; then
+    ok "init report: randn std $r, simple_kaiming std $k, deep randn dies at layer $dead, scaled stacks stay finite"
+  else
+    bad "init report numbers" "randn $r kaiming $k dead $dead" "$(tail -5 "$tmp/t_rep.out")"
+  fi
+fi
+
+echo "trainer: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
