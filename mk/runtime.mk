@@ -56,13 +56,13 @@ data: $(BUILD)/tools/mnist_json2idx
 # --- tests ----------------------------------------------------------------------------------
 RT_TEST_SRC  := $(sort $(wildcard tests/runtime/*.c))
 RT_TEST_BIN  := $(BUILD)/rt-san/test_runtime
-CHECK_FLAGS  = $(shell pkg-config --cflags check 2>/dev/null)
-CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+RT_CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+RT_CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 $(RT_TEST_BIN): $(RT_TEST_SRC) $(wildcard tests/runtime/*.h) $(BUILD)/rt-san/libcr.a $(RT_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(RT_SAN_FLAGS) $(CHECK_FLAGS) -Iruntime -Itests/runtime $(RT_TEST_SRC) \
-	  $(BUILD)/rt-san/libcr.a $(CHECK_LIBS) $(RT_LDLIBS) -o $@
+	$(CC) $(RT_SAN_FLAGS) $(RT_CHECK_CFLAGS) -Iruntime -Itests/runtime $(RT_TEST_SRC) \
+	  $(BUILD)/rt-san/libcr.a $(RT_CHECK_LIBS) $(RT_LDLIBS) -o $@
 
 # Fuzz targets, also built as plain programs (no libFuzzer) that replay a corpus.
 FUZZ_TARGETS := idx idx_gz npy csv

@@ -194,6 +194,7 @@ Suite *suite_batch(void) {
   tcase_add_test(core, test_zero_copy_in_order);
   tcase_add_test(core, test_shuffle_orders);
   tcase_add_test(core, test_fisher_yates_uniform);
+  tcase_set_timeout(core, 60);   /* statistical tests: ~1e6 draws under ASan, on a busy machine */
   suite_add_tcase(s, core);
   TCase *limits = tcase_create("limits");
   tcase_add_test(limits, test_batcher_limits);

@@ -160,6 +160,7 @@ Suite *suite_init(void) {
   tcase_add_test(core, test_pytorch_default_is_kaiming_uniform_sqrt5);
   tcase_add_test(core, test_gains);
   tcase_add_test(core, test_same_seed_same_values);
+  tcase_set_timeout(core, 60);   /* statistical tests: ~1e6 draws under ASan, on a busy machine */
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
   tcase_add_loop_test(errors, test_init_errors, 0, (int)(sizeof INIT_BAD / sizeof *INIT_BAD));
