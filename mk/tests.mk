@@ -57,7 +57,7 @@ RAND_NAMES   := $(wordlist 1,$(RAND_COUNT),$(RAND_NAMES))
 RAND_DIR     := $(TESTS_DIR)/rand
 SPEC_NAMES   := $(basename $(notdir $(wildcard specs/*.lua)))
 TRAJ_NAMES   := $(basename $(notdir $(wildcard tests/golden/specs/*.lua)))
-NET_SRC      := tests/net/net_test.c tests/net/golden.inc tests/net/config.sh $(REF_HDR) runtime/cr.h
+NET_SRC      := tests/net/net_test.c tests/net/golden.inc $(REF_HDR) runtime/cr.h
 
 # the random specs: one run of tests/randspec writes all of them (only changed files)
 $(TESTS_DIR)/randspec: tests/randspec/randspec.c
@@ -104,10 +104,10 @@ $(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS
 
 # run-net/<id>/<variant>, run-golden/<id>/<variant>: run one binary, print its output in one piece
 GOLD_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/golden/*/net.desc))))
-RUN_NET    := $(foreach s,$(SPEC_NAMES) $(RAND_NAMES),$(foreach v,$(NET_VARIANTS),run-net/$(s)/$(v)))
+RUN_NET    := $(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),run-net/$(s)/$(v)))
 RUN_GOLD   := $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),run-golden/$(s)/$(v)))
 .PHONY: $(RUN_NET) $(RUN_GOLD)
-golden_args = $(if $(filter traj_%,$(1)),--traj tests/golden/$(1),--golden tests/golden/$(1))
+golden_args = --only-golden $(if $(filter traj_%,$(1)),--traj tests/golden/$(1),--golden tests/golden/$(1))
 
 # $(1) goal (net/golden), $(2) id, $(3) variant, $(4) extra arguments
 define NET_RUN_RULE
@@ -116,12 +116,14 @@ run-$(1)/$(2)/$(3): $(NET_T)/$(2)/$(3)/net_test
 	$(TEST_RUN) $$< $(if $(NET_DESC_$(2)),--desc $(NET_DESC_$(2))) $(4) > $$$$log 2>&1; \
 	rc=$$$$?; echo "== $(1) $(2) [$(ISA) $(3)]"; cat $$$$log; exit $$$$rc
 endef
-$(foreach s,$(SPEC_NAMES) $(RAND_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
+$(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
 $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,golden,$(s),$(v),$(call golden_args,$(s))))))
 
 test-net: $(RUN_NET)
-	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random specs, variants: $(NET_VARIANTS))"
+	@tests/net/summary.sh "test-net [$(ISA)]" $(foreach r,$(RUN_NET),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/net.log)
+	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random specs + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS))"
 test-golden: $(RUN_GOLD)
+	@tests/net/summary.sh "test-golden [$(ISA)]" $(foreach r,$(RUN_GOLD),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/golden.log)
 	@echo "test-golden [$(ISA)]: $(words $(RUN_GOLD)) runs passed ($(GOLD_NAMES), variants: $(NET_VARIANTS))"
 
 # ---------------------------------------------------------------- PyTorch golden vectors
