@@ -74,6 +74,14 @@ $(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(BUILD)/rt-san/libcr.a $(RT_HDR
 	$(CC) $(RT_SAN_FLAGS) -Iruntime -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
 	  $(BUILD)/rt-san/libcr.a -lz -lm
 
-test-trainer: $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TINY_STAMP)
+$(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(BUILD)/rt-san/libcr.a $(RT_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(RT_SAN_FLAGS) $(CHECK_FLAGS) -Iruntime -o $@ $< $(BUILD)/rt-san/libcr.a \
+	  $(CHECK_LIBS) -lz -lm
+
+test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TINY_STAMP)
+	@echo "== trainer runtime suite: checkpoints, CRC-32, metrics, non-finite scan (ASan + UBSan)"
+	@mkdir -p $(TT_DIR)/tmp
+	@CR_TEST_TMP=$(TT_DIR)/tmp $(TT_DIR)/test_ckpt
 	@echo "== trainer end-to-end tests (ASan + UBSan, tiny data set)"
 	@tests/trainer/run.sh $(TT_DIR) $(TINY_DIR)

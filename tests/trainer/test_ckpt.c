@@ -1,0 +1,314 @@
+/* Check suite for the trainer's runtime pieces: checkpoints (cr_ckpt.c), CRC-32,
+ * metrics CSV, the non-finite scan. Run by `make test-trainer` (ASan + UBSan).
+ * CR_TEST_TMP names a scratch directory (default /tmp). */
+#define _POSIX_C_SOURCE 200809L
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cr.h"
+
+static char tmpdir[512];
+
+static void path_of(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s/%s", tmpdir, name);
+}
+
+static unsigned char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = malloc((size_t)n + 1);
+  *len = fread(b, 1, (size_t)n, f);
+  fclose(f);
+  return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t len) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+  fclose(f);
+}
+
+/* A small "network": three parts of known contents. */
+typedef struct {
+  float w[37];
+  unsigned char opt[13];
+  float norm[2];
+} state;
+
+static void fill(state *s, float k) {
+  memset(s, 0, sizeof *s); /* padding too, so whole-struct memcmp is meaningful */
+  for (int i = 0; i < 37; i++) s->w[i] = k * (float)i - 3.0f;
+  for (int i = 0; i < 13; i++) s->opt[i] = (unsigned char)(k * 7 + i);
+  s->norm[0] = 0.13f, s->norm[1] = 0.31f;
+}
+
+static void setup(state *s, cr_ckpt_id *id, cr_ckpt_part parts[3]) {
+  static const cr_shape shapes[2] = {{"0.weight", 6, 6}, {"0.bias", 1, 1}};
+  id->net = "toy";
+  id->param_count = 37;
+  id->shapes_hash = cr_shapes_hash(shapes, 2);
+  parts[0] = (cr_ckpt_part){"params", s->w, sizeof s->w};
+  parts[1] = (cr_ckpt_part){"opt", s->opt, sizeof s->opt};
+  parts[2] = (cr_ckpt_part){"norm", s->norm, sizeof s->norm};
+}
+
+/* Writes a good checkpoint and returns its path in buf. */
+static void write_good(char *buf, size_t cap) {
+  state s;
+  cr_ckpt_id id;
+  cr_ckpt_part parts[3];
+  fill(&s, 1.5f);
+  setup(&s, &id, parts);
+  path_of(buf, cap, "good.ckpt");
+  cr_err e = {{0}};
+  ck_assert_msg(cr_ckpt_save(buf, &id, parts, 3, &e) == 0, "save failed: %s", e.msg);
+}
+
+/* Loads path expecting failure whose message contains want; checks nothing was copied. */
+static void expect_refused(const char *path, const cr_ckpt_id *id_override, const char *want) {
+  state s, before;
+  cr_ckpt_id id;
+  cr_ckpt_part parts[3];
+  fill(&s, 9.0f);
+  memcpy(&before, &s, sizeof s);
+  setup(&s, &id, parts);
+  if (id_override) id = *id_override;
+  cr_err e = {{0}};
+  ck_assert_msg(cr_ckpt_load(path, &id, parts, 3, &e) == -1, "%s: loaded, expected '%s'", path, want);
+  ck_assert_msg(strstr(e.msg, want) != NULL, "message '%s' lacks '%s'", e.msg, want);
+  ck_assert_msg(strstr(e.msg, path) == e.msg, "message '%s' does not start with the path", e.msg);
+  ck_assert_msg(memcmp(&s, &before, sizeof s) == 0, "refused load changed the caller's buffers");
+}
+
+START_TEST(crc32_known_vector) {
+  ck_assert_uint_eq(cr_crc32(0, "123456789", 9), 0xcbf43926u);
+  uint32_t c = cr_crc32(0, "1234", 4);
+  ck_assert_uint_eq(cr_crc32(c, "56789", 5), 0xcbf43926u);
+}
+END_TEST
+
+START_TEST(roundtrip_exact) {
+  char path[600];
+  write_good(path, sizeof path);
+  state s, want;
+  cr_ckpt_id id;
+  cr_ckpt_part parts[3];
+  fill(&s, 0.0f);
+  fill(&want, 1.5f);
+  setup(&s, &id, parts);
+  cr_err e = {{0}};
+  ck_assert_msg(cr_ckpt_load(path, &id, parts, 3, &e) == 0, "load failed: %s", e.msg);
+  ck_assert_msg(memcmp(&s, &want, sizeof s) == 0, "loaded state differs from saved");
+  /* saving the same state twice gives the same bytes */
+  char p2[600];
+  path_of(p2, sizeof p2, "again.ckpt");
+  ck_assert_int_eq(cr_ckpt_save(p2, &id, parts, 3, &e), 0);
+  size_t a, b;
+  unsigned char *x = slurp(path, &a), *y = slurp(p2, &b);
+  ck_assert_uint_eq(a, b);
+  ck_assert_msg(memcmp(x, y, a) == 0, "same state, different bytes");
+  free(x), free(y);
+}
+END_TEST
+
+START_TEST(every_truncation_refused) {
+  char path[600], cut[600];
+  write_good(path, sizeof path);
+  size_t len;
+  unsigned char *b = slurp(path, &len);
+  path_of(cut, sizeof cut, "cut.ckpt");
+  for (size_t n = 0; n < len; n++) {
+    spit(cut, b, n);
+    expect_refused(cut, NULL, "truncated");
+  }
+  free(b);
+}
+END_TEST
+
+START_TEST(every_bit_flip_refused) {
+  char path[600], bad[600];
+  write_good(path, sizeof path);
+  size_t len;
+  unsigned char *b = slurp(path, &len);
+  path_of(bad, sizeof bad, "flip.ckpt");
+  /* every byte, one bit each (bit i % 8), so each bit position is hit across the file */
+  for (size_t i = 0; i < len; i++) {
+    unsigned char m = (unsigned char)(1u << (i % 8));
+    b[i] ^= m;
+    spit(bad, b, len);
+    expect_refused(bad, NULL, "");
+    b[i] ^= m;
+  }
+  free(b);
+}
+END_TEST
+
+START_TEST(trailing_bytes_refused) {
+  char path[600], bad[600];
+  write_good(path, sizeof path);
+  size_t len;
+  unsigned char *b = slurp(path, &len);
+  unsigned char *c = malloc(len + 1);
+  memcpy(c, b, len);
+  c[len] = 0;
+  path_of(bad, sizeof bad, "long.ckpt");
+  spit(bad, c, len + 1);
+  expect_refused(bad, NULL, "trailing bytes");
+  free(b), free(c);
+}
+END_TEST
+
+START_TEST(mismatches_named) {
+  char path[600];
+  write_good(path, sizeof path);
+  state s;
+  cr_ckpt_id id;
+  cr_ckpt_part parts[3];
+  setup(&s, &id, parts);
+  cr_ckpt_id other = id;
+  other.net = "other";
+  expect_refused(path, &other, "is for network 'toy', this program trains 'other'");
+  other = id;
+  other.param_count = 38;
+  expect_refused(path, &other, "parameter shapes differ");
+  other = id;
+  other.shapes_hash ^= 1;
+  expect_refused(path, &other, "parameter shapes differ");
+  /* a part of another size: e.g. NAME_opt of another ISA or optimizer */
+  state t;
+  cr_ckpt_part p2[3];
+  setup(&t, &id, p2);
+  p2[1].bytes = 12;
+  cr_err e = {{0}};
+  ck_assert_int_eq(cr_ckpt_load(path, &id, p2, 3, &e), -1);
+  ck_assert_msg(strstr(e.msg, "part 'opt' has 13 bytes, this program's is 12 bytes"), "%s", e.msg);
+  p2[1].bytes = 13;
+  p2[2].name = "normal";
+  ck_assert_int_eq(cr_ckpt_load(path, &id, p2, 3, &e), -1);
+  ck_assert_msg(strstr(e.msg, "part 2 is 'norm', expected 'normal'"), "%s", e.msg);
+  ck_assert_int_eq(cr_ckpt_load(path, &id, p2, 2, &e), -1);
+  ck_assert_msg(strstr(e.msg, "has 3 parts, this program expects 2"), "%s", e.msg);
+}
+END_TEST
+
+START_TEST(version_named) {
+  char path[600], bad[600];
+  write_good(path, sizeof path);
+  size_t len;
+  unsigned char *b = slurp(path, &len);
+  b[8] = 2; /* format version 2 (little-endian u32 at offset 8) */
+  path_of(bad, sizeof bad, "v2.ckpt");
+  spit(bad, b, len);
+  expect_refused(bad, NULL, "format version 2, this program reads version 1");
+  free(b);
+}
+END_TEST
+
+START_TEST(save_failure_leaves_nothing) {
+  state s;
+  cr_ckpt_id id;
+  cr_ckpt_part parts[3];
+  fill(&s, 1.0f);
+  setup(&s, &id, parts);
+  char path[600];
+  path_of(path, sizeof path, "no-such-dir/x.ckpt");
+  cr_err e = {{0}};
+  ck_assert_int_eq(cr_ckpt_save(path, &id, parts, 3, &e), -1);
+  ck_assert_msg(strstr(e.msg, "no-such-dir/x.ckpt"), "%s", e.msg);
+  ck_assert_int_ne(access(path, F_OK), 0);
+  /* overwriting keeps a complete file: the old one or the new one */
+  write_good(path, sizeof path);
+  fill(&s, 2.0f);
+  ck_assert_int_eq(cr_ckpt_save(path, &id, parts, 3, &e), 0);
+  state r;
+  cr_ckpt_part rp[3];
+  fill(&r, 0.0f);
+  setup(&r, &id, rp);
+  ck_assert_int_eq(cr_ckpt_load(path, &id, rp, 3, &e), 0);
+  ck_assert_msg(memcmp(&r, &s, sizeof s) == 0, "overwritten checkpoint holds old data");
+}
+END_TEST
+
+START_TEST(nonfinite_scan) {
+  float x[1000];
+  for (int i = 0; i < 1000; i++) x[i] = (float)i * 1e30f;
+  ck_assert_int_eq(cr_first_nonfinite(x, 1000), -1);
+  x[700] = INFINITY;
+  x[900] = NAN;
+  ck_assert_int_eq(cr_first_nonfinite(x, 1000), 700);
+  x[3] = -NAN;
+  ck_assert_int_eq(cr_first_nonfinite(x, 1000), 3);
+  x[0] = -INFINITY;
+  ck_assert_int_eq(cr_first_nonfinite(x, 1), 0);
+  ck_assert_int_eq(cr_first_nonfinite(x, 0), -1);
+  float big = 3.4028235e38f;
+  ck_assert_int_eq(cr_first_nonfinite(&big, 1), -1);
+}
+END_TEST
+
+START_TEST(metrics_roundtrip) {
+  char path[600];
+  path_of(path, sizeof path, "m.csv");
+  cr_metrics_row rows[3] = {{1, 0.5, 0.25, 0.9, 1.5}, {2, 0.4, 0.2, NAN, 1.25}, {3, 0.3, 0.1, 0.95, 1.0}};
+  cr_err e = {{0}};
+  ck_assert_int_eq(cr_metrics_write(path, rows, 3, &e), 0);
+  cr_metrics_row back[4];
+  int n = -1;
+  ck_assert_int_eq(cr_metrics_read(path, 3, back, 4, &n, &e), 0);
+  ck_assert_int_eq(n, 2);
+  ck_assert_int_eq(back[1].epoch, 2);
+  ck_assert(isnan(back[1].valid_acc));
+  ck_assert_double_eq_tol(back[0].valid_acc, 0.9, 1e-9);
+  ck_assert_double_eq_tol(back[1].train_loss, 0.4, 1e-9);
+  FILE *f = fopen(path, "w");
+  fputs("epoch,train_loss,valid_loss,valid_acc,seconds\n1,0.5,zz,0.9,1\n", f);
+  fclose(f);
+  ck_assert_int_eq(cr_metrics_read(path, 9, back, 4, &n, &e), -1);
+  ck_assert_msg(strstr(e.msg, "m.csv:2: malformed metrics row"), "%s", e.msg);
+  char missing[600];
+  path_of(missing, sizeof missing, "missing.csv");
+  ck_assert_int_eq(cr_metrics_read(missing, 9, back, 4, &n, &e), 0);
+  ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+int main(void) {
+  const char *t = getenv("CR_TEST_TMP");
+  snprintf(tmpdir, sizeof tmpdir, "%s/cr-ckpt-XXXXXX", t && *t ? t : "/tmp");
+  if (!mkdtemp(tmpdir)) {
+    perror(tmpdir);
+    return 1;
+  }
+  Suite *s = suite_create("trainer-runtime");
+  TCase *core = tcase_create("core");
+  tcase_add_test(core, crc32_known_vector);
+  tcase_add_test(core, roundtrip_exact);
+  tcase_add_test(core, nonfinite_scan);
+  tcase_add_test(core, metrics_roundtrip);
+  suite_add_tcase(s, core);
+  TCase *errors = tcase_create("errors");
+  tcase_set_timeout(errors, 60);
+  tcase_add_test(errors, every_truncation_refused);
+  tcase_add_test(errors, every_bit_flip_refused);
+  tcase_add_test(errors, trailing_bytes_refused);
+  tcase_add_test(errors, mismatches_named);
+  tcase_add_test(errors, version_named);
+  tcase_add_test(errors, save_failure_leaves_nothing);
+  suite_add_tcase(s, errors);
+  SRunner *r = srunner_create(s);
+  srunner_run_all(r, CK_NORMAL);
+  int failed = srunner_ntests_failed(r);
+  srunner_free(r);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  return failed ? 1 : 0;
+}
