@@ -11,6 +11,9 @@
 # + NAME.c + build/libcr.a; see docs/ARCHITECTURE.md ("The trainer").
 
 DEMO_ISA     ?= scalar
+# Expanded here, not through runtime.mk's variables: mk/*.mk are included in name order,
+# and prerequisites are expanded when a rule is read.
+TRAINER_HDRS := $(wildcard runtime/*.h)
 TRAINER_DIR  := $(BUILD)/trainer
 DEMO_DIR     := $(BUILD)/demo
 # Generated code for a vector ISA is built for this host (the demo trains here).
@@ -19,7 +22,7 @@ trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 # build/trainer/ISA/NAME_cli from specs/NAME.lua. The generator rewrites its outputs only
 # when their bytes change, so this relinks only when the spec or a tool changed.
 define trainer_rule
-$(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(BUILD)/libcr.a $$(RT_HDR)
+$(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(BUILD)/libcr.a $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
 	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cli
 	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -I$$(@D) \
@@ -68,20 +71,20 @@ demo-fashion-run: $(DEMO_FASHION)
 # --- tests: the trainer built with ASan + UBSan over the sanitizer runtime ---------------
 TEST_GOALS += test-trainer
 TT_DIR := $(BUILD)/tests/trainer
-$(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(BUILD)/rt-san/libcr.a $(RT_HDR)
+$(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(BUILD)/rt-san/libcr.a $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
 	$(CC) $(RT_SAN_FLAGS) -Iruntime -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
 	  $(BUILD)/rt-san/libcr.a -lz -lm
 
-$(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(BUILD)/rt-san/libcr.a $(RT_HDR)
+$(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(BUILD)/rt-san/libcr.a $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(RT_SAN_FLAGS) $(CHECK_FLAGS) -Iruntime -o $@ $< $(BUILD)/rt-san/libcr.a \
 	  $(CHECK_LIBS) -lz -lm
 
-test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TINY_STAMP)
+test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli tiny-data
 	@echo "== trainer runtime suite: checkpoints, CRC-32, metrics, non-finite scan (ASan + UBSan)"
 	@mkdir -p $(TT_DIR)/tmp
 	@CR_TEST_TMP=$(TT_DIR)/tmp $(TT_DIR)/test_ckpt
 	@echo "== trainer end-to-end tests (ASan + UBSan, tiny data set)"
-	@tests/trainer/run.sh $(TT_DIR) $(TINY_DIR)
+	@tests/trainer/run.sh $(TT_DIR) $(BUILD)/tiny
