@@ -173,7 +173,7 @@ int cr_plot_png(const char *png, const char *csv, int has_acc, cr_err *e) {
   fprintf(g, "set terminal pngcairo size 900,500 noenhanced\n");
   fprintf(g, "set output ");
   gp_quote(g, tmp);
-  fprintf(g, "\nset datafile separator ','\nset key autotitle columnhead\n"
+  fprintf(g, "\nset datafile separator ','\nset key autotitle columnhead below\n"
              "set xlabel 'epoch'\nset ylabel 'loss'\nset grid\n");
   if (has_acc) fprintf(g, "set y2label 'validation accuracy'\nset y2tics\nset ytics nomirror\n");
   fprintf(g, "plot ");
