@@ -18,13 +18,18 @@ TESTS_DIR   := $(BUILD)/tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
+RAND_COUNT   := 24
+RAND_NAMES   := $(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j)))
+RAND_NAMES   := $(wordlist 1,$(RAND_COUNT),$(RAND_NAMES))
+RAND_DIR     := $(TESTS_DIR)/rand
+
 REF_SRC := tests/ref/ref.c
 REF_HDR := tests/ref/ref.h tests/ref/rng.h
 
 # ---------------------------------------------------------------- reference
-# Variant directories: clang, gcc, clang-san (ASan + UBSan).
-tcc  = $(firstword $(subst -, ,$(1)))
-tsan = $(if $(findstring -san,$(1)),$(SAN))
+# Variants are named by their compiler, with -san for the ASan + UBSan build (clang-san).
+tcc  = $(patsubst %-san,%,$(1))
+tsan = $(if $(filter %-san,$(1)),$(SAN))
 
 $(TESTS_DIR)/ref/%/test_ref: tests/ref/test_ref.c $(REF_SRC) $(REF_HDR)
 	@mkdir -p $(@D)
@@ -32,8 +37,10 @@ $(TESTS_DIR)/ref/%/test_ref: tests/ref/test_ref.c $(REF_SRC) $(REF_HDR)
 	  -o $@ tests/ref/test_ref.c $(REF_SRC) $(CHECK_LIBS) -lm
 
 REF_VARIANTS := clang gcc clang-san
-test-ref: $(foreach v,$(REF_VARIANTS),$(TESTS_DIR)/ref/$(v)/test_ref)
-	@for v in $(REF_VARIANTS); do echo "test-ref [$$v]"; $(TESTS_DIR)/ref/$$v/test_ref || exit 1; done
+REF_DESCS     = $(wildcard tests/net/desc/*.desc) $(wildcard tests/golden/specs/*.desc) \
+                $(foreach s,$(RAND_NAMES),$(RAND_DIR)/$(s).desc)
+test-ref: $(foreach v,$(REF_VARIANTS),$(TESTS_DIR)/ref/$(v)/test_ref) $(RAND_DIR)/stamp
+	@for v in $(REF_VARIANTS); do echo "test-ref [$$v]"; $(TESTS_DIR)/ref/$$v/test_ref $(REF_DESCS) || exit 1; done
 
 # ---------------------------------------------------------------- generated nets
 # Every spec in specs/, the random specs and the trajectory specs of tests/golden/specs/ are
@@ -51,10 +58,6 @@ LIBCR_SAN   ?= $(BUILD)/rt-san/libcr.a
 
 NET_T        := $(TESTS_DIR)/$(ISA)
 NET_VARIANTS := $(TEST_CCS) $(addsuffix -san,$(TEST_SAN_CC))
-RAND_COUNT   := 24
-RAND_NAMES   := $(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j)))
-RAND_NAMES   := $(wordlist 1,$(RAND_COUNT),$(RAND_NAMES))
-RAND_DIR     := $(TESTS_DIR)/rand
 SPEC_NAMES   := $(basename $(notdir $(wildcard specs/*.lua)))
 TRAJ_NAMES   := $(basename $(notdir $(wildcard tests/golden/specs/*.lua)))
 NET_SRC      := tests/net/net_test.c tests/net/golden.inc $(REF_HDR) runtime/cr.h
@@ -84,8 +87,8 @@ NET_DESC_$(1) := $(3)
 endef
 
 # $(1) id, $(2) variant
-net_libcr = $(if $(findstring -san,$(1)),$(LIBCR_SAN),$(LIBCR))
-net_flags = $(if $(findstring -san,$(1)),-O1 -g $(SAN),$(OPT))
+net_libcr = $(if $(filter %-san,$(1)),$(LIBCR_SAN),$(LIBCR))
+net_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(OPT))
 define NET_BIN_RULE
 $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2))
 	@mkdir -p $$(@D)

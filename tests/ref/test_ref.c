@@ -1,7 +1,9 @@
 /* test_ref.c — Check suite for the double-precision reference (tests/ref/ref.c).
  *
  * core:   finite-difference gradient check of every parameter and every input value on a
- *         table of small networks (both losses, relu with and without shift, stacked linears).
+ *         table of small networks (both losses, relu with and without shift, stacked linears),
+ *         and on sampled coordinates of every network described by a file given on the
+ *         command line (test_ref [DESC...]: the random specs and specs/).
  * loss:   values that follow from the definitions (uniform logits give log k, huge logits stay
  *         finite, a hand-summed MSE).
  * optim:  torch.optim's update rules on hand-worked numbers (momentum buffer init, dampening,
@@ -9,16 +11,17 @@
  * errors: description files with mistakes are refused with the file and line.
  *
  * Finite differences: the five-point central stencil
- *     f'(θ) ≈ (f(θ-2h) - 8 f(θ-h) + 8 f(θ+h) - f(θ+2h)) / (12 h),   h = 1e-3 · max(1, |θ|),
- * whose truncation error is O(h⁴ f⁽⁵⁾) ≈ 1e-12 here, and whose rounding error is about
- * 1e-16·|f|/h ≈ 1e-13. The network is piecewise linear in each single parameter, so a
- * coordinate is only trusted when no relu changes state on [θ-2h, θ+2h]: the relu masks at
- * both ends are compared with the mask at θ (pre-activations are affine in θ on a piece, so
- * equal masks at both ends mean no kink in between); coordinates where a mask differs are
- * skipped and counted, and at most 5% may be skipped.
- * Error of one coordinate: |fd - g| / max(|fd|, |g|, 1e-6 · max|g| over its tensor): relative
- * where a component is not tiny next to its tensor; the floor keeps components that are
- * ~0 by cancellation from dividing rounding noise by ~0.
+ *     f'(θ) ≈ (8 (f(θ+h) - f(θ-h)) - (f(θ+2h) - f(θ-2h))) / (12 h),   h = 1e-4 · max(1, |θ|),
+ * whose truncation error is O(h⁴ f⁽⁵⁾) ≈ 1e-17 here and whose rounding error is a few ulps of
+ * the loss over 12h, ≈ 1e-12 · |f|. The network is piecewise linear in each single
+ * parameter, so a coordinate is only trusted when no relu changes state on [θ-2h, θ+2h]:
+ * the relu masks at both ends are compared with the mask at θ (on one linear piece every
+ * pre-activation is affine in θ, so equal masks at both ends mean no kink in between);
+ * coordinates where a mask differs are skipped and counted, and at most 5% may be skipped.
+ * Error of one coordinate: |fd - g| / max(|fd|, |g|, 1e-4 · max|g| over its tensor):
+ * relative for every component within 1e-4 of its tensor's largest; below that, components
+ * (~0 by cancellation, or dead units) are held to an absolute 1e-10 · max|g| instead of
+ * dividing the loss's rounding noise by ~0.
  */
 #include "ref.h"
 #include "rng.h"
@@ -83,23 +86,26 @@ static double loss_at(const ref_net *net, const double *p, const double *x, cons
 /* Check the analytic gradient g of f with respect to the values v[0..count) (a parameter
    tensor or the input). Returns the largest error; counts checked and skipped coordinates. */
 static double fd_check(const ref_net *net, double *p, double *x, const double *t, int n,
-                       double *v, size_t count, const double *g, int *checked, int *skipped)
+                       double *v, size_t count, const double *g, size_t limit, int *checked, int *skipped)
 {
   double gmax = 0, worst = 0;
   for (size_t i = 0; i < count; i++) if (fabs(g[i]) > gmax) gmax = fabs(g[i]);
   size_t ms = ref_mask_size(net, n);
   unsigned char *m0 = malloc(ms + 1), *m1 = malloc(ms + 1), *m2 = malloc(ms + 1);
   ref_masks(net, p, x, n, m0);
-  for (size_t i = 0; i < count; i++) {
-    double th = v[i], h = 1e-3 * (fabs(th) > 1 ? fabs(th) : 1);
+  for (size_t c = 0; c < count && c < limit; c++) {
+    size_t i = count <= limit ? c : (size_t)(rng_next() % count);   /* all, or a sample */
+    double th = v[i], h = 1e-4 * (fabs(th) > 1 ? fabs(th) : 1);
     v[i] = th - 2 * h; ref_masks(net, p, x, n, m1);
     v[i] = th + 2 * h; ref_masks(net, p, x, n, m2);
     if (memcmp(m0, m1, ms) || memcmp(m0, m2, ms)) { v[i] = th; (*skipped)++; continue; }
     double f[4], d[4] = {-2, -1, 1, 2};
     for (int k = 0; k < 4; k++) { v[i] = th + d[k] * h; f[k] = loss_at(net, p, x, t, n); }
     v[i] = th;
-    double fd = (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h);
-    double den = fmax(fmax(fabs(fd), fabs(g[i])), 1e-6 * gmax);
+    /* differences of nearly equal values first: they are exact (Sterbenz), so a loss that
+       does not move gives exactly 0 */
+    double fd = (8 * (f[2] - f[1]) - (f[3] - f[0])) / (12 * h);
+    double den = fmax(fmax(fabs(fd), fabs(g[i])), 1e-4 * gmax);
     double e = den > 0 ? fabs(fd - g[i]) / den : 0;
     if (e > worst) worst = e;
     (*checked)++;
@@ -131,17 +137,57 @@ START_TEST(test_fd_gradients)
   double worst = 0;
   for (int k = 0; k < net.ntensors; k++) {
     size_t cnt = (size_t)net.t_rows[k] * net.t_cols[k];
-    double e = fd_check(&net, p, x, t, n, p + net.t_off[k], cnt, g + net.t_off[k], &checked, &skipped);
+    double e = fd_check(&net, p, x, t, n, p + net.t_off[k], cnt, g + net.t_off[k], SIZE_MAX, &checked, &skipped);
     ck_assert_msg(e <= 1e-6, "%s: tensor %d: finite-difference error %.3g > 1e-6", c->what, k, e);
     if (e > worst) worst = e;
   }
-  double e = fd_check(&net, p, x, t, n, x, (size_t)n * net.in, dx, &checked, &skipped);
+  double e = fd_check(&net, p, x, t, n, x, (size_t)n * net.in, dx, SIZE_MAX, &checked, &skipped);
   ck_assert_msg(e <= 1e-6, "%s: dx: finite-difference error %.3g > 1e-6", c->what, e);
   if (e > worst) worst = e;
   ck_assert_msg(skipped * 20 <= checked + skipped,
                 "%s: %d of %d coordinates skipped near a relu kink (more than 5%%)",
                 c->what, skipped, checked + skipped);
   printf("ref fd: %-42s checked %4d skipped %2d  max rel err %.2e\n", c->what, checked, skipped, worst);
+  free(p); free(g); free(x); free(dx); free(t);
+}
+END_TEST
+
+/* The same check on networks read from description files (the random specs' and the
+   specs' own): n = min(batch, 4), and at most 40 sampled coordinates per tensor. */
+static char **desc_files;
+static int ndesc;
+
+START_TEST(test_fd_desc)
+{
+  ref_net net;
+  char err[600];
+  ck_assert_msg(ref_desc_read(&net, desc_files[_i], err, sizeof err) == 0, "%s", err);
+  rng.s = 5000 + (uint64_t)_i;
+  int n = net.batch < 4 ? net.batch : 4;
+  double *p = malloc(net.nparams * sizeof(double)), *g = malloc(net.nparams * sizeof(double));
+  double *x = malloc((size_t)n * net.in * sizeof(double)), *dx = malloc((size_t)n * net.in * sizeof(double));
+  double *t = malloc((size_t)n * sizeof(double));
+  for (int k = 0; k < net.ntensors; k++)
+    for (size_t j = 0; j < (size_t)net.t_rows[k] * net.t_cols[k]; j++)
+      p[net.t_off[k] + j] = rng_sym(net.t_rows[k] > 1 ? 1.5 / sqrt(net.t_rows[k]) : 0.5);
+  for (size_t j = 0; j < (size_t)n * net.in; j++) x[j] = rng_sym(1.0);
+  for (int i = 0; i < n; i++)
+    t[i] = net.loss == REF_MSE ? rng_sym(1.0) : (double)(rng_next() % (uint64_t)net.out);
+  ref_backward(&net, p, x, t, n, NULL, g, dx);
+  int checked = 0, skipped = 0;
+  double worst = 0;
+  for (int k = 0; k < net.ntensors; k++) {
+    size_t cnt = (size_t)net.t_rows[k] * net.t_cols[k];
+    double e = fd_check(&net, p, x, t, n, p + net.t_off[k], cnt, g + net.t_off[k], 40, &checked, &skipped);
+    ck_assert_msg(e <= 1e-6, "%s: tensor %d: finite-difference error %.3g > 1e-6", desc_files[_i], k, e);
+    if (e > worst) worst = e;
+  }
+  double e = fd_check(&net, p, x, t, n, x, (size_t)n * net.in, dx, 40, &checked, &skipped);
+  ck_assert_msg(e <= 1e-6, "%s: dx: finite-difference error %.3g > 1e-6", desc_files[_i], e);
+  if (e > worst) worst = e;
+  ck_assert_msg(skipped * 20 <= checked + skipped, "%s: %d of %d coordinates skipped near a relu kink (more than 5%%)",
+                desc_files[_i], skipped, checked + skipped);
+  printf("ref fd: %-42s checked %4d skipped %2d  max rel err %.2e\n", net.name, checked, skipped, worst);
   free(p); free(g); free(x); free(dx); free(t);
 }
 END_TEST
@@ -331,12 +377,15 @@ START_TEST(test_desc_bad)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+  desc_files = argv + 1;
+  ndesc = argc - 1;
   Suite *s = suite_create("ref");
   TCase *core = tcase_create("core");
   tcase_set_timeout(core, 60);
   tcase_add_loop_test(core, test_fd_gradients, 0, (int)(sizeof fd_cases / sizeof fd_cases[0]));
+  if (ndesc) tcase_add_loop_test(core, test_fd_desc, 0, ndesc);
   tcase_add_test(core, test_loss_values);
   tcase_add_test(core, test_ce_gradient_is_softmax_minus_onehot);
   suite_add_tcase(s, core);
