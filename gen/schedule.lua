@@ -76,6 +76,11 @@ function M.build(g, plan, isa, opts)
     {"nesterov", o.nesterov and "1" or "0"},
     {"beta1", emit.float(o.beta1 or 0)}, {"beta2", emit.float(o.beta2 or 0)}, {"eps", emit.float(o.eps or 0)},
   }
+  -- SIMD ISAs: the target guard, headers and helper functions of gen/isa/<name>.lua
+  ctx.isa_guard = isa.guard or false
+  ctx.isa_guard_flags = isa.guard_flags or ""
+  ctx.isa_includes = isa.includes or {}
+  if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
   ctx.banner_rows = banner_rows(g)
   ctx.math_h = g.loss == "cross_entropy" or o.kind ~= "sgd"
   return ctx

@@ -1,6 +1,14 @@
 $(banner)
+@ if isa_guard then
+#if !($(isa_guard))
+#error "$(name).c was generated for $(isa): compile with $(isa_guard_flags) (or -march=native on a CPU that has it)"
+#endif
+@ end
 #include "$(name).h"
 
+@ for _, h in ipairs(isa_includes) do
+#include <$(h)>
+@ end
 @ if math_h then
 #include <math.h>
 @ end

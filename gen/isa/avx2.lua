@@ -1,0 +1,56 @@
+-- AVX2 + FMA (x86-64): 8 floats per vector, 16 vector registers, masked loads/stores
+-- (vmaskmovps) for tails. Fields as in gen/isa/avx512.lua.
+local function at(base, index)
+  if index == 0 or index == "0" then return base end
+  return base .. " + " .. index
+end
+local function mask(lanes)
+  local m = {}
+  for l = 1, 8 do m[l] = l <= lanes and "-1" or "0" end
+  return "_mm256_setr_epi32(" .. table.concat(m, ", ") .. ")"
+end
+
+return {
+  name = "avx2",
+  width = 8,
+  vtype = "__m256",
+  includes = {"immintrin.h"},
+  kernels = "tile",
+  guard = "defined(__AVX2__) && defined(__FMA__)",
+  guard_flags = "-mavx2 -mfma",
+  cflags = "-mavx2 -mfma",
+  acc_regs = 12,                     -- 6 rows x 2 vectors, + 2 operands + 1 broadcast = 15 of 16
+  vec_max = 2,
+  max_rows = 6,
+  zero = function() return "_mm256_setzero_ps()" end,
+  load = function(base, index) return "_mm256_loadu_ps(" .. at(base, index) .. ")" end,
+  store = function(base, index, v) return "_mm256_storeu_ps(" .. at(base, index) .. ", " .. v .. ");" end,
+  load_part = function(base, index, lanes)
+    return "_mm256_maskload_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ")"
+  end,
+  store_part = function(base, index, v, lanes)
+    return "_mm256_maskstore_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ", " .. v .. ");"
+  end,
+  broadcast = function(x) return "_mm256_set1_ps(" .. x .. ")" end,
+  add = function(a, b) return "_mm256_add_ps(" .. a .. ", " .. b .. ")" end,
+  sub = function(a, b) return "_mm256_sub_ps(" .. a .. ", " .. b .. ")" end,
+  mul = function(a, b) return "_mm256_mul_ps(" .. a .. ", " .. b .. ")" end,
+  fma = function(a, b, c) return "_mm256_fmadd_ps(" .. a .. ", " .. b .. ", " .. c .. ")" end,
+  max = function(a, b) return "_mm256_max_ps(" .. a .. ", " .. b .. ")" end,
+  -- and with the all-ones compare mask: x where m > 0, +0 elsewhere
+  select_pos = function(m, x)
+    return "_mm256_and_ps(_mm256_cmp_ps(" .. m .. ", _mm256_setzero_ps(), _CMP_GT_OQ), " .. x .. ")"
+  end,
+  -- fixed order: (lo + hi) halves, then pairs
+  hsum = function(v)
+    return "simd_hsum256(" .. v .. ")"
+  end,
+  helpers = [[
+static inline __attribute__((unused)) float simd_hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+]],
+}

@@ -1,0 +1,44 @@
+-- AVX-512F (x86-64): 16 floats per vector, 32 vector registers, k-masks for tails.
+-- The fields are those of gen/isa/scalar.lua plus what the tiled kernels (gen/tile.lua)
+-- need: partial loads/stores of the first `lanes` floats, a horizontal sum, the register
+-- budget that sizes the tiles, and the compile-time guard of the generated .c.
+local function at(base, index)
+  if index == 0 or index == "0" then return base end
+  return base .. " + " .. index
+end
+local function mask(lanes) return string.format("(__mmask16)0x%X", (1 << lanes) - 1) end
+
+return {
+  name = "avx512",
+  width = 16,
+  vtype = "__m512",
+  includes = {"immintrin.h"},
+  kernels = "tile",
+  -- the generated .c refuses to compile without these
+  guard = "defined(__AVX512F__)",
+  guard_flags = "-mavx512f",
+  cflags = "-mavx512f -mfma",        -- what the tests and bench compile it with (besides -march=native)
+  acc_regs = 24,                     -- accumulators per register tile (32 registers minus operands)
+  vec_max = 3,                       -- vectors per tile row: 8 rows x 3 vectors = 24 accumulators
+  max_rows = 8,
+  zero = function() return "_mm512_setzero_ps()" end,
+  load = function(base, index) return "_mm512_loadu_ps(" .. at(base, index) .. ")" end,
+  store = function(base, index, v) return "_mm512_storeu_ps(" .. at(base, index) .. ", " .. v .. ");" end,
+  load_part = function(base, index, lanes)
+    return "_mm512_maskz_loadu_ps(" .. mask(lanes) .. ", " .. at(base, index) .. ")"
+  end,
+  store_part = function(base, index, v, lanes)
+    return "_mm512_mask_storeu_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ", " .. v .. ");"
+  end,
+  broadcast = function(x) return "_mm512_set1_ps(" .. x .. ")" end,
+  add = function(a, b) return "_mm512_add_ps(" .. a .. ", " .. b .. ")" end,
+  sub = function(a, b) return "_mm512_sub_ps(" .. a .. ", " .. b .. ")" end,
+  mul = function(a, b) return "_mm512_mul_ps(" .. a .. ", " .. b .. ")" end,
+  fma = function(a, b, c) return "_mm512_fmadd_ps(" .. a .. ", " .. b .. ", " .. c .. ")" end,   -- a*b + c
+  -- max(a, 0)-style: returns b when either is NaN, like the scalar (a > b ? a : b)
+  max = function(a, b) return "_mm512_max_ps(" .. a .. ", " .. b .. ")" end,
+  select_pos = function(m, x)
+    return "_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(" .. m .. ", _mm512_setzero_ps(), _CMP_GT_OQ), " .. x .. ")"
+  end,
+  hsum = function(v) return "_mm512_reduce_add_ps(" .. v .. ")" end,
+}

@@ -1,0 +1,432 @@
+-- Register-tiled micro-kernels for the three products of a linear layer, for any SIMD
+-- ISA table (gen/isa/avx512.lua, avx2.lua, neon.lua): the `kernels` module those tables
+-- name. Same arguments and results (up to rounding) as the portable loops in
+-- gen/kernels.lua:
+--   matmul_xw   y = x·W + b            (epilogue: a = max(y, 0) + shift)
+--   matmul_gwt  dx = g·Wᵀ ⊙ [m > 0]
+--   matmul_xtg  dW = xᵀ·g, db = Σ_i g
+--
+-- Shapes. A tile keeps R×V accumulators in registers (R rows, V vectors of the ISA's
+-- width), broadcasts one scalar per row and loads V vectors per step of the reduction:
+--   xw : rows = batch rows i, vectors along the layer's outputs j, reduce over k;
+--   gwt: rows = batch rows i, vectors along the inputs k, reduce over j, against a
+--        transposed block of W (k-block × N, on the stack) so W is read along k;
+--   xtg: rows = inputs k, vectors along outputs j, reduce over the batch rows i.
+-- Every bound is a compile-time constant except the row count n: row tiles run while R
+-- rows remain, then one tile each of the powers of two below R covers the rest. Column
+-- tails (N not a multiple of the width) use the ISA's partial loads/stores (k-masks on
+-- AVX-512, vmaskmov on AVX2, lane loads on NEON). The reduction order is fixed (k or j
+-- or i ascending from the first), so results are the same bits on every run.
+local emit = require "emit"
+
+local M = {}
+
+local function buffer()
+  local b = {lines = {}}
+  function b.put(depth, s) b.lines[#b.lines + 1] = string.rep("  ", depth) .. s end
+  function b.text() return table.concat(b.lines, "\n") .. "\n" end
+  return b
+end
+
+-- "base + off" with the zero offset left out; off is an integer or C text.
+local function at(base, off)
+  if off == 0 or off == "0" then return base end
+  return base .. " + " .. off
+end
+
+-- The vectors that cover `count` floats: {off = first float, lanes = floats used}.
+local function vectors(count, width)
+  local v = {}
+  for off = 0, count - 1, width do
+    v[#v + 1] = {off = off, lanes = math.min(width, count - off)}
+  end
+  return v
+end
+
+-- Consecutive vectors in blocks of at most `most`, as even as possible.
+local function blocks(vecs, most)
+  local nb = (#vecs + most - 1) // most
+  local out, i = {}, 1
+  for bi = 1, nb do
+    local size = (#vecs - i + 1 + (nb - bi)) // (nb - bi + 1)
+    local blk = {}
+    for _ = 1, size do blk[#blk + 1] = vecs[i]; i = i + 1 end
+    out[#out + 1] = blk
+  end
+  return out
+end
+
+local function vload(isa, base, off, lanes)
+  if lanes == isa.width then return isa.load(base, off) end
+  return isa.load_part(base, off, lanes)
+end
+
+local function vstore(isa, base, off, v, lanes)
+  if lanes == isa.width then return isa.store(base, off, v) end
+  return isa.store_part(base, off, v, lanes)
+end
+
+-- Rows per tile for tiles `nvec` vectors wide, never more than the batch.
+local function tile_rows(isa, nvec, batch, cap)
+  local r = math.max(1, math.min(cap or isa.max_rows, isa.acc_regs // nvec))
+  if batch then r = math.min(r, batch) end
+  return r
+end
+
+-- Emits the row loop: full tiles of R rows, then tiles of the powers of two below R.
+-- tile(b, depth, rows) emits one tile for rows i .. i+rows-1.
+local function row_loop(b, d, R, tile)
+  b.put(d, "{")
+  b.put(d + 1, "int i = 0;")
+  b.put(d + 1, "for (; i + " .. R .. " <= n; i += " .. R .. ") {")
+  tile(b, d + 2, R)
+  b.put(d + 1, "}")
+  local p = 1
+  while p * 2 < R do p = p * 2 end
+  if R > 1 then
+    while p >= 1 do
+      b.put(d + 1, "if (n - i >= " .. p .. ") {")
+      tile(b, d + 2, p)
+      b.put(d + 2, "i += " .. p .. ";")
+      b.put(d + 1, "}")
+      p = p // 2
+    end
+  end
+  b.put(d + 1, "(void)i;")
+  b.put(d, "}")
+end
+
+-- One register tile that reduces over `t.count` steps (variable t.var):
+--   acc[r][v] = init(v) + Σ_var bcast(t.a(r, var)) · load(t.brow(var) + vec v)
+-- then t.finish(b, depth, r, v, vec, acc) consumes each accumulator.
+local function reduce_tile(b, d, isa, rows, vecs, t)
+  local vt = isa.vtype
+  b.put(d, "{")
+  if t.pre then t.pre(b, d + 1) end
+  for r = 0, rows - 1 do
+    local decl = {}
+    for v = 1, #vecs do decl[v] = string.format("c%d_%d = %s", r, v - 1, t.init and t.init(v) or isa.zero()) end
+    b.put(d + 1, vt .. " " .. table.concat(decl, ", ") .. ";")
+  end
+  b.put(d + 1, "for (int " .. t.var .. " = 0; " .. t.var .. " < " .. t.count .. "; " .. t.var .. "++) {")
+  b.put(d + 2, "const float *restrict bk = " .. t.brow(t.var) .. ";")
+  local ws = {}
+  for v, vec in ipairs(vecs) do ws[v] = string.format("w%d = %s", v - 1, vload(isa, "bk", vec.off, vec.lanes)) end
+  b.put(d + 2, "const " .. vt .. " " .. table.concat(ws, ", ") .. ";")
+  for r = 0, rows - 1 do
+    local s = {"const " .. vt .. " s = " .. isa.broadcast(t.a(r, t.var)) .. ";"}
+    for v = 1, #vecs do
+      local c = string.format("c%d_%d", r, v - 1)
+      s[#s + 1] = c .. " = " .. isa.fma("s", "w" .. (v - 1), c) .. ";"
+    end
+    b.put(d + 2, "{ " .. table.concat(s, " ") .. " }")
+  end
+  b.put(d + 1, "}")
+  for r = 0, rows - 1 do
+    for v, vec in ipairs(vecs) do t.finish(b, d + 1, r, v, vec, string.format("c%d_%d", r, v - 1)) end
+  end
+  b.put(d, "}")
+end
+
+-- How the columns of a product with N outputs are split: the vectors, in blocks, and
+-- the last few columns that are better done as dot products along the reduction axis
+-- ("transposed tail"): when N leaves a tail of at most a quarter vector after at least
+-- one full vector and the batch fills whole tiles, a masked vector would waste most of
+-- its lanes on every step while the dot products cost about tail/width of the work.
+local function column_plan(isa, N, batch, kred)
+  local V = isa.width
+  local rows = math.min(isa.max_rows, batch or isa.max_rows)
+  -- small batches: fewer rows, so wider tiles (one pass over W) fit the registers
+  local most = math.max(isa.vec_max, math.min(isa.acc_regs // (rows + 1), 12))
+  local full, tail = N // V, N % V
+  local plan = {tail = 0}
+  if tail > 0 and full > 0 and tail * 4 <= V and rows == isa.max_rows
+     and tail * kred * 4 <= 16384 then
+    plan.vecs = vectors(full * V, V)
+    plan.tail, plan.tail0 = tail, full * V
+  else
+    plan.vecs = vectors(N, V)
+  end
+  plan.blocks = blocks(plan.vecs, most)
+  return plan
+end
+
+-- Transposed copy of the tail columns j0 .. j0+t-1 of w [K][N]: dst [t][K].
+local function copy_tail(b, d, dst, w, K, N, j0, t)
+  b.put(d, "_Alignas(64) float " .. dst .. "[" .. t * K .. "];")
+  b.put(d, "for (int k = 0; k < " .. K .. "; k++) {")
+  for c = 0, t - 1 do
+    b.put(d + 1, dst .. "[" .. (c == 0 and "" or c * K .. " + ") .. "k] = " .. w .. "[k * " .. N .. " + " .. j0 + c .. "];")
+  end
+  b.put(d, "}")
+end
+
+-- y [n][N] = x [n][K] · W [K][N] + b, then a = max(y, 0) + shift when a.relu.
+function M.matmul_xw(a, isa)
+  local b = buffer()
+  local V = isa.width
+  local plan = column_plan(isa, a.N, a.batch, a.K)
+  local blks = plan.blocks
+  local R = tile_rows(isa, #blks[1], a.batch)
+  b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
+    .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as dot products over k" or "") .. " */")
+  if plan.tail > 0 then copy_tail(b, 1, "wtl", a.w, a.K, a.N, plan.tail0, plan.tail) end
+  local function epilogue(b2, d2, r, off, c, lanes)
+    local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
+    b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
+    if a.relu then
+      local ao = "(i + " .. r .. ") * " .. a.relu.out_ld .. " + " .. off
+      -- max(y, 0) then the shift, subtracted when negative (as the portable loops do)
+      local shift = a.relu.shift or 0
+      if lanes then
+        local v = isa.max(c, isa.zero())
+        if shift < 0 then v = isa.sub(v, isa.broadcast(emit.float(-shift)))
+        elseif shift > 0 then v = isa.add(v, isa.broadcast(emit.float(shift))) end
+        b2.put(d2, vstore(isa, a.relu.out, ao, v, lanes))
+      else
+        b2.put(d2, a.relu.out .. "[" .. ao .. "] = (" .. c .. " > 0.0f ? " .. c .. " : 0.0f)"
+          .. (shift < 0 and " - " .. emit.float(-shift) or shift > 0 and " + " .. emit.float(shift) or "") .. ";")
+      end
+    end
+  end
+  row_loop(b, 1, R, function(bb, d, rows)
+    for _, blk in ipairs(blks) do
+      reduce_tile(bb, d, isa, rows, blk, {
+        var = "k", count = a.K,
+        pre = function(b2, d2)
+          b2.put(d2, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. ";")
+        end,
+        init = function(v) return vload(isa, a.b, blk[v].off, blk[v].lanes) end,
+        brow = function(k) return at(a.w, k .. " * " .. a.N) end,
+        a = function(r, k) return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]" end,
+        finish = function(b2, d2, r, _, vec, c) epilogue(b2, d2, r, vec.off, c, vec.lanes) end,
+      })
+    end
+    if plan.tail > 0 then
+      M.dot_tile(bb, d, isa, rows, plan.tail, a.K, a.x .. " + i * " .. a.x_ld, a.x_ld, "wtl", function(b2, d2, r, c, sum)
+        local j = plan.tail0 + c
+        b2.put(d2, "{ const float s = " .. sum .. " + " .. a.b .. "[" .. j .. "];")
+        epilogue(b2, d2 + 1, r, j, "s", nil)
+        b2.put(d2, "}")
+      end)
+    end
+  end)
+  return b.text()
+end
+
+-- rows × t dot products of length K: row r of xr (stride ld) with row c of wt [t][K],
+-- vectorised along K (partial last vector), summed in a fixed order; done(b, d, r, c,
+-- sum_expr) stores each. xr is the C expression of row 0's start.
+function M.dot_tile(b, d, isa, rows, t, K, xr, ld, wt, done)
+  local V = isa.width
+  local per = math.max(1, isa.acc_regs // t)
+  for r0 = 0, rows - 1, per do
+    local rn = math.min(per, rows - r0)
+    b.put(d, "{")
+    b.put(d + 1, "const float *restrict xq = " .. xr .. ";")
+    for r = r0, r0 + rn - 1 do
+      local decl = {}
+      for c = 0, t - 1 do decl[#decl + 1] = "t" .. r .. "_" .. c .. " = " .. isa.zero() end
+      b.put(d + 1, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
+    end
+    local function step(dd, k, lanes)
+      local ws = {}
+      for c = 0, t - 1 do ws[#ws + 1] = "u" .. c .. " = " .. vload(isa, wt, (c == 0 and "" or c * K .. " + ") .. k, lanes) end
+      b.put(dd, "const " .. isa.vtype .. " " .. table.concat(ws, ", ") .. ";")
+      for r = r0, r0 + rn - 1 do
+        local s = {"const " .. isa.vtype .. " v = " .. vload(isa, "xq", (r == 0 and "" or r * ld .. " + ") .. k, lanes) .. ";"}
+        for c = 0, t - 1 do
+          local acc = "t" .. r .. "_" .. c
+          s[#s + 1] = acc .. " = " .. isa.fma("v", "u" .. c, acc) .. ";"
+        end
+        b.put(dd, "{ " .. table.concat(s, " ") .. " }")
+      end
+    end
+    local kf = K // V * V
+    if kf > 0 then
+      b.put(d + 1, "for (int k = 0; k < " .. kf .. "; k += " .. V .. ") {")
+      step(d + 2, "k", V)
+      b.put(d + 1, "}")
+    end
+    if K > kf then
+      b.put(d + 1, "{")
+      step(d + 2, kf, K - kf)
+      b.put(d + 1, "}")
+    end
+    for r = r0, r0 + rn - 1 do
+      for c = 0, t - 1 do done(b, d + 1, r, c, isa.hsum("t" .. r .. "_" .. c)) end
+    end
+    b.put(d, "}")
+  end
+end
+
+-- dx [n][K] = g [n][N] · Wᵀ, times [m > 0] when a.mask. W [K][N] is read one k-block at
+-- a time into a transposed copy wt [N][KB] on the stack (at most 16 KB), so the tile
+-- loads W along k.
+function M.matmul_gwt(a, isa)
+  local b = buffer()
+  local V = isa.width
+  local kv = math.max(1, math.min(isa.vec_max, 16384 // (4 * a.N * V)))
+  local KB = kv * V
+  local R = tile_rows(isa, kv, a.batch, 3 * isa.max_rows)
+  local full, rest = a.K // KB, a.K % KB
+  b.put(1, "/* register tiles: " .. R .. " rows x " .. kv .. " vectors of " .. V
+    .. "; W transposed " .. KB .. " inputs at a time */")
+  b.put(1, "_Alignas(64) float wt[" .. a.N * KB .. "];")
+  local function block(d, k0, width)
+    local vecs = vectors(width, V)
+    b.put(d, "for (int j = 0; j < " .. a.N .. "; j++)")
+    b.put(d + 1, "for (int kk = 0; kk < " .. width .. "; kk++) wt[j * " .. KB .. " + kk] = "
+      .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + j];")
+    row_loop(b, d, R, function(bb, dd, rows)
+      reduce_tile(bb, dd, isa, rows, vecs, {
+        var = "j", count = a.N,
+        pre = function(b2, d2)
+          b2.put(d2, "const float *restrict gr = " .. a.g .. " + i * " .. a.g_ld .. ";")
+        end,
+        brow = function(j) return "wt + " .. j .. " * " .. KB end,
+        a = function(r, j) return "gr[" .. (r == 0 and "" or r * a.g_ld .. " + ") .. j .. "]" end,
+        finish = function(b2, d2, r, _, vec, c)
+          local row = "(i + " .. r .. ")"
+          local v = c
+          if a.mask then
+            v = isa.select_pos(vload(isa, a.mask, row .. " * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off,
+                                     vec.lanes), c)
+          end
+          b2.put(d2, vstore(isa, a.dx, row .. " * " .. a.dx_ld .. " + " .. k0 .. " + " .. vec.off, v, vec.lanes))
+        end,
+      })
+    end)
+  end
+  if full > 0 then
+    b.put(1, "for (int k0 = 0; k0 < " .. full * KB .. "; k0 += " .. KB .. ") {")
+    block(2, "k0", KB)
+    b.put(1, "}")
+  end
+  if rest > 0 then
+    b.put(1, "{")
+    b.put(2, "const int k0 = " .. full * KB .. ";")
+    block(2, "k0", rest)
+    b.put(1, "}")
+  end
+  return b.text()
+end
+
+-- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
+-- reduced over the n rows; after the tile, a.sgd (if given: {w = C name, lr = C expr})
+-- also applies w -= lr · dW while the tile is in registers. Tail columns (see
+-- column_plan) are tiles of inputs k as vectors × the t columns, reduced over the rows.
+function M.matmul_xtg(a, isa)
+  local b = buffer()
+  local V = isa.width
+  local plan = column_plan(isa, a.N, a.batch, a.K)
+  local blks = plan.blocks
+  local R = tile_rows(isa, #blks[1], nil)
+  local full, rest = a.K // R, a.K % R
+  b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
+    .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "") .. " */")
+  local function ktile(d, rows)
+    for _, blk in ipairs(blks) do
+      reduce_tile(b, d, isa, rows, blk, {
+        var = "i", count = "n",
+        brow = function(i) return at(a.g, i .. " * " .. a.g_ld) end,
+        a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
+        finish = function(b2, d2, r, _, vec, c)
+          local o = "(k0 + " .. r .. ") * " .. a.N .. " + " .. vec.off
+          b2.put(d2, vstore(isa, a.dw, o, c, vec.lanes))
+          if a.sgd then
+            b2.put(d2, vstore(isa, a.sgd.w, o, isa.fma(c, "nlr", vload(isa, a.sgd.w, o, vec.lanes)), vec.lanes))
+          end
+        end,
+      })
+    end
+  end
+  if a.sgd then b.put(1, "const " .. isa.vtype .. " nlr = " .. isa.broadcast("-(" .. a.sgd.lr .. ")") .. ";") end
+  if full > 0 then
+    b.put(1, "for (int k0 = 0; k0 < " .. full * R .. "; k0 += " .. R .. ") {")
+    ktile(2, R)
+    b.put(1, "}")
+  end
+  if rest > 0 then
+    b.put(1, "{")
+    b.put(2, "const int k0 = " .. full * R .. ";")
+    ktile(2, rest)
+    b.put(1, "}")
+  end
+  if plan.tail > 0 then
+    local t = plan.tail
+    local kv = math.max(1, math.min(12, isa.acc_regs // t))
+    local KB = kv * V
+    local function kblock(d, width)
+      local vecs = vectors(width, V)
+      b.put(d, "{")
+      for c = 0, t - 1 do
+        local decl = {}
+        for v = 1, #vecs do decl[v] = "u" .. c .. "_" .. (v - 1) .. " = " .. isa.zero() end
+        b.put(d + 1, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
+      end
+      b.put(d + 1, "for (int i = 0; i < n; i++) {")
+      b.put(d + 2, "const float *restrict xi = " .. a.x .. " + i * " .. a.x_ld .. " + k0;")
+      local gs = {}
+      for c = 0, t - 1 do gs[#gs + 1] = "g" .. c .. " = " .. isa.broadcast(a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 + c .. "]") end
+      b.put(d + 2, "const " .. isa.vtype .. " " .. table.concat(gs, ", ") .. ";")
+      for v, vec in ipairs(vecs) do
+        local s = {"const " .. isa.vtype .. " v = " .. vload(isa, "xi", vec.off, vec.lanes) .. ";"}
+        for c = 0, t - 1 do
+          local u = "u" .. c .. "_" .. (v - 1)
+          s[#s + 1] = u .. " = " .. isa.fma("g" .. c, "v", u) .. ";"
+        end
+        b.put(d + 2, "{ " .. table.concat(s, " ") .. " }")
+      end
+      b.put(d + 1, "}")
+      for c = 0, t - 1 do
+        for v, vec in ipairs(vecs) do
+          b.put(d + 1, isa.store("tt", c * KB + vec.off, "u" .. c .. "_" .. (v - 1)))
+        end
+      end
+      b.put(d + 1, "for (int kk = 0; kk < " .. width .. "; kk++) {")
+      for c = 0, t - 1 do
+        local o = "(k0 + kk) * " .. a.N .. " + " .. plan.tail0 + c
+        local dv = "tt[" .. (c == 0 and "" or c * KB .. " + ") .. "kk]"
+        b.put(d + 2, a.dw .. "[" .. o .. "] = " .. dv .. ";")
+        if a.sgd then
+          b.put(d + 2, a.sgd.w .. "[" .. o .. "] = " .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * " .. dv .. ";")
+        end
+      end
+      b.put(d + 1, "}")
+      b.put(d, "}")
+    end
+    local kfull, krest = a.K // KB, a.K % KB
+    b.put(1, "{")
+    b.put(2, "_Alignas(64) float tt[" .. t * KB .. "];")
+    if kfull > 0 then
+      b.put(2, "for (int k0 = 0; k0 < " .. kfull * KB .. "; k0 += " .. KB .. ")")
+      kblock(3, KB)
+    end
+    if krest > 0 then
+      b.put(2, "{")
+      b.put(3, "const int k0 = " .. kfull * KB .. ";")
+      kblock(3, krest)
+      b.put(2, "}")
+    end
+    b.put(1, "}")
+  end
+  -- db: vectors of sums over the rows, eight vectors at a time
+  for _, blk in ipairs(blocks(vectors(a.N, V), 8)) do
+    b.put(1, "{")
+    local decl = {}
+    for v = 1, #blk do decl[v] = "s" .. (v - 1) .. " = " .. isa.zero() end
+    b.put(2, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
+    b.put(2, "for (int i = 0; i < n; i++) {")
+    for v, vec in ipairs(blk) do
+      b.put(3, "s" .. (v - 1) .. " = " .. isa.add("s" .. (v - 1), vload(isa, a.g, "i * " .. a.g_ld .. " + " .. vec.off, vec.lanes)) .. ";")
+    end
+    b.put(2, "}")
+    for v, vec in ipairs(blk) do b.put(2, vstore(isa, a.db, vec.off, "s" .. (v - 1), vec.lanes)) end
+    b.put(1, "}")
+  end
+  return b.text()
+end
+
+M._vectors, M._blocks = vectors, blocks   -- for tests
+return M
