@@ -865,6 +865,7 @@ static int load_inputs(const cr_net *net, const opts *o, float **xs, size_t *n) 
     return 2;
   }
   size_t cnt = len >= 8 ? ((size_t)buf[4] << 24 | (size_t)buf[5] << 16 | (size_t)buf[6] << 8 | buf[7]) : 0;
+  if (cnt > len) cnt = len; /* a lying header is caught by the image parser; never over-allocate */
   uint8_t *lab = calloc(8 + cnt, 1);
   if (!lab) {
     free(buf);
@@ -1033,10 +1034,14 @@ static int cmd_import(const cr_net *net, opts *o) {
   snprintf(path, sizeof path, "%s/norm.npy", o->dir);
   if (!rc && file_exists(path)) {
     cr_norm nm;
-    if (cr_norm_load(&nm, path, &e) != 0 || nm.per_feature) {
-      fprintf(stderr, "%s import: %s\n", o->prog,
-              nm.per_feature ? "norm.npy: per-feature normalisation is not supported" : e.msg);
-      if (!nm.per_feature) rc = 2; else { cr_norm_free(&nm); rc = 2; }
+    if (cr_norm_load(&nm, path, &e) != 0) {
+      fprintf(stderr, "%s import: %s\n", o->prog, e.msg);
+      rc = 2;
+    } else if (nm.per_feature) {
+      fprintf(stderr, "%s import: %s: per-feature normalisation is not supported here\n", o->prog,
+              path);
+      cr_norm_free(&nm);
+      rc = 2;
     } else {
       m.norm[0] = nm.mean, m.norm[1] = nm.std;
       cr_norm_free(&nm);

@@ -296,6 +296,11 @@ unexpected argument 'extra'	train extra
 nope.*0\.weight\.npy	import $tmp/nope --checkpoint $tmp/x.ckpt
 EOF
 
+# an IDX header that claims 4 billion images in a 16-byte file
+printf '\000\000\010\003\377\377\377\377\000\000\000\034\000\000\000\034' >"$tmp/liar-idx"
+run t_liar "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tmp/liar-idx"
+expect_rc t_liar 2 && one_line_matching t_liar "liar-idx: " && ok "predict: lying IDX header refused with one line"
+
 run t_help "$cli" --help
 expect_rc t_help 0 && grep -q "init-report" "$tmp/t_help.out" && ok "--help lists the commands"
 run t_thelp "$cli" train --help
