@@ -13,6 +13,7 @@ local M = {}
 
 M.MAX_INSTRUCTIONS = 10000000
 M.MAX_BYTES = 64 * 1024 * 1024
+M.MAX_SORT = 100000          -- elements a spec may table.sort
 M.MAX_DIM = 1 << 20          -- features in or out of one layer
 M.MAX_BATCH = 1 << 16
 M.MAX_LAYERS = 256
@@ -131,8 +132,32 @@ local function make_env(file)
     return t
   end
   env.math = copy(math, {random = true, randomseed = true})
-  env.string = copy(string, {dump = true})
+  -- Pattern matching runs in C, outside the instruction count, and can backtrack for
+  -- ages: a spec gets plain find only. (Methods on strings see this table too: run()
+  -- points the string metatable at it while the spec runs.)
+  env.string = copy(string, {dump = true, find = true, match = true, gmatch = true, gsub = true})
+  local real_find = string.find
+  function env.string.find(s, pattern, init, plain)
+    if not plain then
+      errors.at(file, caller_line(), nil, "string patterns are not available in a spec "
+        .. "(string.find(s, p, init, true) searches for plain text)")
+    end
+    return real_find(s, pattern, init, true)
+  end
+  for _, k in ipairs({"match", "gmatch", "gsub"}) do
+    env.string[k] = function()
+      errors.at(file, caller_line(), nil, "string patterns are not available in a spec (string." .. k .. ")")
+    end
+  end
   env.table = copy(table, {})
+  -- Sorting runs in C, outside the instruction count: keep it small.
+  local real_sort = table.sort
+  function env.table.sort(t, cmp)
+    if type(t) == "table" and #t > M.MAX_SORT then
+      errors.at(file, caller_line(), nil, "table.sort is limited to " .. M.MAX_SORT .. " elements in a spec")
+    end
+    return real_sort(t, cmp)
+  end
 
   function env.linear(size, opts, ...)
     local line = caller_line()
@@ -205,7 +230,11 @@ local function run(path)
     if line then errors.at(path, line, "syntax error", rest) end
     errors.at(path, nil, "syntax error", tostring(lerr))
   end
+  local string_mt = getmetatable("")
+  local real_index = string_mt.__index
+  string_mt.__index = env.string
   local ok, result, kind, line = host.run_limited(chunk, chunkname, M.MAX_INSTRUCTIONS, M.MAX_BYTES)
+  string_mt.__index = real_index
   if not ok then
     local e = result
     if errors.is_user(e) then error(e, 0) end

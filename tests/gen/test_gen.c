@@ -134,6 +134,17 @@ static const bad_spec bad_specs[] = {
    "{}:2: spec needs more than 64 MB of memory"},
   {"big_table", "local t = {}\nfor i = 1, 1e9 do t[i] = i end\n",
    "{}:2: spec needs more than 64 MB of memory"},
+  {"table_move_doubling", "local t = {1}\nfor i = 1, 30 do table.move(t, 1, #t, #t + 1) end\n",
+   "{}:2: spec needs more than 64 MB of memory"},
+  {"deep_recursion", "local function f() f() end\nf()\n", "{}:1: spec needs more than 64 MB of memory"},
+  {"tail_recursion", "local function f() return f() end\nreturn f()\n",
+   "{}:1: spec ran too long (more than 10000000 instructions)"},
+  {"backtracking_pattern", "local s = string.rep(\"a\", 20000)\nlocal x = s:find(\".-.-.-.-b\")\n",
+   "{}:2: string patterns are not available in a spec (string.find(s, p, init, true) searches for plain text)"},
+  {"string_gsub", "local x = string.gsub(\"abc\", \"b\", \"c\")\n",
+   "{}:1: string patterns are not available in a spec (string.gsub)"},
+  {"big_sort", "local t = {}\nfor i = 1, 200000 do t[i] = -i end\ntable.sort(t)\n",
+   "{}:3: table.sort is limited to 100000 elements in a spec"},
   {"syntax", "return network \"x\" {\n  input = 784,\n  layers = { linear(50) relu() },\n}\n",
    "{}:3: syntax error: '}' expected near 'relu'"},
   {"compiled_chunk", "\033Lua\x54\x00",
@@ -360,6 +371,34 @@ START_TEST(test_deterministic_and_unchanged) {
 }
 END_TEST
 
+/* The sandbox still allows ordinary Lua: locals, loops, functions, math, string methods. */
+START_TEST(test_spec_features) {
+  char path[512], cmd[2048], hpath[600];
+  snprintf(path, sizeof path, "%s/features.lua", tmpdir);
+  write_file(path,
+             "local widths = {}\n"
+             "for i = 1, 3 do widths[#widths + 1] = math.floor(64 / 2 ^ (i - 1)) end\n"
+             "local function block(w) return linear(w, {init = \"kaiming_uniform\"}), relu() end\n"
+             "local layers = {}\n"
+             "for _, w in ipairs(widths) do local l, r = block(w); table.insert(layers, l); layers[#layers + 1] = r end\n"
+             "layers[#layers + 1] = linear(3)\n"
+             "local name = string.format(\"net_%d\", #widths):lower()\n"
+             "assert(name:find(\"net\", 1, true) == 1)\n"
+             "return network(name) { input = 12, layers = layers, loss = \"cross_entropy\", batch = 5,\n"
+             "  optimizer = adamw {lr = math.sqrt(1e-6)} }\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, tmpdir);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "features spec failed: %s", r.out);
+  snprintf(hpath, sizeof hpath, "%s/net_3.h", tmpdir);
+  char *h = read_file(hpath, NULL);
+  ck_assert_msg(h != NULL, "net_3.h not written");
+  ck_assert_msg(strstr(h, "#define NET_3_LAYER_COUNT 7\n") != NULL, "expected 7 layers in net_3.h");
+  ck_assert_msg(strstr(h, "#define NET_3_OPT_ADAMW 1\n") != NULL, "expected AdamW in net_3.h");
+  ck_assert_msg(strstr(h, "#define NET_3_BATCH       5 ") != NULL, "expected batch 5 in net_3.h");
+  free(h);
+}
+END_TEST
+
 START_TEST(test_lua_units) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "'%s' selftest tests/gen/unit.lua", chainrule());
@@ -444,6 +483,7 @@ static Suite *gen_suite(void) {
   TCase *core = tcase_create("core");
   tcase_add_checked_fixture(core, setup, teardown);
   tcase_add_test(core, test_deterministic_and_unchanged);
+  tcase_add_test(core, test_spec_features);
   tcase_add_test(core, test_lua_units);
   tcase_add_test(core, test_template_errors);
   tcase_add_test(core, test_specs_compile);
