@@ -27,6 +27,11 @@ function M.float(x)
   error("no round-tripping literal for " .. tostring(x))
 end
 
+-- The same number for prose (comments, banners): the literal without its suffix.
+function M.number(x)
+  return (M.float(x):gsub("f$", ""):gsub("%.0$", ""))
+end
+
 -- Upper-case macro prefix of a network name.
 function M.upper(name)
   return (name:upper())

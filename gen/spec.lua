@@ -277,6 +277,12 @@ local function validate(path, value, made, text)
   if C_KEYWORDS[name] then fail(value.line, "network", "name '" .. name .. "' is a C keyword") end
   if #name > 48 then fail(value.line, "network", "name '" .. name .. "' is longer than 48 characters") end
   if name:match("^_") then fail(value.line, "network", "name must not start with '_', got '" .. name .. "'") end
+  -- NAME_forward, NAME_loss, NAME_work ... must not clash with the generated file's
+  -- static helpers (l0_linear_forward, mse_loss, forward_work, ...).
+  if name == "mse" or name == "softmax_cross_entropy" or name == "forward"
+     or name:match("^l%d+_linear$") or name:match("^l%d+_relu$") or name:match("^l%d+_linear_relu$") then
+    fail(value.line, "network", "name '" .. name .. "' is reserved (it clashes with generated helper names)")
+  end
 
   local body = value.body
   if type(body) ~= "table" or made[body] then

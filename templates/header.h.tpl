@@ -5,20 +5,25 @@ $(banner)
 #include <stddef.h>
 #include <stdint.h>
 
-#define $(NAME)_IN          $(g.input)   /* features per sample */
-#define $(NAME)_OUT         $(g.output)   /* outputs per sample */
-#define $(NAME)_BATCH       $(g.batch)   /* most rows per call; n may be 1..$(NAME)_BATCH */
-#define $(NAME)_PARAM_COUNT $(g.param_count)   /* floats in all parameters */
-#define $(NAME)_WORK_BYTES  $(plan.work_bytes)   /* sizeof($(name)_work) */
-#define $(NAME)_TENSOR_COUNT $(#g.tensors)
-#define $(NAME)_LAYER_COUNT $(#g.layers)
-#define $(NAME)_ISA         "$(isa)"
-@ if loss == "mse" then
-#define $(NAME)_LOSS_MSE    1
-@ else
-#define $(NAME)_LOSS_CROSS_ENTROPY 1
+@ local function define(macro, value, note)
+@   local left = "#define " .. NAME .. "_" .. macro .. " "
+@   left = left .. string.rep(" ", math.max(0, #NAME + 25 - #left)) .. value
+@   return note and left .. string.rep(" ", math.max(1, #NAME + 34 - #left)) .. "/* " .. note .. " */" or left
 @ end
-#define $(NAME)_OPT_$(optimizer:upper()) 1
+$(define("IN", g.input, "features per sample"))
+$(define("OUT", g.output, "outputs per sample"))
+$(define("BATCH", g.batch, "most rows per call; n may be 1.." .. NAME .. "_BATCH"))
+$(define("PARAM_COUNT", g.param_count, "floats in all parameters"))
+$(define("WORK_BYTES", plan.work_bytes, "sizeof(" .. name .. "_work)"))
+$(define("TENSOR_COUNT", #g.tensors, "entries of " .. name .. "_tensors"))
+$(define("LAYER_COUNT", #g.layers, "entries of " .. name .. "_layers"))
+$(define("ISA", '"' .. isa .. '"', "instruction set of the generated code"))
+@ if loss == "mse" then
+$(define("LOSS_MSE", 1, "mean squared error, float targets"))
+@ else
+$(define("LOSS_CROSS_ENTROPY", 1, "softmax cross-entropy, class-index targets"))
+@ end
+$(define("OPT_" .. optimizer:upper(), 1, "optimizer of " .. name .. "_step"))
 
 /* All structs are complete here, so the caller allocates them (static, stack, heap).
    Members are 64-byte aligned: static and automatic objects get that from the

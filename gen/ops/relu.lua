@@ -20,7 +20,7 @@ function M.forward(s, ctx)
   local W, isa, shift = s.out, require("isa.scalar"), s.relu.spec.shift
   local fn = s.fname .. "_forward"
   local text = string.format("/* Layer %d: a = max(x, 0)%s; x, a [n][%d]. */\n", s.relu.index,
-      shift == 0 and "" or (shift < 0 and " - " .. emit.float(-shift) or " + " .. emit.float(shift)), W)
+      shift == 0 and "" or (shift < 0 and " - " .. emit.number(-shift) or " + " .. emit.number(shift)), W)
     .. string.format("static void %s(float *restrict a, const float *restrict x, int n) {\n", fn)
     .. string.format("  for (int i = 0; i < n * %d; i++) %s\n", W,
          isa.store("a", "i", shifted(isa, isa.max(isa.load("x", "i"), isa.zero()), shift)))
