@@ -165,6 +165,8 @@ static const bad_spec bad_specs[] = {
    "{}:1: unknown name 'relU' (did you mean 'relu'?)"},
   {"c_keyword", "return network \"int\" { input = 784, layers = { linear(10) }, " OK_REST "\n",
    "{}:1: network: name 'int' is a C keyword"},
+  {"reserved_name", "return network \"mse\" { input = 4, layers = { linear(1) }, loss = \"mse\", optimizer = adam{} }\n",
+   "{}:1: network: name 'mse' is reserved (it clashes with generated helper names)"},
   {"not_identifier", "return network \"my-net\" { input = 4, layers = { linear(2) }, " OK_REST "\n",
    "{}:1: network: name must be a C identifier, got 'my-net'"},
   {"mse_width", "return network \"x\" { input = 784, layers = { linear(10) },\n"
@@ -371,6 +373,14 @@ START_TEST(test_deterministic_and_unchanged) {
 }
 END_TEST
 
+/* The value of "#define MACRO value" in header text, or -1. */
+static long macro_value(const char *text, const char *macro) {
+  char key[128];
+  snprintf(key, sizeof key, "#define %s ", macro);
+  const char *p = strstr(text, key);
+  return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
 /* The sandbox still allows ordinary Lua: locals, loops, functions, math, string methods. */
 START_TEST(test_spec_features) {
   char path[512], cmd[2048], hpath[600];
@@ -392,10 +402,27 @@ START_TEST(test_spec_features) {
   snprintf(hpath, sizeof hpath, "%s/net_3.h", tmpdir);
   char *h = read_file(hpath, NULL);
   ck_assert_msg(h != NULL, "net_3.h not written");
-  ck_assert_msg(strstr(h, "#define NET_3_LAYER_COUNT 7\n") != NULL, "expected 7 layers in net_3.h");
-  ck_assert_msg(strstr(h, "#define NET_3_OPT_ADAMW 1\n") != NULL, "expected AdamW in net_3.h");
-  ck_assert_msg(strstr(h, "#define NET_3_BATCH       5 ") != NULL, "expected batch 5 in net_3.h");
+  ck_assert_int_eq(macro_value(h, "NET_3_LAYER_COUNT"), 7);
+  ck_assert_int_eq(macro_value(h, "NET_3_OPT_ADAMW"), 1);
+  ck_assert_int_eq(macro_value(h, "NET_3_BATCH"), 5);
+  ck_assert_int_eq(macro_value(h, "NET_3_IN"), 12);
+  ck_assert_int_eq(macro_value(h, "NET_3_OUT"), 3);
   free(h);
+}
+END_TEST
+
+/* --cli adds NAME_cli.c from templates/cli.c.tpl, filled in for this network. */
+START_TEST(test_cli_file) {
+  char cmd[2048], path[600];
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/seed_mse.lua --cli --out '%s'", chainrule(), tmpdir);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen --cli failed: %s", r.out);
+  snprintf(path, sizeof path, "%s/seed_mse_cli.c", tmpdir);
+  char *text = read_file(path, NULL);
+  ck_assert_msg(text != NULL, "seed_mse_cli.c not written");
+  ck_assert_msg(strstr(text, "#include \"seed_mse.h\"") != NULL, "seed_mse_cli.c does not include seed_mse.h");
+  ck_assert_msg(strstr(text, "$(") == NULL, "seed_mse_cli.c has an unexpanded template splice");
+  free(text);
 }
 END_TEST
 
@@ -484,6 +511,7 @@ static Suite *gen_suite(void) {
   tcase_add_checked_fixture(core, setup, teardown);
   tcase_add_test(core, test_deterministic_and_unchanged);
   tcase_add_test(core, test_spec_features);
+  tcase_add_test(core, test_cli_file);
   tcase_add_test(core, test_lua_units);
   tcase_add_test(core, test_template_errors);
   tcase_add_test(core, test_specs_compile);
