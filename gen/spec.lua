@@ -260,6 +260,7 @@ local function validate(path, value, made, text)
   for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
   -- Table fields carry no line numbers; find "key =" after the network call instead.
   local function line_of(key)
+    key = key:gsub("%p", "%%%0")   -- unknown keys come from the user: match them literally
     for i = value.line, #lines do
       if lines[i]:match("^%s*" .. key .. "%s*=") or lines[i]:match("[{,]%s*" .. key .. "%s*=") then
         return i
