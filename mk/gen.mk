@@ -18,8 +18,10 @@ $(BUILD)/host/embed: gen/embed.c
 $(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) mk/gen.mk
 	$(BUILD)/host/embed $@ $(GEN_EMBED_ARGS)
 
+# Linked under a temporary name and renamed, so a concurrent make never runs half a binary.
 $(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c
-	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -o $@ gen/main.c $(BUILD)/host/embedded.c $(LUA_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c $(LUA_LIBS) \
+	  && mv -f $@.$$$$.tmp $@
 
 gen: $(BUILD)/chainrule
 	$(BUILD)/chainrule gen $(SPEC) --out $(GENDIR) --isa $(ISA)
