@@ -36,7 +36,7 @@ void cr_progress_update(cr_progress *p, long done, double loss) {
   double t = cr_now();
   if (done < p->total && p->last_draw >= 0 && t - p->last_draw < 0.1) return;
   p->last_draw = t;
-  enum { WIDTH = 30 };
+  enum { WIDTH = 20 };
   char bar[WIDTH + 1];
   long fill = (long)((double)done / (double)p->total * WIDTH);
   if (fill > WIDTH) fill = WIDTH;
@@ -44,14 +44,15 @@ void cr_progress_update(cr_progress *p, long done, double loss) {
   bar[WIDTH] = '\0';
   double el = t - p->t0;
   double rate = el > 0 ? (double)done / el : 0.0;
-  fprintf(p->f, "\repoch %d/%d [%s] %ld/%ld  loss %.4f  %.0f samples/s ", p->epoch, p->epochs,
+  /* \033[K clears to the end of the line; kept under 80 columns so it never wraps */
+  fprintf(p->f, "\r\033[Kepoch %d/%d [%s] %ld/%ld loss %.4f %.0f samples/s", p->epoch, p->epochs,
           bar, done, p->total, loss, rate);
   fflush(p->f);
 }
 
 void cr_progress_end(cr_progress *p) {
   if (!p->tty) return;
-  fprintf(p->f, "\r%*s\r", 100, "");
+  fprintf(p->f, "\r\033[K");
   fflush(p->f);
 }
 
