@@ -1,5 +1,5 @@
--- C text helpers: the one place that spells a float literal, an identifier or a
--- block of indented code. Nothing here knows about networks.
+-- C text helpers: the one place that spells a float literal, a macro prefix, a
+-- comment-safe string or a banner table. Nothing here knows about networks.
 local M = {}
 
 -- The nearest fp32 value to x (as a Lua float).
@@ -37,22 +37,9 @@ function M.upper(name)
   return (name:upper())
 end
 
--- Prefixes every non-empty line of text with n spaces.
-function M.indent(text, n)
-  local pad = string.rep(" ", n)
-  return (text:gsub("([^\n]+)", pad .. "%1"))
-end
-
 -- Text safe inside a C block comment.
 function M.comment_text(s)
   return (tostring(s):gsub("%*/", "* /"):gsub("/%*", "/ *"))
-end
-
--- A C string literal for plain text (names, paths).
-function M.cstring(s)
-  return '"' .. tostring(s):gsub('[\\"]', "\\%0"):gsub("[%c]", function(c)
-    return string.format("\\%03o", c:byte())
-  end) .. '"'
 end
 
 -- Integer with thousands separators, for banner tables.

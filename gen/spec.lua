@@ -77,15 +77,20 @@ local function show(v)
     if v ~= v then return "nan" end
     if v == math.huge then return "inf" elseif v == -math.huge then return "-inf" end
     if v == math.floor(v) and math.abs(v) < 2^53 then return string.format("%d", v) end
-    return string.format("%.17g", v)
+    for digits = 1, 17 do   -- the shortest form that reads back as v
+      local str = string.format("%." .. digits .. "g", v)
+      if tonumber(str) == v then return str end
+    end
   end
   if t == "nil" or t == "boolean" then return tostring(v) end
   return "a " .. t
 end
 M.show = show
 
+-- Finite as an fp32 (every number a spec gives ends up as a float in the C).
+local FLT_MAX = 3.4028234663852886e38
 local function finite(v)
-  return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge
+  return type(v) == "number" and v == v and v >= -FLT_MAX and v <= FLT_MAX
 end
 
 local function is_int(v)

@@ -180,6 +180,9 @@ static const bad_spec bad_specs[] = {
   {"optimizer_option", "return network \"x\" { input = 784, layers = { linear(10) }, loss = \"cross_entropy\",\n"
    "   optimizer = sgd{lrr = 1} }\n",
    "{}:2: optimizer: sgd has no option 'lrr' (did you mean 'lr'?)"},
+  {"lr_overflows_float", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1e39} }\n",
+   "{}:1: optimizer: sgd lr must be a finite number > 0, got 1e+39"},
   {"nesterov", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
    "optimizer = sgd{lr = 1, nesterov = true} }\n",
    "{}:1: optimizer: sgd nesterov needs momentum > 0 and dampening = 0"},
