@@ -10,7 +10,9 @@
 # A trainer is NAME_cli.c (from templates/cli.c.tpl, written by `chainrule gen --cli`)
 # + NAME.c + build/libcr.a; see docs/ARCHITECTURE.md ("The trainer").
 
-DEMO_ISA     ?= scalar
+# The host's best ISA (generated code compiled with -march=native: the demo trains here).
+# DEMO_ISA=scalar for the portable code.
+DEMO_ISA     ?= native
 # Expanded here, not through runtime.mk's variables: mk/*.mk are included in name order,
 # and prerequisites are expanded when a rule is read.
 TRAINER_HDRS := $(wildcard runtime/*.h)
