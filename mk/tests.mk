@@ -92,7 +92,8 @@ net_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(OPT))
 define NET_BIN_RULE
 $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2))
 	@mkdir -p $$(@D)
-	name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $(NET_T)/$(1)/config.h); \
+	@echo "  CC      $$@"
+	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $(NET_T)/$(1)/config.h); \
 	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c && \
 	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) $(CHECK_CFLAGS) -DEXPECT_ISA='"$(ISA)"' \
 	  -include $(NET_T)/$(1)/config.h -I$(NET_T)/$(1)/gen -Itests/ref -Itests/net -Iruntime \

@@ -169,15 +169,18 @@ static void params_to_ref(double *dst, const void *p)
 
 typedef struct {
   int n;
-  float *x;          /* exact-size heap blocks: ASan catches reads past row n */
-  target_t *t;
+  float *x;          /* end exactly at the end of a heap block: ASan catches reads past */
+  target_t *t;       /* row n; x starts one float into its block when `odd` is set     */
   double *xd, *td;
+  float *xblock;
 } batch;
 
-static void random_batch(batch *b, int n, test_rng *r)
+static void random_batch_at(batch *b, int n, test_rng *r, int odd)
 {
   b->n = n;
-  b->x = malloc((size_t)n * IN * sizeof(float));
+  b->xblock = malloc(((size_t)n * IN + (odd ? 1 : 0)) * sizeof(float));
+  b->x = b->xblock + (odd ? 1 : 0);
+  if (odd) b->xblock[0] = NAN;
   b->t = malloc((size_t)n * sizeof(target_t));
   b->xd = malloc((size_t)n * IN * sizeof(double));
   b->td = malloc((size_t)n * sizeof(double));
@@ -193,9 +196,11 @@ static void random_batch(batch *b, int n, test_rng *r)
   }
 }
 
+static void random_batch(batch *b, int n, test_rng *r) { random_batch_at(b, n, r, 0); }
+
 static void free_batch(batch *b)
 {
-  free(b->x); free(b->t); free(b->xd); free(b->td);
+  free(b->xblock); free(b->t); free(b->xd); free(b->td);
 }
 
 static int ns[4], nns;   /* row counts tested: 1, about B/2, B-1, B */
@@ -258,7 +263,11 @@ START_TEST(test_forward_backward)
   float *dx = galloc(&gdx, "dx", (size_t)n * IN * sizeof(float), mis, 0xFF);
   random_params(p, &r);
   batch b;
-  random_batch(&b, n, &r);
+  random_batch_at(&b, n, &r, _i & 1);   /* x at an odd float offset every other run too */
+  params_t *p_copy = malloc(sizeof *p_copy);
+  float *x_copy = malloc((size_t)n * IN * sizeof(float));
+  memcpy(p_copy, p, sizeof *p);
+  memcpy(x_copy, b.x, (size_t)n * IN * sizeof(float));
 
   double *pd = malloc(net.nparams * sizeof(double)), *gd = malloc(net.nparams * sizeof(double));
   double *outd = malloc((size_t)n * OUT * sizeof(double)), *dxd = malloc((size_t)n * IN * sizeof(double));
@@ -269,6 +278,19 @@ START_TEST(test_forward_backward)
 
   F(forward)(out, w, p, b.x, n);
   gcheck(&go); gcheck(&gw); gcheck(&gp);
+
+  /* a second, unrelated network state in between: no hidden state may carry over */
+  {
+    params_t *p2 = aligned_alloc(64, sizeof(params_t));
+    work_t *w2 = aligned_alloc(64, sizeof(work_t));
+    float *out_2 = malloc((size_t)BATCH * OUT * sizeof(float));
+    batch b2;
+    random_params(p2, &r);
+    random_batch(&b2, BATCH, &r);
+    F(forward)(out_2, w2, p2, b2.x, BATCH);
+    free_batch(&b2);
+    free(p2); free(w2); free(out_2);
+  }
   ck_assert_msg(check_tensor("forward out", out, outd, (size_t)n * OUT, OUT, &stats_ref[S_OUT]) == 0,
                 "%s: forward output differs from the reference (first mismatch printed above)", when);
 
@@ -312,6 +334,9 @@ START_TEST(test_forward_backward)
   ck_assert_msg(check_scalar("backward loss (dx=NULL)", lb, loss_ref, &stats_ref[S_LOSS]) == 0,
                 "%s: loss %.9g, reference %.9g", when, (double)lb, loss_ref);
   ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+  ck_assert_msg(memcmp(p, p_copy, sizeof *p) == 0, "n=%d: forward/backward changed the parameters", n);
+  ck_assert_msg(memcmp(b.x, x_copy, (size_t)n * IN * sizeof(float)) == 0, "n=%d: forward/backward changed x", n);
+  free(p_copy); free(x_copy);
 
   gfree(&gp); gfree(&gg); gfree(&gw); gfree(&go); gfree(&gdx);
   free_batch(&b);
