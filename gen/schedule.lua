@@ -16,7 +16,7 @@ local function banner_rows(g)
   local tp, tf, tb = 0, 0, 0
   for _, l in ipairs(g.layers) do
     local kind = l.kind
-    if kind == "relu" and l.spec.shift ~= 0 then kind = "relu(shift " .. emit.float(l.spec.shift):gsub("f$", "") .. ")" end
+    if kind == "relu" and l.spec.shift ~= 0 then kind = "relu(shift " .. emit.number(l.spec.shift) .. ")" end
     rows[#rows + 1] = {l.index .. " " .. kind, l.in_ .. " -> " .. l.out, emit.grouped(l.param_count),
       emit.grouped(4 * l.param_count), emit.grouped(l.flops_fwd), emit.grouped(l.flops_bwd)}
     tp, tf, tb = tp + l.param_count, tf + l.flops_fwd, tb + l.flops_bwd
@@ -34,24 +34,32 @@ function M.build(g, plan, isa, opts)
     g = g, plan = plan, emit = emit,
     loss = g.loss, optimizer = g.optimizer.kind,
     target_type = g.loss_op.target_type,
-    functions = {}, forward_calls = {}, backward_calls = {},
+    functions = {}, forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
   }
+  -- Plain SGD with kernels that fuse the update into the weight-gradient tiles
+  -- (isa.fuses_sgd): NAME_train_step takes that path when momentum and weight decay are 0.
+  ctx.fuse_sgd = g.optimizer.kind == "sgd" and isa.fuses_sgd or false
+  ctx.fused_bias = {}
+  for _, t in ipairs(g.tensors) do
+    if t.suffix == "bias" then ctx.fused_bias[#ctx.fused_bias + 1] = t end
+  end
   local function tensor(index) return g.tensors[index + 1] end
 
   for k, s in ipairs(g.steps) do
     local text, call = s[s.kind == "linear_relu" and "linear" or s.kind].op.forward(s, {
-      isa = isa, ref = ref, tensor = tensor})
+      isa = isa, ref = ref, tensor = tensor, batch = g.batch})
     ctx.functions[#ctx.functions + 1] = text
     ctx.forward_calls[k] = call
   end
   for k = #g.steps, 1, -1 do
     local s, prev = g.steps[k], g.steps[k - 1]
-    local text, call = s[s.kind == "linear_relu" and "linear" or s.kind].op.backward(s, {
-      isa = isa, ref = ref, tensor = tensor, first = prev == nil,
+    local text, call, call_fused = s[s.kind == "linear_relu" and "linear" or s.kind].op.backward(s, {
+      isa = isa, ref = ref, tensor = tensor, first = prev == nil, batch = g.batch, fuse_sgd = ctx.fuse_sgd,
       dx = prev and ref(prev.d) or "dx", dx_ld = prev and prev.d.ld or g.input,
       in_mask = prev and prev.mask or nil})
     ctx.functions[#ctx.functions + 1] = text
     ctx.backward_calls[#ctx.backward_calls + 1] = call
+    ctx.backward_fused_calls[#ctx.backward_fused_calls + 1] = call_fused or call
   end
 
   local last = g.steps[#g.steps]

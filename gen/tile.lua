@@ -313,8 +313,9 @@ function M.matmul_gwt(a, isa)
 end
 
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
--- reduced over the n rows; after the tile, a.sgd (if given: {w = C name, lr = C expr})
--- also applies w -= lr · dW while the tile is in registers. Tail columns (see
+-- reduced over the n rows; after the tile, a.sgd (if given: {w = C name, lr = C expr,
+-- optional = only when w is not NULL}) also applies w -= lr · dW while the tile is in
+-- registers. Tail columns (see
 -- column_plan) are tiles of inputs k as vectors × the t columns, reduced over the rows.
 function M.matmul_xtg(a, isa)
   local b = buffer()
@@ -335,7 +336,8 @@ function M.matmul_xtg(a, isa)
           local o = "(k0 + " .. r .. ") * " .. a.N .. " + " .. vec.off
           b2.put(d2, vstore(isa, a.dw, o, c, vec.lanes))
           if a.sgd then
-            b2.put(d2, vstore(isa, a.sgd.w, o, isa.fma(c, "nlr", vload(isa, a.sgd.w, o, vec.lanes)), vec.lanes))
+            local upd = vstore(isa, a.sgd.w, o, isa.fma(c, "nlr", vload(isa, a.sgd.w, o, vec.lanes)), vec.lanes)
+            b2.put(d2, a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) { " .. upd .. " }" or upd)
           end
         end,
       })
@@ -390,7 +392,8 @@ function M.matmul_xtg(a, isa)
         local dv = "tt[" .. (c == 0 and "" or c * KB .. " + ") .. "kk]"
         b.put(d + 2, a.dw .. "[" .. o .. "] = " .. dv .. ";")
         if a.sgd then
-          b.put(d + 2, a.sgd.w .. "[" .. o .. "] = " .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * " .. dv .. ";")
+          b.put(d + 2, (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. a.sgd.w .. "[" .. o .. "] = "
+            .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * " .. dv .. ";")
         end
       end
       b.put(d + 1, "}")

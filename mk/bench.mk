@@ -69,6 +69,8 @@ $(BENCH_DIR)/cr_$(1): bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH
 	$(CC) $(WARN) -O2 -Ibench '-DBENCH_IMPL="chainrule-$(1)"' -o $$@ $$^ -lm
 endef
 $(foreach i,$(BENCH_ISAS),$(eval $(call BENCH_ISA_RULES,$(i))))
+# keep the generated sources (make would delete them as intermediates)
+.SECONDARY: $(foreach i,$(BENCH_ISAS),$(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/gen/$(i)/$(s).c $(BENCH_DIR)/gen/$(i)/$(s).h))
 
 bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i))
 	@echo "bench: measuring (one thread; takes a minute or two)"

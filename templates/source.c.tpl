@@ -70,6 +70,22 @@ $(opt_step)}
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n) {
   forward_work(w, p, x, n);
+@ if fuse_sgd then
+  if (s->momentum == 0.0f && s->weight_decay == 0.0f) {
+    /* plain SGD: each weight update is applied inside its weight-gradient tiles
+       (after that layer's dx used the old weights); g still gets the true gradients */
+    const float lr = s->lr;
+    const float loss = $(loss_backward_call);
+@ for _, c in ipairs(backward_fused_calls) do
+    $(c)
+@ end
+@ for _, t in ipairs(fused_bias) do
+    for (int i = 0; i < $(t.floats); i++) p->$(t.cname)[i] = p->$(t.cname)[i] - lr * g->$(t.cname)[i];
+@ end
+    s->t++;
+    return loss;
+  }
+@ end
   const float loss = $(name)_backward(g, NULL, w, p, x, t, n);
   $(name)_step(p, s, g);
   return loss;

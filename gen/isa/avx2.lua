@@ -16,6 +16,7 @@ return {
   vtype = "__m256",
   includes = {"immintrin.h"},
   kernels = "tile",
+  fuses_sgd = true,                  -- tile.matmul_xtg can apply plain SGD inside its tiles
   guard = "defined(__AVX2__) && defined(__FMA__)",
   guard_flags = "-mavx2 -mfma",
   cflags = "-mavx2 -mfma",

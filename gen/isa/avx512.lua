@@ -14,6 +14,7 @@ return {
   vtype = "__m512",
   includes = {"immintrin.h"},
   kernels = "tile",
+  fuses_sgd = true,                  -- tile.matmul_xtg can apply plain SGD inside its tiles
   -- the generated .c refuses to compile without these
   guard = "defined(__AVX512F__)",
   guard_flags = "-mavx512f",

@@ -12,6 +12,7 @@ return {
   vtype = "float32x4_t",
   includes = {"arm_neon.h"},
   kernels = "tile",
+  fuses_sgd = true,                  -- tile.matmul_xtg can apply plain SGD inside its tiles
   guard = "defined(__aarch64__) && defined(__ARM_NEON)",
   guard_flags = "--target=aarch64-linux-gnu (AArch64 with Advanced SIMD)",
   cflags = "",

@@ -38,14 +38,14 @@ function M.forward(s, ctx)
     local relu = {out = "a", out_ld = s.a.ld, shift = shift,
                   shift_literal = shift ~= 0 and emit.float(shift) or nil}
     b[#b + 1] = kernels.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, w = "w", b = "b",
-                                   y = "z", y_ld = s.z.ld, relu = relu}, isa)
+                                   y = "z", y_ld = s.z.ld, relu = relu, batch = ctx.batch}, isa)
   else
     b[#b + 1] = string.format("/* Layer %d: y = x @ W + b.\n", L.index)
     b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> y [n][%d]. */\n", K, K, N, N, N)
     b[#b + 1] = string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
     b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict b, int n) {\n"
     b[#b + 1] = kernels.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, w = "w", b = "b",
-                                   y = "y", y_ld = s.a.ld}, isa)
+                                   y = "y", y_ld = s.a.ld, batch = ctx.batch}, isa)
   end
   b[#b + 1] = "}\n"
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
@@ -73,23 +73,45 @@ function M.backward(s, ctx)
   b[#b + 1] = string.format("   g [n][%d], x [n][%d]%s, W [%d][%d] -> dW [%d][%d], db [%d], dx [n][%d]%s. */\n",
     N, K, mask and string.format(", m [n][%d]", K) or "", K, N, K, N, N, K,
     ctx.first and " (skipped if dx is NULL)" or "")
+  -- ctx.fuse_sgd (plain SGD, kernels that can fuse): the function also takes wu and lr and,
+  -- when wu is not NULL, applies wu -= lr * dW inside the weight-gradient tiles; dx is then
+  -- computed first, while W is unchanged (so w and wu, the same tensor, are not restrict).
+  local fuse = ctx.fuse_sgd
   b[#b + 1] = string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
   b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict g, const float *restrict x, "
     .. (mask and "const float *restrict m,\n" .. string.rep(" ", #fn + 13) or "")
-    .. "const float *restrict w, int n) {\n"
-  b[#b + 1] = kernels.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, g = "g", g_ld = s.d.ld,
-                                  dw = "dw", db = "db"}, isa)
+    .. (fuse and "const float *w, float *wu, float lr, int n) {\n" or "const float *restrict w, int n) {\n")
+  local xtg = kernels.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, g = "g", g_ld = s.d.ld,
+                                  dw = "dw", db = "db", batch = ctx.batch,
+                                  sgd = fuse and {w = "wu", lr = "lr", optional = true} or nil}, isa)
   local gwt = kernels.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = s.d.ld, w = "w", dx = "dx",
-                                  dx_ld = ctx.dx_ld, mask = mask and "m", mask_ld = mask and mask.ld}, isa)
-  if ctx.first then
-    b[#b + 1] = "  if (dx == NULL) return;\n"
+                                  dx_ld = ctx.dx_ld, mask = mask and "m", mask_ld = mask and mask.ld,
+                                  batch = ctx.batch}, isa)
+  if fuse then
+    if ctx.first then
+      b[#b + 1] = "  if (dx != NULL) {\n" .. gwt .. "  }\n"
+    else
+      b[#b + 1] = gwt
+    end
+    b[#b + 1] = xtg
+  else
+    b[#b + 1] = xtg
+    if ctx.first then
+      b[#b + 1] = "  if (dx == NULL) return;\n"
+    end
+    b[#b + 1] = gwt
   end
-  b[#b + 1] = gwt
   b[#b + 1] = "}\n"
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
-  local call = string.format("%s(g->%s, g->%s, %s, %s, %s, %sp->%s, n);", fn, w.cname, bias.cname,
-    ctx.dx, ctx.ref(s.d), ctx.ref(s.input), mask and ctx.ref(mask) .. ", " or "", w.cname)
-  return table.concat(b), call
+  local function args(dx)
+    return string.format("g->%s, g->%s, %s, %s, %s, %sp->%s", w.cname, bias.cname,
+      dx, ctx.ref(s.d), ctx.ref(s.input), mask and ctx.ref(mask) .. ", " or "", w.cname)
+  end
+  local call = string.format("%s(%s%s, n);", fn, args(ctx.dx), fuse and ", NULL, 0.0f" or "")
+  -- the fused call sits in NAME_train_step, which never wants the input's gradient
+  local call_fused = fuse and string.format("%s(%s, p->%s, lr, n);", fn, args(ctx.first and "NULL" or ctx.dx),
+                                            w.cname) or nil
+  return table.concat(b), call, call_fused
 end
 
 return M
