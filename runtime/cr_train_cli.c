@@ -338,6 +338,7 @@ typedef struct {
   float norm[2];       /* mean, std applied to inputs */
   cr_rng rng;          /* init stream state after initialisation */
   int64_t progress[4]; /* epochs done, steps done, seed, batch */
+  char isa[16];        /* ISA of the build that wrote the optimizer state */
 } model;
 
 static void *alloc64(size_t bytes) {
@@ -383,7 +384,8 @@ static void set_targets(const model *m, const uint8_t *y, int n) {
 
 static float *tensor_ptr(void *base, const cr_net_tensor *t) { return (float *)base + t->offset; }
 
-static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[5]) {
+#define CKPT_PARTS 6
+static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[CKPT_PARTS]) {
   const cr_net *net = m->net;
   cr_shape shapes[256];
   int n = net->tensor_count < 256 ? net->tensor_count : 256;
@@ -400,6 +402,7 @@ static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[5]) {
   parts[2] = (cr_ckpt_part){"norm", (void *)m->norm, sizeof m->norm};
   parts[3] = (cr_ckpt_part){"rng", (void *)&m->rng, sizeof m->rng};
   parts[4] = (cr_ckpt_part){"progress", (void *)m->progress, sizeof m->progress};
+  parts[5] = (cr_ckpt_part){"isa", (void *)m->isa, sizeof m->isa};
 }
 
 static int model_save(model *m, const char *path, cr_err *e) {
@@ -411,16 +414,19 @@ static int model_save(model *m, const char *path, cr_err *e) {
     k += cnt;
   }
   cr_ckpt_id id;
-  cr_ckpt_part parts[5];
+  cr_ckpt_part parts[CKPT_PARTS];
+  memset(m->isa, 0, sizeof m->isa);
+  snprintf(m->isa, sizeof m->isa, "%s", m->net->isa);
   ckpt_setup(m, &id, parts);
-  return cr_ckpt_save(path, &id, parts, 5, e);
+  return cr_ckpt_save(path, &id, parts, CKPT_PARTS, e);
 }
 
 static int model_load(model *m, const char *path, cr_err *e) {
   cr_ckpt_id id;
-  cr_ckpt_part parts[5];
+  cr_ckpt_part parts[CKPT_PARTS];
   ckpt_setup(m, &id, parts);
-  if (cr_ckpt_load(path, &id, parts, 5, e) != 0) return -1;
+  if (cr_ckpt_load(path, &id, parts, CKPT_PARTS, e) != 0) return -1;
+  m->isa[sizeof m->isa - 1] = '\0';
   if (!(m->norm[1] > 0.0f) || !isfinite(m->norm[0]) || !isfinite(m->norm[1]))
     return cr_errf(e, "%s: checkpoint's normalisation numbers are invalid", path);
   size_t k = 0;
@@ -598,6 +604,14 @@ static int cmd_train(const cr_net *net, opts *o) {
   if (o->resume) {
     if (model_load(&m, o->resume, &e) != 0) {
       fprintf(stderr, "%s train: %s\n", o->prog, e.msg);
+      goto out;
+    }
+    /* The weights are portable; NAME_opt's state buffers have a layout private to the
+       build (ISA) that wrote them, so only that build may continue the optimizer. */
+    if (strcmp(m.isa, net->isa) != 0) {
+      fprintf(stderr, "%s train: %s: checkpoint's optimizer state was written by the %s build, "
+              "this is the %s build (resume with that one; eval/predict/export work with any)\n",
+              o->prog, o->resume, m.isa, net->isa);
       goto out;
     }
     start_epoch = m.progress[0];
