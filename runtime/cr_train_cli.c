@@ -44,10 +44,11 @@ typedef struct {
 
 #define OFF(f) offsetof(opts, f)
 static const optdef optdefs[] = {
-    {"--data", O_STR, CMD_DATA, OFF(data), 0, 0, 0, "NAME|DIR",
+    {"--data", O_STR, CMD_DATA, OFF(data), 0, 0, 0, "NAME|DIR|PREFIX",
      "data set: mnist (data/mnist), fashion (data/fashion-mnist, else Debian's files in "
      "/usr/share/datasets/fashion-mnist), tiny (build/tiny), "
-     "or a directory with train-/valid- (or t10k-) images-idx3-ubyte[.gz] and labels-idx1-ubyte[.gz]"},
+     "a directory holding train-/valid- (or t10k-) images-idx3-ubyte[.gz] and labels-idx1-ubyte[.gz], "
+     "or a path prefix of such files (PREFIXtrain-images-idx3-ubyte, ...)"},
     {"--train-images", O_STR, CMD_TRAIN | CMD_REPORT, OFF(train_x), 0, 0, 0, "FILE",
      "training inputs: IDX[.gz], .npy, or .csv (label,values...; no labels file)"},
     {"--train-labels", O_STR, CMD_TRAIN | CMD_REPORT, OFF(train_y), 0, 0, 0, "FILE",
@@ -225,11 +226,13 @@ static int file_exists(const char *p) {
   return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* DIR/PREFIX-KIND-idxN-ubyte, plain or .gz; out holds the found path. */
-static int find_idx(char *out, size_t cap, const char *dir, const char *prefix, const char *kind) {
+/* BASE/SPLIT-KIND-ubyte (base a directory) or BASESPLIT-KIND-ubyte (base a path prefix),
+ * plain or .gz; out holds the found path. */
+static int find_idx(char *out, size_t cap, const char *base, int is_dir, const char *split,
+                    const char *kind) {
   const char *sfx[2] = {"", ".gz"};
   for (int s = 0; s < 2; s++) {
-    snprintf(out, cap, "%s/%s-%s-ubyte%s", dir, prefix, kind, sfx[s]);
+    snprintf(out, cap, "%s%s%s-%s-ubyte%s", base, is_dir ? "/" : "", split, kind, sfx[s]);
     if (file_exists(out)) return 1;
   }
   return 0;
@@ -253,22 +256,28 @@ static int resolve_data(const opts *o, datapaths *p, int need_train) {
     }
     else if (!strcmp(dir, "tiny")) dir = "build/tiny";
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    int is_dir = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    char probe[PATH_MAX];
+    if (!is_dir && !find_idx(probe, PATH_MAX, dir, 0, "train", "images-idx3") &&
+        !find_idx(probe, PATH_MAX, dir, 0, "valid", "images-idx3") &&
+        !find_idx(probe, PATH_MAX, dir, 0, "t10k", "images-idx3")) {
       const char *hint = !strcmp(o->data, "mnist") ? " (run scripts/fetch-data.sh)"
                          : !strcmp(o->data, "fashion") ? " (run scripts/deps.sh --data)"
                          : !strcmp(o->data, "tiny") ? " (run make tiny-data)" : "";
-      fprintf(stderr, "%s %s: %s: data directory not found%s\n", o->prog, o->cmdname, dir, hint);
+      fprintf(stderr, "%s %s: %s: no such data directory (or file prefix)%s\n", o->prog,
+              o->cmdname, dir, hint);
       return 2;
     }
-    p->have_train = find_idx(p->tx, PATH_MAX, dir, "train", "images-idx3") &&
-                    find_idx(p->ty, PATH_MAX, dir, "train", "labels-idx1");
-    p->have_valid = (find_idx(p->vx, PATH_MAX, dir, "valid", "images-idx3") &&
-                     find_idx(p->vy, PATH_MAX, dir, "valid", "labels-idx1")) ||
-                    (find_idx(p->vx, PATH_MAX, dir, "t10k", "images-idx3") &&
-                     find_idx(p->vy, PATH_MAX, dir, "t10k", "labels-idx1"));
+    p->have_train = find_idx(p->tx, PATH_MAX, dir, is_dir, "train", "images-idx3") &&
+                    find_idx(p->ty, PATH_MAX, dir, is_dir, "train", "labels-idx1");
+    p->have_valid = (find_idx(p->vx, PATH_MAX, dir, is_dir, "valid", "images-idx3") &&
+                     find_idx(p->vy, PATH_MAX, dir, is_dir, "valid", "labels-idx1")) ||
+                    (find_idx(p->vx, PATH_MAX, dir, is_dir, "t10k", "images-idx3") &&
+                     find_idx(p->vy, PATH_MAX, dir, is_dir, "t10k", "labels-idx1"));
     if ((need_train && !p->have_train) || !p->have_valid) {
-      fprintf(stderr, "%s %s: %s: no %s-images-idx3-ubyte[.gz] / labels-idx1-ubyte[.gz] there\n",
-              o->prog, o->cmdname, dir, !p->have_valid ? "valid- or t10k" : "train");
+      fprintf(stderr, "%s %s: %s: no %s-images-idx3-ubyte[.gz] / labels-idx1-ubyte[.gz] %s\n",
+              o->prog, o->cmdname, dir, !p->have_valid ? "valid- or t10k" : "train",
+              is_dir ? "there" : "with that prefix");
       return 2;
     }
   }

@@ -150,8 +150,13 @@ run t_npy "$cli" train --train-images "$tiny/train-x.npy" --train-labels "$tiny/
   --valid-images "$tiny/valid-x.npy" --valid-labels "$tiny/valid-y.npy" --epochs 4 --seed 3 --checkpoint "$tmp/npy.ckpt"
 run t_csv "$cli" train --train-images "$tiny/train.csv" --valid-images "$tiny/valid.csv" \
   --epochs 4 --seed 3 --checkpoint "$tmp/csv.ckpt"
-if cmp -s "$tmp/a.ckpt" "$tmp/gz.ckpt" && cmp -s "$tmp/a.ckpt" "$tmp/npy.ckpt" && cmp -s "$tmp/a.ckpt" "$tmp/csv.ckpt"; then
-  ok "IDX, IDX.gz, .npy and CSV inputs give bitwise-identical training"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte valid-images-idx3-ubyte.gz valid-labels-idx1-ubyte.gz; do
+  ln -s "$(cd "$tiny" && pwd)/$f" "$tmp/pfx-$f"
+done
+run t_pfx "$cli" train --data "$tmp/pfx-" --epochs 4 --seed 3 --checkpoint "$tmp/pfx.ckpt"
+if cmp -s "$tmp/a.ckpt" "$tmp/gz.ckpt" && cmp -s "$tmp/a.ckpt" "$tmp/npy.ckpt" &&
+   cmp -s "$tmp/a.ckpt" "$tmp/csv.ckpt" && cmp -s "$tmp/a.ckpt" "$tmp/pfx.ckpt"; then
+  ok "IDX, IDX.gz, .npy, CSV and --data PREFIX inputs give bitwise-identical training"
 else
   bad "data formats train differently" "$(cat "$tmp/t_gz.err" "$tmp/t_npy.err" "$tmp/t_csv.err")"
 fi
@@ -284,7 +289,7 @@ option '--seed' needs a non-negative integer	train --seed -3
 option '--init': unknown scheme 'glorot_magic'	train --init glorot_magic --data $tiny
 option '--no-norm' takes no value	train --no-norm=1
 option '--resume' does not apply to this command	eval --resume x.ckpt
-does-not-exist: data directory not found	train --data $tmp/does-not-exist
+does-not-exist: no such data directory	train --data $tmp/does-not-exist
 no such file|cannot open	train --train-images $tmp/nope-images --train-labels $tmp/nope-labels --valid-images $tmp/nope-images --valid-labels $tmp/nope-labels
 labels file missing	train --train-images $tiny/train-images-idx3-ubyte --valid-images $tiny/valid-x.npy --valid-labels $tiny/valid-y.npy
 needs --checkpoint FILE	eval --data $tiny
