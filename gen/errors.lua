@@ -5,7 +5,12 @@ local M = {}
 
 local mt = {__tostring = function(e) return e.message end}
 
+-- Messages stay one line of sane length, whatever a spec put into them.
+-- (This file is also called while a spec runs, when string methods reach the sandbox's
+-- string table: it calls the string library explicitly, never s:method().)
 function M.user(message)
+  message = string.gsub(tostring(message), "[\r\n]+", " ")
+  if #message > 400 then message = string.sub(message, 1, 400) .. "..." end
   error(setmetatable({message = message}, mt), 0)
 end
 
@@ -29,7 +34,7 @@ local function distance(a, b)
   for i = 1, #a do
     local cur = {[0] = i}
     for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      local cost = string.byte(a, i) == string.byte(b, j) and 0 or 1
       cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
     end
     prev = cur
@@ -43,7 +48,7 @@ function M.suggest(word, candidates)
   if type(word) ~= "string" then return "" end
   local best, bestd
   for _, c in ipairs(candidates) do
-    local d = distance(word:lower(), c:lower())
+    local d = distance(string.lower(word), string.lower(c))
     if not bestd or d < bestd then best, bestd = c, d end
   end
   if best and bestd <= math.max(1, math.min(3, #word // 3 + 1)) then

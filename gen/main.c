@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <time.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -19,8 +20,9 @@
 
 #include "embedded.h"
 
-/* Step of the count hook: the instruction limit is checked every HOOK_STEP instructions. */
-#define HOOK_STEP 1000
+/* Step of the count hook: the limits are checked every HOOK_STEP instructions. Small,
+   because one instruction may be a C call that works through a large string. */
+#define HOOK_STEP 100
 
 /* Allocator state and the limits that apply while a spec runs (host.run_limited). */
 typedef struct {
@@ -28,6 +30,8 @@ typedef struct {
   size_t limit;       /* 0: unlimited; else allocations beyond this fail */
   long long steps;    /* instructions counted since the limit was set */
   long long max_steps;
+  double deadline;    /* CLOCK_MONOTONIC seconds after which the limited call is stopped */
+  const char *why;    /* the message when a limit stops it */
   const char *chunk;  /* source name of the limited chunk, to record its current line */
   int line;           /* last line of that chunk seen by the line hook (0: none) */
 } host_state;
@@ -52,6 +56,12 @@ static host_state *state_of(lua_State *L) {
   return ud;
 }
 
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void limit_hook(lua_State *L, lua_Debug *ar) {
   host_state *h = state_of(L);
   if (ar->event == LUA_HOOKLINE) {
@@ -61,26 +71,34 @@ static void limit_hook(lua_State *L, lua_Debug *ar) {
       h->line = ar->currentline;
     return;
   }
+  /* Instructions bound the Lua work; the clock bounds C work inside instructions
+     (comparing or copying long strings in a loop). One message for both, so it does
+     not depend on the machine's speed. */
   h->steps += HOOK_STEP;
-  if (h->steps > h->max_steps) {
-    lua_pushfstring(L, "spec ran too long (more than %I instructions)", (lua_Integer)h->max_steps);
+  if (h->steps > h->max_steps || now_seconds() > h->deadline) {
+    lua_pushstring(L, h->why);
     lua_error(L);
   }
 }
 
-/* host.run_limited(f, chunkname, max_instructions, max_bytes) -> true, result
-   or false, message, kind ("error", "memory"), line. Runs f() with an instruction
-   limit (count hook) and a memory limit of max_bytes above what is in use now; both
-   are switched off again before returning. Errors never escape. */
+/* host.run_limited(f, chunkname, max_instructions, max_bytes, max_seconds, why)
+   -> true, result or false, message, kind ("error", "memory"), line. Runs f() with an
+   instruction and wall-clock limit (count hook; raises `why`) and a memory limit of
+   max_bytes above what is in use now; all are switched off again before returning.
+   Errors never escape. */
 static int host_run_limited(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   const char *chunk = luaL_checkstring(L, 2);
   lua_Integer max_steps = luaL_checkinteger(L, 3);
   lua_Integer max_bytes = luaL_checkinteger(L, 4);
+  lua_Number max_seconds = luaL_checknumber(L, 5);
+  const char *why = luaL_checkstring(L, 6);
   host_state *h = state_of(L);
-  lua_settop(L, 2);                    /* keep chunk name alive on the stack */
-  lua_pushvalue(L, 1);
+  lua_settop(L, 6);                    /* keeps the chunk name and message alive */
+  lua_rotate(L, 1, -1);                /* f on top */
   h->steps = 0;
+  h->deadline = now_seconds() + (double)max_seconds;
+  h->why = why;
   h->max_steps = max_steps;
   h->chunk = chunk;
   h->line = 0;

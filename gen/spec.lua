@@ -13,7 +13,10 @@ local M = {}
 
 M.MAX_INSTRUCTIONS = 10000000
 M.MAX_BYTES = 64 * 1024 * 1024
+M.MAX_SECONDS = 2            -- wall clock, for C work inside instructions
 M.MAX_SORT = 100000          -- elements a spec may table.sort
+M.MAX_SPAN = 1 << 22         -- elements a spec may table.move / shift with insert/remove
+M.MAX_FIND = 100000000       -- #s × #pattern a spec may string.find
 M.MAX_DIM = 1 << 20          -- features in or out of one layer
 M.MAX_BATCH = 1 << 16
 M.MAX_LAYERS = 256
@@ -147,7 +150,16 @@ local function make_env(file)
       errors.at(file, caller_line(), nil, "string patterns are not available in a spec "
         .. "(string.find(s, p, init, true) searches for plain text)")
     end
+    if type(s) == "string" and type(pattern) == "string" and #s * #pattern > M.MAX_FIND then
+      errors.at(file, caller_line(), nil, "string.find is limited to #s × #pattern <= " .. M.MAX_FIND .. " in a spec")
+    end
     return real_find(s, pattern, init, true)
+  end
+  -- string.rep("", huge) loops in C without allocating: no memory limit stops it.
+  local real_rep = string.rep
+  function env.string.rep(s, n, sep)
+    if type(s) == "string" and #s == 0 and (sep == nil or sep == "") then return "" end
+    return real_rep(s, n, sep)
   end
   for _, k in ipairs({"match", "gmatch", "gsub"}) do
     env.string[k] = function()
@@ -162,6 +174,26 @@ local function make_env(file)
       errors.at(file, caller_line(), nil, "table.sort is limited to " .. M.MAX_SORT .. " elements in a spec")
     end
     return real_sort(t, cmp)
+  end
+  -- These loop in C over a count that need not be backed by memory (nil elements, or
+  -- the border # of a sparse table): bound the count.
+  local function span(what, count, line)
+    if type(count) == "number" and count > M.MAX_SPAN then
+      errors.at(file, line, nil, what .. " is limited to " .. M.MAX_SPAN .. " elements in a spec")
+    end
+  end
+  local real_move, real_insert, real_remove = table.move, table.insert, table.remove
+  function env.table.move(a1, f, e, t, a2)
+    if type(f) == "number" and type(e) == "number" then span("table.move", e - f + 1, caller_line()) end
+    return real_move(a1, f, e, t, a2)
+  end
+  function env.table.insert(t, ...)
+    if type(t) == "table" then span("table.insert", #t, caller_line()) end
+    return real_insert(t, ...)
+  end
+  function env.table.remove(t, ...)
+    if type(t) == "table" then span("table.remove", #t, caller_line()) end
+    return real_remove(t, ...)
   end
 
   function env.linear(size, opts, ...)
@@ -238,7 +270,9 @@ local function run(path)
   local string_mt = getmetatable("")
   local real_index = string_mt.__index
   string_mt.__index = env.string
-  local ok, result, kind, line = host.run_limited(chunk, chunkname, M.MAX_INSTRUCTIONS, M.MAX_BYTES)
+  local ok, result, kind, line = host.run_limited(chunk, chunkname, M.MAX_INSTRUCTIONS, M.MAX_BYTES,
+    M.MAX_SECONDS, string.format("spec ran too long (more than %d instructions or %d seconds)",
+                                 M.MAX_INSTRUCTIONS, M.MAX_SECONDS))
   string_mt.__index = real_index
   if not ok then
     local e = result

@@ -18,9 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Generous bound for the sandbox's limits (instruction count, memory): a runaway spec
-   must be stopped by the limits, not by a timeout. This is not a speed measurement. */
+/* Generous bounds for the sandbox's limits: a runaway spec must be stopped by the
+   limits, not by a timeout. These are not speed measurements. The instruction and
+   memory limits stop a spec within a fraction of a second; C work inside instructions
+   (comparing long strings in a loop) is stopped by the 2-second wall clock. */
 #define LIMIT_SECONDS 2.0
+#define WALL_LIMIT_SECONDS 5.0
 
 static char tmpdir[256];
 
@@ -125,7 +128,7 @@ static const bad_spec bad_specs[] = {
   {"getmetatable", "getmetatable(\"\").__index.rep = nil\n",
    "{}:1: 'getmetatable' is not available in a spec (a spec may only describe a network)"},
   {"loop_forever", "local n = 0\nwhile true do n = n + 1 end\n",
-   "{}:2: spec ran too long (more than 10000000 instructions)"},
+   "{}:2: spec ran too long (more than 10000000 instructions or 2 seconds)"},
   {"string_rep", "local s = string.rep(\"x\", 1e9)\n",
    "{}:1: spec needs more than 64 MB of memory"},
   {"method_rep", "\nlocal s = (\"x\"):rep(1e9)\n",
@@ -138,7 +141,14 @@ static const bad_spec bad_specs[] = {
    "{}:2: spec needs more than 64 MB of memory"},
   {"deep_recursion", "local function f() f() end\nf()\n", "{}:1: spec needs more than 64 MB of memory"},
   {"tail_recursion", "local function f() return f() end\nreturn f()\n",
-   "{}:1: spec ran too long (more than 10000000 instructions)"},
+   "{}:1: spec ran too long (more than 10000000 instructions or 2 seconds)"},
+  {"table_move_range", "local t = {}\nlocal x = table.move(t, 1, 1e15, 2)\n",
+   "{}:2: table.move is limited to 4194304 elements in a spec"},
+  {"plain_find_quadratic",
+   "local s = string.rep(\"a\", 1000000)\nlocal p = string.rep(\"a\", 1000) .. \"b\"\n"
+   "local x = string.find(s, p, 1, true)\n",
+   "{}:3: string.find is limited to #s × #pattern <= 100000000 in a spec"},
+  {"multi_line_error", "error(\"line one\\nline two\")\n", "{}:1: line one line two"},
   {"backtracking_pattern", "local s = string.rep(\"a\", 20000)\nlocal x = s:find(\".-.-.-.-b\")\n",
    "{}:2: string patterns are not available in a spec (string.find(s, p, init, true) searches for plain text)"},
   {"string_gsub", "local x = string.gsub(\"abc\", \"b\", \"c\")\n",
@@ -221,8 +231,17 @@ static const bad_spec bad_specs[] = {
 };
 #define BAD_SPEC_COUNT ((int)(sizeof bad_specs / sizeof bad_specs[0]))
 
-START_TEST(test_bad_spec) {
-  const bad_spec *b = &bad_specs[_i];
+/* Specs stopped by the wall-clock limit: C work inside few instructions. */
+static const bad_spec wall_clock_specs[] = {
+  {"long_compares", "local a = string.rep(\"x\", 20000000)\nlocal b = a:sub(1, -2) .. \"y\"\n"
+   "local n = 0\nwhile true do if a < b then n = n + 1 end end\n",
+   "{}:4: spec ran too long (more than 10000000 instructions or 2 seconds)"},
+  {"long_copies", "local a = string.rep(\"x\", 20000000)\nwhile true do local b = a:sub(2) end\n",
+   "{}:2: spec ran too long (more than 10000000 instructions or 2 seconds)"},
+};
+#define WALL_CLOCK_SPEC_COUNT ((int)(sizeof wall_clock_specs / sizeof wall_clock_specs[0]))
+
+static void check_bad_spec(const bad_spec *b, double bound) {
   char path[512], out[512], cmd[2048], expected[1024];
   snprintf(path, sizeof path, "%s/%s.lua", tmpdir, b->name);
   snprintf(out, sizeof out, "%s/out", tmpdir);
@@ -237,10 +256,14 @@ START_TEST(test_bad_spec) {
 
   ck_assert_msg(r.status == 2, "%s: expected exit status 2, got %d (output: %s)", b->name, r.status, r.out);
   ck_assert_msg(strcmp(r.out, expected) == 0, "%s:\n expected: %s got:      %s", b->name, expected, r.out);
-  ck_assert_msg(r.seconds < LIMIT_SECONDS, "%s: took %.2f s (limit test bound %.1f s)", b->name, r.seconds,
-                LIMIT_SECONDS);
+  ck_assert_msg(r.seconds < bound, "%s: took %.2f s (limit test bound %.1f s)", b->name, r.seconds, bound);
   ck_assert_msg(dir_is_empty_or_missing(out), "%s: files were written to %s", b->name, out);
 }
+
+START_TEST(test_bad_spec) { check_bad_spec(&bad_specs[_i], LIMIT_SECONDS); }
+END_TEST
+
+START_TEST(test_wall_clock_spec) { check_bad_spec(&wall_clock_specs[_i], WALL_LIMIT_SECONDS); }
 END_TEST
 
 START_TEST(test_sandbox_did_not_escape) {
@@ -501,6 +524,7 @@ static Suite *gen_suite(void) {
   TCase *errors = tcase_create("errors");
   tcase_add_checked_fixture(errors, setup, teardown);
   tcase_add_loop_test(errors, test_bad_spec, 0, BAD_SPEC_COUNT);
+  tcase_add_loop_test(errors, test_wall_clock_spec, 0, WALL_CLOCK_SPEC_COUNT);
   tcase_add_test(errors, test_sandbox_did_not_escape);
   tcase_add_test(errors, test_bad_spec_keeps_old_output);
   tcase_set_timeout(errors, 60);
