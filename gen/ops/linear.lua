@@ -30,7 +30,7 @@ function M.forward(s, ctx)
   local fn = s.fname .. "_forward"
   if s.relu then
     local shift = s.relu.spec.shift
-    local shown = shift == 0 and "" or (shift < 0 and " - " .. emit.float(-shift) or " + " .. emit.float(shift))
+    local shown = shift == 0 and "" or (shift < 0 and " - " .. emit.number(-shift) or " + " .. emit.number(shift))
     b[#b + 1] = string.format("/* Layers %d-%d: z = x @ W + b, a = max(z, 0)%s.\n", L.index, s.relu.index, shown)
     b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> z [n][%d], a [n][%d]. */\n", K, K, N, N, N, N)
     b[#b + 1] = string.format("static void %s(float *restrict z, float *restrict a, const float *restrict x,\n", fn)
