@@ -318,6 +318,7 @@ static const cli_case cli_cases[] = {
    "chainrule: unexpected argument 'specs/mnist_mlp.lua' (one spec per run; try --help)\n"},
   {"frobnicate", 2, "chainrule: unknown command 'frobnicate' (try --help)\n"},
   {"gen no/such/spec.lua", 2, "no/such/spec.lua: cannot read spec: No such file or directory\n"},
+  {"", 2, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]..."},
   {"--version", 0, "chainrule 0...."},
   {"--help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]..."},
 };
