@@ -80,9 +80,11 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(RT_SRC) $(RT_HDR)
 
 .PHONY: test-runtime fuzz
 TEST_GOALS += test-runtime
-test-runtime: $(RT_TEST_BIN) $(FUZZ_TARGETS:%=$(BUILD)/rt-san/replay_%)
+test-runtime: $(RT_TEST_BIN) $(FUZZ_TARGETS:%=$(BUILD)/rt-san/replay_%) tools
 	@echo "== runtime suites (ASan + UBSan)"
 	@CR_TEST_TMP=$(BUILD)/rt-san/tmp $(RT_TEST_BIN)
+	@echo "== runtime tools (make_tiny, mnist_json2idx, datainfo)"
+	@tests/runtime/tools_test.sh $(BUILD)/tools $(BUILD)/rt-san/tools-test
 	@echo "== fuzz corpus regression (ASan + UBSan, no libFuzzer)"
 	@for t in $(FUZZ_TARGETS); do \
 	  extra=""; [ -d tests/fuzz/crashers/$$t ] && extra=tests/fuzz/crashers/$$t; \

@@ -220,6 +220,43 @@ START_TEST(test_smallest_and_label_range) {
 }
 END_TEST
 
+START_TEST(test_dataset_load_dispatch) {
+  cr_dataset d;
+  cr_err e;
+  char *csv = tpath("d.csv"), *xn = tpath("d-x.npy"), *yn = tpath("d-y.npy"), *idx = tpath("d-idx");
+  /* A CSV carries its own labels; other formats need a label file. */
+  ck_assert_err(cr_dataset_load(&d, csv, yn, &e), e, csv, "give no label file");
+  ck_assert_err(cr_dataset_load(&d, idx, NULL, &e), e, idx, "label file is needed");
+  /* .npy: uint8 samples are scaled by 1/255; float32 labels must be integers 0..255. */
+  uint8_t xs[6] = {0, 51, 255, 102, 0, 0};
+  float ys[2] = {3.0f, 250.0f};
+  size_t xshape[2] = {2, 3}, yshape[1] = {2};
+  ck_assert_int_eq(cr_npy_save(xn, CR_U8, xs, 2, xshape, &e), 0);
+  ck_assert_int_eq(cr_npy_save(yn, CR_F32, ys, 1, yshape, &e), 0);
+  ck_assert_msg(cr_dataset_load(&d, xn, yn, &e) == 0, "%s", e.msg);
+  ck_assert(d.x[1] == 51.0f / 255.0f && d.x[2] == 1.0f);
+  ck_assert_uint_eq(d.y[1], 250);
+  ck_assert_int_eq(d.rows, 1);
+  ck_assert_int_eq(d.cols, 3);
+  cr_dataset_free(&d);
+  ys[1] = 2.5f;
+  ck_assert_int_eq(cr_npy_save(yn, CR_F32, ys, 1, yshape, &e), 0);
+  ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, yn, "label 1 is 2.5, not an integer");
+  yshape[0] = 3;
+  float y3[3] = {0, 1, 2};
+  ck_assert_int_eq(cr_npy_save(yn, CR_F32, y3, 1, yshape, &e), 0);
+  ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, yn, "3 labels for 2 samples");
+  ck_assert_int_eq(cr_npy_save(yn, CR_U8, xs, 2, xshape, &e), 0);
+  ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, yn, "labels need 1 dimension");
+  ck_assert_int_eq(cr_npy_save(xn, CR_U8, xs, 1, xshape, &e), 0);
+  ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, xn, "samples need 2 or more dimensions");
+  free(csv);
+  free(xn);
+  free(yn);
+  free(idx);
+}
+END_TEST
+
 Suite *suite_idx(void) {
   Suite *s = suite_create("idx");
   TCase *core = tcase_create("core");
@@ -231,6 +268,7 @@ Suite *suite_idx(void) {
   tcase_add_loop_test(errors, test_bad_labels, 0, 3);
   tcase_add_test(errors, test_missing_files);
   tcase_add_test(errors, test_corrupt_gz_images);
+  tcase_add_test(errors, test_dataset_load_dispatch);
   suite_add_tcase(s, errors);
   TCase *limits = tcase_create("limits");
   tcase_add_test(limits, test_smallest_and_label_range);
