@@ -2,7 +2,8 @@
 """Writes the small seed corpus in tests/fuzz/corpus/<target>/ (committed; rerun to refresh).
 
 Inputs follow the targets' layouts: the IDX targets take 2 bytes little-endian k, the images
-file (k bytes), then the labels file (see tests/fuzz/fuzz.h); idx_gz takes all that gzip'ed.
+file (k bytes), then the labels file (see tests/fuzz/fuzz.h); idx_gz takes all that gzip'ed,
+or plain (it then compresses both files itself).
 Uses only the standard library."""
 import gzip, os, struct
 
@@ -39,6 +40,8 @@ seeds = {
         "pair": gz(pair(img, lab)),
         "two-members": gz(pair(img, lab)[:10]) + gz(pair(img, lab)[10:]),
         "empty": gz(b""),
+        "plain-pair": pair(img, lab),   # for the target's second way (it compresses)
+        "plain-2d": pair(idx([2, 5], range(10)), idx([2], [3, 4])),
     },
     "npy": {
         "f32-v1": npy("<f4", [2, 3], struct.pack("<6f", 0, 1, -2, 3.5, 1e-40, -0.0)),
