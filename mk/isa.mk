@@ -1,0 +1,73 @@
+# mk/isa.mk — `make test-isa`: every SIMD ISA this machine can run, against the double
+# reference and against the scalar ISA, for every spec in specs/ and the random specs.
+#
+#   make test-isa                     all ISAs found (TEST_ISAS to choose, e.g. TEST_ISAS=neon)
+#
+# Per (spec, ISA): tests/isa/isa_dump.c + the generated NAME.c, built with the ISA's flags
+# (NEON: clang --target=aarch64-linux-gnu, run under qemu-aarch64), run twice; then
+# tests/isa/test_isa.c (Check) compares the dumps: each ISA vs the reference (the scalar
+# tests' tolerance), worst ULP difference to scalar (reported), run 1 == run 2 bitwise.
+# The generated .c of the specs in specs/ is also compiled with gcc -Werror per x86 ISA.
+
+TEST_GOALS += test-isa
+.PHONY: test-isa
+
+ISA_T := $(BUILD)/isa
+ISA_HOST := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
+            $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx512)
+# NEON needs qemu-user, the arm64 cross libc (scripts/deps.sh) and lld to link
+ISA_NEON := $(shell command -v qemu-aarch64 >/dev/null 2>&1 && command -v ld.lld >/dev/null 2>&1 \
+              && test -f /usr/aarch64-linux-gnu/lib/libc.so.6 && echo neon)
+TEST_ISAS ?= $(strip $(ISA_HOST) $(ISA_NEON))
+ISA_LIST := scalar $(TEST_ISAS)
+
+ISA_CC_scalar := clang
+ISA_CC_avx2   := clang -mavx2 -mfma
+ISA_CC_avx512 := clang -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+ISA_CC_neon   := clang --target=aarch64-linux-gnu -fuse-ld=lld
+ISA_GCC_avx2   := gcc -mavx2 -mfma
+ISA_GCC_avx512 := gcc -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
+
+# specs/*.lua (described in tests/net/desc/) and the random specs of mk/tests.mk
+# (build/tests/rand/rNN.lua + .desc; the same 24 names as its RAND_NAMES)
+ISA_SPECS := $(basename $(notdir $(wildcard specs/*.lua)))
+ISA_RAND  := $(wordlist 1,24,$(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j))))
+isa_spec = $(if $(filter $(1),$(ISA_RAND)),$(BUILD)/tests/rand/$(1).lua,specs/$(1).lua)
+isa_desc = $(if $(filter $(1),$(ISA_RAND)),$(BUILD)/tests/rand/$(1).desc,tests/net/desc/$(1).desc)
+
+$(ISA_T)/test_isa: tests/isa/test_isa.c tests/ref/ref.c tests/ref/ref.h tests/ref/rng.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(CHECK_CFLAGS) -Itests/ref -o $@ tests/isa/test_isa.c tests/ref/ref.c $(CHECK_LIBS) -lm
+
+# $(1) spec, $(2) isa
+define ISA_RULES
+$(ISA_T)/$(2)/$(1)/config.h: $(call isa_spec,$(1)) $(BUILD)/chainrule tests/net/config.sh
+	@mkdir -p $(ISA_T)/$(2)/$(1)/gen
+	@$(BUILD)/chainrule gen $(call isa_spec,$(1)) --isa $(2) --out $(ISA_T)/$(2)/$(1)/gen
+	@tests/net/config.sh $(ISA_T)/$(2)/$(1)/gen > $$@.tmp && mv $$@.tmp $$@
+
+$(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h
+	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
+	$(ISA_CC_$(2)) $(WARN) -O2 -Itests/ref -I$(ISA_T)/$(2)/$(1)/gen -include $$< -o $$@ \
+	  tests/isa/isa_dump.c $(ISA_T)/$(2)/$(1)/gen/$$$$name.c -lm
+	$(if $(and $(ISA_GCC_$(2)),$(filter $(1),$(ISA_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
+	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
+
+$(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
+	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin
+endef
+$(foreach s,$(ISA_SPECS) $(ISA_RAND),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
+
+# the random specs and their descriptions come from mk/tests.mk's generator
+$(BUILD)/tests/rand/%.lua $(BUILD)/tests/rand/%.desc: $(BUILD)/tests/rand/stamp ;
+
+ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_RAND))
+.PHONY: $(ISA_RUNS)
+$(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/%/run1.bin)
+	@$(ISA_T)/test_isa $(call isa_desc,$*) $(ISA_T)/scalar/$*/run1.bin \
+	  $(foreach i,$(TEST_ISAS),$(i) $(ISA_T)/$(i)/$*/run1.bin $(ISA_T)/$(i)/$*/run2.bin) > $(ISA_T)/$*.log 2>&1; \
+	rc=$$?; echo "== isa $* [$(TEST_ISAS)]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
+
+test-isa: $(ISA_RUNS)
+	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_RAND)) random) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical"

@@ -1,0 +1,122 @@
+/* isa_dump OUT.bin — runs one generated network on fixed inputs and writes every result
+ * (raw fp32, little-endian host order) for tests/isa/test_isa.c to compare across ISAs.
+ *
+ * Built once per (spec, ISA) with -include CONFIG.h (tests/net/config.sh: NET, NETU,
+ * NET_LOSS_*), for x86 natively and for AArch64 with clang --target (run under qemu), so
+ * it needs nothing but libc and libm: no Check, no runtime library.
+ *
+ * Inputs are drawn with tests/ref/rng.h (splitmix64), identically in test_isa.c:
+ *   params  tensor by tensor, uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)), seed 11
+ *   x       [B][IN] uniform in [-1, 1), seed 12;  MSE targets uniform in [-1, 1), seed 13;
+ *           cross-entropy targets (7 i + 3) mod OUT
+ * Records, for n in {B, B/2 + 1, 1}: forward out [n][OUT]; backward loss, grads (tensor by
+ * tensor, rows*cols each) and dx [n][IN]; then two train steps on n = B from the initial
+ * params (loss + params after each). Every buffer sits between guard floats that must be
+ * untouched after each call. */
+#include "rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define F(x) CAT(NET, x)
+#define U(x) CAT(NETU, x)
+
+enum { GUARD = 32 };
+static const float CANARY = -12345.678f;
+static int failures;
+
+/* n floats between GUARD canaries on both sides (the whole block 64-byte aligned). */
+static float *guarded(size_t n)
+{
+  size_t bytes = ((2 * GUARD + n) * sizeof(float) + 63) / 64 * 64;
+  float *p = aligned_alloc(64, bytes);
+  if (!p) { fprintf(stderr, "isa_dump: out of memory\n"); exit(2); }
+  for (size_t i = 0; i < 2 * GUARD + n; i++) p[i] = CANARY;
+  return p + GUARD;
+}
+
+static void check_guard(const float *p, size_t n, const char *what)
+{
+  for (size_t i = 0; i < GUARD; i++)
+    if (memcmp(&p[-1 - (long)i], &CANARY, 4) || memcmp(&p[n + i], &CANARY, 4)) {
+      fprintf(stderr, "isa_dump: %s: write outside its %zu floats\n", what, n);
+      failures++;
+      return;
+    }
+}
+
+static FILE *out;
+static void put(const void *p, size_t floats)
+{
+  if (fwrite(p, sizeof(float), floats, out) != floats) { perror("isa_dump: write"); exit(2); }
+}
+
+static void put_tensors(const void *base)
+{
+  for (int i = 0; i < U(_TENSOR_COUNT); i++)
+    put((const float *)base + F(_tensors)[i].offset, (size_t)F(_tensors)[i].rows * F(_tensors)[i].cols);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc != 2) { fprintf(stderr, "usage: isa_dump OUT.bin\n"); return 2; }
+  const int B = U(_BATCH), IN = U(_IN), OUT = U(_OUT);
+  /* structs are carved from guarded float blocks (64-byte aligned starts) */
+  size_t pf = sizeof(F(_params)) / 4, wf = (sizeof(F(_work)) + 3) / 4, sf = (sizeof(F(_opt)) + 3) / 4;
+  F(_params) *p0 = (F(_params) *)guarded(pf), *p = (F(_params) *)guarded(pf);
+  F(_grads) *g = (F(_grads) *)guarded(pf);
+  F(_work) *w = (F(_work) *)guarded(wf);
+  F(_opt) *s = (F(_opt) *)guarded(sf);
+  float *x = guarded((size_t)B * IN), *o = guarded((size_t)B * OUT), *dx = guarded((size_t)B * IN);
+  F(_target) *t = (F(_target) *)guarded((size_t)B);
+
+  memset(p0, 0, sizeof *p0);
+  test_rng r = {11};
+  for (int i = 0; i < U(_TENSOR_COUNT); i++) {
+    const F(_tensor_info) *ti = &F(_tensors)[i];
+    double a = 1.0 / sqrt((double)ti->fan_in);
+    for (int k = 0; k < ti->rows * ti->cols; k++) ((float *)p0)[ti->offset + (size_t)k] = (float)test_rng_sym(&r, a);
+  }
+  r.s = 12;
+  for (int i = 0; i < B * IN; i++) x[i] = (float)test_rng_sym(&r, 1.0);
+  r.s = 13;
+  for (int i = 0; i < B; i++) {
+#ifdef NET_LOSS_MSE
+    t[i] = (float)test_rng_sym(&r, 1.0);
+#else
+    t[i] = (F(_target))((7 * i + 3) % OUT);
+#endif
+  }
+
+  out = fopen(argv[1], "wb");
+  if (!out) { perror(argv[1]); return 2; }
+  int ns[3] = {B, B / 2 + 1, 1};
+  for (int k = 0; k < 3; k++) {
+    int n = ns[k];
+    memcpy(p, p0, sizeof *p);
+    F(_forward)(o, w, p, x, n);
+    put(o, (size_t)n * OUT);
+    float loss = F(_backward)(g, dx, w, p, x, t, n);
+    put(&loss, 1);
+    put_tensors(g);
+    put(dx, (size_t)n * IN);
+  }
+  memcpy(p, p0, sizeof *p);
+  F(_opt_init)(s);
+  for (int step = 0; step < 2; step++) {
+    float loss = F(_train_step)(p, s, g, w, x, t, B);
+    put(&loss, 1);
+    put_tensors(p);
+  }
+  check_guard((float *)p, pf, "params"); check_guard((float *)p0, pf, "params copy");
+  check_guard((float *)g, pf, "grads"); check_guard((float *)w, wf, "work");
+  check_guard((float *)s, sf, "opt"); check_guard(x, (size_t)B * IN, "x");
+  check_guard(o, (size_t)B * OUT, "out"); check_guard(dx, (size_t)B * IN, "dx");
+  check_guard((float *)t, (size_t)B, "targets");
+  if (fclose(out) != 0) { perror(argv[1]); return 2; }
+  return failures ? 1 : 0;
+}

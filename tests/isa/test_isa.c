@@ -1,0 +1,202 @@
+/* test_isa DESC SCALAR.bin [ISA RUN1.bin RUN2.bin]...
+ *
+ * Compares the dumps of tests/isa/isa_dump.c for one network: every ISA's results against
+ * the double-precision reference (tests/ref, with the description DESC) with the tolerance
+ * of the scalar tests (|got - ref| <= 1e-5 + 1e-4 * max|ref| per tensor), against the
+ * scalar ISA (worst difference in ULPs, reported), and run 1 against run 2 of the same
+ * binary (bitwise identical). The scalar dump is checked against the reference as well. */
+#include "ref.h"
+#include "rng.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { const char *name; float *a, *b; size_t n, nb; } isa_dump;
+enum { MAX_ISAS = 8 };
+static isa_dump dumps[MAX_ISAS];   /* [0] = scalar */
+static int ndumps;
+static ref_net net;
+static double *expect;             /* reference values in dump order */
+static size_t nexpect;
+static size_t *sect_start;         /* sections: one tensor / output / loss each */
+static const char **sect_name;
+static int nsect;
+
+static float *read_dump(const char *path, size_t *n)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) { fprintf(stderr, "test_isa: cannot open %s\n", path); exit(2); }
+  size_t cap = 1 << 16, len = 0;
+  float *p = malloc(cap * sizeof *p);
+  size_t got;
+  while (p && (got = fread(p + len, sizeof *p, cap - len, f)) > 0) {
+    len += got;
+    if (len == cap) p = realloc(p, (cap *= 2) * sizeof *p);
+  }
+  fclose(f);
+  if (!p) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
+  *n = len;
+  return p;
+}
+
+static void section(const char *name)
+{
+  sect_start = realloc(sect_start, (size_t)(nsect + 2) * sizeof *sect_start);
+  sect_name = realloc(sect_name, (size_t)(nsect + 1) * sizeof *sect_name);
+  sect_start[nsect] = nexpect;
+  sect_name[nsect++] = name;
+}
+
+static void push(const double *v, size_t n)
+{
+  expect = realloc(expect, (nexpect + n) * sizeof *expect);
+  memcpy(expect + nexpect, v, n * sizeof *v);
+  nexpect += n;
+}
+
+static void push_tensors(const double *params, const char *what)
+{
+  for (int i = 0; i < net.ntensors; i++) {
+    section(what);
+    push(params + net.t_off[i], (size_t)net.t_rows[i] * net.t_cols[i]);
+  }
+}
+
+/* The reference for the records isa_dump writes, from the same inputs. */
+static void build_expected(void)
+{
+  int B = net.batch;
+  double *p0 = calloc(net.nparams, sizeof *p0), *p = calloc(net.nparams, sizeof *p);
+  double *x = calloc((size_t)B * net.in, sizeof *x), *t = calloc((size_t)B, sizeof *t);
+  double *out = calloc((size_t)B * net.out, sizeof *out), *grad = calloc(net.nparams, sizeof *grad);
+  double *dx = calloc((size_t)B * net.in, sizeof *dx);
+  test_rng r = {11};
+  for (int i = 0; i < net.ntensors; i++) {
+    double a = 1.0 / sqrt((double)net.layer[net.t_layer[i]].in);
+    for (int k = 0; k < net.t_rows[i] * net.t_cols[i]; k++) p0[net.t_off[i] + (size_t)k] = (float)test_rng_sym(&r, a);
+  }
+  r.s = 12;
+  for (int i = 0; i < B * net.in; i++) x[i] = (float)test_rng_sym(&r, 1.0);
+  r.s = 13;
+  for (int i = 0; i < B; i++)
+    t[i] = net.loss == REF_MSE ? (double)(float)test_rng_sym(&r, 1.0) : (double)((7 * i + 3) % net.out);
+  int ns[3] = {B, B / 2 + 1, 1};
+  for (int k = 0; k < 3; k++) {
+    int n = ns[k];
+    ref_forward(&net, p0, x, n, out);
+    section("forward out");
+    push(out, (size_t)n * net.out);
+    double loss = ref_backward(&net, p0, x, t, n, NULL, grad, dx);
+    section("backward loss");
+    push(&loss, 1);
+    push_tensors(grad, "gradient");
+    section("dx");
+    push(dx, (size_t)n * net.in);
+  }
+  ref_opt_state s;
+  if (ref_opt_init(&s, &net) != 0) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
+  memcpy(p, p0, net.nparams * sizeof *p);
+  for (int step = 0; step < 2; step++) {
+    double loss = ref_backward(&net, p, x, t, B, NULL, grad, NULL);
+    ref_opt_step(&s, p, grad);
+    section("train_step loss");
+    push(&loss, 1);
+    push_tensors(p, "params after train_step");
+  }
+  sect_start[nsect] = nexpect;
+  ref_opt_free(&s);
+  free(p0); free(p); free(x); free(t); free(out); free(grad); free(dx);
+}
+
+/* Distance in units in the last place between two floats (0 if bitwise equal). */
+static uint32_t ulps(float a, float b)
+{
+  int32_t ia, ib;
+  memcpy(&ia, &a, 4); memcpy(&ib, &b, 4);
+  if (ia < 0) ia = INT32_MIN - ia;
+  if (ib < 0) ib = INT32_MIN - ib;
+  int64_t d = (int64_t)ia - ib;
+  return (uint32_t)(d < 0 ? -d : d);
+}
+
+START_TEST(isa_vs_reference)
+{
+  const isa_dump *d = &dumps[_i];
+  ck_assert_msg(d->n == nexpect, "%s: dump has %zu floats, the reference %zu", d->name, d->n, nexpect);
+  double worst = 0;
+  for (int s = 0; s < nsect; s++) {
+    double mx = 0;
+    for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) mx = fmax(mx, fabs(expect[k]));
+    double tol = 1e-5 + 1e-4 * mx;
+    for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) {
+      double err = fabs((double)d->a[k] - expect[k]);
+      ck_assert_msg(err <= tol, "%s [%s]: %s[%zu] = %.9g, reference %.9g (|diff| %.3g > %.3g)", net.name, d->name,
+                    sect_name[s], k - sect_start[s], (double)d->a[k], expect[k], err, tol);
+      worst = fmax(worst, err / tol);
+    }
+  }
+  printf("%s [%s]: vs reference: worst |diff| = %.3g of the tolerance\n", net.name, d->name, worst);
+}
+END_TEST
+
+START_TEST(isa_vs_scalar)
+{
+  const isa_dump *d = &dumps[_i], *sc = &dumps[0];
+  ck_assert_msg(d->n == sc->n, "%s: %zu floats, scalar %zu", d->name, d->n, sc->n);
+  uint32_t worst = 0;
+  size_t at = 0, same = 0;
+  for (size_t k = 0; k < d->n; k++) {
+    uint32_t u = ulps(d->a[k], sc->a[k]);
+    same += u == 0;
+    if (u > worst) { worst = u; at = k; }
+  }
+  int s = 0;
+  while (s + 1 < nsect && sect_start[s + 1] <= at) s++;
+  printf("%s [%s]: vs scalar: worst %u ULP (%s[%zu]: %.9g vs %.9g), %.1f%% bitwise equal\n", net.name, d->name,
+         worst, sect_name[s], at - sect_start[s], (double)d->a[at], (double)sc->a[at], 100.0 * same / (double)d->n);
+}
+END_TEST
+
+START_TEST(isa_deterministic)
+{
+  const isa_dump *d = &dumps[_i];
+  ck_assert_msg(d->n == d->nb && memcmp(d->a, d->b, d->n * sizeof(float)) == 0,
+                "%s [%s]: two runs of the same binary differ", net.name, d->name);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+  if (argc < 3 || (argc - 3) % 3 != 0 || (argc - 3) / 3 + 1 > MAX_ISAS) {
+    fprintf(stderr, "usage: test_isa DESC SCALAR.bin [ISA RUN1.bin RUN2.bin]...\n");
+    return 2;
+  }
+  char err[512];
+  if (ref_desc_read(&net, argv[1], err, sizeof err) != 0) { fprintf(stderr, "test_isa: %s\n", err); return 2; }
+  build_expected();
+  dumps[0].name = "scalar";
+  dumps[0].a = dumps[0].b = read_dump(argv[2], &dumps[0].n);
+  dumps[0].nb = dumps[0].n;
+  ndumps = 1;
+  for (int i = 3; i < argc; i += 3, ndumps++) {
+    dumps[ndumps].name = argv[i];
+    dumps[ndumps].a = read_dump(argv[i + 1], &dumps[ndumps].n);
+    dumps[ndumps].b = read_dump(argv[i + 2], &dumps[ndumps].nb);
+  }
+  Suite *s = suite_create(net.name);
+  TCase *tc = tcase_create("isa");
+  tcase_add_loop_test(tc, isa_vs_reference, 0, ndumps);
+  tcase_add_loop_test(tc, isa_vs_scalar, 1, ndumps);
+  tcase_add_loop_test(tc, isa_deterministic, 1, ndumps);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_set_fork_status(sr, CK_NOFORK);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
