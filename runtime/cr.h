@@ -159,7 +159,8 @@ int cr_idx_save(const char *images_path, const char *labels_path,
  * 0..255 pixels gives x in [0, 255]; divide yourself or write [0,1] values). The first
  * line is a header, and skipped, if its first field is not a number. Every row must
  * have as many fields as the first row. Empty lines are skipped, "\r\n" line ends are
- * accepted, spaces and tabs around fields are ignored. rows = 1, cols = dim.
+ * accepted, spaces and tabs around fields are ignored; there is no quoting (a comma always
+ * separates fields, as nothing in such a file needs quotes). rows = 1, cols = dim.
  * The number format is the C locale's (the library never calls setlocale). */
 int cr_csv_load(cr_dataset *d, const char *path, cr_err *e);
 int cr_csv_load_mem(cr_dataset *d, const uint8_t *buf, size_t len, const char *name, cr_err *e);
@@ -263,7 +264,8 @@ float cr_init_gain(const char *nonlinearity, float a);
 
 typedef struct cr_norm {
   int    per_feature;
-  size_t dim;
+  size_t dim;              /* features (per_feature = 1); for scalar, the fitted data's dim
+                              (0 after cr_norm_set_scalar), for information only */
   float  mean, std;        /* per_feature = 0 */
   float *means, *stds;     /* per_feature = 1: [dim] each, malloc'ed */
 } cr_norm;

@@ -20,7 +20,7 @@ int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
   if (in_len < 18 || in[0] != 0x1f || in[1] != 0x8b)
     return cr_errf(e, "%s: not a gzip stream (too short or no 1f 8b magic)", name);
 
-  size_t cap = in_len * 4 < max_out ? in_len * 4 : max_out;
+  size_t cap = in_len < max_out / 4 ? in_len * 4 : max_out;
   if (cap < 4096) cap = 4096 < max_out ? 4096 : max_out;
   uint8_t *buf = malloc(cap ? cap : 1);
   if (!buf) return cr_errf(e, "%s: out of memory decompressing", name);
@@ -116,9 +116,10 @@ int cr_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, 
     n += got;
     if (got == 0) {
       if (ferror(f)) {
+        int err = errno;
         free(buf);
         fclose(f);
-        return cr_errf(e, "%s: read error", path);
+        return cr_errf(e, "%s: read error: %s", path, strerror(err));
       }
       break;
     }

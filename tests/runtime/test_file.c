@@ -115,6 +115,12 @@ START_TEST(test_read_missing_file) {
   ck_assert_ptr_null(got);
   ck_assert_uint_eq(len, 0);
   free(p);
+  /* A directory opens on Linux but cannot be read. */
+  char *dir = tpath("");
+  rc = cr_read_file(dir, &got, &len, 0, &e);
+  ck_assert_err(rc, e, dir, "");
+  ck_assert_ptr_null(got);
+  free(dir);
 }
 END_TEST
 
