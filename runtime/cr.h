@@ -8,7 +8,7 @@
  *   - A function that can fail returns 0 on success and -1 on failure, and then
  *     writes one line into its cr_err: "PATH: problem" (the file it was reading or
  *     writing, then what was wrong), e.g.
- *       "data/x.idx: truncated data: header says 60000x28x28 = 47040000 bytes, file has 1000".
+ *       "data/x.idx: truncated IDX data: header says 60000x28x28 = 47040000 bytes, file has 1000".
  *     The cr_err pointer may be NULL when the caller does not want the message.
  *     On failure no output struct is left half-filled: it is zeroed, and nothing
  *     needs freeing.
@@ -108,7 +108,7 @@ float    cr_rng_uniform(cr_rng *r);
 /* Uniform double in [0, 1) from 53 bits of two cr_rng_u32 draws (high word first). */
 double   cr_rng_uniform_double(cr_rng *r);
 /* Standard normal N(0, 1): Marsaglia's polar method in double, with no cached spare
- * (nothing hidden in the struct): draw u, v uniform in (-1, 1) from
+ * (nothing hidden in the struct): draw u, v uniform in [-1, 1) from
  * cr_rng_uniform_double (2*u-1), reject until 0 < s = u^2 + v^2 < 1, return
  * (float)(u * sqrt(-2 ln s / s)); v's twin value is discarded. It uses libm's log()
  * and sqrt(); sqrt is exact in IEEE, and glibc's log is accurate to well under one
