@@ -98,7 +98,9 @@ end
 
 -- One register tile that reduces over `t.count` steps (variable t.var):
 --   acc[r][v] = init(v) + Σ_var bcast(t.a(r, var)) · load(t.brow(var) + vec v)
--- then t.finish(b, depth, r, v, vec, acc) consumes each accumulator.
+-- then t.finish(b, depth, r, v, vec, acc) consumes each accumulator. t.extra (optional):
+-- {init(b, d), step(var) -> C statements inside the loop, finish(b, d)} for one more
+-- accumulator riding along (the folded tail of matmul_xtg).
 local function reduce_tile(b, d, isa, rows, vecs, t)
   local vt = isa.vtype
   b.put(d, "{")
@@ -108,6 +110,7 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
     for v = 1, #vecs do decl[v] = string.format("c%d_%d = %s", r, v - 1, t.init and t.init(v) or isa.zero()) end
     b.put(d + 1, vt .. " " .. table.concat(decl, ", ") .. ";")
   end
+  if t.extra then t.extra.init(b, d + 1) end
   b.put(d + 1, "for (int " .. t.var .. " = 0; " .. t.var .. " < " .. t.count .. "; " .. t.var .. "++) {")
   b.put(d + 2, "const float *restrict bk = " .. t.brow(t.var) .. ";")
   local ws = {}
@@ -121,10 +124,12 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
     end
     b.put(d + 2, "{ " .. table.concat(s, " ") .. " }")
   end
+  if t.extra then b.put(d + 2, t.extra.step(t.var)) end
   b.put(d + 1, "}")
   for r = 0, rows - 1 do
     for v, vec in ipairs(vecs) do t.finish(b, d + 1, r, v, vec, string.format("c%d_%d", r, v - 1)) end
   end
+  if t.extra then t.extra.finish(b, d + 1) end
   b.put(d, "}")
 end
 
@@ -161,10 +166,81 @@ local function copy_tail(b, d, dst, w, K, N, j0, t)
   b.put(d, "}")
 end
 
+-- B = 1 forward as one flat stream over W (for ISAs with a lane permute). A period of P
+-- rows holds L = lcm(N, V) floats = U whole vectors; lane l of vector u always meets input
+-- k = p*P + (u*V + l) div N and output j = (u*V + l) mod N. So each of the U accumulators
+-- takes permute(x[p*P .. p*P+P), index_u) * W-vector per period: every load is a whole,
+-- aligned-if-W-is vector and no lane is wasted; the U accumulators are summed per output at
+-- the end (periods in order, then the leftover rows), in a fixed order. Returns nil when
+-- the shape does not suit it (N a multiple of V, too many accumulators, tiny layers).
+local function gcd(x, y) while y ~= 0 do x, y = y, x % y end return x end
+local function flat_plan(a, isa)
+  if a.batch ~= 1 or not isa.permute or a.K * a.N < 4096 then return nil end
+  local V, N = isa.width, a.N
+  if N % V == 0 then return nil end
+  local L = N * V // gcd(N, V)
+  local P, U = L // N, L // V
+  if P > V or U + 6 > isa.regs or a.K < P then return nil end
+  return {L = L, P = P, U = U, periods = a.K // P}
+end
+
+local function flat_gemv(b, a, isa, f)
+  local V, N = isa.width, a.N
+  local vt = isa.vtype
+  b.put(1, "/* one row: W as a flat stream of " .. f.periods .. " periods of " .. f.P .. " rows = " .. f.U
+    .. " vectors of " .. V .. " (lanes permuted from x) */")
+  local idx = {}
+  for u = 0, f.U - 1 do
+    for l = 0, V - 1 do idx[#idx + 1] = tostring((u * V + l) // N) end
+  end
+  b.put(1, "static const int32_t flat_idx[" .. f.U * V .. "] = {" .. table.concat(idx, ", ") .. "};")
+  b.put(1, "_Alignas(64) float flat[" .. f.L .. "];")
+  b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
+  local decl = {}
+  for u = 0, f.U - 1 do decl[#decl + 1] = "c" .. u .. " = " .. isa.zero() end
+  b.put(1, "{")
+  b.put(2, vt .. " " .. table.concat(decl, ", ") .. ";")
+  -- clang would unroll this loop twice and spill the accumulators
+  b.put(0, "#if defined(__clang__)")
+  b.put(0, "#pragma clang loop unroll(disable)")
+  b.put(0, "#endif")
+  b.put(2, "for (int p = 0; p < " .. f.periods .. "; p++) {")
+  b.put(3, "const float *restrict wp = " .. a.w .. " + p * " .. f.L .. ";")
+  b.put(3, "const " .. vt .. " xv = " .. vload(isa, a.x, "p * " .. f.P, f.P) .. ";")
+  for u = 0, f.U - 1 do
+    local c = "c" .. u
+    b.put(3, c .. " = " .. isa.fma(isa.permute(isa.load_index("flat_idx + " .. u * V), "xv"),
+                                   isa.load("wp", u * V), c) .. ";")
+  end
+  b.put(2, "}")
+  for u = 0, f.U - 1 do b.put(2, isa.store("flat", u * V, "c" .. u)) end
+  b.put(1, "}")
+  local k0 = f.periods * f.P
+  b.put(1, "for (int j = 0; j < " .. N .. "; j++) {")
+  b.put(2, "float s = flat[j];")
+  b.put(2, "for (int q = 1; q < " .. f.P .. "; q++) s = s + flat[q * " .. N .. " + j];")
+  if k0 < a.K then
+    b.put(2, "for (int k = " .. k0 .. "; k < " .. a.K .. "; k++) s = s + " .. a.x .. "[k] * " .. a.w .. "[k * " .. N .. " + j];")
+  end
+  b.put(2, "s = s + " .. a.b .. "[j];")
+  b.put(2, a.y .. "[j] = s;")
+  if a.relu then
+    local shift = a.relu.shift or 0
+    b.put(2, a.relu.out .. "[j] = (s > 0.0f ? s : 0.0f)"
+      .. (shift < 0 and " - " .. emit.float(-shift) or shift > 0 and " + " .. emit.float(shift) or "") .. ";")
+  end
+  b.put(1, "}")
+end
+
 -- y [n][N] = x [n][K] · W [K][N] + b, then a = max(y, 0) + shift when a.relu.
 function M.matmul_xw(a, isa)
   local b = buffer()
   local V = isa.width
+  local f = flat_plan(a, isa)
+  if f then
+    flat_gemv(b, a, isa, f)
+    return b.text()
+  end
   local plan = column_plan(isa, a.N, a.batch, a.K)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], a.batch)
@@ -326,9 +402,45 @@ function M.matmul_xtg(a, isa)
   local full, rest = a.K // R, a.K % R
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "") .. " */")
+  -- Folded tail (ISAs with load_rep): when R inputs x t tail columns fill one vector,
+  -- the tail rides in each main tile as one more accumulator, lane c*R + r holding
+  -- dW[k0 + r][tail0 + c]: per row i, x[i][k0 .. k0+R) repeated t times (one load) times
+  -- gp[i] = the t tail gradients each repeated R times (built once). This replaces the
+  -- separate tail pass, which streams x from L2 once more.
+  local fold = plan.tail > 0 and isa.load_rep and R * plan.tail == V and a.K % R == 0 and a.batch
+  if fold then
+    local t = plan.tail
+    b.put(1, "_Alignas(64) float gp[" .. a.batch * V .. "];   /* row i: tail gradients, each repeated "
+      .. R .. " times */")
+    b.put(1, "for (int i = 0; i < n; i++)")
+    b.put(2, "for (int c = 0; c < " .. t .. "; c++)")
+    b.put(3, "for (int r = 0; r < " .. R .. "; r++) gp[i * " .. V .. " + c * " .. R .. " + r] = "
+      .. a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 .. " + c];")
+  end
+  local extra = fold and {
+    init = function(b2, d2) b2.put(d2, isa.vtype .. " tl = " .. isa.zero() .. ";") end,
+    step = function(i)
+      return "tl = " .. isa.fma(isa.load_rep(a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0", R),
+                                isa.load("gp", i .. " * " .. V), "tl") .. ";"
+    end,
+    finish = function(b2, d2)
+      b2.put(d2, "_Alignas(64) float tt[" .. V .. "];")
+      b2.put(d2, isa.store("tt", 0, "tl"))
+      b2.put(d2, "for (int c = 0; c < " .. plan.tail .. "; c++)")
+      b2.put(d2 + 1, "for (int r = 0; r < " .. R .. "; r++) {")
+      local o = "(k0 + r) * " .. a.N .. " + " .. plan.tail0 .. " + c"
+      b2.put(d2 + 2, a.dw .. "[" .. o .. "] = tt[c * " .. R .. " + r];")
+      if a.sgd then
+        b2.put(d2 + 2, (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. a.sgd.w .. "[" .. o .. "] = "
+          .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * tt[c * " .. R .. " + r];")
+      end
+      b2.put(d2 + 1, "}")
+    end,
+  } or nil
   local function ktile(d, rows)
-    for _, blk in ipairs(blks) do
+    for bi, blk in ipairs(blks) do
       reduce_tile(b, d, isa, rows, blk, {
+        extra = bi == 1 and extra or nil,
         var = "i", count = "n",
         brow = function(i) return at(a.g, i .. " * " .. a.g_ld) end,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
@@ -355,7 +467,7 @@ function M.matmul_xtg(a, isa)
     ktile(2, rest)
     b.put(1, "}")
   end
-  if plan.tail > 0 then
+  if plan.tail > 0 and not fold then
     local t = plan.tail
     local kv = math.max(1, math.min(12, isa.acc_regs // t))
     local KB = kv * V

@@ -42,4 +42,17 @@ return {
     return "_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(" .. m .. ", _mm512_setzero_ps(), _CMP_GT_OQ), " .. x .. ")"
   end,
   hsum = function(v) return "_mm512_reduce_add_ps(" .. v .. ")" end,
+  -- lane permute (B = 1 flat stream): v[idx[l]] for each lane l; indices are int32
+  regs = 32,
+  load_index = function(p) return "_mm512_loadu_si512((const void *)(" .. p .. "))" end,
+  permute = function(idx, v) return "_mm512_permutexvar_ps(" .. idx .. ", " .. v .. ")" end,
+  -- `lanes` floats at p repeated across the vector (one broadcast load)
+  load_rep = function(p, lanes)
+    if lanes == 8 then
+      return "_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(" .. p .. "))))"
+    elseif lanes == 4 then
+      return "_mm512_broadcast_f32x4(_mm_loadu_ps(" .. p .. "))"
+    end
+    return nil
+  end,
 }
