@@ -180,7 +180,7 @@ local function flat_plan(a, isa)
   if N % V == 0 then return nil end
   local L = N * V // gcd(N, V)
   local P, U = L // N, L // V
-  if P > V or U + 6 > isa.regs or a.K < P then return nil end
+  if P > V or U + 6 > isa.regs or a.K < P or N < V then return nil end
   return {L = L, P = P, U = U, periods = a.K // P}
 end
 
@@ -189,11 +189,13 @@ local function flat_gemv(b, a, isa, f)
   local vt = isa.vtype
   b.put(1, "/* one row: W as a flat stream of " .. f.periods .. " periods of " .. f.P .. " rows = " .. f.U
     .. " vectors of " .. V .. " (lanes permuted from x) */")
-  local idx = {}
-  for u = 0, f.U - 1 do
-    for l = 0, V - 1 do idx[#idx + 1] = tostring((u * V + l) // N) end
+  if not isa.bcast2 then
+    local idx = {}
+    for u = 0, f.U - 1 do
+      for l = 0, V - 1 do idx[#idx + 1] = tostring((u * V + l) // N) end
+    end
+    b.put(1, "static const int32_t flat_idx[" .. f.U * V .. "] = {" .. table.concat(idx, ", ") .. "};")
   end
-  b.put(1, "static const int32_t flat_idx[" .. f.U * V .. "] = {" .. table.concat(idx, ", ") .. "};")
   b.put(1, "_Alignas(64) float flat[" .. f.L .. "];")
   b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
   local decl = {}
@@ -206,11 +208,22 @@ local function flat_gemv(b, a, isa, f)
   b.put(0, "#endif")
   b.put(2, "for (int p = 0; p < " .. f.periods .. "; p++) {")
   b.put(3, "const float *restrict wp = " .. a.w .. " + p * " .. f.L .. ";")
-  b.put(3, "const " .. vt .. " xv = " .. vload(isa, a.x, "p * " .. f.P, f.P) .. ";")
+  if not isa.bcast2 then b.put(3, "const " .. vt .. " xv = " .. vload(isa, a.x, "p * " .. f.P, f.P) .. ";") end
   for u = 0, f.U - 1 do
     local c = "c" .. u
-    b.put(3, c .. " = " .. isa.fma(isa.permute(isa.load_index("flat_idx + " .. u * V), "xv"),
-                                   isa.load("wp", u * V), c) .. ";")
+    local xu
+    if isa.bcast2 then
+      -- lanes of vector u meet at most two inputs (V < N): a broadcast of the first with
+      -- the second broadcast into the lanes from the split on (no permute, no index load)
+      local k1 = (u * V) // N
+      local split = (k1 + 1) * N - u * V
+      local xp = a.x .. " + p * " .. f.P
+      if split >= V then xu = isa.broadcast("(" .. xp .. ")[" .. k1 .. "]")
+      else xu = isa.bcast2(xp .. " + " .. k1, xp .. " + " .. k1 + 1, split) end
+    else
+      xu = isa.permute(isa.load_index("flat_idx + " .. u * V), "xv")
+    end
+    b.put(3, c .. " = " .. isa.fma(xu, isa.load("wp", u * V), c) .. ";")
   end
   b.put(2, "}")
   for u = 0, f.U - 1 do b.put(2, isa.store("flat", u * V, "c" .. u)) end

@@ -46,6 +46,11 @@ return {
   regs = 32,
   load_index = function(p) return "_mm512_loadu_si512((const void *)(" .. p .. "))" end,
   permute = function(idx, v) return "_mm512_permutexvar_ps(" .. idx .. ", " .. v .. ")" end,
+  -- *lo in the first `split` lanes, *hi in the others (broadcast, then masked broadcast)
+  bcast2 = function(lo, hi, split)
+    return string.format("_mm512_mask_broadcastss_ps(_mm512_set1_ps(*(%s)), (__mmask16)0x%X, _mm_load_ss(%s))",
+                         lo, 0xFFFF - ((1 << split) - 1), hi)
+  end,
   -- `lanes` floats at p repeated across the vector (one broadcast load)
   load_rep = function(p, lanes)
     if lanes == 8 then
