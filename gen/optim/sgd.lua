@@ -20,15 +20,19 @@ function M.step(tensors)
     b[#b + 1] = "  {  /* " .. t.name .. " */"
     b[#b + 1] = string.format("    float *restrict pt = p->%s, *restrict bt = s->buf.%s;", t.cname, t.cname)
     b[#b + 1] = string.format("    const float *restrict gt = g->%s;", t.cname)
-    b[#b + 1] = string.format("    for (int i = 0; i < %d; i++) {", t.floats)
-    b[#b + 1] = "      float d = gt[i];"
-    b[#b + 1] = "      if (weight_decay != 0.0f) d = d + weight_decay * pt[i];"
-    b[#b + 1] = "      if (momentum != 0.0f) {"
-    b[#b + 1] = "        const float v = first ? d : momentum * bt[i] + keep * d;"
-    b[#b + 1] = "        bt[i] = v;"
-    b[#b + 1] = "        d = nesterov ? d + momentum * v : v;"
+    b[#b + 1] = "    if (momentum == 0.0f && weight_decay == 0.0f) {   /* plain SGD: a loop that vectorises */"
+    b[#b + 1] = string.format("      for (int i = 0; i < %d; i++) pt[i] = pt[i] - lr * gt[i];", t.floats)
+    b[#b + 1] = "    } else {"
+    b[#b + 1] = string.format("      for (int i = 0; i < %d; i++) {", t.floats)
+    b[#b + 1] = "        float d = gt[i];"
+    b[#b + 1] = "        if (weight_decay != 0.0f) d = d + weight_decay * pt[i];"
+    b[#b + 1] = "        if (momentum != 0.0f) {"
+    b[#b + 1] = "          const float v = first ? d : momentum * bt[i] + keep * d;"
+    b[#b + 1] = "          bt[i] = v;"
+    b[#b + 1] = "          d = nesterov ? d + momentum * v : v;"
+    b[#b + 1] = "        }"
+    b[#b + 1] = "        pt[i] = pt[i] - lr * d;"
     b[#b + 1] = "      }"
-    b[#b + 1] = "      pt[i] = pt[i] - lr * d;"
     b[#b + 1] = "    }"
     b[#b + 1] = "  }"
   end
