@@ -30,6 +30,14 @@ BENCH_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null) -lfann -lm
 BENCH_BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BENCH_OBJS   := $(addprefix $(BENCH_DIR)/,bench.o harness.o basenet.o machine.o openblas.o fann.o naive.o)
 
+# Size of each generated .c and the time to compile it (one more compile, timed).
+define BENCH_CODEGEN
+for s in $(BENCH_SPECS); do f=$(BENCH_DIR)/gen/$(1)/$$s.c; t0=$$(date +%s%N); \
+  $(CC) $(WARN) -O2 $(BENCH_ISA_FLAGS_$(1)) -c $$f -o $(BENCH_DIR)/codegen.o || exit 1; t1=$$(date +%s%N); \
+  echo "# codegen $(1) $$s.c: $$(wc -c < $$f) bytes, $$(wc -l < $$f) lines, $(CC) -O2 $$(( (t1 - t0) / 1000000 )) ms"; \
+done >> $(BENCH_DIR)/raw.csv;
+endef
+
 .PHONY: bench bench-deps
 bench-deps:
 	@pkg-config --exists openblas || { echo "make bench: OpenBLAS (libopenblas-dev) is missing: run scripts/deps.sh --bench" >&2; exit 2; }
@@ -78,5 +86,6 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i))
 	@set -e; for i in $(BENCH_ISAS); do $(BENCH_DIR)/cr_$$i >> $(BENCH_DIR)/raw.csv; done
 	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines >> $(BENCH_DIR)/raw.csv
 	@OMP_NUM_THREADS=1 $(PYTHON) bench/torch_bench.py >> $(BENCH_DIR)/raw.csv || echo "# pytorch: bench/torch_bench.py failed" >> $(BENCH_DIR)/raw.csv
+	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i)))
 	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BUILD)/bench.csv
 	@echo "bench: wrote $(BUILD)/bench.csv"
