@@ -65,7 +65,7 @@ function M.build(g, plan, isa, opts)
   local last = g.steps[#g.steps]
   assert(last.a.ld == g.output, "the output buffer must be dense: NAME_loss reads the caller's out")
   local loss_text, loss_fn, loss_bwd, correct_fn = g.loss_op.emit({
-    out = g.output, out_ld = last.a.ld, mask = last.mask and "m" or nil})
+    out = g.output, out_ld = last.a.ld, mask = last.mask and "m" or nil, isa = isa})
   ctx.functions[#ctx.functions + 1] = loss_text
   ctx.loss_call = string.format("%s(out, t, n)", loss_fn)
   ctx.loss_backward_call = string.format("%s(%s, %s, t, %sn)", loss_bwd, ref(last.d), ref(last.a),

@@ -556,5 +556,57 @@ function M.matmul_xtg(a, isa)
   return b.text()
 end
 
+-- Softmax + cross-entropy gradient for ISAs with a vector exp (isa.exp, isa.max_gt): the
+-- same function as gen/ops/softmax_cross_entropy.lua's scalar one, with V rows at a time in
+-- the lanes (the [rows][C] logits transposed through a stack block), so the max, the
+-- exponentials and their sum are vector operations; max, sum order and the gradient formula
+-- are the scalar code's, only e^x differs (a polynomial instead of libm's expf).
+-- a = {C = classes, LD = row stride, mask = true when the output has a ReLU mask}.
+-- Returns the C function, or nil when the ISA has no exp or C is large (the stack block).
+function M.softmax_ce_backward(a, isa)
+  if not (isa.exp and isa.max_gt) or a.C > 64 then return nil end
+  local V, C, LD = isa.width, a.C, a.LD
+  local vt = isa.vtype
+  local b = buffer()
+  b.put(0, "/* Loss and its gradient d = (softmax(out) - onehot(t)) / n" .. (a.mask and " * [mk > 0] (the last ReLU's derivative)" or "")
+    .. ";")
+  b.put(0, "   out [n][" .. C .. "], t [n]" .. (a.mask and ", mk [n][" .. C .. "]" or "") .. " -> d [n][" .. C .. "]. "
+    .. V .. " rows at a time, one per lane. */")
+  b.put(0, "static float softmax_cross_entropy_backward(float *restrict d, const float *restrict out,")
+  b.put(0, "                                            const int32_t *restrict t, "
+    .. (a.mask and "const float *restrict mk, " or "") .. "int n) {")
+  b.put(1, "const float inv_n = 1.0f / (float)n;")
+  b.put(1, "float sum = 0.0f;")
+  b.put(1, "_Alignas(64) float e[" .. C * V .. "], ms[" .. V .. "], ss[" .. V .. "];")
+  b.put(1, "for (int i0 = 0; i0 < n; i0 += " .. V .. ") {")
+  b.put(2, "const int rows = n - i0 < " .. V .. " ? n - i0 : " .. V .. ";")
+  b.put(2, "for (int j = 0; j < " .. C .. "; j++)")
+  b.put(3, "for (int r = 0; r < " .. V .. "; r++) e[j * " .. V .. " + r] = r < rows ? out[(i0 + r) * " .. LD .. " + j] : 0.0f;")
+  b.put(2, vt .. " m = " .. isa.load("e", 0) .. ", s = " .. isa.zero() .. ";")
+  b.put(2, "for (int j = 1; j < " .. C .. "; j++) m = " .. isa.max_gt(isa.load("e", "j * " .. V), "m") .. ";")
+  b.put(2, "for (int j = 0; j < " .. C .. "; j++) {")
+  b.put(3, "const " .. vt .. " ej = " .. isa.exp(isa.sub(isa.load("e", "j * " .. V), "m")) .. ";")
+  b.put(3, isa.store("e", "j * " .. V, "ej"))
+  b.put(3, "s = " .. isa.add("s", "ej") .. ";")
+  b.put(2, "}")
+  b.put(2, isa.store("ms", 0, "m"))
+  b.put(2, isa.store("ss", 0, "s"))
+  b.put(2, "for (int r = 0; r < rows; r++) {")
+  b.put(3, "const int i = i0 + r;")
+  b.put(3, "const float *restrict oi = out + i * " .. LD .. ";")
+  b.put(3, "float *restrict di = d + i * " .. LD .. ";")
+  b.put(3, "sum = sum + ((ms[r] - oi[t[i]]) + logf(ss[r]));")
+  b.put(3, "const float inv_s = 1.0f / ss[r];")
+  b.put(3, "for (int j = 0; j < " .. C .. "; j++) {")
+  b.put(4, "const float gj = (e[j * " .. V .. " + r] * inv_s - (j == t[i] ? 1.0f : 0.0f)) * inv_n;")
+  b.put(4, "di[j] = " .. (a.mask and "mk[i * " .. LD .. " + j] > 0.0f ? gj : 0.0f" or "gj") .. ";")
+  b.put(3, "}")
+  b.put(2, "}")
+  b.put(1, "}")
+  b.put(1, "return sum / (float)n;")
+  b.put(0, "}")
+  return b.text()
+end
+
 M._vectors, M._blocks = vectors, blocks   -- for tests
 return M

@@ -42,6 +42,27 @@ return {
     return "_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(" .. m .. ", _mm512_setzero_ps(), _CMP_GT_OQ), " .. x .. ")"
   end,
   hsum = function(v) return "_mm512_reduce_add_ps(" .. v .. ")" end,
+  helpers = [[
+/* e^x for 16 floats: x = n ln2 + r (n = round(x log2 e), ln2 in two parts), e^r by its
+   Taylor polynomial of degree 7 (|r| <= ln2/2: truncation < 1e-8 relative), times 2^n by
+   vscalefps (exact; underflows to 0). max(-104, x) keeps n in range and lets NaN through. */
+static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.98412698e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888889e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666667e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666667e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+]],
   -- lane permute (B = 1 flat stream): v[idx[l]] for each lane l; indices are int32
   regs = 32,
   load_index = function(p) return "_mm512_loadu_si512((const void *)(" .. p .. "))" end,
@@ -50,6 +71,11 @@ return {
   bcast2 = function(lo, hi, split)
     return string.format("_mm512_mask_broadcastss_ps(_mm512_set1_ps(*(%s)), (__mmask16)0x%X, _mm_load_ss(%s))",
                          lo, 0xFFFF - ((1 << split) - 1), hi)
+  end,
+  -- softmax: e^v (simd_exp512 below) and "v > m ? v : m" lane by lane (the scalar max)
+  exp = function(v) return "simd_exp512(" .. v .. ")" end,
+  max_gt = function(v, m)
+    return "_mm512_mask_mov_ps(" .. m .. ", _mm512_cmp_ps_mask(" .. v .. ", " .. m .. ", _CMP_GT_OQ), " .. v .. ")"
   end,
   -- `lanes` floats at p repeated across the vector (one broadcast load)
   load_rep = function(p, lanes)

@@ -11,7 +11,11 @@ function M.emit(ctx)
   local function fill(s)
     return (s:gsub("%$(%w+)", {C = tostring(C), LD = tostring(ld)}))
   end
-  return fill([=[
+  -- An ISA's kernel module may supply a vectorised backward (gen/tile.lua's
+  -- softmax_ce_backward); it then replaces the scalar one below.
+  local simd = ctx.isa and ctx.isa.kernels and require(ctx.isa.kernels).softmax_ce_backward
+  simd = simd and simd({C = C, LD = ld, mask = m ~= nil}, ctx.isa)
+  local text = fill([=[
 /* Loss: mean over the n rows of logsumexp(out_i) - out_i[t_i];
    out [n][$C] (logits), t [n] (class indices 0..$C-1). */
 static float softmax_cross_entropy_loss(const float *restrict out, const int32_t *restrict t, int n) {
@@ -63,7 +67,13 @@ static int softmax_cross_entropy_correct(const float *restrict out, const int32_
   }
   return count;
 }
-]=]), "softmax_cross_entropy_loss", "softmax_cross_entropy_backward", "softmax_cross_entropy_correct"
+]=])
+  if simd then
+    local from = assert(text:find("/* Loss and its gradient", 1, true))
+    local to = assert(text:find("/* Rows whose first maximum", 1, true))
+    text = text:sub(1, from - 1) .. simd .. "\n" .. text:sub(to)
+  end
+  return text, "softmax_cross_entropy_loss", "softmax_cross_entropy_backward", "softmax_cross_entropy_correct"
 end
 
 return M
