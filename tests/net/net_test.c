@@ -264,7 +264,7 @@ START_TEST(test_forward_backward)
   random_params(p, &r);
   batch b;
   random_batch_at(&b, n, &r, _i & 1);   /* x at an odd float offset every other run too */
-  params_t *p_copy = malloc(sizeof *p_copy);
+  params_t *p_copy = aligned_alloc(64, sizeof *p_copy);   /* the struct type is 64-byte aligned */
   float *x_copy = malloc((size_t)n * IN * sizeof(float));
   memcpy(p_copy, p, sizeof *p);
   memcpy(x_copy, b.x, (size_t)n * IN * sizeof(float));
@@ -437,7 +437,7 @@ START_TEST(test_export_import)
   guarded gp;
   params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
   random_params(p, &r);
-  params_t *before = malloc(sizeof *before);
+  params_t *before = aligned_alloc(64, sizeof *before);
   for (int k = 0; k < NT; k++) {
     int rows = F(tensors)[k].rows, cols = F(tensors)[k].cols;
     guarded gd;
