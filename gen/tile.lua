@@ -364,9 +364,31 @@ function M.matmul_gwt(a, isa)
   b.put(1, "_Alignas(64) float wt[" .. a.N * KB .. "];")
   local function block(d, k0, width)
     local vecs = vectors(width, V)
-    b.put(d, "for (int j = 0; j < " .. a.N .. "; j++)")
-    b.put(d + 1, "for (int kk = 0; kk < " .. width .. "; kk++) wt[j * " .. KB .. " + kk] = "
-      .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + j];")
+    -- wt[j][kk] = w[k0 + kk][j]: whole T x T blocks with the ISA's register transpose,
+    -- the rest (and ISAs without one) element by element
+    local T = isa.transpose_n
+    local jt, kt = 0, 0
+    if isa.transpose then
+      jt, kt = a.N // T * T, width // T * T
+    end
+    if jt > 0 and kt > 0 then
+      b.put(d, "for (int j = 0; j < " .. jt .. "; j += " .. T .. ")")
+      b.put(d + 1, "for (int kk = 0; kk < " .. kt .. "; kk += " .. T .. ")")
+      b.put(d + 2, isa.transpose .. "(wt + j * " .. KB .. " + kk, " .. KB .. ", " .. a.w .. " + (" .. k0 .. " + kk) * "
+        .. a.N .. " + j, " .. a.N .. ");")
+    else
+      jt, kt = 0, 0
+    end
+    if kt < width then   -- rows kk >= kt, every j
+      b.put(d, "for (int kk = " .. kt .. "; kk < " .. width .. "; kk++)")
+      b.put(d + 1, "for (int j = 0; j < " .. a.N .. "; j++) wt[j * " .. KB .. " + kk] = "
+        .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + j];")
+    end
+    if jt < a.N and kt > 0 then   -- columns j >= jt of the rows kk < kt
+      b.put(d, "for (int kk = 0; kk < " .. kt .. "; kk++)")
+      b.put(d + 1, "for (int j = " .. jt .. "; j < " .. a.N .. "; j++) wt[j * " .. KB .. " + kk] = "
+        .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + j];")
+    end
     row_loop(b, d, R, function(bb, dd, rows)
       reduce_tile(bb, dd, isa, rows, vecs, {
         var = "j", count = a.N,

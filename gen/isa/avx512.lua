@@ -43,6 +43,32 @@ return {
   end,
   hsum = function(v) return "_mm512_reduce_add_ps(" .. v .. ")" end,
   helpers = [[
+/* dst[j][i] = src[i][j] for a 16x16 block (row strides lds, ldd): pairs of rows
+   interleaved, then 4-row groups per 128-bit lane, then the lanes transposed. */
+static inline __attribute__((unused)) void simd_tr16x16(float *restrict dst, int ldd,
+                                                        const float *restrict src, int lds) {
+  __m512 r[16], t[16], u[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int k = 0; k < 8; k++) {
+    t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 4; k++) {
+    u[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    _mm512_storeu_ps(dst + c * ldd, _mm512_shuffle_f32x4(v0, v2, 0x88));
+    _mm512_storeu_ps(dst + (4 + c) * ldd, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+    _mm512_storeu_ps(dst + (8 + c) * ldd, _mm512_shuffle_f32x4(v1, v3, 0x88));
+    _mm512_storeu_ps(dst + (12 + c) * ldd, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+  }
+}
+
 /* e^x for 16 floats: x = n ln2 + r (n = round(x log2 e), ln2 in two parts), e^r by its
    Taylor polynomial of degree 7 (|r| <= ln2/2: truncation < 1e-8 relative), times 2^n by
    vscalefps (exact; underflows to 0). max(-104, x) keeps n in range and lets NaN through. */
@@ -72,6 +98,9 @@ static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
     return string.format("_mm512_mask_broadcastss_ps(_mm512_set1_ps(*(%s)), (__mmask16)0x%X, _mm_load_ss(%s))",
                          lo, 0xFFFF - ((1 << split) - 1), hi)
   end,
+  -- square block transpose (the input gradient's copy of W): a helper of `transpose_n` rows
+  transpose = "simd_tr16x16",
+  transpose_n = 16,
   -- softmax: e^v (simd_exp512 below) and "v > m ? v : m" lane by lane (the scalar max)
   exp = function(v) return "simd_exp512(" .. v .. ")" end,
   max_gt = function(v, m)
