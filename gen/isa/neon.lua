@@ -47,7 +47,21 @@ return {
     return "vbslq_f32(vcgtq_f32(" .. m .. ", vdupq_n_f32(0.0f)), " .. x .. ", vdupq_n_f32(0.0f))"
   end,
   hsum = function(v) return "simd_hsum128(" .. v .. ")" end,
+  -- square block transpose (the input gradient's copy of W)
+  transpose = "simd_tr4x4",
+  transpose_n = 4,
   helpers = [[
+/* dst[j][i] = src[i][j] for a 4x4 block (row strides lds, ldd). */
+static inline __attribute__((unused)) void simd_tr4x4(float *restrict dst, int ldd,
+                                                      const float *restrict src, int lds) {
+  const float32x4x2_t a = vtrnq_f32(vld1q_f32(src), vld1q_f32(src + lds));
+  const float32x4x2_t b = vtrnq_f32(vld1q_f32(src + 2 * lds), vld1q_f32(src + 3 * lds));
+  vst1q_f32(dst, vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0])));
+  vst1q_f32(dst + ldd, vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1])));
+  vst1q_f32(dst + 2 * ldd, vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0])));
+  vst1q_f32(dst + 3 * ldd, vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1])));
+}
+
 static inline __attribute__((unused)) float simd_hsum128(float32x4_t v) {
   float32x2_t s = vadd_f32(vget_low_f32(v), vget_high_f32(v));
   return vget_lane_f32(s, 0) + vget_lane_f32(s, 1);
