@@ -38,8 +38,8 @@ extern const bench_workload bench_workloads[W_COUNT];
  * gradient of every layer and the input gradient of every layer but the first. */
 double bench_flops(const bench_workload *w);
 
-/* Median time of fn(ctx) in microseconds: warm-up first, then repeated samples, each
- * timing enough calls to last about a millisecond. */
+/* Median time of fn(ctx) in microseconds: warm-up first, then up to 101 samples (at least
+ * 15, about half a second), each timing enough calls to last about 0.2 ms. */
 typedef void (*bench_fn)(void *ctx);
 double bench_median_us(bench_fn fn, void *ctx);
 

@@ -53,15 +53,15 @@ def median_us(fn):
         fn()
         calls += 1
     per = (time.perf_counter() - t0) / calls
-    reps = max(1, int(0.002 / per))
+    reps = max(1, int(0.0002 / per) + 1)
     samples = []
     start = time.perf_counter()
-    while len(samples) < 41:
+    while len(samples) < 101:
         a = time.perf_counter()
         for _ in range(reps):
             fn()
         samples.append((time.perf_counter() - a) / reps)
-        if len(samples) >= 9 and time.perf_counter() - start > 0.5:
+        if len(samples) >= 15 and time.perf_counter() - start > 0.5:
             break
     return statistics.median(samples) * 1e6
 
