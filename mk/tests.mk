@@ -9,7 +9,12 @@
 #
 # Per-ISA knobs (the SIMD suites set them): TEST_CCS (compilers, default "clang gcc"),
 # TEST_SAN_CC (compiler of the sanitizer build, empty = none), ISA_CFLAGS (e.g. -mavx2 -mfma),
-# TEST_RUN (a runner prefix, e.g. qemu-aarch64 -L /usr/aarch64-linux-gnu).
+# TEST_RUN (a runner prefix, e.g. qemu-aarch64 -L /usr/aarch64-linux-gnu), TEST_MINICHECK=1
+# (tests/net/minicheck.h instead of libcheck) and TEST_NO_GOLDEN=1 (no PyTorch tests, no libcr)
+# for a cross-compiled target that has neither, e.g.
+#   make test-net ISA=neon TEST_CCS=a64 TEST_CC_a64="clang --target=aarch64-linux-gnu" TEST_SAN_CC= \
+#        TEST_MINICHECK=1 TEST_NO_GOLDEN=1 TEST_RUN="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+# (a variant name maps to its compiler command through TEST_CC_<name> when they differ).
 
 TEST_GOALS += test-ref test-net test-golden
 .PHONY: test-ref test-net test-golden golden
@@ -28,7 +33,7 @@ REF_HDR := tests/ref/ref.h tests/ref/rng.h
 
 # ---------------------------------------------------------------- reference
 # Variants are named by their compiler, with -san for the ASan + UBSan build (clang-san).
-tcc  = $(patsubst %-san,%,$(1))
+tcc  = $(or $(TEST_CC_$(1)),$(patsubst %-san,%,$(1)))
 tsan = $(if $(filter %-san,$(1)),$(SAN))
 
 $(TESTS_DIR)/ref/%/test_ref: tests/ref/test_ref.c $(REF_SRC) $(REF_HDR)
@@ -87,7 +92,10 @@ NET_DESC_$(1) := $(3)
 endef
 
 # $(1) id, $(2) variant
-net_libcr = $(if $(filter %-san,$(1)),$(LIBCR_SAN),$(LIBCR))
+net_libcr = $(if $(TEST_NO_GOLDEN),,$(if $(filter %-san,$(1)),$(LIBCR_SAN),$(LIBCR)))
+net_check = $(if $(TEST_MINICHECK),-DNET_MINICHECK,$(CHECK_CFLAGS))
+net_libs  = $(if $(TEST_MINICHECK),,$(CHECK_LIBS)) $(if $(TEST_NO_GOLDEN),,-lz) -lm
+net_defs  = $(if $(TEST_NO_GOLDEN),-DNET_NO_GOLDEN)
 net_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(OPT))
 define NET_BIN_RULE
 $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2))
@@ -95,10 +103,10 @@ $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NE
 	@echo "  CC      $$@"
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $(NET_T)/$(1)/config.h); \
 	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c && \
-	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) $(CHECK_CFLAGS) -DEXPECT_ISA='"$(ISA)"' \
+	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) $(net_check) $(net_defs) -DEXPECT_ISA='"$(ISA)"' \
 	  -include $(NET_T)/$(1)/config.h -I$(NET_T)/$(1)/gen -Itests/ref -Itests/net -Iruntime \
 	  -o $$@ tests/net/net_test.c $$(@D)/net.o $(NET_T)/ref/$(2)/ref.o \
-	  $(call net_libcr,$(2)) $(CHECK_LIBS) -lz -lm
+	  $(call net_libcr,$(2)) $(net_libs)
 endef
 
 $(foreach s,$(SPEC_NAMES),$(eval $(call NET_RULES,$(s),specs/$(s).lua,$(wildcard tests/net/desc/$(s).desc))))

@@ -8,6 +8,8 @@
  *     #define NET_LOSS_MSE 1  or  #define NET_LOSS_CE 1
  *     #define NET_OPT_SGD 1 / NET_OPT_ADAM 1 / NET_OPT_ADAMW 1
  * and -DEXPECT_ISA='"scalar"'. Linked with NAME.c, tests/ref/ref.c and libcr.a (.npy).
+ * -DNET_MINICHECK uses tests/net/minicheck.h instead of libcheck, -DNET_NO_GOLDEN leaves
+ * out the PyTorch tests and libcr (for a cross-compiled target that has neither).
  *
  *   NAME_test [--desc FILE] [--golden DIR] [--traj DIR] [--only-golden]
  *
@@ -25,9 +27,15 @@
  */
 #include "ref.h"
 #include "rng.h"
+#ifndef NET_NO_GOLDEN
 #include "cr.h"
+#endif
 
+#ifdef NET_MINICHECK
+#include "minicheck.h"
+#else
 #include <check.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,9 +71,11 @@ static int have_desc;
 typedef struct { const char *kind; double abs, rel; } stat;   /* rel: err / max|ref| */
 static stat stats_ref[] = {{"out", 0, 0}, {"loss", 0, 0}, {"weight grad", 0, 0}, {"bias grad", 0, 0},
                            {"dx", 0, 0}, {"params after step", 0, 0}, {"params after train_step", 0, 0}};
+#ifndef NET_NO_GOLDEN
 static stat stats_torch[] = {{"out", 0, 0}, {"loss", 0, 0}, {"weight grad", 0, 0}, {"bias grad", 0, 0},
                              {"dx", 0, 0}, {"params after step", 0, 0}, {"trajectory losses", 0, 0},
                              {"trajectory params", 0, 0}, {"reference trajectory params", 0, 0}};
+#endif
 enum { S_OUT, S_LOSS, S_WGRAD, S_BGRAD, S_DX, S_STEP, S_TRAIN, S_TLOSS = 6, S_TPARAM, S_TREF };
 
 static void note(stat *s, double abs, double maxref)
@@ -608,7 +618,9 @@ static void net_from_metadata(void)
   }
 }
 
+#ifndef NET_NO_GOLDEN
 #include "golden.inc"
+#endif
 
 int main(int argc, char **argv)
 {
@@ -622,6 +634,12 @@ int main(int argc, char **argv)
       return 2;
     }
   }
+#ifdef NET_NO_GOLDEN
+  if (opt_golden || opt_traj) {
+    fprintf(stderr, "%s: built with NET_NO_GOLDEN: --golden and --traj are not available\n", argv[0]);
+    return 2;
+  }
+#endif
   if (opt_desc) {
     char err[600];
     if (ref_desc_read(&net, opt_desc, err, sizeof err)) {
@@ -647,6 +665,7 @@ int main(int argc, char **argv)
     tcase_add_test(core, test_export_import);
     suite_add_tcase(su, core);
   }
+#ifndef NET_NO_GOLDEN
   if (opt_golden || opt_traj) {
     TCase *golden = tcase_create("golden");
     tcase_set_timeout(golden, 120);
@@ -654,6 +673,7 @@ int main(int argc, char **argv)
     if (opt_traj) tcase_add_test(golden, test_trajectory);
     suite_add_tcase(su, golden);
   }
+#endif
   SRunner *sr = srunner_create(su);
   srunner_set_fork_status(sr, CK_NOFORK);   /* stats accumulate across tests */
   srunner_run_all(sr, CK_NORMAL);
@@ -669,6 +689,7 @@ int main(int argc, char **argv)
       printf("%s %s %.2e (%.2e)", i ? "," : "", stats_ref[i].kind, stats_ref[i].abs, stats_ref[i].rel);
     printf("\n");
   }
+#ifndef NET_NO_GOLDEN
   if (opt_golden || opt_traj) {
     printf("%s: largest |generated - PyTorch| (and / max|torch|):", STR(NET));
     int first = 1;
@@ -680,5 +701,6 @@ int main(int argc, char **argv)
     printf("\n%s: largest |reference - PyTorch| (and / max|torch|): every tensor %.2e (%.2e)\n", STR(NET),
            stat_ref_torch.abs, stat_ref_torch.rel);
   }
+#endif
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
