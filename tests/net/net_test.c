@@ -22,9 +22,12 @@
  *
  * Every tensor is compared as in llm.c's check_tensor: |got - ref| <= 1e-5 + 1e-4·max|ref|
  * over that tensor, and the first mismatch is printed with its index. Every buffer the
- * generated code writes has 64 bytes of canary before and after it; inputs are exact-size
- * heap blocks so ASan sees any read past row n.
+ * generated code writes has 64 bytes of canary (a NaN pattern) before and after it; x and
+ * the targets end where an inaccessible page begins, so a read past row n faults.
  */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE   /* mmap's MAP_ANONYMOUS (config.h defines it before any header) */
+#endif
 #include "ref.h"
 #include "rng.h"
 #ifndef NET_NO_GOLDEN
@@ -37,10 +40,13 @@
 #include <check.h>
 #endif
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #ifndef EXPECT_ISA
 #define EXPECT_ISA "scalar"
@@ -122,7 +128,10 @@ static int check_scalar(const char *label, double got, double ref, stat *st)
 /* ------------------------------------------------------------------ guarded buffers */
 
 #define GUARD 64
-#define CANARY 0xA5
+/* The canary is the float 0x7FC1A5A5, a quiet NaN with a payload no arithmetic makes:
+   an overwrite shows, and a read past a buffer turns the result into NaN. */
+static const unsigned char canary[4] = {0xA5, 0xA5, 0xC1, 0x7F};
+#define CANARY_AT(q, base) canary[(size_t)((q) - (base)) % 4]
 
 typedef struct { unsigned char *base; size_t size, total; unsigned char *p; const char *what; } guarded;
 
@@ -135,7 +144,7 @@ static void *galloc(guarded *g, const char *what, size_t size, size_t misalign, 
   g->total = (GUARD + misalign + size + GUARD + 63) / 64 * 64;
   g->base = aligned_alloc(64, g->total);
   ck_assert_ptr_nonnull(g->base);
-  memset(g->base, CANARY, g->total);
+  for (size_t i = 0; i < g->total; i++) g->base[i] = canary[i % 4];
   g->p = g->base + GUARD + misalign;
   memset(g->p, fill, size);
   return g->p;
@@ -144,13 +153,27 @@ static void *galloc(guarded *g, const char *what, size_t size, size_t misalign, 
 static void gcheck(const guarded *g)
 {
   for (unsigned char *q = g->base; q < g->p; q++)
-    ck_assert_msg(*q == CANARY, "%s: byte %td before the buffer was overwritten", g->what, q - g->p);
+    ck_assert_msg(*q == CANARY_AT(q, g->base), "%s: byte %td before the buffer was overwritten", g->what, q - g->p);
   for (unsigned char *q = g->p + g->size; q < g->base + g->total; q++)
-    ck_assert_msg(*q == CANARY, "%s: byte %zu past the end of its %zu bytes was overwritten",
+    ck_assert_msg(*q == CANARY_AT(q, g->base), "%s: byte %zu past the end of its %zu bytes was overwritten",
                   g->what, (size_t)(q - g->p) - g->size, g->size);
 }
 
 static void gfree(guarded *g) { gcheck(g); free(g->base); g->base = NULL; }
+
+/* Tests run in-process (stats accumulate); a fault names the test it happened in. */
+static char running[160] = "setup";
+
+static void on_fault(int sig)
+{
+  char msg[256];
+  int len = snprintf(msg, sizeof msg, "FAULT: signal %d in %s (x and the targets end at an inaccessible "
+                     "page: a read past row n of an input faults)\n", sig, running);
+  if (len > 0) { ssize_t w = write(2, msg, (size_t)len); (void)w; }
+  _exit(1);
+}
+
+#define RUNNING(...) snprintf(running, sizeof running, __VA_ARGS__)
 
 /* ------------------------------------------------------------------ test data */
 
@@ -179,22 +202,32 @@ static void params_to_ref(double *dst, const void *p)
 
 typedef struct {
   int n;
-  float *x;          /* end exactly at the end of a heap block: ASan catches reads past */
-  target_t *t;       /* row n; x starts one float into its block when `odd` is set     */
+  float *x;          /* x and t end exactly where an inaccessible page begins, so any read */
+  target_t *t;       /* past row n faults in every build (and ASan sees it too)           */
   double *xd, *td;
-  float *xblock;
+  void *xmap, *tmap;
+  size_t xlen, tlen;
 } batch;
 
-static void random_batch_at(batch *b, int n, test_rng *r, int odd)
+/* `bytes` bytes ending at a PROT_NONE page; map and len receive the mapping (munmap). */
+static void *page_end_alloc(size_t bytes, void **map, size_t *len)
+{
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  *len = (bytes + page - 1) / page * page + page;
+  *map = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ck_assert_msg(*map != MAP_FAILED, "mmap of %zu bytes failed", *len);
+  ck_assert(mprotect((char *)*map + *len - page, page, PROT_NONE) == 0);
+  return (char *)*map + *len - page - bytes;
+}
+
+static void random_batch(batch *b, int n, test_rng *r)
 {
   b->n = n;
-  b->xblock = malloc(((size_t)n * IN + (odd ? 1 : 0)) * sizeof(float));
-  b->x = b->xblock + (odd ? 1 : 0);
-  if (odd) b->xblock[0] = NAN;
-  b->t = malloc((size_t)n * sizeof(target_t));
+  b->x = page_end_alloc((size_t)n * IN * sizeof(float), &b->xmap, &b->xlen);
+  b->t = page_end_alloc((size_t)n * sizeof(target_t), &b->tmap, &b->tlen);
   b->xd = malloc((size_t)n * IN * sizeof(double));
   b->td = malloc((size_t)n * sizeof(double));
-  ck_assert(b->x && b->t && b->xd && b->td);
+  ck_assert(b->xd && b->td);
   for (size_t i = 0; i < (size_t)n * IN; i++) b->xd[i] = b->x[i] = (float)test_rng_sym(r, 1.0);
   for (int i = 0; i < n; i++) {
 #ifdef NET_LOSS_MSE
@@ -206,11 +239,9 @@ static void random_batch_at(batch *b, int n, test_rng *r, int odd)
   }
 }
 
-static void random_batch(batch *b, int n, test_rng *r) { random_batch_at(b, n, r, 0); }
-
 static void free_batch(batch *b)
 {
-  free(b->xblock); free(b->t); free(b->xd); free(b->td);
+  munmap(b->xmap, b->xlen); munmap(b->tmap, b->tlen); free(b->xd); free(b->td);
 }
 
 static int ns[4], nns;   /* row counts tested: 1, about B/2, B-1, B */
@@ -263,6 +294,7 @@ static int check_params(const char *when, const params_t *p, const double *ref, 
 START_TEST(test_forward_backward)
 {
   int n = ns[_i];
+  RUNNING("test_forward_backward n=%d", n);
   test_rng r = {seed_for(n, 1)};
   guarded gp, gg, gw, go, gdx;
   params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
@@ -273,7 +305,7 @@ START_TEST(test_forward_backward)
   float *dx = galloc(&gdx, "dx", (size_t)n * IN * sizeof(float), mis, 0xFF);
   random_params(p, &r);
   batch b;
-  random_batch_at(&b, n, &r, _i & 1);   /* x at an odd float offset every other run too */
+  random_batch(&b, n, &r);   /* x ends at a page: its alignment is whatever n*IN*4 gives */
   params_t *p_copy = aligned_alloc(64, sizeof *p_copy);   /* the struct type is 64-byte aligned */
   float *x_copy = malloc((size_t)n * IN * sizeof(float));
   memcpy(p_copy, p, sizeof *p);
@@ -359,6 +391,7 @@ END_TEST
 START_TEST(test_step)
 {
   int n = ns[_i];
+  RUNNING("test_step n=%d", n);
   test_rng r = {seed_for(n, 2)};
   guarded gp, gg, gw, gs;
   params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
@@ -402,6 +435,7 @@ END_TEST
 START_TEST(test_train_step)
 {
   int n = ns[_i];
+  RUNNING("test_train_step n=%d", n);
   test_rng r = {seed_for(n, 3)};
   guarded gp, gg, gw, gs;
   params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
@@ -443,6 +477,7 @@ END_TEST
    back and touches no other tensor. Exact: these are copies. */
 START_TEST(test_export_import)
 {
+  RUNNING("test_export_import");
   test_rng r = {seed_for(0, 4)};
   guarded gp;
   params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
@@ -488,6 +523,7 @@ static int float_eq(double got, double want) { return (float)got == (float)want;
 
 START_TEST(test_metadata)
 {
+  RUNNING("test_metadata");
   ck_assert_msg(IN == net.in, "NAME_IN %d, description %d", IN, net.in);
   ck_assert_msg(OUT == net.out, "NAME_OUT %d, description %d", OUT, net.out);
   ck_assert_msg(BATCH == net.batch, "NAME_BATCH %d, description %d", BATCH, net.batch);
@@ -651,6 +687,8 @@ int main(int argc, char **argv)
     net_from_metadata();
   }
   choose_ns();
+  signal(SIGSEGV, on_fault);
+  signal(SIGBUS, on_fault);
 
   Suite *su = suite_create(STR(NET));
   if (!opt_only_golden) {
