@@ -61,6 +61,10 @@ local function vload(isa, base, off, lanes)
   return isa.load_part(base, off, lanes)
 end
 
+-- Our own stack buffers are _Alignas(64) with rows of whole vectors: aligned spellings.
+local function aload(isa, base, off) return (isa.load_aligned or isa.load)(base, off) end
+local function astore(isa, base, off, v) return (isa.store_aligned or isa.store)(base, off, v) end
+
 local function vstore(isa, base, off, v, lanes)
   if lanes == isa.width then return isa.store(base, off, v) end
   return isa.store_part(base, off, v, lanes)
@@ -114,7 +118,10 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
   b.put(d + 1, "for (int " .. t.var .. " = 0; " .. t.var .. " < " .. t.count .. "; " .. t.var .. "++) {")
   b.put(d + 2, "const float *restrict bk = " .. t.brow(t.var) .. ";")
   local ws = {}
-  for v, vec in ipairs(vecs) do ws[v] = string.format("w%d = %s", v - 1, vload(isa, "bk", vec.off, vec.lanes)) end
+  for v, vec in ipairs(vecs) do
+    ws[v] = string.format("w%d = %s", v - 1, (t.aligned and vec.lanes == isa.width) and aload(isa, "bk", vec.off)
+                                             or vload(isa, "bk", vec.off, vec.lanes))
+  end
   b.put(d + 2, "const " .. vt .. " " .. table.concat(ws, ", ") .. ";")
   for r = 0, rows - 1 do
     local s = {"const " .. vt .. " s = " .. isa.broadcast(t.a(r, t.var)) .. ";"}
@@ -226,7 +233,7 @@ local function flat_gemv(b, a, isa, f)
     b.put(3, c .. " = " .. isa.fma(xu, isa.load("wp", u * V), c) .. ";")
   end
   b.put(2, "}")
-  for u = 0, f.U - 1 do b.put(2, isa.store("flat", u * V, "c" .. u)) end
+  for u = 0, f.U - 1 do b.put(2, astore(isa, "flat", u * V, "c" .. u)) end
   b.put(1, "}")
   local k0 = f.periods * f.P
   b.put(1, "for (int j = 0; j < " .. N .. "; j++) {")
@@ -396,6 +403,7 @@ function M.matmul_gwt(a, isa)
           b2.put(d2, "const float *restrict gr = " .. a.g .. " + i * " .. a.g_ld .. ";")
         end,
         brow = function(j) return "wt + " .. j .. " * " .. KB end,
+        aligned = true,
         a = function(r, j) return "gr[" .. (r == 0 and "" or r * a.g_ld .. " + ") .. j .. "]" end,
         finish = function(b2, d2, r, _, vec, c)
           local row = "(i + " .. r .. ")"
@@ -460,7 +468,7 @@ function M.matmul_xtg(a, isa)
     end,
     finish = function(b2, d2)
       b2.put(d2, "_Alignas(64) float tt[" .. V .. "];")
-      b2.put(d2, isa.store("tt", 0, "tl"))
+      b2.put(d2, astore(isa, "tt", 0, "tl"))
       b2.put(d2, "for (int c = 0; c < " .. plan.tail .. "; c++)")
       b2.put(d2 + 1, "for (int r = 0; r < " .. R .. "; r++) {")
       local o = "(k0 + r) * " .. a.N .. " + " .. plan.tail0 .. " + c"
@@ -530,7 +538,7 @@ function M.matmul_xtg(a, isa)
       b.put(d + 1, "}")
       for c = 0, t - 1 do
         for v, vec in ipairs(vecs) do
-          b.put(d + 1, isa.store("tt", c * KB + vec.off, "u" .. c .. "_" .. (v - 1)))
+          b.put(d + 1, astore(isa, "tt", c * KB + vec.off, "u" .. c .. "_" .. (v - 1)))
         end
       end
       b.put(d + 1, "for (int kk = 0; kk < " .. width .. "; kk++) {")
@@ -604,11 +612,11 @@ function M.softmax_ce_backward(a, isa)
   b.put(2, "const int rows = n - i0 < " .. V .. " ? n - i0 : " .. V .. ";")
   b.put(2, "for (int j = 0; j < " .. C .. "; j++)")
   b.put(3, "for (int r = 0; r < " .. V .. "; r++) e[j * " .. V .. " + r] = r < rows ? out[(i0 + r) * " .. LD .. " + j] : 0.0f;")
-  b.put(2, vt .. " m = " .. isa.load("e", 0) .. ", s = " .. isa.zero() .. ";")
-  b.put(2, "for (int j = 1; j < " .. C .. "; j++) m = " .. isa.max_gt(isa.load("e", "j * " .. V), "m") .. ";")
+  b.put(2, vt .. " m = " .. aload(isa, "e", 0) .. ", s = " .. isa.zero() .. ";")
+  b.put(2, "for (int j = 1; j < " .. C .. "; j++) m = " .. isa.max_gt(aload(isa, "e", "j * " .. V), "m") .. ";")
   b.put(2, "for (int j = 0; j < " .. C .. "; j++) {")
-  b.put(3, "const " .. vt .. " ej = " .. isa.exp(isa.sub(isa.load("e", "j * " .. V), "m")) .. ";")
-  b.put(3, isa.store("e", "j * " .. V, "ej"))
+  b.put(3, "const " .. vt .. " ej = " .. isa.exp(isa.sub(aload(isa, "e", "j * " .. V), "m")) .. ";")
+  b.put(3, astore(isa, "e", "j * " .. V, "ej"))
   b.put(3, "s = " .. isa.add("s", "ej") .. ";")
   b.put(2, "}")
   b.put(2, isa.store("ms", 0, "m"))

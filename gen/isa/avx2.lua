@@ -26,6 +26,9 @@ return {
   zero = function() return "_mm256_setzero_ps()" end,
   load = function(base, index) return "_mm256_loadu_ps(" .. at(base, index) .. ")" end,
   store = function(base, index, v) return "_mm256_storeu_ps(" .. at(base, index) .. ", " .. v .. ");" end,
+  -- base + index on a 32-byte boundary (the kernels' own stack buffers)
+  load_aligned = function(base, index) return "_mm256_load_ps(" .. at(base, index) .. ")" end,
+  store_aligned = function(base, index, v) return "_mm256_store_ps(" .. at(base, index) .. ", " .. v .. ");" end,
   load_part = function(base, index, lanes)
     return "_mm256_maskload_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ")"
   end,

@@ -25,6 +25,9 @@ return {
   zero = function() return "_mm512_setzero_ps()" end,
   load = function(base, index) return "_mm512_loadu_ps(" .. at(base, index) .. ")" end,
   store = function(base, index, v) return "_mm512_storeu_ps(" .. at(base, index) .. ", " .. v .. ");" end,
+  -- base + index on a 64-byte boundary (the kernels' own stack buffers)
+  load_aligned = function(base, index) return "_mm512_load_ps(" .. at(base, index) .. ")" end,
+  store_aligned = function(base, index, v) return "_mm512_store_ps(" .. at(base, index) .. ", " .. v .. ");" end,
   load_part = function(base, index, lanes)
     return "_mm512_maskz_loadu_ps(" .. mask(lanes) .. ", " .. at(base, index) .. ")"
   end,

@@ -22,6 +22,9 @@ return {
   zero = function() return "vdupq_n_f32(0.0f)" end,
   load = function(base, index) return "vld1q_f32(" .. at(base, index) .. ")" end,
   store = function(base, index, v) return "vst1q_f32(" .. at(base, index) .. ", " .. v .. ");" end,
+  -- NEON loads and stores have no alignment requirement: the aligned spellings are the same
+  load_aligned = function(base, index) return "vld1q_f32(" .. at(base, index) .. ")" end,
+  store_aligned = function(base, index, v) return "vst1q_f32(" .. at(base, index) .. ", " .. v .. ");" end,
   load_part = function(base, index, lanes)
     local p = at(base, index)
     if lanes == 1 then return "vsetq_lane_f32((" .. p .. ")[0], vdupq_n_f32(0.0f), 0)" end
