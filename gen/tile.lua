@@ -102,7 +102,8 @@ end
 
 -- One register tile that reduces over `t.count` steps (variable t.var):
 --   acc[r][v] = init(v) + Σ_var bcast(t.a(r, var)) · load(t.brow(var) + vec v)
--- then t.finish(b, depth, r, v, vec, acc) consumes each accumulator. t.extra (optional):
+-- then t.finish(b, depth, r, v, vec, acc) consumes each accumulator and t.post(b, depth,
+-- rows, vecs) (optional) may use them all once more. t.extra (optional):
 -- {init(b, d), step(var) -> C statements inside the loop, finish(b, d)} for one more
 -- accumulator riding along (the folded tail of matmul_xtg).
 local function reduce_tile(b, d, isa, rows, vecs, t)
@@ -136,6 +137,7 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
   for r = 0, rows - 1 do
     for v, vec in ipairs(vecs) do t.finish(b, d + 1, r, v, vec, string.format("c%d_%d", r, v - 1)) end
   end
+  if t.post then t.post(b, d + 1, rows, vecs) end
   if t.extra then t.extra.finish(b, d + 1) end
   b.put(d, "}")
 end
@@ -488,13 +490,21 @@ function M.matmul_xtg(a, isa)
         brow = function(i) return at(a.g, i .. " * " .. a.g_ld) end,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
         finish = function(b2, d2, r, _, vec, c)
-          local o = "(k0 + " .. r .. ") * " .. a.N .. " + " .. vec.off
-          b2.put(d2, vstore(isa, a.dw, o, c, vec.lanes))
-          if a.sgd then
-            local upd = vstore(isa, a.sgd.w, o, isa.fma(c, "nlr", vload(isa, a.sgd.w, o, vec.lanes)), vec.lanes)
-            b2.put(d2, a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) { " .. upd .. " }" or upd)
-          end
+          b2.put(d2, vstore(isa, a.dw, "(k0 + " .. r .. ") * " .. a.N .. " + " .. vec.off, c, vec.lanes))
         end,
+        -- the SGD update of the whole tile under one test of wu
+        post = a.sgd and function(b2, d2, rows2, vecs2)
+          local dd = d2
+          if a.sgd.optional then b2.put(d2, "if (" .. a.sgd.w .. " != NULL) {"); dd = d2 + 1 end
+          for r = 0, rows2 - 1 do
+            for v, vec in ipairs(vecs2) do
+              local o = "(k0 + " .. r .. ") * " .. a.N .. " + " .. vec.off
+              local c = string.format("c%d_%d", r, v - 1)
+              b2.put(dd, vstore(isa, a.sgd.w, o, isa.fma(c, "nlr", vload(isa, a.sgd.w, o, vec.lanes)), vec.lanes))
+            end
+          end
+          if a.sgd.optional then b2.put(d2, "}") end
+        end or nil,
       })
     end
   end
