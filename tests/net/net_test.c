@@ -683,6 +683,17 @@ int main(int argc, char **argv)
       return 1;
     }
     have_desc = 1;
+    /* the core tests index buffers by the description's shapes: refuse a wrong one here
+       (test_metadata then names every other difference) */
+    int ok = net.in == IN && net.out == OUT && net.ntensors == NT;
+    for (int k = 0; ok && k < NT; k++)
+      ok = net.t_rows[k] == F(tensors)[k].rows && net.t_cols[k] == F(tensors)[k].cols;
+    if (!ok) {
+      fprintf(stderr, "%s: does not describe network %s (%d -> %d, %d tensors; the generated code has "
+              "%d -> %d, %d tensors, or tensor shapes differ)\n", opt_desc, STR(NET), net.in, net.out,
+              net.ntensors, IN, OUT, NT);
+      return 1;
+    }
   } else {
     net_from_metadata();
   }
