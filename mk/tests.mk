@@ -131,7 +131,33 @@ endef
 $(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
 $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,golden,$(s),$(v),$(call golden_args,$(s))))))
 
-test-net: $(RUN_NET)
+# The harness must be able to fail: tests/net/mock/mock.c is a hand-written network with the
+# generated API; -DMUTANT=k plants bug k (row past n written, input row n read, a weight-grad
+# row never written, bias grad accumulated, mean over B instead of n, momentum reset every
+# step, train_step leaving no gradients, export without transpose). MUTANT=0 must pass,
+# every other must fail.
+MOCK_T       := $(TESTS_DIR)/mock
+MOCK_MUTANTS := 0 1 2 3 4 5 6 7 8
+$(MOCK_T)/config.h: tests/net/mock/mock.h tests/net/config.sh
+	@mkdir -p $(@D)
+	tests/net/config.sh tests/net/mock > $@.tmp && mv $@.tmp $@
+$(MOCK_T)/mutant%: tests/net/mock/mock.c $(MOCK_T)/config.h $(NET_T)/ref/clang/ref.o $(NET_SRC) $(LIBCR)
+	@echo "  CC      $@"
+	@$(CC) $(WARN) $(OPT) -DMUTANT=$* -c -o $@.o tests/net/mock/mock.c
+	@$(CC) $(WARN) $(OPT) $(CHECK_CFLAGS) -DEXPECT_ISA='"scalar"' -include $(MOCK_T)/config.h \
+	  -Itests/net/mock -Itests/ref -Itests/net -Iruntime -o $@ tests/net/net_test.c $@.o \
+	  $(NET_T)/ref/clang/ref.o $(LIBCR) $(CHECK_LIBS) -lz -lm
+.PHONY: test-net-mutants
+test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m))
+	@for m in $(MOCK_MUTANTS); do \
+	  $(MOCK_T)/mutant$$m --desc tests/net/mock/mock.desc > $(MOCK_T)/mutant$$m.log 2>&1; rc=$$?; \
+	  if [ $$m = 0 ] && [ $$rc != 0 ]; then cat $(MOCK_T)/mutant0.log; echo "test-net-mutants: the correct mock failed"; exit 1; fi; \
+	  if [ $$m != 0 ] && [ $$rc = 0 ]; then cat $(MOCK_T)/mutant$$m.log; echo "test-net-mutants: mutant $$m was not caught"; exit 1; fi; \
+	  echo "test-net-mutants: mutant $$m: $$(sed -n -e 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\).*/\2 of \1 checks fail/p' \
+	    -e 's/^FAULT: \(signal [0-9]*\) in \([^(]*\).*/\1 in \2/p' $(MOCK_T)/mutant$$m.log | head -1)"; \
+	done
+
+test-net: $(RUN_NET) $(if $(filter scalar,$(ISA)),test-net-mutants)
 	@tests/net/summary.sh "test-net [$(ISA)]" $(foreach r,$(RUN_NET),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/net.log)
 	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random specs + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS))"
 test-golden: $(RUN_GOLD)
