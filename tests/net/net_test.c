@@ -412,6 +412,12 @@ START_TEST(test_step)
     F(forward)(out, w, p, b.x, n);
     F(backward)(g, NULL, w, p, b.x, b.t, n);
     params_to_ref(gd, g);   /* grads share the params' tensor table */
+    if (step == 3) {   /* the public hyperparameters are the caller's to change between steps */
+      s->lr *= 0.5f;
+      s->weight_decay = 0.01f;
+      rs.h.lr = s->lr;
+      rs.h.weight_decay = s->weight_decay;
+    }
     F(step)(p, s, g);
     ref_opt_step(&rs, pd, gd);
     gcheck(&gp); gcheck(&gs); gcheck(&gg);
@@ -462,6 +468,10 @@ START_TEST(test_train_step)
     ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
     params_to_ref(gg32, g);
     ref_opt_step(&rs, pd, gg32);
+    if (step == 1) {   /* a learning-rate schedule: the next train_step uses the new lr */
+      s->lr *= 0.5f;
+      rs.h.lr = s->lr;
+    }
     ck_assert_msg(check_params(when, p, pd, &stats_ref[S_TRAIN]) == 0,
                   "%s (%s): parameters differ from the reference (first mismatch printed above)",
                   when, ref_opt_name(net.opt.kind));
