@@ -114,7 +114,30 @@ function M.generate(o)
                   version = VERSION}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
+  outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
+                     budget = ctx.code_budget}
   return outputs
+end
+
+-- The one line `gen` prints on stdout: the size of NAME.c, how its products are written,
+-- and which files were written or already held these bytes.
+local function summary(o, outputs, written, kept)
+  local emit = require "emit"
+  local sm = outputs.summary
+  local bytes
+  for _, out in ipairs(outputs) do
+    if out[1] == sm.source then bytes = #out[2] end
+  end
+  local dir = o.out == "." and "" or (o.out:gsub("/+$", "") .. "/")
+  local how = sm.style == "straight-line"
+    and string.format("%s, %s multiply-adds within code_budget %s", sm.phrase,
+                      emit.grouped(sm.fmas), emit.grouped(sm.budget))
+    or sm.phrase
+  local parts = {}
+  if #written > 0 then parts[#parts + 1] = "wrote " .. table.concat(written, ", ") end
+  if #kept > 0 then parts[#parts + 1] = table.concat(kept, ", ") .. " unchanged" end
+  return string.format("chainrule: %s%s: %s bytes, %s; %s", dir, sm.source, emit.grouped(bytes), how,
+                       table.concat(parts, "; "))
 end
 
 local function gen(args)
@@ -122,9 +145,12 @@ local function gen(args)
   local outputs = M.generate(o)
   -- Everything is rendered before anything is written: a failure leaves no files.
   if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
+  local written, kept = {}, {}
   for _, out in ipairs(outputs) do
-    write_if_changed(o.out .. "/" .. out[1], out[2])
+    local list = write_if_changed(o.out .. "/" .. out[1], out[2]) and written or kept
+    list[#list + 1] = out[1]
   end
+  print(summary(o, outputs, written, kept))
   return 0
 end
 

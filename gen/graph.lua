@@ -12,7 +12,7 @@ local function op(kind) return require("ops." .. kind) end
 function M.build(net)
   local g = {
     name = net.name, path = net.path, input = net.input, output = net.output,
-    batch = net.batch, loss = net.loss, optimizer = net.optimizer,
+    batch = net.batch, loss = net.loss, optimizer = net.optimizer, code_budget = net.code_budget,
     layers = {}, tensors = {}, steps = {},
   }
   g.loss_op = op(net.loss == "mse" and "mse" or "softmax_cross_entropy")

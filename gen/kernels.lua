@@ -111,10 +111,108 @@ end
 
 local portable = {matmul_xw = portable_xw, matmul_gwt = portable_gwt, matmul_xtg = portable_xtg}
 
+-- Straight-line products (a.straight, chosen by gen/schedule.lua for a network whose
+-- products fit the spec's code_budget): only the row loop over the runtime n remains;
+-- every multiply-add is its own statement with constant indices. The row's inputs are
+-- read once into locals. Each sum runs in the portable loops' order (b[j], then k = 0, 1,
+-- ...; 0, then j = 0, 1, ...; dW and db accumulated row by row), spelled with the same
+-- `acc + a * b` statements, so the results are those of the loops above.
+local function locals(b, depth, prefix, base, off, count)
+  for c = 0, count - 1, 8 do
+    local parts = {}
+    for t = c, math.min(c + 7, count - 1) do
+      parts[#parts + 1] = prefix .. t .. " = " .. base .. "[" .. off .. " + " .. t .. "]"
+    end
+    b.put(depth, "const float " .. table.concat(parts, ", ") .. ";")
+  end
+end
+
+local function straight_xw(a, isa)
+  local b = buffer()
+  local K, N = a.K, a.N
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "const int xo = i * " .. a.x_ld .. ", yo = i * " .. a.y_ld
+    .. (a.relu and ", ao = i * " .. a.relu.out_ld or "") .. ";")
+  locals(b, 2, "x", a.x, "xo", K)
+  b.put(2, "float s;")
+  for j = 0, N - 1 do
+    b.put(2, "s = " .. isa.load(a.b, j) .. ";")
+    for k = 0, K - 1 do
+      b.put(2, "s = " .. isa.fma("x" .. k, isa.load(a.w, k * N + j), "s") .. ";")
+    end
+    b.put(2, isa.store(a.y, "yo + " .. j, "s"))
+    if a.relu then
+      local r = a.relu
+      local v = isa.max("s", isa.zero())
+      if r.shift < 0 then v = isa.sub(v, emit.float(-r.shift))
+      elseif r.shift > 0 then v = isa.add(v, emit.float(r.shift)) end
+      b.put(2, isa.store(r.out, "ao + " .. j, v))
+    end
+  end
+  b.put(1, "}")
+  return b.text()
+end
+
+local function straight_gwt(a, isa)
+  local b = buffer()
+  local K, N = a.K, a.N
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "const int go = i * " .. a.g_ld .. ", dxo = i * " .. a.dx_ld
+    .. (a.mask and ", mo = i * " .. a.mask_ld or "") .. ";")
+  locals(b, 2, "g", a.g, "go", N)
+  b.put(2, "float s;")
+  for k = 0, K - 1 do
+    b.put(2, "s = " .. isa.zero() .. ";")
+    for j = 0, N - 1 do
+      b.put(2, "s = " .. isa.fma("g" .. j, isa.load(a.w, k * N + j), "s") .. ";")
+    end
+    b.put(2, isa.store(a.dx, "dxo + " .. k, a.mask and isa.select_pos(isa.load(a.mask, "mo + " .. k), "s") or "s"))
+  end
+  b.put(1, "}")
+  return b.text()
+end
+
+local function straight_xtg(a, isa)
+  assert(not a.sgd, "straight-line products do not fuse the SGD update")
+  local b = buffer()
+  local K, N = a.K, a.N
+  b.put(1, "for (int t = 0; t < " .. K * N .. "; t++) " .. isa.store(a.dw, "t", isa.zero()))
+  b.put(1, "for (int t = 0; t < " .. N .. "; t++) " .. isa.store(a.db, "t", isa.zero()))
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "const int xo = i * " .. a.x_ld .. ", go = i * " .. a.g_ld .. ";")
+  locals(b, 2, "x", a.x, "xo", K)
+  locals(b, 2, "g", a.g, "go", N)
+  for k = 0, K - 1 do
+    for j = 0, N - 1 do
+      local o = k * N + j
+      b.put(2, isa.store(a.dw, o, isa.fma("x" .. k, "g" .. j, isa.load(a.dw, o))))
+    end
+  end
+  for j = 0, N - 1 do
+    b.put(2, isa.store(a.db, j, isa.add(isa.load(a.db, j), "g" .. j)))
+  end
+  b.put(1, "}")
+  return b.text()
+end
+
+local straight = {matmul_xw = straight_xw, matmul_gwt = straight_gwt, matmul_xtg = straight_xtg}
+
+-- Multiply-add statements the straight-line products of a K -> N linear layer take
+-- (forward, input gradient, weight gradient): the size gen/schedule.lua holds to the budget.
+function M.straight_cost(K, N) return 3 * K * N end
+
+-- Whether `isa` can take the straight-line products (the portable scalar spelling only;
+-- SIMD ISAs keep their tiles).
+function M.straight_ok(isa) return isa.width == 1 and not isa.kernels end
+
 -- Product `name` for `isa`: the ISA's own kernel module if it has that function, else
 -- the portable loops, spelled with the ISA's table when it is one float wide and with
 -- the scalar table otherwise (plain C compiles for every target).
 local function emit(name, a, isa)
+  if a.straight then
+    assert(M.straight_ok(isa), "straight-line products are scalar only")
+    return straight[name](a, isa)
+  end
   if isa.kernels then
     local k = require(isa.kernels)
     if k[name] then return k[name](a, isa) end

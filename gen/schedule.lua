@@ -2,8 +2,21 @@
 -- static function per step and pass (from the op modules, products from gen/kernels.lua),
 -- the calls that chain them, the loss, the optimizer, the tables and the banner.
 local emit = require "emit"
+local kernels = require "kernels"
 
 local M = {}
+
+-- How the products of the linear layers are written: "straight-line" when the ISA takes
+-- them (scalar) and their multiply-adds fit the spec's code_budget, else the ISA's
+-- "tiled" kernels or the portable "loops". Returns the style and the multiply-add count.
+local function code_style(g, isa)
+  local cost = 0
+  for _, s in ipairs(g.steps) do
+    if s.linear then cost = cost + kernels.straight_cost(s.in_, s.out) end
+  end
+  if kernels.straight_ok(isa) and cost > 0 and cost <= g.code_budget then return "straight-line", cost end
+  return isa.kernels and "tiled" or "loops", cost
+end
 
 local function ref(b)
   if b.is_input then return "x" end
@@ -11,19 +24,22 @@ local function ref(b)
 end
 
 -- Rows of the banner's layer table.
-local function banner_rows(g)
-  local rows = {{"layer", "shape", "params", "bytes", "fwd FLOPs", "bwd FLOPs"}}
+local function banner_rows(g, style)
+  local rows = {{"layer", "shape", "params", "bytes", "fwd FLOPs", "bwd FLOPs", "code"}}
   local tp, tf, tb = 0, 0, 0
-  for _, l in ipairs(g.layers) do
+  for i, l in ipairs(g.layers) do
     local kind = l.kind
+    local code = l.kind == "linear" and style
+      or (g.layers[i - 1] and g.layers[i - 1].kind == "linear" and "fused" or "loops")
     if kind == "relu" and l.spec.shift ~= 0 then kind = "relu(shift " .. emit.number(l.spec.shift) .. ")" end
     rows[#rows + 1] = {l.index .. " " .. kind, l.in_ .. " -> " .. l.out, emit.grouped(l.param_count),
-      emit.grouped(4 * l.param_count), emit.grouped(l.flops_fwd), emit.grouped(l.flops_bwd)}
+      emit.grouped(4 * l.param_count), emit.grouped(l.flops_fwd), emit.grouped(l.flops_bwd),
+      code}
     tp, tf, tb = tp + l.param_count, tf + l.flops_fwd, tb + l.flops_bwd
   end
-  rows[#rows + 1] = {"loss " .. g.loss, g.output .. " -> 1", "", "", "", ""}
+  rows[#rows + 1] = {"loss " .. g.loss, g.output .. " -> 1", "", "", "", "", "loops"}
   rows[#rows + 1] = {"total", g.input .. " -> " .. g.output, emit.grouped(tp), emit.grouped(4 * tp),
-                     emit.grouped(tf), emit.grouped(tb)}
+                     emit.grouped(tf), emit.grouped(tb), ""}
   return emit.table(rows)
 end
 
@@ -44,10 +60,16 @@ function M.build(g, plan, isa, opts)
     if t.suffix == "bias" then ctx.fused_bias[#ctx.fused_bias + 1] = t end
   end
   local function tensor(index) return g.tensors[index + 1] end
+  ctx.code_style, ctx.code_fmas = code_style(g, isa)
+  ctx.code_budget = g.code_budget
+  ctx.code_phrase = ({["straight-line"] = "straight-line products", tiled = "tiled products",
+                      loops = "products in loops"})[ctx.code_style]
+  local straight = ctx.code_style == "straight-line"
+  ctx.fuse_sgd = ctx.fuse_sgd and not straight
 
   for k, s in ipairs(g.steps) do
     local text, call = s[s.kind == "linear_relu" and "linear" or s.kind].op.forward(s, {
-      isa = isa, ref = ref, tensor = tensor, batch = g.batch})
+      isa = isa, ref = ref, tensor = tensor, batch = g.batch, straight = straight})
     ctx.functions[#ctx.functions + 1] = text
     ctx.forward_calls[k] = call
   end
@@ -55,6 +77,7 @@ function M.build(g, plan, isa, opts)
     local s, prev = g.steps[k], g.steps[k - 1]
     local text, call, call_fused = s[s.kind == "linear_relu" and "linear" or s.kind].op.backward(s, {
       isa = isa, ref = ref, tensor = tensor, first = prev == nil, batch = g.batch, fuse_sgd = ctx.fuse_sgd,
+      straight = straight,
       dx = prev and ref(prev.d) or "dx", dx_ld = prev and prev.d.ld or g.input,
       in_mask = prev and prev.mask or nil})
     ctx.functions[#ctx.functions + 1] = text
@@ -89,7 +112,7 @@ function M.build(g, plan, isa, opts)
   ctx.isa_guard_flags = isa.guard_flags or ""
   ctx.isa_includes = isa.includes or {}
   if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
-  ctx.banner_rows = banner_rows(g)
+  ctx.banner_rows = banner_rows(g, ctx.code_style)
   ctx.math_h = g.loss == "cross_entropy" or o.kind ~= "sgd"
   return ctx
 end

@@ -22,6 +22,8 @@ M.MAX_BATCH = 1 << 16
 M.MAX_LAYERS = 256
 M.MAX_PARAMS = 1 << 26       -- floats over all parameter tensors
 M.MAX_ROWS_FLOATS = 1 << 26  -- batch × width of any activation (int indexing in the C)
+M.MAX_CODE_BUDGET = 1 << 20  -- multiply-adds a spec may ask to be written out as straight-line code
+M.DEFAULT_CODE_BUDGET = 256  -- default: small enough that -fsanitize=undefined builds stay quick
 
 M.INITS = {"pytorch_default", "zeros", "randn", "simple_kaiming", "xavier_uniform",
            "xavier_normal", "kaiming_uniform", "kaiming_normal"}
@@ -31,7 +33,7 @@ M.NONLINEARITIES = {"linear", "relu", "leaky_relu", "tanh"}
 M.LOSSES = {"mse", "cross_entropy"}
 M.OPTIMIZERS = {"sgd", "adam", "adamw"}
 
-local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "isa"}
+local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "isa", "code_budget"}
 local LINEAR_OPTIONS = {"init", "mode", "nonlinearity", "a", "bias_init"}
 local RELU_OPTIONS = {"shift"}
 local OPT_OPTIONS = {
@@ -508,6 +510,18 @@ local function validate(path, value, made, text)
     num("eps", function(v) return v >= 0 end, "a finite number >= 0")
   end
   net.optimizer = opt
+
+  -- code_budget: the most multiply-add statements the products of all linear layers may
+  -- take as straight-line code (gen/kernels.lua); 0 keeps the loops/tiles for any size
+  local budget = body.code_budget == nil and M.DEFAULT_CODE_BUDGET or body.code_budget
+  if not is_int(budget) or budget < 0 then
+    fail(line_of("code_budget"), "code_budget", "must be an integer >= 0 (multiply-adds written out; "
+      .. "0 turns straight-line code off), got " .. show(budget))
+  end
+  if budget > M.MAX_CODE_BUDGET then
+    fail(line_of("code_budget"), "code_budget", show(budget) .. " is too large (at most " .. M.MAX_CODE_BUDGET .. ")")
+  end
+  net.code_budget = math.tointeger(budget)
 
   -- isa (the command line may override it)
   if body.isa ~= nil then

@@ -8,4 +8,11 @@
  *
  * FLOPs per batch of $(g.batch) rows; bwd counts dW, db and dx, except layer 0's dx (only computed
  * when $(name)_backward is given a dx).
+@ if code_style == "straight-line" then
+ * code: straight-line products, $(emit.grouped(code_fmas)) multiply-add statements written out (code_budget
+ * $(emit.grouped(code_budget))); only the row loop over n remains. Compile time: see `make bench`.
+@ else
+ * code: $(code_phrase); written out they would take $(emit.grouped(code_fmas)) multiply-add statements
+ * (code_budget $(emit.grouped(code_budget))$(code_style == "tiled" and ", scalar only" or "")). Compile time: see `make bench`.
+@ end
  */

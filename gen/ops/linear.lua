@@ -6,6 +6,10 @@ local emit = require "emit"
 
 local M = {}
 
+-- Straight-line functions are kept out of their callers: inlining several into one
+-- function makes it large, and clang's -fsanitize=undefined builds then compile for long.
+local NOINLINE = "#if defined(__GNUC__)\n__attribute__((noinline))\n#endif\n"
+
 function M.params(l)
   return {
     {suffix = "weight", rows = l.in_, cols = l.out, init = l.init, mode = l.mode,
@@ -33,19 +37,19 @@ function M.forward(s, ctx)
     local shown = shift == 0 and "" or (shift < 0 and " - " .. emit.number(-shift) or " + " .. emit.number(shift))
     b[#b + 1] = string.format("/* Layers %d-%d: z = x @ W + b, a = max(z, 0)%s.\n", L.index, s.relu.index, shown)
     b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> z [n][%d], a [n][%d]. */\n", K, K, N, N, N, N)
-    b[#b + 1] = string.format("static void %s(float *restrict z, float *restrict a, const float *restrict x,\n", fn)
+    b[#b + 1] = (ctx.straight and NOINLINE or "") .. string.format("static void %s(float *restrict z, float *restrict a, const float *restrict x,\n", fn)
     b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict w, const float *restrict b, int n) {\n"
     local relu = {out = "a", out_ld = s.a.ld, shift = shift,
                   shift_literal = shift ~= 0 and emit.float(shift) or nil}
     b[#b + 1] = kernels.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, w = "w", b = "b",
-                                   y = "z", y_ld = s.z.ld, relu = relu, batch = ctx.batch}, isa)
+                                   y = "z", y_ld = s.z.ld, relu = relu, batch = ctx.batch, straight = ctx.straight}, isa)
   else
     b[#b + 1] = string.format("/* Layer %d: y = x @ W + b.\n", L.index)
     b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> y [n][%d]. */\n", K, K, N, N, N)
-    b[#b + 1] = string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
+    b[#b + 1] = (ctx.straight and NOINLINE or "") .. string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
     b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict b, int n) {\n"
     b[#b + 1] = kernels.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, w = "w", b = "b",
-                                   y = "y", y_ld = s.a.ld, batch = ctx.batch}, isa)
+                                   y = "y", y_ld = s.a.ld, batch = ctx.batch, straight = ctx.straight}, isa)
   end
   b[#b + 1] = "}\n"
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
@@ -77,16 +81,16 @@ function M.backward(s, ctx)
   -- when wu is not NULL, applies wu -= lr * dW inside the weight-gradient tiles; dx is then
   -- computed first, while W is unchanged (so w and wu, the same tensor, are not restrict).
   local fuse = ctx.fuse_sgd
-  b[#b + 1] = string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
+  b[#b + 1] = (ctx.straight and NOINLINE or "") .. string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
   b[#b + 1] = string.rep(" ", #fn + 13) .. "const float *restrict g, const float *restrict x, "
     .. (mask and "const float *restrict m,\n" .. string.rep(" ", #fn + 13) or "")
     .. (fuse and "const float *w, float *wu, float lr, int n) {\n" or "const float *restrict w, int n) {\n")
   local xtg = kernels.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = s.input.ld, g = "g", g_ld = s.d.ld,
-                                  dw = "dw", db = "db", batch = ctx.batch,
+                                  dw = "dw", db = "db", batch = ctx.batch, straight = ctx.straight,
                                   sgd = fuse and {w = "wu", lr = "lr", optional = true} or nil}, isa)
   local gwt = kernels.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = s.d.ld, w = "w", dx = "dx",
                                   dx_ld = ctx.dx_ld, mask = mask and "m", mask_ld = mask and mask.ld,
-                                  batch = ctx.batch}, isa)
+                                  batch = ctx.batch, straight = ctx.straight}, isa)
   if fuse then
     if ctx.first then
       b[#b + 1] = "  if (dx != NULL) {\n" .. gwt .. "  }\n"

@@ -213,6 +213,16 @@ static const bad_spec bad_specs[] = {
    "{}:1: input: 2000000 is too large (at most 1048576)"},
   {"too_many_params", "return network \"x\" { input = 784, layers = { linear(100000), linear(1000) }, " OK_REST "\n",
    "{}:1: layers[1]: the network has more than 67108864 parameters"},
+  {"code_budget_typo", "return network \"x\" {\n  input = 4,\n  code_budgte = 100,\n  layers = { linear(2) }, " OK_REST "\n",
+   "{}:3: network: unknown field 'code_budgte' (did you mean 'code_budget'?)"},
+  {"code_budget_negative", "return network \"x\" { input = 4, code_budget = -1, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: code_budget: must be an integer >= 0 (multiply-adds written out; 0 turns straight-line code off), got -1"},
+  {"code_budget_fraction", "return network \"x\" { input = 4, code_budget = 1.5, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: code_budget: must be an integer >= 0 (multiply-adds written out; 0 turns straight-line code off), got 1.5"},
+  {"code_budget_string", "return network \"x\" { input = 4, code_budget = \"big\", layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: code_budget: must be an integer >= 0 (multiply-adds written out; 0 turns straight-line code off), got 'big'"},
+  {"code_budget_too_large", "return network \"x\" { input = 4, code_budget = 2000000, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: code_budget: 2000000 is too large (at most 1048576)"},
   {"no_linear", "return network \"x\" { input = 4, layers = { relu() }, loss = \"mse\", optimizer = adam{} }\n",
    "{}:1: layers: needs at least one linear layer"},
   {"missing_loss", "return network \"x\" { input = 4, layers = { linear(2) }, optimizer = adam{} }\n",
@@ -490,6 +500,96 @@ START_TEST(test_template_errors) {
 }
 END_TEST
 
+/* examples/xor.lua with code_budget set to `budget` (-1: the spec as shipped, i.e. the default),
+   generated for `isa` into tmpdir/<dir>; returns the run (stdout is the one-line summary). */
+static run_result gen_xor(int budget, const char *isa, const char *dir) {
+  char spec[512], cmd[2048];
+  const char *path = "examples/xor.lua";
+  if (budget >= 0) {
+    char *text = read_file("examples/xor.lua", NULL);
+    ck_assert_ptr_nonnull(text);
+    char *end = strrchr(text, '}');
+    ck_assert_msg(end != NULL, "examples/xor.lua does not end with '}'");
+    *end = '\0';
+    char *full = malloc(strlen(text) + 64);
+    ck_assert_ptr_nonnull(full);
+    sprintf(full, "%s  code_budget = %d,\n}\n", text, budget);
+    snprintf(spec, sizeof spec, "%s/xor_%d.lua", tmpdir, budget);
+    write_file(spec, full);
+    free(full);
+    free(text);
+    path = spec;
+  }
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa %s --out '%s/%s'", chainrule(), path, isa, tmpdir, dir);
+  return run(cmd);
+}
+
+static char *read_in(const char *dir, const char *file) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s/%s", tmpdir, dir, file);
+  char *text = read_file(path, NULL);
+  ck_assert_msg(text != NULL, "%s not written", path);
+  return text;
+}
+
+/* code_budget: the XOR example is straight-line by default and exactly at a budget of its
+   192 multiply-adds, loops one below, tiled for a SIMD ISA; the summary line says which,
+   with the byte size of xor.c; straight-line output is deterministic and compiles cleanly. */
+START_TEST(test_straight_line) {
+  char want[1024];
+  run_result r = gen_xor(-1, "scalar", "a");
+  ck_assert_msg(r.status == 0, "xor: %s", r.out);
+  char *a = read_in("a", "xor.c");
+  snprintf(want, sizeof want,
+           "chainrule: %s/a/xor.c: %s bytes, straight-line products, 192 multiply-adds within code_budget 256; "
+           "wrote xor.h, xor.c\n", tmpdir, "%s");
+  char bytes[32], line[1200];
+  size_t len = strlen(a);
+  /* the size grouped by thousands, as the summary prints it */
+  if (len >= 1000000) snprintf(bytes, sizeof bytes, "%zu,%03zu,%03zu", len / 1000000, len / 1000 % 1000, len % 1000);
+  else if (len >= 1000) snprintf(bytes, sizeof bytes, "%zu,%03zu", len / 1000, len % 1000);
+  else snprintf(bytes, sizeof bytes, "%zu", len);
+  snprintf(line, sizeof line, want, bytes);
+  ck_assert_msg(strcmp(r.out, line) == 0, "summary:\n expected: %s got:      %s", line, r.out);
+  ck_assert_msg(strstr(a, " * code: straight-line products, 192 multiply-add statements") != NULL,
+                "banner does not state the code style:\n%.1500s", a);
+  ck_assert_msg(strstr(a, "for (int k") == NULL, "straight-line xor.c still has a loop over k");
+  ck_assert_msg(strstr(a, "s = s + x1 * w[17];") != NULL, "straight-line xor.c lacks a constant-index multiply-add");
+
+  /* same bytes on a second run; the summary then says nothing was rewritten */
+  r = gen_xor(-1, "scalar", "b");
+  ck_assert_int_eq(r.status, 0);
+  char *b = read_in("b", "xor.c");
+  ck_assert_msg(strcmp(a, b) == 0, "straight-line xor.c differs between two runs");
+  free(b);
+  r = gen_xor(-1, "scalar", "a");
+  ck_assert_msg(r.status == 0 && strstr(r.out, "; xor.h, xor.c unchanged\n") != NULL, "rerun: %s", r.out);
+
+  r = gen_xor(192, "scalar", "at");
+  ck_assert_msg(r.status == 0 && strstr(r.out, "straight-line products, 192 multiply-adds within code_budget 192;"),
+                "budget 192: %s", r.out);
+  r = gen_xor(191, "scalar", "below");
+  ck_assert_msg(r.status == 0 && strstr(r.out, "bytes, products in loops; wrote"), "budget 191: %s", r.out);
+  char *c = read_in("below", "xor.c");
+  ck_assert_msg(strstr(c, " * code: products in loops; written out they would take 192 multiply-add statements")
+                && strstr(c, "for (int k"), "budget 191: not the loops");
+  ck_assert_msg(strlen(c) < len, "loops (%zu bytes) not smaller than straight-line (%zu)", strlen(c), len);
+  free(c);
+  r = gen_xor(-1, "avx2", "avx2");
+  ck_assert_msg(r.status == 0 && strstr(r.out, "bytes, tiled products; wrote"), "avx2: %s", r.out);
+
+  const char *ccs[] = {"clang", "gcc"};
+  for (int i = 0; i < 2; i++) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c '%s/a/xor.c' -o /dev/null",
+             ccs[i], tmpdir);
+    r = run(cmd);
+    ck_assert_msg(r.status == 0 && r.out[0] == '\0', "straight-line xor.c with %s: %s", ccs[i], r.out);
+  }
+  free(a);
+}
+END_TEST
+
 /* Every spec in specs/: generate (scalar) and compile with both compilers, warnings as errors. */
 START_TEST(test_specs_compile) {
   DIR *d = opendir("specs");
@@ -543,6 +643,7 @@ static Suite *gen_suite(void) {
   tcase_add_test(core, test_lua_units);
   tcase_add_test(core, test_template_errors);
   tcase_add_test(core, test_specs_compile);
+  tcase_add_test(core, test_straight_line);
   tcase_set_timeout(core, 120);
   suite_add_tcase(s, core);
   return s;
