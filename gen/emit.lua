@@ -70,4 +70,13 @@ function M.table(rows)
   return out
 end
 
+-- A line buffer with two-space indentation, for building C function bodies:
+-- b.put(depth, line) appends, b.text() joins with a final newline.
+function M.buffer()
+  local b = {lines = {}}
+  function b.put(depth, s) b.lines[#b.lines + 1] = string.rep("  ", depth) .. s end
+  function b.text() return table.concat(b.lines, "\n") .. "\n" end
+  return b
+end
+
 return M

@@ -28,13 +28,7 @@ local emit = require "emit"
 
 local M = {}
 
--- A small line buffer with indentation.
-local function buffer()
-  local b = {lines = {}}
-  function b.put(depth, s) b.lines[#b.lines + 1] = string.rep("  ", depth) .. s end
-  function b.text() return table.concat(b.lines, "\n") .. "\n" end
-  return b
-end
+local buffer = emit.buffer
 
 -- "for j in [0, N): stmt" as loops whose trip counts are multiples of 8 where possible,
 -- plus a short tail loop: gcc -O2 (its very cheap vectoriser) only vectorises loops that

@@ -21,12 +21,7 @@ local emit = require "emit"
 
 local M = {}
 
-local function buffer()
-  local b = {lines = {}}
-  function b.put(depth, s) b.lines[#b.lines + 1] = string.rep("  ", depth) .. s end
-  function b.text() return table.concat(b.lines, "\n") .. "\n" end
-  return b
-end
+local buffer = emit.buffer
 
 -- "base + off" with the zero offset left out; off is an integer or C text.
 local function at(base, off)
