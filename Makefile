@@ -6,6 +6,10 @@
 #   make gen     generate C for SPEC (default specs/mnist_mlp.lua) into build/gen/
 #   make bench   benchmarks against naive C, OpenBLAS, PyTorch, FANN
 #   make golden  regenerate PyTorch golden vectors (needs python3-torch)
+#   make demo-fashion  train specs/fashion_mlp.lua on Debian's Fashion-MNIST (20 epochs)
+#   make data    fetch and convert the MNIST digits into data/ (make demo does this)
+#   make fuzz    run the runtime loaders' libFuzzer targets (FUZZ_SECONDS each)
+#   make example build and run examples/embed.c (generated code, no runtime)
 #   make clean   remove build/
 
 CC      ?= clang
@@ -31,7 +35,7 @@ TEST_GOALS :=
 all: $(BUILD)/chainrule
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,13p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
