@@ -12,7 +12,7 @@
 --
 -- The loops here are the portable ones: compile-time bounds except n, i-k-j order so the
 -- innermost loop runs along contiguous memory without a reduction (compilers vectorise
--- it without -ffast-math), and a fixed summation order. The operations are spelled via
+-- it without relaxed floating-point flags), and a fixed summation order. The operations are spelled via
 -- the ISA table (isa.load, isa.fma, ...), here always with width 1.
 --
 -- Adding an ISA (avx2, avx512, neon):
