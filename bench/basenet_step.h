@@ -3,7 +3,8 @@
  *   PROD_FWD(y, x, W, b, n, K, N)    y[n][N]  = x[n][K] . W[K][N] + b
  *   PROD_WGRAD(dW, x, g, n, K, N)    dW[K][N] = x^T . g[n][N]
  *   PROD_XGRAD(dx, g, W, n, K, N)    dx[n][K] = g[n][N] . W^T
- * and STEP_INLINE (the naive baseline inlines everything so all sizes are constants). */
+ * STEP_INLINE (the naive baseline inlines everything so all sizes are constants), and
+ * STEP_TABLE, the name of the baseline's table of workloads defined at the end. */
 
 STEP_INLINE void step_forward(bnet *m, int n, int nlin, int s0, int s1, int s2, int s3, float shift)
 {
@@ -34,3 +35,15 @@ STEP_INLINE float step_train(bnet *m, int n, int nlin, int s0, int s1, int s2, i
   }
   return loss;
 }
+
+/* The workloads (784-50-10, the seed's 784-50-1 MSE net, 784-256-256-10), the same for every baseline. */
+static void mlp_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 10, 0, 0, 0.0f); }
+static void mlp_infer(void *p) { step_forward(p, 1, 2, 784, 50, 10, 0, 0.0f); }
+static void mlp_fwd(void *p) { step_forward(p, 128, 2, 784, 50, 10, 0, 0.0f); }
+static void seed_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 1, 0, 1, -0.5f); }
+static void deep_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 3, 784, 256, 256, 10, 0, 0.0f); }
+
+const bench_fn STEP_TABLE[W_COUNT] = {
+  [W_MLP_TRAIN] = mlp_train, [W_MLP_INFER] = mlp_infer, [W_MLP_FWD] = mlp_fwd,
+  [W_SEED_TRAIN] = seed_train, [W_DEEP_TRAIN] = deep_train,
+};

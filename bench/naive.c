@@ -47,15 +47,5 @@ BN_AI void naive_xgrad(float *restrict dx, const float *restrict g, const float 
 #define PROD_WGRAD(dW, x, g, n, K, N) naive_wgrad(dW, x, g, n, K, N)
 #define PROD_XGRAD(dx, g, W, n, K, N) naive_xgrad(dx, g, W, n, K, N)
 #define STEP_INLINE BN_AI
+#define STEP_TABLE naive_impl
 #include "basenet_step.h"
-
-static void mlp_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 10, 0, 0, 0.0f); }
-static void mlp_infer(void *p) { step_forward(p, 1, 2, 784, 50, 10, 0, 0.0f); }
-static void mlp_fwd(void *p) { step_forward(p, 128, 2, 784, 50, 10, 0, 0.0f); }
-static void seed_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 1, 0, 1, -0.5f); }
-static void deep_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 3, 784, 256, 256, 10, 0, 0.0f); }
-
-const bench_fn naive_impl[W_COUNT] = {
-  [W_MLP_TRAIN] = mlp_train, [W_MLP_INFER] = mlp_infer, [W_MLP_FWD] = mlp_fwd,
-  [W_SEED_TRAIN] = seed_train, [W_DEEP_TRAIN] = deep_train,
-};

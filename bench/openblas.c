@@ -30,17 +30,7 @@ static void blas_xgrad(float *dx, const float *g, const float *W, int n, int K, 
 #define PROD_WGRAD(dW, x, g, n, K, N) blas_wgrad(dW, x, g, n, K, N)
 #define PROD_XGRAD(dx, g, W, n, K, N) blas_xgrad(dx, g, W, n, K, N)
 #define STEP_INLINE static
+#define STEP_TABLE openblas_impl
 #include "basenet_step.h"
-
-static void mlp_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 10, 0, 0, 0.0f); }
-static void mlp_infer(void *p) { step_forward(p, 1, 2, 784, 50, 10, 0, 0.0f); }
-static void mlp_fwd(void *p) { step_forward(p, 128, 2, 784, 50, 10, 0, 0.0f); }
-static void seed_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 1, 0, 1, -0.5f); }
-static void deep_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 3, 784, 256, 256, 10, 0, 0.0f); }
-
-const bench_fn openblas_impl[W_COUNT] = {
-  [W_MLP_TRAIN] = mlp_train, [W_MLP_INFER] = mlp_infer, [W_MLP_FWD] = mlp_fwd,
-  [W_SEED_TRAIN] = seed_train, [W_DEEP_TRAIN] = deep_train,
-};
 
 void openblas_single_thread(void) { openblas_set_num_threads(1); }
