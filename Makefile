@@ -1,16 +1,18 @@
 # chainrule — top-level Makefile. Each concern keeps its rules in mk/<concern>.mk;
 # this file holds the shared settings and the user-facing targets.
 #
-#   make demo    set everything up, generate + build + train the MNIST classifier
-#   make test    every test suite (installs build/test dependencies first)
-#   make gen     generate C for SPEC (default specs/mnist_mlp.lua) into build/gen/
-#   make bench   benchmarks against naive C, OpenBLAS, PyTorch, FANN
-#   make golden  regenerate PyTorch golden vectors (needs python3-torch)
-#   make demo-fashion  train specs/fashion_mlp.lua on Debian's Fashion-MNIST (20 epochs)
-#   make data    fetch and convert the MNIST digits into data/ (make demo does this)
-#   make fuzz    run the runtime loaders' libFuzzer targets (FUZZ_SECONDS each)
-#   make example build and run examples/embed.c (generated code, no runtime)
-#   make clean   remove build/
+# Each file documents its own user targets in its header comment, one "#   make TARGET  what"
+# line each (deeper-indented lines continue it); `make help` prints those lines of this file
+# and every mk/*.mk, so a new target shows up there once its fragment names it.
+#
+#   make            build the generator, $(BUILD)/chainrule
+#   make test       every test suite (installs build/test dependencies first)
+#   make test-all   every test suite, without the dependency check
+#   make deps       install what is missing (scripts/deps.sh, apt-get)
+#   make help       this list
+#   make clean      remove $(BUILD)
+#
+# BUILD=DIR puts every output under DIR instead of build/ (e.g. one per engineer).
 
 CC      ?= clang
 ifeq ($(origin CC),default)
@@ -28,25 +30,42 @@ OPT     := -O2
 CFLAGS  ?= $(OPT) -g
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# Check (the C unit-test framework), asked of pkg-config once for every fragment.
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+# What generated code of each x86 SIMD ISA is compiled with (the generated .c's #error names
+# the minimum; the tests use exactly these, make bench adds host tuning).
+ISA_CFLAGS_avx2   := -mavx2 -mfma
+ISA_CFLAGS_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+
+# The seeded random specs of tests/randspec (r00 r01 ... ), written with their descriptions
+# into RAND_DIR by mk/tests.mk and used by test-ref, test-net and test-isa.
+RAND_COUNT := 24
+RAND_NAMES := $(wordlist 1,$(RAND_COUNT),$(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j))))
+RAND_DIR   := $(BUILD)/tests/rand
+
 # Fragments append their test goals here; `make test` runs them all.
 TEST_GOALS :=
 
-.PHONY: all gen test demo bench golden clean deps help
+.PHONY: all test test-all clean deps help
 all: $(BUILD)/chainrule
 
 help:
-	@sed -n '4,13p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "make targets (from the header comments of Makefile and mk/*.mk; BUILD=$(BUILD)):"
+	@for f in Makefile $(sort $(wildcard mk/*.mk)); do \
+	  awk '/^#   make / { print "  " substr($$0, 5); more = 1; next } \
+	       more && /^#     +[^ ]/ { print "  " substr($$0, 5); next } { more = 0 }' $$f; done
 
 deps:
 	@scripts/deps.sh
 
-include $(wildcard mk/*.mk)
+include $(sort $(wildcard mk/*.mk))
 
 # `make test` installs what the tests need, then runs every fragment's test goal.
 test: deps
 	@$(MAKE) --no-print-directory test-all
 
-.PHONY: test-all
 test-all: $(TEST_GOALS)
 	@echo "make test: all suites passed ($(words $(TEST_GOALS)) goals: $(TEST_GOALS))"
 

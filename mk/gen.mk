@@ -1,5 +1,10 @@
-# The generator: build/chainrule (C host + embedded Lua modules and templates),
-# `make gen` (SPEC -> GENDIR) and the generator's tests (`make test-gen`).
+# The generator: build/chainrule (C host + embedded Lua modules and templates), `make gen`
+# and the generator's tests.
+#
+#   make gen [SPEC=specs/x.lua] [ISA=avx2]   generate C for SPEC into $(GENDIR)
+#   make test-gen            the generator's Check suite (tests/gen/) and the generated-code goldens
+#   make test-gen-golden     regenerate tests/gen/golden/ into $(BUILD)/gen-golden and diff
+#   make gen-golden-update   rewrite tests/gen/golden/ after a deliberate change of the output
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4)
@@ -23,28 +28,49 @@ $(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c
 	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c $(LUA_LIBS) \
 	  && mv -f $@.$$$$.tmp $@
 
+.PHONY: gen
 gen: $(BUILD)/chainrule
 	$(BUILD)/chainrule gen $(SPEC) --out $(GENDIR) --isa $(ISA)
 
 # ---------------------------------------------------------------- tests (tests/gen/)
-# A Check suite that runs build/chainrule: bad specs (exact messages, limits), bad flags,
-# deterministic output, the Lua unit tests (tests/gen/unit.lua via `chainrule selftest`),
-# template errors, and every spec in specs/ compiled with clang and gcc under $(WARN).
-GEN_CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
-GEN_CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
-
+# A Check suite that runs $(BUILD)/chainrule (CHAINRULE): bad specs (exact messages, limits),
+# bad flags, deterministic output, the Lua unit tests (tests/gen/unit.lua via `chainrule
+# selftest`), template errors, and every spec in specs/ compiled with clang and gcc under $(WARN).
 $(BUILD)/tests/gen/test_gen: tests/gen/test_gen.c
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(GEN_CHECK_CFLAGS) -o $@ $< $(GEN_CHECK_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(CHECK_LIBS)
 
 TEST_GOALS += test-gen
-.PHONY: test-gen gen-warnings
-test-gen: $(BUILD)/chainrule $(BUILD)/tests/gen/test_gen
-	$(BUILD)/tests/gen/test_gen
+.PHONY: test-gen test-gen-golden gen-golden-update
+test-gen: $(BUILD)/chainrule $(BUILD)/tests/gen/test_gen test-gen-golden
+	CHAINRULE=$(BUILD)/chainrule $(BUILD)/tests/gen/test_gen
 
-# The generated C of the shipped specs, warning-free with both compilers.
-gen-warnings: $(BUILD)/chainrule
-	@for s in specs/*.lua; do \
-	  $(BUILD)/chainrule gen $$s --out $(BUILD)/gen-warnings || exit 1; done
-	@for cc in clang gcc; do for f in $(BUILD)/gen-warnings/*.c; do \
-	  $$cc $(WARN) $(OPT) -c $$f -o /dev/null || exit 1; done; echo "gen-warnings: $$cc clean"; done
+# Generated-code goldens: the pair chainrule writes for a few real specs is committed under
+# tests/gen/golden/ISA/, so a change to the generator shows its effect on real output in
+# review, and a change meant to keep the bytes is checked to keep them. test-gen-golden
+# regenerates each into $(BUILD)/gen-golden/ISA/ and diffs; after a deliberate change of the
+# output, `make gen-golden-update` rewrites the committed files (commit them with the change).
+# Generated from the repository root with the relative spec path: the banner names it.
+# Each entry is ISA:SPEC.
+GEN_GOLDEN := scalar:examples/xor.lua avx512:specs/mnist_mlp.lua
+GEN_GOLDEN_DIR := tests/gen/golden
+
+# $(1) directory to generate into (ISA/ below it), $(2) shell commands run per generated pair
+# with $$isa, $$spec, $$name and $$out set (no commas in them: they would split the argument)
+define gen_golden_each
+set -e; for e in $(GEN_GOLDEN); do isa=$${e%%:*}; spec=$${e#*:}; name=$$(basename $$spec .lua); \
+  out=$(1)/$$isa; mkdir -p $$out; $(BUILD)/chainrule gen $$spec --isa $$isa --out $$out >/dev/null; $(2); done
+endef
+
+test-gen-golden: $(BUILD)/chainrule
+	@$(call gen_golden_each,$(BUILD)/gen-golden,\
+	  for f in $$name.h $$name.c; do \
+	    diff -u $(GEN_GOLDEN_DIR)/$$isa/$$f $$out/$$f || { \
+	      echo "test-gen-golden: $$out/$$f ($$spec --isa $$isa) differs from $(GEN_GOLDEN_DIR)/$$isa/$$f (diff above);" \
+	           "if the change is meant: run 'make gen-golden-update' and commit the new files"; exit 1; }; \
+	  done)
+	@echo "test-gen-golden: $(words $(GEN_GOLDEN)) generated pairs identical to $(GEN_GOLDEN_DIR)/ ($(GEN_GOLDEN))"
+
+gen-golden-update: $(BUILD)/chainrule
+	@$(call gen_golden_each,$(GEN_GOLDEN_DIR),echo "gen-golden-update: $$out/$$name.h and $$name.c from $$spec")
+	@git status --short -- $(GEN_GOLDEN_DIR)
