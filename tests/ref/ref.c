@@ -24,6 +24,18 @@ const char *ref_loss_name(int loss)
   return loss == REF_MSE ? "mse" : loss == REF_CROSS_ENTROPY ? "cross_entropy" : "?";
 }
 
+const char *ref_kind_name(int kind)
+{
+  switch (kind) {
+  case REF_LINEAR: return "linear";
+  case REF_RELU: return "relu";
+  case REF_LEAKY_RELU: return "leaky_relu";
+  case REF_TANH: return "tanh";
+  case REF_SIGMOID: return "sigmoid";
+  default: return "?";
+  }
+}
+
 const char *ref_opt_name(int kind)
 {
   return kind == REF_SGD ? "sgd" : kind == REF_ADAM ? "adam" : kind == REF_ADAMW ? "adamw" : "?";
@@ -47,8 +59,9 @@ int ref_net_finish(ref_net *net, char *err, size_t errlen)
       net->t_layer[nt] = l; net->t_rows[nt] = 1; net->t_cols[nt] = L->out;
       net->t_off[nt] = off; off += (size_t)L->out; nt++;
       width = L->out;
-    } else if (L->kind == REF_RELU) {
-      L->out = width;
+    } else if (L->kind == REF_RELU || L->kind == REF_LEAKY_RELU || L->kind == REF_TANH ||
+               L->kind == REF_SIGMOID) {
+      L->out = width;   /* element-wise: width unchanged, no parameters */
     } else {
       return fail(err, errlen, "layer %d: unknown kind", l);
     }
@@ -132,6 +145,15 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       ref_layer *L = &net->layer[net->nlayers++];
       L->kind = REF_RELU;
       if (parse_double(tok[1], &L->shift)) BAD("bad relu shift '%s'", tok[1]);
+    } else if (!strcmp(tok[0], "leaky_relu") && nt == 2) {
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      ref_layer *L = &net->layer[net->nlayers++];
+      L->kind = REF_LEAKY_RELU;
+      if (parse_double(tok[1], &L->slope)) BAD("bad leaky_relu slope '%s'", tok[1]);
+    } else if ((!strcmp(tok[0], "tanh") || !strcmp(tok[0], "sigmoid")) && nt == 1) {
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      ref_layer *L = &net->layer[net->nlayers++];
+      L->kind = !strcmp(tok[0], "tanh") ? REF_TANH : REF_SIGMOID;
     } else if (!strcmp(tok[0], "optimizer") && nt >= 2) {
       int kind = !strcmp(tok[1], "sgd") ? REF_SGD : !strcmp(tok[1], "adam") ? REF_ADAM
                : !strcmp(tok[1], "adamw") ? REF_ADAMW : 0;
@@ -210,7 +232,24 @@ static void forward_all(const ref_net *net, const double *params, int n, double 
           y[(size_t)i * L->out + j] = s;
         }
     } else {
-      for (size_t i = 0; i < (size_t)n * L->out; i++) y[i] = (a[i] > 0 ? a[i] : 0.0) + L->shift;
+      size_t cnt = (size_t)n * L->out;
+      switch (L->kind) {
+      case REF_RELU:
+        for (size_t i = 0; i < cnt; i++) y[i] = (a[i] > 0 ? a[i] : 0.0) + L->shift;
+        break;
+      case REF_LEAKY_RELU:
+        for (size_t i = 0; i < cnt; i++) y[i] = a[i] > 0 ? a[i] : L->slope * a[i];
+        break;
+      case REF_TANH:
+        for (size_t i = 0; i < cnt; i++) y[i] = tanh(a[i]);
+        break;
+      case REF_SIGMOID:
+        /* 1/(1 + e^-z); for z < -709 e^-z is +inf and y is 0, the limit */
+        for (size_t i = 0; i < cnt; i++) y[i] = 1.0 / (1.0 + exp(-a[i]));
+        break;
+      default:
+        abort();
+      }
     }
   }
 }
@@ -308,7 +347,26 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
           da[(size_t)i * L->in + k] = s;
         }
     } else {
-      for (size_t i = 0; i < (size_t)n * L->out; i++) da[i] = a[i] > 0 ? dy[i] : 0.0;
+      /* element-wise: da = dy * f'(z), f' from the input z (relu, leaky_relu) or from the
+         output y = f(z) (tanh: 1 - y², sigmoid: y (1 - y)) */
+      const double *y = act[l + 1];
+      size_t cnt = (size_t)n * L->out;
+      switch (L->kind) {
+      case REF_RELU:
+        for (size_t i = 0; i < cnt; i++) da[i] = a[i] > 0 ? dy[i] : 0.0;
+        break;
+      case REF_LEAKY_RELU:
+        for (size_t i = 0; i < cnt; i++) da[i] = a[i] > 0 ? dy[i] : L->slope * dy[i];
+        break;
+      case REF_TANH:
+        for (size_t i = 0; i < cnt; i++) da[i] = dy[i] * (1.0 - y[i] * y[i]);
+        break;
+      case REF_SIGMOID:
+        for (size_t i = 0; i < cnt; i++) da[i] = dy[i] * y[i] * (1.0 - y[i]);
+        break;
+      default:
+        abort();
+      }
     }
     double *tmp = dy; dy = da; da = tmp;
   }
@@ -322,7 +380,7 @@ size_t ref_mask_size(const ref_net *net, int n)
 {
   size_t s = 0;
   for (int l = 0; l < net->nlayers; l++)
-    if (net->layer[l].kind == REF_RELU) s += (size_t)n * net->layer[l].in;
+    if (net->layer[l].kind == REF_RELU || net->layer[l].kind == REF_LEAKY_RELU) s += (size_t)n * net->layer[l].in;
   return s;
 }
 
@@ -332,7 +390,7 @@ void ref_masks(const ref_net *net, const double *params, const double *x, int n,
   double **act = alloc_acts(net, x, n);
   forward_all(net, params, n, act);
   for (int l = 0; l < net->nlayers; l++)
-    if (net->layer[l].kind == REF_RELU)
+    if (net->layer[l].kind == REF_RELU || net->layer[l].kind == REF_LEAKY_RELU)
       for (size_t i = 0; i < (size_t)n * net->layer[l].in; i++) *mask++ = act[l][i] > 0;
   free_acts(net, act);
 }

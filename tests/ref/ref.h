@@ -8,6 +8,9 @@
  * Network: input width, then layers in spec order:
  *   linear(out)      y = x @ W + b      W is [in][out] (ours; nn.Linear's weight is [out][in])
  *   relu(shift)      y = max(z, 0) + shift, dz = dy * (z > 0)
+ *   leaky_relu(s)    y = z > 0 ? z : s z,     dz = z > 0 ? dy : s dy   (torch: 0 is not > 0)
+ *   tanh             y = tanh z,              dz = dy (1 - y²)
+ *   sigmoid          y = 1 / (1 + e^-z),      dz = dy y (1 - y)
  * Loss over n rows (mean):
  *   mse              (out[i][0] - t[i])^2          (last width 1; output squeezed, as in the seed)
  *   cross_entropy    logsumexp(z[i]) - z[i][t[i]]   (t[i] a class index)
@@ -23,7 +26,7 @@
 
 #include <stddef.h>
 
-enum { REF_LINEAR = 1, REF_RELU = 2 };
+enum { REF_LINEAR = 1, REF_RELU = 2, REF_LEAKY_RELU = 3, REF_TANH = 4, REF_SIGMOID = 5 };
 enum { REF_MSE = 1, REF_CROSS_ENTROPY = 2 };
 enum { REF_SGD = 1, REF_ADAM = 2, REF_ADAMW = 3 };
 
@@ -31,9 +34,10 @@ enum { REF_SGD = 1, REF_ADAM = 2, REF_ADAMW = 3 };
 #define REF_MAX_TENSORS (2 * REF_MAX_LAYERS)
 
 typedef struct {
-  int kind;           /* REF_LINEAR or REF_RELU */
+  int kind;           /* REF_LINEAR, REF_RELU, REF_LEAKY_RELU, REF_TANH, REF_SIGMOID */
   int in, out;        /* widths (filled by ref_net_finish) */
   double shift;       /* relu only */
+  double slope;       /* leaky_relu only: the negative slope */
   char init[32];      /* linear: weight init scheme named in the spec ("" = not given) */
 } ref_layer;
 
@@ -80,8 +84,9 @@ int ref_correct(const ref_net *net, const double *out, const double *t, int n);
 double ref_backward(const ref_net *net, const double *params, const double *x, const double *t,
                     int n, double *out, double *grad, double *dx);
 
-/* The relu masks (z > 0) of every relu layer, concatenated row by row; mask must hold
-   ref_mask_size(net, n) bytes. Used by the finite-difference check to detect kinks. */
+/* The masks (z > 0) of every relu and leaky_relu layer (the only kinks; tanh and sigmoid
+   are smooth), concatenated row by row; mask must hold ref_mask_size(net, n) bytes. Used by
+   the finite-difference check to detect kinks. */
 size_t ref_mask_size(const ref_net *net, int n);
 void ref_masks(const ref_net *net, const double *params, const double *x, int n,
                unsigned char *mask);
@@ -100,6 +105,7 @@ void ref_opt_step(ref_opt_state *s, double *params, const double *grad);
 void ref_opt_free(ref_opt_state *s);
 
 const char *ref_loss_name(int loss);
+const char *ref_kind_name(int kind);   /* "linear", "relu", "leaky_relu", "tanh", "sigmoid" */
 const char *ref_opt_name(int kind);
 
 #endif

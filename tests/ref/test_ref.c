@@ -1,11 +1,15 @@
 /* test_ref.c — Check suite for the double-precision reference (tests/ref/ref.c).
  *
  * core:   finite-difference gradient check of every parameter and every input value on a
- *         table of small networks (both losses, relu with and without shift, stacked linears),
+ *         table of small networks (both losses, relu with and without shift, leaky_relu, tanh
+ *         and sigmoid fused after a linear, standalone, chained and last before the loss,
+ *         stacked linears),
  *         and on sampled coordinates of every network described by a file given on the
  *         command line (test_ref [DESC...]: the random specs and specs/).
  * loss:   values that follow from the definitions (uniform logits give log k, huge logits stay
  *         finite, a hand-summed MSE).
+ * act:    activations on hand-worked values (tanh(ln 2) = 3/5, sigmoid(±ln 3) = 3/4, 1/4,
+ *         leaky_relu at z = 0 takes the slope in backward) and their saturation limits.
  * optim:  torch.optim's update rules on hand-worked numbers (momentum buffer init, dampening,
  *         nesterov, weight decay, Adam's bias correction, AdamW's decoupled decay).
  * errors: description files with mistakes are refused with the file and line.
@@ -13,11 +17,13 @@
  * Finite differences: the five-point central stencil
  *     f'(θ) ≈ (8 (f(θ+h) - f(θ-h)) - (f(θ+2h) - f(θ-2h))) / (12 h),   h = 1e-4 · max(1, |θ|),
  * whose truncation error is O(h⁴ f⁽⁵⁾) ≈ 1e-17 here and whose rounding error is a few ulps of
- * the loss over 12h, ≈ 1e-12 · |f|. The network is piecewise linear in each single
- * parameter, so a coordinate is only trusted when no relu changes state on [θ-2h, θ+2h]:
- * the relu masks at both ends are compared with the mask at θ (on one linear piece every
- * pre-activation is affine in θ, so equal masks at both ends mean no kink in between);
- * coordinates where a mask differs are skipped and counted, and at most 5% may be skipped.
+ * the loss over 12h, ≈ 1e-12 · |f|. relu and leaky_relu have a kink at 0, so a coordinate
+ * is only trusted when none of them changes state on [θ-2h, θ+2h]: their masks at the four
+ * stencil points are compared with the mask at θ (in a piecewise-linear net every
+ * pre-activation is affine in θ on one piece, so equal masks at both ends mean no kink in
+ * between; after tanh/sigmoid it is smooth, and a missed double crossing within 4h could
+ * only fail the check); coordinates where a mask differs are skipped and counted, and at
+ * most 5% may be skipped. tanh and sigmoid are smooth everywhere.
  * Error of one coordinate: |fd - g| / max(|fd|, |g|, 1e-4 · max|g| over its tensor):
  * relative for every component within 1e-4 of its tensor's largest; below that, components
  * (~0 by cancellation, or dead units) are held to an absolute 1e-10 · max|g| instead of
@@ -42,8 +48,10 @@ typedef struct {
   const char *what;
   int in, loss, n;
   int nl;
-  struct { int kind, out; double shift; } l[6];
+  struct { int kind, out; double arg; } l[8];   /* arg: relu's shift, leaky_relu's slope */
 } fd_case;
+
+enum { LIN = REF_LINEAR, RELU = REF_RELU, LEAKY = REF_LEAKY_RELU, TANH = REF_TANH, SIGM = REF_SIGMOID };
 
 static const fd_case fd_cases[] = {
   {"seed-like 9-6-relu(-0.5)-1 mse", 9, REF_MSE, 5, 3,
@@ -57,6 +65,23 @@ static const fd_case fd_cases[] = {
    {{REF_LINEAR, 17, 0}, {REF_RELU, 0, -0.5}, {REF_LINEAR, 11, 0}}},
   {"13-1-relu-5-relu-1 mse (width-1 hidden)", 13, REF_MSE, 4, 5,
    {{REF_LINEAR, 1, 0}, {REF_RELU, 0, 0}, {REF_LINEAR, 5, 0}, {REF_RELU, 0, 0.25}, {REF_LINEAR, 1, 0}}},
+  /* leaky_relu, tanh, sigmoid: fused after a linear, standalone (first layer, chained after
+     another activation), last before either loss; slopes small, 1-ish, above 1, negative */
+  {"8-6-leaky.01-5-tanh-4-sigm-3 ce fused", 8, REF_CROSS_ENTROPY, 5, 6,
+   {{LIN, 6, 0}, {LEAKY, 0, 0.01}, {LIN, 5, 0}, {TANH, 0, 0}, {LIN, 4, 0}, {SIGM, 0, 0}, {LIN, 3, 0}}},
+  {"7-tanh-5-sigm-4-leaky.2-1 mse, first", 7, REF_MSE, 6, 6,
+   {{TANH, 0, 0}, {LIN, 5, 0}, {SIGM, 0, 0}, {LIN, 4, 0}, {LEAKY, 0, 0.2}, {LIN, 1, 0}}},
+  {"6-5-leaky.1-tanh-sigm-4-relu-leaky1.5-3 ce", 6, REF_CROSS_ENTROPY, 4, 8,
+   {{LIN, 5, 0}, {LEAKY, 0, 0.1}, {TANH, 0, 0}, {SIGM, 0, 0}, {LIN, 4, 0}, {RELU, 0, 0}, {LEAKY, 0, 1.5},
+    {LIN, 3, 0}}},
+  {"9-4-sigmoid-1-tanh mse (act last)", 9, REF_MSE, 5, 4,
+   {{LIN, 4, 0}, {SIGM, 0, 0}, {LIN, 1, 0}, {TANH, 0, 0}}},
+  {"5-7-tanh-4-sigmoid ce (act last)", 5, REF_CROSS_ENTROPY, 6, 4,
+   {{LIN, 7, 0}, {TANH, 0, 0}, {LIN, 4, 0}, {SIGM, 0, 0}}},
+  {"6-5-tanh-3-leaky(-0.3) ce (act last)", 6, REF_CROSS_ENTROPY, 5, 4,
+   {{LIN, 5, 0}, {TANH, 0, 0}, {LIN, 3, 0}, {LEAKY, 0, -0.3}}},
+  {"4-sigmoid-leaky(.05)-1-leaky(.01) mse", 4, REF_MSE, 3, 4,
+   {{SIGM, 0, 0}, {LEAKY, 0, 0.05}, {LIN, 1, 0}, {LEAKY, 0, 0.01}}},
 };
 
 static void build_net(ref_net *net, const fd_case *c)
@@ -67,7 +92,8 @@ static void build_net(ref_net *net, const fd_case *c)
   for (int l = 0; l < c->nl; l++) {
     net->layer[l].kind = c->l[l].kind;
     net->layer[l].out = c->l[l].out;
-    net->layer[l].shift = c->l[l].shift;
+    if (c->l[l].kind == REF_RELU) net->layer[l].shift = c->l[l].arg;
+    if (c->l[l].kind == REF_LEAKY_RELU) net->layer[l].slope = c->l[l].arg;
   }
   net->opt.kind = REF_SGD; net->opt.lr = 0.1;
   char err[200];
@@ -91,15 +117,19 @@ static double fd_check(const ref_net *net, double *p, double *x, const double *t
   double gmax = 0, worst = 0;
   for (size_t i = 0; i < count; i++) if (fabs(g[i]) > gmax) gmax = fabs(g[i]);
   size_t ms = ref_mask_size(net, n);
-  unsigned char *m0 = malloc(ms + 1), *m1 = malloc(ms + 1), *m2 = malloc(ms + 1);
+  unsigned char *m0 = malloc(ms + 1), *m1 = malloc(ms + 1);
   ref_masks(net, p, x, n, m0);
   for (size_t c = 0; c < count && c < limit; c++) {
     size_t i = count <= limit ? c : (size_t)(rng_next() % count);   /* all, or a sample */
     double th = v[i], h = 1e-4 * (fabs(th) > 1 ? fabs(th) : 1);
-    v[i] = th - 2 * h; ref_masks(net, p, x, n, m1);
-    v[i] = th + 2 * h; ref_masks(net, p, x, n, m2);
-    if (memcmp(m0, m1, ms) || memcmp(m0, m2, ms)) { v[i] = th; (*skipped)++; continue; }
     double f[4], d[4] = {-2, -1, 1, 2};
+    int kink = 0;
+    for (int k = 0; k < 4 && !kink; k++) {
+      v[i] = th + d[k] * h;
+      ref_masks(net, p, x, n, m1);
+      kink = memcmp(m0, m1, ms) != 0;
+    }
+    if (kink) { v[i] = th; (*skipped)++; continue; }
     for (int k = 0; k < 4; k++) { v[i] = th + d[k] * h; f[k] = loss_at(net, p, x, t, n); }
     v[i] = th;
     /* differences of nearly equal values first: they are exact (Sterbenz), so a loss that
@@ -110,7 +140,7 @@ static double fd_check(const ref_net *net, double *p, double *x, const double *t
     if (e > worst) worst = e;
     (*checked)++;
   }
-  free(m0); free(m1); free(m2);
+  free(m0); free(m1);
   return worst;
 }
 
@@ -149,6 +179,35 @@ START_TEST(test_fd_gradients)
                 c->what, skipped, checked + skipped);
   printf("ref fd: %-42s checked %4d skipped %2d  max rel err %.2e\n", c->what, checked, skipped, worst);
   free(p); free(g); free(x); free(dx); free(t);
+}
+END_TEST
+
+/* The kink detection sees leaky_relu's kink: an input exactly at 0 in front of a standalone
+   leaky_relu is skipped (the one-sided slopes differ: 1 and 0.1, so the stencil would miss),
+   the others are checked; the same input in front of tanh (smooth) is checked. */
+START_TEST(test_fd_leaky_kink)
+{
+  for (int kind = REF_LEAKY_RELU; kind <= REF_TANH; kind++) {
+    ref_net net;
+    memset(&net, 0, sizeof net);
+    net.in = 3; net.loss = REF_MSE; net.batch = 1; net.nlayers = 2;
+    net.layer[0].kind = kind; net.layer[0].slope = 0.1;
+    net.layer[1].kind = REF_LINEAR; net.layer[1].out = 1;
+    net.opt.kind = REF_SGD; net.opt.lr = 0.1;
+    char err[100];
+    ck_assert_msg(ref_net_finish(&net, err, sizeof err) == 0, "%s", err);
+    double p[4] = {0.5, -0.7, 0.9, 0.1}, g[4], x[3] = {0, 0.4, -0.6}, dx[3], t[1] = {0.3};
+    ref_backward(&net, p, x, t, 1, NULL, g, dx);
+    int checked = 0, skipped = 0;
+    double e = fd_check(&net, p, x, t, 1, x, 3, dx, SIZE_MAX, &checked, &skipped);
+    ck_assert_msg(e <= 1e-6, "%s: dx: finite-difference error %.3g", ref_kind_name(kind), e);
+    if (kind == REF_LEAKY_RELU)
+      ck_assert_msg(checked == 2 && skipped == 1, "leaky_relu at 0: checked %d skipped %d, expected 2 and 1",
+                    checked, skipped);
+    else
+      ck_assert_msg(checked == 3 && skipped == 0, "tanh at 0: checked %d skipped %d, expected 3 and 0",
+                    checked, skipped);
+  }
 }
 END_TEST
 
@@ -233,6 +292,98 @@ START_TEST(test_ce_gradient_is_softmax_minus_onehot)
   double want[3] = {(1.0 / 8 - 1 + 1.0 / 8) / 2, (2.0 / 8 + 2.0 / 8) / 2, (5.0 / 8 + 5.0 / 8 - 1) / 2};
   for (int j = 0; j < 3; j++)
     ck_assert_msg(fabs(g[9 + j] - want[j]) < 1e-15, "db[%d]: expected %.17g, got %.17g", j, want[j], g[9 + j]);
+}
+END_TEST
+
+/* One element-wise layer alone (the reference does not need a linear): out = f(x). */
+static ref_net act_net(int kind, double slope, int in, int loss)
+{
+  ref_net net;
+  memset(&net, 0, sizeof net);
+  net.in = in; net.loss = loss; net.batch = 4; net.nlayers = 1;
+  net.layer[0].kind = kind; net.layer[0].slope = slope;
+  net.opt.kind = REF_SGD; net.opt.lr = 0.1;
+  char err[100];
+  ck_assert_msg(ref_net_finish(&net, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(net.out, in);
+  ck_assert_int_eq(net.ntensors, 0);
+  return net;
+}
+
+#define NEAR(got, want, what) \
+  ck_assert_msg(fabs((got) - (want)) <= 1e-15 * fmax(1, fabs(want)), "%s: expected %.17g, got %.17g", \
+                what, (double)(want), (double)(got))
+
+START_TEST(test_act_forward_values)
+{
+  /* tanh(ln 2) = (2 - 1/2)/(2 + 1/2) = 3/5; sigmoid(ln 3) = 1/(1 + 1/3) = 3/4, sigmoid(-ln 3)
+     = 1/4; both odd/symmetric around 0 and saturate without overflow */
+  double out[4];
+  ref_net th = act_net(REF_TANH, 0, 4, REF_CROSS_ENTROPY);
+  double xt[4] = {log(2.0), -log(2.0), 0, 30};
+  ref_forward(&th, NULL, xt, 1, out);
+  NEAR(out[0], 0.6, "tanh(ln 2)"); NEAR(out[1], -0.6, "tanh(-ln 2)");
+  ck_assert_msg(out[2] == 0 && out[3] == 1, "tanh(0), tanh(30): %.17g %.17g", out[2], out[3]);
+
+  ref_net sg = act_net(REF_SIGMOID, 0, 4, REF_CROSS_ENTROPY);
+  double xs[4] = {log(3.0), -log(3.0), 0, -800};
+  ref_forward(&sg, NULL, xs, 1, out);
+  NEAR(out[0], 0.75, "sigmoid(ln 3)"); NEAR(out[1], 0.25, "sigmoid(-ln 3)");
+  ck_assert_msg(out[2] == 0.5 && out[3] == 0, "sigmoid(0), sigmoid(-800): %.17g %.17g", out[2], out[3]);
+  xs[3] = 800;
+  ref_forward(&sg, NULL, xs, 1, out);
+  ck_assert_msg(out[3] == 1, "sigmoid(800): %.17g", out[3]);
+
+  /* leaky_relu: z for z > 0, slope·z otherwise (also for a negative or > 1 slope) */
+  ref_net lk = act_net(REF_LEAKY_RELU, 0.1, 4, REF_CROSS_ENTROPY);
+  double xl[4] = {-2, 0, 3, -0.5};
+  ref_forward(&lk, NULL, xl, 1, out);
+  ck_assert_msg(out[0] == -0.2 && out[1] == 0 && out[2] == 3 && out[3] == 0.1 * -0.5,
+                "leaky_relu(0.1) of -2 0 3 -0.5: %.17g %.17g %.17g %.17g", out[0], out[1], out[2], out[3]);
+  lk.layer[0].slope = -1.5;
+  ref_forward(&lk, NULL, xl, 1, out);
+  ck_assert_msg(out[0] == 3 && out[2] == 3 && out[3] == 0.75, "leaky_relu(-1.5): %.17g %.17g %.17g",
+                out[0], out[2], out[3]);
+}
+END_TEST
+
+START_TEST(test_act_backward_values)
+{
+  /* MSE on one element-wise layer of width 1: L = mean (f(x) - t)², dL/dx = 2 (f(x) - t) f'(x) / n */
+  double dx[3], t[3];
+  ref_net th = act_net(REF_TANH, 0, 1, REF_MSE);
+  double xt[1] = {log(2.0)};
+  t[0] = 0;
+  double L = ref_backward(&th, NULL, xt, t, 1, NULL, NULL, dx);
+  NEAR(L, 0.36, "tanh loss");
+  NEAR(dx[0], 2 * 0.6 * (1 - 0.36), "tanh dx");   /* 0.768 */
+
+  ref_net sg = act_net(REF_SIGMOID, 0, 1, REF_MSE);
+  double xs[2] = {log(3.0), -log(3.0)};
+  t[0] = 0; t[1] = 1;
+  L = ref_backward(&sg, NULL, xs, t, 2, NULL, NULL, dx);
+  NEAR(L, (0.5625 + 0.5625) / 2, "sigmoid loss");
+  NEAR(dx[0], 2 * 0.75 * 0.75 * 0.25 / 2, "sigmoid dx[0]");       /* 0.140625 */
+  NEAR(dx[1], 2 * -0.75 * 0.25 * 0.75 / 2, "sigmoid dx[1]");      /* -0.140625 */
+
+  /* leaky_relu backward uses the input: z = 0 is not > 0, so it passes slope·g (torch) */
+  ref_net lk = act_net(REF_LEAKY_RELU, 0.1, 1, REF_MSE);
+  double xl[3] = {-2, 0, 3};
+  t[0] = 0; t[1] = 1; t[2] = 0;
+  L = ref_backward(&lk, NULL, xl, t, 3, NULL, NULL, dx);
+  NEAR(L, (0.04 + 1 + 9) / 3, "leaky_relu loss");
+  NEAR(dx[0], 2 * -0.2 / 3 * 0.1, "leaky_relu dx at z = -2");
+  NEAR(dx[1], 2 * -1.0 / 3 * 0.1, "leaky_relu dx at z = 0");
+  NEAR(dx[2], 2 * 3.0 / 3, "leaky_relu dx at z = 3");
+
+  /* saturated: the gradient is exactly 0 and finite (no inf·0) */
+  double xsat[2] = {-800, 800};
+  t[0] = 1; t[1] = 0;
+  L = ref_backward(&sg, NULL, xsat, t, 2, NULL, NULL, dx);
+  ck_assert_msg(L == 1 && dx[0] == 0 && dx[1] == 0, "saturated sigmoid: loss %g, dx %g %g", L, dx[0], dx[1]);
+  double xtsat[2] = {40, -40};
+  L = ref_backward(&th, NULL, xtsat, t, 2, NULL, NULL, dx);
+  ck_assert_msg(L == 0.5 && dx[0] == 0 && dx[1] == 0, "saturated tanh: loss %g, dx %g %g", L, dx[0], dx[1]);
 }
 END_TEST
 
@@ -356,6 +507,33 @@ START_TEST(test_desc_good)
 }
 END_TEST
 
+START_TEST(test_desc_activations)
+{
+  const char *path = write_tmp("name act\ninput 5\nbatch 3\nloss cross_entropy\nsigmoid\nlinear 4\n"
+                               "leaky_relu 0.2\ntanh\nrelu 0\nleaky_relu -1e-3\nlinear 3\n"
+                               "optimizer sgd lr=0.1\n");
+  ref_net net;
+  char err[300];
+  int rc = ref_desc_read(&net, path, err, sizeof err);
+  remove(path);
+  ck_assert_msg(rc == 0, "%s", err);
+  static const int kinds[7] = {REF_SIGMOID, REF_LINEAR, REF_LEAKY_RELU, REF_TANH, REF_RELU, REF_LEAKY_RELU,
+                               REF_LINEAR};
+  static const char *names[7] = {"sigmoid", "linear", "leaky_relu", "tanh", "relu", "leaky_relu", "linear"};
+  ck_assert_int_eq(net.nlayers, 7);
+  for (int l = 0; l < 7; l++) {
+    ck_assert_msg(net.layer[l].kind == kinds[l], "layer %d: kind %d, expected %d", l, net.layer[l].kind, kinds[l]);
+    ck_assert_str_eq(ref_kind_name(net.layer[l].kind), names[l]);
+  }
+  ck_assert(net.layer[2].slope == 0.2 && net.layer[5].slope == -1e-3 && net.layer[3].slope == 0);
+  ck_assert_int_eq(net.layer[0].out, 5); ck_assert_int_eq(net.layer[3].in, 4); ck_assert_int_eq(net.layer[3].out, 4);
+  ck_assert_int_eq(net.out, 3); ck_assert_int_eq(net.ntensors, 4);
+  ck_assert_uint_eq(net.nparams, 5 * 4 + 4 + 4 * 3 + 3);
+  /* kinks: the relu and the two leaky_relus (4 wide each), not tanh or sigmoid */
+  ck_assert_uint_eq(ref_mask_size(&net, 2), 2 * (4 + 4 + 4));
+}
+END_TEST
+
 static const struct { const char *text, *msg; } bad_descs[] = {
   {"input 3\nbatch 2\nloss mse\nlinear 1\n", "no optimizer line"},
   {"input 3\nbatch 2\nloss hinge\n", ":3: unknown loss 'hinge'"},
@@ -363,6 +541,11 @@ static const struct { const char *text, *msg; } bad_descs[] = {
   {"input 3\nbatch 2\nloss mse\nlinear x\n", ":4: bad linear width 'x'"},
   {"input 3\nbatch 2\nloss mse\nlinear 1\noptimizer sgd lr=0.1 momentun=0.9\n", ":5: unknown optimizer key 'momentun'"},
   {"input 3\nloss cross_entropy\nlinear 1\noptimizer sgd lr=0.1\n", "no positive batch"},
+  {"input 3\nbatch 2\nloss mse\nlinear 1\nleaky_relu\n", ":5: cannot read 'leaky_relu' (1 fields)"},
+  {"input 3\nbatch 2\nloss mse\nlinear 1\nleaky_relu 0.1x\n", ":5: bad leaky_relu slope '0.1x'"},
+  {"input 3\nbatch 2\nloss mse\nlinear 1\ntanh 1\n", ":5: cannot read 'tanh' (2 fields)"},
+  {"input 3\nbatch 2\nloss mse\nlinear 1\nsigmoid -\n", ":5: cannot read 'sigmoid' (2 fields)"},
+  {"input 3\nbatch 2\nloss mse\nlinear 2\ntanh\noptimizer sgd lr=0.1\n", "mse needs a last width of 1, got 2"},
 };
 
 START_TEST(test_desc_bad)
@@ -386,15 +569,21 @@ int main(int argc, char **argv)
   tcase_set_timeout(core, 60);
   tcase_add_loop_test(core, test_fd_gradients, 0, (int)(sizeof fd_cases / sizeof fd_cases[0]));
   if (ndesc) tcase_add_loop_test(core, test_fd_desc, 0, ndesc);
+  tcase_add_test(core, test_fd_leaky_kink);
   tcase_add_test(core, test_loss_values);
   tcase_add_test(core, test_ce_gradient_is_softmax_minus_onehot);
   suite_add_tcase(s, core);
+  TCase *act = tcase_create("act");
+  tcase_add_test(act, test_act_forward_values);
+  tcase_add_test(act, test_act_backward_values);
+  suite_add_tcase(s, act);
   TCase *optim = tcase_create("optim");
   tcase_add_test(optim, test_sgd_rules);
   tcase_add_test(optim, test_adam_rules);
   suite_add_tcase(s, optim);
   TCase *errors = tcase_create("errors");
   tcase_add_test(errors, test_desc_good);
+  tcase_add_test(errors, test_desc_activations);
   tcase_add_loop_test(errors, test_desc_bad, 0, (int)(sizeof bad_descs / sizeof bad_descs[0]));
   suite_add_tcase(s, errors);
   SRunner *sr = srunner_create(s);
