@@ -38,6 +38,9 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 # the minimum; the tests use exactly these, make bench adds host tuning).
 ISA_CFLAGS_avx2   := -mavx2 -mfma
 ISA_CFLAGS_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+# The x86 SIMD ISAs this machine runs, from /proc/cpuinfo (empty elsewhere).
+HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
+               $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx512))
 
 # The seeded random specs of tests/randspec (r00 r01 ... ), written with their descriptions
 # into RAND_DIR by mk/tests.mk and used by test-ref, test-net and test-isa.

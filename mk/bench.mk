@@ -14,16 +14,14 @@ BENCH_WL_bench_mlp128 := W_MLP_FWD
 BENCH_WL_bench_seed   := W_SEED_TRAIN
 BENCH_WL_bench_deep   := W_DEEP_TRAIN
 
-# The ISAs of this host, best last (decided from /proc/cpuinfo; Linux x86-64).
-BENCH_HOST_ISAS := scalar \
-  $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
-  $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx512)
-BENCH_ISAS ?= $(strip $(BENCH_HOST_ISAS))
+# The ISAs of this host, best last (HOST_ISAS: the Makefile reads /proc/cpuinfo).
+BENCH_ISAS ?= scalar $(HOST_ISAS)
 
-# Compiler flags per ISA for generated code (the ISA's own flags, tuned for this host).
+# Compiler flags per ISA for generated code: the ISA's own flags (Makefile), tuned for this
+# host (avx512: everything the host has, which includes ISA_CFLAGS_avx512 where it runs).
 BENCH_ISA_FLAGS_scalar := -mtune=native
-BENCH_ISA_FLAGS_avx2   := -mavx2 -mfma -mtune=native
-BENCH_ISA_FLAGS_avx512 := -march=native
+BENCH_ISA_FLAGS_avx2   := $(ISA_CFLAGS_avx2) -mtune=native
+BENCH_ISA_FLAGS_avx512 := $(ISA_CFLAGS_avx512) -march=native
 
 BENCH_CFLAGS := $(WARN) -O2 -g -march=native
 BENCH_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null) -lfann -lm

@@ -1,5 +1,8 @@
-# examples/: programs that embed generated code without the runtime (only the
-# generated pair and libc). `make test` builds each with both compilers and runs it.
+# examples/: programs that embed generated code without the runtime (only the generated pair
+# and libc). `make test` builds each with both compilers and runs it.
+#
+#   make example         build and run examples/embed.c (XOR classifier) with $(CC)
+#   make test-examples   the same with clang and gcc
 EXAMPLE_DIR := $(BUILD)/examples
 
 $(EXAMPLE_DIR)/xor.c $(EXAMPLE_DIR)/xor.h &: examples/xor.lua $(BUILD)/chainrule

@@ -13,30 +13,27 @@ TEST_GOALS += test-isa
 .PHONY: test-isa
 
 ISA_T := $(BUILD)/isa
-ISA_HOST := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
-            $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx512)
 # NEON needs qemu-user, the arm64 cross libc (scripts/deps.sh) and lld to link
 ISA_NEON := $(shell command -v qemu-aarch64 >/dev/null 2>&1 && command -v ld.lld >/dev/null 2>&1 \
               && test -f /usr/aarch64-linux-gnu/lib/libc.so.6 && echo neon)
-TEST_ISAS ?= $(strip $(ISA_HOST) $(ISA_NEON))
+TEST_ISAS ?= $(strip $(HOST_ISAS) $(ISA_NEON))
 ISA_LIST := scalar $(TEST_ISAS)
 
 ISA_CC_scalar := clang
-ISA_CC_avx2   := clang -mavx2 -mfma
-ISA_CC_avx512 := clang -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+ISA_CC_avx2   := clang $(ISA_CFLAGS_avx2)
+ISA_CC_avx512 := clang $(ISA_CFLAGS_avx512)
 ISA_CC_neon   := clang --target=aarch64-linux-gnu -fuse-ld=lld
-ISA_GCC_avx2   := gcc -mavx2 -mfma
-ISA_GCC_avx512 := gcc -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+ISA_GCC_avx2   := gcc $(ISA_CFLAGS_avx2)
+ISA_GCC_avx512 := gcc $(ISA_CFLAGS_avx512)
 ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
 
-# specs/*.lua (described in tests/net/desc/) and the random specs of mk/tests.mk
-# (build/tests/rand/rNN.lua + .desc; the same 24 names as its RAND_NAMES)
-# plus shapes of our own in tests/isa/specs/ (batch 1: the flat-stream forward)
+# specs/*.lua (described in tests/net/desc/), the random specs (RAND_NAMES in the Makefile:
+# $(RAND_DIR)/rNN.lua + .desc, written by mk/tests.mk's randspec rule) plus shapes of our own
+# in tests/isa/specs/ (batch 1: the flat-stream forward)
 ISA_SPECS := $(basename $(notdir $(wildcard specs/*.lua)))
 ISA_OWN   := $(basename $(notdir $(wildcard tests/isa/specs/*.lua)))
-ISA_RAND  := $(wordlist 1,24,$(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j))))
-isa_spec = $(if $(filter $(1),$(ISA_RAND)),$(BUILD)/tests/rand/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
-isa_desc = $(if $(filter $(1),$(ISA_RAND)),$(BUILD)/tests/rand/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
+isa_spec = $(if $(filter $(1),$(RAND_NAMES)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
+isa_desc = $(if $(filter $(1),$(RAND_NAMES)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
 
 $(ISA_T)/test_isa: tests/isa/test_isa.c tests/ref/ref.c tests/ref/ref.h tests/ref/rng.h
 	@mkdir -p $(@D)
@@ -59,12 +56,9 @@ $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c te
 $(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
 	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin
 endef
-$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(ISA_RAND),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
+$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_NAMES),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
 
-# the random specs and their descriptions come from mk/tests.mk's generator
-$(BUILD)/tests/rand/%.lua $(BUILD)/tests/rand/%.desc: $(BUILD)/tests/rand/stamp ;
-
-ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(ISA_RAND))
+ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_NAMES))
 .PHONY: $(ISA_RUNS)
 $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/%/run1.bin)
 	@$(ISA_T)/test_isa $(call isa_desc,$*) $(ISA_T)/scalar/$*/run1.bin \
@@ -72,4 +66,4 @@ $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/
 	rc=$$?; echo "== isa $* [$(TEST_ISAS)]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
 
 test-isa: $(ISA_RUNS)
-	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) batch-1 + $(words $(ISA_RAND)) random) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical"
+	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) batch-1 + $(words $(RAND_NAMES)) random) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical"

@@ -12,21 +12,15 @@
 # TEST_RUN (a runner prefix, e.g. qemu-aarch64 -L /usr/aarch64-linux-gnu), TEST_MINICHECK=1
 # (tests/net/minicheck.h instead of libcheck) and TEST_NO_GOLDEN=1 (no PyTorch tests, no libcr)
 # for a cross-compiled target that has neither, e.g.
-#   make test-net ISA=neon TEST_CCS=a64 TEST_CC_a64="clang --target=aarch64-linux-gnu" TEST_SAN_CC= \
-#        TEST_MINICHECK=1 TEST_NO_GOLDEN=1 TEST_RUN="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+#     make test-net ISA=neon TEST_CCS=a64 TEST_CC_a64="clang --target=aarch64-linux-gnu" TEST_SAN_CC= \
+#          TEST_MINICHECK=1 TEST_NO_GOLDEN=1 TEST_RUN="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 # (a variant name maps to its compiler command through TEST_CC_<name> when they differ).
+# CHECK_*, ISA_CFLAGS_<isa> and the random-spec names (RAND_*) come from the Makefile.
 
 TEST_GOALS += test-ref test-net test-golden
 .PHONY: test-ref test-net test-golden golden
 
 TESTS_DIR   := $(BUILD)/tests
-CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
-CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
-
-RAND_COUNT   := 24
-RAND_NAMES   := $(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j)))
-RAND_NAMES   := $(wordlist 1,$(RAND_COUNT),$(RAND_NAMES))
-RAND_DIR     := $(TESTS_DIR)/rand
 
 REF_SRC := tests/ref/ref.c
 REF_HDR := tests/ref/ref.h tests/ref/rng.h
@@ -54,8 +48,6 @@ test-ref: $(foreach v,$(REF_VARIANTS),$(TESTS_DIR)/ref/$(v)/test_ref) $(RAND_DIR
 
 TEST_CCS    ?= clang gcc
 TEST_SAN_CC ?= clang
-ISA_CFLAGS_avx2   := -mavx2 -mfma
-ISA_CFLAGS_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
 ISA_CFLAGS  ?= $(ISA_CFLAGS_$(ISA))
 TEST_RUN    ?=
 LIBCR       ?= $(BUILD)/libcr.a
