@@ -11,7 +11,7 @@
 #include "fuzz.h"
 
 /* gzip of len bytes into a malloc'ed buffer, or NULL. */
-static uint8_t *gz(const uint8_t *data, size_t len, size_t *out_len) {
+static uint8_t *gzip_bytes(const uint8_t *data, size_t len, size_t *out_len) {
   z_stream zs;
   memset(&zs, 0, sizeof zs);
   if (deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return NULL;
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   fuzz_split(data, size, &img, &il, &lab, &ll);
   size_t gil = 0, gll = 0;
-  uint8_t *gi = gz(img, il, &gil), *gl = gz(lab, ll, &gll);
+  uint8_t *gi = gzip_bytes(img, il, &gil), *gl = gzip_bytes(lab, ll, &gll);
   if (gi && gl && cr_idx_load_mem(&d, gi, gil, "images.gz", gl, gll, "labels.gz", &e) == 0)
     cr_dataset_free(&d);
   free(gi);

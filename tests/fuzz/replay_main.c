@@ -10,7 +10,7 @@
 
 #include "fuzz.h"
 
-static int run_file(const char *path) {
+static int replay_file(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "%s: cannot open\n", path);
@@ -38,7 +38,7 @@ static int run_file(const char *path) {
   return 0;
 }
 
-static int cmp(const void *a, const void *b) {
+static int compare_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (!S_ISDIR(st.st_mode)) {
-      if (run_file(argv[i])) return 1;
+      if (replay_file(argv[i])) return 1;
       files++;
       continue;
     }
@@ -72,9 +72,9 @@ int main(int argc, char **argv) {
       count++;
     }
     closedir(dir);
-    qsort(names, count, sizeof *names, cmp);
+    qsort(names, count, sizeof *names, compare_names);
     for (size_t k = 0; k < count; k++) {
-      if (run_file(names[k])) return 1;
+      if (replay_file(names[k])) return 1;
       free(names[k]);
       files++;
     }

@@ -25,7 +25,11 @@
 #define LIMIT_SECONDS 2.0
 #define WALL_LIMIT_SECONDS 5.0
 
-static char tmpdir[256];
+/* Elements of an array. */
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* This test's scratch directory (made by scratch_create, removed by scratch_remove). */
+static char scratch[256];
 
 static const char *chainrule(void) {
   const char *p = getenv("CHAINRULE");
@@ -61,14 +65,17 @@ static run_result run(const char *cmd) {
   return r;
 }
 
-static void write_file(const char *path, const char *text) {
+/* Writes text to path (fails the test if it cannot). */
+static void write_text(const char *path, const char *text) {
   FILE *f = fopen(path, "wb");
   ck_assert_msg(f != NULL, "cannot write %s", path);
   fputs(text, f);
   ck_assert_int_eq(fclose(f), 0);
 }
 
-static char *read_file(const char *path, size_t *len) {
+/* The whole file as a NUL-terminated string (its length in *len unless len is NULL), or NULL
+   if it cannot be opened. */
+static char *read_text(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
   fseek(f, 0, SEEK_END);
@@ -94,15 +101,15 @@ static int dir_is_empty_or_missing(const char *path) {
   return count == 0;
 }
 
-static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/chainrule-test-gen-XXXXXX");
-  ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+static void scratch_create(void) {
+  snprintf(scratch, sizeof scratch, "/tmp/chainrule-test-gen-XXXXXX");
+  ck_assert_msg(mkdtemp(scratch) != NULL, "mkdtemp: %s", strerror(errno));
 }
 
-static void teardown(void) {
+static void scratch_remove(void) {
   char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", scratch);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -112,11 +119,11 @@ typedef struct {
   const char *name;
   const char *text;
   const char *message;
-} bad_spec;
+} spec_case;
 
 #define OK_REST "loss = \"cross_entropy\", optimizer = adam{} }"
 
-static const bad_spec bad_specs[] = {
+static const spec_case SPEC_BAD[] = {
   {"os_execute", "os.execute(\"touch /tmp/chainrule-pwned\")\n",
    "{}:1: 'os' is not available in a spec (a spec may only describe a network)"},
   {"io_open", "local f = io.open(\"/etc/passwd\")\n",
@@ -239,23 +246,21 @@ static const bad_spec bad_specs[] = {
   {"runtime_error", "local t = nil\nlocal y = t.field\n",
    "{}:2: attempt to index a nil value (local 't')"},
 };
-#define BAD_SPEC_COUNT ((int)(sizeof bad_specs / sizeof bad_specs[0]))
 
 /* Specs stopped by the wall-clock limit: C work inside few instructions. */
-static const bad_spec wall_clock_specs[] = {
+static const spec_case SPEC_WALL_CLOCK[] = {
   {"long_compares", "local a = string.rep(\"x\", 20000000)\nlocal b = a:sub(1, -2) .. \"y\"\n"
    "local n = 0\nwhile true do if a < b then n = n + 1 end end\n",
    "{}:4: spec ran too long (more than 10000000 instructions or 2 seconds)"},
   {"long_copies", "local a = string.rep(\"x\", 20000000)\nwhile true do local b = a:sub(2) end\n",
    "{}:2: spec ran too long (more than 10000000 instructions or 2 seconds)"},
 };
-#define WALL_CLOCK_SPEC_COUNT ((int)(sizeof wall_clock_specs / sizeof wall_clock_specs[0]))
 
-static void check_bad_spec(const bad_spec *b, double bound) {
+static void check_bad_spec(const spec_case *b, double bound) {
   char path[512], out[512], cmd[2048], expected[1024];
-  snprintf(path, sizeof path, "%s/%s.lua", tmpdir, b->name);
-  snprintf(out, sizeof out, "%s/out", tmpdir);
-  write_file(path, b->text);
+  snprintf(path, sizeof path, "%s/%s.lua", scratch, b->name);
+  snprintf(out, sizeof out, "%s/out", scratch);
+  write_text(path, b->text);
   snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, out);
   run_result r = run(cmd);
 
@@ -270,18 +275,18 @@ static void check_bad_spec(const bad_spec *b, double bound) {
   ck_assert_msg(dir_is_empty_or_missing(out), "%s: files were written to %s", b->name, out);
 }
 
-START_TEST(test_bad_spec) { check_bad_spec(&bad_specs[_i], LIMIT_SECONDS); }
+START_TEST(test_bad_spec) { check_bad_spec(&SPEC_BAD[_i], LIMIT_SECONDS); }
 END_TEST
 
-START_TEST(test_wall_clock_spec) { check_bad_spec(&wall_clock_specs[_i], WALL_LIMIT_SECONDS); }
+START_TEST(test_wall_clock_spec) { check_bad_spec(&SPEC_WALL_CLOCK[_i], WALL_LIMIT_SECONDS); }
 END_TEST
 
 START_TEST(test_sandbox_did_not_escape) {
   /* the os.execute spec above must not have run anything */
   char path[512], cmd[2048];
-  snprintf(path, sizeof path, "%s/escape.lua", tmpdir);
-  write_file(path, "local ok = os.execute(\"touch /tmp/chainrule-test-pwned\")\n");
-  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s/out'", chainrule(), path, tmpdir);
+  snprintf(path, sizeof path, "%s/escape.lua", scratch);
+  write_text(path, "local ok = os.execute(\"touch /tmp/chainrule-test-pwned\")\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s/out'", chainrule(), path, scratch);
   run_result r = run(cmd);
   ck_assert_int_eq(r.status, 2);
   struct stat st;
@@ -292,16 +297,16 @@ END_TEST
 START_TEST(test_bad_spec_keeps_old_output) {
   /* A good run writes the files; a later bad run of the same name leaves them as they were. */
   char path[512], cmd[2048], hpath[600];
-  snprintf(path, sizeof path, "%s/keep.lua", tmpdir);
-  write_file(path, "return network \"keep\" { input = 4, layers = { linear(2) }, " OK_REST "\n");
-  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, tmpdir);
+  snprintf(path, sizeof path, "%s/keep.lua", scratch);
+  write_text(path, "return network \"keep\" { input = 4, layers = { linear(2) }, " OK_REST "\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, scratch);
   ck_assert_int_eq(run(cmd).status, 0);
-  snprintf(hpath, sizeof hpath, "%s/keep.h", tmpdir);
-  char *before = read_file(hpath, NULL);
+  snprintf(hpath, sizeof hpath, "%s/keep.h", scratch);
+  char *before = read_text(hpath, NULL);
   ck_assert_ptr_nonnull(before);
-  write_file(path, "return network \"keep\" { input = 4, layers = { linear(-2) }, " OK_REST "\n");
+  write_text(path, "return network \"keep\" { input = 4, layers = { linear(-2) }, " OK_REST "\n");
   ck_assert_int_eq(run(cmd).status, 2);
-  char *after = read_file(hpath, NULL);
+  char *after = read_text(hpath, NULL);
   ck_assert_ptr_nonnull(after);
   ck_assert_msg(strcmp(before, after) == 0, "keep.h changed after a failed run");
   free(before);
@@ -317,7 +322,7 @@ typedef struct {
   const char *message;   /* exact output, or a prefix if it ends in "..." */
 } cli_case;
 
-static const cli_case cli_cases[] = {
+static const cli_case CLI_CASES[] = {
   {"--bogus", 2, "chainrule: unknown option '--bogus' (try --help)\n"},
   {"gen specs/seed_mse.lua --x", 2, "chainrule: unknown option '--x' (try --help)\n"},
   {"gen", 2, "chainrule: gen needs a spec file (try --help)\n"},
@@ -332,10 +337,9 @@ static const cli_case cli_cases[] = {
   {"--version", 0, "chainrule 0...."},
   {"--help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]..."},
 };
-#define CLI_CASE_COUNT ((int)(sizeof cli_cases / sizeof cli_cases[0]))
 
 START_TEST(test_cli) {
-  const cli_case *c = &cli_cases[_i];
+  const cli_case *c = &CLI_CASES[_i];
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "'%s' %s", chainrule(), c->args);
   run_result r = run(cmd);
@@ -354,8 +358,8 @@ END_TEST
 
 START_TEST(test_deterministic_and_unchanged) {
   char cmd[2048], out1[512], out2[512], p1[600], p2[600];
-  snprintf(out1, sizeof out1, "%s/a", tmpdir);
-  snprintf(out2, sizeof out2, "%s/b", tmpdir);
+  snprintf(out1, sizeof out1, "%s/a", scratch);
+  snprintf(out2, sizeof out2, "%s/b", scratch);
   const char *files[] = {"mnist_mlp.h", "mnist_mlp.c"};
   snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --out '%s'", chainrule(), out1);
   ck_assert_int_eq(run(cmd).status, 0);
@@ -365,7 +369,7 @@ START_TEST(test_deterministic_and_unchanged) {
     size_t l1, l2;
     snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
     snprintf(p2, sizeof p2, "%s/%s", out2, files[i]);
-    char *a = read_file(p1, &l1), *b = read_file(p2, &l2);
+    char *a = read_text(p1, &l1), *b = read_text(p2, &l2);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
     ck_assert_msg(l1 == l2 && memcmp(a, b, l1) == 0, "%s differs between two runs", files[i]);
@@ -390,13 +394,13 @@ START_TEST(test_deterministic_and_unchanged) {
   }
   /* A changed spec does rewrite (so the check above is not vacuous). */
   char spec[512];
-  snprintf(spec, sizeof spec, "%s/mnist_mlp.lua", tmpdir);
-  char *text = read_file("specs/mnist_mlp.lua", NULL);
+  snprintf(spec, sizeof spec, "%s/mnist_mlp.lua", scratch);
+  char *text = read_text("specs/mnist_mlp.lua", NULL);
   ck_assert_ptr_nonnull(text);
   char *lr = strstr(text, "lr = 0.05");
   ck_assert_msg(lr != NULL, "specs/mnist_mlp.lua no longer says lr = 0.05; update this test");
   memcpy(lr, "lr = 0.04", 9);
-  write_file(spec, text);
+  write_text(spec, text);
   free(text);
   snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), spec, out1);
   ck_assert_int_eq(run(cmd).status, 0);
@@ -421,8 +425,8 @@ static long macro_value(const char *text, const char *macro) {
 /* The sandbox still allows ordinary Lua: locals, loops, functions, math, string methods. */
 START_TEST(test_spec_features) {
   char path[512], cmd[2048], hpath[600];
-  snprintf(path, sizeof path, "%s/features.lua", tmpdir);
-  write_file(path,
+  snprintf(path, sizeof path, "%s/features.lua", scratch);
+  write_text(path,
              "local widths = {}\n"
              "for i = 1, 3 do widths[#widths + 1] = math.floor(64 / 2 ^ (i - 1)) end\n"
              "local function block(w) return linear(w, {init = \"kaiming_uniform\"}), relu() end\n"
@@ -433,11 +437,11 @@ START_TEST(test_spec_features) {
              "assert(name:find(\"net\", 1, true) == 1)\n"
              "return network(name) { input = 12, layers = layers, loss = \"cross_entropy\", batch = 5,\n"
              "  optimizer = adamw {lr = math.sqrt(1e-6)} }\n");
-  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, scratch);
   run_result r = run(cmd);
   ck_assert_msg(r.status == 0, "features spec failed: %s", r.out);
-  snprintf(hpath, sizeof hpath, "%s/net_3.h", tmpdir);
-  char *h = read_file(hpath, NULL);
+  snprintf(hpath, sizeof hpath, "%s/net_3.h", scratch);
+  char *h = read_text(hpath, NULL);
   ck_assert_msg(h != NULL, "net_3.h not written");
   ck_assert_int_eq(macro_value(h, "NET_3_LAYER_COUNT"), 7);
   ck_assert_int_eq(macro_value(h, "NET_3_OPT_ADAMW"), 1);
@@ -451,11 +455,11 @@ END_TEST
 /* --cli adds NAME_cli.c from templates/cli.c.tpl, filled in for this network. */
 START_TEST(test_cli_file) {
   char cmd[2048], path[600];
-  snprintf(cmd, sizeof cmd, "'%s' gen specs/seed_mse.lua --cli --out '%s'", chainrule(), tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/seed_mse.lua --cli --out '%s'", chainrule(), scratch);
   run_result r = run(cmd);
   ck_assert_msg(r.status == 0, "gen --cli failed: %s", r.out);
-  snprintf(path, sizeof path, "%s/seed_mse_cli.c", tmpdir);
-  char *text = read_file(path, NULL);
+  snprintf(path, sizeof path, "%s/seed_mse_cli.c", scratch);
+  char *text = read_text(path, NULL);
   ck_assert_msg(text != NULL, "seed_mse_cli.c not written");
   ck_assert_msg(strstr(text, "#include \"seed_mse.h\"") != NULL, "seed_mse_cli.c does not include seed_mse.h");
   ck_assert_msg(strstr(text, "$(") == NULL, "seed_mse_cli.c has an unexpanded template splice");
@@ -474,16 +478,16 @@ END_TEST
 START_TEST(test_template_errors) {
   char path[512], cmd[2048];
   /* a good template: splices, $$, @ code */
-  snprintf(path, sizeof path, "%s/good.tpl", tmpdir);
-  write_file(path, "int $(name)_x = 1;  /* $$ */\n@ for i = 1, 2 do\n$(i)\n@ end\n");
+  snprintf(path, sizeof path, "%s/good.tpl", scratch);
+  write_text(path, "int $(name)_x = 1;  /* $$ */\n@ for i = 1, 2 do\n$(i)\n@ end\n");
   snprintf(cmd, sizeof cmd, "'%s' render '%s' name=foo", chainrule(), path);
   run_result r = run(cmd);
   ck_assert_int_eq(r.status, 0);
   ck_assert_str_eq(r.out, "int foo_x = 1;  /* $ */\n1\n2\n");
 
   /* a runtime error on line 4 of the template */
-  snprintf(path, sizeof path, "%s/bad.tpl", tmpdir);
-  write_file(path, "line one\nline two\n@ local t = {}\n$(t.missing.field)\n");
+  snprintf(path, sizeof path, "%s/bad.tpl", scratch);
+  write_text(path, "line one\nline two\n@ local t = {}\n$(t.missing.field)\n");
   snprintf(cmd, sizeof cmd, "'%s' render '%s'", chainrule(), path);
   r = run(cmd);
   char want[700];
@@ -492,7 +496,7 @@ START_TEST(test_template_errors) {
   ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "expected '%s...', got '%s'", want, r.out);
 
   /* a Lua syntax error on line 3 */
-  write_file(path, "a\nb\n@ if then\n@ end\n");
+  write_text(path, "a\nb\n@ if then\n@ end\n");
   r = run(cmd);
   snprintf(want, sizeof want, "chainrule: template error: %s:3: ", path);
   ck_assert_int_eq(r.status, 2);
@@ -501,12 +505,12 @@ START_TEST(test_template_errors) {
 END_TEST
 
 /* examples/xor.lua with code_budget set to `budget` (-1: the spec as shipped, i.e. the default),
-   generated for `isa` into tmpdir/<dir>; returns the run (stdout is the one-line summary). */
+   generated for `isa` into scratch/<dir>; returns the run (stdout is the one-line summary). */
 static run_result gen_xor(int budget, const char *isa, const char *dir) {
   char spec[512], cmd[2048];
   const char *path = "examples/xor.lua";
   if (budget >= 0) {
-    char *text = read_file("examples/xor.lua", NULL);
+    char *text = read_text("examples/xor.lua", NULL);
     ck_assert_ptr_nonnull(text);
     char *end = strrchr(text, '}');
     ck_assert_msg(end != NULL, "examples/xor.lua does not end with '}'");
@@ -514,20 +518,21 @@ static run_result gen_xor(int budget, const char *isa, const char *dir) {
     char *full = malloc(strlen(text) + 64);
     ck_assert_ptr_nonnull(full);
     sprintf(full, "%s  code_budget = %d,\n}\n", text, budget);
-    snprintf(spec, sizeof spec, "%s/xor_%d.lua", tmpdir, budget);
-    write_file(spec, full);
+    snprintf(spec, sizeof spec, "%s/xor_%d.lua", scratch, budget);
+    write_text(spec, full);
     free(full);
     free(text);
     path = spec;
   }
-  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa %s --out '%s/%s'", chainrule(), path, isa, tmpdir, dir);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa %s --out '%s/%s'", chainrule(), path, isa, scratch, dir);
   return run(cmd);
 }
 
-static char *read_in(const char *dir, const char *file) {
+/* scratch/DIR/FILE as text (fails the test if it was not written). */
+static char *read_generated(const char *dir, const char *file) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/%s/%s", tmpdir, dir, file);
-  char *text = read_file(path, NULL);
+  snprintf(path, sizeof path, "%s/%s/%s", scratch, dir, file);
+  char *text = read_text(path, NULL);
   ck_assert_msg(text != NULL, "%s not written", path);
   return text;
 }
@@ -539,10 +544,10 @@ START_TEST(test_straight_line) {
   char want[1024];
   run_result r = gen_xor(-1, "scalar", "a");
   ck_assert_msg(r.status == 0, "xor: %s", r.out);
-  char *a = read_in("a", "xor.c");
+  char *a = read_generated("a", "xor.c");
   snprintf(want, sizeof want,
            "chainrule: %s/a/xor.c: %s bytes, straight-line products, 192 multiply-adds within code_budget 256; "
-           "wrote xor.h, xor.c\n", tmpdir, "%s");
+           "wrote xor.h, xor.c\n", scratch, "%s");
   char bytes[32], line[1200];
   size_t len = strlen(a);
   /* the size grouped by thousands, as the summary prints it */
@@ -559,7 +564,7 @@ START_TEST(test_straight_line) {
   /* same bytes on a second run; the summary then says nothing was rewritten */
   r = gen_xor(-1, "scalar", "b");
   ck_assert_int_eq(r.status, 0);
-  char *b = read_in("b", "xor.c");
+  char *b = read_generated("b", "xor.c");
   ck_assert_msg(strcmp(a, b) == 0, "straight-line xor.c differs between two runs");
   free(b);
   r = gen_xor(-1, "scalar", "a");
@@ -570,7 +575,7 @@ START_TEST(test_straight_line) {
                 "budget 192: %s", r.out);
   r = gen_xor(191, "scalar", "below");
   ck_assert_msg(r.status == 0 && strstr(r.out, "bytes, products in loops; wrote"), "budget 191: %s", r.out);
-  char *c = read_in("below", "xor.c");
+  char *c = read_generated("below", "xor.c");
   ck_assert_msg(strstr(c, " * code: products in loops; written out they would take 192 multiply-add statements")
                 && strstr(c, "for (int k"), "budget 191: not the loops");
   ck_assert_msg(strlen(c) < len, "loops (%zu bytes) not smaller than straight-line (%zu)", strlen(c), len);
@@ -582,7 +587,7 @@ START_TEST(test_straight_line) {
   for (int i = 0; i < 2; i++) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c '%s/a/xor.c' -o /dev/null",
-             ccs[i], tmpdir);
+             ccs[i], scratch);
     r = run(cmd);
     ck_assert_msg(r.status == 0 && r.out[0] == '\0', "straight-line xor.c with %s: %s", ccs[i], r.out);
   }
@@ -600,7 +605,7 @@ START_TEST(test_specs_compile) {
     size_t len = strlen(e->d_name);
     if (len < 5 || strcmp(e->d_name + len - 4, ".lua") != 0) continue;
     char cmd[2048], out[512];
-    snprintf(out, sizeof out, "%s/%s.gen", tmpdir, e->d_name);
+    snprintf(out, sizeof out, "%s/%s.gen", scratch, e->d_name);
     snprintf(cmd, sizeof cmd, "'%s' gen 'specs/%s' --isa scalar --out '%s'", chainrule(), e->d_name, out);
     run_result r = run(cmd);
     ck_assert_msg(r.status == 0, "specs/%s: chainrule failed: %s", e->d_name, r.out);
@@ -620,23 +625,23 @@ START_TEST(test_specs_compile) {
 }
 END_TEST
 
-static Suite *gen_suite(void) {
+static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
-  tcase_add_checked_fixture(errors, setup, teardown);
-  tcase_add_loop_test(errors, test_bad_spec, 0, BAD_SPEC_COUNT);
-  tcase_add_loop_test(errors, test_wall_clock_spec, 0, WALL_CLOCK_SPEC_COUNT);
+  tcase_add_checked_fixture(errors, scratch_create, scratch_remove);
+  tcase_add_loop_test(errors, test_bad_spec, 0, COUNT(SPEC_BAD));
+  tcase_add_loop_test(errors, test_wall_clock_spec, 0, COUNT(SPEC_WALL_CLOCK));
   tcase_add_test(errors, test_sandbox_did_not_escape);
   tcase_add_test(errors, test_bad_spec_keeps_old_output);
   tcase_set_timeout(errors, 60);
   suite_add_tcase(s, errors);
 
   TCase *cli = tcase_create("cli");
-  tcase_add_loop_test(cli, test_cli, 0, CLI_CASE_COUNT);
+  tcase_add_loop_test(cli, test_cli, 0, COUNT(CLI_CASES));
   suite_add_tcase(s, cli);
 
   TCase *core = tcase_create("core");
-  tcase_add_checked_fixture(core, setup, teardown);
+  tcase_add_checked_fixture(core, scratch_create, scratch_remove);
   tcase_add_test(core, test_deterministic_and_unchanged);
   tcase_add_test(core, test_spec_features);
   tcase_add_test(core, test_cli_file);
@@ -650,7 +655,7 @@ static Suite *gen_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(gen_suite());
+  SRunner *sr = srunner_create(suite_gen());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

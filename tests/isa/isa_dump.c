@@ -30,7 +30,7 @@ static const float CANARY = -12345.678f;
 static int failures;
 
 /* n floats between GUARD canaries on both sides (the whole block 64-byte aligned). */
-static float *guarded(size_t n)
+static float *guard_alloc(size_t n)
 {
   size_t bytes = ((2 * GUARD + n) * sizeof(float) + 63) / 64 * 64;
   float *p = aligned_alloc(64, bytes);
@@ -39,7 +39,7 @@ static float *guarded(size_t n)
   return p + GUARD;
 }
 
-static void check_guard(const float *p, size_t n, const char *what)
+static void guard_check(const float *p, size_t n, const char *what)
 {
   for (size_t i = 0; i < GUARD; i++)
     if (memcmp(&p[-1 - (long)i], &CANARY, 4) || memcmp(&p[n + i], &CANARY, 4)) {
@@ -67,12 +67,12 @@ int main(int argc, char **argv)
   const int B = U(_BATCH), IN = U(_IN), OUT = U(_OUT);
   /* structs are carved from guarded float blocks (64-byte aligned starts) */
   size_t pf = sizeof(F(_params)) / 4, wf = (sizeof(F(_work)) + 3) / 4, sf = (sizeof(F(_opt)) + 3) / 4;
-  F(_params) *p0 = (F(_params) *)guarded(pf), *p = (F(_params) *)guarded(pf);
-  F(_grads) *g = (F(_grads) *)guarded(pf);
-  F(_work) *w = (F(_work) *)guarded(wf);
-  F(_opt) *s = (F(_opt) *)guarded(sf);
-  float *x = guarded((size_t)B * IN), *o = guarded((size_t)B * OUT), *dx = guarded((size_t)B * IN);
-  F(_target) *t = (F(_target) *)guarded((size_t)B);
+  F(_params) *p0 = (F(_params) *)guard_alloc(pf), *p = (F(_params) *)guard_alloc(pf);
+  F(_grads) *g = (F(_grads) *)guard_alloc(pf);
+  F(_work) *w = (F(_work) *)guard_alloc(wf);
+  F(_opt) *s = (F(_opt) *)guard_alloc(sf);
+  float *x = guard_alloc((size_t)B * IN), *o = guard_alloc((size_t)B * OUT), *dx = guard_alloc((size_t)B * IN);
+  F(_target) *t = (F(_target) *)guard_alloc((size_t)B);
 
   memset(p0, 0, sizeof *p0);
   test_rng r = {11};
@@ -112,11 +112,11 @@ int main(int argc, char **argv)
     put(&loss, 1);
     put_tensors(p);
   }
-  check_guard((float *)p, pf, "params"); check_guard((float *)p0, pf, "params copy");
-  check_guard((float *)g, pf, "grads"); check_guard((float *)w, wf, "work");
-  check_guard((float *)s, sf, "opt"); check_guard(x, (size_t)B * IN, "x");
-  check_guard(o, (size_t)B * OUT, "out"); check_guard(dx, (size_t)B * IN, "dx");
-  check_guard((float *)t, (size_t)B, "targets");
+  guard_check((float *)p, pf, "params"); guard_check((float *)p0, pf, "params copy");
+  guard_check((float *)g, pf, "grads"); guard_check((float *)w, wf, "work");
+  guard_check((float *)s, sf, "opt"); guard_check(x, (size_t)B * IN, "x");
+  guard_check(o, (size_t)B * OUT, "out"); guard_check(dx, (size_t)B * IN, "dx");
+  guard_check((float *)t, (size_t)B, "targets");
   if (fclose(out) != 0) { perror(argv[1]); return 2; }
   return failures ? 1 : 0;
 }

@@ -123,7 +123,7 @@ static uint32_t ulps(float a, float b)
   return (uint32_t)(d < 0 ? -d : d);
 }
 
-START_TEST(isa_vs_reference)
+START_TEST(test_isa_vs_reference)
 {
   const isa_dump *d = &dumps[_i];
   ck_assert_msg(d->n == nexpect, "%s: dump has %zu floats, the reference %zu", d->name, d->n, nexpect);
@@ -143,7 +143,7 @@ START_TEST(isa_vs_reference)
 }
 END_TEST
 
-START_TEST(isa_vs_scalar)
+START_TEST(test_isa_vs_scalar)
 {
   const isa_dump *d = &dumps[_i], *sc = &dumps[0];
   ck_assert_msg(d->n == sc->n, "%s: %zu floats, scalar %zu", d->name, d->n, sc->n);
@@ -169,13 +169,24 @@ START_TEST(isa_vs_scalar)
 }
 END_TEST
 
-START_TEST(isa_deterministic)
+START_TEST(test_isa_deterministic)
 {
   const isa_dump *d = &dumps[_i];
   ck_assert_msg(d->n == d->nb && memcmp(d->a, d->b, d->n * sizeof(float)) == 0,
                 "%s [%s]: two runs of the same binary differ", net.name, d->name);
 }
 END_TEST
+
+static Suite *suite_isa(void)
+{
+  Suite *s = suite_create(net.name);
+  TCase *tc = tcase_create("isa");
+  tcase_add_loop_test(tc, test_isa_vs_reference, 0, ndumps);
+  tcase_add_loop_test(tc, test_isa_vs_scalar, 1, ndumps);
+  tcase_add_loop_test(tc, test_isa_deterministic, 1, ndumps);
+  suite_add_tcase(s, tc);
+  return s;
+}
 
 int main(int argc, char **argv)
 {
@@ -195,13 +206,7 @@ int main(int argc, char **argv)
     dumps[ndumps].a = read_dump(argv[i + 1], &dumps[ndumps].n);
     dumps[ndumps].b = read_dump(argv[i + 2], &dumps[ndumps].nb);
   }
-  Suite *s = suite_create(net.name);
-  TCase *tc = tcase_create("isa");
-  tcase_add_loop_test(tc, isa_vs_reference, 0, ndumps);
-  tcase_add_loop_test(tc, isa_vs_scalar, 1, ndumps);
-  tcase_add_loop_test(tc, isa_deterministic, 1, ndumps);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
+  SRunner *sr = srunner_create(suite_isa());
   srunner_set_fork_status(sr, CK_NOFORK);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

@@ -1,4 +1,7 @@
-/* Shared helpers for the runtime test suites (tests/runtime/). */
+/* Shared helpers for the runtime test suites (tests/runtime/). The same helper has the same
+ * name in tests/gen, tests/isa and tests/fuzz: scratch_* for the per-run scratch directory,
+ * read_bytes/write_bytes (read_text/write_text for text), gzip_bytes, make_* for builders of
+ * test inputs, COUNT for array lengths, suite_<name> for a suite, test_* for test cases. */
 #ifndef RT_TEST_H
 #define RT_TEST_H
 
@@ -18,8 +21,11 @@ Suite *suite_init(void);
 Suite *suite_norm(void);
 Suite *suite_batch(void);
 
+/* Elements of an array. */
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* A path inside this run's scratch directory (a fresh buffer; free() it). */
-char *tpath(const char *name);
+char *scratch_path(const char *name);
 /* Writes bytes to path (aborts the test on failure). */
 void write_bytes(const char *path, const void *data, size_t len);
 /* Reads a whole file without any decompression (aborts the test on failure). */

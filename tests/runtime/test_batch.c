@@ -6,7 +6,7 @@
 #include "rt_test.h"
 
 /* n samples of 3 values; x[i][0] = i identifies the sample, y = i % 256. */
-static cr_dataset ident(size_t n) {
+static cr_dataset make_id_set(size_t n) {
   cr_dataset d = {n, 3, 1, 3, malloc(n * 3 * sizeof(float) + 1), malloc(n + 1)};
   for (size_t i = 0; i < n; i++) {
     d.x[i * 3] = (float)i;
@@ -38,7 +38,7 @@ static int epoch(cr_batcher *b, size_t *ids, int *sizes, size_t *total) {
 
 START_TEST(test_partial_and_drop_last) {
   /* _i: 0 in order, 1 shuffled. n = 10, batch 4: 4 4 2, or 4 4 with drop_last. */
-  cr_dataset d = ident(10);
+  cr_dataset d = make_id_set(10);
   size_t ids[10];
   int sizes[10];
   size_t total;
@@ -70,7 +70,7 @@ START_TEST(test_partial_and_drop_last) {
 END_TEST
 
 START_TEST(test_zero_copy_in_order) {
-  cr_dataset d = ident(9);
+  cr_dataset d = make_id_set(9);
   cr_batcher b;
   cr_err e;
   ck_assert_int_eq(cr_batcher_init(&b, &d, 4, 0, 0, 0, &e), 0);
@@ -90,7 +90,7 @@ END_TEST
 
 START_TEST(test_shuffle_orders) {
   enum { N = 1000 };
-  cr_dataset d = ident(N);
+  cr_dataset d = make_id_set(N);
   static size_t a0[N], a1[N], b0[N], c0[N], r1[N];
   int sizes[N];
   size_t t;
@@ -126,7 +126,7 @@ START_TEST(test_fisher_yates_uniform) {
   /* n = 4, batch 4: over 2400 epochs each of the 24 permutations should appear ~100
      times; each count is Binomial(2400, 1/24), SE sqrt(2400/24 * 23/24) ~ 9.8. */
   enum { EPOCHS = 2400 };
-  cr_dataset d = ident(4);
+  cr_dataset d = make_id_set(4);
   cr_batcher b;
   cr_err e;
   ck_assert_int_eq(cr_batcher_init(&b, &d, 4, 1, 0, 2024, &e), 0);
@@ -156,7 +156,7 @@ START_TEST(test_fisher_yates_uniform) {
 END_TEST
 
 START_TEST(test_batcher_limits) {
-  cr_dataset d = ident(3);
+  cr_dataset d = make_id_set(3);
   cr_batcher b;
   cr_err e;
   const float *x;

@@ -1,5 +1,6 @@
 /* CSV loading and saving. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,7 @@ START_TEST(test_save_load_exact) {
   d.x[1] = 1e-40f;   /* subnormal */
   d.x[2] = 3.4028235e38f;
   for (int i = 0; i < N; i++) d.y[i] = (uint8_t)(i * 13);
-  char *p = tpath("exact.csv");
+  char *p = scratch_path("exact.csv");
   cr_err e;
   for (int header = 0; header < 2; header++) {
     ck_assert_msg(cr_csv_save(p, &d, header, &e) == 0, "%s", e.msg);
@@ -102,7 +103,7 @@ END_TEST
 START_TEST(test_csv_missing_file_and_nul) {
   cr_dataset d;
   cr_err e;
-  char *p = tpath("absent.csv");
+  char *p = scratch_path("absent.csv");
   ck_assert_err(cr_csv_load(&d, p, &e), e, p, "cannot open");
   free(p);
   const uint8_t nul[] = {'1', ',', '2', 0, '3', '\n'};
@@ -139,7 +140,7 @@ Suite *suite_csv(void) {
   tcase_add_test(core, test_save_load_exact);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
-  tcase_add_loop_test(errors, test_bad_csv, 0, (int)(sizeof CSV_BAD / sizeof *CSV_BAD));
+  tcase_add_loop_test(errors, test_bad_csv, 0, COUNT(CSV_BAD));
   tcase_add_test(errors, test_csv_missing_file_and_nul);
   suite_add_tcase(s, errors);
   TCase *limits = tcase_create("limits");

@@ -7,15 +7,15 @@
 
 #include "rt_test.h"
 
-static void pattern(uint8_t *b, size_t n) {
+static void fill_pattern(uint8_t *b, size_t n) {
   for (size_t i = 0; i < n; i++) b[i] = (uint8_t)((i * 131) ^ (i >> 7));
 }
 
 START_TEST(test_write_read_plain_and_gzip) {
   enum { N = 100000 };
   uint8_t *data = malloc(N);
-  pattern(data, N);
-  char *a = tpath("plain.bin"), *b = tpath("packed.bin.gz");
+  fill_pattern(data, N);
+  char *a = scratch_path("plain.bin"), *b = scratch_path("packed.bin.gz");
   cr_err e;
   ck_assert_msg(cr_write_file(a, data, N, 0, &e) == 0, "%s", e.msg);
   ck_assert_msg(cr_write_file(b, data, N, 1, &e) == 0, "%s", e.msg);
@@ -49,8 +49,8 @@ END_TEST
 
 START_TEST(test_multi_member_gzip) {
   uint8_t part1[300], part2[500];
-  pattern(part1, sizeof part1);
-  pattern(part2, sizeof part2);
+  fill_pattern(part1, sizeof part1);
+  fill_pattern(part2, sizeof part2);
   size_t l1, l2;
   uint8_t *g1 = gzip_bytes(part1, sizeof part1, &l1), *g2 = gzip_bytes(part2, sizeof part2, &l2);
   uint8_t *cat = malloc(l1 + l2);
@@ -71,7 +71,7 @@ START_TEST(test_multi_member_gzip) {
 END_TEST
 
 START_TEST(test_atomic_write_leaves_no_temporary) {
-  char *p = tpath("atomic.bin");
+  char *p = scratch_path("atomic.bin");
   cr_err e;
   ck_assert_msg(cr_write_file(p, "first version, long", 19, 0, &e) == 0, "%s", e.msg);
   ck_assert_msg(cr_write_file(p, "second", 6, 0, &e) == 0, "%s", e.msg);
@@ -81,7 +81,7 @@ START_TEST(test_atomic_write_leaves_no_temporary) {
   ck_assert(memcmp(got, "second", 6) == 0);
   free(got);
   /* No "atomic.bin.tmp.*" left in the directory. */
-  char *dir = tpath("");
+  char *dir = scratch_path("");
   DIR *d = opendir(dir);
   ck_assert_ptr_nonnull(d);
   struct dirent *de;
@@ -95,7 +95,7 @@ START_TEST(test_atomic_write_leaves_no_temporary) {
 END_TEST
 
 START_TEST(test_write_into_missing_directory) {
-  char *p = tpath("no/such/dir/file.bin");
+  char *p = scratch_path("no/such/dir/file.bin");
   cr_err e;
   int rc = cr_write_file(p, "x", 1, 0, &e);
   ck_assert_err(rc, e, p, "cannot create a temporary file");
@@ -106,7 +106,7 @@ START_TEST(test_write_into_missing_directory) {
 END_TEST
 
 START_TEST(test_read_missing_file) {
-  char *p = tpath("does-not-exist.idx");
+  char *p = scratch_path("does-not-exist.idx");
   uint8_t *got = (uint8_t *)1;
   size_t len = 5;
   cr_err e;
@@ -116,7 +116,7 @@ START_TEST(test_read_missing_file) {
   ck_assert_uint_eq(len, 0);
   free(p);
   /* A directory opens on Linux but cannot be read. */
-  char *dir = tpath("");
+  char *dir = scratch_path("");
   rc = cr_read_file(dir, &got, &len, 0, &e);
   ck_assert_err(rc, e, dir, "");
   ck_assert_ptr_null(got);
@@ -137,7 +137,7 @@ static const struct {
 
 START_TEST(test_gzip_corrupt) {
   uint8_t data[4000];
-  pattern(data, sizeof data);
+  fill_pattern(data, sizeof data);
   size_t len;
   uint8_t *gz = gzip_bytes(data, sizeof data, &len);
   uint8_t *bad = malloc(len + 16);
@@ -150,7 +150,7 @@ START_TEST(test_gzip_corrupt) {
     case 3: bad[len - 8] ^= 1; break;   /* CRC32 of the trailer */
     case 4: blen = 10; break;
   }
-  char *p = tpath("corrupt.gz");
+  char *p = scratch_path("corrupt.gz");
   write_bytes(p, bad, blen);
   uint8_t *out = (uint8_t *)1;
   size_t n;
@@ -168,7 +168,7 @@ START_TEST(test_size_limits) {
   /* A gzip bomb in miniature: 100000 zeros are ~100 bytes compressed. */
   enum { N = 100000 };
   uint8_t *zeros = calloc(N, 1);
-  char *p = tpath("bomb.gz");
+  char *p = scratch_path("bomb.gz");
   cr_err e;
   ck_assert_msg(cr_write_file(p, zeros, N, 1, &e) == 0, "%s", e.msg);
   uint8_t *out;
@@ -210,7 +210,7 @@ Suite *suite_file(void) {
   TCase *errors = tcase_create("errors");
   tcase_add_test(errors, test_write_into_missing_directory);
   tcase_add_test(errors, test_read_missing_file);
-  tcase_add_loop_test(errors, test_gzip_corrupt, 0, (int)(sizeof GZ_BAD / sizeof *GZ_BAD));
+  tcase_add_loop_test(errors, test_gzip_corrupt, 0, COUNT(GZ_BAD));
   suite_add_tcase(s, errors);
   TCase *limits = tcase_create("limits");
   tcase_add_test(limits, test_size_limits);

@@ -15,7 +15,7 @@ START_TEST(test_round_trip) {
   enum { N = 37, R = 5, C = 3 };
   uint8_t img[N * R * C], lab[N];
   fill_images(img, lab, N, R * C);
-  char *ip = tpath(_i ? "rt-images.gz" : "rt-images"), *lp = tpath(_i ? "rt-labels.gz" : "rt-labels");
+  char *ip = scratch_path(_i ? "rt-images.gz" : "rt-images"), *lp = scratch_path(_i ? "rt-labels.gz" : "rt-labels");
   cr_err e;
   ck_assert_msg(cr_idx_save(ip, lp, img, lab, N, R, C, &e) == 0, "%s", e.msg);
   size_t len;
@@ -51,7 +51,7 @@ START_TEST(test_two_dim_images_and_formats_agree) {
   ck_assert_msg(cr_idx_load_mem(&d, buf, il, "a", lbuf, ll, "b", &e) == 0, "%s", e.msg);
   ck_assert_int_eq(d.rows, 1);
   ck_assert_int_eq(d.cols, 4);
-  char *csv = tpath("same.csv"), *xn = tpath("same-x.npy"), *yn = tpath("same-y.npy");
+  char *csv = scratch_path("same.csv"), *xn = scratch_path("same-x.npy"), *yn = scratch_path("same-y.npy");
   ck_assert_msg(cr_csv_save(csv, &d, 1, &e) == 0, "%s", e.msg);
   size_t xs[2] = {6, 4}, ys[1] = {6};
   ck_assert_msg(cr_npy_save(xn, CR_F32, d.x, 2, xs, &e) == 0, "%s", e.msg);
@@ -134,7 +134,7 @@ START_TEST(test_bad_images) {
   size_t il = IDX_BAD[_i].make(img);
   uint32_t ld[1] = {IDX_BAD[_i].labels};
   size_t ll = make_idx(lab, 0x08, 1, ld, IDX_BAD[_i].labels);
-  char *ip = tpath("bad-images"), *lp = tpath("bad-labels");
+  char *ip = scratch_path("bad-images"), *lp = scratch_path("bad-labels");
   write_bytes(ip, img, il);
   write_bytes(lp, lab, ll);
   cr_dataset d;
@@ -170,7 +170,7 @@ START_TEST(test_missing_files) {
   uint8_t img[64];
   uint32_t d3[3] = {2, 2, 2};
   size_t il = make_idx(img, 0x08, 3, d3, 8);
-  char *ip = tpath("present-images"), *lp = tpath("absent-labels"), *np = tpath("absent-images");
+  char *ip = scratch_path("present-images"), *lp = scratch_path("absent-labels"), *np = scratch_path("absent-images");
   write_bytes(ip, img, il);
   cr_dataset d;
   cr_err e;
@@ -223,7 +223,7 @@ END_TEST
 START_TEST(test_dataset_load_dispatch) {
   cr_dataset d;
   cr_err e;
-  char *csv = tpath("d.csv"), *xn = tpath("d-x.npy"), *yn = tpath("d-y.npy"), *idx = tpath("d-idx");
+  char *csv = scratch_path("d.csv"), *xn = scratch_path("d-x.npy"), *yn = scratch_path("d-y.npy"), *idx = scratch_path("d-idx");
   /* A CSV carries its own labels; other formats need a label file. */
   ck_assert_err(cr_dataset_load(&d, csv, yn, &e), e, csv, "give no label file");
   ck_assert_err(cr_dataset_load(&d, idx, NULL, &e), e, idx, "label file is needed");
@@ -264,7 +264,7 @@ Suite *suite_idx(void) {
   tcase_add_test(core, test_two_dim_images_and_formats_agree);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
-  tcase_add_loop_test(errors, test_bad_images, 0, (int)(sizeof IDX_BAD / sizeof *IDX_BAD));
+  tcase_add_loop_test(errors, test_bad_images, 0, COUNT(IDX_BAD));
   tcase_add_loop_test(errors, test_bad_labels, 0, 3);
   tcase_add_test(errors, test_missing_files);
   tcase_add_test(errors, test_corrupt_gz_images);

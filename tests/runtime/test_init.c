@@ -163,7 +163,7 @@ Suite *suite_init(void) {
   tcase_set_timeout(core, 60);   /* statistical tests: ~1e6 draws under ASan, on a busy machine */
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
-  tcase_add_loop_test(errors, test_init_errors, 0, (int)(sizeof INIT_BAD / sizeof *INIT_BAD));
+  tcase_add_loop_test(errors, test_init_errors, 0, COUNT(INIT_BAD));
   suite_add_tcase(s, errors);
   return s;
 }

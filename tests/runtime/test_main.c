@@ -13,7 +13,7 @@
 
 static char scratch[4096];
 
-char *tpath(const char *name) {
+char *scratch_path(const char *name) {
   size_t n = strlen(scratch) + strlen(name) + 2;
   char *p = malloc(n);
   ck_assert_ptr_nonnull(p);
@@ -48,7 +48,7 @@ uint8_t *read_bytes(const char *path, size_t *len) {
 }
 
 uint8_t *gzip_bytes(const void *data, size_t len, size_t *out_len) {
-  char *p = tpath("gzip_bytes.gz");
+  char *p = scratch_path("gzip_bytes.gz");
   cr_err e;
   ck_assert_msg(cr_write_file(p, data, len, 1, &e) == 0, "%s", e.msg);
   uint8_t *out = read_bytes(p, out_len);
@@ -73,7 +73,7 @@ size_t make_idx(uint8_t *buf, int type, int ndim, const uint32_t *dims, size_t c
   return h + count;
 }
 
-static void remove_scratch(void) {
+static void scratch_remove(void) {
   DIR *d = opendir(scratch);
   if (!d) return;
   struct dirent *de;
@@ -87,18 +87,24 @@ static void remove_scratch(void) {
   rmdir(scratch);
 }
 
-int main(void) {
+/* A fresh scratch directory under $CR_TEST_TMP (default /tmp); 0 or -1 (message printed). */
+static int scratch_create(void) {
   const char *base = getenv("CR_TEST_TMP");
   if (!base || !*base) base = "/tmp";
   if (mkdir(base, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "%s: cannot create: %s\n", base, strerror(errno));
-    return 1;
+    return -1;
   }
   snprintf(scratch, sizeof scratch, "%s/cr-test-XXXXXX", base);
   if (!mkdtemp(scratch)) {
     fprintf(stderr, "%s: cannot create a scratch directory: %s\n", base, strerror(errno));
-    return 1;
+    return -1;
   }
+  return 0;
+}
+
+int main(void) {
+  if (scratch_create() != 0) return 1;
   SRunner *sr = srunner_create(suite_rng());
   srunner_add_suite(sr, suite_file());
   srunner_add_suite(sr, suite_idx());
@@ -110,6 +116,6 @@ int main(void) {
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
-  remove_scratch();
+  scratch_remove();
   return failed == 0 ? 0 : 1;
 }

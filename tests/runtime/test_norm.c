@@ -90,7 +90,7 @@ START_TEST(test_constant_feature_and_save_load) {
   ck_assert_int_eq(cr_norm_fit(&nm, &d, 1, &e), 0);
   ck_assert_float_eq(nm.stds[1], 1.0f);
   ck_assert_float_eq(nm.means[1], 0.25f);
-  char *p = tpath("norm.npy");
+  char *p = scratch_path("norm.npy");
   ck_assert_msg(cr_norm_save(&nm, p, &e) == 0, "%s", e.msg);
   ck_assert_msg(cr_norm_load(&back, p, &e) == 0, "%s", e.msg);
   ck_assert_int_eq(back.per_feature, 1);
@@ -124,7 +124,7 @@ START_TEST(test_norm_errors) {
   ck_assert_err(cr_norm_set_scalar(&nm, NAN, 1.0f, &e), e, "normalisation", "unusable");
   float m[2] = {0, 0}, s[2] = {1, -1};
   ck_assert_err(cr_norm_set_per_feature(&nm, 2, m, s, &e), e, "normalisation", "feature 1");
-  char *p = tpath("notnorm.npy");
+  char *p = scratch_path("notnorm.npy");
   size_t shape[1] = {3};
   float v[3] = {1, 2, 3};
   ck_assert_int_eq(cr_npy_save(p, CR_F32, v, 1, shape, &e), 0);
@@ -180,7 +180,7 @@ Suite *suite_norm(void) {
   tcase_add_test(core, test_unbiased_std_by_hand);
   tcase_add_loop_test(core, test_train_zero_one_valid_uses_train_numbers, 0, 2);
   tcase_add_test(core, test_constant_feature_and_save_load);
-  tcase_add_loop_test(core, test_real_data_numbers, 0, (int)(sizeof REAL / sizeof *REAL));
+  tcase_add_loop_test(core, test_real_data_numbers, 0, COUNT(REAL));
   tcase_set_timeout(core, 60);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");

@@ -14,7 +14,7 @@ static const struct {
 } SHAPES[] = {
     {0, {0}}, {1, {5}}, {2, {3, 4}}, {3, {2, 3, 5}}, {1, {0}}, {8, {1, 2, 1, 3, 1, 2, 1, 2}},
 };
-enum { NSHAPES = sizeof SHAPES / sizeof *SHAPES };
+enum { NSHAPES = COUNT(SHAPES) };
 
 START_TEST(test_round_trip) {
   /* _i enumerates shape x dtype x version. */
@@ -28,7 +28,7 @@ START_TEST(test_round_trip) {
     u[i] = (uint8_t)(i * 29);
   }
   if (count > 1) f[1] = -0.0f;
-  char *p = tpath("rt.npy");
+  char *p = scratch_path("rt.npy");
   cr_err e;
   ck_assert_msg(cr_npy_save_version(p, dtype, dtype == CR_F32 ? (void *)f : (void *)u,
                                     SHAPES[sh].ndim, SHAPES[sh].shape, version, &e) == 0, "%s", e.msg);
@@ -59,7 +59,7 @@ START_TEST(test_round_trip) {
 END_TEST
 
 /* Builds a .npy in memory from a header dict text and data bytes (version 1 or 2). */
-static size_t build(uint8_t *buf, int version, const char *dict, const void *data, size_t dlen) {
+static size_t make_npy(uint8_t *buf, int version, const char *dict, const void *data, size_t dlen) {
   size_t prefix = version == 1 ? 10 : 12, hlen = strlen(dict);
   memcpy(buf, "\x93NUMPY", 6);
   buf[6] = (uint8_t)version;
@@ -83,7 +83,7 @@ START_TEST(test_numpy_style_headers) {
   float v[6] = {1, 2, 3, 4, 5, 6};
   uint8_t buf[512];
   for (int k = 0; k < 3; k++) {
-    size_t n = build(buf, 1, dicts[k], v, sizeof v);
+    size_t n = make_npy(buf, 1, dicts[k], v, sizeof v);
     cr_npy a;
     cr_err e;
     ck_assert_msg(cr_npy_load_mem(&a, buf, n, "hand.npy", &e) == 0, "dict %d: %s", k, e.msg);
@@ -94,7 +94,7 @@ START_TEST(test_numpy_style_headers) {
   }
   /* '<u1' and '>u1' mean the same single byte. */
   uint8_t b[3] = {1, 2, 3};
-  size_t n = build(buf, 2, "{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }\n", b, 3);
+  size_t n = make_npy(buf, 2, "{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }\n", b, 3);
   cr_npy a;
   cr_err e;
   ck_assert_msg(cr_npy_load_mem(&a, buf, n, "u1.npy", &e) == 0, "%s", e.msg);
@@ -133,8 +133,8 @@ static const struct {
 
 START_TEST(test_bad_header) {
   uint8_t buf[1024], zero[32] = {0};
-  size_t n = build(buf, 1, NPY_BAD[_i].dict, zero, NPY_BAD[_i].data);
-  char *p = tpath("bad.npy");
+  size_t n = make_npy(buf, 1, NPY_BAD[_i].dict, zero, NPY_BAD[_i].data);
+  char *p = scratch_path("bad.npy");
   write_bytes(p, buf, n);
   cr_npy a;
   cr_err e;
@@ -147,7 +147,7 @@ END_TEST
 
 START_TEST(test_bad_prefix) {
   uint8_t buf[256], zero[8] = {0};
-  size_t n = build(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", zero, 8);
+  size_t n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", zero, 8);
   const char *expect;
   switch (_i) {
     case 0: buf[1] = 'n'; expect = "bad magic"; break;
@@ -166,7 +166,7 @@ END_TEST
 START_TEST(test_missing_and_save_errors) {
   cr_npy a;
   cr_err e;
-  char *p = tpath("absent.npy");
+  char *p = scratch_path("absent.npy");
   ck_assert_err(cr_npy_load(&a, p, &e), e, p, "cannot open");
   size_t shape[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
   float v = 0;
@@ -185,7 +185,7 @@ Suite *suite_npy(void) {
   tcase_add_test(core, test_numpy_style_headers);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
-  tcase_add_loop_test(errors, test_bad_header, 0, (int)(sizeof NPY_BAD / sizeof *NPY_BAD));
+  tcase_add_loop_test(errors, test_bad_header, 0, COUNT(NPY_BAD));
   tcase_add_loop_test(errors, test_bad_prefix, 0, 6);
   tcase_add_test(errors, test_missing_and_save_errors);
   suite_add_tcase(s, errors);

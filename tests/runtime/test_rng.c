@@ -151,7 +151,7 @@ Suite *suite_rng(void) {
   tcase_set_timeout(core, 60);   /* statistical tests: ~1e6 draws under ASan, on a busy machine */
   suite_add_tcase(s, core);
   TCase *limits = tcase_create("limits");
-  tcase_add_loop_test(limits, test_bounded_large, 0, (int)(sizeof BIG_BOUNDS / sizeof *BIG_BOUNDS));
+  tcase_add_loop_test(limits, test_bounded_large, 0, COUNT(BIG_BOUNDS));
   suite_add_tcase(s, limits);
   return s;
 }
