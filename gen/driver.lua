@@ -1,5 +1,5 @@
 -- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]
--- Runs the pipeline spec -> graph -> plan -> schedule -> templates and writes the files,
+-- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
 local VERSION = require "version"
@@ -81,13 +81,15 @@ local function parse_gen(args, from)
   return o
 end
 
--- Runs the pipeline; returns a list of {file name, text}.
+-- Runs the pipeline; returns a list of {file name, text}. Each stage returns a new table:
+-- spec -> network -> graph -> schedule -> memory plan -> C pieces -> text.
 function M.generate(o)
   local spec = require "spec"
   local graph = require "graph"
-  local plan = require "plan"
-  local target = require "target"
   local schedule = require "schedule"
+  local plan = require "plan"
+  local lower = require "lower"
+  local target = require "target"
   local template = require "template"
 
   local net = spec.load(o.spec)
@@ -98,8 +100,9 @@ function M.generate(o)
     isa = target.resolve(net.isa or "scalar", net.isa and (net.path .. ":" .. net.isa_line .. ": isa") or "chainrule")
   end
   local g = graph.build(net)
-  local p = plan.build(g)
-  local ctx = schedule.build(g, p, isa, {spec_path = o.spec, version = VERSION})
+  local sched = schedule.decide(g, isa)
+  local mem = plan.build(g, sched.steps)
+  local ctx = lower.build(g, sched, mem, isa, {spec_path = o.spec, version = VERSION})
   local outputs = {}
   local function banner(file)
     ctx.file = file

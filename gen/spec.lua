@@ -8,6 +8,8 @@
 -- Every mistake raises a user error "FILE:LINE: where: what".
 local errors = require "errors"
 local target = require "target"
+local ops = require "ops"
+local names = require "names"
 
 local M = {}
 
@@ -25,17 +27,10 @@ M.MAX_ROWS_FLOATS = 1 << 26  -- batch × width of any activation (int indexing i
 M.MAX_CODE_BUDGET = 1 << 20  -- multiply-adds a spec may ask to be written out as straight-line code
 M.DEFAULT_CODE_BUDGET = 256  -- default: small enough that -fsanitize=undefined builds stay quick
 
-M.INITS = {"pytorch_default", "zeros", "randn", "simple_kaiming", "xavier_uniform",
-           "xavier_normal", "kaiming_uniform", "kaiming_normal"}
-M.BIAS_INITS = {"pytorch_default", "zeros"}
-M.MODES = {"fan_in", "fan_out"}
-M.NONLINEARITIES = {"linear", "relu", "leaky_relu", "tanh"}
 M.LOSSES = {"mse", "cross_entropy"}
 M.OPTIMIZERS = {"sgd", "adam", "adamw"}
 
 local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "isa", "code_budget"}
-local LINEAR_OPTIONS = {"init", "mode", "nonlinearity", "a", "bias_init"}
-local RELU_OPTIONS = {"shift"}
 local OPT_OPTIONS = {
   sgd = {"lr", "momentum", "dampening", "nesterov", "weight_decay"},
   adam = {"lr", "beta1", "beta2", "eps", "weight_decay"},
@@ -198,13 +193,19 @@ local function make_env(file)
     return real_remove(t, ...)
   end
 
-  function env.linear(size, opts, ...)
-    local line = caller_line()
-    return mk("linear", {size = size, opts = opts, extra = select("#", ...)}, line)
-  end
-  function env.relu(opts, ...)
-    local line = caller_line()
-    return mk("relu", {opts = opts, extra = select("#", ...)}, line)
+  -- one word per op of the registry (gen/ops.lua), recording its arguments
+  for _, op in ipairs(ops.all()) do
+    if op.args[1] == "size" then
+      env[op.word] = function(size, opts, ...)
+        local line = caller_line()
+        return mk(op.word, {size = size, opts = opts, extra = select("#", ...)}, line)
+      end
+    else
+      env[op.word] = function(opts, ...)
+        local line = caller_line()
+        return mk(op.word, {opts = opts, extra = select("#", ...)}, line)
+      end
+    end
   end
   for _, kind in ipairs(M.OPTIMIZERS) do
     env[kind] = function(opts, ...)
@@ -218,9 +219,12 @@ local function make_env(file)
       return mk("network", {name = name, body = body}, line)
     end
   end
-  local words = {"network", "linear", "relu", "sgd", "adam", "adamw", "math", "string",
-                 "table", "ipairs", "pairs", "tonumber", "tostring", "type", "select",
-                 "assert", "error", "next", "unpack"}
+  local words = {"network"}
+  for _, w in ipairs(ops.words()) do words[#words + 1] = w end
+  for _, w in ipairs({"sgd", "adam", "adamw", "math", "string", "table", "ipairs", "pairs", "tonumber",
+                      "tostring", "type", "select", "assert", "error", "next", "unpack"}) do
+    words[#words + 1] = w
+  end
   setmetatable(env, {__index = function(_, k)
     local line = caller_line()
     if FORBIDDEN[k] then
@@ -321,8 +325,7 @@ local function validate(path, value, made, text)
   if name:match("^_") then fail(value.line, "network", "name must not start with '_', got '" .. name .. "'") end
   -- NAME_forward, NAME_loss, NAME_work ... must not clash with the generated file's
   -- static helpers (l0_linear_forward, mse_loss, forward_work, ...).
-  if name == "mse" or name == "softmax_cross_entropy" or name == "forward"
-     or name:match("^l%d+_linear$") or name:match("^l%d+_relu$") or name:match("^l%d+_linear_relu$") then
+  if names.reserved(name) then
     fail(value.line, "network", "name '" .. name .. "' is reserved (it clashes with generated helper names)")
   end
 
@@ -375,66 +378,68 @@ local function validate(path, value, made, text)
     end
   end
   net.layers = {}
-  local width, params, has_linear = net.input, 0, false
+  local width, params, has_product = net.input, 0, false
   for i = 1, count do
     local l = layers[i]
     local where = "layers[" .. i .. "]"
-    if not (made[l] and (l.tag == "linear" or l.tag == "relu")) then
+    local op = made[l] and ops.get(l.tag)
+    if not op then
       fail(lline, where, "expected a layer such as linear(10) or relu(), got " .. show(l))
     end
-    local opts = l.opts
-    local function check_opts(kind, allowed)
+    local function check_opts(allowed)
+      local opts = l.opts
       if opts == nil then return {} end
       if type(opts) ~= "table" or made[opts] then
-        fail(l.line, where, kind .. " options must be a table like " ..
-          (kind == "relu" and "relu{shift = -0.5}" or "{init = 'kaiming_normal'}") .. ", got " .. show(opts))
+        fail(l.line, where, op.word .. " options must be a table like " .. op.example .. ", got " .. show(opts))
       end
       for _, k in ipairs(sorted_keys(opts)) do
         if type(k) ~= "string" or not contains(allowed, k) then
-          fail(l.line, where, kind .. " has no option " .. show(k) .. errors.suggest(k, allowed))
+          fail(l.line, where, op.word .. " has no option " .. show(k) .. errors.suggest(k, allowed))
         end
       end
       return opts
     end
-    local layer = {kind = l.tag, index = i - 1, line = l.line, in_ = width}
-    if l.tag == "linear" then
-      if l.extra > 0 then fail(l.line, where, "linear takes a size and an options table, got more arguments") end
-      layer.out = size(where, l.line, l.size, "linear needs", M.MAX_DIM)
-      local o = check_opts("linear", LINEAR_OPTIONS)
-      local function choice(key, list, default)
-        local v = o[key]
-        if v == nil then return default end
-        if not contains(list, v) then
-          fail(l.line, where, key .. " must be one of " .. quoted(list) .. ", got " .. show(v) .. errors.suggest(v, list))
-        end
-        return v
-      end
-      layer.init = choice("init", M.INITS, "pytorch_default")
-      layer.mode = choice("mode", M.MODES, "fan_in")
-      local kaiming = layer.init:match("^kaiming") ~= nil
-      local default_nl = (kaiming or layer.init == "pytorch_default") and "leaky_relu" or "linear"
-      layer.nonlinearity = choice("nonlinearity", M.NONLINEARITIES, default_nl)
-      local a = o.a
-      if a == nil then
-        a = layer.init == "pytorch_default" and o.nonlinearity == nil and math.sqrt(5) or 0
-      elseif not finite(a) or a < 0 then
-        fail(l.line, where, "a must be a finite number >= 0, got " .. show(a))
-      end
-      layer.a = a + 0.0
-      layer.bias_init = choice("bias_init", M.BIAS_INITS, "pytorch_default")
-      params = params + width * layer.out + layer.out
-      width = layer.out
-      has_linear = true
+    local layer
+    if op.role == "product" then
+      -- the toolkit an op's check() validates its call with
+      local v = {
+        fail = function(what) fail(l.line, where, what) end,
+        size = function(value, what) return size(where, l.line, value, what, M.MAX_DIM) end,
+        opts = check_opts,
+        choice = function(o, key, list, default)
+          local value = o[key]
+          if value == nil then return default end
+          if not contains(list, value) then
+            fail(l.line, where, key .. " must be one of " .. quoted(list) .. ", got " .. show(value)
+              .. errors.suggest(value, list))
+          end
+          return value
+        end,
+        finite = finite, show = show,
+      }
+      layer = op.check(l, v)
+      has_product = true
     else
       if l.extra > 0 or (l.opts ~= nil and type(l.opts) ~= "table") then
-        fail(l.line, where, "relu takes only an options table like relu{shift = -0.5}, got " .. show(l.opts))
+        fail(l.line, where, op.word .. (#op.options == 0 and " takes no arguments, got "
+          or " takes only an options table like " .. op.example .. ", got ") .. show(l.opts))
       end
-      local o = check_opts("relu", RELU_OPTIONS)
-      local shift = o.shift == nil and 0 or o.shift
-      if not finite(shift) then fail(l.line, where, "shift must be a finite number, got " .. show(shift)) end
-      layer.shift = shift + 0.0
-      layer.out = width
+      local allowed = {}
+      for k, opt in ipairs(op.options) do allowed[k] = opt.name end
+      local o = check_opts(allowed)
+      layer = {out = width}
+      for _, opt in ipairs(op.options) do
+        local value = o[opt.name]
+        if value == nil then value = opt.default end
+        if not finite(value) or not opt.check(value) then
+          fail(l.line, where, opt.name .. " must be " .. opt.what .. ", got " .. show(value))
+        end
+        layer[opt.name] = value + 0.0
+      end
     end
+    layer.kind, layer.index, layer.line, layer.in_ = op.word, i - 1, l.line, width
+    for _, t in ipairs(op.params(layer)) do params = params + t.rows * t.cols end
+    width = layer.out
     if net.batch * layer.out > M.MAX_ROWS_FLOATS then
       fail(l.line, where, string.format("batch × width = %d × %d is too large (at most %d floats)",
         net.batch, layer.out, M.MAX_ROWS_FLOATS))
@@ -444,7 +449,7 @@ local function validate(path, value, made, text)
     end
     net.layers[i] = layer
   end
-  if not has_linear then fail(lline, "layers", "needs at least one linear layer") end
+  if not has_product then fail(lline, "layers", "needs at least one linear layer") end
   net.output = width
 
   -- loss

@@ -1,8 +1,8 @@
 -- Which instruction set the generated C is written for.
 --
 -- An ISA is implemented when a module gen/isa/<name>.lua exists (embedded at build time);
--- its table gives the vector width, the C types and the spelling of each operation, and
--- gen/kernels.lua turns it into loops. `native` means the best implemented ISA that the
+-- its table gives the vector width, the C types and the spelling of each operation, from
+-- which the kernels of gen/kernels/ write C (gen/schedule.lua picks the family). `native` means the best implemented ISA that the
 -- machine running the generator can execute.
 local errors = require "errors"
 

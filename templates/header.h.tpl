@@ -10,13 +10,13 @@ $(banner)
 @   left = left .. string.rep(" ", math.max(0, #NAME + 25 - #left)) .. value
 @   return note and left .. string.rep(" ", math.max(1, #NAME + 34 - #left)) .. "/* " .. note .. " */" or left
 @ end
-$(define("IN", g.input, "features per sample"))
-$(define("OUT", g.output, "outputs per sample"))
-$(define("BATCH", g.batch, "most rows per call; n may be 1.." .. NAME .. "_BATCH"))
-$(define("PARAM_COUNT", g.param_count, "floats in all parameters"))
-$(define("WORK_BYTES", plan.work_bytes, "sizeof(" .. name .. "_work)"))
-$(define("TENSOR_COUNT", #g.tensors, "entries of " .. name .. "_tensors"))
-$(define("LAYER_COUNT", #g.layers, "entries of " .. name .. "_layers"))
+$(define("IN", input, "features per sample"))
+$(define("OUT", output, "outputs per sample"))
+$(define("BATCH", batch, "most rows per call; n may be 1.." .. NAME .. "_BATCH"))
+$(define("PARAM_COUNT", param_count, "floats in all parameters"))
+$(define("WORK_BYTES", work_bytes, "sizeof(" .. name .. "_work)"))
+$(define("TENSOR_COUNT", #tensors, "entries of " .. name .. "_tensors"))
+$(define("LAYER_COUNT", #layers, "entries of " .. name .. "_layers"))
 $(define("ISA", '"' .. isa .. '"', "instruction set of the generated code"))
 @ if loss == "mse" then
 $(define("LOSS_MSE", 1, "mean squared error, float targets"))
@@ -31,21 +31,21 @@ $(define("OPT_" .. optimizer:upper(), 1, "optimizer of " .. name .. "_step"))
 
 /* Parameters: tensor i lives at (float *)p + $(name)_tensors[i].offset. */
 typedef struct $(name)_params {
-@ for _, t in ipairs(plan.params) do
+@ for _, t in ipairs(tensors) do
   _Alignas(64) float $(t.cname)[$(t.floats)];   /* "$(t.name)" [$(t.rows)][$(t.cols)] */
 @ end
 } $(name)_params;
 
 /* Gradients: the same layout as $(name)_params. */
 typedef struct $(name)_grads {
-@ for _, t in ipairs(plan.params) do
+@ for _, t in ipairs(tensors) do
   _Alignas(64) float $(t.cname)[$(t.floats)];
 @ end
 } $(name)_grads;
 
 /* Scratch kept between $(name)_forward and $(name)_backward (rows: $(NAME)_BATCH). */
 typedef struct $(name)_work {
-@ for _, b in ipairs(plan.work) do
+@ for _, b in ipairs(work) do
   _Alignas(64) float $(b.cname)[$(b.floats)];   /* [$(b.rows)][$(b.ld)] $(emit.comment_text(b.what)) */
 @ end
 } $(name)_work;

@@ -15,22 +15,22 @@ $(banner)
 #include <string.h>
 
 /* The plan (gen/plan.lua) and the compiler agree on every offset. */
-@ for _, t in ipairs(plan.params) do
+@ for _, t in ipairs(tensors) do
 _Static_assert(offsetof($(name)_params, $(t.cname)) == $(t.offset) * sizeof(float), "offset of $(t.cname)");
 @ end
-_Static_assert(sizeof($(name)_params) == $(plan.params_floats) * sizeof(float), "size of $(name)_params");
+_Static_assert(sizeof($(name)_params) == $(params_floats) * sizeof(float), "size of $(name)_params");
 _Static_assert(sizeof($(name)_grads) == sizeof($(name)_params), "size of $(name)_grads");
 _Static_assert(sizeof($(name)_work) == $(NAME)_WORK_BYTES, "size of $(name)_work");
 
 const $(name)_tensor_info $(name)_tensors[$(NAME)_TENSOR_COUNT] = {
-@ for _, t in ipairs(plan.params) do
+@ for _, t in ipairs(tensors) do
   {"$(t.name)", $(t.rows), $(t.cols), $(t.offset), "$(t.init)", "$(t.mode)", "$(t.nonlinearity)", $(emit.float(t.a)), $(t.fan_in), $(t.fan_out)},
 @ end
 };
 
 const $(name)_layer_info $(name)_layers[$(NAME)_LAYER_COUNT] = {
-@ for _, l in ipairs(g.layers) do
-  {"$(l.kind)", $(l.in_), $(l.out), $(emit.float(l.spec.shift or 0)), $(l.weight), $(l.bias)},
+@ for _, l in ipairs(layers) do
+  {"$(l.kind)", $(l.in_), $(l.out), $(emit.float(l.shift)), $(l.weight), $(l.bias)},
 @ end
 };
 
@@ -79,7 +79,7 @@ float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(
 @ for _, c in ipairs(backward_fused_calls) do
     $(c)
 @ end
-@ for _, t in ipairs(fused_bias) do
+@ for _, t in ipairs(unfused_tensors) do
     for (int i = 0; i < $(t.floats); i++) p->$(t.cname)[i] = p->$(t.cname)[i] - lr * g->$(t.cname)[i];
 @ end
     s->t++;
@@ -103,7 +103,7 @@ int $(name)_correct(const float *out, const $(name)_target *t, int n) {
 
 void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor) {
   switch (tensor) {
-@ for i, t in ipairs(plan.params) do
+@ for i, t in ipairs(tensors) do
   case $(i - 1):
     for (int r = 0; r < $(t.rows); r++)
       for (int c = 0; c < $(t.cols); c++) dst[c * $(t.rows) + r] = p->$(t.cname)[r * $(t.cols) + c];
@@ -116,7 +116,7 @@ void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor) {
 
 void $(name)_import_tensor($(name)_params *p, int tensor, const float *src) {
   switch (tensor) {
-@ for i, t in ipairs(plan.params) do
+@ for i, t in ipairs(tensors) do
   case $(i - 1):
     for (int r = 0; r < $(t.rows); r++)
       for (int c = 0; c < $(t.cols); c++) p->$(t.cname)[r * $(t.cols) + c] = src[c * $(t.rows) + r];

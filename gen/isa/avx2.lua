@@ -15,11 +15,8 @@ return {
   width = 8,
   vtype = "__m256",
   includes = {"immintrin.h"},
-  kernels = "tile",
-  fuses_sgd = true,                  -- tile.matmul_xtg can apply plain SGD inside its tiles
   guard = "defined(__AVX2__) && defined(__FMA__)",
   guard_flags = "-mavx2 -mfma",
-  cflags = "-mavx2 -mfma",
   acc_regs = 12,                     -- 6 rows x 2 vectors, + 2 operands + 1 broadcast = 15 of 16
   vec_max = 2,
   max_rows = 6,
@@ -44,6 +41,9 @@ return {
   -- and with the all-ones compare mask: x where m > 0, +0 elsewhere
   select_pos = function(m, x)
     return "_mm256_and_ps(_mm256_cmp_ps(" .. m .. ", _mm256_setzero_ps(), _CMP_GT_OQ), " .. x .. ")"
+  end,
+  blend_pos = function(m, x, y)
+    return "_mm256_blendv_ps(" .. y .. ", " .. x .. ", _mm256_cmp_ps(" .. m .. ", _mm256_setzero_ps(), _CMP_GT_OQ))"
   end,
   -- fixed order: (lo + hi) halves, then pairs
   hsum = function(v)

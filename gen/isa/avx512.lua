@@ -1,7 +1,8 @@
 -- AVX-512F (x86-64): 16 floats per vector, 32 vector registers, k-masks for tails.
--- The fields are those of gen/isa/scalar.lua plus what the tiled kernels (gen/tile.lua)
--- need: partial loads/stores of the first `lanes` floats, a horizontal sum, the register
--- budget that sizes the tiles, and the compile-time guard of the generated .c.
+-- The fields are those of gen/isa/scalar.lua plus what the tiled kernels
+-- (gen/kernels/tiled.lua) need: partial loads/stores of the first `lanes` floats, a
+-- horizontal sum, the register budget that sizes the tiles, and the compile-time guard
+-- of the generated .c.
 local function at(base, index)
   if index == 0 or index == "0" then return base end
   return base .. " + " .. index
@@ -13,12 +14,9 @@ return {
   width = 16,
   vtype = "__m512",
   includes = {"immintrin.h"},
-  kernels = "tile",
-  fuses_sgd = true,                  -- tile.matmul_xtg can apply plain SGD inside its tiles
   -- the generated .c refuses to compile without these
   guard = "defined(__AVX512F__)",
   guard_flags = "-mavx512f",
-  cflags = "-mavx512f -mfma",        -- what the tests and bench compile it with (besides -march=native)
   acc_regs = 24,                     -- accumulators per register tile (32 registers minus operands)
   vec_max = 3,                       -- vectors per tile row: 8 rows x 3 vectors = 24 accumulators
   max_rows = 8,
@@ -43,6 +41,9 @@ return {
   max = function(a, b) return "_mm512_max_ps(" .. a .. ", " .. b .. ")" end,
   select_pos = function(m, x)
     return "_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(" .. m .. ", _mm512_setzero_ps(), _CMP_GT_OQ), " .. x .. ")"
+  end,
+  blend_pos = function(m, x, y)
+    return "_mm512_mask_blend_ps(_mm512_cmp_ps_mask(" .. m .. ", _mm512_setzero_ps(), _CMP_GT_OQ), " .. y .. ", " .. x .. ")"
   end,
   hsum = function(v) return "_mm512_reduce_add_ps(" .. v .. ")" end,
   helpers = [[

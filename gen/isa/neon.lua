@@ -11,11 +11,8 @@ return {
   width = 4,
   vtype = "float32x4_t",
   includes = {"arm_neon.h"},
-  kernels = "tile",
-  fuses_sgd = true,                  -- tile.matmul_xtg can apply plain SGD inside its tiles
   guard = "defined(__aarch64__) && defined(__ARM_NEON)",
   guard_flags = "--target=aarch64-linux-gnu (AArch64 with Advanced SIMD)",
-  cflags = "",
   acc_regs = 24,
   vec_max = 3,
   max_rows = 8,
@@ -48,6 +45,9 @@ return {
   max = function(a, b) return "vbslq_f32(vcgtq_f32(" .. a .. ", " .. b .. "), " .. a .. ", " .. b .. ")" end,
   select_pos = function(m, x)
     return "vbslq_f32(vcgtq_f32(" .. m .. ", vdupq_n_f32(0.0f)), " .. x .. ", vdupq_n_f32(0.0f))"
+  end,
+  blend_pos = function(m, x, y)
+    return "vbslq_f32(vcgtq_f32(" .. m .. ", vdupq_n_f32(0.0f)), " .. x .. ", " .. y .. ")"
   end,
   hsum = function(v) return "simd_hsum128(" .. v .. ")" end,
   -- square block transpose (the input gradient's copy of W)

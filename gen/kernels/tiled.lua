@@ -1,10 +1,10 @@
--- Register-tiled micro-kernels for the three products of a linear layer, for any SIMD
--- ISA table (gen/isa/avx512.lua, avx2.lua, neon.lua): the `kernels` module those tables
--- name. Same arguments and results (up to rounding) as the portable loops in
--- gen/kernels.lua:
---   matmul_xw   y = x·W + b            (epilogue: a = max(y, 0) + shift)
---   matmul_gwt  dx = g·Wᵀ ⊙ [m > 0]
---   matmul_xtg  dW = xᵀ·g, db = Σ_i g
+-- The tiled product kernels: register-tiled micro-kernels for the three products of a
+-- linear layer, for any SIMD ISA table (gen/isa/avx512.lua, avx2.lua, neon.lua), the
+-- family gen/schedule.lua picks for an ISA wider than one float. Same arguments and
+-- results (up to rounding) as the portable loops in gen/kernels/portable.lua:
+--   matmul_xw   y = x·W + b            (epilogue: a = f(y), gen/kernels/epilogue.lua)
+--   matmul_gwt  dx = g·Wᵀ ⊙ f'(m)
+--   matmul_xtg  dW = xᵀ·g, db = Σ_i g  (optionally with the plain SGD update fused)
 --
 -- Shapes. A tile keeps R×V accumulators in registers (R rows, V vectors of the ISA's
 -- width), broadcasts one scalar per row and loads V vectors per step of the reduction:
@@ -18,8 +18,12 @@
 -- AVX-512, vmaskmov on AVX2, lane loads on NEON). The reduction order is fixed (k or j
 -- or i ascending from the first), so results are the same bits on every run.
 local emit = require "emit"
+local epilogue = require "kernels.epilogue"
 
 local M = {}
+
+-- matmul_xtg can apply plain SGD to the weights inside its tiles (a.sgd).
+M.fuses_sgd = true
 
 local buffer = emit.buffer
 
@@ -241,15 +245,11 @@ local function flat_gemv(b, a, isa, f)
   end
   b.put(2, "s = s + " .. a.b .. "[j];")
   b.put(2, a.y .. "[j] = s;")
-  if a.relu then
-    local shift = a.relu.shift or 0
-    b.put(2, a.relu.out .. "[j] = (s > 0.0f ? s : 0.0f)"
-      .. (shift < 0 and " - " .. emit.float(-shift) or shift > 0 and " + " .. emit.float(shift) or "") .. ";")
-  end
+  if a.act then b.put(2, a.act.out .. "[j] = " .. epilogue.forward_scalar(a.act, "s") .. ";") end
   b.put(1, "}")
 end
 
--- y [n][N] = x [n][K] · W [K][N] + b, then a = max(y, 0) + shift when a.relu.
+-- y [n][N] = x [n][K] · W [K][N] + b, then a = f(y) when a.act.
 function M.matmul_xw(a, isa)
   local b = buffer()
   local V = isa.width
@@ -264,21 +264,20 @@ function M.matmul_xw(a, isa)
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as dot products over k" or "") .. " */")
   if plan.tail > 0 then copy_tail(b, 1, "wtl", a.w, a.K, a.N, plan.tail0, plan.tail) end
-  local function epilogue(b2, d2, r, off, c, lanes)
+  local function store_out(b2, d2, r, off, c, lanes)
     local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
     b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
-    if a.relu then
-      local ao = "(i + " .. r .. ") * " .. a.relu.out_ld .. " + " .. off
-      -- max(y, 0) then the shift, subtracted when negative (as the portable loops do)
-      local shift = a.relu.shift or 0
-      if lanes then
-        local v = isa.max(c, isa.zero())
-        if shift < 0 then v = isa.sub(v, isa.broadcast(emit.float(-shift)))
-        elseif shift > 0 then v = isa.add(v, isa.broadcast(emit.float(shift))) end
-        b2.put(d2, vstore(isa, a.relu.out, ao, v, lanes))
+    if a.act then
+      local ao = "(i + " .. r .. ") * " .. a.act.out_ld .. " + " .. off
+      local v = lanes and epilogue.forward(a.act, isa, c)
+      if v then
+        b2.put(d2, vstore(isa, a.act.out, ao, v, lanes))
+      elseif lanes then
+        -- no vector spelling: lane by lane from the y just stored, while it is in L1
+        b2.put(d2, "for (int l = 0; l < " .. lanes .. "; l++) " .. a.act.out .. "[" .. ao .. " + l] = "
+          .. epilogue.forward_scalar(a.act, a.y .. "[" .. yo .. " + l]") .. ";")
       else
-        b2.put(d2, a.relu.out .. "[" .. ao .. "] = (" .. c .. " > 0.0f ? " .. c .. " : 0.0f)"
-          .. (shift < 0 and " - " .. emit.float(-shift) or shift > 0 and " + " .. emit.float(shift) or "") .. ";")
+        b2.put(d2, a.act.out .. "[" .. ao .. "] = " .. epilogue.forward_scalar(a.act, c) .. ";")
       end
     end
   end
@@ -292,14 +291,14 @@ function M.matmul_xw(a, isa)
         init = function(v) return vload(isa, a.b, blk[v].off, blk[v].lanes) end,
         brow = function(k) return at(a.w, k .. " * " .. a.N) end,
         a = function(r, k) return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]" end,
-        finish = function(b2, d2, r, _, vec, c) epilogue(b2, d2, r, vec.off, c, vec.lanes) end,
+        finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, vec.off, c, vec.lanes) end,
       })
     end
     if plan.tail > 0 then
       M.dot_tile(bb, d, isa, rows, plan.tail, a.K, a.x .. " + i * " .. a.x_ld, a.x_ld, "wtl", function(b2, d2, r, c, sum)
         local j = plan.tail0 + c
         b2.put(d2, "{ const float s = " .. sum .. " + " .. a.b .. "[" .. j .. "];")
-        epilogue(b2, d2 + 1, r, j, "s", nil)
+        store_out(b2, d2 + 1, r, j, "s", nil)
         b2.put(d2, "}")
       end)
     end
@@ -353,7 +352,7 @@ function M.dot_tile(b, d, isa, rows, t, K, xr, ld, wt, done)
   end
 end
 
--- dx [n][K] = g [n][N] · Wᵀ, times [m > 0] when a.mask. W [K][N] is read one k-block at
+-- dx [n][K] = g [n][N] · Wᵀ, times f'(m) of the previous activation when a.mask. W [K][N] is read one k-block at
 -- a time into a transposed copy wt [N][KB] on the stack (at most 16 KB), so the tile
 -- loads W along k.
 function M.matmul_gwt(a, isa)
@@ -406,8 +405,8 @@ function M.matmul_gwt(a, isa)
           local row = "(i + " .. r .. ")"
           local v = c
           if a.mask then
-            v = isa.select_pos(vload(isa, a.mask, row .. " * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off,
-                                     vec.lanes), c)
+            v = epilogue.grad(a.mask_act, isa, c,
+                              vload(isa, a.mask, row .. " * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off, vec.lanes))
           end
           b2.put(d2, vstore(isa, a.dx, row .. " * " .. a.dx_ld .. " + " .. k0 .. " + " .. vec.off, v, vec.lanes))
         end,
@@ -591,57 +590,6 @@ function M.matmul_xtg(a, isa)
   return b.text()
 end
 
--- Softmax + cross-entropy gradient for ISAs with a vector exp (isa.exp, isa.max_gt): the
--- same function as gen/ops/softmax_cross_entropy.lua's scalar one, with V rows at a time in
--- the lanes (the [rows][C] logits transposed through a stack block), so the max, the
--- exponentials and their sum are vector operations; max, sum order and the gradient formula
--- are the scalar code's, only e^x differs (a polynomial instead of libm's expf).
--- a = {C = classes, LD = row stride, mask = true when the output has a ReLU mask}.
--- Returns the C function, or nil when the ISA has no exp or C is large (the stack block).
-function M.softmax_ce_backward(a, isa)
-  if not (isa.exp and isa.max_gt) or a.C > 64 then return nil end
-  local V, C, LD = isa.width, a.C, a.LD
-  local vt = isa.vtype
-  local b = buffer()
-  b.put(0, "/* Loss and its gradient d = (softmax(out) - onehot(t)) / n" .. (a.mask and " * [mk > 0] (the last ReLU's derivative)" or "")
-    .. ";")
-  b.put(0, "   out [n][" .. C .. "], t [n]" .. (a.mask and ", mk [n][" .. C .. "]" or "") .. " -> d [n][" .. C .. "]. "
-    .. V .. " rows at a time, one per lane. */")
-  b.put(0, "static float softmax_cross_entropy_backward(float *restrict d, const float *restrict out,")
-  b.put(0, "                                            const int32_t *restrict t, "
-    .. (a.mask and "const float *restrict mk, " or "") .. "int n) {")
-  b.put(1, "const float inv_n = 1.0f / (float)n;")
-  b.put(1, "float sum = 0.0f;")
-  b.put(1, "_Alignas(64) float e[" .. C * V .. "], ms[" .. V .. "], ss[" .. V .. "];")
-  b.put(1, "for (int i0 = 0; i0 < n; i0 += " .. V .. ") {")
-  b.put(2, "const int rows = n - i0 < " .. V .. " ? n - i0 : " .. V .. ";")
-  b.put(2, "for (int j = 0; j < " .. C .. "; j++)")
-  b.put(3, "for (int r = 0; r < " .. V .. "; r++) e[j * " .. V .. " + r] = r < rows ? out[(i0 + r) * " .. LD .. " + j] : 0.0f;")
-  b.put(2, vt .. " m = " .. aload(isa, "e", 0) .. ", s = " .. isa.zero() .. ";")
-  b.put(2, "for (int j = 1; j < " .. C .. "; j++) m = " .. isa.max_gt(aload(isa, "e", "j * " .. V), "m") .. ";")
-  b.put(2, "for (int j = 0; j < " .. C .. "; j++) {")
-  b.put(3, "const " .. vt .. " ej = " .. isa.exp(isa.sub(aload(isa, "e", "j * " .. V), "m")) .. ";")
-  b.put(3, astore(isa, "e", "j * " .. V, "ej"))
-  b.put(3, "s = " .. isa.add("s", "ej") .. ";")
-  b.put(2, "}")
-  b.put(2, isa.store("ms", 0, "m"))
-  b.put(2, isa.store("ss", 0, "s"))
-  b.put(2, "for (int r = 0; r < rows; r++) {")
-  b.put(3, "const int i = i0 + r;")
-  b.put(3, "const float *restrict oi = out + i * " .. LD .. ";")
-  b.put(3, "float *restrict di = d + i * " .. LD .. ";")
-  b.put(3, "sum = sum + ((ms[r] - oi[t[i]]) + logf(ss[r]));")
-  b.put(3, "const float inv_s = 1.0f / ss[r];")
-  b.put(3, "for (int j = 0; j < " .. C .. "; j++) {")
-  b.put(4, "const float gj = (e[j * " .. V .. " + r] * inv_s - (j == t[i] ? 1.0f : 0.0f)) * inv_n;")
-  b.put(4, "di[j] = " .. (a.mask and "mk[i * " .. LD .. " + j] > 0.0f ? gj : 0.0f" or "gj") .. ";")
-  b.put(3, "}")
-  b.put(2, "}")
-  b.put(1, "}")
-  b.put(1, "return sum / (float)n;")
-  b.put(0, "}")
-  return b.text()
-end
-
-M._vectors, M._blocks = vectors, blocks   -- for tests
+-- The tile planners, for the unit tests (tests/gen/unit.lua).
+M.vectors, M.blocks, M.column_plan, M.flat_plan = vectors, blocks, column_plan, flat_plan
 return M

@@ -1,50 +1,43 @@
 -- relu{shift = s}: a = max(x, 0) + s (the seed uses s = -0.5). Its derivative is
--- [x > 0]. After a linear layer it is fused into that layer's step (gen/graph.lua);
--- this file emits the standalone form (first layer, or a relu after a relu).
+-- [x > 0], as torch.relu's (0 at 0).
 local emit = require "emit"
 
-local M = {}
+local M = {
+  word = "relu",
+  role = "activation",
+  args = {"opts"},
+  example = "relu{shift = -0.5}",
+  options = {{name = "shift", default = 0, check = function(v) return true end, what = "a finite number"}},
+  title = "ReLU",
+  summary = "max(x, 0) + shift",
+}
 
-function M.params() return {} end
+local function shift_text(shift)
+  if shift == 0 then return "" end
+  return shift < 0 and " - " .. emit.number(-shift) or " + " .. emit.number(shift)
+end
+
+function M.formula(o, x) return "max(" .. x .. ", 0)" .. shift_text(o.shift) end
+
+function M.shown(o)
+  return o.shift == 0 and "relu" or "relu(shift " .. emit.number(o.shift) .. ")"
+end
+
+-- max(v, 0), then the shift (subtracted when negative)
+function M.forward(isa, v, o)
+  local r = isa.max(v, isa.zero())
+  if o.shift < 0 then return isa.sub(r, isa.broadcast(emit.float(-o.shift))) end
+  if o.shift > 0 then return isa.add(r, isa.broadcast(emit.float(o.shift))) end
+  return r
+end
+
+M.grad = {
+  uses = "input",
+  derivative = function(_, m) return "[" .. m .. " > 0]" end,
+  rule = function(isa, g, m) return isa.select_pos(m, g) end,
+}
 
 -- max and shift forward; the mask multiply backward (no dx term of its own).
 function M.flops(l, B) return 2 * B * l.out, B * l.out, 0 end
-
-local function shifted(isa, v, shift)
-  if shift == 0 then return v end
-  if shift < 0 then return isa.sub(v, isa.broadcast(emit.float(-shift))) end
-  return isa.add(v, isa.broadcast(emit.float(shift)))
-end
-
-function M.forward(s, ctx)
-  local W, isa, shift = s.out, require("isa.scalar"), s.relu.spec.shift
-  local fn = s.fname .. "_forward"
-  local text = string.format("/* Layer %d: a = max(x, 0)%s; x, a [n][%d]. */\n", s.relu.index,
-      shift == 0 and "" or (shift < 0 and " - " .. emit.number(-shift) or " + " .. emit.number(shift)), W)
-    .. string.format("static void %s(float *restrict a, const float *restrict x, int n) {\n", fn)
-    .. string.format("  for (int i = 0; i < n * %d; i++) %s\n", W,
-         isa.store("a", "i", shifted(isa, isa.max(isa.load("x", "i"), isa.zero()), shift)))
-    .. "}\n"
-  local call = string.format("%s(%s, %s, n);", fn, ctx.ref(s.a), ctx.ref(s.input))
-  return text, call
-end
-
--- g = s.d is the gradient with respect to this relu's input, already masked by its
--- consumer; pass it on to the producer of the input, masked by that producer's ReLU.
-function M.backward(s, ctx)
-  local W, isa, mask = s.out, require("isa.scalar"), ctx.in_mask
-  local fn = s.fname .. "_backward"
-  local text = string.format("/* Layer %d backward: dx = g%s; g, dx [n][%d]%s. */\n", s.relu.index,
-      mask and " * [m > 0] (the previous ReLU's derivative)" or " (the mask is applied by the consumer)", W,
-      mask and ", m [n][" .. W .. "]" or "")
-    .. string.format("static void %s(float *restrict dx, const float *restrict g%s, int n) {\n", fn,
-         mask and ", const float *restrict m" or "")
-    .. (ctx.first and "  if (dx == NULL) return;\n" or "")
-    .. string.format("  for (int i = 0; i < n * %d; i++) %s\n", W,
-         isa.store("dx", "i", mask and isa.select_pos(isa.load("m", "i"), isa.load("g", "i")) or isa.load("g", "i")))
-    .. "}\n"
-  local call = string.format("%s(%s, %s, %sn);", fn, ctx.dx, ctx.ref(s.d), mask and ctx.ref(mask) .. ", " or "")
-  return text, call
-end
 
 return M

@@ -1,0 +1,142 @@
+-- The C functions of one step (gen/schedule.lua decides the steps): a product layer with
+-- its fused activation, or a standalone activation; forward and backward. The products'
+-- bodies come from the kernel family the schedule chose (gen/kernels/portable.lua,
+-- straight.lua, tiled.lua); this file writes the function around them: comment with the
+-- formula and shapes, signature, the order of the products, and the call.
+--
+-- ctx (from gen/lower.lua): isa, family (the kernel module), batch, ref(buffer) -> C
+-- expression, tensor(index) -> the tensor, noinline, fuse_sgd, first (no step before:
+-- the input gradient is optional), dx / dx_ld (where the input gradient goes), in_act
+-- (the previous step's activation whose derivative the input gradient takes, with its
+-- buffer as in_act.buf), and the step's own buffers (mem: input, z, a, d).
+local epilogue = require "kernels.epilogue"
+local scalar = require "isa.scalar"
+
+local M = {}
+
+-- Straight-line functions are kept out of their callers (gen/schedule.lua asks for it):
+-- inlining several into one function makes it large, and clang's -fsanitize=undefined
+-- builds then compile for long.
+local NOINLINE = "#if defined(__GNUC__)\n__attribute__((noinline))\n#endif\n"
+
+local function pad(fn) return string.rep(" ", #fn + 13) end
+
+-- Forward of a product step (+ activation): y = x @ W + b [, a = f(y)].
+function M.product_forward(s, mem, ctx)
+  local L, K, N = s.product, s.in_, s.out
+  local fn = s.fname .. "_forward"
+  local b = {}
+  local act = s.act and {op = s.act.op, opts = s.act.opts, out = "a", out_ld = mem.a.ld}
+  local y = act and mem.z or mem.a
+  if act then
+    b[#b + 1] = string.format("/* Layers %d-%d: z = x @ W + b, a = %s.\n", L.index, s.act.index,
+                              act.op.formula(act.opts, "z"))
+    b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> z [n][%d], a [n][%d]. */\n", K, K, N, N, N, N)
+    b[#b + 1] = (ctx.noinline and NOINLINE or "")
+      .. string.format("static void %s(float *restrict z, float *restrict a, const float *restrict x,\n", fn)
+    b[#b + 1] = pad(fn) .. "const float *restrict w, const float *restrict b, int n) {\n"
+  else
+    b[#b + 1] = string.format("/* Layer %d: y = x @ W + b.\n", L.index)
+    b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> y [n][%d]. */\n", K, K, N, N, N)
+    b[#b + 1] = (ctx.noinline and NOINLINE or "")
+      .. string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
+    b[#b + 1] = pad(fn) .. "const float *restrict b, int n) {\n"
+  end
+  b[#b + 1] = ctx.family.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, w = "w", b = "b",
+                                    y = act and "z" or "y", y_ld = y.ld, act = act, batch = ctx.batch}, ctx.isa)
+  b[#b + 1] = "}\n"
+  local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
+  local call
+  if act then
+    call = string.format("%s(%s, %s, %s, p->%s, p->%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a),
+                         ctx.ref(mem.input), w.cname, bias.cname)
+  else
+    call = string.format("%s(%s, %s, p->%s, p->%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias.cname)
+  end
+  return table.concat(b), call
+end
+
+-- Backward of a product step: g = mem.d is the gradient with respect to x @ W + b (its
+-- activation's derivative already applied by whoever wrote it). Writes dW, db and the
+-- gradient with respect to the step's input, times the derivative of the activation that
+-- produced that input (ctx.in_act) if there is one. With ctx.fuse_sgd the function also
+-- takes wu and lr and, when wu is not NULL, applies wu -= lr * dW inside the
+-- weight-gradient tiles; dx is then computed first, while W is unchanged (so w and wu,
+-- the same tensor, are not restrict).
+function M.product_backward(s, mem, ctx)
+  local L, K, N = s.product, s.in_, s.out
+  local fn = s.fname .. "_backward"
+  local in_act = ctx.in_act
+  local b = {}
+  b[#b + 1] = string.format("/* Layer %d backward: dW = x^T @ g, db = sum over rows of g, dx = g @ W^T%s.\n", L.index,
+    in_act and epilogue.grad_prose(in_act, "m", "previous") or "")
+  b[#b + 1] = string.format("   g [n][%d], x [n][%d]%s, W [%d][%d] -> dW [%d][%d], db [%d], dx [n][%d]%s. */\n",
+    N, K, in_act and string.format(", m [n][%d]", K) or "", K, N, K, N, N, K,
+    ctx.first and " (skipped if dx is NULL)" or "")
+  local fuse = ctx.fuse_sgd
+  b[#b + 1] = (ctx.noinline and NOINLINE or "")
+    .. string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
+  b[#b + 1] = pad(fn) .. "const float *restrict g, const float *restrict x, "
+    .. (in_act and "const float *restrict m,\n" .. pad(fn) or "")
+    .. (fuse and "const float *w, float *wu, float lr, int n) {\n" or "const float *restrict w, int n) {\n")
+  local xtg = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
+                                     dw = "dw", db = "db", batch = ctx.batch,
+                                     sgd = fuse and {w = "wu", lr = "lr", optional = true} or nil}, ctx.isa)
+  local gwt = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
+                                     dx_ld = ctx.dx_ld, mask = in_act and "m", mask_ld = in_act and in_act.buf.ld,
+                                     mask_act = in_act, batch = ctx.batch}, ctx.isa)
+  if fuse then
+    b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
+    b[#b + 1] = xtg
+  else
+    b[#b + 1] = xtg
+    if ctx.first then b[#b + 1] = "  if (dx == NULL) return;\n" end
+    b[#b + 1] = gwt
+  end
+  b[#b + 1] = "}\n"
+  local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
+  local function args(dx)
+    return string.format("g->%s, g->%s, %s, %s, %s, %sp->%s", w.cname, bias.cname,
+      dx, ctx.ref(mem.d), ctx.ref(mem.input), in_act and ctx.ref(in_act.buf) .. ", " or "", w.cname)
+  end
+  local call = string.format("%s(%s%s, n);", fn, args(ctx.dx), fuse and ", NULL, 0.0f" or "")
+  -- the fused call sits in NAME_train_step, which never wants the input's gradient
+  local call_fused = fuse and string.format("%s(%s, p->%s, lr, n);", fn, args(ctx.first and "NULL" or ctx.dx),
+                                            w.cname) or nil
+  return table.concat(b), call, call_fused
+end
+
+-- Forward of a standalone activation (first layer, or after another activation), as a
+-- portable loop over the n rows.
+function M.activation_forward(s, mem, ctx)
+  local W, act = s.out, {op = s.act.op, opts = s.act.opts}
+  local fn = s.fname .. "_forward"
+  local text = string.format("/* Layer %d: a = %s; x, a [n][%d]. */\n", s.act.index, act.op.formula(act.opts, "x"), W)
+    .. string.format("static void %s(float *restrict a, const float *restrict x, int n) {\n", fn)
+    .. string.format("  for (int i = 0; i < n * %d; i++) %s\n", W,
+         scalar.store("a", "i", epilogue.forward_scalar(act, scalar.load("x", "i"))))
+    .. "}\n"
+  return text, string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
+end
+
+-- Backward of a standalone activation: g = mem.d is the gradient with respect to its
+-- input, already times its derivative (applied by its consumer); pass it on to the
+-- producer of the input, times that producer's derivative.
+function M.activation_backward(s, mem, ctx)
+  local W, in_act = s.out, ctx.in_act
+  local fn = s.fname .. "_backward"
+  local text = string.format("/* Layer %d backward: dx = g%s; g, dx [n][%d]%s. */\n", s.act.index,
+      in_act and epilogue.grad_prose(in_act, "m", "previous") or " (the mask is applied by the consumer)", W,
+      in_act and ", m [n][" .. W .. "]" or "")
+    .. string.format("static void %s(float *restrict dx, const float *restrict g%s, int n) {\n", fn,
+         in_act and ", const float *restrict m" or "")
+    .. (ctx.first and "  if (dx == NULL) return;\n" or "")
+    .. string.format("  for (int i = 0; i < n * %d; i++) %s\n", W,
+         scalar.store("dx", "i", in_act and epilogue.grad_scalar(in_act, scalar.load("g", "i"), scalar.load("m", "i"))
+                                 or scalar.load("g", "i")))
+    .. "}\n"
+  local call = string.format("%s(%s, %s, %sn);", fn, ctx.dx, ctx.ref(mem.d), in_act and ctx.ref(in_act.buf) .. ", " or "")
+  return text, call
+end
+
+return M
