@@ -10,6 +10,15 @@
  * between linears nothing, relu() or relu{shift = s}; loss mse (last width 1) or
  * cross_entropy (last width >= 2); batch 1-70; optimizer sgd (momentum, dampening,
  * nesterov, weight decay), adam or adamw, with some keys left to their defaults.
+ *
+ * From r24 on (COUNT > 24) the networks also use leaky_relu (leaky_relu() with torch's
+ * default slope 0.01, or leaky_relu{slope = s}), tanh() and sigmoid(): 2-4 linear layers,
+ * an optional activation before the first linear (standalone), after each linear but the
+ * last a chain of 0-2 activations (the first fused with the linear, the second standalone)
+ * and an optional one after the last linear; r24..r28 each force a layout so that each of
+ * the three appears fused and standalone (see `forced` in one_act). r00..r23 are drawn by
+ * the same code as before those were added, first in the stream, so they and their
+ * descriptions stay byte-identical (generator changes are checked against them).
  * A file is written only if its content changed (so make does not rebuild needlessly).
  */
 #include <errno.h>
@@ -91,15 +100,71 @@ static int write_if_changed(const char *path, const text *t)
   return 0;
 }
 
-static int one(const char *dir, int index)
+static int write_pair(const char *dir, const char *name, text *lua, text *desc)
 {
-  static const char *inits[] = {"kaiming_normal", "kaiming_uniform", "xavier_uniform",
-                                "xavier_normal", "simple_kaiming", "pytorch_default"};
-  static const char *shifts[] = {"-0.5", "0.25", "-0.125", "0.5"};
+  char path[4096];
+  int rc = 0;
+  snprintf(path, sizeof path, "%s/%s.lua", dir, name);
+  rc |= write_if_changed(path, lua);
+  snprintf(path, sizeof path, "%s/%s.desc", dir, name);
+  rc |= write_if_changed(path, desc);
+  free(lua->p);
+  free(desc->p);
+  return rc;
+}
+
+/* The optimizer line (the spec's optimizer = ... and the description's), at the end of a
+   network's draw. */
+static void optimizer(text *lua, text *desc)
+{
   static const char *sgd_lr[] = {"0.1", "0.05", "0.01", "0.5"};
   static const char *adam_lr[] = {"0.001", "0.003", "0.01"};
   static const char *momenta[] = {"0.9", "0.5", "0.99"};
   static const char *decays[] = {"0.0001", "0.005", "0.01"};
+  int kind = between(1, 10);
+  if (kind <= 5) {
+    const char *lr = PICK(sgd_lr);
+    add(lua, "  optimizer = sgd { lr = %s", lr);
+    add(desc, "optimizer sgd lr=%s", lr);
+    if (chance(70)) {
+      const char *m = PICK(momenta);
+      add(lua, ", momentum = %s", m);
+      add(desc, " momentum=%s", m);
+      if (chance(40)) {
+        add(lua, ", nesterov = true");
+        add(desc, " nesterov=1");
+      } else if (chance(40)) {
+        add(lua, ", dampening = 0.1");
+        add(desc, " dampening=0.1");
+      }
+    }
+  } else {
+    const char *lr = PICK(adam_lr), *k = kind <= 8 ? "adam" : "adamw";
+    add(lua, "  optimizer = %s { lr = %s", k, lr);
+    add(desc, "optimizer %s lr=%s", k, lr);
+    if (chance(40)) {
+      add(lua, ", beta1 = 0.8, beta2 = 0.99");
+      add(desc, " beta1=0.8 beta2=0.99");
+    }
+    if (chance(30)) {
+      add(lua, ", eps = 1e-6");
+      add(desc, " eps=1e-6");
+    }
+  }
+  if (chance(40)) {
+    const char *d = PICK(decays);
+    add(lua, ", weight_decay = %s", d);
+    add(desc, " weight_decay=%s", d);
+  }
+}
+
+/* r00..r23: linears and relus only. Do not change what or in which order this draws. */
+static const char *inits[] = {"kaiming_normal", "kaiming_uniform", "xavier_uniform",
+                              "xavier_normal", "simple_kaiming", "pytorch_default"};
+static const char *shifts[] = {"-0.5", "0.25", "-0.125", "0.5"};
+
+static int one(const char *dir, int index)
+{
   char name[16];
   snprintf(name, sizeof name, "r%02d", index);
   text lua = {0}, desc = {0};
@@ -139,53 +204,115 @@ static int one(const char *dir, int index)
   lua.len--;   /* drop the last comma */
   add(&lua, " },\n  loss = \"%s\",\n  batch = %d,\n", ce ? "cross_entropy" : "mse", batch);
 
-  int kind = between(1, 10);
-  if (kind <= 5) {
-    const char *lr = PICK(sgd_lr);
-    add(&lua, "  optimizer = sgd { lr = %s", lr);
-    add(&desc, "optimizer sgd lr=%s", lr);
-    if (chance(70)) {
-      const char *m = PICK(momenta);
-      add(&lua, ", momentum = %s", m);
-      add(&desc, " momentum=%s", m);
-      if (chance(40)) {
-        add(&lua, ", nesterov = true");
-        add(&desc, " nesterov=1");
-      } else if (chance(40)) {
-        add(&lua, ", dampening = 0.1");
-        add(&desc, " dampening=0.1");
-      }
-    }
-  } else {
-    const char *lr = PICK(adam_lr), *k = kind <= 8 ? "adam" : "adamw";
-    add(&lua, "  optimizer = %s { lr = %s", k, lr);
-    add(&desc, "optimizer %s lr=%s", k, lr);
-    if (chance(40)) {
-      add(&lua, ", beta1 = 0.8, beta2 = 0.99");
-      add(&desc, " beta1=0.8 beta2=0.99");
-    }
-    if (chance(30)) {
-      add(&lua, ", eps = 1e-6");
-      add(&desc, " eps=1e-6");
-    }
-  }
-  if (chance(40)) {
-    const char *d = PICK(decays);
-    add(&lua, ", weight_decay = %s", d);
-    add(&desc, " weight_decay=%s", d);
-  }
+  optimizer(&lua, &desc);
   add(&lua, " },\n}\n");
   add(&desc, "\n");
+  return write_pair(dir, name, &lua, &desc);
+}
 
-  char path[4096];
-  int rc = 0;
-  snprintf(path, sizeof path, "%s/%s.lua", dir, name);
-  rc |= write_if_changed(path, &lua);
-  snprintf(path, sizeof path, "%s/%s.desc", dir, name);
-  rc |= write_if_changed(path, &desc);
-  free(lua.p);
-  free(desc.p);
-  return rc;
+/* ---- r24 on: leaky_relu, tanh and sigmoid as well ---- */
+
+enum { A_RELU, A_RELU_SHIFT, A_LEAKY_DEFAULT, A_LEAKY, A_TANH, A_SIGMOID, A_KINDS, A_NONE = -1 };
+
+static void activation(text *lua, text *desc, int a)
+{
+  static const char *slopes[] = {"0.1", "0.2", "0.05", "0.3"};
+  switch (a) {
+  case A_RELU: add(lua, " relu(),"); add(desc, "relu 0\n"); break;
+  case A_RELU_SHIFT: {
+    const char *s = PICK(shifts);
+    add(lua, " relu{shift = %s},", s);
+    add(desc, "relu %s\n", s);
+    break;
+  }
+  case A_LEAKY_DEFAULT:   /* torch.nn.LeakyReLU's default negative_slope */
+    add(lua, " leaky_relu(),");
+    add(desc, "leaky_relu 0.01\n");
+    break;
+  case A_LEAKY: {
+    const char *s = PICK(slopes);
+    add(lua, " leaky_relu{slope = %s},", s);
+    add(desc, "leaky_relu %s\n", s);
+    break;
+  }
+  case A_TANH: add(lua, " tanh(),"); add(desc, "tanh\n"); break;
+  case A_SIGMOID: add(lua, " sigmoid(),"); add(desc, "sigmoid\n"); break;
+  default: break;
+  }
+}
+
+/* one of the six, the three new ones twice as likely as each relu */
+static int any_activation(void)
+{
+  static const int pool[] = {A_RELU, A_RELU_SHIFT, A_LEAKY_DEFAULT, A_LEAKY, A_LEAKY, A_TANH, A_TANH,
+                             A_SIGMOID, A_SIGMOID};
+  return PICK(pool);
+}
+
+/* The layouts r24..r28 must contain: [0] before the first linear, [1] fused after the first
+   linear, [2] standalone right after it, [3] after the last linear; A_NONE = drawn. Together
+   each of leaky_relu, tanh, sigmoid appears fused and standalone (first layer, chained after
+   another activation, last before the loss). */
+static const int forced[5][4] = {
+  {A_TANH, A_LEAKY, A_NONE, A_NONE},                 /* r24 */
+  {A_NONE, A_TANH, A_SIGMOID, A_NONE},               /* r25 */
+  {A_SIGMOID, A_LEAKY_DEFAULT, A_TANH, A_NONE},      /* r26 */
+  {A_NONE, A_SIGMOID, A_NONE, A_LEAKY},              /* r27 (batch 1) */
+  {A_LEAKY, A_NONE, A_LEAKY_DEFAULT, A_SIGMOID},     /* r28 */
+};
+
+static int one_act(const char *dir, int index)
+{
+  char name[16];
+  snprintf(name, sizeof name, "r%02d", index);
+  text lua = {0}, desc = {0};
+  const int *f = index - 24 < 5 ? forced[index - 24] : NULL;
+
+  int in = width(), nlin = between(2, 4), ce = chance(60), batch;
+  int r = between(1, 10);
+  batch = r == 1 ? 1 : r <= 3 ? PICK(((const int[]){8, 16, 32, 64})) : between(2, 70);
+  if (index % 12 == 3) batch = 1;   /* r27: batch 1 (the SIMD flat-stream forward) */
+
+  add(&lua, "-- generated by tests/randspec (seeded); do not edit\n");
+  add(&lua, "return network \"%s\" {\n  input = %d,\n  layers = {", name, in);
+  add(&desc, "# generated by tests/randspec (seeded) with %s.lua; do not edit\n", name);
+  add(&desc, "name %s\ninput %d\nbatch %d\nloss %s\n", name, in, batch, ce ? "cross_entropy" : "mse");
+  int a = f && f[0] != A_NONE ? f[0] : chance(30) ? any_activation() : A_NONE;
+  activation(&lua, &desc, a);
+  for (int l = 0; l < nlin; l++) {
+    int last = l == nlin - 1;
+    int w = !last ? width() : ce ? (chance(50) ? between(2, 12) : (width() % 69) + 2) : 1;
+    if (chance(35)) {
+      const char *init = PICK(inits);
+      add(&lua, " linear(%d, {init = \"%s\"}),", w, init);
+      add(&desc, "linear %d %s\n", w, init);
+    } else {
+      add(&lua, " linear(%d),", w);
+      add(&desc, "linear %d\n", w);
+    }
+    int fused, chained;
+    if (!last) {   /* 0-2 activations: the first fused with this linear, the second standalone */
+      int k = between(1, 10);
+      fused = k <= 8 ? any_activation() : A_NONE;
+      chained = k <= 3 ? any_activation() : A_NONE;
+      if (l == 0 && f && f[1] != A_NONE) fused = f[1];
+      if (l == 0 && f && f[2] != A_NONE) {
+        chained = f[2];
+        if (fused == A_NONE) fused = any_activation();
+      }
+    } else {
+      fused = f && f[3] != A_NONE ? f[3] : chance(25) ? any_activation() : A_NONE;
+      chained = A_NONE;
+    }
+    activation(&lua, &desc, fused);
+    activation(&lua, &desc, chained);
+  }
+  lua.len--;   /* drop the last comma */
+  add(&lua, " },\n  loss = \"%s\",\n  batch = %d,\n", ce ? "cross_entropy" : "mse", batch);
+  optimizer(&lua, &desc);
+  add(&lua, " },\n}\n");
+  add(&desc, "\n");
+  return write_pair(dir, name, &lua, &desc);
 }
 
 int main(int argc, char **argv)
@@ -207,6 +334,6 @@ int main(int argc, char **argv)
   }
   state = seed;
   for (int i = 0; i < count; i++)
-    if (one(argv[1], i)) return 1;
+    if (i < 24 ? one(argv[1], i) : one_act(argv[1], i)) return 1;
   return 0;
 }
