@@ -7,6 +7,7 @@ local emit = require "emit"
 local layer = require "kernels.layer"
 local loss = require "kernels.loss"
 local names = require "names"
+local ops = require "ops"
 
 local M = {}
 
@@ -77,6 +78,9 @@ function M.build(g, sched, plan, isa, opts)
     code_fmas = sched.fmas, code_budget = sched.budget,
   }
   -- NAME_layers[]: the layer table of the public API
+  local words = {}
+  for k, w in ipairs(ops.words()) do words[k] = '"' .. w .. '"' end
+  ctx.op_words = table.concat(words, ", ")
   for i, l in ipairs(g.layers) do
     ctx.layers[i] = {kind = l.kind, in_ = l.in_, out = l.out, shift = l.opts.shift or 0,
                      slope = l.opts.slope or 0, weight = l.weight, bias = l.bias}

@@ -81,10 +81,11 @@ typedef struct {
 extern const $(name)_tensor_info $(name)_tensors[];
 
 typedef struct {
-  const char *kind;          /* "linear" or "relu" */
+  const char *kind;          /* the spec's word: $(op_words) */
   int in, out;               /* features in and out */
   float shift;               /* relu: added after max(x, 0); else 0 */
   int weight, bias;          /* linear: indices into $(name)_tensors; else -1 */
+  float slope;               /* leaky_relu: the slope for x <= 0; else 0 */
 } $(name)_layer_info;
 extern const $(name)_layer_info $(name)_layers[];
 

@@ -84,10 +84,11 @@ typedef struct {
 extern const mnist_mlp_tensor_info mnist_mlp_tensors[];
 
 typedef struct {
-  const char *kind;          /* "linear" or "relu" */
+  const char *kind;          /* the spec's word: "linear", "leaky_relu", "relu", "sigmoid", "tanh" */
   int in, out;               /* features in and out */
   float shift;               /* relu: added after max(x, 0); else 0 */
   int weight, bias;          /* linear: indices into mnist_mlp_tensors; else -1 */
+  float slope;               /* leaky_relu: the slope for x <= 0; else 0 */
 } mnist_mlp_layer_info;
 extern const mnist_mlp_layer_info mnist_mlp_layers[];
 

@@ -35,9 +35,9 @@ const xor_tensor_info xor_tensors[XOR_TENSOR_COUNT] = {
 };
 
 const xor_layer_info xor_layers[XOR_LAYER_COUNT] = {
-  {"linear", 2, 16, 0.0f, 0, 1},
-  {"relu", 16, 16, 0.0f, -1, -1},
-  {"linear", 16, 2, 0.0f, 2, 3},
+  {"linear", 2, 16, 0.0f, 0, 1, 0.0f},
+  {"relu", 16, 16, 0.0f, -1, -1, 0.0f},
+  {"linear", 16, 2, 0.0f, 2, 3, 0.0f},
 };
 
 /* Layers 0-1: z = x @ W + b, a = max(z, 0).

@@ -85,10 +85,11 @@ typedef struct {
 extern const xor_tensor_info xor_tensors[];
 
 typedef struct {
-  const char *kind;          /* "linear" or "relu" */
+  const char *kind;          /* the spec's word: "linear", "leaky_relu", "relu", "sigmoid", "tanh" */
   int in, out;               /* features in and out */
   float shift;               /* relu: added after max(x, 0); else 0 */
   int weight, bias;          /* linear: indices into xor_tensors; else -1 */
+  float slope;               /* leaky_relu: the slope for x <= 0; else 0 */
 } xor_layer_info;
 extern const xor_layer_info xor_layers[];
 
