@@ -66,5 +66,116 @@ check(errors.suggest("zzzzzz", {"input", "batch"}) == "", "no suggestion for a f
 -- plan: 64-byte alignment of every tensor ----------------------------------------------
 check(plan.pad(1) == 16 and plan.pad(16) == 16 and plan.pad(50) == 64 and plan.pad(0) == 0, "pad to 16 floats")
 
+-- tile planners (gen/kernels/tiled.lua) ------------------------------------------------
+local tiled = require "kernels.tiled"
+local ISAS = {require "isa.avx512", require "isa.avx2", (require "isa.neon")}   -- () keeps one value
+
+-- vectors(count, width): consecutive, whole vectors then one partial, covering count floats
+for _, case in ipairs({{50, 16}, {16, 16}, {1, 8}, {10, 4}, {0, 8}}) do
+  local count, width = case[1], case[2]
+  local v, next_off = tiled.vectors(count, width), 0
+  for _, vec in ipairs(v) do
+    check(vec.off == next_off and vec.lanes >= 1 and vec.lanes <= width, "vectors(%d, %d): bad vector at %d", count, width, vec.off)
+    next_off = next_off + vec.lanes
+  end
+  check(next_off == count and #v == (count + width - 1) // width, "vectors(%d, %d) covers %d floats in %d vectors",
+        count, width, next_off, #v)
+end
+check(tiled.vectors(50, 16)[4].lanes == 2, "vectors(50, 16): the last one has 2 lanes")
+
+-- blocks(vecs, most): the vectors in order, in blocks of at most `most`, sizes differing by <= 1
+for n = 1, 30 do
+  for most = 1, 6 do
+    local vecs = tiled.vectors(n * 4, 4)
+    local blks, seen, lo, hi = tiled.blocks(vecs, most), 0, math.huge, 0
+    for _, blk in ipairs(blks) do
+      lo, hi = math.min(lo, #blk), math.max(hi, #blk)
+      for _, vec in ipairs(blk) do
+        seen = seen + 1
+        check(vec == vecs[seen], "blocks(%d, %d): vector %d out of order", n, most, seen)
+      end
+    end
+    check(seen == n and hi <= most and hi - lo <= 1 and #blks == (n + most - 1) // most,
+          "blocks(%d vectors, most %d): %d blocks of %d..%d", n, most, #blks, lo, hi)
+  end
+end
+
+-- column_plan: the vectors cover the columns before the transposed tail, whose width is
+-- at most a quarter vector and taken only when the batch fills whole row tiles
+for _, isa in ipairs(ISAS) do
+  for N = 1, 130 do
+    for _, batch in ipairs({1, 3, isa.max_rows, 64}) do
+      local plan = tiled.column_plan(isa, N, batch, 784)
+      local covered = 0
+      for _, blk in ipairs(plan.blocks) do
+        for _, vec in ipairs(blk) do
+          check(vec.off == covered, "%s column_plan(%d, %d): gap at %d", isa.name, N, batch, covered)
+          covered = covered + vec.lanes
+        end
+      end
+      check(covered + plan.tail == N, "%s column_plan(%d, %d): %d columns + tail %d", isa.name, N, batch, covered, plan.tail)
+      if plan.tail > 0 then
+        check(plan.tail0 == covered and plan.tail * 4 <= isa.width and batch >= isa.max_rows,
+              "%s column_plan(%d, %d): tail %d at %s", isa.name, N, batch, plan.tail, tostring(plan.tail0))
+      end
+    end
+  end
+end
+local p50 = tiled.column_plan(require "isa.avx512", 50, 64, 784)
+check(p50.tail == 2 and p50.tail0 == 48 and #p50.vecs == 3, "avx512 50 columns: 3 vectors + 2 as dot products")
+check(tiled.column_plan(require "isa.avx512", 50, 1, 784).tail == 0, "batch 1: no transposed tail")
+
+-- flat_plan (B = 1 on an ISA with a lane permute): one period is lcm(N, V) floats
+local avx512 = require "isa.avx512"
+local f = tiled.flat_plan({batch = 1, K = 784, N = 50}, avx512)
+check(f and f.L == 400 and f.P == 8 and f.U == 25 and f.periods == 98, "flat_plan 784x50 on avx512")
+check(tiled.flat_plan({batch = 2, K = 784, N = 50}, avx512) == nil, "flat_plan needs batch 1")
+check(tiled.flat_plan({batch = 1, K = 784, N = 64}, avx512) == nil, "flat_plan: N a multiple of V needs no stream")
+check(tiled.flat_plan({batch = 1, K = 784, N = 50}, require "isa.avx2") == nil, "flat_plan needs a permute")
+for N = 17, 200 do
+  local fp = tiled.flat_plan({batch = 1, K = 1024, N = N}, avx512)
+  if fp then
+    check(fp.L % N == 0 and fp.L % 16 == 0 and fp.U + 6 <= avx512.regs and fp.P * N == fp.L,
+          "flat_plan N = %d: L %d, P %d, U %d", N, fp.L, fp.P, fp.U)
+  end
+end
+
+-- the op registry (gen/ops.lua): every op declares what the generator asks of it ---------
+local ops = require "ops"
+local scalar = require "isa.scalar"
+local words = ops.words()
+check(#words >= 5 and words[1] == "linear", "registry words: %s", table.concat(words, " "))
+for _, op in ipairs(ops.all()) do
+  check(op.role == "product" or op.role == "activation", "%s: role", op.word)
+  check(type(op.flops) == "function" and type(op.params) == "function" and type(op.example) == "string",
+        "%s: flops, params, example", op.word)
+  if op.role == "activation" then
+    local o = {}
+    for _, opt in ipairs(op.options) do o[opt.name] = opt.default end
+    check(#op.params(o) == 0, "%s: an activation has no parameters", op.word)
+    check(type(op.forward(scalar, "v", o)) == "string", "%s: scalar forward spelling", op.word)
+    check(op.grad.uses == "input" or op.grad.uses == "output", "%s: grad.uses", op.word)
+    check(type(op.grad.rule(scalar, "g", "m", o)) == "string" and type(op.grad.derivative(o, "m")) == "string",
+          "%s: gradient rule", op.word)
+    for _, isa in ipairs(ISAS) do
+      check(type(op.grad.rule(isa, "g", "m", o)) == "string", "%s: gradient rule on %s", op.word, isa.name)
+    end
+  end
+end
+check(ops.get("relu").forward(scalar, "v", {shift = -0.5}) == "(v > 0.0f ? v : 0.0f) - 0.5f", "relu with shift")
+check(ops.get("leaky_relu").forward(scalar, "v", {slope = 0.1}) == "(v > 0.0f ? v : 0.1f * v)", "leaky_relu forward")
+check(ops.get("tanh").grad.rule(scalar, "g", "a") == "g * (1.0f - a * a)", "tanh gradient")
+check(ops.get("sigmoid").grad.rule(scalar, "g", "a") == "g * (1.0f - a) * a", "sigmoid gradient")
+
+-- names: the static functions a network name must not take
+local names = require "names"
+for _, n in ipairs({"forward", "mse", "softmax_cross_entropy", "l0_linear", "l12_relu", "l3_linear_tanh",
+                    "l1_sigmoid"}) do
+  check(names.reserved(n), "'%s' is reserved", n)
+end
+for _, n in ipairs({"net", "l0", "linear", "l0_linear_linear", "mnist_mlp"}) do
+  check(not names.reserved(n), "'%s' is not reserved", n)
+end
+
 print(string.format("unit: %d checks passed", checks))
 return 0
