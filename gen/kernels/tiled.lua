@@ -76,6 +76,23 @@ local function tile_rows(isa, nvec, batch, cap)
   return r
 end
 
+-- Emits body(depth, width) for blocks k0 = 0, step, ... of `total` inputs: a loop over the
+-- whole blocks (its body in braces when `braces`), then one block of the rest.
+local function k_blocks(b, d, total, step, braces, body)
+  local full, rest = total // step, total % step
+  if full > 0 then
+    b.put(d, "for (int k0 = 0; k0 < " .. full * step .. "; k0 += " .. step .. ")" .. (braces and " {" or ""))
+    body(d + 1, step)
+    if braces then b.put(d, "}") end
+  end
+  if rest > 0 then
+    b.put(d, "{")
+    b.put(d + 1, "const int k0 = " .. full * step .. ";")
+    body(d + 1, rest)
+    b.put(d, "}")
+  end
+end
+
 -- Emits the row loop: full tiles of R rows, then tiles of the powers of two below R.
 -- tile(b, depth, rows) emits one tile for rows i .. i+rows-1.
 local function row_loop(b, d, R, tile)
@@ -361,7 +378,6 @@ function M.matmul_gwt(a, isa)
   local kv = math.max(1, math.min(isa.vec_max, 16384 // (4 * a.N * V)))
   local KB = kv * V
   local R = tile_rows(isa, kv, a.batch, 3 * isa.max_rows)
-  local full, rest = a.K // KB, a.K % KB
   b.put(1, "/* register tiles: " .. R .. " rows x " .. kv .. " vectors of " .. V
     .. "; W transposed " .. KB .. " inputs at a time */")
   b.put(1, "_Alignas(64) float wt[" .. a.N * KB .. "];")
@@ -413,17 +429,7 @@ function M.matmul_gwt(a, isa)
       })
     end)
   end
-  if full > 0 then
-    b.put(1, "for (int k0 = 0; k0 < " .. full * KB .. "; k0 += " .. KB .. ") {")
-    block(2, "k0", KB)
-    b.put(1, "}")
-  end
-  if rest > 0 then
-    b.put(1, "{")
-    b.put(2, "const int k0 = " .. full * KB .. ";")
-    block(2, "k0", rest)
-    b.put(1, "}")
-  end
+  k_blocks(b, 1, a.K, KB, true, function(d, width) block(d, "k0", width) end)
   return b.text()
 end
 
@@ -438,7 +444,6 @@ function M.matmul_xtg(a, isa)
   local plan = column_plan(isa, a.N, a.batch, a.K)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], nil)
-  local full, rest = a.K // R, a.K % R
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "") .. " */")
   -- Folded tail (ISAs with load_rep): when R inputs x t tail columns fill one vector,
@@ -503,17 +508,7 @@ function M.matmul_xtg(a, isa)
     end
   end
   if a.sgd then b.put(1, "const " .. isa.vtype .. " nlr = " .. isa.broadcast("-(" .. a.sgd.lr .. ")") .. ";") end
-  if full > 0 then
-    b.put(1, "for (int k0 = 0; k0 < " .. full * R .. "; k0 += " .. R .. ") {")
-    ktile(2, R)
-    b.put(1, "}")
-  end
-  if rest > 0 then
-    b.put(1, "{")
-    b.put(2, "const int k0 = " .. full * R .. ";")
-    ktile(2, rest)
-    b.put(1, "}")
-  end
+  k_blocks(b, 1, a.K, R, true, ktile)
   if plan.tail > 0 and not fold then
     local t = plan.tail
     local kv = math.max(1, math.min(12, isa.acc_regs // t))
@@ -558,19 +553,9 @@ function M.matmul_xtg(a, isa)
       b.put(d + 1, "}")
       b.put(d, "}")
     end
-    local kfull, krest = a.K // KB, a.K % KB
     b.put(1, "{")
     b.put(2, "_Alignas(64) float tt[" .. t * KB .. "];")
-    if kfull > 0 then
-      b.put(2, "for (int k0 = 0; k0 < " .. kfull * KB .. "; k0 += " .. KB .. ")")
-      kblock(3, KB)
-    end
-    if krest > 0 then
-      b.put(2, "{")
-      b.put(3, "const int k0 = " .. kfull * KB .. ";")
-      kblock(3, krest)
-      b.put(2, "}")
-    end
+    k_blocks(b, 2, a.K, KB, false, kblock)
     b.put(1, "}")
   end
   -- db: vectors of sums over the rows, eight vectors at a time
