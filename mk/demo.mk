@@ -8,14 +8,17 @@
 #   make test-trainer   end-to-end trainer tests on the tiny data set (tests/trainer/run.sh)
 #
 # A trainer is NAME_cli.c (from templates/cli.c.tpl, written by `chainrule gen --cli`)
-# + NAME.c + build/libcr.a; see docs/ARCHITECTURE.md ("The trainer").
+# + NAME.c + build/libcrtrain.a (trainer/, mk/trainer.mk) + build/libcr.a (runtime/);
+# see docs/ARCHITECTURE.md ("The trainer").
 
 # The host's best ISA (generated code compiled with -march=native: the demo trains here).
 # DEMO_ISA=scalar for the portable code.
 DEMO_ISA     ?= native
-# Expanded here, not through runtime.mk's variables: mk/*.mk are included in name order,
-# and prerequisites are expanded when a rule is read.
-TRAINER_HDRS := $(wildcard runtime/*.h)
+# Expanded here, not through runtime.mk's or trainer.mk's variables: mk/*.mk are included
+# in name order, and prerequisites are expanded when a rule is read.
+TRAINER_HDRS := $(wildcard runtime/*.h trainer/*.h)
+TRAINER_LIBS     = $(BUILD)/libcrtrain.a $(BUILD)/libcr.a
+TRAINER_SAN_LIBS = $(BUILD)/tr-san/libcrtrain.a $(BUILD)/rt-san/libcr.a
 TRAINER_DIR  := $(BUILD)/trainer
 DEMO_DIR     := $(BUILD)/demo
 # Generated code for a vector ISA is built for this host (the demo trains here).
@@ -24,11 +27,11 @@ trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 # build/trainer/ISA/NAME_cli from specs/NAME.lua. The generator rewrites its outputs only
 # when their bytes change, so this relinks only when the spec or a tool changed.
 define trainer_rule
-$(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(BUILD)/libcr.a $(TRAINER_HDRS)
+$(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
 	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cli
-	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -I$$(@D) \
-	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(BUILD)/libcr.a -lz -lm
+	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -Itrainer -I$$(@D) \
+	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(TRAINER_LIBS) -lz -lm
 endef
 $(foreach isa,scalar avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
 
@@ -73,15 +76,15 @@ demo-fashion-run: $(DEMO_FASHION)
 # --- tests: the trainer built with ASan + UBSan over the sanitizer runtime ---------------
 TEST_GOALS += test-trainer
 TT_DIR := $(BUILD)/tests/trainer
-$(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(BUILD)/rt-san/libcr.a $(TRAINER_HDRS)
+$(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
-	$(CC) $(RT_SAN_FLAGS) -Iruntime -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
-	  $(BUILD)/rt-san/libcr.a -lz -lm
+	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
+	  $(TRAINER_SAN_LIBS) -lz -lm
 
-$(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(BUILD)/rt-san/libcr.a $(TRAINER_HDRS)
+$(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(RT_SAN_FLAGS) $(CHECK_FLAGS) -Iruntime -o $@ $< $(BUILD)/rt-san/libcr.a \
+	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
 	  $(CHECK_LIBS) -lz -lm
 
 test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli tiny-data

@@ -1,4 +1,5 @@
 # Runtime library (runtime/, libcr.a), its tools, data sets, tests and fuzzers.
+# The trainer built on it has its own fragment (mk/trainer.mk, libcrtrain.a).
 #
 #   make build/libcr.a        the runtime, $(CFLAGS)
 #   make build/rt-san/libcr.a the runtime with ASan + UBSan (for tests)
@@ -56,13 +57,11 @@ data: $(BUILD)/tools/mnist_json2idx
 # --- tests ----------------------------------------------------------------------------------
 RT_TEST_SRC  := $(sort $(wildcard tests/runtime/*.c))
 RT_TEST_BIN  := $(BUILD)/rt-san/test_runtime
-RT_CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
-RT_CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 $(RT_TEST_BIN): $(RT_TEST_SRC) $(wildcard tests/runtime/*.h) $(BUILD)/rt-san/libcr.a $(RT_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(RT_SAN_FLAGS) $(RT_CHECK_CFLAGS) -Iruntime -Itests/runtime $(RT_TEST_SRC) \
-	  $(BUILD)/rt-san/libcr.a $(RT_CHECK_LIBS) $(RT_LDLIBS) -o $@
+	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itests/runtime $(RT_TEST_SRC) \
+	  $(BUILD)/rt-san/libcr.a $(CHECK_LIBS) $(RT_LDLIBS) -o $@
 
 # Fuzz targets, also built as plain programs (no libFuzzer) that replay a corpus.
 FUZZ_TARGETS := idx idx_gz npy csv

@@ -1,5 +1,7 @@
 /* cr.h — chainrule runtime: data loading (IDX, .gz, .npy, CSV), random numbers,
- * initialisation, normalisation and batching for the code chainrule generates.
+ * initialisation, normalisation, batching, statistics and checkpoints for the code
+ * chainrule generates. The trainer program built on it has its own header
+ * (trainer/cr_train.h); nothing here prints.
  *
  * Conventions (every function below follows them):
  *   - Plain C11 plus a little POSIX inside the library (open with O_EXCL, fsync, rename).
@@ -177,6 +179,13 @@ int cr_csv_save(const char *path, const cr_dataset *d, int header, cr_err *e);
  *   anything else    IDX images + IDX labels (plain or .gz).                          */
 int cr_dataset_load(cr_dataset *d, const char *x_path, const char *y_path, cr_err *e);
 
+/* Samples without a label file (for prediction), chosen by the name of path:
+ *   "*.csv[.gz]"     as cr_csv_load (the labels in the file are read too)
+ *   "*.npy[.gz]"     x as cr_dataset_load reads it ([n][...], float32 or uint8 / 255)
+ *   anything else    IDX images (NDIM 2 or 3, plain or .gz) alone
+ * Except for CSV, y is all zeros. At least one sample is needed. */
+int cr_inputs_load(cr_dataset *d, const char *path, cr_err *e);
+
 /* ------------------------------------------------------------------------- .npy */
 
 /* NumPy's .npy format, versions 1.0, 2.0 (and 3.0, which is 2.0 with a UTF-8 header):
@@ -326,9 +335,60 @@ void cr_batcher_set_epoch(cr_batcher *b, uint64_t epoch);
 size_t cr_batcher_batches(const cr_batcher *b);
 void cr_batcher_free(cr_batcher *b);
 
+/* ------------------------------------------------------------------- statistics */
+
+/* Index of the first NaN/Inf in x[0..n), or -1 when all are finite. A bit test (exponent
+ * all ones), exact under any floating-point mode; cheap enough to run on every gradient
+ * after every step. */
+long cr_first_nonfinite(const float *x, size_t n);
+
+/* Mean and standard deviation (Bessel-corrected, like torch.std; 0 when n < 2) of
+ * x[0..n), accumulated in double in two passes (the mean first). cr_norm_fit's scalar
+ * numbers are exactly these. */
+void cr_mean_std(const float *x, size_t n, double *mean, double *std);
+
+/* --------------------------------------------------------------------- checkpoints */
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32 and `cksum -a crc32b`). */
+uint32_t cr_crc32(uint32_t crc, const void *data, size_t bytes);
+
+/* A checkpoint is a list of named parts of known sizes behind a checked header.
+ * File layout, all integers little-endian:
+ *   magic "CRCKPT\r\n" | u32 version | u32 header_bytes | char net[64] |
+ *   u64 param_count | u64 shapes_hash | u32 nparts | u32 0 |
+ *   nparts x { char name[32] | u64 bytes } | u64 payload_bytes | u32 payload_crc32 |
+ *   u32 header_crc32 (of every header byte before it) | payload (the parts, in order)
+ * The reader checks every field against what the caller expects before it copies
+ * anything into the caller's buffers, so a refused checkpoint changes nothing.
+ * The writer goes through cr_write_file (temporary file, fsync, rename), so PATH
+ * always holds either the old or the new checkpoint. */
+#define CR_CKPT_VERSION 1u
+#define CR_CKPT_NAME_MAX 64
+#define CR_CKPT_PART_NAME_MAX 32
+
+typedef struct {
+  const char *net;        /* network name, < 64 bytes */
+  uint64_t param_count;   /* floats in all parameters */
+  uint64_t shapes_hash;   /* cr_shapes_hash of the tensor table */
+} cr_ckpt_id;
+
+typedef struct {
+  const char *name;       /* < 32 bytes, e.g. "params", "opt", "norm" */
+  void *data;             /* save: read from; load: written to */
+  size_t bytes;           /* exact size expected */
+} cr_ckpt_part;
+
+int cr_ckpt_save(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
+                 int nparts, cr_err *e);
+int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
+                 int nparts, cr_err *e);
+
+/* FNV-1a 64 over a tensor table's names and shapes ("name:rows:cols;" each), in order. */
+typedef struct { const char *name; int rows, cols; } cr_shape;
+uint64_t cr_shapes_hash(const cr_shape *shapes, int n);
+
 #ifdef __cplusplus
 }
 #endif
 
-#include "cr_train.h" /* checkpoints, metrics, the generic trainer (cr_train_*.c, cr_ckpt.c) */
 #endif /* CR_H */

@@ -1,9 +1,11 @@
-/* cr_ckpt.c — checkpoints: a versioned, CRC-checked header and payload, written
- * atomically (cr_write_file). Layout in cr_train.h. */
+/* cr_ckpt.c — checkpoints: a versioned, CRC-checked header and payload of named parts,
+ * written atomically (cr_write_file). Layout in cr.h. Like the rest of the runtime it
+ * prints nothing: every refusal is a one-line message in the caller's cr_err. */
 #define _POSIX_C_SOURCE 200809L
-#include "cr_train.h"
+#include "cr.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

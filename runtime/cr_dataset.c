@@ -6,15 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int samples_ndim(const cr_npy *xa, const char *x_path, cr_err *e) {
+  if (xa->ndim >= 2) return 0;
+  return cr_errf(e, "%s: samples need 2 or more dimensions ([n][...]), got %d", x_path, xa->ndim);
+}
+
+/* Fills d->x from an array [n][...] (float32 as given, uint8 / 255); y zeroed. */
+static int npy_samples(cr_dataset *d, const cr_npy *xa, const char *x_path, cr_err *e) {
+  size_t n = xa->shape[0];
+  if (n == 0) return cr_errf(e, "%s: no samples", x_path);
+  size_t dim = xa->count / n;
+  if (dim == 0 || dim > INT_MAX) return cr_errf(e, "%s: unusable sample size %zu", x_path, dim);
+  size_t rows = 1, cols = dim;
+  if (xa->ndim == 3) {
+    rows = xa->shape[1];
+    cols = xa->shape[2];
+  }
+  if (cr__dataset_alloc(d, n, dim, x_path, e)) return -1;
+  d->rows = (int)rows;
+  d->cols = (int)cols;
+  if (xa->dtype == CR_F32) {
+    memcpy(d->x, xa->data, xa->count * sizeof(float));
+  } else {
+    const uint8_t *src = xa->data;
+    for (size_t i = 0; i < xa->count; i++) d->x[i] = (float)src[i] / 255.0f;
+  }
+  memset(d->y, 0, n);
+  return 0;
+}
+
 static int npy_pair(cr_dataset *d, const char *x_path, const char *y_path, cr_err *e) {
   cr_npy xa, ya;
   if (cr_npy_load(&xa, x_path, e)) return -1;
   if (cr_npy_load(&ya, y_path, e)) { cr_npy_free(&xa); return -1; }
   int status = -1;
-  if (xa.ndim < 2) {
-    cr_errf(e, "%s: samples need 2 or more dimensions ([n][...]), got %d", x_path, xa.ndim);
-    goto done;
-  }
+  if (samples_ndim(&xa, x_path, e)) goto done;
   if (ya.ndim != 1) {
     cr_errf(e, "%s: labels need 1 dimension ([n]), got %d", y_path, ya.ndim);
     goto done;
@@ -24,23 +50,7 @@ static int npy_pair(cr_dataset *d, const char *x_path, const char *y_path, cr_er
     cr_errf(e, "%s: %zu labels for %zu samples in %s", y_path, ya.shape[0], n, x_path);
     goto done;
   }
-  if (n == 0) { cr_errf(e, "%s: no samples", x_path); goto done; }
-  size_t dim = xa.count / n;
-  if (dim == 0 || dim > INT_MAX) { cr_errf(e, "%s: unusable sample size %zu", x_path, dim); goto done; }
-  size_t rows = 1, cols = dim;
-  if (xa.ndim == 3) {
-    rows = xa.shape[1];
-    cols = xa.shape[2];
-  }
-  if (cr__dataset_alloc(d, n, dim, x_path, e)) goto done;
-  d->rows = (int)rows;
-  d->cols = (int)cols;
-  if (xa.dtype == CR_F32) {
-    memcpy(d->x, xa.data, xa.count * sizeof(float));
-  } else {
-    const uint8_t *src = xa.data;
-    for (size_t i = 0; i < xa.count; i++) d->x[i] = (float)src[i] / 255.0f;
-  }
+  if (npy_samples(d, &xa, x_path, e)) goto done;
   for (size_t i = 0; i < n; i++) {
     if (ya.dtype == CR_U8) {
       d->y[i] = ((const uint8_t *)ya.data)[i];
@@ -71,4 +81,22 @@ int cr_dataset_load(cr_dataset *d, const char *x_path, const char *y_path, cr_er
   if (cr__ends_with(x_path, ".npy") || cr__ends_with(x_path, ".npy.gz"))
     return npy_pair(d, x_path, y_path, e);
   return cr_idx_load(d, x_path, y_path, e);
+}
+
+int cr_inputs_load(cr_dataset *d, const char *path, cr_err *e) {
+  memset(d, 0, sizeof *d);
+  if (cr__ends_with(path, ".csv") || cr__ends_with(path, ".csv.gz")) return cr_csv_load(d, path, e);
+  if (cr__ends_with(path, ".npy") || cr__ends_with(path, ".npy.gz")) {
+    cr_npy xa;
+    if (cr_npy_load(&xa, path, e)) return -1;
+    int rc = samples_ndim(&xa, path, e) ? -1 : npy_samples(d, &xa, path, e);
+    cr_npy_free(&xa);
+    return rc;
+  }
+  uint8_t *buf;
+  size_t len;
+  if (cr_read_file(path, &buf, &len, 0, e)) return -1;
+  int rc = cr__idx_images_mem(d, buf, len, path, e);
+  free(buf);
+  return rc;
 }

@@ -66,6 +66,29 @@ static int idx_parse(const uint8_t *buf, size_t len, const char *name, idx_view 
   return 0;
 }
 
+static int images_ndim(const idx_view *iv, const char *name, cr_err *e) {
+  if (iv->ndim >= 2) return 0;
+  return cr_errf(e, "%s: IDX images need 2 or 3 dimensions ([n][dim] or [n][rows][cols]), got %d",
+                 name, iv->ndim);
+}
+
+/* Fills d from parsed images of 2 or 3 dimensions: x = pixels / 255, y zeroed. */
+static int idx_images(cr_dataset *d, const idx_view *iv, const char *name, cr_err *e) {
+  size_t n = iv->dims[0];
+  if (n == 0) return cr_errf(e, "%s: no samples", name);
+  size_t rows = iv->ndim == 3 ? iv->dims[1] : 1;
+  size_t cols = iv->ndim == 3 ? iv->dims[2] : iv->dims[1];
+  if (rows == 0 || cols == 0 || rows > INT_MAX || cols > INT_MAX)
+    return cr_errf(e, "%s: unusable image shape %zux%zu", name, rows, cols);
+  size_t dim = rows * cols;   /* no overflow: n * rows * cols was checked */
+  if (cr__dataset_alloc(d, n, dim, name, e)) return -1;
+  d->rows = (int)rows;
+  d->cols = (int)cols;
+  for (size_t i = 0; i < iv->count; i++) d->x[i] = (float)iv->data[i] / 255.0f;
+  memset(d->y, 0, n);
+  return 0;
+}
+
 int cr_idx_load_mem(cr_dataset *d,
                     const uint8_t *images, size_t images_len, const char *images_name,
                     const uint8_t *labels, size_t labels_len, const char *labels_name,
@@ -79,11 +102,7 @@ int cr_idx_load_mem(cr_dataset *d,
   if (cr__maybe_gunzip(images, images_len, images_name, &ib, &il, &iown, e)) goto done;
   if (cr__maybe_gunzip(labels, labels_len, labels_name, &lb, &ll, &lown, e)) goto done;
   if (idx_parse(ib, il, images_name, &iv, e) || idx_parse(lb, ll, labels_name, &lv, e)) goto done;
-  if (iv.ndim < 2) {
-    cr_errf(e, "%s: IDX images need 2 or 3 dimensions ([n][dim] or [n][rows][cols]), got %d",
-            images_name, iv.ndim);
-    goto done;
-  }
+  if (images_ndim(&iv, images_name, e)) goto done;
   if (lv.ndim != 1) {
     cr_errf(e, "%s: IDX labels need 1 dimension ([n]), got %d", labels_name, lv.ndim);
     goto done;
@@ -93,22 +112,29 @@ int cr_idx_load_mem(cr_dataset *d,
     cr_errf(e, "%s: %zu labels for %zu images in %s", labels_name, lv.dims[0], n, images_name);
     goto done;
   }
-  if (n == 0) { cr_errf(e, "%s: no samples", images_name); goto done; }
-  size_t rows = iv.ndim == 3 ? iv.dims[1] : 1, cols = iv.ndim == 3 ? iv.dims[2] : iv.dims[1];
-  if (rows == 0 || cols == 0 || rows > INT_MAX || cols > INT_MAX) {
-    cr_errf(e, "%s: unusable image shape %zux%zu", images_name, rows, cols);
-    goto done;
-  }
-  size_t dim = rows * cols;   /* no overflow: n * rows * cols was checked */
-  if (cr__dataset_alloc(d, n, dim, images_name, e)) goto done;
-  d->rows = (int)rows;
-  d->cols = (int)cols;
-  for (size_t i = 0; i < iv.count; i++) d->x[i] = (float)iv.data[i] / 255.0f;
+  if (idx_images(d, &iv, images_name, e)) goto done;
   memcpy(d->y, lv.data, n);
   status = 0;
 done:
   free(iown);
   free(lown);
+  return status;
+}
+
+int cr__idx_images_mem(cr_dataset *d, const uint8_t *images, size_t images_len,
+                       const char *images_name, cr_err *e) {
+  memset(d, 0, sizeof *d);
+  const uint8_t *ib;
+  size_t il;
+  uint8_t *iown = NULL;
+  idx_view iv;
+  int status = -1;
+  if (cr__maybe_gunzip(images, images_len, images_name, &ib, &il, &iown, e)) goto done;
+  if (idx_parse(ib, il, images_name, &iv, e)) goto done;
+  if (images_ndim(&iv, images_name, e)) goto done;
+  status = idx_images(d, &iv, images_name, e);
+done:
+  free(iown);
   return status;
 }
 

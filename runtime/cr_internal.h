@@ -15,4 +15,8 @@ int cr__ends_with(const char *s, const char *suffix);
 /* Allocates the arrays of a data set of n samples of dim floats; d is zeroed first. */
 int cr__dataset_alloc(cr_dataset *d, size_t n, size_t dim, const char *name, cr_err *e);
 
+/* IDX images (NDIM 2 or 3, possibly gzip'ed) without labels: y is all zeros. */
+int cr__idx_images_mem(cr_dataset *d, const uint8_t *images, size_t images_len,
+                       const char *images_name, cr_err *e);
+
 #endif

@@ -16,17 +16,10 @@ int cr_norm_fit(cr_norm *nm, const cr_dataset *train, int per_feature, cr_err *e
   const float *x = train->x;
   nm->dim = dim;
   if (!per_feature) {
-    /* Two passes in double: the mean, then the sum of squared deviations. */
-    size_t total = n * dim;
-    double sum = 0.0;
-    for (size_t i = 0; i < total; i++) sum += x[i];
-    double mean = sum / (double)total, ss = 0.0;
-    for (size_t i = 0; i < total; i++) {
-      double dv = x[i] - mean;
-      ss += dv * dv;
-    }
+    double mean, std;
+    cr_mean_std(x, n * dim, &mean, &std);
     nm->mean = (float)mean;
-    nm->std = floor_std(sqrt(ss / (double)(total - 1)));
+    nm->std = floor_std(std);
     return 0;
   }
   double *acc = calloc(dim, sizeof *acc);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests of the generated trainer (templates/cli.c.tpl + runtime/cr_train_*.c,
+# End-to-end tests of the generated trainer (templates/cli.c.tpl + trainer/*.c, runtime/
 # cr_ckpt.c) on the tiny data set. `make test-trainer` builds the trainers with ASan +
 # UBSan and runs:
 #
@@ -291,7 +291,7 @@ option '--no-norm' takes no value	train --no-norm=1
 option '--resume' does not apply to this command	eval --resume x.ckpt
 does-not-exist: no such data directory	train --data $tmp/does-not-exist
 no such file|cannot open	train --train-images $tmp/nope-images --train-labels $tmp/nope-labels --valid-images $tmp/nope-images --valid-labels $tmp/nope-labels
-labels file missing	train --train-images $tiny/train-images-idx3-ubyte --valid-images $tiny/valid-x.npy --valid-labels $tiny/valid-y.npy
+label file is needed	train --train-images $tiny/train-images-idx3-ubyte --valid-images $tiny/valid-x.npy --valid-labels $tiny/valid-y.npy
 needs --checkpoint FILE	eval --data $tiny
 missing\.ckpt: cannot open checkpoint	eval --checkpoint $tmp/missing.ckpt --data $tiny
 needs --input FILE	predict --checkpoint $tmp/a.ckpt

@@ -1,5 +1,6 @@
-/* Check suite for the trainer's runtime pieces: checkpoints (cr_ckpt.c), CRC-32,
- * metrics CSV, the non-finite scan. Run by `make test-trainer` (ASan + UBSan).
+/* Check suite for the trainer's pieces: checkpoints (runtime/cr_ckpt.c), CRC-32,
+ * metrics CSV, the non-finite scan, mean/std, unlabelled inputs for predict, the init
+ * report's naive activations. Run by `make test-trainer` (ASan + UBSan).
  * CR_TEST_TMP names a scratch directory (default /tmp). */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cr.h"
+#include "cr_train.h"
 
 static char tmpdir[512];
 
@@ -280,6 +281,78 @@ START_TEST(metrics_roundtrip) {
 }
 END_TEST
 
+START_TEST(mean_std_is_norm_fit) {
+  /* cr_norm_fit's scalar numbers are cr_mean_std's, to the bit */
+  float x[3 * 7];
+  for (int i = 0; i < 21; i++) x[i] = (float)((i * 37) % 11) * 0.3f - 1.1f;
+  cr_dataset d = {3, 7, 1, 7, x, NULL};
+  cr_norm nm;
+  cr_err e = {{0}};
+  ck_assert_int_eq(cr_norm_fit(&nm, &d, 0, &e), 0);
+  double m, sd;
+  cr_mean_std(x, 21, &m, &sd);
+  ck_assert(nm.mean == (float)m && nm.std == (float)sd);
+  cr_norm_free(&nm);
+  cr_mean_std(x, 1, &m, &sd);
+  ck_assert(m == (double)x[0] && sd == 0.0);
+}
+END_TEST
+
+START_TEST(inputs_without_labels) {
+  uint8_t img[3 * 2 * 2] = {0, 255, 51, 102, 1, 2, 3, 4, 5, 6, 7, 8};
+  uint8_t lab[3] = {1, 2, 3};
+  char ipath[600], lpath[600], npath[600];
+  path_of(ipath, sizeof ipath, "in-images.gz");
+  path_of(lpath, sizeof lpath, "in-labels");
+  path_of(npath, sizeof npath, "in.npy");
+  cr_err e = {{0}};
+  ck_assert_int_eq(cr_idx_save(ipath, lpath, img, lab, 3, 2, 2, &e), 0);
+  cr_dataset d, full;
+  ck_assert_msg(cr_inputs_load(&d, ipath, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(cr_dataset_load(&full, ipath, lpath, &e), 0);
+  ck_assert(d.n == 3 && d.dim == 4 && d.rows == 2 && d.cols == 2);
+  ck_assert(memcmp(d.x, full.x, sizeof(float) * 12) == 0);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(d.y[i], 0);
+  size_t shape[2] = {3, 4};
+  ck_assert_int_eq(cr_npy_save(npath, CR_U8, img, 2, shape, &e), 0);
+  cr_dataset_free(&d);
+  ck_assert_msg(cr_inputs_load(&d, npath, &e) == 0, "%s", e.msg);
+  ck_assert(d.n == 3 && d.dim == 4 && memcmp(d.x, full.x, sizeof(float) * 12) == 0);
+  cr_dataset_free(&d);
+  cr_dataset_free(&full);
+  /* a labels file is 1-D: not samples */
+  ck_assert_int_eq(cr_inputs_load(&d, lpath, &e), -1);
+  ck_assert_msg(strstr(e.msg, "in-labels: IDX images need 2 or 3 dimensions"), "%s", e.msg);
+}
+END_TEST
+
+START_TEST(naive_activations) {
+  const float x[4] = {-2.0f, -0.5f, 0.0f, 1.5f};
+  float y[4];
+  cr_err e = {{0}};
+  cr_net_layer relu = {"relu", 4, 4, 0.25f, -1, -1, 0.0f};
+  ck_assert_int_eq(cr_naive_activation(y, x, 4, &relu, &e), 0);
+  ck_assert(y[0] == 0.25f && y[1] == 0.25f && y[2] == 0.25f && y[3] == 1.75f);
+  cr_net_layer leaky = {"leaky_relu", 4, 4, 0.0f, -1, -1, 0.1f};
+  ck_assert_int_eq(cr_naive_activation(y, x, 4, &leaky, &e), 0);
+  ck_assert(y[0] == 0.1f * -2.0f && y[1] == 0.1f * -0.5f && y[2] == 0.0f && y[3] == 1.5f);
+  cr_net_layer th = {"tanh", 4, 4, 0.0f, -1, -1, 0.0f};
+  ck_assert_int_eq(cr_naive_activation(y, x, 4, &th, &e), 0);
+  for (int i = 0; i < 4; i++) ck_assert_float_eq_tol(y[i], (float)tanh(x[i]), 1e-6f);
+  cr_net_layer sg = {"sigmoid", 4, 4, 0.0f, -1, -1, 0.0f};
+  ck_assert_int_eq(cr_naive_activation(y, x, 4, &sg, &e), 0);
+  for (int i = 0; i < 4; i++) ck_assert_float_eq_tol(y[i], (float)(1 / (1 + exp(-x[i]))), 1e-6f);
+  ck_assert(y[2] == 0.5f);
+  cr_net_layer gelu = {"gelu", 4, 4, 0.0f, -1, -1, 0.0f};
+  y[0] = 42.0f;
+  ck_assert_int_eq(cr_naive_activation(y, x, 4, &gelu, &e), -1);
+  ck_assert_msg(strstr(e.msg, "kind 'gelu' is not an activation"), "%s", e.msg);
+  ck_assert(y[0] == 42.0f);
+  cr_net_layer lin = {"linear", 4, 4, 0.0f, 0, 1, 0.0f};
+  ck_assert_int_eq(cr_naive_activation(NULL, NULL, 0, &lin, &e), -1);
+}
+END_TEST
+
 int main(void) {
   const char *t = getenv("CR_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s/cr-ckpt-XXXXXX", t && *t ? t : "/tmp");
@@ -293,6 +366,9 @@ int main(void) {
   tcase_add_test(core, roundtrip_exact);
   tcase_add_test(core, nonfinite_scan);
   tcase_add_test(core, metrics_roundtrip);
+  tcase_add_test(core, mean_std_is_norm_fit);
+  tcase_add_test(core, inputs_without_labels);
+  tcase_add_test(core, naive_activations);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
   tcase_set_timeout(errors, 60);

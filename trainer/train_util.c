@@ -1,5 +1,5 @@
-/* cr_train_util.c — small pieces of the trainer: clock, progress bar, metrics CSV,
- * gnuplot plot, non-finite scan, statistics, a naive linear layer. */
+/* train_util.c — small pieces of the trainer: clock, progress bar, metrics CSV,
+ * gnuplot plot, the naive layers of the init report. */
 #define _POSIX_C_SOURCE 200809L
 #include "cr_train.h"
 
@@ -199,33 +199,7 @@ int cr_plot_png(const char *png, const char *csv, int has_acc, cr_err *e) {
   return 0;
 }
 
-/* ---- checks and statistics ---- */
-
-long cr_first_nonfinite(const float *x, size_t n) {
-  /* Bit test (exponent all ones) so it is exact under any float mode; the OR-reduction
-     runs first and fast, the index search only when something was found. */
-  uint32_t worst = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &x[i], 4);
-    u &= 0x7fffffffu;
-    worst = u > worst ? u : worst;
-  }
-  if (worst < 0x7f800000u) return -1;
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite(x[i])) return (long)i;
-  return -1;
-}
-
-void cr_mean_std(const float *x, size_t n, double *mean, double *std) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += x[i];
-  double m = n ? s / (double)n : 0.0;
-  double v = 0;
-  for (size_t i = 0; i < n; i++) v += ((double)x[i] - m) * ((double)x[i] - m);
-  *mean = m;
-  *std = n > 1 ? sqrt(v / (double)(n - 1)) : 0.0;
-}
+/* ---- the naive layers of the init report ---- */
 
 void cr_naive_linear(float *y, const float *x, const float *w, const float *b, int n, int in,
                      int out) {
@@ -238,4 +212,21 @@ void cr_naive_linear(float *y, const float *x, const float *w, const float *b, i
       for (int j = 0; j < out; j++) yr[j] += xv * wk[j];
     }
   }
+}
+
+int cr_naive_activation(float *y, const float *x, size_t count, const cr_net_layer *L,
+                        cr_err *e) {
+  if (!strcmp(L->kind, "relu")) {
+    for (size_t i = 0; i < count; i++) y[i] = (x[i] > 0.0f ? x[i] : 0.0f) + L->shift;
+  } else if (!strcmp(L->kind, "leaky_relu")) {
+    for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : L->slope * x[i];
+  } else if (!strcmp(L->kind, "tanh")) {
+    for (size_t i = 0; i < count; i++) y[i] = tanhf(x[i]);
+  } else if (!strcmp(L->kind, "sigmoid")) {
+    for (size_t i = 0; i < count; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+  } else {
+    return cr_errf(e, "kind '%s' is not an activation the naive forward knows (relu, "
+                   "leaky_relu, tanh, sigmoid)", L->kind);
+  }
+  return 0;
 }

@@ -1,10 +1,12 @@
-/* cr_train.h — the trainer's half of the runtime: checkpoints, progress bar, metrics
- * CSV, gnuplot plot, non-finite checks, the init report, and the generic trainer
- * program that every generated NAME_cli.c hands its network to.
+/* cr_train.h — the trainer program (trainer/, build/libcrtrain.a) that every generated
+ * NAME_cli.c hands its network to, and its pieces: progress bar, metrics CSV, gnuplot
+ * plot, the init report. Built on the runtime (runtime/cr.h, build/libcr.a), which it
+ * includes; unlike the runtime, the trainer prints (to stdout and stderr, as a program
+ * does). It still never calls exit(): cr_trainer_main returns the exit status.
+ * A function that can fail returns 0 on success and -1 on failure, after writing one
+ * line "PATH: problem" into its cr_err, as in the runtime.
  *
- * Conventions as in the rest of cr.h (which includes this header at its end): no
- * global state, no exit(); a function that can fail returns 0 on success and -1 on
- * failure, after writing one line "PATH: problem" into its cr_err.
+ * Link with libcrtrain.a libcr.a -lz -lm.
  */
 #ifndef CR_TRAIN_H
 #define CR_TRAIN_H
@@ -19,45 +21,7 @@
 extern "C" {
 #endif
 
-/* ---- CRC-32 (IEEE 802.3, reflected, as zlib's crc32 and `cksum -a crc32b`) ---- */
-uint32_t cr_crc32(uint32_t crc, const void *data, size_t bytes);
-
-/* ---- Checkpoints (cr_ckpt.c) --------------------------------------------------
- * File layout, all integers little-endian:
- *   magic "CRCKPT\r\n" | u32 version | u32 header_bytes | char net[64] |
- *   u64 param_count | u64 shapes_hash | u32 nparts | u32 0 |
- *   nparts x { char name[32] | u64 bytes } | u64 payload_bytes | u32 payload_crc32 |
- *   u32 header_crc32 (of every header byte before it) | payload (the parts, in order)
- * The reader checks every field against what the caller expects before it copies
- * anything into the caller's buffers, so a refused checkpoint changes nothing.
- * The writer writes a temporary file in the same directory, fsyncs it and renames it
- * over PATH, so PATH always holds either the old or the new checkpoint. */
-#define CR_CKPT_VERSION 1u
-#define CR_CKPT_NAME_MAX 64
-#define CR_CKPT_PART_NAME_MAX 32
-
-typedef struct {
-  const char *net;        /* network name, < 64 bytes */
-  uint64_t param_count;   /* floats in all parameters */
-  uint64_t shapes_hash;   /* cr_shapes_hash of the tensor table */
-} cr_ckpt_id;
-
-typedef struct {
-  const char *name;       /* < 32 bytes: "params", "opt", "norm", "rng", "progress" */
-  void *data;             /* save: read from; load: written to */
-  size_t bytes;           /* exact size expected */
-} cr_ckpt_part;
-
-int cr_ckpt_save(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
-                 int nparts, cr_err *e);
-int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
-                 int nparts, cr_err *e);
-
-/* FNV-1a 64 over a tensor table's names and shapes, in order. */
-typedef struct { const char *name; int rows, cols; } cr_shape;
-uint64_t cr_shapes_hash(const cr_shape *shapes, int n);
-
-/* ---- Time, progress bar, metrics, plot (cr_train_util.c) --------------------- */
+/* ---- Time, progress bar, metrics, plot (train_util.c) ------------------------- */
 double cr_now(void);  /* monotonic seconds */
 
 typedef struct {
@@ -89,12 +53,6 @@ int cr_metrics_read(const char *path, int below_epoch, cr_metrics_row *rows, int
  * Returns 0 on success, 1 when gnuplot is not installed (nothing written), -1 on error. */
 int cr_plot_png(const char *png, const char *csv, int has_acc, cr_err *e);
 
-/* Index of the first NaN/Inf in x[0..n), or -1 when all are finite. */
-long cr_first_nonfinite(const float *x, size_t n);
-
-/* Mean and standard deviation (Bessel-corrected, like torch.std) in double. */
-void cr_mean_std(const float *x, size_t n, double *mean, double *std);
-
 /* y[n][out] = x[n][in] @ w[in][out] + b[out] (b may be NULL): the obvious loops,
  * used where the generated code's internal layout must not matter (init report). */
 void cr_naive_linear(float *y, const float *x, const float *w, const float *b,
@@ -105,7 +63,7 @@ void cr_naive_linear(float *y, const float *x, const float *w, const float *b,
  * Kaiming gain), printing the std at a few depths and where it first goes inf/nan. */
 int cr_deep_stack_report(FILE *out, uint64_t seed, cr_err *e);
 
-/* ---- The generic trainer (cr_train_cli.c) -------------------------------------
+/* ---- The generic trainer (train_cli.c and the other train_*.c) -------------------
  * A generated NAME_cli.c describes its network with a cr_net and calls
  * cr_trainer_main. Buffers are passed as void * and cast back in the thin wrappers
  * that the template generates. */
@@ -119,10 +77,11 @@ typedef struct {
 } cr_net_tensor;
 
 typedef struct {
-  const char *kind;        /* "linear", "relu" */
+  const char *kind;        /* "linear", "relu", "leaky_relu", "tanh", "sigmoid" */
   int in, out;
-  float shift;
+  float shift;             /* relu: added after max(x, 0) */
   int weight, bias;        /* tensor indices or -1 */
+  float slope;             /* leaky_relu: the negative slope; else 0 */
 } cr_net_layer;
 
 typedef struct {
@@ -146,6 +105,17 @@ typedef struct {
   void  (*export_tensor)(float *dst, const void *params, int tensor);
   void  (*import_tensor)(void *params, int tensor, const float *src);
 } cr_net;
+
+/* y[i] = the activation of layer L at x[i], i < count, in float:
+ *   "relu"        max(x, 0) + L->shift
+ *   "leaky_relu"  x > 0 ? x : L->slope * x
+ *   "tanh"        tanhf(x)
+ *   "sigmoid"     1 / (1 + expf(-x))
+ * Any other kind (linear included) is -1 with a message naming it, and y is untouched;
+ * count 0 checks the kind only. Used by the init report, so that a kind the generator
+ * learns before this function does gets an error, not wrong numbers. */
+int cr_naive_activation(float *y, const float *x, size_t count, const cr_net_layer *L,
+                        cr_err *e);
 
 /* Runs the trainer's command line (train, eval, predict, export, import, init-report).
  * Returns the process exit status: 0 ok, 1 failure (I/O, NaN), 2 usage error. */

@@ -1,0 +1,211 @@
+/* train_cmds.c — the commands that start from a checkpoint (eval, predict, export) or
+ * make one (import). */
+#define _POSIX_C_SOURCE 200809L
+#include "train_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int need_checkpoint(const opts *o) {
+  if (o->checkpoint) return 0;
+  return tr_usage(o, "needs --checkpoint FILE");
+}
+
+/* ------------------------------------------------------------------ eval */
+
+int tr_cmd_eval(const cr_net *net, const opts *o) {
+  int rc = need_checkpoint(o);
+  if (rc) return rc;
+  datapaths dp;
+  if ((rc = tr_resolve_data(o, &dp, 0))) return rc;
+  if (o->batch_set && o->batch > net->batch)
+    return tr_usage(o, "option '--batch' %ld is larger than the spec's batch %d", o->batch,
+                    net->batch);
+  model m;
+  if ((rc = tr_model_open(&m, net, o))) return rc;
+  cr_dataset va;
+  if ((rc = tr_load_set(net, o, &va, dp.vx, dp.vy))) {
+    tr_model_free(&m);
+    return rc;
+  }
+  tr_apply_norm(&m, &va);
+  double loss, acc;
+  tr_evaluate(&m, &va, o->batch_set ? (int)o->batch : net->batch, &loss, &acc);
+  printf("%s: %zu samples  loss %.6f  %s %.4f\n", dp.vx, va.n, loss,
+         net->classifier ? "accuracy" : "rounded-output accuracy", acc);
+  cr_dataset_free(&va);
+  tr_model_free(&m);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ predict */
+
+/* One line per row of d: the class (classifier) or the output value. Returns the text
+ * (malloc'ed, *len bytes) or NULL when out of memory. */
+static char *predictions(const model *m, const cr_dataset *d, size_t *len) {
+  const cr_net *net = m->net;
+  size_t cap = d->n * 16 + 1;
+  char *text = malloc(cap);
+  *len = 0;
+  if (!text) return NULL;
+  for (size_t i = 0; i < d->n; i += (size_t)net->batch) {
+    int k = d->n - i < (size_t)net->batch ? (int)(d->n - i) : net->batch;
+    net->forward(m->out, m->work, m->params, d->x + i * (size_t)net->in, k);
+    for (int r = 0; r < k; r++) {
+      const float *row = m->out + (size_t)r * (size_t)net->out;
+      if (net->classifier) {
+        int best = 0;
+        for (int j = 1; j < net->out; j++)
+          if (row[j] > row[best]) best = j;
+        *len += (size_t)snprintf(text + *len, cap - *len, "%d\n", best);
+      } else {
+        *len += (size_t)snprintf(text + *len, cap - *len, "%.6g\n", (double)row[0]);
+      }
+    }
+  }
+  return text;
+}
+
+int tr_cmd_predict(const cr_net *net, const opts *o) {
+  int rc = need_checkpoint(o);
+  if (rc) return rc;
+  if (!o->input) return tr_usage(o, "needs --input FILE (IDX images or .npy)");
+  model m;
+  if ((rc = tr_model_open(&m, net, o))) return rc;
+  cr_dataset d;
+  if ((rc = tr_load_inputs(net, o, &d))) {
+    tr_model_free(&m);
+    return rc;
+  }
+  tr_apply_norm(&m, &d);
+  size_t len;
+  char *text = predictions(&m, &d, &len);
+  cr_err e = {{0}};
+  if (!text) rc = tr_fail(o, 1, "out of memory");
+  else if (!o->output) fwrite(text, 1, len, stdout);
+  else if (cr_write_file(o->output, text, len, 0, &e) != 0) rc = tr_fail(o, 1, "%s", e.msg);
+  free(text);
+  cr_dataset_free(&d);
+  tr_model_free(&m);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ export, import */
+
+/* PyTorch nn.Linear shapes: weight [out][in] = [cols][rows] of ours; bias [out]. */
+static int torch_shape(const cr_net *net, int ti, size_t shape[2]) {
+  const cr_net_tensor *t = &net->tensors[ti];
+  if (t->rows == 1 && tr_tensor_role(net, ti) == 2) {
+    shape[0] = (size_t)t->cols;
+    return 1;
+  }
+  shape[0] = (size_t)t->cols, shape[1] = (size_t)t->rows;
+  return 2;
+}
+
+static int export_all(const model *m, const char *dir, cr_err *e) {
+  const cr_net *net = m->net;
+  char path[PATH_MAX];
+  for (int i = 0; i < net->tensor_count; i++) {
+    size_t shape[2] = {0, 0};
+    int nd = torch_shape(net, i, shape);
+    net->export_tensor(m->packed, m->params, i);
+    snprintf(path, sizeof path, "%s/%s.npy", dir, net->tensors[i].name);
+    if (cr_npy_save(path, CR_F32, m->packed, nd, shape, e) != 0) return -1;
+  }
+  cr_norm nm;
+  memset(&nm, 0, sizeof nm);
+  nm.mean = m->norm[0], nm.std = m->norm[1];
+  snprintf(path, sizeof path, "%s/norm.npy", dir);
+  return cr_norm_save(&nm, path, e);
+}
+
+int tr_cmd_export(const cr_net *net, const opts *o) {
+  int rc = need_checkpoint(o);
+  if (rc) return rc;
+  if (!o->dir) return tr_usage(o, "needs a directory: export DIR --checkpoint FILE");
+  model m;
+  if ((rc = tr_model_open(&m, net, o))) return rc;
+  cr_err e = {{0}};
+  if (mkdir(o->dir, 0777) != 0 && errno != EEXIST)
+    rc = tr_fail(o, 1, "%s: cannot create directory: %s", o->dir, strerror(errno));
+  else if (export_all(&m, o->dir, &e) != 0)
+    rc = tr_fail(o, 1, "%s", e.msg);
+  else
+    printf("exported %d tensors and norm.npy to %s\n", net->tensor_count, o->dir);
+  tr_model_free(&m);
+  return rc;
+}
+
+/* DIR/NAME.npy into tensor ti, checked for shape and finiteness. 0 ok, 2 bad (printed). */
+static int import_tensor(model *m, const opts *o, int ti) {
+  const cr_net *net = m->net;
+  size_t shape[2] = {0, 0};
+  int nd = torch_shape(net, ti, shape);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/%s.npy", o->dir, net->tensors[ti].name);
+  cr_err e = {{0}};
+  cr_npy a;
+  if (cr_npy_load(&a, path, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
+  int rc = 0;
+  if (a.dtype != CR_F32 || a.ndim != nd || a.shape[0] != shape[0] ||
+      (nd == 2 && a.shape[1] != shape[1])) {
+    if (nd == 2)
+      rc = tr_fail(o, 2, "%s: expected float32 of shape (%zu, %zu) (nn.Linear [out][in])", path,
+                   shape[0], shape[1]);
+    else
+      rc = tr_fail(o, 2, "%s: expected float32 of shape (%zu,)", path, shape[0]);
+  } else if (cr_first_nonfinite(a.data, a.count) >= 0) {
+    rc = tr_fail(o, 2, "%s: holds NaN or Inf", path);
+  } else {
+    net->import_tensor(m->params, ti, a.data);
+  }
+  cr_npy_free(&a);
+  return rc;
+}
+
+/* DIR/norm.npy when it exists (else inputs stay as they are). 0 ok, 2 bad (printed). */
+static int import_norm(model *m, const opts *o) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/norm.npy", o->dir);
+  if (!tr_file_exists(path)) {
+    printf("note: %s not found: inputs will not be normalised\n", path);
+    return 0;
+  }
+  cr_err e = {{0}};
+  cr_norm nm;
+  if (cr_norm_load(&nm, path, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
+  int rc = 0;
+  if (nm.per_feature)
+    rc = tr_fail(o, 2, "%s: per-feature normalisation is not supported here", path);
+  else
+    m->norm[0] = nm.mean, m->norm[1] = nm.std;
+  cr_norm_free(&nm);
+  return rc;
+}
+
+int tr_cmd_import(const cr_net *net, const opts *o) {
+  int rc = need_checkpoint(o);
+  if (rc) return rc;
+  if (!o->dir) return tr_usage(o, "needs a directory: import DIR --checkpoint FILE");
+  model m;
+  if (tr_model_alloc(&m, net) != 0) return tr_fail(o, 1, "out of memory");
+  cr_rng_seed(&m.rng, tr_seed(o), CR_STREAM_INIT);
+  net->opt_init(m.opt);
+  for (int i = 0; i < net->tensor_count && !rc; i++) rc = import_tensor(&m, o, i);
+  if (!rc) rc = import_norm(&m, o);
+  if (!rc) {
+    m.progress[0] = 0, m.progress[1] = 0, m.progress[2] = (int64_t)tr_seed(o);
+    m.progress[3] = net->batch;
+    cr_err e = {{0}};
+    if (tr_model_save(&m, o->checkpoint, &e) != 0)
+      rc = tr_fail(o, 1, "%s", e.msg);
+    else
+      printf("imported %d tensors from %s into %s\n", net->tensor_count, o->dir, o->checkpoint);
+  }
+  tr_model_free(&m);
+  return rc;
+}

@@ -1,0 +1,125 @@
+/* train_data.c — which files --data and the --train-/--valid-/--input options name, and
+ * loading them through the runtime (cr_dataset_load, cr_inputs_load) with the checks that
+ * a data set fits the network. */
+#define _POSIX_C_SOURCE 200809L
+#include "train_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int tr_file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int dir_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* BASE/SPLIT-KIND-ubyte (base a directory) or BASESPLIT-KIND-ubyte (base a path prefix),
+ * plain or .gz; out holds the found path. */
+static int find_idx(char *out, size_t cap, const char *base, int is_dir, const char *split,
+                    const char *kind) {
+  const char *sfx[2] = {"", ".gz"};
+  for (int s = 0; s < 2; s++) {
+    snprintf(out, cap, "%s%s%s-%s-ubyte%s", base, is_dir ? "/" : "", split, kind, sfx[s]);
+    if (tr_file_exists(out)) return 1;
+  }
+  return 0;
+}
+
+/* The directory (or prefix) a --data NAME stands for. */
+static const char *data_dir(const char *name) {
+  if (!strcmp(name, "mnist")) return "data/mnist";
+  /* scripts/fetch-data.sh --fashion links Debian's files here; else use them in place */
+  if (!strcmp(name, "fashion"))
+    return dir_exists("data/fashion-mnist") ? "data/fashion-mnist"
+                                            : "/usr/share/datasets/fashion-mnist";
+  if (!strcmp(name, "tiny")) return "build/tiny";
+  return name;
+}
+
+static int find_pair(char *x, char *y, const char *dir, int is_dir, const char *split) {
+  return find_idx(x, PATH_MAX, dir, is_dir, split, "images-idx3") &&
+         find_idx(y, PATH_MAX, dir, is_dir, split, "labels-idx1");
+}
+
+/* The IDX files of --data: train-, and valid- or t10k-. 0 ok, 2 bad (printed). */
+static int resolve_data_dir(const opts *o, datapaths *p, int need_train) {
+  const char *dir = data_dir(o->data);
+  int is_dir = dir_exists(dir);
+  char probe[PATH_MAX];
+  if (!is_dir && !find_idx(probe, PATH_MAX, dir, 0, "train", "images-idx3") &&
+      !find_idx(probe, PATH_MAX, dir, 0, "valid", "images-idx3") &&
+      !find_idx(probe, PATH_MAX, dir, 0, "t10k", "images-idx3")) {
+    const char *hint = !strcmp(o->data, "mnist")     ? " (run scripts/fetch-data.sh)"
+                       : !strcmp(o->data, "fashion") ? " (run scripts/deps.sh --data)"
+                       : !strcmp(o->data, "tiny")    ? " (run make tiny-data)"
+                                                     : "";
+    return tr_fail(o, 2, "%s: no such data directory (or file prefix)%s", dir, hint);
+  }
+  p->have_train = find_pair(p->tx, p->ty, dir, is_dir, "train");
+  p->have_valid = find_pair(p->vx, p->vy, dir, is_dir, "valid") ||
+                  find_pair(p->vx, p->vy, dir, is_dir, "t10k");
+  if ((need_train && !p->have_train) || !p->have_valid)
+    return tr_fail(o, 2, "%s: no %s-images-idx3-ubyte[.gz] / labels-idx1-ubyte[.gz] %s", dir,
+                   !p->have_valid ? "valid- or t10k" : "train",
+                   is_dir ? "there" : "with that prefix");
+  return 0;
+}
+
+int tr_resolve_data(const opts *o, datapaths *p, int need_train) {
+  memset(p, 0, sizeof *p);
+  int rc;
+  if (o->data && (rc = resolve_data_dir(o, p, need_train))) return rc;
+  if (o->train_x) snprintf(p->tx, PATH_MAX, "%s", o->train_x), p->ty[0] = '\0', p->have_train = 1;
+  if (o->train_y) snprintf(p->ty, PATH_MAX, "%s", o->train_y);
+  if (o->valid_x) snprintf(p->vx, PATH_MAX, "%s", o->valid_x), p->vy[0] = '\0', p->have_valid = 1;
+  if (o->valid_y) snprintf(p->vy, PATH_MAX, "%s", o->valid_y);
+  if ((o->train_y && !o->train_x) || (o->valid_y && !o->valid_x))
+    return tr_usage(o, "labels given without their images");
+  const char *which = need_train && !p->have_train ? "train" : "valid";
+  if ((need_train && !p->have_train) || !p->have_valid)
+    return tr_usage(o, "no data: give --data NAME|DIR or --%s-images/--%s-labels", which, which);
+  return 0;
+}
+
+/* The rows of d have the network's input width and at least one sample. 0 ok, 2 bad. */
+static int check_rows(const cr_net *net, const opts *o, cr_dataset *d, const char *x) {
+  if (d->dim != (size_t)net->in) {
+    tr_fail(o, 2, "%s: samples have %zu values, network %s takes %d", x, d->dim, net->name,
+            net->in);
+    cr_dataset_free(d);
+    return 2;
+  }
+  if (d->n == 0) {
+    cr_dataset_free(d);
+    return tr_fail(o, 2, "%s: no samples", x);
+  }
+  return 0;
+}
+
+int tr_load_set(const cr_net *net, const opts *o, cr_dataset *d, const char *x, const char *y) {
+  cr_err e = {{0}};
+  /* The runtime picks the format by name and says when a label file is missing or extra. */
+  if (cr_dataset_load(d, x, y[0] ? y : NULL, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
+  int rc = check_rows(net, o, d, x);
+  if (rc || !net->classifier) return rc;
+  for (size_t i = 0; i < d->n; i++) {
+    if (d->y[i] >= net->out) {
+      tr_fail(o, 2, "%s: label %d of sample %zu is out of range for %d classes", y[0] ? y : x,
+              d->y[i], i, net->out);
+      cr_dataset_free(d);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+int tr_load_inputs(const cr_net *net, const opts *o, cr_dataset *d) {
+  cr_err e = {{0}};
+  if (cr_inputs_load(d, o->input, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
+  return check_rows(net, o, d, o->input);
+}

@@ -1,0 +1,114 @@
+/* train_internal.h — what the trainer's .c files share; not part of its public API.
+ * Names are prefixed tr_ so they cannot clash with a program linking libcrtrain.a. */
+#ifndef TRAIN_INTERNAL_H
+#define TRAIN_INTERNAL_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "cr_train.h"
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+/* ------------------------------------------------------------------ options (train_cli.c) */
+
+enum { CMD_TRAIN = 1, CMD_EVAL = 2, CMD_PREDICT = 4, CMD_EXPORT = 8, CMD_IMPORT = 16,
+       CMD_REPORT = 32 };
+#define CMD_DATA (CMD_TRAIN | CMD_EVAL | CMD_REPORT)
+
+typedef struct {
+  const char *prog, *cmdname;
+  int cmd;
+  const char *data, *train_x, *train_y, *valid_x, *valid_y;
+  const char *init, *checkpoint, *resume, *metrics, *plot, *input, *output, *dir;
+  long epochs, batch, rows;
+  double lr;
+  unsigned long long seed;
+  int lr_set, seed_set, batch_set, no_norm, progress;
+} opts;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TR_PRINTF(a, b)
+#endif
+
+/* "PROG CMD: message (try --help)" on stderr; returns 2 (bad usage). */
+int tr_usage(const opts *o, const char *fmt, ...) TR_PRINTF(2, 3);
+/* "PROG CMD: message" on stderr; returns rc (the exit status the caller passes on). */
+int tr_fail(const opts *o, int rc, const char *fmt, ...) TR_PRINTF(3, 4);
+
+/* The seed of this run: --seed, else 1. */
+uint64_t tr_seed(const opts *o);
+
+/* ------------------------------------------------------------------ data (train_data.c) */
+
+typedef struct {
+  char tx[PATH_MAX], ty[PATH_MAX], vx[PATH_MAX], vy[PATH_MAX];
+  int have_train, have_valid;
+} datapaths;
+
+/* The training/validation files named by --data or the --train-/--valid- options.
+ * Exit status style: 0 ok, 2 bad. */
+int tr_resolve_data(const opts *o, datapaths *p, int need_train);
+/* Loads one labelled set and checks it fits the network (y may be ""). 0 ok, 2 bad. */
+int tr_load_set(const cr_net *net, const opts *o, cr_dataset *d, const char *x, const char *y);
+/* Loads --input (no labels) and checks its rows fit the network. 0 ok, 2 bad. */
+int tr_load_inputs(const cr_net *net, const opts *o, cr_dataset *d);
+/* 1 if p names a regular file. */
+int tr_file_exists(const char *p);
+
+/* ------------------------------------------------------------------ the model (train_model.c) */
+
+typedef struct {
+  const cr_net *net;
+  void *params, *grads, *work, *opt;
+  float *out;          /* [batch][out] */
+  void *targets;       /* [batch] int32_t or float */
+  float *packed;       /* [param_count]: checkpoint's "params" part */
+  float norm[2];       /* mean, std applied to inputs */
+  cr_rng rng;          /* init stream state after initialisation */
+  int64_t progress[4]; /* epochs done, steps done, seed, batch */
+  char isa[16];        /* ISA of the build that wrote the optimizer state */
+} model;
+
+int  tr_model_alloc(model *m, const cr_net *net);
+void tr_model_free(model *m);
+int  tr_model_save(model *m, const char *path, cr_err *e);
+int  tr_model_load(model *m, const char *path, cr_err *e);
+/* Initialises every tensor from the spec's schemes (or `scheme` for weights). */
+int  tr_model_init(model *m, uint64_t seed, const char *scheme, cr_err *e);
+/* Allocates m and loads --checkpoint into it, printing the error. 0 ok, 1 or 2 failed. */
+int  tr_model_open(model *m, const cr_net *net, const opts *o);
+
+void  tr_set_targets(const model *m, const uint8_t *y, int n);
+void  tr_apply_norm(const model *m, cr_dataset *d);
+/* Mean loss and accuracy over a data set, in batches, in order. */
+void  tr_evaluate(const model *m, const cr_dataset *d, int batch, double *loss, double *acc);
+
+float *tr_tensor_ptr(void *base, const cr_net_tensor *t);
+/* 1 if tensor ti is some layer's weight, 2 if some layer's bias, else 0. */
+int   tr_tensor_role(const cr_net *net, int ti);
+
+/* First non-finite value among the tensors of base (params or grads): its tensor index,
+ * or -1. backward = 1 scans from the last tensor back. */
+int  tr_find_nonfinite(const cr_net *net, void *base, int backward, long *index, float *value);
+/* The parameter of largest magnitude (for a loss that overflowed on finite numbers). */
+int  tr_find_largest(const cr_net *net, void *base, long *index, float *value);
+/* "layer L (kind in->out) tensor NAME[row][col]" for messages. */
+void tr_describe_element(const cr_net *net, int ti, long index, char *buf, size_t cap);
+/* A float for messages: "nan", "inf", "-inf" spelled the same on every libc. */
+const char *tr_fmt_num(char buf[16], float v);
+
+/* ------------------------------------------------------------------ the commands */
+
+int tr_cmd_train(const cr_net *net, const opts *o);   /* train_loop.c */
+int tr_cmd_eval(const cr_net *net, const opts *o);    /* train_cmds.c */
+int tr_cmd_predict(const cr_net *net, const opts *o);
+int tr_cmd_export(const cr_net *net, const opts *o);
+int tr_cmd_import(const cr_net *net, const opts *o);
+int tr_cmd_report(const cr_net *net, const opts *o);  /* train_report.c */
+
+#endif

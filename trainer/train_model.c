@@ -1,0 +1,233 @@
+/* train_model.c — the network's buffers in memory, their checkpoint (through the runtime's
+ * cr_ckpt_save/cr_ckpt_load), initialisation, evaluation, and finding and naming a
+ * non-finite value for messages. */
+#include "train_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *alloc64(size_t bytes) {
+  size_t b = (bytes + 63) / 64 * 64;
+  void *p = aligned_alloc(64, b ? b : 64);
+  if (p) memset(p, 0, b ? b : 64);
+  return p;
+}
+
+void tr_model_free(model *m) {
+  free(m->params), free(m->grads), free(m->work), free(m->opt);
+  free(m->out), free(m->targets), free(m->packed);
+  memset(m, 0, sizeof *m);
+}
+
+int tr_model_alloc(model *m, const cr_net *net) {
+  memset(m, 0, sizeof *m);
+  m->net = net;
+  m->params = alloc64(net->params_bytes);
+  m->grads = alloc64(net->grads_bytes);
+  m->work = alloc64(net->work_bytes);
+  m->opt = alloc64(net->opt_bytes);
+  m->out = alloc64(sizeof(float) * (size_t)net->batch * (size_t)net->out);
+  m->targets = alloc64(4 * (size_t)net->batch);
+  m->packed = alloc64(sizeof(float) * net->param_count);
+  m->norm[0] = 0.0f, m->norm[1] = 1.0f;
+  if (!m->params || !m->grads || !m->work || !m->opt || !m->out || !m->targets || !m->packed) {
+    tr_model_free(m);
+    return -1;
+  }
+  return 0;
+}
+
+float *tr_tensor_ptr(void *base, const cr_net_tensor *t) { return (float *)base + t->offset; }
+
+static size_t tensor_count(const cr_net_tensor *t) { return (size_t)t->rows * (size_t)t->cols; }
+
+int tr_tensor_role(const cr_net *net, int ti) {
+  for (int l = 0; l < net->layer_count; l++) {
+    if (net->layers[l].weight == ti) return 1;
+    if (net->layers[l].bias == ti) return 2;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ checkpoints */
+
+#define CKPT_PARTS 6
+static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[CKPT_PARTS]) {
+  const cr_net *net = m->net;
+  cr_shape shapes[256];
+  int n = net->tensor_count < 256 ? net->tensor_count : 256;
+  for (int i = 0; i < n; i++) {
+    shapes[i].name = net->tensors[i].name;
+    shapes[i].rows = net->tensors[i].rows;
+    shapes[i].cols = net->tensors[i].cols;
+  }
+  id->net = net->name;
+  id->param_count = net->param_count;
+  id->shapes_hash = cr_shapes_hash(shapes, n);
+  parts[0] = (cr_ckpt_part){"params", m->packed, sizeof(float) * net->param_count};
+  parts[1] = (cr_ckpt_part){"opt", m->opt, net->opt_bytes};
+  parts[2] = (cr_ckpt_part){"norm", (void *)m->norm, sizeof m->norm};
+  parts[3] = (cr_ckpt_part){"rng", (void *)&m->rng, sizeof m->rng};
+  parts[4] = (cr_ckpt_part){"progress", (void *)m->progress, sizeof m->progress};
+  parts[5] = (cr_ckpt_part){"isa", (void *)m->isa, sizeof m->isa};
+}
+
+/* The parameters tensor by tensor, packed (to = 1) into m->packed or unpacked from it, so
+ * padding inside the params struct never reaches a checkpoint. */
+static void pack_params(model *m, int to_packed) {
+  size_t k = 0;
+  for (int i = 0; i < m->net->tensor_count; i++) {
+    const cr_net_tensor *t = &m->net->tensors[i];
+    float *p = tr_tensor_ptr(m->params, t);
+    size_t bytes = tensor_count(t) * sizeof(float);
+    if (to_packed) memcpy(m->packed + k, p, bytes);
+    else memcpy(p, m->packed + k, bytes);
+    k += tensor_count(t);
+  }
+}
+
+int tr_model_save(model *m, const char *path, cr_err *e) {
+  pack_params(m, 1);
+  cr_ckpt_id id;
+  cr_ckpt_part parts[CKPT_PARTS];
+  memset(m->isa, 0, sizeof m->isa);
+  snprintf(m->isa, sizeof m->isa, "%s", m->net->isa);
+  ckpt_setup(m, &id, parts);
+  return cr_ckpt_save(path, &id, parts, CKPT_PARTS, e);
+}
+
+int tr_model_load(model *m, const char *path, cr_err *e) {
+  cr_ckpt_id id;
+  cr_ckpt_part parts[CKPT_PARTS];
+  ckpt_setup(m, &id, parts);
+  if (cr_ckpt_load(path, &id, parts, CKPT_PARTS, e) != 0) return -1;
+  m->isa[sizeof m->isa - 1] = '\0';
+  if (!(m->norm[1] > 0.0f) || !isfinite(m->norm[0]) || !isfinite(m->norm[1]))
+    return cr_errf(e, "%s: checkpoint's normalisation numbers are invalid", path);
+  pack_params(m, 0);
+  return 0;
+}
+
+int tr_model_open(model *m, const cr_net *net, const opts *o) {
+  if (tr_model_alloc(m, net) != 0) return tr_fail(o, 1, "out of memory");
+  cr_err e = {{0}};
+  if (tr_model_load(m, o->checkpoint, &e) != 0) {
+    tr_model_free(m);
+    return tr_fail(o, 2, "%s", e.msg);
+  }
+  return 0;
+}
+
+int tr_model_init(model *m, uint64_t seed, const char *scheme, cr_err *e) {
+  cr_rng_seed(&m->rng, seed, CR_STREAM_INIT);
+  for (int i = 0; i < m->net->tensor_count; i++) {
+    const cr_net_tensor *t = &m->net->tensors[i];
+    cr_init_spec s = {t->init, t->mode, t->nonlinearity, t->init_a, t->fan_in, t->fan_out};
+    if (scheme && tr_tensor_role(m->net, i) == 1) s.scheme = scheme;
+    if (cr_init_tensor(tr_tensor_ptr(m->params, t), tensor_count(t), &s, &m->rng, e) != 0)
+      return -1;
+  }
+  m->net->opt_init(m->opt);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+void tr_set_targets(const model *m, const uint8_t *y, int n) {
+  if (m->net->classifier) {
+    int32_t *t = m->targets;
+    for (int i = 0; i < n; i++) t[i] = y[i];
+  } else {
+    float *t = m->targets;
+    for (int i = 0; i < n; i++) t[i] = (float)y[i];
+  }
+}
+
+void tr_apply_norm(const model *m, cr_dataset *d) {
+  cr_norm nm;
+  memset(&nm, 0, sizeof nm);
+  nm.dim = d->dim;
+  nm.mean = m->norm[0];
+  nm.std = m->norm[1];
+  cr_norm_apply_rows(&nm, d->x, d->n, d->dim);
+}
+
+void tr_evaluate(const model *m, const cr_dataset *d, int batch, double *loss, double *acc) {
+  const cr_net *net = m->net;
+  double lsum = 0;
+  long correct = 0;
+  for (size_t i = 0; i < d->n; i += (size_t)batch) {
+    int n = d->n - i < (size_t)batch ? (int)(d->n - i) : batch;
+    net->forward(m->out, m->work, m->params, d->x + i * d->dim, n);
+    tr_set_targets(m, d->y + i, n);
+    lsum += (double)net->loss(m->out, m->targets, n) * n;
+    if (net->correct) {
+      correct += net->correct(m->out, m->targets, n);
+    } else {
+      /* regressor on integer labels: a row counts as right when the rounded output is */
+      const float *t = m->targets;
+      for (int r = 0; r < n; r++) correct += lrintf(m->out[r]) == lrintf(t[r]);
+    }
+  }
+  *loss = lsum / (double)d->n;
+  *acc = (double)correct / (double)d->n;
+}
+
+/* ------------------------------------------------------------------ non-finite values */
+
+/* Gradients are scanned from the last tensor back (backward = 1): a NaN born in the loss
+ * spreads to every earlier gradient, so the one nearest the output is the telling one. */
+int tr_find_nonfinite(const cr_net *net, void *base, int backward, long *index, float *value) {
+  for (int j = 0; j < net->tensor_count; j++) {
+    int i = backward ? net->tensor_count - 1 - j : j;
+    const float *p = tr_tensor_ptr(base, &net->tensors[i]);
+    long k = cr_first_nonfinite(p, tensor_count(&net->tensors[i]));
+    if (k >= 0) {
+      *index = k;
+      *value = p[k];
+      return i;
+    }
+  }
+  return -1;
+}
+
+int tr_find_largest(const cr_net *net, void *base, long *index, float *value) {
+  int best = 0;
+  float bv = -1.0f;
+  for (int i = 0; i < net->tensor_count; i++) {
+    const float *p = tr_tensor_ptr(base, &net->tensors[i]);
+    for (size_t k = 0; k < tensor_count(&net->tensors[i]); k++) {
+      if (fabsf(p[k]) > bv) {
+        bv = fabsf(p[k]);
+        best = i, *index = (long)k, *value = p[k];
+      }
+    }
+  }
+  return best;
+}
+
+void tr_describe_element(const cr_net *net, int ti, long idx, char *buf, size_t cap) {
+  const cr_net_tensor *t = &net->tensors[ti];
+  char at[48];
+  /* "[row][col]" of the flat index, "[col]" for a one-row tensor (a bias) */
+  if (t->rows == 1) snprintf(at, sizeof at, "[%ld]", idx);
+  else snprintf(at, sizeof at, "[%ld][%ld]", idx / t->cols, idx % t->cols);
+  for (int l = 0; l < net->layer_count; l++) {
+    const cr_net_layer *L = &net->layers[l];
+    if (L->weight == ti || L->bias == ti) {
+      snprintf(buf, cap, "layer %d (%s %d->%d) tensor %s%s", l, L->kind, L->in, L->out, t->name,
+               at);
+      return;
+    }
+  }
+  snprintf(buf, cap, "tensor %s%s", t->name, at);
+}
+
+const char *tr_fmt_num(char buf[16], float v) {
+  if (isnan(v)) return "nan";
+  if (isinf(v)) return v > 0 ? "inf" : "-inf";
+  snprintf(buf, 16, "%.6g", (double)v);
+  return buf;
+}
