@@ -7,7 +7,8 @@ writes. For each network it reads the same independent description the C referen
 Layout and file names: tests/golden/README.md. Weights are saved in OUR layout,
 [in][out] (the transpose of nn.Linear.weight); biases as [1][out].
 
-    /usr/bin/python3 tests/golden/make_golden.py [OUTDIR]     (default: tests/golden)
+    /usr/bin/python3 tests/golden/make_golden.py [OUTDIR] [--only NAME,...]
+        OUTDIR defaults to tests/golden; --only writes just the named directories.
 """
 import os
 import sys
@@ -30,7 +31,12 @@ NETS = [
     ("traj_adam", "tests/golden/specs/traj_adam.desc", "traj", 8, 6),
     ("traj_adamw", "tests/golden/specs/traj_adamw.desc", "traj", 8, 7),
     ("traj_mse_momentum", "tests/golden/specs/traj_mse_momentum.desc", "traj", 8, 8),
+    ("act_ce", "tests/golden/specs/act_ce.desc", "step", 12, 9),
+    ("act_mse", "tests/golden/specs/act_mse.desc", "step", 7, 10),
 ]
+# nets whose inputs are uniform in [-1, 1) instead of [0, 1): a standalone activation as
+# their first layer must see negative values too
+SYMMETRIC_X = {"act_ce", "act_mse"}
 TRAJ_STEPS = 10
 
 
@@ -51,6 +57,10 @@ def read_desc(path):
                 net["layers"].append(("linear", int(tok[1])))
             elif key == "relu":
                 net["layers"].append(("relu", float(tok[1])))
+            elif key == "leaky_relu":
+                net["layers"].append(("leaky_relu", float(tok[1])))
+            elif key in ("tanh", "sigmoid") and len(tok) == 1:
+                net["layers"].append((key, None))
             elif key == "optimizer":
                 opt = {"kind": tok[1]}
                 for kv in tok[2:]:
@@ -79,8 +89,16 @@ def build(net):
         if kind == "linear":
             mods.append(nn.Linear(width, arg))
             width = arg
-        else:
+        elif kind == "relu":
             mods.append(ShiftedReLU(arg))
+        elif kind == "leaky_relu":
+            mods.append(nn.LeakyReLU(negative_slope=arg))
+        elif kind == "tanh":
+            mods.append(nn.Tanh())
+        elif kind == "sigmoid":
+            mods.append(nn.Sigmoid())
+        else:
+            sys.exit("unknown layer kind '%s'" % kind)
     return nn.Sequential(*mods)
 
 
@@ -113,10 +131,13 @@ def loss_fn(net, out, t):
     return F.cross_entropy(out, t.long())
 
 
-def data(net, n, lead=()):
-    """Inputs in [0, 1) like pixels; targets: class indices (cross-entropy) or digit-like
-    labels 0..9 as floats (the seed's regression), both stored as float32."""
+def data(net, n, lead=(), symmetric=False):
+    """Inputs in [0, 1) like pixels (or [-1, 1) when symmetric); targets: class indices
+    (cross-entropy) or digit-like labels 0..9 as floats (the seed's regression), both stored
+    as float32."""
     x = torch.rand(*lead, n, net["input"])
+    if symmetric:
+        x = x * 2 - 1
     width = [a for k, a in net["layers"] if k == "linear"][-1]
     classes = width if net["loss"] == "cross_entropy" else 10
     t = torch.randint(0, classes, (*lead, n)).float()
@@ -142,7 +163,7 @@ def save_params(outdir, prefix, model):
 
 
 def golden_step(net, model, n, outdir):
-    x, t = data(net, n)
+    x, t = data(net, n, symmetric=os.path.basename(outdir) in SYMMETRIC_X)
     save(outdir, "x.npy", x)
     save(outdir, "t.npy", t)
     save_params(outdir, "param", model)
@@ -180,9 +201,21 @@ def golden_traj(net, model, n, outdir):
 
 
 def main():
-    top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "golden")
+    args, only = sys.argv[1:], None
+    if "--only" in args:
+        i = args.index("--only")
+        if i + 1 >= len(args):
+            sys.exit("make_golden.py: --only needs a comma-separated list of names")
+        only = args[i + 1].split(",")
+        unknown = [o for o in only if o not in [e[0] for e in NETS]]
+        if unknown:
+            sys.exit("make_golden.py: unknown golden net(s): %s" % ", ".join(unknown))
+        del args[i:i + 2]
+    top = args[0] if args else os.path.join(ROOT, "tests", "golden")
     torch.set_num_threads(1)
     for name, desc, kind, n, seed in NETS:
+        if only is not None and name not in only:
+            continue
         path = os.path.join(ROOT, desc)
         net = read_desc(path)
         outdir = os.path.join(top, name)
