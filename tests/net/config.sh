@@ -32,3 +32,5 @@ cat <<EOF
 #define NET_OPT_ADAMW 1
 #endif
 EOF
+# the layer table's leaky_relu slope (net_test.c checks it against the description)
+if grep -q '[[:space:]]float slope;' "$1"; then echo '#define NET_LAYER_HAS_SLOPE 1'; fi

@@ -7,6 +7,7 @@
  *     #define NETU NAME_UPPER    (macros: NAME_UPPER_IN, ...)
  *     #define NET_LOSS_MSE 1  or  #define NET_LOSS_CE 1
  *     #define NET_OPT_SGD 1 / NET_OPT_ADAM 1 / NET_OPT_ADAMW 1
+ *     #define NET_LAYER_HAS_SLOPE 1   (NAME_layer_info declares `float slope;`)
  * and -DEXPECT_ISA='"scalar"'. Linked with NAME.c, tests/ref/ref.c and libcr.a (.npy).
  * -DNET_MINICHECK uses tests/net/minicheck.h instead of libcheck, -DNET_NO_GOLDEN leaves
  * out the PyTorch tests and libcr (for a cross-compiled target that has neither).
@@ -572,14 +573,22 @@ START_TEST(test_metadata)
   for (int l = 0; l < net.nlayers; l++) {
     const ref_layer *L = &net.layer[l];
     const F(layer_info) *li = &F(layers)[l];
-    ck_assert_msg(!strcmp(li->kind, L->kind == REF_LINEAR ? "linear" : "relu"),
-                  "layers[%d].kind '%s', description %s", l, li->kind, L->kind == REF_LINEAR ? "linear" : "relu");
+    ck_assert_msg(!strcmp(li->kind, ref_kind_name(L->kind)), "layers[%d].kind '%s', description %s", l, li->kind,
+                  ref_kind_name(L->kind));
     ck_assert_msg(li->in == L->in && li->out == L->out, "layers[%d]: %d -> %d, description %d -> %d",
                   l, li->in, li->out, L->in, L->out);
     ck_assert_msg(float_eq(li->shift, L->kind == REF_RELU ? L->shift : 0), "layers[%d].shift %g, description %g",
-                  l, (double)li->shift, L->shift);
+                  l, (double)li->shift, L->kind == REF_RELU ? L->shift : 0);
+#ifdef NET_LAYER_HAS_SLOPE
+    ck_assert_msg(float_eq(li->slope, L->kind == REF_LEAKY_RELU ? L->slope : 0), "layers[%d].slope %g, description %g",
+                  l, (double)li->slope, L->kind == REF_LEAKY_RELU ? L->slope : 0);
+#else
+    ck_assert_msg(L->kind != REF_LEAKY_RELU, "layers[%d] is leaky_relu, but NAME_layer_info has no 'float slope' "
+                  "member (after shift) to give its slope", l);
+#endif
     if (L->kind != REF_LINEAR) {
-      ck_assert_msg(li->weight == -1 && li->bias == -1, "layers[%d] (relu) has tensors %d %d", l, li->weight, li->bias);
+      ck_assert_msg(li->weight == -1 && li->bias == -1, "layers[%d] (%s) has tensors %d %d", l, li->kind,
+                    li->weight, li->bias);
       continue;
     }
     ck_assert_msg(li->weight == ti && li->bias == ti + 1, "layers[%d]: weight %d bias %d, expected %d %d",
@@ -641,7 +650,23 @@ static void net_from_metadata(void)
   net.nlayers = M(LAYER_COUNT);
   for (int l = 0; l < net.nlayers; l++) {
     const F(layer_info) *li = &F(layers)[l];
-    net.layer[l].kind = !strcmp(li->kind, "linear") ? REF_LINEAR : REF_RELU;
+    int kind = 0;
+    for (int k = REF_LINEAR; k <= REF_SIGMOID; k++)
+      if (!strcmp(li->kind, ref_kind_name(k))) kind = k;
+    if (!kind) {
+      fprintf(stderr, "%s: layers[%d].kind '%s' is unknown to the reference\n", STR(NET), l, li->kind);
+      exit(1);
+    }
+#ifndef NET_LAYER_HAS_SLOPE
+    if (kind == REF_LEAKY_RELU) {
+      fprintf(stderr, "%s: layers[%d] is leaky_relu, but NAME_layer_info has no 'float slope' member\n",
+              STR(NET), l);
+      exit(1);
+    }
+#else
+    net.layer[l].slope = li->slope;
+#endif
+    net.layer[l].kind = kind;
     net.layer[l].out = li->out;
     net.layer[l].shift = li->shift;
   }

@@ -17,8 +17,8 @@ const mock_tensor_info mock_tensors[] = {
   {"4.bias", 1, 1, OFF(b4), "pytorch_default", "fan_in", "leaky_relu", 2.236068f, 7, 1},
 };
 const mock_layer_info mock_layers[] = {
-  {"linear", 12, 16, 0, 0, 1}, {"relu", 16, 16, -0.5f, -1, -1}, {"linear", 16, 7, 0, 2, 3},
-  {"relu", 7, 7, 0, -1, -1}, {"linear", 7, 1, 0, 4, 5},
+  {"linear", 12, 16, 0, 0, 0, 1}, {"relu", 16, 16, -0.5f, 0, -1, -1}, {"linear", 16, 7, 0, 0, 2, 3},
+  {"relu", 7, 7, 0, 0, -1, -1}, {"linear", 7, 1, 0, 0, 4, 5},
 };
 
 /* y[n][out] = x[n][in] @ w[in][out] + b */

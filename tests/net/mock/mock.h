@@ -50,7 +50,7 @@ typedef struct {
   int fan_in, fan_out;
 } mock_tensor_info;
 extern const mock_tensor_info mock_tensors[];
-typedef struct { const char *kind; int in, out; float shift; int weight, bias; } mock_layer_info;
+typedef struct { const char *kind; int in, out; float shift; float slope; int weight, bias; } mock_layer_info;
 extern const mock_layer_info mock_layers[];
 
 void mock_forward(float *out, mock_work *w, const mock_params *p, const float *x, int n);
