@@ -297,25 +297,11 @@ end
 
 -- Validation ----------------------------------------------------------------------
 
-local function validate(path, value, made, text)
-  if not (made[value] and value.tag == "network") then
-    errors.at(path, nil, nil, 'a spec must return network "name" { ... }, got ' .. show(value))
-  end
-  local lines = {}
-  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
-  -- Table fields carry no line numbers; find "key =" after the network call instead.
-  local function line_of(key)
-    key = key:gsub("%p", "%%%0")   -- unknown keys come from the user: match them literally
-    for i = value.line, #lines do
-      if lines[i]:match("^%s*" .. key .. "%s*=") or lines[i]:match("[{,]%s*" .. key .. "%s*=") then
-        return i
-      end
-    end
-    return value.line
-  end
-  local function fail(line, where, what) errors.at(path, line, where, what) end
-
-  -- name
+-- The parts of validate(), one function per part of the network. c holds what they
+-- share: path, value (the recorded network call), made (the DSL's values), body (its
+-- fields), line_of(key), fail(line, where, what), need(key), size(where, line, v, what, max).
+local function check_name(c)
+  local fail, value = c.fail, c.value
   local name = value.name
   if type(name) ~= "string" or not name:match("^[A-Za-z_][A-Za-z0-9_]*$") then
     fail(value.line, "network", "name must be a C identifier, got " .. show(name))
@@ -328,7 +314,10 @@ local function validate(path, value, made, text)
   if names.reserved(name) then
     fail(value.line, "network", "name '" .. name .. "' is reserved (it clashes with generated helper names)")
   end
+end
 
+local function check_fields(c)
+  local fail, line_of, value, made = c.fail, c.line_of, c.value, c.made
   local body = value.body
   if type(body) ~= "table" or made[body] then
     fail(value.line, "network", "expected a table of fields after the name, got " .. show(body))
@@ -341,29 +330,12 @@ local function validate(path, value, made, text)
       fail(line_of(k), "network", "unknown field '" .. k .. "'" .. errors.suggest(k, NETWORK_FIELDS))
     end
   end
-  local function need(k)
-    if body[k] == nil then fail(value.line, "network", "missing field '" .. k .. "'") end
-    return body[k]
-  end
+  return body
+end
 
-  local function size(where, line, v, what, max)
-    if not is_int(v) or v < 1 then
-      fail(line, where, what .. " a positive integer" .. (where:match("^layers") and " size" or "")
-        .. ", got " .. show(v))
-    end
-    if v > max then fail(line, where, show(v) .. " is too large (at most " .. max .. ")") end
-    return math.tointeger(v)
-  end
-
-  local net = {name = name, path = path, line = value.line}
-  net.input = size("input", line_of("input"), need("input"), "must be", M.MAX_DIM)
-  net.batch = size("batch", line_of("batch"), body.batch == nil and 64 or body.batch, "must be", M.MAX_BATCH)
-  if net.batch * net.input > M.MAX_ROWS_FLOATS then
-    fail(line_of("input"), "input", string.format("batch × input = %d × %d is too large (at most %d floats)",
-      net.batch, net.input, M.MAX_ROWS_FLOATS))
-  end
-
-  -- layers
+-- layers: the op registry (gen/ops.lua) checks each one; sets net.layers, net.output
+local function check_layers(c, net)
+  local fail, line_of, value, made, need, size = c.fail, c.line_of, c.value, c.made, c.need, c.size
   local layers = need("layers")
   local lline = line_of("layers")
   if type(layers) ~= "table" or made[layers] then
@@ -451,8 +423,11 @@ local function validate(path, value, made, text)
   end
   if not has_product then fail(lline, "layers", "needs at least one linear layer") end
   net.output = width
+end
 
-  -- loss
+local function check_loss(c, net)
+  local fail, line_of, need = c.fail, c.line_of, c.need
+  local width = net.output
   local loss = need("loss")
   local line = line_of("loss")
   if not contains(M.LOSSES, loss) then
@@ -466,10 +441,12 @@ local function validate(path, value, made, text)
     fail(line, "loss", "cross_entropy needs at least 2 outputs, got " .. width)
   end
   net.loss = loss
+end
 
-  -- optimizer
+local function check_optimizer(c, net)
+  local fail, line_of, made, need = c.fail, c.line_of, c.made, c.need
   local o = need("optimizer")
-  line = line_of("optimizer")
+  local line = line_of("optimizer")
   if not (made[o] and o.tag == "optimizer") then
     fail(line, "optimizer", "expected sgd{...}, adam{...} or adamw{...}, got " .. show(o))
   end
@@ -515,9 +492,12 @@ local function validate(path, value, made, text)
     num("eps", function(v) return v >= 0 end, "a finite number >= 0")
   end
   net.optimizer = opt
+end
 
+local function check_budget_isa(c, net)
+  local fail, line_of, body = c.fail, c.line_of, c.body
   -- code_budget: the most multiply-add statements the products of all linear layers may
-  -- take as straight-line code (gen/kernels.lua); 0 keeps the loops/tiles for any size
+  -- take as straight-line code (gen/kernels/straight.lua); 0 keeps the loops/tiles for any size
   local budget = body.code_budget == nil and M.DEFAULT_CODE_BUDGET or body.code_budget
   if not is_int(budget) or budget < 0 then
     fail(line_of("code_budget"), "code_budget", "must be an integer >= 0 (multiply-adds written out; "
@@ -537,6 +517,55 @@ local function validate(path, value, made, text)
     net.isa = body.isa
     net.isa_line = line_of("isa")
   end
+end
+
+local function validate(path, value, made, text)
+  if not (made[value] and value.tag == "network") then
+    errors.at(path, nil, nil, 'a spec must return network "name" { ... }, got ' .. show(value))
+  end
+  local lines = {}
+  for l in (text .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
+  -- Table fields carry no line numbers; find "key =" after the network call instead.
+  local function line_of(key)
+    key = key:gsub("%p", "%%%0")   -- unknown keys come from the user: match them literally
+    for i = value.line, #lines do
+      if lines[i]:match("^%s*" .. key .. "%s*=") or lines[i]:match("[{,]%s*" .. key .. "%s*=") then
+        return i
+      end
+    end
+    return value.line
+  end
+  local function fail(line, where, what) errors.at(path, line, where, what) end
+  local c = {path = path, value = value, made = made, line_of = line_of, fail = fail}
+  check_name(c)
+  local body = check_fields(c)
+  c.body = body
+  local function need(k)
+    if body[k] == nil then fail(value.line, "network", "missing field '" .. k .. "'") end
+    return body[k]
+  end
+
+  local function size(where, line, v, what, max)
+    if not is_int(v) or v < 1 then
+      fail(line, where, what .. " a positive integer" .. (where:match("^layers") and " size" or "")
+        .. ", got " .. show(v))
+    end
+    if v > max then fail(line, where, show(v) .. " is too large (at most " .. max .. ")") end
+    return math.tointeger(v)
+  end
+  c.need, c.size = need, size
+
+  local net = {name = value.name, path = path, line = value.line}
+  net.input = size("input", line_of("input"), need("input"), "must be", M.MAX_DIM)
+  net.batch = size("batch", line_of("batch"), body.batch == nil and 64 or body.batch, "must be", M.MAX_BATCH)
+  if net.batch * net.input > M.MAX_ROWS_FLOATS then
+    fail(line_of("input"), "input", string.format("batch × input = %d × %d is too large (at most %d floats)",
+      net.batch, net.input, M.MAX_ROWS_FLOATS))
+  end
+  check_layers(c, net)
+  check_loss(c, net)
+  check_optimizer(c, net)
+  check_budget_isa(c, net)
   return net
 end
 
