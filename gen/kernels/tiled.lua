@@ -433,6 +433,117 @@ function M.matmul_gwt(a, isa)
   return b.text()
 end
 
+-- w[o] -= lr * dv for a fused SGD update of one weight (a.sgd), under the NULL test of
+-- an optional one.
+local function sgd_update(a, o, dv)
+  return (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. a.sgd.w .. "[" .. o .. "] = "
+    .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * " .. dv .. ";"
+end
+
+-- Folded tail of matmul_xtg (ISAs with load_rep): when R inputs x t tail columns fill one
+-- vector, the tail rides in each main tile as one more accumulator, lane c*R + r holding
+-- dW[k0 + r][tail0 + c]: per row i, x[i][k0 .. k0+R) repeated t times (one load) times
+-- gp[i] = the t tail gradients each repeated R times (built once). This replaces the
+-- separate tail pass, which streams x from L2 once more. Returns reduce_tile's `extra`, or
+-- nil when the shape does not fold.
+local function folded_tail(b, a, isa, plan, R)
+  local V = isa.width
+  local fold = plan.tail > 0 and isa.load_rep and R * plan.tail == V and a.K % R == 0 and a.batch
+  if fold then
+    local t = plan.tail
+    b.put(1, "_Alignas(64) float gp[" .. a.batch * V .. "];   /* row i: tail gradients, each repeated "
+      .. R .. " times */")
+    b.put(1, "for (int i = 0; i < n; i++)")
+    b.put(2, "for (int c = 0; c < " .. t .. "; c++)")
+    b.put(3, "for (int r = 0; r < " .. R .. "; r++) gp[i * " .. V .. " + c * " .. R .. " + r] = "
+      .. a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 .. " + c];")
+  end
+  return fold and {
+    init = function(b2, d2) b2.put(d2, isa.vtype .. " tl = " .. isa.zero() .. ";") end,
+    step = function(i)
+      return "tl = " .. isa.fma(isa.load_rep(a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0", R),
+                                isa.load("gp", i .. " * " .. V), "tl") .. ";"
+    end,
+    finish = function(b2, d2)
+      b2.put(d2, "_Alignas(64) float tt[" .. V .. "];")
+      b2.put(d2, astore(isa, "tt", 0, "tl"))
+      b2.put(d2, "for (int c = 0; c < " .. plan.tail .. "; c++)")
+      b2.put(d2 + 1, "for (int r = 0; r < " .. R .. "; r++) {")
+      local o = "(k0 + r) * " .. a.N .. " + " .. plan.tail0 .. " + c"
+      b2.put(d2 + 2, a.dw .. "[" .. o .. "] = tt[c * " .. R .. " + r];")
+      if a.sgd then b2.put(d2 + 2, sgd_update(a, o, "tt[c * " .. R .. " + r]")) end
+      b2.put(d2 + 1, "}")
+    end,
+  } or nil
+end
+
+-- The tail columns of matmul_xtg without folding: tiles of inputs k as vectors x the t
+-- columns, reduced over the rows, through a transposed stack block.
+local function tail_pass(b, a, isa, plan)
+  local V = isa.width
+  local t = plan.tail
+  local kv = math.max(1, math.min(12, isa.acc_regs // t))
+  local KB = kv * V
+  local function kblock(d, width)
+    local vecs = vectors(width, V)
+    b.put(d, "{")
+    for c = 0, t - 1 do
+      local decl = {}
+      for v = 1, #vecs do decl[v] = "u" .. c .. "_" .. (v - 1) .. " = " .. isa.zero() end
+      b.put(d + 1, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
+    end
+    b.put(d + 1, "for (int i = 0; i < n; i++) {")
+    b.put(d + 2, "const float *restrict xi = " .. a.x .. " + i * " .. a.x_ld .. " + k0;")
+    local gs = {}
+    for c = 0, t - 1 do gs[#gs + 1] = "g" .. c .. " = " .. isa.broadcast(a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 + c .. "]") end
+    b.put(d + 2, "const " .. isa.vtype .. " " .. table.concat(gs, ", ") .. ";")
+    for v, vec in ipairs(vecs) do
+      local s = {"const " .. isa.vtype .. " v = " .. vload(isa, "xi", vec.off, vec.lanes) .. ";"}
+      for c = 0, t - 1 do
+        local u = "u" .. c .. "_" .. (v - 1)
+        s[#s + 1] = u .. " = " .. isa.fma("g" .. c, "v", u) .. ";"
+      end
+      b.put(d + 2, "{ " .. table.concat(s, " ") .. " }")
+    end
+    b.put(d + 1, "}")
+    for c = 0, t - 1 do
+      for v, vec in ipairs(vecs) do
+        b.put(d + 1, astore(isa, "tt", c * KB + vec.off, "u" .. c .. "_" .. (v - 1)))
+      end
+    end
+    b.put(d + 1, "for (int kk = 0; kk < " .. width .. "; kk++) {")
+    for c = 0, t - 1 do
+      local o = "(k0 + kk) * " .. a.N .. " + " .. plan.tail0 + c
+      local dv = "tt[" .. (c == 0 and "" or c * KB .. " + ") .. "kk]"
+      b.put(d + 2, a.dw .. "[" .. o .. "] = " .. dv .. ";")
+      if a.sgd then b.put(d + 2, sgd_update(a, o, dv)) end
+    end
+    b.put(d + 1, "}")
+    b.put(d, "}")
+  end
+  b.put(1, "{")
+  b.put(2, "_Alignas(64) float tt[" .. t * KB .. "];")
+  k_blocks(b, 2, a.K, KB, false, kblock)
+  b.put(1, "}")
+end
+
+-- db [N] = Σ_i g: vectors of sums over the rows, eight vectors at a time.
+local function bias_sums(b, a, isa)
+  for _, blk in ipairs(blocks(vectors(a.N, isa.width), 8)) do
+    b.put(1, "{")
+    local decl = {}
+    for v = 1, #blk do decl[v] = "s" .. (v - 1) .. " = " .. isa.zero() end
+    b.put(2, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
+    b.put(2, "for (int i = 0; i < n; i++) {")
+    for v, vec in ipairs(blk) do
+      b.put(3, "s" .. (v - 1) .. " = " .. isa.add("s" .. (v - 1), vload(isa, a.g, "i * " .. a.g_ld .. " + " .. vec.off, vec.lanes)) .. ";")
+    end
+    b.put(2, "}")
+    for v, vec in ipairs(blk) do b.put(2, vstore(isa, a.db, vec.off, "s" .. (v - 1), vec.lanes)) end
+    b.put(1, "}")
+  end
+end
+
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
 -- reduced over the n rows; after the tile, a.sgd (if given: {w = C name, lr = C expr,
 -- optional = only when w is not NULL}) also applies w -= lr · dW while the tile is in
@@ -446,41 +557,7 @@ function M.matmul_xtg(a, isa)
   local R = tile_rows(isa, #blks[1], nil)
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "") .. " */")
-  -- Folded tail (ISAs with load_rep): when R inputs x t tail columns fill one vector,
-  -- the tail rides in each main tile as one more accumulator, lane c*R + r holding
-  -- dW[k0 + r][tail0 + c]: per row i, x[i][k0 .. k0+R) repeated t times (one load) times
-  -- gp[i] = the t tail gradients each repeated R times (built once). This replaces the
-  -- separate tail pass, which streams x from L2 once more.
-  local fold = plan.tail > 0 and isa.load_rep and R * plan.tail == V and a.K % R == 0 and a.batch
-  if fold then
-    local t = plan.tail
-    b.put(1, "_Alignas(64) float gp[" .. a.batch * V .. "];   /* row i: tail gradients, each repeated "
-      .. R .. " times */")
-    b.put(1, "for (int i = 0; i < n; i++)")
-    b.put(2, "for (int c = 0; c < " .. t .. "; c++)")
-    b.put(3, "for (int r = 0; r < " .. R .. "; r++) gp[i * " .. V .. " + c * " .. R .. " + r] = "
-      .. a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 .. " + c];")
-  end
-  local extra = fold and {
-    init = function(b2, d2) b2.put(d2, isa.vtype .. " tl = " .. isa.zero() .. ";") end,
-    step = function(i)
-      return "tl = " .. isa.fma(isa.load_rep(a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0", R),
-                                isa.load("gp", i .. " * " .. V), "tl") .. ";"
-    end,
-    finish = function(b2, d2)
-      b2.put(d2, "_Alignas(64) float tt[" .. V .. "];")
-      b2.put(d2, astore(isa, "tt", 0, "tl"))
-      b2.put(d2, "for (int c = 0; c < " .. plan.tail .. "; c++)")
-      b2.put(d2 + 1, "for (int r = 0; r < " .. R .. "; r++) {")
-      local o = "(k0 + r) * " .. a.N .. " + " .. plan.tail0 .. " + c"
-      b2.put(d2 + 2, a.dw .. "[" .. o .. "] = tt[c * " .. R .. " + r];")
-      if a.sgd then
-        b2.put(d2 + 2, (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. a.sgd.w .. "[" .. o .. "] = "
-          .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * tt[c * " .. R .. " + r];")
-      end
-      b2.put(d2 + 1, "}")
-    end,
-  } or nil
+  local extra = folded_tail(b, a, isa, plan, R)
   local function ktile(d, rows)
     for bi, blk in ipairs(blks) do
       reduce_tile(b, d, isa, rows, blk, {
@@ -509,69 +586,8 @@ function M.matmul_xtg(a, isa)
   end
   if a.sgd then b.put(1, "const " .. isa.vtype .. " nlr = " .. isa.broadcast("-(" .. a.sgd.lr .. ")") .. ";") end
   k_blocks(b, 1, a.K, R, true, ktile)
-  if plan.tail > 0 and not fold then
-    local t = plan.tail
-    local kv = math.max(1, math.min(12, isa.acc_regs // t))
-    local KB = kv * V
-    local function kblock(d, width)
-      local vecs = vectors(width, V)
-      b.put(d, "{")
-      for c = 0, t - 1 do
-        local decl = {}
-        for v = 1, #vecs do decl[v] = "u" .. c .. "_" .. (v - 1) .. " = " .. isa.zero() end
-        b.put(d + 1, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
-      end
-      b.put(d + 1, "for (int i = 0; i < n; i++) {")
-      b.put(d + 2, "const float *restrict xi = " .. a.x .. " + i * " .. a.x_ld .. " + k0;")
-      local gs = {}
-      for c = 0, t - 1 do gs[#gs + 1] = "g" .. c .. " = " .. isa.broadcast(a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 + c .. "]") end
-      b.put(d + 2, "const " .. isa.vtype .. " " .. table.concat(gs, ", ") .. ";")
-      for v, vec in ipairs(vecs) do
-        local s = {"const " .. isa.vtype .. " v = " .. vload(isa, "xi", vec.off, vec.lanes) .. ";"}
-        for c = 0, t - 1 do
-          local u = "u" .. c .. "_" .. (v - 1)
-          s[#s + 1] = u .. " = " .. isa.fma("g" .. c, "v", u) .. ";"
-        end
-        b.put(d + 2, "{ " .. table.concat(s, " ") .. " }")
-      end
-      b.put(d + 1, "}")
-      for c = 0, t - 1 do
-        for v, vec in ipairs(vecs) do
-          b.put(d + 1, astore(isa, "tt", c * KB + vec.off, "u" .. c .. "_" .. (v - 1)))
-        end
-      end
-      b.put(d + 1, "for (int kk = 0; kk < " .. width .. "; kk++) {")
-      for c = 0, t - 1 do
-        local o = "(k0 + kk) * " .. a.N .. " + " .. plan.tail0 + c
-        local dv = "tt[" .. (c == 0 and "" or c * KB .. " + ") .. "kk]"
-        b.put(d + 2, a.dw .. "[" .. o .. "] = " .. dv .. ";")
-        if a.sgd then
-          b.put(d + 2, (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. a.sgd.w .. "[" .. o .. "] = "
-            .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * " .. dv .. ";")
-        end
-      end
-      b.put(d + 1, "}")
-      b.put(d, "}")
-    end
-    b.put(1, "{")
-    b.put(2, "_Alignas(64) float tt[" .. t * KB .. "];")
-    k_blocks(b, 2, a.K, KB, false, kblock)
-    b.put(1, "}")
-  end
-  -- db: vectors of sums over the rows, eight vectors at a time
-  for _, blk in ipairs(blocks(vectors(a.N, V), 8)) do
-    b.put(1, "{")
-    local decl = {}
-    for v = 1, #blk do decl[v] = "s" .. (v - 1) .. " = " .. isa.zero() end
-    b.put(2, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
-    b.put(2, "for (int i = 0; i < n; i++) {")
-    for v, vec in ipairs(blk) do
-      b.put(3, "s" .. (v - 1) .. " = " .. isa.add("s" .. (v - 1), vload(isa, a.g, "i * " .. a.g_ld .. " + " .. vec.off, vec.lanes)) .. ";")
-    end
-    b.put(2, "}")
-    for v, vec in ipairs(blk) do b.put(2, vstore(isa, a.db, vec.off, "s" .. (v - 1), vec.lanes)) end
-    b.put(1, "}")
-  end
+  if plan.tail > 0 and not extra then tail_pass(b, a, isa, plan) end
+  bias_sums(b, a, isa)
   return b.text()
 end
 
