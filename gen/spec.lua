@@ -110,33 +110,17 @@ local function sorted_keys(t)
   return keys
 end
 
--- The sandbox environment and the DSL. `made` remembers which values the DSL created,
--- so a spec cannot pass off a hand-built table as a layer.
-local function make_env(file)
-  local made = setmetatable({}, {__mode = "k"})
-  -- Line of the spec code that called the DSL word running now (level 1 is the word).
-  local function caller_line()
-    local info = debug.getinfo(3, "l")
-    return info and info.currentline or 0
-  end
-  local function mk(kind, fields, line)
-    fields.tag = kind
-    fields.line = line
-    made[fields] = true
-    return fields
-  end
-  local env = {}
-  for _, k in ipairs({"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
-                      "tostring", "type"}) do
-    env[k] = _G[k]
-  end
-  env.unpack = table.unpack
-  local function copy(lib, skip)
-    local t = {}
-    for k, v in pairs(lib) do if not skip[k] then t[k] = v end end
-    return t
-  end
-  env.math = copy(math, {random = true, randomseed = true})
+-- A copy of a library table without the names in skip.
+local function copy(lib, skip)
+  local t = {}
+  for k, v in pairs(lib) do if not skip[k] then t[k] = v end end
+  return t
+end
+
+-- The sandbox's string and table libraries: copies with the calls that run in C outside
+-- the instruction count (pattern matching, sorting, moves over counts not backed by
+-- memory) refused or bounded. caller_line() gives the spec line of the call.
+local function guard_libraries(env, file, caller_line)
   -- Pattern matching runs in C, outside the instruction count, and can backtrack for
   -- ages: a spec gets plain find only. (Methods on strings see this table too: run()
   -- points the string metatable at it while the spec runs.)
@@ -192,6 +176,31 @@ local function make_env(file)
     if type(t) == "table" then span("table.remove", #t, caller_line()) end
     return real_remove(t, ...)
   end
+end
+
+-- The sandbox environment and the DSL. `made` remembers which values the DSL created,
+-- so a spec cannot pass off a hand-built table as a layer.
+local function make_env(file)
+  local made = setmetatable({}, {__mode = "k"})
+  -- Line of the spec code that called the DSL word running now (level 1 is the word).
+  local function caller_line()
+    local info = debug.getinfo(3, "l")
+    return info and info.currentline or 0
+  end
+  local function mk(kind, fields, line)
+    fields.tag = kind
+    fields.line = line
+    made[fields] = true
+    return fields
+  end
+  local env = {}
+  for _, k in ipairs({"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
+                      "tostring", "type"}) do
+    env[k] = _G[k]
+  end
+  env.unpack = table.unpack
+  env.math = copy(math, {random = true, randomseed = true})
+  guard_libraries(env, file, caller_line)
 
   -- one word per op of the registry (gen/ops.lua), recording its arguments
   for _, op in ipairs(ops.all()) do
