@@ -44,10 +44,20 @@ typedef struct {
 /* Rewrites PATH (atomically) with the header epoch,train_loss,valid_loss,valid_acc,seconds
  * and ROWS. valid_acc is written empty when it is NaN (a regressor without accuracy). */
 int cr_metrics_write(const char *path, const cr_metrics_row *rows, int n, cr_err *e);
-/* Reads rows with epoch < below_epoch from an existing metrics CSV (for --resume).
- * A missing file gives 0 rows; a malformed one is an error. */
+/* The text cr_metrics_write writes, in a malloc'ed buffer (*text, *len; free() it). A row is
+ * as wide as its numbers print (%.6f of 1e300 is 308 characters): the buffer grows. */
+int cr_metrics_format(const cr_metrics_row *rows, int n, char **text, size_t *len, cr_err *e);
+/* Reads rows with epoch < below_epoch from an existing metrics CSV (for --resume), at most
+ * max of them. A missing file gives 0 rows; a malformed one is an error (the header must be
+ * the writer's; each row 5 fields: epoch 1..1e8, finite numbers, valid_acc may be empty).
+ * The file is read as every runtime reader reads (cr_read_file: a regular file, at most
+ * CR_METRICS_MAX_BYTES). */
+#define CR_METRICS_MAX_BYTES ((size_t)64 << 20)
 int cr_metrics_read(const char *path, int below_epoch, cr_metrics_row *rows, int max, int *n,
                     cr_err *e);
+/* The same on a buffer (name is used in messages); for fuzzing. */
+int cr_metrics_parse(const char *buf, size_t len, const char *name, int below_epoch,
+                     cr_metrics_row *rows, int max, int *n, cr_err *e);
 
 /* Plot losses and accuracy from a metrics CSV into a PNG with gnuplot.
  * Returns 0 on success, 1 when gnuplot is not installed (nothing written), -1 on error. */

@@ -3,10 +3,18 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cr_train.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TR_FMT(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TR_FMT(a, b)
+#endif
+
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,46 +66,111 @@ void cr_progress_end(cr_progress *p) {
 
 /* ---- metrics CSV ---- */
 
-int cr_metrics_write(const char *path, const cr_metrics_row *rows, int n, cr_err *e) {
-  size_t cap = 64 + (size_t)n * 128, len = 0;
-  char *buf = malloc(cap);
-  if (!buf) return cr_errf(e, "%s: out of memory", path);
-  len += (size_t)snprintf(buf, cap, "epoch,train_loss,valid_loss,valid_acc,seconds\n");
+/* printf into a buffer that grows as needed (a row prints as wide as its numbers do:
+ * %.6f of 1e300 is 308 characters). On failure b->failed is set and nothing more is
+ * appended. */
+typedef struct {
+  char *p;
+  size_t len, cap;
+  int failed;
+} tr_text;
+
+static void text_printf(tr_text *b, const char *fmt, ...) TR_FMT(2, 3);
+static void text_printf(tr_text *b, const char *fmt, ...) {
+  while (!b->failed) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = b->cap - b->len;
+    int k = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+    va_end(ap);
+    if (k < 0) {
+      b->failed = 1;
+      return;
+    }
+    if (b->p && (size_t)k < room) {
+      b->len += (size_t)k;
+      return;
+    }
+    size_t need = b->len + (size_t)k + 1, ncap = b->cap ? b->cap : 256;
+    while (ncap < need) ncap *= 2;
+    char *np = realloc(b->p, ncap);
+    if (!np) {
+      b->failed = 1;
+      return;
+    }
+    b->p = np, b->cap = ncap;
+  }
+}
+
+int cr_metrics_format(const cr_metrics_row *rows, int n, char **text, size_t *len, cr_err *e) {
+  tr_text b = {NULL, 0, 0, 0};
+  *text = NULL, *len = 0;
+  text_printf(&b, "epoch,train_loss,valid_loss,valid_acc,seconds\n");
   for (int i = 0; i < n; i++) {
     char acc[32] = "";
     if (!isnan(rows[i].valid_acc)) snprintf(acc, sizeof acc, "%.4f", rows[i].valid_acc);
-    len += (size_t)snprintf(buf + len, cap - len, "%d,%.6f,%.6f,%s,%.3f\n", rows[i].epoch,
-                            rows[i].train_loss, rows[i].valid_loss, acc, rows[i].seconds);
+    text_printf(&b, "%d,%.6f,%.6f,%s,%.3f\n", rows[i].epoch, rows[i].train_loss,
+                rows[i].valid_loss, acc, rows[i].seconds);
   }
+  if (b.failed) {
+    free(b.p);
+    return cr_errf(e, "metrics: out of memory formatting %d rows", n);
+  }
+  *text = b.p, *len = b.len;
+  return 0;
+}
+
+int cr_metrics_write(const char *path, const cr_metrics_row *rows, int n, cr_err *e) {
+  char *buf;
+  size_t len;
+  if (cr_metrics_format(rows, n, &buf, &len, e) != 0) return cr_errf(e, "%s: out of memory", path);
   int rc = cr_write_file(path, buf, len, 0, e);
   free(buf);
   return rc;
 }
 
-int cr_metrics_read(const char *path, int below_epoch, cr_metrics_row *rows, int max, int *n,
-                    cr_err *e) {
+/* The next line of [*pos, end), without its "\n" (and "\r"), copied into line (cap bytes)
+ * with *fits = 1; *fits = 0 (line empty) when it is longer than cap - 1 or holds a NUL.
+ * Returns 0 at the end of the buffer. */
+static int next_line(const char **pos, const char *end, char *line, size_t cap, int *fits) {
+  if (*pos >= end) return 0;
+  const char *s = *pos, *nl = memchr(s, '\n', (size_t)(end - s));
+  const char *stop = nl ? nl : end;
+  *pos = nl ? nl + 1 : end;
+  size_t n = (size_t)(stop - s);
+  if (n > 0 && s[n - 1] == '\r') n--;
+  *fits = n < cap && !memchr(s, '\0', n);
+  if (*fits) memcpy(line, s, n), line[n] = '\0';
+  else line[0] = '\0';
+  return 1;
+}
+
+/* A finite number filling the whole field. */
+static int parse_num(const char *f, double *out) {
+  char *end;
+  *out = strtod(f, &end);
+  return end != f && !*end && isfinite(*out);
+}
+
+int cr_metrics_parse(const char *buf, size_t len, const char *name, int below_epoch,
+                     cr_metrics_row *rows, int max, int *n, cr_err *e) {
+  static const char header[] = "epoch,train_loss,valid_loss,valid_acc,seconds";
+  const char *pos = buf, *end = buf + len;
+  /* the widest row the writer makes: 4 numbers of up to 318 characters (%.6f of DBL_MAX) */
+  char line[2048];
+  int lineno = 0, fits;
   *n = 0;
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    if (errno == ENOENT) return 0;
-    return cr_errf(e, "%s: cannot open metrics: %s", path, strerror(errno));
-  }
-  char line[512];
-  int lineno = 0;
-  while (fgets(line, sizeof line, f)) {
+  while (next_line(&pos, end, line, sizeof line, &fits)) {
     lineno++;
     if (lineno == 1) {
-      if (strncmp(line, "epoch,train_loss,valid_loss,valid_acc,seconds", 45) != 0) {
-        fclose(f);
-        return cr_errf(e, "%s:1: not a metrics CSV (header differs)", path);
-      }
+      if (!fits || strcmp(line, header) != 0)
+        return cr_errf(e, "%s:1: not a metrics CSV (header differs)", name);
       continue;
     }
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!line[0]) continue;
+    if (fits && !line[0]) continue;
     char *fields[6], *tok = line;
     int nf = 0;
-    while (nf < 6) {
+    while (fits && nf < 6) {
       fields[nf++] = tok;
       char *c = strchr(tok, ',');
       if (!c) break;
@@ -105,31 +178,35 @@ int cr_metrics_read(const char *path, int below_epoch, cr_metrics_row *rows, int
       tok = c + 1;
     }
     cr_metrics_row r;
-    char *end = NULL;
-    int bad = nf != 5;
+    int bad = !fits || nf != 5;
     if (!bad) {
-      r.epoch = (int)strtol(fields[0], &end, 10);
-      bad |= end == fields[0] || *end;
-      r.train_loss = strtod(fields[1], &end);
-      bad |= end == fields[1] || *end;
-      r.valid_loss = strtod(fields[2], &end);
-      bad |= end == fields[2] || *end;
+      char *endp;
+      long ep = strtol(fields[0], &endp, 10);
+      bad |= endp == fields[0] || *endp || ep < 1 || ep > 100000000;
+      r.epoch = (int)ep;
+      bad |= !parse_num(fields[1], &r.train_loss) || !parse_num(fields[2], &r.valid_loss) ||
+             !parse_num(fields[4], &r.seconds);
       r.valid_acc = NAN;
-      if (fields[3][0]) {
-        r.valid_acc = strtod(fields[3], &end);
-        bad |= *end != '\0';
-      }
-      r.seconds = strtod(fields[4], &end);
-      bad |= end == fields[4] || *end;
+      if (fields[3][0]) bad |= !parse_num(fields[3], &r.valid_acc);
     }
-    if (bad) {
-      fclose(f);
-      return cr_errf(e, "%s:%d: malformed metrics row", path, lineno);
-    }
+    if (bad) return cr_errf(e, "%s:%d: malformed metrics row", name, lineno);
     if (r.epoch < below_epoch && *n < max) rows[(*n)++] = r;
   }
-  fclose(f);
+  if (lineno == 0) return cr_errf(e, "%s:1: not a metrics CSV (empty)", name);
   return 0;
+}
+
+int cr_metrics_read(const char *path, int below_epoch, cr_metrics_row *rows, int max, int *n,
+                    cr_err *e) {
+  *n = 0;
+  struct stat st;
+  if (lstat(path, &st) != 0 && errno == ENOENT) return 0;
+  uint8_t *buf;
+  size_t len;
+  if (cr_read_file(path, &buf, &len, CR_METRICS_MAX_BYTES, e) != 0) return -1;
+  int rc = cr_metrics_parse((const char *)buf, len, path, below_epoch, rows, max, n, e);
+  free(buf);
+  return rc;
 }
 
 /* ---- plot ---- */

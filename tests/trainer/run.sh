@@ -142,6 +142,25 @@ if expect_rc t_resume 0; then
   fi
 fi
 
+# A metrics CSV whose rows print far wider than usual (300-digit losses), continued by
+# --resume: the writer once sized its buffer at 128 bytes a row (heap overflow under ASan,
+# heap bytes in the file without it).
+w300="1$(printf '%0300d' 0)"
+{ echo "epoch,train_loss,valid_loss,valid_acc,seconds"
+  echo "1,$w300.5,-$w300,0.5000,$w300.25"
+  echo "2,$w300,$w300,,1.000"; } >"$tmp/wide.csv"
+run t_wide "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/half.ckpt" --checkpoint "$tmp/wide.ckpt" \
+  --metrics "$tmp/wide.csv"
+if expect_rc t_wide 0; then
+  c2=$(col "$tmp/wide.csv" 2 1) c3=$(col "$tmp/wide.csv" 3 1) e3=$(col "$tmp/wide.csv" 1 3)
+  if [ "${#c2}" -ge 301 ] && [ "${c3:0:1}" = "-" ] && [ "${#c3}" -ge 302 ] && [ "$e3" = 3 ] &&
+     [ "$(wc -l <"$tmp/wide.csv")" -eq 4 ] && ! grep -q '[^-0-9.,a-z_]' "$tmp/wide.csv"; then
+    ok "--resume with 300-digit metrics rows: rows kept as numbers, epoch 3 appended, no stray bytes"
+  else
+    bad "wide metrics rows" "$(head -c 400 "$tmp/wide.csv")"
+  fi
+fi
+
 # --- data formats: IDX, IDX.gz, .npy and CSV train to the same weights ------------------------
 run t_gz "$cli" train --train-images "$tiny/train-images-idx3-ubyte.gz" --train-labels "$tiny/train-labels-idx1-ubyte.gz" \
   --valid-images "$tiny/valid-images-idx3-ubyte.gz" --valid-labels "$tiny/valid-labels-idx1-ubyte.gz" \

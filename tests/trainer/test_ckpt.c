@@ -281,6 +281,91 @@ START_TEST(metrics_roundtrip) {
 }
 END_TEST
 
+/* Rows that print far wider than a typical row (%.6f of 1e300 is 308 characters): the
+ * writer once sized its buffer at 128 bytes a row and overflowed it (issue 11). The file
+ * must be exactly what printf gives, and read back to the same numbers. */
+START_TEST(metrics_wide_rows) {
+  char path[600];
+  path_of(path, sizeof path, "wide.csv");
+  enum { N = 40 };
+  cr_metrics_row rows[N];
+  for (int i = 0; i < N; i++)
+    rows[i] = (cr_metrics_row){i + 1, 1e300 * (i % 2 ? -1 : 1), -1.5e299, i % 3 ? 0.5 : NAN,
+                               1e300};
+  cr_err e = {{0}};
+  ck_assert_int_eq(cr_metrics_write(path, rows, N, &e), 0);
+  size_t len = 0;
+  unsigned char *got = slurp(path, &len);
+  ck_assert_ptr_nonnull(got);
+  /* the expected text, each row measured by snprintf(NULL, 0) first */
+  size_t cap = 64;
+  for (int i = 0; i < N; i++)
+    cap += (size_t)snprintf(NULL, 0, "%d,%.6f,%.6f,%.4f,%.3f\n", rows[i].epoch,
+                            rows[i].train_loss, rows[i].valid_loss, 0.5, rows[i].seconds);
+  char *want = malloc(cap);
+  size_t w = (size_t)snprintf(want, cap, "epoch,train_loss,valid_loss,valid_acc,seconds\n");
+  for (int i = 0; i < N; i++) {
+    if (isnan(rows[i].valid_acc))
+      w += (size_t)snprintf(want + w, cap - w, "%d,%.6f,%.6f,,%.3f\n", rows[i].epoch,
+                            rows[i].train_loss, rows[i].valid_loss, rows[i].seconds);
+    else
+      w += (size_t)snprintf(want + w, cap - w, "%d,%.6f,%.6f,%.4f,%.3f\n", rows[i].epoch,
+                            rows[i].train_loss, rows[i].valid_loss, rows[i].valid_acc,
+                            rows[i].seconds);
+  }
+  ck_assert_uint_gt(w, (size_t)N * 128);   /* wider than the old buffer */
+  ck_assert_uint_eq(len, w);
+  ck_assert(memcmp(got, want, w) == 0);
+  free(got);
+  free(want);
+  cr_metrics_row back[N];
+  int n = -1;
+  ck_assert_int_eq(cr_metrics_read(path, N + 1, back, N, &n, &e), 0);
+  ck_assert_int_eq(n, N);
+  for (int i = 0; i < N; i++) {
+    ck_assert(back[i].epoch == rows[i].epoch && back[i].train_loss == rows[i].train_loss &&
+              back[i].valid_loss == rows[i].valid_loss && back[i].seconds == rows[i].seconds);
+    ck_assert(isnan(rows[i].valid_acc) ? isnan(back[i].valid_acc) : back[i].valid_acc == 0.5);
+  }
+}
+END_TEST
+
+/* The reader refuses what the writer never writes: non-finite numbers, epochs < 1, lines
+ * longer than any row the writer makes of finite numbers, NUL bytes, a foreign header. */
+START_TEST(metrics_reader_refuses) {
+  static const char *const bad[] = {
+      "1,nan,0.1,0.5,1\n", "1,0.1,inf,0.5,1\n", "1,0.1,0.1,-inf,1\n", "0,0.1,0.1,0.5,1\n",
+      "-3,0.1,0.1,0.5,1\n", "1,0.1,0.1,0.5\n", "1,0.1,0.1,0.5,1,7\n", "1,0x1p3,0.1,0.5,1e999\n",
+      "2147483648,0.1,0.1,0.5,1\n"};
+  const char *hdr = "epoch,train_loss,valid_loss,valid_acc,seconds\n";
+  cr_metrics_row rows[4];
+  int n;
+  cr_err e = {{0}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char buf[256];
+    int len = snprintf(buf, sizeof buf, "%s%s", hdr, bad[i]);
+    ck_assert_int_eq(cr_metrics_parse(buf, (size_t)len, "m.csv", 99, rows, 4, &n, &e), -1);
+    ck_assert_msg(strstr(e.msg, "m.csv:2: malformed metrics row"), "%s: %s", bad[i], e.msg);
+  }
+  char nul[] = "epoch,train_loss,valid_loss,valid_acc,seconds\n1,0.1\0,0.1,0.5,1\n";
+  ck_assert_int_eq(cr_metrics_parse(nul, sizeof nul - 1, "m.csv", 99, rows, 4, &n, &e), -1);
+  char *longline = malloc(5000);
+  int k = snprintf(longline, 5000, "%s1,", hdr);
+  memset(longline + k, '1', 4000);
+  memcpy(longline + k + 4000, ",0,0,0\n", 8);
+  ck_assert_int_eq(cr_metrics_parse(longline, (size_t)k + 4008, "m.csv", 99, rows, 4, &n, &e), -1);
+  ck_assert_msg(strstr(e.msg, "m.csv:2: malformed metrics row"), "%s", e.msg);
+  free(longline);
+  ck_assert_int_eq(cr_metrics_parse("epoch,x\n", 8, "m.csv", 99, rows, 4, &n, &e), -1);
+  ck_assert_msg(strstr(e.msg, "m.csv:1: not a metrics CSV"), "%s", e.msg);
+  /* and a good one with \r\n line ends and a blank line */
+  const char *ok = "epoch,train_loss,valid_loss,valid_acc,seconds\r\n\r\n1,0.5,0.25,,2\r\n";
+  ck_assert_int_eq(cr_metrics_parse(ok, strlen(ok), "m.csv", 99, rows, 4, &n, &e), 0);
+  ck_assert_int_eq(n, 1);
+  ck_assert(rows[0].train_loss == 0.5 && isnan(rows[0].valid_acc) && rows[0].seconds == 2.0);
+}
+END_TEST
+
 START_TEST(mean_std_is_norm_fit) {
   /* cr_norm_fit's scalar numbers are cr_mean_std's, to the bit */
   float x[3 * 7];
@@ -366,6 +451,8 @@ int main(void) {
   tcase_add_test(core, roundtrip_exact);
   tcase_add_test(core, nonfinite_scan);
   tcase_add_test(core, metrics_roundtrip);
+  tcase_add_test(core, metrics_wide_rows);
+  tcase_add_test(core, metrics_reader_refuses);
   tcase_add_test(core, mean_std_is_norm_fit);
   tcase_add_test(core, inputs_without_labels);
   tcase_add_test(core, naive_activations);
