@@ -1,4 +1,4 @@
--- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]
+-- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
@@ -7,12 +7,14 @@ local VERSION = require "version"
 local M = {}
 
 local USAGE = [[
-usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]
+usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
        chainrule --help | --version
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
   --out DIR    output directory (default: the current directory; created if missing)
   --isa ISA    scalar, avx2, avx512, neon or native (default: the spec's isa, else scalar)
+  --name NAME  call the network NAME instead of the spec's name: every symbol, type, macro,
+               the include guard and the file names (so several variants link together)
   --cli        also write NAME_cli.c, a command-line trainer for the network
 
 Exit status: 0 done, 2 bad spec or arguments (one line on stderr), 1 internal error.]]
@@ -58,7 +60,7 @@ local function parse_gen(args, from)
     local a = args[i]
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
     key = key or a
-    if key == "--out" or key == "--isa" then
+    if key == "--out" or key == "--isa" or key == "--name" then
       if not value then
         i = i + 1
         value = args[i]
@@ -78,6 +80,10 @@ local function parse_gen(args, from)
     i = i + 1
   end
   if not o.spec then usage_error("gen needs a spec file (try --help)") end
+  if o.name then
+    local problem = require("spec").name_problem(o.name)
+    if problem then usage_error("--name: " .. problem) end
+  end
   return o
 end
 
@@ -93,6 +99,12 @@ function M.generate(o)
   local template = require "template"
 
   local net = spec.load(o.spec)
+  if o.name then
+    local renamed = {}
+    for k, v in pairs(net) do renamed[k] = v end
+    renamed.name = o.name
+    net = renamed
+  end
   local isa
   if o.isa then
     isa = target.resolve(o.isa, "chainrule")

@@ -37,9 +37,30 @@ function M.upper(name)
   return (name:upper())
 end
 
--- Text safe inside a C block comment.
+-- A user string (a spec path, a banner row) as text that cannot end or change the C
+-- block comment it is put in, nor the lines around it: control bytes (a newline, a
+-- carriage return, ...) become \ooo, "*/" and "/*" get a space, "??" (a trigraph's start
+-- under -std=c11: "??/" is a backslash, so "*??/" + newline + "/" would be a "*/") gets
+-- one too, and a final backslash (it would splice the next line) is followed by a space.
+-- Text without those bytes comes back unchanged.
 function M.comment_text(s)
-  return (tostring(s):gsub("%*/", "* /"):gsub("/%*", "/ *"))
+  s = tostring(s):gsub("[%c\127]", function(c) return string.format("\\%03o", string.byte(c)) end)
+  s = s:gsub("%*/", "* /"):gsub("/%*", "/ *")
+  while s:find("??", 1, true) do s = s:gsub("%?%?", "? ?") end
+  if s:sub(-1) == "\\" then s = s .. " " end
+  return s
+end
+
+-- The contents of a C string literal (without the quotes) holding exactly the bytes of s:
+-- backslash, double quote and '?' (trigraphs) escaped, control bytes and bytes >= 0x7f as
+-- three-digit octal escapes (an octal escape takes at most three digits, so a digit after
+-- it stays a digit; and clang rejects invalid UTF-8 in a literal under -Werror). Other
+-- printable ASCII comes back unchanged.
+function M.c_string(s)
+  return (tostring(s):gsub('[\\"?%c\127-\255]', function(c)
+    if c == "\\" or c == '"' or c == "?" then return "\\" .. c end
+    return string.format("\\%03o", string.byte(c))
+  end))
 end
 
 -- Integer with thousands separators, for banner tables.

@@ -91,6 +91,8 @@ function M.build(g, sched, plan, isa, opts)
     if not t.fused_sgd then ctx.unfused_tensors[#ctx.unfused_tensors + 1] = t end
   end
   steps(g, sched, plan, isa, ctx)
+  -- NAME_backward reads x only through the first step's weight gradient
+  ctx.backward_reads_x = sched.steps[1].product ~= nil
 
   local last, lm = sched.steps[#sched.steps], plan.steps[#sched.steps]
   assert(lm.a.ld == g.output, "the output buffer must be dense: NAME_loss reads the caller's out")

@@ -309,20 +309,25 @@ end
 -- The parts of validate(), one function per part of the network. c holds what they
 -- share: path, value (the recorded network call), made (the DSL's values), body (its
 -- fields), line_of(key), fail(line, where, what), need(key), size(where, line, v, what, max).
-local function check_name(c)
-  local fail, value = c.fail, c.value
-  local name = value.name
+-- What is wrong with a network name, or nil: the spec's name and `gen --name` share it.
+function M.name_problem(name)
   if type(name) ~= "string" or not name:match("^[A-Za-z_][A-Za-z0-9_]*$") then
-    fail(value.line, "network", "name must be a C identifier, got " .. show(name))
+    return "name must be a C identifier, got " .. show(name)
   end
-  if C_KEYWORDS[name] then fail(value.line, "network", "name '" .. name .. "' is a C keyword") end
-  if #name > 48 then fail(value.line, "network", "name '" .. name .. "' is longer than 48 characters") end
-  if name:match("^_") then fail(value.line, "network", "name must not start with '_', got '" .. name .. "'") end
+  if C_KEYWORDS[name] then return "name '" .. name .. "' is a C keyword" end
+  if #name > 48 then return "name '" .. name .. "' is longer than 48 characters" end
+  if name:match("^_") then return "name must not start with '_', got '" .. name .. "'" end
   -- NAME_forward, NAME_loss, NAME_work ... must not clash with the generated file's
   -- static helpers (l0_linear_forward, mse_loss, forward_work, ...).
   if names.reserved(name) then
-    fail(value.line, "network", "name '" .. name .. "' is reserved (it clashes with generated helper names)")
+    return "name '" .. name .. "' is reserved (it clashes with generated helper names)"
   end
+  return nil
+end
+
+local function check_name(c)
+  local problem = M.name_problem(c.value.name)
+  if problem then c.fail(c.value.line, "network", problem) end
 end
 
 local function check_fields(c)

@@ -5,6 +5,22 @@ $(banner)
 #include <stddef.h>
 #include <stdint.h>
 
+/* 64-byte member alignment spelled for C11 and later, C++11 and later, and C99 (gcc, clang,
+   MSVC extensions). */
+#if defined(__cplusplus)
+#define $(NAME)_ALIGN64 alignas(64)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define $(NAME)_ALIGN64 _Alignas(64)
+#elif defined(_MSC_VER)
+#define $(NAME)_ALIGN64 __declspec(align(64))
+#else
+#define $(NAME)_ALIGN64 __attribute__((aligned(64)))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 @ local function define(macro, value, note)
 @   local left = "#define " .. NAME .. "_" .. macro .. " "
 @   left = left .. string.rep(" ", math.max(0, #NAME + 25 - #left)) .. value
@@ -32,21 +48,21 @@ $(define("OPT_" .. optimizer:upper(), 1, "optimizer of " .. name .. "_step"))
 /* Parameters: tensor i lives at (float *)p + $(name)_tensors[i].offset. */
 typedef struct $(name)_params {
 @ for _, t in ipairs(tensors) do
-  _Alignas(64) float $(t.cname)[$(t.floats)];   /* "$(t.name)" [$(t.rows)][$(t.cols)] */
+  $(NAME)_ALIGN64 float $(t.cname)[$(t.floats)];   /* "$(t.name)" [$(t.rows)][$(t.cols)] */
 @ end
 } $(name)_params;
 
 /* Gradients: the same layout as $(name)_params. */
 typedef struct $(name)_grads {
 @ for _, t in ipairs(tensors) do
-  _Alignas(64) float $(t.cname)[$(t.floats)];
+  $(NAME)_ALIGN64 float $(t.cname)[$(t.floats)];
 @ end
 } $(name)_grads;
 
 /* Scratch kept between $(name)_forward and $(name)_backward (rows: $(NAME)_BATCH). */
 typedef struct $(name)_work {
 @ for _, b in ipairs(work) do
-  _Alignas(64) float $(b.cname)[$(b.floats)];   /* [$(b.rows)][$(b.ld)] $(emit.comment_text(b.what)) */
+  $(NAME)_ALIGN64 float $(b.cname)[$(b.floats)];   /* [$(b.rows)][$(b.ld)] $(emit.comment_text(b.what)) */
 @ end
 } $(name)_work;
 
@@ -110,5 +126,9 @@ int   $(name)_correct(const float *out, const $(name)_target *t, int n);
 /* PyTorch nn.Linear layout: weight [out][in] (the transpose of ours); bias unchanged. */
 void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor);
 void $(name)_import_tensor($(name)_params *p, int tensor, const float *src);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

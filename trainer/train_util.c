@@ -10,6 +10,7 @@
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -227,53 +228,86 @@ static int have_gnuplot(void) {
   return found;
 }
 
-/* gnuplot string literal: single quotes, a quote doubled. */
-static void gp_quote(FILE *f, const char *s) {
-  fputc('\'', f);
-  for (; *s; s++) {
-    if (*s == '\'') fputc('\'', f);
-    fputc(*s, f);
-  }
-  fputc('\'', f);
+/* All rows of a metrics CSV (as cr_metrics_read checks them), malloc'ed into *rows. */
+static int read_all_rows(const char *csv, cr_metrics_row **rows, int *n, cr_err *e) {
+  uint8_t *buf;
+  size_t len;
+  *rows = NULL, *n = 0;
+  if (cr_read_file(csv, &buf, &len, CR_METRICS_MAX_BYTES, e) != 0) return -1;
+  size_t lines = 1;
+  for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+  if (lines > INT_MAX) lines = INT_MAX;
+  *rows = malloc(lines * sizeof **rows);
+  int rc = *rows ? cr_metrics_parse((const char *)buf, len, csv, INT_MAX, *rows, (int)lines, n, e)
+                 : cr_errf(e, "%s: out of memory", csv);
+  free(buf);
+  if (rc) free(*rows), *rows = NULL;
+  return rc;
 }
 
+/* One inline data block of the plot script: "epoch train valid acc" per row, '?' for a
+ * missing accuracy, then "e". */
+static void gp_data(FILE *g, const cr_metrics_row *rows, int n) {
+  for (int i = 0; i < n; i++) {
+    fprintf(g, "%d %.9g %.9g ", rows[i].epoch, rows[i].train_loss, rows[i].valid_loss);
+    if (isnan(rows[i].valid_acc)) fputs("?\n", g);
+    else fprintf(g, "%.9g\n", rows[i].valid_acc);
+  }
+  fputs("e\n", g);
+}
+
+/* No user string reaches gnuplot: the numbers are read here (the metrics reader's checks)
+ * and sent inline ('-' data), gnuplot writes the PNG to its stdout, which is an anonymous
+ * temporary file (tmpfile), and the bytes go to PNG through cr_write_file like every
+ * other output (temporary beside it, rename; devices and symlinks as cr.h says). */
 int cr_plot_png(const char *png, const char *csv, int has_acc, cr_err *e) {
   if (!have_gnuplot()) return 1;
-  size_t plen = strlen(png);
-  char *tmp = malloc(plen + 16);
-  if (!tmp) return cr_errf(e, "%s: out of memory", png);
-  snprintf(tmp, plen + 16, "%s.tmp.png", png);
-  FILE *g = popen("gnuplot 2>/dev/null", "w");
-  if (!g) {
-    free(tmp);
-    return cr_errf(e, "%s: cannot run gnuplot: %s", png, strerror(errno));
+  cr_metrics_row *rows;
+  int n;
+  if (read_all_rows(csv, &rows, &n, e) != 0) return -1;
+  FILE *img = tmpfile();
+  int fd = img ? dup(fileno(img)) : -1;   /* dup: never close-on-exec, so the shell gets it */
+  if (fd < 0) {
+    int en = errno;
+    if (img) fclose(img);
+    free(rows);
+    return cr_errf(e, "%s: cannot create a temporary file for the plot: %s", png, strerror(en));
   }
-  fprintf(g, "set terminal pngcairo size 900,500 noenhanced\n");
-  fprintf(g, "set output ");
-  gp_quote(g, tmp);
-  fprintf(g, "\nset datafile separator ','\nset key autotitle columnhead below\n"
-             "set xlabel 'epoch'\nset ylabel 'loss'\nset grid\n");
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "gnuplot >&%d 2>/dev/null", fd);
+  FILE *g = popen(cmd, "w");
+  if (!g) {
+    int en = errno;
+    close(fd), fclose(img), free(rows);
+    return cr_errf(e, "%s: cannot run gnuplot: %s", png, strerror(en));
+  }
+  fprintf(g, "set terminal pngcairo size 900,500 noenhanced\nset output\n"
+             "set key below\nset xlabel 'epoch'\nset ylabel 'loss'\nset grid\n");
   if (has_acc) fprintf(g, "set y2label 'validation accuracy'\nset y2tics\nset ytics nomirror\n");
-  fprintf(g, "plot ");
-  gp_quote(g, csv);
-  fprintf(g, " using 1:2 with linespoints title 'train loss', '' using 1:3 with linespoints "
-             "title 'valid loss'");
-  if (has_acc) fprintf(g, ", '' using 1:4 axes x1y2 with linespoints title 'valid accuracy'");
-  fprintf(g, "\nset output\n");
+  fprintf(g, "plot '-' using 1:2 with linespoints title 'train loss', '-' using 1:3 with "
+             "linespoints title 'valid loss'");
+  if (has_acc) fprintf(g, ", '-' using 1:4 axes x1y2 with linespoints title 'valid accuracy'");
+  fputc('\n', g);
+  for (int k = 0; k < (has_acc ? 3 : 2); k++) gp_data(g, rows, n);
+  free(rows);
   int st = pclose(g);
+  close(fd);
   if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-    unlink(tmp);
-    free(tmp);
+    fclose(img);
     return cr_errf(e, "%s: gnuplot failed", png);
   }
-  if (rename(tmp, png) != 0) {
-    int en = errno;
-    unlink(tmp);
-    free(tmp);
-    return cr_errf(e, "%s: cannot write plot: %s", png, strerror(en));
-  }
-  free(tmp);
-  return 0;
+  long size = fseek(img, 0, SEEK_END) == 0 ? ftell(img) : -1;
+  uint8_t *bytes = size > 0 ? malloc((size_t)size) : NULL;
+  int rc;
+  if (size <= 0) rc = cr_errf(e, "%s: gnuplot wrote no image", png);
+  else if (!bytes) rc = cr_errf(e, "%s: out of memory", png);
+  else if (fseek(img, 0, SEEK_SET) != 0 || fread(bytes, 1, (size_t)size, img) != (size_t)size)
+    rc = cr_errf(e, "%s: cannot read gnuplot's image back", png);
+  else
+    rc = cr_write_file(png, bytes, (size_t)size, 0, e);
+  free(bytes);
+  fclose(img);
+  return rc;
 }
 
 /* ---- the naive layers of the init report ---- */

@@ -347,9 +347,21 @@ static const cli_case CLI_CASES[] = {
    "chainrule: unexpected argument 'specs/mnist_mlp.lua' (one spec per run; try --help)\n"},
   {"frobnicate", 2, "chainrule: unknown command 'frobnicate' (try --help)\n"},
   {"gen no/such/spec.lua", 2, "no/such/spec.lua: cannot read spec: No such file or directory\n"},
-  {"", 2, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]..."},
+  {"", 2, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
   {"--version", 0, "chainrule 0...."},
-  {"--help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--cli]..."},
+  {"--help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
+  {"gen specs/seed_mse.lua --name", 2, "chainrule: option '--name' needs a value (try --help)\n"},
+  {"gen specs/seed_mse.lua --name=", 2, "chainrule: option '--name' needs a non-empty value\n"},
+  {"gen specs/seed_mse.lua --name a-b", 2, "chainrule: --name: name must be a C identifier, got 'a-b'\n"},
+  {"gen specs/seed_mse.lua --name 9lives", 2, "chainrule: --name: name must be a C identifier, got '9lives'\n"},
+  {"gen specs/seed_mse.lua --name int", 2, "chainrule: --name: name 'int' is a C keyword\n"},
+  {"gen specs/seed_mse.lua --name _x", 2, "chainrule: --name: name must not start with '_', got '_x'\n"},
+  {"gen specs/seed_mse.lua --name mse", 2,
+   "chainrule: --name: name 'mse' is reserved (it clashes with generated helper names)\n"},
+  {"gen specs/seed_mse.lua --name l0_linear_relu", 2,
+   "chainrule: --name: name 'l0_linear_relu' is reserved (it clashes with generated helper names)\n"},
+  {"gen specs/seed_mse.lua --name a123456789b123456789c123456789d123456789e123456789", 2,
+   "chainrule: --name: name 'a123456789b123456789c123456789d123456789e123456789' is longer than 48 characters\n"},
 };
 
 START_TEST(test_cli) {
@@ -609,6 +621,34 @@ START_TEST(test_straight_line) {
 }
 END_TEST
 
+/* --name renames the network: the files, every symbol, type and macro, the include guard; the old
+   name is left only in the banner's spec path. Without --name the bytes are the spec name's. */
+START_TEST(test_rename) {
+  char cmd[2048], path[600];
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/seed_mse.lua --isa avx2 --name seed_v2 --cli --out '%s'", chainrule(),
+           scratch);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen --name failed: %s", r.out);
+  const char *files[] = {"seed_v2.h", "seed_v2.c", "seed_v2_cli.c"};
+  for (int i = 0; i < COUNT(files); i++) {
+    snprintf(path, sizeof path, "%s/%s", scratch, files[i]);
+    char *text = read_text(path, NULL);
+    ck_assert_msg(text != NULL, "%s not written", files[i]);
+    for (const char *p = text; (p = strstr(p, "seed_mse")) != NULL; p++)
+      ck_assert_msg(p - text >= 6 && strncmp(p - 6, "specs/", 6) == 0, "%s still says seed_mse: %.60s", files[i], p);
+    ck_assert_msg(strstr(text, "SEED_MSE") == NULL, "%s still has a SEED_MSE macro", files[i]);
+    if (i == 0) {
+      ck_assert_msg(strstr(text, "#ifndef SEED_V2_H\n#define SEED_V2_H\n") != NULL, "include guard not renamed");
+      ck_assert_int_eq(macro_value(text, "SEED_V2_IN"), 784);
+      ck_assert_msg(strstr(text, "void  seed_v2_forward(float *out, seed_v2_work *w") != NULL, "forward not renamed");
+    }
+    free(text);
+  }
+  snprintf(path, sizeof path, "%s/seed_mse.h", scratch);
+  ck_assert_msg(access(path, F_OK) != 0, "seed_mse.h written too");
+}
+END_TEST
+
 /* Every spec in specs/: generate (scalar) and compile with both compilers, warnings as errors. */
 START_TEST(test_specs_compile) {
   DIR *d = opendir("specs");
@@ -639,6 +679,46 @@ START_TEST(test_specs_compile) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------- hostile paths (issue 11) */
+
+/* A spec path with a double quote, a comment end, a trigraph that would end in a line
+   splice, a backslash-newline and a "$(" is user text in NAME_cli.c (a string literal and a
+   comment) and in the banners: the generated files must compile warning-free with clang and
+   gcc, and the trainer must see exactly the path's bytes (a harness cr_trainer_main prints
+   net->spec). */
+START_TEST(test_hostile_spec_path) {
+  char dir[600], path[700], out[600], cmd[4096], harness[700];
+  snprintf(dir, sizeof dir, "%s/x\"y*", scratch);
+  ck_assert_int_eq(mkdir(dir, 0777), 0);
+  snprintf(dir, sizeof dir, "%s/x\"y*/w??", scratch);
+  ck_assert_int_eq(mkdir(dir, 0777), 0);
+  snprintf(path, sizeof path, "%s/b\\\n\t$(name) ?\?=.lua", dir);
+  char *spec = read_text("specs/seed_mse.lua", NULL);
+  ck_assert_ptr_nonnull(spec);
+  write_text(path, spec);
+  free(spec);
+  snprintf(out, sizeof out, "%s/out", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --cli --out '%s'", chainrule(), path, out);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen failed: %s", r.out);
+  snprintf(harness, sizeof harness, "%s/harness.c", scratch);
+  write_text(harness, "#include <stdio.h>\n#include \"cr_train.h\"\n"
+                      "int cr_trainer_main(const cr_net *net, int argc, char **argv) {\n"
+                      "  (void)argc, (void)argv;\n  fputs(net->spec, stdout);\n  return 0;\n}\n");
+  const char *ccs[] = {"clang", "gcc"};
+  for (int c = 0; c < 2; c++) {
+    snprintf(cmd, sizeof cmd,
+             "%s -std=c11 -Wall -Wextra -Wpedantic -Werror -O0 -Iruntime -Itrainer -I'%s' "
+             "'%s/seed_mse_cli.c' '%s/seed_mse.c' '%s' -o '%s/prog' -lm && '%s/prog'",
+             ccs[c], out, out, out, harness, out, out);
+    r = run(cmd);
+    ck_assert_msg(r.status == 0 && strcmp(r.out, path) == 0,
+                  "%s: status %d, the trainer sees '%s', the path is '%s'", ccs[c], r.status, r.out,
+                  path);
+  }
+}
+END_TEST
+
 static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
@@ -662,7 +742,9 @@ static Suite *suite_gen(void) {
   tcase_add_test(core, test_lua_units);
   tcase_add_test(core, test_template_errors);
   tcase_add_test(core, test_specs_compile);
+  tcase_add_test(core, test_hostile_spec_path);
   tcase_add_test(core, test_straight_line);
+  tcase_add_test(core, test_rename);
   tcase_set_timeout(core, 120);
   suite_add_tcase(s, core);
   return s;

@@ -91,6 +91,33 @@ if expect_rc t_train 0; then
   fi
 fi
 
+# Names are data, never gnuplot commands: a newline in --plot or --metrics once ended the
+# quoted name in the gnuplot script and ran the next line (system 'touch ...').
+if command -v gnuplot >/dev/null 2>&1; then
+  pw="$tmp/pwned"   # what `system 'touch pwned'` makes in the working directory, $tmp
+  evil_png="$tmp/p
+system 'touch pwned'
+x.png"
+  evil_csv="$tmp/m
+system 'touch pwned'
+x.csv"
+  acli="$(cd "$(dirname "$cli")" && pwd)/$(basename "$cli")" atiny="$(cd "$tiny" && pwd)"
+  cd "$tmp" || exit 1
+  run t_inject "$acli" train --data "$atiny" --epochs 2 --metrics "$evil_csv" --plot "$evil_png"
+  cd - >/dev/null || exit 1
+  if expect_rc t_inject 0; then
+    if [ ! -e "$pw" ] && [ "$(head -c 4 "$evil_png" | od -An -tx1 | tr -d ' ')" = "89504e47" ] &&
+       [ "$(wc -l <"$evil_csv")" -eq 3 ]; then
+      ok "--plot/--metrics names with a newline and a gnuplot system command: plain file names, nothing run"
+    else
+      bad "gnuplot injection" "pwned: $(ls "$pw" 2>&1)" "$(ls "$tmp")"
+    fi
+  fi
+  ls -a "$tmp" | grep -q 'tmp' && bad "a temporary file was left in $tmp" "$(ls -a "$tmp")"
+else
+  skipped "gnuplot injection" "no gnuplot"
+fi
+
 run t_prog "$cli" train --data "$tiny" --epochs 1 --progress
 if expect_rc t_prog 0; then
   grep -q $'\r' "$tmp/t_prog.out" && grep -q 'samples/s' "$tmp/t_prog.out" &&

@@ -19,6 +19,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 64-byte member alignment spelled for C11 and later, C++11 and later, and C99 (gcc, clang,
+   MSVC extensions). */
+#if defined(__cplusplus)
+#define MNIST_MLP_ALIGN64 alignas(64)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define MNIST_MLP_ALIGN64 _Alignas(64)
+#elif defined(_MSC_VER)
+#define MNIST_MLP_ALIGN64 __declspec(align(64))
+#else
+#define MNIST_MLP_ALIGN64 __attribute__((aligned(64)))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MNIST_MLP_IN              784      /* features per sample */
 #define MNIST_MLP_OUT             10       /* outputs per sample */
 #define MNIST_MLP_BATCH           64       /* most rows per call; n may be 1..MNIST_MLP_BATCH */
@@ -36,27 +52,27 @@
 
 /* Parameters: tensor i lives at (float *)p + mnist_mlp_tensors[i].offset. */
 typedef struct mnist_mlp_params {
-  _Alignas(64) float l0_weight[39200];   /* "0.weight" [784][50] */
-  _Alignas(64) float l0_bias[50];   /* "0.bias" [1][50] */
-  _Alignas(64) float l2_weight[500];   /* "2.weight" [50][10] */
-  _Alignas(64) float l2_bias[10];   /* "2.bias" [1][10] */
+  MNIST_MLP_ALIGN64 float l0_weight[39200];   /* "0.weight" [784][50] */
+  MNIST_MLP_ALIGN64 float l0_bias[50];   /* "0.bias" [1][50] */
+  MNIST_MLP_ALIGN64 float l2_weight[500];   /* "2.weight" [50][10] */
+  MNIST_MLP_ALIGN64 float l2_bias[10];   /* "2.bias" [1][10] */
 } mnist_mlp_params;
 
 /* Gradients: the same layout as mnist_mlp_params. */
 typedef struct mnist_mlp_grads {
-  _Alignas(64) float l0_weight[39200];
-  _Alignas(64) float l0_bias[50];
-  _Alignas(64) float l2_weight[500];
-  _Alignas(64) float l2_bias[10];
+  MNIST_MLP_ALIGN64 float l0_weight[39200];
+  MNIST_MLP_ALIGN64 float l0_bias[50];
+  MNIST_MLP_ALIGN64 float l2_weight[500];
+  MNIST_MLP_ALIGN64 float l2_bias[10];
 } mnist_mlp_grads;
 
 /* Scratch kept between mnist_mlp_forward and mnist_mlp_backward (rows: MNIST_MLP_BATCH). */
 typedef struct mnist_mlp_work {
-  _Alignas(64) float z0[3200];   /* [64][50] layer 0 output x @ W + b (before the ReLU) */
-  _Alignas(64) float a1[3200];   /* [64][50] layer 1 output (after the ReLU) */
-  _Alignas(64) float d0[3200];   /* [64][50] gradient of the loss with respect to z0 */
-  _Alignas(64) float a2[640];   /* [64][10] layer 2 output x @ W + b */
-  _Alignas(64) float d2[640];   /* [64][10] gradient of the loss with respect to a2 */
+  MNIST_MLP_ALIGN64 float z0[3200];   /* [64][50] layer 0 output x @ W + b (before the ReLU) */
+  MNIST_MLP_ALIGN64 float a1[3200];   /* [64][50] layer 1 output (after the ReLU) */
+  MNIST_MLP_ALIGN64 float d0[3200];   /* [64][50] gradient of the loss with respect to z0 */
+  MNIST_MLP_ALIGN64 float a2[640];   /* [64][10] layer 2 output x @ W + b */
+  MNIST_MLP_ALIGN64 float d2[640];   /* [64][10] gradient of the loss with respect to a2 */
 } mnist_mlp_work;
 
 /* Optimizer hyperparameters (set by mnist_mlp_opt_init from the spec; the caller may
@@ -111,5 +127,9 @@ int   mnist_mlp_correct(const float *out, const mnist_mlp_target *t, int n);
 /* PyTorch nn.Linear layout: weight [out][in] (the transpose of ours); bias unchanged. */
 void mnist_mlp_export_tensor(float *dst, const mnist_mlp_params *p, int tensor);
 void mnist_mlp_import_tensor(mnist_mlp_params *p, int tensor, const float *src);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 64-byte member alignment spelled for C11 and later, C++11 and later, and C99 (gcc, clang,
+   MSVC extensions). */
+#if defined(__cplusplus)
+#define XOR_ALIGN64 alignas(64)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define XOR_ALIGN64 _Alignas(64)
+#elif defined(_MSC_VER)
+#define XOR_ALIGN64 __declspec(align(64))
+#else
+#define XOR_ALIGN64 __attribute__((aligned(64)))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define XOR_IN              2        /* features per sample */
 #define XOR_OUT             2        /* outputs per sample */
 #define XOR_BATCH           32       /* most rows per call; n may be 1..XOR_BATCH */
@@ -36,27 +52,27 @@
 
 /* Parameters: tensor i lives at (float *)p + xor_tensors[i].offset. */
 typedef struct xor_params {
-  _Alignas(64) float l0_weight[32];   /* "0.weight" [2][16] */
-  _Alignas(64) float l0_bias[16];   /* "0.bias" [1][16] */
-  _Alignas(64) float l2_weight[32];   /* "2.weight" [16][2] */
-  _Alignas(64) float l2_bias[2];   /* "2.bias" [1][2] */
+  XOR_ALIGN64 float l0_weight[32];   /* "0.weight" [2][16] */
+  XOR_ALIGN64 float l0_bias[16];   /* "0.bias" [1][16] */
+  XOR_ALIGN64 float l2_weight[32];   /* "2.weight" [16][2] */
+  XOR_ALIGN64 float l2_bias[2];   /* "2.bias" [1][2] */
 } xor_params;
 
 /* Gradients: the same layout as xor_params. */
 typedef struct xor_grads {
-  _Alignas(64) float l0_weight[32];
-  _Alignas(64) float l0_bias[16];
-  _Alignas(64) float l2_weight[32];
-  _Alignas(64) float l2_bias[2];
+  XOR_ALIGN64 float l0_weight[32];
+  XOR_ALIGN64 float l0_bias[16];
+  XOR_ALIGN64 float l2_weight[32];
+  XOR_ALIGN64 float l2_bias[2];
 } xor_grads;
 
 /* Scratch kept between xor_forward and xor_backward (rows: XOR_BATCH). */
 typedef struct xor_work {
-  _Alignas(64) float z0[512];   /* [32][16] layer 0 output x @ W + b (before the ReLU) */
-  _Alignas(64) float a1[512];   /* [32][16] layer 1 output (after the ReLU) */
-  _Alignas(64) float d0[512];   /* [32][16] gradient of the loss with respect to z0 */
-  _Alignas(64) float a2[64];   /* [32][2] layer 2 output x @ W + b */
-  _Alignas(64) float d2[64];   /* [32][2] gradient of the loss with respect to a2 */
+  XOR_ALIGN64 float z0[512];   /* [32][16] layer 0 output x @ W + b (before the ReLU) */
+  XOR_ALIGN64 float a1[512];   /* [32][16] layer 1 output (after the ReLU) */
+  XOR_ALIGN64 float d0[512];   /* [32][16] gradient of the loss with respect to z0 */
+  XOR_ALIGN64 float a2[64];   /* [32][2] layer 2 output x @ W + b */
+  XOR_ALIGN64 float d2[64];   /* [32][2] gradient of the loss with respect to a2 */
 } xor_work;
 
 /* Optimizer hyperparameters (set by xor_opt_init from the spec; the caller may
@@ -112,5 +128,9 @@ int   xor_correct(const float *out, const xor_target *t, int n);
 /* PyTorch nn.Linear layout: weight [out][in] (the transpose of ours); bias unchanged. */
 void xor_export_tensor(float *dst, const xor_params *p, int tensor);
 void xor_import_tensor(xor_params *p, int tensor, const float *src);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
