@@ -2,14 +2,16 @@
 # Installs what chainrule needs to build and test, with apt-get. Idempotent: packages
 # already present are skipped, and apt-get is not called at all when nothing is missing.
 #
-#   scripts/deps.sh            build + test (generator, runtime, Check, sanitizers, NEON via qemu)
+#   scripts/deps.sh            build + test (generator, runtime, Check, sanitizers, NEON via qemu,
+#                              Cortex-M4 via arm-none-eabi-gcc + newlib + qemu-system-arm)
 #   scripts/deps.sh --bench    also the baselines of `make bench` (OpenBLAS, FANN, PyTorch)
 #   scripts/deps.sh --golden   also PyTorch + NumPy for `make golden`
 #   scripts/deps.sh --data     also Debian's Fashion-MNIST and gnuplot (for `make demo-fashion`)
 set -eu
 
 core="build-essential pkg-config clang libclang-rt-14-dev liblua5.4-dev check zlib1g-dev
-      qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross lld gnuplot-nox nodejs npm"
+      qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross lld gnuplot-nox nodejs npm
+      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 bench="libopenblas-dev libfann-dev python3-torch python3-numpy"
 golden="python3-torch python3-numpy"
 data="dataset-fashion-mnist gnuplot-nox"
@@ -21,7 +23,7 @@ for arg in "$@"; do
     --golden) want="$want $golden" ;;
     --data)   want="$want $data" ;;
     --all)    want="$want $bench $golden $data" ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
