@@ -64,13 +64,26 @@ $(RT_TEST_BIN): $(RT_TEST_SRC) $(wildcard tests/runtime/*.h) $(BUILD)/rt-san/lib
 	  $(BUILD)/rt-san/libcr.a $(CHECK_LIBS) $(RT_LDLIBS) -o $@
 
 # Fuzz targets, also built as plain programs (no libFuzzer) that replay a corpus.
-FUZZ_TARGETS := idx idx_gz npy csv
+# ckpt: the checkpoint reader; metrics: the trainer's metrics CSV reader and writer (it links
+# the trainer library, mk/trainer.mk).
+FUZZ_TARGETS := idx idx_gz npy csv ckpt metrics
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 
 $(BUILD)/rt-san/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/rt-san/libcr.a $(RT_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(RT_SAN_FLAGS) -Iruntime $< tests/fuzz/replay_main.c $(BUILD)/rt-san/libcr.a $(RT_LDLIBS) -o $@
+
+$(BUILD)/rt-san/replay_metrics: tests/fuzz/fuzz_metrics.c tests/fuzz/replay_main.c \
+    $(BUILD)/tr-san/libcrtrain.a $(BUILD)/rt-san/libcr.a $(RT_HDR) $(wildcard trainer/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer $< tests/fuzz/replay_main.c $(BUILD)/tr-san/libcrtrain.a \
+	  $(BUILD)/rt-san/libcr.a $(RT_LDLIBS) -o $@
+
+$(BUILD)/fuzz/fuzz_metrics: tests/fuzz/fuzz_metrics.c $(RT_SRC) $(RT_HDR) $(wildcard trainer/*.c trainer/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -Iruntime -Itrainer $< $(RT_SRC) $(wildcard trainer/*.c) $(RT_LDLIBS) -o $@
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(RT_SRC) $(RT_HDR)
 	@mkdir -p $(@D)

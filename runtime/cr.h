@@ -39,8 +39,14 @@ extern "C" {
 #define CR_VERSION "0.1.0"
 
 /* Largest file (or decompressed .gz content) any reader accepts: 2 GiB.
- * Fashion-MNIST's training images are 47 MB, so this only stops gzip bombs and mistakes. */
+ * Fashion-MNIST's training images are 47 MB, so this only stops mistakes. */
 #define CR_MAX_FILE_BYTES ((size_t)1 << 31)
+/* gzip data may decompress to at most CR_MAX_INFLATE_RATIO times its compressed size plus
+ * CR_INFLATE_SLACK, checked while it inflates: a few MB of gzip bomb cannot take GBs. Real
+ * data sets compress 2-10x (MNIST images 4.8x, the tiny set 1.6x); deflate's own maximum
+ * is about 1032x. */
+#define CR_MAX_INFLATE_RATIO 100
+#define CR_INFLATE_SLACK ((size_t)1 << 20)
 
 /* ------------------------------------------------------------------------- errors */
 
@@ -61,15 +67,21 @@ int cr_size_mul(size_t a, size_t b, size_t *out);
 /* ------------------------------------------------------------------- files, gzip */
 
 /* Reads a whole file into a fresh malloc'ed buffer (*data, *len; free() it).
+ * Only a regular file is read: a directory, FIFO, device (/dev/zero) or socket is refused
+ * with one line naming what it is, and the open never blocks (a FIFO without a writer).
  * If the file starts with the gzip magic 1f 8b it is decompressed (all members of a
- * multi-member gzip file are read). Fails if the file, or its decompressed content,
- * is longer than max_len (0 means CR_MAX_FILE_BYTES). An empty file gives *len = 0
- * and a non-NULL *data. */
+ * multi-member gzip file are read; zero bytes after the last member are ignored, as gzip
+ * does). Fails if the file, or its decompressed content, is longer than max_len (0 means
+ * CR_MAX_FILE_BYTES), or the content over CR_MAX_INFLATE_RATIO times the compressed size;
+ * every limit is checked while reading, before the memory is taken. An empty file gives
+ * *len = 0 and a non-NULL *data. Every reader of the runtime (IDX, .npy, CSV, checkpoints)
+ * and of the trainer (metrics CSV) goes through this. */
 int cr_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, cr_err *e);
 
 /* Decompresses gzip data held in memory (name is used only in messages). Fails on a
- * corrupt or truncated stream, a bad CRC/length trailer, trailing garbage, or output
- * longer than max_out (0 means CR_MAX_FILE_BYTES). *out is malloc'ed; free() it. */
+ * corrupt or truncated stream, a bad CRC/length trailer, trailing garbage (trailing zero
+ * bytes are padding and ignored), output longer than max_out (0 means CR_MAX_FILE_BYTES)
+ * or than CR_MAX_INFLATE_RATIO * in_len + CR_INFLATE_SLACK. *out is malloc'ed; free() it. */
 int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
               size_t max_out, const char *name, cr_err *e);
 
@@ -173,8 +185,9 @@ int cr_csv_save(const char *path, const cr_dataset *d, int header, cr_err *e);
 
 /* Loads a data set whatever its format, chosen by the name of x_path:
  *   "*.csv[.gz]"     CSV (y_path must be NULL: labels are in the file)
- *   "*.npy[.gz]"     x: float32 [n][...] taken as given, or uint8 [n][...] scaled by
- *                    1/255; a 3-D array [n][rows][cols] keeps its image shape.
+ *   "*.npy[.gz]"     x: float32 [n][...] taken as given (a NaN or Inf is refused, naming
+ *                    the sample and value), or uint8 [n][...] scaled by 1/255; a 3-D array
+ *                    [n][rows][cols] keeps its image shape.
  *                    y: uint8 or float32 [n] holding integers 0..255.
  *   anything else    IDX images + IDX labels (plain or .gz).                          */
 int cr_dataset_load(cr_dataset *d, const char *x_path, const char *y_path, cr_err *e);
@@ -382,6 +395,9 @@ int cr_ckpt_save(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
                  int nparts, cr_err *e);
 int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
                  int nparts, cr_err *e);
+/* The same on a whole checkpoint file held in memory (name is used in messages). */
+int cr_ckpt_load_mem(const uint8_t *buf, size_t len, const char *name, const cr_ckpt_id *id,
+                     const cr_ckpt_part *parts, int nparts, cr_err *e);
 
 /* FNV-1a 64 over a tensor table's names and shapes ("name:rows:cols;" each), in order. */
 typedef struct { const char *name; int rows, cols; } cr_shape;

@@ -2,9 +2,10 @@
  * written atomically (cr_write_file). Layout in cr.h. Like the rest of the runtime it
  * prints nothing: every refusal is a one-line message in the caller's cr_err. */
 #define _POSIX_C_SOURCE 200809L
-#include "cr.h"
+#include "cr_internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,14 @@ static uint64_t get64(const unsigned char *p) {
   return v;
 }
 
+/* A name read from a file, made safe for a one-line message: bytes outside printable ASCII
+ * become '?' (a name with "\r\n" in it would otherwise break the message's line). Our own
+ * names are printable, so a comparison with them is not changed by this. */
+static void printable(char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 32 || (unsigned char)*s > 126) *s = '?';
+}
+
 static size_t header_bytes(int nparts) {
   return (size_t)CKPT_FIXED + (size_t)nparts * CKPT_ENTRY + CKPT_TAIL;
 }
@@ -118,30 +127,44 @@ int cr_ckpt_save(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
   return rc;
 }
 
+/* The expected size of a checkpoint with these parts (header + payload), or 0 when it
+ * overflows. */
+static uint64_t expected_bytes(const cr_ckpt_part *parts, int nparts) {
+  uint64_t want = header_bytes(nparts);
+  for (int i = 0; i < nparts; i++) {
+    if (parts[i].bytes > SIZE_MAX / 2 - want) return 0;
+    want += parts[i].bytes;
+  }
+  return want;
+}
+
 int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
                  int nparts, cr_err *e) {
   if (nparts < 0 || nparts > CKPT_MAX_PARTS)
     return cr_errf(e, "%s: bad part count %d", path, nparts);
-  FILE *f = fopen(path, "rb");
-  if (!f) return cr_errf(e, "%s: cannot open checkpoint: %s", path, strerror(errno));
-  /* Expected total size is known from the caller's parts: read at most one byte more. */
+  uint64_t want = expected_bytes(parts, nparts);
+  if (!want) return cr_errf(e, "%s: checkpoint parts too large", path);
+  /* The expected size is known from the caller's parts: read at most one byte more (the
+     reader policy: a regular file only, never blocking on a FIFO). */
+  uint8_t *buf;
+  size_t got;
+  int longer;
+  if (cr__read_regular(path, "checkpoint", (size_t)want + 1, &buf, &got, &longer, e) != 0)
+    return -1;
+  int rc = cr_ckpt_load_mem(buf, got, path, id, parts, nparts, e);
+  free(buf);
+  return rc;
+}
+
+int cr_ckpt_load_mem(const uint8_t *buf, size_t got, const char *path, const cr_ckpt_id *id,
+                     const cr_ckpt_part *parts, int nparts, cr_err *e) {
+  if (nparts < 0 || nparts > CKPT_MAX_PARTS)
+    return cr_errf(e, "%s: bad part count %d", path, nparts);
   size_t hb = header_bytes(nparts);
-  uint64_t want = hb;
-  for (int i = 0; i < nparts; i++) want += parts[i].bytes;
-  unsigned char *buf = malloc((size_t)want + 1);
-  if (!buf) {
-    fclose(f);
-    return cr_errf(e, "%s: out of memory", path);
-  }
-  size_t got = fread(buf, 1, (size_t)want + 1, f);
-  int rerr = ferror(f);
-  fclose(f);
+  uint64_t want = expected_bytes(parts, nparts);
+  if (!want) return cr_errf(e, "%s: checkpoint parts too large", path);
   int rc = -1;
   const unsigned char *p = buf;
-  if (rerr) {
-    cr_errf(e, "%s: read error", path);
-    goto out;
-  }
   if (got < 16 || memcmp(p, ckpt_magic, 8) != 0) {
     if (got >= 8 && memcmp(p, ckpt_magic, 8) != 0)
       cr_errf(e, "%s: not a chainrule checkpoint (bad magic)", path);
@@ -176,6 +199,7 @@ int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
   char name[CR_CKPT_NAME_MAX + 1];
   memcpy(name, p + 16, CR_CKPT_NAME_MAX);
   name[CR_CKPT_NAME_MAX] = '\0';
+  printable(name);
   if (strcmp(name, id->net) != 0) {
     cr_errf(e, "%s: checkpoint is for network '%s', this program trains '%s'", path, name,
          id->net);
@@ -198,6 +222,7 @@ int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
     char pn[CR_CKPT_PART_NAME_MAX + 1];
     memcpy(pn, d, CR_CKPT_PART_NAME_MAX);
     pn[CR_CKPT_PART_NAME_MAX] = '\0';
+    printable(pn);
     uint64_t b = get64(d + CR_CKPT_PART_NAME_MAX);
     if (strcmp(pn, parts[i].name) != 0) {
       cr_errf(e, "%s: checkpoint part %d is '%s', expected '%s'", path, i, pn,
@@ -240,6 +265,5 @@ int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
   }
   rc = 0;
 out:
-  free(buf);
   return rc;
 }

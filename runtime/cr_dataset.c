@@ -26,6 +26,16 @@ static int npy_samples(cr_dataset *d, const cr_npy *xa, const char *x_path, cr_e
   d->rows = (int)rows;
   d->cols = (int)cols;
   if (xa->dtype == CR_F32) {
+    /* NaN/Inf inputs are refused here, naming the file, as the CSV reader refuses them:
+       otherwise eval prints a loss of nan and training stops at a gradient, far away. */
+    long bad = cr_first_nonfinite(xa->data, xa->count);
+    if (bad >= 0) {
+      float v = ((const float *)xa->data)[bad];
+      cr_dataset_free(d);
+      return cr_errf(e, "%s: sample %zu holds %s at value %zu (NaN/Inf inputs are refused)",
+                     x_path, (size_t)bad / dim, v != v ? "NaN" : v > 0 ? "+Inf" : "-Inf",
+                     (size_t)bad % dim);
+    }
     memcpy(d->x, xa->data, xa->count * sizeof(float));
   } else {
     const uint8_t *src = xa->data;

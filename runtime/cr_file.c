@@ -1,12 +1,14 @@
 /* Whole-file reading (with transparent gzip), in-memory gunzip, atomic writes. */
 #define _POSIX_C_SOURCE 200809L
-#include "cr.h"
+#include "cr_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -19,6 +21,13 @@ int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
   max_out = limit_or_default(max_out);
   if (in_len < 18 || in[0] != 0x1f || in[1] != 0x8b)
     return cr_errf(e, "%s: not a gzip stream (too short or no 1f 8b magic)", name);
+  /* The inflate-ratio limit, checked as the output grows (so a bomb never gets the memory). */
+  int by_ratio = 0;
+  if (in_len <= (SIZE_MAX - CR_INFLATE_SLACK) / CR_MAX_INFLATE_RATIO &&
+      in_len * CR_MAX_INFLATE_RATIO + CR_INFLATE_SLACK < max_out) {
+    max_out = in_len * CR_MAX_INFLATE_RATIO + CR_INFLATE_SLACK;
+    by_ratio = 1;
+  }
 
   size_t cap = in_len < max_out / 4 ? in_len * 4 : max_out;
   if (cap < 4096) cap = 4096 < max_out ? 4096 : max_out;
@@ -37,8 +46,13 @@ int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
   for (;;) {
     if (out_pos == cap) {
       if (cap >= max_out) {
-        status = cr_errf(e, "%s: decompressed data longer than the limit of %zu bytes", name,
-                         max_out);
+        if (by_ratio)
+          status = cr_errf(e, "%s: decompresses to more than %zu bytes, over %d times its %zu "
+                           "compressed bytes (refused as a gzip bomb; decompress it yourself if "
+                           "it is real)", name, max_out, CR_MAX_INFLATE_RATIO, in_len);
+        else
+          status = cr_errf(e, "%s: decompressed data longer than the limit of %zu bytes", name,
+                           max_out);
         break;
       }
       size_t ncap = cap > max_out / 2 ? max_out : cap * 2;
@@ -64,6 +78,10 @@ int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
         if (inflateReset(&zs) != Z_OK) { status = cr_errf(e, "%s: zlib reset failed", name); break; }
         continue;
       }
+      /* Zero bytes after the last member (tape or block padding): gzip -d ignores them too. */
+      size_t z = in_pos;
+      while (z < in_len && in[z] == 0) z++;
+      if (z == in_len) break;
       status = cr_errf(e, "%s: %zu bytes of garbage after the gzip stream", name, in_len - in_pos);
       break;
     }
@@ -87,44 +105,99 @@ int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
   return 0;
 }
 
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+int cr__read_regular(const char *path, const char *what, size_t max_len, uint8_t **data,
+                     size_t *len, int *longer, cr_err *e) {
+  *data = NULL;
+  *len = 0;
+  if (longer) *longer = 0;
+  const char *sp = what && *what ? " " : "";
+  if (!what) what = "";
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return cr_errf(e, "%s: cannot open%s%s: %s", path, sp, what, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int en = errno;
+    close(fd);
+    return cr_errf(e, "%s: cannot stat%s%s: %s", path, sp, what, strerror(en));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return cr_errf(e, "%s: is %s, not a regular file (readers take regular files only)", path,
+                   file_kind(st.st_mode));
+  }
+  if (!longer && st.st_size > 0 && (uintmax_t)st.st_size > (uintmax_t)max_len) {
+    close(fd);
+    return cr_errf(e, "%s: file longer than the limit of %zu bytes (%jd bytes)", path, max_len,
+                   (intmax_t)st.st_size);
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl != -1) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  /* The size is a hint (the file may change while we read): read to the end, but never more
+     than max_len + 1 bytes. */
+  size_t cap = st.st_size > 0 && (uintmax_t)st.st_size < (uintmax_t)max_len
+                   ? (size_t)st.st_size + 1 : (max_len < (1u << 16) ? max_len + 1 : 1u << 16);
+  size_t n = 0;
+  uint8_t *buf = malloc(cap);
+  if (!buf) {
+    close(fd);
+    return cr_errf(e, "%s: out of memory", path);
+  }
+  for (;;) {
+    if (n == cap) {
+      if (cap > max_len) break;   /* holds max_len + 1 bytes: longer than the limit */
+      size_t ncap = cap > max_len / 2 ? max_len + 1 : cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (!nb) {
+        free(buf);
+        close(fd);
+        return cr_errf(e, "%s: out of memory", path);
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    ssize_t got = read(fd, buf + n, cap - n);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      int en = errno;
+      free(buf);
+      close(fd);
+      return cr_errf(e, "%s: read error: %s", path, strerror(en));
+    }
+    if (got == 0) break;
+    n += (size_t)got;
+  }
+  close(fd);
+  if (n > max_len) {
+    if (!longer) {
+      free(buf);
+      return cr_errf(e, "%s: file longer than the limit of %zu bytes", path, max_len);
+    }
+    *longer = 1;
+    n = max_len;
+  }
+  *data = buf;
+  *len = n;
+  return 0;
+}
+
 int cr_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, cr_err *e) {
   *data = NULL;
   *len = 0;
   max_len = limit_or_default(max_len);
-  FILE *f = fopen(path, "rb");
-  if (!f) return cr_errf(e, "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *buf = malloc(cap);
-  if (!buf) { fclose(f); return cr_errf(e, "%s: out of memory", path); }
-  for (;;) {
-    if (n == cap) {
-      if (cap >= max_len) {
-        /* One more byte decides whether the file is exactly max_len long. */
-        int c = fgetc(f);
-        if (c == EOF) break;
-        free(buf);
-        fclose(f);
-        return cr_errf(e, "%s: file longer than the limit of %zu bytes", path, max_len);
-      }
-      size_t ncap = cap > max_len / 2 ? max_len : cap * 2;
-      uint8_t *nb = realloc(buf, ncap);
-      if (!nb) { free(buf); fclose(f); return cr_errf(e, "%s: out of memory", path); }
-      buf = nb;
-      cap = ncap;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) {
-      if (ferror(f)) {
-        int err = errno;
-        free(buf);
-        fclose(f);
-        return cr_errf(e, "%s: read error: %s", path, strerror(err));
-      }
-      break;
-    }
-  }
-  fclose(f);
+  uint8_t *buf;
+  size_t n;
+  if (cr__read_regular(path, NULL, max_len, &buf, &n, NULL, e) != 0) return -1;
   if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
     uint8_t *out;
     size_t out_len;

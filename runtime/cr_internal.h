@@ -9,6 +9,15 @@
 int cr__maybe_gunzip(const uint8_t *buf, size_t len, const char *name, const uint8_t **data,
                      size_t *dlen, uint8_t **owned, cr_err *e);
 
+/* The reader policy, for every file the runtime reads: opens path without blocking (a FIFO
+ * never hangs the open), refuses anything but a regular file (directory, FIFO, device,
+ * socket: one line naming what it is), then reads it as it is (no gzip). Without `longer`,
+ * a file longer than max_len is an error (refused from its size before reading when the size
+ * says so); with it, at most max_len bytes are returned and *longer says whether there was
+ * more. `what` ("checkpoint", or NULL) is put into the "cannot open" message. */
+int cr__read_regular(const char *path, const char *what, size_t max_len, uint8_t **data,
+                     size_t *len, int *longer, cr_err *e);
+
 /* 1 if s ends with suffix. */
 int cr__ends_with(const char *s, const char *suffix);
 

@@ -5,6 +5,7 @@
 #include "train_internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ static const optdef optdefs[] = {
     {"--valid-images", O_STR, CMD_DATA, OFF(valid_x), 0, 0, 0, "FILE",
      "validation/test inputs (formats as --train-images)"},
     {"--valid-labels", O_STR, CMD_DATA, OFF(valid_y), 0, 0, 0, "FILE", "validation/test labels"},
-    {"--epochs", O_LONG, CMD_TRAIN, OFF(epochs), 0, 1, 1000000, "N",
+    {"--epochs", O_LONG, CMD_TRAIN, OFF(epochs), 0, 1, TR_MAX_EPOCHS, "N",
      "train until N epochs are done in total (default 5; with --resume, counts the resumed ones)"},
     {"--lr", O_DOUBLE, CMD_TRAIN, OFF(lr), OFF(lr_set), 0, 1e30, "X",
      "learning rate (default: the spec's, or the checkpoint's with --resume)"},
@@ -159,8 +160,14 @@ static int parse_value(opts *o, const optdef *d, const char *v) {
     }
     case O_DOUBLE: {
       double x = strtod(v, &end);
-      if (end == v || *end || errno || !isfinite(x) || !(x > d->lo) || x > d->hi)
+      if (end == v || *end || (errno && errno != ERANGE) || !isfinite(x) || !(x > d->lo) ||
+          x > d->hi)
         return tr_usage(o, "option '%s' needs a positive number, got '%s'", d->flag, v);
+      /* the value ends up in a float: one that rounds to 0 (1e-50) or to a denormal would
+         silently train with another number */
+      if ((float)x < FLT_MIN)
+        return tr_usage(o, "option '%s' %s is too small for a float (the smallest is %g)",
+                        d->flag, v, (double)FLT_MIN);
       *(double *)field = x;
       return 0;
     }

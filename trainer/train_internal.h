@@ -14,6 +14,9 @@
 
 /* ------------------------------------------------------------------ options (train_cli.c) */
 
+/* --epochs' upper bound, and what a checkpoint's epoch count may be. */
+#define TR_MAX_EPOCHS 1000000
+
 enum { CMD_TRAIN = 1, CMD_EVAL = 2, CMD_PREDICT = 4, CMD_EXPORT = 8, CMD_IMPORT = 16,
        CMD_REPORT = 32 };
 #define CMD_DATA (CMD_TRAIN | CMD_EVAL | CMD_REPORT)
@@ -77,6 +80,9 @@ typedef struct {
 int  tr_model_alloc(model *m, const cr_net *net);
 void tr_model_free(model *m);
 int  tr_model_save(model *m, const char *path, cr_err *e);
+/* Loads a checkpoint and checks what its CRCs cannot: progress (epochs 0..TR_MAX_EPOCHS,
+ * steps >= 0, batch 1..the spec's), a finite learning rate > 0, finite parameters and
+ * normalisation. On failure m holds whatever was read (the callers discard it). */
 int  tr_model_load(model *m, const char *path, cr_err *e);
 /* Initialises every tensor from the spec's schemes (or `scheme` for weights). */
 int  tr_model_init(model *m, uint64_t seed, const char *scheme, cr_err *e);

@@ -106,7 +106,29 @@ int tr_model_load(model *m, const char *path, cr_err *e) {
   m->isa[sizeof m->isa - 1] = '\0';
   if (!(m->norm[1] > 0.0f) || !isfinite(m->norm[0]) || !isfinite(m->norm[1]))
     return cr_errf(e, "%s: checkpoint's normalisation numbers are invalid", path);
+  /* A valid CRC says the bytes are the ones written, not that a writer was honest: the
+     numbers are checked as the trainer would have made them. */
+  const cr_net *net = m->net;
+  const int64_t *pg = m->progress;
+  if (pg[0] < 0 || pg[0] > TR_MAX_EPOCHS || pg[1] < 0 || pg[3] < 1 || pg[3] > net->batch)
+    return cr_errf(e, "%s: checkpoint's progress is invalid (epochs %lld, steps %lld, batch "
+                   "%lld; expected 0..%d epochs, steps >= 0, batch 1..%d)", path,
+                   (long long)pg[0], (long long)pg[1], (long long)pg[3], TR_MAX_EPOCHS, net->batch);
+  float lr = *net->opt_lr(m->opt);
+  if (!(lr > 0.0f) || !isfinite(lr)) {
+    char lv[16];
+    return cr_errf(e, "%s: checkpoint's learning rate is %s (a finite number > 0 is needed)",
+                   path, tr_fmt_num(lv, lr));
+  }
   pack_params(m, 0);
+  long idx;
+  float val;
+  int bad = tr_find_nonfinite(net, m->params, 0, &idx, &val);
+  if (bad >= 0) {
+    char where[192], pv[16];
+    tr_describe_element(net, bad, idx, where, sizeof where);
+    return cr_errf(e, "%s: checkpoint's parameter %s is %s", path, where, tr_fmt_num(pv, val));
+  }
   return 0;
 }
 

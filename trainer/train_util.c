@@ -108,10 +108,12 @@ int cr_metrics_format(const cr_metrics_row *rows, int n, char **text, size_t *le
   *text = NULL, *len = 0;
   text_printf(&b, "epoch,train_loss,valid_loss,valid_acc,seconds\n");
   for (int i = 0; i < n; i++) {
-    char acc[32] = "";
-    if (!isnan(rows[i].valid_acc)) snprintf(acc, sizeof acc, "%.4f", rows[i].valid_acc);
-    text_printf(&b, "%d,%.6f,%.6f,%s,%.3f\n", rows[i].epoch, rows[i].train_loss,
-                rows[i].valid_loss, acc, rows[i].seconds);
+    const cr_metrics_row *r = &rows[i];
+    if (isnan(r->valid_acc))
+      text_printf(&b, "%d,%.6f,%.6f,,%.3f\n", r->epoch, r->train_loss, r->valid_loss, r->seconds);
+    else
+      text_printf(&b, "%d,%.6f,%.6f,%.4f,%.3f\n", r->epoch, r->train_loss, r->valid_loss,
+                  r->valid_acc, r->seconds);
   }
   if (b.failed) {
     free(b.p);

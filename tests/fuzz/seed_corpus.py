@@ -57,6 +57,41 @@ seeds = {
         "one": b"5,0.125",
     },
 }
+def ckpt(params, opt, norm, progress, fix=True, net=b"toy"):
+    """A checkpoint as cr_ckpt_save writes it (cr.h), with fuzz_ckpt's flag byte in front."""
+    import zlib
+    shapes = b"0.weight:6:6;0.bias:1:1;"
+    h = 0xcbf29ce484222325
+    for c in shapes:
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    parts = [(b"params", params), (b"opt", opt), (b"norm", norm), (b"progress", progress)]
+    hb = 104 + 40 * len(parts) + 16
+    head = b"CRCKPT\r\n" + struct.pack("<II", 1, hb) + net.ljust(64, b"\0")
+    head += struct.pack("<QQII", 37, h, len(parts), 0)
+    for name, data in parts:
+        head += name.ljust(32, b"\0") + struct.pack("<Q", len(data))
+    payload = b"".join(d for _, d in parts)
+    head += struct.pack("<QI", len(payload), zlib.crc32(payload))
+    head += struct.pack("<I", zlib.crc32(head))
+    return bytes([1 if fix else 0]) + head + payload
+
+good_ckpt = ckpt(struct.pack("<37f", *[i * 0.5 - 3 for i in range(37)]), bytes(range(13)),
+                 struct.pack("<2f", 0.13, 0.31), struct.pack("<4q", 3, 300, 1, 64), fix=False)
+seeds["ckpt"] = {
+    "good": good_ckpt,
+    "good-fixcrc": b"\1" + good_ckpt[1:],
+    "truncated": good_ckpt[:200],
+    "trailing": good_ckpt + b"\0",
+    "other-net": ckpt(bytes(148), bytes(13), bytes(8), bytes(32), fix=False, net=b"other"),
+}
+seeds["metrics"] = {
+    "classifier": b"epoch,train_loss,valid_loss,valid_acc,seconds\n1,0.500000,0.250000,0.9000,1.500\n"
+                  b"2,0.400000,0.200000,0.9500,1.250\n",
+    "regressor-crlf": b"epoch,train_loss,valid_loss,valid_acc,seconds\r\n1,2.5,3.5,,0.1\r\n\r\n",
+    "wide": b"epoch,train_loss,valid_loss,valid_acc,seconds\n1," + b"9" * 300 + b".5,-1e300,0.5,1e300\n",
+    "header-only": b"epoch,train_loss,valid_loss,valid_acc,seconds\n",
+    "bad-row": b"epoch,train_loss,valid_loss,valid_acc,seconds\n1,nan,0,0,0\n",
+}
 for target, files in seeds.items():
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)

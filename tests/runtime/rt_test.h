@@ -20,6 +20,7 @@ Suite *suite_npy(void);
 Suite *suite_init(void);
 Suite *suite_norm(void);
 Suite *suite_batch(void);
+Suite *suite_hostile(void);
 
 /* Elements of an array. */
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

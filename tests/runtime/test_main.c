@@ -113,6 +113,7 @@ int main(void) {
   srunner_add_suite(sr, suite_init());
   srunner_add_suite(sr, suite_norm());
   srunner_add_suite(sr, suite_batch());
+  srunner_add_suite(sr, suite_hostile());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -290,6 +290,127 @@ run t_bad_resume "$cli" train --data "$tiny" --epochs 5 --resume "$tmp/flip.ckpt
 expect_rc t_bad_resume 2 && one_line_matching t_bad_resume "flip\.ckpt: checkpoint payload corrupt" &&
   cmp -s "$tmp/a.ckpt" "$tmp/keep.ckpt" && ok "--resume from a corrupt checkpoint: refused, nothing written"
 
+# --- hostile inputs (issue 11): one line, exit 2, at once -----------------------------------------
+# Readers take regular files only: a FIFO (no writer: a blocking open would hang until the
+# timeout), /dev/zero (endless) and a directory, in every place a file is read.
+mkfifo "$tmp/fifo"
+mkdir -p "$tmp/adir" "$tmp/fifo-import"
+mkfifo "$tmp/fifo-import/0.weight.npy"
+while IFS='|' read -r label want args; do
+  [ -z "$label" ] && continue
+  # shellcheck disable=SC2086
+  run t_nonreg timeout 20 "$cli" $args
+  if expect_rc t_nonreg 2 && one_line_matching t_nonreg "$want"; then ok "refused at once: $label"; fi
+done <<LIST
+FIFO as --checkpoint|fifo: is a FIFO, not a regular file|eval --checkpoint $tmp/fifo --data $tiny
+FIFO as --resume|fifo: is a FIFO|train --data $tiny --resume $tmp/fifo
+FIFO as predict --input|fifo: is a FIFO|predict --checkpoint $tmp/a.ckpt --input $tmp/fifo
+FIFO as training images|fifo: is a FIFO|train --train-images $tmp/fifo --train-labels $tiny/train-labels-idx1-ubyte --valid-images $tiny/valid.csv
+FIFO as labels|fifo: is a FIFO|train --train-images $tiny/train-images-idx3-ubyte --train-labels $tmp/fifo --valid-images $tiny/valid.csv
+FIFO as an import .npy|0\.weight\.npy: is a FIFO|import $tmp/fifo-import --checkpoint $tmp/never2.ckpt
+FIFO as --metrics with --resume|fifo: is a FIFO|train --data $tiny --epochs 3 --resume $tmp/half.ckpt --checkpoint $tmp/never3.ckpt --metrics $tmp/fifo
+/dev/zero as images|/dev/zero: is a character device|predict --checkpoint $tmp/a.ckpt --input /dev/zero
+/dev/zero as checkpoint|/dev/zero: is a character device|eval --checkpoint /dev/zero --data $tiny
+a directory as images|adir: is a directory|predict --checkpoint $tmp/a.ckpt --input $tmp/adir
+LIST
+[ ! -e "$tmp/never2.ckpt" ] && [ ! -e "$tmp/never3.ckpt" ] || bad "a refused run wrote a checkpoint"
+
+# A gzip bomb with a valid IDX header: 600 MB of images in ~600 KB; refused by the inflate
+# ratio while inflating (before: 2.5 GB RSS, then training).
+if command -v python3 >/dev/null 2>&1; then
+  python3 -c '
+import sys, zlib
+z = zlib.compressobj(9, zlib.DEFLATED, 31)
+out = [z.compress(bytes([0, 0, 8, 3, 0, 0x0b, 0xf2, 0x20, 0, 0, 0, 28, 0, 0, 0, 28]))]
+chunk = bytes(1 << 20)
+for _ in range(600): out.append(z.compress(chunk))
+out.append(z.flush())
+open(sys.argv[1], "wb").write(b"".join(out))' "$tmp/bomb-images.gz"
+  run t_bomb "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tmp/bomb-images.gz"
+  expect_rc t_bomb 2 && one_line_matching t_bomb "bomb-images\.gz: decompresses to more than [0-9]+ bytes, over 100 times" &&
+    ok "gzip bomb with an IDX header refused by the inflate ratio"
+else
+  skipped "gzip bomb" "no python3"
+fi
+
+# NaN/Inf in .npy inputs: refused naming the file, sample and value, for eval and predict.
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  /usr/bin/python3 -c '
+import sys, numpy as np
+x = np.load(sys.argv[1]); x.reshape(x.shape[0], -1)[5, 17] = np.nan; np.save(sys.argv[2], x)' "$tiny/valid-x.npy" "$tmp/nan-x.npy"
+  run t_nanp "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tmp/nan-x.npy"
+  expect_rc t_nanp 2 && one_line_matching t_nanp "nan-x\.npy: sample 5 holds NaN at value 17" && [ ! -s "$tmp/t_nanp.out" ] &&
+    ok "predict: NaN in an .npy input refused, file/sample/value named, no answers printed"
+  run t_nane "$cli" eval --checkpoint "$tmp/a.ckpt" --valid-images "$tmp/nan-x.npy" --valid-labels "$tiny/valid-y.npy"
+  expect_rc t_nane 2 && one_line_matching t_nane "nan-x\.npy: sample 5 holds NaN" && ok "eval: NaN in .npy inputs refused"
+else
+  skipped "NaN in .npy inputs (trainer)" "no numpy"
+fi
+
+# Checkpoints with valid CRCs whose numbers no trainer writes: refused with the reason.
+# craft IN OUT PART OFFSET STRUCTFMT VALUE: patch one value of a part, recompute both CRCs.
+craft() {
+  python3 -c '
+import struct, sys, zlib
+src, dst, part, off, fmt, val = sys.argv[1:7]
+b = bytearray(open(src, "rb").read())
+hb, = struct.unpack_from("<I", b, 12)
+nparts, = struct.unpack_from("<I", b, 96)
+pos = hb
+for i in range(nparts):
+    name = bytes(b[104 + 40 * i:136 + 40 * i]).rstrip(b"\0").decode()
+    size, = struct.unpack_from("<Q", b, 136 + 40 * i)
+    if name == part:
+        struct.pack_into(fmt, b, pos + int(off), float(val) if fmt[-1] in "fd" else int(val))
+    pos += size
+struct.pack_into("<I", b, hb - 8, zlib.crc32(bytes(b[hb:])))
+struct.pack_into("<I", b, hb - 4, zlib.crc32(bytes(b[:hb - 4])))
+open(dst, "wb").write(b)' "$@"
+}
+if command -v python3 >/dev/null 2>&1; then
+  craft "$tmp/a.ckpt" "$tmp/negep.ckpt" progress 0 "<q" -3
+  craft "$tmp/a.ckpt" "$tmp/nanw.ckpt" params 8 "<f" nan
+  craft "$tmp/a.ckpt" "$tmp/neglr.ckpt" opt 0 "<f" -0.5
+  craft "$tmp/a.ckpt" "$tmp/bigbatch.ckpt" progress 24 "<q" 100000
+  craft "$tmp/a.ckpt" "$tmp/same.ckpt" progress 0 "<q" 4
+  run t_same "$cli" eval --checkpoint "$tmp/same.ckpt" --data "$tiny"
+  expect_rc t_same 0 && cmp -s "$tmp/same.ckpt" "$tmp/a.ckpt" &&
+    ok "checkpoint crafter rewrites the CRCs (the unchanged value gives the same file, accepted)"
+  while IFS='|' read -r file cmd want; do
+    [ -z "$file" ] && continue
+    # shellcheck disable=SC2086
+    run t_craft "$cli" $cmd "$tmp/$file" --data "$tiny"
+    expect_rc t_craft 2 && one_line_matching t_craft "$want" && ok "crafted checkpoint refused: $file ($cmd)"
+  done <<LIST
+negep.ckpt|eval --checkpoint|negep\.ckpt: checkpoint's progress is invalid \(epochs -3,
+negep.ckpt|train --epochs 9 --resume|negep\.ckpt: checkpoint's progress is invalid
+nanw.ckpt|eval --checkpoint|nanw\.ckpt: checkpoint's parameter layer 0 \(linear 784->50\) tensor 0\.weight\[0\]\[2\] is nan
+neglr.ckpt|train --epochs 9 --resume|neglr\.ckpt: checkpoint's learning rate is -0\.5
+bigbatch.ckpt|eval --checkpoint|bigbatch\.ckpt: checkpoint's progress is invalid .*batch 100000
+LIST
+else
+  skipped "crafted checkpoints" "no python3"
+fi
+
+# Input quirks: .csv.gz trains like .csv; labels next to a CSV are refused (even missing ones);
+# predict --input x.npy.gz reads .npy; a gzip file with zero padding after it is read; an --lr
+# that rounds to 0 in float is refused.
+gzip -c "$tiny/train.csv" >"$tmp/train.csv.gz"
+gzip -c "$tiny/valid.csv" >"$tmp/valid.csv.gz"
+run t_csvgz "$cli" train --train-images "$tmp/train.csv.gz" --valid-images "$tmp/valid.csv.gz" \
+  --epochs 4 --seed 3 --checkpoint "$tmp/csvgz.ckpt"
+expect_rc t_csvgz 0 && cmp -s "$tmp/csvgz.ckpt" "$tmp/csv.ckpt" && ok ".csv.gz inputs train bitwise like .csv"
+run t_csvlab "$cli" train --train-images "$tiny/train.csv" --train-labels "$tmp/no-such-labels" --valid-images "$tiny/valid.csv"
+expect_rc t_csvlab 2 && one_line_matching t_csvlab "train\.csv: a CSV file holds its own labels" && ok "--train-labels next to a .csv refused"
+gzip -c "$tiny/valid-x.npy" >"$tmp/vx.npy.gz"
+run t_prednpygz "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tmp/vx.npy.gz"
+expect_rc t_prednpygz 0 && cmp -s "$tmp/t_prednpygz.out" "$tmp/pred_npy.txt" && ok "predict --input x.npy.gz reads .npy (same answers)"
+{ cat "$tiny/valid-images-idx3-ubyte.gz"; head -c 4096 /dev/zero; } >"$tmp/padded-images.gz"
+run t_pad "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tmp/padded-images.gz"
+expect_rc t_pad 0 && cmp -s "$tmp/t_pad.out" "$tmp/t_pred.out" && ok "gzip with 4096 zero bytes of padding after it is read (as gzip -d does)"
+run t_tinylr "$cli" train --data "$tiny" --lr 1e-50
+expect_rc t_tinylr 2 && one_line_matching t_tinylr "option '--lr' 1e-50 is too small for a float" && ok "--lr 1e-50 refused (it would be 0 in float)"
+
 # --- divergence: NaN/Inf stops training, the last good checkpoint stays --------------------------
 cp "$tmp/half.ckpt" "$tmp/good.ckpt"
 cp "$tmp/half.ckpt" "$tmp/good_copy.ckpt"
