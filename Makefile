@@ -44,7 +44,7 @@ HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw
 
 # The seeded random specs of tests/randspec (r00 r01 ... ), written with their descriptions
 # into RAND_DIR by mk/tests.mk and used by test-ref, test-net and test-isa.
-RAND_COUNT := 24
+RAND_COUNT := 30
 RAND_NAMES := $(wordlist 1,$(RAND_COUNT),$(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j))))
 RAND_DIR   := $(BUILD)/tests/rand
 

@@ -135,8 +135,11 @@ function M.activation_backward(s, mem, ctx)
          scalar.store("dx", "i", in_act and epilogue.grad_scalar(in_act, scalar.load("g", "i"), scalar.load("m", "i"))
                                  or scalar.load("g", "i")))
     .. "}\n"
-  local call = string.format("%s(%s, %s, %sn);", fn, ctx.dx, ctx.ref(mem.d), in_act and ctx.ref(in_act.buf) .. ", " or "")
-  return text, call
+  local function call(dx)
+    return string.format("%s(%s, %s, %sn);", fn, dx, ctx.ref(mem.d), in_act and ctx.ref(in_act.buf) .. ", " or "")
+  end
+  -- the fused call sits in NAME_train_step, which never wants the input's gradient
+  return text, call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
 end
 
 return M
