@@ -1,4 +1,5 @@
 -- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
+--                   [--inference [--weights CKPT|DIR] [--max-batch N]]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
@@ -6,8 +7,9 @@ local VERSION = require "version"
 
 local M = {}
 
-local USAGE = [[
+local USAGE = [==[
 usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
+                     [--inference [--weights CKPT|DIR] [--max-batch N]]
        chainrule --help | --version
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
@@ -16,8 +18,13 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
   --name NAME  call the network NAME instead of the spec's name: every symbol, type, macro,
                the include guard and the file names (so several variants link together)
   --cli        also write NAME_cli.c, a command-line trainer for the network
+  --inference  forward-only NAME.h/NAME.c: no backward, loss or optimizer; NAME_predict for a
+               classifier (argmax, no libm)
+  --weights W  with --inference: const NAME_weights, bit for bit, from a trainer checkpoint or a
+               directory of PyTorch-layout .npy files (0.weight.npy [out][in], 0.bias.npy, ...)
+  --max-batch N  with --inference: most rows per NAME_forward call, sizing NAME_work (default 1)
 
-Exit status: 0 done, 2 bad spec or arguments (one line on stderr), 1 internal error.]]
+Exit status: 0 done, 2 bad spec or arguments (one line on stderr), 1 internal error.]==]
 
 local function usage_error(msg)
   errors.user("chainrule: " .. msg)
@@ -60,7 +67,7 @@ local function parse_gen(args, from)
     local a = args[i]
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
     key = key or a
-    if key == "--out" or key == "--isa" or key == "--name" then
+    if key == "--out" or key == "--isa" or key == "--name" or key == "--weights" or key == "--max-batch" then
       if not value then
         i = i + 1
         value = args[i]
@@ -70,6 +77,8 @@ local function parse_gen(args, from)
       o[key:sub(3)] = value
     elseif key == "--cli" and not value then
       o.cli = true
+    elseif key == "--inference" and not value then
+      o.inference = true
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       usage_error("unknown option '" .. a .. "' (try --help)")
     elseif o.spec then
@@ -83,6 +92,18 @@ local function parse_gen(args, from)
   if o.name then
     local problem = require("spec").name_problem(o.name)
     if problem then usage_error("--name: " .. problem) end
+  end
+  for _, k in ipairs({"weights", "max-batch"}) do
+    if o[k] and not o.inference then usage_error("--" .. k .. " needs --inference") end
+  end
+  if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
+  if o["max-batch"] then
+    local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
+    local max = require("spec").MAX_BATCH
+    if not n or n < 1 or n > max then
+      usage_error("--max-batch: expected an integer from 1 to " .. max .. ", got '" .. o["max-batch"] .. "'")
+    end
+    o.max_batch = n
   end
   return o
 end
@@ -99,11 +120,21 @@ function M.generate(o)
   local template = require "template"
 
   local net = spec.load(o.spec)
-  if o.name then
-    local renamed = {}
-    for k, v in pairs(net) do renamed[k] = v end
-    renamed.name = o.name
-    net = renamed
+  local spec_name = net.name
+  if o.name or o.inference then
+    local copy = {}
+    for k, v in pairs(net) do copy[k] = v end
+    copy.name = o.name or net.name
+    if o.inference then
+      copy.batch = o.max_batch or 1
+      local widest = copy.input
+      for _, l in ipairs(copy.layers) do widest = math.max(widest, l.out) end
+      if copy.batch * widest > spec.MAX_ROWS_FLOATS then
+        usage_error(string.format("--max-batch: %d rows × %d features is too large (at most %d floats)",
+          copy.batch, widest, spec.MAX_ROWS_FLOATS))
+      end
+    end
+    net = copy
   end
   local isa
   if o.isa then
@@ -113,17 +144,24 @@ function M.generate(o)
   end
   local g = graph.build(net)
   local sched = schedule.decide(g, isa)
-  local mem = plan.build(g, sched.steps)
-  local ctx = lower.build(g, sched, mem, isa, {spec_path = o.spec, version = VERSION})
+  local mem = plan.build(g, sched.steps, {inference = o.inference})
+  local lopts = {spec_path = o.spec, version = VERSION, inference = o.inference}
+  if o.weights then
+    lopts.weights, lopts.norm = require("weights").load(o.weights, g, spec_name)
+    lopts.weights_path = o.weights
+  end
+  local ctx = lower.build(g, sched, mem, isa, lopts)
   local outputs = {}
   local function banner(file)
     ctx.file = file
     return (template.render("banner.tpl", ctx):gsub("\n$", ""))
   end
+  local header, source = "header.h.tpl", "source.c.tpl"
+  if o.inference then header, source = "infer.h.tpl", "infer.c.tpl" end
   ctx.banner = banner(g.name .. ".h")
-  outputs[#outputs + 1] = {g.name .. ".h", template.render("header.h.tpl", ctx)}
+  outputs[#outputs + 1] = {g.name .. ".h", template.render(header, ctx)}
   ctx.banner = banner(g.name .. ".c")
-  outputs[#outputs + 1] = {g.name .. ".c", template.render("source.c.tpl", ctx)}
+  outputs[#outputs + 1] = {g.name .. ".c", template.render(source, ctx)}
   if o.cli then
     local vars = {name = g.name, NAME = ctx.NAME, spec = o.spec, loss = g.loss, isa = isa.name,
                   version = VERSION}

@@ -4,6 +4,7 @@
 -- chain them, the loss (gen/kernels/loss.lua), the optimizer (gen/optim/), the tables and
 -- the banner. The templates see only the table returned here, never the graph or plan.
 local emit = require "emit"
+local pad = require("plan").pad
 local layer = require "kernels.layer"
 local loss = require "kernels.loss"
 local names = require "names"
@@ -16,24 +17,38 @@ local function ref(b)
   return "w->" .. b.cname
 end
 
--- Rows of the banner's layer table.
-local function banner_rows(g, sched)
-  local rows = {{"layer", "shape", "params", "bytes", "fwd FLOPs", "bwd FLOPs", "code"}}
-  local tp, tf, tb = 0, 0, 0
+-- Rows of the banner's layer table. flash: the layer's tensors as laid out in NAME_params
+-- (64-byte padded); RAM: its buffers in NAME_work (training: z, a, d named after their layer;
+-- inference: the slots, counted at the first layer that uses each). Inference has no
+-- backward column.
+local function banner_rows(g, sched, plan, inference)
+  local head = {"layer", "shape", "params", "flash", "RAM", "fwd FLOPs", "bwd FLOPs", "code"}
+  if inference then table.remove(head, 7) end
+  local rows = {head}
+  local flash, ram = {}, {}
+  for _, t in ipairs(plan.params) do
+    flash[t.layer] = (flash[t.layer] or 0) + 4 * pad(t.floats)
+  end
+  for _, b in ipairs(plan.members) do ram[b.layer] = (ram[b.layer] or 0) + 4 * pad(b.floats) end
+  local tp, tf, tb, tfl, tr = 0, 0, 0, 0, 0
+  local function row(cells)
+    if inference then table.remove(cells, 7) end
+    rows[#rows + 1] = cells
+  end
   for i, l in ipairs(g.layers) do
     local kind, code = l.kind, sched.style
     if l.op.role == "activation" then
       kind = l.op.shown(l.opts)
       code = g.layers[i - 1] and g.layers[i - 1].op.role == "product" and "fused" or "loops"
     end
-    rows[#rows + 1] = {l.index .. " " .. kind, l.in_ .. " -> " .. l.out, emit.grouped(l.param_count),
-      emit.grouped(4 * l.param_count), emit.grouped(l.flops_fwd), emit.grouped(l.flops_bwd),
-      code}
-    tp, tf, tb = tp + l.param_count, tf + l.flops_fwd, tb + l.flops_bwd
+    local fl, r = flash[l.index] or 0, ram[l.index] or 0
+    row({l.index .. " " .. kind, l.in_ .. " -> " .. l.out, emit.grouped(l.param_count),
+      emit.grouped(fl), emit.grouped(r), emit.grouped(l.flops_fwd), emit.grouped(l.flops_bwd), code})
+    tp, tf, tb, tfl, tr = tp + l.param_count, tf + l.flops_fwd, tb + l.flops_bwd, tfl + fl, tr + r
   end
-  rows[#rows + 1] = {"loss " .. g.loss, g.output .. " -> 1", "", "", "", "", "loops"}
-  rows[#rows + 1] = {"total", g.input .. " -> " .. g.output, emit.grouped(tp), emit.grouped(4 * tp),
-                     emit.grouped(tf), emit.grouped(tb), ""}
+  if not inference then rows[#rows + 1] = {"loss " .. g.loss, g.output .. " -> 1", "", "", "", "", "", "loops"} end
+  row({"total", g.input .. " -> " .. g.output, emit.grouped(tp), emit.grouped(tfl), emit.grouped(tr),
+       emit.grouped(tf), emit.grouped(tb), ""})
   return emit.table(rows)
 end
 
@@ -42,16 +57,22 @@ local function act_of(s, mem)
   return s.act and {op = s.act.op, opts = s.act.opts, buf = mem.mask} or nil
 end
 
-local function steps(g, sched, plan, isa, ctx)
+local function step_base(g, sched, isa)
   local function tensor(index) return g.tensors[index + 1] end
-  local base = {isa = isa, family = sched.kernels, ref = ref, tensor = tensor, batch = g.batch,
-                noinline = sched.noinline}
+  return {isa = isa, family = sched.kernels, ref = ref, tensor = tensor, batch = g.batch,
+          noinline = sched.noinline}
+end
+
+local function forward_steps(sched, plan, base, ctx)
   for k, s in ipairs(sched.steps) do
     local emitter = s.product and layer.product_forward or layer.activation_forward
     local text, call = emitter(s, plan.steps[k], base)
     ctx.functions[#ctx.functions + 1] = text
     ctx.forward_calls[k] = call
   end
+end
+
+local function backward_steps(g, sched, plan, base, ctx)
   for k = #sched.steps, 1, -1 do
     local s, prev, pm = sched.steps[k], sched.steps[k - 1], plan.steps[k - 1]
     local c = setmetatable({first = prev == nil, fuse_sgd = sched.fuse_sgd,
@@ -71,11 +92,11 @@ function M.build(g, sched, plan, isa, opts)
     name = g.name, NAME = emit.upper(g.name), spec = opts.spec_path, version = opts.version, isa = isa.name,
     emit = emit, loss = g.loss, optimizer = o.kind, target_type = loss.TARGET_TYPE[g.loss],
     input = g.input, output = g.output, batch = g.batch, param_count = g.param_count,
-    params_floats = plan.params_floats, work_bytes = plan.work_bytes,
+    params_floats = plan.params_floats, work_bytes = plan.work_bytes, params_bytes = 4 * plan.params_floats,
     tensors = plan.params, work = plan.work, layers = {},
     functions = {}, forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
     fuse_sgd = sched.fuse_sgd, code_style = sched.style, code_phrase = sched.phrase,
-    code_fmas = sched.fmas, code_budget = sched.budget,
+    code_fmas = sched.fmas, code_budget = sched.budget, inference = false, members = plan.members,
   }
   -- NAME_layers[]: the layer table of the public API
   local words = {}
@@ -90,41 +111,82 @@ function M.build(g, sched, plan, isa, opts)
   for _, t in ipairs(plan.params) do
     if not t.fused_sgd then ctx.unfused_tensors[#ctx.unfused_tensors + 1] = t end
   end
-  steps(g, sched, plan, isa, ctx)
+  local base = step_base(g, sched, isa)
+  forward_steps(sched, plan, base, ctx)
+  local lm = plan.steps[#sched.steps]
+  ctx.output_ref = ref(lm.a)
+  if opts.inference then
+    M.inference(g, ctx, opts)
+  else
+    M.training(g, sched, plan, base, ctx)
+  end
+  -- SIMD ISAs: the target guard, headers and helper functions of gen/isa/<name>.lua
+  ctx.isa_guard = isa.guard or false
+  ctx.isa_guard_flags = isa.guard_flags or ""
+  ctx.isa_includes = isa.includes or {}
+  if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
+  ctx.banner_rows = banner_rows(g, sched, plan, opts.inference)
+  ctx.math_h = not opts.inference and (g.loss == "cross_entropy" or g.optimizer.kind ~= "sgd")
+  for _, l in ipairs(g.layers) do ctx.math_h = ctx.math_h or l.op.libm or false end
+  return ctx
+end
+
+-- Forward-only output (gen --inference): NAME_predict for a classifier, const weights.
+function M.inference(g, ctx, opts)
+  ctx.inference = true
+  ctx.predict = g.loss == "cross_entropy"
+  ctx.source = opts.weights_path or false
+  ctx.norm = opts.norm or false
+  ctx.weights = false
+  if opts.weights then
+    -- per tensor: the initializer's lines, 8 literals each
+    ctx.weights = {}
+    for i, t in ipairs(ctx.tensors) do
+      local lines, row = {}, {}
+      for k, v in ipairs(opts.weights[i]) do
+        row[#row + 1] = emit.float(v)
+        if #row == 8 or k == #opts.weights[i] then
+          lines[#lines + 1] = table.concat(row, ", ")
+          row = {}
+        end
+      end
+      ctx.weights[i] = {cname = t.cname, lines = lines}
+    end
+  end
+end
+
+-- Training output: backward, loss, optimizer.
+function M.training(g, sched, plan, base, ctx)
+  local o = g.optimizer
+  backward_steps(g, sched, plan, base, ctx)
   -- NAME_backward reads x only through the first step's weight gradient
   ctx.backward_reads_x = sched.steps[1].product ~= nil
 
   local last, lm = sched.steps[#sched.steps], plan.steps[#sched.steps]
   assert(lm.a.ld == g.output, "the output buffer must be dense: NAME_loss reads the caller's out")
   local act = act_of(last, lm)
-  local loss_text, loss_fn, loss_bwd, correct_fn = loss.emit(g.loss, {out = g.output, out_ld = lm.a.ld, act = act, isa = isa})
+  local loss_text, loss_fn, loss_bwd, correct_fn = loss.emit(g.loss, {out = g.output, out_ld = lm.a.ld, act = act, isa = base.isa})
   assert(loss_fn == names.LOSS[g.loss] .. "_loss", "gen/names.lua must know the loss functions' names")
   ctx.functions[#ctx.functions + 1] = loss_text
   ctx.loss_call = string.format("%s(out, t, n)", loss_fn)
   ctx.loss_backward_call = string.format("%s(%s, %s, t, %sn)", loss_bwd, ref(lm.d), ref(lm.a),
     act and ref(act.buf) .. ", " or "")
   ctx.correct_call = correct_fn and string.format("%s(out, t, n)", correct_fn) or false
-  ctx.output_ref = ref(lm.a)
 
   local optim = require("optim." .. (o.kind == "sgd" and "sgd" or "adam"))
   ctx.opt_state = optim.state(g.name)
   ctx.opt_step = optim.step(plan.params, o.kind)
   ctx.opt_init_state = optim.init()
+  -- sizeof(NAME_opt): the public fields (40 bytes with an 8-byte long, 36 with a 4-byte one)
+  -- padded to the 64-byte alignment of the state buffers, then the buffers
+  ctx.opt_bytes = 64 + optim.STATE_COPIES * ctx.params_bytes
+  if optim.helpers then table.insert(ctx.functions, 1, optim.helpers()) end
   ctx.opt_fields = {
     {"lr", emit.float(o.lr)}, {"momentum", emit.float(o.momentum or 0)},
     {"dampening", emit.float(o.dampening or 0)}, {"weight_decay", emit.float(o.weight_decay or 0)},
     {"nesterov", o.nesterov and "1" or "0"},
     {"beta1", emit.float(o.beta1 or 0)}, {"beta2", emit.float(o.beta2 or 0)}, {"eps", emit.float(o.eps or 0)},
   }
-  -- SIMD ISAs: the target guard, headers and helper functions of gen/isa/<name>.lua
-  ctx.isa_guard = isa.guard or false
-  ctx.isa_guard_flags = isa.guard_flags or ""
-  ctx.isa_includes = isa.includes or {}
-  if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
-  ctx.banner_rows = banner_rows(g, sched)
-  ctx.math_h = g.loss == "cross_entropy" or o.kind ~= "sgd"
-  for _, l in ipairs(g.layers) do ctx.math_h = ctx.math_h or l.op.libm or false end
-  return ctx
 end
 
 return M

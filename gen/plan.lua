@@ -1,7 +1,9 @@
 -- Memory plan: where every tensor lives, for the graph and the schedule's steps. Three
 -- caller-owned structs:
 --   params/grads  the parameter tensors (same layout), in spec order
---   work          activations kept for the backward pass and gradients between steps
+--   work          activations kept for the backward pass and gradients between steps;
+--                 inference (opts.inference): only the forward's buffers, sharing a few
+--                 slots (a buffer's slot is free again once no later step reads it)
 -- Every tensor starts on a 64-byte boundary (offsets padded to 16 floats), so the C
 -- structs declare each member _Alignas(64) and their offsets match these numbers.
 -- build() returns a new table; the graph and the steps are not changed.
@@ -12,7 +14,41 @@ M.ALIGN_FLOATS = 16
 local function pad(n) return (n + M.ALIGN_FLOATS - 1) // M.ALIGN_FLOATS * M.ALIGN_FLOATS end
 M.pad = pad
 
-function M.build(g, steps)
+-- Inference: the buffers take turns in slots s0, s1, ...: step k reads its input (step k-1's
+-- output, or x) and writes z (if fused) and a; z is dead after the step, a after the next.
+-- Each buffer gets the first slot not holding the step's input nor its other output; a slot
+-- is as large as its largest buffer. Sets b.cname to the slot's member and returns the slots.
+local function share_slots(steps_mem)
+  local slots = {}
+  local function take(busy)
+    for i = 1, #slots do
+      if not busy[i] then return i end
+    end
+    slots[#slots + 1] = {cname = "s" .. #slots, floats = 0, holds = {}}
+    return #slots
+  end
+  local input_slot
+  for _, m in ipairs(steps_mem) do
+    local busy = {}
+    if input_slot then busy[input_slot] = true end
+    for _, b in ipairs(m.z and {m.z, m.a} or {m.a}) do
+      do
+        local i = take(busy)
+        busy[i] = true
+        local sl = slots[i]
+        sl.floats = math.max(sl.floats, pad(b.floats))
+        sl.holds[#sl.holds + 1] = b
+        if not sl.layer then sl.layer = b.layer end
+        b.buffer, b.cname = b.cname, sl.cname
+        if b == m.a then input_slot = i end
+      end
+    end
+  end
+  return slots
+end
+
+function M.build(g, steps, opts)
+  local inference = opts and opts.inference
   local p = {params = {}, work = {}, steps = {}}
   local off = 0
   for _, t in ipairs(g.tensors) do
@@ -26,7 +62,9 @@ function M.build(g, steps)
 
   off = 0
   local function buffer(cname, cols, what)
-    local b = {cname = cname, rows = g.batch, cols = cols, ld = cols, what = what}
+    if inference and cname:sub(1, 1) == "d" then return nil end
+    local b = {cname = cname, rows = g.batch, cols = cols, ld = cols, what = what,
+               layer = tonumber(cname:match("%d+$"))}
     b.floats = b.rows * b.ld
     b.offset = off
     off = off + pad(b.floats)
@@ -57,6 +95,18 @@ function M.build(g, steps)
     prev = m.a
   end
   p.output = prev
+  p.members = p.work           -- NAME_work's members
+  if inference then
+    p.members = share_slots(p.steps)
+    off = 0
+    for _, sl in ipairs(p.members) do
+      sl.offset = off
+      off = off + sl.floats
+      local what = {}
+      for k, b in ipairs(sl.holds) do what[k] = b.buffer .. " [" .. b.rows .. "][" .. b.ld .. "]" end
+      sl.what = table.concat(what, "; ")
+    end
+  end
   p.work_floats = off
   p.work_bytes = off * 4
   return p

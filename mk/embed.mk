@@ -47,3 +47,72 @@ test-cxx: $(CXX_BINS) $(CXX_HDRS) tests/cxx/c_std.c
 	    || { echo "test-cxx: the headers fail under $$cc -std=$$std"; exit 1; }; done
 	@echo "test-cxx: 6 headers clean under $(C_STDS)"
 	@for b in $(CXX_BINS); do echo "== $$(basename $$b)"; $$b || { echo "test-cxx: $$b failed"; exit 1; }; done
+
+# ---------------------------------------------------------------- inference-only builds
+#   make test-inference        gen --inference --weights from PyTorch's .npy files and from a
+#                              trainer checkpoint of them, per ISA and --max-batch: weights
+#                              bit-exact, predictions on the 200 validation images equal to
+#                              PyTorch's (tests/inference/), clang and gcc; NEON under qemu
+#   make inference-vectors     rewrite tests/inference/vectors/ with PyTorch (needs python3-torch)
+INFER_T   := $(EMBED_T)/infer
+INFER_VEC := tests/inference/vectors/mnist_mlp
+INFER_NPY := $(wildcard $(INFER_VEC)/*.npy)
+INFER_CKPT := $(INFER_T)/mnist_mlp.ckpt
+# ISA-BATCH-SOURCE (SOURCE: dir = the .npy directory, ckpt = a trainer checkpoint of it)
+INFER_VARIANTS := scalar-1-dir scalar-7-ckpt avx2-1-dir avx2-64-ckpt avx512-1-dir avx512-5-ckpt
+# NEON (item 7): cross-compiled and run under qemu-aarch64 where mk/isa.mk's test finds the tools
+# (mk/isa.mk is read after this file, so the test is repeated here)
+EMBED_NEON := $(shell command -v qemu-aarch64 >/dev/null 2>&1 && command -v ld.lld >/dev/null 2>&1 \
+                && test -f /usr/aarch64-linux-gnu/lib/libc.so.6 && echo neon)
+INFER_NEON     := $(if $(EMBED_NEON),neon-1-dir neon-3-ckpt)
+infer_word = $(word $(2),$(subst -, ,$(1)))
+infer_src  = $(if $(filter ckpt,$(call infer_word,$(1),3)),$(INFER_CKPT),$(INFER_VEC))
+infer_runs = $(filter scalar $(HOST_ISAS),$(call infer_word,$(1),1))
+
+# the trainer's `import` turns the .npy files into a real checkpoint (norm.npy included)
+$(INFER_CKPT): $(TRAINER_DIR)/scalar/mnist_mlp_cli $(INFER_NPY)
+	@mkdir -p $(@D)
+	$< import $(INFER_VEC) --checkpoint $@ >/dev/null
+
+define INFER_RULES
+$(INFER_T)/$(1)/gen/infer.c $(INFER_T)/$(1)/gen/infer.h &: specs/mnist_mlp.lua $(BUILD)/chainrule $(call infer_src,$(1)) $(INFER_NPY)
+	@mkdir -p $(INFER_T)/$(1)/gen
+	$(BUILD)/chainrule gen specs/mnist_mlp.lua --inference --isa $(call infer_word,$(1),1) --name infer \
+	  --max-batch $(call infer_word,$(1),2) --weights $(call infer_src,$(1)) --out $(INFER_T)/$(1)/gen >/dev/null
+$(INFER_T)/$(1)/%/infer_test: tests/inference/infer_test.c $(INFER_T)/$(1)/gen/infer.c
+	@mkdir -p $$(@D)
+	$$(if $$(filter neon,$$*),$$(ISA_CC_neon),$$*) $(WARN) $(OPT) $(ISA_CFLAGS_$(call infer_word,$(1),1)) \
+	  -I$(INFER_T)/$(1)/gen -o $$@ tests/inference/infer_test.c $(INFER_T)/$(1)/gen/infer.c
+endef
+$(foreach v,$(INFER_VARIANTS) $(INFER_NEON),$(eval $(call INFER_RULES,$(v))))
+
+INFER_BINS := $(foreach v,$(INFER_VARIANTS),$(INFER_T)/$(v)/gcc/infer_test $(INFER_T)/$(v)/clang/infer_test) \
+              $(foreach v,$(INFER_NEON),$(INFER_T)/$(v)/neon/infer_test)
+
+TEST_GOALS += test-inference
+.PHONY: test-inference inference-vectors
+test-inference: $(INFER_BINS)
+	@for b in $(INFER_BINS); do v=$$(basename $$(dirname $$(dirname $$b))); cc=$$(basename $$(dirname $$b)); isa=$${v%%-*}; \
+	  case " scalar $(HOST_ISAS) " in *" $$isa "*) run=;; *) run=no;; esac; \
+	  if [ $$isa = neon ]; then run="$(ISA_RUN_neon)"; fi; \
+	  if [ "$$run" = no ]; then echo "test-inference $$v [$$cc]: built; not run (this CPU lacks $$isa)"; continue; fi; \
+	  printf '%s' "test-inference $$v [$$cc]: "; $$run $$b $(INFER_VEC) || { echo "test-inference: $$b failed"; exit 1; }; done
+
+inference-vectors: tiny-data
+	$(PYTHON) tests/inference/make_vectors.py $(BUILD)/tiny $(INFER_VEC)
+
+# ---------------------------------------------------------------- bench (not in make test)
+#   make bench-inference [BENCH_INFER_ISA=avx2]   784-50-10, one row: the inference-only build
+#                              (--max-batch 1) against the training build's forward at n = 1
+BENCH_INFER_ISA ?= $(or $(lastword $(HOST_ISAS)),scalar)
+BENCH_INFER_T   := $(EMBED_T)/bench-infer/$(BENCH_INFER_ISA)
+$(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c &: specs/mnist_mlp.lua $(BUILD)/chainrule $(INFER_NPY)
+	@mkdir -p $(BENCH_INFER_T)
+	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --name train --out $(BENCH_INFER_T) >/dev/null
+	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --name infer --inference \
+	  --weights $(INFER_VEC) --out $(BENCH_INFER_T) >/dev/null
+$(BENCH_INFER_T)/bench_infer: tests/inference/bench_infer.c $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c
+	$(CC) $(WARN) -O2 $(ISA_CFLAGS_$(BENCH_INFER_ISA)) -I$(BENCH_INFER_T) -o $@ $^ -lm
+.PHONY: bench-inference
+bench-inference: $(BENCH_INFER_T)/bench_infer
+	$<

@@ -3,9 +3,8 @@
   const float lr = s->lr, beta1 = s->beta1, beta2 = s->beta2, eps = s->eps;
   const float weight_decay = s->weight_decay;
   s->t++;
-  const double t = (double)s->t;
-  const float step_size = (float)((double)lr / (1.0 - pow((double)beta1, t)));
-  const float bc2_sqrt = (float)sqrt(1.0 - pow((double)beta2, t));
+  const float step_size = lr / (1.0f - adam_power(beta1, s->t));
+  const float bc2_sqrt = sqrtf(1.0f - adam_power(beta2, s->t));
 @ if kind == "adamw" then
   const float decay = 1.0f - lr * weight_decay;
 @ end

@@ -19,7 +19,9 @@ $(banner)
 _Static_assert(offsetof($(name)_params, $(t.cname)) == $(t.offset) * sizeof(float), "offset of $(t.cname)");
 @ end
 _Static_assert(sizeof($(name)_params) == $(params_floats) * sizeof(float), "size of $(name)_params");
-_Static_assert(sizeof($(name)_grads) == sizeof($(name)_params), "size of $(name)_grads");
+_Static_assert(sizeof($(name)_params) == $(NAME)_PARAMS_BYTES, "size of $(name)_params");
+_Static_assert(sizeof($(name)_grads) == $(NAME)_GRADS_BYTES, "size of $(name)_grads");
+_Static_assert(sizeof($(name)_opt) == $(NAME)_OPT_BYTES, "size of $(name)_opt");
 _Static_assert(sizeof($(name)_work) == $(NAME)_WORK_BYTES, "size of $(name)_work");
 
 const $(name)_tensor_info $(name)_tensors[$(NAME)_TENSOR_COUNT] = {

@@ -8,6 +8,9 @@ local template = require "template"
 
 local M = {}
 
+-- copies of NAME_params in NAME_opt's state (NAME_OPT_BYTES)
+M.STATE_COPIES = 1
+
 function M.state(NAME)
   return {NAME .. "_params buf;   /* momentum buffers, one per tensor */"}
 end

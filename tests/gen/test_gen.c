@@ -719,6 +719,281 @@ START_TEST(test_hostile_spec_path) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------- inference weights (issue 10) */
+
+/* The network of these tests: 3 -> linear(4) -> relu -> linear(2), cross-entropy. Its tensors in
+   PyTorch's layout: 0.weight (4, 3), 0.bias (4,), 2.weight (2, 4), 2.bias (2,). */
+#define W_SPEC "return network \"wnet\" { input = 3, layers = { linear(4), relu(), linear(2) }, " OK_REST "\n"
+static const char *const W_NAMES[4] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+static const int W_ROWS[4] = {4, 1, 2, 1}, W_COLS[4] = {3, 4, 4, 2};   /* PyTorch [out][in] */
+
+/* A .npy file of n little-endian values (float32 '<f4' or float64 '<f8') with a 1-d or 2-d shape. */
+static void write_npy(const char *path, const char *descr, int d0, int d1, const double *v, int n) {
+  char dict[200];
+  if (d1 < 0) snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%d,), }", descr, d0);
+  else snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d), }", descr, d0, d1);
+  size_t len = strlen(dict), total = 10 + len + 1;
+  size_t padded = (total + 63) / 64 * 64;
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  unsigned short hl = (unsigned short)(padded - 10);
+  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+  fputc(hl & 0xff, f), fputc(hl >> 8, f);
+  fputs(dict, f);
+  for (size_t i = total; i < padded; i++) fputc(' ', f);
+  fputc('\n', f);
+  for (int i = 0; i < n; i++) {
+    if (descr[2] == '4') {
+      float x = (float)v[i];
+      fwrite(&x, 4, 1, f);
+    } else {
+      fwrite(&v[i], 8, 1, f);
+    }
+  }
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+/* DIR with the four tensors (values 0.01·k), optionally one replaced by `bad` at index `at`. */
+static void write_weights_dir(const char *dir, int tensor, int at, double bad) {
+  mkdir(dir, 0777);
+  for (int t = 0; t < 4; t++) {
+    double v[12];
+    int n = W_ROWS[t] * W_COLS[t];
+    for (int k = 0; k < n; k++) v[k] = 0.01 * (k + 1) * (t + 1);
+    if (t == tensor) v[at] = bad;
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, W_NAMES[t]);
+    if (W_ROWS[t] == 1) write_npy(path, "<f4", W_COLS[t], -1, v, n);
+    else write_npy(path, "<f4", W_ROWS[t], W_COLS[t], v, n);
+  }
+}
+
+static uint32_t crc32_of(uint32_t crc, const unsigned char *p, size_t n) {
+  crc = ~crc;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= p[i];
+    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A checkpoint in runtime/cr.h's layout, written independently of the runtime: network `net`,
+   parts "params" (the floats given, packed in our [in][out] layout) and "norm" (mean, std).
+   `shapes` is the "name:rows:cols;" text the shapes hash is taken of. */
+static void write_ckpt(const char *path, const char *net, const char *shapes, const float *params, int count) {
+  unsigned char h[8 + 4 + 4 + 64 + 8 + 8 + 4 + 4 + 2 * 40 + 16];
+  memset(h, 0, sizeof h);
+  float norm[2] = {0.5f, 2.0f};
+  memcpy(h, "CRCKPT\r\n", 8);
+  put_le(h + 8, 1, 4);
+  put_le(h + 12, sizeof h, 4);
+  memcpy(h + 16, net, strlen(net));
+  put_le(h + 80, (uint64_t)count, 8);
+  uint64_t fnv = 0xcbf29ce484222325ull;
+  for (const char *c = shapes; *c; c++) fnv = (fnv ^ (unsigned char)*c) * 0x100000001b3ull;
+  put_le(h + 88, fnv, 8);
+  put_le(h + 96, 2, 4);
+  memcpy(h + 104, "params", 6);
+  put_le(h + 104 + 32, 4 * (uint64_t)count, 8);
+  memcpy(h + 144, "norm", 4);
+  put_le(h + 144 + 32, 8, 8);
+  put_le(h + 184, 4 * (uint64_t)count + 8, 8);
+  uint32_t crc = crc32_of(0, (const unsigned char *)params, 4 * (size_t)count);
+  crc = crc32_of(crc, (const unsigned char *)norm, 8);
+  put_le(h + 192, crc, 4);
+  put_le(h + 196, crc32_of(0, h, 196), 4);
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  fwrite(h, 1, sizeof h, f);
+  fwrite(params, 4, (size_t)count, f);
+  fwrite(norm, 4, 2, f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+#define W_SHAPES "0.weight:3:4;0.bias:1:4;2.weight:4:2;2.bias:1:2;"
+
+/* One bad --weights case: prepare (in the scratch directory), the arguments after the spec,
+   the exact message with "{}" for the scratch directory. */
+typedef struct {
+  const char *name;
+  void (*prepare)(void);
+  const char *args;
+  const char *message;
+} weights_case;
+
+static char wdir[600];
+static void w_none(void) {}
+static void w_dir_missing_tensor(void) {
+  write_weights_dir(wdir, -1, 0, 0);
+  char p[700];
+  snprintf(p, sizeof p, "%s/2.bias.npy", wdir);
+  unlink(p);
+}
+static void w_dir_nan(void) { write_weights_dir(wdir, 2, 5, NAN); }
+static void w_dir_inf(void) { write_weights_dir(wdir, 1, 3, -INFINITY); }
+static void w_dir_transposed(void) {
+  write_weights_dir(wdir, -1, 0, 0);
+  char p[700];
+  double v[12] = {0};
+  snprintf(p, sizeof p, "%s/0.weight.npy", wdir);
+  write_npy(p, "<f4", 3, 4, v, 12);
+}
+static void w_dir_f64(void) {
+  write_weights_dir(wdir, -1, 0, 0);
+  char p[700];
+  double v[4] = {0};
+  snprintf(p, sizeof p, "%s/0.bias.npy", wdir);
+  write_npy(p, "<f8", 4, -1, v, 4);
+}
+static void w_dir_truncated(void) {
+  write_weights_dir(wdir, -1, 0, 0);
+  char p[700];
+  snprintf(p, sizeof p, "%s/2.weight.npy", wdir);
+  ck_assert_int_eq(truncate(p, 128 + 20), 0);   /* a 128-byte header */
+}
+static float w_params[26];
+static void w_fill(void) {
+  for (int k = 0; k < 26; k++) w_params[k] = 0.25f * (float)(k - 11);
+}
+static void w_ckpt_other_net(void) {
+  w_fill();
+  write_ckpt(wdir, "xor", W_SHAPES, w_params, 26);
+}
+static void w_ckpt_other_shapes(void) {
+  w_fill();
+  write_ckpt(wdir, "wnet", "0.weight:4:3;0.bias:1:3;2.weight:3:2;2.bias:1:3;", w_params, 26);
+}
+static void w_ckpt_inf(void) {
+  w_fill();
+  w_params[7] = INFINITY;
+  write_ckpt(wdir, "wnet", W_SHAPES, w_params, 26);
+}
+static void w_ckpt_flipped(void) {
+  w_fill();
+  write_ckpt(wdir, "wnet", W_SHAPES, w_params, 26);
+  FILE *f = fopen(wdir, "r+b");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 200 + 9, SEEK_SET);
+  fputc(0x55, f);
+  fclose(f);
+}
+static void w_ckpt_truncated(void) {
+  w_fill();
+  write_ckpt(wdir, "wnet", W_SHAPES, w_params, 26);
+  ck_assert_int_eq(truncate(wdir, 150), 0);
+}
+static void w_not_weights(void) { write_text(wdir, "hello\n"); }
+
+static const weights_case WEIGHTS_BAD[] = {
+  {"missing", w_none, "--inference --weights {}", "{}: cannot read weights: No such file or directory"},
+  {"not_weights", w_not_weights, "--inference --weights {}", "{}: not a chainrule checkpoint nor a directory of .npy files"},
+  {"dir_missing_tensor", w_dir_missing_tensor, "--inference --weights {}",
+   "{}/2.bias.npy: cannot read: No such file or directory"},
+  {"dir_nan", w_dir_nan, "--inference --weights {}", "{}/2.weight.npy: element [1][1] is NaN"},
+  {"dir_inf", w_dir_inf, "--inference --weights {}", "{}/0.bias.npy: element [3] is -Inf"},
+  {"dir_transposed", w_dir_transposed, "--inference --weights {}",
+   "{}/0.weight.npy: expected float32 '<f4' of shape (4, 3) (nn.Linear weight [out][in]), got '<f4' of shape (3, 4)"},
+  {"dir_f64", w_dir_f64, "--inference --weights {}",
+   "{}/0.bias.npy: expected float32 '<f4' of shape (4,) (nn.Linear bias [out]), got '<f8' of shape (4,)"},
+  {"dir_truncated", w_dir_truncated, "--inference --weights {}", "{}/2.weight.npy: holds 20 data bytes, shape (2, 4) needs 32"},
+  {"ckpt_other_net", w_ckpt_other_net, "--inference --weights {}",
+   "{}: checkpoint is for network 'xor', the spec describes 'wnet'"},
+  {"ckpt_other_shapes", w_ckpt_other_shapes, "--inference --weights {}",
+   "{}: checkpoint's parameter shapes differ from the spec's (26 vs 26 parameters)"},
+  {"ckpt_inf", w_ckpt_inf, "--inference --weights {}",
+   "{}: tensor '0.weight' element [1][3] (ours, [in][out]) is +Inf"},
+  {"ckpt_flipped", w_ckpt_flipped, "--inference --weights {}", "{}: checkpoint payload corrupt (CRC32 mismatch)"},
+  {"ckpt_truncated", w_ckpt_truncated, "--inference --weights {}", "{}: checkpoint truncated (150 bytes, header is 200)"},
+  {"weights_without_inference", w_none, "--weights {}", "chainrule: --weights needs --inference"},
+  {"max_batch_without_inference", w_none, "--max-batch 4", "chainrule: --max-batch needs --inference"},
+  {"max_batch_zero", w_none, "--inference --max-batch 0", "chainrule: --max-batch: expected an integer from 1 to 65536, got '0'"},
+  {"max_batch_word", w_none, "--inference --max-batch ten", "chainrule: --max-batch: expected an integer from 1 to 65536, got 'ten'"},
+  {"max_batch_huge", w_none, "--inference --max-batch 65537",
+   "chainrule: --max-batch: expected an integer from 1 to 65536, got '65537'"},
+  {"inference_cli", w_none, "--inference --cli", "chainrule: --cli writes a trainer; it cannot be combined with --inference"},
+};
+
+START_TEST(test_bad_weights) {
+  const weights_case *c = &WEIGHTS_BAD[_i];
+  char spec[600], out[600], cmd[4096], args[1024], expected[2048];
+  snprintf(spec, sizeof spec, "%s/wnet.lua", scratch);
+  write_text(spec, W_SPEC);
+  snprintf(wdir, sizeof wdir, "%s/w", scratch);
+  snprintf(out, sizeof out, "%s/out", scratch);
+  c->prepare();
+  /* "{}" -> the weights path, in the arguments and in the message */
+  const char *b = strstr(c->args, "{}");
+  if (b) snprintf(args, sizeof args, "%.*s%s%s", (int)(b - c->args), c->args, wdir, b + 2);
+  else snprintf(args, sizeof args, "%s", c->args);
+  b = strstr(c->message, "{}");
+  if (b) snprintf(expected, sizeof expected, "%.*s%s%s\n", (int)(b - c->message), c->message, wdir, b + 2);
+  else snprintf(expected, sizeof expected, "%s\n", c->message);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s' %s", chainrule(), spec, out, args);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 2, "%s: expected exit status 2, got %d (%s)", c->name, r.status, r.out);
+  ck_assert_msg(strcmp(r.out, expected) == 0, "%s:\n expected: %s got:      %s", c->name, expected, r.out);
+  ck_assert_msg(dir_is_empty_or_missing(out), "%s: files were written to %s", c->name, out);
+}
+END_TEST
+
+/* Good weights: the same floats from a directory and from a checkpoint give the same
+   NAME_weights initializer; the generated pair compiles warning-free with both compilers. */
+START_TEST(test_good_weights) {
+  char spec[600], cmd[4096];
+  snprintf(spec, sizeof spec, "%s/wnet.lua", scratch);
+  write_text(spec, W_SPEC);
+  snprintf(wdir, sizeof wdir, "%s/w", scratch);
+  write_weights_dir(wdir, -1, 0, 0);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --inference --weights '%s' --max-batch 3 --out '%s/a'", chainrule(), spec,
+           wdir, scratch);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen --inference --weights DIR: %s", r.out);
+  /* the checkpoint of the same floats in our [in][out] layout */
+  float ours[26];
+  int k = 0;
+  for (int t = 0; t < 4; t++)
+    for (int i = 0; i < W_COLS[t]; i++)       /* in */
+      for (int o = 0; o < W_ROWS[t]; o++)     /* out */
+        ours[k++] = (float)(0.01 * (o * W_COLS[t] + i + 1) * (t + 1));
+  snprintf(wdir, sizeof wdir, "%s/w.ckpt", scratch);
+  write_ckpt(wdir, "wnet", W_SHAPES, ours, 26);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --inference --weights '%s' --max-batch 3 --out '%s/b'", chainrule(), spec,
+           wdir, scratch);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen --inference --weights CKPT: %s", r.out);
+  char pa[700], pb[700];
+  snprintf(pa, sizeof pa, "%s/a/wnet.c", scratch);
+  snprintf(pb, sizeof pb, "%s/b/wnet.c", scratch);
+  char *a = read_text(pa, NULL), *bt = read_text(pb, NULL);
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_nonnull(bt);
+  const char *wa = strstr(a, "const wnet_params wnet_weights = {"), *wb = strstr(bt, "const wnet_params wnet_weights = {");
+  ck_assert_msg(wa && wb, "no wnet_weights initializer");
+  ck_assert_msg(strncmp(wa, wb, (size_t)(strstr(wa, "};") - wa)) == 0, "directory and checkpoint give different weights");
+  ck_assert_msg(strstr(a, "#include <math.h>") == NULL, "an inference build of linear/relu includes math.h");
+  ck_assert_msg(strstr(a, "_backward") == NULL && strstr(a, "_step") == NULL, "an inference build has a backward or step");
+  free(a);
+  free(bt);
+  snprintf(pb, sizeof pb, "%s/b/wnet.h", scratch);
+  char *h = read_text(pb, NULL);
+  ck_assert_int_eq(macro_value(h, "WNET_BATCH"), 3);
+  ck_assert_int_eq(macro_value(h, "WNET_INFERENCE"), 1);
+  ck_assert_msg(strstr(h, "WNET_NORM_MEAN") && strstr(h, " 0.5f ") && strstr(h, " 2.0f "),
+                "checkpoint normalisation not in the header:\n%s", h);
+  free(h);
+  const char *ccs[] = {"clang", "gcc"};
+  for (int c = 0; c < 2; c++) {
+    snprintf(cmd, sizeof cmd, "%s -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -c '%s/a/wnet.c' -o /dev/null", ccs[c], scratch);
+    r = run(cmd);
+    ck_assert_msg(r.status == 0 && r.out[0] == '\0', "wnet.c (inference) with %s: %s", ccs[c], r.out);
+  }
+}
+END_TEST
+
 static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
@@ -729,6 +1004,13 @@ static Suite *suite_gen(void) {
   tcase_add_test(errors, test_bad_spec_keeps_old_output);
   tcase_set_timeout(errors, 60);
   suite_add_tcase(s, errors);
+
+  TCase *weights = tcase_create("weights");
+  tcase_add_checked_fixture(weights, scratch_create, scratch_remove);
+  tcase_add_loop_test(weights, test_bad_weights, 0, COUNT(WEIGHTS_BAD));
+  tcase_add_test(weights, test_good_weights);
+  tcase_set_timeout(weights, 60);
+  suite_add_tcase(s, weights);
 
   TCase *cli = tcase_create("cli");
   tcase_add_loop_test(cli, test_cli, 0, COUNT(CLI_CASES));
