@@ -7,6 +7,7 @@
    generator bug, printed with a traceback). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "cr.h"   /* the runtime's reader and writer policies (build/libcr.a) */
 #include "embedded.h"
 
 /* Step of the count hook: the limits are checked every HOOK_STEP instructions. Small,
@@ -160,8 +162,75 @@ static int host_mkdir_p(lua_State *L) {
   return 1;
 }
 
+/* host.read_plain(path, max_bytes) -> text, or nil and a one-line message: the runtime's
+   reader policy (runtime/cr_file.c): a regular file only (a FIFO, /dev/zero or a directory
+   is refused at once, the open never blocks), at most max_bytes, checked while reading. */
+static int host_read_plain(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer max = luaL_checkinteger(L, 2);
+  uint8_t *data;
+  size_t len;
+  cr_err e;
+  if (max < 1 || cr_read_plain(path, &data, &len, (size_t)max, &e) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, max < 1 ? "bad limit" : e.msg);
+    return 2;
+  }
+  lua_pushlstring(L, (const char *)data, len);
+  free(data);
+  return 1;
+}
+
+/* host.write_files({{path, text}, ...}) -> true, or false and a one-line message. The
+   runtime's writer policy (runtime/cr_out.c) for several files as one step: every text is
+   written to its own temporary file beside its target and synced before any is renamed
+   into place, so a failure while writing (a full disk, a file-size limit) changes none of
+   the targets and leaves no temporary behind. */
+static int host_write_files(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 1);
+  if (n < 0 || n > 64) return luaL_error(L, "write_files: bad list");
+  cr_out outs[64];
+  cr_err e = {{0}};
+  int opened = 0, ok = 1;
+  for (lua_Integer i = 1; i <= n && ok; i++) {
+    lua_rawgeti(L, 1, i);
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    size_t len;
+    const char *path = lua_tostring(L, -2), *text = lua_tolstring(L, -1, &len);
+    /* the strings stay alive in the list while we hold pointers into them */
+    lua_pop(L, 3);
+    if (!path || !text) {
+      snprintf(e.msg, sizeof e.msg, "write_files: entry %d is not {path, text}", (int)i);
+      ok = 0;
+      break;
+    }
+    if (cr_out_open(&outs[opened], path, &e) != 0) {
+      ok = 0;
+      break;
+    }
+    opened++;
+    if (cr_out_write(&outs[opened - 1], text, len, &e) != 0 ||
+        cr_out_finish(&outs[opened - 1], &e) != 0)
+      ok = 0;
+  }
+  for (int i = 0; i < opened && ok; i++)
+    if (cr_out_commit(&outs[i], &e) != 0) ok = 0;
+  for (int i = 0; i < opened; i++) cr_out_abort(&outs[i]);   /* a no-op once committed */
+  if (ok) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_pushstring(L, e.msg);
+  return 2;
+}
+
 static const luaL_Reg host_funcs[] = {
   {"mkdir_p", host_mkdir_p},
+  {"read_plain", host_read_plain},
+  {"write_files", host_write_files},
   {"run_limited", host_run_limited},
   {"template", host_template},
   {NULL, NULL}
@@ -211,6 +280,9 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  /* Past a file-size limit a write fails with EFBIG and is reported (one line, nothing left
+     behind) instead of SIGXFSZ ending the run in the middle of writing. */
+  signal(SIGXFSZ, SIG_IGN);
   host_state h = {0};
   lua_State *L = lua_newstate(host_alloc, &h);
   if (L == NULL) {

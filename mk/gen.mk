@@ -24,9 +24,11 @@ $(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) mk/gen.mk
 	$(BUILD)/host/embed $@ $(GEN_EMBED_ARGS)
 
 # Linked under a temporary name and renamed, so a concurrent make never runs half a binary.
-$(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c
-	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c $(LUA_LIBS) \
-	  && mv -f $@.$$$$.tmp $@
+# It links the runtime (libcr.a) for its reader and writer policies (runtime/cr_file.c,
+# cr_out.c): the spec is read, and NAME.h/NAME.c written, as every runtime file is.
+$(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c $(BUILD)/libcr.a runtime/cr.h
+	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -Iruntime -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c \
+	  $(BUILD)/libcr.a $(LUA_LIBS) -lz && mv -f $@.$$$$.tmp $@
 
 .PHONY: gen
 gen: $(BUILD)/chainrule

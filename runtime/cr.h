@@ -17,9 +17,12 @@
  *   - Sizes are size_t. Every product of sizes read from a file is checked for
  *     overflow and against the file's real length before anything is allocated, so
  *     a hostile file gets an error, never a crash or a huge allocation.
- *   - Files are written atomically: into a temporary file beside the target
- *     ("PATH.tmp.PID.K", mode 0666 less the umask), fsync'ed, then renamed over
- *     PATH. If anything fails, the temporary is removed and PATH is left as it was.
+ *   - Files are written through a cr_out (the writer policy, below): atomically, through a
+ *     temporary in the target's folder that no one can predict or plant, renamed over PATH
+ *     after fsync; devices, FIFOs and the standard streams in place; symlinks kept. If
+ *     anything fails, the temporary is removed and PATH is left as it was.
+ *   - Files are read only when they are regular files (cr_read_file), within size and
+ *     inflate-ratio limits checked while reading.
  *   - Every file reader accepts gzip-compressed input (detected by the magic bytes
  *     1f 8b, whatever the file name) unless its comment says otherwise. A file, or
  *     its decompressed content, may be at most CR_MAX_FILE_BYTES long.
@@ -85,7 +88,51 @@ int cr_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, 
 int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
               size_t max_out, const char *name, cr_err *e);
 
-/* Writes len bytes to path atomically (see the conventions above). With gzip != 0
+/* ---- writing files: the writer policy ----
+ * Every file the runtime writes, and the trainer and the generator built on it, goes through
+ * a cr_out:
+ *   - A regular file, or a new name, is replaced atomically: the bytes go to an anonymous
+ *     temporary file in the target's folder (Linux O_TMPFILE; where the file system lacks
+ *     it, a new ".NAME.tmp-RANDOM" made with O_CREAT|O_EXCL|O_NOFOLLOW, 64 random bits), are
+ *     fsync'ed, then named and renamed over the target: PATH holds the old or the new bytes,
+ *     never a mix, and a process killed while writing (kill -9, SIGXFSZ) leaves nothing
+ *     behind (with O_TMPFILE; the named fallback can leave its .tmp- file).
+ *   - A symbolic link is followed: its target file is replaced (in the target's folder) and
+ *     the link stays. A link to a missing file is refused. A replaced file keeps its
+ *     permission bits; a new one gets 0666 less the umask.
+ *   - A device, FIFO or socket (/dev/null, a named pipe) is written in place, never
+ *     replaced; a FIFO nobody reads is refused instead of waited for. /dev/stdout,
+ *     /dev/stderr, /dev/fd/N and /proc/self/fd/N write to that open descriptor (its offset,
+ *     its append mode). A directory is refused.
+ *   - Every error (create, write, fsync, close, link, rename) is reported as one line, and
+ *     then nothing is left behind.
+ * Use: cr_out_open, cr_out_write (any number of times), cr_out_finish (all written and
+ * synced; the file is not yet visible), cr_out_commit (renamed into place). After a
+ * failure of any call, or to give up, cr_out_abort (it may always be called; a committed
+ * cr_out needs nothing more). Several outputs can be finished first and committed after,
+ * so a failure before the commits changes none of them (chainrule gen does). */
+typedef struct cr_out {
+  const char *path;       /* as given (for messages); must outlive the cr_out */
+  char *target;           /* the regular file that gets the bytes (symlinks resolved) */
+  char *tmp;              /* the temporary's name, once it has one */
+  int fd;
+  int through;            /* written in place (device, FIFO, standard stream) */
+  int anon;               /* an O_TMPFILE file, named only at commit */
+  int keep_mode;
+  unsigned mode;          /* permission bits of the file being replaced */
+} cr_out;
+
+int  cr_out_open(cr_out *o, const char *path, cr_err *e);
+int  cr_out_write(cr_out *o, const void *data, size_t len, cr_err *e);
+int  cr_out_finish(cr_out *o, cr_err *e);
+int  cr_out_commit(cr_out *o, cr_err *e);
+void cr_out_abort(cr_out *o);
+
+/* Reads a whole file as it is (no gzip) under the reader policy of cr_read_file, at most
+ * max_len bytes (0 means CR_MAX_FILE_BYTES). */
+int cr_read_plain(const char *path, uint8_t **data, size_t *len, size_t max_len, cr_err *e);
+
+/* Writes len bytes to path with a cr_out (the policy above). With gzip != 0
  * the bytes are gzip-compressed first (zlib level 9, no timestamp or name in the
  * gzip header, so the same data gives the same file). */
 int cr_write_file(const char *path, const void *data, size_t len, int gzip, cr_err *e);

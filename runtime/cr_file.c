@@ -1,4 +1,5 @@
-/* Whole-file reading (with transparent gzip), in-memory gunzip, atomic writes. */
+/* Whole-file reading under the reader policy (with transparent gzip), in-memory gunzip;
+ * cr_write_file over cr_out (cr_out.c, the writer policy). */
 #define _POSIX_C_SOURCE 200809L
 #include "cr_internal.h"
 
@@ -191,6 +192,10 @@ int cr__read_regular(const char *path, const char *what, size_t max_len, uint8_t
   return 0;
 }
 
+int cr_read_plain(const char *path, uint8_t **data, size_t *len, size_t max_len, cr_err *e) {
+  return cr__read_regular(path, NULL, limit_or_default(max_len), data, len, NULL, e);
+}
+
 int cr_read_file(const char *path, uint8_t **data, size_t *len, size_t max_len, cr_err *e) {
   *data = NULL;
   *len = 0;
@@ -262,43 +267,12 @@ int cr_write_file(const char *path, const void *data, size_t len, int gzip, cr_e
     data = packed;
     len = zlen;
   }
-  /* The temporary is created with O_EXCL and mode 0666 (the umask applies, as for a
-     plain fopen), named PATH.tmp.PID.K with the first free K. */
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 64);
-  if (!tmp) { free(packed); return cr_errf(e, "%s: out of memory", path); }
-  int fd = -1, err = 0;
-  for (unsigned k = 0; k < 1000 && fd < 0; k++) {
-    snprintf(tmp, plen + 64, "%s.tmp.%ld.%u", path, (long)getpid(), k);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    err = errno;
-    if (fd < 0 && err != EEXIST) break;
+  cr_out o;
+  int rc = cr_out_open(&o, path, e);
+  if (!rc && (cr_out_write(&o, data, len, e) || cr_out_finish(&o, e) || cr_out_commit(&o, e))) {
+    cr_out_abort(&o);
+    rc = -1;
   }
-  if (fd < 0) {
-    free(tmp);
-    free(packed);
-    return cr_errf(e, "%s: cannot create a temporary file beside it: %s", path, strerror(err));
-  }
-  const uint8_t *p = data;
-  size_t left = len;
-  int status = 0;
-  while (left > 0) {
-    ssize_t w = write(fd, p, left > ((size_t)1 << 30) ? ((size_t)1 << 30) : left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      status = cr_errf(e, "%s: write failed: %s", path, strerror(errno));
-      break;
-    }
-    p += w;
-    left -= (size_t)w;
-  }
-  if (!status && fsync(fd) != 0 && errno != EINVAL)
-    status = cr_errf(e, "%s: fsync failed: %s", path, strerror(errno));
-  if (close(fd) != 0 && !status) status = cr_errf(e, "%s: close failed: %s", path, strerror(errno));
-  if (!status && rename(tmp, path) != 0)
-    status = cr_errf(e, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
-  if (status) remove(tmp);
-  free(tmp);
   free(packed);
-  return status;
+  return rc;
 }

@@ -2,11 +2,13 @@
  * one-line error messages, and cr_trainer_main, which dispatches to the commands
  * (train_loop.c, train_cmds.c, train_report.c). The network is reached only through the
  * cr_net the generated NAME_cli.c hands in. */
+#define _POSIX_C_SOURCE 200809L
 #include "train_internal.h"
 
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +251,17 @@ static int find_command(opts *o, const char *name) {
   return o->cmd != 0;
 }
 
+/* Whatever went to stdout (predictions, epoch lines, help) must have arrived: a write error
+ * there (a full disk, /dev/full) is reported and makes the status 1. */
+static int stdout_status(const opts *o, int rc) {
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    tr_fail(o, 1, "standard output: write failed: %s", errno ? strerror(errno) : "I/O error");
+    return rc ? rc : 1;
+  }
+  return rc;
+}
+
 int cr_trainer_main(const cr_net *net, int argc, char **argv) {
   opts o;
   memset(&o, 0, sizeof o);
@@ -261,14 +274,19 @@ int cr_trainer_main(const cr_net *net, int argc, char **argv) {
   }
   if (!find_command(&o, argv[1])) return tr_fail(&o, 2, "unknown command '%s' (try --help)", argv[1]);
   int rc = parse_args(&o, argc - 2, argv + 2);
-  if (rc == 1) return 0;
+  if (rc == 1) return stdout_status(&o, 0);
   if (rc) return rc;
+  /* Past a file-size limit (ulimit -f) a write fails with EFBIG, which is reported and
+     cleaned up after like any write error, instead of SIGXFSZ ending the program silently
+     in the middle of a write. */
+  signal(SIGXFSZ, SIG_IGN);
   switch (o.cmd) {
-    case CMD_TRAIN: return tr_cmd_train(net, &o);
-    case CMD_EVAL: return tr_cmd_eval(net, &o);
-    case CMD_PREDICT: return tr_cmd_predict(net, &o);
-    case CMD_EXPORT: return tr_cmd_export(net, &o);
-    case CMD_IMPORT: return tr_cmd_import(net, &o);
-    default: return tr_cmd_report(net, &o);
+    case CMD_TRAIN: rc = tr_cmd_train(net, &o); break;
+    case CMD_EVAL: rc = tr_cmd_eval(net, &o); break;
+    case CMD_PREDICT: rc = tr_cmd_predict(net, &o); break;
+    case CMD_EXPORT: rc = tr_cmd_export(net, &o); break;
+    case CMD_IMPORT: rc = tr_cmd_import(net, &o); break;
+    default: rc = tr_cmd_report(net, &o); break;
   }
+  return stdout_status(&o, rc);
 }

@@ -411,6 +411,37 @@ expect_rc t_pad 0 && cmp -s "$tmp/t_pad.out" "$tmp/t_pred.out" && ok "gzip with 
 run t_tinylr "$cli" train --data "$tiny" --lr 1e-50
 expect_rc t_tinylr 2 && one_line_matching t_tinylr "option '--lr' 1e-50 is too small for a float" && ok "--lr 1e-50 refused (it would be 0 in float)"
 
+# --- writers (issue 11): devices, streams and symlinks kept, every write error reported -------------
+run t_devfull bash -c "'$cli' predict --checkpoint '$tmp/a.ckpt' --input '$tiny/valid-x.npy' >/dev/full"
+expect_rc t_devfull 1 && one_line_matching t_devfull "predict: standard output: write failed: No space left on device" &&
+  ok "predict > /dev/full: exit 1, the write error named"
+run t_outfull "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tiny/valid-x.npy" --output /dev/full
+expect_rc t_outfull 1 && one_line_matching t_outfull "/dev/full: write failed: No space left on device" &&
+  ok "predict --output /dev/full: exit 1, the write error named"
+run t_devstdout "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tiny/valid-x.npy" --output /dev/stdout
+expect_rc t_devstdout 0 && cmp -s "$tmp/t_devstdout.out" "$tmp/pred_npy.txt" && ok "predict --output /dev/stdout writes to stdout"
+run t_devnull "$cli" predict --checkpoint "$tmp/a.ckpt" --input "$tiny/valid-x.npy" --output /dev/null
+expect_rc t_devnull 0 && [ -c /dev/null ] && ok "predict --output /dev/null: written through, /dev/null still a device"
+mkdir -p "$tmp/store"
+cp "$tmp/half.ckpt" "$tmp/store/real.ckpt"
+ln -s store/real.ckpt "$tmp/link.ckpt"
+run t_link "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/link.ckpt" --metrics "$tmp/link.csv"
+if expect_rc t_link 0 && [ -L "$tmp/link.ckpt" ] && ! cmp -s "$tmp/store/real.ckpt" "$tmp/half.ckpt"; then
+  run t_linkev "$cli" eval --checkpoint "$tmp/store/real.ckpt" --data "$tiny"
+  expect_rc t_linkev 0 && [ "$(ls -A "$tmp/store")" = "real.ckpt" ] &&
+    ok "symlinked checkpoint: the link stays, the file it points to gets epoch 3, nothing else in its folder"
+else
+  bad "symlinked checkpoint" "$(ls -l "$tmp/link.ckpt" "$tmp/store")"
+fi
+# Past a file-size limit the checkpoint write fails with a message (SIGXFSZ is ignored), the
+# run stops with status 1, and no partial or temporary file is left.
+mkdir -p "$tmp/lim"
+cp "$tmp/half.ckpt" "$tmp/lim/x.ckpt"
+run t_fsize bash -c "ulimit -f 64; exec '$cli' train --data '$tiny' --epochs 3 --resume '$tmp/lim/x.ckpt'"
+expect_rc t_fsize 1 && one_line_matching t_fsize "lim/x\.ckpt: write failed: File too large" &&
+  cmp -s "$tmp/lim/x.ckpt" "$tmp/half.ckpt" && [ "$(ls -A "$tmp/lim")" = "x.ckpt" ] &&
+  ok "checkpoint past ulimit -f: one line, exit 1, old checkpoint intact, no temporary left"
+
 # --- divergence: NaN/Inf stops training, the last good checkpoint stays --------------------------
 cp "$tmp/half.ckpt" "$tmp/good.ckpt"
 cp "$tmp/half.ckpt" "$tmp/good_copy.ckpt"
