@@ -1,5 +1,5 @@
 -- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
---                   [--inference [--weights CKPT|DIR] [--max-batch N]]
+--                   [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
@@ -9,7 +9,7 @@ local M = {}
 
 local USAGE = [==[
 usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
-                     [--inference [--weights CKPT|DIR] [--max-batch N]]
+                     [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
        chainrule --help | --version
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
@@ -23,6 +23,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
   --weights W  with --inference: const NAME_weights, bit for bit, from a trainer checkpoint or a
                directory of PyTorch-layout .npy files (0.weight.npy [out][in], 0.bias.npy, ...)
   --max-batch N  with --inference: most rows per NAME_forward call, sizing NAME_work (default 1)
+  --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
+               avx512, avx2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
+               points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
 
 Exit status: 0 done, 2 bad spec or arguments (one line on stderr), 1 internal error.]==]
 
@@ -38,27 +41,36 @@ local function read_file(path)
   return s
 end
 
--- Writes the outputs whose bytes changed, all or none (host.write_files: the runtime's writer
--- policy, runtime/cr_out.c): each new text goes to an unpredictable temporary file beside its
--- target, and only when every one is written and synced are they renamed into place, so a
--- failure (a full disk, a file-size limit) leaves every old file as it was, no new .h next to
--- an old .c, and no temporary behind. A symlinked output keeps its link (the file it points
--- to is replaced). Returns the names written and the names kept.
-local function write_outputs(dir, outputs)
-  local changed, written, kept = {}, {}, {}
-  for _, out in ipairs(outputs) do
-    local path = dir .. "/" .. out[1]
-    if host.read_plain(path, #out[2] + 1) == out[2] then
-      kept[#kept + 1] = out[1]
-    else
-      changed[#changed + 1] = {path, out[2]}
-      written[#written + 1] = out[1]
-    end
+-- Writes text to path unless the file already holds exactly these bytes.
+-- Returns true if it wrote.
+local function write_if_changed(path, text)
+  if read_file(path) == text then return false end
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then usage_error("cannot write '" .. tmp .. "': " .. tostring(err):gsub("^[^:]*: ", "")) end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    usage_error("cannot write '" .. tmp .. "': " .. tostring(werr or cerr))
   end
-  local ok, err = host.write_files(changed)
-  if not ok then usage_error(err) end
-  return written, kept
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    usage_error("cannot rename '" .. tmp .. "' to '" .. path .. "': " .. tostring(rerr))
+  end
+  return true
 end
+
+-- --dispatch: the x86 ISAs it can choose between, best first, and the CPU test of each
+-- (__builtin_cpu_supports of what ISA_CFLAGS_<isa> in the Makefile turns on).
+local DISPATCH_RANK = {avx512 = 1, avx2 = 2, scalar = 3}
+local DISPATCH_TEST = {
+  avx512 = '__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && '
+    .. '__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")',
+  avx2 = '__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")',
+  scalar = "1",
+}
 
 -- Parses "gen" arguments: SPEC and options in any order; --opt VALUE or --opt=VALUE.
 local function parse_gen(args, from)
@@ -68,7 +80,8 @@ local function parse_gen(args, from)
     local a = args[i]
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
     key = key or a
-    if key == "--out" or key == "--isa" or key == "--name" or key == "--weights" or key == "--max-batch" then
+    if key == "--out" or key == "--isa" or key == "--name" or key == "--weights" or key == "--max-batch"
+        or key == "--dispatch" then
       if not value then
         i = i + 1
         value = args[i]
@@ -98,6 +111,23 @@ local function parse_gen(args, from)
     if o[k] and not o.inference then usage_error("--" .. k .. " needs --inference") end
   end
   if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
+  if o.dispatch then
+    for _, k in ipairs({"isa", "inference", "cli"}) do
+      if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
+    end
+    local seen, list = {}, {}
+    for w in (o.dispatch .. ","):gmatch("([^,]*),") do
+      if not DISPATCH_RANK[w] then
+        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of avx512, avx2, scalar)")
+      end
+      if seen[w] then usage_error("--dispatch: '" .. w .. "' is listed twice") end
+      seen[w] = true
+      list[#list + 1] = w
+    end
+    if not seen.scalar then usage_error("--dispatch: the list must include scalar (the fallback)") end
+    table.sort(list, function(a, b) return DISPATCH_RANK[a] < DISPATCH_RANK[b] end)
+    o.dispatch_isas = list
+  end
   if o["max-batch"] then
     local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
     local max = require("spec").MAX_BATCH
@@ -112,6 +142,7 @@ end
 -- Runs the pipeline; returns a list of {file name, text}. Each stage returns a new table:
 -- spec -> network -> graph -> schedule -> memory plan -> C pieces -> text.
 function M.generate(o)
+  if o.dispatch_isas then return M.generate_dispatch(o) end
   local spec = require "spec"
   local graph = require "graph"
   local schedule = require "schedule"
@@ -159,6 +190,14 @@ function M.generate(o)
   end
   local header, source = "header.h.tpl", "source.c.tpl"
   if o.inference then header, source = "infer.h.tpl", "infer.c.tpl" end
+  if type(o.dispatch) == "table" then
+    source = "dispatch.c.tpl"
+    ctx.isa, ctx.dispatch, ctx.variants = "dispatch", true, o.dispatch
+    local names = {}
+    for k, v in ipairs(o.dispatch) do names[k] = '"' .. v.isa .. '"' end
+    ctx.variant_list = table.concat(names, ", ")
+    ctx.entries = require("lower").entry_points(g)
+  end
   ctx.banner = banner(g.name .. ".h")
   outputs[#outputs + 1] = {g.name .. ".h", template.render(header, ctx)}
   ctx.banner = banner(g.name .. ".c")
@@ -170,6 +209,33 @@ function M.generate(o)
   end
   outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
                      budget = ctx.code_budget}
+  return outputs
+end
+
+-- --dispatch: one pair per ISA (renamed NAME_ISA) and the public pair, NAME.h (the usual
+-- header, NAME_ISA "dispatch") and NAME.c (templates/dispatch.c.tpl: the entry points).
+function M.generate_dispatch(o)
+  local template = require "template"
+  local outputs, variants, first = {}, {}, nil
+  local name = o.name
+  for _, isa in ipairs(o.dispatch_isas) do
+    local vo = {}
+    for k, v in pairs(o) do vo[k] = v end
+    vo.dispatch_isas, vo.isa = nil, isa
+    if not name then name = require("spec").load(o.spec).name end
+    vo.name = name .. "_" .. isa
+    local out = M.generate(vo)
+    for _, f in ipairs(out) do outputs[#outputs + 1] = f end
+    variants[#variants + 1] = {name = vo.name, isa = isa, test = DISPATCH_TEST[isa]}
+    first = first or out
+  end
+  local po = {}
+  for k, v in pairs(o) do po[k] = v end
+  po.dispatch_isas, po.isa, po.name = nil, "scalar", name
+  po.dispatch = variants
+  local pub = M.generate(po)
+  for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
+  outputs.summary = pub.summary
   return outputs
 end
 
@@ -199,7 +265,11 @@ local function gen(args)
   local outputs = M.generate(o)
   -- Everything is rendered before anything is written: a failure leaves no files.
   if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
-  local written, kept = write_outputs(o.out, outputs)
+  local written, kept = {}, {}
+  for _, out in ipairs(outputs) do
+    local list = write_if_changed(o.out .. "/" .. out[1], out[2]) and written or kept
+    list[#list + 1] = out[1]
+  end
   print(summary(o, outputs, written, kept))
   return 0
 end

@@ -97,6 +97,7 @@ function M.build(g, sched, plan, isa, opts)
     functions = {}, forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
     fuse_sgd = sched.fuse_sgd, code_style = sched.style, code_phrase = sched.phrase,
     code_fmas = sched.fmas, code_budget = sched.budget, inference = false, members = plan.members,
+    dispatch = false,
   }
   -- NAME_layers[]: the layer table of the public API
   local words = {}
@@ -129,6 +130,28 @@ function M.build(g, sched, plan, isa, opts)
   ctx.math_h = not opts.inference and (g.loss == "cross_entropy" or g.optimizer.kind ~= "sgd")
   for _, l in ipairs(g.layers) do ctx.math_h = ctx.math_h or l.op.libm or false end
   return ctx
+end
+
+-- The public entry points of a training build, for templates/dispatch.c.tpl: {return type,
+-- name, {{type, parameter}, ...}}, where P, G, W, O, T stand for NAME_params, _grads, _work,
+-- _opt and _target.
+function M.entry_points(g)
+  local e = {
+    {"void", "forward", {{"float *", "out"}, {"W *", "w"}, {"const P *", "p"}, {"const float *", "x"}, {"int", "n"}}},
+    {"float", "backward", {{"G *", "g"}, {"float *", "dx"}, {"W *", "w"}, {"const P *", "p"}, {"const float *", "x"},
+                           {"const T *", "t"}, {"int", "n"}}},
+    {"void", "opt_init", {{"O *", "s"}}},
+    {"void", "step", {{"P *", "p"}, {"O *", "s"}, {"const G *", "g"}}},
+    {"float", "train_step", {{"P *", "p"}, {"O *", "s"}, {"G *", "g"}, {"W *", "w"}, {"const float *", "x"},
+                             {"const T *", "t"}, {"int", "n"}}},
+    {"float", "loss", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}},
+  }
+  if g.loss == "cross_entropy" then
+    e[#e + 1] = {"int", "correct", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}}
+  end
+  e[#e + 1] = {"void", "export_tensor", {{"float *", "dst"}, {"const P *", "p"}, {"int", "tensor"}}}
+  e[#e + 1] = {"void", "import_tensor", {{"P *", "p"}, {"int", "tensor"}, {"const float *", "src"}}}
+  return e
 end
 
 -- Forward-only output (gen --inference): NAME_predict for a classifier, const weights.

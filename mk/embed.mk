@@ -116,3 +116,34 @@ $(BENCH_INFER_T)/bench_infer: tests/inference/bench_infer.c $(BENCH_INFER_T)/inf
 .PHONY: bench-inference
 bench-inference: $(BENCH_INFER_T)/bench_infer
 	$<
+
+# ---------------------------------------------------------------- runtime ISA dispatch (x86)
+#   make test-dispatch         gen --dispatch avx512,avx2,scalar: the dispatching entry points pick
+#                              this CPU's best, each path forced with NAME_use_isa gives its
+#                              variant's exact bits (tests/dispatch/), gcc and clang; seed_mse
+#                              (MSE, no NAME_correct) compiled too
+DISPATCH_T := $(EMBED_T)/dispatch
+DISPATCH_ISAS := avx512 avx2 scalar
+# $(1) spec, $(2) name
+define DISPATCH_GEN
+$(DISPATCH_T)/$(2)/gen/$(2).c: $(1) $(BUILD)/chainrule
+	@mkdir -p $$(@D)
+	$(BUILD)/chainrule gen $(1) --dispatch avx512,avx2,scalar --name $(2) --out $$(@D) >/dev/null
+$(foreach cc,gcc clang,$(DISPATCH_T)/$(2)/$(cc)/objs): $(DISPATCH_T)/$(2)/gen/$(2).c
+	@mkdir -p $$(@D)
+	@cc=$$(notdir $$(@D)); d=$(DISPATCH_T)/$(2)/gen; set -e; \
+	$$$$cc $(WARN) $(OPT) -c -o $$(@D)/$(2).o $$$$d/$(2).c; \
+	$(foreach i,$(DISPATCH_ISAS),$$$$cc $(WARN) $(OPT) $(ISA_CFLAGS_$(i)) -c -o $$(@D)/$(2)_$(i).o $$$$d/$(2)_$(i).c;) \
+	echo "$$(@D)/$(2).o $(foreach i,$(DISPATCH_ISAS),$$(@D)/$(2)_$(i).o)" > $$@
+endef
+$(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,dnet))
+$(eval $(call DISPATCH_GEN,specs/seed_mse.lua,dmse))
+
+$(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c $(DISPATCH_T)/dnet/%/objs $(DISPATCH_T)/dmse/%/objs
+	$* $(WARN) $(OPT) -I$(DISPATCH_T)/dnet/gen -o $@ $< $$(cat $(DISPATCH_T)/dnet/$*/objs) -lm
+
+TEST_GOALS += test-dispatch
+.PHONY: test-dispatch
+test-dispatch: $(DISPATCH_T)/dnet/gcc/dispatch_test $(DISPATCH_T)/dnet/clang/dispatch_test
+	@for cc in gcc clang; do echo "== test-dispatch [$$cc]"; $(DISPATCH_T)/dnet/$$cc/dispatch_test || exit 1; done
+	@echo "test-dispatch: dmse (seed_mse, mean squared error) variants and dispatcher compiled with gcc and clang"

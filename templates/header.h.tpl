@@ -43,6 +43,9 @@ $(define("LOSS_MSE", 1, "mean squared error, float targets"))
 $(define("LOSS_CROSS_ENTROPY", 1, "softmax cross-entropy, class-index targets"))
 @ end
 $(define("OPT_" .. optimizer:upper(), 1, "optimizer of " .. name .. "_step"))
+@ if dispatch then
+$(define("DISPATCH", 1, "entry points run the best of " .. variant_list:gsub('"', "")))
+@ end
 
 /* All structs are complete here, so the caller allocates them (static, stack, heap).
    Members are 64-byte aligned: static and automatic objects get that from the
@@ -130,6 +133,14 @@ int   $(name)_correct(const float *out, const $(name)_target *t, int n);
 void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor);
 void $(name)_import_tensor($(name)_params *p, int tensor, const float *src);
 
+@ if dispatch then
+/* The variant the entry points run: $(variant_list:gsub('"', "")) (best first), the best this
+   CPU supports, chosen on the first call; $(name)_use_isa forces one (0, or -1 when it was not
+   generated or this CPU cannot run it). */
+const char *$(name)_isa(void);
+int $(name)_use_isa(const char *isa);
+
+@ end
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,137 @@
+/* Runtime ISA dispatch (make test-dispatch): `chainrule gen --dispatch avx512,avx2,scalar --name dnet`
+ * writes dnet_avx512.c, dnet_avx2.c, dnet_scalar.c (each compiled with its ISA's flags) and
+ * dnet.h/dnet.c, whose dnet_* entry points run the best variant this CPU supports. Checks:
+ *   - dnet_isa() is the best variant the CPU supports (__builtin_cpu_supports here too);
+ *   - each path forced with dnet_use_isa (those the CPU runs): forward + 3 train steps through
+ *     dnet_* give exactly the bits of the variant's own functions (the path really went
+ *     there), and agree with scalar within test-isa's tolerance; dnet_isa() reports it;
+ *   - dnet_use_isa refuses an ISA that was not generated or that this CPU lacks. */
+#include "dnet.h"
+#include "dnet_avx2.h"
+#include "dnet_avx512.h"
+#include "dnet_scalar.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures = 0;
+#define CHECK(cond, ...)            \
+  do {                              \
+    if (!(cond)) {                  \
+      printf("FAIL: " __VA_ARGS__); \
+      printf("\n");                 \
+      failures++;                   \
+    }                               \
+  } while (0)
+
+#define N (DNET_BATCH - 3)
+static dnet_params p;
+static dnet_grads g;
+static dnet_work w;
+static dnet_opt s;
+static float x[N * DNET_IN], out[N * DNET_OUT];
+static dnet_target t[N];
+
+typedef struct {
+  float out[N * DNET_OUT];
+  float loss[3];
+  dnet_params p;
+} result;
+static result res[4];
+
+static void setup(void) {
+  unsigned u = 12345u;
+  for (int i = 0; i < DNET_TENSOR_COUNT; i++) {
+    static float v[DNET_PARAM_COUNT];
+    for (int k = 0; k < dnet_tensors[i].rows * dnet_tensors[i].cols; k++) {
+      u = u * 1664525u + 1013904223u;
+      v[k] = 0.1f * ((float)(u >> 8) / 8388608.0f - 1.0f);
+    }
+    dnet_import_tensor(&p, i, v);
+  }
+  for (int i = 0; i < N * DNET_IN; i++) {
+    u = u * 1664525u + 1013904223u;
+    x[i] = (float)(u >> 8) / 16777216.0f;
+  }
+  for (int i = 0; i < N; i++) t[i] = (dnet_target)(i % DNET_OUT);
+}
+
+/* Through the dispatching entry points (via = 0) or a variant's own functions (via = 1..3). */
+static void run(result *r, int via) {
+  setup();
+  switch (via) {
+  case 0:
+    dnet_opt_init(&s);
+    dnet_forward(r->out, &w, &p, x, N);
+    for (int k = 0; k < 3; k++) r->loss[k] = dnet_train_step(&p, &s, &g, &w, x, t, N);
+    break;
+  case 1:
+    dnet_avx512_opt_init((dnet_avx512_opt *)&s);
+    dnet_avx512_forward(r->out, (dnet_avx512_work *)&w, (dnet_avx512_params *)&p, x, N);
+    for (int k = 0; k < 3; k++)
+      r->loss[k] = dnet_avx512_train_step((dnet_avx512_params *)&p, (dnet_avx512_opt *)&s, (dnet_avx512_grads *)&g,
+                                          (dnet_avx512_work *)&w, x, t, N);
+    break;
+  case 2:
+    dnet_avx2_opt_init((dnet_avx2_opt *)&s);
+    dnet_avx2_forward(r->out, (dnet_avx2_work *)&w, (dnet_avx2_params *)&p, x, N);
+    for (int k = 0; k < 3; k++)
+      r->loss[k] = dnet_avx2_train_step((dnet_avx2_params *)&p, (dnet_avx2_opt *)&s, (dnet_avx2_grads *)&g,
+                                        (dnet_avx2_work *)&w, x, t, N);
+    break;
+  default:
+    dnet_scalar_opt_init((dnet_scalar_opt *)&s);
+    dnet_scalar_forward(r->out, (dnet_scalar_work *)&w, (dnet_scalar_params *)&p, x, N);
+    for (int k = 0; k < 3; k++)
+      r->loss[k] = dnet_scalar_train_step((dnet_scalar_params *)&p, (dnet_scalar_opt *)&s, (dnet_scalar_grads *)&g,
+                                          (dnet_scalar_work *)&w, x, t, N);
+    break;
+  }
+  r->p = p;
+}
+
+static void close_to(const char *isa, const char *what, const float *got, const float *want, int n) {
+  float mx = 0.0f;
+  for (int i = 0; i < n; i++) mx = fmaxf(mx, fabsf(want[i]));
+  for (int i = 0; i < n; i++)
+    if (!(fabsf(got[i] - want[i]) <= 1e-5f + 1e-4f * mx)) {
+      CHECK(0, "%s %s[%d]: %.9g, scalar %.9g", isa, what, i, (double)got[i], (double)want[i]);
+      return;
+    }
+}
+
+int main(void) {
+  static const char *const isas[3] = {"avx512", "avx2", "scalar"};
+  int can[3] = {__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                    __builtin_cpu_supports("fma"),
+                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), 1};
+  const char *best = can[0] ? "avx512" : can[1] ? "avx2" : "scalar";
+  CHECK(strcmp(dnet_isa(), best) == 0, "dnet_isa() is %s, this CPU's best is %s", dnet_isa(), best);
+  printf("dispatch: picked %s on this CPU\n", dnet_isa());
+  result ref;
+  run(&ref, 3);
+  for (int v = 0; v < 3; v++) {
+    int rc = dnet_use_isa(isas[v]);
+    CHECK(rc == (can[v] ? 0 : -1), "dnet_use_isa(\"%s\") = %d", isas[v], rc);
+    if (rc != 0) {
+      printf("dispatch: %-6s refused (this CPU lacks it)\n", isas[v]);
+      continue;
+    }
+    CHECK(strcmp(dnet_isa(), isas[v]) == 0, "after dnet_use_isa(\"%s\") dnet_isa() is %s", isas[v], dnet_isa());
+    run(&res[0], 0);
+    run(&res[1], v + 1);
+    CHECK(memcmp(&res[0], &res[1], sizeof res[0]) == 0, "%s: dispatched results differ from dnet_%s_*'s bits", isas[v],
+          isas[v]);
+    close_to(isas[v], "forward", res[0].out, ref.out, N * DNET_OUT);
+    close_to(isas[v], "loss", res[0].loss, ref.loss, 3);
+    close_to(isas[v], "params", (const float *)&res[0].p, (const float *)&ref.p, DNET_PARAMS_BYTES / 4);
+    printf("dispatch: %-6s forced: forward + 3 train steps bit-identical to dnet_%s_*, within tolerance of scalar "
+           "(loss %.6f)\n", isas[v], isas[v], (double)res[0].loss[2]);
+  }
+  CHECK(dnet_use_isa("neon") == -1, "dnet_use_isa(\"neon\") accepted");
+  printf("dispatch: %s\n", failures ? "FAILED" : "ok");
+  (void)out;
+  return failures ? 1 : 0;
+}
