@@ -41,25 +41,26 @@ local function read_file(path)
   return s
 end
 
--- Writes text to path unless the file already holds exactly these bytes.
--- Returns true if it wrote.
-local function write_if_changed(path, text)
-  if read_file(path) == text then return false end
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then usage_error("cannot write '" .. tmp .. "': " .. tostring(err):gsub("^[^:]*: ", "")) end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    usage_error("cannot write '" .. tmp .. "': " .. tostring(werr or cerr))
+-- Writes the outputs whose bytes changed, all or none (host.write_files: the runtime's writer
+-- policy, runtime/cr_out.c): each new text goes to an unpredictable temporary file beside its
+-- target, and only when every one is written and synced are they renamed into place, so a
+-- failure (a full disk, a file-size limit) leaves every old file as it was, no new .h next to
+-- an old .c, and no temporary behind. A symlinked output keeps its link (the file it points
+-- to is replaced). Returns the names written and the names kept.
+local function write_outputs(dir, outputs)
+  local changed, written, kept = {}, {}, {}
+  for _, out in ipairs(outputs) do
+    local path = dir .. "/" .. out[1]
+    if host.read_plain(path, #out[2] + 1) == out[2] then
+      kept[#kept + 1] = out[1]
+    else
+      changed[#changed + 1] = {path, out[2]}
+      written[#written + 1] = out[1]
+    end
   end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    usage_error("cannot rename '" .. tmp .. "' to '" .. path .. "': " .. tostring(rerr))
-  end
-  return true
+  local ok, err = host.write_files(changed)
+  if not ok then usage_error(err) end
+  return written, kept
 end
 
 -- --dispatch: the x86 ISAs it can choose between, best first, and the CPU test of each
@@ -265,11 +266,7 @@ local function gen(args)
   local outputs = M.generate(o)
   -- Everything is rendered before anything is written: a failure leaves no files.
   if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
-  local written, kept = {}, {}
-  for _, out in ipairs(outputs) do
-    local list = write_if_changed(o.out .. "/" .. out[1], out[2]) and written or kept
-    list[#list + 1] = out[1]
-  end
+  local written, kept = write_outputs(o.out, outputs)
   print(summary(o, outputs, written, kept))
   return 0
 end

@@ -1005,6 +1005,78 @@ START_TEST(test_good_weights) {
 }
 END_TEST
 
+/* The outputs are written as one step through the runtime's writer policy: under a
+   file-size limit that lets NAME.h through but not NAME.c, gen fails with one line (SIGXFSZ
+   is ignored, so it is a write error, not a kill), and both old files stay as they were
+   (never a new .h next to an old .c), with no temporary left. A symlinked output keeps its
+   link; symlinks planted at the old predictable temporary names (NAME.c.tmp) are not
+   followed; two gen runs into one folder at once both succeed. */
+START_TEST(test_gen_writes_all_or_nothing) {
+  char cmd[4096], dir[600], spec2[600], path[700];
+  snprintf(dir, sizeof dir, "%s/out", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --isa avx512 --out '%s'", chainrule(), dir);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s", r.out);
+  snprintf(path, sizeof path, "%s/mnist_mlp.h", dir);
+  size_t h_old_len, c_old_len;
+  char *h_old = read_text(path, &h_old_len);
+  snprintf(path, sizeof path, "%s/mnist_mlp.c", dir);
+  char *c_old = read_text(path, &c_old_len);
+  /* a limit the .h fits under and the .c does not, whether the shell counts ulimit -f in
+     512-byte blocks (POSIX, dash) or in KiB (bash) */
+  size_t limit = 32;
+  ck_assert_msg(h_old_len + 1024 < limit * 512 && limit * 1024 + 1024 < c_old_len,
+                "sizes %zu %zu no longer fit ulimit -f %zu", h_old_len, c_old_len, limit);
+  /* the same network with another batch: both files change */
+  char *spec = read_text("specs/mnist_mlp.lua", NULL);
+  char *at = strstr(spec, "batch  = 64");
+  ck_assert_msg(at != NULL, "specs/mnist_mlp.lua has no 'batch  = 64'");
+  memcpy(at, "batch  = 32", 11);
+  snprintf(spec2, sizeof spec2, "%s/mnist_mlp.lua", scratch);
+  write_text(spec2, spec);
+  free(spec);
+  snprintf(cmd, sizeof cmd, "ulimit -f %zu; exec '%s' gen '%s' --isa avx512 --out '%s'", limit, chainrule(),
+           spec2, dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 2 && strstr(r.out, "mnist_mlp.c: write failed: File too large") &&
+                strchr(r.out, '\n') == r.out + strlen(r.out) - 1,
+                "status %d: %s", r.status, r.out);
+  size_t len;
+  snprintf(path, sizeof path, "%s/mnist_mlp.h", dir);
+  char *h_now = read_text(path, &len);
+  ck_assert_msg(len == h_old_len && memcmp(h_now, h_old, len) == 0, "a new .h was left next to the old .c");
+  snprintf(path, sizeof path, "%s/mnist_mlp.c", dir);
+  char *c_now = read_text(path, &len);
+  ck_assert_msg(len == c_old_len && memcmp(c_now, c_old, len) == 0, "the old .c changed");
+  free(h_now), free(c_now), free(h_old), free(c_old);
+  snprintf(cmd, sizeof cmd, "ls -A '%s'", dir);
+  r = run(cmd);
+  ck_assert_str_eq(r.out, "mnist_mlp.c\nmnist_mlp.h\n");
+  /* symlinked output, planted symlinks at the old temporary names */
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && mkdir real && mv mnist_mlp.h real/ && ln -s real/mnist_mlp.h mnist_mlp.h && "
+           "echo precious > victim && ln -s victim mnist_mlp.c.tmp && ln -s victim mnist_mlp.h.tmp",
+           dir);
+  ck_assert_int_eq(run(cmd).status, 0);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa avx512 --out '%s'", chainrule(), spec2, dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s", r.out);
+  snprintf(cmd, sizeof cmd, "cd '%s' && test -L mnist_mlp.h && grep -Eq 'MNIST_MLP_BATCH +32' real/mnist_mlp.h && "
+           "grep -q 'batch 32,' mnist_mlp.c && test \"$(cat victim)\" = precious && ls -A | tr '\\n' ' '",
+           dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0 && strcmp(r.out, "mnist_mlp.c mnist_mlp.c.tmp mnist_mlp.h mnist_mlp.h.tmp real victim ") == 0,
+                "after gen through a symlink: %d '%s'", r.status, r.out);
+  /* two runs into one folder at the same time */
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && rm -rf two && for i in 1 2 3 4; do '%s' gen specs/mnist_mlp.lua --isa avx512 --out '%s/two' "
+           ">/dev/null & '%s' gen '%s' --isa avx512 --out '%s/two' >/dev/null & wait; done; ls -A '%s/two'",
+           getcwd(path, sizeof path), chainrule(), dir, chainrule(), spec2, dir, dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0 && strcmp(r.out, "mnist_mlp.c\nmnist_mlp.h\n") == 0, "concurrent gens: %s", r.out);
+}
+END_TEST
+
 static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
@@ -1036,6 +1108,7 @@ static Suite *suite_gen(void) {
   tcase_add_test(core, test_template_errors);
   tcase_add_test(core, test_specs_compile);
   tcase_add_test(core, test_hostile_spec_path);
+  tcase_add_test(core, test_gen_writes_all_or_nothing);
   tcase_add_test(core, test_straight_line);
   tcase_add_test(core, test_rename);
   tcase_set_timeout(core, 120);
