@@ -42,12 +42,19 @@ local function distance(a, b)
   return prev[#b]
 end
 
+-- Bounds of a suggestion: the edit distance is quadratic, so a word longer than any name
+-- we could suggest (a multi-megabyte string from a spec) gets none, and only the first
+-- SUGGEST_MAX_CANDIDATES candidates are looked at.
+M.SUGGEST_MAX_WORD = 64
+M.SUGGEST_MAX_CANDIDATES = 64
+
 -- " (did you mean 'x'?)" for the closest candidate within a small distance, else "".
 -- candidates is a list (not a hash) so that ties resolve the same way every run.
 function M.suggest(word, candidates)
-  if type(word) ~= "string" then return "" end
+  if type(word) ~= "string" or #word > M.SUGGEST_MAX_WORD then return "" end
   local best, bestd
-  for _, c in ipairs(candidates) do
+  for i, c in ipairs(candidates) do
+    if i > M.SUGGEST_MAX_CANDIDATES then break end
     local d = distance(string.lower(word), string.lower(c))
     if not bestd or d < bestd then best, bestd = c, d end
   end

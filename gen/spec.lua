@@ -16,6 +16,8 @@ local M = {}
 M.MAX_INSTRUCTIONS = 10000000
 M.MAX_BYTES = 64 * 1024 * 1024
 M.MAX_SECONDS = 2            -- wall clock, for C work inside instructions
+M.MAX_SPEC_BYTES = 1 << 20   -- the spec file itself (read before anything is compiled)
+M.MAX_KEYS = 1000            -- entries of one table a message may list or sort
 M.MAX_SORT = 100000          -- elements a spec may table.sort
 M.MAX_SPAN = 1 << 22         -- elements a spec may table.move / shift with insert/remove
 M.MAX_FIND = 100000000       -- #s × #pattern a spec may string.find
@@ -97,10 +99,14 @@ local function is_int(v)
   return finite(v) and v == math.floor(v)
 end
 
--- Sorted keys of a user table: error messages must not depend on hash order.
-local function sorted_keys(t)
+-- Sorted keys of a user table: error messages must not depend on hash order. A table of
+-- more than MAX_KEYS entries is refused through too_many(count) before anything is sorted.
+local function sorted_keys(t, too_many)
   local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+    if #keys > M.MAX_KEYS then too_many(M.MAX_KEYS) end
+  end
   table.sort(keys, function(a, b)
     local ta, tb = type(a), type(b)
     if ta ~= tb then return ta < tb end
@@ -262,33 +268,74 @@ local function relocate(msg, prefix, file)
 end
 
 -- Loads and runs the spec; returns its value, the DSL marker set and the source text.
-local function run(path)
-  local f, err = io.open(path, "rb")
-  if not f then
-    errors.user(path .. ": cannot read spec: " .. tostring(err):gsub("^[^:]*: ", ""))
+-- A message from Lua or a guarded library call, in the spec's terms: the generator's own
+-- positions ("gen/spec.lua:169: ") and the names of its wrappers ('real_move') never reach
+-- the user.
+local function scrub(msg)
+  msg = msg:gsub("gen/[%w_/]+%.lua:%d+: ", ""):gsub("'real_(%w+)'", "'%1'")
+  return (msg:gsub("%s*stack traceback:.*$", ""))   -- never a traceback
+end
+
+-- The spec's text: the reader policy of the runtime (a regular file only, the open never
+-- blocks: a FIFO, /dev/zero or a directory is refused at once) and at most MAX_SPEC_BYTES,
+-- checked while reading. A UTF-8 byte-order mark and a first line starting with '#' (a
+-- shebang) are accepted as the lua program accepts them (the line is blanked, so line
+-- numbers stay).
+local function read_spec(path)
+  local text, err = host.read_plain(path, M.MAX_SPEC_BYTES)
+  if not text then
+    local reason = err:match(": cannot open: (.*)$")
+    if reason then errors.user(path .. ": cannot read spec: " .. reason) end
+    if err:match("longer than the limit") then
+      errors.user(string.format("%s: spec is larger than %d KB (a spec only describes a network)",
+        path, M.MAX_SPEC_BYTES >> 10))
+    end
+    errors.user(err)
   end
-  local text = f:read("a")
-  f:close()
-  if not text then errors.user(path .. ": cannot read spec") end
+  if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end
+  if text:sub(1, 1) == "#" then text = "--" .. text:sub(2) end
+  return text
+end
+
+-- Loads and runs the spec; returns its value, the DSL marker set and the source text.
+-- Compiling and running both happen under the sandbox's limits (host.run_limited).
+local function run(path)
+  local text = read_spec(path)
   local chunkname = "@" .. path
   local prefix = lua_prefix(chunkname)
   local env, made = make_env(path)
   if text:sub(1, 4) == "\27Lua" then
     errors.at(path, nil, "syntax error", "a spec must be Lua source text, not a compiled chunk")
   end
-  local chunk, lerr = load(text, chunkname, "t", env)
+  local limited_why = string.format("spec ran too long (more than %d instructions or %d seconds)",
+                                    M.MAX_INSTRUCTIONS, M.MAX_SECONDS)
+  local cok, packed, kind = host.run_limited(function() return {load(text, chunkname, "t", env)} end,
+    chunkname, M.MAX_INSTRUCTIONS, M.MAX_BYTES, M.MAX_SECONDS, limited_why)
+  local chunk, lerr
+  if cok then
+    chunk, lerr = packed[1], packed[2]
+  elseif kind == "memory" then
+    errors.at(path, nil, "syntax error", string.format("compiling the spec needs more than %d MB of memory",
+      M.MAX_BYTES >> 20))
+  else
+    lerr = packed
+  end
   if not chunk then
+    lerr = scrub(tostring(lerr))
     local line, rest = relocate(lerr, prefix, path)
     if line then errors.at(path, line, "syntax error", rest) end
-    errors.at(path, nil, "syntax error", tostring(lerr))
+    if lerr:match("C stack overflow") then lerr = "the spec nests too deeply (C stack overflow)" end
+    errors.at(path, nil, "syntax error", lerr)
   end
   local string_mt = getmetatable("")
   local real_index = string_mt.__index
   string_mt.__index = env.string
   local ok, result, kind, line = host.run_limited(chunk, chunkname, M.MAX_INSTRUCTIONS, M.MAX_BYTES,
-    M.MAX_SECONDS, string.format("spec ran too long (more than %d instructions or %d seconds)",
-                                 M.MAX_INSTRUCTIONS, M.MAX_SECONDS))
+    M.MAX_SECONDS, limited_why)
   string_mt.__index = real_index
+  -- the environment's __index raises "unknown name" at a spec line: a spec that returns its
+  -- own environment must not get that error from validation's lookups
+  setmetatable(env, nil)
   if not ok then
     local e = result
     if errors.is_user(e) then error(e, 0) end
@@ -296,6 +343,12 @@ local function run(path)
       errors.at(path, line, nil, string.format("spec needs more than %d MB of memory", M.MAX_BYTES >> 20))
     end
     if type(e) == "string" and e:match("^spec ran too long") then errors.at(path, line, nil, e) end
+    if type(e) == "string" then
+      e = scrub(e)
+      if e:match("C stack overflow") or e:match("stack overflow") then
+        errors.at(path, line, nil, "the spec nests or recurses too deeply (stack overflow)")
+      end
+    end
     local eline, rest = relocate(e, prefix, path)
     if eline then errors.at(path, eline, nil, rest) end
     if type(e) == "string" then errors.at(path, line, nil, e) end
@@ -336,7 +389,9 @@ local function check_fields(c)
   if type(body) ~= "table" or made[body] then
     fail(value.line, "network", "expected a table of fields after the name, got " .. show(body))
   end
-  for _, k in ipairs(sorted_keys(body)) do
+  for _, k in ipairs(sorted_keys(body, function(n)
+    fail(value.line, "network", "more than " .. n .. " fields (a network has " .. #NETWORK_FIELDS .. ")")
+  end)) do
     if type(k) ~= "string" then
       fail(value.line, "network", "unexpected entry [" .. show(k) .. "] (fields are written name = value)")
     end
@@ -358,7 +413,9 @@ local function check_layers(c, net)
   local count = #layers
   if count == 0 then fail(lline, "layers", "needs at least one layer") end
   if count > M.MAX_LAYERS then fail(lline, "layers", count .. " layers is too many (at most " .. M.MAX_LAYERS .. ")") end
-  for _, k in ipairs(sorted_keys(layers)) do
+  for _, k in ipairs(sorted_keys(layers, function(n)
+    fail(lline, "layers", "more than " .. n .. " entries (at most " .. M.MAX_LAYERS .. " layers)")
+  end)) do
     if not (math.type(k) == "integer" and k >= 1 and k <= count) then
       fail(lline, "layers", "unexpected entry [" .. show(k) .. "] (layers are a plain list)")
     end
@@ -378,7 +435,9 @@ local function check_layers(c, net)
       if type(opts) ~= "table" or made[opts] then
         fail(l.line, where, op.word .. " options must be a table like " .. op.example .. ", got " .. show(opts))
       end
-      for _, k in ipairs(sorted_keys(opts)) do
+      for _, k in ipairs(sorted_keys(opts, function(n)
+        fail(l.line, where, op.word .. " options: more than " .. n .. " entries")
+      end)) do
         if type(k) ~= "string" or not contains(allowed, k) then
           fail(l.line, where, op.word .. " has no option " .. show(k) .. errors.suggest(k, allowed))
         end
@@ -470,7 +529,9 @@ local function check_optimizer(c, net)
     fail(line, "optimizer", kind .. " takes one options table like " .. kind .. "{lr = 0.01}, got " .. show(o.opts))
   end
   local allowed = OPT_OPTIONS[kind]
-  for _, k in ipairs(sorted_keys(o.opts)) do
+  for _, k in ipairs(sorted_keys(o.opts, function(n)
+    fail(line, "optimizer", kind .. " options: more than " .. n .. " entries")
+  end)) do
     if type(k) ~= "string" or not contains(allowed, k) then
       fail(line, "optimizer", kind .. " has no option " .. show(k) .. errors.suggest(k, allowed))
     end
@@ -584,9 +645,23 @@ local function validate(path, value, made, text)
 end
 
 -- load(path) -> network description (see validate for its fields).
+-- Validation runs under the same limits as the spec (its tables may be huge: a key list to
+-- sort, a string to suggest a correction for), so no spec makes it slow or large.
 function M.load(path)
   local value, made, text = run(path)
-  return validate(path, value, made, text)
+  local ok, result, kind = host.run_limited(function() return validate(path, value, made, text) end,
+    "=validate", M.MAX_INSTRUCTIONS, M.MAX_BYTES, M.MAX_SECONDS,
+    string.format("checking the spec took too long (more than %d instructions or %d seconds)",
+                  M.MAX_INSTRUCTIONS, M.MAX_SECONDS))
+  if ok then return result end
+  if errors.is_user(result) then error(result, 0) end
+  if kind == "memory" then
+    errors.at(path, nil, nil, string.format("checking the spec needs more than %d MB of memory", M.MAX_BYTES >> 20))
+  end
+  if type(result) == "string" and result:match("^checking the spec took too long") then
+    errors.at(path, nil, nil, result)
+  end
+  error(result, 0)   -- a generator bug: the host prints it with "internal error"
 end
 
 return M

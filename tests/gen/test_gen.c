@@ -1077,6 +1077,135 @@ START_TEST(test_gen_writes_all_or_nothing) {
 }
 END_TEST
 
+/* Hostile specs (issue 11): every step (read, compile, validate, suggest) is bounded and
+   every message is one line in the spec's terms: no traceback, no generator file or wrapper
+   names. The texts are built here (they are large). */
+static char *repeat(const char *head, const char *unit, int n, const char *tail) {
+  size_t len = strlen(head) + strlen(unit) * (size_t)n + strlen(tail) + 1;
+  char *t = malloc(len), *p = t;
+  ck_assert_ptr_nonnull(t);
+  p += sprintf(p, "%s", head);
+  for (int i = 0; i < n; i++) p += sprintf(p, "%s", unit);
+  sprintf(p, "%s", tail);
+  return t;
+}
+
+START_TEST(test_hostile_specs) {
+  char *deep = repeat("return ", "{", 300, "");
+  char *deep2 = repeat(deep, "}", 300, "\n");
+  char *concat = repeat("local s = \"a\"\nreturn network \"x\" { input = 2, layers = { linear(2) }, "
+                        "loss = \"mse\"", " .. s", 100000, ", optimizer = sgd{lr = 0.1} }\n");
+  char *calls = repeat("return ", "tostring(", 300, "1");
+  char *calls2 = repeat(calls, ")", 300, "\n");
+  const spec_case cases[] = {
+    {"deep_tables", deep2, "{}: syntax error: the spec nests too deeply (C stack overflow)"},
+    {"long_concat", concat, "{}: syntax error: the spec nests too deeply (C stack overflow)"},
+    {"deep_calls", calls2, "{}: syntax error: the spec nests too deeply (C stack overflow)"},
+    {"table_move_bad_arg", "local t = {}\ntable.move(t, 1, 3, \"x\")\n",
+     "{}:2: bad argument #4 to 'move' (number expected, got string)"},
+    {"table_insert_bad_arg", "table.insert(nil, 1)\n",
+     "{}:1: bad argument #1 to 'insert' (table expected, got nil)"},
+    {"returns_env", "local e = _ENV\nreturn e\n",
+     "{}: a spec must return network \"name\" { ... }, got a table"},
+    {"returns_emptied_env", "local e = _ENV\nfor k in pairs(e) do e[k] = nil end\nreturn e\n",
+     "{}: a spec must return network \"name\" { ... }, got a table"},
+    /* the sandbox environment as the network's body: validation's lookups once hit its
+       "unknown name" handler and named a line of gen/spec.lua ("x.lua:553") */
+    {"env_as_body", "local e, n = _ENV, network\nfor k in pairs(e) do e[k] = nil end\n\nreturn n \"x\" (e)\n",
+     "{}:4: network: missing field 'input'"},
+    {"many_layer_keys", "local t = { linear(2) }\nfor i = 1, 300000 do t[\"k\" .. i] = i end\n"
+     "return network \"x\" {\n  input = 2, layers = t, loss = \"mse\", optimizer = sgd{lr = 0.1} }\n",
+     "{}:4: layers: more than 1000 entries (at most 256 layers)"},
+    {"many_fields", "local b = { input = 2, layers = { linear(2) }, loss = \"mse\", optimizer = sgd{lr = 0.1} }\n"
+     "for i = 1, 300000 do b[\"f\" .. i] = i end\nreturn network \"x\" (b)\n",
+     "{}:3: network: more than 1000 fields (a network has 7)"},
+  };
+  for (int i = 0; i < COUNT(cases); i++) check_bad_spec(&cases[i], LIMIT_SECONDS);
+  free(deep), free(deep2), free(concat), free(calls), free(calls2);
+}
+END_TEST
+
+/* "Did you mean" on a multi-megabyte string (unknown loss, field, isa, option) is not
+   computed (the edit distance is quadratic): one line, at once. */
+START_TEST(test_hostile_suggestions) {
+  const char *where[] = {
+    "return network \"x\" { input = 2, layers = { linear(1) }, loss = s, optimizer = sgd{lr = 0.1} }\n",
+    "return network \"x\" { input = 2, layers = { linear(1) }, loss = \"mse\", optimizer = sgd{lr = 0.1}, [s] = 1 }\n",
+    "return network \"x\" { input = 2, layers = { linear(1) }, loss = \"mse\", optimizer = sgd{lr = 0.1}, isa = s }\n",
+    "return network \"x\" { input = 2, layers = { linear(1) }, loss = \"mse\", optimizer = sgd{lr = 0.1, [s] = 1} }\n",
+  };
+  const char *want[] = {"loss: unknown loss 'xxxx", "network: unknown field 'xxxx", "isa: unknown isa 'xxxx",
+                        "optimizer: sgd has no option 'xxxx"};
+  for (int i = 0; i < COUNT(where); i++) {
+    char path[512], text[512], cmd[2048], prefix[600];
+    snprintf(path, sizeof path, "%s/suggest%d.lua", scratch, i);
+    snprintf(text, sizeof text, "local s = string.rep(\"x\", 4000000)\n%s", where[i]);
+    write_text(path, text);
+    snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s/out'", chainrule(), path, scratch);
+    run_result r = run(cmd);
+    snprintf(prefix, sizeof prefix, "%s:2: %s", path, want[i]);
+    ck_assert_msg(r.status == 2 && strncmp(r.out, prefix, strlen(prefix)) == 0 &&
+                  strchr(r.out, '\n') == r.out + strlen(r.out) - 1 && strlen(r.out) < 1000,
+                  "case %d: status %d: %.300s", i, r.status, r.out);
+    ck_assert_msg(r.seconds < LIMIT_SECONDS, "case %d took %.2f s", i, r.seconds);
+  }
+}
+END_TEST
+
+/* The spec file itself: read with the reader policy and a size limit before anything is
+   compiled (a 100 MB spec, /dev/zero, a FIFO and a directory are one line each, at once);
+   a UTF-8 BOM and a shebang line are accepted as lua accepts them, giving the same files. */
+START_TEST(test_hostile_spec_files) {
+  char big[512], fifo[512], cmd[2048], want[700];
+  snprintf(big, sizeof big, "%s/big.lua", scratch);
+  int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(ftruncate(fd, 100 << 20), 0);
+  close(fd);
+  snprintf(fifo, sizeof fifo, "%s/fifo.lua", scratch);
+  ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+  const char *paths[] = {big, "/dev/zero", fifo, scratch};
+  const char *msgs[] = {": spec is larger than 1024 KB (a spec only describes a network)\n",
+                        ": is a character device, not a regular file (readers take regular files only)\n",
+                        ": is a FIFO, not a regular file (readers take regular files only)\n",
+                        ": is a directory, not a regular file (readers take regular files only)\n"};
+  for (int i = 0; i < COUNT(paths); i++) {
+    snprintf(cmd, sizeof cmd, "timeout 20 '%s' gen '%s' --out '%s/out'", chainrule(), paths[i], scratch);
+    run_result r = run(cmd);
+    snprintf(want, sizeof want, "%s%s", paths[i], msgs[i]);
+    ck_assert_msg(r.status == 2 && strcmp(r.out, want) == 0, "%s: status %d: %s", paths[i], r.status, r.out);
+    ck_assert_msg(r.seconds < LIMIT_SECONDS, "%s took %.2f s", paths[i], r.seconds);
+  }
+  char *spec = read_text("specs/seed_mse.lua", NULL);
+  const char *heads[] = {"", "\xef\xbb\xbf", "#!/usr/bin/env chainrule\n", "\xef\xbb\xbf#!x\n"};
+  char *first_c = NULL;
+  for (int i = 0; i < COUNT(heads); i++) {
+    char path[512], out[512], cpath[600];
+    snprintf(path, sizeof path, "%s/seed_mse.lua", scratch);
+    char *text = malloc(strlen(spec) + 64);
+    sprintf(text, "%s%s", heads[i], spec);
+    write_text(path, text);
+    free(text);
+    snprintf(out, sizeof out, "%s/o%d", scratch, i);
+    snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), path, out);
+    run_result r = run(cmd);
+    ck_assert_msg(r.status == 0, "head %d: %s", i, r.out);
+    snprintf(cpath, sizeof cpath, "%s/seed_mse.c", out);
+    char *c = read_text(cpath, NULL);
+    ck_assert_ptr_nonnull(c);
+    /* the shebang line is blanked, not removed: the code is the same, only line numbers in
+       messages could differ */
+    if (!first_c) first_c = c;
+    else {
+      ck_assert_msg(strcmp(c, first_c) == 0, "head %d: other code", i);
+      free(c);
+    }
+  }
+  free(first_c);
+  free(spec);
+}
+END_TEST
+
 static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
@@ -1085,6 +1214,9 @@ static Suite *suite_gen(void) {
   tcase_add_loop_test(errors, test_wall_clock_spec, 0, COUNT(SPEC_WALL_CLOCK));
   tcase_add_test(errors, test_sandbox_did_not_escape);
   tcase_add_test(errors, test_bad_spec_keeps_old_output);
+  tcase_add_test(errors, test_hostile_specs);
+  tcase_add_test(errors, test_hostile_suggestions);
+  tcase_add_test(errors, test_hostile_spec_files);
   tcase_set_timeout(errors, 60);
   suite_add_tcase(s, errors);
 
