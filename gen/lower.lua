@@ -127,9 +127,55 @@ function M.build(g, sched, plan, isa, opts)
   ctx.isa_includes = isa.includes or {}
   if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
   ctx.banner_rows = banner_rows(g, sched, plan, opts.inference)
+  ctx.stack, ctx.stack_frame = M.stack_bounds(g, sched, isa, ctx)
   ctx.math_h = not opts.inference and (g.loss == "cross_entropy" or g.optimizer.kind ~= "sgd")
   for _, l in ipairs(g.layers) do ctx.math_h = ctx.math_h or l.op.libm or false end
   return ctx
+end
+
+-- Worst-case stack of the entry points, as a bound: the explicit stack arrays of each static
+-- function (the kernels' _Alignas(64) blocks) plus FRAME bytes for every function on the
+-- call chain (spills, saved registers; SIMD tiles spill whole vectors). Calls into libm and
+-- libc (expf, memcpy) are not counted. make test-stack measures the real figure with gcc's
+-- -fstack-usage/-fcallgraph-info and checks it against these.
+local function stack_arrays(functions)
+  local by_name = {}
+  local text = table.concat(functions, "\n")
+  local cur
+  for line in text:gmatch("[^\n]*") do
+    local fn = line:match("^static [%w_ ]-%*?([%w_]+)%(")
+    if fn then cur = fn; by_name[cur] = by_name[cur] or 0 end
+    local decl = line:match("_Alignas%(64%) float ([^;]*);")
+    if decl and cur then
+      for n in decl:gmatch("%[(%d+)%]") do by_name[cur] = by_name[cur] + 4 * tonumber(n) end
+    end
+  end
+  return by_name
+end
+
+function M.stack_bounds(g, sched, isa, ctx)
+  local A = isa.width > 1 and 4096 or 1024
+  local arr = stack_arrays(ctx.functions)
+  local function leaf(name) return A + (arr[name] or 0) end
+  local fwd = 0
+  for _, s in ipairs(sched.steps) do fwd = math.max(fwd, leaf(s.fname .. "_forward")) end
+  local work = A + fwd                  -- forward_work and the deepest step it calls
+  local b = {{"forward", A + work}}
+  if ctx.inference then
+    if ctx.predict then
+      b[#b + 1] = {"predict_with", A + work}
+      if ctx.weights then b[#b + 1] = {"predict", A + ctx.work_bytes + A + work} end
+    end
+  else
+    local bwd = leaf(names.LOSS[g.loss] .. "_backward")
+    for _, s in ipairs(sched.steps) do bwd = math.max(bwd, leaf(s.fname .. "_backward")) end
+    local step = A + A                  -- NAME_step (and adam_power)
+    b[#b + 1] = {"backward", A + bwd}
+    b[#b + 1] = {"step", step}
+    b[#b + 1] = {"train_step", A + math.max(work, A + bwd, step)}
+    b[#b + 1] = {"loss", A + leaf(names.LOSS[g.loss] .. "_loss")}
+  end
+  return b, A
 end
 
 -- The public entry points of a training build, for templates/dispatch.c.tpl: {return type,

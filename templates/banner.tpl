@@ -21,6 +21,10 @@
  * flash only for const weights); RAM: its buffers in $(name)_work at batch $(batch) ($(NAME)_WORK_BYTES).
  * Training also keeps $(name)_grads ($(emit.grouped(params_bytes)) bytes) and $(name)_opt ($(emit.grouped(opt_bytes)) bytes).
 @ end
+@ local sb = {}
+@ for k, e in ipairs(stack) do sb[k] = e[1] .. " " .. emit.grouped(e[2]) end
+ * stack of $(name)_*, at most: $(table.concat(sb, ", ")) bytes
+ * (the kernels' arrays + $(emit.grouped(stack_frame)) per function on the call chain; libm/libc calls not counted).
 @ if code_style == "straight-line" then
  * code: straight-line products, $(emit.grouped(code_fmas)) multiply-add statements written out (code_budget
  * $(emit.grouped(code_budget))); only the row loop over n remains. Compile time: see `make bench`.

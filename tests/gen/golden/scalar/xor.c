@@ -13,6 +13,8 @@
  * flash: the layer's tensors in xor_params, 64-byte aligned (XOR_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in xor_work at batch 32 (XOR_WORK_BYTES).
  * Training also keeps xor_grads (384 bytes) and xor_opt (832 bytes).
+ * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, train_step 3,072, loss 2,048 bytes
+ * (the kernels' arrays + 1,024 per function on the call chain; libm/libc calls not counted).
  * code: straight-line products, 192 multiply-add statements written out (code_budget
  * 256); only the row loop over n remains. Compile time: see `make bench`.
  */
