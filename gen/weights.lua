@@ -11,17 +11,17 @@ local M = {}
 
 local function fail(file, what) errors.user(file .. ": " .. what) end
 
--- The whole file, or nil and "directory" / the reason.
-local function read(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, (tostring(err):gsub("^[^:]*: ", "")) end
-  local s, rerr, code = f:read("a")
-  f:close()
-  if s == nil then
-    if code == 21 then return nil, "directory" end
-    return nil, tostring(rerr)
-  end
-  return s
+-- The whole file (at most max bytes), or nil and "directory" / the reason. Through the
+-- runtime's reader policy (host.read_plain): a regular file only, so a FIFO or a device is
+-- refused at once instead of blocking or reading forever.
+local function read(path, max)
+  local s, err = host.read_plain(path, max)
+  if s then return s end
+  err = tostring(err)
+  if err:find(": is a directory, not a regular file", 1, true) then return nil, "directory" end
+  local prefix = path .. ": "
+  if err:sub(1, #prefix) == prefix then err = err:sub(#prefix + 1) end
+  return nil, (err:gsub("^cannot open: ", ""))
 end
 
 local function shape_text(shape)
@@ -94,7 +94,7 @@ local function npy_header(file, s)
 end
 
 local function load_npy(file, t)
-  local s, err = read(file)
+  local s, err = read(file, 4 * t.rows * t.cols + 65536)
   if not s then fail(file, err == "directory" and "is a directory, expected a .npy file" or "cannot read: " .. err) end
   local descr, fortran, shape, data = npy_header(file, s)
   local want = torch_shape(t)
@@ -114,7 +114,7 @@ end
 
 -- norm.npy: [2] = mean, std (per-feature normalisation is not baked in).
 local function load_norm_npy(file)
-  local s = read(file)
+  local s = read(file, 65536)
   if not s then return nil end
   local descr, fortran, shape, data = npy_header(file, s)
   if descr ~= "<f4" or fortran or #shape ~= 1 or shape[1] ~= 2 or #s - data + 1 ~= 8 then
@@ -224,7 +224,8 @@ end
 -- The weights from a checkpoint file or a directory of .npy files, for graph g of the
 -- spec named spec_name (the name the trainer wrote into its checkpoints).
 function M.load(path, g, spec_name)
-  local s, err = read(path)
+  -- a checkpoint: header (< 4 KB) + parameters + optimizer state (2 copies for Adam) + small parts
+  local s, err = read(path, 4 * 4 * g.param_count + (1 << 20))
   if not s and err == "directory" then return load_dir(path, g) end
   if not s then fail(path, "cannot read weights: " .. err) end
   if s:sub(1, 8) == MAGIC then return load_ckpt(path, s, g, spec_name) end

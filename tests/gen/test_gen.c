@@ -898,10 +898,15 @@ static void w_ckpt_truncated(void) {
   ck_assert_int_eq(truncate(wdir, 150), 0);
 }
 static void w_not_weights(void) { write_text(wdir, "hello\n"); }
+static void w_fifo(void) { ck_assert_int_eq(mkfifo(wdir, 0600), 0); }
 
 static const weights_case WEIGHTS_BAD[] = {
   {"missing", w_none, "--inference --weights {}", "{}: cannot read weights: No such file or directory"},
   {"not_weights", w_not_weights, "--inference --weights {}", "{}: not a chainrule checkpoint nor a directory of .npy files"},
+  {"fifo", w_fifo, "--inference --weights {}",
+   "{}: cannot read weights: is a FIFO, not a regular file (readers take regular files only)"},
+  {"device", w_none, "--inference --weights /dev/zero",
+   "/dev/zero: cannot read weights: is a character device, not a regular file (readers take regular files only)"},
   {"dir_missing_tensor", w_dir_missing_tensor, "--inference --weights {}",
    "{}/2.bias.npy: cannot read: No such file or directory"},
   {"dir_nan", w_dir_nan, "--inference --weights {}", "{}/2.weight.npy: element [1][1] is NaN"},
