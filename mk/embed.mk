@@ -1,7 +1,8 @@
 # Embedding: generated code in other programs. C++ (extern "C", the alignment spelling),
 # several variants of one spec renamed with --name and linked into one program.
 #
-#   make test-cxx      a C++ program over 6 generated networks (3 specs, 3 ISAs, --name),
+#   make test-cxx      a C++ program over 7 generated networks (3 specs, 3 ISAs, --name, and
+#                      an --inference build with baked weights),
 #                      g++ and clang++ at -std=c++17 and c++20; the headers under C99/C11/C17
 EMBED_T := $(BUILD)/tests/embed
 CXXWARN := -Wall -Wextra -Wpedantic -Werror
@@ -27,6 +28,14 @@ endef
 $(foreach n,$(CXX_NAMES),$(eval $(call CXX_GEN_RULE,$(n))))
 $(foreach n,$(CXX_NAMES),$(foreach cc,gcc clang,$(eval $(call CXX_OBJ_RULE,$(n),$(cc)))))
 
+# and an inference-only build with baked weights (tests/inference/vectors/)
+$(EMBED_T)/gen/mnist_infer.c $(EMBED_T)/gen/mnist_infer.h &: specs/mnist_mlp.lua $(BUILD)/chainrule \
+    $(wildcard tests/inference/vectors/mnist_mlp/*.npy)
+	@mkdir -p $(EMBED_T)/gen
+	$(BUILD)/chainrule gen specs/mnist_mlp.lua --inference --weights tests/inference/vectors/mnist_mlp \
+	  --max-batch 4 --name mnist_infer --out $(EMBED_T)/gen >/dev/null
+$(foreach cc,gcc clang,$(eval $(call CXX_OBJ_RULE,mnist_infer,$(cc))))
+CXX_NAMES += mnist_infer
 CXX_HDRS := $(foreach n,$(CXX_NAMES),$(EMBED_T)/gen/$(n).h)
 # g++ links gcc's C objects, clang++ clang's
 $(EMBED_T)/cxx-%: tests/cxx/cxx_test.cpp $(CXX_HDRS) \
@@ -45,7 +54,7 @@ test-cxx: $(CXX_BINS) $(CXX_HDRS) tests/cxx/c_std.c
 	@for v in $(C_STDS); do cc=$${v%%-*}; std=$${v#*-}; \
 	  $$cc -std=$$std -Wall -Wextra -Wpedantic -Werror -I$(EMBED_T)/gen -fsyntax-only tests/cxx/c_std.c \
 	    || { echo "test-cxx: the headers fail under $$cc -std=$$std"; exit 1; }; done
-	@echo "test-cxx: 6 headers clean under $(C_STDS)"
+	@echo "test-cxx: $(words $(CXX_NAMES)) headers clean under $(C_STDS)"
 	@for b in $(CXX_BINS); do echo "== $$(basename $$b)"; $$b || { echo "test-cxx: $$b failed"; exit 1; }; done
 
 # ---------------------------------------------------------------- inference-only builds

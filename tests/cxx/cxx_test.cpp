@@ -11,6 +11,7 @@
 #include "seed_scalar.h"
 #include "seed_avx2.h"
 #include "xor.h"
+#include "mnist_infer.h"
 
 #include <cmath>
 #include <cstdint>
@@ -176,7 +177,37 @@ int main() {
       failures++;
     }
   std::printf("%-13s 3 train steps, loss %.6f\n", xor_net::name, static_cast<double>(x.losses.back()));
+  // the inference-only build (const weights, predict) against the training build's forward
+  {
+    auto p = std::make_unique<mnist_scalar_params>();
+    auto w = std::make_unique<mnist_scalar_work>();
+    std::vector<float> buf(MNIST_INFER_IN * 50);
+    for (int i = 0; i < MNIST_INFER_TENSOR_COUNT; i++) {
+      mnist_infer_export_tensor(buf.data(), &mnist_infer_weights, i);
+      mnist_scalar_import_tensor(p.get(), i, buf.data());
+    }
+    const int n = 9;   // more rows than --max-batch 4: predict works in chunks
+    std::vector<float> x(static_cast<size_t>(n) * MNIST_INFER_IN), out(static_cast<size_t>(n) * MNIST_INFER_OUT);
+    Stream r{777u};
+    for (auto &e : x) e = r.next();
+    std::int32_t cls[n];
+    mnist_infer_predict(cls, x.data(), n);
+    mnist_scalar_forward(out.data(), w.get(), p.get(), x.data(), n);
+    int same = 0;
+    for (int i = 0; i < n; i++) {
+      int best = 0;
+      for (int j = 1; j < MNIST_INFER_OUT; j++)
+        if (out[static_cast<size_t>(i) * MNIST_INFER_OUT + j] > out[static_cast<size_t>(i) * MNIST_INFER_OUT + best]) best = j;
+      same += best == cls[i];
+    }
+    if (same != n) {
+      std::printf("FAIL mnist_infer: %d of %d predictions equal the training build's argmax\n", same, n);
+      failures++;
+    }
+    std::printf("%-13s inference build (const weights, --max-batch %d): %d/%d predictions = mnist_scalar's argmax\n",
+                "mnist_infer", MNIST_INFER_BATCH, same, n);
+  }
   if (failures) std::printf("cxx_test (%s, C++ %ld): %d failures\n", __VERSION__, static_cast<long>(__cplusplus), failures);
-  else std::printf("cxx_test (C++ %ld): 6 networks from 3 specs and 3 ISAs in one program: ok\n", static_cast<long>(__cplusplus));
+  else std::printf("cxx_test (C++ %ld): 7 networks (3 specs, 3 ISAs, an inference build) in one program: ok\n", static_cast<long>(__cplusplus));
   return failures ? 1 : 0;
 }
