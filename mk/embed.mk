@@ -98,10 +98,33 @@ $(foreach v,$(INFER_VARIANTS) $(INFER_NEON),$(eval $(call INFER_RULES,$(v))))
 INFER_BINS := $(foreach v,$(INFER_VARIANTS),$(INFER_T)/$(v)/gcc/infer_test $(INFER_T)/$(v)/clang/infer_test) \
               $(foreach v,$(INFER_NEON),$(INFER_T)/$(v)/neon/infer_test)
 
+# The inference build against the training build's forward, for specs with activations
+# anywhere (tests/inference/same_test.c): SPEC-ISA-BATCH, BATCH "same" = the spec's batch
+# (bit-identical), else within tolerance. Run like INFER_BINS (ISA the CPU lacks: built only).
+SAME_SPECS := tests/isa/specs/act_mix.lua tests/golden/specs/act_ce.lua tests/golden/specs/act_mse.lua \
+              examples/xor.lua specs/mnist_mlp.lua $(RAND_DIR)/r26.lua
+SAME_ISAS  := scalar avx2 avx512 $(EMBED_NEON)
+same_spec = $(filter %/$(word 1,$(subst -, ,$(1))).lua,$(SAME_SPECS))
+define SAME_RULES
+$(INFER_T)/same/$(1)/same_test: tests/inference/same_test.c $(call same_spec,$(1)) $(BUILD)/chainrule
+	@mkdir -p $$(@D)
+	@$(BUILD)/chainrule gen $(call same_spec,$(1)) --isa $(word 2,$(subst -, ,$(1))) --name train --out $$(@D) >/dev/null
+	@b=$$$$(sed -n 's/^#define TRAIN_BATCH *\([0-9]*\).*/\1/p' $$(@D)/train.h); m=$(word 3,$(subst -, ,$(1))); \
+	  [ $$$$m = same ] && m=$$$$b; \
+	  $(BUILD)/chainrule gen $(call same_spec,$(1)) --isa $(word 2,$(subst -, ,$(1))) --name infer --inference \
+	    --max-batch $$$$m --out $$(@D) >/dev/null
+	$(if $(filter neon,$(word 2,$(subst -, ,$(1)))),$$(ISA_CC_neon),gcc) $(WARN) $(OPT) \
+	  $(ISA_CFLAGS_$(word 2,$(subst -, ,$(1)))) -I$$(@D) -o $$@ $$< $$(@D)/train.c $$(@D)/infer.c -lm
+endef
+SAME_CASES := $(foreach s,$(SAME_SPECS),$(foreach i,$(SAME_ISAS),$(foreach b,3 same,$(basename $(notdir $(s)))-$(i)-$(b))))
+$(foreach c,$(SAME_CASES),$(eval $(call SAME_RULES,$(c))))
+INFER_BINS += $(foreach c,$(SAME_CASES),$(INFER_T)/same/$(c)/same_test)
+
 TEST_GOALS += test-inference
 .PHONY: test-inference inference-vectors
 test-inference: $(INFER_BINS)
 	@for b in $(INFER_BINS); do v=$$(basename $$(dirname $$(dirname $$b))); cc=$$(basename $$(dirname $$b)); isa=$${v%%-*}; \
+	  case $$b in */same/*) v=$$cc; cc=gcc; isa=$$(echo $$v | cut -d- -f2); [ $$isa = neon ] && cc=clang;; esac; \
 	  case " scalar $(HOST_ISAS) " in *" $$isa "*) run=;; *) run=no;; esac; \
 	  if [ $$isa = neon ]; then run="$(ISA_RUN_neon)"; fi; \
 	  if [ "$$run" = no ]; then echo "test-inference $$v [$$cc]: built; not run (this CPU lacks $$isa)"; continue; fi; \
