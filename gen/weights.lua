@@ -182,8 +182,10 @@ local function load_ckpt(file, s, g, spec_name)
   if #s < hb then fail(file, "checkpoint truncated (" .. #s .. " bytes, header is " .. hb .. ")") end
   if string.unpack("<I4", s, hb - 3) ~= crc32(s, 1, hb - 4) then fail(file, "checkpoint header corrupt (CRC32 mismatch)") end
   local net = cstr(s, 17, NAME_MAX)
-  if net ~= spec_name then
-    fail(file, "checkpoint is for network '" .. net .. "', the spec describes '" .. spec_name .. "'")
+  -- the trainer writes its network's name: the spec's, or the --name it was generated with
+  if net ~= spec_name and net ~= g.name then
+    fail(file, "checkpoint is for network '" .. net .. "', the spec describes '" .. spec_name .. "'"
+      .. (g.name ~= spec_name and " (--name '" .. g.name .. "')" or ""))
   end
   local pc, sh = string.unpack("<I8i8", s, 17 + NAME_MAX)
   if pc ~= g.param_count or sh ~= shapes_hash(g) then

@@ -994,6 +994,13 @@ START_TEST(test_good_weights) {
   ck_assert_msg(strstr(a, "_backward") == NULL && strstr(a, "_step") == NULL, "an inference build has a backward or step");
   free(a);
   free(bt);
+  /* a checkpoint from a trainer generated with --name wren: accepted with --name wren */
+  snprintf(wdir, sizeof wdir, "%s/wren.ckpt", scratch);
+  write_ckpt(wdir, "wren", W_SHAPES, ours, 26);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --inference --name wren --weights '%s' --out '%s/c'", chainrule(), spec,
+           wdir, scratch);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen --inference --name wren --weights (a wren checkpoint): %s", r.out);
   snprintf(pb, sizeof pb, "%s/b/wnet.h", scratch);
   char *h = read_text(pb, NULL);
   ck_assert_int_eq(macro_value(h, "WNET_BATCH"), 3);
