@@ -135,15 +135,19 @@ inference-vectors: tiny-data
 
 # ---------------------------------------------------------------- bench (not in make test)
 #   make bench-inference [BENCH_INFER_ISA=avx2]   784-50-10, one row: the inference-only build
-#                              (--max-batch 1) against the training build's forward at n = 1
+#                              (--max-batch 1) against the training builds' forward at n = 1
+#                              (batch 64, and batch 1 as make bench's B=1 row)
 BENCH_INFER_ISA ?= $(or $(lastword $(HOST_ISAS)),scalar)
 BENCH_INFER_T   := $(EMBED_T)/bench-infer/$(BENCH_INFER_ISA)
-$(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c &: specs/mnist_mlp.lua $(BUILD)/chainrule $(INFER_NPY)
+$(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c $(BENCH_INFER_T)/train1.c &: specs/mnist_mlp.lua \
+    bench/specs/bench_mlp1.lua $(BUILD)/chainrule $(INFER_NPY)
 	@mkdir -p $(BENCH_INFER_T)
 	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --name train --out $(BENCH_INFER_T) >/dev/null
+	$(BUILD)/chainrule gen bench/specs/bench_mlp1.lua --isa $(BENCH_INFER_ISA) --name train1 --out $(BENCH_INFER_T) >/dev/null
 	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --name infer --inference \
 	  --weights $(INFER_VEC) --out $(BENCH_INFER_T) >/dev/null
-$(BENCH_INFER_T)/bench_infer: tests/inference/bench_infer.c $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c
+$(BENCH_INFER_T)/bench_infer: tests/inference/bench_infer.c $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c \
+    $(BENCH_INFER_T)/train1.c
 	$(CC) $(WARN) -O2 $(ISA_CFLAGS_$(BENCH_INFER_ISA)) -I$(BENCH_INFER_T) -o $@ $^ -lm
 .PHONY: bench-inference
 bench-inference: $(BENCH_INFER_T)/bench_infer

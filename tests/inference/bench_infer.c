@@ -1,11 +1,14 @@
 /* make bench-inference: one 784-50-10 forward of one row (specs/mnist_mlp.lua, same weights)
  * through the inference-only build (--inference, --max-batch 1: infer_forward and
  * infer_predict) against the training build's forward at n = 1 (train_forward, batch 64, the
- * API before --inference existed). Median over 31 runs of 20000 calls each, µs per call.
+ * API before --inference existed) and against a training build of batch 1
+ * (bench/specs/bench_mlp1.lua as train1: what make bench's "inference, B=1" row times).
+ * Median over 31 runs of 20000 calls each, µs per call.
  * Prints CSV rows: workload,impl,batch,us_per_op */
 #define _POSIX_C_SOURCE 200809L
 #include "infer.h"
 #include "train.h"
+#include "train1.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +31,14 @@ static int cmp(const void *a, const void *b) {
 static train_params tp;
 static train_work tw;
 static infer_work iw;
+static train1_params tp1;
+static train1_work tw1;
 static float x[784 * 16], out[16];
 static volatile float sink;
 
 typedef void (*fn)(int);
 static void f_train(int i) { train_forward(out, &tw, &tp, x + (i & 15) * 784, 1); }
+static void f_train1(int i) { train1_forward(out, &tw1, &tp1, x + (i & 15) * 784, 1); }
 static void f_infer(int i) { infer_forward(out, &iw, &infer_weights, x + (i & 15) * 784, 1); }
 static void f_predict(int i) {
   int32_t c;
@@ -60,12 +66,14 @@ int main(void) {
     float buf[39200];
     infer_export_tensor(buf, &infer_weights, t);
     train_import_tensor(&tp, t, buf);
+    train1_import_tensor(&tp1, t, buf);
   }
-  double a = median_us(f_train), b = median_us(f_infer), c = median_us(f_predict);
+  double a = median_us(f_train), a1 = median_us(f_train1), b = median_us(f_infer), c = median_us(f_predict);
   printf("workload,impl,batch,us_per_op\n");
   printf("784-50-10 forward n=1,training build %s (batch %d),1,%.3f\n", TRAIN_ISA, TRAIN_BATCH, a);
+  printf("784-50-10 forward n=1,training build %s (batch %d),1,%.3f\n", TRAIN1_ISA, TRAIN1_BATCH, a1);
   printf("784-50-10 forward n=1,inference build %s (--max-batch %d),1,%.3f\n", INFER_ISA, INFER_BATCH, b);
   printf("784-50-10 predict n=1,inference build %s (--max-batch %d),1,%.3f\n", INFER_ISA, INFER_BATCH, c);
-  printf("# inference / training forward: %.2fx the time\n", b / a);
+  printf("# inference / training forward: %.2fx the time (batch-64 build), %.2fx (batch-1 build)\n", b / a, b / a1);
   return b <= a * 1.05 ? 0 : 1;
 }
