@@ -2,7 +2,8 @@
 # one thread each, on this machine. Not part of `make test`. Installs nothing: run
 # `scripts/deps.sh --bench` first (OpenBLAS, FANN, PyTorch). Writes build/bench.csv.
 #
-#   make bench                      every ISA this machine runs (BENCH_ISAS to choose)
+#   make bench                      every ISA this machine runs (BENCH_ISAS to choose), then
+#                                   make bench-inference (the inference-only build's row)
 #   make bench BENCH_ISAS=          baselines only
 
 BENCH_DIR    := $(BUILD)/bench
@@ -87,3 +88,5 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i))
 	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i)))
 	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BUILD)/bench.csv
 	@echo "bench: wrote $(BUILD)/bench.csv"
+	@echo "bench: the inference-only build at one row (make bench-inference, mk/embed.mk)"
+	@$(MAKE) --no-print-directory bench-inference
