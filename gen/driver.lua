@@ -208,8 +208,11 @@ function M.generate(o)
                   version = VERSION}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
+  -- the deepest entry point's stack bound (the banner lists them all)
+  local deepest = ctx.stack[1]
+  for _, e in ipairs(ctx.stack) do if e[2] > deepest[2] then deepest = e end end
   outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
-                     budget = ctx.code_budget}
+                     budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1]}
   return outputs
 end
 
@@ -241,7 +244,8 @@ function M.generate_dispatch(o)
 end
 
 -- The one line `gen` prints on stdout: the size of NAME.c, how its products are written,
--- and which files were written or already held these bytes.
+-- the stack bound of its deepest entry point, and which files were written or already held
+-- these bytes.
 local function summary(o, outputs, written, kept)
   local emit = require "emit"
   local sm = outputs.summary
@@ -257,8 +261,8 @@ local function summary(o, outputs, written, kept)
   local parts = {}
   if #written > 0 then parts[#parts + 1] = "wrote " .. table.concat(written, ", ") end
   if #kept > 0 then parts[#parts + 1] = table.concat(kept, ", ") .. " unchanged" end
-  return string.format("chainrule: %s%s: %s bytes, %s; %s", dir, sm.source, emit.grouped(bytes), how,
-                       table.concat(parts, "; "))
+  return string.format("chainrule: %s%s: %s bytes, %s; stack at most %s bytes (%s); %s", dir, sm.source,
+                       emit.grouped(bytes), how, emit.grouped(sm.stack), sm.stack_fn, table.concat(parts, "; "))
 end
 
 local function gen(args)
