@@ -152,7 +152,7 @@ function M.generate(o)
   local target = require "target"
   local template = require "template"
 
-  local net = spec.load(o.spec)
+  local net = o.net or spec.load(o.spec)   -- --dispatch loads the spec once for all variants
   local spec_name = net.name
   if o.name or o.inference then
     local copy = {}
@@ -191,13 +191,13 @@ function M.generate(o)
   end
   local header, source = "header.h.tpl", "source.c.tpl"
   if o.inference then header, source = "infer.h.tpl", "infer.c.tpl" end
-  if type(o.dispatch) == "table" then
+  if o.variants then
     source = "dispatch.c.tpl"
-    ctx.isa, ctx.dispatch, ctx.variants = "dispatch", true, o.dispatch
+    ctx.isa, ctx.dispatch, ctx.variants = "dispatch", true, o.variants
     local names = {}
-    for k, v in ipairs(o.dispatch) do names[k] = '"' .. v.isa .. '"' end
+    for k, v in ipairs(o.variants) do names[k] = '"' .. v.isa .. '"' end
     ctx.variant_list = table.concat(names, ", ")
-    ctx.entries = require("lower").entry_points(g)
+    ctx.entries = lower.entry_points(g)
   end
   ctx.banner = banner(g.name .. ".h")
   outputs[#outputs + 1] = {g.name .. ".h", template.render(header, ctx)}
@@ -219,25 +219,23 @@ end
 -- --dispatch: one pair per ISA (renamed NAME_ISA) and the public pair, NAME.h (the usual
 -- header, NAME_ISA "dispatch") and NAME.c (templates/dispatch.c.tpl: the entry points).
 function M.generate_dispatch(o)
-  local template = require "template"
-  local outputs, variants, first = {}, {}, nil
-  local name = o.name
-  for _, isa in ipairs(o.dispatch_isas) do
-    local vo = {}
-    for k, v in pairs(o) do vo[k] = v end
-    vo.dispatch_isas, vo.isa = nil, isa
-    if not name then name = require("spec").load(o.spec).name end
-    vo.name = name .. "_" .. isa
-    local out = M.generate(vo)
-    for _, f in ipairs(out) do outputs[#outputs + 1] = f end
-    variants[#variants + 1] = {name = vo.name, isa = isa, test = DISPATCH_TEST[isa]}
-    first = first or out
+  local net = require("spec").load(o.spec)
+  local name = o.name or net.name
+  local outputs, variants = {}, {}
+  -- o with the dispatch list replaced by these fields
+  local function with(fields)
+    local c = {}
+    for k, v in pairs(o) do c[k] = v end
+    c.dispatch_isas, c.net = nil, net
+    for k, v in pairs(fields) do c[k] = v end
+    return c
   end
-  local po = {}
-  for k, v in pairs(o) do po[k] = v end
-  po.dispatch_isas, po.isa, po.name = nil, "scalar", name
-  po.dispatch = variants
-  local pub = M.generate(po)
+  for _, isa in ipairs(o.dispatch_isas) do
+    local out = M.generate(with({isa = isa, name = name .. "_" .. isa}))
+    for _, f in ipairs(out) do outputs[#outputs + 1] = f end
+    variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa]}
+  end
+  local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
   outputs.summary = pub.summary
   return outputs

@@ -32,16 +32,14 @@ local function share_slots(steps_mem)
     local busy = {}
     if input_slot then busy[input_slot] = true end
     for _, b in ipairs(m.z and {m.z, m.a} or {m.a}) do
-      do
-        local i = take(busy)
-        busy[i] = true
-        local sl = slots[i]
-        sl.floats = math.max(sl.floats, pad(b.floats))
-        sl.holds[#sl.holds + 1] = b
-        if not sl.layer then sl.layer = b.layer end
-        b.buffer, b.cname = b.cname, sl.cname
-        if b == m.a then input_slot = i end
-      end
+      local i = take(busy)
+      busy[i] = true
+      local sl = slots[i]
+      sl.floats = math.max(sl.floats, pad(b.floats))
+      sl.holds[#sl.holds + 1] = b
+      if not sl.layer then sl.layer = b.layer end
+      b.buffer, b.cname = b.cname, sl.cname
+      if b == m.a then input_slot = i end
     end
   end
   return slots
@@ -61,10 +59,10 @@ function M.build(g, steps, opts)
   p.params_floats = off          -- sizeof(NAME_params) / sizeof(float)
 
   off = 0
-  local function buffer(cname, cols, what)
-    if inference and cname:sub(1, 1) == "d" then return nil end
-    local b = {cname = cname, rows = g.batch, cols = cols, ld = cols, what = what,
-               layer = tonumber(cname:match("%d+$"))}
+  -- kind "z", "a" or "d" of layer `layer` (inference keeps no gradients)
+  local function buffer(kind, layer, cols, what)
+    if inference and kind == "d" then return nil end
+    local b = {cname = kind .. layer, rows = g.batch, cols = cols, ld = cols, what = what, layer = layer}
     b.floats = b.rows * b.ld
     b.offset = off
     off = off + pad(b.floats)
@@ -76,20 +74,20 @@ function M.build(g, steps, opts)
     -- m: the buffer the step's activation reads its derivative from (its input or output)
     local m = {input = prev}
     if s.product and s.act then
-      m.z = buffer("z" .. s.first, s.out, "layer " .. s.first .. " output " .. s.product.op.summary
+      m.z = buffer("z", s.first, s.out, "layer " .. s.first .. " output " .. s.product.op.summary
         .. " (before the " .. s.act.op.title .. ")")
-      m.a = buffer("a" .. s.last, s.out, "layer " .. s.last .. " output (after the " .. s.act.op.title .. ")")
+      m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output (after the " .. s.act.op.title .. ")")
       m.act_in = m.z
     elseif s.product then
-      m.a = buffer("a" .. s.last, s.out, "layer " .. s.last .. " output " .. s.product.op.summary)
+      m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output " .. s.product.op.summary)
     else
-      m.a = buffer("a" .. s.last, s.out, "layer " .. s.last .. " output " .. s.act.op.summary)
+      m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output " .. s.act.op.summary)
       m.act_in = prev
     end
     if s.act then m.mask = s.act.op.grad.uses == "input" and m.act_in or m.a end
     -- gradient with respect to the step's value before its activation (z, or the
     -- activation's input)
-    m.d = buffer("d" .. s.first, s.out, "gradient of the loss with respect to "
+    m.d = buffer("d", s.first, s.out, "gradient of the loss with respect to "
       .. (not s.act and "a" .. s.last or s.product and "z" .. s.first or "layer " .. s.last .. "'s input"))
     p.steps[k] = m
     prev = m.a
