@@ -88,7 +88,7 @@ $(INFER_T)/$(1)/gen/infer.c $(INFER_T)/$(1)/gen/infer.h &: specs/mnist_mlp.lua $
 	@mkdir -p $(INFER_T)/$(1)/gen
 	$(BUILD)/chainrule gen specs/mnist_mlp.lua --inference --isa $(call infer_word,$(1),1) --name infer \
 	  --max-batch $(call infer_word,$(1),2) --weights $(call infer_src,$(1)) --out $(INFER_T)/$(1)/gen >/dev/null
-$(INFER_T)/$(1)/%/infer_test: tests/inference/infer_test.c $(INFER_T)/$(1)/gen/infer.c
+$(INFER_T)/$(1)/%/infer_test: tests/inference/infer_test.c tests/soft_check.h $(INFER_T)/$(1)/gen/infer.c
 	@mkdir -p $$(@D)
 	$$(if $$(filter neon,$$*),$$(ISA_CC_neon),$$*) $(WARN) $(OPT) $(ISA_CFLAGS_$(call infer_word,$(1),1)) \
 	  -I$(INFER_T)/$(1)/gen -o $$@ tests/inference/infer_test.c $(INFER_T)/$(1)/gen/infer.c
@@ -175,7 +175,7 @@ endef
 $(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,dnet))
 $(eval $(call DISPATCH_GEN,specs/seed_mse.lua,dmse))
 
-$(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c $(DISPATCH_T)/dnet/%/objs $(DISPATCH_T)/dmse/%/objs
+$(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c tests/soft_check.h $(DISPATCH_T)/dnet/%/objs $(DISPATCH_T)/dmse/%/objs
 	$* $(WARN) $(OPT) -I$(DISPATCH_T)/dnet/gen -o $@ $< $$(cat $(DISPATCH_T)/dnet/$*/objs) -lm
 
 TEST_GOALS += test-dispatch

@@ -14,16 +14,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "../soft_check.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)            \
-  do {                              \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      failures++;                   \
-    }                               \
-  } while (0)
 
 #define N (DNET_BATCH - 3)
 static dnet_params p;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../soft_check.h"
 
 #define N_VALID 200
 
@@ -44,15 +45,6 @@ static void *load_npy(const char *dir, const char *name, size_t elem, size_t cou
   return data;
 }
 
-static int failures = 0;
-#define CHECK(cond, ...)                  \
-  do {                                    \
-    if (!(cond)) {                        \
-      printf("FAIL: " __VA_ARGS__);       \
-      printf("\n");                       \
-      failures++;                         \
-    }                                     \
-  } while (0)
 
 static int argmax(const float *o) {
   int best = 0;
