@@ -228,8 +228,10 @@ end
 function M.training(g, sched, plan, base, ctx)
   local o = g.optimizer
   backward_steps(g, sched, plan, base, ctx)
-  -- NAME_backward reads x only through the first step's weight gradient
-  ctx.backward_reads_x = sched.steps[1].product ~= nil
+  -- NAME_backward reads x through the first step's weight gradient, or as the buffer a first
+  -- standalone activation's derivative reads (relu, leaky_relu: their input)
+  local m1 = plan.steps[1].mask
+  ctx.backward_reads_x = sched.steps[1].product ~= nil or (m1 ~= nil and m1.is_input == true)
 
   local last, lm = sched.steps[#sched.steps], plan.steps[#sched.steps]
   assert(lm.a.ld == g.output, "the output buffer must be dense: NAME_loss reads the caller's out")

@@ -53,7 +53,7 @@ void $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, const
 float $(name)_backward($(name)_grads *g, float *dx, $(name)_work *w, const $(name)_params *p,
                        const float *x, const $(name)_target *t, int n) {
 @ if not backward_reads_x then
-  (void)x;  /* the first layer is an activation: its backward does not read the input */
+  (void)x;  /* the first layer is an activation whose derivative reads its output, not x */
 @ end
   const float loss = $(loss_backward_call);
 @ for _, c in ipairs(backward_calls) do
