@@ -345,7 +345,7 @@ local function run(path)
     if type(e) == "string" and e:match("^spec ran too long") then errors.at(path, line, nil, e) end
     if type(e) == "string" then
       e = scrub(e)
-      if e:match("C stack overflow") or e:match("stack overflow") then
+      if e:match("stack overflow") then   -- also "C stack overflow"
         errors.at(path, line, nil, "the spec nests or recurses too deeply (stack overflow)")
       end
     end
