@@ -106,12 +106,13 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i))
 	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines $(BENCH_BIG_FLAG) >> $(BENCH_DIR)/raw.csv
 	@$(BENCH_DIR)/bench workloads $(BENCH_BIG_FLAG) > $(BENCH_DIR)/workloads.txt
 	@cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \
-	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $$cores (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
-	for c in $$cores; do \
+	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
+	for c in $${cores:-detected}; do \
+	  if [ $$c = detected ]; then set -- env -u OPENBLAS_CORETYPE; else set -- env OPENBLAS_CORETYPE=$$c; fi; \
 	  echo "bench: OpenBLAS and PyTorch with OPENBLAS_CORETYPE=$$c"; \
-	  OPENBLAS_CORETYPE=$$c OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench openblas $(BENCH_BIG_FLAG) \
+	  "$$@" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench openblas $(BENCH_BIG_FLAG) \
 	    >> $(BENCH_DIR)/raw.csv || echo "# openblas $$c: the run failed" >> $(BENCH_DIR)/raw.csv; \
-	  OPENBLAS_CORETYPE=$$c OMP_NUM_THREADS=1 $(PYTHON) bench/torch_bench.py $(BENCH_DIR)/workloads.txt \
+	  "$$@" OMP_NUM_THREADS=1 $(PYTHON) bench/torch_bench.py $(BENCH_DIR)/workloads.txt \
 	    >> $(BENCH_DIR)/raw.csv || echo "# pytorch $$c: bench/torch_bench.py failed" >> $(BENCH_DIR)/raw.csv; \
 	done
 	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i)))
