@@ -257,8 +257,10 @@ static void codegen_report(FILE *csv)
   printf("  %-8s %-16s %9s %12s %9s %12s\n", "isa", "spec", "gen ms", ".c bytes", "lines", "compile ms");
   for (int i = 0; i < ncgs; i++) {
     const codegen *c = &cgs[i];
-    printf("  %-8s %-16s %9.0f %12ld %9ld %12.0f\n", c->isa, c->spec, c->gen_ms, c->bytes, c->lines,
-           c->compile_ms);
+    char gen[24] = "-", cc[24] = "-";   /* a negative time: not recorded */
+    if (c->gen_ms >= 0) snprintf(gen, sizeof gen, "%.0f", c->gen_ms);
+    if (c->compile_ms >= 0) snprintf(cc, sizeof cc, "%.0f", c->compile_ms);
+    printf("  %-8s %-16s %9s %12ld %9ld %12s\n", c->isa, c->spec, gen, c->bytes, c->lines, cc);
     if (csv) fprintf(csv, "%s,%s,%.0f,%ld,%ld,%.0f\n", c->isa, c->spec, c->gen_ms, c->bytes, c->lines,
                      c->compile_ms);
   }

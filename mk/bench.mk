@@ -46,10 +46,11 @@ BENCH_BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BENCH_OBJS   := $(addprefix $(BENCH_DIR)/,bench.o harness.o basenet.o machine.o openblas.o fann.o naive.o)
 
 # One code-generation row per spec and ISA: the generator's time, the .c's size and the
-# time of its compile as built (bench/timed.sh wrote the times next to the outputs).
+# time of its compile as built (bench/timed.sh wrote the times next to the outputs; -1 when
+# a time is missing).
 define BENCH_CODEGEN
 for s in $(BENCH_SPECS); do f=$(BENCH_DIR)/gen/$(1)/$$s.c; \
-  echo "codegen,$(1),$$s,$$(cat $(BENCH_DIR)/gen/$(1)/$$s.gen_ms),$$(wc -c < $$f),$$(wc -l < $$f),$$(cat $(BENCH_DIR)/$(1)/$$s.cc_ms)"; \
+  echo "codegen,$(1),$$s,$$(cat $(BENCH_DIR)/gen/$(1)/$$s.gen_ms 2>/dev/null || echo -1),$$(wc -c < $$f),$$(wc -l < $$f),$$(cat $(BENCH_DIR)/$(1)/$$s.cc_ms 2>/dev/null || echo -1)"; \
 done >> $(BENCH_DIR)/raw.csv;
 endef
 
@@ -75,11 +76,11 @@ $(BENCH_DIR)/bench: $(BENCH_OBJS)
 
 # Generated code: build/bench/gen/<isa>/<spec>.{h,c}
 define BENCH_ISA_RULES
-$(BENCH_DIR)/gen/$(1)/%.c $(BENCH_DIR)/gen/$(1)/%.h: bench/specs/%.lua $(BUILD)/chainrule
+$(BENCH_DIR)/gen/$(1)/%.c $(BENCH_DIR)/gen/$(1)/%.h: bench/specs/%.lua $(BUILD)/chainrule bench/timed.sh
 	@mkdir -p $(BENCH_DIR)/gen/$(1)
 	bench/timed.sh $(BENCH_DIR)/gen/$(1)/$$*.gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --out $(BENCH_DIR)/gen/$(1)
 
-$(BENCH_DIR)/$(1)/%.o: $(BENCH_DIR)/gen/$(1)/%.c
+$(BENCH_DIR)/$(1)/%.o: $(BENCH_DIR)/gen/$(1)/%.c bench/timed.sh
 	@mkdir -p $$(dir $$@)
 	bench/timed.sh $(BENCH_DIR)/$(1)/$$*.cc_ms $(CC) $(WARN) -O2 -g $(BENCH_ISA_FLAGS_$(1)) -c $$< -o $$@
 
