@@ -7,7 +7,8 @@ local M = {}
 function M.build(net)
   local g = {
     name = net.name, path = net.path, input = net.input, output = net.output,
-    batch = net.batch, loss = net.loss, optimizer = net.optimizer, code_budget = net.code_budget,
+    batch = net.batch, loss = net.loss, optimizer = net.optimizer, schedule = net.schedule,
+    code_budget = net.code_budget,
     layers = {}, tensors = {},
   }
   local count = 0

@@ -32,7 +32,18 @@ M.DEFAULT_CODE_BUDGET = 256  -- default: small enough that -fsanitize=undefined 
 M.LOSSES = {"mse", "cross_entropy"}
 M.OPTIMIZERS = {"sgd", "adam", "adamw"}
 
-local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "isa", "code_budget"}
+local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "schedule", "isa", "code_budget"}
+-- Learning-rate schedules (torch.optim.lr_scheduler semantics, run by the trainer: see
+-- trainer/train_sched.c, which checks --schedule with the same keys and ranges). Each key:
+-- {name, kind of value}; the trainer gets the schedule as "KIND:key=value,...".
+M.SCHEDULES = {"step", "cosine", "onecycle"}
+local SCHEDULE_KEYS = {
+  step = {{"step_size", "epochs"}, {"gamma", "pos"}},
+  cosine = {{"t_max", "epochs"}, {"eta_min", "nonneg"}},
+  onecycle = {{"max_lr", "pos"}, {"epochs", "epochs"}, {"pct_start", "frac"}, {"anneal", "anneal"},
+              {"cycle_momentum", "bool"}, {"base_momentum", "unit"}, {"max_momentum", "unit"},
+              {"div_factor", "pos"}, {"final_div_factor", "pos"}, {"three_phase", "bool"}},
+}
 local OPT_OPTIONS = {
   sgd = {"lr", "momentum", "dampening", "nesterov", "weight_decay"},
   adam = {"lr", "beta1", "beta2", "eps", "weight_decay"},
@@ -228,6 +239,12 @@ local function make_env(file)
       return mk("optimizer", {kind = kind, opts = opts, extra = select("#", ...)}, line)
     end
   end
+  for _, kind in ipairs(M.SCHEDULES) do
+    env[kind] = function(opts, ...)
+      local line = caller_line()
+      return mk("schedule", {kind = kind, opts = opts, extra = select("#", ...)}, line)
+    end
+  end
   function env.network(name)
     local line = caller_line()
     return function(body)
@@ -236,6 +253,7 @@ local function make_env(file)
   end
   local words = {"network"}
   for _, w in ipairs(ops.words()) do words[#words + 1] = w end
+  for _, w in ipairs(M.SCHEDULES) do words[#words + 1] = w end
   for _, w in ipairs({"sgd", "adam", "adamw", "math", "string", "table", "ipairs", "pairs", "tonumber",
                       "tostring", "type", "select", "assert", "error", "next", "unpack"}) do
     words[#words + 1] = w
@@ -569,6 +587,70 @@ local function check_optimizer(c, net)
   net.optimizer = opt
 end
 
+-- schedule = step{...} | cosine{...} | onecycle{...} (optional): net.schedule is the
+-- trainer's "KIND:key=value,..." text, keys in SCHEDULE_KEYS order.
+local SCHEDULE_VALUES = {
+  pos = {function(v) return finite(v) and v > 0 end, "a number > 0"},
+  nonneg = {function(v) return finite(v) and v >= 0 end, "a number >= 0"},
+  frac = {function(v) return finite(v) and v > 0 and v < 1 end, "a number in (0, 1)"},
+  unit = {function(v) return finite(v) and v >= 0 and v <= 1 end, "a number in [0, 1]"},
+  epochs = {function(v) return is_int(v) and v >= 1 and v <= 1000000 end, "an integer from 1 to 1000000"},
+  bool = {function(v) return type(v) == "boolean" end, "true or false"},
+  anneal = {function(v) return v == "cos" or v == "linear" end, 'cos or linear'},
+}
+local function check_schedule(c, net)
+  local fail, line_of, made, body = c.fail, c.line_of, c.made, c.body
+  local o = body.schedule
+  if o == nil then return end
+  local line = line_of("schedule")
+  if not (made[o] and o.tag == "schedule") then
+    fail(line, "schedule", "expected step{...}, cosine{...} or onecycle{...}, got " .. show(o))
+  end
+  line = o.line
+  local kind = o.kind
+  if o.extra > 0 or (o.opts ~= nil and (type(o.opts) ~= "table" or made[o.opts])) then
+    fail(line, "schedule", kind .. " takes one options table like " .. kind .. "{...}, got " .. show(o.opts))
+  end
+  local opts = o.opts or {}
+  local keys = SCHEDULE_KEYS[kind]
+  local names = {}
+  for i, k in ipairs(keys) do names[i] = k[1] end
+  for _, k in ipairs(sorted_keys(opts, function(n)
+    fail(line, "schedule", kind .. " options: more than " .. n .. " entries")
+  end)) do
+    if type(k) ~= "string" or not contains(names, k) then
+      fail(line, "schedule", kind .. " has no option " .. show(k) .. errors.suggest(k, names))
+    end
+  end
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = opts[k[1]]
+    if v ~= nil then
+      local ok, what = SCHEDULE_VALUES[k[2]][1], SCHEDULE_VALUES[k[2]][2]
+      if not ok(v) then
+        fail(line, "schedule", kind .. " " .. k[1] .. " must be " .. what .. ", got " .. show(v))
+      end
+      if type(v) == "number" then   -- the shortest text that reads back as the same double
+        local text
+        for digits = 1, 17 do
+          text = string.format("%." .. digits .. "g", v)
+          if tonumber(text) == v then break end
+        end
+        v = text
+      end
+      parts[#parts + 1] = k[1] .. "=" .. tostring(v)
+    end
+  end
+  if kind == "step" and opts.step_size == nil then
+    fail(line, "schedule", "step needs step_size (epochs between decays), e.g. step{step_size = 5}")
+  end
+  if kind == "onecycle" and (opts.base_momentum or 0.85) > (opts.max_momentum or 0.95) then
+    fail(line, "schedule", "onecycle base_momentum " .. show(opts.base_momentum or 0.85)
+      .. " is larger than max_momentum " .. show(opts.max_momentum or 0.95))
+  end
+  net.schedule = kind .. (#parts > 0 and ":" .. table.concat(parts, ",") or "")
+end
+
 local function check_budget_isa(c, net)
   local fail, line_of, body = c.fail, c.line_of, c.body
   -- code_budget: the most multiply-add statements the products of all linear layers may
@@ -640,6 +722,7 @@ local function validate(path, value, made, text)
   check_layers(c, net)
   check_loss(c, net)
   check_optimizer(c, net)
+  check_schedule(c, net)
   check_budget_isa(c, net)
   return net
 end

@@ -87,9 +87,17 @@ $(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(TRAINER_SAN_LIBS) $(TRAINER_HDR
 	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
 	  $(CHECK_LIBS) -lz -lm
 
-test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli tiny-data
+# the lr schedules against PyTorch's (tests/trainer/sched_golden.txt; `make golden` rewrites it)
+$(TT_DIR)/test_sched: tests/trainer/test_sched.c $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
+	  $(CHECK_LIBS) -lz -lm
+
+test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli tiny-data
 	@echo "== trainer runtime suite: checkpoints, CRC-32, metrics, non-finite scan (ASan + UBSan)"
 	@mkdir -p $(TT_DIR)/tmp
 	@CR_TEST_TMP=$(TT_DIR)/tmp $(TT_DIR)/test_ckpt
+	@echo "== learning-rate schedules vs PyTorch (ASan + UBSan)"
+	@$(TT_DIR)/test_sched tests/trainer/sched_golden.txt
 	@echo "== trainer end-to-end tests (ASan + UBSan, tiny data set)"
 	@tests/trainer/run.sh $(TT_DIR) $(BUILD)/tiny

@@ -31,6 +31,12 @@ static float w_loss(const float *out, const void *targets, int n) {
 }
 static void w_opt_init(void *opt) { NET(opt_init)((net_opt *)opt); }
 static float *w_opt_lr(void *opt) { return &((net_opt *)opt)->lr; }
+/* what a onecycle schedule cycles: SGD's momentum, Adam's beta1 (as torch's OneCycleLR) */
+#ifdef $(NAME)_OPT_SGD
+static float *w_opt_momentum(void *opt) { return &((net_opt *)opt)->momentum; }
+#else
+static float *w_opt_momentum(void *opt) { return &((net_opt *)opt)->beta1; }
+#endif
 static void w_export(float *dst, const void *params, int tensor) {
   NET(export_tensor)(dst, (const net_params *)params, tensor);
 }
@@ -87,6 +93,8 @@ int main(int argc, char **argv) {
       .correct = NET_CORRECT,
       .opt_init = w_opt_init,
       .opt_lr = w_opt_lr,
+      .opt_momentum = w_opt_momentum,
+      .schedule = $(schedule and ('"' .. emit.c_string(schedule) .. '"') or "NULL"),
       .export_tensor = w_export,
       .import_tensor = w_import,
   };

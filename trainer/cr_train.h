@@ -112,6 +112,8 @@ typedef struct {
   int   (*correct)(const float *out, const void *targets, int n);   /* NULL for MSE */
   void  (*opt_init)(void *opt);
   float *(*opt_lr)(void *opt);                                      /* the lr field */
+  float *(*opt_momentum)(void *opt);     /* SGD's momentum or Adam's beta1 (onecycle cycles it) */
+  const char *schedule;    /* the spec's lr schedule, "KIND:key=value,..." (NULL: constant) */
   void  (*export_tensor)(float *dst, const void *params, int tensor);
   void  (*import_tensor)(void *params, int tensor, const float *src);
 } cr_net;

@@ -206,6 +206,18 @@ static const spec_case SPEC_BAD[] = {
   {"beta1", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
    "optimizer = adam{beta1 = 1} }\n",
    "{}:1: optimizer: adam beta1 must be in [0, 1), got 1"},
+  {"schedule_kind", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = \"onecycle\" }\n",
+   "{}:2: schedule: expected step{...}, cosine{...} or onecycle{...}, got 'onecycle'"},
+  {"schedule_key", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = onecycle{max_rl = 1} }\n",
+   "{}:2: schedule: onecycle has no option 'max_rl' (did you mean 'max_lr'?)"},
+  {"schedule_value", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = cosine{t_max = 2.5} }\n",
+   "{}:2: schedule: cosine t_max must be an integer from 1 to 1000000, got 2.5"},
+  {"schedule_step_size", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = step{gamma = 0.5} }\n",
+   "{}:2: schedule: step needs step_size (epochs between decays), e.g. step{step_size = 5}"},
   {"init_typo", "return network \"x\" { input = 4, layers = { linear(2, {mode = \"fan_inn\"}) }, " OK_REST "\n",
    "{}:1: layers[1]: mode must be one of 'fan_in', 'fan_out', got 'fan_inn' (did you mean 'fan_in'?)"},
   {"relu_option", "return network \"x\" { input = 4, layers = { linear(2), relu{shfit = 1} }, " OK_REST "\n",
@@ -500,6 +512,32 @@ START_TEST(test_cli_file) {
   ck_assert_msg(text != NULL, "seed_mse_cli.c not written");
   ck_assert_msg(strstr(text, "#include \"seed_mse.h\"") != NULL, "seed_mse_cli.c does not include seed_mse.h");
   ck_assert_msg(strstr(text, "$(") == NULL, "seed_mse_cli.c has an unexpanded template splice");
+  free(text);
+}
+END_TEST
+
+/* The spec's schedule reaches the trainer as KIND:key=value text, numbers in their shortest
+ * round-tripping form, keys in a fixed order whatever order the spec wrote them in. */
+START_TEST(test_cli_schedule) {
+  char cmd[2048], path[600];
+  snprintf(path, sizeof path, "%s/sched.lua", scratch);
+  write_text(path, "return network \"sched\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\",\n"
+                   "  optimizer = sgd{lr = 0.1, momentum = 0.9},\n"
+                   "  schedule = onecycle{pct_start = 0.25, max_lr = 0.1, anneal = \"linear\", three_phase = true} }\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --cli --out '%s'", chainrule(), path, scratch);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen --cli failed: %s", r.out);
+  snprintf(path, sizeof path, "%s/sched_cli.c", scratch);
+  char *text = read_text(path, NULL);
+  ck_assert_msg(text != NULL, "sched_cli.c not written");
+  ck_assert_msg(strstr(text, ".schedule = \"onecycle:max_lr=0.1,pct_start=0.25,anneal=linear,three_phase=true\",")
+                != NULL, "sched_cli.c lacks the schedule text");
+  free(text);
+  snprintf(path, sizeof path, "%s/seed_mse_cli.c", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/seed_mse.lua --cli --out '%s'", chainrule(), scratch);
+  r = run(cmd);
+  text = read_text(path, NULL);
+  ck_assert_msg(r.status == 0 && text && strstr(text, ".schedule = NULL,"), "no schedule should give NULL");
   free(text);
 }
 END_TEST
@@ -1136,7 +1174,7 @@ START_TEST(test_hostile_specs) {
      "{}:4: layers: more than 1000 entries (at most 256 layers)"},
     {"many_fields", "local b = { input = 2, layers = { linear(2) }, loss = \"mse\", optimizer = sgd{lr = 0.1} }\n"
      "for i = 1, 5000 do b[\"f\" .. i] = i end\nreturn network \"x\" (b)\n",
-     "{}:3: network: more than 1000 fields (a network has 7)"},
+     "{}:3: network: more than 1000 fields (a network has 8)"},
   };
   for (int i = 0; i < COUNT(cases); i++) check_bad_spec(&cases[i], LIMIT_SECONDS);
   free(deep), free(deep2), free(concat), free(calls), free(calls2);
@@ -1254,6 +1292,7 @@ static Suite *suite_gen(void) {
   tcase_add_test(core, test_deterministic_and_unchanged);
   tcase_add_test(core, test_spec_features);
   tcase_add_test(core, test_cli_file);
+  tcase_add_test(core, test_cli_schedule);
   tcase_add_test(core, test_lua_units);
   tcase_add_test(core, test_template_errors);
   tcase_add_test(core, test_specs_compile);

@@ -169,6 +169,44 @@ if expect_rc t_resume 0; then
   fi
 fi
 
+# --- learning-rate schedules: a schedule is a function of the epoch and step counters the
+# checkpoint holds, so resuming mid-schedule continues it exactly; the checkpoint keeps the
+# base lr, not the last scheduled one (test_sched checks the values against PyTorch)
+oc="onecycle:epochs=3,pct_start=0.4"
+run t_oc_full "$cli" train --data "$tiny" --epochs 3 --seed 6 --schedule "$oc" --checkpoint "$tmp/ocf.ckpt"
+run t_oc_half "$cli" train --data "$tiny" --epochs 1 --seed 6 --schedule "$oc" --checkpoint "$tmp/och.ckpt"
+run t_oc_res "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/och.ckpt" --schedule "$oc"
+run t_oc_const "$cli" train --data "$tiny" --epochs 3 --seed 6 --checkpoint "$tmp/occ.ckpt"
+if expect_rc t_oc_full 0 && expect_rc t_oc_res 0; then
+  if cmp -s "$tmp/ocf.ckpt" "$tmp/och.ckpt"; then
+    ok "onecycle: 1 epoch + resume 2 epochs == 3 epochs straight, bitwise"
+  else
+    bad "onecycle resume differs from the uninterrupted run"
+  fi
+  if ! cmp -s "$tmp/ocf.ckpt" "$tmp/occ.ckpt" && grep -q "lr 0.05 $oc," "$tmp/t_oc_full.out"; then
+    ok "onecycle changes the training (checkpoint differs from constant lr) and is named at the start"
+  else
+    bad "onecycle made no difference or was not announced" "$(head -1 "$tmp/t_oc_full.out")"
+  fi
+fi
+run t_step "$cli" train --data "$tiny" --epochs 2 --seed 6 --schedule step:step_size=1,gamma=0.5 --checkpoint "$tmp/st.ckpt"
+run t_step_res "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/st.ckpt" --schedule step:step_size=1,gamma=0.5 --checkpoint "$tmp/st3.ckpt"
+run t_step_full "$cli" train --data "$tiny" --epochs 3 --seed 6 --schedule step:step_size=1,gamma=0.5 --checkpoint "$tmp/stf.ckpt"
+if expect_rc t_step_res 0 && cmp -s "$tmp/st3.ckpt" "$tmp/stf.ckpt"; then
+  ok "step schedule: 2 epochs + resume 1 epoch == 3 epochs straight, bitwise"
+else
+  bad "step schedule resume differs from the uninterrupted run"
+fi
+while IFS='|' read -r what want sched; do
+  run t_badsched "$cli" train --data "$tiny" --epochs 3 --schedule "$sched" --checkpoint "$tmp/never_s.ckpt"
+  expect_rc t_badsched 2 && one_line_matching t_badsched "$want" && [ ! -e "$tmp/never_s.ckpt" ] &&
+    ok "--schedule $what: one line, exit 2, nothing written"
+done <<LIST
+unknown kind|unknown schedule 'warmup'|warmup
+bad value|onecycle pct_start must be a number in \(0, 1\), got '2'|onecycle:pct_start=2
+shorter than the run|onecycle epochs=2 is fewer than the 3 epochs to train|onecycle:epochs=2
+LIST
+
 # A metrics CSV whose rows print far wider than usual (300-digit losses), continued by
 # --resume: the writer once sized its buffer at 128 bytes a row (heap overflow under ASan,
 # heap bytes in the file without it).
