@@ -52,7 +52,7 @@ test-gen: $(BUILD)/chainrule $(BUILD)/tests/gen/test_gen test-gen-golden
 # review, and a change meant to keep the bytes is checked to keep them. test-gen-golden
 # regenerates each into $(BUILD)/gen-golden/ISA/ and diffs; after a deliberate change of the
 # output, `make gen-golden-update` rewrites the committed files (commit them with the change).
-# Generated from the repository root with the relative spec path: the banner names it.
+# The banner names the spec by its file name only, so the directory gen runs from does not matter.
 # Each entry is ISA:SPEC.
 GEN_GOLDEN := scalar:examples/xor.lua avx512:specs/mnist_mlp.lua
 GEN_GOLDEN_DIR := tests/gen/golden
