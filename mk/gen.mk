@@ -2,12 +2,22 @@
 # and the generator's tests.
 #
 #   make gen [SPEC=specs/x.lua] [ISA=avx2]   generate C for SPEC into $(GENDIR)
+#   make LUA_STATIC=1        link the generator with Lua's static archive (no liblua5.4.so needed)
 #   make test-gen            the generator's Check suite (tests/gen/) and the generated-code goldens
 #   make test-gen-golden     regenerate tests/gen/golden/ into $(BUILD)/gen-golden and diff
 #   make gen-golden-update   rewrite tests/gen/golden/ after a deliberate change of the output
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4)
+# LUA_STATIC=1 links Lua's archive (Debian's liblua5.4-dev ships liblua5.4.a), so the binary
+# (and an installed copy) needs no liblua5.4.so at run time; its libm/libdl come from libc.
+ifeq ($(LUA_STATIC),1)
+LUA_LIBS   := $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a -lm -ldl
+else
 LUA_LIBS   := $(shell pkg-config --libs lua5.4)
+endif
+# The link line in a file rewritten only when it changes, so switching LUA_STATIC relinks.
+LUA_LINK_FILE := $(BUILD)/host/lua-link
+$(shell mkdir -p $(BUILD)/host && { echo '$(LUA_LIBS)' | cmp -s - $(LUA_LINK_FILE) || echo '$(LUA_LIBS)' > $(LUA_LINK_FILE); })
 
 GEN_LUA := $(sort $(wildcard gen/*.lua gen/*/*.lua))
 GEN_TPL := $(sort $(wildcard templates/*.tpl))
@@ -26,7 +36,7 @@ $(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) mk/gen.mk
 # Linked under a temporary name and renamed, so a concurrent make never runs half a binary.
 # It links the runtime (libcr.a) for its reader and writer policies (runtime/cr_file.c,
 # cr_out.c): the spec is read, and NAME.h/NAME.c written, as every runtime file is.
-$(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c $(BUILD)/libcr.a runtime/cr.h
+$(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c $(BUILD)/libcr.a runtime/cr.h $(LUA_LINK_FILE)
 	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -Iruntime -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c \
 	  $(BUILD)/libcr.a $(LUA_LIBS) -lz && mv -f $@.$$$$.tmp $@
 
