@@ -26,7 +26,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
                directory of PyTorch-layout .npy files (0.weight.npy [out][in], 0.bias.npy, ...)
   --max-batch N  with --inference: most rows per NAME_forward call, sizing NAME_work (default 1)
   --depfile FILE  also write FILE, a Make-syntax depfile (make's include, ninja, CMake's
-               DEPFILE): the outputs depend on SPEC, the --weights files and this binary
+               DEPFILE): the outputs depend on SPEC, the --weights files and this binary;
+               its directory must exist unless it is the --out directory
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
                avx512, avx2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
                points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
@@ -188,7 +189,8 @@ local function parse_gen(args, from)
   if o.depfile then
     local parent = o.depfile:match("^(.*)/[^/]*$")
     if parent == "" then parent = "/" end
-    if parent and host.stat(parent) ~= "dir" then
+    -- the --out directory is created before anything is written; any other must exist
+    if parent and parent ~= (o.out:gsub("(.)/+$", "%1")) and host.stat(parent) ~= "dir" then
       usage_error("--depfile: directory '" .. parent .. "' does not exist")
     end
     if host.stat(o.depfile) == "dir" then usage_error("--depfile: '" .. o.depfile .. "' is a directory") end

@@ -10,8 +10,9 @@
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4)
 # LUA_STATIC=1 links Lua's archive (Debian's liblua5.4-dev ships liblua5.4.a), so the binary
 # (and an installed copy) needs no liblua5.4.so at run time; its libm/libdl come from libc.
+LUA_STATIC_LIBS := $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a -lm -ldl
 ifeq ($(LUA_STATIC),1)
-LUA_LIBS   := $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a -lm -ldl
+LUA_LIBS   := $(LUA_STATIC_LIBS)
 else
 LUA_LIBS   := $(shell pkg-config --libs lua5.4)
 endif
@@ -36,9 +37,17 @@ $(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) mk/gen.mk
 # Linked under a temporary name and renamed, so a concurrent make never runs half a binary.
 # It links the runtime (libcr.a) for its reader and writer policies (runtime/cr_file.c,
 # cr_out.c): the spec is read, and NAME.h/NAME.c written, as every runtime file is.
-$(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c $(BUILD)/libcr.a runtime/cr.h $(LUA_LINK_FILE)
-	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -Iruntime -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c \
-	  $(BUILD)/libcr.a $(LUA_LIBS) -lz && mv -f $@.$$$$.tmp $@
+GEN_HOST_DEPS := gen/main.c gen/embedded.h $(BUILD)/host/embedded.c $(BUILD)/libcr.a runtime/cr.h
+# $(1): Lua's link flags
+gen_link = $(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -Iruntime -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c \
+  $(BUILD)/libcr.a $(1) -lz && mv -f $@.$$$$.tmp $@
+$(BUILD)/chainrule: $(GEN_HOST_DEPS) $(LUA_LINK_FILE)
+	$(call gen_link,$(LUA_LIBS))
+
+# Always with Lua linked statically, whatever LUA_STATIC says: what test-install installs.
+$(BUILD)/lua-static/chainrule: $(GEN_HOST_DEPS)
+	@mkdir -p $(@D)
+	$(call gen_link,$(LUA_STATIC_LIBS))
 
 .PHONY: gen
 gen: $(BUILD)/chainrule

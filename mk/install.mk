@@ -16,3 +16,11 @@ install: $(BUILD)/chainrule $(BUILD)/libcr.a $(BUILD)/libcrtrain.a
 
 uninstall:
 	@scripts/install.sh uninstall '$(DESTDIR)' '$(PREFIX)' '$(BUILD)' '$(VERSION)'
+
+# ---------------------------------------------------------------- tests (tests/install/)
+#   make test-install  install into a temporary prefix and build two consumer projects from it
+#                      (Makefile + pkg-config, CMake), each trains; second builds are no-ops
+TEST_GOALS += test-install
+.PHONY: test-install
+test-install: $(BUILD)/lua-static/chainrule $(BUILD)/libcr.a $(BUILD)/libcrtrain.a
+	@tests/install/run.sh '$(BUILD)' '$(VERSION)'

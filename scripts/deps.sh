@@ -11,7 +11,7 @@ set -eu
 
 core="build-essential pkg-config clang libclang-rt-14-dev liblua5.4-dev check zlib1g-dev
       qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross lld gnuplot-nox nodejs npm
-      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake ninja-build"
 bench="libopenblas-dev libfann-dev python3-torch python3-numpy"
 golden="python3-torch python3-numpy"
 data="dataset-fashion-mnist gnuplot-nox"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make install / make uninstall (mk/install.mk runs this with the built files in place).
 #
-#   scripts/install.sh install   DESTDIR PREFIX BUILD VERSION
+#   scripts/install.sh install   DESTDIR PREFIX BUILD VERSION [GENERATOR]
 #   scripts/install.sh uninstall DESTDIR PREFIX BUILD VERSION
 #
+# GENERATOR: the binary to install as bin/chainrule (default BUILD/chainrule).
 # Installs under DESTDIR/PREFIX: bin/chainrule, lib/libcr.a and lib/libcrtrain.a,
 # include/chainrule/{cr.h,cr_train.h}, lib/pkgconfig/{chainrule,chainrule-train}.pc,
 # lib/cmake/chainrule/ (find_package(chainrule)), share/man/man1/chainrule.1 and
@@ -13,15 +14,15 @@
 # nothing written. uninstall removes exactly these files and the directories of ours that
 # are left empty.
 set -eu
-[ $# -eq 5 ] || { echo "usage: scripts/install.sh install|uninstall DESTDIR PREFIX BUILD VERSION" >&2; exit 2; }
-mode=$1 destdir=$2 prefix=$3 build=$4 version=$5
+[ $# -eq 5 ] || [ $# -eq 6 ] || { echo "usage: scripts/install.sh install|uninstall DESTDIR PREFIX BUILD VERSION [GENERATOR]" >&2; exit 2; }
+mode=$1 destdir=$2 prefix=$3 build=$4 version=$5 generator=${6:-$4/chainrule}
 case "$prefix" in /*) ;; *) echo "make $mode: PREFIX must be an absolute path, got '$prefix'" >&2; exit 2 ;; esac
 root="$destdir$prefix"
 cd "$(dirname "$0")/.."
 
 # destination (relative to root) <- source; "@gen NAME" are written from pkg/ templates below
 manifest() {
-  echo "bin/chainrule $build/chainrule 755"
+  echo "bin/chainrule $generator 755"
   echo "lib/libcr.a $build/libcr.a 644"
   echo "lib/libcrtrain.a $build/libcrtrain.a 644"
   echo "include/chainrule/cr.h runtime/cr.h 644"
@@ -43,7 +44,7 @@ man_page() {
   echo "chainrule \\- generate size-specialised SIMD C for a neural network from a Lua spec"
   echo ".SH DESCRIPTION"
   echo ".nf"
-  "$build/chainrule" --help | sed -e 's/\\/\\e/g' -e 's/^\([.'"'"']\)/\\\&\1/'
+  "$generator" --help | sed -e 's/\\/\\e/g' -e 's/^\([.'"'"']\)/\\\&\1/'
   echo ".fi"
   echo ".SH FILES"
   echo "$prefix/share/chainrule/ example specs, docs and the Python module (python/chainrule_ctypes.py)."

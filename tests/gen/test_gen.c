@@ -557,6 +557,10 @@ START_TEST(test_depfile) {
   ck_assert_int_eq(r.status, 2);
   ck_assert_str_eq(r.out, "chainrule: --depfile: 'o u' is a directory\n");
   ck_assert_msg(access(path, F_OK) != 0, "--depfile error left %s behind", path);
+  /* into the --out directory, which gen creates */
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' gen 'x y.lua' --out fresh/ --depfile fresh/x.d", scratch, exe);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, "wrote xor.h, xor.c, fresh/x.d"), "%s", r.out);
 }
 END_TEST
 
