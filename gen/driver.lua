@@ -20,6 +20,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
   --name NAME  call the network NAME instead of the spec's name: every symbol, type, macro,
                the include guard and the file names (so several variants link together)
   --cli        also write NAME_cli.c, a command-line trainer for the network
+  --python     also write NAME.py, a NumPy/ctypes module for the network, and libNAME.so,
+               compiled now from NAME.c with $CC (default cc) and the ISA's flags
   --inference  forward-only NAME.h/NAME.c: no backward, loss or optimizer; NAME_predict for a
                classifier (argmax, no libm)
   --weights W  with --inference: const NAME_weights, bit for bit, from a trainer checkpoint or a
@@ -151,6 +153,8 @@ local function parse_gen(args, from)
       o.cli = true
     elseif key == "--inference" and not value then
       o.inference = true
+    elseif key == "--python" and not value then
+      o.python = true
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       usage_error("unknown option '" .. a .. "' (try --help)")
     elseif o.spec then
@@ -169,8 +173,9 @@ local function parse_gen(args, from)
     if o[k] and not o.inference then usage_error("--" .. k .. " needs --inference") end
   end
   if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
+  if o.python and o.inference then usage_error("--python is for training builds; it cannot be combined with --inference") end
   if o.dispatch then
-    for _, k in ipairs({"isa", "inference", "cli"}) do
+    for _, k in ipairs({"isa", "inference", "cli", "python"}) do
       if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
     end
     local seen, list = {}, {}
@@ -281,6 +286,10 @@ function M.generate(o)
                   version = VERSION}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
+  if o.python then
+    outputs[#outputs + 1] = {g.name .. ".py", template.render("python.py.tpl", ctx)}
+    outputs.python = {name = g.name, flags = isa.guard_flags or ""}
+  end
   -- the deepest entry point's stack bound (the banner lists them all)
   local deepest = ctx.stack[1]
   for _, e in ipairs(ctx.stack) do if e[2] > deepest[2] then deepest = e end end
@@ -340,10 +349,55 @@ local function summary(o, outputs, written, kept)
                        emit.grouped(bytes), how, emit.grouped(sm.stack), sm.stack_fn, table.concat(parts, "; "))
 end
 
+-- A shell word: the text in single quotes.
+local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- gen --python: compiles the NAME.h/NAME.c just rendered into libNAME.so with $CC (default cc)
+-- in a temporary directory and returns {"libNAME.so", bytes} for write_outputs, so the
+-- library is written with the other files or not at all. No compiler, or a failed compile:
+-- one line, exit 2, nothing written.
+local function build_library(outputs)
+  local py = outputs.python
+  local cc = os.getenv("CC")
+  if not cc or cc:match("^%s*$") then cc = "cc" end
+  local first = cc:match("^%s*(%S+)")
+  if not os.execute("command -v " .. sh_quote(first) .. " >/dev/null 2>&1") then
+    usage_error("--python: no C compiler to build lib" .. py.name .. ".so: '" .. first
+      .. "' not found (install one or set CC)")
+  end
+  local pipe = io.popen("mktemp -d \"${TMPDIR:-/tmp}/chainrule-python.XXXXXX\"")
+  local tmp = pipe and pipe:read("l")
+  if pipe then pipe:close() end
+  if not tmp or tmp == "" then usage_error("--python: cannot make a temporary directory") end
+  for _, out in ipairs(outputs) do
+    if out[1] == py.name .. ".h" or out[1] == py.name .. ".c" then
+      local f = io.open(tmp .. "/" .. out[1], "wb")
+      if not f then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
+      f:write(out[2])
+      f:close()
+    end
+  end
+  local so = tmp .. "/lib" .. py.name .. ".so"
+  -- run in the temporary directory with relative names: its path must not reach the library's bytes
+  local cmd = string.format("cd %s && %s -std=c11 -O2 -fPIC -shared %s -o lib%s.so %s.c -lm >log 2>&1", sh_quote(tmp),
+                            cc, py.flags, py.name, py.name)
+  local ok = os.execute(cmd)
+  local bytes = ok and host.read_plain(so, 1 << 30)
+  if not bytes then
+    local log = host.read_plain(tmp .. "/log", 1 << 20) or ""
+    os.execute("rm -rf " .. sh_quote(tmp))
+    usage_error("--python: '" .. cc .. "' failed to build lib" .. py.name .. ".so: "
+      .. ((log:match("[^\n]*error[^\n]*") or log:match("[^\n]+") or "no message")))
+  end
+  os.execute("rm -rf " .. sh_quote(tmp))
+  return {"lib" .. py.name .. ".so", bytes}
+end
+
 local function gen(args)
   local o = parse_gen(args, 2)
   local outputs = M.generate(o)
-  -- Everything is rendered before anything is written: a failure leaves no files.
+  if o.python then outputs[#outputs + 1] = build_library(outputs) end
+  -- Everything is rendered (and compiled) before anything is written: a failure leaves no files.
   if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
   local dir = o.out == "." and "" or (o.out:gsub("/+$", "") .. "/")
   local files, targets = {}, {}

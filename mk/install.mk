@@ -3,7 +3,7 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=]   the generator, libcr.a + libcrtrain.a and
 #                     their headers, pkg-config files (chainrule, chainrule-train), the CMake
 #                     package (find_package(chainrule), chainrule_generate), a man page, and
-#                     share/chainrule/ (example specs, docs, the Python module)
+#                     share/chainrule/ (example specs, docs)
 #   make uninstall [PREFIX=...] [DESTDIR=]       remove exactly those files
 #   make install LUA_STATIC=1                    the same with Lua linked statically
 PREFIX  ?= /usr/local
@@ -24,3 +24,13 @@ TEST_GOALS += test-install
 .PHONY: test-install
 test-install: $(BUILD)/lua-static/chainrule $(BUILD)/libcr.a $(BUILD)/libcrtrain.a
 	@tests/install/run.sh '$(BUILD)' '$(VERSION)'
+
+# ---------------------------------------------------------------- tests (tests/python/)
+#   make test-python   gen --python against PyTorch: same outputs, same parameters after 10
+#                      SGD steps, ValueError for bad arguments (needs scripts/deps.sh --python;
+#                      prints SKIP without torch/numpy)
+TEST_GOALS += test-python
+.PHONY: test-python
+test-python: $(BUILD)/chainrule
+	@rm -rf $(BUILD)/tests/python && mkdir -p $(BUILD)/tests/python
+	@$(PYTHON) tests/python/test_torch.py $(BUILD)/chainrule $(BUILD)/tests/python

@@ -8,7 +8,7 @@
 # Installs under DESTDIR/PREFIX: bin/chainrule, lib/libcr.a and lib/libcrtrain.a,
 # include/chainrule/{cr.h,cr_train.h}, lib/pkgconfig/{chainrule,chainrule-train}.pc,
 # lib/cmake/chainrule/ (find_package(chainrule)), share/man/man1/chainrule.1 and
-# share/chainrule/ (example specs, the Python module, docs). The .pc files name PREFIX
+# share/chainrule/ (example specs, docs). The .pc files name PREFIX
 # (DESTDIR is only the staging root). Before anything is copied, every destination
 # directory's first existing ancestor must take a new directory: otherwise one line and exit 1,
 # nothing written. uninstall removes exactly these files and the directories of ours that
@@ -32,7 +32,6 @@ manifest() {
   echo "lib/cmake/chainrule/chainruleConfig.cmake pkg/chainruleConfig.cmake 644"
   echo "lib/cmake/chainrule/chainruleConfigVersion.cmake @gen 644"
   echo "share/man/man1/chainrule.1 @gen 644"
-  echo "share/chainrule/python/chainrule_ctypes.py pkg/chainrule_ctypes.py 644"
   for f in specs/*.lua examples/xor.lua examples/embed.c; do echo "share/chainrule/$f $f 644"; done
   for f in README.md docs/*.md; do echo "share/chainrule/doc/$(basename "$f") $f 644"; done
 }
@@ -47,7 +46,7 @@ man_page() {
   "$generator" --help | sed -e 's/\\/\\e/g' -e 's/^\([.'"'"']\)/\\\&\1/'
   echo ".fi"
   echo ".SH FILES"
-  echo "$prefix/share/chainrule/ example specs, docs and the Python module (python/chainrule_ctypes.py)."
+  echo "$prefix/share/chainrule/ example specs and docs."
 }
 
 generate() {   # destination -> stdout
@@ -103,7 +102,7 @@ else
   while read -r dst src perm; do
     if [ -e "$root/$dst" ] || [ -L "$root/$dst" ]; then rm -f "$root/$dst"; n=$((n + 1)); fi
   done < <(manifest)
-  for d in share/chainrule/specs share/chainrule/examples share/chainrule/doc share/chainrule/python \
+  for d in share/chainrule/specs share/chainrule/examples share/chainrule/doc \
            share/chainrule include/chainrule lib/cmake/chainrule; do
     [ -d "$root/$d" ] && rmdir "$root/$d" 2>/dev/null || true
   done
