@@ -363,6 +363,11 @@ static const cli_case CLI_CASES[] = {
    "chainrule: --dispatch cannot be combined with --inference\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --cli", 2, "chainrule: --dispatch cannot be combined with --cli\n"},
   {"gen specs/seed_mse.lua --name", 2, "chainrule: option '--name' needs a value (try --help)\n"},
+  {"gen specs/seed_mse.lua --depfile", 2, "chainrule: option '--depfile' needs a value (try --help)\n"},
+  {"gen specs/seed_mse.lua --python --inference", 2,
+   "chainrule: --python is for training builds; it cannot be combined with --inference\n"},
+  {"gen specs/seed_mse.lua --dispatch avx2,scalar --python", 2, "chainrule: --dispatch cannot be combined with --python\n"},
+  {"gen specs/seed_mse.lua --python=1", 2, "chainrule: unknown option '--python=1' (try --help)\n"},
   {"gen specs/seed_mse.lua --name=", 2, "chainrule: option '--name' needs a non-empty value\n"},
   {"gen specs/seed_mse.lua --name a-b", 2, "chainrule: --name: name must be a C identifier, got 'a-b'\n"},
   {"gen specs/seed_mse.lua --name 9lives", 2, "chainrule: --name: name must be a C identifier, got '9lives'\n"},
@@ -557,6 +562,18 @@ START_TEST(test_depfile) {
   ck_assert_int_eq(r.status, 2);
   ck_assert_str_eq(r.out, "chainrule: --depfile: 'o u' is a directory\n");
   ck_assert_msg(access(path, F_OK) != 0, "--depfile error left %s behind", path);
+  /* gen --python without a C compiler, or with one that fails: one line, exit 2, nothing written */
+  snprintf(cmd, sizeof cmd, "cd '%s' && CC=no-such-cc '%s' gen 'x y.lua' --python --out fresh", scratch, exe);
+  r = run(cmd);
+  ck_assert_int_eq(r.status, 2);
+  ck_assert_str_eq(r.out, "chainrule: --python: no C compiler to build libxor.so: 'no-such-cc' not found (install one or set CC)\n");
+  ck_assert_msg(access(path, F_OK) != 0, "--python error left %s behind", path);
+  snprintf(cmd, sizeof cmd, "cd '%s' && CC='cc -Werror=no-such-warning' '%s' gen 'x y.lua' --python --out fresh", scratch, exe);
+  r = run(cmd);
+  const char *failed = "chainrule: --python: 'cc -Werror=no-such-warning' failed to build libxor.so: ";
+  ck_assert_msg(r.status == 2 && strncmp(r.out, failed, strlen(failed)) == 0
+                && strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "%s", r.out);
+  ck_assert_msg(access(path, F_OK) != 0, "--python error left %s behind", path);
   /* into the --out directory, which gen creates */
   snprintf(cmd, sizeof cmd, "cd '%s' && '%s' gen 'x y.lua' --out fresh/ --depfile fresh/x.d", scratch, exe);
   r = run(cmd);
