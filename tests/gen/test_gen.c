@@ -399,6 +399,23 @@ END_TEST
 
 /* ---------------------------------------------------------------- core */
 
+/* Sets the access and modification times of dir/files[0..n-1] to sec. */
+static void set_mtimes(const char *dir, const char *const *files, int n, time_t sec) {
+  struct timespec ts[2] = {{sec, 0}, {sec, 0}};
+  char path[700];
+  for (int i = 0; i < n; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+  }
+}
+
+/* Runs a gen command that must succeed and report `unchanged` in its summary. */
+static void gen_unchanged(const char *cmd, const char *unchanged) {
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, unchanged) != NULL, "'%s': status %d, summary %s", cmd, r.status,
+                r.out);
+}
+
 START_TEST(test_deterministic_and_unchanged) {
   char cmd[2048], out1[512], out2[512], p1[600], p2[600];
   snprintf(out1, sizeof out1, "%s/a", scratch);
@@ -422,36 +439,28 @@ START_TEST(test_deterministic_and_unchanged) {
     free(b);
   }
   /* Files newer than every input (spec, binary): an identical regeneration must not touch them. */
-  struct timespec later[2] = {{time(NULL) + 86400, 0}, {time(NULL) + 86400, 0}};
+  time_t later = time(NULL) + 86400;
   struct stat before[2];
+  set_mtimes(out1, files, 2, later);
   for (int i = 0; i < 2; i++) {
     snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
-    ck_assert_int_eq(utimensat(AT_FDCWD, p1, later, 0), 0);
     ck_assert_int_eq(stat(p1, &before[i]), 0);
   }
   snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --out '%s'", chainrule(), out1);
-  run_result r = run(cmd);
-  ck_assert_int_eq(r.status, 0);
-  ck_assert_msg(strstr(r.out, "mnist_mlp.h, mnist_mlp.c unchanged") != NULL, "summary: %s", r.out);
+  gen_unchanged(cmd, "mnist_mlp.h, mnist_mlp.c unchanged");
   for (int i = 0; i < 2; i++) {
     struct stat st;
     snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
     ck_assert_int_eq(stat(p1, &st), 0);
-    ck_assert_msg(st.st_mtim.tv_sec == later[0].tv_sec && st.st_ino == before[i].st_ino,
+    ck_assert_msg(st.st_mtim.tv_sec == later && st.st_ino == before[i].st_ino,
                   "%s was rewritten (mtime %ld)", files[i], (long)st.st_mtim.tv_sec);
   }
   /* Files with the right bytes but older than the spec (the spec was touched): kept (same
      inode) but their time set to now, so make and ninja see them up to date. */
-  struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
-  for (int i = 0; i < 2; i++) {
-    snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
-    ck_assert_int_eq(utimensat(AT_FDCWD, p1, old, 0), 0);
-  }
+  set_mtimes(out1, files, 2, 1000000000);
   struct stat spec_st;
   ck_assert_int_eq(stat("specs/mnist_mlp.lua", &spec_st), 0);
-  r = run(cmd);
-  ck_assert_int_eq(r.status, 0);
-  ck_assert_msg(strstr(r.out, "mnist_mlp.h, mnist_mlp.c unchanged") != NULL, "summary: %s", r.out);
+  gen_unchanged(cmd, "mnist_mlp.h, mnist_mlp.c unchanged");
   for (int i = 0; i < 2; i++) {
     struct stat st;
     snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
@@ -463,10 +472,7 @@ START_TEST(test_deterministic_and_unchanged) {
                   "%s is still older than the spec (mtime %ld)", files[i], (long)st.st_mtim.tv_sec);
   }
   /* Backdated again for the check below. */
-  for (int i = 0; i < 2; i++) {
-    snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
-    ck_assert_int_eq(utimensat(AT_FDCWD, p1, old, 0), 0);
-  }
+  set_mtimes(out1, files, 2, 1000000000);
   /* A changed spec does rewrite (so the check above is not vacuous). */
   char spec[512];
   snprintf(spec, sizeof spec, "%s/mnist_mlp.lua", scratch);
@@ -478,9 +484,8 @@ START_TEST(test_deterministic_and_unchanged) {
   write_text(spec, text);
   free(text);
   snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), spec, out1);
-  r = run(cmd);
-  ck_assert_int_eq(r.status, 0);
-  ck_assert_msg(strstr(r.out, "wrote mnist_mlp.c") != NULL, "summary: %s", r.out);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, "wrote mnist_mlp.c") != NULL, "summary: %s", r.out);
   struct stat st;
   snprintf(p1, sizeof p1, "%s/mnist_mlp.c", out1);
   ck_assert_int_eq(stat(p1, &st), 0);
