@@ -100,7 +100,7 @@ function M.build(g, sched, plan, isa, opts)
   local ctx = {
     name = g.name, NAME = emit.upper(g.name), spec = opts.spec_path, version = opts.version, isa = isa.name,
     emit = emit, loss = g.loss, optimizer = o.kind, target_type = loss.TARGET_TYPE[g.loss],
-    input = g.input, output = g.output, batch = g.batch, param_count = g.param_count,
+    input = g.input, input_shape = g.input_shape or false, output = g.output, batch = g.batch, param_count = g.param_count,
     params_floats = plan.params_floats, work_bytes = plan.work_bytes, params_bytes = 4 * plan.params_floats,
     tensors = plan.params, work = plan.work, layers = {},
     functions = {}, forward_calls = {}, backward_calls = {}, backward_fused_calls = {},

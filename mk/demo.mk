@@ -4,6 +4,8 @@
 #                       specs/mnist_mlp.lua for 5 epochs (validation on the 8000/2000 split)
 #   make demo-fashion   the same for specs/fashion_mlp.lua on Debian's Fashion-MNIST
 #                       (60,000 train / 10,000 test), 20 epochs (lr 0.02, then 0.002)
+#   make demo-cnn       the LeNet-style specs/mnist_cnn.lua on the MNIST digits (8000/2000),
+#                       EPOCHS_CNN epochs (default 12), the wall time printed
 #   make trainer SPEC=specs/x.lua [DEMO_ISA=...]   just build build/trainer/ISA/x_cli
 #   make test-trainer   end-to-end trainer tests on the tiny data set (tests/trainer/run.sh)
 #
@@ -35,7 +37,7 @@ $(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAI
 endef
 $(foreach isa,scalar avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
 
-.PHONY: trainer demo demo-fashion demo-run demo-fashion-run test-trainer
+.PHONY: trainer demo demo-fashion demo-cnn demo-run demo-fashion-run demo-cnn-run test-trainer
 trainer: $(TRAINER_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
 
 # deps and data first (a fresh machine may lack the compiler), then build + train.
@@ -72,6 +74,23 @@ demo-fashion-run: $(DEMO_FASHION)
 	@echo "== resuming for epochs 13-20 at lr 0.002"
 	$(DEMO_FASHION) train --data fashion --epochs 20 --lr 0.002 --resume $(DEMO_FCKPT) \
 	  --metrics $(DEMO_DIR)/fashion_mlp.csv --plot $(DEMO_DIR)/fashion_mlp.png
+
+demo-cnn:
+	@scripts/deps.sh
+	@scripts/fetch-data.sh
+	@$(MAKE) --no-print-directory demo-cnn-run
+
+DEMO_CNN   := $(TRAINER_DIR)/$(DEMO_ISA)/mnist_cnn_cli
+EPOCHS_CNN ?= 12
+demo-cnn-run: $(DEMO_CNN)
+	@mkdir -p $(DEMO_DIR)
+	@rm -f $(DEMO_DIR)/mnist_cnn.ckpt $(DEMO_DIR)/mnist_cnn.csv
+	@echo "== training specs/mnist_cnn.lua ($(DEMO_ISA)) on data/mnist for $(EPOCHS_CNN) epochs"
+	@start=$$(date +%s%N); \
+	$(DEMO_CNN) train --data mnist --epochs $(EPOCHS_CNN) --seed 1 \
+	  --checkpoint $(DEMO_DIR)/mnist_cnn.ckpt --metrics $(DEMO_DIR)/mnist_cnn.csv || exit $$?; \
+	end=$$(date +%s%N); \
+	echo "demo-cnn: wall time $$(( (end - start) / 1000000 )) ms (training and validation, $(EPOCHS_CNN) epochs)"
 
 # --- tests: the trainer built with ASan + UBSan over the sanitizer runtime ---------------
 TEST_GOALS += test-trainer
