@@ -205,7 +205,7 @@ function M.generate(o)
   outputs[#outputs + 1] = {g.name .. ".c", template.render(source, ctx)}
   if o.cli then
     local vars = {name = g.name, NAME = ctx.NAME, spec = o.spec, loss = g.loss, isa = isa.name,
-                  version = VERSION}
+                  version = VERSION, input_shape = g.input_shape or false}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
   -- the deepest entry point's stack bound (the banner lists them all)

@@ -5,7 +5,7 @@
 #   make demo-fashion   the same for specs/fashion_mlp.lua on Debian's Fashion-MNIST
 #                       (60,000 train / 10,000 test), 20 epochs (lr 0.02, then 0.002)
 #   make demo-cnn       the LeNet-style specs/mnist_cnn.lua on the MNIST digits (8000/2000),
-#                       EPOCHS_CNN epochs (default 12), the wall time printed
+#                       9 epochs (lr 0.02, then 0.002), the wall time printed
 #   make trainer SPEC=specs/x.lua [DEMO_ISA=...]   just build build/trainer/ISA/x_cli
 #   make test-trainer   end-to-end trainer tests on the tiny data set (tests/trainer/run.sh)
 #
@@ -81,16 +81,20 @@ demo-cnn:
 	@$(MAKE) --no-print-directory demo-cnn-run
 
 DEMO_CNN   := $(TRAINER_DIR)/$(DEMO_ISA)/mnist_cnn_cli
-EPOCHS_CNN ?= 12
+DEMO_CCKPT := $(DEMO_DIR)/mnist_cnn.ckpt
+# 6 epochs at the spec's lr 0.02 (momentum 0.9), then 3 at 0.002 (--resume): annealed, the
+# validation accuracy goes from ~0.972 to >= 0.980 (README "Training").
 demo-cnn-run: $(DEMO_CNN)
 	@mkdir -p $(DEMO_DIR)
-	@rm -f $(DEMO_DIR)/mnist_cnn.ckpt $(DEMO_DIR)/mnist_cnn.csv
-	@echo "== training specs/mnist_cnn.lua ($(DEMO_ISA)) on data/mnist for $(EPOCHS_CNN) epochs"
+	@rm -f $(DEMO_CCKPT) $(DEMO_DIR)/mnist_cnn.csv
+	@echo "== training specs/mnist_cnn.lua ($(DEMO_ISA)) on data/mnist: 6 epochs at lr 0.02, then 3 at 0.002"
 	@start=$$(date +%s%N); \
-	$(DEMO_CNN) train --data mnist --epochs $(EPOCHS_CNN) --seed 1 \
-	  --checkpoint $(DEMO_DIR)/mnist_cnn.ckpt --metrics $(DEMO_DIR)/mnist_cnn.csv || exit $$?; \
+	$(DEMO_CNN) train --data mnist --epochs 6 --seed 1 \
+	  --checkpoint $(DEMO_CCKPT) --metrics $(DEMO_DIR)/mnist_cnn.csv || exit $$?; \
+	$(DEMO_CNN) train --data mnist --epochs 9 --lr 0.002 --resume $(DEMO_CCKPT) \
+	  --metrics $(DEMO_DIR)/mnist_cnn.csv || exit $$?; \
 	end=$$(date +%s%N); \
-	echo "demo-cnn: wall time $$(( (end - start) / 1000000 )) ms (training and validation, $(EPOCHS_CNN) epochs)"
+	echo "demo-cnn: wall time $$(( (end - start) / 1000000 )) ms for both runs (training + validation)"
 
 # --- tests: the trainer built with ASan + UBSan over the sanitizer runtime ---------------
 TEST_GOALS += test-trainer
@@ -106,7 +110,7 @@ $(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(TRAINER_SAN_LIBS) $(TRAINER_HDR
 	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
 	  $(CHECK_LIBS) -lz -lm
 
-test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli tiny-data
+test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TT_DIR)/mnist_cnn_cli tiny-data
 	@echo "== trainer runtime suite: checkpoints, CRC-32, metrics, non-finite scan (ASan + UBSan)"
 	@mkdir -p $(TT_DIR)/tmp
 	@CR_TEST_TMP=$(TT_DIR)/tmp $(TT_DIR)/test_ckpt
