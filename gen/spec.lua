@@ -440,6 +440,7 @@ local function check_layers(c, net)
   end
   net.layers = {}
   local width, params, has_product = net.input, 0, false
+  local shape = net.input_shape   -- {C, H, W} of an image, nil when flat
   for i = 1, count do
     local l = layers[i]
     local where = "layers[" .. i .. "]"
@@ -462,8 +463,18 @@ local function check_layers(c, net)
       end
       return opts
     end
+    -- an op that takes images (conv2d, pooling) or flat rows (linear); activations and
+    -- flatten take either
+    if op.input == "image" and not shape then
+      fail(l.line, where, op.word .. " needs a C×H×W input (input = {C, H, W}), got " .. width
+        .. " flat features")
+    end
+    if op.input == "flat" and shape then
+      fail(l.line, where, string.format("%s needs flat features, got a %d×%d×%d image: add flatten() before it",
+        op.word, shape[1], shape[2], shape[3]))
+    end
     local layer
-    if op.role == "product" then
+    if op.check then
       -- the toolkit an op's check() validates its call with
       local v = {
         fail = function(what) fail(l.line, where, what) end,
@@ -479,9 +490,29 @@ local function check_layers(c, net)
           return value
         end,
         finite = finite, show = show,
+        shape = shape, width = width,
+        -- an integer option >= min (default when absent; nil default: required by the caller)
+        int = function(o, key, default, min)
+          local value = o[key]
+          if value == nil then value = default end
+          if not is_int(value) or value < min then
+            fail(l.line, where, key .. " must be an integer >= " .. min .. ", got " .. show(value))
+          end
+          if value > M.MAX_DIM then fail(l.line, where, key .. " " .. show(value) .. " is too large") end
+          return math.tointeger(value)
+        end,
+        -- C·H·W of a shape, within MAX_DIM
+        count = function(s)
+          local n = s[1] * s[2] * s[3]
+          if n > M.MAX_DIM then
+            fail(l.line, where, string.format("output %d×%d×%d = %d features is too large (at most %d)",
+              s[1], s[2], s[3], n, M.MAX_DIM))
+          end
+          return n
+        end,
       }
       layer = op.check(l, v)
-      has_product = true
+      has_product = has_product or op.role == "product"
     else
       if l.extra > 0 or (l.opts ~= nil and type(l.opts) ~= "table") then
         fail(l.line, where, op.word .. (#op.options == 0 and " takes no arguments, got "
@@ -490,7 +521,7 @@ local function check_layers(c, net)
       local allowed = {}
       for k, opt in ipairs(op.options) do allowed[k] = opt.name end
       local o = check_opts(allowed)
-      layer = {out = width}
+      layer = {out = width, shape = shape}
       for _, opt in ipairs(op.options) do
         local value = o[opt.name]
         if value == nil then value = opt.default end
@@ -500,9 +531,9 @@ local function check_layers(c, net)
         layer[opt.name] = value + 0.0
       end
     end
-    layer.kind, layer.index, layer.line, layer.in_ = op.word, i - 1, l.line, width
+    layer.kind, layer.index, layer.line, layer.in_, layer.in_shape = op.word, i - 1, l.line, width, shape
     for _, t in ipairs(op.params(layer)) do params = params + t.rows * t.cols end
-    width = layer.out
+    width, shape = layer.out, layer.shape
     if net.batch * layer.out > M.MAX_ROWS_FLOATS then
       fail(l.line, where, string.format("batch × width = %d × %d is too large (at most %d floats)",
         net.batch, layer.out, M.MAX_ROWS_FLOATS))
@@ -513,6 +544,10 @@ local function check_layers(c, net)
     net.layers[i] = layer
   end
   if not has_product then fail(lline, "layers", "needs at least one linear layer") end
+  if shape then
+    fail(lline, "layers", string.format("the last layer gives a %d×%d×%d image: end with flatten() and linear(...)",
+      shape[1], shape[2], shape[3]))
+  end
   net.output = width
 end
 
@@ -676,6 +711,30 @@ local function check_budget_isa(c, net)
   end
 end
 
+-- input = N (flat features) or {C, H, W} (an image, rows in NCHW order): the width and the
+-- shape (nil when flat).
+local function check_input(c, input)
+  local line = c.line_of("input")
+  if type(input) ~= "table" or c.made[input] then
+    return c.size("input", line, input, "must be", M.MAX_DIM), nil
+  end
+  local what = "must be a width or {C, H, W}"
+  for _, k in ipairs(sorted_keys(input, function() c.fail(line, "input", what .. ", got a table of many entries") end)) do
+    if not (math.type(k) == "integer" and k >= 1 and k <= 3) then
+      c.fail(line, "input", what .. ", got a table with entry [" .. show(k) .. "]")
+    end
+  end
+  if #input ~= 3 then c.fail(line, "input", what .. ", got a table of " .. #input .. " entries") end
+  local shape = {}
+  for k, name in ipairs({"C", "H", "W"}) do shape[k] = c.size("input", line, input[k], name .. " must be", M.MAX_DIM) end
+  local n = shape[1] * shape[2] * shape[3]
+  if n > M.MAX_DIM then
+    c.fail(line, "input", string.format("%d×%d×%d = %d features is too large (at most %d)",
+      shape[1], shape[2], shape[3], n, M.MAX_DIM))
+  end
+  return n, shape
+end
+
 local function validate(path, value, made, text)
   if not (made[value] and value.tag == "network") then
     errors.at(path, nil, nil, 'a spec must return network "name" { ... }, got ' .. show(value))
@@ -713,7 +772,7 @@ local function validate(path, value, made, text)
   c.need, c.size = need, size
 
   local net = {name = value.name, path = path, line = value.line}
-  net.input = size("input", line_of("input"), need("input"), "must be", M.MAX_DIM)
+  net.input, net.input_shape = check_input(c, need("input"))
   net.batch = size("batch", line_of("batch"), body.batch == nil and 64 or body.batch, "must be", M.MAX_BATCH)
   if net.batch * net.input > M.MAX_ROWS_FLOATS then
     fail(line_of("input"), "input", string.format("batch × input = %d × %d is too large (at most %d floats)",

@@ -75,6 +75,9 @@ int main(int argc, char **argv) {
       .spec = "$(emit.c_string(spec))",
       .isa = NETM(ISA),
       .in = NETM(IN),
+@ if input_shape then
+      .in_shape = {NETM(IN_C), NETM(IN_H), NETM(IN_W)},
+@ end
       .out = NETM(OUT),
       .batch = NETM(BATCH),
       .classifier = NET_CLASSIFIER,

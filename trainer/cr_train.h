@@ -99,6 +99,7 @@ typedef struct {
   const char *spec;        /* spec path it was generated from */
   const char *isa;
   int in, out, batch;
+  int in_shape[3];         /* C, H, W of an image input (rows [C][H][W]); 0s when flat */
   int classifier;          /* 1: cross-entropy, targets int32_t; 0: MSE, targets float */
   size_t param_count;
   size_t params_bytes, grads_bytes, work_bytes, opt_bytes;

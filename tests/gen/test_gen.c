@@ -123,6 +123,7 @@ typedef struct {
 } spec_case;
 
 #define OK_REST "loss = \"cross_entropy\", optimizer = adam{} }"
+#define IMG(layers) "return network \"x\" { input = {1, 9, 9}, layers = { " layers " }, " OK_REST "\n"
 
 static const spec_case SPEC_BAD[] = {
   {"os_execute", "os.execute(\"touch /tmp/chainrule-pwned\")\n",
@@ -173,6 +174,36 @@ static const spec_case SPEC_BAD[] = {
    "{}:5: layers[2]: linear needs a positive integer size, got -3"},
   {"fractional_size", "return network \"x\" { input = 4, layers = { linear(50.5) }, " OK_REST "\n",
    "{}:1: layers[1]: linear needs a positive integer size, got 50.5"},
+  /* image layers: shapes checked at generation (a 1x9x9 input unless the case says otherwise) */
+  {"conv_kernel_too_large", IMG("conv2d(2, {kernel = 11}), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d kernel 11 is larger than its input 9×9"},
+  {"conv_kernel_too_large_padded", IMG("conv2d(2, {kernel = 12, padding = 1}), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d kernel 12 is larger than its input 9×9 padded by 1 (11×11)"},
+  {"conv_negative_padding", IMG("conv2d(2, {kernel = 3, padding = -1}), flatten(), linear(2)"),
+   "{}:1: layers[1]: padding must be an integer >= 0, got -1"},
+  {"conv_no_kernel", IMG("conv2d(2), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d needs kernel = K in its options, as in conv2d(6, {kernel = 5})"},
+  {"conv_option_typo", IMG("conv2d(2, {kernel = 3, strides = 2}), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d has no option 'strides' (did you mean 'stride'?)"},
+  {"conv_bias_number", IMG("conv2d(2, {kernel = 3, bias = 1}), flatten(), linear(2)"),
+   "{}:1: layers[1]: bias must be true or false, got 1"},
+  {"linear_without_flatten", IMG("conv2d(2, {kernel = 3}), relu(), linear(2)"),
+   "{}:1: layers[3]: linear needs flat features, got a 2×7×7 image: add flatten() before it"},
+  {"conv_on_flat_input", "return network \"x\" { input = 784, layers = { conv2d(2, {kernel = 3}) }, " OK_REST "\n",
+   "{}:1: layers[1]: conv2d needs a C×H×W input (input = {C, H, W}), got 784 flat features"},
+  {"pool_does_not_tile", IMG("maxpool2d{kernel = 2}, flatten(), linear(2)"),
+   "{}:1: layers[1]: maxpool2d kernel 2 stride 2 does not tile the input height 9 ((9 - 2) % 2 = 1; "
+   "ceil_mode is not supported)"},
+  {"pool_zero_stride", IMG("avgpool2d{kernel = 3, stride = 0}, flatten(), linear(2)"),
+   "{}:1: layers[1]: stride must be an integer >= 1, got 0"},
+  {"pool_kernel_too_large", IMG("avgpool2d{kernel = 10}, flatten(), linear(2)"),
+   "{}:1: layers[1]: avgpool2d kernel 10 is larger than its input 9×9"},
+  {"image_last", IMG("conv2d(2, {kernel = 3})"),
+   "{}:1: layers: the last layer gives a 2×7×7 image: end with flatten() and linear(...)"},
+  {"input_two_dims", "return network \"x\" { input = {1, 28}, layers = { flatten(), linear(2) }, " OK_REST "\n",
+   "{}:1: input: must be a width or {C, H, W}, got a table of 2 entries"},
+  {"input_zero_channels", "return network \"x\" { input = {0, 28, 28}, layers = { flatten(), linear(2) }, "
+   OK_REST "\n", "{}:1: input: C must be a positive integer, got 0"},
   {"unknown_field",
    "return network \"x\" {\n  input = 784, layers = { linear(1) }, loss = \"mse\",\n"
    "  btach = 64, optimizer = sgd{lr = 0.1},\n}\n",
