@@ -6,7 +6,8 @@
 # and every mk/*.mk, so a new target shows up there once its fragment names it.
 #
 #   make            build the generator, $(BUILD)/chainrule
-#   make test       every test suite (installs build/test dependencies first)
+#   make test       every test suite (installs build/test dependencies first), TEST_JOBS
+#                   at a time (default: the number of CPUs; each suite's output kept whole)
 #   make test-all   every test suite, without the dependency check
 #   make deps       install what is missing (scripts/deps.sh, apt-get)
 #   make help       this list
@@ -65,9 +66,12 @@ deps:
 
 include $(sort $(wildcard mk/*.mk))
 
-# `make test` installs what the tests need, then runs every fragment's test goal.
+# `make test` installs what the tests need, then runs every fragment's test goal, the
+# independent suites and their builds in parallel (one make, so shared prerequisites such as
+# libcr.a are built once); --output-sync keeps each recipe's output in one piece.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
-	@$(MAKE) --no-print-directory test-all
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 
 test-all: $(TEST_GOALS)
 	@echo "make test: all suites passed ($(words $(TEST_GOALS)) goals: $(TEST_GOALS))"

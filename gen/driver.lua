@@ -1,5 +1,6 @@
 -- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
 --                   [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
+--                   [--depfile FILE]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
@@ -10,6 +11,7 @@ local M = {}
 local USAGE = [==[
 usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
                      [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
+                     [--depfile FILE]
        chainrule --help | --version
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
@@ -18,14 +20,24 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
   --name NAME  call the network NAME instead of the spec's name: every symbol, type, macro,
                the include guard and the file names (so several variants link together)
   --cli        also write NAME_cli.c, a command-line trainer for the network
+  --python     also write NAME.py, a NumPy/ctypes module for the network, and libNAME.so,
+               compiled now from NAME.c with $CC (default cc) and the ISA's flags
   --inference  forward-only NAME.h/NAME.c: no backward, loss or optimizer; NAME_predict for a
                classifier (argmax, no libm)
   --weights W  with --inference: const NAME_weights, bit for bit, from a trainer checkpoint or a
                directory of PyTorch-layout .npy files (0.weight.npy [out][in], 0.bias.npy, ...)
   --max-batch N  with --inference: most rows per NAME_forward call, sizing NAME_work (default 1)
+  --depfile FILE  also write FILE, a Make-syntax depfile (make's include, ninja, CMake's
+               DEPFILE): the outputs depend on SPEC, the --weights files and this binary;
+               its directory must exist unless it is the --out directory
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
                avx512, avx2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
                points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
+
+Each output is rewritten only when its bytes change; one whose bytes are right but which is
+older than SPEC, the weights or this binary gets its time set to now, so make, ninja and
+CMake see it up to date. The banner names SPEC by its file name only: the same spec gives
+the same bytes from any directory.
 
 Exit status: 0 done, 2 bad spec or arguments (one line on stderr), 1 internal error.]==]
 
@@ -46,21 +58,68 @@ end
 -- target, and only when every one is written and synced are they renamed into place, so a
 -- failure (a full disk, a file-size limit) leaves every old file as it was, no new .h next to
 -- an old .c, and no temporary behind. A symlinked output keeps its link (the file it points
--- to is replaced). Returns the names written and the names kept.
-local function write_outputs(dir, outputs)
+-- to is replaced). files: a list of {path, text, shown name}. Returns the shown names written
+-- and the paths kept.
+local function write_outputs(files)
   local changed, written, kept = {}, {}, {}
-  for _, out in ipairs(outputs) do
-    local path = dir .. "/" .. out[1]
-    if host.read_plain(path, #out[2] + 1) == out[2] then
-      kept[#kept + 1] = out[1]
+  for _, f in ipairs(files) do
+    if host.read_plain(f[1], #f[2] + 1) == f[2] then
+      kept[#kept + 1] = f
     else
-      changed[#changed + 1] = {path, out[2]}
-      written[#written + 1] = out[1]
+      changed[#changed + 1] = {f[1], f[2]}
+      written[#written + 1] = f[3]
     end
   end
   local ok, err = host.write_files(changed)
   if not ok then usage_error(err) end
   return written, kept
+end
+
+-- True if modification time (s1, n1) is before (s2, n2).
+local function older(s1, n1, s2, n2)
+  return s1 < s2 or (s1 == s2 and n1 < n2)
+end
+
+-- Write-if-changed and the build tools: an output whose bytes are already right but which is
+-- older than an input (the spec, the weights, this binary) gets its time set to now, bytes
+-- and inode kept. Otherwise make/ninja/CMake, which compare times, would see it out of date
+-- after every edit of the spec that leaves the output unchanged, and run gen on every build.
+-- An output newer than every input is left alone (an identical regeneration touches nothing).
+local function refresh_times(kept, inputs)
+  local newest_s, newest_n
+  for _, p in ipairs(inputs) do
+    local kind, sec, nsec = host.stat(p)
+    if kind and (not newest_s or older(newest_s, newest_n, sec, nsec)) then newest_s, newest_n = sec, nsec end
+  end
+  if not newest_s then return end
+  for _, f in ipairs(kept) do
+    local kind, sec, nsec = host.stat(f[1])
+    if kind and older(sec, nsec, newest_s, newest_n) then
+      local ok, err = host.touch(f[1])
+      if not ok then usage_error(err) end
+    end
+  end
+end
+
+-- A path as a word of a Make rule (also read by ninja and CMake): spaces and '#' escaped
+-- with a backslash, '$' doubled. A newline cannot be written: a user error.
+local function make_word(path)
+  if path:find("[\n\r]") then
+    usage_error("--depfile: the path '" .. (path:gsub("[\n\r]", "?")) .. "' has a newline; a depfile cannot name it")
+  end
+  return (path:gsub("([ #\t])", "\\%1"):gsub("%$", "$$"))
+end
+
+-- The depfile's text: every output depends on the spec, the weights files read and the
+-- generator binary; each prerequisite also gets an empty rule (as gcc -MP writes), so make
+-- does not stop when one is deleted or moved.
+local function depfile_text(targets, inputs)
+  local t, p = {}, {}
+  for i, path in ipairs(targets) do t[i] = make_word(path) end
+  for i, path in ipairs(inputs) do p[i] = make_word(path) end
+  local lines = {table.concat(t, " ") .. ": " .. table.concat(p, " ")}
+  for _, w in ipairs(p) do lines[#lines + 1] = w .. ":" end
+  return table.concat(lines, "\n") .. "\n"
 end
 
 -- --dispatch: the x86 ISAs it can choose between, best first, and the CPU test of each
@@ -82,7 +141,7 @@ local function parse_gen(args, from)
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
     key = key or a
     if key == "--out" or key == "--isa" or key == "--name" or key == "--weights" or key == "--max-batch"
-        or key == "--dispatch" then
+        or key == "--dispatch" or key == "--depfile" then
       if not value then
         i = i + 1
         value = args[i]
@@ -94,6 +153,8 @@ local function parse_gen(args, from)
       o.cli = true
     elseif key == "--inference" and not value then
       o.inference = true
+    elseif key == "--python" and not value then
+      o.python = true
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       usage_error("unknown option '" .. a .. "' (try --help)")
     elseif o.spec then
@@ -112,8 +173,9 @@ local function parse_gen(args, from)
     if o[k] and not o.inference then usage_error("--" .. k .. " needs --inference") end
   end
   if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
+  if o.python and o.inference then usage_error("--python is for training builds; it cannot be combined with --inference") end
   if o.dispatch then
-    for _, k in ipairs({"isa", "inference", "cli"}) do
+    for _, k in ipairs({"isa", "inference", "cli", "python"}) do
       if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
     end
     local seen, list = {}, {}
@@ -129,6 +191,15 @@ local function parse_gen(args, from)
     table.sort(list, function(a, b) return DISPATCH_RANK[a] < DISPATCH_RANK[b] end)
     o.dispatch_isas = list
   end
+  if o.depfile then
+    local parent = o.depfile:match("^(.*)/[^/]*$")
+    if parent == "" then parent = "/" end
+    -- the --out directory is created before anything is written; any other must exist
+    if parent and parent ~= (o.out:gsub("(.)/+$", "%1")) and host.stat(parent) ~= "dir" then
+      usage_error("--depfile: directory '" .. parent .. "' does not exist")
+    end
+    if host.stat(o.depfile) == "dir" then usage_error("--depfile: '" .. o.depfile .. "' is a directory") end
+  end
   if o["max-batch"] then
     local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
     local max = require("spec").MAX_BATCH
@@ -139,6 +210,13 @@ local function parse_gen(args, from)
   end
   return o
 end
+
+-- A path's last component (trailing slashes ignored): what the generated files name the spec
+-- and the weights by, so their bytes do not depend on the directory gen ran from.
+local function file_name(path)
+  return (path:gsub("/+$", ""):match("[^/]*$"))
+end
+M.file_name = file_name
 
 -- Runs the pipeline; returns a list of {file name, text}. Each stage returns a new table:
 -- spec -> network -> graph -> schedule -> memory plan -> C pieces -> text.
@@ -178,10 +256,10 @@ function M.generate(o)
   local g = graph.build(net)
   local sched = schedule.decide(g, isa)
   local mem = plan.build(g, sched.steps, {inference = o.inference})
-  local lopts = {spec_path = o.spec, version = VERSION, inference = o.inference}
+  local lopts = {spec_path = file_name(o.spec), version = VERSION, inference = o.inference}
   if o.weights then
     lopts.weights, lopts.norm = require("weights").load(o.weights, g, spec_name)
-    lopts.weights_path = o.weights
+    lopts.weights_path = file_name(o.weights)
   end
   local ctx = lower.build(g, sched, mem, isa, lopts)
   local outputs = {}
@@ -204,9 +282,13 @@ function M.generate(o)
   ctx.banner = banner(g.name .. ".c")
   outputs[#outputs + 1] = {g.name .. ".c", template.render(source, ctx)}
   if o.cli then
-    local vars = {name = g.name, NAME = ctx.NAME, spec = o.spec, loss = g.loss, isa = isa.name,
-                  version = VERSION}
+    local vars = {name = g.name, NAME = ctx.NAME, spec = file_name(o.spec), loss = g.loss, isa = isa.name,
+                  version = VERSION, schedule = g.schedule or false, input_shape = g.input_shape or false}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
+  end
+  if o.python then
+    outputs[#outputs + 1] = {g.name .. ".py", template.render("python.py.tpl", ctx)}
+    outputs.python = {name = g.name, flags = isa.guard_flags or ""}
   end
   -- the deepest entry point's stack bound (the banner lists them all)
   local deepest = ctx.stack[1]
@@ -258,17 +340,78 @@ local function summary(o, outputs, written, kept)
     or sm.phrase
   local parts = {}
   if #written > 0 then parts[#parts + 1] = "wrote " .. table.concat(written, ", ") end
-  if #kept > 0 then parts[#parts + 1] = table.concat(kept, ", ") .. " unchanged" end
+  if #kept > 0 then
+    local names = {}
+    for i, f in ipairs(kept) do names[i] = f[3] end
+    parts[#parts + 1] = table.concat(names, ", ") .. " unchanged"
+  end
   return string.format("chainrule: %s%s: %s bytes, %s; stack at most %s bytes (%s); %s", dir, sm.source,
                        emit.grouped(bytes), how, emit.grouped(sm.stack), sm.stack_fn, table.concat(parts, "; "))
+end
+
+-- A shell word: the text in single quotes.
+local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- gen --python: compiles the NAME.h/NAME.c just rendered into libNAME.so with $CC (default cc)
+-- in a temporary directory and returns {"libNAME.so", bytes} for write_outputs, so the
+-- library is written with the other files or not at all. No compiler, or a failed compile:
+-- one line, exit 2, nothing written.
+local function build_library(outputs)
+  local py = outputs.python
+  local cc = os.getenv("CC")
+  if not cc or cc:match("^%s*$") then cc = "cc" end
+  local first = cc:match("^%s*(%S+)")
+  if not os.execute("command -v " .. sh_quote(first) .. " >/dev/null 2>&1") then
+    usage_error("--python: no C compiler to build lib" .. py.name .. ".so: '" .. first
+      .. "' not found (install one or set CC)")
+  end
+  local pipe = io.popen("mktemp -d \"${TMPDIR:-/tmp}/chainrule-python.XXXXXX\"")
+  local tmp = pipe and pipe:read("l")
+  if pipe then pipe:close() end
+  if not tmp or tmp == "" then usage_error("--python: cannot make a temporary directory") end
+  for _, out in ipairs(outputs) do
+    if out[1] == py.name .. ".h" or out[1] == py.name .. ".c" then
+      local f = io.open(tmp .. "/" .. out[1], "wb")
+      if not f then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
+      f:write(out[2])
+      f:close()
+    end
+  end
+  local so = tmp .. "/lib" .. py.name .. ".so"
+  -- run in the temporary directory with relative names: its path must not reach the library's bytes
+  local cmd = string.format("cd %s && %s -std=c11 -O2 -fPIC -shared %s -o lib%s.so %s.c -lm >log 2>&1", sh_quote(tmp),
+                            cc, py.flags, py.name, py.name)
+  local ok = os.execute(cmd)
+  local bytes = ok and host.read_plain(so, 1 << 30)
+  if not bytes then
+    local log = host.read_plain(tmp .. "/log", 1 << 20) or ""
+    os.execute("rm -rf " .. sh_quote(tmp))
+    usage_error("--python: '" .. cc .. "' failed to build lib" .. py.name .. ".so: "
+      .. ((log:match("[^\n]*error[^\n]*") or log:match("[^\n]+") or "no message")))
+  end
+  os.execute("rm -rf " .. sh_quote(tmp))
+  return {"lib" .. py.name .. ".so", bytes}
 end
 
 local function gen(args)
   local o = parse_gen(args, 2)
   local outputs = M.generate(o)
-  -- Everything is rendered before anything is written: a failure leaves no files.
+  if o.python then outputs[#outputs + 1] = build_library(outputs) end
+  -- Everything is rendered (and compiled) before anything is written: a failure leaves no files.
   if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
-  local written, kept = write_outputs(o.out, outputs)
+  local dir = o.out == "." and "" or (o.out:gsub("/+$", "") .. "/")
+  local files, targets = {}, {}
+  for _, out in ipairs(outputs) do
+    files[#files + 1] = {dir .. out[1], out[2], out[1]}
+    targets[#targets + 1] = dir .. out[1]
+  end
+  local inputs = {o.spec}
+  for _, p in ipairs(o.weights and require("weights").files_read or {}) do inputs[#inputs + 1] = p end
+  local exe = host.exe_path()
+  if exe then inputs[#inputs + 1] = exe end
+  if o.depfile then files[#files + 1] = {o.depfile, depfile_text(targets, inputs), o.depfile} end
+  local written, kept = write_outputs(files)
+  refresh_times(kept, inputs)
   print(summary(o, outputs, written, kept))
   return 0
 end

@@ -7,7 +7,9 @@ local M = {}
 function M.build(net)
   local g = {
     name = net.name, path = net.path, input = net.input, output = net.output,
-    batch = net.batch, loss = net.loss, optimizer = net.optimizer, code_budget = net.code_budget,
+    input_shape = net.input_shape,
+    batch = net.batch, loss = net.loss, optimizer = net.optimizer, schedule = net.schedule,
+    code_budget = net.code_budget,
     layers = {}, tensors = {},
   }
   local count = 0
@@ -15,6 +17,7 @@ function M.build(net)
     local op = ops.get(l.kind)
     -- opts: the layer's validated fields (shift, init, ...), read-only from here on
     local node = {index = l.index, kind = l.kind, op = op, opts = l, in_ = l.in_, out = l.out,
+                  shape = l.shape, in_shape = l.in_shape,
                   weight = -1, bias = -1, param_count = 0}
     for _, p in ipairs(op.params(l)) do
       local t = {}

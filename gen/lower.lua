@@ -36,7 +36,7 @@ local function banner_rows(g, sched, plan, inference)
     rows[#rows + 1] = cells
   end
   for i, l in ipairs(g.layers) do
-    local kind, code = l.kind, sched.style
+    local kind, code = l.kind, l.op.kernels and "loops" or sched.style
     if l.op.role == "activation" then
       kind = l.op.shown(l.opts)
       code = g.layers[i - 1] and g.layers[i - 1].op.role == "product" and "fused" or "loops"
@@ -63,9 +63,17 @@ local function step_base(g, sched, isa)
           noinline = sched.noinline}
 end
 
+-- The module that writes a step's functions: the op's own kernels (conv2d, pooling,
+-- flatten: gen/kernels/<op.kernels>.lua, with forward and backward) or gen/kernels/layer.lua.
+local function own_kernels(s)
+  local node = s.product or s.map
+  return node and node.op.kernels and require("kernels." .. node.op.kernels)
+end
+
 local function forward_steps(sched, plan, base, ctx)
   for k, s in ipairs(sched.steps) do
-    local emitter = s.product and layer.product_forward or layer.activation_forward
+    local own = own_kernels(s)
+    local emitter = own and own.forward or s.product and layer.product_forward or layer.activation_forward
     local text, call = emitter(s, plan.steps[k], base)
     ctx.functions[#ctx.functions + 1] = text
     ctx.forward_calls[k] = call
@@ -78,7 +86,8 @@ local function backward_steps(g, sched, plan, base, ctx)
     local c = setmetatable({first = prev == nil, fuse_sgd = sched.fuse_sgd,
                             dx = prev and ref(pm.d) or "dx", dx_ld = prev and pm.d.ld or g.input,
                             in_act = prev and act_of(prev, pm)}, {__index = base})
-    local emitter = s.product and layer.product_backward or layer.activation_backward
+    local own = own_kernels(s)
+    local emitter = own and own.backward or s.product and layer.product_backward or layer.activation_backward
     local text, call, call_fused = emitter(s, plan.steps[k], c)
     ctx.functions[#ctx.functions + 1] = text
     ctx.backward_calls[#ctx.backward_calls + 1] = call
@@ -91,7 +100,7 @@ function M.build(g, sched, plan, isa, opts)
   local ctx = {
     name = g.name, NAME = emit.upper(g.name), spec = opts.spec_path, version = opts.version, isa = isa.name,
     emit = emit, loss = g.loss, optimizer = o.kind, target_type = loss.TARGET_TYPE[g.loss],
-    input = g.input, output = g.output, batch = g.batch, param_count = g.param_count,
+    input = g.input, input_shape = g.input_shape or false, output = g.output, batch = g.batch, param_count = g.param_count,
     params_floats = plan.params_floats, work_bytes = plan.work_bytes, params_bytes = 4 * plan.params_floats,
     tensors = plan.params, work = plan.work, layers = {},
     functions = {}, forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
@@ -232,6 +241,7 @@ function M.training(g, sched, plan, base, ctx)
   -- standalone activation's derivative reads (relu, leaky_relu: their input)
   local m1 = plan.steps[1].mask
   ctx.backward_reads_x = sched.steps[1].product ~= nil or (m1 ~= nil and m1.is_input == true)
+    or (sched.steps[1].map ~= nil and sched.steps[1].map.op.backward_reads_input == true)
 
   local last, lm = sched.steps[#sched.steps], plan.steps[#sched.steps]
   assert(lm.a.ld == g.output, "the output buffer must be dense: NAME_loss reads the caller's out")

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -227,7 +229,50 @@ static int host_write_files(lua_State *L) {
   return 2;
 }
 
+/* host.exe_path() -> the absolute path of this binary (/proc/self/exe), or nil: a depfile names
+   the generator as a prerequisite, so a rebuilt generator regenerates. */
+static int host_exe_path(lua_State *L) {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0 || n >= (ssize_t)sizeof buf - 1) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+/* host.stat(path) -> "file", "dir" or "other" and the modification time as seconds and
+   nanoseconds (two integers), or nil if it does not exist (stat follows symlinks). */
+static int host_stat(lua_State *L) {
+  struct stat st;
+  if (stat(luaL_checkstring(L, 1), &st) != 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
+  lua_pushinteger(L, (lua_Integer)st.st_mtim.tv_sec);
+  lua_pushinteger(L, (lua_Integer)st.st_mtim.tv_nsec);
+  return 3;
+}
+
+/* host.touch(path) -> true, or false and a message: sets the file's times to now (its bytes
+   and inode stay). */
+static int host_touch(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (utimensat(AT_FDCWD, path, NULL, 0) != 0) {
+    lua_pushboolean(L, 0);
+    lua_pushfstring(L, "%s: cannot update its time: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static const luaL_Reg host_funcs[] = {
+  {"exe_path", host_exe_path},
+  {"stat", host_stat},
+  {"touch", host_touch},
   {"mkdir_p", host_mkdir_p},
   {"read_plain", host_read_plain},
   {"write_files", host_write_files},

@@ -5,12 +5,21 @@
 -- products, no ISA):
 --   word          the DSL word (the file's name)
 --   role          "product" (a layer with parameters whose work is the products of
---                 gen/kernels/, e.g. linear) or "activation" (element-wise, no parameters)
+--                 gen/kernels/, e.g. linear, conv2d), "map" (no parameters, not element-wise:
+--                 maxpool2d, avgpool2d, flatten; always a step of its own) or "activation"
+--                 (element-wise, no parameters)
+--   input         "image" (needs a C×H×W input: conv2d, pooling), "flat" (linear) or nil
+--                 (either: activations, flatten); gen/spec.lua refuses the others
+--   kernels       the module under gen/kernels/ that writes this op's step functions
+--                 (forward/backward with gen/kernels/layer.lua's contract) instead of the
+--                 schedule's kernel family, e.g. "conv"
+--   backward_reads_input  a map op whose backward reads its input (maxpool2d)
 --   args          what the DSL word takes: {"size", "opts"} or {"opts"}
 --   example       how its options are written, for messages ("relu{shift = -0.5}")
 --   options       activation options: list of {name, default, check = fn(v) -> ok, what}
---   check(l, v)   product ops: validates the recorded call with the toolkit v (gen/spec.lua)
---                 and returns the layer's fields (out, init, ...)
+--   check(l, v)   product and map ops: validates the recorded call with the toolkit v
+--                 (gen/spec.lua; v.shape is the input's {C, H, W} or nil) and returns the
+--                 layer's fields (out, shape = {C, H, W} of an image output, init, ...)
 --   params(l)     parameter tensors {suffix, rows, cols, init fields} (default: none)
 --   flops(l, B)   forward, backward for the parameters, backward for the input
 --   activation ops also:
@@ -55,10 +64,11 @@ function M.get(word)
   return nil
 end
 
--- The DSL words, in the order messages list them: products first, then activations.
+-- The DSL words, in the order messages list them: products first, then the layers without
+-- parameters that are steps of their own (pooling, flatten), then activations.
 function M.words()
   local w = {}
-  for _, role in ipairs({"product", "activation"}) do
+  for _, role in ipairs({"product", "map", "activation"}) do
     for _, op in ipairs(M.all()) do
       if op.role == role then w[#w + 1] = op.word end
     end

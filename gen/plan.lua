@@ -78,8 +78,8 @@ function M.build(g, steps, opts)
         .. " (before the " .. s.act.op.title .. ")")
       m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output (after the " .. s.act.op.title .. ")")
       m.act_in = m.z
-    elseif s.product then
-      m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output " .. s.product.op.summary)
+    elseif s.product or s.map then
+      m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output " .. (s.product or s.map).op.summary)
     else
       m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output " .. s.act.op.summary)
       m.act_in = prev

@@ -2,7 +2,9 @@
 --   steps      which layers run as one C function: a product layer followed by an
 --              activation is one step (the activation fused into the product's epilogue,
 --              its derivative fused where the gradient that needs it is written); any
---              other layer is a step of its own
+--              other layer (an activation, a "map" such as pooling or flatten) is a step
+--              of its own. A product op may bring its own kernels (op.kernels, e.g.
+--              conv2d's gen/kernels/conv.lua); the family then writes only the others
 --   family     which kernels write the products: "straight" (every multiply-add a
 --              statement, scalar only, when the products fit the spec's code_budget),
 --              "tiled" (register tiles, for an ISA wider than one float) or "portable"
@@ -25,6 +27,8 @@ local function steps_of(g)
     if node.op.role == "product" then
       s.product = node
       if nxt and nxt.op.role == "activation" then s.act = nxt end
+    elseif node.op.role == "map" then
+      s.map = node
     else
       s.act = node
     end
@@ -44,7 +48,7 @@ end
 local function family_of(g, steps, isa)
   local cost = 0
   for _, s in ipairs(steps) do
-    if s.product then cost = cost + straight.cost(s.in_, s.out) end
+    if s.product and not s.product.op.kernels then cost = cost + straight.cost(s.in_, s.out) end
   end
   if isa.width == 1 and cost > 0 and cost <= g.code_budget then return "straight", cost end
   return isa.width > 1 and "tiled" or "portable", cost

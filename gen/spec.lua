@@ -32,7 +32,18 @@ M.DEFAULT_CODE_BUDGET = 256  -- default: small enough that -fsanitize=undefined 
 M.LOSSES = {"mse", "cross_entropy"}
 M.OPTIMIZERS = {"sgd", "adam", "adamw"}
 
-local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "isa", "code_budget"}
+local NETWORK_FIELDS = {"input", "layers", "loss", "batch", "optimizer", "schedule", "isa", "code_budget"}
+-- Learning-rate schedules (torch.optim.lr_scheduler semantics, run by the trainer: see
+-- trainer/train_sched.c, which checks --schedule with the same keys and ranges). Each key:
+-- {name, kind of value}; the trainer gets the schedule as "KIND:key=value,...".
+M.SCHEDULES = {"step", "cosine", "onecycle"}
+local SCHEDULE_KEYS = {
+  step = {{"step_size", "epochs"}, {"gamma", "pos"}},
+  cosine = {{"t_max", "epochs"}, {"eta_min", "nonneg"}},
+  onecycle = {{"max_lr", "pos"}, {"epochs", "epochs"}, {"pct_start", "frac"}, {"anneal", "anneal"},
+              {"cycle_momentum", "bool"}, {"base_momentum", "unit"}, {"max_momentum", "unit"},
+              {"div_factor", "pos"}, {"final_div_factor", "pos"}, {"three_phase", "bool"}},
+}
 local OPT_OPTIONS = {
   sgd = {"lr", "momentum", "dampening", "nesterov", "weight_decay"},
   adam = {"lr", "beta1", "beta2", "eps", "weight_decay"},
@@ -228,6 +239,12 @@ local function make_env(file)
       return mk("optimizer", {kind = kind, opts = opts, extra = select("#", ...)}, line)
     end
   end
+  for _, kind in ipairs(M.SCHEDULES) do
+    env[kind] = function(opts, ...)
+      local line = caller_line()
+      return mk("schedule", {kind = kind, opts = opts, extra = select("#", ...)}, line)
+    end
+  end
   function env.network(name)
     local line = caller_line()
     return function(body)
@@ -236,6 +253,7 @@ local function make_env(file)
   end
   local words = {"network"}
   for _, w in ipairs(ops.words()) do words[#words + 1] = w end
+  for _, w in ipairs(M.SCHEDULES) do words[#words + 1] = w end
   for _, w in ipairs({"sgd", "adam", "adamw", "math", "string", "table", "ipairs", "pairs", "tonumber",
                       "tostring", "type", "select", "assert", "error", "next", "unpack"}) do
     words[#words + 1] = w
@@ -422,6 +440,7 @@ local function check_layers(c, net)
   end
   net.layers = {}
   local width, params, has_product = net.input, 0, false
+  local shape = net.input_shape   -- {C, H, W} of an image, nil when flat
   for i = 1, count do
     local l = layers[i]
     local where = "layers[" .. i .. "]"
@@ -444,8 +463,18 @@ local function check_layers(c, net)
       end
       return opts
     end
+    -- an op that takes images (conv2d, pooling) or flat rows (linear); activations and
+    -- flatten take either
+    if op.input == "image" and not shape then
+      fail(l.line, where, op.word .. " needs a C×H×W input (input = {C, H, W}), got " .. width
+        .. " flat features")
+    end
+    if op.input == "flat" and shape then
+      fail(l.line, where, string.format("%s needs flat features, got a %d×%d×%d image: add flatten() before it",
+        op.word, shape[1], shape[2], shape[3]))
+    end
     local layer
-    if op.role == "product" then
+    if op.check then
       -- the toolkit an op's check() validates its call with
       local v = {
         fail = function(what) fail(l.line, where, what) end,
@@ -461,9 +490,29 @@ local function check_layers(c, net)
           return value
         end,
         finite = finite, show = show,
+        shape = shape, width = width,
+        -- an integer option >= min (default when absent; nil default: required by the caller)
+        int = function(o, key, default, min)
+          local value = o[key]
+          if value == nil then value = default end
+          if not is_int(value) or value < min then
+            fail(l.line, where, key .. " must be an integer >= " .. min .. ", got " .. show(value))
+          end
+          if value > M.MAX_DIM then fail(l.line, where, key .. " " .. show(value) .. " is too large") end
+          return math.tointeger(value)
+        end,
+        -- C·H·W of a shape, within MAX_DIM
+        count = function(s)
+          local n = s[1] * s[2] * s[3]
+          if n > M.MAX_DIM then
+            fail(l.line, where, string.format("output %d×%d×%d = %d features is too large (at most %d)",
+              s[1], s[2], s[3], n, M.MAX_DIM))
+          end
+          return n
+        end,
       }
       layer = op.check(l, v)
-      has_product = true
+      has_product = has_product or op.role == "product"
     else
       if l.extra > 0 or (l.opts ~= nil and type(l.opts) ~= "table") then
         fail(l.line, where, op.word .. (#op.options == 0 and " takes no arguments, got "
@@ -472,7 +521,7 @@ local function check_layers(c, net)
       local allowed = {}
       for k, opt in ipairs(op.options) do allowed[k] = opt.name end
       local o = check_opts(allowed)
-      layer = {out = width}
+      layer = {out = width, shape = shape}
       for _, opt in ipairs(op.options) do
         local value = o[opt.name]
         if value == nil then value = opt.default end
@@ -482,9 +531,9 @@ local function check_layers(c, net)
         layer[opt.name] = value + 0.0
       end
     end
-    layer.kind, layer.index, layer.line, layer.in_ = op.word, i - 1, l.line, width
+    layer.kind, layer.index, layer.line, layer.in_, layer.in_shape = op.word, i - 1, l.line, width, shape
     for _, t in ipairs(op.params(layer)) do params = params + t.rows * t.cols end
-    width = layer.out
+    width, shape = layer.out, layer.shape
     if net.batch * layer.out > M.MAX_ROWS_FLOATS then
       fail(l.line, where, string.format("batch × width = %d × %d is too large (at most %d floats)",
         net.batch, layer.out, M.MAX_ROWS_FLOATS))
@@ -495,6 +544,10 @@ local function check_layers(c, net)
     net.layers[i] = layer
   end
   if not has_product then fail(lline, "layers", "needs at least one linear layer") end
+  if shape then
+    fail(lline, "layers", string.format("the last layer gives a %d×%d×%d image: end with flatten() and linear(...)",
+      shape[1], shape[2], shape[3]))
+  end
   net.output = width
 end
 
@@ -569,6 +622,70 @@ local function check_optimizer(c, net)
   net.optimizer = opt
 end
 
+-- schedule = step{...} | cosine{...} | onecycle{...} (optional): net.schedule is the
+-- trainer's "KIND:key=value,..." text, keys in SCHEDULE_KEYS order.
+local SCHEDULE_VALUES = {
+  pos = {function(v) return finite(v) and v > 0 end, "a number > 0"},
+  nonneg = {function(v) return finite(v) and v >= 0 end, "a number >= 0"},
+  frac = {function(v) return finite(v) and v > 0 and v < 1 end, "a number in (0, 1)"},
+  unit = {function(v) return finite(v) and v >= 0 and v <= 1 end, "a number in [0, 1]"},
+  epochs = {function(v) return is_int(v) and v >= 1 and v <= 1000000 end, "an integer from 1 to 1000000"},
+  bool = {function(v) return type(v) == "boolean" end, "true or false"},
+  anneal = {function(v) return v == "cos" or v == "linear" end, 'cos or linear'},
+}
+local function check_schedule(c, net)
+  local fail, line_of, made, body = c.fail, c.line_of, c.made, c.body
+  local o = body.schedule
+  if o == nil then return end
+  local line = line_of("schedule")
+  if not (made[o] and o.tag == "schedule") then
+    fail(line, "schedule", "expected step{...}, cosine{...} or onecycle{...}, got " .. show(o))
+  end
+  line = o.line
+  local kind = o.kind
+  if o.extra > 0 or (o.opts ~= nil and (type(o.opts) ~= "table" or made[o.opts])) then
+    fail(line, "schedule", kind .. " takes one options table like " .. kind .. "{...}, got " .. show(o.opts))
+  end
+  local opts = o.opts or {}
+  local keys = SCHEDULE_KEYS[kind]
+  local names = {}
+  for i, k in ipairs(keys) do names[i] = k[1] end
+  for _, k in ipairs(sorted_keys(opts, function(n)
+    fail(line, "schedule", kind .. " options: more than " .. n .. " entries")
+  end)) do
+    if type(k) ~= "string" or not contains(names, k) then
+      fail(line, "schedule", kind .. " has no option " .. show(k) .. errors.suggest(k, names))
+    end
+  end
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = opts[k[1]]
+    if v ~= nil then
+      local ok, what = SCHEDULE_VALUES[k[2]][1], SCHEDULE_VALUES[k[2]][2]
+      if not ok(v) then
+        fail(line, "schedule", kind .. " " .. k[1] .. " must be " .. what .. ", got " .. show(v))
+      end
+      if type(v) == "number" then   -- the shortest text that reads back as the same double
+        local text
+        for digits = 1, 17 do
+          text = string.format("%." .. digits .. "g", v)
+          if tonumber(text) == v then break end
+        end
+        v = text
+      end
+      parts[#parts + 1] = k[1] .. "=" .. tostring(v)
+    end
+  end
+  if kind == "step" and opts.step_size == nil then
+    fail(line, "schedule", "step needs step_size (epochs between decays), e.g. step{step_size = 5}")
+  end
+  if kind == "onecycle" and (opts.base_momentum or 0.85) > (opts.max_momentum or 0.95) then
+    fail(line, "schedule", "onecycle base_momentum " .. show(opts.base_momentum or 0.85)
+      .. " is larger than max_momentum " .. show(opts.max_momentum or 0.95))
+  end
+  net.schedule = kind .. (#parts > 0 and ":" .. table.concat(parts, ",") or "")
+end
+
 local function check_budget_isa(c, net)
   local fail, line_of, body = c.fail, c.line_of, c.body
   -- code_budget: the most multiply-add statements the products of all linear layers may
@@ -592,6 +709,30 @@ local function check_budget_isa(c, net)
     net.isa = body.isa
     net.isa_line = line_of("isa")
   end
+end
+
+-- input = N (flat features) or {C, H, W} (an image, rows in NCHW order): the width and the
+-- shape (nil when flat).
+local function check_input(c, input)
+  local line = c.line_of("input")
+  if type(input) ~= "table" or c.made[input] then
+    return c.size("input", line, input, "must be", M.MAX_DIM), nil
+  end
+  local what = "must be a width or {C, H, W}"
+  for _, k in ipairs(sorted_keys(input, function() c.fail(line, "input", what .. ", got a table of many entries") end)) do
+    if not (math.type(k) == "integer" and k >= 1 and k <= 3) then
+      c.fail(line, "input", what .. ", got a table with entry [" .. show(k) .. "]")
+    end
+  end
+  if #input ~= 3 then c.fail(line, "input", what .. ", got a table of " .. #input .. " entries") end
+  local shape = {}
+  for k, name in ipairs({"C", "H", "W"}) do shape[k] = c.size("input", line, input[k], name .. " must be", M.MAX_DIM) end
+  local n = shape[1] * shape[2] * shape[3]
+  if n > M.MAX_DIM then
+    c.fail(line, "input", string.format("%d×%d×%d = %d features is too large (at most %d)",
+      shape[1], shape[2], shape[3], n, M.MAX_DIM))
+  end
+  return n, shape
 end
 
 local function validate(path, value, made, text)
@@ -631,7 +772,7 @@ local function validate(path, value, made, text)
   c.need, c.size = need, size
 
   local net = {name = value.name, path = path, line = value.line}
-  net.input = size("input", line_of("input"), need("input"), "must be", M.MAX_DIM)
+  net.input, net.input_shape = check_input(c, need("input"))
   net.batch = size("batch", line_of("batch"), body.batch == nil and 64 or body.batch, "must be", M.MAX_BATCH)
   if net.batch * net.input > M.MAX_ROWS_FLOATS then
     fail(line_of("input"), "input", string.format("batch × input = %d × %d is too large (at most %d floats)",
@@ -640,6 +781,7 @@ local function validate(path, value, made, text)
   check_layers(c, net)
   check_loss(c, net)
   check_optimizer(c, net)
+  check_schedule(c, net)
   check_budget_isa(c, net)
   return net
 end

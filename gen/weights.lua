@@ -7,7 +7,7 @@
 -- problem is one user error "FILE: what" (exit 2), found before anything is written.
 local errors = require "errors"
 
-local M = {}
+local M = {files_read = {}}
 
 local function fail(file, what) errors.user(file .. ": " .. what) end
 
@@ -16,7 +16,10 @@ local function fail(file, what) errors.user(file .. ": " .. what) end
 -- refused at once instead of blocking or reading forever.
 local function read(path, max)
   local s, err = host.read_plain(path, max)
-  if s then return s end
+  if s then
+    M.files_read[#M.files_read + 1] = path
+    return s
+  end
   err = tostring(err)
   if err:find(": is a directory, not a regular file", 1, true) then return nil, "directory" end
   local prefix = path .. ": "
@@ -225,7 +228,9 @@ end
 
 -- The weights from a checkpoint file or a directory of .npy files, for graph g of the
 -- spec named spec_name (the name the trainer wrote into its checkpoints).
+-- After it, M.files_read lists the files it read (for gen --depfile).
 function M.load(path, g, spec_name)
+  M.files_read = {}
   -- a checkpoint: header (< 4 KB) + parameters + optimizer state (2 copies for Adam) + small parts
   local s, err = read(path, 4 * 4 * g.param_count + (1 << 20))
   if not s and err == "directory" then return load_dir(path, g) end

@@ -102,7 +102,7 @@ INFER_BINS := $(foreach v,$(INFER_VARIANTS),$(INFER_T)/$(v)/gcc/infer_test $(INF
 # anywhere (tests/inference/same_test.c): SPEC-ISA-BATCH, BATCH "same" = the spec's batch
 # (bit-identical), else within tolerance. Run like INFER_BINS (ISA the CPU lacks: built only).
 SAME_SPECS := tests/isa/specs/act_mix.lua tests/golden/specs/act_ce.lua tests/golden/specs/act_mse.lua \
-              examples/xor.lua specs/mnist_mlp.lua $(RAND_DIR)/r26.lua
+              examples/xor.lua specs/mnist_mlp.lua $(RAND_DIR)/r26.lua tests/isa/specs/conv_rgb.lua
 SAME_ISAS  := scalar avx2 avx512 $(EMBED_NEON)
 same_spec = $(filter %/$(word 1,$(subst -, ,$(1))).lua,$(SAME_SPECS))
 define SAME_RULES
@@ -193,6 +193,7 @@ STACK_T := $(EMBED_T)/stack
 STACK_CASES := scalar:examples/xor.lua: scalar:specs/mnist_mlp.lua: avx2:specs/mnist_mlp.lua: \
                avx512:specs/mnist_mlp.lua: avx512:specs/fashion_mlp.lua: avx2:specs/seed_mse.lua: \
                avx2:tests/golden/specs/act_ce.lua: avx2:tests/golden/specs/traj_adam.lua: \
+               avx2:specs/mnist_cnn.lua: scalar:tests/isa/specs/conv_rgb.lua: \
                scalar:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC) \
                avx2:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC),--max-batch,64
 TEST_GOALS += test-stack

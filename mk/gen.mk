@@ -2,12 +2,23 @@
 # and the generator's tests.
 #
 #   make gen [SPEC=specs/x.lua] [ISA=avx2]   generate C for SPEC into $(GENDIR)
+#   make LUA_STATIC=1        link the generator with Lua's static archive (no liblua5.4.so needed)
 #   make test-gen            the generator's Check suite (tests/gen/) and the generated-code goldens
 #   make test-gen-golden     regenerate tests/gen/golden/ into $(BUILD)/gen-golden and diff
 #   make gen-golden-update   rewrite tests/gen/golden/ after a deliberate change of the output
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4)
+# LUA_STATIC=1 links Lua's archive (Debian's liblua5.4-dev ships liblua5.4.a), so the binary
+# (and an installed copy) needs no liblua5.4.so at run time; its libm/libdl come from libc.
+LUA_STATIC_LIBS := $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a -lm -ldl
+ifeq ($(LUA_STATIC),1)
+LUA_LIBS   := $(LUA_STATIC_LIBS)
+else
 LUA_LIBS   := $(shell pkg-config --libs lua5.4)
+endif
+# The link line in a file rewritten only when it changes, so switching LUA_STATIC relinks.
+LUA_LINK_FILE := $(BUILD)/host/lua-link
+$(shell mkdir -p $(BUILD)/host && { echo '$(LUA_LIBS)' | cmp -s - $(LUA_LINK_FILE) || echo '$(LUA_LIBS)' > $(LUA_LINK_FILE); })
 
 GEN_LUA := $(sort $(wildcard gen/*.lua gen/*/*.lua))
 GEN_TPL := $(sort $(wildcard templates/*.tpl))
@@ -26,9 +37,17 @@ $(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) mk/gen.mk
 # Linked under a temporary name and renamed, so a concurrent make never runs half a binary.
 # It links the runtime (libcr.a) for its reader and writer policies (runtime/cr_file.c,
 # cr_out.c): the spec is read, and NAME.h/NAME.c written, as every runtime file is.
-$(BUILD)/chainrule: gen/main.c gen/embedded.h $(BUILD)/host/embedded.c $(BUILD)/libcr.a runtime/cr.h
-	$(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -Iruntime -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c \
-	  $(BUILD)/libcr.a $(LUA_LIBS) -lz && mv -f $@.$$$$.tmp $@
+GEN_HOST_DEPS := gen/main.c gen/embedded.h $(BUILD)/host/embedded.c $(BUILD)/libcr.a runtime/cr.h
+# $(1): Lua's link flags
+gen_link = $(CC) $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Igen -Iruntime -o $@.$$$$.tmp gen/main.c $(BUILD)/host/embedded.c \
+  $(BUILD)/libcr.a $(1) -lz && mv -f $@.$$$$.tmp $@
+$(BUILD)/chainrule: $(GEN_HOST_DEPS) $(LUA_LINK_FILE)
+	$(call gen_link,$(LUA_LIBS))
+
+# Always with Lua linked statically, whatever LUA_STATIC says: what test-install installs.
+$(BUILD)/lua-static/chainrule: $(GEN_HOST_DEPS)
+	@mkdir -p $(@D)
+	$(call gen_link,$(LUA_STATIC_LIBS))
 
 .PHONY: gen
 gen: $(BUILD)/chainrule
@@ -52,7 +71,7 @@ test-gen: $(BUILD)/chainrule $(BUILD)/tests/gen/test_gen test-gen-golden
 # review, and a change meant to keep the bytes is checked to keep them. test-gen-golden
 # regenerates each into $(BUILD)/gen-golden/ISA/ and diffs; after a deliberate change of the
 # output, `make gen-golden-update` rewrites the committed files (commit them with the change).
-# Generated from the repository root with the relative spec path: the banner names it.
+# The banner names the spec by its file name only, so the directory gen runs from does not matter.
 # Each entry is ISA:SPEC.
 GEN_GOLDEN := scalar:examples/xor.lua avx512:specs/mnist_mlp.lua
 GEN_GOLDEN_DIR := tests/gen/golden

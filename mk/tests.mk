@@ -159,3 +159,4 @@ test-golden: $(RUN_GOLD)
 # ---------------------------------------------------------------- PyTorch golden vectors
 golden:
 	$(PYTHON) tests/golden/make_golden.py
+	$(PYTHON) tests/trainer/make_sched_golden.py tests/trainer/sched_golden.txt

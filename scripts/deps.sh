@@ -6,14 +6,16 @@
 #                              Cortex-M4 via arm-none-eabi-gcc + newlib + qemu-system-arm)
 #   scripts/deps.sh --bench    also the baselines of `make bench` (OpenBLAS, FANN, PyTorch)
 #   scripts/deps.sh --golden   also PyTorch + NumPy for `make golden`
+#   scripts/deps.sh --python   also PyTorch + NumPy for `make test-python` (gen --python against torch)
 #   scripts/deps.sh --data     also Debian's Fashion-MNIST and gnuplot (for `make demo-fashion`)
 set -eu
 
 core="build-essential pkg-config clang libclang-rt-14-dev liblua5.4-dev check zlib1g-dev
       qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross lld gnuplot-nox nodejs npm
-      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake ninja-build"
 bench="libopenblas-dev libfann-dev python3-torch python3-numpy"
 golden="python3-torch python3-numpy"
+python="python3-torch python3-numpy"
 data="dataset-fashion-mnist gnuplot-nox"
 
 want="$core"
@@ -21,9 +23,10 @@ for arg in "$@"; do
   case "$arg" in
     --bench)  want="$want $bench" ;;
     --golden) want="$want $golden" ;;
+    --python) want="$want $python" ;;
     --data)   want="$want $data" ;;
-    --all)    want="$want $bench $golden $data" ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --all)    want="$want $bench $golden $python $data" ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -31,6 +31,12 @@ static float w_loss(const float *out, const void *targets, int n) {
 }
 static void w_opt_init(void *opt) { NET(opt_init)((net_opt *)opt); }
 static float *w_opt_lr(void *opt) { return &((net_opt *)opt)->lr; }
+/* what a onecycle schedule cycles: SGD's momentum, Adam's beta1 (as torch's OneCycleLR) */
+#ifdef $(NAME)_OPT_SGD
+static float *w_opt_momentum(void *opt) { return &((net_opt *)opt)->momentum; }
+#else
+static float *w_opt_momentum(void *opt) { return &((net_opt *)opt)->beta1; }
+#endif
 static void w_export(float *dst, const void *params, int tensor) {
   NET(export_tensor)(dst, (const net_params *)params, tensor);
 }
@@ -69,6 +75,9 @@ int main(int argc, char **argv) {
       .spec = "$(emit.c_string(spec))",
       .isa = NETM(ISA),
       .in = NETM(IN),
+@ if input_shape then
+      .in_shape = {NETM(IN_C), NETM(IN_H), NETM(IN_W)},
+@ end
       .out = NETM(OUT),
       .batch = NETM(BATCH),
       .classifier = NET_CLASSIFIER,
@@ -87,6 +96,8 @@ int main(int argc, char **argv) {
       .correct = NET_CORRECT,
       .opt_init = w_opt_init,
       .opt_lr = w_opt_lr,
+      .opt_momentum = w_opt_momentum,
+      .schedule = $(schedule and ('"' .. emit.c_string(schedule) .. '"') or "NULL"),
       .export_tensor = w_export,
       .import_tensor = w_import,
   };

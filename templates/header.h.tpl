@@ -27,6 +27,11 @@ extern "C" {
 @   return note and left .. string.rep(" ", math.max(1, #NAME + 34 - #left)) .. "/* " .. note .. " */" or left
 @ end
 $(define("IN", input, "features per sample"))
+@ if input_shape then
+$(define("IN_C", input_shape[1], "an image input: channels,"))
+$(define("IN_H", input_shape[2], "height and"))
+$(define("IN_W", input_shape[3], "width; rows are [C][H][W]"))
+@ end
 $(define("OUT", output, "outputs per sample"))
 $(define("BATCH", batch, "most rows per call; n may be 1.." .. NAME .. "_BATCH"))
 $(define("PARAM_COUNT", param_count, "floats in all parameters"))

@@ -28,6 +28,11 @@ extern "C" {
 @ end
 $(define("INFERENCE", 1, "forward only: no backward, loss or optimizer"))
 $(define("IN", input, "features per sample"))
+@ if input_shape then
+$(define("IN_C", input_shape[1], "an image input: channels,"))
+$(define("IN_H", input_shape[2], "height and"))
+$(define("IN_W", input_shape[3], "width; rows are [C][H][W]"))
+@ end
 $(define("OUT", output, "outputs per sample"))
 $(define("BATCH", batch, "most rows per " .. name .. "_forward call (--max-batch)"))
 $(define("PARAM_COUNT", param_count, "floats in all parameters"))

@@ -99,6 +99,7 @@ typedef struct {
   const char *spec;        /* spec path it was generated from */
   const char *isa;
   int in, out, batch;
+  int in_shape[3];         /* C, H, W of an image input (rows [C][H][W]); 0s when flat */
   int classifier;          /* 1: cross-entropy, targets int32_t; 0: MSE, targets float */
   size_t param_count;
   size_t params_bytes, grads_bytes, work_bytes, opt_bytes;
@@ -112,6 +113,8 @@ typedef struct {
   int   (*correct)(const float *out, const void *targets, int n);   /* NULL for MSE */
   void  (*opt_init)(void *opt);
   float *(*opt_lr)(void *opt);                                      /* the lr field */
+  float *(*opt_momentum)(void *opt);     /* SGD's momentum or Adam's beta1 (onecycle cycles it) */
+  const char *schedule;    /* the spec's lr schedule, "KIND:key=value,..." (NULL: constant) */
   void  (*export_tensor)(float *dst, const void *params, int tensor);
   void  (*import_tensor)(void *params, int tensor, const float *src);
 } cr_net;

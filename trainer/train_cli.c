@@ -43,6 +43,13 @@ static const optdef optdefs[] = {
      "train until N epochs are done in total (default 5; with --resume, counts the resumed ones)"},
     {"--lr", O_DOUBLE, CMD_TRAIN, OFF(lr), OFF(lr_set), 0, 1e30, "X",
      "learning rate (default: the spec's, or the checkpoint's with --resume)"},
+    {"--schedule", O_STR, CMD_TRAIN, OFF(schedule), 0, 0, 0, "KIND[:key=value,...]",
+     "learning-rate schedule (default: the spec's, else constant), as torch.optim.lr_scheduler: "
+     "constant; step:step_size=N[,gamma=0.1] (StepLR, per epoch); cosine[:t_max=N,eta_min=0] "
+     "(CosineAnnealingLR, per epoch, t_max = --epochs); onecycle[:max_lr=X,epochs=N,pct_start=0.3,"
+     "anneal=cos|linear,cycle_momentum=true,base_momentum=0.85,max_momentum=0.95,div_factor=25,"
+     "final_div_factor=1e4,three_phase=false] (OneCycleLR, per batch; max_lr = the lr, epochs = "
+     "--epochs; cycles SGD's momentum or Adam's beta1)"},
     {"--batch", O_LONG, CMD_TRAIN | CMD_EVAL, OFF(batch), OFF(batch_set), 1, INT_MAX, "N",
      "rows per step, 1..the spec's batch (default: the spec's batch)"},
     {"--seed", O_U64, CMD_TRAIN | CMD_IMPORT | CMD_REPORT, OFF(seed), OFF(seed_set), 0, 0, "N",

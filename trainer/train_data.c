@@ -89,8 +89,12 @@ int tr_resolve_data(const opts *o, datapaths *p, int need_train) {
 /* The rows of d have the network's input width and at least one sample. 0 ok, 2 bad. */
 static int check_rows(const cr_net *net, const opts *o, cr_dataset *d, const char *x) {
   if (d->dim != (size_t)net->in) {
-    tr_fail(o, 2, "%s: samples have %zu values, network %s takes %d", x, d->dim, net->name,
-            net->in);
+    if (net->in_shape[0])
+      tr_fail(o, 2, "%s: samples have %zu values, network %s takes %dx%dx%d images (%d values)", x, d->dim,
+              net->name, net->in_shape[0], net->in_shape[1], net->in_shape[2], net->in);
+    else
+      tr_fail(o, 2, "%s: samples have %zu values, network %s takes %d", x, d->dim, net->name,
+              net->in);
     cr_dataset_free(d);
     return 2;
   }

@@ -25,7 +25,7 @@ typedef struct {
   const char *prog, *cmdname;
   int cmd;
   const char *data, *train_x, *train_y, *valid_x, *valid_y;
-  const char *init, *checkpoint, *resume, *metrics, *plot, *input, *output, *dir;
+  const char *init, *checkpoint, *resume, *metrics, *plot, *input, *output, *dir, *schedule;
   long epochs, batch, rows;
   double lr;
   unsigned long long seed;
@@ -45,6 +45,36 @@ int tr_fail(const opts *o, int rc, const char *fmt, ...) TR_PRINTF(3, 4);
 
 /* The seed of this run: --seed, else 1. */
 uint64_t tr_seed(const opts *o);
+
+/* ------------------------------------------------------------------ schedules (train_sched.c) */
+
+enum { TR_SCHED_CONSTANT, TR_SCHED_STEP, TR_SCHED_COSINE, TR_SCHED_ONECYCLE };
+
+/* A learning-rate schedule, torch.optim.lr_scheduler's semantics: step (StepLR) and cosine
+ * (CosineAnnealingLR) change the rate once per epoch, onecycle (OneCycleLR) once per batch.
+ * Keys left unset are NAN and take their default from the run: cosine t_max and onecycle
+ * epochs = the run's --epochs, onecycle max_lr = the optimizer's lr. */
+typedef struct {
+  int kind;
+  double step_size, gamma;                       /* step */
+  double t_max, eta_min;                         /* cosine */
+  double max_lr, epochs, pct_start, anneal_linear, cycle_momentum, base_momentum,
+      max_momentum, div_factor, final_div_factor, three_phase;   /* onecycle */
+} tr_sched;
+
+/* Parses "KIND" or "KIND:key=value,..." (KIND: constant, step, cosine, onecycle).
+ * 0, or -1 with a one-line reason in err. */
+int tr_sched_parse(tr_sched *s, const char *text, char *err, size_t errlen);
+/* The kind's name, as written. */
+const char *tr_sched_name(const tr_sched *s);
+/* Whether s can run for `epochs` epochs of `steps_per_epoch` batches. 0, or -1 (err). */
+int tr_sched_check(const tr_sched *s, long epochs, long steps_per_epoch, char *err,
+                   size_t errlen);
+/* The learning rate (and, for a onecycle that cycles momentum, the momentum; else NAN) of
+ * the batch `step` (0-based, counted over the whole run) in epoch `epoch` (0-based).
+ * -1 when step is past the end of a onecycle schedule. */
+int tr_sched_at(const tr_sched *s, double base_lr, long epoch, long step, long epochs,
+                long steps_per_epoch, double *lr, double *momentum);
 
 /* ------------------------------------------------------------------ data (train_data.c) */
 

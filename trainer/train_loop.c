@@ -27,6 +27,10 @@ typedef struct {
   double total_train_s;
   long total_samples;
   double vloss, vacc;        /* of the last validation pass */
+  tr_sched sched;            /* the lr schedule: --schedule, else the spec's, else constant */
+  float base_lr, base_mom;   /* the optimizer's lr and momentum (beta1) the schedule starts
+                                from; a checkpoint stores these, not the scheduled values */
+  long steps_per_epoch;
 } run;
 
 static void run_free(run *r) {
@@ -44,6 +48,12 @@ static int check_options(const cr_net *net, const opts *o) {
                     net->batch);
   if (o->plot && !o->metrics)
     return tr_usage(o, "option '--plot' needs --metrics (the plot is drawn from the CSV)");
+  if (o->schedule) {
+    tr_sched sc;
+    char err[256];
+    if (tr_sched_parse(&sc, o->schedule, err, sizeof err) != 0)
+      return tr_usage(o, "option '--schedule': %s", err);
+  }
   if (o->init) {
     cr_init_spec s = {o->init, NULL, NULL, 0.0f, 1, 1};
     float probe;
@@ -88,6 +98,44 @@ static int start_fresh(run *r) {
   return 0;
 }
 
+/* The schedule of this run (--schedule, else the spec's), checked against the run's length.
+ * 0 ok, 2 bad (printed). Called once the data, batch and epochs are known. */
+static int prepare_schedule(run *r) {
+  const char *text = r->o->schedule ? r->o->schedule : r->net->schedule;
+  char err[256];
+  if (!text) text = "constant";
+  if (tr_sched_parse(&r->sched, text, err, sizeof err) != 0)
+    return tr_fail(r->o, 2, "%s schedule '%s': %s", r->o->schedule ? "--schedule" : "the spec's",
+                   text, err);
+  r->steps_per_epoch = (long)((r->tr.n + (size_t)r->batch - 1) / (size_t)r->batch);
+  if (tr_sched_check(&r->sched, r->epochs, r->steps_per_epoch, err, sizeof err) != 0)
+    return tr_fail(r->o, 2, "schedule '%s': %s", text, err);
+  r->base_lr = *r->net->opt_lr(r->m.opt);
+  r->base_mom = *r->net->opt_momentum(r->m.opt);
+  return 0;
+}
+
+/* Sets the optimizer's lr (and momentum) for the next step from the schedule. 0, or 1 when
+ * a onecycle schedule has ended (printed). */
+static int schedule_step(run *r, long ep) {
+  if (r->sched.kind == TR_SCHED_CONSTANT) return 0;
+  double lr, mom;
+  if (tr_sched_at(&r->sched, r->base_lr, ep, r->steps, r->epochs, r->steps_per_epoch, &lr,
+                  &mom) != 0)
+    return tr_fail(r->o, 2, "onecycle schedule: step %ld is past its last step (its epochs "
+                   "must cover the whole run, including resumed epochs)", r->steps + 1);
+  *r->net->opt_lr(r->m.opt) = (float)lr;
+  if (!isnan(mom)) *r->net->opt_momentum(r->m.opt) = (float)mom;
+  return 0;
+}
+
+/* The optimizer's lr and momentum back to the base values (before a checkpoint). */
+static void schedule_rest(run *r) {
+  if (r->sched.kind == TR_SCHED_CONSTANT) return;
+  *r->net->opt_lr(r->m.opt) = r->base_lr;
+  *r->net->opt_momentum(r->m.opt) = r->base_mom;
+}
+
 /* Data, model state, batcher and earlier metrics rows, ready for the first epoch. */
 static int prepare(run *r, const datapaths *dp) {
   const opts *o = r->o;
@@ -106,6 +154,7 @@ static int prepare(run *r, const datapaths *dp) {
     return tr_fail(o, 2, "batch %d out of range 1..%d", r->batch, net->batch);
   if (o->lr_set) *net->opt_lr(r->m.opt) = (float)o->lr;
   r->epochs = o->epochs ? o->epochs : 5;
+  if ((rc = prepare_schedule(r))) return rc;
   r->ckpt = o->checkpoint ? o->checkpoint : o->resume;
   r->last_good_epoch = r->start_epoch;
   tr_apply_norm(&r->m, &r->tr);
@@ -161,6 +210,10 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
   int n;
   *loss_sum = 0, *seen = 0;
   while (cr_batcher_next(&r->b, &x, &y, &n)) {
+    if (schedule_step(r, ep)) {
+      cr_progress_end(&pr);
+      return 1;
+    }
     tr_set_targets(&r->m, y, n);
     float loss = net->train_step(r->m.params, r->m.opt, r->m.grads, r->m.work, x, r->m.targets, n);
     r->steps++;
@@ -230,6 +283,7 @@ static int one_epoch(run *r, long ep, int tty) {
   int rc = train_epoch(r, ep, tty, &lsum, &seen);
   if (rc) return rc;
   double train_s = cr_now() - t0;
+  schedule_rest(r);
   r->total_train_s += train_s;
   r->total_samples += seen;
   finish_epoch(r, ep, t0, train_s, lsum, seen);
@@ -241,9 +295,11 @@ static int one_epoch(run *r, long ep, int tty) {
 }
 
 static void print_start(const run *r) {
-  printf("%s: %zu train / %zu valid samples, batch %d, lr %g, seed %llu, normalisation "
+  printf("%s: %zu train / %zu valid samples, batch %d, lr %g%s%s, seed %llu, normalisation "
          "mean %.4f std %.4f%s\n",
          r->net->name, r->tr.n, r->va.n, r->batch, (double)*r->net->opt_lr(r->m.opt),
+         r->sched.kind == TR_SCHED_CONSTANT ? "" : " ", r->sched.kind == TR_SCHED_CONSTANT
+         ? "" : (r->o->schedule ? r->o->schedule : r->net->schedule),
          (unsigned long long)r->seed, (double)r->m.norm[0], (double)r->m.norm[1],
          r->o->resume ? " (resumed)" : "");
   if (r->start_epoch >= r->epochs)

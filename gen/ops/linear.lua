@@ -4,6 +4,7 @@
 local M = {
   word = "linear",
   role = "product",
+  input = "flat",
   args = {"size", "opts"},
   example = "{init = 'kaiming_normal'}",
   summary = "x @ W + b",
@@ -21,6 +22,14 @@ function M.check(l, v)
   if l.extra > 0 then v.fail("linear takes a size and an options table, got more arguments") end
   local layer = {out = v.size(l.size, "linear needs")}
   local o = v.opts(M.OPTIONS)
+  for k, x in pairs(M.init_options(o, v)) do layer[k] = x end
+  return layer
+end
+
+-- The init options (init, mode, nonlinearity, a, bias_init) of an options table o, checked
+-- with the toolkit v; conv2d shares them.
+function M.init_options(o, v)
+  local layer = {}
   layer.init = v.choice(o, "init", M.INITS, "pytorch_default")
   layer.mode = v.choice(o, "mode", M.MODES, "fan_in")
   local kaiming = layer.init:match("^kaiming") ~= nil

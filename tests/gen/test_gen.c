@@ -6,6 +6,7 @@
  *            compiles warning-free with clang and gcc.
  * CHAINRULE (environment) overrides the binary's path. */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* realpath */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -122,6 +123,7 @@ typedef struct {
 } spec_case;
 
 #define OK_REST "loss = \"cross_entropy\", optimizer = adam{} }"
+#define IMG(layers) "return network \"x\" { input = {1, 9, 9}, layers = { " layers " }, " OK_REST "\n"
 
 static const spec_case SPEC_BAD[] = {
   {"os_execute", "os.execute(\"touch /tmp/chainrule-pwned\")\n",
@@ -172,6 +174,36 @@ static const spec_case SPEC_BAD[] = {
    "{}:5: layers[2]: linear needs a positive integer size, got -3"},
   {"fractional_size", "return network \"x\" { input = 4, layers = { linear(50.5) }, " OK_REST "\n",
    "{}:1: layers[1]: linear needs a positive integer size, got 50.5"},
+  /* image layers: shapes checked at generation (a 1x9x9 input unless the case says otherwise) */
+  {"conv_kernel_too_large", IMG("conv2d(2, {kernel = 11}), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d kernel 11 is larger than its input 9×9"},
+  {"conv_kernel_too_large_padded", IMG("conv2d(2, {kernel = 12, padding = 1}), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d kernel 12 is larger than its input 9×9 padded by 1 (11×11)"},
+  {"conv_negative_padding", IMG("conv2d(2, {kernel = 3, padding = -1}), flatten(), linear(2)"),
+   "{}:1: layers[1]: padding must be an integer >= 0, got -1"},
+  {"conv_no_kernel", IMG("conv2d(2), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d needs kernel = K in its options, as in conv2d(6, {kernel = 5})"},
+  {"conv_option_typo", IMG("conv2d(2, {kernel = 3, strides = 2}), flatten(), linear(2)"),
+   "{}:1: layers[1]: conv2d has no option 'strides' (did you mean 'stride'?)"},
+  {"conv_bias_number", IMG("conv2d(2, {kernel = 3, bias = 1}), flatten(), linear(2)"),
+   "{}:1: layers[1]: bias must be true or false, got 1"},
+  {"linear_without_flatten", IMG("conv2d(2, {kernel = 3}), relu(), linear(2)"),
+   "{}:1: layers[3]: linear needs flat features, got a 2×7×7 image: add flatten() before it"},
+  {"conv_on_flat_input", "return network \"x\" { input = 784, layers = { conv2d(2, {kernel = 3}) }, " OK_REST "\n",
+   "{}:1: layers[1]: conv2d needs a C×H×W input (input = {C, H, W}), got 784 flat features"},
+  {"pool_does_not_tile", IMG("maxpool2d{kernel = 2}, flatten(), linear(2)"),
+   "{}:1: layers[1]: maxpool2d kernel 2 stride 2 does not tile the input height 9 ((9 - 2) % 2 = 1; "
+   "ceil_mode is not supported)"},
+  {"pool_zero_stride", IMG("avgpool2d{kernel = 3, stride = 0}, flatten(), linear(2)"),
+   "{}:1: layers[1]: stride must be an integer >= 1, got 0"},
+  {"pool_kernel_too_large", IMG("avgpool2d{kernel = 10}, flatten(), linear(2)"),
+   "{}:1: layers[1]: avgpool2d kernel 10 is larger than its input 9×9"},
+  {"image_last", IMG("conv2d(2, {kernel = 3})"),
+   "{}:1: layers: the last layer gives a 2×7×7 image: end with flatten() and linear(...)"},
+  {"input_two_dims", "return network \"x\" { input = {1, 28}, layers = { flatten(), linear(2) }, " OK_REST "\n",
+   "{}:1: input: must be a width or {C, H, W}, got a table of 2 entries"},
+  {"input_zero_channels", "return network \"x\" { input = {0, 28, 28}, layers = { flatten(), linear(2) }, "
+   OK_REST "\n", "{}:1: input: C must be a positive integer, got 0"},
   {"unknown_field",
    "return network \"x\" {\n  input = 784, layers = { linear(1) }, loss = \"mse\",\n"
    "  btach = 64, optimizer = sgd{lr = 0.1},\n}\n",
@@ -206,6 +238,18 @@ static const spec_case SPEC_BAD[] = {
   {"beta1", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
    "optimizer = adam{beta1 = 1} }\n",
    "{}:1: optimizer: adam beta1 must be in [0, 1), got 1"},
+  {"schedule_kind", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = \"onecycle\" }\n",
+   "{}:2: schedule: expected step{...}, cosine{...} or onecycle{...}, got 'onecycle'"},
+  {"schedule_key", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = onecycle{max_rl = 1} }\n",
+   "{}:2: schedule: onecycle has no option 'max_rl' (did you mean 'max_lr'?)"},
+  {"schedule_value", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = cosine{t_max = 2.5} }\n",
+   "{}:2: schedule: cosine t_max must be an integer from 1 to 1000000, got 2.5"},
+  {"schedule_step_size", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\", "
+   "optimizer = sgd{lr = 1},\n  schedule = step{gamma = 0.5} }\n",
+   "{}:2: schedule: step needs step_size (epochs between decays), e.g. step{step_size = 5}"},
   {"init_typo", "return network \"x\" { input = 4, layers = { linear(2, {mode = \"fan_inn\"}) }, " OK_REST "\n",
    "{}:1: layers[1]: mode must be one of 'fan_in', 'fan_out', got 'fan_inn' (did you mean 'fan_in'?)"},
   {"relu_option", "return network \"x\" { input = 4, layers = { linear(2), relu{shfit = 1} }, " OK_REST "\n",
@@ -362,6 +406,11 @@ static const cli_case CLI_CASES[] = {
    "chainrule: --dispatch cannot be combined with --inference\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --cli", 2, "chainrule: --dispatch cannot be combined with --cli\n"},
   {"gen specs/seed_mse.lua --name", 2, "chainrule: option '--name' needs a value (try --help)\n"},
+  {"gen specs/seed_mse.lua --depfile", 2, "chainrule: option '--depfile' needs a value (try --help)\n"},
+  {"gen specs/seed_mse.lua --python --inference", 2,
+   "chainrule: --python is for training builds; it cannot be combined with --inference\n"},
+  {"gen specs/seed_mse.lua --dispatch avx2,scalar --python", 2, "chainrule: --dispatch cannot be combined with --python\n"},
+  {"gen specs/seed_mse.lua --python=1", 2, "chainrule: unknown option '--python=1' (try --help)\n"},
   {"gen specs/seed_mse.lua --name=", 2, "chainrule: option '--name' needs a non-empty value\n"},
   {"gen specs/seed_mse.lua --name a-b", 2, "chainrule: --name: name must be a C identifier, got 'a-b'\n"},
   {"gen specs/seed_mse.lua --name 9lives", 2, "chainrule: --name: name must be a C identifier, got '9lives'\n"},
@@ -393,6 +442,23 @@ END_TEST
 
 /* ---------------------------------------------------------------- core */
 
+/* Sets the access and modification times of dir/files[0..n-1] to sec. */
+static void set_mtimes(const char *dir, const char *const *files, int n, time_t sec) {
+  struct timespec ts[2] = {{sec, 0}, {sec, 0}};
+  char path[700];
+  for (int i = 0; i < n; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+  }
+}
+
+/* Runs a gen command that must succeed and report `unchanged` in its summary. */
+static void gen_unchanged(const char *cmd, const char *unchanged) {
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, unchanged) != NULL, "'%s': status %d, summary %s", cmd, r.status,
+                r.out);
+}
+
 START_TEST(test_deterministic_and_unchanged) {
   char cmd[2048], out1[512], out2[512], p1[600], p2[600];
   snprintf(out1, sizeof out1, "%s/a", scratch);
@@ -410,25 +476,46 @@ START_TEST(test_deterministic_and_unchanged) {
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
     ck_assert_msg(l1 == l2 && memcmp(a, b, l1) == 0, "%s differs between two runs", files[i]);
-    ck_assert_msg(strstr(a, "DO NOT EDIT") && strstr(a, "specs/mnist_mlp.lua"), "%s: banner missing", files[i]);
+    ck_assert_msg(strstr(a, "DO NOT EDIT") && strstr(a, " from mnist_mlp.lua. DO NOT EDIT"), "%s: banner missing",
+                  files[i]);
     free(a);
     free(b);
   }
-  /* Backdate the files; an identical regeneration must not touch them. */
-  struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+  /* Files newer than every input (spec, binary): an identical regeneration must not touch them. */
+  time_t later = time(NULL) + 86400;
+  struct stat before[2];
+  set_mtimes(out1, files, 2, later);
   for (int i = 0; i < 2; i++) {
     snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
-    ck_assert_int_eq(utimensat(AT_FDCWD, p1, old, 0), 0);
+    ck_assert_int_eq(stat(p1, &before[i]), 0);
   }
   snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --out '%s'", chainrule(), out1);
-  ck_assert_int_eq(run(cmd).status, 0);
+  gen_unchanged(cmd, "mnist_mlp.h, mnist_mlp.c unchanged");
   for (int i = 0; i < 2; i++) {
     struct stat st;
     snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
     ck_assert_int_eq(stat(p1, &st), 0);
-    ck_assert_msg(st.st_mtim.tv_sec == 1000000000, "%s was rewritten (mtime %ld)", files[i],
-                  (long)st.st_mtim.tv_sec);
+    ck_assert_msg(st.st_mtim.tv_sec == later && st.st_ino == before[i].st_ino,
+                  "%s was rewritten (mtime %ld)", files[i], (long)st.st_mtim.tv_sec);
   }
+  /* Files with the right bytes but older than the spec (the spec was touched): kept (same
+     inode) but their time set to now, so make and ninja see them up to date. */
+  set_mtimes(out1, files, 2, 1000000000);
+  struct stat spec_st;
+  ck_assert_int_eq(stat("specs/mnist_mlp.lua", &spec_st), 0);
+  gen_unchanged(cmd, "mnist_mlp.h, mnist_mlp.c unchanged");
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    snprintf(p1, sizeof p1, "%s/%s", out1, files[i]);
+    ck_assert_int_eq(stat(p1, &st), 0);
+    ck_assert_msg(st.st_ino == before[i].st_ino, "%s was replaced", files[i]);
+    ck_assert_msg(st.st_mtim.tv_sec > 1000000000 &&
+                      (st.st_mtim.tv_sec > spec_st.st_mtim.tv_sec ||
+                       (st.st_mtim.tv_sec == spec_st.st_mtim.tv_sec && st.st_mtim.tv_nsec >= spec_st.st_mtim.tv_nsec)),
+                  "%s is still older than the spec (mtime %ld)", files[i], (long)st.st_mtim.tv_sec);
+  }
+  /* Backdated again for the check below. */
+  set_mtimes(out1, files, 2, 1000000000);
   /* A changed spec does rewrite (so the check above is not vacuous). */
   char spec[512];
   snprintf(spec, sizeof spec, "%s/mnist_mlp.lua", scratch);
@@ -440,14 +527,105 @@ START_TEST(test_deterministic_and_unchanged) {
   write_text(spec, text);
   free(text);
   snprintf(cmd, sizeof cmd, "'%s' gen '%s' --out '%s'", chainrule(), spec, out1);
-  ck_assert_int_eq(run(cmd).status, 0);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, "wrote mnist_mlp.c") != NULL, "summary: %s", r.out);
   struct stat st;
   snprintf(p1, sizeof p1, "%s/mnist_mlp.c", out1);
   ck_assert_int_eq(stat(p1, &st), 0);
-  ck_assert_msg(st.st_mtim.tv_sec != 1000000000, "mnist_mlp.c was not rewritten after the spec changed");
+  ck_assert_msg(st.st_ino != before[1].st_ino, "mnist_mlp.c was not rewritten after the spec changed");
   /* no temporary files left behind */
   snprintf(p1, sizeof p1, "%s/mnist_mlp.c.tmp", out1);
   ck_assert_msg(access(p1, F_OK) != 0, "temporary file left behind");
+}
+END_TEST
+
+/* The same spec gives the same bytes wherever gen runs from and however the spec's path is
+   spelled (the banner and NAME_cli.c name it by its file name only): relative from the
+   repository root, absolute from the scratch directory, and through ../ from a subdirectory. */
+START_TEST(test_same_bytes_any_directory) {
+  char root[512], cmd[4096], sub[600];
+  ck_assert_ptr_nonnull(getcwd(root, sizeof root));
+  char exe[600];
+  if (chainrule()[0] == '/') snprintf(exe, sizeof exe, "%s", chainrule());
+  else snprintf(exe, sizeof exe, "%s/%s", root, chainrule());
+  snprintf(sub, sizeof sub, "%s/d1/d2", scratch);
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s' && ln -s '%s/specs' '%s/d1/specs'", sub, root, scratch);
+  ck_assert_int_eq(run(cmd).status, 0);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --cli --out '%s/a'", exe, scratch);
+  ck_assert_int_eq(run(cmd).status, 0);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' gen '%s/specs/mnist_mlp.lua' --cli --out b", scratch, exe, root);
+  ck_assert_int_eq(run(cmd).status, 0);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' gen ../specs/mnist_mlp.lua --cli --out ../../c", sub, exe);
+  ck_assert_int_eq(run(cmd).status, 0);
+  const char *files[] = {"mnist_mlp.h", "mnist_mlp.c", "mnist_mlp_cli.c"};
+  for (int i = 0; i < 3; i++) {
+    char pa[700], pb[700];
+    size_t la, lb;
+    snprintf(pa, sizeof pa, "%s/a/%s", scratch, files[i]);
+    char *a = read_text(pa, &la);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_msg(strstr(a, "from mnist_mlp.lua") != NULL, "%s does not name the spec by its file name", files[i]);
+    ck_assert_msg(strstr(a, "specs/") == NULL, "%s names the spec's directory", files[i]);
+    for (int k = 0; k < 2; k++) {
+      snprintf(pb, sizeof pb, "%s/%s/%s", scratch, k ? "c" : "b", files[i]);
+      char *b = read_text(pb, &lb);
+      ck_assert_ptr_nonnull(b);
+      ck_assert_msg(la == lb && memcmp(a, b, la) == 0, "%s differs from %s", pa, pb);
+      free(b);
+    }
+    free(a);
+  }
+}
+END_TEST
+
+/* gen --depfile: the exact Make rule (outputs as written, spec as typed, the binary's absolute
+   path; spaces escaped; an empty rule per prerequisite), written again unchanged on a rerun,
+   listing the weights files read; into a missing directory: one line, exit 2, nothing written. */
+START_TEST(test_depfile) {
+  char cmd[4096], want[4096], path[700], exe[600];
+  ck_assert_ptr_nonnull(realpath(chainrule(), exe));
+  snprintf(cmd, sizeof cmd, "cd '%s' && cp '%s/examples/xor.lua' 'x y.lua' && '%s' gen 'x y.lua' --out 'o u' --cli --depfile xor.d",
+           scratch, getcwd(path, sizeof path), exe);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s", r.out);
+  ck_assert_msg(strstr(r.out, "wrote xor.h, xor.c, xor_cli.c, xor.d") != NULL, "summary: %s", r.out);
+  snprintf(want, sizeof want, "o\\ u/xor.h o\\ u/xor.c o\\ u/xor_cli.c: x\\ y.lua %s\nx\\ y.lua:\n%s:\n", exe, exe);
+  snprintf(path, sizeof path, "%s/xor.d", scratch);
+  char *d = read_text(path, NULL);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_msg(strcmp(d, want) == 0, "depfile:\n%s\nwanted:\n%s", d, want);
+  free(d);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, "xor.h, xor.c, xor_cli.c, xor.d unchanged"), "rerun: %s", r.out);
+
+  /* a missing directory for the depfile: nothing written, not even the outputs' directory */
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' gen 'x y.lua' --out fresh --depfile no/such/x.d", scratch, exe);
+  r = run(cmd);
+  ck_assert_int_eq(r.status, 2);
+  ck_assert_str_eq(r.out, "chainrule: --depfile: directory 'no/such' does not exist\n");
+  snprintf(path, sizeof path, "%s/fresh", scratch);
+  ck_assert_msg(access(path, F_OK) != 0, "--depfile error left %s behind", path);
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' gen 'x y.lua' --out fresh --depfile 'o u'", scratch, exe);
+  r = run(cmd);
+  ck_assert_int_eq(r.status, 2);
+  ck_assert_str_eq(r.out, "chainrule: --depfile: 'o u' is a directory\n");
+  ck_assert_msg(access(path, F_OK) != 0, "--depfile error left %s behind", path);
+  /* gen --python without a C compiler, or with one that fails: one line, exit 2, nothing written */
+  snprintf(cmd, sizeof cmd, "cd '%s' && CC=no-such-cc '%s' gen 'x y.lua' --python --out fresh", scratch, exe);
+  r = run(cmd);
+  ck_assert_int_eq(r.status, 2);
+  ck_assert_str_eq(r.out, "chainrule: --python: no C compiler to build libxor.so: 'no-such-cc' not found (install one or set CC)\n");
+  ck_assert_msg(access(path, F_OK) != 0, "--python error left %s behind", path);
+  snprintf(cmd, sizeof cmd, "cd '%s' && CC='cc -Werror=no-such-warning' '%s' gen 'x y.lua' --python --out fresh", scratch, exe);
+  r = run(cmd);
+  const char *failed = "chainrule: --python: 'cc -Werror=no-such-warning' failed to build libxor.so: ";
+  ck_assert_msg(r.status == 2 && strncmp(r.out, failed, strlen(failed)) == 0
+                && strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "%s", r.out);
+  ck_assert_msg(access(path, F_OK) != 0, "--python error left %s behind", path);
+  /* into the --out directory, which gen creates */
+  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' gen 'x y.lua' --out fresh/ --depfile fresh/x.d", scratch, exe);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0 && strstr(r.out, "wrote xor.h, xor.c, fresh/x.d"), "%s", r.out);
 }
 END_TEST
 
@@ -500,6 +678,32 @@ START_TEST(test_cli_file) {
   ck_assert_msg(text != NULL, "seed_mse_cli.c not written");
   ck_assert_msg(strstr(text, "#include \"seed_mse.h\"") != NULL, "seed_mse_cli.c does not include seed_mse.h");
   ck_assert_msg(strstr(text, "$(") == NULL, "seed_mse_cli.c has an unexpanded template splice");
+  free(text);
+}
+END_TEST
+
+/* The spec's schedule reaches the trainer as KIND:key=value text, numbers in their shortest
+ * round-tripping form, keys in a fixed order whatever order the spec wrote them in. */
+START_TEST(test_cli_schedule) {
+  char cmd[2048], path[600];
+  snprintf(path, sizeof path, "%s/sched.lua", scratch);
+  write_text(path, "return network \"sched\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\",\n"
+                   "  optimizer = sgd{lr = 0.1, momentum = 0.9},\n"
+                   "  schedule = onecycle{pct_start = 0.25, max_lr = 0.1, anneal = \"linear\", three_phase = true} }\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --cli --out '%s'", chainrule(), path, scratch);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "gen --cli failed: %s", r.out);
+  snprintf(path, sizeof path, "%s/sched_cli.c", scratch);
+  char *text = read_text(path, NULL);
+  ck_assert_msg(text != NULL, "sched_cli.c not written");
+  ck_assert_msg(strstr(text, ".schedule = \"onecycle:max_lr=0.1,pct_start=0.25,anneal=linear,three_phase=true\",")
+                != NULL, "sched_cli.c lacks the schedule text");
+  free(text);
+  snprintf(path, sizeof path, "%s/seed_mse_cli.c", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/seed_mse.lua --cli --out '%s'", chainrule(), scratch);
+  r = run(cmd);
+  text = read_text(path, NULL);
+  ck_assert_msg(r.status == 0 && text && strstr(text, ".schedule = NULL,"), "no schedule should give NULL");
   free(text);
 }
 END_TEST
@@ -651,8 +855,8 @@ START_TEST(test_rename) {
     snprintf(path, sizeof path, "%s/%s", scratch, files[i]);
     char *text = read_text(path, NULL);
     ck_assert_msg(text != NULL, "%s not written", files[i]);
-    for (const char *p = text; (p = strstr(p, "seed_mse")) != NULL; p++)
-      ck_assert_msg(p - text >= 6 && strncmp(p - 6, "specs/", 6) == 0, "%s still says seed_mse: %.60s", files[i], p);
+    for (const char *p = text; (p = strstr(p, "seed_mse")) != NULL; p++)   /* only the spec's file name */
+      ck_assert_msg(strncmp(p, "seed_mse.lua", 12) == 0, "%s still says seed_mse: %.60s", files[i], p);
     ck_assert_msg(strstr(text, "SEED_MSE") == NULL, "%s still has a SEED_MSE macro", files[i]);
     if (i == 0) {
       ck_assert_msg(strstr(text, "#ifndef SEED_V2_H\n#define SEED_V2_H\n") != NULL, "include guard not renamed");
@@ -701,8 +905,8 @@ END_TEST
 /* A spec path with a double quote, a comment end, a trigraph that would end in a line
    splice, a backslash-newline and a "$(" is user text in NAME_cli.c (a string literal and a
    comment) and in the banners: the generated files must compile warning-free with clang and
-   gcc, and the trainer must see exactly the path's bytes (a harness cr_trainer_main prints
-   net->spec). */
+   gcc, and the trainer must see exactly the bytes of its file name (a harness cr_trainer_main
+   prints net->spec). */
 START_TEST(test_hostile_spec_path) {
   char dir[600], path[700], out[600], cmd[4096], harness[700];
   snprintf(dir, sizeof dir, "%s/x\"y*", scratch);
@@ -729,9 +933,10 @@ START_TEST(test_hostile_spec_path) {
              "'%s/seed_mse_cli.c' '%s/seed_mse.c' '%s' -o '%s/prog' -lm && '%s/prog'",
              ccs[c], out, out, out, harness, out, out);
     r = run(cmd);
-    ck_assert_msg(r.status == 0 && strcmp(r.out, path) == 0,
-                  "%s: status %d, the trainer sees '%s', the path is '%s'", ccs[c], r.status, r.out,
-                  path);
+    const char *base = strrchr(path, '/') + 1;   /* NAME_cli.c names the spec by its file name */
+    ck_assert_msg(r.status == 0 && strcmp(r.out, base) == 0,
+                  "%s: status %d, the trainer sees '%s', the spec's file name is '%s'", ccs[c], r.status, r.out,
+                  base);
   }
 }
 END_TEST
@@ -970,10 +1175,21 @@ START_TEST(test_good_weights) {
   write_text(spec, W_SPEC);
   snprintf(wdir, sizeof wdir, "%s/w", scratch);
   write_weights_dir(wdir, -1, 0, 0);
-  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --inference --weights '%s' --max-batch 3 --out '%s/a'", chainrule(), spec,
-           wdir, scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --inference --weights '%s' --max-batch 3 --out '%s/a' --depfile '%s/w.d'",
+           chainrule(), spec, wdir, scratch, scratch);
   run_result r = run(cmd);
   ck_assert_msg(r.status == 0, "gen --inference --weights DIR: %s", r.out);
+  /* the depfile names each .npy file read (and no norm.npy: the directory has none) */
+  char dpath[700], want[700];
+  snprintf(dpath, sizeof dpath, "%s/w.d", scratch);
+  char *dep = read_text(dpath, NULL);
+  ck_assert_ptr_nonnull(dep);
+  for (int t = 0; t < 4; t++) {
+    snprintf(want, sizeof want, " %s/%s.npy ", wdir, W_NAMES[t]);
+    ck_assert_msg(strstr(dep, want) != NULL, "depfile lacks%s:\n%s", want, dep);
+  }
+  ck_assert_msg(strstr(dep, "norm.npy") == NULL, "depfile names a norm.npy that does not exist:\n%s", dep);
+  free(dep);
   /* the checkpoint of the same floats in our [in][out] layout */
   float ours[26];
   int k = 0;
@@ -1136,7 +1352,7 @@ START_TEST(test_hostile_specs) {
      "{}:4: layers: more than 1000 entries (at most 256 layers)"},
     {"many_fields", "local b = { input = 2, layers = { linear(2) }, loss = \"mse\", optimizer = sgd{lr = 0.1} }\n"
      "for i = 1, 5000 do b[\"f\" .. i] = i end\nreturn network \"x\" (b)\n",
-     "{}:3: network: more than 1000 fields (a network has 7)"},
+     "{}:3: network: more than 1000 fields (a network has 8)"},
   };
   for (int i = 0; i < COUNT(cases); i++) check_bad_spec(&cases[i], LIMIT_SECONDS);
   free(deep), free(deep2), free(concat), free(calls), free(calls2);
@@ -1252,8 +1468,11 @@ static Suite *suite_gen(void) {
   TCase *core = tcase_create("core");
   tcase_add_checked_fixture(core, scratch_create, scratch_remove);
   tcase_add_test(core, test_deterministic_and_unchanged);
+  tcase_add_test(core, test_same_bytes_any_directory);
+  tcase_add_test(core, test_depfile);
   tcase_add_test(core, test_spec_features);
   tcase_add_test(core, test_cli_file);
+  tcase_add_test(core, test_cli_schedule);
   tcase_add_test(core, test_lua_units);
   tcase_add_test(core, test_template_errors);
   tcase_add_test(core, test_specs_compile);

@@ -33,10 +33,11 @@ NETS = [
     ("traj_mse_momentum", "tests/golden/specs/traj_mse_momentum.desc", "traj", 8, 8),
     ("act_ce", "tests/golden/specs/act_ce.desc", "step", 12, 9),
     ("act_mse", "tests/golden/specs/act_mse.desc", "step", 7, 10),
+    ("conv_ce", "tests/golden/specs/conv_ce.desc", "step", 6, 11),
 ]
 # nets whose inputs are uniform in [-1, 1) instead of [0, 1): a standalone activation as
 # their first layer must see negative values too
-SYMMETRIC_X = {"act_ce", "act_mse"}
+SYMMETRIC_X = {"act_ce", "act_mse", "conv_ce"}
 TRAJ_STEPS = 10
 
 
@@ -51,8 +52,22 @@ def read_desc(path):
             key = tok[0]
             if key in ("name", "loss"):
                 net[key] = tok[1]
-            elif key in ("input", "batch"):
+            elif key in ("input", "batch") and len(tok) == 2:
                 net[key] = int(tok[1])
+            elif key == "input" and len(tok) == 4:
+                net["input_shape"] = tuple(int(v) for v in tok[1:])
+                net["input"] = int(np.prod(net["input_shape"]))
+            elif key in ("conv2d", "maxpool2d", "avgpool2d"):
+                o = {"stride": 1, "padding": 0, "bias": 1} if key == "conv2d" else {}
+                if key == "conv2d":
+                    o["out"] = int(tok[1])
+                for kv in tok[2 if key == "conv2d" else 1:]:
+                    k, v = kv.split("=")
+                    o[k] = int(v)
+                o.setdefault("stride", o["kernel"])
+                net["layers"].append((key, o))
+            elif key == "flatten" and len(tok) == 1:
+                net["layers"].append(("flatten", None))
             elif key == "linear":
                 net["layers"].append(("linear", int(tok[1])))
             elif key == "relu":
@@ -85,8 +100,20 @@ class ShiftedReLU(nn.Module):
 
 def build(net):
     mods, width = [], net["input"]
+    c, h, w = net.get("input_shape", (0, 0, 0))
     for kind, arg in net["layers"]:
-        if kind == "linear":
+        if kind in ("conv2d", "maxpool2d", "avgpool2d"):
+            k, s, p = arg["kernel"], arg["stride"], arg.get("padding", 0)
+            if kind == "conv2d":
+                mods.append(nn.Conv2d(c, arg["out"], k, stride=s, padding=p, bias=bool(arg["bias"])))
+                c = arg["out"]
+            else:
+                mods.append((nn.MaxPool2d if kind == "maxpool2d" else nn.AvgPool2d)(k, stride=s))
+            h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            width = c * h * w
+        elif kind == "flatten":
+            mods.append(nn.Flatten())
+        elif kind == "linear":
             mods.append(nn.Linear(width, arg))
             width = arg
         elif kind == "relu":
@@ -106,9 +133,11 @@ def init_params(model):
     """Simplified Kaiming weights (randn / sqrt(fan_in)) and small non-zero biases."""
     with torch.no_grad():
         for m in model:
-            if isinstance(m, nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape) / m.in_features ** 0.5)
-                m.bias.copy_(torch.rand(m.bias.shape) * 0.2 - 0.1)
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape) / fan_in ** 0.5)
+                if m.bias is not None:
+                    m.bias.copy_(torch.rand(m.bias.shape) * 0.2 - 0.1)
 
 
 def optimizer(net, params):
@@ -144,10 +173,16 @@ def data(net, n, lead=(), symmetric=False):
     return x, t
 
 
+def image(net, x):
+    """Rows [n][C*H*W] as the images [n][C][H][W] a conv net takes (a view: x.grad stays flat)."""
+    return x.view(x.shape[0], *net["input_shape"]) if "input_shape" in net else x
+
+
 def ours(tensor):
-    """nn.Linear weight [out][in] -> ours [in][out]; bias [out] -> [1][out]."""
+    """nn.Linear weight [out][in] -> ours [in][out]; nn.Conv2d weight [O][C][K][K] -> ours
+    [C*K*K][O]; bias [out] -> [1][out]."""
     a = tensor.detach().numpy()
-    return a.T if a.ndim == 2 else a.reshape(1, -1)
+    return a.reshape(a.shape[0], -1).T if a.ndim >= 2 else a.reshape(1, -1)
 
 
 def save(outdir, name, array):
@@ -169,7 +204,7 @@ def golden_step(net, model, n, outdir):
     save_params(outdir, "param", model)
     opt = optimizer(net, model.parameters())
     x.requires_grad_(True)
-    out = model(x)
+    out = model(image(net, x))
     loss = loss_fn(net, out, t)
     loss.backward()
     save(outdir, "out.npy", out.detach())
@@ -191,7 +226,7 @@ def golden_traj(net, model, n, outdir):
     losses = []
     for k in range(TRAJ_STEPS):
         opt.zero_grad()
-        loss = loss_fn(net, model(x[k]), t[k])
+        loss = loss_fn(net, model(image(net, x[k])), t[k])
         loss.backward()
         opt.step()
         losses.append(loss.item())

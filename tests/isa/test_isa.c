@@ -76,7 +76,8 @@ static void build_expected(void)
   double *dx = calloc((size_t)B * net.in, sizeof *dx);
   test_rng r = {11};
   for (int i = 0; i < net.ntensors; i++) {
-    double a = 1.0 / sqrt((double)net.layer[net.t_layer[i]].in);
+    const ref_layer *L = &net.layer[net.t_layer[i]];   /* fan_in: a conv2d's is C·K·K */
+    double a = 1.0 / sqrt((double)(L->kind == REF_CONV2D ? L->ic * L->kernel * L->kernel : L->in));
     for (int k = 0; k < net.t_rows[i] * net.t_cols[i]; k++) p0[net.t_off[i] + (size_t)k] = (float)test_rng_sym(&r, a);
   }
   r.s = 12;

@@ -586,22 +586,26 @@ START_TEST(test_metadata)
     ck_assert_msg(L->kind != REF_LEAKY_RELU, "layers[%d] is leaky_relu, but NAME_layer_info has no 'float slope' "
                   "member (after shift) to give its slope", l);
 #endif
-    if (L->kind != REF_LINEAR) {
+    if (L->kind != REF_LINEAR && L->kind != REF_CONV2D) {
       ck_assert_msg(li->weight == -1 && li->bias == -1, "layers[%d] (%s) has tensors %d %d", l, li->kind,
                     li->weight, li->bias);
       continue;
     }
-    ck_assert_msg(li->weight == ti && li->bias == ti + 1, "layers[%d]: weight %d bias %d, expected %d %d",
-                  l, li->weight, li->bias, ti, ti + 1);
-    for (int b = 0; b < 2; b++, ti++) {
+    /* conv2d: weight [C·K·K][O] and torch's fans (C·K·K, O·K·K); bias=false: no bias tensor */
+    int conv = L->kind == REF_CONV2D, nb = conv && L->nobias ? 1 : 2;
+    int fan_in = conv ? L->ic * L->kernel * L->kernel : L->in;
+    int fan_out = conv ? L->out_c * L->kernel * L->kernel : L->out;
+    ck_assert_msg(li->weight == ti && li->bias == (nb == 2 ? ti + 1 : -1),
+                  "layers[%d]: weight %d bias %d, expected %d %d", l, li->weight, li->bias, ti, nb == 2 ? ti + 1 : -1);
+    for (int b = 0; b < nb; b++, ti++) {
       const F(tensor_info) *t = &F(tensors)[ti];
       char name[32];
       snprintf(name, sizeof name, "%d.%s", l, b ? "bias" : "weight");
       ck_assert_msg(!strcmp(t->name, name), "tensors[%d].name '%s', expected '%s'", ti, t->name, name);
       ck_assert_msg(t->rows == net.t_rows[ti] && t->cols == net.t_cols[ti], "tensor %s: %dx%d, expected %dx%d",
                     name, t->rows, t->cols, net.t_rows[ti], net.t_cols[ti]);
-      ck_assert_msg(t->fan_in == L->in && t->fan_out == L->out, "tensor %s: fans %d/%d, expected %d/%d",
-                    name, t->fan_in, t->fan_out, L->in, L->out);
+      ck_assert_msg(t->fan_in == fan_in && t->fan_out == fan_out, "tensor %s: fans %d/%d, expected %d/%d",
+                    name, t->fan_in, t->fan_out, fan_in, fan_out);
       ck_assert_msg(t->offset >= end_prev, "tensor %s at offset %zu overlaps the previous one (ends at %zu)",
                     name, t->offset, end_prev);
       end_prev = t->offset + tcount(ti);

@@ -32,6 +32,10 @@ const char *ref_kind_name(int kind)
   case REF_LEAKY_RELU: return "leaky_relu";
   case REF_TANH: return "tanh";
   case REF_SIGMOID: return "sigmoid";
+  case REF_CONV2D: return "conv2d";
+  case REF_MAXPOOL2D: return "maxpool2d";
+  case REF_AVGPOOL2D: return "avgpool2d";
+  case REF_FLATTEN: return "flatten";
   default: return "?";
   }
 }
@@ -46,12 +50,39 @@ int ref_net_finish(ref_net *net, char *err, size_t errlen)
   if (net->in <= 0) return fail(err, errlen, "input width must be positive");
   if (net->nlayers <= 0) return fail(err, errlen, "no layers");
   int width = net->in, nt = 0;
+  int c = net->in_c, h = net->in_h, w = net->in_w;   /* image shape, 0 when flat */
+  if (c && c * h * w != net->in) return fail(err, errlen, "input shape does not match its width");
   size_t off = 0;
   net->widest = width;
   for (int l = 0; l < net->nlayers; l++) {
     ref_layer *L = &net->layer[l];
     L->in = width;
-    if (L->kind == REF_LINEAR) {
+    L->ic = c; L->ih = h; L->iw = w;
+    int image = L->kind == REF_CONV2D || L->kind == REF_MAXPOOL2D || L->kind == REF_AVGPOOL2D;
+    if (image && !c) return fail(err, errlen, "layer %d: %s needs an image input", l, ref_kind_name(L->kind));
+    if (L->kind == REF_LINEAR && c) return fail(err, errlen, "layer %d: linear after an image needs flatten", l);
+    if (image) {
+      int k = L->kernel, s = L->stride, p = L->kind == REF_CONV2D ? L->pad : 0;
+      if (k <= 0 || s <= 0 || p < 0) return fail(err, errlen, "layer %d: bad kernel, stride or padding", l);
+      if (h + 2 * p < k || w + 2 * p < k) return fail(err, errlen, "layer %d: kernel larger than the input", l);
+      if (L->kind == REF_CONV2D) {
+        if (L->out_c <= 0) return fail(err, errlen, "layer %d: conv2d channels must be positive", l);
+        if (nt + 2 > REF_MAX_TENSORS) return fail(err, errlen, "too many tensors");
+        net->t_layer[nt] = l; net->t_rows[nt] = c * k * k; net->t_cols[nt] = L->out_c;
+        net->t_off[nt] = off; off += (size_t)c * k * k * (size_t)L->out_c; nt++;
+        if (!L->nobias) {
+          net->t_layer[nt] = l; net->t_rows[nt] = 1; net->t_cols[nt] = L->out_c;
+          net->t_off[nt] = off; off += (size_t)L->out_c; nt++;
+        }
+        c = L->out_c;
+      }
+      h = (h + 2 * p - k) / s + 1;
+      w = (w + 2 * p - k) / s + 1;
+      width = L->out = c * h * w;
+    } else if (L->kind == REF_FLATTEN) {
+      c = h = w = 0;
+      L->out = width;
+    } else if (L->kind == REF_LINEAR) {
       if (L->out <= 0) return fail(err, errlen, "layer %d: linear width must be positive", l);
       if (nt + 2 > REF_MAX_TENSORS) return fail(err, errlen, "too many tensors");
       net->t_layer[nt] = l; net->t_rows[nt] = width; net->t_cols[nt] = L->out;
@@ -65,8 +96,10 @@ int ref_net_finish(ref_net *net, char *err, size_t errlen)
     } else {
       return fail(err, errlen, "layer %d: unknown kind", l);
     }
+    L->c = c; L->h = h; L->w = w;
     if (width > net->widest) net->widest = width;
   }
+  if (c) return fail(err, errlen, "the last layer gives an image (flatten and linear missing)");
   net->out = width;
   net->ntensors = nt;
   net->nparams = off;
@@ -128,6 +161,43 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       snprintf(net->name, sizeof net->name, "%s", tok[1]);
     } else if (!strcmp(tok[0], "input") && nt == 2) {
       if (parse_int(tok[1], &net->in)) BAD("bad input width '%s'", tok[1]);
+    } else if (!strcmp(tok[0], "input") && nt == 4) {
+      if (parse_int(tok[1], &net->in_c) || parse_int(tok[2], &net->in_h) || parse_int(tok[3], &net->in_w) ||
+          net->in_c <= 0 || net->in_h <= 0 || net->in_w <= 0)
+        BAD("bad input shape '%s %s %s'", tok[1], tok[2], tok[3]);
+      net->in = net->in_c * net->in_h * net->in_w;
+    } else if ((!strcmp(tok[0], "conv2d") || !strcmp(tok[0], "maxpool2d") || !strcmp(tok[0], "avgpool2d")) &&
+               nt >= 2) {
+      /* conv2d OUT kernel=K [stride=1] [padding=0] [bias=1] [init=SCHEME];
+         maxpool2d / avgpool2d kernel=K [stride=K] */
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      ref_layer *L = &net->layer[net->nlayers++];
+      int conv = !strcmp(tok[0], "conv2d"), first = 1;
+      L->kind = conv ? REF_CONV2D : !strcmp(tok[0], "maxpool2d") ? REF_MAXPOOL2D : REF_AVGPOOL2D;
+      L->stride = 0;
+      if (conv) {
+        if (parse_int(tok[1], &L->out_c)) BAD("bad conv2d channels '%s'", tok[1]);
+        L->stride = 1;
+        first = 2;
+      }
+      for (int i = first; i < nt; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq) BAD("expected key=value, got '%s'", tok[i]);
+        *eq = '\0';
+        const char *k = tok[i], *v = eq + 1;
+        int bias = 1;
+        if (conv && !strcmp(k, "init")) { snprintf(L->init, sizeof L->init, "%s", v); continue; }
+        if (!strcmp(k, "kernel") ? parse_int(v, &L->kernel) : !strcmp(k, "stride") ? parse_int(v, &L->stride)
+            : conv && !strcmp(k, "padding") ? parse_int(v, &L->pad) : conv && !strcmp(k, "bias") ? parse_int(v, &bias)
+            : -1)
+          BAD("bad %s option '%s=%s'", tok[0], k, v);
+        if (!strcmp(k, "bias")) L->nobias = !bias;
+      }
+      if (L->kernel <= 0) BAD("%s needs kernel=K", tok[0]);
+      if (L->stride == 0) L->stride = L->kernel;
+    } else if (!strcmp(tok[0], "flatten") && nt == 1) {
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      net->layer[net->nlayers++].kind = REF_FLATTEN;
     } else if (!strcmp(tok[0], "batch") && nt == 2) {
       if (parse_int(tok[1], &net->batch)) BAD("bad batch '%s'", tok[1]);
     } else if (!strcmp(tok[0], "loss") && nt == 2) {
@@ -196,6 +266,121 @@ done:
 
 /* ---------- forward / backward ---------- */
 
+/* ---------- image layers ---------- */
+
+/* Element [c][y][x] of image i of a layer's input (in = 1) or output (in = 0), as an index
+   into its [n][width] array. */
+static size_t at_in(const ref_layer *L, int i, int c, int y, int x)
+{
+  return (size_t)i * L->in + ((size_t)c * L->ih + y) * L->iw + x;
+}
+
+static size_t at_out(const ref_layer *L, int i, int c, int y, int x)
+{
+  return (size_t)i * L->out + ((size_t)c * L->h + y) * L->w + x;
+}
+
+/* The input row (or column) under output position o for tap k; -1 when it is padding. */
+static int tap(const ref_layer *L, int o, int k, int size)
+{
+  int p = L->kind == REF_CONV2D ? L->pad : 0;
+  int v = o * L->stride + k - p;
+  return v >= 0 && v < size ? v : -1;
+}
+
+static double conv_weight(const ref_layer *L, const double *W, int c, int ky, int kx, int o)
+{
+  return W[(((size_t)c * L->kernel + ky) * L->kernel + kx) * L->out_c + o];
+}
+
+/* Index (in the window, ky·K + kx) of the first maximum of a pooling window. */
+static int window_argmax(const ref_layer *L, const double *a, int i, int c, int oy, int ox)
+{
+  int best = 0;
+  double m = a[at_in(L, i, c, oy * L->stride, ox * L->stride)];
+  for (int ky = 0; ky < L->kernel; ky++)
+    for (int kx = 0; kx < L->kernel; kx++) {
+      double v = a[at_in(L, i, c, oy * L->stride + ky, ox * L->stride + kx)];
+      if (v > m) { m = v; best = ky * L->kernel + kx; }
+    }
+  return best;
+}
+
+static void image_forward(const ref_layer *L, const double *W, const double *b, const double *a, double *y, int n)
+{
+  if (L->kind == REF_FLATTEN) {
+    memcpy(y, a, (size_t)n * L->out * sizeof(double));
+    return;
+  }
+  int K = L->kernel;
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < L->c; o++)
+      for (int oy = 0; oy < L->h; oy++)
+        for (int ox = 0; ox < L->w; ox++) {
+          double s;
+          if (L->kind == REF_CONV2D) {
+            s = b ? b[o] : 0.0;
+            for (int c = 0; c < L->ic; c++)
+              for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                  int iy = tap(L, oy, ky, L->ih), ix = tap(L, ox, kx, L->iw);
+                  if (iy >= 0 && ix >= 0) s += a[at_in(L, i, c, iy, ix)] * conv_weight(L, W, c, ky, kx, o);
+                }
+          } else if (L->kind == REF_MAXPOOL2D) {
+            int best = window_argmax(L, a, i, o, oy, ox);
+            s = a[at_in(L, i, o, oy * L->stride + best / K, ox * L->stride + best % K)];
+          } else {
+            s = 0;
+            for (int ky = 0; ky < K; ky++)
+              for (int kx = 0; kx < K; kx++) s += a[at_in(L, i, o, oy * L->stride + ky, ox * L->stride + kx)];
+            s /= (double)K * K;
+          }
+          y[at_out(L, i, o, oy, ox)] = s;
+        }
+}
+
+/* dy: gradient w.r.t. the layer's output; writes da (w.r.t. its input) and, for conv2d,
+   dW and db (db may be NULL: no bias). */
+static void image_backward(const ref_layer *L, const double *W, const double *a, const double *dy, double *da,
+                           double *dW, double *db, int n)
+{
+  if (L->kind == REF_FLATTEN) {
+    memcpy(da, dy, (size_t)n * L->in * sizeof(double));
+    return;
+  }
+  int K = L->kernel;
+  memset(da, 0, (size_t)n * L->in * sizeof(double));
+  if (L->kind == REF_CONV2D) {
+    memset(dW, 0, (size_t)L->ic * K * K * L->out_c * sizeof(double));
+    if (db) memset(db, 0, (size_t)L->out_c * sizeof(double));
+  }
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < L->c; o++)
+      for (int oy = 0; oy < L->h; oy++)
+        for (int ox = 0; ox < L->w; ox++) {
+          double g = dy[at_out(L, i, o, oy, ox)];
+          if (L->kind == REF_CONV2D) {
+            if (db) db[o] += g;
+            for (int c = 0; c < L->ic; c++)
+              for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                  int iy = tap(L, oy, ky, L->ih), ix = tap(L, ox, kx, L->iw);
+                  if (iy < 0 || ix < 0) continue;
+                  size_t wi = (((size_t)c * K + ky) * K + kx) * L->out_c + o;
+                  dW[wi] += g * a[at_in(L, i, c, iy, ix)];
+                  da[at_in(L, i, c, iy, ix)] += g * W[wi];
+                }
+          } else if (L->kind == REF_MAXPOOL2D) {
+            int best = window_argmax(L, a, i, o, oy, ox);
+            da[at_in(L, i, o, oy * L->stride + best / K, ox * L->stride + best % K)] += g;
+          } else {
+            for (int ky = 0; ky < K; ky++)
+              for (int kx = 0; kx < K; kx++)
+                da[at_in(L, i, o, oy * L->stride + ky, ox * L->stride + kx)] += g / ((double)K * K);
+          }
+        }
+}
+
 /* Activations: act[0] = x, act[l+1] = output of layer l; each [n][width]. */
 static double **alloc_acts(const ref_net *net, const double *x, int n)
 {
@@ -231,6 +416,13 @@ static void forward_all(const ref_net *net, const double *params, int n, double 
           for (int k = 0; k < L->in; k++) s += a[(size_t)i * L->in + k] * W[(size_t)k * L->out + j];
           y[(size_t)i * L->out + j] = s;
         }
+    } else if (L->kind >= REF_CONV2D) {
+      const double *W = NULL, *b = NULL;
+      if (L->kind == REF_CONV2D) {
+        W = params + net->t_off[ti++];
+        if (!L->nobias) b = params + net->t_off[ti++];
+      }
+      image_forward(L, W, b, a, y, n);
     } else {
       size_t cnt = (size_t)n * L->out;
       switch (L->kind) {
@@ -346,6 +538,16 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
           for (int j = 0; j < L->out; j++) s += dy[(size_t)i * L->out + j] * W[(size_t)k * L->out + j];
           da[(size_t)i * L->in + k] = s;
         }
+    } else if (L->kind >= REF_CONV2D) {
+      const double *W = NULL;
+      double *dW = NULL, *db = NULL;
+      if (L->kind == REF_CONV2D) {
+        ti -= L->nobias ? 1 : 2;
+        W = params + net->t_off[ti];
+        dW = grad + net->t_off[ti];
+        if (!L->nobias) db = grad + net->t_off[ti + 1];
+      }
+      image_backward(L, W, a, dy, da, dW, db, n);
     } else {
       /* element-wise: da = dy * f'(z), f' from the input z (relu, leaky_relu) or from the
          output y = f(z) (tanh: 1 - y², sigmoid: y (1 - y)) */
@@ -379,8 +581,10 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
 size_t ref_mask_size(const ref_net *net, int n)
 {
   size_t s = 0;
-  for (int l = 0; l < net->nlayers; l++)
+  for (int l = 0; l < net->nlayers; l++) {
     if (net->layer[l].kind == REF_RELU || net->layer[l].kind == REF_LEAKY_RELU) s += (size_t)n * net->layer[l].in;
+    if (net->layer[l].kind == REF_MAXPOOL2D) s += (size_t)n * net->layer[l].out;
+  }
   return s;
 }
 
@@ -389,9 +593,16 @@ void ref_masks(const ref_net *net, const double *params, const double *x, int n,
 {
   double **act = alloc_acts(net, x, n);
   forward_all(net, params, n, act);
-  for (int l = 0; l < net->nlayers; l++)
-    if (net->layer[l].kind == REF_RELU || net->layer[l].kind == REF_LEAKY_RELU)
-      for (size_t i = 0; i < (size_t)n * net->layer[l].in; i++) *mask++ = act[l][i] > 0;
+  for (int l = 0; l < net->nlayers; l++) {
+    const ref_layer *L = &net->layer[l];
+    if (L->kind == REF_RELU || L->kind == REF_LEAKY_RELU)
+      for (size_t i = 0; i < (size_t)n * L->in; i++) *mask++ = act[l][i] > 0;
+    if (L->kind == REF_MAXPOOL2D)
+      for (int i = 0; i < n; i++)
+        for (int c = 0; c < L->c; c++)
+          for (int oy = 0; oy < L->h; oy++)
+            for (int ox = 0; ox < L->w; ox++) *mask++ = (unsigned char)window_argmax(L, act[l], i, c, oy, ox);
+  }
   free_acts(net, act);
 }
 

@@ -11,6 +11,12 @@
  *   leaky_relu(s)    y = z > 0 ? z : s z,     dz = z > 0 ? dy : s dy   (torch: 0 is not > 0)
  *   tanh             y = tanh z,              dz = dy (1 - y²)
  *   sigmoid          y = 1 / (1 + e^-z),      dz = dy y (1 - y)
+ * Image layers (rows are C×H×W in NCHW order, as torch's contiguous batches):
+ *   conv2d(O, K, S, P, bias)   y[o][oy][ox] = b[o] + Σ_{c,ky,kx} x[c][oy·S+ky−P][ox·S+kx−P] W[c][ky][kx][o]
+ *                              (zero padding; W is [C][K][K][O], torch's [O][C][K][K] transposed)
+ *   maxpool2d(K, S)            max of each K×K window; the gradient goes to its first maximum
+ *   avgpool2d(K, S)            mean of each window; the gradient spread as dy / K²
+ *   flatten                    the same values (an image becomes flat features)
  * Loss over n rows (mean):
  *   mse              (out[i][0] - t[i])^2          (last width 1; output squeezed, as in the seed)
  *   cross_entropy    logsumexp(z[i]) - z[i][t[i]]   (t[i] a class index)
@@ -26,7 +32,8 @@
 
 #include <stddef.h>
 
-enum { REF_LINEAR = 1, REF_RELU = 2, REF_LEAKY_RELU = 3, REF_TANH = 4, REF_SIGMOID = 5 };
+enum { REF_LINEAR = 1, REF_RELU = 2, REF_LEAKY_RELU = 3, REF_TANH = 4, REF_SIGMOID = 5,
+       REF_CONV2D = 6, REF_MAXPOOL2D = 7, REF_AVGPOOL2D = 8, REF_FLATTEN = 9 };
 enum { REF_MSE = 1, REF_CROSS_ENTROPY = 2 };
 enum { REF_SGD = 1, REF_ADAM = 2, REF_ADAMW = 3 };
 
@@ -38,7 +45,11 @@ typedef struct {
   int in, out;        /* widths (filled by ref_net_finish) */
   double shift;       /* relu only */
   double slope;       /* leaky_relu only: the negative slope */
-  char init[32];      /* linear: weight init scheme named in the spec ("" = not given) */
+  char init[32];      /* linear, conv2d: weight init scheme named in the spec ("" = not given) */
+  int out_c;          /* conv2d: output channels */
+  int kernel, stride, pad, nobias;   /* conv2d, pooling (pad, nobias: conv2d only) */
+  int ic, ih, iw;     /* input image shape (filled by ref_net_finish; 0 when flat) */
+  int c, h, w;        /* output image shape (filled by ref_net_finish; 0 when flat) */
 } ref_layer;
 
 typedef struct {
@@ -51,6 +62,7 @@ typedef struct {
 typedef struct {
   char name[64];
   int in, out, batch, loss;
+  int in_c, in_h, in_w;              /* input image shape; 0 when the input is flat */
   int nlayers;
   ref_layer layer[REF_MAX_LAYERS];
   ref_optim opt;
@@ -84,8 +96,8 @@ int ref_correct(const ref_net *net, const double *out, const double *t, int n);
 double ref_backward(const ref_net *net, const double *params, const double *x, const double *t,
                     int n, double *out, double *grad, double *dx);
 
-/* The masks (z > 0) of every relu and leaky_relu layer (the only kinks; tanh and sigmoid
-   are smooth), concatenated row by row; mask must hold ref_mask_size(net, n) bytes. Used by
+/* The masks (z > 0) of every relu and leaky_relu layer and the position of each max-pooling
+   window's maximum (the only kinks; tanh and sigmoid are smooth), concatenated row by row; mask must hold ref_mask_size(net, n) bytes. Used by
    the finite-difference check to detect kinks. */
 size_t ref_mask_size(const ref_net *net, int n);
 void ref_masks(const ref_net *net, const double *params, const double *x, int n,

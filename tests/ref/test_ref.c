@@ -216,12 +216,11 @@ END_TEST
 static char **desc_files;
 static int ndesc;
 
-START_TEST(test_fd_desc)
+/* Gradients of net on n = min(batch, 4) random rows against finite differences, at most
+   `limit` coordinates per tensor (a sample when there are more). */
+static void fd_net(const ref_net *cnet, size_t limit, const char *what)
 {
-  ref_net net;
-  char err[600];
-  ck_assert_msg(ref_desc_read(&net, desc_files[_i], err, sizeof err) == 0, "%s", err);
-  rng.s = 5000 + (uint64_t)_i;
+  ref_net net = *cnet;
   int n = net.batch < 4 ? net.batch : 4;
   double *p = malloc(net.nparams * sizeof(double)), *g = malloc(net.nparams * sizeof(double));
   double *x = malloc((size_t)n * net.in * sizeof(double)), *dx = malloc((size_t)n * net.in * sizeof(double));
@@ -237,17 +236,83 @@ START_TEST(test_fd_desc)
   double worst = 0;
   for (int k = 0; k < net.ntensors; k++) {
     size_t cnt = (size_t)net.t_rows[k] * net.t_cols[k];
-    double e = fd_check(&net, p, x, t, n, p + net.t_off[k], cnt, g + net.t_off[k], 40, &checked, &skipped);
-    ck_assert_msg(e <= 1e-6, "%s: tensor %d: finite-difference error %.3g > 1e-6", desc_files[_i], k, e);
+    double e = fd_check(&net, p, x, t, n, p + net.t_off[k], cnt, g + net.t_off[k], limit, &checked, &skipped);
+    ck_assert_msg(e <= 1e-6, "%s: tensor %d: finite-difference error %.3g > 1e-6", what, k, e);
     if (e > worst) worst = e;
   }
-  double e = fd_check(&net, p, x, t, n, x, (size_t)n * net.in, dx, 40, &checked, &skipped);
-  ck_assert_msg(e <= 1e-6, "%s: dx: finite-difference error %.3g > 1e-6", desc_files[_i], e);
+  double e = fd_check(&net, p, x, t, n, x, (size_t)n * net.in, dx, limit, &checked, &skipped);
+  ck_assert_msg(e <= 1e-6, "%s: dx: finite-difference error %.3g > 1e-6", what, e);
   if (e > worst) worst = e;
   ck_assert_msg(skipped * 20 <= checked + skipped, "%s: %d of %d coordinates skipped near a relu kink (more than 5%%)",
-                desc_files[_i], skipped, checked + skipped);
+                what, skipped, checked + skipped);
   printf("ref fd: %-42s checked %4d skipped %2d  max rel err %.2e\n", net.name, checked, skipped, worst);
   free(p); free(g); free(x); free(dx); free(t);
+}
+
+START_TEST(test_fd_desc)
+{
+  ref_net net;
+  char err[600];
+  ck_assert_msg(ref_desc_read(&net, desc_files[_i], err, sizeof err) == 0, "%s", err);
+  rng.s = 5000 + (uint64_t)_i;
+  fd_net(&net, 40, desc_files[_i]);
+}
+END_TEST
+
+static const char *write_tmp(const char *text);
+
+/* Image layers, every coordinate: odd and prime sizes, stride 2, padding, 1 and 3 channels,
+   kernels 1, 2, 3 and 7, no bias, max and average pooling (overlapping windows too), an
+   activation fused after a conv and standalone after a pool, flatten after a flat layer. */
+static const char *conv_fd_descs[] = {
+  "name conv_a\ninput 1 7 5\nbatch 3\nloss cross_entropy\nconv2d 2 kernel=3 padding=1\nrelu 0\n"
+  "maxpool2d kernel=2 stride=1\nflatten\nlinear 3\noptimizer sgd lr=0.1\n",
+  "name conv_b\ninput 3 11 7\nbatch 2\nloss mse\nconv2d 2 kernel=3 stride=2 padding=2 bias=0\ntanh\n"
+  "avgpool2d kernel=3 stride=2\nconv2d 1 kernel=1\nflatten\nlinear 1\noptimizer sgd lr=0.1\n",
+  "name conv_c\ninput 1 13 13\nbatch 2\nloss cross_entropy\nconv2d 3 kernel=7 stride=2 padding=3\n"
+  "maxpool2d kernel=2\nleaky_relu 0.1\nflatten\nrelu 0\nflatten\nlinear 4\noptimizer sgd lr=0.1\n",
+};
+
+START_TEST(test_fd_conv)
+{
+  const char *path = write_tmp(conv_fd_descs[_i]);
+  ref_net net;
+  char err[600];
+  int rc = ref_desc_read(&net, path, err, sizeof err);
+  remove(path);
+  ck_assert_msg(rc == 0, "%s", err);
+  rng.s = 7000 + (uint64_t)_i;
+  fd_net(&net, SIZE_MAX, net.name);
+}
+END_TEST
+
+/* Image layers by hand: a 1x3x3 image, a 2x2 conv with bias, 2x2 max and average pooling. */
+START_TEST(test_conv_values)
+{
+  const char *path = write_tmp("name cv\ninput 1 3 3\nbatch 1\nloss mse\nconv2d 1 kernel=2\n"
+                               "maxpool2d kernel=2\nflatten\nlinear 1\noptimizer sgd lr=0.1\n");
+  ref_net net;
+  char err[300];
+  int rc = ref_desc_read(&net, path, err, sizeof err);
+  remove(path);
+  ck_assert_msg(rc == 0, "%s", err);
+  ck_assert_int_eq(net.layer[0].h, 2); ck_assert_int_eq(net.layer[1].out, 1);
+  ck_assert_int_eq(net.t_rows[0], 4); ck_assert_int_eq(net.t_cols[0], 1);
+  /* W [c][ky][kx][o] = 1, 2, 3, 4; b = 0.5; linear w = 2, b = 0 */
+  double p[5] = {1, 2, 3, 4, 0.5}, pl[7];
+  memcpy(pl, p, sizeof p); pl[5] = 2; pl[6] = 0;
+  double x[9] = {1, 0, 2, 0, 1, 0, 3, 0, 1}, out[1], t[1] = {0}, g[7], dx[9];
+  /* conv outputs: (1 + 0 + 0 + 4) + .5 = 5.5, (0 + 4 + 3 + 0) + .5 = 7.5, (0 + 2 + 9 + 0) + .5 = 11.5,
+     (1 + 0 + 0 + 4) + .5 = 5.5; max 11.5 at window index 2; out = 23 */
+  ref_forward(&net, pl, x, 1, out);
+  ck_assert_msg(out[0] == 23, "conv+maxpool forward %g, expected 23", out[0]);
+  double L = ref_backward(&net, pl, x, t, 1, NULL, g, dx);
+  ck_assert(L == 23.0 * 23.0);
+  /* dL/dout = 46; through the linear 92 to the max (conv output [1][0]); dW = 92 * x under it */
+  ck_assert_msg(g[0] == 0 && g[1] == 92 * 1 && g[2] == 92 * 3 && g[3] == 0 && g[4] == 92,
+                "conv dW/db %g %g %g %g %g", g[0], g[1], g[2], g[3], g[4]);
+  ck_assert_msg(dx[3] == 92 * 1 && dx[4] == 92 * 2 && dx[6] == 92 * 3 && dx[7] == 92 * 4 && dx[0] == 0,
+                "conv dx %g %g %g %g", dx[3], dx[4], dx[6], dx[7]);
 }
 END_TEST
 
@@ -569,6 +634,8 @@ int main(int argc, char **argv)
   tcase_set_timeout(core, 60);
   tcase_add_loop_test(core, test_fd_gradients, 0, (int)(sizeof fd_cases / sizeof fd_cases[0]));
   if (ndesc) tcase_add_loop_test(core, test_fd_desc, 0, ndesc);
+  tcase_add_loop_test(core, test_fd_conv, 0, (int)(sizeof conv_fd_descs / sizeof conv_fd_descs[0]));
+  tcase_add_test(core, test_conv_values);
   tcase_add_test(core, test_fd_leaky_kink);
   tcase_add_test(core, test_loss_values);
   tcase_add_test(core, test_ce_gradient_is_softmax_minus_onehot);

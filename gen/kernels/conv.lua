@@ -1,0 +1,366 @@
+-- The image layers' functions: conv2d (with its fused activation), maxpool2d, avgpool2d and
+-- flatten, forward and backward, as portable C loops (the same text for every ISA: the
+-- compilers vectorise the contiguous inner loops; no SIMD register tiles yet). Every size is
+-- a compile-time constant, only the row count n is a runtime bound; no malloc; every
+-- reduction in a fixed order, so a build gives the same bits on every run.
+--
+-- Rows are NCHW, flat: image i's element [c][y][x] is at i * ld + (c * H + y) * W + x, as
+-- torch lays out a contiguous batch (so flatten() copies and a linear layer after it sees
+-- torch's order). The conv weight is [C][K][K][O] (gen/ops/conv2d.lua); padding is handled
+-- by clipping each kernel tap's output range (per-tap bounds are constants in a table),
+-- never by a test inside the innermost loop.
+--
+-- M.forward(s, mem, ctx) and M.backward(s, mem, ctx) have gen/kernels/layer.lua's contract
+-- (ctx from gen/lower.lua: ref, tensor, first, dx, dx_ld, in_act; mem: input, z, a, d).
+local emit = require "emit"
+local epilogue = require "kernels.epilogue"
+local scalar = require "isa.scalar"
+
+local M = {}
+
+local function pad(fn) return string.rep(" ", #fn + 13) end
+
+-- Geometry of an image layer: input C×H×W, output O×OH×OW, kernel, stride, padding.
+local function geometry(node)
+  local ins, outs = node.in_shape, node.shape or node.in_shape
+  return {C = ins[1], H = ins[2], W = ins[3], O = outs[1], OH = outs[2], OW = outs[3],
+          K = node.opts.kernel or 1, S = node.opts.stride or 1, P = node.opts.padding or 0,
+          IN = node.in_, OUT = node.out}
+end
+
+-- For each kernel tap k in [0, K): the outputs o in [lo, hi) whose input o*S + k - P lies in
+-- [0, size); computed here, so the C sees constants.
+local function tap_ranges(size, outs, K, S, P)
+  local lo, hi = {}, {}
+  for k = 0, K - 1 do
+    local a, b = 0, -1
+    for o = 0, outs - 1 do
+      local i = o * S + k - P
+      if i >= 0 and i < size then
+        if b < a then a = o end
+        b = o
+      end
+    end
+    lo[k + 1], hi[k + 1] = a, math.max(b + 1, a)
+  end
+  return lo, hi
+end
+
+-- Declares the per-tap bound tables (when padding clips anything) and returns the C
+-- expressions of the bounds for tap variables ky, kx.
+local function tap_bounds(b, depth, g)
+  local ylo, yhi = tap_ranges(g.H, g.OH, g.K, g.S, g.P)
+  local xlo, xhi = tap_ranges(g.W, g.OW, g.K, g.S, g.P)
+  local function full(lo, hi, n)
+    for k = 1, #lo do if lo[k] ~= 0 or hi[k] ~= n then return false end end
+    return true
+  end
+  local e = {}
+  if full(ylo, yhi, g.OH) then
+    e.ylo, e.yhi = "0", tostring(g.OH)
+  else
+    b.put(depth, "static const int ylo[" .. g.K .. "] = {" .. table.concat(ylo, ", ") .. "}, yhi["
+      .. g.K .. "] = {" .. table.concat(yhi, ", ") .. "};")
+    e.ylo, e.yhi = "ylo[ky]", "yhi[ky]"
+  end
+  if full(xlo, xhi, g.OW) then
+    e.xlo, e.xhi = "0", tostring(g.OW)
+  else
+    b.put(depth, "static const int xlo[" .. g.K .. "] = {" .. table.concat(xlo, ", ") .. "}, xhi["
+      .. g.K .. "] = {" .. table.concat(xhi, ", ") .. "};")
+    e.xlo, e.xhi = "xlo[kx]", "xhi[kx]"
+  end
+  return e
+end
+
+-- "s * v" as C, without the multiply when s is 1.
+local function times(v, s)
+  if s == 1 then return v end
+  return v .. " * " .. s
+end
+
+-- Offset of the input element under output (oy, ox) for taps ky, kx, image plane `plane`.
+local function input_offset(g, row, plane)
+  -- (oy*S + ky - P) * W + ox*S + kx - P, with the ox term left to the caller
+  return string.format("%s + %s + (%s + ky - %d) * %d + kx - %d", row, plane, times("oy", g.S), g.P, g.W, g.P)
+end
+
+-- dx[j] = g[j] (or g[j] * f'(m[j]) of the previous activation) over one image row j in [0, IN),
+-- in place on dx (the scattered gradient) when in_act is given.
+local function apply_in_act(b, depth, ctx, g, n_var)
+  local in_act = ctx.in_act
+  if not in_act then return end
+  b.put(depth, "for (int j = 0; j < " .. g.IN .. "; j++) "
+    .. scalar.store("dx", n_var .. " * " .. ctx.dx_ld .. " + j",
+         epilogue.grad_scalar(in_act, scalar.load("dx", n_var .. " * " .. ctx.dx_ld .. " + j"),
+                              scalar.load("m", n_var .. " * " .. in_act.buf.ld .. " + j"))))
+end
+
+-- conv2d forward: y = conv(x, W) + b [, a = f(y)].
+local function conv_forward(s, mem, ctx)
+  local L = s.product
+  local g = geometry(L)
+  local fn = s.fname .. "_forward"
+  local act = s.act and {op = s.act.op, opts = s.act.opts}
+  local y = act and "z" or "y"
+  local has_bias = L.bias >= 0
+  local b = emit.buffer()
+  local shape = string.format("x [n][%d][%d][%d], W [%d][%d][%d][%d]%s -> %s [n][%d][%d][%d]%s", g.C, g.H, g.W,
+    g.C, g.K, g.K, g.O, has_bias and ", b [" .. g.O .. "]" or "", y, g.O, g.OH, g.OW,
+    act and string.format(", a [n][%d][%d][%d]", g.O, g.OH, g.OW) or "")
+  b.put(0, string.format("/* Layer%s %s: %s = conv2d(x, W, kernel %d, stride %d, padding %d)%s%s.",
+    act and "s" or "", act and (L.index .. "-" .. s.act.index) or tostring(L.index), y, g.K, g.S, g.P,
+    has_bias and " + b" or "", act and ", a = " .. act.op.formula(act.opts, "z") or ""))
+  b.put(0, "   " .. shape .. " (NCHW rows). */")
+  local sig = act and "float *restrict z, float *restrict a, " or "float *restrict y, "
+  b.put(0, string.format("static void %s(%sconst float *restrict x,", fn, sig))
+  b.put(0, pad(fn) .. "const float *restrict w, " .. (has_bias and "const float *restrict b, " or "") .. "int n) {")
+  local e = tap_bounds(b, 1, g)
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
+  b.put(3, string.format("const int yo = i * %d + o * %d;", mem[act and "z" or "a"].ld, g.OH * g.OW))
+  b.put(3, string.format("for (int p = 0; p < %d; p++) %s[yo + p] = %s;", g.OH * g.OW, y, has_bias and "b[o]" or "0.0f"))
+  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
+  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
+  b.put(6, string.format("const float wv = w[((c * %d + ky) * %d + kx) * %d + o];", g.K, g.K, g.O))
+  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
+  b.put(7, "const int xo = " .. input_offset(g, "i * " .. mem.input.ld, "c * " .. g.H * g.W) .. ";")
+  b.put(7, string.format("const int ro = yo + oy * %d;", g.OW))
+  b.put(7, string.format("for (int ox = %s; ox < %s; ox++) %s[ro + ox] += wv * x[xo + %s];", e.xlo, e.xhi, y,
+    times("ox", g.S)))
+  b.put(6, "}")
+  b.put(5, "}")
+  b.put(4, "}")
+  b.put(3, "}")
+  b.put(2, "}")
+  b.put(1, "}")
+  if act then
+    b.put(1, string.format("for (int j = 0; j < n * %d; j++) %s", g.OUT,
+      scalar.store("a", "j", epilogue.forward_scalar(act, scalar.load("z", "j")))))
+  end
+  b.put(0, "}")
+  local w = ctx.tensor(L.weight)
+  local bias = has_bias and ", p->" .. ctx.tensor(L.bias).cname or ""
+  local call
+  if act then
+    call = string.format("%s(%s, %s, %s, p->%s%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input),
+                         w.cname, bias)
+  else
+    call = string.format("%s(%s, %s, p->%s%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias)
+  end
+  return b.text(), call
+end
+
+-- conv2d backward: g = mem.d, the gradient with respect to the convolution's output (its
+-- activation's derivative already applied). dW[c][ky][kx][o] = Σ_i Σ_{oy,ox} g·x, summed per
+-- image over the output columns in a vector of partial sums (acc, one per ox: element-wise,
+-- so compilers vectorise it without reassociating) then across it; db[o] = Σ g; dx is the
+-- transposed convolution, scattered, then times the previous activation's derivative.
+local function conv_backward(s, mem, ctx)
+  local L = s.product
+  local g = geometry(L)
+  local fn = s.fname .. "_backward"
+  local in_act = ctx.in_act
+  local has_bias = L.bias >= 0
+  local g_ld, x_ld = mem.d.ld, mem.input.ld
+  local b = emit.buffer()
+  b.put(0, string.format("/* Layer %d backward: dW = sum of g * x over the taps, %sdx = the transposed convolution of g with W%s.",
+    L.index, has_bias and "db = sum of g, " or "", in_act and epilogue.grad_prose(in_act, "m", "previous") or ""))
+  b.put(0, string.format("   g [n][%d][%d][%d], x [n][%d][%d][%d]%s -> dW [%d][%d][%d][%d]%s, dx [n][%d][%d][%d]%s. */",
+    g.O, g.OH, g.OW, g.C, g.H, g.W, in_act and ", m [n][" .. g.IN .. "]" or "", g.C, g.K, g.K, g.O,
+    has_bias and ", db [" .. g.O .. "]" or "", g.C, g.H, g.W, ctx.first and " (skipped if dx is NULL)" or ""))
+  b.put(0, string.format("static void %s(float *restrict dw, %sfloat *restrict dx,", fn,
+    has_bias and "float *restrict db, " or ""))
+  b.put(0, pad(fn) .. "const float *restrict g, const float *restrict x, "
+    .. (in_act and "const float *restrict m, " or "") .. "const float *restrict w, int n) {")
+  local e = tap_bounds(b, 1, g)
+  b.put(1, "_Alignas(64) float acc[" .. g.OW .. "];")
+  b.put(1, string.format("for (int j = 0; j < %d; j++) dw[j] = 0.0f;", g.C * g.K * g.K * g.O))
+  if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = 0.0f;", g.O)) end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
+  b.put(3, string.format("const int go = i * %d + o * %d;", g_ld, g.OH * g.OW))
+  if has_bias then
+    b.put(3, "float sb = 0.0f;")
+    b.put(3, string.format("for (int p = 0; p < %d; p++) sb += g[go + p];", g.OH * g.OW))
+    b.put(3, "db[o] += sb;")
+  end
+  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
+  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
+  b.put(6, string.format("for (int ox = 0; ox < %d; ox++) acc[ox] = 0.0f;", g.OW))
+  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
+  b.put(7, "const int xo = " .. input_offset(g, "i * " .. x_ld, "c * " .. g.H * g.W) .. ";")
+  b.put(7, string.format("const int ro = go + oy * %d;", g.OW))
+  b.put(7, string.format("for (int ox = %s; ox < %s; ox++) acc[ox] += g[ro + ox] * x[xo + %s];", e.xlo, e.xhi,
+    times("ox", g.S)))
+  b.put(6, "}")
+  b.put(6, "float sw = 0.0f;")
+  b.put(6, string.format("for (int ox = 0; ox < %d; ox++) sw += acc[ox];", g.OW))
+  b.put(6, string.format("dw[((c * %d + ky) * %d + kx) * %d + o] += sw;", g.K, g.K, g.O))
+  b.put(5, "}")
+  b.put(4, "}")
+  b.put(3, "}")
+  b.put(2, "}")
+  b.put(1, "}")
+  if ctx.first then b.put(1, "if (dx == NULL) return;") end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, string.format("for (int j = 0; j < %d; j++) dx[i * %d + j] = 0.0f;", g.IN, ctx.dx_ld))
+  b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
+  b.put(3, string.format("const int go = i * %d + o * %d;", g_ld, g.OH * g.OW))
+  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
+  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
+  b.put(6, string.format("const float wv = w[((c * %d + ky) * %d + kx) * %d + o];", g.K, g.K, g.O))
+  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
+  b.put(7, "const int xo = " .. input_offset(g, "i * " .. ctx.dx_ld, "c * " .. g.H * g.W) .. ";")
+  b.put(7, string.format("const int ro = go + oy * %d;", g.OW))
+  b.put(7, string.format("for (int ox = %s; ox < %s; ox++) dx[xo + %s] += wv * g[ro + ox];", e.xlo, e.xhi,
+    times("ox", g.S)))
+  b.put(6, "}")
+  b.put(5, "}")
+  b.put(4, "}")
+  b.put(3, "}")
+  b.put(2, "}")
+  apply_in_act(b, 2, ctx, g, "i")
+  b.put(1, "}")
+  b.put(0, "}")
+  local w = ctx.tensor(L.weight)
+  local function call(dx)
+    return string.format("%s(g->%s, %s%s, %s, %s, %sp->%s, n);", fn, w.cname,
+      has_bias and "g->" .. ctx.tensor(L.bias).cname .. ", " or "", dx, ctx.ref(mem.d), ctx.ref(mem.input),
+      in_act and ctx.ref(in_act.buf) .. ", " or "", w.cname)
+  end
+  -- the fused call sits in NAME_train_step, which never wants the input's gradient
+  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+end
+
+-- Pooling forward: each output the max (first maximum) or the mean of its window.
+local function pool_forward(s, mem, ctx)
+  local L = s.map
+  local g = geometry(L)
+  local max = L.kind == "maxpool2d"
+  local fn = s.fname .. "_forward"
+  local b = emit.buffer()
+  b.put(0, string.format("/* Layer %d: a = %s of each %dx%d window, stride %d; x [n][%d][%d][%d] -> a [n][%d][%d][%d]. */",
+    L.index, max and "max" or "mean", g.K, g.K, g.S, g.C, g.H, g.W, g.O, g.OH, g.OW))
+  b.put(0, string.format("static void %s(float *restrict a, const float *restrict x, int n) {", fn))
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(3, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
+  b.put(4, "for (int ox = 0; ox < " .. g.OW .. "; ox++) {")
+  b.put(5, string.format("const int xo = i * %d + c * %d + %s * %d + %s;", mem.input.ld, g.H * g.W,
+    times("oy", g.S), g.W, times("ox", g.S)))
+  b.put(5, max and "float v = x[xo];" or "float v = 0.0f;")
+  b.put(5, "for (int ky = 0; ky < " .. g.K .. "; ky++)")
+  b.put(6, "for (int kx = 0; kx < " .. g.K .. "; kx++) "
+    .. (max and "v = x[xo + ky * " .. g.W .. " + kx] > v ? x[xo + ky * " .. g.W .. " + kx] : v;"
+            or "v += x[xo + ky * " .. g.W .. " + kx];"))
+  b.put(5, string.format("a[i * %d + (c * %d + oy) * %d + ox] = %s;", mem.a.ld, g.OH, g.OW,
+    max and "v" or "v / " .. emit.float(g.K * g.K)))
+  b.put(4, "}")
+  b.put(3, "}")
+  b.put(2, "}")
+  b.put(1, "}")
+  b.put(0, "}")
+  return b.text(), string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
+end
+
+-- Pooling backward: the gradient of each output goes to its window's first maximum (found
+-- again from x) or, divided by K², to every element of its window; then times the previous
+-- activation's derivative.
+local function pool_backward(s, mem, ctx)
+  local L = s.map
+  local g = geometry(L)
+  local max = L.kind == "maxpool2d"
+  local in_act = ctx.in_act
+  local fn = s.fname .. "_backward"
+  local b = emit.buffer()
+  b.put(0, string.format("/* Layer %d backward: dx = %s%s; g [n][%d][%d][%d] -> dx [n][%d][%d][%d]%s. */",
+    L.index, max and "g at each window's first maximum of x, 0 elsewhere" or "g / " .. g.K * g.K .. " over each window",
+    in_act and epilogue.grad_prose(in_act, "m", "previous") or "", g.O, g.OH, g.OW, g.C, g.H, g.W,
+    ctx.first and " (skipped if dx is NULL)" or ""))
+  b.put(0, string.format("static void %s(float *restrict dx, const float *restrict g, %s%sint n) {", fn,
+    max and "const float *restrict x, " or "", in_act and "const float *restrict m, " or ""))
+  if ctx.first then b.put(1, "if (dx == NULL) return;") end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, string.format("for (int j = 0; j < %d; j++) dx[i * %d + j] = 0.0f;", g.IN, ctx.dx_ld))
+  b.put(2, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(3, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
+  b.put(4, "for (int ox = 0; ox < " .. g.OW .. "; ox++) {")
+  b.put(5, string.format("const int wo = c * %d + %s * %d + %s;", g.H * g.W, times("oy", g.S), g.W, times("ox", g.S)))
+  b.put(5, string.format("const float go = g[i * %d + (c * %d + oy) * %d + ox];", mem.d.ld, g.OH, g.OW))
+  if max then
+    local xo = "i * " .. mem.input.ld .. " + "
+    b.put(5, "int best = wo;")
+    b.put(5, "for (int ky = 0; ky < " .. g.K .. "; ky++)")
+    b.put(6, "for (int kx = 0; kx < " .. g.K .. "; kx++)")
+    b.put(7, string.format("if (x[%swo + ky * %d + kx] > x[%sbest]) best = wo + ky * %d + kx;", xo, g.W, xo, g.W))
+    b.put(5, string.format("dx[i * %d + best] += go;", ctx.dx_ld))
+  else
+    b.put(5, "const float share = go / " .. emit.float(g.K * g.K) .. ";")
+    b.put(5, "for (int ky = 0; ky < " .. g.K .. "; ky++)")
+    b.put(6, string.format("for (int kx = 0; kx < %d; kx++) dx[i * %d + wo + ky * %d + kx] += share;", g.K,
+      ctx.dx_ld, g.W))
+  end
+  b.put(4, "}")
+  b.put(3, "}")
+  b.put(2, "}")
+  apply_in_act(b, 2, ctx, g, "i")
+  b.put(1, "}")
+  b.put(0, "}")
+  local function call(dx)
+    return string.format("%s(%s, %s, %s%sn);", fn, dx, ctx.ref(mem.d), max and ctx.ref(mem.input) .. ", " or "",
+      in_act and ctx.ref(in_act.buf) .. ", " or "")
+  end
+  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+end
+
+-- flatten: a copy forward, the gradient copied back (times the previous derivative).
+local function flatten_forward(s, mem, ctx)
+  local L = s.map
+  local fn = s.fname .. "_forward"
+  local text = string.format("/* Layer %d: a = x, flat; x, a [n][%d]. */\n", L.index, L.out)
+    .. string.format("static void %s(float *restrict a, const float *restrict x, int n) {\n", fn)
+    .. "  for (int i = 0; i < n; i++)\n"
+    .. string.format("    for (int j = 0; j < %d; j++) a[i * %d + j] = x[i * %d + j];\n", L.out, mem.a.ld, mem.input.ld)
+    .. "}\n"
+  return text, string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
+end
+
+local function flatten_backward(s, mem, ctx)
+  local L = s.map
+  local in_act = ctx.in_act
+  local fn = s.fname .. "_backward"
+  local dx = "dx[i * " .. ctx.dx_ld .. " + j]"
+  local gj = scalar.load("g", "i * " .. mem.d.ld .. " + j")
+  local v = in_act and epilogue.grad_scalar(in_act, gj, scalar.load("m", "i * " .. in_act.buf.ld .. " + j")) or gj
+  local text = string.format("/* Layer %d backward: dx = g%s; g, dx [n][%d]%s. */\n", L.index,
+      in_act and epilogue.grad_prose(in_act, "m", "previous") or "", L.out,
+      ctx.first and " (skipped if dx is NULL)" or "")
+    .. string.format("static void %s(float *restrict dx, const float *restrict g, %sint n) {\n", fn,
+         in_act and "const float *restrict m, " or "")
+    .. (ctx.first and "  if (dx == NULL) return;\n" or "")
+    .. "  for (int i = 0; i < n; i++)\n"
+    .. string.format("    for (int j = 0; j < %d; j++) %s = %s;\n", L.out, dx, v)
+    .. "}\n"
+  local function call(d)
+    return string.format("%s(%s, %s, %sn);", fn, d, ctx.ref(mem.d), in_act and ctx.ref(in_act.buf) .. ", " or "")
+  end
+  return text, call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+end
+
+function M.forward(s, mem, ctx)
+  if s.product then return conv_forward(s, mem, ctx) end
+  if s.map.kind == "flatten" then return flatten_forward(s, mem, ctx) end
+  return pool_forward(s, mem, ctx)
+end
+
+function M.backward(s, mem, ctx)
+  if s.product then return conv_backward(s, mem, ctx) end
+  if s.map.kind == "flatten" then return flatten_backward(s, mem, ctx) end
+  return pool_backward(s, mem, ctx)
+end
+
+return M

@@ -1,0 +1,110 @@
+# chainrule's CMake package: find_package(chainrule) after `make install PREFIX=...` (put
+# PREFIX in CMAKE_PREFIX_PATH). Relocatable: every path is found from this file's place,
+# PREFIX/lib/cmake/chainrule/.
+#
+#   chainrule::chainrule   the generator (imported executable)
+#   chainrule::cr          the runtime, libcr.a (include <cr.h>; links zlib and libm)
+#   chainrule::crtrain     the trainer library, libcrtrain.a (for NAME_cli.c from gen --cli)
+#
+#   chainrule_generate(TARGET tgt SPEC net.lua [ISA scalar|avx2|avx512|native] [NAME name]
+#                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [CLI] [OUT_DIR dir])
+#
+# generates NAME.h and NAME.c (and NAME_cli.c with CLI) into OUT_DIR (default
+# ${CMAKE_CURRENT_BINARY_DIR}/chainrule/NAME), adds them to tgt with OUT_DIR on its include
+# path, compiles NAME.c with the ISA's flags, and links libm. NAME defaults to the spec's file
+# name without .lua and is passed to gen as --name, so the file names are known when CMake
+# configures. The outputs are regenerated exactly when the spec, the weights or the generator
+# changed: gen writes a depfile (--depfile, CMake's DEPFILE), and it sets the time of an
+# unchanged output older than its inputs to now, so the build tool sees it up to date.
+cmake_minimum_required(VERSION 3.20)   # DEPFILE with both the Makefile and Ninja generators
+
+get_filename_component(_chainrule_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
+
+if(NOT TARGET chainrule::chainrule)
+  add_executable(chainrule::chainrule IMPORTED)
+  set_target_properties(chainrule::chainrule PROPERTIES
+    IMPORTED_LOCATION "${_chainrule_prefix}/bin/chainrule")
+  add_library(chainrule::cr STATIC IMPORTED)
+  set_target_properties(chainrule::cr PROPERTIES
+    IMPORTED_LOCATION "${_chainrule_prefix}/lib/libcr.a"
+    INTERFACE_INCLUDE_DIRECTORIES "${_chainrule_prefix}/include/chainrule"
+    INTERFACE_LINK_LIBRARIES "z;m")
+  add_library(chainrule::crtrain STATIC IMPORTED)
+  set_target_properties(chainrule::crtrain PROPERTIES
+    IMPORTED_LOCATION "${_chainrule_prefix}/lib/libcrtrain.a"
+    INTERFACE_LINK_LIBRARIES "chainrule::cr")
+endif()
+set(CHAINRULE_EXECUTABLE "${_chainrule_prefix}/bin/chainrule")
+set(chainrule_FOUND TRUE)
+
+function(chainrule_generate)
+  cmake_parse_arguments(CRG "INFERENCE;CLI" "TARGET;SPEC;ISA;NAME;WEIGHTS;MAX_BATCH;OUT_DIR" "" ${ARGN})
+  if(CRG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "chainrule_generate: unknown arguments: ${CRG_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT CRG_TARGET OR NOT CRG_SPEC)
+    message(FATAL_ERROR "chainrule_generate: TARGET and SPEC are required")
+  endif()
+  if(NOT TARGET ${CRG_TARGET})
+    message(FATAL_ERROR "chainrule_generate: '${CRG_TARGET}' is not a target")
+  endif()
+  if((CRG_WEIGHTS OR CRG_MAX_BATCH) AND NOT CRG_INFERENCE)
+    message(FATAL_ERROR "chainrule_generate: WEIGHTS and MAX_BATCH need INFERENCE")
+  endif()
+  get_filename_component(spec "${CRG_SPEC}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  if(NOT CRG_NAME)
+    get_filename_component(CRG_NAME "${spec}" NAME_WE)
+  endif()
+  if(NOT CRG_ISA)
+    set(CRG_ISA scalar)
+  endif()
+  if(NOT CRG_OUT_DIR)
+    set(CRG_OUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/chainrule/${CRG_NAME}")
+  endif()
+  get_filename_component(out "${CRG_OUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+
+  set(args gen "${spec}" --out "${out}" --isa ${CRG_ISA} --name ${CRG_NAME}
+           --depfile "${out}/${CRG_NAME}.d")
+  set(outputs "${out}/${CRG_NAME}.h" "${out}/${CRG_NAME}.c")
+  set(depends "${spec}" chainrule::chainrule)
+  if(CRG_INFERENCE)
+    list(APPEND args --inference)
+    if(CRG_WEIGHTS)
+      get_filename_component(weights "${CRG_WEIGHTS}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+      list(APPEND args --weights "${weights}")
+    endif()
+    if(CRG_MAX_BATCH)
+      list(APPEND args --max-batch ${CRG_MAX_BATCH})
+    endif()
+  endif()
+  if(CRG_CLI)
+    list(APPEND args --cli)
+    list(APPEND outputs "${out}/${CRG_NAME}_cli.c")
+  endif()
+
+  add_custom_command(
+    OUTPUT ${outputs}
+    COMMAND chainrule::chainrule ${args}
+    DEPENDS ${depends}
+    DEPFILE "${out}/${CRG_NAME}.d"
+    COMMENT "chainrule: generating ${CRG_NAME}.h/.c from ${CRG_SPEC} (${CRG_ISA})"
+    VERBATIM)
+
+  if(CRG_ISA STREQUAL "avx2")
+    set(isa_flags -mavx2 -mfma)
+  elseif(CRG_ISA STREQUAL "avx512")
+    set(isa_flags -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma)
+  elseif(CRG_ISA STREQUAL "native")
+    set(isa_flags -march=native)
+  else()
+    set(isa_flags "")
+  endif()
+  if(isa_flags)
+    set_source_files_properties("${out}/${CRG_NAME}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
+  endif()
+  target_sources(${CRG_TARGET} PRIVATE ${outputs})
+  target_include_directories(${CRG_TARGET} PUBLIC "${out}")
+  if(UNIX)
+    target_link_libraries(${CRG_TARGET} PRIVATE m)
+  endif()
+endfunction()
