@@ -36,14 +36,24 @@ STEP_INLINE float step_train(bnet *m, int n, int nlin, int s0, int s1, int s2, i
   return loss;
 }
 
-/* The workloads (784-50-10, the seed's 784-50-1 MSE net, 784-256-256-10), the same for every baseline. */
+/* The workloads of harness.c, the same for every baseline. */
 static void mlp_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 10, 0, 0, 0.0f); }
 static void mlp_infer(void *p) { step_forward(p, 1, 2, 784, 50, 10, 0, 0.0f); }
 static void mlp_fwd(void *p) { step_forward(p, 128, 2, 784, 50, 10, 0, 0.0f); }
 static void seed_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 50, 1, 0, 1, -0.5f); }
 static void deep_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 3, 784, 256, 256, 10, 0, 0.0f); }
+static void wide_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 2, 784, 1024, 10, 0, 0, 0.0f); }
+static void wide_fwd(void *p) { step_forward(p, 64, 2, 784, 1024, 10, 0, 0.0f); }
+#define M256(B) static void m256_b##B(void *p) { bnet *m = p; m->loss = step_train(m, B, 2, 784, 256, 10, 0, 0, 0.0f); }
+M256(1) M256(8) M256(32) M256(256)
+#undef M256
+static void big_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 3, 784, 2048, 2048, 10, 0, 0.0f); }
+static void big_fwd(void *p) { step_forward(p, 64, 3, 784, 2048, 2048, 10, 0.0f); }
 
 const bench_fn STEP_TABLE[W_COUNT] = {
   [W_MLP_TRAIN] = mlp_train, [W_MLP_INFER] = mlp_infer, [W_MLP_FWD] = mlp_fwd,
-  [W_SEED_TRAIN] = seed_train, [W_DEEP_TRAIN] = deep_train,
+  [W_SEED_TRAIN] = seed_train, [W_DEEP_TRAIN] = deep_train, [W_WIDE_TRAIN] = wide_train,
+  [W_WIDE_FWD] = wide_fwd, [W_M256_B1] = m256_b1, [W_M256_B8] = m256_b8,
+  [W_M256_B32] = m256_b32, [W_M256_B256] = m256_b256, [W_BIG_TRAIN] = big_train,
+  [W_BIG_FWD] = big_fwd,
 };

@@ -1,21 +1,48 @@
 /* chainrule bench driver (one thread).
  *
- *   bench machine                  FMA peak of one core + L2 read time of the B=1 weights
- *   bench baselines [--no-fann]    naive C, OpenBLAS, FANN on every workload
+ *   bench machine                  CPU model, ISA, FMA peak of one core, L2 read time and
+ *                                  bandwidth of the B=1 weights
+ *   bench cores [--all]            the OPENBLAS_CORETYPE names this CPU can run
+ *   bench workloads [--big]        the workload table (for bench/torch_bench.py)
+ *   bench baselines [--no-fann] [--big]   naive C and FANN on every workload
+ *   bench openblas [--big]         OpenBLAS on every workload, rows named openblas-CORE by
+ *                                  the core in use; run it once per OPENBLAS_CORETYPE
  *   bench report RAW OUT.csv       join raw rows into OUT.csv (adds pct_peak) and print
- *                                  the table, ratios and targets
+ *                                  the table, ratios against the fastest OpenBLAS and
+ *                                  PyTorch core, the code-generation costs and the targets
  *
- * Every program of the bench prints raw rows `workload,impl,batch,us_per_op,gflops`;
- * lines starting with '#' are notes the report repeats. mk/bench.mk runs them in turn. */
+ * Every program of the bench prints raw rows `workload,impl,batch,us_per_op,gflops`
+ * (the l2_read row: GB/s in the gflops column) and code-generation rows
+ * `codegen,ISA,SPEC,gen_ms,c_bytes,c_lines,compile_ms`; lines starting with '#' are notes
+ * the report repeats ('# machine ...' ones in its header). mk/bench.mk runs them in turn. */
+#define _POSIX_C_SOURCE 200809L
 #include "baselines.h"
 #include "basenet.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static int has_flag(int argc, char **argv, const char *flag)
+{
+  for (int i = 2; i < argc; i++)
+    if (!strcmp(argv[i], flag)) return 1;
+  return 0;
+}
 
 static int cmd_machine(void)
 {
+  char model[256], isa_flags[512];
+  machine_cpu_model(model, sizeof model);
+  machine_isa_flags(isa_flags, sizeof isa_flags);
+  printf("# machine cpu: %s\n# machine isa: %s\n", model, isa_flags);
+  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l2 > 0) printf("# machine l2: %ld KB per core\n", l2 / 1024);
+  const char *forced = getenv("OPENBLAS_CORETYPE");
+  printf("# machine openblas: %s core %s; %s\n", forced && *forced ? "OPENBLAS_CORETYPE gives" : "detects",
+         openblas_core(), openblas_config());
   const char *isa;
   double peak = machine_fma_peak(&isa);
   /* us column: time of one GFLOP at peak, so the row reads like the others. */
@@ -23,41 +50,75 @@ static int cmd_machine(void)
   const bench_workload *w = &bench_workloads[W_MLP_INFER];
   size_t bytes = sizeof(float) * (size_t)w->sizes[0] * (size_t)w->sizes[1];
   double us = machine_l2_read_us(bytes, &isa);
-  bench_row("l2_read", isa, 1, us, 0.0);
+  bench_row("l2_read", isa, 1, us, (double)bytes / (us * 1e3));
   printf("# l2_read: plain %s vector read of %zu bytes (784x50 floats, the B=1 first-layer weights) resident in L2\n",
          isa, bytes);
   return 0;
 }
 
-static int cmd_baselines(int fann)
+static int cmd_workloads(int big)
 {
-  for (int wl = 0; wl < W_COUNT; wl++) {
+  int end = big ? W_COUNT : W_FIRST_BIG;
+  for (int wl = 0; wl < end; wl++) {
+    const bench_workload *w = &bench_workloads[wl];
+    printf("%s %d %d %d %g", w->key, w->batch, w->train, w->mse, (double)w->shift);
+    for (int l = 0; l <= w->nlin; l++) printf(" %d", w->sizes[l]);
+    printf("\n");
+  }
+  return 0;
+}
+
+static int cmd_baselines(int fann, int big)
+{
+  int end = big ? W_COUNT : W_FIRST_BIG;
+  for (int wl = 0; wl < end; wl++) {
     bnet *m = bnet_new(wl);
     bench_row_w(wl, "naive", bench_median_us(naive_impl[wl], m));
     if (!isfinite(m->loss)) printf("# naive %s: loss is not finite\n", bench_workloads[wl].key);
   }
-  openblas_single_thread();
-  for (int wl = 0; wl < W_COUNT; wl++) {
-    bnet *m = bnet_new(wl);
-    bench_row_w(wl, "openblas", bench_median_us(openblas_impl[wl], m));
-  }
   if (fann) {
-    for (int wl = 0; wl < W_COUNT; wl++) {
+    for (int wl = 0; wl < W_FANN_END; wl++) {
       void *c = fann_bench_new(wl);
       bench_row_w(wl, "fann", bench_median_us(fann_bench_run, c));
       fann_bench_free(c);
     }
-    printf("# fann: fann_train/fann_run once per row (no batch API; per-sample weight updates, tanh hidden units)\n");
+    printf("# fann: fann_train/fann_run once per row (no batch API; per-sample weight updates, tanh hidden units); the first %d workloads only\n",
+           (int)W_FANN_END);
+  }
+  return 0;
+}
+
+/* One OpenBLAS core: the one OPENBLAS_CORETYPE asked for (checked: OpenBLAS falls back to
+   another core for a name it does not know), else the one it detected. */
+static int cmd_openblas(int big)
+{
+  const char *want = getenv("OPENBLAS_CORETYPE");
+  const char *core = openblas_core();
+  char impl[32];
+  if (want && *want && strcasecmp(want, core)) {
+    printf("# openblas %s: not selectable in this OpenBLAS (it ran %s instead); skipped\n", want, core);
+    return 0;
+  }
+  printf("# openblas %s%s: %s\n", core, want && *want ? "" : " (detected)", openblas_config());
+  openblas_single_thread();
+  snprintf(impl, sizeof impl, "openblas-%s", core);
+  int end = big ? W_COUNT : W_FIRST_BIG;
+  for (int wl = 0; wl < end; wl++) {
+    bnet *m = bnet_new(wl);
+    bench_row_w(wl, impl, bench_median_us(openblas_impl[wl], m));
   }
   return 0;
 }
 
 /* ---- report ---- */
 
-enum { MAX_ROWS = 256, MAX_NOTES = 32 };
-typedef struct { char workload[32], impl[32]; int batch; double us, gflops; } row;
+enum { MAX_ROWS = 1024, MAX_NOTES = 64, MAX_CODEGEN = 64 };
+typedef struct { char workload[32], impl[40]; int batch; double us, gflops; } row;
+typedef struct { char isa[16], spec[64]; double gen_ms, compile_ms; long bytes, lines; } codegen;
 static row rows[MAX_ROWS];
 static int nrows;
+static codegen cgs[MAX_CODEGEN];
+static int ncgs;
 static char notes[MAX_NOTES][256];
 static int nnotes;
 
@@ -68,12 +129,14 @@ static const row *find(const char *workload, const char *impl)
   return NULL;
 }
 
-/* The fastest chainrule row of a workload (any ISA). */
-static const row *best_chainrule(const char *workload)
+/* The fastest row of a workload whose impl starts with prefix: the best chainrule ISA
+   ("chainrule-"), the fastest OpenBLAS core ("openblas-"), the fastest PyTorch core. */
+static const row *fastest(const char *workload, const char *prefix)
 {
   const row *b = NULL;
+  size_t n = strlen(prefix);
   for (int i = 0; i < nrows; i++)
-    if (!strcmp(rows[i].workload, workload) && !strncmp(rows[i].impl, "chainrule", 9) &&
+    if (!strcmp(rows[i].workload, workload) && !strncmp(rows[i].impl, prefix, n) &&
         (!b || rows[i].us < b->us))
       b = &rows[i];
   return b;
@@ -89,13 +152,27 @@ static int read_raw(const char *path)
     ln++;
     line[strcspn(line, "\r\n")] = 0;
     if (!line[0]) continue;
-    if (line[0] == '#') {
-      if (nnotes < MAX_NOTES) snprintf(notes[nnotes++], sizeof notes[0], "%.250s", line + 1);
+    if (line[0] == '#') {   /* a note; once (the per-core runs repeat some) */
+      int seen = 0;
+      for (int i = 0; i < nnotes; i++) seen |= !strncmp(notes[i], line + 1, sizeof notes[0] - 1);
+      if (!seen && nnotes < MAX_NOTES) snprintf(notes[nnotes++], sizeof notes[0], "%.250s", line + 1);
+      continue;
+    }
+    if (!strncmp(line, "codegen,", 8)) {
+      codegen c;
+      if (ncgs == MAX_CODEGEN || sscanf(line + 8, "%15[^,],%63[^,],%lf,%ld,%ld,%lf", c.isa, c.spec,
+                                        &c.gen_ms, &c.bytes, &c.lines, &c.compile_ms) != 6) {
+        fprintf(stderr, "bench report: %s:%d: expected codegen,isa,spec,gen_ms,bytes,lines,compile_ms, got '%s'\n",
+                path, ln, line);
+        fclose(f);
+        return 2;
+      }
+      cgs[ncgs++] = c;
       continue;
     }
     row r;
     if (nrows == MAX_ROWS ||
-        sscanf(line, "%31[^,],%31[^,],%d,%lf,%lf", r.workload, r.impl, &r.batch, &r.us, &r.gflops) != 5) {
+        sscanf(line, "%31[^,],%39[^,],%d,%lf,%lf", r.workload, r.impl, &r.batch, &r.us, &r.gflops) != 5) {
       fprintf(stderr, "bench report: %s:%d: expected workload,impl,batch,us,gflops, got '%s'\n", path, ln, line);
       fclose(f);
       return 2;
@@ -106,17 +183,129 @@ static int read_raw(const char *path)
   return 0;
 }
 
-static void target(const char *what, double got, double want, int higher_is_better, const char *unit)
+/* One line of the target table: what, measured, target, met / NOT MET (or why no data). */
+static void target(const char *what, double got, double want, int higher_is_better, const char *unit,
+                   const char *missing)
 {
-  if (got <= 0) { printf("  %-52s  target %s%.2f%s: no data\n", what, higher_is_better ? ">= " : "<= ", want, unit); return; }
+  char t[32];
+  snprintf(t, sizeof t, "%s %.2f%s", higher_is_better ? ">=" : "<=", want, unit);
+  if (!(got > 0)) { printf("  %-50s %10s  %-12s  no data%s%s\n", what, "-", t, missing ? ": " : "", missing ? missing : ""); return; }
   int ok = higher_is_better ? got >= want : got <= want;
-  printf("  %-52s  %7.2f%s   target %s%.2f%s   %s\n", what, got, unit, higher_is_better ? ">= " : "<= ",
-         want, unit, ok ? "met" : "MISSED");
+  printf("  %-50s %9.2f%s  %-12s  %s\n", what, got, unit, t, ok ? "met" : "NOT MET");
 }
 
 static double ratio(const row *base, const row *x) { return base && x ? base->us / x->us : 0.0; }
 
-static int cmd_report(const char *raw, const char *out)
+/* The cores that have rows with this prefix, in the order they first appear. */
+static int core_list(const char *prefix, const char *cores[], int max)
+{
+  int n = 0;
+  size_t pl = strlen(prefix);
+  for (int i = 0; i < nrows; i++) {
+    if (strncmp(rows[i].impl, prefix, pl)) continue;
+    const char *c = rows[i].impl + pl;
+    int seen = 0;
+    for (int j = 0; j < n; j++) seen |= !strcmp(cores[j], c);
+    if (!seen && n < max) cores[n++] = c;
+  }
+  return n;
+}
+
+/* A workload x core table of times (us/op), the fastest core of each workload marked. */
+static void core_table(const char *title, const char *prefix)
+{
+  const char *cores[32];
+  int nc = core_list(prefix, cores, 32);
+  if (!nc) { printf("\n%s: no rows\n", title); return; }
+  printf("\n%s, us/op by core (* = fastest, the baseline of the ratios):\n%-30s", title, "workload");
+  for (int c = 0; c < nc; c++) printf(" %13.13s", cores[c]);
+  printf("\n");
+  for (int wl = 0; wl < W_COUNT; wl++) {
+    const bench_workload *w = &bench_workloads[wl];
+    const row *best = fastest(w->key, prefix);
+    if (!best) continue;
+    char label[48];
+    snprintf(label, sizeof label, "%s B=%d", w->label, w->batch);
+    printf("%-30s", label);
+    for (int c = 0; c < nc; c++) {
+      char impl[48];
+      snprintf(impl, sizeof impl, "%s%s", prefix, cores[c]);
+      const row *r = find(w->key, impl);
+      if (r) printf(" %12.2f%s", r->us, r == best ? "*" : " ");
+      else printf(" %13s", "-");
+    }
+    printf("\n");
+  }
+}
+
+/* The impl name a table row shows: the fastest core's rows as "openblas[Zen]". */
+static void shown_impl(const row *r, char *buf, size_t size)
+{
+  const char *dash = strchr(r->impl, '-');
+  if (dash && (!strncmp(r->impl, "openblas-", 9) || !strncmp(r->impl, "pytorch-", 8)))
+    snprintf(buf, size, "%.*s[%s]", (int)(dash - r->impl), r->impl, dash + 1);
+  else
+    snprintf(buf, size, "%s", r->impl);
+}
+
+static void codegen_report(FILE *csv)
+{
+  if (csv) fprintf(csv, "isa,spec,gen_ms,c_bytes,c_lines,compile_ms\n");
+  if (!ncgs) { printf("\nCode generation: no rows\n"); return; }
+  printf("\nCode generation (chainrule gen; the .c's size; its compile at -O2 -g with the bench's flags, timed\n"
+         "as `make bench` built it, so a parallel make may share the machine):\n");
+  printf("  %-8s %-16s %9s %12s %9s %12s\n", "isa", "spec", "gen ms", ".c bytes", "lines", "compile ms");
+  for (int i = 0; i < ncgs; i++) {
+    const codegen *c = &cgs[i];
+    char gen[24] = "-", cc[24] = "-";   /* a negative time: not recorded */
+    if (c->gen_ms >= 0) snprintf(gen, sizeof gen, "%.0f", c->gen_ms);
+    if (c->compile_ms >= 0) snprintf(cc, sizeof cc, "%.0f", c->compile_ms);
+    printf("  %-8s %-16s %9s %12ld %9ld %12s\n", c->isa, c->spec, gen, c->bytes, c->lines, cc);
+    if (csv) fprintf(csv, "%s,%s,%.0f,%ld,%ld,%.0f\n", c->isa, c->spec, c->gen_ms, c->bytes, c->lines,
+                     c->compile_ms);
+  }
+}
+
+static void targets(const row *peak, const row *l2)
+{
+  const char *big = "784-2048-2048-10 runs with BENCH_BIG=1";
+  printf("\nTargets (issue 12; best chainrule ISA of this run, OpenBLAS = its fastest core per workload):\n");
+  printf("  %-50s %10s  %-12s  %s\n", "target", "measured", "wanted", "result");
+  const row *t = fastest("mlp_train", "chainrule-");
+  target("784-50-10 train B=64: % of peak", t ? 100.0 * t->gflops / peak->gflops : 0.0, 88.0, 1, "%", NULL);
+  target("784-50-10 train B=64: x OpenBLAS", ratio(fastest("mlp_train", "openblas-"), t), 1.3, 1, "x", NULL);
+  const row *d = fastest("deep_train", "chainrule-");
+  target("784-256-256-10 train B=64: % of peak", d ? 100.0 * d->gflops / peak->gflops : 0.0, 90.0, 1, "%", NULL);
+  const row *fw = fastest("mlp_fwd", "chainrule-");
+  target("784-50-10 forward B=128: % of peak", fw ? 100.0 * fw->gflops / peak->gflops : 0.0, 85.0, 1, "%", NULL);
+  const row *in = fastest("mlp_infer", "chainrule-");
+  target("784-50-10 inference B=1: time / L2 read time", in && l2 ? in->us / l2->us : 0.0, 1.15, 0, "x", NULL);
+  target("784-50-10 inference B=1: x OpenBLAS sgemv", ratio(fastest("mlp_infer", "openblas-"), in), 1.0, 1, "x", NULL);
+  static const struct { const char *key, *what; double want; } vs_blas[] = {
+    {"wide_train", "784-1024-10 train B=64: x OpenBLAS", 1.25},
+    {"wide_fwd", "784-1024-10 forward B=64: x OpenBLAS", 1.1},
+    {"big_train", "784-2048-2048-10 train B=64: x OpenBLAS", 1.25},
+    {"big_fwd", "784-2048-2048-10 forward B=64: x OpenBLAS", 1.1},
+    {"m256_b1", "784-256-10 train B=1: x OpenBLAS", 1.2},
+    {"m256_b8", "784-256-10 train B=8: x OpenBLAS", 1.2},
+    {"m256_b32", "784-256-10 train B=32: x OpenBLAS", 1.2},
+    {"m256_b256", "784-256-10 train B=256: x OpenBLAS", 1.2},
+  };
+  for (size_t i = 0; i < sizeof vs_blas / sizeof vs_blas[0]; i++)
+    target(vs_blas[i].what, ratio(fastest(vs_blas[i].key, "openblas-"), fastest(vs_blas[i].key, "chainrule-")),
+           vs_blas[i].want, 1, "x", !strncmp(vs_blas[i].key, "big", 3) ? big : NULL);
+  double mb = 0, s = 0;
+  for (int i = 0; i < ncgs; i++) {
+    if (cgs[i].bytes / 1e6 > mb) mb = cgs[i].bytes / 1e6;
+    if (cgs[i].compile_ms / 1e3 > s) s = cgs[i].compile_ms / 1e3;
+  }
+  target("largest generated .c of the bench specs (MB)", mb, 1.0, 0, "", NULL);
+  target("slowest -O2 compile of the bench specs (s)", s, 15.0, 0, "", NULL);
+  printf("  (the issue's size/compile target is for every spec up to 4096 wide or 16 deep; the bench\n"
+         "   measures only its own specs%s)\n", fastest("big_train", "chainrule-") ? "" : ", without BENCH_BIG=1 none wider than 1024");
+}
+
+static int cmd_report(const char *raw, const char *out, const char *cgout)
 {
   int rc = read_raw(raw);
   if (rc) return rc;
@@ -137,44 +326,62 @@ static int cmd_report(const char *raw, const char *out)
             rows[i].gflops, 100.0 * rows[i].gflops / peak->gflops);
   if (fclose(f) != 0 || rename(tmp, out) != 0) { fprintf(stderr, "bench report: cannot write %s\n", out); return 2; }
 
-  printf("\nOne core, FP32. Peak (measured, %s FMA chains): %.1f GFLOP/s", peak->impl, peak->gflops);
-  if (l2) printf(";  L2 read of the 784x50 weights: %.3f us", l2->us);
-  printf("\n\n%-26s %5s  %-18s %10s %9s %6s %10s %9s\n", "workload", "batch", "impl", "us/op", "GFLOP/s",
+  printf("\n");
+  for (int i = 0; i < nnotes; i++)
+    if (!strncmp(notes[i], " machine ", 9)) printf("%s\n", notes[i] + 9);
+  printf("One core, FP32. Peak (measured, %s FMA chains): %.1f GFLOP/s", peak->impl, peak->gflops);
+  if (l2) printf(";  L2 read of the 784x50 weights: %.3f us (%.1f GB/s)", l2->us, l2->gflops);
+  printf("\nOpenBLAS and PyTorch rows: the fastest core of each workload, named in brackets, of every\n"
+         "OPENBLAS_CORETYPE timed (tables below); the ratios are against those fastest cores.\n");
+  printf("\n%-28s %5s  %-24s %10s %9s %6s %10s %9s\n", "workload", "batch", "impl", "us/op", "GFLOP/s",
          "%peak", "xOpenBLAS", "xPyTorch");
   for (int wl = 0; wl < W_COUNT; wl++) {
     const bench_workload *w = &bench_workloads[wl];
-    const row *blas = find(w->key, "openblas"), *torch = find(w->key, "pytorch");
+    const row *blas = fastest(w->key, "openblas-"), *torch = fastest(w->key, "pytorch-");
     for (int i = 0; i < nrows; i++) {
       const row *r = &rows[i];
       if (strcmp(r->workload, w->key)) continue;
-      printf("%-26s %5d  %-18s %10.2f %9.1f %6.1f", w->label, r->batch, r->impl, r->us, r->gflops,
+      if ((!strncmp(r->impl, "openblas-", 9) && r != blas) || (!strncmp(r->impl, "pytorch-", 8) && r != torch))
+        continue;
+      char impl[64];
+      shown_impl(r, impl, sizeof impl);
+      printf("%-28s %5d  %-24s %10.2f %9.1f %6.1f", w->label, r->batch, impl, r->us, r->gflops,
              100.0 * r->gflops / peak->gflops);
       if (blas) printf(" %9.2fx", ratio(blas, r)); else printf(" %10s", "-");
       if (torch) printf(" %8.2fx", ratio(torch, r)); else printf(" %9s", "-");
       printf("\n");
     }
   }
-  for (int i = 0; i < nnotes; i++) printf("note:%s\n", notes[i]);
-
-  printf("\nTargets (best chainrule ISA of this run):\n");
-  const row *t = best_chainrule("mlp_train");
-  target("784-50-10 train B=64: x OpenBLAS", ratio(find("mlp_train", "openblas"), t), 1.25, 1, "x");
-  target("784-50-10 train B=64: x PyTorch", ratio(find("mlp_train", "pytorch"), t), 2.8, 1, "x");
-  const row *d = best_chainrule("deep_train");
-  target("784-256-256-10 train B=64: % of peak", d ? 100.0 * d->gflops / peak->gflops : 0.0, 85.0, 1, "%");
-  const row *fw = best_chainrule("mlp_fwd");
-  target("784-50-10 forward B=128: x OpenBLAS", ratio(find("mlp_fwd", "openblas"), fw), 1.2, 1, "x");
-  const row *in = best_chainrule("mlp_infer");
-  target("784-50-10 inference B=1: time / L2 read time", in && l2 ? in->us / l2->us : 0.0, 1.10, 0, "x");
+  core_table("OpenBLAS", "openblas-");
+  core_table("PyTorch", "pytorch-");
+  FILE *cg = cgout ? fopen(cgout, "w") : NULL;
+  if (cgout && !cg) { fprintf(stderr, "bench report: cannot write %s\n", cgout); return 2; }
+  codegen_report(cg);
+  if (cg && fclose(cg) != 0) { fprintf(stderr, "bench report: cannot write %s\n", cgout); return 2; }
+  printf("\n");
+  for (int i = 0; i < nnotes; i++)
+    if (strncmp(notes[i], " machine ", 9)) printf("note:%s\n", notes[i]);
+  targets(peak, l2);
   return 0;
 }
 
 int main(int argc, char **argv)
 {
-  if (argc >= 2 && !strcmp(argv[1], "machine")) return cmd_machine();
-  if (argc >= 2 && !strcmp(argv[1], "baselines"))
-    return cmd_baselines(!(argc >= 3 && !strcmp(argv[2], "--no-fann")));
-  if (argc == 4 && !strcmp(argv[1], "report")) return cmd_report(argv[2], argv[3]);
-  fprintf(stderr, "usage: bench machine | bench baselines [--no-fann] | bench report RAW OUT.csv\n");
+  const char *cmd = argc >= 2 ? argv[1] : "";
+  int big = has_flag(argc, argv, "--big");
+  if (!strcmp(cmd, "machine")) return cmd_machine();
+  if (!strcmp(cmd, "cores")) {
+    char buf[512];
+    machine_blas_cores(buf, sizeof buf, has_flag(argc, argv, "--all"));
+    printf("%s\n", buf);
+    return 0;
+  }
+  if (!strcmp(cmd, "workloads")) return cmd_workloads(big);
+  if (!strcmp(cmd, "baselines")) return cmd_baselines(!has_flag(argc, argv, "--no-fann"), big);
+  if (!strcmp(cmd, "openblas")) return cmd_openblas(big);
+  if ((argc == 4 || argc == 5) && !strcmp(cmd, "report")) return cmd_report(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+  fprintf(stderr, "usage: bench machine | bench cores [--all] | bench workloads [--big] |\n"
+                  "       bench baselines [--no-fann] [--big] | bench openblas [--big] |\n"
+                  "       bench report RAW OUT.csv [CODEGEN.csv]\n");
   return 2;
 }

@@ -1,19 +1,16 @@
 /* One bench program per ISA: times every generated bench network of that ISA.
- * Compiled with -DBENCH_IMPL='"chainrule-avx512"'. */
+ * Compiled with -DBENCH_IMPL='"chainrule-avx2"' and -DBENCH_RUNS='X(bench_mlp) X(bench_deep)'
+ * (the bench specs of this run, mk/bench.mk). */
 #include "harness.h"
 
-void run_bench_mlp(const char *impl);
-void run_bench_mlp1(const char *impl);
-void run_bench_mlp128(const char *impl);
-void run_bench_seed(const char *impl);
-void run_bench_deep(const char *impl);
+#define X(net) void run_##net(const char *impl);
+BENCH_RUNS
+#undef X
 
 int main(void)
 {
-  run_bench_mlp(BENCH_IMPL);
-  run_bench_mlp1(BENCH_IMPL);
-  run_bench_mlp128(BENCH_IMPL);
-  run_bench_seed(BENCH_IMPL);
-  run_bench_deep(BENCH_IMPL);
+#define X(net) run_##net(BENCH_IMPL);
+  BENCH_RUNS
+#undef X
   return 0;
 }

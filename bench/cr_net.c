@@ -1,5 +1,7 @@
-/* Times one generated network (one spec, one ISA). Compiled once per spec with
- *   -DNET=bench_mlp -DNETU=BENCH_MLP -DBENCH_WL=W_MLP_TRAIN -DBENCH_HEADER='"bench_mlp.h"'
+/* Times one generated network (one spec, one ISA) on one or more workloads (a train step
+ * or the forward pass at the workload's batch). Compiled once per spec with
+ *   -DNET=bench_wide -DNETU=BENCH_WIDE -DBENCH_WLS=W_WIDE_TRAIN,W_WIDE_FWD
+ *   -DBENCH_HEADER='"bench_wide.h"'
  * and -I to the ISA's generated folder; defines run_<NET>(impl). */
 #include "harness.h"
 
@@ -35,12 +37,15 @@ static void forward(void *c)
   F(_forward)(b->out, b->w, b->p, b->x, b->n);
 }
 
-void CAT(run_, NET)(const char *impl);
-void CAT(run_, NET)(const char *impl)
+static void run_one(int workload, const char *impl)
 {
-  const bench_workload *wl = &bench_workloads[BENCH_WL];
+  const bench_workload *wl = &bench_workloads[workload];
   net_ctx b;
   b.n = wl->batch;
+  if (b.n > U(_BATCH)) {
+    printf("# %s %s: batch %d is larger than the spec's %d; skipped\n", impl, wl->key, b.n, U(_BATCH));
+    return;
+  }
   b.p = bench_alloc(sizeof *b.p);
   b.g = bench_alloc(sizeof *b.g);
   b.w = bench_alloc(sizeof *b.w);
@@ -58,7 +63,14 @@ void CAT(run_, NET)(const char *impl)
   F(_opt_init)(b.s);
   b.s->lr = BENCH_LR;
   b.loss = 0.0f;
-  bench_row_w(BENCH_WL, impl, bench_median_us(wl->train ? train : forward, &b));
+  bench_row_w(workload, impl, bench_median_us(wl->train ? train : forward, &b));
   if (!isfinite(b.loss)) printf("# %s %s: loss is not finite\n", impl, wl->key);
   free(b.p); free(b.g); free(b.w); free(b.s); free(b.x); free(b.out); free(b.t);
+}
+
+void CAT(run_, NET)(const char *impl);
+void CAT(run_, NET)(const char *impl)
+{
+  static const int workloads[] = {BENCH_WLS};
+  for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++) run_one(workloads[i], impl);
 }

@@ -12,6 +12,14 @@ const bench_workload bench_workloads[W_COUNT] = {
   [W_MLP_FWD]    = {"mlp_fwd", "784-50-10 forward", 2, {784, 50, 10, 0}, 128, 0, 0, 0.0f},
   [W_SEED_TRAIN] = {"seed_train", "784-50-1 MSE train step", 2, {784, 50, 1, 0}, 64, 1, 1, -0.5f},
   [W_DEEP_TRAIN] = {"deep_train", "784-256-256-10 train step", 3, {784, 256, 256, 10}, 64, 1, 0, 0.0f},
+  [W_WIDE_TRAIN] = {"wide_train", "784-1024-10 train step", 2, {784, 1024, 10, 0}, 64, 1, 0, 0.0f},
+  [W_WIDE_FWD]   = {"wide_fwd", "784-1024-10 forward", 2, {784, 1024, 10, 0}, 64, 0, 0, 0.0f},
+  [W_M256_B1]    = {"m256_b1", "784-256-10 train step", 2, {784, 256, 10, 0}, 1, 1, 0, 0.0f},
+  [W_M256_B8]    = {"m256_b8", "784-256-10 train step", 2, {784, 256, 10, 0}, 8, 1, 0, 0.0f},
+  [W_M256_B32]   = {"m256_b32", "784-256-10 train step", 2, {784, 256, 10, 0}, 32, 1, 0, 0.0f},
+  [W_M256_B256]  = {"m256_b256", "784-256-10 train step", 2, {784, 256, 10, 0}, 256, 1, 0, 0.0f},
+  [W_BIG_TRAIN]  = {"big_train", "784-2048-2048-10 train step", 3, {784, 2048, 2048, 10}, 64, 1, 0, 0.0f},
+  [W_BIG_FWD]    = {"big_fwd", "784-2048-2048-10 forward", 3, {784, 2048, 2048, 10}, 64, 0, 0, 0.0f},
 };
 
 double bench_flops(const bench_workload *w)

@@ -16,8 +16,18 @@ enum {
   W_MLP_FWD,     /* 784-50-10 forward, B=128 */
   W_SEED_TRAIN,  /* 784-50-1 MSE with relu shift -0.5 (the seed's net), train step, B=64 */
   W_DEEP_TRAIN,  /* 784-256-256-10 cross-entropy, train step, B=64 */
+  W_WIDE_TRAIN,  /* 784-1024-10 train step, B=64 (a first layer past the L2) */
+  W_WIDE_FWD,    /* 784-1024-10 forward, B=64 */
+  W_M256_B1,     /* 784-256-10 train step at B=1, 8, 32, 256 */
+  W_M256_B8,
+  W_M256_B32,
+  W_M256_B256,
+  W_BIG_TRAIN,   /* 784-2048-2048-10 train step, B=64: only with BENCH_BIG=1 (slow to compile) */
+  W_BIG_FWD,     /* 784-2048-2048-10 forward, B=64 (BENCH_BIG=1) */
   W_COUNT
 };
+#define W_FIRST_BIG W_BIG_TRAIN   /* workloads from here on run only when asked (--big) */
+#define W_FANN_END  W_WIDE_TRAIN  /* FANN (one sample at a time) runs the small ones only */
 
 typedef struct {
   const char *key;      /* CSV name */

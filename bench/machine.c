@@ -4,9 +4,12 @@
  * x86-64 only: AVX-512F when the CPU has it, else AVX2+FMA; elsewhere a scalar fallback. */
 #include "baselines.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_X86 1
 #endif
@@ -150,4 +153,126 @@ double machine_l2_read_us(size_t bytes, const char **isa)
   us = bench_median_us(read_scalar, &s);
   free(p);
   return us;
+}
+
+/* ---- what the CPU is and has ---- */
+
+/* Appends " word" to buf (bounded). */
+static void add_word(char *buf, size_t size, const char *word)
+{
+  size_t len = strlen(buf);
+  if (len + 1 + strlen(word) + 1 > size) return;
+  snprintf(buf + len, size - len, "%s%s", len ? " " : "", word);
+}
+
+void machine_cpu_model(char *buf, size_t size)
+{
+  snprintf(buf, size, "unknown CPU");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+      char *colon = strchr(line, ':');
+      if (!colon || (strncmp(line, "model name", 10) && strncmp(line, "Model", 5))) continue;
+      colon++;
+      while (*colon == ' ' || *colon == '\t') colon++;
+      colon[strcspn(colon, "\n")] = 0;
+      snprintf(buf, size, "%s", colon);
+      break;
+    }
+    fclose(f);
+  }
+#ifdef HAVE_X86
+  unsigned a, b, c, d;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    unsigned fam = (a >> 8) & 15, model = (a >> 4) & 15;
+    if (fam == 15) fam += (a >> 20) & 255;
+    if (fam == 6 || fam >= 15) model |= ((a >> 16) & 15) << 4;
+    size_t len = strlen(buf);
+    snprintf(buf + len, size - len, " (family %u model %u)", fam, model);
+  }
+#endif
+}
+
+#ifdef HAVE_X86
+/* CPUID leaf 7 subleaf 1 EAX bit 5 (AVX512_BF16) and leaf 7 EDX bits 22/24 (AMX-BF16,
+   AMX-TILE): not every compiler's __builtin_cpu_supports knows them. */
+static int has_leaf7(int sub, int reg, int bit)
+{
+  unsigned r[4];
+  if (__get_cpuid_max(0, NULL) < 7) return 0;
+  __cpuid_count(7, sub, r[0], r[1], r[2], r[3]);
+  return (r[reg] >> bit) & 1;
+}
+
+static int has_avx512_skx(void)
+{
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+}
+#endif
+
+void machine_isa_flags(char *buf, size_t size)
+{
+  buf[0] = 0;
+#ifdef HAVE_X86
+  __builtin_cpu_init();
+  /* __builtin_cpu_supports takes a string literal only */
+#define ISA_FLAG(name) if (__builtin_cpu_supports(name)) add_word(buf, size, name);
+  ISA_FLAG("sse3") ISA_FLAG("ssse3") ISA_FLAG("sse4.1") ISA_FLAG("sse4.2") ISA_FLAG("avx")
+  ISA_FLAG("avx2") ISA_FLAG("fma") ISA_FLAG("fma4") ISA_FLAG("avx512f") ISA_FLAG("avx512bw")
+  ISA_FLAG("avx512dq") ISA_FLAG("avx512vl")
+#undef ISA_FLAG
+  if (has_leaf7(1, 0, 5)) add_word(buf, size, "avx512bf16");
+  if (has_leaf7(0, 3, 24)) add_word(buf, size, "amx-tile");
+#else
+  snprintf(buf, size, "not x86-64");
+#endif
+}
+
+void machine_blas_cores(char *buf, size_t size, int all)
+{
+  buf[0] = 0;
+#ifdef HAVE_X86
+  __builtin_cpu_init();
+  int sse3 = __builtin_cpu_supports("sse3"), ssse3 = __builtin_cpu_supports("ssse3");
+  int sse41 = __builtin_cpu_supports("sse4.1"), sse42 = __builtin_cpu_supports("sse4.2");
+  int avx = __builtin_cpu_supports("avx"), avx2 = __builtin_cpu_supports("avx2");
+  int fma = __builtin_cpu_supports("fma"), fma4 = __builtin_cpu_supports("fma4");
+  int xop = __builtin_cpu_supports("xop"), skx = has_avx512_skx();
+  int bf16 = skx && has_leaf7(1, 0, 5), amx = bf16 && has_leaf7(0, 3, 22) && has_leaf7(0, 3, 24);
+  unsigned a, b, c, d;
+  /* SSE4a (AMD): CPUID 0x80000001 ECX bit 6; 3DNow! prefetch: bit 8 */
+  int sse4a = __get_cpuid(0x80000001u, &a, &b, &c, &d) && ((c >> 6) & 1);
+  int prefw = __get_cpuid(0x80000001u, &a, &b, &c, &d) && ((c >> 8) & 1);
+  /* Older or niche kernel sets, SSE2/SSE3-era: only with all = 1. */
+  struct { const char *name; int ok, old; } cores[] = {
+    {"Prescott", sse3, 0},
+    {"Atom", ssse3, 1},
+    {"Core2", ssse3, 1},
+    {"Penryn", sse41, 1},
+    {"Dunnington", sse41, 1},
+    {"Nehalem", sse42, 0},
+    {"Opteron", sse3 && prefw, 1},
+    {"Opteron_SSE3", sse3 && prefw, 1},
+    {"Barcelona", sse4a && prefw, 1},
+    {"Nano", ssse3, 1},
+    {"Bobcat", ssse3 && sse4a, 1},
+    {"Sandybridge", avx, 0},
+    {"Bulldozer", avx && fma4 && xop, 0},
+    {"Piledriver", avx && fma && fma4 && xop, 0},
+    {"Steamroller", avx && fma && fma4 && xop, 0},
+    {"Excavator", avx2 && fma && fma4 && xop, 0},
+    {"Haswell", avx2 && fma, 0},
+    {"Zen", avx2 && fma, 0},
+    {"SkylakeX", avx2 && fma && skx, 0},
+    {"Cooperlake", avx2 && fma && bf16, 0},
+    {"SapphireRapids", avx2 && fma && amx, 0},
+  };
+  for (size_t i = 0; i < sizeof cores / sizeof cores[0]; i++)
+    if (cores[i].ok && (all || !cores[i].old)) add_word(buf, size, cores[i].name);
+#else
+  (void)all;
+#endif
 }

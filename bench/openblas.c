@@ -1,5 +1,8 @@
 /* OpenBLAS baseline: the three products of every linear layer as cblas_sgemm calls (one
- * thread), bias/ReLU/loss/SGD as plain loops, exactly the work of the other rows. */
+ * thread; at B=1 the BLAS-2 calls made for it, sgemv and sger), bias/ReLU/loss/SGD as
+ * plain loops, exactly the work of the other rows. Which kernels OpenBLAS runs is decided
+ * when the library loads (OPENBLAS_CORETYPE, else its CPU detection): the bench runs this
+ * in one process per core type and keeps the fastest (bench.c). */
 #include "basenet.h"
 #include "baselines.h"
 
@@ -18,11 +21,20 @@ static void blas_fwd(float *y, const float *x, const float *W, const float *b, i
 
 static void blas_wgrad(float *dW, const float *x, const float *g, int n, int K, int N)
 {
+  if (n == 1) {   /* one row: the rank-1 update */
+    for (int i = 0; i < K * N; i++) dW[i] = 0.0f;
+    cblas_sger(CblasRowMajor, K, N, 1.0f, x, 1, g, 1, dW, N);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, n, 1.0f, x, K, g, N, 0.0f, dW, N);
 }
 
 static void blas_xgrad(float *dx, const float *g, const float *W, int n, int K, int N)
 {
+  if (n == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, K, N, 1.0f, W, N, g, 1, 0.0f, dx, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, N, 1.0f, g, N, W, N, 0.0f, dx, K);
 }
 
@@ -34,3 +46,6 @@ static void blas_xgrad(float *dx, const float *g, const float *W, int n, int K, 
 #include "basenet_step.h"
 
 void openblas_single_thread(void) { openblas_set_num_threads(1); }
+
+const char *openblas_core(void) { return openblas_get_corename(); }
+const char *openblas_config(void) { return openblas_get_config(); }

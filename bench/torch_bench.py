@@ -1,31 +1,59 @@
 """PyTorch rows of `make bench`: the same workloads, one thread, median of repeated runs.
 
-Prints raw rows `workload,impl,batch,us_per_op,gflops` (see harness.h); prints a '#' note and
+Reads the workloads from the file `bench workloads` writes; prints raw rows
+`workload,pytorch-CORE,batch,us_per_op,gflops` (see harness.h), CORE being the OpenBLAS core
+torch's BLAS runs (make bench runs this once per OPENBLAS_CORETYPE); prints a '#' note and
 exits 0 when torch is not importable, so the bench goes on without it.
 Run with Debian's /usr/bin/python3 (python3-torch).
 """
+import os
 import statistics
 import sys
+import tempfile
 import time
 
+
+def load_torch():
+    """Imports torch and returns (torch, core): the OpenBLAS core its BLAS loaded with.
+
+    OpenBLAS picks its kernels when the library loads (OPENBLAS_CORETYPE, else its CPU
+    detection) and says which with OPENBLAS_VERBOSE=2 on stderr: catch that line."""
+    os.environ["OPENBLAS_VERBOSE"] = "2"
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as err:
+        os.dup2(err.fileno(), 2)
+        try:
+            import torch
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    cores = [l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("Core:")]
+    other = [l for l in text.splitlines() if l and not l.startswith("Core:")]
+    if other:
+        sys.stderr.write("\n".join(other) + "\n")
+    return torch, (cores[-1] if cores else None)
+
+
 try:
-    import torch
+    torch, CORE = load_torch()
 except ImportError as e:  # the bench runs without PyTorch, with a note in the table
     print(f"# pytorch: skipped ({e}); install python3-torch (scripts/deps.sh --bench)")
     sys.exit(0)
 
 LR = 0.01  # BENCH_LR in harness.h
 
-# key, sizes, batch, train, mse, relu shift: the same table as bench_workloads in harness.c
-WORKLOADS = [
-    ("mlp_train", [784, 50, 10], 64, True, False, 0.0),
-    ("mlp_infer", [784, 50, 10], 1, False, False, 0.0),
-    ("mlp_fwd", [784, 50, 10], 128, False, False, 0.0),
-    ("seed_train", [784, 50, 1], 64, True, True, -0.5),
-    ("deep_train", [784, 256, 256, 10], 64, True, False, 0.0),
-]
 
-
+def read_workloads(path):
+    """`bench workloads` lines: key batch train mse shift sizes..."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if p:
+                out.append((p[0], [int(v) for v in p[5:]], int(p[1]), p[2] == "1", p[3] == "1", float(p[4])))
+    return out
 class ShiftedReLU(torch.nn.Module):
     def __init__(self, shift):
         super().__init__()
@@ -67,9 +95,18 @@ def median_us(fn):
 
 
 def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: torch_bench.py WORKLOADS  (the output of `bench workloads`)")
+    want = os.environ.get("OPENBLAS_CORETYPE")
+    if CORE is None:
+        print("# pytorch: its BLAS reported no OpenBLAS core (OPENBLAS_VERBOSE=2); rows named pytorch-unknown")
+    elif want and want.lower() != CORE.lower():
+        print(f"# pytorch {want}: not selectable in this OpenBLAS (it ran {CORE} instead); skipped")
+        return
+    impl = f"pytorch-{CORE or 'unknown'}"
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    for key, sizes, batch, train, mse, shift in WORKLOADS:
+    for key, sizes, batch, train, mse, shift in read_workloads(sys.argv[1]):
         layers = []
         for l in range(len(sizes) - 1):
             layers.append(torch.nn.Linear(sizes[l], sizes[l + 1]))
@@ -96,7 +133,7 @@ def main():
                 with torch.no_grad():
                     model(x)
         us = median_us(step)
-        print(f"{key},pytorch,{batch},{us:.4f},{flops(sizes, batch, train) / (us * 1e3):.3f}", flush=True)
+        print(f"{key},{impl},{batch},{us:.4f},{flops(sizes, batch, train) / (us * 1e3):.3f}", flush=True)
     print(f"# pytorch {torch.__version__}: nn.Sequential + torch.optim.SGD, 1 thread; forward rows under torch.no_grad()")
 
 

@@ -1,19 +1,35 @@
 # make bench: chainrule's generated code against naive C, OpenBLAS, PyTorch and FANN,
 # one thread each, on this machine. Not part of `make test`. Installs nothing: run
-# `scripts/deps.sh --bench` first (OpenBLAS, FANN, PyTorch). Writes build/bench.csv.
+# `scripts/deps.sh --bench` first (OpenBLAS, FANN, PyTorch). Writes build/bench.csv and
+# build/bench-codegen.csv.
 #
 #   make bench                      every ISA this machine runs (BENCH_ISAS to choose), then
 #                                   make bench-inference (the inference-only build's row)
 #   make bench BENCH_ISAS=          baselines only
+#   make bench BENCH_BIG=1          also 784-2048-2048-10 (its avx2 .c takes minutes to compile)
+#   make bench BENCH_ALL_CORES=1    OpenBLAS/PyTorch also under the SSE2/SSE3-era core types
+#
+# OpenBLAS chooses its kernels when it loads (OPENBLAS_CORETYPE, else its own detection,
+# which may not know a new CPU): the bench runs OpenBLAS and PyTorch once per core type
+# whose instructions this CPU has (`bench cores`), each in its own process, and takes the
+# fastest core of each workload as the baseline.
 
 BENCH_DIR    := $(BUILD)/bench
-BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep
-# Which bench workload (harness.h) each bench spec measures.
-BENCH_WL_bench_mlp    := W_MLP_TRAIN
-BENCH_WL_bench_mlp1   := W_MLP_INFER
-BENCH_WL_bench_mlp128 := W_MLP_FWD
-BENCH_WL_bench_seed   := W_SEED_TRAIN
-BENCH_WL_bench_deep   := W_DEEP_TRAIN
+BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep bench_wide \
+                bench_m256_1 bench_m256_8 bench_m256_32 bench_m256_256 $(if $(BENCH_BIG),bench_big)
+BENCH_BIG_FLAG := $(if $(BENCH_BIG),--big)
+# Which bench workloads (harness.h) each bench spec measures.
+BENCH_WL_bench_mlp      := W_MLP_TRAIN
+BENCH_WL_bench_mlp1     := W_MLP_INFER
+BENCH_WL_bench_mlp128   := W_MLP_FWD
+BENCH_WL_bench_seed     := W_SEED_TRAIN
+BENCH_WL_bench_deep     := W_DEEP_TRAIN
+BENCH_WL_bench_wide     := W_WIDE_TRAIN,W_WIDE_FWD
+BENCH_WL_bench_m256_1   := W_M256_B1
+BENCH_WL_bench_m256_8   := W_M256_B8
+BENCH_WL_bench_m256_32  := W_M256_B32
+BENCH_WL_bench_m256_256 := W_M256_B256
+BENCH_WL_bench_big      := W_BIG_TRAIN,W_BIG_FWD
 
 # The ISAs of this host, best last (HOST_ISAS: the Makefile reads /proc/cpuinfo).
 BENCH_ISAS ?= scalar $(HOST_ISAS)
@@ -29,11 +45,12 @@ BENCH_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null) -lfann -lm
 BENCH_BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BENCH_OBJS   := $(addprefix $(BENCH_DIR)/,bench.o harness.o basenet.o machine.o openblas.o fann.o naive.o)
 
-# Size of each generated .c and the time to compile it (one more compile, timed).
+# One code-generation row per spec and ISA: the generator's time, the .c's size and the
+# time of its compile as built (bench/timed.sh wrote the times next to the outputs; -1 when
+# a time is missing).
 define BENCH_CODEGEN
-for s in $(BENCH_SPECS); do f=$(BENCH_DIR)/gen/$(1)/$$s.c; t0=$$(date +%s%N); \
-  $(CC) $(WARN) -O2 $(BENCH_ISA_FLAGS_$(1)) -c $$f -o $(BENCH_DIR)/codegen.o || exit 1; t1=$$(date +%s%N); \
-  echo "# codegen $(1) $$s.c: $$(wc -c < $$f) bytes, $$(wc -l < $$f) lines, $(CC) -O2 $$(( (t1 - t0) / 1000000 )) ms"; \
+for s in $(BENCH_SPECS); do f=$(BENCH_DIR)/gen/$(1)/$$s.c; \
+  echo "codegen,$(1),$$s,$$(cat $(BENCH_DIR)/gen/$(1)/$$s.gen_ms 2>/dev/null || echo -1),$$(wc -c < $$f),$$(wc -l < $$f),$$(cat $(BENCH_DIR)/$(1)/$$s.cc_ms 2>/dev/null || echo -1)"; \
 done >> $(BENCH_DIR)/raw.csv;
 endef
 
@@ -59,34 +76,48 @@ $(BENCH_DIR)/bench: $(BENCH_OBJS)
 
 # Generated code: build/bench/gen/<isa>/<spec>.{h,c}
 define BENCH_ISA_RULES
-$(BENCH_DIR)/gen/$(1)/%.c $(BENCH_DIR)/gen/$(1)/%.h: bench/specs/%.lua $(BUILD)/chainrule
+$(BENCH_DIR)/gen/$(1)/%.c $(BENCH_DIR)/gen/$(1)/%.h: bench/specs/%.lua $(BUILD)/chainrule bench/timed.sh
 	@mkdir -p $(BENCH_DIR)/gen/$(1)
-	$(BUILD)/chainrule gen $$< --isa $(1) --out $(BENCH_DIR)/gen/$(1)
+	bench/timed.sh $(BENCH_DIR)/gen/$(1)/$$*.gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --out $(BENCH_DIR)/gen/$(1)
 
-$(BENCH_DIR)/$(1)/%.o: $(BENCH_DIR)/gen/$(1)/%.c
+$(BENCH_DIR)/$(1)/%.o: $(BENCH_DIR)/gen/$(1)/%.c bench/timed.sh
 	@mkdir -p $$(dir $$@)
-	$(CC) $(WARN) -O2 -g $(BENCH_ISA_FLAGS_$(1)) -c $$< -o $$@
+	bench/timed.sh $(BENCH_DIR)/$(1)/$$*.cc_ms $(CC) $(WARN) -O2 -g $(BENCH_ISA_FLAGS_$(1)) -c $$< -o $$@
 
 $(BENCH_DIR)/$(1)/run_%.o: bench/cr_net.c bench/harness.h $(BENCH_DIR)/gen/$(1)/%.h
 	@mkdir -p $$(dir $$@)
 	$(CC) $(WARN) -O2 -g $(BENCH_ISA_FLAGS_$(1)) -I$(BENCH_DIR)/gen/$(1) -Ibench -DNET=$$* \
-	  -DNETU=$$(shell echo $$* | tr a-z A-Z) -DBENCH_WL=$$(BENCH_WL_$$*) '-DBENCH_HEADER="$$*.h"' -c $$< -o $$@
+	  -DNETU=$$(shell echo $$* | tr a-z A-Z) -DBENCH_WLS=$$(BENCH_WL_$$*) '-DBENCH_HEADER="$$*.h"' -c $$< -o $$@
 
-$(BENCH_DIR)/cr_$(1): bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/$(1)/$(s).o $(BENCH_DIR)/$(1)/run_$(s).o)
-	$(CC) $(WARN) -O2 -Ibench '-DBENCH_IMPL="chainrule-$(1)"' -o $$@ $$^ -lm
+# (relinked when the spec list changes: BENCH_BIG)
+$(BENCH_DIR)/cr_$(1): bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/$(1)/$(s).o $(BENCH_DIR)/$(1)/run_$(s).o) FORCE
+	$(CC) $(WARN) -O2 -Ibench '-DBENCH_IMPL="chainrule-$(1)"' '-DBENCH_RUNS=$(foreach s,$(BENCH_SPECS),X($(s)))' \
+	  -o $$@ $$(filter-out FORCE,$$^) -lm
 endef
 $(foreach i,$(BENCH_ISAS),$(eval $(call BENCH_ISA_RULES,$(i))))
 # keep the generated sources (make would delete them as intermediates)
 .SECONDARY: $(foreach i,$(BENCH_ISAS),$(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/gen/$(i)/$(s).c $(BENCH_DIR)/gen/$(i)/$(s).h))
+.PHONY: FORCE
+FORCE:
 
 bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i))
-	@echo "bench: measuring (one thread; takes a minute or two)"
+	@echo "bench: measuring (one thread; a few minutes)"
 	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench machine > $(BENCH_DIR)/raw.csv
 	@set -e; for i in $(BENCH_ISAS); do $(BENCH_DIR)/cr_$$i >> $(BENCH_DIR)/raw.csv; done
-	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines >> $(BENCH_DIR)/raw.csv
-	@OMP_NUM_THREADS=1 $(PYTHON) bench/torch_bench.py >> $(BENCH_DIR)/raw.csv || echo "# pytorch: bench/torch_bench.py failed" >> $(BENCH_DIR)/raw.csv
+	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines $(BENCH_BIG_FLAG) >> $(BENCH_DIR)/raw.csv
+	@$(BENCH_DIR)/bench workloads $(BENCH_BIG_FLAG) > $(BENCH_DIR)/workloads.txt
+	@cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \
+	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
+	for c in $${cores:-detected}; do \
+	  if [ $$c = detected ]; then set -- env -u OPENBLAS_CORETYPE; else set -- env OPENBLAS_CORETYPE=$$c; fi; \
+	  echo "bench: OpenBLAS and PyTorch with OPENBLAS_CORETYPE=$$c"; \
+	  "$$@" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench openblas $(BENCH_BIG_FLAG) \
+	    >> $(BENCH_DIR)/raw.csv || echo "# openblas $$c: the run failed" >> $(BENCH_DIR)/raw.csv; \
+	  "$$@" OMP_NUM_THREADS=1 $(PYTHON) bench/torch_bench.py $(BENCH_DIR)/workloads.txt \
+	    >> $(BENCH_DIR)/raw.csv || echo "# pytorch $$c: bench/torch_bench.py failed" >> $(BENCH_DIR)/raw.csv; \
+	done
 	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i)))
-	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BUILD)/bench.csv
-	@echo "bench: wrote $(BUILD)/bench.csv"
+	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BUILD)/bench.csv $(BUILD)/bench-codegen.csv
+	@echo "bench: wrote $(BUILD)/bench.csv and $(BUILD)/bench-codegen.csv"
 	@echo "bench: the inference-only build at one row (make bench-inference, mk/embed.mk)"
 	@$(MAKE) --no-print-directory bench-inference

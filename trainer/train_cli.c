@@ -59,6 +59,9 @@ static const optdef optdefs[] = {
      "xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, pytorch_default)"},
     {"--no-norm", O_FLAG, CMD_TRAIN | CMD_REPORT, OFF(no_norm), 0, 0, 0, NULL,
      "do not normalise inputs (default: mean/std fitted on the training set)"},
+    {"--no-shuffle", O_FLAG, CMD_TRAIN, OFF(no_shuffle), 0, 0, 0, NULL,
+     "train on the rows in file order (default: a seeded shuffle every epoch); the batches "
+     "are then read in place, without a copy"},
     {"--checkpoint", O_STR, CMD_TRAIN | CMD_EVAL | CMD_PREDICT | CMD_EXPORT | CMD_IMPORT,
      OFF(checkpoint), 0, 0, 0, "FILE",
      "train/import: write the checkpoint here (train: after every epoch); "

@@ -29,7 +29,7 @@ typedef struct {
   long epochs, batch, rows;
   double lr;
   unsigned long long seed;
-  int lr_set, seed_set, batch_set, no_norm, progress;
+  int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress;
 } opts;
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -159,7 +159,7 @@ static int prepare(run *r, const datapaths *dp) {
   r->last_good_epoch = r->start_epoch;
   tr_apply_norm(&r->m, &r->tr);
   tr_apply_norm(&r->m, &r->va);
-  if (cr_batcher_init(&r->b, &r->tr, r->batch, 1, 0, r->seed, &e) != 0)
+  if (cr_batcher_init(&r->b, &r->tr, r->batch, !o->no_shuffle, 0, r->seed, &e) != 0)
     return tr_fail(o, 2, "%s", e.msg);
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
   if (!r->rows) return 2;

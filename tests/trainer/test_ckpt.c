@@ -252,6 +252,23 @@ START_TEST(nonfinite_scan) {
   ck_assert_int_eq(cr_first_nonfinite(x, 0), -1);
   float big = 3.4028235e38f;
   ck_assert_int_eq(cr_first_nonfinite(&big, 1), -1);
+  /* The fast test adds 0x00800000 to the exponent field: the finite values nearest to its
+     carry (largest exponents, both signs), zeros and denormals stay finite, and one bad
+     value is found at every position of every length, vector remainders included. */
+  float edge[6] = {3.4028235e38f, -3.4028235e38f, 0.0f, -0.0f, 1e-45f, -1.17549421e-38f};
+  ck_assert_int_eq(cr_first_nonfinite(edge, 6), -1);
+  uint32_t snan_bits = 0x7f800001u, neg_nan_bits = 0xffc00000u;
+  float snan, neg_nan;
+  memcpy(&snan, &snan_bits, 4);
+  memcpy(&neg_nan, &neg_nan_bits, 4);
+  const float bad[4] = {INFINITY, -INFINITY, snan, neg_nan};
+  float y[67];
+  for (int len = 1; len <= 67; len++)
+    for (int pos = 0; pos < len; pos++) {
+      for (int i = 0; i < len; i++) y[i] = edge[i % 6];
+      y[pos] = bad[(len + pos) % 4];
+      ck_assert_int_eq(cr_first_nonfinite(y, (size_t)len), pos);
+    }
 }
 END_TEST
 
