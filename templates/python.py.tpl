@@ -31,7 +31,7 @@ OPT_BYTES = $(opt_bytes)     # $(NAME)_OPT_BYTES
 # PyTorch name -> (index in $(name)_tensors, shape in PyTorch's layout, offset in floats, rows, cols)
 TENSORS = {
 @ for i, t in ipairs(tensors) do
-    "$(t.name)": ($(i - 1), $(t.rows == 1 and "(" .. t.cols .. ",)" or "(" .. t.cols .. ", " .. t.rows .. ")"), $(t.offset), $(t.rows), $(t.cols)),
+    "$(t.name)": ($(i - 1), $(t.suffix == "bias" and "(" .. t.cols .. ",)" or "(" .. t.cols .. ", " .. t.rows .. ")"), $(t.offset), $(t.rows), $(t.cols)),
 @ end
 }
 TARGET_DTYPE = np.$(loss == "mse" and "float32" or "int32")
@@ -148,15 +148,20 @@ class Net:
         return TENSORS[key]
 
     def get(self, name):
-        """The tensor called name in PyTorch's layout (nn.Linear weight [out][in]), a copy."""
+        """The tensor called name in PyTorch's layout (nn.Linear weight [out][in]; a conv weight
+        flattened to [out][in*kh*kw]), a copy."""
         index, shape = self._tensor("get", name)[:2]
         out = np.empty(shape, dtype=np.float32)
         self._lib.$(name)_export_tensor(self._fp(out), self._params.ctypes.data, index)
         return out
 
     def set(self, name, value):
-        """Sets the tensor called name from value, float32 in PyTorch's layout."""
+        """Sets the tensor called name from value, float32 in PyTorch's layout (a conv weight as
+        nn.Conv2d's [out][in][kh][kw] or flattened to [out][in*kh*kw], the shape get returns)."""
         index, shape = self._tensor("set", name)[:2]
+        if (isinstance(value, np.ndarray) and value.ndim == 4 and len(shape) == 2 and value.shape[0] == shape[0]
+                and value.size == shape[0] * shape[1]):
+            value = value.reshape(shape)   # nn.Conv2d's [out][in][kh][kw]: ours is its [out][in*kh*kw]
         if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.shape != shape:
             raise ValueError("set: value for %r must be a float32 numpy.ndarray of shape %s, got %s" % (
                 name, shape, "%s %s" % (value.dtype, value.shape) if isinstance(value, np.ndarray) else type(value).__name__))

@@ -48,11 +48,19 @@ CASES = [
 }
 """, lambda: torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 5), torch.nn.Tanh(),
                                  torch.nn.Linear(5, 3)), "native", 0.9),
+    ("pycnn", """return network "pycnn" {
+  input = {2, 6, 6}, layers = { conv2d(3, {kernel = 3, padding = 1}), relu(), maxpool2d{kernel = 2, stride = 2},
+                                flatten(), linear(4) },
+  loss = "cross_entropy", batch = 8, optimizer = sgd {lr = 0.05, momentum = 0.9},
+}
+""", lambda: torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2, 2),
+                                 torch.nn.Flatten(), torch.nn.Linear(27, 4)), "scalar", 0.9),
+    # one input feature: "0.weight" is [7][1], not a bias-like (7,)
     ("pymse", """return network "pymse" {
-  input = 5, layers = { linear(7), sigmoid(), linear(1) },
+  input = 1, layers = { linear(7), sigmoid(), linear(1) },
   loss = "mse", batch = 8, optimizer = sgd {lr = 0.05},
 }
-""", lambda: torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Sigmoid(), torch.nn.Linear(7, 1)), "scalar", 0.0),
+""", lambda: torch.nn.Sequential(torch.nn.Linear(1, 7), torch.nn.Sigmoid(), torch.nn.Linear(7, 1)), "scalar", 0.0),
 ]
 
 
@@ -90,9 +98,16 @@ for name, spec, make_model, isa, momentum in CASES:
     check(sorted(sd) == sorted(mod.TENSORS), "%s: tensor names %s, torch has %s" % (name, sorted(mod.TENSORS), sorted(sd)))
     net.load_state_dict(sd)
     for k, v in sd.items():
-        check(np.array_equal(net.get(k), v), "%s: get(%r) is not what set() was given" % (name, k))
+        check(np.array_equal(net.get(k), v.reshape(net.get(k).shape)), "%s: get(%r) is not what set() was given" % (name, k))
 
     rng = np.random.default_rng(3)
+    first = next(iter(model.children()))
+
+    def torch_in(n):   # our rows are flat; an image network's torch input is NCHW
+        if isinstance(first, torch.nn.Conv2d):
+            side = int(round((mod.IN // first.in_channels) ** 0.5))
+            return (n, first.in_channels, side, side)
+        return (n, mod.IN)
     classifier = mod.LOSS == "cross_entropy"
 
     def batch(n):
@@ -106,7 +121,7 @@ for name, spec, make_model, isa, momentum in CASES:
     for n in (1, mod.BATCH // 2 + 1, mod.BATCH):
         x, _ = batch(n)
         with torch.no_grad():
-            want = model(torch.from_numpy(x)).numpy()
+            want = model(torch.from_numpy(x).reshape(torch_in(n))).numpy()
         close(net.forward(x), want, "%s: forward, n = %d" % (name, n))
         if classifier:
             check(np.array_equal(net.predict(x), net.forward(x).argmax(axis=1)), "%s: predict" % name)
@@ -117,14 +132,15 @@ for name, spec, make_model, isa, momentum in CASES:
     for step in range(10):
         x, t = batch(mod.BATCH)
         opt.zero_grad()
-        y = model(torch.from_numpy(x))
+        y = model(torch.from_numpy(x).reshape(torch_in(mod.BATCH)))
         loss = loss_fn(y, torch.from_numpy(t).long()) if classifier else loss_fn(y[:, 0], torch.from_numpy(t))
         loss.backward()
         opt.step()
         got = net.train_step(x, t)
         close(got, loss.item(), "%s: loss of step %d" % (name, step))
     for k, v in model.state_dict().items():
-        worst = max(worst, close(net.get(k), v.numpy(), "%s: %s after 10 SGD steps" % (name, k)))
+        got = net.get(k)
+        worst = max(worst, close(got, v.numpy().reshape(got.shape), "%s: %s after 10 SGD steps" % (name, k)))
     print("test-python: %s (%s, %s): forward and 10 SGD steps %s PyTorch %s (largest |diff| of a parameter %.2g)"
           % (name, isa, mod.LOSS, "match" if len(failures) == failed_before else "DO NOT match", torch.__version__, worst))
 
