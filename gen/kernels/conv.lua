@@ -79,6 +79,50 @@ local function times(v, s)
   return v .. " * " .. s
 end
 
+-- For each output position o in [0, outs): the taps k in [lo, hi) whose input o*S + k - P lies
+-- in [0, size) (the same clipping seen from the output side).
+local function output_taps(size, outs, K, S, P)
+  local lo, hi, full = {}, {}, true
+  for o = 0, outs - 1 do
+    local a, b = math.max(0, P - o * S), math.min(K, size + P - o * S)
+    lo[o + 1], hi[o + 1] = a, math.max(a, b)
+    full = full and a == 0 and b == K
+  end
+  return lo, hi, full
+end
+
+-- Declares the per-output tap tables (when padding clips anything) and returns the C
+-- expressions of the tap bounds for output variables oy, ox.
+local function pixel_bounds(b, depth, g)
+  local e = {}
+  for _, d in ipairs({{"y", g.H, g.OH}, {"x", g.W, g.OW}}) do
+    local lo, hi, full = output_taps(d[2], d[3], g.K, g.S, g.P)
+    local v, t = "o" .. d[1], "k" .. d[1]
+    if full then
+      e[t .. "lo"], e[t .. "hi"] = "0", tostring(g.K)
+    else
+      b.put(depth, string.format("static const int %slo[%d] = {%s}, %shi[%d] = {%s};", t, d[3],
+        table.concat(lo, ", "), t, d[3], table.concat(hi, ", ")))
+      e[t .. "lo"], e[t .. "hi"] = t .. "lo[" .. v .. "]", t .. "hi[" .. v .. "]"
+    end
+  end
+  return e
+end
+
+-- Offset of the input row under output pixel (oy, ox) for tap row ky, channel c, image i (the
+-- tap column kx is added by the caller).
+local function pixel_input(g, ld)
+  local minus = g.P > 0 and " - " .. g.P or ""
+  return string.format("i * %d + c * %d + (%s + ky%s) * %d + %s%s", ld, g.H * g.W, times("oy", g.S), minus, g.W,
+    times("ox", g.S), minus)
+end
+
+-- Whether conv2d runs pixel by pixel with the output channels as the inner, contiguous loop
+-- (weight rows [c][ky][kx][0..O) are contiguous): when there are enough of them to fill a
+-- vector; else plane by plane, output rows as the inner loop.
+local function pixel_major(g) return g.O >= 8 end
+
+
 -- Offset of the input element under output (oy, ox) for taps ky, kx, image plane `plane`.
 local function input_offset(g, row, plane)
   -- (oy*S + ky - P) * W + ox*S + kx - P, with the ox term left to the caller
@@ -94,6 +138,26 @@ local function apply_in_act(b, depth, ctx, g, n_var)
     .. scalar.store("dx", n_var .. " * " .. ctx.dx_ld .. " + j",
          epilogue.grad_scalar(in_act, scalar.load("dx", n_var .. " * " .. ctx.dx_ld .. " + j"),
                               scalar.load("m", n_var .. " * " .. in_act.buf.ld .. " + j"))))
+end
+
+-- The end of conv2d's forward (the activation over the whole output) and its call.
+local function finish_forward(b, s, mem, ctx, act, g, fn, has_bias)
+  local L = s.product
+  if act then
+    b.put(1, string.format("for (int j = 0; j < n * %d; j++) %s", g.OUT,
+      scalar.store("a", "j", epilogue.forward_scalar(act, scalar.load("z", "j")))))
+  end
+  b.put(0, "}")
+  local w = ctx.tensor(L.weight)
+  local bias = has_bias and ", p->" .. ctx.tensor(L.bias).cname or ""
+  local call
+  if act then
+    call = string.format("%s(%s, %s, %s, p->%s%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input),
+                         w.cname, bias)
+  else
+    call = string.format("%s(%s, %s, p->%s%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias)
+  end
+  return b.text(), call
 end
 
 -- conv2d forward: y = conv(x, W) + b [, a = f(y)].
@@ -115,6 +179,32 @@ local function conv_forward(s, mem, ctx)
   local sig = act and "float *restrict z, float *restrict a, " or "float *restrict y, "
   b.put(0, string.format("static void %s(%sconst float *restrict x,", fn, sig))
   b.put(0, pad(fn) .. "const float *restrict w, " .. (has_bias and "const float *restrict b, " or "") .. "int n) {")
+  if pixel_major(g) then
+    -- per output pixel: acc[o] = b[o], then + x·w[c][ky][kx][o] over the taps in (c, ky, kx)
+    -- order (the same sums as the plane order below)
+    local e = pixel_bounds(b, 1, g)
+    b.put(1, "_Alignas(64) float acc[" .. g.O .. "];")
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    b.put(2, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
+    b.put(3, "for (int ox = 0; ox < " .. g.OW .. "; ox++) {")
+    b.put(4, string.format("for (int o = 0; o < %d; o++) acc[o] = %s;", g.O, has_bias and "b[o]" or "0.0f"))
+    b.put(4, "for (int c = 0; c < " .. g.C .. "; c++) {")
+    b.put(5, string.format("for (int ky = %s; ky < %s; ky++) {", e.kylo, e.kyhi))
+    b.put(6, "const int xo = " .. pixel_input(g, mem.input.ld) .. ";")
+    b.put(6, string.format("for (int kx = %s; kx < %s; kx++) {", e.kxlo, e.kxhi))
+    b.put(7, "const float xv = x[xo + kx];")
+    b.put(7, string.format("const int wo = ((c * %d + ky) * %d + kx) * %d;", g.K, g.K, g.O))
+    b.put(7, string.format("for (int o = 0; o < %d; o++) acc[o] += xv * w[wo + o];", g.O))
+    b.put(6, "}")
+    b.put(5, "}")
+    b.put(4, "}")
+    b.put(4, string.format("for (int o = 0; o < %d; o++) %s[i * %d + o * %d + oy * %d + ox] = acc[o];", g.O, y,
+      mem[act and "z" or "a"].ld, g.OH * g.OW, g.OW))
+    b.put(3, "}")
+    b.put(2, "}")
+    b.put(1, "}")
+    return finish_forward(b, s, mem, ctx, act, g, fn, has_bias)
+  end
   local e = tap_bounds(b, 1, g)
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
@@ -135,22 +225,9 @@ local function conv_forward(s, mem, ctx)
   b.put(3, "}")
   b.put(2, "}")
   b.put(1, "}")
-  if act then
-    b.put(1, string.format("for (int j = 0; j < n * %d; j++) %s", g.OUT,
-      scalar.store("a", "j", epilogue.forward_scalar(act, scalar.load("z", "j")))))
-  end
-  b.put(0, "}")
-  local w = ctx.tensor(L.weight)
-  local bias = has_bias and ", p->" .. ctx.tensor(L.bias).cname or ""
-  local call
-  if act then
-    call = string.format("%s(%s, %s, %s, p->%s%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input),
-                         w.cname, bias)
-  else
-    call = string.format("%s(%s, %s, p->%s%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias)
-  end
-  return b.text(), call
+  return finish_forward(b, s, mem, ctx, act, g, fn, has_bias)
 end
+
 
 -- conv2d backward: g = mem.d, the gradient with respect to the convolution's output (its
 -- activation's derivative already applied). dW[c][ky][kx][o] = Σ_i Σ_{oy,ox} g·x, summed per
@@ -175,35 +252,61 @@ local function conv_backward(s, mem, ctx)
   b.put(0, pad(fn) .. "const float *restrict g, const float *restrict x, "
     .. (in_act and "const float *restrict m, " or "") .. "const float *restrict w, int n) {")
   local e = tap_bounds(b, 1, g)
-  b.put(1, "_Alignas(64) float acc[" .. g.OW .. "];")
   b.put(1, string.format("for (int j = 0; j < %d; j++) dw[j] = 0.0f;", g.C * g.K * g.K * g.O))
   if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = 0.0f;", g.O)) end
-  b.put(1, "for (int i = 0; i < n; i++) {")
-  b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
-  b.put(3, string.format("const int go = i * %d + o * %d;", g_ld, g.OH * g.OW))
-  if has_bias then
-    b.put(3, "float sb = 0.0f;")
-    b.put(3, string.format("for (int p = 0; p < %d; p++) sb += g[go + p];", g.OH * g.OW))
-    b.put(3, "db[o] += sb;")
+  if pixel_major(g) then
+    -- per output pixel: its gradient over the channels gathered into gv, then
+    -- dW[c][ky][kx][0..O) += x·gv along the contiguous channel rows (and db += gv)
+    local t = pixel_bounds(b, 1, g)
+    b.put(1, "_Alignas(64) float gv[" .. g.O .. "];")
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    b.put(2, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
+    b.put(3, "for (int ox = 0; ox < " .. g.OW .. "; ox++) {")
+    b.put(4, string.format("for (int o = 0; o < %d; o++) gv[o] = g[i * %d + o * %d + oy * %d + ox];", g.O, g_ld,
+      g.OH * g.OW, g.OW))
+    if has_bias then b.put(4, string.format("for (int o = 0; o < %d; o++) db[o] += gv[o];", g.O)) end
+    b.put(4, "for (int c = 0; c < " .. g.C .. "; c++) {")
+    b.put(5, string.format("for (int ky = %s; ky < %s; ky++) {", t.kylo, t.kyhi))
+    b.put(6, "const int xo = " .. pixel_input(g, x_ld) .. ";")
+    b.put(6, string.format("for (int kx = %s; kx < %s; kx++) {", t.kxlo, t.kxhi))
+    b.put(7, "const float xv = x[xo + kx];")
+    b.put(7, string.format("const int wo = ((c * %d + ky) * %d + kx) * %d;", g.K, g.K, g.O))
+    b.put(7, string.format("for (int o = 0; o < %d; o++) dw[wo + o] += xv * gv[o];", g.O))
+    b.put(6, "}")
+    b.put(5, "}")
+    b.put(4, "}")
+    b.put(3, "}")
+    b.put(2, "}")
+    b.put(1, "}")
+  else
+    b.put(1, "_Alignas(64) float acc[" .. g.OW .. "];")
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
+    b.put(3, string.format("const int go = i * %d + o * %d;", g_ld, g.OH * g.OW))
+    if has_bias then
+      b.put(3, "float sb = 0.0f;")
+      b.put(3, string.format("for (int p = 0; p < %d; p++) sb += g[go + p];", g.OH * g.OW))
+      b.put(3, "db[o] += sb;")
+    end
+    b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
+    b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
+    b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
+    b.put(6, string.format("for (int ox = 0; ox < %d; ox++) acc[ox] = 0.0f;", g.OW))
+    b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
+    b.put(7, "const int xo = " .. input_offset(g, "i * " .. x_ld, "c * " .. g.H * g.W) .. ";")
+    b.put(7, string.format("const int ro = go + oy * %d;", g.OW))
+    b.put(7, string.format("for (int ox = %s; ox < %s; ox++) acc[ox] += g[ro + ox] * x[xo + %s];", e.xlo, e.xhi,
+      times("ox", g.S)))
+    b.put(6, "}")
+    b.put(6, "float sw = 0.0f;")
+    b.put(6, string.format("for (int ox = 0; ox < %d; ox++) sw += acc[ox];", g.OW))
+    b.put(6, string.format("dw[((c * %d + ky) * %d + kx) * %d + o] += sw;", g.K, g.K, g.O))
+    b.put(5, "}")
+    b.put(4, "}")
+    b.put(3, "}")
+    b.put(2, "}")
+    b.put(1, "}")
   end
-  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
-  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
-  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
-  b.put(6, string.format("for (int ox = 0; ox < %d; ox++) acc[ox] = 0.0f;", g.OW))
-  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
-  b.put(7, "const int xo = " .. input_offset(g, "i * " .. x_ld, "c * " .. g.H * g.W) .. ";")
-  b.put(7, string.format("const int ro = go + oy * %d;", g.OW))
-  b.put(7, string.format("for (int ox = %s; ox < %s; ox++) acc[ox] += g[ro + ox] * x[xo + %s];", e.xlo, e.xhi,
-    times("ox", g.S)))
-  b.put(6, "}")
-  b.put(6, "float sw = 0.0f;")
-  b.put(6, string.format("for (int ox = 0; ox < %d; ox++) sw += acc[ox];", g.OW))
-  b.put(6, string.format("dw[((c * %d + ky) * %d + kx) * %d + o] += sw;", g.K, g.K, g.O))
-  b.put(5, "}")
-  b.put(4, "}")
-  b.put(3, "}")
-  b.put(2, "}")
-  b.put(1, "}")
   if ctx.first then b.put(1, "if (dx == NULL) return;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, string.format("for (int j = 0; j < %d; j++) dx[i * %d + j] = 0.0f;", g.IN, ctx.dx_ld))
