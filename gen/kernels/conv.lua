@@ -104,7 +104,7 @@ end
 -- Whether conv2d runs pixel by pixel with the output channels as the inner, contiguous loop
 -- (weight rows [c][ky][kx][0..O) are contiguous): when there are enough of them to fill a
 -- vector; else plane by plane, output rows as the inner loop.
-local function pixel_major(g) return g.O >= 8 end
+local function pixel_major(g) return g.O >= 4 end
 
 
 -- Offset of the input element under output (oy, ox) for taps ky, kx, image plane `plane`.

@@ -1,7 +1,7 @@
 -- test-isa: image layers on every ISA, odd sizes: 3 channels, a prime 13x11 input, a 7x7
 -- kernel with stride 2 and padding 3, overlapping max pooling (stride 1), a 1x1 conv without
--- bias, tanh after a conv; Adam (train_step's unfused path). The 9-channel conv runs pixel by
--- pixel (channels inner), the 5-channel one plane by plane (gen/kernels/conv.lua).
+-- bias, tanh after a conv; Adam (train_step's unfused path). Both convs (9 and 5 channels) run
+-- pixel by pixel (channels inner); conv_gray's (3 and 2 channels) plane by plane.
 return network "conv_rgb" {
   input  = {3, 13, 11},
   layers = {
