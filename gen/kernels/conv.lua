@@ -46,31 +46,15 @@ local function tap_ranges(size, outs, K, S, P)
   return lo, hi
 end
 
--- Declares the per-tap bound tables (when padding clips anything) and returns the C
--- expressions of the bounds for tap variables ky, kx.
-local function tap_bounds(b, depth, g)
-  local ylo, yhi = tap_ranges(g.H, g.OH, g.K, g.S, g.P)
-  local xlo, xhi = tap_ranges(g.W, g.OW, g.K, g.S, g.P)
-  local function full(lo, hi, n)
-    for k = 1, #lo do if lo[k] ~= 0 or hi[k] ~= n then return false end end
-    return true
-  end
-  local e = {}
-  if full(ylo, yhi, g.OH) then
-    e.ylo, e.yhi = "0", tostring(g.OH)
-  else
-    b.put(depth, "static const int ylo[" .. g.K .. "] = {" .. table.concat(ylo, ", ") .. "}, yhi["
-      .. g.K .. "] = {" .. table.concat(yhi, ", ") .. "};")
-    e.ylo, e.yhi = "ylo[ky]", "yhi[ky]"
-  end
-  if full(xlo, xhi, g.OW) then
-    e.xlo, e.xhi = "0", tostring(g.OW)
-  else
-    b.put(depth, "static const int xlo[" .. g.K .. "] = {" .. table.concat(xlo, ", ") .. "}, xhi["
-      .. g.K .. "] = {" .. table.concat(xhi, ", ") .. "};")
-    e.xlo, e.xhi = "xlo[kx]", "xhi[kx]"
-  end
-  return e
+-- Declares the constant tables NAMElo[], NAMEhi[] indexed by `var`, unless every entry is
+-- [0, full); returns the C expressions of the two bounds.
+local function bound_table(b, depth, name, lo, hi, full, var)
+  local all = true
+  for k = 1, #lo do all = all and lo[k] == 0 and hi[k] == full end
+  if all then return "0", tostring(full) end
+  b.put(depth, string.format("static const int %slo[%d] = {%s}, %shi[%d] = {%s};", name, #lo,
+    table.concat(lo, ", "), name, #hi, table.concat(hi, ", ")))
+  return name .. "lo[" .. var .. "]", name .. "hi[" .. var .. "]"
 end
 
 -- "s * v" as C, without the multiply when s is 1.
@@ -79,10 +63,97 @@ local function times(v, s)
   return v .. " * " .. s
 end
 
+-- For each output position o in [0, outs): the taps k in [lo, hi) whose input o*S + k - P lies
+-- in [0, size) (the same clipping seen from the output side).
+local function output_taps(size, outs, K, S, P)
+  local lo, hi = {}, {}
+  for o = 0, outs - 1 do
+    local a, b = math.max(0, P - o * S), math.min(K, size + P - o * S)
+    lo[o + 1], hi[o + 1] = a, math.max(a, b)
+  end
+  return lo, hi
+end
+
+-- Loop bounds as C expressions (tables declared when padding clips any), per tap (per_tap:
+-- ylo/yhi, xlo/xhi, the output rows and columns tap ky, kx reaches) or per output pixel
+-- (kylo/kyhi, kxlo/kxhi, the taps inside the input for pixel oy, ox).
+local function bounds(b, depth, g, per_tap)
+  local e = {}
+  for _, d in ipairs({{"y", g.H, g.OH}, {"x", g.W, g.OW}}) do
+    local name, lo, hi, full, var
+    if per_tap then
+      name, full, var = d[1], d[3], "k" .. d[1]
+      lo, hi = tap_ranges(d[2], d[3], g.K, g.S, g.P)
+    else
+      name, full, var = "k" .. d[1], g.K, "o" .. d[1]
+      lo, hi = output_taps(d[2], d[3], g.K, g.S, g.P)
+    end
+    e[name .. "lo"], e[name .. "hi"] = bound_table(b, depth, name, lo, hi, full, var)
+  end
+  return e
+end
+
+-- Offset of the input row under output pixel (oy, ox) for tap row ky, channel c, image i (the
+-- tap column kx is added by the caller).
+local function pixel_input(g, ld)
+  local minus = g.P > 0 and " - " .. g.P or ""
+  return string.format("i * %d + c * %d + (%s + ky%s) * %d + %s%s", ld, g.H * g.W, times("oy", g.S), minus, g.W,
+    times("ox", g.S), minus)
+end
+
+-- Whether conv2d runs pixel by pixel with the output channels as the inner, contiguous loop
+-- (weight rows [c][ky][kx][0..O) are contiguous): when there are enough of them to fill a
+-- vector; else plane by plane, output rows as the inner loop.
+local function pixel_major(g) return g.O >= 4 end
+
+
 -- Offset of the input element under output (oy, ox) for taps ky, kx, image plane `plane`.
 local function input_offset(g, row, plane)
   -- (oy*S + ky - P) * W + ox*S + kx - P, with the ox term left to the caller
   return string.format("%s + %s + (%s + ky - %d) * %d + kx - %d", row, plane, times("oy", g.S), g.P, g.W, g.P)
+end
+
+-- The plane-order tap loops at depth 3: for each tap (c, ky, kx): `pre` (lines), then for each
+-- output row oy its tap puts under the input (xo: the input row of image i at leading
+-- dimension `ld`, ro: the output row, `base` + oy·OW) the line `inner`; then `post` (lines).
+local function plane_taps(b, g, e, ld, base, pre, inner, post)
+  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
+  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
+  for _, l in ipairs(pre) do b.put(6, l) end
+  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
+  b.put(7, "const int xo = " .. input_offset(g, "i * " .. ld, "c * " .. g.H * g.W) .. ";")
+  b.put(7, string.format("const int ro = %s + oy * %d;", base, g.OW))
+  b.put(7, inner)
+  b.put(6, "}")
+  for _, l in ipairs(post) do b.put(6, l) end
+  b.put(5, "}")
+  b.put(4, "}")
+  b.put(3, "}")
+end
+
+-- The pixel-order loops: for each image i and output pixel (oy, ox): `before` (lines at depth
+-- 4), then for each tap (c, ky, kx) inside the input, xv = the input under it (leading
+-- dimension `ld`) and wo = its weight row: `inner`; then `after` (lines at depth 4).
+local function pixel_loops(b, g, e, ld, before, inner, after)
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
+  b.put(3, "for (int ox = 0; ox < " .. g.OW .. "; ox++) {")
+  for _, l in ipairs(before) do b.put(4, l) end
+  b.put(4, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(5, string.format("for (int ky = %s; ky < %s; ky++) {", e.kylo, e.kyhi))
+  b.put(6, "const int xo = " .. pixel_input(g, ld) .. ";")
+  b.put(6, string.format("for (int kx = %s; kx < %s; kx++) {", e.kxlo, e.kxhi))
+  b.put(7, "const float xv = x[xo + kx];")
+  b.put(7, string.format("const int wo = ((c * %d + ky) * %d + kx) * %d;", g.K, g.K, g.O))
+  b.put(7, inner)
+  b.put(6, "}")
+  b.put(5, "}")
+  b.put(4, "}")
+  for _, l in ipairs(after) do b.put(4, l) end
+  b.put(3, "}")
+  b.put(2, "}")
+  b.put(1, "}")
 end
 
 -- dx[j] = g[j] (or g[j] * f'(m[j]) of the previous activation) over one image row j in [0, IN),
@@ -94,6 +165,26 @@ local function apply_in_act(b, depth, ctx, g, n_var)
     .. scalar.store("dx", n_var .. " * " .. ctx.dx_ld .. " + j",
          epilogue.grad_scalar(in_act, scalar.load("dx", n_var .. " * " .. ctx.dx_ld .. " + j"),
                               scalar.load("m", n_var .. " * " .. in_act.buf.ld .. " + j"))))
+end
+
+-- The end of conv2d's forward (the activation over the whole output) and its call.
+local function finish_forward(b, s, mem, ctx, act, g, fn, has_bias)
+  local L = s.product
+  if act then
+    b.put(1, string.format("for (int j = 0; j < n * %d; j++) %s", g.OUT,
+      scalar.store("a", "j", epilogue.forward_scalar(act, scalar.load("z", "j")))))
+  end
+  b.put(0, "}")
+  local w = ctx.tensor(L.weight)
+  local bias = has_bias and ", p->" .. ctx.tensor(L.bias).cname or ""
+  local call
+  if act then
+    call = string.format("%s(%s, %s, %s, p->%s%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input),
+                         w.cname, bias)
+  else
+    call = string.format("%s(%s, %s, p->%s%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias)
+  end
+  return b.text(), call
 end
 
 -- conv2d forward: y = conv(x, W) + b [, a = f(y)].
@@ -115,42 +206,32 @@ local function conv_forward(s, mem, ctx)
   local sig = act and "float *restrict z, float *restrict a, " or "float *restrict y, "
   b.put(0, string.format("static void %s(%sconst float *restrict x,", fn, sig))
   b.put(0, pad(fn) .. "const float *restrict w, " .. (has_bias and "const float *restrict b, " or "") .. "int n) {")
-  local e = tap_bounds(b, 1, g)
+  if pixel_major(g) then
+    -- per output pixel: acc[o] = b[o], then + x·w[c][ky][kx][o] over the taps in (c, ky, kx)
+    -- order (the same sums as the plane order below)
+    local e = bounds(b, 1, g, false)
+    b.put(1, "_Alignas(64) float acc[" .. g.O .. "];")
+    pixel_loops(b, g, e, mem.input.ld,
+      {string.format("for (int o = 0; o < %d; o++) acc[o] = %s;", g.O, has_bias and "b[o]" or "0.0f")},
+      string.format("for (int o = 0; o < %d; o++) acc[o] += xv * w[wo + o];", g.O),
+      {string.format("for (int o = 0; o < %d; o++) %s[i * %d + o * %d + oy * %d + ox] = acc[o];", g.O, y,
+        mem[act and "z" or "a"].ld, g.OH * g.OW, g.OW)})
+    return finish_forward(b, s, mem, ctx, act, g, fn, has_bias)
+  end
+  local e = bounds(b, 1, g, true)
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
   b.put(3, string.format("const int yo = i * %d + o * %d;", mem[act and "z" or "a"].ld, g.OH * g.OW))
   b.put(3, string.format("for (int p = 0; p < %d; p++) %s[yo + p] = %s;", g.OH * g.OW, y, has_bias and "b[o]" or "0.0f"))
-  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
-  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
-  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
-  b.put(6, string.format("const float wv = w[((c * %d + ky) * %d + kx) * %d + o];", g.K, g.K, g.O))
-  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
-  b.put(7, "const int xo = " .. input_offset(g, "i * " .. mem.input.ld, "c * " .. g.H * g.W) .. ";")
-  b.put(7, string.format("const int ro = yo + oy * %d;", g.OW))
-  b.put(7, string.format("for (int ox = %s; ox < %s; ox++) %s[ro + ox] += wv * x[xo + %s];", e.xlo, e.xhi, y,
-    times("ox", g.S)))
-  b.put(6, "}")
-  b.put(5, "}")
-  b.put(4, "}")
-  b.put(3, "}")
+  plane_taps(b, g, e, mem.input.ld, "yo",
+    {string.format("const float wv = w[((c * %d + ky) * %d + kx) * %d + o];", g.K, g.K, g.O)},
+    string.format("for (int ox = %s; ox < %s; ox++) %s[ro + ox] += wv * x[xo + %s];", e.xlo, e.xhi, y,
+      times("ox", g.S)), {})
   b.put(2, "}")
   b.put(1, "}")
-  if act then
-    b.put(1, string.format("for (int j = 0; j < n * %d; j++) %s", g.OUT,
-      scalar.store("a", "j", epilogue.forward_scalar(act, scalar.load("z", "j")))))
-  end
-  b.put(0, "}")
-  local w = ctx.tensor(L.weight)
-  local bias = has_bias and ", p->" .. ctx.tensor(L.bias).cname or ""
-  local call
-  if act then
-    call = string.format("%s(%s, %s, %s, p->%s%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input),
-                         w.cname, bias)
-  else
-    call = string.format("%s(%s, %s, p->%s%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias)
-  end
-  return b.text(), call
+  return finish_forward(b, s, mem, ctx, act, g, fn, has_bias)
 end
+
 
 -- conv2d backward: g = mem.d, the gradient with respect to the convolution's output (its
 -- activation's derivative already applied). dW[c][ky][kx][o] = Σ_i Σ_{oy,ox} g·x, summed per
@@ -174,54 +255,46 @@ local function conv_backward(s, mem, ctx)
     has_bias and "float *restrict db, " or ""))
   b.put(0, pad(fn) .. "const float *restrict g, const float *restrict x, "
     .. (in_act and "const float *restrict m, " or "") .. "const float *restrict w, int n) {")
-  local e = tap_bounds(b, 1, g)
-  b.put(1, "_Alignas(64) float acc[" .. g.OW .. "];")
+  local e = bounds(b, 1, g, true)
   b.put(1, string.format("for (int j = 0; j < %d; j++) dw[j] = 0.0f;", g.C * g.K * g.K * g.O))
   if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = 0.0f;", g.O)) end
-  b.put(1, "for (int i = 0; i < n; i++) {")
-  b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
-  b.put(3, string.format("const int go = i * %d + o * %d;", g_ld, g.OH * g.OW))
-  if has_bias then
-    b.put(3, "float sb = 0.0f;")
-    b.put(3, string.format("for (int p = 0; p < %d; p++) sb += g[go + p];", g.OH * g.OW))
-    b.put(3, "db[o] += sb;")
+  if pixel_major(g) then
+    -- per output pixel: its gradient over the channels gathered into gv, then
+    -- dW[c][ky][kx][0..O) += x·gv along the contiguous channel rows (and db += gv)
+    local t = bounds(b, 1, g, false)
+    b.put(1, "_Alignas(64) float gv[" .. g.O .. "];")
+    local before = {string.format("for (int o = 0; o < %d; o++) gv[o] = g[i * %d + o * %d + oy * %d + ox];", g.O,
+      g_ld, g.OH * g.OW, g.OW)}
+    if has_bias then before[2] = string.format("for (int o = 0; o < %d; o++) db[o] += gv[o];", g.O) end
+    pixel_loops(b, g, t, x_ld, before, string.format("for (int o = 0; o < %d; o++) dw[wo + o] += xv * gv[o];", g.O),
+      {})
+  else
+    b.put(1, "_Alignas(64) float acc[" .. g.OW .. "];")
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
+    b.put(3, string.format("const int go = i * %d + o * %d;", g_ld, g.OH * g.OW))
+    if has_bias then
+      b.put(3, "float sb = 0.0f;")
+      b.put(3, string.format("for (int p = 0; p < %d; p++) sb += g[go + p];", g.OH * g.OW))
+      b.put(3, "db[o] += sb;")
+    end
+    plane_taps(b, g, e, x_ld, "go", {string.format("for (int ox = 0; ox < %d; ox++) acc[ox] = 0.0f;", g.OW)},
+      string.format("for (int ox = %s; ox < %s; ox++) acc[ox] += g[ro + ox] * x[xo + %s];", e.xlo, e.xhi,
+        times("ox", g.S)),
+      {"float sw = 0.0f;", string.format("for (int ox = 0; ox < %d; ox++) sw += acc[ox];", g.OW),
+       string.format("dw[((c * %d + ky) * %d + kx) * %d + o] += sw;", g.K, g.K, g.O)})
+    b.put(2, "}")
+    b.put(1, "}")
   end
-  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
-  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
-  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
-  b.put(6, string.format("for (int ox = 0; ox < %d; ox++) acc[ox] = 0.0f;", g.OW))
-  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
-  b.put(7, "const int xo = " .. input_offset(g, "i * " .. x_ld, "c * " .. g.H * g.W) .. ";")
-  b.put(7, string.format("const int ro = go + oy * %d;", g.OW))
-  b.put(7, string.format("for (int ox = %s; ox < %s; ox++) acc[ox] += g[ro + ox] * x[xo + %s];", e.xlo, e.xhi,
-    times("ox", g.S)))
-  b.put(6, "}")
-  b.put(6, "float sw = 0.0f;")
-  b.put(6, string.format("for (int ox = 0; ox < %d; ox++) sw += acc[ox];", g.OW))
-  b.put(6, string.format("dw[((c * %d + ky) * %d + kx) * %d + o] += sw;", g.K, g.K, g.O))
-  b.put(5, "}")
-  b.put(4, "}")
-  b.put(3, "}")
-  b.put(2, "}")
-  b.put(1, "}")
   if ctx.first then b.put(1, "if (dx == NULL) return;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, string.format("for (int j = 0; j < %d; j++) dx[i * %d + j] = 0.0f;", g.IN, ctx.dx_ld))
   b.put(2, "for (int o = 0; o < " .. g.O .. "; o++) {")
   b.put(3, string.format("const int go = i * %d + o * %d;", g_ld, g.OH * g.OW))
-  b.put(3, "for (int c = 0; c < " .. g.C .. "; c++) {")
-  b.put(4, "for (int ky = 0; ky < " .. g.K .. "; ky++) {")
-  b.put(5, "for (int kx = 0; kx < " .. g.K .. "; kx++) {")
-  b.put(6, string.format("const float wv = w[((c * %d + ky) * %d + kx) * %d + o];", g.K, g.K, g.O))
-  b.put(6, string.format("for (int oy = %s; oy < %s; oy++) {", e.ylo, e.yhi))
-  b.put(7, "const int xo = " .. input_offset(g, "i * " .. ctx.dx_ld, "c * " .. g.H * g.W) .. ";")
-  b.put(7, string.format("const int ro = go + oy * %d;", g.OW))
-  b.put(7, string.format("for (int ox = %s; ox < %s; ox++) dx[xo + %s] += wv * g[ro + ox];", e.xlo, e.xhi,
-    times("ox", g.S)))
-  b.put(6, "}")
-  b.put(5, "}")
-  b.put(4, "}")
-  b.put(3, "}")
+  plane_taps(b, g, e, ctx.dx_ld, "go",
+    {string.format("const float wv = w[((c * %d + ky) * %d + kx) * %d + o];", g.K, g.K, g.O)},
+    string.format("for (int ox = %s; ox < %s; ox++) dx[xo + %s] += wv * g[ro + ox];", e.xlo, e.xhi, times("ox", g.S)),
+    {})
   b.put(2, "}")
   apply_in_act(b, 2, ctx, g, "i")
   b.put(1, "}")

@@ -286,7 +286,7 @@ START_TEST(test_fd_conv)
 }
 END_TEST
 
-/* Image layers by hand: a 1x3x3 image, a 2x2 conv with bias, 2x2 max and average pooling. */
+/* Image layers by hand: a 1x3x3 image, a 2x2 conv with bias, 2x2 max pooling, a linear layer. */
 START_TEST(test_conv_values)
 {
   const char *path = write_tmp("name cv\ninput 1 3 3\nbatch 1\nloss mse\nconv2d 1 kernel=2\n"
