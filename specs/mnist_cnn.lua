@@ -15,4 +15,7 @@ return network "mnist_cnn" {
   loss   = "cross_entropy",
   batch  = 64,
   optimizer = sgd {lr = 0.02, momentum = 0.9},
+  -- one cycle (torch's OneCycleLR): lr 0.002 -> 0.05 over the first 30 % of the steps, then
+  -- down to 2e-7, momentum 0.95 -> 0.85 -> 0.95; the trainer's --epochs sets its length
+  schedule = onecycle{max_lr = 0.05},
 }

@@ -591,6 +591,9 @@ if expect_rc t_cnn 0; then
   tl=$(sed -n 's/^epoch 1\/1  train_loss \([0-9.]*\) .*/\1/p' "$tmp/t_cnn.out")
   if awk -v l="$tl" 'BEGIN { exit !(l != "" && l < 2.3026) }'; then ok "conv net: one epoch on the tiny set, train_loss $tl"
   else bad "conv net: one epoch on the tiny set" "$(cat "$tmp/t_cnn.out")"; fi
+  # the spec's `schedule = onecycle{max_lr = 0.05}` reaches the trainer through NAME_cli.c
+  if head -1 "$tmp/t_cnn.out" | grep -q "lr 0.02 onecycle:max_lr=0.05, "; then ok "the spec's lr schedule is the run's"
+  else bad "the spec's schedule was not used" "$(head -1 "$tmp/t_cnn.out")"; fi
 fi
 run t_cnnexp "$cnn" export "$tmp/cnnw" --checkpoint "$tmp/cnn.ckpt"
 if expect_rc t_cnnexp 0 && [ -f "$tmp/cnnw/0.weight.npy" ] && [ -f "$tmp/cnnw/3.bias.npy" ]; then
