@@ -20,6 +20,7 @@ return {
   acc_regs = 12,                     -- 6 rows x 2 vectors, + 2 operands + 1 broadcast = 15 of 16
   vec_max = 2,
   max_rows = 6,
+  regs = 16,                         -- vector registers (the B = 1 streams, gen/kernels/stream.lua)
   zero = function() return "_mm256_setzero_ps()" end,
   load = function(base, index) return "_mm256_loadu_ps(" .. at(base, index) .. ")" end,
   store = function(base, index, v) return "_mm256_storeu_ps(" .. at(base, index) .. ", " .. v .. ");" end,

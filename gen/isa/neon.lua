@@ -16,6 +16,7 @@ return {
   acc_regs = 24,
   vec_max = 3,
   max_rows = 8,
+  regs = 32,                         -- vector registers (the B = 1 streams, gen/kernels/stream.lua)
   zero = function() return "vdupq_n_f32(0.0f)" end,
   load = function(base, index) return "vld1q_f32(" .. at(base, index) .. ")" end,
   store = function(base, index, v) return "vst1q_f32(" .. at(base, index) .. ", " .. v .. ");" end,
