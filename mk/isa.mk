@@ -29,7 +29,7 @@ ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
 
 # specs/*.lua (described in tests/net/desc/), the random specs (RAND_NAMES in the Makefile:
 # $(RAND_DIR)/rNN.lua + .desc, written by mk/tests.mk's randspec rule) plus shapes of our own
-# in tests/isa/specs/ (batch 1: the flat-stream forward)
+# in tests/isa/specs/ (batch 1: the B = 1 streams of gen/kernels/stream.lua)
 ISA_SPECS := $(basename $(notdir $(wildcard specs/*.lua)))
 ISA_OWN   := $(basename $(notdir $(wildcard tests/isa/specs/*.lua)))
 isa_spec = $(if $(filter $(1),$(RAND_NAMES)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))

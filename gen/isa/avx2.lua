@@ -20,6 +20,7 @@ return {
   acc_regs = 12,                     -- 6 rows x 2 vectors, + 2 operands + 1 broadcast = 15 of 16
   vec_max = 2,
   max_rows = 6,
+  regs = 16,                         -- vector registers (the B = 1 streams, gen/kernels/stream.lua)
   zero = function() return "_mm256_setzero_ps()" end,
   load = function(base, index) return "_mm256_loadu_ps(" .. at(base, index) .. ")" end,
   store = function(base, index, v) return "_mm256_storeu_ps(" .. at(base, index) .. ", " .. v .. ");" end,
@@ -49,6 +50,11 @@ return {
   hsum = function(v)
     return "simd_hsum256(" .. v .. ")"
   end,
+  -- softmax: e^v (simd_exp256 below) and "v > m ? v : m" lane by lane (the scalar max)
+  exp = function(v) return "simd_exp256(" .. v .. ")" end,
+  max_gt = function(v, m)
+    return "_mm256_blendv_ps(" .. m .. ", " .. v .. ", _mm256_cmp_ps(" .. v .. ", " .. m .. ", _CMP_GT_OQ))"
+  end,
   -- square block transpose (the input gradient's copy of W)
   transpose = "simd_tr8x8",
   transpose_n = 8,
@@ -72,6 +78,31 @@ static inline __attribute__((unused)) void simd_tr8x8(float *restrict dst, int l
     _mm256_storeu_ps(dst + c * ldd, _mm256_permute2f128_ps(u[c], u[4 + c], 0x20));
     _mm256_storeu_ps(dst + (4 + c) * ldd, _mm256_permute2f128_ps(u[c], u[4 + c], 0x31));
   }
+}
+
+/* e^x for 8 floats, the same steps and constants as simd_exp512 (gen/isa/avx512.lua), so the
+   same results: x = n ln2 + r (n = round(x log2 e), ln2 in two parts), e^r by its Taylor
+   polynomial of degree 7, times 2^n as two exact powers of two 2^(n>>1) * 2^(n-(n>>1)) (each
+   a normal float for n in [-150, 128]: one rounding, underflow to 0 and overflow to inf as
+   one scaling would). x is clamped to [-104, 88.8] first; NaN goes through. */
+static inline __attribute__((unused)) __m256 simd_exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_set1_ps(88.8f), _mm256_max_ps(_mm256_set1_ps(-104.0f), x));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.98412698e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.38888889e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.33333333e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.16666667e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.66666667e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i ni = _mm256_cvtps_epi32(n), n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23)));
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23)));
 }
 
 static inline __attribute__((unused)) float simd_hsum256(__m256 v) {

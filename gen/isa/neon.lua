@@ -16,6 +16,7 @@ return {
   acc_regs = 24,
   vec_max = 3,
   max_rows = 8,
+  regs = 32,                         -- vector registers (the B = 1 streams, gen/kernels/stream.lua)
   zero = function() return "vdupq_n_f32(0.0f)" end,
   load = function(base, index) return "vld1q_f32(" .. at(base, index) .. ")" end,
   store = function(base, index, v) return "vst1q_f32(" .. at(base, index) .. ", " .. v .. ");" end,
@@ -50,6 +51,9 @@ return {
     return "vbslq_f32(vcgtq_f32(" .. m .. ", vdupq_n_f32(0.0f)), " .. x .. ", " .. y .. ")"
   end,
   hsum = function(v) return "simd_hsum128(" .. v .. ")" end,
+  -- softmax: e^v (simd_exp128 below) and "v > m ? v : m" lane by lane (the scalar max)
+  exp = function(v) return "simd_exp128(" .. v .. ")" end,
+  max_gt = function(v, m) return "vbslq_f32(vcgtq_f32(" .. v .. ", " .. m .. "), " .. v .. ", " .. m .. ")" end,
   -- square block transpose (the input gradient's copy of W)
   transpose = "simd_tr4x4",
   transpose_n = 4,
@@ -63,6 +67,30 @@ static inline __attribute__((unused)) void simd_tr4x4(float *restrict dst, int l
   vst1q_f32(dst + ldd, vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1])));
   vst1q_f32(dst + 2 * ldd, vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0])));
   vst1q_f32(dst + 3 * ldd, vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1])));
+}
+
+/* e^x for 4 floats, the same steps and constants as simd_exp512 (gen/isa/avx512.lua): x =
+   n ln2 + r (n = round(x log2 e), ln2 in two parts), e^r by its Taylor polynomial of degree
+   7, times 2^n as two exact powers of two 2^(n>>1) * 2^(n-(n>>1)) (each a normal float for
+   n in [-150, 128]: one rounding, underflow to 0 and overflow to inf as one scaling would).
+   x is clamped to [-104, 88.8] first (vmax/vmin return NaN for a NaN). */
+static inline __attribute__((unused)) float32x4_t simd_exp128(float32x4_t x) {
+  x = vminq_f32(vdupq_n_f32(88.8f), vmaxq_f32(vdupq_n_f32(-104.0f), x));
+  const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504f)));
+  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+  r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+  float32x4_t p = vdupq_n_f32(1.98412698e-4f);
+  p = vfmaq_f32(vdupq_n_f32(1.38888889e-3f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(8.33333333e-3f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(4.16666667e-2f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.66666667e-1f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+  const int32x4_t ni = vcvtq_s32_f32(n), n1 = vshrq_n_s32(ni, 1), n2 = vsubq_s32(ni, n1);
+  const int32x4_t bias = vdupq_n_s32(127);
+  p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23)));
+  return vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23)));
 }
 
 static inline __attribute__((unused)) float simd_hsum128(float32x4_t v) {

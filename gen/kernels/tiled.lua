@@ -19,6 +19,7 @@
 -- or i ascending from the first), so results are the same bits on every run.
 local emit = require "emit"
 local epilogue = require "kernels.epilogue"
+local stream = require "kernels.stream"
 
 local M = {}
 
@@ -191,90 +192,12 @@ local function copy_tail(b, d, dst, w, K, N, j0, t)
   b.put(d, "}")
 end
 
--- B = 1 forward as one flat stream over W (for ISAs with a lane permute). A period of P
--- rows holds L = lcm(N, V) floats = U whole vectors; lane l of vector u always meets input
--- k = p*P + (u*V + l) div N and output j = (u*V + l) mod N. So each of the U accumulators
--- takes permute(x[p*P .. p*P+P), index_u) * W-vector per period: every load is a whole,
--- aligned-if-W-is vector and no lane is wasted; the U accumulators are summed per output at
--- the end (periods in order, then the leftover rows), in a fixed order. Returns nil when
--- the shape does not suit it (N a multiple of V, too many accumulators, tiny layers).
-local function gcd(x, y) while y ~= 0 do x, y = y, x % y end return x end
-local function flat_plan(a, isa)
-  if a.batch ~= 1 or not isa.permute or a.K * a.N < 4096 then return nil end
-  local V, N = isa.width, a.N
-  if N % V == 0 then return nil end
-  local L = N * V // gcd(N, V)
-  local P, U = L // N, L // V
-  if P > V or U + 6 > isa.regs or a.K < P or N < V then return nil end
-  return {L = L, P = P, U = U, periods = a.K // P}
-end
-
-local function flat_gemv(b, a, isa, f)
-  local V, N = isa.width, a.N
-  local vt = isa.vtype
-  b.put(1, "/* one row: W as a flat stream of " .. f.periods .. " periods of " .. f.P .. " rows = " .. f.U
-    .. " vectors of " .. V .. " (lanes permuted from x) */")
-  if not isa.bcast2 then
-    local idx = {}
-    for u = 0, f.U - 1 do
-      for l = 0, V - 1 do idx[#idx + 1] = tostring((u * V + l) // N) end
-    end
-    b.put(1, "static const int32_t flat_idx[" .. f.U * V .. "] = {" .. table.concat(idx, ", ") .. "};")
-  end
-  b.put(1, "_Alignas(64) float flat[" .. f.L .. "];")
-  b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
-  local decl = {}
-  for u = 0, f.U - 1 do decl[#decl + 1] = "c" .. u .. " = " .. isa.zero() end
-  b.put(1, "{")
-  b.put(2, vt .. " " .. table.concat(decl, ", ") .. ";")
-  -- clang would unroll this loop twice and spill the accumulators
-  b.put(0, "#if defined(__clang__)")
-  b.put(0, "#pragma clang loop unroll(disable)")
-  b.put(0, "#endif")
-  b.put(2, "for (int p = 0; p < " .. f.periods .. "; p++) {")
-  b.put(3, "const float *restrict wp = " .. a.w .. " + p * " .. f.L .. ";")
-  if not isa.bcast2 then b.put(3, "const " .. vt .. " xv = " .. vload(isa, a.x, "p * " .. f.P, f.P) .. ";") end
-  for u = 0, f.U - 1 do
-    local c = "c" .. u
-    local xu
-    if isa.bcast2 then
-      -- lanes of vector u meet at most two inputs (V < N): a broadcast of the first with
-      -- the second broadcast into the lanes from the split on (no permute, no index load)
-      local k1 = (u * V) // N
-      local split = (k1 + 1) * N - u * V
-      local xp = a.x .. " + p * " .. f.P
-      if split >= V then xu = isa.broadcast("(" .. xp .. ")[" .. k1 .. "]")
-      else xu = isa.bcast2(xp .. " + " .. k1, xp .. " + " .. k1 + 1, split) end
-    else
-      xu = isa.permute(isa.load_index("flat_idx + " .. u * V), "xv")
-    end
-    b.put(3, c .. " = " .. isa.fma(xu, isa.load("wp", u * V), c) .. ";")
-  end
-  b.put(2, "}")
-  for u = 0, f.U - 1 do b.put(2, astore(isa, "flat", u * V, "c" .. u)) end
-  b.put(1, "}")
-  local k0 = f.periods * f.P
-  b.put(1, "for (int j = 0; j < " .. N .. "; j++) {")
-  b.put(2, "float s = flat[j];")
-  b.put(2, "for (int q = 1; q < " .. f.P .. "; q++) s = s + flat[q * " .. N .. " + j];")
-  if k0 < a.K then
-    b.put(2, "for (int k = " .. k0 .. "; k < " .. a.K .. "; k++) s = s + " .. a.x .. "[k] * " .. a.w .. "[k * " .. N .. " + j];")
-  end
-  b.put(2, "s = s + " .. a.b .. "[j];")
-  b.put(2, a.y .. "[j] = s;")
-  if a.act then b.put(2, a.act.out .. "[j] = " .. epilogue.forward_scalar(a.act, "s") .. ";") end
-  b.put(1, "}")
-end
-
 -- y [n][N] = x [n][K] · W [K][N] + b, then a = f(y) when a.act.
 function M.matmul_xw(a, isa)
   local b = buffer()
   local V = isa.width
-  local f = flat_plan(a, isa)
-  if f then
-    flat_gemv(b, a, isa, f)
-    return b.text()
-  end
+  local one = stream.xw(a, isa)   -- batch 1: gen/kernels/stream.lua
+  if one then return one end
   local plan = column_plan(isa, a.N, a.batch, a.K)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], a.batch)
@@ -592,5 +515,5 @@ function M.matmul_xtg(a, isa)
 end
 
 -- The tile planners, for the unit tests (tests/gen/unit.lua).
-M.vectors, M.blocks, M.column_plan, M.flat_plan = vectors, blocks, column_plan, flat_plan
+M.vectors, M.blocks, M.column_plan = vectors, blocks, column_plan
 return M

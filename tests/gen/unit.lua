@@ -126,19 +126,46 @@ check(p50.tail == 2 and p50.tail0 == 48 and #p50.vecs == 3, "avx512 50 columns: 
 check(tiled.column_plan(require "isa.avx512", 50, 1, 784).tail == 0, "batch 1: no transposed tail")
 
 -- flat_plan (B = 1 on an ISA with a lane permute): one period is lcm(N, V) floats
+local stream = require "kernels.stream"
 local avx512 = require "isa.avx512"
-local f = tiled.flat_plan({batch = 1, K = 784, N = 50}, avx512)
+local f = stream.flat_plan({batch = 1, K = 784, N = 50}, avx512)
 check(f and f.L == 400 and f.P == 8 and f.U == 25 and f.periods == 98, "flat_plan 784x50 on avx512")
-check(tiled.flat_plan({batch = 2, K = 784, N = 50}, avx512) == nil, "flat_plan needs batch 1")
-check(tiled.flat_plan({batch = 1, K = 784, N = 64}, avx512) == nil, "flat_plan: N a multiple of V needs no stream")
-check(tiled.flat_plan({batch = 1, K = 784, N = 50}, require "isa.avx2") == nil, "flat_plan needs a permute")
+check(stream.flat_plan({batch = 2, K = 784, N = 50}, avx512) == nil, "flat_plan needs batch 1")
+check(stream.flat_plan({batch = 1, K = 784, N = 64}, avx512) == nil, "flat_plan: N a multiple of V needs no stream")
+check(stream.flat_plan({batch = 1, K = 784, N = 50}, require "isa.avx2") == nil, "flat_plan needs a permute")
 for N = 17, 200 do
-  local fp = tiled.flat_plan({batch = 1, K = 1024, N = N}, avx512)
+  local fp = stream.flat_plan({batch = 1, K = 1024, N = N}, avx512)
   if fp then
     check(fp.L % N == 0 and fp.L % 16 == 0 and fp.U + 6 <= avx512.regs and fp.P * N == fp.L,
           "flat_plan N = %d: L %d, P %d, U %d", N, fp.L, fp.P, fp.U)
   end
 end
+
+-- stream.plan (every B = 1 product on a SIMD ISA): flat where it applies, else every output
+-- vector in registers (sets of accumulators enough to keep 8 FMAs in flight, within the
+-- registers), else the rows stream; nothing for a batch above 1 or the scalar ISA
+for _, isa in ipairs(ISAS) do
+  local cap = isa.regs - 4
+  for _, N in ipairs({1, 7, 10, 16, 50, 64, 96, 97, 112, 113, 130, 448, 449, 2048}) do
+    for _, K in ipairs({1, 5, 784}) do
+      local p = stream.plan({batch = 1, K = K, N = N}, isa)
+      local nvec = (N + isa.width - 1) // isa.width
+      check(p and stream.plan({batch = 2, K = K, N = N}, isa) == nil, "%s stream.plan(%d, %d): batch 1 only", isa.name, K, N)
+      if p.kind == "regs" then
+        check(nvec <= cap and p.nvec == nvec and p.sets >= 1 and p.sets * nvec <= cap and p.sets <= K
+              and (p.sets * nvec >= 8 or p.sets == K or (p.sets + 1) * nvec > cap),
+              "%s stream.plan(%d, %d): %d vectors in %d sets", isa.name, K, N, nvec, p.sets)
+      elseif p.kind == "rows" then
+        check(nvec > cap and p.rows == math.min(8, K), "%s stream.plan(%d, %d): rows %d", isa.name, K, N, p.rows)
+      else
+        check(p.kind == "flat" and isa.permute and N % isa.width ~= 0, "%s stream.plan(%d, %d): %s", isa.name, K, N, p.kind)
+      end
+    end
+  end
+end
+check(stream.plan({batch = 1, K = 784, N = 50}, require "isa.scalar") == nil, "stream.plan: not for the scalar ISA")
+check(stream.plan({batch = 1, K = 784, N = 2048}, require "isa.avx2").kind == "rows", "784x2048 on avx2: rows stream")
+check(stream.plan({batch = 1, K = 784, N = 50}, require "isa.avx2").sets == 1, "784x50 on avx2: 7 vectors, one set")
 
 -- the op registry (gen/ops.lua): every op declares what the generator asks of it ---------
 local ops = require "ops"

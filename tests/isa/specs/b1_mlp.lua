@@ -1,4 +1,5 @@
--- test-isa: the 784-50-10 classifier at batch 1 (the flat-stream B=1 forward of gen/tile.lua).
+-- test-isa: the 784-50-10 classifier at batch 1 (gen/kernels/stream.lua: the flat stream on
+-- avx512, the outputs in registers on avx2 and neon).
 return network "b1_mlp" {
   input  = 784,
   layers = { linear(50), relu(), linear(10) },

@@ -1,0 +1,271 @@
+-- The B = 1 forward product (one row: y = x·W + b is a matrix-vector product that reads
+-- each weight once), for every SIMD ISA and every width. gen/kernels/tiled.lua's
+-- matmul_xw asks `M.xw` first when the batch is 1. Three ways, chosen by `M.plan`:
+--   flat   (ISAs with a lane permute, N not a multiple of V): W as one flat stream of whole
+--          vectors, x's lanes permuted to meet them (below);
+--   regs   (the N outputs fit in registers): every output vector an accumulator, W read row
+--          after row: one sequential stream. With fewer vectors than the FMA pipes need in
+--          flight, S sets of accumulators take the rows k ≡ s (mod S) and are summed at the
+--          end, (set 0 + set 1) + set 2 ..., in that fixed order;
+--   rows   (wider layers): y is accumulated in its output buffer (it stays in L1), S rows
+--          of W at a time, so W is read as S sequential streams and never at stride N.
+--          The order of every sum is the tiled kernels' (b, then k ascending), so the
+--          outputs are theirs bit for bit.
+local emit = require "emit"
+local epilogue = require "kernels.epilogue"
+
+local M = {}
+
+local buffer = emit.buffer
+
+-- "base + off" (C text) with a zero left out and two numbers added up.
+local function at(base, off)
+  if type(base) == "number" and type(off) == "number" then return tostring(base + off) end
+  if off == 0 or off == "0" then return tostring(base) end
+  if base == 0 or base == "0" then return tostring(off) end
+  return base .. " + " .. off
+end
+
+-- "k * N" (C text) for a row index k that is a number or C text
+local function times(k, N)
+  if type(k) == "number" then return tostring(k * N) end
+  return (k:find(" ") and "(" .. k .. ")" or k) .. " * " .. N
+end
+
+local function vload(isa, base, off, lanes)
+  if lanes == isa.width then return isa.load(base, off) end
+  return isa.load_part(base, off, lanes)
+end
+
+local function vstore(isa, base, off, v, lanes)
+  if lanes == isa.width then return isa.store(base, off, v) end
+  return isa.store_part(base, off, v, lanes)
+end
+
+-- FMAs in flight that keep the pipes busy (latency 4 x 2 pipes on current x86 and Arm
+-- cores): fewer accumulators than this make the regs stream latency-bound.
+local IN_FLIGHT = 8
+-- rows of W per pass of the rows stream (its number of sequential streams; 8 measured
+-- best of 2, 4, 6, 8, 16 for 784-2048-2048-10, 784-1024-10, 784-256-256-10 on AVX2)
+local ROWS = 8
+
+-- B = 1 forward as one flat stream over W (for ISAs with a lane permute). A period of P
+-- rows holds L = lcm(N, V) floats = U whole vectors; lane l of vector u always meets input
+-- k = p*P + (u*V + l) div N and output j = (u*V + l) mod N. So each of the U accumulators
+-- takes permute(x[p*P .. p*P+P), index_u) * W-vector per period: every load is a whole,
+-- aligned-if-W-is vector and no lane is wasted; the U accumulators are summed per output at
+-- the end (periods in order, then the leftover rows), in a fixed order. Returns nil when
+-- the shape does not suit it (N a multiple of V, too many accumulators, tiny layers).
+local function gcd(x, y) while y ~= 0 do x, y = y, x % y end return x end
+function M.flat_plan(a, isa)
+  if a.batch ~= 1 or not isa.permute or a.K * a.N < 4096 then return nil end
+  local V, N = isa.width, a.N
+  if N % V == 0 then return nil end
+  local L = N * V // gcd(N, V)
+  local P, U = L // N, L // V
+  if P > V or U + 6 > isa.regs or a.K < P or N < V then return nil end
+  return {kind = "flat", L = L, P = P, U = U, periods = a.K // P}
+end
+
+-- How a B = 1 product is written: {kind = "flat" | "regs" | "rows", ...}, or nil (batch
+-- above 1, scalar ISA).
+function M.plan(a, isa)
+  if a.batch ~= 1 or isa.width == 1 then return nil end
+  local f = M.flat_plan(a, isa)
+  if f then return f end
+  local V = isa.width
+  local nvec = (a.N + V - 1) // V
+  -- accumulators: the registers less the broadcast, a W operand and a mask or two
+  local cap = assert(isa.regs, isa.name .. ": no register count") - 4
+  if nvec <= cap then
+    local sets = math.max(1, math.min(cap // nvec, (IN_FLIGHT + nvec - 1) // nvec, a.K))
+    return {kind = "regs", nvec = nvec, sets = sets}
+  end
+  return {kind = "rows", rows = math.min(ROWS, a.K)}
+end
+
+-- Stores the finished output vector v of columns off .. off+lanes-1 (C text: a register or
+-- an expression used once), and f(v) when the product has an activation (lane by lane
+-- from the stored y when the ISA has no vector spelling of f).
+local function finish(b, d, a, isa, off, lanes, v)
+  b.put(d, vstore(isa, a.y, off, v, lanes))
+  if not a.act then return end
+  local fv = epilogue.forward(a.act, isa, v)
+  if fv then
+    b.put(d, vstore(isa, a.act.out, off, fv, lanes))
+  else
+    b.put(d, "for (int l = 0; l < " .. lanes .. "; l++) " .. a.act.out .. "[" .. at(off, "l") .. "] = "
+      .. epilogue.forward_scalar(a.act, a.y .. "[" .. at(off, "l") .. "]") .. ";")
+  end
+end
+
+local function flat_gemv(b, a, isa, f)
+  local V, N = isa.width, a.N
+  local vt = isa.vtype
+  b.put(1, "/* one row: W as a flat stream of " .. f.periods .. " periods of " .. f.P .. " rows = " .. f.U
+    .. " vectors of " .. V .. " (lanes permuted from x) */")
+  if not isa.bcast2 then
+    local idx = {}
+    for u = 0, f.U - 1 do
+      for l = 0, V - 1 do idx[#idx + 1] = tostring((u * V + l) // N) end
+    end
+    b.put(1, "static const int32_t flat_idx[" .. f.U * V .. "] = {" .. table.concat(idx, ", ") .. "};")
+  end
+  b.put(1, "_Alignas(64) float flat[" .. f.L .. "];")
+  b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
+  local decl = {}
+  for u = 0, f.U - 1 do decl[#decl + 1] = "c" .. u .. " = " .. isa.zero() end
+  b.put(1, "{")
+  b.put(2, vt .. " " .. table.concat(decl, ", ") .. ";")
+  -- clang would unroll this loop twice and spill the accumulators
+  b.put(0, "#if defined(__clang__)")
+  b.put(0, "#pragma clang loop unroll(disable)")
+  b.put(0, "#endif")
+  b.put(2, "for (int p = 0; p < " .. f.periods .. "; p++) {")
+  b.put(3, "const float *restrict wp = " .. a.w .. " + p * " .. f.L .. ";")
+  if not isa.bcast2 then b.put(3, "const " .. vt .. " xv = " .. vload(isa, a.x, "p * " .. f.P, f.P) .. ";") end
+  for u = 0, f.U - 1 do
+    local c = "c" .. u
+    local xu
+    if isa.bcast2 then
+      -- lanes of vector u meet at most two inputs (V < N): a broadcast of the first with
+      -- the second broadcast into the lanes from the split on (no permute, no index load)
+      local k1 = (u * V) // N
+      local split = (k1 + 1) * N - u * V
+      local xp = a.x .. " + p * " .. f.P
+      if split >= V then xu = isa.broadcast("(" .. xp .. ")[" .. k1 .. "]")
+      else xu = isa.bcast2(xp .. " + " .. k1, xp .. " + " .. k1 + 1, split) end
+    else
+      xu = isa.permute(isa.load_index("flat_idx + " .. u * V), "xv")
+    end
+    b.put(3, c .. " = " .. isa.fma(xu, isa.load("wp", u * V), c) .. ";")
+  end
+  b.put(2, "}")
+  for u = 0, f.U - 1 do b.put(2, (isa.store_aligned or isa.store)("flat", u * V, "c" .. u)) end
+  b.put(1, "}")
+  local k0 = f.periods * f.P
+  b.put(1, "for (int j = 0; j < " .. N .. "; j++) {")
+  b.put(2, "float s = flat[j];")
+  b.put(2, "for (int q = 1; q < " .. f.P .. "; q++) s = s + flat[q * " .. N .. " + j];")
+  if k0 < a.K then
+    b.put(2, "for (int k = " .. k0 .. "; k < " .. a.K .. "; k++) s = s + " .. a.x .. "[k] * " .. a.w .. "[k * " .. N .. " + j];")
+  end
+  b.put(2, "s = s + " .. a.b .. "[j];")
+  b.put(2, a.y .. "[j] = s;")
+  if a.act then b.put(2, a.act.out .. "[j] = " .. epilogue.forward_scalar(a.act, "s") .. ";") end
+  b.put(1, "}")
+end
+
+-- The output vectors of N columns: {off, lanes}.
+local function out_vectors(N, V)
+  local v = {}
+  for off = 0, N - 1, V do v[#v + 1] = {off = off, lanes = math.min(V, N - off)} end
+  return v
+end
+
+-- One row of W (row expression `k`) into accumulator set s: c<s>_<v> += x[k] * W[k][vec v].
+local function regs_row(b, d, a, isa, vecs, s, k)
+  local st = {"const " .. isa.vtype .. " s = " .. isa.broadcast(a.x .. "[" .. k .. "]") .. ";"}
+  local row = at(a.w, times(k, a.N))
+  for v, vec in ipairs(vecs) do
+    local c = "c" .. s .. "_" .. (v - 1)
+    st[#st + 1] = c .. " = " .. isa.fma("s", vload(isa, row, vec.off, vec.lanes), c) .. ";"
+  end
+  b.put(d, "{ " .. table.concat(st, " ") .. " }")
+end
+
+local function regs_gemv(b, a, isa, p)
+  local V, S, K = isa.width, p.sets, a.K
+  local vecs = out_vectors(a.N, V)
+  b.put(1, "/* one row: the " .. #vecs .. " output vector" .. (#vecs > 1 and "s" or "") .. " in registers" .. (S > 1 and " (" .. S
+    .. " sets, rows k mod " .. S .. ", summed in order)" or "") .. "; W read row after row */")
+  b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
+  b.put(1, "{")
+  for s = 0, S - 1 do
+    local decl = {}
+    for v, vec in ipairs(vecs) do
+      decl[v] = "c" .. s .. "_" .. (v - 1) .. " = " .. (s == 0 and vload(isa, a.b, vec.off, vec.lanes) or isa.zero())
+    end
+    b.put(2, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
+  end
+  local KS = K // S * S
+  b.put(0, "#if defined(__clang__)")
+  b.put(0, "#pragma clang loop unroll(disable)")
+  b.put(0, "#endif")
+  b.put(2, "for (int k = 0; k < " .. KS .. "; k += " .. S .. ") {")
+  for s = 0, S - 1 do regs_row(b, 3, a, isa, vecs, s, at("k", s)) end
+  b.put(2, "}")
+  for k = KS, K - 1 do regs_row(b, 2, a, isa, vecs, 0, k) end
+  for v, vec in ipairs(vecs) do
+    local sum = "c0_" .. (v - 1)
+    for s = 1, S - 1 do sum = isa.add(sum, "c" .. s .. "_" .. (v - 1)) end
+    finish(b, 2, a, isa, vec.off, vec.lanes, sum)
+  end
+  b.put(1, "}")
+end
+
+-- One pass of the rows stream over `rows` rows of W from row k0 (C text): y += x[k0..] W[k0..]
+-- for every output vector; `first`: y starts from b; `last`: f(y) is written too; `head`:
+-- a loop header the pass is the body of.
+local function rows_pass(b, d, a, isa, k0, rows, first, last, head)
+  local V, N = isa.width, a.N
+  local xs = {}
+  for s = 0, rows - 1 do xs[#xs + 1] = "x" .. s .. " = " .. isa.broadcast(a.x .. "[" .. at(k0, s) .. "]") end
+  b.put(d, (head and head .. " " or "") .. "{")
+  b.put(d + 1, "const float *restrict wk = " .. at(a.w, times(k0, N)) .. ";")
+  b.put(d + 1, "const " .. isa.vtype .. " " .. table.concat(xs, ", ") .. ";")
+  local function vec(dd, j, lanes)
+    b.put(dd, isa.vtype .. " c = " .. vload(isa, first and a.b or a.y, j, lanes) .. ";")
+    for s = 0, rows - 1 do
+      b.put(dd, "c = " .. isa.fma("x" .. s, vload(isa, "wk", at(j, s * N), lanes), "c") .. ";")
+    end
+    if last then finish(b, dd, a, isa, j, lanes, "c")
+    else b.put(dd, vstore(isa, a.y, j, "c", lanes)) end
+  end
+  local NF = N // V * V
+  if NF > 0 then
+    b.put(d + 1, "for (int j = 0; j < " .. NF .. "; j += " .. V .. ") {")
+    vec(d + 2, "j", V)
+    b.put(d + 1, "}")
+  end
+  if NF < N then
+    b.put(d + 1, "{")
+    vec(d + 2, NF, N - NF)
+    b.put(d + 1, "}")
+  end
+  b.put(d, "}")
+end
+
+local function rows_gemv(b, a, isa, p)
+  local K, S = a.K, p.rows
+  b.put(1, "/* one row: y updated " .. S .. " rows of W at a time (" .. S .. " sequential streams), in place */")
+  b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
+  -- the first pass starts from b, the last writes f(y); the ones between run in a loop
+  local first = math.min(S, K)
+  if first == K then
+    rows_pass(b, 1, a, isa, 0, K, true, true)
+    return
+  end
+  local rest = K - first
+  local lastn = rest % S == 0 and S or rest % S
+  local mid0, mid1 = first, K - lastn
+  rows_pass(b, 1, a, isa, 0, first, true, false)
+  if mid1 > mid0 then
+    rows_pass(b, 1, a, isa, "k0", S, false, false, "for (int k0 = " .. mid0 .. "; k0 < " .. mid1 .. "; k0 += " .. S .. ")")
+  end
+  rows_pass(b, 1, a, isa, mid1, lastn, false, true)
+end
+
+-- The body of matmul_xw for a batch of 1 (a as for tiled.matmul_xw), or nil when the
+-- tiled kernels do it.
+function M.xw(a, isa)
+  local p = M.plan(a, isa)
+  if not p then return nil end
+  local b = buffer()
+  if p.kind == "flat" then flat_gemv(b, a, isa, p)
+  elseif p.kind == "regs" then regs_gemv(b, a, isa, p)
+  else rows_gemv(b, a, isa, p) end
+  return b.text()
+end
+
+return M
