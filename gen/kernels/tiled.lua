@@ -139,18 +139,23 @@ local function column_groups(blks, V)
   return groups
 end
 
--- Emits body(depth, group) once per group: a loop over j0 (the group's blocks), or one
--- block with j0 a constant.
+-- Emits body(depth, group) once per group: a loop over j0 (the group's blocks), or, for
+-- at most UNROLL_BLOCKS blocks (small layers), each block with j0 a constant.
+local UNROLL_BLOCKS = 4
 local function group_loops(b, d, groups, body)
   for _, g in ipairs(groups) do
-    if g.count > 1 then
-      b.put(d, "for (int j0 = " .. g.j0 .. "; j0 < " .. g.j0 + g.count * g.width .. "; j0 += " .. g.width .. ") {")
+    if g.count <= UNROLL_BLOCKS then
+      for j0 = g.j0, g.j0 + (g.count - 1) * g.width, g.width do
+        b.put(d, "{")
+        b.put(d + 1, "const int j0 = " .. j0 .. ";")
+        body(d + 1, g)
+        b.put(d, "}")
+      end
     else
-      b.put(d, "{")
-      b.put(d + 1, "const int j0 = " .. g.j0 .. ";")
+      b.put(d, "for (int j0 = " .. g.j0 .. "; j0 < " .. g.j0 + g.count * g.width .. "; j0 += " .. g.width .. ") {")
+      body(d + 1, g)
+      b.put(d, "}")
     end
-    body(d + 1, g)
-    b.put(d, "}")
   end
 end
 
@@ -380,13 +385,16 @@ function M.matmul_xw(a, isa)
       var = "k", count = count,
       pre = function(b2, d2)
         b2.put(d2, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
+        if kblocked then
+          -- the sums start from the bias (every row: stride 0) or from y's partial sums
+          b2.put(d2, "const float *ci = kb == 0 ? " .. a.b .. " + j0 : " .. a.y .. " + i * " .. a.y_ld .. " + j0;")
+          if rows > 1 then b2.put(d2, "const int cs = kb == 0 ? 0 : " .. a.y_ld .. ";") end
+        end
       end,
       init = function(v, r)
         local vec = g.vecs[v]
-        local bias = vload(isa, a.b, jplus(vec.off), vec.lanes)
-        if not kblocked then return bias end
-        return "kb == 0 ? " .. bias .. " : "
-          .. vload(isa, a.y, "(i + " .. r .. ") * " .. a.y_ld .. " + j0 + " .. vec.off, vec.lanes)
+        if not kblocked then return vload(isa, a.b, jplus(vec.off), vec.lanes) end
+        return vload(isa, "ci", (r == 0 and "" or r .. " * cs + ") .. vec.off, vec.lanes)
       end,
       brow = function(k)
         if tp.pack then return "pw + " .. k .. " * " .. g.width end
@@ -546,10 +554,11 @@ function M.matmul_gwt(a, isa)
           var = "j", count = jn,
           pre = function(b2, d2)
             b2.put(d2, "const float *restrict gr = " .. a.g .. " + i * " .. a.g_ld .. (jblocked and " + jb" or "") .. ";")
+            if jblocked then b2.put(d2, "const float *ci = " .. a.dx .. " + i * " .. a.dx_ld .. " + " .. k0 .. ";") end
           end,
           init = jblocked and function(v, r)
             return "jb == 0 ? " .. isa.zero() .. " : "
-              .. vload(isa, a.dx, dxo("(i + " .. r .. ")", k0, vecs[v].off), vecs[v].lanes)
+              .. vload(isa, "ci", (r == 0 and "" or r * a.dx_ld .. " + ") .. vecs[v].off, vecs[v].lanes)
           end or nil,
           brow = function(j) return "wt + " .. j .. " * " .. KB end,
           aligned = true,
@@ -724,21 +733,23 @@ function M.matmul_xtg(a, isa)
         var = "i", count = "n",
         brow = function(i) return at(a.g, i .. " * " .. a.g_ld .. " + j0") end,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
+        -- dr: the tile's first element of dW (row r at r * N from it)
+        pre = function(b2, d3) b2.put(d3, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end,
         finish = function(b2, d3, r, _, vec, c)
-          b2.put(d3, vstore(isa, a.dw, "(k0 + " .. r .. ") * " .. a.N .. " + " .. jplus(vec.off), c, vec.lanes))
+          b2.put(d3, vstore(isa, "dr", r * a.N + vec.off, c, vec.lanes))
         end,
         -- the SGD update of the whole tile under one test of wu
         post = a.sgd and function(b2, d3, rows2, vecs2)
-          local dd = d3
-          if a.sgd.optional then b2.put(d3, "if (" .. a.sgd.w .. " != NULL) {"); dd = d3 + 1 end
+          b2.put(d3, (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. "{")
+          b2.put(d3 + 1, "float *wr = " .. a.sgd.w .. " + k0 * " .. a.N .. " + j0;")
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
-              local o = "(k0 + " .. r .. ") * " .. a.N .. " + " .. jplus(vec.off)
+              local o = r * a.N + vec.off
               local c = string.format("c%d_%d", r, v - 1)
-              b2.put(dd, vstore(isa, a.sgd.w, o, isa.fma(c, "nlr", vload(isa, a.sgd.w, o, vec.lanes)), vec.lanes))
+              b2.put(d3 + 1, vstore(isa, "wr", o, isa.fma(c, "nlr", vload(isa, "wr", o, vec.lanes)), vec.lanes))
             end
           end
-          if a.sgd.optional then b2.put(d3, "}") end
+          b2.put(d3, "}")
         end or nil,
       })
       first = false

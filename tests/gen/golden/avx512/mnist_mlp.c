@@ -794,6 +794,7 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
     {
       const int j0 = 0;
       {
+        float *dr = dw + k0 * 10 + j0;
         __m512 c0_0 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps();
         __m512 c2_0 = _mm512_setzero_ps();
@@ -814,23 +815,24 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
         }
-        _mm512_mask_storeu_ps(dw + (k0 + 0) * 10 + j0, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 1) * 10 + j0, (__mmask16)0x3FF, c1_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 2) * 10 + j0, (__mmask16)0x3FF, c2_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 3) * 10 + j0, (__mmask16)0x3FF, c3_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 4) * 10 + j0, (__mmask16)0x3FF, c4_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 5) * 10 + j0, (__mmask16)0x3FF, c5_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 6) * 10 + j0, (__mmask16)0x3FF, c6_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 7) * 10 + j0, (__mmask16)0x3FF, c7_0);
+        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+        _mm512_mask_storeu_ps(dr + 20, (__mmask16)0x3FF, c2_0);
+        _mm512_mask_storeu_ps(dr + 30, (__mmask16)0x3FF, c3_0);
+        _mm512_mask_storeu_ps(dr + 40, (__mmask16)0x3FF, c4_0);
+        _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3FF, c5_0);
+        _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
+        _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
         if (wu != NULL) {
-          _mm512_mask_storeu_ps(wu + (k0 + 0) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 0) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 1) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 1) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 2) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c2_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 2) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 3) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c3_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 3) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 4) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c4_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 4) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 5) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c5_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 5) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 6) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c6_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 6) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 7) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c7_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 7) * 10 + j0)));
+          float *wr = wu + k0 * 10 + j0;
+          _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr)));
+          _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10)));
+          _mm512_mask_storeu_ps(wr + 20, (__mmask16)0x3FF, _mm512_fmadd_ps(c2_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 20)));
+          _mm512_mask_storeu_ps(wr + 30, (__mmask16)0x3FF, _mm512_fmadd_ps(c3_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 30)));
+          _mm512_mask_storeu_ps(wr + 40, (__mmask16)0x3FF, _mm512_fmadd_ps(c4_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 40)));
+          _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3FF, _mm512_fmadd_ps(c5_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 50)));
+          _mm512_mask_storeu_ps(wr + 60, (__mmask16)0x3FF, _mm512_fmadd_ps(c6_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 60)));
+          _mm512_mask_storeu_ps(wr + 70, (__mmask16)0x3FF, _mm512_fmadd_ps(c7_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 70)));
         }
       }
     }
@@ -840,6 +842,7 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
     {
       const int j0 = 0;
       {
+        float *dr = dw + k0 * 10 + j0;
         __m512 c0_0 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
@@ -848,11 +851,12 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
         }
-        _mm512_mask_storeu_ps(dw + (k0 + 0) * 10 + j0, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(dw + (k0 + 1) * 10 + j0, (__mmask16)0x3FF, c1_0);
+        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
         if (wu != NULL) {
-          _mm512_mask_storeu_ps(wu + (k0 + 0) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 0) * 10 + j0)));
-          _mm512_mask_storeu_ps(wu + (k0 + 1) * 10 + j0, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 1) * 10 + j0)));
+          float *wr = wu + k0 * 10 + j0;
+          _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr)));
+          _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10)));
         }
       }
     }
@@ -1106,6 +1110,7 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
     {
       const int j0 = 0;
       {
+        float *dr = dw + k0 * 50 + j0;
         __m512 c0_0 = _mm512_setzero_ps(), c0_1 = _mm512_setzero_ps(), c0_2 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps(), c1_1 = _mm512_setzero_ps(), c1_2 = _mm512_setzero_ps();
         __m512 c2_0 = _mm512_setzero_ps(), c2_1 = _mm512_setzero_ps(), c2_2 = _mm512_setzero_ps();
@@ -1128,55 +1133,56 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
           { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
           tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(x + i * 784 + k0)))), _mm512_loadu_ps(gp + i * 16), tl);
         }
-        _mm512_storeu_ps(dw + (k0 + 0) * 50 + j0, c0_0);
-        _mm512_storeu_ps(dw + (k0 + 0) * 50 + j0 + 16, c0_1);
-        _mm512_storeu_ps(dw + (k0 + 0) * 50 + j0 + 32, c0_2);
-        _mm512_storeu_ps(dw + (k0 + 1) * 50 + j0, c1_0);
-        _mm512_storeu_ps(dw + (k0 + 1) * 50 + j0 + 16, c1_1);
-        _mm512_storeu_ps(dw + (k0 + 1) * 50 + j0 + 32, c1_2);
-        _mm512_storeu_ps(dw + (k0 + 2) * 50 + j0, c2_0);
-        _mm512_storeu_ps(dw + (k0 + 2) * 50 + j0 + 16, c2_1);
-        _mm512_storeu_ps(dw + (k0 + 2) * 50 + j0 + 32, c2_2);
-        _mm512_storeu_ps(dw + (k0 + 3) * 50 + j0, c3_0);
-        _mm512_storeu_ps(dw + (k0 + 3) * 50 + j0 + 16, c3_1);
-        _mm512_storeu_ps(dw + (k0 + 3) * 50 + j0 + 32, c3_2);
-        _mm512_storeu_ps(dw + (k0 + 4) * 50 + j0, c4_0);
-        _mm512_storeu_ps(dw + (k0 + 4) * 50 + j0 + 16, c4_1);
-        _mm512_storeu_ps(dw + (k0 + 4) * 50 + j0 + 32, c4_2);
-        _mm512_storeu_ps(dw + (k0 + 5) * 50 + j0, c5_0);
-        _mm512_storeu_ps(dw + (k0 + 5) * 50 + j0 + 16, c5_1);
-        _mm512_storeu_ps(dw + (k0 + 5) * 50 + j0 + 32, c5_2);
-        _mm512_storeu_ps(dw + (k0 + 6) * 50 + j0, c6_0);
-        _mm512_storeu_ps(dw + (k0 + 6) * 50 + j0 + 16, c6_1);
-        _mm512_storeu_ps(dw + (k0 + 6) * 50 + j0 + 32, c6_2);
-        _mm512_storeu_ps(dw + (k0 + 7) * 50 + j0, c7_0);
-        _mm512_storeu_ps(dw + (k0 + 7) * 50 + j0 + 16, c7_1);
-        _mm512_storeu_ps(dw + (k0 + 7) * 50 + j0 + 32, c7_2);
+        _mm512_storeu_ps(dr, c0_0);
+        _mm512_storeu_ps(dr + 16, c0_1);
+        _mm512_storeu_ps(dr + 32, c0_2);
+        _mm512_storeu_ps(dr + 50, c1_0);
+        _mm512_storeu_ps(dr + 66, c1_1);
+        _mm512_storeu_ps(dr + 82, c1_2);
+        _mm512_storeu_ps(dr + 100, c2_0);
+        _mm512_storeu_ps(dr + 116, c2_1);
+        _mm512_storeu_ps(dr + 132, c2_2);
+        _mm512_storeu_ps(dr + 150, c3_0);
+        _mm512_storeu_ps(dr + 166, c3_1);
+        _mm512_storeu_ps(dr + 182, c3_2);
+        _mm512_storeu_ps(dr + 200, c4_0);
+        _mm512_storeu_ps(dr + 216, c4_1);
+        _mm512_storeu_ps(dr + 232, c4_2);
+        _mm512_storeu_ps(dr + 250, c5_0);
+        _mm512_storeu_ps(dr + 266, c5_1);
+        _mm512_storeu_ps(dr + 282, c5_2);
+        _mm512_storeu_ps(dr + 300, c6_0);
+        _mm512_storeu_ps(dr + 316, c6_1);
+        _mm512_storeu_ps(dr + 332, c6_2);
+        _mm512_storeu_ps(dr + 350, c7_0);
+        _mm512_storeu_ps(dr + 366, c7_1);
+        _mm512_storeu_ps(dr + 382, c7_2);
         if (wu != NULL) {
-          _mm512_storeu_ps(wu + (k0 + 0) * 50 + j0, _mm512_fmadd_ps(c0_0, nlr, _mm512_loadu_ps(wu + (k0 + 0) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 0) * 50 + j0 + 16, _mm512_fmadd_ps(c0_1, nlr, _mm512_loadu_ps(wu + (k0 + 0) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 0) * 50 + j0 + 32, _mm512_fmadd_ps(c0_2, nlr, _mm512_loadu_ps(wu + (k0 + 0) * 50 + j0 + 32)));
-          _mm512_storeu_ps(wu + (k0 + 1) * 50 + j0, _mm512_fmadd_ps(c1_0, nlr, _mm512_loadu_ps(wu + (k0 + 1) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 1) * 50 + j0 + 16, _mm512_fmadd_ps(c1_1, nlr, _mm512_loadu_ps(wu + (k0 + 1) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 1) * 50 + j0 + 32, _mm512_fmadd_ps(c1_2, nlr, _mm512_loadu_ps(wu + (k0 + 1) * 50 + j0 + 32)));
-          _mm512_storeu_ps(wu + (k0 + 2) * 50 + j0, _mm512_fmadd_ps(c2_0, nlr, _mm512_loadu_ps(wu + (k0 + 2) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 2) * 50 + j0 + 16, _mm512_fmadd_ps(c2_1, nlr, _mm512_loadu_ps(wu + (k0 + 2) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 2) * 50 + j0 + 32, _mm512_fmadd_ps(c2_2, nlr, _mm512_loadu_ps(wu + (k0 + 2) * 50 + j0 + 32)));
-          _mm512_storeu_ps(wu + (k0 + 3) * 50 + j0, _mm512_fmadd_ps(c3_0, nlr, _mm512_loadu_ps(wu + (k0 + 3) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 3) * 50 + j0 + 16, _mm512_fmadd_ps(c3_1, nlr, _mm512_loadu_ps(wu + (k0 + 3) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 3) * 50 + j0 + 32, _mm512_fmadd_ps(c3_2, nlr, _mm512_loadu_ps(wu + (k0 + 3) * 50 + j0 + 32)));
-          _mm512_storeu_ps(wu + (k0 + 4) * 50 + j0, _mm512_fmadd_ps(c4_0, nlr, _mm512_loadu_ps(wu + (k0 + 4) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 4) * 50 + j0 + 16, _mm512_fmadd_ps(c4_1, nlr, _mm512_loadu_ps(wu + (k0 + 4) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 4) * 50 + j0 + 32, _mm512_fmadd_ps(c4_2, nlr, _mm512_loadu_ps(wu + (k0 + 4) * 50 + j0 + 32)));
-          _mm512_storeu_ps(wu + (k0 + 5) * 50 + j0, _mm512_fmadd_ps(c5_0, nlr, _mm512_loadu_ps(wu + (k0 + 5) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 5) * 50 + j0 + 16, _mm512_fmadd_ps(c5_1, nlr, _mm512_loadu_ps(wu + (k0 + 5) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 5) * 50 + j0 + 32, _mm512_fmadd_ps(c5_2, nlr, _mm512_loadu_ps(wu + (k0 + 5) * 50 + j0 + 32)));
-          _mm512_storeu_ps(wu + (k0 + 6) * 50 + j0, _mm512_fmadd_ps(c6_0, nlr, _mm512_loadu_ps(wu + (k0 + 6) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 6) * 50 + j0 + 16, _mm512_fmadd_ps(c6_1, nlr, _mm512_loadu_ps(wu + (k0 + 6) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 6) * 50 + j0 + 32, _mm512_fmadd_ps(c6_2, nlr, _mm512_loadu_ps(wu + (k0 + 6) * 50 + j0 + 32)));
-          _mm512_storeu_ps(wu + (k0 + 7) * 50 + j0, _mm512_fmadd_ps(c7_0, nlr, _mm512_loadu_ps(wu + (k0 + 7) * 50 + j0)));
-          _mm512_storeu_ps(wu + (k0 + 7) * 50 + j0 + 16, _mm512_fmadd_ps(c7_1, nlr, _mm512_loadu_ps(wu + (k0 + 7) * 50 + j0 + 16)));
-          _mm512_storeu_ps(wu + (k0 + 7) * 50 + j0 + 32, _mm512_fmadd_ps(c7_2, nlr, _mm512_loadu_ps(wu + (k0 + 7) * 50 + j0 + 32)));
+          float *wr = wu + k0 * 50 + j0;
+          _mm512_storeu_ps(wr, _mm512_fmadd_ps(c0_0, nlr, _mm512_loadu_ps(wr)));
+          _mm512_storeu_ps(wr + 16, _mm512_fmadd_ps(c0_1, nlr, _mm512_loadu_ps(wr + 16)));
+          _mm512_storeu_ps(wr + 32, _mm512_fmadd_ps(c0_2, nlr, _mm512_loadu_ps(wr + 32)));
+          _mm512_storeu_ps(wr + 50, _mm512_fmadd_ps(c1_0, nlr, _mm512_loadu_ps(wr + 50)));
+          _mm512_storeu_ps(wr + 66, _mm512_fmadd_ps(c1_1, nlr, _mm512_loadu_ps(wr + 66)));
+          _mm512_storeu_ps(wr + 82, _mm512_fmadd_ps(c1_2, nlr, _mm512_loadu_ps(wr + 82)));
+          _mm512_storeu_ps(wr + 100, _mm512_fmadd_ps(c2_0, nlr, _mm512_loadu_ps(wr + 100)));
+          _mm512_storeu_ps(wr + 116, _mm512_fmadd_ps(c2_1, nlr, _mm512_loadu_ps(wr + 116)));
+          _mm512_storeu_ps(wr + 132, _mm512_fmadd_ps(c2_2, nlr, _mm512_loadu_ps(wr + 132)));
+          _mm512_storeu_ps(wr + 150, _mm512_fmadd_ps(c3_0, nlr, _mm512_loadu_ps(wr + 150)));
+          _mm512_storeu_ps(wr + 166, _mm512_fmadd_ps(c3_1, nlr, _mm512_loadu_ps(wr + 166)));
+          _mm512_storeu_ps(wr + 182, _mm512_fmadd_ps(c3_2, nlr, _mm512_loadu_ps(wr + 182)));
+          _mm512_storeu_ps(wr + 200, _mm512_fmadd_ps(c4_0, nlr, _mm512_loadu_ps(wr + 200)));
+          _mm512_storeu_ps(wr + 216, _mm512_fmadd_ps(c4_1, nlr, _mm512_loadu_ps(wr + 216)));
+          _mm512_storeu_ps(wr + 232, _mm512_fmadd_ps(c4_2, nlr, _mm512_loadu_ps(wr + 232)));
+          _mm512_storeu_ps(wr + 250, _mm512_fmadd_ps(c5_0, nlr, _mm512_loadu_ps(wr + 250)));
+          _mm512_storeu_ps(wr + 266, _mm512_fmadd_ps(c5_1, nlr, _mm512_loadu_ps(wr + 266)));
+          _mm512_storeu_ps(wr + 282, _mm512_fmadd_ps(c5_2, nlr, _mm512_loadu_ps(wr + 282)));
+          _mm512_storeu_ps(wr + 300, _mm512_fmadd_ps(c6_0, nlr, _mm512_loadu_ps(wr + 300)));
+          _mm512_storeu_ps(wr + 316, _mm512_fmadd_ps(c6_1, nlr, _mm512_loadu_ps(wr + 316)));
+          _mm512_storeu_ps(wr + 332, _mm512_fmadd_ps(c6_2, nlr, _mm512_loadu_ps(wr + 332)));
+          _mm512_storeu_ps(wr + 350, _mm512_fmadd_ps(c7_0, nlr, _mm512_loadu_ps(wr + 350)));
+          _mm512_storeu_ps(wr + 366, _mm512_fmadd_ps(c7_1, nlr, _mm512_loadu_ps(wr + 366)));
+          _mm512_storeu_ps(wr + 382, _mm512_fmadd_ps(c7_2, nlr, _mm512_loadu_ps(wr + 382)));
         }
         _Alignas(64) float tt[16];
         _mm512_store_ps(tt, tl);
