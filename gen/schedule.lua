@@ -11,6 +11,7 @@
 --              (loops); the modules are gen/kernels/<family>.lua
 --   fuse_sgd   plain SGD applied inside the weight-gradient tiles (a family that can)
 --   noinline   step functions kept out of their callers (straight-line code)
+--   tiling     the size-dependent choices of the tiled kernels, per product (M.tiling)
 -- decide(graph, isa) returns a new table with these; gen/plan.lua lays out memory for
 -- the steps and gen/lower.lua turns both into C text.
 local names = require "names"
@@ -52,6 +53,71 @@ local function family_of(g, steps, isa)
   end
   if isa.width == 1 and cost > 0 and cost <= g.code_budget then return "straight", cost end
   return isa.width > 1 and "tiled" or "portable", cost
+end
+
+-- Tiling: every size-dependent choice of gen/kernels/tiled.lua, per product, from the
+-- sizes the generator knows. tiling(isa, product, s, over) -> a new table, s = {K =
+-- inputs, N = outputs, batch = most rows (nil: any)}; `over` (optional) replaces fields
+-- (a later `chainrule tune` writes them). None of these change the results: every output
+-- is summed in the same order whatever the tiles, so a choice changes speed, not bits.
+--   xw  (y = x·W):  vecs   most vectors per register tile row (blocks of vectors as even
+--                          as possible); default the ISA's vec_max, up to 12 when a small
+--                          batch leaves accumulator registers free
+--                   order  "rows": row tiles outer, all of W streamed per row tile (small
+--                          layers: x stays in L1); "columns": column blocks outer, each
+--                          K x block panel of W reused by every row tile
+--                   pack   copy each panel into an aligned contiguous stack buffer first;
+--                          default on when W is larger than a quarter of the ISA's usual L2
+--                          (L2_BYTES) or its row stride is a multiple of 4 KB (a strided
+--                          panel then maps into few cache sets); not at batch 1 (W is read
+--                          once)
+--                   kc     inputs per packed panel (the panel at most PANEL_BYTES; the
+--                          reduction over k is blocked when K > kc, the partial sums kept in y)
+--   gwt (dx = g·Wᵀ): vecs  inputs per register tile, in vectors (default vec_max)
+--                   rows   most rows per tile
+--                   jc     outputs per transposed block of W (the block at most WT_BYTES;
+--                          the reduction over j is blocked when N > jc, partial sums in dx)
+--   xtg (dW = xᵀ·g): vecs  as for xw
+M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
+M.PANEL_BYTES = 32 * 1024
+M.WT_BYTES = 32 * 1024
+
+-- A block size for a loop over `total` in blocks of at most `most`: all of it when it
+-- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
+-- is (one block shape, so one copy of the code); else `most` (whole blocks and a rest).
+function M.block(total, most, unit)
+  if total <= most then return total end
+  for _, u in ipairs({unit, 1}) do
+    for c = most // u * u, (most + 1) // 2, -u do
+      if c > 0 and total % c == 0 then return c end
+    end
+  end
+  return most
+end
+
+function M.tiling(isa, product, s, over)
+  local t
+  if product == "xw" or product == "xtg" then
+    local rows = math.min(isa.max_rows, s.batch or isa.max_rows)
+    -- small batches: fewer rows, so wider tiles (one pass over W) fit the registers
+    t = {vecs = math.max(isa.vec_max, math.min(isa.acc_regs // (rows + 1), 12))}
+    if product == "xw" then
+      local bytes = 4 * s.K * s.N
+      t.pack = s.batch ~= 1 and s.K >= 64 and (4 * bytes > (M.L2_BYTES[isa.name] or 512 * 1024) or (4 * s.N) % 4096 == 0)
+      t.order = t.pack and "columns" or "rows"
+      t.kc = s.K
+      if t.pack then t.kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * t.vecs * isa.width)), 1) end
+    end
+  elseif product == "gwt" then
+    local kv = isa.vec_max
+    t = {vecs = kv, rows = isa.max_rows}
+    local T = isa.transpose_n or 1
+    t.jc = M.block(s.N, math.max(T, M.WT_BYTES // (4 * kv * isa.width) // T * T), T)
+  else
+    error("tiling: unknown product " .. tostring(product))
+  end
+  for k, v in pairs(over or {}) do t[k] = v end
+  return t
 end
 
 M.PHRASE = {straight = "straight-line products", tiled = "tiled products", portable = "products in loops"}

@@ -19,6 +19,7 @@
 -- or i ascending from the first), so results are the same bits on every run.
 local emit = require "emit"
 local epilogue = require "kernels.epilogue"
+local schedule = require "schedule"
 local stream = require "kernels.stream"
 
 local M = {}
@@ -27,6 +28,9 @@ local M = {}
 M.fuses_sgd = true
 
 local buffer = emit.buffer
+
+-- "j0 + off", or "j0".
+local function jplus(off) return off == 0 and "j0" or "j0 + " .. off end
 
 -- "base + off" with the zero offset left out; off is an integer or C text.
 local function at(base, off)
@@ -43,9 +47,21 @@ local function vectors(count, width)
   return v
 end
 
--- Consecutive vectors in blocks of at most `most`, as even as possible.
+-- Consecutive vectors in blocks of at most `most`, as even as possible; past EVEN_MOST
+-- blocks, whole blocks of `most` and one block of the rest (fewer block shapes, so less
+-- code, where the narrower blocks would be a small share of the work anyway).
+local EVEN_MOST = 4
 local function blocks(vecs, most)
   local nb = (#vecs + most - 1) // most
+  if nb > EVEN_MOST then
+    local out = {}
+    for i = 1, #vecs, most do
+      local blk = {}
+      for j = i, math.min(i + most - 1, #vecs) do blk[#blk + 1] = vecs[j] end
+      out[#out + 1] = blk
+    end
+    return out
+  end
   local out, i = {}, 1
   for bi = 1, nb do
     local size = (#vecs - i + 1 + (nb - bi)) // (nb - bi + 1)
@@ -77,20 +93,70 @@ local function tile_rows(isa, nvec, batch, cap)
   return r
 end
 
--- Emits body(depth, width) for blocks k0 = 0, step, ... of `total` inputs: a loop over the
--- whole blocks (its body in braces when `braces`), then one block of the rest.
-local function k_blocks(b, d, total, step, braces, body)
+-- Emits body(depth, width) for blocks var = 0, step, ... of `total` (var "k0" unless
+-- given): a loop over the whole blocks (its body in braces when `braces`), then one block
+-- of the rest. A single block is not a loop.
+local function k_blocks(b, d, total, step, braces, body, var)
+  var = var or "k0"
   local full, rest = total // step, total % step
-  if full > 0 then
-    b.put(d, "for (int k0 = 0; k0 < " .. full * step .. "; k0 += " .. step .. ")" .. (braces and " {" or ""))
+  if full > 1 then
+    b.put(d, "for (int " .. var .. " = 0; " .. var .. " < " .. full * step .. "; " .. var .. " += " .. step .. ")"
+      .. (braces and " {" or ""))
     body(d + 1, step)
     if braces then b.put(d, "}") end
+  elseif full == 1 then
+    b.put(d, "{")
+    b.put(d + 1, "const int " .. var .. " = 0;")
+    body(d + 1, step)
+    b.put(d, "}")
   end
   if rest > 0 then
     b.put(d, "{")
-    b.put(d + 1, "const int k0 = " .. full * step .. ";")
+    b.put(d + 1, "const int " .. var .. " = " .. full * step .. ";")
     body(d + 1, rest)
     b.put(d, "}")
+  end
+end
+
+-- The column blocks as loops: each run of consecutive blocks of one shape (the same
+-- number of vectors, all whole) is one group {j0 = its first column, count = blocks,
+-- width = columns per block, vecs = the shape, offsets from the block's first column}.
+-- At most three groups (blocks() makes two sizes; the partial vector ends the last), so
+-- the code does not grow with the width.
+local function column_groups(blks, V)
+  local groups = {}
+  for _, blk in ipairs(blks) do
+    local whole = true
+    for _, vec in ipairs(blk) do whole = whole and vec.lanes == V end
+    local g = groups[#groups]
+    if g and whole and g.whole and #g.vecs == #blk then
+      g.count = g.count + 1
+    else
+      local rel = {}
+      for v, vec in ipairs(blk) do rel[v] = {off = vec.off - blk[1].off, lanes = vec.lanes} end
+      groups[#groups + 1] = {j0 = blk[1].off, count = 1, width = #blk * V, vecs = rel, whole = whole}
+    end
+  end
+  return groups
+end
+
+-- Emits body(depth, group) once per group: a loop over j0 (the group's blocks), or, for
+-- at most UNROLL_BLOCKS blocks (small layers), each block with j0 a constant.
+local UNROLL_BLOCKS = 4
+local function group_loops(b, d, groups, body)
+  for _, g in ipairs(groups) do
+    if g.count <= UNROLL_BLOCKS then
+      for j0 = g.j0, g.j0 + (g.count - 1) * g.width, g.width do
+        b.put(d, "{")
+        b.put(d + 1, "const int j0 = " .. j0 .. ";")
+        body(d + 1, g)
+        b.put(d, "}")
+      end
+    else
+      b.put(d, "for (int j0 = " .. g.j0 .. "; j0 < " .. g.j0 + g.count * g.width .. "; j0 += " .. g.width .. ") {")
+      body(d + 1, g)
+      b.put(d, "}")
+    end
   end
 end
 
@@ -129,7 +195,7 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
   if t.pre then t.pre(b, d + 1) end
   for r = 0, rows - 1 do
     local decl = {}
-    for v = 1, #vecs do decl[v] = string.format("c%d_%d = %s", r, v - 1, t.init and t.init(v) or isa.zero()) end
+    for v = 1, #vecs do decl[v] = string.format("c%d_%d = %s", r, v - 1, t.init and t.init(v, r) or isa.zero()) end
     b.put(d + 1, vt .. " " .. table.concat(decl, ", ") .. ";")
   end
   if t.extra then t.extra.init(b, d + 1) end
@@ -164,11 +230,11 @@ end
 -- ("transposed tail"): when N leaves a tail of at most a quarter vector after at least
 -- one full vector and the batch fills whole tiles, a masked vector would waste most of
 -- its lanes on every step while the dot products cost about tail/width of the work.
-local function column_plan(isa, N, batch, kred)
+-- `most` vectors per block (default: the schedule's tiling of xw).
+local function column_plan(isa, N, batch, kred, most)
   local V = isa.width
   local rows = math.min(isa.max_rows, batch or isa.max_rows)
-  -- small batches: fewer rows, so wider tiles (one pass over W) fit the registers
-  local most = math.max(isa.vec_max, math.min(isa.acc_regs // (rows + 1), 12))
+  most = most or schedule.tiling(isa, "xw", {K = kred, N = N, batch = batch}).vecs
   local full, tail = N // V, N % V
   local plan = {tail = 0}
   if tail > 0 and full > 0 and tail * 4 <= V and rows == isa.max_rows
@@ -192,57 +258,126 @@ local function copy_tail(b, d, dst, w, K, N, j0, t)
   b.put(d, "}")
 end
 
--- y [n][N] = x [n][K] · W [K][N] + b, then a = f(y) when a.act.
+-- y [n][N] = x [n][K] · W [K][N] + b, then a = f(y) when a.act. Batch 1 is
+-- gen/kernels/stream.lua's; otherwise the schedule's tiling (a.tiling, else
+-- schedule.tiling) chooses the tile width, the loop order, packing and the block of the
+-- reduction; the tiles are unrolled, the column blocks and rows are loops.
 function M.matmul_xw(a, isa)
   local b = buffer()
   local V = isa.width
   local one = stream.xw(a, isa)   -- batch 1: gen/kernels/stream.lua
   if one then return one end
-  local plan = column_plan(isa, a.N, a.batch, a.K)
+  local tp = a.tiling or schedule.tiling(isa, "xw", a)
+  local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], a.batch)
+  local groups = column_groups(blks, V)
+  local cols = tp.order == "columns" or tp.pack
+  local kc = cols and math.min(tp.kc or a.K, a.K) or a.K
+  local kblocked = kc < a.K
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
+    .. (cols and "; column blocks outer" or "; row tiles outer")
+    .. (tp.pack and ", each panel of W packed" or "")
+    .. (kblocked and ", " .. kc .. " inputs at a time" or "")
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as dot products over k" or "") .. " */")
   if plan.tail > 0 then copy_tail(b, 1, "wtl", a.w, a.K, a.N, plan.tail0, plan.tail) end
-  local function store_out(b2, d2, r, off, c, lanes)
+  if tp.pack then b.put(1, "_Alignas(64) float pw[" .. kc * #blks[1] * V .. "];") end
+  local function store_act(b2, d2, r, off, c, lanes)
     local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
-    b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
-    if a.act then
-      local ao = "(i + " .. r .. ") * " .. a.act.out_ld .. " + " .. off
-      local v = lanes and epilogue.forward(a.act, isa, c)
-      if v then
-        b2.put(d2, vstore(isa, a.act.out, ao, v, lanes))
-      elseif lanes then
-        -- no vector spelling: lane by lane from the y just stored, while it is in L1
-        b2.put(d2, "for (int l = 0; l < " .. lanes .. "; l++) " .. a.act.out .. "[" .. ao .. " + l] = "
-          .. epilogue.forward_scalar(a.act, a.y .. "[" .. yo .. " + l]") .. ";")
-      else
-        b2.put(d2, a.act.out .. "[" .. ao .. "] = " .. epilogue.forward_scalar(a.act, c) .. ";")
-      end
+    local ao = "(i + " .. r .. ") * " .. a.act.out_ld .. " + " .. off
+    local v = lanes and epilogue.forward(a.act, isa, c)
+    if v then
+      b2.put(d2, vstore(isa, a.act.out, ao, v, lanes))
+    elseif lanes then
+      -- no vector spelling: lane by lane from the y just stored, while it is in L1
+      b2.put(d2, "for (int l = 0; l < " .. lanes .. "; l++) " .. a.act.out .. "[" .. ao .. " + l] = "
+        .. epilogue.forward_scalar(a.act, a.y .. "[" .. yo .. " + l]") .. ";")
+    else
+      b2.put(d2, a.act.out .. "[" .. ao .. "] = " .. epilogue.forward_scalar(a.act, c) .. ";")
     end
   end
-  row_loop(b, 1, R, function(bb, d, rows)
-    for _, blk in ipairs(blks) do
-      reduce_tile(bb, d, isa, rows, blk, {
-        var = "k", count = a.K,
-        pre = function(b2, d2)
-          b2.put(d2, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. ";")
-        end,
-        init = function(v) return vload(isa, a.b, blk[v].off, blk[v].lanes) end,
-        brow = function(k) return at(a.w, k .. " * " .. a.N) end,
-        a = function(r, k) return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]" end,
-        finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, vec.off, c, vec.lanes) end,
-      })
+  local function store_out(b2, d2, r, off, c, lanes, no_act)
+    local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
+    b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
+    if a.act and not no_act then store_act(b2, d2, r, off, c, lanes) end
+  end
+  -- one register tile of `rows` rows over the group's block at column j0, inputs kb ..
+  -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after
+  -- the first block and the activation waits for the last)
+  local function tile(bb, d, rows, g, count)
+    reduce_tile(bb, d, isa, rows, g.vecs, {
+      var = "k", count = count,
+      pre = function(b2, d2)
+        b2.put(d2, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
+        if kblocked then
+          -- the sums start from the bias (every row: stride 0) or from y's partial sums
+          b2.put(d2, "const float *ci = kb == 0 ? " .. a.b .. " + j0 : " .. a.y .. " + i * " .. a.y_ld .. " + j0;")
+          if rows > 1 then b2.put(d2, "const int cs = kb == 0 ? 0 : " .. a.y_ld .. ";") end
+        end
+      end,
+      init = function(v, r)
+        local vec = g.vecs[v]
+        if not kblocked then return vload(isa, a.b, jplus(vec.off), vec.lanes) end
+        return vload(isa, "ci", (r == 0 and "" or r .. " * cs + ") .. vec.off, vec.lanes)
+      end,
+      brow = function(k)
+        if tp.pack then return "pw + " .. k .. " * " .. g.width end
+        return at(a.w, "(" .. (kblocked and "kb + " or "") .. k .. ") * " .. a.N .. " + j0")
+      end,
+      aligned = tp.pack,
+      a = function(r, k) return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]" end,
+      finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
+    })
+  end
+  local function tail_tiles(bb, d, rows)
+    M.dot_tile(bb, d, isa, rows, plan.tail, a.K, a.x .. " + i * " .. a.x_ld, a.x_ld, "wtl", function(b2, d2, r, c, sum)
+      local j = plan.tail0 + c
+      b2.put(d2, "{ const float s = " .. sum .. " + " .. a.b .. "[" .. j .. "];")
+      store_out(b2, d2 + 1, r, j, "s", nil)
+      b2.put(d2, "}")
+    end)
+  end
+  if not cols then
+    row_loop(b, 1, R, function(bb, d, rows)
+      group_loops(bb, d, groups, function(d2, g) tile(bb, d2, rows, g, a.K) end)
+      if plan.tail > 0 then tail_tiles(bb, d, rows) end
+    end)
+    return b.text()
+  end
+  group_loops(b, 1, groups, function(d, g)
+    local function kblock(d2, count)
+      if tp.pack then
+        -- the panel rows kb .. kb+count-1 of this block, contiguous and aligned
+        b.put(d2, "for (int k = 0; k < " .. count .. "; k++) {")
+        for _, vec in ipairs(g.vecs) do
+          local src = vload(isa, a.w, "(" .. (kblocked and "kb + " or "") .. "k) * " .. a.N .. " + j0 + " .. vec.off, vec.lanes)
+          b.put(d2 + 1, astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, src))
+        end
+        b.put(d2, "}")
+      end
+      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
     end
-    if plan.tail > 0 then
-      M.dot_tile(bb, d, isa, rows, plan.tail, a.K, a.x .. " + i * " .. a.x_ld, a.x_ld, "wtl", function(b2, d2, r, c, sum)
-        local j = plan.tail0 + c
-        b2.put(d2, "{ const float s = " .. sum .. " + " .. a.b .. "[" .. j .. "];")
-        store_out(b2, d2 + 1, r, j, "s", nil)
-        b2.put(d2, "}")
-      end)
+    if kblocked then
+      k_blocks(b, d, a.K, kc, true, kblock, "kb")
+      if a.act then
+        -- the activation of the finished block, from y while it is in L1
+        b.put(d, "for (int i = 0; i < n; i++) {")
+        for _, vec in ipairs(g.vecs) do
+          if epilogue.forward(a.act, isa, "s") then
+            b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
+            store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
+            b.put(d + 1, "}")
+          else
+            store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
+          end
+        end
+        b.put(d, "}")
+      end
+    else
+      kblock(d, a.K)
     end
   end)
+  if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
   return b.text()
 end
 
@@ -292,65 +427,91 @@ function M.dot_tile(b, d, isa, rows, t, K, xr, ld, wt, done)
   end
 end
 
--- dx [n][K] = g [n][N] · Wᵀ, times f'(m) of the previous activation when a.mask. W [K][N] is read one k-block at
--- a time into a transposed copy wt [N][KB] on the stack (at most 16 KB), so the tile
--- loads W along k.
+-- dx [n][K] = g [n][N] · Wᵀ, times f'(m) of the previous activation when a.mask. W [K][N]
+-- is read one block of KB inputs x jc outputs at a time into a transposed copy wt [jc][KB]
+-- on the stack (the tiling's jc), so the tile loads W along k; when N > jc the sums over
+-- j are carried in dx from one block to the next and f' is applied after the last.
 function M.matmul_gwt(a, isa)
   local b = buffer()
   local V = isa.width
-  local kv = math.max(1, math.min(isa.vec_max, 16384 // (4 * a.N * V)))
+  local tp = a.tiling or schedule.tiling(isa, "gwt", a)
+  local kv = tp.vecs
   local KB = kv * V
-  local R = tile_rows(isa, kv, a.batch, 3 * isa.max_rows)
+  local R = tile_rows(isa, kv, a.batch, tp.rows)
+  local JC = math.min(tp.jc, a.N)
+  local jblocked = JC < a.N
   b.put(1, "/* register tiles: " .. R .. " rows x " .. kv .. " vectors of " .. V
-    .. "; W transposed " .. KB .. " inputs at a time */")
-  b.put(1, "_Alignas(64) float wt[" .. a.N * KB .. "];")
+    .. "; W transposed " .. KB .. " inputs x " .. JC .. " outputs at a time */")
+  b.put(1, "_Alignas(64) float wt[" .. JC * KB .. "];")
+  local function dxo(row, k0, off) return row .. " * " .. a.dx_ld .. " + " .. k0 .. " + " .. off end
   local function block(d, k0, width)
     local vecs = vectors(width, V)
-    -- wt[j][kk] = w[k0 + kk][j]: whole T x T blocks with the ISA's register transpose,
-    -- the rest (and ISAs without one) element by element
-    local T = isa.transpose_n
-    local jt, kt = 0, 0
-    if isa.transpose then
-      jt, kt = a.N // T * T, width // T * T
+    local function jblock(dj, jn)
+      local jb = jblocked and "jb + " or ""
+      -- wt[j][kk] = w[k0 + kk][jb + j]: whole T x T blocks with the ISA's register
+      -- transpose, the rest (and ISAs without one) element by element
+      local T = isa.transpose_n
+      local jt, kt = 0, 0
+      if isa.transpose then
+        jt, kt = jn // T * T, width // T * T
+      end
+      if jt > 0 and kt > 0 then
+        b.put(dj, "for (int j = 0; j < " .. jt .. "; j += " .. T .. ")")
+        b.put(dj + 1, "for (int kk = 0; kk < " .. kt .. "; kk += " .. T .. ")")
+        b.put(dj + 2, isa.transpose .. "(wt + j * " .. KB .. " + kk, " .. KB .. ", " .. a.w .. " + (" .. k0 .. " + kk) * "
+          .. a.N .. " + " .. jb .. "j, " .. a.N .. ");")
+      else
+        jt, kt = 0, 0
+      end
+      if kt < width then   -- rows kk >= kt, every j
+        b.put(dj, "for (int kk = " .. kt .. "; kk < " .. width .. "; kk++)")
+        b.put(dj + 1, "for (int j = 0; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
+          .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
+      end
+      if jt < jn and kt > 0 then   -- columns j >= jt of the rows kk < kt
+        b.put(dj, "for (int kk = 0; kk < " .. kt .. "; kk++)")
+        b.put(dj + 1, "for (int j = " .. jt .. "; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
+          .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
+      end
+      row_loop(b, dj, R, function(bb, dd, rows)
+        reduce_tile(bb, dd, isa, rows, vecs, {
+          var = "j", count = jn,
+          pre = function(b2, d2)
+            b2.put(d2, "const float *restrict gr = " .. a.g .. " + i * " .. a.g_ld .. (jblocked and " + jb" or "") .. ";")
+            if jblocked then b2.put(d2, "const float *ci = " .. a.dx .. " + i * " .. a.dx_ld .. " + " .. k0 .. ";") end
+          end,
+          init = jblocked and function(v, r)
+            return "jb == 0 ? " .. isa.zero() .. " : "
+              .. vload(isa, "ci", (r == 0 and "" or r * a.dx_ld .. " + ") .. vecs[v].off, vecs[v].lanes)
+          end or nil,
+          brow = function(j) return "wt + " .. j .. " * " .. KB end,
+          aligned = true,
+          a = function(r, j) return "gr[" .. (r == 0 and "" or r * a.g_ld .. " + ") .. j .. "]" end,
+          finish = function(b2, d2, r, _, vec, c)
+            local row = "(i + " .. r .. ")"
+            local v = c
+            if a.mask and not jblocked then
+              v = epilogue.grad(a.mask_act, isa, c, vload(isa, a.mask, row .. " * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off, vec.lanes))
+            end
+            b2.put(d2, vstore(isa, a.dx, dxo(row, k0, vec.off), v, vec.lanes))
+          end,
+        })
+      end)
     end
-    if jt > 0 and kt > 0 then
-      b.put(d, "for (int j = 0; j < " .. jt .. "; j += " .. T .. ")")
-      b.put(d + 1, "for (int kk = 0; kk < " .. kt .. "; kk += " .. T .. ")")
-      b.put(d + 2, isa.transpose .. "(wt + j * " .. KB .. " + kk, " .. KB .. ", " .. a.w .. " + (" .. k0 .. " + kk) * "
-        .. a.N .. " + j, " .. a.N .. ");")
-    else
-      jt, kt = 0, 0
+    if not jblocked then return jblock(d, a.N) end
+    k_blocks(b, d, a.N, JC, true, jblock, "jb")
+    if a.mask then
+      -- f'(m) on the finished block, while it is in L1
+      b.put(d, "for (int i = 0; i < n; i++) {")
+      for _, vec in ipairs(vecs) do
+        local g = vload(isa, a.dx, dxo("i", k0, vec.off), vec.lanes)
+        local m = vload(isa, a.mask, "i * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off, vec.lanes)
+        b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. g .. ";")
+        b.put(d + 2, vstore(isa, a.dx, dxo("i", k0, vec.off), epilogue.grad(a.mask_act, isa, "s", m), vec.lanes))
+        b.put(d + 1, "}")
+      end
+      b.put(d, "}")
     end
-    if kt < width then   -- rows kk >= kt, every j
-      b.put(d, "for (int kk = " .. kt .. "; kk < " .. width .. "; kk++)")
-      b.put(d + 1, "for (int j = 0; j < " .. a.N .. "; j++) wt[j * " .. KB .. " + kk] = "
-        .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + j];")
-    end
-    if jt < a.N and kt > 0 then   -- columns j >= jt of the rows kk < kt
-      b.put(d, "for (int kk = 0; kk < " .. kt .. "; kk++)")
-      b.put(d + 1, "for (int j = " .. jt .. "; j < " .. a.N .. "; j++) wt[j * " .. KB .. " + kk] = "
-        .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + j];")
-    end
-    row_loop(b, d, R, function(bb, dd, rows)
-      reduce_tile(bb, dd, isa, rows, vecs, {
-        var = "j", count = a.N,
-        pre = function(b2, d2)
-          b2.put(d2, "const float *restrict gr = " .. a.g .. " + i * " .. a.g_ld .. ";")
-        end,
-        brow = function(j) return "wt + " .. j .. " * " .. KB end,
-        aligned = true,
-        a = function(r, j) return "gr[" .. (r == 0 and "" or r * a.g_ld .. " + ") .. j .. "]" end,
-        finish = function(b2, d2, r, _, vec, c)
-          local row = "(i + " .. r .. ")"
-          local v = c
-          if a.mask then
-            v = epilogue.grad(a.mask_act, isa, c,
-                              vload(isa, a.mask, row .. " * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off, vec.lanes))
-          end
-          b2.put(d2, vstore(isa, a.dx, row .. " * " .. a.dx_ld .. " + " .. k0 .. " + " .. vec.off, v, vec.lanes))
-        end,
-      })
-    end)
   end
   k_blocks(b, 1, a.K, KB, true, function(d, width) block(d, "k0", width) end)
   return b.text()
@@ -450,21 +611,20 @@ local function tail_pass(b, a, isa, plan)
   b.put(1, "}")
 end
 
--- db [N] = Σ_i g: vectors of sums over the rows, eight vectors at a time.
+-- db [N] = Σ_i g: vectors of sums over the rows, eight vectors at a time (a loop over the
+-- blocks of one shape).
 local function bias_sums(b, a, isa)
-  for _, blk in ipairs(blocks(vectors(a.N, isa.width), 8)) do
-    b.put(1, "{")
+  group_loops(b, 1, column_groups(blocks(vectors(a.N, isa.width), 8), isa.width), function(d, g)
     local decl = {}
-    for v = 1, #blk do decl[v] = "s" .. (v - 1) .. " = " .. isa.zero() end
-    b.put(2, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
-    b.put(2, "for (int i = 0; i < n; i++) {")
-    for v, vec in ipairs(blk) do
-      b.put(3, "s" .. (v - 1) .. " = " .. isa.add("s" .. (v - 1), vload(isa, a.g, "i * " .. a.g_ld .. " + " .. vec.off, vec.lanes)) .. ";")
+    for v = 1, #g.vecs do decl[v] = "s" .. (v - 1) .. " = " .. isa.zero() end
+    b.put(d, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
+    b.put(d, "for (int i = 0; i < n; i++) {")
+    for v, vec in ipairs(g.vecs) do
+      b.put(d + 1, "s" .. (v - 1) .. " = " .. isa.add("s" .. (v - 1), vload(isa, a.g, "i * " .. a.g_ld .. " + " .. jplus(vec.off), vec.lanes)) .. ";")
     end
-    b.put(2, "}")
-    for v, vec in ipairs(blk) do b.put(2, vstore(isa, a.db, vec.off, "s" .. (v - 1), vec.lanes)) end
-    b.put(1, "}")
-  end
+    b.put(d, "}")
+    for v, vec in ipairs(g.vecs) do b.put(d, vstore(isa, a.db, jplus(vec.off), "s" .. (v - 1), vec.lanes)) end
+  end)
 end
 
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
@@ -475,37 +635,49 @@ end
 function M.matmul_xtg(a, isa)
   local b = buffer()
   local V = isa.width
-  local plan = column_plan(isa, a.N, a.batch, a.K)
+  local tp = a.tiling or schedule.tiling(isa, "xtg", a)
+  local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], nil)
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "") .. " */")
   local extra = folded_tail(b, a, isa, plan, R)
+  local groups = column_groups(blks, V)
+  if extra and groups[1].count > 1 then
+    -- the folded tail rides in the first block only: that block on its own
+    local g = groups[1]
+    table.insert(groups, 1, {j0 = g.j0, count = 1, width = g.width, vecs = g.vecs, whole = g.whole})
+    g.j0, g.count = g.j0 + g.width, g.count - 1
+  end
   local function ktile(d, rows)
-    for bi, blk in ipairs(blks) do
-      reduce_tile(b, d, isa, rows, blk, {
-        extra = bi == 1 and extra or nil,
+    local first = true
+    group_loops(b, d, groups, function(d2, g)
+      reduce_tile(b, d2, isa, rows, g.vecs, {
+        extra = first and extra or nil,
         var = "i", count = "n",
-        brow = function(i) return at(a.g, i .. " * " .. a.g_ld) end,
+        brow = function(i) return at(a.g, i .. " * " .. a.g_ld .. " + j0") end,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
-        finish = function(b2, d2, r, _, vec, c)
-          b2.put(d2, vstore(isa, a.dw, "(k0 + " .. r .. ") * " .. a.N .. " + " .. vec.off, c, vec.lanes))
+        -- dr: the tile's first element of dW (row r at r * N from it)
+        pre = function(b2, d3) b2.put(d3, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end,
+        finish = function(b2, d3, r, _, vec, c)
+          b2.put(d3, vstore(isa, "dr", r * a.N + vec.off, c, vec.lanes))
         end,
         -- the SGD update of the whole tile under one test of wu
-        post = a.sgd and function(b2, d2, rows2, vecs2)
-          local dd = d2
-          if a.sgd.optional then b2.put(d2, "if (" .. a.sgd.w .. " != NULL) {"); dd = d2 + 1 end
+        post = a.sgd and function(b2, d3, rows2, vecs2)
+          b2.put(d3, (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. "{")
+          b2.put(d3 + 1, "float *wr = " .. a.sgd.w .. " + k0 * " .. a.N .. " + j0;")
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
-              local o = "(k0 + " .. r .. ") * " .. a.N .. " + " .. vec.off
+              local o = r * a.N + vec.off
               local c = string.format("c%d_%d", r, v - 1)
-              b2.put(dd, vstore(isa, a.sgd.w, o, isa.fma(c, "nlr", vload(isa, a.sgd.w, o, vec.lanes)), vec.lanes))
+              b2.put(d3 + 1, vstore(isa, "wr", o, isa.fma(c, "nlr", vload(isa, "wr", o, vec.lanes)), vec.lanes))
             end
           end
-          if a.sgd.optional then b2.put(d2, "}") end
+          b2.put(d3, "}")
         end or nil,
       })
-    end
+      first = false
+    end)
   end
   if a.sgd then b.put(1, "const " .. isa.vtype .. " nlr = " .. isa.broadcast("-(" .. a.sgd.lr .. ")") .. ";") end
   k_blocks(b, 1, a.K, R, true, ktile)
@@ -515,5 +687,5 @@ function M.matmul_xtg(a, isa)
 end
 
 -- The tile planners, for the unit tests (tests/gen/unit.lua).
-M.vectors, M.blocks, M.column_plan = vectors, blocks, column_plan
+M.vectors, M.blocks, M.column_plan, M.column_groups = vectors, blocks, column_plan, column_groups
 return M

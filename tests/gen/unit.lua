@@ -84,6 +84,7 @@ end
 check(tiled.vectors(50, 16)[4].lanes == 2, "vectors(50, 16): the last one has 2 lanes")
 
 -- blocks(vecs, most): the vectors in order, in blocks of at most `most`, sizes differing by <= 1
+-- up to four blocks, past that whole blocks of `most` and one of the rest
 for n = 1, 30 do
   for most = 1, 6 do
     local vecs = tiled.vectors(n * 4, 4)
@@ -95,8 +96,20 @@ for n = 1, 30 do
         check(vec == vecs[seen], "blocks(%d, %d): vector %d out of order", n, most, seen)
       end
     end
-    check(seen == n and hi <= most and hi - lo <= 1 and #blks == (n + most - 1) // most,
+    local shape_ok = #blks <= 4 and hi - lo <= 1
+    if #blks > 4 then
+      shape_ok = true
+      for b = 1, #blks - 1 do shape_ok = shape_ok and #blks[b] == most end
+    end
+    check(seen == n and hi <= most and shape_ok and #blks == (n + most - 1) // most,
           "blocks(%d vectors, most %d): %d blocks of %d..%d", n, most, #blks, lo, hi)
+    -- column_groups: runs of one block shape, covering the blocks in order, at most 3
+    local groups, col = tiled.column_groups(blks, 4), 0
+    for _, g in ipairs(groups) do
+      check(g.j0 == col and g.width == #g.vecs * 4, "column_groups(%d, %d): group at %d", n, most, g.j0)
+      col = col + g.count * g.width
+    end
+    check(col == n * 4 and #groups <= 3, "column_groups(%d, %d): %d columns in %d groups", n, most, col, #groups)
   end
 end
 
@@ -124,6 +137,34 @@ end
 local p50 = tiled.column_plan(require "isa.avx512", 50, 64, 784)
 check(p50.tail == 2 and p50.tail0 == 48 and #p50.vecs == 3, "avx512 50 columns: 3 vectors + 2 as dot products")
 check(tiled.column_plan(require "isa.avx512", 50, 1, 784).tail == 0, "batch 1: no transposed tail")
+
+-- schedule.block: one block shape when a divisor fits, whole blocks of `most` otherwise
+local schedule = require "schedule"
+check(schedule.block(700, 1024, 1) == 700, "block: all of it when it fits")
+check(schedule.block(1024, 512, 16) == 512 and schedule.block(784, 170, 16) == 112, "block: a divisor, multiple of unit")
+check(schedule.block(1023, 160, 16) == 93, "block: a divisor, not a multiple of the unit")
+check(schedule.block(1031, 512, 8) == 512, "block: a prime leaves whole blocks and a rest")
+for total = 1, 300 do
+  for _, most in ipairs({1, 7, 16, 64}) do
+    local c = schedule.block(total, most, 4)
+    check(c >= 1 and c <= math.max(most, 1) and (c == most or total % c == 0 or c == total),
+          "block(%d, %d) = %d", total, most, c)
+  end
+end
+-- tiling: pack by size or by a 4 KB row stride, never at batch 1; the panel bounded;
+-- overrides win; the transposed block of W bounded
+local avx2 = require "isa.avx2"
+local t = schedule.tiling(avx2, "xw", {K = 784, N = 1024, batch = 64})
+check(t.pack and t.order == "columns" and t.kc * t.vecs * avx2.width * 4 <= schedule.PANEL_BYTES,
+      "tiling xw 784x1024: packed, panel within PANEL_BYTES")
+check(not schedule.tiling(avx2, "xw", {K = 784, N = 1024, batch = 1}).pack, "tiling xw: no packing at batch 1")
+check(not schedule.tiling(avx2, "xw", {K = 20, N = 10, batch = 64}).pack, "tiling xw: a small layer is not packed")
+check(schedule.tiling(avx2, "xw", {K = 784, N = 1024, batch = 64}, {pack = false, order = "rows"}).pack == false,
+      "tiling: an override replaces the default")
+for _, isa in ipairs(ISAS) do
+  local g = schedule.tiling(isa, "gwt", {K = 2048, N = 2048, batch = 64})
+  check(g.jc * g.vecs * isa.width * 4 <= schedule.WT_BYTES and 2048 % g.jc == 0, "%s tiling gwt 2048: jc %d", isa.name, g.jc)
+end
 
 -- flat_plan (B = 1 on an ISA with a lane permute): one period is lcm(N, V) floats
 local stream = require "kernels.stream"

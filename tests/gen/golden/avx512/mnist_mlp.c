@@ -101,7 +101,7 @@ static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
    x [n][784], W [784][50], b [50] -> z [n][50], a [n][50]. */
 static void l0_linear_relu_forward(float *restrict z, float *restrict a, const float *restrict x,
                                    const float *restrict w, const float *restrict b, int n) {
-  /* register tiles: 8 rows x 3 vectors of 16; columns 48..49 as dot products over k */
+  /* register tiles: 8 rows x 3 vectors of 16; row tiles outer; columns 48..49 as dot products over k */
   _Alignas(64) float wtl[1568];
   for (int k = 0; k < 784; k++) {
     wtl[k] = w[k * 50 + 48];
@@ -111,75 +111,78 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
     int i = 0;
     for (; i + 8 <= n; i += 8) {
       {
-        const float *restrict xr = x + i * 784;
-        __m512 c0_0 = _mm512_loadu_ps(b), c0_1 = _mm512_loadu_ps(b + 16), c0_2 = _mm512_loadu_ps(b + 32);
-        __m512 c1_0 = _mm512_loadu_ps(b), c1_1 = _mm512_loadu_ps(b + 16), c1_2 = _mm512_loadu_ps(b + 32);
-        __m512 c2_0 = _mm512_loadu_ps(b), c2_1 = _mm512_loadu_ps(b + 16), c2_2 = _mm512_loadu_ps(b + 32);
-        __m512 c3_0 = _mm512_loadu_ps(b), c3_1 = _mm512_loadu_ps(b + 16), c3_2 = _mm512_loadu_ps(b + 32);
-        __m512 c4_0 = _mm512_loadu_ps(b), c4_1 = _mm512_loadu_ps(b + 16), c4_2 = _mm512_loadu_ps(b + 32);
-        __m512 c5_0 = _mm512_loadu_ps(b), c5_1 = _mm512_loadu_ps(b + 16), c5_2 = _mm512_loadu_ps(b + 32);
-        __m512 c6_0 = _mm512_loadu_ps(b), c6_1 = _mm512_loadu_ps(b + 16), c6_2 = _mm512_loadu_ps(b + 32);
-        __m512 c7_0 = _mm512_loadu_ps(b), c7_1 = _mm512_loadu_ps(b + 16), c7_2 = _mm512_loadu_ps(b + 32);
-        for (int k = 0; k < 784; k++) {
-          const float *restrict bk = w + k * 50;
-          const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
-          { const __m512 s = _mm512_set1_ps(xr[784 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
-          { const __m512 s = _mm512_set1_ps(xr[1568 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
-          { const __m512 s = _mm512_set1_ps(xr[2352 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
-          { const __m512 s = _mm512_set1_ps(xr[3136 + k]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
-          { const __m512 s = _mm512_set1_ps(xr[3920 + k]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
-          { const __m512 s = _mm512_set1_ps(xr[4704 + k]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
-          { const __m512 s = _mm512_set1_ps(xr[5488 + k]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 784;
+          __m512 c0_0 = _mm512_loadu_ps(b + j0), c0_1 = _mm512_loadu_ps(b + j0 + 16), c0_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c1_0 = _mm512_loadu_ps(b + j0), c1_1 = _mm512_loadu_ps(b + j0 + 16), c1_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c2_0 = _mm512_loadu_ps(b + j0), c2_1 = _mm512_loadu_ps(b + j0 + 16), c2_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c3_0 = _mm512_loadu_ps(b + j0), c3_1 = _mm512_loadu_ps(b + j0 + 16), c3_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c4_0 = _mm512_loadu_ps(b + j0), c4_1 = _mm512_loadu_ps(b + j0 + 16), c4_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c5_0 = _mm512_loadu_ps(b + j0), c5_1 = _mm512_loadu_ps(b + j0 + 16), c5_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c6_0 = _mm512_loadu_ps(b + j0), c6_1 = _mm512_loadu_ps(b + j0 + 16), c6_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c7_0 = _mm512_loadu_ps(b + j0), c7_1 = _mm512_loadu_ps(b + j0 + 16), c7_2 = _mm512_loadu_ps(b + j0 + 32);
+          for (int k = 0; k < 784; k++) {
+            const float *restrict bk = w + (k) * 50 + j0;
+            const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+            { const __m512 s = _mm512_set1_ps(xr[784 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+            { const __m512 s = _mm512_set1_ps(xr[1568 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
+            { const __m512 s = _mm512_set1_ps(xr[2352 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
+            { const __m512 s = _mm512_set1_ps(xr[3136 + k]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
+            { const __m512 s = _mm512_set1_ps(xr[3920 + k]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
+            { const __m512 s = _mm512_set1_ps(xr[4704 + k]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
+            { const __m512 s = _mm512_set1_ps(xr[5488 + k]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
+          }
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0, c1_0);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 16, c1_1);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 32, c1_2);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 2) * 50 + j0, c2_0);
+          _mm512_storeu_ps(a + (i + 2) * 50 + j0, _mm512_max_ps(c2_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 16, c2_1);
+          _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 16, _mm512_max_ps(c2_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 32, c2_2);
+          _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 32, _mm512_max_ps(c2_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 3) * 50 + j0, c3_0);
+          _mm512_storeu_ps(a + (i + 3) * 50 + j0, _mm512_max_ps(c3_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 16, c3_1);
+          _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 16, _mm512_max_ps(c3_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 32, c3_2);
+          _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 32, _mm512_max_ps(c3_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 4) * 50 + j0, c4_0);
+          _mm512_storeu_ps(a + (i + 4) * 50 + j0, _mm512_max_ps(c4_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 4) * 50 + j0 + 16, c4_1);
+          _mm512_storeu_ps(a + (i + 4) * 50 + j0 + 16, _mm512_max_ps(c4_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 4) * 50 + j0 + 32, c4_2);
+          _mm512_storeu_ps(a + (i + 4) * 50 + j0 + 32, _mm512_max_ps(c4_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 5) * 50 + j0, c5_0);
+          _mm512_storeu_ps(a + (i + 5) * 50 + j0, _mm512_max_ps(c5_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 5) * 50 + j0 + 16, c5_1);
+          _mm512_storeu_ps(a + (i + 5) * 50 + j0 + 16, _mm512_max_ps(c5_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 5) * 50 + j0 + 32, c5_2);
+          _mm512_storeu_ps(a + (i + 5) * 50 + j0 + 32, _mm512_max_ps(c5_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 6) * 50 + j0, c6_0);
+          _mm512_storeu_ps(a + (i + 6) * 50 + j0, _mm512_max_ps(c6_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 6) * 50 + j0 + 16, c6_1);
+          _mm512_storeu_ps(a + (i + 6) * 50 + j0 + 16, _mm512_max_ps(c6_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 6) * 50 + j0 + 32, c6_2);
+          _mm512_storeu_ps(a + (i + 6) * 50 + j0 + 32, _mm512_max_ps(c6_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 7) * 50 + j0, c7_0);
+          _mm512_storeu_ps(a + (i + 7) * 50 + j0, _mm512_max_ps(c7_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 7) * 50 + j0 + 16, c7_1);
+          _mm512_storeu_ps(a + (i + 7) * 50 + j0 + 16, _mm512_max_ps(c7_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 7) * 50 + j0 + 32, c7_2);
+          _mm512_storeu_ps(a + (i + 7) * 50 + j0 + 32, _mm512_max_ps(c7_2, _mm512_setzero_ps()));
         }
-        _mm512_storeu_ps(z + (i + 0) * 50 + 0, c0_0);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 16, c0_1);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 32, c0_2);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 0, c1_0);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 16, c1_1);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 32, c1_2);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 2) * 50 + 0, c2_0);
-        _mm512_storeu_ps(a + (i + 2) * 50 + 0, _mm512_max_ps(c2_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 2) * 50 + 16, c2_1);
-        _mm512_storeu_ps(a + (i + 2) * 50 + 16, _mm512_max_ps(c2_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 2) * 50 + 32, c2_2);
-        _mm512_storeu_ps(a + (i + 2) * 50 + 32, _mm512_max_ps(c2_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 3) * 50 + 0, c3_0);
-        _mm512_storeu_ps(a + (i + 3) * 50 + 0, _mm512_max_ps(c3_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 3) * 50 + 16, c3_1);
-        _mm512_storeu_ps(a + (i + 3) * 50 + 16, _mm512_max_ps(c3_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 3) * 50 + 32, c3_2);
-        _mm512_storeu_ps(a + (i + 3) * 50 + 32, _mm512_max_ps(c3_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 4) * 50 + 0, c4_0);
-        _mm512_storeu_ps(a + (i + 4) * 50 + 0, _mm512_max_ps(c4_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 4) * 50 + 16, c4_1);
-        _mm512_storeu_ps(a + (i + 4) * 50 + 16, _mm512_max_ps(c4_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 4) * 50 + 32, c4_2);
-        _mm512_storeu_ps(a + (i + 4) * 50 + 32, _mm512_max_ps(c4_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 5) * 50 + 0, c5_0);
-        _mm512_storeu_ps(a + (i + 5) * 50 + 0, _mm512_max_ps(c5_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 5) * 50 + 16, c5_1);
-        _mm512_storeu_ps(a + (i + 5) * 50 + 16, _mm512_max_ps(c5_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 5) * 50 + 32, c5_2);
-        _mm512_storeu_ps(a + (i + 5) * 50 + 32, _mm512_max_ps(c5_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 6) * 50 + 0, c6_0);
-        _mm512_storeu_ps(a + (i + 6) * 50 + 0, _mm512_max_ps(c6_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 6) * 50 + 16, c6_1);
-        _mm512_storeu_ps(a + (i + 6) * 50 + 16, _mm512_max_ps(c6_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 6) * 50 + 32, c6_2);
-        _mm512_storeu_ps(a + (i + 6) * 50 + 32, _mm512_max_ps(c6_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 7) * 50 + 0, c7_0);
-        _mm512_storeu_ps(a + (i + 7) * 50 + 0, _mm512_max_ps(c7_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 7) * 50 + 16, c7_1);
-        _mm512_storeu_ps(a + (i + 7) * 50 + 16, _mm512_max_ps(c7_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 7) * 50 + 32, c7_2);
-        _mm512_storeu_ps(a + (i + 7) * 50 + 32, _mm512_max_ps(c7_2, _mm512_setzero_ps()));
       }
       {
         const float *restrict xq = x + i * 784;
@@ -270,43 +273,46 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
     }
     if (n - i >= 4) {
       {
-        const float *restrict xr = x + i * 784;
-        __m512 c0_0 = _mm512_loadu_ps(b), c0_1 = _mm512_loadu_ps(b + 16), c0_2 = _mm512_loadu_ps(b + 32);
-        __m512 c1_0 = _mm512_loadu_ps(b), c1_1 = _mm512_loadu_ps(b + 16), c1_2 = _mm512_loadu_ps(b + 32);
-        __m512 c2_0 = _mm512_loadu_ps(b), c2_1 = _mm512_loadu_ps(b + 16), c2_2 = _mm512_loadu_ps(b + 32);
-        __m512 c3_0 = _mm512_loadu_ps(b), c3_1 = _mm512_loadu_ps(b + 16), c3_2 = _mm512_loadu_ps(b + 32);
-        for (int k = 0; k < 784; k++) {
-          const float *restrict bk = w + k * 50;
-          const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
-          { const __m512 s = _mm512_set1_ps(xr[784 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
-          { const __m512 s = _mm512_set1_ps(xr[1568 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
-          { const __m512 s = _mm512_set1_ps(xr[2352 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 784;
+          __m512 c0_0 = _mm512_loadu_ps(b + j0), c0_1 = _mm512_loadu_ps(b + j0 + 16), c0_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c1_0 = _mm512_loadu_ps(b + j0), c1_1 = _mm512_loadu_ps(b + j0 + 16), c1_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c2_0 = _mm512_loadu_ps(b + j0), c2_1 = _mm512_loadu_ps(b + j0 + 16), c2_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c3_0 = _mm512_loadu_ps(b + j0), c3_1 = _mm512_loadu_ps(b + j0 + 16), c3_2 = _mm512_loadu_ps(b + j0 + 32);
+          for (int k = 0; k < 784; k++) {
+            const float *restrict bk = w + (k) * 50 + j0;
+            const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+            { const __m512 s = _mm512_set1_ps(xr[784 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+            { const __m512 s = _mm512_set1_ps(xr[1568 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
+            { const __m512 s = _mm512_set1_ps(xr[2352 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
+          }
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0, c1_0);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 16, c1_1);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 32, c1_2);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 2) * 50 + j0, c2_0);
+          _mm512_storeu_ps(a + (i + 2) * 50 + j0, _mm512_max_ps(c2_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 16, c2_1);
+          _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 16, _mm512_max_ps(c2_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 32, c2_2);
+          _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 32, _mm512_max_ps(c2_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 3) * 50 + j0, c3_0);
+          _mm512_storeu_ps(a + (i + 3) * 50 + j0, _mm512_max_ps(c3_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 16, c3_1);
+          _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 16, _mm512_max_ps(c3_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 32, c3_2);
+          _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 32, _mm512_max_ps(c3_2, _mm512_setzero_ps()));
         }
-        _mm512_storeu_ps(z + (i + 0) * 50 + 0, c0_0);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 16, c0_1);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 32, c0_2);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 0, c1_0);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 16, c1_1);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 32, c1_2);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 2) * 50 + 0, c2_0);
-        _mm512_storeu_ps(a + (i + 2) * 50 + 0, _mm512_max_ps(c2_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 2) * 50 + 16, c2_1);
-        _mm512_storeu_ps(a + (i + 2) * 50 + 16, _mm512_max_ps(c2_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 2) * 50 + 32, c2_2);
-        _mm512_storeu_ps(a + (i + 2) * 50 + 32, _mm512_max_ps(c2_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 3) * 50 + 0, c3_0);
-        _mm512_storeu_ps(a + (i + 3) * 50 + 0, _mm512_max_ps(c3_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 3) * 50 + 16, c3_1);
-        _mm512_storeu_ps(a + (i + 3) * 50 + 16, _mm512_max_ps(c3_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 3) * 50 + 32, c3_2);
-        _mm512_storeu_ps(a + (i + 3) * 50 + 32, _mm512_max_ps(c3_2, _mm512_setzero_ps()));
       }
       {
         const float *restrict xq = x + i * 784;
@@ -358,27 +364,30 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
     }
     if (n - i >= 2) {
       {
-        const float *restrict xr = x + i * 784;
-        __m512 c0_0 = _mm512_loadu_ps(b), c0_1 = _mm512_loadu_ps(b + 16), c0_2 = _mm512_loadu_ps(b + 32);
-        __m512 c1_0 = _mm512_loadu_ps(b), c1_1 = _mm512_loadu_ps(b + 16), c1_2 = _mm512_loadu_ps(b + 32);
-        for (int k = 0; k < 784; k++) {
-          const float *restrict bk = w + k * 50;
-          const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
-          { const __m512 s = _mm512_set1_ps(xr[784 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 784;
+          __m512 c0_0 = _mm512_loadu_ps(b + j0), c0_1 = _mm512_loadu_ps(b + j0 + 16), c0_2 = _mm512_loadu_ps(b + j0 + 32);
+          __m512 c1_0 = _mm512_loadu_ps(b + j0), c1_1 = _mm512_loadu_ps(b + j0 + 16), c1_2 = _mm512_loadu_ps(b + j0 + 32);
+          for (int k = 0; k < 784; k++) {
+            const float *restrict bk = w + (k) * 50 + j0;
+            const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+            { const __m512 s = _mm512_set1_ps(xr[784 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+          }
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0, c1_0);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 16, c1_1);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 32, c1_2);
+          _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
         }
-        _mm512_storeu_ps(z + (i + 0) * 50 + 0, c0_0);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 16, c0_1);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 32, c0_2);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 0, c1_0);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 16, c1_1);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 1) * 50 + 32, c1_2);
-        _mm512_storeu_ps(a + (i + 1) * 50 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
       }
       {
         const float *restrict xq = x + i * 784;
@@ -410,19 +419,22 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
     }
     if (n - i >= 1) {
       {
-        const float *restrict xr = x + i * 784;
-        __m512 c0_0 = _mm512_loadu_ps(b), c0_1 = _mm512_loadu_ps(b + 16), c0_2 = _mm512_loadu_ps(b + 32);
-        for (int k = 0; k < 784; k++) {
-          const float *restrict bk = w + k * 50;
-          const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 784;
+          __m512 c0_0 = _mm512_loadu_ps(b + j0), c0_1 = _mm512_loadu_ps(b + j0 + 16), c0_2 = _mm512_loadu_ps(b + j0 + 32);
+          for (int k = 0; k < 784; k++) {
+            const float *restrict bk = w + (k) * 50 + j0;
+            const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+          }
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
+          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
+          _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
         }
-        _mm512_storeu_ps(z + (i + 0) * 50 + 0, c0_0);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 16, c0_1);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-        _mm512_storeu_ps(z + (i + 0) * 50 + 32, c0_2);
-        _mm512_storeu_ps(a + (i + 0) * 50 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
       }
       {
         const float *restrict xq = x + i * 784;
@@ -450,90 +462,102 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
    x [n][50], W [50][10], b [10] -> y [n][10]. */
 static void l2_linear_forward(float *restrict y, const float *restrict x, const float *restrict w,
                               const float *restrict b, int n) {
-  /* register tiles: 8 rows x 1 vectors of 16 */
+  /* register tiles: 8 rows x 1 vectors of 16; row tiles outer */
   {
     int i = 0;
     for (; i + 8 <= n; i += 8) {
       {
-        const float *restrict xr = x + i * 50;
-        __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c1_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c2_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c3_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c4_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c5_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c6_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c7_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        for (int k = 0; k < 50; k++) {
-          const float *restrict bk = w + k * 10;
-          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-          { const __m512 s = _mm512_set1_ps(xr[50 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
-          { const __m512 s = _mm512_set1_ps(xr[100 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
-          { const __m512 s = _mm512_set1_ps(xr[150 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
-          { const __m512 s = _mm512_set1_ps(xr[200 + k]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); }
-          { const __m512 s = _mm512_set1_ps(xr[250 + k]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); }
-          { const __m512 s = _mm512_set1_ps(xr[300 + k]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
-          { const __m512 s = _mm512_set1_ps(xr[350 + k]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 50;
+          __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c1_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c2_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c3_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c4_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c5_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c6_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c7_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          for (int k = 0; k < 50; k++) {
+            const float *restrict bk = w + (k) * 10 + j0;
+            const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+            { const __m512 s = _mm512_set1_ps(xr[50 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+            { const __m512 s = _mm512_set1_ps(xr[100 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
+            { const __m512 s = _mm512_set1_ps(xr[150 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
+            { const __m512 s = _mm512_set1_ps(xr[200 + k]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); }
+            { const __m512 s = _mm512_set1_ps(xr[250 + k]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); }
+            { const __m512 s = _mm512_set1_ps(xr[300 + k]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
+            { const __m512 s = _mm512_set1_ps(xr[350 + k]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
+          }
+          _mm512_mask_storeu_ps(y + (i + 0) * 10 + j0, (__mmask16)0x3FF, c0_0);
+          _mm512_mask_storeu_ps(y + (i + 1) * 10 + j0, (__mmask16)0x3FF, c1_0);
+          _mm512_mask_storeu_ps(y + (i + 2) * 10 + j0, (__mmask16)0x3FF, c2_0);
+          _mm512_mask_storeu_ps(y + (i + 3) * 10 + j0, (__mmask16)0x3FF, c3_0);
+          _mm512_mask_storeu_ps(y + (i + 4) * 10 + j0, (__mmask16)0x3FF, c4_0);
+          _mm512_mask_storeu_ps(y + (i + 5) * 10 + j0, (__mmask16)0x3FF, c5_0);
+          _mm512_mask_storeu_ps(y + (i + 6) * 10 + j0, (__mmask16)0x3FF, c6_0);
+          _mm512_mask_storeu_ps(y + (i + 7) * 10 + j0, (__mmask16)0x3FF, c7_0);
         }
-        _mm512_mask_storeu_ps(y + (i + 0) * 10 + 0, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(y + (i + 1) * 10 + 0, (__mmask16)0x3FF, c1_0);
-        _mm512_mask_storeu_ps(y + (i + 2) * 10 + 0, (__mmask16)0x3FF, c2_0);
-        _mm512_mask_storeu_ps(y + (i + 3) * 10 + 0, (__mmask16)0x3FF, c3_0);
-        _mm512_mask_storeu_ps(y + (i + 4) * 10 + 0, (__mmask16)0x3FF, c4_0);
-        _mm512_mask_storeu_ps(y + (i + 5) * 10 + 0, (__mmask16)0x3FF, c5_0);
-        _mm512_mask_storeu_ps(y + (i + 6) * 10 + 0, (__mmask16)0x3FF, c6_0);
-        _mm512_mask_storeu_ps(y + (i + 7) * 10 + 0, (__mmask16)0x3FF, c7_0);
       }
     }
     if (n - i >= 4) {
       {
-        const float *restrict xr = x + i * 50;
-        __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c1_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c2_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c3_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        for (int k = 0; k < 50; k++) {
-          const float *restrict bk = w + k * 10;
-          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-          { const __m512 s = _mm512_set1_ps(xr[50 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
-          { const __m512 s = _mm512_set1_ps(xr[100 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
-          { const __m512 s = _mm512_set1_ps(xr[150 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 50;
+          __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c1_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c2_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c3_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          for (int k = 0; k < 50; k++) {
+            const float *restrict bk = w + (k) * 10 + j0;
+            const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+            { const __m512 s = _mm512_set1_ps(xr[50 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+            { const __m512 s = _mm512_set1_ps(xr[100 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
+            { const __m512 s = _mm512_set1_ps(xr[150 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
+          }
+          _mm512_mask_storeu_ps(y + (i + 0) * 10 + j0, (__mmask16)0x3FF, c0_0);
+          _mm512_mask_storeu_ps(y + (i + 1) * 10 + j0, (__mmask16)0x3FF, c1_0);
+          _mm512_mask_storeu_ps(y + (i + 2) * 10 + j0, (__mmask16)0x3FF, c2_0);
+          _mm512_mask_storeu_ps(y + (i + 3) * 10 + j0, (__mmask16)0x3FF, c3_0);
         }
-        _mm512_mask_storeu_ps(y + (i + 0) * 10 + 0, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(y + (i + 1) * 10 + 0, (__mmask16)0x3FF, c1_0);
-        _mm512_mask_storeu_ps(y + (i + 2) * 10 + 0, (__mmask16)0x3FF, c2_0);
-        _mm512_mask_storeu_ps(y + (i + 3) * 10 + 0, (__mmask16)0x3FF, c3_0);
       }
       i += 4;
     }
     if (n - i >= 2) {
       {
-        const float *restrict xr = x + i * 50;
-        __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        __m512 c1_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        for (int k = 0; k < 50; k++) {
-          const float *restrict bk = w + k * 10;
-          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-          { const __m512 s = _mm512_set1_ps(xr[50 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 50;
+          __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          __m512 c1_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          for (int k = 0; k < 50; k++) {
+            const float *restrict bk = w + (k) * 10 + j0;
+            const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+            { const __m512 s = _mm512_set1_ps(xr[50 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+          }
+          _mm512_mask_storeu_ps(y + (i + 0) * 10 + j0, (__mmask16)0x3FF, c0_0);
+          _mm512_mask_storeu_ps(y + (i + 1) * 10 + j0, (__mmask16)0x3FF, c1_0);
         }
-        _mm512_mask_storeu_ps(y + (i + 0) * 10 + 0, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(y + (i + 1) * 10 + 0, (__mmask16)0x3FF, c1_0);
       }
       i += 2;
     }
     if (n - i >= 1) {
       {
-        const float *restrict xr = x + i * 50;
-        __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b);
-        for (int k = 0; k < 50; k++) {
-          const float *restrict bk = w + k * 10;
-          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+        const int j0 = 0;
+        {
+          const float *restrict xr = x + i * 50;
+          __m512 c0_0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, b + j0);
+          for (int k = 0; k < 50; k++) {
+            const float *restrict bk = w + (k) * 10 + j0;
+            const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
+            { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+          }
+          _mm512_mask_storeu_ps(y + (i + 0) * 10 + j0, (__mmask16)0x3FF, c0_0);
         }
-        _mm512_mask_storeu_ps(y + (i + 0) * 10 + 0, (__mmask16)0x3FF, c0_0);
       }
       i += 1;
     }
@@ -546,9 +570,10 @@ static void l2_linear_forward(float *restrict y, const float *restrict x, const 
 static void l2_linear_backward(float *restrict dw, float *restrict db, float *restrict dx,
                                const float *restrict g, const float *restrict x, const float *restrict m,
                                const float *w, float *wu, float lr, int n) {
-  /* register tiles: 8 rows x 3 vectors of 16; W transposed 48 inputs at a time */
+  /* register tiles: 8 rows x 3 vectors of 16; W transposed 48 inputs x 10 outputs at a time */
   _Alignas(64) float wt[480];
-  for (int k0 = 0; k0 < 48; k0 += 48) {
+  {
+    const int k0 = 0;
     for (int kk = 0; kk < 48; kk++)
       for (int j = 0; j < 10; j++) wt[j * 48 + kk] = w[(k0 + kk) * 10 + j];
     {
@@ -767,71 +792,82 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
   const __m512 nlr = _mm512_set1_ps(-(lr));
   for (int k0 = 0; k0 < 48; k0 += 8) {
     {
-      __m512 c0_0 = _mm512_setzero_ps();
-      __m512 c1_0 = _mm512_setzero_ps();
-      __m512 c2_0 = _mm512_setzero_ps();
-      __m512 c3_0 = _mm512_setzero_ps();
-      __m512 c4_0 = _mm512_setzero_ps();
-      __m512 c5_0 = _mm512_setzero_ps();
-      __m512 c6_0 = _mm512_setzero_ps();
-      __m512 c7_0 = _mm512_setzero_ps();
-      for (int i = 0; i < n; i++) {
-        const float *restrict bk = g + i * 10;
-        const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
-      }
-      _mm512_mask_storeu_ps(dw + (k0 + 0) * 10 + 0, (__mmask16)0x3FF, c0_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 1) * 10 + 0, (__mmask16)0x3FF, c1_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 2) * 10 + 0, (__mmask16)0x3FF, c2_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 3) * 10 + 0, (__mmask16)0x3FF, c3_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 4) * 10 + 0, (__mmask16)0x3FF, c4_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 5) * 10 + 0, (__mmask16)0x3FF, c5_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 6) * 10 + 0, (__mmask16)0x3FF, c6_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 7) * 10 + 0, (__mmask16)0x3FF, c7_0);
-      if (wu != NULL) {
-        _mm512_mask_storeu_ps(wu + (k0 + 0) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 0) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 1) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 1) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 2) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c2_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 2) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 3) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c3_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 3) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 4) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c4_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 4) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 5) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c5_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 5) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 6) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c6_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 6) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 7) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c7_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 7) * 10 + 0)));
+      const int j0 = 0;
+      {
+        float *dr = dw + k0 * 10 + j0;
+        __m512 c0_0 = _mm512_setzero_ps();
+        __m512 c1_0 = _mm512_setzero_ps();
+        __m512 c2_0 = _mm512_setzero_ps();
+        __m512 c3_0 = _mm512_setzero_ps();
+        __m512 c4_0 = _mm512_setzero_ps();
+        __m512 c5_0 = _mm512_setzero_ps();
+        __m512 c6_0 = _mm512_setzero_ps();
+        __m512 c7_0 = _mm512_setzero_ps();
+        for (int i = 0; i < n; i++) {
+          const float *restrict bk = g + i * 10 + j0;
+          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
+        }
+        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+        _mm512_mask_storeu_ps(dr + 20, (__mmask16)0x3FF, c2_0);
+        _mm512_mask_storeu_ps(dr + 30, (__mmask16)0x3FF, c3_0);
+        _mm512_mask_storeu_ps(dr + 40, (__mmask16)0x3FF, c4_0);
+        _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3FF, c5_0);
+        _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
+        _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
+        if (wu != NULL) {
+          float *wr = wu + k0 * 10 + j0;
+          _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr)));
+          _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10)));
+          _mm512_mask_storeu_ps(wr + 20, (__mmask16)0x3FF, _mm512_fmadd_ps(c2_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 20)));
+          _mm512_mask_storeu_ps(wr + 30, (__mmask16)0x3FF, _mm512_fmadd_ps(c3_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 30)));
+          _mm512_mask_storeu_ps(wr + 40, (__mmask16)0x3FF, _mm512_fmadd_ps(c4_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 40)));
+          _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3FF, _mm512_fmadd_ps(c5_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 50)));
+          _mm512_mask_storeu_ps(wr + 60, (__mmask16)0x3FF, _mm512_fmadd_ps(c6_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 60)));
+          _mm512_mask_storeu_ps(wr + 70, (__mmask16)0x3FF, _mm512_fmadd_ps(c7_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 70)));
+        }
       }
     }
   }
   {
     const int k0 = 48;
     {
-      __m512 c0_0 = _mm512_setzero_ps();
-      __m512 c1_0 = _mm512_setzero_ps();
-      for (int i = 0; i < n; i++) {
-        const float *restrict bk = g + i * 10;
-        const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-        { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
-      }
-      _mm512_mask_storeu_ps(dw + (k0 + 0) * 10 + 0, (__mmask16)0x3FF, c0_0);
-      _mm512_mask_storeu_ps(dw + (k0 + 1) * 10 + 0, (__mmask16)0x3FF, c1_0);
-      if (wu != NULL) {
-        _mm512_mask_storeu_ps(wu + (k0 + 0) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 0) * 10 + 0)));
-        _mm512_mask_storeu_ps(wu + (k0 + 1) * 10 + 0, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wu + (k0 + 1) * 10 + 0)));
+      const int j0 = 0;
+      {
+        float *dr = dw + k0 * 10 + j0;
+        __m512 c0_0 = _mm512_setzero_ps();
+        __m512 c1_0 = _mm512_setzero_ps();
+        for (int i = 0; i < n; i++) {
+          const float *restrict bk = g + i * 10 + j0;
+          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+        }
+        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+        if (wu != NULL) {
+          float *wr = wu + k0 * 10 + j0;
+          _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr)));
+          _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10)));
+        }
       }
     }
   }
   {
+    const int j0 = 0;
     __m512 s0 = _mm512_setzero_ps();
     for (int i = 0; i < n; i++) {
-      s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps((__mmask16)0x3FF, g + i * 10 + 0));
+      s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps((__mmask16)0x3FF, g + i * 10 + j0));
     }
-    _mm512_mask_storeu_ps(db, (__mmask16)0x3FF, s0);
+    _mm512_mask_storeu_ps(db + j0, (__mmask16)0x3FF, s0);
   }
 }
 
@@ -840,7 +876,7 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
 static void l0_linear_relu_backward(float *restrict dw, float *restrict db, float *restrict dx,
                                     const float *restrict g, const float *restrict x, const float *w, float *wu, float lr, int n) {
   if (dx != NULL) {
-  /* register tiles: 8 rows x 3 vectors of 16; W transposed 48 inputs at a time */
+  /* register tiles: 8 rows x 3 vectors of 16; W transposed 48 inputs x 50 outputs at a time */
   _Alignas(64) float wt[2400];
   for (int k0 = 0; k0 < 768; k0 += 48) {
     for (int j = 0; j < 48; j += 16)
@@ -1072,99 +1108,105 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
   const __m512 nlr = _mm512_set1_ps(-(lr));
   for (int k0 = 0; k0 < 784; k0 += 8) {
     {
-      __m512 c0_0 = _mm512_setzero_ps(), c0_1 = _mm512_setzero_ps(), c0_2 = _mm512_setzero_ps();
-      __m512 c1_0 = _mm512_setzero_ps(), c1_1 = _mm512_setzero_ps(), c1_2 = _mm512_setzero_ps();
-      __m512 c2_0 = _mm512_setzero_ps(), c2_1 = _mm512_setzero_ps(), c2_2 = _mm512_setzero_ps();
-      __m512 c3_0 = _mm512_setzero_ps(), c3_1 = _mm512_setzero_ps(), c3_2 = _mm512_setzero_ps();
-      __m512 c4_0 = _mm512_setzero_ps(), c4_1 = _mm512_setzero_ps(), c4_2 = _mm512_setzero_ps();
-      __m512 c5_0 = _mm512_setzero_ps(), c5_1 = _mm512_setzero_ps(), c5_2 = _mm512_setzero_ps();
-      __m512 c6_0 = _mm512_setzero_ps(), c6_1 = _mm512_setzero_ps(), c6_2 = _mm512_setzero_ps();
-      __m512 c7_0 = _mm512_setzero_ps(), c7_1 = _mm512_setzero_ps(), c7_2 = _mm512_setzero_ps();
-      __m512 tl = _mm512_setzero_ps();
-      for (int i = 0; i < n; i++) {
-        const float *restrict bk = g + i * 50;
-        const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
-        { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
-        tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(x + i * 784 + k0)))), _mm512_loadu_ps(gp + i * 16), tl);
-      }
-      _mm512_storeu_ps(dw + (k0 + 0) * 50 + 0, c0_0);
-      _mm512_storeu_ps(dw + (k0 + 0) * 50 + 16, c0_1);
-      _mm512_storeu_ps(dw + (k0 + 0) * 50 + 32, c0_2);
-      _mm512_storeu_ps(dw + (k0 + 1) * 50 + 0, c1_0);
-      _mm512_storeu_ps(dw + (k0 + 1) * 50 + 16, c1_1);
-      _mm512_storeu_ps(dw + (k0 + 1) * 50 + 32, c1_2);
-      _mm512_storeu_ps(dw + (k0 + 2) * 50 + 0, c2_0);
-      _mm512_storeu_ps(dw + (k0 + 2) * 50 + 16, c2_1);
-      _mm512_storeu_ps(dw + (k0 + 2) * 50 + 32, c2_2);
-      _mm512_storeu_ps(dw + (k0 + 3) * 50 + 0, c3_0);
-      _mm512_storeu_ps(dw + (k0 + 3) * 50 + 16, c3_1);
-      _mm512_storeu_ps(dw + (k0 + 3) * 50 + 32, c3_2);
-      _mm512_storeu_ps(dw + (k0 + 4) * 50 + 0, c4_0);
-      _mm512_storeu_ps(dw + (k0 + 4) * 50 + 16, c4_1);
-      _mm512_storeu_ps(dw + (k0 + 4) * 50 + 32, c4_2);
-      _mm512_storeu_ps(dw + (k0 + 5) * 50 + 0, c5_0);
-      _mm512_storeu_ps(dw + (k0 + 5) * 50 + 16, c5_1);
-      _mm512_storeu_ps(dw + (k0 + 5) * 50 + 32, c5_2);
-      _mm512_storeu_ps(dw + (k0 + 6) * 50 + 0, c6_0);
-      _mm512_storeu_ps(dw + (k0 + 6) * 50 + 16, c6_1);
-      _mm512_storeu_ps(dw + (k0 + 6) * 50 + 32, c6_2);
-      _mm512_storeu_ps(dw + (k0 + 7) * 50 + 0, c7_0);
-      _mm512_storeu_ps(dw + (k0 + 7) * 50 + 16, c7_1);
-      _mm512_storeu_ps(dw + (k0 + 7) * 50 + 32, c7_2);
-      if (wu != NULL) {
-        _mm512_storeu_ps(wu + (k0 + 0) * 50 + 0, _mm512_fmadd_ps(c0_0, nlr, _mm512_loadu_ps(wu + (k0 + 0) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 0) * 50 + 16, _mm512_fmadd_ps(c0_1, nlr, _mm512_loadu_ps(wu + (k0 + 0) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 0) * 50 + 32, _mm512_fmadd_ps(c0_2, nlr, _mm512_loadu_ps(wu + (k0 + 0) * 50 + 32)));
-        _mm512_storeu_ps(wu + (k0 + 1) * 50 + 0, _mm512_fmadd_ps(c1_0, nlr, _mm512_loadu_ps(wu + (k0 + 1) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 1) * 50 + 16, _mm512_fmadd_ps(c1_1, nlr, _mm512_loadu_ps(wu + (k0 + 1) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 1) * 50 + 32, _mm512_fmadd_ps(c1_2, nlr, _mm512_loadu_ps(wu + (k0 + 1) * 50 + 32)));
-        _mm512_storeu_ps(wu + (k0 + 2) * 50 + 0, _mm512_fmadd_ps(c2_0, nlr, _mm512_loadu_ps(wu + (k0 + 2) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 2) * 50 + 16, _mm512_fmadd_ps(c2_1, nlr, _mm512_loadu_ps(wu + (k0 + 2) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 2) * 50 + 32, _mm512_fmadd_ps(c2_2, nlr, _mm512_loadu_ps(wu + (k0 + 2) * 50 + 32)));
-        _mm512_storeu_ps(wu + (k0 + 3) * 50 + 0, _mm512_fmadd_ps(c3_0, nlr, _mm512_loadu_ps(wu + (k0 + 3) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 3) * 50 + 16, _mm512_fmadd_ps(c3_1, nlr, _mm512_loadu_ps(wu + (k0 + 3) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 3) * 50 + 32, _mm512_fmadd_ps(c3_2, nlr, _mm512_loadu_ps(wu + (k0 + 3) * 50 + 32)));
-        _mm512_storeu_ps(wu + (k0 + 4) * 50 + 0, _mm512_fmadd_ps(c4_0, nlr, _mm512_loadu_ps(wu + (k0 + 4) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 4) * 50 + 16, _mm512_fmadd_ps(c4_1, nlr, _mm512_loadu_ps(wu + (k0 + 4) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 4) * 50 + 32, _mm512_fmadd_ps(c4_2, nlr, _mm512_loadu_ps(wu + (k0 + 4) * 50 + 32)));
-        _mm512_storeu_ps(wu + (k0 + 5) * 50 + 0, _mm512_fmadd_ps(c5_0, nlr, _mm512_loadu_ps(wu + (k0 + 5) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 5) * 50 + 16, _mm512_fmadd_ps(c5_1, nlr, _mm512_loadu_ps(wu + (k0 + 5) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 5) * 50 + 32, _mm512_fmadd_ps(c5_2, nlr, _mm512_loadu_ps(wu + (k0 + 5) * 50 + 32)));
-        _mm512_storeu_ps(wu + (k0 + 6) * 50 + 0, _mm512_fmadd_ps(c6_0, nlr, _mm512_loadu_ps(wu + (k0 + 6) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 6) * 50 + 16, _mm512_fmadd_ps(c6_1, nlr, _mm512_loadu_ps(wu + (k0 + 6) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 6) * 50 + 32, _mm512_fmadd_ps(c6_2, nlr, _mm512_loadu_ps(wu + (k0 + 6) * 50 + 32)));
-        _mm512_storeu_ps(wu + (k0 + 7) * 50 + 0, _mm512_fmadd_ps(c7_0, nlr, _mm512_loadu_ps(wu + (k0 + 7) * 50 + 0)));
-        _mm512_storeu_ps(wu + (k0 + 7) * 50 + 16, _mm512_fmadd_ps(c7_1, nlr, _mm512_loadu_ps(wu + (k0 + 7) * 50 + 16)));
-        _mm512_storeu_ps(wu + (k0 + 7) * 50 + 32, _mm512_fmadd_ps(c7_2, nlr, _mm512_loadu_ps(wu + (k0 + 7) * 50 + 32)));
-      }
-      _Alignas(64) float tt[16];
-      _mm512_store_ps(tt, tl);
-      for (int c = 0; c < 2; c++)
-        for (int r = 0; r < 8; r++) {
-          dw[(k0 + r) * 50 + 48 + c] = tt[c * 8 + r];
-          if (wu != NULL) wu[(k0 + r) * 50 + 48 + c] = wu[(k0 + r) * 50 + 48 + c] - (lr) * tt[c * 8 + r];
+      const int j0 = 0;
+      {
+        float *dr = dw + k0 * 50 + j0;
+        __m512 c0_0 = _mm512_setzero_ps(), c0_1 = _mm512_setzero_ps(), c0_2 = _mm512_setzero_ps();
+        __m512 c1_0 = _mm512_setzero_ps(), c1_1 = _mm512_setzero_ps(), c1_2 = _mm512_setzero_ps();
+        __m512 c2_0 = _mm512_setzero_ps(), c2_1 = _mm512_setzero_ps(), c2_2 = _mm512_setzero_ps();
+        __m512 c3_0 = _mm512_setzero_ps(), c3_1 = _mm512_setzero_ps(), c3_2 = _mm512_setzero_ps();
+        __m512 c4_0 = _mm512_setzero_ps(), c4_1 = _mm512_setzero_ps(), c4_2 = _mm512_setzero_ps();
+        __m512 c5_0 = _mm512_setzero_ps(), c5_1 = _mm512_setzero_ps(), c5_2 = _mm512_setzero_ps();
+        __m512 c6_0 = _mm512_setzero_ps(), c6_1 = _mm512_setzero_ps(), c6_2 = _mm512_setzero_ps();
+        __m512 c7_0 = _mm512_setzero_ps(), c7_1 = _mm512_setzero_ps(), c7_2 = _mm512_setzero_ps();
+        __m512 tl = _mm512_setzero_ps();
+        for (int i = 0; i < n; i++) {
+          const float *restrict bk = g + i * 50 + j0;
+          const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
+          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(x + i * 784 + k0)))), _mm512_loadu_ps(gp + i * 16), tl);
         }
+        _mm512_storeu_ps(dr, c0_0);
+        _mm512_storeu_ps(dr + 16, c0_1);
+        _mm512_storeu_ps(dr + 32, c0_2);
+        _mm512_storeu_ps(dr + 50, c1_0);
+        _mm512_storeu_ps(dr + 66, c1_1);
+        _mm512_storeu_ps(dr + 82, c1_2);
+        _mm512_storeu_ps(dr + 100, c2_0);
+        _mm512_storeu_ps(dr + 116, c2_1);
+        _mm512_storeu_ps(dr + 132, c2_2);
+        _mm512_storeu_ps(dr + 150, c3_0);
+        _mm512_storeu_ps(dr + 166, c3_1);
+        _mm512_storeu_ps(dr + 182, c3_2);
+        _mm512_storeu_ps(dr + 200, c4_0);
+        _mm512_storeu_ps(dr + 216, c4_1);
+        _mm512_storeu_ps(dr + 232, c4_2);
+        _mm512_storeu_ps(dr + 250, c5_0);
+        _mm512_storeu_ps(dr + 266, c5_1);
+        _mm512_storeu_ps(dr + 282, c5_2);
+        _mm512_storeu_ps(dr + 300, c6_0);
+        _mm512_storeu_ps(dr + 316, c6_1);
+        _mm512_storeu_ps(dr + 332, c6_2);
+        _mm512_storeu_ps(dr + 350, c7_0);
+        _mm512_storeu_ps(dr + 366, c7_1);
+        _mm512_storeu_ps(dr + 382, c7_2);
+        if (wu != NULL) {
+          float *wr = wu + k0 * 50 + j0;
+          _mm512_storeu_ps(wr, _mm512_fmadd_ps(c0_0, nlr, _mm512_loadu_ps(wr)));
+          _mm512_storeu_ps(wr + 16, _mm512_fmadd_ps(c0_1, nlr, _mm512_loadu_ps(wr + 16)));
+          _mm512_storeu_ps(wr + 32, _mm512_fmadd_ps(c0_2, nlr, _mm512_loadu_ps(wr + 32)));
+          _mm512_storeu_ps(wr + 50, _mm512_fmadd_ps(c1_0, nlr, _mm512_loadu_ps(wr + 50)));
+          _mm512_storeu_ps(wr + 66, _mm512_fmadd_ps(c1_1, nlr, _mm512_loadu_ps(wr + 66)));
+          _mm512_storeu_ps(wr + 82, _mm512_fmadd_ps(c1_2, nlr, _mm512_loadu_ps(wr + 82)));
+          _mm512_storeu_ps(wr + 100, _mm512_fmadd_ps(c2_0, nlr, _mm512_loadu_ps(wr + 100)));
+          _mm512_storeu_ps(wr + 116, _mm512_fmadd_ps(c2_1, nlr, _mm512_loadu_ps(wr + 116)));
+          _mm512_storeu_ps(wr + 132, _mm512_fmadd_ps(c2_2, nlr, _mm512_loadu_ps(wr + 132)));
+          _mm512_storeu_ps(wr + 150, _mm512_fmadd_ps(c3_0, nlr, _mm512_loadu_ps(wr + 150)));
+          _mm512_storeu_ps(wr + 166, _mm512_fmadd_ps(c3_1, nlr, _mm512_loadu_ps(wr + 166)));
+          _mm512_storeu_ps(wr + 182, _mm512_fmadd_ps(c3_2, nlr, _mm512_loadu_ps(wr + 182)));
+          _mm512_storeu_ps(wr + 200, _mm512_fmadd_ps(c4_0, nlr, _mm512_loadu_ps(wr + 200)));
+          _mm512_storeu_ps(wr + 216, _mm512_fmadd_ps(c4_1, nlr, _mm512_loadu_ps(wr + 216)));
+          _mm512_storeu_ps(wr + 232, _mm512_fmadd_ps(c4_2, nlr, _mm512_loadu_ps(wr + 232)));
+          _mm512_storeu_ps(wr + 250, _mm512_fmadd_ps(c5_0, nlr, _mm512_loadu_ps(wr + 250)));
+          _mm512_storeu_ps(wr + 266, _mm512_fmadd_ps(c5_1, nlr, _mm512_loadu_ps(wr + 266)));
+          _mm512_storeu_ps(wr + 282, _mm512_fmadd_ps(c5_2, nlr, _mm512_loadu_ps(wr + 282)));
+          _mm512_storeu_ps(wr + 300, _mm512_fmadd_ps(c6_0, nlr, _mm512_loadu_ps(wr + 300)));
+          _mm512_storeu_ps(wr + 316, _mm512_fmadd_ps(c6_1, nlr, _mm512_loadu_ps(wr + 316)));
+          _mm512_storeu_ps(wr + 332, _mm512_fmadd_ps(c6_2, nlr, _mm512_loadu_ps(wr + 332)));
+          _mm512_storeu_ps(wr + 350, _mm512_fmadd_ps(c7_0, nlr, _mm512_loadu_ps(wr + 350)));
+          _mm512_storeu_ps(wr + 366, _mm512_fmadd_ps(c7_1, nlr, _mm512_loadu_ps(wr + 366)));
+          _mm512_storeu_ps(wr + 382, _mm512_fmadd_ps(c7_2, nlr, _mm512_loadu_ps(wr + 382)));
+        }
+        _Alignas(64) float tt[16];
+        _mm512_store_ps(tt, tl);
+        for (int c = 0; c < 2; c++)
+          for (int r = 0; r < 8; r++) {
+            dw[(k0 + r) * 50 + 48 + c] = tt[c * 8 + r];
+            if (wu != NULL) wu[(k0 + r) * 50 + 48 + c] = wu[(k0 + r) * 50 + 48 + c] - (lr) * tt[c * 8 + r];
+          }
+      }
     }
   }
   {
+    const int j0 = 0;
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
     for (int i = 0; i < n; i++) {
-      s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + i * 50 + 0));
-      s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + i * 50 + 16));
-      s2 = _mm512_add_ps(s2, _mm512_loadu_ps(g + i * 50 + 32));
-      s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps((__mmask16)0x3, g + i * 50 + 48));
+      s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + i * 50 + j0));
+      s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + i * 50 + j0 + 16));
+      s2 = _mm512_add_ps(s2, _mm512_loadu_ps(g + i * 50 + j0 + 32));
+      s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps((__mmask16)0x3, g + i * 50 + j0 + 48));
     }
-    _mm512_storeu_ps(db, s0);
-    _mm512_storeu_ps(db + 16, s1);
-    _mm512_storeu_ps(db + 32, s2);
-    _mm512_mask_storeu_ps(db + 48, (__mmask16)0x3, s3);
+    _mm512_storeu_ps(db + j0, s0);
+    _mm512_storeu_ps(db + j0 + 16, s1);
+    _mm512_storeu_ps(db + j0 + 32, s2);
+    _mm512_mask_storeu_ps(db + j0 + 48, (__mmask16)0x3, s3);
   }
 }
 
