@@ -233,16 +233,13 @@ local function make_env(file)
       end
     end
   end
-  for _, kind in ipairs(M.OPTIMIZERS) do
-    env[kind] = function(opts, ...)
-      local line = caller_line()
-      return mk("optimizer", {kind = kind, opts = opts, extra = select("#", ...)}, line)
-    end
-  end
-  for _, kind in ipairs(M.SCHEDULES) do
-    env[kind] = function(opts, ...)
-      local line = caller_line()
-      return mk("schedule", {kind = kind, opts = opts, extra = select("#", ...)}, line)
+  -- sgd{...}, onecycle{...}, ...: a value of the network's optimizer or schedule field
+  for _, group in ipairs({{"optimizer", M.OPTIMIZERS}, {"schedule", M.SCHEDULES}}) do
+    for _, kind in ipairs(group[2]) do
+      env[kind] = function(opts, ...)
+        local line = caller_line()
+        return mk(group[1], {kind = kind, opts = opts, extra = select("#", ...)}, line)
+      end
     end
   end
   function env.network(name)
@@ -665,15 +662,8 @@ local function check_schedule(c, net)
       if not ok(v) then
         fail(line, "schedule", kind .. " " .. k[1] .. " must be " .. what .. ", got " .. show(v))
       end
-      if type(v) == "number" then   -- the shortest text that reads back as the same double
-        local text
-        for digits = 1, 17 do
-          text = string.format("%." .. digits .. "g", v)
-          if tonumber(text) == v then break end
-        end
-        v = text
-      end
-      parts[#parts + 1] = k[1] .. "=" .. tostring(v)
+      -- numbers as show() writes them (the shortest text that reads back the same)
+      parts[#parts + 1] = k[1] .. "=" .. (type(v) == "string" and v or show(v))
     end
   end
   if kind == "step" and opts.step_size == nil then

@@ -65,8 +65,6 @@ typedef struct {
 /* Parses "KIND" or "KIND:key=value,..." (KIND: constant, step, cosine, onecycle).
  * 0, or -1 with a one-line reason in err. */
 int tr_sched_parse(tr_sched *s, const char *text, char *err, size_t errlen);
-/* The kind's name, as written. */
-const char *tr_sched_name(const tr_sched *s);
 /* Whether s can run for `epochs` epochs of `steps_per_epoch` batches. 0, or -1 (err). */
 int tr_sched_check(const tr_sched *s, long epochs, long steps_per_epoch, char *err,
                    size_t errlen);

@@ -99,7 +99,7 @@ static int start_fresh(run *r) {
 }
 
 /* The schedule of this run (--schedule, else the spec's), checked against the run's length.
- * 0 ok, 2 bad (printed). Called once the data, batch and epochs are known. */
+ * 0 ok, 2 bad (printed). Called once the batcher, the lr and the epochs are set. */
 static int prepare_schedule(run *r) {
   const char *text = r->o->schedule ? r->o->schedule : r->net->schedule;
   char err[256];
@@ -107,7 +107,7 @@ static int prepare_schedule(run *r) {
   if (tr_sched_parse(&r->sched, text, err, sizeof err) != 0)
     return tr_fail(r->o, 2, "%s schedule '%s': %s", r->o->schedule ? "--schedule" : "the spec's",
                    text, err);
-  r->steps_per_epoch = (long)((r->tr.n + (size_t)r->batch - 1) / (size_t)r->batch);
+  r->steps_per_epoch = (long)cr_batcher_batches(&r->b);
   if (tr_sched_check(&r->sched, r->epochs, r->steps_per_epoch, err, sizeof err) != 0)
     return tr_fail(r->o, 2, "schedule '%s': %s", text, err);
   r->base_lr = *r->net->opt_lr(r->m.opt);
@@ -115,7 +115,7 @@ static int prepare_schedule(run *r) {
   return 0;
 }
 
-/* Sets the optimizer's lr (and momentum) for the next step from the schedule. 0, or 1 when
+/* Sets the optimizer's lr (and momentum) for the next step from the schedule. 0, or 2 when
  * a onecycle schedule has ended (printed). */
 static int schedule_step(run *r, long ep) {
   if (r->sched.kind == TR_SCHED_CONSTANT) return 0;
@@ -130,7 +130,7 @@ static int schedule_step(run *r, long ep) {
 }
 
 /* The optimizer's lr and momentum back to the base values (before a checkpoint). */
-static void schedule_rest(run *r) {
+static void schedule_restore(run *r) {
   if (r->sched.kind == TR_SCHED_CONSTANT) return;
   *r->net->opt_lr(r->m.opt) = r->base_lr;
   *r->net->opt_momentum(r->m.opt) = r->base_mom;
@@ -154,13 +154,13 @@ static int prepare(run *r, const datapaths *dp) {
     return tr_fail(o, 2, "batch %d out of range 1..%d", r->batch, net->batch);
   if (o->lr_set) *net->opt_lr(r->m.opt) = (float)o->lr;
   r->epochs = o->epochs ? o->epochs : 5;
-  if ((rc = prepare_schedule(r))) return rc;
   r->ckpt = o->checkpoint ? o->checkpoint : o->resume;
   r->last_good_epoch = r->start_epoch;
   tr_apply_norm(&r->m, &r->tr);
   tr_apply_norm(&r->m, &r->va);
   if (cr_batcher_init(&r->b, &r->tr, r->batch, !o->no_shuffle, 0, r->seed, &e) != 0)
     return tr_fail(o, 2, "%s", e.msg);
+  if ((rc = prepare_schedule(r))) return rc;
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
   if (!r->rows) return 2;
   if (o->metrics && o->resume &&
@@ -283,7 +283,7 @@ static int one_epoch(run *r, long ep, int tty) {
   int rc = train_epoch(r, ep, tty, &lsum, &seen);
   if (rc) return rc;
   double train_s = cr_now() - t0;
-  schedule_rest(r);
+  schedule_restore(r);
   r->total_train_s += train_s;
   r->total_samples += seen;
   finish_epoch(r, ep, t0, train_s, lsum, seen);

@@ -10,17 +10,19 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const double PI = 3.14159265358979323846;
 
-/* The keys of each kind, with their defaults (NAN: "unset", resolved by tr_sched_lr). */
+/* The keys of each kind: what values they take and the field of tr_sched they set. */
 typedef enum { V_POS, V_NONNEG, V_FRAC, V_UNIT, V_EPOCHS, V_BOOL, V_ANNEAL } vkind;
 typedef struct {
   const char *key;
   vkind v;
+  size_t off;
 } keydef;
 
 /* what each value kind accepts, for the messages */
@@ -28,13 +30,20 @@ static const char *const vwhat[] = {"a number > 0", "a number >= 0", "a number i
                                     "a number in [0, 1]", "an integer from 1 to 1000000",
                                     "true or false", "cos or linear"};
 
-static const keydef step_keys[] = {{"step_size", V_EPOCHS}, {"gamma", V_POS}};
-static const keydef cos_keys[] = {{"t_max", V_EPOCHS}, {"eta_min", V_NONNEG}};
+#define KEY(name, v, field) {name, v, offsetof(tr_sched, field)}
+static const keydef step_keys[] = {KEY("step_size", V_EPOCHS, step_size), KEY("gamma", V_POS, gamma)};
+static const keydef cos_keys[] = {KEY("t_max", V_EPOCHS, t_max), KEY("eta_min", V_NONNEG, eta_min)};
 static const keydef one_keys[] = {
-    {"max_lr", V_POS},         {"epochs", V_EPOCHS},        {"pct_start", V_FRAC},
-    {"anneal", V_ANNEAL},      {"cycle_momentum", V_BOOL},  {"base_momentum", V_UNIT},
-    {"max_momentum", V_UNIT},  {"div_factor", V_POS},       {"final_div_factor", V_POS},
-    {"three_phase", V_BOOL},
+    KEY("max_lr", V_POS, max_lr),
+    KEY("epochs", V_EPOCHS, epochs),
+    KEY("pct_start", V_FRAC, pct_start),
+    KEY("anneal", V_ANNEAL, anneal_linear),
+    KEY("cycle_momentum", V_BOOL, cycle_momentum),
+    KEY("base_momentum", V_UNIT, base_momentum),
+    KEY("max_momentum", V_UNIT, max_momentum),
+    KEY("div_factor", V_POS, div_factor),
+    KEY("final_div_factor", V_POS, final_div_factor),
+    KEY("three_phase", V_BOOL, three_phase),
 };
 
 static const struct {
@@ -49,24 +58,6 @@ static const struct {
     {"onecycle", TR_SCHED_ONECYCLE, one_keys, (int)(sizeof one_keys / sizeof one_keys[0])},
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
-
-static double *slot(tr_sched *s, const char *key) {
-  static const struct { const char *key; size_t off; } map[] = {
-      {"step_size", offsetof(tr_sched, step_size)}, {"gamma", offsetof(tr_sched, gamma)},
-      {"t_max", offsetof(tr_sched, t_max)}, {"eta_min", offsetof(tr_sched, eta_min)},
-      {"max_lr", offsetof(tr_sched, max_lr)}, {"epochs", offsetof(tr_sched, epochs)},
-      {"pct_start", offsetof(tr_sched, pct_start)}, {"anneal", offsetof(tr_sched, anneal_linear)},
-      {"cycle_momentum", offsetof(tr_sched, cycle_momentum)},
-      {"base_momentum", offsetof(tr_sched, base_momentum)},
-      {"max_momentum", offsetof(tr_sched, max_momentum)},
-      {"div_factor", offsetof(tr_sched, div_factor)},
-      {"final_div_factor", offsetof(tr_sched, final_div_factor)},
-      {"three_phase", offsetof(tr_sched, three_phase)},
-  };
-  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-    if (!strcmp(map[i].key, key)) return (double *)((char *)s + map[i].off);
-  return NULL;
-}
 
 static void defaults(tr_sched *s, int kind) {
   memset(s, 0, sizeof *s);
@@ -94,7 +85,7 @@ static int set_key(tr_sched *s, int k, const char *key, size_t klen, const char 
              kinds[k].nkeys ? keys : "none");
     return -1;
   }
-  double *dst = slot(s, d->key), x = NAN;
+  double *dst = (double *)((char *)s + d->off), x = NAN;
   if (d->v == V_ANNEAL) {
     x = !strcmp(val, "cos") ? 0 : !strcmp(val, "linear") ? 1 : NAN;
   } else if (d->v == V_BOOL) {
@@ -178,12 +169,6 @@ int tr_sched_parse(tr_sched *s, const char *text, char *err, size_t errlen) {
     return -1;
   }
   return 0;
-}
-
-const char *tr_sched_name(const tr_sched *s) {
-  for (size_t i = 0; i < NKINDS; i++)
-    if (kinds[i].kind == s->kind) return kinds[i].name;
-  return "?";
 }
 
 /* OneCycleLR's annealing from a to b at fraction pct of a phase. */
