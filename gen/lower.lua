@@ -57,10 +57,10 @@ local function act_of(s, mem)
   return s.act and {op = s.act.op, opts = s.act.opts, buf = mem.mask} or nil
 end
 
-local function step_base(g, sched, isa)
+local function step_base(g, sched, isa, inference)
   local function tensor(index) return g.tensors[index + 1] end
   return {isa = isa, family = sched.kernels, ref = ref, tensor = tensor, batch = g.batch,
-          noinline = sched.noinline}
+          noinline = sched.noinline, inference = inference or false}
 end
 
 -- The module that writes a step's functions: the op's own kernels (conv2d, pooling,
@@ -74,9 +74,11 @@ local function forward_steps(sched, plan, base, ctx)
   for k, s in ipairs(sched.steps) do
     local own = own_kernels(s)
     local emitter = own and own.forward or s.product and layer.product_forward or layer.activation_forward
-    local text, call = emitter(s, plan.steps[k], base)
+    -- a layer with modes (batchnorm, dropout) also gives its training-mode call
+    local text, call, train_call = emitter(s, plan.steps[k], base)
     ctx.functions[#ctx.functions + 1] = text
     ctx.forward_calls[k] = call
+    ctx.train_forward_calls[k] = train_call or call
   end
 end
 
@@ -103,25 +105,28 @@ function M.build(g, sched, plan, isa, opts)
     input = g.input, input_shape = g.input_shape or false, output = g.output, batch = g.batch, param_count = g.param_count,
     params_floats = plan.params_floats, work_bytes = plan.work_bytes, params_bytes = 4 * plan.params_floats,
     tensors = plan.params, work = plan.work, layers = {},
-    functions = {}, forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
+    functions = {}, forward_calls = {}, train_forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
     fuse_sgd = sched.fuse_sgd, code_style = sched.style, code_phrase = sched.phrase,
     code_fmas = sched.fmas, code_budget = sched.budget, inference = false, members = plan.members,
-    dispatch = false,
+    dispatch = false, modes = M.has_modes(g), dropout = M.has_dropout(g),
   }
   -- NAME_layers[]: the layer table of the public API
   local words = {}
   for k, w in ipairs(ops.words()) do words[k] = '"' .. w .. '"' end
   ctx.op_words = table.concat(words, ", ")
   for i, l in ipairs(g.layers) do
+    -- batchnorm's weight and bias are not a product's (no init scheme of their own): -1
+    local product = l.op.role == "product"
     ctx.layers[i] = {kind = l.kind, in_ = l.in_, out = l.out, shift = l.opts.shift or 0,
-                     slope = l.opts.slope or 0, weight = l.weight, bias = l.bias}
+                     slope = l.opts.slope or 0, weight = product and l.weight or -1,
+                     bias = product and l.bias or -1}
   end
   -- the tensors a fused SGD path updates after the tiles (those the kernels do not)
   ctx.unfused_tensors = {}
   for _, t in ipairs(plan.params) do
-    if not t.fused_sgd then ctx.unfused_tensors[#ctx.unfused_tensors + 1] = t end
+    if not t.fused_sgd and not t.buffer then ctx.unfused_tensors[#ctx.unfused_tensors + 1] = t end
   end
-  local base = step_base(g, sched, isa)
+  local base = step_base(g, sched, isa, opts.inference)
   forward_steps(sched, plan, base, ctx)
   local lm = plan.steps[#sched.steps]
   ctx.output_ref = ref(lm.a)
@@ -135,11 +140,28 @@ function M.build(g, sched, plan, isa, opts)
   ctx.isa_guard_flags = isa.guard_flags or ""
   ctx.isa_includes = isa.includes or {}
   if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
+  if ctx.dropout and not opts.inference then table.insert(ctx.functions, 1, require("kernels.norm").HELPERS) end
   ctx.banner_rows = banner_rows(g, sched, plan, opts.inference)
   ctx.stack, ctx.stack_frame = M.stack_bounds(g, sched, isa, ctx)
   ctx.math_h = not opts.inference and (g.loss == "cross_entropy" or g.optimizer.kind ~= "sgd")
   for _, l in ipairs(g.layers) do ctx.math_h = ctx.math_h or l.op.libm or false end
   return ctx
+end
+
+-- Whether a layer has a training and an inference mode (batchnorm, dropout): then the
+-- API has NAME_forward_train, and NAME_seed with a dropout layer.
+function M.has_modes(g)
+  for _, l in ipairs(g.layers) do
+    if l.op.modes then return true end
+  end
+  return false
+end
+
+function M.has_dropout(g)
+  for _, l in ipairs(g.layers) do
+    if l.kind == "dropout" then return true end
+  end
+  return false
 end
 
 -- Worst-case stack of the entry points, as a bound: the explicit stack arrays of each static
@@ -179,6 +201,7 @@ function M.stack_bounds(g, sched, isa, ctx)
     local bwd = leaf(names.LOSS[g.loss] .. "_backward")
     for _, s in ipairs(sched.steps) do bwd = math.max(bwd, leaf(s.fname .. "_backward")) end
     local step = A + A                  -- NAME_step (and adam_power)
+    if ctx.modes then b[#b + 1] = {"forward_train", A + work} end
     b[#b + 1] = {"backward", A + bwd}
     b[#b + 1] = {"step", step}
     b[#b + 1] = {"train_step", A + math.max(work, A + bwd, step)}
@@ -201,6 +224,13 @@ function M.entry_points(g)
                              {"const T *", "t"}, {"int", "n"}}},
     {"float", "loss", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}},
   }
+  if M.has_modes(g) then
+    e[#e + 1] = {"void", "forward_train", {{"float *", "out"}, {"W *", "w"}, {"P *", "p"}, {"const float *", "x"},
+                                           {"int", "n"}}}
+  end
+  if M.has_dropout(g) then
+    e[#e + 1] = {"void", "seed", {{"W *", "w"}, {"uint64_t", "seed"}, {"uint64_t", "stream"}}}
+  end
   if g.loss == "cross_entropy" then
     e[#e + 1] = {"int", "correct", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}}
   end
@@ -256,7 +286,14 @@ function M.training(g, sched, plan, base, ctx)
 
   local optim = require("optim." .. (o.kind == "sgd" and "sgd" or "adam"))
   ctx.opt_state = optim.state(g.name)
-  ctx.opt_step = optim.step(plan.params, o.kind)
+  -- batchnorm's running statistics are state, not trained: the optimizer leaves them, and
+  -- NAME_backward writes 0 to their gradients
+  local trained = {}
+  ctx.buffer_tensors = {}
+  for _, t in ipairs(plan.params) do
+    if t.buffer then ctx.buffer_tensors[#ctx.buffer_tensors + 1] = t else trained[#trained + 1] = t end
+  end
+  ctx.opt_step = optim.step(trained, o.kind)
   ctx.opt_init_state = optim.init()
   -- sizeof(NAME_opt): the public fields (40 bytes with an 8-byte long, 36 with a 4-byte one)
   -- padded to the 64-byte alignment of the state buffers, then the buffers

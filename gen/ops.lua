@@ -5,9 +5,14 @@
 -- products, no ISA):
 --   word          the DSL word (the file's name)
 --   role          "product" (a layer with parameters whose work is the products of
---                 gen/kernels/, e.g. linear, conv2d), "map" (no parameters, not element-wise:
---                 maxpool2d, avgpool2d, flatten; always a step of its own) or "activation"
---                 (element-wise, no parameters)
+--                 gen/kernels/, e.g. linear, conv2d), "map" (not element-wise, always a step
+--                 of its own, no parameters unless it has modes: maxpool2d, avgpool2d,
+--                 flatten, batchnorm, dropout) or "activation" (element-wise, no parameters)
+--   modes         true for a layer that computes differently in training and in inference
+--                 (batchnorm, dropout): its kernels' forward also gives the training-mode
+--                 call, and the API gains NAME_forward_train. A parameter tensor with
+--                 `buffer = true` is state that training mode writes (batchnorm's running
+--                 statistics): in NAME_params and NAME_tensors, never stepped, gradient 0
 --   input         "image" (needs a C×H×W input: conv2d, pooling), "flat" (linear) or nil
 --                 (either: activations, flatten); gen/spec.lua refuses the others
 --   kernels       the module under gen/kernels/ that writes this op's step functions

@@ -85,6 +85,16 @@ function M.build(g, steps, opts)
       m.act_in = prev
     end
     if s.act then m.mask = s.act.op.grad.uses == "input" and m.act_in or m.a end
+    -- a layer with modes keeps what its training forward found for the backward pass:
+    -- batchnorm the batch's mean and 1/sqrt(var + eps) per channel, dropout its mask
+    if s.map and s.map.kind == "batchnorm" and not inference then
+      m.stats = buffer("s", s.first, s.map.opts.channels, "layer " .. s.first
+        .. " batch statistics: mean, then 1/sqrt(var + eps), per channel")
+      m.stats.rows, m.stats.floats = 2, 2 * m.stats.ld
+      off = m.stats.offset + pad(m.stats.floats)
+    elseif s.map and s.map.kind == "dropout" and not inference then
+      m.keep = buffer("k", s.first, s.out, "layer " .. s.first .. " dropout mask: 0 or 1/(1 - p)")
+    end
     -- gradient with respect to the step's value before its activation (z, or the
     -- activation's input)
     m.d = buffer("d", s.first, s.out, "gradient of the loss with respect to "
@@ -93,6 +103,15 @@ function M.build(g, steps, opts)
     prev = m.a
   end
   p.output = prev
+  -- the dropout generator's state (PCG32: state, increment), set by NAME_seed
+  for _, s in ipairs(steps) do
+    if s.map and s.map.kind == "dropout" and not inference and not p.rng then
+      p.rng = {cname = "rng", rows = 1, cols = 16, ld = 16, floats = 16, offset = off, layer = s.first,
+               decl = "uint64_t rng[8]", what = "dropout generator: PCG32 state and increment (the seed function sets them)"}
+      off = off + 16
+      p.work[#p.work + 1] = p.rng
+    end
+  end
   p.members = p.work           -- NAME_work's members
   if inference then
     p.members = share_slots(p.steps)

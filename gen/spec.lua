@@ -486,7 +486,7 @@ local function check_layers(c, net)
           end
           return value
         end,
-        finite = finite, show = show,
+        finite = finite, show = show, index = i,
         shape = shape, width = width,
         -- an integer option >= min (default when absent; nil default: required by the caller)
         int = function(o, key, default, min)

@@ -41,7 +41,7 @@ REF_VARIANTS := clang gcc clang-san
 # out: with random weights ~10 % of its sampled coordinates move a relu or max-pool kink (more
 # than the 5 % the check allows); its layer kinds are checked on every coordinate of
 # test_ref.c's conv nets, and test-net compares the generated mnist_cnn with the reference.
-REF_DESCS_NEW = tests/golden/specs/conv_ce.desc
+REF_DESCS_NEW = tests/golden/specs/conv_ce.desc tests/golden/specs/bn_ce.desc tests/golden/specs/traj_bn.desc
 REF_DESCS     = $(filter-out tests/net/desc/mnist_cnn.desc $(REF_DESCS_NEW),$(wildcard tests/net/desc/*.desc) \
                   $(wildcard tests/golden/specs/*.desc)) \
                 $(foreach s,$(RAND_NAMES),$(RAND_DIR)/$(s).desc) $(REF_DESCS_NEW)

@@ -48,6 +48,12 @@ $(define("LOSS_MSE", 1, "mean squared error, float targets"))
 $(define("LOSS_CROSS_ENTROPY", 1, "softmax cross-entropy, class-index targets"))
 @ end
 $(define("OPT_" .. optimizer:upper(), 1, "optimizer of " .. name .. "_step"))
+@ if modes then
+$(define("MODES", 1, "layers with a training mode: " .. name .. "_forward_train"))
+@ end
+@ if dropout then
+$(define("DROPOUT", 1, "dropout masks from " .. name .. "_seed's generator"))
+@ end
 @ if dispatch then
 $(define("DISPATCH", 1, "entry points run the best of " .. variant_list:gsub('"', "")))
 @ end
@@ -73,7 +79,11 @@ typedef struct $(name)_grads {
 /* Scratch kept between $(name)_forward and $(name)_backward (rows: $(NAME)_BATCH). */
 typedef struct $(name)_work {
 @ for _, b in ipairs(work) do
+@   if b.decl then
+  $(NAME)_ALIGN64 $(b.decl);   /* $(emit.comment_text(b.what)) */
+@   else
   $(NAME)_ALIGN64 float $(b.cname)[$(b.floats)];   /* [$(b.rows)][$(b.ld)] $(emit.comment_text(b.what)) */
+@   end
 @ end
 } $(name)_work;
 
@@ -118,7 +128,17 @@ extern const $(name)_layer_info $(name)_layers[];
 
 /* x [n][$(NAME)_IN] -> out [n][$(NAME)_OUT], 1 <= n <= $(NAME)_BATCH. */
 void  $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, const float *x, int n);
-/* After $(name)_forward with the same w, p, x, n: returns the mean loss, overwrites g with
+@ if modes then
+/* $(name)_forward is the inference mode (batchnorm uses its running statistics, dropout is
+   the identity). The training mode: batchnorm normalises with the batch's statistics and
+   updates running_mean, running_var and num_batches_tracked in p; dropout draws its mask. */
+void  $(name)_forward_train(float *out, $(name)_work *w, $(name)_params *p, const float *x, int n);
+@ end
+@ if dropout then
+/* Seeds the dropout generator in w (PCG32 as runtime/cr_rng.c's cr_rng_seed(seed, stream)). */
+void  $(name)_seed($(name)_work *w, uint64_t seed, uint64_t stream);
+@ end
+/* After $(name)_forward$(modes and "_train" or "") with the same w, p, x, n: returns the mean loss, overwrites g with
    its gradient and, unless dx is NULL, writes dx [n][$(NAME)_IN]. */
 float $(name)_backward($(name)_grads *g, float *dx, $(name)_work *w, const $(name)_params *p,
                        const float *x, const $(name)_target *t, int n);

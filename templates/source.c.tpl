@@ -49,6 +49,29 @@ void $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, const
   forward_work(w, p, x, n);
   memcpy(out, $(output_ref), sizeof(float) * (size_t)n * $(NAME)_OUT);
 }
+@ if modes then
+
+/* Training mode: batch statistics (running ones updated in p), dropout masks drawn. */
+static void forward_work_train($(name)_work *w, $(name)_params *p, const float *x, int n) {
+@ for _, c in ipairs(train_forward_calls) do
+  $(c)
+@ end
+}
+
+void $(name)_forward_train(float *out, $(name)_work *w, $(name)_params *p, const float *x, int n) {
+  forward_work_train(w, p, x, n);
+  memcpy(out, $(output_ref), sizeof(float) * (size_t)n * $(NAME)_OUT);
+}
+@ end
+@ if dropout then
+
+void $(name)_seed($(name)_work *w, uint64_t seed, uint64_t stream) {
+  w->rng[1] = (stream << 1) | 1u;
+  w->rng[0] = w->rng[1];                                    /* 0 · mult + inc */
+  w->rng[0] += seed;
+  w->rng[0] = w->rng[0] * 6364136223846793005ULL + w->rng[1];
+}
+@ end
 
 float $(name)_backward($(name)_grads *g, float *dx, $(name)_work *w, const $(name)_params *p,
                        const float *x, const $(name)_target *t, int n) {
@@ -56,6 +79,9 @@ float $(name)_backward($(name)_grads *g, float *dx, $(name)_work *w, const $(nam
   (void)x;  /* the first layer is an activation whose derivative reads its output, not x */
 @ end
   const float loss = $(loss_backward_call);
+@ for _, t in ipairs(buffer_tensors) do
+  memset(g->$(t.cname), 0, sizeof g->$(t.cname));   /* not trained */
+@ end
 @ for _, c in ipairs(backward_calls) do
   $(c)
 @ end
@@ -74,13 +100,16 @@ $(opt_step)}
 
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n) {
-  forward_work(w, p, x, n);
+  forward_work$(modes and "_train" or "")(w, p, x, n);
 @ if fuse_sgd then
   if (s->momentum == 0.0f && s->weight_decay == 0.0f) {
     /* plain SGD: each weight update is applied inside its weight-gradient tiles
        (after that layer's dx used the old weights); g still gets the true gradients */
     const float lr = s->lr;
     const float loss = $(loss_backward_call);
+@ for _, t in ipairs(buffer_tensors) do
+    memset(g->$(t.cname), 0, sizeof g->$(t.cname));
+@ end
 @ for _, c in ipairs(backward_fused_calls) do
     $(c)
 @ end

@@ -217,8 +217,8 @@ check(#words >= 9 and words[1] == "conv2d" and words[2] == "linear" and words[3]
 for _, op in ipairs(ops.all()) do
   check(op.role == "product" or op.role == "map" or op.role == "activation", "%s: role", op.word)
   check(op.role == "activation" or type(op.check) == "function", "%s: a product or map op has check()", op.word)
-  check(op.role ~= "map" or (type(op.kernels) == "string" and #op.params({}) == 0),
-        "%s: a map op has its own kernels and no parameters", op.word)
+  check(op.role ~= "map" or (type(op.kernels) == "string" and (op.modes or #op.params({}) == 0)),
+        "%s: a map op has its own kernels, and parameters only with modes (batchnorm)", op.word)
   check(op.input == nil or op.input == "image" or op.input == "flat", "%s: input", op.word)
   check(type(op.flops) == "function" and type(op.params) == "function" and type(op.example) == "string",
         "%s: flops, params, example", op.word)

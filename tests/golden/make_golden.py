@@ -34,10 +34,12 @@ NETS = [
     ("act_ce", "tests/golden/specs/act_ce.desc", "step", 12, 9),
     ("act_mse", "tests/golden/specs/act_mse.desc", "step", 7, 10),
     ("conv_ce", "tests/golden/specs/conv_ce.desc", "step", 6, 11),
+    ("bn_ce", "tests/golden/specs/bn_ce.desc", "step", 7, 12),
+    ("traj_bn", "tests/golden/specs/traj_bn.desc", "traj", 8, 13),
 ]
 # nets whose inputs are uniform in [-1, 1) instead of [0, 1): a standalone activation as
 # their first layer must see negative values too
-SYMMETRIC_X = {"act_ce", "act_mse", "conv_ce"}
+SYMMETRIC_X = {"act_ce", "act_mse", "conv_ce", "bn_ce"}
 TRAJ_STEPS = 10
 
 
@@ -66,6 +68,14 @@ def read_desc(path):
                     o[k] = int(v)
                 o.setdefault("stride", o["kernel"])
                 net["layers"].append((key, o))
+            elif key == "batchnorm":
+                o = {"momentum": 0.1, "eps": 1e-5, "affine": 1}
+                for kv in tok[1:]:
+                    k, v = kv.split("=")
+                    o[k] = float(v)
+                net["layers"].append(("batchnorm", o))
+            elif key == "dropout" and len(tok) == 2:
+                net["layers"].append(("dropout", float(tok[1])))
             elif key == "flatten" and len(tok) == 1:
                 net["layers"].append(("flatten", None))
             elif key == "linear":
@@ -113,6 +123,12 @@ def build(net):
             width = c * h * w
         elif kind == "flatten":
             mods.append(nn.Flatten())
+            c = 0
+        elif kind == "batchnorm":
+            bn = nn.BatchNorm2d if c else nn.BatchNorm1d
+            mods.append(bn(c if c else width, eps=arg["eps"], momentum=arg["momentum"], affine=bool(arg["affine"])))
+        elif kind == "dropout":
+            mods.append(nn.Dropout(arg))
         elif kind == "linear":
             mods.append(nn.Linear(width, arg))
             width = arg
@@ -138,6 +154,13 @@ def init_params(model):
                 m.weight.copy_(torch.randn(m.weight.shape) / fan_in ** 0.5)
                 if m.bias is not None:
                     m.bias.copy_(torch.rand(m.bias.shape) * 0.2 - 0.1)
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                # away from torch's 1 and 0 so that a swapped or ignored tensor shows
+                if m.affine:
+                    m.weight.copy_(1 + torch.rand(m.weight.shape) * 0.4 - 0.2)
+                    m.bias.copy_(torch.rand(m.bias.shape) * 0.2 - 0.1)
+                m.running_mean.copy_(torch.rand(m.running_mean.shape) * 0.2 - 0.1)
+                m.running_var.copy_(1 + torch.rand(m.running_var.shape) * 0.5)
 
 
 def optimizer(net, params):
@@ -232,6 +255,11 @@ def golden_traj(net, model, n, outdir):
         losses.append(loss.item())
     save(outdir, "losses.npy", np.array(losses, dtype=np.float32))
     save_params(outdir, "final", model)
+    if any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout)) for m in model):
+        # inference mode after the steps: the running statistics, dropout off
+        model.eval()
+        with torch.no_grad():
+            save(outdir, "eval.npy", model(image(net, x[0])))
     return "losses %.4f -> %.4f" % (losses[0], losses[-1])
 
 

@@ -6,12 +6,16 @@
  * it needs nothing but libc and libm: no Check, no runtime library.
  *
  * Inputs are drawn with tests/ref/rng.h (splitmix64), identically in test_isa.c:
- *   params  tensor by tensor, uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)), seed 11
+ *   params  tensor by tensor, uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)), seed 11 (a
+ *           batchnorm running_var: 1 plus that, so it is positive)
  *   x       [B][IN] uniform in [-1, 1), seed 12;  MSE targets uniform in [-1, 1), seed 13;
  *           cross-entropy targets (7 i + 3) mod OUT
  * Records, for n in {B, B/2 + 1, 1}: forward out [n][OUT]; backward loss, grads (tensor by
  * tensor, rows*cols each) and dx [n][IN]; then two train steps on n = B from the initial
- * params (loss + params after each). Every buffer sits between guard floats that must be
+ * params (loss + params after each). A network with modes (NAME_MODES: batchnorm, dropout)
+ * records the inference-mode forward, then the training-mode forward and the params after it
+ * (the running statistics), and its backward follows the training forward; the dropout
+ * generator is seeded (NAME_seed(w, 5, 9)) before each n and before the train steps. Every buffer sits between guard floats that must be
  * untouched after each call. */
 #include "rng.h"
 
@@ -79,7 +83,9 @@ int main(int argc, char **argv)
   for (int i = 0; i < U(_TENSOR_COUNT); i++) {
     const F(_tensor_info) *ti = &F(_tensors)[i];
     double a = 1.0 / sqrt((double)ti->fan_in);
-    for (int k = 0; k < ti->rows * ti->cols; k++) ((float *)p0)[ti->offset + (size_t)k] = (float)test_rng_sym(&r, a);
+    double base = strstr(ti->name, "running_var") ? 1.0 : 0.0;
+    for (int k = 0; k < ti->rows * ti->cols; k++)
+      ((float *)p0)[ti->offset + (size_t)k] = (float)(base + test_rng_sym(&r, a));
   }
   r.s = 12;
   for (int i = 0; i < B * IN; i++) x[i] = (float)test_rng_sym(&r, 1.0);
@@ -100,6 +106,14 @@ int main(int argc, char **argv)
     memcpy(p, p0, sizeof *p);
     F(_forward)(o, w, p, x, n);
     put(o, (size_t)n * OUT);
+#if defined(NET_MODES)
+#if defined(NET_DROPOUT)
+    F(_seed)(w, 5, 9);
+#endif
+    F(_forward_train)(o, w, p, x, n);
+    put(o, (size_t)n * OUT);
+    put_tensors(p);
+#endif
     float loss = F(_backward)(g, dx, w, p, x, t, n);
     put(&loss, 1);
     put_tensors(g);
@@ -107,6 +121,9 @@ int main(int argc, char **argv)
   }
   memcpy(p, p0, sizeof *p);
   F(_opt_init)(s);
+#if defined(NET_DROPOUT)
+  F(_seed)(w, 5, 9);
+#endif
   for (int step = 0; step < 2; step++) {
     float loss = F(_train_step)(p, s, g, w, x, t, B);
     put(&loss, 1);

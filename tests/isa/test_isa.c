@@ -75,11 +75,25 @@ static void build_expected(void)
   double *out = calloc((size_t)B * net.out, sizeof *out), *grad = calloc(net.nparams, sizeof *grad);
   double *dx = calloc((size_t)B * net.in, sizeof *dx);
   test_rng r = {11};
-  for (int i = 0; i < net.ntensors; i++) {
-    const ref_layer *L = &net.layer[net.t_layer[i]];   /* fan_in: a conv2d's is C·K·K */
-    double a = 1.0 / sqrt((double)(L->kind == REF_CONV2D ? L->ic * L->kernel * L->kernel : L->in));
-    for (int k = 0; k < net.t_rows[i] * net.t_cols[i]; k++) p0[net.t_off[i] + (size_t)k] = (float)test_rng_sym(&r, a);
+  int modes = 0, dropout = 0;
+  for (int l = 0; l < net.nlayers; l++) {
+    modes |= net.layer[l].kind == REF_BATCHNORM || net.layer[l].kind == REF_DROPOUT;
+    dropout |= net.layer[l].kind == REF_DROPOUT;
   }
+  for (int i = 0; i < net.ntensors; i++) {
+    /* fan_in: a conv2d's is C·K·K, a batchnorm's its channels; running_var (the second
+       tensor from the end of a batchnorm's) 1 + the draw */
+    const ref_layer *L = &net.layer[net.t_layer[i]];
+    double a = 1.0 / sqrt((double)(L->kind == REF_CONV2D ? L->ic * L->kernel * L->kernel
+                                   : L->kind == REF_BATCHNORM ? L->channels : L->in));
+    int last = i + 1 == net.ntensors || net.t_layer[i + 1] != net.t_layer[i];
+    int rvar = L->kind == REF_BATCHNORM && !last && (i + 2 == net.ntensors || net.t_layer[i + 2] != net.t_layer[i]);
+    for (int k = 0; k < net.t_rows[i] * net.t_cols[i]; k++)
+      p0[net.t_off[i] + (size_t)k] = (float)((rvar ? 1.0 : 0.0) + test_rng_sym(&r, a));
+  }
+  /* the dropout masks: the generated code's generator, seeded (5, 9) before each use */
+  unsigned char *keep = malloc(ref_dropout_size(&net, B) + 1);
+  ref_pcg pcg;
   r.s = 12;
   for (int i = 0; i < B * net.in; i++) x[i] = (float)test_rng_sym(&r, 1.0);
   r.s = 13;
@@ -88,9 +102,22 @@ static void build_expected(void)
   int ns[3] = {B, B / 2 + 1, 1};
   for (int k = 0; k < 3; k++) {
     int n = ns[k];
+    net.train = 0;
     ref_forward(&net, p0, x, n, out);
     section("forward out");
     push(out, (size_t)n * net.out);
+    if (modes) {
+      net.train = 1;
+      ref_pcg_seed(&pcg, 5, 9);
+      ref_dropout_masks(&net, &pcg, n, keep);
+      net.drop_mask = keep;
+      ref_forward(&net, p0, x, n, out);
+      section("forward_train out");
+      push(out, (size_t)n * net.out);
+      memcpy(p, p0, net.nparams * sizeof *p);
+      ref_bn_update(&net, p, x, n);
+      push_tensors(p, "params after forward_train");
+    }
     double loss = ref_backward(&net, p0, x, t, n, NULL, grad, dx);
     section("backward loss");
     push(&loss, 1);
@@ -101,8 +128,11 @@ static void build_expected(void)
   ref_opt_state s;
   if (ref_opt_init(&s, &net) != 0) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
   memcpy(p, p0, net.nparams * sizeof *p);
+  ref_pcg_seed(&pcg, 5, 9);
   for (int step = 0; step < 2; step++) {
+    if (dropout) ref_dropout_masks(&net, &pcg, B, keep);
     double loss = ref_backward(&net, p, x, t, B, NULL, grad, NULL);
+    if (modes) ref_bn_update(&net, p, x, B);   /* the training forward's, before the step */
     ref_opt_step(&s, p, grad);
     section("train_step loss");
     push(&loss, 1);
@@ -110,7 +140,7 @@ static void build_expected(void)
   }
   sect_start[nsect] = nexpect;
   ref_opt_free(&s);
-  free(p0); free(p); free(x); free(t); free(out); free(grad); free(dx);
+  free(p0); free(p); free(x); free(t); free(out); free(grad); free(dx); free(keep);
 }
 
 /* Distance in units in the last place between two floats (0 if bitwise equal). */

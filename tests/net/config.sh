@@ -31,6 +31,12 @@ cat <<EOF
 #ifdef ${up}_OPT_ADAMW
 #define NET_OPT_ADAMW 1
 #endif
+#ifdef ${up}_MODES
+#define NET_MODES 1
+#endif
+#ifdef ${up}_DROPOUT
+#define NET_DROPOUT 1
+#endif
 EOF
 # the layer table's leaky_relu slope (net_test.c checks it against the description)
 if grep -q '[[:space:]]float slope;' "$1"; then echo '#define NET_LAYER_HAS_SLOPE 1'; fi

@@ -68,6 +68,39 @@ typedef F(target) target_t;
 
 enum { IN = M(IN), OUT = M(OUT), BATCH = M(BATCH), NT = M(TENSOR_COUNT) };
 
+/* Networks with modes (batchnorm, dropout: NAME_MODES): the reference runs in training mode
+   (net.train = 1) against NAME_forward_train, whose dropout generator is seeded with
+   (DROP_SEED, DROP_STREAM) before every training forward, as the reference's masks are
+   drawn (modes_masks); NAME_forward, the inference mode, is checked in test_modes.
+   fwd_train runs the training forward on a scratch copy of p, so the caller's running
+   statistics stay as they were (a forward must not change p in these tests). */
+enum { DROP_SEED = 3, DROP_STREAM = 77 };
+static unsigned char drop_keep[(size_t)BATCH * 8192 + 1];
+static void *drop_keep_heap;
+
+static void modes_masks(int n);
+#ifdef NET_MODES
+static void fwd_train_on(float *out, work_t *w, params_t *p, const float *x, int n)
+{
+#ifdef NET_DROPOUT
+  F(seed)(w, DROP_SEED, DROP_STREAM);
+#endif
+  F(forward_train)(out, w, p, x, n);
+}
+static void fwd_train(float *out, work_t *w, const params_t *p, const float *x, int n)
+{
+  params_t *scratch = aligned_alloc(64, sizeof *scratch);
+  memcpy(scratch, p, sizeof *scratch);
+  fwd_train_on(out, w, scratch, x, n);
+  free(scratch);
+}
+#else
+static void fwd_train(float *out, work_t *w, const params_t *p, const float *x, int n)
+{
+  F(forward)(out, w, p, x, n);
+}
+#endif
+
 /* ------------------------------------------------------------------ options, stats */
 
 static const char *opt_desc, *opt_golden, *opt_traj;
@@ -188,7 +221,9 @@ static void random_params(params_t *p, test_rng *r)
     float *t = tensor(p, k);
     int rows = F(tensors)[k].rows;
     double a = rows > 1 ? 1.7 / sqrt(rows) : 0.5;   /* keeps activations O(1) */
-    for (size_t i = 0; i < tcount(k); i++) t[i] = (float)test_rng_sym(r, a);
+    double base = strstr(F(tensors)[k].name, "running_var") ? 1.0 : 0.0;   /* a variance: > 0 */
+    for (size_t i = 0; i < tcount(k); i++) t[i] = (float)(base + test_rng_sym(r, a));
+    if (strstr(F(tensors)[k].name, "num_batches_tracked")) t[0] = 5.0f;   /* a count */
   }
 }
 
@@ -315,11 +350,12 @@ START_TEST(test_forward_backward)
   double *pd = malloc(net.nparams * sizeof(double)), *gd = malloc(net.nparams * sizeof(double));
   double *outd = malloc((size_t)n * OUT * sizeof(double)), *dxd = malloc((size_t)n * IN * sizeof(double));
   params_to_ref(pd, p);
+  modes_masks(n);
   double loss_ref = ref_backward(&net, pd, b.xd, b.td, n, outd, gd, dxd);
   char when[64];
   snprintf(when, sizeof when, "n=%d", n);
 
-  F(forward)(out, w, p, b.x, n);
+  fwd_train(out, w, p, b.x, n);
   gcheck(&go); gcheck(&gw); gcheck(&gp);
 
   /* a second, unrelated network state in between: no hidden state may carry over */
@@ -330,7 +366,7 @@ START_TEST(test_forward_backward)
     batch b2;
     random_params(p2, &r);
     random_batch(&b2, BATCH, &r);
-    F(forward)(out_2, w2, p2, b2.x, BATCH);
+    fwd_train(out_2, w2, p2, b2.x, BATCH);
     free_batch(&b2);
     free(p2); free(w2); free(out_2);
   }
@@ -340,7 +376,7 @@ START_TEST(test_forward_backward)
   /* the same call again gives the same bits */
   float *out2 = malloc((size_t)n * OUT * sizeof(float));
   memcpy(out2, out, (size_t)n * OUT * sizeof(float));
-  F(forward)(out, w, p, b.x, n);
+  fwd_train(out, w, p, b.x, n);
   ck_assert_msg(memcmp(out, out2, (size_t)n * OUT * sizeof(float)) == 0, "%s: forward is not deterministic", when);
   free(out2);
 
@@ -360,6 +396,7 @@ START_TEST(test_forward_backward)
   }
 #endif
 
+  fwd_train(out, w, p, b.x, n);   /* backward follows the training forward */
   float lb = F(backward)(g, dx, w, p, b.x, b.t, n);
   gcheck(&gg); gcheck(&gdx); gcheck(&gw); gcheck(&gp);
   ck_assert_msg(check_scalar("backward loss", lb, loss_ref, &stats_ref[S_LOSS]) == 0,
@@ -371,7 +408,7 @@ START_TEST(test_forward_backward)
 
   /* dx = NULL: gradients only, written over NaN */
   memset(g, 0xFF, sizeof *g);
-  F(forward)(out, w, p, b.x, n);
+  fwd_train(out, w, p, b.x, n);
   lb = F(backward)(g, NULL, w, p, b.x, b.t, n);
   snprintf(when, sizeof when, "n=%d backward(dx=NULL)", n);
   ck_assert_msg(check_scalar("backward loss (dx=NULL)", lb, loss_ref, &stats_ref[S_LOSS]) == 0,
@@ -410,7 +447,7 @@ START_TEST(test_step)
   for (int step = 1; step <= 3; step++) {
     batch b;
     random_batch(&b, n, &r);
-    F(forward)(out, w, p, b.x, n);
+    fwd_train(out, w, p, b.x, n);
     F(backward)(g, NULL, w, p, b.x, b.t, n);
     params_to_ref(gd, g);   /* grads share the params' tensor table */
     if (step == 3) {   /* the public hyperparameters are the caller's to change between steps */
@@ -459,7 +496,12 @@ START_TEST(test_train_step)
     batch b;
     random_batch(&b, n, &r);
     params_to_ref(pd, p);
+    modes_masks(n);
     double loss_ref = ref_backward(&net, pd, b.xd, b.td, n, NULL, gd, NULL);
+    if (net.train) ref_bn_update(&net, pd, b.xd, n);   /* the training forward's update */
+#ifdef NET_DROPOUT
+    F(seed)(w, DROP_SEED, DROP_STREAM);
+#endif
     float l = F(train_step)(p, s, g, w, b.x, b.t, n);
     gcheck(&gp); gcheck(&gg); gcheck(&gw); gcheck(&gs);
     char when[64];
@@ -586,6 +628,25 @@ START_TEST(test_metadata)
     ck_assert_msg(L->kind != REF_LEAKY_RELU, "layers[%d] is leaky_relu, but NAME_layer_info has no 'float slope' "
                   "member (after shift) to give its slope", l);
 #endif
+    if (L->kind == REF_BATCHNORM) {
+      /* torch's state_dict: weight, bias (affine), running_mean, running_var [C] and
+         num_batches_tracked [1]; not a product's weight and bias in the layer table */
+      static const char *names[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+      static const char *inits[] = {"ones", "zeros", "zeros", "ones", "zeros"};
+      ck_assert_msg(li->weight == -1 && li->bias == -1, "layers[%d] (batchnorm) has tensors %d %d", l,
+                    li->weight, li->bias);
+      for (int b = L->affine ? 0 : 2; b < 5; b++, ti++) {
+        const F(tensor_info) *t = &F(tensors)[ti];
+        char name[48];
+        snprintf(name, sizeof name, "%d.%s", l, names[b]);
+        ck_assert_msg(!strcmp(t->name, name), "tensors[%d].name '%s', expected '%s'", ti, t->name, name);
+        ck_assert_msg(t->rows == 1 && t->cols == (b == 4 ? 1 : L->channels), "tensor %s: %dx%d", name, t->rows, t->cols);
+        ck_assert_msg(!strcmp(t->init, inits[b]), "tensor %s: init '%s', expected '%s'", name, t->init, inits[b]);
+        ck_assert_msg(t->offset >= end_prev, "tensor %s overlaps the previous one", name);
+        end_prev = t->offset + tcount(ti);
+      }
+      continue;
+    }
     if (L->kind != REF_LINEAR && L->kind != REF_CONV2D) {
       ck_assert_msg(li->weight == -1 && li->bias == -1, "layers[%d] (%s) has tensors %d %d", l, li->kind,
                     li->weight, li->bias);
@@ -638,6 +699,75 @@ START_TEST(test_metadata)
   ck_assert_msg(s.t == 0, "opt.t %ld after opt_init", (long)s.t);
 }
 END_TEST
+
+/* The reference's dropout masks for n rows, drawn as NAME_forward_train draws them after
+   NAME_seed(w, DROP_SEED, DROP_STREAM). */
+static void modes_masks(int n)
+{
+  size_t need = ref_dropout_size(&net, n);
+  if (need == 0) return;
+  unsigned char *keep = drop_keep;
+  if (need > sizeof drop_keep) {
+    free(drop_keep_heap);
+    keep = drop_keep_heap = malloc(need);
+    ck_assert(keep != NULL);
+  }
+  ref_pcg r;
+  ref_pcg_seed(&r, DROP_SEED, DROP_STREAM);
+  ref_dropout_masks(&net, &r, n, keep);
+  net.drop_mask = keep;
+}
+
+#ifdef NET_MODES
+/* The two modes: NAME_forward (inference) uses the running statistics of p and does not
+   change p; NAME_forward_train moves them as the reference's ref_bn_update does, three
+   times in a row, and counts the batches. */
+START_TEST(test_modes)
+{
+  int n = ns[_i];
+  RUNNING("test_modes n=%d", n);
+  test_rng r = {seed_for(n, 5)};
+  guarded gp, gw;
+  params_t *p = galloc(&gp, "params", sizeof(params_t), 0, 0xFF);
+  work_t *w = galloc(&gw, "work", sizeof(work_t), 0, 0xFF);
+  float *out = malloc((size_t)n * OUT * sizeof(float));
+  double *pd = malloc(net.nparams * sizeof(double)), *outd = malloc((size_t)n * OUT * sizeof(double));
+  random_params(p, &r);
+  params_t *p_copy = aligned_alloc(64, sizeof *p_copy);
+  memcpy(p_copy, p, sizeof *p);
+  params_to_ref(pd, p);
+  char when[64];
+  for (int k = 1; k <= 3; k++) {
+    batch b;
+    random_batch(&b, n, &r);
+    net.train = 0;
+    ref_forward(&net, pd, b.xd, n, outd);
+    net.train = 1;
+    F(forward)(out, w, p, b.x, n);
+    gcheck(&gp); gcheck(&gw);
+    snprintf(when, sizeof when, "n=%d inference forward %d", n, k);
+    ck_assert_msg(check_tensor(when, out, outd, (size_t)n * OUT, OUT, &stats_ref[S_OUT]) == 0,
+                  "%s: differs from the reference's inference mode (first mismatch printed above)", when);
+    if (k == 1) ck_assert_msg(memcmp(p, p_copy, sizeof *p) == 0, "n=%d: NAME_forward changed p", n);
+    modes_masks(n);
+    ref_bn_update(&net, pd, b.xd, n);
+    fwd_train_on(out, w, p, b.x, n);
+    gcheck(&gp); gcheck(&gw);
+    snprintf(when, sizeof when, "n=%d after forward_train %d", n, k);
+    ck_assert_msg(check_params(when, p, pd, &stats_ref[S_STEP]) == 0,
+                  "%s: running statistics differ from the reference (first mismatch printed above)", when);
+    free_batch(&b);
+  }
+  for (int k = 0; k < NT; k++)
+    if (strstr(F(tensors)[k].name, "num_batches_tracked"))
+      ck_assert_msg(tensor(p, k)[0] == tensor(p_copy, k)[0] + 3.0f, "%s: %g after 3 training forwards from %g",
+                    F(tensors)[k].name, (double)tensor(p, k)[0], (double)tensor(p_copy, k)[0]);
+  free(p_copy);
+  gfree(&gp); gfree(&gw);
+  free(out); free(pd); free(outd);
+}
+END_TEST
+#endif
 
 /* Build the reference's network from the generated metadata (specs without a description). */
 static void net_from_metadata(void)
@@ -737,6 +867,9 @@ int main(int argc, char **argv)
     net_from_metadata();
   }
   choose_ns();
+#ifdef NET_MODES
+  net.train = 1;   /* the reference follows NAME_forward_train unless told otherwise */
+#endif
   signal(SIGSEGV, on_fault);
   signal(SIGBUS, on_fault);
 
@@ -751,6 +884,9 @@ int main(int argc, char **argv)
     tcase_add_loop_test(core, test_step, 0, nns);
     tcase_add_loop_test(core, test_train_step, 0, nns);
     tcase_add_test(core, test_export_import);
+#ifdef NET_MODES
+    tcase_add_loop_test(core, test_modes, 0, nns);
+#endif
     suite_add_tcase(su, core);
   }
 #ifndef NET_NO_GOLDEN

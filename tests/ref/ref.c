@@ -36,6 +36,8 @@ const char *ref_kind_name(int kind)
   case REF_MAXPOOL2D: return "maxpool2d";
   case REF_AVGPOOL2D: return "avgpool2d";
   case REF_FLATTEN: return "flatten";
+  case REF_BATCHNORM: return "batchnorm";
+  case REF_DROPOUT: return "dropout";
   default: return "?";
   }
 }
@@ -90,6 +92,24 @@ int ref_net_finish(ref_net *net, char *err, size_t errlen)
       net->t_layer[nt] = l; net->t_rows[nt] = 1; net->t_cols[nt] = L->out;
       net->t_off[nt] = off; off += (size_t)L->out; nt++;
       width = L->out;
+    } else if (L->kind == REF_BATCHNORM) {
+      if (l == 0) return fail(err, errlen, "layer 0: batchnorm cannot be first");
+      if (!(L->eps > 0) || L->momentum < 0 || L->momentum > 1)
+        return fail(err, errlen, "layer %d: bad batchnorm momentum or eps", l);
+      L->channels = c ? c : width;
+      L->pixels = c ? h * w : 1;
+      L->out = width;
+      int nbt = L->affine ? 5 : 3;
+      if (nt + nbt > REF_MAX_TENSORS) return fail(err, errlen, "too many tensors");
+      for (int k = 0; k < nbt; k++) {
+        int last = k == nbt - 1;
+        net->t_layer[nt] = l; net->t_rows[nt] = 1; net->t_cols[nt] = last ? 1 : L->channels;
+        net->t_buffer[nt] = k >= nbt - 3;
+        net->t_off[nt] = off; off += (size_t)net->t_cols[nt]; nt++;
+      }
+    } else if (L->kind == REF_DROPOUT) {
+      if (!(L->p >= 0 && L->p < 1)) return fail(err, errlen, "layer %d: dropout p must be in [0, 1)", l);
+      L->out = width;
     } else if (L->kind == REF_RELU || L->kind == REF_LEAKY_RELU || L->kind == REF_TANH ||
                L->kind == REF_SIGMOID) {
       L->out = width;   /* element-wise: width unchanged, no parameters */
@@ -195,6 +215,26 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       }
       if (L->kernel <= 0) BAD("%s needs kernel=K", tok[0]);
       if (L->stride == 0) L->stride = L->kernel;
+    } else if (!strcmp(tok[0], "batchnorm")) {
+      /* batchnorm [momentum=0.1] [eps=1e-5] [affine=1] */
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      ref_layer *L = &net->layer[net->nlayers++];
+      L->kind = REF_BATCHNORM;
+      L->momentum = 0.1; L->eps = 1e-5; L->affine = 1;
+      for (int i = 1; i < nt; i++) {
+        char *eq = strchr(tok[i], '=');
+        if (!eq) BAD("expected key=value, got '%s'", tok[i]);
+        *eq = '\0';
+        const char *k = tok[i], *v = eq + 1;
+        if (!strcmp(k, "momentum") ? parse_double(v, &L->momentum) : !strcmp(k, "eps") ? parse_double(v, &L->eps)
+            : !strcmp(k, "affine") ? parse_int(v, &L->affine) : -1)
+          BAD("bad batchnorm option '%s=%s'", k, v);
+      }
+    } else if (!strcmp(tok[0], "dropout") && nt == 2) {
+      if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
+      ref_layer *L = &net->layer[net->nlayers++];
+      L->kind = REF_DROPOUT;
+      if (parse_double(tok[1], &L->p)) BAD("bad dropout p '%s'", tok[1]);
     } else if (!strcmp(tok[0], "flatten") && nt == 1) {
       if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
       net->layer[net->nlayers++].kind = REF_FLATTEN;
@@ -400,6 +440,114 @@ static void free_acts(const ref_net *net, double **act)
   free(act);
 }
 
+/* ---------- batchnorm and dropout ---------- */
+
+/* The parameter block of a batchnorm layer whose first tensor is ti. */
+typedef struct { const double *weight, *bias; const double *rmean, *rvar; size_t rmean_off, rvar_off, nbt_off; } bn_tensors;
+
+static bn_tensors bn_at(const ref_net *net, const ref_layer *L, const double *params, int ti)
+{
+  bn_tensors t = {NULL, NULL, NULL, NULL, 0, 0, 0};
+  if (L->affine) { t.weight = params + net->t_off[ti]; t.bias = params + net->t_off[ti + 1]; ti += 2; }
+  t.rmean_off = net->t_off[ti]; t.rvar_off = net->t_off[ti + 1]; t.nbt_off = net->t_off[ti + 2];
+  t.rmean = params + t.rmean_off; t.rvar = params + t.rvar_off;
+  return t;
+}
+
+/* Element q of channel c in row i of a batchnorm layer's [n][channels][pixels] array. */
+static size_t bn_at_elem(const ref_layer *L, int i, int c, int q)
+{
+  return ((size_t)i * L->channels + (size_t)c) * L->pixels + (size_t)q;
+}
+
+/* The batch mean and biased variance of channel c over the n rows (two passes). */
+static void bn_batch_stats(const ref_layer *L, const double *a, int n, int c, double *mean, double *var)
+{
+  double m = (double)n * L->pixels, s = 0, ss = 0;
+  for (int i = 0; i < n; i++)
+    for (int q = 0; q < L->pixels; q++) s += a[bn_at_elem(L, i, c, q)];
+  *mean = s / m;
+  for (int i = 0; i < n; i++)
+    for (int q = 0; q < L->pixels; q++) {
+      double d = a[bn_at_elem(L, i, c, q)] - *mean;
+      ss += d * d;
+    }
+  *var = ss / m;
+}
+
+static void bn_forward(const ref_net *net, const ref_layer *L, const bn_tensors *t, const double *a, double *y, int n)
+{
+  for (int c = 0; c < L->channels; c++) {
+    double mean, var;
+    if (net->train) bn_batch_stats(L, a, n, c, &mean, &var);
+    else { mean = t->rmean[c]; var = t->rvar[c]; }
+    double sd = sqrt(var + L->eps);
+    for (int i = 0; i < n; i++)
+      for (int q = 0; q < L->pixels; q++) {
+        size_t e = bn_at_elem(L, i, c, q);
+        double xh = (a[e] - mean) / sd;
+        y[e] = L->affine ? t->weight[c] * xh + t->bias[c] : xh;
+      }
+  }
+}
+
+/* dy -> da, dweight, dbias. Training: the batch statistics depend on every element, so
+   dx = (1/sd)·(dxh - mean(dxh) - xh·mean(dxh·xh)) with dxh = dy·weight; inference: an
+   affine map, dx = dy·weight/sd. */
+static void bn_backward(const ref_net *net, const ref_layer *L, const bn_tensors *t, const double *a,
+                        const double *dy, double *da, double *dw, double *db, int n)
+{
+  double m = (double)n * L->pixels;
+  for (int c = 0; c < L->channels; c++) {
+    double mean, var;
+    if (net->train) bn_batch_stats(L, a, n, c, &mean, &var);
+    else { mean = t->rmean[c]; var = t->rvar[c]; }
+    double sd = sqrt(var + L->eps), gam = L->affine ? t->weight[c] : 1.0;
+    double sdy = 0, sdyxh = 0;
+    for (int i = 0; i < n; i++)
+      for (int q = 0; q < L->pixels; q++) {
+        size_t e = bn_at_elem(L, i, c, q);
+        sdy += dy[e];
+        sdyxh += dy[e] * (a[e] - mean) / sd;
+      }
+    if (L->affine) { dw[c] = sdyxh; db[c] = sdy; }
+    for (int i = 0; i < n; i++)
+      for (int q = 0; q < L->pixels; q++) {
+        size_t e = bn_at_elem(L, i, c, q);
+        double xh = (a[e] - mean) / sd, dxh = dy[e] * gam;
+        da[e] = net->train ? (dxh - gam * sdy / m - xh * gam * sdyxh / m) / sd : dxh / sd;
+      }
+  }
+}
+
+/* The keep flags of dropout layer l within net->drop_mask (NULL: all kept). */
+static const unsigned char *drop_flags(const ref_net *net, int l, int n)
+{
+  if (!net->drop_mask) return NULL;
+  size_t off = 0;
+  for (int k = 0; k < l; k++)
+    if (net->layer[k].kind == REF_DROPOUT) off += (size_t)n * net->layer[k].out;
+  return net->drop_mask + off;
+}
+
+/* y = x·keep/(1 - p) in training mode (da likewise from dy), the identity in inference. */
+static void drop_apply(const ref_net *net, int l, const double *a, double *y, int n)
+{
+  const ref_layer *L = &net->layer[l];
+  const unsigned char *keep = drop_flags(net, l, n);
+  size_t cnt = (size_t)n * L->out;
+  for (size_t i = 0; i < cnt; i++)
+    y[i] = !net->train ? a[i] : (keep && !keep[i]) ? 0.0 : a[i] / (1.0 - L->p);
+}
+
+static int tensors_of(const ref_layer *L)
+{
+  if (L->kind == REF_LINEAR) return 2;
+  if (L->kind == REF_CONV2D) return L->nobias ? 1 : 2;
+  if (L->kind == REF_BATCHNORM) return L->affine ? 5 : 3;
+  return 0;
+}
+
 static void forward_all(const ref_net *net, const double *params, int n, double **act)
 {
   int ti = 0;
@@ -407,7 +555,13 @@ static void forward_all(const ref_net *net, const double *params, int n, double 
     const ref_layer *L = &net->layer[l];
     const double *a = act[l];
     double *y = act[l + 1];
-    if (L->kind == REF_LINEAR) {
+    if (L->kind == REF_BATCHNORM) {
+      bn_tensors t = bn_at(net, L, params, ti);
+      ti += tensors_of(L);
+      bn_forward(net, L, &t, a, y, n);
+    } else if (L->kind == REF_DROPOUT) {
+      drop_apply(net, l, a, y, n);
+    } else if (L->kind == REF_LINEAR) {
       const double *W = params + net->t_off[ti], *b = params + net->t_off[ti + 1];
       ti += 2;
       for (int i = 0; i < n; i++)
@@ -416,7 +570,7 @@ static void forward_all(const ref_net *net, const double *params, int n, double 
           for (int k = 0; k < L->in; k++) s += a[(size_t)i * L->in + k] * W[(size_t)k * L->out + j];
           y[(size_t)i * L->out + j] = s;
         }
-    } else if (L->kind >= REF_CONV2D) {
+    } else if (L->kind >= REF_CONV2D && L->kind <= REF_FLATTEN) {
       const double *W = NULL, *b = NULL;
       if (L->kind == REF_CONV2D) {
         W = params + net->t_off[ti++];
@@ -517,7 +671,16 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
   for (int l = net->nlayers - 1; l >= 0; l--) {
     const ref_layer *L = &net->layer[l];
     const double *a = act[l];
-    if (L->kind == REF_LINEAR) {
+    if (L->kind == REF_BATCHNORM) {
+      ti -= tensors_of(L);
+      bn_tensors bt = bn_at(net, L, params, ti);
+      double *dw = L->affine ? grad + net->t_off[ti] : NULL, *db = L->affine ? grad + net->t_off[ti + 1] : NULL;
+      bn_backward(net, L, &bt, a, dy, da, dw, db, n);
+      for (int k = ti; k < ti + tensors_of(L); k++)   /* the running state: no gradient */
+        if (net->t_buffer[k]) memset(grad + net->t_off[k], 0, (size_t)net->t_cols[k] * sizeof(double));
+    } else if (L->kind == REF_DROPOUT) {
+      drop_apply(net, l, dy, da, n);
+    } else if (L->kind == REF_LINEAR) {
       ti -= 2;
       const double *W = params + net->t_off[ti];
       double *dW = grad + net->t_off[ti], *db = grad + net->t_off[ti + 1];
@@ -538,7 +701,7 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
           for (int j = 0; j < L->out; j++) s += dy[(size_t)i * L->out + j] * W[(size_t)k * L->out + j];
           da[(size_t)i * L->in + k] = s;
         }
-    } else if (L->kind >= REF_CONV2D) {
+    } else if (L->kind >= REF_CONV2D && L->kind <= REF_FLATTEN) {
       const double *W = NULL;
       double *dW = NULL, *db = NULL;
       if (L->kind == REF_CONV2D) {
@@ -606,6 +769,67 @@ void ref_masks(const ref_net *net, const double *params, const double *x, int n,
   free_acts(net, act);
 }
 
+void ref_bn_update(const ref_net *net, double *params, const double *x, int n)
+{
+  ref_net tn = *net;
+  tn.train = 1;
+  double **act = alloc_acts(&tn, x, n);
+  forward_all(&tn, params, n, act);
+  int ti = 0;
+  for (int l = 0; l < net->nlayers; l++) {
+    const ref_layer *L = &net->layer[l];
+    if (L->kind == REF_BATCHNORM) {
+      bn_tensors t = bn_at(net, L, params, ti);
+      double m = (double)n * L->pixels;
+      for (int c = 0; c < L->channels; c++) {
+        double mean, var;
+        bn_batch_stats(L, act[l], n, c, &mean, &var);
+        double unbiased = m > 1 ? var * m / (m - 1) : var;
+        params[t.rmean_off + (size_t)c] = (1 - L->momentum) * params[t.rmean_off + (size_t)c] + L->momentum * mean;
+        params[t.rvar_off + (size_t)c] = (1 - L->momentum) * params[t.rvar_off + (size_t)c] + L->momentum * unbiased;
+      }
+      params[t.nbt_off] += 1;
+    }
+    ti += tensors_of(L);
+  }
+  free_acts(&tn, act);
+}
+
+void ref_pcg_seed(ref_pcg *r, unsigned long long seed, unsigned long long stream)
+{
+  const unsigned long long mult = 6364136223846793005ULL;
+  r->inc = (stream << 1) | 1u;
+  r->state = r->inc;            /* 0·mult + inc */
+  r->state += seed;
+  r->state = r->state * mult + r->inc;
+}
+
+unsigned ref_pcg_u32(ref_pcg *r)
+{
+  unsigned long long old = r->state;
+  r->state = old * 6364136223846793005ULL + r->inc;
+  unsigned xs = (unsigned)(((old >> 18) ^ old) >> 27), rot = (unsigned)(old >> 59);
+  return (xs >> rot) | (xs << ((32u - rot) & 31u));
+}
+
+size_t ref_dropout_size(const ref_net *net, int n)
+{
+  size_t s = 0;
+  for (int l = 0; l < net->nlayers; l++)
+    if (net->layer[l].kind == REF_DROPOUT) s += (size_t)n * net->layer[l].out;
+  return s;
+}
+
+void ref_dropout_masks(const ref_net *net, ref_pcg *r, int n, unsigned char *mask)
+{
+  for (int l = 0; l < net->nlayers; l++) {
+    const ref_layer *L = &net->layer[l];
+    if (L->kind != REF_DROPOUT) continue;
+    double p = (double)(float)L->p;
+    for (size_t i = 0; i < (size_t)n * L->out; i++) *mask++ = (double)(ref_pcg_u32(r) >> 8) * 0x1p-24 >= p;
+  }
+}
+
 /* ---------- optimizers (torch.optim 1.13 semantics) ---------- */
 
 int ref_opt_init(ref_opt_state *s, const ref_net *net)
@@ -616,14 +840,18 @@ int ref_opt_init(ref_opt_state *s, const ref_net *net)
   s->buf = calloc(s->count, sizeof(double));
   s->m = calloc(s->count, sizeof(double));
   s->v = calloc(s->count, sizeof(double));
-  if (!s->buf || !s->m || !s->v) { ref_opt_free(s); return -1; }
+  s->frozen = calloc(s->count ? s->count : 1, 1);
+  if (!s->buf || !s->m || !s->v || !s->frozen) { ref_opt_free(s); return -1; }
+  for (int i = 0; i < net->ntensors; i++)
+    if (net->t_buffer[i]) memset(s->frozen + net->t_off[i], 1, (size_t)net->t_rows[i] * net->t_cols[i]);
   return 0;
 }
 
 void ref_opt_free(ref_opt_state *s)
 {
-  free(s->buf); free(s->m); free(s->v);
+  free(s->buf); free(s->m); free(s->v); free(s->frozen);
   s->buf = s->m = s->v = NULL;
+  s->frozen = NULL;
 }
 
 void ref_opt_step(ref_opt_state *s, double *p, const double *grad)
@@ -632,6 +860,7 @@ void ref_opt_step(ref_opt_state *s, double *p, const double *grad)
   s->t++;
   if (h->kind == REF_SGD) {
     for (size_t i = 0; i < s->count; i++) {
+      if (s->frozen[i]) continue;
       double d = grad[i];
       if (h->weight_decay != 0) d += h->weight_decay * p[i];
       if (h->momentum != 0) {
@@ -647,6 +876,7 @@ void ref_opt_step(ref_opt_state *s, double *p, const double *grad)
   double bc1 = 1 - pow(h->beta1, (double)s->t), bc2 = 1 - pow(h->beta2, (double)s->t);
   double step = h->lr / bc1, sbc2 = sqrt(bc2);
   for (size_t i = 0; i < s->count; i++) {
+    if (s->frozen[i]) continue;
     double g = grad[i];
     if (h->kind == REF_ADAMW) p[i] *= 1 - h->lr * h->weight_decay;
     else if (h->weight_decay != 0) g += h->weight_decay * p[i];

@@ -17,6 +17,16 @@
  *   maxpool2d(K, S)            max of each K×K window; the gradient goes to its first maximum
  *   avgpool2d(K, S)            mean of each window; the gradient spread as dy / K²
  *   flatten                    the same values (an image becomes flat features)
+ * Layers with modes (net->train: 1 training, 0 inference):
+ *   batchnorm(momentum, eps, affine)  per channel (image) or feature (flat): training
+ *              normalises with the batch's mean and biased variance over the m = n·H·W
+ *              elements; inference with running_mean/running_var. ref_bn_update moves the
+ *              running statistics (torch: unbiased variance) and counts the batch.
+ *              Tensors: weight, bias (affine), running_mean, running_var, num_batches_tracked
+ *              (the last three "buffers": gradient 0, never stepped by the optimizer)
+ *   dropout(p)                 training: y = x·keep/(1 - p), keep from net->drop_mask (NULL:
+ *                              all kept); inference: y = x. ref_dropout_masks draws keep
+ *                              as the generated code does (PCG32, u >= (float)p)
  * Loss over n rows (mean):
  *   mse              (out[i][0] - t[i])^2          (last width 1; output squeezed, as in the seed)
  *   cross_entropy    logsumexp(z[i]) - z[i][t[i]]   (t[i] a class index)
@@ -33,7 +43,8 @@
 #include <stddef.h>
 
 enum { REF_LINEAR = 1, REF_RELU = 2, REF_LEAKY_RELU = 3, REF_TANH = 4, REF_SIGMOID = 5,
-       REF_CONV2D = 6, REF_MAXPOOL2D = 7, REF_AVGPOOL2D = 8, REF_FLATTEN = 9 };
+       REF_CONV2D = 6, REF_MAXPOOL2D = 7, REF_AVGPOOL2D = 8, REF_FLATTEN = 9,
+       REF_BATCHNORM = 10, REF_DROPOUT = 11 };
 enum { REF_MSE = 1, REF_CROSS_ENTROPY = 2 };
 enum { REF_SGD = 1, REF_ADAM = 2, REF_ADAMW = 3 };
 
@@ -50,6 +61,10 @@ typedef struct {
   int kernel, stride, pad, nobias;   /* conv2d, pooling (pad, nobias: conv2d only) */
   int ic, ih, iw;     /* input image shape (filled by ref_net_finish; 0 when flat) */
   int c, h, w;        /* output image shape (filled by ref_net_finish; 0 when flat) */
+  double momentum, eps;   /* batchnorm */
+  int affine;             /* batchnorm: weight and bias */
+  int channels, pixels;   /* batchnorm: channels (features) and pixels of each (filled) */
+  double p;               /* dropout: the drop probability */
 } ref_layer;
 
 typedef struct {
@@ -73,6 +88,11 @@ typedef struct {
   size_t t_off[REF_MAX_TENSORS];     /* doubles from the start of the parameter array */
   size_t nparams;
   int widest;                        /* largest activation width */
+  unsigned char t_buffer[REF_MAX_TENSORS];   /* 1: batchnorm running state, not trained */
+  /* the mode, set by the caller (ref_desc_read: 0) */
+  int train;                         /* 1: training mode (batch statistics, dropout masks) */
+  const unsigned char *drop_mask;    /* training: keep flags, per dropout layer [n][width] in
+                                        layer order (ref_dropout_size); NULL keeps all */
 } ref_net;
 
 /* Fill widths and the tensor table; 0 on success, else -1 and a message in err. */
@@ -103,11 +123,26 @@ size_t ref_mask_size(const ref_net *net, int n);
 void ref_masks(const ref_net *net, const double *params, const double *x, int n,
                unsigned char *mask);
 
+/* Training mode: the running statistics of every batchnorm layer after one training forward
+   over these n rows (running = (1 - momentum)·running + momentum·batch, the variance
+   unbiased, m/(m - 1)), num_batches_tracked + 1. */
+void ref_bn_update(const ref_net *net, double *params, const double *x, int n);
+
+/* Dropout masks as the generated code draws them: PCG32 seeded as cr_rng_seed, one draw per
+   element of each dropout layer in order (rows, then columns), keep iff (u32 >> 8)·2^-24 >=
+   (float)p. mask holds ref_dropout_size(net, n) bytes. */
+typedef struct { unsigned long long state, inc; } ref_pcg;
+void     ref_pcg_seed(ref_pcg *r, unsigned long long seed, unsigned long long stream);
+unsigned ref_pcg_u32(ref_pcg *r);
+size_t ref_dropout_size(const ref_net *net, int n);
+void   ref_dropout_masks(const ref_net *net, ref_pcg *r, int n, unsigned char *mask);
+
 /* Optimizer state (torch.optim semantics). */
 typedef struct {
   ref_optim h;
   size_t count;
   double *buf, *m, *v;   /* momentum buffer (SGD); first/second moments (Adam/AdamW) */
+  unsigned char *frozen; /* per parameter: 1 for batchnorm buffers (never stepped) */
   int have_buf;          /* SGD: momentum buffer initialised (first step copies d_p) */
   long t;                /* steps taken */
 } ref_opt_state;

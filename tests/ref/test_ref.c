@@ -227,14 +227,23 @@ static void fd_net(const ref_net *cnet, size_t limit, const char *what)
   double *t = malloc((size_t)n * sizeof(double));
   for (int k = 0; k < net.ntensors; k++)
     for (size_t j = 0; j < (size_t)net.t_rows[k] * net.t_cols[k]; j++)
-      p[net.t_off[k] + j] = rng_sym(net.t_rows[k] > 1 ? 1.5 / sqrt(net.t_rows[k]) : 0.5);
+      p[net.t_off[k] + j] = net.t_buffer[k] ? 0.7 + rng_sym(0.5)   /* batchnorm state: var > 0 */
+                          : rng_sym(net.t_rows[k] > 1 ? 1.5 / sqrt(net.t_rows[k]) : 0.5);
   for (size_t j = 0; j < (size_t)n * net.in; j++) x[j] = rng_sym(1.0);
   for (int i = 0; i < n; i++)
     t[i] = net.loss == REF_MSE ? rng_sym(1.0) : (double)(rng_next() % (uint64_t)net.out);
+  /* training mode: a fixed dropout mask (about half kept), so the loss is a function of the
+     parameters that finite differences can follow */
+  unsigned char *keep = malloc(ref_dropout_size(&net, n) + 1);
+  for (size_t j = 0; j < ref_dropout_size(&net, n); j++) keep[j] = rng_next() % 2;
+  if (net.train) net.drop_mask = keep;
   ref_backward(&net, p, x, t, n, NULL, g, dx);
   int checked = 0, skipped = 0;
   double worst = 0;
   for (int k = 0; k < net.ntensors; k++) {
+    /* batchnorm's running state is not trained: its gradient is 0 by definition, and only in
+       training mode does the loss not depend on it */
+    if (net.t_buffer[k] && !net.train) continue;
     size_t cnt = (size_t)net.t_rows[k] * net.t_cols[k];
     double e = fd_check(&net, p, x, t, n, p + net.t_off[k], cnt, g + net.t_off[k], limit, &checked, &skipped);
     ck_assert_msg(e <= 1e-6, "%s: tensor %d: finite-difference error %.3g > 1e-6", what, k, e);
@@ -246,7 +255,7 @@ static void fd_net(const ref_net *cnet, size_t limit, const char *what)
   ck_assert_msg(skipped * 20 <= checked + skipped, "%s: %d of %d coordinates skipped near a relu kink (more than 5%%)",
                 what, skipped, checked + skipped);
   printf("ref fd: %-42s checked %4d skipped %2d  max rel err %.2e\n", net.name, checked, skipped, worst);
-  free(p); free(g); free(x); free(dx); free(t);
+  free(p); free(g); free(x); free(dx); free(t); free(keep);
 }
 
 START_TEST(test_fd_desc)
@@ -283,6 +292,99 @@ START_TEST(test_fd_conv)
   ck_assert_msg(rc == 0, "%s", err);
   rng.s = 7000 + (uint64_t)_i;
   fd_net(&net, SIZE_MAX, net.name);
+}
+END_TEST
+
+/* batchnorm (2d after a conv, 1d after an activation, without affine) and dropout, every
+   coordinate, smooth activations around them (a relu after a batchnorm of 60 values moves
+   with every parameter, so too many coordinates would be kinks), a bias right before a
+   batchnorm left out: its gradient is 0 in training
+   mode, the mean removes it, and a relative check of noise against noise means nothing), in training mode (batch statistics, a fixed dropout mask) and in inference
+   mode (running statistics, dropout the identity). */
+static const char *mode_fd_descs[] = {
+  "name bn_a\ninput 2 5 4\nbatch 3\nloss cross_entropy\nconv2d 3 kernel=3 padding=1 bias=0\nbatchnorm\ntanh\n"
+  "dropout 0.3\navgpool2d kernel=2\nflatten\nlinear 5\ntanh\nbatchnorm momentum=0.2 eps=0.001\nlinear 3\n"
+  "optimizer sgd lr=0.1\n",
+  "name bn_b\ninput 6\nbatch 4\nloss mse\ndropout 0.5\nlinear 4\nsigmoid\nbatchnorm affine=0\ndropout 0.25\n"
+  "linear 1\noptimizer sgd lr=0.1\n",
+};
+
+START_TEST(test_fd_modes)
+{
+  for (int train = 1; train >= 0; train--) {
+    const char *path = write_tmp(mode_fd_descs[_i]);
+    ref_net net;
+    char err[600];
+    int rc = ref_desc_read(&net, path, err, sizeof err);
+    remove(path);
+    ck_assert_msg(rc == 0, "%s", err);
+    net.train = train;
+    rng.s = 7100 + (uint64_t)_i;
+    fd_net(&net, SIZE_MAX, train ? "training mode" : "inference mode");
+  }
+}
+END_TEST
+
+/* batchnorm by hand: one feature, rows x = 1 and 3 (mean 2, biased variance 1, unbiased 2):
+   training gives ±1/sqrt(1 + eps)·w + b; the running statistics move to 0.9·0 + 0.1·2 = 0.2
+   and 0.9·1 + 0.1·2 = 1.1, num_batches_tracked to 1; inference then uses those. */
+START_TEST(test_bn_values)
+{
+  const char *path = write_tmp("name bv\ninput 1\nbatch 2\nloss mse\nlinear 1\nbatchnorm\noptimizer sgd lr=0.1\n");
+  ref_net net;
+  char err[300];
+  int rc = ref_desc_read(&net, path, err, sizeof err);
+  remove(path);
+  ck_assert_msg(rc == 0, "%s", err);
+  ck_assert_int_eq(net.ntensors, 7);
+  ck_assert(!net.t_buffer[3] && net.t_buffer[4] && net.t_buffer[5] && net.t_buffer[6]);
+  /* linear w = 1, b = 0; bn weight 2, bias 0.5, running mean 0, var 1, count 0 */
+  double p[7] = {1, 0, 2, 0.5, 0, 1, 0}, x[2] = {1, 3}, out[2];
+  net.train = 1;
+  ref_forward(&net, p, x, 2, out);
+  double s = 1 / sqrt(1 + 1e-5);
+  ck_assert_msg(fabs(out[0] - (0.5 - 2 * s)) < 1e-15 && fabs(out[1] - (0.5 + 2 * s)) < 1e-15, "bn train %g %g",
+                out[0], out[1]);
+  ref_bn_update(&net, p, x, 2);
+  ck_assert_msg(fabs(p[4] - 0.2) < 1e-15 && fabs(p[5] - 1.1) < 1e-15 && p[6] == 1, "running %g %g %g", p[4], p[5], p[6]);
+  net.train = 0;
+  ref_forward(&net, p, x, 2, out);
+  ck_assert_msg(fabs(out[0] - (2 * (1 - 0.2) / sqrt(1.1 + 1e-5) + 0.5)) < 1e-14, "bn inference %g", out[0]);
+  /* the optimizer leaves the running state alone, whatever the gradient says */
+  ref_opt_state st;
+  ck_assert(ref_opt_init(&st, &net) == 0);
+  double g[7] = {1, 1, 1, 1, 1, 1, 1};
+  ref_opt_step(&st, p, g);
+  ck_assert_msg(p[4] == 0.2 && p[5] == 1.1 && p[6] == 1 && p[2] == 2 - 0.1, "stepped %g %g %g %g", p[4], p[5], p[6], p[2]);
+  ref_opt_free(&st);
+}
+END_TEST
+
+/* Dropout's generator is PCG32 as in O'Neill's pcg32-demo (seed 42, stream 54), and the
+   keep rule u >= p keeps the expected share. */
+START_TEST(test_dropout_draws)
+{
+  ref_pcg r;
+  ref_pcg_seed(&r, 42, 54);
+  unsigned want[6] = {0xa15c02b7u, 0x7b47f409u, 0xba1d3330u, 0x83d2f293u, 0xbfa4784bu, 0xcbed606eu};
+  for (int i = 0; i < 6; i++) {
+    unsigned u = ref_pcg_u32(&r);
+    ck_assert_msg(u == want[i], "pcg32 draw %d: %08x, expected %08x", i, u, want[i]);
+  }
+  const char *path = write_tmp("name dr\ninput 1000\nbatch 10\nloss mse\ndropout 0.3\nlinear 1\noptimizer sgd lr=0.1\n");
+  ref_net net;
+  char err[300];
+  int rc = ref_desc_read(&net, path, err, sizeof err);
+  remove(path);
+  ck_assert_msg(rc == 0, "%s", err);
+  unsigned char *m = malloc(ref_dropout_size(&net, 10));
+  ref_pcg_seed(&r, 1, 2);
+  ref_dropout_masks(&net, &r, 10, m);
+  int kept = 0;
+  for (int i = 0; i < 10000; i++) kept += m[i];
+  /* binomial(10000, 0.7): sd 46 */
+  ck_assert_msg(kept > 7000 - 230 && kept < 7000 + 230, "kept %d of 10000 at p = 0.3", kept);
+  free(m);
 }
 END_TEST
 
@@ -611,6 +713,9 @@ static const struct { const char *text, *msg; } bad_descs[] = {
   {"input 3\nbatch 2\nloss mse\nlinear 1\ntanh 1\n", ":5: cannot read 'tanh' (2 fields)"},
   {"input 3\nbatch 2\nloss mse\nlinear 1\nsigmoid -\n", ":5: cannot read 'sigmoid' (2 fields)"},
   {"input 3\nbatch 2\nloss mse\nlinear 2\ntanh\noptimizer sgd lr=0.1\n", "mse needs a last width of 1, got 2"},
+  {"input 3\nbatch 2\nloss mse\nbatchnorm\nlinear 1\noptimizer sgd lr=0.1\n", "batchnorm cannot be first"},
+  {"input 3\nbatch 2\nloss mse\nlinear 1\nbatchnorm momentun=0.1\n", ":5: bad batchnorm option 'momentun=0.1'"},
+  {"input 3\nbatch 2\nloss mse\ndropout 1\nlinear 1\noptimizer sgd lr=0.1\n", "dropout p must be in [0, 1)"},
 };
 
 START_TEST(test_desc_bad)
@@ -636,6 +741,9 @@ int main(int argc, char **argv)
   if (ndesc) tcase_add_loop_test(core, test_fd_desc, 0, ndesc);
   tcase_add_loop_test(core, test_fd_conv, 0, (int)(sizeof conv_fd_descs / sizeof conv_fd_descs[0]));
   tcase_add_test(core, test_conv_values);
+  tcase_add_loop_test(core, test_fd_modes, 0, (int)(sizeof mode_fd_descs / sizeof mode_fd_descs[0]));
+  tcase_add_test(core, test_bn_values);
+  tcase_add_test(core, test_dropout_draws);
   tcase_add_test(core, test_fd_leaky_kink);
   tcase_add_test(core, test_loss_values);
   tcase_add_test(core, test_ce_gradient_is_softmax_minus_onehot);

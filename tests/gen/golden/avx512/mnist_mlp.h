@@ -108,7 +108,7 @@ typedef struct {
 extern const mnist_mlp_tensor_info mnist_mlp_tensors[];
 
 typedef struct {
-  const char *kind;          /* the spec's word: "conv2d", "linear", "avgpool2d", "flatten", "maxpool2d", "leaky_relu", "relu", "sigmoid", "tanh" */
+  const char *kind;          /* the spec's word: "conv2d", "linear", "avgpool2d", "batchnorm", "dropout", "flatten", "maxpool2d", "leaky_relu", "relu", "sigmoid", "tanh" */
   int in, out;               /* features in and out */
   float shift;               /* relu: added after max(x, 0); else 0 */
   int weight, bias;          /* linear: indices into mnist_mlp_tensors; else -1 */

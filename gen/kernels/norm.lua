@@ -1,0 +1,249 @@
+-- The layers with a training and an inference mode: batchnorm and dropout (gen/ops/), as
+-- portable C loops (the same text for every ISA). Every bound is a compile-time constant
+-- except the row count n; every sum runs in a fixed order (per image, then over the images),
+-- so a build gives the same bits on every run.
+--
+-- M.forward(s, mem, ctx) returns the inference-mode function and its call, then the
+-- training-mode call (its function is part of the text, except in an inference-only build,
+-- ctx.inference); M.backward has gen/kernels/layer.lua's contract and follows the training
+-- forward. mem: input, a, d, and stats (batchnorm) or keep (dropout) from gen/plan.lua.
+local emit = require "emit"
+local epilogue = require "kernels.epilogue"
+
+local M = {}
+
+local function pad(fn) return string.rep(" ", #fn + 13) end
+
+-- The uniform draw of the dropout mask: PCG32 (PCG-XSH-RR 64/32, runtime/cr_rng.c's
+-- generator) on r[0] (state) and r[1] (increment), top 24 bits as a float in [0, 1).
+M.HELPERS = [[
+/* Dropout's generator: PCG32 (XSH-RR 64/32) on r[0] = state, r[1] = increment; the top 24
+   bits of a draw as a float in [0, 1) (runtime/cr_rng.c's cr_rng_uniform). */
+static float dropout_uniform(uint64_t *restrict r) {
+  const uint64_t old = r[0];
+  r[0] = old * 6364136223846793005ULL + r[1];
+  const uint32_t xs = (uint32_t)(((old >> 18) ^ old) >> 27);
+  const uint32_t rot = (uint32_t)(old >> 59);
+  const uint32_t u = (xs >> rot) | (xs << ((32u - rot) & 31u));
+  return (float)(u >> 8) * 0x1p-24f;
+}
+]]
+
+-- The C text of the in_act derivative applied to value v at element (row i, column j).
+local function times_in_act(ctx, v, j)
+  local in_act = ctx.in_act
+  if not in_act then return v end
+  return epilogue.grad_scalar(in_act, "(" .. v .. ")", "m[i * " .. in_act.buf.ld .. " + " .. j .. "]")
+end
+
+-- The tensors of a batchnorm layer (cnames; gamma and beta nil without affine).
+local function bn_tensors(L, ctx)
+  local t = {}
+  for _, name in ipairs({"running_mean", "running_var", "num_batches_tracked"}) do
+    t[name] = ctx.tensor(L[name]).cname
+  end
+  if L.opts.affine then t.weight, t.bias = ctx.tensor(L.weight).cname, ctx.tensor(L.bias).cname end
+  return t
+end
+
+-- Loops over the rows i and the channel's pixels q; e = element (c, q) of row i.
+local function bn_loop(b, depth, g, ld, body)
+  b.put(depth, "for (int i = 0; i < n; i++)")
+  b.put(depth + 1, string.format("for (int q = 0; q < %d; q++) %s", g.P, body))
+end
+
+local function bn_forward(s, mem, ctx)
+  local L = s.map
+  local o = L.opts
+  local g = {C = o.channels, P = o.pixels, eps = emit.float(o.eps), m = emit.float(o.momentum),
+             keep = emit.float(1.0 - o.momentum)}
+  local t = bn_tensors(L, ctx)
+  local xi = "x[i * " .. mem.input.ld .. " + c * " .. g.P .. " + q]"
+  local ai = "a[i * " .. mem.a.ld .. " + c * " .. g.P .. " + q]"
+  local affine_args = o.affine and "const float *restrict weight, const float *restrict bias, " or ""
+  local scale = o.affine and "invstd * weight[c]" or "invstd"
+  local shift = (o.affine and "bias[c]" or "0.0f") .. " - mean * scale"
+  local b = emit.buffer()
+  local fn = s.fname .. "_forward"
+  b.put(0, string.format("/* Layer %d, inference mode: a = (x - running_mean) / sqrt(running_var + %s)%s per %s;",
+    L.index, g.eps, o.affine and " * weight + bias" or "", g.P > 1 and "channel" or "feature"))
+  b.put(0, string.format("   x, a [n][%d][%d]. */", g.C, g.P))
+  b.put(0, (string.format("static void %s(float *restrict a, const float *restrict x, %s", fn, affine_args):gsub(" $", "")))
+  b.put(0, pad(fn) .. "const float *restrict running_mean, const float *restrict running_var, int n) {")
+  b.put(1, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(2, "const float mean = running_mean[c];")
+  b.put(2, "const float invstd = 1.0f / sqrtf(running_var[c] + " .. g.eps .. ");")
+  b.put(2, "const float scale = " .. scale .. ", shift = " .. shift .. ";")
+  bn_loop(b, 2, g, nil, ai .. " = " .. xi .. " * scale + shift;")
+  b.put(1, "}")
+  b.put(0, "}")
+  local pa = o.affine and string.format("p->%s, p->%s, ", t.weight, t.bias) or ""
+  local call = string.format("%s(%s, %s, %sp->%s, p->%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), pa,
+    t.running_mean, t.running_var)
+  if ctx.inference then return b.text(), call end
+
+  local tf = s.fname .. "_forward_train"
+  b.put(0, "")
+  b.put(0, string.format("/* Layer %d, training mode: the batch's mean and biased variance per %s over %s,",
+    L.index, g.P > 1 and "channel" or "feature", g.P > 1 and "the n images' " .. g.P .. " pixels" or "the n rows"))
+  b.put(0, string.format("   a = (x - mean) / sqrt(var + %s)%s; s [2][%d] keeps mean and 1/sqrt(var + eps) for",
+    g.eps, o.affine and " * weight + bias" or "", g.C))
+  b.put(0, string.format("   the backward pass; running_mean, running_var (with the unbiased variance, var*m/(m-1),"))
+  b.put(0, string.format("   m = n*%d > 1) move by momentum %s, num_batches_tracked + 1 (torch's BatchNorm). */", g.P, g.m))
+  b.put(0, (string.format("static void %s(float *restrict a, float *restrict s, const float *restrict x, %s", tf, affine_args):gsub(" $", "")))
+  b.put(0, pad(tf) .. "float *restrict running_mean, float *restrict running_var,")
+  b.put(0, pad(tf) .. "float *restrict num_batches_tracked, int n) {")
+  b.put(1, "const float count = (float)(n * " .. g.P .. ");")
+  b.put(1, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(2, "float sum = 0.0f, squares = 0.0f;")
+  b.put(2, "for (int i = 0; i < n; i++) {")
+  b.put(3, "float row = 0.0f;")
+  b.put(3, string.format("for (int q = 0; q < %d; q++) row += %s;", g.P, xi))
+  b.put(3, "sum += row;")
+  b.put(2, "}")
+  b.put(2, "const float mean = sum / count;")
+  b.put(2, "for (int i = 0; i < n; i++) {")
+  b.put(3, "float row = 0.0f;")
+  b.put(3, string.format("for (int q = 0; q < %d; q++) {", g.P))
+  b.put(4, "const float d = " .. xi .. " - mean;")
+  b.put(4, "row += d * d;")
+  b.put(3, "}")
+  b.put(3, "squares += row;")
+  b.put(2, "}")
+  b.put(2, "const float var = squares / count;")
+  b.put(2, "const float invstd = 1.0f / sqrtf(var + " .. g.eps .. ");")
+  b.put(2, "s[c] = mean;")
+  b.put(2, "s[" .. g.C .. " + c] = invstd;")
+  b.put(2, "const float scale = " .. scale .. ", shift = " .. shift .. ";")
+  bn_loop(b, 2, g, nil, ai .. " = " .. xi .. " * scale + shift;")
+  b.put(2, "const float unbiased = count > 1.0f ? squares / (count - 1.0f) : var;")
+  b.put(2, string.format("running_mean[c] = %s * mean + %s * running_mean[c];", g.m, g.keep))
+  b.put(2, string.format("running_var[c] = %s * unbiased + %s * running_var[c];", g.m, g.keep))
+  b.put(1, "}")
+  b.put(1, "num_batches_tracked[0] += 1.0f;")
+  b.put(0, "}")
+  local train = string.format("%s(%s, %s, %s, %sp->%s, p->%s, p->%s, n);", tf, ctx.ref(mem.a), ctx.ref(mem.stats),
+    ctx.ref(mem.input), pa, t.running_mean, t.running_var, t.num_batches_tracked)
+  return b.text(), call, train
+end
+
+-- Backward of the training mode: with x̂ = (x - mean)·invstd, dβ = Σ g, dγ = Σ g·x̂, and
+-- dx = γ·invstd·(g - dβ/m - x̂·dγ/m), times the previous activation's derivative.
+local function bn_backward(s, mem, ctx)
+  local L = s.map
+  local o = L.opts
+  local C, P = o.channels, o.pixels
+  local t = bn_tensors(L, ctx)
+  local in_act = ctx.in_act
+  local fn = s.fname .. "_backward"
+  local xi = "x[i * " .. mem.input.ld .. " + c * " .. P .. " + q]"
+  local gi = "g[i * " .. mem.d.ld .. " + c * " .. P .. " + q]"
+  local b = emit.buffer()
+  b.put(0, string.format("/* Layer %d backward (training mode): xh = (x - mean) * invstd from s, %sdx = %sinvstd * (g - sum(g)/m",
+    L.index, o.affine and "dbias = sum(g), dweight = sum(g * xh), " or "", o.affine and "weight * " or ""))
+  b.put(0, string.format("   - xh * sum(g * xh)/m)%s, sums per %s over m = n*%d elements; g, x, dx [n][%d][%d]%s. */",
+    in_act and epilogue.grad_prose(in_act, "m", "previous") or "", P > 1 and "channel" or "feature", P, C, P,
+    ctx.first and " (dx skipped if NULL)" or ""))
+  b.put(0, string.format("static void %s(float *restrict dx, %sconst float *restrict g,", fn,
+    o.affine and "float *restrict dweight, float *restrict dbias, " or ""))
+  b.put(0, pad(fn) .. string.format("const float *restrict x, const float *restrict s, %s%sint n) {",
+    o.affine and "const float *restrict weight, " or "", in_act and "const float *restrict m, " or ""))
+  b.put(1, "const float count = (float)(n * " .. P .. ");")
+  b.put(1, "for (int c = 0; c < " .. C .. "; c++) {")
+  b.put(2, "const float mean = s[c], invstd = s[" .. C .. " + c];")
+  b.put(2, "float sg = 0.0f, sgx = 0.0f;")
+  b.put(2, "for (int i = 0; i < n; i++) {")
+  b.put(3, "float rg = 0.0f, rgx = 0.0f;")
+  b.put(3, string.format("for (int q = 0; q < %d; q++) {", P))
+  b.put(4, "const float gv = " .. gi .. ";")
+  b.put(4, "rg += gv;")
+  b.put(4, "rgx += gv * ((" .. xi .. " - mean) * invstd);")
+  b.put(3, "}")
+  b.put(3, "sg += rg;")
+  b.put(3, "sgx += rgx;")
+  b.put(2, "}")
+  if o.affine then
+    b.put(2, "dbias[c] = sg;")
+    b.put(2, "dweight[c] = sgx;")
+  end
+  if ctx.first then b.put(2, "if (dx == NULL) continue;") end
+  b.put(2, "const float k = " .. (o.affine and "weight[c] * invstd" or "invstd") .. ", mg = sg / count, mgx = sgx / count;")
+  local j = "c * " .. P .. " + q"
+  local v = "k * (" .. gi .. " - mg - ((" .. xi .. " - mean) * invstd) * mgx)"
+  bn_loop(b, 2, {P = P}, nil, "dx[i * " .. ctx.dx_ld .. " + " .. j .. "] = " .. times_in_act(ctx, v, j) .. ";")
+  b.put(1, "}")
+  b.put(0, "}")
+  local function call(dx)
+    return string.format("%s(%s, %s%s, %s, %s, %s%sn);", fn, dx,
+      o.affine and string.format("g->%s, g->%s, ", t.weight, t.bias) or "", ctx.ref(mem.d), ctx.ref(mem.input),
+      ctx.ref(mem.stats), o.affine and "p->" .. t.weight .. ", " or "", in_act and ctx.ref(in_act.buf) .. ", " or "")
+  end
+  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+end
+
+local function dropout_forward(s, mem, ctx)
+  local L = s.map
+  local p = L.opts.p
+  local N = L.out
+  local fn = s.fname .. "_forward"
+  local b = emit.buffer()
+  b.put(0, string.format("/* Layer %d, inference mode: dropout is the identity, a = x; x, a [n][%d]. */", L.index, N))
+  b.put(0, string.format("static void %s(float *restrict a, const float *restrict x, int n) {", fn))
+  b.put(1, "for (int i = 0; i < n; i++)")
+  b.put(2, string.format("for (int j = 0; j < %d; j++) a[i * %d + j] = x[i * %d + j];", N, mem.a.ld, mem.input.ld))
+  b.put(0, "}")
+  local call = string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
+  if ctx.inference then return b.text(), call end
+  local tf = s.fname .. "_forward_train"
+  local scale = emit.float(1.0 / (1.0 - p))
+  b.put(0, "")
+  b.put(0, string.format("/* Layer %d, training mode: each element kept when a uniform draw u >= p = %s (so with",
+    L.index, emit.float(p)))
+  b.put(0, string.format("   probability 1 - p) and scaled by 1/(1 - p) = %s, else 0: k = the mask, a = x*k;", scale))
+  b.put(0, string.format("   draws in row-major order from the generator r; x, a, k [n][%d]. */", N))
+  b.put(0, string.format("static void %s(float *restrict a, float *restrict k, const float *restrict x,", tf))
+  b.put(0, pad(tf) .. "uint64_t *restrict r, int n) {")
+  b.put(1, "for (int i = 0; i < n; i++)")
+  b.put(2, string.format("for (int j = 0; j < %d; j++) {", N))
+  b.put(3, string.format("const float keep = dropout_uniform(r) >= %s ? %s : 0.0f;", emit.float(p), scale))
+  b.put(3, string.format("k[i * %d + j] = keep;", mem.keep.ld))
+  b.put(3, string.format("a[i * %d + j] = x[i * %d + j] * keep;", mem.a.ld, mem.input.ld))
+  b.put(2, "}")
+  b.put(0, "}")
+  local train = string.format("%s(%s, %s, %s, w->rng, n);", tf, ctx.ref(mem.a), ctx.ref(mem.keep), ctx.ref(mem.input))
+  return b.text(), call, train
+end
+
+local function dropout_backward(s, mem, ctx)
+  local L = s.map
+  local in_act = ctx.in_act
+  local fn = s.fname .. "_backward"
+  local b = emit.buffer()
+  b.put(0, string.format("/* Layer %d backward: dx = g*k (the training forward's mask)%s; g, k, dx [n][%d]%s. */",
+    L.index, in_act and epilogue.grad_prose(in_act, "m", "previous") or "", L.out,
+    ctx.first and " (skipped if dx is NULL)" or ""))
+  b.put(0, string.format("static void %s(float *restrict dx, const float *restrict g, const float *restrict k, %sint n) {",
+    fn, in_act and "const float *restrict m, " or ""))
+  if ctx.first then b.put(1, "if (dx == NULL) return;") end
+  b.put(1, "for (int i = 0; i < n; i++)")
+  b.put(2, string.format("for (int j = 0; j < %d; j++) dx[i * %d + j] = %s;", L.out, ctx.dx_ld,
+    times_in_act(ctx, string.format("g[i * %d + j] * k[i * %d + j]", mem.d.ld, mem.keep.ld), "j")))
+  b.put(0, "}")
+  local function call(dx)
+    return string.format("%s(%s, %s, %s, %sn);", fn, dx, ctx.ref(mem.d), ctx.ref(mem.keep),
+      in_act and ctx.ref(in_act.buf) .. ", " or "")
+  end
+  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+end
+
+function M.forward(s, mem, ctx)
+  if s.map.kind == "batchnorm" then return bn_forward(s, mem, ctx) end
+  return dropout_forward(s, mem, ctx)
+end
+
+function M.backward(s, mem, ctx)
+  if s.map.kind == "batchnorm" then return bn_backward(s, mem, ctx) end
+  return dropout_backward(s, mem, ctx)
+end
+
+return M
