@@ -103,6 +103,13 @@ $(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_SAN_LIBS) $(TRAINER_HD
 	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
 	  $(TRAINER_SAN_LIBS) -lz -lm
 
+# trainers of specs only the tests use (tests/trainer/specs/)
+$(TT_DIR)/%_cli: tests/trainer/specs/%.lua $(BUILD)/chainrule $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
+	@mkdir -p $(@D)
+	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
+	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
+	  $(TRAINER_SAN_LIBS) -lz -lm
+
 $(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
@@ -114,7 +121,7 @@ $(TT_DIR)/test_sched: tests/trainer/test_sched.c $(TRAINER_SAN_LIBS) $(TRAINER_H
 	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
 	  $(CHECK_LIBS) -lz -lm
 
-test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TT_DIR)/mnist_cnn_cli tiny-data
+test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TT_DIR)/mnist_cnn_cli $(TT_DIR)/bn_drop_mlp_cli tiny-data
 	@echo "== trainer runtime suite: checkpoints, CRC-32, metrics, non-finite scan (ASan + UBSan)"
 	@mkdir -p $(TT_DIR)/tmp
 	@CR_TEST_TMP=$(TT_DIR)/tmp $(TT_DIR)/test_ckpt

@@ -157,6 +157,7 @@ typedef struct cr_rng { uint64_t state, inc; } cr_rng;
 #define CR_STREAM_SPLIT   2u              /* train/valid splits (tools/) */
 #define CR_STREAM_DATA    3u              /* synthetic data (tools/ tiny data set) */
 #define CR_STREAM_SHUFFLE ((uint64_t)1 << 32)
+#define CR_STREAM_DROPOUT ((uint64_t)2 << 32)   /* + epoch: the generated NAME_seed's stream */
 
 void     cr_rng_seed(cr_rng *r, uint64_t seed, uint64_t stream);
 uint32_t cr_rng_u32(cr_rng *r);
@@ -290,6 +291,7 @@ void cr_npy_free(cr_npy *a);
  *
  *   scheme            each element                          uses
  *   "zeros"           0                                     -
+ *   "ones"            1 (batchnorm's weight, running_var)    -
  *   "randn"           N(0, 1)                               -
  *   "simple_kaiming"  N(0, 1) / sqrt(fan_in)  (the seed's)   fan_in
  *   "xavier_uniform"  U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))   both fans

@@ -45,6 +45,10 @@ int cr_init_tensor(float *w, size_t count, const cr_init_spec *s, cr_rng *r, cr_
     memset(w, 0, count * sizeof *w);
     return 0;
   }
+  if (is(s->scheme, "ones")) {   /* batchnorm's weight and running_var */
+    for (size_t i = 0; i < count; i++) w[i] = 1.0f;
+    return 0;
+  }
   if (is(s->scheme, "randn")) {
     fill_normal(w, count, 1.0, r);
     return 0;
@@ -77,6 +81,6 @@ int cr_init_tensor(float *w, size_t count, const cr_init_spec *s, cr_rng *r, cr_
     else fill_normal(w, count, std, r);
     return 0;
   }
-  return cr_errf(e, "init: unknown scheme '%s' (zeros, randn, simple_kaiming, pytorch_default, "
+  return cr_errf(e, "init: unknown scheme '%s' (zeros, ones, randn, simple_kaiming, pytorch_default, "
                     "xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal)", scheme);
 }

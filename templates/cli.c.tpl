@@ -44,6 +44,13 @@ static void w_import(void *params, int tensor, const float *src) {
   NET(import_tensor)((net_params *)params, tensor, src);
 }
 
+#ifdef $(NAME)_DROPOUT
+static void w_seed(void *work, uint64_t seed, uint64_t stream) { NET(seed)((net_work *)work, seed, stream); }
+#define NET_SEED w_seed
+#else
+#define NET_SEED NULL
+#endif
+
 /* Classifier or regressor: the header defines exactly one of the two loss macros. */
 #ifdef $(NAME)_LOSS_CROSS_ENTROPY
 #define NET_CLASSIFIER 1
@@ -100,6 +107,7 @@ int main(int argc, char **argv) {
       .schedule = $(schedule and ('"' .. emit.c_string(schedule) .. '"') or "NULL"),
       .export_tensor = w_export,
       .import_tensor = w_import,
+      .seed = NET_SEED,
   };
   return cr_trainer_main(&net, argc, argv);
 }

@@ -117,6 +117,9 @@ typedef struct {
   const char *schedule;    /* the spec's lr schedule, "KIND:key=value,..." (NULL: constant) */
   void  (*export_tensor)(float *dst, const void *params, int tensor);
   void  (*import_tensor)(void *params, int tensor, const float *src);
+  /* NAME_seed for a network with dropout (NULL without): the trainer seeds the generated
+     dropout generator with (seed, CR_STREAM_DROPOUT + epoch) before each epoch */
+  void  (*seed)(void *work, uint64_t seed, uint64_t stream);
 } cr_net;
 
 /* y[i] = the activation of layer L at x[i], i < count, in float:

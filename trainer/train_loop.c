@@ -209,6 +209,9 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
   const uint8_t *y;
   int n;
   *loss_sum = 0, *seen = 0;
+  /* dropout masks: a stream per epoch (as the shuffle), so a run resumed at an epoch's
+     checkpoint draws what the uninterrupted run drew */
+  if (net->seed) net->seed(r->m.work, r->seed, CR_STREAM_DROPOUT + (uint64_t)ep);
   while (cr_batcher_next(&r->b, &x, &y, &n)) {
     if (schedule_step(r, ep)) {
       cr_progress_end(&pr);

@@ -5,7 +5,8 @@
 #
 #   tests/trainer/run.sh BIN_DIR TINY_DIR
 #
-# BIN_DIR holds mnist_mlp_cli (classifier), seed_mse_cli (regressor) and mnist_cnn_cli (images); TINY_DIR is
+# BIN_DIR holds mnist_mlp_cli (classifier), seed_mse_cli (regressor), mnist_cnn_cli (images) and
+# bn_drop_mlp_cli (batchnorm, dropout: tests/trainer/specs/); TINY_DIR is
 # the tiny data set (make tiny-data). Prints one line per check and "N passed, N failed".
 set -u
 bin=${1:?usage: run.sh BIN_DIR TINY_DIR}
@@ -612,6 +613,45 @@ run t_cnnshape "$cnn" train --train-images "$tmp/small.csv" --valid-images "$tmp
 expect_rc t_cnnshape 2 &&
   one_line_matching t_cnnshape "small\.csv: samples have 9 values, network mnist_cnn takes 1x28x28 images \(784 values\)" &&
   ok "conv net: images of the wrong size refused with one line (exit 2)"
+
+# --- batchnorm and dropout (tests/trainer/specs/bn_drop_mlp.lua) -------------------------------
+bn=$bin/bn_drop_mlp_cli
+run t_bnfull "$bn" train --data "$tiny" --epochs 2 --seed 7 --checkpoint "$tmp/bnfull.ckpt"
+run t_bnhalf "$bn" train --data "$tiny" --epochs 1 --seed 7 --checkpoint "$tmp/bnhalf.ckpt"
+run t_bnres "$bn" train --data "$tiny" --epochs 2 --resume "$tmp/bnhalf.ckpt"
+if expect_rc t_bnfull 0 && expect_rc t_bnres 0; then
+  # the running statistics are in the checkpoint and the dropout masks come from a stream per
+  # epoch: the resumed run must be the straight one, bit for bit
+  if cmp -s "$tmp/bnfull.ckpt" "$tmp/bnhalf.ckpt"; then ok "batchnorm + dropout: 1 epoch + resume 1 == 2 epochs, bitwise"
+  else bad "batchnorm + dropout: resume differs from the uninterrupted run"; fi
+  run t_bnseed "$bn" train --data "$tiny" --epochs 1 --seed 8 --checkpoint "$tmp/bnseed.ckpt"
+  run t_bnexp "$bn" export "$tmp/bnw" --checkpoint "$tmp/bnfull.ckpt"
+  if expect_rc t_bnexp 0 && [ -f "$tmp/bnw/2.running_mean.npy" ] && [ -f "$tmp/bnw/2.running_var.npy" ] &&
+     [ -f "$tmp/bnw/2.num_batches_tracked.npy" ] && [ -f "$tmp/bnw/2.weight.npy" ]; then
+    ok "export writes running_mean, running_var, num_batches_tracked (PyTorch's state_dict names)"
+  else
+    bad "export of the batchnorm state" "$(ls "$tmp/bnw" 2>&1)"
+  fi
+  # num_batches_tracked counts the training steps: 2 epochs of ceil(samples / 32) batches
+  ntr=$(sed -n 's/^bn_drop_mlp: \([0-9]*\) train .*/\1/p' "$tmp/t_bnfull.out")
+  nbt=$(od -An -tf4 -j128 "$tmp/bnw/2.num_batches_tracked.npy" | tr -d ' ')
+  if [ -n "$ntr" ] && [ "$nbt" = "$(( 2 * ((ntr + 31) / 32) ))" ]; then
+    ok "num_batches_tracked after 2 epochs of $ntr samples: $nbt steps"
+  else
+    bad "num_batches_tracked" "'$nbt' after 2 epochs of '$ntr' samples"
+  fi
+  run t_bnimp "$bn" import "$tmp/bnw" --checkpoint "$tmp/bnimp.ckpt"
+  run t_bnev1 "$bn" eval --checkpoint "$tmp/bnfull.ckpt" --data "$tiny"
+  run t_bnev2 "$bn" eval --checkpoint "$tmp/bnimp.ckpt" --data "$tiny"
+  run t_bnev3 "$bn" eval --checkpoint "$tmp/bnfull.ckpt" --data "$tiny"
+  if [ -s "$tmp/t_bnev1.out" ] && cmp -s "$tmp/t_bnev1.out" "$tmp/t_bnev2.out" && cmp -s "$tmp/t_bnev1.out" "$tmp/t_bnev3.out"; then
+    ok "batchnorm: export/import round trip evaluates the same; eval (inference mode) is repeatable"
+  else
+    bad "batchnorm: eval after export/import" "$(cat "$tmp/t_bnev1.out" "$tmp/t_bnev2.out" "$tmp/t_bnimp.err")"
+  fi
+  if ! cmp -s "$tmp/bnfull.ckpt" "$tmp/bnseed.ckpt"; then ok "batchnorm + dropout: another seed, another run"
+  else bad "seeds 7 and 8 gave the same checkpoint"; fi
+fi
 
 echo "trainer: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,15 @@
+-- test-trainer: batchnorm and dropout through the trainer (tests/trainer/run.sh): running
+-- statistics in checkpoints and exports, the dropout stream per epoch (resume), eval in
+-- inference mode. Small, so that ASan + UBSan runs stay quick.
+return network "bn_drop_mlp" {
+  input  = 784,
+  layers = {
+    linear(24), relu(),
+    batchnorm(),
+    dropout{p = 0.2},
+    linear(10),
+  },
+  loss   = "cross_entropy",
+  batch  = 32,
+  optimizer = sgd { lr = 0.05, momentum = 0.9 },
+}
