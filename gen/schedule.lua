@@ -58,8 +58,9 @@ end
 -- Tiling: every size-dependent choice of gen/kernels/tiled.lua, per product, from the
 -- sizes the generator knows. tiling(isa, product, s, over) -> a new table, s = {K =
 -- inputs, N = outputs, batch = most rows (nil: any)}; `over` (optional) replaces fields
--- (a later `chainrule tune` writes them). None of these change the results: every output
--- is summed in the same order whatever the tiles, so a choice changes speed, not bits.
+-- (a tune file's, gen/tune.lua). None of these change the results: every output is summed
+-- in the same order whatever the tiles, so a choice changes speed, not bits (the batch-1
+-- stream's kind and sets, below, do change the order).
 --   xw  (y = x·W):  vecs   most vectors per register tile row (blocks of vectors as even
 --                          as possible); default the ISA's vec_max, up to 12 when a small
 --                          batch leaves accumulator registers free
