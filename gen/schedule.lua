@@ -181,7 +181,8 @@ function M.check(isa, product, s, t)
     err = range("rows", 1, isa.max_rows) or range("jc", 1, s.N)
     if err then return err end
     local T = isa.transpose_n or 1
-    if t.jc < s.N and t.jc % T ~= 0 then return "jc=" .. t.jc .. ": expected a multiple of " .. T .. " or " .. s.N end
+    -- (block sizes the kernel is known to write: whole transposes, or one block shape)
+    if t.jc % T ~= 0 and s.N % t.jc ~= 0 then return "jc=" .. t.jc .. ": expected a multiple of " .. T .. " or a divisor of " .. s.N end
     if 4 * t.jc * t.vecs * V > M.TUNE_STACK_BYTES then
       return string.format("jc=%d x vecs=%d: the transposed block would take %d bytes of stack (at most %d)",
         t.jc, t.vecs, 4 * t.jc * t.vecs * V, M.TUNE_STACK_BYTES)

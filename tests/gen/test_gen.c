@@ -1517,7 +1517,7 @@ static const tune_case TUNE_BAD[] = {
   {"bad_word", TH "xw 784 50 64 pack=maybe\n", "{}:3: xw: pack=maybe: expected no or yes"},
   {"pack_rows", TH "xw 784 50 64 order=rows pack=yes\n", "{}:3: xw 784x50 B=64: pack=yes needs order=columns"},
   {"kc_too_big", TH "xw 784 50 64 kc=785\n", "{}:3: xw 784x50 B=64: kc=785: expected an integer from 1 to 784"},
-  {"jc_not_multiple", TH "gwt 50 10 64 jc=7\n", "{}:3: gwt 50x10 B=64: jc=7: expected a multiple of 8 or 10"},
+  {"jc_not_multiple", TH "gwt 50 10 64 jc=7\n", "{}:3: gwt 50x10 B=64: jc=7: expected a multiple of 8 or a divisor of 10"},
   {"gwt_stack", TH "gwt 256 1024 64 vecs=6 jc=1024\n",
    "{}:3: gwt 256x1024 B=64: jc=1024 x vecs=6: the transposed block would take 196608 bytes of stack (at most 131072)"},
   {"bad_sizes", TH "xw 0 50 64\n", "{}:3: xw: K, N and BATCH must be integers from 1 to 16777216, got '0 50 64'"},
@@ -1581,6 +1581,27 @@ START_TEST(test_tune_deterministic) {
   ck_assert_ptr_nonnull(strstr(c[0], "/* register tiles: 6 rows x 1 vectors of 8; row tiles outer;"));
   ck_assert_ptr_null(strstr(c[3], "tune file"));
   for (int i = 0; i < 4; i++) free(c[i]);
+  /* --dispatch: the file tunes the variant of its ISA; a file for an ISA not listed is refused */
+  snprintf(dir[0], sizeof dir[0], "%s/d", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --out '%s'", chainrule(), path, dir[0]);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  snprintf(file, sizeof file, "%s/mnist_mlp_avx2.c", dir[0]);
+  char *v = read_text(file, NULL);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_ptr_nonnull(strstr(v, " * tiling: 3 products from the tune file m.tune"));
+  free(v);
+  snprintf(file, sizeof file, "%s/mnist_mlp_scalar.c", dir[0]);
+  v = read_text(file, NULL);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_ptr_null(strstr(v, "tune file"));
+  free(v);
+  write_text(none, "chainrule-tune 1\nisa avx512\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --out '%s/e'", chainrule(), none, scratch);
+  r = run(cmd);
+  char want[1024];
+  snprintf(want, sizeof want, "%s: tuned for avx512, which --dispatch does not list\n", none);
+  ck_assert_msg(r.status == 2 && strcmp(r.out, want) == 0, "%d %s", r.status, r.out);
 }
 END_TEST
 
