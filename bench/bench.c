@@ -324,17 +324,13 @@ static void tuned_report(void)
     for (int wl = 0; wl < W_COUNT; wl++)
       if (!strcmp(bench_workloads[wl].key, t->workload)) label = bench_workloads[wl].label;
     if (!n++)
-      printf("
-Tuned (chainrule tune on this machine, gen --tune) vs untuned, run back to back:
-"
-             "%-28s %5s  %-16s %12s %12s %8s
-", "workload", "batch", "isa", "untuned us", "tuned us", "speedup");
-    printf("%-28s %5d  %-16s %12.2f %12.2f %7.2fx
-", label, t->batch, base + 10, u->us, t->us, u->us / t->us);
+      printf("\nTuned (chainrule tune on this machine, gen --tune) vs untuned, one run each, back to back\n"
+             "(a workload whose tune file kept every default shows the run-to-run noise):\n"
+             "%-28s %5s  %-16s %12s %12s %8s\n", "workload", "batch", "isa", "untuned us", "tuned us", "speedup");
+    printf("%-28s %5d  %-16s %12.2f %12.2f %7.2fx\n", label, t->batch, base + 10, u->us, t->us, u->us / t->us);
     logsum += log(u->us / t->us);
   }
-  if (n) printf("%-28s %5s  %-16s %12s %12s %7.2fx
-", "geometric mean", "", "", "", "", exp(logsum / n));
+  if (n) printf("%-28s %5s  %-16s %12s %12s %7.2fx\n", "geometric mean", "", "", "", "", exp(logsum / n));
 }
 
 static int cmd_report(const char *raw, const char *out, const char *cgout)
