@@ -9,7 +9,8 @@
  *                                  the core in use; run it once per OPENBLAS_CORETYPE
  *   bench report RAW OUT.csv       join raw rows into OUT.csv (adds pct_peak) and print
  *                                  the table, ratios against the fastest OpenBLAS and
- *                                  PyTorch core, the code-generation costs and the targets
+ *                                  PyTorch core, tuned vs untuned (chainrule-ISA-tuned
+ *                                  rows), the code-generation costs and the targets
  *
  * Every program of the bench prints raw rows `workload,impl,batch,us_per_op,gflops`
  * (the l2_read row: GB/s in the gflops column) and code-generation rows
@@ -305,6 +306,33 @@ static void targets(const row *peak, const row *l2)
          "   measures only its own specs%s)\n", fastest("big_train", "chainrule-") ? "" : ", without BENCH_BIG=1 none wider than 1024");
 }
 
+/* Tuned vs untuned: every chainrule-ISA-tuned row (gen --tune with a file `chainrule tune`
+   wrote on this machine, mk/bench.mk) beside the chainrule-ISA row of its workload. */
+static void tuned_report(void)
+{
+  int n = 0;
+  double logsum = 0;
+  for (int i = 0; i < nrows; i++) {
+    const row *t = &rows[i];
+    size_t len = strlen(t->impl);
+    if (strncmp(t->impl, "chainrule-", 10) || len < 7 || strcmp(t->impl + len - 6, "-tuned")) continue;
+    char base[48];
+    snprintf(base, sizeof base, "%.*s", (int)(len - 6), t->impl);
+    const row *u = find(t->workload, base);
+    if (!u) continue;
+    const char *label = t->workload;
+    for (int wl = 0; wl < W_COUNT; wl++)
+      if (!strcmp(bench_workloads[wl].key, t->workload)) label = bench_workloads[wl].label;
+    if (!n++)
+      printf("\nTuned (chainrule tune on this machine, gen --tune) vs untuned, one run each, back to back\n"
+             "(a workload whose tune file kept every default shows the run-to-run noise):\n"
+             "%-28s %5s  %-16s %12s %12s %8s\n", "workload", "batch", "isa", "untuned us", "tuned us", "speedup");
+    printf("%-28s %5d  %-16s %12.2f %12.2f %7.2fx\n", label, t->batch, base + 10, u->us, t->us, u->us / t->us);
+    logsum += log(u->us / t->us);
+  }
+  if (n) printf("%-28s %5s  %-16s %12s %12s %7.2fx\n", "geometric mean", "", "", "", "", exp(logsum / n));
+}
+
 static int cmd_report(const char *raw, const char *out, const char *cgout)
 {
   int rc = read_raw(raw);
@@ -352,6 +380,7 @@ static int cmd_report(const char *raw, const char *out, const char *cgout)
       printf("\n");
     }
   }
+  tuned_report();
   core_table("OpenBLAS", "openblas-");
   core_table("PyTorch", "pytorch-");
   FILE *cg = cgout ? fopen(cgout, "w") : NULL;

@@ -1,6 +1,7 @@
 -- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
 --                   [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
---                   [--depfile FILE]
+--                   [--depfile FILE] [--tune FILE]
+--                   chainrule tune SPEC [--isa ISA] [--out FILE] [--budget S] [--max-batch N]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
@@ -11,7 +12,8 @@ local M = {}
 local USAGE = [==[
 usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
                      [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
-                     [--depfile FILE]
+                     [--depfile FILE] [--tune FILE]
+       chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--max-batch N]
        chainrule --help | --version
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
@@ -33,6 +35,25 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
                avx512, avx2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
                points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
+
+  --tune FILE  take the tilings of the products FILE names (a tune file, below) instead of
+               the defaults; FILE's isa must be the one generated (with --dispatch: that
+               variant). Same spec, flags and FILE: same bytes
+
+  tune SPEC    time candidate tilings (register tile width, loop order, packing, blocks of
+               k and j, the batch-1 stream) of every linear product of SPEC on this machine,
+               check each gives the default's bits, and write the fastest to a tune file
+  --isa ISA    avx2, avx512, neon or native (default: the spec's isa, else native); this
+               machine must run it
+  --out FILE   the tune file (default NAME.tune)
+  --budget S   seconds of timing in all (default 20; plus one compile with $CC)
+  --max-batch N  tune the inference build of at most N rows (gen --inference --max-batch N)
+               instead of the training build at the spec's batch
+  A tune file is plain text: 'chainrule-tune 1', 'isa ISA', 'cpu MODEL', then lines
+  'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns, pack=yes|no, kc;
+  gwt: vecs, rows, jc; xtg: vecs; stream: kind=flat|regs|rows, rows, sets); a key left
+  out keeps its default, '#' lines are comments. Without one, the defaults are per ISA
+  (gen/schedule.lua, docs/ARCHITECTURE.md).
 
 Each output is rewritten only when its bytes change; one whose bytes are right but which is
 older than SPEC, the weights or this binary gets its time set to now, so make, ninja and
@@ -141,7 +162,7 @@ local function parse_gen(args, from)
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
     key = key or a
     if key == "--out" or key == "--isa" or key == "--name" or key == "--weights" or key == "--max-batch"
-        or key == "--dispatch" or key == "--depfile" then
+        or key == "--dispatch" or key == "--depfile" or key == "--tune" then
       if not value then
         i = i + 1
         value = args[i]
@@ -200,6 +221,16 @@ local function parse_gen(args, from)
     end
     if host.stat(o.depfile) == "dir" then usage_error("--depfile: '" .. o.depfile .. "' is a directory") end
   end
+  if o.tune then
+    o.tune_file = require("tune").load(o.tune)
+    if o.dispatch_isas then
+      local ok = false
+      for _, i in ipairs(o.dispatch_isas) do ok = ok or i == o.tune_file.isa end
+      if not ok then errors.user(o.tune .. ": tuned for " .. o.tune_file.isa .. ", which --dispatch does not list") end
+    else
+      o.tune_strict = true
+    end
+  end
   if o["max-batch"] then
     local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
     local max = require("spec").MAX_BATCH
@@ -254,7 +285,16 @@ function M.generate(o)
     isa = target.resolve(net.isa or "scalar", net.isa and (net.path .. ":" .. net.isa_line .. ": isa") or "chainrule")
   end
   local g = graph.build(net)
-  local sched = schedule.decide(g, isa)
+  local tuned, used
+  if o.tune_file then
+    if o.tune_file.isa == isa.name then
+      tuned, used = require("tune").lookup(o.tune_file)
+    elseif o.tune_strict then
+      errors.user(o.tune .. ": tuned for " .. o.tune_file.isa .. ", but generating for " .. isa.name
+        .. " (run chainrule tune --isa " .. isa.name .. ")")
+    end   -- --dispatch: the file tunes the variant of its ISA only
+  end
+  local sched = schedule.decide(g, isa, tuned)
   local mem = plan.build(g, sched.steps, {inference = o.inference})
   local lopts = {spec_path = file_name(o.spec), version = VERSION, inference = o.inference}
   if o.weights then
@@ -262,6 +302,13 @@ function M.generate(o)
     lopts.weights_path = file_name(o.weights)
   end
   local ctx = lower.build(g, sched, mem, isa, lopts)
+  ctx.tuned = false
+  if used then
+    local n = 0
+    for _ in pairs(used) do n = n + 1 end
+    -- no entry for this network: the default's bytes
+    if n > 0 then ctx.tuned = {file = file_name(o.tune), cpu = o.tune_file.cpu or false, products = n} end
+  end
   local outputs = {}
   local function banner(file)
     ctx.file = file
@@ -406,6 +453,7 @@ local function gen(args)
     targets[#targets + 1] = dir .. out[1]
   end
   local inputs = {o.spec}
+  if o.tune then inputs[#inputs + 1] = o.tune end
   for _, p in ipairs(o.weights and require("weights").files_read or {}) do inputs[#inputs + 1] = p end
   local exe = host.exe_path()
   if exe then inputs[#inputs + 1] = exe end
@@ -413,6 +461,58 @@ local function gen(args)
   local written, kept = write_outputs(files)
   refresh_times(kept, inputs)
   print(summary(o, outputs, written, kept))
+  return 0
+end
+
+-- chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--max-batch N]
+local function parse_tune(args)
+  local o = {budget = 20}
+  local i = 2
+  while i <= #args do
+    local a = args[i]
+    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    key = key or a
+    if key == "--out" or key == "--isa" or key == "--budget" or key == "--max-batch" then
+      if not value then
+        i = i + 1
+        value = args[i]
+        if value == nil then usage_error("option '" .. key .. "' needs a value (try --help)") end
+      end
+      if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
+      o[key:sub(3)] = value
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      usage_error("tune: unknown option '" .. a .. "' (try --help)")
+    elseif o.spec then
+      usage_error("tune: unexpected argument '" .. a .. "' (one spec per run; try --help)")
+    else
+      o.spec = a
+    end
+    i = i + 1
+  end
+  if not o.spec then usage_error("tune needs a spec file (try --help)") end
+  if type(o.budget) == "string" then
+    local b = o.budget:match("^%d+%.?%d*$") and tonumber(o.budget)
+    if not b or b < 0.1 or b > 3600 then usage_error("--budget: expected seconds from 0.1 to 3600, got '" .. o.budget .. "'") end
+    o.budget = b
+  end
+  if o["max-batch"] then
+    local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
+    local max = require("spec").MAX_BATCH
+    if not n or n < 1 or n > max then
+      usage_error("--max-batch: expected an integer from 1 to " .. max .. ", got '" .. o["max-batch"] .. "'")
+    end
+    o.max_batch = n
+  end
+  if o.out and host.stat(o.out) == "dir" then usage_error("--out: '" .. o.out .. "' is a directory") end
+  return o
+end
+
+local function tune(args)
+  local o = parse_tune(args)
+  local text = require("tune").run(o, function(line) io.stderr:write(line, "\n") end)
+  local out = o.out or (require("spec").load(o.spec).name .. ".tune")
+  write_outputs({{out, text, out}})
+  print("chainrule: wrote " .. out)
   return 0
 end
 
@@ -459,6 +559,8 @@ function M.main(args)
     return 0
   elseif cmd == "gen" then
     return gen(args)
+  elseif cmd == "tune" then
+    return tune(args)
   elseif cmd == "render" then
     return render(args)
   elseif cmd == "selftest" then

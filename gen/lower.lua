@@ -60,7 +60,7 @@ end
 local function step_base(g, sched, isa, inference)
   local function tensor(index) return g.tensors[index + 1] end
   return {isa = isa, family = sched.kernels, ref = ref, tensor = tensor, batch = g.batch,
-          noinline = sched.noinline, inference = inference or false}
+          noinline = sched.noinline, inference = inference or false, tuned = sched.tuned}
 end
 
 -- The module that writes a step's functions: the op's own kernels (conv2d, pooling,

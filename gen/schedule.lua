@@ -58,8 +58,9 @@ end
 -- Tiling: every size-dependent choice of gen/kernels/tiled.lua, per product, from the
 -- sizes the generator knows. tiling(isa, product, s, over) -> a new table, s = {K =
 -- inputs, N = outputs, batch = most rows (nil: any)}; `over` (optional) replaces fields
--- (a later `chainrule tune` writes them). None of these change the results: every output
--- is summed in the same order whatever the tiles, so a choice changes speed, not bits.
+-- (a tune file's, gen/tune.lua). None of these change the results: every output is summed
+-- in the same order whatever the tiles, so a choice changes speed, not bits (the batch-1
+-- stream's kind and sets, below, do change the order).
 --   xw  (y = x·W):  vecs   most vectors per register tile row (blocks of vectors as even
 --                          as possible); default the ISA's vec_max, up to 12 when a small
 --                          batch leaves accumulator registers free
@@ -78,7 +79,20 @@ end
 --                   jc     outputs per transposed block of W (the block at most WT_BYTES;
 --                          the reduction over j is blocked when N > jc, partial sums in dx)
 --   xtg (dW = xᵀ·g): vecs  as for xw
+--
+-- Defaults per CPU family, when no tune file (`gen --tune FILE`, `chainrule tune`) says
+-- otherwise. The generator knows the ISA only (it never reads /proc/cpuinfo unless asked
+-- for `--isa native`), so the family is the ISA's usual one:
+--   avx2    Zen 2/3/4 and Intel Haswell..Alder Lake: 2 x 256-bit FMA, L2 512 KB (Zen) to
+--           1.25 MB; pack W when it is above a quarter of 512 KB
+--   avx512  Intel Xeon (Skylake-SP..Sapphire Rapids, 2 x 512-bit FMA, L2 1-2 MB) and Zen 4:
+--           measured on a Xeon (issue 12), packing cost 8-12 % at width 256 (784x256: W is
+--           784 KB) and paid off at >= 1024: pack above half of the 2 MB L2, so not at 256
+--   neon    Arm cores (Cortex-A7x, Neoverse N1/V1, Apple M): L2 1 MB; quarter, as avx2
+-- PACK_SHARE[isa]: pack when W is larger than L2_BYTES / PACK_SHARE (or its row stride is
+-- a multiple of 4 KB).
 M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
+M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
 M.PANEL_BYTES = 32 * 1024
 M.WT_BYTES = 32 * 1024
 
@@ -103,7 +117,8 @@ function M.tiling(isa, product, s, over)
     t = {vecs = math.max(isa.vec_max, math.min(isa.acc_regs // (rows + 1), 12))}
     if product == "xw" then
       local bytes = 4 * s.K * s.N
-      t.pack = s.batch ~= 1 and s.K >= 64 and (4 * bytes > (M.L2_BYTES[isa.name] or 512 * 1024) or (4 * s.N) % 4096 == 0)
+      local share = M.PACK_SHARE[isa.name] or 4
+      t.pack = s.batch ~= 1 and s.K >= 64 and (share * bytes > (M.L2_BYTES[isa.name] or 512 * 1024) or (4 * s.N) % 4096 == 0)
       t.order = t.pack and "columns" or "rows"
       t.kc = s.K
       if t.pack then t.kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * t.vecs * isa.width)), 1) end
@@ -120,10 +135,150 @@ function M.tiling(isa, product, s, over)
   return t
 end
 
+-- What a tune file may set, per product (gen/tune.lua reads the files, `chainrule tune`
+-- writes them): each key's kind ("int" with bounds from check_value, or the words it
+-- takes). "stream" is the batch-1 forward (gen/kernels/stream.lua's plan).
+M.TUNE_KEYS = {
+  xw = {vecs = "int", order = {"rows", "columns"}, pack = {"no", "yes"}, kc = "int"},
+  gwt = {vecs = "int", rows = "int", jc = "int"},
+  xtg = {vecs = "int"},
+  stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
+}
+-- The stack a tuned buffer may take (a packed panel, a transposed block of W): 4 x the default.
+M.TUNE_STACK_BYTES = 4 * M.PANEL_BYTES
+
+-- The problem with a full tiling t of product (sizes s) on isa, or nil when the kernels can
+-- write it: every candidate of `candidates` and every tune file entry goes through here.
+function M.check(isa, product, s, t)
+  local V = isa.width
+  local function range(key, lo, hi)
+    local v = t[key]
+    if math.type(v) ~= "integer" or v < lo or v > hi then
+      return string.format("%s=%s: expected an integer from %d to %d", key, tostring(v), lo, hi)
+    end
+  end
+  if product == "stream" then
+    if s.batch ~= 1 then return "stream: the batch-1 forward, but the batch is " .. s.batch end
+    local p = M.stream_plan(isa, s, {kind = t.kind})
+    if p.kind ~= t.kind then return "kind=" .. t.kind .. " does not suit " .. s.K .. "x" .. s.N .. " on " .. isa.name end
+    if t.kind == "rows" then return range("rows", 1, math.min(s.K, 64)) end
+    if t.kind == "regs" then return range("sets", 1, math.max(1, math.min(s.K, (isa.regs - 4) // p.nvec))) end
+    return nil
+  end
+  local err = range("vecs", 1, isa.acc_regs)
+  if err then return err end
+  if product == "xw" then
+    if t.order ~= "rows" and t.order ~= "columns" then return "order=" .. tostring(t.order) .. ": expected rows or columns" end
+    if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
+    if t.pack and t.order ~= "columns" then return "pack=yes needs order=columns" end
+    err = range("kc", 1, s.K)
+    if err then return err end
+    if t.pack and 4 * t.kc * t.vecs * V > M.TUNE_STACK_BYTES then
+      return string.format("kc=%d x vecs=%d: the packed panel would take %d bytes of stack (at most %d)",
+        t.kc, t.vecs, 4 * t.kc * t.vecs * V, M.TUNE_STACK_BYTES)
+    end
+  elseif product == "gwt" then
+    err = range("rows", 1, isa.max_rows) or range("jc", 1, s.N)
+    if err then return err end
+    local T = isa.transpose_n or 1
+    -- (block sizes the kernel is known to write: whole transposes, or one block shape)
+    if t.jc % T ~= 0 and s.N % t.jc ~= 0 then return "jc=" .. t.jc .. ": expected a multiple of " .. T .. " or a divisor of " .. s.N end
+    if 4 * t.jc * t.vecs * V > M.TUNE_STACK_BYTES then
+      return string.format("jc=%d x vecs=%d: the transposed block would take %d bytes of stack (at most %d)",
+        t.jc, t.vecs, 4 * t.jc * t.vecs * V, M.TUNE_STACK_BYTES)
+    end
+  end
+  return nil
+end
+
+-- The batch-1 plan of gen/kernels/stream.lua as a tiling: {kind, rows | sets} (nil fields
+-- for a kind that has none); `over` as for tiling.
+function M.stream_plan(isa, s, over)
+  local stream = require "kernels.stream"
+  return stream.plan({batch = 1, K = s.K, N = s.N, stream = over}, isa)
+end
+
+-- A tiling in the tune file's words (pack as yes/no), keys in a fixed order.
+function M.words(product, t)
+  local keys = {}
+  for k in pairs(M.TUNE_KEYS[product]) do if t[k] ~= nil then keys[#keys + 1] = k end end
+  table.sort(keys)
+  local w = {}
+  for i, k in ipairs(keys) do
+    local v = t[k]
+    if type(v) == "boolean" then v = v and "yes" or "no" end
+    w[i] = k .. "=" .. tostring(v)
+  end
+  return table.concat(w, " ")
+end
+
+-- A few tilings worth timing for one product (the default first), each a full table that
+-- passes M.check: the tile width around the ISA's default, loop order and packing, the
+-- k-block, gwt's rows and transposed block, and the batch-1 stream kinds.
+function M.candidates(isa, product, s)
+  local out, seen = {}, {}
+  local function add(t)
+    if M.check(isa, product, s, t) then return end
+    local key = M.words(product, t)
+    if not seen[key] then seen[key] = true; out[#out + 1] = t end
+  end
+  if product == "stream" then
+    local def = M.stream_plan(isa, s)
+    add({kind = def.kind, rows = def.rows, sets = def.sets})
+    for _, kind in ipairs({"flat", "regs", "rows"}) do
+      local p = M.stream_plan(isa, s, {kind = kind})
+      if p.kind == kind then
+        if kind == "rows" then
+          for _, r in ipairs({4, 8, 16}) do add({kind = kind, rows = math.min(r, s.K)}) end
+        elseif kind == "regs" then
+          for _, n in ipairs({1, 2, p.sets}) do add({kind = kind, sets = n}) end
+        else
+          add({kind = kind})
+        end
+      end
+    end
+    return out
+  end
+  local def = M.tiling(isa, product, s)
+  local function with(fields)
+    local t = {}
+    for k, v in pairs(def) do t[k] = v end
+    for k, v in pairs(fields) do t[k] = v end
+    return t
+  end
+  add(with({}))
+  local vs = {}
+  for _, v in ipairs({1, def.vecs - 1, def.vecs, def.vecs + 1, def.vecs + 2}) do
+    if v >= 1 and v <= isa.acc_regs // 2 then vs[#vs + 1] = v end
+  end
+  if product == "xw" then
+    for _, v in ipairs(vs) do
+      add(with({vecs = v, order = "rows", pack = false, kc = s.K}))
+      add(with({vecs = v, order = "columns", pack = false, kc = s.K}))
+      local kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * v * isa.width)), 1)
+      add(with({vecs = v, order = "columns", pack = true, kc = kc}))
+    end
+  elseif product == "gwt" then
+    local T = isa.transpose_n or 1
+    for _, v in ipairs(vs) do
+      local most = math.max(T, M.WT_BYTES // (4 * v * isa.width) // T * T)
+      for _, jc in ipairs({M.block(s.N, most, T), M.block(s.N, 2 * most, T), M.block(s.N, math.max(T, most // 2 // T * T), T)}) do
+        add(with({vecs = v, jc = jc}))
+      end
+    end
+    for _, r in ipairs({isa.max_rows // 2, isa.max_rows - 1}) do if r >= 1 then add(with({rows = r})) end end
+  else
+    for _, v in ipairs(vs) do add(with({vecs = v})) end
+  end
+  return out
+end
+
 M.PHRASE = {straight = "straight-line products", tiled = "tiled products", portable = "products in loops"}
 M.STYLE = {straight = "straight-line", tiled = "tiled", portable = "loops"}
 
-function M.decide(g, isa)
+-- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling
+-- or nil; the kernels take it in place of M.tiling's default.
+function M.decide(g, isa, tuned)
   local steps = steps_of(g)
   local family, fmas = family_of(g, steps, isa)
   local kernels = require("kernels." .. family)
@@ -137,6 +292,7 @@ function M.decide(g, isa)
     budget = g.code_budget,
     fuse_sgd = g.optimizer.kind == "sgd" and kernels.fuses_sgd or false,
     noinline = family == "straight",
+    tuned = family == "tiled" and tuned or false,
   }
 end
 

@@ -32,6 +32,8 @@ local function host_supports(name)
   return false
 end
 
+M.host_supports = host_supports
+
 -- resolve(name, where) -> the ISA table. `where` prefixes the user error message
 -- ("chainrule" for --isa, "FILE:LINE: isa" for the spec's field).
 function M.resolve(name, where)

@@ -8,6 +8,10 @@
 #   make bench BENCH_ISAS=          baselines only
 #   make bench BENCH_BIG=1          also 784-2048-2048-10 (its avx2 .c takes minutes to compile)
 #   make bench BENCH_ALL_CORES=1    OpenBLAS/PyTorch also under the SSE2/SSE3-era core types
+#   make bench BENCH_TUNE=          without the tuned rows (default: `chainrule tune` each
+#                                   bench spec for BENCH_TUNE_ISA, the best of HOST_ISAS,
+#                                   BENCH_TUNE_BUDGET seconds each, then gen --tune: rows
+#                                   chainrule-ISA-tuned beside chainrule-ISA)
 #
 # OpenBLAS chooses its kernels when it loads (OPENBLAS_CORETYPE, else its own detection,
 # which may not know a new CPU): the bench runs OpenBLAS and PyTorch once per core type
@@ -100,10 +104,44 @@ $(foreach i,$(BENCH_ISAS),$(eval $(call BENCH_ISA_RULES,$(i))))
 .PHONY: FORCE
 FORCE:
 
-bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i))
+# Tuned rows: a tune file per bench spec, measured here by `chainrule tune` (tune/SPEC.tune),
+# the spec generated again with gen --tune (gen/ISA-tuned/), one program cr_ISA-tuned whose
+# rows are chainrule-ISA-tuned; `bench report` prints them against chainrule-ISA.
+BENCH_TUNE ?= 1
+BENCH_TUNE_ISA ?= $(lastword $(filter-out scalar,$(BENCH_ISAS)))
+BENCH_TUNE_BUDGET ?= 6
+BENCH_TUNED := $(if $(BENCH_TUNE),$(BENCH_TUNE_ISA))
+
+define BENCH_TUNED_RULES
+$(BENCH_DIR)/tune/%.tune: bench/specs/%.lua $(BUILD)/chainrule
+	@mkdir -p $(BENCH_DIR)/tune
+	CC='$(CC)' $(BUILD)/chainrule tune $$< --isa $(1) --budget $(BENCH_TUNE_BUDGET) --out $$@
+
+$(BENCH_DIR)/gen/$(1)-tuned/%.c $(BENCH_DIR)/gen/$(1)-tuned/%.h: bench/specs/%.lua $(BENCH_DIR)/tune/%.tune $(BUILD)/chainrule
+	@mkdir -p $(BENCH_DIR)/gen/$(1)-tuned
+	$(BUILD)/chainrule gen $$< --isa $(1) --tune $(BENCH_DIR)/tune/$$*.tune --out $(BENCH_DIR)/gen/$(1)-tuned
+
+$(BENCH_DIR)/$(1)-tuned/%.o: $(BENCH_DIR)/gen/$(1)-tuned/%.c
+	@mkdir -p $$(dir $$@)
+	$(CC) $(WARN) -O2 -g $(BENCH_ISA_FLAGS_$(1)) -c $$< -o $$@
+
+$(BENCH_DIR)/$(1)-tuned/run_%.o: bench/cr_net.c bench/harness.h $(BENCH_DIR)/gen/$(1)-tuned/%.h
+	@mkdir -p $$(dir $$@)
+	$(CC) $(WARN) -O2 -g $(BENCH_ISA_FLAGS_$(1)) -I$(BENCH_DIR)/gen/$(1)-tuned -Ibench -DNET=$$* \
+	  -DNETU=$$(shell echo $$* | tr a-z A-Z) -DBENCH_WLS=$$(BENCH_WL_$$*) '-DBENCH_HEADER="$$*.h"' -c $$< -o $$@
+
+$(BENCH_DIR)/cr_$(1)-tuned: bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/$(1)-tuned/$(s).o $(BENCH_DIR)/$(1)-tuned/run_$(s).o) FORCE
+	$(CC) $(WARN) -O2 -Ibench '-DBENCH_IMPL="chainrule-$(1)-tuned"' '-DBENCH_RUNS=$(foreach s,$(BENCH_SPECS),X($(s)))' \
+	  -o $$@ $$(filter-out FORCE,$$^) -lm
+endef
+$(foreach i,$(BENCH_TUNED),$(eval $(call BENCH_TUNED_RULES,$(i))))
+.SECONDARY: $(foreach i,$(BENCH_TUNED),$(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/gen/$(i)-tuned/$(s).c $(BENCH_DIR)/gen/$(i)-tuned/$(s).h $(BENCH_DIR)/tune/$(s).tune))
+
+bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(foreach i,$(BENCH_TUNED),$(BENCH_DIR)/cr_$(i)-tuned)
 	@echo "bench: measuring (one thread; a few minutes)"
 	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench machine > $(BENCH_DIR)/raw.csv
 	@set -e; for i in $(BENCH_ISAS); do $(BENCH_DIR)/cr_$$i >> $(BENCH_DIR)/raw.csv; done
+	@set -e; for i in $(BENCH_TUNED); do $(BENCH_DIR)/cr_$$i-tuned >> $(BENCH_DIR)/raw.csv; done
 	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines $(BENCH_BIG_FLAG) >> $(BENCH_DIR)/raw.csv
 	@$(BENCH_DIR)/bench workloads $(BENCH_BIG_FLAG) > $(BENCH_DIR)/workloads.txt
 	@cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \

@@ -14,6 +14,11 @@ local scalar = require "isa.scalar"
 
 local M = {}
 
+-- A tune file's tiling of this product (gen/tune.lua through the schedule), or nil: default.
+local function tuned(ctx, product, K, N)
+  return ctx.tuned and ctx.tuned(product, K, N, ctx.batch) or nil
+end
+
 -- Straight-line functions are kept out of their callers (gen/schedule.lua asks for it):
 -- inlining several into one function makes it large, and clang's -fsanitize=undefined
 -- builds then compile for long.
@@ -43,7 +48,8 @@ function M.product_forward(s, mem, ctx)
     b[#b + 1] = pad(fn) .. "const float *restrict b, int n) {\n"
   end
   b[#b + 1] = ctx.family.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, w = "w", b = "b",
-                                    y = act and "z" or "y", y_ld = y.ld, act = act, batch = ctx.batch}, ctx.isa)
+                                    y = act and "z" or "y", y_ld = y.ld, act = act, batch = ctx.batch,
+                                    tiling = tuned(ctx, "xw", K, N), stream = tuned(ctx, "stream", K, N)}, ctx.isa)
   b[#b + 1] = "}\n"
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
   local call
@@ -81,10 +87,11 @@ function M.product_backward(s, mem, ctx)
     .. (fuse and "const float *w, float *wu, float lr, int n) {\n" or "const float *restrict w, int n) {\n")
   local xtg = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
                                      dw = "dw", db = "db", batch = ctx.batch,
-                                     sgd = fuse and {w = "wu", lr = "lr", optional = true} or nil}, ctx.isa)
+                                     sgd = fuse and {w = "wu", lr = "lr", optional = true} or nil,
+                                     tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
   local gwt = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
                                      dx_ld = ctx.dx_ld, mask = in_act and "m", mask_ld = in_act and in_act.buf.ld,
-                                     mask_act = in_act, batch = ctx.batch}, ctx.isa)
+                                     mask_act = in_act, batch = ctx.batch, tiling = tuned(ctx, "gwt", K, N)}, ctx.isa)
   if fuse then
     b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
     b[#b + 1] = xtg

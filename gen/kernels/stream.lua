@@ -68,20 +68,22 @@ function M.flat_plan(a, isa)
 end
 
 -- How a B = 1 product is written: {kind = "flat" | "regs" | "rows", ...}, or nil (batch
--- above 1, scalar ISA).
+-- above 1, scalar ISA). a.stream (a tune file's choice, checked by schedule.check) may ask
+-- for a kind and its rows or sets; a kind the shape does not suit falls to the default.
 function M.plan(a, isa)
   if a.batch ~= 1 or isa.width == 1 then return nil end
-  local f = M.flat_plan(a, isa)
+  local want = a.stream or {}
+  local f = (want.kind == nil or want.kind == "flat") and M.flat_plan(a, isa)
   if f then return f end
   local V = isa.width
   local nvec = (a.N + V - 1) // V
   -- accumulators: the registers less the broadcast, a W operand and a mask or two
   local cap = assert(isa.regs, isa.name .. ": no register count") - 4
-  if nvec <= cap then
+  if nvec <= cap and want.kind ~= "rows" then
     local sets = math.max(1, math.min(cap // nvec, (IN_FLIGHT + nvec - 1) // nvec, a.K))
-    return {kind = "regs", nvec = nvec, sets = sets}
+    return {kind = "regs", nvec = nvec, sets = want.kind == "regs" and want.sets or sets}
   end
-  return {kind = "rows", rows = math.min(ROWS, a.K)}
+  return {kind = "rows", rows = want.kind == "rows" and want.rows or math.min(ROWS, a.K)}
 end
 
 -- Stores the finished output vector v of columns off .. off+lanes-1 (C text: a register or

@@ -425,6 +425,13 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --inference", 2,
    "chainrule: --dispatch cannot be combined with --inference\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --cli", 2, "chainrule: --dispatch cannot be combined with --cli\n"},
+  {"tune", 2, "chainrule: tune needs a spec file (try --help)\n"},
+  {"tune specs/seed_mse.lua --budget x", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got 'x'\n"},
+  {"tune specs/seed_mse.lua --budget 0", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got '0'\n"},
+  {"tune specs/seed_mse.lua --frob", 2, "chainrule: tune: unknown option '--frob' (try --help)\n"},
+  {"tune specs/seed_mse.lua --max-batch 0", 2, "chainrule: --max-batch: expected an integer from 1 to 65536, got '0'\n"},
+  {"gen specs/seed_mse.lua --tune", 2, "chainrule: option '--tune' needs a value (try --help)\n"},
+  {"gen specs/seed_mse.lua --tune no/such.tune", 2, "no/such.tune: cannot read tune file: No such file or directory\n"},
   {"gen specs/seed_mse.lua --name", 2, "chainrule: option '--name' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --depfile", 2, "chainrule: option '--depfile' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --python --inference", 2,
@@ -1497,6 +1504,153 @@ START_TEST(test_hostile_spec_files) {
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- tune files */
+
+/* A bad tune file (text written to scratch/t.tune; "{}" in the message stands for its path)
+   and the exact line gen must print: status 2, nothing written. */
+typedef struct {
+  const char *name, *text, *message;
+} tune_case;
+
+#define TH "chainrule-tune 1\nisa avx2\n"
+static const tune_case TUNE_BAD[] = {
+  {"empty", "", "{}: empty: expected 'chainrule-tune 1' (a file written by chainrule tune)"},
+  {"comments_only", "# nothing\n\n", "{}: empty: expected 'chainrule-tune 1' (a file written by chainrule tune)"},
+  {"other_version", "chainrule-tune 2\n", "{}:1: expected 'chainrule-tune 1' (the first line of a file written by chainrule tune)"},
+  {"lua_table", "return { xw = {} }\n", "{}:1: expected 'chainrule-tune 1' (the first line of a file written by chainrule tune)"},
+  {"no_isa", "chainrule-tune 1\n", "{}: no 'isa' line"},
+  {"isa_typo", "chainrule-tune 1\nisa avx3\n",
+   "{}:2: isa 'avx3' (did you mean 'avx2'?): expected one of avx2, avx512, neon (the ISAs with tiled kernels)"},
+  {"isa_scalar", "chainrule-tune 1\nisa scalar\n",
+   "{}:2: isa 'scalar': expected one of avx2, avx512, neon (the ISAs with tiled kernels)"},
+  {"two_isas", TH "isa avx2\n", "{}:3: a second 'isa' line (one ISA per tune file)"},
+  {"entry_before_isa", "chainrule-tune 1\nxw 784 50 64 vecs=2\n", "{}:2: the 'isa' line must come before the entries"},
+  {"unknown_line", TH "frob 1\n", "{}:3: unknown line 'frob' (expected isa, cpu or a product: xw, gwt, xtg, stream)"},
+  {"unknown_key", TH "xw 784 50 64 vecz=2\n", "{}:3: xw: unknown key 'vecz' (did you mean 'vecs'?) (one of kc, order, pack, vecs)"},
+  {"key_for_other_product", TH "xtg 784 50 64 jc=8\n", "{}:3: xtg: unknown key 'jc' (one of vecs)"},
+  {"not_key_value", TH "xw 784 50 64 vecs\n", "{}:3: xw: expected key=value, got 'vecs'"},
+  {"key_twice", TH "xw 784 50 64 vecs=2 vecs=3\n", "{}:3: xw: key 'vecs' given twice"},
+  {"too_many_vecs", TH "xw 784 50 64 vecs=99\n", "{}:3: xw 784x50 B=64: vecs=99: expected an integer from 1 to 12"},
+  {"zero_vecs", TH "xtg 784 50 64 vecs=0\n", "{}:3: xtg: vecs=0: expected a positive integer"},
+  {"negative", TH "xtg 784 50 64 vecs=-1\n", "{}:3: xtg: vecs=-1: expected a positive integer"},
+  {"bad_word", TH "xw 784 50 64 pack=maybe\n", "{}:3: xw: pack=maybe: expected no or yes"},
+  {"pack_rows", TH "xw 784 50 64 order=rows pack=yes\n", "{}:3: xw 784x50 B=64: pack=yes needs order=columns"},
+  {"kc_too_big", TH "xw 784 50 64 kc=785\n", "{}:3: xw 784x50 B=64: kc=785: expected an integer from 1 to 784"},
+  {"jc_not_multiple", TH "gwt 50 10 64 jc=7\n", "{}:3: gwt 50x10 B=64: jc=7: expected a multiple of 8 or a divisor of 10"},
+  {"gwt_stack", TH "gwt 256 1024 64 vecs=6 jc=1024\n",
+   "{}:3: gwt 256x1024 B=64: jc=1024 x vecs=6: the transposed block would take 196608 bytes of stack (at most 131072)"},
+  {"bad_sizes", TH "xw 0 50 64\n", "{}:3: xw: K, N and BATCH must be integers from 1 to 16777216, got '0 50 64'"},
+  {"few_words", TH "gwt 50 10\n", "{}:3: gwt: expected 'gwt K N BATCH key=value ...'"},
+  {"entry_twice", TH "xtg 784 50 64 vecs=1\nxtg 784 50 64 vecs=2\n", "{}:4: xtg 784 50 64: given twice (first at line 3)"},
+  {"xw_batch1", TH "xw 784 50 1 vecs=2\n", "{}:3: xw: at batch 1 the forward is the stream (use a 'stream' entry)"},
+  {"stream_batch", TH "stream 784 256 4 kind=rows\n", "{}:3: stream: the batch-1 forward: BATCH must be 1, got 4"},
+  {"stream_no_kind", TH "stream 784 256 1 rows=4\n", "{}:3: stream: kind= is required (flat, regs or rows)"},
+  {"stream_regs_wide", TH "stream 784 256 1 kind=regs\n", "{}:3: stream 784x256 B=1: kind=regs does not suit 784x256 on avx2"},
+  {"stream_sets_rows", TH "stream 784 256 1 kind=rows sets=2\n", "{}:3: stream: sets= is for kind=regs"},
+  {"stream_rows_big", TH "stream 784 256 1 kind=rows rows=65\n", "{}:3: stream 784x256 B=1: rows=65: expected an integer from 1 to 64"},
+  {"control_byte", "chainrule-tune 1\nisa avx2\001\n", "{}:2: unexpected byte 0x01 (a tune file is plain ASCII text)"},
+  {"other_isa", "chainrule-tune 1\nisa avx512\n", "{}: tuned for avx512, but generating for avx2 (run chainrule tune --isa avx2)"},
+};
+
+START_TEST(test_bad_tune) {
+  const tune_case *c = &TUNE_BAD[_i];
+  char path[600], out[600], cmd[2048], want[1024];
+  snprintf(path, sizeof path, "%s/t.tune", scratch);
+  snprintf(out, sizeof out, "%s/out", scratch);
+  write_text(path, c->text);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --isa avx2 --tune '%s' --out '%s'", chainrule(), path, out);
+  run_result r = run(cmd);
+  /* "{}" -> the path */
+  const char *at = strstr(c->message, "{}");
+  ck_assert_ptr_nonnull(at);
+  snprintf(want, sizeof want, "%.*s%s%s\n", (int)(at - c->message), c->message, path, at + 2);
+  ck_assert_msg(r.status == 2, "%s: expected status 2, got %d (%s)", c->name, r.status, r.out);
+  ck_assert_msg(strcmp(r.out, want) == 0, "%s: expected %s got %s", c->name, want, r.out);
+  ck_assert_msg(dir_is_empty_or_missing(out), "%s: gen wrote files", c->name);
+}
+END_TEST
+
+/* A tune file changes the tiling, nothing else: the same file gives the same bytes twice; a
+   file with no entry for the network gives the untuned bytes; entries do reach the code. */
+START_TEST(test_tune_deterministic) {
+  char path[600], none[600], cmd[2048], dir[4][600], file[600];
+  snprintf(path, sizeof path, "%s/m.tune", scratch);
+  snprintf(none, sizeof none, "%s/none.tune", scratch);
+  write_text(path, "# forced, not measured\nchainrule-tune 1\nisa avx2\ncpu test box\n"
+                   "xw 784 50 64 vecs=1 order=rows pack=no\nxtg 784 50 64 vecs=3\ngwt 50 10 64 vecs=1 rows=2\n");
+  write_text(none, "chainrule-tune 1\nisa avx2\nxw 100 100 64 vecs=1\n");
+  const char *tunes[4] = {path, path, none, NULL};
+  char *c[4];
+  for (int i = 0; i < 4; i++) {
+    snprintf(dir[i], sizeof dir[i], "%s/o%d", scratch, i);
+    if (tunes[i])
+      snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --isa avx2 --tune '%s' --out '%s'", chainrule(), tunes[i], dir[i]);
+    else
+      snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --isa avx2 --out '%s'", chainrule(), dir[i]);
+    run_result r = run(cmd);
+    ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+    snprintf(file, sizeof file, "%s/mnist_mlp.c", dir[i]);
+    c[i] = read_text(file, NULL);
+    ck_assert_ptr_nonnull(c[i]);
+  }
+  ck_assert_msg(strcmp(c[0], c[1]) == 0, "the same tune file gave other bytes");
+  ck_assert_msg(strcmp(c[2], c[3]) == 0, "a tune file without an entry for the network changed the bytes");
+  ck_assert_msg(strcmp(c[0], c[3]) != 0, "the tune file changed nothing");
+  ck_assert_ptr_nonnull(strstr(c[0], " * tiling: 3 products from the tune file m.tune (measured on test box), the rest default."));
+  ck_assert_ptr_nonnull(strstr(c[0], "/* register tiles: 6 rows x 1 vectors of 8; row tiles outer;"));
+  ck_assert_ptr_null(strstr(c[3], "tune file"));
+  for (int i = 0; i < 4; i++) free(c[i]);
+  /* --dispatch: the file tunes the variant of its ISA; a file for an ISA not listed is refused */
+  snprintf(dir[0], sizeof dir[0], "%s/d", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --out '%s'", chainrule(), path, dir[0]);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  snprintf(file, sizeof file, "%s/mnist_mlp_avx2.c", dir[0]);
+  char *v = read_text(file, NULL);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_ptr_nonnull(strstr(v, " * tiling: 3 products from the tune file m.tune"));
+  free(v);
+  snprintf(file, sizeof file, "%s/mnist_mlp_scalar.c", dir[0]);
+  v = read_text(file, NULL);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_ptr_null(strstr(v, "tune file"));
+  free(v);
+  write_text(none, "chainrule-tune 1\nisa avx512\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --out '%s/e'", chainrule(), none, scratch);
+  r = run(cmd);
+  char want[1024];
+  snprintf(want, sizeof want, "%s: tuned for avx512, which --dispatch does not list\n", none);
+  ck_assert_msg(r.status == 2 && strcmp(r.out, want) == 0, "%d %s", r.status, r.out);
+}
+END_TEST
+
+/* chainrule tune runs (a short budget, when this machine runs avx2), writes a file gen reads;
+   a failing tune writes nothing. */
+START_TEST(test_tune_command) {
+  char out[600], cmd[2048], dir[600];
+  snprintf(out, sizeof out, "%s/x.tune", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' tune specs/mnist_mlp.lua --isa scalar --out '%s'", chainrule(), out);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 2 && strcmp(r.out, "chainrule tune: isa scalar has no tiled kernels to tune (use avx2, avx512, neon or native)\n") == 0,
+                "%d %s", r.status, r.out);
+  ck_assert_ptr_null(read_text(out, NULL));
+  if (system("grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo") != 0) return;
+  snprintf(cmd, sizeof cmd, "'%s' tune tests/isa/specs/b1_wide.lua --isa avx2 --budget 0.3 --out '%s'", chainrule(), out);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  ck_assert_msg(strstr(r.out, "tune: [8/8] ") != NULL, "no progress lines: %s", r.out);
+  char *text = read_text(out, NULL);
+  ck_assert_ptr_nonnull(text);
+  ck_assert_ptr_nonnull(strstr(text, "\nstream 5 460 1 kind="));
+  free(text);
+  snprintf(dir, sizeof dir, "%s/g", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen tests/isa/specs/b1_wide.lua --isa avx2 --tune '%s' --out '%s'", chainrule(), out, dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+}
+END_TEST
+
 static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
@@ -1517,6 +1671,14 @@ static Suite *suite_gen(void) {
   tcase_add_test(weights, test_good_weights);
   tcase_set_timeout(weights, 60);
   suite_add_tcase(s, weights);
+
+  TCase *tune = tcase_create("tune");
+  tcase_add_checked_fixture(tune, scratch_create, scratch_remove);
+  tcase_set_timeout(tune, 120);
+  tcase_add_loop_test(tune, test_bad_tune, 0, COUNT(TUNE_BAD));
+  tcase_add_test(tune, test_tune_deterministic);
+  tcase_add_test(tune, test_tune_command);
+  suite_add_tcase(s, tune);
 
   TCase *cli = tcase_create("cli");
   tcase_add_loop_test(cli, test_cli, 0, COUNT(CLI_CASES));

@@ -166,6 +166,42 @@ for _, isa in ipairs(ISAS) do
   check(g.jc * g.vecs * isa.width * 4 <= schedule.WT_BYTES and 2048 % g.jc == 0, "%s tiling gwt 2048: jc %d", isa.name, g.jc)
 end
 
+-- candidates (chainrule tune): the default first, every one a full tiling schedule.check
+-- accepts, no two alike; the kernels write each (gen/kernels/tiled.lua, stream.lua)
+local tiled_k = require "kernels.tiled"
+for _, isa in ipairs(ISAS) do
+  for _, sz in ipairs({{784, 50, 64}, {784, 256, 8}, {100, 1024, 5}, {1024, 523, 5}, {50, 10, 64}, {200, 1, 3},
+                       {784, 50, 1}, {5, 460, 1}, {131, 10, 1}}) do
+    local s = {K = sz[1], N = sz[2], batch = sz[3]}
+    for _, product in ipairs(s.batch == 1 and {"stream", "gwt", "xtg"} or {"xw", "gwt", "xtg"}) do
+      local cands = schedule.candidates(isa, product, s)
+      check(#cands >= 1, "%s %s %dx%d: no candidates", isa.name, product, s.K, s.N)
+      local seen = {}
+      for i, c in ipairs(cands) do
+        local w = schedule.words(product, c)
+        check(not schedule.check(isa, product, s, c), "%s %s %dx%d candidate %s: %s", isa.name, product, s.K, s.N, w,
+              tostring((schedule.check(isa, product, s, c))))
+        check(not seen[w], "%s %s %dx%d: candidate %s twice", isa.name, product, s.K, s.N, w)
+        seen[w] = true
+        if i == 1 and product ~= "stream" then
+          check(w == schedule.words(product, schedule.tiling(isa, product, s)), "%s %s: the first candidate is the default", isa.name, product)
+        end
+        local a = {n = "n", K = s.K, N = s.N, x = "x", x_ld = s.K, w = "w", b = "b", y = "y", y_ld = s.N, batch = s.batch,
+                   g = "g", g_ld = s.N, dx = "dx", dx_ld = s.K, dw = "dw", db = "db", tiling = c}
+        if product == "stream" then a.tiling, a.stream = nil, c end
+        local fn = product == "gwt" and tiled_k.matmul_gwt or product == "xtg" and tiled_k.matmul_xtg or tiled_k.matmul_xw
+        check(#fn(a, isa) > 0, "%s %s: no code", isa.name, product)
+      end
+    end
+  end
+end
+check(schedule.check(avx2, "xw", {K = 784, N = 50, batch = 64}, {vecs = 2, order = "rows", pack = true, kc = 784})
+      == "pack=yes needs order=columns", "check: packing needs the column order")
+check(schedule.check(avx2, "gwt", {K = 50, N = 10, batch = 64}, {vecs = 1, rows = 6, jc = 7})
+      == "jc=7: expected a multiple of 8 or a divisor of 10", "check: jc a multiple of the transpose")
+check(schedule.check(avx2, "stream", {K = 784, N = 256, batch = 1}, {kind = "regs"})
+      == "kind=regs does not suit 784x256 on avx2", "check: 32 vectors do not fit the registers")
+
 -- flat_plan (B = 1 on an ISA with a lane permute): one period is lcm(N, V) floats
 local stream = require "kernels.stream"
 local avx512 = require "isa.avx512"

@@ -1,0 +1,493 @@
+-- Tune files: per-machine tiling choices for the tiled kernels (gen/schedule.lua's tiling and
+-- the batch-1 stream plan). `chainrule tune SPEC` times candidate tilings of every product of
+-- the spec on the machine it runs on and writes one (M.run); `chainrule gen --tune FILE`
+-- reads it (M.load). The file is user input: plain text, no code, every line checked
+-- (FILE:LINE: what), unknown words refused. Generation stays deterministic: the same spec,
+-- flags and tune file give the same bytes (the file's entries are looked up by product and
+-- sizes, nothing else about the machine is read).
+--
+--   chainrule-tune 1                        first line (the format and its version)
+--   isa avx2                                the ISA the entries are for (one per file)
+--   cpu AMD EPYC 7B13 64-Core Processor     where it was measured (shown in the banner)
+--   xw 784 256 64 kc=784 order=rows pack=no vecs=3
+--   PRODUCT K N BATCH key=value ...         a product of K inputs, N outputs at BATCH rows;
+--                                           keys left out keep their default
+-- '#' starts a comment line. Products and keys: schedule.TUNE_KEYS.
+local errors = require "errors"
+local schedule = require "schedule"
+
+local M = {}
+
+M.HEADER = "chainrule-tune 1"
+M.MAX_BYTES = 1 << 20
+M.MAX_SIZE = 1 << 24   -- largest K, N or batch an entry may name
+M.PRODUCTS = {"xw", "gwt", "xtg", "stream"}
+
+local function key_of(product, K, N, batch)
+  return product .. " " .. K .. " " .. N .. " " .. batch
+end
+
+-- An integer word (digits only) in [1, max], or nil.
+local function int(word, max)
+  if not word:match("^%d+$") or #word > 9 then return nil end
+  local v = math.tointeger(tonumber(word))
+  return v and v >= 1 and v <= max and v or nil
+end
+
+-- The sorted list of a table's keys (messages name them in a fixed order).
+local function sorted_keys(t)
+  local k = {}
+  for name in pairs(t) do k[#k + 1] = name end
+  table.sort(k)
+  return k
+end
+
+-- One entry line's words after the product: K N BATCH key=value ... -> K, N, batch, tiling
+-- (full: the default with the given keys replaced), or a user error at FILE:LINE.
+local function entry(fail, isa, product, w)
+  if #w < 4 then fail(product .. ": expected '" .. product .. " K N BATCH key=value ...'") end
+  local K, N, batch = int(w[2], M.MAX_SIZE), int(w[3], M.MAX_SIZE), int(w[4], M.MAX_SIZE)
+  if not (K and N and batch) then
+    fail(product .. ": K, N and BATCH must be integers from 1 to " .. M.MAX_SIZE .. ", got '"
+      .. w[2] .. " " .. w[3] .. " " .. w[4] .. "'")
+  end
+  local s = {K = K, N = N, batch = batch}
+  local allowed = schedule.TUNE_KEYS[product]
+  local given = {}
+  for i = 5, #w do
+    local k, v = w[i]:match("^([%w_]+)=(.+)$")
+    if not k then fail(product .. ": expected key=value, got '" .. w[i] .. "'") end
+    local kind = allowed[k]
+    if not kind then
+      local names = sorted_keys(allowed)
+      fail(product .. ": unknown key '" .. k .. "'" .. errors.suggest(k, names) .. " (one of " .. table.concat(names, ", ") .. ")")
+    end
+    if given[k] ~= nil then fail(product .. ": key '" .. k .. "' given twice") end
+    if kind == "int" then
+      given[k] = int(v, M.MAX_SIZE)
+      if not given[k] then fail(product .. ": " .. k .. "=" .. v .. ": expected a positive integer") end
+    else
+      local ok = false
+      for _, word in ipairs(kind) do ok = ok or word == v end
+      if not ok then fail(product .. ": " .. k .. "=" .. v .. ": expected " .. table.concat(kind, " or ")) end
+      if k == "pack" then given[k] = v == "yes" else given[k] = v end
+    end
+  end
+  local t
+  if product == "stream" then
+    if batch ~= 1 then fail("stream: the batch-1 forward: BATCH must be 1, got " .. batch) end
+    if not given.kind then fail("stream: kind= is required (flat, regs or rows)") end
+    if given.rows and given.kind ~= "rows" then fail("stream: rows= is for kind=rows") end
+    if given.sets and given.kind ~= "regs" then fail("stream: sets= is for kind=regs") end
+    local p = schedule.stream_plan(isa, s, {kind = given.kind})
+    t = {kind = given.kind, rows = given.rows or (given.kind == "rows" and p.rows or nil),
+         sets = given.sets or (given.kind == "regs" and p.sets or nil)}
+  else
+    if product == "xw" and batch == 1 then fail("xw: at batch 1 the forward is the stream (use a 'stream' entry)") end
+    t = schedule.tiling(isa, product, s, given)
+  end
+  local problem = schedule.check(isa, product, s, t)
+  if problem then fail(product .. " " .. K .. "x" .. N .. " B=" .. batch .. ": " .. problem) end
+  return K, N, batch, t
+end
+
+-- Reads and checks the tune file at path: {path, isa = name, cpu = text or nil,
+-- entries = {[key] = tiling}, count}. Any problem: one line naming FILE(:LINE), exit 2.
+function M.load(path)
+  local target = require "target"
+  local text, err = host.read_plain(path, M.MAX_BYTES)
+  if not text then errors.user(path .. ": cannot read tune file: " .. (tostring(err):match(":%s*([^:]+)$") or tostring(err))) end
+  local lineno = 0
+  local function fail(what) errors.user(path .. ":" .. lineno .. ": " .. what) end
+  local tune = {path = path, entries = {}, lines = {}, count = 0}
+  local isa, header = nil, false
+  for line in (text .. (text:sub(-1) == "\n" and "" or "\n")):gmatch("([^\n]*)\n") do
+    lineno = lineno + 1
+    local bad = line:find("[^\t\r\32-\126]")
+    if bad then fail(string.format("unexpected byte 0x%02x (a tune file is plain ASCII text)", line:byte(bad))) end
+    line = line:gsub("\r$", "")
+    local w = {}
+    for word in line:gmatch("%S+") do w[#w + 1] = word end
+    if #w == 0 or w[1]:sub(1, 1) == "#" then
+      -- blank or comment
+    elseif not header then
+      if line:match("^%s*(.-)%s*$") ~= M.HEADER then
+        fail("expected '" .. M.HEADER .. "' (the first line of a file written by chainrule tune)")
+      end
+      header = true
+    elseif w[1] == "isa" then
+      if isa then fail("a second 'isa' line (one ISA per tune file)") end
+      if #w ~= 2 then fail("expected 'isa NAME'") end
+      local names = {"avx2", "avx512", "neon"}
+      local ok = false
+      for _, n in ipairs(names) do ok = ok or n == w[2] end
+      if not ok then fail("isa '" .. w[2] .. "'" .. errors.suggest(w[2], names) .. ": expected one of avx2, avx512, neon (the ISAs with tiled kernels)") end
+      isa = target.resolve(w[2], path .. ":" .. lineno .. ": isa")
+      tune.isa = isa.name
+    elseif w[1] == "cpu" then
+      if tune.cpu then fail("a second 'cpu' line") end
+      tune.cpu = line:match("^%s*cpu%s+(.-)%s*$")
+      if #tune.cpu > 200 then fail("cpu: at most 200 characters") end
+    elseif schedule.TUNE_KEYS[w[1]] then
+      if not isa then fail("the 'isa' line must come before the entries") end
+      local K, N, batch, t = entry(fail, isa, w[1], w)
+      local key = key_of(w[1], K, N, batch)
+      if tune.entries[key] then
+        fail(w[1] .. " " .. K .. " " .. N .. " " .. batch .. ": given twice (first at line " .. tune.lines[key] .. ")")
+      end
+      tune.entries[key], tune.lines[key] = t, lineno
+      tune.count = tune.count + 1
+    else
+      fail("unknown line '" .. w[1] .. "'" .. errors.suggest(w[1], {"isa", "cpu", table.unpack(M.PRODUCTS)})
+        .. " (expected isa, cpu or a product: " .. table.concat(M.PRODUCTS, ", ") .. ")")
+    end
+  end
+  if not header then errors.user(path .. ": empty: expected '" .. M.HEADER .. "' (a file written by chainrule tune)") end
+  if not isa then errors.user(path .. ": no 'isa' line") end
+  return tune
+end
+
+-- The lookup the schedule hands the kernels: tiling(product, K, N, batch) -> the tune file's
+-- tiling for it, or nil (the default). `used` collects the keys looked up and found.
+function M.lookup(tune)
+  local used = {}
+  return function(product, K, N, batch)
+    local key = key_of(product, K, N, batch)
+    local t = tune.entries[key]
+    if t then used[key] = true end
+    return t
+  end, used
+end
+
+------------------------------------------------------------------------------------------
+-- chainrule tune: measuring.
+
+-- The products of a graph's steps that the tiled kernels write, each once per size:
+-- {product, K, N, batch, act (forward's fused activation), mask_act (gwt's previous
+-- activation), fuse (xtg's fused SGD)}.
+local function products_of(g, sched, inference)
+  local list, seen = {}, {}
+  local function add(p)
+    local key = key_of(p.product, p.K, p.N, p.batch)
+    if not seen[key] then seen[key] = true; p.key = key; list[#list + 1] = p end
+  end
+  for i, s in ipairs(sched.steps) do
+    if s.product and not s.product.op.kernels then
+      local K, N, B = s.in_, s.out, g.batch
+      add({product = B == 1 and "stream" or "xw", K = K, N = N, batch = B, act = s.act})
+      if not inference then
+        add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd})
+        if i > 1 then
+          local prev = sched.steps[i - 1]
+          add({product = "gwt", K = K, N = N, batch = B, mask_act = prev.act})
+        end
+      end
+    end
+  end
+  return list
+end
+
+-- The C of one candidate: a function pP_cC(void) that runs the kernel on the product's
+-- buffers (struct pP), the kernel written by gen/kernels/tiled.lua with the tiling t.
+local function candidate_c(isa, p, pi, ci, t)
+  local tiled = require "kernels.tiled"
+  local K, N = p.K, p.N
+  local pre = string.format("static void p%d_c%d(void) {\n  const int n = %d;\n", pi, ci, p.batch)
+  local body
+  if p.product == "xw" or p.product == "stream" then
+    pre = pre .. string.format("  float *restrict z = P%d.z, *restrict a = P%d.a;\n  const float *restrict x = P%d.x, *restrict w = P%d.w, *restrict b = P%d.b;\n  (void)a;\n", pi, pi, pi, pi, pi)
+    local act = p.act and {op = p.act.op, opts = p.act.opts, out = "a", out_ld = N}
+    body = tiled.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = K, w = "w", b = "b", y = "z", y_ld = N,
+                            act = act, batch = p.batch, tiling = p.product == "xw" and t or nil,
+                            stream = p.product == "stream" and t or nil}, isa)
+  elseif p.product == "gwt" then
+    pre = pre .. string.format("  float *restrict dx = P%d.dx;\n  const float *restrict g = P%d.g, *restrict m = P%d.m, *restrict w = P%d.w;\n  (void)m;\n", pi, pi, pi, pi)
+    local in_act = p.mask_act and {op = p.mask_act.op, opts = p.mask_act.opts}
+    body = tiled.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = N, w = "w", dx = "dx", dx_ld = K,
+                             mask = in_act and "m", mask_ld = K, mask_act = in_act, batch = p.batch, tiling = t}, isa)
+  else
+    pre = pre .. string.format("  float *restrict dw = P%d.dw, *restrict db = P%d.db;\n  const float *restrict x = P%d.x, *restrict g = P%d.g;\n  float *wu = P%d.wu;\n  const float lr = 0.0f;\n  (void)wu; (void)lr;\n", pi, pi, pi, pi, pi)
+    body = tiled.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = K, g = "g", g_ld = N, dw = "dw", db = "db",
+                             batch = p.batch, tiling = t,
+                             sgd = p.fuse and {w = "wu", lr = "lr", optional = true} or nil}, isa)
+  end
+  return pre .. body .. "}\n"
+end
+
+-- The timing program's fixed part: buffers, the bit-for-bit check of every candidate against
+-- the first (the default), and the timing (interleaved rounds, minimum per candidate).
+local RUNNER = [==[
+typedef struct { float *x, *w, *b, *z, *a, *g, *m, *dx, *dw, *db, *wu; } bufs;
+typedef struct { int K, N, B, ncand, exact; void (*const *fns)(void); bufs *p; } product;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static unsigned long long rng = 88172645463325252ull;
+static float *fill(size_t n) {
+  float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+  if (!p) { fprintf(stderr, "tune: out of memory\n"); exit(1); }
+  for (size_t i = 0; i < n; i++) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    p[i] = (float)((double)(rng >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+  }
+  return p;
+}
+
+static void setup(product *q) {
+  size_t K = (size_t)q->K, N = (size_t)q->N, B = (size_t)q->B;
+  bufs *p = q->p;
+  p->x = fill(B * K); p->w = fill(K * N); p->b = fill(N); p->z = fill(B * N); p->a = fill(B * N);
+  p->g = fill(B * N); p->m = fill(B * K); p->dx = fill(B * K); p->dw = fill(K * N); p->db = fill(N);
+  p->wu = fill(K * N);
+}
+
+/* Outputs of one run, concatenated: every candidate must give the default's bits. */
+static size_t outputs(product *q, float *to) {
+  size_t K = (size_t)q->K, N = (size_t)q->N, B = (size_t)q->B, o = 0;
+  float *bufs_[] = {q->p->z, q->p->a, q->p->dx, q->p->dw, q->p->db};
+  size_t lens[] = {B * N, B * N, B * K, K * N, N};
+  for (int i = 0; i < 5; i++) {
+    if (to) memcpy(to + o, bufs_[i], lens[i] * sizeof(float));
+    o += lens[i];
+  }
+  return o;
+}
+
+static void clear(product *q) {
+  size_t len = outputs(q, NULL);
+  float *tmp = malloc(len * sizeof(float));
+  if (!tmp) exit(1);
+  for (size_t i = 0; i < len; i++) tmp[i] = NAN;
+  size_t K = (size_t)q->K, N = (size_t)q->N, B = (size_t)q->B, o = 0;
+  float *bufs_[] = {q->p->z, q->p->a, q->p->dx, q->p->dw, q->p->db};
+  size_t lens[] = {B * N, B * N, B * K, K * N, N};
+  for (int i = 0; i < 5; i++) { memcpy(bufs_[i], tmp + o, lens[i] * sizeof(float)); o += lens[i]; }
+  free(tmp);
+}
+
+/* The default's bits (exact), or within the tests' tolerance of them: 1e-5 + 1e-4 max|want|
+   (the batch-1 streams' kinds and sets sum in other orders). A NaN result never passes. */
+static int same(const float *want, const float *got, size_t len, int exact) {
+  if (exact) return memcmp(want, got, len * sizeof(float)) == 0;
+  double big = 0;
+  for (size_t i = 0; i < len; i++) if (fabs((double)want[i]) > big) big = fabs((double)want[i]);   /* NaN: no */
+  for (size_t i = 0; i < len; i++)   /* (an output the product does not write stays NaN in both) */
+    if (memcmp(&got[i], &want[i], sizeof(float)) != 0 && !(fabs((double)got[i] - (double)want[i]) <= 1e-5 + 1e-4 * big))
+      return 0;
+  return 1;
+}
+
+static int run(int pi, product *q, double budget) {
+  setup(q);
+  size_t len = outputs(q, NULL);
+  float *want = malloc(len * sizeof(float)), *got = malloc(len * sizeof(float));
+  double *best = malloc((size_t)q->ncand * sizeof(double));
+  if (!want || !got || !best) exit(1);
+  for (int c = 0; c < q->ncand; c++) {
+    clear(q);
+    q->fns[c]();
+    outputs(q, c == 0 ? want : got);
+    if (c > 0 && !same(want, got, len, q->exact)) { printf("mismatch %d %d\n", pi, c); fflush(stdout); return 1; }
+    best[c] = 1e30;
+  }
+  double t0 = now();
+  q->fns[0]();
+  double one = now() - t0;
+  long reps = one > 0 ? (long)(5e-4 / one) : 1000;
+  if (reps < 1) reps = 1;
+  double start = now();
+  for (int round = 0; round < 3 || now() - start < 0.6 * budget; round++) {
+    for (int i = 0; i < q->ncand; i++) {
+      int c = (round + i) % q->ncand;
+      double s = now();
+      for (long r = 0; r < reps; r++) q->fns[c]();
+      double t = (now() - s) / (double)reps;
+      if (t < best[c]) best[c] = t;
+    }
+    if (round > 10000) break;
+  }
+  for (int c = 0; c < q->ncand; c++) printf("time %d %d %.6f\n", pi, c, best[c] * 1e6);
+  /* The fastest of many noisy minimums is biased towards luck: time it again against the
+     default, in pairs (default, it, default, it, ...), and report the median of the ratios. */
+  int win = 0;
+  for (int c = 1; c < q->ncand; c++) if (best[c] < best[win]) win = c;
+  if (win > 0) {
+    enum { MAX_PAIRS = 4096 };
+    static double ratio[MAX_PAIRS];
+    int np = 0;
+    start = now();
+    while (np < MAX_PAIRS && (np < 5 || now() - start < 0.4 * budget)) {
+      double t[2];
+      for (int k = 0; k < 2; k++) {
+        void (*fn)(void) = q->fns[k ? win : 0];
+        double s = now();
+        for (long r = 0; r < reps; r++) fn();
+        t[k] = now() - s;
+      }
+      ratio[np++] = t[0] / t[1];
+    }
+    for (int i = 1; i < np; i++)   /* insertion sort: a few thousand at most */
+      for (int j = i; j > 0 && ratio[j - 1] > ratio[j]; j--) { double x = ratio[j]; ratio[j] = ratio[j - 1]; ratio[j - 1] = x; }
+    printf("confirm %d %d %.6f %d\n", pi, win, np % 2 ? ratio[np / 2] : 0.5 * (ratio[np / 2 - 1] + ratio[np / 2]), np);
+  }
+  printf("done %d\n", pi);
+  fflush(stdout);
+  free(want); free(got); free(best);
+  return 0;
+}
+]==]
+
+-- The whole timing program for the products and their candidates.
+local function program(isa, prods, budget)
+  local c = {"#define _POSIX_C_SOURCE 200809L\n#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n"}
+  for _, h in ipairs(isa.includes or {}) do c[#c + 1] = "#include <" .. h .. ">\n" end
+  c[#c + 1] = RUNNER
+  if isa.helpers then c[#c + 1] = isa.helpers end
+  for pi, p in ipairs(prods) do
+    c[#c + 1] = string.format("static bufs P%d;\n", pi)
+    local fns = {}
+    for ci, t in ipairs(p.cands) do
+      c[#c + 1] = candidate_c(isa, p, pi, ci, t)
+      fns[ci] = string.format("p%d_c%d", pi, ci)
+    end
+    c[#c + 1] = string.format("static void (*const p%d_fns[])(void) = {%s};\n", pi, table.concat(fns, ", "))
+  end
+  c[#c + 1] = "int main(void) {\n  int bad = 0;\n"
+  for pi, p in ipairs(prods) do
+    c[#c + 1] = string.format("  { product q = {%d, %d, %d, %d, %d, p%d_fns, &P%d}; bad |= run(%d, &q, %.3f); }\n",
+      p.K, p.N, p.batch, #p.cands, p.product == "stream" and 0 or 1, pi, pi, pi, budget / #prods)
+  end
+  c[#c + 1] = "  return bad;\n}\n"
+  return table.concat(c)
+end
+
+-- The CPU model from /proc/cpuinfo (tune measures this machine, so it may read it), printable.
+local function cpu_model()
+  local f = io.open("/proc/cpuinfo", "r")
+  local info = f and f:read("a") or ""
+  if f then f:close() end
+  local m = info:match("model name%s*:%s*([^\n]+)") or info:match("Hardware%s*:%s*([^\n]+)")
+    or (info:match("CPU implementer%s*:%s*(%S+)") and "Arm implementer " .. info:match("CPU implementer%s*:%s*(%S+)")
+        .. " part " .. (info:match("CPU part%s*:%s*(%S+)") or "?"))
+    or "unknown"
+  return (m:gsub("[^\32-\126]", "?"):gsub("%s+", " "):sub(1, 200))
+end
+
+local function file_name(path)
+  return (path:gsub("/+$", ""):match("[^/]*$"))
+end
+
+local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- How much faster (median of paired runs) a candidate must be than the default to be chosen:
+-- below this the difference is within the noise of a loaded machine; the default is kept.
+M.MARGIN = 0.04
+
+-- chainrule tune: o = {spec, isa, out, budget, max_batch}. Times the candidates, writes the
+-- tune file (all or nothing) and returns its text.
+function M.run(o, log)
+  local spec = require "spec"
+  local graph = require "graph"
+  local target = require "target"
+  local net = spec.load(o.spec)
+  if o.max_batch then
+    local copy = {}
+    for k, v in pairs(net) do copy[k] = v end
+    copy.batch = o.max_batch
+    net = copy
+  end
+  local isa_name = o.isa or net.isa or "native"
+  local isa = target.resolve(isa_name, o.isa and "chainrule tune" or (net.isa and net.path .. ":" .. net.isa_line .. ": isa" or "chainrule tune"))
+  if isa.width == 1 then errors.user("chainrule tune: isa " .. isa.name .. " has no tiled kernels to tune (use avx2, avx512, neon or native)") end
+  if not target.host_supports(isa.name) then
+    errors.user("chainrule tune: this machine cannot run " .. isa.name .. " code: tune on the machine the code will run on")
+  end
+  local g = graph.build(net)
+  local sched = schedule.decide(g, isa)
+  if sched.family ~= "tiled" then errors.user("chainrule tune: " .. o.spec .. ": no tiled products to tune") end
+  local prods = products_of(g, sched, o.max_batch ~= nil)
+  if #prods == 0 then errors.user("chainrule tune: " .. o.spec .. ": no linear layers to tune") end
+  local ncand = 0
+  for _, p in ipairs(prods) do
+    p.cands = schedule.candidates(isa, p.product, p)
+    ncand = ncand + #p.cands
+  end
+  local cc = os.getenv("CC")
+  if not cc or cc:match("^%s*$") then cc = "cc" end
+  local first = cc:match("^%s*(%S+)")
+  if not os.execute("command -v " .. sh_quote(first) .. " >/dev/null 2>&1") then
+    errors.user("chainrule tune: no C compiler: '" .. first .. "' not found (install one or set CC)")
+  end
+  local pipe = io.popen("mktemp -d \"${TMPDIR:-/tmp}/chainrule-tune.XXXXXX\"")
+  local tmp = pipe and pipe:read("l")
+  if pipe then pipe:close() end
+  if not tmp or tmp == "" then errors.user("chainrule tune: cannot make a temporary directory") end
+  local function cleanup() os.execute("rm -rf " .. sh_quote(tmp)) end
+  local f = io.open(tmp .. "/tune.c", "wb")
+  if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
+  f:write(program(isa, prods, o.budget))
+  f:close()
+  log(string.format("tune: %s on %s (%s): %d products, %d candidates; compiling with %s", file_name(o.spec),
+    isa.name, cpu_model(), #prods, ncand, cc))
+  local cmd = string.format("cd %s && %s -std=c11 -O2 %s -o tune tune.c -lm >log 2>&1", sh_quote(tmp), cc, isa.guard_flags or "")
+  if not os.execute(cmd) then
+    local msg = host.read_plain(tmp .. "/log", 1 << 20) or ""
+    cleanup()
+    errors.user("chainrule tune: '" .. cc .. "' failed to build the timing program: "
+      .. (msg:match("[^\n]*error[^\n]*") or msg:match("[^\n]+") or "no message"))
+  end
+  log(string.format("tune: timing, about %g s (--budget)", o.budget))
+  local times, confirm = {}, {}
+  local run = io.popen(sh_quote(tmp .. "/tune"))
+  local mismatch
+  for line in run:lines() do
+    local pi, ci, us = line:match("^time (%d+) (%d+) (%S+)$")
+    if pi then
+      pi = math.tointeger(tonumber(pi))
+      times[pi] = times[pi] or {}
+      times[pi][math.tointeger(tonumber(ci)) + 1] = tonumber(us)   -- the program counts from 0
+    end
+    local cp, cc_, cr, cn = line:match("^confirm (%d+) (%d+) (%S+) (%d+)$")
+    if cp then confirm[math.tointeger(tonumber(cp))] = {math.tointeger(tonumber(cc_)) + 1, tonumber(cr), tonumber(cn)} end
+    local mp, mc = line:match("^mismatch (%d+) (%d+)$")
+    if mp then mismatch = {tonumber(mp), tonumber(mc)} end
+    local done = line:match("^done (%d+)$")
+    if done then
+      local pi = math.tointeger(tonumber(done))
+      local p, t, cf = prods[pi], times[pi], confirm[pi]
+      -- the fastest candidate, if its paired re-timing against the default says it is faster
+      local best, speedup = 1, 1
+      if cf and cf[2] >= 1 + M.MARGIN then best, speedup = cf[1], cf[2] end
+      p.chosen, p.t_default, p.t_best, p.speedup = best, t[1], t[best], speedup
+      p.note = cf and string.format("fastest %s: %.2fx in %d paired runs", schedule.words(p.product, p.cands[cf[1]]), cf[2], cf[3])
+        or "the default was fastest"
+      log(string.format("tune: [%d/%d] %s %dx%d B=%d: %d candidates, default %.1f us; %s; %s", pi, #prods, p.product,
+        p.K, p.N, p.batch, #p.cands, t[1], p.note, best == 1 and "kept the default" or "chose it"))
+    end
+  end
+  local ok = run:close()
+  cleanup()
+  if mismatch then
+    local p = prods[mismatch[1]]
+    error(string.format("tune: %s %dx%d B=%d: candidate %s gives other results than the default (a kernel bug)",
+      p.product, p.K, p.N, p.batch, schedule.words(p.product, p.cands[mismatch[2] + 1])))
+  end
+  if not ok then errors.user("chainrule tune: the timing program failed") end
+  local out = {"# written by chainrule tune from " .. file_name(o.spec) .. "; read by chainrule gen --tune FILE",
+               "# each product's fastest candidate (minimum over interleaved runs), kept if the median of paired",
+               string.format("# runs against the default says it is at least %d%% faster. Microseconds per call, this machine.",
+                 math.floor(M.MARGIN * 100 + 0.5)),
+               M.HEADER, "isa " .. isa.name, "cpu " .. cpu_model()}
+  for _, p in ipairs(prods) do
+    out[#out + 1] = string.format("# %s %dx%d B=%d: %d candidates, default %.2f us; %s", p.product, p.K, p.N, p.batch,
+      #p.cands, p.t_default, p.note)
+    out[#out + 1] = p.key .. " " .. schedule.words(p.product, p.cands[p.chosen])
+  end
+  return table.concat(out, "\n") .. "\n", prods
+end
+
+return M
