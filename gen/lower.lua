@@ -85,7 +85,7 @@ end
 local function backward_steps(g, sched, plan, base, ctx)
   for k = #sched.steps, 1, -1 do
     local s, prev, pm = sched.steps[k], sched.steps[k - 1], plan.steps[k - 1]
-    local c = setmetatable({first = prev == nil, fuse_sgd = sched.fuse_sgd,
+    local c = setmetatable({first = prev == nil, fuse_opt = sched.fuse_opt and g.optimizer.kind,
                             dx = prev and ref(pm.d) or "dx", dx_ld = prev and pm.d.ld or g.input,
                             in_act = prev and act_of(prev, pm)}, {__index = base})
     local own = own_kernels(s)
@@ -106,7 +106,7 @@ function M.build(g, sched, plan, isa, opts)
     params_floats = plan.params_floats, work_bytes = plan.work_bytes, params_bytes = 4 * plan.params_floats,
     tensors = plan.params, work = plan.work, layers = {},
     functions = {}, forward_calls = {}, train_forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
-    fuse_sgd = sched.fuse_sgd, code_style = sched.style, code_phrase = sched.phrase,
+    fuse_opt = sched.fuse_opt, code_style = sched.style, code_phrase = sched.phrase,
     code_fmas = sched.fmas, code_budget = sched.budget, inference = false, members = plan.members,
     dispatch = false, modes = M.has_modes(g), dropout = M.has_dropout(g),
   }
@@ -121,10 +121,13 @@ function M.build(g, sched, plan, isa, opts)
                      slope = l.opts.slope or 0, weight = product and l.weight or -1,
                      bias = product and l.bias or -1}
   end
-  -- the tensors a fused SGD path updates after the tiles (those the kernels do not)
-  ctx.unfused_tensors = {}
+  -- the tensors NAME_train_step updates after the tiles (those the kernels do not), as
+  -- vopt_tensor calls (gen/optim/vector.lua)
+  ctx.unfused_calls = {}
   for _, t in ipairs(plan.params) do
-    if not t.fused_sgd and not t.buffer then ctx.unfused_tensors[#ctx.unfused_tensors + 1] = t end
+    if not t.fused_update and not t.buffer then
+      ctx.unfused_calls[#ctx.unfused_calls + 1] = require("optim.vector").tensor_call(o.kind, t, "p", "s", "g")
+    end
   end
   local base = step_base(g, sched, isa, opts.inference)
   forward_steps(sched, plan, base, ctx)
@@ -200,7 +203,7 @@ function M.stack_bounds(g, sched, isa, ctx)
   else
     local bwd = leaf(names.LOSS[g.loss] .. "_backward")
     for _, s in ipairs(sched.steps) do bwd = math.max(bwd, leaf(s.fname .. "_backward")) end
-    local step = A + A                  -- NAME_step (and adam_power)
+    local step = A + leaf("vopt_tensor")   -- NAME_step (and adam_power or vopt_tensor)
     if ctx.modes then b[#b + 1] = {"forward_train", A + work} end
     b[#b + 1] = {"backward", A + bwd}
     b[#b + 1] = {"step", step}
@@ -293,11 +296,18 @@ function M.training(g, sched, plan, base, ctx)
   for _, t in ipairs(plan.params) do
     if t.buffer then ctx.buffer_tensors[#ctx.buffer_tensors + 1] = t else trained[#trained + 1] = t end
   end
-  ctx.opt_step = optim.step(trained, o.kind)
   ctx.opt_init_state = optim.init()
   -- sizeof(NAME_opt): the public fields (40 bytes with an 8-byte long, 36 with a 4-byte one)
   -- padded to the 64-byte alignment of the state buffers, then the buffers
   ctx.opt_bytes = 64 + optim.STATE_COPIES * ctx.params_bytes
+  if sched.fuse_opt then
+    -- SIMD: one vector update for NAME_step and the fused tiles (gen/optim/vector.lua)
+    local vopt = require "optim.vector"
+    ctx.opt_step = vopt.step(trained, o.kind)
+    table.insert(ctx.functions, 1, vopt.helpers(base.isa, g.name, o.kind))
+  else
+    ctx.opt_step = optim.step(trained, o.kind)
+  end
   if optim.helpers then table.insert(ctx.functions, 1, optim.helpers()) end
   ctx.opt_fields = {
     {"lr", emit.float(o.lr)}, {"momentum", emit.float(o.momentum or 0)},

@@ -9,7 +9,8 @@
 --              statement, scalar only, when the products fit the spec's code_budget),
 --              "tiled" (register tiles, for an ISA wider than one float) or "portable"
 --              (loops); the modules are gen/kernels/<family>.lua
---   fuse_sgd   plain SGD applied inside the weight-gradient tiles (a family that can)
+--   fuse_opt   the optimizer's update applied inside the weight-gradient tiles (a family
+--              that can: gen/optim/vector.lua)
 --   noinline   step functions kept out of their callers (straight-line code)
 --   tiling     the size-dependent choices of the tiled kernels, per product (M.tiling)
 -- decide(graph, isa) returns a new table with these; gen/plan.lua lays out memory for
@@ -290,7 +291,7 @@ function M.decide(g, isa, tuned)
     phrase = M.PHRASE[family],
     fmas = fmas,
     budget = g.code_budget,
-    fuse_sgd = g.optimizer.kind == "sgd" and kernels.fuses_sgd or false,
+    fuse_opt = kernels.fuses_opt or false,
     noinline = family == "straight",
     tuned = family == "tiled" and tuned or false,
   }

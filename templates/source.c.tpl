@@ -101,28 +101,28 @@ $(opt_step)}
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n) {
   forward_work$(modes and "_train" or "")(w, p, x, n);
-@ if fuse_sgd then
-  if (s->momentum == 0.0f && s->weight_decay == 0.0f) {
-    /* plain SGD: each weight update is applied inside its weight-gradient tiles
-       (after that layer's dx used the old weights); g still gets the true gradients */
-    const float lr = s->lr;
-    const float loss = $(loss_backward_call);
+@ if fuse_opt then
+  /* the weights are updated inside their weight-gradient tiles (after that layer's dx used
+     the old weights), the other tensors after the backward; the same vector update as
+     $(name)_step, so the same bits; g still gets the true gradients */
+  vopt_k k;
+  vopt_begin(&k, s);
+  const float loss = $(loss_backward_call);
 @ for _, t in ipairs(buffer_tensors) do
-    memset(g->$(t.cname), 0, sizeof g->$(t.cname));
+  memset(g->$(t.cname), 0, sizeof g->$(t.cname));
 @ end
 @ for _, c in ipairs(backward_fused_calls) do
-    $(c)
+  $(c)
 @ end
-@ for _, t in ipairs(unfused_tensors) do
-    for (int i = 0; i < $(t.floats); i++) p->$(t.cname)[i] = p->$(t.cname)[i] - lr * g->$(t.cname)[i];
+@ for _, c in ipairs(unfused_calls) do
+  $(c)
 @ end
-    s->t++;
-    return loss;
-  }
-@ end
+  return loss;
+@ else
   const float loss = $(name)_backward(g, NULL, w, p, x, t, n);
   $(name)_step(p, s, g);
   return loss;
+@ end
 }
 
 float $(name)_loss(const float *out, const $(name)_target *t, int n) {

@@ -37,6 +37,8 @@ return {
   add = function(a, b) return "_mm256_add_ps(" .. a .. ", " .. b .. ")" end,
   sub = function(a, b) return "_mm256_sub_ps(" .. a .. ", " .. b .. ")" end,
   mul = function(a, b) return "_mm256_mul_ps(" .. a .. ", " .. b .. ")" end,
+  div = function(a, b) return "_mm256_div_ps(" .. a .. ", " .. b .. ")" end,   -- IEEE: as C's /
+  sqrt = function(a) return "_mm256_sqrt_ps(" .. a .. ")" end,             -- IEEE: as sqrtf
   fma = function(a, b, c) return "_mm256_fmadd_ps(" .. a .. ", " .. b .. ", " .. c .. ")" end,
   max = function(a, b) return "_mm256_max_ps(" .. a .. ", " .. b .. ")" end,
   -- and with the all-ones compare mask: x where m > 0, +0 elsewhere

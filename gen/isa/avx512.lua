@@ -36,6 +36,8 @@ return {
   add = function(a, b) return "_mm512_add_ps(" .. a .. ", " .. b .. ")" end,
   sub = function(a, b) return "_mm512_sub_ps(" .. a .. ", " .. b .. ")" end,
   mul = function(a, b) return "_mm512_mul_ps(" .. a .. ", " .. b .. ")" end,
+  div = function(a, b) return "_mm512_div_ps(" .. a .. ", " .. b .. ")" end,   -- IEEE: as C's /
+  sqrt = function(a) return "_mm512_sqrt_ps(" .. a .. ")" end,             -- IEEE: as sqrtf
   fma = function(a, b, c) return "_mm512_fmadd_ps(" .. a .. ", " .. b .. ", " .. c .. ")" end,   -- a*b + c
   -- max(a, 0)-style: returns b when either is NaN, like the scalar (a > b ? a : b)
   max = function(a, b) return "_mm512_max_ps(" .. a .. ", " .. b .. ")" end,

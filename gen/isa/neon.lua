@@ -41,6 +41,8 @@ return {
   add = function(a, b) return "vaddq_f32(" .. a .. ", " .. b .. ")" end,
   sub = function(a, b) return "vsubq_f32(" .. a .. ", " .. b .. ")" end,
   mul = function(a, b) return "vmulq_f32(" .. a .. ", " .. b .. ")" end,
+  div = function(a, b) return "vdivq_f32(" .. a .. ", " .. b .. ")" end,   -- IEEE: as C's /
+  sqrt = function(a) return "vsqrtq_f32(" .. a .. ")" end,             -- IEEE: as sqrtf
   fma = function(a, b, c) return "vfmaq_f32(" .. c .. ", " .. a .. ", " .. b .. ")" end,   -- c + a*b, fused
   -- fmaxnm would return the number for a NaN input; compare+select matches the scalar
   max = function(a, b) return "vbslq_f32(vcgtq_f32(" .. a .. ", " .. b .. "), " .. a .. ", " .. b .. ")" end,

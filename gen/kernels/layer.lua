@@ -5,12 +5,14 @@
 -- formula and shapes, signature, the order of the products, and the call.
 --
 -- ctx (from gen/lower.lua): isa, family (the kernel module), batch, ref(buffer) -> C
--- expression, tensor(index) -> the tensor, noinline, fuse_sgd, first (no step before:
+-- expression, tensor(index) -> the tensor, noinline, fuse_opt (nil or the optimizer's
+-- kind, fused into the weight-gradient tiles), first (no step before:
 -- the input gradient is optional), dx / dx_ld (where the input gradient goes), in_act
 -- (the previous step's activation whose derivative the input gradient takes, with its
 -- buffer as in_act.buf), and the step's own buffers (mem: input, z, a, d).
 local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
+local vopt = require "optim.vector"
 
 local M = {}
 
@@ -65,8 +67,9 @@ end
 -- Backward of a product step: g = mem.d is the gradient with respect to x @ W + b (its
 -- activation's derivative already applied by whoever wrote it). Writes dW, db and the
 -- gradient with respect to the step's input, times the derivative of the activation that
--- produced that input (ctx.in_act) if there is one. With ctx.fuse_sgd the function also
--- takes wu and lr and, when wu is not NULL, applies wu -= lr * dW inside the
+-- produced that input (ctx.in_act) if there is one. With ctx.fuse_opt the function also
+-- takes wu, the optimizer's state tensors of W (s0u, ...) and its step constants k and,
+-- when wu is not NULL, applies the optimizer's update (gen/optim/vector.lua) inside the
 -- weight-gradient tiles; dx is then computed first, while W is unchanged (so w and wu,
 -- the same tensor, are not restrict).
 function M.product_backward(s, mem, ctx)
@@ -79,15 +82,20 @@ function M.product_backward(s, mem, ctx)
   b[#b + 1] = string.format("   g [n][%d], x [n][%d]%s, W [%d][%d] -> dW [%d][%d], db [%d], dx [n][%d]%s. */\n",
     N, K, in_act and string.format(", m [n][%d]", K) or "", K, N, K, N, N, K,
     ctx.first and " (skipped if dx is NULL)" or "")
-  local fuse = ctx.fuse_sgd
+  local fuse = ctx.fuse_opt
+  local states = {}
+  if fuse then
+    for i = 1, #vopt.states(fuse) do states[i] = "s" .. (i - 1) .. "u" end
+  end
   b[#b + 1] = (ctx.noinline and NOINLINE or "")
     .. string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
   b[#b + 1] = pad(fn) .. "const float *restrict g, const float *restrict x, "
     .. (in_act and "const float *restrict m,\n" .. pad(fn) or "")
-    .. (fuse and "const float *w, float *wu, float lr, int n) {\n" or "const float *restrict w, int n) {\n")
+    .. (fuse and "const float *w, float *wu, float *" .. table.concat(states, ", float *")
+                 .. ", const vopt_k *k, int n) {\n" or "const float *restrict w, int n) {\n")
   local xtg = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
                                      dw = "dw", db = "db", batch = ctx.batch,
-                                     sgd = fuse and {w = "wu", lr = "lr", optional = true} or nil,
+                                     opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
                                      tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
   local gwt = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
                                      dx_ld = ctx.dx_ld, mask = in_act and "m", mask_ld = in_act and in_act.buf.ld,
@@ -106,10 +114,16 @@ function M.product_backward(s, mem, ctx)
     return string.format("g->%s, g->%s, %s, %s, %s, %sp->%s", w.cname, bias.cname,
       dx, ctx.ref(mem.d), ctx.ref(mem.input), in_act and ctx.ref(in_act.buf) .. ", " or "", w.cname)
   end
-  local call = string.format("%s(%s%s, n);", fn, args(ctx.dx), fuse and ", NULL, 0.0f" or "")
+  local nulls, fused = {}, {"p->" .. w.cname}
+  for i, st in ipairs(fuse and vopt.states(fuse) or {}) do
+    nulls[i] = "NULL"
+    fused[#fused + 1] = "s->" .. st .. "." .. w.cname
+  end
+  local call = string.format("%s(%s%s, n);", fn, args(ctx.dx),
+                             fuse and ", NULL, " .. table.concat(nulls, ", ") .. ", NULL" or "")
   -- the fused call sits in NAME_train_step, which never wants the input's gradient
-  local call_fused = fuse and string.format("%s(%s, p->%s, lr, n);", fn, args(ctx.first and "NULL" or ctx.dx),
-                                            w.cname) or nil
+  local call_fused = fuse and string.format("%s(%s, %s, &k, n);", fn, args(ctx.first and "NULL" or ctx.dx),
+                                            table.concat(fused, ", ")) or nil
   return table.concat(b), call, call_fused
 end
 

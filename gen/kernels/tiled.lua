@@ -4,7 +4,7 @@
 -- results (up to rounding) as the portable loops in gen/kernels/portable.lua:
 --   matmul_xw   y = x·W + b            (epilogue: a = f(y), gen/kernels/epilogue.lua)
 --   matmul_gwt  dx = g·Wᵀ ⊙ f'(m)
---   matmul_xtg  dW = xᵀ·g, db = Σ_i g  (optionally with the plain SGD update fused)
+--   matmul_xtg  dW = xᵀ·g, db = Σ_i g  (optionally with the optimizer's update fused)
 --
 -- Shapes. A tile keeps R×V accumulators in registers (R rows, V vectors of the ISA's
 -- width), broadcasts one scalar per row and loads V vectors per step of the reduction:
@@ -18,14 +18,15 @@
 -- AVX-512, vmaskmov on AVX2, lane loads on NEON). The reduction order is fixed (k or j
 -- or i ascending from the first), so results are the same bits on every run.
 local emit = require "emit"
+local vopt = require "optim.vector"
 local epilogue = require "kernels.epilogue"
 local schedule = require "schedule"
 local stream = require "kernels.stream"
 
 local M = {}
 
--- matmul_xtg can apply plain SGD to the weights inside its tiles (a.sgd).
-M.fuses_sgd = true
+-- matmul_xtg can apply the optimizer to the weights inside its tiles (a.opt).
+M.fuses_opt = true
 
 local buffer = emit.buffer
 
@@ -517,11 +518,71 @@ function M.matmul_gwt(a, isa)
   return b.text()
 end
 
--- w[o] -= lr * dv for a fused SGD update of one weight (a.sgd), under the NULL test of
--- an optional one.
-local function sgd_update(a, o, dv)
-  return (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. a.sgd.w .. "[" .. o .. "] = "
-    .. a.sgd.w .. "[" .. o .. "] - (" .. a.sgd.lr .. ") * " .. dv .. ";"
+-- The fused update (a.opt = {kind, w, states, k, optional}: gen/optim/vector.lua's
+-- vopt_update) of `vecs` vectors: vecs[i] = {o = offset from the pointers' bases (C text),
+-- lanes, g = the gradient vector}; the weights at wbase, each state at sbase(state name).
+-- Under the NULL test of an optional w (unless `inside`: already tested) and the optimizer's
+-- state test.
+local function opt_vectors(b, d, isa, a, wbase, sbase, vecs, inside, decls)
+  local o = a.opt
+  local test = vopt.state_test(o.kind)
+  b.put(d, (o.optional and not inside and "if (" .. o.w .. " != NULL) " or "") .. "{")
+  if decls then b.put(d + 1, decls) end
+  for _, v in ipairs(vecs) do
+    if v.lanes == isa.width then   -- gen/optim/vector.lua's vopt_at: one short call
+      local ptrs = {}
+      for si, st in ipairs(o.states) do ptrs[si] = at(sbase(st), v.o) end
+      b.put(d + 1, vopt.at(at(wbase, v.o), ptrs, v.g, o.k))
+    else
+      local names, decl = {}, {}
+      for si, st in ipairs(o.states) do
+        names[si] = "s" .. (si - 1)
+        local ld = vload(isa, sbase(st), v.o, v.lanes)
+        decl[si] = names[si] .. " = " .. (test and test .. " ? " .. ld .. " : " .. isa.zero() or ld)
+      end
+      local s = {isa.vtype .. " " .. table.concat(decl, ", ") .. ";"}
+      -- the new weights in a variable: a partial store may spell its operand twice (NEON)
+      s[#s + 1] = "const " .. isa.vtype .. " pn = " .. vopt.call(vload(isa, wbase, v.o, v.lanes), v.g, names, o.k) .. ";"
+      s[#s + 1] = vstore(isa, wbase, v.o, "pn", v.lanes)
+      for si, st in ipairs(o.states) do
+        s[#s + 1] = (test and "if (" .. test .. ") " or "") .. vstore(isa, sbase(st), v.o, names[si], v.lanes)
+      end
+      b.put(d + 1, "{ " .. table.concat(s, " ") .. " }")
+    end
+  end
+  b.put(d, "}")
+end
+
+-- The fused update of `count` scattered weights whose gradients are contiguous at tg: the
+-- C loop `loop_head` runs l over them, `off` (C text) is weight l's offset in W. W and the
+-- states are gathered into stack vectors, updated as vectors, scattered back.
+local function opt_gathered(b, d, isa, a, tg, count, loop_head, off)
+  local o = a.opt
+  local V = isa.width
+  local n = (count + V - 1) // V * V
+  local bufs = {"gw"}
+  for si = 1, #o.states do bufs[#bufs + 1] = "gs" .. (si - 1) end
+  b.put(d, (o.optional and "if (" .. o.w .. " != NULL) " or "") .. "{")
+  b.put(d + 1, "_Alignas(64) float " .. table.concat(bufs, "[" .. n .. "], ") .. "[" .. n .. "];")
+  local function copy(to_w)
+    local s = {}
+    s[1] = to_w and o.w .. "[" .. off .. "] = gw[l];" or "gw[l] = " .. o.w .. "[" .. off .. "];"
+    for si, st in ipairs(o.states) do
+      s[#s + 1] = to_w and st .. "[" .. off .. "] = gs" .. (si - 1) .. "[l];"
+                        or "gs" .. (si - 1) .. "[l] = " .. st .. "[" .. off .. "];"
+    end
+    b.put(d + 1, loop_head .. " { " .. table.concat(s, " ") .. " }")
+  end
+  copy(false)
+  local vecs = {}
+  for _, v in ipairs(vectors(count, V)) do
+    vecs[#vecs + 1] = {o = v.off, lanes = v.lanes, g = vload(isa, tg, v.off, v.lanes)}
+  end
+  opt_vectors(b, d + 1, isa, a, "gw", function(st)
+    for si, s2 in ipairs(o.states) do if s2 == st then return "gs" .. (si - 1) end end
+  end, vecs, true)
+  copy(true)
+  b.put(d, "}")
 end
 
 -- Folded tail of matmul_xtg (ISAs with load_rep): when R inputs x t tail columns fill one
@@ -551,12 +612,11 @@ local function folded_tail(b, a, isa, plan, R)
     finish = function(b2, d2)
       b2.put(d2, "_Alignas(64) float tt[" .. V .. "];")
       b2.put(d2, astore(isa, "tt", 0, "tl"))
-      b2.put(d2, "for (int c = 0; c < " .. plan.tail .. "; c++)")
-      b2.put(d2 + 1, "for (int r = 0; r < " .. R .. "; r++) {")
-      local o = "(k0 + r) * " .. a.N .. " + " .. plan.tail0 .. " + c"
-      b2.put(d2 + 2, a.dw .. "[" .. o .. "] = tt[c * " .. R .. " + r];")
-      if a.sgd then b2.put(d2 + 2, sgd_update(a, o, "tt[c * " .. R .. " + r]")) end
-      b2.put(d2 + 1, "}")
+      -- lane l = c * R + r is dW[k0 + r][tail0 + c]
+      local o = "(k0 + l % " .. R .. ") * " .. a.N .. " + " .. plan.tail0 .. " + l / " .. R
+      local head = "for (int l = 0; l < " .. V .. "; l++)"
+      b2.put(d2, head .. " " .. a.dw .. "[" .. o .. "] = tt[l];")
+      if a.opt then opt_gathered(b2, d2, isa, a, "tt", V, head, o) end
     end,
   } or nil
 end
@@ -600,9 +660,15 @@ local function tail_pass(b, a, isa, plan)
       local o = "(k0 + kk) * " .. a.N .. " + " .. plan.tail0 + c
       local dv = "tt[" .. (c == 0 and "" or c * KB .. " + ") .. "kk]"
       b.put(d + 2, a.dw .. "[" .. o .. "] = " .. dv .. ";")
-      if a.sgd then b.put(d + 2, sgd_update(a, o, dv)) end
     end
     b.put(d + 1, "}")
+    if a.opt then
+      -- column c of the block: its `width` gradients are contiguous in tt at c * KB
+      for c = 0, t - 1 do
+        opt_gathered(b, d + 1, isa, a, c == 0 and "tt" or "tt + " .. c * KB, width, "for (int l = 0; l < " .. width .. "; l++)",
+                     "(k0 + l) * " .. a.N .. " + " .. plan.tail0 + c)
+      end
+    end
     b.put(d, "}")
   end
   b.put(1, "{")
@@ -628,9 +694,10 @@ local function bias_sums(b, a, isa)
 end
 
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
--- reduced over the n rows; after the tile, a.sgd (if given: {w = C name, lr = C expr,
--- optional = only when w is not NULL}) also applies w -= lr · dW while the tile is in
--- registers. Tail columns (see
+-- reduced over the n rows; after the tile, a.opt (if given: {kind = optimizer, w = C name
+-- of the weights, states = C names of its state tensors, k = the vopt_k pointer, optional =
+-- only when w is not NULL}) also applies the optimizer's update (gen/optim/vector.lua)
+-- while the tile is in registers. Tail columns (see
 -- column_plan) are tiles of inputs k as vectors × the t columns, reduced over the rows.
 function M.matmul_xtg(a, isa)
   local b = buffer()
@@ -662,24 +729,25 @@ function M.matmul_xtg(a, isa)
         finish = function(b2, d3, r, _, vec, c)
           b2.put(d3, vstore(isa, "dr", r * a.N + vec.off, c, vec.lanes))
         end,
-        -- the SGD update of the whole tile under one test of wu
-        post = a.sgd and function(b2, d3, rows2, vecs2)
-          b2.put(d3, (a.sgd.optional and "if (" .. a.sgd.w .. " != NULL) " or "") .. "{")
-          b2.put(d3 + 1, "float *wr = " .. a.sgd.w .. " + k0 * " .. a.N .. " + j0;")
+        -- the optimizer's update of the whole tile (gen/optim/vector.lua) under one test of wu
+        post = a.opt and function(b2, d3, rows2, vecs2)
+          local vs = {}
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
-              local o = r * a.N + vec.off
-              local c = string.format("c%d_%d", r, v - 1)
-              b2.put(d3 + 1, vstore(isa, "wr", o, isa.fma(c, "nlr", vload(isa, "wr", o, vec.lanes)), vec.lanes))
+              vs[#vs + 1] = {o = r * a.N + vec.off, lanes = vec.lanes, g = string.format("c%d_%d", r, v - 1)}
             end
           end
-          b2.put(d3, "}")
+          -- the tile's first weight and state elements (row r at r * N from them)
+          local tile0 = " + k0 * " .. a.N .. " + j0"
+          local ptrs = {"*wr = " .. a.opt.w .. tile0}
+          for _, st in ipairs(a.opt.states) do ptrs[#ptrs + 1] = "*" .. st:sub(1, -2) .. "r = " .. st .. tile0 end
+          opt_vectors(b2, d3, isa, a, "wr", function(st) return st:sub(1, -2) .. "r" end, vs, false,
+                      "float " .. table.concat(ptrs, ", ") .. ";")
         end or nil,
       })
       first = false
     end)
   end
-  if a.sgd then b.put(1, "const " .. isa.vtype .. " nlr = " .. isa.broadcast("-(" .. a.sgd.lr .. ")") .. ";") end
   k_blocks(b, 1, a.K, R, true, ktile)
   if plan.tail > 0 and not extra then tail_pass(b, a, isa, plan) end
   bias_sums(b, a, isa)

@@ -47,11 +47,12 @@ function M.init_options(o, v)
 end
 
 -- The weight is the one tensor a kernel family may update inside its gradient tiles
--- (fused_sgd); the bias is updated after them.
+-- (fused_update: the optimizer applied in the weight-gradient tiles); the bias is updated
+-- after them.
 function M.params(l)
   return {
     {suffix = "weight", rows = l.in_, cols = l.out, init = l.init, mode = l.mode,
-     nonlinearity = l.nonlinearity, a = l.a, fan_in = l.in_, fan_out = l.out, fused_sgd = true},
+     nonlinearity = l.nonlinearity, a = l.a, fan_in = l.in_, fan_out = l.out, fused_update = true},
     {suffix = "bias", rows = 1, cols = l.out, init = l.bias_init, mode = "fan_in",
      nonlinearity = "linear", a = 0.0, fan_in = l.in_, fan_out = l.out},
   }

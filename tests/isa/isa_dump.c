@@ -15,8 +15,12 @@
  * params (loss + params after each). A network with modes (NAME_MODES: batchnorm, dropout)
  * records the inference-mode forward, then the training-mode forward and the params after it
  * (the running statistics), and its backward follows the training forward; the dropout
- * generator is seeded (NAME_seed(w, 5, 9)) before each n and before the train steps. Every buffer sits between guard floats that must be
- * untouched after each call. */
+ * generator is seeded (NAME_seed(w, 5, 9)) before each n and before the train steps. Every
+ * buffer sits between guard floats that must be untouched after each call.
+ * Not in the dump, a check of its own: NAME_train_step (on SIMD ISAs the optimizer fused
+ * into the weight-gradient tiles) gives the same bits as forward + backward + NAME_step, in
+ * loss, gradients, parameters and optimizer state, over three steps, for the spec's
+ * hyperparameters and three other sets (momentum, dampening, Nesterov, weight decay). */
 #include "rng.h"
 
 #include <math.h>
@@ -57,6 +61,81 @@ static FILE *out;
 static void put(const void *p, size_t floats)
 {
   if (fwrite(p, sizeof(float), floats, out) != floats) { perror("isa_dump: write"); exit(2); }
+}
+
+/* The hyperparameter sets of the fused-vs-separate check: 0 is the spec's. */
+enum { HYPER_SETS = 4 };
+static void hyper(F(_opt) *s, int set)
+{
+  if (set == 0) return;
+#ifdef NET_OPT_SGD
+  static const float mom[HYPER_SETS] = {0, 0.9f, 0.9f, 0.5f}, damp[HYPER_SETS] = {0, 0.1f, 0, 0.5f},
+                     wd[HYPER_SETS] = {0, 0.01f, 0.001f, 0};
+  static const int nest[HYPER_SETS] = {0, 0, 1, 0};
+  s->momentum = mom[set]; s->dampening = damp[set]; s->weight_decay = wd[set]; s->nesterov = nest[set];
+#else
+  static const float wd[HYPER_SETS] = {0, 0.01f, 0.1f, 0};
+  s->weight_decay = wd[set];
+  if (set == 3) { s->beta1 = 0.5f; s->beta2 = 0.9f; s->eps = 1e-3f; }
+#endif
+}
+
+/* train_step == forward + backward + step, bit for bit (p0 the starting parameters). */
+static void check_fused(const F(_params) *p0, const float *x, const F(_target) *t, int B)
+{
+  F(_params) *pa = aligned_alloc(64, sizeof *pa), *pb = aligned_alloc(64, sizeof *pb);
+  F(_grads) *ga = aligned_alloc(64, sizeof *ga), *gb = aligned_alloc(64, sizeof *gb);
+  F(_opt) *sa = aligned_alloc(64, sizeof *sa), *sb = aligned_alloc(64, sizeof *sb);
+  F(_work) *w = aligned_alloc(64, sizeof *w);
+  float *o = malloc(sizeof(float) * (size_t)B * U(_OUT));
+  if (!pa || !pb || !ga || !gb || !sa || !sb || !w || !o) { fprintf(stderr, "isa_dump: out of memory\n"); exit(2); }
+  for (int set = 0; set < HYPER_SETS; set++) {
+    memcpy(pa, p0, sizeof *pa); memcpy(pb, p0, sizeof *pb);
+    memset(ga, 0, sizeof *ga); memset(gb, 0, sizeof *gb);
+    memset(sa, 0, sizeof *sa); memset(sb, 0, sizeof *sb);
+    F(_opt_init)(sa); F(_opt_init)(sb);
+    hyper(sa, set); hyper(sb, set);
+    for (int step = 1; step <= 3; step++) {
+      int n = step == 2 ? B / 2 + 1 : B;
+#if defined(NET_DROPOUT)
+      F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));   /* the same masks on both paths */
+#endif
+      float la = F(_train_step)(pa, sa, ga, w, x, t, n);
+#if defined(NET_DROPOUT)
+      F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));
+#endif
+#if defined(NET_MODES)
+      F(_forward_train)(o, w, pb, x, n);
+#else
+      F(_forward)(o, w, pb, x, n);
+#endif
+      float lb = F(_backward)(gb, NULL, w, pb, x, t, n);
+      F(_step)(pb, sb, gb);
+      const char *bad = memcmp(&la, &lb, 4) ? "loss" : memcmp(ga, gb, sizeof *ga) ? "gradients"
+                      : memcmp(pa, pb, sizeof *pa) ? "parameters" : memcmp(sa, sb, sizeof *sa) ? "optimizer state" : NULL;
+      if (bad) {
+        fprintf(stderr, "isa_dump: hyperparameter set %d, step %d: train_step's %s differ from "
+                "forward + backward + step", set, step, bad);
+        if (!strcmp(bad, "parameters")) {   /* name the first float that differs */
+          for (int i = 0; i < U(_TENSOR_COUNT); i++) {
+            const F(_tensor_info) *ti = &F(_tensors)[i];
+            const float *a = (const float *)pa + ti->offset, *b = (const float *)pb + ti->offset;
+            int k = 0;
+            while (k < ti->rows * ti->cols && !memcmp(&a[k], &b[k], 4)) k++;
+            if (k < ti->rows * ti->cols) {
+              fprintf(stderr, " (first: %s[%d][%d], %.9g vs %.9g)", ti->name, k / ti->cols, k % ti->cols,
+                      (double)a[k], (double)b[k]);
+              break;
+            }
+          }
+        }
+        fprintf(stderr, "\n");
+        failures++;
+        break;
+      }
+    }
+  }
+  free(pa); free(pb); free(ga); free(gb); free(sa); free(sb); free(w); free(o);
 }
 
 static void put_tensors(const void *base)
@@ -134,6 +213,7 @@ int main(int argc, char **argv)
   guard_check((float *)s, sf, "opt"); guard_check(x, (size_t)B * IN, "x");
   guard_check(o, (size_t)B * OUT, "out"); guard_check(dx, (size_t)B * IN, "dx");
   guard_check((float *)t, (size_t)B, "targets");
+  check_fused(p0, x, t, B);
   if (fclose(out) != 0) { perror(argv[1]); return 2; }
   return failures ? 1 : 0;
 }

@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 21,952, step 8,192, train_step 26,048, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, train_step 26,176, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -95,6 +95,71 @@ static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
+}
+
+/* SGD's constants of one step (gen/optim/vector.lua), set once by vopt_begin. */
+typedef struct {
+  __m512 nlr, wd, mom, keep;          /* -lr, weight_decay, momentum, 1 - dampening */
+  int decay, momentum, first, nesterov;   /* weight_decay != 0, momentum != 0, t == 0 */
+  int plain;                              /* neither decay nor momentum */
+} vopt_k;
+
+static void vopt_begin(vopt_k *k, mnist_mlp_opt *s) {
+  k->nlr = _mm512_set1_ps(-s->lr);
+  k->wd = _mm512_set1_ps(s->weight_decay);
+  k->mom = _mm512_set1_ps(s->momentum);
+  k->keep = _mm512_set1_ps(1.0f - s->dampening);
+  k->decay = s->weight_decay != 0.0f;
+  k->momentum = s->momentum != 0.0f;
+  k->first = s->t == 0;
+  k->nesterov = s->nesterov;
+  k->plain = !k->decay && !k->momentum;
+  s->t++;
+}
+
+/* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or
+   d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */
+static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k) {
+  __m512 d = g;
+  if (k->decay) d = _mm512_fmadd_ps(k->wd, p, d);
+  if (k->momentum) {
+    const __m512 v = k->first ? d : _mm512_fmadd_ps(k->mom, *b, _mm512_mul_ps(k->keep, d));
+    *b = v;
+    d = k->nesterov ? _mm512_fmadd_ps(k->mom, v, d) : v;
+  }
+  return _mm512_fmadd_ps(d, k->nlr, p);
+}
+/* The fused tiles' update of one whole vector of weights at w from the gradients g. */
+static inline __attribute__((unused)) void vopt_at(float *w, float *buf, __m512 g, const vopt_k *k) {
+  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g, k->nlr, _mm512_loadu_ps(w))); return; }
+  __m512 vbuf = k->momentum ? _mm512_loadu_ps(buf) : _mm512_setzero_ps();
+  _mm512_storeu_ps(w, vopt_update(_mm512_loadu_ps(w), g, &vbuf, k));
+  if (k->momentum) _mm512_storeu_ps(buf, vbuf);
+}
+
+/* One tensor of count floats: whole vectors, then the rest through one vector of stack
+   buffers (zeros past the end), so every float sees vopt_update's operations. */
+static void vopt_tensor(float *restrict p, float *restrict buf, const float *restrict g, int count,
+                        const vopt_k *k) {
+  int i = 0;
+  if (k->plain)
+    for (; i + 16 <= count; i += 16) _mm512_storeu_ps(p + i, _mm512_fmadd_ps(_mm512_loadu_ps(g + i), k->nlr, _mm512_loadu_ps(p + i)));
+  for (; i + 16 <= count; i += 16) {
+    __m512 vbuf = k->momentum ? _mm512_loadu_ps(buf + i) : _mm512_setzero_ps();
+    _mm512_storeu_ps(p + i, vopt_update(_mm512_loadu_ps(p + i), _mm512_loadu_ps(g + i), &vbuf, k));
+    if (k->momentum) _mm512_storeu_ps(buf + i, vbuf);
+  }
+  if (i < count) {
+    _Alignas(64) float tp[16], tg[16], tbuf[16];
+    for (int l = 0; l < 16; l++) { tp[l] = tg[l] = tbuf[l] = 0.0f; }
+    for (int l = 0; l < count - i; l++) { tp[l] = p[i + l]; tg[l] = g[i + l]; tbuf[l] = buf[i + l]; }
+    {
+      __m512 vbuf = k->momentum ? _mm512_loadu_ps(tbuf) : _mm512_setzero_ps();
+      _mm512_storeu_ps(tp, vopt_update(_mm512_loadu_ps(tp), _mm512_loadu_ps(tg), &vbuf, k));
+      if (k->momentum) _mm512_storeu_ps(tbuf, vbuf);
+    }
+    for (int l = 0; l < count - i; l++) { p[i + l] = tp[l]; buf[i + l] = tbuf[l]; }
+  }
 }
 
 /* Layers 0-1: z = x @ W + b, a = max(z, 0).
@@ -569,7 +634,7 @@ static void l2_linear_forward(float *restrict y, const float *restrict x, const 
    g [n][10], x [n][50], m [n][50], W [50][10] -> dW [50][10], db [10], dx [n][50]. */
 static void l2_linear_backward(float *restrict dw, float *restrict db, float *restrict dx,
                                const float *restrict g, const float *restrict x, const float *restrict m,
-                               const float *w, float *wu, float lr, int n) {
+                               const float *w, float *wu, float *s0u, const vopt_k *k, int n) {
   /* register tiles: 8 rows x 3 vectors of 16; W transposed 48 inputs x 10 outputs at a time */
   _Alignas(64) float wt[480];
   {
@@ -789,7 +854,6 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
     }
   }
   /* register tiles: 8 inputs x 1 vectors of 16 */
-  const __m512 nlr = _mm512_set1_ps(-(lr));
   for (int k0 = 0; k0 < 48; k0 += 8) {
     {
       const int j0 = 0;
@@ -824,15 +888,15 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
         _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
         _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
         if (wu != NULL) {
-          float *wr = wu + k0 * 10 + j0;
-          _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr)));
-          _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10)));
-          _mm512_mask_storeu_ps(wr + 20, (__mmask16)0x3FF, _mm512_fmadd_ps(c2_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 20)));
-          _mm512_mask_storeu_ps(wr + 30, (__mmask16)0x3FF, _mm512_fmadd_ps(c3_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 30)));
-          _mm512_mask_storeu_ps(wr + 40, (__mmask16)0x3FF, _mm512_fmadd_ps(c4_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 40)));
-          _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3FF, _mm512_fmadd_ps(c5_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 50)));
-          _mm512_mask_storeu_ps(wr + 60, (__mmask16)0x3FF, _mm512_fmadd_ps(c6_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 60)));
-          _mm512_mask_storeu_ps(wr + 70, (__mmask16)0x3FF, _mm512_fmadd_ps(c7_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 70)));
+          float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 20) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 20), c2_0, &s0, k); _mm512_mask_storeu_ps(wr + 20, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 20, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 30) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 30), c3_0, &s0, k); _mm512_mask_storeu_ps(wr + 30, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 30, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 40) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 40), c4_0, &s0, k); _mm512_mask_storeu_ps(wr + 40, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 40, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 50) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 50), c5_0, &s0, k); _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 50, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 60) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 60), c6_0, &s0, k); _mm512_mask_storeu_ps(wr + 60, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 60, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 70) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 70), c7_0, &s0, k); _mm512_mask_storeu_ps(wr + 70, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 70, (__mmask16)0x3FF, s0); }
         }
       }
     }
@@ -854,9 +918,9 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
         _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
         _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
         if (wu != NULL) {
-          float *wr = wu + k0 * 10 + j0;
-          _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, _mm512_fmadd_ps(c0_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr)));
-          _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, _mm512_fmadd_ps(c1_0, nlr, _mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10)));
+          float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
         }
       }
     }
@@ -874,7 +938,7 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
 /* Layer 0 backward: dW = x^T @ g, db = sum over rows of g, dx = g @ W^T.
    g [n][50], x [n][784], W [784][50] -> dW [784][50], db [50], dx [n][784] (skipped if dx is NULL). */
 static void l0_linear_relu_backward(float *restrict dw, float *restrict db, float *restrict dx,
-                                    const float *restrict g, const float *restrict x, const float *w, float *wu, float lr, int n) {
+                                    const float *restrict g, const float *restrict x, const float *w, float *wu, float *s0u, const vopt_k *k, int n) {
   if (dx != NULL) {
   /* register tiles: 8 rows x 3 vectors of 16; W transposed 48 inputs x 50 outputs at a time */
   _Alignas(64) float wt[2400];
@@ -1105,7 +1169,6 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
   for (int i = 0; i < n; i++)
     for (int c = 0; c < 2; c++)
       for (int r = 0; r < 8; r++) gp[i * 16 + c * 8 + r] = g[i * 50 + 48 + c];
-  const __m512 nlr = _mm512_set1_ps(-(lr));
   for (int k0 = 0; k0 < 784; k0 += 8) {
     {
       const int j0 = 0;
@@ -1158,39 +1221,43 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
         _mm512_storeu_ps(dr + 366, c7_1);
         _mm512_storeu_ps(dr + 382, c7_2);
         if (wu != NULL) {
-          float *wr = wu + k0 * 50 + j0;
-          _mm512_storeu_ps(wr, _mm512_fmadd_ps(c0_0, nlr, _mm512_loadu_ps(wr)));
-          _mm512_storeu_ps(wr + 16, _mm512_fmadd_ps(c0_1, nlr, _mm512_loadu_ps(wr + 16)));
-          _mm512_storeu_ps(wr + 32, _mm512_fmadd_ps(c0_2, nlr, _mm512_loadu_ps(wr + 32)));
-          _mm512_storeu_ps(wr + 50, _mm512_fmadd_ps(c1_0, nlr, _mm512_loadu_ps(wr + 50)));
-          _mm512_storeu_ps(wr + 66, _mm512_fmadd_ps(c1_1, nlr, _mm512_loadu_ps(wr + 66)));
-          _mm512_storeu_ps(wr + 82, _mm512_fmadd_ps(c1_2, nlr, _mm512_loadu_ps(wr + 82)));
-          _mm512_storeu_ps(wr + 100, _mm512_fmadd_ps(c2_0, nlr, _mm512_loadu_ps(wr + 100)));
-          _mm512_storeu_ps(wr + 116, _mm512_fmadd_ps(c2_1, nlr, _mm512_loadu_ps(wr + 116)));
-          _mm512_storeu_ps(wr + 132, _mm512_fmadd_ps(c2_2, nlr, _mm512_loadu_ps(wr + 132)));
-          _mm512_storeu_ps(wr + 150, _mm512_fmadd_ps(c3_0, nlr, _mm512_loadu_ps(wr + 150)));
-          _mm512_storeu_ps(wr + 166, _mm512_fmadd_ps(c3_1, nlr, _mm512_loadu_ps(wr + 166)));
-          _mm512_storeu_ps(wr + 182, _mm512_fmadd_ps(c3_2, nlr, _mm512_loadu_ps(wr + 182)));
-          _mm512_storeu_ps(wr + 200, _mm512_fmadd_ps(c4_0, nlr, _mm512_loadu_ps(wr + 200)));
-          _mm512_storeu_ps(wr + 216, _mm512_fmadd_ps(c4_1, nlr, _mm512_loadu_ps(wr + 216)));
-          _mm512_storeu_ps(wr + 232, _mm512_fmadd_ps(c4_2, nlr, _mm512_loadu_ps(wr + 232)));
-          _mm512_storeu_ps(wr + 250, _mm512_fmadd_ps(c5_0, nlr, _mm512_loadu_ps(wr + 250)));
-          _mm512_storeu_ps(wr + 266, _mm512_fmadd_ps(c5_1, nlr, _mm512_loadu_ps(wr + 266)));
-          _mm512_storeu_ps(wr + 282, _mm512_fmadd_ps(c5_2, nlr, _mm512_loadu_ps(wr + 282)));
-          _mm512_storeu_ps(wr + 300, _mm512_fmadd_ps(c6_0, nlr, _mm512_loadu_ps(wr + 300)));
-          _mm512_storeu_ps(wr + 316, _mm512_fmadd_ps(c6_1, nlr, _mm512_loadu_ps(wr + 316)));
-          _mm512_storeu_ps(wr + 332, _mm512_fmadd_ps(c6_2, nlr, _mm512_loadu_ps(wr + 332)));
-          _mm512_storeu_ps(wr + 350, _mm512_fmadd_ps(c7_0, nlr, _mm512_loadu_ps(wr + 350)));
-          _mm512_storeu_ps(wr + 366, _mm512_fmadd_ps(c7_1, nlr, _mm512_loadu_ps(wr + 366)));
-          _mm512_storeu_ps(wr + 382, _mm512_fmadd_ps(c7_2, nlr, _mm512_loadu_ps(wr + 382)));
+          float *wr = wu + k0 * 50 + j0, *s0r = s0u + k0 * 50 + j0;
+          vopt_at(wr, s0r, c0_0, k);
+          vopt_at(wr + 16, s0r + 16, c0_1, k);
+          vopt_at(wr + 32, s0r + 32, c0_2, k);
+          vopt_at(wr + 50, s0r + 50, c1_0, k);
+          vopt_at(wr + 66, s0r + 66, c1_1, k);
+          vopt_at(wr + 82, s0r + 82, c1_2, k);
+          vopt_at(wr + 100, s0r + 100, c2_0, k);
+          vopt_at(wr + 116, s0r + 116, c2_1, k);
+          vopt_at(wr + 132, s0r + 132, c2_2, k);
+          vopt_at(wr + 150, s0r + 150, c3_0, k);
+          vopt_at(wr + 166, s0r + 166, c3_1, k);
+          vopt_at(wr + 182, s0r + 182, c3_2, k);
+          vopt_at(wr + 200, s0r + 200, c4_0, k);
+          vopt_at(wr + 216, s0r + 216, c4_1, k);
+          vopt_at(wr + 232, s0r + 232, c4_2, k);
+          vopt_at(wr + 250, s0r + 250, c5_0, k);
+          vopt_at(wr + 266, s0r + 266, c5_1, k);
+          vopt_at(wr + 282, s0r + 282, c5_2, k);
+          vopt_at(wr + 300, s0r + 300, c6_0, k);
+          vopt_at(wr + 316, s0r + 316, c6_1, k);
+          vopt_at(wr + 332, s0r + 332, c6_2, k);
+          vopt_at(wr + 350, s0r + 350, c7_0, k);
+          vopt_at(wr + 366, s0r + 366, c7_1, k);
+          vopt_at(wr + 382, s0r + 382, c7_2, k);
         }
         _Alignas(64) float tt[16];
         _mm512_store_ps(tt, tl);
-        for (int c = 0; c < 2; c++)
-          for (int r = 0; r < 8; r++) {
-            dw[(k0 + r) * 50 + 48 + c] = tt[c * 8 + r];
-            if (wu != NULL) wu[(k0 + r) * 50 + 48 + c] = wu[(k0 + r) * 50 + 48 + c] - (lr) * tt[c * 8 + r];
+        for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
+        if (wu != NULL) {
+          _Alignas(64) float gw[16], gs0[16];
+          for (int l = 0; l < 16; l++) { gw[l] = wu[(k0 + l % 8) * 50 + 48 + l / 8]; gs0[l] = s0u[(k0 + l % 8) * 50 + 48 + l / 8]; }
+          {
+            vopt_at(gw, gs0, _mm512_loadu_ps(tt), k);
           }
+          for (int l = 0; l < 16; l++) { wu[(k0 + l % 8) * 50 + 48 + l / 8] = gw[l]; s0u[(k0 + l % 8) * 50 + 48 + l / 8] = gs0[l]; }
+        }
       }
     }
   }
@@ -1285,8 +1352,8 @@ void mnist_mlp_forward(float *out, mnist_mlp_work *w, const mnist_mlp_params *p,
 float mnist_mlp_backward(mnist_mlp_grads *g, float *dx, mnist_mlp_work *w, const mnist_mlp_params *p,
                        const float *x, const mnist_mlp_target *t, int n) {
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, NULL, 0.0f, n);
-  l0_linear_relu_backward(g->l0_weight, g->l0_bias, dx, w->d0, x, p->l0_weight, NULL, 0.0f, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, NULL, NULL, NULL, n);
+  l0_linear_relu_backward(g->l0_weight, g->l0_bias, dx, w->d0, x, p->l0_weight, NULL, NULL, NULL, n);
   return loss;
 }
 
@@ -1304,101 +1371,27 @@ void mnist_mlp_opt_init(mnist_mlp_opt *s) {
 }
 
 void mnist_mlp_step(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads *g) {
-  const float lr = s->lr, momentum = s->momentum, weight_decay = s->weight_decay;
-  const float keep = 1.0f - s->dampening;
-  const int nesterov = s->nesterov, first = s->t == 0;
-  {  /* 0.weight */
-    float *restrict pt = p->l0_weight, *restrict bt = s->buf.l0_weight;
-    const float *restrict gt = g->l0_weight;
-    if (momentum == 0.0f && weight_decay == 0.0f) {   /* plain SGD: a loop that vectorises */
-      for (int i = 0; i < 39200; i++) pt[i] = pt[i] - lr * gt[i];
-    } else {
-      for (int i = 0; i < 39200; i++) {
-        float d = gt[i];
-        if (weight_decay != 0.0f) d = d + weight_decay * pt[i];
-        if (momentum != 0.0f) {
-          const float v = first ? d : momentum * bt[i] + keep * d;
-          bt[i] = v;
-          d = nesterov ? d + momentum * v : v;
-        }
-        pt[i] = pt[i] - lr * d;
-      }
-    }
-  }
-  {  /* 0.bias */
-    float *restrict pt = p->l0_bias, *restrict bt = s->buf.l0_bias;
-    const float *restrict gt = g->l0_bias;
-    if (momentum == 0.0f && weight_decay == 0.0f) {   /* plain SGD: a loop that vectorises */
-      for (int i = 0; i < 50; i++) pt[i] = pt[i] - lr * gt[i];
-    } else {
-      for (int i = 0; i < 50; i++) {
-        float d = gt[i];
-        if (weight_decay != 0.0f) d = d + weight_decay * pt[i];
-        if (momentum != 0.0f) {
-          const float v = first ? d : momentum * bt[i] + keep * d;
-          bt[i] = v;
-          d = nesterov ? d + momentum * v : v;
-        }
-        pt[i] = pt[i] - lr * d;
-      }
-    }
-  }
-  {  /* 2.weight */
-    float *restrict pt = p->l2_weight, *restrict bt = s->buf.l2_weight;
-    const float *restrict gt = g->l2_weight;
-    if (momentum == 0.0f && weight_decay == 0.0f) {   /* plain SGD: a loop that vectorises */
-      for (int i = 0; i < 500; i++) pt[i] = pt[i] - lr * gt[i];
-    } else {
-      for (int i = 0; i < 500; i++) {
-        float d = gt[i];
-        if (weight_decay != 0.0f) d = d + weight_decay * pt[i];
-        if (momentum != 0.0f) {
-          const float v = first ? d : momentum * bt[i] + keep * d;
-          bt[i] = v;
-          d = nesterov ? d + momentum * v : v;
-        }
-        pt[i] = pt[i] - lr * d;
-      }
-    }
-  }
-  {  /* 2.bias */
-    float *restrict pt = p->l2_bias, *restrict bt = s->buf.l2_bias;
-    const float *restrict gt = g->l2_bias;
-    if (momentum == 0.0f && weight_decay == 0.0f) {   /* plain SGD: a loop that vectorises */
-      for (int i = 0; i < 10; i++) pt[i] = pt[i] - lr * gt[i];
-    } else {
-      for (int i = 0; i < 10; i++) {
-        float d = gt[i];
-        if (weight_decay != 0.0f) d = d + weight_decay * pt[i];
-        if (momentum != 0.0f) {
-          const float v = first ? d : momentum * bt[i] + keep * d;
-          bt[i] = v;
-          d = nesterov ? d + momentum * v : v;
-        }
-        pt[i] = pt[i] - lr * d;
-      }
-    }
-  }
-  s->t++;
+  vopt_k k;
+  vopt_begin(&k, s);
+  vopt_tensor(p->l0_weight, s->buf.l0_weight, g->l0_weight, 39200, &k);
+  vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
+  vopt_tensor(p->l2_weight, s->buf.l2_weight, g->l2_weight, 500, &k);
+  vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
 }
 
 float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grads *g, mnist_mlp_work *w,
                          const float *x, const mnist_mlp_target *t, int n) {
   forward_work(w, p, x, n);
-  if (s->momentum == 0.0f && s->weight_decay == 0.0f) {
-    /* plain SGD: each weight update is applied inside its weight-gradient tiles
-       (after that layer's dx used the old weights); g still gets the true gradients */
-    const float lr = s->lr;
-    const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-    l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, lr, n);
-    l0_linear_relu_backward(g->l0_weight, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, lr, n);
-    for (int i = 0; i < 50; i++) p->l0_bias[i] = p->l0_bias[i] - lr * g->l0_bias[i];
-    for (int i = 0; i < 10; i++) p->l2_bias[i] = p->l2_bias[i] - lr * g->l2_bias[i];
-    s->t++;
-    return loss;
-  }
-  const float loss = mnist_mlp_backward(g, NULL, w, p, x, t, n);
-  mnist_mlp_step(p, s, g);
+  /* the weights are updated inside their weight-gradient tiles (after that layer's dx used
+     the old weights), the other tensors after the backward; the same vector update as
+     mnist_mlp_step, so the same bits; g still gets the true gradients */
+  vopt_k k;
+  vopt_begin(&k, s);
+  const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
+  l0_linear_relu_backward(g->l0_weight, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
+  vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
+  vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
   return loss;
 }
 

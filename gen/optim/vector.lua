@@ -1,0 +1,247 @@
+-- The optimizers spelled with a SIMD ISA table's vector operations (the tiled family):
+-- one inline function updates one vector of parameters and its state, and both paths of a
+-- step call it, so they give the same bits whatever the compiler contracts:
+--   NAME_step             vopt_begin, then vopt_tensor over every tensor;
+--   NAME_train_step       vopt_begin once, the weights updated inside their weight-gradient
+--                         tiles (gen/kernels/tiled.lua, matmul_xtg's a.opt) while dW is in
+--                         registers, then vopt_tensor over the others (biases, conv weights).
+-- The semantics are those of gen/optim/sgd.lua and adam.lua (PyTorch 1.13), each step
+-- written with explicit fused multiply-adds: the scalar templates' `a + b * c` may or may
+-- not be contracted by the compiler, these may not. vopt_begin reads the hyperparameters
+-- from NAME_opt and does the per-step work once (SGD: the first-step test; Adam: t and the
+-- bias corrections), as NAME_step always did; the tiles see only its vopt_k.
+local M = {}
+
+-- The state tensors of NAME_opt each optimizer updates, in vopt_update's order.
+local STATES = {sgd = {"buf"}, adam = {"m", "v"}, adamw = {"m", "v"}}
+function M.states(kind) return STATES[kind] end
+
+-- C test under which the state is read and written (SGD without momentum never touches
+-- its buffer), or nil: always.
+function M.state_test(kind) return kind == "sgd" and "k->momentum" or nil end
+
+-- The common case of an optimizer as one test of the step's constants and the update it
+-- reduces to (the same operations as vopt_update then), or nil: SGD without momentum and
+-- weight decay, p + g·(-lr). {test = C condition, update(p, g) -> C expression}; k is the
+-- C name of the vopt_k pointer.
+function M.fast(kind, isa, k)
+  if kind ~= "sgd" then return nil end
+  return {test = k .. "->plain", update = function(p, g) return isa.fma(g, k .. "->nlr", p) end}
+end
+
+-- "vopt_at(w, s0, g, k);": the update of a whole vector of weights at w, its states at the
+-- pointers `states`, gradient vector g (the fused tiles' common case, kept short).
+function M.at(w, states, g, k)
+  return "vopt_at(" .. w .. ", " .. table.concat(states, ", ") .. ", " .. g .. ", " .. k .. ");"
+end
+
+-- "vopt_update(p, g, &s0, k)": the call that returns the new parameter vector; `states` are
+-- the names of the state vector variables, updated in place.
+function M.call(p, g, states, k)
+  local a = {p, g}
+  for _, s in ipairs(states) do a[#a + 1] = "&" .. s end
+  a[#a + 1] = k
+  return "vopt_update(" .. table.concat(a, ", ") .. ")"
+end
+
+local function sgd_helpers(isa, NAME)
+  local vt, f = isa.vtype, isa
+  return table.concat({
+    "/* SGD's constants of one step (gen/optim/vector.lua), set once by vopt_begin. */",
+    "typedef struct {",
+    "  " .. vt .. " nlr, wd, mom, keep;          /* -lr, weight_decay, momentum, 1 - dampening */",
+    "  int decay, momentum, first, nesterov;   /* weight_decay != 0, momentum != 0, t == 0 */",
+    "  int plain;                              /* neither decay nor momentum */",
+    "} vopt_k;",
+    "",
+    "static void vopt_begin(vopt_k *k, " .. NAME .. "_opt *s) {",
+    "  k->nlr = " .. f.broadcast("-s->lr") .. ";",
+    "  k->wd = " .. f.broadcast("s->weight_decay") .. ";",
+    "  k->mom = " .. f.broadcast("s->momentum") .. ";",
+    "  k->keep = " .. f.broadcast("1.0f - s->dampening") .. ";",
+    "  k->decay = s->weight_decay != 0.0f;",
+    "  k->momentum = s->momentum != 0.0f;",
+    "  k->first = s->t == 0;",
+    "  k->nesterov = s->nesterov;",
+    "  k->plain = !k->decay && !k->momentum;",
+    "  s->t++;",
+    "}",
+    "",
+    "/* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or",
+    "   d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */",
+    "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *b, const vopt_k *k) {",
+    "  " .. vt .. " d = g;",
+    "  if (k->decay) d = " .. f.fma("k->wd", "p", "d") .. ";",
+    "  if (k->momentum) {",
+    "    const " .. vt .. " v = k->first ? d : " .. f.fma("k->mom", "*b", f.mul("k->keep", "d")) .. ";",
+    "    *b = v;",
+    "    d = k->nesterov ? " .. f.fma("k->mom", "v", "d") .. " : v;",
+    "  }",
+    "  return " .. f.fma("d", "k->nlr", "p") .. ";",
+    "}",
+    "",
+  }, "\n")
+end
+
+local function adam_helpers(isa, NAME, kind)
+  local vt, f = isa.vtype, isa
+  local decoupled = kind == "adamw"
+  return table.concat({
+    "/* Adam's constants of one step (gen/optim/vector.lua), set once by vopt_begin. */",
+    "typedef struct {",
+    "  " .. vt .. " b1, c1, b2, c2;      /* beta1, 1 - beta1, beta2, 1 - beta2 */",
+    "  " .. vt .. " bc2, eps, nstep;     /* sqrt(1 - beta2^t), eps, -lr / (1 - beta1^t) */",
+    "  " .. vt .. " wd, decay;           /* weight_decay; AdamW: 1 - lr weight_decay */",
+    "  int l2;                           /* Adam: weight_decay != 0 */",
+    "} vopt_k;",
+    "",
+    "static void vopt_begin(vopt_k *k, " .. NAME .. "_opt *s) {",
+    "  s->t++;",
+    "  k->b1 = " .. f.broadcast("s->beta1") .. ";",
+    "  k->c1 = " .. f.broadcast("1.0f - s->beta1") .. ";",
+    "  k->b2 = " .. f.broadcast("s->beta2") .. ";",
+    "  k->c2 = " .. f.broadcast("1.0f - s->beta2") .. ";",
+    "  k->bc2 = " .. f.broadcast("sqrtf(1.0f - adam_power(s->beta2, s->t))") .. ";",
+    "  k->eps = " .. f.broadcast("s->eps") .. ";",
+    "  k->nstep = " .. f.broadcast("-(s->lr / (1.0f - adam_power(s->beta1, s->t)))") .. ";",
+    "  k->wd = " .. f.broadcast("s->weight_decay") .. ";",
+    "  k->decay = " .. f.broadcast("1.0f - s->lr * s->weight_decay") .. ";",
+    "  k->l2 = s->weight_decay != 0.0f;",
+    "}",
+    "",
+    decoupled and "/* p = p (1 - lr wd); m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */"
+              or "/* g = g + wd p; m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */",
+    "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *m, " .. vt
+      .. " *v, const vopt_k *k) {",
+    decoupled and "  p = " .. f.mul("p", "k->decay") .. ";"
+              or "  if (k->l2) g = " .. f.fma("k->wd", "p", "g") .. ";",
+    "  *m = " .. f.fma("k->b1", "*m", f.mul("k->c1", "g")) .. ";",
+    "  *v = " .. f.fma("k->b2", "*v", f.mul("k->c2", f.mul("g", "g"))) .. ";",
+    "  const " .. vt .. " denom = " .. f.add(f.div(f.sqrt("*v"), "k->bc2"), "k->eps") .. ";",
+    "  return " .. f.fma("k->nstep", f.div("*m", "denom"), "p") .. ";",
+    "}",
+    "",
+  }, "\n")
+end
+
+-- vopt_tensor's loop for the optimizer's common case (M.fast), which leaves the rest to the
+-- general code; "" when it has none.
+local function fast_loop(isa, kind)
+  local f = M.fast(kind, isa, "k")
+  if not f then return "" end
+  local W = isa.width
+  return "  if (" .. f.test .. ")\n    for (; i + " .. W .. " <= count; i += " .. W .. ") "
+    .. isa.store("p + i", 0, f.update(isa.load("p + i", 0), isa.load("g + i", 0)))
+end
+
+-- vopt_at (and vopt_plain): one whole vector of weights in memory, updated from a gradient
+-- vector (M.at, M.fast), for the fused tiles.
+local function at_helpers(isa, kind)
+  local vt = isa.vtype
+  local states, test = STATES[kind], M.state_test(kind)
+  local params, decl, stores, names = {}, {}, {}, {}
+  for i, st in ipairs(states) do
+    params[i] = "float *" .. st
+    names[i] = "v" .. st
+    local ld = isa.load(st, 0)
+    decl[i] = names[i] .. " = " .. (test and test .. " ? " .. ld .. " : " .. isa.zero() or ld)
+    stores[i] = "  " .. (test and "if (" .. test .. ") " or "") .. isa.store(st, 0, names[i])
+  end
+  local f = M.fast(kind, isa, "k")
+  local L = {
+    "/* The fused tiles' update of one whole vector of weights at w from the gradients g. */",
+    "static inline __attribute__((unused)) void vopt_at(float *w, " .. table.concat(params, ", ") .. ", " .. vt .. " g, const vopt_k *k) {",
+    f and "  if (" .. f.test .. ") { " .. isa.store("w", 0, f.update(isa.load("w", 0), "g")) .. " return; }" or "",
+    "  " .. vt .. " " .. table.concat(decl, ", ") .. ";",
+    "  " .. isa.store("w", 0, M.call(isa.load("w", 0), "g", names, "k")),
+    table.concat(stores, "\n"),
+    "}",
+    "",
+    "",
+  }
+  if not f then table.remove(L, 3) end   -- the empty line of the fast case
+  return table.concat(L, "\n")
+end
+
+-- vopt_tensor: one tensor of `count` floats, whole vectors, then the last floats through
+-- one vector's worth of stack buffers (the same operations on them).
+local function tensor_helper(isa, kind)
+  local vt, W = isa.vtype, isa.width
+  local states, test = STATES[kind], M.state_test(kind)
+  local sp, sv, sb = {}, {}, {}
+  for i, s in ipairs(states) do
+    sp[i] = "float *restrict " .. s
+    sv[i] = "v" .. s
+    sb[i] = "t" .. s
+  end
+  local function body(d, src)   -- src(name) -> base pointer expression for p, g, states
+    local L = {}
+    local ind = string.rep("  ", d)
+    local decl = {}
+    for i, s in ipairs(states) do
+      local ld = isa.load(src(s), 0)
+      decl[i] = sv[i] .. " = " .. (test and test .. " ? " .. ld .. " : " .. isa.zero() or ld)
+    end
+    L[#L + 1] = ind .. vt .. " " .. table.concat(decl, ", ") .. ";"
+    L[#L + 1] = ind .. isa.store(src("p"), 0, M.call(isa.load(src("p"), 0), isa.load(src("g"), 0), sv, "k"))
+    for i, s in ipairs(states) do
+      L[#L + 1] = ind .. (test and "if (" .. test .. ") " or "") .. isa.store(src(s), 0, sv[i])
+    end
+    return table.concat(L, "\n")
+  end
+  local tmp = {"tp", "tg"}
+  for i = 1, #states do tmp[#tmp + 1] = sb[i] end
+  local copy_in, copy_out = {"tp[l] = p[i + l]", "tg[l] = g[i + l]"}, {"p[i + l] = tp[l]"}
+  for i, s in ipairs(states) do
+    copy_in[#copy_in + 1] = sb[i] .. "[l] = " .. s .. "[i + l]"
+    copy_out[#copy_out + 1] = s .. "[i + l] = " .. sb[i] .. "[l]"
+  end
+  local L = {
+    "/* One tensor of count floats: whole vectors, then the rest through one vector of stack",
+    "   buffers (zeros past the end), so every float sees vopt_update's operations. */",
+    "static void vopt_tensor(float *restrict p, " .. table.concat(sp, ", ") .. ", const float *restrict g, int count,",
+    "                        const vopt_k *k) {",
+    "  int i = 0;",
+    fast_loop(isa, kind),
+    "  for (; i + " .. W .. " <= count; i += " .. W .. ") {",
+    body(2, function(s) return s .. " + i" end),
+    "  }",
+    "  if (i < count) {",
+    "    _Alignas(64) float " .. table.concat(tmp, "[" .. W .. "], ") .. "[" .. W .. "];",
+    "    for (int l = 0; l < " .. W .. "; l++) { " .. table.concat(tmp, "[l] = ") .. "[l] = 0.0f; }",
+    "    for (int l = 0; l < count - i; l++) { " .. table.concat(copy_in, "; ") .. "; }",
+    "    {",
+    body(3, function(s) return s == "p" and "tp" or s == "g" and "tg" or "t" .. s end),
+    "    }",
+    "    for (int l = 0; l < count - i; l++) { " .. table.concat(copy_out, "; ") .. "; }",
+    "  }",
+    "}",
+    "",
+  }
+  return table.concat(L, "\n")
+end
+
+-- The static C functions (after the ISA's helpers and adam_power), for a training build.
+function M.helpers(isa, NAME, kind)
+  local h = kind == "sgd" and sgd_helpers(isa, NAME) or adam_helpers(isa, NAME, kind)
+  return h .. at_helpers(isa, kind) .. tensor_helper(isa, kind)
+end
+
+-- vopt_tensor's call for tensor t (cname, floats) with NAME_params p, NAME_opt s, grads g.
+function M.tensor_call(kind, t, p, s, g)
+  local a = {p .. "->" .. t.cname}
+  for _, st in ipairs(STATES[kind]) do a[#a + 1] = s .. "->" .. st .. "." .. t.cname end
+  a[#a + 1] = g .. "->" .. t.cname
+  a[#a + 1] = tostring(t.floats)
+  a[#a + 1] = "&k"
+  return "vopt_tensor(" .. table.concat(a, ", ") .. ");"
+end
+
+-- NAME_step's body.
+function M.step(tensors, kind)
+  local L = {"  vopt_k k;", "  vopt_begin(&k, s);"}
+  for _, t in ipairs(tensors) do L[#L + 1] = "  " .. M.tensor_call(kind, t, "p", "s", "g") end
+  return table.concat(L, "\n") .. "\n"
+end
+
+return M
