@@ -332,10 +332,12 @@ function M.backward(s, mem, ctx)
   b.put(1, string.format("static const int toff[%d] = {%s};", T, table.concat(toff, ", ")))
   array(b, 1, "gt", PIX * Op)
   array(b, 1, "dwp", T * Op)
-  array(b, 1, "dbp", Op)
   b.put(1, string.format("for (int j = 0; j < %d; j++) gt[j] = 0.0f;", PIX * Op))
   b.put(1, string.format("for (int j = 0; j < %d; j++) dwp[j] = 0.0f;", T * Op))
-  b.put(1, string.format("for (int o = 0; o < %d; o++) dbp[o] = 0.0f;", Op))
+  if has_bias then
+    array(b, 1, "dbp", Op)
+    b.put(1, string.format("for (int o = 0; o < %d; o++) dbp[o] = 0.0f;", Op))
+  end
   if framed then
     array(b, 1, "xp", g.C * Hp * Wp)
     b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
