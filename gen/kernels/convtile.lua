@@ -81,9 +81,18 @@ local function emit_tiles(b, depth, isa, p)
   b.put(depth, string.format("for (int oy = 0; oy < %d; oy++) {", p.OH))
   for _, blk in ipairs(blocks) do
     local rmax = math.max(1, math.min(isa.max_rows * 2, isa.acc_regs // blk.nv))
-    for _, t in ipairs(row_tiles(p.OW, rmax)) do
+    -- the equal-width tiles in a loop over ox0, the narrower last one after it (bounded code
+    -- for wide images)
+    local tiles = row_tiles(p.OW, rmax)
+    local groups = {}
+    local nsame = (#tiles > 1 and tiles[#tiles].r < tiles[1].r) and #tiles - 1 or #tiles
+    groups[1] = {x = "ox0", r = tiles[1].r, loop = nsame > 1 and nsame * tiles[1].r}
+    if nsame == 1 then groups[1].x = "0" end
+    if nsame < #tiles then groups[2] = {x = tostring(tiles[#tiles].x), r = tiles[#tiles].r} end
+    for _, t in ipairs(groups) do
       local d = depth + 1
-      b.put(d, "{")
+      b.put(d, t.loop and string.format("for (int ox0 = 0; ox0 < %d; ox0 += %d) {", t.loop, t.r) or "{")
+      if not t.loop and t.x == "ox0" then t.x = "0" end
       local acc = {}
       for r = 0, t.r - 1 do
         for v = 0, blk.nv - 1 do
@@ -91,7 +100,8 @@ local function emit_tiles(b, depth, isa, p)
         end
       end
       b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
-      b.put(d + 1, string.format("const float *xs = %s + oy * %d + %d;", p.src, p.S * p.Wp, t.x * p.S))
+      b.put(d + 1, string.format("const float *xs = %s + oy * %d + %s;", p.src, p.S * p.Wp,
+        p.S == 1 and t.x or t.x .. " * " .. p.S))
       b.put(d + 1, string.format("for (int c = 0; c < %d; c++) {", p.Cin))
       b.put(d + 2, string.format("for (int ky = 0; ky < %d; ky++) {", p.K))
       b.put(d + 3, string.format("const float *xr = xs + c * %d + ky * %d;", p.Hp * p.Wp, p.Wp))
@@ -121,7 +131,7 @@ local function emit_tiles(b, depth, isa, p)
       end
       b.put(d + 1, string.format("for (int o = 0; o < %d; o++)", blk.no))
       b.put(d + 2, string.format("for (int r = 0; r < %d; r++) %s", t.r,
-        p.put(string.format("%d + o", blk.o0), string.format("oy * %d + %d + r", p.OW, t.x),
+        p.put(string.format("%d + o", blk.o0), string.format("oy * %d + %s + r", p.OW, t.x),
               string.format("%s[r * %d + o]", p.tb, stride))))
       b.put(d, "}")
     end
