@@ -19,6 +19,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "baselines.h"
 #include "basenet.h"
+#include "cnn.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -69,10 +70,19 @@ static int cmd_workloads(int big)
   return 0;
 }
 
+/* One LeNet row (the conv workloads, bench/cnn.h). */
+static void cnn_row(int wl, const char *impl, bench_fn fn)
+{
+  cnet *m = cnet_new(wl);
+  bench_row_w(wl, impl, bench_median_us(fn, m));
+  if (!isfinite(m->loss)) printf("# %s %s: loss is not finite\n", impl, bench_workloads[wl].key);
+}
+
 static int cmd_baselines(int fann, int big)
 {
   int end = big ? W_COUNT : W_FIRST_BIG;
   for (int wl = 0; wl < end; wl++) {
+    if (bench_workloads[wl].conv) { cnn_row(wl, "naive", naive_cnn_impl[wl]); continue; }
     bnet *m = bnet_new(wl);
     bench_row_w(wl, "naive", bench_median_us(naive_impl[wl], m));
     if (!isfinite(m->loss)) printf("# naive %s: loss is not finite\n", bench_workloads[wl].key);
@@ -105,6 +115,7 @@ static int cmd_openblas(int big)
   snprintf(impl, sizeof impl, "openblas-%s", core);
   int end = big ? W_COUNT : W_FIRST_BIG;
   for (int wl = 0; wl < end; wl++) {
+    if (bench_workloads[wl].conv) { cnn_row(wl, impl, openblas_cnn_impl[wl]); continue; }
     bnet *m = bnet_new(wl);
     bench_row_w(wl, impl, bench_median_us(openblas_impl[wl], m));
   }
@@ -295,6 +306,10 @@ static void targets(const row *peak, const row *l2)
   for (size_t i = 0; i < sizeof vs_blas / sizeof vs_blas[0]; i++)
     target(vs_blas[i].what, ratio(fastest(vs_blas[i].key, "openblas-"), fastest(vs_blas[i].key, "chainrule-")),
            vs_blas[i].want, 1, "x", !strncmp(vs_blas[i].key, "big", 3) ? big : NULL);
+  const row *lt = fastest("lenet_train", "chainrule-"), *li = fastest("lenet_infer", "chainrule-");
+  target("LeNet-5 train B=64: x PyTorch", ratio(fastest("lenet_train", "pytorch-"), lt), 4.0, 1, "x", NULL);
+  target("LeNet-5 train B=64: % of peak", lt ? 100.0 * lt->gflops / peak->gflops : 0.0, 50.0, 1, "%", NULL);
+  target("LeNet-5 inference B=1: time (us)", li ? li->us : 0.0, 20.0, 0, "", NULL);
   double mb = 0, s = 0;
   for (int i = 0; i < ncgs; i++) {
     if (cgs[i].bytes / 1e6 > mb) mb = cgs[i].bytes / 1e6;

@@ -7,19 +7,21 @@
 #include <time.h>
 
 const bench_workload bench_workloads[W_COUNT] = {
-  [W_MLP_TRAIN]  = {"mlp_train", "784-50-10 train step", 2, {784, 50, 10, 0}, 64, 1, 0, 0.0f},
-  [W_MLP_INFER]  = {"mlp_infer", "784-50-10 inference", 2, {784, 50, 10, 0}, 1, 0, 0, 0.0f},
-  [W_MLP_FWD]    = {"mlp_fwd", "784-50-10 forward", 2, {784, 50, 10, 0}, 128, 0, 0, 0.0f},
-  [W_SEED_TRAIN] = {"seed_train", "784-50-1 MSE train step", 2, {784, 50, 1, 0}, 64, 1, 1, -0.5f},
-  [W_DEEP_TRAIN] = {"deep_train", "784-256-256-10 train step", 3, {784, 256, 256, 10}, 64, 1, 0, 0.0f},
-  [W_WIDE_TRAIN] = {"wide_train", "784-1024-10 train step", 2, {784, 1024, 10, 0}, 64, 1, 0, 0.0f},
-  [W_WIDE_FWD]   = {"wide_fwd", "784-1024-10 forward", 2, {784, 1024, 10, 0}, 64, 0, 0, 0.0f},
-  [W_M256_B1]    = {"m256_b1", "784-256-10 train step", 2, {784, 256, 10, 0}, 1, 1, 0, 0.0f},
-  [W_M256_B8]    = {"m256_b8", "784-256-10 train step", 2, {784, 256, 10, 0}, 8, 1, 0, 0.0f},
-  [W_M256_B32]   = {"m256_b32", "784-256-10 train step", 2, {784, 256, 10, 0}, 32, 1, 0, 0.0f},
-  [W_M256_B256]  = {"m256_b256", "784-256-10 train step", 2, {784, 256, 10, 0}, 256, 1, 0, 0.0f},
-  [W_BIG_TRAIN]  = {"big_train", "784-2048-2048-10 train step", 3, {784, 2048, 2048, 10}, 64, 1, 0, 0.0f},
-  [W_BIG_FWD]    = {"big_fwd", "784-2048-2048-10 forward", 3, {784, 2048, 2048, 10}, 64, 0, 0, 0.0f},
+  [W_MLP_TRAIN]  = {"mlp_train", "784-50-10 train step", 2, {784, 50, 10, 0}, 64, 1, 0, 0.0f, 0},
+  [W_MLP_INFER]  = {"mlp_infer", "784-50-10 inference", 2, {784, 50, 10, 0}, 1, 0, 0, 0.0f, 0},
+  [W_MLP_FWD]    = {"mlp_fwd", "784-50-10 forward", 2, {784, 50, 10, 0}, 128, 0, 0, 0.0f, 0},
+  [W_SEED_TRAIN] = {"seed_train", "784-50-1 MSE train step", 2, {784, 50, 1, 0}, 64, 1, 1, -0.5f, 0},
+  [W_DEEP_TRAIN] = {"deep_train", "784-256-256-10 train step", 3, {784, 256, 256, 10}, 64, 1, 0, 0.0f, 0},
+  [W_WIDE_TRAIN] = {"wide_train", "784-1024-10 train step", 2, {784, 1024, 10, 0}, 64, 1, 0, 0.0f, 0},
+  [W_WIDE_FWD]   = {"wide_fwd", "784-1024-10 forward", 2, {784, 1024, 10, 0}, 64, 0, 0, 0.0f, 0},
+  [W_M256_B1]    = {"m256_b1", "784-256-10 train step", 2, {784, 256, 10, 0}, 1, 1, 0, 0.0f, 0},
+  [W_M256_B8]    = {"m256_b8", "784-256-10 train step", 2, {784, 256, 10, 0}, 8, 1, 0, 0.0f, 0},
+  [W_M256_B32]   = {"m256_b32", "784-256-10 train step", 2, {784, 256, 10, 0}, 32, 1, 0, 0.0f, 0},
+  [W_M256_B256]  = {"m256_b256", "784-256-10 train step", 2, {784, 256, 10, 0}, 256, 1, 0, 0.0f, 0},
+  [W_LENET_TRAIN] = {"lenet_train", "LeNet-5 train step", 3, {400, 120, 84, 10}, 64, 1, 0, 0.0f, 1},
+  [W_LENET_INFER] = {"lenet_infer", "LeNet-5 inference", 3, {400, 120, 84, 10}, 1, 0, 0, 0.0f, 1},
+  [W_BIG_TRAIN]  = {"big_train", "784-2048-2048-10 train step", 3, {784, 2048, 2048, 10}, 64, 1, 0, 0.0f, 0},
+  [W_BIG_FWD]    = {"big_fwd", "784-2048-2048-10 forward", 3, {784, 2048, 2048, 10}, 64, 0, 0, 0.0f, 0},
 };
 
 double bench_flops(const bench_workload *w)
@@ -29,6 +31,10 @@ double bench_flops(const bench_workload *w)
     double p = 2.0 * w->batch * w->sizes[l] * w->sizes[l + 1];
     f += p;
     if (w->train) f += p + (l > 0 ? p : 0);
+  }
+  if (w->conv) {   /* conv 1->6 5x5 on 28x28 (the first layer: no input gradient), 6->16 5x5 on 10x10 */
+    double c1 = 2.0 * w->batch * 6 * 28 * 28 * 25, c2 = 2.0 * w->batch * 16 * 10 * 10 * 150;
+    f += c1 + c2 + (w->train ? c1 + 2 * c2 : 0) + (w->train ? 2.0 * w->batch * w->sizes[0] * w->sizes[1] : 0);
   }
   return f;
 }

@@ -22,6 +22,8 @@ enum {
   W_M256_B8,
   W_M256_B32,
   W_M256_B256,
+  W_LENET_TRAIN, /* LeNet (specs/mnist_cnn.lua's network, conv = 1: bench/cnn.h), train step, B=64 */
+  W_LENET_INFER, /* LeNet forward, one image */
   W_BIG_TRAIN,   /* 784-2048-2048-10 train step, B=64: only with BENCH_BIG=1 (slow to compile) */
   W_BIG_FWD,     /* 784-2048-2048-10 forward, B=64 (BENCH_BIG=1) */
   W_COUNT
@@ -38,6 +40,7 @@ typedef struct {
   int train;            /* 1: forward + backward + SGD; 0: forward only */
   int mse;              /* 1: MSE (one output), 0: softmax cross-entropy */
   float shift;          /* added after each hidden ReLU */
+  int conv;             /* 1: the LeNet of bench/cnn.h (nlin, sizes: its linear part only) */
 } bench_workload;
 
 extern const bench_workload bench_workloads[W_COUNT];
@@ -45,7 +48,8 @@ extern const bench_workload bench_workloads[W_COUNT];
 #define BENCH_LR 0.01f  /* SGD learning rate every implementation uses */
 
 /* FLOPs of one op: 2*M*N*K per product; forward products, plus for training the weight
- * gradient of every layer and the input gradient of every layer but the first. */
+ * gradient of every layer and the input gradient of every layer but the first (a
+ * convolution's product: 2 * outputs * C*K*K per image). */
 double bench_flops(const bench_workload *w);
 
 /* Median time of fn(ctx) in microseconds: warm-up first, then up to 101 samples (at least

@@ -49,3 +49,84 @@ void openblas_single_thread(void) { openblas_set_num_threads(1); }
 
 const char *openblas_core(void) { return openblas_get_corename(); }
 const char *openblas_config(void) { return openblas_get_config(); }
+
+/* LeNet (cnn.h) as PyTorch's CPU convolution without MKL-DNN does it: per image, im2col
+   (col[c·K·K][pixel]) and one sgemm per product, col2im for the input gradient. */
+#include "cnn.h"
+
+static void im2col(float *restrict col, const float *restrict x, int C, int H, int W, int K, int P, int OH, int OW)
+{
+  for (int c = 0; c < C; c++)
+    for (int ky = 0; ky < K; ky++)
+      for (int kx = 0; kx < K; kx++) {
+        float *row = col + ((c * K + ky) * K + kx) * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+          int iy = oy + ky - P;
+          for (int ox = 0; ox < OW; ox++) {
+            int ix = ox + kx - P;
+            row[oy * OW + ox] = iy >= 0 && iy < H && ix >= 0 && ix < W ? x[(c * H + iy) * W + ix] : 0.0f;
+          }
+        }
+      }
+}
+
+static void col2im(float *restrict dx, const float *restrict col, int C, int H, int W, int K, int P, int OH, int OW)
+{
+  for (int j = 0; j < C * H * W; j++) dx[j] = 0.0f;
+  for (int c = 0; c < C; c++)
+    for (int ky = 0; ky < K; ky++)
+      for (int kx = 0; kx < K; kx++) {
+        const float *row = col + ((c * K + ky) * K + kx) * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+          int iy = oy + ky - P;
+          if (iy < 0 || iy >= H) continue;
+          for (int ox = 0; ox < OW; ox++) {
+            int ix = ox + kx - P;
+            if (ix >= 0 && ix < W) dx[(c * H + iy) * W + ix] += row[oy * OW + ox];
+          }
+        }
+      }
+}
+
+static void blas_conv_fwd(float *y, const float *x, const float *w, const float *b, float *col, int n, int C, int H,
+                          int W, int O, int K, int P, int OH, int OW)
+{
+  int T = C * K * K, Q = OH * OW;
+  for (int i = 0; i < n; i++) {
+    float *yi = y + (size_t)i * O * Q;
+    im2col(col, x + (size_t)i * C * H * W, C, H, W, K, P, OH, OW);
+    for (int o = 0; o < O; o++)
+      for (int q = 0; q < Q; q++) yi[o * Q + q] = b[o];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, Q, T, 1.0f, w, O, col, Q, 1.0f, yi, Q);
+  }
+}
+
+static void blas_conv_wgrad(float *dw, float *db, const float *x, const float *g, float *col, int n, int C, int H,
+                            int W, int O, int K, int P, int OH, int OW)
+{
+  int T = C * K * K, Q = OH * OW;
+  for (int o = 0; o < O; o++) db[o] = 0.0f;
+  for (int i = 0; i < n; i++) {
+    const float *gi = g + (size_t)i * O * Q;
+    im2col(col, x + (size_t)i * C * H * W, C, H, W, K, P, OH, OW);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, O, Q, 1.0f, col, Q, gi, Q, i ? 1.0f : 0.0f, dw, O);
+    for (int o = 0; o < O; o++)
+      for (int q = 0; q < Q; q++) db[o] += gi[o * Q + q];
+  }
+}
+
+static void blas_conv_xgrad(float *dx, const float *g, const float *w, float *col, int n, int C, int H, int W, int O,
+                            int K, int P, int OH, int OW)
+{
+  int T = C * K * K, Q = OH * OW;
+  for (int i = 0; i < n; i++) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Q, O, 1.0f, w, O, g + (size_t)i * O * Q, Q, 0.0f, col, Q);
+    col2im(dx + (size_t)i * C * H * W, col, C, H, W, K, P, OH, OW);
+  }
+}
+
+#define CONV_FWD(y, x, W, b, col, n, ...) blas_conv_fwd(y, x, W, b, col, n, __VA_ARGS__)
+#define CONV_WGRAD(dW, db, x, g, col, n, ...) blas_conv_wgrad(dW, db, x, g, col, n, __VA_ARGS__)
+#define CONV_XGRAD(dx, g, W, col, n, ...) blas_conv_xgrad(dx, g, W, col, n, __VA_ARGS__)
+#define CNN_TABLE openblas_cnn_impl
+#include "cnn_step.h"

@@ -74,6 +74,21 @@ def flops(sizes, batch, train):
     return f
 
 
+def lenet():
+    """specs/mnist_cnn.lua's network (bench/cnn.h): the lenet_* workloads."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                         nn.Linear(84, 10))
+
+
+def lenet_flops(batch, train):
+    """bench_flops (harness.c) for the LeNet: products only, no input gradient of the first conv."""
+    c1, c2 = 2 * batch * 6 * 28 * 28 * 25, 2 * batch * 16 * 10 * 10 * 150
+    fc = 2 * batch * (400 * 120 + 120 * 84 + 84 * 10)
+    return c1 + c2 + fc + (c1 + 2 * c2 + 2 * fc if train else 0)
+
+
 def median_us(fn):
     t0 = time.perf_counter()
     calls = 0
@@ -107,13 +122,14 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     for key, sizes, batch, train, mse, shift in read_workloads(sys.argv[1]):
+        conv = key.startswith("lenet")
         layers = []
         for l in range(len(sizes) - 1):
             layers.append(torch.nn.Linear(sizes[l], sizes[l + 1]))
             if l + 2 < len(sizes):
                 layers.append(ShiftedReLU(shift))
-        model = torch.nn.Sequential(*layers)
-        x = torch.rand(batch, sizes[0]) * 2 - 1
+        model = lenet() if conv else torch.nn.Sequential(*layers)
+        x = torch.rand(batch, 1, 28, 28) * 2 - 1 if conv else torch.rand(batch, sizes[0]) * 2 - 1
         if mse:
             y = torch.rand(batch) * 2 - 1
             loss_fn = lambda out: torch.nn.functional.mse_loss(out.squeeze(1), y)
@@ -133,7 +149,7 @@ def main():
                 with torch.no_grad():
                     model(x)
         us = median_us(step)
-        print(f"{key},{impl},{batch},{us:.4f},{flops(sizes, batch, train) / (us * 1e3):.3f}", flush=True)
+        print(f"{key},{impl},{batch},{us:.4f},{(lenet_flops(batch, train) if conv else flops(sizes, batch, train)) / (us * 1e3):.3f}", flush=True)
     print(f"# pytorch {torch.__version__}: nn.Sequential + torch.optim.SGD, 1 thread; forward rows under torch.no_grad()")
 
 

@@ -20,7 +20,8 @@
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep bench_wide \
-                bench_m256_1 bench_m256_8 bench_m256_32 bench_m256_256 $(if $(BENCH_BIG),bench_big)
+                bench_m256_1 bench_m256_8 bench_m256_32 bench_m256_256 bench_lenet bench_lenet1 \
+                $(if $(BENCH_BIG),bench_big)
 BENCH_BIG_FLAG := $(if $(BENCH_BIG),--big)
 # Which bench workloads (harness.h) each bench spec measures.
 BENCH_WL_bench_mlp      := W_MLP_TRAIN
@@ -34,6 +35,8 @@ BENCH_WL_bench_m256_8   := W_M256_B8
 BENCH_WL_bench_m256_32  := W_M256_B32
 BENCH_WL_bench_m256_256 := W_M256_B256
 BENCH_WL_bench_big      := W_BIG_TRAIN,W_BIG_FWD
+BENCH_WL_bench_lenet    := W_LENET_TRAIN
+BENCH_WL_bench_lenet1   := W_LENET_INFER
 
 # The ISAs of this host, best last (HOST_ISAS: the Makefile reads /proc/cpuinfo).
 BENCH_ISAS ?= scalar $(HOST_ISAS)
@@ -47,7 +50,7 @@ BENCH_ISA_FLAGS_avx512 := $(ISA_CFLAGS_avx512) -march=native
 BENCH_CFLAGS := $(WARN) -O2 -g -march=native
 BENCH_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null) -lfann -lm
 BENCH_BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
-BENCH_OBJS   := $(addprefix $(BENCH_DIR)/,bench.o harness.o basenet.o machine.o openblas.o fann.o naive.o)
+BENCH_OBJS   := $(addprefix $(BENCH_DIR)/,bench.o harness.o basenet.o machine.o openblas.o fann.o naive.o cnn.o cnn_naive.o)
 
 # One code-generation row per spec and ISA: the generator's time, the .c's size and the
 # time of its compile as built (bench/timed.sh wrote the times next to the outputs; -1 when
@@ -63,15 +66,19 @@ bench-deps:
 	@pkg-config --exists openblas || { echo "make bench: OpenBLAS (libopenblas-dev) is missing: run scripts/deps.sh --bench" >&2; exit 2; }
 	@test -f /usr/include/floatfann.h || pkg-config --exists fann || { echo "make bench: FANN (libfann-dev) is missing: run scripts/deps.sh --bench" >&2; exit 2; }
 
-$(BENCH_DIR)/naive.o: bench/naive.c bench/basenet.h bench/basenet_step.h bench/harness.h bench/baselines.h | bench-deps
+$(BENCH_DIR)/naive.o: bench/naive.c bench/naive_prod.h bench/basenet.h bench/basenet_step.h bench/harness.h bench/baselines.h | bench-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O3 -march=native -c $< -o $@
 
-$(BENCH_DIR)/openblas.o: bench/openblas.c bench/basenet.h bench/basenet_step.h bench/harness.h bench/baselines.h | bench-deps
+$(BENCH_DIR)/cnn_naive.o: bench/cnn_naive.c bench/naive_prod.h bench/basenet.h bench/cnn.h bench/cnn_step.h bench/harness.h bench/baselines.h | bench-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O3 -march=native -c $< -o $@
+
+$(BENCH_DIR)/openblas.o: bench/openblas.c bench/basenet.h bench/basenet_step.h bench/harness.h bench/baselines.h bench/cnn.h bench/cnn_step.h | bench-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(BENCH_BLAS_CFLAGS) -c $< -o $@
 
-$(BENCH_DIR)/%.o: bench/%.c bench/harness.h bench/baselines.h bench/basenet.h | bench-deps
+$(BENCH_DIR)/%.o: bench/%.c bench/harness.h bench/baselines.h bench/basenet.h bench/cnn.h | bench-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -c $< -o $@
 

@@ -1,6 +1,8 @@
 -- The image layers' functions: conv2d (with its fused activation), maxpool2d, avgpool2d and
 -- flatten, forward and backward, as portable C loops (the same text for every ISA: the
--- compilers vectorise the contiguous inner loops; no SIMD register tiles yet). Every size is
+-- compilers vectorise the contiguous inner loops). On an ISA with vectors conv2d's forward
+-- and backward come from gen/kernels/convtile.lua's register tiles instead (the loops here
+-- stay for the scalar ISA and for layers past its stack budget). Every size is
 -- a compile-time constant, only the row count n is a runtime bound; no malloc; every
 -- reduction in a fixed order, so a build gives the same bits on every run.
 --
@@ -15,6 +17,7 @@
 local emit = require "emit"
 local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
+local convtile = require "kernels.convtile"
 
 local M = {}
 
@@ -425,12 +428,14 @@ local function flatten_backward(s, mem, ctx)
 end
 
 function M.forward(s, mem, ctx)
+  if s.product and convtile.applies(ctx.isa, s.product) then return convtile.forward(s, mem, ctx) end
   if s.product then return conv_forward(s, mem, ctx) end
   if s.map.kind == "flatten" then return flatten_forward(s, mem, ctx) end
   return pool_forward(s, mem, ctx)
 end
 
 function M.backward(s, mem, ctx)
+  if s.product and convtile.applies(ctx.isa, s.product) then return convtile.backward(s, mem, ctx) end
   if s.product then return conv_backward(s, mem, ctx) end
   if s.map.kind == "flatten" then return flatten_backward(s, mem, ctx) end
   return pool_backward(s, mem, ctx)
