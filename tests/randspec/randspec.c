@@ -25,7 +25,7 @@
  * optional pooling first, 1-2 conv2d (1-8 out channels, kernel 1-7, stride 1-2, padding up
  * to K/2, bias on or off, some with an init scheme) each with an optional fused activation
  * and an optional max or average pooling (windows that tile the input), flatten,
- * then 1-2 linears and a loss; batch 1-16 (c03, c08: 1). c00..c04 force the corners
+ * then 1-2 linears and a loss; batch 1-16 (1 for c03, c08, ...). c00..c04 force the corners
  * (conv_forced). They come from their own stream (seeded from SEED), after the rNN, so adding
  * them left r00..r29 byte-identical.
  * A file is written only if its content changed (so make does not rebuild needlessly).
