@@ -43,10 +43,14 @@ ISA_CFLAGS_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
 HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
                $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx512))
 
-# The seeded random specs of tests/randspec (r00 r01 ... ), written with their descriptions
-# into RAND_DIR by mk/tests.mk and used by test-ref, test-net and test-isa.
+# The seeded random specs of tests/randspec (r00 r01 ... MLPs, c00 c01 ... image networks),
+# written with their descriptions into RAND_DIR by mk/tests.mk and used by test-ref, test-net
+# and test-isa. RAND_ALL: both kinds.
 RAND_COUNT := 30
 RAND_NAMES := $(wordlist 1,$(RAND_COUNT),$(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j))))
+RAND_CONV_COUNT := 8
+RAND_CONV_NAMES := $(wordlist 1,$(RAND_CONV_COUNT),$(foreach i,0 1,$(foreach j,0 1 2 3 4 5 6 7 8 9,c$(i)$(j))))
+RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)
 RAND_DIR   := $(BUILD)/tests/rand
 
 # Fragments append their test goals here; `make test` runs them all.

@@ -21,6 +21,17 @@ end
 -- (64-byte padded); RAM: its buffers in NAME_work (training: z, a, d named after their layer;
 -- inference: the slots, counted at the first layer that uses each). Inference has no
 -- backward column.
+-- A banner cell: "C×H×W" of an image (ASCII x), else the flat width.
+local function shape_cell(shape, width)
+  return shape and string.format("%dx%dx%d", shape[1], shape[2], shape[3]) or tostring(width)
+end
+
+-- An image layer's window in the banner: "conv2d k5 s1 p2", "maxpool2d k2 s2".
+local function window_label(kind, o)
+  if not o.kernel then return kind end
+  return string.format("%s k%d s%d%s", kind, o.kernel, o.stride, (o.padding or 0) > 0 and " p" .. o.padding or "")
+end
+
 local function banner_rows(g, sched, plan, inference)
   local head = {"layer", "shape", "params", "flash", "RAM", "fwd FLOPs", "bwd FLOPs", "code"}
   if inference then table.remove(head, 7) end
@@ -36,18 +47,19 @@ local function banner_rows(g, sched, plan, inference)
     rows[#rows + 1] = cells
   end
   for i, l in ipairs(g.layers) do
-    local kind, code = l.kind, l.op.kernels and "loops" or sched.style
+    local kind, code = window_label(l.kind, l.opts), l.op.kernels and "loops" or sched.style
     if l.op.role == "activation" then
       kind = l.op.shown(l.opts)
       code = g.layers[i - 1] and g.layers[i - 1].op.role == "product" and "fused" or "loops"
     end
     local fl, r = flash[l.index] or 0, ram[l.index] or 0
-    row({l.index .. " " .. kind, l.in_ .. " -> " .. l.out, emit.grouped(l.param_count),
+    row({l.index .. " " .. kind, shape_cell(l.in_shape, l.in_) .. " -> " .. shape_cell(l.shape, l.out),
+      emit.grouped(l.param_count),
       emit.grouped(fl), emit.grouped(r), emit.grouped(l.flops_fwd), emit.grouped(l.flops_bwd), code})
     tp, tf, tb, tfl, tr = tp + l.param_count, tf + l.flops_fwd, tb + l.flops_bwd, tfl + fl, tr + r
   end
   if not inference then rows[#rows + 1] = {"loss " .. g.loss, g.output .. " -> 1", "", "", "", "", "", "loops"} end
-  row({"total", g.input .. " -> " .. g.output, emit.grouped(tp), emit.grouped(tfl), emit.grouped(tr),
+  row({"total", shape_cell(g.input_shape, g.input) .. " -> " .. g.output, emit.grouped(tp), emit.grouped(tfl), emit.grouped(tr),
        emit.grouped(tf), emit.grouped(tb), ""})
   return emit.table(rows)
 end
@@ -97,6 +109,11 @@ local function backward_steps(g, sched, plan, base, ctx)
   end
 end
 
+-- An image shape {C, H, W} as the body of a C array initializer; zeros when flat (nil).
+local function shape_c(s)
+  return s and string.format("%d, %d, %d", s[1], s[2], s[3]) or "0, 0, 0"
+end
+
 function M.build(g, sched, plan, isa, opts)
   local o = g.optimizer
   local ctx = {
@@ -119,7 +136,9 @@ function M.build(g, sched, plan, isa, opts)
     local product = l.op.role == "product"
     ctx.layers[i] = {kind = l.kind, in_ = l.in_, out = l.out, shift = l.opts.shift or 0,
                      slope = l.opts.slope or 0, weight = product and l.weight or -1,
-                     bias = product and l.bias or -1}
+                     bias = product and l.bias or -1,
+                     kernel = l.opts.kernel or 0, stride = l.opts.stride or 0, padding = l.opts.padding or 0,
+                     in_shape = shape_c(l.in_shape), out_shape = shape_c(l.shape)}
   end
   -- the tensors NAME_train_step updates after the tiles (those the kernels do not), as
   -- vopt_tensor calls (gen/optim/vector.lua)

@@ -27,13 +27,13 @@ ISA_GCC_avx2   := gcc $(ISA_CFLAGS_avx2)
 ISA_GCC_avx512 := gcc $(ISA_CFLAGS_avx512)
 ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
 
-# specs/*.lua (described in tests/net/desc/), the random specs (RAND_NAMES in the Makefile:
-# $(RAND_DIR)/rNN.lua + .desc, written by mk/tests.mk's randspec rule) plus shapes of our own
+# specs/*.lua (described in tests/net/desc/), the random specs (RAND_ALL in the Makefile:
+# $(RAND_DIR)/rNN.lua and cNN.lua + .desc, written by mk/tests.mk's randspec rule) plus shapes of our own
 # in tests/isa/specs/ (batch 1: the B = 1 streams of gen/kernels/stream.lua)
 ISA_SPECS := $(basename $(notdir $(wildcard specs/*.lua)))
 ISA_OWN   := $(basename $(notdir $(wildcard tests/isa/specs/*.lua)))
-isa_spec = $(if $(filter $(1),$(RAND_NAMES)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
-isa_desc = $(if $(filter $(1),$(RAND_NAMES)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
+isa_spec = $(if $(filter $(1),$(RAND_ALL)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
+isa_desc = $(if $(filter $(1),$(RAND_ALL)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
 
 $(ISA_T)/test_isa: tests/isa/test_isa.c tests/ref/ref.c tests/ref/ref.h tests/ref/rng.h
 	@mkdir -p $(@D)
@@ -56,7 +56,7 @@ $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c te
 $(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
 	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin
 endef
-$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_NAMES),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
+$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
 
 # Tuned variants: tests/isa/tune/SPEC.ISA.tune (hand-written tilings other than the defaults,
 # `gen --tune`) builds SPEC for ISA a second time as ISA-tuned; it runs through test_isa like
@@ -84,7 +84,7 @@ $(ISA_T)/$(2)-tuned/$(1)/run1.bin: $(ISA_T)/$(2)-tuned/$(1)/isa_dump $(ISA_T)/$(
 endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_TUNED_RULES,$(s),$(i)))))
 
-ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_NAMES))
+ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL))
 .PHONY: $(ISA_RUNS)
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(i)-tuned/$(s)/run1.bin)))
 $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/%/run1.bin)
@@ -95,4 +95,4 @@ $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/
 	rc=$$?; echo "== isa $* [$(TEST_ISAS)$(if $(call isa_tuned,$*), + tuned: $(strip $(call isa_tuned,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
 
 test-isa: $(ISA_RUNS)
-	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) batch-1 + $(words $(RAND_NAMES)) random) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"
+	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) batch-1 + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"

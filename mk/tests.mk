@@ -41,7 +41,8 @@ REF_VARIANTS := clang gcc clang-san
 # out: with random weights ~10 % of its sampled coordinates move a relu or max-pool kink (more
 # than the 5 % the check allows); its layer kinds are checked on every coordinate of
 # test_ref.c's conv nets, and test-net compares the generated mnist_cnn with the reference.
-REF_DESCS_NEW = tests/golden/specs/conv_ce.desc tests/golden/specs/bn_ce.desc tests/golden/specs/traj_bn.desc
+REF_DESCS_NEW = tests/golden/specs/conv_ce.desc $(foreach s,$(RAND_CONV_NAMES),$(RAND_DIR)/$(s).desc) \
+                tests/golden/specs/bn_ce.desc tests/golden/specs/traj_bn.desc
 REF_DESCS     = $(filter-out tests/net/desc/mnist_cnn.desc $(REF_DESCS_NEW),$(wildcard tests/net/desc/*.desc) \
                   $(wildcard tests/golden/specs/*.desc)) \
                 $(foreach s,$(RAND_NAMES),$(RAND_DIR)/$(s).desc) $(REF_DESCS_NEW)
@@ -72,7 +73,7 @@ $(TESTS_DIR)/randspec: tests/randspec/randspec.c
 	$(CC) $(WARN) -O1 -o $@ $<
 $(RAND_DIR)/stamp: $(TESTS_DIR)/randspec
 	@mkdir -p $(@D)
-	$(TESTS_DIR)/randspec $(RAND_DIR) $(RAND_COUNT)
+	$(TESTS_DIR)/randspec $(RAND_DIR) $(RAND_COUNT) 20261129 $(RAND_CONV_COUNT)
 	@touch $@
 $(RAND_DIR)/%.lua $(RAND_DIR)/%.desc: $(RAND_DIR)/stamp ;
 
@@ -109,13 +110,13 @@ $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NE
 endef
 
 $(foreach s,$(SPEC_NAMES),$(eval $(call NET_RULES,$(s),specs/$(s).lua,$(wildcard tests/net/desc/$(s).desc))))
-$(foreach s,$(RAND_NAMES),$(eval $(call NET_RULES,$(s),$(RAND_DIR)/$(s).lua,$(RAND_DIR)/$(s).desc)))
+$(foreach s,$(RAND_ALL),$(eval $(call NET_RULES,$(s),$(RAND_DIR)/$(s).lua,$(RAND_DIR)/$(s).desc)))
 $(foreach s,$(TRAJ_NAMES),$(eval $(call NET_RULES,$(s),tests/golden/specs/$(s).lua,tests/golden/specs/$(s).desc)))
-$(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_BIN_RULE,$(s),$(v)))))
+$(foreach s,$(SPEC_NAMES) $(RAND_ALL) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_BIN_RULE,$(s),$(v)))))
 
 # run-net/<id>/<variant>, run-golden/<id>/<variant>: run one binary, print its output in one piece
 GOLD_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/golden/*/net.desc))))
-RUN_NET    := $(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),run-net/$(s)/$(v)))
+RUN_NET    := $(foreach s,$(SPEC_NAMES) $(RAND_ALL) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),run-net/$(s)/$(v)))
 RUN_GOLD   := $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),run-golden/$(s)/$(v)))
 .PHONY: $(RUN_NET) $(RUN_GOLD)
 golden_args = --only-golden $(if $(filter traj_%,$(1)),--traj tests/golden/$(1),--golden tests/golden/$(1))
@@ -127,7 +128,7 @@ run-$(1)/$(2)/$(3): $(NET_T)/$(2)/$(3)/net_test
 	$(TEST_RUN) $$< $(if $(NET_DESC_$(2)),--desc $(NET_DESC_$(2))) $(4) > $$$$log 2>&1; \
 	rc=$$$$?; echo "== $(1) $(2) [$(ISA) $(3)]"; cat $$$$log; exit $$$$rc
 endef
-$(foreach s,$(SPEC_NAMES) $(RAND_NAMES) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
+$(foreach s,$(SPEC_NAMES) $(RAND_ALL) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
 $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,golden,$(s),$(v),$(call golden_args,$(s))))))
 
 # The harness must be able to fail: tests/net/mock/mock.c is a hand-written network with the
@@ -158,7 +159,7 @@ test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m))
 
 test-net: $(RUN_NET) $(if $(filter scalar,$(ISA)),test-net-mutants)
 	@tests/net/summary.sh "test-net [$(ISA)]" $(foreach r,$(RUN_NET),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/net.log)
-	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random specs + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS))"
+	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random MLPs + $(RAND_CONV_COUNT) random conv nets + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS))"
 test-golden: $(RUN_GOLD)
 	@tests/net/summary.sh "test-golden [$(ISA)]" $(foreach r,$(RUN_GOLD),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/golden.log)
 	@echo "test-golden [$(ISA)]: $(words $(RUN_GOLD)) runs passed ($(GOLD_NAMES), variants: $(NET_VARIANTS))"

@@ -74,7 +74,10 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < NETM(LAYER_COUNT); i++) {
     const NET(layer_info) *l = &NET(layers)[i];
-    cr_net_layer c = {l->kind, l->in, l->out, l->shift, l->weight, l->bias, l->slope};
+    cr_net_layer c = {l->kind,    l->in,     l->out, l->shift, l->weight, l->bias, l->slope,
+                      l->kernel,  l->stride, l->padding,
+                      {l->in_shape[0], l->in_shape[1], l->in_shape[2]},
+                      {l->out_shape[0], l->out_shape[1], l->out_shape[2]}};
     layers[i] = c;
   }
   cr_net net = {

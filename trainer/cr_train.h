@@ -87,11 +87,13 @@ typedef struct {
 } cr_net_tensor;
 
 typedef struct {
-  const char *kind;        /* "linear", "relu", "leaky_relu", "tanh", "sigmoid" */
+  const char *kind;        /* "linear", "relu", ..., "conv2d", "maxpool2d", "avgpool2d", "flatten" */
   int in, out;
   float shift;             /* relu: added after max(x, 0) */
   int weight, bias;        /* tensor indices or -1 */
   float slope;             /* leaky_relu: the negative slope; else 0 */
+  int kernel, stride, padding;   /* conv2d, pooling (padding: conv2d); else 0 */
+  int in_shape[3], out_shape[3]; /* C, H, W of an image in/out; 0s when flat */
 } cr_net_layer;
 
 typedef struct {

@@ -126,10 +126,32 @@ uint64_t tr_seed(const opts *o) { return o->seed_set ? o->seed : 1; }
 
 /* ------------------------------------------------------------------ help */
 
+/* One line per layer of NAME_layers[]: its kind, and for image layers the shapes C×H×W
+ * and the window (kernel, stride, padding). */
+static void print_layers(const cr_net *net) {
+  printf("layers:\n");
+  for (int l = 0; l < net->layer_count; l++) {
+    const cr_net_layer *L = &net->layers[l];
+    const int *i = L->in_shape, *s = L->out_shape;
+    char in[48], out[48];
+    if (i[0]) snprintf(in, sizeof in, "%dx%dx%d", i[0], i[1], i[2]);
+    else snprintf(in, sizeof in, "%d", L->in);
+    if (s[0]) snprintf(out, sizeof out, "%dx%dx%d", s[0], s[1], s[2]);
+    else snprintf(out, sizeof out, "%d", L->out);
+    if (L->kernel)
+      printf("  %2d %-10s %10s -> %-10s kernel %d stride %d padding %d\n", l, L->kind, in, out,
+             L->kernel, L->stride, L->padding);
+    else
+      printf("  %2d %-10s %10s -> %s\n", l, L->kind, in, out);
+  }
+  printf("\n");
+}
+
 static void print_overview(const cr_net *net, const opts *o) {
   printf("%s — trainer for the network '%s' (%d -> %d, %s, %s), generated from %s\n\n",
          o->prog, net->name, net->in, net->out, net->classifier ? "cross-entropy" : "MSE",
          net->isa, net->spec);
+  print_layers(net);
   printf("usage: %s COMMAND [options]    (%s COMMAND --help for its options)\n\n", o->prog,
          o->prog);
   for (size_t i = 0; i < NCMDS; i++) printf("  %-12s %s\n", cmds[i].name, cmds[i].what);

@@ -86,8 +86,24 @@ int tr_resolve_data(const opts *o, datapaths *p, int need_train) {
   return 0;
 }
 
-/* The rows of d have the network's input width and at least one sample. 0 ok, 2 bad. */
+/* An image network's input against the samples' own 2-D shape (IDX [n][rows][cols], .npy
+ * [n][a][b]; rows 1 when the file gives none): the values match in count but not in
+ * layout, e.g. 14x56 images for a 1x28x28 network. H×W with one channel or C×(H·W) pass. */
+static int wrong_layout(const cr_net *net, const cr_dataset *d) {
+  const int *s = net->in_shape;
+  if (!s[0] || d->rows <= 1) return 0;
+  return !(s[0] == 1 && d->rows == s[1] && d->cols == s[2]) && !(d->rows == s[0] && d->cols == s[1] * s[2]);
+}
+
+/* The rows of d have the network's input width (and an image network's layout, where the
+ * file gives one) and at least one sample. 0 ok, 2 bad. */
 static int check_rows(const cr_net *net, const opts *o, cr_dataset *d, const char *x) {
+  if (d->dim == (size_t)net->in && wrong_layout(net, d)) {
+    tr_fail(o, 2, "%s: samples are %dx%d images, network %s takes %dx%dx%d images", x, d->rows,
+            d->cols, net->name, net->in_shape[0], net->in_shape[1], net->in_shape[2]);
+    cr_dataset_free(d);
+    return 2;
+  }
   if (d->dim != (size_t)net->in) {
     if (net->in_shape[0])
       tr_fail(o, 2, "%s: samples have %zu values, network %s takes %dx%dx%d images (%d values)", x, d->dim,

@@ -23,14 +23,22 @@ static const struct {
 };
 #define NSCHEMES (sizeof report_schemes / sizeof report_schemes[0])
 
-/* Every layer is "linear" or an activation the naive forward knows. 0 ok, 1 (printed)
- * otherwise, before anything is printed: a kind new to the generator gets an error here,
- * not wrong numbers. */
+static int is_kind(const cr_net_layer *L, const char *k) { return !strcmp(L->kind, k); }
+
+/* The layers with a naive forward here besides the activations: products and image maps. */
+static int is_structural(const cr_net_layer *L) {
+  return is_kind(L, "linear") || is_kind(L, "conv2d") || is_kind(L, "maxpool2d") ||
+         is_kind(L, "avgpool2d") || is_kind(L, "flatten");
+}
+
+/* Every layer is one the naive forward knows (is_structural or an activation). 0 ok, 1
+ * (printed) otherwise, before anything is printed: a kind new to the generator gets an
+ * error here, not wrong numbers. */
 static int check_kinds(const cr_net *net, const opts *o) {
   cr_err e = {{0}};
   for (int l = 0; l < net->layer_count; l++) {
     const cr_net_layer *L = &net->layers[l];
-    if (strcmp(L->kind, "linear") != 0 && cr_naive_activation(NULL, NULL, 0, L, &e) != 0)
+    if (!is_structural(L) && cr_naive_activation(NULL, NULL, 0, L, &e) != 0)
       return tr_fail(o, 1, "layer %d: %s", l, e.msg);
   }
   return 0;
@@ -38,12 +46,62 @@ static int check_kinds(const cr_net *net, const opts *o) {
 
 /* The label of layer l in the table. */
 static void layer_label(const cr_net_layer *L, int l, char *what, size_t cap) {
-  if (!strcmp(L->kind, "linear")) snprintf(what, cap, "%d linear %d->%d", l, L->in, L->out);
-  else if (!strcmp(L->kind, "relu") && L->shift != 0.0f)
+  const int *i = L->in_shape, *s = L->out_shape;
+  if (is_kind(L, "linear")) snprintf(what, cap, "%d linear %d->%d", l, L->in, L->out);
+  else if (is_kind(L, "conv2d") || is_kind(L, "maxpool2d") || is_kind(L, "avgpool2d"))
+    snprintf(what, cap, "%d %s %dx%dx%d->%dx%dx%d", l, L->kind, i[0], i[1], i[2], s[0], s[1], s[2]);
+  else if (is_kind(L, "relu") && L->shift != 0.0f)
     snprintf(what, cap, "%d relu (shift %g)", l, (double)L->shift);
-  else if (!strcmp(L->kind, "leaky_relu"))
+  else if (is_kind(L, "leaky_relu"))
     snprintf(what, cap, "%d leaky_relu (slope %g)", l, (double)L->slope);
   else snprintf(what, cap, "%d %s", l, L->kind);
+}
+
+/* ---- naive image layers (rows [C][H][W], torch's formulas; the weight [C·K·K][O]) ---- */
+
+static void naive_conv2d(float *y, const float *x, const float *w, const float *b, int rows,
+                         const cr_net_layer *L) {
+  int C = L->in_shape[0], H = L->in_shape[1], W = L->in_shape[2];
+  int O = L->out_shape[0], OH = L->out_shape[1], OW = L->out_shape[2];
+  int K = L->kernel, S = L->stride, P = L->padding;
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * L->in;
+    float *yr = y + (size_t)r * L->out;
+    for (int o = 0; o < O; o++)
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          float acc = b ? b[o] : 0.0f;
+          for (int c = 0; c < C; c++)
+            for (int ky = 0; ky < K; ky++)
+              for (int kx = 0; kx < K; kx++) {
+                int iy = oy * S + ky - P, ix = ox * S + kx - P;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;   /* zero padding */
+                acc += xr[((size_t)c * H + iy) * W + ix] * w[(size_t)((c * K + ky) * K + kx) * O + o];
+              }
+          yr[((size_t)o * OH + oy) * OW + ox] = acc;
+        }
+  }
+}
+
+/* max or mean over each K×K window (no padding) */
+static void naive_pool(float *y, const float *x, int rows, const cr_net_layer *L, int max) {
+  int C = L->in_shape[0], H = L->in_shape[1], W = L->in_shape[2];
+  int OH = L->out_shape[1], OW = L->out_shape[2], K = L->kernel, S = L->stride;
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < C; c++) {
+      const float *xc = x + (size_t)r * L->in + (size_t)c * H * W;
+      float *yc = y + (size_t)r * L->out + (size_t)c * OH * OW;
+      for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+          float acc = max ? xc[(size_t)oy * S * W + (size_t)ox * S] : 0.0f;
+          for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+              float v = xc[(size_t)(oy * S + ky) * W + (size_t)(ox * S + kx)];
+              acc = max ? (v > acc ? v : acc) : acc + v;
+            }
+          yc[(size_t)oy * OW + ox] = max ? acc : acc / (float)(K * K);
+        }
+    }
 }
 
 /* Every weight drawn with the scheme (biases zero), from the init stream of seed. */
@@ -69,19 +127,25 @@ static void forward_rows(const cr_net *net, void *params, float *a, float *b, in
   int width = net->in;
   for (int l = 0; l < net->layer_count; l++) {
     const cr_net_layer *L = &net->layers[l];
-    if (!strcmp(L->kind, "linear")) {
+    if (is_kind(L, "linear") || is_kind(L, "conv2d")) {
       const float *w = tr_tensor_ptr(params, &net->tensors[L->weight]);
       const float *bias = L->bias >= 0 ? tr_tensor_ptr(params, &net->tensors[L->bias]) : NULL;
-      cr_naive_linear(b, a, w, bias, rows, L->in, L->out);
+      if (is_kind(L, "linear")) cr_naive_linear(b, a, w, bias, rows, L->in, L->out);
+      else naive_conv2d(b, a, w, bias, rows, L);
       width = L->out;
+    } else if (is_kind(L, "maxpool2d") || is_kind(L, "avgpool2d")) {
+      naive_pool(b, a, rows, L, is_kind(L, "maxpool2d"));
+      width = L->out;
+    } else if (is_kind(L, "flatten")) {
+      memcpy(b, a, sizeof(float) * (size_t)rows * (size_t)width);   /* same values, flat */
     } else {
       cr_naive_activation(b, a, (size_t)rows * (size_t)width, L, NULL); /* kinds checked */
     }
-    char what[64];
+    char what[80];
     layer_label(L, l, what, sizeof what);
     double mu, sd;
     cr_mean_std(b, (size_t)rows * (size_t)width, &mu, &sd);
-    printf("%-17s %-26s %10.4g %10.4g\n", l == 0 ? label : "", what, mu, sd);
+    printf("%-17s %-34s %10.4g %10.4g\n", l == 0 ? label : "", what, mu, sd);
     float *tmp = a;
     a = b, b = tmp;
   }
@@ -137,6 +201,60 @@ static int network_table(const cr_net *net, const opts *o, const cr_dataset *va,
   return rc;
 }
 
+/* The torch shape of weight tensor ti from the layer table: [O][C][K][K] for a conv,
+ * [out][in] for a linear (the export writes the same values as [O][C·K·K]). */
+static void torch_shape(const cr_net *net, int ti, char *buf, size_t cap) {
+  snprintf(buf, cap, "?");
+  for (int l = 0; l < net->layer_count; l++) {
+    const cr_net_layer *L = &net->layers[l];
+    if (L->weight != ti) continue;
+    if (is_kind(L, "conv2d"))
+      snprintf(buf, cap, "%dx%dx%dx%d", L->out_shape[0], L->in_shape[0], L->kernel, L->kernel);
+    else snprintf(buf, cap, "%dx%d", L->out, L->in);
+  }
+}
+
+/* The std of every weight tensor as drawn by each scheme (the same draws as the table above),
+ * beside its torch shape and its fans: the tensor table's, which for a conv weight are torch's
+ * _calculate_fan_in_and_fan_out (C·K·K and O·K·K), for a linear one in and out
+ * (tests/trainer/check_init_fans.py checks them with torch). 0 ok, 1 failed (printed). */
+static int weight_table(const cr_net *net, const opts *o) {
+  float *params = malloc(net->params_bytes);
+  double *sd = malloc(sizeof(double) * NSCHEMES * (size_t)net->tensor_count);
+  int rc = params && sd ? 0 : tr_fail(o, 1, "out of memory");
+  cr_err e = {{0}};
+  for (size_t s = 0; s < NSCHEMES && !rc; s++) {
+    if (init_weights(net, params, s, tr_seed(o), &e) != 0) {
+      rc = tr_fail(o, 1, "%s", e.msg);
+      break;
+    }
+    for (int i = 0; i < net->tensor_count; i++) {
+      const cr_net_tensor *t = &net->tensors[i];
+      double mu;
+      if (tr_tensor_role(net, i) == 1)
+        cr_mean_std(tr_tensor_ptr(params, t), (size_t)t->rows * (size_t)t->cols, &mu, &sd[s * (size_t)net->tensor_count + (size_t)i]);
+    }
+  }
+  if (!rc) {
+    printf("\nweight std as drawn (fans: conv C*K*K and O*K*K, linear in and out, as torch's "
+           "_calculate_fan_in_and_fan_out)\n%-10s %-12s %7s %7s", "tensor", "torch shape", "fan_in",
+           "fan_out");
+    for (size_t s = 0; s < NSCHEMES; s++) printf(" %16s", report_schemes[s].label);
+    printf("\n");
+    for (int i = 0; i < net->tensor_count; i++) {
+      const cr_net_tensor *t = &net->tensors[i];
+      if (tr_tensor_role(net, i) != 1) continue;
+      char shape[64];
+      torch_shape(net, i, shape, sizeof shape);
+      printf("%-10s %-12s %7d %7d", t->name, shape, t->fan_in, t->fan_out);
+      for (size_t s = 0; s < NSCHEMES; s++) printf(" %16.5g", sd[s * (size_t)net->tensor_count + (size_t)i]);
+      printf("\n");
+    }
+  }
+  free(params), free(sd);
+  return rc;
+}
+
 int tr_cmd_report(const cr_net *net, const opts *o) {
   datapaths dp;
   int rc = tr_resolve_data(o, &dp, !o->no_norm);
@@ -152,10 +270,10 @@ int tr_cmd_report(const cr_net *net, const opts *o) {
          (double)mean, (double)std);
   printf("weights drawn with each scheme (kaiming: PyTorch's default gain sqrt 2), biases zero, "
          "seed %llu\n\n", (unsigned long long)seed);
-  printf("%-17s %-26s %10s %10s\n", "scheme", "after layer", "mean", "std");
+  printf("%-17s %-34s %10s %10s\n", "scheme", "after layer", "mean", "std");
   rc = network_table(net, o, &va, rows);
   cr_dataset_free(&va);
-  if (rc) return rc;
+  if (rc || (rc = weight_table(net, o))) return rc;
   printf("\n");
   cr_err e = {{0}};
   if (cr_deep_stack_report(stdout, seed, &e) != 0) return tr_fail(o, 1, "%s", e.msg);

@@ -40,3 +40,5 @@ cat <<EOF
 EOF
 # the layer table's leaky_relu slope (net_test.c checks it against the description)
 if grep -q '[[:space:]]float slope;' "$1"; then echo '#define NET_LAYER_HAS_SLOPE 1'; fi
+# the layer table's image fields (kernel, stride, padding, in/out C×H×W), checked likewise
+if grep -q '[[:space:]]int kernel, stride, padding;' "$1"; then echo '#define NET_LAYER_HAS_IMAGE 1'; fi

@@ -8,6 +8,8 @@
  *     #define NET_LOSS_MSE 1  or  #define NET_LOSS_CE 1
  *     #define NET_OPT_SGD 1 / NET_OPT_ADAM 1 / NET_OPT_ADAMW 1
  *     #define NET_LAYER_HAS_SLOPE 1   (NAME_layer_info declares `float slope;`)
+ *     #define NET_LAYER_HAS_IMAGE 1   (NAME_layer_info declares kernel, stride, padding,
+ *                                      in_shape[3], out_shape[3])
  * and -DEXPECT_ISA='"scalar"'. Linked with NAME.c, tests/ref/ref.c and libcr.a (.npy).
  * -DNET_MINICHECK uses tests/net/minicheck.h instead of libcheck, -DNET_NO_GOLDEN leaves
  * out the PyTorch tests and libcr (for a cross-compiled target that has neither).
@@ -647,6 +649,19 @@ START_TEST(test_metadata)
       }
       continue;
     }
+#ifdef NET_LAYER_HAS_IMAGE
+    /* image layers: the window and the C×H×W shapes in and out (0s where flat) */
+    int window = L->kind == REF_CONV2D || L->kind == REF_MAXPOOL2D || L->kind == REF_AVGPOOL2D;
+    int k = window ? L->kernel : 0, s = window ? L->stride : 0, p = L->kind == REF_CONV2D ? L->pad : 0;
+    ck_assert_msg(li->kernel == k && li->stride == s && li->padding == p,
+                  "layers[%d] (%s): kernel %d stride %d padding %d, description %d %d %d", l, li->kind,
+                  li->kernel, li->stride, li->padding, k, s, p);
+    ck_assert_msg(li->in_shape[0] == L->ic && li->in_shape[1] == L->ih && li->in_shape[2] == L->iw &&
+                  li->out_shape[0] == L->c && li->out_shape[1] == L->h && li->out_shape[2] == L->w,
+                  "layers[%d] (%s): shapes %dx%dx%d -> %dx%dx%d, description %dx%dx%d -> %dx%dx%d", l, li->kind,
+                  li->in_shape[0], li->in_shape[1], li->in_shape[2], li->out_shape[0], li->out_shape[1],
+                  li->out_shape[2], L->ic, L->ih, L->iw, L->c, L->h, L->w);
+#endif
     if (L->kind != REF_LINEAR && L->kind != REF_CONV2D) {
       ck_assert_msg(li->weight == -1 && li->bias == -1, "layers[%d] (%s) has tensors %d %d", l, li->kind,
                     li->weight, li->bias);
@@ -785,7 +800,12 @@ static void net_from_metadata(void)
   for (int l = 0; l < net.nlayers; l++) {
     const F(layer_info) *li = &F(layers)[l];
     int kind = 0;
-    for (int k = REF_LINEAR; k <= REF_SIGMOID; k++)
+#ifdef NET_LAYER_HAS_IMAGE
+    const int last_kind = REF_FLATTEN;   /* the image layers' window and shapes are in the table */
+#else
+    const int last_kind = REF_SIGMOID;
+#endif
+    for (int k = REF_LINEAR; k <= last_kind; k++)
       if (!strcmp(li->kind, ref_kind_name(k))) kind = k;
     if (!kind) {
       fprintf(stderr, "%s: layers[%d].kind '%s' is unknown to the reference\n", STR(NET), l, li->kind);
@@ -803,6 +823,12 @@ static void net_from_metadata(void)
     net.layer[l].kind = kind;
     net.layer[l].out = li->out;
     net.layer[l].shift = li->shift;
+#ifdef NET_LAYER_HAS_IMAGE
+    if (l == 0) net.in_c = li->in_shape[0], net.in_h = li->in_shape[1], net.in_w = li->in_shape[2];
+    net.layer[l].out_c = li->out_shape[0];
+    net.layer[l].kernel = li->kernel, net.layer[l].stride = li->stride, net.layer[l].pad = li->padding;
+    net.layer[l].nobias = kind == REF_CONV2D && li->bias < 0;
+#endif
   }
   opt_t s;
   F(opt_init)(&s);

@@ -653,5 +653,67 @@ if expect_rc t_bnfull 0 && expect_rc t_bnres 0; then
   else bad "seeds 7 and 8 gave the same checkpoint"; fi
 fi
 
+# the layer table's image fields: --help lists every layer with its shapes and window
+run t_cnnhelp "$cnn" --help
+expect_rc t_cnnhelp 0 &&
+  if grep -Eq '^ +0 conv2d +1x28x28 -> 6x28x28 +kernel 5 stride 1 padding 2$' "$tmp/t_cnnhelp.out" &&
+     grep -Eq '^ +5 maxpool2d +16x10x10 -> 16x5x5 +kernel 2 stride 2 padding 0$' "$tmp/t_cnnhelp.out" &&
+     grep -Eq '^ +6 flatten +16x5x5 -> 400$' "$tmp/t_cnnhelp.out"; then
+    ok "conv net: --help lists the layers with C×H×W shapes, kernel, stride, padding"
+  else bad "conv net: --help layer list" "$(grep -A13 '^layers:' "$tmp/t_cnnhelp.out")"; fi
+
+# init report of the conv net: naive conv/pool forward from the layer table, the weight table's
+# fans and stds against PyTorch (C·K·K and O·K·K for a conv weight)
+run t_cnnrep "$cnn" init-report --data "$tiny" --rows 100
+if expect_rc t_cnnrep 0; then
+  k=$(awk '$1 == "simple_kaiming" && $3 == "conv2d" { print $NF; exit }' "$tmp/t_cnnrep.out")
+  if grep -q '^ *5 maxpool2d 16x10x10->16x5x5 ' "$tmp/t_cnnrep.out" &&
+     awk -v k="$k" 'BEGIN { exit !(k > 0.5 && k < 2) }'; then
+    ok "conv net: init report runs every layer (simple_kaiming std after conv 0: $k)"
+  else bad "conv net: init report" "$(head -20 "$tmp/t_cnnrep.out")"; fi
+  if /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null && [ -f "$tmp/cnnw/0.weight.npy" ]; then
+    if /usr/bin/python3 "$(dirname "$0")/check_init_fans.py" "$tmp/t_cnnrep.out" "$tmp/cnnw" >"$tmp/fans.out" 2>&1; then
+      ok "conv net: init report's fans and weight stds match PyTorch ($(head -1 "$tmp/fans.out"))"
+    else bad "conv net: init report vs PyTorch" "$(cat "$tmp/fans.out")"; fi
+  else
+    skipped "init report vs PyTorch" "no torch or no export"
+  fi
+fi
+
+# image data that does not fit the network's {1, 28, 28}: one line, exit 2, no predictions
+idx_images() {   # idx_images FILE N ROWS COLS: an IDX image file of zero pixels
+  printf '\000\000\010\003' >"$1"
+  for v in "$2" "$3" "$4"; do
+    printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $((v >> 24 & 255)) $((v >> 16 & 255)) $((v >> 8 & 255)) $((v & 255)))" >>"$1"
+  done
+  head -c $(($2 * $3 * $4)) /dev/zero >>"$1"
+}
+idx_images "$tmp/x32.idx" 2 32 32
+run t_idx32 "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x32.idx"
+expect_rc t_idx32 2 && [ ! -s "$tmp/t_idx32.out" ] &&
+  one_line_matching t_idx32 "x32\.idx: samples have 1024 values, network mnist_cnn takes 1x28x28 images \(784 values\)" &&
+  ok "conv net: 32x32 IDX images refused with one line (exit 2)"
+idx_images "$tmp/x14.idx" 2 14 56
+run t_idx14 "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x14.idx"
+expect_rc t_idx14 2 && [ ! -s "$tmp/t_idx14.out" ] &&
+  one_line_matching t_idx14 "x14\.idx: samples are 14x56 images, network mnist_cnn takes 1x28x28 images" &&
+  ok "conv net: 14x56 IDX images (784 values, wrong layout) refused with one line (exit 2)"
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  /usr/bin/python3 -c 'import numpy as np, sys
+x = np.load(sys.argv[1]).reshape(-1, 1, 28, 28); np.save(sys.argv[2], x)
+np.save(sys.argv[3], np.zeros((4, 3, 32, 32), np.float32))' "$tiny/valid-x.npy" "$tmp/x4d.npy" "$tmp/rgb.npy"
+  run t_rgb "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/rgb.npy"
+  expect_rc t_rgb 2 && [ ! -s "$tmp/t_rgb.out" ] &&
+    one_line_matching t_rgb "rgb\.npy: samples have 3072 values, network mnist_cnn takes 1x28x28 images \(784 values\)" &&
+    ok "conv net: a (4, 3, 32, 32) .npy refused with one line (exit 2)"
+  run t_x4d "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x4d.npy"
+  run t_x3d "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tiny/valid-x.npy"
+  if expect_rc t_x4d 0 && [ -s "$tmp/t_x4d.out" ] && cmp -s "$tmp/t_x4d.out" "$tmp/t_x3d.out"; then
+    ok "conv net: a (N, 1, 28, 28) .npy predicts as the (N, 28, 28) one"
+  else bad "conv net: (N, 1, 28, 28) .npy" "$(cat "$tmp/t_x4d.err")"; fi
+else
+  skipped "conv net: .npy image shapes" "no numpy"
+fi
+
 echo "trainer: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

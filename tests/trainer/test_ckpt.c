@@ -432,25 +432,25 @@ START_TEST(naive_activations) {
   const float x[4] = {-2.0f, -0.5f, 0.0f, 1.5f};
   float y[4];
   cr_err e = {{0}};
-  cr_net_layer relu = {"relu", 4, 4, 0.25f, -1, -1, 0.0f};
+  cr_net_layer relu = {.kind = "relu", .in = 4, .out = 4, .shift = 0.25f, .weight = -1, .bias = -1, .slope = 0.0f};
   ck_assert_int_eq(cr_naive_activation(y, x, 4, &relu, &e), 0);
   ck_assert(y[0] == 0.25f && y[1] == 0.25f && y[2] == 0.25f && y[3] == 1.75f);
-  cr_net_layer leaky = {"leaky_relu", 4, 4, 0.0f, -1, -1, 0.1f};
+  cr_net_layer leaky = {.kind = "leaky_relu", .in = 4, .out = 4, .shift = 0.0f, .weight = -1, .bias = -1, .slope = 0.1f};
   ck_assert_int_eq(cr_naive_activation(y, x, 4, &leaky, &e), 0);
   ck_assert(y[0] == 0.1f * -2.0f && y[1] == 0.1f * -0.5f && y[2] == 0.0f && y[3] == 1.5f);
-  cr_net_layer th = {"tanh", 4, 4, 0.0f, -1, -1, 0.0f};
+  cr_net_layer th = {.kind = "tanh", .in = 4, .out = 4, .shift = 0.0f, .weight = -1, .bias = -1, .slope = 0.0f};
   ck_assert_int_eq(cr_naive_activation(y, x, 4, &th, &e), 0);
   for (int i = 0; i < 4; i++) ck_assert_float_eq_tol(y[i], (float)tanh(x[i]), 1e-6f);
-  cr_net_layer sg = {"sigmoid", 4, 4, 0.0f, -1, -1, 0.0f};
+  cr_net_layer sg = {.kind = "sigmoid", .in = 4, .out = 4, .shift = 0.0f, .weight = -1, .bias = -1, .slope = 0.0f};
   ck_assert_int_eq(cr_naive_activation(y, x, 4, &sg, &e), 0);
   for (int i = 0; i < 4; i++) ck_assert_float_eq_tol(y[i], (float)(1 / (1 + exp(-x[i]))), 1e-6f);
   ck_assert(y[2] == 0.5f);
-  cr_net_layer gelu = {"gelu", 4, 4, 0.0f, -1, -1, 0.0f};
+  cr_net_layer gelu = {.kind = "gelu", .in = 4, .out = 4, .shift = 0.0f, .weight = -1, .bias = -1, .slope = 0.0f};
   y[0] = 42.0f;
   ck_assert_int_eq(cr_naive_activation(y, x, 4, &gelu, &e), -1);
   ck_assert_msg(strstr(e.msg, "kind 'gelu' is not an activation"), "%s", e.msg);
   ck_assert(y[0] == 42.0f);
-  cr_net_layer lin = {"linear", 4, 4, 0.0f, 0, 1, 0.0f};
+  cr_net_layer lin = {.kind = "linear", .in = 4, .out = 4, .shift = 0.0f, .weight = 0, .bias = 1, .slope = 0.0f};
   ck_assert_int_eq(cr_naive_activation(NULL, NULL, 0, &lin, &e), -1);
 }
 END_TEST

@@ -112,8 +112,10 @@ typedef struct {
   const char *kind;          /* the spec's word: "conv2d", "linear", "avgpool2d", "batchnorm", "dropout", "flatten", "maxpool2d", "leaky_relu", "relu", "sigmoid", "tanh" */
   int in, out;               /* features in and out */
   float shift;               /* relu: added after max(x, 0); else 0 */
-  int weight, bias;          /* linear: indices into xor_tensors; else -1 */
+  int weight, bias;          /* linear, conv2d: indices into xor_tensors (bias -1 if none); else -1 */
   float slope;               /* leaky_relu: the slope for x <= 0; else 0 */
+  int kernel, stride, padding;   /* conv2d, maxpool2d, avgpool2d (padding: conv2d); else 0 */
+  int in_shape[3], out_shape[3]; /* C, H, W of an image in/out (rows [C][H][W]); 0s when flat */
 } xor_layer_info;
 extern const xor_layer_info xor_layers[];
 
