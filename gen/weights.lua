@@ -28,22 +28,38 @@ local function read(path, max)
 end
 
 local function shape_text(shape)
+  if #shape == 0 then return "()" end
   if #shape == 1 then return "(" .. shape[1] .. ",)" end
   local t = {}
   for i, d in ipairs(shape) do t[i] = tostring(d) end
   return "(" .. table.concat(t, ", ") .. ")"
 end
 
--- PyTorch's shape of tensor t: nn.Linear weight [out][in], bias [out].
+-- PyTorch's shape of tensor t, as its op gives it (gen/ops/*.lua `torch`): nn.Linear weight
+-- [out][in], Conv2d weight [out][in][kh][kw], biases and batchnorm's vectors [C],
+-- num_batches_tracked 0-d.
 local function torch_shape(t)
-  if t.suffix == "bias" then return {t.cols} end
-  return {t.cols, t.rows}
+  return t.torch or (t.suffix == "bias" and {t.cols} or {t.cols, t.rows})
 end
 
--- "[i][j]" or "[i]" of flat index k (0-based) in a PyTorch-shaped tensor.
+-- What a tensor of that shape is, for messages.
+local function shape_what(t)
+  local n = #torch_shape(t)
+  if n == 4 then return "nn.Conv2d weight [out][in][kh][kw]" end
+  if n == 2 then return "nn.Linear weight [out][in]" end
+  if n == 0 then return "a 0-d counter" end
+  return "a vector [" .. t.suffix .. "]"
+end
+
+-- "[i][j]..." of flat index k (0-based) in a PyTorch-shaped tensor.
 local function index_text(shape, k)
-  if #shape == 1 then return "[" .. k .. "]" end
-  return "[" .. k // shape[2] .. "][" .. k % shape[2] .. "]"
+  if #shape == 0 then return "[]" end
+  local parts = {}
+  for d = #shape, 1, -1 do
+    parts[d] = "[" .. k % shape[d] .. "]"
+    k = k // shape[d]
+  end
+  return table.concat(parts)
 end
 
 -- count floats from bytes at pos (1-based), refusing NaN/Inf with where(k) naming element k.
@@ -59,9 +75,10 @@ local function floats(file, bytes, pos, count, where)
   return v
 end
 
--- Our [in][out] layout from PyTorch's [out][in] (bias: the same).
+-- Our [in][out] layout from PyTorch's [out][in] (a conv weight's [out][in·kh·kw]; vectors and
+-- counters: the same).
 local function ours(t, v)
-  if t.suffix == "bias" then return v end
+  if #torch_shape(t) < 2 then return v end
   local r = {}
   local rows, cols = t.rows, t.cols   -- ours: rows = in, cols = out
   for i = 0, rows - 1 do
@@ -103,12 +120,20 @@ local function load_npy(file, t)
   local want = torch_shape(t)
   local same = #shape == #want
   for i = 1, #want do same = same and shape[i] == want[i] end
-  if descr ~= "<f4" or not same then
+  -- torch saves num_batches_tracked as a 0-d int64
+  local counter = #want == 0 and descr == "<i8"
+  if (descr ~= "<f4" and not counter) or not same then
     fail(file, string.format("expected float32 '<f4' of shape %s (%s), got '%s' of shape %s", shape_text(want),
-      t.suffix == "bias" and "nn.Linear bias [out]" or "nn.Linear weight [out][in]", descr, shape_text(shape)))
+      shape_what(t), descr, shape_text(shape)))
   end
   if fortran then fail(file, "Fortran-ordered array (save a C-contiguous copy)") end
   local count = t.rows * t.cols
+  if counter then
+    if #s - data + 1 ~= 8 then fail(file, string.format("holds %d data bytes, an int64 needs 8", #s - data + 1)) end
+    local n = string.unpack("<i8", s, data)
+    if n < 0 or n > 1 << 24 then fail(file, "counter " .. n .. " out of range (0 to 2^24, exact in float32)") end
+    return {n + 0.0}
+  end
   if #s - data + 1 ~= 4 * count then
     fail(file, string.format("holds %d data bytes, shape %s needs %d", #s - data + 1, shape_text(want), 4 * count))
   end

@@ -29,9 +29,14 @@ PARAMS_BYTES = $(params_bytes)     # $(NAME)_PARAMS_BYTES (also the grads)
 WORK_BYTES = $(work_bytes)     # $(NAME)_WORK_BYTES
 OPT_BYTES = $(opt_bytes)     # $(NAME)_OPT_BYTES
 # PyTorch name -> (index in $(name)_tensors, shape in PyTorch's layout, offset in floats, rows, cols)
+@ local function py_shape(s)
+@   local d = {}
+@   for k, v in ipairs(s) do d[k] = tostring(v) end
+@   return "(" .. table.concat(d, ", ") .. (#s == 1 and ",)" or ")")
+@ end
 TENSORS = {
 @ for i, t in ipairs(tensors) do
-    "$(t.name)": ($(i - 1), $(t.suffix == "bias" and "(" .. t.cols .. ",)" or "(" .. t.cols .. ", " .. t.rows .. ")"), $(t.offset), $(t.rows), $(t.cols)),
+    "$(t.name)": ($(i - 1), $(py_shape(t.torch or {t.cols, t.rows})), $(t.offset), $(t.rows), $(t.cols)),
 @ end
 }
 TARGET_DTYPE = np.$(loss == "mse" and "float32" or "int32")
@@ -148,20 +153,20 @@ class Net:
         return TENSORS[key]
 
     def get(self, name):
-        """The tensor called name in PyTorch's layout (nn.Linear weight [out][in]; a conv weight
-        flattened to [out][in*kh*kw]), a copy."""
+        """The tensor called name in PyTorch's layout and shape (nn.Linear weight [out][in],
+        nn.Conv2d weight [out][in][kh][kw], num_batches_tracked 0-d), a copy."""
         index, shape = self._tensor("get", name)[:2]
         out = np.empty(shape, dtype=np.float32)
         self._lib.$(name)_export_tensor(self._fp(out), self._params.ctypes.data, index)
         return out
 
     def set(self, name, value):
-        """Sets the tensor called name from value, float32 in PyTorch's layout (a conv weight as
-        nn.Conv2d's [out][in][kh][kw] or flattened to [out][in*kh*kw], the shape get returns)."""
+        """Sets the tensor called name from value, float32 in PyTorch's layout and shape (the
+        shape get returns; a conv weight may also come flattened to [out][in*kh*kw])."""
         index, shape = self._tensor("set", name)[:2]
-        if (isinstance(value, np.ndarray) and value.ndim == 4 and len(shape) == 2 and value.shape[0] == shape[0]
-                and value.size == shape[0] * shape[1]):
-            value = value.reshape(shape)   # nn.Conv2d's [out][in][kh][kw]: ours is its [out][in*kh*kw]
+        if (isinstance(value, np.ndarray) and value.ndim == 2 and len(shape) == 4 and value.shape[0] == shape[0]
+                and value.size == shape[0] * shape[1] * shape[2] * shape[3]):
+            value = value.reshape(shape)   # the same bytes as nn.Conv2d's [out][in][kh][kw]
         if not isinstance(value, np.ndarray) or value.dtype != np.float32 or value.shape != shape:
             raise ValueError("set: value for %r must be a float32 numpy.ndarray of shape %s, got %s" % (
                 name, shape, "%s %s" % (value.dtype, value.shape) if isinstance(value, np.ndarray) else type(value).__name__))
@@ -175,4 +180,5 @@ class Net:
         for key in TENSORS:
             if key not in d:
                 raise ValueError("load_state_dict: d has no %r" % key)
-            self.set(key, np.asarray(d[key], dtype=np.float32) if not isinstance(d[key], np.ndarray) else d[key])
+            # as torch's load_state_dict, values are converted (num_batches_tracked is int64 there)
+            self.set(key, np.asarray(d[key], dtype=np.float32))

@@ -92,7 +92,7 @@ static const struct {
     {"train", CMD_TRAIN, "[--data NAME|DIR] [options]", "train the network, printing one line per epoch"},
     {"eval", CMD_EVAL, "--checkpoint FILE [--data NAME|DIR]", "loss and accuracy of a checkpoint on the validation/test set"},
     {"predict", CMD_PREDICT, "--checkpoint FILE --input FILE [--output FILE]", "print the predicted class (or value) of every input row"},
-    {"export", CMD_EXPORT, "DIR --checkpoint FILE", "write weights as .npy in PyTorch nn.Linear layout (DIR/0.weight.npy ...) and norm.npy"},
+    {"export", CMD_EXPORT, "DIR --checkpoint FILE", "write weights as .npy in PyTorch state_dict names and shapes (DIR/0.weight.npy ...) and norm.npy"},
     {"import", CMD_IMPORT, "DIR --checkpoint FILE", "make a checkpoint from DIR/*.npy (as export writes them; norm.npy optional)"},
     {"init-report", CMD_REPORT, "[--data NAME|DIR] [--seed N]", "activation mean/std per layer for the seed's init schemes, and the 100-layer deep-stack experiment"},
 };

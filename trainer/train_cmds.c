@@ -95,10 +95,22 @@ int tr_cmd_predict(const cr_net *net, const opts *o) {
 
 /* ------------------------------------------------------------------ export, import */
 
-/* PyTorch nn.Linear shapes: weight [out][in] = [cols][rows] of ours; bias [out]. */
-static int torch_shape(const cr_net *net, int ti, size_t shape[2]) {
+/* PyTorch's state_dict shapes: nn.Linear weight [out][in] = [cols][rows] of ours, Conv2d
+ * weight [out][in][kh][kw] (ours: [in·kh·kw][out], so the same bytes as the 2-D transpose),
+ * biases and batchnorm's vectors [cols], num_batches_tracked 0-d. Returns the rank. */
+static int torch_shape(const cr_net *net, int ti, size_t shape[4]) {
   const cr_net_tensor *t = &net->tensors[ti];
-  if (t->rows == 1 && tr_tensor_role(net, ti) == 2) {
+  const char *dot = strrchr(t->name, '.');
+  if (dot && strcmp(dot + 1, "num_batches_tracked") == 0) return 0;
+  for (int l = 0; l < net->layer_count; l++) {
+    const cr_net_layer *L = &net->layers[l];
+    if (L->weight == ti && strcmp(L->kind, "conv2d") == 0 && L->kernel > 0) {
+      shape[0] = (size_t)t->cols, shape[1] = (size_t)L->in_shape[0];
+      shape[2] = shape[3] = (size_t)L->kernel;
+      return 4;
+    }
+  }
+  if (t->rows == 1 && tr_tensor_role(net, ti) != 1) {
     shape[0] = (size_t)t->cols;
     return 1;
   }
@@ -106,11 +118,20 @@ static int torch_shape(const cr_net *net, int ti, size_t shape[2]) {
   return 2;
 }
 
+/* "(a, b, ...)" as NumPy prints a shape. */
+static const char *shape_text(char *buf, size_t size, int nd, const size_t *shape) {
+  int k = snprintf(buf, size, "(");
+  for (int i = 0; i < nd && k > 0 && (size_t)k < size; i++)
+    k += snprintf(buf + k, size - (size_t)k, i ? ", %zu" : "%zu", shape[i]);
+  if (k > 0 && (size_t)k < size) snprintf(buf + k, size - (size_t)k, nd == 1 ? ",)" : ")");
+  return buf;
+}
+
 static int export_all(const model *m, const char *dir, cr_err *e) {
   const cr_net *net = m->net;
   char path[PATH_MAX];
   for (int i = 0; i < net->tensor_count; i++) {
-    size_t shape[2] = {0, 0};
+    size_t shape[4] = {0, 0, 0, 0};
     int nd = torch_shape(net, i, shape);
     net->export_tensor(m->packed, m->params, i);
     snprintf(path, sizeof path, "%s/%s.npy", dir, net->tensors[i].name);
@@ -143,7 +164,7 @@ int tr_cmd_export(const cr_net *net, const opts *o) {
 /* DIR/NAME.npy into tensor ti, checked for shape and finiteness. 0 ok, 2 bad (printed). */
 static int import_tensor(model *m, const opts *o, int ti) {
   const cr_net *net = m->net;
-  size_t shape[2] = {0, 0};
+  size_t shape[4] = {0, 0, 0, 0};
   int nd = torch_shape(net, ti, shape);
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s.npy", o->dir, net->tensors[ti].name);
@@ -151,13 +172,15 @@ static int import_tensor(model *m, const opts *o, int ti) {
   cr_npy a;
   if (cr_npy_load(&a, path, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
   int rc = 0;
-  if (a.dtype != CR_F32 || a.ndim != nd || a.shape[0] != shape[0] ||
-      (nd == 2 && a.shape[1] != shape[1])) {
-    if (nd == 2)
-      rc = tr_fail(o, 2, "%s: expected float32 of shape (%zu, %zu) (nn.Linear [out][in])", path,
-                   shape[0], shape[1]);
-    else
-      rc = tr_fail(o, 2, "%s: expected float32 of shape (%zu,)", path, shape[0]);
+  int same = a.dtype == CR_F32 && a.ndim == nd;
+  for (int d = 0; d < nd && same; d++) same = a.shape[d] == shape[d];
+  if (!same) {
+    static const char *what[5] = {"a 0-d counter; torch's int64: save it as float32",
+                                  "a vector", "nn.Linear [out][in]", "", "nn.Conv2d [out][in][kh][kw]"};
+    char want[96], got[96];
+    rc = tr_fail(o, 2, "%s: expected float32 of shape %s (%s), got %s of shape %s", path,
+                 shape_text(want, sizeof want, nd, shape), what[nd],
+                 a.dtype == CR_F32 ? "float32" : "uint8", shape_text(got, sizeof got, a.ndim, a.shape));
   } else if (cr_first_nonfinite(a.data, a.count) >= 0) {
     rc = tr_fail(o, 2, "%s: holds NaN or Inf", path);
   } else {

@@ -54,9 +54,11 @@ end
 
 function M.params(l)
   local C = l.channels
+  -- torch's shapes: [C], and a 0-d num_batches_tracked
   local function t(suffix, init, cols, buffer)
     return {suffix = suffix, rows = 1, cols = cols, init = init, mode = "fan_in", nonlinearity = "linear",
-            a = 0.0, fan_in = C, fan_out = C, buffer = buffer}
+            a = 0.0, fan_in = C, fan_out = C, buffer = buffer,
+            torch = suffix == "num_batches_tracked" and {} or {cols}}
   end
   local list = {}
   if l.affine then

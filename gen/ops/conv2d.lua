@@ -50,11 +50,12 @@ function M.params(l)
   local fan_in, fan_out = l.in_c * kk, l.out_c * kk
   local t = {
     {suffix = "weight", rows = fan_in, cols = l.out_c, init = l.init, mode = l.mode,
-     nonlinearity = l.nonlinearity, a = l.a, fan_in = fan_in, fan_out = fan_out},
+     nonlinearity = l.nonlinearity, a = l.a, fan_in = fan_in, fan_out = fan_out,
+     torch = {l.out_c, l.in_c, l.kernel, l.kernel}},
   }
   if l.has_bias then
     t[2] = {suffix = "bias", rows = 1, cols = l.out_c, init = l.bias_init, mode = "fan_in",
-            nonlinearity = "linear", a = 0.0, fan_in = fan_in, fan_out = fan_out}
+            nonlinearity = "linear", a = 0.0, fan_in = fan_in, fan_out = fan_out, torch = {l.out_c}}
   end
   return t
 end

@@ -52,9 +52,10 @@ end
 function M.params(l)
   return {
     {suffix = "weight", rows = l.in_, cols = l.out, init = l.init, mode = l.mode,
-     nonlinearity = l.nonlinearity, a = l.a, fan_in = l.in_, fan_out = l.out, fused_update = true},
+     nonlinearity = l.nonlinearity, a = l.a, fan_in = l.in_, fan_out = l.out, fused_update = true,
+     torch = {l.out, l.in_}},
     {suffix = "bias", rows = 1, cols = l.out, init = l.bias_init, mode = "fan_in",
-     nonlinearity = "linear", a = 0.0, fan_in = l.in_, fan_out = l.out},
+     nonlinearity = "linear", a = 0.0, fan_in = l.in_, fan_out = l.out, torch = {l.out}},
   }
 end
 

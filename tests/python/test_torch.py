@@ -98,7 +98,10 @@ for name, spec, make_model, isa, momentum in CASES:
     check(sorted(sd) == sorted(mod.TENSORS), "%s: tensor names %s, torch has %s" % (name, sorted(mod.TENSORS), sorted(sd)))
     net.load_state_dict(sd)
     for k, v in sd.items():
-        check(np.array_equal(net.get(k), v.reshape(net.get(k).shape)), "%s: get(%r) is not what set() was given" % (name, k))
+        # torch's state_dict shapes exactly (a conv weight [out][in][kh][kw], not flattened)
+        check(net.get(k).shape == v.shape, "%s: get(%r) has shape %s, torch's is %s" % (name, k, net.get(k).shape, v.shape))
+        check(np.array_equal(net.get(k), v), "%s: get(%r) is not what set() was given" % (name, k))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})   # strict: names and shapes
 
     rng = np.random.default_rng(3)
     first = next(iter(model.children()))

@@ -606,6 +606,22 @@ if expect_rc t_cnnexp 0 && [ -f "$tmp/cnnw/0.weight.npy" ] && [ -f "$tmp/cnnw/3.
   else
     bad "conv net: export/import round trip" "$(cat "$tmp/t_cnnev1.out" "$tmp/t_cnnev2.out" "$tmp/t_cnnimp.err")"
   fi
+  # PyTorch's state_dict shapes: nn.Conv2d weight [out][in][kh][kw], nn.Linear [out][in], biases [out]
+  if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    shapes=$(/usr/bin/python3 -c 'import numpy as np, sys
+print(" ".join(str(np.load(sys.argv[1] + "/" + k + ".npy").shape).replace(" ", "") for k in ("0.weight", "0.bias", "3.weight", "7.weight")))' "$tmp/cnnw")
+    if [ "$shapes" = "(6,1,5,5) (6,) (16,6,5,5) (120,400)" ]; then ok "conv net: export writes torch's shapes ($shapes)"
+    else bad "conv net: exported shapes" "$shapes"; fi
+    # a flattened conv weight (the old export's shape) is refused with one line naming the file
+    /usr/bin/python3 -c 'import numpy as np, sys
+np.save(sys.argv[1] + "/0.weight.npy", np.load(sys.argv[1] + "/0.weight.npy").reshape(6, 25))' "$tmp/cnnw"
+    run t_cnnimp2 "$cnn" import "$tmp/cnnw" --checkpoint "$tmp/cnn3.ckpt"
+    expect_rc t_cnnimp2 2 && [ ! -e "$tmp/cnn3.ckpt" ] &&
+      one_line_matching t_cnnimp2 "0\.weight\.npy: expected float32 of shape \(6, 1, 5, 5\) \(nn\.Conv2d \[out\]\[in\]\[kh\]\[kw\]\), got float32 of shape \(6, 25\)" &&
+      ok "conv net: import refuses a conv weight of another shape (one line, exit 2, no checkpoint)"
+  else
+    skipped "exported shapes" "no numpy"
+  fi
 fi
 # images of the wrong size: 9 values per sample where the network takes 1x28x28
 printf '1,0,0,0,0,0,0,0,0,0\n2,0,0,0,0,0,0,0,0,0\n' >"$tmp/small.csv"
