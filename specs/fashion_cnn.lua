@@ -12,9 +12,9 @@ return network "fashion_cnn" {
     batchnorm(), relu(),
     maxpool2d{kernel = 2, stride = 2},                   -- 32x7x7
     flatten(),                                           -- 1568
-    dropout{p = 0.25},
+    dropout{p = 0.1},
     linear(128), relu(),
-    dropout{p = 0.5},
+    dropout{p = 0.25},
     linear(10),
   },
   loss   = "cross_entropy",
