@@ -18,18 +18,11 @@ local emit = require "emit"
 local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
 local convtile = require "kernels.convtile"
+local convcall = require "kernels.convcall"
 
 local M = {}
 
-local function pad(fn) return string.rep(" ", #fn + 13) end
-
--- Geometry of an image layer: input C×H×W, output O×OH×OW, kernel, stride, padding.
-local function geometry(node)
-  local ins, outs = node.in_shape, node.shape or node.in_shape
-  return {C = ins[1], H = ins[2], W = ins[3], O = outs[1], OH = outs[2], OW = outs[3],
-          K = node.opts.kernel or 1, S = node.opts.stride or 1, P = node.opts.padding or 0,
-          IN = node.in_, OUT = node.out}
-end
+local pad, geometry = convcall.pad, convcall.geometry
 
 -- For each kernel tap k in [0, K): the outputs o in [lo, hi) whose input o*S + k - P lies in
 -- [0, size); computed here, so the C sees constants.
@@ -178,16 +171,7 @@ local function finish_forward(b, s, mem, ctx, act, g, fn, has_bias)
       scalar.store("a", "j", epilogue.forward_scalar(act, scalar.load("z", "j")))))
   end
   b.put(0, "}")
-  local w = ctx.tensor(L.weight)
-  local bias = has_bias and ", p->" .. ctx.tensor(L.bias).cname or ""
-  local call
-  if act then
-    call = string.format("%s(%s, %s, %s, p->%s%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input),
-                         w.cname, bias)
-  else
-    call = string.format("%s(%s, %s, p->%s%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias)
-  end
-  return b.text(), call
+  return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
 end
 
 -- conv2d forward: y = conv(x, W) + b [, a = f(y)].
@@ -302,14 +286,7 @@ local function conv_backward(s, mem, ctx)
   apply_in_act(b, 2, ctx, g, "i")
   b.put(1, "}")
   b.put(0, "}")
-  local w = ctx.tensor(L.weight)
-  local function call(dx)
-    return string.format("%s(g->%s, %s%s, %s, %s, %sp->%s, n);", fn, w.cname,
-      has_bias and "g->" .. ctx.tensor(L.bias).cname .. ", " or "", dx, ctx.ref(mem.d), ctx.ref(mem.input),
-      in_act and ctx.ref(in_act.buf) .. ", " or "", w.cname)
-  end
-  -- the fused call sits in NAME_train_step, which never wants the input's gradient
-  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+  return b.text(), convcall.backward(fn, L, mem, ctx, in_act, has_bias)
 end
 
 -- Pooling forward: each output the max (first maximum) or the mean of its window.

@@ -20,6 +20,7 @@
 local emit = require "emit"
 local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
+local convcall = require "kernels.convcall"
 
 local M = {}
 
@@ -29,14 +30,7 @@ M.STACK_FLOATS = 64 * 1024
 
 local function round_up(v, w) return (v + w - 1) // w * w end
 
-local function pad(fn) return string.rep(" ", #fn + 13) end
-
--- Geometry as conv.lua's: input C×H×W, output O×OH×OW, kernel K, stride S, padding P.
-local function geometry(L)
-  local ins, outs = L.in_shape, L.shape
-  return {C = ins[1], H = ins[2], W = ins[3], O = outs[1], OH = outs[2], OW = outs[3],
-          K = L.opts.kernel or 1, S = L.opts.stride or 1, P = L.opts.padding or 0, IN = L.in_, OUT = L.out}
-end
+local pad, geometry = convcall.pad, convcall.geometry
 
 -- R pixels per tile along an output row of `ow`, at most `rmax`: the row cut into the fewest
 -- tiles, of nearly equal widths (28 with 12 at most: 10, 10, 8).
@@ -241,16 +235,7 @@ function M.forward(s, mem, ctx)
     init = function(blk, v) return isa.load_aligned("bp", (blk.v0 + v) * W) end})
   b.put(1, "}")
   b.put(0, "}")
-  local wt = ctx.tensor(L.weight)
-  local bias = has_bias and ", p->" .. ctx.tensor(L.bias).cname or ""
-  local call
-  if act then
-    call = string.format("%s(%s, %s, %s, p->%s%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input),
-                         wt.cname, bias)
-  else
-    call = string.format("%s(%s, %s, p->%s%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), wt.cname, bias)
-  end
-  return b.text(), call
+  return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
 end
 
 -- dW (and db) of one image: the R-taps × V-vectors tile over the output pixels, into dwp.
@@ -390,13 +375,7 @@ function M.backward(s, mem, ctx)
     O = g.C, wp = "wd", wa = true, tb = "tb", put = put, init = function() return isa.zero() end})
   b.put(1, "}")
   b.put(0, "}")
-  local wt = ctx.tensor(L.weight)
-  local function call(dx)
-    return string.format("%s(g->%s, %s%s, %s, %s, %sp->%s, n);", fn, wt.cname,
-      has_bias and "g->" .. ctx.tensor(L.bias).cname .. ", " or "", dx, ctx.ref(mem.d), ctx.ref(mem.input),
-      in_act and ctx.ref(in_act.buf) .. ", " or "", wt.cname)
-  end
-  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+  return b.text(), convcall.backward(fn, L, mem, ctx, in_act, has_bias)
 end
 
 return M
