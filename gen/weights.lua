@@ -48,7 +48,8 @@ local function shape_what(t)
   if n == 4 then return "nn.Conv2d weight [out][in][kh][kw]" end
   if n == 2 then return "nn.Linear weight [out][in]" end
   if n == 0 then return "a 0-d counter" end
-  return "a vector [" .. t.suffix .. "]"
+  if t.suffix == "bias" then return "nn.Linear bias [out]" end
+  return "batchnorm " .. t.suffix .. " [C]"
 end
 
 -- "[i][j]..." of flat index k (0-based) in a PyTorch-shaped tensor.
