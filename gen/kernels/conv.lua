@@ -22,7 +22,7 @@ local convcall = require "kernels.convcall"
 
 local M = {}
 
-local pad, geometry = convcall.pad, convcall.geometry
+local geometry = convcall.geometry
 
 -- For each kernel tap k in [0, K): the outputs o in [lo, hi) whose input o*S + k - P lies in
 -- [0, size); computed here, so the C sees constants.
@@ -186,13 +186,9 @@ local function conv_forward(s, mem, ctx)
   local shape = string.format("x [n][%d][%d][%d], W [%d][%d][%d][%d]%s -> %s [n][%d][%d][%d]%s", g.C, g.H, g.W,
     g.C, g.K, g.K, g.O, has_bias and ", b [" .. g.O .. "]" or "", y, g.O, g.OH, g.OW,
     act and string.format(", a [n][%d][%d][%d]", g.O, g.OH, g.OW) or "")
-  b.put(0, string.format("/* Layer%s %s: %s = conv2d(x, W, kernel %d, stride %d, padding %d)%s%s.",
-    act and "s" or "", act and (L.index .. "-" .. s.act.index) or tostring(L.index), y, g.K, g.S, g.P,
-    has_bias and " + b" or "", act and ", a = " .. act.op.formula(act.opts, "z") or ""))
+  b.put(0, convcall.forward_title(s, g, act, has_bias))
   b.put(0, "   " .. shape .. " (NCHW rows). */")
-  local sig = act and "float *restrict z, float *restrict a, " or "float *restrict y, "
-  b.put(0, string.format("static void %s(%sconst float *restrict x,", fn, sig))
-  b.put(0, pad(fn) .. "const float *restrict w, " .. (has_bias and "const float *restrict b, " or "") .. "int n) {")
+  convcall.forward_signature(b, fn, act, has_bias)
   if pixel_major(g) then
     -- per output pixel: acc[o] = b[o], then + x·w[c][ky][kx][o] over the taps in (c, ky, kx)
     -- order (the same sums as the plane order below)
@@ -233,15 +229,8 @@ local function conv_backward(s, mem, ctx)
   local has_bias = L.bias >= 0
   local g_ld, x_ld = mem.d.ld, mem.input.ld
   local b = emit.buffer()
-  b.put(0, string.format("/* Layer %d backward: dW = sum of g * x over the taps, %sdx = the transposed convolution of g with W%s.",
-    L.index, has_bias and "db = sum of g, " or "", in_act and epilogue.grad_prose(in_act, "m", "previous") or ""))
-  b.put(0, string.format("   g [n][%d][%d][%d], x [n][%d][%d][%d]%s -> dW [%d][%d][%d][%d]%s, dx [n][%d][%d][%d]%s. */",
-    g.O, g.OH, g.OW, g.C, g.H, g.W, in_act and ", m [n][" .. g.IN .. "]" or "", g.C, g.K, g.K, g.O,
-    has_bias and ", db [" .. g.O .. "]" or "", g.C, g.H, g.W, ctx.first and " (skipped if dx is NULL)" or ""))
-  b.put(0, string.format("static void %s(float *restrict dw, %sfloat *restrict dx,", fn,
-    has_bias and "float *restrict db, " or ""))
-  b.put(0, pad(fn) .. "const float *restrict g, const float *restrict x, "
-    .. (in_act and "const float *restrict m, " or "") .. "const float *restrict w, int n) {")
+  convcall.backward_comment(b, L, g, ctx, in_act, has_bias, ". */")
+  convcall.backward_signature(b, fn, in_act, has_bias)
   local e = bounds(b, 1, g, true)
   b.put(1, string.format("for (int j = 0; j < %d; j++) dw[j] = 0.0f;", g.C * g.K * g.K * g.O))
   if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = 0.0f;", g.O)) end

@@ -30,7 +30,7 @@ M.STACK_FLOATS = 64 * 1024
 
 local function round_up(v, w) return (v + w - 1) // w * w end
 
-local pad, geometry = convcall.pad, convcall.geometry
+local geometry = convcall.geometry
 
 -- R pixels per tile along an output row of `ow`, at most `rmax`: the row cut into the fewest
 -- tiles, of nearly equal widths (28 with 12 at most: 10, 10, 8).
@@ -201,15 +201,11 @@ function M.forward(s, mem, ctx)
   local Op = round_up(g.O, W)
   local out_ld = mem[act and "z" or "a"].ld
   local b = emit.buffer()
-  b.put(0, string.format("/* Layer%s %s: %s = conv2d(x, W, kernel %d, stride %d, padding %d)%s%s.",
-    act and "s" or "", act and (L.index .. "-" .. s.act.index) or tostring(L.index), y, g.K, g.S, g.P,
-    has_bias and " + b" or "", act and ", a = " .. act.op.formula(act.opts, "z") or ""))
+  b.put(0, convcall.forward_title(s, g, act, has_bias))
   b.put(0, string.format("   x [n][%d][%d][%d], W [%d][%d][%d][%d]%s -> %s [n][%d][%d][%d] (NCHW rows); %s register",
     g.C, g.H, g.W, g.C, g.K, g.K, g.O, has_bias and ", b [" .. g.O .. "]" or "", y, g.O, g.OH, g.OW, isa.name))
   b.put(0, "   tiles over output pixels x channels (gen/kernels/convtile.lua). */")
-  local sig = act and "float *restrict z, float *restrict a, " or "float *restrict y, "
-  b.put(0, string.format("static void %s(%sconst float *restrict x,", fn, sig))
-  b.put(0, pad(fn) .. "const float *restrict w, " .. (has_bias and "const float *restrict b, " or "") .. "int n) {")
+  convcall.forward_signature(b, fn, act, has_bias)
   local wp = pack_weights(b, g, Op) or "w"
   array(b, 1, "bp", Op)
   b.put(1, string.format("for (int o = 0; o < %d; o++) bp[o] = %s;", Op,
@@ -304,17 +300,10 @@ function M.backward(s, mem, ctx)
   local T = g.C * g.K * g.K
   local PIX = g.OH * g.OW
   local b = emit.buffer()
-  b.put(0, string.format("/* Layer %d backward: dW = sum of g * x over the taps, %sdx = the transposed convolution of g with W%s.",
-    L.index, has_bias and "db = sum of g, " or "", in_act and epilogue.grad_prose(in_act, "m", "previous") or ""))
-  b.put(0, string.format("   g [n][%d][%d][%d], x [n][%d][%d][%d]%s -> dW [%d][%d][%d][%d]%s, dx [n][%d][%d][%d]%s;",
-    g.O, g.OH, g.OW, g.C, g.H, g.W, in_act and ", m [n][" .. g.IN .. "]" or "", g.C, g.K, g.K, g.O,
-    has_bias and ", db [" .. g.O .. "]" or "", g.C, g.H, g.W, ctx.first and " (skipped if dx is NULL)" or ""))
+  convcall.backward_comment(b, L, g, ctx, in_act, has_bias, ";")
   b.put(0, string.format("   %s register tiles: dW over taps x channels, dx as a stride-1 convolution of g dilated", isa.name))
   b.put(0, "   and framed with the flipped weights (gen/kernels/convtile.lua). */")
-  b.put(0, string.format("static void %s(float *restrict dw, %sfloat *restrict dx,", fn,
-    has_bias and "float *restrict db, " or ""))
-  b.put(0, pad(fn) .. "const float *restrict g, const float *restrict x, "
-    .. (in_act and "const float *restrict m, " or "") .. "const float *restrict w, int n) {")
+  convcall.backward_signature(b, fn, in_act, has_bias)
   -- dW, db: per image, g transposed to gt[pixel][Op] and the taps' input offsets toff
   local Hp, Wp, framed = input_frame(g)
   if not framed then Hp, Wp = g.H, g.W end
