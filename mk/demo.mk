@@ -35,7 +35,7 @@ $(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAI
 	@mkdir -p $$(@D)
 	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cli
 	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -Itrainer -I$$(@D) \
-	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(TRAINER_LIBS) -lz -lm
+	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(TRAINER_LIBS) -lz -lm -pthread
 endef
 $(foreach isa,scalar avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
 
@@ -122,14 +122,14 @@ $(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_SAN_LIBS) $(TRAINER_HD
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
 	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
-	  $(TRAINER_SAN_LIBS) -lz -lm
+	  $(TRAINER_SAN_LIBS) -lz -lm -pthread
 
 # trainers of specs only the tests use (tests/trainer/specs/)
 $(TT_DIR)/%_cli: tests/trainer/specs/%.lua $(BUILD)/chainrule $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
 	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
-	  $(TRAINER_SAN_LIBS) -lz -lm
+	  $(TRAINER_SAN_LIBS) -lz -lm -pthread
 
 $(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)

@@ -29,6 +29,25 @@ static float w_train_step(void *params, void *opt, void *grads, void *work, cons
 static float w_loss(const float *out, const void *targets, int n) {
   return NET(loss)(out, (const net_target *)targets, n);
 }
+/* the step in parts, for train --shards: each shard's training forward and backward on its
+   own work and gradients, then one NAME_step on their sum */
+#ifdef $(NAME)_MODES
+static void w_forward_train(float *out, void *work, void *params, const float *x, int n) {
+  NET(forward_train)(out, (net_work *)work, (net_params *)params, x, n);
+}
+#else
+static void w_forward_train(float *out, void *work, void *params, const float *x, int n) {
+  NET(forward)(out, (net_work *)work, (const net_params *)params, x, n);
+}
+#endif
+static float w_backward(void *grads, float *dx, void *work, const void *params, const float *x,
+                        const void *targets, int n) {
+  return NET(backward)((net_grads *)grads, dx, (net_work *)work, (const net_params *)params, x,
+                       (const net_target *)targets, n);
+}
+static void w_step(void *params, void *opt, const void *grads) {
+  NET(step)((net_params *)params, (net_opt *)opt, (const net_grads *)grads);
+}
 static void w_opt_init(void *opt) { NET(opt_init)((net_opt *)opt); }
 static float *w_opt_lr(void *opt) { return &((net_opt *)opt)->lr; }
 /* what a onecycle schedule cycles: SGD's momentum, Adam's beta1 (as torch's OneCycleLR) */
@@ -111,6 +130,9 @@ int main(int argc, char **argv) {
       .export_tensor = w_export,
       .import_tensor = w_import,
       .seed = NET_SEED,
+      .forward_train = w_forward_train,
+      .backward = w_backward,
+      .step = w_step,
   };
   return cr_trainer_main(&net, argc, argv);
 }

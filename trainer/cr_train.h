@@ -122,6 +122,13 @@ typedef struct {
   /* NAME_seed for a network with dropout (NULL without): the trainer seeds the generated
      dropout generator with (seed, CR_STREAM_DROPOUT + epoch) before each epoch */
   void  (*seed)(void *work, uint64_t seed, uint64_t stream);
+  /* The step in parts, for train --shards (the unsharded step is train_step):
+     NAME_forward_train (NAME_forward for a network without training modes), NAME_backward
+     (dx NULL) and NAME_step. NULL in a NAME_cli.c generated before they were added. */
+  void  (*forward_train)(float *out, void *work, void *params, const float *x, int n);
+  float (*backward)(void *grads, float *dx, void *work, const void *params, const float *x,
+                    const void *targets, int n);
+  void  (*step)(void *params, void *opt, const void *grads);
 } cr_net;
 
 /* y[i] = the activation of layer L at x[i], i < count, in float:

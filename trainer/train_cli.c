@@ -52,6 +52,12 @@ static const optdef optdefs[] = {
      "--epochs; cycles SGD's momentum or Adam's beta1)"},
     {"--batch", O_LONG, CMD_TRAIN | CMD_EVAL, OFF(batch), OFF(batch_set), 1, INT_MAX, "N",
      "rows per step, 1..the spec's batch (default: the spec's batch)"},
+    {"--shards", O_LONG, CMD_TRAIN, OFF(shards), 0, 1, TR_MAX_SHARDS, "S",
+     "cut every batch into S shards, each with its own forward/backward, their gradients "
+     "summed in a fixed order before one optimizer step (default 1: the fused step); S must "
+     "divide the batch; the bits depend on S, not on --threads; not with batchnorm"},
+    {"--threads", O_LONG, CMD_TRAIN, OFF(threads), 0, 1, TR_MAX_THREADS, "T",
+     "threads that run the shards and the gradient sum (default 1); any T gives the same bits"},
     {"--seed", O_U64, CMD_TRAIN | CMD_IMPORT | CMD_REPORT, OFF(seed), OFF(seed_set), 0, 0, "N",
      "seed of initialisation and shuffling (default 1)"},
     {"--init", O_STR, CMD_TRAIN, OFF(init), 0, 0, 0, "SCHEME",

@@ -26,7 +26,7 @@ typedef struct {
   int cmd;
   const char *data, *train_x, *train_y, *valid_x, *valid_y;
   const char *init, *checkpoint, *resume, *metrics, *plot, *input, *output, *dir, *schedule;
-  long epochs, batch, rows;
+  long epochs, batch, rows, shards, threads;
   double lr;
   unsigned long long seed;
   int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress;
@@ -135,6 +135,44 @@ int  tr_find_largest(const cr_net *net, void *base, long *index, float *value);
 void tr_describe_element(const cr_net *net, int ti, long index, char *buf, size_t cap);
 /* A float for messages: "nan", "inf", "-inf" spelled the same on every libc. */
 const char *tr_fmt_num(char buf[16], float v);
+
+/* ------------------------------------------------------------------ threads (train_pool.c) */
+
+typedef struct tr_pool tr_pool;
+/* A pool of threads - 1 workers (pthreads) plus the calling thread; NULL when out of
+ * memory or threads. */
+tr_pool *tr_pool_new(int threads);
+/* fn(ctx, i) for every i < ntasks, spread over the threads; returns when all are done.
+ * Tasks must write disjoint memory: which thread runs which is not fixed. */
+void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *ctx);
+void tr_pool_free(tr_pool *p);
+
+/* ------------------------------------------------------------------ sharded step (train_shard.c) */
+
+/* --shards' upper bound (the dropout streams of train_shard.c need it <= 256). */
+#define TR_MAX_SHARDS 256
+/* --threads' upper bound. */
+#define TR_MAX_THREADS 1024
+
+typedef struct {
+  model *m;
+  int shards;
+  size_t gfloats;      /* floats in one NAME_grads */
+  void **grads, **work;/* per shard; [0] are the model's own */
+  float *loss, *weight;/* per shard: its mean loss, its weight n_s / n */
+  int *rows, *row0;    /* per shard: its rows of the current batch */
+  const float *x;      /* the current batch */
+  tr_pool *pool;
+} tr_shards;
+
+/* Buffers for shards - 1 more shards and a pool of `threads`. 0, or -1 out of memory. */
+int   tr_shards_init(tr_shards *sh, model *m, int shards, int threads);
+void  tr_shards_free(tr_shards *sh);
+/* Seeds every shard's dropout generator for an epoch (no-op without dropout). */
+void  tr_shards_seed(tr_shards *sh, uint64_t seed, uint64_t epoch);
+/* One step on n rows (x, and m->targets already set): the shards' forward + backward,
+ * the weighted tree sum into m->grads, NAME_step. Returns the batch's mean loss. */
+float tr_shards_step(tr_shards *sh, const float *x, int n);
 
 /* ------------------------------------------------------------------ the commands */
 
