@@ -142,7 +142,7 @@ $(TT_DIR)/test_sched: tests/trainer/test_sched.c $(TRAINER_SAN_LIBS) $(TRAINER_H
 	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
 	  $(CHECK_LIBS) -lz -lm
 
-test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TT_DIR)/mnist_cnn_cli $(TT_DIR)/bn_drop_mlp_cli tiny-data
+test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TT_DIR)/mnist_cnn_cli $(TT_DIR)/bn_drop_mlp_cli $(TT_DIR)/drop_mlp_cli tiny-data
 	@echo "== trainer runtime suite: checkpoints, CRC-32, metrics, non-finite scan (ASan + UBSan)"
 	@mkdir -p $(TT_DIR)/tmp
 	@CR_TEST_TMP=$(TT_DIR)/tmp $(TT_DIR)/test_ckpt
@@ -150,3 +150,5 @@ test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched $(TT_DIR)/mnist_mlp_cli $
 	@$(TT_DIR)/test_sched tests/trainer/sched_golden.txt
 	@echo "== trainer end-to-end tests (ASan + UBSan, tiny data set)"
 	@tests/trainer/run.sh $(TT_DIR) $(BUILD)/tiny
+	@echo "== train --shards/--threads: bits depend on the shard count only (ASan + UBSan)"
+	@tests/trainer/shards.sh $(TT_DIR) $(BUILD)/tiny
