@@ -32,7 +32,7 @@ if(NOT TARGET chainrule::chainrule)
   add_library(chainrule::crtrain STATIC IMPORTED)
   set_target_properties(chainrule::crtrain PROPERTIES
     IMPORTED_LOCATION "${_chainrule_prefix}/lib/libcrtrain.a"
-    INTERFACE_LINK_LIBRARIES "chainrule::cr")
+    INTERFACE_LINK_LIBRARIES "chainrule::cr;-pthread")
 endif()
 set(CHAINRULE_EXECUTABLE "${_chainrule_prefix}/bin/chainrule")
 set(chainrule_FOUND TRUE)

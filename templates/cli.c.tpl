@@ -3,7 +3,7 @@
  *
  * The trainer program for $(name): it describes the generated network to the generic
  * trainer (cr_trainer_main in libcrtrain.a, trainer/) through a cr_net of thin wrappers.
- * Build: cc $(name)_cli.c $(name).c -Iruntime -Itrainer -Lbuild -lcrtrain -lcr -lz -lm
+ * Build: cc $(name)_cli.c $(name).c -Iruntime -Itrainer -Lbuild -lcrtrain -lcr -lz -lm -pthread
  * Run `$(name)_cli --help` for the subcommands. */
 #include "$(name).h"
 #include "cr_train.h"
