@@ -8,6 +8,7 @@
 #   scripts/deps.sh --golden   also PyTorch + NumPy for `make golden`
 #   scripts/deps.sh --python   also PyTorch + NumPy for `make test-python` (gen --python against torch)
 #   scripts/deps.sh --data     also Debian's Fashion-MNIST and gnuplot (for `make demo-fashion`)
+#   scripts/deps.sh --mpi      also Open MPI (mpicc, mpirun) for the MPI trainer and `make test-mpi`
 set -eu
 
 core="build-essential pkg-config clang libclang-rt-14-dev liblua5.4-dev check zlib1g-dev
@@ -17,6 +18,7 @@ bench="libopenblas-dev libfann-dev python3-torch python3-numpy"
 golden="python3-torch python3-numpy"
 python="python3-torch python3-numpy"
 data="dataset-fashion-mnist gnuplot-nox"
+mpi="openmpi-bin libopenmpi-dev"
 
 want="$core"
 for arg in "$@"; do
@@ -25,8 +27,9 @@ for arg in "$@"; do
     --golden) want="$want $golden" ;;
     --python) want="$want $python" ;;
     --data)   want="$want $data" ;;
-    --all)    want="$want $bench $golden $python $data" ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --mpi)    want="$want $mpi" ;;
+    --all)    want="$want $bench $golden $python $data $mpi" ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scripts/deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -134,5 +134,10 @@ int main(int argc, char **argv) {
       .backward = w_backward,
       .step = w_step,
   };
+#ifdef CR_TRAIN_MPI
+  /* the MPI build (mpicc -DCR_TRAIN_MPI ... trainer/mpi/train_mpi.c): train --distributed */
+  return cr_trainer_main_dist(&net, argc, argv, cr_mpi_dist());
+#else
   return cr_trainer_main(&net, argc, argv);
+#endif
 }

@@ -131,6 +131,28 @@ typedef struct {
   void  (*step)(void *params, void *opt, const void *grads);
 } cr_net;
 
+/* How a trainer reaches the other processes of `train --distributed` (an MPI job). The
+ * trainer holds the maths (which rank adds what, in which order); these only move bytes.
+ * Each returns 0, or -1 on failure. */
+typedef struct cr_dist {
+  /* Joins the job: this process's rank and the number of ranks. -1 with one line in err
+     when the process was not started by the job launcher (mpirun). */
+  int  (*init)(int *rank, int *ranks, char *err, size_t cap);
+  void (*finalize)(void);
+  /* all[r * bytes ...] = rank r's `bytes` at mine, on every rank; mine may be
+     all + rank * bytes */
+  int  (*allgather)(const void *mine, void *all, size_t bytes);
+  int  (*send)(const float *buf, size_t n, int to);
+  int  (*recv)(float *buf, size_t n, int from);
+  int  (*bcast)(void *buf, size_t bytes);   /* rank 0's bytes to every rank */
+} cr_dist;
+
+/* cr_trainer_main for a trainer that can run `train --distributed`: dist carries the
+ * transfers. NAME_cli.c compiled with -DCR_TRAIN_MPI passes cr_mpi_dist() (Open MPI,
+ * trainer/mpi/train_mpi.c, built with mpicc: not in libcrtrain.a). */
+int cr_trainer_main_dist(const cr_net *net, int argc, char **argv, const cr_dist *dist);
+const cr_dist *cr_mpi_dist(void);
+
 /* y[i] = the activation of layer L at x[i], i < count, in float:
  *   "relu"        max(x, 0) + L->shift
  *   "leaky_relu"  x > 0 ? x : L->slope * x

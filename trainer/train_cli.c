@@ -58,6 +58,11 @@ static const optdef optdefs[] = {
      "divide the batch; the bits depend on S, not on --threads; not with batchnorm"},
     {"--threads", O_LONG, CMD_TRAIN, OFF(threads), 0, 1, TR_MAX_THREADS, "T",
      "threads that run the shards and the gradient sum (default 1); any T gives the same bits"},
+    {"--distributed", O_FLAG, CMD_TRAIN, OFF(distributed), 0, 0, 0, NULL,
+     "one rank of an MPI job (mpirun -np N PROG train ... --distributed; the MPI build of the "
+     "trainer): every rank runs --shards/N shards of each batch, gradients summed in the same "
+     "fixed tree over the ranks, rank 0 writes the checkpoint, metrics and plot; the bits are "
+     "the single-process run's with the same --shards"},
     {"--seed", O_U64, CMD_TRAIN | CMD_IMPORT | CMD_REPORT, OFF(seed), OFF(seed_set), 0, 0, "N",
      "seed of initialisation and shuffling (default 1)"},
     {"--init", O_STR, CMD_TRAIN, OFF(init), 0, 0, 0, "SCHEME",
@@ -107,6 +112,7 @@ static const struct {
 /* ------------------------------------------------------------------ messages */
 
 static void vsay(const opts *o, const char *fmt, va_list ap, const char *tail) {
+  if (o->quiet) return;   /* a rank other than 0: rank 0 says it once */
   fprintf(stderr, "%s%s%s: ", o->prog, o->cmdname ? " " : "", o->cmdname ? o->cmdname : "");
   vfprintf(stderr, fmt, ap);
   fputs(tail, stderr);
@@ -301,8 +307,13 @@ static int stdout_status(const opts *o, int rc) {
 }
 
 int cr_trainer_main(const cr_net *net, int argc, char **argv) {
+  return cr_trainer_main_dist(net, argc, argv, NULL);
+}
+
+int cr_trainer_main_dist(const cr_net *net, int argc, char **argv, const cr_dist *dist) {
   opts o;
   memset(&o, 0, sizeof o);
+  o.dist = dist;
   const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
   o.prog = argc > 0 ? (slash ? slash + 1 : argv[0]) : net->name;
   if (argc < 2) return tr_fail(&o, 2, "missing command (try --help)");

@@ -29,7 +29,9 @@ typedef struct {
   long epochs, batch, rows, shards, threads;
   double lr;
   unsigned long long seed;
-  int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress;
+  int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress, distributed;
+  const cr_dist *dist; /* the MPI build's transfers (cr_trainer_main_dist), else NULL */
+  int quiet;           /* a rank other than 0: tr_usage/tr_fail print nothing */
 } opts;
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -156,23 +158,30 @@ void tr_pool_free(tr_pool *p);
 
 typedef struct {
   model *m;
-  int shards;
+  int shards;          /* in the whole batch */
+  int local, s0;       /* this rank's shards: s0 .. s0 + local - 1 (all of them: s0 = 0) */
   size_t gfloats;      /* floats in one NAME_grads */
-  void **grads, **work;/* per shard; [0] are the model's own */
+  void **grads, **work;/* per local shard; [0] are the model's own */
   float *loss, *weight;/* per shard: its mean loss, its weight n_s / n */
   int *rows, *row0;    /* per shard: its rows of the current batch */
   const float *x;      /* the current batch */
   tr_pool *pool;
+  const cr_dist *dist; /* --distributed: the other ranks; else NULL */
+  int rank, ranks;
+  float *tmp;          /* a partial sum received from another rank */
 } tr_shards;
 
-/* Buffers for shards - 1 more shards and a pool of `threads`. 0, or -1 out of memory. */
-int   tr_shards_init(tr_shards *sh, model *m, int shards, int threads);
+/* Buffers for this rank's shards - 1 more shards and a pool of `threads`; shards / ranks
+ * must be a power of two (ranks 1: any). 0, or -1 out of memory. */
+int   tr_shards_init(tr_shards *sh, model *m, int shards, int threads, const cr_dist *dist,
+                     int rank, int ranks);
 void  tr_shards_free(tr_shards *sh);
-/* Seeds every shard's dropout generator for an epoch (no-op without dropout). */
+/* Seeds every local shard's dropout generator for an epoch (no-op without dropout). */
 void  tr_shards_seed(tr_shards *sh, uint64_t seed, uint64_t epoch);
-/* One step on n rows (x, and m->targets already set): the shards' forward + backward,
- * the weighted tree sum into m->grads, NAME_step. Returns the batch's mean loss. */
-float tr_shards_step(tr_shards *sh, const float *x, int n);
+/* One step on n rows (x, and m->targets already set: the whole batch, on every rank): the
+ * local shards' forward + backward, the weighted tree sum into m->grads (over the ranks
+ * too), NAME_step. *loss: the batch's mean loss. 0, or -1 when a transfer failed. */
+int   tr_shards_step(tr_shards *sh, const float *x, int n, float *loss);
 
 /* ------------------------------------------------------------------ the commands */
 

@@ -32,11 +32,13 @@ typedef struct {
                                 from; a checkpoint stores these, not the scheduled values */
   long steps_per_epoch;
   int shards;                /* --shards: 1 is the fused NAME_train_step */
-  tr_shards sh;              /* the sharded step's buffers and threads (shards > 1) */
+  int sharded;               /* shards > 1 or --distributed: the step is tr_shards_step */
+  tr_shards sh;              /* the sharded step's buffers and threads */
+  int rank, ranks;           /* --distributed: this process's rank, the job's size; else 0, 1 */
 } run;
 
 static void run_free(run *r) {
-  if (r->shards > 1) tr_shards_free(&r->sh);
+  if (r->sharded) tr_shards_free(&r->sh);
   free(r->rows);
   cr_batcher_free(&r->b);
   cr_dataset_free(&r->tr);
@@ -171,10 +173,17 @@ static int prepare(run *r, const datapaths *dp) {
   if (r->batch % r->shards)
     return tr_fail(o, 2, "--shards %d does not divide the batch %d%s", r->shards, r->batch,
                    o->batch_set ? "" : o->resume ? " (the checkpoint's)" : " (the spec's)");
-  if (r->shards > 1 &&
-      tr_shards_init(&r->sh, &r->m, r->shards, o->threads ? (int)o->threads : 1) != 0) {
-    r->shards = 1;
-    return tr_fail(o, 1, "out of memory (or threads) for %ld shards", o->shards);
+  /* over ranks: each takes shards/ranks consecutive shards, a whole subtree of the fixed
+     summation tree (train_shard.c) only when that is a power of two */
+  int share = r->shards / r->ranks;
+  if (r->shards % r->ranks || (share & (share - 1)))
+    return tr_fail(o, 2, "--shards %d over %d ranks: every rank needs the same power-of-two "
+                   "number of shards (--shards = ranks x 1, 2, 4, ...)", r->shards, r->ranks);
+  r->sharded = r->shards > 1 || o->distributed;
+  if (r->sharded && tr_shards_init(&r->sh, &r->m, r->shards, o->threads ? (int)o->threads : 1,
+                                   o->dist, r->rank, r->ranks) != 0) {
+    r->sharded = 0;
+    return tr_fail(o, 1, "out of memory (or threads) for %d shards", r->shards);
   }
   if (o->lr_set) *net->opt_lr(r->m.opt) = (float)o->lr;
   r->epochs = o->epochs ? o->epochs : 5;
@@ -187,7 +196,7 @@ static int prepare(run *r, const datapaths *dp) {
   if ((rc = prepare_schedule(r))) return rc;
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
   if (!r->rows) return 2;
-  if (o->metrics && o->resume &&
+  if (o->metrics && o->resume && r->rank == 0 &&
       cr_metrics_read(o->metrics, (int)r->start_epoch + 1, r->rows, (int)r->epochs, &r->nrows,
                       &e) != 0)
     return tr_fail(o, 2, "%s", e.msg);
@@ -235,7 +244,7 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
   *loss_sum = 0, *seen = 0;
   /* dropout masks: a stream per epoch (as the shuffle), so a run resumed at an epoch's
      checkpoint draws what the uninterrupted run drew */
-  if (r->shards > 1) tr_shards_seed(&r->sh, r->seed, (uint64_t)ep);
+  if (r->sharded) tr_shards_seed(&r->sh, r->seed, (uint64_t)ep);
   else if (net->seed) net->seed(r->m.work, r->seed, CR_STREAM_DROPOUT + (uint64_t)ep);
   while (cr_batcher_next(&r->b, &x, &y, &n)) {
     if (schedule_step(r, ep)) {
@@ -243,16 +252,22 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
       return 1;
     }
     tr_set_targets(&r->m, y, n);
-    float loss = r->shards > 1 ? tr_shards_step(&r->sh, x, n)
-                               : net->train_step(r->m.params, r->m.opt, r->m.grads, r->m.work,
-                                                 x, r->m.targets, n);
+    float loss;
+    if (!r->sharded)
+      loss = net->train_step(r->m.params, r->m.opt, r->m.grads, r->m.work, x, r->m.targets, n);
+    else if (tr_shards_step(&r->sh, x, n, &loss) != 0) {
+      cr_progress_end(&pr);
+      return tr_fail(r->o, 1, "step %ld: the gradient exchange with the other ranks failed",
+                     r->steps + 1);
+    }
     r->steps++;
     long idx = -1;
     float val = 0;
     int bad = tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
     if (!isfinite(loss) || bad >= 0) {
       cr_progress_end(&pr);
-      return report_nonfinite_step(r, ep, loss, bad, idx, val);
+      /* every rank holds the same gradients and stops here; rank 0 says why */
+      return r->rank ? 1 : report_nonfinite_step(r, ep, loss, bad, idx, val);
     }
     *loss_sum += (double)loss * n;
     *seen += n;
@@ -306,6 +321,17 @@ static int write_checkpoint(run *r, long ep) {
   return 0;
 }
 
+/* Rank 0's end of an epoch: validation and the epoch line, checkpoint, metrics. 0, or 1. */
+static int finish_rank0(run *r, long ep, double t0, double train_s, double lsum, long seen) {
+  int rc;
+  finish_epoch(r, ep, t0, train_s, lsum, seen);
+  if (r->ckpt && (rc = write_checkpoint(r, ep))) return rc;
+  cr_err e = {{0}};
+  if (r->o->metrics && cr_metrics_write(r->o->metrics, r->rows, r->nrows, &e) != 0)
+    return tr_fail(r->o, 1, "%s", e.msg);
+  return 0;
+}
+
 /* One epoch: steps, validation, checkpoint, metrics. 0 ok, 1 stopped. */
 static int one_epoch(run *r, long ep, int tty) {
   double t0 = cr_now(), lsum;
@@ -316,12 +342,14 @@ static int one_epoch(run *r, long ep, int tty) {
   schedule_restore(r);
   r->total_train_s += train_s;
   r->total_samples += seen;
-  finish_epoch(r, ep, t0, train_s, lsum, seen);
-  if (r->ckpt && (rc = write_checkpoint(r, ep))) return rc;
-  cr_err e = {{0}};
-  if (r->o->metrics && cr_metrics_write(r->o->metrics, r->rows, r->nrows, &e) != 0)
-    return tr_fail(r->o, 1, "%s", e.msg);
-  return 0;
+  if (r->rank == 0) rc = finish_rank0(r, ep, t0, train_s, lsum, seen);
+  /* rank 0 alone validates and writes; the others learn whether to go on from it */
+  if (r->ranks > 1) {
+    int32_t st = rc;
+    if (r->o->dist->bcast(&st, sizeof st) != 0) return 1;
+    rc = st;
+  }
+  return rc;
 }
 
 static void print_start(const run *r) {
@@ -332,7 +360,10 @@ static void print_start(const run *r) {
          ? "" : (r->o->schedule ? r->o->schedule : r->net->schedule),
          (unsigned long long)r->seed, (double)r->m.norm[0], (double)r->m.norm[1],
          r->o->resume ? " (resumed)" : "");
-  if (r->shards > 1)
+  if (r->ranks > 1)
+    printf("%d ranks, %d shards each (of %d rows)\n", r->ranks, r->shards / r->ranks,
+           r->batch / r->shards);
+  else if (r->shards > 1)
     printf("%d shards of %d rows per batch, %ld thread%s\n", r->shards, r->batch / r->shards,
            r->o->threads ? r->o->threads : 1L, r->o->threads > 1 ? "s" : "");
   if (r->start_epoch >= r->epochs)
@@ -364,22 +395,124 @@ static void print_end(const run *r, int rc) {
     printf("checkpoint: %s (epoch %ld)\n", r->ckpt, r->last_good_epoch);
 }
 
-int tr_cmd_train(const cr_net *net, const opts *o) {
+/* ------------------------------------------------------------------ --distributed */
+
+/* A 64-bit hash of bytes, 8 at a time (data sets are hundreds of MB): FNV-1a's constants. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (; n >= 8; n -= 8, b += 8) {
+    uint64_t w;
+    memcpy(&w, b, 8);
+    h = (h ^ w) * 1099511628211ULL;
+  }
+  for (; n; n--, b++) h = (h ^ *b) * 1099511628211ULL;
+  return h;
+}
+static uint64_t hash_set(uint64_t h, const cr_dataset *d) {
+  uint64_t dims[2] = {d->n, d->dim};
+  h = hash_bytes(h, dims, sizeof dims);
+  h = hash_bytes(h, d->x, d->n * d->dim * sizeof(float));
+  return hash_bytes(h, d->y, d->n);
+}
+
+/* What every rank must share with rank 0 to compute the same run, and its own start status. */
+typedef struct {
+  int64_t rc;
+  uint64_t net, data, opts, state;
+} fingerprint;
+
+static void take_fingerprint(const run *r, fingerprint *f) {
+  const cr_net *net = r->net;
+  const uint64_t h0 = 14695981039346656037ULL;
+  uint64_t sizes[6] = {net->param_count, net->params_bytes, net->grads_bytes, net->work_bytes,
+                       net->opt_bytes, (uint64_t)net->tensor_count};
+  f->net = hash_bytes(hash_bytes(hash_bytes(h0, net->name, strlen(net->name)), net->isa,
+                                 strlen(net->isa)), sizes, sizeof sizes);
+  for (int i = 0; i < net->tensor_count; i++) {
+    const cr_net_tensor *t = &net->tensors[i];
+    int64_t sh[3] = {t->rows, t->cols, (int64_t)t->offset};
+    f->net = hash_bytes(hash_bytes(f->net, t->name, strlen(t->name)), sh, sizeof sh);
+  }
+  f->data = hash_set(hash_set(h0, &r->tr), &r->va);
+  const char *sched = r->o->schedule ? r->o->schedule : "";
+  int64_t v[9] = {r->batch, r->shards, r->epochs, r->start_epoch, r->steps, (int64_t)r->seed,
+                  r->o->no_shuffle, (int64_t)r->steps_per_epoch, r->sched.kind};
+  f->opts = hash_bytes(hash_bytes(h0, v, sizeof v), sched, strlen(sched));
+  f->state = hash_bytes(hash_bytes(hash_bytes(h0, r->m.params, net->params_bytes), r->m.opt,
+                                   net->opt_bytes), r->m.norm, sizeof r->m.norm);
+}
+
+/* After every rank has prepared (rc its own status): the same answer on all of them — 0 when
+ * every rank started and shares rank 0's network, data, options and weights, else the status
+ * to stop with, rank 0 naming the first rank that differs. */
+static int ranks_agree(run *r, int rc) {
+  fingerprint mine, *all = calloc((size_t)r->ranks, sizeof *all);
+  if (!all) return tr_fail(r->o, 1, "out of memory");
+  memset(&mine, 0, sizeof mine);
+  mine.rc = rc;
+  if (rc == 0) take_fingerprint(r, &mine);
+  if (r->o->dist->allgather(&mine, all, sizeof mine) != 0) {
+    free(all);
+    return tr_fail(r->o, 1, "the ranks could not exchange their start state");
+  }
+  int out = 0;
+  for (int k = 0; k < r->ranks && !out; k++) {
+    const fingerprint *a = &all[0], *b = &all[k];
+    const char *what = b->rc ? NULL : b->net != a->net ? "another network or build"
+                       : b->data != a->data ? "other data" : b->opts != a->opts
+                       ? "other options (batch, shards, epochs, seed, schedule)"
+                       : b->state != a->state ? "other initial weights (seed, --init, --resume)"
+                       : NULL;
+    if (b->rc) out = (int)b->rc;
+    else if (what) out = 2;
+    if (a->rc) continue;   /* rank 0 failed: it said why */
+    if (b->rc)
+      tr_fail(r->o, out, "rank %d of %d could not start (run it alone to see why)", k, r->ranks);
+    else if (what)
+      tr_fail(r->o, 2, "rank %d of %d was started with %s than rank 0", k, r->ranks, what);
+  }
+  free(all);
+  return out;
+}
+
+/* The job's size and this process's rank (--distributed), else 0 of 1. 0 or 2. */
+static int join_job(const opts *o, int *rank, int *ranks) {
+  *rank = 0, *ranks = 1;
+  if (!o->distributed) return 0;
+  if (!o->dist)
+    return tr_usage(o, "option '--distributed' needs the MPI build of this trainer (make "
+                    "mpi-trainer SPEC=...: NAME_cli.c compiled with mpicc -DCR_TRAIN_MPI)");
+  char err[256];
+  if (o->dist->init(rank, ranks, err, sizeof err) != 0) return tr_fail(o, 2, "%s", err);
+  return 0;
+}
+
+static int train(const cr_net *net, const opts *o, run *r) {
   datapaths dp;
   int rc = tr_resolve_data(o, &dp, 1);
-  if (rc || (rc = check_options(net, o))) return rc;
+  if (!rc) rc = check_options(net, o);
+  if (!rc) rc = prepare(r, &dp);
+  if (r->ranks > 1 || o->distributed) rc = ranks_agree(r, rc);
+  if (rc) return rc;
+  if (r->rank == 0) print_start(r);
+  /* under mpirun a rank's stdout is often a pty: no bar unless asked */
+  int tty = r->rank == 0 && (o->progress || (!o->distributed && isatty(STDOUT_FILENO)));
+  cr_batcher_set_epoch(&r->b, (uint64_t)r->start_epoch);
+  for (long ep = r->start_epoch; ep < r->epochs && !rc; ep++) rc = one_epoch(r, ep, tty);
+  if (r->rank == 0) print_end(r, rc);
+  return rc;
+}
+
+int tr_cmd_train(const cr_net *net, const opts *o) {
+  opts lo = *o;
   run r;
   memset(&r, 0, sizeof r);
-  r.net = net, r.o = o;
-  if ((rc = prepare(&r, &dp))) {
-    run_free(&r);
-    return rc;
-  }
-  print_start(&r);
-  int tty = o->progress || isatty(STDOUT_FILENO);
-  cr_batcher_set_epoch(&r.b, (uint64_t)r.start_epoch);
-  for (long ep = r.start_epoch; ep < r.epochs && !rc; ep++) rc = one_epoch(&r, ep, tty);
-  print_end(&r, rc);
+  r.net = net, r.o = &lo;
+  int rc = join_job(o, &r.rank, &r.ranks);
+  if (rc) return rc;
+  lo.quiet = r.rank != 0;
+  rc = train(net, &lo, &r);
   run_free(&r);
+  if (o->distributed) o->dist->finalize();
   return rc;
 }

@@ -34,38 +34,43 @@ static void *zalloc64(size_t bytes) {
 
 void tr_shards_free(tr_shards *sh) {
   if (sh->grads)
-    for (int s = 1; s < sh->shards; s++) free(sh->grads[s]);
+    for (int j = 1; j < sh->local; j++) free(sh->grads[j]);
   if (sh->work)
-    for (int s = 1; s < sh->shards; s++) free(sh->work[s]);
+    for (int j = 1; j < sh->local; j++) free(sh->work[j]);
   free(sh->grads), free(sh->work), free(sh->loss), free(sh->rows), free(sh->row0);
-  free(sh->weight);
+  free(sh->weight), free(sh->tmp);
   tr_pool_free(sh->pool);
   memset(sh, 0, sizeof *sh);
 }
 
-int tr_shards_init(tr_shards *sh, model *m, int shards, int threads) {
+int tr_shards_init(tr_shards *sh, model *m, int shards, int threads, const cr_dist *dist,
+                   int rank, int ranks) {
   memset(sh, 0, sizeof *sh);
   sh->m = m;
   sh->shards = shards;
+  sh->dist = dist, sh->rank = rank, sh->ranks = ranks;
+  sh->local = shards / ranks;              /* the caller checked: a power of two */
+  sh->s0 = rank * sh->local;
   sh->gfloats = m->net->grads_bytes / sizeof(float);
-  size_t S = (size_t)shards;
-  sh->grads = calloc(S, sizeof *sh->grads);
-  sh->work = calloc(S, sizeof *sh->work);
+  size_t S = (size_t)shards, k = (size_t)sh->local;
+  sh->grads = calloc(k, sizeof *sh->grads);
+  sh->work = calloc(k, sizeof *sh->work);
   sh->loss = calloc(S, sizeof *sh->loss);
   sh->rows = calloc(S, sizeof *sh->rows);
   sh->row0 = calloc(S, sizeof *sh->row0);
   sh->weight = calloc(S, sizeof *sh->weight);
+  if (ranks > 1) sh->tmp = zalloc64(m->net->grads_bytes);
   sh->pool = tr_pool_new(threads);
   if (!sh->grads || !sh->work || !sh->loss || !sh->rows || !sh->row0 || !sh->weight ||
-      !sh->pool) {
+      !sh->pool || (ranks > 1 && !sh->tmp)) {
     tr_shards_free(sh);
     return -1;
   }
   sh->grads[0] = m->grads, sh->work[0] = m->work;
-  for (int s = 1; s < shards; s++) {
-    sh->grads[s] = zalloc64(m->net->grads_bytes);
-    sh->work[s] = zalloc64(m->net->work_bytes);
-    if (!sh->grads[s] || !sh->work[s]) {
+  for (int j = 1; j < sh->local; j++) {
+    sh->grads[j] = zalloc64(m->net->grads_bytes);
+    sh->work[j] = zalloc64(m->net->work_bytes);
+    if (!sh->grads[j] || !sh->work[j]) {
       tr_shards_free(sh);
       return -1;
     }
@@ -75,46 +80,73 @@ int tr_shards_init(tr_shards *sh, model *m, int shards, int threads) {
 
 /* Shard s draws its dropout masks from stream CR_STREAM_DROPOUT + (s << 24) + epoch: shard 0
  * the unsharded run's stream, and no two (shard, epoch) pairs the same (epochs < 2^24,
- * shards <= TR_MAX_SHARDS <= 256, so the streams stay below CR_STREAM_DROPOUT + 2^32). */
+ * shards <= TR_MAX_SHARDS <= 256, so the streams stay below CR_STREAM_DROPOUT + 2^32).
+ * s is the shard's index in the whole batch, whichever rank runs it. */
 void tr_shards_seed(tr_shards *sh, uint64_t seed, uint64_t epoch) {
   const cr_net *net = sh->m->net;
   if (!net->seed) return;
-  for (int s = 0; s < sh->shards; s++)
-    net->seed(sh->work[s], seed, CR_STREAM_DROPOUT + ((uint64_t)s << 24) + epoch);
+  for (int j = 0; j < sh->local; j++)
+    net->seed(sh->work[j], seed, CR_STREAM_DROPOUT + ((uint64_t)(sh->s0 + j) << 24) + epoch);
 }
 
-/* Task s: the training forward and backward of shard s. */
-static void shard_task(void *ctx, int s) {
+/* Task j: the training forward and backward of this rank's shard j. */
+static void shard_task(void *ctx, int j) {
   tr_shards *sh = ctx;
+  const int s = sh->s0 + j;
   if (sh->rows[s] == 0) return;
   const model *m = sh->m;
   const cr_net *net = m->net;
   const float *x = sh->x + (size_t)sh->row0[s] * (size_t)net->in;
   const void *t = (const char *)m->targets + (size_t)sh->row0[s] * 4;  /* int32 or float */
   float *out = m->out + (size_t)sh->row0[s] * (size_t)net->out;
-  net->forward_train(out, sh->work[s], m->params, x, sh->rows[s]);
-  sh->loss[s] = net->backward(sh->grads[s], NULL, sh->work[s], m->params, x, t, sh->rows[s]);
+  net->forward_train(out, sh->work[j], m->params, x, sh->rows[s]);
+  sh->loss[s] = net->backward(sh->grads[j], NULL, sh->work[j], m->params, x, t, sh->rows[s]);
 }
 
-/* Task c: slice c of the gradient buffers, weighted and summed as the fixed tree. */
+/* Task c: slice c of this rank's gradient buffers, weighted and summed as the levels of the
+ * fixed tree below the rank's share (all of it in one process). */
 static void sum_task(void *ctx, int c) {
   tr_shards *sh = ctx;
   size_t a = (size_t)c * SUM_CHUNK, b = a + SUM_CHUNK;
   if (b > sh->gfloats) b = sh->gfloats;
-  for (int s = 0; s < sh->shards && sh->rows[s] > 0; s++) {
-    float *g = (float *)sh->grads[s], w = sh->weight[s];
+  const int *rows = sh->rows + sh->s0;
+  for (int j = 0; j < sh->local && rows[j] > 0; j++) {
+    float *g = (float *)sh->grads[j], w = sh->weight[sh->s0 + j];
     for (size_t k = a; k < b; k++) g[k] *= w;
   }
-  for (int stride = 1; stride < sh->shards; stride *= 2)
-    for (int i = 0; i + stride < sh->shards; i += 2 * stride) {
-      if (sh->rows[i + stride] == 0) continue;   /* empty shards are a suffix */
+  for (int stride = 1; stride < sh->local; stride *= 2)
+    for (int i = 0; i + stride < sh->local; i += 2 * stride) {
+      if (rows[i + stride] == 0) continue;   /* empty shards are a suffix */
       float *g = (float *)sh->grads[i];
       const float *h = (const float *)sh->grads[i + stride];
       for (size_t k = a; k < b; k++) g[k] += h[k];
     }
 }
 
-float tr_shards_step(tr_shards *sh, const float *x, int n) {
+/* The levels of the tree above the ranks' shares: rank i takes in rank i + stride's partial
+ * sum (its shares' root, shard (i + stride)·local), stride 1, 2, 4, ... — the single-process
+ * tree's own additions, so the same bits; then rank 0's sum and every shard's loss go to
+ * all ranks by copies (MPI_Bcast, MPI_Allgather: no arithmetic). 0, or -1 (MPI failed). */
+static int sum_ranks(tr_shards *sh) {
+  float *g = (float *)sh->m->grads;
+  const size_t n = sh->gfloats;
+  const int k = sh->local;
+  for (int stride = 1; stride < sh->ranks; stride *= 2) {
+    if (sh->rank % (2 * stride) == 0) {
+      int from = sh->rank + stride;
+      if (from >= sh->ranks || sh->rows[from * k] == 0) continue;
+      if (sh->dist->recv(sh->tmp, n, from) != 0) return -1;
+      for (size_t i = 0; i < n; i++) g[i] += sh->tmp[i];
+    } else if (sh->rank % (2 * stride) == stride) {
+      if (sh->rows[sh->rank * k] > 0 && sh->dist->send(g, n, sh->rank - stride) != 0) return -1;
+      break;
+    }
+  }
+  if (sh->dist->bcast(g, n * sizeof(float)) != 0) return -1;
+  return sh->dist->allgather(sh->loss + sh->s0, sh->loss, (size_t)k * sizeof(float));
+}
+
+int tr_shards_step(tr_shards *sh, const float *x, int n, float *loss) {
   const cr_net *net = sh->m->net;
   const int S = sh->shards;
   const int q = n / S, extra = n % S;   /* the first `extra` shards take q + 1 rows */
@@ -125,10 +157,12 @@ float tr_shards_step(tr_shards *sh, const float *x, int n) {
     row += sh->rows[s];
   }
   sh->x = x;
-  tr_pool_run(sh->pool, S, shard_task, sh);
+  tr_pool_run(sh->pool, sh->local, shard_task, sh);
   tr_pool_run(sh->pool, (int)((sh->gfloats + SUM_CHUNK - 1) / SUM_CHUNK), sum_task, sh);
+  if (sh->ranks > 1 && sum_ranks(sh) != 0) return -1;
   net->step(sh->m->params, sh->m->opt, sh->m->grads);
-  float loss = 0.0f;
-  for (int s = 0; s < S && sh->rows[s] > 0; s++) loss += sh->weight[s] * sh->loss[s];
-  return loss;
+  float l = 0.0f;
+  for (int s = 0; s < S && sh->rows[s] > 0; s++) l += sh->weight[s] * sh->loss[s];
+  *loss = l;
+  return 0;
 }

@@ -113,6 +113,7 @@ option '--shards' needs an integer from 1 to 256, got '0'	mnist_mlp_cli	--shards
 option '--shards' needs an integer from 1 to 256, got '512'	mnist_mlp_cli	--shards 512
 option '--threads' needs an integer from 1 to 1024, got '0'	mnist_mlp_cli	--threads 0
 layer 2 is a batchnorm, whose batch statistics cannot be cut into shards	bn_drop_mlp_cli	--shards 2
+option '--distributed' needs the MPI build of this trainer	mnist_mlp_cli	--distributed --shards 2
 EOF
 # a resumed run whose checkpoint's batch (64) the shard count does not divide
 run badr "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/plain.ckpt" --shards 6

@@ -1,0 +1,53 @@
+# The MPI trainer: `mpirun -np N NAME_cli train ... --distributed` (Open MPI; issue 15 part 2).
+#
+#   make mpi-trainer SPEC=specs/x.lua [DEMO_ISA=...]   build/mpi/ISA/x_cli: NAME_cli.c compiled
+#                       with mpicc -DCR_TRAIN_MPI and trainer/mpi/train_mpi.c (scripts/deps.sh --mpi
+#                       installs Debian's openmpi-bin + libopenmpi-dev); without mpicc it says so
+#   make test-mpi       mpirun -np 1/2/4 --oversubscribe on the tiny set: checkpoints byte-identical to
+#                       the single-process run; a killed rank; refused starts (tests/trainer/mpi.sh;
+#                       SKIP without mpicc/mpirun)
+#
+# libcrtrain.a stays free of MPI: the MPI trainer adds one object, train_mpi.c, whose
+# cr_mpi_dist() the template's main hands to cr_trainer_main_dist under CR_TRAIN_MPI.
+
+MPICC     ?= mpicc
+MPIRUN    ?= mpirun
+HAVE_MPI  := $(shell command -v $(MPICC) >/dev/null 2>&1 && command -v $(MPIRUN) >/dev/null 2>&1 && echo yes)
+MPI_DIR   := $(BUILD)/mpi
+NO_MPI_MSG := no $(MPICC)/$(MPIRUN): scripts/deps.sh --mpi installs Open MPI (openmpi-bin, libopenmpi-dev)
+
+
+$(MPI_DIR)/$(DEMO_ISA)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS) trainer/mpi/train_mpi.c
+	@command -v $(MPICC) >/dev/null 2>&1 || { echo "make mpi-trainer: $(NO_MPI_MSG)"; exit 2; }
+	@mkdir -p $(@D)
+	$(BUILD)/chainrule gen $< --out $(@D) --isa $(DEMO_ISA) --cli
+	$(MPICC) $(WARN) $(CFLAGS) $(call trainer_isa_flags,$(DEMO_ISA)) -DCR_TRAIN_MPI -Iruntime \
+	  -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c trainer/mpi/train_mpi.c $(TRAINER_LIBS) \
+	  -lz -lm -pthread
+
+.PHONY: mpi-trainer test-mpi
+mpi-trainer: $(MPI_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
+
+# The tests' MPI trainers: scalar, -O2, no sanitizers (Open MPI's own allocations at exit are
+# not ours to fix under LeakSanitizer); each is compared with itself run without mpirun.
+MPI_TT := $(MPI_DIR)/tests
+$(MPI_TT)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS) trainer/mpi/train_mpi.c
+	@mkdir -p $(@D)
+	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
+	$(MPICC) $(WARN) $(CFLAGS) -DCR_TRAIN_MPI -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c \
+	  $(@D)/$*.c trainer/mpi/train_mpi.c $(TRAINER_LIBS) -lz -lm -pthread
+$(MPI_TT)/%_cli: tests/trainer/specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS) trainer/mpi/train_mpi.c
+	@mkdir -p $(@D)
+	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
+	$(MPICC) $(WARN) $(CFLAGS) -DCR_TRAIN_MPI -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c \
+	  $(@D)/$*.c trainer/mpi/train_mpi.c $(TRAINER_LIBS) -lz -lm -pthread
+
+TEST_GOALS += test-mpi
+ifeq ($(HAVE_MPI),yes)
+test-mpi: $(MPI_TT)/mnist_mlp_cli $(MPI_TT)/drop_mlp_cli $(TT_DIR)/mnist_mlp_cli tiny-data
+	@echo "== train --distributed under mpirun: bitwise the single-process run"
+	@tests/trainer/mpi.sh $(MPI_TT) $(BUILD)/tiny $(MPIRUN)
+else
+test-mpi:
+	@echo "== test-mpi: SKIP ($(NO_MPI_MSG))"
+endif

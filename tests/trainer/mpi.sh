@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# train --distributed under Open MPI's mpirun (trainer/mpi/train_mpi.c, trainer/train_shard.c):
+#
+#   tests/trainer/mpi.sh BIN_DIR TINY_DIR MPIRUN
+#
+# BIN_DIR holds the MPI builds of mnist_mlp_cli and drop_mlp_cli (make test-mpi). Every
+# mpirun run is compared with the same binary run alone (no mpirun) with the same --shards:
+# byte-identical checkpoints for -np 1, 2, 4 (--oversubscribe: 2 cores here), resume under
+# another -np, a killed rank ending the job with mpirun's message and the last checkpoint
+# intact, refused starts (one line from the trainer, exit 2, no checkpoint).
+set -u
+bin=${1:?usage: mpi.sh BIN_DIR TINY_DIR MPIRUN}
+tiny=${2:?usage: mpi.sh BIN_DIR TINY_DIR MPIRUN}
+mpirun=${3:-mpirun}
+cli=$bin/mnist_mlp_cli
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cr-mpi.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+# root in containers and CI: Open MPI refuses it unless told
+if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+mpi() { "$mpirun" -q --oversubscribe "$@"; }
+
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); echo "  ok    $1"; }
+bad() { fail=$((fail + 1)); echo "  FAIL  $1"; [ $# -gt 1 ] && printf '        %s\n' "${@:2}"; return 0; }
+run() { local name=$1; shift; "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"; rc=$?; }
+same() {  # same WHAT A B...: checkpoints byte-identical
+  local what=$1 a=$2 f; shift 2
+  [ -s "$tmp/$a.ckpt" ] || { bad "$what" "no $a.ckpt: $(head -c 300 "$tmp/$a.err")"; return; }
+  for f in "$@"; do
+    cmp -s "$tmp/$a.ckpt" "$tmp/$f.ckpt" || { bad "$what" "$a.ckpt and $f.ckpt differ" "$(head -c 300 "$tmp/$f.err")"; return; }
+  done
+  ok "$what"
+}
+args=(train --data "$tiny" --epochs 2 --seed 3 --shards 4)
+
+echo "mpi tests: $cli with $mpirun"
+run alone "$cli" "${args[@]}" --checkpoint "$tmp/alone.ckpt"
+for np in 1 2 4; do
+  run "np$np" mpi -np "$np" "$cli" "${args[@]}" --distributed --threads 2 --checkpoint "$tmp/np$np.ckpt"
+done
+same "mpirun -np 1, 2, 4 --distributed == one process, --shards 4, bit for bit" alone np1 np2 np4
+if [ "$(grep -c '^epoch' "$tmp/np4.out")" -eq 2 ]; then ok "rank 0 alone prints the epoch lines"
+else bad "epoch lines of -np 4" "$(cat "$tmp/np4.out")"; fi
+
+# resume with another number of ranks
+run h1 mpi -np 4 "$cli" train --data "$tiny" --epochs 1 --seed 3 --shards 4 --distributed --checkpoint "$tmp/h.ckpt"
+run h2 mpi -np 2 "$cli" train --data "$tiny" --epochs 2 --shards 4 --distributed --resume "$tmp/h.ckpt"
+same "1 epoch on 4 ranks + --resume on 2 ranks == one process, 2 epochs" alone h
+
+# dropout: the shard streams follow the shard, not the rank
+run dalone "$bin/drop_mlp_cli" "${args[@]}" --checkpoint "$tmp/dalone.ckpt"
+run dnp2 mpi -np 2 "$bin/drop_mlp_cli" "${args[@]}" --distributed --checkpoint "$tmp/dnp2.ckpt"
+same "dropout: mpirun -np 2 == one process (--shards 4)" dalone dnp2
+
+# a rank killed mid-run: mpirun ends the job naming it, the last checkpoint stays readable
+mkdir -p "$tmp/k"
+"$mpirun" --oversubscribe -np 2 "$cli" train --data "$tiny" --shards 2 --distributed --epochs 100000 \
+  --checkpoint "$tmp/k/k.ckpt" >"$tmp/kill.out" 2>"$tmp/kill.err" &
+mp=$!
+for _ in $(seq 300); do [ -s "$tmp/k/k.ckpt" ] && break; sleep 0.1; done
+victim=
+for p in $(pgrep -P "$mp"); do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && victim=$p
+done
+if [ -n "$victim" ]; then
+  kill -9 "$victim"
+  wait "$mp"
+  jrc=$?
+  run keval "$cli" eval --checkpoint "$tmp/k/k.ckpt" --data "$tiny"
+  if [ "$jrc" -ne 0 ] && grep -q "rank 1 .*signal 9" "$tmp/kill.err" &&
+     grep -q "accuracy" "$tmp/keval.out" && [ "$(ls -A "$tmp/k")" = "k.ckpt" ]; then
+    ok "rank 1 killed mid-run: job fails (exit $jrc, mpirun names rank 1), checkpoint intact, no stray files"
+  else
+    bad "killed rank" "exit $jrc" "$(cat "$tmp/kill.err")" "$(cat "$tmp/keval.err")" "$(ls -A "$tmp/k")"
+  fi
+else
+  kill "$mp" 2>/dev/null; wait "$mp" 2>/dev/null
+  bad "killed rank: no rank 1 found under mpirun (pid $mp)"
+fi
+
+# refused starts: exit 2, the trainer's one line, no checkpoint
+refused() {  # refused NAME REGEX CMD...
+  local name=$1 want=$2; shift 2
+  rm -f "$tmp/bad.ckpt"
+  run "$name" "$@"
+  local lines
+  lines=$(grep -c "^mnist_mlp_cli train: " "$tmp/$name.err")
+  if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -Eq -- "$want" "$tmp/$name.err" && [ ! -e "$tmp/bad.ckpt" ]; then
+    ok "refused: $name"
+  else
+    bad "refused: $name" "exit $rc, $lines trainer lines" "$(cat "$tmp/$name.err")"
+  fi
+}
+refused outside "needs the job launcher: mpirun" "$cli" train --data "$tiny" --distributed --checkpoint "$tmp/bad.ckpt"
+refused share "--shards 6 over 2 ranks: every rank needs the same power-of-two" \
+  mpi -np 2 "$cli" train --data "$tiny" --batch 48 --shards 6 --distributed --checkpoint "$tmp/bad.ckpt"
+refused seeds "rank 1 of 2 was started with other options" \
+  mpi -np 1 "$cli" train --data "$tiny" --shards 2 --distributed --seed 1 --checkpoint "$tmp/bad.ckpt" : \
+      -np 1 "$cli" train --data "$tiny" --shards 2 --distributed --seed 2 --checkpoint "$tmp/bad.ckpt"
+refused data "rank 1 of 2 was started with other data" \
+  mpi -np 1 "$cli" train --data "$tiny" --shards 2 --distributed --checkpoint "$tmp/bad.ckpt" : \
+      -np 1 "$cli" train --train-images "$tiny/valid-x.npy" --train-labels "$tiny/valid-y.npy" \
+      --valid-images "$tiny/valid-x.npy" --valid-labels "$tiny/valid-y.npy" --shards 2 --distributed --checkpoint "$tmp/bad.ckpt"
+refused spec "rank 1 of 2 was started with another network" \
+  mpi -np 1 "$cli" train --data "$tiny" --shards 2 --distributed --checkpoint "$tmp/bad.ckpt" : \
+      -np 1 "$bin/drop_mlp_cli" train --data "$tiny" --shards 2 --distributed --checkpoint "$tmp/bad.ckpt"
+
+echo "mpi: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
