@@ -665,6 +665,42 @@ if expect_rc t_bnfull 0 && expect_rc t_bnres 0; then
   else
     bad "batchnorm: eval after export/import" "$(cat "$tmp/t_bnev1.out" "$tmp/t_bnev2.out" "$tmp/t_bnimp.err")"
   fi
+  # torch saves num_batches_tracked as a 0-d int64: import takes it (exactly), refuses a
+  # count float32 cannot hold exactly and int64 anywhere else
+  if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    cp -r "$tmp/bnw" "$tmp/bnw64"
+    i64() { /usr/bin/python3 -c 'import numpy as np, sys
+np.save(sys.argv[1], np.array(int(sys.argv[2]), dtype=np.int64).reshape(eval(sys.argv[3])))' "$@"; }
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" "$nbt" "()"
+    run t_bnimp64 "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnimp64.ckpt"
+    run t_bnexp64 "$bn" export "$tmp/bnw64e" --checkpoint "$tmp/bnimp64.ckpt"
+    if expect_rc t_bnimp64 0 && expect_rc t_bnexp64 0 && same_exports "$tmp/bnw" "$tmp/bnw64e"; then
+      ok "import: an int64 num_batches_tracked ($nbt) gives the checkpoint the float32 one gives"
+    else bad "import of an int64 num_batches_tracked" "$(cat "$tmp/t_bnimp64.err" "$tmp/t_bnexp64.err")"; fi
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" 16777217 "()"
+    run t_bnbig "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnbig.ckpt"
+    expect_rc t_bnbig 2 && [ ! -e "$tmp/bnbig.ckpt" ] &&
+      one_line_matching t_bnbig "2\.num_batches_tracked\.npy: counter 16777217 out of range \(0 to 2\^24, exact in float32\)" &&
+      ok "import: an int64 counter past 2^24 refused (one line, exit 2, no checkpoint)"
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" -1 "()"
+    run t_bnneg "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnneg.ckpt"
+    expect_rc t_bnneg 2 && [ ! -e "$tmp/bnneg.ckpt" ] && one_line_matching t_bnneg "counter -1 out of range" &&
+      ok "import: a negative int64 counter refused"
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" 5 "(1,)"
+    run t_bnvec "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnvec.ckpt"
+    expect_rc t_bnvec 2 && [ ! -e "$tmp/bnvec.ckpt" ] &&
+      one_line_matching t_bnvec "2\.num_batches_tracked\.npy: expected float32 of shape \(\) \(a 0-d counter, or torch's int64\), got int64 of shape \(1,\)" &&
+      ok "import: an int64 counter of shape (1,) refused, both shapes named"
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" "$nbt" "()"
+    /usr/bin/python3 -c 'import numpy as np, sys
+np.save(sys.argv[1], np.zeros(24, dtype=np.int64))' "$tmp/bnw64/2.bias.npy"
+    run t_bnbias "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnbias.ckpt"
+    expect_rc t_bnbias 2 && [ ! -e "$tmp/bnbias.ckpt" ] &&
+      one_line_matching t_bnbias "2\.bias\.npy: expected float32 of shape \(24,\) \(a vector\), got int64 of shape \(24,\)" &&
+      ok "import: int64 refused for a tensor that is not a counter"
+  else
+    skipped "import of an int64 num_batches_tracked" "no numpy"
+  fi
   if ! cmp -s "$tmp/bnfull.ckpt" "$tmp/bnseed.ckpt"; then ok "batchnorm + dropout: another seed, another run"
   else bad "seeds 7 and 8 gave the same checkpoint"; fi
 fi
