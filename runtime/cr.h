@@ -183,13 +183,16 @@ float    cr_rng_normal(cr_rng *r);
 
 /* A labelled data set in memory. x is [n][dim] row-major float32, y is [n] labels.
  * rows x cols is the image shape (rows * cols == dim); for data without an image
- * shape (CSV, 2-D .npy) rows = 1 and cols = dim. Both arrays are malloc'ed and owned
- * by the struct; cr_dataset_free releases them and zeroes the struct. */
+ * shape (CSV, 2-D .npy) rows = 1 and cols = dim. A 4-D .npy [n][C][H][W] gives
+ * chans = C, rows = H, cols = W (C * H * W == dim); every other source chans = 0. Both
+ * arrays are malloc'ed and owned by the struct; cr_dataset_free releases them and zeroes
+ * the struct. */
 typedef struct cr_dataset {
   size_t   n, dim;
   int      rows, cols;
   float   *x;   /* [n][dim] */
   uint8_t *y;   /* [n] */
+  int      chans;   /* C of a 4-D .npy, else 0 */
 } cr_dataset;
 
 void cr_dataset_free(cr_dataset *d);
@@ -235,7 +238,8 @@ int cr_csv_save(const char *path, const cr_dataset *d, int header, cr_err *e);
  *   "*.csv[.gz]"     CSV (y_path must be NULL: labels are in the file)
  *   "*.npy[.gz]"     x: float32 [n][...] taken as given (a NaN or Inf is refused, naming
  *                    the sample and value), or uint8 [n][...] scaled by 1/255; a 3-D array
- *                    [n][rows][cols] keeps its image shape.
+ *                    [n][rows][cols] keeps its image shape, a 4-D [n][C][H][W] its
+ *                    channels too.
  *                    y: uint8, int64 or float32 [n] holding integers 0..255.
  *   anything else    IDX images + IDX labels (plain or .gz).                          */
 int cr_dataset_load(cr_dataset *d, const char *x_path, const char *y_path, cr_err *e);

@@ -18,12 +18,14 @@ static int npy_samples(cr_dataset *d, const cr_npy *xa, const char *x_path, cr_e
   if (n == 0) return cr_errf(e, "%s: no samples", x_path);
   size_t dim = xa->count / n;
   if (dim == 0 || dim > INT_MAX) return cr_errf(e, "%s: unusable sample size %zu", x_path, dim);
-  size_t rows = 1, cols = dim;
-  if (xa->ndim == 3) {
-    rows = xa->shape[1];
-    cols = xa->shape[2];
+  size_t chans = 0, rows = 1, cols = dim;
+  if (xa->ndim == 3 || xa->ndim == 4) {   /* [n][rows][cols] or [n][C][H][W]: sizes <= dim */
+    chans = xa->ndim == 4 ? xa->shape[1] : 0;
+    rows = xa->shape[xa->ndim - 2];
+    cols = xa->shape[xa->ndim - 1];
   }
   if (cr__dataset_alloc(d, n, dim, x_path, e)) return -1;
+  d->chans = (int)chans;
   d->rows = (int)rows;
   d->cols = (int)cols;
   if (xa->dtype == CR_F32) {

@@ -153,6 +153,36 @@ START_TEST(test_int64) {
 }
 END_TEST
 
+/* The sample shape a data set keeps: 2-D none, 3-D rows x cols, 4-D channels too. */
+START_TEST(test_sample_shapes) {
+  static const struct {
+    int ndim;
+    size_t shape[4];
+    int chans, rows, cols;
+  } CASES[] = {{2, {2, 12}, 0, 1, 12}, {3, {2, 3, 4}, 0, 3, 4}, {4, {2, 3, 2, 2}, 3, 2, 2},
+               {4, {2, 1, 1, 12}, 1, 1, 12}};
+  float x[24] = {0};
+  uint8_t y[2] = {0, 1};
+  size_t ys[1] = {2};
+  char *xp = scratch_path("shape-x.npy"), *yp = scratch_path("shape-y.npy");
+  cr_err e;
+  ck_assert_msg(cr_npy_save(yp, CR_U8, y, 1, ys, &e) == 0, "%s", e.msg);
+  for (size_t k = 0; k < COUNT(CASES); k++) {
+    ck_assert_msg(cr_npy_save(xp, CR_F32, x, CASES[k].ndim, CASES[k].shape, &e) == 0, "%s", e.msg);
+    cr_dataset d;
+    ck_assert_msg(cr_dataset_load(&d, xp, yp, &e) == 0, "%s", e.msg);
+    ck_assert_msg(d.dim == 12 && d.chans == CASES[k].chans && d.rows == CASES[k].rows && d.cols == CASES[k].cols,
+                  "case %zu: chans %d rows %d cols %d", k, d.chans, d.rows, d.cols);
+    cr_dataset_free(&d);
+    ck_assert_msg(cr_inputs_load(&d, xp, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(d.chans, CASES[k].chans);
+    cr_dataset_free(&d);
+  }
+  free(xp);
+  free(yp);
+}
+END_TEST
+
 static const struct {
   const char *dict;
   size_t data;   /* bytes of data after the header */
@@ -234,6 +264,7 @@ Suite *suite_npy(void) {
   tcase_add_loop_test(core, test_round_trip, 0, 4 * NSHAPES);
   tcase_add_test(core, test_numpy_style_headers);
   tcase_add_test(core, test_int64);
+  tcase_add_test(core, test_sample_shapes);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
   tcase_add_loop_test(errors, test_bad_header, 0, COUNT(NPY_BAD));

@@ -758,6 +758,24 @@ np.save(sys.argv[3], np.zeros((4, 3, 32, 32), np.float32))' "$tiny/valid-x.npy" 
   expect_rc t_rgb 2 && [ ! -s "$tmp/t_rgb.out" ] &&
     one_line_matching t_rgb "rgb\.npy: samples have 3072 values, network mnist_cnn takes 1x28x28 images \(784 values\)" &&
     ok "conv net: a (4, 3, 32, 32) .npy refused with one line (exit 2)"
+  # 784 values per sample but not 1x28x28: refused naming the file and both shapes, nothing
+  # written (predict's --output, train's checkpoint)
+  /usr/bin/python3 -c 'import numpy as np, sys
+x = np.load(sys.argv[1]).reshape(-1, 784)
+np.save(sys.argv[2], x.reshape(-1, 1, 14, 56)); np.save(sys.argv[3], x.reshape(-1, 4, 14, 14))' \
+    "$tiny/valid-x.npy" "$tmp/x1456.npy" "$tmp/x41414.npy"
+  run t_x1456 "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x1456.npy" --output "$tmp/x1456.txt"
+  expect_rc t_x1456 2 && [ ! -e "$tmp/x1456.txt" ] && [ ! -s "$tmp/t_x1456.out" ] &&
+    one_line_matching t_x1456 "x1456\.npy: samples are 1x14x56 images, network mnist_cnn takes 1x28x28 images" &&
+    ok "conv net: a (N, 1, 14, 56) .npy refused with one line naming both shapes (exit 2, no output file)"
+  run t_x41414 "$cnn" train --train-images "$tmp/x41414.npy" --train-labels "$tiny/valid-y.npy" \
+    --valid-images "$tiny/valid-x.npy" --valid-labels "$tiny/valid-y.npy" --epochs 1 --checkpoint "$tmp/x41414.ckpt"
+  expect_rc t_x41414 2 && [ ! -e "$tmp/x41414.ckpt" ] &&
+    one_line_matching t_x41414 "x41414\.npy: samples are 4x14x14 images, network mnist_cnn takes 1x28x28 images" &&
+    ok "conv net: train on a (N, 4, 14, 14) .npy refused with one line (exit 2, no checkpoint)"
+  run t_x41414e "$cnn" eval --checkpoint "$tmp/cnn.ckpt" --valid-images "$tmp/x41414.npy" --valid-labels "$tiny/valid-y.npy"
+  expect_rc t_x41414e 2 && one_line_matching t_x41414e "x41414\.npy: samples are 4x14x14 images" &&
+    ok "conv net: eval on a (N, 4, 14, 14) .npy refused"
   run t_x4d "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x4d.npy"
   run t_x3d "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tiny/valid-x.npy"
   if expect_rc t_x4d 0 && [ -s "$tmp/t_x4d.out" ] && cmp -s "$tmp/t_x4d.out" "$tmp/t_x3d.out"; then
