@@ -53,6 +53,7 @@ TENSORS = {
 TARGET_DTYPE = np.$(loss == "mse" and "float32" or "int32")
 MODES = $(modes and "True" or "False")     # $(NAME)_MODES: layers with a training mode ($(name)_forward_train)
 DROPOUT = $(dropout and "True" or "False")     # $(NAME)_DROPOUT: dropout masks from $(name)_seed's generator
+TRAIN_MIN_ROWS = $(train_min_rows)     # fewest rows forward_train and train_step take ($(NAME)_TRAIN_MIN_ROWS)
 
 _f = ctypes.POINTER(ctypes.c_float)
 _v = ctypes.c_void_p
@@ -101,6 +102,17 @@ def _aligned(nbytes):
     raw = np.zeros(nbytes + 64, dtype=np.uint8)
     skip = (-raw.ctypes.data) % 64
     return raw[skip:skip + nbytes]
+
+
+def _train_rows(what, x):
+    """Refuses a batch the training mode cannot normalise (as torch does)."""
+@ if train_min_rows_layer then
+    if x.shape[0] < TRAIN_MIN_ROWS:
+        raise ValueError("%s: x has %d row, and layer $(train_min_rows_layer) (batchnorm) would normalise 1 value per channel:"
+                         " the training mode needs at least %d rows (torch: Expected more than 1 value per channel when"
+                         " training)" % (what, x.shape[0], TRAIN_MIN_ROWS))
+@ end
+    return x
 
 
 def _rows(what, arg, a, dtype, cols):
@@ -176,7 +188,7 @@ class Net:
     def forward_train(self, x):
         """x float32 [n][IN] -> float32 [n][OUT] in the training mode: batchnorm normalises with the
         batch's statistics and updates the running ones, dropout draws its masks."""
-        x = _rows("forward_train", "x", x, np.float32, IN)
+        x = _train_rows("forward_train", _rows("forward_train", "x", x, np.float32, IN))
         out = np.empty((x.shape[0], OUT), dtype=np.float32)
 @ if modes then
         self._lib.$(name)_forward_train(self._fp(out), self._work.ctypes.data, self._params.ctypes.data, self._fp(x),
@@ -197,7 +209,7 @@ class Net:
 
     def train_step(self, x, t):
         """One optimizer step on rows x float32 [n][IN], targets t $(loss == "mse" and "float32" or "int32 class indices") [n]; returns the mean loss before it."""
-        x = _rows("train_step", "x", x, np.float32, IN)
+        x = _train_rows("train_step", _rows("train_step", "x", x, np.float32, IN))
         t = _rows("train_step", "t", t, TARGET_DTYPE, None)
         if t.shape[0] != x.shape[0]:
             raise ValueError("train_step: t has %d rows, x has %d" % (t.shape[0], x.shape[0]))

@@ -149,3 +149,28 @@ int tr_load_inputs(const cr_net *net, const opts *o, cr_dataset *d) {
   if (cr_inputs_load(d, o->input, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
   return check_rows(net, o, d, o->input);
 }
+
+/* The first batchnorm layer that sees one value per channel per row (after a linear layer,
+ * or a 1x1 image), or -1: its training mode needs at least 2 rows per step. */
+static int one_value_batchnorm(const cr_net *net) {
+  for (int i = 0; i < net->layer_count; i++) {
+    const cr_net_layer *L = &net->layers[i];
+    int pixels = L->in_shape[0] ? L->in_shape[1] * L->in_shape[2] : 1;
+    if (!strcmp(L->kind, "batchnorm") && pixels == 1) return i;
+  }
+  return -1;
+}
+
+int tr_check_train_rows(const cr_net *net, const opts *o, const char *x, size_t n, int batch) {
+  int bn = one_value_batchnorm(net);
+  if (bn < 0) return 0;
+  static const char *why = "needs at least 2 rows per training step (torch: Expected more than 1 "
+                           "value per channel when training)";
+  if (batch < 2)
+    return tr_fail(o, 2, "batch %d: layer %d (batchnorm) normalises one value per channel per row "
+                   "and %s", batch, bn, why);
+  if (n % (size_t)batch == 1)
+    return tr_fail(o, 2, "%s: %zu samples in batches of %d leave a last batch of 1 row, and layer %d "
+                   "(batchnorm) %s; choose another --batch", x, n, batch, bn, why);
+  return 0;
+}

@@ -152,6 +152,7 @@ static int prepare(run *r, const datapaths *dp) {
   if (o->batch_set) r->batch = (int)o->batch;
   if (r->batch < 1 || r->batch > net->batch)
     return tr_fail(o, 2, "batch %d out of range 1..%d", r->batch, net->batch);
+  if ((rc = tr_check_train_rows(net, o, dp->tx, r->tr.n, r->batch))) return rc;
   if (o->lr_set) *net->opt_lr(r->m.opt) = (float)o->lr;
   r->epochs = o->epochs ? o->epochs : 5;
   r->ckpt = o->checkpoint ? o->checkpoint : o->resume;

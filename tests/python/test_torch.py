@@ -11,6 +11,7 @@ independent PCG32 (written here from the PCG paper, checked against its demo's o
 
     python3 tests/python/test_torch.py CHAINRULE WORKDIR
 """
+import copy
 import importlib.util
 import os
 import subprocess
@@ -168,6 +169,8 @@ def check_modes(name, mod, net, model, batch, torch_in):
     net.forward(x)
     check(all(np.array_equal(net.get(k), v) for k, v in before.items()), "%s: forward (eval) changed a tensor" % name)
     if not mod.MODES:
+        check(mod.TRAIN_MIN_ROWS == 1, "%s: TRAIN_MIN_ROWS %d without batchnorm" % (name, mod.TRAIN_MIN_ROWS))
+        check(np.array_equal(net.forward_train(x[:1]), net.forward(x[:1])), "%s: forward_train of 1 row" % name)
         check(np.array_equal(net.forward_train(x), net.forward(x)), "%s: forward_train differs from forward" % name)
         check(net.train() is net and net.training and np.array_equal(net.forward(x), net.forward_train(x)),
               "%s: train() forward" % name)
@@ -204,6 +207,25 @@ def check_modes(name, mod, net, model, batch, torch_in):
     with torch.no_grad():
         want = model(torch.from_numpy(x).reshape(torch_in(mod.BATCH))).numpy()
     close(net.forward(x), want, "%s: forward after eval()" % name)
+    # one row through a batchnorm over features: torch raises, and so does the wrapper, before
+    # anything changes
+    check(mod.TRAIN_MIN_ROWS == 2, "%s: TRAIN_MIN_ROWS %d, expected 2 (batchnorm 1d)" % (name, mod.TRAIN_MIN_ROWS))
+    x1, t1 = batch(1)
+    probe = copy.deepcopy(model).train()   # the batchnorm 2d before it would move its statistics
+    try:
+        probe(torch.from_numpy(x1).reshape(torch_in(1)))
+        check(False, "%s: torch took one row in training mode" % name)
+    except ValueError as e:
+        check("more than 1 value per channel" in str(e), "%s: torch's error is '%s'" % (name, e))
+    before = net.state_dict()
+    words = ["x has 1 row", "layer 7 (batchnorm)", "at least 2 rows"]
+    expect_value_error(lambda: net.forward_train(x1), ["forward_train"] + words, name + " forward_train 1 row")
+    expect_value_error(lambda: net.train_step(x1, t1), ["train_step"] + words, name + " train_step 1 row")
+    net.train()
+    expect_value_error(lambda: net.forward(x1), ["forward_train"] + words, name + " train() forward 1 row")
+    net.eval()
+    check(all(np.array_equal(net.get(k), v) for k, v in before.items()), "%s: a refused call changed a tensor" % name)
+    check(net.forward(x1).shape == (1, mod.OUT), "%s: eval forward of 1 row" % name)
     expect_value_error(lambda: net.seed(-1), ["seed", "seed", "2**64"], name + " seed negative")
     expect_value_error(lambda: net.seed(1, 2 ** 64), ["seed", "stream"], name + " stream too large")
     expect_value_error(lambda: net.seed(1.5), ["seed", "integer"], name + " seed float")

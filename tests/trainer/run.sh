@@ -701,6 +701,23 @@ np.save(sys.argv[1], np.zeros(24, dtype=np.int64))' "$tmp/bnw64/2.bias.npy"
   else
     skipped "import of an int64 num_batches_tracked" "no numpy"
   fi
+  # a batch of 1 row through a batchnorm over features (torch raises there): refused up front
+  run t_bnb1 "$bn" train --data "$tiny" --epochs 1 --batch 1 --checkpoint "$tmp/bnb1.ckpt"
+  expect_rc t_bnb1 2 && [ ! -e "$tmp/bnb1.ckpt" ] &&
+    one_line_matching t_bnb1 "^bn_drop_mlp_cli train: batch 1: layer 2 \(batchnorm\) normalises one value per channel per row and needs at least 2 rows per training step" &&
+    ok "batchnorm 1d: --batch 1 refused (one line, exit 2, no checkpoint)"
+  head -n 34 "$tiny/train.csv" >"$tmp/train33.csv"   # the header and 33 samples: 32 + 1
+  run t_bnlast "$bn" train --train-images "$tmp/train33.csv" --valid-images "$tiny/valid.csv" --epochs 1 \
+    --checkpoint "$tmp/bnlast.ckpt"
+  expect_rc t_bnlast 2 && [ ! -e "$tmp/bnlast.ckpt" ] &&
+    one_line_matching t_bnlast "train33\.csv: 33 samples in batches of 32 leave a last batch of 1 row, and layer 2 \(batchnorm\) needs at least 2 rows per training step .*; choose another --batch$" &&
+    ok "batchnorm 1d: a last batch of 1 row refused, the file named (exit 2, no checkpoint)"
+  run t_bnlast2 "$bn" train --train-images "$tmp/train33.csv" --valid-images "$tiny/valid.csv" --epochs 1 \
+    --batch 11 --checkpoint "$tmp/bnlast2.ckpt"
+  expect_rc t_bnlast2 0 && [ -s "$tmp/bnlast2.ckpt" ] && ok "batchnorm 1d: the same 33 samples train in batches of 11"
+  run t_cnnb1 "$bin/mnist_cnn_cli" train --train-images "$tmp/train33.csv" --valid-images "$tiny/valid.csv" --epochs 1 \
+    --batch 1 --checkpoint "$tmp/cnnb1.ckpt"
+  expect_rc t_cnnb1 0 && ok "no batchnorm: --batch 1 still trains"
   if ! cmp -s "$tmp/bnfull.ckpt" "$tmp/bnseed.ckpt"; then ok "batchnorm + dropout: another seed, another run"
   else bad "seeds 7 and 8 gave the same checkpoint"; fi
 fi
