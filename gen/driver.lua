@@ -153,16 +153,30 @@ local DISPATCH_TEST = {
   scalar = "1",
 }
 
--- Parses "gen" arguments: SPEC and options in any order; --opt VALUE or --opt=VALUE.
-local function parse_gen(args, from)
-  local o = {out = ".", cli = false}
+-- A command's options: `values` take one (--opt VALUE or --opt=VALUE, stored under the name
+-- without "--"), `flags` none (stored as true); `prefix` starts the messages about unknown
+-- options and extra arguments.
+local GEN_OPTIONS = {
+  command = "gen", prefix = "",
+  values = {["--out"] = true, ["--isa"] = true, ["--name"] = true, ["--weights"] = true, ["--max-batch"] = true,
+            ["--dispatch"] = true, ["--depfile"] = true, ["--tune"] = true},
+  flags = {["--cli"] = true, ["--inference"] = true, ["--python"] = true},
+}
+local TUNE_OPTIONS = {
+  command = "tune", prefix = "tune: ",
+  values = {["--out"] = true, ["--isa"] = true, ["--budget"] = true, ["--max-batch"] = true},
+  flags = {},
+}
+
+-- Parses args[from..] by the option table t into o (which holds the defaults): SPEC and
+-- options in any order. Returns o.
+local function parse_options(args, from, t, o)
   local i = from
   while i <= #args do
     local a = args[i]
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
     key = key or a
-    if key == "--out" or key == "--isa" or key == "--name" or key == "--weights" or key == "--max-batch"
-        or key == "--dispatch" or key == "--depfile" or key == "--tune" then
+    if t.values[key] then
       if not value then
         i = i + 1
         value = args[i]
@@ -170,22 +184,35 @@ local function parse_gen(args, from)
       end
       if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
       o[key:sub(3)] = value
-    elseif key == "--cli" and not value then
-      o.cli = true
-    elseif key == "--inference" and not value then
-      o.inference = true
-    elseif key == "--python" and not value then
-      o.python = true
+    elseif t.flags[key] and not value then
+      o[key:sub(3)] = true
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      usage_error("unknown option '" .. a .. "' (try --help)")
+      usage_error(t.prefix .. "unknown option '" .. a .. "' (try --help)")
     elseif o.spec then
-      usage_error("unexpected argument '" .. a .. "' (one spec per run; try --help)")
+      usage_error(t.prefix .. "unexpected argument '" .. a .. "' (one spec per run; try --help)")
     else
       o.spec = a
     end
     i = i + 1
   end
-  if not o.spec then usage_error("gen needs a spec file (try --help)") end
+  if not o.spec then usage_error(t.command .. " needs a spec file (try --help)") end
+  return o
+end
+
+-- --max-batch N (gen --inference, tune): o.max_batch, an integer 1..spec.MAX_BATCH.
+local function parse_max_batch(o)
+  if not o["max-batch"] then return end
+  local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
+  local max = require("spec").MAX_BATCH
+  if not n or n < 1 or n > max then
+    usage_error("--max-batch: expected an integer from 1 to " .. max .. ", got '" .. o["max-batch"] .. "'")
+  end
+  o.max_batch = n
+end
+
+-- Parses "gen" arguments.
+local function parse_gen(args, from)
+  local o = parse_options(args, from, GEN_OPTIONS, {out = ".", cli = false})
   if o.name then
     local problem = require("spec").name_problem(o.name)
     if problem then usage_error("--name: " .. problem) end
@@ -231,14 +258,7 @@ local function parse_gen(args, from)
       o.tune_strict = true
     end
   end
-  if o["max-batch"] then
-    local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
-    local max = require("spec").MAX_BATCH
-    if not n or n < 1 or n > max then
-      usage_error("--max-batch: expected an integer from 1 to " .. max .. ", got '" .. o["max-batch"] .. "'")
-    end
-    o.max_batch = n
-  end
+  parse_max_batch(o)
   return o
 end
 
@@ -466,43 +486,13 @@ end
 
 -- chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--max-batch N]
 local function parse_tune(args)
-  local o = {budget = 20}
-  local i = 2
-  while i <= #args do
-    local a = args[i]
-    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
-    key = key or a
-    if key == "--out" or key == "--isa" or key == "--budget" or key == "--max-batch" then
-      if not value then
-        i = i + 1
-        value = args[i]
-        if value == nil then usage_error("option '" .. key .. "' needs a value (try --help)") end
-      end
-      if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
-      o[key:sub(3)] = value
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      usage_error("tune: unknown option '" .. a .. "' (try --help)")
-    elseif o.spec then
-      usage_error("tune: unexpected argument '" .. a .. "' (one spec per run; try --help)")
-    else
-      o.spec = a
-    end
-    i = i + 1
-  end
-  if not o.spec then usage_error("tune needs a spec file (try --help)") end
+  local o = parse_options(args, 2, TUNE_OPTIONS, {budget = 20})
   if type(o.budget) == "string" then
     local b = o.budget:match("^%d+%.?%d*$") and tonumber(o.budget)
     if not b or b < 0.1 or b > 3600 then usage_error("--budget: expected seconds from 0.1 to 3600, got '" .. o.budget .. "'") end
     o.budget = b
   end
-  if o["max-batch"] then
-    local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
-    local max = require("spec").MAX_BATCH
-    if not n or n < 1 or n > max then
-      usage_error("--max-batch: expected an integer from 1 to " .. max .. ", got '" .. o["max-batch"] .. "'")
-    end
-    o.max_batch = n
-  end
+  parse_max_batch(o)
   if o.out and host.stat(o.out) == "dir" then usage_error("--out: '" .. o.out .. "' is a directory") end
   return o
 end
