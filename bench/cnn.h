@@ -1,4 +1,4 @@
-/* The baselines' LeNet (specs/mnist_cnn.lua's network, bench/specs/bench_lenet*.lua): plain
+/* The baselines' LeNet (specs/mnist_cnn.lua's network, bench/specs/bench_lenet.lua, at batch 64 and 1): plain
  * arrays for the naive and im2col + OpenBLAS rows of the lenet workloads.
  *
  *   1x28x28 -> conv 6 5x5 pad 2, ReLU -> max 2x2 -> conv 16 5x5, ReLU -> max 2x2 -> 400

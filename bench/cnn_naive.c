@@ -8,26 +8,40 @@
 #include "cnn.h"
 #include "naive_prod.h"
 
+/* The walk the forward and the input gradient share: every output (i, o, oy, ox) of the
+ * conv (YI: its index in y and g), then its window: each input pixel inside the image
+ * (padding skipped) as xi, the index in x (and dx), and wi, its weight's index in w ([C][K][K][O]),
+ * in the order c, ky, kx. Macros, so each function's loops stay as plain as written out
+ * (the object code is the same as with the loops spelled out twice). */
+#define YI (((i * O + o) * OH + oy) * OW + ox)
+#define FOR_OUTPUTS(...)                                                         \
+  for (int i = 0; i < n; i++)                                                    \
+    for (int o = 0; o < O; o++)                                                  \
+      for (int oy = 0; oy < OH; oy++)                                            \
+        for (int ox = 0; ox < OW; ox++) {                                        \
+          __VA_ARGS__                                                            \
+        }
+#define FOR_WINDOW(...)                                                          \
+  for (int c = 0; c < C; c++)                                                    \
+    for (int ky = 0; ky < K; ky++) {                                             \
+      int iy = oy + ky - P;                                                      \
+      if (iy < 0 || iy >= H) continue;                                           \
+      for (int kx = 0; kx < K; kx++) {                                           \
+        int ix = ox + kx - P;                                                    \
+        if (ix < 0 || ix >= W) continue;                                         \
+        const int xi = ((i * C + c) * H + iy) * W + ix, wi = ((c * K + ky) * K + kx) * O + o; \
+        __VA_ARGS__                                                              \
+      }                                                                          \
+    }
+
 static void naive_conv_fwd(float *restrict y, const float *restrict x, const float *restrict w,
                           const float *restrict b, int n, int C, int H, int W, int O, int K, int P, int OH, int OW)
 {
-  for (int i = 0; i < n; i++)
-    for (int o = 0; o < O; o++)
-      for (int oy = 0; oy < OH; oy++)
-        for (int ox = 0; ox < OW; ox++) {
-          float s = b[o];
-          for (int c = 0; c < C; c++)
-            for (int ky = 0; ky < K; ky++) {
-              int iy = oy + ky - P;
-              if (iy < 0 || iy >= H) continue;
-              for (int kx = 0; kx < K; kx++) {
-                int ix = ox + kx - P;
-                if (ix < 0 || ix >= W) continue;
-                s += x[((i * C + c) * H + iy) * W + ix] * w[((c * K + ky) * K + kx) * O + o];
-              }
-            }
-          y[((i * O + o) * OH + oy) * OW + ox] = s;
-        }
+  FOR_OUTPUTS(
+    float s = b[o];
+    FOR_WINDOW(s += x[xi] * w[wi];)
+    y[YI] = s;
+  )
 }
 
 static void naive_conv_wgrad(float *restrict dw, float *restrict db, const float *restrict x, const float *restrict g,
@@ -62,22 +76,10 @@ static void naive_conv_xgrad(float *restrict dx, const float *restrict g, const 
                             int n, int C, int H, int W, int O, int K, int P, int OH, int OW)
 {
   for (int j = 0; j < n * C * H * W; j++) dx[j] = 0.0f;
-  for (int i = 0; i < n; i++)
-    for (int o = 0; o < O; o++)
-      for (int oy = 0; oy < OH; oy++)
-        for (int ox = 0; ox < OW; ox++) {
-          float gv = g[((i * O + o) * OH + oy) * OW + ox];
-          for (int c = 0; c < C; c++)
-            for (int ky = 0; ky < K; ky++) {
-              int iy = oy + ky - P;
-              if (iy < 0 || iy >= H) continue;
-              for (int kx = 0; kx < K; kx++) {
-                int ix = ox + kx - P;
-                if (ix < 0 || ix >= W) continue;
-                dx[((i * C + c) * H + iy) * W + ix] += gv * w[((c * K + ky) * K + kx) * O + o];
-              }
-            }
-        }
+  FOR_OUTPUTS(
+    float gv = g[YI];
+    FOR_WINDOW(dx[xi] += gv * w[wi];)
+  )
 }
 
 #define CONV_FWD(y, x, W, b, col, n, ...) naive_conv_fwd(y, x, W, b, n, __VA_ARGS__)

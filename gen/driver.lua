@@ -1,7 +1,7 @@
--- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
+-- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
 --                   [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
 --                   [--depfile FILE] [--tune FILE]
---                   chainrule tune SPEC [--isa ISA] [--out FILE] [--budget S] [--max-batch N]
+--                   chainrule tune SPEC [--isa ISA] [--out FILE] [--budget S] [--batch N | --max-batch N]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
@@ -10,10 +10,10 @@ local VERSION = require "version"
 local M = {}
 
 local USAGE = [==[
-usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
+usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
                      [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
                      [--depfile FILE] [--tune FILE]
-       chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--max-batch N]
+       chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--batch N | --max-batch N]
        chainrule --help | --version
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
@@ -21,6 +21,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
   --isa ISA    scalar, avx2, avx512, neon or native (default: the spec's isa, else scalar)
   --name NAME  call the network NAME instead of the spec's name: every symbol, type, macro,
                the include guard and the file names (so several variants link together)
+  --batch N    a training build for at most N rows per call instead of the spec's batch
+               (the same bytes as the spec with batch = N)
   --cli        also write NAME_cli.c, a command-line trainer for the network
   --python     also write NAME.py, a NumPy/ctypes module for the network, and libNAME.so,
                compiled now from NAME.c with $CC (default cc) and the ISA's flags
@@ -47,6 +49,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]
                machine must run it
   --out FILE   the tune file (default NAME.tune)
   --budget S   seconds of timing in all (default 20; plus one compile with $CC)
+  --batch N    tune the training build at batch N (gen --batch N) instead of the spec's
   --max-batch N  tune the inference build of at most N rows (gen --inference --max-batch N)
                instead of the training build at the spec's batch
   A tune file is plain text: 'chainrule-tune 1', 'isa ISA', 'cpu MODEL', then lines
@@ -153,16 +156,30 @@ local DISPATCH_TEST = {
   scalar = "1",
 }
 
--- Parses "gen" arguments: SPEC and options in any order; --opt VALUE or --opt=VALUE.
-local function parse_gen(args, from)
-  local o = {out = ".", cli = false}
+-- A command's options: `values` take one (--opt VALUE or --opt=VALUE, stored under the name
+-- without "--"), `flags` none (stored as true); `prefix` starts the messages about unknown
+-- options and extra arguments.
+local GEN_OPTIONS = {
+  command = "gen", prefix = "",
+  values = {["--out"] = true, ["--isa"] = true, ["--name"] = true, ["--weights"] = true, ["--max-batch"] = true,
+            ["--batch"] = true, ["--dispatch"] = true, ["--depfile"] = true, ["--tune"] = true},
+  flags = {["--cli"] = true, ["--inference"] = true, ["--python"] = true},
+}
+local TUNE_OPTIONS = {
+  command = "tune", prefix = "tune: ",
+  values = {["--out"] = true, ["--isa"] = true, ["--budget"] = true, ["--max-batch"] = true, ["--batch"] = true},
+  flags = {},
+}
+
+-- Parses args[from..] by the option table t into o (which holds the defaults): SPEC and
+-- options in any order. Returns o.
+local function parse_options(args, from, t, o)
   local i = from
   while i <= #args do
     local a = args[i]
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
     key = key or a
-    if key == "--out" or key == "--isa" or key == "--name" or key == "--weights" or key == "--max-batch"
-        or key == "--dispatch" or key == "--depfile" or key == "--tune" then
+    if t.values[key] then
       if not value then
         i = i + 1
         value = args[i]
@@ -170,22 +187,41 @@ local function parse_gen(args, from)
       end
       if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
       o[key:sub(3)] = value
-    elseif key == "--cli" and not value then
-      o.cli = true
-    elseif key == "--inference" and not value then
-      o.inference = true
-    elseif key == "--python" and not value then
-      o.python = true
+    elseif t.flags[key] and not value then
+      o[key:sub(3)] = true
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      usage_error("unknown option '" .. a .. "' (try --help)")
+      usage_error(t.prefix .. "unknown option '" .. a .. "' (try --help)")
     elseif o.spec then
-      usage_error("unexpected argument '" .. a .. "' (one spec per run; try --help)")
+      usage_error(t.prefix .. "unexpected argument '" .. a .. "' (one spec per run; try --help)")
     else
       o.spec = a
     end
     i = i + 1
   end
-  if not o.spec then usage_error("gen needs a spec file (try --help)") end
+  if not o.spec then usage_error(t.command .. " needs a spec file (try --help)") end
+  return o
+end
+
+-- --max-batch N (gen --inference, tune) and --batch N (gen, tune): o.max_batch and o.batch,
+-- integers 1..spec.MAX_BATCH.
+local function parse_rows(o)
+  for _, kf in ipairs({{"max-batch", "max_batch"}, {"batch", "batch"}}) do
+    local key, field = kf[1], kf[2]
+    local text = o[key]
+    if text then
+      local n = text:match("^%d+$") and math.tointeger(tonumber(text))
+      local max = require("spec").MAX_BATCH
+      if not n or n < 1 or n > max then
+        usage_error("--" .. key .. ": expected an integer from 1 to " .. max .. ", got '" .. text .. "'")
+      end
+      o[field] = n
+    end
+  end
+end
+
+-- Parses "gen" arguments.
+local function parse_gen(args, from)
+  local o = parse_options(args, from, GEN_OPTIONS, {out = ".", cli = false})
   if o.name then
     local problem = require("spec").name_problem(o.name)
     if problem then usage_error("--name: " .. problem) end
@@ -193,6 +229,7 @@ local function parse_gen(args, from)
   for _, k in ipairs({"weights", "max-batch"}) do
     if o[k] and not o.inference then usage_error("--" .. k .. " needs --inference") end
   end
+  if o.batch and o.inference then usage_error("--batch sets a training build's batch; --inference takes --max-batch") end
   if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
   if o.python and o.inference then usage_error("--python is for training builds; it cannot be combined with --inference") end
   if o.dispatch then
@@ -231,14 +268,7 @@ local function parse_gen(args, from)
       o.tune_strict = true
     end
   end
-  if o["max-batch"] then
-    local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
-    local max = require("spec").MAX_BATCH
-    if not n or n < 1 or n > max then
-      usage_error("--max-batch: expected an integer from 1 to " .. max .. ", got '" .. o["max-batch"] .. "'")
-    end
-    o.max_batch = n
-  end
+  parse_rows(o)
   return o
 end
 
@@ -263,17 +293,17 @@ function M.generate(o)
 
   local net = o.net or spec.load(o.spec)   -- --dispatch loads the spec once for all variants
   local spec_name = net.name
-  if o.name or o.inference then
+  if o.name or o.inference or o.batch then
     local copy = {}
     for k, v in pairs(net) do copy[k] = v end
     copy.name = o.name or net.name
-    if o.inference then
-      copy.batch = o.max_batch or 1
+    if o.inference or o.batch then
+      copy.batch = o.batch or o.max_batch or 1
       local widest = copy.input
       for _, l in ipairs(copy.layers) do widest = math.max(widest, l.out) end
       if copy.batch * widest > spec.MAX_ROWS_FLOATS then
-        usage_error(string.format("--max-batch: %d rows × %d features is too large (at most %d floats)",
-          copy.batch, widest, spec.MAX_ROWS_FLOATS))
+        usage_error(string.format("--%s: %d rows × %d features is too large (at most %d floats)",
+          o.batch and "batch" or "max-batch", copy.batch, widest, spec.MAX_ROWS_FLOATS))
       end
     end
     net = copy
@@ -464,45 +494,16 @@ local function gen(args)
   return 0
 end
 
--- chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--max-batch N]
+-- chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--batch N | --max-batch N]
 local function parse_tune(args)
-  local o = {budget = 20}
-  local i = 2
-  while i <= #args do
-    local a = args[i]
-    local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
-    key = key or a
-    if key == "--out" or key == "--isa" or key == "--budget" or key == "--max-batch" then
-      if not value then
-        i = i + 1
-        value = args[i]
-        if value == nil then usage_error("option '" .. key .. "' needs a value (try --help)") end
-      end
-      if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
-      o[key:sub(3)] = value
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      usage_error("tune: unknown option '" .. a .. "' (try --help)")
-    elseif o.spec then
-      usage_error("tune: unexpected argument '" .. a .. "' (one spec per run; try --help)")
-    else
-      o.spec = a
-    end
-    i = i + 1
-  end
-  if not o.spec then usage_error("tune needs a spec file (try --help)") end
+  local o = parse_options(args, 2, TUNE_OPTIONS, {budget = 20})
   if type(o.budget) == "string" then
     local b = o.budget:match("^%d+%.?%d*$") and tonumber(o.budget)
     if not b or b < 0.1 or b > 3600 then usage_error("--budget: expected seconds from 0.1 to 3600, got '" .. o.budget .. "'") end
     o.budget = b
   end
-  if o["max-batch"] then
-    local n = o["max-batch"]:match("^%d+$") and math.tointeger(tonumber(o["max-batch"]))
-    local max = require("spec").MAX_BATCH
-    if not n or n < 1 or n > max then
-      usage_error("--max-batch: expected an integer from 1 to " .. max .. ", got '" .. o["max-batch"] .. "'")
-    end
-    o.max_batch = n
-  end
+  parse_rows(o)
+  if o.batch and o.max_batch then usage_error("tune: --batch (a training build) and --max-batch (an inference build) exclude each other") end
   if o.out and host.stat(o.out) == "dir" then usage_error("--out: '" .. o.out .. "' is a directory") end
   return o
 end

@@ -127,6 +127,7 @@ function M.build(g, sched, plan, isa, opts)
     code_fmas = sched.fmas, code_budget = sched.budget, inference = false, members = plan.members,
     dispatch = false, modes = M.has_modes(g), dropout = M.has_dropout(g),
   }
+  ctx.train_min_rows, ctx.train_min_rows_layer = M.train_min_rows(g)
   -- NAME_layers[]: the layer table of the public API
   local words = {}
   for k, w in ipairs(ops.words()) do words[k] = '"' .. w .. '"' end
@@ -177,6 +178,17 @@ function M.has_modes(g)
     if l.op.modes then return true end
   end
   return false
+end
+
+-- The fewest rows the training mode takes: 2 when a batchnorm sees one value per channel
+-- per row (after a linear layer, or a 1x1 image), where a batch of 1 has no variance (torch
+-- raises "Expected more than 1 value per channel when training"); else 1. Also the index
+-- (0-based, as NAME_layers) of the first such layer, or false.
+function M.train_min_rows(g)
+  for i, l in ipairs(g.layers) do
+    if l.kind == "batchnorm" and l.opts.pixels == 1 then return 2, i - 1 end
+  end
+  return 1, false
 end
 
 function M.has_dropout(g)

@@ -387,17 +387,17 @@ local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 -- below this the difference is within the noise of a loaded machine; the default is kept.
 M.MARGIN = 0.04
 
--- chainrule tune: o = {spec, isa, out, budget, max_batch}. Times the candidates, writes the
--- tune file (all or nothing) and returns its text.
+-- chainrule tune: o = {spec, isa, out, budget, batch or max_batch}. Times the candidates, writes
+-- the tune file (all or nothing) and returns its text.
 function M.run(o, log)
   local spec = require "spec"
   local graph = require "graph"
   local target = require "target"
   local net = spec.load(o.spec)
-  if o.max_batch then
+  if o.max_batch or o.batch then   -- the inference build's rows, or the training build's batch
     local copy = {}
     for k, v in pairs(net) do copy[k] = v end
-    copy.batch = o.max_batch
+    copy.batch = o.max_batch or o.batch
     net = copy
   end
   local isa_name = o.isa or net.isa or "native"

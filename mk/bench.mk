@@ -37,6 +37,12 @@ BENCH_WL_bench_m256_256 := W_M256_B256
 BENCH_WL_bench_big      := W_BIG_TRAIN,W_BIG_FWD
 BENCH_WL_bench_lenet    := W_LENET_TRAIN
 BENCH_WL_bench_lenet1   := W_LENET_INFER
+# Bench specs without a file of their own: another spec's network at another batch
+# (gen/tune --batch; the generated code is that of a spec file with this name and batch but
+# for the banner's spec name). BENCH_DERIVED lists them, BENCH_FROM_s names the spec file.
+BENCH_DERIVED           := bench_lenet1
+BENCH_FROM_bench_lenet1 := bench_lenet
+BENCH_BATCH_bench_lenet1 := 1
 
 # The ISAs of this host, best last (HOST_ISAS: the Makefile reads /proc/cpuinfo).
 BENCH_ISAS ?= scalar $(HOST_ISAS)
@@ -106,6 +112,15 @@ $(BENCH_DIR)/cr_$(1): bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH
 	  -o $$@ $$(filter-out FORCE,$$^) -lm
 endef
 $(foreach i,$(BENCH_ISAS),$(eval $(call BENCH_ISA_RULES,$(i))))
+# A derived spec's sources (explicit, so the pattern rule's bench/specs/%.lua is not looked for).
+# $(1) ISA, $(2) spec
+define BENCH_DERIVED_RULES
+$(BENCH_DIR)/gen/$(1)/$(2).c $(BENCH_DIR)/gen/$(1)/$(2).h &: bench/specs/$(BENCH_FROM_$(2)).lua $(BUILD)/chainrule bench/timed.sh
+	@mkdir -p $(BENCH_DIR)/gen/$(1)
+	bench/timed.sh $(BENCH_DIR)/gen/$(1)/$(2).gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --name $(2) \
+	  --batch $(BENCH_BATCH_$(2)) --out $(BENCH_DIR)/gen/$(1)
+endef
+$(foreach i,$(BENCH_ISAS),$(foreach s,$(BENCH_DERIVED),$(eval $(call BENCH_DERIVED_RULES,$(i),$(s)))))
 # keep the generated sources (make would delete them as intermediates)
 .SECONDARY: $(foreach i,$(BENCH_ISAS),$(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/gen/$(i)/$(s).c $(BENCH_DIR)/gen/$(i)/$(s).h))
 .PHONY: FORCE
@@ -142,6 +157,18 @@ $(BENCH_DIR)/cr_$(1)-tuned: bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$
 	  -o $$@ $$(filter-out FORCE,$$^) -lm
 endef
 $(foreach i,$(BENCH_TUNED),$(eval $(call BENCH_TUNED_RULES,$(i))))
+# $(1) ISA, $(2) derived spec: its tune file and tuned sources
+define BENCH_DERIVED_TUNED_RULES
+$(BENCH_DIR)/tune/$(2).tune: bench/specs/$(BENCH_FROM_$(2)).lua $(BUILD)/chainrule
+	@mkdir -p $(BENCH_DIR)/tune
+	CC='$(CC)' $(BUILD)/chainrule tune $$< --isa $(1) --batch $(BENCH_BATCH_$(2)) --budget $(BENCH_TUNE_BUDGET) --out $$@
+
+$(BENCH_DIR)/gen/$(1)-tuned/$(2).c $(BENCH_DIR)/gen/$(1)-tuned/$(2).h &: bench/specs/$(BENCH_FROM_$(2)).lua $(BENCH_DIR)/tune/$(2).tune $(BUILD)/chainrule
+	@mkdir -p $(BENCH_DIR)/gen/$(1)-tuned
+	$(BUILD)/chainrule gen $$< --isa $(1) --name $(2) --batch $(BENCH_BATCH_$(2)) --tune $(BENCH_DIR)/tune/$(2).tune \
+	  --out $(BENCH_DIR)/gen/$(1)-tuned
+endef
+$(foreach i,$(BENCH_TUNED),$(foreach s,$(BENCH_DERIVED),$(eval $(call BENCH_DERIVED_TUNED_RULES,$(i),$(s)))))
 .SECONDARY: $(foreach i,$(BENCH_TUNED),$(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/gen/$(i)-tuned/$(s).c $(BENCH_DIR)/gen/$(i)-tuned/$(s).h $(BENCH_DIR)/tune/$(s).tune))
 
 bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(foreach i,$(BENCH_TUNED),$(BENCH_DIR)/cr_$(i)-tuned)

@@ -27,7 +27,8 @@ test-install: $(BUILD)/lua-static/chainrule $(BUILD)/libcr.a $(BUILD)/libcrtrain
 
 # ---------------------------------------------------------------- tests (tests/python/)
 #   make test-python   gen --python against PyTorch: same outputs, same parameters after 10
-#                      SGD steps, ValueError for bad arguments (needs scripts/deps.sh --python;
+#                      SGD steps, training mode (forward_train, seed, train/eval), ValueError
+#                      for bad arguments (needs scripts/deps.sh --python;
 #                      prints SKIP without torch/numpy)
 TEST_GOALS += test-python
 .PHONY: test-python

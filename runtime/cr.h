@@ -183,13 +183,16 @@ float    cr_rng_normal(cr_rng *r);
 
 /* A labelled data set in memory. x is [n][dim] row-major float32, y is [n] labels.
  * rows x cols is the image shape (rows * cols == dim); for data without an image
- * shape (CSV, 2-D .npy) rows = 1 and cols = dim. Both arrays are malloc'ed and owned
- * by the struct; cr_dataset_free releases them and zeroes the struct. */
+ * shape (CSV, 2-D .npy) rows = 1 and cols = dim. A 4-D .npy [n][C][H][W] gives
+ * chans = C, rows = H, cols = W (C * H * W == dim); every other source chans = 0. Both
+ * arrays are malloc'ed and owned by the struct; cr_dataset_free releases them and zeroes
+ * the struct. */
 typedef struct cr_dataset {
   size_t   n, dim;
   int      rows, cols;
   float   *x;   /* [n][dim] */
   uint8_t *y;   /* [n] */
+  int      chans;   /* C of a 4-D .npy, else 0 */
 } cr_dataset;
 
 void cr_dataset_free(cr_dataset *d);
@@ -235,8 +238,9 @@ int cr_csv_save(const char *path, const cr_dataset *d, int header, cr_err *e);
  *   "*.csv[.gz]"     CSV (y_path must be NULL: labels are in the file)
  *   "*.npy[.gz]"     x: float32 [n][...] taken as given (a NaN or Inf is refused, naming
  *                    the sample and value), or uint8 [n][...] scaled by 1/255; a 3-D array
- *                    [n][rows][cols] keeps its image shape.
- *                    y: uint8 or float32 [n] holding integers 0..255.
+ *                    [n][rows][cols] keeps its image shape, a 4-D [n][C][H][W] its
+ *                    channels too.
+ *                    y: uint8, int64 or float32 [n] holding integers 0..255.
  *   anything else    IDX images + IDX labels (plain or .gz).                          */
 int cr_dataset_load(cr_dataset *d, const char *x_path, const char *y_path, cr_err *e);
 
@@ -253,20 +257,24 @@ int cr_inputs_load(cr_dataset *d, const char *path, cr_err *e);
  * magic "\x93NUMPY", version, header length (2 bytes in 1.0, 4 in 2.0), then a Python
  * dict literal {'descr': ..., 'fortran_order': False, 'shape': (...), } padded with
  * spaces and a newline so the data starts at a multiple of 64 (16 in old files).
- * Accepted: descr '<f4' (CR_F32) and '|u1' (CR_U8; any byte-order mark), fortran_order
- * False, 0 to 8 dimensions (0 = a scalar, count 1). Data is decoded as little-endian
- * whatever the host. Rejected with a message: other dtypes ('>f4', '=f4', '<f8', '<i4',
- * ...), Fortran order, a header that does not parse, a shape whose product overflows,
- * data shorter or longer than the shape says. A gzip'ed .npy file is read too. */
-enum { CR_F32 = 1, CR_U8 = 2 };
+ * Accepted: descr '<f4' (CR_F32), '|u1' (CR_U8; any byte-order mark) and '<i8' (CR_I64,
+ * read only: torch saves num_batches_tracked so), fortran_order False, 0 to 8 dimensions
+ * (0 = a scalar, count 1). Data is decoded as little-endian whatever the host. Rejected
+ * with a message: other dtypes ('>f4', '=f4', '<f8', '<i4', ...), Fortran order, a header
+ * that does not parse, a shape whose product overflows, data shorter or longer than the
+ * shape says. A gzip'ed .npy file is read too. A reader that takes only some dtypes
+ * checks a.dtype itself. */
+enum { CR_F32 = 1, CR_U8 = 2, CR_I64 = 3 };
 
 typedef struct cr_npy {
-  int    dtype;        /* CR_F32 or CR_U8 */
+  int    dtype;        /* CR_F32, CR_U8 or CR_I64 */
   int    ndim;         /* 0..8 */
   size_t shape[8];
   size_t count;        /* product of shape (1 for ndim 0) */
-  void  *data;         /* count elements, malloc'ed (float * or uint8_t *) */
+  void  *data;         /* count elements, malloc'ed (float *, uint8_t * or int64_t *) */
 } cr_npy;
+
+size_t cr_npy_elem_size(int dtype);   /* bytes of one element: 4, 1 or 8 */
 
 int  cr_npy_load(cr_npy *a, const char *path, cr_err *e);
 int  cr_npy_load_mem(cr_npy *a, const uint8_t *buf, size_t len, const char *name, cr_err *e);

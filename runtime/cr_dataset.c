@@ -13,16 +13,19 @@ static int samples_ndim(const cr_npy *xa, const char *x_path, cr_err *e) {
 
 /* Fills d->x from an array [n][...] (float32 as given, uint8 / 255); y zeroed. */
 static int npy_samples(cr_dataset *d, const cr_npy *xa, const char *x_path, cr_err *e) {
+  if (xa->dtype == CR_I64) return cr_errf(e, "%s: samples must be float32 or uint8, got int64", x_path);
   size_t n = xa->shape[0];
   if (n == 0) return cr_errf(e, "%s: no samples", x_path);
   size_t dim = xa->count / n;
   if (dim == 0 || dim > INT_MAX) return cr_errf(e, "%s: unusable sample size %zu", x_path, dim);
-  size_t rows = 1, cols = dim;
-  if (xa->ndim == 3) {
-    rows = xa->shape[1];
-    cols = xa->shape[2];
+  size_t chans = 0, rows = 1, cols = dim;
+  if (xa->ndim == 3 || xa->ndim == 4) {   /* [n][rows][cols] or [n][C][H][W]: sizes <= dim */
+    chans = xa->ndim == 4 ? xa->shape[1] : 0;
+    rows = xa->shape[xa->ndim - 2];
+    cols = xa->shape[xa->ndim - 1];
   }
   if (cr__dataset_alloc(d, n, dim, x_path, e)) return -1;
+  d->chans = (int)chans;
   d->rows = (int)rows;
   d->cols = (int)cols;
   if (xa->dtype == CR_F32) {
@@ -64,6 +67,14 @@ static int npy_pair(cr_dataset *d, const char *x_path, const char *y_path, cr_er
   for (size_t i = 0; i < n; i++) {
     if (ya.dtype == CR_U8) {
       d->y[i] = ((const uint8_t *)ya.data)[i];
+    } else if (ya.dtype == CR_I64) {   /* NumPy's default integer type */
+      int64_t v = ((const int64_t *)ya.data)[i];
+      if (v < 0 || v > 255) {
+        cr_dataset_free(d);
+        cr_errf(e, "%s: label %zu is %lld, not an integer 0..255", y_path, i, (long long)v);
+        goto done;
+      }
+      d->y[i] = (uint8_t)v;
     } else {
       float v = ((const float *)ya.data)[i];
       if (!(v >= 0.0f && v <= 255.0f) || v != floorf(v)) {

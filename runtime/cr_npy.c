@@ -1,4 +1,5 @@
-/* NumPy .npy files: float32 ('<f4') and uint8 ('|u1'), C order, header versions 1-3. */
+/* NumPy .npy files: float32 ('<f4'), uint8 ('|u1') and, for reading, int64 ('<i8': torch's
+ * counters), C order, header versions 1-3. */
 #include "cr_internal.h"
 
 #include <stdio.h>
@@ -117,11 +118,12 @@ static int parse_header(const char *h, size_t hlen, const char *name, cr_npy *a,
     return cr_errf(e, "%s: .npy array is in Fortran order (only C order is supported; "
                       "save np.ascontiguousarray(a))", name);
   if (strcmp(descr, "<f4") == 0) a->dtype = CR_F32;
+  else if (strcmp(descr, "<i8") == 0) a->dtype = CR_I64;
   else if (strlen(descr) == 3 && strchr("|<>=", descr[0]) && strcmp(descr + 1, "u1") == 0)
     a->dtype = CR_U8;
   else
-    return cr_errf(e, "%s: .npy dtype '%s' is not supported (only '<f4' float32 and '|u1' uint8)",
-                   name, descr);
+    return cr_errf(e, "%s: .npy dtype '%s' is not supported (only '<f4' float32, '|u1' uint8 and "
+                      "'<i8' int64)", name, descr);
   return 0;
 }
 
@@ -152,7 +154,7 @@ int cr_npy_load_mem(cr_npy *a, const uint8_t *buf, size_t len, const char *name,
   for (int i = 0; i < h.ndim; i++)
     if (cr_size_mul(count, h.shape[i], &count))
       return cr_errf(e, "%s: .npy shape overflows (product of sizes too large)", name);
-  size_t esize = h.dtype == CR_F32 ? 4 : 1, bytes;
+  size_t esize = cr_npy_elem_size(h.dtype), bytes;
   if (cr_size_mul(count, esize, &bytes))
     return cr_errf(e, "%s: .npy shape overflows (product of sizes too large)", name);
   size_t have = len - prefix - hlen;
@@ -172,12 +174,21 @@ int cr_npy_load_mem(cr_npy *a, const uint8_t *buf, size_t len, const char *name,
       uint32_t u = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
       memcpy(&dst[i], &u, 4);
     }
+  } else if (h.dtype == CR_I64) {
+    int64_t *dst = h.data;
+    for (size_t i = 0; i < count; i++) {
+      uint64_t u = 0;
+      for (int k = 7; k >= 0; k--) u = u << 8 | src[8 * i + (size_t)k];
+      memcpy(&dst[i], &u, 8);   /* two's complement, as int64_t is by definition */
+    }
   } else if (bytes) {
     memcpy(h.data, src, bytes);
   }
   *a = h;
   return 0;
 }
+
+size_t cr_npy_elem_size(int dtype) { return dtype == CR_F32 ? 4 : dtype == CR_I64 ? 8 : 1; }
 
 int cr_npy_load(cr_npy *a, const char *path, cr_err *e) {
   memset(a, 0, sizeof *a);

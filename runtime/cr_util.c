@@ -63,6 +63,7 @@ int cr__dataset_alloc(cr_dataset *d, size_t n, size_t dim, const char *name, cr_
   d->dim = dim;
   d->rows = 1;
   d->cols = 0;
+  d->chans = 0;
   return 0;
 }
 

@@ -50,6 +50,7 @@ $(define("LOSS_CROSS_ENTROPY", 1, "softmax cross-entropy, class-index targets"))
 $(define("OPT_" .. optimizer:upper(), 1, "optimizer of " .. name .. "_step"))
 @ if modes then
 $(define("MODES", 1, "layers with a training mode: " .. name .. "_forward_train"))
+$(define("TRAIN_MIN_ROWS", train_min_rows, "fewest rows n the training mode takes" .. (train_min_rows_layer and " (layer " .. train_min_rows_layer .. ", batchnorm: 1 value per channel per row)" or "")))
 @ end
 @ if dropout then
 $(define("DROPOUT", 1, "dropout masks from " .. name .. "_seed's generator"))
@@ -133,7 +134,8 @@ void  $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, cons
 @ if modes then
 /* $(name)_forward is the inference mode (batchnorm uses its running statistics, dropout is
    the identity). The training mode: batchnorm normalises with the batch's statistics and
-   updates running_mean, running_var and num_batches_tracked in p; dropout draws its mask. */
+   updates running_mean, running_var and num_batches_tracked in p; dropout draws its mask.
+   It (and $(name)_train_step) needs $(NAME)_TRAIN_MIN_ROWS <= n <= $(NAME)_BATCH, not checked. */
 void  $(name)_forward_train(float *out, $(name)_work *w, $(name)_params *p, const float *x, int n);
 @ end
 @ if dropout then

@@ -11,7 +11,18 @@ isa $(isa)) over NumPy float32 arrays, through ctypes and lib$(name).so, which
     out = net.forward(x)                     # x: float32 [n][$(input)], 1 <= n <= $(batch)
     loss = net.train_step(x, t)              # forward + backward + optimizer step
     net.state_dict()                         # {"0.weight": array, ...}, copies
+@ if modes then
+    net.forward_train(x)                     # training mode: batch statistics, dropout masks
+    net.seed(1, 0)                           # the dropout generator (PCG32 seed, stream)
+    net.train(); net.eval()                  # which mode forward (and predict) run
+@ end
 
+@ if modes then
+$(name) has layers with a training mode (batchnorm, dropout): forward runs the inference
+mode (running statistics, no dropout) unless net.train() was called; forward_train and
+train_step always run the training mode, which updates the running statistics.
+A new Net is in eval mode (unlike torch.nn.Module) and its generator seeded with seed(0, 0).
+@ end
 Buffers are NumPy memory aligned to 64 bytes, of the sizes the header declares
 ($(NAME)_PARAMS_BYTES and so on). Wrong shapes or dtypes raise ValueError naming the argument.
 """
@@ -40,6 +51,9 @@ TENSORS = {
 @ end
 }
 TARGET_DTYPE = np.$(loss == "mse" and "float32" or "int32")
+MODES = $(modes and "True" or "False")     # $(NAME)_MODES: layers with a training mode ($(name)_forward_train)
+DROPOUT = $(dropout and "True" or "False")     # $(NAME)_DROPOUT: dropout masks from $(name)_seed's generator
+TRAIN_MIN_ROWS = $(train_min_rows)     # fewest rows forward_train and train_step take ($(NAME)_TRAIN_MIN_ROWS)
 
 _f = ctypes.POINTER(ctypes.c_float)
 _v = ctypes.c_void_p
@@ -59,6 +73,14 @@ def _load(path=None):
     lib.$(name)_forward.restype = None
     lib.$(name)_train_step.argtypes = [_v, _v, _v, _v, _f, _v, ctypes.c_int]
     lib.$(name)_train_step.restype = ctypes.c_float
+@ if modes then
+    lib.$(name)_forward_train.argtypes = [_f, _v, _v, _f, ctypes.c_int]
+    lib.$(name)_forward_train.restype = None
+@ end
+@ if dropout then
+    lib.$(name)_seed.argtypes = [_v, ctypes.c_uint64, ctypes.c_uint64]
+    lib.$(name)_seed.restype = None
+@ end
     lib.$(name)_opt_init.argtypes = [_v]
     lib.$(name)_opt_init.restype = None
     lib.$(name)_export_tensor.argtypes = [_f, _v, ctypes.c_int]
@@ -80,6 +102,17 @@ def _aligned(nbytes):
     raw = np.zeros(nbytes + 64, dtype=np.uint8)
     skip = (-raw.ctypes.data) % 64
     return raw[skip:skip + nbytes]
+
+
+def _train_rows(what, x):
+    """Refuses a batch the training mode cannot normalise (as torch does)."""
+@ if train_min_rows_layer then
+    if x.shape[0] < TRAIN_MIN_ROWS:
+        raise ValueError("%s: x has %d row, and layer $(train_min_rows_layer) (batchnorm) would normalise 1 value per channel:"
+                         " the training mode needs at least %d rows (torch: Expected more than 1 value per channel when"
+                         " training)" % (what, x.shape[0], TRAIN_MIN_ROWS))
+@ end
+    return x
 
 
 def _rows(what, arg, a, dtype, cols):
@@ -105,6 +138,8 @@ class Net:
         self._work = _aligned(WORK_BYTES)
         self._opt = _aligned(OPT_BYTES)
         self._lib.$(name)_opt_init(self._opt.ctypes.data)
+        self.training = False   # what forward runs: see train() and eval()
+        self.seed(0, 0)         # a zeroed generator would drop every element
 
     # (no decorators: a line starting with '@' is Lua in chainrule's templates)
     def _fp(self, a):
@@ -118,11 +153,49 @@ class Net:
 
     lr = property(_get_lr, _set_lr, doc="The optimizer's learning rate (the first member of $(name)_opt).")
 
+    def train(self, mode=True):
+        """Makes forward (and predict) run the training mode (mode False: the inference mode),
+        as torch.nn.Module.train; returns self. Without MODES both modes compute the same."""
+        if not isinstance(mode, bool):
+            raise ValueError("train: mode must be a bool, got %s" % type(mode).__name__)
+        self.training = mode
+        return self
+
+    def eval(self):
+        """Makes forward (and predict) run the inference mode, as torch.nn.Module.eval; returns self."""
+        return self.train(False)
+
+    def seed(self, seed, stream=0):
+        """Seeds the dropout generator (PCG32, as the runtime's cr_rng_seed(seed, stream); the
+        trainer uses stream CR_STREAM_DROPOUT + epoch); seed and stream integers in [0, 2**64).
+        Without a dropout layer there is no generator and this only checks its arguments."""
+        for arg, v in (("seed", seed), ("stream", stream)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= int(v) < 2 ** 64:
+                raise ValueError("seed: %s must be an integer in [0, 2**64), got %r" % (arg, v))
+@ if dropout then
+        self._lib.$(name)_seed(self._work.ctypes.data, int(seed), int(stream))
+@ end
+
     def forward(self, x):
-        """x float32 [n][IN] -> float32 [n][OUT]."""
+        """x float32 [n][IN] -> float32 [n][OUT], in the mode train()/eval() chose (eval at first)."""
+        if self.training:
+            return self.forward_train(x)
         x = _rows("forward", "x", x, np.float32, IN)
         out = np.empty((x.shape[0], OUT), dtype=np.float32)
         self._lib.$(name)_forward(self._fp(out), self._work.ctypes.data, self._params.ctypes.data, self._fp(x), x.shape[0])
+        return out
+
+    def forward_train(self, x):
+        """x float32 [n][IN] -> float32 [n][OUT] in the training mode: batchnorm normalises with the
+        batch's statistics and updates the running ones, dropout draws its masks."""
+        x = _train_rows("forward_train", _rows("forward_train", "x", x, np.float32, IN))
+        out = np.empty((x.shape[0], OUT), dtype=np.float32)
+@ if modes then
+        self._lib.$(name)_forward_train(self._fp(out), self._work.ctypes.data, self._params.ctypes.data, self._fp(x),
+                                        x.shape[0])
+@ else
+        self._lib.$(name)_forward(self._fp(out), self._work.ctypes.data, self._params.ctypes.data, self._fp(x), x.shape[0])
+@ end
         return out
 
     def predict(self, x):
@@ -136,7 +209,7 @@ class Net:
 
     def train_step(self, x, t):
         """One optimizer step on rows x float32 [n][IN], targets t $(loss == "mse" and "float32" or "int32 class indices") [n]; returns the mean loss before it."""
-        x = _rows("train_step", "x", x, np.float32, IN)
+        x = _train_rows("train_step", _rows("train_step", "x", x, np.float32, IN))
         t = _rows("train_step", "t", t, TARGET_DTYPE, None)
         if t.shape[0] != x.shape[0]:
             raise ValueError("train_step: t has %d rows, x has %d" % (t.shape[0], x.shape[0]))

@@ -75,7 +75,7 @@ static int write_split(const char *dir, const char *split, size_t n, cr_rng *r, 
     if (!rc) rc = cr_npy_save(b, CR_U8, lab, 1, ys, e);
   }
   if (!rc) {
-    cr_dataset d = {n, dim, 1, (int)dim, xf, lab};
+    cr_dataset d = {n, dim, 1, (int)dim, xf, lab, 0};
     snprintf(a, sizeof a, "%s/%s.csv", dir, split);
     rc = cr_csv_save(a, &d, 1, e);
   }

@@ -172,15 +172,27 @@ static int import_tensor(model *m, const opts *o, int ti) {
   cr_npy a;
   if (cr_npy_load(&a, path, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
   int rc = 0;
-  int same = a.dtype == CR_F32 && a.ndim == nd;
+  /* a 0-d tensor is batchnorm's num_batches_tracked, which torch saves as int64 */
+  int counter = nd == 0 && a.dtype == CR_I64 && a.ndim == 0;
+  int same = (a.dtype == CR_F32 || counter) && a.ndim == nd;
   for (int d = 0; d < nd && same; d++) same = a.shape[d] == shape[d];
   if (!same) {
-    static const char *what[5] = {"a 0-d counter; torch's int64: save it as float32",
-                                  "a vector", "nn.Linear [out][in]", "", "nn.Conv2d [out][in][kh][kw]"};
+    static const char *what[5] = {"a 0-d counter, or torch's int64", "a vector",
+                                  "nn.Linear [out][in]", "", "nn.Conv2d [out][in][kh][kw]"};
+    static const char *dtypes[4] = {"", "float32", "uint8", "int64"};
     char want[96], got[96];
     rc = tr_fail(o, 2, "%s: expected float32 of shape %s (%s), got %s of shape %s", path,
-                 shape_text(want, sizeof want, nd, shape), what[nd],
-                 a.dtype == CR_F32 ? "float32" : "uint8", shape_text(got, sizeof got, a.ndim, a.shape));
+                 shape_text(want, sizeof want, nd, shape), what[nd], dtypes[a.dtype],
+                 shape_text(got, sizeof got, a.ndim, a.shape));
+  } else if (counter) {
+    /* kept as a float that the training forward adds 1 to: exact up to 2^24 */
+    int64_t v = *(const int64_t *)a.data;
+    float f = (float)v;
+    if (v < 0 || v > (1 << 24))
+      rc = tr_fail(o, 2, "%s: counter %lld out of range (0 to 2^24, exact in float32)", path,
+                   (long long)v);
+    else
+      net->import_tensor(m->params, ti, &f);
   } else if (cr_first_nonfinite(a.data, a.count) >= 0) {
     rc = tr_fail(o, 2, "%s: holds NaN or Inf", path);
   } else {

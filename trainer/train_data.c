@@ -86,12 +86,15 @@ int tr_resolve_data(const opts *o, datapaths *p, int need_train) {
   return 0;
 }
 
-/* An image network's input against the samples' own 2-D shape (IDX [n][rows][cols], .npy
- * [n][a][b]; rows 1 when the file gives none): the values match in count but not in
- * layout, e.g. 14x56 images for a 1x28x28 network. H×W with one channel or C×(H·W) pass. */
+/* An image network's input against the samples' own shape (IDX [n][rows][cols], .npy
+ * [n][a][b] or [n][C][H][W]; rows 1 when the file gives none): the values match in count
+ * but not in layout, e.g. 14x56 images for a 1x28x28 network. H×W with one channel or
+ * C×(H·W) pass; a 4-D file's C×H×W must be the network's. */
 static int wrong_layout(const cr_net *net, const cr_dataset *d) {
   const int *s = net->in_shape;
-  if (!s[0] || d->rows <= 1) return 0;
+  if (!s[0]) return 0;
+  if (d->chans) return !(d->chans == s[0] && d->rows == s[1] && d->cols == s[2]);
+  if (d->rows <= 1) return 0;
   return !(s[0] == 1 && d->rows == s[1] && d->cols == s[2]) && !(d->rows == s[0] && d->cols == s[1] * s[2]);
 }
 
@@ -99,8 +102,11 @@ static int wrong_layout(const cr_net *net, const cr_dataset *d) {
  * file gives one) and at least one sample. 0 ok, 2 bad. */
 static int check_rows(const cr_net *net, const opts *o, cr_dataset *d, const char *x) {
   if (d->dim == (size_t)net->in && wrong_layout(net, d)) {
-    tr_fail(o, 2, "%s: samples are %dx%d images, network %s takes %dx%dx%d images", x, d->rows,
-            d->cols, net->name, net->in_shape[0], net->in_shape[1], net->in_shape[2]);
+    char got[48];
+    if (d->chans) snprintf(got, sizeof got, "%dx%dx%d", d->chans, d->rows, d->cols);
+    else snprintf(got, sizeof got, "%dx%d", d->rows, d->cols);
+    tr_fail(o, 2, "%s: samples are %s images, network %s takes %dx%dx%d images", x, got,
+            net->name, net->in_shape[0], net->in_shape[1], net->in_shape[2]);
     cr_dataset_free(d);
     return 2;
   }
@@ -142,4 +148,29 @@ int tr_load_inputs(const cr_net *net, const opts *o, cr_dataset *d) {
   cr_err e = {{0}};
   if (cr_inputs_load(d, o->input, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
   return check_rows(net, o, d, o->input);
+}
+
+/* The first batchnorm layer that sees one value per channel per row (after a linear layer,
+ * or a 1x1 image), or -1: its training mode needs at least 2 rows per step. */
+static int one_value_batchnorm(const cr_net *net) {
+  for (int i = 0; i < net->layer_count; i++) {
+    const cr_net_layer *L = &net->layers[i];
+    int pixels = L->in_shape[0] ? L->in_shape[1] * L->in_shape[2] : 1;
+    if (!strcmp(L->kind, "batchnorm") && pixels == 1) return i;
+  }
+  return -1;
+}
+
+int tr_check_train_rows(const cr_net *net, const opts *o, const char *x, size_t n, int batch) {
+  int bn = one_value_batchnorm(net);
+  if (bn < 0) return 0;
+  static const char *why = "needs at least 2 rows per training step (torch: Expected more than 1 "
+                           "value per channel when training)";
+  if (batch < 2)
+    return tr_fail(o, 2, "batch %d: layer %d (batchnorm) normalises one value per channel per row "
+                   "and %s", batch, bn, why);
+  if (n % (size_t)batch == 1)
+    return tr_fail(o, 2, "%s: %zu samples in batches of %d leave a last batch of 1 row, and layer %d "
+                   "(batchnorm) %s; choose another --batch", x, n, batch, bn, why);
+  return 0;
 }

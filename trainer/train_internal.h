@@ -90,6 +90,10 @@ int tr_resolve_data(const opts *o, datapaths *p, int need_train);
 int tr_load_set(const cr_net *net, const opts *o, cr_dataset *d, const char *x, const char *y);
 /* Loads --input (no labels) and checks its rows fit the network. 0 ok, 2 bad. */
 int tr_load_inputs(const cr_net *net, const opts *o, cr_dataset *d);
+/* A network whose batchnorm sees one value per channel per row cannot train on a batch of
+ * 1 row (torch refuses it too): batch >= 2 and no last batch of 1 of n samples from file x.
+ * 0 ok, 2 bad (printed). */
+int tr_check_train_rows(const cr_net *net, const opts *o, const char *x, size_t n, int batch);
 /* 1 if p names a regular file. */
 int tr_file_exists(const char *p);
 

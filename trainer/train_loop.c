@@ -167,6 +167,7 @@ static int prepare(run *r, const datapaths *dp) {
   if (o->batch_set) r->batch = (int)o->batch;
   if (r->batch < 1 || r->batch > net->batch)
     return tr_fail(o, 2, "batch %d out of range 1..%d", r->batch, net->batch);
+  if ((rc = tr_check_train_rows(net, o, dp->tx, r->tr.n, r->batch))) return rc;
   /* shards of equal size in every full batch (a last partial batch is split as evenly as
      it goes: train_shard.c); checked before anything is written */
   r->shards = o->shards ? (int)o->shards : 1;

@@ -7,7 +7,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cr_err e;
   if (cr_npy_load_mem(&a, data, size, "input.npy", &e) == 0) {
     volatile unsigned s = 0;
-    size_t bytes = a.count * (a.dtype == CR_F32 ? 4 : 1);
+    size_t bytes = a.count * cr_npy_elem_size(a.dtype);
     for (size_t i = 0; i < bytes; i++) s += ((const uint8_t *)a.data)[i];
     (void)s;
     cr_npy_free(&a);

@@ -429,7 +429,24 @@ static const cli_case CLI_CASES[] = {
   {"tune specs/seed_mse.lua --budget x", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got 'x'\n"},
   {"tune specs/seed_mse.lua --budget 0", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got '0'\n"},
   {"tune specs/seed_mse.lua --frob", 2, "chainrule: tune: unknown option '--frob' (try --help)\n"},
+  /* tune's own option table: gen's options are not tune's, and the reverse */
+  {"tune specs/seed_mse.lua --cli", 2, "chainrule: tune: unknown option '--cli' (try --help)\n"},
+  {"tune specs/seed_mse.lua --name x", 2, "chainrule: tune: unknown option '--name' (try --help)\n"},
+  {"gen specs/seed_mse.lua --budget 3", 2, "chainrule: unknown option '--budget' (try --help)\n"},
+  {"tune specs/seed_mse.lua specs/mnist_mlp.lua", 2,
+   "chainrule: tune: unexpected argument 'specs/mnist_mlp.lua' (one spec per run; try --help)\n"},
+  {"tune specs/seed_mse.lua --budget", 2, "chainrule: option '--budget' needs a value (try --help)\n"},
+  {"tune specs/seed_mse.lua --out=", 2, "chainrule: option '--out' needs a non-empty value\n"},
   {"tune specs/seed_mse.lua --max-batch 0", 2, "chainrule: --max-batch: expected an integer from 1 to 65536, got '0'\n"},
+  {"tune specs/seed_mse.lua --batch x", 2, "chainrule: --batch: expected an integer from 1 to 65536, got 'x'\n"},
+  {"tune specs/seed_mse.lua --batch 2 --max-batch 2", 2,
+   "chainrule: tune: --batch (a training build) and --max-batch (an inference build) exclude each other\n"},
+  {"gen specs/seed_mse.lua --batch 0", 2, "chainrule: --batch: expected an integer from 1 to 65536, got '0'\n"},
+  {"gen specs/seed_mse.lua --batch 65537", 2, "chainrule: --batch: expected an integer from 1 to 65536, got '65537'\n"},
+  {"gen specs/seed_mse.lua --batch 2 --inference", 2,
+   "chainrule: --batch sets a training build's batch; --inference takes --max-batch\n"},
+  {"gen bench/specs/bench_big.lua --batch 40000", 2,
+   "chainrule: --batch: 40000 rows × 2048 features is too large (at most 67108864 floats)\n"},
   {"gen specs/seed_mse.lua --tune", 2, "chainrule: option '--tune' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --tune no/such.tune", 2, "no/such.tune: cannot read tune file: No such file or directory\n"},
   {"gen specs/seed_mse.lua --name", 2, "chainrule: option '--name' needs a value (try --help)\n"},
@@ -1648,6 +1665,50 @@ START_TEST(test_tune_command) {
   snprintf(cmd, sizeof cmd, "'%s' gen tests/isa/specs/b1_wide.lua --isa avx2 --tune '%s' --out '%s'", chainrule(), out, dir);
   r = run(cmd);
   ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  /* --batch: the training build at that batch (xor's spec says 32) */
+  snprintf(cmd, sizeof cmd, "'%s' tune examples/xor.lua --isa avx2 --batch 3 --budget 0.3 --out '%s'", chainrule(), out);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  text = read_text(out, NULL);
+  ck_assert_ptr_nonnull(text);
+  ck_assert_msg(strstr(text, "\nxw 2 16 3 ") && strstr(text, "\nxtg 16 2 3 ") && !strstr(text, " 32 "), "%s", text);
+  free(text);
+}
+END_TEST
+
+/* gen --batch N: the bytes of the same spec file saying batch = N (the banner names the spec by
+   its file name, the same here); tune --batch / --max-batch exclude each other. */
+START_TEST(test_batch_option) {
+  char dir[3][600], path[700], cmd[2048], *c[3][2];
+  const char *batch[3] = {"batch = 32", "batch = 5", "batch = 32"};
+  for (int k = 0; k < 3; k++) {
+    snprintf(dir[k], sizeof dir[k], "%s/b%d", scratch, k);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/spec'", dir[k]);
+    ck_assert_int_eq(system(cmd), 0);
+    char *text = read_text("examples/xor.lua", NULL);
+    ck_assert_ptr_nonnull(text);
+    char *at = strstr(text, "batch  = 32");
+    ck_assert_ptr_nonnull(at);
+    snprintf(path, sizeof path, "%s/spec/xor.lua", dir[k]);
+    char spec[4096];
+    snprintf(spec, sizeof spec, "%.*s%s%s", (int)(at - text), text, batch[k], at + strlen("batch  = 32"));
+    write_text(path, spec);
+    free(text);
+    snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa avx2 %s --out '%s'", chainrule(), path, k == 0 ? "--batch 5" : "", dir[k]);
+    run_result r = run(cmd);
+    ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+    for (int f = 0; f < 2; f++) {
+      snprintf(path, sizeof path, "%s/xor.%s", dir[k], f ? "c" : "h");
+      c[k][f] = read_text(path, NULL);
+      ck_assert_ptr_nonnull(c[k][f]);
+    }
+  }
+  ck_assert_int_eq(macro_value(c[0][0], "XOR_BATCH"), 5);
+  for (int f = 0; f < 2; f++) {
+    ck_assert_msg(strcmp(c[0][f], c[1][f]) == 0, "gen --batch 5 differs from a spec with batch = 5 (xor.%s)", f ? "c" : "h");
+    ck_assert_msg(strcmp(c[0][f], c[2][f]) != 0, "--batch 5 changed nothing");
+  }
+  for (int k = 0; k < 3; k++) free(c[k][0]), free(c[k][1]);
 }
 END_TEST
 
@@ -1700,6 +1761,7 @@ static Suite *suite_gen(void) {
   tcase_add_test(core, test_gen_writes_all_or_nothing);
   tcase_add_test(core, test_straight_line);
   tcase_add_test(core, test_rename);
+  tcase_add_test(core, test_batch_option);
   tcase_set_timeout(core, 120);
   suite_add_tcase(s, core);
   return s;

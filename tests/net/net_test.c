@@ -610,6 +610,13 @@ START_TEST(test_metadata)
 #endif
   ck_assert_msg(kind == net.opt.kind, "generated optimizer %s, description %s", ref_opt_name(kind),
                 ref_opt_name(net.opt.kind));
+#ifdef NET_MODES
+  /* a batchnorm with one value per channel per row has no variance in a batch of 1 row */
+  int min_rows = 1;
+  for (int l = 0; l < net.nlayers; l++)
+    if (net.layer[l].kind == REF_BATCHNORM && net.layer[l].pixels == 1) min_rows = 2;
+  ck_assert_msg(M(TRAIN_MIN_ROWS) == min_rows, "NAME_TRAIN_MIN_ROWS %d, description %d", M(TRAIN_MIN_ROWS), min_rows);
+#endif
 
   /* tensors: names, shapes, fans, init, offsets inside the struct and not overlapping */
   int ti = 0;

@@ -4,11 +4,14 @@ For each network below: generate NAME.py + libNAME.so, build the same nn.Sequent
 PyTorch, copy torch's initial weights in through net.set (PyTorch names and layouts), and
 check that the outputs agree, that 10 SGD steps on the same batches give the same losses
 and the same parameters, that the buffers are 64-byte aligned, and that wrong arguments raise
-ValueError naming them. Tolerance as everywhere in chainrule's tests (llm.c's): |got - want|
+ValueError naming them. A network with batchnorm and dropout also checks forward_train, seed
+and train()/eval() against torch's training mode, torch's dropout driven by the masks that an
+independent PCG32 (written here from the PCG paper, checked against its demo's output) draws. Tolerance as everywhere in chainrule's tests (llm.c's): |got - want|
 <= 1e-5 + 1e-4 * max|want| per tensor.
 
     python3 tests/python/test_torch.py CHAINRULE WORKDIR
 """
+import copy
 import importlib.util
 import os
 import subprocess
@@ -40,6 +43,56 @@ def close(got, want, what):
     return err
 
 
+M64 = (1 << 64) - 1
+
+
+class Pcg32:
+    """PCG-XSH-RR 64/32 with pcg32_srandom_r's seeding: the generator the dropout masks use."""
+
+    def __init__(self, seed, stream):
+        self.inc = ((stream << 1) | 1) & M64
+        self.state = 0
+        self._step()
+        self.state = (self.state + seed) & M64
+        self._step()
+
+    def _step(self):
+        self.state = (self.state * 6364136223846793005 + self.inc) & M64
+
+    def u32(self):
+        old = self.state
+        self._step()
+        xs = ((((old >> 18) ^ old) >> 27)) & 0xFFFFFFFF
+        rot = old >> 59
+        return ((xs >> rot) | (xs << ((32 - rot) & 31))) & 0xFFFFFFFF
+
+    def uniform(self, count):
+        """count draws as float32: the top 24 bits / 2**24 (exact in float32)."""
+        return np.array([(self.u32() >> 8) for _ in range(count)], dtype=np.float64).astype(np.float32) / np.float32(2 ** 24)
+
+
+# the pcg32-demo's first outputs for seed 42, stream 54 (pcg-random.org's reference program)
+_demo = Pcg32(42, 54)
+assert [_demo.u32() for _ in range(3)] == [0xa15c02b7, 0x7b47f409, 0xba1d3330], "the test's own PCG32 is wrong"
+
+
+class MaskDropout(torch.nn.Module):
+    """nn.Dropout(p) whose masks are drawn by gen (a Pcg32, replaced by the test): one draw per
+    element, row after row; kept when u >= p (as float32), scaled by float(1 / (1 - p))."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+        self.gen = None
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        u = self.gen.uniform(x.numel()).reshape(tuple(x.shape))
+        keep = (u >= np.float32(self.p)).astype(np.float32) * np.float32(1.0 / (1.0 - self.p))
+        return x * torch.from_numpy(keep)
+
+
 # name, spec text, the nn.Sequential, the ISA, momentum of the spec's SGD
 CASES = [
     ("pyclf", """return network "pyclf" {
@@ -61,7 +114,42 @@ CASES = [
   loss = "mse", batch = 8, optimizer = sgd {lr = 0.05},
 }
 """, lambda: torch.nn.Sequential(torch.nn.Linear(1, 7), torch.nn.Sigmoid(), torch.nn.Linear(7, 1)), "scalar", 0.0),
+    # training and inference modes: batchnorm 2d and 1d, dropout after each
+    ("pybn", """return network "pybn" {
+  input = {2, 6, 6}, layers = { conv2d(3, {kernel = 3, padding = 1, bias = false}), batchnorm(), relu(),
+                                dropout{p = 0.25}, maxpool2d{kernel = 2, stride = 2}, flatten(),
+                                linear(6), batchnorm{momentum = 0.3, eps = 1e-3}, tanh(), dropout{p = 0.5},
+                                linear(4) },
+  loss = "cross_entropy", batch = 8, optimizer = sgd {lr = 0.05, momentum = 0.9},
+}
+""", lambda: torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1, bias=False), torch.nn.BatchNorm2d(3),
+                                 torch.nn.ReLU(), MaskDropout(0.25), torch.nn.MaxPool2d(2, 2), torch.nn.Flatten(),
+                                 torch.nn.Linear(27, 6), torch.nn.BatchNorm1d(6, eps=1e-3, momentum=0.3),
+                                 torch.nn.Tanh(), MaskDropout(0.5), torch.nn.Linear(6, 4)), "native", 0.9),
 ]
+
+
+def seed_masks(model, seed, stream):
+    """Every MaskDropout of model draws from one new Pcg32(seed, stream), as the generated
+    code's layers share the generator in NAME_work."""
+    gen = Pcg32(seed, stream)
+    for m in model.modules():
+        if isinstance(m, MaskDropout):
+            m.gen = gen
+
+
+def away_from_defaults(model):
+    """Batchnorm's weight, bias and running statistics away from 1, 0, 0, 1, 0, so that the
+    inference mode's use of them (or a swapped tensor) shows."""
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.weight.copy_(1 + torch.rand(m.weight.shape, generator=g) * 0.4 - 0.2)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.2 - 0.1)
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.3)
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+                m.num_batches_tracked.fill_(3)
 
 
 def expect_value_error(f, words, what):
@@ -71,6 +159,81 @@ def expect_value_error(f, words, what):
         check(all(w in str(e) for w in words), "%s: ValueError '%s' does not name %s" % (what, e, words))
         return
     check(False, "%s: no ValueError" % what)
+
+
+def check_modes(name, mod, net, model, batch, torch_in):
+    """forward_train, seed, train() and eval() against torch (without MODES: forward_train is
+    forward, seed only checks its arguments). Leaves net and model with the same state."""
+    x, _ = batch(mod.BATCH)
+    before = net.state_dict()
+    net.forward(x)
+    check(all(np.array_equal(net.get(k), v) for k, v in before.items()), "%s: forward (eval) changed a tensor" % name)
+    if not mod.MODES:
+        check(mod.TRAIN_MIN_ROWS == 1, "%s: TRAIN_MIN_ROWS %d without batchnorm" % (name, mod.TRAIN_MIN_ROWS))
+        check(np.array_equal(net.forward_train(x[:1]), net.forward(x[:1])), "%s: forward_train of 1 row" % name)
+        check(np.array_equal(net.forward_train(x), net.forward(x)), "%s: forward_train differs from forward" % name)
+        check(net.train() is net and net.training and np.array_equal(net.forward(x), net.forward_train(x)),
+              "%s: train() forward" % name)
+        net.eval()
+        net.seed(1, 2)
+        return
+    model.train()
+    # the generator a new Net starts with is seed(0, 0); then seeds chosen here
+    for n, seeding in ((mod.BATCH, None), (2, (5, 2)), (mod.BATCH // 2 + 1, (2 ** 64 - 1, 2 ** 63 + 11))):
+        x, _ = batch(n)
+        if seeding:
+            net.seed(*seeding)
+        seed_masks(model, *(seeding or (0, 0)))
+        with torch.no_grad():
+            want = model(torch.from_numpy(x).reshape(torch_in(n))).numpy()
+        close(net.forward_train(x), want, "%s: forward_train, n = %d, seed %s" % (name, n, seeding or "(0, 0) from Net()"))
+        for k, v in model.state_dict().items():
+            if "running" in k or "num_batches" in k:
+                close(net.get(k), v.numpy(), "%s: %s after forward_train, n = %d" % (name, k, n))
+    # train(): forward and predict run the training mode; the same seed draws the same masks
+    x, _ = batch(mod.BATCH)
+    check(net.train() is net and net.training, "%s: train() does not return the net in training mode" % name)
+    net.seed(11, 4)
+    a = net.forward(x)
+    net.seed(11, 4)
+    b = net.forward_train(x)
+    check(np.array_equal(a, b), "%s: forward after train() is not forward_train (same seed)" % name)
+    net.seed(11, 5)
+    check(not np.array_equal(net.forward_train(x), b), "%s: another stream drew the same masks" % name)
+    check(net.eval() is net and not net.training, "%s: eval() does not return the net in eval mode" % name)
+    # the three training forwards above moved net's running statistics: torch takes them over
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    model.eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(x).reshape(torch_in(mod.BATCH))).numpy()
+    close(net.forward(x), want, "%s: forward after eval()" % name)
+    # one row through a batchnorm over features: torch raises, and so does the wrapper, before
+    # anything changes
+    check(mod.TRAIN_MIN_ROWS == 2, "%s: TRAIN_MIN_ROWS %d, expected 2 (batchnorm 1d)" % (name, mod.TRAIN_MIN_ROWS))
+    x1, t1 = batch(1)
+    probe = copy.deepcopy(model).train()   # the batchnorm 2d before it would move its statistics
+    try:
+        probe(torch.from_numpy(x1).reshape(torch_in(1)))
+        check(False, "%s: torch took one row in training mode" % name)
+    except ValueError as e:
+        check("more than 1 value per channel" in str(e), "%s: torch's error is '%s'" % (name, e))
+    before = net.state_dict()
+    words = ["x has 1 row", "layer 7 (batchnorm)", "at least 2 rows"]
+    expect_value_error(lambda: net.forward_train(x1), ["forward_train"] + words, name + " forward_train 1 row")
+    expect_value_error(lambda: net.train_step(x1, t1), ["train_step"] + words, name + " train_step 1 row")
+    net.train()
+    expect_value_error(lambda: net.forward(x1), ["forward_train"] + words, name + " train() forward 1 row")
+    net.eval()
+    check(all(np.array_equal(net.get(k), v) for k, v in before.items()), "%s: a refused call changed a tensor" % name)
+    check(net.forward(x1).shape == (1, mod.OUT), "%s: eval forward of 1 row" % name)
+    expect_value_error(lambda: net.seed(-1), ["seed", "seed", "2**64"], name + " seed negative")
+    expect_value_error(lambda: net.seed(1, 2 ** 64), ["seed", "stream"], name + " stream too large")
+    expect_value_error(lambda: net.seed(1.5), ["seed", "integer"], name + " seed float")
+    expect_value_error(lambda: net.train(1), ["train", "bool"], name + " train(1)")
+    expect_value_error(lambda: net.forward_train(x.astype(np.float64)), ["forward_train", "x", "float32"],
+                       name + " forward_train float64")
+    print("test-python: %s: forward_train (3 seeds, running statistics), train()/eval(), seed checked against PyTorch"
+          % name)
 
 
 for name, spec, make_model, isa, momentum in CASES:
@@ -94,6 +257,7 @@ for name, spec, make_model, isa, momentum in CASES:
 
     torch.manual_seed(1)
     model = make_model()
+    away_from_defaults(model)
     sd = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     check(sorted(sd) == sorted(mod.TENSORS), "%s: tensor names %s, torch has %s" % (name, sorted(mod.TENSORS), sorted(sd)))
     net.load_state_dict(sd)
@@ -121,6 +285,7 @@ for name, spec, make_model, isa, momentum in CASES:
             t = rng.standard_normal(n).astype(np.float32)
         return x, t
 
+    model.eval()   # net.forward is the inference mode
     for n in (1, mod.BATCH // 2 + 1, mod.BATCH):
         x, _ = batch(n)
         with torch.no_grad():
@@ -129,6 +294,11 @@ for name, spec, make_model, isa, momentum in CASES:
         if classifier:
             check(np.array_equal(net.predict(x), net.forward(x).argmax(axis=1)), "%s: predict" % name)
 
+    check_modes(name, mod, net, model, batch, torch_in)
+
+    model.train()   # net.train_step is the training mode
+    net.seed(7, 3)
+    seed_masks(model, 7, 3)
     opt = torch.optim.SGD(model.parameters(), lr=net.lr, momentum=momentum)
     loss_fn = torch.nn.CrossEntropyLoss() if classifier else torch.nn.MSELoss()
     worst = 0.0

@@ -7,7 +7,7 @@
 
 /* n samples of 3 values; x[i][0] = i identifies the sample, y = i % 256. */
 static cr_dataset make_id_set(size_t n) {
-  cr_dataset d = {n, 3, 1, 3, malloc(n * 3 * sizeof(float) + 1), malloc(n + 1)};
+  cr_dataset d = {n, 3, 1, 3, malloc(n * 3 * sizeof(float) + 1), malloc(n + 1), 0};
   for (size_t i = 0; i < n; i++) {
     d.x[i * 3] = (float)i;
     d.x[i * 3 + 1] = (float)i * 2;

@@ -44,7 +44,7 @@ END_TEST
 
 START_TEST(test_save_load_exact) {
   enum { N = 20, D = 7 };
-  cr_dataset d = {N, D, 1, D, malloc(N * D * sizeof(float)), malloc(N)};
+  cr_dataset d = {N, D, 1, D, malloc(N * D * sizeof(float)), malloc(N), 0};
   cr_rng r;
   cr_rng_seed(&r, 1, 1);
   for (int i = 0; i < N * D; i++) d.x[i] = cr_rng_normal(&r) * 1000.0f;

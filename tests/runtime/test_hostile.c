@@ -187,7 +187,7 @@ END_TEST
 START_TEST(test_gz_names_choose_the_format) {
   float x[2][3] = {{0.5f, -1.0f, 2.0f}, {3.0f, 0.0f, 0.25f}};
   uint8_t y[2] = {4, 7};
-  cr_dataset src = {2, 3, 1, 3, &x[0][0], y};
+  cr_dataset src = {2, 3, 1, 3, &x[0][0], y, 0};
   char *cp = scratch_path("set.csv.gz"), *np = scratch_path("in.npy"), *ngz = scratch_path("in.npy.gz");
   cr_err e;
   ck_assert_msg(cr_csv_save(cp, &src, 1, &e) == 0, "%s", e.msg);

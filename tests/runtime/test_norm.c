@@ -8,7 +8,7 @@
 #include "rt_test.h"
 
 static cr_dataset make_set(size_t n, size_t dim, uint64_t seed, float shift) {
-  cr_dataset d = {n, dim, 1, (int)dim, malloc(n * dim * sizeof(float)), calloc(n, 1)};
+  cr_dataset d = {n, dim, 1, (int)dim, malloc(n * dim * sizeof(float)), calloc(n, 1), 0};
   cr_rng r;
   cr_rng_seed(&r, seed, 9);
   for (size_t i = 0; i < n * dim; i++)
@@ -33,7 +33,7 @@ static void moments(const cr_dataset *d, long j, double *mean, double *sd) {
 START_TEST(test_unbiased_std_by_hand) {
   float x[4] = {0, 1, 2, 3};
   uint8_t y[2] = {0, 0};
-  cr_dataset d = {2, 2, 1, 2, x, y};
+  cr_dataset d = {2, 2, 1, 2, x, y, 0};
   cr_norm nm;
   cr_err e;
   ck_assert_int_eq(cr_norm_fit(&nm, &d, 0, &e), 0);

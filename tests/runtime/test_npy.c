@@ -103,6 +103,86 @@ START_TEST(test_numpy_style_headers) {
 }
 END_TEST
 
+/* '<i8' (torch's num_batches_tracked): little-endian two's complement whatever the host,
+   the extremes included; as data set samples it is refused, as labels taken when 0..255. */
+START_TEST(test_int64) {
+  static const int64_t want[4] = {0, 1234567890123LL, -2, INT64_MIN};
+  uint8_t le[32], buf[256];
+  for (int i = 0; i < 4; i++)
+    for (int k = 0; k < 8; k++) le[8 * i + k] = (uint8_t)((uint64_t)want[i] >> (8 * k));
+  size_t n = make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }\n", le, 32);
+  cr_npy a;
+  cr_err e;
+  ck_assert_msg(cr_npy_load_mem(&a, buf, n, "i8.npy", &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(a.dtype, CR_I64);
+  ck_assert_uint_eq(a.count, 4);
+  ck_assert_uint_eq(cr_npy_elem_size(a.dtype), 8);
+  for (int i = 0; i < 4; i++) ck_assert_msg(((int64_t *)a.data)[i] == want[i], "element %d", i);
+  cr_npy_free(&a);
+  n = make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }\n", le, 31);
+  ck_assert_err(cr_npy_load_mem(&a, buf, n, "short.npy", &e), e, "short.npy", "needs 32 bytes, file has 31");
+  /* a 0-d int64, as numpy.save(torch.tensor(5)) writes it */
+  n = make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (), }\n", le + 8, 8);
+  ck_assert_msg(cr_npy_load_mem(&a, buf, n, "nbt.npy", &e) == 0, "%s", e.msg);
+  ck_assert(a.ndim == 0 && a.count == 1 && *(int64_t *)a.data == want[1]);
+  cr_npy_free(&a);
+
+  char *xp = scratch_path("i8-x.npy"), *yp = scratch_path("i8-y.npy");
+  size_t xs[2] = {2, 2}, ls[1] = {2};
+  float x[4] = {0, 1, 2, 3};
+  ck_assert_msg(cr_npy_save(xp, CR_F32, x, 2, xs, &e) == 0, "%s", e.msg);
+  ck_assert_err(cr_npy_save(yp, CR_I64, want, 1, ls, &e), e, yp, "unknown dtype");
+  int64_t labels[2] = {7, 255};
+  for (int i = 0; i < 2; i++)
+    for (int k = 0; k < 8; k++) le[8 * i + k] = (uint8_t)((uint64_t)labels[i] >> (8 * k));
+  n = make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }\n", le, 16);
+  write_bytes(yp, buf, n);
+  cr_dataset d;
+  ck_assert_msg(cr_dataset_load(&d, xp, yp, &e) == 0, "%s", e.msg);
+  ck_assert(d.n == 2 && d.y[0] == 7 && d.y[1] == 255);
+  cr_dataset_free(&d);
+  le[8] = 0, le[9] = 1;   /* label 1 = 256 */
+  write_bytes(yp, buf, make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }\n", le, 16));
+  ck_assert_err(cr_dataset_load(&d, xp, yp, &e), e, yp, "label 1 is 256, not an integer 0..255");
+  /* int64 samples: refused, naming the file */
+  n = make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 1), }\n", le, 16);
+  write_bytes(xp, buf, n);
+  ck_assert_err(cr_inputs_load(&d, xp, &e), e, xp, "samples must be float32 or uint8, got int64");
+  free(xp);
+  free(yp);
+}
+END_TEST
+
+/* The sample shape a data set keeps: 2-D none, 3-D rows x cols, 4-D channels too. */
+START_TEST(test_sample_shapes) {
+  static const struct {
+    int ndim;
+    size_t shape[4];
+    int chans, rows, cols;
+  } CASES[] = {{2, {2, 12}, 0, 1, 12}, {3, {2, 3, 4}, 0, 3, 4}, {4, {2, 3, 2, 2}, 3, 2, 2},
+               {4, {2, 1, 1, 12}, 1, 1, 12}};
+  float x[24] = {0};
+  uint8_t y[2] = {0, 1};
+  size_t ys[1] = {2};
+  char *xp = scratch_path("shape-x.npy"), *yp = scratch_path("shape-y.npy");
+  cr_err e;
+  ck_assert_msg(cr_npy_save(yp, CR_U8, y, 1, ys, &e) == 0, "%s", e.msg);
+  for (size_t k = 0; k < COUNT(CASES); k++) {
+    ck_assert_msg(cr_npy_save(xp, CR_F32, x, CASES[k].ndim, CASES[k].shape, &e) == 0, "%s", e.msg);
+    cr_dataset d;
+    ck_assert_msg(cr_dataset_load(&d, xp, yp, &e) == 0, "%s", e.msg);
+    ck_assert_msg(d.dim == 12 && d.chans == CASES[k].chans && d.rows == CASES[k].rows && d.cols == CASES[k].cols,
+                  "case %zu: chans %d rows %d cols %d", k, d.chans, d.rows, d.cols);
+    cr_dataset_free(&d);
+    ck_assert_msg(cr_inputs_load(&d, xp, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(d.chans, CASES[k].chans);
+    cr_dataset_free(&d);
+  }
+  free(xp);
+  free(yp);
+}
+END_TEST
+
 static const struct {
   const char *dict;
   size_t data;   /* bytes of data after the header */
@@ -183,6 +263,8 @@ Suite *suite_npy(void) {
   TCase *core = tcase_create("core");
   tcase_add_loop_test(core, test_round_trip, 0, 4 * NSHAPES);
   tcase_add_test(core, test_numpy_style_headers);
+  tcase_add_test(core, test_int64);
+  tcase_add_test(core, test_sample_shapes);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
   tcase_add_loop_test(errors, test_bad_header, 0, COUNT(NPY_BAD));

@@ -665,6 +665,59 @@ if expect_rc t_bnfull 0 && expect_rc t_bnres 0; then
   else
     bad "batchnorm: eval after export/import" "$(cat "$tmp/t_bnev1.out" "$tmp/t_bnev2.out" "$tmp/t_bnimp.err")"
   fi
+  # torch saves num_batches_tracked as a 0-d int64: import takes it (exactly), refuses a
+  # count float32 cannot hold exactly and int64 anywhere else
+  if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    cp -r "$tmp/bnw" "$tmp/bnw64"
+    i64() { /usr/bin/python3 -c 'import numpy as np, sys
+np.save(sys.argv[1], np.array(int(sys.argv[2]), dtype=np.int64).reshape(eval(sys.argv[3])))' "$@"; }
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" "$nbt" "()"
+    run t_bnimp64 "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnimp64.ckpt"
+    run t_bnexp64 "$bn" export "$tmp/bnw64e" --checkpoint "$tmp/bnimp64.ckpt"
+    if expect_rc t_bnimp64 0 && expect_rc t_bnexp64 0 && same_exports "$tmp/bnw" "$tmp/bnw64e"; then
+      ok "import: an int64 num_batches_tracked ($nbt) gives the checkpoint the float32 one gives"
+    else bad "import of an int64 num_batches_tracked" "$(cat "$tmp/t_bnimp64.err" "$tmp/t_bnexp64.err")"; fi
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" 16777217 "()"
+    run t_bnbig "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnbig.ckpt"
+    expect_rc t_bnbig 2 && [ ! -e "$tmp/bnbig.ckpt" ] &&
+      one_line_matching t_bnbig "2\.num_batches_tracked\.npy: counter 16777217 out of range \(0 to 2\^24, exact in float32\)" &&
+      ok "import: an int64 counter past 2^24 refused (one line, exit 2, no checkpoint)"
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" -1 "()"
+    run t_bnneg "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnneg.ckpt"
+    expect_rc t_bnneg 2 && [ ! -e "$tmp/bnneg.ckpt" ] && one_line_matching t_bnneg "counter -1 out of range" &&
+      ok "import: a negative int64 counter refused"
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" 5 "(1,)"
+    run t_bnvec "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnvec.ckpt"
+    expect_rc t_bnvec 2 && [ ! -e "$tmp/bnvec.ckpt" ] &&
+      one_line_matching t_bnvec "2\.num_batches_tracked\.npy: expected float32 of shape \(\) \(a 0-d counter, or torch's int64\), got int64 of shape \(1,\)" &&
+      ok "import: an int64 counter of shape (1,) refused, both shapes named"
+    i64 "$tmp/bnw64/2.num_batches_tracked.npy" "$nbt" "()"
+    /usr/bin/python3 -c 'import numpy as np, sys
+np.save(sys.argv[1], np.zeros(24, dtype=np.int64))' "$tmp/bnw64/2.bias.npy"
+    run t_bnbias "$bn" import "$tmp/bnw64" --checkpoint "$tmp/bnbias.ckpt"
+    expect_rc t_bnbias 2 && [ ! -e "$tmp/bnbias.ckpt" ] &&
+      one_line_matching t_bnbias "2\.bias\.npy: expected float32 of shape \(24,\) \(a vector\), got int64 of shape \(24,\)" &&
+      ok "import: int64 refused for a tensor that is not a counter"
+  else
+    skipped "import of an int64 num_batches_tracked" "no numpy"
+  fi
+  # a batch of 1 row through a batchnorm over features (torch raises there): refused up front
+  run t_bnb1 "$bn" train --data "$tiny" --epochs 1 --batch 1 --checkpoint "$tmp/bnb1.ckpt"
+  expect_rc t_bnb1 2 && [ ! -e "$tmp/bnb1.ckpt" ] &&
+    one_line_matching t_bnb1 "^bn_drop_mlp_cli train: batch 1: layer 2 \(batchnorm\) normalises one value per channel per row and needs at least 2 rows per training step" &&
+    ok "batchnorm 1d: --batch 1 refused (one line, exit 2, no checkpoint)"
+  head -n 34 "$tiny/train.csv" >"$tmp/train33.csv"   # the header and 33 samples: 32 + 1
+  run t_bnlast "$bn" train --train-images "$tmp/train33.csv" --valid-images "$tiny/valid.csv" --epochs 1 \
+    --checkpoint "$tmp/bnlast.ckpt"
+  expect_rc t_bnlast 2 && [ ! -e "$tmp/bnlast.ckpt" ] &&
+    one_line_matching t_bnlast "train33\.csv: 33 samples in batches of 32 leave a last batch of 1 row, and layer 2 \(batchnorm\) needs at least 2 rows per training step .*; choose another --batch$" &&
+    ok "batchnorm 1d: a last batch of 1 row refused, the file named (exit 2, no checkpoint)"
+  run t_bnlast2 "$bn" train --train-images "$tmp/train33.csv" --valid-images "$tiny/valid.csv" --epochs 1 \
+    --batch 11 --checkpoint "$tmp/bnlast2.ckpt"
+  expect_rc t_bnlast2 0 && [ -s "$tmp/bnlast2.ckpt" ] && ok "batchnorm 1d: the same 33 samples train in batches of 11"
+  run t_cnnb1 "$bin/mnist_cnn_cli" train --train-images "$tmp/train33.csv" --valid-images "$tiny/valid.csv" --epochs 1 \
+    --batch 1 --checkpoint "$tmp/cnnb1.ckpt"
+  expect_rc t_cnnb1 0 && ok "no batchnorm: --batch 1 still trains"
   if ! cmp -s "$tmp/bnfull.ckpt" "$tmp/bnseed.ckpt"; then ok "batchnorm + dropout: another seed, another run"
   else bad "seeds 7 and 8 gave the same checkpoint"; fi
 fi
@@ -722,6 +775,24 @@ np.save(sys.argv[3], np.zeros((4, 3, 32, 32), np.float32))' "$tiny/valid-x.npy" 
   expect_rc t_rgb 2 && [ ! -s "$tmp/t_rgb.out" ] &&
     one_line_matching t_rgb "rgb\.npy: samples have 3072 values, network mnist_cnn takes 1x28x28 images \(784 values\)" &&
     ok "conv net: a (4, 3, 32, 32) .npy refused with one line (exit 2)"
+  # 784 values per sample but not 1x28x28: refused naming the file and both shapes, nothing
+  # written (predict's --output, train's checkpoint)
+  /usr/bin/python3 -c 'import numpy as np, sys
+x = np.load(sys.argv[1]).reshape(-1, 784)
+np.save(sys.argv[2], x.reshape(-1, 1, 14, 56)); np.save(sys.argv[3], x.reshape(-1, 4, 14, 14))' \
+    "$tiny/valid-x.npy" "$tmp/x1456.npy" "$tmp/x41414.npy"
+  run t_x1456 "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x1456.npy" --output "$tmp/x1456.txt"
+  expect_rc t_x1456 2 && [ ! -e "$tmp/x1456.txt" ] && [ ! -s "$tmp/t_x1456.out" ] &&
+    one_line_matching t_x1456 "x1456\.npy: samples are 1x14x56 images, network mnist_cnn takes 1x28x28 images" &&
+    ok "conv net: a (N, 1, 14, 56) .npy refused with one line naming both shapes (exit 2, no output file)"
+  run t_x41414 "$cnn" train --train-images "$tmp/x41414.npy" --train-labels "$tiny/valid-y.npy" \
+    --valid-images "$tiny/valid-x.npy" --valid-labels "$tiny/valid-y.npy" --epochs 1 --checkpoint "$tmp/x41414.ckpt"
+  expect_rc t_x41414 2 && [ ! -e "$tmp/x41414.ckpt" ] &&
+    one_line_matching t_x41414 "x41414\.npy: samples are 4x14x14 images, network mnist_cnn takes 1x28x28 images" &&
+    ok "conv net: train on a (N, 4, 14, 14) .npy refused with one line (exit 2, no checkpoint)"
+  run t_x41414e "$cnn" eval --checkpoint "$tmp/cnn.ckpt" --valid-images "$tmp/x41414.npy" --valid-labels "$tiny/valid-y.npy"
+  expect_rc t_x41414e 2 && one_line_matching t_x41414e "x41414\.npy: samples are 4x14x14 images" &&
+    ok "conv net: eval on a (N, 4, 14, 14) .npy refused"
   run t_x4d "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x4d.npy"
   run t_x3d "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tiny/valid-x.npy"
   if expect_rc t_x4d 0 && [ -s "$tmp/t_x4d.out" ] && cmp -s "$tmp/t_x4d.out" "$tmp/t_x3d.out"; then

@@ -387,7 +387,7 @@ START_TEST(mean_std_is_norm_fit) {
   /* cr_norm_fit's scalar numbers are cr_mean_std's, to the bit */
   float x[3 * 7];
   for (int i = 0; i < 21; i++) x[i] = (float)((i * 37) % 11) * 0.3f - 1.1f;
-  cr_dataset d = {3, 7, 1, 7, x, NULL};
+  cr_dataset d = {3, 7, 1, 7, x, NULL, 0};
   cr_norm nm;
   cr_err e = {{0}};
   ck_assert_int_eq(cr_norm_fit(&nm, &d, 0, &e), 0);
