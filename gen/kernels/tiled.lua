@@ -722,6 +722,17 @@ local function xtg_packed(b, a, isa, tp)
       pre = function(b2, d2)
         b2.put(d2, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;")
         b2.put(d2, "const float *restrict xr = " .. a.x .. (nblocked and " + ib * " .. a.x_ld or "") .. " + k0;")
+        if a.opt and isa.prefetch then
+          -- the weights the update will read and write, on their way from L3 or memory
+          -- while the tile sums (W is larger than L2 here)
+          local q = {}
+          for r = 0, rows - 1 do
+            for l = 0, TW - 1, 64 // 4 do
+              q[#q + 1] = isa.prefetch(a.opt.w .. " + (k0 + " .. r .. ") * " .. a.N .. " + j0" .. (l == 0 and "" or " + " .. l))
+            end
+          end
+          b2.put(d2, (nblocked and "if (ib + nb == n && " or "if (") .. a.opt.w .. " != NULL) { " .. table.concat(q, " ") .. " }")
+        end
       end,
       init = nblocked and function(v, r)
         return "ib == 0 ? " .. isa.zero() .. " : " .. vload(isa, "dr", r * a.N + vecs[v].off, V)
