@@ -80,6 +80,14 @@ end
 --                   jc     outputs per transposed block of W (the block at most WT_BYTES;
 --                          the reduction over j is blocked when N > jc, partial sums in dx)
 --   xtg (dW = xᵀ·g): vecs  as for xw
+--                   pack   copy g into an aligned stack buffer, jc columns x nc rows at a
+--                          time, each tile's columns contiguous (N a whole number of tiles);
+--                          default on where xw packs W (a big layer: g's tile columns are
+--                          strided, and the k-outer loop reads all of g per R inputs)
+--                   jc     columns of g per packed block (default: the block at most
+--                          XTG_G_BYTES, so it stays in L1 across the R-input tiles)
+--                   nc     rows per packed block; a batch larger than nc blocks the
+--                          reduction over the rows (partial sums in dW, XTG_ROWS)
 --
 -- Defaults per CPU family, when no tune file (`gen --tune FILE`, `chainrule tune`) says
 -- otherwise. The generator knows the ISA only (it never reads /proc/cpuinfo unless asked
@@ -96,6 +104,8 @@ M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
 M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
 M.PANEL_BYTES = 32 * 1024
 M.WT_BYTES = 32 * 1024
+M.XTG_G_BYTES = 16 * 1024
+M.XTG_ROWS = 64
 
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
 -- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
@@ -123,6 +133,19 @@ function M.tiling(isa, product, s, over)
       t.order = t.pack and "columns" or "rows"
       t.kc = s.K
       if t.pack then t.kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * t.vecs * isa.width)), 1) end
+    else
+      -- pack g where xw packs W (a batch that fills tiles); the tiles as wide as a tune
+      -- file's vecs if it gives one, else the widest up to the default that divides N
+      local big = M.tiling(isa, "xw", s).pack and s.batch ~= nil and s.batch >= 8
+      if big and not (over and over.vecs) then
+        local v = t.vecs
+        while v > 1 and s.N % (v * isa.width) ~= 0 do v = v - 1 end
+        if s.N % (v * isa.width) == 0 then t.vecs = v end
+      end
+      local TW = (over and over.vecs or t.vecs) * isa.width
+      t.pack = big and s.N % TW == 0 or false
+      t.nc = s.batch and M.block(s.batch, M.XTG_ROWS, 1) or 1
+      t.jc = t.pack and M.block(s.N, math.max(TW, M.XTG_G_BYTES // (4 * t.nc) // TW * TW), TW) or s.N
     end
   elseif product == "gwt" then
     local kv = isa.vec_max
@@ -142,7 +165,7 @@ end
 M.TUNE_KEYS = {
   xw = {vecs = "int", order = {"rows", "columns"}, pack = {"no", "yes"}, kc = "int"},
   gwt = {vecs = "int", rows = "int", jc = "int"},
-  xtg = {vecs = "int"},
+  xtg = {vecs = "int", pack = {"no", "yes"}, jc = "int", nc = "int"},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
 }
 -- The stack a tuned buffer may take (a packed panel, a transposed block of W): 4 x the default.
@@ -177,6 +200,20 @@ function M.check(isa, product, s, t)
     if t.pack and 4 * t.kc * t.vecs * V > M.TUNE_STACK_BYTES then
       return string.format("kc=%d x vecs=%d: the packed panel would take %d bytes of stack (at most %d)",
         t.kc, t.vecs, 4 * t.kc * t.vecs * V, M.TUNE_STACK_BYTES)
+    end
+  elseif product == "xtg" then
+    if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
+    err = range("jc", 1, s.N) or range("nc", 1, s.batch or 1)
+    if err then return err end
+    if t.pack then
+      local TW = t.vecs * V
+      if s.N % TW ~= 0 or t.jc % TW ~= 0 then
+        return string.format("pack=yes: N=%d and jc=%d must be multiples of vecs x %d = %d", s.N, t.jc, V, TW)
+      end
+      if 4 * t.jc * t.nc > M.TUNE_STACK_BYTES then
+        return string.format("jc=%d x nc=%d: the packed block of g would take %d bytes of stack (at most %d)",
+          t.jc, t.nc, 4 * t.jc * t.nc, M.TUNE_STACK_BYTES)
+      end
     end
   elseif product == "gwt" then
     err = range("rows", 1, isa.max_rows) or range("jc", 1, s.N)
@@ -269,7 +306,18 @@ function M.candidates(isa, product, s)
     end
     for _, r in ipairs({isa.max_rows // 2, isa.max_rows - 1}) do if r >= 1 then add(with({rows = r})) end end
   else
-    for _, v in ipairs(vs) do add(with({vecs = v})) end
+    for _, v in ipairs(vs) do
+      add(with({vecs = v, pack = false}))
+      local TW = v * isa.width
+      if s.batch and s.N % TW == 0 then
+        -- packed g: the default block of rows, blocks of columns around the default's bytes
+        for _, bytes in ipairs({M.XTG_G_BYTES // 2, M.XTG_G_BYTES, 2 * M.XTG_G_BYTES}) do
+          for _, nc in ipairs({def.nc, M.block(s.batch, 2 * M.XTG_ROWS, 1)}) do
+            add(with({vecs = v, pack = true, nc = nc, jc = M.block(s.N, math.max(TW, bytes // (4 * nc) // TW * TW), TW)}))
+          end
+        end
+      end
+    end
   end
   return out
 end

@@ -33,6 +33,8 @@ return {
   store_part = function(base, index, v, lanes)
     return "_mm256_maskstore_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ", " .. v .. ");"
   end,
+  -- a hint to bring the line at addr into L1 (the fused update's weights, gen/kernels/tiled.lua)
+  prefetch = function(addr) return "_mm_prefetch((const char *)(" .. addr .. "), _MM_HINT_T0);" end,
   broadcast = function(x) return "_mm256_set1_ps(" .. x .. ")" end,
   add = function(a, b) return "_mm256_add_ps(" .. a .. ", " .. b .. ")" end,
   sub = function(a, b) return "_mm256_sub_ps(" .. a .. ", " .. b .. ")" end,

@@ -32,6 +32,8 @@ return {
   store_part = function(base, index, v, lanes)
     return "_mm512_mask_storeu_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ", " .. v .. ");"
   end,
+  -- a hint to bring the line at addr into L1 (the fused update's weights, gen/kernels/tiled.lua)
+  prefetch = function(addr) return "_mm_prefetch((const char *)(" .. addr .. "), _MM_HINT_T0);" end,
   broadcast = function(x) return "_mm512_set1_ps(" .. x .. ")" end,
   add = function(a, b) return "_mm512_add_ps(" .. a .. ", " .. b .. ")" end,
   sub = function(a, b) return "_mm512_sub_ps(" .. a .. ", " .. b .. ")" end,

@@ -693,6 +693,97 @@ local function bias_sums(b, a, isa)
   end)
 end
 
+-- matmul_xtg for big layers (tiling pack = yes; N a whole number of tiles): g is copied,
+-- jc columns x nc rows at a time, into an aligned stack buffer gp, each tile's columns
+-- rows-contiguous (tile t of the block at t * nc * TW), so a tile reads its part of g in
+-- order from L1. Unpacked, a tile reads one line per row at g's row stride, which for a
+-- layer whose width is a multiple of 1024 floats puts every row into one cache set, and the
+-- k-outer loop reads all of g again for every R inputs. When the batch is larger than nc the
+-- reduction over the rows is blocked: the partial sums are kept in dW (stored and reloaded
+-- exactly, so the same bits as one pass) and the optimizer's update waits for the last block.
+local function xtg_packed(b, a, isa, tp)
+  local V = isa.width
+  local TW = tp.vecs * V
+  local vecs = vectors(TW, V)
+  local R = tile_rows(isa, tp.vecs, nil)
+  local JC = math.min(tp.jc, a.N)
+  local NC = math.min(tp.nc, a.batch)
+  local nblocked = NC < a.batch
+  local cnt = nblocked and "nb" or "n"
+  b.put(1, "/* register tiles: " .. R .. " inputs x " .. tp.vecs .. " vectors of " .. V .. "; g packed " .. JC
+    .. " columns x " .. NC .. " rows at a time" .. (nblocked and " (partial sums in dW)" or "") .. " */")
+  b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "];")
+  local function tile(d, rows)
+    reduce_tile(b, d, isa, rows, vecs, {
+      var = "i", count = cnt,
+      brow = function(i) return "gp + (j0 - jb) * " .. NC .. " + " .. i .. " * " .. TW end,
+      aligned = true,
+      a = function(r, i) return "xr[" .. i .. " * " .. a.x_ld .. (r == 0 and "" or " + " .. r) .. "]" end,
+      pre = function(b2, d2)
+        b2.put(d2, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;")
+        b2.put(d2, "const float *restrict xr = " .. a.x .. (nblocked and " + ib * " .. a.x_ld or "") .. " + k0;")
+        if a.opt and isa.prefetch then
+          -- the weights the update will read and write, on their way from L3 or memory
+          -- while the tile sums (W is larger than L2 here)
+          local q = {}
+          for r = 0, rows - 1 do
+            for l = 0, TW - 1, 64 // 4 do
+              q[#q + 1] = isa.prefetch(a.opt.w .. " + (k0 + " .. r .. ") * " .. a.N .. " + j0" .. (l == 0 and "" or " + " .. l))
+            end
+          end
+          b2.put(d2, (nblocked and "if (ib + nb == n && " or "if (") .. a.opt.w .. " != NULL) { " .. table.concat(q, " ") .. " }")
+        end
+      end,
+      init = nblocked and function(v, r)
+        return "ib == 0 ? " .. isa.zero() .. " : " .. vload(isa, "dr", r * a.N + vecs[v].off, V)
+      end or nil,
+      finish = function(b2, d2, r, _, vec, c) b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, c, V)) end,
+      post = a.opt and function(b2, d2, rows2)
+        local vs = {}
+        for r = 0, rows2 - 1 do
+          for v, vec in ipairs(vecs) do vs[#vs + 1] = {o = r * a.N + vec.off, lanes = V, g = string.format("c%d_%d", r, v - 1)} end
+        end
+        local tile0 = " + k0 * " .. a.N .. " + j0"
+        local ptrs = {"*wr = " .. a.opt.w .. tile0}
+        for _, st in ipairs(a.opt.states) do ptrs[#ptrs + 1] = "*" .. st:sub(1, -2) .. "r = " .. st .. tile0 end
+        if nblocked then b2.put(d2, "if (ib + nb == n)") end
+        opt_vectors(b2, d2, isa, a, "wr", function(st) return st:sub(1, -2) .. "r" end, vs, false,
+                    "float " .. table.concat(ptrs, ", ") .. ";")
+      end or nil,
+    })
+  end
+  local function jblock(d, width)
+    -- this block of g, tile by tile
+    b.put(d, "for (int i = 0; i < " .. cnt .. "; i++)")
+    b.put(d + 1, "for (int c = 0; c < " .. width .. "; c += " .. TW .. ") {")
+    for _, vec in ipairs(vecs) do
+      local src = vload(isa, a.g, "(" .. (nblocked and "ib + " or "") .. "i) * " .. a.g_ld .. " + jb + c + " .. vec.off, V)
+      b.put(d + 2, astore(isa, "gp", "c * " .. NC .. " + i * " .. TW .. " + " .. vec.off, src))
+    end
+    b.put(d + 1, "}")
+    k_blocks(b, d, a.K, R, true, function(d2, rows)
+      if width == TW then
+        b.put(d2, "{")
+        b.put(d2 + 1, "const int j0 = jb;")
+      else
+        b.put(d2, "for (int j0 = jb; j0 < jb + " .. width .. "; j0 += " .. TW .. ") {")
+      end
+      tile(d2 + 1, rows)
+      b.put(d2, "}")
+    end)
+  end
+  if nblocked then
+    b.put(1, "for (int ib = 0; ib < n; ib += " .. NC .. ") {")
+    b.put(2, "const int nb = n - ib < " .. NC .. " ? n - ib : " .. NC .. ";")
+    k_blocks(b, 2, a.N, JC, true, jblock, "jb")
+    b.put(1, "}")
+  else
+    k_blocks(b, 1, a.N, JC, true, jblock, "jb")
+  end
+  bias_sums(b, a, isa)
+  return b.text()
+end
+
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
 -- reduced over the n rows; after the tile, a.opt (if given: {kind = optimizer, w = C name
 -- of the weights, states = C names of its state tensors, k = the vopt_k pointer, optional =
@@ -703,6 +794,7 @@ function M.matmul_xtg(a, isa)
   local b = buffer()
   local V = isa.width
   local tp = a.tiling or schedule.tiling(isa, "xtg", a)
+  if tp.pack then return xtg_packed(b, a, isa, tp) end
   local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], nil)
