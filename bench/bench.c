@@ -7,7 +7,8 @@
  *   bench baselines [--no-fann] [--big]   naive C and FANN on every workload
  *   bench openblas [--big]         OpenBLAS on every workload, rows named openblas-CORE by
  *                                  the core in use; run it once per OPENBLAS_CORETYPE
- *   bench report RAW OUT.csv       join raw rows into OUT.csv (adds pct_peak) and print
+ *   bench report RAW OUT.csv       join raw rows into OUT.csv (adds pct_peak; a workload and
+ *                                  program timed by several passes: the fastest) and print
  *                                  the table, ratios against the fastest OpenBLAS and
  *                                  PyTorch core, tuned vs untuned (chainrule-ISA-tuned
  *                                  rows), the code-generation costs and the targets
@@ -125,7 +126,7 @@ static int cmd_openblas(int big)
 /* ---- report ---- */
 
 enum { MAX_ROWS = 1024, MAX_NOTES = 64, MAX_CODEGEN = 64 };
-typedef struct { char workload[32], impl[40]; int batch; double us, gflops; } row;
+typedef struct { char workload[32], impl[40]; int batch, passes; double us, gflops; } row;
 typedef struct { char isa[16], spec[64]; double gen_ms, compile_ms; long bytes, lines; } codegen;
 static row rows[MAX_ROWS];
 static int nrows;
@@ -189,6 +190,16 @@ static int read_raw(const char *path)
       fclose(f);
       return 2;
     }
+    /* a workload timed again by a later pass: keep the fastest (mk/bench.mk: the estimator) */
+    row *seen = NULL;
+    for (int i = 0; i < nrows && !seen; i++)
+      if (!strcmp(rows[i].workload, r.workload) && !strcmp(rows[i].impl, r.impl)) seen = &rows[i];
+    if (seen) {
+      seen->passes++;
+      if (r.us < seen->us) { seen->us = r.us; seen->gflops = r.gflops; }
+      continue;
+    }
+    r.passes = 1;
     rows[nrows++] = r;
   }
   fclose(f);
@@ -339,7 +350,7 @@ static void tuned_report(void)
     for (int wl = 0; wl < W_COUNT; wl++)
       if (!strcmp(bench_workloads[wl].key, t->workload)) label = bench_workloads[wl].label;
     if (!n++)
-      printf("\nTuned (chainrule tune on this machine, gen --tune) vs untuned, one run each, back to back\n"
+      printf("\nTuned (chainrule tune on this machine, gen --tune) vs untuned, each the fastest of its passes\n"
              "(a workload whose tune file kept every default shows the run-to-run noise):\n"
              "%-28s %5s  %-16s %12s %12s %8s\n", "workload", "batch", "isa", "untuned us", "tuned us", "speedup");
     printf("%-28s %5d  %-16s %12.2f %12.2f %7.2fx\n", label, t->batch, base + 10, u->us, t->us, u->us / t->us);
@@ -374,6 +385,15 @@ static int cmd_report(const char *raw, const char *out, const char *cgout)
     if (!strncmp(notes[i], " machine ", 9)) printf("%s\n", notes[i] + 9);
   printf("One core, FP32. Peak (measured, %s FMA chains): %.1f GFLOP/s", peak->impl, peak->gflops);
   if (l2) printf(";  L2 read of the 784x50 weights: %.3f us (%.1f GB/s)", l2->us, l2->gflops);
+  int most = 0, least = 0;
+  for (int i = 0; i < nrows; i++) {
+    if (rows[i].passes > most) most = rows[i].passes;
+    if (!least || rows[i].passes < least) least = rows[i].passes;
+  }
+  printf("\nEvery time: the fastest of %d pass%s (%s) of the median of up to 101 samples of about\n"
+         "0.2 ms each; the passes run every program in turn, so each implementation had the same chances\n"
+         "(other load on a shared machine only slows a pass).",
+         most, most == 1 ? "" : "es", least == most ? "every program, every workload" : "some rows fewer: a failed run");
   printf("\nOpenBLAS and PyTorch rows: the fastest core of each workload, named in brackets, of every\n"
          "OPENBLAS_CORETYPE timed (tables below); the ratios are against those fastest cores.\n");
   printf("\n%-28s %5s  %-24s %10s %9s %6s %10s %9s\n", "workload", "batch", "impl", "us/op", "GFLOP/s",

@@ -53,7 +53,10 @@ extern const bench_workload bench_workloads[W_COUNT];
 double bench_flops(const bench_workload *w);
 
 /* Median time of fn(ctx) in microseconds: warm-up first, then up to 101 samples (at least
- * 15, about half a second), each timing enough calls to last about 0.2 ms. */
+ * 15, about half a second), each timing enough calls to last about 0.2 ms. One pass's
+ * figure: make bench runs every program several times in turn and `bench report` keeps
+ * the fastest pass (mk/bench.mk), which a median of one ~20 ms window cannot replace on a
+ * shared machine (load lasting seconds slows every sample of a window). */
 typedef void (*bench_fn)(void *ctx);
 double bench_median_us(bench_fn fn, void *ctx);
 

@@ -1,5 +1,8 @@
 """PyTorch rows of `make bench`: the same workloads, one thread, median of repeated runs.
 
+The estimator is bench/harness.c's (median of up to 101 samples of about 0.2 ms after a
+warm-up); make bench runs this once per pass and keeps the fastest pass, as for every program.
+
 Reads the workloads from the file `bench workloads` writes; prints raw rows
 `workload,pytorch-CORE,batch,us_per_op,gflops` (see harness.h), CORE being the OpenBLAS core
 torch's BLAS runs (make bench runs this once per OPENBLAS_CORETYPE); prints a '#' note and

@@ -64,13 +64,15 @@ end
 -- stream's kind and sets, below, do change the order).
 --   xw  (y = x·W):  vecs   most vectors per register tile row (blocks of vectors as even
 --                          as possible); default the ISA's vec_max, up to 12 when a small
---                          batch leaves accumulator registers free
+--                          batch leaves accumulator registers free, one or two more when
+--                          M.xw_cost says fewer rows per tile cover the batch better
 --                   order  "rows": row tiles outer, all of W streamed per row tile (small
 --                          layers: x stays in L1); "columns": column blocks outer, each
 --                          K x block panel of W reused by every row tile
 --                   pack   copy each panel into an aligned contiguous stack buffer first;
 --                          default on when W is larger than a quarter of the ISA's usual L2
---                          (L2_BYTES) or its row stride is a multiple of 4 KB (a strided
+--                          (L2_BYTES) and at least 4 row tiles read each panel (else column
+--                          blocks outer, unpacked), or its row stride is a multiple of 4 KB (a strided
 --                          panel then maps into few cache sets); not at batch 1 (W is read
 --                          once)
 --                   kc     inputs per packed panel (the panel at most PANEL_BYTES; the
@@ -100,6 +102,10 @@ end
 --   neon    Arm cores (Cortex-A7x, Neoverse N1/V1, Apple M): L2 1 MB; quarter, as avx2
 -- PACK_SHARE[isa]: pack when W is larger than L2_BYTES / PACK_SHARE (or its row stride is
 -- a multiple of 4 KB).
+-- Family-independent (every family above has 2 FMA pipes of latency 4, M.IN_FLIGHT): the
+-- tile width by the row-tile cost model (M.xw_cost) and no packing for fewer than 4 row
+-- tiles. `chainrule tune` on Zen 3 chose both for 784x256 B=8 (1.34x on that product);
+-- measured there, whole 784-256-10 B=8 step 141 -> 126 us (fastest of 20 alternated runs).
 M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
 M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
 M.PANEL_BYTES = 32 * 1024
@@ -120,17 +126,60 @@ function M.block(total, most, unit)
   return most
 end
 
+-- FMAs in flight that keep the pipes busy (latency 4 x 2 pipes: Zen 2-4, Intel since
+-- Skylake, Neoverse): a register tile with fewer accumulators waits on its own chains.
+M.IN_FLIGHT = 8
+
+-- Relative cost of xw's row tiles at a known batch with tiles `vecs` vectors wide: the
+-- cycles per input k over all of y, counting each tile as max(its FMAs / 2 pipes,
+-- IN_FLIGHT / 2) (a narrow remainder tile is latency-bound) and the row loop of
+-- gen/kernels/tiled.lua (full tiles of R rows, then tiles of the powers of two below R).
+function M.xw_cost(isa, N, batch, vecs)
+  local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // vecs))
+  local function tile(r) return math.max(r * vecs, M.IN_FLIGHT) / 2 end
+  local c = (batch // R) * tile(R)
+  local left, p = batch % R, 1
+  while p * 2 < R do p = p * 2 end
+  while p >= 1 do
+    if left >= p then c = c + tile(p); left = left - p end
+    p = p // 2
+  end
+  local nvec = (N + isa.width - 1) // isa.width
+  return c * nvec / vecs, R
+end
+
+-- xw's tile width at a batch of at least max_rows: the ISA's vec_max unless a wider tile
+-- (fewer rows) covers the batch with fewer latency-bound remainder tiles, by the cost
+-- model above, at least 5 % better (B = 8 on avx2: two 4-row x 3-vector tiles instead of a
+-- 6-row and a 2-row tile of 2 vectors; measured 1.3x on 784x256). The model holds for every
+-- family with 2 FMA pipes of latency 4; a tune file may still say otherwise.
+local function xw_vecs(isa, s)
+  local best, cost = isa.vec_max, M.xw_cost(isa, s.N, s.batch, isa.vec_max)
+  for v = isa.vec_max + 1, isa.vec_max + 2 do
+    local c, R = M.xw_cost(isa, s.N, s.batch, v)
+    if R >= 2 and c < 0.95 * cost then best, cost = v, c end
+  end
+  return best
+end
+
 function M.tiling(isa, product, s, over)
   local t
   if product == "xw" or product == "xtg" then
     local rows = math.min(isa.max_rows, s.batch or isa.max_rows)
     -- small batches: fewer rows, so wider tiles (one pass over W) fit the registers
     t = {vecs = math.max(isa.vec_max, math.min(isa.acc_regs // (rows + 1), 12))}
+    if product == "xw" and s.batch and s.batch >= isa.max_rows then t.vecs = xw_vecs(isa, s) end
     if product == "xw" then
       local bytes = 4 * s.K * s.N
       local share = M.PACK_SHARE[isa.name] or 4
-      t.pack = s.batch ~= 1 and s.K >= 64 and (share * bytes > (M.L2_BYTES[isa.name] or 512 * 1024) or (4 * s.N) % 4096 == 0)
-      t.order = t.pack and "columns" or "rows"
+      local big = share * bytes > (M.L2_BYTES[isa.name] or 512 * 1024)
+      -- a packed panel pays for its copy only when enough row tiles read it (B = 8: two
+      -- tiles; unpacked column blocks measured 1.3x on 784x256): big W then still goes
+      -- column blocks outer, unpacked
+      local tiles = s.batch and (s.batch + isa.max_rows - 1) // math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs))
+      local reused = not tiles or tiles >= 4
+      t.pack = s.batch ~= 1 and s.K >= 64 and ((big and reused) or (4 * s.N) % 4096 == 0)
+      t.order = (t.pack or (big and s.batch ~= 1)) and "columns" or "rows"
       t.kc = s.K
       if t.pack then t.kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * t.vecs * isa.width)), 1) end
     else

@@ -518,9 +518,35 @@ function M.matmul_gwt(a, isa)
   return b.text()
 end
 
+-- The fused update of one vector v of opt_vectors (vopt_at, or the general update for a
+-- partial vector).
+local function opt_one(b, d, isa, o, test, wbase, sbase, v)
+  if v.lanes == isa.width then   -- gen/optim/vector.lua's vopt_at: one short call
+    local ptrs = {}
+    for si, st in ipairs(o.states) do ptrs[si] = at(sbase(st), v.o) end
+    b.put(d + 1, vopt.at(at(wbase, v.o), ptrs, v.g, o.k))
+  else
+    local names, decl = {}, {}
+    for si, st in ipairs(o.states) do
+      names[si] = "s" .. (si - 1)
+      local ld = vload(isa, sbase(st), v.o, v.lanes)
+      decl[si] = names[si] .. " = " .. (test and test .. " ? " .. ld .. " : " .. isa.zero() or ld)
+    end
+    local s = {isa.vtype .. " " .. table.concat(decl, ", ") .. ";"}
+    -- the new weights in a variable: a partial store may spell its operand twice (NEON)
+    s[#s + 1] = "const " .. isa.vtype .. " pn = " .. vopt.call(vload(isa, wbase, v.o, v.lanes), v.g, names, o.k) .. ";"
+    s[#s + 1] = vstore(isa, wbase, v.o, "pn", v.lanes)
+    for si, st in ipairs(o.states) do
+      s[#s + 1] = (test and "if (" .. test .. ") " or "") .. vstore(isa, sbase(st), v.o, names[si], v.lanes)
+    end
+    b.put(d + 1, "{ " .. table.concat(s, " ") .. " }")
+  end
+end
+
 -- The fused update (a.opt = {kind, w, states, k, optional}: gen/optim/vector.lua's
 -- vopt_update) of `vecs` vectors: vecs[i] = {o = offset from the pointers' bases (C text),
--- lanes, g = the gradient vector}; the weights at wbase, each state at sbase(state name).
+-- lanes, g = the gradient vector, row = the tile row (optional: contiguous whole vectors of
+-- one row go through one vopt_row<n> call)}; the weights at wbase, each state at sbase(state name).
 -- Under the NULL test of an optional w (unless `inside`: already tested) and the optimizer's
 -- state test.
 local function opt_vectors(b, d, isa, a, wbase, sbase, vecs, inside, decls)
@@ -528,26 +554,27 @@ local function opt_vectors(b, d, isa, a, wbase, sbase, vecs, inside, decls)
   local test = vopt.state_test(o.kind)
   b.put(d, (o.optional and not inside and "if (" .. o.w .. " != NULL) " or "") .. "{")
   if decls then b.put(d + 1, decls) end
-  for _, v in ipairs(vecs) do
-    if v.lanes == isa.width then   -- gen/optim/vector.lua's vopt_at: one short call
-      local ptrs = {}
-      for si, st in ipairs(o.states) do ptrs[si] = at(sbase(st), v.o) end
-      b.put(d + 1, vopt.at(at(wbase, v.o), ptrs, v.g, o.k))
+  local i = 1
+  while i <= #vecs do
+    -- a tile row of whole vectors (v.row: the post of matmul_xtg): one vopt_row<n> call
+    local j, most = i, #vopt.row_widths(isa, o.kind) + 1
+    while vecs[i].row and j < #vecs and j - i + 1 < most and vecs[j + 1].row == vecs[i].row
+          and vecs[j + 1].lanes == isa.width do
+      j = j + 1
+    end
+    local row
+    if vecs[i].row and vecs[i].lanes == isa.width and j > i then
+      local gs, ptrs = {}, {}
+      for q = i, j do gs[#gs + 1] = vecs[q].g end
+      for si, st in ipairs(o.states) do ptrs[si] = at(sbase(st), vecs[i].o) end
+      row = vopt.row(isa, o.kind, at(wbase, vecs[i].o), ptrs, gs, o.k)
+    end
+    if row then
+      b.put(d + 1, row)
+      i = j + 1
     else
-      local names, decl = {}, {}
-      for si, st in ipairs(o.states) do
-        names[si] = "s" .. (si - 1)
-        local ld = vload(isa, sbase(st), v.o, v.lanes)
-        decl[si] = names[si] .. " = " .. (test and test .. " ? " .. ld .. " : " .. isa.zero() or ld)
-      end
-      local s = {isa.vtype .. " " .. table.concat(decl, ", ") .. ";"}
-      -- the new weights in a variable: a partial store may spell its operand twice (NEON)
-      s[#s + 1] = "const " .. isa.vtype .. " pn = " .. vopt.call(vload(isa, wbase, v.o, v.lanes), v.g, names, o.k) .. ";"
-      s[#s + 1] = vstore(isa, wbase, v.o, "pn", v.lanes)
-      for si, st in ipairs(o.states) do
-        s[#s + 1] = (test and "if (" .. test .. ") " or "") .. vstore(isa, sbase(st), v.o, names[si], v.lanes)
-      end
-      b.put(d + 1, "{ " .. table.concat(s, " ") .. " }")
+      opt_one(b, d, isa, o, test, wbase, sbase, vecs[i])
+      i = i + 1
     end
   end
   b.put(d, "}")
@@ -564,19 +591,21 @@ local function opt_gathered(b, d, isa, a, tg, count, loop_head, off)
   for si = 1, #o.states do bufs[#bufs + 1] = "gs" .. (si - 1) end
   b.put(d, (o.optional and "if (" .. o.w .. " != NULL) " or "") .. "{")
   b.put(d + 1, "_Alignas(64) float " .. table.concat(bufs, "[" .. n .. "], ") .. "[" .. n .. "];")
+  -- the states only under the optimizer's state test (plain SGD never reads its buffer)
+  local test = vopt.state_test(o.kind)
   local function copy(to_w)
+    b.put(d + 1, loop_head .. " " .. (to_w and o.w .. "[" .. off .. "] = gw[l];" or "gw[l] = " .. o.w .. "[" .. off .. "];"))
     local s = {}
-    s[1] = to_w and o.w .. "[" .. off .. "] = gw[l];" or "gw[l] = " .. o.w .. "[" .. off .. "];"
     for si, st in ipairs(o.states) do
       s[#s + 1] = to_w and st .. "[" .. off .. "] = gs" .. (si - 1) .. "[l];"
                         or "gs" .. (si - 1) .. "[l] = " .. st .. "[" .. off .. "];"
     end
-    b.put(d + 1, loop_head .. " { " .. table.concat(s, " ") .. " }")
+    if #s > 0 then b.put(d + 1, (test and "if (" .. test .. ") " or "") .. loop_head .. " { " .. table.concat(s, " ") .. " }") end
   end
   copy(false)
   local vecs = {}
-  for _, v in ipairs(vectors(count, V)) do
-    vecs[#vecs + 1] = {o = v.off, lanes = v.lanes, g = vload(isa, tg, v.off, v.lanes)}
+  for _, v in ipairs(vectors(count, V)) do   -- (row 0: whole vectors go by vopt_row<n>)
+    vecs[#vecs + 1] = {o = v.off, lanes = v.lanes, g = vload(isa, tg, v.off, v.lanes), row = 0}
   end
   opt_vectors(b, d + 1, isa, a, "gw", function(st)
     for si, s2 in ipairs(o.states) do if s2 == st then return "gs" .. (si - 1) end end
@@ -826,7 +855,7 @@ function M.matmul_xtg(a, isa)
           local vs = {}
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
-              vs[#vs + 1] = {o = r * a.N + vec.off, lanes = vec.lanes, g = string.format("c%d_%d", r, v - 1)}
+              vs[#vs + 1] = {o = r * a.N + vec.off, lanes = vec.lanes, g = string.format("c%d_%d", r, v - 1), row = r}
             end
           end
           -- the tile's first weight and state elements (row r at r * N from them)

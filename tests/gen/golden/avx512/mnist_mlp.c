@@ -140,6 +140,18 @@ static inline __attribute__((unused)) void vopt_at(float *w, float *buf, __m512 
   if (k->momentum) _mm512_storeu_ps(buf, vbuf);
 }
 
+/* 2 contiguous vectors of one tile row: one test of the common case for all. */
+static inline __attribute__((unused)) void vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, const vopt_k *k) {
+  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); return; }
+  vopt_at(w, buf, g0, k); vopt_at(w + 16, buf + 16, g1, k);
+}
+
+/* 3 contiguous vectors of one tile row: one test of the common case for all. */
+static inline __attribute__((unused)) void vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, const vopt_k *k) {
+  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); _mm512_storeu_ps(w + 32, _mm512_fmadd_ps(g2, k->nlr, _mm512_loadu_ps(w + 32))); return; }
+  vopt_at(w, buf, g0, k); vopt_at(w + 16, buf + 16, g1, k); vopt_at(w + 32, buf + 32, g2, k);
+}
+
 /* One tensor of count floats: whole vectors, then the rest through one vector of stack
    buffers (zeros past the end), so every float sees vopt_update's operations. */
 static void vopt_tensor(float *restrict p, float *restrict buf, const float *restrict g, int count,
@@ -1225,41 +1237,27 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
         _mm512_storeu_ps(dr + 382, c7_2);
         if (wu != NULL) {
           float *wr = wu + k0 * 50 + j0, *s0r = s0u + k0 * 50 + j0;
-          vopt_at(wr, s0r, c0_0, k);
-          vopt_at(wr + 16, s0r + 16, c0_1, k);
-          vopt_at(wr + 32, s0r + 32, c0_2, k);
-          vopt_at(wr + 50, s0r + 50, c1_0, k);
-          vopt_at(wr + 66, s0r + 66, c1_1, k);
-          vopt_at(wr + 82, s0r + 82, c1_2, k);
-          vopt_at(wr + 100, s0r + 100, c2_0, k);
-          vopt_at(wr + 116, s0r + 116, c2_1, k);
-          vopt_at(wr + 132, s0r + 132, c2_2, k);
-          vopt_at(wr + 150, s0r + 150, c3_0, k);
-          vopt_at(wr + 166, s0r + 166, c3_1, k);
-          vopt_at(wr + 182, s0r + 182, c3_2, k);
-          vopt_at(wr + 200, s0r + 200, c4_0, k);
-          vopt_at(wr + 216, s0r + 216, c4_1, k);
-          vopt_at(wr + 232, s0r + 232, c4_2, k);
-          vopt_at(wr + 250, s0r + 250, c5_0, k);
-          vopt_at(wr + 266, s0r + 266, c5_1, k);
-          vopt_at(wr + 282, s0r + 282, c5_2, k);
-          vopt_at(wr + 300, s0r + 300, c6_0, k);
-          vopt_at(wr + 316, s0r + 316, c6_1, k);
-          vopt_at(wr + 332, s0r + 332, c6_2, k);
-          vopt_at(wr + 350, s0r + 350, c7_0, k);
-          vopt_at(wr + 366, s0r + 366, c7_1, k);
-          vopt_at(wr + 382, s0r + 382, c7_2, k);
+          vopt_row3(wr, s0r, c0_0, c0_1, c0_2, k);
+          vopt_row3(wr + 50, s0r + 50, c1_0, c1_1, c1_2, k);
+          vopt_row3(wr + 100, s0r + 100, c2_0, c2_1, c2_2, k);
+          vopt_row3(wr + 150, s0r + 150, c3_0, c3_1, c3_2, k);
+          vopt_row3(wr + 200, s0r + 200, c4_0, c4_1, c4_2, k);
+          vopt_row3(wr + 250, s0r + 250, c5_0, c5_1, c5_2, k);
+          vopt_row3(wr + 300, s0r + 300, c6_0, c6_1, c6_2, k);
+          vopt_row3(wr + 350, s0r + 350, c7_0, c7_1, c7_2, k);
         }
         _Alignas(64) float tt[16];
         _mm512_store_ps(tt, tl);
         for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
         if (wu != NULL) {
           _Alignas(64) float gw[16], gs0[16];
-          for (int l = 0; l < 16; l++) { gw[l] = wu[(k0 + l % 8) * 50 + 48 + l / 8]; gs0[l] = s0u[(k0 + l % 8) * 50 + 48 + l / 8]; }
+          for (int l = 0; l < 16; l++) gw[l] = wu[(k0 + l % 8) * 50 + 48 + l / 8];
+          if (k->momentum) for (int l = 0; l < 16; l++) { gs0[l] = s0u[(k0 + l % 8) * 50 + 48 + l / 8]; }
           {
             vopt_at(gw, gs0, _mm512_loadu_ps(tt), k);
           }
-          for (int l = 0; l < 16; l++) { wu[(k0 + l % 8) * 50 + 48 + l / 8] = gw[l]; s0u[(k0 + l % 8) * 50 + 48 + l / 8] = gs0[l]; }
+          for (int l = 0; l < 16; l++) wu[(k0 + l % 8) * 50 + 48 + l / 8] = gw[l];
+          if (k->momentum) for (int l = 0; l < 16; l++) { s0u[(k0 + l % 8) * 50 + 48 + l / 8] = gs0[l]; }
         }
       }
     }
