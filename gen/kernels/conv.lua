@@ -398,7 +398,7 @@ local function pool_backward(s, mem, ctx)
   if ctx.first then b.put(1, "if (dx == NULL) return;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
   if max and convtile.pool_pairs_applies(ctx.isa, g) and (not in_act or epilogue.grad(in_act, ctx.isa, "v", "m")) then
-    convtile.pool_pairs_backward(b, ctx.isa, g, mem, ctx)
+    if not convtile.pool_pairs_backward(b, ctx.isa, g, mem, ctx) then apply_in_act(b, 2, ctx, g, "i") end
     return finish_pool_backward(b, fn, mem, ctx, max)
   end
   -- (the flags' stack array, up to 1 KB, is within lower.stack_bounds' per-function slack)

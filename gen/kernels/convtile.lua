@@ -658,49 +658,69 @@ function dx_part(b, isa, g, ctx, in_act, Op, Cp)
 end
 
 -- Max pooling's backward for 2×2 windows at stride 2 on avx2 (the ISA whose shuffles this
--- spells): 8 windows of two input rows at a time. The rows' even and odd elements are
--- split into four vectors (one per window position k, in-lane shuffles, so the windows come
--- out in lane order 0 1 4 5 2 3 6 7 and g is permuted to match), the running maximum and
--- the flags up[k] = "element k raised it" are compares and blends, the first maximum the
--- last raiser, and each position's gradient g and-masked by its flag; the unpacks put the
--- elements back in row order, times the previous derivative. Same values as the scalar
--- windows (tiled_pool_backward in gen/kernels/conv.lua). Rows of at least 8 windows; a last
--- block overlapping the one before recomputes the same windows.
+-- spells): vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of
+-- 4 to 7 windows). The rows' even and odd elements are split into four vectors (one per
+-- window position k; in-lane shuffles, so with 8 the windows come out in lane order
+-- 0 1 4 5 2 3 6 7 and g is permuted to match), the running maximum and the flags up[k] =
+-- "element k raised it" are compares and blends, the first maximum the last raiser, and
+-- each position's gradient g and-masked by its flag; the unpacks put the elements back in
+-- row order, times the previous derivative (with 8; with 4 the caller's contiguous pass
+-- applies it). Same values as the scalar windows (tiled_pool_backward in
+-- gen/kernels/conv.lua). A last block overlapping the one before recomputes the same windows.
+local function pool_lanes(g) return g.OW >= 8 and 8 or 4 end
+
 function M.pool_pairs_applies(isa, g)
-  return isa.name == "avx2" and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 8
+  return isa.name == "avx2" and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 4
+end
+
+-- The lane count, the intrinsics' prefix and type, the window blocks' first windows, and
+-- the C expression putting 8 windows in (or out of) the shuffles' lane order.
+local function pool_setup(g)
+  local vw = pool_lanes(g)
+  local P, T = vw == 8 and "_mm256_" or "_mm_", vw == 8 and "__m256" or "__m128"
+  local blocks = {}
+  for x = 0, g.OW - vw, vw do blocks[#blocks + 1] = x end
+  if blocks[#blocks] ~= g.OW - vw then blocks[#blocks + 1] = g.OW - vw end
+  local function order(v)
+    if vw == 4 then return v end
+    return "_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(" .. v .. "), 0xD8))"
+  end
+  return vw, P, T, blocks, order
+end
+
+-- The two rows' four window positions e0..e3 of block j (x0, x1: the rows).
+local function pool_loads(b, d, P, T, vw)
+  b.put(d, "const int e = 2 * ox0s[j];")
+  b.put(d, string.format("const %s a0 = %sloadu_ps(x0 + e), b0 = %sloadu_ps(x0 + e + %d);", T, P, P, vw))
+  b.put(d, string.format("const %s a1 = %sloadu_ps(x1 + e), b1 = %sloadu_ps(x1 + e + %d);", T, P, P, vw))
+  b.put(d, string.format("const %s e0 = %sshuffle_ps(a0, b0, 0x88), e1 = %sshuffle_ps(a0, b0, 0xDD);", T, P, P))
+  b.put(d, string.format("const %s e2 = %sshuffle_ps(a1, b1, 0x88), e3 = %sshuffle_ps(a1, b1, 0xDD);", T, P, P))
 end
 
 -- The forward the same way: the running maximum of the four positions (compares and
--- blends: e > v ? e : v, the scalar loop's rule), lanes back in window order, 8 outputs.
+-- blends: e > v ? e : v, the scalar loop's rule), lanes back in window order.
 function M.pool_pairs_forward(b, g, mem)
-  local blocks = {}
-  for x = 0, g.OW - 8, 8 do blocks[#blocks + 1] = x end
-  if blocks[#blocks] ~= g.OW - 8 then blocks[#blocks + 1] = g.OW - 8 end
+  local vw, P, T, blocks, order = pool_setup(g)
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
   b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
   b.put(4, string.format("const float *x0 = x + i * %d + c * %d + oy * %d, *x1 = x0 + %d;", mem.input.ld, g.H * g.W, 2 * g.W, g.W))
   b.put(4, string.format("float *ar = a + i * %d + (c * %d + oy) * %d;", mem.a.ld, g.OH, g.OW))
   b.put(4, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
   b.put(4, string.format("for (int j = 0; j < %d; j++) {", #blocks))
-  b.put(5, "const int e = 2 * ox0s[j];")
-  b.put(5, "const __m256 a0 = _mm256_loadu_ps(x0 + e), b0 = _mm256_loadu_ps(x0 + e + 8);")
-  b.put(5, "const __m256 a1 = _mm256_loadu_ps(x1 + e), b1 = _mm256_loadu_ps(x1 + e + 8);")
-  b.put(5, "__m256 v = _mm256_shuffle_ps(a0, b0, 0x88), t = _mm256_shuffle_ps(a0, b0, 0xDD);")
-  b.put(5, "v = _mm256_blendv_ps(v, t, _mm256_cmp_ps(t, v, _CMP_GT_OQ));")
-  b.put(5, "t = _mm256_shuffle_ps(a1, b1, 0x88);")
-  b.put(5, "v = _mm256_blendv_ps(v, t, _mm256_cmp_ps(t, v, _CMP_GT_OQ));")
-  b.put(5, "t = _mm256_shuffle_ps(a1, b1, 0xDD);")
-  b.put(5, "v = _mm256_blendv_ps(v, t, _mm256_cmp_ps(t, v, _CMP_GT_OQ));")
-  b.put(5, "_mm256_storeu_ps(ar + ox0s[j], _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8)));")
+  pool_loads(b, 5, P, T, vw)
+  b.put(5, string.format("%s v = e0;", T))
+  for k = 1, 3 do
+    b.put(5, string.format("v = %sblendv_ps(v, e%d, %scmp_ps(e%d, v, _CMP_GT_OQ));", P, k, P, k))
+  end
+  b.put(5, string.format("%sstoreu_ps(ar + ox0s[j], %s);", P, order("v")))
   b.put(4, "}")
   b.put(3, "}")
 end
 
+-- Returns whether it applied the previous derivative (with 8 lanes).
 function M.pool_pairs_backward(b, isa, g, mem, ctx)
-  local in_act = ctx.in_act
-  local blocks = {}
-  for x = 0, g.OW - 8, 8 do blocks[#blocks + 1] = x end
-  if blocks[#blocks] ~= g.OW - 8 then blocks[#blocks + 1] = g.OW - 8 end
+  local vw, P, T, blocks, order = pool_setup(g)
+  local in_act = vw == 8 and ctx.in_act
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
   b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
   b.put(4, string.format("const int r0 = c * %d + oy * %d, r1 = r0 + %d;", g.H * g.W, 2 * g.W, g.W))
@@ -713,29 +733,30 @@ function M.pool_pairs_backward(b, isa, g, mem, ctx)
   b.put(4, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
   b.put(4, string.format("for (int j = 0; j < %d; j++) {", #blocks))
   local d = 5
-  b.put(d, "const int e = 2 * ox0s[j];")
-  b.put(d, "const __m256 a0 = _mm256_loadu_ps(x0 + e), b0 = _mm256_loadu_ps(x0 + e + 8);")
-  b.put(d, "const __m256 a1 = _mm256_loadu_ps(x1 + e), b1 = _mm256_loadu_ps(x1 + e + 8);")
-  b.put(d, "const __m256 e0 = _mm256_shuffle_ps(a0, b0, 0x88), e1 = _mm256_shuffle_ps(a0, b0, 0xDD);")
-  b.put(d, "const __m256 e2 = _mm256_shuffle_ps(a1, b1, 0x88), e3 = _mm256_shuffle_ps(a1, b1, 0xDD);")
-  b.put(d, "const __m256 u1 = _mm256_cmp_ps(e1, e0, _CMP_GT_OQ);")
-  b.put(d, "const __m256 v1 = _mm256_blendv_ps(e0, e1, u1);")
-  b.put(d, "const __m256 u2 = _mm256_cmp_ps(e2, v1, _CMP_GT_OQ);")
-  b.put(d, "const __m256 v2 = _mm256_blendv_ps(v1, e2, u2);")
-  b.put(d, "const __m256 u3 = _mm256_cmp_ps(e3, v2, _CMP_GT_OQ);")
-  b.put(d, "const __m256 gv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_loadu_ps(gr + ox0s[j])), 0xD8));")
-  b.put(d, "const __m256 g3 = _mm256_and_ps(u3, gv);")
-  b.put(d, "const __m256 g2 = _mm256_andnot_ps(u3, _mm256_and_ps(u2, gv));")
-  b.put(d, "const __m256 g1 = _mm256_andnot_ps(_mm256_or_ps(u2, u3), _mm256_and_ps(u1, gv));")
-  b.put(d, "const __m256 g0 = _mm256_andnot_ps(_mm256_or_ps(u1, _mm256_or_ps(u2, u3)), gv);")
-  local outs = {{"d0", "m0", "_mm256_unpacklo_ps(g0, g1)", "e"}, {"d0", "m0", "_mm256_unpackhi_ps(g0, g1)", "e + 8"},
-                {"d1", "m1", "_mm256_unpacklo_ps(g2, g3)", "e"}, {"d1", "m1", "_mm256_unpackhi_ps(g2, g3)", "e + 8"}}
+  pool_loads(b, d, P, T, vw)
+  b.put(d, string.format("const %s u1 = %scmp_ps(e1, e0, _CMP_GT_OQ);", T, P))
+  b.put(d, string.format("const %s v1 = %sblendv_ps(e0, e1, u1);", T, P))
+  b.put(d, string.format("const %s u2 = %scmp_ps(e2, v1, _CMP_GT_OQ);", T, P))
+  b.put(d, string.format("const %s v2 = %sblendv_ps(v1, e2, u2);", T, P))
+  b.put(d, string.format("const %s u3 = %scmp_ps(e3, v2, _CMP_GT_OQ);", T, P))
+  b.put(d, string.format("const %s gv = %s;", T, order(P .. "loadu_ps(gr + ox0s[j])")))
+  b.put(d, string.format("const %s g3 = %sand_ps(u3, gv);", T, P))
+  b.put(d, string.format("const %s g2 = %sandnot_ps(u3, %sand_ps(u2, gv));", T, P, P))
+  b.put(d, string.format("const %s g1 = %sandnot_ps(%sor_ps(u2, u3), %sand_ps(u1, gv));", T, P, P, P))
+  b.put(d, string.format("const %s g0 = %sandnot_ps(%sor_ps(u1, %sor_ps(u2, u3)), gv);", T, P, P, P))
+  local hi = "e + " .. vw
+  local outs = {{"d0", "m0", P .. "unpacklo_ps(g0, g1)", "e"}, {"d0", "m0", P .. "unpackhi_ps(g0, g1)", hi},
+                {"d1", "m1", P .. "unpacklo_ps(g2, g3)", "e"}, {"d1", "m1", P .. "unpackhi_ps(g2, g3)", hi}}
   for _, o in ipairs(outs) do
-    local v = in_act and epilogue.grad(in_act, isa, o[3], isa.load(o[2], o[4])) or o[3]
-    b.put(d, isa.store(o[1], o[4], v))
+    if in_act then
+      b.put(d, isa.store(o[1], o[4], epilogue.grad(in_act, isa, o[3], isa.load(o[2], o[4]))))
+    else
+      b.put(d, string.format("%sstoreu_ps(%s + %s, %s);", P, o[1], o[4], o[3]))
+    end
   end
   b.put(4, "}")
   b.put(3, "}")
+  return in_act and true or false
 end
 
 return M
