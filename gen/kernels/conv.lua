@@ -289,6 +289,12 @@ local function pool_forward(s, mem, ctx)
     L.index, max and "max" or "mean", g.K, g.K, g.S, g.C, g.H, g.W, g.O, g.OH, g.OW))
   b.put(0, string.format("static void %s(float *restrict a, const float *restrict x, int n) {", fn))
   b.put(1, "for (int i = 0; i < n; i++) {")
+  if max and convtile.pool_pairs_applies(ctx.isa, g) then
+    convtile.pool_pairs_forward(b, g, mem)
+    b.put(1, "}")
+    b.put(0, "}")
+    return b.text(), string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
+  end
   b.put(2, "for (int c = 0; c < " .. g.C .. "; c++) {")
   b.put(3, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
   b.put(4, "for (int ox = 0; ox < " .. g.OW .. "; ox++) {")
@@ -309,6 +315,70 @@ local function pool_forward(s, mem, ctx)
   return b.text(), string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
 end
 
+-- The pooling backward's end (closing the image loop) and its two calls.
+local function finish_pool_backward(b, fn, mem, ctx, max)
+  local in_act = ctx.in_act
+  b.put(1, "}")
+  b.put(0, "}")
+  local function call(dx)
+    return string.format("%s(%s, %s, %s%sn);", fn, dx, ctx.ref(mem.d), max and ctx.ref(mem.input) .. ", " or "",
+      in_act and ctx.ref(in_act.buf) .. ", " or "")
+  end
+  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+end
+
+-- Pooling backward when the windows tile the input exactly (stride = kernel, no rest):
+-- every input element belongs to one window, so each is written once, with its share of
+-- the window's gradient, without zeroing or scattering; the previous derivative follows in
+-- a contiguous pass. For max pooling no comparison may become a branch (on real data they
+-- are coin flips: the scattering loop's `if` cost ~1 ms of a 5 ms LeNet step): per window,
+-- up[k] = "element k raised the running maximum" (element 0 always), the first maximum is
+-- the last k with up[k], and its gradient is g with all bits kept, every other element's
+-- +0.0f (an and-mask on the bits). The values are the scattering loop's, except that a
+-- gradient of -0.0f stays -0.0f (the loop's 0.0f + g made it +0.0f).
+local function tiled_pool_backward(b, g, mem, ctx, max)
+  local K, OW, KK = g.K, g.OW, g.K * g.K
+  b.put(2, "for (int c = 0; c < " .. g.C .. "; c++) {")
+  b.put(3, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
+  b.put(4, string.format("const int ro = c * %d + oy * %d;", g.H * g.W, K * g.W))
+  b.put(4, string.format("const float *restrict gr = g + i * %d + (c * %d + oy) * %d;", mem.d.ld, g.OH, OW))
+  local share
+  if max then
+    b.put(4, string.format("const float *restrict xr = x + i * %d + ro;", mem.input.ld))
+    b.put(4, string.format("uint32_t up[%d][%d];", KK, OW))
+    b.put(4, string.format("for (int ox = 0; ox < %d; ox++) {", OW))
+    b.put(5, string.format("float v = xr[%s];", times("ox", K)))
+    b.put(5, "up[0][ox] = 1u;")
+    b.put(5, string.format("for (int k = 1; k < %d; k++) {", KK))
+    b.put(6, string.format("const float e = xr[k / %d * %d + %s + k %% %d];", K, g.W, times("ox", K), K))
+    b.put(6, "up[k][ox] = e > v;")
+    b.put(6, "v = e > v ? e : v;")
+    b.put(5, "}")
+    b.put(5, "uint32_t later = 0u;")
+    b.put(5, string.format("for (int k = %d; k >= 0; k--) { const uint32_t u = up[k][ox]; up[k][ox] = 0u - (u & (later ^ 1u)); later |= u; }", KK - 1))
+    b.put(4, "}")
+    share = string.format("keep.f")
+  else
+    share = "gr[ox] / " .. emit.float(K * K)
+  end
+  local at = string.format("ro + ky * %d + %s + kx", g.W, times("ox", K))
+  b.put(4, "for (int ky = 0; ky < " .. K .. "; ky++)")
+  b.put(5, "for (int kx = 0; kx < " .. K .. "; kx++)")
+  if max then
+    b.put(6, string.format("for (int ox = 0; ox < %d; ox++) {", OW))
+    b.put(7, string.format("union { float f; uint32_t u; } keep = {gr[ox]};"))
+    b.put(7, string.format("keep.u &= up[ky * %d + kx][ox];", K))
+    b.put(7, string.format("dx[i * %d + %s] = keep.f;", ctx.dx_ld, at))
+    b.put(6, "}")
+  else
+    b.put(6, string.format("for (int ox = 0; ox < %d; ox++) dx[i * %d + %s] = %s;", OW, ctx.dx_ld, at, share))
+  end
+  b.put(3, "}")
+  b.put(2, "}")
+  -- the previous derivative in a contiguous pass (vectorised)
+  apply_in_act(b, 2, ctx, g, "i")
+end
+
 -- Pooling backward: the gradient of each output goes to its window's first maximum (found
 -- again from x) or, divided by K², to every element of its window; then times the previous
 -- activation's derivative.
@@ -327,6 +397,15 @@ local function pool_backward(s, mem, ctx)
     max and "const float *restrict x, " or "", in_act and "const float *restrict m, " or ""))
   if ctx.first then b.put(1, "if (dx == NULL) return;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
+  if max and convtile.pool_pairs_applies(ctx.isa, g) and (not in_act or epilogue.grad(in_act, ctx.isa, "v", "m")) then
+    if not convtile.pool_pairs_backward(b, ctx.isa, g, mem, ctx) then apply_in_act(b, 2, ctx, g, "i") end
+    return finish_pool_backward(b, fn, mem, ctx, max)
+  end
+  -- (the flags' stack array, up to 1 KB, is within lower.stack_bounds' per-function slack)
+  if g.S == g.K and g.OH * g.K == g.H and g.OW * g.K == g.W and g.K * g.K * g.OW <= 256 then
+    tiled_pool_backward(b, g, mem, ctx, max)
+    return finish_pool_backward(b, fn, mem, ctx, max)
+  end
   b.put(2, string.format("for (int j = 0; j < %d; j++) dx[i * %d + j] = 0.0f;", g.IN, ctx.dx_ld))
   b.put(2, "for (int c = 0; c < " .. g.C .. "; c++) {")
   b.put(3, "for (int oy = 0; oy < " .. g.OH .. "; oy++) {")
@@ -350,13 +429,7 @@ local function pool_backward(s, mem, ctx)
   b.put(3, "}")
   b.put(2, "}")
   apply_in_act(b, 2, ctx, g, "i")
-  b.put(1, "}")
-  b.put(0, "}")
-  local function call(dx)
-    return string.format("%s(%s, %s, %s%sn);", fn, dx, ctx.ref(mem.d), max and ctx.ref(mem.input) .. ", " or "",
-      in_act and ctx.ref(in_act.buf) .. ", " or "")
-  end
-  return b.text(), call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
+  return finish_pool_backward(b, fn, mem, ctx, max)
 end
 
 -- flatten: a copy forward, the gradient copied back (times the previous derivative).

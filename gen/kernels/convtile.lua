@@ -133,6 +133,116 @@ local function emit_tiles(b, depth, isa, p)
   b.put(depth, "}")
 end
 
+-- The pixel-lane tiles: the other orientation of emit_tiles for stride 1, used when the
+-- output channels fill the lanes worse than an output row does (LeNet's 6-channel conv at
+-- 28 wide, the 6-channel input gradient at 14 wide). The lanes are W consecutive output
+-- pixels of one row (positions 0, W, 2W, ... and a last one ending at the row's end, which
+-- may overlap the one before: those lanes get the same sums again and store the same
+-- bits), a tile RO channels × NV positions of accumulators, each tap (c, ky, kx) NV
+-- unaligned loads of the input row under the pixels and RO broadcast weights. The sums are
+-- the channel tiles' (init, then the taps in (c, ky, kx) order, fused multiply-adds), so
+-- the bits are the same; the stores are whole vectors into the NCHW rows, the activation
+-- applied as a vector. p as for emit_tiles (without tb, put, init), plus wld (the weight
+-- row length), init(o) (the accumulator's first value for channel expression o) and
+-- store(o, pix, v) (the C statements storing vector v at channel o, pixel expression pix).
+local function pixel_positions(isa, OW)
+  local W, xs = isa.width, {}
+  for x = 0, OW - W, W do xs[#xs + 1] = x end
+  if xs[#xs] ~= OW - W then xs[#xs + 1] = OW - W end
+  return xs
+end
+
+-- Channels × positions per tile: the split of O channels and NP positions into tiles whose
+-- cost sums smallest, RO·NV within the accumulators. A tile's cycles per tap: its fused
+-- multiply-adds at two a cycle, its loads at three, or an accumulator's chain (one
+-- multiply-add per tap, 4 cycles of latency), whichever is longest.
+local function pixel_plan(isa, O, NP)
+  local best
+  for nv = 1, math.min(NP, isa.acc_regs) do
+    local ro = math.min(O, isa.acc_regs // nv)
+    local cost = 0
+    for o0 = 0, O - 1, ro do
+      for x0 = 0, NP - 1, nv do
+        local r, v = math.min(ro, O - o0), math.min(nv, NP - x0)
+        cost = cost + math.max(r * v / 2, (r + v) / 3, 4)
+      end
+    end
+    if not best or cost < best.cost then best = {nv = nv, ro = ro, cost = cost} end
+  end
+  return best
+end
+
+local function emit_pixel_tiles(b, depth, isa, p)
+  local vt = isa.vtype
+  local xs = pixel_positions(isa, p.OW)
+  local plan = pixel_plan(isa, p.O, #xs)
+  -- taps over rows of the frame's zero border (rows outside p.rows) add nothing: each
+  -- output row takes only the ky that reach real rows (the dx frame's K-1-P border rows
+  -- were ~30 % of LeNet's second-layer dx taps)
+  local ky0, ky1 = "0", tostring(p.K)
+  if p.rows then
+    local lo, hi, clipped = {}, {}, false
+    for oy = 0, p.OH - 1 do
+      lo[#lo + 1] = math.max(0, p.rows[1] - oy)
+      hi[#hi + 1] = math.max(lo[#lo], math.min(p.K, p.rows[2] - oy + 1))
+      clipped = clipped or lo[#lo] > 0 or hi[#hi] < p.K
+    end
+    if clipped then
+      b.put(depth, string.format("static const int kylo[%d] = {%s}, kyhi[%d] = {%s};", p.OH,
+        table.concat(lo, ", "), p.OH, table.concat(hi, ", ")))
+      ky0, ky1 = "kylo[oy]", "kyhi[oy]"
+    end
+  end
+  b.put(depth, string.format("for (int oy = 0; oy < %d; oy++) {", p.OH))
+  for o0 = 0, p.O - 1, plan.ro do
+    local ro = math.min(plan.ro, p.O - o0)
+    for x0 = 1, #xs, plan.nv do
+      local pos = {}
+      for j = x0, math.min(#xs, x0 + plan.nv - 1) do pos[#pos + 1] = xs[j] end
+      local d = depth + 1
+      b.put(d, "{")
+      local acc = {}
+      for r = 0, ro - 1 do
+        for j = 1, #pos do acc[#acc + 1] = string.format("a%d_%d = %s", r, j - 1, p.init(o0 + r)) end
+      end
+      b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
+      b.put(d + 1, string.format("for (int c = 0; c < %d; c++) {", p.Cin))
+      b.put(d + 2, string.format("for (int ky = %s; ky < %s; ky++) {", ky0, ky1))
+      b.put(d + 3, string.format("const float *xr = %s + c * %d + (oy + ky) * %d;", p.src, p.Hp * p.Wp, p.Wp))
+      b.put(d + 3, string.format("const float *wr = %s + (c * %d + ky) * %d + %d;", p.wp, p.K, p.K * p.wld, o0))
+      b.put(d + 3, string.format("for (int kx = 0; kx < %d; kx++) {", p.K))
+      local xv = {}
+      for j = 1, #pos do xv[#xv + 1] = string.format("x%d = %s", j - 1, isa.load("xr", "kx + " .. pos[j])) end
+      b.put(d + 4, "const " .. vt .. " " .. table.concat(xv, ", ") .. ";")
+      for r = 0, ro - 1 do
+        local line = {string.format("{ const %s wb = %s;", vt, isa.broadcast(string.format("wr[kx * %d + %d]", p.wld, r)))}
+        for j = 1, #pos do
+          line[#line + 1] = string.format("a%d_%d = %s;", r, j - 1, isa.fma("wb", "x" .. (j - 1), string.format("a%d_%d", r, j - 1)))
+        end
+        b.put(d + 4, table.concat(line, " ") .. " }")
+      end
+      b.put(d + 3, "}")
+      b.put(d + 2, "}")
+      b.put(d + 1, "}")
+      for r = 0, ro - 1 do
+        for j = 1, #pos do
+          b.put(d + 1, p.store(o0 + r, string.format("oy * %d + %d", p.OW, pos[j]), string.format("a%d_%d", r, j - 1)))
+        end
+      end
+      b.put(d, "}")
+    end
+  end
+  b.put(depth, "}")
+end
+
+-- Whether the pixel-lane tiles serve an output of O channels OW wide at stride S: stride 1,
+-- a row at least a vector wide, and fewer wasted lanes than with the channels in the lanes.
+local function pixel_lanes(isa, O, OW, S)
+  if S ~= 1 or OW < isa.width then return false end
+  local W = isa.width
+  return #pixel_positions(isa, OW) * W / OW < round_up(O, W) / O
+end
+
 -- Copies image i of `src` (C×H×W at leading dimension ld) into the zero-framed buffer `dst`
 -- (C×Hp×Wp, the image at row and column offset `off`, every `step`-th row and column: step
 -- 1 for the padded input, S for g dilated); rows and columns past the buffer are left out
@@ -152,26 +262,6 @@ local function input_frame(g)
   return Hp, Wp, g.P > 0 or Hp > g.H or Wp > g.W
 end
 
--- Floats of stack each function needs (forward, backward).
-local function stack_floats(isa, g)
-  local W = isa.width
-  local Op, Cp = round_up(g.O, W), round_up(g.C, W)
-  local Hp, Wp, framed = input_frame(g)
-  local xpad = framed and g.C * Hp * Wp or 0
-  local tb = isa.acc_regs * W
-  local fwd = xpad + g.C * g.K * g.K * Op + Op + tb
-  local bwd = xpad + g.OH * g.OW * Op + g.C * g.K * g.K * Op + Op
-              + g.O * (g.H + g.K - 1) * (g.W + g.K - 1) + g.O * g.K * g.K * Cp + tb
-  return fwd, bwd
-end
-
--- Whether the tiles serve this conv2d layer on this ISA.
-function M.applies(isa, L)
-  if isa.width <= 1 or not isa.fma or not isa.broadcast then return false end
-  local fwd, bwd = stack_floats(isa, geometry(L))
-  return math.max(fwd, bwd) <= M.STACK_FLOATS
-end
-
 -- The weights packed [C·K·K][Op] (zero lanes past O) into `wp`, or nil when Op = O (the
 -- tiles read w itself, unaligned).
 local function pack_weights(b, g, Op)
@@ -187,6 +277,53 @@ end
 -- channel-by-channel stores.
 local function tile_buffer(b, isa)
   array(b, 1, "tb", isa.acc_regs * isa.width)
+end
+
+-- Floats of stack each function needs (forward, backward).
+local function stack_floats(isa, g)
+  local W = isa.width
+  local Op, Cp = round_up(g.O, W), round_up(g.C, W)
+  local Hp, Wp, framed = input_frame(g)
+  local xpad = framed and g.C * Hp * Wp or 0
+  local tb = isa.acc_regs * W
+  local fwd = xpad + g.C * g.K * g.K * Op + Op + tb
+  local wgrad = g.OH * g.OW * Op + g.C * g.K * g.K * Op + Op
+  if pixel_lanes(isa, g.O, g.OW, g.S) then
+    wgrad = g.O * g.OH * #pixel_positions(isa, g.OW) * W + (g.C * g.K * g.K + 1) * g.O * W
+  end
+  local bwd = xpad + wgrad + g.O * (g.H + g.K - 1) * (g.W + g.K - 1) + g.O * g.K * g.K * Cp + tb
+  return fwd, bwd
+end
+
+-- Whether the tiles serve this conv2d layer on this ISA.
+function M.applies(isa, L)
+  if isa.width <= 1 or not isa.fma or not isa.broadcast then return false end
+  local fwd, bwd = stack_floats(isa, geometry(L))
+  return math.max(fwd, bwd) <= M.STACK_FLOATS
+end
+
+-- The forward in pixel lanes: W itself is the weight table ([C·K·K][O], broadcast one
+-- weight at a time), the bias broadcast into the accumulators.
+local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
+  local Hp, Wp, framed = input_frame(g)
+  if framed then
+    array(b, 1, "xp", g.C * Hp * Wp)
+    b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
+  else
+    Hp, Wp = g.H, g.W
+  end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
+  local function store(o, pix, v)
+    local at = string.format("i * %d + %d + %s", out_ld, o * g.OH * g.OW, pix)
+    if not act then return isa.store("y", at, v) end
+    return isa.store("z", at, v) .. " " .. isa.store("a", at, epilogue.forward(act, isa, v))
+  end
+  emit_pixel_tiles(b, 2, isa, {src = framed and "xp" or string.format("(x + i * %d)", mem.input.ld), Cin = g.C,
+    Hp = Hp, Wp = Wp, K = g.K, OH = g.OH, OW = g.OW, O = g.O, wp = "w", wld = g.O, store = store,
+    rows = framed and {g.P, g.P + g.H - 1} or nil,
+    init = function(o) return has_bias and isa.broadcast(string.format("b[%d]", o)) or isa.zero() end})
+  b.put(1, "}")
 end
 
 function M.forward(s, mem, ctx)
@@ -206,6 +343,11 @@ function M.forward(s, mem, ctx)
     g.C, g.H, g.W, g.C, g.K, g.K, g.O, has_bias and ", b [" .. g.O .. "]" or "", y, g.O, g.OH, g.OW, isa.name))
   b.put(0, "   tiles over output pixels x channels (gen/kernels/convtile.lua). */")
   convcall.forward_signature(b, fn, act, has_bias)
+  if pixel_lanes(isa, g.O, g.OW, g.S) and (not act or epilogue.forward(act, isa, "v")) then
+    pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
+    b.put(0, "}")
+    return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
+  end
   local wp = pack_weights(b, g, Op) or "w"
   array(b, 1, "bp", Op)
   b.put(1, string.format("for (int o = 0; o < %d; o++) bp[o] = %s;", Op,
@@ -287,6 +429,105 @@ local function emit_wgrad(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp)
   end
 end
 
+-- dW and db of one image in pixel lanes (stride 1, few channels: LeNet's first conv):
+-- dws[t][o] holds W partial sums of dW[t][o], one per lane, over the images so far. g is
+-- copied per image into gz[o][oy][NP·W], position j's pixels at j·W, the lanes a last
+-- overlapping position shares with the one before left zero (so no pixel counts twice);
+-- a tile of RT taps × RO channels adds, per row and position, the input vector under each
+-- tap times each channel's g vector. db's lanes add the gz vectors the same way. The sums
+-- over the lanes (lane 0 first) are taken once, after the last image.
+local function pixel_wgrad_image(b, isa, g, xsrc, Wp, has_bias)
+  local W = isa.width
+  local xs = pixel_positions(isa, g.OW)
+  local NPW = #xs * W
+  local T = g.C * g.K * g.K
+  local last, shift = (#xs - 1) * W, (#xs - 1) * W - xs[#xs]
+  b.put(2, string.format("for (int o = 0; o < %d; o++)", g.O))
+  b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
+  b.put(4, string.format("const float *gr = g + i * %d + (o * %d + oy) * %d;", g.g_ld, g.OH, g.OW))
+  b.put(4, string.format("float *zr = gz + (o * %d + oy) * %d;", g.OH, NPW))
+  b.put(4, string.format("for (int ox = 0; ox < %d; ox++) zr[ox] = gr[ox];", last))
+  b.put(4, string.format("for (int ox = %d; ox < %d; ox++) zr[ox + %d] = gr[ox];", last, g.OW, shift))
+  b.put(3, "}")
+  if has_bias then
+    b.put(2, string.format("for (int o = 0; o < %d; o++) {", g.O))
+    b.put(3, string.format("%s s = %s;", isa.vtype, isa.load_aligned("dbs", "o * " .. W)))
+    b.put(3, string.format("for (int q = 0; q < %d; q++) s = %s;", g.OH * #xs,
+      isa.add("s", isa.load_aligned("gz", string.format("o * %d + q * %d", g.OH * NPW, W)))))
+    b.put(3, isa.store_aligned("dbs", "o * " .. W, "s"))
+    b.put(2, "}")
+  end
+  local plan = pixel_plan(isa, g.O, T)
+  local function tile(d, rt, t0, o0, ro)
+    local acc, xp = {}, {}
+    for k = 0, rt - 1 do
+      for r = 0, ro - 1 do
+        acc[#acc + 1] = string.format("a%d_%d = %s", k, r,
+          isa.load_aligned("dws", string.format("((%s + %d) * %d + %d) * %d", t0, k, g.O, o0 + r, W)))
+      end
+      xp[#xp + 1] = string.format("*x%d = %s + toff[%s + %d]", k, xsrc, t0, k)
+    end
+    b.put(d, isa.vtype .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(d, "const float " .. table.concat(xp, ", ") .. ";")
+    b.put(d, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
+    for j = 1, #xs do
+      b.put(d + 1, "{")
+      local gs = {}
+      for r = 0, ro - 1 do
+        gs[#gs + 1] = string.format("g%d = %s", r, isa.load_aligned("gz", string.format("(%d * %d + oy) * %d + %d", o0 + r, g.OH, NPW, (j - 1) * W)))
+      end
+      b.put(d + 2, "const " .. isa.vtype .. " " .. table.concat(gs, ", ") .. ";")
+      for k = 0, rt - 1 do
+        local line = {string.format("{ const %s xv = %s;", isa.vtype, isa.load("x" .. k, string.format("oy * %d + %d", Wp, xs[j])))}
+        for r = 0, ro - 1 do
+          line[#line + 1] = string.format("a%d_%d = %s;", k, r, isa.fma("xv", "g" .. r, string.format("a%d_%d", k, r)))
+        end
+        b.put(d + 2, table.concat(line, " ") .. " }")
+      end
+      b.put(d + 1, "}")
+    end
+    b.put(d, "}")
+    for k = 0, rt - 1 do
+      for r = 0, ro - 1 do
+        b.put(d, isa.store_aligned("dws", string.format("((%s + %d) * %d + %d) * %d", t0, k, g.O, o0 + r, W), string.format("a%d_%d", k, r)))
+      end
+    end
+  end
+  for o0 = 0, g.O - 1, plan.ro do
+    local ro = math.min(plan.ro, g.O - o0)
+    local full, tail = T // plan.nv, T % plan.nv
+    if full > 0 then
+      b.put(2, string.format("for (int tb0 = 0; tb0 < %d; tb0 += %d) {", full * plan.nv, plan.nv))
+      tile(3, plan.nv, "tb0", o0, ro)
+      b.put(2, "}")
+    end
+    if tail > 0 then
+      b.put(2, "{")
+      tile(3, tail, tostring(full * plan.nv), o0, ro)
+      b.put(2, "}")
+    end
+  end
+end
+
+-- The lane sums of pixel_wgrad_image's partial sums into dw (and db), lane 0 first.
+local function pixel_wgrad_finish(b, isa, g, has_bias)
+  local W, T = isa.width, g.C * g.K * g.K
+  b.put(1, string.format("for (int t = 0; t < %d; t++) {", T * g.O))
+  b.put(2, string.format("float s = dws[t * %d];", W))
+  b.put(2, string.format("for (int l = 1; l < %d; l++) s += dws[t * %d + l];", W, W))
+  b.put(2, "dw[t] = s;")
+  b.put(1, "}")
+  if has_bias then
+    b.put(1, string.format("for (int o = 0; o < %d; o++) {", g.O))
+    b.put(2, string.format("float s = dbs[o * %d];", W))
+    b.put(2, string.format("for (int l = 1; l < %d; l++) s += dbs[o * %d + l];", W, W))
+    b.put(2, "db[o] = s;")
+    b.put(1, "}")
+  end
+end
+
+local wgrad_channels, dx_part
+
 function M.backward(s, mem, ctx)
   local isa = ctx.isa
   local L = s.product
@@ -314,6 +555,38 @@ function M.backward(s, mem, ctx)
     end
   end
   b.put(1, string.format("static const int toff[%d] = {%s};", T, table.concat(toff, ", ")))
+  local xsrc = framed and "xp" or string.format("(x + i * %d)", x_ld)
+  g.g_ld = g_ld
+  if pixel_lanes(isa, g.O, g.OW, g.S) then
+    local NPW = #pixel_positions(isa, g.OW) * W
+    array(b, 1, "gz", g.O * g.OH * NPW)
+    array(b, 1, "dws", T * g.O * W)
+    b.put(1, string.format("for (int j = 0; j < %d; j++) gz[j] = 0.0f;", g.O * g.OH * NPW))
+    b.put(1, string.format("for (int j = 0; j < %d; j++) dws[j] = 0.0f;", T * g.O * W))
+    if has_bias then
+      array(b, 1, "dbs", g.O * W)
+      b.put(1, string.format("for (int j = 0; j < %d; j++) dbs[j] = 0.0f;", g.O * W))
+    end
+    if framed then
+      array(b, 1, "xp", g.C * Hp * Wp)
+      b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
+    end
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    if framed then frame_copy(b, 2, "xp", "x", x_ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
+    pixel_wgrad_image(b, isa, g, xsrc, Wp, has_bias)
+    b.put(1, "}")
+    pixel_wgrad_finish(b, isa, g, has_bias)
+  else
+    wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g_ld, x_ld)
+  end
+  if ctx.first then b.put(1, "if (dx == NULL) return;") end
+  dx_part(b, isa, g, ctx, in_act, Op, Cp)
+  b.put(0, "}")
+  return b.text(), convcall.backward(fn, L, mem, ctx, in_act, has_bias)
+end
+
+-- dW and db with the channels in the lanes (emit_wgrad), g transposed per image.
+function wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g_ld, x_ld)
   array(b, 1, "gt", PIX * Op)
   array(b, 1, "dwp", T * Op)
   b.put(1, string.format("for (int j = 0; j < %d; j++) gt[j] = 0.0f;", PIX * Op))
@@ -334,12 +607,16 @@ function M.backward(s, mem, ctx)
     b.put(3, string.format("for (int o = 0; o < %d; o++) dbp[o] += gt[q * %d + o];", Op, Op))
   end
   if framed then frame_copy(b, 2, "xp", "x", x_ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
-  emit_wgrad(b, 2, isa, g, framed and "xp" or string.format("(x + i * %d)", x_ld), Hp, Wp, Op, "dwp")
+  emit_wgrad(b, 2, isa, g, xsrc, Hp, Wp, Op, "dwp")
   b.put(1, "}")
   b.put(1, string.format("for (int t = 0; t < %d; t++)", T))
   b.put(2, string.format("for (int o = 0; o < %d; o++) dw[t * %d + o] = dwp[t * %d + o];", g.O, g.O, Op))
   if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = dbp[o];", g.O)) end
-  if ctx.first then b.put(1, "if (dx == NULL) return;") end
+end
+
+-- dx: g dilated by S into a frame of K-1-P zeros, convolved with the flipped weights.
+function dx_part(b, isa, g, ctx, in_act, Op, Cp)
+  local g_ld = g.g_ld
   -- dx: g dilated by S into a frame of K-1-P zeros (gf, O×Hg×Wg), flipped transposed
   -- weights wd[o][ky][kx][Cp] = W[c][K-1-ky][K-1-kx][o]
   local Hg, Wg = g.H + g.K - 1, g.W + g.K - 1
@@ -351,6 +628,21 @@ function M.backward(s, mem, ctx)
   b.put(3, string.format("for (int kx = 0; kx < %d; kx++)", g.K))
   b.put(4, string.format("for (int c = 0; c < %d; c++) wd[((o * %d + ky) * %d + kx) * %d + c] = c < %d ? w[((c * %d + %d - ky) * %d + %d - kx) * %d + o] : 0.0f;",
     Cp, g.K, g.K, Cp, g.C, g.K, g.K - 1, g.K, g.K - 1, g.O))
+  if pixel_lanes(isa, g.C, g.W, 1) and (not in_act or epilogue.grad(in_act, isa, "v", "m")) then
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    frame_copy(b, 2, "gf", "g", g_ld, g.O, g.OH, g.OW, Hg, Wg, g.K - 1 - g.P, g.S)
+    local function store(c, pix, v)
+      local at = string.format("i * %d + %d + %s", ctx.dx_ld, c * g.H * g.W, pix)
+      if not in_act then return isa.store("dx", at, v) end
+      local mat = string.format("i * %d + %d + %s", in_act.buf.ld, c * g.H * g.W, pix)
+      return isa.store("dx", at, epilogue.grad(in_act, isa, v, isa.load("m", mat)))
+    end
+    emit_pixel_tiles(b, 2, isa, {src = "gf", Cin = g.O, Hp = Hg, Wp = Wg, K = g.K, OH = g.H, OW = g.W, O = g.C,
+      wp = "wd", wld = Cp, store = store, init = function() return isa.zero() end,
+      rows = {g.K - 1 - g.P, g.K - 1 - g.P + (g.OH - 1) * g.S}})
+    b.put(1, "}")
+    return
+  end
   tile_buffer(b, isa)
   b.put(1, "for (int i = 0; i < n; i++) {")
   frame_copy(b, 2, "gf", "g", g_ld, g.O, g.OH, g.OW, Hg, Wg, g.K - 1 - g.P, g.S)
@@ -363,8 +655,108 @@ function M.backward(s, mem, ctx)
   emit_tiles(b, 2, isa, {src = "gf", Cin = g.O, Hp = Hg, Wp = Wg, K = g.K, S = 1, OH = g.H, OW = g.W, Op = Cp,
     O = g.C, wp = "wd", wa = true, tb = "tb", put = put, init = function() return isa.zero() end})
   b.put(1, "}")
-  b.put(0, "}")
-  return b.text(), convcall.backward(fn, L, mem, ctx, in_act, has_bias)
+end
+
+-- Max pooling's backward for 2×2 windows at stride 2 on avx2 (the ISA whose shuffles this
+-- spells): vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of
+-- 4 to 7 windows). The rows' even and odd elements are split into four vectors (one per
+-- window position k; in-lane shuffles, so with 8 the windows come out in lane order
+-- 0 1 4 5 2 3 6 7 and g is permuted to match), the running maximum and the flags up[k] =
+-- "element k raised it" are compares and blends, the first maximum the last raiser, and
+-- each position's gradient g and-masked by its flag; the unpacks put the elements back in
+-- row order, times the previous derivative (with 8; with 4 the caller's contiguous pass
+-- applies it). Same values as the scalar windows (tiled_pool_backward in
+-- gen/kernels/conv.lua). A last block overlapping the one before recomputes the same windows.
+local function pool_lanes(g) return g.OW >= 8 and 8 or 4 end
+
+function M.pool_pairs_applies(isa, g)
+  return isa.name == "avx2" and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 4
+end
+
+-- The lane count, the intrinsics' prefix and type, the window blocks' first windows, and
+-- the C expression putting 8 windows in (or out of) the shuffles' lane order.
+local function pool_setup(g)
+  local vw = pool_lanes(g)
+  local P, T = vw == 8 and "_mm256_" or "_mm_", vw == 8 and "__m256" or "__m128"
+  local blocks = {}
+  for x = 0, g.OW - vw, vw do blocks[#blocks + 1] = x end
+  if blocks[#blocks] ~= g.OW - vw then blocks[#blocks + 1] = g.OW - vw end
+  local function order(v)
+    if vw == 4 then return v end
+    return "_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(" .. v .. "), 0xD8))"
+  end
+  return vw, P, T, blocks, order
+end
+
+-- The two rows' four window positions e0..e3 of block j (x0, x1: the rows).
+local function pool_loads(b, d, P, T, vw)
+  b.put(d, "const int e = 2 * ox0s[j];")
+  b.put(d, string.format("const %s a0 = %sloadu_ps(x0 + e), b0 = %sloadu_ps(x0 + e + %d);", T, P, P, vw))
+  b.put(d, string.format("const %s a1 = %sloadu_ps(x1 + e), b1 = %sloadu_ps(x1 + e + %d);", T, P, P, vw))
+  b.put(d, string.format("const %s e0 = %sshuffle_ps(a0, b0, 0x88), e1 = %sshuffle_ps(a0, b0, 0xDD);", T, P, P))
+  b.put(d, string.format("const %s e2 = %sshuffle_ps(a1, b1, 0x88), e3 = %sshuffle_ps(a1, b1, 0xDD);", T, P, P))
+end
+
+-- The forward the same way: the running maximum of the four positions (compares and
+-- blends: e > v ? e : v, the scalar loop's rule), lanes back in window order.
+function M.pool_pairs_forward(b, g, mem)
+  local vw, P, T, blocks, order = pool_setup(g)
+  b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
+  b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
+  b.put(4, string.format("const float *x0 = x + i * %d + c * %d + oy * %d, *x1 = x0 + %d;", mem.input.ld, g.H * g.W, 2 * g.W, g.W))
+  b.put(4, string.format("float *ar = a + i * %d + (c * %d + oy) * %d;", mem.a.ld, g.OH, g.OW))
+  b.put(4, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
+  b.put(4, string.format("for (int j = 0; j < %d; j++) {", #blocks))
+  pool_loads(b, 5, P, T, vw)
+  b.put(5, string.format("%s v = e0;", T))
+  for k = 1, 3 do
+    b.put(5, string.format("v = %sblendv_ps(v, e%d, %scmp_ps(e%d, v, _CMP_GT_OQ));", P, k, P, k))
+  end
+  b.put(5, string.format("%sstoreu_ps(ar + ox0s[j], %s);", P, order("v")))
+  b.put(4, "}")
+  b.put(3, "}")
+end
+
+-- Returns whether it applied the previous derivative (with 8 lanes).
+function M.pool_pairs_backward(b, isa, g, mem, ctx)
+  local vw, P, T, blocks, order = pool_setup(g)
+  local in_act = vw == 8 and ctx.in_act
+  b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
+  b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
+  b.put(4, string.format("const int r0 = c * %d + oy * %d, r1 = r0 + %d;", g.H * g.W, 2 * g.W, g.W))
+  b.put(4, string.format("const float *gr = g + i * %d + (c * %d + oy) * %d;", mem.d.ld, g.OH, g.OW))
+  b.put(4, string.format("const float *x0 = x + i * %d + r0, *x1 = x + i * %d + r1;", mem.input.ld, mem.input.ld))
+  b.put(4, string.format("float *d0 = dx + i * %d + r0, *d1 = dx + i * %d + r1;", ctx.dx_ld, ctx.dx_ld))
+  if in_act then
+    b.put(4, string.format("const float *m0 = m + i * %d + r0, *m1 = m + i * %d + r1;", in_act.buf.ld, in_act.buf.ld))
+  end
+  b.put(4, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
+  b.put(4, string.format("for (int j = 0; j < %d; j++) {", #blocks))
+  local d = 5
+  pool_loads(b, d, P, T, vw)
+  b.put(d, string.format("const %s u1 = %scmp_ps(e1, e0, _CMP_GT_OQ);", T, P))
+  b.put(d, string.format("const %s v1 = %sblendv_ps(e0, e1, u1);", T, P))
+  b.put(d, string.format("const %s u2 = %scmp_ps(e2, v1, _CMP_GT_OQ);", T, P))
+  b.put(d, string.format("const %s v2 = %sblendv_ps(v1, e2, u2);", T, P))
+  b.put(d, string.format("const %s u3 = %scmp_ps(e3, v2, _CMP_GT_OQ);", T, P))
+  b.put(d, string.format("const %s gv = %s;", T, order(P .. "loadu_ps(gr + ox0s[j])")))
+  b.put(d, string.format("const %s g3 = %sand_ps(u3, gv);", T, P))
+  b.put(d, string.format("const %s g2 = %sandnot_ps(u3, %sand_ps(u2, gv));", T, P, P))
+  b.put(d, string.format("const %s g1 = %sandnot_ps(%sor_ps(u2, u3), %sand_ps(u1, gv));", T, P, P, P))
+  b.put(d, string.format("const %s g0 = %sandnot_ps(%sor_ps(u1, %sor_ps(u2, u3)), gv);", T, P, P, P))
+  local hi = "e + " .. vw
+  local outs = {{"d0", "m0", P .. "unpacklo_ps(g0, g1)", "e"}, {"d0", "m0", P .. "unpackhi_ps(g0, g1)", hi},
+                {"d1", "m1", P .. "unpacklo_ps(g2, g3)", "e"}, {"d1", "m1", P .. "unpackhi_ps(g2, g3)", hi}}
+  for _, o in ipairs(outs) do
+    if in_act then
+      b.put(d, isa.store(o[1], o[4], epilogue.grad(in_act, isa, o[3], isa.load(o[2], o[4]))))
+    else
+      b.put(d, string.format("%sstoreu_ps(%s + %s, %s);", P, o[1], o[4], o[3]))
+    end
+  end
+  b.put(4, "}")
+  b.put(3, "}")
+  return in_act and true or false
 end
 
 return M
