@@ -111,6 +111,7 @@ typedef struct {
   char isa[16];        /* ISA of the build that wrote the optimizer state */
 } model;
 
+void *tr_alloc64(size_t bytes);   /* zeroed, 64-byte aligned, NULL when out of memory */
 int  tr_model_alloc(model *m, const cr_net *net);
 void tr_model_free(model *m);
 int  tr_model_save(model *m, const char *path, cr_err *e);

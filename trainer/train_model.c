@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *alloc64(size_t bytes) {
+/* Zeroed, 64-byte aligned (the generated code's vector loads); NULL when out of memory. */
+void *tr_alloc64(size_t bytes) {
   size_t b = (bytes + 63) / 64 * 64;
   void *p = aligned_alloc(64, b ? b : 64);
   if (p) memset(p, 0, b ? b : 64);
@@ -24,13 +25,13 @@ void tr_model_free(model *m) {
 int tr_model_alloc(model *m, const cr_net *net) {
   memset(m, 0, sizeof *m);
   m->net = net;
-  m->params = alloc64(net->params_bytes);
-  m->grads = alloc64(net->grads_bytes);
-  m->work = alloc64(net->work_bytes);
-  m->opt = alloc64(net->opt_bytes);
-  m->out = alloc64(sizeof(float) * (size_t)net->batch * (size_t)net->out);
-  m->targets = alloc64(4 * (size_t)net->batch);
-  m->packed = alloc64(sizeof(float) * net->param_count);
+  m->params = tr_alloc64(net->params_bytes);
+  m->grads = tr_alloc64(net->grads_bytes);
+  m->work = tr_alloc64(net->work_bytes);
+  m->opt = tr_alloc64(net->opt_bytes);
+  m->out = tr_alloc64(sizeof(float) * (size_t)net->batch * (size_t)net->out);
+  m->targets = tr_alloc64(4 * (size_t)net->batch);
+  m->packed = tr_alloc64(sizeof(float) * net->param_count);
   m->norm[0] = 0.0f, m->norm[1] = 1.0f;
   if (!m->params || !m->grads || !m->work || !m->opt || !m->out || !m->targets || !m->packed) {
     tr_model_free(m);

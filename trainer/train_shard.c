@@ -25,13 +25,6 @@
 /* Floats of the gradient buffer per summing task: 64 KB, a multiple of any vector. */
 #define SUM_CHUNK 16384
 
-static void *zalloc64(size_t bytes) {
-  size_t b = (bytes + 63) / 64 * 64;
-  void *p = aligned_alloc(64, b ? b : 64);
-  if (p) memset(p, 0, b ? b : 64);
-  return p;
-}
-
 void tr_shards_free(tr_shards *sh) {
   if (sh->grads)
     for (int j = 1; j < sh->local; j++) free(sh->grads[j]);
@@ -59,7 +52,7 @@ int tr_shards_init(tr_shards *sh, model *m, int shards, int threads, const cr_di
   sh->rows = calloc(S, sizeof *sh->rows);
   sh->row0 = calloc(S, sizeof *sh->row0);
   sh->weight = calloc(S, sizeof *sh->weight);
-  if (ranks > 1) sh->tmp = zalloc64(m->net->grads_bytes);
+  if (ranks > 1) sh->tmp = tr_alloc64(m->net->grads_bytes);
   sh->pool = tr_pool_new(threads);
   if (!sh->grads || !sh->work || !sh->loss || !sh->rows || !sh->row0 || !sh->weight ||
       !sh->pool || (ranks > 1 && !sh->tmp)) {
@@ -68,8 +61,8 @@ int tr_shards_init(tr_shards *sh, model *m, int shards, int threads, const cr_di
   }
   sh->grads[0] = m->grads, sh->work[0] = m->work;
   for (int j = 1; j < sh->local; j++) {
-    sh->grads[j] = zalloc64(m->net->grads_bytes);
-    sh->work[j] = zalloc64(m->net->work_bytes);
+    sh->grads[j] = tr_alloc64(m->net->grads_bytes);
+    sh->work[j] = tr_alloc64(m->net->work_bytes);
     if (!sh->grads[j] || !sh->work[j]) {
       tr_shards_free(sh);
       return -1;

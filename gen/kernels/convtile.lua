@@ -262,6 +262,21 @@ local function input_frame(g)
   return Hp, Wp, g.P > 0 or Hp > g.H or Wp > g.W
 end
 
+-- The zeroed stack frame `xp` of the padded input, when there is one.
+local function declare_frame(b, g, Hp, Wp, framed)
+  if not framed then return end
+  array(b, 1, "xp", g.C * Hp * Wp)
+  b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
+end
+
+-- A forward's input: its frame declared, and the sizes the tiles walk (x's own without one).
+local function forward_frame(b, g)
+  local Hp, Wp, framed = input_frame(g)
+  if not framed then return g.H, g.W, false end
+  declare_frame(b, g, Hp, Wp, true)
+  return Hp, Wp, true
+end
+
 -- The weights packed [C·K·K][Op] (zero lanes past O) into `wp`, or nil when Op = O (the
 -- tiles read w itself, unaligned).
 local function pack_weights(b, g, Op)
@@ -305,13 +320,7 @@ end
 -- The forward in pixel lanes: W itself is the weight table ([C·K·K][O], broadcast one
 -- weight at a time), the bias broadcast into the accumulators.
 local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
-  local Hp, Wp, framed = input_frame(g)
-  if framed then
-    array(b, 1, "xp", g.C * Hp * Wp)
-    b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
-  else
-    Hp, Wp = g.H, g.W
-  end
+  local Hp, Wp, framed = forward_frame(b, g)
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
   local function store(o, pix, v)
@@ -353,13 +362,7 @@ function M.forward(s, mem, ctx)
   b.put(1, string.format("for (int o = 0; o < %d; o++) bp[o] = %s;", Op,
     has_bias and string.format("o < %d ? b[o] : 0.0f", g.O) or "0.0f"))
   tile_buffer(b, isa)
-  local Hp, Wp, framed = input_frame(g)
-  if framed then
-    array(b, 1, "xp", g.C * Hp * Wp)
-    b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
-  else
-    Hp, Wp = g.H, g.W
-  end
+  local Hp, Wp, framed = forward_frame(b, g)
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
   local function put(o, pix, val)
@@ -567,10 +570,7 @@ function M.backward(s, mem, ctx)
       array(b, 1, "dbs", g.O * W)
       b.put(1, string.format("for (int j = 0; j < %d; j++) dbs[j] = 0.0f;", g.O * W))
     end
-    if framed then
-      array(b, 1, "xp", g.C * Hp * Wp)
-      b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
-    end
+    declare_frame(b, g, Hp, Wp, framed)
     b.put(1, "for (int i = 0; i < n; i++) {")
     if framed then frame_copy(b, 2, "xp", "x", x_ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
     pixel_wgrad_image(b, isa, g, xsrc, Wp, has_bias)
@@ -595,10 +595,7 @@ function wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g
     array(b, 1, "dbp", Op)
     b.put(1, string.format("for (int o = 0; o < %d; o++) dbp[o] = 0.0f;", Op))
   end
-  if framed then
-    array(b, 1, "xp", g.C * Hp * Wp)
-    b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
-  end
+  declare_frame(b, g, Hp, Wp, framed)
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, string.format("for (int o = 0; o < %d; o++)", g.O))
   b.put(3, string.format("for (int q = 0; q < %d; q++) gt[q * %d + o] = g[i * %d + o * %d + q];", PIX, Op, g_ld, PIX))
