@@ -109,33 +109,6 @@ static const struct {
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 
-/* ------------------------------------------------------------------ messages */
-
-static void vsay(const opts *o, const char *fmt, va_list ap, const char *tail) {
-  if (o->quiet) return;   /* a rank other than 0: rank 0 says it once */
-  fprintf(stderr, "%s%s%s: ", o->prog, o->cmdname ? " " : "", o->cmdname ? o->cmdname : "");
-  vfprintf(stderr, fmt, ap);
-  fputs(tail, stderr);
-}
-
-int tr_usage(const opts *o, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsay(o, fmt, ap, " (try --help)\n");
-  va_end(ap);
-  return 2;
-}
-
-int tr_fail(const opts *o, int rc, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsay(o, fmt, ap, "\n");
-  va_end(ap);
-  return rc;
-}
-
-uint64_t tr_seed(const opts *o) { return o->seed_set ? o->seed : 1; }
-
 /* ------------------------------------------------------------------ help */
 
 /* One line per layer of NAME_layers[]: its kind, and for image layers the shapes C×H×W
