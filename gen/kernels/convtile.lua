@@ -60,6 +60,18 @@ local function channel_blocks(isa, O, Op)
 end
 
 -- Declares `_Alignas(64) float name[n];` (lower.lua's stack bound counts these lines).
+-- One k step of a register tile: per row r, one broadcast (`bname` = at(r)) times the
+-- vectors vec0..vec(nv-1) into the accumulators a<r>_<v>, one line per row.
+local function fma_rows(b, depth, isa, vt, rows, nv, bname, at, vec)
+  for r = 0, rows - 1 do
+    local line = {string.format("{ const %s %s = %s;", vt, bname, isa.broadcast(at(r)))}
+    for v = 0, nv - 1 do
+      line[#line + 1] = string.format("a%d_%d = %s;", r, v, isa.fma(bname, vec .. v, string.format("a%d_%d", r, v)))
+    end
+    b.put(depth, table.concat(line, " ") .. " }")
+  end
+end
+
 local function array(b, depth, name, n)
   b.put(depth, string.format("_Alignas(64) float %s[%d];", name, n))
 end
@@ -106,13 +118,7 @@ local function emit_tiles(b, depth, isa, p)
         ws[#ws + 1] = string.format("w%d = %s", v, wload("wr", string.format("kx * %d + %d", p.Op, v * W)))
       end
       b.put(d + 4, "const " .. vt .. " " .. table.concat(ws, ", ") .. ";")
-      for r = 0, t.r - 1 do
-        local line = {string.format("{ const %s xb = %s;", vt, isa.broadcast(string.format("xr[kx + %d]", r * p.S)))}
-        for v = 0, blk.nv - 1 do
-          line[#line + 1] = string.format("a%d_%d = %s;", r, v, isa.fma("xb", "w" .. v, string.format("a%d_%d", r, v)))
-        end
-        b.put(d + 4, table.concat(line, " ") .. " }")
-      end
+      fma_rows(b, d + 4, isa, vt, t.r, blk.nv, "xb", function(r) return string.format("xr[kx + %d]", r * p.S) end, "w")
       b.put(d + 3, "}")
       b.put(d + 2, "}")
       b.put(d + 1, "}")
@@ -214,13 +220,7 @@ local function emit_pixel_tiles(b, depth, isa, p)
       local xv = {}
       for j = 1, #pos do xv[#xv + 1] = string.format("x%d = %s", j - 1, isa.load("xr", "kx + " .. pos[j])) end
       b.put(d + 4, "const " .. vt .. " " .. table.concat(xv, ", ") .. ";")
-      for r = 0, ro - 1 do
-        local line = {string.format("{ const %s wb = %s;", vt, isa.broadcast(string.format("wr[kx * %d + %d]", p.wld, r)))}
-        for j = 1, #pos do
-          line[#line + 1] = string.format("a%d_%d = %s;", r, j - 1, isa.fma("wb", "x" .. (j - 1), string.format("a%d_%d", r, j - 1)))
-        end
-        b.put(d + 4, table.concat(line, " ") .. " }")
-      end
+      fma_rows(b, d + 4, isa, vt, ro, #pos, "wb", function(r) return string.format("wr[kx * %d + %d]", p.wld, r) end, "x")
       b.put(d + 3, "}")
       b.put(d + 2, "}")
       b.put(d + 1, "}")
