@@ -1,5 +1,6 @@
-/* Whole-file reading under the reader policy (with transparent gzip), in-memory gunzip;
- * cr_write_file over cr_out (cr_out.c, the writer policy). */
+/* Whole-file reading under the reader policy (with transparent gzip), in-memory gunzip
+ * (cr_gunzip, cr__maybe_gunzip); cr_write_file over cr_out (cr_out.c, the writer policy).
+ * Uses cr_util.c and cr_out.c; neither of them uses this file. */
 #define _POSIX_C_SOURCE 200809L
 #include "cr_internal.h"
 
@@ -103,6 +104,21 @@ int cr_gunzip(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
   }
   *out = buf;
   *out_len = out_pos;
+  return 0;
+}
+
+int cr__maybe_gunzip(const uint8_t *buf, size_t len, const char *name, const uint8_t **data,
+                     size_t *dlen, uint8_t **owned, cr_err *e) {
+  *owned = NULL;
+  if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+    size_t n;
+    if (cr_gunzip(buf, len, owned, &n, 0, name, e)) return -1;
+    *data = *owned;
+    *dlen = n;
+    return 0;
+  }
+  *data = buf;
+  *dlen = len;
   return 0;
 }
 

@@ -1,9 +1,12 @@
-/* Error messages and size arithmetic shared by every part of the runtime. */
-#include "cr.h"
+/* Error messages, size arithmetic and data set arrays shared by every part of the runtime.
+ * Depends on nothing else of the runtime (the file and gzip helpers are in cr_file.c). */
+#include "cr_internal.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int cr_errf(cr_err *e, const char *fmt, ...) {
   if (e) {
@@ -18,26 +21,6 @@ int cr_errf(cr_err *e, const char *fmt, ...) {
 int cr_size_mul(size_t a, size_t b, size_t *out) {
   if (a != 0 && b > SIZE_MAX / a) return -1;
   *out = a * b;
-  return 0;
-}
-
-#include <stdlib.h>
-#include <string.h>
-
-#include "cr_internal.h"
-
-int cr__maybe_gunzip(const uint8_t *buf, size_t len, const char *name, const uint8_t **data,
-                     size_t *dlen, uint8_t **owned, cr_err *e) {
-  *owned = NULL;
-  if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
-    size_t n;
-    if (cr_gunzip(buf, len, owned, &n, 0, name, e)) return -1;
-    *data = *owned;
-    *dlen = n;
-    return 0;
-  }
-  *data = buf;
-  *dlen = len;
   return 0;
 }
 
