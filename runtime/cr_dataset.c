@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* [n][values], [n][rows][cols] or [n][C][H][W]; a 5-D or deeper array has no layout the
+   networks take, and read flat it would pass wherever its value count fits. */
 static int samples_ndim(const cr_npy *xa, const char *x_path, cr_err *e) {
-  if (xa->ndim >= 2) return 0;
-  return cr_errf(e, "%s: samples need 2 or more dimensions ([n][...]), got %d", x_path, xa->ndim);
+  if (xa->ndim >= 2 && xa->ndim <= 4) return 0;
+  return cr_errf(e, "%s: samples need 2 to 4 dimensions ([n][values], [n][rows][cols] or "
+                 "[n][C][H][W]), got %d", x_path, xa->ndim);
 }
 
 /* Fills d->x from an array [n][...] (float32 as given, uint8 / 255); y zeroed. */

@@ -249,7 +249,20 @@ START_TEST(test_dataset_load_dispatch) {
   ck_assert_int_eq(cr_npy_save(yn, CR_U8, xs, 2, xshape, &e), 0);
   ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, yn, "labels need 1 dimension");
   ck_assert_int_eq(cr_npy_save(xn, CR_U8, xs, 1, xshape, &e), 0);
-  ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, xn, "samples need 2 or more dimensions");
+  ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, xn, "samples need 2 to 4 dimensions");
+  /* 5 or more dimensions: no layout a network takes (read flat, (2, 1, 1, 1, 3) would have
+     passed as two 3-value rows), refused by training and predict's loaders alike; 4 pass. */
+  yshape[0] = 2;
+  ys[1] = 250.0f;
+  ck_assert_int_eq(cr_npy_save(yn, CR_F32, ys, 1, yshape, &e), 0);
+  size_t x5[5] = {2, 1, 1, 1, 3}, x4[4] = {2, 1, 1, 3};
+  ck_assert_int_eq(cr_npy_save(xn, CR_U8, xs, 5, x5, &e), 0);
+  ck_assert_err(cr_dataset_load(&d, xn, yn, &e), e, xn, "samples need 2 to 4 dimensions ([n][values], [n][rows][cols] or [n][C][H][W]), got 5");
+  ck_assert_err(cr_inputs_load(&d, xn, &e), e, xn, "samples need 2 to 4 dimensions");
+  ck_assert_int_eq(cr_npy_save(xn, CR_U8, xs, 4, x4, &e), 0);
+  ck_assert_msg(cr_dataset_load(&d, xn, yn, &e) == 0, "%s", e.msg);
+  ck_assert(d.n == 2 && d.dim == 3 && d.chans == 1 && d.rows == 1 && d.cols == 3);
+  cr_dataset_free(&d);
   free(csv);
   free(xn);
   free(yn);

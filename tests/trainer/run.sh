@@ -798,6 +798,17 @@ np.save(sys.argv[2], x.reshape(-1, 1, 14, 56)); np.save(sys.argv[3], x.reshape(-
   if expect_rc t_x4d 0 && [ -s "$tmp/t_x4d.out" ] && cmp -s "$tmp/t_x4d.out" "$tmp/t_x3d.out"; then
     ok "conv net: a (N, 1, 28, 28) .npy predicts as the (N, 28, 28) one"
   else bad "conv net: (N, 1, 28, 28) .npy" "$(cat "$tmp/t_x4d.err")"; fi
+  # 5 dimensions: no layout a network takes (once read flat: 784 values, so the MLP trained)
+  /usr/bin/python3 -c 'import numpy as np, sys
+np.save(sys.argv[2], np.load(sys.argv[1]).reshape(-1, 1, 1, 28, 28))' "$tiny/valid-x.npy" "$tmp/x5d.npy"
+  run t_x5d "$cli" train --train-images "$tmp/x5d.npy" --train-labels "$tiny/valid-y.npy" \
+    --valid-images "$tiny/valid-x.npy" --valid-labels "$tiny/valid-y.npy" --epochs 1 --checkpoint "$tmp/x5d.ckpt"
+  expect_rc t_x5d 2 && [ ! -e "$tmp/x5d.ckpt" ] &&
+    one_line_matching t_x5d "x5d\.npy: samples need 2 to 4 dimensions .*got 5" &&
+    ok "classifier: train on a (N, 1, 1, 28, 28) .npy refused with one line (exit 2, no checkpoint)"
+  run t_x5dp "$cnn" predict --checkpoint "$tmp/cnn.ckpt" --input "$tmp/x5d.npy" --output "$tmp/x5d.txt"
+  expect_rc t_x5dp 2 && [ ! -e "$tmp/x5d.txt" ] && one_line_matching t_x5dp "x5d\.npy: samples need 2 to 4 dimensions" &&
+    ok "conv net: predict on a (N, 1, 1, 28, 28) .npy refused with one line (exit 2, no output file)"
 else
   skipped "conv net: .npy image shapes" "no numpy"
 fi
