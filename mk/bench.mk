@@ -51,7 +51,13 @@ BENCH_WL_bench_lenet1   := W_LENET_INFER
 # Bench specs without a file of their own: another spec's network at another batch
 # (gen/tune --batch; the generated code is that of a spec file with this name and batch but
 # for the banner's spec name). BENCH_DERIVED lists them, BENCH_FROM_s names the spec file.
-BENCH_DERIVED           := bench_lenet1
+BENCH_DERIVED           := bench_mlp1 bench_mlp128 bench_m256_1 bench_m256_8 bench_m256_32 \
+                           bench_m256_256 bench_lenet1
+BENCH_FROM_bench_mlp1    := bench_mlp
+BENCH_BATCH_bench_mlp1   := 1
+BENCH_FROM_bench_mlp128  := bench_mlp
+BENCH_BATCH_bench_mlp128 := 128
+$(foreach b,1 8 32 256,$(eval BENCH_FROM_bench_m256_$(b) := bench_m256)$(eval BENCH_BATCH_bench_m256_$(b) := $(b)))
 BENCH_FROM_bench_lenet1 := bench_lenet
 BENCH_BATCH_bench_lenet1 := 1
 

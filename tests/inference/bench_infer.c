@@ -2,7 +2,8 @@
  * through the inference-only build (--inference, --max-batch 1: infer_forward and
  * infer_predict) against the training build's forward at n = 1 (train_forward, batch 64, the
  * API before --inference existed) and against a training build of batch 1
- * (bench/specs/bench_mlp1.lua as train1: what make bench's "inference, B=1" row times).
+ * (bench/specs/bench_mlp.lua at --batch 1 as train1: what make bench's "inference, B=1" row
+ * times).
  * Median over 31 runs of 20000 calls each, µs per call.
  * Prints CSV rows: workload,impl,batch,us_per_op */
 #define _POSIX_C_SOURCE 200809L

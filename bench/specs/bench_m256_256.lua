@@ -1,8 +1,0 @@
--- make bench: 784-256-10 at batch 256.
-return network "bench_m256_256" {
-  input  = 784,
-  layers = { linear(256), relu(), linear(10) },
-  loss   = "cross_entropy",
-  batch  = 256,
-  optimizer = sgd { lr = 0.01 },
-}

@@ -1,8 +1,0 @@
--- make bench: 784-256-10 at batch 8.
-return network "bench_m256_8" {
-  input  = 784,
-  layers = { linear(256), relu(), linear(10) },
-  loss   = "cross_entropy",
-  batch  = 8,
-  optimizer = sgd { lr = 0.01 },
-}

@@ -1,8 +1,0 @@
--- make bench: the 784-50-10 classifier at batch 1.
-return network "bench_mlp1" {
-  input  = 784,
-  layers = { linear(50), relu(), linear(10) },
-  loss   = "cross_entropy",
-  batch  = 1,
-  optimizer = sgd { lr = 0.01 },
-}
