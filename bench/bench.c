@@ -390,10 +390,12 @@ static int cmd_report(const char *raw, const char *out, const char *cgout)
     if (rows[i].passes > most) most = rows[i].passes;
     if (!least || rows[i].passes < least) least = rows[i].passes;
   }
-  printf("\nEvery time: the fastest of %d pass%s (%s) of the median of up to 101 samples of about\n"
-         "0.2 ms each; the passes run every program in turn, so each implementation had the same chances\n"
-         "(other load on a shared machine only slows a pass).",
-         most, most == 1 ? "" : "es", least == most ? "every program, every workload" : "some rows fewer: a failed run");
+  printf("\nEvery time: the fastest of %d pass%s (%s) of the median of up to %d samples of about\n"
+         "0.2 ms each; every pass runs every program in turn as a fresh process, so each implementation\n"
+         "had the same chances (other load on a shared machine only slows a pass, and a process that\n"
+         "runs at this VM's slower speed for its life is one pass).",
+         most, most == 1 ? "" : "es", least == most ? "every program, every workload" : "some rows fewer: a failed run",
+         BENCH_MAX_SAMPLES);
   printf("\nOpenBLAS and PyTorch rows: the fastest core of each workload, named in brackets, of every\n"
          "OPENBLAS_CORETYPE timed (tables below); the ratios are against those fastest cores.\n");
   printf("\n%-28s %5s  %-24s %10s %9s %6s %10s %9s\n", "workload", "batch", "impl", "us/op", "GFLOP/s",

@@ -53,27 +53,28 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Short samples (about 0.2 ms) and many of them: on a shared machine a preemption spoils
-   only the samples it lands in, and the median skips those. */
-enum { MAX_SAMPLES = 101 };
-
+   only the samples it lands in, and the median skips those. One call is one pass's figure
+   and a pass is kept short (BENCH_MAX_SAMPLES, BENCH_PASS_MS): this VM runs a process at one
+   of two speeds for its whole life (the 784-50-10 step ~125 or ~158 us), so what steadies
+   the bench is many fresh processes (make bench's passes), not long ones. */
 double bench_median_us(bench_fn fn, void *ctx)
 {
-  /* Warm-up: at least 3 calls and about 30 ms, which also estimates the call time. */
+  /* Warm-up: at least 3 calls and about 15 ms, which also estimates the call time. */
   double t0 = now_us(), t = t0;
   long calls = 0;
-  while (calls < 3 || t - t0 < 30000.0) { fn(ctx); calls++; t = now_us(); }
+  while (calls < 3 || t - t0 < 15000.0) { fn(ctx); calls++; t = now_us(); }
   double per = (t - t0) / (double)calls;
   long reps = per >= 200.0 ? 1 : (long)(200.0 / per) + 1;
 
-  double samples[MAX_SAMPLES];
+  double samples[BENCH_MAX_SAMPLES];
   int ns = 0;
   double start = now_us();
-  while (ns < MAX_SAMPLES) {
+  while (ns < BENCH_MAX_SAMPLES) {
     double a = now_us();
     for (long r = 0; r < reps; r++) fn(ctx);
     double b = now_us();
     samples[ns++] = (b - a) / (double)reps;
-    if (ns >= 15 && b - start > 500000.0) break;   /* slow baselines: keep the run short */
+    if (ns >= BENCH_MIN_SAMPLES && b - start > BENCH_PASS_MS * 1e3) break;   /* slow ops */
   }
   qsort(samples, (size_t)ns, sizeof samples[0], cmp_double);
   return samples[ns / 2];

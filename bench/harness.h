@@ -52,11 +52,16 @@ extern const bench_workload bench_workloads[W_COUNT];
  * convolution's product: 2 * outputs * C*K*K per image). */
 double bench_flops(const bench_workload *w);
 
-/* Median time of fn(ctx) in microseconds: warm-up first, then up to 101 samples (at least
- * 15, about half a second), each timing enough calls to last about 0.2 ms. One pass's
- * figure: make bench runs every program several times in turn and `bench report` keeps
- * the fastest pass (mk/bench.mk), which a median of one ~20 ms window cannot replace on a
- * shared machine (load lasting seconds slows every sample of a window). */
+/* Median time of fn(ctx) in microseconds: warm-up first (about 15 ms), then up to
+ * BENCH_MAX_SAMPLES samples (at least BENCH_MIN_SAMPLES, stopping after about BENCH_PASS_MS),
+ * each timing enough calls to last about 0.2 ms. One pass's figure: make bench runs every
+ * program BENCH_PASSES times in turn, each time a fresh process, and `bench report` keeps the
+ * fastest pass (mk/bench.mk). Passes are short and many because a process keeps one speed
+ * for its life on this VM, and load lasting seconds slows every sample of a window: neither
+ * is seen by a longer median of one process. bench/torch_bench.py uses the same numbers. */
+#define BENCH_MAX_SAMPLES 41
+#define BENCH_MIN_SAMPLES 9
+#define BENCH_PASS_MS 150.0
 typedef void (*bench_fn)(void *ctx);
 double bench_median_us(bench_fn fn, void *ctx);
 

@@ -1,7 +1,8 @@
 """PyTorch rows of `make bench`: the same workloads, one thread, median of repeated runs.
 
-The estimator is bench/harness.c's (median of up to 101 samples of about 0.2 ms after a
-warm-up); make bench runs this once per pass and keeps the fastest pass, as for every program.
+The estimator is bench/harness.c's (after a warm-up, the median of up to BENCH_MAX_SAMPLES = 41
+samples of about 0.2 ms, at least 9, stopping after about 150 ms); make bench runs this once
+per pass and keeps the fastest pass, as for every program.
 
 Reads the workloads from the file `bench workloads` writes; prints raw rows
 `workload,pytorch-CORE,batch,us_per_op,gflops` (see harness.h), CORE being the OpenBLAS core
@@ -92,22 +93,25 @@ def lenet_flops(batch, train):
     return c1 + c2 + fc + (c1 + 2 * c2 + 2 * fc if train else 0)
 
 
+MAX_SAMPLES, MIN_SAMPLES, PASS_S = 41, 9, 0.150  # BENCH_MAX_SAMPLES, _MIN_SAMPLES, _PASS_MS
+
+
 def median_us(fn):
     t0 = time.perf_counter()
     calls = 0
-    while calls < 3 or time.perf_counter() - t0 < 0.05:
+    while calls < 3 or time.perf_counter() - t0 < 0.025:
         fn()
         calls += 1
     per = (time.perf_counter() - t0) / calls
     reps = max(1, int(0.0002 / per) + 1)
     samples = []
     start = time.perf_counter()
-    while len(samples) < 101:
+    while len(samples) < MAX_SAMPLES:
         a = time.perf_counter()
         for _ in range(reps):
             fn()
         samples.append((time.perf_counter() - a) / reps)
-        if len(samples) >= 15 and time.perf_counter() - start > 0.5:
+        if len(samples) >= MIN_SAMPLES and time.perf_counter() - start > PASS_S:
             break
     return statistics.median(samples) * 1e6
 

@@ -8,7 +8,7 @@
 #   make bench BENCH_ISAS=          baselines only
 #   make bench BENCH_BIG=1          also 784-2048-2048-10 (its avx2 .c takes minutes to compile)
 #   make bench BENCH_ALL_CORES=1    OpenBLAS/PyTorch also under the SSE2/SSE3-era core types
-#   make bench BENCH_PASSES=N       passes over every program (default 3; see below)
+#   make bench BENCH_PASSES=N       passes over every program (default 5; see below)
 #   make bench BENCH_TUNE=          without the tuned rows (default: `chainrule tune` each
 #                                   bench spec for BENCH_TUNE_ISA, the best of HOST_ISAS,
 #                                   BENCH_TUNE_BUDGET seconds each, then gen --tune: rows
@@ -20,14 +20,17 @@
 # fastest core of each workload as the baseline.
 #
 # The estimator, the same for every implementation: each program prints, per workload, the
-# median of up to 101 samples of about 0.2 ms (bench/harness.c, bench/torch_bench.py); the
-# bench runs every program BENCH_PASSES times in turn (pass 1: all programs, pass 2: all
-# programs, ...), and `bench report` keeps the fastest pass of each workload and program.
-# On a shared machine the slow noise (another process on the other core for seconds: the
-# same binary gave 125-172 us per 784-50-10 step from one run to the next) only ever slows
-# a pass, so the fastest of passes spread over minutes is the stable figure; alternating
-# the programs gives each the same chances, which keeps the ratios fair.
-BENCH_PASSES ?= 3
+# median of up to 41 samples of about 0.2 ms (at most ~150 ms a workload: bench/harness.c,
+# bench/torch_bench.py); the bench runs every program BENCH_PASSES times in turn, each time a
+# fresh process (pass 1: all programs, pass 2: all programs, ...), and `bench report` keeps
+# the fastest pass of each workload and program. Two kinds of slowness only ever slow a
+# pass: another process on the other core for seconds, and this VM's slower of two speeds,
+# which a process keeps for its whole life (the 784-50-10 step ~125 or ~158 us). So passes
+# are many and short (5 passes of up to 41 samples take the time 3 of up to 101 did, most
+# of it PyTorch's import): the chance that every process of a program drew the slow speed
+# (about half do) falls from 1 in 8 to 1 in 32; alternating the programs gives each the same
+# chances, which keeps the ratios fair.
+BENCH_PASSES ?= 5
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep bench_wide \
