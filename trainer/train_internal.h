@@ -112,6 +112,9 @@ typedef struct {
 } model;
 
 void *tr_alloc64(size_t bytes);   /* zeroed, 64-byte aligned, NULL when out of memory */
+/* cr_shapes_hash of the network's tensor table (names and shapes): the checkpoint's
+ * shapes_hash, and part of --distributed's network fingerprint. */
+uint64_t tr_shapes_hash(const cr_net *net);
 int  tr_model_alloc(model *m, const cr_net *net);
 void tr_model_free(model *m);
 int  tr_model_save(model *m, const char *path, cr_err *e);

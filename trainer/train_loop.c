@@ -427,12 +427,12 @@ static void take_fingerprint(const run *r, fingerprint *f) {
   const uint64_t h0 = 14695981039346656037ULL;
   uint64_t sizes[6] = {net->param_count, net->params_bytes, net->grads_bytes, net->work_bytes,
                        net->opt_bytes, (uint64_t)net->tensor_count};
-  f->net = hash_bytes(hash_bytes(hash_bytes(h0, net->name, strlen(net->name)), net->isa,
-                                 strlen(net->isa)), sizes, sizeof sizes);
-  for (int i = 0; i < net->tensor_count; i++) {
-    const cr_net_tensor *t = &net->tensors[i];
-    int64_t sh[3] = {t->rows, t->cols, (int64_t)t->offset};
-    f->net = hash_bytes(hash_bytes(f->net, t->name, strlen(t->name)), sh, sizeof sh);
+  uint64_t shapes = tr_shapes_hash(net);   /* names and shapes, as checkpoints check them */
+  f->net = hash_bytes(hash_bytes(hash_bytes(hash_bytes(h0, net->name, strlen(net->name)), net->isa,
+                                            strlen(net->isa)), sizes, sizeof sizes), &shapes, sizeof shapes);
+  for (int i = 0; i < net->tensor_count; i++) {   /* and where each tensor sits in the structs */
+    int64_t offset = (int64_t)net->tensors[i].offset;
+    f->net = hash_bytes(f->net, &offset, sizeof offset);
   }
   f->data = hash_set(hash_set(h0, &r->tr), &r->va);
   const char *sched = r->o->schedule ? r->o->schedule : "";

@@ -54,9 +54,8 @@ int tr_tensor_role(const cr_net *net, int ti) {
 
 /* ------------------------------------------------------------------ checkpoints */
 
-#define CKPT_PARTS 6
-static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[CKPT_PARTS]) {
-  const cr_net *net = m->net;
+uint64_t tr_shapes_hash(const cr_net *net) {
+  /* (a network of more than 256 tensors: its first 256, as checkpoints have always had it) */
   cr_shape shapes[256];
   int n = net->tensor_count < 256 ? net->tensor_count : 256;
   for (int i = 0; i < n; i++) {
@@ -64,9 +63,15 @@ static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[CKPT_P
     shapes[i].rows = net->tensors[i].rows;
     shapes[i].cols = net->tensors[i].cols;
   }
+  return cr_shapes_hash(shapes, n);
+}
+
+#define CKPT_PARTS 6
+static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[CKPT_PARTS]) {
+  const cr_net *net = m->net;
   id->net = net->name;
   id->param_count = net->param_count;
-  id->shapes_hash = cr_shapes_hash(shapes, n);
+  id->shapes_hash = tr_shapes_hash(net);
   parts[0] = (cr_ckpt_part){"params", m->packed, sizeof(float) * net->param_count};
   parts[1] = (cr_ckpt_part){"opt", m->opt, net->opt_bytes};
   parts[2] = (cr_ckpt_part){"norm", (void *)m->norm, sizeof m->norm};
