@@ -29,9 +29,12 @@ ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
 
 # specs/*.lua (described in tests/net/desc/), the random specs (RAND_ALL in the Makefile:
 # $(RAND_DIR)/rNN.lua and cNN.lua + .desc, written by mk/tests.mk's randspec rule) plus shapes of our own
-# in tests/isa/specs/ (batch 1: the B = 1 streams of gen/kernels/stream.lua)
+# in tests/isa/specs/ (the B = 1 streams of gen/kernels/stream.lua, wide layers, conv nets,
+# batchnorm and dropout, activations)
 ISA_SPECS := $(basename $(notdir $(wildcard specs/*.lua)))
 ISA_OWN   := $(basename $(notdir $(wildcard tests/isa/specs/*.lua)))
+# those at batch 1, for the summary line (the others: wide layers, conv, batchnorm, activations)
+ISA_OWN_B1 := $(basename $(notdir $(shell grep -l '^ *batch *= *1 *,' tests/isa/specs/*.lua)))
 isa_spec = $(if $(filter $(1),$(RAND_ALL)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
 isa_desc = $(if $(filter $(1),$(RAND_ALL)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
 
@@ -95,4 +98,4 @@ $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/
 	rc=$$?; echo "== isa $* [$(TEST_ISAS)$(if $(call isa_tuned,$*), + tuned: $(strip $(call isa_tuned,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
 
 test-isa: $(ISA_RUNS)
-	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) batch-1 + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"
+	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) of our own (tests/isa/specs: $(words $(ISA_OWN_B1)) at batch 1) + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"
