@@ -24,11 +24,11 @@ enum {
   W_M256_B256,
   W_LENET_TRAIN, /* LeNet (specs/mnist_cnn.lua's network, conv = 1: bench/cnn.h), train step, B=64 */
   W_LENET_INFER, /* LeNet forward, one image */
-  W_BIG_TRAIN,   /* 784-2048-2048-10 train step, B=64: only with BENCH_BIG=1 (slow to compile) */
-  W_BIG_FWD,     /* 784-2048-2048-10 forward, B=64 (BENCH_BIG=1) */
+  W_BIG_TRAIN,   /* 784-2048-2048-10 train step, B=64 (left out with BENCH_BIG=) */
+  W_BIG_FWD,     /* 784-2048-2048-10 forward, B=64 */
   W_COUNT
 };
-#define W_FIRST_BIG W_BIG_TRAIN   /* workloads from here on run only when asked (--big) */
+#define W_FIRST_BIG W_BIG_TRAIN   /* workloads from here on run only when asked (--big; make bench does) */
 #define W_FANN_END  W_WIDE_TRAIN  /* FANN (one sample at a time) runs the small ones only */
 
 typedef struct {
@@ -53,8 +53,8 @@ extern const bench_workload bench_workloads[W_COUNT];
 double bench_flops(const bench_workload *w);
 
 /* Median time of fn(ctx) in microseconds: warm-up first (about 15 ms), then up to
- * BENCH_MAX_SAMPLES samples (at least BENCH_MIN_SAMPLES, stopping after about BENCH_PASS_MS),
- * each timing enough calls to last about 0.2 ms. One pass's figure: make bench runs every
+ * BENCH_MAX_SAMPLES samples (at least BENCH_MIN_SAMPLES, 5 for calls of 20 ms and more,
+ * stopping after about BENCH_PASS_MS), each timing enough calls to last about 0.2 ms. One pass's figure: make bench runs every
  * program BENCH_PASSES times in turn, each time a fresh process, and `bench report` keeps the
  * fastest pass (mk/bench.mk). Passes are short and many because a process keeps one speed
  * for its life on this VM, and load lasting seconds slows every sample of a window: neither

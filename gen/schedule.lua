@@ -75,8 +75,17 @@ end
 --                          blocks outer, unpacked), or its row stride is a multiple of 4 KB (a strided
 --                          panel then maps into few cache sets); not at batch 1 (W is read
 --                          once)
---                   kc     inputs per packed panel (the panel at most PANEL_BYTES; the
+--                   kc     inputs per packed panel (the panel at most PANEL_BYTES, huge
+--                          layers PANEL_BYTES_X; the
 --                          reduction over k is blocked when K > kc, the partial sums kept in y)
+--                   mc     rows of x packed per block with the panels (0: x not packed;
+--                          default: huge layers, below): kc
+--                          inputs of mc rows copied, row tile by row tile, k-major, so a tile's
+--                          broadcasts read one contiguous stream instead of R rows a whole row
+--                          stride apart (one cache set when the stride is a multiple of 4 KB);
+--                          the block of x at most XW_X_BYTES (stays in L2 while every panel of
+--                          the kc block passes; blocks of whole tiles as even as possible);
+--                          loops kc block, mc block, column block
 --   gwt (dx = g·Wᵀ): vecs  inputs per register tile, in vectors (default vec_max)
 --                   rows   most rows per tile
 --                   jc     outputs per transposed block of W (the block at most WT_BYTES;
@@ -87,7 +96,10 @@ end
 --                          default on where xw packs W (a big layer: g's tile columns are
 --                          strided, and the k-outer loop reads all of g per R inputs)
 --                   jc     columns of g per packed block (default: the block at most
---                          XTG_G_BYTES, so it stays in L1 across the R-input tiles)
+--                          XTG_G_BYTES, so it stays in L1 across the R-input tiles; huge
+--                          layers XTG_G_BYTES_X, in L2)
+--                   xq     (packed g; default: huge layers) each tile's R inputs of x copied
+--                          row-major for all the block's columns first
 --                   nc     rows per packed block; a batch larger than nc blocks the
 --                          reduction over the rows (partial sums in dW, XTG_ROWS)
 --
@@ -112,6 +124,22 @@ M.PANEL_BYTES = 32 * 1024
 M.WT_BYTES = 32 * 1024
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
+-- Huge layers (W more than HUGE_L2 x the L2: 784x1024 and wider on avx2) pack x too, in
+-- xw (mc rows, the block at most XW_X_BYTES) and in xtg (each tile's inputs, xq), with
+-- smaller panels of W (PANEL_BYTES_X: half of a 32 KB L1, so the panel stays there while
+-- the packed x streams past) and bigger blocks of g (XTG_G_BYTES_X: in L2, since the tile's
+-- x no longer needs L1). Measured on Zen 3 (CPU time per call, fastest of 4 alternated runs,
+-- load 10-12): 784-2048-2048-10 B=64 forward 16.0 -> 12.6 ms, train 44.9 -> 34.9 ms. Below
+-- that size it cost: 784-50-10 train B=64 126 -> 145 us, 784-256-256-10 1064 -> 1116 us.
+M.HUGE_L2 = 2
+M.PANEL_BYTES_X = 16 * 1024
+M.XW_X_BYTES = 64 * 1024
+M.XTG_G_BYTES_X = 64 * 1024
+
+-- W [K][N] more than HUGE_L2 x the ISA family's L2 (the layers that pack x as well).
+function M.huge(isa, s)
+  return 4 * s.K * s.N > M.HUGE_L2 * (M.L2_BYTES[isa.name] or 512 * 1024)
+end
 
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
 -- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
@@ -162,6 +190,19 @@ local function xw_vecs(isa, s)
   return best
 end
 
+-- Rows of x per packed block for xw (tiling mc): the whole batch when its kc inputs fit
+-- XW_X_BYTES, else the most whole row tiles that do; 0 (x not packed) without a known batch.
+function M.xw_mc(isa, s, vecs, kc)
+  if not s.batch then return 0 end
+  local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // vecs, s.batch))
+  local fit = M.XW_X_BYTES // (4 * kc)
+  if s.batch <= fit then return s.batch end
+  -- the fewest blocks of whole tiles, as even as possible
+  local most = math.max(R, fit // R * R)
+  local nb = (s.batch + most - 1) // most
+  return math.min(most, ((s.batch + nb - 1) // nb + R - 1) // R * R)
+end
+
 function M.tiling(isa, product, s, over)
   local t
   if product == "xw" or product == "xtg" then
@@ -181,7 +222,12 @@ function M.tiling(isa, product, s, over)
       t.pack = s.batch ~= 1 and s.K >= 64 and ((big and reused) or (4 * s.N) % 4096 == 0)
       t.order = (t.pack or (big and s.batch ~= 1)) and "columns" or "rows"
       t.kc = s.K
-      if t.pack then t.kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * t.vecs * isa.width)), 1) end
+      t.mc = 0
+      if t.pack then
+        local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
+        t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
+        t.mc = M.huge(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
+      end
     else
       -- pack g where xw packs W (a batch that fills tiles); the tiles as wide as a tune
       -- file's vecs if it gives one, else the widest up to the default that divides N
@@ -194,7 +240,9 @@ function M.tiling(isa, product, s, over)
       local TW = (over and over.vecs or t.vecs) * isa.width
       t.pack = big and s.N % TW == 0 or false
       t.nc = s.batch and M.block(s.batch, M.XTG_ROWS, 1) or 1
-      t.jc = t.pack and M.block(s.N, math.max(TW, M.XTG_G_BYTES // (4 * t.nc) // TW * TW), TW) or s.N
+      t.xq = t.pack and M.huge(isa, s)
+      local gbytes = t.xq and M.XTG_G_BYTES_X or M.XTG_G_BYTES
+      t.jc = t.pack and M.block(s.N, math.max(TW, gbytes // (4 * t.nc) // TW * TW), TW) or s.N
     end
   elseif product == "gwt" then
     local kv = isa.vec_max
@@ -205,20 +253,27 @@ function M.tiling(isa, product, s, over)
     error("tiling: unknown product " .. tostring(product))
   end
   for k, v in pairs(over or {}) do t[k] = v end
+  if product == "xw" and over and over.mc == nil then
+    -- (a tune file older than mc, or one that sets pack or kc only: x packed as by default
+    -- for its panels)
+    t.mc = (t.pack and M.huge(isa, s)) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
+  end
+  if product == "xtg" and over and over.xq == nil then t.xq = t.pack and M.huge(isa, s) end
   return t
 end
 
 -- What a tune file may set, per product (gen/tune.lua reads the files, `chainrule tune`
--- writes them): each key's kind ("int" with bounds from check_value, or the words it
+-- writes them): each key's kind ("int" with bounds from check_value, "int0" the same with
+-- 0 allowed, or the words it
 -- takes). "stream" is the batch-1 forward (gen/kernels/stream.lua's plan).
 M.TUNE_KEYS = {
-  xw = {vecs = "int", order = {"rows", "columns"}, pack = {"no", "yes"}, kc = "int"},
+  xw = {vecs = "int", order = {"rows", "columns"}, pack = {"no", "yes"}, kc = "int", mc = "int0"},
   gwt = {vecs = "int", rows = "int", jc = "int"},
-  xtg = {vecs = "int", pack = {"no", "yes"}, jc = "int", nc = "int"},
+  xtg = {vecs = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
 }
 -- The stack a tuned buffer may take (a packed panel, a transposed block of W): 4 x the default.
-M.TUNE_STACK_BYTES = 4 * M.PANEL_BYTES
+M.TUNE_STACK_BYTES = 128 * 1024
 
 -- The problem with a full tiling t of product (sizes s) on isa, or nil when the kernels can
 -- write it: every candidate of `candidates` and every tune file entry goes through here.
@@ -244,14 +299,21 @@ function M.check(isa, product, s, t)
     if t.order ~= "rows" and t.order ~= "columns" then return "order=" .. tostring(t.order) .. ": expected rows or columns" end
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
     if t.pack and t.order ~= "columns" then return "pack=yes needs order=columns" end
-    err = range("kc", 1, s.K)
+    err = range("kc", 1, s.K) or range("mc", 0, s.batch or 0)
     if err then return err end
-    if t.pack and 4 * t.kc * t.vecs * V > M.TUNE_STACK_BYTES then
-      return string.format("kc=%d x vecs=%d: the packed panel would take %d bytes of stack (at most %d)",
-        t.kc, t.vecs, 4 * t.kc * t.vecs * V, M.TUNE_STACK_BYTES)
+    if t.mc > 0 and not t.pack then return "mc=" .. t.mc .. " needs pack=yes" end
+    local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
+    if t.mc > 0 and t.mc < s.batch and t.mc % R ~= 0 then
+      return string.format("mc=%d: expected the batch %d or a multiple of the tile's %d rows", t.mc, s.batch, R)
+    end
+    local bytes = t.pack and 4 * (t.kc * t.vecs * V + t.kc * t.mc) or 0
+    if bytes > M.TUNE_STACK_BYTES then
+      return string.format("kc=%d x vecs=%d, mc=%d: the packed panel and x would take %d bytes of stack (at most %d)",
+        t.kc, t.vecs, t.mc, bytes, M.TUNE_STACK_BYTES)
     end
   elseif product == "xtg" then
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
+    if t.xq and not t.pack then return "xq=yes needs pack=yes" end
     err = range("jc", 1, s.N) or range("nc", 1, s.batch or 1)
     if err then return err end
     if t.pack then
@@ -340,10 +402,13 @@ function M.candidates(isa, product, s)
   end
   if product == "xw" then
     for _, v in ipairs(vs) do
-      add(with({vecs = v, order = "rows", pack = false, kc = s.K}))
-      add(with({vecs = v, order = "columns", pack = false, kc = s.K}))
-      local kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * v * isa.width)), 1)
-      add(with({vecs = v, order = "columns", pack = true, kc = kc}))
+      add(with({vecs = v, order = "rows", pack = false, kc = s.K, mc = 0}))
+      add(with({vecs = v, order = "columns", pack = false, kc = s.K, mc = 0}))
+      for _, bytes in ipairs({M.PANEL_BYTES, 2 * M.PANEL_BYTES}) do
+        local kc = M.block(s.K, math.max(1, bytes // (4 * v * isa.width)), 1)
+        add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = 0}))
+        add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = M.xw_mc(isa, s, v, kc)}))
+      end
     end
   elseif product == "gwt" then
     local T = isa.transpose_n or 1

@@ -63,14 +63,17 @@ local function entry(fail, isa, product, w)
       fail(product .. ": unknown key '" .. k .. "'" .. errors.suggest(k, names) .. " (one of " .. table.concat(names, ", ") .. ")")
     end
     if given[k] ~= nil then fail(product .. ": key '" .. k .. "' given twice") end
-    if kind == "int" then
-      given[k] = int(v, M.MAX_SIZE)
-      if not given[k] then fail(product .. ": " .. k .. "=" .. v .. ": expected a positive integer") end
+    if kind == "int" or kind == "int0" then
+      -- (int0: 0 allowed, meaning off)
+      given[k] = (kind == "int0" and v == "0") and 0 or int(v, M.MAX_SIZE)
+      if not given[k] then
+        fail(product .. ": " .. k .. "=" .. v .. ": expected a " .. (kind == "int0" and "non-negative" or "positive") .. " integer")
+      end
     else
       local ok = false
       for _, word in ipairs(kind) do ok = ok or word == v end
       if not ok then fail(product .. ": " .. k .. "=" .. v .. ": expected " .. table.concat(kind, " or ")) end
-      if k == "pack" then given[k] = v == "yes" else given[k] = v end
+      if kind[1] == "no" then given[k] = v == "yes" else given[k] = v end
     end
   end
   local t

@@ -6,7 +6,8 @@
 #   make bench                      every ISA this machine runs (BENCH_ISAS to choose), then
 #                                   make bench-inference (the inference-only build's row)
 #   make bench BENCH_ISAS=          baselines only
-#   make bench BENCH_BIG=1          also 784-2048-2048-10 (its avx2 .c takes minutes to compile)
+#   make bench BENCH_BIG=           without 784-2048-2048-10 (on by default: its avx2 .c is ~100 KB
+#                                   and compiles in seconds; its rows take fewer samples, harness.c)
 #   make bench BENCH_ALL_CORES=1    OpenBLAS/PyTorch also under the SSE2/SSE3-era core types
 #   make bench BENCH_PASSES=N       passes over every program (default 5; see below)
 #   make bench BENCH_TUNE=          without the tuned rows (default: `chainrule tune` each
@@ -31,6 +32,7 @@
 # (about half do) falls from 1 in 8 to 1 in 32; alternating the programs gives each the same
 # chances, which keeps the ratios fair.
 BENCH_PASSES ?= 5
+BENCH_BIG ?= 1
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep bench_wide \

@@ -163,17 +163,19 @@ end
 
 -- Emits the row loop: full tiles of R rows, then tiles of the powers of two below R.
 -- tile(b, depth, rows) emits one tile for rows i .. i+rows-1.
-local function row_loop(b, d, R, tile)
+-- (rows i = i0 .. stop-1 when given: C expressions, default 0 and n)
+local function row_loop(b, d, R, tile, i0, stop)
+  stop = stop or "n"
   b.put(d, "{")
-  b.put(d + 1, "int i = 0;")
-  b.put(d + 1, "for (; i + " .. R .. " <= n; i += " .. R .. ") {")
+  b.put(d + 1, "int i = " .. (i0 or "0") .. ";")
+  b.put(d + 1, "for (; i + " .. R .. " <= " .. stop .. "; i += " .. R .. ") {")
   tile(b, d + 2, R)
   b.put(d + 1, "}")
   local p = 1
   while p * 2 < R do p = p * 2 end
   if R > 1 then
     while p >= 1 do
-      b.put(d + 1, "if (n - i >= " .. p .. ") {")
+      b.put(d + 1, "if (" .. stop .. " - i >= " .. p .. ") {")
       tile(b, d + 2, p)
       b.put(d + 2, "i += " .. p .. ";")
       b.put(d + 1, "}")
@@ -259,6 +261,64 @@ local function copy_tail(b, d, dst, w, K, N, j0, t)
   b.put(d, "}")
 end
 
+-- The packed W panel: rows kb .. kb+count-1 of the column block at j0, contiguous and aligned.
+local function pack_panel(b, d, a, isa, g, count, kblocked)
+  local row = "(" .. (kblocked and "kb + " or "") .. "k) * " .. a.N
+  b.put(d, "for (int k = 0; k < " .. count .. "; k++) {")
+  for _, vec in ipairs(g.vecs) do
+    local src = vload(isa, a.w, row .. " + j0 + " .. vec.off, vec.lanes)
+    b.put(d + 1, astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, src))
+  end
+  b.put(d, "}")
+end
+
+-- matmul_xw with x packed as well as W (tiling mc > 0), as a BLAS packs both operands: for
+-- each block of kc inputs and MC rows, the rows are copied tile by tile (a tile of `rows`
+-- rows starting at row i at px + (i - ib)·count, k-major: xr[k·rows + r]), so a tile's
+-- broadcasts read one contiguous stream from L1/L2; then every column block packs its panel
+-- and runs the row tiles of the block. The sums carry in y from one k block to the next
+-- (bias first; the caller applies the activation after the last). tile(b, d, rows, g,
+-- count) is matmul_xw's register tile.
+local function xw_packed_x(b, a, isa, R, MC, kc, groups, tile)
+  local kblocked = kc < a.K
+  local mblocked = MC < a.batch
+  local function rows_block(d, count)
+    -- this block of x, tile by tile, in the row loop's order
+    row_loop(b, d, R, function(bb, d2, rows)
+      bb.put(d2, "{")
+      bb.put(d2 + 1, "float *restrict pr = px + (i" .. (mblocked and " - ib" or "") .. ") * " .. count .. ";")
+      bb.put(d2 + 1, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
+      local cp = {}
+      for r = 0, rows - 1 do
+        cp[#cp + 1] = "pr[k * " .. rows .. (r == 0 and "" or " + " .. r) .. "] = xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. "k];"
+      end
+      bb.put(d2 + 1, "for (int k = 0; k < " .. count .. "; k++) { " .. table.concat(cp, " ") .. " }")
+      bb.put(d2, "}")
+    end, mblocked and "ib", mblocked and "ie")
+    group_loops(b, d, groups, function(d2, g)
+      pack_panel(b, d2, a, isa, g, count, kblocked)
+      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end, mblocked and "ib", mblocked and "ie")
+    end)
+  end
+  local function kblock(d, count)
+    if mblocked then
+      b.put(d, "for (int ib = 0; ib < n; ib += " .. MC .. ") {")
+      b.put(d + 1, "const int ie = n - ib < " .. MC .. " ? n : ib + " .. MC .. ";")
+      rows_block(d + 1, count)
+      b.put(d, "}")
+    else
+      rows_block(d, count)
+    end
+  end
+  if kblocked then
+    k_blocks(b, 1, a.K, kc, true, kblock, "kb")
+  else
+    b.put(1, "{")
+    kblock(2, a.K)
+    b.put(1, "}")
+  end
+end
+
 -- y [n][N] = x [n][K] · W [K][N] + b, then a = f(y) when a.act. Batch 1 is
 -- gen/kernels/stream.lua's; otherwise the schedule's tiling (a.tiling, else
 -- schedule.tiling) chooses the tile width, the loop order, packing and the block of the
@@ -276,13 +336,19 @@ function M.matmul_xw(a, isa)
   local cols = tp.order == "columns" or tp.pack
   local kc = cols and math.min(tp.kc or a.K, a.K) or a.K
   local kblocked = kc < a.K
+  -- x packed too (tiling mc): loops kc block, mc block of rows, column block
+  local MC = tp.pack and a.batch and math.min(tp.mc or 0, a.batch) or 0
+  local packx = MC > 0
+  local mblocked = packx and MC < a.batch
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
     .. (cols and "; column blocks outer" or "; row tiles outer")
     .. (tp.pack and ", each panel of W packed" or "")
+    .. (packx and ", x packed " .. MC .. " rows at a time" or "")
     .. (kblocked and ", " .. kc .. " inputs at a time" or "")
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as dot products over k" or "") .. " */")
   if plan.tail > 0 then copy_tail(b, 1, "wtl", a.w, a.K, a.N, plan.tail0, plan.tail) end
   if tp.pack then b.put(1, "_Alignas(64) float pw[" .. kc * #blks[1] * V .. "];") end
+  if packx then b.put(1, "_Alignas(64) float px[" .. kc * MC .. "];") end
   local function store_act(b2, d2, r, off, c, lanes)
     local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
     local ao = "(i + " .. r .. ") * " .. a.act.out_ld .. " + " .. off
@@ -300,7 +366,9 @@ function M.matmul_xw(a, isa)
   local function store_out(b2, d2, r, off, c, lanes, no_act)
     local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
     b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
-    if a.act and not no_act then store_act(b2, d2, r, off, c, lanes) end
+    if a.act and not no_act then
+      store_act(b2, d2, r, off, c, lanes)
+    end
   end
   -- one register tile of `rows` rows over the group's block at column j0, inputs kb ..
   -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after
@@ -309,7 +377,11 @@ function M.matmul_xw(a, isa)
     reduce_tile(bb, d, isa, rows, g.vecs, {
       var = "k", count = count,
       pre = function(b2, d2)
-        b2.put(d2, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
+        if packx then
+          b2.put(d2, "const float *restrict xr = px + (i" .. (mblocked and " - ib" or "") .. ") * " .. count .. ";")
+        else
+          b2.put(d2, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
+        end
         if kblocked then
           -- the sums start from the bias (every row: stride 0) or from y's partial sums
           b2.put(d2, "const float *ci = kb == 0 ? " .. a.b .. " + j0 : " .. a.y .. " + i * " .. a.y_ld .. " + j0;")
@@ -326,8 +398,13 @@ function M.matmul_xw(a, isa)
         return at(a.w, "(" .. (kblocked and "kb + " or "") .. k .. ") * " .. a.N .. " + j0")
       end,
       aligned = tp.pack,
-      a = function(r, k) return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]" end,
-      finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
+      a = function(r, k)
+        if packx then return "xr[" .. k .. " * " .. rows .. (r == 0 and "" or " + " .. r) .. "]" end
+        return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]"
+      end,
+      finish = function(b2, d2, r, _, vec, c)
+        store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked)
+      end,
     })
   end
   local function tail_tiles(bb, d, rows)
@@ -345,17 +422,35 @@ function M.matmul_xw(a, isa)
     end)
     return b.text()
   end
+  if packx then
+    xw_packed_x(b, a, isa, R, MC, kc, groups, tile)
+    if kblocked and a.act then
+      -- the activation of all of y after the last k block, a row at a time (storing it in
+      -- the last block's tiles instead would need a branch in every tile: more code)
+      local full = a.N // V * V
+      b.put(1, "for (int i = 0; i < n; i++) {")
+      local function act_at(d, off, lanes)
+        if epilogue.forward(a.act, isa, "s") then
+          b.put(d, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. off, lanes) .. ";")
+          store_act(b, d + 1, 0, off, "s", lanes)
+          b.put(d, "}")
+        else
+          store_act(b, d, 0, off, nil, lanes)   -- lane by lane from y
+        end
+      end
+      if full > 0 then
+        b.put(2, "for (int j0 = 0; j0 < " .. full .. "; j0 += " .. V .. ")")
+        act_at(3, "j0", V)
+      end
+      if a.N > full then act_at(2, full, a.N - full) end
+      b.put(1, "}")
+    end
+    if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
+    return b.text()
+  end
   group_loops(b, 1, groups, function(d, g)
     local function kblock(d2, count)
-      if tp.pack then
-        -- the panel rows kb .. kb+count-1 of this block, contiguous and aligned
-        b.put(d2, "for (int k = 0; k < " .. count .. "; k++) {")
-        for _, vec in ipairs(g.vecs) do
-          local src = vload(isa, a.w, "(" .. (kblocked and "kb + " or "") .. "k) * " .. a.N .. " + j0 + " .. vec.off, vec.lanes)
-          b.put(d2 + 1, astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, src))
-        end
-        b.put(d2, "}")
-      end
+      if tp.pack then pack_panel(b, d2, a, isa, g, count, kblocked) end
       row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
     end
     if kblocked then
@@ -741,16 +836,19 @@ local function xtg_packed(b, a, isa, tp)
   local cnt = nblocked and "nb" or "n"
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. tp.vecs .. " vectors of " .. V .. "; g packed " .. JC
     .. " columns x " .. NC .. " rows at a time" .. (nblocked and " (partial sums in dW)" or "") .. " */")
-  b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "];")
+  b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "]" .. (tp.xq and ", xq[" .. NC * R .. "]" or "") .. ";")
   local function tile(d, rows)
     reduce_tile(b, d, isa, rows, vecs, {
       var = "i", count = cnt,
       brow = function(i) return "gp + (j0 - jb) * " .. NC .. " + " .. i .. " * " .. TW end,
       aligned = true,
-      a = function(r, i) return "xr[" .. i .. " * " .. a.x_ld .. (r == 0 and "" or " + " .. r) .. "]" end,
+      a = function(r, i)
+        if tp.xq then return "xq[" .. i .. " * " .. rows .. (r == 0 and "" or " + " .. r) .. "]" end
+        return "xr[" .. i .. " * " .. a.x_ld .. (r == 0 and "" or " + " .. r) .. "]"
+      end,
       pre = function(b2, d2)
         b2.put(d2, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;")
-        b2.put(d2, "const float *restrict xr = " .. a.x .. (nblocked and " + ib * " .. a.x_ld or "") .. " + k0;")
+        if not tp.xq then b2.put(d2, "const float *restrict xr = " .. a.x .. (nblocked and " + ib * " .. a.x_ld or "") .. " + k0;") end
         if a.opt and isa.prefetch then
           -- the weights the update will read and write, on their way from L3 or memory
           -- while the tile sums (W is larger than L2 here)
@@ -791,6 +889,19 @@ local function xtg_packed(b, a, isa, tp)
     end
     b.put(d + 1, "}")
     k_blocks(b, d, a.K, R, true, function(d2, rows)
+      if tp.xq then
+        -- this tile's inputs of every row of the block, row-major: the tiles of all the
+        -- block's columns broadcast from one contiguous stream instead of a line per row
+        -- (the rows are K floats apart: one cache set when K is a multiple of 1024)
+        b.put(d2, "for (int i = 0; i < " .. cnt .. "; i++) {")
+        local cp = {}
+        for r = 0, rows - 1 do
+          cp[#cp + 1] = "xq[i * " .. rows .. (r == 0 and "" or " + " .. r) .. "] = " .. a.x .. "[(" .. (nblocked and "ib + " or "")
+            .. "i) * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "];"
+        end
+        b.put(d2 + 1, table.concat(cp, " "))
+        b.put(d2, "}")
+      end
       if width == TW then
         b.put(d2, "{")
         b.put(d2 + 1, "const int j0 = jb;")

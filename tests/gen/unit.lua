@@ -171,6 +171,21 @@ local b64 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 64})
 check(b64.vecs == avx2.vec_max and b64.pack, "tiling xw 784x256 B=64: vec_max, packed")
 check(schedule.xw_cost(avx2, 256, 8, 3) < 0.9 * schedule.xw_cost(avx2, 256, 8, 2), "xw_cost: B=8 favours 4x3 tiles")
 check(schedule.tiling(avx2, "xw", {K = 784, N = 50, batch = 64}).vecs == 2, "tiling xw 784x50 B=64: vec_max")
+-- packed x (mc): the whole batch when its block fits XW_X_BYTES, else even blocks of whole
+-- row tiles; none unpacked or without a known batch; check refuses the shapes the kernel
+-- cannot write
+local big = schedule.tiling(avx2, "xw", {K = 2048, N = 2048, batch = 64})
+check(big.pack and big.kc == 256 and big.mc == 64, "tiling xw 2048x2048 B=64: kc %d mc %d", big.kc, big.mc)
+local b256 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 256})
+check(b256.mc % 6 == 0 and b256.mc < 256 and 4 * b256.mc * b256.kc <= schedule.XW_X_BYTES + 4 * 6 * b256.kc,
+      "tiling xw 784x256 B=256: mc %d kc %d", b256.mc, b256.kc)
+check(schedule.tiling(avx2, "xw", {K = 784, N = 1024}).mc == 0, "tiling xw: no packed x without a batch")
+check(schedule.tiling(avx2, "xw", {K = 784, N = 1024, batch = 64}, {pack = false, order = "rows"}).mc == 0,
+      "tiling xw: a tune file's pack=no packs no x")
+check(schedule.check(avx2, "xw", {K = 784, N = 256, batch = 256}, {vecs = 2, order = "columns", pack = true, kc = 98, mc = 20})
+      ~= nil, "check: mc not a multiple of the tile's rows")
+check(schedule.check(avx2, "xw", {K = 784, N = 256, batch = 64}, {vecs = 2, order = "columns", pack = false, kc = 784, mc = 64})
+      ~= nil, "check: mc without packed panels")
 for _, isa in ipairs(ISAS) do
   local g = schedule.tiling(isa, "gwt", {K = 2048, N = 2048, batch = 64})
   check(g.jc * g.vecs * isa.width * 4 <= schedule.WT_BYTES and 2048 % g.jc == 0, "%s tiling gwt 2048: jc %d", isa.name, g.jc)
