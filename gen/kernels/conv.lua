@@ -157,10 +157,21 @@ end
 local function apply_in_act(b, depth, ctx, g, n_var)
   local in_act = ctx.in_act
   if not in_act then return end
-  b.put(depth, "for (int j = 0; j < " .. g.IN .. "; j++) "
-    .. scalar.store("dx", n_var .. " * " .. ctx.dx_ld .. " + j",
-         epilogue.grad_scalar(in_act, scalar.load("dx", n_var .. " * " .. ctx.dx_ld .. " + j"),
-                              scalar.load("m", n_var .. " * " .. in_act.buf.ld .. " + j"))))
+  -- whole vectors where the ISA spells the derivative (compilers left the select scalar),
+  -- the rest float by float
+  local isa = ctx.isa
+  local W = isa.width > 1 and epilogue.grad(in_act, isa, "v", "m") and isa.width or 1
+  local nv = W > 1 and g.IN // W * W or 0
+  local function at(buf, ld) return n_var .. " * " .. ld .. " + j" end
+  if nv > 0 then
+    b.put(depth, string.format("for (int j = 0; j < %d; j += %d) ", nv, W)
+      .. isa.store("dx", at("dx", ctx.dx_ld), epilogue.grad(in_act, isa, isa.load("dx", at("dx", ctx.dx_ld)),
+                                                            isa.load("m", at("m", in_act.buf.ld)))))
+  end
+  if nv == g.IN then return end
+  b.put(depth, string.format("for (int j = %d; j < %d; j++) ", nv, g.IN)
+    .. scalar.store("dx", at("dx", ctx.dx_ld),
+         epilogue.grad_scalar(in_act, scalar.load("dx", at("dx", ctx.dx_ld)), scalar.load("m", at("m", in_act.buf.ld)))))
 end
 
 -- The end of conv2d's forward (the activation over the whole output) and its call.

@@ -8,8 +8,10 @@
 -- lanes (weights packed [C·K·K][Op], Op = O rounded up to the vector width), R output pixels
 -- of one row times V vectors of channels in accumulators, each tap a broadcast of the input
 -- under each pixel times V weight vectors. Padding is a zero border in a stack copy of the
--- image, so every loop bound is a constant and the inner loop has no tests. The forward is
--- this routine with the bias (and the activation in its store); the input gradient dx is the
+-- image, so every loop bound is a constant and the inner loop has no tests. The accumulators
+-- go whole into a pixel-major stage of a band of output rows, moved to the NCHW rows by square
+-- block transposes (then the activation as a vector pass). The forward is this routine with
+-- the bias; the input gradient dx is the
 -- same routine over g scattered into a zero frame (stride S dilation, K-1-P border) with the
 -- weights flipped and transposed ([O][K][K][C] lanes over C), a stride-1 convolution; dW is a
 -- second tile, R taps × V channel vectors summed over the output pixels of each image, from g
@@ -76,15 +78,93 @@ local function array(b, depth, name, n)
   b.put(depth, string.format("_Alignas(64) float %s[%d];", name, n))
 end
 
+-- Output rows per band of the channel-lane tiles' stage (tb[band pixels][Op]): the most
+-- rows, a divisor of OH, whose stage fits STAGE_FLOATS (one row at least).
+local STAGE_FLOATS = 4096
+local function band_rows(OH, OW, Op)
+  for r = OH, 1, -1 do
+    if OH % r == 0 and r * OW * Op <= STAGE_FLOATS then return r end
+  end
+  return 1
+end
+
+-- Block starts 0, T, 2T, ... over n and a last one ending at n (overlapping the one before
+-- when T does not divide n); nil when n < T.
+local function block_starts(n, T)
+  if n < T then return nil end
+  local xs = {}
+  for x = 0, n - T, T do xs[#xs + 1] = x end
+  if xs[#xs] ~= n - T then xs[#xs + 1] = n - T end
+  return xs
+end
+
+-- A band's outputs from the stage tb[q][Op] (q < BP, the band's pixels in row order) to
+-- channel rows: `dst` (C pointer to channel 0's first band pixel) + o·plane + q. Square
+-- blocks through isa.transpose (blocks overlapping at the ends write the same values again:
+-- no arithmetic here; the caller's band_pass applies the activation after) where the band
+-- has a block of pixels and of channels: returns true. Else float by float through
+-- put(o, q, val) (o, q: C expressions; the final value, activation included): false.
+local function unstage(b, d, isa, p)
+  local T = isa.transpose_n
+  local qs = isa.transpose and block_starts(p.BP, T)
+  local os = isa.transpose and block_starts(p.O, T)
+  if not (qs and os) then
+    b.put(d, string.format("for (int o = 0; o < %d; o++)", p.O))
+    b.put(d + 1, string.format("for (int q = 0; q < %d; q++) %s", p.BP, p.put("o", "q", string.format("%s[q * %d + o]", p.tb, p.Op))))
+    return false
+  end
+  local full = (p.BP // T) * T
+  local function blocks(q0)
+    for _, o0 in ipairs(os) do
+      b.put(d + 1, string.format("%s(%s + %d + %s, %d, %s + %s * %d + %d, %d);", isa.transpose, p.dst, o0 * p.plane,
+        q0, p.plane, p.tb, q0, p.Op, o0, p.Op))
+    end
+  end
+  b.put(d, string.format("for (int q0 = 0; q0 < %d; q0 += %d) {", full, T))
+  blocks("q0")
+  b.put(d, "}")
+  if full < p.BP then
+    b.put(d, "{")
+    blocks(tostring(p.BP - T))
+    b.put(d, "}")
+  end
+  return true
+end
+
+-- The activation pass over a band just stored by unstage: `fix(at, vec)` is the C statement
+-- rewriting the element(s) at offset `at` from channel 0's first band pixel (a vector when
+-- vec, else one float). Vectors over each channel's BP floats (all O·BP at once when the band
+-- is the whole plane), the remainder float by float: every element once, so an in-place
+-- rewrite (dx times the derivative) is right.
+local function band_pass(b, d, isa, O, BP, plane, vector, fix)
+  local W = vector and isa.width or 1
+  if BP == plane then
+    local n = O * BP
+    local nv = vector and n // W * W or 0
+    if nv > 0 then b.put(d, string.format("for (int j = 0; j < %d; j += %d) %s", nv, W, fix("j", true))) end
+    if nv < n then b.put(d, string.format("for (int j = %d; j < %d; j++) %s", nv, n, fix("j", false))) end
+    return
+  end
+  local nv = vector and BP // W * W or 0
+  b.put(d, string.format("for (int o = 0; o < %d; o++) {", O))
+  if nv > 0 then b.put(d + 1, string.format("for (int j = 0; j < %d; j += %d) %s", nv, W, fix(string.format("o * %d + j", plane), true))) end
+  if nv < BP then b.put(d + 1, string.format("for (int j = %d; j < %d; j++) %s", nv, BP, fix(string.format("o * %d + j", plane), false))) end
+  b.put(d, "}")
+end
+
 -- The tile loops at `depth` for one image. p: src (C pointer expression of the padded input
 -- plane 0), Cin, Hp, Wp (its channel is Hp·Wp floats), K, S, OH, OW, Op, O, wp (packed
--- weights, aligned when wa), init(blk, v) (the accumulator's first value), put(o, pix, val)
--- (the C statement storing one output), tb (a stack tile of acc_regs·width floats).
+-- weights, aligned when wa), init(blk, v) (the accumulator's first value), tb (the stage of
+-- band_rows(OH, OW, Op) output rows, pixel-major [q][Op]: the accumulators go there whole),
+-- flush(b, d) (the C statements moving a band out of tb, `oy0` its first row).
 local function emit_tiles(b, depth, isa, p)
   local W, vt = isa.width, isa.vtype
   local wload = p.wa and isa.load_aligned or isa.load
   local blocks = channel_blocks(isa, p.O, p.Op)
-  b.put(depth, string.format("for (int oy = 0; oy < %d; oy++) {", p.OH))
+  local SR = band_rows(p.OH, p.OW, p.Op)
+  b.put(depth, string.format("for (int oy0 = 0; oy0 < %d; oy0 += %d) {", p.OH, SR))
+  depth = depth + 1
+  b.put(depth, string.format("for (int oy = oy0; oy < oy0 + %d; oy++) {", SR))
   for _, blk in ipairs(blocks) do
     local rmax = math.max(1, math.min(isa.max_rows * 2, isa.acc_regs // blk.nv))
     -- the equal-width tiles in a loop over ox0, the narrower last one after it (bounded code
@@ -122,21 +202,19 @@ local function emit_tiles(b, depth, isa, p)
       b.put(d + 3, "}")
       b.put(d + 2, "}")
       b.put(d + 1, "}")
-      -- lanes out through the stack tile: tb[r][v·W + lane], then channel by channel
-      local stride = blk.nv * W
+      -- whole accumulators into the band's stage tb[q][Op]
+      b.put(d + 1, string.format("float *tp = %s + ((oy - oy0) * %d + %s) * %d + %d;", p.tb, p.OW, t.x, p.Op, blk.v0 * W))
       for r = 0, t.r - 1 do
         for v = 0, blk.nv - 1 do
-          b.put(d + 1, isa.store_aligned(p.tb, r * stride + v * W, string.format("a%d_%d", r, v)))
+          b.put(d + 1, isa.store_aligned("tp", r * p.Op + v * W, string.format("a%d_%d", r, v)))
         end
       end
-      b.put(d + 1, string.format("for (int o = 0; o < %d; o++)", blk.no))
-      b.put(d + 2, string.format("for (int r = 0; r < %d; r++) %s", t.r,
-        p.put(string.format("%d + o", blk.o0), string.format("oy * %d + %s + r", p.OW, t.x),
-              string.format("%s[r * %d + o]", p.tb, stride))))
       b.put(d, "}")
     end
   end
   b.put(depth, "}")
+  p.flush(b, depth)
+  b.put(depth - 1, "}")
 end
 
 -- The pixel-lane tiles: the other orientation of emit_tiles for stride 1, used when the
@@ -288,10 +366,25 @@ local function pack_weights(b, g, Op)
   return "wp"
 end
 
--- Tile scratch: the accumulators of one tile (rows x vectors <= acc_regs), stored for the
--- channel-by-channel stores.
-local function tile_buffer(b, isa)
-  array(b, 1, "tb", isa.acc_regs * isa.width)
+-- The channel-lane tiles' stage: one band of output rows, pixel-major (emit_tiles).
+local function stage_floats(OH, OW, Op) return band_rows(OH, OW, Op) * OW * Op end
+
+local function stage_buffer(b, OH, OW, Op)
+  array(b, 1, "tb", stage_floats(OH, OW, Op))
+end
+
+-- emit_tiles' flush for an output of O channels in planes of OH×OW: f.dst (C pointer to
+-- channel 0's first band pixel; i and oy0 in scope), f.put(o, q, val) (one final value at
+-- band pixel q), f.fix(at, vec) (the activation pass's statement for the element, or the
+-- vector when vec, at offset `at` from f.dst; nil: no pass), f.vector (the pass may use
+-- vectors).
+local function flush_to(isa, f)
+  local SR = band_rows(f.OH, f.OW, f.Op)
+  return function(b, d)
+    local moved = unstage(b, d, isa, {tb = "tb", BP = SR * f.OW, O = f.O, Op = f.Op, dst = f.dst,
+      plane = f.OH * f.OW, put = f.put})
+    if moved and f.fix then band_pass(b, d, isa, f.O, SR * f.OW, f.OH * f.OW, f.vector, f.fix) end
+  end
 end
 
 -- Floats of stack each function needs (forward, backward).
@@ -300,13 +393,13 @@ local function stack_floats(isa, g)
   local Op, Cp = round_up(g.O, W), round_up(g.C, W)
   local Hp, Wp, framed = input_frame(g)
   local xpad = framed and g.C * Hp * Wp or 0
-  local tb = isa.acc_regs * W
-  local fwd = xpad + g.C * g.K * g.K * Op + Op + tb
+  local fwd = xpad + g.C * g.K * g.K * Op + Op + stage_floats(g.OH, g.OW, Op)
   local wgrad = g.OH * g.OW * Op + g.C * g.K * g.K * Op + Op
   if pixel_lanes(isa, g.O, g.OW, g.S) then
     wgrad = g.O * g.OH * #pixel_positions(isa, g.OW) * W + (g.C * g.K * g.K + 1) * g.O * W
   end
-  local bwd = xpad + wgrad + g.O * (g.H + g.K - 1) * (g.W + g.K - 1) + g.O * g.K * g.K * Cp + tb
+  local bwd = xpad + wgrad + g.O * (g.H + g.K - 1) * (g.W + g.K - 1) + g.O * g.K * g.K * Cp
+    + stage_floats(g.H, g.W, Cp)
   return fwd, bwd
 end
 
@@ -361,19 +454,30 @@ function M.forward(s, mem, ctx)
   array(b, 1, "bp", Op)
   b.put(1, string.format("for (int o = 0; o < %d; o++) bp[o] = %s;", Op,
     has_bias and string.format("o < %d ? b[o] : 0.0f", g.O) or "0.0f"))
-  tile_buffer(b, isa)
+  stage_buffer(b, g.OH, g.OW, Op)
   local Hp, Wp, framed = forward_frame(b, g)
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
-  local function put(o, pix, val)
-    local at = string.format("i * %d + (%s) * %d + %s", out_ld, o, g.OH * g.OW, pix)
+  local band = string.format("i * %d + oy0 * %d", out_ld, g.OW)
+  local function put(o, q, val)
+    local at = string.format("%s + (%s) * %d + %s", band, o, g.OH * g.OW, q)
     if not act then return string.format("y[%s] = %s;", at, val) end
     return string.format("{ const float v = %s; z[%s] = v; a[%s] = %s; }", val, at, at,
       epilogue.forward_scalar(act, "v"))
   end
+  local fix
+  if act then
+    fix = function(at, vec)
+      local k = band .. " + " .. at
+      if vec then return isa.store("a", k, epilogue.forward(act, isa, isa.load("z", k))) end
+      return string.format("a[%s] = %s;", k, epilogue.forward_scalar(act, string.format("z[%s]", k)))
+    end
+  end
   emit_tiles(b, 2, isa, {src = framed and "xp" or string.format("(x + i * %d)", mem.input.ld), Cin = g.C, Hp = Hp, Wp = Wp,
-    K = g.K, S = g.S, OH = g.OH, OW = g.OW, Op = Op, O = g.O, wp = wp, wa = wp ~= "w", tb = "tb", put = put,
-    init = function(blk, v) return isa.load_aligned("bp", (blk.v0 + v) * W) end})
+    K = g.K, S = g.S, OH = g.OH, OW = g.OW, Op = Op, O = g.O, wp = wp, wa = wp ~= "w", tb = "tb",
+    init = function(blk, v) return isa.load_aligned("bp", (blk.v0 + v) * W) end,
+    flush = flush_to(isa, {O = g.O, Op = Op, OH = g.OH, OW = g.OW, dst = y .. " + " .. band, put = put, fix = fix,
+      vector = act and epilogue.forward(act, isa, "v") ~= nil})})
   b.put(1, "}")
   b.put(0, "}")
   return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
@@ -585,6 +689,31 @@ function M.backward(s, mem, ctx)
   return b.text(), convcall.backward(fn, L, mem, ctx, in_act, has_bias)
 end
 
+-- gt[q][o] = g[i][o][q] (q < PIX, o < O; gt's lanes past O stay zero): square blocks
+-- through isa.transpose (the last ones overlapping the ones before) when there is a block
+-- of pixels and of channels, else float by float.
+local function transpose_g(b, isa, O, PIX, Op, g_ld)
+  local T = isa.transpose_n
+  local qs = isa.transpose and block_starts(PIX, T)
+  local os = isa.transpose and block_starts(O, T)
+  if not (qs and os) then
+    b.put(2, string.format("for (int o = 0; o < %d; o++)", O))
+    b.put(3, string.format("for (int q = 0; q < %d; q++) gt[q * %d + o] = g[i * %d + o * %d + q];", PIX, Op, g_ld, PIX))
+    return
+  end
+  local full = (PIX // T) * T
+  local function blocks(d, q0)
+    for _, o0 in ipairs(os) do
+      b.put(d, string.format("%s(gt + %s * %d + %d, %d, g + i * %d + %d + %s, %d);", isa.transpose, q0, Op, o0, Op,
+        g_ld, o0 * PIX, q0, PIX))
+    end
+  end
+  b.put(2, string.format("for (int q0 = 0; q0 < %d; q0 += %d) {", full, T))
+  blocks(3, "q0")
+  b.put(2, "}")
+  if full < PIX then blocks(2, tostring(PIX - T)) end
+end
+
 -- dW and db with the channels in the lanes (emit_wgrad), g transposed per image.
 function wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g_ld, x_ld)
   array(b, 1, "gt", PIX * Op)
@@ -597,8 +726,7 @@ function wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g
   end
   declare_frame(b, g, Hp, Wp, framed)
   b.put(1, "for (int i = 0; i < n; i++) {")
-  b.put(2, string.format("for (int o = 0; o < %d; o++)", g.O))
-  b.put(3, string.format("for (int q = 0; q < %d; q++) gt[q * %d + o] = g[i * %d + o * %d + q];", PIX, Op, g_ld, PIX))
+  transpose_g(b, isa, g.O, PIX, Op, g_ld)
   if has_bias then
     b.put(2, string.format("for (int q = 0; q < %d; q++)", PIX))
     b.put(3, string.format("for (int o = 0; o < %d; o++) dbp[o] += gt[q * %d + o];", Op, Op))
@@ -640,17 +768,29 @@ function dx_part(b, isa, g, ctx, in_act, Op, Cp)
     b.put(1, "}")
     return
   end
-  tile_buffer(b, isa)
+  stage_buffer(b, g.H, g.W, Cp)
   b.put(1, "for (int i = 0; i < n; i++) {")
   frame_copy(b, 2, "gf", "g", g_ld, g.O, g.OH, g.OW, Hg, Wg, g.K - 1 - g.P, g.S)
-  local function put(c, pix, val)
-    local at = string.format("i * %d + (%s) * %d + %s", ctx.dx_ld, c, g.H * g.W, pix)
+  local band = string.format("i * %d + oy0 * %d", ctx.dx_ld, g.W)
+  local mband = in_act and string.format("i * %d + oy0 * %d", in_act.buf.ld, g.W)
+  local function put(c, q, val)
+    local at = string.format("%s + (%s) * %d + %s", band, c, g.H * g.W, q)
     if not in_act then return string.format("dx[%s] = %s;", at, val) end
-    local mat = string.format("i * %d + (%s) * %d + %s", in_act.buf.ld, c, g.H * g.W, pix)
+    local mat = string.format("%s + (%s) * %d + %s", mband, c, g.H * g.W, q)
     return string.format("dx[%s] = %s;", at, epilogue.grad_scalar(in_act, val, scalar.load("m", mat)))
   end
+  local fix
+  if in_act then
+    fix = function(at, vec)
+      local k, mk = band .. " + " .. at, mband .. " + " .. at
+      if vec then return isa.store("dx", k, epilogue.grad(in_act, isa, isa.load("dx", k), isa.load("m", mk))) end
+      return string.format("dx[%s] = %s;", k, epilogue.grad_scalar(in_act, string.format("dx[%s]", k), scalar.load("m", mk)))
+    end
+  end
   emit_tiles(b, 2, isa, {src = "gf", Cin = g.O, Hp = Hg, Wp = Wg, K = g.K, S = 1, OH = g.H, OW = g.W, Op = Cp,
-    O = g.C, wp = "wd", wa = true, tb = "tb", put = put, init = function() return isa.zero() end})
+    O = g.C, wp = "wd", wa = true, tb = "tb", init = function() return isa.zero() end,
+    flush = flush_to(isa, {O = g.C, Op = Cp, OH = g.H, OW = g.W, dst = "dx + " .. band, put = put, fix = fix,
+      vector = in_act and epilogue.grad(in_act, isa, "v", "m") ~= nil})})
   b.put(1, "}")
 end
 
@@ -724,7 +864,12 @@ function M.pool_pairs_backward(b, isa, g, mem, ctx)
   b.put(4, string.format("const float *gr = g + i * %d + (c * %d + oy) * %d;", mem.d.ld, g.OH, g.OW))
   b.put(4, string.format("const float *x0 = x + i * %d + r0, *x1 = x + i * %d + r1;", mem.input.ld, mem.input.ld))
   b.put(4, string.format("float *d0 = dx + i * %d + r0, *d1 = dx + i * %d + r1;", ctx.dx_ld, ctx.dx_ld))
-  if in_act then
+  -- the derivative's mask from x itself (the activation's output, loaded below as a0 b0 a1
+  -- b1) when the activation allows it: m is not read at all
+  local own = in_act and in_act.op.grad.output_sign and in_act.op.grad.output_sign(in_act.opts)
+  if own then
+    b.put(4, "(void)m;")
+  elseif in_act then
     b.put(4, string.format("const float *m0 = m + i * %d + r0, *m1 = m + i * %d + r1;", in_act.buf.ld, in_act.buf.ld))
   end
   b.put(4, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
@@ -742,11 +887,11 @@ function M.pool_pairs_backward(b, isa, g, mem, ctx)
   b.put(d, string.format("const %s g1 = %sandnot_ps(%sor_ps(u2, u3), %sand_ps(u1, gv));", T, P, P, P))
   b.put(d, string.format("const %s g0 = %sandnot_ps(%sor_ps(u1, %sor_ps(u2, u3)), gv);", T, P, P, P))
   local hi = "e + " .. vw
-  local outs = {{"d0", "m0", P .. "unpacklo_ps(g0, g1)", "e"}, {"d0", "m0", P .. "unpackhi_ps(g0, g1)", hi},
-                {"d1", "m1", P .. "unpacklo_ps(g2, g3)", "e"}, {"d1", "m1", P .. "unpackhi_ps(g2, g3)", hi}}
+  local outs = {{"d0", "m0", P .. "unpacklo_ps(g0, g1)", "e", "a0"}, {"d0", "m0", P .. "unpackhi_ps(g0, g1)", hi, "b0"},
+                {"d1", "m1", P .. "unpacklo_ps(g2, g3)", "e", "a1"}, {"d1", "m1", P .. "unpackhi_ps(g2, g3)", hi, "b1"}}
   for _, o in ipairs(outs) do
     if in_act then
-      b.put(d, isa.store(o[1], o[4], epilogue.grad(in_act, isa, o[3], isa.load(o[2], o[4]))))
+      b.put(d, isa.store(o[1], o[4], epilogue.grad(in_act, isa, o[3], own and o[5] or isa.load(o[2], o[4]))))
     else
       b.put(d, string.format("%sstoreu_ps(%s + %s, %s);", P, o[1], o[4], o[3]))
     end

@@ -35,6 +35,9 @@ M.grad = {
   uses = "input",
   derivative = function(_, m) return "[" .. m .. " > 0]" end,
   rule = function(isa, g, m) return isa.select_pos(m, g) end,
+  -- without a shift, [x > 0] = [max(x, 0) > 0] bit for bit (NaN and -0 give +0, not > 0):
+  -- a kernel that has the output at hand may read the derivative's mask from it
+  output_sign = function(o) return o.shift == 0 end,
 }
 
 -- max and shift forward; the mask multiply backward (no dx term of its own).
