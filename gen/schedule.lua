@@ -90,6 +90,12 @@ end
 --                          XTG_G_BYTES, so it stays in L1 across the R-input tiles)
 --                   nc     rows per packed block; a batch larger than nc blocks the
 --                          reduction over the rows (partial sums in dW, XTG_ROWS)
+--                   rows   most inputs per tile (default: the ISA's max_rows, or fewer when
+--                          that folds the tail columns into the tiles, gen/kernels/tiled.lua)
+--                   update the fused optimizer "tiles" (inside each tile, while dW is in
+--                          registers) or "after" (one pass over W once dW is stored);
+--                          default after when unpacked and W and dW fit L2 together
+--                          (avx2; XTG_UPDATE_AFTER)
 --
 -- Defaults per CPU family, when no tune file (`gen --tune FILE`, `chainrule tune`) says
 -- otherwise. The generator knows the ISA only (it never reads /proc/cpuinfo unless asked
@@ -112,6 +118,9 @@ M.PANEL_BYTES = 32 * 1024
 M.WT_BYTES = 32 * 1024
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
+-- ISAs whose unpacked weight gradient applies the optimizer after its tiles by default
+-- when W and dW fit L2 (measured on Zen 3; see tiling's xtg update)
+M.XTG_UPDATE_AFTER = {avx2 = true}
 
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
 -- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
@@ -195,6 +204,15 @@ function M.tiling(isa, product, s, over)
       t.pack = big and s.N % TW == 0 or false
       t.nc = s.batch and M.block(s.batch, M.XTG_ROWS, 1) or 1
       t.jc = t.pack and M.block(s.N, math.max(TW, M.XTG_G_BYTES // (4 * t.nc) // TW * TW), TW) or s.N
+      -- unpacked, W and dW together within L2: the update after the tiles (a second pass
+      -- over both from L2, aligned and contiguous) beat the update inside every tile (rows
+      -- of a few vectors at W's row stride, split across cache lines) by 2.5 us on 784x50
+      -- B=64 (Zen 3); bigger W keeps it in the tiles, so W is read from memory once.
+      -- Measured on avx2 only: the other families keep the tiles' update (XTG_UPDATE_AFTER)
+      local fits = M.XTG_UPDATE_AFTER[isa.name] and 2 * 4 * s.K * s.N <= (M.L2_BYTES[isa.name] or 512 * 1024)
+      local packed = t.pack
+      if over and over.pack ~= nil then packed = over.pack end
+      t.update = (fits and not packed) and "after" or "tiles"
     end
   elseif product == "gwt" then
     local kv = isa.vec_max
@@ -214,7 +232,7 @@ end
 M.TUNE_KEYS = {
   xw = {vecs = "int", order = {"rows", "columns"}, pack = {"no", "yes"}, kc = "int"},
   gwt = {vecs = "int", rows = "int", jc = "int"},
-  xtg = {vecs = "int", pack = {"no", "yes"}, jc = "int", nc = "int"},
+  xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", update = {"tiles", "after"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
 }
 -- The stack a tuned buffer may take (a packed panel, a transposed block of W): 4 x the default.
@@ -252,8 +270,10 @@ function M.check(isa, product, s, t)
     end
   elseif product == "xtg" then
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
-    err = range("jc", 1, s.N) or range("nc", 1, s.batch or 1)
+    err = range("jc", 1, s.N) or range("nc", 1, s.batch or 1) or (t.rows and range("rows", 1, isa.max_rows))
     if err then return err end
+    if t.update ~= "tiles" and t.update ~= "after" then return "update=" .. tostring(t.update) .. ": expected tiles or after" end
+    if t.pack and t.update == "after" then return "update=after needs pack=no" end
     if t.pack then
       local TW = t.vecs * V
       if s.N % TW ~= 0 or t.jc % TW ~= 0 then
@@ -355,6 +375,7 @@ function M.candidates(isa, product, s)
     end
     for _, r in ipairs({isa.max_rows // 2, isa.max_rows - 1}) do if r >= 1 then add(with({rows = r})) end end
   else
+    for _, u in ipairs({"tiles", "after"}) do add(with({pack = false, update = u})) end
     for _, v in ipairs(vs) do
       add(with({vecs = v, pack = false}))
       local TW = v * isa.width

@@ -826,10 +826,24 @@ function M.matmul_xtg(a, isa)
   if tp.pack then return xtg_packed(b, a, isa, tp) end
   local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
-  local R = tile_rows(isa, #blks[1], nil)
+  local R = tile_rows(isa, #blks[1], nil, tp.rows)
+  -- fewer inputs per tile when that folds the tail (R x tail = one vector: avx2's 4 x 2
+  -- columns against 6-input tiles) and the tiles keep IN_FLIGHT accumulators; the folded
+  -- tail saves the tail pass, which streams x from L2 once more for a few columns (784x50
+  -- B=64 on Zen 3: the weight gradient 60 -> 59 us, with update=after 58 -> 56.5 us)
+  local t = plan.tail
+  if not tp.rows and t > 0 and isa.load_rep and V % t == 0 and V // t < R and a.K % (V // t) == 0
+     and (V // t) * #blks[1] >= schedule.IN_FLIGHT then
+    R = V // t
+  end
+  -- update=after: the optimizer runs over the whole of W once the tiles have stored dW
+  -- (vopt_tensor, aligned and contiguous) instead of inside each tile (schedule.lua)
+  local after = a.opt and tp.update == "after"
+  local ta = after and setmetatable({opt = false}, {__index = a}) or a
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
-    .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "") .. " */")
-  local extra = folded_tail(b, a, isa, plan, R)
+    .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "")
+    .. (after and "; the optimizer's update after the tiles" or "") .. " */")
+  local extra = folded_tail(b, ta, isa, plan, R)
   local groups = column_groups(blks, V)
   if extra and groups[1].count > 1 then
     -- the folded tail rides in the first block only: that block on its own
@@ -851,7 +865,7 @@ function M.matmul_xtg(a, isa)
           b2.put(d3, vstore(isa, "dr", r * a.N + vec.off, c, vec.lanes))
         end,
         -- the optimizer's update of the whole tile (gen/optim/vector.lua) under one test of wu
-        post = a.opt and function(b2, d3, rows2, vecs2)
+        post = ta.opt and function(b2, d3, rows2, vecs2)
           local vs = {}
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
@@ -870,7 +884,11 @@ function M.matmul_xtg(a, isa)
     end)
   end
   k_blocks(b, 1, a.K, R, true, ktile)
-  if plan.tail > 0 and not extra then tail_pass(b, a, isa, plan) end
+  if plan.tail > 0 and not extra then tail_pass(b, ta, isa, plan) end
+  if after then
+    b.put(1, "if (" .. a.opt.w .. " != NULL) vopt_tensor(" .. a.opt.w .. ", "
+      .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")
+  end
   bias_sums(b, a, isa)
   return b.text()
 end
