@@ -68,7 +68,9 @@ end
 --                          M.xw_cost says fewer rows per tile cover the batch better
 --                   order  "rows": row tiles outer, all of W streamed per row tile (small
 --                          layers: x stays in L1); "columns": column blocks outer, each
---                          K x block panel of W reused by every row tile
+--                          K x block panel of W reused by every row tile; "depth": k-blocks
+--                          outer, every column block of a kc-row slab of W in turn (big W
+--                          read by few row tiles: W read once, rows in order; unpacked)
 --                   pack   copy each panel into an aligned contiguous stack buffer first;
 --                          default on when W is larger than a quarter of the ISA's usual L2
 --                          (L2_BYTES) and at least 4 row tiles read each panel (else column
@@ -171,6 +173,12 @@ local function xw_vecs(isa, s)
   return best
 end
 
+-- xw's k-block for order=depth: a slab of W at most PANEL_BYTES but 16 rows at least (the
+-- partial sums in y are reloaded once per slab)
+function M.depth_kc(s)
+  return M.block(s.K, math.max(16, M.PANEL_BYTES // (4 * s.N)), 1)
+end
+
 function M.tiling(isa, product, s, over)
   local t
   if product == "xw" or product == "xtg" then
@@ -183,14 +191,20 @@ function M.tiling(isa, product, s, over)
       local share = M.PACK_SHARE[isa.name] or 4
       local big = share * bytes > (M.L2_BYTES[isa.name] or 512 * 1024)
       -- a packed panel pays for its copy only when enough row tiles read it (B = 8: two
-      -- tiles; unpacked column blocks measured 1.3x on 784x256): big W then still goes
-      -- column blocks outer, unpacked
+      -- tiles; unpacked column blocks measured 1.3x on 784x256): big W then goes unpacked
       local tiles = s.batch and (s.batch + isa.max_rows - 1) // math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs))
       local reused = not tiles or tiles >= 4
       t.pack = s.batch ~= 1 and s.K >= 64 and ((big and reused) or (4 * s.N) % 4096 == 0)
-      t.order = (t.pack or (big and s.batch ~= 1)) and "columns" or "rows"
+      -- big W unpacked (few row tiles): k-blocks outer ("depth"), so W is read once and in
+      -- order, a slab of kc whole rows at a time (784x256 B=8 on Zen 3: the forward 51 ->
+      -- 45 us against column blocks outer, which walk W at its row stride)
+      t.order = t.pack and "columns" or (big and s.batch ~= 1) and "depth" or "rows"
       t.kc = s.K
-      if t.pack then t.kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * t.vecs * isa.width)), 1) end
+      if t.pack then
+        t.kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * t.vecs * isa.width)), 1)
+      elseif t.order == "depth" then
+        t.kc = M.depth_kc(s)
+      end
     else
       -- pack g where xw packs W (a batch that fills tiles); the tiles as wide as a tune
       -- file's vecs if it gives one, else the widest up to the default that divides N
@@ -230,7 +244,7 @@ end
 -- writes them): each key's kind ("int" with bounds from check_value, or the words it
 -- takes). "stream" is the batch-1 forward (gen/kernels/stream.lua's plan).
 M.TUNE_KEYS = {
-  xw = {vecs = "int", order = {"rows", "columns"}, pack = {"no", "yes"}, kc = "int"},
+  xw = {vecs = "int", order = {"rows", "columns", "depth"}, pack = {"no", "yes"}, kc = "int"},
   gwt = {vecs = "int", rows = "int", jc = "int"},
   xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", update = {"tiles", "after"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
@@ -259,7 +273,7 @@ function M.check(isa, product, s, t)
   local err = range("vecs", 1, isa.acc_regs)
   if err then return err end
   if product == "xw" then
-    if t.order ~= "rows" and t.order ~= "columns" then return "order=" .. tostring(t.order) .. ": expected rows or columns" end
+    if t.order ~= "rows" and t.order ~= "columns" and t.order ~= "depth" then return "order=" .. tostring(t.order) .. ": expected rows, columns or depth" end
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
     if t.pack and t.order ~= "columns" then return "pack=yes needs order=columns" end
     err = range("kc", 1, s.K)
@@ -362,6 +376,7 @@ function M.candidates(isa, product, s)
     for _, v in ipairs(vs) do
       add(with({vecs = v, order = "rows", pack = false, kc = s.K}))
       add(with({vecs = v, order = "columns", pack = false, kc = s.K}))
+      add(with({vecs = v, order = "depth", pack = false, kc = M.depth_kc(s)}))
       local kc = M.block(s.K, math.max(1, M.PANEL_BYTES // (4 * v * isa.width)), 1)
       add(with({vecs = v, order = "columns", pack = true, kc = kc}))
     end

@@ -273,11 +273,12 @@ function M.matmul_xw(a, isa)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], a.batch)
   local groups = column_groups(blks, V)
-  local cols = tp.order == "columns" or tp.pack
+  local depth = tp.order == "depth"
+  local cols = tp.order == "columns" or tp.pack or depth
   local kc = cols and math.min(tp.kc or a.K, a.K) or a.K
   local kblocked = kc < a.K
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
-    .. (cols and "; column blocks outer" or "; row tiles outer")
+    .. (cols and (depth and kblocked and "; k-blocks outer" or "; column blocks outer") or "; row tiles outer")
     .. (tp.pack and ", each panel of W packed" or "")
     .. (kblocked and ", " .. kc .. " inputs at a time" or "")
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as dot products over k" or "") .. " */")
@@ -345,6 +346,32 @@ function M.matmul_xw(a, isa)
     end)
     return b.text()
   end
+  -- the activation of a column block after its last k-block, from y while it is in L1
+  local function act_pass(d, g)
+    b.put(d, "for (int i = 0; i < n; i++) {")
+    for _, vec in ipairs(g.vecs) do
+      if epilogue.forward(a.act, isa, "s") then
+        b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
+        store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
+        b.put(d + 1, "}")
+      else
+        store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
+      end
+    end
+    b.put(d, "}")
+  end
+  if depth and kblocked then
+    -- k-blocks outer: every column block of a kc-row slab of W in turn, so W is read once
+    -- and in order (its rows contiguous), the partial sums carried in y
+    k_blocks(b, 1, a.K, kc, true, function(d, count)
+      group_loops(b, d, groups, function(d2, g)
+        row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
+      end)
+    end, "kb")
+    if a.act then group_loops(b, 1, groups, act_pass) end
+    if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
+    return b.text()
+  end
   group_loops(b, 1, groups, function(d, g)
     local function kblock(d2, count)
       if tp.pack then
@@ -360,20 +387,7 @@ function M.matmul_xw(a, isa)
     end
     if kblocked then
       k_blocks(b, d, a.K, kc, true, kblock, "kb")
-      if a.act then
-        -- the activation of the finished block, from y while it is in L1
-        b.put(d, "for (int i = 0; i < n; i++) {")
-        for _, vec in ipairs(g.vecs) do
-          if epilogue.forward(a.act, isa, "s") then
-            b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
-            store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
-            b.put(d + 1, "}")
-          else
-            store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
-          end
-        end
-        b.put(d, "}")
-      end
+      if a.act then act_pass(d, g) end
     else
       kblock(d, a.K)
     end
