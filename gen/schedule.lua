@@ -68,7 +68,9 @@ end
 --                          M.xw_cost says fewer rows per tile cover the batch better
 --                   order  "rows": row tiles outer, all of W streamed per row tile (small
 --                          layers: x stays in L1); "columns": column blocks outer, each
---                          K x block panel of W reused by every row tile
+--                          K x block panel of W reused by every row tile; "depth": k-blocks
+--                          outer, every column block of a kc-row slab of W in turn (big W
+--                          read by few row tiles: W read once, rows in order; unpacked)
 --                   pack   copy each panel into an aligned contiguous stack buffer first;
 --                          default on when W is larger than a quarter of the ISA's usual L2
 --                          (L2_BYTES) and at least 4 row tiles read each panel (else column
@@ -102,6 +104,12 @@ end
 --                          row-major for all the block's columns first
 --                   nc     rows per packed block; a batch larger than nc blocks the
 --                          reduction over the rows (partial sums in dW, XTG_ROWS)
+--                   rows   most inputs per tile (default: the ISA's max_rows, or fewer when
+--                          that folds the tail columns into the tiles, gen/kernels/tiled.lua)
+--                   update the fused optimizer "tiles" (inside each tile, while dW is in
+--                          registers) or "after" (one pass over W once dW is stored);
+--                          default after when unpacked and W and dW fit L2 together
+--                          (avx2; XTG_UPDATE_AFTER)
 --
 -- Defaults per CPU family, when no tune file (`gen --tune FILE`, `chainrule tune`) says
 -- otherwise. The generator knows the ISA only (it never reads /proc/cpuinfo unless asked
@@ -140,6 +148,10 @@ M.XTG_G_BYTES_X = 64 * 1024
 function M.huge(isa, s)
   return 4 * s.K * s.N > M.HUGE_L2 * (M.L2_BYTES[isa.name] or 512 * 1024)
 end
+
+-- ISAs whose unpacked weight gradient applies the optimizer after its tiles by default
+-- when W and dW fit L2 (measured on Zen 3; see tiling's xtg update)
+M.XTG_UPDATE_AFTER = {avx2 = true}
 
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
 -- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
@@ -203,6 +215,12 @@ function M.xw_mc(isa, s, vecs, kc)
   return math.min(most, ((s.batch + nb - 1) // nb + R - 1) // R * R)
 end
 
+-- xw's k-block for order=depth: a slab of W at most PANEL_BYTES but 16 rows at least (the
+-- partial sums in y are reloaded once per slab)
+function M.depth_kc(s)
+  return M.block(s.K, math.max(16, M.PANEL_BYTES // (4 * s.N)), 1)
+end
+
 function M.tiling(isa, product, s, over)
   local t
   if product == "xw" or product == "xtg" then
@@ -215,18 +233,22 @@ function M.tiling(isa, product, s, over)
       local share = M.PACK_SHARE[isa.name] or 4
       local big = share * bytes > (M.L2_BYTES[isa.name] or 512 * 1024)
       -- a packed panel pays for its copy only when enough row tiles read it (B = 8: two
-      -- tiles; unpacked column blocks measured 1.3x on 784x256): big W then still goes
-      -- column blocks outer, unpacked
+      -- tiles; unpacked column blocks measured 1.3x on 784x256): big W then goes unpacked
       local tiles = s.batch and (s.batch + isa.max_rows - 1) // math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs))
       local reused = not tiles or tiles >= 4
       t.pack = s.batch ~= 1 and s.K >= 64 and ((big and reused) or (4 * s.N) % 4096 == 0)
-      t.order = (t.pack or (big and s.batch ~= 1)) and "columns" or "rows"
+      -- big W unpacked (few row tiles): k-blocks outer ("depth"), so W is read once and in
+      -- order, a slab of kc whole rows at a time (784x256 B=8 on Zen 3: the forward 51 ->
+      -- 45 us against column blocks outer, which walk W at its row stride)
+      t.order = t.pack and "columns" or (big and s.batch ~= 1) and "depth" or "rows"
       t.kc = s.K
       t.mc = 0
       if t.pack then
         local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
         t.mc = M.huge(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
+      elseif t.order == "depth" then
+        t.kc = M.depth_kc(s)
       end
     else
       -- pack g where xw packs W (a batch that fills tiles); the tiles as wide as a tune
@@ -243,6 +265,15 @@ function M.tiling(isa, product, s, over)
       t.xq = t.pack and M.huge(isa, s)
       local gbytes = t.xq and M.XTG_G_BYTES_X or M.XTG_G_BYTES
       t.jc = t.pack and M.block(s.N, math.max(TW, gbytes // (4 * t.nc) // TW * TW), TW) or s.N
+      -- unpacked, W and dW together within L2: the update after the tiles (a second pass
+      -- over both from L2, aligned and contiguous) beat the update inside every tile (rows
+      -- of a few vectors at W's row stride, split across cache lines) by 2.5 us on 784x50
+      -- B=64 (Zen 3); bigger W keeps it in the tiles, so W is read from memory once.
+      -- Measured on avx2 only: the other families keep the tiles' update (XTG_UPDATE_AFTER)
+      local fits = M.XTG_UPDATE_AFTER[isa.name] and 2 * 4 * s.K * s.N <= (M.L2_BYTES[isa.name] or 512 * 1024)
+      local packed = t.pack
+      if over and over.pack ~= nil then packed = over.pack end
+      t.update = (fits and not packed) and "after" or "tiles"
     end
   elseif product == "gwt" then
     local kv = isa.vec_max
@@ -267,9 +298,9 @@ end
 -- 0 allowed, or the words it
 -- takes). "stream" is the batch-1 forward (gen/kernels/stream.lua's plan).
 M.TUNE_KEYS = {
-  xw = {vecs = "int", order = {"rows", "columns"}, pack = {"no", "yes"}, kc = "int", mc = "int0"},
+  xw = {vecs = "int", order = {"rows", "columns", "depth"}, pack = {"no", "yes"}, kc = "int", mc = "int0"},
   gwt = {vecs = "int", rows = "int", jc = "int"},
-  xtg = {vecs = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}},
+  xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}, update = {"tiles", "after"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
 }
 -- The stack a tuned buffer may take (a packed panel, a transposed block of W): 4 x the default.
@@ -296,7 +327,7 @@ function M.check(isa, product, s, t)
   local err = range("vecs", 1, isa.acc_regs)
   if err then return err end
   if product == "xw" then
-    if t.order ~= "rows" and t.order ~= "columns" then return "order=" .. tostring(t.order) .. ": expected rows or columns" end
+    if t.order ~= "rows" and t.order ~= "columns" and t.order ~= "depth" then return "order=" .. tostring(t.order) .. ": expected rows, columns or depth" end
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
     if t.pack and t.order ~= "columns" then return "pack=yes needs order=columns" end
     err = range("kc", 1, s.K) or range("mc", 0, s.batch or 0)
@@ -314,8 +345,10 @@ function M.check(isa, product, s, t)
   elseif product == "xtg" then
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
     if t.xq and not t.pack then return "xq=yes needs pack=yes" end
-    err = range("jc", 1, s.N) or range("nc", 1, s.batch or 1)
+    err = range("jc", 1, s.N) or range("nc", 1, s.batch or 1) or (t.rows and range("rows", 1, isa.max_rows))
     if err then return err end
+    if t.update ~= "tiles" and t.update ~= "after" then return "update=" .. tostring(t.update) .. ": expected tiles or after" end
+    if t.pack and t.update == "after" then return "update=after needs pack=no" end
     if t.pack then
       local TW = t.vecs * V
       if s.N % TW ~= 0 or t.jc % TW ~= 0 then
@@ -409,6 +442,7 @@ function M.candidates(isa, product, s)
         add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = 0}))
         add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = M.xw_mc(isa, s, v, kc)}))
       end
+      add(with({vecs = v, order = "depth", pack = false, kc = M.depth_kc(s), mc = 0}))
     end
   elseif product == "gwt" then
     local T = isa.transpose_n or 1
@@ -420,6 +454,7 @@ function M.candidates(isa, product, s)
     end
     for _, r in ipairs({isa.max_rows // 2, isa.max_rows - 1}) do if r >= 1 then add(with({rows = r})) end end
   else
+    for _, u in ipairs({"tiles", "after"}) do add(with({pack = false, update = u})) end
     for _, v in ipairs(vs) do
       add(with({vecs = v, pack = false}))
       local TW = v * isa.width

@@ -56,6 +56,12 @@ return {
   end,
   -- softmax: e^v (simd_exp256 below) and "v > m ? v : m" lane by lane (the scalar max)
   exp = function(v) return "simd_exp256(" .. v .. ")" end,
+  -- 4 floats at p repeated across the vector (one vbroadcastf128 load): the folded
+  -- weight-gradient tail of 4-input tiles (gen/kernels/tiled.lua, folded_tail)
+  load_rep = function(p, lanes)
+    if lanes == 4 then return "_mm256_broadcast_ps((const __m128 *)(" .. p .. "))" end
+    return nil
+  end,
   max_gt = function(v, m)
     return "_mm256_blendv_ps(" .. m .. ", " .. v .. ", _mm256_cmp_ps(" .. v .. ", " .. m .. ", _CMP_GT_OQ))"
   end,

@@ -333,7 +333,8 @@ function M.matmul_xw(a, isa)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], a.batch)
   local groups = column_groups(blks, V)
-  local cols = tp.order == "columns" or tp.pack
+  local depth = tp.order == "depth"
+  local cols = tp.order == "columns" or tp.pack or depth
   local kc = cols and math.min(tp.kc or a.K, a.K) or a.K
   local kblocked = kc < a.K
   -- x packed too (tiling mc): loops kc block, mc block of rows, column block
@@ -341,7 +342,7 @@ function M.matmul_xw(a, isa)
   local packx = MC > 0
   local mblocked = packx and MC < a.batch
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
-    .. (cols and "; column blocks outer" or "; row tiles outer")
+    .. (cols and (depth and kblocked and "; k-blocks outer" or "; column blocks outer") or "; row tiles outer")
     .. (tp.pack and ", each panel of W packed" or "")
     .. (packx and ", x packed " .. MC .. " rows at a time" or "")
     .. (kblocked and ", " .. kc .. " inputs at a time" or "")
@@ -422,29 +423,37 @@ function M.matmul_xw(a, isa)
     end)
     return b.text()
   end
+  -- the activation of a column block after its last k-block, from y while it is in L1
+  local function act_pass(d, g)
+    b.put(d, "for (int i = 0; i < n; i++) {")
+    for _, vec in ipairs(g.vecs) do
+      if epilogue.forward(a.act, isa, "s") then
+        b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
+        store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
+        b.put(d + 1, "}")
+      else
+        store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
+      end
+    end
+    b.put(d, "}")
+  end
   if packx then
     xw_packed_x(b, a, isa, R, MC, kc, groups, tile)
-    if kblocked and a.act then
-      -- the activation of all of y after the last k block, a row at a time (storing it in
-      -- the last block's tiles instead would need a branch in every tile: more code)
-      local full = a.N // V * V
-      b.put(1, "for (int i = 0; i < n; i++) {")
-      local function act_at(d, off, lanes)
-        if epilogue.forward(a.act, isa, "s") then
-          b.put(d, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. off, lanes) .. ";")
-          store_act(b, d + 1, 0, off, "s", lanes)
-          b.put(d, "}")
-        else
-          store_act(b, d, 0, off, nil, lanes)   -- lane by lane from y
-        end
-      end
-      if full > 0 then
-        b.put(2, "for (int j0 = 0; j0 < " .. full .. "; j0 += " .. V .. ")")
-        act_at(3, "j0", V)
-      end
-      if a.N > full then act_at(2, full, a.N - full) end
-      b.put(1, "}")
-    end
+    -- the activation of all of y after the last k block (storing it in the last block's
+    -- tiles instead would need a branch in every tile: more code)
+    if kblocked and a.act then group_loops(b, 1, groups, act_pass) end
+    if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
+    return b.text()
+  end
+  if depth and kblocked then
+    -- k-blocks outer: every column block of a kc-row slab of W in turn, so W is read once
+    -- and in order (its rows contiguous), the partial sums carried in y
+    k_blocks(b, 1, a.K, kc, true, function(d, count)
+      group_loops(b, d, groups, function(d2, g)
+        row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
+      end)
+    end, "kb")
+    if a.act then group_loops(b, 1, groups, act_pass) end
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
@@ -455,20 +464,7 @@ function M.matmul_xw(a, isa)
     end
     if kblocked then
       k_blocks(b, d, a.K, kc, true, kblock, "kb")
-      if a.act then
-        -- the activation of the finished block, from y while it is in L1
-        b.put(d, "for (int i = 0; i < n; i++) {")
-        for _, vec in ipairs(g.vecs) do
-          if epilogue.forward(a.act, isa, "s") then
-            b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
-            store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
-            b.put(d + 1, "}")
-          else
-            store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
-          end
-        end
-        b.put(d, "}")
-      end
+      if a.act then act_pass(d, g) end
     else
       kblock(d, a.K)
     end
@@ -937,10 +933,24 @@ function M.matmul_xtg(a, isa)
   if tp.pack then return xtg_packed(b, a, isa, tp) end
   local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
-  local R = tile_rows(isa, #blks[1], nil)
+  local R = tile_rows(isa, #blks[1], nil, tp.rows)
+  -- fewer inputs per tile when that folds the tail (R x tail = one vector: avx2's 4 x 2
+  -- columns against 6-input tiles) and the tiles keep IN_FLIGHT accumulators; the folded
+  -- tail saves the tail pass, which streams x from L2 once more for a few columns (784x50
+  -- B=64 on Zen 3: the weight gradient 60 -> 59 us, with update=after 58 -> 56.5 us)
+  local t = plan.tail
+  if not tp.rows and t > 0 and isa.load_rep and V % t == 0 and V // t < R and a.K % (V // t) == 0
+     and (V // t) * #blks[1] >= schedule.IN_FLIGHT then
+    R = V // t
+  end
+  -- update=after: the optimizer runs over the whole of W once the tiles have stored dW
+  -- (vopt_tensor, aligned and contiguous) instead of inside each tile (schedule.lua)
+  local after = a.opt and tp.update == "after"
+  local ta = after and setmetatable({opt = false}, {__index = a}) or a
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
-    .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "") .. " */")
-  local extra = folded_tail(b, a, isa, plan, R)
+    .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "")
+    .. (after and "; the optimizer's update after the tiles" or "") .. " */")
+  local extra = folded_tail(b, ta, isa, plan, R)
   local groups = column_groups(blks, V)
   if extra and groups[1].count > 1 then
     -- the folded tail rides in the first block only: that block on its own
@@ -962,7 +972,7 @@ function M.matmul_xtg(a, isa)
           b2.put(d3, vstore(isa, "dr", r * a.N + vec.off, c, vec.lanes))
         end,
         -- the optimizer's update of the whole tile (gen/optim/vector.lua) under one test of wu
-        post = a.opt and function(b2, d3, rows2, vecs2)
+        post = ta.opt and function(b2, d3, rows2, vecs2)
           local vs = {}
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
@@ -981,7 +991,11 @@ function M.matmul_xtg(a, isa)
     end)
   end
   k_blocks(b, 1, a.K, R, true, ktile)
-  if plan.tail > 0 and not extra then tail_pass(b, a, isa, plan) end
+  if plan.tail > 0 and not extra then tail_pass(b, ta, isa, plan) end
+  if after then
+    b.put(1, "if (" .. a.opt.w .. " != NULL) vopt_tensor(" .. a.opt.w .. ", "
+      .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")
+  end
   bias_sums(b, a, isa)
   return b.text()
 end

@@ -163,10 +163,11 @@ check(schedule.tiling(avx2, "xw", {K = 784, N = 1024, batch = 64}, {pack = false
       "tiling: an override replaces the default")
 -- small batches: the tile width that covers the batch (B = 8 on avx2: two 4-row x 3-vector
 -- tiles, not 6 + 2 rows of 2 vectors), and no packed panel for fewer than 4 row tiles (big W
--- still column blocks outer); B = 64 keeps vec_max and packs
+-- then k-blocks outer, slabs of whole rows within PANEL_BYTES); B = 64 keeps vec_max and packs
 local b8 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 8})
-check(b8.vecs == 3 and not b8.pack and b8.order == "columns", "tiling xw 784x256 B=8: vecs %d pack %s order %s",
-      b8.vecs, tostring(b8.pack), b8.order)
+check(b8.vecs == 3 and not b8.pack and b8.order == "depth" and b8.kc == 28, "tiling xw 784x256 B=8: vecs %d pack %s order %s kc %d",
+      b8.vecs, tostring(b8.pack), b8.order, b8.kc)
+check(schedule.tiling(avx2, "xw", {K = 784, N = 4000, batch = 4}).kc == 16, "tiling xw 784x4000 B=4: depth slabs of 16 rows")
 local b64 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 64})
 check(b64.vecs == avx2.vec_max and b64.pack, "tiling xw 784x256 B=64: vec_max, packed")
 check(schedule.xw_cost(avx2, 256, 8, 3) < 0.9 * schedule.xw_cost(avx2, 256, 8, 2), "xw_cost: B=8 favours 4x3 tiles")
