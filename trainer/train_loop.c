@@ -264,7 +264,8 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     r->steps++;
     long idx = -1;
     float val = 0;
-    int bad = tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
+    /* the sharded step tested its slices already: scan only to name the culprit */
+    int bad = r->sharded && !r->sh.nonfinite ? -1 : tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
     if (!isfinite(loss) || bad >= 0) {
       cr_progress_end(&pr);
       /* every rank holds the same gradients and stops here; rank 0 says why */
