@@ -170,6 +170,7 @@ typedef struct {
   float *loss, *weight;/* per shard: its mean loss, its weight n_s / n */
   int *rows, *row0;    /* per shard: its rows of the current batch */
   const float *x;      /* the current batch */
+  const cr_batcher *batcher; /* non-NULL: x is its deferred buffer, each shard gathers its rows */
   tr_pool *pool;
   const cr_dist *dist; /* --distributed: the other ranks; else NULL */
   int rank, ranks;

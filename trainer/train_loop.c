@@ -194,6 +194,9 @@ static int prepare(run *r, const datapaths *dp) {
   tr_apply_norm(&r->m, &r->va);
   if (cr_batcher_init(&r->b, &r->tr, r->batch, !o->no_shuffle, 0, r->seed, &e) != 0)
     return tr_fail(o, 2, "%s", e.msg);
+  /* each shard's task gathers its own rows of a shuffled batch (on the threads; a rank only
+     those of its shards) */
+  if (r->sharded) r->b.defer_x = 1, r->sh.batcher = &r->b;
   if ((rc = prepare_schedule(r))) return rc;
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
   if (!r->rows) return 2;

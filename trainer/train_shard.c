@@ -89,7 +89,8 @@ void tr_shards_seed(tr_shards *sh, uint64_t seed, uint64_t epoch) {
     net->seed(sh->work[j], seed, CR_STREAM_DROPOUT + ((uint64_t)(sh->s0 + j) << 24) + epoch);
 }
 
-/* Task j: the training forward and backward of this rank's shard j. */
+/* Task j: the training forward and backward of this rank's shard j (its rows gathered
+ * first when the batcher defers that). */
 static void shard_task(void *ctx, int j) {
   tr_shards *sh = ctx;
   const int s = sh->s0 + j;
@@ -99,6 +100,7 @@ static void shard_task(void *ctx, int j) {
   const float *x = sh->x + (size_t)sh->row0[s] * (size_t)net->in;
   const void *t = (const char *)m->targets + (size_t)sh->row0[s] * 4;  /* int32 or float */
   float *out = m->out + (size_t)sh->row0[s] * (size_t)net->out;
+  if (sh->batcher) cr_batcher_gather(sh->batcher, sh->row0[s], sh->row0[s] + sh->rows[s]);
   net->forward_train(out, sh->work[j], m->params, x, sh->rows[s]);
   sh->loss[s] = net->backward(sh->grads[j], NULL, sh->work[j], m->params, x, t, sh->rows[s]);
 }
