@@ -11,10 +11,10 @@
  * its gradients and its rows of the output; the tree runs per slice of the gradient buffer,
  * each element summed in the same order. So the bits depend on S, never on T.
  *
- * The optimizer runs per slice too (NAME_step_range, then one NAME_step_done: NAME_step's
- * bits), in the same task as the slice's sum while it is in cache — in one process; with
- * ranks, after the sum over the ranks. The task also tests its slice for NaN/Inf, so the
- * trainer scans the gradients only when one was found.
+ * The optimizer runs per slice too (NAME_step_range, then one s->t++ by net->step_done:
+ * NAME_step's bits), in the same task as the slice's sum while it is in cache — in one
+ * process; with ranks, after the sum over the ranks. The task also tests its slice for
+ * NaN/Inf, so the trainer scans the gradients only when one was found.
  *
  * The rows of a batch of n are split as evenly as possible, in order, larger shards first:
  * the first n mod S shards get floor(n/S) + 1 rows, the others floor(n/S). When S divides n (every full batch: the trainer
