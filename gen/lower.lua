@@ -238,6 +238,7 @@ function M.stack_bounds(g, sched, isa, ctx)
     if ctx.modes then b[#b + 1] = {"forward_train", A + work} end
     b[#b + 1] = {"backward", A + bwd}
     b[#b + 1] = {"step", step}
+    b[#b + 1] = {"step_range", step}
     b[#b + 1] = {"train_step", A + math.max(work, A + bwd, step)}
     b[#b + 1] = {"loss", A + leaf(names.LOSS[g.loss] .. "_loss")}
   end
@@ -254,6 +255,7 @@ function M.entry_points(g)
                            {"const T *", "t"}, {"int", "n"}}},
     {"void", "opt_init", {{"O *", "s"}}},
     {"void", "step", {{"P *", "p"}, {"O *", "s"}, {"const G *", "g"}}},
+    {"void", "step_range", {{"P *", "p"}, {"O *", "s"}, {"const G *", "g"}, {"size_t", "lo"}, {"size_t", "hi"}}},
     {"float", "train_step", {{"P *", "p"}, {"O *", "s"}, {"G *", "g"}, {"W *", "w"}, {"const float *", "x"},
                              {"const T *", "t"}, {"int", "n"}}},
     {"float", "loss", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}},
@@ -335,9 +337,11 @@ function M.training(g, sched, plan, base, ctx)
     -- SIMD: one vector update for NAME_step and the fused tiles (gen/optim/vector.lua)
     local vopt = require "optim.vector"
     ctx.opt_step = vopt.step(trained, o.kind)
+    ctx.opt_step_range = vopt.step_range(trained, o.kind)
     table.insert(ctx.functions, 1, vopt.helpers(base.isa, g.name, o.kind))
   else
     ctx.opt_step = optim.step(trained, o.kind)
+    ctx.opt_step_range = optim.step_range(trained, o.kind)
   end
   if optim.helpers then table.insert(ctx.functions, 1, optim.helpers()) end
   ctx.opt_fields = {

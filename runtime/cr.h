@@ -392,6 +392,8 @@ typedef struct cr_batcher {
   size_t   *order;     /* [n] when shuffle, else NULL */
   float    *xbuf;      /* [batch][dim] when shuffle, else NULL */
   uint8_t  *ybuf;      /* [batch] when shuffle, else NULL */
+  int       defer_x;   /* set by the caller: cr_batcher_next leaves xbuf to cr_batcher_gather */
+  size_t    cur;       /* position in order[] of the current batch's first row */
 } cr_batcher;
 
 int  cr_batcher_init(cr_batcher *b, const cr_dataset *d, int batch, int shuffle, int drop_last,
@@ -399,6 +401,11 @@ int  cr_batcher_init(cr_batcher *b, const cr_dataset *d, int batch, int shuffle,
 /* 1: *x ([*n][dim]), *y ([*n]) and *n hold the next batch, valid until the next call.
  * 0: the epoch is over (*n = 0); the next call starts the next epoch (reshuffled). */
 int  cr_batcher_next(cr_batcher *b, const float **x, const uint8_t **y, int *n);
+/* With b->defer_x set (after init) and shuffle, cr_batcher_next copies only the labels and
+ * returns *x = xbuf unfilled: cr_batcher_gather(b, r0, r1) then copies rows r0..r1-1 of the
+ * batch into it, so threads can each gather their own rows (disjoint ranges at once).
+ * Without shuffle *x points into the data set and gather does nothing. */
+void cr_batcher_gather(const cr_batcher *b, int r0, int r1);
 /* Makes the next cr_batcher_next call start epoch `epoch` from its beginning. */
 void cr_batcher_set_epoch(cr_batcher *b, uint64_t epoch);
 /* Batches per epoch with the batcher's batch size and drop_last. */

@@ -66,17 +66,24 @@ int cr_batcher_next(cr_batcher *b, const float **x, const uint8_t **y, int *n) {
     *x = d->x + b->pos * d->dim;
     *y = d->y + b->pos;
   } else {
-    for (size_t i = 0; i < take; i++) {
-      size_t s = b->order[b->pos + i];
-      memcpy(b->xbuf + i * d->dim, d->x + s * d->dim, d->dim * sizeof(float));
-      b->ybuf[i] = d->y[s];
-    }
+    for (size_t i = 0; i < take; i++) b->ybuf[i] = d->y[b->order[b->pos + i]];
+    b->cur = b->pos;
+    if (!b->defer_x) cr_batcher_gather(b, 0, (int)take);
     *x = b->xbuf;
     *y = b->ybuf;
   }
   b->pos += take;
   *n = (int)take;
   return 1;
+}
+
+void cr_batcher_gather(const cr_batcher *b, int r0, int r1) {
+  if (!b->shuffle) return;
+  const cr_dataset *d = b->d;
+  for (int i = r0; i < r1; i++) {
+    size_t s = b->order[b->cur + (size_t)i];
+    memcpy(b->xbuf + (size_t)i * d->dim, d->x + s * d->dim, d->dim * sizeof(float));
+  }
 }
 
 void cr_batcher_set_epoch(cr_batcher *b, uint64_t epoch) {

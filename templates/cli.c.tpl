@@ -48,6 +48,10 @@ static float w_backward(void *grads, float *dx, void *work, const void *params, 
 static void w_step(void *params, void *opt, const void *grads) {
   NET(step)((net_params *)params, (net_opt *)opt, (const net_grads *)grads);
 }
+static void w_step_range(void *params, void *opt, const void *grads, size_t lo, size_t hi) {
+  NET(step_range)((net_params *)params, (net_opt *)opt, (const net_grads *)grads, lo, hi);
+}
+static void w_step_done(void *opt) { ((net_opt *)opt)->t++; }
 static void w_opt_init(void *opt) { NET(opt_init)((net_opt *)opt); }
 static float *w_opt_lr(void *opt) { return &((net_opt *)opt)->lr; }
 /* what a onecycle schedule cycles: SGD's momentum, Adam's beta1 (as torch's OneCycleLR) */
@@ -133,6 +137,8 @@ int main(int argc, char **argv) {
       .forward_train = w_forward_train,
       .backward = w_backward,
       .step = w_step,
+      .step_range = w_step_range,
+      .step_done = w_step_done,
   };
 #ifdef CR_TRAIN_MPI
   /* the MPI build (mpicc -DCR_TRAIN_MPI ... trainer/mpi/train_mpi.c): train --distributed */

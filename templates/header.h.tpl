@@ -148,6 +148,12 @@ float $(name)_backward($(name)_grads *g, float *dx, $(name)_work *w, const $(nam
                        const float *x, const $(name)_target *t, int n);
 void  $(name)_opt_init($(name)_opt *s);
 void  $(name)_step($(name)_params *p, $(name)_opt *s, const $(name)_grads *g);
+/* $(name)_step's update of the floats lo..hi-1 of the parameters only (offsets as in
+   $(name)_tensors; the padding between tensors is skipped), the step s->t + 1, but s->t is
+   not advanced: ranges that cover every tensor once, then s->t++, give $(name)_step's bits,
+   so threads may share one step (disjoint ranges, s->t++ once after all). */
+void  $(name)_step_range($(name)_params *p, $(name)_opt *s, const $(name)_grads *g, size_t lo,
+                       size_t hi);
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n);
 

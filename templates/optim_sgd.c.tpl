@@ -1,5 +1,6 @@
 @-- NAME_step's body for SGD (gen/optim/sgd.lua): p, s, g are the C parameters; tensors
-@-- the parameter tensors (cname, name, floats).
+@-- the parameter tensors (cname, name, floats, offset). range: NAME_step_range's body
+@-- instead (floats lo..hi-1 of NAME_params, s->t not advanced), the same expressions.
   const float lr = s->lr, momentum = s->momentum, weight_decay = s->weight_decay;
   const float keep = 1.0f - s->dampening;
   const int nesterov = s->nesterov, first = s->t == 0;
@@ -7,10 +8,16 @@
   {  /* $(t.name) */
     float *restrict pt = p->$(t.cname), *restrict bt = s->buf.$(t.cname);
     const float *restrict gt = g->$(t.cname);
+@   local a, b = "0", t.floats
+@   if range then
+@     a, b = "a", "b"
+    $(require("optim.vector").range_bounds(t.offset))
+    if (b > $(t.floats)) b = $(t.floats);
+@   end
     if (momentum == 0.0f && weight_decay == 0.0f) {   /* plain SGD: a loop that vectorises */
-      for (int i = 0; i < $(t.floats); i++) pt[i] = pt[i] - lr * gt[i];
+      for ($(range and "size_t" or "int") i = $(a); i < $(b); i++) pt[i] = pt[i] - lr * gt[i];
     } else {
-      for (int i = 0; i < $(t.floats); i++) {
+      for ($(range and "size_t" or "int") i = $(a); i < $(b); i++) {
         float d = gt[i];
         if (weight_decay != 0.0f) d = d + weight_decay * pt[i];
         if (momentum != 0.0f) {
@@ -23,4 +30,6 @@
     }
   }
 @ end
+@ if not range then
   s->t++;
+@ end

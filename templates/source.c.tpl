@@ -99,6 +99,9 @@ $(opt_init_state)}
 void $(name)_step($(name)_params *p, $(name)_opt *s, const $(name)_grads *g) {
 $(opt_step)}
 
+void $(name)_step_range($(name)_params *p, $(name)_opt *s, const $(name)_grads *g, size_t lo, size_t hi) {
+$(opt_step_range)}
+
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n) {
   forward_work$(modes and "_train" or "")(w, p, x, n);

@@ -129,6 +129,11 @@ typedef struct {
   float (*backward)(void *grads, float *dx, void *work, const void *params, const float *x,
                     const void *targets, int n);
   void  (*step)(void *params, void *opt, const void *grads);
+  /* NAME_step in slices, for the threads of train --shards: NAME_step_range on the floats
+     lo..hi-1 of the parameters, then step_done (s->t++) once; together NAME_step's bits.
+     NULL in a NAME_cli.c generated before they were added (the step then runs whole). */
+  void  (*step_range)(void *params, void *opt, const void *grads, size_t lo, size_t hi);
+  void  (*step_done)(void *opt);
 } cr_net;
 
 /* How a trainer reaches the other processes of `train --distributed` (an MPI job). The

@@ -173,10 +173,14 @@ typedef struct {
   float *loss, *weight;/* per shard: its mean loss, its weight n_s / n */
   int *rows, *row0;    /* per shard: its rows of the current batch */
   const float *x;      /* the current batch */
+  const cr_batcher *batcher; /* non-NULL: x is its deferred buffer, each shard gathers its rows */
   tr_pool *pool;
   const cr_dist *dist; /* --distributed: the other ranks; else NULL */
   int rank, ranks;
   float *tmp;          /* a partial sum received from another rank */
+  int chunks;          /* slices of the gradient buffer, one task each for sum and step */
+  int *bad;            /* per slice: the summed gradient holds NaN/Inf */
+  int nonfinite;       /* after a step: some slice did */
 } tr_shards;
 
 /* Buffers for this rank's shards - 1 more shards and a pool of `threads`; shards / ranks
@@ -188,7 +192,8 @@ void  tr_shards_free(tr_shards *sh);
 void  tr_shards_seed(tr_shards *sh, uint64_t seed, uint64_t epoch);
 /* One step on n rows (x, and m->targets already set: the whole batch, on every rank): the
  * local shards' forward + backward, the weighted tree sum into m->grads (over the ranks
- * too), NAME_step. *loss: the batch's mean loss. 0, or -1 when a transfer failed. */
+ * too), NAME_step (in slices, on the threads). *loss: the batch's mean loss; sh->nonfinite:
+ * m->grads holds NaN/Inf. 0, or -1 when a transfer failed. */
 int   tr_shards_step(tr_shards *sh, const float *x, int n, float *loss);
 
 /* ------------------------------------------------------------------ the commands */

@@ -194,6 +194,9 @@ static int prepare(run *r, const datapaths *dp) {
   tr_apply_norm(&r->m, &r->va);
   if (cr_batcher_init(&r->b, &r->tr, r->batch, !o->no_shuffle, 0, r->seed, &e) != 0)
     return tr_fail(o, 2, "%s", e.msg);
+  /* each shard's task gathers its own rows of a shuffled batch (on the threads; a rank only
+     those of its shards) */
+  if (r->sharded) r->b.defer_x = 1, r->sh.batcher = &r->b;
   if ((rc = prepare_schedule(r))) return rc;
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
   if (!r->rows) return 2;
@@ -264,7 +267,8 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     r->steps++;
     long idx = -1;
     float val = 0;
-    int bad = tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
+    /* the sharded step tested its slices already: scan only to name the culprit */
+    int bad = r->sharded && !r->sh.nonfinite ? -1 : tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
     if (!isfinite(loss) || bad >= 0) {
       cr_progress_end(&pr);
       /* every rank holds the same gradients and stops here; rank 0 says why */

@@ -3,8 +3,13 @@
  * tr_pool_run(p, ntasks, fn, ctx) calls fn(ctx, i) once for every i < ntasks, on the
  * calling thread and the pool's workers, and returns when all have returned. Which thread
  * runs which task is left to chance (an atomic counter hands them out): callers make every
- * task write only its own memory, so the results do not depend on it. Threads sleep on a
- * condition variable between jobs (the machine may be shared; no spinning). */
+ * task write only its own memory, so the results do not depend on it.
+ *
+ * A sharded step is two jobs (forward/backward, then sum/step) with little serial work
+ * between them and between steps: a thread that finds no job, or the caller waiting for the
+ * workers, first polls for about TR_POOL_SPIN pauses (tens of microseconds), then sleeps
+ * on a condition variable. So back-to-back jobs skip the wake-up (a futex, and on a VM an
+ * IPI to a halted virtual CPU), and an idle pool or a long wait costs no CPU. */
 #define _POSIX_C_SOURCE 200809L
 #include "train_internal.h"
 
@@ -18,15 +23,26 @@
    usually has, whatever the platform's default for new threads. */
 #define TR_POOL_STACK ((size_t)16 << 20)
 
+/* Polls before sleeping: ~2000 pause instructions, some 10-50 us on current x86 cores. */
+#define TR_POOL_SPIN 2000
+
+static void cpu_relax(void) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+  __asm__ __volatile__("pause");
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 struct tr_pool {
   int threads;                  /* workers + the caller */
   pthread_t *tid;
   int started;                  /* workers created */
   pthread_mutex_t mu;
   pthread_cond_t go, done;
-  unsigned long gen;            /* job number, bumped by each tr_pool_run */
-  int busy;                     /* workers still inside the current job */
-  int stop;
+  atomic_ulong gen;             /* job number, bumped (under mu) by each tr_pool_run */
+  atomic_int busy;              /* workers still inside the current job */
+  atomic_int stop;
   void (*fn)(void *, int);
   void *ctx;
   int ntasks;
@@ -42,20 +58,34 @@ static void drain(tr_pool *p) {
   }
 }
 
+/* The next job's number once it differs from seen (polled, then slept for), or 0: stop.
+ * The job's fn, ctx, ntasks were written before gen was bumped (seq_cst atomics). */
+static unsigned long next_job(tr_pool *p, unsigned long seen) {
+  for (int i = 0; i < TR_POOL_SPIN; i++) {
+    if (atomic_load(&p->stop)) return 0;
+    unsigned long g = atomic_load(&p->gen);
+    if (g != seen) return g;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&p->mu);
+  while (!atomic_load(&p->stop) && atomic_load(&p->gen) == seen) pthread_cond_wait(&p->go, &p->mu);
+  unsigned long g = atomic_load(&p->stop) ? 0 : atomic_load(&p->gen);
+  pthread_mutex_unlock(&p->mu);
+  return g;
+}
+
 static void *worker(void *arg) {
   tr_pool *p = arg;
   unsigned long seen = 0;
-  pthread_mutex_lock(&p->mu);
-  for (;;) {
-    while (!p->stop && p->gen == seen) pthread_cond_wait(&p->go, &p->mu);
-    if (p->stop) break;
-    seen = p->gen;
-    pthread_mutex_unlock(&p->mu);
+  while ((seen = next_job(p, seen)) != 0) {
     drain(p);
-    pthread_mutex_lock(&p->mu);
-    if (--p->busy == 0) pthread_cond_signal(&p->done);
+    /* the last worker out wakes the caller if it went to sleep (it checks busy under mu) */
+    if (atomic_fetch_sub(&p->busy, 1) == 1) {
+      pthread_mutex_lock(&p->mu);
+      pthread_cond_signal(&p->done);
+      pthread_mutex_unlock(&p->mu);
+    }
   }
-  pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
@@ -64,6 +94,9 @@ tr_pool *tr_pool_new(int threads) {
   if (!p) return NULL;
   p->threads = threads < 1 ? 1 : threads;
   atomic_init(&p->next, 0);
+  atomic_init(&p->gen, 0);
+  atomic_init(&p->busy, 0);
+  atomic_init(&p->stop, 0);
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->go, NULL);
   pthread_cond_init(&p->done, NULL);
@@ -95,21 +128,24 @@ void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *
   pthread_mutex_lock(&p->mu);
   p->fn = fn, p->ctx = ctx, p->ntasks = ntasks;
   atomic_store(&p->next, 0);
-  p->busy = p->started;
-  p->gen++;
+  atomic_store(&p->busy, p->started);
+  atomic_fetch_add(&p->gen, 1);   /* never 0 again: 2^64 jobs */
   pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
   drain(p);
   /* every worker must have left this job before its counter is reused */
-  pthread_mutex_lock(&p->mu);
-  while (p->busy > 0) pthread_cond_wait(&p->done, &p->mu);
-  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; i < TR_POOL_SPIN && atomic_load(&p->busy) > 0; i++) cpu_relax();
+  if (atomic_load(&p->busy) > 0) {
+    pthread_mutex_lock(&p->mu);
+    while (atomic_load(&p->busy) > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+  }
 }
 
 void tr_pool_free(tr_pool *p) {
   if (!p) return;
   pthread_mutex_lock(&p->mu);
-  p->stop = 1;
+  atomic_store(&p->stop, 1);
   pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
   for (int i = 0; i < p->started; i++) pthread_join(p->tid[i], NULL);

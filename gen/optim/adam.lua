@@ -39,7 +39,13 @@ end
 -- NAME_step's body (from templates/optim_adam.c.tpl; p, s, g are its C parameters), for the
 -- parameter tensors of gen/plan.lua.
 function M.step(tensors, kind)
-  return template.render("optim_adam.c.tpl", {tensors = tensors, kind = kind})
+  return template.render("optim_adam.c.tpl", {tensors = tensors, kind = kind, range = false})
+end
+
+-- NAME_step_range's body (lo, hi its C parameters): the same template, per tensor the part
+-- of lo..hi-1 it holds, s->t not advanced.
+function M.step_range(tensors, kind)
+  return template.render("optim_adam.c.tpl", {tensors = tensors, kind = kind, range = true})
 end
 
 -- Statements of NAME_opt_init after the public fields are set.

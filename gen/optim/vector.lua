@@ -68,6 +68,17 @@ function M.call(p, g, states, k)
   return "vopt_update(" .. table.concat(a, ", ") .. ")"
 end
 
+-- vopt_set computes the constants of the step s->t would take next, without taking it
+-- (NAME_step_range, the slices of one step); vopt_begin also counts the step.
+local function begin_helper(NAME)
+  return table.concat({
+    "static void vopt_begin(vopt_k *k, " .. NAME .. "_opt *s) {",
+    "  vopt_set(k, s);",
+    "  s->t++;",
+    "}",
+  }, "\n")
+end
+
 local function sgd_helpers(isa, NAME)
   local vt, f = isa.vtype, isa
   return table.concat({
@@ -78,7 +89,7 @@ local function sgd_helpers(isa, NAME)
     "  int plain;                              /* neither decay nor momentum */",
     "} vopt_k;",
     "",
-    "static void vopt_begin(vopt_k *k, " .. NAME .. "_opt *s) {",
+    "static void vopt_set(vopt_k *k, const " .. NAME .. "_opt *s) {",
     "  k->nlr = " .. f.broadcast("-s->lr") .. ";",
     "  k->wd = " .. f.broadcast("s->weight_decay") .. ";",
     "  k->mom = " .. f.broadcast("s->momentum") .. ";",
@@ -88,8 +99,9 @@ local function sgd_helpers(isa, NAME)
     "  k->first = s->t == 0;",
     "  k->nesterov = s->nesterov;",
     "  k->plain = !k->decay && !k->momentum;",
-    "  s->t++;",
     "}",
+    "",
+    begin_helper(NAME),
     "",
     "/* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or",
     "   d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */",
@@ -119,19 +131,21 @@ local function adam_helpers(isa, NAME, kind)
     "  int l2;                           /* Adam: weight_decay != 0 */",
     "} vopt_k;",
     "",
-    "static void vopt_begin(vopt_k *k, " .. NAME .. "_opt *s) {",
-    "  s->t++;",
+    "static void vopt_set(vopt_k *k, const " .. NAME .. "_opt *s) {",
+    "  const long t = s->t + 1;   /* the step's number, counted from 1 */",
     "  k->b1 = " .. f.broadcast("s->beta1") .. ";",
     "  k->c1 = " .. f.broadcast("1.0f - s->beta1") .. ";",
     "  k->b2 = " .. f.broadcast("s->beta2") .. ";",
     "  k->c2 = " .. f.broadcast("1.0f - s->beta2") .. ";",
-    "  k->bc2 = " .. f.broadcast("sqrtf(1.0f - adam_power(s->beta2, s->t))") .. ";",
+    "  k->bc2 = " .. f.broadcast("sqrtf(1.0f - adam_power(s->beta2, t))") .. ";",
     "  k->eps = " .. f.broadcast("s->eps") .. ";",
-    "  k->nstep = " .. f.broadcast("-(s->lr / (1.0f - adam_power(s->beta1, s->t)))") .. ";",
+    "  k->nstep = " .. f.broadcast("-(s->lr / (1.0f - adam_power(s->beta1, t)))") .. ";",
     "  k->wd = " .. f.broadcast("s->weight_decay") .. ";",
     "  k->decay = " .. f.broadcast("1.0f - s->lr * s->weight_decay") .. ";",
     "  k->l2 = s->weight_decay != 0.0f;",
     "}",
+    "",
+    begin_helper(NAME),
     "",
     decoupled and "/* p = p (1 - lr wd); m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */"
               or "/* g = g + wd p; m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */",
@@ -285,6 +299,35 @@ end
 function M.step(tensors, kind)
   local L = {"  vopt_k k;", "  vopt_begin(&k, s);"}
   for _, t in ipairs(tensors) do L[#L + 1] = "  " .. M.tensor_call(kind, t, "p", "s", "g") end
+  return table.concat(L, "\n") .. "\n"
+end
+
+-- "size_t a = ..., b = ...;": the part of lo..hi-1 in the tensor at float `offset`, relative
+-- to its start, before the clamp to its size (also templates/optim_*.c.tpl's range).
+function M.range_bounds(offset)
+  if offset == 0 then return "size_t a = lo, b = hi;" end
+  return "size_t a = lo > " .. offset .. " ? lo - " .. offset .. " : 0, b = hi > " .. offset .. " ? hi - "
+    .. offset .. " : 0;"
+end
+
+-- NAME_step_range's body (lo, hi: floats of NAME_params): vopt_tensor on each tensor's part
+-- of the range. The update is element-wise and the same vector operations run on a float
+-- whether it falls in a whole vector or in the padded last one, so the parts together give
+-- NAME_step's bits.
+function M.step_range(tensors, kind)
+  local L = {"  vopt_k k;", "  vopt_set(&k, s);"}
+  for _, t in ipairs(tensors) do
+    local a = {"p->" .. t.cname .. " + a"}
+    for _, st in ipairs(STATES[kind]) do a[#a + 1] = "s->" .. st .. "." .. t.cname .. " + a" end
+    a[#a + 1] = "g->" .. t.cname .. " + a"
+    a[#a + 1] = "(int)(b - a)"
+    a[#a + 1] = "&k"
+    L[#L + 1] = "  {"
+    L[#L + 1] = "    " .. M.range_bounds(t.offset)
+    L[#L + 1] = "    if (b > " .. t.floats .. ") b = " .. t.floats .. ";"
+    L[#L + 1] = "    if (a < b) vopt_tensor(" .. table.concat(a, ", ") .. ");"
+    L[#L + 1] = "  }"
+  end
   return table.concat(L, "\n") .. "\n"
 end
 

@@ -20,7 +20,8 @@
  * Not in the dump, a check of its own: NAME_train_step (on SIMD ISAs the optimizer fused
  * into the weight-gradient tiles) gives the same bits as forward + backward + NAME_step, in
  * loss, gradients, parameters and optimizer state, over three steps, for the spec's
- * hyperparameters and three other sets (momentum, dampening, Nesterov, weight decay). */
+ * hyperparameters and three other sets (momentum, dampening, Nesterov, weight decay); and
+ * NAME_step_range over uneven slices, last to first, then t++, gives NAME_step's bits. */
 #include "rng.h"
 
 #include <math.h>
@@ -80,15 +81,33 @@ static void hyper(F(_opt) *s, int set)
 #endif
 }
 
-/* train_step == forward + backward + step, bit for bit (p0 the starting parameters). */
+/* NAME_step as NAME_step_range over slices that start and end anywhere (not on vector or
+   tensor boundaries; one empty), applied last slice first, then s->t++. */
+static void step_in_slices(F(_params) *p, F(_opt) *s, const F(_grads) *g)
+{
+  const size_t floats = sizeof *p / sizeof(float), cut = floats / 3 + 13;
+  size_t lo[4] = {0, 7, cut, 2 * cut + 5}, hi[4] = {7, cut, 2 * cut + 5, floats};
+  for (int i = 3; i >= 0; i--) {
+    if (lo[i] > floats) lo[i] = floats;
+    if (hi[i] > floats) hi[i] = floats;
+    F(_step_range)(p, s, g, lo[i], hi[i] > lo[i] ? hi[i] : lo[i]);
+    F(_step_range)(p, s, g, lo[i], lo[i]);   /* empty: no change */
+  }
+  s->t++;
+}
+
+/* train_step == forward + backward + step == forward + backward + step_range in slices, bit
+   for bit (p0 the starting parameters). */
 static void check_fused(const F(_params) *p0, const float *x, const F(_target) *t, int B)
 {
   F(_params) *pa = aligned_alloc(64, sizeof *pa), *pb = aligned_alloc(64, sizeof *pb);
+  F(_params) *pc = aligned_alloc(64, sizeof *pc);
   F(_grads) *ga = aligned_alloc(64, sizeof *ga), *gb = aligned_alloc(64, sizeof *gb);
   F(_opt) *sa = aligned_alloc(64, sizeof *sa), *sb = aligned_alloc(64, sizeof *sb);
+  F(_opt) *sc = aligned_alloc(64, sizeof *sc);
   F(_work) *w = aligned_alloc(64, sizeof *w);
   float *o = malloc(sizeof(float) * (size_t)B * U(_OUT));
-  if (!pa || !pb || !ga || !gb || !sa || !sb || !w || !o) { fprintf(stderr, "isa_dump: out of memory\n"); exit(2); }
+  if (!pa || !pb || !pc || !ga || !gb || !sa || !sb || !sc || !w || !o) { fprintf(stderr, "isa_dump: out of memory\n"); exit(2); }
   for (int set = 0; set < HYPER_SETS; set++) {
     memcpy(pa, p0, sizeof *pa); memcpy(pb, p0, sizeof *pb);
     memset(ga, 0, sizeof *ga); memset(gb, 0, sizeof *gb);
@@ -110,16 +129,21 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
       F(_forward)(o, w, pb, x, n);
 #endif
       float lb = F(_backward)(gb, NULL, w, pb, x, t, n);
+      memcpy(pc, pb, sizeof *pc); memcpy(sc, sb, sizeof *sc);   /* batchnorm's statistics too */
       F(_step)(pb, sb, gb);
+      step_in_slices(pc, sc, gb);
       const char *bad = memcmp(&la, &lb, 4) ? "loss" : memcmp(ga, gb, sizeof *ga) ? "gradients"
-                      : memcmp(pa, pb, sizeof *pa) ? "parameters" : memcmp(sa, sb, sizeof *sa) ? "optimizer state" : NULL;
+                      : memcmp(pa, pb, sizeof *pa) ? "parameters" : memcmp(sa, sb, sizeof *sa) ? "optimizer state"
+                      : memcmp(pc, pb, sizeof *pc) ? "parameters after step_range in slices"
+                      : memcmp(sc, sb, sizeof *sc) ? "optimizer state after step_range in slices" : NULL;
       if (bad) {
-        fprintf(stderr, "isa_dump: hyperparameter set %d, step %d: train_step's %s differ from "
-                "forward + backward + step", set, step, bad);
-        if (!strcmp(bad, "parameters")) {   /* name the first float that differs */
+        fprintf(stderr, "isa_dump: hyperparameter set %d, step %d: %s%s differ from forward + backward + step",
+                set, step, strstr(bad, "step_range") ? "" : "train_step's ", bad);
+        if (!strncmp(bad, "parameters", 10)) {   /* name the first float that differs */
+          const F(_params) *pd = bad[10] ? pc : pa;
           for (int i = 0; i < U(_TENSOR_COUNT); i++) {
             const F(_tensor_info) *ti = &F(_tensors)[i];
-            const float *a = (const float *)pa + ti->offset, *b = (const float *)pb + ti->offset;
+            const float *a = (const float *)pd + ti->offset, *b = (const float *)pb + ti->offset;
             int k = 0;
             while (k < ti->rows * ti->cols && !memcmp(&a[k], &b[k], 4)) k++;
             if (k < ti->rows * ti->cols) {
@@ -135,7 +159,7 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
       }
     }
   }
-  free(pa); free(pb); free(ga); free(gb); free(sa); free(sb); free(w); free(o);
+  free(pa); free(pb); free(pc); free(ga); free(gb); free(sa); free(sb); free(sc); free(w); free(o);
 }
 
 static void put_tensors(const void *base)

@@ -88,6 +88,39 @@ START_TEST(test_zero_copy_in_order) {
 }
 END_TEST
 
+/* defer_x: next copies the labels only; gather in two pieces, last rows first, gives the
+   rows of the batcher that copies them itself (the buffer is poisoned before each batch). */
+START_TEST(test_deferred_gather) {
+  enum { N = 50, B = 8 };
+  cr_dataset d = make_id_set(N);
+  cr_batcher a, b;
+  cr_err e;
+  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 1, 0, 5, &e), 0);
+  ck_assert_int_eq(cr_batcher_init(&b, &d, B, 1, 0, 5, &e), 0);
+  b.defer_x = 1;
+  const float *xa, *xb;
+  const uint8_t *ya, *yb;
+  int na, nb, batches = 0;
+  for (;;) {
+    for (int i = 0; i < B * 3; i++) b.xbuf[i] = -1.0f;
+    int more = cr_batcher_next(&a, &xa, &ya, &na);
+    ck_assert_int_eq(cr_batcher_next(&b, &xb, &yb, &nb), more);
+    if (!more) break;
+    ck_assert_int_eq(na, nb);
+    ck_assert_mem_eq(ya, yb, (size_t)na);
+    ck_assert_msg(xb[0] == -1.0f, "deferred next gathered rows");
+    cr_batcher_gather(&b, na / 2, na);
+    cr_batcher_gather(&b, 0, na / 2);
+    ck_assert_mem_eq(xa, xb, (size_t)na * 3 * sizeof(float));
+    batches++;
+  }
+  ck_assert_int_eq(batches, 7);   /* 6 of 8 and one of 2 */
+  cr_batcher_free(&a);
+  cr_batcher_free(&b);
+  cr_dataset_free(&d);
+}
+END_TEST
+
 START_TEST(test_shuffle_orders) {
   enum { N = 1000 };
   cr_dataset d = make_id_set(N);
@@ -192,6 +225,7 @@ Suite *suite_batch(void) {
   TCase *core = tcase_create("core");
   tcase_add_loop_test(core, test_partial_and_drop_last, 0, 2);
   tcase_add_test(core, test_zero_copy_in_order);
+  tcase_add_test(core, test_deferred_gather);
   tcase_add_test(core, test_shuffle_orders);
   tcase_add_test(core, test_fisher_yates_uniform);
   tcase_set_timeout(core, 60);   /* statistical tests: ~1e6 draws under ASan, on a busy machine */

@@ -94,6 +94,18 @@ for T in 1 2; do
 done
 same_bits "conv net, --shards 2: threads 1 and 2 agree" c1 c2
 
+# a step gone non-finite: the sharded step tests the summed gradient per slice (on the
+# threads) and the trainer stops as unsharded, naming the gradient, whatever T
+for T in 1 2; do
+  rm -f "$tmp/nan$T.ckpt"
+  run "nan$T" "$cli" train --data "$tiny" --epochs 2 --seed 3 --lr 1e30 --shards 4 --threads "$T" \
+    --checkpoint "$tmp/nan$T.ckpt"
+done
+if [ "$rc" -eq 1 ] && [ ! -e "$tmp/nan1.ckpt" ] && [ ! -e "$tmp/nan2.ckpt" ] &&
+   grep -q "non-finite values at step .*gradient of layer" "$tmp/nan1.err" && cmp -s "$tmp/nan1.err" "$tmp/nan2.err"; then
+  ok "--lr 1e30 --shards 4: stops at the non-finite gradient, named, threads 1 and 2 alike, no checkpoint"
+else bad "--lr 1e30 --shards 4: not stopped as it should" "exit $rc" "$(cat "$tmp/nan1.err" "$tmp/nan2.err")"; fi
+
 # bad shard counts: one line, exit 2, no checkpoint written
 while IFS=$'\t' read -r want c args; do
   [ -z "$want" ] && continue

@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, train_step 26,176, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, step_range 8,384, train_step 26,176, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -107,7 +107,7 @@ typedef struct {
   int plain;                              /* neither decay nor momentum */
 } vopt_k;
 
-static void vopt_begin(vopt_k *k, mnist_mlp_opt *s) {
+static void vopt_set(vopt_k *k, const mnist_mlp_opt *s) {
   k->nlr = _mm512_set1_ps(-s->lr);
   k->wd = _mm512_set1_ps(s->weight_decay);
   k->mom = _mm512_set1_ps(s->momentum);
@@ -117,6 +117,10 @@ static void vopt_begin(vopt_k *k, mnist_mlp_opt *s) {
   k->first = s->t == 0;
   k->nesterov = s->nesterov;
   k->plain = !k->decay && !k->momentum;
+}
+
+static void vopt_begin(vopt_k *k, mnist_mlp_opt *s) {
+  vopt_set(k, s);
   s->t++;
 }
 
@@ -1378,6 +1382,31 @@ void mnist_mlp_step(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_weight, s->buf.l2_weight, g->l2_weight, 500, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
+}
+
+void mnist_mlp_step_range(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads *g, size_t lo, size_t hi) {
+  vopt_k k;
+  vopt_set(&k, s);
+  {
+    size_t a = lo, b = hi;
+    if (b > 39200) b = 39200;
+    if (a < b) vopt_tensor(p->l0_weight + a, s->buf.l0_weight + a, g->l0_weight + a, (int)(b - a), &k);
+  }
+  {
+    size_t a = lo > 39200 ? lo - 39200 : 0, b = hi > 39200 ? hi - 39200 : 0;
+    if (b > 50) b = 50;
+    if (a < b) vopt_tensor(p->l0_bias + a, s->buf.l0_bias + a, g->l0_bias + a, (int)(b - a), &k);
+  }
+  {
+    size_t a = lo > 39264 ? lo - 39264 : 0, b = hi > 39264 ? hi - 39264 : 0;
+    if (b > 500) b = 500;
+    if (a < b) vopt_tensor(p->l2_weight + a, s->buf.l2_weight + a, g->l2_weight + a, (int)(b - a), &k);
+  }
+  {
+    size_t a = lo > 39776 ? lo - 39776 : 0, b = hi > 39776 ? hi - 39776 : 0;
+    if (b > 10) b = 10;
+    if (a < b) vopt_tensor(p->l2_bias + a, s->buf.l2_bias + a, g->l2_bias + a, (int)(b - a), &k);
+  }
 }
 
 float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grads *g, mnist_mlp_work *w,

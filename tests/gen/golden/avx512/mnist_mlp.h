@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, train_step 26,176, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, step_range 8,384, train_step 26,176, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -126,6 +126,12 @@ float mnist_mlp_backward(mnist_mlp_grads *g, float *dx, mnist_mlp_work *w, const
                        const float *x, const mnist_mlp_target *t, int n);
 void  mnist_mlp_opt_init(mnist_mlp_opt *s);
 void  mnist_mlp_step(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads *g);
+/* mnist_mlp_step's update of the floats lo..hi-1 of the parameters only (offsets as in
+   mnist_mlp_tensors; the padding between tensors is skipped), the step s->t + 1, but s->t is
+   not advanced: ranges that cover every tensor once, then s->t++, give mnist_mlp_step's bits,
+   so threads may share one step (disjoint ranges, s->t++ once after all). */
+void  mnist_mlp_step_range(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads *g, size_t lo,
+                       size_t hi);
 float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grads *g, mnist_mlp_work *w,
                          const float *x, const mnist_mlp_target *t, int n);
 

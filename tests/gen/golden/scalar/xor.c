@@ -13,7 +13,7 @@
  * flash: the layer's tensors in xor_params, 64-byte aligned (XOR_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in xor_work at batch 32 (XOR_WORK_BYTES).
  * Training also keeps xor_grads (384 bytes) and xor_opt (832 bytes).
- * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, train_step 3,072, loss 2,048 bytes
+ * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, step_range 2,048, train_step 3,072, loss 2,048 bytes
  * (the kernels' arrays + 1,024 per function on the call chain; libm/libc calls not counted).
  * code: straight-line products, 192 multiply-add statements written out (code_budget
  * 256); only the row loop over n remains. Compile time: see `make bench`.
@@ -562,6 +562,66 @@ void xor_step(xor_params *p, xor_opt *s, const xor_grads *g) {
     float *restrict pt = p->l2_bias, *restrict mt = s->m.l2_bias, *restrict vt = s->v.l2_bias;
     const float *restrict gt = g->l2_bias;
     for (int i = 0; i < 2; i++) {
+      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
+      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
+      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
+      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
+      pt[i] = pt[i] - step_size * (mt[i] / denom);
+    }
+  }
+}
+
+void xor_step_range(xor_params *p, xor_opt *s, const xor_grads *g, size_t lo, size_t hi) {
+  const float lr = s->lr, beta1 = s->beta1, beta2 = s->beta2, eps = s->eps;
+  const float weight_decay = s->weight_decay;
+  const long t = s->t + 1;
+  const float step_size = lr / (1.0f - adam_power(beta1, t));
+  const float bc2_sqrt = sqrtf(1.0f - adam_power(beta2, t));
+  {  /* 0.weight */
+    float *restrict pt = p->l0_weight, *restrict mt = s->m.l0_weight, *restrict vt = s->v.l0_weight;
+    const float *restrict gt = g->l0_weight;
+    size_t a = lo, b = hi;
+    if (b > 32) b = 32;
+    for (size_t i = a; i < b; i++) {
+      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
+      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
+      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
+      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
+      pt[i] = pt[i] - step_size * (mt[i] / denom);
+    }
+  }
+  {  /* 0.bias */
+    float *restrict pt = p->l0_bias, *restrict mt = s->m.l0_bias, *restrict vt = s->v.l0_bias;
+    const float *restrict gt = g->l0_bias;
+    size_t a = lo > 32 ? lo - 32 : 0, b = hi > 32 ? hi - 32 : 0;
+    if (b > 16) b = 16;
+    for (size_t i = a; i < b; i++) {
+      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
+      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
+      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
+      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
+      pt[i] = pt[i] - step_size * (mt[i] / denom);
+    }
+  }
+  {  /* 2.weight */
+    float *restrict pt = p->l2_weight, *restrict mt = s->m.l2_weight, *restrict vt = s->v.l2_weight;
+    const float *restrict gt = g->l2_weight;
+    size_t a = lo > 48 ? lo - 48 : 0, b = hi > 48 ? hi - 48 : 0;
+    if (b > 32) b = 32;
+    for (size_t i = a; i < b; i++) {
+      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
+      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
+      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
+      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
+      pt[i] = pt[i] - step_size * (mt[i] / denom);
+    }
+  }
+  {  /* 2.bias */
+    float *restrict pt = p->l2_bias, *restrict mt = s->m.l2_bias, *restrict vt = s->v.l2_bias;
+    const float *restrict gt = g->l2_bias;
+    size_t a = lo > 80 ? lo - 80 : 0, b = hi > 80 ? hi - 80 : 0;
+    if (b > 2) b = 2;
+    for (size_t i = a; i < b; i++) {
       const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
       mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
       vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);

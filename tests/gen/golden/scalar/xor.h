@@ -13,7 +13,7 @@
  * flash: the layer's tensors in xor_params, 64-byte aligned (XOR_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in xor_work at batch 32 (XOR_WORK_BYTES).
  * Training also keeps xor_grads (384 bytes) and xor_opt (832 bytes).
- * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, train_step 3,072, loss 2,048 bytes
+ * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, step_range 2,048, train_step 3,072, loss 2,048 bytes
  * (the kernels' arrays + 1,024 per function on the call chain; libm/libc calls not counted).
  * code: straight-line products, 192 multiply-add statements written out (code_budget
  * 256); only the row loop over n remains. Compile time: see `make bench`.
@@ -127,6 +127,12 @@ float xor_backward(xor_grads *g, float *dx, xor_work *w, const xor_params *p,
                        const float *x, const xor_target *t, int n);
 void  xor_opt_init(xor_opt *s);
 void  xor_step(xor_params *p, xor_opt *s, const xor_grads *g);
+/* xor_step's update of the floats lo..hi-1 of the parameters only (offsets as in
+   xor_tensors; the padding between tensors is skipped), the step s->t + 1, but s->t is
+   not advanced: ranges that cover every tensor once, then s->t++, give xor_step's bits,
+   so threads may share one step (disjoint ranges, s->t++ once after all). */
+void  xor_step_range(xor_params *p, xor_opt *s, const xor_grads *g, size_t lo,
+                       size_t hi);
 float xor_train_step(xor_params *p, xor_opt *s, xor_grads *g, xor_work *w,
                          const float *x, const xor_target *t, int n);
 
