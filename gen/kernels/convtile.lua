@@ -98,37 +98,40 @@ local function block_starts(n, T)
   return xs
 end
 
--- A band's outputs from the stage tb[q][Op] (q < BP, the band's pixels in row order) to
--- channel rows: `dst` (C pointer to channel 0's first band pixel) + o·plane + q. Square
--- blocks through isa.transpose (blocks overlapping at the ends write the same values again:
--- no arithmetic here; the caller's band_pass applies the activation after) where the band
--- has a block of pixels and of channels: returns true. Else float by float through
--- put(o, q, val) (o, q: C expressions; the final value, activation included): false.
-local function unstage(b, d, isa, p)
+-- Square blocks through isa.transpose over Q pixels x O channels: block(d, q0, o0) emits the
+-- block at pixel q0 (a C expression) and channel o0; the last block of a dimension that T
+-- does not divide overlaps the one before (it writes the same values again). false, with
+-- nothing emitted, when there is not a whole block of pixels and of channels.
+local function square_blocks(b, d, isa, Q, O, block)
   local T = isa.transpose_n
-  local qs = isa.transpose and block_starts(p.BP, T)
-  local os = isa.transpose and block_starts(p.O, T)
-  if not (qs and os) then
-    b.put(d, string.format("for (int o = 0; o < %d; o++)", p.O))
-    b.put(d + 1, string.format("for (int q = 0; q < %d; q++) %s", p.BP, p.put("o", "q", string.format("%s[q * %d + o]", p.tb, p.Op))))
-    return false
-  end
-  local full = (p.BP // T) * T
-  local function blocks(q0)
-    for _, o0 in ipairs(os) do
-      b.put(d + 1, string.format("%s(%s + %d + %s, %d, %s + %s * %d + %d, %d);", isa.transpose, p.dst, o0 * p.plane,
-        q0, p.plane, p.tb, q0, p.Op, o0, p.Op))
-    end
+  local os = isa.transpose and Q >= T and block_starts(O, T)
+  if not os then return false end
+  local full = (Q // T) * T
+  local function blocks(dd, q0)
+    for _, o0 in ipairs(os) do block(dd, q0, o0) end
   end
   b.put(d, string.format("for (int q0 = 0; q0 < %d; q0 += %d) {", full, T))
-  blocks("q0")
+  blocks(d + 1, "q0")
   b.put(d, "}")
-  if full < p.BP then
-    b.put(d, "{")
-    blocks(tostring(p.BP - T))
-    b.put(d, "}")
-  end
+  if full < Q then blocks(d, tostring(Q - T)) end
   return true
+end
+
+-- A band's outputs from the stage tb[q][Op] (q < BP, the band's pixels in row order) to
+-- channel rows: `dst` (C pointer to channel 0's first band pixel) + o·plane + q. Square
+-- blocks (no arithmetic here; the caller's band_pass applies the activation after) where the
+-- band has a block of pixels and of channels: returns true. Else float by float through
+-- put(o, q, val) (o, q: C expressions; the final value, activation included): false.
+local function unstage(b, d, isa, p)
+  if square_blocks(b, d, isa, p.BP, p.O, function(dd, q0, o0)
+    b.put(dd, string.format("%s(%s + %d + %s, %d, %s + %s * %d + %d, %d);", isa.transpose, p.dst, o0 * p.plane,
+      q0, p.plane, p.tb, q0, p.Op, o0, p.Op))
+  end) then
+    return true
+  end
+  b.put(d, string.format("for (int o = 0; o < %d; o++)", p.O))
+  b.put(d + 1, string.format("for (int q = 0; q < %d; q++) %s", p.BP, p.put("o", "q", string.format("%s[q * %d + o]", p.tb, p.Op))))
+  return false
 end
 
 -- The activation pass over a band just stored by unstage: `fix(at, vec)` is the C statement
@@ -690,28 +693,16 @@ function M.backward(s, mem, ctx)
 end
 
 -- gt[q][o] = g[i][o][q] (q < PIX, o < O; gt's lanes past O stay zero): square blocks
--- through isa.transpose (the last ones overlapping the ones before) when there is a block
--- of pixels and of channels, else float by float.
+-- (square_blocks) when there is a block of pixels and of channels, else float by float.
 local function transpose_g(b, isa, O, PIX, Op, g_ld)
-  local T = isa.transpose_n
-  local qs = isa.transpose and block_starts(PIX, T)
-  local os = isa.transpose and block_starts(O, T)
-  if not (qs and os) then
-    b.put(2, string.format("for (int o = 0; o < %d; o++)", O))
-    b.put(3, string.format("for (int q = 0; q < %d; q++) gt[q * %d + o] = g[i * %d + o * %d + q];", PIX, Op, g_ld, PIX))
+  if square_blocks(b, 2, isa, PIX, O, function(d, q0, o0)
+    b.put(d, string.format("%s(gt + %s * %d + %d, %d, g + i * %d + %d + %s, %d);", isa.transpose, q0, Op, o0, Op,
+      g_ld, o0 * PIX, q0, PIX))
+  end) then
     return
   end
-  local full = (PIX // T) * T
-  local function blocks(d, q0)
-    for _, o0 in ipairs(os) do
-      b.put(d, string.format("%s(gt + %s * %d + %d, %d, g + i * %d + %d + %s, %d);", isa.transpose, q0, Op, o0, Op,
-        g_ld, o0 * PIX, q0, PIX))
-    end
-  end
-  b.put(2, string.format("for (int q0 = 0; q0 < %d; q0 += %d) {", full, T))
-  blocks(3, "q0")
-  b.put(2, "}")
-  if full < PIX then blocks(2, tostring(PIX - T)) end
+  b.put(2, string.format("for (int o = 0; o < %d; o++)", O))
+  b.put(3, string.format("for (int q = 0; q < %d; q++) gt[q * %d + o] = g[i * %d + o * %d + q];", PIX, Op, g_ld, PIX))
 end
 
 -- dW and db with the channels in the lanes (emit_wgrad), g transposed per image.
