@@ -367,9 +367,7 @@ function M.matmul_xw(a, isa)
   local function store_out(b2, d2, r, off, c, lanes, no_act)
     local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
     b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
-    if a.act and not no_act then
-      store_act(b2, d2, r, off, c, lanes)
-    end
+    if a.act and not no_act then store_act(b2, d2, r, off, c, lanes) end
   end
   -- one register tile of `rows` rows over the group's block at column j0, inputs kb ..
   -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after
@@ -403,9 +401,7 @@ function M.matmul_xw(a, isa)
         if packx then return "xr[" .. k .. " * " .. rows .. (r == 0 and "" or " + " .. r) .. "]" end
         return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]"
       end,
-      finish = function(b2, d2, r, _, vec, c)
-        store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked)
-      end,
+      finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
     })
   end
   local function tail_tiles(bb, d, rows)

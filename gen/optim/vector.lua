@@ -285,12 +285,14 @@ function M.helpers(isa, NAME, kind)
   return h .. at_helpers(isa, kind) .. tensor_helper(isa, kind)
 end
 
--- vopt_tensor's call for tensor t (cname, floats) with NAME_params p, NAME_opt s, grads g.
-function M.tensor_call(kind, t, p, s, g)
-  local a = {p .. "->" .. t.cname}
-  for _, st in ipairs(STATES[kind]) do a[#a + 1] = s .. "->" .. st .. "." .. t.cname end
-  a[#a + 1] = g .. "->" .. t.cname
-  a[#a + 1] = tostring(t.floats)
+-- vopt_tensor's call for tensor t (cname, floats) with NAME_params p, NAME_opt s, grads g:
+-- all of it, or from float `from` on for `count` floats (C expressions) when given.
+function M.tensor_call(kind, t, p, s, g, from, count)
+  local at = from and " + " .. from or ""
+  local a = {p .. "->" .. t.cname .. at}
+  for _, st in ipairs(STATES[kind]) do a[#a + 1] = s .. "->" .. st .. "." .. t.cname .. at end
+  a[#a + 1] = g .. "->" .. t.cname .. at
+  a[#a + 1] = count or tostring(t.floats)
   a[#a + 1] = "&k"
   return "vopt_tensor(" .. table.concat(a, ", ") .. ");"
 end
@@ -317,15 +319,10 @@ end
 function M.step_range(tensors, kind)
   local L = {"  vopt_k k;", "  vopt_set(&k, s);"}
   for _, t in ipairs(tensors) do
-    local a = {"p->" .. t.cname .. " + a"}
-    for _, st in ipairs(STATES[kind]) do a[#a + 1] = "s->" .. st .. "." .. t.cname .. " + a" end
-    a[#a + 1] = "g->" .. t.cname .. " + a"
-    a[#a + 1] = "(int)(b - a)"
-    a[#a + 1] = "&k"
     L[#L + 1] = "  {"
     L[#L + 1] = "    " .. M.range_bounds(t.offset)
     L[#L + 1] = "    if (b > " .. t.floats .. ") b = " .. t.floats .. ";"
-    L[#L + 1] = "    if (a < b) vopt_tensor(" .. table.concat(a, ", ") .. ");"
+    L[#L + 1] = "    if (a < b) " .. M.tensor_call(kind, t, "p", "s", "g", "a", "(int)(b - a)")
     L[#L + 1] = "  }"
   end
   return table.concat(L, "\n") .. "\n"
