@@ -28,9 +28,11 @@
 # pass: another process on the other core for seconds, and this VM's slower of two speeds,
 # which a process keeps for its whole life (the 784-50-10 step ~125 or ~158 us). So passes
 # are many and short (5 passes of up to 41 samples take the time 3 of up to 101 did, most
-# of it PyTorch's import): the chance that every process of a program drew the slow speed
-# (about half do) falls from 1 in 8 to 1 in 32; alternating the programs gives each the same
-# chances, which keeps the ratios fair.
+# of it PyTorch's import): if each process drew its speed independently (about half draw the
+# slow one), the chance that every process of a program did would fall from 1 in 8 to 1 in
+# 32. They do not always: in one idle run the untuned bench_mlp build ran slow in all 5 passes
+# and the tuned one (nearly the same code) fast, so the speed may stick to a binary too; read
+# a single row +-20 %. Alternating the programs gives each the same chances.
 BENCH_PASSES ?= 5
 BENCH_BIG ?= 1
 
