@@ -105,11 +105,21 @@ static void shard_task(void *ctx, int j) {
   sh->loss[s] = net->backward(sh->grads[j], NULL, sh->work[j], m->params, x, t, sh->rows[s]);
 }
 
+/* gcc in its default GNU mode (-std=gnu11, -ffp-contract=fast) fuses a product and a sum
+ * of separate statements into an FMA when the target has one; clang and gcc -std=c11 fuse
+ * only within a statement. NO_CONTRACT keeps sum_slice's products rounded under any gcc
+ * flags, so a rank that only scales its shard and the one-process tree round alike. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define NO_CONTRACT
+#endif
+
 /* Floats a..b-1 of this rank's gradient buffers, weighted and summed as the levels of the
  * fixed tree below the rank's share (all of it in one process). The first level weighs
  * both of its operands in the loop that adds them (w_i g_i + w_j g_j, each product rounded:
- * separate statements, which C compilers at -std=c11 do not contract into an FMA). */
-static void sum_slice(tr_shards *sh, size_t a, size_t b) {
+ * separate statements, never contracted into an FMA; NO_CONTRACT). */
+NO_CONTRACT static void sum_slice(tr_shards *sh, size_t a, size_t b) {
   const int *rows = sh->rows + sh->s0;
   const float *wt = sh->weight + sh->s0;
   for (int i = 0; i < sh->local && rows[i] > 0; i += 2) {   /* empty shards are a suffix */
