@@ -54,9 +54,10 @@ static int cmp_double(const void *a, const void *b)
 
 /* Short samples (about 0.2 ms) and many of them: on a shared machine a preemption spoils
    only the samples it lands in, and the median skips those. One call is one pass's figure
-   and a pass is kept short (BENCH_MAX_SAMPLES, BENCH_PASS_MS): this VM runs a process at one
-   of two speeds for its whole life (the 784-50-10 step ~125 or ~158 us), so what steadies
-   the bench is many fresh processes (make bench's passes), not long ones. */
+   and a pass is kept short (BENCH_MAX_SAMPLES, BENCH_PASS_MS): this VM has slow phases of
+   ~0.1 s to seconds, contention for the caches from outside the process (the 784-50-10 step
+   ~120 or ~155 us; mk/bench.mk), so what steadies the bench is many passes spread over the
+   run (make bench's), not long ones. */
 double bench_median_us(bench_fn fn, void *ctx)
 {
   /* Warm-up: at least 3 calls and about 15 ms, which also estimates the call time. */

@@ -25,14 +25,19 @@
 # bench/torch_bench.py); the bench runs every program BENCH_PASSES times in turn, each time a
 # fresh process (pass 1: all programs, pass 2: all programs, ...), and `bench report` keeps
 # the fastest pass of each workload and program. Two kinds of slowness only ever slow a
-# pass: another process on the other core for seconds, and this VM's slower of two speeds,
-# which a process keeps for its whole life (the 784-50-10 step ~125 or ~158 us). So passes
-# are many and short (5 passes of up to 41 samples take the time 3 of up to 101 did, most
-# of it PyTorch's import): if each process drew its speed independently (about half draw the
-# slow one), the chance that every process of a program did would fall from 1 in 8 to 1 in
-# 32. They do not always: in one idle run the untuned bench_mlp build ran slow in all 5 passes
-# and the tuned one (nearly the same code) fast, so the speed may stick to a binary too; read
-# a single row +-20 %. Alternating the programs gives each the same chances.
+# pass: another process on the other core for seconds, and this VM's slow phases (the
+# 784-50-10 step ~120 or ~155 us), in which everything that touches the caches beyond L1 runs
+# ~20-30 % slower (even a forward whose 207 KB fit the L2) while register-only FMAs and
+# L1-resident loads keep full speed. Measured on the Zen 3 KVM guest (no PMU in the guest):
+# a phase starts and ends within a process and spans consecutive processes; fixed addresses
+# (setarch -R) and buffers on 2 MB pages run slow and fast alike; a program streaming 8-64 MB
+# on the other vCPU brings the slow phase on, one streaming 384 KB (within L2) or an
+# integer loop does not. So the cause is contention for the shared cache/memory from
+# outside the process (the host, other guests), not where the step's buffers or code sit.
+# So passes are many and short (5 passes of up to 41 samples take the time 3 of up to 101
+# did, most of it PyTorch's import), spread over the run. In one idle run the untuned
+# bench_mlp build ran slow in all 5 passes and the tuned one (nearly the same code) fast:
+# read a single row +-20 %. Alternating the programs gives each the same chances.
 BENCH_PASSES ?= 5
 BENCH_BIG ?= 1
 
