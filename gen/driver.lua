@@ -1,6 +1,6 @@
 -- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
 --                   [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
---                   [--depfile FILE] [--tune FILE]
+--                   [--depfile FILE] [--tune FILE] [--compact]
 --                   chainrule tune SPEC [--isa ISA] [--out FILE] [--budget S] [--batch N | --max-batch N]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
@@ -12,7 +12,7 @@ local M = {}
 local USAGE = [==[
 usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
                      [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
-                     [--depfile FILE] [--tune FILE]
+                     [--depfile FILE] [--tune FILE] [--compact]
        chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--batch N | --max-batch N]
        chainrule --help | --version
 
@@ -37,6 +37,11 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
                avx512, avx2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
                points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
+
+  --compact    smaller code: the tiled products' last rows of a call (past the last whole
+               register tile) as one-row tiles instead of one tile per power of two; the
+               same bits, those rows slower. Chosen by itself when NAME.c would pass 768 KiB
+               (the summary line says so)
 
   --tune FILE  take the tilings of the products FILE names (a tune file, below) instead of
                the defaults; FILE's isa must be the one generated (with --dispatch: that
@@ -163,7 +168,7 @@ local GEN_OPTIONS = {
   command = "gen", prefix = "",
   values = {["--out"] = true, ["--isa"] = true, ["--name"] = true, ["--weights"] = true, ["--max-batch"] = true,
             ["--batch"] = true, ["--dispatch"] = true, ["--depfile"] = true, ["--tune"] = true},
-  flags = {["--cli"] = true, ["--inference"] = true, ["--python"] = true},
+  flags = {["--cli"] = true, ["--inference"] = true, ["--python"] = true, ["--compact"] = true},
 }
 local TUNE_OPTIONS = {
   command = "tune", prefix = "tune: ",
@@ -324,7 +329,7 @@ function M.generate(o)
         .. " (run chainrule tune --isa " .. isa.name .. ")")
     end   -- --dispatch: the file tunes the variant of its ISA only
   end
-  local sched = schedule.decide(g, isa, tuned)
+  local sched = schedule.decide(g, isa, tuned, o.compact)
   local mem = plan.build(g, sched.steps, {inference = o.inference})
   local lopts = {spec_path = file_name(o.spec), version = VERSION, inference = o.inference}
   if o.weights then
@@ -370,6 +375,13 @@ function M.generate(o)
   -- the deepest entry point's stack bound (the banner lists them all)
   local deepest = ctx.stack[1]
   for _, e in ipairs(ctx.stack) do if e[2] > deepest[2] then deepest = e end end
+  if not o.compact and sched.kernels.set_compact and #outputs[2][2] > schedule.CODE_BYTES then
+    -- too much code: once more with compact row tails (schedule.CODE_BYTES)
+    local c = {}
+    for k, v in pairs(o) do c[k] = v end
+    c.compact, c.net = "auto", o.net
+    return M.generate(c)
+  end
   outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
                      budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1]}
   return outputs

@@ -474,18 +474,27 @@ end
 M.PHRASE = {straight = "straight-line products", tiled = "tiled products", portable = "products in loops"}
 M.STYLE = {straight = "straight-line", tiled = "tiled", portable = "loops"}
 
+-- The size of NAME.c above which the driver generates the network once more with compact
+-- row tails (gen/kernels/tiled.lua's row_loop), for the bound of 1 MB and 15 s of clang -O2
+-- per generated file: a 16-layer net of odd widths ~1000 at batch 63 gave 0.78-1.06 MB
+-- (avx2-neon; avx512 1.02 MB took 18 s of clang -O2 under load), compact 0.55-0.8 MB.
+M.CODE_BYTES = 768 << 10
+
 -- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling
--- or nil; the kernels take it in place of M.tiling's default.
-function M.decide(g, isa, tuned)
+-- or nil; the kernels take it in place of M.tiling's default. compact: the row tails as
+-- one-row loops (gen --compact: true; "auto" when the driver chose it, see M.CODE_BYTES).
+function M.decide(g, isa, tuned, compact)
   local steps = steps_of(g)
   local family, fmas = family_of(g, steps, isa)
   local kernels = require("kernels." .. family)
+  if kernels.set_compact then kernels.set_compact(compact) end
   return {
     steps = steps,
     family = family,
     kernels = kernels,
     style = M.STYLE[family],
-    phrase = M.PHRASE[family],
+    phrase = M.PHRASE[family] .. (compact and kernels.set_compact and " (compact row tails"
+      .. (compact == "auto" and ": the code passed " .. (M.CODE_BYTES >> 10) .. " KiB" or "") .. ")" or ""),
     fmas = fmas,
     budget = g.code_budget,
     fuse_opt = kernels.fuses_opt or false,

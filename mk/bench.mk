@@ -96,6 +96,28 @@ for s in $(BENCH_SPECS); do f=$(BENCH_DIR)/gen/$(1)/$$s.c; \
 done >> $(BENCH_DIR)/raw.csv;
 endef
 
+# Code size and compile time at the issue's bounds (16 layers deep, 4096 wide): specs that
+# are generated and compiled like the bench specs (timed.sh), never run, for the SIMD ISAs
+# the compiler targets on this host (x86: avx2 and avx512 whether or not the CPU runs it).
+BENCH_SIZE_SPECS := size_deep size_wide
+BENCH_SIZE_ISAS ?= $(if $(filter x86_64 i686,$(shell uname -m)),avx2 avx512,$(filter-out scalar,$(HOST_ISAS)))
+BENCH_SIZE_OBJS := $(foreach i,$(BENCH_SIZE_ISAS),$(foreach s,$(BENCH_SIZE_SPECS),$(BENCH_DIR)/size/$(i)/$(s).o))
+define BENCH_SIZE_RULES
+$(BENCH_DIR)/size/$(1)/%.c: bench/specs/%.lua $(BUILD)/chainrule bench/timed.sh
+	@mkdir -p $(BENCH_DIR)/size/$(1)
+	bench/timed.sh $(BENCH_DIR)/size/$(1)/$$*.gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --out $(BENCH_DIR)/size/$(1)
+
+$(BENCH_DIR)/size/$(1)/%.o: $(BENCH_DIR)/size/$(1)/%.c bench/timed.sh
+	bench/timed.sh $(BENCH_DIR)/size/$(1)/$$*.cc_ms $(CC) $(WARN) -O2 -g $(ISA_CFLAGS_$(1)) -mtune=native -c $$< -o $$@
+endef
+$(foreach i,$(BENCH_SIZE_ISAS),$(eval $(call BENCH_SIZE_RULES,$(i))))
+.SECONDARY: $(BENCH_SIZE_OBJS:.o=.c)
+define BENCH_SIZE_CODEGEN
+for i in $(BENCH_SIZE_ISAS); do for s in $(BENCH_SIZE_SPECS); do d=$(BENCH_DIR)/size/$$i; \
+  echo "codegen,$$i,$$s,$$(cat $$d/$$s.gen_ms 2>/dev/null || echo -1),$$(wc -c < $$d/$$s.c),$$(wc -l < $$d/$$s.c),$$(cat $$d/$$s.cc_ms 2>/dev/null || echo -1)"; \
+done; done >> $(BENCH_DIR)/raw.csv;
+endef
+
 .PHONY: bench bench-deps
 bench-deps:
 	@pkg-config --exists openblas || { echo "make bench: OpenBLAS (libopenblas-dev) is missing: run scripts/deps.sh --bench" >&2; exit 2; }
@@ -200,7 +222,8 @@ endef
 $(foreach i,$(BENCH_TUNED),$(foreach s,$(BENCH_DERIVED),$(eval $(call BENCH_DERIVED_TUNED_RULES,$(i),$(s)))))
 .SECONDARY: $(foreach i,$(BENCH_TUNED),$(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/gen/$(i)-tuned/$(s).c $(BENCH_DIR)/gen/$(i)-tuned/$(s).h $(BENCH_DIR)/tune/$(s).tune))
 
-bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(foreach i,$(BENCH_TUNED),$(BENCH_DIR)/cr_$(i)-tuned)
+bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(foreach i,$(BENCH_TUNED),$(BENCH_DIR)/cr_$(i)-tuned) \
+       $(BENCH_SIZE_OBJS)
 	@echo "bench: measuring, $(BENCH_PASSES) passes over every program (one thread; a few minutes)"
 	@$(BENCH_DIR)/bench workloads $(BENCH_BIG_FLAG) > $(BENCH_DIR)/workloads.txt
 	@set -e; cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \
@@ -219,7 +242,7 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
 	      >> $(BENCH_DIR)/raw.csv || echo "# pytorch $$c: bench/torch_bench.py failed" >> $(BENCH_DIR)/raw.csv; \
 	  done; \
 	done
-	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i)))
+	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i))) $(BENCH_SIZE_CODEGEN)
 	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BUILD)/bench.csv $(BUILD)/bench-codegen.csv
 	@echo "bench: wrote $(BUILD)/bench.csv and $(BUILD)/bench-codegen.csv"
 	@echo "bench: the inference-only build at one row (make bench-inference, mk/embed.mk)"

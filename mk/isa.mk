@@ -61,41 +61,50 @@ $(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
 endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
 
-# Tuned variants: tests/isa/tune/SPEC.ISA.tune (hand-written tilings other than the defaults,
-# `gen --tune`) builds SPEC for ISA a second time as ISA-tuned; it runs through test_isa like
-# every ISA, and must give the untuned build's bits unless the file changes a batch-1 stream
-# (whose kinds and sets sum in other orders).
+# Variants: SPEC built for ISA a second time as ISA-VARIANT with other gen flags; it runs
+# through test_isa like every ISA and must give the untuned build's bits.
+# - tuned: tests/isa/tune/SPEC.ISA.tune (hand-written tilings other than the defaults,
+#   `gen --tune`); a file that changes a batch-1 stream (whose kinds and sets sum in other
+#   orders) is only checked against the reference.
+# - compact: `gen --compact` (the row tails as one-row tiles) for ISA_COMPACT on every SIMD
+#   ISA: isa_dump's n = B/2 + 1 and n = 1 run the tails.
 isa_tune = tests/isa/tune/$(1).$(2).tune
 isa_tuned = $(foreach i,$(TEST_ISAS),$(if $(wildcard $(call isa_tune,$(1),$(i))),$(i)))
-define ISA_TUNED_RULES
-$(ISA_T)/$(2)-tuned/$(1)/config.h: $(call isa_spec,$(1)) $(call isa_tune,$(1),$(2)) $(BUILD)/chainrule tests/net/config.sh
-	@mkdir -p $(ISA_T)/$(2)-tuned/$(1)/gen
-	@$(BUILD)/chainrule gen $(call isa_spec,$(1)) --isa $(2) --tune $(call isa_tune,$(1),$(2)) --out $(ISA_T)/$(2)-tuned/$(1)/gen
-	@tests/net/config.sh $(ISA_T)/$(2)-tuned/$(1)/gen > $$@.tmp && mv $$@.tmp $$@
+ISA_COMPACT := wide_odd big_xtg
+isa_compact = $(if $(filter $(1),$(ISA_COMPACT)),$(filter-out scalar,$(TEST_ISAS)))
+isa_variants = $(foreach i,$(call isa_tuned,$(1)),$(i)-tuned) $(foreach i,$(call isa_compact,$(1)),$(i)-compact)
+# $(1) spec, $(2) ISA, $(3) variant, $(4) gen flags, $(5) their input file or empty, $(6) a
+# shell test: compare the bits only when it succeeds
+define ISA_VARIANT_RULES
+$(ISA_T)/$(2)-$(3)/$(1)/config.h: $(call isa_spec,$(1)) $(5) $(BUILD)/chainrule tests/net/config.sh
+	@mkdir -p $(ISA_T)/$(2)-$(3)/$(1)/gen
+	@$(BUILD)/chainrule gen $(call isa_spec,$(1)) --isa $(2) $(4) --out $(ISA_T)/$(2)-$(3)/$(1)/gen
+	@tests/net/config.sh $(ISA_T)/$(2)-$(3)/$(1)/gen > $$@.tmp && mv $$@.tmp $$@
 
-$(ISA_T)/$(2)-tuned/$(1)/isa_dump: $(ISA_T)/$(2)-tuned/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h
+$(ISA_T)/$(2)-$(3)/$(1)/isa_dump: $(ISA_T)/$(2)-$(3)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	$(ISA_CC_$(2)) $(WARN) -O2 -Itests/ref -I$(ISA_T)/$(2)-tuned/$(1)/gen -include $$< -o $$@ \
-	  tests/isa/isa_dump.c $(ISA_T)/$(2)-tuned/$(1)/gen/$$$$name.c -lm
+	$(ISA_CC_$(2)) $(WARN) -O2 -Itests/ref -I$(ISA_T)/$(2)-$(3)/$(1)/gen -include $$< -o $$@ \
+	  tests/isa/isa_dump.c $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c -lm
 	$(if $(ISA_GCC_$(2)),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)-tuned/$(1)/gen/$$$$name.c)
+	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c)
 
-$(ISA_T)/$(2)-tuned/$(1)/run1.bin: $(ISA_T)/$(2)-tuned/$(1)/isa_dump $(ISA_T)/$(2)/$(1)/run1.bin
-	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-tuned/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-tuned/$(1)/run2.bin
-	@grep -q '^stream ' $(call isa_tune,$(1),$(2)) || cmp $(ISA_T)/$(2)/$(1)/run1.bin $(ISA_T)/$(2)-tuned/$(1)/run1.bin \
-	  || { echo "test-isa: $(1) on $(2): the tuned build ($(call isa_tune,$(1),$(2))) gives other bits than the untuned one" >&2; exit 1; }
+$(ISA_T)/$(2)-$(3)/$(1)/run1.bin: $(ISA_T)/$(2)-$(3)/$(1)/isa_dump $(ISA_T)/$(2)/$(1)/run1.bin
+	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run2.bin
+	@if $(6); then cmp $(ISA_T)/$(2)/$(1)/run1.bin $(ISA_T)/$(2)-$(3)/$(1)/run1.bin \
+	  || { echo "test-isa: $(1) on $(2): the $(3) build ($(4)) gives other bits than the untuned one" >&2; exit 1; }; fi
 endef
-$(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_TUNED_RULES,$(s),$(i)))))
+$(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -q '^stream ' $(call isa_tune,$(s),$(i))))))
+$(foreach s,$(ISA_COMPACT),$(foreach i,$(call isa_compact,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),compact,--compact,,true))))
 
 ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL))
 .PHONY: $(ISA_RUNS)
-$(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(i)-tuned/$(s)/run1.bin)))
+$(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin)))
 $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/%/run1.bin)
 	@$(ISA_T)/test_isa $(call isa_desc,$*) $(ISA_T)/scalar/$*/run1.bin \
 	  $(foreach i,$(TEST_ISAS),$(i) $(ISA_T)/$(i)/$*/run1.bin $(ISA_T)/$(i)/$*/run2.bin) \
-	  $(foreach i,$(call isa_tuned,$*),$(i)-tuned $(ISA_T)/$(i)-tuned/$*/run1.bin $(ISA_T)/$(i)-tuned/$*/run2.bin) \
+	  $(foreach v,$(call isa_variants,$*),$(v) $(ISA_T)/$(v)/$*/run1.bin $(ISA_T)/$(v)/$*/run2.bin) \
 	  > $(ISA_T)/$*.log 2>&1; \
-	rc=$$?; echo "== isa $* [$(TEST_ISAS)$(if $(call isa_tuned,$*), + tuned: $(strip $(call isa_tuned,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
+	rc=$$?; echo "== isa $* [$(TEST_ISAS)$(if $(strip $(call isa_variants,$*)), + $(strip $(call isa_variants,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
 
 test-isa: $(ISA_RUNS)
 	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) of our own (tests/isa/specs: $(words $(ISA_OWN_B1)) at batch 1) + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"

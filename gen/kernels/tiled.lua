@@ -119,6 +119,20 @@ local function k_blocks(b, d, total, step, braces, body, var)
   end
 end
 
+-- Like k_blocks, for a body whose block size is only a trip count or an offset (not the
+-- shape of a register tile): one loop over every block, the last one short, with the
+-- size in the C variable VAR.."n" (body(depth, "kbn")), so the rest is not a second copy
+-- of the body. Without a rest it is k_blocks. The arithmetic is the same either way; only
+-- the code size differs (a 16-layer net of odd widths: one copy per product, not two).
+local function k_runs(b, d, total, step, body, var)
+  if total % step == 0 or total < step then return k_blocks(b, d, total, step, true, body, var) end
+  local n = var .. "n"
+  b.put(d, "for (int " .. var .. " = 0; " .. var .. " < " .. total .. "; " .. var .. " += " .. step .. ") {")
+  b.put(d + 1, "const int " .. n .. " = " .. total .. " - " .. var .. " < " .. step .. " ? " .. total .. " - " .. var .. " : " .. step .. ";")
+  body(d + 1, n)
+  b.put(d, "}")
+end
+
 -- The column blocks as loops: each run of consecutive blocks of one shape (the same
 -- number of vectors, all whole) is one group {j0 = its first column, count = blocks,
 -- width = columns per block, vecs = the shape, offsets from the block's first column}.
@@ -161,8 +175,16 @@ local function group_loops(b, d, groups, body)
   end
 end
 
--- Emits the row loop: full tiles of R rows, then tiles of the powers of two below R.
--- tile(b, depth, rows) emits one tile for rows i .. i+rows-1.
+-- Compact row tails (M.set_compact, from schedule.decide): the driver asks for them when
+-- a network's tiled code passes schedule.CODE_BYTES, so that a deep net of odd widths
+-- stays within the size and compile-time bounds; the default is off.
+local compact = false
+function M.set_compact(on) compact = on and true or false end
+
+-- Emits the row loop: full tiles of R rows, then tiles of the powers of two below R, or
+-- (compact) a loop of one-row tiles: the rows past the last full tile then run at the
+-- one-row tile's speed, but the code holds two tiles instead of about two full tiles'
+-- worth. tile(b, depth, rows) emits one tile for rows i .. i+rows-1.
 -- (rows i = i0 .. stop-1 when given: C expressions, default 0 and n)
 local function row_loop(b, d, R, tile, i0, stop)
   stop = stop or "n"
@@ -173,7 +195,11 @@ local function row_loop(b, d, R, tile, i0, stop)
   b.put(d + 1, "}")
   local p = 1
   while p * 2 < R do p = p * 2 end
-  if R > 1 then
+  if R > 1 and compact then
+    b.put(d + 1, "for (; i < " .. stop .. "; i++) {")
+    tile(b, d + 2, 1)
+    b.put(d + 1, "}")
+  elseif R > 1 then
     while p >= 1 do
       b.put(d + 1, "if (" .. stop .. " - i >= " .. p .. ") {")
       tile(b, d + 2, p)
@@ -311,7 +337,7 @@ local function xw_packed_x(b, a, isa, R, MC, kc, groups, tile)
     end
   end
   if kblocked then
-    k_blocks(b, 1, a.K, kc, true, kblock, "kb")
+    k_runs(b, 1, a.K, kc, kblock, "kb")
   else
     b.put(1, "{")
     kblock(2, a.K)
@@ -444,7 +470,7 @@ function M.matmul_xw(a, isa)
   if depth and kblocked then
     -- k-blocks outer: every column block of a kc-row slab of W in turn, so W is read once
     -- and in order (its rows contiguous), the partial sums carried in y
-    k_blocks(b, 1, a.K, kc, true, function(d, count)
+    k_runs(b, 1, a.K, kc, function(d, count)
       group_loops(b, d, groups, function(d2, g)
         row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
       end)
@@ -459,7 +485,7 @@ function M.matmul_xw(a, isa)
       row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
     end
     if kblocked then
-      k_blocks(b, d, a.K, kc, true, kblock, "kb")
+      k_runs(b, d, a.K, kc, kblock, "kb")
       if a.act then act_pass(d, g) end
     else
       kblock(d, a.K)
@@ -538,12 +564,14 @@ function M.matmul_gwt(a, isa)
       local jb = jblocked and "jb + " or ""
       -- wt[j][kk] = w[k0 + kk][jb + j]: whole T x T blocks with the ISA's register
       -- transpose, the rest (and ISAs without one) element by element
+      -- (jn: a number, or the C variable of k_runs' short last block)
       local T = isa.transpose_n
+      local rt = type(jn) == "string"
       local jt, kt = 0, 0
       if isa.transpose then
-        jt, kt = jn // T * T, width // T * T
+        jt, kt = rt and "(" .. jn .. " / " .. T .. " * " .. T .. ")" or jn // T * T, width // T * T
       end
-      if jt > 0 and kt > 0 then
+      if (rt or jt > 0) and kt > 0 then
         b.put(dj, "for (int j = 0; j < " .. jt .. "; j += " .. T .. ")")
         b.put(dj + 1, "for (int kk = 0; kk < " .. kt .. "; kk += " .. T .. ")")
         b.put(dj + 2, isa.transpose .. "(wt + j * " .. KB .. " + kk, " .. KB .. ", " .. a.w .. " + (" .. k0 .. " + kk) * "
@@ -556,7 +584,7 @@ function M.matmul_gwt(a, isa)
         b.put(dj + 1, "for (int j = 0; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
           .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
       end
-      if jt < jn and kt > 0 then   -- columns j >= jt of the rows kk < kt
+      if (rt or jt < jn) and kt > 0 then   -- columns j >= jt of the rows kk < kt
         b.put(dj, "for (int kk = 0; kk < " .. kt .. "; kk++)")
         b.put(dj + 1, "for (int j = " .. jt .. "; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
           .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
@@ -587,7 +615,7 @@ function M.matmul_gwt(a, isa)
       end)
     end
     if not jblocked then return jblock(d, a.N) end
-    k_blocks(b, d, a.N, JC, true, jblock, "jb")
+    k_runs(b, d, a.N, JC, jblock, "jb")
     if a.mask then
       -- f'(m) on the finished block, while it is in L1
       b.put(d, "for (int i = 0; i < n; i++) {")
@@ -907,10 +935,10 @@ local function xtg_packed(b, a, isa, tp)
   if nblocked then
     b.put(1, "for (int ib = 0; ib < n; ib += " .. NC .. ") {")
     b.put(2, "const int nb = n - ib < " .. NC .. " ? n - ib : " .. NC .. ";")
-    k_blocks(b, 2, a.N, JC, true, jblock, "jb")
+    k_runs(b, 2, a.N, JC, jblock, "jb")
     b.put(1, "}")
   else
-    k_blocks(b, 1, a.N, JC, true, jblock, "jb")
+    k_runs(b, 1, a.N, JC, jblock, "jb")
   end
   bias_sums(b, a, isa)
   return b.text()
