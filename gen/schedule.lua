@@ -88,6 +88,14 @@ end
 --                          the block of x at most XW_X_BYTES (stays in L2 while every panel of
 --                          the kc block passes; blocks of whole tiles as even as possible);
 --                          loops kc block, mc block, column block
+--                   fill   (packed panels, mc = 0) "loop": a copy loop fills each panel before
+--                          its row tiles; "tile": the first row tile reads W itself and
+--                          stores what it loaded into the panel, so the copy rides along
+--                          with its FMAs instead of a pass of loads and stores that waits on
+--                          W from L3 (the other tiles then read the panel; a batch below one
+--                          tile uses the loop). Default tile on avx2 (XW_FILL_TILE: Zen 3,
+--                          784x256 B=64 forward 284 -> 273 us, CPU time, fastest of 1000
+--                          calls in the step), loop elsewhere (not measured there)
 --   gwt (dx = g·Wᵀ): vecs  inputs per register tile, in vectors (default vec_max)
 --                   rows   most rows per tile
 --                   jc     outputs per transposed block of W (the block at most WT_BYTES;
@@ -152,6 +160,8 @@ end
 -- ISAs whose unpacked weight gradient applies the optimizer after its tiles by default
 -- when W and dW fit L2 (measured on Zen 3; see tiling's xtg update)
 M.XTG_UPDATE_AFTER = {avx2 = true}
+-- ISAs whose packed xw panels are filled by the first row tile by default (tiling's fill)
+M.XW_FILL_TILE = {avx2 = true}
 
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
 -- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
@@ -243,6 +253,7 @@ function M.tiling(isa, product, s, over)
       t.order = t.pack and "columns" or (big and s.batch ~= 1) and "depth" or "rows"
       t.kc = s.K
       t.mc = 0
+      t.fill = M.XW_FILL_TILE[isa.name] and "tile" or "loop"
       if t.pack then
         local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
@@ -298,7 +309,7 @@ end
 -- 0 allowed, or the words it
 -- takes). "stream" is the batch-1 forward (gen/kernels/stream.lua's plan).
 M.TUNE_KEYS = {
-  xw = {vecs = "int", order = {"rows", "columns", "depth"}, pack = {"no", "yes"}, kc = "int", mc = "int0"},
+  xw = {vecs = "int", order = {"rows", "columns", "depth"}, pack = {"no", "yes"}, kc = "int", mc = "int0", fill = {"loop", "tile"}},
   gwt = {vecs = "int", rows = "int", jc = "int"},
   xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}, update = {"tiles", "after"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
@@ -333,6 +344,7 @@ function M.check(isa, product, s, t)
     err = range("kc", 1, s.K) or range("mc", 0, s.batch or 0)
     if err then return err end
     if t.mc > 0 and not t.pack then return "mc=" .. t.mc .. " needs pack=yes" end
+    if t.fill ~= "loop" and t.fill ~= "tile" then return "fill=" .. tostring(t.fill) .. ": expected loop or tile" end
     local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
     if t.mc > 0 and t.mc < s.batch and t.mc % R ~= 0 then
       return string.format("mc=%d: expected the batch %d or a multiple of the tile's %d rows", t.mc, s.batch, R)
@@ -440,6 +452,7 @@ function M.candidates(isa, product, s)
       for _, bytes in ipairs({M.PANEL_BYTES, 2 * M.PANEL_BYTES}) do
         local kc = M.block(s.K, math.max(1, bytes // (4 * v * isa.width)), 1)
         add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = 0}))
+        add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = 0, fill = def.fill == "tile" and "loop" or "tile"}))
         add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = M.xw_mc(isa, s, v, kc)}))
       end
       add(with({vecs = v, order = "depth", pack = false, kc = M.depth_kc(s), mc = 0}))

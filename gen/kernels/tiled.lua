@@ -217,7 +217,8 @@ end
 -- then t.finish(b, depth, r, v, vec, acc) consumes each accumulator and t.post(b, depth,
 -- rows, vecs) (optional) may use them all once more. t.extra (optional):
 -- {init(b, d), step(var) -> C statements inside the loop, finish(b, d)} for one more
--- accumulator riding along (the folded tail of matmul_xtg).
+-- accumulator riding along (the folded tail of matmul_xtg). t.copy(v, vec, w) (optional):
+-- a C statement that uses the vector w just loaded (matmul_xw's fill=tile panel stores).
 local function reduce_tile(b, d, isa, rows, vecs, t)
   local vt = isa.vtype
   b.put(d, "{")
@@ -236,6 +237,11 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
                                              or vload(isa, "bk", vec.off, vec.lanes))
   end
   b.put(d + 2, "const " .. vt .. " " .. table.concat(ws, ", ") .. ";")
+  if t.copy then
+    local cp = {}
+    for v, vec in ipairs(vecs) do cp[v] = t.copy(v, vec, "w" .. (v - 1)) end
+    b.put(d + 2, table.concat(cp, " "))
+  end
   for r = 0, rows - 1 do
     local s = {"const " .. vt .. " s = " .. isa.broadcast(t.a(r, t.var)) .. ";"}
     for v = 1, #vecs do
@@ -397,8 +403,9 @@ function M.matmul_xw(a, isa)
   end
   -- one register tile of `rows` rows over the group's block at column j0, inputs kb ..
   -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after
-  -- the first block and the activation waits for the last)
-  local function tile(bb, d, rows, g, count)
+  -- the first block and the activation waits for the last); `fill`: read W itself and
+  -- store each vector into the packed panel (tiling fill=tile, the block's first tile)
+  local function tile(bb, d, rows, g, count, fill)
     reduce_tile(bb, d, isa, rows, g.vecs, {
       var = "k", count = count,
       pre = function(b2, d2)
@@ -419,10 +426,11 @@ function M.matmul_xw(a, isa)
         return vload(isa, "ci", (r == 0 and "" or r .. " * cs + ") .. vec.off, vec.lanes)
       end,
       brow = function(k)
-        if tp.pack then return "pw + " .. k .. " * " .. g.width end
+        if tp.pack and not fill then return "pw + " .. k .. " * " .. g.width end
         return at(a.w, "(" .. (kblocked and "kb + " or "") .. k .. ") * " .. a.N .. " + j0")
       end,
-      aligned = tp.pack,
+      aligned = tp.pack and not fill,
+      copy = fill and function(_, vec, w) return astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, w) end,
       a = function(r, k)
         if packx then return "xr[" .. k .. " * " .. rows .. (r == 0 and "" or " + " .. r) .. "]" end
         return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]"
@@ -479,10 +487,21 @@ function M.matmul_xw(a, isa)
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
+  -- fill=tile: the first R-row tile fills the panel (a batch below R: the copy loop)
+  local fill = tp.pack and tp.fill == "tile"
   group_loops(b, 1, groups, function(d, g)
     local function kblock(d2, count)
-      if tp.pack then pack_panel(b, d2, a, isa, g, count, kblocked) end
-      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
+      if fill then
+        b.put(d2, "if (n >= " .. R .. ") {")
+        b.put(d2 + 1, "const int i = 0;")
+        tile(b, d2 + 1, R, g, count, true)
+        b.put(d2, "} else {")
+        pack_panel(b, d2 + 1, a, isa, g, count, kblocked)
+        b.put(d2, "}")
+      elseif tp.pack then
+        pack_panel(b, d2, a, isa, g, count, kblocked)
+      end
+      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end, fill and "n >= " .. R .. " ? " .. R .. " : 0")
     end
     if kblocked then
       k_runs(b, d, a.K, kc, kblock, "kb")

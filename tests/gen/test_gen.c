@@ -1559,7 +1559,7 @@ static const tune_case TUNE_BAD[] = {
   {"two_isas", TH "isa avx2\n", "{}:3: a second 'isa' line (one ISA per tune file)"},
   {"entry_before_isa", "chainrule-tune 1\nxw 784 50 64 vecs=2\n", "{}:2: the 'isa' line must come before the entries"},
   {"unknown_line", TH "frob 1\n", "{}:3: unknown line 'frob' (expected isa, cpu or a product: xw, gwt, xtg, stream)"},
-  {"unknown_key", TH "xw 784 50 64 vecz=2\n", "{}:3: xw: unknown key 'vecz' (did you mean 'vecs'?) (one of kc, mc, order, pack, vecs)"},
+  {"unknown_key", TH "xw 784 50 64 vecz=2\n", "{}:3: xw: unknown key 'vecz' (did you mean 'vecs'?) (one of fill, kc, mc, order, pack, vecs)"},
   {"key_for_other_product", TH "xtg 784 50 64 kc=8\n", "{}:3: xtg: unknown key 'kc' (did you mean 'jc'?) (one of jc, nc, pack, rows, update, vecs, xq)"},
   {"xtg_pack_partial_tiles", TH "xtg 784 50 64 pack=yes\n", "{}:3: xtg 784x50 B=64: pack=yes: N=50 and jc=50 must be multiples of vecs x 8 = 16"},
   {"xtg_pack_too_big", TH "xtg 784 1024 256 pack=yes jc=1024 nc=256\n", "{}:3: xtg 784x1024 B=256: jc=1024 x nc=256: the packed block of g would take 1048576 bytes of stack (at most 131072)"},
