@@ -373,10 +373,13 @@ function M.matmul_xw(a, isa)
   local MC = tp.pack and a.batch and math.min(tp.mc or 0, a.batch) or 0
   local packx = MC > 0
   local mblocked = packx and MC < a.batch
+  -- the next W panel prefetched from the tiles (tiling pf; x packed: huge layers)
+  local prefetch = packx and tp.pf and isa.prefetch and true or false
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
     .. (cols and (depth and kblocked and "; k-blocks outer" or "; column blocks outer") or "; row tiles outer")
     .. (tp.pack and ", each panel of W packed" or "")
     .. (packx and ", x packed " .. MC .. " rows at a time" or "")
+    .. (prefetch and ", the next panel prefetched" or "")
     .. (kblocked and ", " .. kc .. " inputs at a time" or "")
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as dot products over k" or "") .. " */")
   if plan.tail > 0 then copy_tail(b, 1, "wtl", a.w, a.K, a.N, plan.tail0, plan.tail) end
@@ -414,6 +417,10 @@ function M.matmul_xw(a, isa)
         else
           b2.put(d2, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
         end
+        if prefetch then
+          -- the next panel of this k block, or (after the last) row starts: inside W
+          b2.put(d2, "const float *wn = " .. a.w .. " + (j0 + " .. 2 * g.width .. " <= " .. a.N .. " ? j0 + " .. g.width .. " : 0);")
+        end
         if kblocked then
           -- the sums start from the bias (every row: stride 0) or from y's partial sums
           b2.put(d2, "const float *ci = kb == 0 ? " .. a.b .. " + j0 : " .. a.y .. " + i * " .. a.y_ld .. " + j0;")
@@ -436,6 +443,18 @@ function M.matmul_xw(a, isa)
         return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]"
       end,
       finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
+      extra = prefetch and {init = function() end, finish = function() end, step = function(k)
+        -- the next panel's row k, one hint per cache line, while this panel's tiles run
+        -- (its rows a whole row stride apart: the copy would otherwise wait on each line)
+        local row = "(" .. (kblocked and "kb + " or "") .. k .. ") * " .. a.N
+        local q = {}
+        local lines = {}
+        for l = 0, g.width - 1, 64 // 4 do lines[#lines + 1] = l end
+        -- (a row not on a line boundary ends in one more line)
+        if g.width % 16 ~= 0 or a.N % 16 ~= 0 then lines[#lines + 1] = g.width - 1 end
+        for _, l in ipairs(lines) do q[#q + 1] = isa.prefetch("wn + " .. row .. (l == 0 and "" or " + " .. l)) end
+        return table.concat(q, " ")
+      end} or nil,
     })
   end
   local function tail_tiles(bb, d, rows)
@@ -873,6 +892,10 @@ local function xtg_packed(b, a, isa, tp)
   local NC = math.min(tp.nc, a.batch)
   local nblocked = NC < a.batch
   local cnt = nblocked and "nb" or "n"
+  -- (tiling pf, with the update in the tiles) dW stored after the update: W's lines,
+  -- fetched while the tile sums, are read before dW's lines (in the same L1 set when the
+  -- row stride is a multiple of 4 KB) can evict them
+  local late = tp.pf and a.opt and isa.prefetch and true or false
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. tp.vecs .. " vectors of " .. V .. "; g packed " .. JC
     .. " columns x " .. NC .. " rows at a time" .. (nblocked and " (partial sums in dW)" or "") .. " */")
   b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "]" .. (tp.xq and ", xq[" .. NC * R .. "]" or "") .. ";")
@@ -899,15 +922,28 @@ local function xtg_packed(b, a, isa, tp)
           end
           b2.put(d2, (nblocked and "if (ib + nb == n && " or "if (") .. a.opt.w .. " != NULL) { " .. table.concat(q, " ") .. " }")
         end
+        if tp.pf and isa.prefetch then
+          -- (tiling pf) the tile's lines of dW too, so its stores need not wait for them
+          local q = {}
+          for r = 0, rows - 1 do
+            for l = 0, TW - 1, 64 // 4 do q[#q + 1] = isa.prefetch(at("dr", r * a.N + l)) end
+          end
+          b2.put(d2, table.concat(q, " "))
+        end
       end,
       init = nblocked and function(v, r)
         return "ib == 0 ? " .. isa.zero() .. " : " .. vload(isa, "dr", r * a.N + vecs[v].off, V)
       end or nil,
-      finish = function(b2, d2, r, _, vec, c) b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, c, V)) end,
+      finish = function(b2, d2, r, _, vec, c)
+        if not late then b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, c, V)) end
+      end,
       post = a.opt and function(b2, d2, rows2)
         local vs = {}
         for r = 0, rows2 - 1 do
-          for v, vec in ipairs(vecs) do vs[#vs + 1] = {o = r * a.N + vec.off, lanes = V, g = string.format("c%d_%d", r, v - 1)} end
+          -- (late: a tile row in one vopt_row<n> call, one test of the plain case per row)
+          for v, vec in ipairs(vecs) do
+            vs[#vs + 1] = {o = r * a.N + vec.off, lanes = V, g = string.format("c%d_%d", r, v - 1), row = late and r or nil}
+          end
         end
         local tile0 = " + k0 * " .. a.N .. " + j0"
         local ptrs = {"*wr = " .. a.opt.w .. tile0}
@@ -915,6 +951,11 @@ local function xtg_packed(b, a, isa, tp)
         if nblocked then b2.put(d2, "if (ib + nb == n)") end
         opt_vectors(b2, d2, isa, a, "wr", function(st) return st:sub(1, -2) .. "r" end, vs, false,
                     "float " .. table.concat(ptrs, ", ") .. ";")
+        if late then
+          for r = 0, rows2 - 1 do
+            for v, vec in ipairs(vecs) do b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, string.format("c%d_%d", r, v - 1), V)) end
+          end
+        end
       end or nil,
     })
   end
