@@ -50,15 +50,26 @@ static int mpi_allgather(const void *mine, void *all, size_t bytes) {
                  MPI_SUCCESS ? 0 : -1;
 }
 
-static int mpi_send(const float *buf, size_t n, int to) {
-  if (!count_ok(n)) return -1;
-  return MPI_Send(buf, (int)n, MPI_FLOAT, to, 0, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+static int mpi_sendrecv(const float *out, size_t n, int to, float *in, size_t m, int from) {
+  if (!count_ok(n) || !count_ok(m)) return -1;
+  return MPI_Sendrecv(out, (int)n, MPI_FLOAT, to, 0, in, (int)m, MPI_FLOAT, from, 0,
+                      MPI_COMM_WORLD, MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
 }
 
-static int mpi_recv(float *buf, size_t n, int from) {
-  if (!count_ok(n)) return -1;
-  return MPI_Recv(buf, (int)n, MPI_FLOAT, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE) ==
-                 MPI_SUCCESS ? 0 : -1;
+static int mpi_allgatherv(float *buf, const size_t *lo, const size_t *n) {
+  int ranks, rc = -1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  int *count = malloc((size_t)ranks * sizeof *count), *displ = malloc((size_t)ranks * sizeof *displ);
+  if (!count || !displ) goto out;
+  for (int r = 0; r < ranks; r++) {
+    if (!count_ok(lo[r] + n[r])) goto out;
+    count[r] = (int)n[r], displ[r] = (int)lo[r];
+  }
+  rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, count, displ, MPI_FLOAT,
+                      MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+out:
+  free(count), free(displ);
+  return rc;
 }
 
 static int mpi_bcast(void *buf, size_t bytes) {
@@ -67,6 +78,7 @@ static int mpi_bcast(void *buf, size_t bytes) {
 }
 
 const cr_dist *cr_mpi_dist(void) {
-  static const cr_dist d = {mpi_init, mpi_finalize, mpi_allgather, mpi_send, mpi_recv, mpi_bcast};
+  static const cr_dist d = {mpi_init, mpi_finalize, mpi_allgather, mpi_sendrecv,
+                                mpi_allgatherv, mpi_bcast};
   return &d;
 }
