@@ -147,11 +147,13 @@ typedef struct cr_dist {
   /* all[r * bytes ...] = rank r's `bytes` at mine, on every rank; mine may be
      all + rank * bytes */
   int  (*allgather)(const void *mine, void *all, size_t bytes);
-  /* sends n floats at out to rank `to` while it receives at most m floats from rank `from`
-     into in (both at once: two ranks may exchange with each other) */
-  int  (*sendrecv)(const float *out, size_t n, int to, float *in, size_t m, int from);
-  /* in place: buf[lo[r] .. lo[r] + n[r] - 1] of rank r to every rank, for every r */
-  int  (*allgatherv)(float *buf, const size_t *lo, const size_t *n);
+  /* to every other rank r: out[lo[r] .. lo[r] + n[r] - 1]; from every other rank r: its
+     n[this rank] floats, into in + r * stride */
+  int  (*exchange)(const float *out, const size_t *lo, const size_t *n, float *in,
+                   size_t stride);
+  /* in place: buf[lo[r] .. lo[r] + n[r] - 1] of rank r to every rank, for every r, and with
+     them (bytes > 0) extra[r * bytes ...] of rank r */
+  int  (*allgatherv)(float *buf, const size_t *lo, const size_t *n, void *extra, size_t bytes);
   int  (*bcast)(void *buf, size_t bytes);   /* rank 0's bytes to every rank */
 } cr_dist;
 

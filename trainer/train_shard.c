@@ -284,36 +284,22 @@ NO_CONTRACT static void rank_task(void *ctx, int c) {
   }
 }
 
-/* Each rank sends every other rank its partial sum of that rank's floats and receives theirs
- * of its own (pairwise, rank + d and rank - d in round d: each round is a pair of opposite
- * transfers, no rank waits on a busy one). 0, or -1. */
-static int exchange(tr_shards *sh) {
-  const float *g = (const float *)sh->m->grads;
-  const int R = sh->ranks, me = sh->rank;
-  for (int d = 1; d < R; d++) {
-    const int to = (me + d) % R, from = (me - d + R) % R;
-    const size_t out = rank_rows(sh, me) ? sh->len[to] : 0;
-    if (sh->dist->sendrecv(g + sh->lo[to], out, to, sh->tmp + (size_t)from * sh->slot,
-                           sh->len[me], from) != 0)
-      return -1;
-  }
-  return 0;
-}
-
 /* The step over the ranks: partial sums exchanged, each rank sums its own floats; split, it
- * tests and steps them, then the ranks copy each other's new parameters, and their losses
- * and NaN/Inf flags (copies only: MPI_Allgather(v)); a flag anywhere brings every rank the
+ * tests and steps them, then the ranks copy each other's new parameters, and with them their
+ * losses and NaN/Inf flags (copies only); a flag anywhere brings every rank the
  * whole summed gradient, for the trainer's report. Not split: the summed gradient is copied
  * to every rank and each steps all of it. 0, or -1 (MPI failed). */
 static int step_ranks(tr_shards *sh) {
   const cr_net *net = sh->m->net;
   const int k = sh->local, R = sh->ranks, me = sh->rank;
   if (k > 1) tr_pool_run(sh->pool, sh->chunks, sum_task, sh);
-  if (exchange(sh) != 0) return -1;
+  /* every rank's partial sum of each range to the range's rank (of a rank without rows in
+     this batch too: the receiver leaves it out of the tree) */
+  if (sh->dist->exchange(sh->m->grads, sh->lo, sh->len, sh->tmp, sh->slot) != 0) return -1;
   tr_pool_run(sh->pool, own_chunks(sh), rank_task, sh);
   if (!sh->split) {
-    if (sh->dist->allgatherv(sh->m->grads, sh->lo, sh->len) != 0 ||
-        sh->dist->allgather(sh->loss + sh->s0, sh->loss, (size_t)k * sizeof(float)) != 0)
+    if (sh->dist->allgatherv(sh->m->grads, sh->lo, sh->len, sh->loss,
+                             (size_t)k * sizeof(float)) != 0)
       return -1;
     tr_pool_run(sh->pool, sh->chunks, step_task, sh);
     if (net->step_range) net->step_done(sh->m->opt);
@@ -327,8 +313,8 @@ static int step_ranks(tr_shards *sh) {
   for (int c = 0; c < own_chunks(sh); c++) bad |= sh->bad[c];
   memcpy(mine, sh->loss + sh->s0, (size_t)k * sizeof(float));
   mine[k] = (float)bad;
-  if (sh->dist->allgatherv(sh->m->params, sh->lo, sh->len) != 0 ||
-      sh->dist->allgather(mine, sh->gath, (size_t)(k + 1) * sizeof(float)) != 0)
+  if (sh->dist->allgatherv(sh->m->params, sh->lo, sh->len, sh->gath,
+                           (size_t)(k + 1) * sizeof(float)) != 0)
     return -1;
   sh->nonfinite = 0;
   for (int r = 0; r < R; r++) {
@@ -337,7 +323,8 @@ static int step_ranks(tr_shards *sh) {
     sh->nonfinite |= theirs[k] != 0.0f;
   }
   net->step_done(sh->m->opt);
-  if (sh->nonfinite && sh->dist->allgatherv(sh->m->grads, sh->lo, sh->len) != 0) return -1;
+  if (sh->nonfinite && sh->dist->allgatherv(sh->m->grads, sh->lo, sh->len, NULL, 0) != 0)
+    return -1;
   return 0;
 }
 
@@ -345,7 +332,7 @@ int tr_shards_sync_state(tr_shards *sh) {
   if (sh->ranks == 1 || !sh->split) return 0;
   for (int c = 0; c < sh->state_copies; c++) {
     float *state = (float *)((char *)sh->m->opt + 64 + (size_t)c * sh->m->net->params_bytes);
-    if (sh->dist->allgatherv(state, sh->lo, sh->len) != 0) return -1;
+    if (sh->dist->allgatherv(state, sh->lo, sh->len, NULL, 0) != 0) return -1;
   }
   return 0;
 }
