@@ -199,7 +199,9 @@ void  tr_shards_seed(tr_shards *sh, uint64_t seed, uint64_t epoch);
 /* One step on n rows (x, and m->targets already set: the whole batch, on every rank): the
  * local shards' forward + backward, the weighted tree sum into m->grads (over the ranks
  * too), NAME_step (in slices, on the threads). *loss: the batch's mean loss; sh->nonfinite:
- * m->grads holds NaN/Inf. 0, or -1 when a transfer failed. */
+ * m->grads holds NaN/Inf. With ranks, m->grads is the whole sum only after a NaN/Inf (or
+ * when every rank steps everything); else just this rank's range of it. 0, or -1 when a
+ * transfer failed. */
 int   tr_shards_step(tr_shards *sh, const float *x, int n, float *loss);
 /* Every rank's floats of the optimizer state to every rank (all ranks call it: before rank 0
  * writes a checkpoint). 0, or -1 when a transfer failed. */

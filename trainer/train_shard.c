@@ -48,6 +48,8 @@ void tr_shards_free(tr_shards *sh) {
 
 /* Floats per rank, rounded to whole 64-byte lines so no two ranks write one line. */
 #define RANK_ALIGN 16
+/* NAME_opt's public fields, padded: its state buffers start here (NAME_OPT_BYTES). */
+#define OPT_HEAD 64
 
 /* ranks > 1: rank r sums (and steps) the floats lo[r] .. lo[r] + len[r] - 1, an even cut of
  * the gradient buffer every rank computes alike; tmp holds the others' partial sums of this
@@ -64,17 +66,18 @@ static int split_ranges(tr_shards *sh) {
   if (!sh->lo || !sh->len || !sh->gath) return -1;
   size_t most = 0;
   for (int r = 1; r <= R; r++) {
-    sh->lo[r] = r == R ? sh->gfloats : sh->gfloats * (size_t)r / (size_t)R / RANK_ALIGN * RANK_ALIGN;
+    sh->lo[r] = r == R ? sh->gfloats
+                       : sh->gfloats * (size_t)r / (size_t)R / RANK_ALIGN * RANK_ALIGN;
     sh->len[r - 1] = sh->lo[r] - sh->lo[r - 1];
     if (sh->len[r - 1] > most) most = sh->len[r - 1];
   }
   sh->tmp = tr_alloc64((size_t)R * most * sizeof(float));
   if (!sh->tmp) return -1;
   sh->slot = most;
-  const size_t pb = net->params_bytes, head = 64;
+  const size_t pb = net->params_bytes;
   sh->split = net->step_range && net->step_done && pb == net->grads_bytes &&
-              net->opt_bytes > head && (net->opt_bytes - head) % pb == 0;
-  sh->state_copies = sh->split ? (int)((net->opt_bytes - head) / pb) : 0;
+              net->opt_bytes > OPT_HEAD && (net->opt_bytes - OPT_HEAD) % pb == 0;
+  sh->state_copies = sh->split ? (int)((net->opt_bytes - OPT_HEAD) / pb) : 0;
   return 0;
 }
 
@@ -286,8 +289,8 @@ NO_CONTRACT static void rank_task(void *ctx, int c) {
 
 /* The step over the ranks: partial sums exchanged, each rank sums its own floats; split, it
  * tests and steps them, then the ranks copy each other's new parameters, and with them their
- * losses and NaN/Inf flags (copies only); a flag anywhere brings every rank the
- * whole summed gradient, for the trainer's report. Not split: the summed gradient is copied
+ * losses and NaN/Inf flags (copies only); a flag anywhere brings every rank the whole summed
+ * gradient, for the trainer's report. Not split: the summed gradient is copied
  * to every rank and each steps all of it. 0, or -1 (MPI failed). */
 static int step_ranks(tr_shards *sh) {
   const cr_net *net = sh->m->net;
@@ -331,7 +334,7 @@ static int step_ranks(tr_shards *sh) {
 int tr_shards_sync_state(tr_shards *sh) {
   if (sh->ranks == 1 || !sh->split) return 0;
   for (int c = 0; c < sh->state_copies; c++) {
-    float *state = (float *)((char *)sh->m->opt + 64 + (size_t)c * sh->m->net->params_bytes);
+    float *state = (float *)((char *)sh->m->opt + OPT_HEAD + (size_t)c * sh->m->net->params_bytes);
     if (sh->dist->allgatherv(state, sh->lo, sh->len, NULL, 0) != 0) return -1;
   }
   return 0;
