@@ -44,7 +44,7 @@ $(MPI_TT)/%_cli: tests/trainer/specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(
 
 TEST_GOALS += test-mpi
 ifeq ($(HAVE_MPI),yes)
-test-mpi: $(MPI_TT)/mnist_mlp_cli $(MPI_TT)/drop_mlp_cli tiny-data
+test-mpi: $(MPI_TT)/mnist_mlp_cli $(MPI_TT)/drop_mlp_cli $(MPI_TT)/adam_mlp_cli tiny-data
 	@echo "== train --distributed under mpirun: bitwise the single-process run"
 	@tests/trainer/mpi.sh $(MPI_TT) $(BUILD)/tiny $(MPIRUN)
 else

@@ -147,8 +147,13 @@ typedef struct cr_dist {
   /* all[r * bytes ...] = rank r's `bytes` at mine, on every rank; mine may be
      all + rank * bytes */
   int  (*allgather)(const void *mine, void *all, size_t bytes);
-  int  (*send)(const float *buf, size_t n, int to);
-  int  (*recv)(float *buf, size_t n, int from);
+  /* to every other rank r: out[lo[r] .. lo[r] + n[r] - 1]; from every other rank r: its
+     n[this rank] floats, into in + r * stride */
+  int  (*exchange)(const float *out, const size_t *lo, const size_t *n, float *in,
+                   size_t stride);
+  /* in place: buf[lo[r] .. lo[r] + n[r] - 1] of rank r to every rank, for every r, and with
+     them (bytes > 0) extra[r * bytes ...] of rank r */
+  int  (*allgatherv)(float *buf, const size_t *lo, const size_t *n, void *extra, size_t bytes);
   int  (*bcast)(void *buf, size_t bytes);   /* rank 0's bytes to every rank */
 } cr_dist;
 

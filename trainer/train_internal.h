@@ -177,7 +177,13 @@ typedef struct {
   tr_pool *pool;
   const cr_dist *dist; /* --distributed: the other ranks; else NULL */
   int rank, ranks;
-  float *tmp;          /* a partial sum received from another rank */
+  size_t *lo, *len;    /* ranks > 1, per rank: the floats lo .. lo + len - 1 it sums (and steps) */
+  float *tmp;          /* rank r's partial sum of this rank's floats at tmp + r * slot */
+  size_t slot;         /* the largest len */
+  float *gath;         /* per rank: its shards' losses and its nonfinite flag */
+  int split;           /* ranks > 1: each rank steps its own floats (NAME_step_range and
+                          NAME_opt's documented layout); 0: every rank steps all of them */
+  int state_copies;    /* NAME_params-shaped state buffers in NAME_opt (split) */
   int chunks;          /* slices of the gradient buffer, one task each for sum and step */
   int *bad;            /* per slice: the summed gradient holds NaN/Inf */
   int nonfinite;       /* after a step: some slice did */
@@ -193,8 +199,13 @@ void  tr_shards_seed(tr_shards *sh, uint64_t seed, uint64_t epoch);
 /* One step on n rows (x, and m->targets already set: the whole batch, on every rank): the
  * local shards' forward + backward, the weighted tree sum into m->grads (over the ranks
  * too), NAME_step (in slices, on the threads). *loss: the batch's mean loss; sh->nonfinite:
- * m->grads holds NaN/Inf. 0, or -1 when a transfer failed. */
+ * m->grads holds NaN/Inf. With ranks, m->grads is the whole sum only after a NaN/Inf (or
+ * when every rank steps everything); else just this rank's range of it. 0, or -1 when a
+ * transfer failed. */
 int   tr_shards_step(tr_shards *sh, const float *x, int n, float *loss);
+/* Every rank's floats of the optimizer state to every rank (all ranks call it: before rank 0
+ * writes a checkpoint). 0, or -1 when a transfer failed. */
+int   tr_shards_sync_state(tr_shards *sh);
 
 /* ------------------------------------------------------------------ the commands */
 

@@ -347,6 +347,10 @@ static int one_epoch(run *r, long ep, int tty) {
   schedule_restore(r);
   r->total_train_s += train_s;
   r->total_samples += seen;
+  /* each rank stepped its own floats of the optimizer state: rank 0's checkpoint needs all */
+  if (r->ranks > 1 && tr_shards_sync_state(&r->sh) != 0)
+    return tr_fail(r->o, 1, "epoch %ld: the optimizer state exchange with the other ranks "
+                   "failed", ep + 1);
   if (r->rank == 0) rc = finish_rank0(r, ep, t0, train_s, lsum, seen);
   /* rank 0 alone validates and writes; the others learn whether to go on from it */
   if (r->ranks > 1) {

@@ -12,9 +12,14 @@
  * each element summed in the same order. So the bits depend on S, never on T.
  *
  * The optimizer runs per slice too (NAME_step_range, then one s->t++ by net->step_done:
- * NAME_step's bits), in the same task as the slice's sum while it is in cache — in one
- * process; with ranks, after the sum over the ranks. The task also tests its slice for
- * NaN/Inf, so the trainer scans the gradients only when one was found.
+ * NAME_step's bits), in the same task as the slice's sum while it is in cache. The task also
+ * tests its slice for NaN/Inf, so the trainer scans the gradients only when one was found.
+ *
+ * With ranks (--distributed), the gradient buffer is cut into one range of floats per rank.
+ * Each rank sums its own shards, sends every other rank its partial sum of that rank's range,
+ * adds the partial sums of its own range in the tree's order, and tests and steps that range
+ * alone; then the ranks copy each other's new parameters. A rank's optimizer state is current
+ * for its own range only, so it is copied to every rank before rank 0 writes a checkpoint.
  *
  * The rows of a batch of n are split as evenly as possible, in order, larger shards first:
  * the first n mod S shards get floor(n/S) + 1 rows, the others floor(n/S). When S divides n (every full batch: the trainer
@@ -36,9 +41,44 @@ void tr_shards_free(tr_shards *sh) {
   if (sh->work)
     for (int j = 1; j < sh->local; j++) free(sh->work[j]);
   free(sh->grads), free(sh->work), free(sh->loss), free(sh->rows), free(sh->row0);
-  free(sh->weight), free(sh->tmp), free(sh->bad);
+  free(sh->weight), free(sh->tmp), free(sh->bad), free(sh->lo), free(sh->len), free(sh->gath);
   tr_pool_free(sh->pool);
   memset(sh, 0, sizeof *sh);
+}
+
+/* Floats per rank, rounded to whole 64-byte lines so no two ranks write one line. */
+#define RANK_ALIGN 16
+/* NAME_opt's public fields, padded: its state buffers start here (NAME_OPT_BYTES). */
+#define OPT_HEAD 64
+
+/* ranks > 1: rank r sums (and steps) the floats lo[r] .. lo[r] + len[r] - 1, an even cut of
+ * the gradient buffer every rank computes alike; tmp holds the others' partial sums of this
+ * rank's floats. Each rank steps only its own floats when the optimizer allows it: with
+ * NAME_step_range, and NAME_opt the documented 64 bytes of public fields then NAME_params-
+ * shaped state buffers (GENERATED_API.md: NAME_OPT_BYTES), whose floats of a range a rank
+ * can send. 0, or -1 out of memory. */
+static int split_ranges(tr_shards *sh) {
+  const cr_net *net = sh->m->net;
+  const int R = sh->ranks;
+  sh->lo = calloc((size_t)R + 1, sizeof *sh->lo);
+  sh->len = calloc((size_t)R, sizeof *sh->len);
+  sh->gath = calloc((size_t)R * (size_t)(sh->local + 1), sizeof *sh->gath);
+  if (!sh->lo || !sh->len || !sh->gath) return -1;
+  size_t most = 0;
+  for (int r = 1; r <= R; r++) {
+    sh->lo[r] = r == R ? sh->gfloats
+                       : sh->gfloats * (size_t)r / (size_t)R / RANK_ALIGN * RANK_ALIGN;
+    sh->len[r - 1] = sh->lo[r] - sh->lo[r - 1];
+    if (sh->len[r - 1] > most) most = sh->len[r - 1];
+  }
+  sh->tmp = tr_alloc64((size_t)R * most * sizeof(float));
+  if (!sh->tmp) return -1;
+  sh->slot = most;
+  const size_t pb = net->params_bytes;
+  sh->split = net->step_range && net->step_done && pb == net->grads_bytes &&
+              net->opt_bytes > OPT_HEAD && (net->opt_bytes - OPT_HEAD) % pb == 0;
+  sh->state_copies = sh->split ? (int)((net->opt_bytes - OPT_HEAD) / pb) : 0;
+  return 0;
 }
 
 int tr_shards_init(tr_shards *sh, model *m, int shards, int threads, const cr_dist *dist,
@@ -59,10 +99,9 @@ int tr_shards_init(tr_shards *sh, model *m, int shards, int threads, const cr_di
   sh->row0 = calloc(S, sizeof *sh->row0);
   sh->weight = calloc(S, sizeof *sh->weight);
   sh->bad = calloc((size_t)sh->chunks, sizeof *sh->bad);
-  if (ranks > 1) sh->tmp = tr_alloc64(m->net->grads_bytes);
   sh->pool = tr_pool_new(threads);
   if (!sh->grads || !sh->work || !sh->loss || !sh->rows || !sh->row0 || !sh->weight ||
-      !sh->bad || !sh->pool || (ranks > 1 && !sh->tmp)) {
+      !sh->bad || !sh->pool || (ranks > 1 && split_ranges(sh) != 0)) {
     tr_shards_free(sh);
     return -1;
   }
@@ -167,7 +206,7 @@ static void sum_step_task(void *ctx, int c) {
   step_slice(sh, c, a, b);
 }
 
-/* Task c of a rank: slice c summed over the rank's shards (then sum_ranks, step_task). */
+/* Task c of a rank: slice c summed over the rank's shards (before the exchange). */
 static void sum_task(void *ctx, int c) {
   tr_shards *sh = ctx;
   size_t a, b;
@@ -182,27 +221,123 @@ static void step_task(void *ctx, int c) {
   step_slice(sh, c, a, b);
 }
 
-/* The levels of the tree above the ranks' shares: rank i takes in rank i + stride's partial
- * sum (its shares' root, shard (i + stride)·local), stride 1, 2, 4, ... — the single-process
- * tree's own additions, so the same bits; then rank 0's sum and every shard's loss go to
- * all ranks by copies (MPI_Bcast, MPI_Allgather: no arithmetic). 0, or -1 (MPI failed). */
-static int sum_ranks(tr_shards *sh) {
-  float *g = (float *)sh->m->grads;
-  const size_t n = sh->gfloats;
-  const int k = sh->local;
-  for (int stride = 1; stride < sh->ranks; stride *= 2) {
-    if (sh->rank % (2 * stride) == 0) {
-      int from = sh->rank + stride;
-      if (from >= sh->ranks || sh->rows[from * k] == 0) continue;
-      if (sh->dist->recv(sh->tmp, n, from) != 0) return -1;
-      for (size_t i = 0; i < n; i++) g[i] += sh->tmp[i];
-    } else if (sh->rank % (2 * stride) == stride) {
-      if (sh->rows[sh->rank * k] > 0 && sh->dist->send(g, n, sh->rank - stride) != 0) return -1;
-      break;
+/* This rank's floats lo .. lo + len - 1 in slices (chunk c: a .. b - 1). */
+static int own_chunks(const tr_shards *sh) {
+  return (int)((sh->len[sh->rank] + SUM_CHUNK - 1) / SUM_CHUNK);
+}
+
+static void own_chunk(const tr_shards *sh, int c, size_t *a, size_t *b) {
+  const size_t lo = sh->lo[sh->rank], hi = lo + sh->len[sh->rank];
+  *a = lo + (size_t)c * SUM_CHUNK, *b = *a + SUM_CHUNK;
+  if (*b > hi) *b = hi;
+}
+
+/* Rank r's partial sum takes part when its first shard has rows (empty shards are a suffix). */
+static int rank_rows(const tr_shards *sh, int r) { return sh->rows[r * sh->local] > 0; }
+
+/* Task c of a rank after the exchange: slice c of its own floats summed over the ranks' partial
+ * sums, as the tree's levels above the ranks' shares (rank i takes in rank i + stride, stride
+ * 1, 2, 4, ...: the single-process tree's own additions, so the same bits). With one shard per
+ * rank the partial sums arrive unweighted and the first level weighs them as sum_slice's
+ * does (w_i g_i + w_j g_j, each product rounded: NO_CONTRACT). The root's addition (and on
+ * rank 0 every addition into its operand) writes the model's gradients, which hold this
+ * rank's own operand: so the sum lands there without a copy, and no operand is overwritten
+ * before it is read. Then the NaN/Inf test and, when split, the step of the slice. */
+NO_CONTRACT static void rank_task(void *ctx, int c) {
+  tr_shards *sh = ctx;
+  size_t a, b;
+  own_chunk(sh, c, &a, &b);
+  const size_t off = a - sh->lo[sh->rank], n = b - a;
+  float *own = (float *)sh->m->grads + a;
+  const float *part[TR_MAX_SHARDS];
+  for (int r = 0; r < sh->ranks; r++)
+    part[r] = r == sh->rank ? own : sh->tmp + (size_t)r * sh->slot + off;
+  int stride = 1;
+  if (sh->local == 1) {   /* the weighted first level */
+    for (int i = 0; i < sh->ranks && rank_rows(sh, i); i += 2) {
+      float *g = i == 0 && (sh->rank == 0 || sh->ranks <= 2) ? own : (float *)part[i];
+      const float *p = part[i], wi = sh->weight[i];
+      if (i + 1 < sh->ranks && rank_rows(sh, i + 1)) {
+        const float *h = part[i + 1], wj = sh->weight[i + 1];
+        for (size_t k = 0; k < n; k++) {
+          const float x = p[k] * wi;
+          const float y = h[k] * wj;
+          g[k] = x + y;
+        }
+      } else {
+        for (size_t k = 0; k < n; k++) g[k] = p[k] * wi;
+      }
+      part[i] = g;
     }
+    stride = 2;
   }
-  if (sh->dist->bcast(g, n * sizeof(float)) != 0) return -1;
-  return sh->dist->allgather(sh->loss + sh->s0, sh->loss, (size_t)k * sizeof(float));
+  for (; stride < sh->ranks; stride *= 2)
+    for (int i = 0; i + stride < sh->ranks; i += 2 * stride) {
+      if (!rank_rows(sh, i + stride)) continue;
+      float *g = i == 0 && (sh->rank == 0 || 2 * stride >= sh->ranks) ? own : (float *)part[i];
+      const float *p = part[i], *h = part[i + stride];
+      for (size_t k = 0; k < n; k++) g[k] = p[k] + h[k];
+      part[i] = g;
+    }
+  if (part[0] != own) memcpy(own, part[0], n * sizeof *own);
+  if (sh->split) {
+    const cr_net *net = sh->m->net;
+    sh->bad[c] = cr_first_nonfinite(own, n) >= 0;
+    net->step_range(sh->m->params, sh->m->opt, sh->m->grads, a, b);
+  }
+}
+
+/* The step over the ranks: partial sums exchanged, each rank sums its own floats; split, it
+ * tests and steps them, then the ranks copy each other's new parameters, and with them their
+ * losses and NaN/Inf flags (copies only); a flag anywhere brings every rank the whole summed
+ * gradient, for the trainer's report. Not split: the summed gradient is copied
+ * to every rank and each steps all of it. 0, or -1 (MPI failed). */
+static int step_ranks(tr_shards *sh) {
+  const cr_net *net = sh->m->net;
+  const int k = sh->local, R = sh->ranks, me = sh->rank;
+  if (k > 1) tr_pool_run(sh->pool, sh->chunks, sum_task, sh);
+  /* every rank's partial sum of each range to the range's rank (of a rank without rows in
+     this batch too: the receiver leaves it out of the tree) */
+  if (sh->dist->exchange(sh->m->grads, sh->lo, sh->len, sh->tmp, sh->slot) != 0) return -1;
+  tr_pool_run(sh->pool, own_chunks(sh), rank_task, sh);
+  if (!sh->split) {
+    if (sh->dist->allgatherv(sh->m->grads, sh->lo, sh->len, sh->loss,
+                             (size_t)k * sizeof(float)) != 0)
+      return -1;
+    tr_pool_run(sh->pool, sh->chunks, step_task, sh);
+    if (net->step_range) net->step_done(sh->m->opt);
+    else net->step(sh->m->params, sh->m->opt, sh->m->grads);
+    sh->nonfinite = 0;
+    for (int c = 0; c < sh->chunks; c++) sh->nonfinite |= sh->bad[c];
+    return 0;
+  }
+  float *mine = sh->gath + (size_t)me * (size_t)(k + 1);
+  int bad = 0;
+  for (int c = 0; c < own_chunks(sh); c++) bad |= sh->bad[c];
+  memcpy(mine, sh->loss + sh->s0, (size_t)k * sizeof(float));
+  mine[k] = (float)bad;
+  if (sh->dist->allgatherv(sh->m->params, sh->lo, sh->len, sh->gath,
+                           (size_t)(k + 1) * sizeof(float)) != 0)
+    return -1;
+  sh->nonfinite = 0;
+  for (int r = 0; r < R; r++) {
+    const float *theirs = sh->gath + (size_t)r * (size_t)(k + 1);
+    memcpy(sh->loss + (size_t)r * (size_t)k, theirs, (size_t)k * sizeof(float));
+    sh->nonfinite |= theirs[k] != 0.0f;
+  }
+  net->step_done(sh->m->opt);
+  if (sh->nonfinite && sh->dist->allgatherv(sh->m->grads, sh->lo, sh->len, NULL, 0) != 0)
+    return -1;
+  return 0;
+}
+
+int tr_shards_sync_state(tr_shards *sh) {
+  if (sh->ranks == 1 || !sh->split) return 0;
+  for (int c = 0; c < sh->state_copies; c++) {
+    float *state = (float *)((char *)sh->m->opt + OPT_HEAD + (size_t)c * sh->m->net->params_bytes);
+    if (sh->dist->allgatherv(state, sh->lo, sh->len, NULL, 0) != 0) return -1;
+  }
+  return 0;
 }
 
 int tr_shards_step(tr_shards *sh, const float *x, int n, float *loss) {
@@ -217,17 +352,15 @@ int tr_shards_step(tr_shards *sh, const float *x, int n, float *loss) {
   }
   sh->x = x;
   tr_pool_run(sh->pool, sh->local, shard_task, sh);
-  if (sh->ranks == 1) {
-    tr_pool_run(sh->pool, sh->chunks, sum_step_task, sh);
+  if (sh->ranks > 1) {
+    if (step_ranks(sh) != 0) return -1;
   } else {
-    tr_pool_run(sh->pool, sh->chunks, sum_task, sh);
-    if (sum_ranks(sh) != 0) return -1;
-    tr_pool_run(sh->pool, sh->chunks, step_task, sh);
+    tr_pool_run(sh->pool, sh->chunks, sum_step_task, sh);
+    if (net->step_range) net->step_done(sh->m->opt);
+    else net->step(sh->m->params, sh->m->opt, sh->m->grads);
+    sh->nonfinite = 0;
+    for (int c = 0; c < sh->chunks; c++) sh->nonfinite |= sh->bad[c];
   }
-  if (net->step_range) net->step_done(sh->m->opt);
-  else net->step(sh->m->params, sh->m->opt, sh->m->grads);
-  sh->nonfinite = 0;
-  for (int c = 0; c < sh->chunks; c++) sh->nonfinite |= sh->bad[c];
   float l = 0.0f;
   for (int s = 0; s < S && sh->rows[s] > 0; s++) l += sh->weight[s] * sh->loss[s];
   *loss = l;

@@ -3,8 +3,8 @@
 #
 #   tests/trainer/mpi.sh BIN_DIR TINY_DIR MPIRUN
 #
-# BIN_DIR holds the MPI builds of mnist_mlp_cli and drop_mlp_cli (make test-mpi). Every
-# mpirun run is compared with the same binary run alone (no mpirun) with the same --shards:
+# BIN_DIR holds the MPI builds of mnist_mlp_cli, drop_mlp_cli and adam_mlp_cli (make
+# test-mpi). Every mpirun run is compared with the same binary run alone (no mpirun) with the same --shards:
 # byte-identical checkpoints for -np 1, 2, 4 (--oversubscribe: 2 cores here), resume under
 # another -np, a killed rank ending the job with mpirun's message and the last checkpoint
 # intact, refused starts (one line from the trainer, exit 2, no checkpoint).
@@ -47,10 +47,46 @@ run h1 mpi -np 4 "$cli" train --data "$tiny" --epochs 1 --seed 3 --shards 4 --di
 run h2 mpi -np 2 "$cli" train --data "$tiny" --epochs 2 --shards 4 --distributed --resume "$tmp/h.ckpt"
 same "1 epoch on 4 ranks + --resume on 2 ranks == one process, 2 epochs" alone h
 
+# empty shards in the last batch (600 rows: 24 of batch 32, 8 of batch 16): rank 3 of 4 and
+# ranks 8..15 of 16 have no rows in it, and their partial sums stay out of the tree
+run e1 "$cli" train --data "$tiny" --epochs 2 --seed 3 --batch 32 --shards 32 --checkpoint "$tmp/e1.ckpt"
+run e2 mpi -np 4 "$cli" train --data "$tiny" --epochs 2 --seed 3 --batch 32 --shards 32 --distributed \
+  --checkpoint "$tmp/e2.ckpt"
+same "empty shards: mpirun -np 4 --shards 32 --batch 32 == one process" e1 e2
+run f1 "$cli" train --data "$tiny" --epochs 1 --seed 3 --batch 16 --shards 16 --checkpoint "$tmp/f1.ckpt"
+run f2 mpi -np 16 "$cli" train --data "$tiny" --epochs 1 --seed 3 --batch 16 --shards 16 --distributed \
+  --checkpoint "$tmp/f2.ckpt"
+same "empty ranks: mpirun -np 16 --shards 16 --batch 16 == one process" f1 f2
+
 # dropout: the shard streams follow the shard, not the rank
 run dalone "$bin/drop_mlp_cli" "${args[@]}" --checkpoint "$tmp/dalone.ckpt"
 run dnp2 mpi -np 2 "$bin/drop_mlp_cli" "${args[@]}" --distributed --checkpoint "$tmp/dnp2.ckpt"
 same "dropout: mpirun -np 2 == one process (--shards 4)" dalone dnp2
+
+# Adam: each rank steps its own floats, the moments are gathered for rank 0's checkpoint
+acli=$bin/adam_mlp_cli
+run aalone "$acli" "${args[@]}" --checkpoint "$tmp/aalone.ckpt"
+run aalone1 "$acli" "${args[@]}" --epochs 1 --checkpoint "$tmp/aalone1.ckpt"
+run anp2 mpi -np 2 "$acli" "${args[@]}" --distributed --checkpoint "$tmp/anp2.ckpt"
+run anp2e1 mpi -np 2 "$acli" "${args[@]}" --epochs 1 --distributed --checkpoint "$tmp/anp2e1.ckpt"
+same "Adam: the epoch-1 checkpoint of mpirun -np 2 == one process (moments of both ranks)" aalone1 anp2e1
+cp "$tmp/anp2e1.ckpt" "$tmp/ares.ckpt"
+run ares mpi -np 4 "$acli" train --data "$tiny" --epochs 2 --shards 4 --distributed --resume "$tmp/ares.ckpt"
+same "Adam: 2 ranks, 2 epochs and 1 epoch on 2 ranks + --resume on 4 ranks == one process" aalone anp2 ares
+
+# a step gone non-finite: every rank stops at the same step, rank 0 names the same gradient
+# element as one process (the flag and the summed gradient of every rank's floats reach all)
+nan=(train --data "$tiny" --epochs 2 --seed 3 --lr 1e30 --shards 4)
+run nanalone "$cli" "${nan[@]}"
+for np in 2 4; do
+  run "nannp$np" mpi -np "$np" "$cli" "${nan[@]}" --distributed
+  if [ "$rc" -eq 1 ] && grep -q "non-finite values at step" "$tmp/nanalone.err" &&
+     [ "$(grep "train: " "$tmp/nannp$np.err")" = "$(cat "$tmp/nanalone.err")" ]; then
+    ok "--lr 1e30: mpirun -np $np stops with the one-process line, exit 1"
+  else
+    bad "--lr 1e30 under -np $np" "exit $rc" "$(cat "$tmp/nanalone.err")" "$(cat "$tmp/nannp$np.err")"
+  fi
+done
 
 # a rank killed mid-run: mpirun ends the job naming it, the last checkpoint stays readable
 mkdir -p "$tmp/k"

@@ -50,15 +50,59 @@ static int mpi_allgather(const void *mine, void *all, size_t bytes) {
                  MPI_SUCCESS ? 0 : -1;
 }
 
-static int mpi_send(const float *buf, size_t n, int to) {
-  if (!count_ok(n)) return -1;
-  return MPI_Send(buf, (int)n, MPI_FLOAT, to, 0, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+/* exchange and allgatherv post every send and receive at once, then wait once: a rank that
+ * runs late (a busy machine) delays the others once per call, not once per peer or part. */
+static int mpi_allgatherv(float *buf, const size_t *lo, const size_t *n, void *extra,
+                          size_t bytes) {
+  int me, ranks, rc = -1, k = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &me);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  MPI_Request *rq = malloc(4 * (size_t)ranks * sizeof *rq);
+  if (!rq || !count_ok(bytes)) goto out;
+  for (int r = 0; r < ranks; r++)
+    if (!count_ok(n[r])) goto out;
+  for (int d = 1; d < ranks; d++) {
+    const int from = (me - d + ranks) % ranks;
+    MPI_Irecv(buf + lo[from], (int)n[from], MPI_FLOAT, from, 1, MPI_COMM_WORLD, &rq[k++]);
+    if (bytes)
+      MPI_Irecv((char *)extra + (size_t)from * bytes, (int)bytes, MPI_BYTE, from, 2,
+                MPI_COMM_WORLD, &rq[k++]);
+  }
+  for (int d = 1; d < ranks; d++) {
+    const int to = (me + d) % ranks;
+    MPI_Isend(buf + lo[me], (int)n[me], MPI_FLOAT, to, 1, MPI_COMM_WORLD, &rq[k++]);
+    if (bytes)
+      MPI_Isend((char *)extra + (size_t)me * bytes, (int)bytes, MPI_BYTE, to, 2,
+                MPI_COMM_WORLD, &rq[k++]);
+  }
+  rc = MPI_Waitall(k, rq, MPI_STATUSES_IGNORE) == MPI_SUCCESS ? 0 : -1;
+out:
+  free(rq);
+  return rc;
 }
 
-static int mpi_recv(float *buf, size_t n, int from) {
-  if (!count_ok(n)) return -1;
-  return MPI_Recv(buf, (int)n, MPI_FLOAT, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE) ==
-                 MPI_SUCCESS ? 0 : -1;
+static int mpi_exchange(const float *out, const size_t *lo, const size_t *n, float *in,
+                        size_t stride) {
+  int me, ranks, rc = -1, k = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &me);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  MPI_Request *rq = malloc(2 * (size_t)ranks * sizeof *rq);
+  if (!rq) goto out;
+  for (int r = 0; r < ranks; r++)
+    if (!count_ok(n[r])) goto out;
+  for (int d = 1; d < ranks; d++) {
+    const int from = (me - d + ranks) % ranks;
+    MPI_Irecv(in + (size_t)from * stride, (int)n[me], MPI_FLOAT, from, 3, MPI_COMM_WORLD,
+              &rq[k++]);
+  }
+  for (int d = 1; d < ranks; d++) {
+    const int to = (me + d) % ranks;
+    MPI_Isend(out + lo[to], (int)n[to], MPI_FLOAT, to, 3, MPI_COMM_WORLD, &rq[k++]);
+  }
+  rc = MPI_Waitall(k, rq, MPI_STATUSES_IGNORE) == MPI_SUCCESS ? 0 : -1;
+out:
+  free(rq);
+  return rc;
 }
 
 static int mpi_bcast(void *buf, size_t bytes) {
@@ -67,6 +111,7 @@ static int mpi_bcast(void *buf, size_t bytes) {
 }
 
 const cr_dist *cr_mpi_dist(void) {
-  static const cr_dist d = {mpi_init, mpi_finalize, mpi_allgather, mpi_send, mpi_recv, mpi_bcast};
+  static const cr_dist d = {mpi_init, mpi_finalize, mpi_allgather, mpi_exchange,
+                            mpi_allgatherv, mpi_bcast};
   return &d;
 }
