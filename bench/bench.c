@@ -330,7 +330,7 @@ static void targets(const row *peak, const row *l2)
   target("slowest -O2 compile, bench + size specs (s)", s, 15.0, 0, "", NULL);
   printf("  (the issue's size/compile target is for every spec up to 4096 wide or 16 deep: size_deep\n"
          "   is 16 layers of odd widths ~1000 at batch 63 with Adam, size_wide 4096-4096-4095-10;\n"
-         "   both only generated and compiled, for the codegen rows' ISAs)\n");
+         "   both only generated and compiled at -O2 without -g, for the codegen rows' ISAs)\n");
 }
 
 /* Tuned vs untuned: every chainrule-ISA-tuned row (gen --tune with a file `chainrule tune`
