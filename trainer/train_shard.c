@@ -146,7 +146,7 @@ static void shard_task(void *ctx, int j) {
 
 /* gcc in its default GNU mode (-std=gnu11, -ffp-contract=fast) fuses a product and a sum
  * of separate statements into an FMA when the target has one; clang and gcc -std=c11 fuse
- * only within a statement. NO_CONTRACT keeps sum_slice's products rounded under any gcc
+ * only within a statement. NO_CONTRACT keeps tree_sum's products rounded under any gcc
  * flags, so a rank that only scales its shard and the one-process tree round alike. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define NO_CONTRACT __attribute__((optimize("fp-contract=off")))
@@ -154,34 +154,55 @@ static void shard_task(void *ctx, int j) {
 #define NO_CONTRACT
 #endif
 
-/* Floats a..b-1 of this rank's gradient buffers, weighted and summed as the levels of the
- * fixed tree below the rank's share (all of it in one process). The first level weighs
+/* The fixed tree's levels over count operands of n floats, op[0..count-1] in shard (or rank)
+ * order; op[i] takes part when live[i] (the empty ones are a suffix). Each level adds
+ * op[i + stride] into op[i] in place, stride 1, 2, 4, ...; with w, the first level weighs
  * both of its operands in the loop that adds them (w_i g_i + w_j g_j, each product rounded:
- * separate statements, never contracted into an FMA; NO_CONTRACT). */
-NO_CONTRACT static void sum_slice(tr_shards *sh, size_t a, size_t b) {
-  const int *rows = sh->rows + sh->s0;
-  const float *wt = sh->weight + sh->s0;
-  for (int i = 0; i < sh->local && rows[i] > 0; i += 2) {   /* empty shards are a suffix */
-    float *g = (float *)sh->grads[i];
-    const float wi = wt[i];
-    if (i + 1 < sh->local && rows[i + 1] > 0) {
-      const float *h = (const float *)sh->grads[i + 1], wj = wt[i + 1];
-      for (size_t k = a; k < b; k++) {
-        const float x = g[k] * wi;
-        const float y = h[k] * wj;
-        g[k] = x + y;
+ * separate statements, never contracted into an FMA; NO_CONTRACT). The root's addition
+ * writes dst instead of op[0] (the root is copied there when it has none): dst may be one
+ * of the operands, as each addition reads and writes element k alone and every operand is
+ * read at or before the root's level. The one order of additions for one process's shards
+ * and for the ranks' partial sums, so both give the same bits. */
+NO_CONTRACT static void tree_sum(float *const *opin, const int *live, int count, const float *w,
+                                 size_t n, float *dst) {
+  float *op[TR_MAX_SHARDS];
+  memcpy(op, opin, (size_t)count * sizeof *op);
+  int stride = 1;
+  if (w) {
+    for (int i = 0; i < count && live[i]; i += 2) {
+      float *g = i == 0 && count <= 2 ? dst : op[i];
+      const float *p = op[i], wi = w[i];
+      if (i + 1 < count && live[i + 1]) {
+        const float *h = op[i + 1], wj = w[i + 1];
+        for (size_t k = 0; k < n; k++) {
+          const float x = p[k] * wi;
+          const float y = h[k] * wj;
+          g[k] = x + y;
+        }
+      } else {
+        for (size_t k = 0; k < n; k++) g[k] = p[k] * wi;
       }
-    } else {
-      for (size_t k = a; k < b; k++) g[k] *= wi;
+      op[i] = g;
     }
+    stride = 2;
   }
-  for (int stride = 2; stride < sh->local; stride *= 2)
-    for (int i = 0; i + stride < sh->local; i += 2 * stride) {
-      if (rows[i + stride] == 0) continue;
-      float *g = (float *)sh->grads[i];
-      const float *h = (const float *)sh->grads[i + stride];
-      for (size_t k = a; k < b; k++) g[k] += h[k];
+  for (; stride < count; stride *= 2)
+    for (int i = 0; i + stride < count; i += 2 * stride) {
+      if (!live[i + stride]) continue;
+      float *g = i == 0 && 2 * stride >= count ? dst : op[i];
+      const float *p = op[i], *h = op[i + stride];
+      for (size_t k = 0; k < n; k++) g[k] = p[k] + h[k];
+      op[i] = g;
     }
+  if (op[0] != dst) memcpy(dst, op[0], n * sizeof *dst);
+}
+
+/* Floats a..b-1 of this rank's gradient buffers summed as the levels of the fixed tree below
+ * the rank's share (all of it in one process), into its first shard's buffer. */
+static void sum_slice(tr_shards *sh, size_t a, size_t b) {
+  float *op[TR_MAX_SHARDS];
+  for (int i = 0; i < sh->local; i++) op[i] = (float *)sh->grads[i] + a;
+  tree_sum(op, sh->rows + sh->s0, sh->local, sh->weight + sh->s0, b - a, op[0]);
 }
 
 /* The summed gradient's floats a..b-1 (chunk c): NaN/Inf noted in bad[c], then the
@@ -232,54 +253,25 @@ static void own_chunk(const tr_shards *sh, int c, size_t *a, size_t *b) {
   if (*b > hi) *b = hi;
 }
 
-/* Rank r's partial sum takes part when its first shard has rows (empty shards are a suffix). */
-static int rank_rows(const tr_shards *sh, int r) { return sh->rows[r * sh->local] > 0; }
-
 /* Task c of a rank after the exchange: slice c of its own floats summed over the ranks' partial
- * sums, as the tree's levels above the ranks' shares (rank i takes in rank i + stride, stride
- * 1, 2, 4, ...: the single-process tree's own additions, so the same bits). With one shard per
- * rank the partial sums arrive unweighted and the first level weighs them as sum_slice's
- * does (w_i g_i + w_j g_j, each product rounded: NO_CONTRACT). The root's addition (and on
- * rank 0 every addition into its operand) writes the model's gradients, which hold this
- * rank's own operand: so the sum lands there without a copy, and no operand is overwritten
- * before it is read. Then the NaN/Inf test and, when split, the step of the slice. */
-NO_CONTRACT static void rank_task(void *ctx, int c) {
+ * sums as the tree's levels above the ranks' shares (tree_sum: the single-process tree's own
+ * additions, so the same bits; with one shard per rank the partial sums arrive unweighted and
+ * the first level weighs them). The root lands in the model's gradients, which hold this
+ * rank's own operand, so no copy is needed. Then the NaN/Inf test and, when split, the step
+ * of the slice. */
+static void rank_task(void *ctx, int c) {
   tr_shards *sh = ctx;
   size_t a, b;
   own_chunk(sh, c, &a, &b);
   const size_t off = a - sh->lo[sh->rank], n = b - a;
   float *own = (float *)sh->m->grads + a;
-  const float *part[TR_MAX_SHARDS];
-  for (int r = 0; r < sh->ranks; r++)
+  float *part[TR_MAX_SHARDS];
+  int live[TR_MAX_SHARDS];   /* a rank's partial sum takes part when its first shard has rows */
+  for (int r = 0; r < sh->ranks; r++) {
     part[r] = r == sh->rank ? own : sh->tmp + (size_t)r * sh->slot + off;
-  int stride = 1;
-  if (sh->local == 1) {   /* the weighted first level */
-    for (int i = 0; i < sh->ranks && rank_rows(sh, i); i += 2) {
-      float *g = i == 0 && (sh->rank == 0 || sh->ranks <= 2) ? own : (float *)part[i];
-      const float *p = part[i], wi = sh->weight[i];
-      if (i + 1 < sh->ranks && rank_rows(sh, i + 1)) {
-        const float *h = part[i + 1], wj = sh->weight[i + 1];
-        for (size_t k = 0; k < n; k++) {
-          const float x = p[k] * wi;
-          const float y = h[k] * wj;
-          g[k] = x + y;
-        }
-      } else {
-        for (size_t k = 0; k < n; k++) g[k] = p[k] * wi;
-      }
-      part[i] = g;
-    }
-    stride = 2;
+    live[r] = sh->rows[r * sh->local] > 0;
   }
-  for (; stride < sh->ranks; stride *= 2)
-    for (int i = 0; i + stride < sh->ranks; i += 2 * stride) {
-      if (!rank_rows(sh, i + stride)) continue;
-      float *g = i == 0 && (sh->rank == 0 || 2 * stride >= sh->ranks) ? own : (float *)part[i];
-      const float *p = part[i], *h = part[i + stride];
-      for (size_t k = 0; k < n; k++) g[k] = p[k] + h[k];
-      part[i] = g;
-    }
-  if (part[0] != own) memcpy(own, part[0], n * sizeof *own);
+  tree_sum(part, live, sh->ranks, sh->local == 1 ? sh->weight : NULL, n, own);
   if (sh->split) {
     const cr_net *net = sh->m->net;
     sh->bad[c] = cr_first_nonfinite(own, n) >= 0;
