@@ -463,9 +463,13 @@ int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
 int cr_ckpt_load_mem(const uint8_t *buf, size_t len, const char *name, const cr_ckpt_id *id,
                      const cr_ckpt_part *parts, int nparts, cr_err *e);
 
-/* FNV-1a 64 over a tensor table's names and shapes ("name:rows:cols;" each), in order. */
+/* FNV-1a 64 over a tensor table's names and shapes ("name:rows:cols;" each), in order.
+ * cr_shapes_hash_more continues a hash over more shapes, so a table can be hashed in
+ * pieces: cr_shapes_hash(s, n) == cr_shapes_hash_more(CR_SHAPES_HASH_INIT, s, n). */
 typedef struct { const char *name; int rows, cols; } cr_shape;
+#define CR_SHAPES_HASH_INIT 0xcbf29ce484222325ull
 uint64_t cr_shapes_hash(const cr_shape *shapes, int n);
+uint64_t cr_shapes_hash_more(uint64_t h, const cr_shape *shapes, int n);
 
 #ifdef __cplusplus
 }

@@ -34,7 +34,10 @@ uint32_t cr_crc32(uint32_t crc, const void *data, size_t bytes) {
 }
 
 uint64_t cr_shapes_hash(const cr_shape *shapes, int n) {
-  uint64_t h = 0xcbf29ce484222325ull;
+  return cr_shapes_hash_more(CR_SHAPES_HASH_INIT, shapes, n);
+}
+
+uint64_t cr_shapes_hash_more(uint64_t h, const cr_shape *shapes, int n) {
   for (int i = 0; i < n; i++) {
     char buf[128];
     int len = snprintf(buf, sizeof buf, "%s:%d:%d;", shapes[i].name, shapes[i].rows, shapes[i].cols);

@@ -55,15 +55,21 @@ int tr_tensor_role(const cr_net *net, int ti) {
 /* ------------------------------------------------------------------ checkpoints */
 
 uint64_t tr_shapes_hash(const cr_net *net) {
-  /* (a network of more than 256 tensors: its first 256, as checkpoints have always had it) */
-  cr_shape shapes[256];
-  int n = net->tensor_count < 256 ? net->tensor_count : 256;
-  for (int i = 0; i < n; i++) {
-    shapes[i].name = net->tensors[i].name;
-    shapes[i].rows = net->tensors[i].rows;
-    shapes[i].cols = net->tensors[i].cols;
+  /* Every tensor, in pieces of 64, as gen --weights hashes the table (gen/weights.lua).
+   * The trainer once hashed only the first 256 tensors, and gen then refused the
+   * checkpoint of a network of more than 256 tensors. */
+  uint64_t h = CR_SHAPES_HASH_INIT;
+  for (int i0 = 0; i0 < net->tensor_count; i0 += 64) {
+    cr_shape shapes[64];
+    int n = net->tensor_count - i0 < 64 ? net->tensor_count - i0 : 64;
+    for (int i = 0; i < n; i++) {
+      shapes[i].name = net->tensors[i0 + i].name;
+      shapes[i].rows = net->tensors[i0 + i].rows;
+      shapes[i].cols = net->tensors[i0 + i].cols;
+    }
+    h = cr_shapes_hash_more(h, shapes, n);
   }
-  return cr_shapes_hash(shapes, n);
+  return h;
 }
 
 #define CKPT_PARTS 6

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cr_train.h"
+#include "train_internal.h"
 
 static char tmpdir[512];
 
@@ -455,6 +456,28 @@ START_TEST(naive_activations) {
 }
 END_TEST
 
+/* The checkpoint's shapes hash covers every tensor, as gen --weights computes it
+   (gen/weights.lua): a network of 300 tensors hashes as its whole table in one piece, and
+   a change in the last tensor changes it. The trainer once hashed only the first 256. */
+START_TEST(shapes_hash_every_tensor) {
+  enum { N = 300 };
+  static cr_net_tensor t[N];
+  static cr_shape s[N];
+  static char names[N][16];
+  for (int i = 0; i < N; i++) {
+    snprintf(names[i], sizeof names[i], "l%d.weight", i);
+    t[i] = (cr_net_tensor){.name = names[i], .rows = i + 1, .cols = 7};
+    s[i] = (cr_shape){names[i], i + 1, 7};
+  }
+  cr_net net = {.name = "deep", .tensor_count = N, .tensors = t};
+  uint64_t whole = cr_shapes_hash(s, N);
+  ck_assert(tr_shapes_hash(&net) == whole);
+  ck_assert(cr_shapes_hash_more(cr_shapes_hash(s, 100), s + 100, N - 100) == whole);
+  t[N - 1].cols = 8;
+  ck_assert(tr_shapes_hash(&net) != whole);
+}
+END_TEST
+
 int main(void) {
   const char *t = getenv("CR_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s/cr-ckpt-XXXXXX", t && *t ? t : "/tmp");
@@ -473,6 +496,7 @@ int main(void) {
   tcase_add_test(core, mean_std_is_norm_fit);
   tcase_add_test(core, inputs_without_labels);
   tcase_add_test(core, naive_activations);
+  tcase_add_test(core, shapes_hash_every_tensor);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
   tcase_set_timeout(errors, 60);
