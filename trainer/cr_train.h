@@ -155,6 +155,10 @@ typedef struct cr_dist {
      them (bytes > 0) extra[r * bytes ...] of rank r */
   int  (*allgatherv)(float *buf, const size_t *lo, const size_t *n, void *extra, size_t bytes);
   int  (*bcast)(void *buf, size_t bytes);   /* rank 0's bytes to every rank */
+  /* This process's rank as the job launcher's environment gives it, before init (0 when
+     it gives none; NULL: always 0). Every rank parses the same command line, so only rank
+     0 reports a bad option. */
+  int  (*launch_rank)(void);
 } cr_dist;
 
 /* cr_trainer_main for a trainer that can run `train --distributed`: dist carries the

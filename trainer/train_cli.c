@@ -289,6 +289,9 @@ int cr_trainer_main_dist(const cr_net *net, int argc, char **argv, const cr_dist
   o.dist = dist;
   const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
   o.prog = argc > 0 ? (slash ? slash + 1 : argv[0]) : net->name;
+  /* under mpirun every rank would print the same usage error: ranks other than 0 keep quiet
+     (train --distributed sets quiet again from the rank MPI gives, tr_cmd_train) */
+  o.quiet = dist && dist->launch_rank && dist->launch_rank() != 0;
   if (argc < 2) return tr_fail(&o, 2, "missing command (try --help)");
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
     print_overview(net, &o);
@@ -298,6 +301,7 @@ int cr_trainer_main_dist(const cr_net *net, int argc, char **argv, const cr_dist
   int rc = parse_args(&o, argc - 2, argv + 2);
   if (rc == 1) return stdout_status(&o, 0);
   if (rc) return rc;
+  o.quiet = 0;
   /* Past a file-size limit (ulimit -f) a write fails with EFBIG, which is reported and
      cleaned up after like any write error, instead of SIGXFSZ ending the program silently
      in the middle of a write. */

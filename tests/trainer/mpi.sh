@@ -128,6 +128,7 @@ refused() {  # refused NAME REGEX CMD...
   fi
 }
 refused outside "needs the job launcher: mpirun" "$cli" train --data "$tiny" --distributed --checkpoint "$tmp/bad.ckpt"
+refused badopt "option '--epochs'" mpi -np 2 "$cli" train --data "$tiny" --epochs x --distributed --checkpoint "$tmp/bad.ckpt"
 refused share "--shards 6 over 2 ranks: every rank needs the same power-of-two" \
   mpi -np 2 "$cli" train --data "$tiny" --batch 48 --shards 6 --distributed --checkpoint "$tmp/bad.ckpt"
 refused seeds "rank 1 of 2 was started with other options" \

@@ -35,6 +35,16 @@ static int mpi_init(int *rank, int *ranks, char *err, size_t cap) {
   return 0;
 }
 
+/* The launchers' rank variables, read before MPI_Init (0 when none is set). */
+static int mpi_launch_rank(void) {
+  static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v) return atoi(v);
+  }
+  return 0;
+}
+
 static void mpi_finalize(void) {
   int done = 0;
   if (MPI_Finalized(&done) == MPI_SUCCESS && !done) MPI_Finalize();
@@ -112,6 +122,6 @@ static int mpi_bcast(void *buf, size_t bytes) {
 
 const cr_dist *cr_mpi_dist(void) {
   static const cr_dist d = {mpi_init, mpi_finalize, mpi_allgather, mpi_exchange,
-                            mpi_allgatherv, mpi_bcast};
+                            mpi_allgatherv, mpi_bcast, mpi_launch_rank};
   return &d;
 }
