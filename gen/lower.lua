@@ -234,7 +234,7 @@ function M.stack_bounds(g, sched, isa, ctx)
   else
     local bwd = leaf(names.LOSS[g.loss] .. "_backward")
     for _, s in ipairs(sched.steps) do bwd = math.max(bwd, leaf(s.fname .. "_backward")) end
-    local step = A + leaf("vopt_tensor")   -- NAME_step (and adam_power or vopt_tensor)
+    local step = A + leaf("vopt_tensor")   -- NAME_step (and adam_power, vopt_tensor or sopt_tensor)
     if ctx.modes then b[#b + 1] = {"forward_train", A + work} end
     b[#b + 1] = {"backward", A + bwd}
     b[#b + 1] = {"step", step}
@@ -340,8 +340,11 @@ function M.training(g, sched, plan, base, ctx)
     ctx.opt_step_range = vopt.step_range(trained, o.kind)
     table.insert(ctx.functions, 1, vopt.helpers(base.isa, g.name, o.kind))
   else
-    ctx.opt_step = optim.step(trained, o.kind)
-    ctx.opt_step_range = optim.step_range(trained, o.kind)
+    -- scalar: one sopt_tensor per tensor (gen/optim/scalar.lua)
+    local sopt = require "optim.scalar"
+    ctx.opt_step = sopt.step(trained, o.kind)
+    ctx.opt_step_range = sopt.step_range(trained, o.kind)
+    table.insert(ctx.functions, 1, sopt.helpers(g.name, o.kind))
   end
   if optim.helpers then table.insert(ctx.functions, 1, optim.helpers()) end
   ctx.opt_fields = {

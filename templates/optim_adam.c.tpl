@@ -1,42 +1,55 @@
-@-- NAME_step's body for Adam and AdamW (gen/optim/adam.lua): p, s, g are the C
-@-- parameters; kind "adam" or "adamw"; tensors the parameter tensors (cname, name, floats,
-@-- offset). range: NAME_step_range's body instead (floats lo..hi-1 of NAME_params, the
-@-- step numbered s->t + 1 but s->t not advanced), the same expressions.
-  const float lr = s->lr, beta1 = s->beta1, beta2 = s->beta2, eps = s->eps;
-  const float weight_decay = s->weight_decay;
-@ if range then
-  const long t = s->t + 1;
-  const float step_size = lr / (1.0f - adam_power(beta1, t));
-  const float bc2_sqrt = sqrtf(1.0f - adam_power(beta2, t));
-@ else
-  s->t++;
-  const float step_size = lr / (1.0f - adam_power(beta1, s->t));
-  const float bc2_sqrt = sqrtf(1.0f - adam_power(beta2, s->t));
-@ end
+@-- The scalar Adam / AdamW helpers (gen/optim/scalar.lua; kind "adam" or "adamw", name the
+@-- network): sopt_set computes one step's constants from NAME_opt for the step s->t would
+@-- take next, sopt_begin also counts it, sopt_tensor updates floats a..b-1 of one tensor.
+@-- NAME_step and NAME_step_range call them tensor by tensor: one copy of the update.
+/* Adam's constants of one step (sopt_set). */
+typedef struct {
+  float beta1, beta2, eps, step_size, bc2_sqrt;
 @ if kind == "adamw" then
-  const float decay = 1.0f - lr * weight_decay;
+  float decay;           /* 1 - lr weight_decay */
+@ else
+  float weight_decay;
 @ end
-@ for _, t in ipairs(tensors) do
-  {  /* $(t.name) */
-    float *restrict pt = p->$(t.cname), *restrict mt = s->m.$(t.cname), *restrict vt = s->v.$(t.cname);
-    const float *restrict gt = g->$(t.cname);
-@   local a, b = "0", t.floats
-@   if range then
-@     a, b = "a", "b"
-    $(require("optim.vector").range_bounds(t.offset))
-    if (b > $(t.floats)) b = $(t.floats);
-@   end
-    for ($(range and "size_t" or "int") i = $(a); i < $(b); i++) {
-@   if kind == "adamw" then
-      const float gi = gt[i];
-      pt[i] = pt[i] * decay;
-@   else
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-@   end
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
+} sopt_k;
+
+static void sopt_set(sopt_k *k, const $(name)_opt *s) {
+  const long t = s->t + 1;
+  k->beta1 = s->beta1, k->beta2 = s->beta2, k->eps = s->eps;
+  k->step_size = s->lr / (1.0f - adam_power(s->beta1, t));
+  k->bc2_sqrt = sqrtf(1.0f - adam_power(s->beta2, t));
+@ if kind == "adamw" then
+  k->decay = 1.0f - s->lr * s->weight_decay;
+@ else
+  k->weight_decay = s->weight_decay;
+@ end
+}
+
+static void sopt_begin(sopt_k *k, $(name)_opt *s) {
+  sopt_set(k, s);
+  s->t++;
+}
+
+/* Floats a..b-1 of one tensor pt, its moments mt and vt, its gradient gt. */
+static void sopt_tensor(float *restrict pt, float *restrict mt, float *restrict vt,
+                        const float *restrict gt, size_t a, size_t b, const sopt_k *k) {
+  const float beta1 = k->beta1, beta2 = k->beta2, eps = k->eps;
+  const float step_size = k->step_size, bc2_sqrt = k->bc2_sqrt;
+@ if kind == "adamw" then
+  const float decay = k->decay;
+@ else
+  const float weight_decay = k->weight_decay;
+@ end
+  for (size_t i = a; i < b; i++) {
+@ if kind == "adamw" then
+    const float gi = gt[i];
+    pt[i] = pt[i] * decay;
+@ else
+    const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
+@ end
+    mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
+    vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
+    const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
+    pt[i] = pt[i] - step_size * (mt[i] / denom);
   }
-@ end
+}
+

@@ -8,8 +8,6 @@
 -- same bits on every target), so a single-precision FPU needs no soft-double helpers.
 -- PyTorch computes the corrections in Python doubles from the double betas; ours start from
 -- the float betas of NAME_opt, and 1 - beta^t is exact for t = 1.
-local template = require "template"
-
 local M = {}
 
 -- copies of NAME_params in NAME_opt's state (NAME_OPT_BYTES)
@@ -34,18 +32,6 @@ end
 function M.state(NAME)
   return {NAME .. "_params m;     /* first moments, one per tensor */",
           NAME .. "_params v;     /* second moments */"}
-end
-
--- NAME_step's body (from templates/optim_adam.c.tpl; p, s, g are its C parameters), for the
--- parameter tensors of gen/plan.lua.
-function M.step(tensors, kind)
-  return template.render("optim_adam.c.tpl", {tensors = tensors, kind = kind, range = false})
-end
-
--- NAME_step_range's body (lo, hi its C parameters): the same template, per tensor the part
--- of lo..hi-1 it holds, s->t not advanced.
-function M.step_range(tensors, kind)
-  return template.render("optim_adam.c.tpl", {tensors = tensors, kind = kind, range = true})
 end
 
 -- Statements of NAME_opt_init after the public fields are set.

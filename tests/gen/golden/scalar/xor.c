@@ -61,6 +61,41 @@ static float adam_power(float beta, long t) {
   return r;
 }
 
+/* Adam's constants of one step (sopt_set). */
+typedef struct {
+  float beta1, beta2, eps, step_size, bc2_sqrt;
+  float weight_decay;
+} sopt_k;
+
+static void sopt_set(sopt_k *k, const xor_opt *s) {
+  const long t = s->t + 1;
+  k->beta1 = s->beta1, k->beta2 = s->beta2, k->eps = s->eps;
+  k->step_size = s->lr / (1.0f - adam_power(s->beta1, t));
+  k->bc2_sqrt = sqrtf(1.0f - adam_power(s->beta2, t));
+  k->weight_decay = s->weight_decay;
+}
+
+static void sopt_begin(sopt_k *k, xor_opt *s) {
+  sopt_set(k, s);
+  s->t++;
+}
+
+/* Floats a..b-1 of one tensor pt, its moments mt and vt, its gradient gt. */
+static void sopt_tensor(float *restrict pt, float *restrict mt, float *restrict vt,
+                        const float *restrict gt, size_t a, size_t b, const sopt_k *k) {
+  const float beta1 = k->beta1, beta2 = k->beta2, eps = k->eps;
+  const float step_size = k->step_size, bc2_sqrt = k->bc2_sqrt;
+  const float weight_decay = k->weight_decay;
+  for (size_t i = a; i < b; i++) {
+    const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
+    mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
+    vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
+    const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
+    pt[i] = pt[i] - step_size * (mt[i] / denom);
+  }
+}
+
+
 /* Layers 0-1: z = x @ W + b, a = max(z, 0).
    x [n][2], W [2][16], b [16] -> z [n][16], a [n][16]. */
 #if defined(__GNUC__)
@@ -520,114 +555,36 @@ void xor_opt_init(xor_opt *s) {
 }
 
 void xor_step(xor_params *p, xor_opt *s, const xor_grads *g) {
-  const float lr = s->lr, beta1 = s->beta1, beta2 = s->beta2, eps = s->eps;
-  const float weight_decay = s->weight_decay;
-  s->t++;
-  const float step_size = lr / (1.0f - adam_power(beta1, s->t));
-  const float bc2_sqrt = sqrtf(1.0f - adam_power(beta2, s->t));
-  {  /* 0.weight */
-    float *restrict pt = p->l0_weight, *restrict mt = s->m.l0_weight, *restrict vt = s->v.l0_weight;
-    const float *restrict gt = g->l0_weight;
-    for (int i = 0; i < 32; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
-  }
-  {  /* 0.bias */
-    float *restrict pt = p->l0_bias, *restrict mt = s->m.l0_bias, *restrict vt = s->v.l0_bias;
-    const float *restrict gt = g->l0_bias;
-    for (int i = 0; i < 16; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
-  }
-  {  /* 2.weight */
-    float *restrict pt = p->l2_weight, *restrict mt = s->m.l2_weight, *restrict vt = s->v.l2_weight;
-    const float *restrict gt = g->l2_weight;
-    for (int i = 0; i < 32; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
-  }
-  {  /* 2.bias */
-    float *restrict pt = p->l2_bias, *restrict mt = s->m.l2_bias, *restrict vt = s->v.l2_bias;
-    const float *restrict gt = g->l2_bias;
-    for (int i = 0; i < 2; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
-  }
+  sopt_k k;
+  sopt_begin(&k, s);
+  sopt_tensor(p->l0_weight, s->m.l0_weight, s->v.l0_weight, g->l0_weight, 0, 32, &k);   /* 0.weight */
+  sopt_tensor(p->l0_bias, s->m.l0_bias, s->v.l0_bias, g->l0_bias, 0, 16, &k);   /* 0.bias */
+  sopt_tensor(p->l2_weight, s->m.l2_weight, s->v.l2_weight, g->l2_weight, 0, 32, &k);   /* 2.weight */
+  sopt_tensor(p->l2_bias, s->m.l2_bias, s->v.l2_bias, g->l2_bias, 0, 2, &k);   /* 2.bias */
 }
 
 void xor_step_range(xor_params *p, xor_opt *s, const xor_grads *g, size_t lo, size_t hi) {
-  const float lr = s->lr, beta1 = s->beta1, beta2 = s->beta2, eps = s->eps;
-  const float weight_decay = s->weight_decay;
-  const long t = s->t + 1;
-  const float step_size = lr / (1.0f - adam_power(beta1, t));
-  const float bc2_sqrt = sqrtf(1.0f - adam_power(beta2, t));
+  sopt_k k;
+  sopt_set(&k, s);
   {  /* 0.weight */
-    float *restrict pt = p->l0_weight, *restrict mt = s->m.l0_weight, *restrict vt = s->v.l0_weight;
-    const float *restrict gt = g->l0_weight;
     size_t a = lo, b = hi;
     if (b > 32) b = 32;
-    for (size_t i = a; i < b; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
+    if (a < b) sopt_tensor(p->l0_weight, s->m.l0_weight, s->v.l0_weight, g->l0_weight, a, b, &k);
   }
   {  /* 0.bias */
-    float *restrict pt = p->l0_bias, *restrict mt = s->m.l0_bias, *restrict vt = s->v.l0_bias;
-    const float *restrict gt = g->l0_bias;
     size_t a = lo > 32 ? lo - 32 : 0, b = hi > 32 ? hi - 32 : 0;
     if (b > 16) b = 16;
-    for (size_t i = a; i < b; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
+    if (a < b) sopt_tensor(p->l0_bias, s->m.l0_bias, s->v.l0_bias, g->l0_bias, a, b, &k);
   }
   {  /* 2.weight */
-    float *restrict pt = p->l2_weight, *restrict mt = s->m.l2_weight, *restrict vt = s->v.l2_weight;
-    const float *restrict gt = g->l2_weight;
     size_t a = lo > 48 ? lo - 48 : 0, b = hi > 48 ? hi - 48 : 0;
     if (b > 32) b = 32;
-    for (size_t i = a; i < b; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
+    if (a < b) sopt_tensor(p->l2_weight, s->m.l2_weight, s->v.l2_weight, g->l2_weight, a, b, &k);
   }
   {  /* 2.bias */
-    float *restrict pt = p->l2_bias, *restrict mt = s->m.l2_bias, *restrict vt = s->v.l2_bias;
-    const float *restrict gt = g->l2_bias;
     size_t a = lo > 80 ? lo - 80 : 0, b = hi > 80 ? hi - 80 : 0;
     if (b > 2) b = 2;
-    for (size_t i = a; i < b; i++) {
-      const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
-      mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
-      vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
-      const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
-      pt[i] = pt[i] - step_size * (mt[i] / denom);
-    }
+    if (a < b) sopt_tensor(p->l2_bias, s->m.l2_bias, s->v.l2_bias, g->l2_bias, a, b, &k);
   }
 }
 
