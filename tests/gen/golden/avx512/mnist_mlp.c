@@ -1302,8 +1302,9 @@ static float softmax_cross_entropy_loss(const float *restrict out, const int32_t
 static float softmax_cross_entropy_backward(float *restrict d, const float *restrict out,
                                             const int32_t *restrict t, int n) {
   const float inv_n = 1.0f / (float)n;
+  const __m512 vinv_n = _mm512_set1_ps(inv_n);
   float sum = 0.0f;
-  _Alignas(64) float e[160], ms[16], ss[16];
+  _Alignas(64) float e[160], ms[16], ss[16], is[16], et[16];
   for (int i0 = 0; i0 < n; i0 += 16) {
     const int rows = n - i0 < 16 ? n - i0 : 16;
     for (int j = 0; j < 10; j++)
@@ -1317,17 +1318,18 @@ static float softmax_cross_entropy_backward(float *restrict d, const float *rest
     }
     _mm512_storeu_ps(ms, m);
     _mm512_storeu_ps(ss, s);
+    const __m512 inv_s = _mm512_div_ps(_mm512_set1_ps(1.0f), s);
+    _mm512_storeu_ps(is, inv_s);
+    for (int r = 0; r < rows; r++) et[r] = (uint32_t)t[i0 + r] < 10u ? e[t[i0 + r] * 16 + r] : 0.0f;
+    for (int j = 0; j < 10; j++) _mm512_store_ps(e + j * 16, _mm512_mul_ps(_mm512_mul_ps(_mm512_load_ps(e + j * 16), inv_s), vinv_n));
     for (int r = 0; r < rows; r++) {
       const int i = i0 + r;
-      const float *restrict oi = out + i * 10;
-      float *restrict di = d + i * 10;
-      sum = sum + ((ms[r] - oi[t[i]]) + logf(ss[r]));
-      const float inv_s = 1.0f / ss[r];
-      for (int j = 0; j < 10; j++) {
-        const float gj = (e[j * 16 + r] * inv_s - (j == t[i] ? 1.0f : 0.0f)) * inv_n;
-        di[j] = gj;
-      }
+      sum = sum + ((ms[r] - out[i * 10 + t[i]]) + logf(ss[r]));
+      const float q = et[r] * is[r];
+      if ((uint32_t)t[i] < 10u) e[t[i] * 16 + r] = (q - 1.0f) * inv_n;
     }
+    for (int j = 0; j < 10; j++)
+      for (int r = 0; r < rows; r++) d[(i0 + r) * 10 + j] = e[j * 16 + r];
   }
   return sum / (float)n;
 }
