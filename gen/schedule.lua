@@ -88,14 +88,15 @@ end
 --                          the block of x at most XW_X_BYTES (stays in L2 while every panel of
 --                          the kc block passes; blocks of whole tiles as even as possible);
 --                          loops kc block, mc block, column block
---                   fill   (packed panels, mc = 0) "loop": a copy loop fills each panel before
+--                   fill   (packed panels) "loop": a copy loop fills each panel before
 --                          its row tiles; "tile": the first row tile reads W itself and
 --                          stores what it loaded into the panel, so the copy rides along
 --                          with its FMAs instead of a pass of loads and stores that waits on
 --                          W from L3 (the other tiles then read the panel; a batch below one
 --                          tile uses the loop). Default tile on avx2 (XW_FILL_TILE: Zen 3,
 --                          784x256 B=64 forward 284 -> 273 us, CPU time, fastest of 1000
---                          calls in the step), loop elsewhere (not measured there)
+--                          calls in the step; x packed too, 784-1024-10 B=64 forward 1.27 ->
+--                          1.24 ms), loop elsewhere (not measured there)
 --                   pf     (x packed) each tile's k loop prefetches the same row of the
 --                          next column block's panel, one hint per cache line, so the panel
 --                          copy finds its lines (a panel row per 4 KB page: the prefetcher
@@ -501,6 +502,7 @@ function M.candidates(isa, product, s)
         local mc = M.xw_mc(isa, s, v, kc)
         add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = mc, pf = mc > 0 and def.pf}))
         if mc > 0 and isa.prefetch then add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = mc, pf = not def.pf})) end
+        if mc > 0 then add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = mc, pf = def.pf, fill = def.fill == "tile" and "loop" or "tile"})) end
       end
       add(with({vecs = v, order = "depth", pack = false, kc = M.depth_kc(s), mc = 0, pf = false}))
     end

@@ -311,7 +311,7 @@ end
 -- and runs the row tiles of the block. The sums carry in y from one k block to the next
 -- (bias first; the caller applies the activation after the last). tile(b, d, rows, g,
 -- count) is matmul_xw's register tile.
-local function xw_packed_x(b, a, isa, R, MC, kc, groups, tile)
+local function xw_packed_x(b, a, isa, R, MC, kc, groups, tile, fill)
   local kblocked = kc < a.K
   local mblocked = MC < a.batch
   local function rows_block(d, count)
@@ -328,8 +328,21 @@ local function xw_packed_x(b, a, isa, R, MC, kc, groups, tile)
       bb.put(d2, "}")
     end, mblocked and "ib", mblocked and "ie")
     group_loops(b, d, groups, function(d2, g)
-      pack_panel(b, d2, a, isa, g, count, kblocked)
-      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end, mblocked and "ib", mblocked and "ie")
+      local i0 = mblocked and "ib" or "0"
+      if fill then
+        -- (fill=tile) the block's first R-row tile reads W and fills the panel as it goes
+        local has = (mblocked and "ie - ib" or "n") .. " >= " .. R
+        b.put(d2, "if (" .. has .. ") {")
+        b.put(d2 + 1, "const int i = " .. i0 .. ";")
+        tile(b, d2 + 1, R, g, count, true)
+        b.put(d2, "} else {")
+        pack_panel(b, d2 + 1, a, isa, g, count, kblocked)
+        b.put(d2, "}")
+        i0 = has .. " ? " .. (mblocked and "ib + " or "") .. R .. " : " .. i0
+      else
+        pack_panel(b, d2, a, isa, g, count, kblocked)
+      end
+      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end, i0, mblocked and "ie")
     end)
   end
   local function kblock(d, count)
@@ -443,6 +456,15 @@ function M.matmul_xw(a, isa)
         return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]"
       end,
       finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
+      -- (x packed, k blocked) the activation after the last k block from the registers,
+      -- instead of a pass over all of y (z and a 2 x 256 KB at 784x1024 B=64)
+      post = packx and kblocked and a.act and function(b2, d2, rows, vecs)
+        b2.put(d2, "if (kb + " .. count .. " == " .. a.K .. ") {")
+        for r = 0, rows - 1 do
+          for v, vec in ipairs(vecs) do store_act(b2, d2 + 1, r, jplus(vec.off), string.format("c%d_%d", r, v - 1), vec.lanes) end
+        end
+        b2.put(d2, "}")
+      end or nil,
       extra = prefetch and {init = function() end, finish = function() end, step = function(k)
         -- the next panel's row k, one hint per cache line, while this panel's tiles run
         -- (its rows a whole row stride apart: the copy would otherwise wait on each line)
@@ -487,10 +509,7 @@ function M.matmul_xw(a, isa)
     b.put(d, "}")
   end
   if packx then
-    xw_packed_x(b, a, isa, R, MC, kc, groups, tile)
-    -- the activation of all of y after the last k block (storing it in the last block's
-    -- tiles instead would need a branch in every tile: more code)
-    if kblocked and a.act then group_loops(b, 1, groups, act_pass) end
+    xw_packed_x(b, a, isa, R, MC, kc, groups, tile, tp.fill == "tile")
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
