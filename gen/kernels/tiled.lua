@@ -654,16 +654,19 @@ function M.matmul_gwt(a, isa)
       -- wt[j][kk] = w[k0 + kk][jb + j]: whole T x T blocks with the ISA's register
       -- transpose, the rest (and ISAs without one) element by element
       -- (jn: a number, or the C variable of k_runs' short last block)
-      leaf(b, dj, "gwt_wt", a, {N = "N"}, {a.w}, {"wt"}, {{"k0", k0}, {"jb", "jb"}, {"jn", jn}, {"N", a.N}},
-           function(b, dj, a, sh)
+      local T = isa.transpose_n
+      -- (shared: the block's width and its whole T-blocks are arguments too, so every
+      -- k block of every layer is one function; a loop may then run zero times)
+      leaf(b, dj, "gwt_wt", a, {N = "N"}, {a.w}, {"wt"}, {{"k0", k0}, {"jb", "jb"}, {"jn", jn}, {"N", a.N},
+           {"wd", width}, {"kt", isa.transpose and width // T * T or nil}}, function(b, dj, a, sh)
         local jn = sh and "jn" or jn
-        local T = isa.transpose_n
+        local width = sh and "wd" or width
         local rt = type(jn) == "string"
         local jt, kt = 0, 0
         if isa.transpose then
-          jt, kt = rt and "(" .. jn .. " / " .. T .. " * " .. T .. ")" or jn // T * T, width // T * T
+          jt, kt = rt and "(" .. jn .. " / " .. T .. " * " .. T .. ")" or jn // T * T, sh and "kt" or width // T * T
         end
-        if (rt or jt > 0) and kt > 0 then
+        if (rt or jt > 0) and (sh or kt > 0) then
           b.put(dj, "for (int j = 0; j < " .. jt .. "; j += " .. T .. ")")
           b.put(dj + 1, "for (int kk = 0; kk < " .. kt .. "; kk += " .. T .. ")")
           b.put(dj + 2, isa.transpose .. "(wt + j * " .. KB .. " + kk, " .. KB .. ", " .. a.w .. " + (" .. k0 .. " + kk) * "
@@ -671,12 +674,12 @@ function M.matmul_gwt(a, isa)
         else
           jt, kt = 0, 0
         end
-        if kt < width then   -- rows kk >= kt, every j
+        if sh or kt < width then   -- rows kk >= kt, every j
           b.put(dj, "for (int kk = " .. kt .. "; kk < " .. width .. "; kk++)")
           b.put(dj + 1, "for (int j = 0; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
             .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
         end
-        if (rt or jt < jn) and kt > 0 then   -- columns j >= jt of the rows kk < kt
+        if (rt or jt < jn) and (sh and isa.transpose or not sh and kt > 0) then   -- columns j >= jt of the rows kk < kt
           b.put(dj, "for (int kk = 0; kk < " .. kt .. "; kk++)")
           b.put(dj + 1, "for (int j = " .. jt .. "; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
             .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
