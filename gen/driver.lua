@@ -39,9 +39,10 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
                points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
 
   --compact    smaller code: the tiled products' last rows of a call (past the last whole
-               register tile) as one-row tiles instead of one tile per power of two; the
-               same bits, those rows slower. Chosen by itself when NAME.c would pass 768 KiB
-               (the summary line says so)
+               register tile) as one-row tiles instead of one tile per power of two, and
+               each tile a function shared by the layers of its shape; the same bits, a
+               little slower. Chosen by itself when NAME.c would pass 768 KiB (the summary
+               line says so)
 
   --tune FILE  take the tilings of the products FILE names (a tune file, below) instead of
                the defaults; FILE's isa must be the one generated (with --dispatch: that

@@ -7,6 +7,7 @@ local emit = require "emit"
 local pad = require("plan").pad
 local layer = require "kernels.layer"
 local loss = require "kernels.loss"
+local shared = require "kernels.shared"
 local names = require "names"
 local ops = require "ops"
 
@@ -150,13 +151,26 @@ function M.build(g, sched, plan, isa, opts)
     end
   end
   local base = step_base(g, sched, isa, opts.inference)
+  shared.reset()
   forward_steps(sched, plan, base, ctx)
+  local first_step = ctx.functions[1]
   local lm = plan.steps[#sched.steps]
   ctx.output_ref = ref(lm.a)
   if opts.inference then
     M.inference(g, ctx, opts)
   else
     M.training(g, sched, plan, base, ctx)
+  end
+  -- compact mode's shared tile functions (gen/kernels/shared.lua), before the steps
+  ctx.shared_tiles = shared.count()
+  if ctx.shared_tiles > 0 then
+    for i, f in ipairs(ctx.functions) do
+      if f == first_step then table.insert(ctx.functions, i, shared.definitions()); break end
+    end
+    -- one vopt_tensor, not one per tensor of NAME_step and NAME_step_range
+    for i, f in ipairs(ctx.functions) do
+      ctx.functions[i] = f:gsub("\nstatic void vopt_tensor%(", "\n" .. shared.NOINLINE .. "static void vopt_tensor(")
+    end
   end
   -- SIMD ISAs: the target guard, headers and helper functions of gen/isa/<name>.lua
   ctx.isa_guard = isa.guard or false
@@ -221,7 +235,9 @@ end
 function M.stack_bounds(g, sched, isa, ctx)
   local A = isa.width > 1 and 4096 or 1024
   local arr = stack_arrays(ctx.functions)
-  local function leaf(name) return A + (arr[name] or 0) end
+  -- (a step calling shared tile functions: one more frame on its chain)
+  local tiles = (ctx.shared_tiles or 0) > 0 and A or 0
+  local function leaf(name) return A + tiles + (arr[name] or 0) end
   local fwd = 0
   for _, s in ipairs(sched.steps) do fwd = math.max(fwd, leaf(s.fname .. "_forward")) end
   local work = A + fwd                  -- forward_work and the deepest step it calls

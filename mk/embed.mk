@@ -195,7 +195,8 @@ STACK_CASES := scalar:examples/xor.lua: scalar:specs/mnist_mlp.lua: avx2:specs/m
                avx2:tests/golden/specs/act_ce.lua: avx2:tests/golden/specs/traj_adam.lua: \
                avx2:specs/mnist_cnn.lua: scalar:tests/isa/specs/conv_rgb.lua: \
                scalar:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC) \
-               avx2:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC),--max-batch,64
+               avx2:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC),--max-batch,64 \
+               avx2:tests/isa/specs/shared_odd.lua:--compact
 TEST_GOALS += test-stack
 .PHONY: test-stack
 test-stack: $(BUILD)/chainrule tests/stack/stack_check.sh $(INFER_NPY)

@@ -70,7 +70,7 @@ $(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL),$(foreach i,$(ISA_LIST),$(eval $
 #   ISA: isa_dump's n = B/2 + 1 and n = 1 run the tails.
 isa_tune = tests/isa/tune/$(1).$(2).tune
 isa_tuned = $(foreach i,$(TEST_ISAS),$(if $(wildcard $(call isa_tune,$(1),$(i))),$(i)))
-ISA_COMPACT := wide_odd big_xtg
+ISA_COMPACT := wide_odd big_xtg shared_odd
 isa_compact = $(if $(filter $(1),$(ISA_COMPACT)),$(filter-out scalar,$(TEST_ISAS)))
 isa_variants = $(foreach i,$(call isa_tuned,$(1)),$(i)-tuned) $(foreach i,$(call isa_compact,$(1)),$(i)-compact)
 # $(1) spec, $(2) ISA, $(3) variant, $(4) gen flags, $(5) their input file or empty, $(6) a

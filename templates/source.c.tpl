@@ -139,12 +139,28 @@ int $(name)_correct(const float *out, const $(name)_target *t, int n) {
 }
 @ end
 
+@ if shared_tiles > 0 then
+/* dst[c][r] = src[r][c]: one loop for every tensor (compact code; inlined, it would be
+   one vectorised copy per tensor again) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void copy_transposed(float *dst, const float *src, int rows, int cols) {
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+@ end
 void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor) {
   switch (tensor) {
 @ for i, t in ipairs(tensors) do
   case $(i - 1):
+@   if shared_tiles > 0 then
+    copy_transposed(dst, p->$(t.cname), $(t.rows), $(t.cols));
+@   else
     for (int r = 0; r < $(t.rows); r++)
       for (int c = 0; c < $(t.cols); c++) dst[c * $(t.rows) + r] = p->$(t.cname)[r * $(t.cols) + c];
+@   end
     break;
 @ end
   default:
@@ -156,8 +172,12 @@ void $(name)_import_tensor($(name)_params *p, int tensor, const float *src) {
   switch (tensor) {
 @ for i, t in ipairs(tensors) do
   case $(i - 1):
+@   if shared_tiles > 0 then
+    copy_transposed(p->$(t.cname), src, $(t.cols), $(t.rows));
+@   else
     for (int r = 0; r < $(t.rows); r++)
       for (int c = 0; c < $(t.cols); c++) p->$(t.cname)[r * $(t.cols) + c] = src[c * $(t.rows) + r];
+@   end
     break;
 @ end
   default:

@@ -22,6 +22,7 @@ local vopt = require "optim.vector"
 local epilogue = require "kernels.epilogue"
 local schedule = require "schedule"
 local stream = require "kernels.stream"
+local shared = require "kernels.shared"
 
 local M = {}
 
@@ -37,6 +38,16 @@ local function jplus(off) return off == 0 and "j0" or "j0 + " .. off end
 local function at(base, off)
   if off == 0 or off == "0" then return base end
   return base .. " + " .. off
+end
+
+-- r * ld + off, where the stride ld is a number (folded) or, in a shared tile
+-- (gen/kernels/shared.lua), the C name of an argument.
+local function lin(r, ld, off)
+  off = off or 0
+  if type(ld) == "number" then return r * ld + off end
+  local t = r == 0 and "" or (r == 1 and ld or r .. " * " .. ld)
+  if off == 0 then return r == 0 and 0 or t end
+  return r == 0 and off or t .. " + " .. off
 end
 
 -- The vectors that cover `count` floats: {off = first float, lanes = floats used}.
@@ -212,6 +223,16 @@ local function row_loop(b, d, R, tile, i0, stop)
   b.put(d, "}")
 end
 
+-- Compact: the code emit(bb, d, a, sh) writes, as a shared function (gen/kernels/shared.lua)
+-- called at depth d of b; while it is written (sh true) `a` has the fields of `sym` (field
+-- -> parameter name) in place of its numbers. consts / muts: the float pointers it reads /
+-- writes; ints: its other arguments {name, value}. Otherwise emit(b, d, a, false) in place.
+local function leaf(b, d, prefix, a, sym, consts, muts, ints, emit_fn)
+  if not compact then return emit_fn(b, d, a, false) end
+  local ps = shared.ints(shared.pointers(consts, muts), ints)
+  shared.call(b, d, prefix, ps, function(b1, d1) emit_fn(b1, d1, setmetatable(sym, {__index = a}), true) end)
+end
+
 -- One register tile that reduces over `t.count` steps (variable t.var):
 --   acc[r][v] = init(v) + Σ_var bcast(t.a(r, var)) · load(t.brow(var) + vec v)
 -- then t.finish(b, depth, r, v, vec, acc) consumes each accumulator and t.post(b, depth,
@@ -294,14 +315,17 @@ local function copy_tail(b, d, dst, w, K, N, j0, t)
 end
 
 -- The packed W panel: rows kb .. kb+count-1 of the column block at j0, contiguous and aligned.
-local function pack_panel(b, d, a, isa, g, count, kblocked)
-  local row = "(" .. (kblocked and "kb + " or "") .. "k) * " .. a.N
-  b.put(d, "for (int k = 0; k < " .. count .. "; k++) {")
-  for _, vec in ipairs(g.vecs) do
-    local src = vload(isa, a.w, row .. " + j0 + " .. vec.off, vec.lanes)
-    b.put(d + 1, astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, src))
-  end
-  b.put(d, "}")
+local function pack_panel(b0, d0, a0, isa, g, count, kblocked)
+  leaf(b0, d0, "xw_panel", a0, {N = "N"}, {a0.w}, {"pw"}, {{"kb", "kb"}, {"j0", "j0"}, {"kc", count}, {"N", a0.N}},
+       function(b, d, a, sh)
+    local row = "(" .. (kblocked and "kb + " or "") .. "k) * " .. a.N
+    b.put(d, "for (int k = 0; k < " .. (sh and "kc" or count) .. "; k++) {")
+    for _, vec in ipairs(g.vecs) do
+      local src = vload(isa, a.w, row .. " + j0 + " .. vec.off, vec.lanes)
+      b.put(d + 1, astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, src))
+    end
+    b.put(d, "}")
+  end)
 end
 
 -- matmul_xw with x packed as well as W (tiling mc > 0), as a BLAS packs both operands: for
@@ -316,16 +340,20 @@ local function xw_packed_x(b, a, isa, R, MC, kc, groups, tile, fill)
   local mblocked = MC < a.batch
   local function rows_block(d, count)
     -- this block of x, tile by tile, in the row loop's order
-    row_loop(b, d, R, function(bb, d2, rows)
-      bb.put(d2, "{")
-      bb.put(d2 + 1, "float *restrict pr = px + (i" .. (mblocked and " - ib" or "") .. ") * " .. count .. ";")
-      bb.put(d2 + 1, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
-      local cp = {}
-      for r = 0, rows - 1 do
-        cp[#cp + 1] = "pr[k * " .. rows .. (r == 0 and "" or " + " .. r) .. "] = xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. "k];"
-      end
-      bb.put(d2 + 1, "for (int k = 0; k < " .. count .. "; k++) { " .. table.concat(cp, " ") .. " }")
-      bb.put(d2, "}")
+    row_loop(b, d, R, function(b0, d0, rows)
+      leaf(b0, d0, "xw_copy", a, {x_ld = "ldx"}, {a.x}, {"px"}, {{"i", "i"}, {"ib", "ib"}, {"kb", "kb"}, {"kc", count},
+           {"ldx", a.x_ld}}, function(bb, d2, a, sh)
+        local count = sh and "kc" or count
+        bb.put(d2, "{")
+        bb.put(d2 + 1, "float *restrict pr = px + (i" .. (mblocked and " - ib" or "") .. ") * " .. count .. ";")
+        bb.put(d2 + 1, "const float *restrict xr = " .. a.x .. " + i * " .. a.x_ld .. (kblocked and " + kb" or "") .. ";")
+        local cp = {}
+        for r = 0, rows - 1 do
+          cp[#cp + 1] = "pr[k * " .. rows .. (r == 0 and "" or " + " .. r) .. "] = xr[" .. (r == 0 and "" or lin(r, a.x_ld) .. " + ") .. "k];"
+        end
+        bb.put(d2 + 1, "for (int k = 0; k < " .. count .. "; k++) { " .. table.concat(cp, " ") .. " }")
+        bb.put(d2, "}")
+      end)
     end, mblocked and "ib", mblocked and "ie")
     group_loops(b, d, groups, function(d2, g)
       local i0 = mblocked and "ib" or "0"
@@ -388,6 +416,7 @@ function M.matmul_xw(a, isa)
   local mblocked = packx and MC < a.batch
   -- the next W panel prefetched from the tiles (tiling pf; x packed: huge layers)
   local prefetch = packx and tp.pf and isa.prefetch and true or false
+  local N16 = a.N % 16
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
     .. (cols and (depth and kblocked and "; k-blocks outer" or "; column blocks outer") or "; row tiles outer")
     .. (tp.pack and ", each panel of W packed" or "")
@@ -421,7 +450,7 @@ function M.matmul_xw(a, isa)
   -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after
   -- the first block and the activation waits for the last); `fill`: read W itself and
   -- store each vector into the packed panel (tiling fill=tile, the block's first tile)
-  local function tile(bb, d, rows, g, count, fill)
+  local function tile_inline(bb, d, rows, g, count, fill)
     reduce_tile(bb, d, isa, rows, g.vecs, {
       var = "k", count = count,
       pre = function(b2, d2)
@@ -453,7 +482,7 @@ function M.matmul_xw(a, isa)
       copy = fill and function(_, vec, w) return astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, w) end,
       a = function(r, k)
         if packx then return "xr[" .. k .. " * " .. rows .. (r == 0 and "" or " + " .. r) .. "]" end
-        return "xr[" .. (r == 0 and "" or r * a.x_ld .. " + ") .. k .. "]"
+        return "xr[" .. (r == 0 and "" or lin(r, a.x_ld) .. " + ") .. k .. "]"
       end,
       finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
       -- (x packed, k blocked) the activation after the last k block from the registers,
@@ -473,11 +502,26 @@ function M.matmul_xw(a, isa)
         local lines = {}
         for l = 0, g.width - 1, 64 // 4 do lines[#lines + 1] = l end
         -- (a row not on a line boundary ends in one more line)
-        if g.width % 16 ~= 0 or a.N % 16 ~= 0 then lines[#lines + 1] = g.width - 1 end
+        if g.width % 16 ~= 0 or N16 ~= 0 then lines[#lines + 1] = g.width - 1 end
         for _, l in ipairs(lines) do q[#q + 1] = isa.prefetch("wn + " .. row .. (l == 0 and "" or " + " .. l)) end
         return table.concat(q, " ")
       end} or nil,
     })
+  end
+  -- compact: the tile as a shared function whose strides and counts are arguments (the
+  -- closures above read `a`, so the parameters' names stand in for it while it is written)
+  local function tile(bb, d, rows, g, count, fill)
+    if not compact or fill then return tile_inline(bb, d, rows, g, count, fill) end
+    local real = a
+    local sym = {N = "N", x_ld = "ldx", y_ld = "ldy", act = a.act and setmetatable({out_ld = "lda"}, {__index = a.act})}
+    local ps = shared.pointers({a.x, "px", "pw", a.w, a.b}, {a.y, a.act and a.act.out})
+    shared.ints(ps, {{"i", "i"}, {"j0", "j0"}, {"kb", "kb"}, {"ib", "ib"}, {"kc", count}, {"N", a.N},
+                     {"ldx", a.x_ld}, {"ldy", a.y_ld}, {"lda", a.act and a.act.out_ld}})
+    shared.call(bb, d, "xw", ps, function(b1, d1)
+      a = setmetatable(sym, {__index = real})
+      tile_inline(b1, d1, rows, g, "kc", fill)
+      a = real
+    end)
   end
   local function tail_tiles(bb, d, rows)
     M.dot_tile(bb, d, isa, rows, plan.tail, a.K, a.x .. " + i * " .. a.x_ld, a.x_ld, "wtl", function(b2, d2, r, c, sum)
@@ -495,18 +539,25 @@ function M.matmul_xw(a, isa)
     return b.text()
   end
   -- the activation of a column block after its last k-block, from y while it is in L1
-  local function act_pass(d, g)
-    b.put(d, "for (int i = 0; i < n; i++) {")
-    for _, vec in ipairs(g.vecs) do
-      if epilogue.forward(a.act, isa, "s") then
-        b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
-        store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
-        b.put(d + 1, "}")
-      else
-        store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
+  local function act_pass(d0, g)
+    local sym = {y_ld = "ldy", act = setmetatable({out_ld = "lda"}, {__index = a.act})}
+    leaf(b, d0, "xw_act", a, sym, {a.y}, {a.act.out}, {{"j0", "j0"}, {"n", "n"}, {"ldy", a.y_ld}, {"lda", a.act.out_ld}},
+         function(bb, d, sa)
+      local rb, ra = b, a
+      b, a = bb, sa   -- (store_act reads them)
+      b.put(d, "for (int i = 0; i < n; i++) {")
+      for _, vec in ipairs(g.vecs) do
+        if epilogue.forward(a.act, isa, "s") then
+          b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
+          store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
+          b.put(d + 1, "}")
+        else
+          store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
+        end
       end
-    end
-    b.put(d, "}")
+      b.put(d, "}")
+      b, a = rb, ra
+    end)
   end
   if packx then
     xw_packed_x(b, a, isa, R, MC, kc, groups, tile, tp.fill == "tile")
@@ -623,43 +674,51 @@ function M.matmul_gwt(a, isa)
       -- transpose, the rest (and ISAs without one) element by element
       -- (jn: a number, or the C variable of k_runs' short last block)
       local T = isa.transpose_n
-      local rt = type(jn) == "string"
-      local jt, kt = 0, 0
-      if isa.transpose then
-        jt, kt = rt and "(" .. jn .. " / " .. T .. " * " .. T .. ")" or jn // T * T, width // T * T
-      end
-      if (rt or jt > 0) and kt > 0 then
-        b.put(dj, "for (int j = 0; j < " .. jt .. "; j += " .. T .. ")")
-        b.put(dj + 1, "for (int kk = 0; kk < " .. kt .. "; kk += " .. T .. ")")
-        b.put(dj + 2, isa.transpose .. "(wt + j * " .. KB .. " + kk, " .. KB .. ", " .. a.w .. " + (" .. k0 .. " + kk) * "
-          .. a.N .. " + " .. jb .. "j, " .. a.N .. ");")
-      else
-        jt, kt = 0, 0
-      end
-      if kt < width then   -- rows kk >= kt, every j
-        b.put(dj, "for (int kk = " .. kt .. "; kk < " .. width .. "; kk++)")
-        b.put(dj + 1, "for (int j = 0; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
-          .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
-      end
-      if (rt or jt < jn) and kt > 0 then   -- columns j >= jt of the rows kk < kt
-        b.put(dj, "for (int kk = 0; kk < " .. kt .. "; kk++)")
-        b.put(dj + 1, "for (int j = " .. jt .. "; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
-          .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
-      end
+      -- (shared: the block's width and its whole T-blocks are arguments too, so every
+      -- k block of every layer is one function; a loop may then run zero times)
+      leaf(b, dj, "gwt_wt", a, {N = "N"}, {a.w}, {"wt"}, {{"k0", k0}, {"jb", "jb"}, {"jn", jn}, {"N", a.N},
+           {"wd", width}, {"kt", isa.transpose and width // T * T or nil}}, function(b, dj, a, sh)
+        local jn = sh and "jn" or jn
+        local width = sh and "wd" or width
+        local rt = type(jn) == "string"
+        local jt, kt = 0, 0
+        if isa.transpose then
+          jt, kt = rt and "(" .. jn .. " / " .. T .. " * " .. T .. ")" or jn // T * T, sh and "kt" or width // T * T
+        end
+        if (rt or jt > 0) and (sh or kt > 0) then
+          b.put(dj, "for (int j = 0; j < " .. jt .. "; j += " .. T .. ")")
+          b.put(dj + 1, "for (int kk = 0; kk < " .. kt .. "; kk += " .. T .. ")")
+          b.put(dj + 2, isa.transpose .. "(wt + j * " .. KB .. " + kk, " .. KB .. ", " .. a.w .. " + (" .. k0 .. " + kk) * "
+            .. a.N .. " + " .. jb .. "j, " .. a.N .. ");")
+        else
+          jt, kt = 0, 0
+        end
+        if sh or kt < width then   -- rows kk >= kt, every j
+          b.put(dj, "for (int kk = " .. kt .. "; kk < " .. width .. "; kk++)")
+          b.put(dj + 1, "for (int j = 0; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
+            .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
+        end
+        if (rt or jt < jn) and (sh and isa.transpose or not sh and kt > 0) then   -- columns j >= jt of the rows kk < kt
+          b.put(dj, "for (int kk = 0; kk < " .. kt .. "; kk++)")
+          b.put(dj + 1, "for (int j = " .. jt .. "; j < " .. jn .. "; j++) wt[j * " .. KB .. " + kk] = "
+            .. a.w .. "[(" .. k0 .. " + kk) * " .. a.N .. " + " .. jb .. "j];")
+        end
+      end)
       row_loop(b, dj, R, function(bb, dd, rows)
-        reduce_tile(bb, dd, isa, rows, vecs, {
-          var = "j", count = jn,
+        local function emit_tile(bt, dt, count)
+        reduce_tile(bt, dt, isa, rows, vecs, {
+          var = "j", count = count,
           pre = function(b2, d2)
             b2.put(d2, "const float *restrict gr = " .. a.g .. " + i * " .. a.g_ld .. (jblocked and " + jb" or "") .. ";")
             if jblocked then b2.put(d2, "const float *ci = " .. a.dx .. " + i * " .. a.dx_ld .. " + " .. k0 .. ";") end
           end,
           init = jblocked and function(v, r)
             return "jb == 0 ? " .. isa.zero() .. " : "
-              .. vload(isa, "ci", (r == 0 and "" or r * a.dx_ld .. " + ") .. vecs[v].off, vecs[v].lanes)
+              .. vload(isa, "ci", (r == 0 and "" or lin(r, a.dx_ld) .. " + ") .. vecs[v].off, vecs[v].lanes)
           end or nil,
           brow = function(j) return "wt + " .. j .. " * " .. KB end,
           aligned = true,
-          a = function(r, j) return "gr[" .. (r == 0 and "" or r * a.g_ld .. " + ") .. j .. "]" end,
+          a = function(r, j) return "gr[" .. (r == 0 and "" or lin(r, a.g_ld) .. " + ") .. j .. "]" end,
           finish = function(b2, d2, r, _, vec, c)
             local row = "(i + " .. r .. ")"
             local v = c
@@ -669,21 +728,39 @@ function M.matmul_gwt(a, isa)
             b2.put(d2, vstore(isa, a.dx, dxo(row, k0, vec.off), v, vec.lanes))
           end,
         })
+        end
+        if not compact then return emit_tile(bb, dd, jn) end
+        -- compact: a shared function (see matmul_xw's tile)
+        local real = a
+        local ps = shared.pointers({a.g, "wt", a.mask}, {a.dx})
+        shared.ints(ps, {{"i", "i"}, {"jb", "jb"}, {"k0", k0}, {"jn", jn}, {"ldg", a.g_ld}, {"lddx", a.dx_ld},
+                         {"ldm", a.mask_ld}})
+        shared.call(bb, dd, "gwt", ps, function(b1, d1)
+          a = setmetatable({g_ld = "ldg", dx_ld = "lddx", mask_ld = "ldm"}, {__index = real})
+          emit_tile(b1, d1, "jn")
+          a = real
+        end)
       end)
     end
     if not jblocked then return jblock(d, a.N) end
     k_runs(b, d, a.N, JC, jblock, "jb")
     if a.mask then
       -- f'(m) on the finished block, while it is in L1
-      b.put(d, "for (int i = 0; i < n; i++) {")
-      for _, vec in ipairs(vecs) do
-        local g = vload(isa, a.dx, dxo("i", k0, vec.off), vec.lanes)
-        local m = vload(isa, a.mask, "i * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off, vec.lanes)
-        b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. g .. ";")
-        b.put(d + 2, vstore(isa, a.dx, dxo("i", k0, vec.off), epilogue.grad(a.mask_act, isa, "s", m), vec.lanes))
-        b.put(d + 1, "}")
-      end
-      b.put(d, "}")
+      leaf(b, d, "gwt_mask", a, {dx_ld = "lddx", mask_ld = "ldm"}, {a.mask}, {a.dx},
+           {{"k0", k0}, {"n", "n"}, {"lddx", a.dx_ld}, {"ldm", a.mask_ld}}, function(b, d, sa)
+        local ra = a
+        a = sa   -- (dxo reads it)
+        b.put(d, "for (int i = 0; i < n; i++) {")
+        for _, vec in ipairs(vecs) do
+          local g = vload(isa, a.dx, dxo("i", k0, vec.off), vec.lanes)
+          local m = vload(isa, a.mask, "i * " .. a.mask_ld .. " + " .. k0 .. " + " .. vec.off, vec.lanes)
+          b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. g .. ";")
+          b.put(d + 2, vstore(isa, a.dx, dxo("i", k0, vec.off), epilogue.grad(a.mask_act, isa, "s", m), vec.lanes))
+          b.put(d + 1, "}")
+        end
+        b.put(d, "}")
+        a = ra
+      end)
     end
   end
   k_blocks(b, 1, a.K, KB, true, function(d, width) block(d, "k0", width) end)
@@ -880,8 +957,9 @@ end
 
 -- db [N] = Σ_i g: vectors of sums over the rows, eight vectors at a time (a loop over the
 -- blocks of one shape).
-local function bias_sums(b, a, isa)
-  group_loops(b, 1, column_groups(blocks(vectors(a.N, isa.width), 8), isa.width), function(d, g)
+local function bias_sums(b0, a0, isa)
+  group_loops(b0, 1, column_groups(blocks(vectors(a0.N, isa.width), 8), isa.width), function(d0, g)
+    leaf(b0, d0, "db", a0, {g_ld = "ldg"}, {a0.g}, {a0.db}, {{"j0", "j0"}, {"n", "n"}, {"ldg", a0.g_ld}}, function(b, d, a)
     local decl = {}
     for v = 1, #g.vecs do decl[v] = "s" .. (v - 1) .. " = " .. isa.zero() end
     b.put(d, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
@@ -891,6 +969,7 @@ local function bias_sums(b, a, isa)
     end
     b.put(d, "}")
     for v, vec in ipairs(g.vecs) do b.put(d, vstore(isa, a.db, jplus(vec.off), "s" .. (v - 1), vec.lanes)) end
+    end)
   end)
 end
 
@@ -1064,22 +1143,24 @@ function M.matmul_xtg(a, isa)
   local function ktile(d, rows)
     local first = true
     group_loops(b, d, groups, function(d2, g)
-      reduce_tile(b, d2, isa, rows, g.vecs, {
-        extra = first and extra or nil,
+      local ex = first and extra or nil
+      local function emit_tile(bt, dt)
+      reduce_tile(bt, dt, isa, rows, g.vecs, {
+        extra = ex,
         var = "i", count = "n",
         brow = function(i) return at(a.g, i .. " * " .. a.g_ld .. " + j0") end,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
         -- dr: the tile's first element of dW (row r at r * N from it)
         pre = function(b2, d3) b2.put(d3, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end,
         finish = function(b2, d3, r, _, vec, c)
-          b2.put(d3, vstore(isa, "dr", r * a.N + vec.off, c, vec.lanes))
+          b2.put(d3, vstore(isa, "dr", lin(r, a.N, vec.off), c, vec.lanes))
         end,
         -- the optimizer's update of the whole tile (gen/optim/vector.lua) under one test of wu
         post = ta.opt and function(b2, d3, rows2, vecs2)
           local vs = {}
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
-              vs[#vs + 1] = {o = r * a.N + vec.off, lanes = vec.lanes, g = string.format("c%d_%d", r, v - 1), row = r}
+              vs[#vs + 1] = {o = lin(r, a.N, vec.off), lanes = vec.lanes, g = string.format("c%d_%d", r, v - 1), row = r}
             end
           end
           -- the tile's first weight and state elements (row r at r * N from them)
@@ -1090,7 +1171,25 @@ function M.matmul_xtg(a, isa)
                       "float " .. table.concat(ptrs, ", ") .. ";")
         end or nil,
       })
+      end
       first = false
+      if not compact or ex then return emit_tile(b, d2) end
+      -- compact: a shared function (see matmul_xw's tile)
+      local real, real_ta = a, ta
+      local ps = shared.pointers({a.g, a.x}, {a.dw})
+      if ta.opt then
+        local P = shared.param
+        ps[#ps + 1] = P("float *", a.opt.w, a.opt.w)
+        for _, st in ipairs(a.opt.states) do ps[#ps + 1] = P("float *", st, st) end
+        ps[#ps + 1] = P("const vopt_k *", a.opt.k, a.opt.k)
+      end
+      shared.ints(ps, {{"j0", "j0"}, {"k0", "k0"}, {"n", "n"}, {"N", a.N}, {"ldx", a.x_ld}, {"ldg", a.g_ld}})
+      shared.call(b, d2, "xtg", ps, function(b1, d1)
+        a = setmetatable({N = "N", x_ld = "ldx", g_ld = "ldg"}, {__index = real})
+        ta = real_ta == real and a or setmetatable({opt = false}, {__index = a})
+        emit_tile(b1, d1)
+        a, ta = real, real_ta
+      end)
     end)
   end
   k_blocks(b, 1, a.K, R, true, ktile)
