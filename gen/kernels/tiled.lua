@@ -513,9 +513,10 @@ function M.matmul_xw(a, isa)
   local function tile(bb, d, rows, g, count, fill)
     if not compact or fill then return tile_inline(bb, d, rows, g, count, fill) end
     local real = a
-    local sym = {N = "N", x_ld = "ldx", y_ld = "ldy", act = a.act and setmetatable({out_ld = "lda"}, {__index = a.act})}
+    local sym = {N = "N", K = "K", x_ld = "ldx", y_ld = "ldy",
+                 act = a.act and setmetatable({out_ld = "lda"}, {__index = a.act})}
     local ps = shared.pointers({a.x, "px", "pw", a.w, a.b}, {a.y, a.act and a.act.out})
-    shared.ints(ps, {{"i", "i"}, {"j0", "j0"}, {"kb", "kb"}, {"ib", "ib"}, {"kc", count}, {"N", a.N},
+    shared.ints(ps, {{"i", "i"}, {"j0", "j0"}, {"kb", "kb"}, {"ib", "ib"}, {"kc", count}, {"N", a.N}, {"K", a.K},
                      {"ldx", a.x_ld}, {"ldy", a.y_ld}, {"lda", a.act and a.act.out_ld}})
     shared.call(bb, d, "xw", ps, function(b1, d1)
       a = setmetatable(sym, {__index = real})
@@ -560,7 +561,7 @@ function M.matmul_xw(a, isa)
     end)
   end
   if packx then
-    xw_packed_x(b, a, isa, R, MC, kc, groups, tile, tp.fill == "tile")
+    xw_packed_x(b, a, isa, R, MC, kc, groups, tile, tp.fill == "tile" and not compact)
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
@@ -576,8 +577,9 @@ function M.matmul_xw(a, isa)
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
-  -- fill=tile: the first R-row tile fills the panel (a batch below R: the copy loop)
-  local fill = tp.pack and tp.fill == "tile"
+  -- fill=tile: the first R-row tile fills the panel (a batch below R: the copy loop). Not in
+  -- compact code: a filling tile is written in place per layer, the copy loop is shared
+  local fill = tp.pack and tp.fill == "tile" and not compact
   group_loops(b, 1, groups, function(d, g)
     local function kblock(d2, count)
       if fill then
