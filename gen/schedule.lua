@@ -537,10 +537,12 @@ end
 M.PHRASE = {straight = "straight-line products", tiled = "tiled products", portable = "products in loops"}
 M.STYLE = {straight = "straight-line", tiled = "tiled", portable = "loops"}
 
--- The size of NAME.c above which the driver generates the network once more with compact
--- row tails (gen/kernels/tiled.lua's row_loop), for the bound of 1 MB and 15 s of clang -O2
--- per generated file: a 16-layer net of odd widths ~1000 at batch 63 gave 0.78-1.06 MB
--- (avx2-neon; avx512 1.02 MB took 18 s of clang -O2 under load), compact 0.55-0.8 MB.
+-- The size of NAME.c above which the driver generates the network once more as compact
+-- code (gen/kernels/tiled.lua's row_loop: row tails as one-row loops; gen/kernels/shared.lua:
+-- one static function per distinct tile, shared by the layers), for the bound of 1 MB and
+-- 15 s of clang -O2 per generated file: a 16-layer net of odd widths ~1000 at batch 63 gave
+-- 0.78-1.06 MB (avx2-neon; avx512 1.02 MB took 18 s of clang -O2 under load), compact
+-- 0.39-0.5 MB in 4-7 s.
 M.CODE_BYTES = 768 << 10
 
 -- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling

@@ -99,8 +99,8 @@ endef
 # Code size and compile time at the issue's bounds (16 layers deep, 4096 wide): specs that
 # are generated and compiled (timed.sh; -O2 without -g, as the bound is stated), never run,
 # for the SIMD ISAs the compiler targets on this host (x86: avx2 and avx512 whether or not
-# the CPU runs it). Compile times move up to 2x with this VM's slow phases (size_deep avx2:
-# 11.8-24.5 s of CPU time for the same file).
+# the CPU runs it). Compile times move up to 2x with this VM's slow phases (size_deep avx2
+# before the shared tile functions: 11.8-24.5 s of CPU time for the same file).
 BENCH_SIZE_SPECS := size_deep size_wide
 BENCH_SIZE_ISAS ?= $(if $(filter x86_64 i686,$(shell uname -m)),avx2 avx512,$(filter-out scalar,$(HOST_ISAS)))
 BENCH_SIZE_OBJS := $(foreach i,$(BENCH_SIZE_ISAS),$(foreach s,$(BENCH_SIZE_SPECS),$(BENCH_DIR)/size/$(i)/$(s).o))
