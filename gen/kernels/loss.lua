@@ -83,15 +83,22 @@ local function softmax_ce_backward_simd(a, isa)
   -- a whole block of rows moves in and out through the ISA's square transpose (V x V
   -- blocks of columns, the last C mod V columns one by one), a short one element by element
   local T = fast and C >= V and isa.transpose_n == V and isa.transpose
-  if T then
+  -- "if (rows == V) {" and the whole block's move: V x V transposes from src to dst (C
+  -- expressions at column j, with their row strides), the last C mod V columns by `tail`
+  -- (an assignment at j, r); the caller writes the else branch
+  local function whole_block(dst, dst_ld, src, src_ld, tail)
     b.put(2, "if (rows == " .. V .. ") {")
-    b.put(3, "for (int j = 0; j + " .. V .. " <= " .. C .. "; j += " .. V .. ") " .. T .. "(e + j * " .. V .. ", " .. V
-      .. ", out + i0 * " .. LD .. " + j, " .. LD .. ");")
+    b.put(3, "for (int j = 0; j + " .. V .. " <= " .. C .. "; j += " .. V .. ") " .. T .. "(" .. dst .. ", " .. dst_ld
+      .. ", " .. src .. ", " .. src_ld .. ");")
     if C % V > 0 then
       b.put(3, "for (int j = " .. C - C % V .. "; j < " .. C .. "; j++)")
-      b.put(4, "for (int r = 0; r < " .. V .. "; r++) e[j * " .. V .. " + r] = out[(i0 + r) * " .. LD .. " + j];")
+      b.put(4, "for (int r = 0; r < " .. V .. "; r++) " .. tail .. ";")
     end
     b.put(2, "} else {")
+  end
+  if T then
+    whole_block("e + j * " .. V, V, "out + i0 * " .. LD .. " + j", LD,
+                "e[j * " .. V .. " + r] = out[(i0 + r) * " .. LD .. " + j]")
   end
   local d0 = T and 3 or 2
   b.put(d0, "for (int j = 0; j < " .. C .. "; j++)")
@@ -123,14 +130,8 @@ local function softmax_ce_backward_simd(a, isa)
     b.put(3, "if ((uint32_t)t[i] < " .. C .. "u) e[t[i] * " .. V .. " + r] = (q - 1.0f) * inv_n;")
     b.put(2, "}")
     if T then
-      b.put(2, "if (rows == " .. V .. ") {")
-      b.put(3, "for (int j = 0; j + " .. V .. " <= " .. C .. "; j += " .. V .. ") " .. T .. "(d + i0 * " .. LD .. " + j, "
-        .. LD .. ", e + j * " .. V .. ", " .. V .. ");")
-      if C % V > 0 then
-        b.put(3, "for (int j = " .. C - C % V .. "; j < " .. C .. "; j++)")
-        b.put(4, "for (int r = 0; r < " .. V .. "; r++) d[(i0 + r) * " .. LD .. " + j] = e[j * " .. V .. " + r];")
-      end
-      b.put(2, "} else {")
+      whole_block("d + i0 * " .. LD .. " + j", LD, "e + j * " .. V, V,
+                  "d[(i0 + r) * " .. LD .. " + j] = e[j * " .. V .. " + r]")
     end
     b.put(d0, "for (int j = 0; j < " .. C .. "; j++)")
     b.put(d0 + 1, "for (int r = 0; r < rows; r++) d[(i0 + r) * " .. LD .. " + j] = e[j * " .. V .. " + r];")
