@@ -999,6 +999,15 @@ local function xtg_packed(b, a, isa, tp)
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. tp.vecs .. " vectors of " .. V .. "; g packed " .. JC
     .. " columns x " .. NC .. " rows at a time" .. (nblocked and " (partial sums in dW)" or "") .. " */")
   b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "]" .. (tp.xq and ", xq[" .. NC * R .. "]" or "") .. ";")
+  -- one prefetch per cache line of the tile's rows (addr(r, l): row r, float l of the row)
+  local function tile_prefetch(rows, addr)
+    local q = {}
+    for r = 0, rows - 1 do
+      for l = 0, TW - 1, 64 // 4 do q[#q + 1] = isa.prefetch(addr(r, l)) end
+    end
+    return table.concat(q, " ")
+  end
+  local function store_dw(b2, d2, r, vec, c) b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, c, V)) end
   local function tile(d, rows)
     reduce_tile(b, d, isa, rows, vecs, {
       var = "i", count = cnt,
@@ -1014,28 +1023,21 @@ local function xtg_packed(b, a, isa, tp)
         if a.opt and isa.prefetch then
           -- the weights the update will read and write, on their way from L3 or memory
           -- while the tile sums (W is larger than L2 here)
-          local q = {}
-          for r = 0, rows - 1 do
-            for l = 0, TW - 1, 64 // 4 do
-              q[#q + 1] = isa.prefetch(a.opt.w .. " + (k0 + " .. r .. ") * " .. a.N .. " + j0" .. (l == 0 and "" or " + " .. l))
-            end
-          end
-          b2.put(d2, (nblocked and "if (ib + nb == n && " or "if (") .. a.opt.w .. " != NULL) { " .. table.concat(q, " ") .. " }")
+          local q = tile_prefetch(rows, function(r, l)
+            return a.opt.w .. " + (k0 + " .. r .. ") * " .. a.N .. " + j0" .. (l == 0 and "" or " + " .. l)
+          end)
+          b2.put(d2, (nblocked and "if (ib + nb == n && " or "if (") .. a.opt.w .. " != NULL) { " .. q .. " }")
         end
         if tp.pf and isa.prefetch then
           -- (tiling pf) the tile's lines of dW too, so its stores need not wait for them
-          local q = {}
-          for r = 0, rows - 1 do
-            for l = 0, TW - 1, 64 // 4 do q[#q + 1] = isa.prefetch(at("dr", r * a.N + l)) end
-          end
-          b2.put(d2, table.concat(q, " "))
+          b2.put(d2, tile_prefetch(rows, function(r, l) return at("dr", r * a.N + l) end))
         end
       end,
       init = nblocked and function(v, r)
         return "ib == 0 ? " .. isa.zero() .. " : " .. vload(isa, "dr", r * a.N + vecs[v].off, V)
       end or nil,
       finish = function(b2, d2, r, _, vec, c)
-        if not late then b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, c, V)) end
+        if not late then store_dw(b2, d2, r, vec, c) end
       end,
       post = a.opt and function(b2, d2, rows2)
         local vs = {}
@@ -1053,7 +1055,7 @@ local function xtg_packed(b, a, isa, tp)
                     "float " .. table.concat(ptrs, ", ") .. ";")
         if late then
           for r = 0, rows2 - 1 do
-            for v, vec in ipairs(vecs) do b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, string.format("c%d_%d", r, v - 1), V)) end
+            for v, vec in ipairs(vecs) do store_dw(b2, d2, r, vec, string.format("c%d_%d", r, v - 1)) end
           end
         end
       end or nil,
