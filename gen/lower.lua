@@ -163,6 +163,7 @@ function M.build(g, sched, plan, isa, opts)
   end
   -- compact mode's shared tile functions (gen/kernels/shared.lua), before the steps
   ctx.shared_tiles = shared.count()
+  ctx.noinline = shared.NOINLINE
   if ctx.shared_tiles > 0 then
     for i, f in ipairs(ctx.functions) do
       if f == first_step then table.insert(ctx.functions, i, shared.definitions()); break end

@@ -142,10 +142,7 @@ int $(name)_correct(const float *out, const $(name)_target *t, int n) {
 @ if shared_tiles > 0 then
 /* dst[c][r] = src[r][c]: one loop for every tensor (compact code; inlined, it would be
    one vectorised copy per tensor again) */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void copy_transposed(float *dst, const float *src, int rows, int cols) {
+$(noinline)static void copy_transposed(float *dst, const float *src, int rows, int cols) {
   for (int r = 0; r < rows; r++)
     for (int c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
 }
