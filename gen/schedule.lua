@@ -168,6 +168,7 @@ M.XTG_G_BYTES_X = 64 * 1024
 -- of the cycles to 4 %); xtg's dW lines and late stores, 784-1024-10 train 2.96 -> 2.76 ms
 -- (storing no dW at all: 2.6 ms). avx512 unmeasured: off, its output unchanged.
 M.PREFETCH = {avx2 = true}
+local function prefetches(isa) return isa.prefetch ~= nil and M.PREFETCH[isa.name] == true end
 
 -- W [K][N] more than HUGE_L2 x the ISA family's L2 (the layers that pack x as well).
 function M.huge(isa, s)
@@ -335,11 +336,11 @@ function M.tiling(isa, product, s, over)
     t.mc = (t.pack and M.huge(isa, s)) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
   end
   if product == "xw" and not (over and over.pf ~= nil) then
-    t.pf = t.mc > 0 and isa.prefetch ~= nil and M.PREFETCH[isa.name] == true
+    t.pf = t.mc > 0 and prefetches(isa)
   end
   if product == "xtg" and over and over.xq == nil then t.xq = t.pack and M.huge(isa, s) end
   if product == "xtg" and not (over and over.pf ~= nil) then
-    t.pf = (t.xq == true or M.xtg_rows_whole(isa, s, t)) and isa.prefetch ~= nil and M.PREFETCH[isa.name] == true
+    t.pf = (t.xq == true or M.xtg_rows_whole(isa, s, t)) and prefetches(isa)
   end
   return t
 end
