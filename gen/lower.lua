@@ -168,10 +168,6 @@ function M.build(g, sched, plan, isa, opts)
     for i, f in ipairs(ctx.functions) do
       if f == first_step then table.insert(ctx.functions, i, shared.definitions()); break end
     end
-    -- one vopt_tensor, not one per tensor of NAME_step and NAME_step_range
-    for i, f in ipairs(ctx.functions) do
-      ctx.functions[i] = f:gsub("\nstatic void vopt_tensor%(", "\n" .. shared.NOINLINE .. "static void vopt_tensor(")
-    end
   end
   -- SIMD ISAs: the target guard, headers and helper functions of gen/isa/<name>.lua
   ctx.isa_guard = isa.guard or false
@@ -355,7 +351,10 @@ function M.training(g, sched, plan, base, ctx)
     local vopt = require "optim.vector"
     ctx.opt_step = vopt.step(trained, o.kind)
     ctx.opt_step_range = vopt.step_range(trained, o.kind)
-    table.insert(ctx.functions, 1, vopt.helpers(base.isa, g.name, o.kind))
+    -- compact code (shared tiles written: all are, once the backward steps are) keeps
+    -- vopt_tensor out of line, one copy for NAME_step and NAME_step_range
+    local attr = shared.count() > 0 and shared.NOINLINE or ""
+    table.insert(ctx.functions, 1, vopt.helpers(base.isa, g.name, o.kind, attr))
   else
     -- scalar: one sopt_tensor per tensor (gen/optim/scalar.lua)
     local sopt = require "optim.scalar"

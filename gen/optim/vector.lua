@@ -222,8 +222,9 @@ local function at_helpers(isa, kind)
 end
 
 -- vopt_tensor: one tensor of `count` floats, whole vectors, then the last floats through
--- one vector's worth of stack buffers (the same operations on them).
-local function tensor_helper(isa, kind)
+-- one vector's worth of stack buffers (the same operations on them). `attr` goes before
+-- the definition (compact code keeps it out of line: one copy, not one per caller).
+local function tensor_helper(isa, kind, attr)
   local vt, W = isa.vtype, isa.width
   local states, test = STATES[kind], M.state_test(kind)
   local sp, sv, sb = {}, {}, {}
@@ -257,7 +258,7 @@ local function tensor_helper(isa, kind)
   local L = {
     "/* One tensor of count floats: whole vectors, then the rest through one vector of stack",
     "   buffers (zeros past the end), so every float sees vopt_update's operations. */",
-    "static void vopt_tensor(float *restrict p, " .. table.concat(sp, ", ") .. ", const float *restrict g, int count,",
+    attr .. "static void vopt_tensor(float *restrict p, " .. table.concat(sp, ", ") .. ", const float *restrict g, int count,",
     "                        const vopt_k *k) {",
     "  int i = 0;",
     fast_loop(isa, kind),
@@ -280,9 +281,10 @@ local function tensor_helper(isa, kind)
 end
 
 -- The static C functions (after the ISA's helpers and adam_power), for a training build.
-function M.helpers(isa, NAME, kind)
+-- `attr`: text before vopt_tensor's definition ("" or gen/kernels/shared.lua's NOINLINE).
+function M.helpers(isa, NAME, kind, attr)
   local h = kind == "sgd" and sgd_helpers(isa, NAME) or adam_helpers(isa, NAME, kind)
-  return h .. at_helpers(isa, kind) .. tensor_helper(isa, kind)
+  return h .. at_helpers(isa, kind) .. tensor_helper(isa, kind, attr or "")
 end
 
 -- vopt_tensor's call for tensor t (cname, floats) with NAME_params p, NAME_opt s, grads g:
