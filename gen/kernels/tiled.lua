@@ -240,6 +240,7 @@ end
 -- {init(b, d), step(var) -> C statements inside the loop, finish(b, d)} for one more
 -- accumulator riding along (the folded tail of matmul_xtg). t.copy(v, vec, w) (optional):
 -- a C statement that uses the vector w just loaded (matmul_xw's fill=tile panel stores).
+-- t.head(var) (optional): C statements at the top of the loop (matmul_xw's spread prefetches).
 local function reduce_tile(b, d, isa, rows, vecs, t)
   local vt = isa.vtype
   b.put(d, "{")
@@ -252,6 +253,7 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
   if t.extra then t.extra.init(b, d + 1) end
   b.put(d + 1, "for (int " .. t.var .. " = 0; " .. t.var .. " < " .. t.count .. "; " .. t.var .. "++) {")
   b.put(d + 2, "const float *restrict bk = " .. t.brow(t.var) .. ";")
+  if t.head then b.put(d + 2, t.head(t.var)) end
   local ws = {}
   for v, vec in ipairs(vecs) do
     ws[v] = string.format("w%d = %s", v - 1, (t.aligned and vec.lanes == isa.width) and aload(isa, "bk", vec.off)
@@ -446,11 +448,21 @@ function M.matmul_xw(a, isa)
     b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
     if a.act and not no_act then store_act(b2, d2, r, off, c, lanes) end
   end
+  -- the floats of a panel row (from its first) whose cache lines a prefetch of the row
+  -- names: one per line, and one more when rows are not on line boundaries
+  local function panel_lines(g)
+    local lines = {}
+    for l = 0, g.width - 1, 64 // 4 do lines[#lines + 1] = l end
+    if g.width % 16 ~= 0 or N16 ~= 0 then lines[#lines + 1] = g.width - 1 end
+    return lines
+  end
   -- one register tile of `rows` rows over the group's block at column j0, inputs kb ..
   -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after
   -- the first block and the activation waits for the last); `fill`: read W itself and
   -- store each vector into the packed panel (tiling fill=tile, the block's first tile)
-  local function tile_inline(bb, d, rows, g, count, fill)
+  -- `spread`: (a tile after the filling one) one row of the next panel prefetched every
+  -- tp.spread k steps, rows pr < pn from wn (declared by the k block: spread_decl)
+  local function tile_inline(bb, d, rows, g, count, fill, spread)
     reduce_tile(bb, d, isa, rows, g.vecs, {
       var = "k", count = count,
       pre = function(b2, d2)
@@ -494,24 +506,31 @@ function M.matmul_xw(a, isa)
         end
         b2.put(d2, "}")
       end or nil,
+      head = spread and function(k)
+        local q = {}
+        for _, l in ipairs(panel_lines(g)) do
+          -- (rows on line boundaries, blocks at whole vectors of V <= 16 floats: a line
+          -- start within V floats of the row's end shares its line with the last float)
+          if N16 ~= 0 or l == g.width - 1 or l < g.width - V then
+            q[#q + 1] = isa.prefetch("wn + pr * " .. a.N .. (l == 0 and "" or " + " .. l))
+          end
+        end
+        return "if ((" .. k .. " & " .. tp.spread - 1 .. ") == 0 && pr < pn) { " .. table.concat(q, " ") .. " pr++; }"
+      end or nil,
       extra = prefetch and {init = function() end, finish = function() end, step = function(k)
         -- the next panel's row k, one hint per cache line, while this panel's tiles run
         -- (its rows a whole row stride apart: the copy would otherwise wait on each line)
         local row = "(" .. (kblocked and "kb + " or "") .. k .. ") * " .. a.N
         local q = {}
-        local lines = {}
-        for l = 0, g.width - 1, 64 // 4 do lines[#lines + 1] = l end
-        -- (a row not on a line boundary ends in one more line)
-        if g.width % 16 ~= 0 or N16 ~= 0 then lines[#lines + 1] = g.width - 1 end
-        for _, l in ipairs(lines) do q[#q + 1] = isa.prefetch("wn + " .. row .. (l == 0 and "" or " + " .. l)) end
+        for _, l in ipairs(panel_lines(g)) do q[#q + 1] = isa.prefetch("wn + " .. row .. (l == 0 and "" or " + " .. l)) end
         return table.concat(q, " ")
       end} or nil,
     })
   end
   -- compact: the tile as a shared function whose strides and counts are arguments (the
   -- closures above read `a`, so the parameters' names stand in for it while it is written)
-  local function tile(bb, d, rows, g, count, fill)
-    if not compact or fill then return tile_inline(bb, d, rows, g, count, fill) end
+  local function tile(bb, d, rows, g, count, fill, spread)
+    if not compact or fill then return tile_inline(bb, d, rows, g, count, fill, spread) end
     local real = a
     local sym = {N = "N", K = "K", x_ld = "ldx", y_ld = "ldy",
                  act = a.act and setmetatable({out_ld = "lda"}, {__index = a.act})}
@@ -580,8 +599,29 @@ function M.matmul_xw(a, isa)
   -- fill=tile: the first R-row tile fills the panel (a batch below R: the copy loop). Not in
   -- compact code: a filling tile is written in place per layer, the copy loop is shared
   local fill = tp.pack and tp.fill == "tile" and not compact
+  local spread = fill and (tp.spread or 0) > 0
+  -- (spread) the next panel: the next k block of this column block, else the next column
+  -- block's first (none after the last whole block: a narrower one may follow); wn stays
+  -- inside W
+  local function spread_decl(d2, g, count)
+    local nextj = "j0 + " .. 2 * g.width .. " <= " .. a.N .. " ? " .. kc .. " : 0"
+    if kblocked then
+      local nextk, rest = "kb + " .. count .. " < " .. a.K, a.K .. " - kb - " .. count
+      b.put(d2, "const float *wn = " .. a.w .. " + (" .. nextk .. " ? (kb + " .. count .. ") * " .. a.N
+        .. " + j0 : j0 + " .. g.width .. ");")
+      b.put(d2, "const int pn = " .. nextk .. " ? (" .. rest .. " < " .. kc .. " ? " .. rest .. " : " .. kc .. ") : " .. nextj .. ";")
+    else
+      b.put(d2, "const float *wn = " .. a.w .. " + j0 + " .. g.width .. ";")
+      b.put(d2, "const int pn = " .. nextj .. ";")
+    end
+    b.put(d2, "int pr = 0;")
+  end
   group_loops(b, 1, groups, function(d, g)
+    -- (spread: in blocks of the full tile width only; the narrower last block of 784x256
+    -- B=32 ran 1-3 % slower with it)
+    local sp = spread and #g.vecs == tp.vecs
     local function kblock(d2, count)
+      if sp then spread_decl(d2, g, count) end
       if fill then
         b.put(d2, "if (n >= " .. R .. ") {")
         b.put(d2 + 1, "const int i = 0;")
@@ -592,7 +632,7 @@ function M.matmul_xw(a, isa)
       elseif tp.pack then
         pack_panel(b, d2, a, isa, g, count, kblocked)
       end
-      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end, fill and "n >= " .. R .. " ? " .. R .. " : 0")
+      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count, false, sp) end, fill and "n >= " .. R .. " ? " .. R .. " : 0")
     end
     if kblocked then
       k_runs(b, d, a.K, kc, kblock, "kb")

@@ -172,6 +172,15 @@ local b64 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 64})
 check(b64.vecs == avx2.vec_max and b64.pack, "tiling xw 784x256 B=64: vec_max, packed")
 check(schedule.xw_cost(avx2, 256, 8, 3) < 0.9 * schedule.xw_cost(avx2, 256, 8, 2), "xw_cost: B=8 favours 4x3 tiles")
 check(schedule.tiling(avx2, "xw", {K = 784, N = 50, batch = 64}).vecs == 2, "tiling xw 784x50 B=64: vec_max")
+-- spread (the next panel prefetched from the row tiles): avx2, W past the L2, at most
+-- SPREAD_TILES row tiles, the panel filled by a tile; not at B=64 (11 tiles), not for a W
+-- within the L2, not without fill=tile, not on avx512
+local b32 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 32})
+check(b32.spread == schedule.XW_SPREAD.avx2 and b32.pack and b32.fill == "tile", "tiling xw 784x256 B=32: spread %d", b32.spread)
+check(b64.spread == 0, "tiling xw 784x256 B=64: no spread (%d)", b64.spread)
+check(schedule.tiling(avx2, "xw", {K = 256, N = 256, batch = 32}).spread == 0, "tiling xw 256x256 B=32: W within L2, no spread")
+check(schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 32}, {fill = "loop"}).spread == 0, "tiling xw: fill=loop, no spread")
+check(schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 256, batch = 32}).spread == 0, "tiling xw avx512: no spread")
 -- packed x (mc): the whole batch when its block fits XW_X_BYTES, else even blocks of whole
 -- row tiles; none unpacked or without a known batch; check refuses the shapes the kernel
 -- cannot write
