@@ -321,6 +321,22 @@ START_TEST(scan_gather_every_element) {
   ck_assert_int_eq(batches, 4);   /* 3 of 7, one of 2 */
   cr_batcher_free(&a);
   cr_batcher_free(&b);
+  /* more rows than gradient elements: pieces of one element, then the remaining rows */
+  static const cr_net_tensor one = {.rows = 1, .cols = 3, .offset = 0};
+  net.tensor_count = 1;
+  net.tensors = &one;
+  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 1, 0, 8, &e), 0);
+  ck_assert_int_eq(cr_batcher_init(&b, &d, B, 1, 0, 8, &e), 0);
+  b.defer_x = 1;
+  ck_assert_int_eq(cr_batcher_next(&a, &xa, &ya, &na), 1);
+  ck_assert_int_eq(cr_batcher_next(&b, &xb, &yb, &nb), 1);
+  g[0] = g[1] = 0.5f, g[2] = -INFINITY;
+  ck_assert_int_eq(tr_scan_gather(&net, g, &b, nb), 1);
+  ck_assert_mem_eq(xa, xb, (size_t)na * DIM * sizeof(float));
+  g[2] = 0.0f;
+  ck_assert_int_eq(tr_scan_gather(&net, g, &b, nb), 0);
+  cr_batcher_free(&a);
+  cr_batcher_free(&b);
   cr_dataset_free(&d);
 }
 END_TEST
