@@ -12,8 +12,9 @@
 #   make test-trainer   end-to-end trainer tests on the tiny data set (tests/trainer/run.sh)
 #
 # A trainer is NAME_cli.c (from templates/cli.c.tpl, written by `chainrule gen --cli`)
-# + NAME.c + build/libcrtrain.a (trainer/, mk/trainer.mk) + build/libcr.a (runtime/);
-# see docs/ARCHITECTURE.md ("The trainer").
+# + NAME.c + build/libcrtrain.a (trainer/, mk/trainer.mk) + build/libcr.a (runtime/), for a
+# vector ISA the same two built for this host (build/march/); see docs/ARCHITECTURE.md
+# ("The trainer").
 
 # The host's best ISA (generated code compiled with -march=native: the demo trains here).
 # DEMO_ISA=scalar for the portable code.
@@ -22,6 +23,9 @@ DEMO_ISA     ?= native
 # in name order, and prerequisites are expanded when a rule is read.
 TRAINER_HDRS := $(wildcard runtime/*.h trainer/*.h)
 TRAINER_LIBS     = $(BUILD)/libcrtrain.a $(BUILD)/libcr.a
+# a vector-ISA trainer links the trainer and runtime built for this host too (mk/trainer.mk)
+TRAINER_MARCH_LIBS = $(BUILD)/march/libcrtrain.a $(BUILD)/march/libcr.a
+trainer_libs = $(if $(filter scalar,$(1)),$(TRAINER_LIBS),$(TRAINER_MARCH_LIBS))
 TRAINER_SAN_LIBS = $(BUILD)/tr-san/libcrtrain.a $(BUILD)/rt-san/libcr.a
 TRAINER_DIR  := $(BUILD)/trainer
 DEMO_DIR     := $(BUILD)/demo
@@ -31,11 +35,11 @@ trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 # build/trainer/ISA/NAME_cli from specs/NAME.lua. The generator rewrites its outputs only
 # when their bytes change, so this relinks only when the spec or a tool changed.
 define trainer_rule
-$(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
+$(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(call trainer_libs,$(1)) $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
 	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cli
 	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -Itrainer -I$$(@D) \
-	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(TRAINER_LIBS) -lz -lm -pthread
+	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(call trainer_libs,$(1)) -lz -lm -pthread
 endef
 $(foreach isa,scalar avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
 

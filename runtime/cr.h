@@ -406,6 +406,10 @@ int  cr_batcher_next(cr_batcher *b, const float **x, const uint8_t **y, int *n);
  * batch into it, so threads can each gather their own rows (disjoint ranges at once).
  * Without shuffle *x points into the data set and gather does nothing. */
 void cr_batcher_gather(const cr_batcher *b, int r0, int r1);
+/* A hint (no effect on any result): row r of the current shuffled batch will be gathered
+ * soon, so its cache lines are requested from memory now, to arrive while the caller works
+ * on something else. Rows outside the batch and unshuffled batchers are ignored. */
+void cr_batcher_prefetch(const cr_batcher *b, int r);
 /* Makes the next cr_batcher_next call start epoch `epoch` from its beginning. */
 void cr_batcher_set_epoch(cr_batcher *b, uint64_t epoch);
 /* Batches per epoch with the batcher's batch size and drop_last. */
@@ -418,6 +422,9 @@ void cr_batcher_free(cr_batcher *b);
  * all ones), exact under any floating-point mode; cheap enough to run on every gradient
  * after every step. */
 long cr_first_nonfinite(const float *x, size_t n);
+/* 1 when x[0..n) holds a NaN or Inf, else 0: cr_first_nonfinite's test without the index
+ * (a scan may be cut into pieces and the pieces tested in any order). */
+int cr_any_nonfinite(const float *x, size_t n);
 
 /* Mean and standard deviation (Bessel-corrected, like torch.std; 0 when n < 2) of
  * x[0..n), accumulated in double in two passes (the mean first). cr_norm_fit's scalar

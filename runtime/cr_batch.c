@@ -77,6 +77,20 @@ int cr_batcher_next(cr_batcher *b, const float **x, const uint8_t **y, int *n) {
   return 1;
 }
 
+void cr_batcher_prefetch(const cr_batcher *b, int r) {
+#if defined(__GNUC__) || defined(__clang__)
+  const cr_dataset *d = b->d;
+  size_t k = b->cur + (size_t)r;
+  if (!b->shuffle || r < 0 || r >= b->batch || k >= d->n) return;
+  const char *p = (const char *)(d->x + b->order[k] * d->dim);
+  size_t bytes = d->dim * sizeof(float);
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
+  __builtin_prefetch(p + bytes - 1, 0, 3);
+#else
+  (void)b, (void)r;
+#endif
+}
+
 void cr_batcher_gather(const cr_batcher *b, int r0, int r1) {
   if (!b->shuffle) return;
   const cr_dataset *d = b->d;

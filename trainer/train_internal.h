@@ -29,7 +29,7 @@ typedef struct {
   long epochs, batch, rows, shards, threads;
   double lr;
   unsigned long long seed;
-  int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress, distributed;
+  int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress, distributed, profile;
   const cr_dist *dist; /* the MPI build's transfers (cr_trainer_main_dist), else NULL */
   int quiet;           /* a rank other than 0: tr_usage/tr_fail print nothing */
 } opts;
@@ -44,6 +44,9 @@ typedef struct {
 int tr_usage(const opts *o, const char *fmt, ...) TR_PRINTF(2, 3);
 /* "PROG CMD: message" on stderr; returns rc (the exit status the caller passes on). */
 int tr_fail(const opts *o, int rc, const char *fmt, ...) TR_PRINTF(3, 4);
+
+/* This thread's CPU seconds (CLOCK_THREAD_CPUTIME_ID): what train --profile adds up. */
+double tr_thread_cpu(void);
 
 /* The seed of this run: --seed, else 1. */
 uint64_t tr_seed(const opts *o);
@@ -139,6 +142,13 @@ int   tr_tensor_role(const cr_net *net, int ti);
 /* First non-finite value among the tensors of base (params or grads): its tensor index,
  * or -1. backward = 1 scans from the last tensor back. */
 int  tr_find_nonfinite(const cr_net *net, void *base, int backward, long *index, float *value);
+/* After a step: tests every element of every gradient tensor (grads) for NaN/Inf, with
+ * cr_first_nonfinite's test, in `rows` pieces of about equal size, and after piece i
+ * gathers row i of the batcher's current batch (drawn by cr_batcher_next with defer_x),
+ * with row i + 1 requested from memory first, so the gather's trips to memory overlap the
+ * scan (rows 0: the scan alone, b unused). 1 when some gradient is not finite (then
+ * tr_find_nonfinite names it), else 0. */
+int  tr_scan_gather(const cr_net *net, void *grads, cr_batcher *b, int rows);
 /* The parameter of largest magnitude (for a loss that overflowed on finite numbers). */
 int  tr_find_largest(const cr_net *net, void *base, long *index, float *value);
 /* "layer L (kind in->out) tensor NAME[row][col]" for messages. */

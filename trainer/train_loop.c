@@ -35,7 +35,13 @@ typedef struct {
   int sharded;               /* shards > 1 or --distributed: the step is tr_shards_step */
   tr_shards sh;              /* the sharded step's buffers and threads */
   int rank, ranks;           /* --distributed: this process's rank, the job's size; else 0, 1 */
+  /* --profile: this thread's CPU seconds in the training loops, and in their parts */
+  double prof_loop, prof_gather, prof_step, prof_scan;
+  long prof_steps;
 } run;
+
+/* A time stamp for --profile (this thread's CPU seconds), 0 without it. */
+static double prof_mark(const run *r) { return r->o->profile ? tr_thread_cpu() : 0.0; }
 
 static void run_free(run *r) {
   if (r->sharded) tr_shards_free(&r->sh);
@@ -197,6 +203,9 @@ static int prepare(run *r, const datapaths *dp) {
   /* each shard's task gathers its own rows of a shuffled batch (on the threads; a rank only
      those of its shards) */
   if (r->sharded) r->b.defer_x = 1, r->sh.batcher = &r->b;
+  /* unsharded and shuffled: train_epoch gathers each batch while it scans the gradients of
+     the step before (tr_scan_gather) */
+  else r->b.defer_x = r->b.shuffle;
   if ((rc = prepare_schedule(r))) return rc;
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
   if (!r->rows) return 2;
@@ -250,13 +259,21 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
      checkpoint draws what the uninterrupted run drew */
   if (r->sharded) tr_shards_seed(&r->sh, r->seed, (uint64_t)ep);
   else if (net->seed) net->seed(r->m.work, r->seed, CR_STREAM_DROPOUT + (uint64_t)ep);
-  while (cr_batcher_next(&r->b, &x, &y, &n)) {
+  /* overlap: each batch's rows are gathered during the scan after the step before it (the
+     epoch's first batch at once) */
+  int overlap = r->b.defer_x && !r->sharded, ready = 0, n_next = 0;
+  double t = prof_mark(r), t_loop = t, t1;
+  int more = cr_batcher_next(&r->b, &x, &y, &n);
+  while (more) {
+    if (overlap && !ready) cr_batcher_gather(&r->b, 0, n);
+    t1 = prof_mark(r), r->prof_gather += t1 - t;
     if (schedule_step(r, ep)) {
       cr_progress_end(&pr);
       return 1;
     }
     tr_set_targets(&r->m, y, n);
     float loss;
+    t = prof_mark(r);
     if (!r->sharded)
       loss = net->train_step(r->m.params, r->m.opt, r->m.grads, r->m.work, x, r->m.targets, n);
     else if (tr_shards_step(&r->sh, x, n, &loss) != 0) {
@@ -264,11 +281,22 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
       return tr_fail(r->o, 1, "step %ld: the gradient exchange with the other ranks failed",
                      r->steps + 1);
     }
+    t1 = prof_mark(r), r->prof_step += t1 - t, r->prof_steps++;
     r->steps++;
     long idx = -1;
     float val = 0;
-    /* the sharded step tested its slices already: scan only to name the culprit */
-    int bad = r->sharded && !r->sh.nonfinite ? -1 : tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
+    int bad;
+    if (overlap) {
+      /* the step is done with x and y: the next batch may take their buffers */
+      more = cr_batcher_next(&r->b, &x, &y, &n_next);
+      bad = tr_scan_gather(net, r->m.grads, &r->b, more ? n_next : 0)
+                ? tr_find_nonfinite(net, r->m.grads, 1, &idx, &val) : -1;
+      ready = more;
+    } else {
+      /* the sharded step tested its slices already: scan only to name the culprit */
+      bad = r->sharded && !r->sh.nonfinite ? -1 : tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
+    }
+    t = prof_mark(r), r->prof_scan += t - t1;
     if (!isfinite(loss) || bad >= 0) {
       cr_progress_end(&pr);
       /* every rank holds the same gradients and stops here; rank 0 says why */
@@ -277,7 +305,11 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     *loss_sum += (double)loss * n;
     *seen += n;
     cr_progress_update(&pr, *seen, *loss_sum / (double)*seen);
+    t = prof_mark(r);
+    if (overlap) n = n_next;
+    else more = cr_batcher_next(&r->b, &x, &y, &n);
   }
+  r->prof_loop += prof_mark(r) - t_loop;
   cr_progress_end(&pr);
   return 0;
 }
@@ -380,6 +412,21 @@ static void print_start(const run *r) {
            r->start_epoch, r->epochs);
 }
 
+/* --profile: where the training loops' thread CPU time went (stderr). The step's share is
+ * what issue 12 item 7 asks >= 95 % of. Shuffled and unsharded, the scan after each step
+ * also gathers the next batch (tr_scan_gather); "gather" is then the first batch of each
+ * epoch and drawing the labels. With --shards the gather runs inside the step, and the
+ * other threads' time is not counted. */
+static void print_profile(const run *r) {
+  double tot = r->prof_loop > 0 ? r->prof_loop : 1e-9, us = 1e6 / (r->prof_steps > 0 ? r->prof_steps : 1);
+  double other = r->prof_loop - r->prof_step - r->prof_gather - r->prof_scan;
+  fprintf(stderr, "profile: training loops %.3f s thread CPU: step %.2f %% (%.1f us/step), "
+          "gather %.2f %% (%.1f us), NaN/Inf scan%s %.2f %% (%.1f us), other %.2f %%\n",
+          r->prof_loop, 100 * r->prof_step / tot, r->prof_step * us, 100 * r->prof_gather / tot,
+          r->prof_gather * us, r->b.defer_x && !r->sharded ? " + next gather" : "",
+          100 * r->prof_scan / tot, r->prof_scan * us, 100 * other / tot);
+}
+
 /* The summary line (after a complete run), the metrics file, the plot, the checkpoint. */
 static void print_end(const run *r, int rc) {
   const opts *o = r->o;
@@ -402,6 +449,7 @@ static void print_end(const run *r, int rc) {
   }
   if (rc == 0 && r->ckpt && r->last_good_epoch > 0)
     printf("checkpoint: %s (epoch %ld)\n", r->ckpt, r->last_good_epoch);
+  if (o->profile) print_profile(r);
 }
 
 /* ------------------------------------------------------------------ --distributed */

@@ -227,6 +227,31 @@ int tr_find_nonfinite(const cr_net *net, void *base, int backward, long *index, 
   return -1;
 }
 
+int tr_scan_gather(const cr_net *net, void *grads, cr_batcher *b, int rows) {
+  size_t total = 0;
+  for (int t = 0; t < net->tensor_count; t++) total += tensor_count(&net->tensors[t]);
+  size_t piece = rows > 0 ? (total + (size_t)rows - 1) / (size_t)rows : total;
+  int bad = 0, row = 0, t = 0;
+  size_t off = 0; /* the next element of tensor t to test */
+  if (rows > 0) cr_batcher_prefetch(b, 0);
+  while (t < net->tensor_count || row < rows) {
+    /* one piece: `piece` elements from (t, off) on, across tensor ends */
+    for (size_t left = piece; left > 0 && t < net->tensor_count;) {
+      size_t count = tensor_count(&net->tensors[t]);
+      size_t k = count - off < left ? count - off : left;
+      bad |= cr_any_nonfinite(tr_tensor_ptr(grads, &net->tensors[t]) + off, k);
+      left -= k, off += k;
+      if (off == count) t++, off = 0;
+    }
+    /* then one row, and the next row asked for (it arrives during the next piece) */
+    if (row < rows) {
+      cr_batcher_gather(b, row, row + 1);
+      cr_batcher_prefetch(b, ++row);
+    }
+  }
+  return bad;
+}
+
 int tr_find_largest(const cr_net *net, void *base, long *index, float *value) {
   int best = 0;
   float bv = -1.0f;

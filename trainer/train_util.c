@@ -26,6 +26,12 @@ double cr_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double tr_thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* ---- progress bar ---- */
 
 void cr_progress_start(cr_progress *p, FILE *f, int tty, int epoch, int epochs, long total) {

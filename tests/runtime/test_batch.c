@@ -121,6 +121,43 @@ START_TEST(test_deferred_gather) {
 }
 END_TEST
 
+/* cr_batcher_prefetch is a hint: rows gathered one by one with the next (and out-of-range)
+   rows prefetched in between are the rows of the batcher that copies them itself, and an
+   unshuffled batcher ignores it (its x points into the data set). */
+START_TEST(test_prefetch_is_a_hint) {
+  enum { N = 50, B = 8 };
+  cr_dataset d = make_id_set(N);
+  cr_batcher a, b;
+  cr_err e;
+  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 1, 0, 9, &e), 0);
+  ck_assert_int_eq(cr_batcher_init(&b, &d, B, 1, 0, 9, &e), 0);
+  b.defer_x = 1;
+  const float *xa, *xb;
+  const uint8_t *ya, *yb;
+  int na, nb;
+  while (cr_batcher_next(&a, &xa, &ya, &na)) {
+    ck_assert_int_eq(cr_batcher_next(&b, &xb, &yb, &nb), 1);
+    for (int i = 0; i < B * 3; i++) b.xbuf[i] = -1.0f;
+    cr_batcher_prefetch(&b, -1);
+    cr_batcher_prefetch(&b, 0);
+    for (int r = 0; r < nb; r++) {
+      cr_batcher_gather(&b, r, r + 1);
+      cr_batcher_prefetch(&b, r + 1);
+      cr_batcher_prefetch(&b, B + r);
+    }
+    ck_assert_mem_eq(xa, xb, (size_t)na * 3 * sizeof(float));
+  }
+  cr_batcher_free(&a);
+  cr_batcher_free(&b);
+  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 0, 0, 9, &e), 0);
+  ck_assert_int_eq(cr_batcher_next(&a, &xa, &ya, &na), 1);
+  cr_batcher_prefetch(&a, 0);
+  ck_assert_ptr_eq(xa, d.x);
+  cr_batcher_free(&a);
+  cr_dataset_free(&d);
+}
+END_TEST
+
 START_TEST(test_shuffle_orders) {
   enum { N = 1000 };
   cr_dataset d = make_id_set(N);
@@ -226,6 +263,7 @@ Suite *suite_batch(void) {
   tcase_add_loop_test(core, test_partial_and_drop_last, 0, 2);
   tcase_add_test(core, test_zero_copy_in_order);
   tcase_add_test(core, test_deferred_gather);
+  tcase_add_test(core, test_prefetch_is_a_hint);
   tcase_add_test(core, test_shuffle_orders);
   tcase_add_test(core, test_fisher_yates_uniform);
   tcase_set_timeout(core, 60);   /* statistical tests: ~1e6 draws under ASan, on a busy machine */

@@ -144,6 +144,16 @@ if [ -s "$tmp/ea/0.weight.npy" ] && same_exports "$tmp/ea" "$tmp/eb" && cmp -s "
 else
   bad "same seed twice gives different weights"
 fi
+# --profile: one line on stderr with the step's share of the training loops' CPU time, and
+# the same checkpoint as without it
+run t_prof "$cli" train --data "$tiny" --epochs 4 --seed 3 --checkpoint "$tmp/prof.ckpt" --profile
+if expect_rc t_prof 0 &&
+   one_line_matching t_prof "^profile: training loops [0-9.]+ s thread CPU: step [0-9.]+ % \([0-9.]+ us/step\), gather [0-9.]+ % .*NaN/Inf scan( \+ next gather)? [0-9.]+ % .*other -?[0-9.]+ %$" &&
+   cmp -s "$tmp/a.ckpt" "$tmp/prof.ckpt"; then
+  ok "--profile: the step's share on stderr, checkpoint unchanged"
+else
+  bad "--profile" "$(cat "$tmp/t_prof.err")"
+fi
 run t_seed4 "$cli" train --data "$tiny" --epochs 4 --seed 4 --checkpoint "$tmp/c.ckpt"
 run t_exc "$cli" export "$tmp/ec" --checkpoint "$tmp/c.ckpt"
 if [ -s "$tmp/ec/0.weight.npy" ] && ! cmp -s "$tmp/ea/0.weight.npy" "$tmp/ec/0.weight.npy"; then

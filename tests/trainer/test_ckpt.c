@@ -273,6 +273,74 @@ START_TEST(nonfinite_scan) {
 }
 END_TEST
 
+/* tr_scan_gather: the NaN/Inf test of every gradient after a step, in pieces, with the
+   next batch gathered between them. A bad value at any element of any tensor (first,
+   last, across piece and tensor ends) is found for every piece count; values in the gaps
+   between tensors are not gradients and stay unseen; the rows gathered are the batch's. */
+START_TEST(scan_gather_every_element) {
+  enum { N = 23, DIM = 5, B = 7 };
+  static const cr_net_tensor ts[3] = {{.rows = 37, .cols = 5, .offset = 0},
+                                      {.rows = 1, .cols = 7, .offset = 192},
+                                      {.rows = 13, .cols = 3, .offset = 208}};
+  cr_net net;
+  memset(&net, 0, sizeof net);
+  net.tensor_count = 3;
+  net.tensors = ts;
+  float g[256];
+  cr_dataset d = {N, DIM, 1, DIM, malloc(N * DIM * sizeof(float)), malloc(N), 0};
+  for (int i = 0; i < N * DIM; i++) d.x[i] = (float)i;
+  memset(d.y, 1, N);
+  cr_batcher a, b;
+  cr_err e;
+  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 1, 0, 4, &e), 0);
+  ck_assert_int_eq(cr_batcher_init(&b, &d, B, 1, 0, 4, &e), 0);
+  b.defer_x = 1;
+  const float bad[3] = {NAN, INFINITY, -INFINITY};
+  const float *xa, *xb;
+  const uint8_t *ya, *yb;
+  int na, nb, batches = 0;
+  while (cr_batcher_next(&a, &xa, &ya, &na)) {
+    ck_assert_int_eq(cr_batcher_next(&b, &xb, &yb, &nb), 1);
+    /* gaps between the tensors hold NaN: not a gradient, not tested */
+    for (int i = 0; i < 256; i++) g[i] = NAN;
+    for (int t = 0; t < 3; t++)
+      for (int k = 0; k < ts[t].rows * ts[t].cols; k++) g[ts[t].offset + (size_t)k] = 1e30f;
+    ck_assert_int_eq(tr_scan_gather(&net, g, &b, nb), 0);
+    ck_assert_mem_eq(xa, xb, (size_t)na * DIM * sizeof(float));
+    batches++;
+    for (int rows = 0; rows <= B; rows += rows < 3 ? 1 : 4)
+      for (int t = 0; t < 3; t++)
+        for (int k = 0; k < ts[t].rows * ts[t].cols; k++) {
+          float *p = g + ts[t].offset + k;
+          *p = bad[(t + k) % 3];
+          ck_assert_msg(tr_scan_gather(&net, g, &b, rows < nb ? rows : nb) == 1,
+                        "missed tensor %d element %d with %d pieces", t, k, rows);
+          *p = 1e30f;
+        }
+  }
+  ck_assert_int_eq(batches, 4);   /* 3 of 7, one of 2 */
+  cr_batcher_free(&a);
+  cr_batcher_free(&b);
+  /* more rows than gradient elements: pieces of one element, then the remaining rows */
+  static const cr_net_tensor one = {.rows = 1, .cols = 3, .offset = 0};
+  net.tensor_count = 1;
+  net.tensors = &one;
+  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 1, 0, 8, &e), 0);
+  ck_assert_int_eq(cr_batcher_init(&b, &d, B, 1, 0, 8, &e), 0);
+  b.defer_x = 1;
+  ck_assert_int_eq(cr_batcher_next(&a, &xa, &ya, &na), 1);
+  ck_assert_int_eq(cr_batcher_next(&b, &xb, &yb, &nb), 1);
+  g[0] = g[1] = 0.5f, g[2] = -INFINITY;
+  ck_assert_int_eq(tr_scan_gather(&net, g, &b, nb), 1);
+  ck_assert_mem_eq(xa, xb, (size_t)na * DIM * sizeof(float));
+  g[2] = 0.0f;
+  ck_assert_int_eq(tr_scan_gather(&net, g, &b, nb), 0);
+  cr_batcher_free(&a);
+  cr_batcher_free(&b);
+  cr_dataset_free(&d);
+}
+END_TEST
+
 START_TEST(metrics_roundtrip) {
   char path[600];
   path_of(path, sizeof path, "m.csv");
@@ -490,6 +558,7 @@ int main(void) {
   tcase_add_test(core, crc32_known_vector);
   tcase_add_test(core, roundtrip_exact);
   tcase_add_test(core, nonfinite_scan);
+  tcase_add_test(core, scan_gather_every_element);
   tcase_add_test(core, metrics_roundtrip);
   tcase_add_test(core, metrics_wide_rows);
   tcase_add_test(core, metrics_reader_refuses);
