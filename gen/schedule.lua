@@ -113,7 +113,7 @@ end
 --                          strided, and the k-outer loop reads all of g per R inputs)
 --                   jc     columns of g per packed block (default: the block at most
 --                          XTG_G_BYTES, so it stays in L1 across the R-input tiles; huge
---                          layers XTG_G_BYTES_X, in L2)
+--                          layers XTG_G_BYTES_XQ, in L2)
 --                   xq     (packed g; default: huge layers) each tile's R inputs of x copied
 --                          row-major for all the block's columns first
 --                   nc     rows per packed block; a batch larger than nc blocks the
@@ -154,14 +154,19 @@ M.XTG_ROWS = 64
 -- Huge layers (W more than HUGE_L2 x the L2: 784x1024 and wider on avx2) pack x too, in
 -- xw (mc rows, the block at most XW_X_BYTES) and in xtg (each tile's inputs, xq), with
 -- smaller panels of W (PANEL_BYTES_X: half of a 32 KB L1, so the panel stays there while
--- the packed x streams past) and bigger blocks of g (XTG_G_BYTES_X: in L2, since the tile's
--- x no longer needs L1). Measured on Zen 3 (CPU time per call, fastest of 4 alternated runs,
--- load 10-12): 784-2048-2048-10 B=64 forward 16.0 -> 12.6 ms, train 44.9 -> 34.9 ms. Below
+-- the packed x streams past) and bigger blocks of g (XTG_G_BYTES_XQ: in L2, since the tile's
+-- x no longer needs L1; XTG_G_BYTES_X bounds xtg_rows_whole's blocks). Measured on Zen 3
+-- (CPU time per call, fastest of 4 alternated runs, load 10-12): 784-2048-2048-10 B=64 forward 16.0 -> 12.6 ms, train 44.9 -> 34.9 ms. Below
 -- that size it cost: 784-50-10 train B=64 126 -> 145 us, 784-256-256-10 1064 -> 1116 us.
 M.HUGE_L2 = 2
 M.PANEL_BYTES_X = 16 * 1024
 M.XW_X_BYTES = 64 * 1024
 M.XTG_G_BYTES_X = 64 * 1024
+-- The block of g of a huge layer's weight gradient (xq): 128 KB, a quarter of Zen 3's L2, so
+-- its tiles continue each row of W and dW for 512 columns (2 KB) at 64 rows instead of 1 KB.
+-- Measured on Zen 3 (784-2048-2048-10 B=64, thread CPU time, alternated runs, load 3-4):
+-- layer 2's backward 0.94x; 1024 columns (256 KB) no better than 512.
+M.XTG_G_BYTES_XQ = 128 * 1024
 -- Families whose huge layers prefetch (tiling pf of xw and xtg). Measured on Zen 3 (avx2;
 -- CPU time per call, fastest of 30, load ~3): xw's next panel, 784-1024-10 forward B=64
 -- 1.43 -> 1.33 ms, 784-2048-2048-10 11.2 -> 9.7 ms (the panel copy's loads fell from 15-21 %
@@ -330,7 +335,7 @@ function M.tiling(isa, product, s, over)
       t.pack = big and s.N % TW == 0 or false
       t.nc = s.batch and M.block(s.batch, M.XTG_ROWS, 1) or 1
       t.xq = t.pack and M.huge(isa, s)
-      local gbytes = t.xq and M.XTG_G_BYTES_X or M.XTG_G_BYTES
+      local gbytes = t.xq and M.XTG_G_BYTES_XQ or M.XTG_G_BYTES
       t.jc = t.pack and M.block(s.N, math.max(TW, gbytes // (4 * t.nc) // TW * TW), TW) or s.N
       if M.xtg_rows_whole(isa, s, t) then t.jc = s.N end
       -- unpacked, W and dW together within L2: the update after the tiles (a second pass

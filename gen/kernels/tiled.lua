@@ -1115,14 +1115,11 @@ local function xtg_packed(b, a, isa, tp)
         -- this tile's inputs of every row of the block, row-major: the tiles of all the
         -- block's columns broadcast from one contiguous stream instead of a line per row
         -- (the rows are K floats apart: one cache set when K is a multiple of 1024)
-        b.put(d2, "for (int i = 0; i < " .. cnt .. "; i++) {")
-        local cp = {}
-        for r = 0, rows - 1 do
-          cp[#cp + 1] = "xq[i * " .. rows .. (r == 0 and "" or " + " .. r) .. "] = " .. a.x .. "[(" .. (nblocked and "ib + " or "")
-            .. "i) * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "];"
-        end
-        b.put(d2 + 1, table.concat(cp, " "))
-        b.put(d2, "}")
+        -- (one memcpy of the row's `rows` contiguous floats: whole moves, where the
+        -- float-by-float copy became a chain of lane inserts)
+        b.put(d2, "for (int i = 0; i < " .. cnt .. "; i++)")
+        b.put(d2 + 1, "memcpy(xq + i * " .. rows .. ", " .. a.x .. " + (" .. (nblocked and "ib + " or "") .. "i) * " .. a.x_ld
+          .. " + k0, " .. rows .. " * sizeof(float));")
       end
       if width == TW then
         b.put(d2, "{")
