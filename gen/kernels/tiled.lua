@@ -419,6 +419,15 @@ function M.matmul_xw(a, isa)
   -- the next W panel prefetched from the tiles (tiling pf; x packed: huge layers)
   local prefetch = packx and tp.pf and isa.prefetch and true or false
   local N16 = a.N % 16
+  -- (schedule.XW_FILL_PREFETCH, x not packed) the filling tile's hints for the block's row of
+  -- W XW_FILL_AHEAD rows ahead (W's last row past the end), one per cache line it spans
+  local fill_ahead = schedule.XW_FILL_PREFETCH[isa.name] and isa.prefetch and not packx and function(g)
+    local row = (kblocked and "kb + " or "") .. "k + " .. schedule.XW_FILL_AHEAD
+    local q = {"const float *wa = " .. a.w .. " + (" .. row .. " < " .. a.K .. " ? " .. row .. " : " .. a.K - 1 .. ") * " .. a.N .. " + j0;"}
+    for l = 0, g.width - 1, 64 // 4 do q[#q + 1] = isa.prefetch(l == 0 and "wa" or "wa + " .. l) end
+    if g.width % 16 ~= 0 or N16 ~= 0 then q[#q + 1] = isa.prefetch("wa + " .. g.width - 1) end
+    return "{ " .. table.concat(q, " ") .. " }"
+  end
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
     .. (cols and (depth and kblocked and "; k-blocks outer" or "; column blocks outer") or "; row tiles outer")
     .. (tp.pack and ", each panel of W packed" or "")
@@ -491,7 +500,11 @@ function M.matmul_xw(a, isa)
         return at(a.w, "(" .. (kblocked and "kb + " or "") .. k .. ") * " .. a.N .. " + j0")
       end,
       aligned = tp.pack and not fill,
-      copy = fill and function(_, vec, w) return astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, w) end,
+      copy = fill and function(v, vec, w)
+        local st = astore(isa, "pw", "k * " .. g.width .. " + " .. vec.off, w)
+        if v == 1 and fill_ahead then st = fill_ahead(g) .. " " .. st end
+        return st
+      end,
       a = function(r, k)
         if packx then return "xr[" .. k .. " * " .. rows .. (r == 0 and "" or " + " .. r) .. "]" end
         return "xr[" .. (r == 0 and "" or lin(r, a.x_ld) .. " + ") .. k .. "]"
