@@ -200,7 +200,9 @@ M.SPREAD_TILES = 8
 -- ISAs whose filling tile (x not packed) prefetches W's row XW_FILL_AHEAD rows ahead of the
 -- one it copies: it reads W at its row stride, a line or two per row, and waited on each.
 -- Measured on Zen 3 (784-50-10 B=64, the layer-0 forward alone, rdtsc, fastest of 4000
--- steps, 3 alternated runs): 54.6-55.3 -> 53.4-53.6 us; 6 to 32 rows ahead alike.
+-- steps, 3 alternated runs): 54.6-55.3 -> 53.4-53.6 us; 6 to 32 rows ahead alike. Only
+-- where W and x fit the L2 (xw_whole_k): 784-256-256-10 B=64 (W past the L2) ran 2-3 % slower
+-- with it (train step, thread CPU time, 3 x 150 alternated rounds).
 M.XW_FILL_PREFETCH = {avx2 = true}
 M.XW_FILL_AHEAD = 12
 -- ISAs whose packed xw takes the whole reduction in one panel (kc = K) when W and x together

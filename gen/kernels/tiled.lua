@@ -419,9 +419,10 @@ function M.matmul_xw(a, isa)
   -- the next W panel prefetched from the tiles (tiling pf; x packed: huge layers)
   local prefetch = packx and tp.pf and isa.prefetch and true or false
   local N16 = a.N % 16
-  -- (schedule.XW_FILL_PREFETCH, x not packed) the filling tile's hints for the block's row of
-  -- W XW_FILL_AHEAD rows ahead (W's last row past the end), one per cache line it spans
-  local fill_ahead = schedule.XW_FILL_PREFETCH[isa.name] and isa.prefetch and not packx and function(g)
+  -- (schedule.XW_FILL_PREFETCH, x not packed, W and x within L2: schedule.xw_whole_k) the
+  -- filling tile's hints for the block's row of W XW_FILL_AHEAD rows ahead (W's last row past
+  -- the end), one per cache line it spans
+  local fill_ahead = schedule.XW_FILL_PREFETCH[isa.name] and isa.prefetch and not packx and schedule.xw_whole_k(isa, a) and function(g)
     local row = (kblocked and "kb + " or "") .. "k + " .. schedule.XW_FILL_AHEAD
     local q = {"const float *wa = " .. a.w .. " + (" .. row .. " < " .. a.K .. " ? " .. row .. " : " .. a.K - 1 .. ") * " .. a.N .. " + j0;"}
     for l = 0, g.width - 1, 64 // 4 do q[#q + 1] = isa.prefetch(l == 0 and "wa" or "wa + " .. l) end
