@@ -1725,6 +1725,53 @@ START_TEST(test_tune_deterministic) {
 }
 END_TEST
 
+/* The whole-step check: CHAINRULE_TUNE_FORCE=1 (hidden, for tests) chooses every product's
+   last candidate whatever the timing, so tune times the whole train step tuned against the
+   default. Its verdict depends on the timing: either is accepted, but the log line must say it
+   and the file's product lines must follow it (the forced tilings kept, or every one dropped
+   for the default), and gen must accept the file. */
+static void check_whole_step(const char *out) {
+  char cmd[2048], dir[600];
+  snprintf(cmd, sizeof cmd, "CHAINRULE_TUNE_FORCE=1 '%s' tune examples/xor.lua --isa avx2 --batch 3 --budget 0.3 --out '%s'",
+           chainrule(), out);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  const char *line = strstr(r.out, "tune: whole train step: tuned ");
+  ck_assert_msg(line != NULL, "no whole-step line: %s", r.out);
+  double ratio = 0;
+  int pairs = 0, used = 0;
+  ck_assert_msg(sscanf(line, "tune: whole train step: tuned %lfx the default's time in %d paired runs: %n", &ratio, &pairs, &used) == 2
+                && used > 0 && ratio > 0 && pairs >= 6, "whole-step line: %s", line);
+  int kept = strncmp(line + used, "kept the choices\n", 17) == 0;
+  ck_assert_msg(kept || strncmp(line + used, "kept the defaults\n", 18) == 0, "whole-step line: %s", line);
+  ck_assert_msg(kept == (ratio < 1.0) || (ratio > 0.9995 && ratio < 1.0005), "ratio %g but %s", ratio, line + used);
+  char *text = read_text(out, NULL);
+  ck_assert_ptr_nonnull(text);
+  ck_assert_ptr_nonnull(strstr(text, kept ? ": the choices are kept\n" : "(not faster): every choice was dropped,\n"));
+  /* each "# ...; forced TILING" comment: the next line is the product with TILING iff kept */
+  int products = 0;
+  for (const char *c = strstr(text, "; forced "); c; c = strstr(c + 1, "; forced ")) {
+    const char *w = c + strlen("; forced "), *end = w + strcspn(w, ";\n"), *next = strchr(c, '\n');
+    ck_assert_ptr_nonnull(next);
+    const char *eol = strchr(next + 1, '\n');
+    size_t len = eol ? (size_t)(eol - next - 1) : strlen(next + 1);
+    char product[512], forced[512];
+    snprintf(product, sizeof product, "%.*s", (int)len, next + 1);
+    snprintf(forced, sizeof forced, " %.*s", (int)(end - w), w);
+    size_t fl = strlen(forced), pl = strlen(product);
+    int same = pl >= fl && strcmp(product + pl - fl, forced) == 0;
+    ck_assert_msg(same == kept, "kept=%d but the product line is '%s' for forced '%s'", kept, product, forced + 1);
+    ck_assert_msg(kept || strncmp(end, "; dropped (whole step)", 22) == 0, "no 'dropped' note after '%s'", forced + 1);
+    products++;
+  }
+  ck_assert_int_eq(products, 5);
+  free(text);
+  snprintf(dir, sizeof dir, "%s/w", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen examples/xor.lua --isa avx2 --batch 3 --tune '%s' --out '%s'", chainrule(), out, dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+}
+
 /* chainrule tune runs (a short budget, when this machine runs avx2), writes a file gen reads;
    a failing tune writes nothing. */
 START_TEST(test_tune_command) {
@@ -1764,6 +1811,7 @@ START_TEST(test_tune_command) {
     ck_assert_msg(buf[0] == '#' || !strstr(buf, " 32 "), "a product line at batch 32: %s", buf);
   }
   free(text);
+  check_whole_step(out);
 }
 END_TEST
 

@@ -321,5 +321,22 @@ for _, n in ipairs({"net", "l0", "linear", "l0_linear_linear", "mnist_mlp"}) do
   check(not names.reserved(n), "'%s' is not reserved", n)
 end
 
+-- tune.whole_keeps: the per-product choices stay only if the whole step got faster (median < 1)
+local tune = require "tune"
+local function keeps(ratios, want_keep, want_median)
+  local keep, median = tune.whole_keeps(ratios)
+  check(keep == want_keep, "whole_keeps(%s) -> %s, want %s", table.concat(ratios, ","), tostring(keep), tostring(want_keep))
+  check(median == want_median, "whole_keeps(%s): median %s, want %s", table.concat(ratios, ","), tostring(median), tostring(want_median))
+end
+keeps({0.9, 0.95, 1.2}, true, 0.95)        -- faster in most pairs: kept
+keeps({1.31, 1.2, 0.9}, false, 1.2)        -- the measured 784x256 case: slower, dropped
+keeps({1.0, 1.0, 1.0}, false, 1.0)         -- not faster: the defaults
+keeps({1.5, 0.5, 0.75, 0.25}, true, 0.625) -- even count: the mean of the middle two
+keeps({0.99}, true, 0.99)
+check(not tune.whole_keeps({}), "no ratios: nothing measured, nothing kept")
+local input = {1.2, 0.8, 0.9}
+tune.whole_keeps(input)
+check(input[1] == 1.2 and input[3] == 0.9, "whole_keeps must not sort its argument")
+
 print(string.format("unit: %d checks passed", checks))
 return 0
