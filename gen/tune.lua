@@ -430,7 +430,7 @@ static float rnd(void) {   /* in [-1, 1) */
 
 #define NET(N, U) \
   static N##_params N##_p; static N##_work N##_w; static float N##_x[U##_BATCH * U##_IN]; \
-  static float N##_out[U##_BATCH * U##_OUT]; EXTRA(N, U) \
+  EXTRA(N, U) \
   static void N##_setup(void) { \
     rng = 88172645463325252ull; \
     for (int t = 0; t < U##_TENSOR_COUNT; t++) { \
@@ -489,7 +489,7 @@ static volatile float out_sink;
 ]==]
 
 local WHOLE_INFER = [==[
-#define EXTRA(N, U)
+#define EXTRA(N, U) static float N##_out[U##_BATCH * U##_OUT];
 #define SETUP_EXTRA(N, U)
 static volatile float out_sink;
 #define STEP(N, U) (N##_forward(N##_out, &N##_w, &N##_p, N##_x, U##_BATCH), out_sink = N##_out[0])
