@@ -1770,6 +1770,22 @@ static void check_whole_step(const char *out) {
   snprintf(cmd, sizeof cmd, "'%s' gen examples/xor.lua --isa avx2 --batch 3 --tune '%s' --out '%s'", chainrule(), out, dir);
   r = run(cmd);
   ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  /* a compiler that fails on the whole-network program only: one line, exit 2, no file */
+  char cc[600], none[600];
+  snprintf(cc, sizeof cc, "%s/ccfail.sh", scratch);
+  write_text(cc, "#!/bin/sh\ncase \"$*\" in *whole.c*) echo 'whole.c:1: error: boom' >&2; exit 1;; esac\nexec cc \"$@\"\n");
+  ck_assert_int_eq(chmod(cc, 0755), 0);
+  snprintf(none, sizeof none, "%s/never.tune", scratch);
+  snprintf(cmd, sizeof cmd, "CC='%s' CHAINRULE_TUNE_FORCE=1 '%s' tune examples/xor.lua --isa avx2 --batch 3 --budget 0.2 --out '%s'",
+           cc, chainrule(), none);
+  r = run(cmd);
+  char want[1400];
+  snprintf(want, sizeof want, "chainrule tune: '%s' failed to build the whole-network timing program: whole.c:1: error: boom\n", cc);
+  const char *last = r.out + strlen(r.out);
+  while (last > r.out && last[-1] == '\n') last--;
+  while (last > r.out && last[-1] != '\n') last--;
+  ck_assert_msg(r.status == 2 && strcmp(last, want) == 0, "%d %s", r.status, r.out);
+  ck_assert_ptr_null(read_text(none, NULL));
 }
 
 /* chainrule tune runs (a short budget, when this machine runs avx2), writes a file gen reads;
