@@ -88,16 +88,22 @@ START_TEST(test_zero_copy_in_order) {
 }
 END_TEST
 
+/* Two shuffled batchers of batch B over d with the same seed: a copies its rows in next,
+   b defers them (defer_x: the caller gathers). */
+static void copying_and_deferred(cr_dataset *d, int B, uint64_t seed, cr_batcher *a, cr_batcher *b) {
+  cr_err e;
+  ck_assert_msg(cr_batcher_init(a, d, B, 1, 0, seed, &e) == 0, "%s", e.msg);
+  ck_assert_msg(cr_batcher_init(b, d, B, 1, 0, seed, &e) == 0, "%s", e.msg);
+  b->defer_x = 1;
+}
+
 /* defer_x: next copies the labels only; gather in two pieces, last rows first, gives the
    rows of the batcher that copies them itself (the buffer is poisoned before each batch). */
 START_TEST(test_deferred_gather) {
   enum { N = 50, B = 8 };
   cr_dataset d = make_id_set(N);
   cr_batcher a, b;
-  cr_err e;
-  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 1, 0, 5, &e), 0);
-  ck_assert_int_eq(cr_batcher_init(&b, &d, B, 1, 0, 5, &e), 0);
-  b.defer_x = 1;
+  copying_and_deferred(&d, B, 5, &a, &b);
   const float *xa, *xb;
   const uint8_t *ya, *yb;
   int na, nb, batches = 0;
@@ -128,10 +134,7 @@ START_TEST(test_prefetch_is_a_hint) {
   enum { N = 50, B = 8 };
   cr_dataset d = make_id_set(N);
   cr_batcher a, b;
-  cr_err e;
-  ck_assert_int_eq(cr_batcher_init(&a, &d, B, 1, 0, 9, &e), 0);
-  ck_assert_int_eq(cr_batcher_init(&b, &d, B, 1, 0, 9, &e), 0);
-  b.defer_x = 1;
+  copying_and_deferred(&d, B, 9, &a, &b);
   const float *xa, *xb;
   const uint8_t *ya, *yb;
   int na, nb;
@@ -149,6 +152,7 @@ START_TEST(test_prefetch_is_a_hint) {
   }
   cr_batcher_free(&a);
   cr_batcher_free(&b);
+  cr_err e;
   ck_assert_int_eq(cr_batcher_init(&a, &d, B, 0, 0, 9, &e), 0);
   ck_assert_int_eq(cr_batcher_next(&a, &xa, &ya, &na), 1);
   cr_batcher_prefetch(&a, 0);
