@@ -419,14 +419,21 @@ function M.matmul_xw(a, isa)
   -- the next W panel prefetched from the tiles (tiling pf; x packed: huge layers)
   local prefetch = packx and tp.pf and isa.prefetch and true or false
   local N16 = a.N % 16
+  -- the floats of a panel row (from its first) whose cache lines a prefetch of the row
+  -- names: one per line, and one more when rows are not on line boundaries
+  local function panel_lines(g)
+    local lines = {}
+    for l = 0, g.width - 1, 64 // 4 do lines[#lines + 1] = l end
+    if g.width % 16 ~= 0 or N16 ~= 0 then lines[#lines + 1] = g.width - 1 end
+    return lines
+  end
   -- (schedule.XW_FILL_PREFETCH, x not packed, W and x within L2: schedule.xw_whole_k) the
   -- filling tile's hints for the block's row of W XW_FILL_AHEAD rows ahead (W's last row past
   -- the end), one per cache line it spans
   local fill_ahead = schedule.XW_FILL_PREFETCH[isa.name] and isa.prefetch and not packx and schedule.xw_whole_k(isa, a) and function(g)
     local row = (kblocked and "kb + " or "") .. "k + " .. schedule.XW_FILL_AHEAD
     local q = {"const float *wa = " .. a.w .. " + (" .. row .. " < " .. a.K .. " ? " .. row .. " : " .. a.K - 1 .. ") * " .. a.N .. " + j0;"}
-    for l = 0, g.width - 1, 64 // 4 do q[#q + 1] = isa.prefetch(l == 0 and "wa" or "wa + " .. l) end
-    if g.width % 16 ~= 0 or N16 ~= 0 then q[#q + 1] = isa.prefetch("wa + " .. g.width - 1) end
+    for _, l in ipairs(panel_lines(g)) do q[#q + 1] = isa.prefetch(l == 0 and "wa" or "wa + " .. l) end
     return "{ " .. table.concat(q, " ") .. " }"
   end
   b.put(1, "/* register tiles: " .. R .. " rows x " .. #blks[1] .. " vectors of " .. V
@@ -457,14 +464,6 @@ function M.matmul_xw(a, isa)
     local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
     b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
     if a.act and not no_act then store_act(b2, d2, r, off, c, lanes) end
-  end
-  -- the floats of a panel row (from its first) whose cache lines a prefetch of the row
-  -- names: one per line, and one more when rows are not on line boundaries
-  local function panel_lines(g)
-    local lines = {}
-    for l = 0, g.width - 1, 64 // 4 do lines[#lines + 1] = l end
-    if g.width % 16 ~= 0 or N16 ~= 0 then lines[#lines + 1] = g.width - 1 end
-    return lines
   end
   -- one register tile of `rows` rows over the group's block at column j0, inputs kb ..
   -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after
