@@ -261,11 +261,11 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
   else if (net->seed) net->seed(r->m.work, r->seed, CR_STREAM_DROPOUT + (uint64_t)ep);
   /* overlap: each batch's rows are gathered during the scan after the step before it (the
      epoch's first batch at once) */
-  int overlap = r->b.defer_x && !r->sharded, ready = 0, n_next = 0;
+  int overlap = r->b.defer_x && !r->sharded, n_next = 0;
   double t = prof_mark(r), t_loop = t, t1;
   int more = cr_batcher_next(&r->b, &x, &y, &n);
+  if (overlap && more) cr_batcher_gather(&r->b, 0, n);
   while (more) {
-    if (overlap && !ready) cr_batcher_gather(&r->b, 0, n);
     t1 = prof_mark(r), r->prof_gather += t1 - t;
     if (schedule_step(r, ep)) {
       cr_progress_end(&pr);
@@ -291,7 +291,6 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
       more = cr_batcher_next(&r->b, &x, &y, &n_next);
       bad = tr_scan_gather(net, r->m.grads, &r->b, more ? n_next : 0)
                 ? tr_find_nonfinite(net, r->m.grads, 1, &idx, &val) : -1;
-      ready = more;
     } else {
       /* the sharded step tested its slices already: scan only to name the culprit */
       bad = r->sharded && !r->sh.nonfinite ? -1 : tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);

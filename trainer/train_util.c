@@ -20,17 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
-double cr_now(void) {
+static double clock_seconds(clockid_t c) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(c, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double tr_thread_cpu(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+double cr_now(void) { return clock_seconds(CLOCK_MONOTONIC); }
+
+double tr_thread_cpu(void) { return clock_seconds(CLOCK_THREAD_CPUTIME_ID); }
 
 /* ---- progress bar ---- */
 
