@@ -146,6 +146,8 @@ end
 -- tiles. `chainrule tune` on Zen 3 chose both for 784x256 B=8 (1.34x on that product);
 -- measured there, whole 784-256-10 B=8 step 141 -> 126 us (fastest of 20 alternated runs).
 M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
+-- the family's L2 in bytes (512 KB for an ISA the table does not name)
+local function l2(isa) return M.L2_BYTES[isa.name] or 512 * 1024 end
 M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
 M.PANEL_BYTES = 32 * 1024
 M.WT_BYTES = 32 * 1024
@@ -177,7 +179,7 @@ local function prefetches(isa) return isa.prefetch ~= nil and M.PREFETCH[isa.nam
 
 -- W [K][N] more than HUGE_L2 x the ISA family's L2 (the layers that pack x as well).
 function M.huge(isa, s)
-  return 4 * s.K * s.N > M.HUGE_L2 * (M.L2_BYTES[isa.name] or 512 * 1024)
+  return 4 * s.K * s.N > M.HUGE_L2 * l2(isa)
 end
 
 -- ISAs whose unpacked weight gradient applies the optimizer after its tiles by default
@@ -215,7 +217,7 @@ M.XW_FILL_AHEAD = 12
 M.XW_WHOLE_K = {avx2 = true}
 function M.xw_whole_k(isa, s)
   return M.XW_WHOLE_K[isa.name] == true and s.batch ~= nil and not M.huge(isa, s)
-    and 4 * (s.K * s.N + s.batch * s.K) <= (M.L2_BYTES[isa.name] or 512 * 1024)
+    and 4 * (s.K * s.N + s.batch * s.K) <= l2(isa)
 end
 -- ISAs whose packed weight gradient of a layer whose W and dW together pass the L2 (not huge)
 -- takes whole rows of g (jc = N, when the block of g fits XTG_G_BYTES_X) and prefetches dW,
@@ -231,7 +233,7 @@ M.XTG_ROWS_WHOLE = {avx2 = true}
 -- L2, and nc rows of all N columns of g within XTG_G_BYTES_X
 function M.xtg_rows_whole(isa, s, t)
   return M.XTG_ROWS_WHOLE[isa.name] == true and t.pack == true and not t.xq and s.batch ~= nil
-    and 2 * 4 * s.K * s.N > (M.L2_BYTES[isa.name] or 512 * 1024) and 4 * t.nc * s.N <= M.XTG_G_BYTES_X
+    and 2 * 4 * s.K * s.N > l2(isa) and 4 * t.nc * s.N <= M.XTG_G_BYTES_X
 end
 
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
@@ -306,7 +308,7 @@ end
 -- tune file or a candidate may set)
 local function spread_of(isa, s, t)
   local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
-  local from_l3 = 4 * s.K * s.N > (M.L2_BYTES[isa.name] or 512 * 1024)
+  local from_l3 = 4 * s.K * s.N > l2(isa)
   local few = s.batch ~= nil and (s.batch + R - 1) // R <= M.SPREAD_TILES
   return t.pack and t.fill == "tile" and t.mc == 0 and from_l3 and few and prefetches(isa)
     and M.XW_SPREAD[isa.name] or 0
@@ -322,7 +324,7 @@ function M.tiling(isa, product, s, over)
     if product == "xw" then
       local bytes = 4 * s.K * s.N
       local share = M.PACK_SHARE[isa.name] or 4
-      local big = share * bytes > (M.L2_BYTES[isa.name] or 512 * 1024)
+      local big = share * bytes > l2(isa)
       -- a packed panel pays for its copy only when enough row tiles read it (B = 8: two
       -- tiles; unpacked column blocks measured 1.3x on 784x256): big W then goes unpacked
       local tiles = s.batch and (s.batch + isa.max_rows - 1) // math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs))
@@ -364,7 +366,7 @@ function M.tiling(isa, product, s, over)
       -- of a few vectors at W's row stride, split across cache lines) by 2.5 us on 784x50
       -- B=64 (Zen 3); bigger W keeps it in the tiles, so W is read from memory once.
       -- Measured on avx2 only: the other families keep the tiles' update (XTG_UPDATE_AFTER)
-      local fits = M.XTG_UPDATE_AFTER[isa.name] and 2 * 4 * s.K * s.N <= (M.L2_BYTES[isa.name] or 512 * 1024)
+      local fits = M.XTG_UPDATE_AFTER[isa.name] and 2 * 4 * s.K * s.N <= l2(isa)
       local packed = t.pack
       if over and over.pack ~= nil then packed = over.pack end
       t.update = (fits and not packed) and "after" or "tiles"
