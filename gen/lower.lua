@@ -272,6 +272,7 @@ function M.entry_points(g)
     {"float", "train_step", {{"P *", "p"}, {"O *", "s"}, {"G *", "g"}, {"W *", "w"}, {"const float *", "x"},
                              {"const T *", "t"}, {"int", "n"}}},
     {"float", "loss", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}},
+    {"int", "nonfinite", {{"const W *", "w"}}},
   }
   if M.has_modes(g) then
     e[#e + 1] = {"void", "forward_train", {{"float *", "out"}, {"W *", "w"}, {"P *", "p"}, {"const float *", "x"},
@@ -358,9 +359,9 @@ function M.training(g, sched, plan, base, ctx)
   else
     -- scalar: one sopt_tensor per tensor (gen/optim/scalar.lua)
     local sopt = require "optim.scalar"
-    ctx.opt_step = sopt.step(trained, o.kind)
+    ctx.opt_step = sopt.step()
     ctx.opt_step_range = sopt.step_range(trained, o.kind)
-    table.insert(ctx.functions, 1, sopt.helpers(g.name, o.kind))
+    table.insert(ctx.functions, 1, sopt.helpers(g.name, o.kind) .. "\n" .. sopt.checked(g.name, trained, o.kind))
   end
   if optim.helpers then table.insert(ctx.functions, 1, optim.helpers()) end
   ctx.opt_fields = {

@@ -112,6 +112,12 @@ function M.build(g, steps, opts)
       p.work[#p.work + 1] = p.rng
     end
   end
+  -- NAME_train_step's NaN/Inf flag of the gradients (NAME_nonfinite)
+  if not inference then
+    p.work[#p.work + 1] = {cname = "nonfinite", layer = 0, rows = 1, cols = 16, ld = 16, floats = 16, offset = off,
+                           decl = "int nonfinite", what = "set by the train step: 1 when a gradient was NaN or +-Inf"}
+    off = off + 16
+  end
   p.members = p.work           -- NAME_work's members
   if inference then
     p.members = share_slots(p.steps)

@@ -52,6 +52,7 @@ static void w_step_range(void *params, void *opt, const void *grads, size_t lo, 
   NET(step_range)((net_params *)params, (net_opt *)opt, (const net_grads *)grads, lo, hi);
 }
 static void w_step_done(void *opt) { ((net_opt *)opt)->t++; }
+static int w_nonfinite(const void *work) { return NET(nonfinite)((const net_work *)work); }
 static void w_opt_init(void *opt) { NET(opt_init)((net_opt *)opt); }
 static float *w_opt_lr(void *opt) { return &((net_opt *)opt)->lr; }
 /* what a onecycle schedule cycles: SGD's momentum, Adam's beta1 (as torch's OneCycleLR) */
@@ -139,6 +140,7 @@ int main(int argc, char **argv) {
       .step = w_step,
       .step_range = w_step_range,
       .step_done = w_step_done,
+      .nonfinite = w_nonfinite,
   };
 #ifdef CR_TRAIN_MPI
   /* the MPI build (mpicc -DCR_TRAIN_MPI ... trainer/mpi/train_mpi.c): train --distributed */

@@ -156,6 +156,10 @@ void  $(name)_step_range($(name)_params *p, $(name)_opt *s, const $(name)_grads 
                        size_t hi);
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n);
+/* After $(name)_train_step with w: 1 when a gradient it computed (an element of g) was NaN
+   or +-Inf, else 0. The step's optimizer update tests each gradient as it reads it, so no
+   second pass over g is needed to stop training on a NaN/Inf. */
+int   $(name)_nonfinite(const $(name)_work *w);
 
 /* Mean loss of an output of $(name)_forward. */
 float $(name)_loss(const float *out, const $(name)_target *t, int n);

@@ -29,9 +29,10 @@ static void sopt_begin(sopt_k *k, $(name)_opt *s) {
   s->t++;
 }
 
-/* Floats a..b-1 of one tensor pt, its moments mt and vt, its gradient gt. */
-static void sopt_tensor(float *restrict pt, float *restrict mt, float *restrict vt,
-                        const float *restrict gt, size_t a, size_t b, const sopt_k *k) {
+/* Floats a..b-1 of one tensor pt, its moments mt and vt, its gradient gt. Returns 1 when
+   one of those gradients was NaN or +-Inf (sopt_seen), else 0. */
+static int sopt_tensor(float *restrict pt, float *restrict mt, float *restrict vt,
+                       const float *restrict gt, size_t a, size_t b, const sopt_k *k) {
   const float beta1 = k->beta1, beta2 = k->beta2, eps = k->eps;
   const float step_size = k->step_size, bc2_sqrt = k->bc2_sqrt;
 @ if kind == "adamw" then
@@ -39,7 +40,9 @@ static void sopt_tensor(float *restrict pt, float *restrict mt, float *restrict 
 @ else
   const float weight_decay = k->weight_decay;
 @ end
+  uint32_t seen = 0;
   for (size_t i = a; i < b; i++) {
+    seen |= sopt_seen(gt[i]);
 @ if kind == "adamw" then
     const float gi = gt[i];
     pt[i] = pt[i] * decay;
@@ -51,5 +54,6 @@ static void sopt_tensor(float *restrict pt, float *restrict mt, float *restrict 
     const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
     pt[i] = pt[i] - step_size * (mt[i] / denom);
   }
+  return sopt_nonfinite(seen);
 }
 

@@ -19,17 +19,23 @@ static void sopt_begin(sopt_k *k, $(name)_opt *s) {
   s->t++;
 }
 
-/* Floats a..b-1 of one tensor pt, its momentum buffer bt, its gradient gt. */
-static void sopt_tensor(float *restrict pt, float *restrict bt, const float *restrict gt,
-                        size_t a, size_t b, const sopt_k *k) {
+/* Floats a..b-1 of one tensor pt, its momentum buffer bt, its gradient gt. Returns 1 when
+   one of those gradients was NaN or +-Inf (sopt_seen), else 0. */
+static int sopt_tensor(float *restrict pt, float *restrict bt, const float *restrict gt,
+                       size_t a, size_t b, const sopt_k *k) {
   const float lr = k->lr, momentum = k->momentum, weight_decay = k->weight_decay;
   const float keep = k->keep;
   const int nesterov = k->nesterov, first = k->first;
+  uint32_t seen = 0;
   if (momentum == 0.0f && weight_decay == 0.0f) {   /* plain SGD: a loop that vectorises */
-    for (size_t i = a; i < b; i++) pt[i] = pt[i] - lr * gt[i];
-    return;
+    for (size_t i = a; i < b; i++) {
+      pt[i] = pt[i] - lr * gt[i];
+      seen |= sopt_seen(gt[i]);
+    }
+    return sopt_nonfinite(seen);
   }
   for (size_t i = a; i < b; i++) {
+    seen |= sopt_seen(gt[i]);
     float d = gt[i];
     if (weight_decay != 0.0f) d = d + weight_decay * pt[i];
     if (momentum != 0.0f) {
@@ -39,5 +45,6 @@ static void sopt_tensor(float *restrict pt, float *restrict bt, const float *res
     }
     pt[i] = pt[i] - lr * d;
   }
+  return sopt_nonfinite(seen);
 }
 

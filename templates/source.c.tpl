@@ -111,6 +111,8 @@ float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(
      $(name)_step, so the same bits; g still gets the true gradients */
   vopt_k k;
   vopt_begin(&k, s);
+  w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients ($(name)_nonfinite) */
+  k.nonfinite = &w->nonfinite;
   const float loss = $(loss_backward_call);
 @ for _, t in ipairs(buffer_tensors) do
   memset(g->$(t.cname), 0, sizeof g->$(t.cname));
@@ -124,9 +126,13 @@ float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(
   return loss;
 @ else
   const float loss = $(name)_backward(g, NULL, w, p, x, t, n);
-  $(name)_step(p, s, g);
+  w->nonfinite = step_checked(p, s, g);   /* $(name)_step, and its NaN/Inf test of g */
   return loss;
 @ end
+}
+
+int $(name)_nonfinite(const $(name)_work *w) {
+  return w->nonfinite;
 }
 
 float $(name)_loss(const float *out, const $(name)_target *t, int n) {

@@ -134,6 +134,10 @@ typedef struct {
      NULL in a NAME_cli.c generated before they were added (the step then runs whole). */
   void  (*step_range)(void *params, void *opt, const void *grads, size_t lo, size_t hi);
   void  (*step_done)(void *opt);
+  /* NAME_nonfinite: after train_step with this work, 1 when a gradient it computed was NaN
+     or +-Inf (the step's own test, so the trainer need not scan the gradients), else 0.
+     NULL in a NAME_cli.c generated before it was added (the trainer then scans). */
+  int   (*nonfinite)(const void *work);
 } cr_net;
 
 /* How a trainer reaches the other processes of `train --distributed` (an MPI job). The

@@ -149,6 +149,11 @@ int  tr_find_nonfinite(const cr_net *net, void *base, int backward, long *index,
  * scan (rows 0: the scan alone, b unused). 1 when some gradient is not finite (then
  * tr_find_nonfinite names it), else 0. */
 int  tr_scan_gather(const cr_net *net, void *grads, cr_batcher *b, int rows);
+/* Gathers rows 0..rows-1 of the batcher's current batch (drawn by cr_batcher_next with
+ * defer_x) one by one, each row's next rows requested from memory before it is copied, so
+ * the copies overlap the trips to memory (the step tests its own gradients: no scan to
+ * hide them in). */
+void tr_gather_ahead(cr_batcher *b, int rows);
 /* The parameter of largest magnitude (for a loss that overflowed on finite numbers). */
 int  tr_find_largest(const cr_net *net, void *base, long *index, float *value);
 /* "layer L (kind in->out) tensor NAME[row][col]" for messages. */

@@ -203,8 +203,8 @@ static int prepare(run *r, const datapaths *dp) {
   /* each shard's task gathers its own rows of a shuffled batch (on the threads; a rank only
      those of its shards) */
   if (r->sharded) r->b.defer_x = 1, r->sh.batcher = &r->b;
-  /* unsharded and shuffled: train_epoch gathers each batch while it scans the gradients of
-     the step before (tr_scan_gather) */
+  /* unsharded and shuffled: train_epoch gathers each batch after the step before (while it
+     scans that step's gradients, tr_scan_gather, when the step does not test them itself) */
   else r->b.defer_x = r->b.shuffle;
   if ((rc = prepare_schedule(r))) return rc;
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
@@ -259,8 +259,8 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
      checkpoint draws what the uninterrupted run drew */
   if (r->sharded) tr_shards_seed(&r->sh, r->seed, (uint64_t)ep);
   else if (net->seed) net->seed(r->m.work, r->seed, CR_STREAM_DROPOUT + (uint64_t)ep);
-  /* overlap: each batch's rows are gathered during the scan after the step before it (the
-     epoch's first batch at once) */
+  /* overlap: each batch's rows are gathered after the step before it (the epoch's first
+     batch at once) */
   int overlap = r->b.defer_x && !r->sharded, n_next = 0;
   double t = prof_mark(r), t_loop = t, t1;
   int more = cr_batcher_next(&r->b, &x, &y, &n);
@@ -286,15 +286,20 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     long idx = -1;
     float val = 0;
     int bad;
+    /* the unsharded step tested its gradients (NAME_nonfinite), the sharded one its slices:
+       scan only to name the culprit */
+    int tested = r->sharded || net->nonfinite, flagged = r->sharded ? r->sh.nonfinite
+                 : net->nonfinite ? net->nonfinite(r->m.work) : 1;
     if (overlap) {
       /* the step is done with x and y: the next batch may take their buffers */
       more = cr_batcher_next(&r->b, &x, &y, &n_next);
-      bad = tr_scan_gather(net, r->m.grads, &r->b, more ? n_next : 0)
-                ? tr_find_nonfinite(net, r->m.grads, 1, &idx, &val) : -1;
-    } else {
-      /* the sharded step tested its slices already: scan only to name the culprit */
-      bad = r->sharded && !r->sh.nonfinite ? -1 : tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
+      if (tested) tr_gather_ahead(&r->b, more ? n_next : 0);
+      else flagged = tr_scan_gather(net, r->m.grads, &r->b, more ? n_next : 0);
     }
+    if (flagged || (!r->sharded && !isfinite(loss)))
+      bad = tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
+    else
+      bad = -1;
     t = prof_mark(r), r->prof_scan += t - t1;
     if (!isfinite(loss) || bad >= 0) {
       cr_progress_end(&pr);
@@ -412,18 +417,22 @@ static void print_start(const run *r) {
 }
 
 /* --profile: where the training loops' thread CPU time went (stderr). The step's share is
- * what issue 12 item 7 asks >= 95 % of. Shuffled and unsharded, the scan after each step
- * also gathers the next batch (tr_scan_gather); "gather" is then the first batch of each
- * epoch and drawing the labels. With --shards the gather runs inside the step, and the
- * other threads' time is not counted. */
+ * what issue 12 item 7 asks >= 95 % of. Shuffled and unsharded, the next batch is gathered
+ * after each step (tr_gather_ahead; with a network whose step does not test its gradients,
+ * during the NaN/Inf scan, tr_scan_gather), counted under "next gather"; "gather" is then
+ * the first batch of each epoch and drawing the labels. With --shards the gather runs
+ * inside the step, and the other threads' time is not counted. */
 static void print_profile(const run *r) {
   double tot = r->prof_loop > 0 ? r->prof_loop : 1e-9, us = 1e6 / (r->prof_steps > 0 ? r->prof_steps : 1);
   double other = r->prof_loop - r->prof_step - r->prof_gather - r->prof_scan;
+  int next = r->b.defer_x && !r->sharded, scan = !r->sharded && !r->net->nonfinite;
+  const char *after = scan ? (next ? "NaN/Inf scan + next gather" : "NaN/Inf scan")
+                           : (next ? "next gather" : "NaN/Inf test");
   fprintf(stderr, "profile: training loops %.3f s thread CPU: step %.2f %% (%.1f us/step), "
-          "gather %.2f %% (%.1f us), NaN/Inf scan%s %.2f %% (%.1f us), other %.2f %%\n",
+          "gather %.2f %% (%.1f us), %s %.2f %% (%.1f us), other %.2f %%\n",
           r->prof_loop, 100 * r->prof_step / tot, r->prof_step * us, 100 * r->prof_gather / tot,
-          r->prof_gather * us, r->b.defer_x && !r->sharded ? " + next gather" : "",
-          100 * r->prof_scan / tot, r->prof_scan * us, 100 * other / tot);
+          r->prof_gather * us, after, 100 * r->prof_scan / tot, r->prof_scan * us,
+          100 * other / tot);
 }
 
 /* The summary line (after a complete run), the metrics file, the plot, the checkpoint. */

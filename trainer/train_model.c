@@ -252,6 +252,15 @@ int tr_scan_gather(const cr_net *net, void *grads, cr_batcher *b, int rows) {
   return bad;
 }
 
+void tr_gather_ahead(cr_batcher *b, int rows) {
+  enum { AHEAD = 2 };   /* rows in flight ahead of the copy */
+  for (int r = 0; r < AHEAD && r < rows; r++) cr_batcher_prefetch(b, r);
+  for (int r = 0; r < rows; r++) {
+    cr_batcher_prefetch(b, r + AHEAD);
+    cr_batcher_gather(b, r, r + 1);
+  }
+}
+
 int tr_find_largest(const cr_net *net, void *base, long *index, float *value) {
   int best = 0;
   float bv = -1.0f;

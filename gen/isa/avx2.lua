@@ -42,6 +42,8 @@ return {
   div = function(a, b) return "_mm256_div_ps(" .. a .. ", " .. b .. ")" end,   -- IEEE: as C's /
   sqrt = function(a) return "_mm256_sqrt_ps(" .. a .. ")" end,             -- IEEE: as sqrtf
   fma = function(a, b, c) return "_mm256_fmadd_ps(" .. a .. ", " .. b .. ", " .. c .. ")" end,
+  -- bitwise or of the lanes' bits (the fused update's NaN/Inf test, gen/optim/vector.lua)
+  bor = function(a, b) return "_mm256_or_ps(" .. a .. ", " .. b .. ")" end,
   max = function(a, b) return "_mm256_max_ps(" .. a .. ", " .. b .. ")" end,
   -- and with the all-ones compare mask: x where m > 0, +0 elsewhere
   select_pos = function(m, x)

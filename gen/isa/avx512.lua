@@ -41,6 +41,11 @@ return {
   div = function(a, b) return "_mm512_div_ps(" .. a .. ", " .. b .. ")" end,   -- IEEE: as C's /
   sqrt = function(a) return "_mm512_sqrt_ps(" .. a .. ")" end,             -- IEEE: as sqrtf
   fma = function(a, b, c) return "_mm512_fmadd_ps(" .. a .. ", " .. b .. ", " .. c .. ")" end,   -- a*b + c
+  -- bitwise or of the lanes' bits (the fused update's NaN/Inf test, gen/optim/vector.lua;
+  -- the integer form: _mm512_or_ps needs AVX512DQ)
+  bor = function(a, b)
+    return "_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(" .. a .. "), _mm512_castps_si512(" .. b .. ")))"
+  end,
   -- max(a, 0)-style: returns b when either is NaN, like the scalar (a > b ? a : b)
   max = function(a, b) return "_mm512_max_ps(" .. a .. ", " .. b .. ")" end,
   select_pos = function(m, x)

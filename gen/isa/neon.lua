@@ -44,6 +44,10 @@ return {
   div = function(a, b) return "vdivq_f32(" .. a .. ", " .. b .. ")" end,   -- IEEE: as C's /
   sqrt = function(a) return "vsqrtq_f32(" .. a .. ")" end,             -- IEEE: as sqrtf
   fma = function(a, b, c) return "vfmaq_f32(" .. c .. ", " .. a .. ", " .. b .. ")" end,   -- c + a*b, fused
+  -- bitwise or of the lanes' bits (the fused update's NaN/Inf test, gen/optim/vector.lua)
+  bor = function(a, b)
+    return "vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(" .. a .. "), vreinterpretq_u32_f32(" .. b .. ")))"
+  end,
   -- fmaxnm would return the number for a NaN input; compare+select matches the scalar
   max = function(a, b) return "vbslq_f32(vcgtq_f32(" .. a .. ", " .. b .. "), " .. a .. ", " .. b .. ")" end,
   select_pos = function(m, x)

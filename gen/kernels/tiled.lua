@@ -840,6 +840,7 @@ local function opt_one(b, d, isa, o, test, wbase, sbase, v)
     -- the new weights in a variable: a partial store may spell its operand twice (NEON)
     s[#s + 1] = "const " .. isa.vtype .. " pn = " .. vopt.call(vload(isa, wbase, v.o, v.lanes), v.g, names, o.k) .. ";"
     s[#s + 1] = vstore(isa, wbase, v.o, "pn", v.lanes)
+    s[#s + 1] = vopt.NF .. " = " .. vopt.seen(isa, vopt.NF, v.g) .. ";"
     for si, st in ipairs(o.states) do
       s[#s + 1] = (test and "if (" .. test .. ") " or "") .. vstore(isa, sbase(st), v.o, names[si], v.lanes)
     end
@@ -852,12 +853,15 @@ end
 -- lanes, g = the gradient vector, row = the tile row (optional: contiguous whole vectors of
 -- one row go through one vopt_row<n> call)}; the weights at wbase, each state at sbase(state name).
 -- Under the NULL test of an optional w (unless `inside`: already tested) and the optimizer's
--- state test.
+-- state test. Each gradient vector also goes into the kernel's NaN/Inf accumulator
+-- (vopt.NF, gen/optim/vector.lua); in a shared tile function (o.nf_ptr) that is the caller's,
+-- passed as a pointer and held in a local for the tile.
 local function opt_vectors(b, d, isa, a, wbase, sbase, vecs, inside, decls)
   local o = a.opt
   local test = vopt.state_test(o.kind)
   b.put(d, (o.optional and not inside and "if (" .. o.w .. " != NULL) " or "") .. "{")
   if decls then b.put(d + 1, decls) end
+  if o.nf_ptr then b.put(d + 1, isa.vtype .. " " .. vopt.NF .. " = *" .. o.nf_ptr .. ";") end
   local i = 1
   while i <= #vecs do
     -- a tile row of whole vectors (v.row: the post of matmul_xtg): one vopt_row<n> call
@@ -881,7 +885,17 @@ local function opt_vectors(b, d, isa, a, wbase, sbase, vecs, inside, decls)
       i = i + 1
     end
   end
+  if o.nf_ptr then b.put(d + 1, "*" .. o.nf_ptr .. " = " .. vopt.NF .. ";") end
   b.put(d, "}")
+end
+
+-- The kernel's NaN/Inf accumulator: declared at the top of a matmul_xtg whose tiles update
+-- the weights, tested once at its end (under the NULL test of an optional w).
+local function nf_begin(b, isa, o)
+  if o then b.put(1, vopt.nf_decl(isa)) end
+end
+local function nf_end(b, o)
+  if o then b.put(1, (o.optional and "if (" .. o.w .. " != NULL) " or "") .. vopt.nf_merge(o.k)) end
 end
 
 -- The fused update of `count` scattered weights whose gradients are contiguous at tg: the
@@ -1052,6 +1066,7 @@ local function xtg_packed(b, a, isa, tp)
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. tp.vecs .. " vectors of " .. V .. "; g packed " .. JC
     .. " columns x " .. NC .. " rows at a time" .. (nblocked and " (partial sums in dW)" or "") .. " */")
   b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "]" .. (tp.xq and ", xq[" .. NC * R .. "]" or "") .. ";")
+  nf_begin(b, isa, a.opt)
   -- one prefetch per cache line of the tile's rows (addr(r, l): row r, float l of the row)
   local function tile_prefetch(rows, addr)
     local q = {}
@@ -1152,6 +1167,7 @@ local function xtg_packed(b, a, isa, tp)
   else
     k_runs(b, 1, a.N, JC, jblock, "jb")
   end
+  nf_end(b, a.opt)
   bias_sums(b, a, isa)
   return b.text()
 end
@@ -1186,6 +1202,7 @@ function M.matmul_xtg(a, isa)
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. #blks[1] .. " vectors of " .. V
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "")
     .. (after and "; the optimizer's update after the tiles" or "") .. " */")
+  nf_begin(b, isa, ta.opt)
   local extra = folded_tail(b, ta, isa, plan, R)
   local groups = column_groups(blks, V)
   if extra and groups[1].count > 1 then
@@ -1236,10 +1253,12 @@ function M.matmul_xtg(a, isa)
         ps[#ps + 1] = P("float *", a.opt.w, a.opt.w)
         for _, st in ipairs(a.opt.states) do ps[#ps + 1] = P("float *", st, st) end
         ps[#ps + 1] = P("const vopt_k *", a.opt.k, a.opt.k)
+        ps[#ps + 1] = P(isa.vtype .. " *", "nfp", "&" .. vopt.NF)
       end
       shared.ints(ps, {{"j0", "j0"}, {"k0", "k0"}, {"n", "n"}, {"N", a.N}, {"ldx", a.x_ld}, {"ldg", a.g_ld}})
       shared.call(b, d2, "xtg", ps, function(b1, d1)
-        a = setmetatable({N = "N", x_ld = "ldx", g_ld = "ldg"}, {__index = real})
+        a = setmetatable({N = "N", x_ld = "ldx", g_ld = "ldg",
+                          opt = real.opt and setmetatable({nf_ptr = "nfp"}, {__index = real.opt})}, {__index = real})
         ta = real_ta == real and a or setmetatable({opt = false}, {__index = a})
         emit_tile(b1, d1)
         a, ta = real, real_ta
@@ -1248,6 +1267,7 @@ function M.matmul_xtg(a, isa)
   end
   k_blocks(b, 1, a.K, R, true, ktile)
   if plan.tail > 0 and not extra then tail_pass(b, ta, isa, plan) end
+  nf_end(b, ta.opt)
   if after then
     b.put(1, "if (" .. a.opt.w .. " != NULL) vopt_tensor(" .. a.opt.w .. ", "
       .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")

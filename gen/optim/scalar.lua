@@ -9,10 +9,27 @@ local vopt = require "optim.vector"
 
 local M = {}
 
+-- The NaN/Inf test every sopt_tensor makes of the gradients it reads: the bits of g*0 ORed
+-- (+-0 for a finite g, a NaN, whose exponent bits are all ones, for NaN or +-Inf), an
+-- integer reduction the compiler may vectorise where a float sum could not be reordered.
+local SEEN = [[
+/* The bits of g*0: 0 or the sign bit for a finite g, a NaN's for NaN or +-Inf. */
+static inline uint32_t sopt_seen(float g) {
+  const float z = g * 0.0f;
+  uint32_t u;
+  memcpy(&u, &z, sizeof u);
+  return u;
+}
+
+/* 1 when the OR of sopt_seen's values has a NaN's exponent bits. */
+static inline int sopt_nonfinite(uint32_t seen) { return (seen & 0x7f800000u) != 0; }
+
+]]
+
 -- The static C functions (after adam_power), for a training build of network NAME.
 function M.helpers(NAME, kind)
   local file = kind == "sgd" and "optim_sgd.c.tpl" or "optim_adam.c.tpl"
-  return template.render(file, {name = NAME, kind = kind})
+  return SEEN .. template.render(file, {name = NAME, kind = kind})
 end
 
 -- sopt_tensor's call for tensor t (cname) on floats a..b-1 (C expressions).
@@ -26,13 +43,23 @@ local function call(kind, t, a, b)
   return "sopt_tensor(" .. table.concat(args, ", ") .. ");"
 end
 
--- NAME_step's body (p, s, g its C parameters): the step counted, every tensor whole.
-function M.step(tensors, kind)
-  local L = {"  sopt_k k;", "  sopt_begin(&k, s);"}
+-- step_checked (NAME_step, and NAME_train_step's update, which keeps its flag): the step
+-- counted, every tensor whole; 1 when a gradient was NaN or +-Inf.
+function M.checked(NAME, tensors, kind)
+  local L = {"/* " .. NAME .. "_step; returns 1 when a gradient it read was NaN or +-Inf. */",
+             "static int step_checked(" .. NAME .. "_params *p, " .. NAME .. "_opt *s, const " .. NAME .. "_grads *g) {",
+             "  sopt_k k;", "  sopt_begin(&k, s);", "  int bad = 0;"}
   for _, t in ipairs(tensors) do
-    L[#L + 1] = "  " .. call(kind, t, "0", tostring(t.floats)) .. "   /* " .. t.name .. " */"
+    L[#L + 1] = "  bad |= " .. call(kind, t, "0", tostring(t.floats)) .. "   /* " .. t.name .. " */"
   end
+  L[#L + 1] = "  return bad;"
+  L[#L + 1] = "}"
   return table.concat(L, "\n") .. "\n"
+end
+
+-- NAME_step's body (p, s, g its C parameters).
+function M.step()
+  return "  (void)step_checked(p, s, g);\n"
 end
 
 -- NAME_step_range's body (lo, hi: floats of NAME_params): per tensor the part of lo..hi-1

@@ -10,7 +10,27 @@
 -- not be contracted by the compiler, these may not. vopt_begin reads the hyperparameters
 -- from NAME_opt and does the per-step work once (SGD: the first-step test; Adam: t and the
 -- bias corrections), as NAME_step always did; the tiles see only its vopt_k.
+--
+-- The NaN/Inf test of the gradients rides on the same calls: every gradient vector the
+-- update reads is also ORed, times zero, into an accumulator (M.seen: g*0 is +-0 for a
+-- finite g and NaN for NaN or +-Inf, and NaN stays NaN), a local of the kernel (vopt_at and
+-- vopt_row<n> take it and return it), which vopt_flag tests once per kernel call and ORs
+-- into *k->nonfinite. So NAME_train_step knows, without a second pass over the gradients,
+-- whether one of them was not finite (NAME_nonfinite).
 local M = {}
+
+-- "nf | bits(g*0)": the accumulator nf after seeing the gradient vector g. Each lane of g*0 is
+-- +-0 (finite g) or a NaN, whose exponent bits are all ones and mantissa not zero, so an OR of
+-- them is +-0 or a NaN. (An OR, not nf + g*0: its one-cycle dependence keeps vopt_tensor's
+-- loop at the speed of its loads, where a chain of adds or FMAs would set it.) Padding lanes
+-- of a partial vector are sums of x*0: NaN only when an input of that tile row was not
+-- finite, and then so is every real lane of the row (x*g is then NaN or +-Inf in each).
+function M.seen(isa, nf, g) return isa.bor(nf, isa.mul(g, isa.zero())) end
+
+-- The kernels' accumulator: declared once per kernel call, merged once at its end.
+M.NF = "nf"
+function M.nf_decl(isa) return isa.vtype .. " " .. M.NF .. " = " .. isa.zero() .. ";" end
+function M.nf_merge(k) return "vopt_flag(" .. k .. ", " .. M.NF .. ");" end
 
 -- The state tensors of NAME_opt each optimizer updates, in vopt_update's order.
 local STATES = {sgd = {"buf"}, adam = {"m", "v"}, adamw = {"m", "v"}}
@@ -29,10 +49,11 @@ function M.fast(kind, isa, k)
   return {test = k .. "->plain", update = function(p, g) return isa.fma(g, k .. "->nlr", p) end}
 end
 
--- "vopt_at(w, s0, g, k);": the update of a whole vector of weights at w, its states at the
--- pointers `states`, gradient vector g (the fused tiles' common case, kept short).
+-- "nf = vopt_at(w, s0, g, nf, k);": the update of a whole vector of weights at w, its states
+-- at the pointers `states`, gradient vector g (the fused tiles' common case, kept short).
 function M.at(w, states, g, k)
-  return "vopt_at(" .. w .. ", " .. table.concat(states, ", ") .. ", " .. g .. ", " .. k .. ");"
+  local st = #states > 0 and table.concat(states, ", ") .. ", " or ""
+  return M.NF .. " = vopt_at(" .. w .. ", " .. st .. g .. ", " .. M.NF .. ", " .. k .. ");"
 end
 
 -- Widths (in vectors) of the vopt_row<n> helpers: one call updates n contiguous vectors of
@@ -47,13 +68,13 @@ function M.row_widths(isa, kind)
   return w
 end
 
--- "vopt_row2(w, s0, g0, g1, k);": n = #gs vectors at w (states at `states`), or nil when no
--- helper has that width.
+-- "nf = vopt_row2(w, s0, g0, g1, nf, k);": n = #gs vectors at w (states at `states`), or nil
+-- when no helper has that width.
 function M.row(isa, kind, w, states, gs, k)
   for _, n in ipairs(M.row_widths(isa, kind)) do
     if n == #gs then
-      return "vopt_row" .. n .. "(" .. w .. ", " .. (#states > 0 and table.concat(states, ", ") .. ", " or "")
-        .. table.concat(gs, ", ") .. ", " .. k .. ");"
+      return M.NF .. " = vopt_row" .. n .. "(" .. w .. ", " .. (#states > 0 and table.concat(states, ", ") .. ", " or "")
+        .. table.concat(gs, ", ") .. ", " .. M.NF .. ", " .. k .. ");"
     end
   end
   return nil
@@ -70,11 +91,18 @@ end
 
 -- vopt_set computes the constants of the step s->t would take next, without taking it
 -- (NAME_step_range, the slices of one step); vopt_begin also counts the step.
-local function begin_helper(NAME)
+local function begin_helper(NAME, isa)
   return table.concat({
     "static void vopt_begin(vopt_k *k, " .. NAME .. "_opt *s) {",
     "  vopt_set(k, s);",
     "  s->t++;",
+    "}",
+    "",
+    "/* The end of a kernel's NaN/Inf test: a lane of nf is NaN when a gradient it saw (ORed in",
+    "   times zero) was NaN or +-Inf, else +-0; a NaN lane makes the sum of the lanes NaN. */",
+    "static inline void vopt_flag(const vopt_k *k, " .. isa.vtype .. " nf) {",
+    "  const float h = " .. isa.hsum("nf") .. ";",
+    "  if (h != h) *k->nonfinite = 1;",
     "}",
   }, "\n")
 end
@@ -87,6 +115,7 @@ local function sgd_helpers(isa, NAME)
     "  " .. vt .. " nlr, wd, mom, keep;          /* -lr, weight_decay, momentum, 1 - dampening */",
     "  int decay, momentum, first, nesterov;   /* weight_decay != 0, momentum != 0, t == 0 */",
     "  int plain;                              /* neither decay nor momentum */",
+    "  int *nonfinite;                         /* set to 1 by vopt_flag (the caller's int) */",
     "} vopt_k;",
     "",
     "static void vopt_set(vopt_k *k, const " .. NAME .. "_opt *s) {",
@@ -101,7 +130,7 @@ local function sgd_helpers(isa, NAME)
     "  k->plain = !k->decay && !k->momentum;",
     "}",
     "",
-    begin_helper(NAME),
+    begin_helper(NAME, isa),
     "",
     "/* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or",
     "   d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */",
@@ -129,6 +158,7 @@ local function adam_helpers(isa, NAME, kind)
     "  " .. vt .. " bc2, eps, nstep;     /* sqrt(1 - beta2^t), eps, -lr / (1 - beta1^t) */",
     "  " .. vt .. " wd, decay;           /* weight_decay; AdamW: 1 - lr weight_decay */",
     "  int l2;                           /* Adam: weight_decay != 0 */",
+    "  int *nonfinite;                   /* set to 1 by vopt_flag (the caller's int) */",
     "} vopt_k;",
     "",
     "static void vopt_set(vopt_k *k, const " .. NAME .. "_opt *s) {",
@@ -145,7 +175,7 @@ local function adam_helpers(isa, NAME, kind)
     "  k->l2 = s->weight_decay != 0.0f;",
     "}",
     "",
-    begin_helper(NAME),
+    begin_helper(NAME, isa),
     "",
     decoupled and "/* p = p (1 - lr wd); m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */"
               or "/* g = g + wd p; m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */",
@@ -168,8 +198,11 @@ local function fast_loop(isa, kind)
   local f = M.fast(kind, isa, "k")
   if not f then return "" end
   local W = isa.width
-  return "  if (" .. f.test .. ")\n    for (; i + " .. W .. " <= count; i += " .. W .. ") "
-    .. isa.store("p + i", 0, f.update(isa.load("p + i", 0), isa.load("g + i", 0)))
+  return "  if (" .. f.test .. ")\n    for (; i + " .. W .. " <= count; i += " .. W .. ") {\n"
+    .. "      const " .. isa.vtype .. " gi = " .. isa.load("g + i", 0) .. ";\n"
+    .. "      " .. isa.store("p + i", 0, f.update(isa.load("p + i", 0), "gi")) .. "\n"
+    .. "      nf = " .. M.seen(isa, "nf", "gi") .. ";\n"
+    .. "    }"
 end
 
 -- vopt_at (and vopt_plain): one whole vector of weights in memory, updated from a gradient
@@ -186,34 +219,40 @@ local function at_helpers(isa, kind)
     stores[i] = "  " .. (test and "if (" .. test .. ") " or "") .. isa.store(st, 0, names[i])
   end
   local f = M.fast(kind, isa, "k")
+  local ret = "return " .. M.seen(isa, "nf", "g") .. ";"
   local L = {
-    "/* The fused tiles' update of one whole vector of weights at w from the gradients g. */",
-    "static inline __attribute__((unused)) void vopt_at(float *w, " .. table.concat(params, ", ") .. ", " .. vt .. " g, const vopt_k *k) {",
-    f and "  if (" .. f.test .. ") { " .. isa.store("w", 0, f.update(isa.load("w", 0), "g")) .. " return; }" or "",
+    "/* The fused tiles' update of one whole vector of weights at w from the gradients g; returns",
+    "   the NaN/Inf accumulator nf having seen g (vopt_flag). */",
+    "static inline __attribute__((unused)) " .. vt .. " vopt_at(float *w, "
+      .. (#params > 0 and table.concat(params, ", ") .. ", " or "") .. vt .. " g, " .. vt .. " nf, const vopt_k *k) {",
+    f and "  if (" .. f.test .. ") { " .. isa.store("w", 0, f.update(isa.load("w", 0), "g")) .. " " .. ret .. " }" or "",
     "  " .. vt .. " " .. table.concat(decl, ", ") .. ";",
     "  " .. isa.store("w", 0, M.call(isa.load("w", 0), "g", names, "k")),
     table.concat(stores, "\n"),
+    "  " .. ret,
     "}",
     "",
     "",
   }
-  if not f then table.remove(L, 3) end   -- the empty line of the fast case
+  if not f then table.remove(L, 4) end   -- the empty line of the fast case
   table.remove(L)   -- (each helper below ends with the blank line)
   for _, n in ipairs(M.row_widths(isa, kind)) do
-    local gp, fast, slow = {}, {}, {}
+    local gp, fast, slow, acc = {}, {}, {}, "nf"
     for v = 0, n - 1 do
       local o = v * isa.width
       gp[#gp + 1] = vt .. " g" .. v
       fast[#fast + 1] = isa.store("w", o, f.update(isa.load("w", o), "g" .. v))
+      acc = M.seen(isa, acc, "g" .. v)
       local sp = {}
       for i, st in ipairs(states) do sp[i] = o == 0 and st or st .. " + " .. o end
       slow[#slow + 1] = M.at(o == 0 and "w" or "w + " .. o, sp, "g" .. v, "k")
     end
     L[#L + 1] = "/* " .. n .. " contiguous vectors of one tile row: one test of the common case for all. */"
-    L[#L + 1] = "static inline __attribute__((unused)) void vopt_row" .. n .. "(float *w, "
-      .. (#params > 0 and table.concat(params, ", ") .. ", " or "") .. table.concat(gp, ", ") .. ", const vopt_k *k) {"
-    L[#L + 1] = "  if (" .. f.test .. ") { " .. table.concat(fast, " ") .. " return; }"
+    L[#L + 1] = "static inline __attribute__((unused)) " .. vt .. " vopt_row" .. n .. "(float *w, "
+      .. (#params > 0 and table.concat(params, ", ") .. ", " or "") .. table.concat(gp, ", ") .. ", " .. vt .. " nf, const vopt_k *k) {"
+    L[#L + 1] = "  if (" .. f.test .. ") { " .. table.concat(fast, " ") .. " return " .. acc .. "; }"
     L[#L + 1] = "  " .. table.concat(slow, " ")
+    L[#L + 1] = "  return nf;"
     L[#L + 1] = "}"
     L[#L + 1] = ""
   end
@@ -242,7 +281,9 @@ local function tensor_helper(isa, kind, attr)
       decl[i] = sv[i] .. " = " .. (test and test .. " ? " .. ld .. " : " .. isa.zero() or ld)
     end
     L[#L + 1] = ind .. vt .. " " .. table.concat(decl, ", ") .. ";"
-    L[#L + 1] = ind .. isa.store(src("p"), 0, M.call(isa.load(src("p"), 0), isa.load(src("g"), 0), sv, "k"))
+    L[#L + 1] = ind .. "const " .. vt .. " gi = " .. isa.load(src("g"), 0) .. ";"
+    L[#L + 1] = ind .. isa.store(src("p"), 0, M.call(isa.load(src("p"), 0), "gi", sv, "k"))
+    L[#L + 1] = ind .. "nf = " .. M.seen(isa, "nf", "gi") .. ";"
     for i, s in ipairs(states) do
       L[#L + 1] = ind .. (test and "if (" .. test .. ") " or "") .. isa.store(src(s), 0, sv[i])
     end
@@ -257,10 +298,12 @@ local function tensor_helper(isa, kind, attr)
   end
   local L = {
     "/* One tensor of count floats: whole vectors, then the rest through one vector of stack",
-    "   buffers (zeros past the end), so every float sees vopt_update's operations. */",
+    "   buffers (zeros past the end), so every float sees vopt_update's operations (and the",
+    "   NaN/Inf test: vopt_flag). */",
     attr .. "static void vopt_tensor(float *restrict p, " .. table.concat(sp, ", ") .. ", const float *restrict g, int count,",
     "                        const vopt_k *k) {",
     "  int i = 0;",
+    "  " .. M.nf_decl(isa),
     fast_loop(isa, kind),
     "  for (; i + " .. W .. " <= count; i += " .. W .. ") {",
     body(2, function(s) return s .. " + i" end),
@@ -274,6 +317,7 @@ local function tensor_helper(isa, kind, attr)
     "    }",
     "    for (int l = 0; l < count - i; l++) { " .. table.concat(copy_out, "; ") .. "; }",
     "  }",
+    "  " .. M.nf_merge("k"),
     "}",
     "",
   }
@@ -301,7 +345,8 @@ end
 
 -- NAME_step's body.
 function M.step(tensors, kind)
-  local L = {"  vopt_k k;", "  vopt_begin(&k, s);"}
+  local L = {"  int nonfinite = 0;   /* (NAME_step does not report it) */", "  vopt_k k;", "  vopt_begin(&k, s);",
+             "  k.nonfinite = &nonfinite;"}
   for _, t in ipairs(tensors) do L[#L + 1] = "  " .. M.tensor_call(kind, t, "p", "s", "g") end
   return table.concat(L, "\n") .. "\n"
 end
@@ -319,7 +364,7 @@ end
 -- whether it falls in a whole vector or in the padded last one, so the parts together give
 -- NAME_step's bits.
 function M.step_range(tensors, kind)
-  local L = {"  vopt_k k;", "  vopt_set(&k, s);"}
+  local L = {"  int nonfinite = 0;", "  vopt_k k;", "  vopt_set(&k, s);", "  k.nonfinite = &nonfinite;"}
   for _, t in ipairs(tensors) do
     L[#L + 1] = "  {"
     L[#L + 1] = "    " .. M.range_bounds(t.offset)

@@ -21,7 +21,12 @@
  * into the weight-gradient tiles) gives the same bits as forward + backward + NAME_step, in
  * loss, gradients, parameters and optimizer state, over three steps, for the spec's
  * hyperparameters and three other sets (momentum, dampening, Nesterov, weight decay); and
- * NAME_step_range over uneven slices, last to first, then t++, gives NAME_step's bits. */
+ * NAME_step_range over uneven slices, last to first, then t++, gives NAME_step's bits.
+ * And NAME_nonfinite after NAME_train_step is 1 exactly when an element of g is NaN or +-Inf
+ * (the step's own test, which the trainer relies on instead of scanning g): for finite
+ * inputs, then with NaN, +Inf, -Inf and huge finite values (which overflow only some
+ * gradients: a bias, one column, one element) put into x, the MSE targets and the
+ * parameters, one element or one column at a time (ISA_DUMP_VERBOSE=1: a summary). */
 #include "rng.h"
 
 #include <math.h>
@@ -33,6 +38,8 @@
 #define CAT(a, b) CAT_(a, b)
 #define F(x) CAT(NET, x)
 #define U(x) CAT(NETU, x)
+#define STR_(a) #a
+#define CAT_STR(a) STR_(a)
 
 enum { GUARD = 32 };
 static const float CANARY = -12345.678f;
@@ -162,6 +169,167 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
   free(pa); free(pb); free(pc); free(ga); free(gb); free(sa); free(sb); free(sc); free(w); free(o);
 }
 
+/* Non-finite elements of g (every tensor; a buffer's gradient is 0). *where: the tensor of
+   the last one. */
+static long count_nonfinite(const F(_grads) *g, int *where)
+{
+  long c = 0;
+  for (int i = 0; i < U(_TENSOR_COUNT); i++) {
+    const F(_tensor_info) *ti = &F(_tensors)[i];
+    const float *a = (const float *)g + ti->offset;
+    for (long k = 0; k < (long)ti->rows * ti->cols; k++)
+      if (!isfinite(a[k])) c++, *where = i;
+  }
+  return c;
+}
+
+static struct { long cases, flagged, single, few; int single_in[U(_TENSOR_COUNT)]; } nf_stats;
+
+/* One train step from p0 on x, t: NAME_nonfinite must say whether g holds a NaN or Inf. */
+static void nonfinite_case(const F(_params) *p0, F(_params) *p, F(_opt) *s, F(_grads) *g, F(_work) *w,
+                           const float *x, const F(_target) *t, int B, const char *what, long at, float v)
+{
+  memcpy(p, p0, sizeof *p);
+  memset(s, 0, sizeof *s);
+  F(_opt_init)(s);
+  memset(g, 0, sizeof *g);
+#if defined(NET_DROPOUT)
+  F(_seed)(w, 5, 9);
+#endif
+  (void)F(_train_step)(p, s, g, w, x, t, B);
+  int where = -1, flag = F(_nonfinite)(w);
+  long c = count_nonfinite(g, &where);
+  nf_stats.cases++;
+  nf_stats.flagged += c > 0;
+  if (c == 1) nf_stats.single++, nf_stats.single_in[where]++;
+  if (c > 0 && c <= 16) nf_stats.few++;
+  if (flag != (c > 0)) {
+    fprintf(stderr, "isa_dump: %s[%ld] = %g: %s_nonfinite says %d, but g holds %ld NaN/Inf%s%s\n", what, at,
+            (double)v, CAT_STR(NET), flag, c, c ? ", the last in " : "", c ? F(_tensors)[where].name : "");
+    failures++;
+  }
+}
+
+/* Values that make gradients NaN or Inf: the non-finite three, then huge finite ones of both
+   signs, whose products or sums overflow in some gradients only. */
+static const float nf_values[] = {NAN, INFINITY, -INFINITY, 1e12f, -1e20f, 1e30f, -1e36f, 3e37f, -3e38f};
+enum { NF_VALUES = sizeof nf_values / sizeof nf_values[0] };
+
+static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_target) *t0, int B)
+{
+  const int IN = U(_IN);
+  /* few rows keep the many steps cheap (the tiles over k and j are those of any n; sums
+     over the rows overflow alike, each row's share of the mean loss being 1/n); image
+     networks, the costly ones under qemu, only with the three non-finite values */
+  B = B < 8 ? B : 8;
+#if defined(NET_MODES)
+  if (B < U(_TRAIN_MIN_ROWS)) B = U(_TRAIN_MIN_ROWS);
+#endif
+  int nvals = NF_VALUES;
+  for (int l = 0; l < U(_LAYER_COUNT); l++)
+    if (!strcmp(F(_layers)[l].kind, "conv2d")) nvals = 3;
+  F(_params) *p = aligned_alloc(64, sizeof *p), *pv = aligned_alloc(64, sizeof *pv);
+  F(_grads) *g = aligned_alloc(64, sizeof *g);
+  F(_opt) *s = aligned_alloc(64, sizeof *s);
+  F(_work) *w = aligned_alloc(64, sizeof *w);
+  float *x = malloc(sizeof(float) * (size_t)B * IN);
+  F(_target) *t = malloc(sizeof *t * (size_t)B);
+  if (!p || !pv || !g || !s || !w || !x || !t) { fprintf(stderr, "isa_dump: out of memory\n"); exit(2); }
+  memcpy(x, x0, sizeof(float) * (size_t)B * IN);
+  memcpy(t, t0, sizeof *t * (size_t)B);
+  nonfinite_case(p0, p, s, g, w, x, t, B, "(finite)", 0, 0.0f);
+  /* one input element (first, last, middle), then one input column (the last) */
+  const long xs[3] = {0, (long)B * IN - 1, (long)(B / 2) * IN + IN / 2};
+  for (int v = 0; v < nvals; v++) {
+    for (int k = 0; k < 3; k++) {
+      x[xs[k]] = nf_values[v];
+      nonfinite_case(p0, p, s, g, w, x, t, B, "x", xs[k], nf_values[v]);
+      x[xs[k]] = x0[xs[k]];
+    }
+    for (int i = 0; i < B; i++) x[i * IN + IN - 1] = nf_values[v];
+    nonfinite_case(p0, p, s, g, w, x, t, B, "x column", IN - 1, nf_values[v]);
+    memcpy(x, x0, sizeof(float) * (size_t)B * IN);
+  }
+#ifdef NET_LOSS_MSE
+  for (int v = 0; v < nvals; v++)
+    for (int k = 0; k < 2; k++) {
+      int i = k ? B - 1 : 0;
+      t[i] = nf_values[v];
+      nonfinite_case(p0, p, s, g, w, x, t, B, "t", i, nf_values[v]);
+      t[i] = t0[i];
+    }
+#endif
+  /* one parameter element: the first, the last of row 0 (the tail columns) and the last of
+     each trained tensor (batchnorm's statistics do not reach the training step's gradients) */
+  for (int i = 0; i < U(_TENSOR_COUNT); i++) {
+    const F(_tensor_info) *ti = &F(_tensors)[i];
+    if (strstr(ti->name, "running_") || strstr(ti->name, "num_batches")) continue;
+    const long n = (long)ti->rows * ti->cols, ks[3] = {0, ti->cols - 1, n - 1};
+    for (int v = 0; v < nvals; v++)
+      for (int k = 0; k < 3; k++) {
+        memcpy(pv, p0, sizeof *pv);
+        ((float *)pv)[ti->offset + (size_t)ks[k]] = nf_values[v];
+        nonfinite_case(pv, p, s, g, w, x, t, B, ti->name, ks[k], nf_values[v]);
+      }
+  }
+  /* Crafted overflows where linear layer P feeds linear layer Q through at most an
+     activation: (a) column k of P's input huge (x, or the output of the linear layer before
+     P through relu or nothing: its bias 1e12, its weight column 0) but W_P[k][:] = 0 (the
+     forward does not see it), W_P[:, j] = 0, b_P[j] = 0.5 and W_Q[j][0] = 1e30: only
+     dW_P[k][j] overflows (a sum of terms of one sign); (b) W_P[:, j]
+     = 0, b_P[j] = 0.5 and W_Q[j][:] = -3.3e38 but W_Q[j][0] = +3.3e38: (Q the last layer,
+     cross-entropy) the sum over the rows db_P[j] overflows, its terms do not. j: the first,
+     middle and last column of dW_P (main tiles, tail columns), k: its first and last row. */
+  const F(_layer_info) *L = F(_layers);
+  int prev = -1, prev_ok = 0;   /* the linear layer before P, and whether (a) can use it */
+  for (int P = 0; P < U(_LAYER_COUNT); P++) {
+    if (strcmp(L[P].kind, "linear")) continue;
+    int Q = P + 1, act = Q < U(_LAYER_COUNT) && (!strcmp(L[Q].kind, "relu") || !strcmp(L[Q].kind, "tanh")
+                                                 || !strcmp(L[Q].kind, "sigmoid") || !strcmp(L[Q].kind, "leaky_relu"));
+    int passes = !act || (strcmp(L[Q].kind, "tanh") && strcmp(L[Q].kind, "sigmoid"));   /* 1e12 stays huge */
+    Q += act;
+    if (Q >= U(_LAYER_COUNT) || strcmp(L[Q].kind, "linear")) { prev = -1; continue; }
+    const int K = L[P].in, H = L[P].out, C = L[Q].out;
+    float *wp = (float *)pv + F(_tensors)[L[P].weight].offset, *bp = (float *)pv + F(_tensors)[L[P].bias].offset;
+    float *wq = (float *)pv + F(_tensors)[L[Q].weight].offset;
+    const int js[3] = {0, H / 2, H - 1}, ks[2] = {0, K - 1};
+    for (int ja = 0; ja < 3; ja++) {
+      const int j = js[ja];
+      for (int kb = 0; kb < 2 && (P == 0 || prev_ok); kb++) {
+        const int k = ks[kb];
+        memcpy(pv, p0, sizeof *pv);
+        for (int c = 0; c < H; c++) wp[k * H + c] = 0.0f;
+        for (int r = 0; r < K; r++) wp[r * H + j] = 0.0f;
+        bp[j] = 0.5f;   /* a_P[:, j] the same positive value in every row */
+        wq[j * C] = 1e30f;
+        if (P == 0) {
+          for (int i = 0; i < B; i++) x[i * IN + k] = 1e12f;
+        } else {
+          float *w0 = (float *)pv + F(_tensors)[L[prev].weight].offset;
+          for (int r = 0; r < L[prev].in; r++) w0[r * K + k] = 0.0f;
+          ((float *)pv + F(_tensors)[L[prev].bias].offset)[k] = 1e12f;
+        }
+        nonfinite_case(pv, p, s, g, w, x, t, B, F(_tensors)[L[P].weight].name, k * H + j, 1e30f);
+        memcpy(x, x0, sizeof(float) * (size_t)B * IN);
+      }
+      memcpy(pv, p0, sizeof *pv);
+      for (int k = 0; k < K; k++) wp[k * H + j] = 0.0f;
+      bp[j] = 0.5f;
+      for (int c = 0; c < C; c++) wq[j * C + c] = c ? -3.3e38f : 3.3e38f;
+      nonfinite_case(pv, p, s, g, w, x, t, B, F(_tensors)[L[P].bias].name, j, 3.3e38f);
+    }
+    prev = P, prev_ok = passes && L[P].bias >= 0;
+  }
+  if (getenv("ISA_DUMP_VERBOSE")) {
+    fprintf(stderr, "isa_dump: %s_nonfinite: %ld cases, %ld with NaN/Inf gradients, %ld of them with at most 16, "
+            "%ld with exactly one (", CAT_STR(NET), nf_stats.cases, nf_stats.flagged, nf_stats.few, nf_stats.single);
+    for (int i = 0; i < U(_TENSOR_COUNT); i++)
+      fprintf(stderr, "%s%s %d", i ? ", " : "", F(_tensors)[i].name, nf_stats.single_in[i]);
+    fprintf(stderr, ")\n");
+  }
+  free(p); free(pv); free(g); free(s); free(w); free(x); free(t);
+}
+
 static void put_tensors(const void *base)
 {
   for (int i = 0; i < U(_TENSOR_COUNT); i++)
@@ -238,6 +406,7 @@ int main(int argc, char **argv)
   guard_check(o, (size_t)B * OUT, "out"); guard_check(dx, (size_t)B * IN, "dx");
   guard_check((float *)t, (size_t)B, "targets");
   check_fused(p0, x, t, B);
+  check_nonfinite(p0, x, t, B);
   if (fclose(out) != 0) { perror(argv[1]); return 2; }
   return failures ? 1 : 0;
 }

@@ -2,11 +2,11 @@
  * isa avx512, batch 64, loss cross_entropy, optimizer sgd.
  *
  *   layer                   shape  params    flash     RAM  fwd FLOPs  bwd FLOPs   code
- *   0 linear            784 -> 50  39,250  157,056  25,600  5,017,600  5,017,600  tiled
+ *   0 linear            784 -> 50  39,250  157,056  25,664  5,017,600  5,017,600  tiled
  *   1 relu               50 -> 50       0        0  12,800      6,400      3,200  fused
  *   2 linear             50 -> 10     510    2,112   5,120     64,000    128,000  tiled
  *   loss cross_entropy    10 -> 1                                                 loops
- *   total               784 -> 10  39,760  159,168  43,520  5,088,000  5,148,800
+ *   total               784 -> 10  39,760  159,168  43,584  5,088,000  5,148,800
  *
  * FLOPs per batch of 64 rows; bwd counts dW, db and dx, except layer 0's dx (only computed
  * when mnist_mlp_backward is given a dx).
@@ -105,6 +105,7 @@ typedef struct {
   __m512 nlr, wd, mom, keep;          /* -lr, weight_decay, momentum, 1 - dampening */
   int decay, momentum, first, nesterov;   /* weight_decay != 0, momentum != 0, t == 0 */
   int plain;                              /* neither decay nor momentum */
+  int *nonfinite;                         /* set to 1 by vopt_flag (the caller's int) */
 } vopt_k;
 
 static void vopt_set(vopt_k *k, const mnist_mlp_opt *s) {
@@ -124,6 +125,13 @@ static void vopt_begin(vopt_k *k, mnist_mlp_opt *s) {
   s->t++;
 }
 
+/* The end of a kernel's NaN/Inf test: a lane of nf is NaN when a gradient it saw (ORed in
+   times zero) was NaN or +-Inf, else +-0; a NaN lane makes the sum of the lanes NaN. */
+static inline void vopt_flag(const vopt_k *k, __m512 nf) {
+  const float h = _mm512_reduce_add_ps(nf);
+  if (h != h) *k->nonfinite = 1;
+}
+
 /* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or
    d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */
 static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k) {
@@ -136,36 +144,48 @@ static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k)
   }
   return _mm512_fmadd_ps(d, k->nlr, p);
 }
-/* The fused tiles' update of one whole vector of weights at w from the gradients g. */
-static inline __attribute__((unused)) void vopt_at(float *w, float *buf, __m512 g, const vopt_k *k) {
-  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g, k->nlr, _mm512_loadu_ps(w))); return; }
+/* The fused tiles' update of one whole vector of weights at w from the gradients g; returns
+   the NaN/Inf accumulator nf having seen g (vopt_flag). */
+static inline __attribute__((unused)) __m512 vopt_at(float *w, float *buf, __m512 g, __m512 nf, const vopt_k *k) {
+  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g, k->nlr, _mm512_loadu_ps(w))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g, _mm512_setzero_ps())))); }
   __m512 vbuf = k->momentum ? _mm512_loadu_ps(buf) : _mm512_setzero_ps();
   _mm512_storeu_ps(w, vopt_update(_mm512_loadu_ps(w), g, &vbuf, k));
   if (k->momentum) _mm512_storeu_ps(buf, vbuf);
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g, _mm512_setzero_ps()))));
 }
 
 /* 2 contiguous vectors of one tile row: one test of the common case for all. */
-static inline __attribute__((unused)) void vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, const vopt_k *k) {
-  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); return; }
-  vopt_at(w, buf, g0, k); vopt_at(w + 16, buf + 16, g1, k);
+static inline __attribute__((unused)) __m512 vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, __m512 nf, const vopt_k *k) {
+  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps())))); }
+  nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k);
+  return nf;
 }
 
 /* 3 contiguous vectors of one tile row: one test of the common case for all. */
-static inline __attribute__((unused)) void vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, const vopt_k *k) {
-  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); _mm512_storeu_ps(w + 32, _mm512_fmadd_ps(g2, k->nlr, _mm512_loadu_ps(w + 32))); return; }
-  vopt_at(w, buf, g0, k); vopt_at(w + 16, buf + 16, g1, k); vopt_at(w + 32, buf + 32, g2, k);
+static inline __attribute__((unused)) __m512 vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, __m512 nf, const vopt_k *k) {
+  if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); _mm512_storeu_ps(w + 32, _mm512_fmadd_ps(g2, k->nlr, _mm512_loadu_ps(w + 32))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g2, _mm512_setzero_ps())))); }
+  nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k); nf = vopt_at(w + 32, buf + 32, g2, nf, k);
+  return nf;
 }
 
 /* One tensor of count floats: whole vectors, then the rest through one vector of stack
-   buffers (zeros past the end), so every float sees vopt_update's operations. */
+   buffers (zeros past the end), so every float sees vopt_update's operations (and the
+   NaN/Inf test: vopt_flag). */
 static void vopt_tensor(float *restrict p, float *restrict buf, const float *restrict g, int count,
                         const vopt_k *k) {
   int i = 0;
+  __m512 nf = _mm512_setzero_ps();
   if (k->plain)
-    for (; i + 16 <= count; i += 16) _mm512_storeu_ps(p + i, _mm512_fmadd_ps(_mm512_loadu_ps(g + i), k->nlr, _mm512_loadu_ps(p + i)));
+    for (; i + 16 <= count; i += 16) {
+      const __m512 gi = _mm512_loadu_ps(g + i);
+      _mm512_storeu_ps(p + i, _mm512_fmadd_ps(gi, k->nlr, _mm512_loadu_ps(p + i)));
+      nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(gi, _mm512_setzero_ps()))));
+    }
   for (; i + 16 <= count; i += 16) {
     __m512 vbuf = k->momentum ? _mm512_loadu_ps(buf + i) : _mm512_setzero_ps();
-    _mm512_storeu_ps(p + i, vopt_update(_mm512_loadu_ps(p + i), _mm512_loadu_ps(g + i), &vbuf, k));
+    const __m512 gi = _mm512_loadu_ps(g + i);
+    _mm512_storeu_ps(p + i, vopt_update(_mm512_loadu_ps(p + i), gi, &vbuf, k));
+    nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(gi, _mm512_setzero_ps()))));
     if (k->momentum) _mm512_storeu_ps(buf + i, vbuf);
   }
   if (i < count) {
@@ -174,11 +194,14 @@ static void vopt_tensor(float *restrict p, float *restrict buf, const float *res
     for (int l = 0; l < count - i; l++) { tp[l] = p[i + l]; tg[l] = g[i + l]; tbuf[l] = buf[i + l]; }
     {
       __m512 vbuf = k->momentum ? _mm512_loadu_ps(tbuf) : _mm512_setzero_ps();
-      _mm512_storeu_ps(tp, vopt_update(_mm512_loadu_ps(tp), _mm512_loadu_ps(tg), &vbuf, k));
+      const __m512 gi = _mm512_loadu_ps(tg);
+      _mm512_storeu_ps(tp, vopt_update(_mm512_loadu_ps(tp), gi, &vbuf, k));
+      nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(gi, _mm512_setzero_ps()))));
       if (k->momentum) _mm512_storeu_ps(tbuf, vbuf);
     }
     for (int l = 0; l < count - i; l++) { p[i + l] = tp[l]; buf[i + l] = tbuf[l]; }
   }
+  vopt_flag(k, nf);
 }
 
 /* Layers 0-1: z = x @ W + b, a = max(z, 0).
@@ -873,6 +896,7 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
     }
   }
   /* register tiles: 8 inputs x 1 vectors of 16 */
+  __m512 nf = _mm512_setzero_ps();
   for (int k0 = 0; k0 < 48; k0 += 8) {
     {
       const int j0 = 0;
@@ -908,14 +932,14 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
         _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
         if (wu != NULL) {
           float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 20) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 20), c2_0, &s0, k); _mm512_mask_storeu_ps(wr + 20, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 20, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 30) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 30), c3_0, &s0, k); _mm512_mask_storeu_ps(wr + 30, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 30, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 40) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 40), c4_0, &s0, k); _mm512_mask_storeu_ps(wr + 40, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 40, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 50) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 50), c5_0, &s0, k); _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 50, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 60) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 60), c6_0, &s0, k); _mm512_mask_storeu_ps(wr + 60, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 60, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 70) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 70), c7_0, &s0, k); _mm512_mask_storeu_ps(wr + 70, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 70, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c0_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c1_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 20) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 20), c2_0, &s0, k); _mm512_mask_storeu_ps(wr + 20, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c2_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 20, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 30) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 30), c3_0, &s0, k); _mm512_mask_storeu_ps(wr + 30, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c3_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 30, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 40) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 40), c4_0, &s0, k); _mm512_mask_storeu_ps(wr + 40, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c4_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 40, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 50) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 50), c5_0, &s0, k); _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c5_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 50, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 60) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 60), c6_0, &s0, k); _mm512_mask_storeu_ps(wr + 60, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c6_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 60, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 70) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 70), c7_0, &s0, k); _mm512_mask_storeu_ps(wr + 70, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c7_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 70, (__mmask16)0x3FF, s0); }
         }
       }
     }
@@ -938,12 +962,13 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
         _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
         if (wu != NULL) {
           float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c0_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c1_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
         }
       }
     }
   }
+  if (wu != NULL) vopt_flag(k, nf);
   {
     const int j0 = 0;
     __m512 s0 = _mm512_setzero_ps();
@@ -1184,6 +1209,7 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
   }
   }
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k */
+  __m512 nf = _mm512_setzero_ps();
   _Alignas(64) float gp[1024];   /* row i: tail gradients, each repeated 8 times */
   for (int i = 0; i < n; i++)
     for (int c = 0; c < 2; c++)
@@ -1241,14 +1267,14 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
         _mm512_storeu_ps(dr + 382, c7_2);
         if (wu != NULL) {
           float *wr = wu + k0 * 50 + j0, *s0r = s0u + k0 * 50 + j0;
-          vopt_row3(wr, s0r, c0_0, c0_1, c0_2, k);
-          vopt_row3(wr + 50, s0r + 50, c1_0, c1_1, c1_2, k);
-          vopt_row3(wr + 100, s0r + 100, c2_0, c2_1, c2_2, k);
-          vopt_row3(wr + 150, s0r + 150, c3_0, c3_1, c3_2, k);
-          vopt_row3(wr + 200, s0r + 200, c4_0, c4_1, c4_2, k);
-          vopt_row3(wr + 250, s0r + 250, c5_0, c5_1, c5_2, k);
-          vopt_row3(wr + 300, s0r + 300, c6_0, c6_1, c6_2, k);
-          vopt_row3(wr + 350, s0r + 350, c7_0, c7_1, c7_2, k);
+          nf = vopt_row3(wr, s0r, c0_0, c0_1, c0_2, nf, k);
+          nf = vopt_row3(wr + 50, s0r + 50, c1_0, c1_1, c1_2, nf, k);
+          nf = vopt_row3(wr + 100, s0r + 100, c2_0, c2_1, c2_2, nf, k);
+          nf = vopt_row3(wr + 150, s0r + 150, c3_0, c3_1, c3_2, nf, k);
+          nf = vopt_row3(wr + 200, s0r + 200, c4_0, c4_1, c4_2, nf, k);
+          nf = vopt_row3(wr + 250, s0r + 250, c5_0, c5_1, c5_2, nf, k);
+          nf = vopt_row3(wr + 300, s0r + 300, c6_0, c6_1, c6_2, nf, k);
+          nf = vopt_row3(wr + 350, s0r + 350, c7_0, c7_1, c7_2, nf, k);
         }
         _Alignas(64) float tt[16];
         _mm512_store_ps(tt, tl);
@@ -1258,7 +1284,7 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
           for (int l = 0; l < 16; l++) gw[l] = wu[(k0 + l % 8) * 50 + 48 + l / 8];
           if (k->momentum) for (int l = 0; l < 16; l++) { gs0[l] = s0u[(k0 + l % 8) * 50 + 48 + l / 8]; }
           {
-            vopt_at(gw, gs0, _mm512_loadu_ps(tt), k);
+            nf = vopt_at(gw, gs0, _mm512_loadu_ps(tt), nf, k);
           }
           for (int l = 0; l < 16; l++) wu[(k0 + l % 8) * 50 + 48 + l / 8] = gw[l];
           if (k->momentum) for (int l = 0; l < 16; l++) { s0u[(k0 + l % 8) * 50 + 48 + l / 8] = gs0[l]; }
@@ -1266,6 +1292,7 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
       }
     }
   }
+  if (wu != NULL) vopt_flag(k, nf);
   {
     const int j0 = 0;
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
@@ -1378,8 +1405,10 @@ void mnist_mlp_opt_init(mnist_mlp_opt *s) {
 }
 
 void mnist_mlp_step(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads *g) {
+  int nonfinite = 0;   /* (NAME_step does not report it) */
   vopt_k k;
   vopt_begin(&k, s);
+  k.nonfinite = &nonfinite;
   vopt_tensor(p->l0_weight, s->buf.l0_weight, g->l0_weight, 39200, &k);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_weight, s->buf.l2_weight, g->l2_weight, 500, &k);
@@ -1387,8 +1416,10 @@ void mnist_mlp_step(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads
 }
 
 void mnist_mlp_step_range(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_mlp_grads *g, size_t lo, size_t hi) {
+  int nonfinite = 0;
   vopt_k k;
   vopt_set(&k, s);
+  k.nonfinite = &nonfinite;
   {
     size_t a = lo, b = hi;
     if (b > 39200) b = 39200;
@@ -1419,12 +1450,18 @@ float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grad
      mnist_mlp_step, so the same bits; g still gets the true gradients */
   vopt_k k;
   vopt_begin(&k, s);
+  w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients (mnist_mlp_nonfinite) */
+  k.nonfinite = &w->nonfinite;
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
   l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
   l0_linear_relu_backward(g->l0_weight, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
   return loss;
+}
+
+int mnist_mlp_nonfinite(const mnist_mlp_work *w) {
+  return w->nonfinite;
 }
 
 float mnist_mlp_loss(const float *out, const mnist_mlp_target *t, int n) {

@@ -2,11 +2,11 @@
  * isa avx512, batch 64, loss cross_entropy, optimizer sgd.
  *
  *   layer                   shape  params    flash     RAM  fwd FLOPs  bwd FLOPs   code
- *   0 linear            784 -> 50  39,250  157,056  25,600  5,017,600  5,017,600  tiled
+ *   0 linear            784 -> 50  39,250  157,056  25,664  5,017,600  5,017,600  tiled
  *   1 relu               50 -> 50       0        0  12,800      6,400      3,200  fused
  *   2 linear             50 -> 10     510    2,112   5,120     64,000    128,000  tiled
  *   loss cross_entropy    10 -> 1                                                 loops
- *   total               784 -> 10  39,760  159,168  43,520  5,088,000  5,148,800
+ *   total               784 -> 10  39,760  159,168  43,584  5,088,000  5,148,800
  *
  * FLOPs per batch of 64 rows; bwd counts dW, db and dx, except layer 0's dx (only computed
  * when mnist_mlp_backward is given a dx).
@@ -47,7 +47,7 @@ extern "C" {
 #define MNIST_MLP_PARAMS_BYTES    159168   /* sizeof(mnist_mlp_params) */
 #define MNIST_MLP_GRADS_BYTES     159168   /* sizeof(mnist_mlp_grads) */
 #define MNIST_MLP_OPT_BYTES       159232   /* sizeof(mnist_mlp_opt) */
-#define MNIST_MLP_WORK_BYTES      43520    /* sizeof(mnist_mlp_work) */
+#define MNIST_MLP_WORK_BYTES      43584    /* sizeof(mnist_mlp_work) */
 #define MNIST_MLP_TENSOR_COUNT    4        /* entries of mnist_mlp_tensors */
 #define MNIST_MLP_LAYER_COUNT     3        /* entries of mnist_mlp_layers */
 #define MNIST_MLP_ISA             "avx512" /* instruction set of the generated code */
@@ -81,6 +81,7 @@ typedef struct mnist_mlp_work {
   MNIST_MLP_ALIGN64 float d0[3200];   /* [64][50] gradient of the loss with respect to z0 */
   MNIST_MLP_ALIGN64 float a2[640];   /* [64][10] layer 2 output x @ W + b */
   MNIST_MLP_ALIGN64 float d2[640];   /* [64][10] gradient of the loss with respect to a2 */
+  MNIST_MLP_ALIGN64 int nonfinite;   /* set by the train step: 1 when a gradient was NaN or +-Inf */
 } mnist_mlp_work;
 
 /* Optimizer hyperparameters (set by mnist_mlp_opt_init from the spec; the caller may
@@ -134,6 +135,10 @@ void  mnist_mlp_step_range(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_ml
                        size_t hi);
 float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grads *g, mnist_mlp_work *w,
                          const float *x, const mnist_mlp_target *t, int n);
+/* After mnist_mlp_train_step with w: 1 when a gradient it computed (an element of g) was NaN
+   or +-Inf, else 0. The step's optimizer update tests each gradient as it reads it, so no
+   second pass over g is needed to stop training on a NaN/Inf. */
+int   mnist_mlp_nonfinite(const mnist_mlp_work *w);
 
 /* Mean loss of an output of mnist_mlp_forward. */
 float mnist_mlp_loss(const float *out, const mnist_mlp_target *t, int n);

@@ -2,11 +2,11 @@
  * isa scalar, batch 32, loss cross_entropy, optimizer adam.
  *
  *   layer                  shape  params  flash    RAM  fwd FLOPs  bwd FLOPs           code
- *   0 linear             2 -> 16      48    192  4,096      2,048      2,048  straight-line
+ *   0 linear             2 -> 16      48    192  4,160      2,048      2,048  straight-line
  *   1 relu              16 -> 16       0      0  2,048      1,024        512          fused
  *   2 linear             16 -> 2      34    192    512      2,048      4,096  straight-line
  *   loss cross_entropy    2 -> 1                                                      loops
- *   total                 2 -> 2      82    384  6,656      5,120      6,656
+ *   total                 2 -> 2      82    384  6,720      5,120      6,656
  *
  * FLOPs per batch of 32 rows; bwd counts dW, db and dx, except layer 0's dx (only computed
  * when xor_backward is given a dx).
@@ -61,6 +61,17 @@ static float adam_power(float beta, long t) {
   return r;
 }
 
+/* The bits of g*0: 0 or the sign bit for a finite g, a NaN's for NaN or +-Inf. */
+static inline uint32_t sopt_seen(float g) {
+  const float z = g * 0.0f;
+  uint32_t u;
+  memcpy(&u, &z, sizeof u);
+  return u;
+}
+
+/* 1 when the OR of sopt_seen's values has a NaN's exponent bits. */
+static inline int sopt_nonfinite(uint32_t seen) { return (seen & 0x7f800000u) != 0; }
+
 /* Adam's constants of one step (sopt_set). */
 typedef struct {
   float beta1, beta2, eps, step_size, bc2_sqrt;
@@ -80,21 +91,37 @@ static void sopt_begin(sopt_k *k, xor_opt *s) {
   s->t++;
 }
 
-/* Floats a..b-1 of one tensor pt, its moments mt and vt, its gradient gt. */
-static void sopt_tensor(float *restrict pt, float *restrict mt, float *restrict vt,
-                        const float *restrict gt, size_t a, size_t b, const sopt_k *k) {
+/* Floats a..b-1 of one tensor pt, its moments mt and vt, its gradient gt. Returns 1 when
+   one of those gradients was NaN or +-Inf (sopt_seen), else 0. */
+static int sopt_tensor(float *restrict pt, float *restrict mt, float *restrict vt,
+                       const float *restrict gt, size_t a, size_t b, const sopt_k *k) {
   const float beta1 = k->beta1, beta2 = k->beta2, eps = k->eps;
   const float step_size = k->step_size, bc2_sqrt = k->bc2_sqrt;
   const float weight_decay = k->weight_decay;
+  uint32_t seen = 0;
   for (size_t i = a; i < b; i++) {
+    seen |= sopt_seen(gt[i]);
     const float gi = weight_decay != 0.0f ? gt[i] + weight_decay * pt[i] : gt[i];
     mt[i] = mt[i] * beta1 + (1.0f - beta1) * gi;
     vt[i] = vt[i] * beta2 + (1.0f - beta2) * (gi * gi);
     const float denom = sqrtf(vt[i]) / bc2_sqrt + eps;
     pt[i] = pt[i] - step_size * (mt[i] / denom);
   }
+  return sopt_nonfinite(seen);
 }
 
+
+/* xor_step; returns 1 when a gradient it read was NaN or +-Inf. */
+static int step_checked(xor_params *p, xor_opt *s, const xor_grads *g) {
+  sopt_k k;
+  sopt_begin(&k, s);
+  int bad = 0;
+  bad |= sopt_tensor(p->l0_weight, s->m.l0_weight, s->v.l0_weight, g->l0_weight, 0, 32, &k);   /* 0.weight */
+  bad |= sopt_tensor(p->l0_bias, s->m.l0_bias, s->v.l0_bias, g->l0_bias, 0, 16, &k);   /* 0.bias */
+  bad |= sopt_tensor(p->l2_weight, s->m.l2_weight, s->v.l2_weight, g->l2_weight, 0, 32, &k);   /* 2.weight */
+  bad |= sopt_tensor(p->l2_bias, s->m.l2_bias, s->v.l2_bias, g->l2_bias, 0, 2, &k);   /* 2.bias */
+  return bad;
+}
 
 /* Layers 0-1: z = x @ W + b, a = max(z, 0).
    x [n][2], W [2][16], b [16] -> z [n][16], a [n][16]. */
@@ -555,12 +582,7 @@ void xor_opt_init(xor_opt *s) {
 }
 
 void xor_step(xor_params *p, xor_opt *s, const xor_grads *g) {
-  sopt_k k;
-  sopt_begin(&k, s);
-  sopt_tensor(p->l0_weight, s->m.l0_weight, s->v.l0_weight, g->l0_weight, 0, 32, &k);   /* 0.weight */
-  sopt_tensor(p->l0_bias, s->m.l0_bias, s->v.l0_bias, g->l0_bias, 0, 16, &k);   /* 0.bias */
-  sopt_tensor(p->l2_weight, s->m.l2_weight, s->v.l2_weight, g->l2_weight, 0, 32, &k);   /* 2.weight */
-  sopt_tensor(p->l2_bias, s->m.l2_bias, s->v.l2_bias, g->l2_bias, 0, 2, &k);   /* 2.bias */
+  (void)step_checked(p, s, g);
 }
 
 void xor_step_range(xor_params *p, xor_opt *s, const xor_grads *g, size_t lo, size_t hi) {
@@ -592,8 +614,12 @@ float xor_train_step(xor_params *p, xor_opt *s, xor_grads *g, xor_work *w,
                          const float *x, const xor_target *t, int n) {
   forward_work(w, p, x, n);
   const float loss = xor_backward(g, NULL, w, p, x, t, n);
-  xor_step(p, s, g);
+  w->nonfinite = step_checked(p, s, g);   /* xor_step, and its NaN/Inf test of g */
   return loss;
+}
+
+int xor_nonfinite(const xor_work *w) {
+  return w->nonfinite;
 }
 
 float xor_loss(const float *out, const xor_target *t, int n) {

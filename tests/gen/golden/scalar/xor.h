@@ -2,11 +2,11 @@
  * isa scalar, batch 32, loss cross_entropy, optimizer adam.
  *
  *   layer                  shape  params  flash    RAM  fwd FLOPs  bwd FLOPs           code
- *   0 linear             2 -> 16      48    192  4,096      2,048      2,048  straight-line
+ *   0 linear             2 -> 16      48    192  4,160      2,048      2,048  straight-line
  *   1 relu              16 -> 16       0      0  2,048      1,024        512          fused
  *   2 linear             16 -> 2      34    192    512      2,048      4,096  straight-line
  *   loss cross_entropy    2 -> 1                                                      loops
- *   total                 2 -> 2      82    384  6,656      5,120      6,656
+ *   total                 2 -> 2      82    384  6,720      5,120      6,656
  *
  * FLOPs per batch of 32 rows; bwd counts dW, db and dx, except layer 0's dx (only computed
  * when xor_backward is given a dx).
@@ -47,7 +47,7 @@ extern "C" {
 #define XOR_PARAMS_BYTES    384      /* sizeof(xor_params) */
 #define XOR_GRADS_BYTES     384      /* sizeof(xor_grads) */
 #define XOR_OPT_BYTES       832      /* sizeof(xor_opt) */
-#define XOR_WORK_BYTES      6656     /* sizeof(xor_work) */
+#define XOR_WORK_BYTES      6720     /* sizeof(xor_work) */
 #define XOR_TENSOR_COUNT    4        /* entries of xor_tensors */
 #define XOR_LAYER_COUNT     3        /* entries of xor_layers */
 #define XOR_ISA             "scalar" /* instruction set of the generated code */
@@ -81,6 +81,7 @@ typedef struct xor_work {
   XOR_ALIGN64 float d0[512];   /* [32][16] gradient of the loss with respect to z0 */
   XOR_ALIGN64 float a2[64];   /* [32][2] layer 2 output x @ W + b */
   XOR_ALIGN64 float d2[64];   /* [32][2] gradient of the loss with respect to a2 */
+  XOR_ALIGN64 int nonfinite;   /* set by the train step: 1 when a gradient was NaN or +-Inf */
 } xor_work;
 
 /* Optimizer hyperparameters (set by xor_opt_init from the spec; the caller may
@@ -135,6 +136,10 @@ void  xor_step_range(xor_params *p, xor_opt *s, const xor_grads *g, size_t lo,
                        size_t hi);
 float xor_train_step(xor_params *p, xor_opt *s, xor_grads *g, xor_work *w,
                          const float *x, const xor_target *t, int n);
+/* After xor_train_step with w: 1 when a gradient it computed (an element of g) was NaN
+   or +-Inf, else 0. The step's optimizer update tests each gradient as it reads it, so no
+   second pass over g is needed to stop training on a NaN/Inf. */
+int   xor_nonfinite(const xor_work *w);
 
 /* Mean loss of an output of xor_forward. */
 float xor_loss(const float *out, const xor_target *t, int n);
