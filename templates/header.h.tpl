@@ -156,6 +156,10 @@ void  $(name)_step_range($(name)_params *p, $(name)_opt *s, const $(name)_grads 
                        size_t hi);
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n);
+/* $(name)_train_step's loss, parameters and optimizer state, bit for bit, with g only as
+   scratch: afterwards its contents are unspecified.$(fuse_opt and " The weights updated inside their\n   weight-gradient tiles skip storing their gradients (less memory traffic)." or "") */
+float $(name)_train_step_scratch($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
+                                 const float *x, const $(name)_target *t, int n);
 
 /* Mean loss of an output of $(name)_forward. */
 float $(name)_loss(const float *out, const $(name)_target *t, int n);
