@@ -103,10 +103,11 @@ local function backward_steps(g, sched, plan, base, ctx)
                             in_act = prev and act_of(prev, pm)}, {__index = base})
     local own = own_kernels(s)
     local emitter = own and own.backward or s.product and layer.product_backward or layer.activation_backward
-    local text, call, call_fused = emitter(s, plan.steps[k], c)
+    local text, call, call_fused, call_scratch = emitter(s, plan.steps[k], c)
     ctx.functions[#ctx.functions + 1] = text
     ctx.backward_calls[#ctx.backward_calls + 1] = call
     ctx.backward_fused_calls[#ctx.backward_fused_calls + 1] = call_fused or call
+    ctx.backward_scratch_calls[#ctx.backward_scratch_calls + 1] = call_scratch or call_fused or call
   end
 end
 
@@ -124,6 +125,7 @@ function M.build(g, sched, plan, isa, opts)
     params_floats = plan.params_floats, work_bytes = plan.work_bytes, params_bytes = 4 * plan.params_floats,
     tensors = plan.params, work = plan.work, layers = {},
     functions = {}, forward_calls = {}, train_forward_calls = {}, backward_calls = {}, backward_fused_calls = {},
+    backward_scratch_calls = {},
     fuse_opt = sched.fuse_opt, code_style = sched.style, code_phrase = sched.phrase,
     code_fmas = sched.fmas, code_budget = sched.budget, inference = false, members = plan.members,
     dispatch = false, modes = M.has_modes(g), dropout = M.has_dropout(g),
@@ -253,6 +255,7 @@ function M.stack_bounds(g, sched, isa, ctx)
     b[#b + 1] = {"step", step}
     b[#b + 1] = {"step_range", step}
     b[#b + 1] = {"train_step", A + math.max(work, A + bwd, step)}
+    b[#b + 1] = {"train_step_scratch", A + math.max(work, A + bwd, step)}
     b[#b + 1] = {"loss", A + leaf(names.LOSS[g.loss] .. "_loss")}
   end
   return b, A
@@ -271,6 +274,8 @@ function M.entry_points(g)
     {"void", "step_range", {{"P *", "p"}, {"O *", "s"}, {"const G *", "g"}, {"size_t", "lo"}, {"size_t", "hi"}}},
     {"float", "train_step", {{"P *", "p"}, {"O *", "s"}, {"G *", "g"}, {"W *", "w"}, {"const float *", "x"},
                              {"const T *", "t"}, {"int", "n"}}},
+    {"float", "train_step_scratch", {{"P *", "p"}, {"O *", "s"}, {"G *", "g"}, {"W *", "w"}, {"const float *", "x"},
+                                     {"const T *", "t"}, {"int", "n"}}},
     {"float", "loss", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}},
     {"int", "nonfinite", {{"const W *", "w"}}},
   }

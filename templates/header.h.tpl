@@ -156,10 +156,14 @@ void  $(name)_step_range($(name)_params *p, $(name)_opt *s, const $(name)_grads 
                        size_t hi);
 float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
                          const float *x, const $(name)_target *t, int n);
-/* After $(name)_train_step with w: 1 when a gradient it computed (an element of g) was NaN
+/* After $(name)_train_step or _train_step_scratch with w: 1 when a gradient it computed was NaN
    or +-Inf, else 0. The step's optimizer update tests each gradient as it reads it, so no
    second pass over g is needed to stop training on a NaN/Inf. */
 int   $(name)_nonfinite(const $(name)_work *w);
+/* $(name)_train_step's loss, parameters and optimizer state, bit for bit, with g only as
+   scratch: afterwards its contents are unspecified.$(fuse_opt and " The weights updated inside their\n   weight-gradient tiles skip storing their gradients (less memory traffic)." or "") */
+float $(name)_train_step_scratch($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
+                                 const float *x, const $(name)_target *t, int n);
 
 /* Mean loss of an output of $(name)_forward. */
 float $(name)_loss(const float *out, const $(name)_target *t, int n);

@@ -102,13 +102,14 @@ $(opt_step)}
 void $(name)_step_range($(name)_params *p, $(name)_opt *s, const $(name)_grads *g, size_t lo, size_t hi) {
 $(opt_step_range)}
 
-float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
-                         const float *x, const $(name)_target *t, int n) {
+@ for _, v in ipairs({{"", backward_fused_calls}, {"_scratch", backward_scratch_calls}}) do
+float $(name)_train_step$(v[1])($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(name)_work *w,
+                         $(v[1] == "" and "" or "        ")const float *x, const $(name)_target *t, int n) {
   forward_work$(modes and "_train" or "")(w, p, x, n);
 @ if fuse_opt then
   /* the weights are updated inside their weight-gradient tiles (after that layer's dx used
      the old weights), the other tensors after the backward; the same vector update as
-     $(name)_step, so the same bits; g still gets the true gradients */
+     $(name)_step, so the same bits; $(v[1] == "" and "g still gets the true gradients" or "g is scratch: no dW is stored where the\n     tiles update W (a NULL dw), the other gradients pass through g") */
   vopt_k k;
   vopt_begin(&k, s);
   w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients ($(name)_nonfinite) */
@@ -117,7 +118,7 @@ float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(
 @ for _, t in ipairs(buffer_tensors) do
   memset(g->$(t.cname), 0, sizeof g->$(t.cname));
 @ end
-@ for _, c in ipairs(backward_fused_calls) do
+@ for _, c in ipairs(v[2]) do
   $(c)
 @ end
 @ for _, c in ipairs(unfused_calls) do
@@ -130,6 +131,10 @@ float $(name)_train_step($(name)_params *p, $(name)_opt *s, $(name)_grads *g, $(
   return loss;
 @ end
 }
+@ if v[1] == "" then
+
+@ end
+@ end
 
 int $(name)_nonfinite(const $(name)_work *w) {
   return w->nonfinite;

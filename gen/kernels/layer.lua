@@ -93,7 +93,7 @@ function M.product_backward(s, mem, ctx)
     .. (in_act and "const float *restrict m,\n" .. pad(fn) or "")
     .. (fuse and "const float *w, float *wu, float *" .. table.concat(states, ", float *")
                  .. ", const vopt_k *k, int n) {\n" or "const float *restrict w, int n) {\n")
-  local xtg = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
+  local xtg, skips_dw = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
                                      dw = "dw", db = "db", batch = ctx.batch,
                                      opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
                                      tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
@@ -110,8 +110,8 @@ function M.product_backward(s, mem, ctx)
   end
   b[#b + 1] = "}\n"
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
-  local function args(dx)
-    return string.format("g->%s, g->%s, %s, %s, %s, %sp->%s", w.cname, bias.cname,
+  local function args(dx, dw)
+    return string.format("%s, g->%s, %s, %s, %s, %sp->%s", dw or "g->" .. w.cname, bias.cname,
       dx, ctx.ref(mem.d), ctx.ref(mem.input), in_act and ctx.ref(in_act.buf) .. ", " or "", w.cname)
   end
   local nulls, fused = {}, {"p->" .. w.cname}
@@ -124,7 +124,10 @@ function M.product_backward(s, mem, ctx)
   -- the fused call sits in NAME_train_step, which never wants the input's gradient
   local call_fused = fuse and string.format("%s(%s, %s, &k, n);", fn, args(ctx.first and "NULL" or ctx.dx),
                                             table.concat(fused, ", ")) or nil
-  return table.concat(b), call, call_fused
+  -- NAME_train_step_scratch's: no dW where the tiles update W and nothing else reads dW
+  local call_scratch = fuse and skips_dw and string.format("%s(%s, %s, &k, n);", fn,
+    args(ctx.first and "NULL" or ctx.dx, "NULL"), table.concat(fused, ", ")) or call_fused
+  return table.concat(b), call, call_fused, call_scratch
 end
 
 -- Forward of a standalone activation (first layer, or after another activation), as a

@@ -932,6 +932,21 @@ local function opt_gathered(b, d, isa, a, tg, count, loop_head, off)
   b.put(d, "}")
 end
 
+-- A fused tile's dW (rows x nv accumulators c<r>_<v>; place(r, v) -> its offset from the
+-- tile's first element and lanes), stored under one test of dw: NAME_train_step_scratch
+-- passes NULL for a weight whose update is in the tiles, and nothing else reads its dW.
+local function store_dw_tile(b, d, isa, a, place, rows, nv)
+  b.put(d, "if (" .. a.dw .. " != NULL) {")
+  b.put(d + 1, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;")
+  for r = 0, rows - 1 do
+    for v = 1, nv do
+      local off, lanes = place(r, v)
+      b.put(d + 1, vstore(isa, "dr", off, string.format("c%d_%d", r, v - 1), lanes))
+    end
+  end
+  b.put(d, "}")
+end
+
 -- Folded tail of matmul_xtg (ISAs with load_rep): when R inputs x t tail columns fill one
 -- vector, the tail rides in each main tile as one more accumulator, lane c*R + r holding
 -- dW[k0 + r][tail0 + c]: per row i, x[i][k0 .. k0+R) repeated t times (one load) times
@@ -962,7 +977,7 @@ local function folded_tail(b, a, isa, plan, R)
       -- lane l = c * R + r is dW[k0 + r][tail0 + c]
       local o = "(k0 + l % " .. R .. ") * " .. a.N .. " + " .. plan.tail0 .. " + l / " .. R
       local head = "for (int l = 0; l < " .. V .. "; l++)"
-      b2.put(d2, head .. " " .. a.dw .. "[" .. o .. "] = tt[l];")
+      b2.put(d2, (a.opt and "if (" .. a.dw .. " != NULL) " or "") .. head .. " " .. a.dw .. "[" .. o .. "] = tt[l];")
       if a.opt then opt_gathered(b2, d2, isa, a, "tt", V, head, o) end
     end,
   } or nil
@@ -1002,7 +1017,8 @@ local function tail_pass(b, a, isa, plan)
         b.put(d + 1, astore(isa, "tt", c * KB + vec.off, "u" .. c .. "_" .. (v - 1)))
       end
     end
-    b.put(d + 1, "for (int kk = 0; kk < " .. width .. "; kk++) {")
+    -- (with the update here, dW only when dw is not NULL: see store_dw_tile)
+    b.put(d + 1, (a.opt and "if (" .. a.dw .. " != NULL) " or "") .. "for (int kk = 0; kk < " .. width .. "; kk++) {")
     for c = 0, t - 1 do
       local o = "(k0 + kk) * " .. a.N .. " + " .. plan.tail0 + c
       local dv = "tt[" .. (c == 0 and "" or c * KB .. " + ") .. "kk]"
@@ -1063,6 +1079,9 @@ local function xtg_packed(b, a, isa, tp)
   -- fetched while the tile sums, are read before dW's lines (in the same L1 set when the
   -- row stride is a multiple of 4 KB) can evict them
   local late = tp.pf and a.opt and isa.prefetch and true or false
+  -- with the update in the tiles and no partial sums to keep, dW is stored only when dw is
+  -- not NULL (store_dw_tile): NAME_train_step_scratch passes NULL
+  local skip = a.opt and not nblocked and true or false
   b.put(1, "/* register tiles: " .. R .. " inputs x " .. tp.vecs .. " vectors of " .. V .. "; g packed " .. JC
     .. " columns x " .. NC .. " rows at a time" .. (nblocked and " (partial sums in dW)" or "") .. " */")
   b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "]" .. (tp.xq and ", xq[" .. NC * R .. "]" or "") .. ";")
@@ -1086,7 +1105,7 @@ local function xtg_packed(b, a, isa, tp)
         return "xr[" .. i .. " * " .. a.x_ld .. (r == 0 and "" or " + " .. r) .. "]"
       end,
       pre = function(b2, d2)
-        b2.put(d2, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;")
+        if not skip then b2.put(d2, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end
         if not tp.xq then b2.put(d2, "const float *restrict xr = " .. a.x .. (nblocked and " + ib * " .. a.x_ld or "") .. " + k0;") end
         if a.opt and isa.prefetch then
           -- the weights the update will read and write, on their way from L3 or memory
@@ -1096,8 +1115,12 @@ local function xtg_packed(b, a, isa, tp)
           end)
           b2.put(d2, (nblocked and "if (ib + nb == n && " or "if (") .. a.opt.w .. " != NULL) { " .. q .. " }")
         end
-        if tp.pf and isa.prefetch then
+        if tp.pf and isa.prefetch and skip then
           -- (tiling pf) the tile's lines of dW too, so its stores need not wait for them
+          b2.put(d2, "if (" .. a.dw .. " != NULL) { " .. tile_prefetch(rows, function(r, l)
+            return a.dw .. " + (k0 + " .. r .. ") * " .. a.N .. " + j0" .. (l == 0 and "" or " + " .. l)
+          end) .. " }")
+        elseif tp.pf and isa.prefetch then
           b2.put(d2, tile_prefetch(rows, function(r, l) return at("dr", r * a.N + l) end))
         end
       end,
@@ -1105,7 +1128,7 @@ local function xtg_packed(b, a, isa, tp)
         return "ib == 0 ? " .. isa.zero() .. " : " .. vload(isa, "dr", r * a.N + vecs[v].off, V)
       end or nil,
       finish = function(b2, d2, r, _, vec, c)
-        if not late then store_dw(b2, d2, r, vec, c) end
+        if not late and not skip then store_dw(b2, d2, r, vec, c) end
       end,
       post = a.opt and function(b2, d2, rows2)
         local vs = {}
@@ -1118,10 +1141,14 @@ local function xtg_packed(b, a, isa, tp)
         local tile0 = " + k0 * " .. a.N .. " + j0"
         local ptrs = {"*wr = " .. a.opt.w .. tile0}
         for _, st in ipairs(a.opt.states) do ptrs[#ptrs + 1] = "*" .. st:sub(1, -2) .. "r = " .. st .. tile0 end
+        local function place(r, v) return r * a.N + vecs[v].off, V end
+        if skip and not late then store_dw_tile(b2, d2, isa, a, place, rows2, #vecs) end
         if nblocked then b2.put(d2, "if (ib + nb == n)") end
         opt_vectors(b2, d2, isa, a, "wr", function(st) return st:sub(1, -2) .. "r" end, vs, false,
                     "float " .. table.concat(ptrs, ", ") .. ";")
-        if late then
+        if skip and late then
+          store_dw_tile(b2, d2, isa, a, place, rows2, #vecs)
+        elseif late then
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs) do store_dw(b2, d2, r, vec, string.format("c%d_%d", r, v - 1)) end
           end
@@ -1169,7 +1196,7 @@ local function xtg_packed(b, a, isa, tp)
   end
   nf_end(b, a.opt)
   bias_sums(b, a, isa)
-  return b.text()
+  return b.text(), skip
 end
 
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
@@ -1178,6 +1205,8 @@ end
 -- only when w is not NULL}) also applies the optimizer's update (gen/optim/vector.lua)
 -- while the tile is in registers. Tail columns (see
 -- column_plan) are tiles of inputs k as vectors × the t columns, reduced over the rows.
+-- Returns the text and whether, with the update in the tiles, dw may be NULL (dW not kept:
+-- not when the update runs after the tiles or partial sums wait in dW between row blocks).
 function M.matmul_xtg(a, isa)
   local b = buffer()
   local V = isa.width
@@ -1221,13 +1250,15 @@ function M.matmul_xtg(a, isa)
         var = "i", count = "n",
         brow = function(i) return at(a.g, i .. " * " .. a.g_ld .. " + j0") end,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
-        -- dr: the tile's first element of dW (row r at r * N from it)
-        pre = function(b2, d3) b2.put(d3, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end,
+        -- dr: the tile's first element of dW (row r at r * N from it); with the update in the
+        -- tiles, dW is stored (in post) only when dw is not NULL (NAME_train_step_scratch)
+        pre = not ta.opt and function(b2, d3) b2.put(d3, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end or nil,
         finish = function(b2, d3, r, _, vec, c)
-          b2.put(d3, vstore(isa, "dr", lin(r, a.N, vec.off), c, vec.lanes))
+          if not ta.opt then b2.put(d3, vstore(isa, "dr", lin(r, a.N, vec.off), c, vec.lanes)) end
         end,
         -- the optimizer's update of the whole tile (gen/optim/vector.lua) under one test of wu
         post = ta.opt and function(b2, d3, rows2, vecs2)
+          store_dw_tile(b2, d3, isa, a, function(r, v) return lin(r, a.N, vecs2[v].off), vecs2[v].lanes end, rows2, #vecs2)
           local vs = {}
           for r = 0, rows2 - 1 do
             for v, vec in ipairs(vecs2) do
@@ -1273,7 +1304,7 @@ function M.matmul_xtg(a, isa)
       .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")
   end
   bias_sums(b, a, isa)
-  return b.text()
+  return b.text(), ta.opt and true or false
 end
 
 -- The tile planners, for the unit tests (tests/gen/unit.lua).

@@ -20,8 +20,10 @@
  * Not in the dump, a check of its own: NAME_train_step (on SIMD ISAs the optimizer fused
  * into the weight-gradient tiles) gives the same bits as forward + backward + NAME_step, in
  * loss, gradients, parameters and optimizer state, over three steps, for the spec's
- * hyperparameters and three other sets (momentum, dampening, Nesterov, weight decay); and
- * NAME_step_range over uneven slices, last to first, then t++, gives NAME_step's bits.
+ * hyperparameters and three other sets (momentum, dampening, Nesterov, weight decay);
+ * NAME_train_step_scratch (g only scratch, NaNs at the start) gives the same loss, parameters
+ * and optimizer state; and NAME_step_range over uneven slices, last to first, then t++,
+ * gives NAME_step's bits.
  * And NAME_nonfinite after NAME_train_step is 1 exactly when an element of g is NaN or +-Inf
  * (the step's own test, which the trainer relies on instead of scanning g): for finite
  * inputs, then with NaN, +Inf, -Inf and huge finite values (which overflow only some
@@ -108,25 +110,35 @@ static void step_in_slices(F(_params) *p, F(_opt) *s, const F(_grads) *g)
 static void check_fused(const F(_params) *p0, const float *x, const F(_target) *t, int B)
 {
   F(_params) *pa = aligned_alloc(64, sizeof *pa), *pb = aligned_alloc(64, sizeof *pb);
-  F(_params) *pc = aligned_alloc(64, sizeof *pc);
+  F(_params) *pc = aligned_alloc(64, sizeof *pc), *pd = aligned_alloc(64, sizeof *pd);
   F(_grads) *ga = aligned_alloc(64, sizeof *ga), *gb = aligned_alloc(64, sizeof *gb);
+  F(_grads) *gd = aligned_alloc(64, sizeof *gd);
   F(_opt) *sa = aligned_alloc(64, sizeof *sa), *sb = aligned_alloc(64, sizeof *sb);
-  F(_opt) *sc = aligned_alloc(64, sizeof *sc);
+  F(_opt) *sc = aligned_alloc(64, sizeof *sc), *sd = aligned_alloc(64, sizeof *sd);
   F(_work) *w = aligned_alloc(64, sizeof *w);
   float *o = malloc(sizeof(float) * (size_t)B * U(_OUT));
-  if (!pa || !pb || !pc || !ga || !gb || !sa || !sb || !sc || !w || !o) { fprintf(stderr, "isa_dump: out of memory\n"); exit(2); }
+  if (!pa || !pb || !pc || !pd || !ga || !gb || !gd || !sa || !sb || !sc || !sd || !w || !o) {
+    fprintf(stderr, "isa_dump: out of memory\n");
+    exit(2);
+  }
   for (int set = 0; set < HYPER_SETS; set++) {
-    memcpy(pa, p0, sizeof *pa); memcpy(pb, p0, sizeof *pb);
+    memcpy(pa, p0, sizeof *pa); memcpy(pb, p0, sizeof *pb); memcpy(pd, p0, sizeof *pd);
     memset(ga, 0, sizeof *ga); memset(gb, 0, sizeof *gb);
-    memset(sa, 0, sizeof *sa); memset(sb, 0, sizeof *sb);
-    F(_opt_init)(sa); F(_opt_init)(sb);
-    hyper(sa, set); hyper(sb, set);
+    /* train_step_scratch's g starts as NaNs: a gradient it reads without writing shows */
+    memset(gd, 0xff, sizeof *gd);
+    memset(sa, 0, sizeof *sa); memset(sb, 0, sizeof *sb); memset(sd, 0, sizeof *sd);
+    F(_opt_init)(sa); F(_opt_init)(sb); F(_opt_init)(sd);
+    hyper(sa, set); hyper(sb, set); hyper(sd, set);
     for (int step = 1; step <= 3; step++) {
       int n = step == 2 ? B / 2 + 1 : B;
 #if defined(NET_DROPOUT)
-      F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));   /* the same masks on both paths */
+      F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));   /* the same masks on every path */
 #endif
       float la = F(_train_step)(pa, sa, ga, w, x, t, n);
+#if defined(NET_DROPOUT)
+      F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));
+#endif
+      float ld = F(_train_step_scratch)(pd, sd, gd, w, x, t, n);
 #if defined(NET_DROPOUT)
       F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));
 #endif
@@ -142,15 +154,18 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
       const char *bad = memcmp(&la, &lb, 4) ? "loss" : memcmp(ga, gb, sizeof *ga) ? "gradients"
                       : memcmp(pa, pb, sizeof *pa) ? "parameters" : memcmp(sa, sb, sizeof *sa) ? "optimizer state"
                       : memcmp(pc, pb, sizeof *pc) ? "parameters after step_range in slices"
-                      : memcmp(sc, sb, sizeof *sc) ? "optimizer state after step_range in slices" : NULL;
+                      : memcmp(sc, sb, sizeof *sc) ? "optimizer state after step_range in slices"
+                      : memcmp(&ld, &lb, 4) ? "loss of train_step_scratch"
+                      : memcmp(pd, pb, sizeof *pd) ? "parameters after train_step_scratch"
+                      : memcmp(sd, sb, sizeof *sd) ? "optimizer state after train_step_scratch" : NULL;
       if (bad) {
         fprintf(stderr, "isa_dump: hyperparameter set %d, step %d: %s%s differ from forward + backward + step",
-                set, step, strstr(bad, "step_range") ? "" : "train_step's ", bad);
+                set, step, strstr(bad, " after ") || strstr(bad, " of ") ? "" : "train_step's ", bad);
         if (!strncmp(bad, "parameters", 10)) {   /* name the first float that differs */
-          const F(_params) *pd = bad[10] ? pc : pa;
+          const F(_params) *pd2 = !bad[10] ? pa : strstr(bad, "scratch") ? pd : pc;
           for (int i = 0; i < U(_TENSOR_COUNT); i++) {
             const F(_tensor_info) *ti = &F(_tensors)[i];
-            const float *a = (const float *)pd + ti->offset, *b = (const float *)pb + ti->offset;
+            const float *a = (const float *)pd2 + ti->offset, *b = (const float *)pb + ti->offset;
             int k = 0;
             while (k < ti->rows * ti->cols && !memcmp(&a[k], &b[k], 4)) k++;
             if (k < ti->rows * ti->cols) {
@@ -166,7 +181,8 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
       }
     }
   }
-  free(pa); free(pb); free(pc); free(ga); free(gb); free(sa); free(sb); free(sc); free(w); free(o);
+  free(pa); free(pb); free(pc); free(pd); free(ga); free(gb); free(gd);
+  free(sa); free(sb); free(sc); free(sd); free(w); free(o);
 }
 
 /* Non-finite elements of g (every tensor; a buffer's gradient is 0). *where: the tensor of

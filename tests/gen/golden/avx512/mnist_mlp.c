@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, step_range 8,384, train_step 26,176, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, step_range 8,384, train_step 26,176, train_step_scratch 26,176, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -901,7 +901,6 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
     {
       const int j0 = 0;
       {
-        float *dr = dw + k0 * 10 + j0;
         __m512 c0_0 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps();
         __m512 c2_0 = _mm512_setzero_ps();
@@ -922,14 +921,17 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
         }
-        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
-        _mm512_mask_storeu_ps(dr + 20, (__mmask16)0x3FF, c2_0);
-        _mm512_mask_storeu_ps(dr + 30, (__mmask16)0x3FF, c3_0);
-        _mm512_mask_storeu_ps(dr + 40, (__mmask16)0x3FF, c4_0);
-        _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3FF, c5_0);
-        _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
-        _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
+        if (dw != NULL) {
+          float *dr = dw + k0 * 10 + j0;
+          _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+          _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+          _mm512_mask_storeu_ps(dr + 20, (__mmask16)0x3FF, c2_0);
+          _mm512_mask_storeu_ps(dr + 30, (__mmask16)0x3FF, c3_0);
+          _mm512_mask_storeu_ps(dr + 40, (__mmask16)0x3FF, c4_0);
+          _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3FF, c5_0);
+          _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
+          _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
+        }
         if (wu != NULL) {
           float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
           { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c0_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
@@ -949,7 +951,6 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
     {
       const int j0 = 0;
       {
-        float *dr = dw + k0 * 10 + j0;
         __m512 c0_0 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
@@ -958,8 +959,11 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
         }
-        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+        if (dw != NULL) {
+          float *dr = dw + k0 * 10 + j0;
+          _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+          _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+        }
         if (wu != NULL) {
           float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
           { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c0_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
@@ -1218,7 +1222,6 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
     {
       const int j0 = 0;
       {
-        float *dr = dw + k0 * 50 + j0;
         __m512 c0_0 = _mm512_setzero_ps(), c0_1 = _mm512_setzero_ps(), c0_2 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps(), c1_1 = _mm512_setzero_ps(), c1_2 = _mm512_setzero_ps();
         __m512 c2_0 = _mm512_setzero_ps(), c2_1 = _mm512_setzero_ps(), c2_2 = _mm512_setzero_ps();
@@ -1241,30 +1244,33 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
           { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
           tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(x + i * 784 + k0)))), _mm512_loadu_ps(gp + i * 16), tl);
         }
-        _mm512_storeu_ps(dr, c0_0);
-        _mm512_storeu_ps(dr + 16, c0_1);
-        _mm512_storeu_ps(dr + 32, c0_2);
-        _mm512_storeu_ps(dr + 50, c1_0);
-        _mm512_storeu_ps(dr + 66, c1_1);
-        _mm512_storeu_ps(dr + 82, c1_2);
-        _mm512_storeu_ps(dr + 100, c2_0);
-        _mm512_storeu_ps(dr + 116, c2_1);
-        _mm512_storeu_ps(dr + 132, c2_2);
-        _mm512_storeu_ps(dr + 150, c3_0);
-        _mm512_storeu_ps(dr + 166, c3_1);
-        _mm512_storeu_ps(dr + 182, c3_2);
-        _mm512_storeu_ps(dr + 200, c4_0);
-        _mm512_storeu_ps(dr + 216, c4_1);
-        _mm512_storeu_ps(dr + 232, c4_2);
-        _mm512_storeu_ps(dr + 250, c5_0);
-        _mm512_storeu_ps(dr + 266, c5_1);
-        _mm512_storeu_ps(dr + 282, c5_2);
-        _mm512_storeu_ps(dr + 300, c6_0);
-        _mm512_storeu_ps(dr + 316, c6_1);
-        _mm512_storeu_ps(dr + 332, c6_2);
-        _mm512_storeu_ps(dr + 350, c7_0);
-        _mm512_storeu_ps(dr + 366, c7_1);
-        _mm512_storeu_ps(dr + 382, c7_2);
+        if (dw != NULL) {
+          float *dr = dw + k0 * 50 + j0;
+          _mm512_storeu_ps(dr, c0_0);
+          _mm512_storeu_ps(dr + 16, c0_1);
+          _mm512_storeu_ps(dr + 32, c0_2);
+          _mm512_storeu_ps(dr + 50, c1_0);
+          _mm512_storeu_ps(dr + 66, c1_1);
+          _mm512_storeu_ps(dr + 82, c1_2);
+          _mm512_storeu_ps(dr + 100, c2_0);
+          _mm512_storeu_ps(dr + 116, c2_1);
+          _mm512_storeu_ps(dr + 132, c2_2);
+          _mm512_storeu_ps(dr + 150, c3_0);
+          _mm512_storeu_ps(dr + 166, c3_1);
+          _mm512_storeu_ps(dr + 182, c3_2);
+          _mm512_storeu_ps(dr + 200, c4_0);
+          _mm512_storeu_ps(dr + 216, c4_1);
+          _mm512_storeu_ps(dr + 232, c4_2);
+          _mm512_storeu_ps(dr + 250, c5_0);
+          _mm512_storeu_ps(dr + 266, c5_1);
+          _mm512_storeu_ps(dr + 282, c5_2);
+          _mm512_storeu_ps(dr + 300, c6_0);
+          _mm512_storeu_ps(dr + 316, c6_1);
+          _mm512_storeu_ps(dr + 332, c6_2);
+          _mm512_storeu_ps(dr + 350, c7_0);
+          _mm512_storeu_ps(dr + 366, c7_1);
+          _mm512_storeu_ps(dr + 382, c7_2);
+        }
         if (wu != NULL) {
           float *wr = wu + k0 * 50 + j0, *s0r = s0u + k0 * 50 + j0;
           nf = vopt_row3(wr, s0r, c0_0, c0_1, c0_2, nf, k);
@@ -1278,7 +1284,7 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
         }
         _Alignas(64) float tt[16];
         _mm512_store_ps(tt, tl);
-        for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
+        if (dw != NULL) for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
         if (wu != NULL) {
           _Alignas(64) float gw[16], gs0[16];
           for (int l = 0; l < 16; l++) gw[l] = wu[(k0 + l % 8) * 50 + 48 + l / 8];
@@ -1455,6 +1461,25 @@ float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grad
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
   l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
   l0_linear_relu_backward(g->l0_weight, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
+  vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
+  vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
+  return loss;
+}
+
+float mnist_mlp_train_step_scratch(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grads *g, mnist_mlp_work *w,
+                                 const float *x, const mnist_mlp_target *t, int n) {
+  forward_work(w, p, x, n);
+  /* the weights are updated inside their weight-gradient tiles (after that layer's dx used
+     the old weights), the other tensors after the backward; the same vector update as
+     mnist_mlp_step, so the same bits; g is scratch: no dW is stored where the
+     tiles update W (a NULL dw), the other gradients pass through g */
+  vopt_k k;
+  vopt_begin(&k, s);
+  w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients (mnist_mlp_nonfinite) */
+  k.nonfinite = &w->nonfinite;
+  const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
+  l2_linear_backward(NULL, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
+  l0_linear_relu_backward(NULL, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
   return loss;

@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, step_range 8,384, train_step 26,176, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, step_range 8,384, train_step 26,176, train_step_scratch 26,176, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -135,10 +135,15 @@ void  mnist_mlp_step_range(mnist_mlp_params *p, mnist_mlp_opt *s, const mnist_ml
                        size_t hi);
 float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grads *g, mnist_mlp_work *w,
                          const float *x, const mnist_mlp_target *t, int n);
-/* After mnist_mlp_train_step with w: 1 when a gradient it computed (an element of g) was NaN
+/* After mnist_mlp_train_step or _train_step_scratch with w: 1 when a gradient it computed was NaN
    or +-Inf, else 0. The step's optimizer update tests each gradient as it reads it, so no
    second pass over g is needed to stop training on a NaN/Inf. */
 int   mnist_mlp_nonfinite(const mnist_mlp_work *w);
+/* mnist_mlp_train_step's loss, parameters and optimizer state, bit for bit, with g only as
+   scratch: afterwards its contents are unspecified. The weights updated inside their
+   weight-gradient tiles skip storing their gradients (less memory traffic). */
+float mnist_mlp_train_step_scratch(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grads *g, mnist_mlp_work *w,
+                                 const float *x, const mnist_mlp_target *t, int n);
 
 /* Mean loss of an output of mnist_mlp_forward. */
 float mnist_mlp_loss(const float *out, const mnist_mlp_target *t, int n);

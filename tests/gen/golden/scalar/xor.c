@@ -13,7 +13,7 @@
  * flash: the layer's tensors in xor_params, 64-byte aligned (XOR_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in xor_work at batch 32 (XOR_WORK_BYTES).
  * Training also keeps xor_grads (384 bytes) and xor_opt (832 bytes).
- * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, step_range 2,048, train_step 3,072, loss 2,048 bytes
+ * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, step_range 2,048, train_step 3,072, train_step_scratch 3,072, loss 2,048 bytes
  * (the kernels' arrays + 1,024 per function on the call chain; libm/libc calls not counted).
  * code: straight-line products, 192 multiply-add statements written out (code_budget
  * 256); only the row loop over n remains. Compile time: see `make bench`.
@@ -612,6 +612,14 @@ void xor_step_range(xor_params *p, xor_opt *s, const xor_grads *g, size_t lo, si
 
 float xor_train_step(xor_params *p, xor_opt *s, xor_grads *g, xor_work *w,
                          const float *x, const xor_target *t, int n) {
+  forward_work(w, p, x, n);
+  const float loss = xor_backward(g, NULL, w, p, x, t, n);
+  w->nonfinite = step_checked(p, s, g);   /* xor_step, and its NaN/Inf test of g */
+  return loss;
+}
+
+float xor_train_step_scratch(xor_params *p, xor_opt *s, xor_grads *g, xor_work *w,
+                                 const float *x, const xor_target *t, int n) {
   forward_work(w, p, x, n);
   const float loss = xor_backward(g, NULL, w, p, x, t, n);
   w->nonfinite = step_checked(p, s, g);   /* xor_step, and its NaN/Inf test of g */

@@ -13,7 +13,7 @@
  * flash: the layer's tensors in xor_params, 64-byte aligned (XOR_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in xor_work at batch 32 (XOR_WORK_BYTES).
  * Training also keeps xor_grads (384 bytes) and xor_opt (832 bytes).
- * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, step_range 2,048, train_step 3,072, loss 2,048 bytes
+ * stack of xor_*, at most: forward 3,072, backward 2,048, step 2,048, step_range 2,048, train_step 3,072, train_step_scratch 3,072, loss 2,048 bytes
  * (the kernels' arrays + 1,024 per function on the call chain; libm/libc calls not counted).
  * code: straight-line products, 192 multiply-add statements written out (code_budget
  * 256); only the row loop over n remains. Compile time: see `make bench`.
@@ -136,10 +136,14 @@ void  xor_step_range(xor_params *p, xor_opt *s, const xor_grads *g, size_t lo,
                        size_t hi);
 float xor_train_step(xor_params *p, xor_opt *s, xor_grads *g, xor_work *w,
                          const float *x, const xor_target *t, int n);
-/* After xor_train_step with w: 1 when a gradient it computed (an element of g) was NaN
+/* After xor_train_step or _train_step_scratch with w: 1 when a gradient it computed was NaN
    or +-Inf, else 0. The step's optimizer update tests each gradient as it reads it, so no
    second pass over g is needed to stop training on a NaN/Inf. */
 int   xor_nonfinite(const xor_work *w);
+/* xor_train_step's loss, parameters and optimizer state, bit for bit, with g only as
+   scratch: afterwards its contents are unspecified. */
+float xor_train_step_scratch(xor_params *p, xor_opt *s, xor_grads *g, xor_work *w,
+                                 const float *x, const xor_target *t, int n);
 
 /* Mean loss of an output of xor_forward. */
 float xor_loss(const float *out, const xor_target *t, int n);
