@@ -102,7 +102,10 @@ end
 --                          copy finds its lines (a panel row per 4 KB page: the prefetcher
 --                          does not follow them); default on x-packed layers of the
 --                          families in PREFETCH
---   gwt (dx = g·Wᵀ): vecs  inputs per register tile, in vectors (default vec_max)
+--   gwt (dx = g·Wᵀ): form   "wt": row tiles of g against a transposed block of W (the keys
+--                          below); "gt": tiles of rows of W against g transposed once (into
+--                          dW's memory, written after), no transposes of W (gwt_form)
+--                   vecs  inputs per register tile, in vectors (default vec_max)
 --                   rows   most rows per tile
 --                   jc     outputs per transposed block of W (the block at most WT_BYTES;
 --                          the reduction over j is blocked when N > jc, partial sums in dx)
@@ -149,8 +152,54 @@ M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
 -- the family's L2 in bytes (512 KB for an ISA the table does not name)
 local function l2(isa) return M.L2_BYTES[isa.name] or 512 * 1024 end
 M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
+
+-- The rows of g gwt's form "gt" transposes: the batch rounded up to whole slices.
+function M.gwt_gt_rows(isa, batch)
+  local L = M.GWT_GT_VECS * isa.width
+  return (batch + L - 1) // L * L
+end
+
+-- Why gwt's form "gt" cannot be written for sizes s, or nil: it needs the ISA's square
+-- transpose of one vector, a batch, and dW at least as large as g transposed.
+function M.gwt_gt_problem(isa, s)
+  if not (isa.transpose and isa.transpose_n == isa.width) then return "form=gt needs a square transpose of one vector (" .. isa.name .. " has none)" end
+  if not s.batch then return "form=gt needs the batch" end
+  local rows = M.gwt_gt_rows(isa, s.batch)
+  if s.K < rows then return string.format("form=gt: K=%d below the %d rows of g it transposes into dW", s.K, rows) end
+  return nil
+end
+
+-- gwt's default form: "gt" where W is more than GWT_GT_L2 x the L2 (families of
+-- GWT_GT_DEFAULT) and it can be written.
+function M.gwt_form(isa, s)
+  if M.GWT_GT_DEFAULT[isa.name] and 4 * s.K * s.N > M.GWT_GT_L2 * l2(isa) and not M.gwt_gt_problem(isa, s) then
+    return "gt"
+  end
+  return "wt"
+end
+
+-- gt's block of inputs: GWT_GT_KB or more, a multiple of rows R and of the transpose.
+function M.gwt_gt_kb(isa, R)
+  local a, b = R, isa.transpose_n
+  while b ~= 0 do a, b = b, a % b end
+  local lcm = R * isa.transpose_n // a
+  return (M.GWT_GT_KB + lcm - 1) // lcm * lcm
+end
 M.PANEL_BYTES = 32 * 1024
 M.WT_BYTES = 32 * 1024
+-- gwt's form "gt" (gen/kernels/tiled.lua's gwt_gt): its tiles are rows of W x GWT_GT_VECS
+-- vectors of batch rows; a slice of g transposed, GWT_GT_SLICE_BYTES, stays in L1 across
+-- the tiles of a block of inputs (GWT_GT_KB or more: a multiple of the tile's rows and of
+-- the transpose). The default where W is more than GWT_GT_L2 x the L2: there the copies of
+-- W cost the most. Zen 3, 784-2048-2048-10 B=64 train step (W 16 MB), gt against wt, 80
+-- alternated rounds of 2 steps: -2.6 % fastest, 10th percentile and median (the 2048x2048
+-- input gradient alone 6.7 -> 6.1 ms); 784-256-256-10 (W 256 KB): +0.5..2.4 %, so not there.
+M.GWT_GT_VECS = 2
+M.GWT_GT_SLICE_BYTES = 16 * 1024
+M.GWT_GT_KB = 48
+M.GWT_GT_L2 = 8
+-- (measured on avx2 only: the other families keep "wt" unless a tune file says otherwise)
+M.GWT_GT_DEFAULT = {avx2 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
 -- Huge layers (W more than HUGE_L2 x the L2: 784x1024 and wider on avx2) pack x too, in
@@ -373,7 +422,7 @@ function M.tiling(isa, product, s, over)
     end
   elseif product == "gwt" then
     local kv = isa.vec_max
-    t = {vecs = kv, rows = isa.max_rows}
+    t = {vecs = kv, rows = isa.max_rows, form = M.gwt_form(isa, s)}
     local T = isa.transpose_n or 1
     t.jc = M.block(s.N, math.max(T, M.WT_BYTES // (4 * kv * isa.width) // T * T), T)
   else
@@ -403,7 +452,7 @@ end
 M.TUNE_KEYS = {
   xw = {vecs = "int", order = {"rows", "columns", "depth"}, pack = {"no", "yes"}, kc = "int", mc = "int0", fill = {"loop", "tile"},
          pf = {"no", "yes"}},
-  gwt = {vecs = "int", rows = "int", jc = "int"},
+  gwt = {vecs = "int", rows = "int", jc = "int", form = {"wt", "gt"}},
   xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}, update = {"tiles", "after"},
          pf = {"no", "yes"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
@@ -479,6 +528,9 @@ function M.check(isa, product, s, t)
       return string.format("jc=%d x vecs=%d: the transposed block would take %d bytes of stack (at most %d)",
         t.jc, t.vecs, 4 * t.jc * t.vecs * V, M.TUNE_STACK_BYTES)
     end
+    -- (no form: "wt", as a table from before the key)
+    if t.form ~= nil and t.form ~= "wt" and t.form ~= "gt" then return "form=" .. tostring(t.form) .. ": expected wt or gt" end
+    if t.form == "gt" then return M.gwt_gt_problem(isa, s) end
   end
   return nil
 end
@@ -564,10 +616,12 @@ function M.candidates(isa, product, s)
     for _, v in ipairs(vs) do
       local most = math.max(T, M.WT_BYTES // (4 * v * isa.width) // T * T)
       for _, jc in ipairs({M.block(s.N, most, T), M.block(s.N, 2 * most, T), M.block(s.N, math.max(T, most // 2 // T * T), T)}) do
-        add(with({vecs = v, jc = jc}))
+        add(with({vecs = v, jc = jc, form = "wt"}))
       end
     end
-    for _, r in ipairs({isa.max_rows // 2, isa.max_rows - 1}) do if r >= 1 then add(with({rows = r})) end end
+    for _, r in ipairs({isa.max_rows // 2, isa.max_rows - 1}) do if r >= 1 then add(with({rows = r, form = "wt"})) end end
+    -- (the others "wt": tune times gwt alone, without the scratch "gt" needs, so a "gt"
+    -- default is timed as "wt" there; the whole step's check then compares the two)
   else
     for _, u in ipairs({"tiles", "after"}) do add(with({pack = false, update = u, pf = false})) end
     if def.pack then add(with({pf = not def.pf})) end

@@ -97,10 +97,12 @@ function M.product_backward(s, mem, ctx)
                                      dw = "dw", db = "db", batch = ctx.batch,
                                      opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
                                      tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
-  local gwt = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
+  -- (scratch: dW's memory, which a family may use before the weight gradient writes it;
+  -- one that does says so, and its dx comes first)
+  local gwt, scratched = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
                                      dx_ld = ctx.dx_ld, mask = in_act and "m", mask_ld = in_act and in_act.buf.ld,
-                                     mask_act = in_act, batch = ctx.batch, tiling = tuned(ctx, "gwt", K, N)}, ctx.isa)
-  if fuse then
+                                     mask_act = in_act, batch = ctx.batch, scratch = "dw", tiling = tuned(ctx, "gwt", K, N)}, ctx.isa)
+  if fuse or scratched then
     b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
     b[#b + 1] = xtg
   else

@@ -10,7 +10,8 @@
 -- width), broadcasts one scalar per row and loads V vectors per step of the reduction:
 --   xw : rows = batch rows i, vectors along the layer's outputs j, reduce over k;
 --   gwt: rows = batch rows i, vectors along the inputs k, reduce over j, against a
---        transposed block of W (k-block × N, on the stack) so W is read along k;
+--        transposed block of W (k-block × N, on the stack) so W is read along k; or (form
+--        "gt") rows = inputs k, vectors along the batch rows, against g transposed once;
 --   xtg: rows = inputs k, vectors along outputs j, reduce over the batch rows i.
 -- Every bound is a compile-time constant except the row count n: row tiles run while R
 -- rows remain, then one tile each of the powers of two below R covers the rest. Column
@@ -704,14 +705,119 @@ function M.dot_tile(b, d, isa, rows, t, K, xr, ld, wt, done)
   end
 end
 
+-- gwt's form "gt" (schedule.lua's gwt_form): dxᵀ = W · gᵀ, register tiles of R rows of W
+-- (broadcast along j, read in place) x 2 vectors of batch rows. g is transposed once into
+-- a.scratch (the weight gradient's memory, written only after this product) as slices of
+-- L = 2 vectors of rows, [slice][N][L], rows past n zero; each k-block's sums stay in dt
+-- [KB][slices·L] on the stack across the blocks of SJC outputs, then go to dx through the
+-- ISA's square transpose, times f'(m). Each dx element is the same FMA chain as the "wt"
+-- form's (j ascending from 0), so the same bits; what goes is the transposes of W.
+local function gwt_gt(a, isa, tp)
+  local b = buffer()
+  local V, T = isa.width, isa.transpose_n
+  local L = schedule.GWT_GT_VECS * V
+  local S = (a.batch + L - 1) // L            -- slices of the batch
+  local BP = S * L
+  local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // schedule.GWT_GT_VECS, tp.rows))
+  local KB = schedule.gwt_gt_kb(isa, R)
+  local SJC = math.min(a.N, math.max(1, schedule.GWT_GT_SLICE_BYTES // (4 * L)))
+  local N, NT, SL = a.N, a.N // T * T, a.N * L
+  local vecs = vectors(L, V)
+  b.put(1, "/* dx^T = W g^T: register tiles of " .. R .. " rows of W x " .. #vecs .. " vectors of " .. V
+    .. " rows of g; g transposed into the weight gradient's memory first (written after), "
+    .. KB .. " inputs x " .. SJC .. " outputs at a time */")
+  b.put(1, "float *gt = " .. a.scratch .. ";")
+  b.put(1, "_Alignas(64) float dt[" .. KB * BP .. "], tb[" .. T * T .. "]" .. (a.mask and ", tm[" .. T .. "]" or "") .. ";")
+  b.put(1, "const int ns = (n + " .. L - 1 .. ") / " .. L .. ", nt = n / " .. T .. " * " .. T .. ";")
+  -- gt[s][j][l] = g[s·L + l][j]: whole T x T blocks, then the columns past NT, then the
+  -- rows past nt (zeros from n to the end of the last slice)
+  local function gti(i, j) return "(" .. i .. ") / " .. L .. " * " .. SL .. " + (" .. j .. ") * " .. L .. " + (" .. i .. ") % " .. L end
+  if NT > 0 then
+    b.put(1, "for (int i = 0; i < nt; i += " .. T .. ")")
+    b.put(2, "for (int j = 0; j < " .. NT .. "; j += " .. T .. ")")
+    b.put(3, isa.transpose .. "(gt + " .. gti("i", "j") .. ", " .. L .. ", " .. a.g .. " + i * " .. a.g_ld .. " + j, " .. a.g_ld .. ");")
+  end
+  if NT < N then
+    b.put(1, "for (int i = 0; i < nt; i++)")
+    b.put(2, "for (int j = " .. NT .. "; j < " .. N .. "; j++) gt[" .. gti("i", "j") .. "] = " .. a.g .. "[i * " .. a.g_ld .. " + j];")
+  end
+  b.put(1, "for (int i = nt; i < ns * " .. L .. "; i++)")
+  b.put(2, "for (int j = 0; j < " .. N .. "; j++) gt[" .. gti("i", "j") .. "] = i < n ? " .. a.g .. "[i * " .. a.g_ld .. " + j] : 0.0f;")
+  local function kblock(d, kn)
+    local function jblock(dj, jn)
+      local jb = SJC < N and "jb" or "0"
+      b.put(dj, "for (int sl = 0; sl < ns; sl++) {")
+      b.put(dj + 1, "const float *restrict gs = gt + sl * " .. SL .. (jb == "0" and "" or " + jb * " .. L) .. ";")
+      b.put(dj + 1, "float *ds = dt + sl * " .. L .. ";")
+      row_loop(b, dj + 1, R, function(bb, dd, rows)
+        reduce_tile(bb, dd, isa, rows, vecs, {
+          var = "j", count = jn,
+          pre = function(b2, d2)
+            b2.put(d2, "const float *wr = " .. a.w .. " + (kb + i) * " .. N .. (jb == "0" and "" or " + jb") .. ";")
+          end,
+          init = SJC < N and function(v, r)
+            return "jb == 0 ? " .. isa.zero() .. " : " .. aload(isa, "ds", "(i + " .. r .. ") * " .. BP .. " + " .. vecs[v].off)
+          end or nil,
+          brow = function(j) return "gs + " .. j .. " * " .. L end,
+          aligned = true,
+          a = function(r, j) return "wr[" .. (r == 0 and "" or r * N .. " + ") .. j .. "]" end,
+          finish = function(b2, d2, r, _, vec, c)
+            b2.put(d2, astore(isa, "ds", "(i + " .. r .. ") * " .. BP .. " + " .. vec.off, c))
+          end,
+        })
+      end, nil, kn)
+      b.put(dj, "}")
+    end
+    if SJC < N then k_runs(b, d, N, SJC, jblock, "jb") else jblock(d, N) end
+    -- dx[i][kb + r] = dt[r][i] · f'(m): T x T blocks through tb, then the rest one by one
+    local function out(v, i, r)
+      if not a.mask then return v end
+      return epilogue.grad(a.mask_act, isa, v, vload(isa, a.mask, i .. " * " .. a.mask_ld .. " + kb + " .. r, V))
+    end
+    local ktv = type(kn) == "number" and kn // T * T or "(" .. kn .. ") / " .. T .. " * " .. T
+    b.put(d, "const int kt = " .. ktv .. ";")
+    b.put(d, "for (int r = 0; r < kt; r += " .. T .. ")")
+    b.put(d + 1, "for (int i = 0; i < nt; i += " .. T .. ") {")
+    b.put(d + 2, isa.transpose .. "(tb, " .. T .. ", dt + r * " .. BP .. " + i, " .. BP .. ");")
+    b.put(d + 2, "for (int q = 0; q < " .. T .. "; q++)")
+    b.put(d + 3, isa.store(a.dx, "(i + q) * " .. a.dx_ld .. " + kb + r", out(aload(isa, "tb", "q * " .. T), "(i + q)", "r")))
+    b.put(d + 1, "}")
+    -- the rest through tb as whole vectors too, so f' is the same vector operation (the
+    -- same bits as the "wt" form's): rows past nt by T inputs, then inputs past kt
+    b.put(d, "for (int i = nt; i < n; i++)")
+    b.put(d + 1, "for (int r = 0; r < kt; r += " .. T .. ") {")
+    b.put(d + 2, "for (int q = 0; q < " .. T .. "; q++) tb[q] = dt[(r + q) * " .. BP .. " + i];")
+    b.put(d + 2, isa.store(a.dx, "i * " .. a.dx_ld .. " + kb + r", out(aload(isa, "tb", 0), "i", "r")))
+    b.put(d + 1, "}")
+    b.put(d, "if (kt < " .. kn .. ")")
+    b.put(d + 1, "for (int i = 0; i < n; i++) {")
+    if a.mask then
+      b.put(d + 2, "for (int q = 0; q < " .. T .. "; q++) {")
+      b.put(d + 3, "tb[q] = kt + q < " .. kn .. " ? dt[(kt + q) * " .. BP .. " + i] : 0.0f;")
+      b.put(d + 3, "tm[q] = kt + q < " .. kn .. " ? " .. a.mask .. "[i * " .. a.mask_ld .. " + kb + kt + q] : 0.0f;")
+      b.put(d + 2, "}")
+      b.put(d + 2, astore(isa, "tb", 0, epilogue.grad(a.mask_act, isa, aload(isa, "tb", 0), aload(isa, "tm", 0))))
+      b.put(d + 2, "for (int q = 0; kt + q < " .. kn .. "; q++) " .. a.dx .. "[i * " .. a.dx_ld .. " + kb + kt + q] = tb[q];")
+    else
+      b.put(d + 2, "for (int q = 0; kt + q < " .. kn .. "; q++) " .. a.dx .. "[i * " .. a.dx_ld .. " + kb + kt + q] = dt[(kt + q) * " .. BP .. " + i];")
+    end
+    b.put(d + 1, "}")
+  end
+  k_runs(b, 1, a.K, KB, kblock, "kb")
+  return b.text(), true
+end
+
 -- dx [n][K] = g [n][N] · Wᵀ, times f'(m) of the previous activation when a.mask. W [K][N]
 -- is read one block of KB inputs x jc outputs at a time into a transposed copy wt [jc][KB]
 -- on the stack (the tiling's jc), so the tile loads W along k; when N > jc the sums over
 -- j are carried in dx from one block to the next and f' is applied after the last.
 function M.matmul_gwt(a, isa)
+  local tp = a.tiling or schedule.tiling(isa, "gwt", a)
+  -- (gt needs the scratch, which layer.lua gives; not in compact code: its tiles are not
+  -- shared functions)
+  if tp.form == "gt" and a.scratch and not compact then return gwt_gt(a, isa, tp) end
   local b = buffer()
   local V = isa.width
-  local tp = a.tiling or schedule.tiling(isa, "gwt", a)
   local kv = tp.vecs
   local KB = kv * V
   local R = tile_rows(isa, kv, a.batch, tp.rows)

@@ -234,6 +234,10 @@ check(schedule.check(avx2, "xw", {K = 784, N = 50, batch = 64}, {vecs = 2, order
       == "pack=yes needs order=columns", "check: packing needs the column order")
 check(schedule.check(avx2, "gwt", {K = 50, N = 10, batch = 64}, {vecs = 1, rows = 6, jc = 7})
       == "jc=7: expected a multiple of 8 or a divisor of 10", "check: jc a multiple of the transpose")
+check(schedule.check(avx2, "gwt", {K = 50, N = 10, batch = 64}, {vecs = 1, rows = 6, jc = 8, form = "gt"})
+      == "form=gt: K=50 below the 64 rows of g it transposes into dW", "check: gwt's form gt needs dW as large as g")
+check(schedule.tiling(avx2, "gwt", {K = 2048, N = 2048, batch = 64}).form == "gt"
+      and schedule.tiling(avx2, "gwt", {K = 256, N = 256, batch = 64}).form == "wt", "gwt's default form by W's size")
 check(schedule.check(avx2, "stream", {K = 784, N = 256, batch = 1}, {kind = "regs"})
       == "kind=regs does not suit 784x256 on avx2", "check: 32 vectors do not fit the registers")
 
