@@ -87,7 +87,8 @@ function M.product_backward(s, mem, ctx)
   if fuse then
     for i = 1, #vopt.states(fuse) do states[i] = "s" .. (i - 1) .. "u" end
   end
-  b[#b + 1] = (ctx.noinline and NOINLINE or "")
+  local sig = #b + 1
+  b[sig] = (ctx.noinline and NOINLINE or "")
     .. string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
   b[#b + 1] = pad(fn) .. "const float *restrict g, const float *restrict x, "
     .. (in_act and "const float *restrict m,\n" .. pad(fn) or "")
@@ -102,6 +103,17 @@ function M.product_backward(s, mem, ctx)
   local gwt, scratched = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
                                      dx_ld = ctx.dx_ld, mask = in_act and "m", mask_ld = in_act and in_act.buf.ld,
                                      mask_act = in_act, batch = ctx.batch, scratch = "dw", tiling = tuned(ctx, "gwt", K, N)}, ctx.isa)
+  -- gt's scratch is dW's memory, so NAME_train_step_scratch cannot pass a NULL dw there:
+  -- it passes dw and keep = 0, and the weight-gradient tiles store through dwk (NULL then)
+  local keep = scratched and fuse and skips_dw
+  if keep then
+    b[sig] = b[sig]:gsub("%(float %*restrict dw, ", "(float *restrict dw, int keep, ", 1)
+    xtg = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
+                                 dw = "dwk", db = "db", batch = ctx.batch,
+                                 opt = {kind = fuse, w = "wu", states = states, k = "k", optional = true},
+                                 tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
+    xtg = "  float *restrict dwk = keep ? dw : NULL;   /* keep = 0: gt's scratch only */\n" .. xtg
+  end
   if fuse or scratched then
     b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
     b[#b + 1] = xtg
@@ -113,6 +125,7 @@ function M.product_backward(s, mem, ctx)
   b[#b + 1] = "}\n"
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
   local function args(dx, dw)
+    if keep then dw = "g->" .. w.cname .. (dw == "NULL" and ", 0" or ", 1") end
     return string.format("%s, g->%s, %s, %s, %s, %sp->%s", dw or "g->" .. w.cname, bias.cname,
       dx, ctx.ref(mem.d), ctx.ref(mem.input), in_act and ctx.ref(in_act.buf) .. ", " or "", w.cname)
   end
