@@ -26,6 +26,11 @@ static float w_train_step(void *params, void *opt, void *grads, void *work, cons
   return NET(train_step)((net_params *)params, (net_opt *)opt, (net_grads *)grads,
                          (net_work *)work, x, (const net_target *)targets, n);
 }
+static float w_train_step_scratch(void *params, void *opt, void *grads, void *work,
+                                  const float *x, const void *targets, int n) {
+  return NET(train_step_scratch)((net_params *)params, (net_opt *)opt, (net_grads *)grads,
+                                 (net_work *)work, x, (const net_target *)targets, n);
+}
 static float w_loss(const float *out, const void *targets, int n) {
   return NET(loss)(out, (const net_target *)targets, n);
 }
@@ -141,6 +146,7 @@ int main(int argc, char **argv) {
       .step_range = w_step_range,
       .step_done = w_step_done,
       .nonfinite = w_nonfinite,
+      .train_step_scratch = w_train_step_scratch,
   };
 #ifdef CR_TRAIN_MPI
   /* the MPI build (mpicc -DCR_TRAIN_MPI ... trainer/mpi/train_mpi.c): train --distributed */

@@ -138,6 +138,12 @@ typedef struct {
      or +-Inf (the step's own test, so the trainer need not scan the gradients), else 0.
      NULL in a NAME_cli.c generated before it was added (the trainer then scans). */
   int   (*nonfinite)(const void *work);
+  /* NAME_train_step_scratch: train_step's loss, parameters and optimizer state with the
+     gradients only as scratch (the weights updated inside their gradient tiles skip storing
+     them). The unsharded trainer steps with it when nonfinite is there too, and names a
+     NaN/Inf by the parameter it left behind. NULL in a NAME_cli.c generated before it. */
+  float (*train_step_scratch)(void *params, void *opt, void *grads, void *work,
+                              const float *x, const void *targets, int n);
 } cr_net;
 
 /* How a trainer reaches the other processes of `train --distributed` (an MPI job). The

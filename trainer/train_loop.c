@@ -217,12 +217,21 @@ static int prepare(run *r, const datapaths *dp) {
 }
 
 /* The NaN/Inf stop: which step, which gradient (or, when the loss overflowed on finite
- * gradients, which parameter), and what happened to the checkpoint. Returns 1. */
+ * gradients, which parameter), and what happened to the checkpoint. bad >= 0: the tensor of
+ * the non-finite gradient element idx = val; bad == -2: the step flagged a NaN/Inf gradient it
+ * did not keep (NAME_train_step_scratch), named by the parameter element its update made
+ * non-finite (the update is element-wise, so that element's gradient was the NaN/Inf).
+ * Returns 1. */
 static int report_nonfinite_step(const run *r, long ep, float loss, int bad, long idx,
                                  float val) {
   const cr_net *net = r->net;
   char where[192], kept[PATH_MAX + 64], lv[16], gv[16];
-  if (bad >= 0) {
+  if (bad == -2 && (bad = tr_find_nonfinite(net, r->m.params, 1, &idx, &val)) >= 0) {
+    tr_describe_element(net, bad, idx, where, sizeof where);
+    fprintf(stderr, "%s train: non-finite values at step %ld (epoch %ld): loss %s, gradient "
+            "of %s not finite (that parameter now %s); ", r->o->prog, r->steps, ep + 1,
+            tr_fmt_num(lv, loss), where, tr_fmt_num(gv, val));
+  } else if (bad >= 0) {
     tr_describe_element(net, bad, idx, where, sizeof where);
     fprintf(stderr, "%s train: non-finite values at step %ld (epoch %ld): loss %s, gradient "
             "of %s = %s; ", r->o->prog, r->steps, ep + 1, tr_fmt_num(lv, loss), where,
@@ -262,6 +271,9 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
   /* overlap: each batch's rows are gathered after the step before it (the epoch's first
      batch at once) */
   int overlap = r->b.defer_x && !r->sharded, n_next = 0;
+  /* the gradients are not read after an unsharded step that tests them itself: the step
+     may keep them out of memory */
+  int scratch = !r->sharded && net->nonfinite && net->train_step_scratch;
   double t = prof_mark(r), t_loop = t, t1;
   int more = cr_batcher_next(&r->b, &x, &y, &n);
   if (overlap && more) cr_batcher_gather(&r->b, 0, n);
@@ -275,7 +287,9 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     float loss;
     t = prof_mark(r);
     if (!r->sharded)
-      loss = net->train_step(r->m.params, r->m.opt, r->m.grads, r->m.work, x, r->m.targets, n);
+      loss = (scratch ? net->train_step_scratch : net->train_step)(r->m.params, r->m.opt,
+                                                                 r->m.grads, r->m.work, x,
+                                                                 r->m.targets, n);
     else if (tr_shards_step(&r->sh, x, n, &loss) != 0) {
       cr_progress_end(&pr);
       return tr_fail(r->o, 1, "step %ld: the gradient exchange with the other ranks failed",
@@ -296,12 +310,14 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
       if (tested) tr_gather_ahead(&r->b, more ? n_next : 0);
       else flagged = tr_scan_gather(net, r->m.grads, &r->b, more ? n_next : 0);
     }
-    if (flagged || (!r->sharded && !isfinite(loss)))
+    if (scratch)
+      bad = flagged ? -2 : -1;   /* g holds no gradients to name: the parameters will */
+    else if (flagged || (!r->sharded && !isfinite(loss)))
       bad = tr_find_nonfinite(net, r->m.grads, 1, &idx, &val);
     else
       bad = -1;
     t = prof_mark(r), r->prof_scan += t - t1;
-    if (!isfinite(loss) || bad >= 0) {
+    if (!isfinite(loss) || bad != -1) {
       cr_progress_end(&pr);
       /* every rank holds the same gradients and stops here; rank 0 says why */
       return r->rank ? 1 : report_nonfinite_step(r, ep, loss, bad, idx, val);

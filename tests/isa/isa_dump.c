@@ -224,6 +224,34 @@ static void nonfinite_case(const F(_params) *p0, F(_params) *p, F(_opt) *s, F(_g
             (double)v, CAT_STR(NET), flag, c, c ? ", the last in " : "", c ? F(_tensors)[where].name : "");
     failures++;
   }
+  /* the trainer names a flagged NAME_train_step_scratch's NaN/Inf by the parameter it left
+     behind: every non-finite gradient element must have made its parameter non-finite */
+  for (int i = 0; i < U(_TENSOR_COUNT); i++) {
+    const F(_tensor_info) *ti = &F(_tensors)[i];
+    const float *ga = (const float *)g + ti->offset, *pa = (const float *)p + ti->offset;
+    for (long k = 0; k < (long)ti->rows * ti->cols; k++)
+      if (!isfinite(ga[k]) && isfinite(pa[k])) {
+        fprintf(stderr, "isa_dump: %s[%ld] = %g: gradient %s[%ld] = %g left its parameter finite (%g)\n",
+                what, at, (double)v, ti->name, k, (double)ga[k], (double)pa[k]);
+        failures++;
+        k = (long)ti->rows * ti->cols;
+      }
+  }
+  /* the scratch step sets the same flag (its update reads the same gradients): checked for
+     the finite step and the whole-column cases only, to keep the qemu runs short */
+  if (strcmp(what, "(finite)") && strcmp(what, "x column")) return;
+  memcpy(p, p0, sizeof *p);
+  memset(s, 0, sizeof *s);
+  F(_opt_init)(s);
+#if defined(NET_DROPOUT)
+  F(_seed)(w, 5, 9);
+#endif
+  (void)F(_train_step_scratch)(p, s, g, w, x, t, B);
+  if (F(_nonfinite)(w) != flag) {
+    fprintf(stderr, "isa_dump: %s[%ld] = %g: %s_nonfinite says %d after train_step, %d after train_step_scratch\n",
+            what, at, (double)v, CAT_STR(NET), flag, F(_nonfinite)(w));
+    failures++;
+  }
 }
 
 /* Values that make gradients NaN or Inf: the non-finite three, then huge finite ones of both
