@@ -1339,6 +1339,22 @@ function M.matmul_xtg(a, isa)
     .. (after and "; the optimizer's update after the tiles" or "") .. " */")
   nf_begin(b, isa, ta.opt)
   local extra = folded_tail(b, ta, isa, plan, R)
+  -- (tiling gq) the main columns of g in gq, rows of whole vectors, aligned (schedule.lua)
+  local gq = tp.gq and plan.tail > 0 and a.batch and type(a.g_ld) == "number" and a.g_ld % V ~= 0
+  local gsrc, gld = a.g, a.g_ld
+  if gq then
+    local M0 = plan.tail0
+    b.put(1, "_Alignas(64) float gq[" .. a.batch * M0 .. "];   /* g's columns 0.." .. M0 - 1 .. ", aligned rows */")
+    b.put(1, "for (int i = 0; i < n; i++)")
+    b.put(2, "for (int c = 0; c < " .. M0 .. "; c += " .. V .. ") "
+      .. astore(isa, "gq", "i * " .. M0 .. " + c", isa.load(a.g, "i * " .. a.g_ld .. " + c")))
+    gsrc, gld = "gq", M0
+  end
+  -- (gq) the tile with the folded tail asks for each row's next line of x (clamped to the row)
+  local line = 64 // 4
+  local xpf = gq and extra and isa.prefetch and function(var)
+    return isa.prefetch(a.x .. " + " .. var .. " * " .. a.x_ld .. " + (k0 + " .. line .. " < " .. a.K .. " ? k0 + " .. line .. " : k0)")
+  end or nil
   local groups = column_groups(blks, V)
   if extra and groups[1].count > 1 then
     -- the folded tail rides in the first block only: that block on its own
@@ -1354,7 +1370,9 @@ function M.matmul_xtg(a, isa)
       reduce_tile(bt, dt, isa, rows, g.vecs, {
         extra = ex,
         var = "i", count = "n",
-        brow = function(i) return at(a.g, i .. " * " .. a.g_ld .. " + j0") end,
+        brow = function(i) return at(gsrc, i .. " * " .. (gq and gld or a.g_ld) .. " + j0") end,
+        aligned = gq or nil,
+        head = ex and xpf or nil,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
         -- dr: the tile's first element of dW (row r at r * N from it); with the update in the
         -- tiles, dW is stored (in post) only when dw is not NULL (NAME_train_step_scratch)
@@ -1384,7 +1402,7 @@ function M.matmul_xtg(a, isa)
       if not compact or ex then return emit_tile(b, d2) end
       -- compact: a shared function (see matmul_xw's tile)
       local real, real_ta = a, ta
-      local ps = shared.pointers({a.g, a.x}, {a.dw})
+      local ps = shared.pointers({gsrc, a.x}, {a.dw})
       if ta.opt then
         local P = shared.param
         ps[#ps + 1] = P("float *", a.opt.w, a.opt.w)

@@ -181,6 +181,20 @@ check(b64.spread == 0, "tiling xw 784x256 B=64: no spread (%d)", b64.spread)
 check(schedule.tiling(avx2, "xw", {K = 256, N = 256, batch = 32}).spread == 0, "tiling xw 256x256 B=32: W within L2, no spread")
 check(schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 32}, {fill = "loop"}).spread == 0, "tiling xw: fill=loop, no spread")
 check(schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 256, batch = 32}).spread == 0, "tiling xw avx512: no spread")
+-- xtg's aligned copy of g (gq): avx2, unpacked, N not a multiple of the width, K at least
+-- XTG_G_COPY_K, the copy within XTG_G_BYTES; and in the kernel, aligned loads from gq plus the
+-- x prefetch in the tile with the folded tail
+check(schedule.tiling(avx2, "xtg", {K = 784, N = 50, batch = 64}).gq == true, "tiling xtg 784x50 B=64: gq")
+check(not schedule.tiling(avx2, "xtg", {K = 784, N = 50, batch = 128}).gq, "tiling xtg 784x50 B=128: the copy past XTG_G_BYTES")
+check(not schedule.tiling(avx2, "xtg", {K = 50, N = 10, batch = 64}).gq, "tiling xtg 50x10: K below XTG_G_COPY_K")
+check(not schedule.tiling(avx2, "xtg", {K = 784, N = 64, batch = 64}).gq, "tiling xtg 784x64: rows already aligned")
+check(not schedule.tiling(avx2, "xtg", {K = 784, N = 50}).gq, "tiling xtg: no copy without a batch")
+check(not schedule.tiling(require "isa.avx512", "xtg", {K = 784, N = 50, batch = 64}).gq, "tiling xtg avx512: no gq")
+do
+  local x = require("kernels.tiled").matmul_xtg({n = "n", K = 784, N = 50, x = "x", x_ld = 784, g = "g", g_ld = 50, dw = "dw", db = "db", batch = 64}, avx2)
+  check(x:find("float gq[3072]", 1, true) and x:find("_mm256_load_ps(bk)", 1, true) and x:find("_mm_prefetch((const char *)(x + i * 784", 1, true)
+        and not x:find("_mm256_loadu_ps(bk)", 1, true), "matmul_xtg 784x50 B=64 avx2: g copied, aligned loads, x prefetched")
+end
 -- packed x (mc): the whole batch when its block fits XW_X_BYTES, else even blocks of whole
 -- row tiles; none unpacked or without a known batch; check refuses the shapes the kernel
 -- cannot write
