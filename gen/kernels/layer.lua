@@ -114,15 +114,38 @@ function M.product_backward(s, mem, ctx)
                                  tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
     xtg = "  float *restrict dwk = keep ? dw : NULL;   /* keep = 0: gt's scratch only */\n" .. xtg
   end
-  if fuse or scratched then
-    b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
-    b[#b + 1] = xtg
-  else
-    b[#b + 1] = xtg
-    if ctx.first then b[#b + 1] = "  if (dx == NULL) return;\n" end
-    b[#b + 1] = gwt
+  local head = #b
+  local function body(xt)
+    if fuse or scratched then
+      b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
+      b[#b + 1] = xt
+    else
+      b[#b + 1] = xt
+      if ctx.first then b[#b + 1] = "  if (dx == NULL) return;\n" end
+      b[#b + 1] = gwt
+    end
+    b[#b + 1] = "}\n"
   end
-  b[#b + 1] = "}\n"
+  body(xtg)
+  -- NAME_train_step_scratch's own copy where the schedule moves the update into the tiles
+  -- for it (schedule.scratch_tiling: no dW stored, so none read back by the update after)
+  -- (the first layer only: the scratch step wants no dx there, so the copy is the weight
+  -- gradient alone, not a second dx product)
+  local st = fuse and not scratched and ctx.first and ctx.family.xtg_scratch_tiling
+    and ctx.family.xtg_scratch_tiling({K = K, N = N, batch = ctx.batch, tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
+  local sfn = fn
+  if st then
+    sfn = fn .. "_scratch"
+    b[#b + 1] = "\n/* Layer " .. L.index .. " backward for NAME_train_step_scratch (dw NULL, dx NULL): dW's"
+      .. " update in the weight-gradient tiles, dW not stored. */\n"
+    for i = sig, head do b[#b + 1] = (i > sig and string.rep(" ", #sfn - #fn) or "") .. b[i] end
+    b[#b + 1 - (head - sig + 1)] = b[sig]:gsub(fn .. "%(", sfn .. "(", 1)
+    b[#b + 1] = "  (void)dx;\n" .. (in_act and "  (void)m;\n" or "") .. "  (void)w;\n"
+      .. ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
+                                dw = "dw", db = "db", batch = ctx.batch,
+                                opt = {kind = fuse, w = "wu", states = states, k = "k", optional = true},
+                                tiling = st}, ctx.isa) .. "}\n"
+  end
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
   local function args(dx, dw)
     if keep then dw = "g->" .. w.cname .. (dw == "NULL" and ", 0" or ", 1") end
@@ -140,7 +163,7 @@ function M.product_backward(s, mem, ctx)
   local call_fused = fuse and string.format("%s(%s, %s, &k, n);", fn, args(ctx.first and "NULL" or ctx.dx),
                                             table.concat(fused, ", ")) or nil
   -- NAME_train_step_scratch's: no dW where the tiles update W and nothing else reads dW
-  local call_scratch = fuse and skips_dw and string.format("%s(%s, %s, &k, n);", fn,
+  local call_scratch = fuse and (skips_dw or st) and string.format("%s(%s, %s, &k, n);", sfn,
     args(ctx.first and "NULL" or ctx.dx, "NULL"), table.concat(fused, ", ")) or call_fused
   return table.concat(b), call, call_fused, call_scratch
 end

@@ -1305,6 +1305,12 @@ local function xtg_packed(b, a, isa, tp)
   return b.text(), skip
 end
 
+-- NAME_train_step_scratch's own tiling of the weight gradient a (K, N, batch, tiling), or
+-- nil where the scratch step calls the same backward (gen/schedule.lua's scratch_tiling)
+function M.xtg_scratch_tiling(a, isa)
+  return schedule.scratch_tiling(isa, a.tiling or schedule.tiling(isa, "xtg", a))
+end
+
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
 -- reduced over the n rows; after the tile, a.opt (if given: {kind = optimizer, w = C name
 -- of the weights, states = C names of its state tensors, k = the vopt_k pointer, optional =
