@@ -57,7 +57,7 @@ $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c te
 	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
 
 $(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
-	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin
+	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin --dump-only
 endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
 
@@ -89,7 +89,7 @@ $(ISA_T)/$(2)-$(3)/$(1)/isa_dump: $(ISA_T)/$(2)-$(3)/$(1)/config.h tests/isa/isa
 	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c)
 
 $(ISA_T)/$(2)-$(3)/$(1)/run1.bin: $(ISA_T)/$(2)-$(3)/$(1)/isa_dump $(ISA_T)/$(2)/$(1)/run1.bin
-	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run2.bin
+	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run2.bin --dump-only
 	@if $(6); then cmp $(ISA_T)/$(2)/$(1)/run1.bin $(ISA_T)/$(2)-$(3)/$(1)/run1.bin \
 	  || { echo "test-isa: $(1) on $(2): the $(3) build ($(4)) gives other bits than the untuned one" >&2; exit 1; }; fi
 endef
