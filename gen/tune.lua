@@ -404,7 +404,8 @@ function M.whole_keeps(ratios)
   return median < 1.0, median
 end
 
--- The whole-network timing program's main: the step (training: NAME_train_step; inference:
+-- The whole-network timing program's main: the step (training: NAME_train_step_scratch, the
+-- step the trainer and make bench run; inference:
 -- NAME_forward) of the tuned and the default build, in pairs of blocks of reps calls, the
 -- order alternating; prints "pair RATIO" (tuned/default) for each pair. Deterministic inputs,
 -- parameters and targets, the same for both builds; a small lr keeps the weights bounded.
@@ -485,7 +486,7 @@ local WHOLE_TRAIN = [==[
 #define TARGET(U) rnd()
 #endif
 static volatile float out_sink;
-#define STEP(N, U) (out_sink = N##_train_step(&N##_p, &N##_s, &N##_g, &N##_w, N##_x, N##_t, U##_BATCH))
+#define STEP(N, U) (out_sink = N##_train_step_scratch(&N##_p, &N##_s, &N##_g, &N##_w, N##_x, N##_t, U##_BATCH))
 ]==]
 
 local WHOLE_INFER = [==[
