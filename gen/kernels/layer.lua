@@ -87,17 +87,14 @@ function M.product_backward(s, mem, ctx)
   if fuse then
     for i = 1, #vopt.states(fuse) do states[i] = "s" .. (i - 1) .. "u" end
   end
-  local sig = #b + 1
-  b[sig] = (ctx.noinline and NOINLINE or "")
-    .. string.format("static void %s(float *restrict dw, float *restrict db, float *restrict dx,\n", fn)
-  b[#b + 1] = pad(fn) .. "const float *restrict g, const float *restrict x, "
-    .. (in_act and "const float *restrict m,\n" .. pad(fn) or "")
-    .. (fuse and "const float *w, float *wu, float *" .. table.concat(states, ", float *")
-                 .. ", const vopt_k *k, int n) {\n" or "const float *restrict w, int n) {\n")
-  local xtg, skips_dw = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
-                                     dw = "dw", db = "db", batch = ctx.batch,
-                                     opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
-                                     tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
+  -- the weight-gradient product into dw (C name) with tiling (default: the step's own)
+  local function weight_grad(dw, tiling)
+    return ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
+                                  dw = dw, db = "db", batch = ctx.batch,
+                                  opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
+                                  tiling = tiling or tuned(ctx, "xtg", K, N)}, ctx.isa)
+  end
+  local xtg, skips_dw = weight_grad("dw")
   -- (scratch: dW's memory, which a family may use before the weight gradient writes it;
   -- one that does says so, and its dx comes first)
   local gwt, scratched = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
@@ -107,26 +104,26 @@ function M.product_backward(s, mem, ctx)
   -- it passes dw and keep = 0, and the weight-gradient tiles store through dwk (NULL then)
   local keep = scratched and fuse and skips_dw
   if keep then
-    b[sig] = b[sig]:gsub("%(float %*restrict dw, ", "(float *restrict dw, int keep, ", 1)
-    xtg = ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
-                                 dw = "dwk", db = "db", batch = ctx.batch,
-                                 opt = {kind = fuse, w = "wu", states = states, k = "k", optional = true},
-                                 tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
-    xtg = "  float *restrict dwk = keep ? dw : NULL;   /* keep = 0: gt's scratch only */\n" .. xtg
+    xtg = "  float *restrict dwk = keep ? dw : NULL;   /* keep = 0: gt's scratch only */\n" .. weight_grad("dwk")
   end
+  local sig = #b + 1
+  b[sig] = (ctx.noinline and NOINLINE or "")
+    .. string.format("static void %s(float *restrict dw, %sfloat *restrict db, float *restrict dx,\n", fn,
+                     keep and "int keep, " or "")
+  b[#b + 1] = pad(fn) .. "const float *restrict g, const float *restrict x, "
+    .. (in_act and "const float *restrict m,\n" .. pad(fn) or "")
+    .. (fuse and "const float *w, float *wu, float *" .. table.concat(states, ", float *")
+                 .. ", const vopt_k *k, int n) {\n" or "const float *restrict w, int n) {\n")
   local head = #b
-  local function body(xt)
-    if fuse or scratched then
-      b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
-      b[#b + 1] = xt
-    else
-      b[#b + 1] = xt
-      if ctx.first then b[#b + 1] = "  if (dx == NULL) return;\n" end
-      b[#b + 1] = gwt
-    end
-    b[#b + 1] = "}\n"
+  if fuse or scratched then
+    b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
+    b[#b + 1] = xtg
+  else
+    b[#b + 1] = xtg
+    if ctx.first then b[#b + 1] = "  if (dx == NULL) return;\n" end
+    b[#b + 1] = gwt
   end
-  body(xtg)
+  b[#b + 1] = "}\n"
   -- NAME_train_step_scratch's own copy where the schedule moves the update into the tiles
   -- for it (schedule.scratch_tiling: no dW stored, so none read back by the update after)
   -- (the first layer only: the scratch step wants no dx there, so the copy is the weight
@@ -141,10 +138,7 @@ function M.product_backward(s, mem, ctx)
     for i = sig, head do b[#b + 1] = (i > sig and string.rep(" ", #sfn - #fn) or "") .. b[i] end
     b[#b + 1 - (head - sig + 1)] = b[sig]:gsub(fn .. "%(", sfn .. "(", 1)
     b[#b + 1] = "  (void)dx;\n" .. (in_act and "  (void)m;\n" or "") .. "  (void)w;\n"
-      .. ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
-                                dw = "dw", db = "db", batch = ctx.batch,
-                                opt = {kind = fuse, w = "wu", states = states, k = "k", optional = true},
-                                tiling = st}, ctx.isa) .. "}\n"
+      .. weight_grad("dw", st) .. "}\n"
   end
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
   local function args(dx, dw)
