@@ -10,6 +10,7 @@ isa $(isa)) over NumPy float32 arrays, through ctypes and lib$(name).so, which
     net.set("0.weight", w)                   # PyTorch names and nn.Linear layouts ([out][in])
     out = net.forward(x)                     # x: float32 [n][$(input)], 1 <= n <= $(batch)
     loss = net.train_step(x, t)              # forward + backward + optimizer step
+    net.nonfinite()                          # True if that step's gradients had a NaN/Inf
     net.state_dict()                         # {"0.weight": array, ...}, copies
 @ if modes then
     net.forward_train(x)                     # training mode: batch statistics, dropout masks
@@ -71,8 +72,10 @@ def _load(path=None):
     lib = ctypes.CDLL(path)
     lib.$(name)_forward.argtypes = [_f, _v, _v, _f, ctypes.c_int]
     lib.$(name)_forward.restype = None
-    lib.$(name)_train_step.argtypes = [_v, _v, _v, _v, _f, _v, ctypes.c_int]
-    lib.$(name)_train_step.restype = ctypes.c_float
+    lib.$(name)_train_step_scratch.argtypes = [_v, _v, _v, _v, _f, _v, ctypes.c_int]
+    lib.$(name)_train_step_scratch.restype = ctypes.c_float
+    lib.$(name)_nonfinite.argtypes = [_v]
+    lib.$(name)_nonfinite.restype = ctypes.c_int
 @ if modes then
     lib.$(name)_forward_train.argtypes = [_f, _v, _v, _f, ctypes.c_int]
     lib.$(name)_forward_train.restype = None
@@ -217,8 +220,15 @@ class Net:
         if t.min() < 0 or t.max() >= OUT:
             raise ValueError("train_step: t must hold class indices 0..%d, got %d..%d" % (OUT - 1, t.min(), t.max()))
 @ end
-        return float(self._lib.$(name)_train_step(self._params.ctypes.data, self._opt.ctypes.data, self._grads.ctypes.data,
-                                                  self._work.ctypes.data, self._fp(x), t.ctypes.data, x.shape[0]))
+        # $(name)_train_step_scratch: $(name)_train_step's bits; the gradients are not kept (nothing here reads them)
+        return float(self._lib.$(name)_train_step_scratch(self._params.ctypes.data, self._opt.ctypes.data,
+                                                          self._grads.ctypes.data, self._work.ctypes.data, self._fp(x),
+                                                          t.ctypes.data, x.shape[0]))
+
+    def nonfinite(self):
+        """True when a gradient the last train_step computed was NaN or +-Inf ($(name)_nonfinite: the
+        step tests each gradient as its update reads it; the parameters it reached are then NaN/Inf)."""
+        return bool(self._lib.$(name)_nonfinite(self._work.ctypes.data))
 
     def _tensor(self, what, key):
         if key not in TENSORS:

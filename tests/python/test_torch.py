@@ -311,6 +311,7 @@ for name, spec, make_model, isa, momentum in CASES:
         opt.step()
         got = net.train_step(x, t)
         close(got, loss.item(), "%s: loss of step %d" % (name, step))
+        check(not net.nonfinite(), "%s: nonfinite() after finite step %d" % (name, step))
     for k, v in model.state_dict().items():
         got = net.get(k)
         worst = max(worst, close(got, v.numpy().reshape(got.shape), "%s: %s after 10 SGD steps" % (name, k)))
@@ -331,6 +332,14 @@ for name, spec, make_model, isa, momentum in CASES:
     if classifier:
         expect_value_error(lambda: net.train_step(x, np.array([0, mod.OUT], np.int32)), ["train_step", "t", "class"],
                            name + " t out of range")
+
+    # last (it leaves NaNs in the parameters): a NaN in one input row reaches the gradients
+    x, t = batch(mod.BATCH)
+    x[mod.BATCH // 2, mod.IN // 2] = np.nan
+    net.train_step(x, t)
+    check(net.nonfinite(), "%s: nonfinite() is False after a step on a NaN input" % name)
+    check(any(not np.isfinite(net.get(k)).all() for k in mod.TENSORS),
+          "%s: nonfinite() but every parameter finite" % name)
 
 if failures:
     print("test-python: %d failure(s)" % len(failures))
