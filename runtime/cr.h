@@ -406,6 +406,9 @@ int  cr_batcher_next(cr_batcher *b, const float **x, const uint8_t **y, int *n);
  * batch into it, so threads can each gather their own rows (disjoint ranges at once).
  * Without shuffle *x points into the data set and gather does nothing. */
 void cr_batcher_gather(const cr_batcher *b, int r0, int r1);
+/* cr_batcher_gather into dst ([batch][dim] floats of the caller's) instead of xbuf: a second
+ * buffer lets one batch be gathered while the step before reads the other. */
+void cr_batcher_gather_to(const cr_batcher *b, float *dst, int r0, int r1);
 /* A hint (no effect on any result): row r of the current shuffled batch will be gathered
  * soon, so its cache lines are requested from memory now, to arrive while the caller works
  * on something else. Rows outside the batch and unshuffled batchers are ignored. */

@@ -91,14 +91,16 @@ void cr_batcher_prefetch(const cr_batcher *b, int r) {
 #endif
 }
 
-void cr_batcher_gather(const cr_batcher *b, int r0, int r1) {
+void cr_batcher_gather_to(const cr_batcher *b, float *dst, int r0, int r1) {
   if (!b->shuffle) return;
   const cr_dataset *d = b->d;
   for (int i = r0; i < r1; i++) {
     size_t s = b->order[b->cur + (size_t)i];
-    memcpy(b->xbuf + (size_t)i * d->dim, d->x + s * d->dim, d->dim * sizeof(float));
+    memcpy(dst + (size_t)i * d->dim, d->x + s * d->dim, d->dim * sizeof(float));
   }
 }
+
+void cr_batcher_gather(const cr_batcher *b, int r0, int r1) { cr_batcher_gather_to(b, b->xbuf, r0, r1); }
 
 void cr_batcher_set_epoch(cr_batcher *b, uint64_t epoch) {
   b->epoch = epoch;

@@ -30,6 +30,7 @@ typedef struct {
   double lr;
   unsigned long long seed;
   int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress, distributed, profile;
+  int no_gather_thread;
   const cr_dist *dist; /* the MPI build's transfers (cr_trainer_main_dist), else NULL */
   int quiet;           /* a rank other than 0: tr_usage/tr_fail print nothing */
 } opts;
@@ -150,10 +151,10 @@ int  tr_find_nonfinite(const cr_net *net, void *base, int backward, long *index,
  * tr_find_nonfinite names it), else 0. */
 int  tr_scan_gather(const cr_net *net, void *grads, cr_batcher *b, int rows);
 /* Gathers rows 0..rows-1 of the batcher's current batch (drawn by cr_batcher_next with
- * defer_x) one by one, each row's next rows requested from memory before it is copied, so
- * the copies overlap the trips to memory (the step tests its own gradients: no scan to
- * hide them in). */
-void tr_gather_ahead(cr_batcher *b, int rows);
+ * defer_x) into dst one by one, each row's next rows requested from memory before it is
+ * copied, so the copies overlap the trips to memory (the step tests its own gradients: no
+ * scan to hide them in). */
+void tr_gather_ahead(const cr_batcher *b, float *dst, int rows);
 /* The parameter of largest magnitude (for a loss that overflowed on finite numbers). */
 int  tr_find_largest(const cr_net *net, void *base, long *index, float *value);
 /* "layer L (kind in->out) tensor NAME[row][col]" for messages. */
@@ -163,6 +164,9 @@ const char *tr_fmt_num(char buf[16], float v);
 
 /* ------------------------------------------------------------------ threads (train_pool.c) */
 
+/* CPUs this process may run on (its affinity mask on Linux, else the online CPUs), >= 1. */
+int tr_cpus(void);
+
 typedef struct tr_pool tr_pool;
 /* A pool of threads - 1 workers (pthreads) plus the calling thread; NULL when out of
  * memory or threads. */
@@ -170,6 +174,11 @@ tr_pool *tr_pool_new(int threads);
 /* fn(ctx, i) for every i < ntasks, spread over the threads; returns when all are done.
  * Tasks must write disjoint memory: which thread runs which is not fixed. */
 void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *ctx);
+/* tr_pool_run in two halves: start posts the job to the workers and returns (a pool without
+ * workers runs it at once); wait runs the tasks no worker has taken, on the caller, and
+ * returns when all are done. Between them the caller may work on memory no task touches. */
+void tr_pool_start(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *ctx);
+void tr_pool_wait(tr_pool *p);
 void tr_pool_free(tr_pool *p);
 
 /* ------------------------------------------------------------------ sharded step (train_shard.c) */

@@ -35,8 +35,13 @@ typedef struct {
   int sharded;               /* shards > 1 or --distributed: the step is tr_shards_step */
   tr_shards sh;              /* the sharded step's buffers and threads */
   int rank, ranks;           /* --distributed: this process's rank, the job's size; else 0, 1 */
-  /* --profile: this thread's CPU seconds in the training loops, and in their parts */
-  double prof_loop, prof_gather, prof_step, prof_scan;
+  /* unsharded, shuffled, a step that tests its own gradients, 2+ CPUs: the next batch is
+     gathered on gpool's worker into the other of xbuf[2] while the step runs */
+  tr_pool *gpool;
+  float *xbuf[2];            /* the batcher's buffer and a second one of the same size */
+  /* --profile: this thread's CPU seconds in the training loops, and in their parts; the
+     loops' and the steps' wall seconds */
+  double prof_loop, prof_gather, prof_step, prof_scan, wall_loop, wall_step;
   long prof_steps;
 } run;
 
@@ -45,6 +50,8 @@ static double prof_mark(const run *r) { return r->o->profile ? tr_thread_cpu() :
 
 static void run_free(run *r) {
   if (r->sharded) tr_shards_free(&r->sh);
+  tr_pool_free(r->gpool);
+  free(r->xbuf[1]);
   free(r->rows);
   cr_batcher_free(&r->b);
   cr_dataset_free(&r->tr);
@@ -206,6 +213,13 @@ static int prepare(run *r, const datapaths *dp) {
   /* unsharded and shuffled: train_epoch gathers each batch after the step before (while it
      scans that step's gradients, tr_scan_gather, when the step does not test them itself) */
   else r->b.defer_x = r->b.shuffle;
+  /* the gather thread (--no-gather-thread: none); without memory or threads for it, the
+     gather runs on this thread as with the option */
+  if (!r->sharded && r->b.defer_x && net->nonfinite && !o->no_gather_thread && tr_cpus() > 1) {
+    r->xbuf[0] = r->b.xbuf;
+    r->xbuf[1] = malloc((size_t)r->batch * r->tr.dim * sizeof(float));
+    r->gpool = r->xbuf[1] ? tr_pool_new(2) : NULL;
+  }
   if ((rc = prepare_schedule(r))) return rc;
   r->rows = calloc((size_t)r->epochs + 1, sizeof *r->rows);
   if (!r->rows) return 2;
@@ -254,6 +268,19 @@ static int report_nonfinite_step(const run *r, long ep, float loss, int bad, lon
   return 1;
 }
 
+/* The gather thread's task: the batcher's current batch (drawn, labels copied) into dst. */
+typedef struct {
+  const cr_batcher *b;
+  float *dst;
+  int rows;
+} gather_job;
+
+static void gather_task(void *ctx, int task) {
+  const gather_job *g = ctx;
+  (void)task;
+  tr_gather_ahead(g->b, g->dst, g->rows);
+}
+
 /* The training steps of epoch ep. *loss_sum and *seen: summed loss and samples.
  * Returns 0, or 1 after a non-finite loss or gradient (reported). */
 static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
@@ -271,10 +298,14 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
   /* overlap: each batch's rows are gathered after the step before it (the epoch's first
      batch at once) */
   int overlap = r->b.defer_x && !r->sharded, n_next = 0;
+  /* with the gather thread, the next batch is drawn before the step (its labels once this
+     step's targets are copied) and gathered into the other buffer while the step runs */
+  int async = overlap && r->gpool != NULL, cur = 0, more_next = 0;
+  gather_job job = {&r->b, NULL, 0};
   /* the gradients are not read after an unsharded step that tests them itself: the step
      may keep them out of memory */
   int scratch = !r->sharded && net->nonfinite && net->train_step_scratch;
-  double t = prof_mark(r), t_loop = t, t1;
+  double t = prof_mark(r), t_loop = t, t1, w0 = r->o->profile ? cr_now() : 0.0, w1;
   int more = cr_batcher_next(&r->b, &x, &y, &n);
   if (overlap && more) cr_batcher_gather(&r->b, 0, n);
   while (more) {
@@ -284,8 +315,14 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
       return 1;
     }
     tr_set_targets(&r->m, y, n);
+    const float *xn;   /* the batcher's xbuf: the worker gathers into the other buffer */
+    if (async && (more_next = cr_batcher_next(&r->b, &xn, &y, &n_next))) {
+      job.dst = r->xbuf[cur ^ 1], job.rows = n_next;
+      tr_pool_start(r->gpool, 1, gather_task, &job);
+    }
     float loss;
     t = prof_mark(r);
+    w1 = r->o->profile ? cr_now() : 0.0;
     if (!r->sharded)
       loss = (scratch ? net->train_step_scratch : net->train_step)(r->m.params, r->m.opt,
                                                                  r->m.grads, r->m.work, x,
@@ -296,6 +333,7 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
                      r->steps + 1);
     }
     t1 = prof_mark(r), r->prof_step += t1 - t, r->prof_steps++;
+    if (r->o->profile) r->wall_step += cr_now() - w1;
     r->steps++;
     long idx = -1;
     float val = 0;
@@ -304,10 +342,14 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
        scan only to name the culprit */
     int tested = r->sharded || net->nonfinite, flagged = r->sharded ? r->sh.nonfinite
                  : net->nonfinite ? net->nonfinite(r->m.work) : 1;
-    if (overlap) {
+    if (async) {
+      /* the next batch, gathered meanwhile (or now, by this thread, if the worker has not
+         started it) */
+      if ((more = more_next)) tr_pool_wait(r->gpool), cur ^= 1, x = r->xbuf[cur];
+    } else if (overlap) {
       /* the step is done with x and y: the next batch may take their buffers */
       more = cr_batcher_next(&r->b, &x, &y, &n_next);
-      if (tested) tr_gather_ahead(&r->b, more ? n_next : 0);
+      if (tested) tr_gather_ahead(&r->b, r->b.xbuf, more ? n_next : 0);
       else flagged = tr_scan_gather(net, r->m.grads, &r->b, more ? n_next : 0);
     }
     if (scratch)
@@ -330,6 +372,7 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     else more = cr_batcher_next(&r->b, &x, &y, &n);
   }
   r->prof_loop += prof_mark(r) - t_loop;
+  if (r->o->profile) r->wall_loop += cr_now() - w0;
   cr_progress_end(&pr);
   return 0;
 }
@@ -434,21 +477,27 @@ static void print_start(const run *r) {
 
 /* --profile: where the training loops' thread CPU time went (stderr). The step's share is
  * what issue 12 item 7 asks >= 95 % of. Shuffled and unsharded, the next batch is gathered
- * after each step (tr_gather_ahead; with a network whose step does not test its gradients,
- * during the NaN/Inf scan, tr_scan_gather), counted under "next gather"; "gather" is then
- * the first batch of each epoch and drawing the labels. With --shards the gather runs
- * inside the step, and the other threads' time is not counted. */
+ * on a second thread while the step runs (the gather thread, r->gpool: its CPU time is not
+ * this thread's, so the wall-clock shares are printed too), else after each step
+ * (tr_gather_ahead; with a network whose step does not test its gradients, during the
+ * NaN/Inf scan, tr_scan_gather), counted under "next gather" (with the thread: waiting for
+ * it); "gather" is then the first batch of each epoch and drawing the labels. With --shards
+ * the gather runs inside the step, and the other threads' time is not counted. */
 static void print_profile(const run *r) {
   double tot = r->prof_loop > 0 ? r->prof_loop : 1e-9, us = 1e6 / (r->prof_steps > 0 ? r->prof_steps : 1);
   double other = r->prof_loop - r->prof_step - r->prof_gather - r->prof_scan;
   int next = r->b.defer_x && !r->sharded, scan = !r->sharded && !r->net->nonfinite;
   const char *after = scan ? (next ? "NaN/Inf scan + next gather" : "NaN/Inf scan")
-                           : (next ? "next gather" : "NaN/Inf test");
+                      : r->gpool ? "next gather (wait for the gather thread)"
+                                 : (next ? "next gather" : "NaN/Inf test");
   fprintf(stderr, "profile: training loops %.3f s thread CPU: step %.2f %% (%.1f us/step), "
           "gather %.2f %% (%.1f us), %s %.2f %% (%.1f us), other %.2f %%\n",
           r->prof_loop, 100 * r->prof_step / tot, r->prof_step * us, 100 * r->prof_gather / tot,
           r->prof_gather * us, after, 100 * r->prof_scan / tot, r->prof_scan * us,
           100 * other / tot);
+  fprintf(stderr, "profile: training loops %.3f s wall: step %.2f %% (%.1f us/step)%s\n",
+          r->wall_loop, 100 * r->wall_step / (r->wall_loop > 0 ? r->wall_loop : 1e-9), r->wall_step * us,
+          r->gpool ? "; batches gathered on a second thread (--no-gather-thread: on this one)" : "");
 }
 
 /* The summary line (after a complete run), the metrics file, the plot, the checkpoint. */

@@ -252,12 +252,12 @@ int tr_scan_gather(const cr_net *net, void *grads, cr_batcher *b, int rows) {
   return bad;
 }
 
-void tr_gather_ahead(cr_batcher *b, int rows) {
+void tr_gather_ahead(const cr_batcher *b, float *dst, int rows) {
   enum { AHEAD = 2 };   /* rows in flight ahead of the copy */
   for (int r = 0; r < AHEAD && r < rows; r++) cr_batcher_prefetch(b, r);
   for (int r = 0; r < rows; r++) {
     cr_batcher_prefetch(b, r + AHEAD);
-    cr_batcher_gather(b, r, r + 1);
+    cr_batcher_gather_to(b, dst, r, r + 1);
   }
 }
 

@@ -9,14 +9,39 @@
  * between them and between steps: a thread that finds no job, or the caller waiting for the
  * workers, first polls for about TR_POOL_SPIN pauses (tens of microseconds), then sleeps
  * on a condition variable. So back-to-back jobs skip the wake-up (a futex, and on a VM an
- * IPI to a halted virtual CPU), and an idle pool or a long wait costs no CPU. */
+ * IPI to a halted virtual CPU), and an idle pool or a long wait costs no CPU.
+ *
+ * tr_pool_start / tr_pool_wait split tr_pool_run: the caller posts a job, does its own work,
+ * then takes what no worker has started and waits for the rest (train_loop.c gathers the
+ * next batch on a worker this way while the caller runs the step). */
+#if defined(__linux__)
+#define _GNU_SOURCE   /* sched_getaffinity */
+#else
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include "train_internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+int tr_cpus(void) {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+#ifdef _SC_NPROCESSORS_ONLN
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+#else
+  return 1;
+#endif
+}
 
 /* The generated kernels keep up to a few hundred KB of tiles on the stack (a conv layer's
    frames, the transposed weight blocks): a worker gets as much stack as a main thread
@@ -120,8 +145,8 @@ tr_pool *tr_pool_new(int threads) {
   return p;
 }
 
-void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *ctx) {
-  if (p->started == 0 || ntasks <= 1) {
+void tr_pool_start(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *ctx) {
+  if (p->started == 0) {
     for (int i = 0; i < ntasks; i++) fn(ctx, i);
     return;
   }
@@ -132,7 +157,11 @@ void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *
   atomic_fetch_add(&p->gen, 1);   /* never 0 again: 2^64 jobs */
   pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
-  drain(p);
+}
+
+void tr_pool_wait(tr_pool *p) {
+  if (p->started == 0) return;
+  drain(p);   /* whatever no worker has taken yet */
   /* every worker must have left this job before its counter is reused */
   for (int i = 0; i < TR_POOL_SPIN && atomic_load(&p->busy) > 0; i++) cpu_relax();
   if (atomic_load(&p->busy) > 0) {
@@ -140,6 +169,15 @@ void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *
     while (atomic_load(&p->busy) > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
   }
+}
+
+void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *ctx) {
+  if (p->started == 0 || ntasks <= 1) {
+    for (int i = 0; i < ntasks; i++) fn(ctx, i);
+    return;
+  }
+  tr_pool_start(p, ntasks, fn, ctx);
+  tr_pool_wait(p);
 }
 
 void tr_pool_free(tr_pool *p) {

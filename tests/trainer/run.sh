@@ -144,15 +144,24 @@ if [ -s "$tmp/ea/0.weight.npy" ] && same_exports "$tmp/ea" "$tmp/eb" && cmp -s "
 else
   bad "same seed twice gives different weights"
 fi
-# --profile: one line on stderr with the step's share of the training loops' CPU time, and
-# the same checkpoint as without it
+# --profile: two lines on stderr, the step's share of the training loops' thread CPU time and
+# of their wall time, and the same checkpoint as without it; with the gather thread (the
+# default on 2+ CPUs) and without it (--no-gather-thread), the same bits
+prof_cpu="^profile: training loops [0-9.]+ s thread CPU: step [0-9.]+ % \([0-9.]+ us/step\), gather [0-9.]+ % .*(NaN/Inf scan( \+ next gather)?|next gather( \(wait for the gather thread\))?|NaN/Inf test) [0-9.]+ % .*other -?[0-9.]+ %$"
+prof_wall="^profile: training loops [0-9.]+ s wall: step [0-9.]+ % \([0-9.]+ us/step\)"
 run t_prof "$cli" train --data "$tiny" --epochs 4 --seed 3 --checkpoint "$tmp/prof.ckpt" --profile
-if expect_rc t_prof 0 &&
-   one_line_matching t_prof "^profile: training loops [0-9.]+ s thread CPU: step [0-9.]+ % \([0-9.]+ us/step\), gather [0-9.]+ % .*(NaN/Inf scan( \+ next gather)?|next gather|NaN/Inf test) [0-9.]+ % .*other -?[0-9.]+ %$" &&
+if expect_rc t_prof 0 && [ "$(wc -l <"$tmp/t_prof.err")" -eq 2 ] &&
+   head -n 1 "$tmp/t_prof.err" | grep -Eq -- "$prof_cpu" && tail -n 1 "$tmp/t_prof.err" | grep -Eq -- "$prof_wall" &&
    cmp -s "$tmp/a.ckpt" "$tmp/prof.ckpt"; then
-  ok "--profile: the step's share on stderr, checkpoint unchanged"
+  ok "--profile: the step's share of CPU and wall time on stderr, checkpoint unchanged"
 else
   bad "--profile" "$(cat "$tmp/t_prof.err")"
+fi
+run t_nogt "$cli" train --data "$tiny" --epochs 4 --seed 3 --checkpoint "$tmp/nogt.ckpt" --no-gather-thread --profile
+if expect_rc t_nogt 0 && cmp -s "$tmp/a.ckpt" "$tmp/nogt.ckpt" && ! grep -q "second thread" "$tmp/t_nogt.err"; then
+  ok "--no-gather-thread: the batches gathered on the training thread, the same checkpoint"
+else
+  bad "--no-gather-thread" "$(cat "$tmp/t_nogt.err")"
 fi
 run t_seed4 "$cli" train --data "$tiny" --epochs 4 --seed 4 --checkpoint "$tmp/c.ckpt"
 run t_exc "$cli" export "$tmp/ec" --checkpoint "$tmp/c.ckpt"
