@@ -736,7 +736,9 @@ function M.candidates(isa, product, s)
         -- packed g: the default block of rows, blocks of columns around the default's bytes
         for _, bytes in ipairs({M.XTG_G_BYTES // 2, M.XTG_G_BYTES, 2 * M.XTG_G_BYTES}) do
           for _, nc in ipairs({def.nc, M.block(s.batch, 2 * M.XTG_ROWS, 1)}) do
-            add(with({vecs = v, pack = true, nc = nc, jc = M.block(s.N, math.max(TW, bytes // (4 * nc) // TW * TW), TW)}))
+            -- (update in the tiles: a packed g cannot take the default's update after them)
+            add(with({vecs = v, pack = true, nc = nc, jc = M.block(s.N, math.max(TW, bytes // (4 * nc) // TW * TW), TW),
+                      update = "tiles", gq = false, gpf = 0}))
           end
         end
       end
