@@ -147,6 +147,8 @@ end
 --   avx512  Intel Xeon (Skylake-SP..Sapphire Rapids, 2 x 512-bit FMA, L2 1-2 MB) and Zen 4:
 --           measured on a Xeon (issue 12), packing cost 8-12 % at width 256 (784x256: W is
 --           784 KB) and paid off at >= 1024: pack above half of the 2 MB L2, so not at 256
+--           (checked again: PACK_SHARE 4 made 784-256-10's train_step_scratch slower at
+--           B=8/32/256 by +3.7/+9.2/+6.5 % fastest, 784-256-256-10 B=64 +0.8 %)
 --   neon    Arm cores (Cortex-A7x, Neoverse N1/V1, Apple M): L2 1 MB; quarter, as avx2
 -- PACK_SHARE[isa]: pack when W is larger than L2_BYTES / PACK_SHARE (or its row stride is
 -- a multiple of 4 KB).
@@ -204,7 +206,8 @@ M.GWT_GT_VECS = 2
 M.GWT_GT_SLICE_BYTES = 16 * 1024
 M.GWT_GT_KB = 48
 M.GWT_GT_L2 = 8
--- (measured on avx2 only: the other families keep "wt" unless a tune file says otherwise)
+-- (measured on avx2 only: the other families keep "wt" unless a tune file says otherwise;
+-- on avx512 with its 2 MB L2 the rule would need W above 16 MB, no bench spec has one)
 M.GWT_GT_DEFAULT = {avx2 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
@@ -228,8 +231,10 @@ M.XTG_G_BYTES_XQ = 128 * 1024
 -- CPU time per call, fastest of 30, load ~3): xw's next panel, 784-1024-10 forward B=64
 -- 1.43 -> 1.33 ms, 784-2048-2048-10 11.2 -> 9.7 ms (the panel copy's loads fell from 15-21 %
 -- of the cycles to 4 %); xtg's dW lines and late stores, 784-1024-10 train 2.96 -> 2.76 ms
--- (storing no dW at all: 2.6 ms). avx512 unmeasured: off, its output unchanged.
-M.PREFETCH = {avx2 = true}
+-- (storing no dW at all: 2.6 ms). On a Xeon (avx512, 2 MB L2; with XW_FILL_TILE, thread CPU
+-- time of train_step_scratch, alternated processes, load 4-6): 784-2048-2048-10 B=64 (the
+-- only bench spec with a huge layer there) -5.3 % fastest, -4.6 % 10th percentile (32 rounds).
+M.PREFETCH = {avx2 = true, avx512 = true}
 local function prefetches(isa) return isa.prefetch ~= nil and M.PREFETCH[isa.name] == true end
 
 -- W [K][N] more than HUGE_L2 x the ISA family's L2 (the layers that pack x as well).
@@ -238,8 +243,13 @@ function M.huge(isa, s)
 end
 
 -- ISAs whose unpacked weight gradient applies the optimizer after its tiles by default
--- when W and dW fit L2 (measured on Zen 3; see tiling's xtg update)
-M.XTG_UPDATE_AFTER = {avx2 = true}
+-- when W and dW fit L2 (measured on Zen 3; see tiling's xtg update). On a Xeon (avx512, 2 MB
+-- L2), with XTG_SCRATCH_TILES, train_step_scratch, fastest / 10th percentile / median of 80
+-- alternated rounds (load 5-6): 784-256-10 B=1 -5.9/-6.1/-6.4 %, B=8 -10.4/-9.5/-9.4 %,
+-- B=32 -2.7/-4.2/-3.4 %, B=256 -0.6/-1.3/-0.8 %; 784-50-10 B=64 -1.9/-1.5/-1.9 %;
+-- 784-1024-10 -0.5/-1.2/-1.3 %; 784-256-256-10 +1.7/-8.0/-1.6 %; 784-2048-2048-10 (its
+-- 2048x10 layer only) +5.3/+2.0/-1.5 % (32 rounds of one 16 ms step: noise)
+M.XTG_UPDATE_AFTER = {avx2 = true, avx512 = true}
 -- ISAs whose NAME_train_step_scratch, where a weight gradient's update runs after the tiles
 -- (XTG_UPDATE_AFTER), calls a second backward with the update inside the tiles and no dW
 -- stored (dw NULL): after the tiles the update reads dW back, which the scratch step need
@@ -249,7 +259,7 @@ M.XTG_UPDATE_AFTER = {avx2 = true}
 -- clang -O2, thread CPU time of train_step_scratch, rounds of 10 steps, 300 alternated
 -- process pairs of 20 rounds, load 2-3): fastest -2.2 %, 10th percentile -2.6 %, median
 -- -2.4 % (111.6 -> 109.2 us).
-M.XTG_SCRATCH_TILES = {avx2 = true}
+M.XTG_SCRATCH_TILES = {avx2 = true, avx512 = true}
 
 -- The weight gradient's tiling for NAME_train_step_scratch's own backward, derived from the
 -- step's tiling t (XTG_SCRATCH_TILES), or nil: the scratch step calls the same backward.
@@ -273,10 +283,31 @@ end
 -- split across lines) +2 % against the copy alone; prefetching 2 or 4 lines ahead +1.4 / +3.9 %.
 -- The copy is repaid only when the tiles read g often (K / R times): not below XTG_G_COPY_K
 -- inputs (784-50-10's 50x10 layer, backward alone 2.40 -> 2.48 us with it).
+-- On a Xeon (avx512) it fired in 784-50-10 B=64 only: -0.6/-0.7/-0.1 % (fastest / 10th
+-- percentile / median, 160 alternated rounds, load 4): noise, so off there.
 M.XTG_G_COPY = {avx2 = true}
 M.XTG_G_COPY_K = 64
--- ISAs whose packed xw panels are filled by the first row tile by default (tiling's fill)
-M.XW_FILL_TILE = {avx2 = true}
+-- Families whose unpacked weight gradient prefetches, in each tile's loop over the rows i,
+-- row i + XTG_G_AHEAD of g (every line of the tile's columns) and of x (the line of the
+-- tile's inputs; tiling gpf, not a tune key): where g is larger than the L1 (L1_BYTES),
+-- every tile (k-blocks outer) streams its columns of g from L2 at g's row stride and x at
+-- x's (a line or more of each per row, a row every 12 cycles at 784x256 B=256 on avx512),
+-- and the hardware prefetchers, which do not cross 4 KB pages, leave the tile waiting on L2.
+-- Measured on a Xeon (avx512, 2 MB L2, 48 KB L1d; 784-256-10 B=256, thread CPU time of
+-- train_step_scratch, 100 alternated rounds of 5 steps, load 4): -3.9 % fastest, -2.8 %
+-- 10th percentile and median; 4 rows ahead -5.6/-3.8/-3.4 %, 8 rows -4.7/-4.8/-2.5 %, 16 rows
+-- -4.2/-3.1/-2.3 % in hand-edited copies (60 rounds); a clamped row index (i + 4 < n ? ..)
+-- only -1.7/-1.3/-1.3 %: the prefetch addresses are integers instead, so rows past the last
+-- need no test. Not measured on avx2 (Zen 3's L2 prefetcher may already follow these).
+M.XTG_G_AHEAD = {avx512 = 4}
+-- the L1 data cache the families above share at least (Skylake-SP..Ice Lake 32 KB, Sapphire
+-- Rapids 48 KB, Zen 32 KB)
+M.L1_BYTES = 32 * 1024
+-- ISAs whose packed xw panels are filled by the first row tile by default (tiling's fill).
+-- On a Xeon (avx512, with PREFETCH; train_step_scratch, fastest / 10th percentile / median,
+-- alternated, load 4): 784-1024-10 B=64 -2.1/-2.6/-1.7 % (80 rounds), 784-2048-2048-10
+-- -2.3/-2.5/-3.2 % (32 rounds); without PREFETCH the latter was +3.8/+4.8/+3.4 %.
+M.XW_FILL_TILE = {avx2 = true, avx512 = true}
 -- Families whose xw tiles (fill=tile, x not packed) prefetch the next panel's rows of W, one
 -- row every XW_SPREAD k steps of the row tiles after the filling one (tiling spread), so the
 -- next fill finds W in the caches. Only where W is read from L3 (larger than the L2) and
@@ -287,6 +318,8 @@ M.XW_FILL_TILE = {avx2 = true}
 -- +0.4 %); in the narrower last column block and in an L2-resident W (256x256) it cost.
 -- A prefetch inside the filling tile (8-64 rows ahead) or of every row in every tile did
 -- not help. XW_SPREAD must be a power of two.
+-- On a Xeon (avx512, fill=tile) it fires in 784-1024-10 B=64: -1.5/-0.7/+0.4 % (100
+-- alternated rounds, load 4): noise, so off there.
 M.XW_SPREAD = {avx2 = 8}
 M.SPREAD_TILES = 8
 -- ISAs whose filling tile (x not packed) prefetches W's row XW_FILL_AHEAD rows ahead of the
@@ -304,6 +337,7 @@ M.XW_FILL_AHEAD = 12
 -- holds the exact partial sums). Measured on Zen 3 (784-50-10 B=64, clang -O2, rdtsc per
 -- stage, fastest of 4000 steps, 3 alternated runs): the layer-0 forward 53.0-53.4 ->
 -- 52.0-52.2 us (kc 392 -> 784), the train step 114.2-114.8 -> 113.1-113.2 us.
+-- (avx512: with its 2 MB L2 and half-L2 packing no bench spec qualifies; off, unmeasured)
 M.XW_WHOLE_K = {avx2 = true}
 function M.xw_whole_k(isa, s)
   return M.XW_WHOLE_K[isa.name] == true and s.batch ~= nil and not M.huge(isa, s)
@@ -317,6 +351,7 @@ end
 -- 784-256-256-10 B=64 fastest -0.6 %, 10th percentile -3.4 %, median -3.3 %; 784-256-10
 -- B=32 -1.9 / -3.3 / -3.9 %; B=256 -0.7 % fastest. Neither part alone did as much (whole rows
 -- without pf: B=64 -1.2 %, B=32 +0.9 %). avx512 and neon unmeasured: their output unchanged.
+-- (avx512: no bench spec qualifies, the block of g of 784-1024-10 passes XTG_G_BYTES_X)
 M.XTG_ROWS_WHOLE = {avx2 = true}
 
 -- xtg's whole-row blocks (M.XTG_ROWS_WHOLE): packed g, not huge, W and dW together past the
@@ -404,6 +439,28 @@ local function spread_of(isa, s, t)
     and M.XW_SPREAD[isa.name] or 0
 end
 
+-- Families whose unpacked xw and xtg at a batch of at least WHOLE_TILES_BATCH take tiles one vector
+-- wider than vec_max (fewer rows: acc_regs // vecs) when that makes N a whole number of
+-- tiles and vec_max does not (tiling's vecs). The blocks of vec_max vectors otherwise leave
+-- a narrow last column tile (784x256 on avx512: 5 tiles of 3 vectors and one of 1) whose
+-- broadcasts outnumber its FMAs and which streams the whole of W (xw) or g (xtg) from L2
+-- once more for a sixteenth of the work. Only at a batch of WHOLE_TILES_BATCH or more: the
+-- 6-row tiles then cover it with one short remainder tile among many. Measured on a Xeon
+-- (avx512; train_step_scratch, fastest / 10th percentile / median of 60 alternated rounds,
+-- load 5): 784-256-10 B=256 -8.2/-6.7/-3.9 % (alone, `chainrule tune`'s 784x256 xw
+-- 572 us with the wider tile, 97 % of the FMA peak); B=32 +0.2/+0.2/+0.4 %; 784-256-256-10
+-- B=64 +0.4/-1.4/-2.0 %; B=8 +2.5/+2.9/+2.8 % (8 rows = a 6-row and a 2-row tile).
+-- Not measured on avx2/neon (their vec_max tiles leave other remainders).
+M.WHOLE_TILES = {avx512 = true}
+M.WHOLE_TILES_BATCH = 128
+local function whole_vecs(isa, s, v)
+  if not M.WHOLE_TILES[isa.name] or not s.batch or s.batch < M.WHOLE_TILES_BATCH then return v end
+  if s.N % (v * isa.width) == 0 or v ~= isa.vec_max then return v end
+  local w = v + 1
+  if s.N % (w * isa.width) == 0 and isa.acc_regs // w >= 4 then return w end
+  return v
+end
+
 function M.tiling(isa, product, s, over)
   local t
   if product == "xw" or product == "xtg" then
@@ -427,6 +484,7 @@ function M.tiling(isa, product, s, over)
       t.kc = s.K
       t.mc = 0
       t.fill = M.XW_FILL_TILE[isa.name] and "tile" or "loop"
+      if not t.pack then t.vecs = whole_vecs(isa, s, t.vecs) end
       if t.pack then
         local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
@@ -444,6 +502,7 @@ function M.tiling(isa, product, s, over)
         while v > 1 and s.N % (v * isa.width) ~= 0 do v = v - 1 end
         if s.N % (v * isa.width) == 0 then t.vecs = v end
       end
+      if not big then t.vecs = whole_vecs(isa, s, t.vecs) end
       local TW = (over and over.vecs or t.vecs) * isa.width
       t.pack = big and s.N % TW == 0 or false
       t.nc = s.batch and M.block(s.batch, M.XTG_ROWS, 1) or 1
@@ -462,6 +521,8 @@ function M.tiling(isa, product, s, over)
       t.update = (fits and not packed) and "after" or "tiles"
       t.gq = M.XTG_G_COPY[isa.name] == true and not packed and s.batch ~= nil and s.N % isa.width ~= 0
         and s.K >= M.XTG_G_COPY_K and 4 * s.batch * (s.N - s.N % isa.width) <= M.XTG_G_BYTES
+      t.gpf = (M.XTG_G_AHEAD[isa.name] and not packed and not t.gq and s.batch ~= nil
+        and 4 * s.batch * s.N > M.L1_BYTES) and M.XTG_G_AHEAD[isa.name] or 0
     end
   elseif product == "gwt" then
     local kv = isa.vec_max
@@ -675,7 +736,9 @@ function M.candidates(isa, product, s)
         -- packed g: the default block of rows, blocks of columns around the default's bytes
         for _, bytes in ipairs({M.XTG_G_BYTES // 2, M.XTG_G_BYTES, 2 * M.XTG_G_BYTES}) do
           for _, nc in ipairs({def.nc, M.block(s.batch, 2 * M.XTG_ROWS, 1)}) do
-            add(with({vecs = v, pack = true, nc = nc, jc = M.block(s.N, math.max(TW, bytes // (4 * nc) // TW * TW), TW)}))
+            -- (update in the tiles: a packed g cannot take the default's update after them)
+            add(with({vecs = v, pack = true, nc = nc, jc = M.block(s.N, math.max(TW, bytes // (4 * nc) // TW * TW), TW),
+                      update = "tiles", gq = false, gpf = 0}))
           end
         end
       end

@@ -346,7 +346,9 @@ static int run(int pi, product *q, double budget) {
 
 -- The whole timing program for the products and their candidates.
 local function program(isa, prods, budget)
-  local c = {"#define _POSIX_C_SOURCE 200809L\n#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n"}
+  -- (stdint.h: the kernels' prefetches may compute addresses as uintptr_t, as NAME.c gets it
+  -- from NAME.h)
+  local c = {"#define _POSIX_C_SOURCE 200809L\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n"}
   for _, h in ipairs(isa.includes or {}) do c[#c + 1] = "#include <" .. h .. ">\n" end
   c[#c + 1] = RUNNER
   if isa.helpers then c[#c + 1] = isa.helpers end

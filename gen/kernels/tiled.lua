@@ -1361,6 +1361,18 @@ function M.matmul_xtg(a, isa)
   local xpf = gq and extra and isa.prefetch and function(var)
     return isa.prefetch(a.x .. " + " .. var .. " * " .. a.x_ld .. " + (k0 + " .. line .. " < " .. a.K .. " ? k0 + " .. line .. " : k0)")
   end or nil
+  -- (tiling gpf) each tile prefetches row i + gpf of g (each line of its columns) and of x
+  -- (the addresses as integers: past the last row they point nowhere, which a prefetch may,
+  -- but pointer arithmetic may not)
+  local gpf = tp.gpf and tp.gpf > 0 and not gq and not extra and isa.prefetch and function(var, vecs)
+    local s = {}
+    local last = vecs[#vecs].off + vecs[#vecs].lanes
+    for off = 0, last - 1, line do
+      s[#s + 1] = isa.prefetch("(uintptr_t)bk + (uintptr_t)(" .. tp.gpf .. " * " .. a.g_ld .. (off > 0 and " + " .. off or "") .. ") * 4")
+    end
+    s[#s + 1] = isa.prefetch("(uintptr_t)(" .. a.x .. " + " .. var .. " * " .. a.x_ld .. " + k0) + (uintptr_t)(" .. tp.gpf .. " * " .. a.x_ld .. ") * 4")
+    return table.concat(s, " ")
+  end or nil
   local groups = column_groups(blks, V)
   if extra and groups[1].count > 1 then
     -- the folded tail rides in the first block only: that block on its own
@@ -1378,7 +1390,7 @@ function M.matmul_xtg(a, isa)
         var = "i", count = "n",
         brow = function(i) return at(gsrc, i .. " * " .. (gq and gld or a.g_ld) .. " + j0") end,
         aligned = gq or nil,
-        head = ex and xpf or nil,
+        head = ex and xpf or gpf and function(var) return gpf(var, g.vecs) end or nil,
         a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
         -- dr: the tile's first element of dW (row r at r * N from it); with the update in the
         -- tiles, dW is stored (in post) only when dw is not NULL (NAME_train_step_scratch)

@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 22,080, step 8,384, step_range 8,384, train_step 26,176, train_step_scratch 26,176, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 21,952, step 8,384, step_range 8,384, train_step 26,048, train_step_scratch 26,048, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -895,12 +895,12 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
       (void)i;
     }
   }
-  /* register tiles: 8 inputs x 1 vectors of 16 */
-  __m512 nf = _mm512_setzero_ps();
+  /* register tiles: 8 inputs x 1 vectors of 16; the optimizer's update after the tiles */
   for (int k0 = 0; k0 < 48; k0 += 8) {
     {
       const int j0 = 0;
       {
+        float *dr = dw + k0 * 10 + j0;
         __m512 c0_0 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps();
         __m512 c2_0 = _mm512_setzero_ps();
@@ -921,28 +921,14 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
         }
-        if (dw != NULL) {
-          float *dr = dw + k0 * 10 + j0;
-          _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
-          _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
-          _mm512_mask_storeu_ps(dr + 20, (__mmask16)0x3FF, c2_0);
-          _mm512_mask_storeu_ps(dr + 30, (__mmask16)0x3FF, c3_0);
-          _mm512_mask_storeu_ps(dr + 40, (__mmask16)0x3FF, c4_0);
-          _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3FF, c5_0);
-          _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
-          _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
-        }
-        if (wu != NULL) {
-          float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c0_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c1_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 20) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 20), c2_0, &s0, k); _mm512_mask_storeu_ps(wr + 20, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c2_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 20, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 30) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 30), c3_0, &s0, k); _mm512_mask_storeu_ps(wr + 30, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c3_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 30, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 40) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 40), c4_0, &s0, k); _mm512_mask_storeu_ps(wr + 40, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c4_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 40, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 50) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 50), c5_0, &s0, k); _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c5_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 50, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 60) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 60), c6_0, &s0, k); _mm512_mask_storeu_ps(wr + 60, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c6_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 60, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 70) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 70), c7_0, &s0, k); _mm512_mask_storeu_ps(wr + 70, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c7_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 70, (__mmask16)0x3FF, s0); }
-        }
+        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+        _mm512_mask_storeu_ps(dr + 20, (__mmask16)0x3FF, c2_0);
+        _mm512_mask_storeu_ps(dr + 30, (__mmask16)0x3FF, c3_0);
+        _mm512_mask_storeu_ps(dr + 40, (__mmask16)0x3FF, c4_0);
+        _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3FF, c5_0);
+        _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
+        _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
       }
     }
   }
@@ -951,6 +937,7 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
     {
       const int j0 = 0;
       {
+        float *dr = dw + k0 * 10 + j0;
         __m512 c0_0 = _mm512_setzero_ps();
         __m512 c1_0 = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
@@ -959,20 +946,12 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
           { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
         }
-        if (dw != NULL) {
-          float *dr = dw + k0 * 10 + j0;
-          _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
-          _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
-        }
-        if (wu != NULL) {
-          float *wr = wu + k0 * 10 + j0, *s0r = s0u + k0 * 10 + j0;
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr), c0_0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c0_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3FF, s0); }
-          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3FF, s0r + 10) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3FF, wr + 10), c1_0, &s0, k); _mm512_mask_storeu_ps(wr + 10, (__mmask16)0x3FF, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(c1_0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 10, (__mmask16)0x3FF, s0); }
-        }
+        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
+        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
       }
     }
   }
-  if (wu != NULL) vopt_flag(k, nf);
+  if (wu != NULL) vopt_tensor(wu, s0u, dw, 500, k);
   {
     const int j0 = 0;
     __m512 s0 = _mm512_setzero_ps();
@@ -1212,6 +1191,90 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
     }
   }
   }
+  /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k; the optimizer's update after the tiles */
+  _Alignas(64) float gp[1024];   /* row i: tail gradients, each repeated 8 times */
+  for (int i = 0; i < n; i++)
+    for (int c = 0; c < 2; c++)
+      for (int r = 0; r < 8; r++) gp[i * 16 + c * 8 + r] = g[i * 50 + 48 + c];
+  for (int k0 = 0; k0 < 784; k0 += 8) {
+    {
+      const int j0 = 0;
+      {
+        float *dr = dw + k0 * 50 + j0;
+        __m512 c0_0 = _mm512_setzero_ps(), c0_1 = _mm512_setzero_ps(), c0_2 = _mm512_setzero_ps();
+        __m512 c1_0 = _mm512_setzero_ps(), c1_1 = _mm512_setzero_ps(), c1_2 = _mm512_setzero_ps();
+        __m512 c2_0 = _mm512_setzero_ps(), c2_1 = _mm512_setzero_ps(), c2_2 = _mm512_setzero_ps();
+        __m512 c3_0 = _mm512_setzero_ps(), c3_1 = _mm512_setzero_ps(), c3_2 = _mm512_setzero_ps();
+        __m512 c4_0 = _mm512_setzero_ps(), c4_1 = _mm512_setzero_ps(), c4_2 = _mm512_setzero_ps();
+        __m512 c5_0 = _mm512_setzero_ps(), c5_1 = _mm512_setzero_ps(), c5_2 = _mm512_setzero_ps();
+        __m512 c6_0 = _mm512_setzero_ps(), c6_1 = _mm512_setzero_ps(), c6_2 = _mm512_setzero_ps();
+        __m512 c7_0 = _mm512_setzero_ps(), c7_1 = _mm512_setzero_ps(), c7_2 = _mm512_setzero_ps();
+        __m512 tl = _mm512_setzero_ps();
+        for (int i = 0; i < n; i++) {
+          const float *restrict bk = g + i * 50 + j0;
+          const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
+          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
+          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(x + i * 784 + k0)))), _mm512_loadu_ps(gp + i * 16), tl);
+        }
+        _mm512_storeu_ps(dr, c0_0);
+        _mm512_storeu_ps(dr + 16, c0_1);
+        _mm512_storeu_ps(dr + 32, c0_2);
+        _mm512_storeu_ps(dr + 50, c1_0);
+        _mm512_storeu_ps(dr + 66, c1_1);
+        _mm512_storeu_ps(dr + 82, c1_2);
+        _mm512_storeu_ps(dr + 100, c2_0);
+        _mm512_storeu_ps(dr + 116, c2_1);
+        _mm512_storeu_ps(dr + 132, c2_2);
+        _mm512_storeu_ps(dr + 150, c3_0);
+        _mm512_storeu_ps(dr + 166, c3_1);
+        _mm512_storeu_ps(dr + 182, c3_2);
+        _mm512_storeu_ps(dr + 200, c4_0);
+        _mm512_storeu_ps(dr + 216, c4_1);
+        _mm512_storeu_ps(dr + 232, c4_2);
+        _mm512_storeu_ps(dr + 250, c5_0);
+        _mm512_storeu_ps(dr + 266, c5_1);
+        _mm512_storeu_ps(dr + 282, c5_2);
+        _mm512_storeu_ps(dr + 300, c6_0);
+        _mm512_storeu_ps(dr + 316, c6_1);
+        _mm512_storeu_ps(dr + 332, c6_2);
+        _mm512_storeu_ps(dr + 350, c7_0);
+        _mm512_storeu_ps(dr + 366, c7_1);
+        _mm512_storeu_ps(dr + 382, c7_2);
+        _Alignas(64) float tt[16];
+        _mm512_store_ps(tt, tl);
+        for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
+      }
+    }
+  }
+  if (wu != NULL) vopt_tensor(wu, s0u, dw, 39200, k);
+  {
+    const int j0 = 0;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    for (int i = 0; i < n; i++) {
+      s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + i * 50 + j0));
+      s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + i * 50 + j0 + 16));
+      s2 = _mm512_add_ps(s2, _mm512_loadu_ps(g + i * 50 + j0 + 32));
+      s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps((__mmask16)0x3, g + i * 50 + j0 + 48));
+    }
+    _mm512_storeu_ps(db + j0, s0);
+    _mm512_storeu_ps(db + j0 + 16, s1);
+    _mm512_storeu_ps(db + j0 + 32, s2);
+    _mm512_mask_storeu_ps(db + j0 + 48, (__mmask16)0x3, s3);
+  }
+}
+
+/* Layer 0 backward for NAME_train_step_scratch (dw NULL, dx NULL): dW's update in the weight-gradient tiles, dW not stored. */
+static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict db, float *restrict dx,
+                                            const float *restrict g, const float *restrict x, const float *w, float *wu, float *s0u, const vopt_k *k, int n) {
+  (void)dx;
+  (void)w;
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k */
   __m512 nf = _mm512_setzero_ps();
   _Alignas(64) float gp[1024];   /* row i: tail gradients, each repeated 8 times */
@@ -1478,8 +1541,8 @@ float mnist_mlp_train_step_scratch(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_
   w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients (mnist_mlp_nonfinite) */
   k.nonfinite = &w->nonfinite;
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(NULL, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
-  l0_linear_relu_backward(NULL, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
+  l0_linear_relu_backward_scratch(NULL, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
   return loss;
