@@ -901,7 +901,7 @@ function dx_part(b, isa, g, ctx, in_act, Op, Cp)
 end
 
 -- Max pooling's backward for 2×2 windows at stride 2 on avx2 (the ISA whose shuffles this
--- spells): vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of
+-- spells; avx512 builds run the same 256-bit code, AVX-512F implying AVX2): vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of
 -- 4 to 7 windows). The rows' even and odd elements are split into four vectors (one per
 -- window position k; in-lane shuffles, so with 8 the windows come out in lane order
 -- 0 1 4 5 2 3 6 7 and g is permuted to match), the running maximum and the flags up[k] =
@@ -913,7 +913,7 @@ end
 local function pool_lanes(g) return g.OW >= 8 and 8 or 4 end
 
 function M.pool_pairs_applies(isa, g)
-  return isa.name == "avx2" and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 4
+  return (isa.name == "avx2" or isa.name == "avx512") and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 4
 end
 
 -- The lane count, the intrinsics' prefix and type, the window blocks' first windows, and
@@ -963,7 +963,10 @@ end
 -- Returns whether it applied the previous derivative (with 8 lanes).
 function M.pool_pairs_backward(b, isa, g, mem, ctx)
   local vw, P, T, blocks, order = pool_setup(g)
+  -- the derivative on these 256-bit vectors is avx2's spelling (else the caller's pass)
+  if isa.name ~= "avx2" then isa = require "isa.avx2" end
   local in_act = vw == 8 and ctx.in_act
+  if in_act and not epilogue.grad(in_act, isa, "v", "m") then in_act = nil end
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
   b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
   b.put(4, string.format("const int r0 = c * %d + oy * %d, r1 = r0 + %d;", g.H * g.W, 2 * g.W, g.W))
