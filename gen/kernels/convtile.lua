@@ -429,13 +429,16 @@ end
 -- (C×Hp×Wp, the image at row and column offset `off`, every `step`-th row and column: step
 -- 1 for the padded input, S for g dilated); rows and columns past the buffer are left out
 -- (torch drops the input rows no window reaches). The frame was zeroed once.
+-- A negative `off` (dx's K-1-P frame when the padding passes K-1: g's first rows and
+-- columns reach no input) leaves out the rows and columns before the buffer too.
 local function frame_copy(b, depth, dst, src, ld, C, H, W, Hp, Wp, off, step)
   local ylim = math.min(H, (Hp - 1 - off) // step + 1)
   local xlim = math.min(W, (Wp - 1 - off) // step + 1)
+  local first = off < 0 and (step - 1 - off) // step or 0
   b.put(depth, string.format("for (int c = 0; c < %d; c++)", C))
-  b.put(depth + 1, string.format("for (int iy = 0; iy < %d; iy++)", ylim))
-  b.put(depth + 2, string.format("for (int ix = 0; ix < %d; ix++) %s[c * %d + (iy%s + %d) * %d + ix%s + %d] = %s[i * %d + (c * %d + iy) * %d + ix];",
-    xlim, dst, Hp * Wp, step > 1 and " * " .. step or "", off, Wp, step > 1 and " * " .. step or "", off, src, ld, H, W))
+  b.put(depth + 1, string.format("for (int iy = %d; iy < %d; iy++)", first, ylim))
+  b.put(depth + 2, string.format("for (int ix = %d; ix < %d; ix++) %s[c * %d + (iy%s + %d) * %d + ix%s + %d] = %s[i * %d + (c * %d + iy) * %d + ix];",
+    first, xlim, dst, Hp * Wp, step > 1 and " * " .. step or "", off, Wp, step > 1 and " * " .. step or "", off, src, ld, H, W))
 end
 
 -- The forward's padded input: nil when there is no padding (the tiles read x itself).
