@@ -222,7 +222,8 @@ end
 
 -- The pixel-lane tiles: the other orientation of emit_tiles for stride 1, used when the
 -- output channels fill the lanes worse than an output row does (LeNet's 6-channel conv at
--- 28 wide, the 6-channel input gradient at 14 wide). The lanes are W consecutive output
+-- 28 wide, the 6-channel input gradient at 14 wide; rows narrower than a vector go to
+-- emit_narrow_tiles below). The lanes are W consecutive output
 -- pixels of one row (positions 0, W, 2W, ... and a last one ending at the row's end, which
 -- may overlap the one before: those lanes get the same sums again and store the same
 -- bits), a tile RO channels × NV positions of accumulators, each tap (c, ky, kx) NV
@@ -234,6 +235,7 @@ end
 -- store(o, pix, v) (the C statements storing vector v at channel o, pixel expression pix).
 local function pixel_positions(isa, OW)
   local W, xs = isa.width, {}
+  if OW < W then return {0} end
   for x = 0, OW - W, W do xs[#xs + 1] = x end
   if xs[#xs] ~= OW - W then xs[#xs + 1] = OW - W end
   return xs
@@ -259,7 +261,10 @@ local function pixel_plan(isa, O, NP)
   return best
 end
 
+local emit_narrow_tiles
+
 local function emit_pixel_tiles(b, depth, isa, p)
+  if p.OW < isa.width then return emit_narrow_tiles(b, depth, isa, p) end
   local vt = isa.vtype
   local xs = pixel_positions(isa, p.OW)
   local plan = pixel_plan(isa, p.O, #xs)
@@ -316,10 +321,106 @@ local function emit_pixel_tiles(b, depth, isa, p)
   b.put(depth, "}")
 end
 
+-- Rows narrower than a vector (OW < W: LeNet's 14-wide input gradient on avx512): each
+-- output row is one position, its pixels in lanes 0..OW-1; the lanes past OW read the
+-- frame's next columns and rows (garbage sums, never stored: the stores and the derivative's
+-- loads take the first OW lanes, isa.store_part / load_part). Lanes are then scarce per
+-- row, so a tile spans rows instead: RO channels × NR consecutive output rows (pixel_plan
+-- over the OH rows), each tap NR unaligned loads (row j at xr + j·Wp) × RO broadcast
+-- weights. A tile's ky range is the union of its rows' (a tap over the frame's zero rows adds
+-- a zero product: same value, as in the channel tiles, which take every tap; LeNet's dx
+-- gives the same bits as those). The last load of a row may read past the frame by up to
+-- W−OW−1 floats: the caller's buffer `src` has W−OW floats of slack (narrow_slack).
+local function narrow_ky(p, oy0, nr)
+  if not p.rows then return 0, p.K end
+  local lo, hi
+  for oy = oy0, oy0 + nr - 1 do
+    local l = math.max(0, p.rows[1] - oy)
+    local h = math.min(p.K, p.rows[2] - oy + 1)
+    if h > l then
+      lo = lo and math.min(lo, l) or l
+      hi = hi and math.max(hi, h) or h
+    end
+  end
+  if not lo then return 0, 0 end
+  return lo, hi
+end
+
+function emit_narrow_tiles(b, depth, isa, p)
+  local vt = isa.vtype
+  local plan = pixel_plan(isa, p.O, p.OH)
+  local NR = plan.nv
+  local full, tail = p.OH // NR, p.OH % NR
+  -- one tile of nr rows from output row `oy` (a C variable in scope), taps ky0..ky1-1
+  local function tile(d, nr, ky0, ky1)
+    for o0 = 0, p.O - 1, plan.ro do
+      local ro = math.min(plan.ro, p.O - o0)
+      b.put(d, "{")
+      local acc = {}
+      for r = 0, ro - 1 do
+        for j = 0, nr - 1 do acc[#acc + 1] = string.format("a%d_%d = %s", r, j, p.init(o0 + r)) end
+      end
+      b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
+      b.put(d + 1, string.format("for (int c = 0; c < %d; c++) {", p.Cin))
+      b.put(d + 2, string.format("for (int ky = %s; ky < %s; ky++) {", ky0, ky1))
+      b.put(d + 3, string.format("const float *xr = %s + c * %d + (oy + ky) * %d;", p.src, p.Hp * p.Wp, p.Wp))
+      b.put(d + 3, string.format("const float *wr = %s + (c * %d + ky) * %d + %d;", p.wp, p.K, p.K * p.wld, o0))
+      b.put(d + 3, string.format("for (int kx = 0; kx < %d; kx++) {", p.K))
+      local xv = {}
+      for j = 0, nr - 1 do
+        xv[#xv + 1] = string.format("x%d = %s", j, isa.load("xr", j == 0 and "kx" or string.format("kx + %d", j * p.Wp)))
+      end
+      b.put(d + 4, "const " .. vt .. " " .. table.concat(xv, ", ") .. ";")
+      fma_rows(b, d + 4, isa, vt, ro, nr, "wb", function(r) return string.format("wr[kx * %d + %d]", p.wld, r) end, "x")
+      b.put(d + 3, "}")
+      b.put(d + 2, "}")
+      b.put(d + 1, "}")
+      for r = 0, ro - 1 do
+        for j = 0, nr - 1 do
+          b.put(d + 1, p.store(o0 + r, j == 0 and string.format("oy * %d", p.OW) or string.format("(oy + %d) * %d", j, p.OW),
+            string.format("a%d_%d", r, j), p.OW))
+        end
+      end
+      b.put(d, "}")
+    end
+  end
+  if full > 0 then
+    local lo, hi, clipped = {}, {}, false
+    for t = 0, full - 1 do
+      lo[#lo + 1], hi[#hi + 1] = narrow_ky(p, t * NR, NR)
+      clipped = clipped or lo[#lo] > 0 or hi[#hi] < p.K
+    end
+    local ky0, ky1 = "0", tostring(p.K)
+    if clipped then
+      b.put(depth, string.format("static const int kylo[%d] = {%s}, kyhi[%d] = {%s};", full,
+        table.concat(lo, ", "), full, table.concat(hi, ", ")))
+      ky0, ky1 = string.format("kylo[oy / %d]", NR), string.format("kyhi[oy / %d]", NR)
+      if NR == 1 then ky0, ky1 = "kylo[oy]", "kyhi[oy]" end
+    end
+    b.put(depth, string.format("for (int oy = 0; oy < %d; oy += %d) {", full * NR, NR))
+    tile(depth + 1, NR, ky0, ky1)
+    b.put(depth, "}")
+  end
+  if tail > 0 then
+    local lo, hi = narrow_ky(p, full * NR, tail)
+    b.put(depth, "{")
+    b.put(depth + 1, string.format("const int oy = %d;", full * NR))
+    tile(depth + 1, tail, tostring(lo), tostring(hi))
+    b.put(depth, "}")
+  end
+end
+
+-- Floats of slack the narrow tiles' input buffer needs past its end (0 for wider rows).
+local function narrow_slack(isa, OW)
+  return OW < isa.width and isa.width - OW or 0
+end
+
 -- Whether the pixel-lane tiles serve an output of O channels OW wide at stride S: stride 1,
--- a row at least a vector wide, and fewer wasted lanes than with the channels in the lanes.
-local function pixel_lanes(isa, O, OW, S)
-  if S ~= 1 or OW < isa.width then return false end
+-- fewer wasted lanes than with the channels in the lanes (a lane wasted when it holds no
+-- pixel of the row or a pixel already held by an overlapping position), and a row at least
+-- a vector wide unless `narrow` (the caller gives the narrow tiles their slack).
+local function pixel_lanes(isa, O, OW, S, narrow)
+  if S ~= 1 or (OW < isa.width and not narrow) then return false end
   local W = isa.width
   return #pixel_positions(isa, OW) * W / OW < round_up(O, W) / O
 end
@@ -328,13 +429,16 @@ end
 -- (C×Hp×Wp, the image at row and column offset `off`, every `step`-th row and column: step
 -- 1 for the padded input, S for g dilated); rows and columns past the buffer are left out
 -- (torch drops the input rows no window reaches). The frame was zeroed once.
+-- A negative `off` (dx's K-1-P frame when the padding passes K-1: g's first rows and
+-- columns reach no input) leaves out the rows and columns before the buffer too.
 local function frame_copy(b, depth, dst, src, ld, C, H, W, Hp, Wp, off, step)
   local ylim = math.min(H, (Hp - 1 - off) // step + 1)
   local xlim = math.min(W, (Wp - 1 - off) // step + 1)
+  local first = off < 0 and (step - 1 - off) // step or 0
   b.put(depth, string.format("for (int c = 0; c < %d; c++)", C))
-  b.put(depth + 1, string.format("for (int iy = 0; iy < %d; iy++)", ylim))
-  b.put(depth + 2, string.format("for (int ix = 0; ix < %d; ix++) %s[c * %d + (iy%s + %d) * %d + ix%s + %d] = %s[i * %d + (c * %d + iy) * %d + ix];",
-    xlim, dst, Hp * Wp, step > 1 and " * " .. step or "", off, Wp, step > 1 and " * " .. step or "", off, src, ld, H, W))
+  b.put(depth + 1, string.format("for (int iy = %d; iy < %d; iy++)", first, ylim))
+  b.put(depth + 2, string.format("for (int ix = %d; ix < %d; ix++) %s[c * %d + (iy%s + %d) * %d + ix%s + %d] = %s[i * %d + (c * %d + iy) * %d + ix];",
+    first, xlim, dst, Hp * Wp, step > 1 and " * " .. step or "", off, Wp, step > 1 and " * " .. step or "", off, src, ld, H, W))
 end
 
 -- The forward's padded input: nil when there is no padding (the tiles read x itself).
@@ -343,18 +447,20 @@ local function input_frame(g)
   return Hp, Wp, g.P > 0 or Hp > g.H or Wp > g.W
 end
 
--- The zeroed stack frame `xp` of the padded input, when there is one.
-local function declare_frame(b, g, Hp, Wp, framed)
+-- The zeroed stack frame `xp` of the padded input, when there is one (with `slack` more
+-- zeros past its end for the narrow tiles, 0 if nil).
+local function declare_frame(b, g, Hp, Wp, framed, slack)
   if not framed then return end
-  array(b, 1, "xp", g.C * Hp * Wp)
-  b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", g.C * Hp * Wp))
+  local n = g.C * Hp * Wp + (slack or 0)
+  array(b, 1, "xp", n)
+  b.put(1, string.format("for (int j = 0; j < %d; j++) xp[j] = 0.0f;", n))
 end
 
 -- A forward's input: its frame declared, and the sizes the tiles walk (x's own without one).
-local function forward_frame(b, g)
+local function forward_frame(b, g, slack)
   local Hp, Wp, framed = input_frame(g)
   if not framed then return g.H, g.W, false end
-  declare_frame(b, g, Hp, Wp, true)
+  declare_frame(b, g, Hp, Wp, true, slack)
   return Hp, Wp, true
 end
 
@@ -397,12 +503,13 @@ local function stack_floats(isa, g)
   local Hp, Wp, framed = input_frame(g)
   local xpad = framed and g.C * Hp * Wp or 0
   local fwd = xpad + g.C * g.K * g.K * Op + Op + stage_floats(g.OH, g.OW, Op)
+    + (framed and pixel_lanes(isa, g.O, g.OW, g.S, true) and narrow_slack(isa, g.OW) or 0)
   local wgrad = g.OH * g.OW * Op + g.C * g.K * g.K * Op + Op
   if pixel_lanes(isa, g.O, g.OW, g.S) then
     wgrad = g.O * g.OH * #pixel_positions(isa, g.OW) * W + (g.C * g.K * g.K + 1) * g.O * W
   end
   local bwd = xpad + wgrad + g.O * (g.H + g.K - 1) * (g.W + g.K - 1) + g.O * g.K * g.K * Cp
-    + stage_floats(g.H, g.W, Cp)
+    + stage_floats(g.H, g.W, Cp) + (pixel_lanes(isa, g.C, g.W, 1, true) and narrow_slack(isa, g.W) or 0)
   return fwd, bwd
 end
 
@@ -416,13 +523,16 @@ end
 -- The forward in pixel lanes: W itself is the weight table ([C·K·K][O], broadcast one
 -- weight at a time), the bias broadcast into the accumulators.
 local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
-  local Hp, Wp, framed = forward_frame(b, g)
+  local Hp, Wp, framed = forward_frame(b, g, narrow_slack(isa, g.OW))
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
-  local function store(o, pix, v)
+  -- lanes: the narrow tiles' first `lanes` floats (nil: whole vectors)
+  local function store(o, pix, v, lanes)
     local at = string.format("i * %d + %d + %s", out_ld, o * g.OH * g.OW, pix)
-    if not act then return isa.store("y", at, v) end
-    return isa.store("z", at, v) .. " " .. isa.store("a", at, epilogue.forward(act, isa, v))
+    local st = isa.store
+    if lanes then st = function(base, idx, val) return isa.store_part(base, idx, val, lanes) end end
+    if not act then return st("y", at, v) end
+    return st("z", at, v) .. " " .. st("a", at, epilogue.forward(act, isa, v))
   end
   emit_pixel_tiles(b, 2, isa, {src = framed and "xp" or string.format("(x + i * %d)", mem.input.ld), Cin = g.C,
     Hp = Hp, Wp = Wp, K = g.K, OH = g.OH, OW = g.OW, O = g.O, wp = "w", wld = g.O, store = store,
@@ -448,7 +558,7 @@ function M.forward(s, mem, ctx)
     g.C, g.H, g.W, g.C, g.K, g.K, g.O, has_bias and ", b [" .. g.O .. "]" or "", y, g.O, g.OH, g.OW, isa.name))
   b.put(0, "   tiles over output pixels x channels (gen/kernels/convtile.lua). */")
   convcall.forward_signature(b, fn, act, has_bias)
-  if pixel_lanes(isa, g.O, g.OW, g.S) and (not act or epilogue.forward(act, isa, "v")) then
+  if pixel_lanes(isa, g.O, g.OW, g.S, select(3, input_frame(g))) and (not act or epilogue.forward(act, isa, "v")) then
     pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
     b.put(0, "}")
     return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
@@ -736,22 +846,30 @@ function dx_part(b, isa, g, ctx, in_act, Op, Cp)
   -- dx: g dilated by S into a frame of K-1-P zeros (gf, O×Hg×Wg), flipped transposed
   -- weights wd[o][ky][kx][Cp] = W[c][K-1-ky][K-1-kx][o]
   local Hg, Wg = g.H + g.K - 1, g.W + g.K - 1
-  array(b, 1, "gf", g.O * Hg * Wg)
+  local pixel = pixel_lanes(isa, g.C, g.W, 1, true) and (not in_act or epilogue.grad(in_act, isa, "v", "m"))
+  local nf = g.O * Hg * Wg + (pixel and narrow_slack(isa, g.W) or 0)
+  array(b, 1, "gf", nf)
   array(b, 1, "wd", g.O * g.K * g.K * Cp)
-  b.put(1, string.format("for (int j = 0; j < %d; j++) gf[j] = 0.0f;", g.O * Hg * Wg))
+  b.put(1, string.format("for (int j = 0; j < %d; j++) gf[j] = 0.0f;", nf))
   b.put(1, string.format("for (int o = 0; o < %d; o++)", g.O))
   b.put(2, string.format("for (int ky = 0; ky < %d; ky++)", g.K))
   b.put(3, string.format("for (int kx = 0; kx < %d; kx++)", g.K))
   b.put(4, string.format("for (int c = 0; c < %d; c++) wd[((o * %d + ky) * %d + kx) * %d + c] = c < %d ? w[((c * %d + %d - ky) * %d + %d - kx) * %d + o] : 0.0f;",
     Cp, g.K, g.K, Cp, g.C, g.K, g.K - 1, g.K, g.K - 1, g.O))
-  if pixel_lanes(isa, g.C, g.W, 1) and (not in_act or epilogue.grad(in_act, isa, "v", "m")) then
+  if pixel then
     b.put(1, "for (int i = 0; i < n; i++) {")
     frame_copy(b, 2, "gf", "g", g_ld, g.O, g.OH, g.OW, Hg, Wg, g.K - 1 - g.P, g.S)
-    local function store(c, pix, v)
+    -- lanes: the narrow tiles' first `lanes` floats (nil: whole vectors)
+    local function store(c, pix, v, lanes)
       local at = string.format("i * %d + %d + %s", ctx.dx_ld, c * g.H * g.W, pix)
-      if not in_act then return isa.store("dx", at, v) end
+      local st, ld = isa.store, isa.load
+      if lanes then
+        st = function(base, idx, val) return isa.store_part(base, idx, val, lanes) end
+        ld = function(base, idx) return isa.load_part(base, idx, lanes) end
+      end
+      if not in_act then return st("dx", at, v) end
       local mat = string.format("i * %d + %d + %s", in_act.buf.ld, c * g.H * g.W, pix)
-      return isa.store("dx", at, epilogue.grad(in_act, isa, v, isa.load("m", mat)))
+      return st("dx", at, epilogue.grad(in_act, isa, v, ld("m", mat)))
     end
     emit_pixel_tiles(b, 2, isa, {src = "gf", Cin = g.O, Hp = Hg, Wp = Wg, K = g.K, OH = g.H, OW = g.W, O = g.C,
       wp = "wd", wld = Cp, store = store, init = function() return isa.zero() end,
@@ -786,7 +904,7 @@ function dx_part(b, isa, g, ctx, in_act, Op, Cp)
 end
 
 -- Max pooling's backward for 2×2 windows at stride 2 on avx2 (the ISA whose shuffles this
--- spells): vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of
+-- spells; avx512 builds run the same 256-bit code, AVX-512F implying AVX2): vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of
 -- 4 to 7 windows). The rows' even and odd elements are split into four vectors (one per
 -- window position k; in-lane shuffles, so with 8 the windows come out in lane order
 -- 0 1 4 5 2 3 6 7 and g is permuted to match), the running maximum and the flags up[k] =
@@ -798,7 +916,7 @@ end
 local function pool_lanes(g) return g.OW >= 8 and 8 or 4 end
 
 function M.pool_pairs_applies(isa, g)
-  return isa.name == "avx2" and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 4
+  return (isa.name == "avx2" or isa.name == "avx512") and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 4
 end
 
 -- The lane count, the intrinsics' prefix and type, the window blocks' first windows, and
@@ -848,7 +966,10 @@ end
 -- Returns whether it applied the previous derivative (with 8 lanes).
 function M.pool_pairs_backward(b, isa, g, mem, ctx)
   local vw, P, T, blocks, order = pool_setup(g)
+  -- the derivative on these 256-bit vectors is avx2's spelling (else the caller's pass)
+  if isa.name ~= "avx2" then isa = require "isa.avx2" end
   local in_act = vw == 8 and ctx.in_act
+  if in_act and not epilogue.grad(in_act, isa, "v", "m") then in_act = nil end
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
   b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
   b.put(4, string.format("const int r0 = c * %d + oy * %d, r1 = r0 + %d;", g.H * g.W, 2 * g.W, g.W))
