@@ -785,7 +785,7 @@ function dx_part(b, isa, g, ctx, in_act, Op, Cp)
   b.put(1, "}")
 end
 
--- Max pooling of 2×2 windows at stride 2 as vector code (avx2, avx512). One window per lane:
+-- Max pooling of 2×2 windows at stride 2 as vector code (avx2, avx512, neon). One window per lane:
 -- its four elements in four vectors e0..e3 (top left, top right, bottom left, bottom right),
 -- gathered from the loaded rows by the ISA's shuffles; the rest is the same lane-wise
 -- arithmetic on every ISA, spelled by the ISA table's `flags(lanes)`: the running maximum
@@ -801,12 +801,12 @@ end
 -- windows come out in lane order 0 1 4 5 2 3 6 7 and g is permuted to match; with 8 the
 -- stores apply the previous derivative, with 4 the caller's contiguous pass; a last block
 -- overlapping the one before recomputes the same windows.
--- avx512: any width, see avx512_walk below.
+-- avx512: any width, see avx512_walk below; neon: see neon_blocks.
 local function pool_lanes(g) return g.OW >= 8 and 8 or 4 end
 
 function M.pool_pairs_applies(isa, g)
   if not (g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W) then return false end
-  if isa.name == "avx2" then return g.OW >= 4 end
+  if isa.name == "avx2" or isa.name == "neon" then return g.OW >= 4 end
   return isa.name == "avx512"
 end
 
@@ -1106,15 +1106,81 @@ local function avx512_backward(b, isa, g, mem, ctx)
   return true
 end
 
+-- neon (rows of 4 or more windows): 4 windows per block, a last block overlapping the one
+-- before; the de-interleaving loads vld2q split each row into its even and odd elements
+-- (e0 e1 from the top row, e2 e3 from the bottom one) in window order, and vst2q interleaves
+-- the gradients back. The previous derivative is applied before the interleave, each g_k
+-- with its own element (x itself, or m split the same way).
+local function neon_blocks(g)
+  local blocks = {}
+  for x = 0, g.OW - 4, 4 do blocks[#blocks + 1] = x end
+  if blocks[#blocks] ~= g.OW - 4 then blocks[#blocks + 1] = g.OW - 4 end
+  return blocks
+end
+
+local function neon_rows(b, g, mem, blocks, lines)
+  b.put(2, string.format("for (int r = 0; r < %d; r++) {", g.C * g.OH))
+  b.put(3, string.format("const float *x0 = x + i * %d + r * %d, *x1 = x0 + %d;", mem.input.ld, 2 * g.W, g.W))
+  for _, l in ipairs(lines) do b.put(3, l) end
+  b.put(3, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
+  b.put(3, string.format("for (int j = 0; j < %d; j++) {", #blocks))
+  b.put(4, "const int e = 2 * ox0s[j];")
+  b.put(4, "const float32x4x2_t t0 = vld2q_f32(x0 + e), t1 = vld2q_f32(x1 + e);")
+  b.put(4, "const float32x4_t e0 = t0.val[0], e1 = t0.val[1], e2 = t1.val[0], e3 = t1.val[1];")
+end
+
+local function neon_forward(b, isa, g, mem)
+  local f = isa.flags(4)
+  neon_rows(b, g, mem, neon_blocks(g), {string.format("float *ar = a + i * %d + r * %d;", mem.a.ld, g.OW)})
+  window_max(b, 4, f)
+  b.put(4, isa.store("ar", "ox0s[j]", "v"))
+  b.put(3, "}")
+  b.put(2, "}")
+end
+
+local function neon_backward(b, isa, g, mem, ctx)
+  local f = isa.flags(4)
+  local in_act = ctx.in_act
+  local own = own_sign(in_act)
+  local lines = {string.format("const float *gr = g + i * %d + r * %d;", mem.d.ld, g.OW),
+                 string.format("float *d0 = dx + i * %d + r * %d, *d1 = d0 + %d;", ctx.dx_ld, 2 * g.W, g.W)}
+  if in_act and own then
+    lines[#lines + 1] = "(void)m;"
+  elseif in_act then
+    lines[#lines + 1] = string.format("const float *m0 = m + i * %d + r * %d, *m1 = m0 + %d;", in_act.buf.ld, 2 * g.W, g.W)
+  end
+  neon_rows(b, g, mem, neon_blocks(g), lines)
+  window_flags(b, 4, f)
+  b.put(4, "const float32x4_t gv = " .. isa.load("gr", "ox0s[j]") .. ";")
+  window_grads(b, 4, f)
+  if in_act and not own then b.put(4, "const float32x4x2_t n0 = vld2q_f32(m0 + e), n1 = vld2q_f32(m1 + e);") end
+  for row = 0, 1 do
+    local v = {}
+    for h = 0, 1 do
+      local k = 2 * row + h
+      v[h + 1] = "g" .. k
+      if in_act then
+        v[h + 1] = epilogue.grad(in_act, isa, "g" .. k, own and "e" .. k or string.format("n%d.val[%d]", row, h))
+      end
+    end
+    b.put(4, string.format("const float32x4x2_t o%d = {{%s, %s}};", row, v[1], v[2]))
+    b.put(4, string.format("vst2q_f32(d%d + e, o%d);", row, row))
+  end
+  b.put(3, "}")
+  b.put(2, "}")
+  return true
+end
+
+local POOL_FORWARD = {avx2 = avx2_forward, avx512 = avx512_forward, neon = neon_forward}
+local POOL_BACKWARD = {avx2 = avx2_backward, avx512 = avx512_backward, neon = neon_backward}
+
 function M.pool_pairs_forward(b, isa, g, mem)
-  if isa.name == "avx2" then return avx2_forward(b, isa, g, mem) end
-  return avx512_forward(b, isa, g, mem)
+  return POOL_FORWARD[isa.name](b, isa, g, mem)
 end
 
 -- Returns whether it applied the previous derivative.
 function M.pool_pairs_backward(b, isa, g, mem, ctx)
-  if isa.name == "avx2" then return avx2_backward(b, isa, g, mem, ctx) end
-  return avx512_backward(b, isa, g, mem, ctx)
+  return POOL_BACKWARD[isa.name](b, isa, g, mem, ctx)
 end
 
 return M

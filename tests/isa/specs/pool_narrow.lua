@@ -1,6 +1,6 @@
 -- test-isa: 2x2 max pooling at stride 2 on narrow rows (gen/kernels/convtile.lua, pool_pairs_*:
--- avx512 blocks of 16 // OW whole pairs of rows, the last block masked; avx2 4 or 8 windows
--- where rows have 4 or more): 10 windows after a ReLU (one masked block, the derivative's
+-- avx512 blocks of 16 // OW whole pairs of rows, the last block masked; avx2 4 or 8 windows,
+-- neon 4, where rows have 4 or more): 10 windows after a ReLU (one masked block, the derivative's
 -- sign from x), 5 after a shifted ReLU (3 pairs a block, a rest of 2; the derivative from
 -- m), 2 (8 pairs, rest 2) and 1 (16 pairs, rest 5) without an activation between.
 return network "pool_narrow" {

@@ -1,6 +1,6 @@
 -- test-isa: 2x2 max pooling at stride 2 on rows of more than 8 windows (gen/kernels/convtile.lua,
 -- pool_pairs_*: avx512 blocks of 16 windows of one pair of rows, tails by k-masks; avx2 blocks
--- of 8): a first-layer pool (34 windows: two whole blocks and 2), one after a leaky ReLU (the
+-- of 8, neon of 4): a first-layer pool (34 windows: two whole blocks and 2), one after a leaky ReLU (the
 -- derivative from m; 17 windows: 16 and 1), one after a ReLU (the derivative's sign from x
 -- itself; 10 windows: one masked block).
 return network "pool_wide" {
