@@ -67,6 +67,22 @@ return {
   max_gt = function(v, m)
     return "_mm256_blendv_ps(" .. m .. ", " .. v .. ", _mm256_cmp_ps(" .. v .. ", " .. m .. ", _CMP_GT_OQ))"
   end,
+  -- lane flags of compares (max pooling's windows, gen/kernels/convtile.lua) for vectors of
+  -- `lanes` floats (8, or 4 in SSE registers): flags are all-ones/zero lanes of the vector type
+  flags = function(lanes)
+    local P, T = lanes == 8 and "_mm256_" or "_mm_", lanes == 8 and "__m256" or "__m128"
+    return {
+      vtype = T, ftype = T, prefix = P,
+      gt = function(a, b) return P .. "cmp_ps(" .. a .. ", " .. b .. ", _CMP_GT_OQ)" end,     -- a > b, false on NaN
+      blend = function(a, b, u) return P .. "blendv_ps(" .. a .. ", " .. b .. ", " .. u .. ")" end,   -- u ? b : a
+      keep = function(u, v) return P .. "and_ps(" .. u .. ", " .. v .. ")" end,               -- u ? v : +0, v's bits
+      drop = function(u, v) return P .. "andnot_ps(" .. u .. ", " .. v .. ")" end,            -- u ? +0 : v
+      either = function(u, w) return P .. "or_ps(" .. u .. ", " .. w .. ")" end,
+      max_gt = function(v, m)                                                                  -- v > m ? v : m
+        return P .. "blendv_ps(" .. m .. ", " .. v .. ", " .. P .. "cmp_ps(" .. v .. ", " .. m .. ", _CMP_GT_OQ))"
+      end,
+    }
+  end,
   -- square block transpose (the input gradient's copy of W)
   transpose = "simd_tr8x8",
   transpose_n = 8,

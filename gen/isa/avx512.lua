@@ -8,6 +8,10 @@ local function at(base, index)
   return base .. " + " .. index
 end
 local function mask(lanes) return string.format("(__mmask16)0x%X", (1 << lanes) - 1) end
+-- "v > m ? v : m" lane by lane (the scalar max: m where either is NaN)
+local function max_gt(v, m)
+  return "_mm512_mask_mov_ps(" .. m .. ", _mm512_cmp_ps_mask(" .. v .. ", " .. m .. ", _CMP_GT_OQ), " .. v .. ")"
+end
 
 return {
   name = "avx512",
@@ -116,8 +120,20 @@ static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
   transpose_n = 16,
   -- softmax: e^v (simd_exp512 below) and "v > m ? v : m" lane by lane (the scalar max)
   exp = function(v) return "simd_exp512(" .. v .. ")" end,
-  max_gt = function(v, m)
-    return "_mm512_mask_mov_ps(" .. m .. ", _mm512_cmp_ps_mask(" .. v .. ", " .. m .. ", _CMP_GT_OQ), " .. v .. ")"
+  max_gt = max_gt,
+  -- lane flags of compares (max pooling's windows, gen/kernels/convtile.lua): k-masks; the
+  -- fields as in gen/isa/avx2.lua
+  flags = function(lanes)
+    assert(lanes == 16)
+    return {
+      vtype = "__m512", ftype = "__mmask16",
+      gt = function(a, b) return "_mm512_cmp_ps_mask(" .. a .. ", " .. b .. ", _CMP_GT_OQ)" end,
+      blend = function(a, b, u) return "_mm512_mask_blend_ps(" .. u .. ", " .. a .. ", " .. b .. ")" end,
+      keep = function(u, v) return "_mm512_maskz_mov_ps(" .. u .. ", " .. v .. ")" end,
+      drop = function(u, v) return "_mm512_maskz_mov_ps((__mmask16)~(" .. u .. "), " .. v .. ")" end,
+      either = function(u, w) return "(__mmask16)(" .. u .. " | " .. w .. ")" end,
+      max_gt = max_gt,
+    }
   end,
   -- `lanes` floats at p repeated across the vector (one broadcast load)
   load_rep = function(p, lanes)

@@ -57,6 +57,21 @@ return {
     return "vbslq_f32(vcgtq_f32(" .. m .. ", vdupq_n_f32(0.0f)), " .. x .. ", " .. y .. ")"
   end,
   hsum = function(v) return "simd_hsum128(" .. v .. ")" end,
+  -- lane flags of compares (max pooling's windows, gen/kernels/convtile.lua): all-ones/zero
+  -- lanes of uint32x4_t; the fields as in gen/isa/avx2.lua
+  flags = function(lanes)
+    assert(lanes == 4)
+    local function u(v) return "vreinterpretq_u32_f32(" .. v .. ")" end
+    return {
+      vtype = "float32x4_t", ftype = "uint32x4_t",
+      gt = function(a, b) return "vcgtq_f32(" .. a .. ", " .. b .. ")" end,
+      blend = function(a, b, f) return "vbslq_f32(" .. f .. ", " .. b .. ", " .. a .. ")" end,
+      keep = function(f, v) return "vreinterpretq_f32_u32(vandq_u32(" .. f .. ", " .. u(v) .. "))" end,
+      drop = function(f, v) return "vreinterpretq_f32_u32(vbicq_u32(" .. u(v) .. ", " .. f .. "))" end,
+      either = function(f, w) return "vorrq_u32(" .. f .. ", " .. w .. ")" end,
+      max_gt = function(v, m) return "vbslq_f32(vcgtq_f32(" .. v .. ", " .. m .. "), " .. v .. ", " .. m .. ")" end,
+    }
+  end,
   -- softmax: e^v (simd_exp128 below) and "v > m ? v : m" lane by lane (the scalar max)
   exp = function(v) return "simd_exp128(" .. v .. ")" end,
   max_gt = function(v, m) return "vbslq_f32(vcgtq_f32(" .. v .. ", " .. m .. "), " .. v .. ", " .. m .. ")" end,

@@ -301,7 +301,7 @@ local function pool_forward(s, mem, ctx)
   b.put(0, string.format("static void %s(float *restrict a, const float *restrict x, int n) {", fn))
   b.put(1, "for (int i = 0; i < n; i++) {")
   if max and convtile.pool_pairs_applies(ctx.isa, g) then
-    convtile.pool_pairs_forward(b, g, mem)
+    convtile.pool_pairs_forward(b, ctx.isa, g, mem)
     b.put(1, "}")
     b.put(0, "}")
     return b.text(), string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))

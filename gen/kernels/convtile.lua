@@ -903,27 +903,66 @@ function dx_part(b, isa, g, ctx, in_act, Op, Cp)
   b.put(1, "}")
 end
 
--- Max pooling's backward for 2×2 windows at stride 2 on avx2 (the ISA whose shuffles this
--- spells; avx512 builds run the same 256-bit code, AVX-512F implying AVX2): vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of
--- 4 to 7 windows). The rows' even and odd elements are split into four vectors (one per
--- window position k; in-lane shuffles, so with 8 the windows come out in lane order
--- 0 1 4 5 2 3 6 7 and g is permuted to match), the running maximum and the flags up[k] =
--- "element k raised it" are compares and blends, the first maximum the last raiser, and
--- each position's gradient g and-masked by its flag; the unpacks put the elements back in
--- row order, times the previous derivative (with 8; with 4 the caller's contiguous pass
--- applies it). Same values as the scalar windows (tiled_pool_backward in
--- gen/kernels/conv.lua). A last block overlapping the one before recomputes the same windows.
+-- Max pooling of 2×2 windows at stride 2 as vector code (avx2, avx512, neon). One window per lane:
+-- its four elements in four vectors e0..e3 (top left, top right, bottom left, bottom right),
+-- gathered from the loaded rows by the ISA's shuffles; the rest is the same lane-wise
+-- arithmetic on every ISA, spelled by the ISA table's `flags(lanes)`: the running maximum
+-- and the flags up[k] = "element k raised it" are compares and blends, the first maximum
+-- is the last raiser, and each position's gradient is g masked by its flag (+0.0f
+-- elsewhere, g's bits kept); the ISA's shuffles put the four back in row order, times the
+-- previous derivative. Same values as the scalar windows (pool_forward, tiled_pool_backward
+-- in gen/kernels/conv.lua), NaN included: a NaN never raises the maximum (the compares are
+-- false), a first element NaN stays the maximum.
+--
+-- avx2: vw = 8 windows of two input rows at a time (4, in 128-bit vectors, for rows of 4 to
+-- 7 windows); the rows' even and odd elements are split by in-lane shuffles, so with 8 the
+-- windows come out in lane order 0 1 4 5 2 3 6 7 and g is permuted to match; with 8 the
+-- stores apply the previous derivative, with 4 the caller's contiguous pass; a last block
+-- overlapping the one before recomputes the same windows.
+-- avx512: any width, see avx512_walk below; neon: see neon_blocks.
 local function pool_lanes(g) return g.OW >= 8 and 8 or 4 end
 
 function M.pool_pairs_applies(isa, g)
-  return (isa.name == "avx2" or isa.name == "avx512") and g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W and g.OW >= 4
+  if not (g.K == 2 and g.S == 2 and g.OH * 2 == g.H and g.OW * 2 == g.W) then return false end
+  if isa.name == "avx2" or isa.name == "neon" then return g.OW >= 4 end
+  return isa.name == "avx512"
 end
 
--- The lane count, the intrinsics' prefix and type, the window blocks' first windows, and
--- the C expression putting 8 windows in (or out of) the shuffles' lane order.
-local function pool_setup(g)
+-- The forward's maximum of e0..e3 (the scalar loop's rule e > v ? e : v) into v.
+local function window_max(b, d, f)
+  b.put(d, string.format("%s v = e0;", f.vtype))
+  for k = 1, 3 do b.put(d, "v = " .. f.max_gt("e" .. k, "v") .. ";") end
+end
+
+-- The backward's flags u1..u3 (u0 is always set) from e0..e3.
+local function window_flags(b, d, f)
+  b.put(d, string.format("const %s u1 = %s;", f.ftype, f.gt("e1", "e0")))
+  b.put(d, string.format("const %s v1 = %s;", f.vtype, f.blend("e0", "e1", "u1")))
+  b.put(d, string.format("const %s u2 = %s;", f.ftype, f.gt("e2", "v1")))
+  b.put(d, string.format("const %s v2 = %s;", f.vtype, f.blend("v1", "e2", "u2")))
+  b.put(d, string.format("const %s u3 = %s;", f.ftype, f.gt("e3", "v2")))
+end
+
+-- g0..g3: gv at the last raiser, +0.0f at the others.
+local function window_grads(b, d, f)
+  local T = f.vtype
+  b.put(d, string.format("const %s g3 = %s;", T, f.keep("u3", "gv")))
+  b.put(d, string.format("const %s g2 = %s;", T, f.drop("u3", f.keep("u2", "gv"))))
+  b.put(d, string.format("const %s g1 = %s;", T, f.drop(f.either("u2", "u3"), f.keep("u1", "gv"))))
+  b.put(d, string.format("const %s g0 = %s;", T, f.drop(f.either("u1", f.either("u2", "u3")), "gv")))
+end
+
+-- The derivative's mask from x itself (the activation's output) when the activation allows
+-- it: m is not read at all.
+local function own_sign(in_act)
+  return in_act and in_act.op.grad.output_sign and in_act.op.grad.output_sign(in_act.opts) or false
+end
+
+-- avx2: the lane count, the flags' spelling, the window blocks' first windows, and the C
+-- expression putting 8 windows in (or out of) the shuffles' lane order.
+local function pool_setup(isa, g)
   local vw = pool_lanes(g)
-  local P, T = vw == 8 and "_mm256_" or "_mm_", vw == 8 and "__m256" or "__m128"
+  local f = isa.flags(vw)
   local blocks = {}
   for x = 0, g.OW - vw, vw do blocks[#blocks + 1] = x end
   if blocks[#blocks] ~= g.OW - vw then blocks[#blocks + 1] = g.OW - vw end
@@ -931,11 +970,12 @@ local function pool_setup(g)
     if vw == 4 then return v end
     return "_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(" .. v .. "), 0xD8))"
   end
-  return vw, P, T, blocks, order
+  return vw, f, blocks, order
 end
 
--- The two rows' four window positions e0..e3 of block j (x0, x1: the rows).
-local function pool_loads(b, d, P, T, vw)
+-- avx2: the two rows' four window positions e0..e3 of block j (x0, x1: the rows).
+local function pool_loads(b, d, f, vw)
+  local P, T = f.prefix, f.vtype
   b.put(d, "const int e = 2 * ox0s[j];")
   b.put(d, string.format("const %s a0 = %sloadu_ps(x0 + e), b0 = %sloadu_ps(x0 + e + %d);", T, P, P, vw))
   b.put(d, string.format("const %s a1 = %sloadu_ps(x1 + e), b1 = %sloadu_ps(x1 + e + %d);", T, P, P, vw))
@@ -943,31 +983,25 @@ local function pool_loads(b, d, P, T, vw)
   b.put(d, string.format("const %s e2 = %sshuffle_ps(a1, b1, 0x88), e3 = %sshuffle_ps(a1, b1, 0xDD);", T, P, P))
 end
 
--- The forward the same way: the running maximum of the four positions (compares and
--- blends: e > v ? e : v, the scalar loop's rule), lanes back in window order.
-function M.pool_pairs_forward(b, g, mem)
-  local vw, P, T, blocks, order = pool_setup(g)
+local function avx2_forward(b, isa, g, mem)
+  local vw, f, blocks, order = pool_setup(isa, g)
+  local P = f.prefix
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
   b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
   b.put(4, string.format("const float *x0 = x + i * %d + c * %d + oy * %d, *x1 = x0 + %d;", mem.input.ld, g.H * g.W, 2 * g.W, g.W))
   b.put(4, string.format("float *ar = a + i * %d + (c * %d + oy) * %d;", mem.a.ld, g.OH, g.OW))
   b.put(4, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
   b.put(4, string.format("for (int j = 0; j < %d; j++) {", #blocks))
-  pool_loads(b, 5, P, T, vw)
-  b.put(5, string.format("%s v = e0;", T))
-  for k = 1, 3 do
-    b.put(5, string.format("v = %sblendv_ps(v, e%d, %scmp_ps(e%d, v, _CMP_GT_OQ));", P, k, P, k))
-  end
+  pool_loads(b, 5, f, vw)
+  window_max(b, 5, f)
   b.put(5, string.format("%sstoreu_ps(ar + ox0s[j], %s);", P, order("v")))
   b.put(4, "}")
   b.put(3, "}")
 end
 
--- Returns whether it applied the previous derivative (with 8 lanes).
-function M.pool_pairs_backward(b, isa, g, mem, ctx)
-  local vw, P, T, blocks, order = pool_setup(g)
-  -- the derivative on these 256-bit vectors is avx2's spelling (else the caller's pass)
-  if isa.name ~= "avx2" then isa = require "isa.avx2" end
+local function avx2_backward(b, isa, g, mem, ctx)
+  local vw, f, blocks, order = pool_setup(isa, g)
+  local P, T = f.prefix, f.vtype
   local in_act = vw == 8 and ctx.in_act
   if in_act and not epilogue.grad(in_act, isa, "v", "m") then in_act = nil end
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
@@ -976,9 +1010,8 @@ function M.pool_pairs_backward(b, isa, g, mem, ctx)
   b.put(4, string.format("const float *gr = g + i * %d + (c * %d + oy) * %d;", mem.d.ld, g.OH, g.OW))
   b.put(4, string.format("const float *x0 = x + i * %d + r0, *x1 = x + i * %d + r1;", mem.input.ld, mem.input.ld))
   b.put(4, string.format("float *d0 = dx + i * %d + r0, *d1 = dx + i * %d + r1;", ctx.dx_ld, ctx.dx_ld))
-  -- the derivative's mask from x itself (the activation's output, loaded below as a0 b0 a1
-  -- b1) when the activation allows it: m is not read at all
-  local own = in_act and in_act.op.grad.output_sign and in_act.op.grad.output_sign(in_act.opts)
+  -- the derivative's mask from x itself, loaded below as a0 b0 a1 b1
+  local own = own_sign(in_act)
   if own then
     b.put(4, "(void)m;")
   elseif in_act then
@@ -987,17 +1020,10 @@ function M.pool_pairs_backward(b, isa, g, mem, ctx)
   b.put(4, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
   b.put(4, string.format("for (int j = 0; j < %d; j++) {", #blocks))
   local d = 5
-  pool_loads(b, d, P, T, vw)
-  b.put(d, string.format("const %s u1 = %scmp_ps(e1, e0, _CMP_GT_OQ);", T, P))
-  b.put(d, string.format("const %s v1 = %sblendv_ps(e0, e1, u1);", T, P))
-  b.put(d, string.format("const %s u2 = %scmp_ps(e2, v1, _CMP_GT_OQ);", T, P))
-  b.put(d, string.format("const %s v2 = %sblendv_ps(v1, e2, u2);", T, P))
-  b.put(d, string.format("const %s u3 = %scmp_ps(e3, v2, _CMP_GT_OQ);", T, P))
+  pool_loads(b, d, f, vw)
+  window_flags(b, d, f)
   b.put(d, string.format("const %s gv = %s;", T, order(P .. "loadu_ps(gr + ox0s[j])")))
-  b.put(d, string.format("const %s g3 = %sand_ps(u3, gv);", T, P))
-  b.put(d, string.format("const %s g2 = %sandnot_ps(u3, %sand_ps(u2, gv));", T, P, P))
-  b.put(d, string.format("const %s g1 = %sandnot_ps(%sor_ps(u2, u3), %sand_ps(u1, gv));", T, P, P, P))
-  b.put(d, string.format("const %s g0 = %sandnot_ps(%sor_ps(u1, %sor_ps(u2, u3)), gv);", T, P, P, P))
+  window_grads(b, d, f)
   local hi = "e + " .. vw
   local outs = {{"d0", "m0", P .. "unpacklo_ps(g0, g1)", "e", "a0"}, {"d0", "m0", P .. "unpackhi_ps(g0, g1)", hi, "b0"},
                 {"d1", "m1", P .. "unpacklo_ps(g2, g3)", "e", "a1"}, {"d1", "m1", P .. "unpackhi_ps(g2, g3)", hi, "b1"}}
@@ -1011,6 +1037,269 @@ function M.pool_pairs_backward(b, isa, g, mem, ctx)
   b.put(4, "}")
   b.put(3, "}")
   return in_act and true or false
+end
+
+-- avx512: blocks of up to 16 windows with the lanes in window order, any row width, tails
+-- by k-masks (no overlapping blocks). The pairs of input rows under one output row are
+-- contiguous in memory, across channels too (H = 2·OH): pair r = c·OH + oy starts at
+-- r·2W, its outputs at r·OW. Rows of more than 8 windows: blocks of 16 windows of one pair
+-- (sources: the top row's 32 floats as two vectors, the bottom row's two); narrower rows:
+-- G = 16 // OW whole pairs per block (sources: the ≤ 64 contiguous floats, four vectors).
+-- Each e_k is one two-source lane permute (vpermt2ps) of a pair of sources, or two and a
+-- blend when it needs all four; the gradients go back into the sources' places the same way
+-- from (g0, g1) and (g2, g3).
+
+-- The block of `rows` pairs, windows [w0, w0 + nw) of each: its source vectors {off, lanes}
+-- (offsets from the block's first input element), and for each window lane l the offsets of
+-- its four elements.
+local function avx512_block(g, rows, nw)
+  local W, srcs = g.W, {}
+  if rows == 1 then
+    for _, top in ipairs({0, W}) do
+      for h = 0, 1 do
+        local lanes = math.min(16, 2 * nw - 16 * h)
+        if lanes > 0 then srcs[#srcs + 1] = {off = top + 16 * h, lanes = lanes} end
+      end
+    end
+  else
+    local len = rows * 2 * W
+    for s = 0, (len - 1) // 16 do srcs[#srcs + 1] = {off = 16 * s, lanes = math.min(16, len - 16 * s)} end
+  end
+  local elems = {}   -- elems[k][l]: offset of element k of window lane l
+  for k = 0, 3 do
+    elems[k] = {}
+    for l = 0, rows * nw - 1 do
+      elems[k][l] = l // nw * 2 * W + 2 * (l % nw) + k // 2 * W + k % 2
+    end
+  end
+  return {srcs = srcs, elems = elems, nw = rows * nw}
+end
+
+local function epi32(idx)
+  local t = {}
+  for l = 0, 15 do t[l + 1] = tostring(idx[l] or 0) end
+  return "_mm512_setr_epi32(" .. table.concat(t, ", ") .. ")"
+end
+
+-- One vector whose lane l is lane pick[l] = {s, lane} of the sources names[s] (0-based s;
+-- sources paired (0, 1), (2, 3)): one permute per pair it reads, a blend when both.
+local function avx512_gather(names, pick, lanes)
+  local idx, used, hi = {}, {}, 0
+  for l = 0, lanes - 1 do
+    local s, lane = pick[l][1], pick[l][2]
+    idx[l] = s % 2 * 16 + lane
+    used[s // 2] = true
+    if s >= 2 then hi = hi | (1 << l) end
+  end
+  local function perm(p)
+    local a, b2 = names[2 * p], names[2 * p + 1]
+    if b2 then return "_mm512_permutex2var_ps(" .. a .. ", " .. epi32(idx) .. ", " .. b2 .. ")" end
+    return "_mm512_permutexvar_ps(" .. epi32(idx) .. ", " .. a .. ")"
+  end
+  if used[0] and used[1] then
+    return string.format("_mm512_mask_blend_ps((__mmask16)0x%X, %s, %s)", hi, perm(0), perm(1))
+  end
+  return perm(used[0] and 0 or 1)
+end
+
+-- base + w0-relative offset as C (w0: the block's first window in its pair, a C expression).
+local function block_at(w0, scale, off)
+  local parts = {}
+  if w0 ~= "0" then parts[#parts + 1] = scale == 1 and w0 or scale .. " * " .. w0 end
+  if off ~= 0 or #parts == 0 then parts[#parts + 1] = tostring(off) end
+  return table.concat(parts, " + ")
+end
+
+-- The sources s0.. loaded from xr and e0..e3 gathered from them.
+local function avx512_sources(b, d, isa, blk, w0)
+  local names = {}
+  for s, src in ipairs(blk.srcs) do
+    names[s - 1] = "s" .. (s - 1)
+    local at = block_at(w0, 2, src.off)
+    b.put(d, string.format("const __m512 s%d = %s;", s - 1,
+      src.lanes == 16 and isa.load("xr", at) or isa.load_part("xr", at, src.lanes)))
+  end
+  for k = 0, 3 do
+    local pick = {}
+    for l = 0, blk.nw - 1 do
+      local o = blk.elems[k][l]
+      for s, src in ipairs(blk.srcs) do
+        if o >= src.off and o < src.off + src.lanes then pick[l] = {s - 1, o - src.off} end
+      end
+    end
+    b.put(d, string.format("const __m512 e%d = %s;", k, avx512_gather(names, pick, blk.nw)))
+  end
+  return names
+end
+
+-- The loops over the pairs of rows: head(d) declares the pair's pointers (r: its first
+-- pair), block(d, blk, w0) writes one block.
+local function avx512_walk(b, g, head, block)
+  local R, OW = g.C * g.OH, g.OW
+  if OW > 8 then
+    local full, tail = OW // 16, OW % 16
+    b.put(2, string.format("for (int r = 0; r < %d; r++) {", R))
+    head(3)
+    if full == 1 then
+      block(3, avx512_block(g, 1, 16), "0")
+    elseif full > 1 then
+      b.put(3, string.format("for (int w0 = 0; w0 < %d; w0 += 16) {", 16 * full))
+      block(4, avx512_block(g, 1, 16), "w0")
+      b.put(3, "}")
+    end
+    if tail > 0 then block(3, avx512_block(g, 1, tail), tostring(16 * full)) end
+    b.put(2, "}")
+    return
+  end
+  local G = 16 // OW
+  local full, rest = R // G, R % G
+  if full > 0 then
+    b.put(2, string.format("for (int r = 0; r < %d; r += %d) {", full * G, G))
+    head(3)
+    block(3, avx512_block(g, G, OW), "0")
+    b.put(2, "}")
+  end
+  if rest > 0 then
+    b.put(2, "{")
+    b.put(3, string.format("const int r = %d;", full * G))
+    head(3)
+    block(3, avx512_block(g, rest, OW), "0")
+    b.put(2, "}")
+  end
+end
+
+local function avx512_forward(b, isa, g, mem)
+  local f = isa.flags(16)
+  avx512_walk(b, g, function(d)
+    b.put(d, string.format("const float *xr = x + i * %d + r * %d;", mem.input.ld, 2 * g.W))
+    b.put(d, string.format("float *ar = a + i * %d + r * %d;", mem.a.ld, g.OW))
+  end, function(d, blk, w0)
+    b.put(d, "{")
+    avx512_sources(b, d + 1, isa, blk, w0)
+    window_max(b, d + 1, f)
+    local at = block_at(w0, 1, 0)
+    b.put(d + 1, blk.nw == 16 and isa.store("ar", at, "v") or isa.store_part("ar", at, "v", blk.nw))
+    b.put(d, "}")
+  end)
+end
+
+local function avx512_backward(b, isa, g, mem, ctx)
+  local f = isa.flags(16)
+  local in_act = ctx.in_act
+  local own = own_sign(in_act)
+  if in_act and own then b.put(2, "(void)m;") end
+  avx512_walk(b, g, function(d)
+    b.put(d, string.format("const float *xr = x + i * %d + r * %d;", mem.input.ld, 2 * g.W))
+    b.put(d, string.format("const float *gr = g + i * %d + r * %d;", mem.d.ld, g.OW))
+    b.put(d, string.format("float *dr = dx + i * %d + r * %d;", ctx.dx_ld, 2 * g.W))
+    if in_act and not own then
+      b.put(d, string.format("const float *mr = m + i * %d + r * %d;", in_act.buf.ld, 2 * g.W))
+    end
+  end, function(d, blk, w0)
+    b.put(d, "{")
+    local names = avx512_sources(b, d + 1, isa, blk, w0)
+    window_flags(b, d + 1, f)
+    local gat = block_at(w0, 1, 0)
+    b.put(d + 1, string.format("const __m512 gv = %s;", blk.nw == 16 and isa.load("gr", gat) or isa.load_part("gr", gat, blk.nw)))
+    window_grads(b, d + 1, f)
+    -- each source's elements: which g_k lane goes where
+    local from = {}
+    for k = 0, 3 do
+      for l = 0, blk.nw - 1 do from[blk.elems[k][l]] = {k, l} end
+    end
+    local gs = {[0] = "g0", "g1", "g2", "g3"}
+    for s, src in ipairs(blk.srcs) do
+      local pick = {}
+      for lane = 0, src.lanes - 1 do pick[lane] = from[src.off + lane] end
+      local v = avx512_gather(gs, pick, src.lanes)
+      local at = block_at(w0, 2, src.off)
+      if in_act then
+        local mv = own and names[s - 1]
+          or (src.lanes == 16 and isa.load("mr", at) or isa.load_part("mr", at, src.lanes))
+        v = epilogue.grad(in_act, isa, v, mv)
+      end
+      b.put(d + 1, src.lanes == 16 and isa.store("dr", at, v) or isa.store_part("dr", at, v, src.lanes))
+    end
+    b.put(d, "}")
+  end)
+  return true
+end
+
+-- neon (rows of 4 or more windows): 4 windows per block, a last block overlapping the one
+-- before; the de-interleaving loads vld2q split each row into its even and odd elements
+-- (e0 e1 from the top row, e2 e3 from the bottom one) in window order, and vst2q interleaves
+-- the gradients back. The previous derivative is applied before the interleave, each g_k
+-- with its own element (x itself, or m split the same way).
+local function neon_blocks(g)
+  local blocks = {}
+  for x = 0, g.OW - 4, 4 do blocks[#blocks + 1] = x end
+  if blocks[#blocks] ~= g.OW - 4 then blocks[#blocks + 1] = g.OW - 4 end
+  return blocks
+end
+
+local function neon_rows(b, g, mem, blocks, lines)
+  b.put(2, string.format("for (int r = 0; r < %d; r++) {", g.C * g.OH))
+  b.put(3, string.format("const float *x0 = x + i * %d + r * %d, *x1 = x0 + %d;", mem.input.ld, 2 * g.W, g.W))
+  for _, l in ipairs(lines) do b.put(3, l) end
+  b.put(3, string.format("static const int ox0s[%d] = {%s};", #blocks, table.concat(blocks, ", ")))
+  b.put(3, string.format("for (int j = 0; j < %d; j++) {", #blocks))
+  b.put(4, "const int e = 2 * ox0s[j];")
+  b.put(4, "const float32x4x2_t t0 = vld2q_f32(x0 + e), t1 = vld2q_f32(x1 + e);")
+  b.put(4, "const float32x4_t e0 = t0.val[0], e1 = t0.val[1], e2 = t1.val[0], e3 = t1.val[1];")
+end
+
+local function neon_forward(b, isa, g, mem)
+  local f = isa.flags(4)
+  neon_rows(b, g, mem, neon_blocks(g), {string.format("float *ar = a + i * %d + r * %d;", mem.a.ld, g.OW)})
+  window_max(b, 4, f)
+  b.put(4, isa.store("ar", "ox0s[j]", "v"))
+  b.put(3, "}")
+  b.put(2, "}")
+end
+
+local function neon_backward(b, isa, g, mem, ctx)
+  local f = isa.flags(4)
+  local in_act = ctx.in_act
+  local own = own_sign(in_act)
+  local lines = {string.format("const float *gr = g + i * %d + r * %d;", mem.d.ld, g.OW),
+                 string.format("float *d0 = dx + i * %d + r * %d, *d1 = d0 + %d;", ctx.dx_ld, 2 * g.W, g.W)}
+  if in_act and own then
+    lines[#lines + 1] = "(void)m;"
+  elseif in_act then
+    lines[#lines + 1] = string.format("const float *m0 = m + i * %d + r * %d, *m1 = m0 + %d;", in_act.buf.ld, 2 * g.W, g.W)
+  end
+  neon_rows(b, g, mem, neon_blocks(g), lines)
+  window_flags(b, 4, f)
+  b.put(4, "const float32x4_t gv = " .. isa.load("gr", "ox0s[j]") .. ";")
+  window_grads(b, 4, f)
+  if in_act and not own then b.put(4, "const float32x4x2_t n0 = vld2q_f32(m0 + e), n1 = vld2q_f32(m1 + e);") end
+  for row = 0, 1 do
+    local v = {}
+    for h = 0, 1 do
+      local k = 2 * row + h
+      v[h + 1] = "g" .. k
+      if in_act then
+        v[h + 1] = epilogue.grad(in_act, isa, "g" .. k, own and "e" .. k or string.format("n%d.val[%d]", row, h))
+      end
+    end
+    b.put(4, string.format("const float32x4x2_t o%d = {{%s, %s}};", row, v[1], v[2]))
+    b.put(4, string.format("vst2q_f32(d%d + e, o%d);", row, row))
+  end
+  b.put(3, "}")
+  b.put(2, "}")
+  return true
+end
+
+local POOL_FORWARD = {avx2 = avx2_forward, avx512 = avx512_forward, neon = neon_forward}
+local POOL_BACKWARD = {avx2 = avx2_backward, avx512 = avx512_backward, neon = neon_backward}
+
+function M.pool_pairs_forward(b, isa, g, mem)
+  return POOL_FORWARD[isa.name](b, isa, g, mem)
+end
+
+-- Returns whether it applied the previous derivative.
+function M.pool_pairs_backward(b, isa, g, mem, ctx)
+  return POOL_BACKWARD[isa.name](b, isa, g, mem, ctx)
 end
 
 return M
