@@ -486,11 +486,165 @@ function M.forward(s, mem, ctx)
   return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
 end
 
+-- dW of one image with the input rows reused across taps (ISAs of 32 vector registers): a
+-- tile holds NP (c, ky) pairs × K kx × nv vectors of accumulators and walks the output rows
+-- in segments of R pixels; a segment's g vectors (R × nv, one load each) stay in registers
+-- while each pair's input row is broadcast once per input column ((R-1)·S + K columns),
+-- every broadcast feeding the kx taps that read it (pixel (col - kx)/S). Per accumulator
+-- the pixels still come in row order (kx fixed: the column grows with the pixel), so the
+-- sums are emit_wgrad's, bit for bit. One pointer per pair (poff: the pair's input
+-- offset), the columns and dwp's taps immediate offsets. The cycles of a plan per image:
+-- per tile, its segments' multiply-adds or loads at two a cycle, whichever is more, or the
+-- accumulators' chains (one multiply-add per pixel, 4 cycles each) when longer, plus the
+-- accumulators' load and store; ties go to the plan with fewer loads.
+local function wgrad_rows_cost(g, np, r, nv)
+  local segs = row_tiles(g.OW, r)
+  local function tile(p)
+    local c, l = 0, 0
+    for _, s in ipairs(segs) do
+      local fma = p * g.K * s.r * nv
+      local loads = s.r * nv + p * ((s.r - 1) * g.S + g.K)
+      c, l = c + math.max(fma / 2, loads / 2), l + loads
+    end
+    return math.max(c * g.OH, 4 * g.OH * g.OW) + p * g.K * nv, l * g.OH + 2 * p * g.K * nv
+  end
+  local NPT = g.C * g.K
+  local c, l = tile(np)
+  c, l = (NPT // np) * c, (NPT // np) * l
+  if NPT % np > 0 then
+    local c2, l2 = tile(NPT % np)
+    c, l = c + c2, l + l2
+  end
+  return c, l
+end
+
+-- The rows plan for a block of nv vectors, or nil where the taps tile is as cheap (fewer
+-- than 32 registers, or a kernel row of accumulators that does not fit).
+local function wgrad_rows_plan(isa, g, nv)
+  if (isa.regs or 0) < 32 then return nil end
+  local best
+  for np = 1, g.C * g.K do
+    for r = 1, g.OW do
+      if np * g.K * nv + r * nv + 1 <= isa.regs - 2 then
+        local cost, loads = wgrad_rows_cost(g, np, r, nv)
+        if not best or cost < best.cost or (cost == best.cost and loads < best.loads) then
+          best = {np = np, r = r, cost = cost, loads = loads}
+        end
+      end
+    end
+  end
+  if not best then return nil end
+  -- the taps tile: rmax taps × nv vectors, per pixel nv + rmax loads for rmax·nv FMAs
+  local rmax = math.max(1, isa.acc_regs // nv)
+  local T = g.C * g.K * g.K
+  local old = 0
+  for t0 = 0, T - 1, rmax do
+    local rr = math.min(rmax, T - t0)
+    old = old + g.OH * g.OW * math.max(rr * nv / 2, (nv + rr) / 2, 4) + rr * nv
+  end
+  if best.cost >= old then return nil end
+  return best
+end
+
+local function emit_wgrad_rows(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp, blk, plan)
+  local W, vt, K, S = isa.width, isa.vtype, g.K, g.S
+  local NPT = g.C * K
+  local segs = row_tiles(g.OW, plan.r)
+  local function tile(d, np, p0)
+    local acc, xs = {}, {}
+    local function at(p, kx, v)
+      return string.format("(%s + %d) * %d + %d", p0, p, K * Op, kx * Op + (blk.v0 + v) * W)
+    end
+    for p = 0, np - 1 do
+      for kx = 0, K - 1 do
+        for v = 0, blk.nv - 1 do
+          acc[#acc + 1] = string.format("a%d_%d_%d = %s", p, kx, v, isa.load_aligned(dwp, at(p, kx, v)))
+        end
+      end
+      xs[#xs + 1] = string.format("*x%d = %s + poff[%s + %d]", p, xsrc, p0, p)
+    end
+    b.put(d, vt .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(d, "const float " .. table.concat(xs, ", ") .. ";")
+    b.put(d, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
+    b.put(d + 1, string.format("const float *gr = gt + oy * %d + %d;", g.OW * Op, blk.v0 * W))
+    b.put(d + 1, string.format("const int xo = oy * %d;", S * Wp))
+    for _, s in ipairs(segs) do
+      b.put(d + 1, "{")
+      local gs = {}
+      for j = 0, s.r - 1 do
+        for v = 0, blk.nv - 1 do
+          gs[#gs + 1] = string.format("g%d_%d = %s", j, v, isa.load_aligned("gr", (s.x + j) * Op + v * W))
+        end
+      end
+      b.put(d + 2, "const " .. vt .. " " .. table.concat(gs, ", ") .. ";")
+      for p = 0, np - 1 do
+        for col = 0, (s.r - 1) * S + K - 1 do
+          local line = {}
+          for kx = 0, K - 1 do
+            local j = col - kx
+            if j >= 0 and j % S == 0 and j // S < s.r then
+              for v = 0, blk.nv - 1 do
+                line[#line + 1] = string.format("a%d_%d_%d = %s;", p, kx, v,
+                  isa.fma("xb", string.format("g%d_%d", j // S, v), string.format("a%d_%d_%d", p, kx, v)))
+              end
+            end
+          end
+          if #line > 0 then
+            b.put(d + 2, string.format("{ const %s xb = %s; %s }", vt,
+              isa.broadcast(string.format("x%d[xo + %d]", p, s.x * S + col)), table.concat(line, " ")))
+          end
+        end
+      end
+      b.put(d + 1, "}")
+    end
+    b.put(d, "}")
+    for p = 0, np - 1 do
+      for kx = 0, K - 1 do
+        for v = 0, blk.nv - 1 do
+          b.put(d, isa.store_aligned(dwp, at(p, kx, v), string.format("a%d_%d_%d", p, kx, v)))
+        end
+      end
+    end
+  end
+  local poff = {}
+  for c = 0, g.C - 1 do
+    for ky = 0, K - 1 do poff[#poff + 1] = (c * Hp + ky) * Wp end
+  end
+  b.put(depth, "{")
+  depth = depth + 1
+  b.put(depth, string.format("static const int poff[%d] = {%s};", NPT, table.concat(poff, ", ")))
+  local full, tail = NPT // plan.np, NPT % plan.np
+  if full > 0 then
+    b.put(depth, string.format("for (int pb = 0; pb < %d; pb += %d) {", full * plan.np, plan.np))
+    tile(depth + 1, plan.np, "pb")
+    b.put(depth, "}")
+  end
+  if tail > 0 then
+    b.put(depth, "{")
+    tile(depth + 1, tail, tostring(full * plan.np))
+    b.put(depth, "}")
+  end
+  b.put(depth - 1, "}")
+end
+
 -- dW (and db) of one image: the R-taps × V-vectors tile over the output pixels, into dwp.
+local emit_wgrad_taps
 local function emit_wgrad(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp)
-  local W, vt = isa.width, isa.vtype
   local T = g.C * g.K * g.K
   for _, blk in ipairs(channel_blocks(isa, g.O, Op)) do
+    local plan = wgrad_rows_plan(isa, g, blk.nv)
+    if plan then
+      emit_wgrad_rows(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp, blk, plan)
+    else
+      emit_wgrad_taps(b, depth, isa, g, xsrc, Wp, Op, dwp, blk, T)
+    end
+  end
+end
+
+-- The old tile of emit_wgrad for one block: R taps × nv vectors, each tap its own pointer.
+function emit_wgrad_taps(b, depth, isa, g, xsrc, Wp, Op, dwp, blk, T)
+  local W, vt = isa.width, isa.vtype
+  do
     local rmax = math.max(1, isa.acc_regs // blk.nv)
     local full, tail = T // rmax, T % rmax
     local function tile(d, r, t0)
@@ -664,10 +818,20 @@ function M.backward(s, mem, ctx)
       for kx = 0, g.K - 1 do toff[#toff + 1] = (c * Hp + ky) * Wp + kx end
     end
   end
-  b.put(1, string.format("static const int toff[%d] = {%s};", T, table.concat(toff, ", ")))
+  -- the tap offsets: the pixel-lane tiles' and the taps tile's (not the rows tile's)
+  local pixel = pixel_lanes(isa, g.O, g.OW, g.S)
+  local need_toff = pixel
+  if not pixel then
+    for _, blk in ipairs(channel_blocks(isa, g.O, Op)) do
+      need_toff = need_toff or wgrad_rows_plan(isa, g, blk.nv) == nil
+    end
+  end
+  if need_toff then
+    b.put(1, string.format("static const int toff[%d] = {%s};", T, table.concat(toff, ", ")))
+  end
   local xsrc = framed and "xp" or string.format("(x + i * %d)", x_ld)
   g.g_ld = g_ld
-  if pixel_lanes(isa, g.O, g.OW, g.S) then
+  if pixel then
     local NPW = #pixel_positions(isa, g.OW) * W
     array(b, 1, "gz", g.O * g.OH * NPW)
     array(b, 1, "dws", T * g.O * W)
