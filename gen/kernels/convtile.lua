@@ -15,7 +15,11 @@
 -- same routine over g scattered into a zero frame (stride S dilation, K-1-P border) with the
 -- weights flipped and transposed ([O][K][K][C] lanes over C), a stride-1 convolution; dW is a
 -- second tile, R taps × V channel vectors summed over the output pixels of each image, from g
--- transposed per image into pixel-major rows gT[pixel][Op]. Every sum has a fixed order (taps
+-- transposed per image into pixel-major rows gT[pixel][Op] (on ISAs of 32 registers the
+-- tile is (c, ky) pairs × kx × channel vectors instead, each broadcast input feeding every
+-- kx tap that reads it: emit_wgrad_rows); few output channels put pixels in the lanes
+-- (pixel_wgrad_image, or flat_wgrad_image over the flat plane and K column-shifted copies
+-- of the input). Every sum has a fixed order (taps
 -- in (c, ky, kx) order; dW and db over images, then pixels in row order), so a build gives
 -- the same bits on every run; they differ in rounding from the scalar loops (fused
 -- multiply-adds, zero taps in the border).
@@ -596,56 +600,208 @@ function M.forward(s, mem, ctx)
   return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
 end
 
--- dW (and db) of one image: the R-taps × V-vectors tile over the output pixels, into dwp.
-local function emit_wgrad(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp)
-  local W, vt = isa.width, isa.vtype
-  local T = g.C * g.K * g.K
-  for _, blk in ipairs(channel_blocks(isa, g.O, Op)) do
-    local rmax = math.max(1, isa.acc_regs // blk.nv)
-    local full, tail = T // rmax, T % rmax
-    local function tile(d, r, t0)
-      local acc, xs = {}, {}
-      for k = 0, r - 1 do
-        for v = 0, blk.nv - 1 do
-          acc[#acc + 1] = string.format("a%d_%d = %s", k, v,
-            isa.load_aligned(dwp, string.format("(%s + %d) * %d + %d", t0, k, Op, (blk.v0 + v) * W)))
+-- dW of one image with the input rows reused across taps (ISAs of 32 vector registers): a
+-- tile holds NP (c, ky) pairs × K kx × nv vectors of accumulators and walks the output rows
+-- in segments of R pixels; a segment's g vectors (R × nv, one load each) stay in registers
+-- while each pair's input row is broadcast once per input column ((R-1)·S + K columns),
+-- every broadcast feeding the kx taps that read it (pixel (col - kx)/S). Per accumulator
+-- the pixels still come in row order (kx fixed: the column grows with the pixel), so the
+-- sums are emit_wgrad's, bit for bit. One pointer per pair (poff: the pair's input
+-- offset), the columns and dwp's taps immediate offsets. The cycles of a plan per image:
+-- per tile, its segments' multiply-adds or loads at two a cycle, whichever is more, or the
+-- accumulators' chains (one multiply-add per pixel, 4 cycles each) when longer, plus the
+-- accumulators' load and store; ties go to the plan with fewer loads.
+local function wgrad_rows_cost(g, np, r, nv)
+  local segs = row_tiles(g.OW, r)
+  local function tile(p)
+    local c, l = 0, 0
+    for _, s in ipairs(segs) do
+      local fma = p * g.K * s.r * nv
+      local loads = s.r * nv + p * ((s.r - 1) * g.S + g.K)
+      c, l = c + math.max(fma / 2, loads / 2), l + loads
+    end
+    return math.max(c * g.OH, 4 * g.OH * g.OW) + p * g.K * nv, l * g.OH + 2 * p * g.K * nv
+  end
+  local NPT = g.C * g.K
+  local c, l = tile(np)
+  c, l = (NPT // np) * c, (NPT // np) * l
+  if NPT % np > 0 then
+    local c2, l2 = tile(NPT % np)
+    c, l = c + c2, l + l2
+  end
+  return c, l
+end
+
+-- The rows plan for a block of nv vectors, or nil where the taps tile is as cheap (fewer
+-- than 32 registers, or a kernel row of accumulators that does not fit).
+local function wgrad_rows_plan(isa, g, nv)
+  if (isa.regs or 0) < 32 then return nil end
+  local best
+  for np = 1, g.C * g.K do
+    for r = 1, g.OW do
+      if np * g.K * nv + r * nv + 1 <= isa.regs - 2 then
+        local cost, loads = wgrad_rows_cost(g, np, r, nv)
+        if not best or cost < best.cost or (cost == best.cost and loads < best.loads) then
+          best = {np = np, r = r, cost = cost, loads = loads}
         end
-        xs[#xs + 1] = string.format("*x%d = %s + toff[%s + %d]", k, xsrc, t0, k)
       end
-      b.put(d, vt .. " " .. table.concat(acc, ", ") .. ";")
-      b.put(d, "const float " .. table.concat(xs, ", ") .. ";")
-      b.put(d, string.format("for (int oy = 0; oy < %d; oy++)", g.OH))
-      b.put(d + 1, string.format("for (int ox = 0; ox < %d; ox++) {", g.OW))
-      b.put(d + 2, string.format("const int px = oy * %d + ox%s;", g.S * Wp, g.S > 1 and " * " .. g.S or ""))
-      b.put(d + 2, string.format("const float *gp = gt + (oy * %d + ox) * %d + %d;", g.OW, Op, blk.v0 * W))
-      local gs = {}
-      for v = 0, blk.nv - 1 do gs[#gs + 1] = string.format("g%d = %s", v, isa.load_aligned("gp", v * W)) end
-      b.put(d + 2, "const " .. vt .. " " .. table.concat(gs, ", ") .. ";")
-      for k = 0, r - 1 do
-        local line = {string.format("{ const %s xb = %s;", vt, isa.broadcast(string.format("x%d[px]", k)))}
+    end
+  end
+  if not best then return nil end
+  -- the taps tile: rmax taps × nv vectors, per pixel nv + rmax loads for rmax·nv FMAs
+  local rmax = math.max(1, isa.acc_regs // nv)
+  local T = g.C * g.K * g.K
+  local old = 0
+  for t0 = 0, T - 1, rmax do
+    local rr = math.min(rmax, T - t0)
+    old = old + g.OH * g.OW * math.max(rr * nv / 2, (nv + rr) / 2, 4) + rr * nv
+  end
+  if best.cost >= old then return nil end
+  return best
+end
+
+local function emit_wgrad_rows(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp, blk, plan)
+  local W, vt, K, S = isa.width, isa.vtype, g.K, g.S
+  local NPT = g.C * K
+  local segs = row_tiles(g.OW, plan.r)
+  local function tile(d, np, p0)
+    local acc, xs = {}, {}
+    local function at(p, kx, v)
+      return string.format("(%s + %d) * %d + %d", p0, p, K * Op, kx * Op + (blk.v0 + v) * W)
+    end
+    for p = 0, np - 1 do
+      for kx = 0, K - 1 do
         for v = 0, blk.nv - 1 do
-          line[#line + 1] = string.format("a%d_%d = %s;", k, v, isa.fma("xb", "g" .. v, string.format("a%d_%d", k, v)))
+          acc[#acc + 1] = string.format("a%d_%d_%d = %s", p, kx, v, isa.load_aligned(dwp, at(p, kx, v)))
         end
-        b.put(d + 2, table.concat(line, " ") .. " }")
+      end
+      xs[#xs + 1] = string.format("*x%d = %s + poff[%s + %d]", p, xsrc, p0, p)
+    end
+    b.put(d, vt .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(d, "const float " .. table.concat(xs, ", ") .. ";")
+    b.put(d, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
+    b.put(d + 1, string.format("const float *gr = gt + oy * %d + %d;", g.OW * Op, blk.v0 * W))
+    b.put(d + 1, string.format("const int xo = oy * %d;", S * Wp))
+    for _, s in ipairs(segs) do
+      b.put(d + 1, "{")
+      local gs = {}
+      for j = 0, s.r - 1 do
+        for v = 0, blk.nv - 1 do
+          gs[#gs + 1] = string.format("g%d_%d = %s", j, v, isa.load_aligned("gr", (s.x + j) * Op + v * W))
+        end
+      end
+      b.put(d + 2, "const " .. vt .. " " .. table.concat(gs, ", ") .. ";")
+      for p = 0, np - 1 do
+        for col = 0, (s.r - 1) * S + K - 1 do
+          local line = {}
+          for kx = 0, K - 1 do
+            local j = col - kx
+            if j >= 0 and j % S == 0 and j // S < s.r then
+              for v = 0, blk.nv - 1 do
+                line[#line + 1] = string.format("a%d_%d_%d = %s;", p, kx, v,
+                  isa.fma("xb", string.format("g%d_%d", j // S, v), string.format("a%d_%d_%d", p, kx, v)))
+              end
+            end
+          end
+          if #line > 0 then
+            b.put(d + 2, string.format("{ const %s xb = %s; %s }", vt,
+              isa.broadcast(string.format("x%d[xo + %d]", p, s.x * S + col)), table.concat(line, " ")))
+          end
+        end
       end
       b.put(d + 1, "}")
-      for k = 0, r - 1 do
+    end
+    b.put(d, "}")
+    for p = 0, np - 1 do
+      for kx = 0, K - 1 do
         for v = 0, blk.nv - 1 do
-          b.put(d, isa.store_aligned(dwp, string.format("(%s + %d) * %d + %d", t0, k, Op, (blk.v0 + v) * W),
-            string.format("a%d_%d", k, v)))
+          b.put(d, isa.store_aligned(dwp, at(p, kx, v), string.format("a%d_%d_%d", p, kx, v)))
         end
       end
     end
-    if full > 0 then
-      b.put(depth, string.format("for (int tb0 = 0; tb0 < %d; tb0 += %d) {", full * rmax, rmax))
-      tile(depth + 1, rmax, "tb0")
-      b.put(depth, "}")
+  end
+  local poff = {}
+  for c = 0, g.C - 1 do
+    for ky = 0, K - 1 do poff[#poff + 1] = (c * Hp + ky) * Wp end
+  end
+  b.put(depth, "{")
+  depth = depth + 1
+  b.put(depth, string.format("static const int poff[%d] = {%s};", NPT, table.concat(poff, ", ")))
+  local full, tail = NPT // plan.np, NPT % plan.np
+  if full > 0 then
+    b.put(depth, string.format("for (int pb = 0; pb < %d; pb += %d) {", full * plan.np, plan.np))
+    tile(depth + 1, plan.np, "pb")
+    b.put(depth, "}")
+  end
+  if tail > 0 then
+    b.put(depth, "{")
+    tile(depth + 1, tail, tostring(full * plan.np))
+    b.put(depth, "}")
+  end
+  b.put(depth - 1, "}")
+end
+
+-- dW (and db) of one image: the R-taps × V-vectors tile over the output pixels, into dwp.
+local emit_wgrad_taps
+local function emit_wgrad(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp)
+  local T = g.C * g.K * g.K
+  for _, blk in ipairs(channel_blocks(isa, g.O, Op)) do
+    local plan = wgrad_rows_plan(isa, g, blk.nv)
+    if plan then
+      emit_wgrad_rows(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp, blk, plan)
+    else
+      emit_wgrad_taps(b, depth, isa, g, xsrc, Wp, Op, dwp, blk, T)
     end
-    if tail > 0 then
-      b.put(depth, "{")
-      tile(depth + 1, tail, tostring(full * rmax))
-      b.put(depth, "}")
+  end
+end
+
+-- The old tile of emit_wgrad for one block: R taps × nv vectors, each tap its own pointer.
+function emit_wgrad_taps(b, depth, isa, g, xsrc, Wp, Op, dwp, blk, T)
+  local W, vt = isa.width, isa.vtype
+  local rmax = math.max(1, isa.acc_regs // blk.nv)
+  local full, tail = T // rmax, T % rmax
+  local function tile(d, r, t0)
+    local acc, xs = {}, {}
+    for k = 0, r - 1 do
+      for v = 0, blk.nv - 1 do
+        acc[#acc + 1] = string.format("a%d_%d = %s", k, v,
+          isa.load_aligned(dwp, string.format("(%s + %d) * %d + %d", t0, k, Op, (blk.v0 + v) * W)))
+      end
+      xs[#xs + 1] = string.format("*x%d = %s + toff[%s + %d]", k, xsrc, t0, k)
     end
+    b.put(d, vt .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(d, "const float " .. table.concat(xs, ", ") .. ";")
+    b.put(d, string.format("for (int oy = 0; oy < %d; oy++)", g.OH))
+    b.put(d + 1, string.format("for (int ox = 0; ox < %d; ox++) {", g.OW))
+    b.put(d + 2, string.format("const int px = oy * %d + ox%s;", g.S * Wp, g.S > 1 and " * " .. g.S or ""))
+    b.put(d + 2, string.format("const float *gp = gt + (oy * %d + ox) * %d + %d;", g.OW, Op, blk.v0 * W))
+    local gs = {}
+    for v = 0, blk.nv - 1 do gs[#gs + 1] = string.format("g%d = %s", v, isa.load_aligned("gp", v * W)) end
+    b.put(d + 2, "const " .. vt .. " " .. table.concat(gs, ", ") .. ";")
+    for k = 0, r - 1 do
+      local line = {string.format("{ const %s xb = %s;", vt, isa.broadcast(string.format("x%d[px]", k)))}
+      for v = 0, blk.nv - 1 do
+        line[#line + 1] = string.format("a%d_%d = %s;", k, v, isa.fma("xb", "g" .. v, string.format("a%d_%d", k, v)))
+      end
+      b.put(d + 2, table.concat(line, " ") .. " }")
+    end
+    b.put(d + 1, "}")
+    for k = 0, r - 1 do
+      for v = 0, blk.nv - 1 do
+        b.put(d, isa.store_aligned(dwp, string.format("(%s + %d) * %d + %d", t0, k, Op, (blk.v0 + v) * W),
+          string.format("a%d_%d", k, v)))
+      end
+    end
+  end
+  if full > 0 then
+    b.put(depth, string.format("for (int tb0 = 0; tb0 < %d; tb0 += %d) {", full * rmax, rmax))
+    tile(depth + 1, rmax, "tb0")
+    b.put(depth, "}")
+  end
+  if tail > 0 then
+    b.put(depth, "{")
+    tile(depth + 1, tail, tostring(full * rmax))
+    b.put(depth, "}")
   end
 end
 
@@ -729,6 +885,195 @@ local function pixel_wgrad_image(b, isa, g, xsrc, Wp, has_bias)
   end
 end
 
+-- dW and db in pixel lanes over the flat output plane (stride 1): output pixel q = oy·OW +
+-- ox, so g of each channel is read as it lies (NF = PIX/W whole vectors, and a last one
+-- of the PIX mod W pixels left, copied per image into gtl[o][W] behind W - (PIX mod W) zero
+-- lanes and read with the input at PIX - W), and the input is copied per image into K
+-- column-shifted planes xk[c][kx][Hp][OW] (xk[c][kx][r][ox] = the padded input at row r,
+-- column ox + kx; the border zero, written once), so tap (c, ky, kx) at pixel q is
+-- xk[c][kx] + ky·OW + q: a lane holds the same pixel for every tap and no lane is
+-- wasted on the padding columns. dws[t][o] holds W partial sums per lane as in
+-- pixel_wgrad_image (summed by pixel_wgrad_finish); a tile of NT taps × MO channels adds,
+-- per vector of pixels, the MO g vectors (registers) times each tap's input vector. The
+-- plan: NT·MO accumulators + MO g vectors + 1 within the registers, per vector of pixels
+-- the larger of the FMAs and the loads (an input load not at a whole vector counted
+-- twice: it crosses a cache line) at two a cycle, at least 4 (one accumulator's chain).
+local function flat_geometry(isa, g)
+  local W = isa.width
+  local Hp = g.OH + g.K - 1
+  local PIX = g.OH * g.OW
+  return {Hp = Hp, PIX = PIX, NF = PIX // W, TR = PIX % W, xk = g.C * g.K * Hp * g.OW}
+end
+
+-- Whether the flat form serves: stride 1, the shifted planes within FLAT_FLOATS (32 KB, to
+-- stay in L1 with an image of g), and the backward's stack with them (in place of the
+-- per-row form's gz and xp) within STACK_FLOATS, the budget applies() checked.
+local FLAT_FLOATS = 8192
+local function flat_wgrad(isa, g)
+  if g.S ~= 1 then return false end
+  local f = flat_geometry(isa, g)
+  if f.xk > FLAT_FLOATS then return false end
+  local NPW = #pixel_positions(isa, g.OW) * isa.width
+  local Hp, Wp, framed = input_frame(g)
+  local _, bwd = stack_floats(isa, g)
+  bwd = bwd - g.O * g.OH * NPW - (framed and g.C * Hp * Wp or 0) + f.xk + (f.TR > 0 and g.O * isa.width or 0)
+  return bwd <= M.STACK_FLOATS
+end
+
+local function flat_plan(isa, g, T)
+  local W, f = isa.width, flat_geometry(isa, g)
+  local function split(t)
+    local ky = (t // g.K) % g.K
+    return (ky * g.OW) % W ~= 0 and 2 or 1
+  end
+  local best
+  for mo = 1, g.O do
+    for nt = 1, T do
+      if nt * mo + mo + 1 <= isa.regs - 1 then
+        local cost, loads = 0, 0
+        for o0 = 0, g.O - 1, mo do
+          local m = math.min(mo, g.O - o0)
+          for t0 = 0, T - 1, nt do
+            local n, l = math.min(nt, T - t0), m
+            for t = t0, math.min(T, t0 + nt) - 1 do l = l + split(t) end
+            cost = cost + math.max(n * m / 2, l / 2, 4)
+            loads = loads + l
+          end
+        end
+        if not best or cost < best.cost or (cost == best.cost and loads < best.loads) then
+          best = {nt = nt, mo = mo, cost = cost, loads = loads}
+        end
+      end
+    end
+  end
+  return best
+end
+
+local function flat_wgrad_image(b, isa, g, has_bias, x_ld)
+  local W, vt = isa.width, isa.vtype
+  local f = flat_geometry(isa, g)
+  local T = g.C * g.K * g.K
+  local plane = f.Hp * g.OW
+  -- the shifted planes: input row iy at row iy + P, column ix at ox = ix + P - kx
+  local ylim = math.min(g.H, f.Hp - g.P)
+  b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
+  b.put(3, string.format("for (int iy = 0; iy < %d; iy++) {", ylim))
+  b.put(4, string.format("const float *xr = x + i * %d + (c * %d + iy) * %d;", x_ld, g.H, g.W))
+  b.put(4, string.format("float *kr = xk + c * %d + (iy + %d) * %d;", g.K * plane, g.P, g.OW))
+  -- whole vectors at lo, lo + W, ... and one ending at hi (overlapping: the same values)
+  for kx = 0, g.K - 1 do
+    local lo, hi = math.max(0, g.P - kx), math.min(g.OW, g.W + g.P - kx)
+    if hi - lo >= W then
+      local at = {}
+      for o = lo, hi - W, W do at[#at + 1] = o end
+      if at[#at] ~= hi - W then at[#at + 1] = hi - W end
+      local line = {}
+      for _, o in ipairs(at) do
+        line[#line + 1] = isa.store("kr", kx * plane + o, isa.load("xr", o + kx - g.P))
+      end
+      b.put(4, table.concat(line, " "))
+    elseif lo < hi then
+      b.put(4, string.format("for (int ox = %d; ox < %d; ox++) kr[%d + ox] = xr[ox + %d];", lo, hi, kx * plane, kx - g.P))
+    end
+  end
+  b.put(3, "}")
+  local gi = string.format("g + i * %d", g.g_ld)
+  if f.TR > 0 then
+    b.put(2, string.format("for (int o = 0; o < %d; o++)", g.O))
+    b.put(3, string.format("for (int l = 0; l < %d; l++) gtl[o * %d + %d + l] = g[i * %d + o * %d + %d + l];", f.TR, W,
+      W - f.TR, g.g_ld, f.PIX, f.NF * W))
+  end
+  local plan = flat_plan(isa, g, T)
+  -- db: in the tail tile of each channel group when there is one and the registers allow
+  -- (its g vectors are there already), else up to 8 channels' sums side by side
+  -- (independent chains); either way each channel's vectors in j order
+  local tail = T % plan.nt
+  local db_fused = has_bias and tail > 0 and tail * plan.mo + 2 * plan.mo + 1 <= isa.regs - 1
+  if has_bias and not db_fused then
+    for o0 = 0, g.O - 1, 8 do
+      local m = math.min(8, g.O - o0)
+      local ss, adds, tl = {}, {}, {}
+      for r = 0, m - 1 do
+        ss[#ss + 1] = string.format("s%d = %s", r, isa.load_aligned("dbs", (o0 + r) * W))
+        adds[#adds + 1] = string.format("s%d = %s;", r, isa.add("s" .. r, isa.load("go", string.format("%d + j", (o0 + r) * f.PIX))))
+        tl[#tl + 1] = string.format("s%d = %s;", r, isa.add("s" .. r, isa.load_aligned("gtl", (o0 + r) * W)))
+      end
+      b.put(2, "{")
+      b.put(3, string.format("const float *go = %s;", gi))
+      b.put(3, vt .. " " .. table.concat(ss, ", ") .. ";")
+      b.put(3, string.format("for (int j = 0; j < %d; j += %d) { %s }", f.NF * W, W, table.concat(adds, " ")))
+      if f.TR > 0 then b.put(3, table.concat(tl, " ")) end
+      for r = 0, m - 1 do b.put(3, isa.store_aligned("dbs", (o0 + r) * W, "s" .. r)) end
+      b.put(2, "}")
+    end
+  end
+  local function tile(d, nt, t0, o0, mo, db)
+    local acc, xp = {}, {}
+    local function at(k, r)
+      return string.format("((%s + %d) * %d + %d) * %d", t0, k, g.O, o0 + r, W)
+    end
+    for k = 0, nt - 1 do
+      for r = 0, mo - 1 do
+        acc[#acc + 1] = string.format("a%d_%d = %s", k, r, isa.load_aligned("dws", at(k, r)))
+      end
+      xp[#xp + 1] = string.format("*x%d = xk + koff[%s + %d]", k, t0, k)
+    end
+    if db then
+      for r = 0, mo - 1 do acc[#acc + 1] = string.format("s%d = %s", r, isa.load_aligned("dbs", (o0 + r) * W)) end
+    end
+    b.put(d, vt .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(d, "const float " .. table.concat(xp, ", ") .. ";")
+    b.put(d, string.format("const float *gp = %s + %d;", gi, o0 * f.PIX))
+    local function step(dd, gload, xat)
+      local gs = {}
+      for r = 0, mo - 1 do gs[#gs + 1] = string.format("g%d = %s", r, gload(r)) end
+      b.put(dd, "const " .. vt .. " " .. table.concat(gs, ", ") .. ";")
+      if db then
+        local line = {}
+        for r = 0, mo - 1 do line[#line + 1] = string.format("s%d = %s;", r, isa.add("s" .. r, "g" .. r)) end
+        b.put(dd, table.concat(line, " "))
+      end
+      for k = 0, nt - 1 do
+        local line = {string.format("{ const %s xv = %s;", vt, isa.load("x" .. k, xat))}
+        for r = 0, mo - 1 do
+          line[#line + 1] = string.format("a%d_%d = %s;", k, r, isa.fma("xv", "g" .. r, string.format("a%d_%d", k, r)))
+        end
+        b.put(dd, table.concat(line, " ") .. " }")
+      end
+    end
+    b.put(d, string.format("for (int j = 0; j < %d; j += %d) {", f.NF * W, W))
+    step(d + 1, function(r) return isa.load("gp", string.format("%d + j", r * f.PIX)) end, "j")
+    b.put(d, "}")
+    if f.TR > 0 then
+      b.put(d, "{")
+      step(d + 1, function(r) return isa.load_aligned("gtl", (o0 + r) * W) end, tostring(f.PIX - W))
+      b.put(d, "}")
+    end
+    for k = 0, nt - 1 do
+      for r = 0, mo - 1 do
+        b.put(d, isa.store_aligned("dws", at(k, r), string.format("a%d_%d", k, r)))
+      end
+    end
+    if db then
+      for r = 0, mo - 1 do b.put(d, isa.store_aligned("dbs", (o0 + r) * W, "s" .. r)) end
+    end
+  end
+  for o0 = 0, g.O - 1, plan.mo do
+    local mo = math.min(plan.mo, g.O - o0)
+    local full = T // plan.nt
+    if full > 0 then
+      b.put(2, string.format("for (int tb0 = 0; tb0 < %d; tb0 += %d) {", full * plan.nt, plan.nt))
+      tile(3, plan.nt, "tb0", o0, mo)
+      b.put(2, "}")
+    end
+    if tail > 0 then
+      b.put(2, "{")
+      tile(3, tail, tostring(full * plan.nt), o0, mo, db_fused)
+      b.put(2, "}")
+    end
+  end
+end
+
 -- The lane sums of pixel_wgrad_image's partial sums into dw (and db), lane 0 first.
 local function pixel_wgrad_finish(b, isa, g, has_bias)
   local W, T = isa.width, g.C * g.K * g.K
@@ -774,10 +1119,47 @@ function M.backward(s, mem, ctx)
       for kx = 0, g.K - 1 do toff[#toff + 1] = (c * Hp + ky) * Wp + kx end
     end
   end
-  b.put(1, string.format("static const int toff[%d] = {%s};", T, table.concat(toff, ", ")))
+  -- the tap offsets: the per-row pixel-lane tiles' and the taps tile's (not the flat form's,
+  -- nor the rows tile's)
+  local pixel = pixel_lanes(isa, g.O, g.OW, g.S)
+  local flat = pixel and flat_wgrad(isa, g)
+  local need_toff = pixel and not flat
+  if not pixel then
+    for _, blk in ipairs(channel_blocks(isa, g.O, Op)) do
+      need_toff = need_toff or wgrad_rows_plan(isa, g, blk.nv) == nil
+    end
+  end
+  if need_toff then
+    b.put(1, string.format("static const int toff[%d] = {%s};", T, table.concat(toff, ", ")))
+  end
   local xsrc = framed and "xp" or string.format("(x + i * %d)", x_ld)
   g.g_ld = g_ld
-  if pixel_lanes(isa, g.O, g.OW, g.S) then
+  if flat then
+    local f = flat_geometry(isa, g)
+    local koff = {}
+    for c = 0, g.C - 1 do
+      for ky = 0, g.K - 1 do
+        for kx = 0, g.K - 1 do koff[#koff + 1] = ((c * g.K + kx) * f.Hp + ky) * g.OW end
+      end
+    end
+    b.put(1, string.format("static const int koff[%d] = {%s};", T, table.concat(koff, ", ")))
+    array(b, 1, "xk", f.xk)
+    array(b, 1, "dws", T * g.O * W)
+    b.put(1, string.format("for (int j = 0; j < %d; j++) xk[j] = 0.0f;", f.xk))
+    b.put(1, string.format("for (int j = 0; j < %d; j++) dws[j] = 0.0f;", T * g.O * W))
+    if f.TR > 0 then
+      array(b, 1, "gtl", g.O * W)
+      b.put(1, string.format("for (int j = 0; j < %d; j++) gtl[j] = 0.0f;", g.O * W))
+    end
+    if has_bias then
+      array(b, 1, "dbs", g.O * W)
+      b.put(1, string.format("for (int j = 0; j < %d; j++) dbs[j] = 0.0f;", g.O * W))
+    end
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    flat_wgrad_image(b, isa, g, has_bias, x_ld)
+    b.put(1, "}")
+    pixel_wgrad_finish(b, isa, g, has_bias)
+  elseif pixel then
     local NPW = #pixel_positions(isa, g.OW) * W
     array(b, 1, "gz", g.O * g.OH * NPW)
     array(b, 1, "dws", T * g.O * W)
