@@ -267,9 +267,40 @@ end
 
 local emit_narrow_tiles
 
+-- One register tile of the pixel-lane forms: channels o0..o0+ro-1 (broadcast weights) x the
+-- vectors loaded at xr + offs[j] for every tap (c, ky from ky0 to ky1-1, kx) into the
+-- accumulators a<r>_<j-1>; each stored at output pixel at(j-1) through p.store (with `part`,
+-- the lanes a narrow row keeps).
+local function lane_tile(b, d, isa, p, o0, ro, ky0, ky1, offs, at, part)
+  local vt = isa.vtype
+  b.put(d, "{")
+  local acc = {}
+  for r = 0, ro - 1 do
+    for j = 1, #offs do acc[#acc + 1] = string.format("a%d_%d = %s", r, j - 1, p.init(o0 + r)) end
+  end
+  b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
+  b.put(d + 1, string.format("for (int c = 0; c < %d; c++) {", p.Cin))
+  b.put(d + 2, string.format("for (int ky = %s; ky < %s; ky++) {", ky0, ky1))
+  b.put(d + 3, string.format("const float *xr = %s + c * %d + (oy + ky) * %d;", p.src, p.Hp * p.Wp, p.Wp))
+  b.put(d + 3, string.format("const float *wr = %s + (c * %d + ky) * %d + %d;", p.wp, p.K, p.K * p.wld, o0))
+  b.put(d + 3, string.format("for (int kx = 0; kx < %d; kx++) {", p.K))
+  local xv = {}
+  for j = 1, #offs do xv[#xv + 1] = string.format("x%d = %s", j - 1, isa.load("xr", offs[j])) end
+  b.put(d + 4, "const " .. vt .. " " .. table.concat(xv, ", ") .. ";")
+  fma_rows(b, d + 4, isa, vt, ro, #offs, "wb", function(r) return string.format("wr[kx * %d + %d]", p.wld, r) end, "x")
+  b.put(d + 3, "}")
+  b.put(d + 2, "}")
+  b.put(d + 1, "}")
+  for r = 0, ro - 1 do
+    for j = 1, #offs do b.put(d + 1, p.store(o0 + r, at(j - 1), string.format("a%d_%d", r, j - 1), part)) end
+  end
+  b.put(d, "}")
+end
+
+local emit_narrow_tiles   -- below: rows narrower than a vector
+
 local function emit_pixel_tiles(b, depth, isa, p)
   if p.OW < isa.width then return emit_narrow_tiles(b, depth, isa, p) end
-  local vt = isa.vtype
   local xs = pixel_positions(isa, p.OW)
   local plan = pixel_plan(isa, p.O, #xs)
   -- taps over rows of the frame's zero border (rows outside p.rows) add nothing: each
@@ -293,33 +324,12 @@ local function emit_pixel_tiles(b, depth, isa, p)
   for o0 = 0, p.O - 1, plan.ro do
     local ro = math.min(plan.ro, p.O - o0)
     for x0 = 1, #xs, plan.nv do
-      local pos = {}
-      for j = x0, math.min(#xs, x0 + plan.nv - 1) do pos[#pos + 1] = xs[j] end
-      local d = depth + 1
-      b.put(d, "{")
-      local acc = {}
-      for r = 0, ro - 1 do
-        for j = 1, #pos do acc[#acc + 1] = string.format("a%d_%d = %s", r, j - 1, p.init(o0 + r)) end
+      local pos, offs = {}, {}
+      for j = x0, math.min(#xs, x0 + plan.nv - 1) do
+        pos[#pos + 1], offs[#offs + 1] = xs[j], "kx + " .. xs[j]
       end
-      b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
-      b.put(d + 1, string.format("for (int c = 0; c < %d; c++) {", p.Cin))
-      b.put(d + 2, string.format("for (int ky = %s; ky < %s; ky++) {", ky0, ky1))
-      b.put(d + 3, string.format("const float *xr = %s + c * %d + (oy + ky) * %d;", p.src, p.Hp * p.Wp, p.Wp))
-      b.put(d + 3, string.format("const float *wr = %s + (c * %d + ky) * %d + %d;", p.wp, p.K, p.K * p.wld, o0))
-      b.put(d + 3, string.format("for (int kx = 0; kx < %d; kx++) {", p.K))
-      local xv = {}
-      for j = 1, #pos do xv[#xv + 1] = string.format("x%d = %s", j - 1, isa.load("xr", "kx + " .. pos[j])) end
-      b.put(d + 4, "const " .. vt .. " " .. table.concat(xv, ", ") .. ";")
-      fma_rows(b, d + 4, isa, vt, ro, #pos, "wb", function(r) return string.format("wr[kx * %d + %d]", p.wld, r) end, "x")
-      b.put(d + 3, "}")
-      b.put(d + 2, "}")
-      b.put(d + 1, "}")
-      for r = 0, ro - 1 do
-        for j = 1, #pos do
-          b.put(d + 1, p.store(o0 + r, string.format("oy * %d + %d", p.OW, pos[j]), string.format("a%d_%d", r, j - 1)))
-        end
-      end
-      b.put(d, "}")
+      lane_tile(b, depth + 1, isa, p, o0, ro, ky0, ky1, offs,
+        function(j) return string.format("oy * %d + %d", p.OW, pos[j + 1]) end)
     end
   end
   b.put(depth, "}")
@@ -351,41 +361,17 @@ local function narrow_ky(p, oy0, nr)
 end
 
 function emit_narrow_tiles(b, depth, isa, p)
-  local vt = isa.vtype
   local plan = pixel_plan(isa, p.O, p.OH)
   local NR = plan.nv
   local full, tail = p.OH // NR, p.OH % NR
   -- one tile of nr rows from output row `oy` (a C variable in scope), taps ky0..ky1-1
   local function tile(d, nr, ky0, ky1)
+    local offs = {}
+    for j = 0, nr - 1 do offs[#offs + 1] = j == 0 and "kx" or string.format("kx + %d", j * p.Wp) end
     for o0 = 0, p.O - 1, plan.ro do
-      local ro = math.min(plan.ro, p.O - o0)
-      b.put(d, "{")
-      local acc = {}
-      for r = 0, ro - 1 do
-        for j = 0, nr - 1 do acc[#acc + 1] = string.format("a%d_%d = %s", r, j, p.init(o0 + r)) end
-      end
-      b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
-      b.put(d + 1, string.format("for (int c = 0; c < %d; c++) {", p.Cin))
-      b.put(d + 2, string.format("for (int ky = %s; ky < %s; ky++) {", ky0, ky1))
-      b.put(d + 3, string.format("const float *xr = %s + c * %d + (oy + ky) * %d;", p.src, p.Hp * p.Wp, p.Wp))
-      b.put(d + 3, string.format("const float *wr = %s + (c * %d + ky) * %d + %d;", p.wp, p.K, p.K * p.wld, o0))
-      b.put(d + 3, string.format("for (int kx = 0; kx < %d; kx++) {", p.K))
-      local xv = {}
-      for j = 0, nr - 1 do
-        xv[#xv + 1] = string.format("x%d = %s", j, isa.load("xr", j == 0 and "kx" or string.format("kx + %d", j * p.Wp)))
-      end
-      b.put(d + 4, "const " .. vt .. " " .. table.concat(xv, ", ") .. ";")
-      fma_rows(b, d + 4, isa, vt, ro, nr, "wb", function(r) return string.format("wr[kx * %d + %d]", p.wld, r) end, "x")
-      b.put(d + 3, "}")
-      b.put(d + 2, "}")
-      b.put(d + 1, "}")
-      for r = 0, ro - 1 do
-        for j = 0, nr - 1 do
-          b.put(d + 1, p.store(o0 + r, j == 0 and string.format("oy * %d", p.OW) or string.format("(oy + %d) * %d", j, p.OW),
-            string.format("a%d_%d", r, j), p.OW))
-        end
-      end
-      b.put(d, "}")
+      lane_tile(b, d, isa, p, o0, math.min(plan.ro, p.O - o0), ky0, ky1, offs, function(j)
+        return j == 0 and string.format("oy * %d", p.OW) or string.format("(oy + %d) * %d", j, p.OW)
+      end, p.OW)
     end
   end
   if full > 0 then
