@@ -21,7 +21,7 @@
  * into the weight-gradient tiles) gives the same bits as forward + backward + NAME_step, in
  * loss, gradients, parameters and optimizer state, for the spec's hyperparameters over three
  * steps (n = B, B/2 + 1, B) and three other sets (momentum, dampening, Nesterov, weight decay)
- * over two (a first step at n = B/2 + 1, a second at the fewest rows);
+ * over two (a first step at n = B/2 + 1, a second at B or at the fewest rows);
  * NAME_train_step_scratch (g only scratch, NaNs at the start) gives the same loss, parameters
  * and optimizer state; and NAME_step_range over uneven slices, last to first, then t++,
  * gives NAME_step's bits.
@@ -147,12 +147,15 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
     memset(sa, 0, sizeof *sa); memset(sb, 0, sizeof *sb); memset(sd, 0, sizeof *sd);
     F(_opt_init)(sa); F(_opt_init)(sb); F(_opt_init)(sd);
     hyper(sa, set); hyper(sb, set); hyper(sd, set);
-    /* set 0 (the spec's): n = B, B/2 + 1, B; sets 1 to 3: a first step at n = B/2 + 1 and a
-       second at the fewest rows (the update's branches do not depend on n, the tiles' row
-       loops do not depend on the hyperparameters: set 0 runs them at B and B/2 + 1) */
+    /* set 0 (the spec's): n = B, B/2 + 1, B; sets 1 to 3: a first step at n = B/2 + 1, then
+       a second at B (set 1) or at the fewest rows (sets 2, 3). The tiles' row loops and row
+       blocks (which call sites of the update run) do not depend on the hyperparameters, the
+       update's branches inside vopt_update (first step, decay, dampening, Nesterov) not on
+       n; the call sites' own momentum test (the state's load and store) runs at both n in
+       set 1 (momentum, decay), whatever the spec's optimizer */
     const int steps = set ? 2 : 3;
     for (int step = 1; step <= steps; step++) {
-      int n = set ? (step == 1 ? B / 2 + 1 : nmin) : step == 2 ? B / 2 + 1 : B;
+      int n = !set ? (step == 2 ? B / 2 + 1 : B) : step == 1 ? B / 2 + 1 : set == 1 ? B : nmin;
 #if defined(NET_DROPOUT)
       F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));   /* the same masks on every path */
 #endif
