@@ -338,7 +338,8 @@ static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_targ
      each trained tensor (batchnorm's statistics do not reach the training step's gradients),
      each value at one of the three, in turn: value v at place (v + tensor index) mod 3, so
      a tensor gets every value once and every place nvals/3 times, and over three tensor
-     indices in a row every value meets every place (was every value at every place: 3x the cases) */
+     indices in a row every value meets every place (was every value at every place: 3x
+     the cases) */
   for (int i = 0; i < U(_TENSOR_COUNT); i++) {
     const F(_tensor_info) *ti = &F(_tensors)[i];
     if (strstr(ti->name, "running_") || strstr(ti->name, "num_batches")) continue;
