@@ -19,8 +19,9 @@
  * buffer sits between guard floats that must be untouched after each call.
  * Not in the dump, a check of its own: NAME_train_step (on SIMD ISAs the optimizer fused
  * into the weight-gradient tiles) gives the same bits as forward + backward + NAME_step, in
- * loss, gradients, parameters and optimizer state, over three steps, for the spec's
- * hyperparameters and three other sets (momentum, dampening, Nesterov, weight decay);
+ * loss, gradients, parameters and optimizer state, for the spec's hyperparameters over three
+ * steps (n = B, B/2 + 1, B) and three other sets (momentum, dampening, Nesterov, weight decay)
+ * over two (a first step at n = B/2 + 1, a second at B or at the fewest rows);
  * NAME_train_step_scratch (g only scratch, NaNs at the start) gives the same loss, parameters
  * and optimizer state; and NAME_step_range over uneven slices, last to first, then t++,
  * gives NAME_step's bits.
@@ -28,7 +29,8 @@
  * (the step's own test, which the trainer relies on instead of scanning g): for finite
  * inputs, then with NaN, +Inf, -Inf and huge finite values (which overflow only some
  * gradients: a bias, one column, one element) put into x, the MSE targets and the
- * parameters, one element or one column at a time (ISA_DUMP_VERBOSE=1: a summary). */
+ * parameters (each value at one of three places per tensor, in turn), one element or one
+ * column at a time (ISA_DUMP_VERBOSE=1: a summary). */
 #include "rng.h"
 
 #include <math.h>
@@ -121,6 +123,22 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
     fprintf(stderr, "isa_dump: out of memory\n");
     exit(2);
   }
+  /* The reference path's first step from p0 at n = B/2 + 1, the same in sets 1 to 3 (the
+     hyperparameters only reach the step): computed in set 1, reused by sets 2 and 3 (not
+     with dropout, whose masks are seeded per set) */
+  F(_params) *pr = aligned_alloc(64, sizeof *pr);
+  F(_grads) *gr = aligned_alloc(64, sizeof *gr);
+  float lref = 0.0f;
+#if defined(NET_DROPOUT)
+  const int reuse = 0;
+#else
+  const int reuse = 1;
+#endif
+  if (!pr || !gr) { fprintf(stderr, "isa_dump: out of memory\n"); exit(2); }
+  int nmin = 1;
+#if defined(NET_MODES)
+  if (nmin < U(_TRAIN_MIN_ROWS)) nmin = U(_TRAIN_MIN_ROWS);
+#endif
   for (int set = 0; set < HYPER_SETS; set++) {
     memcpy(pa, p0, sizeof *pa); memcpy(pb, p0, sizeof *pb); memcpy(pd, p0, sizeof *pd);
     memset(ga, 0, sizeof *ga); memset(gb, 0, sizeof *gb);
@@ -129,8 +147,15 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
     memset(sa, 0, sizeof *sa); memset(sb, 0, sizeof *sb); memset(sd, 0, sizeof *sd);
     F(_opt_init)(sa); F(_opt_init)(sb); F(_opt_init)(sd);
     hyper(sa, set); hyper(sb, set); hyper(sd, set);
-    for (int step = 1; step <= 3; step++) {
-      int n = step == 2 ? B / 2 + 1 : B;
+    /* set 0 (the spec's): n = B, B/2 + 1, B; sets 1 to 3: a first step at n = B/2 + 1, then
+       a second at B (set 1) or at the fewest rows (sets 2, 3). The tiles' row loops and row
+       blocks (which call sites of the update run) do not depend on the hyperparameters, the
+       update's branches inside vopt_update (first step, decay, dampening, Nesterov) not on
+       n; the call sites' own momentum test (the state's load and store) runs at both n in
+       set 1 (momentum, decay), whatever the spec's optimizer */
+    const int steps = set ? 2 : 3;
+    for (int step = 1; step <= steps; step++) {
+      int n = !set ? (step == 2 ? B / 2 + 1 : B) : step == 1 ? B / 2 + 1 : set == 1 ? B : nmin;
 #if defined(NET_DROPOUT)
       F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));   /* the same masks on every path */
 #endif
@@ -142,12 +167,18 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
 #if defined(NET_DROPOUT)
       F(_seed)(w, 5, (uint64_t)(20 + 4 * set + step));
 #endif
+      float lb;
+      if (reuse && set >= 2 && step == 1) {
+        memcpy(pb, pr, sizeof *pb); memcpy(gb, gr, sizeof *gb); lb = lref;
+      } else {
 #if defined(NET_MODES)
-      F(_forward_train)(o, w, pb, x, n);
+        F(_forward_train)(o, w, pb, x, n);
 #else
-      F(_forward)(o, w, pb, x, n);
+        F(_forward)(o, w, pb, x, n);
 #endif
-      float lb = F(_backward)(gb, NULL, w, pb, x, t, n);
+        lb = F(_backward)(gb, NULL, w, pb, x, t, n);
+        if (reuse && set == 1 && step == 1) { memcpy(pr, pb, sizeof *pr); memcpy(gr, gb, sizeof *gr); lref = lb; }
+      }
       memcpy(pc, pb, sizeof *pc); memcpy(sc, sb, sizeof *sc);   /* batchnorm's statistics too */
       F(_step)(pb, sb, gb);
       step_in_slices(pc, sc, gb);
@@ -181,7 +212,7 @@ static void check_fused(const F(_params) *p0, const float *x, const F(_target) *
       }
     }
   }
-  free(pa); free(pb); free(pc); free(pd); free(ga); free(gb); free(gd);
+  free(pa); free(pb); free(pc); free(pd); free(ga); free(gb); free(gd); free(pr); free(gr);
   free(sa); free(sb); free(sc); free(sd); free(w); free(o);
 }
 
@@ -304,17 +335,21 @@ static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_targ
     }
 #endif
   /* one parameter element: the first, the last of row 0 (the tail columns) and the last of
-     each trained tensor (batchnorm's statistics do not reach the training step's gradients) */
+     each trained tensor (batchnorm's statistics do not reach the training step's gradients),
+     each value at one of the three, in turn: value v at place (v + tensor index) mod 3, so
+     a tensor gets every value once and every place nvals/3 times, and over three tensor
+     indices in a row every value meets every place (was every value at every place: 3x
+     the cases) */
   for (int i = 0; i < U(_TENSOR_COUNT); i++) {
     const F(_tensor_info) *ti = &F(_tensors)[i];
     if (strstr(ti->name, "running_") || strstr(ti->name, "num_batches")) continue;
     const long n = (long)ti->rows * ti->cols, ks[3] = {0, ti->cols - 1, n - 1};
-    for (int v = 0; v < nvals; v++)
-      for (int k = 0; k < 3; k++) {
-        memcpy(pv, p0, sizeof *pv);
-        ((float *)pv)[ti->offset + (size_t)ks[k]] = nf_values[v];
-        nonfinite_case(pv, p, s, g, w, x, t, B, ti->name, ks[k], nf_values[v]);
-      }
+    for (int v = 0; v < nvals; v++) {
+      const int k = (v + i) % 3;
+      memcpy(pv, p0, sizeof *pv);
+      ((float *)pv)[ti->offset + (size_t)ks[k]] = nf_values[v];
+      nonfinite_case(pv, p, s, g, w, x, t, B, ti->name, ks[k], nf_values[v]);
+    }
   }
   /* Crafted overflows where linear layer P feeds linear layer Q through at most an
      activation: (a) column k of P's input huge (x, or the output of the linear layer before

@@ -16,7 +16,7 @@
 #include <string.h>
 
 typedef struct { const char *name; float *a, *b; size_t n, nb; } isa_dump;
-enum { MAX_ISAS = 8 };
+enum { MAX_ISAS = 12 };   /* scalar + 3 SIMD ISAs + their tuned and compact builds (big_xtg: 9) */
 static isa_dump dumps[MAX_ISAS];   /* [0] = scalar */
 static int ndumps;
 static ref_net net;
