@@ -92,6 +92,22 @@ local function band_rows(OH, OW, Op)
   return 1
 end
 
+-- Blocks of `step` over 0..n-1 as C: the whole blocks a loop over `var`, tile(depth + 1,
+-- step, var), then the short last one in braces, tile(depth + 1, n % step, its start, true).
+local function block_loop(b, depth, n, step, var, tile)
+  local full, tail = n // step, n % step
+  if full > 0 then
+    b.put(depth, string.format("for (int %s = 0; %s < %d; %s += %d) {", var, var, full * step, var, step))
+    tile(depth + 1, step, var, false)
+    b.put(depth, "}")
+  end
+  if tail > 0 then
+    b.put(depth, "{")
+    tile(depth + 1, tail, tostring(full * step), true)
+    b.put(depth, "}")
+  end
+end
+
 -- Block starts 0, T, 2T, ... over n and a last one ending at n (overlapping the one before
 -- when T does not divide n); nil when n < T.
 local function block_starts(n, T)
@@ -713,17 +729,7 @@ local function emit_wgrad_rows(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp, blk, pla
   b.put(depth, "{")
   depth = depth + 1
   b.put(depth, string.format("static const int poff[%d] = {%s};", NPT, table.concat(poff, ", ")))
-  local full, tail = NPT // plan.np, NPT % plan.np
-  if full > 0 then
-    b.put(depth, string.format("for (int pb = 0; pb < %d; pb += %d) {", full * plan.np, plan.np))
-    tile(depth + 1, plan.np, "pb")
-    b.put(depth, "}")
-  end
-  if tail > 0 then
-    b.put(depth, "{")
-    tile(depth + 1, tail, tostring(full * plan.np))
-    b.put(depth, "}")
-  end
+  block_loop(b, depth, NPT, plan.np, "pb", tile)
   b.put(depth - 1, "}")
 end
 
@@ -741,11 +747,11 @@ local function emit_wgrad(b, depth, isa, g, xsrc, Hp, Wp, Op, dwp)
   end
 end
 
--- The old tile of emit_wgrad for one block: R taps × nv vectors, each tap its own pointer.
+-- emit_wgrad's taps tile for one block (where the rows tile is not cheaper): R taps × nv
+-- vectors, each tap its own pointer (x + toff[t]), one broadcast per multiply-add.
 function emit_wgrad_taps(b, depth, isa, g, xsrc, Wp, Op, dwp, blk, T)
   local W, vt = isa.width, isa.vtype
   local rmax = math.max(1, isa.acc_regs // blk.nv)
-  local full, tail = T // rmax, T % rmax
   local function tile(d, r, t0)
     local acc, xs = {}, {}
     for k = 0, r - 1 do
@@ -779,16 +785,7 @@ function emit_wgrad_taps(b, depth, isa, g, xsrc, Wp, Op, dwp, blk, T)
       end
     end
   end
-  if full > 0 then
-    b.put(depth, string.format("for (int tb0 = 0; tb0 < %d; tb0 += %d) {", full * rmax, rmax))
-    tile(depth + 1, rmax, "tb0")
-    b.put(depth, "}")
-  end
-  if tail > 0 then
-    b.put(depth, "{")
-    tile(depth + 1, tail, tostring(full * rmax))
-    b.put(depth, "}")
-  end
+  block_loop(b, depth, T, rmax, "tb0", tile)
 end
 
 -- dW and db of one image in pixel lanes (stride 1, few channels: LeNet's first conv):
@@ -857,17 +854,7 @@ local function pixel_wgrad_image(b, isa, g, xsrc, Wp, has_bias)
   end
   for o0 = 0, g.O - 1, plan.ro do
     local ro = math.min(plan.ro, g.O - o0)
-    local full, tail = T // plan.nv, T % plan.nv
-    if full > 0 then
-      b.put(2, string.format("for (int tb0 = 0; tb0 < %d; tb0 += %d) {", full * plan.nv, plan.nv))
-      tile(3, plan.nv, "tb0", o0, ro)
-      b.put(2, "}")
-    end
-    if tail > 0 then
-      b.put(2, "{")
-      tile(3, tail, tostring(full * plan.nv), o0, ro)
-      b.put(2, "}")
-    end
+    block_loop(b, 2, T, plan.nv, "tb0", function(d, rt, t0) tile(d, rt, t0, o0, ro) end)
   end
 end
 
@@ -1046,17 +1033,7 @@ local function flat_wgrad_image(b, isa, g, has_bias, x_ld)
   end
   for o0 = 0, g.O - 1, plan.mo do
     local mo = math.min(plan.mo, g.O - o0)
-    local full = T // plan.nt
-    if full > 0 then
-      b.put(2, string.format("for (int tb0 = 0; tb0 < %d; tb0 += %d) {", full * plan.nt, plan.nt))
-      tile(3, plan.nt, "tb0", o0, mo)
-      b.put(2, "}")
-    end
-    if tail > 0 then
-      b.put(2, "{")
-      tile(3, tail, tostring(full * plan.nt), o0, mo, db_fused)
-      b.put(2, "}")
-    end
+    block_loop(b, 2, T, plan.nt, "tb0", function(d, nt, t0, last) tile(d, nt, t0, o0, mo, last and db_fused) end)
   end
 end
 
