@@ -45,8 +45,9 @@ typedef struct {
   long prof_steps;
 } run;
 
-/* A time stamp for --profile (this thread's CPU seconds), 0 without it. */
+/* Time stamps for --profile (this thread's CPU seconds; wall seconds), 0 without it. */
 static double prof_mark(const run *r) { return r->o->profile ? tr_thread_cpu() : 0.0; }
+static double wall_mark(const run *r) { return r->o->profile ? cr_now() : 0.0; }
 
 static void run_free(run *r) {
   if (r->sharded) tr_shards_free(&r->sh);
@@ -305,7 +306,7 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
   /* the gradients are not read after an unsharded step that tests them itself: the step
      may keep them out of memory */
   int scratch = !r->sharded && net->nonfinite && net->train_step_scratch;
-  double t = prof_mark(r), t_loop = t, t1, w0 = r->o->profile ? cr_now() : 0.0, w1;
+  double t = prof_mark(r), t_loop = t, t1, w0 = wall_mark(r), w1;
   int more = cr_batcher_next(&r->b, &x, &y, &n);
   if (overlap && more) cr_batcher_gather(&r->b, 0, n);
   while (more) {
@@ -322,7 +323,7 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     }
     float loss;
     t = prof_mark(r);
-    w1 = r->o->profile ? cr_now() : 0.0;
+    w1 = wall_mark(r);
     if (!r->sharded)
       loss = (scratch ? net->train_step_scratch : net->train_step)(r->m.params, r->m.opt,
                                                                  r->m.grads, r->m.work, x,
@@ -333,7 +334,7 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
                      r->steps + 1);
     }
     t1 = prof_mark(r), r->prof_step += t1 - t, r->prof_steps++;
-    if (r->o->profile) r->wall_step += cr_now() - w1;
+    r->wall_step += wall_mark(r) - w1;
     r->steps++;
     long idx = -1;
     float val = 0;
@@ -372,7 +373,7 @@ static int train_epoch(run *r, long ep, int tty, double *loss_sum, long *seen) {
     else more = cr_batcher_next(&r->b, &x, &y, &n);
   }
   r->prof_loop += prof_mark(r) - t_loop;
-  if (r->o->profile) r->wall_loop += cr_now() - w0;
+  r->wall_loop += wall_mark(r) - w0;
   cr_progress_end(&pr);
   return 0;
 }

@@ -172,11 +172,11 @@ void tr_pool_wait(tr_pool *p) {
 }
 
 void tr_pool_run(tr_pool *p, int ntasks, void (*fn)(void *ctx, int task), void *ctx) {
-  if (p->started == 0 || ntasks <= 1) {
+  if (ntasks <= 1) {   /* nothing to share: no wake-up */
     for (int i = 0; i < ntasks; i++) fn(ctx, i);
     return;
   }
-  tr_pool_start(p, ntasks, fn, ctx);
+  tr_pool_start(p, ntasks, fn, ctx);   /* runs it at once without workers */
   tr_pool_wait(p);
 }
 
