@@ -254,11 +254,7 @@ end
 -- row length), init(o) (the accumulator's first value for channel expression o) and
 -- store(o, pix, v) (the C statements storing vector v at channel o, pixel expression pix).
 local function pixel_positions(isa, OW)
-  local W, xs = isa.width, {}
-  if OW < W then return {0} end
-  for x = 0, OW - W, W do xs[#xs + 1] = x end
-  if xs[#xs] ~= OW - W then xs[#xs + 1] = OW - W end
-  return xs
+  return block_starts(OW, isa.width) or {0}
 end
 
 -- Channels × positions per tile: the split of O channels and NP positions into tiles whose
@@ -937,12 +933,9 @@ local function flat_wgrad_image(b, isa, g, has_bias, x_ld)
   for kx = 0, g.K - 1 do
     local lo, hi = math.max(0, g.P - kx), math.min(g.OW, g.W + g.P - kx)
     if hi - lo >= W then
-      local at = {}
-      for o = lo, hi - W, W do at[#at + 1] = o end
-      if at[#at] ~= hi - W then at[#at + 1] = hi - W end
       local line = {}
-      for _, o in ipairs(at) do
-        line[#line + 1] = isa.store("kr", kx * plane + o, isa.load("xr", o + kx - g.P))
+      for _, o in ipairs(block_starts(hi - lo, W)) do
+        line[#line + 1] = isa.store("kr", kx * plane + lo + o, isa.load("xr", lo + o + kx - g.P))
       end
       b.put(4, table.concat(line, " "))
     elseif lo < hi then
@@ -1264,7 +1257,7 @@ end
 -- windows come out in lane order 0 1 4 5 2 3 6 7 and g is permuted to match; with 8 the
 -- stores apply the previous derivative, with 4 the caller's contiguous pass; a last block
 -- overlapping the one before recomputes the same windows.
--- avx512: any width, see avx512_walk below; neon: see neon_blocks.
+-- avx512: any width, see avx512_walk below; neon: see neon_rows.
 local function pool_lanes(g) return g.OW >= 8 and 8 or 4 end
 
 function M.pool_pairs_applies(isa, g)
@@ -1308,9 +1301,7 @@ end
 local function pool_setup(isa, g)
   local vw = pool_lanes(g)
   local f = isa.flags(vw)
-  local blocks = {}
-  for x = 0, g.OW - vw, vw do blocks[#blocks + 1] = x end
-  if blocks[#blocks] ~= g.OW - vw then blocks[#blocks + 1] = g.OW - vw end
+  local blocks = block_starts(g.OW, vw)
   local function order(v)
     if vw == 4 then return v end
     return "_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(" .. v .. "), 0xD8))"
@@ -1575,14 +1566,8 @@ end
 -- (e0 e1 from the top row, e2 e3 from the bottom one) in window order, and vst2q interleaves
 -- the gradients back. The previous derivative is applied before the interleave, each g_k
 -- with its own element (x itself, or m split the same way).
-local function neon_blocks(g)
-  local blocks = {}
-  for x = 0, g.OW - 4, 4 do blocks[#blocks + 1] = x end
-  if blocks[#blocks] ~= g.OW - 4 then blocks[#blocks + 1] = g.OW - 4 end
-  return blocks
-end
-
-local function neon_rows(b, g, mem, blocks, lines)
+local function neon_rows(b, g, mem, lines)
+  local blocks = block_starts(g.OW, 4)
   b.put(2, string.format("for (int r = 0; r < %d; r++) {", g.C * g.OH))
   b.put(3, string.format("const float *x0 = x + i * %d + r * %d, *x1 = x0 + %d;", mem.input.ld, 2 * g.W, g.W))
   for _, l in ipairs(lines) do b.put(3, l) end
@@ -1595,7 +1580,7 @@ end
 
 local function neon_forward(b, isa, g, mem)
   local f = isa.flags(4)
-  neon_rows(b, g, mem, neon_blocks(g), {string.format("float *ar = a + i * %d + r * %d;", mem.a.ld, g.OW)})
+  neon_rows(b, g, mem, {string.format("float *ar = a + i * %d + r * %d;", mem.a.ld, g.OW)})
   window_max(b, 4, f)
   b.put(4, isa.store("ar", "ox0s[j]", "v"))
   b.put(3, "}")
@@ -1613,7 +1598,7 @@ local function neon_backward(b, isa, g, mem, ctx)
   elseif in_act then
     lines[#lines + 1] = string.format("const float *m0 = m + i * %d + r * %d, *m1 = m0 + %d;", in_act.buf.ld, 2 * g.W, g.W)
   end
-  neon_rows(b, g, mem, neon_blocks(g), lines)
+  neon_rows(b, g, mem, lines)
   window_flags(b, 4, f)
   b.put(4, "const float32x4_t gv = " .. isa.load("gr", "ox0s[j]") .. ";")
   window_grads(b, 4, f)
