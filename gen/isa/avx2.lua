@@ -4,6 +4,11 @@ local function at(base, index)
   if index == 0 or index == "0" then return base end
   return base .. " + " .. index
 end
+-- "v > m ? v : m" lane by lane (the scalar max: m where either is NaN) in the vectors of the
+-- intrinsics' prefix P (_mm256_, or _mm_ for 4 lanes)
+local function blend_gt(P, v, m)
+  return P .. "blendv_ps(" .. m .. ", " .. v .. ", " .. P .. "cmp_ps(" .. v .. ", " .. m .. ", _CMP_GT_OQ))"
+end
 local function mask(lanes)
   local m = {}
   for l = 1, 8 do m[l] = l <= lanes and "-1" or "0" end
@@ -64,9 +69,7 @@ return {
     if lanes == 4 then return "_mm256_broadcast_ps((const __m128 *)(" .. p .. "))" end
     return nil
   end,
-  max_gt = function(v, m)
-    return "_mm256_blendv_ps(" .. m .. ", " .. v .. ", _mm256_cmp_ps(" .. v .. ", " .. m .. ", _CMP_GT_OQ))"
-  end,
+  max_gt = function(v, m) return blend_gt("_mm256_", v, m) end,
   -- lane flags of compares (max pooling's windows, gen/kernels/convtile.lua) for vectors of
   -- `lanes` floats (8, or 4 in SSE registers): flags are all-ones/zero lanes of the vector type
   flags = function(lanes)
@@ -78,9 +81,7 @@ return {
       keep = function(u, v) return P .. "and_ps(" .. u .. ", " .. v .. ")" end,               -- u ? v : +0, v's bits
       drop = function(u, v) return P .. "andnot_ps(" .. u .. ", " .. v .. ")" end,            -- u ? +0 : v
       either = function(u, w) return P .. "or_ps(" .. u .. ", " .. w .. ")" end,
-      max_gt = function(v, m)                                                                  -- v > m ? v : m
-        return P .. "blendv_ps(" .. m .. ", " .. v .. ", " .. P .. "cmp_ps(" .. v .. ", " .. m .. ", _CMP_GT_OQ))"
-      end,
+      max_gt = function(v, m) return blend_gt(P, v, m) end,                                     -- v > m ? v : m
     }
   end,
   -- square block transpose (the input gradient's copy of W)

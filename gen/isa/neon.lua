@@ -5,6 +5,8 @@ local function at(base, index)
   if index == 0 or index == "0" then return base end
   return base .. " + " .. index
 end
+-- "v > m ? v : m" lane by lane (the scalar max: m where either is NaN)
+local function max_gt(v, m) return "vbslq_f32(vcgtq_f32(" .. v .. ", " .. m .. "), " .. v .. ", " .. m .. ")" end
 
 return {
   name = "neon",
@@ -69,12 +71,12 @@ return {
       keep = function(f, v) return "vreinterpretq_f32_u32(vandq_u32(" .. f .. ", " .. u(v) .. "))" end,
       drop = function(f, v) return "vreinterpretq_f32_u32(vbicq_u32(" .. u(v) .. ", " .. f .. "))" end,
       either = function(f, w) return "vorrq_u32(" .. f .. ", " .. w .. ")" end,
-      max_gt = function(v, m) return "vbslq_f32(vcgtq_f32(" .. v .. ", " .. m .. "), " .. v .. ", " .. m .. ")" end,
+      max_gt = max_gt,
     }
   end,
   -- softmax: e^v (simd_exp128 below) and "v > m ? v : m" lane by lane (the scalar max)
   exp = function(v) return "simd_exp128(" .. v .. ")" end,
-  max_gt = function(v, m) return "vbslq_f32(vcgtq_f32(" .. v .. ", " .. m .. "), " .. v .. ", " .. m .. ")" end,
+  max_gt = max_gt,
   -- square block transpose (the input gradient's copy of W)
   transpose = "simd_tr4x4",
   transpose_n = 4,
