@@ -716,8 +716,7 @@ local function gwt_gt(a, isa, tp)
   local b = buffer()
   local V, T = isa.width, isa.transpose_n
   local L = schedule.GWT_GT_VECS * V
-  local S = (a.batch + L - 1) // L            -- slices of the batch
-  local BP = S * L
+  local BP = schedule.gwt_gt_rows(isa, a.batch)   -- the batch in whole slices of L rows
   local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // schedule.GWT_GT_VECS, tp.rows))
   local KB = schedule.gwt_gt_kb(isa, R)
   local SJC = math.min(a.N, math.max(1, schedule.GWT_GT_SLICE_BYTES // (4 * L)))
