@@ -106,15 +106,17 @@ function M.product_backward(s, mem, ctx)
   if keep then
     xtg = "  float *restrict dwk = keep ? dw : NULL;   /* keep = 0: gt's scratch only */\n" .. weight_grad("dwk")
   end
-  local sig = #b + 1
-  b[sig] = (ctx.noinline and NOINLINE or "")
-    .. string.format("static void %s(float *restrict dw, %sfloat *restrict db, float *restrict dx,\n", fn,
-                     keep and "int keep, " or "")
-  b[#b + 1] = pad(fn) .. "const float *restrict g, const float *restrict x, "
-    .. (in_act and "const float *restrict m,\n" .. pad(fn) or "")
-    .. (fuse and "const float *w, float *wu, float *" .. table.concat(states, ", float *")
-                 .. ", const vopt_k *k, int n) {\n" or "const float *restrict w, int n) {\n")
-  local head = #b
+  -- the function's head under the name `name`
+  local function head(name)
+    return (ctx.noinline and NOINLINE or "")
+      .. string.format("static void %s(float *restrict dw, %sfloat *restrict db, float *restrict dx,\n", name,
+                       keep and "int keep, " or "")
+      .. pad(name) .. "const float *restrict g, const float *restrict x, "
+      .. (in_act and "const float *restrict m,\n" .. pad(name) or "")
+      .. (fuse and "const float *w, float *wu, float *" .. table.concat(states, ", float *")
+                   .. ", const vopt_k *k, int n) {\n" or "const float *restrict w, int n) {\n")
+  end
+  b[#b + 1] = head(fn)
   if fuse or scratched then
     b[#b + 1] = ctx.first and "  if (dx != NULL) {\n" .. gwt .. "  }\n" or gwt
     b[#b + 1] = xtg
@@ -135,8 +137,7 @@ function M.product_backward(s, mem, ctx)
     sfn = fn .. "_scratch"
     b[#b + 1] = "\n/* Layer " .. L.index .. " backward for NAME_train_step_scratch (dw NULL, dx NULL): dW's"
       .. " update in the weight-gradient tiles, dW not stored. */\n"
-    for i = sig, head do b[#b + 1] = (i > sig and string.rep(" ", #sfn - #fn) or "") .. b[i] end
-    b[#b + 1 - (head - sig + 1)] = b[sig]:gsub(fn .. "%(", sfn .. "(", 1)
+    b[#b + 1] = head(sfn)
     b[#b + 1] = "  (void)dx;\n" .. (in_act and "  (void)m;\n" or "") .. "  (void)w;\n"
       .. weight_grad("dw", st) .. "}\n"
   end
