@@ -265,7 +265,7 @@ static void nonfinite_case(const F(_params) *p0, F(_params) *p, F(_opt) *s, F(_g
         fprintf(stderr, "isa_dump: %s[%ld] = %g: gradient %s[%ld] = %g left its parameter finite (%g)\n",
                 what, at, (double)v, ti->name, k, (double)ga[k], (double)pa[k]);
         failures++;
-        k = (long)ti->rows * ti->cols;
+        break;   /* one report per tensor */
       }
   }
   /* the scratch step sets the same flag (its update reads the same gradients): checked for
@@ -338,8 +338,7 @@ static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_targ
      each trained tensor (batchnorm's statistics do not reach the training step's gradients),
      each value at one of the three, in turn: value v at place (v + tensor index) mod 3, so
      a tensor gets every value once and every place nvals/3 times, and over three tensor
-     indices in a row every value meets every place (was every value at every place: 3x
-     the cases) */
+     indices in a row every value meets every place */
   for (int i = 0; i < U(_TENSOR_COUNT); i++) {
     const F(_tensor_info) *ti = &F(_tensors)[i];
     if (strstr(ti->name, "running_") || strstr(ti->name, "num_batches")) continue;
