@@ -181,7 +181,8 @@ local TUNE_OPTIONS = {
 }
 
 -- Parses args[from..] by the option table t into o (which holds the defaults): SPEC and
--- options in any order. Returns o.
+-- options in any order. Returns o, or nil for --help / -h anywhere an option may stand (the
+-- command then prints the usage and succeeds).
 local function parse_options(args, from, t, o)
   local i = from
   while i <= #args do
@@ -198,6 +199,8 @@ local function parse_options(args, from, t, o)
       o[key:sub(3)] = value
     elseif t.flags[key] and not value then
       o[key:sub(3)] = true
+    elseif a == "--help" or a == "-h" then
+      return nil
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       usage_error(t.prefix .. "unknown option '" .. a .. "' (try --help)")
     elseif o.spec then
@@ -231,6 +234,7 @@ end
 -- Parses "gen" arguments.
 local function parse_gen(args, from)
   local o = parse_options(args, from, GEN_OPTIONS, {out = ".", cli = false})
+  if not o then return nil end
   if o.name then
     local problem = require("spec").name_problem(o.name)
     if problem then usage_error("--name: " .. problem) end
@@ -488,6 +492,7 @@ end
 
 local function gen(args)
   local o = parse_gen(args, 2)
+  if not o then print(USAGE) return 0 end
   local outputs = M.generate(o)
   if o.python then outputs[#outputs + 1] = build_library(outputs) end
   -- Everything is rendered (and compiled) before anything is written: a failure leaves no files.
@@ -513,6 +518,7 @@ end
 -- chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--batch N | --max-batch N]
 local function parse_tune(args)
   local o = parse_options(args, 2, TUNE_OPTIONS, {budget = 20})
+  if not o then return nil end
   if type(o.budget) == "string" then
     local b = o.budget:match("^%d+%.?%d*$") and tonumber(o.budget)
     if not b or b < 0.1 or b > 3600 then usage_error("--budget: expected seconds from 0.1 to 3600, got '" .. o.budget .. "'") end
@@ -526,6 +532,7 @@ end
 
 local function tune(args)
   local o = parse_tune(args)
+  if not o then print(USAGE) return 0 end
   local text = require("tune").run(o, function(line) io.stderr:write(line, "\n") end)
   local out = o.out or (require("spec").load(o.spec).name .. ".tune")
   write_outputs({{out, text, out}})

@@ -414,6 +414,10 @@ static const cli_case CLI_CASES[] = {
   {"", 2, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
   {"--version", 0, "chainrule 0...."},
   {"--help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
+  /* a command's own --help / -h: the usage, status 0, nothing generated */
+  {"gen --help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
+  {"gen specs/seed_mse.lua -h", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
+  {"tune specs/seed_mse.lua --help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
   {"gen specs/seed_mse.lua --dispatch neon,scalar", 2,
    "chainrule: --dispatch: unknown isa 'neon' (a comma list of avx512, avx2, scalar)\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,", 2,
