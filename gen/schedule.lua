@@ -369,7 +369,13 @@ end
 -- times at 784x256, 12.8 MB at B=256); the partial sums carried in y (the same bits). Relies
 -- on the L2 size only (l2: 512 KB for avx2, Zen 3): on avx2 it fires at 784x256 B=256 (x
 -- 784 KB), not at B=128 (392 KB) or below; only with more than one column block (x is read
--- once per block).
+-- once per block). Not measured on Zen 3 (no such machine here); on the Xeon (2 MB L2),
+-- with B=1024 standing in for Zen 3's B=256 (x 3.2 MB: the same x/L2, z/L2 and slab/L2), the
+-- 784x256 forward alone, thread CPU time, alternated processes, load 5-7, kc=196 against
+-- column blocks outer: fastest / 10th percentile / median -5.1/-10.0/-9.1 % (40 rounds;
+-- kc 56, 98, 112, 392 alike within the noise); at B=256 itself (x within that L2)
+-- -2.3/-3.3/+0.5 % (40 rounds, A/A noise up to 4 %), 784x50 B=256 +1.3/-3.6/-2.4 %.
+-- (avx512: 784x256 is not packed there; off, unmeasured)
 M.XW_DEPTH = {avx2 = true}
 M.XW_DEPTH_X_SHARE = 2   -- the slab of x: at most half of the L2
 M.XW_DEPTH_KC_MIN = 64
