@@ -70,7 +70,8 @@ end
 --                          layers: x stays in L1); "columns": column blocks outer, each
 --                          K x block panel of W reused by every row tile; "depth": k-blocks
 --                          outer, every column block of a kc-row slab of W in turn (big W
---                          read by few row tiles: W read once, rows in order; unpacked)
+--                          read by few row tiles: W read once, rows in order; unpacked;
+--                          packed where x passes the L2: M.xw_depth)
 --                   pack   copy each panel into an aligned contiguous stack buffer first;
 --                          default on when W is larger than a quarter of the ISA's usual L2
 --                          (L2_BYTES) and at least 4 row tiles read each panel (else column
@@ -361,6 +362,33 @@ function M.xtg_rows_whole(isa, s, t)
     and 2 * 4 * s.K * s.N > l2(isa) and 4 * t.nc * s.N <= M.XTG_G_BYTES_X
 end
 
+-- ISAs whose packed xw, where x is larger than the L2 and W not huge, runs k-blocks outer
+-- (tiling order=depth with pack=yes): every column block's panel of a kc-row slab in turn,
+-- the slab's columns of x (at most XW_DEPTH_X_SHARE of the L2) staying in L2 while the
+-- column blocks read them, instead of all of x streaming from L3 once per column block (16
+-- times at 784x256, 12.8 MB at B=256); the partial sums carried in y (the same bits). Relies
+-- on the L2 size only (l2: 512 KB for avx2, Zen 3): on avx2 it fires at 784x256 B=256 (x
+-- 784 KB), not at B=128 (392 KB) or below; only with more than one column block (x is read
+-- once per block). Not measured on Zen 3 (no such machine here); on the Xeon (2 MB L2),
+-- with B=1024 standing in for Zen 3's B=256 (x 3.2 MB: the same x/L2, z/L2 and slab/L2), the
+-- 784x256 forward alone, thread CPU time, alternated processes, load 5-7, kc=196 against
+-- column blocks outer: fastest / 10th percentile / median -5.1/-10.0/-9.1 % (40 rounds;
+-- kc 56, 98, 112, 392 alike within the noise); at B=256 itself (x within that L2)
+-- -2.3/-3.3/+0.5 % (40 rounds, A/A noise up to 4 %), 784x50 B=256 +1.3/-3.6/-2.4 %.
+-- (avx512: 784x256 is not packed there; off, unmeasured)
+M.XW_DEPTH = {avx2 = true}
+M.XW_DEPTH_X_SHARE = 2   -- the slab of x: at most half of the L2
+M.XW_DEPTH_KC_MIN = 64
+function M.xw_depth(isa, s, vecs)
+  return M.XW_DEPTH[isa.name] == true and s.batch ~= nil and not M.huge(isa, s) and 4 * s.batch * s.K > l2(isa)
+    and s.N > vecs * isa.width
+end
+function M.xw_depth_kc(isa, s, vecs)
+  local most = math.max(M.XW_DEPTH_KC_MIN, l2(isa) // M.XW_DEPTH_X_SHARE // (4 * s.batch))
+  most = math.min(most, math.max(1, M.PANEL_BYTES // (4 * vecs * isa.width)))
+  return M.block(s.K, most, 1)
+end
+
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
 -- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
 -- is (one block shape, so one copy of the code); else `most` (whole blocks and a rest).
@@ -490,6 +518,7 @@ function M.tiling(isa, product, s, over)
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
         if M.xw_whole_k(isa, s) then t.kc = s.K end
         t.mc = M.huge(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
+        if M.xw_depth(isa, s, t.vecs) then t.order, t.kc = "depth", M.xw_depth_kc(isa, s, t.vecs) end
       elseif t.order == "depth" then
         t.kc = M.depth_kc(s)
       end
@@ -587,10 +616,11 @@ function M.check(isa, product, s, t)
   if product == "xw" then
     if t.order ~= "rows" and t.order ~= "columns" and t.order ~= "depth" then return "order=" .. tostring(t.order) .. ": expected rows, columns or depth" end
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
-    if t.pack and t.order ~= "columns" then return "pack=yes needs order=columns" end
+    if t.pack and t.order == "rows" then return "pack=yes needs order=columns or depth" end
     err = range("kc", 1, s.K) or range("mc", 0, s.batch or 0)
     if err then return err end
     if t.mc > 0 and not t.pack then return "mc=" .. t.mc .. " needs pack=yes" end
+    if t.mc > 0 and t.order == "depth" then return "mc=" .. t.mc .. " needs order=columns" end
     if t.fill ~= "loop" and t.fill ~= "tile" then return "fill=" .. tostring(t.fill) .. ": expected loop or tile" end
     if type(t.pf) ~= "boolean" then return "pf=" .. tostring(t.pf) .. ": expected yes or no" end
     if t.pf and t.mc == 0 then return "pf=yes needs mc > 0" end
@@ -714,6 +744,9 @@ function M.candidates(isa, product, s)
         if mc > 0 then add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = mc, pf = def.pf, fill = def.fill == "tile" and "loop" or "tile"})) end
       end
       add(with({vecs = v, order = "depth", pack = false, kc = M.depth_kc(s), mc = 0, pf = false}))
+      if s.batch then
+        add(with({vecs = v, order = "depth", pack = true, kc = M.xw_depth_kc(isa, s, v), mc = 0, pf = false}))
+      end
     end
   elseif product == "gwt" then
     local T = isa.transpose_n or 1

@@ -511,9 +511,10 @@ function M.matmul_xw(a, isa)
         return "xr[" .. (r == 0 and "" or lin(r, a.x_ld) .. " + ") .. k .. "]"
       end,
       finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
-      -- (x packed, k blocked) the activation after the last k block from the registers,
-      -- instead of a pass over all of y (z and a 2 x 256 KB at 784x1024 B=64)
-      post = packx and kblocked and a.act and function(b2, d2, rows, vecs)
+      -- (x packed, or packed panels k-blocks outer; k blocked) the activation after the last
+      -- k block from the registers, instead of a pass over all of y (z and a 2 x 256 KB at
+      -- 784x1024 B=64)
+      post = (packx or (depth and tp.pack)) and kblocked and a.act and function(b2, d2, rows, vecs)
         b2.put(d2, "if (kb + " .. count .. " == " .. a.K .. ") {")
         for r = 0, rows - 1 do
           for v, vec in ipairs(vecs) do store_act(b2, d2 + 1, r, jplus(vec.off), string.format("c%d_%d", r, v - 1), vec.lanes) end
@@ -598,6 +599,33 @@ function M.matmul_xw(a, isa)
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
+  -- fill=tile: the first R-row tile fills the panel (a batch below R: the copy loop). Not in
+  -- compact code: a filling tile is written in place per layer, the copy loop is shared
+  local fill = tp.pack and tp.fill == "tile" and not compact
+  if depth and kblocked and tp.pack then
+    -- k-blocks outer with packed panels (schedule.xw_depth: x larger than the L2): every
+    -- column block's panel of a kc-row slab of W in turn, so the slab's kc columns of x,
+    -- which every column block reads, stay in L2 instead of all of x streaming past once
+    -- per column block; the partial sums carried in y, the activation from the registers
+    -- after the last slab
+    k_runs(b, 1, a.K, kc, function(d, count)
+      group_loops(b, d, groups, function(d2, g)
+        if fill then
+          b.put(d2, "if (n >= " .. R .. ") {")
+          b.put(d2 + 1, "const int i = 0;")
+          tile(b, d2 + 1, R, g, count, true)
+          b.put(d2, "} else {")
+          pack_panel(b, d2 + 1, a, isa, g, count, kblocked)
+          b.put(d2, "}")
+        else
+          pack_panel(b, d2, a, isa, g, count, kblocked)
+        end
+        row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end, fill and "n >= " .. R .. " ? " .. R .. " : 0")
+      end)
+    end, "kb")
+    if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
+    return b.text()
+  end
   if depth and kblocked then
     -- k-blocks outer: every column block of a kc-row slab of W in turn, so W is read once
     -- and in order (its rows contiguous), the partial sums carried in y
@@ -610,9 +638,6 @@ function M.matmul_xw(a, isa)
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
-  -- fill=tile: the first R-row tile fills the panel (a batch below R: the copy loop). Not in
-  -- compact code: a filling tile is written in place per layer, the copy loop is shared
-  local fill = tp.pack and tp.fill == "tile" and not compact
   local spread = fill and (tp.spread or 0) > 0
   -- (spread) the next panel: the next k block of this column block, else the next column
   -- block's first (none after the last whole block: a narrower one may follow); wn stays

@@ -220,7 +220,7 @@ end
 local tiled_k = require "kernels.tiled"
 for _, isa in ipairs(ISAS) do
   for _, sz in ipairs({{784, 50, 64}, {784, 256, 8}, {100, 1024, 5}, {1024, 523, 5}, {50, 10, 64}, {200, 1, 3},
-                       {784, 50, 1}, {5, 460, 1}, {131, 10, 1}}) do
+                       {784, 50, 1}, {5, 460, 1}, {131, 10, 1}, {601, 74, 230}}) do
     local s = {K = sz[1], N = sz[2], batch = sz[3]}
     for _, product in ipairs(s.batch == 1 and {"stream", "gwt", "xtg"} or {"xw", "gwt", "xtg"}) do
       local cands = schedule.candidates(isa, product, s)
@@ -245,13 +245,24 @@ for _, isa in ipairs(ISAS) do
   end
 end
 check(schedule.check(avx2, "xw", {K = 784, N = 50, batch = 64}, {vecs = 2, order = "rows", pack = true, kc = 784})
-      == "pack=yes needs order=columns", "check: packing needs the column order")
+      == "pack=yes needs order=columns or depth", "check: packing needs the column or depth order")
 check(schedule.check(avx2, "gwt", {K = 50, N = 10, batch = 64}, {vecs = 1, rows = 6, jc = 7})
       == "jc=7: expected a multiple of 8 or a divisor of 10", "check: jc a multiple of the transpose")
 check(schedule.check(avx2, "gwt", {K = 50, N = 10, batch = 64}, {vecs = 1, rows = 6, jc = 8, form = "gt"})
       == "form=gt: K=50 below the 64 rows of g it transposes into dW", "check: gwt's form gt needs dW as large as g")
 check(schedule.tiling(avx2, "gwt", {K = 2048, N = 2048, batch = 64}).form == "gt"
       and schedule.tiling(avx2, "gwt", {K = 256, N = 256, batch = 64}).form == "wt", "gwt's default form by W's size")
+do
+  -- xw k-blocks outer with packed panels where x passes the family's L2 (XW_DEPTH: avx2 only)
+  local t256 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 256})
+  local t128 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 128})
+  local t512 = schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 256, batch = 256})
+  check(t256.order == "depth" and t256.pack and t256.kc == 196 and t256.mc == 0, "xw_depth: 784x256 B=256 on avx2")
+  check(t128.order == "columns" and t512.order ~= "depth", "xw_depth: not at B=128 on avx2, nor on avx512")
+  check(schedule.tiling(avx2, "xw", {K = 4095, N = 10, batch = 64}).order == "columns", "xw_depth: not with one column block")
+  check(schedule.check(avx2, "xw", {K = 784, N = 256, batch = 256}, {vecs = 2, order = "depth", pack = true, kc = 196, mc = 48,
+        fill = "tile", pf = false}) == "mc=48 needs order=columns", "check: x packed needs the column order")
+end
 check(schedule.check(avx2, "stream", {K = 784, N = 256, batch = 1}, {kind = "regs"})
       == "kind=regs does not suit 784x256 on avx2", "check: 32 vectors do not fit the registers")
 
