@@ -431,13 +431,17 @@ end
 -- the same (y holds the exact partial sums between k-blocks), more of them pass through y:
 -- 64x2048 B=64 with kc 64 stores and reloads y 32 times instead of 8, 1 MB per 0.5 M cycles
 -- of FMAs, within L2 on 1.25-2 MB parts and from L3 at 2 bytes a cycle on Zen 3's 512 KB.
--- Only where the whole batch fits with kc at least XW_L1_KC_MIN (B <= ~100 at width 16):
--- larger batches keep the rule above (unmeasured).
+-- Only where the default's block and panel pass the whole L1 (784x1024 B=32, kc 112 with
+-- 4x3 tiles: 25 KB, kept; there kc 98 measured +2.7/+5.2/+3.2 %, forward, 20 rounds) and the
+-- whole batch fits with kc at least XW_L1_KC_MIN (B <= ~170 at width 16).
 -- Measured on the Xeon (avx2 code; forward alone, thread CPU time, fastest of 20 calls per
 -- process, 20 alternated processes, load 3.3-3.8), against kc 196/256 (min / p10 / median):
 -- 784-1024-10 B=64 kc 56 -8.0/-7.5/-7.8 %, kc 98 -7.3/-7.4/-7.0 %, kc 112 -8.2/-7.0/-5.7 %;
 -- 784-2048-2048-10 B=64 kc 56 and 64 (vecs 2) -18.6/-17.9/-18.9 %, kc 112 and 128 -20 %.
 -- kc 112/128 fit the Xeon's 48 KB L1 but not Zen 3's 32 KB; the 3/4 share gives 56/64.
+-- 784-1024-10 B=128 (kc 196 with mc 66 -> kc 28, mc 128): forward -8.6/-7.4/-4.5 %, train
+-- -0.3/-3.0/-6.9 % (20 rounds, load 6). A kc block of W's rows at N >= 1024 is one 4 KB page
+-- a row: 56-64 rows also stay within a 64-entry L1 DTLB (Zen 3) where 196-256 did not.
 M.XW_X_L1 = {avx2 = true}
 M.XW_L1_SHARE = 3 / 4
 M.XW_L1_KC_MIN = 32
@@ -517,7 +521,7 @@ function M.tiling(isa, product, s, over)
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
         if M.xw_whole_k(isa, s) then t.kc = s.K end
         local l1kc = M.xw_l1_kc(isa, s, t.vecs)
-        if l1kc and l1kc < t.kc then t.kc = l1kc end
+        if l1kc and l1kc < t.kc and 4 * t.kc * (s.batch + t.vecs * isa.width) > M.L1_BYTES then t.kc = l1kc end
         t.mc = M.huge(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
       elseif t.order == "depth" then
         t.kc = M.depth_kc(s)
