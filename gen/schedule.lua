@@ -86,7 +86,8 @@ end
 --                          broadcasts read one contiguous stream instead of R rows a whole row
 --                          stride apart (one cache set when the stride is a multiple of 4 KB);
 --                          the block of x at most XW_X_BYTES (stays in L2 while every panel of
---                          the kc block passes; blocks of whole tiles as even as possible);
+--                          the kc block passes; blocks of whole tiles as even as possible; on
+--                          avx2 kc is cut so the block and the panel fit the L1, XW_X_L1);
 --                          loops kc block, mc block, column block
 --                   fill   (packed panels) "loop": a copy loop fills each panel before
 --                          its row tiles; "tile": the first row tile reads W itself and
@@ -430,14 +431,22 @@ end
 -- kc 196, 50 KB of x + a 12.5 KB panel) came from L2 for every column block. The sums stay
 -- the same (y holds the exact partial sums between k-blocks), more of them pass through y:
 -- 64x2048 B=64 with kc 64 stores and reloads y 32 times instead of 8, 1 MB per 0.5 M cycles
--- of FMAs, within L2 on 1.25-2 MB parts and from L3 at 2 bytes a cycle on Zen 3's 512 KB.
+-- of FMAs, within L2 on 1.25-2 MB parts, from L3 on Zen 3's 512 KB (about 2 bytes a cycle:
+-- estimated, not measured there).
 -- Only where the default's block and panel pass the whole L1 (784x1024 B=32, kc 112 with
 -- 4x3 tiles: 25 KB, kept; there kc 98 measured +2.7/+5.2/+3.2 %, forward, 20 rounds) and the
 -- whole batch fits with kc at least XW_L1_KC_MIN (B <= ~170 at width 16).
--- Measured on the Xeon (avx2 code; forward alone, thread CPU time, fastest of 20 calls per
--- process, 20 alternated processes, load 3.3-3.8), against kc 196/256 (min / p10 / median):
--- 784-1024-10 B=64 kc 56 -8.0/-7.5/-7.8 %, kc 98 -7.3/-7.4/-7.0 %, kc 112 -8.2/-7.0/-5.7 %;
--- 784-2048-2048-10 B=64 kc 56 and 64 (vecs 2) -18.6/-17.9/-18.9 %, kc 112 and 128 -20 %.
+-- Measured on the Xeon (model 207 under KVM, 48 KB L1d, 2 MB L2; avx2 code, clang -O2, thread
+-- CPU time, each sample one process's fastest of 3-20 calls, processes alternated, min / p10 /
+-- median against kc 196/256, load 6-7 on 2 vCPUs, A/A floor +2.9/+2.1/+0.3 %):
+-- 784-1024-10 B=64 forward -7.9/-8.9/-7.3 %, train step -3.1/-3.4/-5.0 % (40 rounds);
+-- 784-2048-2048-10 B=64 forward -19.6/-15.7/-17.1 % (30), train -6.5/-6.7/-4.2 % (12);
+-- 784-512-10 B=64 forward -1.9/-1.3/-1.6 %, train -3.5/-2.2/-1.3 % (40; W fits that L2).
+-- Around it, 784-1024-10 forward against kc 56 (30 rounds): kc 28 +0.9/+2.4/+1.6 %, kc 112
+-- +1.8/+3.6/+1.5 %, fill=loop +4.8/+4.0/+3.0 %, pf=no +3.8/+5.0/+4.8 %; tiles of 4 rows x 3
+-- vectors at the same share (kc 56/64): 784-1024-10 +0.4/+3.4/+1.9 % forward, bench_big
+-- -1.2..-3.8 % forward (noise-level, so not made a rule); the tile's k loop unrolled twice
+-- (hand-edited) -2.0/+0.1/+1.6 %.
 -- kc 112/128 fit the Xeon's 48 KB L1 but not Zen 3's 32 KB; the 3/4 share gives 56/64.
 -- 784-1024-10 B=128 (kc 196 with mc 66 -> kc 28, mc 128): forward -8.6/-7.4/-4.5 %, train
 -- -0.3/-3.0/-6.9 % (20 rounds, load 6). A kc block of W's rows at N >= 1024 is one 4 KB page
