@@ -87,7 +87,8 @@ end
 --                          broadcasts read one contiguous stream instead of R rows a whole row
 --                          stride apart (one cache set when the stride is a multiple of 4 KB);
 --                          the block of x at most XW_X_BYTES (stays in L2 while every panel of
---                          the kc block passes; blocks of whole tiles as even as possible);
+--                          the kc block passes; blocks of whole tiles as even as possible; on
+--                          avx2 kc is cut so the block and the panel fit the L1, XW_X_L1);
 --                          loops kc block, mc block, column block
 --                   fill   (packed panels) "loop": a copy loop fills each panel before
 --                          its row tiles; "tile": the first row tile reads W itself and
@@ -451,6 +452,45 @@ function M.xw_mc(isa, s, vecs, kc)
   return math.min(most, ((s.batch + nb - 1) // nb + R - 1) // R * R)
 end
 
+-- Families whose huge xw (x packed) takes a k-block small enough that the whole batch's
+-- block of packed x and the panel of W fit the L1 together (XW_L1_SHARE of L1_BYTES, the
+-- 32 KB every family above has at least): every row tile of a column block then reads its
+-- broadcasts from L1, where the x block of XW_X_BYTES (kc from PANEL_BYTES_X: 784x1024 B=64,
+-- kc 196, 50 KB of x + a 12.5 KB panel) came from L2 for every column block. The sums stay
+-- the same (y holds the exact partial sums between k-blocks), more of them pass through y:
+-- 64x2048 B=64 with kc 64 stores and reloads y 32 times instead of 8, 1 MB per 0.5 M cycles
+-- of FMAs, within L2 on 1.25-2 MB parts, from L3 on Zen 3's 512 KB (about 2 bytes a cycle:
+-- estimated, not measured there).
+-- Only where the default's block and panel pass the whole L1 (784x1024 B=32, kc 112 with
+-- 4x3 tiles: 25 KB, kept; there kc 98 measured +2.7/+5.2/+3.2 %, forward, 20 rounds) and the
+-- whole batch fits with kc at least XW_L1_KC_MIN (B <= ~170 at width 16).
+-- Measured on the Xeon (model 207 under KVM, 48 KB L1d, 2 MB L2; avx2 code, clang -O2, thread
+-- CPU time, each sample one process's fastest of 3-20 calls, processes alternated, min / p10 /
+-- median against kc 196/256, load 6-7 on 2 vCPUs, A/A floor +2.9/+2.1/+0.3 %):
+-- 784-1024-10 B=64 forward -7.9/-8.9/-7.3 %, train step -3.1/-3.4/-5.0 % (40 rounds);
+-- 784-2048-2048-10 B=64 forward -19.6/-15.7/-17.1 % (30), train -6.5/-6.7/-4.2 % (12);
+-- 784-512-10 B=64 forward -1.9/-1.3/-1.6 %, train -3.5/-2.2/-1.3 % (40; W fits that L2).
+-- Around it, 784-1024-10 forward against kc 56 (30 rounds): kc 28 +0.9/+2.4/+1.6 %, kc 112
+-- +1.8/+3.6/+1.5 %, fill=loop +4.8/+4.0/+3.0 %, pf=no +3.8/+5.0/+4.8 %; tiles of 4 rows x 3
+-- vectors at the same share (kc 56/64): 784-1024-10 +0.4/+3.4/+1.9 % forward, bench_big
+-- -1.2..-3.8 % forward (noise-level, so not made a rule); the tile's k loop unrolled twice
+-- (hand-edited) -2.0/+0.1/+1.6 %.
+-- kc 112/128 fit the Xeon's 48 KB L1 but not Zen 3's 32 KB; the 3/4 share gives 56/64.
+-- 784-1024-10 B=128 (kc 196 with mc 66 -> kc 28, mc 128): forward -8.6/-7.4/-4.5 %, train
+-- -0.3/-3.0/-6.9 % (20 rounds, load 6). A kc block of W's rows at N >= 1024 is one 4 KB page
+-- a row: 56-64 rows also stay within a 64-entry L1 DTLB (Zen 3) where 196-256 did not.
+M.XW_X_L1 = {avx2 = true}
+M.XW_L1_SHARE = 3 / 4
+M.XW_L1_KC_MIN = 32
+-- the k-block of that rule (a block of K, so a divisor where one fits), or nil where it
+-- does not fire
+function M.xw_l1_kc(isa, s, vecs)
+  if not (M.XW_X_L1[isa.name] and s.batch and M.huge(isa, s)) then return nil end
+  local most = math.floor(M.L1_BYTES * M.XW_L1_SHARE) // (4 * (s.batch + vecs * isa.width))
+  if most < M.XW_L1_KC_MIN then return nil end
+  return M.block(s.K, most, 1)
+end
+
 -- xw's k-block for order=depth: a slab of W at most PANEL_BYTES but 16 rows at least (the
 -- partial sums in y are reloaded once per slab)
 function M.depth_kc(s)
@@ -517,6 +557,8 @@ function M.tiling(isa, product, s, over)
         local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
         if M.xw_whole_k(isa, s) then t.kc = s.K end
+        local l1kc = M.xw_l1_kc(isa, s, t.vecs)
+        if l1kc and l1kc < t.kc and 4 * t.kc * (s.batch + t.vecs * isa.width) > M.L1_BYTES then t.kc = l1kc end
         t.mc = M.huge(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
         if M.xw_depth(isa, s, t.vecs) then t.order, t.kc = "depth", M.xw_depth_kc(isa, s, t.vecs) end
       elseif t.order == "depth" then
@@ -743,6 +785,9 @@ function M.candidates(isa, product, s)
         if mc > 0 and isa.prefetch then add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = mc, pf = not def.pf})) end
         if mc > 0 then add(with({vecs = v, order = "columns", pack = true, kc = kc, mc = mc, pf = def.pf, fill = def.fill == "tile" and "loop" or "tile"})) end
       end
+      -- (huge layers: the k-block whose x block and panel fit the L1, M.xw_l1_kc, at this width)
+      local l1 = M.xw_l1_kc(isa, s, v)
+      if l1 then add(with({vecs = v, order = "columns", pack = true, kc = l1, mc = M.xw_mc(isa, s, v, l1), pf = def.pf})) end
       add(with({vecs = v, order = "depth", pack = false, kc = M.depth_kc(s), mc = 0, pf = false}))
       if s.batch then
         add(with({vecs = v, order = "depth", pack = true, kc = M.xw_depth_kc(isa, s, v), mc = 0, pf = false}))

@@ -199,7 +199,22 @@ end
 -- row tiles; none unpacked or without a known batch; check refuses the shapes the kernel
 -- cannot write
 local big = schedule.tiling(avx2, "xw", {K = 2048, N = 2048, batch = 64})
-check(big.pack and big.kc == 256 and big.mc == 64, "tiling xw 2048x2048 B=64: kc %d mc %d", big.kc, big.mc)
+check(big.pack and big.kc == 64 and big.mc == 64, "tiling xw 2048x2048 B=64: kc %d mc %d", big.kc, big.mc)
+-- avx2's huge xw (XW_X_L1): the whole batch's block of x and the panel within the L1 share;
+-- a batch too large for XW_L1_KC_MIN keeps the PANEL_BYTES_X panel; not on avx512 (its
+-- L2_BYTES makes 784x1024 not huge), nor with a tune file's kc
+for _, sz in ipairs({{784, 1024, 64, 56}, {2048, 2048, 64, 64}, {997, 1100, 50, 93}, {1100, 300, 50, 55}, {784, 2048, 8, 112}}) do
+  local t = schedule.tiling(avx2, "xw", {K = sz[1], N = sz[2], batch = sz[3]})
+  check(t.pack and t.kc == sz[4] and t.mc == sz[3] and 4 * t.kc * (t.mc + t.vecs * avx2.width) <= schedule.XW_L1_SHARE * schedule.L1_BYTES,
+        "tiling xw %dx%d B=%d: kc %d (expected %d) mc %d", sz[1], sz[2], sz[3], t.kc, sz[4], t.mc)
+end
+-- (B=8: packed for its 8 KB row stride, 4-row tiles of 3 vectors; the L1 rule's kc is no
+-- smaller than the 16 KB panel's, 112)
+check(schedule.tiling(avx2, "xw", {K = 2048, N = 2048, batch = 256}).kc == 256, "tiling xw 2048x2048 B=256: the PANEL_BYTES_X kc")
+check(schedule.xw_l1_kc(avx2, {K = 2048, N = 2048, batch = 256}, 2) == nil, "xw_l1_kc 2048x2048 B=256: below XW_L1_KC_MIN")
+check(schedule.xw_l1_kc(require "isa.avx512", {K = 2048, N = 2048, batch = 64}, 3) == nil, "xw_l1_kc avx512: not its rule")
+check(schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 64}).kc == 392, "tiling xw 784x256 B=64 (not huge): the 32 KB panel's kc")
+check(schedule.tiling(avx2, "xw", {K = 2048, N = 2048, batch = 64}, {kc = 512}).kc == 512, "tiling xw: a tune file's kc kept")
 local b256 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 256})
 check(b256.mc % 6 == 0 and b256.mc < 256 and 4 * b256.mc * b256.kc <= schedule.XW_X_BYTES + 4 * 6 * b256.kc,
       "tiling xw 784x256 B=256: mc %d kc %d", b256.mc, b256.kc)
