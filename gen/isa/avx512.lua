@@ -110,6 +110,10 @@ static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
   regs = 32,
   load_index = function(p) return "_mm512_loadu_si512((const void *)(" .. p .. "))" end,
   permute = function(idx, v) return "_mm512_permutexvar_ps(" .. idx .. ", " .. v .. ")" end,
+  -- lanes r .. r+15 of the 32 lanes lo, hi (valignd; the B = 1 flat stream's sums)
+  alignr = function(hi, lo, r)
+    return "_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(" .. hi .. "), _mm512_castps_si512(" .. lo .. "), " .. r .. "))"
+  end,
   -- *lo in the first `split` lanes, *hi in the others (broadcast, then masked broadcast)
   bcast2 = function(lo, hi, split)
     return string.format("_mm512_mask_broadcastss_ps(_mm512_set1_ps(*(%s)), (__mmask16)0x%X, _mm_load_ss(%s))",
