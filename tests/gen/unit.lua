@@ -268,6 +268,10 @@ check(f.groups == 1 and f.chunk == nil, "flat_plan 784x50 on avx512: one pass")
 local f2 = stream.flat_plan({batch = 1, K = 784, N = 50}, require "isa.avx2")
 check(f2 and f2.U == 25 and f2.P == 4 and f2.groups == 3 and f2.chunk == 20, "flat_plan 784x50 on avx2")
 check(stream.flat_plan({batch = 1, K = 784, N = 131}, require "isa.avx2") == nil, "flat_plan: at most 3 passes")
+-- inputs by splats of 4-float blocks where a period is whole blocks (P = 8 and 4 here; 784-100
+-- on avx2 has P = 2: one broadcast per input, so no read past x)
+check(f.splat and f2.splat and not stream.flat_plan({batch = 1, K = 784, N = 100}, require "isa.avx2").splat,
+      "flat_plan: splats where P is a multiple of 4")
 for N = 17, 200 do
   local fp = stream.flat_plan({batch = 1, K = 1024, N = N}, avx512)
   if fp then
