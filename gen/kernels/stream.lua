@@ -1,8 +1,9 @@
 -- The B = 1 forward product (one row: y = x·W + b is a matrix-vector product that reads
 -- each weight once), for every SIMD ISA and every width. gen/kernels/tiled.lua's
 -- matmul_xw asks `M.xw` first when the batch is 1. Three ways, chosen by `M.plan`:
---   flat   (ISAs with a lane permute, N not a multiple of V): W as one flat stream of whole
---          vectors, x's lanes permuted to meet them (below);
+--   flat   (ISAs with a lane permute or bcast2, N not a multiple of V): W as one flat
+--          stream of whole vectors, x's lanes permuted to meet them (below); its
+--          accumulators in up to FLAT_GROUPS passes where they outnumber the registers;
 --   regs   (the N outputs fit in registers): every output vector an accumulator, W read row
 --          after row: one sequential stream. With fewer vectors than the FMA pipes need in
 --          flight, S sets of accumulators take the rows k ≡ s (mod S) and are summed at the
