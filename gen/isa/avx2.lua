@@ -41,6 +41,17 @@ return {
   -- a hint to bring the line at addr into L1 (the fused update's weights, gen/kernels/tiled.lua)
   prefetch = function(addr) return "_mm_prefetch((const char *)(" .. addr .. "), _MM_HINT_T0);" end,
   broadcast = function(x) return "_mm256_set1_ps(" .. x .. ")" end,
+  -- the flat stream's inputs in registers (fields as in gen/isa/avx512.lua)
+  splat4 = function(v, i) return "_mm256_permute_ps(" .. v .. ", " .. (i * 0x55) .. ")" end,
+  blend2 = function(lo, hi, split)
+    return string.format("_mm256_blend_ps(%s, %s, 0x%02X)", lo, hi, 0xFF - ((1 << split) - 1))
+  end,
+  opaque = function(v) return "_mm256_max_ps(" .. v .. ", " .. v .. ")" end,
+  -- *lo in the first `split` lanes, *hi in the others (B = 1 flat stream, gen/kernels/stream.lua)
+  bcast2 = function(lo, hi, split)
+    return string.format("_mm256_blend_ps(_mm256_set1_ps(*(%s)), _mm256_set1_ps(*(%s)), 0x%02X)",
+                         lo, hi, 0xFF - ((1 << split) - 1))
+  end,
   add = function(a, b) return "_mm256_add_ps(" .. a .. ", " .. b .. ")" end,
   sub = function(a, b) return "_mm256_sub_ps(" .. a .. ", " .. b .. ")" end,
   mul = function(a, b) return "_mm256_mul_ps(" .. a .. ", " .. b .. ")" end,

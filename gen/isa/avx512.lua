@@ -110,6 +110,19 @@ static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
   regs = 32,
   load_index = function(p) return "_mm512_loadu_si512((const void *)(" .. p .. "))" end,
   permute = function(idx, v) return "_mm512_permutexvar_ps(" .. idx .. ", " .. v .. ")" end,
+  -- lanes r .. r+15 of the 32 lanes lo, hi (valignd; the B = 1 flat stream's sums)
+  alignr = function(hi, lo, r)
+    return "_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(" .. hi .. "), _mm512_castps_si512(" .. lo .. "), " .. r .. "))"
+  end,
+  -- the flat stream's inputs in registers: lane i of each 128-bit block of v in every lane;
+  -- lo in the first `split` lanes, hi in the others; v itself through an operation the
+  -- compiler keeps (max(v, v) is v, NaNs included: vmaxps returns its second operand),
+  -- so clang does not turn load_rep + splat4 back into one broadcast load per input
+  splat4 = function(v, i) return "_mm512_permute_ps(" .. v .. ", " .. (i * 0x55) .. ")" end,
+  blend2 = function(lo, hi, split)
+    return string.format("_mm512_mask_mov_ps(%s, (__mmask16)0x%X, %s)", lo, 0xFFFF - ((1 << split) - 1), hi)
+  end,
+  opaque = function(v) return "_mm512_max_ps(" .. v .. ", " .. v .. ")" end,
   -- *lo in the first `split` lanes, *hi in the others (broadcast, then masked broadcast)
   bcast2 = function(lo, hi, split)
     return string.format("_mm512_mask_broadcastss_ps(_mm512_set1_ps(*(%s)), (__mmask16)0x%X, _mm_load_ss(%s))",

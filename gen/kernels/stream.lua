@@ -1,8 +1,9 @@
 -- The B = 1 forward product (one row: y = x·W + b is a matrix-vector product that reads
 -- each weight once), for every SIMD ISA and every width. gen/kernels/tiled.lua's
 -- matmul_xw asks `M.xw` first when the batch is 1. Three ways, chosen by `M.plan`:
---   flat   (ISAs with a lane permute, N not a multiple of V): W as one flat stream of whole
---          vectors, x's lanes permuted to meet them (below);
+--   flat   (ISAs with a lane permute or bcast2, N not a multiple of V): W as one flat
+--          stream of whole vectors, x's lanes permuted to meet them (below); its
+--          accumulators in up to FLAT_GROUPS passes where they outnumber the registers;
 --   regs   (the N outputs fit in registers): every output vector an accumulator, W read row
 --          after row: one sequential stream. With fewer vectors than the FMA pipes need in
 --          flight, S sets of accumulators take the rows k ≡ s (mod S) and are summed at the
@@ -48,6 +49,14 @@ local IN_FLIGHT = 8
 -- rows of W per pass of the rows stream (its number of sequential streams; 8 measured
 -- best of 2, 4, 6, 8, 16 for 784-2048-2048-10, 784-1024-10, 784-256-256-10 on AVX2)
 local ROWS = 8
+-- passes over W of the flat stream when its U accumulators outnumber the registers (avx2's
+-- 16: 784-50 has U = 25, three passes of 9, 8, 8 vectors, each reading its own lines of
+-- every period): more passes read W in ever thinner slices
+local FLAT_GROUPS = 3
+-- with several passes, each runs over FLAT_RUN_BYTES of W before the next pass reads the
+-- same run from L1: half of a 32 KB L1d (Zen 3's, the avx2 default's; 48 KB here). 784-50
+-- avx2 on the Xeon: 16 KB runs 1.655 us, 6.4 KB 1.697, one run 1.737 (p10 of 8 rounds)
+local FLAT_RUN_BYTES = 16384
 
 -- B = 1 forward as one flat stream over W (for ISAs with a lane permute). A period of P
 -- rows holds L = lcm(N, V) floats = U whole vectors; lane l of vector u always meets input
@@ -58,13 +67,21 @@ local ROWS = 8
 -- the shape does not suit it (N a multiple of V, too many accumulators, tiny layers).
 local function gcd(x, y) while y ~= 0 do x, y = y, x % y end return x end
 function M.flat_plan(a, isa)
-  if a.batch ~= 1 or not isa.permute or a.K * a.N < 4096 then return nil end
+  if a.batch ~= 1 or not (isa.permute or isa.bcast2) or a.K * a.N < 4096 then return nil end
   local V, N = isa.width, a.N
   if N % V == 0 then return nil end
   local L = N * V // gcd(N, V)
   local P, U = L // N, L // V
-  if P > V or U + 6 > isa.regs or a.K < P or N < V then return nil end
-  return {kind = "flat", L = L, P = P, U = U, periods = a.K // P}
+  if P > V or a.K < P or N < V then return nil end
+  -- accumulators per pass: the registers less the broadcasts and the W operand
+  local cap = isa.regs - 6
+  local groups = (U + cap - 1) // cap
+  if groups > FLAT_GROUPS then return nil end
+  local periods = a.K // P
+  local chunk = groups > 1 and math.max(1, FLAT_RUN_BYTES // (4 * L)) or nil
+  return {kind = "flat", L = L, P = P, U = U, periods = periods, groups = groups,
+          chunk = chunk and chunk < periods and chunk or nil,
+          splat = isa.splat4 and isa.bcast2 and P % 4 == 0 or nil}
 end
 
 -- How a B = 1 product is written: {kind = "flat" | "regs" | "rows", ...}, or nil (batch
@@ -101,11 +118,46 @@ local function finish(b, d, a, isa, off, lanes, v)
   end
 end
 
+-- The output vectors of N columns: {off, lanes}.
+local function out_vectors(N, V)
+  local v = {}
+  for off = 0, N - 1, V do v[#v + 1] = {off = off, lanes = math.min(V, N - off)} end
+  return v
+end
+
+-- The flat stream's sums per output, in registers (one pass, an ISA with `alignr`): output
+-- vector at column off takes, for each row q of a period, the lanes q*N + off .. of the
+-- accumulators (one lane shift across two of them), added in row order, then the leftover
+-- rows past the last period, then b: the order of the sums through `flat` below.
+local function flat_sums_regs(b, d, a, isa, f)
+  local V, N = isa.width, a.N
+  for _, vec in ipairs(out_vectors(N, V)) do
+    local function part(q)
+      local t = q * N + vec.off
+      local u, r = t // V, t % V
+      if r == 0 then return "c" .. u end
+      return isa.alignr("c" .. (u + 1 < f.U and u + 1 or u), "c" .. u, r)
+    end
+    local sum = part(0)
+    for q = 1, f.P - 1 do sum = isa.add(sum, part(q)) end
+    b.put(d, "{")
+    b.put(d + 1, isa.vtype .. " s = " .. sum .. ";")
+    for k = f.periods * f.P, a.K - 1 do
+      b.put(d + 1, "s = " .. isa.fma(isa.broadcast(a.x .. "[" .. k .. "]"), vload(isa, a.w, k * N + vec.off, vec.lanes), "s") .. ";")
+    end
+    b.put(d + 1, "s = " .. isa.add("s", vload(isa, a.b, vec.off, vec.lanes)) .. ";")
+    finish(b, d + 1, a, isa, vec.off, vec.lanes, "s")
+    b.put(d, "}")
+  end
+end
+
 local function flat_gemv(b, a, isa, f)
   local V, N = isa.width, a.N
   local vt = isa.vtype
   b.put(1, "/* one row: W as a flat stream of " .. f.periods .. " periods of " .. f.P .. " rows = " .. f.U
-    .. " vectors of " .. V .. " (lanes permuted from x) */")
+    .. " vectors of " .. V .. " (lanes permuted from x)"
+    .. (f.groups > 1 and ", in " .. f.groups .. " passes of its vectors" or "")
+    .. (f.chunk and " over runs of " .. f.chunk .. " periods" or "") .. " */")
   if not isa.bcast2 then
     local idx = {}
     for u = 0, f.U - 1 do
@@ -113,38 +165,77 @@ local function flat_gemv(b, a, isa, f)
     end
     b.put(1, "static const int32_t flat_idx[" .. f.U * V .. "] = {" .. table.concat(idx, ", ") .. "};")
   end
-  b.put(1, "_Alignas(64) float flat[" .. f.L .. "];")
+  local in_regs = f.groups == 1 and isa.alignr
+  if not in_regs then b.put(1, "_Alignas(64) float flat[" .. f.L .. "];") end
   b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
-  local decl = {}
-  for u = 0, f.U - 1 do decl[#decl + 1] = "c" .. u .. " = " .. isa.zero() end
-  b.put(1, "{")
-  b.put(2, vt .. " " .. table.concat(decl, ", ") .. ";")
-  -- clang would unroll this loop twice and spill the accumulators
-  b.put(0, "#if defined(__clang__)")
-  b.put(0, "#pragma clang loop unroll(disable)")
-  b.put(0, "#endif")
-  b.put(2, "for (int p = 0; p < " .. f.periods .. "; p++) {")
-  b.put(3, "const float *restrict wp = " .. a.w .. " + p * " .. f.L .. ";")
-  if not isa.bcast2 then b.put(3, "const " .. vt .. " xv = " .. vload(isa, a.x, "p * " .. f.P, f.P) .. ";") end
-  for u = 0, f.U - 1 do
-    local c = "c" .. u
-    local xu
-    if isa.bcast2 then
-      -- lanes of vector u meet at most two inputs (V < N): a broadcast of the first with
-      -- the second broadcast into the lanes from the split on (no permute, no index load)
-      local k1 = (u * V) // N
-      local split = (k1 + 1) * N - u * V
-      local xp = a.x .. " + p * " .. f.P
-      if split >= V then xu = isa.broadcast("(" .. xp .. ")[" .. k1 .. "]")
-      else xu = isa.bcast2(xp .. " + " .. k1, xp .. " + " .. k1 + 1, split) end
-    else
-      xu = isa.permute(isa.load_index("flat_idx + " .. u * V), "xv")
-    end
-    b.put(3, c .. " = " .. isa.fma(xu, isa.load("wp", u * V), c) .. ";")
+  local d = 1
+  if f.chunk then
+    -- each pass over a run of periods that stays in L1 for the passes after it; the
+    -- accumulators wait in flat between runs (the same sums in the same order)
+    b.put(1, "for (int p0 = 0; p0 < " .. f.periods .. "; p0 += " .. f.chunk .. ") {")
+    b.put(2, "const int p1 = p0 + " .. f.chunk .. " < " .. f.periods .. " ? p0 + " .. f.chunk .. " : " .. f.periods .. ";")
+    d = 2
   end
-  b.put(2, "}")
-  for u = 0, f.U - 1 do b.put(2, (isa.store_aligned or isa.store)("flat", u * V, "c" .. u)) end
-  b.put(1, "}")
+  for g = 0, f.groups - 1 do
+    local u0, u1 = f.U * g // f.groups, f.U * (g + 1) // f.groups - 1
+    local decl = {}
+    for u = u0, u1 do
+      decl[#decl + 1] = "c" .. u .. " = " .. (f.chunk and "p0 ? " .. (isa.load_aligned or isa.load)("flat", u * V) .. " : " .. isa.zero() or isa.zero())
+    end
+    b.put(d, "{")
+    b.put(d + 1, vt .. " " .. table.concat(decl, ", ") .. ";")
+    -- clang would unroll this loop twice and spill the accumulators
+    b.put(0, "#if defined(__clang__)")
+    b.put(0, "#pragma clang loop unroll(disable)")
+    b.put(0, "#endif")
+    b.put(d + 1, f.chunk and "for (int p = p0; p < p1; p++) {" or "for (int p = 0; p < " .. f.periods .. "; p++) {")
+    b.put(d + 2, "const float *restrict wp = " .. a.w .. " + p * " .. f.L .. ";")
+    if not isa.bcast2 then b.put(d + 2, "const " .. vt .. " xv = " .. vload(isa, a.x, "p * " .. f.P, f.P) .. ";") end
+    -- the inputs this pass meets in a period (k1 of its first vector .. the last one's)
+    local k_lo, k_hi = (u0 * V) // N, (u1 * V + V - 1) // N
+    local splat = f.splat and {}
+    if splat then
+      -- inputs by in-register splats of 4-float blocks, not one broadcast load each:
+      -- (784-50 avx512: 2 loads a period instead of 8; the loop −5..7 %)
+      for q = k_lo // 4, k_hi // 4 do
+        local xq = "xq" .. q
+        b.put(d + 2, "const " .. vt .. " " .. xq .. "_ = " .. isa.load_rep(a.x .. " + p * " .. f.P .. (q > 0 and " + " .. 4 * q or ""), 4) .. ";")
+        b.put(d + 2, "const " .. vt .. " " .. xq .. " = " .. isa.opaque(xq .. "_") .. ";")
+      end
+      for k = k_lo, k_hi do
+        b.put(d + 2, "const " .. vt .. " x" .. k .. " = " .. isa.splat4("xq" .. k // 4, k % 4) .. ";")
+      end
+    end
+    for u = u0, u1 do
+      local c = "c" .. u
+      local xu
+      if splat then
+        local k1 = (u * V) // N
+        local split = (k1 + 1) * N - u * V
+        xu = split >= V and "x" .. k1 or isa.blend2("x" .. k1, "x" .. k1 + 1, split)
+      elseif isa.bcast2 then
+        -- lanes of vector u meet at most two inputs (V < N): a broadcast of the first with
+        -- the second broadcast into the lanes from the split on (no permute, no index load)
+        local k1 = (u * V) // N
+        local split = (k1 + 1) * N - u * V
+        local xp = a.x .. " + p * " .. f.P
+        if split >= V then xu = isa.broadcast("(" .. xp .. ")[" .. k1 .. "]")
+        else xu = isa.bcast2(xp .. " + " .. k1, xp .. " + " .. k1 + 1, split) end
+      else
+        xu = isa.permute(isa.load_index("flat_idx + " .. u * V), "xv")
+      end
+      b.put(d + 2, c .. " = " .. isa.fma(xu, isa.load("wp", u * V), c) .. ";")
+    end
+    b.put(d + 1, "}")
+    if in_regs then
+      flat_sums_regs(b, d + 1, a, isa, f)
+    else
+      for u = u0, u1 do b.put(d + 1, (isa.store_aligned or isa.store)("flat", u * V, "c" .. u)) end
+    end
+    b.put(d, "}")
+  end
+  if f.chunk then b.put(1, "}") end
+  if in_regs then return end
   local k0 = f.periods * f.P
   b.put(1, "for (int j = 0; j < " .. N .. "; j++) {")
   b.put(2, "float s = flat[j];")
@@ -158,12 +249,6 @@ local function flat_gemv(b, a, isa, f)
   b.put(1, "}")
 end
 
--- The output vectors of N columns: {off, lanes}.
-local function out_vectors(N, V)
-  local v = {}
-  for off = 0, N - 1, V do v[#v + 1] = {off = off, lanes = math.min(V, N - off)} end
-  return v
-end
 
 -- One row of W (row expression `k`) into accumulator set s: c<s>_<v> += x[k] * W[k][vec v].
 local function regs_row(b, d, a, isa, vecs, s, k)

@@ -288,11 +288,22 @@ local f = stream.flat_plan({batch = 1, K = 784, N = 50}, avx512)
 check(f and f.L == 400 and f.P == 8 and f.U == 25 and f.periods == 98, "flat_plan 784x50 on avx512")
 check(stream.flat_plan({batch = 2, K = 784, N = 50}, avx512) == nil, "flat_plan needs batch 1")
 check(stream.flat_plan({batch = 1, K = 784, N = 64}, avx512) == nil, "flat_plan: N a multiple of V needs no stream")
-check(stream.flat_plan({batch = 1, K = 784, N = 50}, require "isa.avx2") == nil, "flat_plan needs a permute")
+check(stream.flat_plan({batch = 1, K = 784, N = 50}, require "isa.neon") == nil, "flat_plan needs a permute or bcast2")
+check(f.groups == 1 and f.chunk == nil, "flat_plan 784x50 on avx512: one pass")
+-- avx2's 16 registers: 25 vectors in 3 passes, each over runs of 20 periods (16 KB of W)
+local f2 = stream.flat_plan({batch = 1, K = 784, N = 50}, require "isa.avx2")
+check(f2 and f2.U == 25 and f2.P == 4 and f2.groups == 3 and f2.chunk == 20, "flat_plan 784x50 on avx2")
+check(stream.flat_plan({batch = 1, K = 784, N = 131}, require "isa.avx2") == nil, "flat_plan: at most 3 passes")
+-- inputs by splats of 4-float blocks where a period is whole blocks (P = 8 and 4 here; 784-100
+-- on avx2 has P = 2: one broadcast per input, so no read past x)
+check(f.splat and f2.splat and not stream.flat_plan({batch = 1, K = 784, N = 100}, require "isa.avx2").splat,
+      "flat_plan: splats where P is a multiple of 4")
 for N = 17, 200 do
   local fp = stream.flat_plan({batch = 1, K = 1024, N = N}, avx512)
   if fp then
-    check(fp.L % N == 0 and fp.L % 16 == 0 and fp.U + 6 <= avx512.regs and fp.P * N == fp.L,
+    check(fp.L % N == 0 and fp.L % 16 == 0 and (fp.U + fp.groups - 1) // fp.groups + 6 <= avx512.regs
+          and fp.groups <= 3 and fp.P * N == fp.L and (fp.groups > 1 or not fp.chunk)
+          and (not fp.chunk or fp.chunk * fp.L * 4 <= 16384 and fp.chunk < fp.periods),
           "flat_plan N = %d: L %d, P %d, U %d", N, fp.L, fp.P, fp.U)
   end
 end
@@ -314,14 +325,16 @@ for _, isa in ipairs(ISAS) do
       elseif p.kind == "rows" then
         check(nvec > cap and p.rows == math.min(8, K), "%s stream.plan(%d, %d): rows %d", isa.name, K, N, p.rows)
       else
-        check(p.kind == "flat" and isa.permute and N % isa.width ~= 0, "%s stream.plan(%d, %d): %s", isa.name, K, N, p.kind)
+        check(p.kind == "flat" and (isa.permute or isa.bcast2) and N % isa.width ~= 0, "%s stream.plan(%d, %d): %s", isa.name, K, N, p.kind)
       end
     end
   end
 end
 check(stream.plan({batch = 1, K = 784, N = 50}, require "isa.scalar") == nil, "stream.plan: not for the scalar ISA")
 check(stream.plan({batch = 1, K = 784, N = 2048}, require "isa.avx2").kind == "rows", "784x2048 on avx2: rows stream")
-check(stream.plan({batch = 1, K = 784, N = 50}, require "isa.avx2").sets == 1, "784x50 on avx2: 7 vectors, one set")
+check(stream.plan({batch = 1, K = 784, N = 50}, require "isa.avx2").kind == "flat", "784x50 on avx2: the flat stream")
+check(stream.plan({batch = 1, K = 784, N = 50, stream = {kind = "regs"}}, require "isa.avx2").sets == 1,
+      "784x50 on avx2 asked for regs: 7 vectors, one set")
 
 -- the op registry (gen/ops.lua): every op declares what the generator asks of it ---------
 local ops = require "ops"
