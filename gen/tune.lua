@@ -222,10 +222,13 @@ end
 -- Every run is timed in this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), the wall clock only
 -- bounds the budget. Wall time was wrong for long products on a loaded machine: a call longer
 -- than the scheduler's slice is preempted on every run, so no minimum over rounds recovers its
--- cost. On a 2-core Xeon at load 8, xw 2048x2048 B=64 (avx2 default tiling) took 6.8 ms of CPU
--- alone, as inside the network's forward, but 15-38 ms wall per call (tune printed 17.9 ms);
--- products of microseconds were unaffected (some rounds run unpreempted). The buffers were not
--- the cause: first touch costs only the checking run, and the inputs are in [-1, 1).
+-- cost. On a 2-core Xeon at load 8, xw 2048x2048 B=64 (avx2 default tiling) took 5.9-6.4 ms
+-- of CPU alone (min of 60 calls), about its share of the network's forward (784-2048-2048-10
+-- minus 784-2048-10: 6.4-6.9 ms), but 15-38 ms wall per call, and tune printed 17.9-21.2 ms;
+-- in CPU time tune prints 6.2 ms. Products of a millisecond or less were barely affected (the
+-- minimum finds unpreempted runs: xw 784x1024 B=64, 1.0-1.2 ms either way). The buffers were
+-- not the cause: first touch costs only the checking run (the first call, 7.4 ms against 6.8),
+-- the inputs are in [-1, 1) (no denormals), and the build flags are the network's.
 local RUNNER = [==[
 typedef struct { float *x, *w, *b, *z, *a, *g, *m, *dx, *dw, *db, *wu; } bufs;
 typedef struct { int K, N, B, ncand, exact; void (*const *fns)(void); bufs *p; } product;
