@@ -219,13 +219,34 @@ end
 
 -- The timing program's fixed part: buffers, the bit-for-bit check of every candidate against
 -- the first (the default), and the timing (interleaved rounds, minimum per candidate).
+-- Every run is timed in this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), the wall clock only
+-- bounds the budget. Wall time was wrong for long products on a loaded machine: a call longer
+-- than the scheduler's slice is preempted on every run, so no minimum over rounds recovers its
+-- cost. On a 2-core Xeon at load 8, xw 2048x2048 B=64 (avx2 default tiling) took 5.9-6.4 ms
+-- of CPU alone (min of 60 calls), about its share of the network's forward (784-2048-2048-10
+-- minus 784-2048-10: 6.4-6.9 ms), but 15-38 ms wall per call, and tune printed 17.9-21.2 ms;
+-- in CPU time tune prints 6.2 ms. Products of a millisecond or less were barely affected (the
+-- minimum finds unpreempted runs: xw 784x1024 B=64, 1.0-1.2 ms either way). The buffers were
+-- not the cause: first touch costs only the checking run (the first call, 7.4 ms against 6.8),
+-- the inputs are in [-1, 1) (no denormals), and the build flags are the network's.
 local RUNNER = [==[
 typedef struct { float *x, *w, *b, *z, *a, *g, *m, *dx, *dw, *db, *wu; } bufs;
 typedef struct { int K, N, B, ncand, exact; void (*const *fns)(void); bufs *p; } product;
 
-static double now(void) {
+static double now(void) {   /* wall clock: only for the budget */
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* What a run costs: this thread's CPU time (wall time where the system has no such clock). */
+static double cpu(void) {
+  struct timespec t;
+#ifdef CLOCK_THREAD_CPUTIME_ID
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+#else
+  clock_gettime(CLOCK_MONOTONIC, &t);
+#endif
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -297,18 +318,22 @@ static int run(int pi, product *q, double budget) {
     if (c > 0 && !same(want, got, len, q->exact)) { printf("mismatch %d %d\n", pi, c); fflush(stdout); return 1; }
     best[c] = 1e30;
   }
-  double t0 = now();
-  q->fns[0]();
-  double one = now() - t0;
-  long reps = one > 0 ? (long)(5e-4 / one) : 1000;
-  if (reps < 1) reps = 1;
+  /* reps: calls per timed block, doubled until a block takes 0.5 ms (reading the CPU clock is
+     a system call, ~0.6 us under KVM: a block must dwarf it) */
+  long reps = 1;
+  for (;;) {
+    double t0 = cpu();
+    for (long r = 0; r < reps; r++) q->fns[0]();
+    if (cpu() - t0 >= 5e-4 || reps >= (1L << 24)) break;
+    reps *= 2;
+  }
   double start = now();
   for (int round = 0; round < 3 || now() - start < 0.6 * budget; round++) {
     for (int i = 0; i < q->ncand; i++) {
       int c = (round + i) % q->ncand;
-      double s = now();
+      double s = cpu();
       for (long r = 0; r < reps; r++) q->fns[c]();
-      double t = (now() - s) / (double)reps;
+      double t = (cpu() - s) / (double)reps;
       if (t < best[c]) best[c] = t;
     }
     if (round > 10000) break;
@@ -327,9 +352,9 @@ static int run(int pi, product *q, double budget) {
       double t[2];
       for (int k = 0; k < 2; k++) {
         void (*fn)(void) = q->fns[k ? win : 0];
-        double s = now();
+        double s = cpu();
         for (long r = 0; r < reps; r++) fn();
-        t[k] = now() - s;
+        t[k] = cpu() - s;
       }
       ratio[np++] = t[0] / t[1];
     }
@@ -411,6 +436,7 @@ end
 -- NAME_forward) of the tuned and the default build, in pairs of blocks of reps calls, the
 -- order alternating; prints "pair RATIO" (tuned/default) for each pair. Deterministic inputs,
 -- parameters and targets, the same for both builds; a small lr keeps the weights bounded.
+-- Timed in thread CPU time, as the products (RUNNER).
 local WHOLE_MAIN = [==[
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -419,9 +445,20 @@ local WHOLE_MAIN = [==[
 #include "tuned_net.h"
 #include "default_net.h"
 
-static double now(void) {
+static double now(void) {   /* wall clock: only for the budget */
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* What a run costs: this thread's CPU time (wall time where the system has no such clock). */
+static double cpu(void) {
+  struct timespec t;
+#ifdef CLOCK_THREAD_CPUTIME_ID
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+#else
+  clock_gettime(CLOCK_MONOTONIC, &t);
+#endif
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -454,21 +491,22 @@ int main(int argc, char **argv) {
   tuned_net_setup();
   default_net_setup();
   $SKIP
-  double t0 = now();
-  STEP(tuned_net, TUNED_NET);
-  STEP(default_net, DEFAULT_NET);
-  double one = (now() - t0) / 2;
-  long reps = one > 0 ? (long)(2e-3 / one) : 100;
-  if (reps < 1) reps = 1;
+  long reps = 1;   /* steps per timed block: doubled until a block takes 2 ms of each */
+  for (;;) {
+    double t0 = cpu();
+    for (long r = 0; r < reps; r++) { STEP(tuned_net, TUNED_NET); STEP(default_net, DEFAULT_NET); }
+    if (cpu() - t0 >= 4e-3 || reps >= (1L << 20)) break;
+    reps *= 2;
+  }
   double start = now();
   for (int round = 0; round < 4096 && (round < 6 || now() - start < budget); round++) {
     double t[2];
     for (int k = 0; k < 2; k++) {
       int which = (round + k) % 2;   /* 0: tuned */
-      double s = now();
+      double s = cpu();
       if (which == 0) for (long r = 0; r < reps; r++) STEP(tuned_net, TUNED_NET);
       else for (long r = 0; r < reps; r++) STEP(default_net, DEFAULT_NET);
-      t[which] = now() - s;
+      t[which] = cpu() - s;
     }
     printf("pair %.6f\n", t[0] / t[1]);
   }
@@ -698,7 +736,7 @@ function M.run(o, log)
   cleanup()
   local out = {"# written by chainrule tune from " .. file_name(o.spec) .. "; read by chainrule gen --tune FILE",
                "# each product's fastest candidate (minimum over interleaved runs), kept if the median of paired",
-               string.format("# runs against the default says it is at least %d%% faster. Microseconds per call, this machine.",
+               string.format("# runs against the default says it is at least %d%% faster. CPU microseconds per call, this machine.",
                  math.floor(M.MARGIN * 100 + 0.5))}
   for _, line in ipairs(whole or {}) do out[#out + 1] = line end
   out[#out + 1] = M.HEADER
