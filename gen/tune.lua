@@ -229,10 +229,8 @@ end
 -- minimum finds unpreempted runs: xw 784x1024 B=64, 1.0-1.2 ms either way). The buffers were
 -- not the cause: first touch costs only the checking run (the first call, 7.4 ms against 6.8),
 -- the inputs are in [-1, 1) (no denormals), and the build flags are the network's.
-local RUNNER = [==[
-typedef struct { float *x, *w, *b, *z, *a, *g, *m, *dx, *dw, *db, *wu; } bufs;
-typedef struct { int K, N, B, ncand, exact; void (*const *fns)(void); bufs *p; } product;
-
+-- The two clocks, shared by the products' program and the whole-step one (WHOLE_MAIN).
+local CLOCKS = [==[
 static double now(void) {   /* wall clock: only for the budget */
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -249,6 +247,13 @@ static double cpu(void) {
 #endif
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+]==]
+
+local RUNNER = [==[
+typedef struct { float *x, *w, *b, *z, *a, *g, *m, *dx, *dw, *db, *wu; } bufs;
+typedef struct { int K, N, B, ncand, exact; void (*const *fns)(void); bufs *p; } product;
+
+]==] .. CLOCKS .. [==[
 
 static unsigned long long rng = 88172645463325252ull;
 static float *fill(size_t n) {
@@ -445,22 +450,7 @@ local WHOLE_MAIN = [==[
 #include "tuned_net.h"
 #include "default_net.h"
 
-static double now(void) {   /* wall clock: only for the budget */
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* What a run costs: this thread's CPU time (wall time where the system has no such clock). */
-static double cpu(void) {
-  struct timespec t;
-#ifdef CLOCK_THREAD_CPUTIME_ID
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-#else
-  clock_gettime(CLOCK_MONOTONIC, &t);
-#endif
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+]==] .. CLOCKS .. [==[
 
 static unsigned long long rng;
 static float rnd(void) {   /* in [-1, 1) */
