@@ -13,7 +13,9 @@
 -- block transposes (then the activation as a vector pass). The forward is this routine with
 -- the bias; the input gradient dx is the
 -- same routine over g scattered into a zero frame (stride S dilation, K-1-P border) with the
--- weights flipped and transposed ([O][K][K][C] lanes over C), a stride-1 convolution; dW is a
+-- weights flipped and transposed ([O][K][K][C] lanes over C), a stride-1 convolution (or, at
+-- stride 1 where it costs less, per-tap sums over the output channels shifted into the rows:
+-- tapsum_dx); dW is a
 -- second tile, R taps × V channel vectors summed over the output pixels of each image, from g
 -- transposed per image into pixel-major rows gT[pixel][Op] (on ISAs of 32 registers the
 -- tile is (c, ky) pairs × kx × channel vectors instead, each broadcast input feeding every
@@ -1178,9 +1180,191 @@ function wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g
   if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = dbp[o];", g.O)) end
 end
 
+-- dx as tap sums (stride 1; `tapsum`): per image and input channel c, first A[t][q] =
+-- Σ_o W[c·K²+t][o] · g[o][q] for the K² taps t = (ky, kx), the OH·OW pixels of g's plane in
+-- the lanes (positions block_starts(OH·OW, W), g read in place: no frame, no copy, no
+-- transposed weights), a register tile of R taps (broadcast weights) × V pixel vectors
+-- summed over o; then each dx row is a sum of A's rows shifted, dx[c][iy][ix] = Σ_(ky,kx)
+-- A[ky·K+kx][(iy+P-ky)·OW + ix+P-kx], one load per (ky, kx) and row block whose lanes off
+-- g's row are masked (isa.load_lanes), only the ky whose g row exists. So every
+-- multiply-add is a real one: the frame forms compute the K-1-P border's zero taps, under
+-- every lane (LeNet's 6-channel dx at 14 wide: 10 of 14 lanes hold a g pixel per kx), and
+-- the padded lanes of a row. Sums: per A element over o in order; per dx element, kx
+-- modulo NA (≤ 4 accumulators per row block, short add chains), ky ascending in each, then
+-- the NA partial sums in order; overlapping row blocks add the same terms per lane (same
+-- bits). Chosen by tapsum_plan when its operations (FMAs, the shifted loads' adds, A's
+-- stores) are fewer than the frame form's multiply-adds and one channel's A (K²·OH·OW
+-- floats, read back from L1 at once) fits TAPSUM_FLOATS, 16 KB: half of a Zen 3 L1d (32
+-- KB), next to one image of g and W.
+local TAPSUM_FLOATS = 4096
+
+local function tapsum_rows(g)
+  local lo, hi, n = {}, {}, 0
+  for iy = 0, g.H - 1 do
+    lo[iy + 1] = math.max(0, iy + g.P - g.OH + 1)
+    hi[iy + 1] = math.max(lo[iy + 1], math.min(g.K, iy + g.P + 1))
+    n = n + hi[iy + 1] - lo[iy + 1]
+  end
+  return lo, hi, n
+end
+
+-- The plan of the tap-sum dx, or nil where it does not serve (see above): qs (pixel
+-- positions of A's rows), xs (dx row blocks), lanes (a narrow row's width, else nil), QP
+-- (A's row length), FS (floats before A's first row: the shifted loads' lowest address),
+-- n (A's floats), na (partial sums per row block).
+local function tapsum_plan(isa, g, in_act)
+  local W = isa.width
+  local PIX, KK = g.OH * g.OW, g.K * g.K
+  if g.S ~= 1 or not isa.load_lanes or PIX < W then return nil end
+  if in_act and not epilogue.grad(in_act, isa, "v", "m") then return nil end
+  local QP = round_up(PIX, W)
+  if KK * QP > TAPSUM_FLOATS then return nil end
+  local qs = block_starts(PIX, W)
+  local xs = block_starts(g.W, W) or {0}
+  local _, _, rows = tapsum_rows(g)
+  local new = g.C * KK * g.O * #qs + g.C * rows * g.K * #xs + g.C * KK * #qs
+  local old
+  if pixel_lanes(isa, g.C, g.W, 1, true) then
+    old = g.C * g.O * g.K * rows * #pixel_positions(isa, g.W)
+  else
+    old = g.H * g.W * KK * g.O * round_up(g.C, W) // W
+  end
+  if new >= old then return nil end
+  -- the shifted loads' span (lanes of every load, masked or not), from A's first float
+  local lo, hi = math.huge, -math.huge
+  local klo, khi = tapsum_rows(g)
+  for iy = 0, g.H - 1 do
+    for ky = klo[iy + 1], khi[iy + 1] - 1 do
+      for kx = 0, g.K - 1 do
+        for _, x0 in ipairs(xs) do
+          local at = (ky * g.K + kx) * QP + (iy + g.P - ky) * g.OW + x0 + g.P - kx
+          lo, hi = math.min(lo, at), math.max(hi, at + W - 1)
+        end
+      end
+    end
+  end
+  local FS = round_up(math.max(0, -lo), W)
+  return {qs = qs, xs = xs, lanes = g.W < W and g.W or nil, QP = QP, FS = FS,
+    n = FS + math.max(hi + 1, KK * QP), na = math.min(g.K, 4)}
+end
+
+-- Near-equal groups of at most m of the n items, the larger first: {first, count} each.
+local function even_groups(n, m)
+  local k = (n + m - 1) // m
+  local out, at = {}, 1
+  for j = 0, k - 1 do
+    local c = n // k + (j < n % k and 1 or 0)
+    out[#out + 1] = {at, c}
+    at = at + c
+  end
+  return out
+end
+
+local function tapsum_dx(b, isa, g, ctx, in_act, t)
+  local W, vt = isa.width, isa.vtype
+  local KK, PIX = g.K * g.K, g.OH * g.OW
+  local klo, khi = tapsum_rows(g)
+  array(b, 1, "ta", t.n)
+  b.put(1, string.format("for (int j = 0; j < %d; j++) ta[j] = 0.0f;", t.n))
+  local clipped = false
+  for iy = 1, g.H do clipped = clipped or klo[iy] ~= 0 or khi[iy] ~= g.K end
+  local ky0, ky1 = "0", tostring(g.K)
+  if clipped then
+    b.put(1, string.format("static const int kylo[%d] = {%s}, kyhi[%d] = {%s};", g.H, table.concat(klo, ", "),
+      g.H, table.concat(khi, ", ")))
+    ky0, ky1 = "kylo[iy]", "kyhi[iy]"
+  end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, string.format("const float *gi = g + i * %d;", g.g_ld))
+  b.put(2, string.format("for (int c = 0; c < %d; c++) {", g.C))
+  b.put(3, string.format("const float *wc = w + c * %d;", KK * g.O))
+  -- A = W·g for this channel's taps: tiles of R taps × V pixel vectors
+  for _, grp in ipairs(even_groups(#t.qs, isa.vec_max)) do
+    local q1, V = grp[1], grp[2]
+    local tiles = row_tiles(KK, math.max(1, isa.acc_regs // V))
+    local nsame = (#tiles > 1 and tiles[#tiles].r < tiles[1].r) and #tiles - 1 or #tiles
+    local runs = {{x = "t0", r = tiles[1].r, loop = nsame > 1 and nsame * tiles[1].r}}
+    if nsame == 1 then runs[1].x = "0" end
+    if nsame < #tiles then runs[2] = {x = tostring(tiles[#tiles].x), r = tiles[#tiles].r} end
+    for _, run in ipairs(runs) do
+      local d = 3
+      b.put(d, run.loop and string.format("for (int t0 = 0; t0 < %d; t0 += %d) {", run.loop, run.r) or "{")
+      local acc = {}
+      for r = 0, run.r - 1 do
+        for v = 0, V - 1 do acc[#acc + 1] = string.format("a%d_%d = %s", r, v, isa.zero()) end
+      end
+      b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
+      b.put(d + 1, string.format("for (int o = 0; o < %d; o++) {", g.O))
+      b.put(d + 2, string.format("const float *go = gi + o * %d;", PIX))
+      local gv = {}
+      for v = 0, V - 1 do gv[#gv + 1] = string.format("g%d = %s", v, isa.load("go", t.qs[q1 + v])) end
+      b.put(d + 2, "const " .. vt .. " " .. table.concat(gv, ", ") .. ";")
+      fma_rows(b, d + 2, isa, vt, run.r, V, "wb", function(r)
+        return string.format("wc[(%s + %d) * %d + o]", run.x, r, g.O)
+      end, "g")
+      b.put(d + 1, "}")
+      for r = 0, run.r - 1 do
+        for v = 0, V - 1 do
+          b.put(d + 1, isa.store("ta", string.format("(%s + %d) * %d + %d", run.x, r, t.QP, t.FS + t.qs[q1 + v]),
+            string.format("a%d_%d", r, v)))
+        end
+      end
+      b.put(d, "}")
+    end
+  end
+  -- dx rows: A's rows shifted and summed, then stored with the previous derivative
+  b.put(3, string.format("for (int iy = 0; iy < %d; iy++) {", g.H))
+  local per = math.max(1, isa.acc_regs // t.na)
+  for x1 = 1, #t.xs, per do
+    local blk = {}
+    for j = x1, math.min(#t.xs, x1 + per - 1) do blk[#blk + 1] = t.xs[j] end
+    local d = 4
+    b.put(d, "{")
+    local acc = {}
+    for j = 1, #blk do
+      for a = 0, t.na - 1 do acc[#acc + 1] = string.format("s%d_%d = %s", j - 1, a, isa.zero()) end
+    end
+    b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(d + 1, string.format("for (int ky = %s; ky < %s; ky++) {", ky0, ky1))
+    b.put(d + 2, string.format("const float *ar = ta + %d + ky * %d + (iy + %d - ky) * %d;",
+      t.FS, g.K * t.QP, g.P, g.OW))
+    for kx = 0, g.K - 1 do
+      for j, x0 in ipairs(blk) do
+        local width = t.lanes or W
+        local lo = math.max(0, kx - g.P - x0)
+        local hi = math.min(width, g.OW + kx - g.P - x0)
+        if hi > lo then
+          local s = string.format("s%d_%d", j - 1, kx % t.na)
+          local ld = (lo == 0 and hi == W) and isa.load("ar", kx * t.QP + x0 + g.P - kx)
+            or isa.load_lanes("ar", kx * t.QP + x0 + g.P - kx, lo, hi)
+          b.put(d + 2, string.format("%s = %s;", s, isa.add(s, ld)))
+        end
+      end
+    end
+    b.put(d + 1, "}")
+    for j, x0 in ipairs(blk) do
+      local sum = string.format("s%d_0", j - 1)
+      for a = 1, t.na - 1 do sum = isa.add(sum, string.format("s%d_%d", j - 1, a)) end
+      local at = string.format("i * %d + c * %d + iy * %d + %d", ctx.dx_ld, g.H * g.W, g.W, x0)
+      local v = sum
+      if in_act then
+        local mat = string.format("i * %d + c * %d + iy * %d + %d", in_act.buf.ld, g.H * g.W, g.W, x0)
+        v = epilogue.grad(in_act, isa, sum, t.lanes and isa.load_part("m", mat, t.lanes) or isa.load("m", mat))
+      end
+      b.put(d + 1, t.lanes and isa.store_part("dx", at, v, t.lanes) or isa.store("dx", at, v))
+    end
+    b.put(d, "}")
+  end
+  b.put(3, "}")
+  b.put(2, "}")
+  b.put(1, "}")
+end
+
 -- dx: g dilated by S into a frame of K-1-P zeros, convolved with the flipped weights.
 function dx_part(b, isa, g, ctx, in_act, Op, Cp)
   local g_ld = g.g_ld
+  local tap = tapsum_plan(isa, g, in_act)
+  if tap then return tapsum_dx(b, isa, g, ctx, in_act, tap) end
   -- dx: g dilated by S into a frame of K-1-P zeros (gf, O×Hg×Wg), flipped transposed
   -- weights wd[o][ky][kx][Cp] = W[c][K-1-ky][K-1-kx][o]
   local Hg, Wg = g.H + g.K - 1, g.W + g.K - 1
