@@ -181,7 +181,8 @@ end
 -- plane 0), Cin, Hp, Wp (its channel is Hp·Wp floats), K, S, OH, OW, Op, O, wp (packed
 -- weights, aligned when wa), init(blk, v) (the accumulator's first value), tb (the stage of
 -- band_rows(OH, OW, Op) output rows, pixel-major [q][Op]: the accumulators go there whole),
--- flush(b, d) (the C statements moving a band out of tb, `oy0` its first row).
+-- flush(b, d) (the C statements moving a band out of tb, `oy0` its first row), act(v) (nil,
+-- or the activation of an accumulator as it goes to the stage).
 local function emit_tiles(b, depth, isa, p)
   local W, vt = isa.width, isa.vtype
   local wload = p.wa and isa.load_aligned or isa.load
@@ -231,7 +232,8 @@ local function emit_tiles(b, depth, isa, p)
       b.put(d + 1, string.format("float *tp = %s + ((oy - oy0) * %d + %s) * %d + %d;", p.tb, p.OW, t.x, p.Op, blk.v0 * W))
       for r = 0, t.r - 1 do
         for v = 0, blk.nv - 1 do
-          b.put(d + 1, isa.store_aligned("tp", r * p.Op + v * W, string.format("a%d_%d", r, v)))
+          local acc = string.format("a%d_%d", r, v)
+          b.put(d + 1, isa.store_aligned("tp", r * p.Op + v * W, p.act and p.act(acc) or acc))
         end
       end
       b.put(d, "}")
@@ -526,8 +528,9 @@ end
 
 -- The forward in pixel lanes: W itself is the weight table ([C·K·K][O], broadcast one
 -- weight at a time), the bias broadcast into the accumulators.
-local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
+local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld, skip_z)
   local Hp, Wp, framed = forward_frame(b, g, narrow_slack(isa, g.OW))
+  if skip_z then b.put(1, "(void)z;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
   -- lanes: the narrow tiles' first `lanes` floats (nil: whole vectors)
@@ -536,6 +539,7 @@ local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
     local st = isa.store
     if lanes then st = function(base, idx, val) return isa.store_part(base, idx, val, lanes) end end
     if not act then return st("y", at, v) end
+    if skip_z then return st("a", at, epilogue.forward(act, isa, v)) end
     return st("z", at, v) .. " " .. st("a", at, epilogue.forward(act, isa, v))
   end
   emit_pixel_tiles(b, 2, isa, {src = framed and "xp" or string.format("(x + i * %d)", mem.input.ld), Cin = g.C,
@@ -556,6 +560,11 @@ function M.forward(s, mem, ctx)
   local W = isa.width
   local Op = round_up(g.O, W)
   local out_ld = mem[act and "z" or "a"].ld
+  -- z unread (ctx.mask_unread, gen/lower.lua: the next step's backward takes the activation's
+  -- derivative from a): a alone is stored, the activation applied in the registers (the
+  -- channel tiles' stage holds a, no pass over the band after the transposes)
+  local skip_z = act and ctx.mask_unread and epilogue.forward(act, isa, "v") and mem.z.ld == mem.a.ld
+  if skip_z then y = "a" end
   local b = emit.buffer()
   b.put(0, convcall.forward_title(s, g, act, has_bias))
   b.put(0, string.format("   x [n][%d][%d][%d], W [%d][%d][%d][%d]%s -> %s [n][%d][%d][%d] (NCHW rows); %s register",
@@ -563,7 +572,7 @@ function M.forward(s, mem, ctx)
   b.put(0, "   tiles over output pixels x channels (gen/kernels/convtile.lua). */")
   convcall.forward_signature(b, fn, act, has_bias)
   if pixel_lanes(isa, g.O, g.OW, g.S, select(3, input_frame(g))) and (not act or epilogue.forward(act, isa, "v")) then
-    pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
+    pixel_forward(b, isa, g, mem, act, has_bias, out_ld, skip_z)
     b.put(0, "}")
     return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
   end
@@ -573,17 +582,19 @@ function M.forward(s, mem, ctx)
     has_bias and string.format("o < %d ? b[o] : 0.0f", g.O) or "0.0f"))
   stage_buffer(b, g.OH, g.OW, Op)
   local Hp, Wp, framed = forward_frame(b, g)
+  if skip_z then b.put(1, "(void)z;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
   local band = string.format("i * %d + oy0 * %d", out_ld, g.OW)
   local function put(o, q, val)
     local at = string.format("%s + (%s) * %d + %s", band, o, g.OH * g.OW, q)
     if not act then return string.format("y[%s] = %s;", at, val) end
+    if skip_z then return string.format("a[%s] = %s;", at, val) end
     return string.format("{ const float v = %s; z[%s] = v; a[%s] = %s; }", val, at, at,
       epilogue.forward_scalar(act, "v"))
   end
   local fix
-  if act then
+  if act and not skip_z then
     fix = function(at, vec)
       local k = band .. " + " .. at
       if vec then return isa.store("a", k, epilogue.forward(act, isa, isa.load("z", k))) end
@@ -592,6 +603,7 @@ function M.forward(s, mem, ctx)
   end
   emit_tiles(b, 2, isa, {src = framed and "xp" or string.format("(x + i * %d)", mem.input.ld), Cin = g.C, Hp = Hp, Wp = Wp,
     K = g.K, S = g.S, OH = g.OH, OW = g.OW, Op = Op, O = g.O, wp = wp, wa = wp ~= "w", tb = "tb",
+    act = skip_z and function(v) return epilogue.forward(act, isa, v) end or nil,
     init = function(blk, v) return isa.load_aligned("bp", (blk.v0 + v) * W) end,
     flush = flush_to(isa, {O = g.O, Op = Op, OH = g.OH, OW = g.OW, dst = y .. " + " .. band, put = put, fix = fix,
       vector = act and epilogue.forward(act, isa, "v") ~= nil})})
@@ -1480,6 +1492,10 @@ local function own_sign(in_act)
   return in_act and in_act.op.grad.output_sign and in_act.op.grad.output_sign(in_act.opts) or false
 end
 
+-- Whether the vector pooling's backward reads m, the previous activation's derivative
+-- buffer: not when it takes the mask from x (own_sign).
+function M.pool_pairs_reads_mask(in_act) return in_act ~= nil and not own_sign(in_act) end
+
 -- avx2: the lane count, the flags' spelling, the window blocks' first windows, and the C
 -- expression putting 8 windows in (or out of) the shuffles' lane order.
 local function pool_setup(isa, g)
@@ -1522,8 +1538,16 @@ end
 local function avx2_backward(b, isa, g, mem, ctx)
   local vw, f, blocks, order = pool_setup(isa, g)
   local P, T = f.prefix, f.vtype
-  local in_act = vw == 8 and ctx.in_act
+  -- rows of 4 windows (SSE vectors) apply the derivative here only when its mask comes from
+  -- x (own_sign: the ReLU's select_pos, spelled by the flags), else the caller's pass
+  local in_act = (vw == 8 or own_sign(ctx.in_act)) and ctx.in_act
   if in_act and not epilogue.grad(in_act, isa, "v", "m") then in_act = nil end
+  local visa = isa
+  if vw == 4 then
+    visa = setmetatable({select_pos = function(m, x) return f.keep(f.gt(m, P .. "setzero_ps()"), x) end,
+      store = function(base, index, v) return string.format("%sstoreu_ps(%s + %s, %s);", P, base, index, v) end},
+      {__index = isa})
+  end
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
   b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
   b.put(4, string.format("const int r0 = c * %d + oy * %d, r1 = r0 + %d;", g.H * g.W, 2 * g.W, g.W))
@@ -1549,7 +1573,7 @@ local function avx2_backward(b, isa, g, mem, ctx)
                 {"d1", "m1", P .. "unpacklo_ps(g2, g3)", "e", "a1"}, {"d1", "m1", P .. "unpackhi_ps(g2, g3)", hi, "b1"}}
   for _, o in ipairs(outs) do
     if in_act then
-      b.put(d, isa.store(o[1], o[4], epilogue.grad(in_act, isa, o[3], own and o[5] or isa.load(o[2], o[4]))))
+      b.put(d, visa.store(o[1], o[4], epilogue.grad(in_act, visa, o[3], own and o[5] or isa.load(o[2], o[4]))))
     else
       b.put(d, string.format("%sstoreu_ps(%s + %s, %s);", P, o[1], o[4], o[3]))
     end
