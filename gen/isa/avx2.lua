@@ -38,6 +38,12 @@ return {
   store_part = function(base, index, v, lanes)
     return "_mm256_maskstore_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ", " .. v .. ");"
   end,
+  -- lanes lo..hi-1 loaded, the others zero and not read (conv2d's tap-sum dx, convtile.lua)
+  load_lanes = function(base, index, lo, hi)
+    local m = {}
+    for l = 0, 7 do m[l + 1] = (l >= lo and l < hi) and "-1" or "0" end
+    return "_mm256_maskload_ps(" .. at(base, index) .. ", _mm256_setr_epi32(" .. table.concat(m, ", ") .. "))"
+  end,
   -- a hint to bring the line at addr into L1 (the fused update's weights, gen/kernels/tiled.lua)
   prefetch = function(addr) return "_mm_prefetch((const char *)(" .. addr .. "), _MM_HINT_T0);" end,
   broadcast = function(x) return "_mm256_set1_ps(" .. x .. ")" end,

@@ -36,6 +36,10 @@ return {
   store_part = function(base, index, v, lanes)
     return "_mm512_mask_storeu_ps(" .. at(base, index) .. ", " .. mask(lanes) .. ", " .. v .. ");"
   end,
+  -- lanes lo..hi-1 loaded, the others zero and not read (conv2d's tap-sum dx, convtile.lua)
+  load_lanes = function(base, index, lo, hi)
+    return string.format("_mm512_maskz_loadu_ps((__mmask16)0x%X, %s)", (1 << hi) - (1 << lo), at(base, index))
+  end,
   -- a hint to bring the line at addr into L1 (the fused update's weights, gen/kernels/tiled.lua)
   prefetch = function(addr) return "_mm_prefetch((const char *)(" .. addr .. "), _MM_HINT_T0);" end,
   broadcast = function(x) return "_mm512_set1_ps(" .. x .. ")" end,

@@ -477,6 +477,18 @@ local function flatten_backward(s, mem, ctx)
   return text, call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
 end
 
+-- Whether step s's backward reads m, the buffer of the activation before it (ctx.in_act):
+-- the vector max pooling takes a ReLU's mask from its input x, so the product before it
+-- need not store z (gen/lower.lua: mask_unread).
+function M.reads_mask(s, ctx)
+  local in_act = ctx.in_act
+  if not in_act then return false end
+  if s.product or s.map.kind ~= "maxpool2d" then return true end
+  local g = geometry(s.map)
+  if not (convtile.pool_pairs_applies(ctx.isa, g) and epilogue.grad(in_act, ctx.isa, "v", "m")) then return true end
+  return convtile.pool_pairs_reads_mask(in_act)
+end
+
 function M.forward(s, mem, ctx)
   if s.product and convtile.applies(ctx.isa, s.product) then return convtile.forward(s, mem, ctx) end
   if s.product then return conv_forward(s, mem, ctx) end

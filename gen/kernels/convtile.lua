@@ -13,7 +13,9 @@
 -- block transposes (then the activation as a vector pass). The forward is this routine with
 -- the bias; the input gradient dx is the
 -- same routine over g scattered into a zero frame (stride S dilation, K-1-P border) with the
--- weights flipped and transposed ([O][K][K][C] lanes over C), a stride-1 convolution; dW is a
+-- weights flipped and transposed ([O][K][K][C] lanes over C), a stride-1 convolution (or, at
+-- stride 1 where it costs less, per-tap sums over the output channels shifted into the rows:
+-- tapsum_dx); dW is a
 -- second tile, R taps × V channel vectors summed over the output pixels of each image, from g
 -- transposed per image into pixel-major rows gT[pixel][Op] (on ISAs of 32 registers the
 -- tile is (c, ky) pairs × kx × channel vectors instead, each broadcast input feeding every
@@ -179,7 +181,8 @@ end
 -- plane 0), Cin, Hp, Wp (its channel is Hp·Wp floats), K, S, OH, OW, Op, O, wp (packed
 -- weights, aligned when wa), init(blk, v) (the accumulator's first value), tb (the stage of
 -- band_rows(OH, OW, Op) output rows, pixel-major [q][Op]: the accumulators go there whole),
--- flush(b, d) (the C statements moving a band out of tb, `oy0` its first row).
+-- flush(b, d) (the C statements moving a band out of tb, `oy0` its first row), act(v) (nil,
+-- or the activation of an accumulator as it goes to the stage).
 local function emit_tiles(b, depth, isa, p)
   local W, vt = isa.width, isa.vtype
   local wload = p.wa and isa.load_aligned or isa.load
@@ -229,7 +232,8 @@ local function emit_tiles(b, depth, isa, p)
       b.put(d + 1, string.format("float *tp = %s + ((oy - oy0) * %d + %s) * %d + %d;", p.tb, p.OW, t.x, p.Op, blk.v0 * W))
       for r = 0, t.r - 1 do
         for v = 0, blk.nv - 1 do
-          b.put(d + 1, isa.store_aligned("tp", r * p.Op + v * W, string.format("a%d_%d", r, v)))
+          local acc = string.format("a%d_%d", r, v)
+          b.put(d + 1, isa.store_aligned("tp", r * p.Op + v * W, p.act and p.act(acc) or acc))
         end
       end
       b.put(d, "}")
@@ -524,8 +528,9 @@ end
 
 -- The forward in pixel lanes: W itself is the weight table ([C·K·K][O], broadcast one
 -- weight at a time), the bias broadcast into the accumulators.
-local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
+local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld, skip_z)
   local Hp, Wp, framed = forward_frame(b, g, narrow_slack(isa, g.OW))
+  if skip_z then b.put(1, "(void)z;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
   -- lanes: the narrow tiles' first `lanes` floats (nil: whole vectors)
@@ -534,6 +539,7 @@ local function pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
     local st = isa.store
     if lanes then st = function(base, idx, val) return isa.store_part(base, idx, val, lanes) end end
     if not act then return st("y", at, v) end
+    if skip_z then return st("a", at, epilogue.forward(act, isa, v)) end
     return st("z", at, v) .. " " .. st("a", at, epilogue.forward(act, isa, v))
   end
   emit_pixel_tiles(b, 2, isa, {src = framed and "xp" or string.format("(x + i * %d)", mem.input.ld), Cin = g.C,
@@ -554,6 +560,11 @@ function M.forward(s, mem, ctx)
   local W = isa.width
   local Op = round_up(g.O, W)
   local out_ld = mem[act and "z" or "a"].ld
+  -- z unread (ctx.mask_unread, gen/lower.lua: the next step's backward takes the activation's
+  -- derivative from a): a alone is stored, the activation applied in the registers (the
+  -- channel tiles' stage holds a, no pass over the band after the transposes)
+  local skip_z = act and ctx.mask_unread and epilogue.forward(act, isa, "v") and mem.z.ld == mem.a.ld
+  if skip_z then y = "a" end
   local b = emit.buffer()
   b.put(0, convcall.forward_title(s, g, act, has_bias))
   b.put(0, string.format("   x [n][%d][%d][%d], W [%d][%d][%d][%d]%s -> %s [n][%d][%d][%d] (NCHW rows); %s register",
@@ -561,7 +572,7 @@ function M.forward(s, mem, ctx)
   b.put(0, "   tiles over output pixels x channels (gen/kernels/convtile.lua). */")
   convcall.forward_signature(b, fn, act, has_bias)
   if pixel_lanes(isa, g.O, g.OW, g.S, select(3, input_frame(g))) and (not act or epilogue.forward(act, isa, "v")) then
-    pixel_forward(b, isa, g, mem, act, has_bias, out_ld)
+    pixel_forward(b, isa, g, mem, act, has_bias, out_ld, skip_z)
     b.put(0, "}")
     return b.text(), convcall.forward(fn, L, mem, ctx, act, has_bias)
   end
@@ -571,17 +582,19 @@ function M.forward(s, mem, ctx)
     has_bias and string.format("o < %d ? b[o] : 0.0f", g.O) or "0.0f"))
   stage_buffer(b, g.OH, g.OW, Op)
   local Hp, Wp, framed = forward_frame(b, g)
+  if skip_z then b.put(1, "(void)z;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
   if framed then frame_copy(b, 2, "xp", "x", mem.input.ld, g.C, g.H, g.W, Hp, Wp, g.P, 1) end
   local band = string.format("i * %d + oy0 * %d", out_ld, g.OW)
   local function put(o, q, val)
     local at = string.format("%s + (%s) * %d + %s", band, o, g.OH * g.OW, q)
     if not act then return string.format("y[%s] = %s;", at, val) end
+    if skip_z then return string.format("a[%s] = %s;", at, val) end
     return string.format("{ const float v = %s; z[%s] = v; a[%s] = %s; }", val, at, at,
       epilogue.forward_scalar(act, "v"))
   end
   local fix
-  if act then
+  if act and not skip_z then
     fix = function(at, vec)
       local k = band .. " + " .. at
       if vec then return isa.store("a", k, epilogue.forward(act, isa, isa.load("z", k))) end
@@ -590,6 +603,7 @@ function M.forward(s, mem, ctx)
   end
   emit_tiles(b, 2, isa, {src = framed and "xp" or string.format("(x + i * %d)", mem.input.ld), Cin = g.C, Hp = Hp, Wp = Wp,
     K = g.K, S = g.S, OH = g.OH, OW = g.OW, Op = Op, O = g.O, wp = wp, wa = wp ~= "w", tb = "tb",
+    act = skip_z and function(v) return epilogue.forward(act, isa, v) end or nil,
     init = function(blk, v) return isa.load_aligned("bp", (blk.v0 + v) * W) end,
     flush = flush_to(isa, {O = g.O, Op = Op, OH = g.OH, OW = g.OW, dst = y .. " + " .. band, put = put, fix = fix,
       vector = act and epilogue.forward(act, isa, "v") ~= nil})})
@@ -1178,9 +1192,191 @@ function wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g
   if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = dbp[o];", g.O)) end
 end
 
+-- dx as tap sums (stride 1; `tapsum`): per image and input channel c, first A[t][q] =
+-- Σ_o W[c·K²+t][o] · g[o][q] for the K² taps t = (ky, kx), the OH·OW pixels of g's plane in
+-- the lanes (positions block_starts(OH·OW, W), g read in place: no frame, no copy, no
+-- transposed weights), a register tile of R taps (broadcast weights) × V pixel vectors
+-- summed over o; then each dx row is a sum of A's rows shifted, dx[c][iy][ix] = Σ_(ky,kx)
+-- A[ky·K+kx][(iy+P-ky)·OW + ix+P-kx], one load per (ky, kx) and row block whose lanes off
+-- g's row are masked (isa.load_lanes), only the ky whose g row exists. So every
+-- multiply-add is a real one: the frame forms compute the K-1-P border's zero taps, under
+-- every lane (LeNet's 6-channel dx at 14 wide: 10 of 14 lanes hold a g pixel per kx), and
+-- the padded lanes of a row. Sums: per A element over o in order; per dx element, kx
+-- modulo NA (≤ 4 accumulators per row block, short add chains), ky ascending in each, then
+-- the NA partial sums in order; overlapping row blocks add the same terms per lane (same
+-- bits). Chosen by tapsum_plan when its operations (FMAs, the shifted loads' adds, A's
+-- stores) are fewer than the frame form's multiply-adds and one channel's A (K²·OH·OW
+-- floats, read back from L1 at once) fits TAPSUM_FLOATS, 16 KB: half of a Zen 3 L1d (32
+-- KB), next to one image of g and W.
+local TAPSUM_FLOATS = 4096
+
+local function tapsum_rows(g)
+  local lo, hi, n = {}, {}, 0
+  for iy = 0, g.H - 1 do
+    lo[iy + 1] = math.max(0, iy + g.P - g.OH + 1)
+    hi[iy + 1] = math.max(lo[iy + 1], math.min(g.K, iy + g.P + 1))
+    n = n + hi[iy + 1] - lo[iy + 1]
+  end
+  return lo, hi, n
+end
+
+-- The plan of the tap-sum dx, or nil where it does not serve (see above): qs (pixel
+-- positions of A's rows), xs (dx row blocks), lanes (a narrow row's width, else nil), QP
+-- (A's row length), FS (floats before A's first row: the shifted loads' lowest address),
+-- n (A's floats), na (partial sums per row block).
+local function tapsum_plan(isa, g, in_act)
+  local W = isa.width
+  local PIX, KK = g.OH * g.OW, g.K * g.K
+  if g.S ~= 1 or not isa.load_lanes or PIX < W then return nil end
+  if in_act and not epilogue.grad(in_act, isa, "v", "m") then return nil end
+  local QP = round_up(PIX, W)
+  if KK * QP > TAPSUM_FLOATS then return nil end
+  local qs = block_starts(PIX, W)
+  local xs = block_starts(g.W, W) or {0}
+  local _, _, rows = tapsum_rows(g)
+  local new = g.C * KK * g.O * #qs + g.C * rows * g.K * #xs + g.C * KK * #qs
+  local old
+  if pixel_lanes(isa, g.C, g.W, 1, true) then
+    old = g.C * g.O * g.K * rows * #pixel_positions(isa, g.W)
+  else
+    old = g.H * g.W * KK * g.O * round_up(g.C, W) // W
+  end
+  if new >= old then return nil end
+  -- the shifted loads' span (lanes of every load, masked or not), from A's first float
+  local lo, hi = math.huge, -math.huge
+  local klo, khi = tapsum_rows(g)
+  for iy = 0, g.H - 1 do
+    for ky = klo[iy + 1], khi[iy + 1] - 1 do
+      for kx = 0, g.K - 1 do
+        for _, x0 in ipairs(xs) do
+          local at = (ky * g.K + kx) * QP + (iy + g.P - ky) * g.OW + x0 + g.P - kx
+          lo, hi = math.min(lo, at), math.max(hi, at + W - 1)
+        end
+      end
+    end
+  end
+  local FS = round_up(math.max(0, -lo), W)
+  return {qs = qs, xs = xs, lanes = g.W < W and g.W or nil, QP = QP, FS = FS,
+    n = FS + math.max(hi + 1, KK * QP), na = math.min(g.K, 4)}
+end
+
+-- Near-equal groups of at most m of the n items, the larger first: {first, count} each.
+local function even_groups(n, m)
+  local k = (n + m - 1) // m
+  local out, at = {}, 1
+  for j = 0, k - 1 do
+    local c = n // k + (j < n % k and 1 or 0)
+    out[#out + 1] = {at, c}
+    at = at + c
+  end
+  return out
+end
+
+local function tapsum_dx(b, isa, g, ctx, in_act, t)
+  local W, vt = isa.width, isa.vtype
+  local KK, PIX = g.K * g.K, g.OH * g.OW
+  local klo, khi = tapsum_rows(g)
+  array(b, 1, "ta", t.n)
+  b.put(1, string.format("for (int j = 0; j < %d; j++) ta[j] = 0.0f;", t.n))
+  local clipped = false
+  for iy = 1, g.H do clipped = clipped or klo[iy] ~= 0 or khi[iy] ~= g.K end
+  local ky0, ky1 = "0", tostring(g.K)
+  if clipped then
+    b.put(1, string.format("static const int kylo[%d] = {%s}, kyhi[%d] = {%s};", g.H, table.concat(klo, ", "),
+      g.H, table.concat(khi, ", ")))
+    ky0, ky1 = "kylo[iy]", "kyhi[iy]"
+  end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, string.format("const float *gi = g + i * %d;", g.g_ld))
+  b.put(2, string.format("for (int c = 0; c < %d; c++) {", g.C))
+  b.put(3, string.format("const float *wc = w + c * %d;", KK * g.O))
+  -- A = W·g for this channel's taps: tiles of R taps × V pixel vectors
+  for _, grp in ipairs(even_groups(#t.qs, isa.vec_max)) do
+    local q1, V = grp[1], grp[2]
+    local tiles = row_tiles(KK, math.max(1, isa.acc_regs // V))
+    local nsame = (#tiles > 1 and tiles[#tiles].r < tiles[1].r) and #tiles - 1 or #tiles
+    local runs = {{x = "t0", r = tiles[1].r, loop = nsame > 1 and nsame * tiles[1].r}}
+    if nsame == 1 then runs[1].x = "0" end
+    if nsame < #tiles then runs[2] = {x = tostring(tiles[#tiles].x), r = tiles[#tiles].r} end
+    for _, run in ipairs(runs) do
+      local d = 3
+      b.put(d, run.loop and string.format("for (int t0 = 0; t0 < %d; t0 += %d) {", run.loop, run.r) or "{")
+      local acc = {}
+      for r = 0, run.r - 1 do
+        for v = 0, V - 1 do acc[#acc + 1] = string.format("a%d_%d = %s", r, v, isa.zero()) end
+      end
+      b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
+      b.put(d + 1, string.format("for (int o = 0; o < %d; o++) {", g.O))
+      b.put(d + 2, string.format("const float *go = gi + o * %d;", PIX))
+      local gv = {}
+      for v = 0, V - 1 do gv[#gv + 1] = string.format("g%d = %s", v, isa.load("go", t.qs[q1 + v])) end
+      b.put(d + 2, "const " .. vt .. " " .. table.concat(gv, ", ") .. ";")
+      fma_rows(b, d + 2, isa, vt, run.r, V, "wb", function(r)
+        return string.format("wc[(%s + %d) * %d + o]", run.x, r, g.O)
+      end, "g")
+      b.put(d + 1, "}")
+      for r = 0, run.r - 1 do
+        for v = 0, V - 1 do
+          b.put(d + 1, isa.store("ta", string.format("(%s + %d) * %d + %d", run.x, r, t.QP, t.FS + t.qs[q1 + v]),
+            string.format("a%d_%d", r, v)))
+        end
+      end
+      b.put(d, "}")
+    end
+  end
+  -- dx rows: A's rows shifted and summed, then stored with the previous derivative
+  b.put(3, string.format("for (int iy = 0; iy < %d; iy++) {", g.H))
+  local per = math.max(1, isa.acc_regs // t.na)
+  for x1 = 1, #t.xs, per do
+    local blk = {}
+    for j = x1, math.min(#t.xs, x1 + per - 1) do blk[#blk + 1] = t.xs[j] end
+    local d = 4
+    b.put(d, "{")
+    local acc = {}
+    for j = 1, #blk do
+      for a = 0, t.na - 1 do acc[#acc + 1] = string.format("s%d_%d = %s", j - 1, a, isa.zero()) end
+    end
+    b.put(d + 1, vt .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(d + 1, string.format("for (int ky = %s; ky < %s; ky++) {", ky0, ky1))
+    b.put(d + 2, string.format("const float *ar = ta + %d + ky * %d + (iy + %d - ky) * %d;",
+      t.FS, g.K * t.QP, g.P, g.OW))
+    for kx = 0, g.K - 1 do
+      for j, x0 in ipairs(blk) do
+        local width = t.lanes or W
+        local lo = math.max(0, kx - g.P - x0)
+        local hi = math.min(width, g.OW + kx - g.P - x0)
+        if hi > lo then
+          local s = string.format("s%d_%d", j - 1, kx % t.na)
+          local ld = (lo == 0 and hi == W) and isa.load("ar", kx * t.QP + x0 + g.P - kx)
+            or isa.load_lanes("ar", kx * t.QP + x0 + g.P - kx, lo, hi)
+          b.put(d + 2, string.format("%s = %s;", s, isa.add(s, ld)))
+        end
+      end
+    end
+    b.put(d + 1, "}")
+    for j, x0 in ipairs(blk) do
+      local sum = string.format("s%d_0", j - 1)
+      for a = 1, t.na - 1 do sum = isa.add(sum, string.format("s%d_%d", j - 1, a)) end
+      local at = string.format("i * %d + c * %d + iy * %d + %d", ctx.dx_ld, g.H * g.W, g.W, x0)
+      local v = sum
+      if in_act then
+        local mat = string.format("i * %d + c * %d + iy * %d + %d", in_act.buf.ld, g.H * g.W, g.W, x0)
+        v = epilogue.grad(in_act, isa, sum, t.lanes and isa.load_part("m", mat, t.lanes) or isa.load("m", mat))
+      end
+      b.put(d + 1, t.lanes and isa.store_part("dx", at, v, t.lanes) or isa.store("dx", at, v))
+    end
+    b.put(d, "}")
+  end
+  b.put(3, "}")
+  b.put(2, "}")
+  b.put(1, "}")
+end
+
 -- dx: g dilated by S into a frame of K-1-P zeros, convolved with the flipped weights.
 function dx_part(b, isa, g, ctx, in_act, Op, Cp)
   local g_ld = g.g_ld
+  local tap = tapsum_plan(isa, g, in_act)
+  if tap then return tapsum_dx(b, isa, g, ctx, in_act, tap) end
   -- dx: g dilated by S into a frame of K-1-P zeros (gf, O×Hg×Wg), flipped transposed
   -- weights wd[o][ky][kx][Cp] = W[c][K-1-ky][K-1-kx][o]
   local Hg, Wg = g.H + g.K - 1, g.W + g.K - 1
@@ -1296,6 +1492,10 @@ local function own_sign(in_act)
   return in_act and in_act.op.grad.output_sign and in_act.op.grad.output_sign(in_act.opts) or false
 end
 
+-- Whether the vector pooling's backward reads m, the previous activation's derivative
+-- buffer: not when it takes the mask from x (own_sign).
+function M.pool_pairs_reads_mask(in_act) return in_act ~= nil and not own_sign(in_act) end
+
 -- avx2: the lane count, the flags' spelling, the window blocks' first windows, and the C
 -- expression putting 8 windows in (or out of) the shuffles' lane order.
 local function pool_setup(isa, g)
@@ -1338,8 +1538,16 @@ end
 local function avx2_backward(b, isa, g, mem, ctx)
   local vw, f, blocks, order = pool_setup(isa, g)
   local P, T = f.prefix, f.vtype
-  local in_act = vw == 8 and ctx.in_act
+  -- rows of 4 windows (SSE vectors) apply the derivative here only when its mask comes from
+  -- x (own_sign: the ReLU's select_pos, spelled by the flags), else the caller's pass
+  local in_act = (vw == 8 or own_sign(ctx.in_act)) and ctx.in_act
   if in_act and not epilogue.grad(in_act, isa, "v", "m") then in_act = nil end
+  local visa = isa
+  if vw == 4 then
+    visa = setmetatable({select_pos = function(m, x) return f.keep(f.gt(m, P .. "setzero_ps()"), x) end,
+      store = function(base, index, v) return string.format("%sstoreu_ps(%s + %s, %s);", P, base, index, v) end},
+      {__index = isa})
+  end
   b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
   b.put(3, string.format("for (int oy = 0; oy < %d; oy++) {", g.OH))
   b.put(4, string.format("const int r0 = c * %d + oy * %d, r1 = r0 + %d;", g.H * g.W, 2 * g.W, g.W))
@@ -1365,7 +1573,7 @@ local function avx2_backward(b, isa, g, mem, ctx)
                 {"d1", "m1", P .. "unpacklo_ps(g2, g3)", "e", "a1"}, {"d1", "m1", P .. "unpackhi_ps(g2, g3)", hi, "b1"}}
   for _, o in ipairs(outs) do
     if in_act then
-      b.put(d, isa.store(o[1], o[4], epilogue.grad(in_act, isa, o[3], own and o[5] or isa.load(o[2], o[4]))))
+      b.put(d, visa.store(o[1], o[4], epilogue.grad(in_act, visa, o[3], own and o[5] or isa.load(o[2], o[4]))))
     else
       b.put(d, string.format("%sstoreu_ps(%s + %s, %s);", P, o[1], o[4], o[3]))
     end
