@@ -186,7 +186,7 @@ function M.gwt_form(isa, s)
     return "gt"
   end
   if M.GWT_GT_FEWER[isa.name] and not s.first and s.batch and s.batch % (M.GWT_GT_VECS * isa.width) == 0
-     and s.batch * (s.K + s.N) < s.K * s.N and not M.gwt_gt_problem(isa, s) then
+     and 2 * s.batch * (s.K + s.N) <= s.K * s.N and not M.gwt_gt_problem(isa, s) then
     return "gt"
   end
   return "wt"
@@ -215,16 +215,22 @@ M.GWT_GT_L2 = 8
 -- (measured on avx2 only: the other families keep "wt" unless a tune file says otherwise;
 -- on avx512 with its 2 MB L2 the rule would need W above 16 MB, no bench spec has one)
 M.GWT_GT_DEFAULT = {avx2 = true}
--- Families where "gt" is also the default whenever it transposes fewer floats than "wt":
--- g in and dx out, batch x (K + N), against W's K x N, the batch in whole slices (no rows
--- of zeros computed). On avx512 Intel cores the 16x16 transposes are 64 shuffles on port 5,
--- the second FMA port, so every transposed float costs FMA time, whatever the layer's size
--- against the L2; Zen 4 runs shuffles and FMAs on partly shared pipes as well. Relies on no
+-- Families where "gt" is also the default wherever it transposes at most half the floats
+-- "wt" does: g in and dx out, batch x (K + N), against W's K x N, the batch in whole slices
+-- (no rows of zeros computed). On avx512 Intel cores the 16x16 transposes are 64 shuffles
+-- on port 5, the second FMA port, so every transposed float costs FMA time, whatever the
+-- layer's size against the L2; Zen 4 runs shuffles and FMAs on partly shared pipes too. Relies on no
 -- cache size beyond the form's own: the 16 KB slice of g transposed in L1 (GWT_GT_SLICE_BYTES,
 -- fits the 32 KB L1d of Zen 4) and g transposed (batch x N floats, 64 KB at 256 B=64) in dW's
 -- memory, within a 1 MB L2. Not on the first layer (s.first, gen/kernels/layer.lua): the
 -- steps skip its dx, and gt's use of dW's memory would cost NAME_train_step_scratch its copy
 -- of that layer's weight gradient with the update in the tiles (XTG_SCRATCH_TILES).
+-- Measured on the Xeon (thread CPU time of train_step_scratch, alternated processes, load
+-- 6-9): 784-256-256-10 B=64 (256x256: exactly half) its layer-2 backward -4 % (fastest,
+-- median of 10th percentiles and of medians, 20 rounds); 784-2048-2048-10 B=64 step
+-- 15282 -> 14952 us fastest, -4 % median (12 rounds). At 2/3 (LeNet's 400x120 at B=64) the
+-- step was +0.8 and +2.5 % fastest in two runs of 20 rounds (noise, or gt's 2-vector tiles
+-- and the round trip of dx through dt costing what the fewer transposes save): not there.
 M.GWT_GT_FEWER = {avx512 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
