@@ -232,6 +232,13 @@ M.GWT_GT_DEFAULT = {avx2 = true}
 -- step was +0.8 and +2.5 % fastest in two runs of 20 rounds (noise, or gt's 2-vector tiles
 -- and the round trip of dx through dt costing what the fewer transposes save): not there.
 M.GWT_GT_FEWER = {avx512 = true}
+-- Families whose weight gradient keeps the update in its tiles (not XTG_UPDATE_AFTER's pass)
+-- where the layer's input gradient takes gt by GWT_GT_FEWER (tiling's xtg). Measured on the
+-- Xeon, 784-256-256-10 B=64 (the 256x256 layer), train_step_scratch, thread CPU time, 30
+-- alternated rounds of 200 steps, load 5 (A/A within 0.3 %): fastest 485.9/486.1 -> 478.9
+-- us, median of 10th percentiles -1.7 %, median of medians -1.7 %. Relies on no cache size:
+-- what goes is one store and one read-back of dW (256 KB at 256x256) per step.
+M.XTG_TILES_UNDER_GT = {avx512 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
 -- Huge layers (W more than HUGE_L2 x the L2: 784x1024 and wider on avx2) pack x too, in
@@ -611,6 +618,15 @@ function M.tiling(isa, product, s, over)
       local packed = t.pack
       if over and over.pack ~= nil then packed = over.pack end
       t.update = (fits and not packed) and "after" or "tiles"
+      -- the layer's input gradient in gwt's form gt by GWT_GT_FEWER (s.first false: a hidden
+      -- layer, gen/kernels/layer.lua): gt writes g transposed into dW's memory, so the
+      -- scratch step's copy of dW is no longer free; with the update in the tiles that step
+      -- stores no dW at all (keep = 0) and reads none back (not in compact code, whose
+      -- gwt has no gt: M.compact, set by decide)
+      if t.update == "after" and M.XTG_TILES_UNDER_GT[isa.name] and s.first == false
+         and not M.compact and M.gwt_form(isa, s) == "gt" then
+        t.update = "tiles"
+      end
       t.gq = M.XTG_G_COPY[isa.name] == true and not packed and s.batch ~= nil and s.N % isa.width ~= 0
         and s.K >= M.XTG_G_COPY_K and 4 * s.batch * (s.N - s.N % isa.width) <= M.XTG_G_BYTES
       t.gpf = (M.XTG_G_AHEAD[isa.name] and not packed and not t.gq and s.batch ~= nil
@@ -865,6 +881,7 @@ function M.decide(g, isa, tuned, compact)
   local family, fmas = family_of(g, steps, isa)
   local kernels = require("kernels." .. family)
   if kernels.set_compact then kernels.set_compact(compact) end
+  M.compact = compact and true or false   -- (compact code has no gt: XTG_TILES_UNDER_GT)
   return {
     steps = steps,
     family = family,

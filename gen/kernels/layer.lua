@@ -90,7 +90,7 @@ function M.product_backward(s, mem, ctx)
   -- the weight-gradient product into dw (C name) with tiling (default: the step's own)
   local function weight_grad(dw, tiling)
     return ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
-                                  dw = dw, db = "db", batch = ctx.batch,
+                                  dw = dw, db = "db", batch = ctx.batch, first = ctx.first and true or false,
                                   opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
                                   tiling = tiling or tuned(ctx, "xtg", K, N)}, ctx.isa)
   end
