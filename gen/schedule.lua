@@ -238,6 +238,10 @@ M.GWT_GT_FEWER = {avx512 = true}
 -- alternated rounds of 200 steps, load 5 (A/A within 0.3 %): fastest 485.9/486.1 -> 478.9
 -- us, median of 10th percentiles -1.7 %, median of medians -1.7 %. Relies on no cache size:
 -- what goes is one store and one read-back of dW (256 KB at 256x256) per step.
+-- Both rules together against the base, the same measure, 40 rounds, load 4, A/A 0.3-0.7 %:
+-- fastest 506.1/507.8 -> 496.9 us, median of p10 533.7/536.0 -> 524.9, median of medians
+-- 554.8/558.6 -> 549.1; the step's 10th percentile against an FMA-peak loop timed in the
+-- same round, median over the rounds, 87.6 -> 89.2 % of peak.
 M.XTG_TILES_UNDER_GT = {avx512 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
