@@ -185,6 +185,10 @@ function M.gwt_form(isa, s)
   if M.GWT_GT_DEFAULT[isa.name] and 4 * s.K * s.N > M.GWT_GT_L2 * l2(isa) and not M.gwt_gt_problem(isa, s) then
     return "gt"
   end
+  if M.GWT_GT_FEWER[isa.name] and not s.first and s.batch and s.batch % (M.GWT_GT_VECS * isa.width) == 0
+     and 2 * s.batch * (s.K + s.N) <= s.K * s.N and not M.gwt_gt_problem(isa, s) then
+    return "gt"
+  end
   return "wt"
 end
 
@@ -211,6 +215,34 @@ M.GWT_GT_L2 = 8
 -- (measured on avx2 only: the other families keep "wt" unless a tune file says otherwise;
 -- on avx512 with its 2 MB L2 the rule would need W above 16 MB, no bench spec has one)
 M.GWT_GT_DEFAULT = {avx2 = true}
+-- Families where "gt" is also the default wherever it transposes at most half the floats
+-- "wt" does: g in and dx out, batch x (K + N), against W's K x N, the batch in whole slices
+-- (no rows of zeros computed). On avx512 Intel cores the 16x16 transposes are 64 shuffles
+-- on port 5, the second FMA port, so every transposed float costs FMA time, whatever the
+-- layer's size against the L2; Zen 4 runs shuffles and FMAs on partly shared pipes too. Relies on no
+-- cache size beyond the form's own: the 16 KB slice of g transposed in L1 (GWT_GT_SLICE_BYTES,
+-- fits the 32 KB L1d of Zen 4) and g transposed (batch x N floats, 64 KB at 256 B=64) in dW's
+-- memory, within a 1 MB L2. Not on the first layer (s.first, gen/kernels/layer.lua): the
+-- steps skip its dx, and gt's use of dW's memory would cost NAME_train_step_scratch its copy
+-- of that layer's weight gradient with the update in the tiles (XTG_SCRATCH_TILES).
+-- Measured on the Xeon (thread CPU time of train_step_scratch, alternated processes, load
+-- 6-9): 784-256-256-10 B=64 (256x256: exactly half) its layer-2 backward -4 % (fastest,
+-- median of 10th percentiles and of medians, 20 rounds); 784-2048-2048-10 B=64 step
+-- 15282 -> 14952 us fastest, -4 % median (12 rounds). At 2/3 (LeNet's 400x120 at B=64) the
+-- step was +0.8 and +2.5 % fastest in two runs of 20 rounds (noise, or gt's 2-vector tiles
+-- and the round trip of dx through dt costing what the fewer transposes save): not there.
+M.GWT_GT_FEWER = {avx512 = true}
+-- Families whose weight gradient keeps the update in its tiles (not XTG_UPDATE_AFTER's pass)
+-- where the layer's input gradient takes gt by GWT_GT_FEWER (tiling's xtg). Measured on the
+-- Xeon, 784-256-256-10 B=64 (the 256x256 layer), train_step_scratch, thread CPU time, 30
+-- alternated rounds of 200 steps, load 5 (A/A within 0.3 %): fastest 485.9/486.1 -> 478.9
+-- us, median of 10th percentiles -1.7 %, median of medians -1.7 %. Relies on no cache size:
+-- what goes is one store and one read-back of dW (256 KB at 256x256) per step.
+-- Both rules together against the base, the same measure, 40 rounds, load 4, A/A 0.3-0.7 %:
+-- fastest 506.1/507.8 -> 496.9 us, median of p10 533.7/536.0 -> 524.9, median of medians
+-- 554.8/558.6 -> 549.1; the step's 10th percentile against an FMA-peak loop timed in the
+-- same round, median over the rounds, 87.6 -> 89.2 % of peak.
+M.XTG_TILES_UNDER_GT = {avx512 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
 -- Huge layers (W more than HUGE_L2 x the L2: 784x1024 and wider on avx2) pack x too, in
@@ -590,6 +622,15 @@ function M.tiling(isa, product, s, over)
       local packed = t.pack
       if over and over.pack ~= nil then packed = over.pack end
       t.update = (fits and not packed) and "after" or "tiles"
+      -- the layer's input gradient in gwt's form gt by GWT_GT_FEWER (s.first false: a hidden
+      -- layer, gen/kernels/layer.lua): gt writes g transposed into dW's memory, so the
+      -- scratch step's copy of dW is no longer free; with the update in the tiles that step
+      -- stores no dW at all (keep = 0) and reads none back (not in compact code, whose
+      -- gwt has no gt: M.compact, set by decide)
+      if t.update == "after" and M.XTG_TILES_UNDER_GT[isa.name] and s.first == false
+         and not M.compact and M.gwt_form(isa, s) == "gt" then
+        t.update = "tiles"
+      end
       t.gq = M.XTG_G_COPY[isa.name] == true and not packed and s.batch ~= nil and s.N % isa.width ~= 0
         and s.K >= M.XTG_G_COPY_K and 4 * s.batch * (s.N - s.N % isa.width) <= M.XTG_G_BYTES
       t.gpf = (M.XTG_G_AHEAD[isa.name] and not packed and not t.gq and s.batch ~= nil
@@ -844,6 +885,7 @@ function M.decide(g, isa, tuned, compact)
   local family, fmas = family_of(g, steps, isa)
   local kernels = require("kernels." .. family)
   if kernels.set_compact then kernels.set_compact(compact) end
+  M.compact = compact and true or false   -- (compact code has no gt: XTG_TILES_UNDER_GT)
   return {
     steps = steps,
     family = family,

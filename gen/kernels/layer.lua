@@ -90,7 +90,7 @@ function M.product_backward(s, mem, ctx)
   -- the weight-gradient product into dw (C name) with tiling (default: the step's own)
   local function weight_grad(dw, tiling)
     return ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
-                                  dw = dw, db = "db", batch = ctx.batch,
+                                  dw = dw, db = "db", batch = ctx.batch, first = ctx.first and true or false,
                                   opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
                                   tiling = tiling or tuned(ctx, "xtg", K, N)}, ctx.isa)
   end
@@ -99,7 +99,8 @@ function M.product_backward(s, mem, ctx)
   -- one that does says so, and its dx comes first)
   local gwt, scratched = ctx.family.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = mem.d.ld, w = "w", dx = "dx",
                                      dx_ld = ctx.dx_ld, mask = in_act and "m", mask_ld = in_act and in_act.buf.ld,
-                                     mask_act = in_act, batch = ctx.batch, scratch = "dw", tiling = tuned(ctx, "gwt", K, N)}, ctx.isa)
+                                     mask_act = in_act, batch = ctx.batch, scratch = "dw", first = ctx.first,
+                                     tiling = tuned(ctx, "gwt", K, N)}, ctx.isa)
   -- gt's scratch is dW's memory, so NAME_train_step_scratch cannot pass a NULL dw there:
   -- it passes dw and keep = 0, and the weight-gradient tiles store through dwk (NULL then)
   local keep = scratched and fuse and skips_dw

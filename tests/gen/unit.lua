@@ -308,6 +308,30 @@ for N = 17, 200 do
   end
 end
 
+-- gwt's form: avx512 takes "gt" where it transposes at most half of W's floats, the batch in
+-- whole slices of 32 rows, not on the first layer (GWT_GT_FEWER); avx2 keeps "wt" there
+check(schedule.gwt_form(avx512, {K = 256, N = 256, batch = 64}) == "gt", "gwt_form avx512 256x256 B=64: gt")
+check(schedule.gwt_form(avx512, {K = 256, N = 256, batch = 64, first = true}) == "wt", "gwt_form: not the first layer")
+check(schedule.gwt_form(avx512, {K = 256, N = 256, batch = 128}) == "wt", "gwt_form avx512 256x256 B=128: wt (no saving)")
+check(schedule.gwt_form(avx512, {K = 400, N = 120, batch = 64}) == "wt", "gwt_form avx512 400x120 B=64: wt (2/3)")
+check(schedule.gwt_form(avx512, {K = 256, N = 256, batch = 8}) == "wt", "gwt_form avx512 B=8: wt (a padded slice)")
+check(schedule.gwt_form(require "isa.avx2", {K = 256, N = 256, batch = 64}) == "wt", "gwt_form avx2 256x256: wt")
+-- and that hidden layer's weight gradient keeps its update in the tiles (XTG_TILES_UNDER_GT),
+-- not in compact code (no gt there) nor on the first layer nor on avx2
+do
+  local was = schedule.compact
+  schedule.compact = false
+  local h = {K = 256, N = 256, batch = 64, first = false}
+  check(schedule.tiling(avx512, "xtg", h).update == "tiles", "xtg avx512 256x256 B=64 under gt: update in the tiles")
+  check(schedule.tiling(avx512, "xtg", {K = 256, N = 256, batch = 64, first = true}).update == "after", "xtg: first layer after")
+  local avx2x = require "isa.avx2"
+  check(schedule.tiling(avx2x, "xtg", h).update == schedule.tiling(avx2x, "xtg", {K = 256, N = 256, batch = 64}).update,
+        "xtg avx2 256x256 B=64: a hidden layer's update as by default")
+  schedule.compact = true
+  check(schedule.tiling(avx512, "xtg", h).update == "after", "xtg avx512 compact: after")
+  schedule.compact = was
+end
+
 -- stream.plan (every B = 1 product on a SIMD ISA): flat where it applies, else every output
 -- vector in registers (sets of accumulators enough to keep 8 FMAs in flight, within the
 -- registers), else the rows stream; nothing for a batch above 1 or the scalar ISA
