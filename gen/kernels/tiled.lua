@@ -602,6 +602,22 @@ function M.matmul_xw(a, isa)
   -- fill=tile: the first R-row tile fills the panel (a batch below R: the copy loop). Not in
   -- compact code: a filling tile is written in place per layer, the copy loop is shared
   local fill = tp.pack and tp.fill == "tile" and not compact
+  -- one k-block of column block g: its panel packed (by the first R-row tile with fill, or
+  -- the copy loop), then every row tile over it (sp: each tile also copies a share of the
+  -- next panel, below)
+  local function panel_rows(d2, g, count, sp)
+    if fill then
+      b.put(d2, "if (n >= " .. R .. ") {")
+      b.put(d2 + 1, "const int i = 0;")
+      tile(b, d2 + 1, R, g, count, true)
+      b.put(d2, "} else {")
+      pack_panel(b, d2 + 1, a, isa, g, count, kblocked)
+      b.put(d2, "}")
+    elseif tp.pack then
+      pack_panel(b, d2, a, isa, g, count, kblocked)
+    end
+    row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count, false, sp) end, fill and "n >= " .. R .. " ? " .. R .. " : 0")
+  end
   if depth and kblocked and tp.pack then
     -- k-blocks outer with packed panels (schedule.xw_depth: x larger than the L2): every
     -- column block's panel of a kc-row slab of W in turn, so the slab's kc columns of x,
@@ -609,19 +625,7 @@ function M.matmul_xw(a, isa)
     -- per column block; the partial sums carried in y, the activation from the registers
     -- after the last slab
     k_runs(b, 1, a.K, kc, function(d, count)
-      group_loops(b, d, groups, function(d2, g)
-        if fill then
-          b.put(d2, "if (n >= " .. R .. ") {")
-          b.put(d2 + 1, "const int i = 0;")
-          tile(b, d2 + 1, R, g, count, true)
-          b.put(d2, "} else {")
-          pack_panel(b, d2 + 1, a, isa, g, count, kblocked)
-          b.put(d2, "}")
-        else
-          pack_panel(b, d2, a, isa, g, count, kblocked)
-        end
-        row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end, fill and "n >= " .. R .. " ? " .. R .. " : 0")
-      end)
+      group_loops(b, d, groups, function(d2, g) panel_rows(d2, g, count) end)
     end, "kb")
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
@@ -661,17 +665,7 @@ function M.matmul_xw(a, isa)
     local sp = spread and #g.vecs == tp.vecs
     local function kblock(d2, count)
       if sp then spread_decl(d2, g, count) end
-      if fill then
-        b.put(d2, "if (n >= " .. R .. ") {")
-        b.put(d2 + 1, "const int i = 0;")
-        tile(b, d2 + 1, R, g, count, true)
-        b.put(d2, "} else {")
-        pack_panel(b, d2 + 1, a, isa, g, count, kblocked)
-        b.put(d2, "}")
-      elseif tp.pack then
-        pack_panel(b, d2, a, isa, g, count, kblocked)
-      end
-      row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count, false, sp) end, fill and "n >= " .. R .. " ? " .. R .. " : 0")
+      panel_rows(d2, g, count, sp)
     end
     if kblocked then
       k_runs(b, d, a.K, kc, kblock, "kb")
