@@ -77,11 +77,7 @@ TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 
-# test-isa first: with TEST_JOBS = 2 the suites take about their CPU time / 2, but only when
-# the longest single recipes (the NEON runs under qemu, up to ~80 s each) start early and the
-# many short builds and runs of the other suites fill both jobs at the end.
-TEST_FIRST := test-isa
-test-all: $(filter $(TEST_FIRST),$(TEST_GOALS)) $(filter-out $(TEST_FIRST),$(TEST_GOALS))
+test-all: $(TEST_GOALS)
 	@echo "make test: all suites passed ($(words $(TEST_GOALS)) goals: $(TEST_GOALS))"
 
 clean:
