@@ -105,18 +105,31 @@ SAME_SPECS := tests/isa/specs/act_mix.lua tests/golden/specs/act_ce.lua tests/go
               examples/xor.lua specs/mnist_mlp.lua $(RAND_DIR)/r26.lua tests/isa/specs/conv_rgb.lua
 SAME_ISAS  := scalar avx2 avx512 $(EMBED_NEON)
 same_spec = $(filter %/$(word 1,$(subst -, ,$(1))).lua,$(SAME_SPECS))
-define SAME_RULES
-$(INFER_T)/same/$(1)/same_test: tests/inference/same_test.c $(call same_spec,$(1)) $(BUILD)/chainrule
+same_cc = $(if $(filter neon,$(1)),$$(ISA_CC_neon),gcc) $(WARN) $(OPT) $(ISA_CFLAGS_$(1))
+# the same without link flags, for -c (isa_compile: mk/isa.mk, read after this file)
+same_cc_c = $(if $(filter neon,$(1)),$$(call isa_compile,neon),gcc) $(WARN) $(OPT) $(ISA_CFLAGS_$(1))
+# The training build of SPEC-ISA (train.c, compiled once) serves both of its BATCH cases.
+# $(1): SPEC-ISA
+define SAME_TRAIN_RULES
+$(INFER_T)/same/$(1)/train.o: $(call same_spec,$(1)) $(BUILD)/chainrule
 	@mkdir -p $$(@D)
 	@$(BUILD)/chainrule gen $(call same_spec,$(1)) --isa $(word 2,$(subst -, ,$(1))) --name train --out $$(@D) >/dev/null
-	@b=$$$$(sed -n 's/^#define TRAIN_BATCH *\([0-9]*\).*/\1/p' $$(@D)/train.h); m=$(word 3,$(subst -, ,$(1))); \
+	$(call same_cc_c,$(word 2,$(subst -, ,$(1)))) -c -o $$@ $$(@D)/train.c
+endef
+# $(1): SPEC-ISA-BATCH; same_train: the directory of its SPEC-ISA's training build
+same_train = $(INFER_T)/same/$(word 1,$(subst -, ,$(1)))-$(word 2,$(subst -, ,$(1)))
+define SAME_RULES
+$(INFER_T)/same/$(1)/same_test: tests/inference/same_test.c $(call same_train,$(1))/train.o
+	@mkdir -p $$(@D)
+	@b=$$$$(sed -n 's/^#define TRAIN_BATCH *\([0-9]*\).*/\1/p' $(call same_train,$(1))/train.h); m=$(word 3,$(subst -, ,$(1))); \
 	  [ $$$$m = same ] && m=$$$$b; \
 	  $(BUILD)/chainrule gen $(call same_spec,$(1)) --isa $(word 2,$(subst -, ,$(1))) --name infer --inference \
 	    --max-batch $$$$m --out $$(@D) >/dev/null
-	$(if $(filter neon,$(word 2,$(subst -, ,$(1)))),$$(ISA_CC_neon),gcc) $(WARN) $(OPT) \
-	  $(ISA_CFLAGS_$(word 2,$(subst -, ,$(1)))) -I$$(@D) -o $$@ $$< $$(@D)/train.c $$(@D)/infer.c -lm
+	$(call same_cc,$(word 2,$(subst -, ,$(1)))) -I$$(@D) -I$(call same_train,$(1)) \
+	  -o $$@ $$< $(call same_train,$(1))/train.o $$(@D)/infer.c -lm
 endef
 SAME_CASES := $(foreach s,$(SAME_SPECS),$(foreach i,$(SAME_ISAS),$(foreach b,3 same,$(basename $(notdir $(s)))-$(i)-$(b))))
+$(foreach s,$(SAME_SPECS),$(foreach i,$(SAME_ISAS),$(eval $(call SAME_TRAIN_RULES,$(basename $(notdir $(s)))-$(i)))))
 $(foreach c,$(SAME_CASES),$(eval $(call SAME_RULES,$(c))))
 INFER_BINS += $(foreach c,$(SAME_CASES),$(INFER_T)/same/$(c)/same_test)
 

@@ -3,8 +3,9 @@
 #
 #   make test-isa                     all ISAs found (TEST_ISAS to choose, e.g. TEST_ISAS=neon)
 #
-# Per (spec, ISA): tests/isa/isa_dump.c + the generated NAME.c, built with the ISA's flags
-# (NEON: clang --target=aarch64-linux-gnu, run under qemu-aarch64), run twice; then
+# Per (spec, ISA): the generated NAME.c compiled alone (net.o; for scalar the object test-net's
+# clang build links too, mk/tests.mk) and linked with tests/isa/isa_dump.c, both with the ISA's
+# flags (NEON: clang --target=aarch64-linux-gnu, run under qemu-aarch64), run twice; then
 # tests/isa/test_isa.c (Check) compares the dumps: each ISA vs the reference (the scalar
 # tests' tolerance), worst ULP difference to scalar (reported), run 1 == run 2 bitwise.
 # The generated .c of the specs in specs/ is also compiled with gcc -Werror per x86 ISA.
@@ -26,6 +27,8 @@ ISA_CC_neon   := clang --target=aarch64-linux-gnu -fuse-ld=lld
 ISA_GCC_avx2   := gcc $(ISA_CFLAGS_avx2)
 ISA_GCC_avx512 := gcc $(ISA_CFLAGS_avx512)
 ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
+# the compiler of an ISA without its link flags (-fuse-ld: unused under -c, an error with -Werror)
+isa_compile = $(filter-out -fuse-ld=%,$(ISA_CC_$(1)))
 
 # specs/*.lua (described in tests/net/desc/), the random specs (RAND_ALL in the Makefile:
 # $(RAND_DIR)/rNN.lua and cNN.lua + .desc, written by mk/tests.mk's randspec rule) plus shapes of our own
@@ -49,12 +52,15 @@ $(ISA_T)/$(2)/$(1)/config.h: $(call isa_spec,$(1)) $(BUILD)/chainrule tests/net/
 	@$(BUILD)/chainrule gen $(call isa_spec,$(1)) --isa $(2) --out $(ISA_T)/$(2)/$(1)/gen
 	@tests/net/config.sh $(ISA_T)/$(2)/$(1)/gen > $$@.tmp && mv $$@.tmp $$@
 
-$(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h
+$(ISA_T)/$(2)/$(1)/net.o: $(ISA_T)/$(2)/$(1)/config.h
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	$(ISA_CC_$(2)) $(WARN) -O2 -Itests/ref -I$(ISA_T)/$(2)/$(1)/gen -include $$< -o $$@ \
-	  tests/isa/isa_dump.c $(ISA_T)/$(2)/$(1)/gen/$$$$name.c -lm
+	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)/$(1)/gen/$$$$name.c
 	$(if $(and $(ISA_GCC_$(2)),$(filter $(1),$(ISA_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
+
+$(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h $(ISA_T)/$(2)/$(1)/net.o
+	$(ISA_CC_$(2)) $(WARN) -O2 -Itests/ref -I$(ISA_T)/$(2)/$(1)/gen -include $$< -o $$@ \
+	  tests/isa/isa_dump.c $(ISA_T)/$(2)/$(1)/net.o -lm
 
 $(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
 	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin --dump-only
@@ -81,12 +87,15 @@ $(ISA_T)/$(2)-$(3)/$(1)/config.h: $(call isa_spec,$(1)) $(5) $(BUILD)/chainrule 
 	@$(BUILD)/chainrule gen $(call isa_spec,$(1)) --isa $(2) $(4) --out $(ISA_T)/$(2)-$(3)/$(1)/gen
 	@tests/net/config.sh $(ISA_T)/$(2)-$(3)/$(1)/gen > $$@.tmp && mv $$@.tmp $$@
 
-$(ISA_T)/$(2)-$(3)/$(1)/isa_dump: $(ISA_T)/$(2)-$(3)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h
+$(ISA_T)/$(2)-$(3)/$(1)/net.o: $(ISA_T)/$(2)-$(3)/$(1)/config.h
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	$(ISA_CC_$(2)) $(WARN) -O2 -Itests/ref -I$(ISA_T)/$(2)-$(3)/$(1)/gen -include $$< -o $$@ \
-	  tests/isa/isa_dump.c $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c -lm
+	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c
 	$(if $(ISA_GCC_$(2)),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c)
+
+$(ISA_T)/$(2)-$(3)/$(1)/isa_dump: $(ISA_T)/$(2)-$(3)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h $(ISA_T)/$(2)-$(3)/$(1)/net.o
+	$(ISA_CC_$(2)) $(WARN) -O2 -Itests/ref -I$(ISA_T)/$(2)-$(3)/$(1)/gen -include $$< -o $$@ \
+	  tests/isa/isa_dump.c $(ISA_T)/$(2)-$(3)/$(1)/net.o -lm
 
 $(ISA_T)/$(2)-$(3)/$(1)/run1.bin: $(ISA_T)/$(2)-$(3)/$(1)/isa_dump $(ISA_T)/$(2)/$(1)/run1.bin
 	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)-$(3)/$(1)/run2.bin --dump-only

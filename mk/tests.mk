@@ -99,12 +99,20 @@ net_check = $(if $(TEST_MINICHECK),-DNET_MINICHECK,$(CHECK_CFLAGS))
 net_libs  = $(if $(TEST_MINICHECK),,$(CHECK_LIBS)) $(if $(TEST_NO_GOLDEN),,-lz) -lm
 net_defs  = $(if $(TEST_NO_GOLDEN),-DNET_NO_GOLDEN)
 net_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(OPT))
+# The clang -O2 object of a scalar NAME.c that test-isa also builds is test-isa's
+# ($(ISA_T)/scalar/ID/net.o, mk/isa.mk: the same command on the same generated file, which
+# the recipe checks with cmp): one compile of it serves both suites.
+net_shared = $(if $(and $(filter scalar,$(ISA)),$(filter clang,$(2)),$(filter clang,$(call tcc,$(2))), \
+               $(filter -O2,$(OPT)),$(if $(filter-out -O2,$(OPT) $(ISA_CFLAGS)),,yes),$(filter $(1),$(ISA_SPECS) $(RAND_ALL))), \
+               $(ISA_T)/scalar/$(1)/net.o)
 define NET_BIN_RULE
-$(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2))
+$(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2)) $(call net_shared,$(1),$(2))
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $(NET_T)/$(1)/config.h); \
-	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c && \
+	$(if $(call net_shared,$(1),$(2)),cmp $(NET_T)/$(1)/gen/$$$$name.c $(ISA_T)/scalar/$(1)/gen/$$$$name.c && \
+	  cp $(call net_shared,$(1),$(2)) $$(@D)/net.o, \
+	  $(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c) && \
 	$(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) $(net_check) $(net_defs) -DEXPECT_ISA='"$(ISA)"' \
 	  -include $(NET_T)/$(1)/config.h -I$(NET_T)/$(1)/gen -Itests/ref -Itests/net -Iruntime \
 	  -o $$@ tests/net/net_test.c $$(@D)/net.o $(NET_T)/ref/$(2)/ref.o \
