@@ -62,9 +62,11 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   --max-batch N  tune the inference build of at most N rows (gen --inference --max-batch N)
                instead of the training build at the spec's batch
   A tune file is plain text: 'chainrule-tune 1', 'isa ISA', 'cpu MODEL', then lines
-  'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns, pack=yes|no, kc;
-  gwt: vecs, rows, jc; xtg: vecs; stream: kind=flat|regs|rows, rows, sets); a key left
-  out keeps its default, '#' lines are comments. Without one, the defaults are per ISA
+  'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns|depth, pack=yes|no,
+  kc, mc, fill=loop|tile, pf=yes|no; gwt: vecs, rows, jc, form=wt|gt; xtg: vecs, rows,
+  pack=yes|no, jc, nc, xq=yes|no, update=tiles|after, pf=yes|no; stream: kind=flat|regs|rows,
+  rows, sets); a key left out keeps the default of the layer it applies to, '#' lines are
+  comments. Without one, the defaults are per ISA
   (gen/schedule.lua, docs/ARCHITECTURE.md).
 
 Each output is rewritten only when its bytes change; one whose bytes are right but which is

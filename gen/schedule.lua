@@ -397,7 +397,8 @@ end
 
 -- ISAs whose packed xw, where x is larger than the L2 and W not huge, runs k-blocks outer
 -- (tiling order=depth with pack=yes): every column block's panel of a kc-row slab in turn,
--- the slab's columns of x (at most XW_DEPTH_X_SHARE of the L2) staying in L2 while the
+-- the slab's columns of x (at most XW_DEPTH_X_SHARE of the L2, unless kc is held at
+-- XW_DEPTH_KC_MIN: past B = 1024 on avx2 the slab is bigger) staying in L2 while the
 -- column blocks read them, instead of all of x streaming from L3 once per column block (16
 -- times at 784x256, 12.8 MB at B=256); the partial sums carried in y (the same bits). Relies
 -- on the L2 size only (l2: 512 KB for avx2, Zen 3): on avx2 it fires at 784x256 B=256 (x
@@ -673,6 +674,15 @@ M.TUNE_KEYS = {
          pf = {"no", "yes"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
 }
+-- The tiling a kernel runs: a.tiling as given (a tune candidate: full), or, for a tune
+-- file's entry (t.given: the keys its line set), the default of this call's sizes (a with
+-- K, N, batch, first) with those keys; else the default.
+function M.tiling_for(isa, product, a)
+  local t = a.tiling
+  if t and t.given then return M.tiling(isa, product, a, t.given) end
+  return t or M.tiling(isa, product, a)
+end
+
 -- The stack a tuned buffer may take (a packed panel, a transposed block of W): 4 x the default.
 M.TUNE_STACK_BYTES = 128 * 1024
 

@@ -43,7 +43,10 @@ local function sorted_keys(t)
 end
 
 -- One entry line's words after the product: K N BATCH key=value ... -> K, N, batch, tiling
--- (full: the default with the given keys replaced), or a user error at FILE:LINE.
+-- (full: the default with the given keys replaced, checked here; t.given keeps the keys the
+-- line gave, so the kernel can take the rest from the default of its own layer, which knows
+-- more than K, N and BATCH: whether it is the first layer, schedule.tiling's s.first), or a
+-- user error at FILE:LINE.
 local function entry(fail, isa, product, w)
   if #w < 4 then fail(product .. ": expected '" .. product .. " K N BATCH key=value ...'") end
   local K, N, batch = int(w[2], M.MAX_SIZE), int(w[3], M.MAX_SIZE), int(w[4], M.MAX_SIZE)
@@ -88,6 +91,7 @@ local function entry(fail, isa, product, w)
   else
     if product == "xw" and batch == 1 then fail("xw: at batch 1 the forward is the stream (use a 'stream' entry)") end
     t = schedule.tiling(isa, product, s, given)
+    t.given = given
   end
   local problem = schedule.check(isa, product, s, t)
   if problem then fail(product .. " " .. K .. "x" .. N .. " B=" .. batch .. ": " .. problem) end
@@ -179,7 +183,9 @@ local function products_of(g, sched, inference)
       local K, N, B = s.in_, s.out, g.batch
       add({product = B == 1 and "stream" or "xw", K = K, N = N, batch = B, act = s.act})
       if not inference then
-        add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd})
+        -- (first: its default tiling depends on it, schedule.XTG_TILES_UNDER_GT; a hidden
+        -- layer of the first layer's sizes shares its line, as in a tune file)
+        add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd, first = i == 1})
         if i > 1 then
           local prev = sched.steps[i - 1]
           add({product = "gwt", K = K, N = N, batch = B, mask_act = prev.act})

@@ -50,7 +50,7 @@ local IN_FLIGHT = 8
 -- best of 2, 4, 6, 8, 16 for 784-2048-2048-10, 784-1024-10, 784-256-256-10 on AVX2)
 local ROWS = 8
 -- passes over W of the flat stream when its U accumulators outnumber the registers (avx2's
--- 16: 784-50 has U = 25, three passes of 9, 8, 8 vectors, each reading its own lines of
+-- 16: 784-50 has U = 25, three passes of 8, 8, 9 vectors, each reading its own lines of
 -- every period): more passes read W in ever thinner slices
 local FLAT_GROUPS = 3
 -- with several passes, each runs over FLAT_RUN_BYTES of W before the next pass reads the

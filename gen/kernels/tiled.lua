@@ -404,7 +404,7 @@ function M.matmul_xw(a, isa)
   local V = isa.width
   local one = stream.xw(a, isa)   -- batch 1: gen/kernels/stream.lua
   if one then return one end
-  local tp = a.tiling or schedule.tiling(isa, "xw", a)
+  local tp = schedule.tiling_for(isa, "xw", a)
   local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], a.batch)
@@ -830,7 +830,7 @@ end
 -- on the stack (the tiling's jc), so the tile loads W along k; when N > jc the sums over
 -- j are carried in dx from one block to the next and f' is applied after the last.
 function M.matmul_gwt(a, isa)
-  local tp = a.tiling or schedule.tiling(isa, "gwt", a)
+  local tp = schedule.tiling_for(isa, "gwt", a)
   -- (gt needs the scratch, which layer.lua gives; not in compact code: its tiles are not
   -- shared functions)
   if tp.form == "gt" and a.scratch and not compact then return gwt_gt(a, isa, tp) end
@@ -1326,7 +1326,7 @@ end
 -- NAME_train_step_scratch's own tiling of the weight gradient a (K, N, batch, tiling), or
 -- nil where the scratch step calls the same backward (gen/schedule.lua's scratch_tiling)
 function M.xtg_scratch_tiling(a, isa)
-  return schedule.scratch_tiling(isa, a.tiling or schedule.tiling(isa, "xtg", a))
+  return schedule.scratch_tiling(isa, schedule.tiling_for(isa, "xtg", a))
 end
 
 -- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g. Tiles of R inputs k × vectors along j,
@@ -1340,7 +1340,7 @@ end
 function M.matmul_xtg(a, isa)
   local b = buffer()
   local V = isa.width
-  local tp = a.tiling or schedule.tiling(isa, "xtg", a)
+  local tp = schedule.tiling_for(isa, "xtg", a)
   if tp.pack then return xtg_packed(b, a, isa, tp) end
   local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks

@@ -327,6 +327,23 @@ do
   local avx2x = require "isa.avx2"
   check(schedule.tiling(avx2x, "xtg", h).update == schedule.tiling(avx2x, "xtg", {K = 256, N = 256, batch = 64}).update,
         "xtg avx2 256x256 B=64: a hidden layer's update as by default")
+  -- a tune file's line that leaves update out takes the default of the layer it applies
+  -- to (first or hidden: the kernel's tiling_for), not of K, N and BATCH alone
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("chainrule-tune 1\nisa avx512\nxtg 256 256 64 vecs=3\nxw 256 256 64 vecs=3\n")
+  f:close()
+  local tf = require("tune").load(path)
+  os.remove(path)
+  local tx, tw
+  for _, t in pairs(tf.entries) do if t.update then tx = t else tw = t end end
+  local function upd(first) return schedule.tiling_for(avx512, "xtg", {K = 256, N = 256, batch = 64, first = first, tiling = tx}) end
+  check(upd(false).update == "tiles" and upd(false).vecs == 3, "tune file xtg vecs=3 on a hidden layer under gt: update in the tiles")
+  check(upd(true).update == "after" and upd(true).vecs == 3, "tune file xtg vecs=3 on the first layer: update after")
+  local xw = schedule.tiling_for(avx512, "xw", {K = 256, N = 256, batch = 64, tiling = tw})
+  for k, v in pairs(tw) do
+    check(k == "given" or xw[k] == v, "tune file xw: %s as loaded (%s), got %s", k, tostring(v), tostring(xw[k]))
+  end
   schedule.compact = true
   check(schedule.tiling(avx512, "xtg", h).update == "after", "xtg avx512 compact: after")
   schedule.compact = was
