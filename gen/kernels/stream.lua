@@ -155,7 +155,8 @@ local function flat_gemv(b, a, isa, f)
   local V, N = isa.width, a.N
   local vt = isa.vtype
   b.put(1, "/* one row: W as a flat stream of " .. f.periods .. " periods of " .. f.P .. " rows = " .. f.U
-    .. " vectors of " .. V .. " (lanes permuted from x)"
+    .. " vectors of " .. V .. (isa.bcast2 and (f.splat and " (x by splats of 4-input blocks)" or " (x by broadcasts)")
+      or " (lanes permuted from x)")
     .. (f.groups > 1 and ", in " .. f.groups .. " passes of its vectors" or "")
     .. (f.chunk and " over runs of " .. f.chunk .. " periods" or "") .. " */")
   if not isa.bcast2 then
