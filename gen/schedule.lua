@@ -242,6 +242,14 @@ M.GWT_GT_FEWER = {avx512 = true}
 -- fastest 506.1/507.8 -> 496.9 us, median of p10 533.7/536.0 -> 524.9, median of medians
 -- 554.8/558.6 -> 549.1; the step's 10th percentile against an FMA-peak loop timed in the
 -- same round, median over the rounds, 87.6 -> 89.2 % of peak.
+-- The tiling is shared by NAME_train_step (which stores dW, keep = 1) and NAME_backward (+
+-- NAME_step): neutral there. Xeon, 784-256-256-10 B=64, thread CPU time per step, alternated
+-- processes (each the fastest of 5 rounds of 200 steps), 60 rounds, load 1-3.4, rule on /
+-- A/A copy / off: train_step fastest 532.9/533.0/538.9 us, p10 552.3/549.1/551.2, median
+-- 565.5/563.0/564.9 (paired median on/off +0.1 %, A/A +0.6 %); forward + backward + step
+-- (25 rounds) 561.0/562.2/563.1, p10 562.6/564.5/563.8, median 570.7/571.2/569.8 (on/off
+-- +0.5 %, A/A 0.0 %); train_step_scratch, the control, paired median on/off -1.6 % (A/A
+-- -0.1 %), median 508.1/507.9/516.9. So NAME_train_step keeps the tiles too (no own tiling).
 M.XTG_TILES_UNDER_GT = {avx512 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
