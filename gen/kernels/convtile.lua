@@ -281,8 +281,6 @@ local function pixel_plan(isa, O, NP)
   return best
 end
 
-local emit_narrow_tiles
-
 -- One register tile of the pixel-lane forms: channels o0..o0+ro-1 (broadcast weights) x the
 -- vectors loaded at xr + offs[j] for every tap (c, ky from ky0 to ky1-1, kx) into the
 -- accumulators a<r>_<j-1>; each stored at output pixel at(j-1) through p.store (with `part`,
@@ -644,6 +642,12 @@ local function wgrad_rows_cost(g, np, r, nv)
   return c, l
 end
 
+-- Whether a plan of this cost (then loads, to break a tie) beats best (nil: none yet), for
+-- the planners' searches (wgrad_rows_plan, flat_plan).
+local function cheaper(best, cost, loads)
+  return not best or cost < best.cost or (cost == best.cost and loads < best.loads)
+end
+
 -- The rows plan for a block of nv vectors, or nil where the taps tile is as cheap (fewer
 -- than 32 registers, or a kernel row of accumulators that does not fit).
 local function wgrad_rows_plan(isa, g, nv)
@@ -653,7 +657,7 @@ local function wgrad_rows_plan(isa, g, nv)
     for r = 1, g.OW do
       if np * g.K * nv + r * nv + 1 <= isa.regs - 2 then
         local cost, loads = wgrad_rows_cost(g, np, r, nv)
-        if not best or cost < best.cost or (cost == best.cost and loads < best.loads) then
+        if cheaper(best, cost, loads) then
           best = {np = np, r = r, cost = cost, loads = loads}
         end
       end
@@ -923,7 +927,7 @@ local function flat_plan(isa, g, T)
             loads = loads + l
           end
         end
-        if not best or cost < best.cost or (cost == best.cost and loads < best.loads) then
+        if cheaper(best, cost, loads) then
           best = {nt = nt, mo = mo, cost = cost, loads = loads}
         end
       end
@@ -1233,7 +1237,7 @@ local function tapsum_plan(isa, g, in_act)
   if KK * QP > TAPSUM_FLOATS then return nil end
   local qs = block_starts(PIX, W)
   local xs = block_starts(g.W, W) or {0}
-  local _, _, rows = tapsum_rows(g)
+  local klo, khi, rows = tapsum_rows(g)
   local new = g.C * KK * g.O * #qs + g.C * rows * g.K * #xs + g.C * KK * #qs
   local old
   if pixel_lanes(isa, g.C, g.W, 1, true) then
@@ -1244,7 +1248,6 @@ local function tapsum_plan(isa, g, in_act)
   if new >= old then return nil end
   -- the shifted loads' span (lanes of every load, masked or not), from A's first float
   local lo, hi = math.huge, -math.huge
-  local klo, khi = tapsum_rows(g)
   for iy = 0, g.H - 1 do
     for ky = klo[iy + 1], khi[iy + 1] - 1 do
       for kx = 0, g.K - 1 do
