@@ -8,9 +8,20 @@
 --
 -- lower.lua calls reset() before the steps are written and definitions() after, and puts
 -- the definitions before the step functions that call them (only the used ones exist).
+-- Also the vector geometry the kernel modules share (vectors), kept here since
+-- kernels/tiled.lua requires kernels/stream.lua and both need it.
 local emit = require "emit"
 
 local M = {}
+
+-- The vectors that cover `count` floats: {off = first float, lanes = floats used}.
+function M.vectors(count, width)
+  local v = {}
+  for off = 0, count - 1, width do
+    v[#v + 1] = {off = off, lanes = math.min(width, count - off)}
+  end
+  return v
+end
 
 local defs, by_text = {}, {}
 

@@ -14,6 +14,7 @@
 --          outputs are theirs bit for bit.
 local emit = require "emit"
 local epilogue = require "kernels.epilogue"
+local shared = require "kernels.shared"
 
 local M = {}
 
@@ -118,20 +119,13 @@ local function finish(b, d, a, isa, off, lanes, v)
   end
 end
 
--- The output vectors of N columns: {off, lanes}.
-local function out_vectors(N, V)
-  local v = {}
-  for off = 0, N - 1, V do v[#v + 1] = {off = off, lanes = math.min(V, N - off)} end
-  return v
-end
-
 -- The flat stream's sums per output, in registers (one pass, an ISA with `alignr`): output
 -- vector at column off takes, for each row q of a period, the lanes q*N + off .. of the
 -- accumulators (one lane shift across two of them), added in row order, then the leftover
 -- rows past the last period, then b: the order of the sums through `flat` below.
 local function flat_sums_regs(b, d, a, isa, f)
   local V, N = isa.width, a.N
-  for _, vec in ipairs(out_vectors(N, V)) do
+  for _, vec in ipairs(shared.vectors(N, V)) do
     local function part(q)
       local t = q * N + vec.off
       local u, r = t // V, t % V
@@ -210,15 +204,14 @@ local function flat_gemv(b, a, isa, f)
     for u = u0, u1 do
       local c = "c" .. u
       local xu
+      -- lanes of vector u meet at most two inputs (V < N): input k1 up to lane split, k1 + 1 after
+      local k1 = (u * V) // N
+      local split = (k1 + 1) * N - u * V
       if splat then
-        local k1 = (u * V) // N
-        local split = (k1 + 1) * N - u * V
         xu = split >= V and "x" .. k1 or isa.blend2("x" .. k1, "x" .. k1 + 1, split)
       elseif isa.bcast2 then
-        -- lanes of vector u meet at most two inputs (V < N): a broadcast of the first with
-        -- the second broadcast into the lanes from the split on (no permute, no index load)
-        local k1 = (u * V) // N
-        local split = (k1 + 1) * N - u * V
+        -- a broadcast of the first with the second broadcast into the lanes from the split
+        -- on (no permute, no index load)
         local xp = a.x .. " + p * " .. f.P
         if split >= V then xu = isa.broadcast("(" .. xp .. ")[" .. k1 .. "]")
         else xu = isa.bcast2(xp .. " + " .. k1, xp .. " + " .. k1 + 1, split) end
@@ -264,7 +257,7 @@ end
 
 local function regs_gemv(b, a, isa, p)
   local V, S, K = isa.width, p.sets, a.K
-  local vecs = out_vectors(a.N, V)
+  local vecs = shared.vectors(a.N, V)
   b.put(1, "/* one row: the " .. #vecs .. " output vector" .. (#vecs > 1 and "s" or "") .. " in registers" .. (S > 1 and " (" .. S
     .. " sets, rows k mod " .. S .. ", summed in order)" or "") .. "; W read row after row */")
   b.put(1, "(void)n;   /* n <= the batch, which is 1 */")

@@ -51,14 +51,7 @@ local function lin(r, ld, off)
   return r == 0 and off or t .. " + " .. off
 end
 
--- The vectors that cover `count` floats: {off = first float, lanes = floats used}.
-local function vectors(count, width)
-  local v = {}
-  for off = 0, count - 1, width do
-    v[#v + 1] = {off = off, lanes = math.min(width, count - off)}
-  end
-  return v
-end
+local vectors = shared.vectors
 
 -- Consecutive vectors in blocks of at most `most`, as even as possible; past EVEN_MOST
 -- blocks, whole blocks of `most` and one block of the rest (fewer block shapes, so less
