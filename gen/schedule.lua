@@ -904,6 +904,13 @@ function M.decide(g, isa, tuned, compact)
   local kernels = require("kernels." .. family)
   if kernels.set_compact then kernels.set_compact(compact) end
   M.compact = compact and true or false   -- (compact code has no gt: XTG_TILES_UNDER_GT)
+  -- which steps' training forwards leave z unwritten, nothing reading it (an op's own
+  -- kernels say: gen/kernels/conv.lua's z_unread); plan.lua and the kernels follow this
+  for k, s in ipairs(steps) do
+    local node = s.product or s.map
+    local own = node and node.op.kernels and require("kernels." .. node.op.kernels)
+    s.z_unread = own and own.z_unread and own.z_unread(s, steps[k + 1], isa) or false
+  end
   return {
     steps = steps,
     family = family,

@@ -436,5 +436,55 @@ local input = {1.2, 0.8, 0.9}
 tune.whole_keeps(input)
 check(input[1] == 1.2 and input[3] == 0.9, "whole_keeps must not sort its argument")
 
+-- conv z buffers: NAME_work documents zN as "not written by this build" exactly where the
+-- training forward leaves it alone (convtile.lua's "(void)z;", no other use of z in the
+-- step's forward), on every ISA, for the conv specs with and without a pool after a ReLU
+do
+  local driver = require "driver"
+  local found = {}
+  for _, spec in ipairs({"specs/mnist_cnn.lua", "bench/specs/bench_lenet.lua", "tests/isa/specs/pool_narrow.lua",
+                         "tests/isa/specs/conv_pad.lua", "tests/isa/specs/bn_drop.lua"}) do
+    for _, isa in ipairs({"scalar", "avx2", "avx512", "neon"}) do
+      local h, c
+      for _, f in ipairs(driver.generate({spec = spec, isa = isa})) do
+        if f[1]:match("%.h$") then h = f[2] elseif f[1]:match("%.c$") then c = f[2] end
+      end
+      check(h and c, "%s %s: a .h and a .c", spec, isa)
+      for layer, what in h:gmatch("float z(%d+)%[%d+%];%s*/%*([^\n]*)%*/") do
+        local fn = c:match("(l" .. layer .. "_[%w_]-_forward)%(w%->z" .. layer .. ",")
+        check(fn, "%s %s: no forward call writing z%s", spec, isa, layer)
+        local from = c:find("static void " .. fn .. "(", 1, true)
+        local to = from and c:find("\n}\n", from, true)
+        check(to, "%s %s: no definition of %s", spec, isa, fn)
+        local body = c:sub(c:find("{\n", from, true), to):gsub("%(void%)z;", "")
+        local writes = body:find("%f[%w_]z%f[^%w_]") ~= nil
+        local says = what:find("not written by this build", 1, true) ~= nil
+        check(writes ~= says, "%s %s: z%s %s by %s, but NAME_work says: %s", spec, isa, layer,
+              writes and "written" or "not written", fn, what)
+        found[says] = true
+      end
+    end
+  end
+  check(found[true] and found[false], "conv z buffers: both written and unwritten ones seen")
+  -- --dispatch: the public header names the variants that leave z unwritten, each variant's
+  -- own header says it as above
+  local files = {}
+  for _, f in ipairs(driver.generate({spec = "specs/mnist_cnn.lua", dispatch_isas = {"avx512", "avx2", "scalar"}})) do
+    files[f[1]] = f[2]
+  end
+  for _, h in ipairs({"mnist_cnn.h", "mnist_cnn_avx2.h", "mnist_cnn_scalar.h"}) do
+    check(files[h], "--dispatch: no %s", h)
+  end
+  local want = {["mnist_cnn.h"] = "not written by the avx512 and avx2 variants (", ["mnist_cnn_avx2.h"] = "not written by this build (",
+                ["mnist_cnn_scalar.h"] = false}
+  for h, w in pairs(want) do
+    for _, layer in ipairs({0, 3}) do
+      local what = files[h]:match("float z" .. layer .. "%[%d+%];%s*/%*([^\n]*)%*/")
+      check(what and (w and what:find(w, 1, true) or not w and not what:find("not written", 1, true)),
+            "--dispatch %s: z%d: %s", h, layer, tostring(what))
+    end
+  end
+end
+
 print(string.format("unit: %d checks passed", checks))
 return 0
