@@ -349,6 +349,65 @@ do
   schedule.compact = was
 end
 
+-- a tune file's xw line where XW_DEPTH fires (avx2 784x256 B=256: k-blocks outer, packed,
+-- kc 196): the keys it leaves out keep the layer's default only where that agrees with the
+-- keys it gives. order=columns takes the column order's own kc (the layer's tiling without
+-- XW_DEPTH), not the depth slab's; mc > 0 (x packed: column blocks only) implies order=columns
+-- and pack=yes; order=rows implies pack=no; order=depth on a huge layer drops the default mc;
+-- mc with an explicit order=depth stays an error
+do
+  local avx2x = require "isa.avx2"
+  local s = {K = 784, N = 256, batch = 256}
+  local function tl(over) return schedule.tiling(avx2x, "xw", s, over) end
+  local function ok(t) return schedule.check(avx2x, "xw", s, t) end
+  local def = tl()
+  check(def.order == "depth" and def.pack and def.kc == schedule.xw_depth_kc(avx2x, s, def.vecs) and def.mc == 0,
+        "xw avx2 784x256 B=256: XW_DEPTH's default (%s)", schedule.words("xw", def))
+  local was = schedule.XW_DEPTH.avx2
+  schedule.XW_DEPTH.avx2 = false
+  local cols = tl()
+  schedule.XW_DEPTH.avx2 = was
+  check(cols.order == "columns" and cols.pack and cols.kc ~= def.kc, "xw 784x256 B=256 without XW_DEPTH: %s", schedule.words("xw", cols))
+  local t = tl({order = "columns"})
+  check(ok(t) == nil and t.kc == cols.kc and t.pack and t.mc == 0,
+        "order=columns: the column order's kc %d, got %s (%s)", cols.kc, schedule.words("xw", t), tostring(ok(t)))
+  t = tl({mc = 60})
+  check(ok(t) == nil and t.order == "columns" and t.pack and t.kc == cols.kc and t.mc == 60 and t.pf,
+        "mc=60: order=columns implied, got %s (%s)", schedule.words("xw", t), tostring(ok(t)))
+  t = tl({order = "rows"})
+  check(ok(t) == nil and not t.pack and t.kc == s.K, "order=rows: pack=no implied, got %s (%s)", schedule.words("xw", t), tostring(ok(t)))
+  t = tl({pack = false})
+  check(ok(t) == nil and t.order == "depth" and t.kc == schedule.depth_kc(s), "pack=no: unpacked depth's kc, got %s", schedule.words("xw", t))
+  t = tl({order = "depth", kc = 98})
+  check(ok(t) == nil and t.kc == 98, "order=depth kc=98: the given kc, got %s", schedule.words("xw", t))
+  check(ok(tl({order = "depth", mc = 60})) == "mc=60 needs order=columns", "order=depth mc=60: an error, got %s",
+        tostring(ok(tl({order = "depth", mc = 60}))))
+  -- a huge layer (x packed by default, mc > 0): order=depth alone drops the default mc
+  local hs = {K = 784, N = 2048, batch = 64}
+  check(schedule.tiling(avx2x, "xw", hs).mc > 0, "xw avx2 784x2048 B=64: mc by default")
+  t = schedule.tiling(avx2x, "xw", hs, {order = "depth"})
+  check(schedule.check(avx2x, "xw", hs, t) == nil and t.mc == 0 and not t.pf and t.kc == schedule.xw_depth_kc(avx2x, hs, t.vecs),
+        "huge order=depth: mc 0 and depth's kc, got %s", schedule.words("xw", t))
+  -- a keyless tiling is the default; a line with neither pack, order nor mc keeps the
+  -- default's order and kc
+  check(schedule.words("xw", tl({})) == schedule.words("xw", def), "over {}: the default")
+  t = tl({fill = "loop"})
+  check(t.order == def.order and t.kc == def.kc and t.fill == "loop", "fill=loop: the default's order and kc")
+  -- through a tune file: the line loads, and the kernel's tiling_for resolves it the same way
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("chainrule-tune 1\nisa avx2\nxw 784 256 256 mc=60\nxw 784 256 128 order=columns\n")
+  f:close()
+  local loaded, tf = pcall(require("tune").load, path)
+  os.remove(path)
+  check(loaded, "tune file with 'xw 784 256 256 mc=60': %s", type(tf) == "table" and tostring(tf.message or tf[1]) or tostring(tf))
+  for key, e in pairs(tf.entries) do
+    local b = tonumber(key:match("(%d+)$"))
+    local r = schedule.tiling_for(avx2x, "xw", {K = 784, N = 256, batch = b, tiling = e})
+    check(r.order == "columns" and r.pack and (b == 128 or r.mc == 60), "tune file %s: %s", key, schedule.words("xw", r))
+  end
+end
+
 -- stream.plan (every B = 1 product on a SIMD ISA): flat where it applies, else every output
 -- vector in registers (sets of accumulators enough to keep 8 FMAs in flight, within the
 -- registers), else the rows stream; nothing for a batch above 1 or the scalar ISA
