@@ -65,7 +65,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns|depth, pack=yes|no,
   kc, mc, fill=loop|tile, pf=yes|no; gwt: vecs, rows, jc, form=wt|gt; xtg: vecs, rows,
   pack=yes|no, jc, nc, xq=yes|no, update=tiles|after, pf=yes|no; stream: kind=flat|regs|rows,
-  rows, sets); a key left out keeps the default of the layer it applies to, '#' lines are
+  rows, sets); a key left out keeps the default of the layer it applies to where that
+  agrees with the keys given (xw: mc above 0 means order=columns pack=yes, order=rows
+  means pack=no, a given order or pack brings that choice's own kc and mc), '#' lines are
   comments. Without one, the defaults are per ISA
   (gen/schedule.lua, docs/ARCHITECTURE.md).
 
@@ -340,7 +342,16 @@ function M.generate(o)
     end   -- --dispatch: the file tunes the variant of its ISA only
   end
   local sched = schedule.decide(g, isa, tuned, o.compact)
-  local mem = plan.build(g, sched.steps, {inference = o.inference})
+  -- (--dispatch's public header: which variants leave which z unwritten)
+  local z_unread_by
+  for _, v in ipairs(o.variants or {}) do
+    for _, layer in ipairs(v.z_unread or {}) do
+      z_unread_by = z_unread_by or {}
+      z_unread_by[layer] = z_unread_by[layer] or {}
+      table.insert(z_unread_by[layer], v.isa)
+    end
+  end
+  local mem = plan.build(g, sched.steps, {inference = o.inference, z_unread_by = z_unread_by})
   local lopts = {spec_path = file_name(o.spec), version = VERSION, inference = o.inference}
   if o.weights then
     lopts.weights, lopts.norm = require("weights").load(o.weights, g, spec_name)
@@ -392,6 +403,10 @@ function M.generate(o)
     c.compact, c.net = "auto", o.net
     return M.generate(c)
   end
+  outputs.z_unread = {}
+  for _, s in ipairs(sched.steps) do
+    if s.z_unread and not o.inference then outputs.z_unread[#outputs.z_unread + 1] = s.first end
+  end
   outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
                      budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1]}
   return outputs
@@ -414,7 +429,7 @@ function M.generate_dispatch(o)
   for _, isa in ipairs(o.dispatch_isas) do
     local out = M.generate(with({isa = isa, name = name .. "_" .. isa}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
-    variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa]}
+    variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread}
   end
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   for _, f in ipairs(pub) do outputs[#outputs + 1] = f end

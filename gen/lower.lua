@@ -83,24 +83,13 @@ local function own_kernels(s)
   return node and node.op.kernels and require("kernels." .. node.op.kernels)
 end
 
--- Whether no backward reads step k's z (the buffer its activation's derivative reads): the
--- next step's kernels say so (reads_mask; max pooling after a ReLU reads the ReLU's output).
--- Training builds only.
-local function mask_unread(sched, plan, base, k)
-  local s, nxt = sched.steps[k], sched.steps[k + 1]
-  if base.inference or not (s.act and nxt) then return false end
-  local nk = own_kernels(nxt)
-  if not (nk and nk.reads_mask) then return false end
-  local in_act = act_of(s, plan.steps[k])
-  return in_act.buf == plan.steps[k].z and not nk.reads_mask(nxt, setmetatable({in_act = in_act}, {__index = base}))
-end
-
 local function forward_steps(sched, plan, base, ctx)
   for k, s in ipairs(sched.steps) do
     local own = own_kernels(s)
     local emitter = own and own.forward or s.product and layer.product_forward or layer.activation_forward
     local c = base
-    if own and mask_unread(sched, plan, base, k) then c = setmetatable({mask_unread = true}, {__index = base}) end
+    -- a training forward that need not store z (schedule.decide: s.z_unread)
+    if s.z_unread and not base.inference then c = setmetatable({mask_unread = true}, {__index = base}) end
     -- a layer with modes (batchnorm, dropout) also gives its training-mode call
     local text, call, train_call = emitter(s, plan.steps[k], c)
     ctx.functions[#ctx.functions + 1] = text

@@ -45,6 +45,18 @@ local function share_slots(steps_mem)
   return slots
 end
 
+-- A training build whose forward leaves step s's z unwritten (schedule.decide: s.z_unread)
+-- says so; a --dispatch build's public header also names the variants that leave it
+-- (by: {[layer] = {isa names}}).
+local function unwritten(s, inference, by)
+  local who = by and by[s.first]
+  if inference or not (s.z_unread or who) then return "" end
+  who = s.z_unread and "this build" or "the " .. (#who > 1 and table.concat(who, ", ", 1, #who - 1) .. " and " or "")
+    .. who[#who] .. " variant" .. (#who > 1 and "s" or "")
+  return ": not written by " .. who .. " (nothing reads it: layer " .. (s.last + 1) .. "'s backward takes the "
+    .. s.act.op.title .. "'s derivative from a" .. s.last .. ")"
+end
+
 function M.build(g, steps, opts)
   local inference = opts and opts.inference
   local p = {params = {}, work = {}, steps = {}}
@@ -75,7 +87,7 @@ function M.build(g, steps, opts)
     local m = {input = prev}
     if s.product and s.act then
       m.z = buffer("z", s.first, s.out, "layer " .. s.first .. " output " .. s.product.op.summary
-        .. " (before the " .. s.act.op.title .. ")")
+        .. " (before the " .. s.act.op.title .. ")" .. unwritten(s, inference, opts and opts.z_unread_by))
       m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output (after the " .. s.act.op.title .. ")")
       m.act_in = m.z
     elseif s.product or s.map then

@@ -59,7 +59,7 @@ end
 -- Tiling: every size-dependent choice of gen/kernels/tiled.lua, per product, from the
 -- sizes the generator knows. tiling(isa, product, s, over) -> a new table, s = {K =
 -- inputs, N = outputs, batch = most rows (nil: any)}; `over` (optional) replaces fields
--- (a tune file's, gen/tune.lua). None of these change the results: every output is summed
+-- (a tune file's, gen/tune.lua; xw's defaults follow a given order, pack or mc: xw_given). None of these change the results: every output is summed
 -- in the same order whatever the tiles, so a choice changes speed, not bits (the batch-1
 -- stream's kind and sets, below, do change the order).
 --   xw  (y = x·W):  vecs   most vectors per register tile row (blocks of vectors as even
@@ -570,6 +570,22 @@ local function whole_vecs(isa, s, v)
   return v
 end
 
+-- xw's loop order and packing as a tune file's line fixes them (over: its keys; nil: none),
+-- {order, pack} (nil: the layer's default). The keys a line leaves out keep the layer's
+-- default only where it agrees with the keys given, so each choice below follows what the
+-- line gives: mc > 0 packs x, which only column blocks outer do (order=columns, pack=yes);
+-- order=rows reads W in place (pack=no); a given order takes that order's own kc and mc
+-- (columns: the panel's kc, not XW_DEPTH's slab), not those of the layer's default order.
+local function xw_given(over)
+  over = over or {}
+  local packs_x = over.mc ~= nil and over.mc > 0
+  local order = over.order or (packs_x and "columns" or nil)
+  local pack = over.pack
+  if pack == nil and order == "rows" then pack = false end
+  if pack == nil and packs_x then pack = true end
+  return {order = order, pack = pack}
+end
+
 function M.tiling(isa, product, s, over)
   local t
   if product == "xw" or product == "xtg" then
@@ -586,10 +602,14 @@ function M.tiling(isa, product, s, over)
       local tiles = s.batch and (s.batch + isa.max_rows - 1) // math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs))
       local reused = not tiles or tiles >= 4
       t.pack = s.batch ~= 1 and s.K >= 64 and ((big and reused) or (4 * s.N) % 4096 == 0)
+      -- a tune file's pack, order or mc (over) fixes the choices below it: the keys its line
+      -- leaves out take the defaults that agree with the keys it gives (xw_given)
+      local pick = xw_given(over)
+      if pick.pack ~= nil then t.pack = pick.pack end
       -- big W unpacked (few row tiles): k-blocks outer ("depth"), so W is read once and in
       -- order, a slab of kc whole rows at a time (784x256 B=8 on Zen 3: the forward 51 ->
       -- 45 us against column blocks outer, which walk W at its row stride)
-      t.order = t.pack and "columns" or (big and s.batch ~= 1) and "depth" or "rows"
+      t.order = pick.order or t.pack and "columns" or (big and s.batch ~= 1) and "depth" or "rows"
       t.kc = s.K
       t.mc = 0
       t.fill = M.XW_FILL_TILE[isa.name] and "tile" or "loop"
@@ -601,7 +621,8 @@ function M.tiling(isa, product, s, over)
         local l1kc = M.xw_l1_kc(isa, s, t.vecs)
         if l1kc and l1kc < t.kc and 4 * t.kc * (s.batch + t.vecs * isa.width) > M.L1_BYTES then t.kc = l1kc end
         t.mc = M.huge(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
-        if M.xw_depth(isa, s, t.vecs) then t.order, t.kc = "depth", M.xw_depth_kc(isa, s, t.vecs) end
+        if pick.order == nil and M.xw_depth(isa, s, t.vecs) then t.order = "depth" end
+        if t.order == "depth" then t.mc, t.kc = 0, M.xw_depth_kc(isa, s, t.vecs) end
       elseif t.order == "depth" then
         t.kc = M.depth_kc(s)
       end
@@ -656,8 +677,8 @@ function M.tiling(isa, product, s, over)
   for k, v in pairs(over or {}) do t[k] = v end
   if product == "xw" and over and over.mc == nil then
     -- (a tune file older than mc, or one that sets pack or kc only: x packed as by default
-    -- for its panels)
-    t.mc = (t.pack and M.huge(isa, s)) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
+    -- for its panels, column blocks outer only)
+    t.mc = (t.pack and t.order == "columns" and M.huge(isa, s)) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
   end
   if product == "xw" and not (over and over.pf ~= nil) then
     t.pf = t.mc > 0 and prefetches(isa)
@@ -904,6 +925,13 @@ function M.decide(g, isa, tuned, compact)
   local kernels = require("kernels." .. family)
   if kernels.set_compact then kernels.set_compact(compact) end
   M.compact = compact and true or false   -- (compact code has no gt: XTG_TILES_UNDER_GT)
+  -- which steps' training forwards leave z unwritten, nothing reading it (an op's own
+  -- kernels say: gen/kernels/conv.lua's z_unread); plan.lua and the kernels follow this
+  for k, s in ipairs(steps) do
+    local node = s.product or s.map
+    local own = node and node.op.kernels and require("kernels." .. node.op.kernels)
+    s.z_unread = own and own.z_unread and own.z_unread(s, steps[k + 1], isa) or false
+  end
   return {
     steps = steps,
     family = family,

@@ -11,7 +11,9 @@
 --   cpu AMD EPYC 7B13 64-Core Processor     where it was measured (shown in the banner)
 --   xw 784 256 64 kc=784 order=rows pack=no vecs=3
 --   PRODUCT K N BATCH key=value ...         a product of K inputs, N outputs at BATCH rows;
---                                           keys left out keep their default
+--                                           keys left out keep the layer's default where
+--                                           it agrees with the keys given (schedule.tiling:
+--                                           xw's mc, order and pack fix the rest)
 -- '#' starts a comment line. Products and keys: schedule.TUNE_KEYS.
 local errors = require "errors"
 local schedule = require "schedule"

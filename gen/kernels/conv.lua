@@ -477,16 +477,29 @@ local function flatten_backward(s, mem, ctx)
   return text, call(ctx.dx), call(ctx.first and "NULL" or ctx.dx)
 end
 
--- Whether step s's backward reads m, the buffer of the activation before it (ctx.in_act):
--- the vector max pooling takes a ReLU's mask from its input x, so the product before it
--- need not store z (gen/lower.lua: mask_unread).
-function M.reads_mask(s, ctx)
-  local in_act = ctx.in_act
-  if not in_act then return false end
+-- Whether step s's backward reads m, the buffer of in_act = {op, opts}, the activation
+-- before it: the vector max pooling takes a ReLU's mask from its input x.
+local function reads_mask(s, in_act, isa)
   if s.product or s.map.kind ~= "maxpool2d" then return true end
   local g = geometry(s.map)
-  if not (convtile.pool_pairs_applies(ctx.isa, g) and epilogue.grad(in_act, ctx.isa, "v", "m")) then return true end
+  if not (convtile.pool_pairs_applies(isa, g) and epilogue.grad(in_act, isa, "v", "m")) then return true end
   return convtile.pool_pairs_reads_mask(in_act)
+end
+
+-- Whether a training build of step s (a conv2d and the activation fused after it; nxt the
+-- step after it) leaves z, the conv's output before the activation, unwritten: nothing reads
+-- it when the activation's derivative reads its input and nxt's backward takes that mask
+-- from s's output a instead (reads_mask), and the forward (convtile.lua's, the activation in
+-- vectors) then stores a alone. The one place that decides it: gen/schedule.lua's decide
+-- records it as the step's z_unread, plan.lua documents z as not written, lower.lua passes
+-- it to the forward (ctx.mask_unread).
+function M.z_unread(s, nxt, isa)
+  local act = s.product and s.act and {op = s.act.op, opts = s.act.opts}
+  if not (act and nxt and act.op.grad.uses == "input") then return false end
+  local node = nxt.product or nxt.map
+  if not (node and node.op.kernels == "conv") then return false end
+  if not (convtile.applies(isa, s.product) and epilogue.forward(act, isa, "v")) then return false end
+  return not reads_mask(nxt, act, isa)
 end
 
 function M.forward(s, mem, ctx)

@@ -558,10 +558,12 @@ function M.forward(s, mem, ctx)
   local W = isa.width
   local Op = round_up(g.O, W)
   local out_ld = mem[act and "z" or "a"].ld
-  -- z unread (ctx.mask_unread, gen/lower.lua: the next step's backward takes the activation's
-  -- derivative from a): a alone is stored, the activation applied in the registers (the
-  -- channel tiles' stage holds a, no pass over the band after the transposes)
-  local skip_z = act and ctx.mask_unread and epilogue.forward(act, isa, "v") and mem.z.ld == mem.a.ld
+  -- z unread (ctx.mask_unread: gen/kernels/conv.lua's z_unread, which plan.lua documents;
+  -- the next step's backward takes the activation's derivative from a): a alone is stored,
+  -- the activation applied in the registers (the channel tiles' stage holds a, no pass over
+  -- the band after the transposes)
+  local skip_z = act and ctx.mask_unread or false
+  assert(not skip_z or epilogue.forward(act, isa, "v") and mem.z.ld == mem.a.ld, "z_unread without a vector activation")
   if skip_z then y = "a" end
   local b = emit.buffer()
   b.put(0, convcall.forward_title(s, g, act, has_bias))

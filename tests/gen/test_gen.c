@@ -1639,6 +1639,8 @@ static const tune_case TUNE_BAD[] = {
   {"mc_negative", TH "xw 784 256 256 mc=-1\n", "{}:3: xw: mc=-1: expected a non-negative integer"},
   {"mc_rows", TH "xw 784 256 256 order=columns mc=20\n", "{}:3: xw 784x256 B=256: mc=20: expected the batch 256 or a multiple of the tile's 6 rows"},
   {"mc_unpacked", TH "xw 784 256 256 pack=no order=columns mc=6\n", "{}:3: xw 784x256 B=256: mc=6 needs pack=yes"},
+  /* (mc alone implies order=columns: only an explicit other order conflicts) */
+  {"mc_depth", TH "xw 784 256 256 order=depth mc=6\n", "{}:3: xw 784x256 B=256: mc=6 needs order=columns"},
   {"xq_unpacked", TH "xtg 784 1024 64 pack=no xq=yes\n", "{}:3: xtg 784x1024 B=64: xq=yes needs pack=yes"},
   {"kc_too_big", TH "xw 784 50 64 kc=785\n", "{}:3: xw 784x50 B=64: kc=785: expected an integer from 1 to 784"},
   {"jc_not_multiple", TH "gwt 50 10 64 jc=7\n", "{}:3: gwt 50x10 B=64: jc=7: expected a multiple of 8 or a divisor of 10"},

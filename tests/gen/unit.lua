@@ -349,6 +349,65 @@ do
   schedule.compact = was
 end
 
+-- a tune file's xw line where XW_DEPTH fires (avx2 784x256 B=256: k-blocks outer, packed,
+-- kc 196): the keys it leaves out keep the layer's default only where that agrees with the
+-- keys it gives. order=columns takes the column order's own kc (the layer's tiling without
+-- XW_DEPTH), not the depth slab's; mc > 0 (x packed: column blocks only) implies order=columns
+-- and pack=yes; order=rows implies pack=no; order=depth on a huge layer drops the default mc;
+-- mc with an explicit order=depth stays an error
+do
+  local avx2x = require "isa.avx2"
+  local s = {K = 784, N = 256, batch = 256}
+  local function tl(over) return schedule.tiling(avx2x, "xw", s, over) end
+  local function ok(t) return schedule.check(avx2x, "xw", s, t) end
+  local def = tl()
+  check(def.order == "depth" and def.pack and def.kc == schedule.xw_depth_kc(avx2x, s, def.vecs) and def.mc == 0,
+        "xw avx2 784x256 B=256: XW_DEPTH's default (%s)", schedule.words("xw", def))
+  local was = schedule.XW_DEPTH.avx2
+  schedule.XW_DEPTH.avx2 = false
+  local cols = tl()
+  schedule.XW_DEPTH.avx2 = was
+  check(cols.order == "columns" and cols.pack and cols.kc ~= def.kc, "xw 784x256 B=256 without XW_DEPTH: %s", schedule.words("xw", cols))
+  local t = tl({order = "columns"})
+  check(ok(t) == nil and t.kc == cols.kc and t.pack and t.mc == 0,
+        "order=columns: the column order's kc %d, got %s (%s)", cols.kc, schedule.words("xw", t), tostring(ok(t)))
+  t = tl({mc = 60})
+  check(ok(t) == nil and t.order == "columns" and t.pack and t.kc == cols.kc and t.mc == 60 and t.pf,
+        "mc=60: order=columns implied, got %s (%s)", schedule.words("xw", t), tostring(ok(t)))
+  t = tl({order = "rows"})
+  check(ok(t) == nil and not t.pack and t.kc == s.K, "order=rows: pack=no implied, got %s (%s)", schedule.words("xw", t), tostring(ok(t)))
+  t = tl({pack = false})
+  check(ok(t) == nil and t.order == "depth" and t.kc == schedule.depth_kc(s), "pack=no: unpacked depth's kc, got %s", schedule.words("xw", t))
+  t = tl({order = "depth", kc = 98})
+  check(ok(t) == nil and t.kc == 98, "order=depth kc=98: the given kc, got %s", schedule.words("xw", t))
+  check(ok(tl({order = "depth", mc = 60})) == "mc=60 needs order=columns", "order=depth mc=60: an error, got %s",
+        tostring(ok(tl({order = "depth", mc = 60}))))
+  -- a huge layer (x packed by default, mc > 0): order=depth alone drops the default mc
+  local hs = {K = 784, N = 2048, batch = 64}
+  check(schedule.tiling(avx2x, "xw", hs).mc > 0, "xw avx2 784x2048 B=64: mc by default")
+  t = schedule.tiling(avx2x, "xw", hs, {order = "depth"})
+  check(schedule.check(avx2x, "xw", hs, t) == nil and t.mc == 0 and not t.pf and t.kc == schedule.xw_depth_kc(avx2x, hs, t.vecs),
+        "huge order=depth: mc 0 and depth's kc, got %s", schedule.words("xw", t))
+  -- a keyless tiling is the default; a line with neither pack, order nor mc keeps the
+  -- default's order and kc
+  check(schedule.words("xw", tl({})) == schedule.words("xw", def), "over {}: the default")
+  t = tl({fill = "loop"})
+  check(t.order == def.order and t.kc == def.kc and t.fill == "loop", "fill=loop: the default's order and kc")
+  -- through a tune file: the line loads, and the kernel's tiling_for resolves it the same way
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("chainrule-tune 1\nisa avx2\nxw 784 256 256 mc=60\nxw 784 256 128 order=columns\n")
+  f:close()
+  local loaded, tf = pcall(require("tune").load, path)
+  os.remove(path)
+  check(loaded, "tune file with 'xw 784 256 256 mc=60': %s", type(tf) == "table" and tostring(tf.message or tf[1]) or tostring(tf))
+  for key, e in pairs(tf.entries) do
+    local b = tonumber(key:match("(%d+)$"))
+    local r = schedule.tiling_for(avx2x, "xw", {K = 784, N = 256, batch = b, tiling = e})
+    check(r.order == "columns" and r.pack and (b == 128 or r.mc == 60), "tune file %s: %s", key, schedule.words("xw", r))
+  end
+end
+
 -- stream.plan (every B = 1 product on a SIMD ISA): flat where it applies, else every output
 -- vector in registers (sets of accumulators enough to keep 8 FMAs in flight, within the
 -- registers), else the rows stream; nothing for a batch above 1 or the scalar ISA
@@ -435,6 +494,56 @@ check(not tune.whole_keeps({}), "no ratios: nothing measured, nothing kept")
 local input = {1.2, 0.8, 0.9}
 tune.whole_keeps(input)
 check(input[1] == 1.2 and input[3] == 0.9, "whole_keeps must not sort its argument")
+
+-- conv z buffers: NAME_work documents zN as "not written by this build" exactly where the
+-- training forward leaves it alone (convtile.lua's "(void)z;", no other use of z in the
+-- step's forward), on every ISA, for the conv specs with and without a pool after a ReLU
+do
+  local driver = require "driver"
+  local found = {}
+  for _, spec in ipairs({"specs/mnist_cnn.lua", "bench/specs/bench_lenet.lua", "tests/isa/specs/pool_narrow.lua",
+                         "tests/isa/specs/conv_pad.lua", "tests/isa/specs/bn_drop.lua"}) do
+    for _, isa in ipairs({"scalar", "avx2", "avx512", "neon"}) do
+      local h, c
+      for _, f in ipairs(driver.generate({spec = spec, isa = isa})) do
+        if f[1]:match("%.h$") then h = f[2] elseif f[1]:match("%.c$") then c = f[2] end
+      end
+      check(h and c, "%s %s: a .h and a .c", spec, isa)
+      for layer, what in h:gmatch("float z(%d+)%[%d+%];%s*/%*([^\n]*)%*/") do
+        local fn = c:match("(l" .. layer .. "_[%w_]-_forward)%(w%->z" .. layer .. ",")
+        check(fn, "%s %s: no forward call writing z%s", spec, isa, layer)
+        local from = c:find("static void " .. fn .. "(", 1, true)
+        local to = from and c:find("\n}\n", from, true)
+        check(to, "%s %s: no definition of %s", spec, isa, fn)
+        local body = c:sub(c:find("{\n", from, true), to):gsub("%(void%)z;", "")
+        local writes = body:find("%f[%w_]z%f[^%w_]") ~= nil
+        local says = what:find("not written by this build", 1, true) ~= nil
+        check(writes ~= says, "%s %s: z%s %s by %s, but NAME_work says: %s", spec, isa, layer,
+              writes and "written" or "not written", fn, what)
+        found[says] = true
+      end
+    end
+  end
+  check(found[true] and found[false], "conv z buffers: both written and unwritten ones seen")
+  -- --dispatch: the public header names the variants that leave z unwritten, each variant's
+  -- own header says it as above
+  local files = {}
+  for _, f in ipairs(driver.generate({spec = "specs/mnist_cnn.lua", dispatch_isas = {"avx512", "avx2", "scalar"}})) do
+    files[f[1]] = f[2]
+  end
+  for _, h in ipairs({"mnist_cnn.h", "mnist_cnn_avx2.h", "mnist_cnn_scalar.h"}) do
+    check(files[h], "--dispatch: no %s", h)
+  end
+  local want = {["mnist_cnn.h"] = "not written by the avx512 and avx2 variants (", ["mnist_cnn_avx2.h"] = "not written by this build (",
+                ["mnist_cnn_scalar.h"] = false}
+  for h, w in pairs(want) do
+    for _, layer in ipairs({0, 3}) do
+      local what = files[h]:match("float z" .. layer .. "%[%d+%];%s*/%*([^\n]*)%*/")
+      check(what and (w and what:find(w, 1, true) or not w and not what:find("not written", 1, true)),
+            "--dispatch %s: z%d: %s", h, layer, tostring(what))
+    end
+  end
+end
 
 print(string.format("unit: %d checks passed", checks))
 return 0

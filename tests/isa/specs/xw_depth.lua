@@ -3,7 +3,8 @@
 -- slab of 284 inputs in turn (601 = 284 + 284 + 33, a short last slab), the partial sums in
 -- z, the ReLU from the registers after the last slab; 74 outputs (blocks of 2, 2, 2, 2 and
 -- 1 vectors, columns 72..73 as dot products), 230 rows (not a multiple of the tile's 6).
--- Its tune file (tests/isa/tune/xw_depth.avx2.tune) gives the column blocks outer, which
+-- Its tune file (tests/isa/tune/xw_depth.avx2.tune) gives the column blocks outer (and the
+-- second layer x packed, by a line with mc= alone), which
 -- must give the same bits.
 return network "xw_depth" {
   input  = 601,
