@@ -628,7 +628,16 @@ function M.tiling(isa, product, s, over)
       end
     else
       -- pack g where xw packs W (a batch that fills tiles); the tiles as wide as a tune
-      -- file's vecs if it gives one, else the widest up to the default that divides N
+      -- file's vecs if it gives one, else the widest up to the default that divides N.
+      -- Not also where g alone is past the L1 (tried on avx512, 784x256 B=64, whose xw does
+      -- not pack: g in blocks of 64 columns, 8x2 or 6x4 tiles, so layer 0 reads 4 x 200 KB
+      -- of x from L2 instead of 98 x 64 KB of g). Xeon, train_step_scratch, thread CPU time,
+      -- alternated processes, load 4-7, 10th percentile (median over rounds): 784-256-256-10
+      -- plain SGD -1.9 % (50 rounds; that layer's weight gradient + update 168.7 -> 159.4 us),
+      -- but with momentum (a runtime value: the tiles then update W and buf in strips of jc
+      -- columns at W's row stride) 784-256-256-10 +1.9 %, 784-256-10 (fashion_mlp) +2 to
+      -- +4 % (4 runs of 20-40 rounds; with buf prefetched beside W still +2.3 %), and
+      -- 784-256-10 plain +0.7 %. `chainrule tune` has these tilings among its candidates.
       local big = M.tiling(isa, "xw", s).pack and s.batch ~= nil and s.batch >= 8
       if big and not (over and over.vecs) then
         local v = t.vecs
