@@ -235,6 +235,7 @@ end
 -- accumulator riding along (the folded tail of matmul_xtg). t.copy(v, vec, w) (optional):
 -- a C statement that uses the vector w just loaded (matmul_xw's fill=tile panel stores).
 -- t.head(var) (optional): C statements at the top of the loop (matmul_xw's spread prefetches).
+-- t.arow(var) (optional): a declaration after bk's (xtg's row pointer into x: XTG_X_ROW).
 local function reduce_tile(b, d, isa, rows, vecs, t)
   local vt = isa.vtype
   b.put(d, "{")
@@ -247,6 +248,7 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
   if t.extra then t.extra.init(b, d + 1) end
   b.put(d + 1, "for (int " .. t.var .. " = 0; " .. t.var .. " < " .. t.count .. "; " .. t.var .. "++) {")
   b.put(d + 2, "const float *restrict bk = " .. t.brow(t.var) .. ";")
+  if t.arow then b.put(d + 2, t.arow(t.var)) end
   if t.head then b.put(d + 2, t.head(t.var)) end
   local ws = {}
   for v, vec in ipairs(vecs) do
@@ -1070,7 +1072,7 @@ end
 -- gp[i] = the t tail gradients each repeated R times (built once). This replaces the
 -- separate tail pass, which streams x from L2 once more. Returns reduce_tile's `extra`, or
 -- nil when the shape does not fold.
-local function folded_tail(b, a, isa, plan, R)
+local function folded_tail(b, a, isa, plan, R, xrow)
   local V = isa.width
   local fold = plan.tail > 0 and isa.load_rep and R * plan.tail == V and a.K % R == 0 and a.batch
   if fold then
@@ -1085,7 +1087,7 @@ local function folded_tail(b, a, isa, plan, R)
   return fold and {
     init = function(b2, d2) b2.put(d2, isa.vtype .. " tl = " .. isa.zero() .. ";") end,
     step = function(i)
-      return "tl = " .. isa.fma(isa.load_rep(a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0", R),
+      return "tl = " .. isa.fma(isa.load_rep(xrow and "xk" or a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0", R),
                                 isa.load("gp", i .. " * " .. V), "tl") .. ";"
     end,
     finish = function(b2, d2)
@@ -1355,7 +1357,10 @@ function M.matmul_xtg(a, isa)
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "")
     .. (after and "; the optimizer's update after the tiles" or "") .. " */")
   nf_begin(b, isa, ta.opt)
-  local extra = folded_tail(b, ta, isa, plan, R)
+  -- (schedule.XTG_X_ROW) the tile's inputs through a pointer to row i of x at k0, set once
+  -- per row: not an integer index per broadcast
+  local xrow = schedule.XTG_X_ROW[isa.name]
+  local extra = folded_tail(b, ta, isa, plan, R, xrow)
   -- (tiling gq) the main columns of g in gq, rows of whole vectors, aligned (schedule.lua)
   local gq = tp.gq and plan.tail > 0 and a.batch and type(a.g_ld) == "number" and a.g_ld % V ~= 0
   local gsrc, gld = a.g, a.g_ld
@@ -1402,7 +1407,11 @@ function M.matmul_xtg(a, isa)
         brow = function(i) return at(gsrc, i .. " * " .. (gq and gld or a.g_ld) .. " + j0") end,
         aligned = gq or nil,
         head = ex and xpf or gpf and function(var) return gpf(var, g.vecs) end or nil,
-        a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
+        arow = xrow and function(i) return "const float *restrict xk = " .. a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0;" end or nil,
+        a = function(r, i)
+          if xrow then return "xk[" .. r .. "]" end
+          return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]"
+        end,
         -- dr: the tile's first element of dW (row r at r * N from it); with the update in the
         -- tiles, dW is stored (in post) only when dw is not NULL (NAME_train_step_scratch)
         pre = not ta.opt and function(b2, d3) b2.put(d3, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end or nil,
