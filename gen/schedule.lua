@@ -358,6 +358,15 @@ M.XTG_G_AHEAD = {avx512 = 4}
 -- 69.4 -> 69.8 (the A/A copy 69.0). Not measured on avx2 or neon (their code keeps the
 -- index).
 M.XTG_X_ROW = {avx512 = true}
+-- Families whose fused update of the folded weight-gradient tail (a 784x50-like layer's
+-- last columns, one vector of R rows x tail columns per tile) moves the weights and states
+-- with one vector gather and one scatter (the ISA's gather/scatter) instead of V scalar
+-- copies each way into a stack vector, which the update then reloaded as a vector: a
+-- store-forwarding stall per tile. The same values (bits identical). Measured on the Xeon
+-- (784-50-10 B=64 train_step_scratch, 2500 in-process interleaved samples of 10 steps):
+-- the layer's backward 33.4 -> 32.8 us, the step -0.8..-1.0 % within 1.1x of the fastest
+-- samples, -1..-2 % in slower ones. avx2 has gathers but no scatter: not there.
+M.XTG_GATHER = {avx512 = true}
 -- the L1 data cache the families above share at least (Skylake-SP..Ice Lake 32 KB, Sapphire
 -- Rapids 48 KB, Zen 32 KB)
 M.L1_BYTES = 32 * 1024

@@ -1020,16 +1020,48 @@ end
 -- The fused update of `count` scattered weights whose gradients are contiguous at tg: the
 -- C loop `loop_head` runs l over them, `off` (C text) is weight l's offset in W. W and the
 -- states are gathered into stack vectors, updated as vectors, scattered back.
-local function opt_gathered(b, d, isa, a, tg, count, loop_head, off)
+-- gat (one whole vector, on an ISA with gather and scatter: XTG_GATHER): weight l at
+-- gat.base + gat.idx(l) (C text), moved by one vector gather and one scatter per tensor
+-- instead of V scalar copies each way, whose V stores the vector update then reloaded as
+-- one vector (a store-forwarding stall per tile); the same values, so the same bits.
+local function opt_gathered(b, d, isa, a, tg, count, loop_head, off, gat)
   local o = a.opt
   local V = isa.width
   local n = (count + V - 1) // V * V
   local bufs = {"gw"}
   for si = 1, #o.states do bufs[#bufs + 1] = "gs" .. (si - 1) end
   b.put(d, (o.optional and "if (" .. o.w .. " != NULL) " or "") .. "{")
-  b.put(d + 1, "_Alignas(64) float " .. table.concat(bufs, "[" .. n .. "], ") .. "[" .. n .. "];")
   -- the states only under the optimizer's state test (plain SGD never reads its buffer)
   local test = vopt.state_test(o.kind)
+  if gat and count == V and isa.gather and schedule.XTG_GATHER[isa.name] then
+    -- (the states zeroed: gcc cannot tell the scatter's test is the gather's)
+    local decl = {"gw[" .. n .. "]"}
+    for si = 2, #bufs do decl[si] = bufs[si] .. "[" .. n .. "] = {0}" end
+    b.put(d + 1, "_Alignas(64) float " .. table.concat(decl, ", ") .. ";")
+    local idx = {}
+    for l = 0, V - 1 do idx[#idx + 1] = gat.idx(l) end
+    local iv, it = isa.index(idx)
+    b.put(d + 1, "const " .. it .. " gix = " .. iv .. ";")
+    local function move(to_w)
+      local function one(t, buf)
+        local base = t .. " + " .. gat.base
+        if to_w then return isa.scatter(base, "gix", aload(isa, buf, 0)) end
+        return astore(isa, buf, 0, isa.gather(base, "gix"))
+      end
+      b.put(d + 1, one(o.w, "gw"))
+      local s = {}
+      for si, st in ipairs(o.states) do s[#s + 1] = one(st, "gs" .. (si - 1)) end
+      if #s > 0 then b.put(d + 1, (test and "if (" .. test .. ") " or "") .. "{ " .. table.concat(s, " ") .. " }") end
+    end
+    move(false)
+    opt_vectors(b, d + 1, isa, a, "gw", function(st)
+      for si, s2 in ipairs(o.states) do if s2 == st then return "gs" .. (si - 1) end end
+    end, {{o = 0, lanes = V, g = vload(isa, tg, 0, V), row = 0}}, true)
+    move(true)
+    b.put(d, "}")
+    return
+  end
+  b.put(d + 1, "_Alignas(64) float " .. table.concat(bufs, "[" .. n .. "], ") .. "[" .. n .. "];")
   local function copy(to_w)
     b.put(d + 1, loop_head .. " " .. (to_w and o.w .. "[" .. off .. "] = gw[l];" or "gw[l] = " .. o.w .. "[" .. off .. "];"))
     local s = {}
@@ -1097,7 +1129,13 @@ local function folded_tail(b, a, isa, plan, R, xrow)
       local o = "(k0 + l % " .. R .. ") * " .. a.N .. " + " .. plan.tail0 .. " + l / " .. R
       local head = "for (int l = 0; l < " .. V .. "; l++)"
       b2.put(d2, (a.opt and "if (" .. a.dw .. " != NULL) " or "") .. head .. " " .. a.dw .. "[" .. o .. "] = tt[l];")
-      if a.opt then opt_gathered(b2, d2, isa, a, "tt", V, head, o) end
+      if a.opt then
+        opt_gathered(b2, d2, isa, a, "tt", V, head, o, {base = "k0 * " .. a.N, idx = function(l)
+          local r, c = l % R, plan.tail0 + l // R
+          if math.type(a.N) == "integer" then return tostring(r * a.N + c) end
+          return (r == 0 and "" or r .. " * " .. a.N .. " + ") .. c
+        end})
+      end
     end,
   } or nil
 end

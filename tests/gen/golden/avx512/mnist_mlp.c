@@ -1353,14 +1353,15 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
         _mm512_store_ps(tt, tl);
         if (dw != NULL) for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
         if (wu != NULL) {
-          _Alignas(64) float gw[16], gs0[16];
-          for (int l = 0; l < 16; l++) gw[l] = wu[(k0 + l % 8) * 50 + 48 + l / 8];
-          if (k->momentum) for (int l = 0; l < 16; l++) { gs0[l] = s0u[(k0 + l % 8) * 50 + 48 + l / 8]; }
+          _Alignas(64) float gw[16], gs0[16] = {0};
+          const __m512i gix = _mm512_set_epi32(399, 349, 299, 249, 199, 149, 99, 49, 398, 348, 298, 248, 198, 148, 98, 48);
+          _mm512_store_ps(gw, _mm512_i32gather_ps(gix, wu + k0 * 50, 4));
+          if (k->momentum) { _mm512_store_ps(gs0, _mm512_i32gather_ps(gix, s0u + k0 * 50, 4)); }
           {
             nf = vopt_at(gw, gs0, _mm512_loadu_ps(tt), nf, k);
           }
-          for (int l = 0; l < 16; l++) wu[(k0 + l % 8) * 50 + 48 + l / 8] = gw[l];
-          if (k->momentum) for (int l = 0; l < 16; l++) { s0u[(k0 + l % 8) * 50 + 48 + l / 8] = gs0[l]; }
+          _mm512_i32scatter_ps(wu + k0 * 50, gix, _mm512_load_ps(gw), 4);
+          if (k->momentum) { _mm512_i32scatter_ps(s0u + k0 * 50, gix, _mm512_load_ps(gs0), 4); }
         }
       }
     }
