@@ -342,6 +342,31 @@ M.XTG_G_COPY_K = 64
 -- only -1.7/-1.3/-1.3 %: the prefetch addresses are integers instead, so rows past the last
 -- need no test. Not measured on avx2 (Zen 3's L2 prefetcher may already follow these).
 M.XTG_G_AHEAD = {avx512 = 4}
+-- Families whose unpacked weight gradient reads the tile's R inputs of x through a pointer to
+-- row i of x at k0, declared once per row (xk[r]), instead of the index x[i * K + k0 + r]
+-- per broadcast, which clang -O2 computes as a mov and an or per input (k0 a multiple of
+-- R): 784x50 B=64 on avx512, 14 of the loop's ~58 instructions per row of g. The same
+-- loads, FMAs and order (the same bits); fewer instructions to issue, which is what this
+-- VM's slow phases (an SMT sibling sharing the front end, it seems: a register-only FMA
+-- loop keeps its speed there, a loop of loads and FMAs from L1 runs 30-80 % slower) charge
+-- for. Measured on the Xeon (model 207, KVM, load 5-6; train_step_scratch, samples of 10
+-- steps of each build interleaved in one process (A/A within 0.3 %), median ratio per bin of
+-- how slow the sample was against the fastest): 784-50-10 B=64, 3000 samples, -0.5 % where
+-- within 1.2x of the fastest, -2 to -3.5 % in slower ones; 784-256-256-10 -0.9..-2.4 %;
+-- 784-1024-10 within the A/A noise. One process per build, alternated, 40 rounds of 100
+-- samples: 784-50-10 min 65.5 -> 65.2 us, median of the medians 73.0 -> 71.4 us, p10
+-- 69.4 -> 69.8 (the A/A copy 69.0). Not measured on avx2 or neon (their code keeps the
+-- index).
+M.XTG_X_ROW = {avx512 = true}
+-- Families whose fused update of the folded weight-gradient tail (a 784x50-like layer's
+-- last columns, one vector of R rows x tail columns per tile) moves the weights and states
+-- with one vector gather and one scatter (the ISA's gather/scatter) instead of V scalar
+-- copies each way into a stack vector, which the update then reloaded as a vector: a
+-- store-forwarding stall per tile. The same values (bits identical). Measured on the Xeon
+-- (784-50-10 B=64 train_step_scratch, 2500 in-process interleaved samples of 10 steps):
+-- the layer's backward 33.4 -> 32.8 us, the step -0.8..-1.0 % within 1.1x of the fastest
+-- samples, -1..-2 % in slower ones. avx2 has gathers but no scatter: not there.
+M.XTG_GATHER = {avx512 = true}
 -- the L1 data cache the families above share at least (Skylake-SP..Ice Lake 32 KB, Sapphire
 -- Rapids 48 KB, Zen 32 KB)
 M.L1_BYTES = 32 * 1024

@@ -40,6 +40,16 @@ return {
   load_lanes = function(base, index, lo, hi)
     return string.format("_mm512_maskz_loadu_ps((__mmask16)0x%X, %s)", (1 << hi) - (1 << lo), at(base, index))
   end,
+  -- (optional) V floats at base + idx[l], from and to memory, idx the C expressions of the
+  -- lanes' offsets in order (the fused update of the folded weight-gradient tail's weights,
+  -- gen/kernels/tiled.lua's opt_gathered): vgatherdps / vscatterdps, offsets all distinct
+  index = function(idx)
+    local r = {}
+    for l = #idx, 1, -1 do r[#r + 1] = idx[l] end
+    return "_mm512_set_epi32(" .. table.concat(r, ", ") .. ")", "__m512i"
+  end,
+  gather = function(base, ix) return "_mm512_i32gather_ps(" .. ix .. ", " .. base .. ", 4)" end,
+  scatter = function(base, ix, v) return "_mm512_i32scatter_ps(" .. base .. ", " .. ix .. ", " .. v .. ", 4);" end,
   -- a hint to bring the line at addr into L1 (the fused update's weights, gen/kernels/tiled.lua)
   prefetch = function(addr) return "_mm_prefetch((const char *)(" .. addr .. "), _MM_HINT_T0);" end,
   broadcast = function(x) return "_mm512_set1_ps(" .. x .. ")" end,

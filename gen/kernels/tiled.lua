@@ -235,6 +235,7 @@ end
 -- accumulator riding along (the folded tail of matmul_xtg). t.copy(v, vec, w) (optional):
 -- a C statement that uses the vector w just loaded (matmul_xw's fill=tile panel stores).
 -- t.head(var) (optional): C statements at the top of the loop (matmul_xw's spread prefetches).
+-- t.arow(var) (optional): a declaration after bk's (xtg's row pointer into x: XTG_X_ROW).
 local function reduce_tile(b, d, isa, rows, vecs, t)
   local vt = isa.vtype
   b.put(d, "{")
@@ -247,6 +248,7 @@ local function reduce_tile(b, d, isa, rows, vecs, t)
   if t.extra then t.extra.init(b, d + 1) end
   b.put(d + 1, "for (int " .. t.var .. " = 0; " .. t.var .. " < " .. t.count .. "; " .. t.var .. "++) {")
   b.put(d + 2, "const float *restrict bk = " .. t.brow(t.var) .. ";")
+  if t.arow then b.put(d + 2, t.arow(t.var)) end
   if t.head then b.put(d + 2, t.head(t.var)) end
   local ws = {}
   for v, vec in ipairs(vecs) do
@@ -1018,16 +1020,48 @@ end
 -- The fused update of `count` scattered weights whose gradients are contiguous at tg: the
 -- C loop `loop_head` runs l over them, `off` (C text) is weight l's offset in W. W and the
 -- states are gathered into stack vectors, updated as vectors, scattered back.
-local function opt_gathered(b, d, isa, a, tg, count, loop_head, off)
+-- gat (one whole vector, on an ISA with gather and scatter: XTG_GATHER): weight l at
+-- gat.base + gat.idx(l) (C text), moved by one vector gather and one scatter per tensor
+-- instead of V scalar copies each way, whose V stores the vector update then reloaded as
+-- one vector (a store-forwarding stall per tile); the same values, so the same bits.
+local function opt_gathered(b, d, isa, a, tg, count, loop_head, off, gat)
   local o = a.opt
   local V = isa.width
   local n = (count + V - 1) // V * V
   local bufs = {"gw"}
   for si = 1, #o.states do bufs[#bufs + 1] = "gs" .. (si - 1) end
   b.put(d, (o.optional and "if (" .. o.w .. " != NULL) " or "") .. "{")
-  b.put(d + 1, "_Alignas(64) float " .. table.concat(bufs, "[" .. n .. "], ") .. "[" .. n .. "];")
   -- the states only under the optimizer's state test (plain SGD never reads its buffer)
   local test = vopt.state_test(o.kind)
+  if gat and count == V and isa.gather and schedule.XTG_GATHER[isa.name] then
+    -- (the states zeroed: gcc cannot tell the scatter's test is the gather's)
+    local decl = {"gw[" .. n .. "]"}
+    for si = 2, #bufs do decl[si] = bufs[si] .. "[" .. n .. "] = {0}" end
+    b.put(d + 1, "_Alignas(64) float " .. table.concat(decl, ", ") .. ";")
+    local idx = {}
+    for l = 0, V - 1 do idx[#idx + 1] = gat.idx(l) end
+    local iv, it = isa.index(idx)
+    b.put(d + 1, "const " .. it .. " gix = " .. iv .. ";")
+    local function move(to_w)
+      local function one(t, buf)
+        local base = t .. " + " .. gat.base
+        if to_w then return isa.scatter(base, "gix", aload(isa, buf, 0)) end
+        return astore(isa, buf, 0, isa.gather(base, "gix"))
+      end
+      b.put(d + 1, one(o.w, "gw"))
+      local s = {}
+      for si, st in ipairs(o.states) do s[#s + 1] = one(st, "gs" .. (si - 1)) end
+      if #s > 0 then b.put(d + 1, (test and "if (" .. test .. ") " or "") .. "{ " .. table.concat(s, " ") .. " }") end
+    end
+    move(false)
+    opt_vectors(b, d + 1, isa, a, "gw", function(st)
+      for si, s2 in ipairs(o.states) do if s2 == st then return "gs" .. (si - 1) end end
+    end, {{o = 0, lanes = V, g = vload(isa, tg, 0, V), row = 0}}, true)
+    move(true)
+    b.put(d, "}")
+    return
+  end
+  b.put(d + 1, "_Alignas(64) float " .. table.concat(bufs, "[" .. n .. "], ") .. "[" .. n .. "];")
   local function copy(to_w)
     b.put(d + 1, loop_head .. " " .. (to_w and o.w .. "[" .. off .. "] = gw[l];" or "gw[l] = " .. o.w .. "[" .. off .. "];"))
     local s = {}
@@ -1070,7 +1104,7 @@ end
 -- gp[i] = the t tail gradients each repeated R times (built once). This replaces the
 -- separate tail pass, which streams x from L2 once more. Returns reduce_tile's `extra`, or
 -- nil when the shape does not fold.
-local function folded_tail(b, a, isa, plan, R)
+local function folded_tail(b, a, isa, plan, R, xrow)
   local V = isa.width
   local fold = plan.tail > 0 and isa.load_rep and R * plan.tail == V and a.K % R == 0 and a.batch
   if fold then
@@ -1085,7 +1119,7 @@ local function folded_tail(b, a, isa, plan, R)
   return fold and {
     init = function(b2, d2) b2.put(d2, isa.vtype .. " tl = " .. isa.zero() .. ";") end,
     step = function(i)
-      return "tl = " .. isa.fma(isa.load_rep(a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0", R),
+      return "tl = " .. isa.fma(isa.load_rep(xrow and "xk" or a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0", R),
                                 isa.load("gp", i .. " * " .. V), "tl") .. ";"
     end,
     finish = function(b2, d2)
@@ -1095,7 +1129,13 @@ local function folded_tail(b, a, isa, plan, R)
       local o = "(k0 + l % " .. R .. ") * " .. a.N .. " + " .. plan.tail0 .. " + l / " .. R
       local head = "for (int l = 0; l < " .. V .. "; l++)"
       b2.put(d2, (a.opt and "if (" .. a.dw .. " != NULL) " or "") .. head .. " " .. a.dw .. "[" .. o .. "] = tt[l];")
-      if a.opt then opt_gathered(b2, d2, isa, a, "tt", V, head, o) end
+      if a.opt then
+        opt_gathered(b2, d2, isa, a, "tt", V, head, o, {base = "k0 * " .. a.N, idx = function(l)
+          local r, c = l % R, plan.tail0 + l // R
+          if math.type(a.N) == "integer" then return tostring(r * a.N + c) end
+          return (r == 0 and "" or r .. " * " .. a.N .. " + ") .. c
+        end})
+      end
     end,
   } or nil
 end
@@ -1355,7 +1395,10 @@ function M.matmul_xtg(a, isa)
     .. (plan.tail > 0 and "; columns " .. plan.tail0 .. ".." .. a.N - 1 .. " as tiles along k" or "")
     .. (after and "; the optimizer's update after the tiles" or "") .. " */")
   nf_begin(b, isa, ta.opt)
-  local extra = folded_tail(b, ta, isa, plan, R)
+  -- (schedule.XTG_X_ROW) the tile's inputs through a pointer to row i of x at k0, set once
+  -- per row: not an integer index per broadcast
+  local xrow = schedule.XTG_X_ROW[isa.name]
+  local extra = folded_tail(b, ta, isa, plan, R, xrow)
   -- (tiling gq) the main columns of g in gq, rows of whole vectors, aligned (schedule.lua)
   local gq = tp.gq and plan.tail > 0 and a.batch and type(a.g_ld) == "number" and a.g_ld % V ~= 0
   local gsrc, gld = a.g, a.g_ld
@@ -1402,7 +1445,11 @@ function M.matmul_xtg(a, isa)
         brow = function(i) return at(gsrc, i .. " * " .. (gq and gld or a.g_ld) .. " + j0") end,
         aligned = gq or nil,
         head = ex and xpf or gpf and function(var) return gpf(var, g.vecs) end or nil,
-        a = function(r, i) return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]" end,
+        arow = xrow and function(i) return "const float *restrict xk = " .. a.x .. " + " .. i .. " * " .. a.x_ld .. " + k0;" end or nil,
+        a = function(r, i)
+          if xrow then return "xk[" .. r .. "]" end
+          return a.x .. "[" .. i .. " * " .. a.x_ld .. " + k0" .. (r == 0 and "" or " + " .. r) .. "]"
+        end,
         -- dr: the tile's first element of dW (row r at r * N from it); with the update in the
         -- tiles, dW is stored (in post) only when dw is not NULL (NAME_train_step_scratch)
         pre = not ta.opt and function(b2, d3) b2.put(d3, "float *dr = " .. a.dw .. " + k0 * " .. a.N .. " + j0;") end or nil,

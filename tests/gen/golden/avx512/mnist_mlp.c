@@ -911,15 +911,16 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
         __m512 c7_0 = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
           const float *restrict bk = g + i * 10 + j0;
+          const float *restrict xk = x + i * 50 + k0;
           const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
+          { const __m512 s = _mm512_set1_ps(xk[0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+          { const __m512 s = _mm512_set1_ps(xk[1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+          { const __m512 s = _mm512_set1_ps(xk[2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
+          { const __m512 s = _mm512_set1_ps(xk[3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
+          { const __m512 s = _mm512_set1_ps(xk[4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); }
+          { const __m512 s = _mm512_set1_ps(xk[5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); }
+          { const __m512 s = _mm512_set1_ps(xk[6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
+          { const __m512 s = _mm512_set1_ps(xk[7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
         }
         _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
         _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
@@ -942,9 +943,10 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
         __m512 c1_0 = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
           const float *restrict bk = g + i * 10 + j0;
+          const float *restrict xk = x + i * 50 + k0;
           const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-          { const __m512 s = _mm512_set1_ps(x[i * 50 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+          { const __m512 s = _mm512_set1_ps(xk[0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
+          { const __m512 s = _mm512_set1_ps(xk[1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
         }
         _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
         _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
@@ -1212,16 +1214,17 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
         __m512 tl = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
           const float *restrict bk = g + i * 50 + j0;
+          const float *restrict xk = x + i * 784 + k0;
           const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
-          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(x + i * 784 + k0)))), _mm512_loadu_ps(gp + i * 16), tl);
+          { const __m512 s = _mm512_set1_ps(xk[0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+          { const __m512 s = _mm512_set1_ps(xk[1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+          { const __m512 s = _mm512_set1_ps(xk[2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
+          { const __m512 s = _mm512_set1_ps(xk[3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
+          { const __m512 s = _mm512_set1_ps(xk[4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
+          { const __m512 s = _mm512_set1_ps(xk[5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
+          { const __m512 s = _mm512_set1_ps(xk[6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
+          { const __m512 s = _mm512_set1_ps(xk[7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
+          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(xk)))), _mm512_loadu_ps(gp + i * 16), tl);
         }
         _mm512_storeu_ps(dr, c0_0);
         _mm512_storeu_ps(dr + 16, c0_1);
@@ -1296,16 +1299,17 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
         __m512 tl = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
           const float *restrict bk = g + i * 50 + j0;
+          const float *restrict xk = x + i * 784 + k0;
           const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
-          { const __m512 s = _mm512_set1_ps(x[i * 784 + k0 + 7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
-          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(x + i * 784 + k0)))), _mm512_loadu_ps(gp + i * 16), tl);
+          { const __m512 s = _mm512_set1_ps(xk[0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
+          { const __m512 s = _mm512_set1_ps(xk[1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
+          { const __m512 s = _mm512_set1_ps(xk[2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
+          { const __m512 s = _mm512_set1_ps(xk[3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
+          { const __m512 s = _mm512_set1_ps(xk[4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); c4_1 = _mm512_fmadd_ps(s, w1, c4_1); c4_2 = _mm512_fmadd_ps(s, w2, c4_2); }
+          { const __m512 s = _mm512_set1_ps(xk[5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
+          { const __m512 s = _mm512_set1_ps(xk[6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
+          { const __m512 s = _mm512_set1_ps(xk[7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
+          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(xk)))), _mm512_loadu_ps(gp + i * 16), tl);
         }
         if (dw != NULL) {
           float *dr = dw + k0 * 50 + j0;
@@ -1349,14 +1353,15 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
         _mm512_store_ps(tt, tl);
         if (dw != NULL) for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
         if (wu != NULL) {
-          _Alignas(64) float gw[16], gs0[16];
-          for (int l = 0; l < 16; l++) gw[l] = wu[(k0 + l % 8) * 50 + 48 + l / 8];
-          if (k->momentum) for (int l = 0; l < 16; l++) { gs0[l] = s0u[(k0 + l % 8) * 50 + 48 + l / 8]; }
+          _Alignas(64) float gw[16], gs0[16] = {0};
+          const __m512i gix = _mm512_set_epi32(399, 349, 299, 249, 199, 149, 99, 49, 398, 348, 298, 248, 198, 148, 98, 48);
+          _mm512_store_ps(gw, _mm512_i32gather_ps(gix, wu + k0 * 50, 4));
+          if (k->momentum) { _mm512_store_ps(gs0, _mm512_i32gather_ps(gix, s0u + k0 * 50, 4)); }
           {
             nf = vopt_at(gw, gs0, _mm512_loadu_ps(tt), nf, k);
           }
-          for (int l = 0; l < 16; l++) wu[(k0 + l % 8) * 50 + 48 + l / 8] = gw[l];
-          if (k->momentum) for (int l = 0; l < 16; l++) { s0u[(k0 + l % 8) * 50 + 48 + l / 8] = gs0[l]; }
+          _mm512_i32scatter_ps(wu + k0 * 50, gix, _mm512_load_ps(gw), 4);
+          if (k->momentum) { _mm512_i32scatter_ps(s0u + k0 * 50, gix, _mm512_load_ps(gs0), 4); }
         }
       }
     }
