@@ -34,6 +34,12 @@
 # on the other vCPU brings the slow phase on, one streaming 384 KB (within L2) or an
 # integer loop does not. So the cause is contention for the shared cache/memory from
 # outside the process (the host, other guests), not where the step's buffers or code sit.
+# On the Xeon (model 207, KVM) the slow phases look different: probes alternated for 6
+# minutes ran register-only FMAs x1.05 slower in slow rows, loads + FMAs from a 4-32 KB
+# (L1) buffer x1.41, a 512 KB L2 stream x1.25, the 784-50-10 layer-0 forward x1.49 (x1.39
+# with its W block kept in L1): a charge per instruction and load issued, as from an SMT
+# sibling sharing the core, whatever the buffer size. There fewer instructions per FMA
+# help (gen/schedule.lua XTG_X_ROW), keeping data in L1 does not.
 # So passes are many and short (5 passes of up to 41 samples take the time 3 of up to 101
 # did, most of it PyTorch's import), spread over the run. In one idle run the untuned
 # bench_mlp build ran slow in all 5 passes and the tuned one (nearly the same code) fast:
