@@ -681,8 +681,11 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
   _Alignas(64) float wt[480];
   {
     const int k0 = 0;
-    for (int kk = 0; kk < 48; kk++)
-      for (int j = 0; j < 10; j++) wt[j * 48 + kk] = w[(k0 + kk) * 10 + j];
+    {
+      const __m512i wix = _mm512_set_epi32(150, 140, 130, 120, 110, 100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0);
+      for (int j = 0; j < 10; j++)
+        for (int kk = 0; kk < 48; kk += 16) _mm512_store_ps(wt + j * 48 + kk, _mm512_i32gather_ps(wix, w + (k0 + kk) * 10 + j, 4));
+    }
     {
       int i = 0;
       for (; i + 8 <= n; i += 8) {
