@@ -681,8 +681,11 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
   _Alignas(64) float wt[480];
   {
     const int k0 = 0;
-    for (int kk = 0; kk < 48; kk++)
-      for (int j = 0; j < 10; j++) wt[j * 48 + kk] = w[(k0 + kk) * 10 + j];
+    {
+      const __m512i wix = _mm512_set_epi32(150, 140, 130, 120, 110, 100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0);
+      for (int j = 0; j < 10; j++)
+        for (int kk = 0; kk < 48; kk += 16) _mm512_store_ps(wt + j * 48 + kk, _mm512_i32gather_ps(wix, w + (k0 + kk) * 10 + j, 4));
+    }
     {
       int i = 0;
       for (; i + 8 <= n; i += 8) {
@@ -1408,8 +1411,13 @@ static float softmax_cross_entropy_backward(float *restrict d, const float *rest
   _Alignas(64) float e[160], ms[16], ss[16], is[16], et[16];
   for (int i0 = 0; i0 < n; i0 += 16) {
     const int rows = n - i0 < 16 ? n - i0 : 16;
-    for (int j = 0; j < 10; j++)
-      for (int r = 0; r < 16; r++) e[j * 16 + r] = r < rows ? out[(i0 + r) * 10 + j] : 0.0f;
+    const __m512i gix = _mm512_set_epi32(150, 140, 130, 120, 110, 100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0);
+    if (rows == 16) {
+      for (int j = 0; j < 10; j++) _mm512_store_ps(e + j * 16, _mm512_i32gather_ps(gix, out + i0 * 10 + j, 4));
+    } else {
+      for (int j = 0; j < 10; j++)
+        for (int r = 0; r < 16; r++) e[j * 16 + r] = r < rows ? out[(i0 + r) * 10 + j] : 0.0f;
+    }
     __m512 m = _mm512_load_ps(e), s = _mm512_setzero_ps();
     for (int j = 1; j < 10; j++) m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(_mm512_load_ps(e + j * 16), m, _CMP_GT_OQ), _mm512_load_ps(e + j * 16));
     for (int j = 0; j < 10; j++) {
@@ -1429,8 +1437,12 @@ static float softmax_cross_entropy_backward(float *restrict d, const float *rest
       const float q = et[r] * is[r];
       if ((uint32_t)t[i] < 10u) e[t[i] * 16 + r] = (q - 1.0f) * inv_n;
     }
-    for (int j = 0; j < 10; j++)
-      for (int r = 0; r < rows; r++) d[(i0 + r) * 10 + j] = e[j * 16 + r];
+    if (rows == 16) {
+      for (int j = 0; j < 10; j++) _mm512_i32scatter_ps(d + i0 * 10 + j, gix, _mm512_load_ps(e + j * 16), 4);
+    } else {
+      for (int j = 0; j < 10; j++)
+        for (int r = 0; r < rows; r++) d[(i0 + r) * 10 + j] = e[j * 16 + r];
+    }
   }
   return sum / (float)n;
 }
