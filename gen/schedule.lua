@@ -355,9 +355,15 @@ M.XTG_G_AHEAD = {avx512 = 4}
 -- within 1.2x of the fastest, -2 to -3.5 % in slower ones; 784-256-256-10 -0.9..-2.4 %;
 -- 784-1024-10 within the A/A noise. One process per build, alternated, 40 rounds of 100
 -- samples: 784-50-10 min 65.5 -> 65.2 us, median of the medians 73.0 -> 71.4 us, p10
--- 69.4 -> 69.8 (the A/A copy 69.0). Not measured on avx2 or neon (their code keeps the
--- index).
-M.XTG_X_ROW = {avx512 = true}
+-- 69.4 -> 69.8 (the A/A copy 69.0). On avx2 clang -O2 makes no mov/or of these indices
+-- (R = 4, 6: base + index addressing), but with xk it unrolls 784-50-10's 4x2 tile loop by
+-- two: 17 instructions besides the 16 FMAs of two rows, not 20. Measured on the Xeon (avx2
+-- code, no cache size involved; train_step_scratch, 150 alternated rounds of one process per
+-- build, each 30 samples of 10 steps, load 3-5): 784-50-10 B=64 fastest 123.9 -> 123.8 us,
+-- p10 129.7 -> 128.5, median of the medians 135.1 -> 132.7, paired median ratio 0.990 (the
+-- A/A copy 1.001); 784-256-256-10 (fires in its 256x10 layer only) within the A/A noise.
+-- neon's tiles (clang, aarch64) load x through one pointer already: not there.
+M.XTG_X_ROW = {avx512 = true, avx2 = true}
 -- Families whose fused update of the folded weight-gradient tail (a 784x50-like layer's
 -- last columns, one vector of R rows x tail columns per tile) moves the weights and states
 -- with one vector gather and one scatter (the ISA's gather/scatter) instead of V scalar

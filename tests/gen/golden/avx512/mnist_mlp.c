@@ -1227,7 +1227,7 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
           { const __m512 s = _mm512_set1_ps(xk[5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
           { const __m512 s = _mm512_set1_ps(xk[6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
           { const __m512 s = _mm512_set1_ps(xk[7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
-          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(xk)))), _mm512_loadu_ps(gp + i * 16), tl);
+          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(xk)))), _mm512_loadu_ps(gp + (size_t)i * 16), tl);
         }
         _mm512_storeu_ps(dr, c0_0);
         _mm512_storeu_ps(dr + 16, c0_1);
@@ -1312,7 +1312,7 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
           { const __m512 s = _mm512_set1_ps(xk[5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); c5_1 = _mm512_fmadd_ps(s, w1, c5_1); c5_2 = _mm512_fmadd_ps(s, w2, c5_2); }
           { const __m512 s = _mm512_set1_ps(xk[6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
           { const __m512 s = _mm512_set1_ps(xk[7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
-          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(xk)))), _mm512_loadu_ps(gp + i * 16), tl);
+          tl = _mm512_fmadd_ps(_mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(xk)))), _mm512_loadu_ps(gp + (size_t)i * 16), tl);
         }
         if (dw != NULL) {
           float *dr = dw + k0 * 50 + j0;
