@@ -153,7 +153,8 @@ $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE
 # generated API; -DMUTANT=k plants bug k (row past n written, input row n read, a weight-grad
 # row never written, bias grad accumulated, mean over B instead of n, momentum reset every
 # step, train_step leaving no gradients, export without transpose). MUTANT=0 must pass,
-# every other must fail.
+# every other must fail. The harness is built as in the clang runs (net_harness_flags), the
+# mock as generated code ($(OPT)).
 MOCK_T       := $(TESTS_DIR)/mock
 MOCK_MUTANTS := 0 1 2 3 4 5 6 7 8
 $(MOCK_T)/config.h: tests/net/mock/mock.h tests/net/config.sh
@@ -162,7 +163,7 @@ $(MOCK_T)/config.h: tests/net/mock/mock.h tests/net/config.sh
 $(MOCK_T)/mutant%: tests/net/mock/mock.c $(MOCK_T)/config.h $(NET_T)/ref/clang/ref.o $(NET_SRC) $(LIBCR)
 	@echo "  CC      $@"
 	@$(CC) $(WARN) $(OPT) -DMUTANT=$* -c -o $@.o tests/net/mock/mock.c
-	@$(CC) $(WARN) $(OPT) $(CHECK_CFLAGS) -DEXPECT_ISA='"scalar"' -include $(MOCK_T)/config.h \
+	@$(CC) $(WARN) $(call net_harness_flags,clang) $(CHECK_CFLAGS) -DEXPECT_ISA='"scalar"' -include $(MOCK_T)/config.h \
 	  -Itests/net/mock -Itests/ref -Itests/net -Iruntime -o $@ tests/net/net_test.c $@.o \
 	  $(NET_T)/ref/clang/ref.o $(LIBCR) $(CHECK_LIBS) -lz -lm
 .PHONY: test-net-mutants
