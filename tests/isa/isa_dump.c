@@ -15,8 +15,10 @@
  * params (loss + params after each). A network with modes (NAME_MODES: batchnorm, dropout)
  * records the inference-mode forward, then the training-mode forward and the params after it
  * (the running statistics), and its backward follows the training forward; the dropout
- * generator is seeded (NAME_seed(w, 5, 9)) before each n and before the train steps. Every
- * buffer sits between guard floats that must be untouched after each call.
+ * generator is seeded (NAME_seed(w, 5, 9)) before each n and before the train steps. The
+ * dump ends with the inputs (params tensor by tensor, x, the targets' 4 bytes each), which
+ * test_isa.c checks bit for bit against its own draw. Every buffer sits between guard
+ * floats that must be untouched after each call.
  * Not in the dump, a check of its own: NAME_train_step (on SIMD ISAs the optimizer fused
  * into the weight-gradient tiles) gives the same bits as forward + backward + NAME_step, in
  * loss, gradients, parameters and optimizer state, for the spec's hyperparameters over three
@@ -482,6 +484,12 @@ int main(int argc, char **argv)
     put(&loss, 1);
     put_tensors(p);
   }
+  /* last, the inputs themselves (p0, x, the targets' raw 4 bytes): test_isa.c checks them
+     bit for bit against its own draw, so this driver may be compiled at any -O level (mk/isa.mk:
+     -O0 on x86) without the data the generated code is tested on changing unnoticed */
+  put_tensors(p0);
+  put(x, (size_t)B * IN);
+  put(t, (size_t)B);
   guard_check((float *)p, pf, "params"); guard_check((float *)p0, pf, "params copy");
   guard_check((float *)g, pf, "grads"); guard_check((float *)w, wf, "work");
   guard_check((float *)s, sf, "opt"); guard_check(x, (size_t)B * IN, "x");

@@ -4,7 +4,9 @@
  * the double-precision reference (tests/ref, with the description DESC) with the tolerance
  * of the scalar tests (|got - ref| <= 1e-5 + 1e-4 * max|ref| per tensor), against the
  * scalar ISA (worst difference in ULPs, reported), and run 1 against run 2 of the same
- * binary (bitwise identical). The scalar dump is checked against the reference as well. */
+ * binary (bitwise identical). The scalar dump is checked against the reference as well.
+ * Each dump ends with the inputs isa_dump drew (params, x, targets): they must be this
+ * program's draw bit for bit (isa_dump is compiled at -O0 on x86, mk/isa.mk). */
 #include "ref.h"
 #include "rng.h"
 
@@ -22,6 +24,8 @@ static int ndumps;
 static ref_net net;
 static double *expect;             /* reference values in dump order */
 static size_t nexpect;
+static uint32_t *inputs;           /* the inputs' bits, in the order isa_dump appends them */
+static size_t ninputs;
 static size_t *sect_start;         /* sections: one tensor / output / loss each */
 static const char **sect_name;
 static int nsect;
@@ -139,6 +143,26 @@ static void build_expected(void)
     push_tensors(p, "params after train_step");
   }
   sect_start[nsect] = nexpect;
+  /* the inputs as isa_dump holds them: floats (p0, x, MSE targets), int32 class indices */
+  ninputs = (size_t)B * net.in + (size_t)B;
+  for (int i = 0; i < net.ntensors; i++) ninputs += (size_t)net.t_rows[i] * net.t_cols[i];
+  inputs = malloc(ninputs * sizeof *inputs);
+  if (!inputs) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
+  size_t at = 0;
+  for (int i = 0; i < net.ntensors; i++)
+    for (int k = 0; k < net.t_rows[i] * net.t_cols[i]; k++) {
+      float f = (float)p0[net.t_off[i] + (size_t)k];
+      memcpy(&inputs[at++], &f, 4);
+    }
+  for (int i = 0; i < B * net.in; i++) {
+    float f = (float)x[i];
+    memcpy(&inputs[at++], &f, 4);
+  }
+  for (int i = 0; i < B; i++) {
+    float f = (float)t[i];
+    int32_t c = (int32_t)t[i];
+    if (net.loss == REF_MSE) memcpy(&inputs[at++], &f, 4); else memcpy(&inputs[at++], &c, 4);
+  }
   ref_opt_free(&s);
   free(p0); free(p); free(x); free(t); free(out); free(grad); free(dx); free(keep);
 }
@@ -157,7 +181,8 @@ static uint32_t ulps(float a, float b)
 START_TEST(test_isa_vs_reference)
 {
   const isa_dump *d = &dumps[_i];
-  ck_assert_msg(d->n == nexpect, "%s: dump has %zu floats, the reference %zu", d->name, d->n, nexpect);
+  ck_assert_msg(d->n == nexpect + ninputs, "%s: dump has %zu floats, the reference %zu + %zu inputs", d->name, d->n,
+                nexpect, ninputs);
   double worst = 0;
   for (int s = 0; s < nsect; s++) {
     double mx = 0;
@@ -198,7 +223,7 @@ START_TEST(test_isa_vs_scalar)
   while (s + 1 < nsect && sect_start[s + 1] <= at) s++;
   printf("%s [%s]: vs scalar: worst %u ULP (%s[%zu]: %.9g vs %.9g), %u ULP over values >= 1e-3 max, "
          "%.1f%% bitwise equal\n", net.name, d->name, worst, sect_name[s], at - sect_start[s], (double)d->a[at],
-         (double)sc->a[at], worst_big, 100.0 * same / (double)d->n);
+         (double)sc->a[at], worst_big, 100.0 * same / (double)nexpect);
 }
 END_TEST
 
@@ -210,10 +235,23 @@ START_TEST(test_isa_deterministic)
 }
 END_TEST
 
+START_TEST(test_isa_inputs)
+{
+  const isa_dump *d = &dumps[_i];
+  ck_assert_msg(d->n == nexpect + ninputs, "%s: dump has %zu floats, the reference %zu + %zu inputs", d->name, d->n,
+                nexpect, ninputs);
+  for (size_t k = 0; k < ninputs; k++)
+    if (memcmp(&d->a[nexpect + k], &inputs[k], 4))
+      ck_abort_msg("%s [%s]: input %zu of %zu is not test_isa's draw: isa_dump tested other data", net.name,
+                   d->name, k, ninputs);
+}
+END_TEST
+
 static Suite *suite_isa(void)
 {
   Suite *s = suite_create(net.name);
   TCase *tc = tcase_create("isa");
+  tcase_add_loop_test(tc, test_isa_inputs, 0, ndumps);
   tcase_add_loop_test(tc, test_isa_vs_reference, 0, ndumps);
   tcase_add_loop_test(tc, test_isa_vs_scalar, 1, ndumps);
   tcase_add_loop_test(tc, test_isa_deterministic, 1, ndumps);
