@@ -76,12 +76,9 @@ local function step_base(g, sched, isa, inference)
           noinline = sched.noinline, inference = inference or false, tuned = sched.tuned}
 end
 
--- The module that writes a step's functions: the op's own kernels (conv2d, pooling,
--- flatten: gen/kernels/<op.kernels>.lua, with forward and backward) or gen/kernels/layer.lua.
-local function own_kernels(s)
-  local node = s.product or s.map
-  return node and node.op.kernels and require("kernels." .. node.op.kernels)
-end
+-- The module that writes a step's functions: the op's own kernels (schedule.own_kernels) or
+-- gen/kernels/layer.lua.
+local own_kernels = require("schedule").own_kernels
 
 local function forward_steps(sched, plan, base, ctx)
   for k, s in ipairs(sched.steps) do

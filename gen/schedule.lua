@@ -959,6 +959,13 @@ M.CODE_BYTES = 768 << 10
 -- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling
 -- or nil; the kernels take it in place of M.tiling's default. compact: the row tails as
 -- one-row loops (gen --compact: true; "auto" when the driver chose it, see M.CODE_BYTES).
+-- A step's own kernels: the module its op names (conv2d, pooling, flatten:
+-- gen/kernels/<op.kernels>.lua, with forward and backward), or nil (gen/kernels/layer.lua's).
+function M.own_kernels(s)
+  local node = s.product or s.map
+  return node and node.op.kernels and require("kernels." .. node.op.kernels)
+end
+
 function M.decide(g, isa, tuned, compact)
   local steps = steps_of(g)
   local family, fmas = family_of(g, steps, isa)
@@ -968,8 +975,7 @@ function M.decide(g, isa, tuned, compact)
   -- which steps' training forwards leave z unwritten, nothing reading it (an op's own
   -- kernels say: gen/kernels/conv.lua's z_unread); plan.lua and the kernels follow this
   for k, s in ipairs(steps) do
-    local node = s.product or s.map
-    local own = node and node.op.kernels and require("kernels." .. node.op.kernels)
+    local own = M.own_kernels(s)
     s.z_unread = own and own.z_unread and own.z_unread(s, steps[k + 1], isa) or false
   end
   return {

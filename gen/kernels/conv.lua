@@ -19,6 +19,7 @@ local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
 local convtile = require "kernels.convtile"
 local convcall = require "kernels.convcall"
+local shared = require "kernels.shared"
 
 local M = {}
 
@@ -245,9 +246,7 @@ local function conv_backward(s, mem, ctx)
   -- small constant tap loops fully, and Loop Strength Reduction then took most of the compile
   -- (tests/isa/specs/conv_narrow scalar: 17.8 s, 14.7 of it LSR; 4.6 s with these kept out).
   -- A call per layer and step; the same arithmetic, so the same bits.
-  b.put(0, "#if defined(__GNUC__)")
-  b.put(0, "__attribute__((noinline))")
-  b.put(0, "#endif")
+  b.put(0, (shared.NOINLINE:gsub("\n$", "")))
   convcall.backward_signature(b, fn, in_act, has_bias)
   local e = bounds(b, 1, g, true)
   b.put(1, string.format("for (int j = 0; j < %d; j++) dw[j] = 0.0f;", g.C * g.K * g.K * g.O))

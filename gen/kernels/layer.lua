@@ -24,7 +24,7 @@ end
 -- Straight-line functions are kept out of their callers (gen/schedule.lua asks for it):
 -- inlining several into one function makes it large, and clang's -fsanitize=undefined
 -- builds then compile for long.
-local NOINLINE = "#if defined(__GNUC__)\n__attribute__((noinline))\n#endif\n"
+local NOINLINE = require("kernels.shared").NOINLINE
 
 local function pad(fn) return string.rep(" ", #fn + 13) end
 

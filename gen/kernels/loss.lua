@@ -7,6 +7,7 @@
 --                  first; gradient (softmax(out_i) - onehot(t_i)) / n
 local emit = require "emit"
 local epilogue = require "kernels.epilogue"
+local shared = require "kernels.shared"
 
 local M = {}
 
@@ -89,9 +90,7 @@ local function softmax_ce_backward_simd(a, isa)
   -- Xeon, avx512: 1.16 -> 0.89 us)
   local G = fast and C < V and isa.gather and isa.scatter and isa.index
   if G then
-    local idx = {}
-    for r = 0, V - 1 do idx[#idx + 1] = tostring(r * LD) end
-    local iv, it = isa.index(idx)
+    local iv, it = shared.row_index(isa, LD)
     b.put(2, "const " .. it .. " gix = " .. iv .. ";")
   end
   -- "if (rows == V) {" and the whole block's move: V x V transposes from src to dst (C

@@ -23,6 +23,14 @@ function M.vectors(count, width)
   return v
 end
 
+-- The ISA's index vector (isa.index, for its gather/scatter) of lane r at r * stride, and its
+-- C type: V rows of a row-major array with that row stride.
+function M.row_index(isa, stride)
+  local idx = {}
+  for r = 0, isa.width - 1 do idx[#idx + 1] = tostring(r * stride) end
+  return isa.index(idx)
+end
+
 local defs, by_text = {}, {}
 
 M.NOINLINE = "#if defined(__GNUC__)\n__attribute__((noinline))\n#endif\n"

@@ -872,9 +872,7 @@ function M.matmul_gwt(a, isa)
           -- gather of V rows (stride N) per column, instead of V scalar copies (784-50-10
           -- avx512, layer 2 backward 1.63 -> 1.52 us); the same values, so the same bits
           kt = width // V * V
-          local idx = {}
-          for r = 0, V - 1 do idx[#idx + 1] = tostring(r * a.N) end
-          local iv, it = isa.index(idx)
+          local iv, it = shared.row_index(isa, a.N)
           b.put(dj, "{")
           b.put(dj + 1, "const " .. it .. " wix = " .. iv .. ";")
           b.put(dj + 1, "for (int j = 0; j < " .. jn .. "; j++)")
