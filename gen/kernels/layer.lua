@@ -25,6 +25,8 @@ end
 -- inlining several into one function makes it large, and clang's -fsanitize=undefined
 -- builds then compile for long.
 local NOINLINE = require("kernels.shared").NOINLINE
+-- (gcc only: a kernel with the update in its tiles, kernels/shared.lua)
+local GCC_NOINLINE = require("kernels.shared").GCC_NOINLINE
 
 local function pad(fn) return string.rep(" ", #fn + 13) end
 
@@ -109,7 +111,7 @@ function M.product_backward(s, mem, ctx)
   end
   -- the function's head under the name `name`
   local function head(name)
-    return (ctx.noinline and NOINLINE or "")
+    return (ctx.noinline and NOINLINE or vopt.gcc_apart(fuse) and GCC_NOINLINE or "")
       .. string.format("static void %s(float *restrict dw, %sfloat *restrict db, float *restrict dx,\n", name,
                        keep and "int keep, " or "")
       .. pad(name) .. "const float *restrict g, const float *restrict x, "

@@ -1032,6 +1032,21 @@ local function nf_end(b, o)
   if o then b.put(1, (o.optional and "if (" .. o.w .. " != NULL) " or "") .. vopt.nf_merge(o.k)) end
 end
 
+-- `head body` as a statement at depth d, under the C test `test` (nil: none); unroll (nil: no)
+-- = the loop's constant count, which gcc is asked to write out (shared.gcc_unroll).
+local function put_loop(b, d, test, head, body, unroll)
+  if not unroll then
+    b.put(d, (test and "if (" .. test .. ") " or "") .. head .. " " .. body)
+    return
+  end
+  if test then
+    b.put(d, "if (" .. test .. ")")
+    d = d + 1
+  end
+  b.put(0, shared.gcc_unroll(unroll))
+  b.put(d, head .. " " .. body)
+end
+
 -- The fused update of `count` scattered weights whose gradients are contiguous at tg: the
 -- C loop `loop_head` runs l over them, `off` (C text) is weight l's offset in W. W and the
 -- states are gathered into stack vectors, updated as vectors, scattered back.
@@ -1039,7 +1054,7 @@ end
 -- gat.base + gat.idx(l) (C text), moved by one vector gather and one scatter per tensor
 -- instead of V scalar copies each way, whose V stores the vector update then reloaded as
 -- one vector (a store-forwarding stall per tile); the same values, so the same bits.
-local function opt_gathered(b, d, isa, a, tg, count, loop_head, off, gat)
+local function opt_gathered(b, d, isa, a, tg, count, loop_head, off, gat, unroll)
   local o = a.opt
   local V = isa.width
   local n = (count + V - 1) // V * V
@@ -1078,13 +1093,14 @@ local function opt_gathered(b, d, isa, a, tg, count, loop_head, off, gat)
   end
   b.put(d + 1, "_Alignas(64) float " .. table.concat(bufs, "[" .. n .. "], ") .. "[" .. n .. "];")
   local function copy(to_w)
-    b.put(d + 1, loop_head .. " " .. (to_w and o.w .. "[" .. off .. "] = gw[l];" or "gw[l] = " .. o.w .. "[" .. off .. "];"))
+    put_loop(b, d + 1, nil, loop_head, to_w and o.w .. "[" .. off .. "] = gw[l];" or "gw[l] = " .. o.w .. "[" .. off .. "];",
+             unroll)
     local s = {}
     for si, st in ipairs(o.states) do
       s[#s + 1] = to_w and st .. "[" .. off .. "] = gs" .. (si - 1) .. "[l];"
                         or "gs" .. (si - 1) .. "[l] = " .. st .. "[" .. off .. "];"
     end
-    if #s > 0 then b.put(d + 1, (test and "if (" .. test .. ") " or "") .. loop_head .. " { " .. table.concat(s, " ") .. " }") end
+    if #s > 0 then put_loop(b, d + 1, test, loop_head, "{ " .. table.concat(s, " ") .. " }", unroll) end
   end
   copy(false)
   local vecs = {}
@@ -1145,13 +1161,13 @@ local function folded_tail(b, a, isa, plan, R, xrow)
       -- lane l = c * R + r is dW[k0 + r][tail0 + c]
       local o = "(k0 + l % " .. R .. ") * " .. a.N .. " + " .. plan.tail0 .. " + l / " .. R
       local head = "for (int l = 0; l < " .. V .. "; l++)"
-      b2.put(d2, (a.opt and "if (" .. a.dw .. " != NULL) " or "") .. head .. " " .. a.dw .. "[" .. o .. "] = tt[l];")
+      put_loop(b2, d2, a.opt and a.dw .. " != NULL", head, a.dw .. "[" .. o .. "] = tt[l];", V)
       if a.opt then
         opt_gathered(b2, d2, isa, a, "tt", V, head, o, {base = "k0 * " .. a.N, idx = function(l)
           local r, c = l % R, plan.tail0 + l // R
           if math.type(a.N) == "integer" then return tostring(r * a.N + c) end
           return (r == 0 and "" or r .. " * " .. a.N .. " + ") .. c
-        end})
+        end}, V)
       end
     end,
   } or nil

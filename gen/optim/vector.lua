@@ -19,6 +19,8 @@
 -- whether one of them was not finite (NAME_nonfinite).
 local M = {}
 
+local GCC_INLINE = require("kernels.shared").GCC_INLINE
+
 -- "nf | bits(g*0)": the accumulator nf after seeing the gradient vector g. Each lane of g*0 is
 -- +-0 (finite g) or a NaN, whose exponent bits are all ones and mantissa not zero, so an OR of
 -- them is +-0 or a NaN. (An OR, not nf + g*0: its one-cycle dependence keeps vopt_tensor's
@@ -39,6 +41,14 @@ function M.states(kind) return STATES[kind] end
 -- C test under which the state is read and written (SGD without momentum never touches
 -- its buffer), or nil: always.
 function M.state_test(kind) return kind == "sgd" and "k->momentum" or nil end
+
+-- Whether gcc gets the weight-gradient kernels that update with this optimizer in their tiles
+-- out of line (kernels/shared.lua's GCC_NOINLINE): Adam's eight vector constants, kept in
+-- registers across the tile loops once the kernel is inlined into the train step, make gcc
+-- spill accumulators in the tile's inner loop (784-50-10 B=64 AdamW, avx512: 103.6 -> 92.8 us
+-- out of line, clang 92.3); SGD's four do not, and out of line each update reloads them
+-- (784-256-10 B=64 momentum, avx512: 353 -> 361 us), so SGD's kernels stay where gcc puts them.
+function M.gcc_apart(kind) return kind == "adam" or kind == "adamw" end
 
 -- The common case of an optimizer as one test of the step's constants and the update it
 -- reduces to (the same operations as vopt_update then), or nil: SGD without momentum and
@@ -134,7 +144,7 @@ local function sgd_helpers(isa, NAME)
     "",
     "/* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or",
     "   d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */",
-    "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *b, const vopt_k *k) {",
+    GCC_INLINE .. "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *b, const vopt_k *k) {",
     "  " .. vt .. " d = g;",
     "  if (k->decay) d = " .. f.fma("k->wd", "p", "d") .. ";",
     "  if (k->momentum) {",
@@ -179,7 +189,7 @@ local function adam_helpers(isa, NAME, kind)
     "",
     decoupled and "/* p = p (1 - lr wd); m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */"
               or "/* g = g + wd p; m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */",
-    "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *m, " .. vt
+    GCC_INLINE .. "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *m, " .. vt
       .. " *v, const vopt_k *k) {",
     decoupled and "  p = " .. f.mul("p", "k->decay") .. ";"
               or "  if (k->l2) g = " .. f.fma("k->wd", "p", "g") .. ";",
@@ -223,7 +233,7 @@ local function at_helpers(isa, kind)
   local L = {
     "/* The fused tiles' update of one whole vector of weights at w from the gradients g; returns",
     "   the NaN/Inf accumulator nf having seen g (vopt_flag). */",
-    "static inline __attribute__((unused)) " .. vt .. " vopt_at(float *w, "
+    GCC_INLINE .. "static inline __attribute__((unused)) " .. vt .. " vopt_at(float *w, "
       .. (#params > 0 and table.concat(params, ", ") .. ", " or "") .. vt .. " g, " .. vt .. " nf, const vopt_k *k) {",
     f and "  if (" .. f.test .. ") { " .. isa.store("w", 0, f.update(isa.load("w", 0), "g")) .. " " .. ret .. " }" or "",
     "  " .. vt .. " " .. table.concat(decl, ", ") .. ";",
@@ -248,7 +258,7 @@ local function at_helpers(isa, kind)
       slow[#slow + 1] = M.at(o == 0 and "w" or "w + " .. o, sp, "g" .. v, "k")
     end
     L[#L + 1] = "/* " .. n .. " contiguous vectors of one tile row: one test of the common case for all. */"
-    L[#L + 1] = "static inline __attribute__((unused)) " .. vt .. " vopt_row" .. n .. "(float *w, "
+    L[#L + 1] = GCC_INLINE .. "static inline __attribute__((unused)) " .. vt .. " vopt_row" .. n .. "(float *w, "
       .. (#params > 0 and table.concat(params, ", ") .. ", " or "") .. table.concat(gp, ", ") .. ", " .. vt .. " nf, const vopt_k *k) {"
     L[#L + 1] = "  if (" .. f.test .. ") { " .. table.concat(fast, " ") .. " return " .. acc .. "; }"
     L[#L + 1] = "  " .. table.concat(slow, " ")

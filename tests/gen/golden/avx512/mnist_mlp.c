@@ -134,6 +134,9 @@ static inline void vopt_flag(const vopt_k *k, __m512 nf) {
 
 /* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or
    d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((always_inline))
+#endif
 static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k) {
   __m512 d = g;
   if (k->decay) d = _mm512_fmadd_ps(k->wd, p, d);
@@ -146,6 +149,9 @@ static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k)
 }
 /* The fused tiles' update of one whole vector of weights at w from the gradients g; returns
    the NaN/Inf accumulator nf having seen g (vopt_flag). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((always_inline))
+#endif
 static inline __attribute__((unused)) __m512 vopt_at(float *w, float *buf, __m512 g, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g, k->nlr, _mm512_loadu_ps(w))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g, _mm512_setzero_ps())))); }
   __m512 vbuf = k->momentum ? _mm512_loadu_ps(buf) : _mm512_setzero_ps();
@@ -155,6 +161,9 @@ static inline __attribute__((unused)) __m512 vopt_at(float *w, float *buf, __m51
 }
 
 /* 2 contiguous vectors of one tile row: one test of the common case for all. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((always_inline))
+#endif
 static inline __attribute__((unused)) __m512 vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps())))); }
   nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k);
@@ -162,6 +171,9 @@ static inline __attribute__((unused)) __m512 vopt_row2(float *w, float *buf, __m
 }
 
 /* 3 contiguous vectors of one tile row: one test of the common case for all. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((always_inline))
+#endif
 static inline __attribute__((unused)) __m512 vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); _mm512_storeu_ps(w + 32, _mm512_fmadd_ps(g2, k->nlr, _mm512_loadu_ps(w + 32))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g2, _mm512_setzero_ps())))); }
   nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k); nf = vopt_at(w + 32, buf + 32, g2, nf, k);
@@ -1255,6 +1267,9 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
         _mm512_storeu_ps(dr + 382, c7_2);
         _Alignas(64) float tt[16];
         _mm512_store_ps(tt, tl);
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 16
+#endif
         for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
       }
     }
@@ -1354,7 +1369,11 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
         }
         _Alignas(64) float tt[16];
         _mm512_store_ps(tt, tl);
-        if (dw != NULL) for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
+        if (dw != NULL)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#pragma GCC unroll 16
+#endif
+          for (int l = 0; l < 16; l++) dw[(k0 + l % 8) * 50 + 48 + l / 8] = tt[l];
         if (wu != NULL) {
           _Alignas(64) float gw[16], gs0[16] = {0};
           const __m512i gix = _mm512_set_epi32(399, 349, 299, 249, 199, 149, 99, 49, 398, 348, 298, 248, 198, 148, 98, 48);
