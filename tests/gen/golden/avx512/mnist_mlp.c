@@ -134,7 +134,7 @@ static inline void vopt_flag(const vopt_k *k, __m512 nf) {
 
 /* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or
    d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */
-static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k) {
+static inline __attribute__((always_inline)) __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k) {
   __m512 d = g;
   if (k->decay) d = _mm512_fmadd_ps(k->wd, p, d);
   if (k->momentum) {
@@ -146,7 +146,7 @@ static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k)
 }
 /* The fused tiles' update of one whole vector of weights at w from the gradients g; returns
    the NaN/Inf accumulator nf having seen g (vopt_flag). */
-static inline __attribute__((unused)) __m512 vopt_at(float *w, float *buf, __m512 g, __m512 nf, const vopt_k *k) {
+static inline __attribute__((always_inline, unused)) __m512 vopt_at(float *w, float *buf, __m512 g, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g, k->nlr, _mm512_loadu_ps(w))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g, _mm512_setzero_ps())))); }
   __m512 vbuf = k->momentum ? _mm512_loadu_ps(buf) : _mm512_setzero_ps();
   _mm512_storeu_ps(w, vopt_update(_mm512_loadu_ps(w), g, &vbuf, k));
@@ -155,14 +155,14 @@ static inline __attribute__((unused)) __m512 vopt_at(float *w, float *buf, __m51
 }
 
 /* 2 contiguous vectors of one tile row: one test of the common case for all. */
-static inline __attribute__((unused)) __m512 vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, __m512 nf, const vopt_k *k) {
+static inline __attribute__((always_inline, unused)) __m512 vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps())))); }
   nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k);
   return nf;
 }
 
 /* 3 contiguous vectors of one tile row: one test of the common case for all. */
-static inline __attribute__((unused)) __m512 vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, __m512 nf, const vopt_k *k) {
+static inline __attribute__((always_inline, unused)) __m512 vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); _mm512_storeu_ps(w + 32, _mm512_fmadd_ps(g2, k->nlr, _mm512_loadu_ps(w + 32))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g2, _mm512_setzero_ps())))); }
   nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k); nf = vopt_at(w + 32, buf + 32, g2, nf, k);
   return nf;
