@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 21,952, step 8,384, step_range 8,384, train_step 26,048, train_step_scratch 26,048, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 21,984, step 8,384, step_range 8,384, train_step 26,080, train_step_scratch 26,080, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -1197,10 +1197,11 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
   }
   }
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k; the optimizer's update after the tiles */
-  _Alignas(64) float gp[1024];   /* row i: tail gradients, each repeated 8 times */
-  for (int i = 0; i < n; i++)
-    for (int c = 0; c < 2; c++)
-      for (int r = 0; r < 8; r++) gp[i * 16 + c * 8 + r] = g[i * 50 + 48 + c];
+  _Alignas(64) float gp[1032];   /* row i: tail gradients, each repeated 8 times (then 8 floats of the last row's spill) */
+  for (int i = 0; i < n; i++) {
+    _mm512_storeu_ps(gp + i * 16, _mm512_set1_ps(g[i * 50 + 48]));
+    _mm512_storeu_ps(gp + i * 16 + 8, _mm512_set1_ps(g[i * 50 + 49]));
+  }
   for (int k0 = 0; k0 < 784; k0 += 8) {
     {
       const int j0 = 0;
@@ -1283,10 +1284,11 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
   (void)w;
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k */
   __m512 nf = _mm512_setzero_ps();
-  _Alignas(64) float gp[1024];   /* row i: tail gradients, each repeated 8 times */
-  for (int i = 0; i < n; i++)
-    for (int c = 0; c < 2; c++)
-      for (int r = 0; r < 8; r++) gp[i * 16 + c * 8 + r] = g[i * 50 + 48 + c];
+  _Alignas(64) float gp[1032];   /* row i: tail gradients, each repeated 8 times (then 8 floats of the last row's spill) */
+  for (int i = 0; i < n; i++) {
+    _mm512_storeu_ps(gp + i * 16, _mm512_set1_ps(g[i * 50 + 48]));
+    _mm512_storeu_ps(gp + i * 16 + 8, _mm512_set1_ps(g[i * 50 + 49]));
+  }
   for (int k0 = 0; k0 < 784; k0 += 8) {
     {
       const int j0 = 0;
