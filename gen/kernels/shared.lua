@@ -35,14 +35,11 @@ local defs, by_text = {}, {}
 
 M.NOINLINE = "#if defined(__GNUC__)\n__attribute__((noinline))\n#endif\n"
 
--- Attributes for gcc alone (clang defines __GNUC__ too, and its code stays as it was): gcc -O2
--- splits the optimizer helpers' general case out of the fused tiles (vopt_row3.part.0, a call
--- per tile row under momentum or weight decay), so they are always inlined there; and once a
+-- For gcc alone (clang defines __GNUC__ too, and its code stays as it was): once a
 -- weight-gradient kernel with the update in its tiles is inlined into the train step, where
 -- the step's vopt_k is a local, gcc keeps every constant of the update in a register across
 -- the tile loops and spills accumulators inside them instead (784-50-10 B=64 AdamW on avx512:
 -- 8 reloads and stores per row of the tile), so those kernels are kept out of line.
-M.GCC_INLINE = "#if defined(__GNUC__) && !defined(__clang__)\n__attribute__((always_inline))\n#endif\n"
 M.GCC_NOINLINE = "#if defined(__GNUC__) && !defined(__clang__)\n__attribute__((noinline))\n#endif\n"
 
 -- (gcc >= 8 alone) The loop on the next line written out n times: gcc -O2 keeps the folded

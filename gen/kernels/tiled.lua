@@ -1140,12 +1140,20 @@ local function folded_tail(b, a, isa, plan, R, xrow)
   local fold = plan.tail > 0 and isa.load_rep and R * plan.tail == V and a.K % R == 0 and a.batch
   if fold then
     local t = plan.tail
-    b.put(1, "_Alignas(64) float gp[" .. a.batch * V .. "];   /* row i: tail gradients, each repeated "
-      .. R .. " times */")
-    b.put(1, "for (int i = 0; i < n; i++)")
-    b.put(2, "for (int c = 0; c < " .. t .. "; c++)")
-    b.put(3, "for (int r = 0; r < " .. R .. "; r++) gp[i * " .. V .. " + c * " .. R .. " + r] = "
-      .. a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 .. " + c];")
+    -- each gradient broadcast and stored as a whole vector at its R lanes, in order, so the
+    -- next store overwrites the V - R lanes it spilled past them (the last row's spill goes
+    -- into the (t-1)R floats of padding). clang -O2 vectorized the former scalar loops
+    -- (gp[i V + c R + r] = g[...]) over i with 2 gathers and 16 scatters of 8 floats per 8 rows
+    -- on avx512: 784-50-10 B=64 layer-0 weight gradient + update 31.5 -> 31.1 us (Xeon,
+    -- thread CPU, 10th percentile of 10 alternated processes; the same values, so the same bits)
+    b.put(1, "_Alignas(64) float gp[" .. a.batch * V + (t - 1) * R .. "];   /* row i: tail gradients, each repeated "
+      .. R .. " times (then " .. (t - 1) * R .. " floats of the last row's spill) */")
+    b.put(1, "for (int i = 0; i < n; i++) {")
+    for c = 0, t - 1 do
+      b.put(2, isa.store("gp", "i * " .. V .. (c > 0 and " + " .. c * R or ""),
+        isa.broadcast(a.g .. "[i * " .. a.g_ld .. " + " .. plan.tail0 + c .. "]")))
+    end
+    b.put(1, "}")
   end
   return fold and {
     init = function(b2, d2) b2.put(d2, isa.vtype .. " tl = " .. isa.zero() .. ";") end,

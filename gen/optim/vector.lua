@@ -19,7 +19,15 @@
 -- whether one of them was not finite (NAME_nonfinite).
 local M = {}
 
-local GCC_INLINE = require("kernels.shared").GCC_INLINE
+-- The update helpers the fused tiles call (vopt_update, vopt_at, vopt_row<n>) are forced
+-- inline (GNU always_inline; gcc and clang): left to their heuristics, gcc -O2 split their
+-- general case out of the tiles (vopt_row3.part.0: a call per tile row under momentum or
+-- weight decay), and clang 14 -O2 kept vopt_row3 out of line in 784-256-256-10's avx512
+-- weight-gradient tile (8 calls per tile, each spilling the tile's 24 accumulator vectors)
+-- and in 784-50-10's scratch backward whenever that function had a second caller. Inlined or
+-- not, the same intrinsics in the same order: the same bits.
+local INLINE = "static inline __attribute__((always_inline)) "
+local INLINE_UNUSED = "static inline __attribute__((always_inline, unused)) "
 
 -- "nf | bits(g*0)": the accumulator nf after seeing the gradient vector g. Each lane of g*0 is
 -- +-0 (finite g) or a NaN, whose exponent bits are all ones and mantissa not zero, so an OR of
@@ -144,7 +152,7 @@ local function sgd_helpers(isa, NAME)
     "",
     "/* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or",
     "   d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */",
-    GCC_INLINE .. "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *b, const vopt_k *k) {",
+    INLINE .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *b, const vopt_k *k) {",
     "  " .. vt .. " d = g;",
     "  if (k->decay) d = " .. f.fma("k->wd", "p", "d") .. ";",
     "  if (k->momentum) {",
@@ -189,7 +197,7 @@ local function adam_helpers(isa, NAME, kind)
     "",
     decoupled and "/* p = p (1 - lr wd); m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */"
               or "/* g = g + wd p; m, v moving averages of g, g^2; returns p - step m / (sqrt(v) / bc2 + eps). */",
-    GCC_INLINE .. "static inline " .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *m, " .. vt
+    INLINE .. vt .. " vopt_update(" .. vt .. " p, " .. vt .. " g, " .. vt .. " *m, " .. vt
       .. " *v, const vopt_k *k) {",
     decoupled and "  p = " .. f.mul("p", "k->decay") .. ";"
               or "  if (k->l2) g = " .. f.fma("k->wd", "p", "g") .. ";",
@@ -233,7 +241,7 @@ local function at_helpers(isa, kind)
   local L = {
     "/* The fused tiles' update of one whole vector of weights at w from the gradients g; returns",
     "   the NaN/Inf accumulator nf having seen g (vopt_flag). */",
-    GCC_INLINE .. "static inline __attribute__((unused)) " .. vt .. " vopt_at(float *w, "
+    INLINE_UNUSED .. vt .. " vopt_at(float *w, "
       .. (#params > 0 and table.concat(params, ", ") .. ", " or "") .. vt .. " g, " .. vt .. " nf, const vopt_k *k) {",
     f and "  if (" .. f.test .. ") { " .. isa.store("w", 0, f.update(isa.load("w", 0), "g")) .. " " .. ret .. " }" or "",
     "  " .. vt .. " " .. table.concat(decl, ", ") .. ";",
@@ -258,7 +266,7 @@ local function at_helpers(isa, kind)
       slow[#slow + 1] = M.at(o == 0 and "w" or "w + " .. o, sp, "g" .. v, "k")
     end
     L[#L + 1] = "/* " .. n .. " contiguous vectors of one tile row: one test of the common case for all. */"
-    L[#L + 1] = GCC_INLINE .. "static inline __attribute__((unused)) " .. vt .. " vopt_row" .. n .. "(float *w, "
+    L[#L + 1] = INLINE_UNUSED .. vt .. " vopt_row" .. n .. "(float *w, "
       .. (#params > 0 and table.concat(params, ", ") .. ", " or "") .. table.concat(gp, ", ") .. ", " .. vt .. " nf, const vopt_k *k) {"
     L[#L + 1] = "  if (" .. f.test .. ") { " .. table.concat(fast, " ") .. " return " .. acc .. "; }"
     L[#L + 1] = "  " .. table.concat(slow, " ")

@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 21,952, step 8,384, step_range 8,384, train_step 26,048, train_step_scratch 26,048, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 21,984, step 8,384, step_range 8,384, train_step 26,080, train_step_scratch 26,080, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -134,10 +134,7 @@ static inline void vopt_flag(const vopt_k *k, __m512 nf) {
 
 /* d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; d = buf, or
    d + momentum buf (Nesterov); returns p - lr d. b is read and written only with momentum. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((always_inline))
-#endif
-static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k) {
+static inline __attribute__((always_inline)) __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k) {
   __m512 d = g;
   if (k->decay) d = _mm512_fmadd_ps(k->wd, p, d);
   if (k->momentum) {
@@ -149,10 +146,7 @@ static inline __m512 vopt_update(__m512 p, __m512 g, __m512 *b, const vopt_k *k)
 }
 /* The fused tiles' update of one whole vector of weights at w from the gradients g; returns
    the NaN/Inf accumulator nf having seen g (vopt_flag). */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((always_inline))
-#endif
-static inline __attribute__((unused)) __m512 vopt_at(float *w, float *buf, __m512 g, __m512 nf, const vopt_k *k) {
+static inline __attribute__((always_inline, unused)) __m512 vopt_at(float *w, float *buf, __m512 g, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g, k->nlr, _mm512_loadu_ps(w))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g, _mm512_setzero_ps())))); }
   __m512 vbuf = k->momentum ? _mm512_loadu_ps(buf) : _mm512_setzero_ps();
   _mm512_storeu_ps(w, vopt_update(_mm512_loadu_ps(w), g, &vbuf, k));
@@ -161,20 +155,14 @@ static inline __attribute__((unused)) __m512 vopt_at(float *w, float *buf, __m51
 }
 
 /* 2 contiguous vectors of one tile row: one test of the common case for all. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((always_inline))
-#endif
-static inline __attribute__((unused)) __m512 vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, __m512 nf, const vopt_k *k) {
+static inline __attribute__((always_inline, unused)) __m512 vopt_row2(float *w, float *buf, __m512 g0, __m512 g1, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps())))); }
   nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k);
   return nf;
 }
 
 /* 3 contiguous vectors of one tile row: one test of the common case for all. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((always_inline))
-#endif
-static inline __attribute__((unused)) __m512 vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, __m512 nf, const vopt_k *k) {
+static inline __attribute__((always_inline, unused)) __m512 vopt_row3(float *w, float *buf, __m512 g0, __m512 g1, __m512 g2, __m512 nf, const vopt_k *k) {
   if (k->plain) { _mm512_storeu_ps(w, _mm512_fmadd_ps(g0, k->nlr, _mm512_loadu_ps(w))); _mm512_storeu_ps(w + 16, _mm512_fmadd_ps(g1, k->nlr, _mm512_loadu_ps(w + 16))); _mm512_storeu_ps(w + 32, _mm512_fmadd_ps(g2, k->nlr, _mm512_loadu_ps(w + 32))); return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(g0, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g1, _mm512_setzero_ps()))))), _mm512_castps_si512(_mm512_mul_ps(g2, _mm512_setzero_ps())))); }
   nf = vopt_at(w, buf, g0, nf, k); nf = vopt_at(w + 16, buf + 16, g1, nf, k); nf = vopt_at(w + 32, buf + 32, g2, nf, k);
   return nf;
@@ -1209,10 +1197,11 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
   }
   }
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k; the optimizer's update after the tiles */
-  _Alignas(64) float gp[1024];   /* row i: tail gradients, each repeated 8 times */
-  for (int i = 0; i < n; i++)
-    for (int c = 0; c < 2; c++)
-      for (int r = 0; r < 8; r++) gp[i * 16 + c * 8 + r] = g[i * 50 + 48 + c];
+  _Alignas(64) float gp[1032];   /* row i: tail gradients, each repeated 8 times (then 8 floats of the last row's spill) */
+  for (int i = 0; i < n; i++) {
+    _mm512_storeu_ps(gp + i * 16, _mm512_set1_ps(g[i * 50 + 48]));
+    _mm512_storeu_ps(gp + i * 16 + 8, _mm512_set1_ps(g[i * 50 + 49]));
+  }
   for (int k0 = 0; k0 < 784; k0 += 8) {
     {
       const int j0 = 0;
@@ -1298,10 +1287,11 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
   (void)w;
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k */
   __m512 nf = _mm512_setzero_ps();
-  _Alignas(64) float gp[1024];   /* row i: tail gradients, each repeated 8 times */
-  for (int i = 0; i < n; i++)
-    for (int c = 0; c < 2; c++)
-      for (int r = 0; r < 8; r++) gp[i * 16 + c * 8 + r] = g[i * 50 + 48 + c];
+  _Alignas(64) float gp[1032];   /* row i: tail gradients, each repeated 8 times (then 8 floats of the last row's spill) */
+  for (int i = 0; i < n; i++) {
+    _mm512_storeu_ps(gp + i * 16, _mm512_set1_ps(g[i * 50 + 48]));
+    _mm512_storeu_ps(gp + i * 16 + 8, _mm512_set1_ps(g[i * 50 + 49]));
+  }
   for (int k0 = 0; k0 < 784; k0 += 8) {
     {
       const int j0 = 0;
