@@ -1524,7 +1524,7 @@ void mnist_mlp_forward(float *out, mnist_mlp_work *w, const mnist_mlp_params *p,
 float mnist_mlp_backward(mnist_mlp_grads *g, float *dx, mnist_mlp_work *w, const mnist_mlp_params *p,
                        const float *x, const mnist_mlp_target *t, int n) {
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, NULL, NULL, NULL, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->a1, p->l2_weight, NULL, NULL, NULL, n);
   l0_linear_relu_backward(g->l0_weight, g->l0_bias, dx, w->d0, x, p->l0_weight, NULL, NULL, NULL, n);
   return loss;
 }
@@ -1591,7 +1591,7 @@ float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grad
   w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients (mnist_mlp_nonfinite) */
   k.nonfinite = &w->nonfinite;
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->a1, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
   l0_linear_relu_backward(g->l0_weight, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
@@ -1610,7 +1610,7 @@ float mnist_mlp_train_step_scratch(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_
   w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients (mnist_mlp_nonfinite) */
   k.nonfinite = &w->nonfinite;
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->a1, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
   l0_linear_relu_backward_scratch(NULL, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
