@@ -373,6 +373,29 @@ M.XTG_X_ROW = {avx512 = true, avx2 = true}
 -- the layer's backward 33.4 -> 32.8 us, the step -0.8..-1.0 % within 1.1x of the fastest
 -- samples, -1..-2 % in slower ones. avx2 has gathers but no scatter: not there.
 M.XTG_GATHER = {avx512 = true}
+-- Families whose weight gradient of a layer narrower than one vector (N < width: a 256x10
+-- head on avx512) runs as tiles of inputs k as vectors x the N columns, reduced over the
+-- rows (gen/kernels/tiled.lua's tail_pass for all N columns), instead of R inputs x one
+-- masked vector, which uses N of the width's lanes in every FMA and broadcasts an input
+-- per FMA. Each dW element is the same chain of FMAs over the rows (the same bits); what
+-- the narrow form adds is the copy of each block of dW out of its transposed stack block
+-- (N x the block's inputs, scalar stores), repaid over the rows: per input, the masked
+-- tiles cost about B/2 cycles and the narrow ones B N/(2 W) + N/2, so it fires where
+-- B (W - N) >= 2 N W (twice the break-even: B >= 54 for 10 columns of 16 lanes).
+-- Relies on no cache size (its stack block is N x 32 floats at most per 16-lane vector
+-- pair). Measured on the Xeon (avx512, clang -O2, thread CPU time, alternated processes,
+-- load 5-8): 784-256-10 B=256, the 256x10 layer's backward in the step 42.2/46.5 ->
+-- 33.1/35.9 us (fastest / median of 10th percentiles, 12 rounds); train_step_scratch, 40
+-- rounds of 20 samples, median of the paired median ratios (A/A within 1 %): 784-256-10
+-- B=256 -1.3 %, 784-50-1 (seed, N = 1) -1.1 %, 784-1024-10 -0.6 %, 784-50-10 -0.4 %,
+-- 784-256-256-10 -0.4 %, LeNet -0.1 %. avx2 (N < 8: only a layer of fewer than 8 outputs)
+-- and neon not measured: off there.
+M.XTG_NARROW = {avx512 = true}
+function M.xtg_narrow(isa, s)
+  local W = isa.width
+  return M.XTG_NARROW[isa.name] == true and s.batch ~= nil and s.N < W
+    and s.batch * (W - s.N) >= 2 * s.N * W
+end
 -- the L1 data cache the families above share at least (Skylake-SP..Ice Lake 32 KB, Sapphire
 -- Rapids 48 KB, Zen 32 KB)
 M.L1_BYTES = 32 * 1024

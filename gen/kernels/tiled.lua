@@ -1416,6 +1416,23 @@ function M.matmul_xtg(a, isa)
   local V = isa.width
   local tp = schedule.tiling_for(isa, "xtg", a)
   if tp.pack then return xtg_packed(b, a, isa, tp) end
+  -- (schedule.XTG_NARROW) all N columns as tiles along k, the update after them or in
+  -- them as the tiling says
+  if schedule.xtg_narrow(isa, a) and not tp.pack then
+    local after = a.opt and tp.update == "after"
+    local ta = after and setmetatable({opt = false}, {__index = a}) or a
+    b.put(1, "/* columns 0.." .. a.N - 1 .. " as tiles along k (narrower than a vector)"
+      .. (after and "; the optimizer's update after the tiles" or "") .. " */")
+    nf_begin(b, isa, ta.opt)
+    tail_pass(b, ta, isa, {tail = a.N, tail0 = 0})
+    nf_end(b, ta.opt)
+    if after then
+      b.put(1, "if (" .. a.opt.w .. " != NULL) vopt_tensor(" .. a.opt.w .. ", "
+        .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")
+    end
+    bias_sums(b, a, isa)
+    return b.text(), ta.opt and true or false
+  end
   local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
   local R = tile_rows(isa, #blks[1], nil, tp.rows)

@@ -308,6 +308,23 @@ for N = 17, 200 do
   end
 end
 
+-- a weight gradient narrower than a vector runs along k (XTG_NARROW) where B (W - N) >= 2 N W:
+-- avx512 256x10 at B=54 and up, 50x1 from B=3; not at B=32 (10 columns), not avx2
+check(schedule.xtg_narrow(avx512, {K = 256, N = 10, batch = 256}), "xtg_narrow avx512 256x10 B=256")
+check(schedule.xtg_narrow(avx512, {K = 256, N = 10, batch = 54}), "xtg_narrow avx512 256x10 B=54")
+check(not schedule.xtg_narrow(avx512, {K = 256, N = 10, batch = 53}), "xtg_narrow avx512 256x10 B=53: no")
+check(not schedule.xtg_narrow(avx512, {K = 256, N = 10, batch = 32}), "xtg_narrow avx512 256x10 B=32: no")
+check(schedule.xtg_narrow(avx512, {K = 50, N = 1, batch = 3}), "xtg_narrow avx512 50x1 B=3")
+check(not schedule.xtg_narrow(avx512, {K = 256, N = 16, batch = 256}), "xtg_narrow avx512 N = 16: no")
+check(not schedule.xtg_narrow(avx512, {K = 256, N = 10}), "xtg_narrow without a batch: no")
+check(not schedule.xtg_narrow(require "isa.avx2", {K = 50, N = 1, batch = 64}), "xtg_narrow avx2: no")
+do
+  local x = require("kernels.tiled").matmul_xtg({n = "n", K = 256, N = 10, x = "x", x_ld = 256, g = "g", g_ld = 10,
+                                                 dw = "dw", db = "db", batch = 256}, avx512)
+  check(x:find("tiles along k (narrower than a vector)", 1, true) and not x:find("_mm512_mask_storeu_ps(dr", 1, true),
+        "matmul_xtg avx512 256x10 B=256: the narrow form")
+end
+
 -- gwt's form: avx512 takes "gt" where it transposes at most half of W's floats, the batch in
 -- whole slices of 32 rows, not on the first layer (GWT_GT_FEWER); avx2 keeps "wt" there
 check(schedule.gwt_form(avx512, {K = 256, N = 256, batch = 64}) == "gt", "gwt_form avx512 256x256 B=64: gt")

@@ -898,61 +898,113 @@ static void l2_linear_backward(float *restrict dw, float *restrict db, float *re
       (void)i;
     }
   }
-  /* register tiles: 8 inputs x 1 vectors of 16; the optimizer's update after the tiles */
-  for (int k0 = 0; k0 < 48; k0 += 8) {
+  /* columns 0..9 as tiles along k (narrower than a vector); the optimizer's update after the tiles */
+  {
+    _Alignas(64) float tt[320];
     {
-      const int j0 = 0;
+      const int k0 = 0;
       {
-        float *dr = dw + k0 * 10 + j0;
-        __m512 c0_0 = _mm512_setzero_ps();
-        __m512 c1_0 = _mm512_setzero_ps();
-        __m512 c2_0 = _mm512_setzero_ps();
-        __m512 c3_0 = _mm512_setzero_ps();
-        __m512 c4_0 = _mm512_setzero_ps();
-        __m512 c5_0 = _mm512_setzero_ps();
-        __m512 c6_0 = _mm512_setzero_ps();
-        __m512 c7_0 = _mm512_setzero_ps();
+        __m512 u0_0 = _mm512_setzero_ps(), u0_1 = _mm512_setzero_ps();
+        __m512 u1_0 = _mm512_setzero_ps(), u1_1 = _mm512_setzero_ps();
+        __m512 u2_0 = _mm512_setzero_ps(), u2_1 = _mm512_setzero_ps();
+        __m512 u3_0 = _mm512_setzero_ps(), u3_1 = _mm512_setzero_ps();
+        __m512 u4_0 = _mm512_setzero_ps(), u4_1 = _mm512_setzero_ps();
+        __m512 u5_0 = _mm512_setzero_ps(), u5_1 = _mm512_setzero_ps();
+        __m512 u6_0 = _mm512_setzero_ps(), u6_1 = _mm512_setzero_ps();
+        __m512 u7_0 = _mm512_setzero_ps(), u7_1 = _mm512_setzero_ps();
+        __m512 u8_0 = _mm512_setzero_ps(), u8_1 = _mm512_setzero_ps();
+        __m512 u9_0 = _mm512_setzero_ps(), u9_1 = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
-          const float *restrict bk = g + i * 10 + j0;
-          const float *restrict xk = x + i * 50 + k0;
-          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(xk[0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-          { const __m512 s = _mm512_set1_ps(xk[1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
-          { const __m512 s = _mm512_set1_ps(xk[2]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); }
-          { const __m512 s = _mm512_set1_ps(xk[3]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); }
-          { const __m512 s = _mm512_set1_ps(xk[4]); c4_0 = _mm512_fmadd_ps(s, w0, c4_0); }
-          { const __m512 s = _mm512_set1_ps(xk[5]); c5_0 = _mm512_fmadd_ps(s, w0, c5_0); }
-          { const __m512 s = _mm512_set1_ps(xk[6]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); }
-          { const __m512 s = _mm512_set1_ps(xk[7]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); }
+          const float *restrict xi = x + i * 50 + k0;
+          const __m512 g0 = _mm512_set1_ps(g[i * 10 + 0]), g1 = _mm512_set1_ps(g[i * 10 + 1]), g2 = _mm512_set1_ps(g[i * 10 + 2]), g3 = _mm512_set1_ps(g[i * 10 + 3]), g4 = _mm512_set1_ps(g[i * 10 + 4]), g5 = _mm512_set1_ps(g[i * 10 + 5]), g6 = _mm512_set1_ps(g[i * 10 + 6]), g7 = _mm512_set1_ps(g[i * 10 + 7]), g8 = _mm512_set1_ps(g[i * 10 + 8]), g9 = _mm512_set1_ps(g[i * 10 + 9]);
+          { const __m512 v = _mm512_loadu_ps(xi); u0_0 = _mm512_fmadd_ps(g0, v, u0_0); u1_0 = _mm512_fmadd_ps(g1, v, u1_0); u2_0 = _mm512_fmadd_ps(g2, v, u2_0); u3_0 = _mm512_fmadd_ps(g3, v, u3_0); u4_0 = _mm512_fmadd_ps(g4, v, u4_0); u5_0 = _mm512_fmadd_ps(g5, v, u5_0); u6_0 = _mm512_fmadd_ps(g6, v, u6_0); u7_0 = _mm512_fmadd_ps(g7, v, u7_0); u8_0 = _mm512_fmadd_ps(g8, v, u8_0); u9_0 = _mm512_fmadd_ps(g9, v, u9_0); }
+          { const __m512 v = _mm512_loadu_ps(xi + 16); u0_1 = _mm512_fmadd_ps(g0, v, u0_1); u1_1 = _mm512_fmadd_ps(g1, v, u1_1); u2_1 = _mm512_fmadd_ps(g2, v, u2_1); u3_1 = _mm512_fmadd_ps(g3, v, u3_1); u4_1 = _mm512_fmadd_ps(g4, v, u4_1); u5_1 = _mm512_fmadd_ps(g5, v, u5_1); u6_1 = _mm512_fmadd_ps(g6, v, u6_1); u7_1 = _mm512_fmadd_ps(g7, v, u7_1); u8_1 = _mm512_fmadd_ps(g8, v, u8_1); u9_1 = _mm512_fmadd_ps(g9, v, u9_1); }
         }
-        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
-        _mm512_mask_storeu_ps(dr + 20, (__mmask16)0x3FF, c2_0);
-        _mm512_mask_storeu_ps(dr + 30, (__mmask16)0x3FF, c3_0);
-        _mm512_mask_storeu_ps(dr + 40, (__mmask16)0x3FF, c4_0);
-        _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3FF, c5_0);
-        _mm512_mask_storeu_ps(dr + 60, (__mmask16)0x3FF, c6_0);
-        _mm512_mask_storeu_ps(dr + 70, (__mmask16)0x3FF, c7_0);
+        _mm512_store_ps(tt, u0_0);
+        _mm512_store_ps(tt + 16, u0_1);
+        _mm512_store_ps(tt + 32, u1_0);
+        _mm512_store_ps(tt + 48, u1_1);
+        _mm512_store_ps(tt + 64, u2_0);
+        _mm512_store_ps(tt + 80, u2_1);
+        _mm512_store_ps(tt + 96, u3_0);
+        _mm512_store_ps(tt + 112, u3_1);
+        _mm512_store_ps(tt + 128, u4_0);
+        _mm512_store_ps(tt + 144, u4_1);
+        _mm512_store_ps(tt + 160, u5_0);
+        _mm512_store_ps(tt + 176, u5_1);
+        _mm512_store_ps(tt + 192, u6_0);
+        _mm512_store_ps(tt + 208, u6_1);
+        _mm512_store_ps(tt + 224, u7_0);
+        _mm512_store_ps(tt + 240, u7_1);
+        _mm512_store_ps(tt + 256, u8_0);
+        _mm512_store_ps(tt + 272, u8_1);
+        _mm512_store_ps(tt + 288, u9_0);
+        _mm512_store_ps(tt + 304, u9_1);
+        for (int kk = 0; kk < 32; kk++) {
+          dw[(k0 + kk) * 10 + 0] = tt[kk];
+          dw[(k0 + kk) * 10 + 1] = tt[32 + kk];
+          dw[(k0 + kk) * 10 + 2] = tt[64 + kk];
+          dw[(k0 + kk) * 10 + 3] = tt[96 + kk];
+          dw[(k0 + kk) * 10 + 4] = tt[128 + kk];
+          dw[(k0 + kk) * 10 + 5] = tt[160 + kk];
+          dw[(k0 + kk) * 10 + 6] = tt[192 + kk];
+          dw[(k0 + kk) * 10 + 7] = tt[224 + kk];
+          dw[(k0 + kk) * 10 + 8] = tt[256 + kk];
+          dw[(k0 + kk) * 10 + 9] = tt[288 + kk];
+        }
       }
     }
-  }
-  {
-    const int k0 = 48;
     {
-      const int j0 = 0;
+      const int k0 = 32;
       {
-        float *dr = dw + k0 * 10 + j0;
-        __m512 c0_0 = _mm512_setzero_ps();
-        __m512 c1_0 = _mm512_setzero_ps();
+        __m512 u0_0 = _mm512_setzero_ps(), u0_1 = _mm512_setzero_ps();
+        __m512 u1_0 = _mm512_setzero_ps(), u1_1 = _mm512_setzero_ps();
+        __m512 u2_0 = _mm512_setzero_ps(), u2_1 = _mm512_setzero_ps();
+        __m512 u3_0 = _mm512_setzero_ps(), u3_1 = _mm512_setzero_ps();
+        __m512 u4_0 = _mm512_setzero_ps(), u4_1 = _mm512_setzero_ps();
+        __m512 u5_0 = _mm512_setzero_ps(), u5_1 = _mm512_setzero_ps();
+        __m512 u6_0 = _mm512_setzero_ps(), u6_1 = _mm512_setzero_ps();
+        __m512 u7_0 = _mm512_setzero_ps(), u7_1 = _mm512_setzero_ps();
+        __m512 u8_0 = _mm512_setzero_ps(), u8_1 = _mm512_setzero_ps();
+        __m512 u9_0 = _mm512_setzero_ps(), u9_1 = _mm512_setzero_ps();
         for (int i = 0; i < n; i++) {
-          const float *restrict bk = g + i * 10 + j0;
-          const float *restrict xk = x + i * 50 + k0;
-          const __m512 w0 = _mm512_maskz_loadu_ps((__mmask16)0x3FF, bk);
-          { const __m512 s = _mm512_set1_ps(xk[0]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); }
-          { const __m512 s = _mm512_set1_ps(xk[1]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); }
+          const float *restrict xi = x + i * 50 + k0;
+          const __m512 g0 = _mm512_set1_ps(g[i * 10 + 0]), g1 = _mm512_set1_ps(g[i * 10 + 1]), g2 = _mm512_set1_ps(g[i * 10 + 2]), g3 = _mm512_set1_ps(g[i * 10 + 3]), g4 = _mm512_set1_ps(g[i * 10 + 4]), g5 = _mm512_set1_ps(g[i * 10 + 5]), g6 = _mm512_set1_ps(g[i * 10 + 6]), g7 = _mm512_set1_ps(g[i * 10 + 7]), g8 = _mm512_set1_ps(g[i * 10 + 8]), g9 = _mm512_set1_ps(g[i * 10 + 9]);
+          { const __m512 v = _mm512_loadu_ps(xi); u0_0 = _mm512_fmadd_ps(g0, v, u0_0); u1_0 = _mm512_fmadd_ps(g1, v, u1_0); u2_0 = _mm512_fmadd_ps(g2, v, u2_0); u3_0 = _mm512_fmadd_ps(g3, v, u3_0); u4_0 = _mm512_fmadd_ps(g4, v, u4_0); u5_0 = _mm512_fmadd_ps(g5, v, u5_0); u6_0 = _mm512_fmadd_ps(g6, v, u6_0); u7_0 = _mm512_fmadd_ps(g7, v, u7_0); u8_0 = _mm512_fmadd_ps(g8, v, u8_0); u9_0 = _mm512_fmadd_ps(g9, v, u9_0); }
+          { const __m512 v = _mm512_maskz_loadu_ps((__mmask16)0x3, xi + 16); u0_1 = _mm512_fmadd_ps(g0, v, u0_1); u1_1 = _mm512_fmadd_ps(g1, v, u1_1); u2_1 = _mm512_fmadd_ps(g2, v, u2_1); u3_1 = _mm512_fmadd_ps(g3, v, u3_1); u4_1 = _mm512_fmadd_ps(g4, v, u4_1); u5_1 = _mm512_fmadd_ps(g5, v, u5_1); u6_1 = _mm512_fmadd_ps(g6, v, u6_1); u7_1 = _mm512_fmadd_ps(g7, v, u7_1); u8_1 = _mm512_fmadd_ps(g8, v, u8_1); u9_1 = _mm512_fmadd_ps(g9, v, u9_1); }
         }
-        _mm512_mask_storeu_ps(dr, (__mmask16)0x3FF, c0_0);
-        _mm512_mask_storeu_ps(dr + 10, (__mmask16)0x3FF, c1_0);
+        _mm512_store_ps(tt, u0_0);
+        _mm512_store_ps(tt + 16, u0_1);
+        _mm512_store_ps(tt + 32, u1_0);
+        _mm512_store_ps(tt + 48, u1_1);
+        _mm512_store_ps(tt + 64, u2_0);
+        _mm512_store_ps(tt + 80, u2_1);
+        _mm512_store_ps(tt + 96, u3_0);
+        _mm512_store_ps(tt + 112, u3_1);
+        _mm512_store_ps(tt + 128, u4_0);
+        _mm512_store_ps(tt + 144, u4_1);
+        _mm512_store_ps(tt + 160, u5_0);
+        _mm512_store_ps(tt + 176, u5_1);
+        _mm512_store_ps(tt + 192, u6_0);
+        _mm512_store_ps(tt + 208, u6_1);
+        _mm512_store_ps(tt + 224, u7_0);
+        _mm512_store_ps(tt + 240, u7_1);
+        _mm512_store_ps(tt + 256, u8_0);
+        _mm512_store_ps(tt + 272, u8_1);
+        _mm512_store_ps(tt + 288, u9_0);
+        _mm512_store_ps(tt + 304, u9_1);
+        for (int kk = 0; kk < 18; kk++) {
+          dw[(k0 + kk) * 10 + 0] = tt[kk];
+          dw[(k0 + kk) * 10 + 1] = tt[32 + kk];
+          dw[(k0 + kk) * 10 + 2] = tt[64 + kk];
+          dw[(k0 + kk) * 10 + 3] = tt[96 + kk];
+          dw[(k0 + kk) * 10 + 4] = tt[128 + kk];
+          dw[(k0 + kk) * 10 + 5] = tt[160 + kk];
+          dw[(k0 + kk) * 10 + 6] = tt[192 + kk];
+          dw[(k0 + kk) * 10 + 7] = tt[224 + kk];
+          dw[(k0 + kk) * 10 + 8] = tt[256 + kk];
+          dw[(k0 + kk) * 10 + 9] = tt[288 + kk];
+        }
       }
     }
   }
@@ -1481,7 +1533,7 @@ void mnist_mlp_forward(float *out, mnist_mlp_work *w, const mnist_mlp_params *p,
 float mnist_mlp_backward(mnist_mlp_grads *g, float *dx, mnist_mlp_work *w, const mnist_mlp_params *p,
                        const float *x, const mnist_mlp_target *t, int n) {
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, NULL, NULL, NULL, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->a1, p->l2_weight, NULL, NULL, NULL, n);
   l0_linear_relu_backward(g->l0_weight, g->l0_bias, dx, w->d0, x, p->l0_weight, NULL, NULL, NULL, n);
   return loss;
 }
@@ -1548,7 +1600,7 @@ float mnist_mlp_train_step(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_mlp_grad
   w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients (mnist_mlp_nonfinite) */
   k.nonfinite = &w->nonfinite;
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->a1, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
   l0_linear_relu_backward(g->l0_weight, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);
@@ -1567,7 +1619,7 @@ float mnist_mlp_train_step_scratch(mnist_mlp_params *p, mnist_mlp_opt *s, mnist_
   w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients (mnist_mlp_nonfinite) */
   k.nonfinite = &w->nonfinite;
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->a1, p->l2_weight, p->l2_weight, s->buf.l2_weight, &k, n);
   l0_linear_relu_backward_scratch(NULL, g->l0_bias, NULL, w->d0, x, p->l0_weight, p->l0_weight, s->buf.l0_weight, &k, n);
   vopt_tensor(p->l0_bias, s->buf.l0_bias, g->l0_bias, 50, &k);
   vopt_tensor(p->l2_bias, s->buf.l2_bias, g->l2_bias, 10, &k);

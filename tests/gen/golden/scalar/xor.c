@@ -562,7 +562,7 @@ void xor_forward(float *out, xor_work *w, const xor_params *p, const float *x, i
 float xor_backward(xor_grads *g, float *dx, xor_work *w, const xor_params *p,
                        const float *x, const xor_target *t, int n) {
   const float loss = softmax_cross_entropy_backward(w->d2, w->a2, t, n);
-  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->z0, p->l2_weight, n);
+  l2_linear_backward(g->l2_weight, g->l2_bias, w->d0, w->d2, w->a1, w->a1, p->l2_weight, n);
   l0_linear_relu_backward(g->l0_weight, g->l0_bias, dx, w->d0, x, p->l0_weight, n);
   return loss;
 }
