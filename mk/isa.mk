@@ -28,6 +28,9 @@ ISA_CC_avx512 := clang $(ISA_CFLAGS_avx512)
 ISA_CC_neon   := clang --target=aarch64-linux-gnu -fuse-ld=lld
 ISA_GCC_avx2   := gcc $(ISA_CFLAGS_avx2)
 ISA_GCC_avx512 := gcc $(ISA_CFLAGS_avx512)
+# the gcc compiles also write the stack usage and call graph (.su, .ci beside the object), which
+# test-stack reads for its cases of the same build (mk/stack.mk); neither changes the code
+ISA_GCC_STACK := -fstack-usage -fcallgraph-info=su
 ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
 # the compiler of an ISA without its link flags (-fuse-ld: unused under -c, an error with -Werror)
 isa_compile = $(filter-out -fuse-ld=%,$(ISA_CC_$(1)))
@@ -65,7 +68,7 @@ $(ISA_T)/$(2)/$(1)/net.o: $(ISA_T)/$(2)/$(1)/config.h
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)/$(1)/gen/$$$$name.c
 	$(if $(and $(ISA_GCC_$(2)),$(filter $(1),$(ISA_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
+	  $(ISA_GCC_$(2)) $(WARN) -O2 $(ISA_GCC_STACK) -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
 
 $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h $(ISA_T)/$(2)/$(1)/net.o
 	$(ISA_CC_$(2)) $(WARN) $(call isa_dump_opt,$(2)) -Itests/ref -I$(ISA_T)/$(2)/$(1)/gen -include $$< -o $$@ \
@@ -100,7 +103,7 @@ $(ISA_T)/$(2)-$(3)/$(1)/net.o: $(ISA_T)/$(2)-$(3)/$(1)/config.h
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c
 	$(if $(ISA_GCC_$(2)),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c)
+	  $(ISA_GCC_$(2)) $(WARN) -O2 $(ISA_GCC_STACK) -c -o $$@.gcc.o $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c)
 
 $(ISA_T)/$(2)-$(3)/$(1)/isa_dump: $(ISA_T)/$(2)-$(3)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h $(ISA_T)/$(2)-$(3)/$(1)/net.o
 	$(ISA_CC_$(2)) $(WARN) $(call isa_dump_opt,$(2)) -Itests/ref -I$(ISA_T)/$(2)-$(3)/$(1)/gen -include $$< -o $$@ \
