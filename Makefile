@@ -53,8 +53,12 @@ RAND_CONV_NAMES := $(wordlist 1,$(RAND_CONV_COUNT),$(foreach i,0 1,$(foreach j,0
 RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)
 RAND_DIR   := $(BUILD)/tests/rand
 
-# Fragments append their test goals here; `make test` runs them all.
+# Fragments append their test goals here; `make test` runs them all. TEST_FIRST: files of
+# those goals whose builds make -j should start before the rest (the longest single jobs, the
+# NEON runs under qemu: make starts jobs in the order it meets them, and would otherwise reach
+# those runs only after every compile, leaving one core to finish them alone).
 TEST_GOALS :=
+TEST_FIRST :=
 
 .PHONY: all test test-all clean deps help
 all: $(BUILD)/chainrule
@@ -77,7 +81,7 @@ TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 
-test-all: $(TEST_GOALS)
+test-all: $(TEST_FIRST) $(TEST_GOALS)
 	@echo "make test: all suites passed ($(words $(TEST_GOALS)) goals: $(TEST_GOALS))"
 
 clean:

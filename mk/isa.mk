@@ -125,6 +125,11 @@ endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -q '^stream ' $(call isa_tune,$(s),$(i))))))
 $(foreach s,$(ISA_COMPACT),$(foreach i,$(call isa_compact,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),compact,--compact,,true))))
 
+# The longest runs under qemu first (make test's TEST_FIRST, in the Makefile; CPU seconds of
+# both runs, 2 cores shared: fashion_cnn ~85, mnist_cnn ~32, then a few of ~5-15)
+ISA_LONGEST := fashion_cnn mnist_cnn huge_xw fashion_mlp xw_depth
+TEST_FIRST += $(foreach i,$(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_T)/$(i)/$(s)/run1.bin))
+
 ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL))
 .PHONY: $(ISA_RUNS)
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin $(ISA_T)/$(v)/$(s)/same.ok)))

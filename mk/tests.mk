@@ -113,6 +113,13 @@ net_harness_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(if $(TEST_RUN),$(O
 net_shared = $(if $(and $(filter scalar,$(ISA)),$(filter clang,$(2)),$(filter clang,$(call tcc,$(2))), \
                $(filter -O2,$(OPT)),$(if $(filter-out -O2,$(OPT) $(ISA_CFLAGS)),,yes),$(filter $(1),$(ISA_SPECS) $(RAND_ALL))), \
                $(ISA_T)/scalar/$(1)/net.o)
+# test-trainer's ASan trainers (mk/demo.mk, tt_link) of the specs in specs/ link test-net's
+# clang-san object of the same NAME.c: $(RT_SAN_FLAGS) there are net_flags here when CC is
+# test-net's clang and no ISA_CFLAGS are added.
+tt_shared = $(if $(and $(filter scalar,$(ISA)),$(filter clang-san,$(NET_VARIANTS)),$(filter clang,$(CC)), \
+              $(filter clang,$(call tcc,clang-san)),$(if $(ISA_CFLAGS),,yes),$(filter $(1),$(SPEC_NAMES))), \
+              $(NET_T)/$(1)/clang-san/net.o)
+$(foreach s,$(SPEC_NAMES),$(if $(call tt_shared,$(s)),$(eval $(TT_DIR)/$(s)_cli: $(NET_T)/$(s)/clang-san/net_test)))
 define NET_BIN_RULE
 $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2)) $(call net_shared,$(1),$(2))
 	@mkdir -p $$(@D)
