@@ -54,9 +54,10 @@ RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)
 RAND_DIR   := $(BUILD)/tests/rand
 
 # Fragments append their test goals here; `make test` runs them all. TEST_FIRST: files of
-# those goals whose builds make -j should start before the rest (the longest single jobs, the
-# NEON runs under qemu: make starts jobs in the order it meets them, and would otherwise reach
-# those runs only after every compile, leaving one core to finish them alone).
+# those goals that make -j should meet first (the longest single jobs, NEON runs under qemu).
+# make walks its goals in rounds, starting in each every job whose prerequisites are done, in
+# the order it meets them: listed first, each step of these chains starts at the head of its
+# round, and the longest runs at the head of the last round (the runs), not behind shorter ones.
 TEST_GOALS :=
 TEST_FIRST :=
 
