@@ -183,6 +183,9 @@ test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m))
 	    -e 's/^FAULT: \(signal [0-9]*\) in \([^(]*\).*/\1 in \2/p' $(MOCK_T)/mutant$$m.log | head -1)"; \
 	done
 
+# the longest runs (CPU s, 2 cores shared): fashion_cnn's ASan + UBSan build ~75, its gcc build
+# ~26 (make test meets them first: TEST_FIRST, Makefile)
+TEST_FIRST += $(filter $(foreach v,clang-san gcc clang,run-net/fashion_cnn/$(v)),$(RUN_NET))
 test-net: $(RUN_NET) $(if $(filter scalar,$(ISA)),test-net-mutants)
 	@tests/net/summary.sh "test-net [$(ISA)]" $(foreach r,$(RUN_NET),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/net.log)
 	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random MLPs + $(RAND_CONV_COUNT) random conv nets + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS))"
