@@ -125,10 +125,14 @@ endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -q '^stream ' $(call isa_tune,$(s),$(i))))))
 $(foreach s,$(ISA_COMPACT),$(foreach i,$(call isa_compact,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),compact,--compact,,true))))
 
-# The longest runs under qemu first (make test's TEST_FIRST, in the Makefile; CPU seconds of
-# both runs, 2 cores shared: fashion_cnn ~85, mnist_cnn ~32, then a few of ~5-15)
-ISA_LONGEST := fashion_cnn mnist_cnn huge_xw fashion_mlp xw_depth
-TEST_FIRST += $(foreach i,$(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_T)/$(i)/$(s)/run1.bin))
+# The longest runs under qemu first (make test's TEST_FIRST, in the Makefile). CPU seconds of
+# both runs, make test-all at f155ac7 on 2 shared cores: fashion_cnn 85, mnist_cnn 30, wide_odd
+# 25 and its compact build 25, huge_xw 16, fashion_mlp 13, big_xtg's three builds 11-12 each;
+# the rest 7.5 or less. Without this, make met wide_odd's two (the last own spec, with
+# variants) in the last 150 s of a ~3500 s run (load ~9).
+ISA_LONGEST := fashion_cnn mnist_cnn wide_odd neon-compact/wide_odd huge_xw fashion_mlp big_xtg \
+               neon-tuned/big_xtg neon-compact/big_xtg
+TEST_FIRST += $(if $(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_T)/$(if $(findstring /,$(s)),$(s),neon/$(s))/run1.bin))
 
 ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL))
 .PHONY: $(ISA_RUNS)
