@@ -53,8 +53,13 @@ RAND_CONV_NAMES := $(wordlist 1,$(RAND_CONV_COUNT),$(foreach i,0 1,$(foreach j,0
 RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)
 RAND_DIR   := $(BUILD)/tests/rand
 
-# Fragments append their test goals here; `make test` runs them all.
+# Fragments append their test goals here; `make test` runs them all. TEST_FIRST: files of
+# those goals that make -j should meet first (the longest single jobs, NEON runs under qemu).
+# make walks its goals in rounds, starting in each every job whose prerequisites are done, in
+# the order it meets them: listed first, each step of these chains starts at the head of its
+# round, and the longest runs at the head of the last round (the runs), not behind shorter ones.
 TEST_GOALS :=
+TEST_FIRST :=
 
 .PHONY: all test test-all clean deps help
 all: $(BUILD)/chainrule
@@ -77,7 +82,7 @@ TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-all
 
-test-all: $(TEST_GOALS)
+test-all: $(TEST_FIRST) $(TEST_GOALS)
 	@echo "make test: all suites passed ($(words $(TEST_GOALS)) goals: $(TEST_GOALS))"
 
 clean:

@@ -122,18 +122,22 @@ demo-cnn-fashion-run: $(DEMO_FCNN)
 # --- tests: the trainer built with ASan + UBSan over the sanitizer runtime ---------------
 TEST_GOALS += test-trainer
 TT_DIR := $(BUILD)/tests/trainer
+# NAME.c is compiled alone, or for a spec of specs/ test-net's ASan object of the same
+# generated file is copied (tt_shared, mk/tests.mk: the same compiler and flags; the files are
+# compared first), then NAME_cli.c and the link.
+tt_link = $(if $(call tt_shared,$(1)),cmp $(@D)/$(1).c $(NET_T)/$(1)/gen/$(1).c && cp $(call tt_shared,$(1)) $(@D)/$(1).o, \
+  $(CC) $(RT_SAN_FLAGS) -c -o $(@D)/$(1).o $(@D)/$(1).c) && \
+  $(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$(1)_cli.c $(@D)/$(1).o $(TRAINER_SAN_LIBS) -lz -lm -pthread
 $(TT_DIR)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
-	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
-	  $(TRAINER_SAN_LIBS) -lz -lm -pthread
+	$(call tt_link,$*)
 
 # trainers of specs only the tests use (tests/trainer/specs/)
 $(TT_DIR)/%_cli: tests/trainer/specs/%.lua $(BUILD)/chainrule $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --isa scalar --cli
-	$(CC) $(RT_SAN_FLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
-	  $(TRAINER_SAN_LIBS) -lz -lm -pthread
+	$(call tt_link,$*)
 
 $(TT_DIR)/test_ckpt: tests/trainer/test_ckpt.c $(TRAINER_SAN_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
@@ -146,13 +150,20 @@ $(TT_DIR)/test_sched: tests/trainer/test_sched.c $(TRAINER_SAN_LIBS) $(TRAINER_H
 	$(CC) $(RT_SAN_FLAGS) $(CHECK_CFLAGS) -Iruntime -Itrainer -o $@ $< $(TRAINER_SAN_LIBS) \
 	  $(CHECK_LIBS) -lz -lm
 
-test-trainer: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched $(TT_DIR)/mnist_mlp_cli $(TT_DIR)/seed_mse_cli $(TT_DIR)/mnist_cnn_cli $(TT_DIR)/bn_drop_mlp_cli $(TT_DIR)/drop_mlp_cli tiny-data
+# three jobs that make -j runs side by side (the end-to-end script alone is ~45 CPU s): the
+# library suites, run.sh, shards.sh (each script works in a mktemp directory of its own)
+TT_CLIS := $(foreach s,mnist_mlp seed_mse mnist_cnn bn_drop_mlp drop_mlp,$(TT_DIR)/$(s)_cli)
+.PHONY: test-trainer-units test-trainer-run test-trainer-shards
+test-trainer: test-trainer-units test-trainer-run test-trainer-shards
+test-trainer-units: $(TT_DIR)/test_ckpt $(TT_DIR)/test_sched
 	@echo "== trainer runtime suite: checkpoints, CRC-32, metrics, non-finite scan (ASan + UBSan)"
 	@mkdir -p $(TT_DIR)/tmp
 	@CR_TEST_TMP=$(TT_DIR)/tmp $(TT_DIR)/test_ckpt
 	@echo "== learning-rate schedules vs PyTorch (ASan + UBSan)"
 	@$(TT_DIR)/test_sched tests/trainer/sched_golden.txt
+test-trainer-run: $(TT_CLIS) tiny-data
 	@echo "== trainer end-to-end tests (ASan + UBSan, tiny data set)"
 	@tests/trainer/run.sh $(TT_DIR) $(BUILD)/tiny
+test-trainer-shards: $(TT_CLIS) tiny-data
 	@echo "== train --shards/--threads: bits depend on the shard count only (ASan + UBSan)"
 	@tests/trainer/shards.sh $(TT_DIR) $(BUILD)/tiny

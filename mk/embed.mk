@@ -196,26 +196,3 @@ TEST_GOALS += test-dispatch
 test-dispatch: $(DISPATCH_T)/dnet/gcc/dispatch_test $(DISPATCH_T)/dnet/clang/dispatch_test
 	@for cc in gcc clang; do echo "== test-dispatch [$$cc]"; $(DISPATCH_T)/dnet/$$cc/dispatch_test || exit 1; done
 	@echo "test-dispatch: dmse (seed_mse, mean squared error) variants and dispatcher compiled with gcc and clang"
-
-# ---------------------------------------------------------------- stack
-#   make test-stack            each entry point's worst-case stack, measured with gcc
-#                              -fstack-usage/-fcallgraph-info (tests/stack/stack_check.sh),
-#                              within the bound the generated banner states
-STACK_T := $(EMBED_T)/stack
-# ISA:SPEC:extra gen flags (commas for spaces)
-STACK_CASES := scalar:examples/xor.lua: scalar:specs/mnist_mlp.lua: avx2:specs/mnist_mlp.lua: \
-               avx512:specs/mnist_mlp.lua: avx512:specs/fashion_mlp.lua: avx2:specs/seed_mse.lua: \
-               avx2:tests/golden/specs/act_ce.lua: avx2:tests/golden/specs/traj_adam.lua: \
-               avx2:specs/mnist_cnn.lua: scalar:tests/isa/specs/conv_rgb.lua: \
-               scalar:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC) \
-               avx2:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC),--max-batch,64 \
-               avx2:tests/isa/specs/shared_odd.lua:--compact
-TEST_GOALS += test-stack
-.PHONY: test-stack
-test-stack: $(BUILD)/chainrule tests/stack/stack_check.sh $(INFER_NPY)
-	@set -e; k=0; for c in $(STACK_CASES); do k=$$((k + 1)); isa=$${c%%:*}; rest=$${c#*:}; spec=$${rest%%:*}; \
-	  extra=$$(echo $${rest#*:} | tr , ' '); name=$$(basename $$spec .lua); out=$(STACK_T)/$$k; mkdir -p $$out; \
-	  $(BUILD)/chainrule gen $$spec --isa $$isa $$extra --out $$out >/dev/null; \
-	  flags=$$(case $$isa in avx2) echo "$(ISA_CFLAGS_avx2)";; avx512) echo "$(ISA_CFLAGS_avx512)";; esac); \
-	  echo "test-stack: $$spec --isa $$isa $$extra"; tests/stack/stack_check.sh $$out $$name $$flags; done
-	@echo "test-stack: every entry point within its stated bound (gcc -O2)"

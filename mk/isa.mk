@@ -28,6 +28,9 @@ ISA_CC_avx512 := clang $(ISA_CFLAGS_avx512)
 ISA_CC_neon   := clang --target=aarch64-linux-gnu -fuse-ld=lld
 ISA_GCC_avx2   := gcc $(ISA_CFLAGS_avx2)
 ISA_GCC_avx512 := gcc $(ISA_CFLAGS_avx512)
+# the gcc compiles also write the stack usage and call graph (.su, .ci beside the object), which
+# test-stack reads for its cases of the same build (mk/stack.mk); neither changes the code
+ISA_GCC_STACK := -fstack-usage -fcallgraph-info=su
 ISA_RUN_neon  := qemu-aarch64 -L /usr/aarch64-linux-gnu
 # the compiler of an ISA without its link flags (-fuse-ld: unused under -c, an error with -Werror)
 isa_compile = $(filter-out -fuse-ld=%,$(ISA_CC_$(1)))
@@ -65,7 +68,7 @@ $(ISA_T)/$(2)/$(1)/net.o: $(ISA_T)/$(2)/$(1)/config.h
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)/$(1)/gen/$$$$name.c
 	$(if $(and $(ISA_GCC_$(2)),$(filter $(1),$(ISA_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
+	  $(ISA_GCC_$(2)) $(WARN) -O2 $(ISA_GCC_STACK) -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
 
 $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h $(ISA_T)/$(2)/$(1)/net.o
 	$(ISA_CC_$(2)) $(WARN) $(call isa_dump_opt,$(2)) -Itests/ref -I$(ISA_T)/$(2)/$(1)/gen -include $$< -o $$@ \
@@ -100,7 +103,7 @@ $(ISA_T)/$(2)-$(3)/$(1)/net.o: $(ISA_T)/$(2)-$(3)/$(1)/config.h
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c
 	$(if $(ISA_GCC_$(2)),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
-	  $(ISA_GCC_$(2)) $(WARN) -O2 -c -o $$@.gcc.o $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c)
+	  $(ISA_GCC_$(2)) $(WARN) -O2 $(ISA_GCC_STACK) -c -o $$@.gcc.o $(ISA_T)/$(2)-$(3)/$(1)/gen/$$$$name.c)
 
 $(ISA_T)/$(2)-$(3)/$(1)/isa_dump: $(ISA_T)/$(2)-$(3)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h $(ISA_T)/$(2)-$(3)/$(1)/net.o
 	$(ISA_CC_$(2)) $(WARN) $(call isa_dump_opt,$(2)) -Itests/ref -I$(ISA_T)/$(2)-$(3)/$(1)/gen -include $$< -o $$@ \
@@ -121,6 +124,15 @@ $(ISA_T)/$(2)-$(3)/$(1)/same.ok: $(ISA_T)/$(2)/$(1)/run1.bin $(ISA_T)/$(2)-$(3)/
 endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -q '^stream ' $(call isa_tune,$(s),$(i))))))
 $(foreach s,$(ISA_COMPACT),$(foreach i,$(call isa_compact,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),compact,--compact,,true))))
+
+# The longest runs under qemu first (make test's TEST_FIRST, in the Makefile). CPU seconds of
+# both runs, make test-all at f155ac7 on 2 shared cores: fashion_cnn 85, mnist_cnn 30, wide_odd
+# 25 and its compact build 25, huge_xw 16, fashion_mlp 13, big_xtg's three builds 11-12 each;
+# the rest 7.5 or less. Without this, make met wide_odd's two (the last own spec, with
+# variants) in the last 150 s of a ~3500 s run (load ~9).
+ISA_LONGEST := fashion_cnn mnist_cnn wide_odd neon-compact/wide_odd huge_xw fashion_mlp big_xtg \
+               neon-tuned/big_xtg neon-compact/big_xtg
+TEST_FIRST += $(if $(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_T)/$(if $(findstring /,$(s)),$(s),neon/$(s))/run1.bin))
 
 ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL))
 .PHONY: $(ISA_RUNS)

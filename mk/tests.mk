@@ -55,7 +55,7 @@ test-ref: $(foreach v,$(REF_VARIANTS),$(TESTS_DIR)/ref/$(v)/test_ref) $(RAND_DIR
 # Every spec in specs/, the random specs and the trajectory specs of tests/golden/specs/ are
 # generated for $(ISA) into $(NET_T)/<id>/gen/ and compiled with tests/net/net_test.c once per
 # variant (each compiler in TEST_CCS at -O2, plus TEST_SAN_CC with ASan + UBSan at -O1; the
-# harness net_test.c itself at -O0 in the first, net_harness_flags).
+# harness net_test.c itself at -O0 in all of them, net_harness_flags).
 
 TEST_CCS    ?= clang gcc
 TEST_SAN_CC ?= clang
@@ -101,18 +101,31 @@ net_libs  = $(if $(TEST_MINICHECK),,$(CHECK_LIBS)) $(if $(TEST_NO_GOLDEN),,-lz) 
 net_defs  = $(if $(TEST_NO_GOLDEN),-DNET_NO_GOLDEN)
 net_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(OPT))
 # The harness tests/net/net_test.c (not NAME.c, always built with net_flags as above) at -O0
-# in the clang and gcc builds that run natively: 0.1 s to compile instead of 0.6-0.8 s, once
-# per network and variant, and no slower to run (its time goes to the generated code and the
-# reference, ref.o); the sanitizer build keeps -O1 with ASan + UBSan, a TEST_RUN (qemu) build
-# net_flags. The harness draws its inputs and hands the same arrays to the generated code and
-# to the reference, so its -O level cannot move one against the other.
-net_harness_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(if $(TEST_RUN),$(OPT),-O0))
+# in the builds that run natively: 0.1 s to compile instead of 0.6-0.8 s, once per network
+# and variant, and no slower to run (its time goes to the generated code and the reference,
+# ref.o); in the sanitizer build too, with ASan + UBSan (0.4 s instead of 1.3 s; -O0 keeps
+# every check -O1 has: nothing optimised away) but for the networks of NET_SAN_O1, whose
+# sanitizer runs spend enough in the harness' own loops to pay for -O1 (fashion_cnn: 73 CPU s
+# with -O1, 86 s with -O0; mnist_cnn the same either way); a TEST_RUN (qemu) build net_flags
+# (-O1 for a sanitizer build). The harness draws its inputs and hands the same arrays to the
+# generated code and to the reference, so its -O level cannot move one against the other.
+# $(1) variant, $(2) network id
+NET_SAN_O1 := fashion_cnn
+net_harness_flags = $(if $(filter %-san,$(1)),$(if $(or $(TEST_RUN),$(filter $(2),$(NET_SAN_O1))),-O1,-O0) -g $(SAN), \
+                      $(if $(TEST_RUN),$(OPT),-O0))
 # The clang -O2 object of a scalar NAME.c that test-isa also builds is test-isa's
 # ($(ISA_T)/scalar/ID/net.o, mk/isa.mk: the same command on the same generated file, which
 # the recipe checks with cmp): one compile of it serves both suites.
 net_shared = $(if $(and $(filter scalar,$(ISA)),$(filter clang,$(2)),$(filter clang,$(call tcc,$(2))), \
                $(filter -O2,$(OPT)),$(if $(filter-out -O2,$(OPT) $(ISA_CFLAGS)),,yes),$(filter $(1),$(ISA_SPECS) $(RAND_ALL))), \
                $(ISA_T)/scalar/$(1)/net.o)
+# test-trainer's ASan trainers (mk/demo.mk, tt_link) of the specs in specs/ link test-net's
+# clang-san object of the same NAME.c: $(RT_SAN_FLAGS) there are net_flags here when CC is
+# test-net's clang and no ISA_CFLAGS are added.
+tt_shared = $(if $(and $(filter scalar,$(ISA)),$(filter clang-san,$(NET_VARIANTS)),$(filter clang,$(CC)), \
+              $(filter clang,$(call tcc,clang-san)),$(if $(ISA_CFLAGS),,yes),$(filter $(1),$(SPEC_NAMES))), \
+              $(NET_T)/$(1)/clang-san/net.o)
+$(foreach s,$(SPEC_NAMES),$(if $(call tt_shared,$(s)),$(eval $(TT_DIR)/$(s)_cli: $(NET_T)/$(s)/clang-san/net_test)))
 define NET_BIN_RULE
 $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NET_SRC) $(call net_libcr,$(2)) $(call net_shared,$(1),$(2))
 	@mkdir -p $$(@D)
@@ -121,7 +134,7 @@ $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(NET_T)/ref/$(2)/ref.o $(NE
 	$(if $(call net_shared,$(1),$(2)),cmp $(NET_T)/$(1)/gen/$$$$name.c $(ISA_T)/scalar/$(1)/gen/$$$$name.c && \
 	  cp $(call net_shared,$(1),$(2)) $$(@D)/net.o, \
 	  $(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c) && \
-	$(call tcc,$(2)) $(WARN) $(call net_harness_flags,$(2)) $(ISA_CFLAGS) $(net_check) $(net_defs) -DEXPECT_ISA='"$(ISA)"' \
+	$(call tcc,$(2)) $(WARN) $(call net_harness_flags,$(2),$(1)) $(ISA_CFLAGS) $(net_check) $(net_defs) -DEXPECT_ISA='"$(ISA)"' \
 	  -include $(NET_T)/$(1)/config.h -I$(NET_T)/$(1)/gen -Itests/ref -Itests/net -Iruntime \
 	  -o $$@ tests/net/net_test.c $$(@D)/net.o $(NET_T)/ref/$(2)/ref.o \
 	  $(call net_libcr,$(2)) $(net_libs)
@@ -176,6 +189,9 @@ test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m))
 	    -e 's/^FAULT: \(signal [0-9]*\) in \([^(]*\).*/\1 in \2/p' $(MOCK_T)/mutant$$m.log | head -1)"; \
 	done
 
+# the longest runs (CPU s, 2 cores shared): fashion_cnn's ASan + UBSan build ~75, its gcc build
+# ~26 (make test meets them first: TEST_FIRST, Makefile)
+TEST_FIRST += $(filter $(foreach v,clang-san gcc clang,run-net/fashion_cnn/$(v)),$(RUN_NET))
 test-net: $(RUN_NET) $(if $(filter scalar,$(ISA)),test-net-mutants)
 	@tests/net/summary.sh "test-net [$(ISA)]" $(foreach r,$(RUN_NET),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/net.log)
 	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random MLPs + $(RAND_CONV_COUNT) random conv nets + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS))"

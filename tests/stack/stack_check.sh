@@ -5,13 +5,21 @@
 # Compiles DIR/NAME.c with gcc -O2 -fstack-usage -fcallgraph-info=su (and the flags), reads
 # each function's frame and the call graph from the .ci file, and takes the deepest chain of
 # frames from each entry point (calls to functions outside the file, libm/libc, count 0).
+#   tests/stack/stack_check.sh --ci FILE.ci DIR NAME
+# reads instead the call graph an earlier compile of DIR/NAME.c wrote with those gcc flags
+# (test-isa's, mk/stack.mk).
 # Prints one line per entry point; exit 1 if a measured figure exceeds its bound.
 set -eu
+ci=
+if [ "$1" = --ci ]; then ci=$2; shift 2; fi
 dir=$1; name=$2; shift 2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cp "$dir/$name.c" "$dir/$name.h" "$tmp/"
-(cd "$tmp" && gcc -std=c11 -O2 "$@" -fstack-usage -fcallgraph-info=su -c "$name.c" -o "$name.o")
+if [ -z "$ci" ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  cp "$dir/$name.c" "$dir/$name.h" "$tmp/"
+  (cd "$tmp" && gcc -std=c11 -O2 "$@" -fstack-usage -fcallgraph-info=su -c "$name.c" -o "$name.o")
+  ci=$tmp/$name.ci
+fi
 bounds=$(sed -n 's/^ \* stack of [A-Za-z0-9_]*_\*, at most: \(.*\) bytes$/\1/p' "$dir/$name.h" | tr -d ',' | sed 's/ \([a-z_]*\) / \1=/g; s/^\([a-z_]*\) /\1=/')
 [ -n "$bounds" ] || { echo "stack_check: no stack line in $dir/$name.h" >&2; exit 1; }
 awk -v name="$name" -v bounds="$bounds" '
@@ -44,4 +52,4 @@ awk -v name="$name" -v bounds="$bounds" '
       if (m > kv[2]) bad = 1
     }
     exit bad
-  }' "$tmp/$name.ci"
+  }' "$ci"
