@@ -647,6 +647,10 @@ function M.tiling(isa, product, s, over)
     -- small batches: fewer rows, so wider tiles (one pass over W) fit the registers
     t = {vecs = math.max(isa.vec_max, math.min(isa.acc_regs // (rows + 1), 12))}
     if product == "xw" and s.batch and s.batch >= isa.max_rows then t.vecs = xw_vecs(isa, s) end
+    -- a tune file's vecs is known before anything that follows from the tile's width (xw's
+    -- pack by row tiles, kc by panel bytes, XW_DEPTH), so the keys its line leaves out agree
+    local given_vecs = product == "xw" and over and over.vecs
+    if given_vecs then t.vecs = given_vecs end
     if product == "xw" then
       local bytes = 4 * s.K * s.N
       local share = M.PACK_SHARE[isa.name] or 4
@@ -667,7 +671,7 @@ function M.tiling(isa, product, s, over)
       t.kc = s.K
       t.mc = 0
       t.fill = M.XW_FILL_TILE[isa.name] and "tile" or "loop"
-      if not t.pack then t.vecs = whole_vecs(isa, s, t.vecs) end
+      if not t.pack and not given_vecs then t.vecs = whole_vecs(isa, s, t.vecs) end
       if t.pack then
         local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)

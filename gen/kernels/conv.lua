@@ -406,15 +406,19 @@ local function pool_backward(s, mem, ctx)
   local in_act = ctx.in_act
   local fn = s.fname .. "_backward"
   local b = emit.buffer()
+  local pairs = max and convtile.pool_pairs_applies(ctx.isa, g) and (not in_act or epilogue.grad(in_act, ctx.isa, "v", "m"))
+  -- the vector pairs take the derivative's mask from x itself where it is the activation's
+  -- output (m then goes unread), so the comment names the buffer the code reads
+  local mask = (pairs and not convtile.pool_pairs_reads_mask(in_act)) and "x" or "m"
   b.put(0, string.format("/* Layer %d backward: dx = %s%s; g [n][%d][%d][%d] -> dx [n][%d][%d][%d]%s. */",
     L.index, max and "g at each window's first maximum of x, 0 elsewhere" or "g / " .. g.K * g.K .. " over each window",
-    in_act and epilogue.grad_prose(in_act, "m", "previous") or "", g.O, g.OH, g.OW, g.C, g.H, g.W,
+    in_act and epilogue.grad_prose(in_act, mask, "previous") or "", g.O, g.OH, g.OW, g.C, g.H, g.W,
     ctx.first and " (skipped if dx is NULL)" or ""))
   b.put(0, string.format("static void %s(float *restrict dx, const float *restrict g, %s%sint n) {", fn,
     max and "const float *restrict x, " or "", in_act and "const float *restrict m, " or ""))
   if ctx.first then b.put(1, "if (dx == NULL) return;") end
   b.put(1, "for (int i = 0; i < n; i++) {")
-  if max and convtile.pool_pairs_applies(ctx.isa, g) and (not in_act or epilogue.grad(in_act, ctx.isa, "v", "m")) then
+  if pairs then
     if not convtile.pool_pairs_backward(b, ctx.isa, g, mem, ctx) then apply_in_act(b, 2, ctx, g, "i") end
     return finish_pool_backward(b, fn, mem, ctx, max)
   end

@@ -405,6 +405,14 @@ do
   t = schedule.tiling(avx2x, "xw", hs, {order = "depth"})
   check(schedule.check(avx2x, "xw", hs, t) == nil and t.mc == 0 and not t.pf and t.kc == schedule.xw_depth_kc(avx2x, hs, t.vecs),
         "huge order=depth: mc 0 and depth's kc, got %s", schedule.words("xw", t))
+  -- a given vecs sets the widths kc follows: order=columns vecs=1 takes the panel kc of
+  -- 1-vector tiles (a larger kc than the default width's), not the default width's kc
+  local one = tl({order = "columns", vecs = 1})
+  local pb = schedule.huge(avx2x, s) and schedule.PANEL_BYTES_X or schedule.PANEL_BYTES
+  local want = schedule.block(s.K, math.max(1, pb // (4 * 1 * avx2x.width)), 1)
+  if schedule.xw_whole_k(avx2x, s) then want = s.K end
+  check(ok(one) == nil and one.vecs == 1 and one.kc == want and one.kc > cols.kc,
+        "order=columns vecs=1: kc %d of 1-vector panels, got %s", want, schedule.words("xw", one))
   -- a keyless tiling is the default; a line with neither pack, order nor mc keeps the
   -- default's order and kc
   check(schedule.words("xw", tl({})) == schedule.words("xw", def), "over {}: the default")
