@@ -1264,6 +1264,19 @@ end
 -- k-outer loop reads all of g again for every R inputs. When the batch is larger than nc the
 -- reduction over the rows is blocked: the partial sums are kept in dW (stored and reloaded
 -- exactly, so the same bits as one pass) and the optimizer's update waits for the last block.
+-- The end of matmul_xtg's body: the NaN/Inf flag of the tiles' update (ta.opt), the
+-- optimizer's pass over W after the tiles where the tiling puts it there (after), the bias
+-- sums; returns the text and whether the tiles updated W.
+local function xtg_finish(b, a, ta, isa, after)
+  nf_end(b, ta.opt)
+  if after then
+    b.put(1, "if (" .. a.opt.w .. " != NULL) vopt_tensor(" .. a.opt.w .. ", "
+      .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")
+  end
+  bias_sums(b, a, isa)
+  return b.text(), ta.opt and true or false
+end
+
 local function xtg_packed(b, a, isa, tp)
   local V = isa.width
   local TW = tp.vecs * V
@@ -1425,13 +1438,7 @@ function M.matmul_xtg(a, isa)
       .. (after and "; the optimizer's update after the tiles" or "") .. " */")
     nf_begin(b, isa, ta.opt)
     tail_pass(b, ta, isa, {tail = a.N, tail0 = 0})
-    nf_end(b, ta.opt)
-    if after then
-      b.put(1, "if (" .. a.opt.w .. " != NULL) vopt_tensor(" .. a.opt.w .. ", "
-        .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")
-    end
-    bias_sums(b, a, isa)
-    return b.text(), ta.opt and true or false
+    return xtg_finish(b, a, ta, isa, after)
   end
   local plan = column_plan(isa, a.N, a.batch, a.K, tp.vecs)
   local blks = plan.blocks
@@ -1556,13 +1563,7 @@ function M.matmul_xtg(a, isa)
   end
   k_blocks(b, 1, a.K, R, true, ktile)
   if plan.tail > 0 and not extra then tail_pass(b, ta, isa, plan) end
-  nf_end(b, ta.opt)
-  if after then
-    b.put(1, "if (" .. a.opt.w .. " != NULL) vopt_tensor(" .. a.opt.w .. ", "
-      .. (#a.opt.states > 0 and table.concat(a.opt.states, ", ") .. ", " or "") .. a.dw .. ", " .. a.K * a.N .. ", " .. a.opt.k .. ");")
-  end
-  bias_sums(b, a, isa)
-  return b.text(), ta.opt and true or false
+  return xtg_finish(b, a, ta, isa, after)
 end
 
 -- The tile planners, for the unit tests (tests/gen/unit.lua).
