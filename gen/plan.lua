@@ -66,6 +66,14 @@ end
 -- us fastest, 10th percentile -1.1 %. Relies on no cache size.
 M.MASK_FROM_OUTPUT = true
 
+-- Whether the derivative of act (a product's fused activation: {op, opts}) is read from the
+-- step's output a, not from z: an activation whose gradient uses its output (tanh,
+-- sigmoid), or one whose mask is its output's sign (MASK_FROM_OUTPUT). Then nothing reads z.
+function M.mask_from_output(act)
+  local grad = act.op.grad
+  return grad.uses == "output" or (M.MASK_FROM_OUTPUT and grad.output_sign and grad.output_sign(act.opts)) and true or false
+end
+
 function M.build(g, steps, opts)
   local inference = opts and opts.inference
   local p = {params = {}, work = {}, steps = {}}
@@ -110,10 +118,7 @@ function M.build(g, steps, opts)
     -- output's sign bit for bit (grad.output_sign: relu without a shift) gives the mask
     -- from a: the next step's backward reads a there anyway (its weight gradient's x), so
     -- z is one buffer fewer to stream from L2 (784-256-10 B=256 on avx512: 256 KB)
-    if s.product and s.act and M.MASK_FROM_OUTPUT and s.act.op.grad.output_sign
-       and s.act.op.grad.output_sign(s.act.opts) then
-      m.mask = m.a
-    end
+    if s.product and s.act and M.mask_from_output(s.act) then m.mask = m.a end
     -- a layer with modes keeps what its training forward found for the backward pass:
     -- batchnorm the batch's mean and 1/sqrt(var + eps) per channel, dropout its mask
     if s.map and s.map.kind == "batchnorm" and not inference then

@@ -1000,10 +1000,11 @@ function M.decide(g, isa, tuned, compact)
   if kernels.set_compact then kernels.set_compact(compact) end
   M.compact = compact and true or false   -- (compact code has no gt: XTG_TILES_UNDER_GT)
   -- which steps' training forwards leave z unwritten, nothing reading it (an op's own
-  -- kernels say: gen/kernels/conv.lua's z_unread); plan.lua and the kernels follow this
+  -- kernels say: gen/kernels/conv.lua's z_unread; a linear layer's, the family's:
+  -- gen/kernels/tiled.lua's); plan.lua and the kernels follow this
   for k, s in ipairs(steps) do
-    local own = M.own_kernels(s)
-    s.z_unread = own and own.z_unread and own.z_unread(s, steps[k + 1], isa) or false
+    local by = M.own_kernels(s) or s.product and kernels
+    s.z_unread = by and by.z_unread and by.z_unread(s, steps[k + 1], isa) or false
   end
   return {
     steps = steps,

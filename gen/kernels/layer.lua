@@ -51,8 +51,14 @@ function M.product_forward(s, mem, ctx)
       .. string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
     b[#b + 1] = pad(fn) .. "const float *restrict b, int n) {\n"
   end
+  -- (z unread, ctx.mask_unread: the family's z_unread) the sums go to a and f over them
+  local yname = act and (ctx.mask_unread and "a" or "z") or "y"
+  if act and ctx.mask_unread then
+    assert(mem.a.ld == y.ld, "z_unread: a and z of different strides")
+    b[#b + 1] = "  (void)z;   /* not written: the next backward reads f's derivative from a */\n"
+  end
   b[#b + 1] = ctx.family.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, w = "w", b = "b",
-                                    y = act and "z" or "y", y_ld = y.ld, act = act, batch = ctx.batch,
+                                    y = yname, y_ld = y.ld, act = act, batch = ctx.batch,
                                     tiling = tuned(ctx, "xw", K, N), stream = tuned(ctx, "stream", K, N)}, ctx.isa)
   b[#b + 1] = "}\n"
   local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)

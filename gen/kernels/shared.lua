@@ -62,11 +62,19 @@ function M.count() return #defs end
 function M.param(ctype, name, value) return {ctype = ctype, name = name, value = value} end
 
 -- The parameters of pointers `cs` (const float, restrict) and `ms` (float, restrict),
--- each passed under its own name (nil entries skipped), as a list.
+-- each passed under its own name (nil entries skipped), as a list. A name given twice is
+-- one parameter, writable if it is in ms (matmul_xw's y and a when z is unread).
 function M.pointers(cs, ms)
-  local ps = {}
-  for i = 1, 8 do if cs[i] then ps[#ps + 1] = M.param("const float *restrict", cs[i], cs[i]) end end
-  for i = 1, 8 do if ms[i] then ps[#ps + 1] = M.param("float *restrict", ms[i], ms[i]) end end
+  local ps, seen, mut = {}, {}, {}
+  for i = 1, 8 do if ms[i] then mut[ms[i]] = true end end
+  for i = 1, 8 do
+    local c = cs[i]
+    if c and not mut[c] and not seen[c] then seen[c] = true; ps[#ps + 1] = M.param("const float *restrict", c, c) end
+  end
+  for i = 1, 8 do
+    local m = ms[i]
+    if m and not seen[m] then seen[m] = true; ps[#ps + 1] = M.param("float *restrict", m, m) end
+  end
   return ps
 end
 

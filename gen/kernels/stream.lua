@@ -107,10 +107,11 @@ end
 -- Stores the finished output vector v of columns off .. off+lanes-1 (C text: a register or
 -- an expression used once), and f(v) when the product has an activation (lane by lane
 -- from the stored y when the ISA has no vector spelling of f).
+-- (y is a itself, z unread: tiled.lua's z_unread) f(v) alone where it has a vector spelling.
 local function finish(b, d, a, isa, off, lanes, v)
-  b.put(d, vstore(isa, a.y, off, v, lanes))
+  local fv = a.act and epilogue.forward(a.act, isa, v)
+  if not (fv and a.y == a.act.out) then b.put(d, vstore(isa, a.y, off, v, lanes)) end
   if not a.act then return end
-  local fv = epilogue.forward(a.act, isa, v)
   if fv then
     b.put(d, vstore(isa, a.act.out, off, fv, lanes))
   else
@@ -238,7 +239,7 @@ local function flat_gemv(b, a, isa, f)
     b.put(2, "for (int k = " .. k0 .. "; k < " .. a.K .. "; k++) s = s + " .. a.x .. "[k] * " .. a.w .. "[k * " .. N .. " + j];")
   end
   b.put(2, "s = s + " .. a.b .. "[j];")
-  b.put(2, a.y .. "[j] = s;")
+  if not (a.act and a.y == a.act.out) then b.put(2, a.y .. "[j] = s;") end
   if a.act then b.put(2, a.act.out .. "[j] = " .. epilogue.forward_scalar(a.act, "s") .. ";") end
   b.put(1, "}")
 end

@@ -394,6 +394,16 @@ end
 -- gen/kernels/stream.lua's; otherwise the schedule's tiling (a.tiling, else
 -- schedule.tiling) chooses the tile width, the loop order, packing and the block of the
 -- reduction; the tiles are unrolled, the column blocks and rows are loops.
+-- Whether a training build of step s (a linear layer and the activation fused after it;
+-- nxt the step after it) leaves z unwritten: nothing reads it when the activation's
+-- derivative comes from the step's output a (plan.mask_from_output: relu without a shift,
+-- tanh, sigmoid). matmul_xw then gets y = a (layer.lua: ctx.mask_unread): the sums go
+-- to a, f(sums) over them, so z's rows (784-256-10 B=256: 256 KB) are not streamed to L2
+-- and back. gen/schedule.lua's decide asks; plan.lua documents z as not written.
+function M.z_unread(s)
+  return s.act ~= nil and require("plan").mask_from_output(s.act)
+end
+
 function M.matmul_xw(a, isa)
   local b = buffer()
   local V = isa.width
@@ -456,10 +466,14 @@ function M.matmul_xw(a, isa)
       b2.put(d2, a.act.out .. "[" .. ao .. "] = " .. epilogue.forward_scalar(a.act, c) .. ";")
     end
   end
+  -- (y is a itself, z unread: z_unread) f(c) alone where it is spelled from the register
   local function store_out(b2, d2, r, off, c, lanes, no_act)
-    local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
-    b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
-    if a.act and not no_act then store_act(b2, d2, r, off, c, lanes) end
+    local final = a.act and not no_act
+    if not (final and a.y == a.act.out and (not lanes or epilogue.forward(a.act, isa, c))) then
+      local yo = "(i + " .. r .. ") * " .. a.y_ld .. " + " .. off
+      b2.put(d2, lanes and vstore(isa, a.y, yo, c, lanes) or a.y .. "[" .. yo .. "] = " .. c .. ";")
+    end
+    if final then store_act(b2, d2, r, off, c, lanes) end
   end
   -- one register tile of `rows` rows over the group's block at column j0, inputs kb ..
   -- kb+count-1 (kb only when the reduction is blocked: then the sums start from y after

@@ -520,17 +520,22 @@ local input = {1.2, 0.8, 0.9}
 tune.whole_keeps(input)
 check(input[1] == 1.2 and input[3] == 0.9, "whole_keeps must not sort its argument")
 
--- conv z buffers: NAME_work documents zN as "not written by this build" exactly where the
--- training forward leaves it alone (convtile.lua's "(void)z;", no other use of z in the
--- step's forward), on every ISA, for the conv specs with and without a pool after a ReLU
+-- z buffers: NAME_work documents zN as "not written by this build" exactly where the
+-- training forward leaves it alone (convtile.lua's and layer.lua's "(void)z;", no other use
+-- of z in the step's forward), on every ISA, for the conv specs with and without a pool
+-- after a ReLU, and linear layers with relu (plain and shifted), leaky_relu, tanh and
+-- sigmoid, at batch 1 (the stream), k-blocked (huge_xw, xw_depth) and in compact code
 do
   local driver = require "driver"
   local found = {}
   for _, spec in ipairs({"specs/mnist_cnn.lua", "bench/specs/bench_lenet.lua", "tests/isa/specs/pool_narrow.lua",
-                         "tests/isa/specs/conv_pad.lua", "tests/isa/specs/bn_drop.lua"}) do
+                         "tests/isa/specs/conv_pad.lua", "tests/isa/specs/bn_drop.lua", "specs/mnist_mlp.lua",
+                         "specs/seed_mse.lua", "tests/isa/specs/act_mix.lua", "tests/isa/specs/b1_flat.lua",
+                         "tests/isa/specs/b1_wide.lua", "tests/isa/specs/huge_xw.lua", "tests/isa/specs/xw_depth.lua",
+                         "tests/isa/specs/shared_odd.lua"}) do
     for _, isa in ipairs({"scalar", "avx2", "avx512", "neon"}) do
       local h, c
-      for _, f in ipairs(driver.generate({spec = spec, isa = isa})) do
+      for _, f in ipairs(driver.generate({spec = spec, isa = isa, compact = spec:find("shared_odd", 1, true) and true})) do
         if f[1]:match("%.h$") then h = f[2] elseif f[1]:match("%.c$") then c = f[2] end
       end
       check(h and c, "%s %s: a .h and a .c", spec, isa)

@@ -208,6 +208,7 @@ static void vopt_tensor(float *restrict p, float *restrict buf, const float *res
    x [n][784], W [784][50], b [50] -> z [n][50], a [n][50]. */
 static void l0_linear_relu_forward(float *restrict z, float *restrict a, const float *restrict x,
                                    const float *restrict w, const float *restrict b, int n) {
+  (void)z;   /* not written: the next backward reads f's derivative from a */
   /* register tiles: 8 rows x 3 vectors of 16; row tiles outer; columns 48..49 as dot products over k */
   _Alignas(64) float wtl[1568];
   for (int k = 0; k < 784; k++) {
@@ -241,53 +242,29 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
             { const __m512 s = _mm512_set1_ps(xr[4704 + k]); c6_0 = _mm512_fmadd_ps(s, w0, c6_0); c6_1 = _mm512_fmadd_ps(s, w1, c6_1); c6_2 = _mm512_fmadd_ps(s, w2, c6_2); }
             { const __m512 s = _mm512_set1_ps(xr[5488 + k]); c7_0 = _mm512_fmadd_ps(s, w0, c7_0); c7_1 = _mm512_fmadd_ps(s, w1, c7_1); c7_2 = _mm512_fmadd_ps(s, w2, c7_2); }
           }
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0, c1_0);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 16, c1_1);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 32, c1_2);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 2) * 50 + j0, c2_0);
           _mm512_storeu_ps(a + (i + 2) * 50 + j0, _mm512_max_ps(c2_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 16, c2_1);
           _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 16, _mm512_max_ps(c2_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 32, c2_2);
           _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 32, _mm512_max_ps(c2_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 3) * 50 + j0, c3_0);
           _mm512_storeu_ps(a + (i + 3) * 50 + j0, _mm512_max_ps(c3_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 16, c3_1);
           _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 16, _mm512_max_ps(c3_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 32, c3_2);
           _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 32, _mm512_max_ps(c3_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 4) * 50 + j0, c4_0);
           _mm512_storeu_ps(a + (i + 4) * 50 + j0, _mm512_max_ps(c4_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 4) * 50 + j0 + 16, c4_1);
           _mm512_storeu_ps(a + (i + 4) * 50 + j0 + 16, _mm512_max_ps(c4_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 4) * 50 + j0 + 32, c4_2);
           _mm512_storeu_ps(a + (i + 4) * 50 + j0 + 32, _mm512_max_ps(c4_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 5) * 50 + j0, c5_0);
           _mm512_storeu_ps(a + (i + 5) * 50 + j0, _mm512_max_ps(c5_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 5) * 50 + j0 + 16, c5_1);
           _mm512_storeu_ps(a + (i + 5) * 50 + j0 + 16, _mm512_max_ps(c5_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 5) * 50 + j0 + 32, c5_2);
           _mm512_storeu_ps(a + (i + 5) * 50 + j0 + 32, _mm512_max_ps(c5_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 6) * 50 + j0, c6_0);
           _mm512_storeu_ps(a + (i + 6) * 50 + j0, _mm512_max_ps(c6_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 6) * 50 + j0 + 16, c6_1);
           _mm512_storeu_ps(a + (i + 6) * 50 + j0 + 16, _mm512_max_ps(c6_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 6) * 50 + j0 + 32, c6_2);
           _mm512_storeu_ps(a + (i + 6) * 50 + j0 + 32, _mm512_max_ps(c6_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 7) * 50 + j0, c7_0);
           _mm512_storeu_ps(a + (i + 7) * 50 + j0, _mm512_max_ps(c7_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 7) * 50 + j0 + 16, c7_1);
           _mm512_storeu_ps(a + (i + 7) * 50 + j0 + 16, _mm512_max_ps(c7_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 7) * 50 + j0 + 32, c7_2);
           _mm512_storeu_ps(a + (i + 7) * 50 + j0 + 32, _mm512_max_ps(c7_2, _mm512_setzero_ps()));
         }
       }
@@ -313,67 +290,51 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
           { const __m512 v = _mm512_loadu_ps(xq + 5488 + k); t7_0 = _mm512_fmadd_ps(v, u0, t7_0); t7_1 = _mm512_fmadd_ps(v, u1, t7_1); }
         }
         { const float s = _mm512_reduce_add_ps(t0_0) + b[48];
-          z[(i + 0) * 50 + 48] = s;
           a[(i + 0) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t0_1) + b[49];
-          z[(i + 0) * 50 + 49] = s;
           a[(i + 0) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t1_0) + b[48];
-          z[(i + 1) * 50 + 48] = s;
           a[(i + 1) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t1_1) + b[49];
-          z[(i + 1) * 50 + 49] = s;
           a[(i + 1) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t2_0) + b[48];
-          z[(i + 2) * 50 + 48] = s;
           a[(i + 2) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t2_1) + b[49];
-          z[(i + 2) * 50 + 49] = s;
           a[(i + 2) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t3_0) + b[48];
-          z[(i + 3) * 50 + 48] = s;
           a[(i + 3) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t3_1) + b[49];
-          z[(i + 3) * 50 + 49] = s;
           a[(i + 3) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t4_0) + b[48];
-          z[(i + 4) * 50 + 48] = s;
           a[(i + 4) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t4_1) + b[49];
-          z[(i + 4) * 50 + 49] = s;
           a[(i + 4) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t5_0) + b[48];
-          z[(i + 5) * 50 + 48] = s;
           a[(i + 5) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t5_1) + b[49];
-          z[(i + 5) * 50 + 49] = s;
           a[(i + 5) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t6_0) + b[48];
-          z[(i + 6) * 50 + 48] = s;
           a[(i + 6) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t6_1) + b[49];
-          z[(i + 6) * 50 + 49] = s;
           a[(i + 6) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t7_0) + b[48];
-          z[(i + 7) * 50 + 48] = s;
           a[(i + 7) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t7_1) + b[49];
-          z[(i + 7) * 50 + 49] = s;
           a[(i + 7) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
       }
@@ -395,29 +356,17 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
             { const __m512 s = _mm512_set1_ps(xr[1568 + k]); c2_0 = _mm512_fmadd_ps(s, w0, c2_0); c2_1 = _mm512_fmadd_ps(s, w1, c2_1); c2_2 = _mm512_fmadd_ps(s, w2, c2_2); }
             { const __m512 s = _mm512_set1_ps(xr[2352 + k]); c3_0 = _mm512_fmadd_ps(s, w0, c3_0); c3_1 = _mm512_fmadd_ps(s, w1, c3_1); c3_2 = _mm512_fmadd_ps(s, w2, c3_2); }
           }
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0, c1_0);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 16, c1_1);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 32, c1_2);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 2) * 50 + j0, c2_0);
           _mm512_storeu_ps(a + (i + 2) * 50 + j0, _mm512_max_ps(c2_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 16, c2_1);
           _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 16, _mm512_max_ps(c2_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 2) * 50 + j0 + 32, c2_2);
           _mm512_storeu_ps(a + (i + 2) * 50 + j0 + 32, _mm512_max_ps(c2_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 3) * 50 + j0, c3_0);
           _mm512_storeu_ps(a + (i + 3) * 50 + j0, _mm512_max_ps(c3_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 16, c3_1);
           _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 16, _mm512_max_ps(c3_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 3) * 50 + j0 + 32, c3_2);
           _mm512_storeu_ps(a + (i + 3) * 50 + j0 + 32, _mm512_max_ps(c3_2, _mm512_setzero_ps()));
         }
       }
@@ -435,35 +384,27 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
           { const __m512 v = _mm512_loadu_ps(xq + 2352 + k); t3_0 = _mm512_fmadd_ps(v, u0, t3_0); t3_1 = _mm512_fmadd_ps(v, u1, t3_1); }
         }
         { const float s = _mm512_reduce_add_ps(t0_0) + b[48];
-          z[(i + 0) * 50 + 48] = s;
           a[(i + 0) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t0_1) + b[49];
-          z[(i + 0) * 50 + 49] = s;
           a[(i + 0) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t1_0) + b[48];
-          z[(i + 1) * 50 + 48] = s;
           a[(i + 1) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t1_1) + b[49];
-          z[(i + 1) * 50 + 49] = s;
           a[(i + 1) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t2_0) + b[48];
-          z[(i + 2) * 50 + 48] = s;
           a[(i + 2) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t2_1) + b[49];
-          z[(i + 2) * 50 + 49] = s;
           a[(i + 2) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t3_0) + b[48];
-          z[(i + 3) * 50 + 48] = s;
           a[(i + 3) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t3_1) + b[49];
-          z[(i + 3) * 50 + 49] = s;
           a[(i + 3) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
       }
@@ -482,17 +423,11 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
             { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
             { const __m512 s = _mm512_set1_ps(xr[784 + k]); c1_0 = _mm512_fmadd_ps(s, w0, c1_0); c1_1 = _mm512_fmadd_ps(s, w1, c1_1); c1_2 = _mm512_fmadd_ps(s, w2, c1_2); }
           }
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0, c1_0);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0, _mm512_max_ps(c1_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 16, c1_1);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 16, _mm512_max_ps(c1_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 1) * 50 + j0 + 32, c1_2);
           _mm512_storeu_ps(a + (i + 1) * 50 + j0 + 32, _mm512_max_ps(c1_2, _mm512_setzero_ps()));
         }
       }
@@ -506,19 +441,15 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
           { const __m512 v = _mm512_loadu_ps(xq + 784 + k); t1_0 = _mm512_fmadd_ps(v, u0, t1_0); t1_1 = _mm512_fmadd_ps(v, u1, t1_1); }
         }
         { const float s = _mm512_reduce_add_ps(t0_0) + b[48];
-          z[(i + 0) * 50 + 48] = s;
           a[(i + 0) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t0_1) + b[49];
-          z[(i + 0) * 50 + 49] = s;
           a[(i + 0) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t1_0) + b[48];
-          z[(i + 1) * 50 + 48] = s;
           a[(i + 1) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t1_1) + b[49];
-          z[(i + 1) * 50 + 49] = s;
           a[(i + 1) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
       }
@@ -535,11 +466,8 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
             const __m512 w0 = _mm512_loadu_ps(bk), w1 = _mm512_loadu_ps(bk + 16), w2 = _mm512_loadu_ps(bk + 32);
             { const __m512 s = _mm512_set1_ps(xr[k]); c0_0 = _mm512_fmadd_ps(s, w0, c0_0); c0_1 = _mm512_fmadd_ps(s, w1, c0_1); c0_2 = _mm512_fmadd_ps(s, w2, c0_2); }
           }
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0, c0_0);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0, _mm512_max_ps(c0_0, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 16, c0_1);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 16, _mm512_max_ps(c0_1, _mm512_setzero_ps()));
-          _mm512_storeu_ps(z + (i + 0) * 50 + j0 + 32, c0_2);
           _mm512_storeu_ps(a + (i + 0) * 50 + j0 + 32, _mm512_max_ps(c0_2, _mm512_setzero_ps()));
         }
       }
@@ -551,11 +479,9 @@ static void l0_linear_relu_forward(float *restrict z, float *restrict a, const f
           { const __m512 v = _mm512_loadu_ps(xq + k); t0_0 = _mm512_fmadd_ps(v, u0, t0_0); t0_1 = _mm512_fmadd_ps(v, u1, t0_1); }
         }
         { const float s = _mm512_reduce_add_ps(t0_0) + b[48];
-          z[(i + 0) * 50 + 48] = s;
           a[(i + 0) * 50 + 48] = (s > 0.0f ? s : 0.0f);
         }
         { const float s = _mm512_reduce_add_ps(t0_1) + b[49];
-          z[(i + 0) * 50 + 49] = s;
           a[(i + 0) * 50 + 49] = (s > 0.0f ? s : 0.0f);
         }
       }

@@ -76,7 +76,7 @@ typedef struct mnist_mlp_grads {
 
 /* Scratch kept between mnist_mlp_forward and mnist_mlp_backward (rows: MNIST_MLP_BATCH). */
 typedef struct mnist_mlp_work {
-  MNIST_MLP_ALIGN64 float z0[3200];   /* [64][50] layer 0 output x @ W + b (before the ReLU) */
+  MNIST_MLP_ALIGN64 float z0[3200];   /* [64][50] layer 0 output x @ W + b (before the ReLU): not written by this build (nothing reads it: layer 2's backward takes the ReLU's derivative from a1) */
   MNIST_MLP_ALIGN64 float a1[3200];   /* [64][50] layer 1 output (after the ReLU) */
   MNIST_MLP_ALIGN64 float d0[3200];   /* [64][50] gradient of the loss with respect to z0 */
   MNIST_MLP_ALIGN64 float a2[640];   /* [64][10] layer 2 output x @ W + b */
