@@ -52,12 +52,14 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
                k and j, the batch-1 stream) of every linear product of SPEC on this machine,
                check each gives the default's bits, and write the fastest to a tune file;
                when one was chosen, time the whole train step (forward) with the choices
-               against the defaults and keep the choices only if the step is faster
+               against the defaults and keep the choices only if the step is faster (if
+               not: each kind of product's choices alone, kept where that step is faster)
   --isa ISA    avx2, avx512, neon or native (default: the spec's isa, else native); this
                machine must run it
   --out FILE   the tune file (default NAME.tune)
   --budget S   seconds of timing in all (default 20; plus a quarter for the whole-step
-               check, and the compiles with $CC)
+               check, a quarter for each kind of product it then times alone, and the
+               compiles with $CC)
   --batch N    tune the training build at batch N (gen --batch N) instead of the spec's
   --max-batch N  tune the inference build of at most N rows (gen --inference --max-batch N)
                instead of the training build at the spec's batch

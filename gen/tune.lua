@@ -596,41 +596,117 @@ end
 M.WHOLE_SHARE = 0.25
 
 -- After the per-product choices: when one chose a non-default candidate, times the whole
--- step with the choices against the defaults and drops every choice unless the tuned step
--- is faster (M.whole_keeps). Returns the tune file's comment lines saying so (or nil when
--- nothing was chosen); resets p.chosen to the default when dropped.
+-- step with the choices against the defaults (M.whole_keeps). When that step is not faster
+-- and the choices are of more than one kind of product (xw, gwt, xtg, stream), one kind can
+-- be what slows it (a product timed alone sees the caches in another state; gwt is timed as
+-- "wt" alone, and a "gt" default then loses to a "wt" choice only inside the step): each
+-- kind's choices are timed alone against the defaults, for the same share of the budget
+-- each, and kept if that step is faster; two or more kept kinds are timed together once
+-- more, and if together they are not faster, only the kind whose step was fastest stays.
+-- Returns the tune file's comment lines saying so (or nil when nothing was chosen); resets
+-- p.chosen to the default of every product whose choice was dropped.
 local function whole_check(o, isa, cc, tmp, prods, cleanup, log)
-  local any = false
-  for _, p in ipairs(prods) do any = any or p.chosen ~= 1 end
-  if not any then return nil end
-  local path = tmp .. "/chosen.tune"
-  local lines = {M.HEADER, "isa " .. isa.name}
-  entry_lines(lines, prods)
-  local f = io.open(path, "wb")
-  if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-  local budget = math.max(0.05, M.WHOLE_SHARE * o.budget)
-  log(string.format("tune: timing the whole %s, tuned against the default, about %g s", o.max_batch and "forward" or "train step", budget))
-  local ok, ratios, why, fatal = pcall(whole_step, o, isa, cc, tmp, path, budget)
-  if not ok then cleanup(); error(ratios, 0) end
-  if not ratios then
-    if fatal then cleanup(); errors.user("chainrule tune: " .. why) end
-    log("tune: whole step not timed (" .. why .. "): kept the choices")
-    return {"# whole step not timed (" .. why .. "): the choices are kept unchecked"}
-  end
-  local keep, median = M.whole_keeps(ratios)
-  local what = o.max_batch and "forward" or "train step"
-  local said = string.format("whole %s: tuned %.3fx the default's time in %d paired runs", what, median or 0, #ratios)
-  log("tune: " .. said .. ": " .. (keep and "kept the choices" or "kept the defaults"))
-  if keep then return {"# " .. said .. ": the choices are kept"} end
+  local picked = {}   -- p -> its chosen candidate
+  local kinds, by_kind = {}, {}
   for _, p in ipairs(prods) do
     if p.chosen ~= 1 then
-      p.note = p.note .. "; dropped (whole step)"
-      p.chosen = 1
+      picked[p] = p.chosen
+      if not by_kind[p.product] then by_kind[p.product] = true; kinds[#kinds + 1] = p.product end
     end
   end
-  return {"# " .. said .. " (not faster): every choice was dropped,", "# each product keeps its default tiling"}
+  if #kinds == 0 then return nil end
+  local path = tmp .. "/chosen.tune"
+  local budget = math.max(0.05, M.WHOLE_SHARE * o.budget)
+  local what = o.max_batch and "forward" or "train step"
+  -- the whole step with the choices of the kinds in set (kind -> true), the others at their
+  -- defaults: keep, median, pairs; or nil and the comment line when it could not be timed
+  local function time_with(set, label)
+    for p, c in pairs(picked) do p.chosen = set[p.product] and c or 1 end
+    local lines = {M.HEADER, "isa " .. isa.name}
+    entry_lines(lines, prods)
+    local f = io.open(path, "wb")
+    if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
+    f:write(table.concat(lines, "\n"), "\n")
+    f:close()
+    log(string.format("tune: timing the whole %s%s, tuned against the default, about %g s", what, label, budget))
+    local ok, ratios, why, fatal = pcall(whole_step, o, isa, cc, tmp, path, budget)
+    if not ok then cleanup(); error(ratios, 0) end
+    if not ratios then
+      if fatal then cleanup(); errors.user("chainrule tune: " .. why) end
+      return nil, why
+    end
+    local keep, median = M.whole_keeps(ratios)
+    return keep, median, #ratios
+  end
+  local all = {}
+  for _, k in ipairs(kinds) do all[k] = true end
+  local keep, median, n = time_with(all, "")
+  if keep == nil then
+    log("tune: whole step not timed (" .. median .. "): kept the choices")
+    return {"# whole step not timed (" .. median .. "): the choices are kept unchecked"}
+  end
+  local said = string.format("whole %s: tuned %.3fx the default's time in %d paired runs", what, median or 0, n)
+  if keep then
+    log("tune: " .. said .. ": kept the choices")
+    return {"# " .. said .. ": the choices are kept"}
+  end
+  local out = {"# " .. said .. " (not faster)" .. (#kinds > 1 and "; each kind of product alone:" or ":")}
+  local kept = {}
+  if #kinds > 1 then
+    log("tune: " .. said .. ": not faster; timing each kind of product's choices alone")
+    local best, best_median
+    for _, k in ipairs(kinds) do
+      local kk, km, kn = time_with({[k] = true}, " with the " .. k .. " choices alone")
+      local line
+      if kk == nil then
+        line = string.format("%s choices alone: not timed (%s): dropped", k, km)
+      else
+        line = string.format("%s choices alone: tuned %.3fx the default's time in %d paired runs: %s", k, km or 0, kn,
+          kk and "kept" or "dropped")
+        if kk then
+          kept[#kept + 1] = k
+          if not best_median or km < best_median then best, best_median = k, km end
+        end
+      end
+      log("tune: whole " .. what .. ", " .. line)
+      out[#out + 1] = "#   " .. line
+    end
+    if #kept > 1 then
+      local set = {}
+      for _, k in ipairs(kept) do set[k] = true end
+      local label = table.concat(kept, " + ")
+      local tk, tm, tn = time_with(set, " with the " .. label .. " choices together")
+      local line
+      if tk then
+        line = string.format("%s choices together: tuned %.3fx the default's time in %d paired runs: kept", label, tm, tn)
+      else
+        line = string.format("%s choices together: %s: only the %s choices kept", label,
+          tk == nil and "not timed (" .. tm .. ")" or string.format("tuned %.3fx the default's time in %d paired runs, not faster", tm or 0, tn), best)
+        kept = {best}
+      end
+      log("tune: whole " .. what .. ", " .. line)
+      out[#out + 1] = "#   " .. line
+    end
+  else
+    log("tune: " .. said .. ": kept the defaults")
+  end
+  local set = {}
+  for _, k in ipairs(kept) do set[k] = true end
+  for p, c in pairs(picked) do
+    if set[p.product] then
+      p.chosen = c
+    else
+      p.chosen = 1
+      p.note = p.note .. "; dropped (whole step)"
+    end
+  end
+  if #kept == 0 then
+    if #kinds > 1 then log("tune: whole " .. what .. ": no kind of choice made it faster: kept the defaults") end
+    out[#out + 1] = "# every choice was dropped, each product keeps its default tiling"
+  else
+    out[#out + 1] = "# kept the " .. table.concat(kept, " + ") .. " choices; the others keep their default tilings"
+  end
+  return out
 end
 
 -- chainrule tune: o = {spec, isa, out, budget, batch or max_batch}. Times the candidates, writes
