@@ -414,33 +414,35 @@ static int run(int pi, product *q, double budget) {
 }
 ]==]
 
--- What one step of the network sweeps through, in bytes, as tune estimates it: every layer's W
--- (its forward product's K x N), twice in a training build (W and what the backward writes
--- beside it: dW, the optimizer's buffers, the activations). Inference: W once.
+-- What one step of the network sweeps through, in bytes, as tune estimates it: every layer's
+-- W once (its forward product's K x N; a training step's update rewrites W in place, and the
+-- activations of the batch are small beside the weights of the layers where this matters).
 function M.step_bytes(prods)
-  local w, training = 0, false
+  local w = 0
   for _, p in ipairs(prods) do
     if p.product == "xw" or p.product == "stream" then w = w + 4 * p.K * p.N end
-    if p.product == "xtg" or p.product == "gwt" then training = true end
   end
-  return training and 2 * w or w
+  return w
 end
 
--- How many copies of a product's W (bytes) its timed calls rotate through: enough that they
--- span what the step sweeps through (reach, M.step_bytes) between two calls of the product,
--- so each call finds W in the cache level the step leaves it in (a W that the rest of the step
--- pushes out of the L3 comes from memory; one call after the other would find it in the L3).
--- At most WEIGHT_COPIES, and at most WEIGHT_COPY_BYTES in all. Measured on Zen 4 (EPYC, 1 MB
--- L2, a VM's share of a 32 MB L3; 784-2048-2048-10 B=64, the 784x2048 forward alone, fastest
--- of 100 calls): unpacked W read in place 1824 us against 2098-2126 for the default's packed
--- panels with W in the cache, but 2134-2173 with 2, 4 or 8 copies, where packed panels of 196
--- inputs took 1906-1930. Inside the step the unpacked choice, which tune took, made the
--- forward 1.6 % slower and the 196-input panels 5 % faster.
+-- How many copies of a product's W (bytes) its timed calls rotate through: as many Ws of this
+-- size as the step sweeps through (reach, M.step_bytes), rounded, so each call finds W in the
+-- cache level the step leaves it in (a W that the rest of the step pushes out of the L3 comes
+-- from memory; one call after the other would find it in the L3). At most WEIGHT_COPIES, and
+-- at most WEIGHT_COPY_BYTES in all. Measured on Zen 4 (EPYC, 1 MB L2, a VM's share of a 32 MB
+-- L3; 784-2048-2048-10 B=64, the 784x2048 forward alone, fastest of 100 calls): unpacked W
+-- read in place 1824 us against 2098-2126 for the default's packed panels with one W, but
+-- 2134-2173 with 2, 4 or 8 copies, where packed panels of 196 inputs took 1906-1930; inside
+-- the step the unpacked choice (tune's without copies) made the forward 1.6 % slower, the
+-- 196-input panels 5 % faster. Rounded, not rounded up: 784-1024-10 (the 784x1024 W is almost
+-- all of the step's) with 2 copies timed its default at 1223 us against 1003 inside the step,
+-- and tune chose packed panels that made the step's forward 4 % slower than unpacked W.
 M.WEIGHT_COPIES = 16
 M.WEIGHT_COPY_BYTES = 256 * 1024 * 1024
 function M.weight_copies(bytes, reach)
-  local n = (reach + bytes - 1) // bytes
-  n = math.min(n, M.WEIGHT_COPIES, M.WEIGHT_COPY_BYTES // math.max(1, bytes))
+  bytes = math.max(1, bytes)
+  local n = (2 * reach + bytes) // (2 * bytes)
+  n = math.min(n, M.WEIGHT_COPIES, M.WEIGHT_COPY_BYTES // bytes)
   return math.max(1, n)
 end
 

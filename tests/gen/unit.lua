@@ -520,22 +520,26 @@ local input = {1.2, 0.8, 0.9}
 tune.whole_keeps(input)
 check(input[1] == 1.2 and input[3] == 0.9, "whole_keeps must not sort its argument")
 
--- tune.step_bytes / weight_copies: the timed calls of a product rotate through enough copies
--- of its W to span what the step sweeps through (every W, twice when training)
+-- tune.step_bytes / weight_copies: the timed calls of a product rotate through as many copies
+-- of its W as the step sweeps through Ws of its size (every W once), rounded
 local function prod(kind, K, N) return {product = kind, K = K, N = N} end
 local train = {prod("xw", 784, 50), prod("xtg", 784, 50), prod("xw", 50, 10), prod("gwt", 50, 10), prod("xtg", 50, 10)}
-check(tune.step_bytes(train) == 2 * 4 * (784 * 50 + 50 * 10), "step_bytes(784-50-10 training) = %d", tune.step_bytes(train))
+check(tune.step_bytes(train) == 4 * (784 * 50 + 50 * 10), "step_bytes(784-50-10 training) = %d", tune.step_bytes(train))
 local infer = {prod("stream", 784, 50), prod("xw", 50, 10)}
 check(tune.step_bytes(infer) == 4 * (784 * 50 + 50 * 10), "step_bytes(inference) = %d", tune.step_bytes(infer))
 local function copies(bytes, reach, want)
   local got = tune.weight_copies(bytes, reach)
   check(got == want, "weight_copies(%d, %d) = %d, want %d", bytes, reach, got, want)
 end
-copies(4 * 784 * 50, tune.step_bytes(train), 3)       -- 784-50-10: 3 x 157 KB, within an L2
-copies(4 * 784 * 2048, 2 * 4 * (784 * 2048 + 2048 * 2048 + 2048 * 10), 8)   -- 784-2048-2048-10's first W
-copies(4 * 2048 * 2048, 2 * 4 * (784 * 2048 + 2048 * 2048 + 2048 * 10), 3)
-copies(100, 100, 1)                                   -- the only W of an inference build: no rotation
-copies(100, 50, 1)
+local big = 4 * (784 * 2048 + 2048 * 2048 + 2048 * 10)
+copies(4 * 784 * 50, tune.step_bytes(train), 1)       -- 784-50-10: its first W is nearly all
+copies(4 * 784 * 1024, 4 * (784 * 1024 + 1024 * 10), 1)   -- 784-1024-10 (measured: 2 was too cold)
+copies(4 * 784 * 2048, big, 4)                        -- 784-2048-2048-10's first W: 3.6 rounded
+copies(4 * 2048 * 2048, big, 1)                       -- its 2048x2048 W: 1.4 rounded
+copies(4 * 256 * 256, 4 * (784 * 256 + 256 * 256 + 256 * 10), 4)   -- 784-256-256-10's middle W
+copies(100, 250, 3)                                   -- 2.5 rounds up
+copies(100, 249, 2)
+copies(100, 50, 1)                                    -- never fewer than one
 copies(1, 1 << 30, tune.WEIGHT_COPIES)                -- at most WEIGHT_COPIES
 copies(200 * 1024 * 1024, 1 << 32, 1)                 -- and at most WEIGHT_COPY_BYTES in all
 
