@@ -316,6 +316,15 @@ static void make_copies(product *q) {
   }
 }
 
+/* The copies made by make_copies freed, w and wu the original buffers again (so a tune of
+   many huge layers holds one product's copies at a time). */
+static void free_copies(product *q) {
+  if (q->copies <= 1) return;
+  q->p->w = q->wc[0]; q->p->wu = q->uc[0];
+  for (int i = 1; i < q->copies; i++) { free(q->wc[i]); free(q->uc[i]); }
+  free(q->wc); free(q->uc);
+}
+
 /* One timed call of fn, on the next copy of the weights. */
 static void call(product *q, void (*fn)(void)) {
   if (q->copies > 1) {
@@ -409,6 +418,7 @@ static int run(int pi, product *q, double budget) {
   }
   printf("done %d\n", pi);
   fflush(stdout);
+  free_copies(q);
   free(want); free(got); free(best);
   return 0;
 }
@@ -429,7 +439,7 @@ end
 -- size as the step sweeps through (reach, M.step_bytes), rounded, so each call finds W in the
 -- cache level the step leaves it in (a W that the rest of the step pushes out of the L3 comes
 -- from memory; one call after the other would find it in the L3). At most WEIGHT_COPIES, and
--- at most WEIGHT_COPY_BYTES in all. Measured on Zen 4 (EPYC, 1 MB L2, a VM's share of a 32 MB
+-- at most WEIGHT_COPY_BYTES of W's copies (as much again for wu's; freed after the product). Measured on Zen 4 (EPYC, 1 MB L2, a VM's share of a 32 MB
 -- L3; 784-2048-2048-10 B=64, the 784x2048 forward alone, fastest of 100 calls): unpacked W
 -- read in place 1824 us against 2098-2126 for the default's packed panels with one W, but
 -- 2134-2173 with 2, 4 or 8 copies, where packed panels of 196 inputs took 1906-1930; inside
@@ -671,6 +681,12 @@ M.WHOLE_SHARE = 0.25
 -- more, and if together they are not faster, only the kind whose step was fastest stays.
 -- Returns the tune file's comment lines saying so (or nil when nothing was chosen); resets
 -- p.chosen to the default of every product whose choice was dropped.
+local function set_of(list)
+  local set = {}
+  for _, k in ipairs(list) do set[k] = true end
+  return set
+end
+
 local function whole_check(o, isa, cc, tmp, prods, cleanup, log)
   local picked = {}   -- p -> its chosen candidate
   local kinds, by_kind = {}, {}
@@ -704,9 +720,7 @@ local function whole_check(o, isa, cc, tmp, prods, cleanup, log)
     local keep, median = M.whole_keeps(ratios)
     return keep, median, #ratios
   end
-  local all = {}
-  for _, k in ipairs(kinds) do all[k] = true end
-  local keep, median, n = time_with(all, "")
+  local keep, median, n = time_with(set_of(kinds), "")
   if keep == nil then
     log("tune: whole step not timed (" .. median .. "): kept the choices")
     return {"# whole step not timed (" .. median .. "): the choices are kept unchecked"}
@@ -738,10 +752,8 @@ local function whole_check(o, isa, cc, tmp, prods, cleanup, log)
       out[#out + 1] = "#   " .. line
     end
     if #kept > 1 then
-      local set = {}
-      for _, k in ipairs(kept) do set[k] = true end
       local label = table.concat(kept, " + ")
-      local tk, tm, tn = time_with(set, " with the " .. label .. " choices together")
+      local tk, tm, tn = time_with(set_of(kept), " with the " .. label .. " choices together")
       local line
       if tk then
         line = string.format("%s choices together: tuned %.3fx the default's time in %d paired runs: kept", label, tm, tn)
@@ -756,8 +768,7 @@ local function whole_check(o, isa, cc, tmp, prods, cleanup, log)
   else
     log("tune: " .. said .. ": kept the defaults")
   end
-  local set = {}
-  for _, k in ipairs(kept) do set[k] = true end
+  local set = set_of(kept)
   for p, c in pairs(picked) do
     if set[p.product] then
       p.chosen = c

@@ -24,6 +24,7 @@ local epilogue = require "kernels.epilogue"
 local schedule = require "schedule"
 local stream = require "kernels.stream"
 local shared = require "kernels.shared"
+local plan = require "plan"
 
 local M = {}
 
@@ -394,14 +395,14 @@ end
 -- gen/kernels/stream.lua's; otherwise the schedule's tiling (a.tiling, else
 -- schedule.tiling) chooses the tile width, the loop order, packing and the block of the
 -- reduction; the tiles are unrolled, the column blocks and rows are loops.
--- Whether a training build of step s (a linear layer and the activation fused after it;
--- nxt the step after it) leaves z unwritten: nothing reads it when the activation's
+-- Whether a training build of step s (a linear layer and the activation fused after it)
+-- leaves z unwritten: nothing reads it when the activation's
 -- derivative comes from the step's output a (plan.mask_from_output: relu without a shift,
 -- tanh, sigmoid). matmul_xw then gets y = a (layer.lua: ctx.mask_unread): the sums go
 -- to a, f(sums) over them, so z's rows (784-256-10 B=256: 256 KB) are not streamed to L2
 -- and back. gen/schedule.lua's decide asks; plan.lua documents z as not written.
 function M.z_unread(s)
-  return s.act ~= nil and require("plan").mask_from_output(s.act)
+  return s.act ~= nil and plan.mask_from_output(s.act)
 end
 
 function M.matmul_xw(a, isa)
