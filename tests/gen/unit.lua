@@ -174,13 +174,16 @@ check(schedule.xw_cost(avx2, 256, 8, 3) < 0.9 * schedule.xw_cost(avx2, 256, 8, 2
 check(schedule.tiling(avx2, "xw", {K = 784, N = 50, batch = 64}).vecs == 2, "tiling xw 784x50 B=64: vec_max")
 -- spread (the next panel prefetched from the row tiles): avx2, W past the L2, at most
 -- SPREAD_TILES row tiles, the panel filled by a tile; not at B=64 (11 tiles), not for a W
--- within the L2, not without fill=tile, not on avx512
+-- within the L2, not without fill=tile; on avx512 (8 rows a tile) at 784x1024 B=64 (8 row
+-- tiles, W past its 1 MB L2), not at 784x256 (W within it)
 local b32 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 32})
 check(b32.spread == schedule.XW_SPREAD.avx2 and b32.pack and b32.fill == "tile", "tiling xw 784x256 B=32: spread %d", b32.spread)
 check(b64.spread == 0, "tiling xw 784x256 B=64: no spread (%d)", b64.spread)
 check(schedule.tiling(avx2, "xw", {K = 256, N = 256, batch = 32}).spread == 0, "tiling xw 256x256 B=32: W within L2, no spread")
 check(schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 32}, {fill = "loop"}).spread == 0, "tiling xw: fill=loop, no spread")
-check(schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 256, batch = 32}).spread == 0, "tiling xw avx512: no spread")
+check(schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 256, batch = 32}).spread == 0, "tiling xw avx512 784x256: W within L2, no spread")
+local w512 = schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 1024, batch = 64})
+check(w512.spread == schedule.XW_SPREAD.avx512 and w512.pack and w512.fill == "tile", "tiling xw avx512 784x1024 B=64: spread %d", w512.spread)
 -- xtg's aligned copy of g (gq): avx2, unpacked, N not a multiple of the width, K at least
 -- XTG_G_COPY_K, the copy within XTG_G_BYTES; and in the kernel, aligned loads from gq plus the
 -- x prefetch in the tile with the folded tail
