@@ -521,10 +521,10 @@ function M.matmul_xw(a, isa)
         return "xr[" .. (r == 0 and "" or lin(r, a.x_ld) .. " + ") .. k .. "]"
       end,
       finish = function(b2, d2, r, _, vec, c) store_out(b2, d2, r, jplus(vec.off), c, vec.lanes, kblocked) end,
-      -- (x packed, or packed panels k-blocks outer; k blocked) the activation after the last
-      -- k block from the registers, instead of a pass over all of y (z and a 2 x 256 KB at
-      -- 784x1024 B=64)
-      post = (packx or (depth and tp.pack)) and kblocked and a.act and function(b2, d2, rows, vecs)
+      -- (k blocked) the activation after the last k block from the registers, instead of a
+      -- pass over all of y (z and a 2 x 256 KB at 784x1024 B=64; rows 4 KB apart, so the
+      -- pass's loads and stores fall into a few L1 sets: 2.3 % of that forward on Zen 5)
+      post = kblocked and a.act and function(b2, d2, rows, vecs)
         b2.put(d2, "if (kb + " .. count .. " == " .. a.K .. ") {")
         for r = 0, rows - 1 do
           for v, vec in ipairs(vecs) do store_act(b2, d2 + 1, r, jplus(vec.off), string.format("c%d_%d", r, v - 1), vec.lanes) end
@@ -535,8 +535,9 @@ function M.matmul_xw(a, isa)
         local q = {}
         for _, l in ipairs(panel_lines(g)) do
           -- (rows on line boundaries, blocks at whole vectors of V <= 16 floats: a line
-          -- start within V floats of the row's end shares its line with the last float)
-          if N16 ~= 0 or l == g.width - 1 or l < g.width - V then
+          -- start within V floats of the row's end shares its line with the last float,
+          -- which panel_lines lists unless the block is whole lines: then every line)
+          if N16 ~= 0 or g.width % 16 == 0 or l == g.width - 1 or l < g.width - V then
             q[#q + 1] = isa.prefetch("wn + pr * " .. a.N .. (l == 0 and "" or " + " .. l))
           end
         end
@@ -583,27 +584,6 @@ function M.matmul_xw(a, isa)
     end)
     return b.text()
   end
-  -- the activation of a column block after its last k-block, from y while it is in L1
-  local function act_pass(d0, g)
-    local sym = {y_ld = "ldy", act = setmetatable({out_ld = "lda"}, {__index = a.act})}
-    leaf(b, d0, "xw_act", a, sym, {a.y}, {a.act.out}, {{"j0", "j0"}, {"n", "n"}, {"ldy", a.y_ld}, {"lda", a.act.out_ld}},
-         function(bb, d, sa)
-      local rb, ra = b, a
-      b, a = bb, sa   -- (store_act reads them)
-      b.put(d, "for (int i = 0; i < n; i++) {")
-      for _, vec in ipairs(g.vecs) do
-        if epilogue.forward(a.act, isa, "s") then
-          b.put(d + 1, "{ const " .. isa.vtype .. " s = " .. vload(isa, a.y, "i * " .. a.y_ld .. " + " .. jplus(vec.off), vec.lanes) .. ";")
-          store_act(b, d + 2, 0, jplus(vec.off), "s", vec.lanes)
-          b.put(d + 1, "}")
-        else
-          store_act(b, d + 1, 0, jplus(vec.off), nil, vec.lanes)   -- lane by lane from y
-        end
-      end
-      b.put(d, "}")
-      b, a = rb, ra
-    end)
-  end
   if packx then
     xw_packed_x(b, a, isa, R, MC, kc, groups, tile, tp.fill == "tile" and not compact)
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
@@ -648,7 +628,6 @@ function M.matmul_xw(a, isa)
         row_loop(b, d2, R, function(bb, d3, rows) tile(bb, d3, rows, g, count) end)
       end)
     end, "kb")
-    if a.act then group_loops(b, 1, groups, act_pass) end
     if plan.tail > 0 then row_loop(b, 1, R, tail_tiles) end
     return b.text()
   end
@@ -679,7 +658,6 @@ function M.matmul_xw(a, isa)
     end
     if kblocked then
       k_runs(b, d, a.K, kc, kblock, "kb")
-      if a.act then act_pass(d, g) end
     else
       kblock(d, a.K)
     end
