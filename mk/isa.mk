@@ -28,6 +28,9 @@ ISA_CC_avx512 := clang $(ISA_CFLAGS_avx512)
 ISA_CC_neon   := clang --target=aarch64-linux-gnu -fuse-ld=lld
 ISA_GCC_avx2   := gcc $(ISA_CFLAGS_avx2)
 ISA_GCC_avx512 := gcc $(ISA_CFLAGS_avx512)
+# neon under gcc too where the cross gcc is installed (scripts/deps.sh): compiled, warnings
+# as errors, like the x86 gcc compiles; the runs stay clang's
+ISA_GCC_neon   := $(if $(shell command -v aarch64-linux-gnu-gcc 2>/dev/null),aarch64-linux-gnu-gcc)
 # the gcc compiles also write the stack usage and call graph (.su, .ci beside the object), which
 # test-stack reads for its cases of the same build (mk/stack.mk); neither changes the code
 ISA_GCC_STACK := -fstack-usage -fcallgraph-info=su

@@ -2,8 +2,9 @@
 # Installs what chainrule needs to build and test, with apt-get. Idempotent: packages
 # already present are skipped, and apt-get is not called at all when nothing is missing.
 #
-#   scripts/deps.sh            build + test (generator, runtime, Check, sanitizers, NEON via qemu,
-#                              Cortex-M4 via arm-none-eabi-gcc + newlib + qemu-system-arm)
+#   scripts/deps.sh            build + test (generator, runtime, Check, sanitizers, NEON via qemu
+#                              and compiled by gcc too, Cortex-M4 via arm-none-eabi-gcc + newlib +
+#                              qemu-system-arm)
 #   scripts/deps.sh --bench    also the baselines of `make bench` (OpenBLAS, FANN, PyTorch)
 #   scripts/deps.sh --golden   also PyTorch + NumPy for `make golden`
 #   scripts/deps.sh --python   also PyTorch + NumPy for `make test-python` (gen --python against torch)
@@ -12,7 +13,8 @@
 set -eu
 
 core="build-essential pkg-config clang libclang-rt-14-dev liblua5.4-dev check zlib1g-dev
-      qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross lld gnuplot-nox nodejs npm
+      qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross lld gcc-aarch64-linux-gnu
+      gnuplot-nox nodejs npm
       gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake ninja-build"
 bench="libopenblas-dev libfann-dev python3-torch python3-numpy"
 golden="python3-torch python3-numpy"
