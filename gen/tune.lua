@@ -439,8 +439,9 @@ end
 -- size as the step sweeps through (reach, M.step_bytes), rounded, so each call finds W in the
 -- cache level the step leaves it in (a W that the rest of the step pushes out of the L3 comes
 -- from memory; one call after the other would find it in the L3). At most WEIGHT_COPIES, and
--- at most WEIGHT_COPY_BYTES of W's copies (as much again for wu's; freed after the product). Measured on Zen 4 (EPYC, 1 MB L2, a VM's share of a 32 MB
--- L3; 784-2048-2048-10 B=64, the 784x2048 forward alone, fastest of 100 calls): unpacked W
+-- at most WEIGHT_COPY_BYTES of W's copies (as much again for wu's; freed after the
+-- product). Measured on Zen 4 (EPYC, 1 MB L2, a VM's share of a 32 MB L3; 784-2048-2048-10
+-- B=64, the 784x2048 forward alone, fastest of 100 calls): unpacked W
 -- read in place 1824 us against 2098-2126 for the default's packed panels with one W, but
 -- 2134-2173 with 2, 4 or 8 copies, where packed panels of 196 inputs took 1906-1930; inside
 -- the step the unpacked choice (tune's without copies) made the forward 1.6 % slower, the

@@ -391,10 +391,6 @@ local function xw_packed_x(b, a, isa, R, MC, kc, groups, tile, fill)
   end
 end
 
--- y [n][N] = x [n][K] · W [K][N] + b, then a = f(y) when a.act. Batch 1 is
--- gen/kernels/stream.lua's; otherwise the schedule's tiling (a.tiling, else
--- schedule.tiling) chooses the tile width, the loop order, packing and the block of the
--- reduction; the tiles are unrolled, the column blocks and rows are loops.
 -- Whether a training build of step s (a linear layer and the activation fused after it)
 -- leaves z unwritten: nothing reads it when the activation's
 -- derivative comes from the step's output a (plan.mask_from_output: relu without a shift,
@@ -405,6 +401,10 @@ function M.z_unread(s)
   return s.act ~= nil and plan.mask_from_output(s.act)
 end
 
+-- y [n][N] = x [n][K] · W [K][N] + b, then a = f(y) when a.act. Batch 1 is
+-- gen/kernels/stream.lua's; otherwise the schedule's tiling (a.tiling, else
+-- schedule.tiling) chooses the tile width, the loop order, packing and the block of the
+-- reduction; the tiles are unrolled, the column blocks and rows are loops.
 function M.matmul_xw(a, isa)
   local b = buffer()
   local V = isa.width
