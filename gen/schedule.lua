@@ -418,8 +418,18 @@ M.XW_FILL_TILE = {avx2 = true, avx512 = true}
 -- alternated rounds, load 4): noise. On Zen 5 (EPYC family 26 model 2, avx512 with two
 -- 512-bit FMA pipes, 1 MB L2; tuned 784-1024-10 B=64, 26-27 alternated rounds, each the
 -- fastest/median of 60 calls, the medians of those): the layer-0 forward 531 -> 515 us
--- (-3.0 %), the train step 1047 -> 1037 us (-0.9 %), never slower; so on for avx512 too.
-M.XW_SPREAD = {avx2 = 8, avx512 = 8}
+-- (-3.0 %), the train step 1047 -> 1037 us (-0.9 %), never slower. On Zen 4 (EPYC family
+-- 25 model 17, avx512 as two 256-bit halves, 1 MB L2) the same layer's forward took 1.5x
+-- as long with it (1010-1090 -> 1490-1790 us, median of 21 calls, fastest of 15 rounds;
+-- the prefetches themselves: the same loop without them 1050-1150 us; T1, T2 and NTA
+-- hints as slow; 2 MB pages did not change it), and avx2's at 784x256 B=32 lost there too
+-- (forward +31 %, train step +5 %, median of 15 alternated runs of the fastest of 10
+-- medians of 21 calls). A gain of 1-3 % on two families against 5-50 % lost on a third: off
+-- by default everywhere, a tune key (`spread`, tried by `chainrule tune` where it fits:
+-- spread_fits) that a tune on a machine where it pays may choose.
+M.XW_SPREAD = {}
+-- the spread `chainrule tune` tries where the default has none
+M.SPREAD_TRY = 8
 M.SPREAD_TILES = 8
 -- ISAs whose filling tile (x not packed) prefetches W's row XW_FILL_AHEAD rows ahead of the
 -- one it copies: it reads W at its row stride, a line or two per row, and waited on each.
@@ -595,14 +605,20 @@ function M.depth_kc(s)
   return M.block(s.K, math.max(16, M.PANEL_BYTES // (4 * s.N)), 1)
 end
 
--- xw's tiling spread (M.XW_SPREAD; not a tune key: follows pack, fill, mc and vecs, which a
--- tune file or a candidate may set)
-local function spread_of(isa, s, t)
+-- Whether xw's spread prefetches suit tiling t (sizes s): W past the L2, x unpacked, panels
+-- filled by a tile, at most SPREAD_TILES row tiles, an ISA that prefetches
+function M.spread_fits(isa, s, t)
   local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
   local from_l3 = 4 * s.K * s.N > l2(isa)
   local few = s.batch ~= nil and (s.batch + R - 1) // R <= M.SPREAD_TILES
-  return t.pack and t.fill == "tile" and t.mc == 0 and from_l3 and few and prefetches(isa)
-    and M.XW_SPREAD[isa.name] or 0
+  return t.pack and t.fill == "tile" and t.mc == 0 and t.order == "columns" and from_l3 and few
+    and prefetches(isa) and true or false
+end
+
+-- xw's default tiling spread (M.XW_SPREAD where it suits t: follows pack, fill, mc and vecs,
+-- which a tune file or a candidate may set; a tune file may also set spread itself)
+local function spread_of(isa, s, t)
+  return M.spread_fits(isa, s, t) and M.XW_SPREAD[isa.name] or 0
 end
 
 -- Families whose unpacked xw and xtg at a batch of at least WHOLE_TILES_BATCH take tiles one vector
@@ -753,7 +769,7 @@ function M.tiling(isa, product, s, over)
   if product == "xw" and not (over and over.pf ~= nil) then
     t.pf = t.mc > 0 and prefetches(isa)
   end
-  if product == "xw" then t.spread = spread_of(isa, s, t) end
+  if product == "xw" and not (over and over.spread ~= nil) then t.spread = spread_of(isa, s, t) end
   if product == "xtg" and over and over.xq == nil then t.xq = t.pack and M.huge(isa, s) end
   if product == "xtg" and not (over and over.pf ~= nil) then
     t.pf = (t.xq == true or M.xtg_rows_whole(isa, s, t)) and prefetches(isa)
@@ -767,7 +783,7 @@ end
 -- takes). "stream" is the batch-1 forward (gen/kernels/stream.lua's plan).
 M.TUNE_KEYS = {
   xw = {vecs = "int", order = {"rows", "columns", "depth"}, pack = {"no", "yes"}, kc = "int", mc = "int0", fill = {"loop", "tile"},
-         pf = {"no", "yes"}},
+         pf = {"no", "yes"}, spread = "int0"},
   gwt = {vecs = "int", rows = "int", jc = "int", form = {"wt", "gt"}},
   xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}, update = {"tiles", "after"},
          pf = {"no", "yes"}},
@@ -816,6 +832,12 @@ function M.check(isa, product, s, t)
     if t.fill ~= "loop" and t.fill ~= "tile" then return "fill=" .. tostring(t.fill) .. ": expected loop or tile" end
     if type(t.pf) ~= "boolean" then return "pf=" .. tostring(t.pf) .. ": expected yes or no" end
     if t.pf and t.mc == 0 then return "pf=yes needs mc > 0" end
+    err = range("spread", 0, 64)
+    if err then return err end
+    if t.spread & (t.spread - 1) ~= 0 then return "spread=" .. t.spread .. ": expected 0 or a power of two" end
+    if t.spread > 0 and not (t.pack and t.fill == "tile" and t.mc == 0 and t.order == "columns") then
+      return "spread=" .. t.spread .. " needs order=columns pack=yes fill=tile mc=0"
+    end
     local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
     if t.mc > 0 and t.mc < s.batch and t.mc % R ~= 0 then
       return string.format("mc=%d: expected the batch %d or a multiple of the tile's %d rows", t.mc, s.batch, R)
@@ -888,8 +910,8 @@ end
 function M.candidates(isa, product, s)
   local out, seen = {}, {}
   local function add(t)
+    if product == "xw" and t.spread == nil then t.spread = spread_of(isa, s, t) end
     if M.check(isa, product, s, t) then return end
-    if product == "xw" then t.spread = spread_of(isa, s, t) end
     local key = M.words(product, t)
     if not seen[key] then seen[key] = true; out[#out + 1] = t end
   end
@@ -913,11 +935,14 @@ function M.candidates(isa, product, s)
   local def = M.tiling(isa, product, s)
   local function with(fields)
     local t = {}
-    for k, v in pairs(def) do t[k] = v end
+    -- (not def's spread: each candidate's own default, spread_of, unless fields set one)
+    for k, v in pairs(def) do if k ~= "spread" then t[k] = v end end
     for k, v in pairs(fields) do t[k] = v end
     return t
   end
   add(with({}))
+  -- (xw: the default with the spread prefetches toggled, where they fit)
+  if product == "xw" and M.spread_fits(isa, s, def) then add(with({spread = def.spread > 0 and 0 or M.SPREAD_TRY})) end
   local vs = {}
   for _, v in ipairs({1, def.vecs - 1, def.vecs, def.vecs + 1, def.vecs + 2}) do
     if v >= 1 and v <= isa.acc_regs // 2 then vs[#vs + 1] = v end

@@ -172,18 +172,37 @@ local b64 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 64})
 check(b64.vecs == avx2.vec_max and b64.pack, "tiling xw 784x256 B=64: vec_max, packed")
 check(schedule.xw_cost(avx2, 256, 8, 3) < 0.9 * schedule.xw_cost(avx2, 256, 8, 2), "xw_cost: B=8 favours 4x3 tiles")
 check(schedule.tiling(avx2, "xw", {K = 784, N = 50, batch = 64}).vecs == 2, "tiling xw 784x50 B=64: vec_max")
--- spread (the next panel prefetched from the row tiles): avx2, W past the L2, at most
--- SPREAD_TILES row tiles, the panel filled by a tile; not at B=64 (11 tiles), not for a W
--- within the L2, not without fill=tile; on avx512 (8 rows a tile) at 784x1024 B=64 (8 row
--- tiles, W past its 1 MB L2), not at 784x256 (W within it)
-local b32 = schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 32})
-check(b32.spread == schedule.XW_SPREAD.avx2 and b32.pack and b32.fill == "tile", "tiling xw 784x256 B=32: spread %d", b32.spread)
-check(b64.spread == 0, "tiling xw 784x256 B=64: no spread (%d)", b64.spread)
-check(schedule.tiling(avx2, "xw", {K = 256, N = 256, batch = 32}).spread == 0, "tiling xw 256x256 B=32: W within L2, no spread")
-check(schedule.tiling(avx2, "xw", {K = 784, N = 256, batch = 32}, {fill = "loop"}).spread == 0, "tiling xw: fill=loop, no spread")
-check(schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 256, batch = 32}).spread == 0, "tiling xw avx512 784x256: W within L2, no spread")
-local w512 = schedule.tiling(require "isa.avx512", "xw", {K = 784, N = 1024, batch = 64})
-check(w512.spread == schedule.XW_SPREAD.avx512 and w512.pack and w512.fill == "tile", "tiling xw avx512 784x1024 B=64: spread %d", w512.spread)
+-- spread (the next panel prefetched from the row tiles; off by default, XW_SPREAD, slower
+-- on Zen 4): where W passes the L2, at most SPREAD_TILES row tiles, the panel filled by a
+-- tile; not at B=64 (11 tiles), not for a W within the L2, not without fill=tile; a tune
+-- key: given, it stays, tune's candidates try it where it fits; a spread where it cannot
+-- run, or not a power of two, refused
+local avx512 = require "isa.avx512"
+local s32, s1024 = {K = 784, N = 256, batch = 32}, {K = 784, N = 1024, batch = 64}
+local fits = schedule.spread_fits
+check(fits(avx2, s32, schedule.tiling(avx2, "xw", s32)), "spread fits xw 784x256 B=32 (avx2)")
+check(not fits(avx2, {K = 784, N = 256, batch = 64}, b64), "spread: not at 784x256 B=64 (11 row tiles)")
+check(not fits(avx2, {K = 256, N = 256, batch = 32}, schedule.tiling(avx2, "xw", {K = 256, N = 256, batch = 32})), "spread: not for a W within the L2")
+check(not fits(avx2, s32, schedule.tiling(avx2, "xw", s32, {fill = "loop"})), "spread: not with fill=loop")
+check(not fits(avx512, s32, schedule.tiling(avx512, "xw", s32)), "spread: not avx512 784x256 (W within its L2)")
+check(fits(avx512, s1024, schedule.tiling(avx512, "xw", s1024)), "spread fits avx512 784x1024 B=64 (8 row tiles, W past the L2)")
+-- the defaults: off (Zen 4)
+check(schedule.tiling(avx2, "xw", s32).spread == 0, "tiling xw 784x256 B=32: no spread by default")
+local w512 = schedule.tiling(avx512, "xw", s1024)
+check(w512.spread == 0 and w512.pack and w512.fill == "tile", "tiling xw avx512 784x1024 B=64: no spread by default (%d)", w512.spread)
+-- the key
+local b32 = schedule.tiling(avx2, "xw", s32, {spread = 8})
+check(b32.spread == 8 and schedule.check(avx2, "xw", s32, b32) == nil, "tiling xw 784x256 B=32: spread=8 given")
+local w512s = schedule.tiling(avx512, "xw", s1024, {spread = 8})
+check(w512s.spread == 8 and schedule.check(avx512, "xw", s1024, w512s) == nil, "tiling xw avx512 784x1024 B=64: spread=8 given")
+local tried = false
+for _, t in ipairs(schedule.candidates(avx512, "xw", s1024)) do
+  if t.spread == schedule.SPREAD_TRY and t.vecs == w512.vecs and t.kc == w512.kc and t.mc == 0 then tried = true end
+end
+check(tried, "candidates xw avx512 784x1024 B=64: the default with spread=%d", schedule.SPREAD_TRY)
+check(schedule.check(avx512, "xw", s1024, schedule.tiling(avx512, "xw", s1024, {spread = 6})) ~= nil, "spread=6 refused")
+check(schedule.check(avx512, "xw", s1024, schedule.tiling(avx512, "xw", s1024, {spread = 8, fill = "loop"})) ~= nil,
+  "spread=8 with fill=loop refused")
 -- xtg's aligned copy of g (gq): avx2, unpacked, N not a multiple of the width, K at least
 -- XTG_G_COPY_K, the copy within XTG_G_BYTES; and in the kernel, aligned loads from gq plus the
 -- x prefetch in the tile with the folded tail
