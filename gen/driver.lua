@@ -65,9 +65,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
                instead of the training build at the spec's batch
   A tune file is plain text: 'chainrule-tune 1', 'isa ISA', 'cpu MODEL', then lines
   'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns|depth, pack=yes|no,
-  kc, mc, fill=loop|tile, pf=yes|no; gwt: vecs, rows, jc, form=wt|gt; xtg: vecs, rows,
-  pack=yes|no, jc, nc, xq=yes|no, update=tiles|after, pf=yes|no; stream: kind=flat|regs|rows,
-  rows, sets); a key left out keeps the default of the layer it applies to where that
+  kc, mc, fill=loop|tile, pf=yes|no, spread=0|1|2|4|..|64; gwt: vecs, rows, jc,
+  form=wt|gt; xtg: vecs, rows, pack=yes|no, jc, nc, xq=yes|no, update=tiles|after,
+  pf=yes|no; stream: kind=flat|regs|rows, rows, sets); a key left out keeps the default of the layer it applies to where that
   agrees with the keys given (xw: mc above 0 means order=columns pack=yes, order=rows
   means pack=no, a given order or pack brings that choice's own kc and mc), '#' lines are
   comments. Without one, the defaults are per ISA
