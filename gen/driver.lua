@@ -67,11 +67,11 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns|depth, pack=yes|no,
   kc, mc, fill=loop|tile, pf=yes|no, spread=0|1|2|4|..|64; gwt: vecs, rows, jc,
   form=wt|gt; xtg: vecs, rows, pack=yes|no, jc, nc, xq=yes|no, update=tiles|after,
-  pf=yes|no; stream: kind=flat|regs|rows, rows, sets); a key left out keeps the default of the layer it applies to where that
-  agrees with the keys given (xw: mc above 0 means order=columns pack=yes, order=rows
-  means pack=no, a given order or pack brings that choice's own kc and mc), '#' lines are
-  comments. Without one, the defaults are per ISA
-  (gen/schedule.lua, docs/ARCHITECTURE.md).
+  pf=yes|no; stream: kind=flat|regs|rows, rows, sets); a key left out keeps the
+  default of the layer it applies to where that agrees with the keys given (xw: mc
+  above 0 means order=columns pack=yes, order=rows means pack=no, a given order or pack
+  brings that choice's own kc and mc), '#' lines are comments. Without one, the
+  defaults are per ISA (gen/schedule.lua, docs/ARCHITECTURE.md).
 
 Each output is rewritten only when its bytes change; one whose bytes are right but which is
 older than SPEC, the weights or this binary gets its time set to now, so make, ninja and
