@@ -605,14 +605,25 @@ function M.depth_kc(s)
   return M.block(s.K, math.max(16, M.PANEL_BYTES // (4 * s.N)), 1)
 end
 
--- Whether xw's spread prefetches suit tiling t (sizes s): W past the L2, x unpacked, panels
--- filled by a tile, at most SPREAD_TILES row tiles, an ISA that prefetches
+-- Rows per register tile of xw with tiling t (sizes s)
+local function xw_rows(isa, s, t)
+  return math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
+end
+
+-- Whether gen/kernels/tiled.lua's matmul_xw writes spread prefetches for tiling t: panels
+-- of W packed column block by column block, filled by a tile, x unpacked (check refuses a
+-- spread elsewhere)
+local function spread_writable(t)
+  return t.pack and t.fill == "tile" and t.mc == 0 and t.order == "columns"
+end
+
+-- Whether xw's spread prefetches suit tiling t (sizes s): writable, W past the L2, at most
+-- SPREAD_TILES row tiles, an ISA that prefetches
 function M.spread_fits(isa, s, t)
-  local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
+  local R = xw_rows(isa, s, t)
   local from_l3 = 4 * s.K * s.N > l2(isa)
   local few = s.batch ~= nil and (s.batch + R - 1) // R <= M.SPREAD_TILES
-  return t.pack and t.fill == "tile" and t.mc == 0 and t.order == "columns" and from_l3 and few
-    and prefetches(isa) and true or false
+  return spread_writable(t) and from_l3 and few and prefetches(isa) and true or false
 end
 
 -- xw's default tiling spread (M.XW_SPREAD where it suits t: follows pack, fill, mc and vecs,
@@ -835,10 +846,10 @@ function M.check(isa, product, s, t)
     err = range("spread", 0, 64)
     if err then return err end
     if t.spread & (t.spread - 1) ~= 0 then return "spread=" .. t.spread .. ": expected 0 or a power of two" end
-    if t.spread > 0 and not (t.pack and t.fill == "tile" and t.mc == 0 and t.order == "columns") then
+    if t.spread > 0 and not spread_writable(t) then
       return "spread=" .. t.spread .. " needs order=columns pack=yes fill=tile mc=0"
     end
-    local R = math.max(1, math.min(isa.max_rows, isa.acc_regs // t.vecs, s.batch or isa.max_rows))
+    local R = xw_rows(isa, s, t)
     if t.mc > 0 and t.mc < s.batch and t.mc % R ~= 0 then
       return string.format("mc=%d: expected the batch %d or a multiple of the tile's %d rows", t.mc, s.batch, R)
     end

@@ -1,5 +1,6 @@
--- test-isa: avx512's spread prefetches (the tune key spread, tests/isa/tune/spread512.avx512.tune;
--- off by default on avx512, gen/schedule.lua's XW_SPREAD): a layer whose W passes the
+-- test-isa: the spread prefetches (the tune key spread, tests/isa/tune/spread512.avx512.tune
+-- and .avx2.tune, which also names avx2's packed panels; off by default, gen/schedule.lua's
+-- XW_SPREAD): a layer whose W passes the
 -- avx512 family's L2 (601 x 1024 floats, 2.4 MB) but is not huge (x not packed), at a batch
 -- of at most SPREAD_TILES row tiles (21 rows: tiles of 8, 8 and a short one), so with the
 -- key the row tiles after each filling one prefetch the next panel of W. 601 inputs: the
