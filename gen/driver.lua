@@ -1,7 +1,7 @@
 -- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
 --                   [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
---                   [--depfile FILE] [--tune FILE] [--compact]
---                   chainrule tune SPEC [--isa ISA] [--out FILE] [--budget S] [--batch N | --max-batch N]
+--                   [--depfile FILE] [--tune FILE] [--cpu CPU] [--compact]
+--                   chainrule tune SPEC [--isa ISA] [--cpu CPU] [--out FILE] [--budget S] [--batch N | --max-batch N]
 -- Runs the pipeline (spec -> graph -> schedule -> plan -> lower -> templates) and writes the files,
 -- each only if its bytes changed, through a temporary file and a rename.
 local errors = require "errors"
@@ -12,8 +12,10 @@ local M = {}
 local USAGE = [==[
 usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
                      [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
-                     [--depfile FILE] [--tune FILE] [--compact]
-       chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--batch N | --max-batch N]
+                     [--depfile FILE] [--tune FILE] [--cpu CPU] [--compact]
+       chainrule tune SPEC [--isa ISA] [--cpu CPU] [--out FILE] [--budget SECONDS]
+                     [--batch N | --max-batch N]
+       chainrule cpu [CPU]
        chainrule --help | --version
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
@@ -47,6 +49,10 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   --tune FILE  take the tilings of the products FILE names (a tune file, below) instead of
                the defaults; FILE's isa must be the one generated (with --dispatch: that
                variant). Same spec, flags and FILE: same bytes
+  --cpu CPU    the defaults of a CPU family where it measured faster with other tilings than
+               the ISA's: generic (the ISA's, for any machine), zen3, zen4, zen5, or native
+               (this machine's family; generic when not one of those). Default: native when
+               the isa is native, else generic
 
   tune SPEC    time candidate tilings (register tile width, loop order, packing, blocks of
                k and j, the batch-1 stream) of every linear product of SPEC on this machine,
@@ -56,6 +62,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
                not: each kind of product's choices alone, kept where that step is faster)
   --isa ISA    avx2, avx512, neon or native (default: the spec's isa, else native); this
                machine must run it
+  --cpu CPU    the family whose defaults the candidates are timed against (default native;
+               gen then needs the same --cpu for a key the file leaves out)
   --out FILE   the tune file (default NAME.tune)
   --budget S   seconds of timing in all (default 20; plus a quarter for the whole-step
                check, a quarter for each kind of product it then times alone, and the
@@ -63,6 +71,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   --batch N    tune the training build at batch N (gen --batch N) instead of the spec's
   --max-batch N  tune the inference build of at most N rows (gen --inference --max-batch N)
                instead of the training build at the spec's batch
+  cpu [CPU]    print the family CPU (default native: this machine's, as gen --cpu native
+               takes it) and the defaults it changes
+
   A tune file is plain text: 'chainrule-tune 1', 'isa ISA', 'cpu MODEL', then lines
   'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns|depth, pack=yes|no,
   kc, mc, fill=loop|tile, pf=yes|no, spread=0|1|2|4|..|64; gwt: vecs, rows, jc,
@@ -71,7 +82,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   default of the layer it applies to where that agrees with the keys given (xw: mc
   above 0 means order=columns pack=yes, order=rows means pack=no, a given order or pack
   brings that choice's own kc and mc), '#' lines are comments. Without one, the
-  defaults are per ISA (gen/schedule.lua, docs/ARCHITECTURE.md).
+  defaults are per ISA (gen/schedule.lua, docs/ARCHITECTURE.md) and CPU family (--cpu,
+  gen/cpus.lua).
 
 Each output is rewritten only when its bytes change; one whose bytes are right but which is
 older than SPEC, the weights or this binary gets its time set to now, so make, ninja and
@@ -177,12 +189,13 @@ local DISPATCH_TEST = {
 local GEN_OPTIONS = {
   command = "gen", prefix = "",
   values = {["--out"] = true, ["--isa"] = true, ["--name"] = true, ["--weights"] = true, ["--max-batch"] = true,
-            ["--batch"] = true, ["--dispatch"] = true, ["--depfile"] = true, ["--tune"] = true},
+            ["--batch"] = true, ["--dispatch"] = true, ["--depfile"] = true, ["--tune"] = true, ["--cpu"] = true},
   flags = {["--cli"] = true, ["--inference"] = true, ["--python"] = true, ["--compact"] = true},
 }
 local TUNE_OPTIONS = {
   command = "tune", prefix = "tune: ",
-  values = {["--out"] = true, ["--isa"] = true, ["--budget"] = true, ["--max-batch"] = true, ["--batch"] = true},
+  values = {["--out"] = true, ["--isa"] = true, ["--budget"] = true, ["--max-batch"] = true, ["--batch"] = true,
+            ["--cpu"] = true},
   flags = {},
 }
 
@@ -288,6 +301,7 @@ local function parse_gen(args, from)
     end
   end
   parse_rows(o)
+  if o.cpu then require("cpus").resolve(o.cpu, "chainrule: --cpu") end
   return o
 end
 
@@ -333,6 +347,10 @@ function M.generate(o)
   else
     isa = target.resolve(net.isa or "scalar", net.isa and (net.path .. ":" .. net.isa_line .. ": isa") or "chainrule")
   end
+  -- the CPU family's defaults (gen/cpus.lua): --cpu, else this machine's for --isa native
+  local cpus = require "cpus"
+  local cpu = cpus.resolve(o.cpu or ((o.isa or net.isa) == "native" and "native" or "generic"), "chainrule: --cpu")
+  isa = cpus.specialise(isa, cpu)
   local g = graph.build(net)
   local tuned, used
   if o.tune_file then
@@ -361,6 +379,7 @@ function M.generate(o)
   end
   local ctx = lower.build(g, sched, mem, isa, lopts)
   ctx.tuned = false
+  ctx.cpu = cpu.name ~= "generic" and cpu.name
   if used then
     local n = 0
     for _ in pairs(used) do n = n + 1 end
@@ -410,7 +429,7 @@ function M.generate(o)
     if s.z_unread and not o.inference then outputs.z_unread[#outputs.z_unread + 1] = s.first end
   end
   outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
-                     budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1]}
+                     budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1], cpu = ctx.cpu}
   return outputs
 end
 
@@ -454,6 +473,7 @@ local function summary(o, outputs, written, kept)
     and string.format("%s, %s multiply-adds within code_budget %s", sm.phrase,
                       emit.grouped(sm.fmas), emit.grouped(sm.budget))
     or sm.phrase
+  if sm.cpu then how = how .. ", CPU family " .. sm.cpu .. "'s defaults" end
   local parts = {}
   if #written > 0 then parts[#parts + 1] = "wrote " .. table.concat(written, ", ") end
   if #kept > 0 then
@@ -534,7 +554,7 @@ local function gen(args)
   return 0
 end
 
--- chainrule tune SPEC [--isa ISA] [--out FILE] [--budget SECONDS] [--batch N | --max-batch N]
+-- chainrule tune SPEC [--isa ISA] [--cpu CPU] [--out FILE] [--budget SECONDS] [--batch N | --max-batch N]
 local function parse_tune(args)
   local o = parse_options(args, 2, TUNE_OPTIONS, {budget = 20})
   if not o then return nil end
@@ -544,6 +564,7 @@ local function parse_tune(args)
     o.budget = b
   end
   parse_rows(o)
+  if o.cpu then require("cpus").resolve(o.cpu, "chainrule tune: --cpu") end
   if o.batch and o.max_batch then usage_error("tune: --batch (a training build) and --max-batch (an inference build) exclude each other") end
   if o.out and host.stat(o.out) == "dir" then usage_error("--out: '" .. o.out .. "' is a directory") end
   return o
@@ -589,6 +610,14 @@ local function selftest(args)
   return chunk(table.unpack(args, 3)) or 0
 end
 
+-- chainrule cpu [CPU]: the family CPU (default native) and the defaults it changes.
+local function cpu(args)
+  if args[3] then usage_error("cpu: unexpected argument '" .. args[3] .. "' (try --help)") end
+  if args[2] == "--help" or args[2] == "-h" then print(USAGE) return 0 end
+  print(require("cpus").describe(require("cpus").resolve(args[2] or "native", "chainrule cpu")))
+  return 0
+end
+
 function M.main(args)
   local cmd = args[1]
   if cmd == nil then
@@ -604,6 +633,8 @@ function M.main(args)
     return gen(args)
   elseif cmd == "tune" then
     return tune(args)
+  elseif cmd == "cpu" then
+    return cpu(args)
   elseif cmd == "render" then
     return render(args)
   elseif cmd == "selftest" then

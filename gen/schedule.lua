@@ -141,9 +141,9 @@ end
 --                          of x; default where the copy fits XTG_G_BYTES and K is at least
 --                          XTG_G_COPY_K (XTG_G_COPY)
 --
--- Defaults per CPU family, when no tune file (`gen --tune FILE`, `chainrule tune`) says
--- otherwise. The generator knows the ISA only (it never reads /proc/cpuinfo unless asked
--- for `--isa native`), so the family is the ISA's usual one:
+-- Defaults per ISA, when no tune file (`gen --tune FILE`, `chainrule tune`) says otherwise;
+-- a CPU family (gen --cpu, gen/cpus.lua) replaces the entries of these tables it measured
+-- better (M.pick). Without one, each ISA's defaults suit its usual families:
 --   avx2    Zen 2/3/4 and Intel Haswell..Alder Lake: 2 x 256-bit FMA, L2 512 KB (Zen) to
 --           1.25 MB; pack W when it is above a quarter of 512 KB
 --   avx512  Intel Xeon (Skylake-SP..Sapphire Rapids, 2 x 512-bit FMA, L2 1-2 MB) and Zen 4:
@@ -158,9 +158,16 @@ end
 -- tile width by the row-tile cost model (M.xw_cost) and no packing for fewer than 4 row
 -- tiles. `chainrule tune` on Zen 3 chose both for 784x256 B=8 (1.34x on that product);
 -- measured there, whole 784-256-10 B=8 step 141 -> 126 us (fastest of 20 alternated runs).
+-- pick(isa, TABLE): the default M[TABLE][isa.name], or the CPU family's own value where
+-- isa carries a family (gen/cpus.lua, gen --cpu) whose entry names TABLE and the ISA.
+function M.pick(isa, key)
+  local own = isa.cpu and isa.cpu.defaults[key]
+  if own and own[isa.name] ~= nil then return own[isa.name] end
+  return M[key][isa.name]
+end
 M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
 -- the family's L2 in bytes (512 KB for an ISA the table does not name)
-local function l2(isa) return M.L2_BYTES[isa.name] or 512 * 1024 end
+local function l2(isa) return M.pick(isa, "L2_BYTES") or 512 * 1024 end
 M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
 
 -- The rows of g gwt's form "gt" transposes: the batch rounded up to whole slices.
@@ -182,10 +189,10 @@ end
 -- gwt's default form: "gt" where W is more than GWT_GT_L2 x the L2 (families of
 -- GWT_GT_DEFAULT) and it can be written.
 function M.gwt_form(isa, s)
-  if M.GWT_GT_DEFAULT[isa.name] and 4 * s.K * s.N > M.GWT_GT_L2 * l2(isa) and not M.gwt_gt_problem(isa, s) then
+  if M.pick(isa, "GWT_GT_DEFAULT") and 4 * s.K * s.N > M.GWT_GT_L2 * l2(isa) and not M.gwt_gt_problem(isa, s) then
     return "gt"
   end
-  if M.GWT_GT_FEWER[isa.name] and not s.first and s.batch and s.batch % (M.GWT_GT_VECS * isa.width) == 0
+  if M.pick(isa, "GWT_GT_FEWER") and not s.first and s.batch and s.batch % (M.GWT_GT_VECS * isa.width) == 0
      and 2 * s.batch * (s.K + s.N) <= s.K * s.N and not M.gwt_gt_problem(isa, s) then
     return "gt"
   end
@@ -277,7 +284,7 @@ M.XTG_G_BYTES_XQ = 128 * 1024
 -- time of train_step_scratch, alternated processes, load 4-6): 784-2048-2048-10 B=64 (the
 -- only bench spec with a huge layer there) -5.3 % fastest, -4.6 % 10th percentile (32 rounds).
 M.PREFETCH = {avx2 = true, avx512 = true}
-local function prefetches(isa) return isa.prefetch ~= nil and M.PREFETCH[isa.name] == true end
+local function prefetches(isa) return isa.prefetch ~= nil and M.pick(isa, "PREFETCH") == true end
 
 -- W [K][N] more than HUGE_L2 x the ISA family's L2 (the layers that pack x as well).
 function M.huge(isa, s)
@@ -306,7 +313,7 @@ M.XTG_SCRATCH_TILES = {avx2 = true, avx512 = true}
 -- The weight gradient's tiling for NAME_train_step_scratch's own backward, derived from the
 -- step's tiling t (XTG_SCRATCH_TILES), or nil: the scratch step calls the same backward.
 function M.scratch_tiling(isa, t)
-  if t.update ~= "after" or not M.XTG_SCRATCH_TILES[isa.name] then return nil end
+  if t.update ~= "after" or not M.pick(isa, "XTG_SCRATCH_TILES") then return nil end
   local st = {}
   for k, v in pairs(t) do st[k] = v end
   st.update = "tiles"
@@ -393,7 +400,7 @@ M.XTG_GATHER = {avx512 = true}
 M.XTG_NARROW = {avx512 = true}
 function M.xtg_narrow(isa, s)
   local W = isa.width
-  return M.XTG_NARROW[isa.name] == true and s.batch ~= nil and s.N < W
+  return M.pick(isa, "XTG_NARROW") == true and s.batch ~= nil and s.N < W
     and s.batch * (W - s.N) >= 2 * s.N * W
 end
 -- the L1 data cache the families above share at least (Skylake-SP..Ice Lake 32 KB, Sapphire
@@ -425,8 +432,9 @@ M.XW_FILL_TILE = {avx2 = true, avx512 = true}
 -- hints as slow; 2 MB pages did not change it), and avx2's at 784x256 B=32 lost there too
 -- (forward +31 %, train step +5 %, median of 15 alternated runs of the fastest of 10
 -- medians of 21 calls). A gain of 1-3 % on two families against 5-50 % lost on a third: off
--- by default everywhere, a tune key (`spread`, tried by `chainrule tune` where it fits:
--- spread_fits) that a tune on a machine where it pays may choose.
+-- by default, on for the families that measured it faster (gen/cpus.lua: zen3 avx2, zen5
+-- avx512; Zen 5 again 2026-12-02: 784-1024-10 forward 1.047x, step 1.015x), and a tune key
+-- (`spread`, tried by `chainrule tune` where it fits: spread_fits) elsewhere.
 M.XW_SPREAD = {}
 -- the spread `chainrule tune` tries where the default has none
 M.SPREAD_TRY = 8
@@ -449,7 +457,7 @@ M.XW_FILL_AHEAD = 12
 -- (avx512: with its 2 MB L2 and half-L2 packing no bench spec qualifies; off, unmeasured)
 M.XW_WHOLE_K = {avx2 = true}
 function M.xw_whole_k(isa, s)
-  return M.XW_WHOLE_K[isa.name] == true and s.batch ~= nil and not M.huge(isa, s)
+  return M.pick(isa, "XW_WHOLE_K") == true and s.batch ~= nil and not M.huge(isa, s)
     and 4 * (s.K * s.N + s.batch * s.K) <= l2(isa)
 end
 -- ISAs whose packed weight gradient of a layer whose W and dW together pass the L2 (not huge)
@@ -466,7 +474,7 @@ M.XTG_ROWS_WHOLE = {avx2 = true}
 -- xtg's whole-row blocks (M.XTG_ROWS_WHOLE): packed g, not huge, W and dW together past the
 -- L2, and nc rows of all N columns of g within XTG_G_BYTES_X
 function M.xtg_rows_whole(isa, s, t)
-  return M.XTG_ROWS_WHOLE[isa.name] == true and t.pack == true and not t.xq and s.batch ~= nil
+  return M.pick(isa, "XTG_ROWS_WHOLE") == true and t.pack == true and not t.xq and s.batch ~= nil
     and 2 * 4 * s.K * s.N > l2(isa) and 4 * t.nc * s.N <= M.XTG_G_BYTES_X
 end
 
@@ -489,7 +497,7 @@ M.XW_DEPTH = {avx2 = true}
 M.XW_DEPTH_X_SHARE = 2   -- the slab of x: at most half of the L2
 M.XW_DEPTH_KC_MIN = 64
 function M.xw_depth(isa, s, vecs)
-  return M.XW_DEPTH[isa.name] == true and s.batch ~= nil and not M.huge(isa, s) and 4 * s.batch * s.K > l2(isa)
+  return M.pick(isa, "XW_DEPTH") == true and s.batch ~= nil and not M.huge(isa, s) and 4 * s.batch * s.K > l2(isa)
     and s.N > vecs * isa.width
 end
 function M.xw_depth_kc(isa, s, vecs)
@@ -593,7 +601,7 @@ M.XW_L1_KC_MIN = 32
 -- the k-block of that rule (a block of K, so a divisor where one fits), or nil where it
 -- does not fire
 function M.xw_l1_kc(isa, s, vecs)
-  if not (M.XW_X_L1[isa.name] and s.batch and M.huge(isa, s)) then return nil end
+  if not (M.pick(isa, "XW_X_L1") and s.batch and M.huge(isa, s)) then return nil end
   local most = math.floor(M.L1_BYTES * M.XW_L1_SHARE) // (4 * (s.batch + vecs * isa.width))
   if most < M.XW_L1_KC_MIN then return nil end
   return M.block(s.K, most, 1)
@@ -629,7 +637,7 @@ end
 -- xw's default tiling spread (M.XW_SPREAD where it suits t: follows pack, fill, mc and vecs,
 -- which a tune file or a candidate may set; a tune file may also set spread itself)
 local function spread_of(isa, s, t)
-  return M.spread_fits(isa, s, t) and M.XW_SPREAD[isa.name] or 0
+  return M.spread_fits(isa, s, t) and M.pick(isa, "XW_SPREAD") or 0
 end
 
 -- Families whose unpacked xw and xtg at a batch of at least WHOLE_TILES_BATCH take tiles one vector
@@ -647,7 +655,7 @@ end
 M.WHOLE_TILES = {avx512 = true}
 M.WHOLE_TILES_BATCH = 128
 local function whole_vecs(isa, s, v)
-  if not M.WHOLE_TILES[isa.name] or not s.batch or s.batch < M.WHOLE_TILES_BATCH then return v end
+  if not M.pick(isa, "WHOLE_TILES") or not s.batch or s.batch < M.WHOLE_TILES_BATCH then return v end
   if s.N % (v * isa.width) == 0 or v ~= isa.vec_max then return v end
   local w = v + 1
   if s.N % (w * isa.width) == 0 and isa.acc_regs // w >= 4 then return w end
@@ -683,7 +691,7 @@ function M.tiling(isa, product, s, over)
     if given_vecs then t.vecs = given_vecs end
     if product == "xw" then
       local bytes = 4 * s.K * s.N
-      local share = M.PACK_SHARE[isa.name] or 4
+      local share = M.pick(isa, "PACK_SHARE") or 4
       local big = share * bytes > l2(isa)
       -- a packed panel pays for its copy only when enough row tiles read it (B = 8: two
       -- tiles; unpacked column blocks measured 1.3x on 784x256): big W then goes unpacked
@@ -700,7 +708,7 @@ function M.tiling(isa, product, s, over)
       t.order = pick.order or t.pack and "columns" or (big and s.batch ~= 1) and "depth" or "rows"
       t.kc = s.K
       t.mc = 0
-      t.fill = M.XW_FILL_TILE[isa.name] and "tile" or "loop"
+      t.fill = M.pick(isa, "XW_FILL_TILE") and "tile" or "loop"
       if not t.pack and not given_vecs then t.vecs = whole_vecs(isa, s, t.vecs) end
       if t.pack then
         local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
@@ -745,7 +753,7 @@ function M.tiling(isa, product, s, over)
       -- of a few vectors at W's row stride, split across cache lines) by 2.5 us on 784x50
       -- B=64 (Zen 3); bigger W keeps it in the tiles, so W is read from memory once.
       -- Measured on avx2 only: the other families keep the tiles' update (XTG_UPDATE_AFTER)
-      local fits = M.XTG_UPDATE_AFTER[isa.name] and 2 * 4 * s.K * s.N <= l2(isa)
+      local fits = M.pick(isa, "XTG_UPDATE_AFTER") and 2 * 4 * s.K * s.N <= l2(isa)
       local packed = t.pack
       if over and over.pack ~= nil then packed = over.pack end
       t.update = (fits and not packed) and "after" or "tiles"
@@ -754,14 +762,14 @@ function M.tiling(isa, product, s, over)
       -- scratch step's copy of dW is no longer free; with the update in the tiles that step
       -- stores no dW at all (keep = 0) and reads none back (not in compact code, whose
       -- gwt has no gt: M.compact, set by decide)
-      if t.update == "after" and M.XTG_TILES_UNDER_GT[isa.name] and s.first == false
+      if t.update == "after" and M.pick(isa, "XTG_TILES_UNDER_GT") and s.first == false
          and not M.compact and M.gwt_form(isa, s) == "gt" then
         t.update = "tiles"
       end
-      t.gq = M.XTG_G_COPY[isa.name] == true and not packed and s.batch ~= nil and s.N % isa.width ~= 0
+      t.gq = M.pick(isa, "XTG_G_COPY") == true and not packed and s.batch ~= nil and s.N % isa.width ~= 0
         and s.K >= M.XTG_G_COPY_K and 4 * s.batch * (s.N - s.N % isa.width) <= M.XTG_G_BYTES
-      t.gpf = (M.XTG_G_AHEAD[isa.name] and not packed and not t.gq and s.batch ~= nil
-        and 4 * s.batch * s.N > M.L1_BYTES) and M.XTG_G_AHEAD[isa.name] or 0
+      t.gpf = (M.pick(isa, "XTG_G_AHEAD") and not packed and not t.gq and s.batch ~= nil
+        and 4 * s.batch * s.N > M.L1_BYTES) and M.pick(isa, "XTG_G_AHEAD") or 0
     end
   elseif product == "gwt" then
     local kv = isa.vec_max

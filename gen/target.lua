@@ -17,13 +17,19 @@ local function implemented(name)
   return package.preload["isa." .. name] ~= nil
 end
 
--- Host CPU features from /proc/cpuinfo (Linux); an empty set elsewhere.
-local function host_supports(name)
-  if name == "scalar" then return true end
+-- The text of /proc/cpuinfo (Linux), or "" elsewhere.
+function M.cpuinfo()
   local f = io.open("/proc/cpuinfo", "r")
-  if not f then return false end
+  if not f then return "" end
   local info = f:read("a") or ""
   f:close()
+  return info
+end
+
+-- Host CPU features from /proc/cpuinfo; an empty set elsewhere.
+local function host_supports(name)
+  if name == "scalar" then return true end
+  local info = M.cpuinfo()
   local flags = " " .. (info:match("\nflags%s*:([^\n]*)") or info:match("^flags%s*:([^\n]*)") or "") .. " "
   local features = " " .. (info:match("\nFeatures%s*:([^\n]*)") or "") .. " "
   if name == "avx2" then return flags:find(" avx2 ") and flags:find(" fma ") and true or false end

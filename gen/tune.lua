@@ -487,9 +487,7 @@ end
 
 -- The CPU model from /proc/cpuinfo (tune measures this machine, so it may read it), printable.
 local function cpu_model()
-  local f = io.open("/proc/cpuinfo", "r")
-  local info = f and f:read("a") or ""
-  if f then f:close() end
+  local info = require("target").cpuinfo()
   local m = info:match("model name%s*:%s*([^\n]+)") or info:match("Hardware%s*:%s*([^\n]+)")
     or (info:match("CPU implementer%s*:%s*(%S+)") and "Arm implementer " .. info:match("CPU implementer%s*:%s*(%S+)")
         .. " part " .. (info:match("CPU part%s*:%s*(%S+)") or "?"))
@@ -616,7 +614,7 @@ static volatile float out_sink;
 -- and why not (a user error for a failed compile).
 local function whole_step(o, isa, cc, dir, tune_path, budget)
   local driver = require "driver"
-  local base = {spec = o.spec, isa = isa.name, batch = o.batch, inference = o.max_batch ~= nil,
+  local base = {spec = o.spec, isa = isa.name, cpu = isa.cpu.name, batch = o.batch, inference = o.max_batch ~= nil,
                 max_batch = o.max_batch}
   for _, v in ipairs({{"tuned_net", tune_path}, {"default_net", nil}}) do
     local c = {}
@@ -806,6 +804,9 @@ function M.run(o, log)
   if not target.host_supports(isa.name) then
     errors.user("chainrule tune: this machine cannot run " .. isa.name .. " code: tune on the machine the code will run on")
   end
+  -- the defaults it times against and starts from: this machine's family unless --cpu
+  local cpus = require "cpus"
+  isa = cpus.specialise(isa, cpus.resolve(o.cpu or "native", "chainrule tune: --cpu"))
   local g = graph.build(net)
   local sched = schedule.decide(g, isa)
   if sched.family ~= "tiled" then errors.user("chainrule tune: " .. o.spec .. ": no tiled products to tune") end
@@ -831,8 +832,8 @@ function M.run(o, log)
   if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
   f:write(program(isa, prods, o.budget))
   f:close()
-  log(string.format("tune: %s on %s (%s): %d products, %d candidates; compiling with %s", file_name(o.spec),
-    isa.name, cpu_model(), #prods, ncand, cc))
+  log(string.format("tune: %s on %s (%s; defaults of cpu %s): %d products, %d candidates; compiling with %s",
+    file_name(o.spec), isa.name, cpu_model(), isa.cpu.name, #prods, ncand, cc))
   local cmd = string.format("cd %s && %s -std=c11 -O2 %s -o tune tune.c -lm >log 2>&1", sh_quote(tmp), cc, isa.guard_flags or "")
   if not os.execute(cmd) then
     local msg = host.read_plain(tmp .. "/log", 1 << 20) or ""
@@ -889,7 +890,8 @@ function M.run(o, log)
   local out = {"# written by chainrule tune from " .. file_name(o.spec) .. "; read by chainrule gen --tune FILE",
                "# each product's fastest candidate (minimum over interleaved runs), kept if the median of paired",
                string.format("# runs against the default says it is at least %d%% faster. CPU microseconds per call, this machine.",
-                 math.floor(M.MARGIN * 100 + 0.5))}
+                 math.floor(M.MARGIN * 100 + 0.5)),
+               "# the default: gen --cpu " .. isa.cpu.name .. "'s (a key left out below keeps that family's default)"}
   for _, line in ipairs(whole or {}) do out[#out + 1] = line end
   out[#out + 1] = M.HEADER
   out[#out + 1] = "isa " .. isa.name

@@ -10,6 +10,8 @@
 #                                   and compiles in seconds; its rows take fewer samples, harness.c)
 #   make bench BENCH_ALL_CORES=1    OpenBLAS/PyTorch also under the SSE2/SSE3-era core types
 #   make bench BENCH_PASSES=N       passes over every program (default 5; see below)
+#   make bench BENCH_CPU=generic    the ISA defaults instead of this machine's CPU family's
+#                                   (gen --cpu; default native, gen/cpus.lua)
 #   make bench BENCH_TUNE=          without the tuned rows (default: `chainrule tune` each
 #                                   bench spec for BENCH_TUNE_ISA, the best of HOST_ISAS,
 #                                   BENCH_TUNE_BUDGET seconds each, then gen --tune: rows
@@ -45,6 +47,7 @@
 # bench_mlp build ran slow in all 5 passes and the tuned one (nearly the same code) fast:
 # read a single row +-20 %. Alternating the programs gives each the same chances.
 BENCH_PASSES ?= 5
+BENCH_CPU ?= native
 BENCH_BIG ?= 1
 
 BENCH_DIR    := $(BUILD)/bench
@@ -119,7 +122,7 @@ BENCH_SIZE_OBJS := $(foreach i,$(BENCH_SIZE_ISAS),$(foreach s,$(BENCH_SIZE_SPECS
 define BENCH_SIZE_RULES
 $(BENCH_DIR)/size/$(1)/%.c: bench/specs/%.lua $(BUILD)/chainrule bench/timed.sh
 	@mkdir -p $(BENCH_DIR)/size/$(1)
-	bench/timed.sh $(BENCH_DIR)/size/$(1)/$$*.gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --out $(BENCH_DIR)/size/$(1)
+	bench/timed.sh $(BENCH_DIR)/size/$(1)/$$*.gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --cpu $(BENCH_CPU) --out $(BENCH_DIR)/size/$(1)
 
 $(BENCH_DIR)/size/$(1)/%.o: $(BENCH_DIR)/size/$(1)/%.c bench/timed.sh
 	bench/timed.sh $(BENCH_DIR)/size/$(1)/$$*.cc_ms $(CC) $(WARN) -O2 $(ISA_CFLAGS_$(1)) -mtune=native -c $$< -o $$@
@@ -172,7 +175,7 @@ $(BENCH_DIR)/bench: $(BENCH_OBJS)
 define BENCH_ISA_RULES
 $(BENCH_DIR)/gen/$(1)/%.c $(BENCH_DIR)/gen/$(1)/%.h: bench/specs/%.lua $(BUILD)/chainrule bench/timed.sh
 	@mkdir -p $(BENCH_DIR)/gen/$(1)
-	bench/timed.sh $(BENCH_DIR)/gen/$(1)/$$*.gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --out $(BENCH_DIR)/gen/$(1)
+	bench/timed.sh $(BENCH_DIR)/gen/$(1)/$$*.gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --cpu $(BENCH_CPU) --out $(BENCH_DIR)/gen/$(1)
 
 $(BENCH_DIR)/$(1)/%.o: $(BENCH_DIR)/gen/$(1)/%.c bench/timed.sh
 	@mkdir -p $$(dir $$@)
@@ -194,7 +197,7 @@ $(foreach i,$(BENCH_ISAS),$(eval $(call BENCH_ISA_RULES,$(i))))
 define BENCH_DERIVED_RULES
 $(BENCH_DIR)/gen/$(1)/$(2).c $(BENCH_DIR)/gen/$(1)/$(2).h &: bench/specs/$(BENCH_FROM_$(2)).lua $(BUILD)/chainrule bench/timed.sh
 	@mkdir -p $(BENCH_DIR)/gen/$(1)
-	bench/timed.sh $(BENCH_DIR)/gen/$(1)/$(2).gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --name $(2) \
+	bench/timed.sh $(BENCH_DIR)/gen/$(1)/$(2).gen_ms $(BUILD)/chainrule gen $$< --isa $(1) --cpu $(BENCH_CPU) --name $(2) \
 	  --batch $(BENCH_BATCH_$(2)) --out $(BENCH_DIR)/gen/$(1)
 endef
 $(foreach i,$(BENCH_ISAS),$(foreach s,$(BENCH_DERIVED),$(eval $(call BENCH_DERIVED_RULES,$(i),$(s)))))
@@ -214,11 +217,11 @@ BENCH_TUNED := $(if $(BENCH_TUNE),$(BENCH_TUNE_ISA))
 define BENCH_TUNED_RULES
 $(BENCH_DIR)/tune/%.tune: bench/specs/%.lua $(BUILD)/chainrule
 	@mkdir -p $(BENCH_DIR)/tune
-	CC='$(CC)' $(BUILD)/chainrule tune $$< --isa $(1) --budget $(BENCH_TUNE_BUDGET) --out $$@
+	CC='$(CC)' $(BUILD)/chainrule tune $$< --isa $(1) --cpu $(BENCH_CPU) --budget $(BENCH_TUNE_BUDGET) --out $$@
 
 $(BENCH_DIR)/gen/$(1)-tuned/%.c $(BENCH_DIR)/gen/$(1)-tuned/%.h: bench/specs/%.lua $(BENCH_DIR)/tune/%.tune $(BUILD)/chainrule
 	@mkdir -p $(BENCH_DIR)/gen/$(1)-tuned
-	$(BUILD)/chainrule gen $$< --isa $(1) --tune $(BENCH_DIR)/tune/$$*.tune --out $(BENCH_DIR)/gen/$(1)-tuned
+	$(BUILD)/chainrule gen $$< --isa $(1) --cpu $(BENCH_CPU) --tune $(BENCH_DIR)/tune/$$*.tune --out $(BENCH_DIR)/gen/$(1)-tuned
 
 $(BENCH_DIR)/$(1)-tuned/%.o: $(BENCH_DIR)/gen/$(1)-tuned/%.c
 	@mkdir -p $$(dir $$@)
@@ -238,11 +241,11 @@ $(foreach i,$(BENCH_TUNED),$(eval $(call BENCH_TUNED_RULES,$(i))))
 define BENCH_DERIVED_TUNED_RULES
 $(BENCH_DIR)/tune/$(2).tune: bench/specs/$(BENCH_FROM_$(2)).lua $(BUILD)/chainrule
 	@mkdir -p $(BENCH_DIR)/tune
-	CC='$(CC)' $(BUILD)/chainrule tune $$< --isa $(1) --$(or $(BENCH_TUNE_AS_$(2)),batch) $(BENCH_BATCH_$(2)) --budget $(BENCH_TUNE_BUDGET) --out $$@
+	CC='$(CC)' $(BUILD)/chainrule tune $$< --isa $(1) --cpu $(BENCH_CPU) --$(or $(BENCH_TUNE_AS_$(2)),batch) $(BENCH_BATCH_$(2)) --budget $(BENCH_TUNE_BUDGET) --out $$@
 
 $(BENCH_DIR)/gen/$(1)-tuned/$(2).c $(BENCH_DIR)/gen/$(1)-tuned/$(2).h &: bench/specs/$(BENCH_FROM_$(2)).lua $(BENCH_DIR)/tune/$(2).tune $(BUILD)/chainrule
 	@mkdir -p $(BENCH_DIR)/gen/$(1)-tuned
-	$(BUILD)/chainrule gen $$< --isa $(1) --name $(2) --batch $(BENCH_BATCH_$(2)) --tune $(BENCH_DIR)/tune/$(2).tune \
+	$(BUILD)/chainrule gen $$< --isa $(1) --cpu $(BENCH_CPU) --name $(2) --batch $(BENCH_BATCH_$(2)) --tune $(BENCH_DIR)/tune/$(2).tune \
 	  --out $(BENCH_DIR)/gen/$(1)-tuned
 endef
 $(foreach i,$(BENCH_TUNED),$(foreach s,$(BENCH_DERIVED),$(eval $(call BENCH_DERIVED_TUNED_RULES,$(i),$(s)))))
@@ -253,7 +256,8 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
 	@echo "bench: measuring, $(BENCH_PASSES) passes over every program (one thread; a few minutes)"
 	@$(BENCH_DIR)/bench workloads $(BENCH_BIG_FLAG) > $(BENCH_DIR)/workloads.txt
 	@set -e; cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \
-	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" > $(BENCH_DIR)/raw.csv; \
+	echo "# chainrule: gen --cpu $(BENCH_CPU): $$($(BUILD)/chainrule cpu $(BENCH_CPU))" > $(BENCH_DIR)/raw.csv; \
+	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
 	for pass in $$(seq $(BENCH_PASSES)); do \
 	  echo "bench: pass $$pass of $(BENCH_PASSES)"; \
 	  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench machine >> $(BENCH_DIR)/raw.csv; \

@@ -29,7 +29,8 @@ trainer_libs = $(if $(filter scalar,$(1)),$(TRAINER_LIBS),$(TRAINER_MARCH_LIBS))
 TRAINER_SAN_LIBS = $(BUILD)/tr-san/libcrtrain.a $(BUILD)/rt-san/libcr.a
 TRAINER_DIR  := $(BUILD)/trainer
 DEMO_DIR     := $(BUILD)/demo
-# Generated code for a vector ISA is built for this host (the demo trains here).
+# Generated code for a vector ISA is built for this host (the demo trains here), with its CPU
+# family's defaults (gen --cpu native).
 trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 
 # build/trainer/ISA/NAME_cli from specs/NAME.lua. The generator rewrites its outputs only
@@ -37,7 +38,7 @@ trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 define trainer_rule
 $(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(call trainer_libs,$(1)) $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cli
+	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cpu native --cli
 	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -Itrainer -I$$(@D) \
 	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(call trainer_libs,$(1)) -lz -lm -pthread
 endef

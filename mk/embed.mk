@@ -155,9 +155,9 @@ BENCH_INFER_T   := $(EMBED_T)/bench-infer/$(BENCH_INFER_ISA)
 $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c $(BENCH_INFER_T)/train1.c &: specs/mnist_mlp.lua \
     bench/specs/bench_mlp.lua $(BUILD)/chainrule $(INFER_NPY)
 	@mkdir -p $(BENCH_INFER_T)
-	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --name train --out $(BENCH_INFER_T) >/dev/null
-	$(BUILD)/chainrule gen bench/specs/bench_mlp.lua --isa $(BENCH_INFER_ISA) --name train1 --batch 1 --out $(BENCH_INFER_T) >/dev/null
-	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --name infer --inference \
+	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --cpu $(BENCH_CPU) --name train --out $(BENCH_INFER_T) >/dev/null
+	$(BUILD)/chainrule gen bench/specs/bench_mlp.lua --isa $(BENCH_INFER_ISA) --cpu $(BENCH_CPU) --name train1 --batch 1 --out $(BENCH_INFER_T) >/dev/null
+	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --cpu $(BENCH_CPU) --name infer --inference \
 	  --weights $(INFER_VEC) --out $(BENCH_INFER_T) >/dev/null
 $(BENCH_INFER_T)/bench_infer: tests/inference/bench_infer.c $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c \
     $(BENCH_INFER_T)/train1.c

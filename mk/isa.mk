@@ -93,7 +93,14 @@ isa_tune = tests/isa/tune/$(1).$(2).tune
 isa_tuned = $(foreach i,$(TEST_ISAS),$(if $(wildcard $(call isa_tune,$(1),$(i))),$(i)))
 ISA_COMPACT := wide_odd big_xtg shared_odd
 isa_compact = $(if $(filter $(1),$(ISA_COMPACT)),$(filter-out scalar,$(TEST_ISAS)))
-isa_variants = $(foreach i,$(call isa_tuned,$(1)),$(i)-tuned) $(foreach i,$(call isa_compact,$(1)),$(i)-compact)
+# - a CPU family: `gen --cpu FAMILY` on ISA_CPU specs, for each ISA a family changes a default
+#   of (gen/cpus.lua; ISA_CPU_FAMILY_<isa>): spread512 passes the L2 so that the spread fires.
+ISA_CPU := spread512
+ISA_CPU_FAMILY_avx512 := zen5
+ISA_CPU_FAMILY_avx2 := zen3
+isa_cpu = $(if $(filter $(1),$(ISA_CPU)),$(foreach i,$(TEST_ISAS),$(if $(ISA_CPU_FAMILY_$(i)),$(i))))
+isa_variants = $(foreach i,$(call isa_tuned,$(1)),$(i)-tuned) $(foreach i,$(call isa_compact,$(1)),$(i)-compact) \
+  $(foreach i,$(call isa_cpu,$(1)),$(i)-$(ISA_CPU_FAMILY_$(i)))
 # $(1) spec, $(2) ISA, $(3) variant, $(4) gen flags, $(5) their input file or empty, $(6) a
 # shell test: compare the bits only when it succeeds
 define ISA_VARIANT_RULES
@@ -127,6 +134,7 @@ $(ISA_T)/$(2)-$(3)/$(1)/same.ok: $(ISA_T)/$(2)/$(1)/run1.bin $(ISA_T)/$(2)-$(3)/
 endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -q '^stream ' $(call isa_tune,$(s),$(i))))))
 $(foreach s,$(ISA_COMPACT),$(foreach i,$(call isa_compact,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),compact,--compact,,true))))
+$(foreach s,$(ISA_CPU),$(foreach i,$(call isa_cpu,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),$(ISA_CPU_FAMILY_$(i)),--cpu $(ISA_CPU_FAMILY_$(i)),,true))))
 
 # The longest runs under qemu first (make test's TEST_FIRST, in the Makefile). CPU seconds of
 # both runs, make test-all at f155ac7 on 2 shared cores: fashion_cnn 85, mnist_cnn 30, wide_odd

@@ -32,6 +32,9 @@
  * code: $(code_phrase); written out they would take $(emit.grouped(code_fmas)) multiply-add statements
  * (code_budget $(emit.grouped(code_budget))$(code_style == "tiled" and ", scalar only" or "")). Compile time: see `make bench`.
 @ end
+@ if cpu then
+ * defaults: CPU family $(cpu) (chainrule gen --cpu $(cpu)), where it differs from the ISA's.
+@ end
 @ if tuned then
  * tiling: $(tuned.products) product$(tuned.products == 1 and "" or "s") from the tune file $(emit.comment_text(tuned.file))$(tuned.cpu and " (measured on " .. emit.comment_text(tuned.cpu) .. ")" or ""), the rest default.
 @ end

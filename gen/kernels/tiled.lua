@@ -437,7 +437,7 @@ function M.matmul_xw(a, isa)
   -- (schedule.XW_FILL_PREFETCH, x not packed, W and x within L2: schedule.xw_whole_k) the
   -- filling tile's hints for the block's row of W XW_FILL_AHEAD rows ahead (W's last row past
   -- the end), one per cache line it spans
-  local fill_ahead = schedule.XW_FILL_PREFETCH[isa.name] and isa.prefetch and not packx and schedule.xw_whole_k(isa, a) and function(g)
+  local fill_ahead = schedule.pick(isa, "XW_FILL_PREFETCH") and isa.prefetch and not packx and schedule.xw_whole_k(isa, a) and function(g)
     local row = (kblocked and "kb + " or "") .. "k + " .. schedule.XW_FILL_AHEAD
     local q = {"const float *wa = " .. a.w .. " + (" .. row .. " < " .. a.K .. " ? " .. row .. " : " .. a.K - 1 .. ") * " .. a.N .. " + j0;"}
     for _, l in ipairs(panel_lines(g)) do q[#q + 1] = isa.prefetch(l == 0 and "wa" or "wa + " .. l) end
@@ -1056,7 +1056,7 @@ local function opt_gathered(b, d, isa, a, tg, count, loop_head, off, gat, unroll
   b.put(d, (o.optional and "if (" .. o.w .. " != NULL) " or "") .. "{")
   -- the states only under the optimizer's state test (plain SGD never reads its buffer)
   local test = vopt.state_test(o.kind)
-  if gat and count == V and isa.gather and schedule.XTG_GATHER[isa.name] then
+  if gat and count == V and isa.gather and schedule.pick(isa, "XTG_GATHER") then
     -- (the states zeroed: gcc cannot tell the scatter's test is the gather's)
     local decl = {"gw[" .. n .. "]"}
     for si = 2, #bufs do decl[si] = bufs[si] .. "[" .. n .. "] = {0}" end
@@ -1455,7 +1455,7 @@ function M.matmul_xtg(a, isa)
   nf_begin(b, isa, ta.opt)
   -- (schedule.XTG_X_ROW) the tile's inputs through a pointer to row i of x at k0, set once
   -- per row: not an integer index per broadcast
-  local xrow = schedule.XTG_X_ROW[isa.name]
+  local xrow = schedule.pick(isa, "XTG_X_ROW")
   local extra = folded_tail(b, ta, isa, plan, R, xrow)
   -- (tiling gq) the main columns of g in gq, rows of whole vectors, aligned (schedule.lua)
   local gq = tp.gq and plan.tail > 0 and a.batch and type(a.g_ld) == "number" and a.g_ld % V ~= 0

@@ -203,6 +203,45 @@ check(tried, "candidates xw avx512 784x1024 B=64: the default with spread=%d", s
 check(schedule.check(avx512, "xw", s1024, schedule.tiling(avx512, "xw", s1024, {spread = 6})) ~= nil, "spread=6 refused")
 check(schedule.check(avx512, "xw", s1024, schedule.tiling(avx512, "xw", s1024, {spread = 8, fill = "loop"})) ~= nil,
   "spread=8 with fill=loop refused")
+-- CPU families (gen/cpus.lua, gen --cpu): a family's own defaults replace the ISA's through
+-- schedule.pick, for its ISA only; generic and zen4 keep the ISA's; every table a family
+-- names is one of schedule's, per ISA; /proc/cpuinfo's vendor, family and model classify
+do
+  local cpus = require "cpus"
+  local z5 = cpus.specialise(avx512, cpus.resolve("zen5", "unit"))
+  local z3 = cpus.specialise(avx2, cpus.resolve("zen3", "unit"))
+  check(z5.name == "avx512" and z5.width == avx512.width and z5.cpu.name == "zen5", "specialise: reads as the ISA")
+  check(schedule.tiling(z5, "xw", s1024).spread == 8, "zen5: avx512 xw 784x1024 B=64 spreads by default")
+  check(schedule.tiling(z3, "xw", s32).spread == 8, "zen3: avx2 xw 784x256 B=32 spreads by default")
+  check(schedule.tiling(cpus.specialise(avx2, cpus.resolve("zen5", "unit")), "xw", s32).spread == 0,
+    "zen5: avx2 keeps the ISA default (no spread)")
+  for _, name in ipairs({"generic", "zen4"}) do
+    local t = schedule.tiling(cpus.specialise(avx512, cpus.resolve(name, "unit")), "xw", s1024)
+    check(t.spread == 0, "%s: avx512 xw 784x1024 keeps the ISA default", name)
+  end
+  check(schedule.tiling(z5, "xw", s1024, {spread = 0}).spread == 0, "zen5: a tune file's spread=0 still wins")
+  for name, f in pairs(cpus.FAMILIES) do
+    for key, per_isa in pairs(f.defaults) do
+      check(type(schedule[key]) == "table", "cpus %s: %s is not a table of gen/schedule.lua", name, key)
+      for isa_name in pairs(per_isa) do
+        check(isa_name == "avx2" or isa_name == "avx512" or isa_name == "neon", "cpus %s: %s names isa %s", name, key, isa_name)
+      end
+    end
+  end
+  local classes = {
+    {"AuthenticAMD", 25, 1, "zen3"}, {"AuthenticAMD", 25, 33, "zen3"}, {"AuthenticAMD", 25, 17, "zen4"},
+    {"AuthenticAMD", 25, 97, "zen4"}, {"AuthenticAMD", 25, 160, "zen4"}, {"AuthenticAMD", 26, 2, "zen5"},
+    {"AuthenticAMD", 26, 68, "zen5"}, {"AuthenticAMD", 23, 49, "generic"}, {"AuthenticAMD", 26, 200, "generic"},
+    {"GenuineIntel", 6, 207, "generic"}, {"GenuineIntel", 25, 17, "generic"}, {nil, nil, nil, "generic"},
+  }
+  for _, c in ipairs(classes) do
+    local got = cpus.classify(c[1], c[2], c[3])
+    check(got == c[4], "classify %s family %s model %s: %s, expected %s", tostring(c[1]), tostring(c[2]), tostring(c[3]), got, c[4])
+  end
+  local h = cpus.resolve("native", "unit")
+  check(cpus.FAMILIES[h.name] ~= nil, "native resolves to a known family (%s)", h.name)
+  check(not pcall(cpus.resolve, "zen9", "unit"), "an unknown family is refused")
+end
 -- xtg's aligned copy of g (gq): avx2, unpacked, N not a multiple of the width, K at least
 -- XTG_G_COPY_K, the copy within XTG_G_BYTES; and in the kernel, aligned loads from gq plus the
 -- x prefetch in the tile with the folded tail

@@ -1,0 +1,94 @@
+-- CPU families: the defaults of gen/schedule.lua that one family of cores wants different from
+-- the ISA's, each measured on that family (gen --cpu, chainrule tune --cpu).
+--
+-- gen/schedule.lua's tables give one default per ISA (M.XW_SPREAD[isa], M.PACK_SHARE[isa], ...),
+-- mostly measured on AMD Zen 4. Where another family measured faster with another value, its
+-- entry below names the table and the ISA's new value; schedule.pick(isa, TABLE) reads it
+-- (a family that does not name the table, or generic, keeps the ISA's default). A tune file
+-- still overrides both, per product.
+--
+-- The family is chosen by `--cpu NAME`: generic (the ISA defaults, for any machine), a family
+-- below, or native (the family of the machine running chainrule, from /proc/cpuinfo; generic
+-- when unknown). Without --cpu: native when the ISA is native (the code is for this machine),
+-- else generic, so that `gen --isa avx512` gives the same bytes on every machine.
+local errors = require "errors"
+
+local M = {}
+
+-- name -> {what = the cores, defaults = {TABLE = {isa = value}}, why = where measured}
+M.FAMILIES = {
+  generic = {what = "any CPU", defaults = {}},
+  zen3 = {
+    what = "AMD Zen 3 and 3+ (family 25, models 0-15 and 32-95)",
+    -- avx2 xw tiling spread (gen/schedule.lua XW_SPREAD): the 784x256 B=32 train step 1.3 to
+    -- 1.6 % faster (fastest of alternated runs, EPYC 7B13, 2026-11); a loss on Zen 4
+    defaults = {XW_SPREAD = {avx2 = 8}},
+  },
+  zen4 = {
+    what = "AMD Zen 4 (family 25, models 16-31, 96-127 and 160-175)",
+    defaults = {},   -- the ISA defaults were measured here
+  },
+  zen5 = {
+    what = "AMD Zen 5 (family 26, models 0-79)",
+    -- avx512 xw tiling spread: 784-1024-10 B=64 forward 573 -> 551 us (1.047x), train step
+    -- 1145 -> 1123 us (1.015x), median of 9 alternated fresh processes, EPYC family 26
+    -- model 2, 2026-12-02; on Zen 4 the same spread made that forward 1.5x as long
+    defaults = {XW_SPREAD = {avx512 = 8}},
+  },
+}
+M.NAMES = {"generic", "zen3", "zen4", "zen5", "native"}
+
+-- The family of a CPU by its /proc/cpuinfo words (vendor_id, decimal cpu family and model),
+-- or "generic". Pure, for the tests.
+function M.classify(vendor, family, model)
+  if vendor ~= "AuthenticAMD" or not family or not model then return "generic" end
+  if family == 25 then
+    if (model >= 16 and model <= 31) or (model >= 96 and model <= 127) or (model >= 160 and model <= 175) then return "zen4" end
+    if model <= 95 then return "zen3" end
+  elseif family == 26 and model <= 79 then
+    return "zen5"
+  end
+  return "generic"
+end
+
+-- The family of the machine running chainrule (the first processor of /proc/cpuinfo), or
+-- "generic" where that file says nothing known.
+function M.host()
+  local info = require("target").cpuinfo()
+  local function field(name)
+    return info:match("\n" .. name .. "%s*:%s*([^\n]-)%s*\n") or info:match("^" .. name .. "%s*:%s*([^\n]-)%s*\n")
+  end
+  return M.classify(field("vendor_id"), tonumber(field("cpu family") or ""), tonumber(field("model") or ""))
+end
+
+-- resolve(name, where) -> the family table, with .name; `where` prefixes the user error.
+function M.resolve(name, where)
+  local known = false
+  for _, n in ipairs(M.NAMES) do known = known or n == name end
+  if not known then
+    errors.user(where .. ": unknown cpu '" .. tostring(name) .. "'" .. errors.suggest(name, M.NAMES)
+      .. " (one of " .. table.concat(M.NAMES, ", ") .. ")")
+  end
+  if name == "native" then name = M.host() end
+  local f = {name = name}
+  for k, v in pairs(M.FAMILIES[name]) do f[k] = v end
+  return f
+end
+
+-- One line: the family's name, its cores and the defaults it changes (chainrule cpu).
+function M.describe(f)
+  local keys = {}
+  for table_name, per_isa in pairs(f.defaults) do
+    for isa, v in pairs(per_isa) do keys[#keys + 1] = table_name .. "[" .. isa .. "] = " .. tostring(v) end
+  end
+  table.sort(keys)
+  return f.name .. ": " .. f.what .. "; " .. (#keys > 0 and "defaults changed: " .. table.concat(keys, ", ")
+    or "the ISA defaults")
+end
+
+-- The ISA table isa specialised for family f: reads as isa, with .cpu = f (schedule.pick).
+function M.specialise(isa, f)
+  return setmetatable({cpu = f}, {__index = isa})
+end
+
+return M
