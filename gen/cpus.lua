@@ -33,11 +33,15 @@ M.FAMILIES = {
     -- avx512 xw tiling spread: 784-1024-10 B=64 forward 573 -> 551 us (1.047x), train step
     -- 1145 -> 1123 us (1.015x), median of 9 alternated fresh processes, EPYC family 26
     -- model 2, 2026-12-02; on Zen 4 the same spread made that forward 1.5x as long
+    -- Huge layers' xw without x packed (XW_HUGE_PACK_X; then PANEL_BYTES panels and the
+    -- spread), as chainrule tune chose for 784-2048-2048-10 there: its forward B=64 4974 ->
+    -- 4284 us (1.16x), train step 13360 -> 12817 us (1.03x), 9 and 7 alternated processes;
+    -- at B=256 (32 row tiles, no spread) the forward 1.06x too.
     -- Tried there, not taken (same method): L2_BYTES avx512 = 1 MB (Zen 5's own L2; avx512's
     -- default is a Xeon's 2 MB) packs 784x256 and treats 784x1024 as huge: 1.1-4.4 % slower
     -- on each of 784-256-256-10, 784-1024-10 (step and forward), 784-256-10 at B=8/32/256;
     -- avx2's spread (zen3's) on avx2 builds: within +-1 % (784x256 B=32, 784-1024-10)
-    defaults = {XW_SPREAD = {avx512 = 8}},
+    defaults = {XW_SPREAD = {avx512 = 8}, XW_HUGE_PACK_X = {avx512 = false}},
   },
 }
 M.NAMES = {"generic", "zen3", "zen4", "zen5", "native"}

@@ -82,7 +82,7 @@ end
 --                          layers PANEL_BYTES_X; the
 --                          reduction over k is blocked when K > kc, the partial sums kept in y)
 --                   mc     rows of x packed per block with the panels (0: x not packed;
---                          default: huge layers, below): kc
+--                          default: huge layers, below, of the families in XW_HUGE_PACK_X): kc
 --                          inputs of mc rows copied, row tile by row tile, k-major, so a tile's
 --                          broadcasts read one contiguous stream instead of R rows a whole row
 --                          stride apart (one cache set when the stride is a multiple of 4 KB);
@@ -290,6 +290,11 @@ local function prefetches(isa) return isa.prefetch ~= nil and M.pick(isa, "PREFE
 function M.huge(isa, s)
   return 4 * s.K * s.N > M.HUGE_L2 * l2(isa)
 end
+-- Families whose huge layers' xw packs x (mc) with the smaller panels (PANEL_BYTES_X);
+-- without, a huge xw is tiled as a big one (x unpacked, PANEL_BYTES panels, so the spread
+-- prefetches fit: XW_SPREAD). The weight gradient's xq follows M.huge either way.
+M.XW_HUGE_PACK_X = {avx2 = true, avx512 = true, neon = true}
+local function xw_packs_x(isa, s) return M.huge(isa, s) and M.pick(isa, "XW_HUGE_PACK_X") == true end
 
 -- ISAs whose unpacked weight gradient applies the optimizer after its tiles by default
 -- when W and dW fit L2 (measured on Zen 3; see tiling's xtg update). On a Xeon (avx512, 2 MB
@@ -711,12 +716,12 @@ function M.tiling(isa, product, s, over)
       t.fill = M.pick(isa, "XW_FILL_TILE") and "tile" or "loop"
       if not t.pack and not given_vecs then t.vecs = whole_vecs(isa, s, t.vecs) end
       if t.pack then
-        local panel = M.huge(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
+        local panel = xw_packs_x(isa, s) and M.PANEL_BYTES_X or M.PANEL_BYTES
         t.kc = M.block(s.K, math.max(1, panel // (4 * t.vecs * isa.width)), 1)
         if M.xw_whole_k(isa, s) then t.kc = s.K end
         local l1kc = M.xw_l1_kc(isa, s, t.vecs)
         if l1kc and l1kc < t.kc and 4 * t.kc * (s.batch + t.vecs * isa.width) > M.L1_BYTES then t.kc = l1kc end
-        t.mc = M.huge(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
+        t.mc = xw_packs_x(isa, s) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
         if pick.order == nil and M.xw_depth(isa, s, t.vecs) then t.order = "depth" end
         if t.order == "depth" then t.mc, t.kc = 0, M.xw_depth_kc(isa, s, t.vecs) end
       elseif t.order == "depth" then
@@ -783,7 +788,7 @@ function M.tiling(isa, product, s, over)
   if product == "xw" and over and over.mc == nil then
     -- (a tune file older than mc, or one that sets pack or kc only: x packed as by default
     -- for its panels, column blocks outer only)
-    t.mc = (t.pack and t.order == "columns" and M.huge(isa, s)) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
+    t.mc = (t.pack and t.order == "columns" and xw_packs_x(isa, s)) and M.xw_mc(isa, s, t.vecs, t.kc) or 0
   end
   if product == "xw" and not (over and over.pf ~= nil) then
     t.pf = t.mc > 0 and prefetches(isa)

@@ -94,8 +94,9 @@ isa_tuned = $(foreach i,$(TEST_ISAS),$(if $(wildcard $(call isa_tune,$(1),$(i)))
 ISA_COMPACT := wide_odd big_xtg shared_odd
 isa_compact = $(if $(filter $(1),$(ISA_COMPACT)),$(filter-out scalar,$(TEST_ISAS)))
 # - a CPU family: `gen --cpu FAMILY` on ISA_CPU specs, for each ISA a family changes a default
-#   of (gen/cpus.lua; ISA_CPU_FAMILY_<isa>): spread512 passes the L2 so that the spread fires.
-ISA_CPU := spread512
+#   of (gen/cpus.lua; ISA_CPU_FAMILY_<isa>): spread512 passes the L2 so that the spread fires,
+#   huge512 is a huge layer on avx512 (zen5: x unpacked, spread).
+ISA_CPU := spread512 huge512
 ISA_CPU_FAMILY_avx512 := zen5
 ISA_CPU_FAMILY_avx2 := zen3
 isa_cpu = $(if $(filter $(1),$(ISA_CPU)),$(foreach i,$(TEST_ISAS),$(if $(ISA_CPU_FAMILY_$(i)),$(i))))

@@ -220,6 +220,14 @@ do
     check(t.spread == 0, "%s: avx512 xw 784x1024 keeps the ISA default", name)
   end
   check(schedule.tiling(z5, "xw", s1024, {spread = 0}).spread == 0, "zen5: a tune file's spread=0 still wins")
+  -- zen5's huge layers (XW_HUGE_PACK_X off): x unpacked, PANEL_BYTES panels, the spread;
+  -- the ISA default packs x; the weight gradient's xq stays
+  local s2048 = {K = 784, N = 2048, batch = 64}
+  local h5, hg = schedule.tiling(z5, "xw", s2048), schedule.tiling(avx512, "xw", s2048)
+  check(schedule.huge(avx512, s2048) and hg.mc > 0 and hg.spread == 0, "avx512 784x2048 B=64: huge, x packed (mc %d)", hg.mc)
+  check(h5.mc == 0 and h5.spread == 8 and h5.kc == 112 and h5.pack, "zen5 784x2048 B=64: x unpacked, kc 112, spread (mc %d kc %d spread %d)", h5.mc, h5.kc, h5.spread)
+  check(schedule.tiling(z5, "xtg", s2048).xq == true, "zen5 784x2048 B=64: xtg still packs x (xq)")
+  check(schedule.tiling(z5, "xw", s2048, {kc = 56}).mc == 0, "zen5: a tune line's kc alone keeps x unpacked")
   for name, f in pairs(cpus.FAMILIES) do
     for key, per_isa in pairs(f.defaults) do
       check(type(schedule[key]) == "table", "cpus %s: %s is not a table of gen/schedule.lua", name, key)
