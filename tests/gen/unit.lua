@@ -667,5 +667,31 @@ do
   end
 end
 
+-- plan's row padding: a linear layer's buffers of 1024 floats a row get 1040 (ROW_PAD_*),
+-- the network's output and batch 1 stay dense, and every ISA and a --dispatch build's
+-- public header agree (one NAME_work layout)
+do
+  local driver = require "driver"
+  local function header(o)
+    for _, f in ipairs(driver.generate(o)) do
+      if f[1]:match("^huge512%.h$") then return f[2] end
+    end
+  end
+  local function rows(h, member) return h:match("float " .. member .. "%[%d+%];%s*/%* %[(%d+%]%[%d+)%]") end
+  local spec = "tests/isa/specs/huge512.lua"
+  for _, o in ipairs({{spec = spec, isa = "scalar"}, {spec = spec, isa = "avx512", cpu = "zen5"}, {spec = spec, isa = "neon"},
+                      {spec = spec, dispatch_isas = {"avx512", "avx2", "scalar"}}}) do
+    local h = header(o)
+    local what = o.isa or "--dispatch"
+    check(h, "%s: no huge512.h", what)
+    for _, m in ipairs({"z0", "a1", "d0"}) do
+      check(rows(h, m) == "21][1040", "%s: %s is [%s], not [21][1040]", what, m, tostring(rows(h, m)))
+    end
+    check(rows(h, "a2") == "21][10" and rows(h, "d2") == "21][10", "%s: the output stays dense: %s", what, tostring(rows(h, "a2")))
+  end
+  local h = header({spec = spec, isa = "avx512", batch = 1})
+  check(h and rows(h, "a1") == "1][1024", "batch 1: a1 dense, got %s", h and tostring(rows(h, "a1")))
+end
+
 print(string.format("unit: %d checks passed", checks))
 return 0
