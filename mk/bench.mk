@@ -258,9 +258,10 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
 	@set -e; cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \
 	echo "# chainrule: gen --cpu $(BENCH_CPU): $$($(BUILD)/chainrule cpu $(BENCH_CPU))" > $(BENCH_DIR)/raw.csv; \
 	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
+	if [ -n "$$OPENBLAS_CORETYPE" ]; then echo "# openblas: OPENBLAS_CORETYPE=$$OPENBLAS_CORETYPE in the environment is not used: the machine line names the core OpenBLAS detects, and every OpenBLAS and PyTorch run sets its own core" >> $(BENCH_DIR)/raw.csv; fi; \
 	for pass in $$(seq $(BENCH_PASSES)); do \
 	  echo "bench: pass $$pass of $(BENCH_PASSES)"; \
-	  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench machine >> $(BENCH_DIR)/raw.csv; \
+	  env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench machine >> $(BENCH_DIR)/raw.csv; \
 	  for i in $(BENCH_ISAS); do $(BENCH_DIR)/cr_$$i >> $(BENCH_DIR)/raw.csv; done; \
 	  for i in $(BENCH_TUNED); do $(BENCH_DIR)/cr_$$i-tuned >> $(BENCH_DIR)/raw.csv; done; \
 	  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines $(BENCH_BIG_FLAG) >> $(BENCH_DIR)/raw.csv; \
