@@ -86,10 +86,10 @@ end
 M.ROW_PAD_EVERY = 1024
 M.ROW_PAD_FLOATS = 16
 -- (tried: ROW_PAD_EVERY = 512, 2 KB rows: 784-512-512-10 B=64 on that Zen 5 within +-1 %)
-local function row_ld(g, s, cols, last)
+local function row_ld(g, s, last)
   local linear = s.product and s.product.kind == "linear"
-  if linear and not last and g.batch > 1 and cols % M.ROW_PAD_EVERY == 0 then return cols + M.ROW_PAD_FLOATS end
-  return cols
+  if linear and not last and g.batch > 1 and s.out % M.ROW_PAD_EVERY == 0 then return s.out + M.ROW_PAD_FLOATS end
+  return s.out
 end
 
 function M.build(g, steps, opts)
@@ -122,7 +122,7 @@ function M.build(g, steps, opts)
   for k, s in ipairs(steps) do
     -- m: the buffer the step's activation reads its derivative from (its input or output)
     local m = {input = prev}
-    local ld = row_ld(g, s, s.out, k == #steps)
+    local ld = row_ld(g, s, k == #steps)
     if s.product and s.act then
       m.z = buffer("z", s.first, s.out, "layer " .. s.first .. " output " .. s.product.op.summary
         .. " (before the " .. s.act.op.title .. ")" .. unwritten(s, inference, opts and opts.z_unread_by), ld)
