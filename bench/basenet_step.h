@@ -49,11 +49,12 @@ M256(1) M256(8) M256(32) M256(256)
 #undef M256
 static void big_train(void *p) { bnet *m = p; m->loss = step_train(m, 64, 3, 784, 2048, 2048, 10, 0, 0.0f); }
 static void big_fwd(void *p) { step_forward(p, 64, 3, 784, 2048, 2048, 10, 0.0f); }
+static void big_infer(void *p) { step_forward(p, 1, 3, 784, 2048, 2048, 10, 0.0f); }
 
 const bench_fn STEP_TABLE[W_COUNT] = {
   [W_MLP_TRAIN] = mlp_train, [W_MLP_INFER] = mlp_infer, [W_MLP_FWD] = mlp_fwd,
   [W_SEED_TRAIN] = seed_train, [W_DEEP_TRAIN] = deep_train, [W_WIDE_TRAIN] = wide_train,
   [W_WIDE_FWD] = wide_fwd, [W_M256_B1] = m256_b1, [W_M256_B8] = m256_b8,
   [W_M256_B32] = m256_b32, [W_M256_B256] = m256_b256, [W_BIG_TRAIN] = big_train,
-  [W_BIG_FWD] = big_fwd,
+  [W_BIG_FWD] = big_fwd, [W_BIG_INFER] = big_infer,
 };

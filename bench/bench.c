@@ -304,6 +304,10 @@ static void targets(const row *peak, const row *l2)
   const row *in = fastest("mlp_infer", "chainrule-");
   target("784-50-10 inference B=1: time / L2 read time", in && l2 ? in->us / l2->us : 0.0, 1.15, 0, "x", NULL);
   target("784-50-10 inference B=1: x OpenBLAS sgemv", ratio(fastest("mlp_infer", "openblas-"), in), 1.0, 1, "x", NULL);
+  /* the issue's B=1 target at a width past every cache: a matrix-vector product that reads
+     23 MB of weights, so both sides run at the speed of memory (issue 12 found 1.27x sgemv's time) */
+  target("784-2048-2048-10 inference B=1: x OpenBLAS sgemv",
+         ratio(fastest("big_infer", "openblas-"), fastest("big_infer", "chainrule-")), 1.0, 1, "x", big);
   static const struct { const char *key, *what; double want; } vs_blas[] = {
     {"wide_train", "784-1024-10 train B=64: x OpenBLAS", 1.25},
     {"wide_fwd", "784-1024-10 forward B=64: x OpenBLAS", 1.1},

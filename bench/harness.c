@@ -22,6 +22,7 @@ const bench_workload bench_workloads[W_COUNT] = {
   [W_LENET_INFER] = {"lenet_infer", "LeNet-5 inference", 3, {400, 120, 84, 10}, 1, 0, 0, 0.0f, 1},
   [W_BIG_TRAIN]  = {"big_train", "784-2048-2048-10 train step", 3, {784, 2048, 2048, 10}, 64, 1, 0, 0.0f, 0},
   [W_BIG_FWD]    = {"big_fwd", "784-2048-2048-10 forward", 3, {784, 2048, 2048, 10}, 64, 0, 0, 0.0f, 0},
+  [W_BIG_INFER]  = {"big_infer", "784-2048-2048-10 inference", 3, {784, 2048, 2048, 10}, 1, 0, 0, 0.0f, 0},
 };
 
 double bench_flops(const bench_workload *w)

@@ -26,6 +26,7 @@ enum {
   W_LENET_INFER, /* LeNet forward, one image */
   W_BIG_TRAIN,   /* 784-2048-2048-10 train step, B=64 (left out with BENCH_BIG=) */
   W_BIG_FWD,     /* 784-2048-2048-10 forward, B=64 */
+  W_BIG_INFER,   /* 784-2048-2048-10 forward, one row (23 MB of weights: past every L2) */
   W_COUNT
 };
 #define W_FIRST_BIG W_BIG_TRAIN   /* workloads from here on run only when asked (--big; make bench does) */

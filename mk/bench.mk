@@ -53,7 +53,7 @@ BENCH_BIG ?= 1
 BENCH_DIR    := $(BUILD)/bench
 BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep bench_wide \
                 bench_m256_1 bench_m256_8 bench_m256_32 bench_m256_256 bench_lenet bench_lenet1 \
-                $(if $(BENCH_BIG),bench_big)
+                $(if $(BENCH_BIG),bench_big bench_big1)
 BENCH_BIG_FLAG := $(if $(BENCH_BIG),--big)
 # Which bench workloads (harness.h) each bench spec measures.
 BENCH_WL_bench_mlp      := W_MLP_TRAIN
@@ -67,13 +67,14 @@ BENCH_WL_bench_m256_8   := W_M256_B8
 BENCH_WL_bench_m256_32  := W_M256_B32
 BENCH_WL_bench_m256_256 := W_M256_B256
 BENCH_WL_bench_big      := W_BIG_TRAIN,W_BIG_FWD
+BENCH_WL_bench_big1     := W_BIG_INFER
 BENCH_WL_bench_lenet    := W_LENET_TRAIN
 BENCH_WL_bench_lenet1   := W_LENET_INFER
 # Bench specs without a file of their own: another spec's network at another batch
 # (gen/tune --batch; the generated code is that of a spec file with this name and batch but
 # for the banner's spec name). BENCH_DERIVED lists them, BENCH_FROM_s names the spec file.
 BENCH_DERIVED           := bench_mlp1 bench_mlp128 bench_m256_1 bench_m256_8 bench_m256_32 \
-                           bench_m256_256 bench_lenet1
+                           bench_m256_256 bench_lenet1 $(if $(BENCH_BIG),bench_big1)
 BENCH_FROM_bench_mlp1    := bench_mlp
 BENCH_BATCH_bench_mlp1   := 1
 BENCH_FROM_bench_mlp128  := bench_mlp
@@ -81,12 +82,15 @@ BENCH_BATCH_bench_mlp128 := 128
 $(foreach b,1 8 32 256,$(eval BENCH_FROM_bench_m256_$(b) := bench_m256)$(eval BENCH_BATCH_bench_m256_$(b) := $(b)))
 BENCH_FROM_bench_lenet1 := bench_lenet
 BENCH_BATCH_bench_lenet1 := 1
+BENCH_FROM_bench_big1 := bench_big
+BENCH_BATCH_bench_big1 := 1
 # Derived specs whose bench rows time the forward only are tuned as inference builds
 # (tune --max-batch), so the whole-network check times the forward they are measured by,
 # not a train step they never run; the others with tune --batch.
 BENCH_TUNE_AS_bench_mlp1   := max-batch
 BENCH_TUNE_AS_bench_mlp128 := max-batch
 BENCH_TUNE_AS_bench_lenet1 := max-batch
+BENCH_TUNE_AS_bench_big1   := max-batch
 
 # The ISAs of this host, best last (HOST_ISAS: the Makefile reads /proc/cpuinfo).
 BENCH_ISAS ?= scalar $(HOST_ISAS)
