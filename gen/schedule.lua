@@ -169,6 +169,13 @@ M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
 -- the family's L2 in bytes (512 KB for an ISA the table does not name)
 local function l2(isa) return M.pick(isa, "L2_BYTES") or 512 * 1024 end
 M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
+-- Output vectors per step of the batch-1 rows stream (gen/kernels/stream.lua), each one
+-- chain of `rows` dependent FMAs; the sums keep their order whatever the count (the bits do
+-- not change). A tune key (`vecs`, tried 1, 2, 4); the default stays 1 on every ISA: on Zen 5
+-- (784x2048 + 2048x2048, 23 MB, memory-bound) a stand-alone loop ran 2 vectors 1.01-1.06x
+-- faster than 1 in most back-to-back pairs, but the generated forward, 6 alternated pairs of
+-- fresh processes per ISA, moved 0.6-1.7x either way with the VM's phases: not shown.
+M.STREAM_VECS = {}
 
 -- The rows of g gwt's form "gt" transposes: the batch rounded up to whole slices.
 function M.gwt_gt_rows(isa, batch)
@@ -811,7 +818,7 @@ M.TUNE_KEYS = {
   gwt = {vecs = "int", rows = "int", jc = "int", form = {"wt", "gt"}},
   xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}, update = {"tiles", "after"},
          pf = {"no", "yes"}},
-  stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int"},
+  stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int", vecs = "int"},
 }
 -- The tiling a kernel runs: a.tiling as given (a tune candidate: full), or, for a tune
 -- file's entry (t.given: the keys its line set), the default of this call's sizes (a with
@@ -839,7 +846,9 @@ function M.check(isa, product, s, t)
     if s.batch ~= 1 then return "stream: the batch-1 forward, but the batch is " .. s.batch end
     local p = M.stream_plan(isa, s, {kind = t.kind})
     if p.kind ~= t.kind then return "kind=" .. t.kind .. " does not suit " .. s.K .. "x" .. s.N .. " on " .. isa.name end
-    if t.kind == "rows" then return range("rows", 1, math.min(s.K, 64)) end
+    if t.kind == "rows" then
+      return range("rows", 1, math.min(s.K, 64)) or range("vecs", 1, math.max(1, math.min(4, s.N // V)))
+    end
     if t.kind == "regs" then return range("sets", 1, math.max(1, math.min(s.K, (isa.regs - 4) // p.nvec))) end
     return nil
   end
@@ -941,12 +950,13 @@ function M.candidates(isa, product, s)
   end
   if product == "stream" then
     local def = M.stream_plan(isa, s)
-    add({kind = def.kind, rows = def.rows, sets = def.sets})
+    add({kind = def.kind, rows = def.rows, sets = def.sets, vecs = def.vecs})
     for _, kind in ipairs({"flat", "regs", "rows"}) do
       local p = M.stream_plan(isa, s, {kind = kind})
       if p.kind == kind then
         if kind == "rows" then
-          for _, r in ipairs({4, 8, 16}) do add({kind = kind, rows = math.min(r, s.K)}) end
+          for _, r in ipairs({4, 8, 16}) do add({kind = kind, rows = math.min(r, s.K), vecs = p.vecs}) end
+          for _, u in ipairs({1, 2, 4}) do add({kind = kind, rows = p.rows, vecs = u}) end
         elseif kind == "regs" then
           for _, n in ipairs({1, 2, p.sets}) do add({kind = kind, sets = n}) end
         else

@@ -87,9 +87,11 @@ local function entry(fail, isa, product, w)
     if not given.kind then fail("stream: kind= is required (flat, regs or rows)") end
     if given.rows and given.kind ~= "rows" then fail("stream: rows= is for kind=rows") end
     if given.sets and given.kind ~= "regs" then fail("stream: sets= is for kind=regs") end
+    if given.vecs and given.kind ~= "rows" then fail("stream: vecs= is for kind=rows") end
     local p = schedule.stream_plan(isa, s, {kind = given.kind})
     t = {kind = given.kind, rows = given.rows or (given.kind == "rows" and p.rows or nil),
-         sets = given.sets or (given.kind == "regs" and p.sets or nil)}
+         sets = given.sets or (given.kind == "regs" and p.sets or nil),
+         vecs = given.vecs or (given.kind == "rows" and p.vecs or nil)}
   else
     if product == "xw" and batch == 1 then fail("xw: at batch 1 the forward is the stream (use a 'stream' entry)") end
     t = schedule.tiling(isa, product, s, given)

@@ -101,7 +101,9 @@ function M.plan(a, isa)
     local sets = math.max(1, math.min(cap // nvec, (IN_FLIGHT + nvec - 1) // nvec, a.K))
     return {kind = "regs", nvec = nvec, sets = want.kind == "regs" and want.sets or sets}
   end
-  return {kind = "rows", rows = want.kind == "rows" and want.rows or math.min(ROWS, a.K)}
+  local vecs = want.kind == "rows" and want.vecs or require("schedule").pick(isa, "STREAM_VECS") or 1
+  return {kind = "rows", rows = want.kind == "rows" and want.rows or math.min(ROWS, a.K),
+          vecs = math.max(1, math.min(vecs, a.N // V))}
 end
 
 -- Stores the finished output vector v of columns off .. off+lanes-1 (C text: a register or
@@ -287,55 +289,76 @@ local function regs_gemv(b, a, isa, p)
 end
 
 -- One pass of the rows stream over `rows` rows of W from row k0 (C text): y += x[k0..] W[k0..]
--- for every output vector; `first`: y starts from b; `last`: f(y) is written too; `head`:
--- a loop header the pass is the body of.
-local function rows_pass(b, d, a, isa, k0, rows, first, last, head)
+-- for every output vector, `vecs` output vectors per step (each its own chain of `rows`
+-- FMAs, so the sums keep their order whatever vecs is); `first`: y starts from b; `last`:
+-- f(y) is written too; `head`: a loop header the pass is the body of.
+local function rows_pass(b, d, a, isa, k0, rows, vecs, first, last, head)
   local V, N = isa.width, a.N
   local xs = {}
   for s = 0, rows - 1 do xs[#xs + 1] = "x" .. s .. " = " .. isa.broadcast(a.x .. "[" .. at(k0, s) .. "]") end
   b.put(d, (head and head .. " " or "") .. "{")
   b.put(d + 1, "const float *restrict wk = " .. at(a.w, times(k0, N)) .. ";")
   b.put(d + 1, "const " .. isa.vtype .. " " .. table.concat(xs, ", ") .. ";")
-  local function vec(dd, j, lanes)
-    b.put(dd, isa.vtype .. " c = " .. vload(isa, first and a.b or a.y, j, lanes) .. ";")
-    for s = 0, rows - 1 do
-      b.put(dd, "c = " .. isa.fma("x" .. s, vload(isa, "wk", at(j, s * N), lanes), "c") .. ";")
+  -- u output vectors from column j (C text or a number), the last one `lanes` wide
+  local function vecs_at(dd, j, u, lanes)
+    local c = {}
+    for v = 0, u - 1 do
+      c[v] = u == 1 and "c" or "c" .. v
+      local w = v == u - 1 and lanes or V
+      b.put(dd, isa.vtype .. " " .. c[v] .. " = " .. vload(isa, first and a.b or a.y, at(j, v * V), w) .. ";")
     end
-    if last then finish(b, dd, a, isa, j, lanes, "c")
-    else b.put(dd, vstore(isa, a.y, j, "c", lanes)) end
+    for s = 0, rows - 1 do
+      for v = 0, u - 1 do
+        local w = v == u - 1 and lanes or V
+        b.put(dd, c[v] .. " = " .. isa.fma("x" .. s, vload(isa, "wk", at(j, s * N + v * V), w), c[v]) .. ";")
+      end
+    end
+    for v = 0, u - 1 do
+      local w = v == u - 1 and lanes or V
+      if last then finish(b, dd, a, isa, at(j, v * V), w, c[v])
+      else b.put(dd, vstore(isa, a.y, at(j, v * V), c[v], w)) end
+    end
   end
   local NF = N // V * V
-  if NF > 0 then
-    b.put(d + 1, "for (int j = 0; j < " .. NF .. "; j += " .. V .. ") {")
-    vec(d + 2, "j", V)
+  local NU = NF // (V * vecs) * (V * vecs)
+  if NU > 0 then
+    b.put(d + 1, "for (int j = 0; j < " .. NU .. "; j += " .. V * vecs .. ") {")
+    vecs_at(d + 2, "j", vecs, V)
+    b.put(d + 1, "}")
+  end
+  -- the whole vectors left over (fewer than vecs), then the partial one
+  if NU < NF then
+    b.put(d + 1, "{")
+    vecs_at(d + 2, NU, (NF - NU) // V, V)
     b.put(d + 1, "}")
   end
   if NF < N then
     b.put(d + 1, "{")
-    vec(d + 2, NF, N - NF)
+    vecs_at(d + 2, NF, 1, N - NF)
     b.put(d + 1, "}")
   end
   b.put(d, "}")
 end
 
 local function rows_gemv(b, a, isa, p)
-  local K, S = a.K, p.rows
-  b.put(1, "/* one row: y updated " .. S .. " rows of W at a time (" .. S .. " sequential streams), in place */")
+  local K, S, U = a.K, p.rows, p.vecs
+  b.put(1, "/* one row: y updated " .. S .. " rows of W at a time (" .. S .. " sequential streams), in place"
+    .. (U > 1 and ", " .. U .. " output vectors per step" or "") .. " */")
   b.put(1, "(void)n;   /* n <= the batch, which is 1 */")
   -- the first pass starts from b, the last writes f(y); the ones between run in a loop
   local first = math.min(S, K)
   if first == K then
-    rows_pass(b, 1, a, isa, 0, K, true, true)
+    rows_pass(b, 1, a, isa, 0, K, U, true, true)
     return
   end
   local rest = K - first
   local lastn = rest % S == 0 and S or rest % S
   local mid0, mid1 = first, K - lastn
-  rows_pass(b, 1, a, isa, 0, first, true, false)
+  rows_pass(b, 1, a, isa, 0, first, U, true, false)
   if mid1 > mid0 then
-    rows_pass(b, 1, a, isa, "k0", S, false, false, "for (int k0 = " .. mid0 .. "; k0 < " .. mid1 .. "; k0 += " .. S .. ")")
+    rows_pass(b, 1, a, isa, "k0", S, U, false, false, "for (int k0 = " .. mid0 .. "; k0 < " .. mid1 .. "; k0 += " .. S .. ")")
   end
-  rows_pass(b, 1, a, isa, mid1, lastn, false, true)
+  rows_pass(b, 1, a, isa, mid1, lastn, U, false, true)
 end
 
 -- The body of matmul_xw for a batch of 1 (a as for tiled.matmul_xw), or nil when the

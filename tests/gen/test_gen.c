@@ -1667,6 +1667,8 @@ static const tune_case TUNE_BAD[] = {
   {"stream_regs_wide", TH "stream 784 256 1 kind=regs\n", "{}:3: stream 784x256 B=1: kind=regs does not suit 784x256 on avx2"},
   {"stream_sets_rows", TH "stream 784 256 1 kind=rows sets=2\n", "{}:3: stream: sets= is for kind=regs"},
   {"stream_rows_big", TH "stream 784 256 1 kind=rows rows=65\n", "{}:3: stream 784x256 B=1: rows=65: expected an integer from 1 to 64"},
+  {"stream_vecs_flat", TH "stream 784 256 1 kind=flat vecs=2\n", "{}:3: stream: vecs= is for kind=rows"},
+  {"stream_vecs_big", TH "stream 784 256 1 kind=rows vecs=5\n", "{}:3: stream 784x256 B=1: vecs=5: expected an integer from 1 to 4"},
   {"control_byte", "chainrule-tune 1\nisa avx2\001\n", "{}:2: unexpected byte 0x01 (a tune file is plain ASCII text)"},
   {"other_isa", "chainrule-tune 1\nisa avx512\n", "{}: tuned for avx512, but generating for avx2 (run chainrule tune --isa avx2)"},
 };
