@@ -301,40 +301,31 @@ local function rows_pass(b, d, a, isa, k0, rows, vecs, first, last, head)
   b.put(d + 1, "const " .. isa.vtype .. " " .. table.concat(xs, ", ") .. ";")
   -- u output vectors from column j (C text or a number), the last one `lanes` wide
   local function vecs_at(dd, j, u, lanes)
-    local c = {}
+    local c, w = {}, {}
     for v = 0, u - 1 do
-      c[v] = u == 1 and "c" or "c" .. v
-      local w = v == u - 1 and lanes or V
-      b.put(dd, isa.vtype .. " " .. c[v] .. " = " .. vload(isa, first and a.b or a.y, at(j, v * V), w) .. ";")
+      c[v], w[v] = u == 1 and "c" or "c" .. v, v == u - 1 and lanes or V
+      b.put(dd, isa.vtype .. " " .. c[v] .. " = " .. vload(isa, first and a.b or a.y, at(j, v * V), w[v]) .. ";")
     end
     for s = 0, rows - 1 do
       for v = 0, u - 1 do
-        local w = v == u - 1 and lanes or V
-        b.put(dd, c[v] .. " = " .. isa.fma("x" .. s, vload(isa, "wk", at(j, s * N + v * V), w), c[v]) .. ";")
+        b.put(dd, c[v] .. " = " .. isa.fma("x" .. s, vload(isa, "wk", at(j, s * N + v * V), w[v]), c[v]) .. ";")
       end
     end
     for v = 0, u - 1 do
-      local w = v == u - 1 and lanes or V
-      if last then finish(b, dd, a, isa, at(j, v * V), w, c[v])
-      else b.put(dd, vstore(isa, a.y, at(j, v * V), c[v], w)) end
+      if last then finish(b, dd, a, isa, at(j, v * V), w[v], c[v])
+      else b.put(dd, vstore(isa, a.y, at(j, v * V), c[v], w[v])) end
     end
   end
-  local NF = N // V * V
-  local NU = NF // (V * vecs) * (V * vecs)
+  local NU = N // (V * vecs) * (V * vecs)
   if NU > 0 then
     b.put(d + 1, "for (int j = 0; j < " .. NU .. "; j += " .. V * vecs .. ") {")
     vecs_at(d + 2, "j", vecs, V)
     b.put(d + 1, "}")
   end
-  -- the whole vectors left over (fewer than vecs), then the partial one
-  if NU < NF then
+  -- the columns left over: fewer than vecs vectors, the last maybe partial
+  if NU < N then
     b.put(d + 1, "{")
-    vecs_at(d + 2, NU, (NF - NU) // V, V)
-    b.put(d + 1, "}")
-  end
-  if NF < N then
-    b.put(d + 1, "{")
-    vecs_at(d + 2, NF, 1, N - NF)
+    vecs_at(d + 2, NU, (N - NU + V - 1) // V, (N - NU - 1) % V + 1)
     b.put(d + 1, "}")
   end
   b.put(d, "}")
