@@ -25,8 +25,9 @@
 # The estimator, the same for every implementation: each program prints, per workload, the
 # median of up to 41 samples of about 0.2 ms (at most ~150 ms a workload: bench/harness.c,
 # bench/torch_bench.py); the bench runs every program BENCH_PASSES times in turn, each time a
-# fresh process (pass 1: all programs, pass 2: all programs, ...), and `bench report` keeps
-# the fastest pass of each workload and program. Two kinds of slowness only ever slow a
+# fresh process (pass 1: all programs, pass 2: all programs, ...; each pass starts the list
+# one program later, so no program always follows the same one or always sits at the same
+# place in a pass), and `bench report` keeps the fastest pass of each workload and program. Two kinds of slowness only ever slow a
 # pass: another process on the other core for seconds, and this VM's slow phases (the
 # 784-50-10 step ~120 or ~155 us), in which everything that touches the caches beyond L1 runs
 # ~20-30 % slower (even a forward whose 207 KB fit the L2) while register-only FMAs and
@@ -263,19 +264,28 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
 	echo "# chainrule: gen --cpu $(BENCH_CPU): $$($(BUILD)/chainrule cpu $(BENCH_CPU))" > $(BENCH_DIR)/raw.csv; \
 	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
 	if [ -n "$$OPENBLAS_CORETYPE" ]; then echo "# openblas: OPENBLAS_CORETYPE=$$OPENBLAS_CORETYPE in the environment is not used: the machine line names the core OpenBLAS detects, and every OpenBLAS and PyTorch run sets its own core" >> $(BENCH_DIR)/raw.csv; fi; \
+	progs="$(foreach i,$(BENCH_ISAS),cr:$(i)) $(foreach i,$(BENCH_TUNED),cr:$(i)-tuned) baselines"; \
+	for c in $${cores:-detected}; do progs="$$progs openblas:$$c pytorch:$$c"; done; \
+	run_prog() { \
+	  case $$1 in \
+	  cr:*) $(BENCH_DIR)/cr_$${1#cr:} >> $(BENCH_DIR)/raw.csv ;; \
+	  baselines) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines $(BENCH_BIG_FLAG) >> $(BENCH_DIR)/raw.csv ;; \
+	  *) c=$${1#*:}; \
+	    if [ $$c = detected ]; then ev="env -u OPENBLAS_CORETYPE"; else ev="env OPENBLAS_CORETYPE=$$c"; fi; \
+	    case $$1 in \
+	    openblas:*) $$ev OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench openblas $(BENCH_BIG_FLAG) \
+	      >> $(BENCH_DIR)/raw.csv || echo "# openblas $$c: the run failed" >> $(BENCH_DIR)/raw.csv ;; \
+	    *) $$ev OMP_NUM_THREADS=1 $(PYTHON) bench/torch_bench.py $(BENCH_DIR)/workloads.txt \
+	      >> $(BENCH_DIR)/raw.csv || echo "# pytorch $$c: bench/torch_bench.py failed" >> $(BENCH_DIR)/raw.csv ;; \
+	    esac ;; \
+	  esac; \
+	}; \
 	for pass in $$(seq $(BENCH_PASSES)); do \
 	  echo "bench: pass $$pass of $(BENCH_PASSES)"; \
 	  env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench machine >> $(BENCH_DIR)/raw.csv; \
-	  for i in $(BENCH_ISAS); do $(BENCH_DIR)/cr_$$i >> $(BENCH_DIR)/raw.csv; done; \
-	  for i in $(BENCH_TUNED); do $(BENCH_DIR)/cr_$$i-tuned >> $(BENCH_DIR)/raw.csv; done; \
-	  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench baselines $(BENCH_BIG_FLAG) >> $(BENCH_DIR)/raw.csv; \
-	  for c in $${cores:-detected}; do \
-	    if [ $$c = detected ]; then set -- env -u OPENBLAS_CORETYPE; else set -- env OPENBLAS_CORETYPE=$$c; fi; \
-	    "$$@" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BENCH_DIR)/bench openblas $(BENCH_BIG_FLAG) \
-	      >> $(BENCH_DIR)/raw.csv || echo "# openblas $$c: the run failed" >> $(BENCH_DIR)/raw.csv; \
-	    "$$@" OMP_NUM_THREADS=1 $(PYTHON) bench/torch_bench.py $(BENCH_DIR)/workloads.txt \
-	      >> $(BENCH_DIR)/raw.csv || echo "# pytorch $$c: bench/torch_bench.py failed" >> $(BENCH_DIR)/raw.csv; \
-	  done; \
+	  set -- $$progs; k=1; \
+	  while [ $$k -lt $$pass ] && [ $$# -gt 1 ]; do p1=$$1; shift; set -- "$$@" $$p1; k=$$((k + 1)); done; \
+	  for p in "$$@"; do run_prog $$p; done; \
 	done
 	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i))) $(BENCH_SIZE_CODEGEN) $(foreach i,$(BENCH_TUNED),$(call BENCH_SAME_CODE,$(i)))
 	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BUILD)/bench.csv $(BUILD)/bench-codegen.csv
