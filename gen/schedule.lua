@@ -535,6 +535,15 @@ end
 -- Skylake, Neoverse): a register tile with fewer accumulators waits on its own chains.
 M.IN_FLIGHT = 8
 
+-- The largest g (batch x N floats, in bytes) for which xtg folds its tail columns into tiles
+-- of fewer inputs (gen/kernels/tiled.lua matmul_xtg: R x tail = one vector). Each tile
+-- streams the rows of g it reads, so fewer inputs per tile stream g more often: free while
+-- g sits in L1 (784x50 B=64 on avx2, Zen 3: 60 -> 59 us), not past it. On Zen 5 (avx512,
+-- clang -O2, train_step_scratch, fastest of 21 rounds, alternated processes) 784-500-10
+-- B=64 folded its 4 tail columns into 4-input tiles (g 128 KB): 511-523 us; with 8-input
+-- tiles and the tail pass 486-501 us, as fast per FLOP as 784-512-10.
+M.XTG_FOLD_G_BYTES = 16 * 1024
+
 -- Relative cost of xw's row tiles at a known batch with tiles `vecs` vectors wide: the
 -- cycles per input k over all of y, counting each tile as max(its FMAs / 2 pipes,
 -- IN_FLIGHT / 2) (a narrow remainder tile is latency-bound) and the row loop of

@@ -1440,9 +1440,12 @@ function M.matmul_xtg(a, isa)
   -- columns against 6-input tiles) and the tiles keep IN_FLIGHT accumulators; the folded
   -- tail saves the tail pass, which streams x from L2 once more for a few columns (784x50
   -- B=64 on Zen 3: the weight gradient 60 -> 59 us, with update=after 58 -> 56.5 us)
+  -- Only while g is small (schedule.XTG_FOLD_G_BYTES): every tile streams the rows of g
+  -- it reads, so halving R doubles that stream, from L2 once g is past the L1
   local t = plan.tail
   if not tp.rows and t > 0 and isa.load_rep and V % t == 0 and V // t < R and a.K % (V // t) == 0
-     and (V // t) * #blks[1] >= schedule.IN_FLIGHT then
+     and (V // t) * #blks[1] >= schedule.IN_FLIGHT
+     and a.batch and 4 * a.batch * a.N <= schedule.XTG_FOLD_G_BYTES then
     R = V // t
   end
   -- update=after: the optimizer runs over the whole of W once the tiles have stored dW
