@@ -267,6 +267,16 @@ M.GWT_GT_FEWER = {avx512 = true}
 M.XTG_TILES_UNDER_GT = {avx512 = true}
 M.XTG_G_BYTES = 16 * 1024
 M.XTG_ROWS = 64
+-- Packed xtg at a batch above XTG_ROWS blocks the reduction over the rows, its partial sums
+-- kept in dW between the blocks. With dW past the L2 they go out to L3 and back: there all
+-- the rows go in one pass (nc = batch, g blocks of fewer columns) wherever one tile's width
+-- of g over every row fits the g block. Zen 5 (avx512, clang -O2, train_step_scratch,
+-- fastest of 15 rounds, alternated processes): 3072-256-10 B=128 (dW 3 MB) 2100-2208 ->
+-- 1991-2006 us with g in blocks of 32 columns x 128 rows (64 x 128, 32 KB: 2032-2050).
+-- Off on avx2: there it fires on 784x256 B=256 (dW 800 KB against avx2's 512 KB L2) with
+-- strips of one 16-column tile, and that step measured 1887-1923 -> 1922-1933 us on the
+-- same Zen 5 (its L2 is 1 MB); neon unmeasured.
+M.XTG_WHOLE_ROWS = {avx512 = true}
 -- Huge layers (W more than HUGE_L2 x the L2: 784x1024 and wider on avx2) pack x too, in
 -- xw (mc rows, the block at most XW_X_BYTES) and in xtg (each tile's inputs, xq), with
 -- smaller panels of W (PANEL_BYTES_X: half of a 32 KB L1, so the panel stays there while
@@ -767,6 +777,10 @@ function M.tiling(isa, product, s, over)
       t.nc = s.batch and M.block(s.batch, M.XTG_ROWS, 1) or 1
       t.xq = t.pack and M.huge(isa, s)
       local gbytes = t.xq and M.XTG_G_BYTES_XQ or M.XTG_G_BYTES
+      if M.pick(isa, "XTG_WHOLE_ROWS") == true and t.pack and s.batch and t.nc < s.batch and 4 * s.K * s.N > l2(isa)
+         and 4 * s.batch * TW <= gbytes then
+        t.nc = s.batch
+      end
       t.jc = t.pack and M.block(s.N, math.max(TW, gbytes // (4 * t.nc) // TW * TW), TW) or s.N
       if M.xtg_rows_whole(isa, s, t) then t.jc = s.N end
       -- unpacked, W and dW together within L2: the update after the tiles (a second pass

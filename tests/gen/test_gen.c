@@ -1691,6 +1691,51 @@ START_TEST(test_bad_tune) {
 }
 END_TEST
 
+/* The weight gradient's defaults by the size of g (gen/schedule.lua): the tail columns fold
+   into tiles of fewer inputs only while g fits XTG_FOLD_G_BYTES; on avx512 a batch above
+   XTG_ROWS goes in one pass over the rows when dW is past the L2 (XTG_WHOLE_ROWS), not on
+   avx2. Generated only: test-isa runs such code against the reference. */
+static char *gen_xtg_case(const char *name, const char *layers, int batch, const char *isa) {
+  char spec[600], dir[600], cmd[2048], file[700], text[512];
+  snprintf(spec, sizeof spec, "%s/%s.lua", scratch, name);
+  snprintf(text, sizeof text,
+           "return network \"%s\" { input = %s, loss = \"cross_entropy\", batch = %d, optimizer = sgd { lr = 0.01 } }\n",
+           name, layers, batch);
+  write_text(spec, text);
+  snprintf(dir, sizeof dir, "%s/x_%s_%s", scratch, name, isa);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa %s --cpu generic --out '%s'", chainrule(), spec, isa, dir);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  snprintf(file, sizeof file, "%s/%s.c", dir, name);
+  char *c = read_text(file, NULL);
+  ck_assert_ptr_nonnull(c);
+  return c;
+}
+
+START_TEST(test_xtg_g_size_rules) {
+  /* g 64 x 500 floats (128 KB): 8-input tiles and the tail pass; g 64 x 50 on avx2 (12.8 KB):
+     the 2 tail columns folded into 4-input tiles */
+  char *c = gen_xtg_case("fold500", "784, layers = { linear(500), relu(), linear(10) }", 64, "avx512");
+  ck_assert_msg(strstr(c, "/* register tiles: 8 inputs x 3 vectors of 16; columns 496..499 as tiles along k") != NULL,
+                "784x500 B=64 avx512: the weight gradient does not keep 8-input tiles");
+  free(c);
+  c = gen_xtg_case("fold50", "784, layers = { linear(50), relu(), linear(10) }", 64, "avx2");
+  ck_assert_msg(strstr(c, "/* register tiles: 4 inputs x 2 vectors of 8; columns 48..49 as tiles along k") != NULL,
+                "784x50 B=64 avx2: the tail is not folded");
+  free(c);
+  /* 640 x 1024 (dW 2.5 MB) at a batch of 80: one pass over the rows on avx512, row blocks
+     with partial sums in dW on avx2 */
+  c = gen_xtg_case("rows80", "640, layers = { linear(1024), relu(), linear(10) }", 80, "avx512");
+  ck_assert_msg(strstr(c, "g packed 32 columns x 80 rows at a time */") != NULL,
+                "640x1024 B=80 avx512: the weight gradient does not take all rows at once");
+  free(c);
+  c = gen_xtg_case("rows80", "640, layers = { linear(1024), relu(), linear(10) }", 80, "avx2");
+  ck_assert_msg(strstr(c, "rows at a time (partial sums in dW) */") != NULL,
+                "640x1024 B=80 avx2: the weight gradient's rows are no longer blocked");
+  free(c);
+}
+END_TEST
+
 /* A tune file changes the tiling, nothing else: the same file gives the same bytes twice; a
    file with no entry for the network gives the untuned bytes; entries do reach the code. */
 START_TEST(test_tune_deterministic) {
@@ -1932,6 +1977,7 @@ static Suite *suite_gen(void) {
   tcase_set_timeout(tune, 120);
   tcase_add_loop_test(tune, test_bad_tune, 0, COUNT(TUNE_BAD));
   tcase_add_test(tune, test_tune_deterministic);
+  tcase_add_test(tune, test_xtg_g_size_rules);
   tcase_add_test(tune, test_tune_command);
   suite_add_tcase(s, tune);
 
