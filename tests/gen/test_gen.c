@@ -1713,26 +1713,27 @@ static char *gen_xtg_case(const char *name, const char *layers, int batch, const
 }
 
 START_TEST(test_xtg_g_size_rules) {
-  /* g 64 x 500 floats (128 KB): 8-input tiles and the tail pass; g 64 x 50 on avx2 (12.8 KB):
-     the 2 tail columns folded into 4-input tiles */
-  char *c = gen_xtg_case("fold500", "784, layers = { linear(500), relu(), linear(10) }", 64, "avx512");
-  ck_assert_msg(strstr(c, "/* register tiles: 8 inputs x 3 vectors of 16; columns 496..499 as tiles along k") != NULL,
-                "784x500 B=64 avx512: the weight gradient does not keep 8-input tiles");
-  free(c);
-  c = gen_xtg_case("fold50", "784, layers = { linear(50), relu(), linear(10) }", 64, "avx2");
-  ck_assert_msg(strstr(c, "/* register tiles: 4 inputs x 2 vectors of 8; columns 48..49 as tiles along k") != NULL,
-                "784x50 B=64 avx2: the tail is not folded");
-  free(c);
-  /* 640 x 1024 (dW 2.5 MB) at a batch of 80: one pass over the rows on avx512, row blocks
-     with partial sums in dW on avx2 */
-  c = gen_xtg_case("rows80", "640, layers = { linear(1024), relu(), linear(10) }", 80, "avx512");
-  ck_assert_msg(strstr(c, "g packed 32 columns x 80 rows at a time */") != NULL,
-                "640x1024 B=80 avx512: the weight gradient does not take all rows at once");
-  free(c);
-  c = gen_xtg_case("rows80", "640, layers = { linear(1024), relu(), linear(10) }", 80, "avx2");
-  ck_assert_msg(strstr(c, "rows at a time (partial sums in dW) */") != NULL,
-                "640x1024 B=80 avx2: the weight gradient's rows are no longer blocked");
-  free(c);
+  static const struct { const char *name, *layers; int batch; const char *isa, *expect, *why; } cases[] = {
+    /* g 64 x 500 floats (128 KB): 8-input tiles and the tail pass */
+    {"fold500", "784, layers = { linear(500), relu(), linear(10) }", 64, "avx512",
+     "/* register tiles: 8 inputs x 3 vectors of 16; columns 496..499 as tiles along k",
+     "the weight gradient does not keep 8-input tiles"},
+    /* g 64 x 50 on avx2 (12.8 KB): the 2 tail columns folded into 4-input tiles */
+    {"fold50", "784, layers = { linear(50), relu(), linear(10) }", 64, "avx2",
+     "/* register tiles: 4 inputs x 2 vectors of 8; columns 48..49 as tiles along k", "the tail is not folded"},
+    /* 640 x 1024 (dW 2.5 MB) at a batch of 80: one pass over the rows on avx512, row blocks
+       with partial sums in dW on avx2 */
+    {"rows80", "640, layers = { linear(1024), relu(), linear(10) }", 80, "avx512",
+     "g packed 32 columns x 80 rows at a time */", "the weight gradient does not take all rows at once"},
+    {"rows80", "640, layers = { linear(1024), relu(), linear(10) }", 80, "avx2",
+     "rows at a time (partial sums in dW) */", "the weight gradient's rows are no longer blocked"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *c = gen_xtg_case(cases[i].name, cases[i].layers, cases[i].batch, cases[i].isa);
+    ck_assert_msg(strstr(c, cases[i].expect) != NULL, "%s, batch %d, %s: %s", cases[i].layers, cases[i].batch,
+                  cases[i].isa, cases[i].why);
+    free(c);
+  }
 }
 END_TEST
 
