@@ -27,9 +27,10 @@
 # bench/torch_bench.py); the bench runs every program BENCH_PASSES times in turn, each time a
 # fresh process (pass 1: all programs, pass 2: all programs, ...; each pass starts the list
 # one program later, so no program always follows the same one or always sits at the same
-# place in a pass), and `bench report` keeps the fastest pass of each workload and program. Two kinds of slowness only ever slow a
-# pass: another process on the other core for seconds, and this VM's slow phases (the
-# 784-50-10 step ~120 or ~155 us), in which everything that touches the caches beyond L1 runs
+# place in a pass), and `bench report` keeps the fastest pass of each workload and program.
+# Two kinds of slowness only ever slow a pass: another process on the other core for
+# seconds, and this VM's slow phases (the 784-50-10 step ~120 or ~155 us), in which
+# everything that touches the caches beyond L1 runs
 # ~20-30 % slower (even a forward whose 207 KB fit the L2) while register-only FMAs and
 # L1-resident loads keep full speed. Measured on the Zen 3 KVM guest (no PMU in the guest):
 # a phase starts and ends within a process and spans consecutive processes; fixed addresses
