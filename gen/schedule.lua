@@ -531,14 +531,16 @@ end
 -- A block size for a loop over `total` in blocks of at most `most`: all of it when it
 -- fits; else the largest divisor of total in [most/2, most], a multiple of `unit` if one
 -- is (one block shape, so one copy of the code); else `most` (whole blocks and a rest).
-function M.block(total, most, unit)
+-- whole: a multiple of `unit` in every case (a kernel whose blocks hold whole tiles; `most`
+-- rounded down to one, at least `unit`), never a divisor that is not one.
+function M.block(total, most, unit, whole)
   if total <= most then return total end
-  for _, u in ipairs({unit, 1}) do
+  for _, u in ipairs(whole and {unit} or {unit, 1}) do
     for c = most // u * u, (most + 1) // 2, -u do
       if c > 0 and total % c == 0 then return c end
     end
   end
-  return most
+  return whole and math.max(unit, most // unit * unit) or most
 end
 
 -- FMAs in flight that keep the pipes busy (latency 4 x 2 pipes: Zen 2-4, Intel since
@@ -781,7 +783,8 @@ function M.tiling(isa, product, s, over)
          and 4 * s.batch * TW <= gbytes then
         t.nc = s.batch
       end
-      t.jc = t.pack and M.block(s.N, math.max(TW, gbytes // (4 * t.nc) // TW * TW), TW) or s.N
+      -- (packed: blocks of whole tiles, xtg_packed's copy of g runs TW columns at a time)
+      t.jc = t.pack and M.block(s.N, math.max(TW, gbytes // (4 * t.nc) // TW * TW), TW, true) or s.N
       if M.xtg_rows_whole(isa, s, t) then t.jc = s.N end
       -- unpacked, W and dW together within L2: the update after the tiles (a second pass
       -- over both from L2, aligned and contiguous) beat the update inside every tile (rows
@@ -1047,7 +1050,7 @@ function M.candidates(isa, product, s)
         for _, bytes in ipairs({M.XTG_G_BYTES // 2, M.XTG_G_BYTES, 2 * M.XTG_G_BYTES}) do
           for _, nc in ipairs({def.nc, M.block(s.batch, 2 * M.XTG_ROWS, 1)}) do
             -- (update in the tiles: a packed g cannot take the default's update after them)
-            add(with({vecs = v, pack = true, nc = nc, jc = M.block(s.N, math.max(TW, bytes // (4 * nc) // TW * TW), TW),
+            add(with({vecs = v, pack = true, nc = nc, jc = M.block(s.N, math.max(TW, bytes // (4 * nc) // TW * TW), TW, true),
                       update = "tiles", gq = false, gpf = 0}))
           end
         end

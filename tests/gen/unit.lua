@@ -144,6 +144,8 @@ check(schedule.block(700, 1024, 1) == 700, "block: all of it when it fits")
 check(schedule.block(1024, 512, 16) == 512 and schedule.block(784, 170, 16) == 112, "block: a divisor, multiple of unit")
 check(schedule.block(1023, 160, 16) == 93, "block: a divisor, not a multiple of the unit")
 check(schedule.block(1031, 512, 8) == 512, "block: a prime leaves whole blocks and a rest")
+check(schedule.block(344, 64, 8, true) == 64 and schedule.block(1000, 512, 8, true) == 512
+      and schedule.block(344, 7, 8, true) == 8, "block whole: only multiples of the unit (not 43 or 500)")
 for total = 1, 300 do
   for _, most in ipairs({1, 7, 16, 64}) do
     local c = schedule.block(total, most, 4)
@@ -691,6 +693,33 @@ do
   end
   local h = header({spec = spec, isa = "avx512", batch = 1})
   check(h and rows(h, "a1") == "1][1024", "batch 1: a1 dense, got %s", h and tostring(rows(h, "a1")))
+end
+
+-- every default tiling is one the tiled kernels (not scalar's) can write: schedule.check (which vets tune files
+-- and tune's candidates) accepts the default of each product over a grid of widths, batches
+-- and families. (A block rule once gave avx2's packed xtg of 784x1000 B=64 column blocks of
+-- 500, not a whole number of 8-wide tiles: the packing loop wrote past its stack buffer.)
+do
+  local cpus = require "cpus"
+  for _, base in ipairs({require "isa.avx2", require "isa.avx512", (require "isa.neon")}) do
+    for _, fam in ipairs({"generic", "zen3", "zen4", "zen5"}) do
+      local isa = cpus.specialise(base, cpus.FAMILIES[fam])
+      for _, K in ipairs({13, 100, 784, 1000, 3072}) do
+        for _, N in ipairs({10, 50, 104, 120, 200, 250, 300, 500, 1000, 1024, 1500, 2000, 2048, 4000}) do
+          for _, batch in ipairs({8, 32, 64, 100, 128, 256}) do
+            for _, product in ipairs({"xw", "gwt", "xtg"}) do
+              for _, first in ipairs({true, false}) do
+                local s = {K = K, N = N, batch = batch, first = first}
+                local problem = schedule.check(isa, product, s, schedule.tiling(isa, product, s))
+                check(problem == nil, "%s (%s) default %s tiling of %dx%d B=%d: %s", base.name, fam, product, K, N, batch,
+                      tostring(problem))
+              end
+            end
+          end
+        end
+      end
+    end
+  end
 end
 
 print(string.format("unit: %d checks passed", checks))
