@@ -277,6 +277,17 @@ M.XTG_ROWS = 64
 -- strips of one 16-column tile, and that step measured 1887-1923 -> 1922-1933 us on the
 -- same Zen 5 (its L2 is 1 MB); neon unmeasured.
 M.XTG_WHOLE_ROWS = {avx512 = true}
+-- ISAs whose packed xtg keeps the default tile width where no tile of two or more vectors
+-- divides N (N a whole number of vectors), the last block of g ending in a narrower tile,
+-- instead of one-vector tiles (one broadcast per FMA). Zen 5, clang -O2, train_step_scratch,
+-- fastest of 21 rounds, 4 alternated fresh processes each, us: avx2 784-1000-10 B=64
+-- 2198-2201 -> 1840-1847, 784-200-200-200-10 752-756 -> 671-672, 784-1000-500-10 B=128
+-- 7803-8045 -> 7378-7433, 784-120-10 257-259 -> 226-227, LeNet-5 (its 400x120) 1537-1542 ->
+-- 1526-1535; avx512 784-400-10 432-473 -> 394-410, 784-560-10 593-660 -> 550-576,
+-- 784-400-400-10 B=128 1415-1444 -> 1353-1385. The same bits (the rows sum in order).
+-- (neon: unmeasured, off; its lane-indexed FMAs broadcast for free. A tune file's
+-- pack=yes takes a ragged block on every ISA.)
+M.XTG_RAGGED = {avx2 = true, avx512 = true}
 -- Huge layers (W more than HUGE_L2 x the L2: 784x1024 and wider on avx2) pack x too, in
 -- xw (mc rows, the block at most XW_X_BYTES) and in xtg (each tile's inputs, xq), with
 -- smaller panels of W (PANEL_BYTES_X: half of a 32 KB L1, so the panel stays there while
@@ -768,14 +779,18 @@ function M.tiling(isa, product, s, over)
       -- +4 % (4 runs of 20-40 rounds; with buf prefetched beside W still +2.3 %), and
       -- 784-256-10 plain +0.7 %. `chainrule tune` has these tilings among its candidates.
       local big = M.tiling(isa, "xw", s).pack and s.batch ~= nil and s.batch >= 8
+      -- Packed, the widest tile up to the default that divides N; where only a one-vector
+      -- tile does, the default's width where the ISA takes ragged blocks (XTG_RAGGED: the
+      -- last block of g ends in a narrower tile, xtg_packed; N a whole number of vectors).
+      local ragged = M.pick(isa, "XTG_RAGGED") == true
       if big and not (over and over.vecs) then
         local v = t.vecs
         while v > 1 and s.N % (v * isa.width) ~= 0 do v = v - 1 end
-        if s.N % (v * isa.width) == 0 then t.vecs = v end
+        if v > 1 or (not ragged and s.N % isa.width == 0) then t.vecs = v end
       end
       if not big then t.vecs = whole_vecs(isa, s, t.vecs) end
       local TW = (over and over.vecs or t.vecs) * isa.width
-      t.pack = big and s.N % TW == 0 or false
+      t.pack = big and s.N % (ragged and isa.width or TW) == 0 or false
       t.nc = s.batch and M.block(s.batch, M.XTG_ROWS, 1) or 1
       t.xq = t.pack and M.huge(isa, s)
       local gbytes = t.xq and M.XTG_G_BYTES_XQ or M.XTG_G_BYTES
@@ -917,8 +932,11 @@ function M.check(isa, product, s, t)
     if t.pack and t.update == "after" then return "update=after needs pack=no" end
     if t.pack then
       local TW = t.vecs * V
-      if s.N % TW ~= 0 or t.jc % TW ~= 0 then
-        return string.format("pack=yes: N=%d and jc=%d must be multiples of vecs x %d = %d", s.N, t.jc, V, TW)
+      if s.N % V ~= 0 then
+        return string.format("pack=yes: N=%d is not a whole number of %d-float vectors", s.N, V)
+      end
+      if t.jc % TW ~= 0 and t.jc < s.N then
+        return string.format("pack=yes: jc=%d must be a multiple of vecs x %d = %d, or N=%d", t.jc, V, TW, s.N)
       end
       if 4 * t.jc * t.nc > M.TUNE_STACK_BYTES then
         return string.format("jc=%d x nc=%d: the packed block of g would take %d bytes of stack (at most %d)",
@@ -1045,7 +1063,7 @@ function M.candidates(isa, product, s)
     for _, v in ipairs(vs) do
       add(with({vecs = v, pack = false, pf = false}))
       local TW = v * isa.width
-      if s.batch and s.N % TW == 0 then
+      if s.batch and s.N % isa.width == 0 then
         -- packed g: the default block of rows, blocks of columns around the default's bytes
         for _, bytes in ipairs({M.XTG_G_BYTES // 2, M.XTG_G_BYTES, 2 * M.XTG_G_BYTES}) do
           for _, nc in ipairs({def.nc, M.block(s.batch, 2 * M.XTG_ROWS, 1)}) do

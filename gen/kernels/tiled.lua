@@ -1249,7 +1249,8 @@ local function bias_sums(b0, a0, isa)
   end)
 end
 
--- matmul_xtg for big layers (tiling pack = yes; N a whole number of tiles): g is copied,
+-- matmul_xtg for big layers (tiling pack = yes; N a whole number of vectors: where it is
+-- not a whole number of tiles, the last block ends in a narrower tile): g is copied,
 -- jc columns x nc rows at a time, into an aligned stack buffer gp, each tile's columns
 -- rows-contiguous (tile t of the block at t * nc * TW), so a tile reads its part of g in
 -- order from L1. Unpacked, a tile reads one line per row at g's row stride, which for a
@@ -1273,12 +1274,17 @@ end
 local function xtg_packed(b, a, isa, tp)
   local V = isa.width
   local TW = tp.vecs * V
-  local vecs = vectors(TW, V)
   local R = tile_rows(isa, tp.vecs, nil)
   local JC = math.min(tp.jc, a.N)
   local NC = math.min(tp.nc, a.batch)
   local nblocked = NC < a.batch
   local cnt = nblocked and "nb" or "n"
+  -- the blocks of columns: a short last block as a run-time width (k_runs: one copy of the
+  -- code), but as a second copy of its own width where N is not a whole number of tiles
+  -- (its last tile is narrower: a shape, not a trip count)
+  local columns = a.N % TW == 0 and k_runs or function(b2, d, total, step, body, var)
+    return k_blocks(b2, d, total, step, true, body, var)
+  end
   -- (tiling pf, with the update in the tiles) dW stored after the update: W's lines,
   -- fetched while the tile sums, are read before dW's lines (in the same L1 set when the
   -- row stride is a multiple of 4 KB) can evict them
@@ -1290,19 +1296,20 @@ local function xtg_packed(b, a, isa, tp)
     .. " columns x " .. NC .. " rows at a time" .. (nblocked and " (partial sums in dW)" or "") .. " */")
   b.put(1, "_Alignas(64) float gp[" .. NC * JC .. "]" .. (tp.xq and ", xq[" .. NC * R .. "]" or "") .. ";")
   nf_begin(b, isa, a.opt)
-  -- one prefetch per cache line of the tile's rows (addr(r, l): row r, float l of the row)
-  local function tile_prefetch(rows, addr)
-    local q = {}
-    for r = 0, rows - 1 do
-      for l = 0, TW - 1, 64 // 4 do q[#q + 1] = isa.prefetch(addr(r, l)) end
-    end
-    return table.concat(q, " ")
-  end
   local function store_dw(b2, d2, r, vec, c) b2.put(d2, vstore(isa, "dr", r * a.N + vec.off, c, V)) end
-  local function tile(d, rows)
+  -- one tile of `rows` inputs x tw columns (TW, or the narrower last tile of a ragged block)
+  local function tile(d, rows, tw)
+    local vecs = vectors(tw, V)
+    local function tile_prefetch(rows2, addr)
+      local q = {}
+      for r = 0, rows2 - 1 do
+        for l = 0, tw - 1, 64 // 4 do q[#q + 1] = isa.prefetch(addr(r, l)) end
+      end
+      return table.concat(q, " ")
+    end
     reduce_tile(b, d, isa, rows, vecs, {
       var = "i", count = cnt,
-      brow = function(i) return "gp + (j0 - jb) * " .. NC .. " + " .. i .. " * " .. TW end,
+      brow = function(i) return "gp + (j0 - jb) * " .. NC .. " + " .. i .. " * " .. tw end,
       aligned = true,
       a = function(r, i)
         if tp.xq then return "xq[" .. i .. " * " .. rows .. (r == 0 and "" or " + " .. r) .. "]" end
@@ -1361,14 +1368,27 @@ local function xtg_packed(b, a, isa, tp)
     })
   end
   local function jblock(d, width)
-    -- this block of g, tile by tile
-    b.put(d, "for (int i = 0; i < " .. cnt .. "; i++)")
-    b.put(d + 1, "for (int c = 0; c < " .. width .. "; c += " .. TW .. ") {")
-    for _, vec in ipairs(vecs) do
-      local src = vload(isa, a.g, "(" .. (nblocked and "ib + " or "") .. "i) * " .. a.g_ld .. " + jb + c + " .. vec.off, V)
-      b.put(d + 2, astore(isa, "gp", "c * " .. NC .. " + i * " .. TW .. " + " .. vec.off, src))
+    -- this block of g, tile by tile: whole tiles of TW columns, then (a ragged block, N not
+    -- a whole number of tiles: width is a number) one tile of the rest's whole vectors
+    local whole = type(width) == "number" and width // TW * TW or width
+    local rest = type(width) == "number" and width - whole or 0
+    local function copy(cols, tw, c0)
+      local vs = vectors(tw, V)
+      b.put(d, "for (int i = 0; i < " .. cnt .. "; i++)")
+      if c0 then
+        b.put(d + 1, "{")
+        b.put(d + 2, "const int c = " .. c0 .. ";")
+      else
+        b.put(d + 1, "for (int c = 0; c < " .. cols .. "; c += " .. tw .. ") {")
+      end
+      for _, vec in ipairs(vs) do
+        local src = vload(isa, a.g, "(" .. (nblocked and "ib + " or "") .. "i) * " .. a.g_ld .. " + jb + c + " .. vec.off, V)
+        b.put(d + 2, astore(isa, "gp", "c * " .. NC .. " + i * " .. tw .. " + " .. vec.off, src))
+      end
+      b.put(d + 1, "}")
     end
-    b.put(d + 1, "}")
+    if whole ~= 0 then copy(whole, TW) end
+    if rest > 0 then copy(rest, rest, whole) end
     k_blocks(b, d, a.K, R, true, function(d2, rows)
       if tp.xq then
         -- this tile's inputs of every row of the block, row-major: the tiles of all the
@@ -1380,23 +1400,31 @@ local function xtg_packed(b, a, isa, tp)
         b.put(d2 + 1, "memcpy(xq + i * " .. rows .. ", " .. a.x .. " + (" .. (nblocked and "ib + " or "") .. "i) * " .. a.x_ld
           .. " + k0, " .. rows .. " * sizeof(float));")
       end
-      if width == TW then
+      if whole == TW then
         b.put(d2, "{")
         b.put(d2 + 1, "const int j0 = jb;")
-      else
-        b.put(d2, "for (int j0 = jb; j0 < jb + " .. width .. "; j0 += " .. TW .. ") {")
+      elseif whole ~= 0 then
+        b.put(d2, "for (int j0 = jb; j0 < jb + " .. whole .. "; j0 += " .. TW .. ") {")
       end
-      tile(d2 + 1, rows)
-      b.put(d2, "}")
+      if whole ~= 0 then
+        tile(d2 + 1, rows, TW)
+        b.put(d2, "}")
+      end
+      if rest > 0 then
+        b.put(d2, "{")
+        b.put(d2 + 1, "const int j0 = jb + " .. whole .. ";")
+        tile(d2 + 1, rows, rest)
+        b.put(d2, "}")
+      end
     end)
   end
   if nblocked then
     b.put(1, "for (int ib = 0; ib < n; ib += " .. NC .. ") {")
     b.put(2, "const int nb = n - ib < " .. NC .. " ? n - ib : " .. NC .. ";")
-    k_runs(b, 2, a.N, JC, jblock, "jb")
+    columns(b, 2, a.N, JC, jblock, "jb")
     b.put(1, "}")
   else
-    k_runs(b, 1, a.N, JC, jblock, "jb")
+    columns(b, 1, a.N, JC, jblock, "jb")
   end
   nf_end(b, a.opt)
   bias_sums(b, a, isa)

@@ -695,6 +695,26 @@ do
   check(h and rows(h, "a1") == "1][1024", "batch 1: a1 dense, got %s", h and tostring(rows(h, "a1")))
 end
 
+-- packed xtg where only a one-vector tile divides N: the default width and a ragged last
+-- block on avx2 and avx512 (XTG_RAGGED), one-vector tiles on neon; check takes jc = N or
+-- whole tiles only
+do
+  local neon = (require "isa.neon")
+  local r2 = schedule.tiling(avx2, "xtg", {K = 784, N = 1000, batch = 64})
+  check(r2.pack and r2.vecs == 2 and r2.jc % 16 == 0, "tiling xtg avx2 784x1000: ragged 2-vector tiles, jc %d", r2.jc)
+  local r5 = schedule.tiling(avx512, "xtg", {K = 784, N = 400, batch = 64})
+  check(r5.pack and r5.vecs == 3, "tiling xtg avx512 784x400: ragged 3-vector tiles (vecs %d)", r5.vecs)
+  check(schedule.tiling(avx512, "xtg", {K = 784, N = 1024, batch = 64}).vecs == 2, "tiling xtg avx512 784x1024: 2 vectors divide")
+  local rn = schedule.tiling(neon, "xtg", {K = 2048, N = 1028, batch = 64})
+  check(rn.pack and rn.vecs == 1, "tiling xtg neon 2048x1028: one-vector tiles (pack %s vecs %d)", tostring(rn.pack), rn.vecs)
+  local s = {K = 784, N = 200, batch = 64}
+  check(schedule.check(avx2, "xtg", s, schedule.tiling(avx2, "xtg", s, {jc = 200})) == nil, "check xtg: jc = N, ragged")
+  check(schedule.check(avx2, "xtg", s, schedule.tiling(avx2, "xtg", s, {jc = 100})) ~= nil, "check xtg: jc 100 not whole 16-wide tiles")
+  check(schedule.check(avx2, "xtg", s, schedule.tiling(avx2, "xtg", s, {jc = 96})) == nil, "check xtg: jc 96, whole tiles and a rest")
+  check(schedule.check(avx2, "xtg", {K = 784, N = 500, batch = 64}, schedule.tiling(avx2, "xtg", {K = 784, N = 500, batch = 64}, {pack = true, jc = 500}))
+        ~= nil, "check xtg: pack=yes with N not a whole number of vectors")
+end
+
 -- every default tiling is one the tiled kernels (not scalar's) can write: schedule.check (which vets tune files
 -- and tune's candidates) accepts the default of each product over a grid of widths, batches
 -- and families. (A block rule once gave avx2's packed xtg of 784x1000 B=64 column blocks of
