@@ -1300,6 +1300,7 @@ local function xtg_packed(b, a, isa, tp)
   -- one tile of `rows` inputs x tw columns (TW, or the narrower last tile of a ragged block)
   local function tile(d, rows, tw)
     local vecs = vectors(tw, V)
+    -- one prefetch per cache line of the tile's rows (addr(r, l): row r, float l of the row)
     local function tile_prefetch(rows2, addr)
       local q = {}
       for r = 0, rows2 - 1 do
