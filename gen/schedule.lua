@@ -786,7 +786,7 @@ function M.tiling(isa, product, s, over)
       if big and not (over and over.vecs) then
         local v = t.vecs
         while v > 1 and s.N % (v * isa.width) ~= 0 do v = v - 1 end
-        if v > 1 or (not ragged and s.N % isa.width == 0) then t.vecs = v end
+        if s.N % (v * isa.width) == 0 and not (ragged and v == 1) then t.vecs = v end
       end
       if not big then t.vecs = whole_vecs(isa, s, t.vecs) end
       local TW = (over and over.vecs or t.vecs) * isa.width

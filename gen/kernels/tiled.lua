@@ -1401,13 +1401,13 @@ local function xtg_packed(b, a, isa, tp)
         b.put(d2 + 1, "memcpy(xq + i * " .. rows .. ", " .. a.x .. " + (" .. (nblocked and "ib + " or "") .. "i) * " .. a.x_ld
           .. " + k0, " .. rows .. " * sizeof(float));")
       end
-      if whole == TW then
-        b.put(d2, "{")
-        b.put(d2 + 1, "const int j0 = jb;")
-      elseif whole ~= 0 then
-        b.put(d2, "for (int j0 = jb; j0 < jb + " .. whole .. "; j0 += " .. TW .. ") {")
-      end
       if whole ~= 0 then
+        if whole == TW then
+          b.put(d2, "{")
+          b.put(d2 + 1, "const int j0 = jb;")
+        else
+          b.put(d2, "for (int j0 = jb; j0 < jb + " .. whole .. "; j0 += " .. TW .. ") {")
+        end
         tile(d2 + 1, rows, TW)
         b.put(d2, "}")
       end

@@ -711,17 +711,19 @@ do
   check(schedule.check(avx2, "xtg", s, schedule.tiling(avx2, "xtg", s, {jc = 200})) == nil, "check xtg: jc = N, ragged")
   check(schedule.check(avx2, "xtg", s, schedule.tiling(avx2, "xtg", s, {jc = 100})) ~= nil, "check xtg: jc 100 not whole 16-wide tiles")
   check(schedule.check(avx2, "xtg", s, schedule.tiling(avx2, "xtg", s, {jc = 96})) == nil, "check xtg: jc 96, whole tiles and a rest")
-  check(schedule.check(avx2, "xtg", {K = 784, N = 500, batch = 64}, schedule.tiling(avx2, "xtg", {K = 784, N = 500, batch = 64}, {pack = true, jc = 500}))
-        ~= nil, "check xtg: pack=yes with N not a whole number of vectors")
+  local s500 = {K = 784, N = 500, batch = 64}
+  check(schedule.check(avx2, "xtg", s500, schedule.tiling(avx2, "xtg", s500, {pack = true, jc = 500})) ~= nil,
+        "check xtg: pack=yes with N not a whole number of vectors")
 end
 
--- every default tiling is one the tiled kernels (not scalar's) can write: schedule.check (which vets tune files
--- and tune's candidates) accepts the default of each product over a grid of widths, batches
--- and families. (A block rule once gave avx2's packed xtg of 784x1000 B=64 column blocks of
--- 500, not a whole number of 8-wide tiles: the packing loop wrote past its stack buffer.)
+-- every default tiling is one the tiled kernels (not scalar's) can write: schedule.check
+-- (which vets tune files and tune's candidates) accepts the default of each product over a
+-- grid of widths, batches and families. (A block rule once gave avx2's packed xtg of
+-- 784x1000 B=64 column blocks of 500, not a whole number of 8-wide tiles: the packing loop
+-- wrote past its stack buffer.)
 do
   local cpus = require "cpus"
-  for _, base in ipairs({require "isa.avx2", require "isa.avx512", (require "isa.neon")}) do
+  for _, base in ipairs(ISAS) do
     for _, fam in ipairs({"generic", "zen3", "zen4", "zen5"}) do
       local isa = cpus.specialise(base, cpus.FAMILIES[fam])
       for _, K in ipairs({13, 100, 784, 1000, 3072}) do
