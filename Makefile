@@ -43,13 +43,16 @@ ISA_CFLAGS_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
 HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
                $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx512))
 
-# The seeded random specs of tests/randspec (r00 r01 ... MLPs, c00 c01 ... image networks),
-# written with their descriptions into RAND_DIR by mk/tests.mk and used by test-ref, test-net
-# and test-isa. RAND_ALL: both kinds.
+# The seeded random specs of tests/randspec (r00 r01 ... MLPs, c00 c01 ... image networks,
+# w00 w01 ... wide MLPs), written with their descriptions into RAND_DIR by mk/tests.mk and used
+# by test-ref, test-net and test-isa. RAND_ALL: the first two kinds; the wide ones are only
+# test-isa's, on the ISAs that run natively (their double reference alone takes seconds).
 RAND_COUNT := 30
 RAND_NAMES := $(wordlist 1,$(RAND_COUNT),$(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j))))
 RAND_CONV_COUNT := 8
 RAND_CONV_NAMES := $(wordlist 1,$(RAND_CONV_COUNT),$(foreach i,0 1,$(foreach j,0 1 2 3 4 5 6 7 8 9,c$(i)$(j))))
+RAND_WIDE_COUNT := 6
+RAND_WIDE_NAMES := $(wordlist 1,$(RAND_WIDE_COUNT),$(foreach i,0 1,$(foreach j,0 1 2 3 4 5 6 7 8 9,w$(i)$(j))))
 RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)
 RAND_DIR   := $(BUILD)/tests/rand
 

@@ -53,8 +53,11 @@ ISA_SPECS := $(basename $(notdir $(wildcard specs/*.lua)))
 ISA_OWN   := $(basename $(notdir $(wildcard tests/isa/specs/*.lua)))
 # those at batch 1, for the summary line (the others: wide layers, conv, batchnorm, activations)
 ISA_OWN_B1 := $(basename $(notdir $(shell grep -l '^ *batch *= *1 *,' tests/isa/specs/*.lua)))
-isa_spec = $(if $(filter $(1),$(RAND_ALL)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
-isa_desc = $(if $(filter $(1),$(RAND_ALL)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
+# The wide random specs (RAND_WIDE_NAMES) run on the ISAs without an emulator only
+ISA_NATIVE := $(foreach i,$(TEST_ISAS),$(if $(ISA_RUN_$(i)),,$(i)))
+isa_isas = $(if $(filter $(1),$(RAND_WIDE_NAMES)),$(ISA_NATIVE),$(TEST_ISAS))
+isa_spec = $(if $(filter $(1),$(RAND_ALL) $(RAND_WIDE_NAMES)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
+isa_desc = $(if $(filter $(1),$(RAND_ALL) $(RAND_WIDE_NAMES)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
 
 $(ISA_T)/test_isa: tests/isa/test_isa.c tests/ref/ref.c tests/ref/ref.h tests/ref/rng.h
 	@mkdir -p $(@D)
@@ -80,7 +83,7 @@ $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c te
 $(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
 	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin --dump-only
 endef
-$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL),$(foreach i,$(ISA_LIST),$(eval $(call ISA_RULES,$(s),$(i)))))
+$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES),$(foreach i,scalar $(call isa_isas,$(s)),$(eval $(call ISA_RULES,$(s),$(i)))))
 
 # Variants: SPEC built for ISA a second time as ISA-VARIANT with other gen flags; it runs
 # through test_isa like every ISA and must give the untuned build's bits.
@@ -146,15 +149,16 @@ ISA_LONGEST := fashion_cnn mnist_cnn wide_odd neon-compact/wide_odd huge_xw fash
                neon-tuned/big_xtg neon-compact/big_xtg
 TEST_FIRST += $(if $(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_T)/$(if $(findstring /,$(s)),$(s),neon/$(s))/run1.bin))
 
-ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL))
+ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES))
 .PHONY: $(ISA_RUNS)
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin $(ISA_T)/$(v)/$(s)/same.ok)))
-$(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa $(foreach i,$(ISA_LIST),$(ISA_T)/$(i)/%/run1.bin)
+$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES),$(eval run-isa/$(s): $(foreach i,scalar $(call isa_isas,$(s)),$(ISA_T)/$(i)/$(s)/run1.bin)))
+$(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa
 	@$(ISA_T)/test_isa $(call isa_desc,$*) $(ISA_T)/scalar/$*/run1.bin \
-	  $(foreach i,$(TEST_ISAS),$(i) $(ISA_T)/$(i)/$*/run1.bin $(ISA_T)/$(i)/$*/run2.bin) \
+	  $(foreach i,$(call isa_isas,$*),$(i) $(ISA_T)/$(i)/$*/run1.bin $(ISA_T)/$(i)/$*/run2.bin) \
 	  $(foreach v,$(call isa_variants,$*),$(v) $(ISA_T)/$(v)/$*/run1.bin $(ISA_T)/$(v)/$*/run2.bin) \
 	  > $(ISA_T)/$*.log 2>&1; \
-	rc=$$?; echo "== isa $* [$(TEST_ISAS)$(if $(strip $(call isa_variants,$*)), + $(strip $(call isa_variants,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
+	rc=$$?; echo "== isa $* [$(call isa_isas,$*)$(if $(strip $(call isa_variants,$*)), + $(strip $(call isa_variants,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
 
 test-isa: $(ISA_RUNS)
-	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) of our own (tests/isa/specs: $(words $(ISA_OWN_B1)) at batch 1) + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS): vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"
+	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) of our own (tests/isa/specs: $(words $(ISA_OWN_B1)) at batch 1) + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS), + $(words $(RAND_WIDE_NAMES)) random wide MLPs x $(or $(ISA_NATIVE),no ISA); vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"

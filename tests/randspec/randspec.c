@@ -4,9 +4,10 @@
  * so the output is the same on every machine and the reference never learns a network
  * from the generator.
  *
- *   randspec OUTDIR [COUNT [SEED [CONV_COUNT]]]
+ *   randspec OUTDIR [COUNT [SEED [CONV_COUNT [WIDE_COUNT]]]]
  *       writes OUTDIR/rNN.lua and OUTDIR/rNN.desc (COUNT of them, default 24), then
- *       OUTDIR/cNN.lua and OUTDIR/cNN.desc (CONV_COUNT image networks, default 0)
+ *       OUTDIR/cNN.lua and OUTDIR/cNN.desc (CONV_COUNT image networks, default 0), then
+ *       OUTDIR/wNN.lua and OUTDIR/wNN.desc (WIDE_COUNT wide MLPs, default 0)
  *
  * Each network: 1-4 linear layers, widths 1-70 (odd and prime sizes are drawn on purpose),
  * between linears nothing, relu() or relu{shift = s}; loss mse (last width 1) or
@@ -28,6 +29,17 @@
  * then 1-2 linears and a loss; batch 1-16 (1 for c03, c08, ...). c00..c04 force the corners
  * (conv_forced). They come from their own stream (seeded from SEED), after the rNN, so adding
  * them left r00..r29 byte-identical.
+ * wNN (WIDE_COUNT of them, default 0, from a third stream): wide MLPs for the big-layer paths
+ * of the SIMD kernels (packing, blocking, ragged tile widths, the batch-1 streams) that the
+ * small ones never reach: input 90-1100 or 784, 1000, 1536, 3072; 1-3 hidden linears 9-1300
+ * wide (multiples of 8, widths where only a narrow tile divides, plain draws), each followed
+ * by relu, relu{shift}, leaky_relu or tanh; cross_entropy or mse; batch 1-256 (w03, w09, ...:
+ * 1; w05, w11, ...: 128-256), halved (w05, w11, ...: the widest hidden layer halved) until
+ * the network's multiply-adds per step, batch x sum of in x out, are at most 40 M (the
+ * double reference's time); SGD only, with or without momentum: Adam's first steps divide
+ * each gradient by its own size, so where a wide layer's gradient is a cancellation residue
+ * near 0 its float error (scalar's too) becomes a step error past the fixed tolerance
+ * (fused Adam: the small networks and tests/isa/specs/fold_adam).
  * A file is written only if its content changed (so make does not rebuild needlessly).
  */
 #include <errno.h>
@@ -123,15 +135,15 @@ static int write_pair(const char *dir, const char *name, text *lua, text *desc)
 }
 
 /* The optimizer line (the spec's optimizer = ... and the description's), at the end of a
-   network's draw. */
-static void optimizer(text *lua, text *desc)
+   network's draw; sgd_only: SGD with or without momentum (the same draws either way). */
+static void optimizer(text *lua, text *desc, int sgd_only)
 {
   static const char *sgd_lr[] = {"0.1", "0.05", "0.01", "0.5"};
   static const char *adam_lr[] = {"0.001", "0.003", "0.01"};
   static const char *momenta[] = {"0.9", "0.5", "0.99"};
   static const char *decays[] = {"0.0001", "0.005", "0.01"};
   int kind = between(1, 10);
-  if (kind <= 5) {
+  if (kind <= 5 || sgd_only) {
     const char *lr = PICK(sgd_lr);
     add(lua, "  optimizer = sgd { lr = %s", lr);
     add(desc, "optimizer sgd lr=%s", lr);
@@ -202,11 +214,11 @@ static void linear_layer(text *lua, text *desc, int last, int ce)
   }
 }
 
-static int finish(const char *dir, const char *name, text *lua, text *desc, int batch, int ce)
+static int finish(const char *dir, const char *name, text *lua, text *desc, int batch, int ce, int sgd_only)
 {
   lua->len--;   /* drop the last comma */
   add(lua, " },\n  loss = \"%s\",\n  batch = %d,\n", ce ? "cross_entropy" : "mse", batch);
-  optimizer(lua, desc);
+  optimizer(lua, desc, sgd_only);
   add(lua, " },\n}\n");
   add(desc, "\n");
   return write_pair(dir, name, lua, desc);
@@ -237,7 +249,7 @@ static int one(const char *dir, int index)
       }   /* else two linears in a row */
     }
   }
-  return finish(dir, name, &lua, &desc, batch, ce);
+  return finish(dir, name, &lua, &desc, batch, ce, 0);
 }
 
 /* ---- r24 on: leaky_relu, tanh and sigmoid as well ---- */
@@ -324,7 +336,7 @@ static int one_act(const char *dir, int index)
     activation(&lua, &desc, fused);
     activation(&lua, &desc, chained);
   }
-  return finish(dir, name, &lua, &desc, batch, ce);
+  return finish(dir, name, &lua, &desc, batch, ce, 0);
 }
 
 /* ---- c00 on: image networks (conv2d, pooling, flatten), from a stream of their own ---- */
@@ -422,13 +434,62 @@ static int one_conv(const char *dir, int index)
     linear_layer(&lua, &desc, last, ce);
     if (!last) activation(&lua, &desc, chance(70) ? any_activation() : A_NONE);
   }
-  return finish(dir, name, &lua, &desc, batch, ce);
+  return finish(dir, name, &lua, &desc, batch, ce, 0);
+}
+
+/* ---- w00 on: wide MLPs, from a stream of their own ---- */
+
+static int wide_width(void)
+{
+  static const int known[] = {1000, 1024, 500, 400, 200, 120, 344, 560, 1200, 768};
+  int r = between(1, 20);
+  if (r <= 8) return 8 * between(2, 162);
+  if (r <= 14) return between(100, 1300);
+  if (r <= 17) return PICK(known);
+  return between(9, 130);
+}
+
+static int one_wide(const char *dir, int index)
+{
+  char name[16];
+  snprintf(name, sizeof name, "w%02d", index);
+  text lua = {0}, desc = {0};
+  static const int inputs[] = {784, 1000, 1536, 3072};
+  static const int batches[] = {1, 2, 5, 8, 16, 31, 32, 50, 64, 64, 100, 128, 160, 256};
+  static const int classes[] = {2, 3, 10, 10, 17, 40};
+  int in = chance(50) ? PICK(inputs) : between(90, 1100), nhid = between(1, 3), ce = chance(75);
+  static const int large[] = {128, 160, 256};
+  int w[4], batch = PICK(batches);
+  if (index % 6 == 3) batch = 1;                    /* the batch-1 streams */
+  else if (index % 6 == 5) batch = PICK(large);     /* blocked reductions over n */
+  for (int l = 0; l <= nhid; l++) w[l] = l < nhid ? wide_width() : ce ? PICK(classes) : 1;
+  for (;;) {   /* within budget: halve the batch, or (a large one) the widest hidden layer */
+    long macs = 0;
+    int widest = 0;
+    for (int l = 0; l <= nhid; l++) {
+      macs += (long)(l ? w[l - 1] : in) * w[l];
+      if (l < nhid && w[l] > w[widest]) widest = l;
+    }
+    if (batch == 1 || batch * macs <= 40000000L) break;
+    if (index % 6 == 5 && w[widest] > 64) w[widest] = (w[widest] + 1) / 2;
+    else batch /= 2;
+  }
+
+  begin(&lua, &desc, name, in, batch, ce);
+  for (int l = 0; l <= nhid; l++) {
+    add(&lua, " linear(%d),", w[l]);
+    add(&desc, "linear %d\n", w[l]);
+    if (l == nhid) break;
+    int k = between(1, 10);
+    activation(&lua, &desc, k <= 5 ? A_RELU : k <= 7 ? A_RELU_SHIFT : k <= 9 ? A_LEAKY : A_TANH);
+  }
+  return finish(dir, name, &lua, &desc, batch, ce, 1);
 }
 
 int main(int argc, char **argv)
 {
-  if (argc < 2 || argc > 5 || strlen(argv[1]) > 4000) {
-    fprintf(stderr, "usage: randspec OUTDIR [COUNT [SEED [CONV_COUNT]]]\n");
+  if (argc < 2 || argc > 6 || strlen(argv[1]) > 4000) {
+    fprintf(stderr, "usage: randspec OUTDIR [COUNT [SEED [CONV_COUNT [WIDE_COUNT]]]]\n");
     return 2;
   }
   char *end;
@@ -447,6 +508,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "randspec: CONV_COUNT must be 0..100, got '%s'\n", argv[4]);
     return 2;
   }
+  long nwide = argc > 5 ? strtol(argv[5], &end, 10) : 0;
+  if (argc > 5 && (*end || nwide < 0 || nwide > 100)) {
+    fprintf(stderr, "randspec: WIDE_COUNT must be 0..100, got '%s'\n", argv[5]);
+    return 2;
+  }
   state = seed;
   for (int i = 0; i < count; i++)
     if (i < 24 ? one(argv[1], i) : one_act(argv[1], i)) return 1;
@@ -454,5 +520,8 @@ int main(int argc, char **argv)
   state = seed ^ 0x636f6e7632646cull;
   for (int i = 0; i < nconv; i++)
     if (one_conv(argv[1], i)) return 1;
+  state = seed ^ 0x776964656d6c70ull;
+  for (int i = 0; i < nwide; i++)
+    if (one_wide(argv[1], i)) return 1;
   return 0;
 }

@@ -564,12 +564,17 @@ static void forward_all(const ref_net *net, const double *params, int n, double 
     } else if (L->kind == REF_LINEAR) {
       const double *W = params + net->t_off[ti], *b = params + net->t_off[ti + 1];
       ti += 2;
-      for (int i = 0; i < n; i++)
-        for (int j = 0; j < L->out; j++) {
-          double s = b[j];
-          for (int k = 0; k < L->in; k++) s += a[(size_t)i * L->in + k] * W[(size_t)k * L->out + j];
-          y[(size_t)i * L->out + j] = s;
+      /* y[i][j] = b[j] + a[i][0]·W[0][j] + a[i][1]·W[1][j] + ..., summed in that order (W
+         read row by row) */
+      for (int i = 0; i < n; i++) {
+        double *yi = y + (size_t)i * L->out;
+        memcpy(yi, b, (size_t)L->out * sizeof *yi);
+        for (int k = 0; k < L->in; k++) {
+          double aik = a[(size_t)i * L->in + k];
+          const double *Wk = W + (size_t)k * L->out;
+          for (int j = 0; j < L->out; j++) yi[j] += aik * Wk[j];
         }
+      }
     } else if (L->kind >= REF_CONV2D && L->kind <= REF_FLATTEN) {
       const double *W = NULL, *b = NULL;
       if (L->kind == REF_CONV2D) {
@@ -644,6 +649,16 @@ int ref_correct(const ref_net *net, const double *out, const double *t, int n)
   return c;
 }
 
+/* The half-width of the band around a kink at 0 in which ref_backward counts (and may flip)
+   the inputs a[0..cnt) of a relu layer: -1 (none) unless net->kinks is set. */
+static double kink_band(const ref_net *net, const double *a, size_t cnt)
+{
+  if (!net->kinks || !(net->kink_band > 0)) return -1;
+  double ss = 0;
+  for (size_t i = 0; i < cnt; i++) ss += a[i] * a[i];
+  return net->kink_band * sqrt(ss / (double)(cnt ? cnt : 1));
+}
+
 double ref_backward(const ref_net *net, const double *params, const double *x, const double *t,
                     int n, double *out, double *grad, double *dx)
 {
@@ -684,11 +699,14 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
       ti -= 2;
       const double *W = params + net->t_off[ti];
       double *dW = grad + net->t_off[ti], *db = grad + net->t_off[ti + 1];
-      for (int k = 0; k < L->in; k++)
-        for (int j = 0; j < L->out; j++) {
-          double s = 0;
-          for (int i = 0; i < n; i++) s += a[(size_t)i * L->in + k] * dy[(size_t)i * L->out + j];
-          dW[(size_t)k * L->out + j] = s;
+      /* dW[k][j] = sum over the rows i, in order, of a[i][k]·dy[i][j] */
+      memset(dW, 0, (size_t)L->in * L->out * sizeof *dW);
+      for (int i = 0; i < n; i++)
+        for (int k = 0; k < L->in; k++) {
+          double aik = a[(size_t)i * L->in + k];
+          const double *dyi = dy + (size_t)i * L->out;
+          double *dWk = dW + (size_t)k * L->out;
+          for (int j = 0; j < L->out; j++) dWk[j] += aik * dyi[j];
         }
       for (int j = 0; j < L->out; j++) {
         double s = 0;
@@ -718,11 +736,15 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
       size_t cnt = (size_t)n * L->out;
       switch (L->kind) {
       case REF_RELU:
-        for (size_t i = 0; i < cnt; i++) da[i] = a[i] > 0 ? dy[i] : 0.0;
+      case REF_LEAKY_RELU: {
+        double band = kink_band(net, a, cnt);
+        for (size_t i = 0; i < cnt; i++) {
+          int on = a[i] > 0;
+          if (fabs(a[i]) <= band && ++*net->kinks == net->kink_flip) on = !on;
+          da[i] = on ? dy[i] : L->kind == REF_RELU ? 0.0 : L->slope * dy[i];
+        }
         break;
-      case REF_LEAKY_RELU:
-        for (size_t i = 0; i < cnt; i++) da[i] = a[i] > 0 ? dy[i] : L->slope * dy[i];
-        break;
+      }
       case REF_TANH:
         for (size_t i = 0; i < cnt; i++) da[i] = dy[i] * (1.0 - y[i] * y[i]);
         break;

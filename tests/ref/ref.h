@@ -93,6 +93,13 @@ typedef struct {
   int train;                         /* 1: training mode (batch statistics, dropout masks) */
   const unsigned char *drop_mask;    /* training: keep flags, per dropout layer [n][width] in
                                         layer order (ref_dropout_size); NULL keeps all */
+  /* Kinks, for comparisons with float code (test_isa): ref_backward counts in *kinks (when not
+     NULL) every relu or leaky_relu input z with |z| <= kink_band x the rms of that layer's
+     inputs over the n rows, where a float sum can land on either side of 0, and gives the
+     kink_flip-th of them (1-based; 0: none) the derivative of the other side. */
+  double kink_band;
+  int kink_flip;
+  int *kinks;
 } ref_net;
 
 /* Fill widths and the tensor table; 0 on success, else -1 and a message in err. */
