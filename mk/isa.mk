@@ -53,9 +53,12 @@ ISA_SPECS := $(basename $(notdir $(wildcard specs/*.lua)))
 ISA_OWN   := $(basename $(notdir $(wildcard tests/isa/specs/*.lua)))
 # those at batch 1, for the summary line (the others: wide layers, conv, batchnorm, activations)
 ISA_OWN_B1 := $(basename $(notdir $(shell grep -l '^ *batch *= *1 *,' tests/isa/specs/*.lua)))
-# The wide random specs (RAND_WIDE_NAMES) run on the ISAs without an emulator only
+# ISA_NATIVE_ONLY run on the ISAs without an emulator only: the wide random specs
+# (RAND_WIDE_NAMES) and two shapes for avx512's cache paths (huge512, spread512: 22 and 14 s
+# under qemu; neon's huge layers: huge_xw, big_xtg)
 ISA_NATIVE := $(foreach i,$(TEST_ISAS),$(if $(ISA_RUN_$(i)),,$(i)))
-isa_isas = $(if $(filter $(1),$(RAND_WIDE_NAMES)),$(ISA_NATIVE),$(TEST_ISAS))
+ISA_NATIVE_ONLY := $(RAND_WIDE_NAMES) huge512 spread512
+isa_isas = $(if $(filter $(1),$(ISA_NATIVE_ONLY)),$(ISA_NATIVE),$(TEST_ISAS))
 isa_spec = $(if $(filter $(1),$(RAND_ALL) $(RAND_WIDE_NAMES)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
 isa_desc = $(if $(filter $(1),$(RAND_ALL) $(RAND_WIDE_NAMES)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
 
@@ -158,7 +161,7 @@ $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa
 	  $(foreach i,$(call isa_isas,$*),$(i) $(ISA_T)/$(i)/$*/run1.bin $(ISA_T)/$(i)/$*/run2.bin) \
 	  $(foreach v,$(call isa_variants,$*),$(v) $(ISA_T)/$(v)/$*/run1.bin $(ISA_T)/$(v)/$*/run2.bin) \
 	  > $(ISA_T)/$*.log 2>&1; \
-	rc=$$?; echo "== isa $* [$(call isa_isas,$*)$(if $(strip $(call isa_variants,$*)), + $(strip $(call isa_variants,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
+	rc=$$?; echo "== isa $* [$(strip $(call isa_isas,$*))$(if $(strip $(call isa_variants,$*)), + $(strip $(call isa_variants,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
 
 test-isa: $(ISA_RUNS)
 	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) of our own (tests/isa/specs: $(words $(ISA_OWN_B1)) at batch 1) + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS), + $(words $(RAND_WIDE_NAMES)) random wide MLPs x $(or $(ISA_NATIVE),no ISA); vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"
