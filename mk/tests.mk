@@ -48,7 +48,10 @@ REF_SKIP      = tests/net/desc/mnist_cnn.desc tests/net/desc/fashion_cnn.desc
 REF_DESCS     = $(filter-out $(REF_SKIP) $(REF_DESCS_NEW),$(wildcard tests/net/desc/*.desc) \
                   $(wildcard tests/golden/specs/*.desc)) \
                 $(foreach s,$(RAND_NAMES),$(RAND_DIR)/$(s).desc) $(REF_DESCS_NEW)
-test-ref: $(foreach v,$(REF_VARIANTS),$(TESTS_DIR)/ref/$(v)/test_ref) $(RAND_DIR)/stamp
+# the random specs' stamp (below); its name holds the counts: make RAND_WIDE_COUNT=16 writes
+# the ten more
+RAND_STAMP := $(RAND_DIR)/stamp-$(RAND_COUNT)-$(RAND_CONV_COUNT)-$(RAND_WIDE_COUNT)
+test-ref: $(foreach v,$(REF_VARIANTS),$(TESTS_DIR)/ref/$(v)/test_ref) $(RAND_STAMP)
 	@for v in $(REF_VARIANTS); do echo "test-ref [$$v]"; $(TESTS_DIR)/ref/$$v/test_ref $(REF_DESCS) || exit 1; done
 
 # ---------------------------------------------------------------- generated nets
@@ -74,11 +77,11 @@ NET_SRC      := tests/net/net_test.c tests/net/golden.inc $(REF_HDR) runtime/cr.
 $(TESTS_DIR)/randspec: tests/randspec/randspec.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O1 -o $@ $<
-$(RAND_DIR)/stamp: $(TESTS_DIR)/randspec
+$(RAND_STAMP): $(TESTS_DIR)/randspec
 	@mkdir -p $(@D)
 	$(TESTS_DIR)/randspec $(RAND_DIR) $(RAND_COUNT) 20261129 $(RAND_CONV_COUNT) $(RAND_WIDE_COUNT)
 	@touch $@
-$(RAND_DIR)/%.lua $(RAND_DIR)/%.desc: $(RAND_DIR)/stamp ;
+$(RAND_DIR)/%.lua $(RAND_DIR)/%.desc: $(RAND_STAMP) ;
 
 # the reference, once per variant
 # The reference as test-net links it: -O2 and never sanitized: a sanitizer build (clang-san)
