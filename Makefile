@@ -52,7 +52,7 @@ RAND_NAMES := $(wordlist 1,$(RAND_COUNT),$(foreach i,0 1 2,$(foreach j,0 1 2 3 4
 RAND_CONV_COUNT := 8
 RAND_CONV_NAMES := $(wordlist 1,$(RAND_CONV_COUNT),$(foreach i,0 1,$(foreach j,0 1 2 3 4 5 6 7 8 9,c$(i)$(j))))
 RAND_WIDE_COUNT := 6
-RAND_WIDE_NAMES := $(wordlist 1,$(RAND_WIDE_COUNT),$(foreach i,0 1,$(foreach j,0 1 2 3 4 5 6 7 8 9,w$(i)$(j))))
+RAND_WIDE_NAMES := $(wordlist 1,$(RAND_WIDE_COUNT),$(foreach i,0 1 2 3 4 5 6 7 8 9,$(foreach j,0 1 2 3 4 5 6 7 8 9,w$(i)$(j))))
 RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)
 RAND_DIR   := $(BUILD)/tests/rand
 
