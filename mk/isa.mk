@@ -154,7 +154,7 @@ TEST_FIRST += $(if $(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_
 
 ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES))
 .PHONY: $(ISA_RUNS)
-$(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin $(ISA_T)/$(v)/$(s)/same.ok)))
+$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_WIDE_NAMES),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin $(ISA_T)/$(v)/$(s)/same.ok)))
 $(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES),$(eval run-isa/$(s): $(foreach i,scalar $(call isa_isas,$(s)),$(ISA_T)/$(i)/$(s)/run1.bin)))
 $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa
 	@$(ISA_T)/test_isa $(call isa_desc,$*) $(ISA_T)/scalar/$*/run1.bin \
