@@ -47,12 +47,14 @@ HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw
 # w00 w01 ... wide MLPs), written with their descriptions into RAND_DIR by mk/tests.mk and used
 # by test-ref, test-net and test-isa. RAND_ALL: the first two kinds; the wide ones are only
 # test-isa's, on the ISAs that run natively (their double reference alone takes seconds).
+# rand_names(PREFIX,COUNT): PREFIX00 PREFIX01 ..., COUNT of them (randspec writes up to 100)
+rand_names = $(wordlist 1,$(2),$(foreach i,0 1 2 3 4 5 6 7 8 9,$(foreach j,0 1 2 3 4 5 6 7 8 9,$(1)$(i)$(j))))
 RAND_COUNT := 30
-RAND_NAMES := $(wordlist 1,$(RAND_COUNT),$(foreach i,0 1 2,$(foreach j,0 1 2 3 4 5 6 7 8 9,r$(i)$(j))))
+RAND_NAMES := $(call rand_names,r,$(RAND_COUNT))
 RAND_CONV_COUNT := 8
-RAND_CONV_NAMES := $(wordlist 1,$(RAND_CONV_COUNT),$(foreach i,0 1,$(foreach j,0 1 2 3 4 5 6 7 8 9,c$(i)$(j))))
+RAND_CONV_NAMES := $(call rand_names,c,$(RAND_CONV_COUNT))
 RAND_WIDE_COUNT := 6
-RAND_WIDE_NAMES := $(wordlist 1,$(RAND_WIDE_COUNT),$(foreach i,0 1 2 3 4 5 6 7 8 9,$(foreach j,0 1 2 3 4 5 6 7 8 9,w$(i)$(j))))
+RAND_WIDE_NAMES := $(call rand_names,w,$(RAND_WIDE_COUNT))
 RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)
 RAND_DIR   := $(BUILD)/tests/rand
 

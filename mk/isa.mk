@@ -59,8 +59,11 @@ ISA_OWN_B1 := $(basename $(notdir $(shell grep -l '^ *batch *= *1 *,' tests/isa/
 ISA_NATIVE := $(foreach i,$(TEST_ISAS),$(if $(ISA_RUN_$(i)),,$(i)))
 ISA_NATIVE_ONLY := $(RAND_WIDE_NAMES) huge512 spread512
 isa_isas = $(if $(filter $(1),$(ISA_NATIVE_ONLY)),$(ISA_NATIVE),$(TEST_ISAS))
-isa_spec = $(if $(filter $(1),$(RAND_ALL) $(RAND_WIDE_NAMES)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
-isa_desc = $(if $(filter $(1),$(RAND_ALL) $(RAND_WIDE_NAMES)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
+# every network test-isa runs; the random ones (ISA_RAND) live in RAND_DIR
+ISA_RAND := $(RAND_ALL) $(RAND_WIDE_NAMES)
+ISA_NETS := $(ISA_SPECS) $(ISA_OWN) $(ISA_RAND)
+isa_spec = $(if $(filter $(1),$(ISA_RAND)),$(RAND_DIR)/$(1).lua,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).lua,specs/$(1).lua))
+isa_desc = $(if $(filter $(1),$(ISA_RAND)),$(RAND_DIR)/$(1).desc,$(if $(filter $(1),$(ISA_OWN)),tests/isa/specs/$(1).desc,tests/net/desc/$(1).desc))
 
 $(ISA_T)/test_isa: tests/isa/test_isa.c tests/ref/ref.c tests/ref/ref.h tests/ref/rng.h
 	@mkdir -p $(@D)
@@ -86,7 +89,7 @@ $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c te
 $(ISA_T)/$(2)/$(1)/run1.bin: $(ISA_T)/$(2)/$(1)/isa_dump
 	$(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run1.bin && $(ISA_RUN_$(2)) $$< $(ISA_T)/$(2)/$(1)/run2.bin --dump-only
 endef
-$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES),$(foreach i,scalar $(call isa_isas,$(s)),$(eval $(call ISA_RULES,$(s),$(i)))))
+$(foreach s,$(ISA_NETS),$(foreach i,scalar $(call isa_isas,$(s)),$(eval $(call ISA_RULES,$(s),$(i)))))
 
 # Variants: SPEC built for ISA a second time as ISA-VARIANT with other gen flags; it runs
 # through test_isa like every ISA and must give the untuned build's bits.
@@ -152,10 +155,10 @@ ISA_LONGEST := fashion_cnn mnist_cnn wide_odd neon-compact/wide_odd huge_xw fash
                neon-tuned/big_xtg neon-compact/big_xtg
 TEST_FIRST += $(if $(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_T)/$(if $(findstring /,$(s)),$(s),neon/$(s))/run1.bin))
 
-ISA_RUNS := $(addprefix run-isa/,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES))
+ISA_RUNS := $(addprefix run-isa/,$(ISA_NETS))
 .PHONY: $(ISA_RUNS)
-$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_WIDE_NAMES),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin $(ISA_T)/$(v)/$(s)/same.ok)))
-$(foreach s,$(ISA_SPECS) $(ISA_OWN) $(RAND_ALL) $(RAND_WIDE_NAMES),$(eval run-isa/$(s): $(foreach i,scalar $(call isa_isas,$(s)),$(ISA_T)/$(i)/$(s)/run1.bin)))
+$(foreach s,$(ISA_NETS),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin $(ISA_T)/$(v)/$(s)/same.ok)))
+$(foreach s,$(ISA_NETS),$(eval run-isa/$(s): $(foreach i,scalar $(call isa_isas,$(s)),$(ISA_T)/$(i)/$(s)/run1.bin)))
 $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa
 	@$(ISA_T)/test_isa $(call isa_desc,$*) $(ISA_T)/scalar/$*/run1.bin \
 	  $(foreach i,$(call isa_isas,$*),$(i) $(ISA_T)/$(i)/$*/run1.bin $(ISA_T)/$(i)/$*/run2.bin) \

@@ -83,8 +83,7 @@ $(RAND_STAMP): $(TESTS_DIR)/randspec
 	@touch $@
 $(RAND_DIR)/%.lua $(RAND_DIR)/%.desc: $(RAND_STAMP) ;
 
-# the reference, once per variant
-# The reference as test-net links it: -O2 and never sanitized: a sanitizer build (clang-san)
+# The reference as test-net links it, once per compiler: -O2 and never sanitized: a sanitizer build (clang-san)
 # links its compiler's plain object (net_ref), as the sanitizers are there for the generated
 # code and the harness; test-ref's clang-san runs the reference itself under ASan + UBSan.
 # (fashion_cnn's clang-san run: 46 s with the reference under ASan at -O1.)
@@ -113,8 +112,9 @@ net_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(OPT))
 # and variant, and no slower to run (its time goes to the generated code and the reference,
 # ref.o); in the sanitizer build too, with ASan + UBSan (0.4 s instead of 1.3 s; -O0 keeps
 # every check -O1 has: nothing optimised away) but for the networks of NET_SAN_O1, whose
-# sanitizer runs spend enough in the harness' own loops to pay for -O1 (fashion_cnn: 73 CPU s
-# with -O1, 86 s with -O0; mnist_cnn the same either way); a TEST_RUN (qemu) build net_flags
+# sanitizer runs spend enough in the harness' own loops to pay for -O1 (fashion_cnn: 20 CPU s
+# with -O1, 24 s with -O0 since its reference is unsanitized, net_ref; mnist_cnn the same
+# either way); a TEST_RUN (qemu) build net_flags
 # (-O1 for a sanitizer build). The harness draws its inputs and hands the same arrays to the
 # generated code and to the reference, so its -O level cannot move one against the other.
 # $(1) variant, $(2) network id

@@ -170,11 +170,9 @@ static void optimizer(text *lua, text *desc, int wide)
       add(lua, ", beta1 = 0.8, beta2 = 0.99");
       add(desc, " beta1=0.8 beta2=0.99");
     }
-    if (chance(30) && !wide) {
-      add(lua, ", eps = 1e-6");
-      add(desc, " eps=1e-6");
-    } else if (wide) {
-      const char *eps = chance(50) ? "1e-3" : "1e-2";
+    int small_eps = chance(30);   /* drawn either way */
+    const char *eps = wide ? (chance(50) ? "1e-3" : "1e-2") : small_eps ? "1e-6" : NULL;
+    if (eps) {
       add(lua, ", eps = %s", eps);
       add(desc, " eps=%s", eps);
     }
