@@ -7,9 +7,22 @@
  * binary (bitwise identical). The scalar dump is checked against the reference as well.
  * Kinks: a relu input that lies within KINK_BAND (relative to its layer's rms) of 0 in the
  * reference can round to either side in float, and then one sample's share of a gradient
- * is in or out. The reference counts such inputs, is run once more per input with its
+ * is in or out; so can a max pooling window's runner-up that close below its maximum, and
+ * then the window's gradient goes to the other tap. The reference counts such inputs, is run once more per input with its
  * derivative flipped, and a value may differ from the reference by the tolerance plus the
  * sum of how far those flips moved it (printed when used; more than MAX_KINKS: an error).
+ * Adam and AdamW divide each gradient by its own size (plus eps), so a weight whose gradient
+ * is a cancellation residue near 0 steps by up to lr either way whatever its float error
+ * (scalar's too), and the second step's gradient then differs with the first step's weights.
+ * So (without batchnorm or dropout) each dump's train steps are checked given its own earlier
+ * values: the first step from its batch-B gradient (the step's own, bit for bit: isa_dump
+ * checks), the second's loss and gradient at its parameters after the first, in double, and
+ * that gradient's own rounding, of the first's order, as slack: the second step is also
+ * taken with every gradient element moved up and down by OPT_ERRS x the smaller of the
+ * largest errors of the first gradient in its row and in its column, or by its own size where
+ * those were exact (a unit dead at the first step, alive at the second: its inputs near the
+ * kink), and a value may differ by the tolerance plus the most that moved it (printed). SGD's
+ * step is linear in the gradient and is checked against the plain reference.
  * Each dump ends with the inputs isa_dump drew (params, x, targets): they must be this
  * program's draw bit for bit (isa_dump is compiled at -O0 on x86, mk/isa.mk). */
 #include "ref.h"
@@ -33,6 +46,11 @@ static uint32_t *inputs;           /* the inputs' bits, in the order isa_dump ap
 static size_t ninputs;
 static double *slack;              /* per value: the sum of |flipped - expect| over the kinks */
 static int nkinks;
+static double *in_p0, *in_x, *in_t;   /* the reference's inputs (the last build_expected's) */
+static int grad_sect[REF_MAX_TENSORS]; /* per tensor: the section of its batch-B gradient */
+static size_t train_at;            /* where the train steps' values start */
+static int conditional;            /* Adam's steps checked given each dump's own earlier values */
+#define OPT_ERRS 2.0
 enum { MAX_KINKS = 64 };
 #define KINK_BAND 1e-5
 static size_t *sect_start;         /* sections: one tensor / output / loss each */
@@ -55,6 +73,9 @@ static float *read_dump(const char *path, size_t *n)
   *n = len;
   return p;
 }
+
+/* The fixed tolerance of a section whose largest |reference value| is mx. */
+static double tolerance(double mx) { return 1e-5 + 1e-4 * mx; }
 
 static void section(const char *name)
 {
@@ -141,6 +162,7 @@ static void build_expected(void)
     double loss = ref_backward(&net, p0, x, t, n, NULL, grad, dx);
     section("backward loss");
     push(&loss, 1);
+    for (int i = 0; k == 0 && i < net.ntensors; i++) grad_sect[i] = nsect + i;
     push_tensors(grad, "gradient");
     section("dx");
     push(dx, (size_t)n * net.in);
@@ -149,14 +171,16 @@ static void build_expected(void)
   if (ref_opt_init(&s, &net) != 0) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
   memcpy(p, p0, net.nparams * sizeof *p);
   ref_pcg_seed(&pcg, 5, 9);
+  train_at = nexpect;
+  conditional = net.opt.kind != REF_SGD && !modes;
   for (int step = 0; step < 2; step++) {
     if (dropout) ref_dropout_masks(&net, &pcg, B, keep);
     double loss = ref_backward(&net, p, x, t, B, NULL, grad, NULL);
     if (modes) ref_bn_update(&net, p, x, B);   /* the training forward's, before the step */
     ref_opt_step(&s, p, grad);
-    section("train_step loss");
+    section(step ? "train_step 2 loss" : "train_step 1 loss");
     push(&loss, 1);
-    push_tensors(p, "params after train_step");
+    push_tensors(p, step ? "params after train_step 2" : "params after train_step 1");
   }
   sect_start[nsect] = nexpect;
   /* the inputs as isa_dump holds them: floats (p0, x, MSE targets), int32 class indices */
@@ -180,7 +204,11 @@ static void build_expected(void)
     if (net.loss == REF_MSE) memcpy(&inputs[at++], &f, 4); else memcpy(&inputs[at++], &c, 4);
   }
   ref_opt_free(&s);
-  free(p0); free(p); free(x); free(t); free(out); free(grad); free(dx); free(keep);
+  free(in_p0); free(in_x); free(in_t);
+  in_p0 = p0;
+  in_x = x;
+  in_t = t;
+  free(p); free(out); free(grad); free(dx); free(keep);
 }
 
 /* Distance in units in the last place between two floats (0 if bitwise equal). */
@@ -204,7 +232,7 @@ static void build_expected_kinks(void)
   build_expected();
   nkinks = seen;
   if (nkinks > MAX_KINKS) {
-    fprintf(stderr, "test_isa: %s: %d relu inputs within %g of their layer's rms of 0 (at most %d): "
+    fprintf(stderr, "test_isa: %s: %d relu inputs or pooling maxima within %g of their layer's rms of a kink (at most %d): "
             "these data cannot test this network\n", net.name, nkinks, KINK_BAND, MAX_KINKS);
     exit(2);
   }
@@ -225,32 +253,126 @@ static void build_expected_kinks(void)
   net.kinks = NULL;
 }
 
+/* Adam's state copied into another of the same net's. */
+static void opt_copy(ref_opt_state *to, const ref_opt_state *from)
+{
+  memcpy(to->m, from->m, from->count * sizeof *to->m);
+  memcpy(to->v, from->v, from->count * sizeof *to->v);
+  to->t = from->t;
+}
+
+/* The train steps' values for dump d given its own earlier ones (conditional, above): want[k]
+   and oslack[k] for k from train_at on. */
+static void conditional_expect(const isa_dump *d, double *want, double *oslack)
+{
+  size_t np = net.nparams;
+  double *g = calloc(np, sizeof *g), *env = calloc(np, sizeof *env), *p = malloc(np * sizeof *p);
+  double *q = malloc(np * sizeof *q), *gq = malloc(np * sizeof *gq), *qs = malloc(np * sizeof *qs);
+  int most = 1;
+  for (int i = 0; i < net.ntensors; i++) most = net.t_rows[i] > most ? net.t_rows[i] : net.t_cols[i] > most ? net.t_cols[i] : most;
+  double *rmax = calloc((size_t)most, sizeof *rmax), *cmax = calloc((size_t)most, sizeof *cmax);
+  ref_opt_state s1, s2;
+  if (!g || !env || !p || !q || !gq || !qs || !rmax || !cmax || ref_opt_init(&s1, &net) || ref_opt_init(&s2, &net)) {
+    fprintf(stderr, "test_isa: out of memory\n");
+    exit(2);
+  }
+  /* the first step's gradient (the dump's batch-B gradient) and its errors' envelope */
+  for (int i = 0; i < net.ntensors; i++) {
+    size_t a = sect_start[grad_sect[i]];
+    int R = net.t_rows[i], C = net.t_cols[i];
+    memset(rmax, 0, (size_t)R * sizeof *rmax);
+    memset(cmax, 0, (size_t)C * sizeof *cmax);
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < C; c++) {
+        size_t k = a + (size_t)r * C + c;
+        double e = fabs(d->a[k] - expect[k]);
+        g[net.t_off[i] + (size_t)r * C + c] = d->a[k];
+        rmax[r] = fmax(rmax[r], e);
+        cmax[c] = fmax(cmax[c], e);
+      }
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < C; c++) env[net.t_off[i] + (size_t)r * C + c] = OPT_ERRS * fmin(rmax[r], cmax[c]);
+  }
+  /* step 1: the reference's loss, then the step from the dump's gradient */
+  size_t k = train_at, p1 = train_at + 1;
+  want[k] = expect[k];
+  k++;
+  memcpy(p, in_p0, np * sizeof *p);
+  ref_opt_step(&s1, p, g);
+  for (int i = 0; i < net.ntensors; i++)
+    for (size_t j = 0; j < (size_t)net.t_rows[i] * net.t_cols[i]; j++) want[k++] = p[net.t_off[i] + j];
+  /* step 2 from the dump's parameters after step 1 */
+  for (int i = 0; i < net.ntensors; i++)
+    for (size_t j = 0; j < (size_t)net.t_rows[i] * net.t_cols[i]; j++) p[net.t_off[i] + j] = d->a[p1++];
+  want[k++] = ref_backward(&net, p, in_x, in_t, net.batch, NULL, g, NULL);
+  for (size_t j = 0; j < np; j++)
+    if (env[j] == 0) env[j] = fabs(g[j]);   /* a unit that came alive: near its kink as like as not */
+  memcpy(q, p, np * sizeof *q);
+  opt_copy(&s2, &s1);
+  ref_opt_step(&s2, q, g);
+  for (int sign = -1; sign <= 1; sign += 2) {
+    for (size_t j = 0; j < np; j++) gq[j] = g[j] + sign * env[j];
+    memcpy(qs, p, np * sizeof *qs);
+    opt_copy(&s2, &s1);
+    ref_opt_step(&s2, qs, gq);
+    for (size_t j = 0; j < np; j++) env[j] = sign < 0 ? fabs(qs[j] - q[j]) : fmax(env[j], fabs(qs[j] - q[j]));
+  }
+  for (int i = 0; i < net.ntensors; i++)
+    for (size_t j = 0; j < (size_t)net.t_rows[i] * net.t_cols[i]; j++, k++) {
+      want[k] = q[net.t_off[i] + j];
+      oslack[k] = env[net.t_off[i] + j];
+    }
+  ref_opt_free(&s1);
+  ref_opt_free(&s2);
+  free(g); free(env); free(p); free(q); free(gq); free(qs); free(rmax); free(cmax);
+}
+
 START_TEST(test_isa_vs_reference)
 {
   const isa_dump *d = &dumps[_i];
   ck_assert_msg(d->n == nexpect + ninputs, "%s: dump has %zu floats, the reference %zu + %zu inputs", d->name, d->n,
                 nexpect, ninputs);
-  double worst = 0;
-  size_t eased = 0;
+  double worst = 0, *want = expect, *oslack = NULL;
+  size_t eased = 0, oeased = 0, ogiven = 0;
+  if (conditional) {
+    want = malloc(nexpect * sizeof *want);
+    oslack = calloc(nexpect, sizeof *oslack);
+    if (!want || !oslack) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
+    memcpy(want, expect, train_at * sizeof *want);
+    conditional_expect(d, want, oslack);
+  }
   for (int s = 0; s < nsect; s++) {
     double mx = 0;
     for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) mx = fmax(mx, fabs(expect[k]));
-    double tol = 1e-5 + 1e-4 * mx;
+    double tol = tolerance(mx);
     for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) {
-      double err = fabs((double)d->a[k] - expect[k]);
+      double err = fabs((double)d->a[k] - want[k]), os = oslack ? oslack[k] : 0, sl = slack[k] + os;
       /* tested here, not by ck_assert per element: a passing Check assertion writes a record */
-      if (!(err <= tol + slack[k]))
-        ck_abort_msg("%s [%s]: %s[%zu] = %.9g, reference %.9g (|diff| %.3g > %.3g%s)", net.name, d->name,
-                     sect_name[s], k - sect_start[s], (double)d->a[k], expect[k], err, tol + slack[k],
-                     slack[k] > 0 ? ", with a kink's slack" : "");
-      if (slack[k] == 0) worst = fmax(worst, err / tol);
-      else eased += err > tol;
+      if (!(err <= tol + sl))
+        ck_abort_msg("%s [%s]: %s[%zu] = %.9g, reference %.9g (|diff| %.3g > %.3g%s%s%s)", net.name, d->name,
+                     sect_name[s], k - sect_start[s], (double)d->a[k], want[k], err, tol + sl,
+                     k >= train_at && conditional ? ", given its own earlier step" : "",
+                     slack[k] > 0 ? ", with a kink's slack" : "", os > 0 ? ", with the gradient's rounding" : "");
+      ogiven += os > tol;
+      if (err <= tol) worst = fmax(worst, err / tol);
+      else {
+        eased += slack[k] > 0;
+        oeased += os > 0;
+      }
     }
   }
   printf("%s [%s]: vs reference: worst |diff| = %.3g of the tolerance", net.name, d->name, worst);
   if (nkinks)
-    printf(" (%d relu inputs within %g rms of 0: %zu values needed their slack)", nkinks, KINK_BAND, eased);
+    printf(" (%d relu inputs or pooling maxima within %g rms of a kink: %zu values needed their slack)", nkinks,
+           KINK_BAND, eased);
+  if (conditional)
+    printf(" (%s, given its own first step: %zu second-step values could move by more than the tolerance, "
+           "%zu needed it)", ref_opt_name(net.opt.kind), ogiven, oeased);
   printf("\n");
+  if (conditional) {
+    free(want);
+    free(oslack);
+  }
 }
 END_TEST
 

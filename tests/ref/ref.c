@@ -334,16 +334,29 @@ static double conv_weight(const ref_layer *L, const double *W, int c, int ky, in
 }
 
 /* Index (in the window, ky·K + kx) of the first maximum of a pooling window. */
-static int window_argmax(const ref_layer *L, const double *a, int i, int c, int oy, int ox)
+/* The first maximum of a pooling window (tap ky * K + kx); with second, also the runner-up's
+   tap (-1 if the window has one tap) and with gap how far below the maximum it is. */
+static int window_argmax2(const ref_layer *L, const double *a, int i, int c, int oy, int ox, int *second,
+                          double *gap)
 {
-  int best = 0;
-  double m = a[at_in(L, i, c, oy * L->stride, ox * L->stride)];
+  int best = 0, next = -1;
+  double m = a[at_in(L, i, c, oy * L->stride, ox * L->stride)], m2 = -INFINITY;
   for (int ky = 0; ky < L->kernel; ky++)
     for (int kx = 0; kx < L->kernel; kx++) {
+      int t = ky * L->kernel + kx;
+      if (t == 0) continue;
       double v = a[at_in(L, i, c, oy * L->stride + ky, ox * L->stride + kx)];
-      if (v > m) { m = v; best = ky * L->kernel + kx; }
+      if (v > m) { m2 = m; next = best; m = v; best = t; }
+      else if (v > m2) { m2 = v; next = t; }
     }
+  if (second) *second = next;
+  if (gap) *gap = m - m2;
   return best;
+}
+
+static int window_argmax(const ref_layer *L, const double *a, int i, int c, int oy, int ox)
+{
+  return window_argmax2(L, a, i, c, oy, ox, NULL, NULL);
 }
 
 static void image_forward(const ref_layer *L, const double *W, const double *b, const double *a, double *y, int n)
@@ -380,9 +393,10 @@ static void image_forward(const ref_layer *L, const double *W, const double *b, 
 }
 
 /* dy: gradient w.r.t. the layer's output; writes da (w.r.t. its input) and, for conv2d,
-   dW and db (db may be NULL: no bias). */
-static void image_backward(const ref_layer *L, const double *W, const double *a, const double *dy, double *da,
-                           double *dW, double *db, int n)
+   dW and db (db may be NULL: no bias). Max pooling: a window whose runner-up is within band
+   (> 0) of its maximum, not equal to it, is a kink (net's kinks, as relu's). */
+static void image_backward(const ref_net *net, const ref_layer *L, const double *W, const double *a,
+                           const double *dy, double *da, double *dW, double *db, int n, double band)
 {
   if (L->kind == REF_FLATTEN) {
     memcpy(da, dy, (size_t)n * L->in * sizeof(double));
@@ -411,7 +425,10 @@ static void image_backward(const ref_layer *L, const double *W, const double *a,
                   da[at_in(L, i, c, iy, ix)] += g * W[wi];
                 }
           } else if (L->kind == REF_MAXPOOL2D) {
-            int best = window_argmax(L, a, i, o, oy, ox);
+            int second;
+            double gap;
+            int best = window_argmax2(L, a, i, o, oy, ox, &second, &gap);
+            if (second >= 0 && gap > 0 && gap <= band && ++*net->kinks == net->kink_flip) best = second;
             da[at_in(L, i, o, oy * L->stride + best / K, ox * L->stride + best % K)] += g;
           } else {
             for (int ky = 0; ky < K; ky++)
@@ -728,7 +745,8 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
         dW = grad + net->t_off[ti];
         if (!L->nobias) db = grad + net->t_off[ti + 1];
       }
-      image_backward(L, W, a, dy, da, dW, db, n);
+      image_backward(net, L, W, a, dy, da, dW, db, n,
+                     L->kind == REF_MAXPOOL2D ? kink_band(net, a, (size_t)n * L->in) : -1);
     } else {
       /* element-wise: da = dy * f'(z), f' from the input z (relu, leaky_relu) or from the
          output y = f(z) (tanh: 1 - y², sigmoid: y (1 - y)) */

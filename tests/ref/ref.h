@@ -95,8 +95,10 @@ typedef struct {
                                         layer order (ref_dropout_size); NULL keeps all */
   /* Kinks, for comparisons with float code (test_isa): ref_backward counts in *kinks (when not
      NULL) every relu or leaky_relu input z with |z| <= kink_band x the rms of that layer's
-     inputs over the n rows, where a float sum can land on either side of 0, and gives the
-     kink_flip-th of them (1-based; 0: none) the derivative of the other side. */
+     inputs over the n rows, where a float sum can land on either side of 0, and every max
+     pooling window whose runner-up is that close below its maximum (not equal: an exact tie
+     goes to the first tap in float too), and gives the kink_flip-th of them (1-based; 0:
+     none) the other side's derivative (the pooling's gradient to the runner-up). */
   double kink_band;
   int kink_flip;
   int *kinks;
