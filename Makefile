@@ -45,8 +45,9 @@ HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw
 
 # The seeded random specs of tests/randspec (r00 r01 ... MLPs, c00 c01 ... image networks,
 # w00 w01 ... wide MLPs), written with their descriptions into RAND_DIR by mk/tests.mk and used
-# by test-ref, test-net and test-isa. RAND_ALL: the first two kinds; the wide ones are only
-# test-isa's, on the ISAs that run natively (their double reference alone takes seconds).
+# by test-ref, test-net and test-isa. RAND_ALL: the first two kinds; the wide ones run in
+# test-isa on the ISAs that run natively and in test-net's sanitizer build only (their double
+# reference alone takes seconds; test-ref's finite differences would take minutes).
 # rand_names(PREFIX,COUNT): PREFIX00 PREFIX01 ..., COUNT of them (randspec writes up to 100)
 rand_names = $(wordlist 1,$(2),$(foreach i,0 1 2 3 4 5 6 7 8 9,$(foreach j,0 1 2 3 4 5 6 7 8 9,$(1)$(i)$(j))))
 RAND_COUNT := 30

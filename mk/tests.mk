@@ -152,10 +152,18 @@ $(foreach s,$(SPEC_NAMES),$(eval $(call NET_RULES,$(s),specs/$(s).lua,$(wildcard
 $(foreach s,$(RAND_ALL),$(eval $(call NET_RULES,$(s),$(RAND_DIR)/$(s).lua,$(RAND_DIR)/$(s).desc)))
 $(foreach s,$(TRAJ_NAMES),$(eval $(call NET_RULES,$(s),tests/golden/specs/$(s).lua,tests/golden/specs/$(s).desc)))
 $(foreach s,$(SPEC_NAMES) $(RAND_ALL) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_BIN_RULE,$(s),$(v)))))
+# The wide random MLPs (test-isa's wNN, RAND_WIDE_NAMES) in the sanitizer build alone: ASan's
+# guard regions around the big layers' buffers (a 1536-864-1 Adam net first showed that the
+# harness kept NAME_opt on the stack); their -O2 scalar code is test-isa's. 6 nets: ~15 s of
+# wall time on 2 cores.
+NET_WIDE_VARIANTS := $(filter %-san,$(NET_VARIANTS))
+$(foreach s,$(RAND_WIDE_NAMES),$(eval $(call NET_RULES,$(s),$(RAND_DIR)/$(s).lua,$(RAND_DIR)/$(s).desc)))
+$(foreach s,$(RAND_WIDE_NAMES),$(foreach v,$(NET_WIDE_VARIANTS),$(eval $(call NET_BIN_RULE,$(s),$(v)))))
 
 # run-net/<id>/<variant>, run-golden/<id>/<variant>: run one binary, print its output in one piece
 GOLD_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/golden/*/net.desc))))
-RUN_NET    := $(foreach s,$(SPEC_NAMES) $(RAND_ALL) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),run-net/$(s)/$(v)))
+RUN_NET    := $(foreach s,$(SPEC_NAMES) $(RAND_ALL) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),run-net/$(s)/$(v))) \
+              $(foreach s,$(RAND_WIDE_NAMES),$(foreach v,$(NET_WIDE_VARIANTS),run-net/$(s)/$(v)))
 RUN_GOLD   := $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),run-golden/$(s)/$(v)))
 .PHONY: $(RUN_NET) $(RUN_GOLD)
 golden_args = --only-golden $(if $(filter traj_%,$(1)),--traj tests/golden/$(1),--golden tests/golden/$(1))
@@ -168,6 +176,7 @@ run-$(1)/$(2)/$(3): $(NET_T)/$(2)/$(3)/net_test
 	rc=$$$$?; echo "== $(1) $(2) [$(ISA) $(3)]"; cat $$$$log; exit $$$$rc
 endef
 $(foreach s,$(SPEC_NAMES) $(RAND_ALL) $(TRAJ_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
+$(foreach s,$(RAND_WIDE_NAMES),$(foreach v,$(NET_WIDE_VARIANTS),$(eval $(call NET_RUN_RULE,net,$(s),$(v),))))
 $(foreach s,$(GOLD_NAMES),$(foreach v,$(NET_VARIANTS),$(eval $(call NET_RUN_RULE,golden,$(s),$(v),$(call golden_args,$(s))))))
 
 # The harness must be able to fail: tests/net/mock/mock.c is a hand-written network with the
@@ -202,7 +211,7 @@ test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m))
 TEST_FIRST += $(filter $(foreach v,clang-san gcc clang,run-net/fashion_cnn/$(v)),$(RUN_NET))
 test-net: $(RUN_NET) $(if $(filter scalar,$(ISA)),test-net-mutants)
 	@tests/net/summary.sh "test-net [$(ISA)]" $(foreach r,$(RUN_NET),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/net.log)
-	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random MLPs + $(RAND_CONV_COUNT) random conv nets + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS))"
+	@echo "test-net [$(ISA)]: $(words $(RUN_NET)) runs passed ($(words $(SPEC_NAMES)) specs + $(RAND_COUNT) random MLPs + $(RAND_CONV_COUNT) random conv nets + $(words $(TRAJ_NAMES)) trajectory nets, variants: $(NET_VARIANTS); + $(RAND_WIDE_COUNT) random wide MLPs: $(NET_WIDE_VARIANTS))"
 test-golden: $(RUN_GOLD)
 	@tests/net/summary.sh "test-golden [$(ISA)]" $(foreach r,$(RUN_GOLD),$(NET_T)/$(word 2,$(subst /, ,$(r)))/$(word 3,$(subst /, ,$(r)))/golden.log)
 	@echo "test-golden [$(ISA)]: $(words $(RUN_GOLD)) runs passed ($(GOLD_NAMES), variants: $(NET_VARIANTS))"

@@ -580,6 +580,16 @@ END_TEST
 
 static int float_eq(double got, double want) { return (float)got == (float)want; }
 
+/* One NAME_opt on the heap for the metadata checks: Adam's state is 8 bytes per parameter
+   (a 1536-864-1 net's passes an 8 MB stack). */
+static opt_t *opt_buf(void)
+{
+  static opt_t *buf;
+  if (!buf) buf = malloc(sizeof *buf);
+  if (!buf) { fprintf(stderr, "net_test: out of memory\n"); exit(2); }
+  return buf;
+}
+
 START_TEST(test_metadata)
 {
   RUNNING("test_metadata");
@@ -706,23 +716,23 @@ START_TEST(test_metadata)
   }
 
   /* optimizer hyperparameters from the spec (PyTorch's defaults where it gives none) */
-  opt_t s;
-  memset(&s, 0xFF, sizeof s);
-  F(opt_init)(&s);
+  opt_t *sp = opt_buf();
+  memset(sp, 0xFF, sizeof *sp);
+  F(opt_init)(sp);
   const ref_optim *o = &net.opt;
-  ck_assert_msg(float_eq(s.lr, o->lr), "opt.lr %g, spec %g", (double)s.lr, o->lr);
-  ck_assert_msg(float_eq(s.weight_decay, o->weight_decay), "opt.weight_decay %g, spec %g",
-                (double)s.weight_decay, o->weight_decay);
+  ck_assert_msg(float_eq(sp->lr, o->lr), "opt.lr %g, spec %g", (double)sp->lr, o->lr);
+  ck_assert_msg(float_eq(sp->weight_decay, o->weight_decay), "opt.weight_decay %g, spec %g",
+                (double)sp->weight_decay, o->weight_decay);
   if (o->kind == REF_SGD) {
-    ck_assert_msg(float_eq(s.momentum, o->momentum), "opt.momentum %g, spec %g", (double)s.momentum, o->momentum);
-    ck_assert_msg(float_eq(s.dampening, o->dampening), "opt.dampening %g, spec %g", (double)s.dampening, o->dampening);
-    ck_assert_msg(!!s.nesterov == o->nesterov, "opt.nesterov %d, spec %d", s.nesterov, o->nesterov);
+    ck_assert_msg(float_eq(sp->momentum, o->momentum), "opt.momentum %g, spec %g", (double)sp->momentum, o->momentum);
+    ck_assert_msg(float_eq(sp->dampening, o->dampening), "opt.dampening %g, spec %g", (double)sp->dampening, o->dampening);
+    ck_assert_msg(!!sp->nesterov == o->nesterov, "opt.nesterov %d, spec %d", sp->nesterov, o->nesterov);
   } else {
-    ck_assert_msg(float_eq(s.beta1, o->beta1), "opt.beta1 %g, spec %g", (double)s.beta1, o->beta1);
-    ck_assert_msg(float_eq(s.beta2, o->beta2), "opt.beta2 %g, spec %g", (double)s.beta2, o->beta2);
-    ck_assert_msg(float_eq(s.eps, o->eps), "opt.eps %g, spec %g", (double)s.eps, o->eps);
+    ck_assert_msg(float_eq(sp->beta1, o->beta1), "opt.beta1 %g, spec %g", (double)sp->beta1, o->beta1);
+    ck_assert_msg(float_eq(sp->beta2, o->beta2), "opt.beta2 %g, spec %g", (double)sp->beta2, o->beta2);
+    ck_assert_msg(float_eq(sp->eps, o->eps), "opt.eps %g, spec %g", (double)sp->eps, o->eps);
   }
-  ck_assert_msg(s.t == 0, "opt.t %ld after opt_init", (long)s.t);
+  ck_assert_msg(sp->t == 0, "opt.t %ld after opt_init", (long)sp->t);
 }
 END_TEST
 
@@ -841,8 +851,8 @@ static void net_from_metadata(void)
     net.layer[l].nobias = kind == REF_CONV2D && li->bias < 0;
 #endif
   }
-  opt_t s;
-  F(opt_init)(&s);
+  opt_t *sp = opt_buf();
+  F(opt_init)(sp);
 #if defined(NET_OPT_SGD)
   net.opt.kind = REF_SGD;
 #elif defined(NET_OPT_ADAM)
@@ -850,9 +860,9 @@ static void net_from_metadata(void)
 #else
   net.opt.kind = REF_ADAMW;
 #endif
-  net.opt.lr = s.lr; net.opt.momentum = s.momentum; net.opt.dampening = s.dampening;
-  net.opt.weight_decay = s.weight_decay; net.opt.nesterov = s.nesterov;
-  net.opt.beta1 = s.beta1; net.opt.beta2 = s.beta2; net.opt.eps = s.eps;
+  net.opt.lr = sp->lr; net.opt.momentum = sp->momentum; net.opt.dampening = sp->dampening;
+  net.opt.weight_decay = sp->weight_decay; net.opt.nesterov = sp->nesterov;
+  net.opt.beta1 = sp->beta1; net.opt.beta2 = sp->beta2; net.opt.eps = sp->eps;
   char err[200];
   if (ref_net_finish(&net, err, sizeof err)) {
     fprintf(stderr, "%s: metadata does not describe a network: %s\n", STR(NET), err);
