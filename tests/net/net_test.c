@@ -129,30 +129,41 @@ static void note(stat *s, double abs, double maxref)
 
 /* ------------------------------------------------------------------ comparison */
 
-/* 0 when every element of got is within 1e-5 + 1e-4·max|ref|; else prints the first
-   mismatch (with its [row][col] index) and returns the number of mismatches. */
-static int check_tensor(const char *label, const float *got, const double *ref, size_t count,
-                        int cols, stat *st)
+static long kink_most, kink_eased;   /* kinks in one draw at most; values that needed their slack */
+static int quiet;                    /* check_tensor_slack: count mismatches, print none */
+
+/* 0 when every element of got is within 1e-5 + 1e-4·max|ref| (plus slack[i], a kink's, when
+   slack is not NULL: kink_slack below); else prints the first mismatch (with its [row][col]
+   index) and returns the number of mismatches. */
+static int check_tensor_slack(const char *label, const float *got, const double *ref, const double *slack,
+                              size_t count, int cols, stat *st)
 {
   double maxref = 0, maxerr = 0;
   for (size_t i = 0; i < count; i++) if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
   double tol = 1e-5 + 1e-4 * maxref;
   int bad = 0;
   for (size_t i = 0; i < count; i++) {
-    double e = fabs((double)got[i] - ref[i]);
-    if (!(e <= tol)) {   /* also catches NaN */
-      if (!bad)
+    double e = fabs((double)got[i] - ref[i]), sl = slack ? slack[i] : 0;
+    if (!(e <= tol + sl)) {   /* also catches NaN */
+      if (!bad && !quiet)
         printf("MISMATCH %s: first at [%zu][%zu] (element %zu of %zu): got %.9g, ref %.9g, "
-               "|diff| %.3g > tol %.3g\n", label, i / (size_t)cols, i % (size_t)cols, i, count,
-               (double)got[i], ref[i], e, tol);
+               "|diff| %.3g > tol %.3g%s\n", label, i / (size_t)cols, i % (size_t)cols, i, count,
+               (double)got[i], ref[i], e, tol + sl, sl > 0 ? " (with a kink's slack)" : "");
       bad++;
+    } else if (e > tol) {
+      kink_eased++;   /* within its slack: not in the stats, which are the tolerance's */
     } else if (e > maxerr) {
       maxerr = e;
     }
   }
-  if (bad) printf("MISMATCH %s: %d of %zu elements out of tolerance\n", label, bad, count);
+  if (bad && !quiet) printf("MISMATCH %s: %d of %zu elements out of tolerance\n", label, bad, count);
   if (st) note(st, maxerr, maxref);
   return bad;
+}
+
+static int check_tensor(const char *label, const float *got, const double *ref, size_t count, int cols, stat *st)
+{
+  return check_tensor_slack(label, got, ref, NULL, count, cols, st);
 }
 
 static int check_scalar(const char *label, double got, double ref, stat *st)
@@ -306,16 +317,17 @@ static uint64_t seed_for(int n, int salt)
   return h ^ ((uint64_t)n << 20) ^ (uint64_t)salt;
 }
 
-/* Compare every gradient tensor of g against the reference gradient. */
-static int check_grads(const char *when, const grads_t *g, const double *ref)
+/* Compare every gradient tensor of g against the reference gradient (slack: per parameter,
+   or NULL). */
+static int check_grads(const char *when, const grads_t *g, const double *ref, const double *slack)
 {
   int bad = 0;
   for (int k = 0; k < NT; k++) {
     char label[160];
     snprintf(label, sizeof label, "%s: grad %s", when, F(tensors)[k].name);
     int isbias = F(tensors)[k].rows == 1 && strstr(F(tensors)[k].name, "bias");
-    bad += check_tensor(label, tensor((void *)g, k), ref + net.t_off[k], tcount(k), F(tensors)[k].cols,
-                        &stats_ref[isbias ? S_BGRAD : S_WGRAD]);
+    bad += check_tensor_slack(label, tensor((void *)g, k), ref + net.t_off[k], slack ? slack + net.t_off[k] : NULL,
+                              tcount(k), F(tensors)[k].cols, &stats_ref[isbias ? S_BGRAD : S_WGRAD]);
   }
   return bad;
 }
@@ -329,6 +341,102 @@ static int check_params(const char *when, const params_t *p, const double *ref, 
     bad += check_tensor(label, tensor((void *)p, k), ref + net.t_off[k], tcount(k), F(tensors)[k].cols, st);
   }
   return bad;
+}
+
+/* Kinks (as tests/isa/test_isa.c): a relu input within KINK_BAND of 0 (relative to its
+   layer's rms) in the reference can round to either side in float, and then one row's share
+   of every gradient below it is in or out; so can a max pooling window's runner-up that close
+   below its maximum. Rare with the small specs, one in a few dozen draws with the wide random
+   MLPs (765-267-224-3 at batch 128: w35 of RAND_WIDE_COUNT=40). ref_backward_kinks runs the
+   reference with such inputs counted; where a gradient or dx check then fails, kink_slack runs
+   it once more per input with its derivative flipped and gives each value the sum of how far
+   the flips moved it as slack, and the check is repeated with it (the flips only when needed:
+   fashion_cnn's draws have up to 20 such inputs, mostly pooling near-ties, and 20 more double
+   passes would make its run five times longer). More than MAX_KINKS: the draw cannot test the
+   network (a failure). The forward output and the loss move by at most the band: no slack. */
+#define KINK_BAND 1e-5
+enum { MAX_KINKS = 64 };
+
+typedef struct {
+  const double *pd, *xd, *td;   /* the reference's inputs */
+  int n, nk;                    /* rows; kinks counted */
+  double *gd, *dxd;             /* its gradient, dx (NULL: not asked for) */
+  double *gsl, *dxsl;           /* slack (kink_slack; NULL until then) */
+} kinks;
+
+static double ref_backward_kinks(kinks *k, double *outd)
+{
+  int seen = 0;
+  net.kink_band = KINK_BAND;
+  net.kinks = &seen;
+  net.kink_flip = 0;
+  double loss = ref_backward(&net, k->pd, k->xd, k->td, k->n, outd, k->gd, k->dxd);
+  net.kinks = NULL;
+  k->nk = seen;
+  k->gsl = k->dxsl = NULL;
+  ck_assert_msg(seen <= MAX_KINKS, "n=%d: %d relu inputs or pooling maxima within %g of their layer's rms of a kink "
+                "(at most %d): these data cannot test this network", k->n, seen, KINK_BAND, MAX_KINKS);
+  if (seen > kink_most) kink_most = seen;
+  return loss;
+}
+
+static void kink_slack(kinks *k)
+{
+  size_t np = net.nparams, nx = (size_t)k->n * IN;
+  k->gsl = calloc(np, sizeof *k->gsl);
+  double *gf = malloc(np * sizeof *gf), *dxf = NULL;
+  ck_assert(k->gsl && gf);
+  if (k->dxd) {
+    k->dxsl = calloc(nx, sizeof *k->dxsl);
+    dxf = malloc(nx * sizeof *dxf);
+    ck_assert(k->dxsl && dxf);
+  }
+  int seen;
+  net.kink_band = KINK_BAND;
+  net.kinks = &seen;
+  for (int f = 1; f <= k->nk; f++) {
+    seen = 0;
+    net.kink_flip = f;
+    ref_backward(&net, k->pd, k->xd, k->td, k->n, NULL, gf, dxf);
+    for (size_t j = 0; j < np; j++) k->gsl[j] += fabs(gf[j] - k->gd[j]);
+    for (size_t j = 0; dxf && j < nx; j++) k->dxsl[j] += fabs(dxf[j] - k->dxd[j]);
+  }
+  net.kinks = NULL;
+  net.kink_flip = 0;
+  free(gf); free(dxf);
+}
+
+static void kinks_free(kinks *k)
+{
+  free(k->gsl); free(k->dxsl);
+  k->gsl = k->dxsl = NULL;
+}
+
+/* The gradient (or dx) against the reference's, with the kinks' slack where it fails without. */
+static int check_grads_k(const char *when, const grads_t *g, kinks *k)
+{
+  if (k->nk && !k->gsl) {
+    quiet++;
+    int bad = check_grads(when, g, k->gd, NULL);
+    quiet--;
+    if (!bad) return 0;
+    kink_slack(k);
+  }
+  return check_grads(when, g, k->gd, k->gsl);
+}
+
+static int check_dx_k(const float *dx, kinks *k)
+{
+  size_t nx = (size_t)k->n * IN;
+  if (k->nk && !k->dxsl) {
+    quiet++;
+    int bad = check_tensor("dx", dx, k->dxd, nx, IN, &stats_ref[S_DX]);
+    quiet--;
+    if (!bad) return 0;
+    kinks_free(k);
+    kink_slack(k);
+  }
+  return check_tensor_slack("dx", dx, k->dxd, k->dxsl, nx, IN, &stats_ref[S_DX]);
 }
 
 /* ------------------------------------------------------------------ core tests */
@@ -357,7 +465,8 @@ START_TEST(test_forward_backward)
   double *outd = malloc((size_t)n * OUT * sizeof(double)), *dxd = malloc((size_t)n * IN * sizeof(double));
   params_to_ref(pd, p);
   modes_masks(n);
-  double loss_ref = ref_backward(&net, pd, b.xd, b.td, n, outd, gd, dxd);
+  kinks kk = {.pd = pd, .xd = b.xd, .td = b.td, .n = n, .gd = gd, .dxd = dxd};
+  double loss_ref = ref_backward_kinks(&kk, outd);
   char when[64];
   snprintf(when, sizeof when, "n=%d", n);
 
@@ -408,8 +517,8 @@ START_TEST(test_forward_backward)
   ck_assert_msg(check_scalar("backward loss", lb, loss_ref, &stats_ref[S_LOSS]) == 0,
                 "%s: NAME_backward returned %.9g, reference %.9g", when, (double)lb, loss_ref);
   snprintf(when, sizeof when, "n=%d backward", n);
-  ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
-  ck_assert_msg(check_tensor("dx", dx, dxd, (size_t)n * IN, IN, &stats_ref[S_DX]) == 0,
+  ck_assert_msg(check_grads_k(when, g, &kk) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+  ck_assert_msg(check_dx_k(dx, &kk) == 0,
                 "n=%d: dx differs (first mismatch printed above)", n);
 
   /* dx = NULL: gradients only, written over NaN */
@@ -419,13 +528,14 @@ START_TEST(test_forward_backward)
   snprintf(when, sizeof when, "n=%d backward(dx=NULL)", n);
   ck_assert_msg(check_scalar("backward loss (dx=NULL)", lb, loss_ref, &stats_ref[S_LOSS]) == 0,
                 "%s: loss %.9g, reference %.9g", when, (double)lb, loss_ref);
-  ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+  ck_assert_msg(check_grads_k(when, g, &kk) == 0, "%s: a gradient differs (first mismatch printed above)", when);
   ck_assert_msg(memcmp(p, p_copy, sizeof *p) == 0, "n=%d: forward/backward changed the parameters", n);
   ck_assert_msg(memcmp(b.x, x_copy, (size_t)n * IN * sizeof(float)) == 0, "n=%d: forward/backward changed x", n);
   free(p_copy); free(x_copy);
 
   gfree(&gp); gfree(&gg); gfree(&gw); gfree(&go); gfree(&gdx);
   free_batch(&b);
+  kinks_free(&kk);
   free(pd); free(gd); free(outd); free(dxd);
 }
 END_TEST
@@ -503,7 +613,8 @@ START_TEST(test_train_step)
     random_batch(&b, n, &r);
     params_to_ref(pd, p);
     modes_masks(n);
-    double loss_ref = ref_backward(&net, pd, b.xd, b.td, n, NULL, gd, NULL);
+    kinks kk = {.pd = pd, .xd = b.xd, .td = b.td, .n = n, .gd = gd};
+    double loss_ref = ref_backward_kinks(&kk, NULL);
     if (net.train) ref_bn_update(&net, pd, b.xd, n);   /* the training forward's update */
 #ifdef NET_DROPOUT
     F(seed)(w, DROP_SEED, DROP_STREAM);
@@ -514,7 +625,8 @@ START_TEST(test_train_step)
     snprintf(when, sizeof when, "n=%d train_step %d", n, step);
     ck_assert_msg(check_scalar(when, l, loss_ref, &stats_ref[S_LOSS]) == 0,
                   "%s: loss %.9g, reference %.9g", when, (double)l, loss_ref);
-    ck_assert_msg(check_grads(when, g, gd) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+    ck_assert_msg(check_grads_k(when, g, &kk) == 0, "%s: a gradient differs (first mismatch printed above)", when);
+    kinks_free(&kk);
     params_to_ref(gg32, g);
     ref_opt_step(&rs, pd, gg32);
     if (step == 1) {   /* a learning-rate schedule: the next train_step uses the new lr */
@@ -959,6 +1071,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof stats_ref / sizeof stats_ref[0]; i++)
       printf("%s %s %.2e (%.2e)", i ? "," : "", stats_ref[i].kind, stats_ref[i].abs, stats_ref[i].rel);
     printf("\n");
+    if (kink_most)
+      printf("%s: up to %ld relu inputs or pooling maxima within %g rms of a kink in one draw; %ld gradient or dx "
+             "values needed their slack\n", STR(NET), kink_most, KINK_BAND, kink_eased);
   }
 #ifndef NET_NO_GOLDEN
   if (opt_golden || opt_traj) {

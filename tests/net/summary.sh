@@ -1,6 +1,7 @@
 #!/bin/sh
 # summary.sh TITLE LOG... — the largest error of each kind over all net_test logs, from
-# their "largest |generated - X| (and / max|X| of that tensor): kind abs (rel), ..." lines.
+# their "largest |generated - X| (and / max|X| of that tensor): kind abs (rel), ..." lines,
+# and how many runs met a kink (net_test.c's ref_backward_kinks) and what that eased.
 title=$1
 shift
 cat "$@" | awk -v title="$title" '
@@ -21,7 +22,11 @@ cat "$@" | awk -v title="$title" '
       if (rel > R[key]) R[key] = rel
     }
   }
+  / relu inputs or pooling maxima within / {
+    kruns++; keased += $(NF - 7)
+  }
   END {
+    if (kruns) printf "%s: %d runs met relu or pooling kinks; %d gradient or dx values needed their slack\n", title, kruns, keased
     for (i = 1; i <= k; i++)
       printf "%s: largest |error| %-44s %.2e  (/ max|ref| %.2e)\n", title, order[i], A[order[i]], R[order[i]]
   }'
