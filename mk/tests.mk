@@ -196,8 +196,22 @@ $(MOCK_T)/mutant%: tests/net/mock/mock.c $(MOCK_T)/config.h $(NET_T)/ref/clang/r
 	@$(CC) $(WARN) $(call net_harness_flags,clang) $(CHECK_CFLAGS) -DEXPECT_ISA='"scalar"' -include $(MOCK_T)/config.h \
 	  -Itests/net/mock -Itests/ref -Itests/net -Iruntime -o $@ tests/net/net_test.c $@.o \
 	  $(NET_T)/ref/clang/ref.o $(LIBCR) $(CHECK_LIBS) -lz -lm
+# The same harness on tests/net/minicheck.h (TEST_MINICHECK=1, for targets without libcheck):
+# mini0 must pass, mini2 (a read past row n) and mini3 (a weight-grad row never written) fail.
+MOCK_MINI := 0 2 3
+$(MOCK_T)/mini%: tests/net/mock/mock.c $(MOCK_T)/config.h $(NET_T)/ref/clang/ref.o $(NET_SRC) tests/net/minicheck.h
+	@echo "  CC      $@"
+	@$(CC) $(WARN) $(OPT) -DMUTANT=$* -c -o $@.o tests/net/mock/mock.c
+	@$(CC) $(WARN) $(call net_harness_flags,clang) -DNET_MINICHECK -DNET_NO_GOLDEN -DEXPECT_ISA='"scalar"' \
+	  -include $(MOCK_T)/config.h -Itests/net/mock -Itests/ref -Itests/net -o $@ tests/net/net_test.c $@.o \
+	  $(NET_T)/ref/clang/ref.o -lm
 .PHONY: test-net-mutants
-test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m))
+test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m)) $(foreach m,$(MOCK_MINI),$(MOCK_T)/mini$(m))
+	@for m in $(MOCK_MINI); do \
+	  $(MOCK_T)/mini$$m --desc tests/net/mock/mock.desc > $(MOCK_T)/mini$$m.log 2>&1; rc=$$?; \
+	  if [ $$m = 0 ] && [ $$rc != 0 ]; then cat $(MOCK_T)/mini0.log; echo "test-net-mutants: the correct mock failed on minicheck"; exit 1; fi; \
+	  if [ $$m != 0 ] && [ $$rc = 0 ]; then cat $(MOCK_T)/mini$$m.log; echo "test-net-mutants: mutant $$m was not caught on minicheck"; exit 1; fi; \
+	done; echo "test-net-mutants: on minicheck.h: the clean mock passes, mutants $(filter-out 0,$(MOCK_MINI)) caught"
 	@for m in $(MOCK_MUTANTS); do \
 	  $(MOCK_T)/mutant$$m --desc tests/net/mock/mock.desc > $(MOCK_T)/mutant$$m.log 2>&1; rc=$$?; \
 	  if [ $$m = 0 ] && [ $$rc != 0 ]; then cat $(MOCK_T)/mutant0.log; echo "test-net-mutants: the correct mock failed"; exit 1; fi; \

@@ -42,6 +42,7 @@ static void mc_fail(const char *file, int line, const char *fmt, ...)
 #define ck_assert_msg(expr, ...) \
   do { if (!(expr)) mc_fail(__FILE__, __LINE__, __VA_ARGS__); } while (0)
 #define ck_assert(expr) ck_assert_msg(expr, "Assertion '%s' failed", #expr)
+#define ck_abort_msg(...) mc_fail(__FILE__, __LINE__, __VA_ARGS__)
 #define ck_assert_ptr_nonnull(p) ck_assert_msg((p) != NULL, "Assertion '%s != NULL' failed", #p)
 #define ck_assert_str_eq(a, b) \
   ck_assert_msg(strcmp((a), (b)) == 0, "Assertion '%s == %s' failed: \"%s\" != \"%s\"", #a, #b, (a), (b))
