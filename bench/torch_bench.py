@@ -34,10 +34,18 @@ def load_torch():
         err.seek(0)
         text = err.read().decode(errors="replace")
     cores = [l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("Core:")]
-    other = [l for l in text.splitlines() if l and not l.startswith("Core:")]
+    # "Core not found: X" (printed at OPENBLAS_VERBOSE=2): OpenBLAS did not take the name and
+    # used its own detection; main() compares the core that ran with the one asked for and
+    # turns the message into a note
+    global NAME_REJECTED
+    NAME_REJECTED = any(l.startswith("Core not found:") for l in text.splitlines())
+    other = [l for l in text.splitlines() if l and not l.startswith(("Core:", "Core not found:"))]
     if other:
         sys.stderr.write("\n".join(other) + "\n")
     return torch, (cores[-1] if cores else None)
+
+
+NAME_REJECTED = False
 
 
 try:
@@ -126,6 +134,9 @@ def main():
     elif want and want.lower() != CORE.lower():
         print(f"# pytorch {want}: not selectable in this OpenBLAS (it ran {CORE} instead); skipped")
         return
+    if want and NAME_REJECTED:
+        print(f"# pytorch {want}: this OpenBLAS does not take the name (it prints 'Core not found'); its own "
+              f"detection chose {CORE}, the core asked for, so the rows stand")
     impl = f"pytorch-{CORE or 'unknown'}"
     torch.set_num_threads(1)
     torch.manual_seed(0)
