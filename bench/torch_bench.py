@@ -18,7 +18,8 @@ import time
 
 
 def load_torch():
-    """Imports torch and returns (torch, core): the OpenBLAS core its BLAS loaded with.
+    """Imports torch and returns (torch, core, rejected): the OpenBLAS core its BLAS loaded
+    with, and whether OpenBLAS rejected the OPENBLAS_CORETYPE name first.
 
     OpenBLAS picks its kernels when the library loads (OPENBLAS_CORETYPE, else its CPU
     detection) and says which with OPENBLAS_VERBOSE=2 on stderr: catch that line."""
@@ -37,19 +38,15 @@ def load_torch():
     # "Core not found: X" (printed at OPENBLAS_VERBOSE=2): OpenBLAS did not take the name and
     # used its own detection; main() compares the core that ran with the one asked for and
     # turns the message into a note
-    global NAME_REJECTED
-    NAME_REJECTED = any(l.startswith("Core not found:") for l in text.splitlines())
+    rejected = any(l.startswith("Core not found:") for l in text.splitlines())
     other = [l for l in text.splitlines() if l and not l.startswith(("Core:", "Core not found:"))]
     if other:
         sys.stderr.write("\n".join(other) + "\n")
-    return torch, (cores[-1] if cores else None)
-
-
-NAME_REJECTED = False
+    return torch, (cores[-1] if cores else None), rejected
 
 
 try:
-    torch, CORE = load_torch()
+    torch, CORE, NAME_REJECTED = load_torch()
 except ImportError as e:  # the bench runs without PyTorch, with a note in the table
     print(f"# pytorch: skipped ({e}); install python3-torch (scripts/deps.sh --bench)")
     sys.exit(0)

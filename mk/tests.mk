@@ -207,17 +207,13 @@ $(MOCK_T)/mini%: tests/net/mock/mock.c $(MOCK_T)/config.h $(NET_T)/ref/clang/ref
 	  $(NET_T)/ref/clang/ref.o -lm
 .PHONY: test-net-mutants
 test-net-mutants: $(foreach m,$(MOCK_MUTANTS),$(MOCK_T)/mutant$(m)) $(foreach m,$(MOCK_MINI),$(MOCK_T)/mini$(m))
-	@for m in $(MOCK_MINI); do \
-	  $(MOCK_T)/mini$$m --desc tests/net/mock/mock.desc > $(MOCK_T)/mini$$m.log 2>&1; rc=$$?; \
-	  if [ $$m = 0 ] && [ $$rc != 0 ]; then cat $(MOCK_T)/mini0.log; echo "test-net-mutants: the correct mock failed on minicheck"; exit 1; fi; \
-	  if [ $$m != 0 ] && [ $$rc = 0 ]; then cat $(MOCK_T)/mini$$m.log; echo "test-net-mutants: mutant $$m was not caught on minicheck"; exit 1; fi; \
-	done; echo "test-net-mutants: on minicheck.h: the clean mock passes, mutants $(filter-out 0,$(MOCK_MINI)) caught"
-	@for m in $(MOCK_MUTANTS); do \
-	  $(MOCK_T)/mutant$$m --desc tests/net/mock/mock.desc > $(MOCK_T)/mutant$$m.log 2>&1; rc=$$?; \
-	  if [ $$m = 0 ] && [ $$rc != 0 ]; then cat $(MOCK_T)/mutant0.log; echo "test-net-mutants: the correct mock failed"; exit 1; fi; \
-	  if [ $$m != 0 ] && [ $$rc = 0 ]; then cat $(MOCK_T)/mutant$$m.log; echo "test-net-mutants: mutant $$m was not caught"; exit 1; fi; \
-	  echo "test-net-mutants: mutant $$m: $$(sed -n -e 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\).*/\2 of \1 checks fail/p' \
-	    -e 's/^FAULT: \(signal [0-9]*\) in \([^(]*\).*/\1 in \2/p' $(MOCK_T)/mutant$$m.log | head -1)"; \
+	@for b in $(addprefix mutant,$(MOCK_MUTANTS)) $(addprefix mini,$(MOCK_MINI)); do \
+	  m=$${b#mutant}; m=$${m#mini}; on=$${b%%[0-9]*}; on=$${on#mutant}; on=$${on:+ on minicheck.h}; \
+	  $(MOCK_T)/$$b --desc tests/net/mock/mock.desc > $(MOCK_T)/$$b.log 2>&1; rc=$$?; \
+	  if [ $$m = 0 ] && [ $$rc != 0 ]; then cat $(MOCK_T)/$$b.log; echo "test-net-mutants: the correct mock failed$$on"; exit 1; fi; \
+	  if [ $$m != 0 ] && [ $$rc = 0 ]; then cat $(MOCK_T)/$$b.log; echo "test-net-mutants: mutant $$m was not caught$$on"; exit 1; fi; \
+	  echo "test-net-mutants: mutant $$m$$on: $$(sed -n -e 's/^[0-9]*%: Checks: \([0-9]*\), Failures: \([0-9]*\).*/\2 of \1 checks fail/p' \
+	    -e 's/^FAULT: \(signal [0-9]*\) in \([^(]*\).*/\1 in \2/p' $(MOCK_T)/$$b.log | head -1)"; \
 	done
 
 # the longest runs (CPU s, 2 cores shared): fashion_cnn's ASan + UBSan build ~75, its gcc build

@@ -269,15 +269,21 @@ static void build_slack(void)
   slack_built = 1;
 }
 
+/* The tolerance of section s: from its largest reference value. */
+static double sect_tolerance(int s)
+{
+  double mx = 0;
+  for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) mx = fmax(mx, fabs(expect[k]));
+  return tolerance(mx);
+}
+
 /* 1 when some value of d lies outside the tolerance (plus oslack) of want: the kinks' slack
    must be built before it is judged. */
 static int slack_needed(const isa_dump *d, const double *want, const double *oslack)
 {
   if (!nkinks || slack_built) return 0;
   for (int s = 0; s < nsect; s++) {
-    double mx = 0;
-    for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) mx = fmax(mx, fabs(expect[k]));
-    double tol = tolerance(mx);
+    double tol = sect_tolerance(s);
     for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++)
       if (!(fabs((double)d->a[k] - want[k]) <= tol + (oslack ? oslack[k] : 0))) return 1;
   }
@@ -374,9 +380,7 @@ START_TEST(test_isa_vs_reference)
   }
   if (slack_needed(d, want, oslack)) build_slack();
   for (int s = 0; s < nsect; s++) {
-    double mx = 0;
-    for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) mx = fmax(mx, fabs(expect[k]));
-    double tol = tolerance(mx);
+    double tol = sect_tolerance(s);
     for (size_t k = sect_start[s]; k < sect_start[s + 1]; k++) {
       double err = fabs((double)d->a[k] - want[k]), os = oslack ? oslack[k] : 0, sl = slack[k] + os;
       /* tested here, not by ck_assert per element: a passing Check assertion writes a record */
