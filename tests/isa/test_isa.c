@@ -15,11 +15,12 @@
  * Adam and AdamW divide each gradient by its own size (plus eps), so a weight whose gradient
  * is a cancellation residue near 0 steps by up to lr either way whatever its float error
  * (scalar's too), and the second step's gradient then differs with the first step's weights.
- * So (without batchnorm or dropout) each dump's train steps are checked given its own earlier
- * values: the first step from its batch-B gradient (the step's own, bit for bit: isa_dump
- * checks), the second's loss and gradient at its parameters after the first, in double, and
- * that gradient's own rounding, of the first's order, as slack: the second step is also
- * taken with every gradient element moved up and down by OPT_ERRS x the smaller of the
+ * So each dump's train steps are checked given its own earlier values: the first step from
+ * its batch-B gradient (the step's own, bit for bit: isa_dump checks; batchnorm's running
+ * statistics moved first, in double, from the parameters before the step, and each step
+ * with its own dropout masks), the second's loss and gradient at its parameters after the
+ * first, in double, and that gradient's own rounding, of the first's order, as slack: the
+ * second step is also taken with every gradient element moved up and down by OPT_ERRS x the smaller of the
  * largest errors of the first gradient in its row and in its column, or by its own size where
  * those were exact (a unit dead at the first step, alive at the second: its inputs near the
  * kink), and a value may differ by the tolerance plus the most that moved it (printed). SGD's
@@ -51,6 +52,8 @@ static double *in_p0, *in_x, *in_t;   /* the reference's inputs (the last build_
 static int grad_sect[REF_MAX_TENSORS]; /* per tensor: the section of its batch-B gradient */
 static size_t train_at;            /* where the train steps' values start */
 static int conditional;            /* Adam's steps checked given each dump's own earlier values */
+static int modes;                  /* the net has batchnorm or dropout (training and inference) */
+static unsigned char *step_masks[2]; /* the dropout masks of the two train steps (NULL: none) */
 #define OPT_ERRS 2.0
 enum { MAX_KINKS = 64 };
 #define KINK_BAND 1e-5
@@ -117,7 +120,8 @@ static void build_expected(void)
   double *out = calloc((size_t)B * net.out, sizeof *out), *grad = calloc(net.nparams, sizeof *grad);
   double *dx = calloc((size_t)B * net.in, sizeof *dx);
   test_rng r = {11};
-  int modes = 0, dropout = 0;
+  int dropout = 0;
+  modes = 0;
   for (int l = 0; l < net.nlayers; l++) {
     modes |= net.layer[l].kind == REF_BATCHNORM || net.layer[l].kind == REF_DROPOUT;
     dropout |= net.layer[l].kind == REF_DROPOUT;
@@ -173,9 +177,15 @@ static void build_expected(void)
   memcpy(p, p0, net.nparams * sizeof *p);
   ref_pcg_seed(&pcg, 5, 9);
   train_at = nexpect;
-  conditional = net.opt.kind != REF_SGD && !modes;
+  conditional = net.opt.kind != REF_SGD;
   for (int step = 0; step < 2; step++) {
-    if (dropout) ref_dropout_masks(&net, &pcg, B, keep);
+    if (dropout) {
+      ref_dropout_masks(&net, &pcg, B, keep);
+      free(step_masks[step]);
+      step_masks[step] = malloc(ref_dropout_size(&net, B) + 1);
+      if (!step_masks[step]) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
+      memcpy(step_masks[step], keep, ref_dropout_size(&net, B) + 1);
+    }
     double loss = ref_backward(&net, p, x, t, B, NULL, grad, NULL);
     if (modes) ref_bn_update(&net, p, x, B);   /* the training forward's, before the step */
     ref_opt_step(&s, p, grad);
@@ -210,6 +220,7 @@ static void build_expected(void)
   in_x = x;
   in_t = t;
   free(p); free(out); free(grad); free(dx); free(keep);
+  net.drop_mask = NULL;
 }
 
 /* Distance in units in the last place between two floats (0 if bitwise equal). */
@@ -335,13 +346,21 @@ static void conditional_expect(const isa_dump *d, double *want, double *oslack)
   want[k] = expect[k];
   k++;
   memcpy(p, in_p0, np * sizeof *p);
+  /* a training forward's running statistics move before each step (from the parameters
+     before it: p0, then the dump's), and each step has its own dropout masks */
+  net.train = modes;
+  net.drop_mask = step_masks[0];
+  if (modes) ref_bn_update(&net, p, in_x, net.batch);
   ref_opt_step(&s1, p, g);
   for (int i = 0; i < net.ntensors; i++)
     for (size_t j = 0; j < (size_t)net.t_rows[i] * net.t_cols[i]; j++) want[k++] = p[net.t_off[i] + j];
   /* step 2 from the dump's parameters after step 1 */
   for (int i = 0; i < net.ntensors; i++)
     for (size_t j = 0; j < (size_t)net.t_rows[i] * net.t_cols[i]; j++) p[net.t_off[i] + j] = d->a[p1++];
+  net.drop_mask = step_masks[1];
   want[k++] = ref_backward(&net, p, in_x, in_t, net.batch, NULL, g, NULL);
+  if (modes) ref_bn_update(&net, p, in_x, net.batch);
+  net.drop_mask = NULL;
   for (size_t j = 0; j < np; j++)
     if (env[j] == 0) env[j] = fabs(g[j]);   /* a unit that came alive: near its kink as like as not */
   memcpy(q, p, np * sizeof *q);
