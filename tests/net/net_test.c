@@ -130,6 +130,7 @@ static void note(stat *s, double abs, double maxref)
 /* ------------------------------------------------------------------ comparison */
 
 static long kink_most, kink_eased;   /* kinks in one draw at most; values that needed their slack */
+static long kink_flipped;            /* draws whose flips ran (kink_slack) */
 static int quiet;                    /* check_tensor_slack: count mismatches, print none */
 
 /* 0 when every element of got is within 1e-5 + 1e-4·max|ref| (plus slack[i], a kink's, when
@@ -353,7 +354,10 @@ static int check_params(const char *when, const params_t *p, const double *ref, 
    the flips moved it as slack, and the check is repeated with it (the flips only when needed:
    fashion_cnn's draws have up to 20 such inputs, mostly pooling near-ties, and 20 more double
    passes would make its run five times longer). More than MAX_KINKS: the draw cannot test the
-   network (a failure). The forward output and the loss move by at most the band: no slack. */
+   network (a failure). The forward output and the loss move by at most the band: no slack.
+   NET_TEST_SLACK=eager runs the flips for every draw with a kink, needed or not (mk/tests.mk
+   sets it for one network, so that kink_slack and the checks with slack run in every make
+   test: no draw of make test needs them). */
 #define KINK_BAND 1e-5
 enum { MAX_KINKS = 64 };
 
@@ -363,6 +367,8 @@ typedef struct {
   double *gd, *dxd;             /* its gradient, dx (NULL: not asked for) */
   double *gsl, *dxsl;           /* slack (kink_slack; NULL until then) */
 } kinks;
+
+static void kink_slack(kinks *k);
 
 static double ref_backward_kinks(kinks *k, double *outd)
 {
@@ -377,6 +383,8 @@ static double ref_backward_kinks(kinks *k, double *outd)
   ck_assert_msg(seen <= MAX_KINKS, "n=%d: %d relu inputs or pooling maxima within %g of their layer's rms of a kink "
                 "(at most %d): these data cannot test this network", k->n, seen, KINK_BAND, MAX_KINKS);
   if (seen > kink_most) kink_most = seen;
+  const char *eager = getenv("NET_TEST_SLACK");
+  if (seen && eager && !strcmp(eager, "eager")) kink_slack(k);
   return loss;
 }
 
@@ -392,6 +400,7 @@ static void kink_slack(kinks *k)
     ck_assert(k->dxsl && dxf);
   }
   int seen;
+  kink_flipped++;
   net.kink_band = KINK_BAND;
   net.kinks = &seen;
   for (int f = 1; f <= k->nk; f++) {
@@ -1072,7 +1081,14 @@ int main(int argc, char **argv)
     printf("\n");
     if (kink_most)
       printf("%s: up to %ld relu inputs or pooling maxima within %g rms of a kink in one draw; %ld gradient or dx "
-             "values needed their slack\n", STR(NET), kink_most, KINK_BAND, kink_eased);
+             "values needed their slack; flips run for %ld draws\n", STR(NET), kink_most, KINK_BAND, kink_eased,
+             kink_flipped);
+    const char *eager = getenv("NET_TEST_SLACK");
+    if (eager && !strcmp(eager, "eager") && !kink_flipped) {
+      printf("%s: NET_TEST_SLACK=eager, but no draw met a kink, so the flips never ran: name another network in "
+             "mk/tests.mk's NET_EAGER_SLACK\n", STR(NET));
+      failed = 1;
+    }
   }
 #ifndef NET_NO_GOLDEN
   if (opt_golden || opt_traj) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # summary.sh TITLE LOG... — the largest error of each kind over all net_test logs, from
 # their "largest |generated - X| (and / max|X| of that tensor): kind abs (rel), ..." lines,
-# and how many runs met a kink (net_test.c's ref_backward_kinks) and what that eased.
+# and how many runs met a kink (net_test.c's ref_backward_kinks), what that eased and how many
+# draws ran the flips (kink_slack).
 title=$1
 shift
 cat "$@" | awk -v title="$title" '
@@ -23,10 +24,12 @@ cat "$@" | awk -v title="$title" '
     }
   }
   / relu inputs or pooling maxima within / {
-    kruns++; keased += $(NF - 7)
+    kruns++
+    s = $0; sub(/ gradient or dx values needed.*/, "", s); n = split(s, w, " "); keased += w[n]
+    s = $0; if (sub(/.*flips run for /, "", s)) kflips += s + 0
   }
   END {
-    if (kruns) printf "%s: %d runs met relu or pooling kinks; %d gradient or dx values needed their slack\n", title, kruns, keased
+    if (kruns) printf "%s: %d runs met relu or pooling kinks; %d gradient or dx values needed their slack; flips run for %d draws\n", title, kruns, keased, kflips
     for (i = 1; i <= k; i++)
       printf "%s: largest |error| %-44s %.2e  (/ max|ref| %.2e)\n", title, order[i], A[order[i]], R[order[i]]
   }'
