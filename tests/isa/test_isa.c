@@ -179,12 +179,12 @@ static void build_expected(void)
   train_at = nexpect;
   conditional = net.opt.kind != REF_SGD;
   for (int step = 0; step < 2; step++) {
-    if (dropout) {
-      ref_dropout_masks(&net, &pcg, B, keep);
+    if (dropout) {   /* each step's masks kept for conditional_expect */
       free(step_masks[step]);
       step_masks[step] = malloc(ref_dropout_size(&net, B) + 1);
       if (!step_masks[step]) { fprintf(stderr, "test_isa: out of memory\n"); exit(2); }
-      memcpy(step_masks[step], keep, ref_dropout_size(&net, B) + 1);
+      ref_dropout_masks(&net, &pcg, B, step_masks[step]);
+      net.drop_mask = step_masks[step];
     }
     double loss = ref_backward(&net, p, x, t, B, NULL, grad, NULL);
     if (modes) ref_bn_update(&net, p, x, B);   /* the training forward's, before the step */

@@ -370,6 +370,13 @@ typedef struct {
 
 static void kink_slack(kinks *k);
 
+/* NET_TEST_SLACK=eager (above) */
+static int slack_eager(void)
+{
+  const char *e = getenv("NET_TEST_SLACK");
+  return e && !strcmp(e, "eager");
+}
+
 static double ref_backward_kinks(kinks *k, double *outd)
 {
   int seen = 0;
@@ -383,8 +390,7 @@ static double ref_backward_kinks(kinks *k, double *outd)
   ck_assert_msg(seen <= MAX_KINKS, "n=%d: %d relu inputs or pooling maxima within %g of their layer's rms of a kink "
                 "(at most %d): these data cannot test this network", k->n, seen, KINK_BAND, MAX_KINKS);
   if (seen > kink_most) kink_most = seen;
-  const char *eager = getenv("NET_TEST_SLACK");
-  if (seen && eager && !strcmp(eager, "eager")) kink_slack(k);
+  if (seen && slack_eager()) kink_slack(k);
   return loss;
 }
 
@@ -1083,8 +1089,7 @@ int main(int argc, char **argv)
       printf("%s: up to %ld relu inputs or pooling maxima within %g rms of a kink in one draw; %ld gradient or dx "
              "values needed their slack; flips run for %ld draws\n", STR(NET), kink_most, KINK_BAND, kink_eased,
              kink_flipped);
-    const char *eager = getenv("NET_TEST_SLACK");
-    if (eager && !strcmp(eager, "eager") && !kink_flipped) {
+    if (slack_eager() && !kink_flipped) {
       printf("%s: NET_TEST_SLACK=eager, but no draw met a kink, so the flips never ran: name another network in "
              "mk/tests.mk's NET_EAGER_SLACK\n", STR(NET));
       failed = 1;
