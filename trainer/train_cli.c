@@ -88,9 +88,9 @@ static const optdef optdefs[] = {
     {"--plot", O_STR, CMD_TRAIN, OFF(plot), 0, 0, 0, "PNG",
      "plot losses and accuracy with gnuplot at the end (needs --metrics)"},
     {"--profile", O_FLAG, CMD_TRAIN, OFF(profile), 0, 0, 0, NULL,
-     "at the end, print on stderr the shares of the training loop's thread CPU time spent in "
-     "the generated step, the batch gather and the NaN/Inf test (the step's own flag; a scan "
-     "of the gradients only for a network generated without it)"},
+     "at the end, print on stderr the shares of the training loop's wall time spent in the "
+     "generated step, the batch gather and the NaN/Inf test (the step's own flag; a scan of "
+     "the gradients only for a network generated without it), then its thread CPU time"},
     {"--progress", O_FLAG, CMD_TRAIN, OFF(progress), 0, 0, 0, NULL,
      "draw the progress bar even when stdout is not a terminal"},
     {"--input", O_STR, CMD_PREDICT, OFF(input), 0, 0, 0, "FILE",

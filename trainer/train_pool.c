@@ -6,10 +6,15 @@
  * task write only its own memory, so the results do not depend on it.
  *
  * A sharded step is two jobs (forward/backward, then sum/step) with little serial work
- * between them and between steps: a thread that finds no job, or the caller waiting for the
- * workers, first polls for about TR_POOL_SPIN pauses (tens of microseconds), then sleeps
- * on a condition variable. So back-to-back jobs skip the wake-up (a futex, and on a VM an
- * IPI to a halted virtual CPU), and an idle pool or a long wait costs no CPU.
+ * between them and between steps, and the gather thread gets one job per training step: a
+ * thread that finds no job, or the caller waiting for the workers, first polls for
+ * TR_POOL_SPIN_S seconds (longer than a training step of the networks we bench; 40 us when
+ * the pool has more threads than there are CPUs, where a poll holds a CPU that a thread with
+ * work may need), then sleeps on a condition variable. So back-to-back jobs skip the wake-up (a futex, and on a
+ * VM an IPI to a halted virtual CPU), and an idle pool or a long wait costs no CPU. The
+ * poll was 2000 pauses (37 us on Zen 5) until the Zen 5 VM showed what a wake-up costs the
+ * caller there: Fashion-MNIST 784-256-10 (a 284 us step) spent 6.4 % of its training loop
+ * outside the step and the gathers, mostly in pthread_cond_broadcast's futex wake.
  *
  * tr_pool_start / tr_pool_wait split tr_pool_run: the caller posts a job, does its own work,
  * then takes what no worker has started and waits for the rest (train_loop.c gathers the
@@ -48,8 +53,11 @@ int tr_cpus(void) {
    usually has, whatever the platform's default for new threads. */
 #define TR_POOL_STACK ((size_t)16 << 20)
 
-/* Polls before sleeping: ~2000 pause instructions, some 10-50 us on current x86 cores. */
-#define TR_POOL_SPIN 2000
+/* Seconds of polling before sleeping (more threads than CPUs: TR_POOL_SPIN_OVER_S), the
+   clock read every TR_POOL_SPIN_CHECK pauses (a pause is 10-150 cycles, by core). */
+#define TR_POOL_SPIN_S 2e-3
+#define TR_POOL_SPIN_OVER_S 40e-6
+#define TR_POOL_SPIN_CHECK 64
 
 static void cpu_relax(void) {
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
@@ -59,8 +67,19 @@ static void cpu_relax(void) {
 #endif
 }
 
+/* One pause of a poll that began at poll number 0; 1 once it has lasted `secs`. *until is
+   the caller's, set by the first clock read. */
+static int spin_over(int i, double secs, double *until) {
+  cpu_relax();
+  if (i % TR_POOL_SPIN_CHECK != 0) return 0;
+  double t = cr_now();
+  if (i == 0) *until = t + secs;
+  return t > *until;
+}
+
 struct tr_pool {
   int threads;                  /* workers + the caller */
+  double spin_s;                /* how long a poll lasts before sleeping */
   pthread_t *tid;
   int started;                  /* workers created */
   pthread_mutex_t mu;
@@ -86,11 +105,12 @@ static void drain(tr_pool *p) {
 /* The next job's number once it differs from seen (polled, then slept for), or 0: stop.
  * The job's fn, ctx, ntasks were written before gen was bumped (seq_cst atomics). */
 static unsigned long next_job(tr_pool *p, unsigned long seen) {
-  for (int i = 0; i < TR_POOL_SPIN; i++) {
+  double until = 0;
+  for (int i = 0;; i++) {
     if (atomic_load(&p->stop)) return 0;
     unsigned long g = atomic_load(&p->gen);
     if (g != seen) return g;
-    cpu_relax();
+    if (spin_over(i, p->spin_s, &until)) break;
   }
   pthread_mutex_lock(&p->mu);
   while (!atomic_load(&p->stop) && atomic_load(&p->gen) == seen) pthread_cond_wait(&p->go, &p->mu);
@@ -118,6 +138,7 @@ tr_pool *tr_pool_new(int threads) {
   tr_pool *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->threads = threads < 1 ? 1 : threads;
+  p->spin_s = p->threads <= tr_cpus() ? TR_POOL_SPIN_S : TR_POOL_SPIN_OVER_S;
   atomic_init(&p->next, 0);
   atomic_init(&p->gen, 0);
   atomic_init(&p->busy, 0);
@@ -163,7 +184,8 @@ void tr_pool_wait(tr_pool *p) {
   if (p->started == 0) return;
   drain(p);   /* whatever no worker has taken yet */
   /* every worker must have left this job before its counter is reused */
-  for (int i = 0; i < TR_POOL_SPIN && atomic_load(&p->busy) > 0; i++) cpu_relax();
+  double until = 0;
+  for (int i = 0; atomic_load(&p->busy) > 0 && !spin_over(i, p->spin_s, &until); i++) continue;
   if (atomic_load(&p->busy) > 0) {
     pthread_mutex_lock(&p->mu);
     while (atomic_load(&p->busy) > 0) pthread_cond_wait(&p->done, &p->mu);
