@@ -75,8 +75,8 @@ static const optdef optdefs[] = {
      "are then read in place, without a copy"},
     {"--no-gather-thread", O_FLAG, CMD_TRAIN, OFF(no_gather_thread), 0, 0, 0, NULL,
      "gather each shuffled batch on the training thread after the step before (default, on "
-     "a machine with 2+ CPUs and without --shards: on a second thread while that step runs; "
-     "the same bits either way)"},
+     "a machine with 2+ CPUs and without --shards: on a second thread while that step runs, "
+     "which keeps that CPU busy, polling between batches; the same bits either way)"},
     {"--checkpoint", O_STR, CMD_TRAIN | CMD_EVAL | CMD_PREDICT | CMD_EXPORT | CMD_IMPORT,
      OFF(checkpoint), 0, 0, 0, "FILE",
      "train/import: write the checkpoint here (train: after every epoch); "
