@@ -39,17 +39,17 @@ typedef struct {
      gathered on gpool's worker into the other of xbuf[2] while the step runs */
   tr_pool *gpool;
   float *xbuf[2];            /* the batcher's buffer and a second one of the same size */
-  /* --profile: this thread's CPU seconds in the training loops, and in their parts; the
-     loops' and the steps' wall seconds */
+  /* --profile: the training loops' wall seconds, and their parts'; the loops' thread CPU
+     seconds */
   double prof_loop, prof_gather, prof_step, prof_scan, cpu_loop;
   long prof_steps;
 } run;
 
-/* Time stamps for --profile (this thread's CPU seconds; wall seconds), 0 without it. */
-/* --profile's clocks: the phases of every step by the monotonic clock (a vDSO read, 25 ns
-   on the Zen 5 VM), the thread's CPU time only at the ends of each epoch's loop: reading it
-   is a system call (1.4 us there), and four a step had made up most of what the profile
-   called "other" (12.8 % of a 64 us 784-50-10 step; the loop ran 16 % longer with --profile) */
+/* Time stamps for --profile, 0 without it: the phases of every step by the monotonic clock
+   (a vDSO read, 25 ns on the Zen 5 VM), the thread's CPU time only at the ends of each
+   epoch's loop. Reading that is a system call (1.4 us there), and four a step had made up
+   most of what the profile called "other" (12.8 % of a 64 us 784-50-10 step; the loop ran
+   16 % longer with --profile). */
 static double prof_mark(const run *r) { return r->o->profile ? cr_now() : 0.0; }
 static double cpu_mark(const run *r) { return r->o->profile ? tr_thread_cpu() : 0.0; }
 

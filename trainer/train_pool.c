@@ -10,11 +10,12 @@
  * thread that finds no job, or the caller waiting for the workers, first polls for
  * TR_POOL_SPIN_S seconds (longer than a training step of the networks we bench; 40 us when
  * the pool has more threads than there are CPUs, where a poll holds a CPU that a thread with
- * work may need), then sleeps on a condition variable. So back-to-back jobs skip the wake-up (a futex, and on a
- * VM an IPI to a halted virtual CPU), and an idle pool or a long wait costs no CPU. The
- * poll was 2000 pauses (37 us on Zen 5) until the Zen 5 VM showed what a wake-up costs the
- * caller there: Fashion-MNIST 784-256-10 (a 284 us step) spent 6.4 % of its training loop
- * outside the step and the gathers, mostly in pthread_cond_broadcast's futex wake.
+ * work may need), then sleeps on a condition variable. So back-to-back jobs skip the
+ * wake-up (a futex, and on a VM an IPI to a halted virtual CPU), and an idle pool or a long
+ * wait costs no CPU. The poll was 2000 pauses (37 us on Zen 5) until the Zen 5 VM showed
+ * what a wake-up costs the caller there: Fashion-MNIST 784-256-10 (a 284 us step) spent
+ * 6.4 % of its training loop outside the step and the gathers, mostly in
+ * pthread_cond_broadcast's futex wake.
  *
  * tr_pool_start / tr_pool_wait split tr_pool_run: the caller posts a job, does its own work,
  * then takes what no worker has started and waits for the rest (train_loop.c gathers the
