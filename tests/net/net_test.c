@@ -192,9 +192,11 @@ static void *galloc(guarded *g, const char *what, size_t size, size_t misalign, 
   g->total = (GUARD + misalign + size + GUARD + 63) / 64 * 64;
   g->base = aligned_alloc(64, g->total);
   ck_assert_ptr_nonnull(g->base);
-  for (size_t i = 0; i < g->total; i++) g->base[i] = canary[i % 4];
   g->p = g->base + GUARD + misalign;
+  /* canaries where gcheck looks (the bytes before p and past p + size), fill in between */
+  for (unsigned char *q = g->base; q < g->p; q++) *q = CANARY_AT(q, g->base);
   memset(g->p, fill, size);
+  for (unsigned char *q = g->p + size; q < g->base + g->total; q++) *q = CANARY_AT(q, g->base);
   return g->p;
 }
 
@@ -240,7 +242,7 @@ static void random_params(params_t *p, test_rng *r)
     int rows = F(tensors)[k].rows;
     double a = rows > 1 ? 1.7 / sqrt(rows) : 0.5;   /* keeps activations O(1) */
     double base = strstr(F(tensors)[k].name, "running_var") ? 1.0 : 0.0;   /* a variance: > 0 */
-    for (size_t i = 0; i < tcount(k); i++) t[i] = (float)(base + test_rng_sym(r, a));
+    for (size_t i = 0, cnt = tcount(k); i < cnt; i++) t[i] = (float)(base + test_rng_sym(r, a));
     if (strstr(F(tensors)[k].name, "num_batches_tracked")) t[0] = 5.0f;   /* a count */
   }
 }
@@ -250,7 +252,8 @@ static void params_to_ref(double *dst, const void *p)
 {
   for (int k = 0; k < NT; k++) {
     const float *t = tensor((void *)p, k);
-    for (size_t i = 0; i < tcount(k); i++) dst[net.t_off[k] + i] = t[i];
+    double *d = dst + net.t_off[k];
+    for (size_t i = 0, cnt = tcount(k); i < cnt; i++) d[i] = t[i];
   }
 }
 
@@ -681,7 +684,7 @@ START_TEST(test_export_import)
           ck_abort_msg("export %s: torch[%d][%d] = %g, ours[%d][%d] = %g", F(tensors)[k].name, j, i,
                        (double)dst[(size_t)j * rows + i], i, j, (double)t[(size_t)i * cols + j]);
     float *src = malloc(tcount(k) * sizeof(float));
-    for (size_t i = 0; i < tcount(k); i++) src[i] = (float)test_rng_sym(&r, 1.0);
+    for (size_t i = 0, cnt = tcount(k); i < cnt; i++) src[i] = (float)test_rng_sym(&r, 1.0);
     memcpy(before, p, sizeof *p);
     F(import_tensor)(p, k, src);
     gcheck(&gp);

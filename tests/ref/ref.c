@@ -328,6 +328,16 @@ static int tap(const ref_layer *L, int o, int k, int size)
   return v >= 0 && v < size ? v : -1;
 }
 
+/* The output positions [*lo, *hi) whose tap k falls inside the input (not on padding): taps
+   move with o, so they are one run. */
+static void tap_run(const ref_layer *L, int k, int size, int outs, int *lo, int *hi)
+{
+  *lo = 0;
+  while (*lo < outs && tap(L, *lo, k, size) < 0) ++*lo;
+  *hi = outs;
+  while (*hi > *lo && tap(L, *hi - 1, k, size) < 0) --*hi;
+}
+
 static double conv_weight(const ref_layer *L, const double *W, int c, int ky, int kx, int o)
 {
   return W[(((size_t)c * L->kernel + ky) * L->kernel + kx) * L->out_c + o];
@@ -366,20 +376,39 @@ static void image_forward(const ref_layer *L, const double *W, const double *b, 
     return;
   }
   int K = L->kernel;
+  if (L->kind == REF_CONV2D) {
+    /* y[i][o][oy][ox] = b[o] + the sum over c, ky, kx (in that order, padding taps left out)
+       of a[i][c][iy][ix]·W[c][ky][kx][o]. A row of outputs (all ox) takes each term in turn:
+       every output still adds its own terms in that order, and the row's independent sums
+       do not wait on each other (one sum per output, term by term, is a chain of dependent
+       adds: fashion_cnn's reference forward took 5x as long). */
+    for (int i = 0; i < n; i++)
+      for (int o = 0; o < L->c; o++)
+        for (int oy = 0; oy < L->h; oy++) {
+          double *yr = y + at_out(L, i, o, oy, 0);
+          for (int ox = 0; ox < L->w; ox++) yr[ox] = b ? b[o] : 0.0;
+          for (int c = 0; c < L->ic; c++)
+            for (int ky = 0; ky < K; ky++) {
+              int iy = tap(L, oy, ky, L->ih);
+              if (iy < 0) continue;
+              const double *ar = a + at_in(L, i, c, iy, 0);
+              for (int kx = 0; kx < K; kx++) {
+                double wk = conv_weight(L, W, c, ky, kx, o);
+                int lo, hi;
+                tap_run(L, kx, L->iw, L->w, &lo, &hi);
+                const double *at = ar + tap(L, lo, kx, L->iw);
+                for (int ox = lo; ox < hi; ox++) yr[ox] += at[(size_t)(ox - lo) * L->stride] * wk;
+              }
+            }
+        }
+    return;
+  }
   for (int i = 0; i < n; i++)
     for (int o = 0; o < L->c; o++)
       for (int oy = 0; oy < L->h; oy++)
         for (int ox = 0; ox < L->w; ox++) {
           double s;
-          if (L->kind == REF_CONV2D) {
-            s = b ? b[o] : 0.0;
-            for (int c = 0; c < L->ic; c++)
-              for (int ky = 0; ky < K; ky++)
-                for (int kx = 0; kx < K; kx++) {
-                  int iy = tap(L, oy, ky, L->ih), ix = tap(L, ox, kx, L->iw);
-                  if (iy >= 0 && ix >= 0) s += a[at_in(L, i, c, iy, ix)] * conv_weight(L, W, c, ky, kx, o);
-                }
-          } else if (L->kind == REF_MAXPOOL2D) {
+          if (L->kind == REF_MAXPOOL2D) {
             int best = window_argmax(L, a, i, o, oy, ox);
             s = a[at_in(L, i, o, oy * L->stride + best / K, ox * L->stride + best % K)];
           } else {
@@ -408,23 +437,44 @@ static void image_backward(const ref_net *net, const ref_layer *L, const double 
     memset(dW, 0, (size_t)L->ic * K * K * L->out_c * sizeof(double));
     if (db) memset(db, 0, (size_t)L->out_c * sizeof(double));
   }
+  if (L->kind == REF_CONV2D) {
+    /* Each sum takes its terms in the order of one output at a time (i, o, oy, ox, then c, ky,
+       kx): db[o] and dW over i, oy, ox; an element of da over o, oy, ox (within one o and
+       oy the outputs that read it differ in ox and kx, ox ascending as kx descends). A row
+       of outputs (all ox) goes through its taps with kx descending, which keeps those
+       orders and lets the row's sums run side by side (as image_forward). */
+    for (int i = 0; i < n; i++)
+      for (int o = 0; o < L->c; o++)
+        for (int oy = 0; oy < L->h; oy++) {
+          const double *gr = dy + at_out(L, i, o, oy, 0);
+          if (db) for (int ox = 0; ox < L->w; ox++) db[o] += gr[ox];
+          for (int c = 0; c < L->ic; c++)
+            for (int ky = 0; ky < K; ky++) {
+              int iy = tap(L, oy, ky, L->ih);
+              if (iy < 0) continue;
+              const double *ar = a + at_in(L, i, c, iy, 0);
+              double *dar = da + at_in(L, i, c, iy, 0);
+              for (int kx = K - 1; kx >= 0; kx--) {
+                size_t wi = (((size_t)c * K + ky) * K + kx) * L->out_c + o;
+                int lo, hi;
+                tap_run(L, kx, L->iw, L->w, &lo, &hi);
+                if (lo == hi) continue;
+                size_t ix = (size_t)tap(L, lo, kx, L->iw);
+                for (int ox = lo; ox < hi; ox++, ix += (size_t)L->stride) {
+                  dW[wi] += gr[ox] * ar[ix];
+                  dar[ix] += gr[ox] * W[wi];
+                }
+              }
+            }
+        }
+    return;
+  }
   for (int i = 0; i < n; i++)
     for (int o = 0; o < L->c; o++)
       for (int oy = 0; oy < L->h; oy++)
         for (int ox = 0; ox < L->w; ox++) {
           double g = dy[at_out(L, i, o, oy, ox)];
-          if (L->kind == REF_CONV2D) {
-            if (db) db[o] += g;
-            for (int c = 0; c < L->ic; c++)
-              for (int ky = 0; ky < K; ky++)
-                for (int kx = 0; kx < K; kx++) {
-                  int iy = tap(L, oy, ky, L->ih), ix = tap(L, ox, kx, L->iw);
-                  if (iy < 0 || ix < 0) continue;
-                  size_t wi = (((size_t)c * K + ky) * K + kx) * L->out_c + o;
-                  dW[wi] += g * a[at_in(L, i, c, iy, ix)];
-                  da[at_in(L, i, c, iy, ix)] += g * W[wi];
-                }
-          } else if (L->kind == REF_MAXPOOL2D) {
+          if (L->kind == REF_MAXPOOL2D) {
             int second;
             double gap;
             int best = window_argmax2(L, a, i, o, oy, ox, &second, &gap);
