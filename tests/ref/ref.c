@@ -329,13 +329,15 @@ static int tap(const ref_layer *L, int o, int k, int size)
 }
 
 /* The output positions [*lo, *hi) whose tap k falls inside the input (not on padding): taps
-   move with o, so they are one run. */
-static void tap_run(const ref_layer *L, int k, int size, int outs, int *lo, int *hi)
+   move with o, so they are one run. Returns the input position under *lo, -1 if the run is
+   empty. */
+static int tap_run(const ref_layer *L, int k, int size, int outs, int *lo, int *hi)
 {
   *lo = 0;
   while (*lo < outs && tap(L, *lo, k, size) < 0) ++*lo;
   *hi = outs;
   while (*hi > *lo && tap(L, *hi - 1, k, size) < 0) --*hi;
+  return *lo < *hi ? tap(L, *lo, k, size) : -1;
 }
 
 static double conv_weight(const ref_layer *L, const double *W, int c, int ky, int kx, int o)
@@ -394,10 +396,9 @@ static void image_forward(const ref_layer *L, const double *W, const double *b, 
               const double *ar = a + at_in(L, i, c, iy, 0);
               for (int kx = 0; kx < K; kx++) {
                 double wk = conv_weight(L, W, c, ky, kx, o);
-                int lo, hi;
-                tap_run(L, kx, L->iw, L->w, &lo, &hi);
-                if (lo == hi) continue;
-                const double *at = ar + tap(L, lo, kx, L->iw);
+                int lo, hi, ix0 = tap_run(L, kx, L->iw, L->w, &lo, &hi);
+                if (ix0 < 0) continue;
+                const double *at = ar + ix0;
                 for (int ox = lo; ox < hi; ox++) yr[ox] += at[(size_t)(ox - lo) * L->stride] * wk;
               }
             }
@@ -457,10 +458,9 @@ static void image_backward(const ref_net *net, const ref_layer *L, const double 
               double *dar = da + at_in(L, i, c, iy, 0);
               for (int kx = K - 1; kx >= 0; kx--) {
                 size_t wi = (((size_t)c * K + ky) * K + kx) * L->out_c + o;
-                int lo, hi;
-                tap_run(L, kx, L->iw, L->w, &lo, &hi);
-                if (lo == hi) continue;
-                size_t ix = (size_t)tap(L, lo, kx, L->iw);
+                int lo, hi, ix0 = tap_run(L, kx, L->iw, L->w, &lo, &hi);
+                if (ix0 < 0) continue;
+                size_t ix = (size_t)ix0;
                 for (int ox = lo; ox < hi; ox++, ix += (size_t)L->stride) {
                   dW[wi] += gr[ox] * ar[ix];
                   dar[ix] += gr[ox] * W[wi];
