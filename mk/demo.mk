@@ -13,8 +13,7 @@
 #
 # A trainer is NAME_cli.c (from templates/cli.c.tpl, written by `chainrule gen --cli`)
 # + NAME.c + build/libcrtrain.a (trainer/, mk/trainer.mk) + build/libcr.a (runtime/), for a
-# vector ISA the same two built for this host (build/march/); see docs/ARCHITECTURE.md
-# ("The trainer").
+# vector ISA the same two built for this host (build/march/); see docs/design/trainer.md.
 
 # The host's best ISA (generated code compiled with -march=native: the demo trains here).
 # DEMO_ISA=scalar for the portable code.
