@@ -82,7 +82,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   default of the layer it applies to where that agrees with the keys given (xw: mc
   above 0 means order=columns pack=yes, order=rows means pack=no, a given order or pack
   brings that choice's own kc and mc), '#' lines are comments. Without one, the
-  defaults are per ISA (gen/schedule.lua, docs/ARCHITECTURE.md) and CPU family (--cpu,
+  defaults are per ISA (gen/schedule.lua, docs/design/kernels.md) and CPU family (--cpu,
   gen/cpus.lua).
 
 Each output is rewritten only when its bytes change; one whose bytes are right but which is
