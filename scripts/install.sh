@@ -33,8 +33,7 @@ manifest() {
   echo "lib/cmake/chainrule/chainruleConfigVersion.cmake @gen 644"
   echo "share/man/man1/chainrule.1 @gen 644"
   for f in specs/*.lua examples/xor.lua examples/embed.c; do echo "share/chainrule/$f $f 644"; done
-  for f in README.md docs/*.md; do echo "share/chainrule/doc/$(basename "$f") $f 644"; done
-  for f in docs/design/*.md; do echo "share/chainrule/doc/design/$(basename "$f") $f 644"; done
+  for f in README.md docs/*.md docs/design/*.md; do echo "share/chainrule/doc/${f#docs/} $f 644"; done
 }
 
 # The man page: --help's text under NAME/SYNOPSIS headings, verbatim (no-fill).
