@@ -251,26 +251,49 @@ static double pass_fastest(const char *workload, const char *prefix, int p)
 
 static double ratio(const row *base, const row *x) { return base && x ? base->us / x->us : 0.0; }
 
-/* A ratio target (chainrule's best ISA against the fastest baseline core, both the fastest of
-   their passes), followed by the same ratio within each pass that timed both sides: how far
-   such a row moves from pass to pass (the other side of a target within that range is noise). */
-static void target_vs(const char *what, const char *workload, const char *base_prefix, double want,
-                      const char *missing)
+/* A target measured against a reference row (ref_workload's fastest row whose impl starts with
+   ref_prefix: a baseline's cores, the peak, the L2 read), followed by the same figure within each
+   pass that timed both sides: how far such a row moves from pass to pass (the other side of a
+   target within that range is noise). A pass's figure from chainrule's time c and the
+   reference's r: k * r / c (a speedup: k 1; a % of peak: the peak row's time is that of a
+   fixed amount of work) or, when inverse, c / r (a time against the reference's). */
+static void target_pp(const char *what, double got, double want, int higher_is_better, const char *unit,
+                      const char *missing, const char *workload, const char *ref_workload,
+                      const char *ref_prefix, double k, int inverse)
 {
   double lo = 0, hi = 0;
   int n = 0;
   for (int p = 0; p < MAX_PASSES; p++) {
-    double b = pass_fastest(workload, base_prefix, p), c = pass_fastest(workload, "chainrule-", p);
-    if (!(b > 0 && c > 0)) continue;
-    double r = b / c;
-    if (!n || r < lo) lo = r;
-    if (!n || r > hi) hi = r;
+    double r = pass_fastest(ref_workload, ref_prefix, p), c = pass_fastest(workload, "chainrule-", p);
+    if (!(r > 0 && c > 0)) continue;
+    double v = inverse ? c / r : k * r / c;
+    if (!n || v < lo) lo = v;
+    if (!n || v > hi) hi = v;
     n++;
   }
   char extra[64] = "";
-  if (n > 1) snprintf(extra, sizeof extra, "  per pass %.2f-%.2fx (%d)", lo, hi, n);
-  target_line(what, ratio(fastest(workload, base_prefix), fastest(workload, "chainrule-")), want, 1, "x", missing,
-              extra);
+  if (n > 1) snprintf(extra, sizeof extra, "  per pass %.2f-%.2f%s (%d)", lo, hi, unit, n);
+  target_line(what, got, want, higher_is_better, unit, missing, extra);
+}
+
+/* A ratio target: chainrule's best ISA against the fastest baseline core, both the fastest of
+   their passes (and per pass, target_pp). */
+static void target_vs(const char *what, const char *workload, const char *base_prefix, double want,
+                      const char *missing)
+{
+  target_pp(what, ratio(fastest(workload, base_prefix), fastest(workload, "chainrule-")), want, 1, "x", missing,
+            workload, workload, base_prefix, 1.0, 0);
+}
+
+/* A % of peak target: chainrule's best ISA of the workload (the fastest of its passes) against
+   the peak (the fastest pass's); per pass, that pass's time against that pass's peak. */
+static void target_peak(const char *what, const char *workload, const row *peak, double want)
+{
+  const row *t = fastest(workload, "chainrule-");
+  /* a pass's peak row takes r us per GFLOP and the workload is gflops * us / 1e3 GFLOP, so a
+     pass in which it took c us ran it at 100 * (gflops * us / 1e6) * r / c % of that peak */
+  target_pp(what, t ? 100.0 * t->gflops / peak->gflops : 0.0, want, 1, "%", NULL, workload, "peak_fma", peak->impl,
+            t ? 100.0 * t->gflops * t->us / 1e6 : 0.0, 0);
 }
 
 /* The cores that have rows with this prefix, in the order they first appear. */
@@ -348,15 +371,13 @@ static void targets(const row *peak, const row *l2)
   const char *big = "784-2048-2048-10 left out (BENCH_BIG= was given)";
   printf("\nTargets (issue 12; best chainrule ISA of this run, OpenBLAS = its fastest core per workload):\n");
   printf("  %-50s %10s  %-12s  %s\n", "target", "measured", "wanted", "result");
-  const row *t = fastest("mlp_train", "chainrule-");
-  target("784-50-10 train B=64: % of peak", t ? 100.0 * t->gflops / peak->gflops : 0.0, 88.0, 1, "%", NULL);
+  target_peak("784-50-10 train B=64: % of peak", "mlp_train", peak, 88.0);
   target_vs("784-50-10 train B=64: x OpenBLAS", "mlp_train", "openblas-", 1.3, NULL);
-  const row *d = fastest("deep_train", "chainrule-");
-  target("784-256-256-10 train B=64: % of peak", d ? 100.0 * d->gflops / peak->gflops : 0.0, 90.0, 1, "%", NULL);
-  const row *fw = fastest("mlp_fwd", "chainrule-");
-  target("784-50-10 forward B=128: % of peak", fw ? 100.0 * fw->gflops / peak->gflops : 0.0, 85.0, 1, "%", NULL);
+  target_peak("784-256-256-10 train B=64: % of peak", "deep_train", peak, 90.0);
+  target_peak("784-50-10 forward B=128: % of peak", "mlp_fwd", peak, 85.0);
   const row *in = fastest("mlp_infer", "chainrule-");
-  target("784-50-10 inference B=1: time / L2 read time", in && l2 ? in->us / l2->us : 0.0, 1.15, 0, "x", NULL);
+  target_pp("784-50-10 inference B=1: time / L2 read time", in && l2 ? in->us / l2->us : 0.0, 1.15, 0, "x", NULL,
+            "mlp_infer", "l2_read", l2 ? l2->impl : "", 1.0, 1);
   target_vs("784-50-10 inference B=1: x OpenBLAS sgemv", "mlp_infer", "openblas-", 1.0, NULL);
   /* the issue's B=1 target at a width past every cache: a matrix-vector product that reads
      23 MB of weights, so both sides run at the speed of memory (issue 12 found 1.27x sgemv's time) */
@@ -374,9 +395,9 @@ static void targets(const row *peak, const row *l2)
   for (size_t i = 0; i < sizeof vs_blas / sizeof vs_blas[0]; i++)
     target_vs(vs_blas[i].what, vs_blas[i].key, "openblas-", vs_blas[i].want,
               !strncmp(vs_blas[i].key, "big", 3) ? big : NULL);
-  const row *lt = fastest("lenet_train", "chainrule-"), *li = fastest("lenet_infer", "chainrule-");
+  const row *li = fastest("lenet_infer", "chainrule-");
   target_vs("LeNet-5 train B=64: x PyTorch", "lenet_train", "pytorch-", 4.0, NULL);
-  target("LeNet-5 train B=64: % of peak", lt ? 100.0 * lt->gflops / peak->gflops : 0.0, 50.0, 1, "%", NULL);
+  target_peak("LeNet-5 train B=64: % of peak", "lenet_train", peak, 50.0);
   target("LeNet-5 inference B=1: time (us)", li ? li->us : 0.0, 20.0, 0, "", NULL);
   double mb = 0, s = 0;
   for (int i = 0; i < ncgs; i++) {
@@ -388,8 +409,9 @@ static void targets(const row *peak, const row *l2)
   printf("  (the issue's size/compile target is for every spec up to 4096 wide or 16 deep: size_deep\n"
          "   is 16 layers of odd widths ~1000 at batch 63 with Adam, size_wide 4096-4096-4095-10;\n"
          "   both only generated and compiled at -O2 without -g, for the codegen rows' ISAs)\n"
-         "  (per pass: the same ratio within each pass that timed both sides, lowest-highest, and how\n"
-         "   many passes; a target inside that range is met or missed by this run's noise)\n");
+         "  (per pass: the same figure within each pass that timed both sides (a %% of peak against\n"
+         "   that pass's peak, a time against that pass's L2 read), lowest-highest, and how many\n"
+         "   passes; a target inside that range is met or missed by this run's noise)\n");
 }
 
 /* Tuned vs untuned: every chainrule-ISA-tuned row (gen --tune with a file `chainrule tune`

@@ -5,7 +5,7 @@
 #   make demo-fashion   the same for specs/fashion_mlp.lua on Debian's Fashion-MNIST
 #                       (60,000 train / 10,000 test), 20 epochs (lr 0.02, then 0.002)
 #   make demo-cnn       the LeNet-style specs/mnist_cnn.lua on the MNIST digits (8000/2000),
-#                       12 epochs (8 at lr 0.02, then 4 at 0.002), the wall time printed
+#                       8 epochs of the spec's one-cycle schedule (max lr 0.05), wall time printed
 #   make demo-cnn-fashion  a small CNN with batchnorm and dropout (specs/fashion_cnn.lua) on
 #                       Fashion-MNIST (60,000 train / 10,000 test), 5 one-cycle epochs, wall time printed
 #   make trainer SPEC=specs/x.lua [DEMO_ISA=...]   just build build/trainer/ISA/x_cli
