@@ -1,4 +1,4 @@
--- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
+-- The command line: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--python] [--batch N]
 --                   [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
 --                   [--depfile FILE] [--tune FILE] [--cpu CPU] [--compact]
 --                   chainrule tune SPEC [--isa ISA] [--cpu CPU] [--out FILE] [--budget S] [--batch N | --max-batch N]
@@ -10,9 +10,9 @@ local VERSION = require "version"
 local M = {}
 
 local USAGE = [==[
-usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch N]
-                     [--inference [--weights CKPT|DIR] [--max-batch N]] [--dispatch ISAS]
-                     [--depfile FILE] [--tune FILE] [--cpu CPU] [--compact]
+usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--python]
+                     [--batch N] [--inference [--weights CKPT|DIR] [--max-batch N]]
+                     [--dispatch ISAS] [--depfile FILE] [--tune FILE] [--cpu CPU] [--compact]
        chainrule tune SPEC [--isa ISA] [--cpu CPU] [--out FILE] [--budget SECONDS]
                      [--batch N | --max-batch N]
        chainrule cpu [CPU]
@@ -39,6 +39,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--batch
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
                avx512, avx2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
                points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
+  Refused together: --inference with --batch, --cli or --python (a training build's);
+  --weights and --max-batch without --inference; --dispatch with --isa, --inference,
+  --cli or --python.
 
   --compact    smaller code: the tiled products' last rows of a call (past the last whole
                register tile) as one-row tiles instead of one tile per power of two, and
@@ -407,7 +410,7 @@ function M.generate(o)
   outputs[#outputs + 1] = {g.name .. ".c", template.render(source, ctx)}
   if o.cli then
     local vars = {name = g.name, NAME = ctx.NAME, spec = file_name(o.spec), loss = g.loss, isa = isa.name,
-                  version = VERSION, schedule = g.schedule or false, input_shape = g.input_shape or false}
+                  isa_guard_flags = isa.guard_flags or "", version = VERSION, schedule = g.schedule or false, input_shape = g.input_shape or false}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
   if o.python then

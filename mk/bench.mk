@@ -5,7 +5,8 @@
 #
 #   make bench                      every ISA this machine runs (BENCH_ISAS to choose), then
 #                                   make bench-inference (the inference-only build's row)
-#   make bench BENCH_ISAS=          baselines only
+#   make bench BENCH_ISAS=          no chainrule rows (the baselines, the size specs'
+#                                   compiles and make bench-inference still run)
 #   make bench BENCH_BIG=           without 784-2048-2048-10 (on by default: its avx2 .c is ~100 KB
 #                                   and compiles in seconds; its rows take fewer samples, harness.c)
 #   make bench BENCH_ALL_CORES=1    OpenBLAS/PyTorch also under the SSE2/SSE3-era core types
@@ -13,7 +14,7 @@
 #   make bench BENCH_CPU=generic    the ISA defaults instead of this machine's CPU family's
 #                                   (gen --cpu; default native, gen/cpus.lua)
 #   make bench BENCH_TUNE=          without the tuned rows (default: `chainrule tune` each
-#                                   bench spec for BENCH_TUNE_ISA, the best of HOST_ISAS,
+#                                   bench spec for BENCH_TUNE_ISA, the last vector ISA of BENCH_ISAS,
 #                                   BENCH_TUNE_BUDGET seconds each, then gen --tune: rows
 #                                   chainrule-ISA-tuned beside chainrule-ISA)
 #

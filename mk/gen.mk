@@ -2,6 +2,7 @@
 # and the generator's tests.
 #
 #   make gen [SPEC=specs/x.lua] [ISA=avx2]   generate C for SPEC into $(GENDIR)
+#                            (ISA defaults to scalar and overrides the spec's isa)
 #   make LUA_STATIC=1        link the generator with Lua's static archive (no liblua5.4.so needed)
 #   make test-gen            the generator's Check suite (tests/gen/) and the generated-code goldens
 #   make test-gen-golden     regenerate tests/gen/golden/ into $(BUILD)/gen-golden and diff

@@ -82,7 +82,8 @@ static const optdef optdefs[] = {
      "train/import: write the checkpoint here (train: after every epoch); "
      "eval/predict/export: read it"},
     {"--resume", O_STR, CMD_TRAIN, OFF(resume), 0, 0, 0, "FILE",
-     "continue training from this checkpoint (weights, optimizer, normalisation, RNG, epoch)"},
+     "continue training from this checkpoint (weights, optimizer, normalisation, RNG, epoch); "
+     "new checkpoints overwrite FILE unless --checkpoint names another"},
     {"--metrics", O_STR, CMD_TRAIN, OFF(metrics), 0, 0, 0, "CSV",
      "write epoch,train_loss,valid_loss,valid_acc,seconds after every epoch"},
     {"--plot", O_STR, CMD_TRAIN, OFF(plot), 0, 0, 0, "PNG",

@@ -1,4 +1,4 @@
--- make bench: 784-2048-2048-10 at batch 64 (BENCH_BIG=1: slow to compile).
+-- make bench: 784-2048-2048-10 at batch 64 (on by default; BENCH_BIG= leaves it out).
 return network "bench_big" {
   input  = 784,
   layers = { linear(2048), relu(), linear(2048), relu(), linear(10) },
