@@ -70,16 +70,14 @@ TEST_FIRST :=
 .PHONY: all test test-all clean deps help
 all: $(BUILD)/chainrule
 
+# The variables the header comments name as $(VAR): make help prints their values instead.
+HELP_VARS := BUILD GENDIR TINY_DIR FUZZ_SECONDS CC CFLAGS
 help:
 	@echo "make targets (from the header comments of Makefile and mk/*.mk; BUILD=$(BUILD)):"
 	@for f in Makefile $(sort $(wildcard mk/*.mk)); do \
-	  awk -v b='$(BUILD)' -v g='$(GENDIR)' -v t='$(TINY_DIR)' -v s='$(FUZZ_SECONDS)' \
-	      -v c='$(CC)' -v fl='$(CFLAGS)' \
-	      'function out(l) { l = substr(l, 5); gsub(/\$$\(BUILD\)/, b, l); gsub(/\$$\(GENDIR\)/, g, l); \
-	         gsub(/\$$\(TINY_DIR\)/, t, l); gsub(/\$$\(FUZZ_SECONDS\)/, s, l); \
-	         gsub(/\$$\(CC\)/, c, l); gsub(/\$$\(CFLAGS\)/, fl, l); print "  " l } \
-	       /^#   make / { out($$0); more = 1; next } \
-	       more && /^#     +[^ ]/ { out($$0); next } { more = 0 }' $$f; done
+	  awk '/^#   make / { print "  " substr($$0, 5); more = 1; next } \
+	       more && /^#     +[^ ]/ { print "  " substr($$0, 5); next } { more = 0 }' $$f; done \
+	  | sed $(foreach v,$(HELP_VARS),-e 's|$$($(v))|$($(v))|g')
 
 deps:
 	@scripts/deps.sh

@@ -410,7 +410,8 @@ function M.generate(o)
   outputs[#outputs + 1] = {g.name .. ".c", template.render(source, ctx)}
   if o.cli then
     local vars = {name = g.name, NAME = ctx.NAME, spec = file_name(o.spec), loss = g.loss, isa = isa.name,
-                  isa_guard_flags = isa.guard_flags or "", version = VERSION, schedule = g.schedule or false, input_shape = g.input_shape or false}
+                  isa_guard_flags = ctx.isa_guard_flags, version = VERSION, schedule = g.schedule or false,
+                  input_shape = g.input_shape or false}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
   if o.python then
