@@ -212,8 +212,8 @@ function M.has_dropout(g)
 end
 
 -- Worst-case stack of the entry points, as a bound: the explicit stack arrays of each static
--- function (the kernels' _Alignas(64) blocks) plus FRAME bytes for every function on the
--- call chain (spills, saved registers; SIMD tiles spill whole vectors). Calls into libm and
+-- function (the kernels' _Alignas(64) float and int32_t blocks) plus FRAME bytes for every
+-- function on the call chain (spills, saved registers; SIMD tiles spill whole vectors). Calls into libm and
 -- libc (expf, memcpy) are not counted. make test-stack measures the real figure with gcc's
 -- -fstack-usage/-fcallgraph-info and checks it against these.
 local function stack_arrays(functions)
@@ -223,7 +223,7 @@ local function stack_arrays(functions)
   for line in text:gmatch("[^\n]*") do
     local fn = line:match("^static [%w_ ]-%*?([%w_]+)%(")
     if fn then cur = fn; by_name[cur] = by_name[cur] or 0 end
-    local decl = line:match("_Alignas%(64%) float ([^;]*);")
+    local decl = line:match("_Alignas%(64%) float ([^;]*);") or line:match("_Alignas%(64%) int32_t ([^;]*);")
     if decl and cur then
       for n in decl:gmatch("%[(%d+)%]") do by_name[cur] = by_name[cur] + 4 * tonumber(n) end
     end

@@ -1094,6 +1094,29 @@ M.CODE_BYTES = 768 << 10
 -- one-row loops (gen --compact: true; "auto" when the driver chose it, see M.CODE_BYTES).
 -- A step's own kernels: the module its op names (conv2d, pooling, flatten:
 -- gen/kernels/<op.kernels>.lua, with forward and backward), or nil (gen/kernels/layer.lua's).
+-- The most a product step's output gradient can hold of nonzeros, as a share of its
+-- elements: a max pooling right after it (the activation fused between) gives one gradient
+-- per window, at its first maximum, and zeros elsewhere, so at most pool.out / pool.in_
+-- (LeNet's 2x2 pools: 1/4); 1 otherwise. gen/kernels/convtile.lua's weight gradient skips
+-- the zeros where this is at most CONV_SPARSE_DENSITY.
+function M.g_density(s, nxt)
+  local m = nxt and nxt.map
+  if s.product and m and m.kind == "maxpool2d" then return m.out / m.in_ end
+  return 1
+end
+-- ISAs whose conv2d weight gradient reads only g's nonzero pixels when g_density is at most
+-- CONV_SPARSE_DENSITY and the kernel is CONV_SPARSE_K wide or wider (up to 8: each (c, ky)
+-- row of a pixel's input patch is one 8-lane vector, dW[o] is C·K of them): per nonzero
+-- pixel C·K 8-lane FMAs, where the dense tiles spend C·K²/16 16-lane FMAs per pixel and
+-- output channel, zero or not. 1/4 dense and K = 5 that is 1.25·C 8-lane FMAs against
+-- 1.56·C 16-lane ones: 2.5x fewer cycles where a 16-lane FMA takes two 8-lane slots (Zen 4),
+-- 1.25x where both take one (two 512-bit FMA ports); K = 4 breaks even there, so 5 and up.
+-- Needs the 16-lane compress (avx512). Measured on Zen 4 (EPYC family 25 model 17, LeNet-5
+-- B=64, train_step_scratch, see docs/PERFORMANCE.md).
+M.CONV_SPARSE_WGRAD = {avx512 = true}
+M.CONV_SPARSE_DENSITY = 1 / 4
+M.CONV_SPARSE_K = 5
+
 function M.own_kernels(s)
   local node = s.product or s.map
   return node and node.op.kernels and require("kernels." .. node.op.kernels)
@@ -1111,6 +1134,7 @@ function M.decide(g, isa, tuned, compact)
   for k, s in ipairs(steps) do
     local by = M.own_kernels(s) or s.product and kernels
     s.z_unread = by and by.z_unread and by.z_unread(s, steps[k + 1], isa) or false
+    s.g_density = M.g_density(s, steps[k + 1])
   end
   return {
     steps = steps,

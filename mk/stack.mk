@@ -8,7 +8,7 @@ STACK_T := $(EMBED_T)/stack
 STACK_CASES := scalar:examples/xor.lua: scalar:specs/mnist_mlp.lua: avx2:specs/mnist_mlp.lua: \
                avx512:specs/mnist_mlp.lua: avx512:specs/fashion_mlp.lua: avx2:specs/seed_mse.lua: \
                avx2:tests/golden/specs/act_ce.lua: avx2:tests/golden/specs/traj_adam.lua: \
-               avx2:specs/mnist_cnn.lua: scalar:tests/isa/specs/conv_rgb.lua: \
+               avx2:specs/mnist_cnn.lua: avx512:specs/mnist_cnn.lua: scalar:tests/isa/specs/conv_rgb.lua: \
                scalar:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC) \
                avx2:specs/mnist_mlp.lua:--inference,--weights,$(INFER_VEC),--max-batch,64 \
                avx2:tests/isa/specs/shared_odd.lua:--compact

@@ -21,7 +21,8 @@
 -- tile is (c, ky) pairs × kx × channel vectors instead, each broadcast input feeding every
 -- kx tap that reads it: emit_wgrad_rows); few output channels put pixels in the lanes
 -- (pixel_wgrad_image, or flat_wgrad_image over the flat plane and K column-shifted copies
--- of the input). Every sum has a fixed order (taps
+-- of the input); where a max pooling follows (g mostly zeros: schedule.g_density) dW reads
+-- only g's nonzero pixels, each times its input patch (sparse_wgrad). Every sum has a fixed order (taps
 -- in (c, ky, kx) order; dW and db over images, then pixels in row order), so a build gives
 -- the same bits on every run; they differ in rounding from the scalar loops (fused
 -- multiply-adds, zero taps in the border).
@@ -29,6 +30,7 @@ local emit = require "emit"
 local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
 local convcall = require "kernels.convcall"
+local schedule = require "schedule"
 
 local M = {}
 
@@ -500,6 +502,128 @@ local function flush_to(isa, f)
   end
 end
 
+-- dW and db from g's nonzero pixels only, where the step's g is mostly zeros (a max pooling
+-- follows: schedule.g_density, CONV_SPARSE_*). Per image the input goes into a zeroed frame
+-- xs (padding as the forward's, 8 floats of slack); per output channel o the nonzero
+-- gradients of its plane are compressed in pixel order into gv[] with their patches'
+-- frame offsets gi[] (16-lane compress, no branch), db[o] summing the whole plane as it
+-- goes; then each (c, ky) row of dW[o] is an 8-lane accumulator (kx in lanes 0..K-1, the
+-- rest never read) taking, per nonzero, its gradient times the patch row's 8 floats. Rows
+-- SPARSE_ROWS at a time; with fewer rows, A sets of accumulators take the nonzeros in turn
+-- (independent FMA chains) and are added in set order after. Sums in a fixed order
+-- (images, then each plane's nonzero pixels in row order), so a build gives the same bits
+-- on every run; a zero gradient's taps (0·x) are the ones left out. 8-lane FMAs need FMA3
+-- (every AVX-512 CPU has it): the function carries target("fma").
+local SPARSE_ROWS = 30
+
+local function sparse_wgrad(isa, g, s)
+  if not (s.g_density and s.g_density <= schedule.CONV_SPARSE_DENSITY) then return nil end
+  if schedule.pick(isa, "CONV_SPARSE_WGRAD") ~= true or g.K < schedule.CONV_SPARSE_K or g.K > 8 then return nil end
+  local R = g.C * g.K
+  local np = (R + SPARSE_ROWS - 1) // SPARSE_ROWS
+  local passes, r0 = {}, 0
+  for p = 1, np do
+    local r1 = r0 + (R - r0 + np - p) // (np - p + 1)
+    passes[p] = {r0 = r0, r1 = r1, A = math.max(1, math.min(4, SPARSE_ROWS // (r1 - r0)))}
+    r0 = r1
+  end
+  local Hp, Wp = (g.OH - 1) * g.S + g.K, (g.OW - 1) * g.S + g.K
+  local PIX = g.OH * g.OW
+  return {R = R, passes = passes, Hp = Hp, Wp = Wp, PIX = PIX, PIXV = round_up(PIX, 16)}
+end
+
+local function sparse_floats(g, sp)
+  return g.C * sp.Hp * sp.Wp + 8 + g.O * sp.R * 8 + 2 * (sp.PIXV + 16) + g.O
+end
+
+local function emit_sparse_wgrad(b, g, sp, has_bias, g_ld, x_ld)
+  local K, R, Hp, Wp = g.K, sp.R, sp.Hp, sp.Wp
+  local poff = {}
+  for q = 0, sp.PIXV - 1 do
+    local oy, ox = q // g.OW, q % g.OW
+    poff[#poff + 1] = q < sp.PIX and tostring(oy * g.S * Wp + ox * g.S) or "0"
+  end
+  b.put(1, string.format("_Alignas(64) static const int32_t poff[%d] = {%s};", sp.PIXV, table.concat(poff, ", ")))
+  local xs = g.C * Hp * Wp + 8
+  array(b, 1, "xs", xs)
+  array(b, 1, "dwt", g.O * R * 8)
+  array(b, 1, "gv", sp.PIXV + 16)
+  b.put(1, string.format("_Alignas(64) int32_t gi[%d];", sp.PIXV + 16))
+  b.put(1, string.format("for (int j = 0; j < %d; j++) xs[j] = 0.0f;", xs))
+  b.put(1, string.format("for (int j = 0; j < %d; j++) dwt[j] = 0.0f;", g.O * R * 8))
+  if has_bias then
+    array(b, 1, "dbp", g.O)
+    b.put(1, string.format("for (int o = 0; o < %d; o++) dbp[o] = 0.0f;", g.O))
+  end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  frame_copy(b, 2, "xs", "x", x_ld, g.C, g.H, g.W, Hp, Wp, g.P, 1)
+  b.put(2, string.format("for (int o = 0; o < %d; o++) {", g.O))
+  b.put(3, string.format("const float *restrict go = g + i * %d + o * %d;", g_ld, sp.PIX))
+  b.put(3, "int cnt = 0;")
+  if has_bias then b.put(3, "__m512 sb = _mm512_setzero_ps();") end
+  local function squeeze(d, load, q)
+    b.put(d, "{")
+    b.put(d + 1, "const __m512 v = " .. load .. ";")
+    if has_bias then b.put(d + 1, "sb = _mm512_add_ps(sb, v);") end
+    b.put(d + 1, "const __mmask16 nz = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);")
+    b.put(d + 1, "_mm512_storeu_ps(gv + cnt, _mm512_maskz_compress_ps(nz, v));")
+    b.put(d + 1, string.format("_mm512_storeu_si512(gi + cnt, _mm512_maskz_compress_epi32(nz, _mm512_loadu_si512(poff + %s)));", q))
+    b.put(d + 1, "cnt += __builtin_popcount((unsigned)nz);")
+    b.put(d, "}")
+  end
+  local full = sp.PIX // 16 * 16
+  if full > 0 then
+    b.put(3, string.format("for (int q = 0; q < %d; q += 16)", full))
+    squeeze(4, "_mm512_loadu_ps(go + q)", "q")
+  end
+  if full < sp.PIX then
+    squeeze(3, string.format("_mm512_maskz_loadu_ps((__mmask16)0x%X, go + %d)", (1 << (sp.PIX - full)) - 1, full), tostring(full))
+  end
+  if has_bias then b.put(3, "dbp[o] += _mm512_reduce_add_ps(sb);") end
+  for _, p in ipairs(sp.passes) do
+    local A = p.A
+    local function acc(a, r) return string.format("s%d_%d", a, r) end
+    local function at(r) return string.format("dwt + (o * %d + %d) * 8", R, r) end
+    b.put(3, "{")
+    for a = 0, A - 1 do
+      local decl = {}
+      for r = p.r0, p.r1 - 1 do
+        decl[#decl + 1] = acc(a, r) .. " = " .. (a == 0 and "_mm256_load_ps(" .. at(r) .. ")" or "_mm256_setzero_ps()")
+      end
+      b.put(4, "__m256 " .. table.concat(decl, ", ") .. ";")
+    end
+    local function one(d, a, e)
+      b.put(d, string.format("{ const __m256 v = _mm256_set1_ps(gv[%s]); const float *xr = xs + gi[%s];", e, e))
+      for r = p.r0, p.r1 - 1 do
+        local c, ky = r // K, r % K
+        b.put(d + 1, string.format("%s = _mm256_fmadd_ps(v, _mm256_loadu_ps(xr + %d), %s);", acc(a, r),
+          c * Hp * Wp + ky * Wp, acc(a, r)))
+      end
+      b.put(d, "}")
+    end
+    b.put(4, "int e = 0;")
+    if A > 1 then
+      b.put(4, string.format("for (; e + %d <= cnt; e += %d) {", A, A))
+      for a = 0, A - 1 do one(5, a, a == 0 and "e" or "e + " .. a) end
+      b.put(4, "}")
+    end
+    b.put(4, "for (; e < cnt; e++)")
+    one(5, 0, "e")
+    for r = p.r0, p.r1 - 1 do
+      local sum = acc(0, r)
+      for a = 1, A - 1 do sum = "_mm256_add_ps(" .. sum .. ", " .. acc(a, r) .. ")" end
+      b.put(4, string.format("_mm256_store_ps(%s, %s);", at(r), sum))
+    end
+    b.put(3, "}")
+  end
+  b.put(2, "}")
+  b.put(1, "}")
+  b.put(1, string.format("for (int o = 0; o < %d; o++)", g.O))
+  b.put(2, string.format("for (int r = 0; r < %d; r++)", R))
+  b.put(3, string.format("for (int kx = 0; kx < %d; kx++) dw[(r * %d + kx) * %d + o] = dwt[(o * %d + r) * 8 + kx];", K, K, g.O, R))
+  if has_bias then b.put(1, string.format("for (int o = 0; o < %d; o++) db[o] = dbp[o];", g.O)) end
+end
+
 -- Floats of stack each function needs (forward, backward).
 local function stack_floats(isa, g)
   local W = isa.width
@@ -514,7 +638,7 @@ local function stack_floats(isa, g)
   end
   local bwd = xpad + wgrad + g.O * (g.H + g.K - 1) * (g.W + g.K - 1) + g.O * g.K * g.K * Cp
     + stage_floats(g.H, g.W, Cp) + (pixel_lanes(isa, g.C, g.W, 1, true) and narrow_slack(isa, g.W) or 0)
-  return fwd, bwd
+  return fwd, bwd, xpad + wgrad
 end
 
 -- Whether the tiles serve this conv2d layer on this ISA.
@@ -1082,9 +1206,15 @@ function M.backward(s, mem, ctx)
   local T = g.C * g.K * g.K
   local PIX = g.OH * g.OW
   local b = emit.buffer()
+  -- dW from g's nonzeros only (sparse_wgrad), within the stack budget
+  local sparse = sparse_wgrad(isa, g, s)
+  local _, bwd, share = stack_floats(isa, g)
+  if sparse and bwd - share + sparse_floats(g, sparse) > M.STACK_FLOATS then sparse = nil end
   convcall.backward_comment(b, L, g, ctx, in_act, has_bias, ";")
-  b.put(0, string.format("   %s register tiles: dW over taps x channels, dx as a stride-1 convolution of g dilated", isa.name))
+  b.put(0, string.format("   %s register tiles: dW %s, dx as a stride-1 convolution of g dilated", isa.name,
+    sparse and "from g's nonzero pixels (a max pooling follows)" or "over taps x channels"))
   b.put(0, "   and framed with the flipped weights (gen/kernels/convtile.lua). */")
+  if sparse then b.put(0, '__attribute__((target("fma")))') end
   convcall.backward_signature(b, fn, in_act, has_bias)
   -- dW, db: per image, g transposed to gt[pixel][Op] and the taps' input offsets toff
   local Hp, Wp, framed = input_frame(g)
@@ -1097,10 +1227,10 @@ function M.backward(s, mem, ctx)
   end
   -- the tap offsets: the per-row pixel-lane tiles' and the taps tile's (not the flat form's,
   -- nor the rows tile's)
-  local pixel = pixel_lanes(isa, g.O, g.OW, g.S)
+  local pixel = not sparse and pixel_lanes(isa, g.O, g.OW, g.S)
   local flat = pixel and flat_wgrad(isa, g)
   local need_toff = pixel and not flat
-  if not pixel then
+  if not pixel and not sparse then
     for _, blk in ipairs(channel_blocks(isa, g.O, Op)) do
       need_toff = need_toff or wgrad_rows_plan(isa, g, blk.nv) == nil
     end
@@ -1110,7 +1240,9 @@ function M.backward(s, mem, ctx)
   end
   local xsrc = framed and "xp" or string.format("(x + i * %d)", x_ld)
   g.g_ld = g_ld
-  if flat then
+  if sparse then
+    emit_sparse_wgrad(b, g, sparse, has_bias, g_ld, x_ld)
+  elseif flat then
     local f = flat_geometry(isa, g)
     local koff = {}
     for c = 0, g.C - 1 do
