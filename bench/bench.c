@@ -411,7 +411,10 @@ static void targets(const row *peak, const row *l2)
          "   both only generated and compiled at -O2 without -g, for the codegen rows' ISAs)\n"
          "  (per pass: the same figure within each pass that timed both sides (a %% of peak against\n"
          "   that pass's peak, a time against that pass's L2 read), lowest-highest, and how many\n"
-         "   passes; a target inside that range is met or missed by this run's noise)\n");
+         "   passes; a target inside that range is met or missed by this run's noise)\n"
+         "  (LeNet-5's FLOPs, and so its %% of peak and GFLOP/s, are the dense convolution's; the\n"
+         "   avx512 and avx2 builds' conv weight gradients skip the zeros a max pooling leaves in g\n"
+         "   (gen/kernels/convtile.lua sparse_wgrad), multiply-adds counted here but not done)\n");
 }
 
 /* Tuned vs untuned: every chainrule-ISA-tuned row (gen --tune with a file `chainrule tune`

@@ -1107,13 +1107,16 @@ end
 -- ISAs whose conv2d weight gradient reads only g's nonzero pixels when g_density is at most
 -- CONV_SPARSE_DENSITY and the kernel is CONV_SPARSE_K wide or wider (up to 8: each (c, ky)
 -- row of a pixel's input patch is one 8-lane vector, dW[o] is C·K of them): per nonzero
--- pixel C·K 8-lane FMAs, where the dense tiles spend C·K²/16 16-lane FMAs per pixel and
+-- pixel C·K 8-lane FMAs, where the dense tiles spend C·K²/W W-lane FMAs per pixel and
 -- output channel, zero or not. 1/4 dense and K = 5 that is 1.25·C 8-lane FMAs against
--- 1.56·C 16-lane ones: 2.5x fewer cycles where a 16-lane FMA takes two 8-lane slots (Zen 4),
--- 1.25x where both take one (two 512-bit FMA ports); K = 4 breaks even there, so 5 and up.
--- Needs the 16-lane compress (avx512). Measured on Zen 4 (EPYC family 25 model 17, LeNet-5
--- B=64, train_step_scratch, see docs/PERFORMANCE.md).
-M.CONV_SPARSE_WGRAD = {avx512 = true}
+-- 1.56·C 16-lane ones on avx512: 2.5x fewer cycles where a 16-lane FMA takes two 8-lane
+-- slots (Zen 4), 1.25x where both take one (two 512-bit FMA ports); K = 4 breaks even
+-- there, so 5 and up; on avx2 3.1·C 8-lane FMAs, 2.5x. The nonzeros are compressed by
+-- avx512's 16-lane compress or avx2's 8-lane permute (convtile.lua). Measured on Zen 4
+-- (EPYC family 25 model 17), LeNet-5 B=64 train_step_scratch in a driver, 400 steps,
+-- builds alternated: avx512 1513-1524 -> 1375-1410 us, avx2 1518-1523 -> 1359-1371 us
+-- (minimum of each run); make bench's avx512 row 1527 -> 1327 us. Not measured on Intel.
+M.CONV_SPARSE_WGRAD = {avx512 = true, avx2 = true}
 M.CONV_SPARSE_DENSITY = 1 / 4
 M.CONV_SPARSE_K = 5
 

@@ -506,49 +506,87 @@ end
 -- follows: schedule.g_density, CONV_SPARSE_*). Per image the input goes into a zeroed frame
 -- xs (padding as the forward's, 8 floats of slack); per output channel o the nonzero
 -- gradients of its plane are compressed in pixel order into gv[] with their patches'
--- frame offsets gi[] (16-lane compress, no branch), db[o] summing the whole plane as it
--- goes; then each (c, ky) row of dW[o] is an 8-lane accumulator (kx in lanes 0..K-1, the
--- rest never read) taking, per nonzero, its gradient times the patch row's 8 floats. Rows
--- SPARSE_ROWS at a time; with fewer rows, A sets of accumulators take the nonzeros in turn
--- (independent FMA chains) and are added in set order after. Sums in a fixed order
--- (images, then each plane's nonzero pixels in row order), so a build gives the same bits
--- on every run; a zero gradient's taps (0·x) are the ones left out. 8-lane FMAs need FMA3
--- (every AVX-512 CPU has it): the function carries target("fma").
-local SPARSE_ROWS = 30
+-- frame offsets gi[] (no branch: avx512's 16-lane compress; avx2's 8-lane permute by a
+-- table of the 256 lane masks, lpack), db[o] summing the whole plane as it goes; then each
+-- (c, ky) row of dW[o] is an 8-lane accumulator (kx in lanes 0..K-1, the rest never read)
+-- taking, per nonzero, its gradient times the patch row's 8 floats. At most SPARSE_ROWS
+-- rows at a time (the registers less the broadcast and one spare); with fewer rows, A sets
+-- of accumulators take the nonzeros in turn (independent FMA chains) and are added in set
+-- order after. Sums in a fixed order (images, then each plane's nonzero pixels in row
+-- order), so a build gives the same bits on every run; a zero gradient's taps (0·x) are the
+-- ones left out. On avx512 the 8-lane FMAs need FMA3 (every AVX-512 CPU has it): the
+-- function carries target("fma").
+local SPARSE_ROWS = {avx512 = 30, avx2 = 14}
 
 local function sparse_wgrad(isa, g, s)
   if not (s.g_density and s.g_density <= schedule.CONV_SPARSE_DENSITY) then return nil end
-  if schedule.pick(isa, "CONV_SPARSE_WGRAD") ~= true or g.K < schedule.CONV_SPARSE_K or g.K > 8 then return nil end
-  local R = g.C * g.K
-  local np = (R + SPARSE_ROWS - 1) // SPARSE_ROWS
+  if schedule.pick(isa, "CONV_SPARSE_WGRAD") ~= true or not SPARSE_ROWS[isa.name] then return nil end
+  if g.K < schedule.CONV_SPARSE_K or g.K > 8 then return nil end
+  local R, most = g.C * g.K, SPARSE_ROWS[isa.name]
+  local np = (R + most - 1) // most
   local passes, r0 = {}, 0
   for p = 1, np do
     local r1 = r0 + (R - r0 + np - p) // (np - p + 1)
-    passes[p] = {r0 = r0, r1 = r1, A = math.max(1, math.min(4, SPARSE_ROWS // (r1 - r0)))}
+    passes[p] = {r0 = r0, r1 = r1, A = math.max(1, math.min(4, most // (r1 - r0)))}
     r0 = r1
   end
   local Hp, Wp = (g.OH - 1) * g.S + g.K, (g.OW - 1) * g.S + g.K
   local PIX = g.OH * g.OW
-  return {R = R, passes = passes, Hp = Hp, Wp = Wp, PIX = PIX, PIXV = round_up(PIX, 16)}
+  return {R = R, passes = passes, Hp = Hp, Wp = Wp, PIX = PIX, PIXV = round_up(PIX, isa.width)}
 end
 
-local function sparse_floats(g, sp)
-  return g.C * sp.Hp * sp.Wp + 8 + g.O * sp.R * 8 + 2 * (sp.PIXV + 16) + g.O
+local function sparse_floats(isa, g, sp)
+  return g.C * sp.Hp * sp.Wp + 8 + g.O * sp.R * 8 + 2 * (sp.PIXV + isa.width) + g.O
 end
 
-local function emit_sparse_wgrad(b, g, sp, has_bias, g_ld, x_ld)
-  local K, R, Hp, Wp = g.K, sp.R, sp.Hp, sp.Wp
+-- One vector v of g's plane (`load`, pixels from q) compressed onto gv/gi at cnt (and added
+-- to db's sum sb), as the ISA can.
+local function sparse_squeeze(b, d, isa, has_bias, load, q)
+  b.put(d, "{")
+  b.put(d + 1, string.format("const %s v = %s;", isa.vtype, load))
+  if has_bias then b.put(d + 1, "sb = " .. isa.add("sb", "v") .. ";") end
+  if isa.name == "avx512" then
+    b.put(d + 1, "const __mmask16 nz = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);")
+    b.put(d + 1, "_mm512_storeu_ps(gv + cnt, _mm512_maskz_compress_ps(nz, v));")
+    b.put(d + 1, string.format("_mm512_storeu_si512(gi + cnt, _mm512_maskz_compress_epi32(nz, _mm512_loadu_si512(poff + %s)));", q))
+  else
+    b.put(d + 1, "const int nz = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));")
+    b.put(d + 1, "const __m256i lp = _mm256_load_si256((const __m256i *)lpack[nz]);")
+    b.put(d + 1, "_mm256_storeu_ps(gv + cnt, _mm256_permutevar8x32_ps(v, lp));")
+    b.put(d + 1, string.format("_mm256_storeu_si256((__m256i *)(gi + cnt), _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(poff + %s)), lp));", q))
+  end
+  b.put(d + 1, "cnt += __builtin_popcount((unsigned)nz);")
+  b.put(d, "}")
+end
+
+local function emit_sparse_wgrad(b, isa, g, sp, has_bias, g_ld, x_ld)
+  local K, R, Hp, Wp, CW = g.K, sp.R, sp.Hp, sp.Wp, isa.width
   local poff = {}
   for q = 0, sp.PIXV - 1 do
     local oy, ox = q // g.OW, q % g.OW
     poff[#poff + 1] = q < sp.PIX and tostring(oy * g.S * Wp + ox * g.S) or "0"
   end
   b.put(1, string.format("_Alignas(64) static const int32_t poff[%d] = {%s};", sp.PIXV, table.concat(poff, ", ")))
+  if isa.name ~= "avx512" then
+    -- lpack[m]: the lanes set in mask m, in order, then zeros (the left-packing permutation)
+    local rows = {}
+    for m = 0, 255 do
+      local l = {}
+      for k = 0, 7 do if m & (1 << k) ~= 0 then l[#l + 1] = tostring(k) end end
+      while #l < 8 do l[#l + 1] = "0" end
+      rows[#rows + 1] = "{" .. table.concat(l, ", ") .. "}"
+    end
+    b.put(1, "_Alignas(32) static const int32_t lpack[256][8] = {")
+    for k = 1, 256, 8 do
+      b.put(2, table.concat(rows, ", ", k, k + 7) .. (k + 7 < 256 and "," or ""))
+    end
+    b.put(1, "};")
+  end
   local xs = g.C * Hp * Wp + 8
   array(b, 1, "xs", xs)
   array(b, 1, "dwt", g.O * R * 8)
-  array(b, 1, "gv", sp.PIXV + 16)
-  b.put(1, string.format("_Alignas(64) int32_t gi[%d];", sp.PIXV + 16))
+  array(b, 1, "gv", sp.PIXV + CW)
+  b.put(1, string.format("_Alignas(64) int32_t gi[%d];", sp.PIXV + CW))
   b.put(1, string.format("for (int j = 0; j < %d; j++) xs[j] = 0.0f;", xs))
   b.put(1, string.format("for (int j = 0; j < %d; j++) dwt[j] = 0.0f;", g.O * R * 8))
   if has_bias then
@@ -560,26 +598,16 @@ local function emit_sparse_wgrad(b, g, sp, has_bias, g_ld, x_ld)
   b.put(2, string.format("for (int o = 0; o < %d; o++) {", g.O))
   b.put(3, string.format("const float *restrict go = g + i * %d + o * %d;", g_ld, sp.PIX))
   b.put(3, "int cnt = 0;")
-  if has_bias then b.put(3, "__m512 sb = _mm512_setzero_ps();") end
-  local function squeeze(d, load, q)
-    b.put(d, "{")
-    b.put(d + 1, "const __m512 v = " .. load .. ";")
-    if has_bias then b.put(d + 1, "sb = _mm512_add_ps(sb, v);") end
-    b.put(d + 1, "const __mmask16 nz = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);")
-    b.put(d + 1, "_mm512_storeu_ps(gv + cnt, _mm512_maskz_compress_ps(nz, v));")
-    b.put(d + 1, string.format("_mm512_storeu_si512(gi + cnt, _mm512_maskz_compress_epi32(nz, _mm512_loadu_si512(poff + %s)));", q))
-    b.put(d + 1, "cnt += __builtin_popcount((unsigned)nz);")
-    b.put(d, "}")
-  end
-  local full = sp.PIX // 16 * 16
+  if has_bias then b.put(3, string.format("%s sb = %s;", isa.vtype, isa.zero())) end
+  local full = sp.PIX // CW * CW
   if full > 0 then
-    b.put(3, string.format("for (int q = 0; q < %d; q += 16)", full))
-    squeeze(4, "_mm512_loadu_ps(go + q)", "q")
+    b.put(3, string.format("for (int q = 0; q < %d; q += %d)", full, CW))
+    sparse_squeeze(b, 4, isa, has_bias, isa.load("go", "q"), "q")
   end
   if full < sp.PIX then
-    squeeze(3, string.format("_mm512_maskz_loadu_ps((__mmask16)0x%X, go + %d)", (1 << (sp.PIX - full)) - 1, full), tostring(full))
+    sparse_squeeze(b, 3, isa, has_bias, isa.load_part("go", full, sp.PIX - full), tostring(full))
   end
-  if has_bias then b.put(3, "dbp[o] += _mm512_reduce_add_ps(sb);") end
+  if has_bias then b.put(3, "dbp[o] += " .. isa.hsum("sb") .. ";") end
   for _, p in ipairs(sp.passes) do
     local A = p.A
     local function acc(a, r) return string.format("s%d_%d", a, r) end
@@ -1209,12 +1237,12 @@ function M.backward(s, mem, ctx)
   -- dW from g's nonzeros only (sparse_wgrad), within the stack budget
   local sparse = sparse_wgrad(isa, g, s)
   local _, bwd, share = stack_floats(isa, g)
-  if sparse and bwd - share + sparse_floats(g, sparse) > M.STACK_FLOATS then sparse = nil end
+  if sparse and bwd - share + sparse_floats(isa, g, sparse) > M.STACK_FLOATS then sparse = nil end
   convcall.backward_comment(b, L, g, ctx, in_act, has_bias, ";")
   b.put(0, string.format("   %s register tiles: dW %s, dx as a stride-1 convolution of g dilated", isa.name,
     sparse and "from g's nonzero pixels (a max pooling follows)" or "over taps x channels"))
   b.put(0, "   and framed with the flipped weights (gen/kernels/convtile.lua). */")
-  if sparse then b.put(0, '__attribute__((target("fma")))') end
+  if sparse and isa.name == "avx512" then b.put(0, '__attribute__((target("fma")))') end
   convcall.backward_signature(b, fn, in_act, has_bias)
   -- dW, db: per image, g transposed to gt[pixel][Op] and the taps' input offsets toff
   local Hp, Wp, framed = input_frame(g)
@@ -1241,7 +1269,7 @@ function M.backward(s, mem, ctx)
   local xsrc = framed and "xp" or string.format("(x + i * %d)", x_ld)
   g.g_ld = g_ld
   if sparse then
-    emit_sparse_wgrad(b, g, sparse, has_bias, g_ld, x_ld)
+    emit_sparse_wgrad(b, isa, g, sparse, has_bias, g_ld, x_ld)
   elseif flat then
     local f = flat_geometry(isa, g)
     local koff = {}
