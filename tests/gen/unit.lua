@@ -744,5 +744,23 @@ do
   end
 end
 
+-- schedule.g_density: a max pooling right after a product step bounds the share of its
+-- output gradient that can be nonzero (one per window), which convtile's sparse weight
+-- gradient relies on; any other next step leaves it at 1
+do
+  local graph, spec, sched = require "graph", require "spec", require "schedule"
+  local d = {}
+  for _, s in ipairs(sched.decide(graph.build(spec.load("tests/isa/specs/conv_sparse.lua")), require "isa.avx512").steps) do
+    d[#d + 1] = s.g_density
+  end
+  -- conv 5x13x13 under 3x3/2 pools (36 of 169), pool, conv 3x3x3 under a 3x3/3 pool (1 of 9),
+  -- pool, flatten, linear
+  check(#d == 6 and d[1] == 36 / 169 and d[2] == 1 and d[3] == 1 / 9 and d[4] == 1 and d[5] == 1 and d[6] == 1,
+        "g_density conv_sparse: %s", table.concat(d, " "))
+  local lenet = sched.decide(graph.build(spec.load("specs/mnist_cnn.lua")), require "isa.avx2").steps
+  check(lenet[1].g_density == 1 / 4 and lenet[3].g_density == 1 / 4 and lenet[#lenet].g_density == 1,
+        "g_density mnist_cnn: %s %s %s", lenet[1].g_density, lenet[3].g_density, lenet[#lenet].g_density)
+end
+
 print(string.format("unit: %d checks passed", checks))
 return 0
