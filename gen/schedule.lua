@@ -1089,11 +1089,6 @@ M.STYLE = {straight = "straight-line", tiled = "tiled", portable = "loops"}
 -- 0.39-0.5 MB in 4-7 s.
 M.CODE_BYTES = 768 << 10
 
--- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling
--- or nil; the kernels take it in place of M.tiling's default. compact: the row tails as
--- one-row loops (gen --compact: true; "auto" when the driver chose it, see M.CODE_BYTES).
--- A step's own kernels: the module its op names (conv2d, pooling, flatten:
--- gen/kernels/<op.kernels>.lua, with forward and backward), or nil (gen/kernels/layer.lua's).
 -- The most a product step's output gradient can hold of nonzeros, as a share of its
 -- elements: a max pooling right after it (the activation fused between) gives one gradient
 -- per window, at its first maximum, and zeros elsewhere, so at most pool.out / pool.in_
@@ -1120,6 +1115,11 @@ M.CONV_SPARSE_WGRAD = {avx512 = true, avx2 = true}
 M.CONV_SPARSE_DENSITY = 1 / 4
 M.CONV_SPARSE_K = 5
 
+-- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling
+-- or nil; the kernels take it in place of M.tiling's default. compact: the row tails as
+-- one-row loops (gen --compact: true; "auto" when the driver chose it, see M.CODE_BYTES).
+-- A step's own kernels: the module its op names (conv2d, pooling, flatten:
+-- gen/kernels/<op.kernels>.lua, with forward and backward), or nil (gen/kernels/layer.lua's).
 function M.own_kernels(s)
   local node = s.product or s.map
   return node and node.op.kernels and require("kernels." .. node.op.kernels)
