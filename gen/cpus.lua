@@ -26,7 +26,11 @@ M.FAMILIES = {
   },
   zen4 = {
     what = "AMD Zen 4 (family 25, models 16-31, 96-127 and 160-175)",
-    defaults = {},   -- the ISA defaults were measured here
+    -- the ISA defaults were measured here, but for one a two-port Xeon needs: the sparse
+    -- conv2d weight gradient from kernel 3 on avx512 (a 16-lane FMA takes two 8-lane
+    -- slots here; gen/schedule.lua CONV_SPARSE_K): 16@14x14 -> 32 channels at kernel 3 +
+    -- 2x2 pool, B=64, the train step 2298-2300 -> 2118-2130 us (EPYC family 25 model 17)
+    defaults = {CONV_SPARSE_K = {avx512 = 3}},
   },
   zen5 = {
     what = "AMD Zen 5 (family 26, models 0-79)",

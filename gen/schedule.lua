@@ -1103,17 +1103,20 @@ end
 -- CONV_SPARSE_DENSITY and the kernel is CONV_SPARSE_K wide or wider (up to 8: each (c, ky)
 -- row of a pixel's input patch is one 8-lane vector, dW[o] is C·K of them): per nonzero
 -- pixel C·K 8-lane FMAs, where the dense tiles spend C·K²/W W-lane FMAs per pixel and
--- output channel, zero or not. 1/4 dense and K = 5 that is 1.25·C 8-lane FMAs against
--- 1.56·C 16-lane ones on avx512: 2.5x fewer cycles where a 16-lane FMA takes two 8-lane
--- slots (Zen 4), 1.25x where both take one (two 512-bit FMA ports); K = 4 breaks even
--- there, so 5 and up; on avx2 3.1·C 8-lane FMAs, 2.5x. The nonzeros are compressed by
--- avx512's 16-lane compress or avx2's 8-lane permute (convtile.lua). Measured on Zen 4
--- (EPYC family 25 model 17), LeNet-5 B=64 train_step_scratch in a driver, 400 steps,
--- builds alternated: avx512 1513-1524 -> 1375-1410 us, avx2 1518-1523 -> 1359-1371 us
--- (minimum of each run); make bench's avx512 row 1527 -> 1327 us. Not measured on Intel.
+-- output channel, zero or not. At 1/4 that is 0.25·K·C 8-lane FMAs against K²·C/16 16-lane
+-- ones on avx512 and K²·C/8 8-lane ones on avx2. avx2: 2.5x fewer at K = 5, 1.5x at K = 3,
+-- even at K = 2, so from 3. avx512 where a 16-lane FMA takes two 8-lane slots (Zen 4)
+-- likewise; where it takes one (two 512-bit FMA ports) 1.25x at K = 5, even at K = 4, a
+-- loss at 3: from 5 by default, from 3 for zen4 (gen/cpus.lua). The nonzeros are compressed
+-- by avx512's 16-lane compress or avx2's 8-lane permute (convtile.lua). Measured on Zen 4
+-- (EPYC family 25 model 17), train_step_scratch in a driver, builds alternated, minimum
+-- of each run: LeNet-5 B=64 (K = 5) avx512 1513-1524 -> 1375-1410 us, avx2 1518-1523 ->
+-- 1359-1371 us (make bench's avx512 row 1527 -> 1327 us); 16@14x14 -> 32 channels + 2x2
+-- pool, B=64: K = 5 avx512 5.95-6.13 -> 4.55-4.62 ms, avx2 6.03-6.12 -> 4.67-4.72 ms; K = 3
+-- avx512 2298-2300 -> 2118-2130 us, avx2 2340-2343 -> 2206-2224 us. Not measured on Intel.
 M.CONV_SPARSE_WGRAD = {avx512 = true, avx2 = true}
 M.CONV_SPARSE_DENSITY = 1 / 4
-M.CONV_SPARSE_K = 5
+M.CONV_SPARSE_K = {avx512 = 5, avx2 = 3}
 
 -- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling
 -- or nil; the kernels take it in place of M.tiling's default. compact: the row tails as

@@ -521,7 +521,7 @@ local SPARSE_ROWS = {avx512 = 30, avx2 = 14}
 local function sparse_wgrad(isa, g, s)
   if not (s.g_density and s.g_density <= schedule.CONV_SPARSE_DENSITY) then return nil end
   if schedule.pick(isa, "CONV_SPARSE_WGRAD") ~= true or not SPARSE_ROWS[isa.name] then return nil end
-  if g.K < schedule.CONV_SPARSE_K or g.K > 8 then return nil end
+  if g.K < schedule.pick(isa, "CONV_SPARSE_K") or g.K > 8 then return nil end
   local R, most = g.C * g.K, SPARSE_ROWS[isa.name]
   local np = (R + most - 1) // most
   local passes, r0 = {}, 0

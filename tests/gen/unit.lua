@@ -206,7 +206,8 @@ check(schedule.check(avx512, "xw", s1024, schedule.tiling(avx512, "xw", s1024, {
 check(schedule.check(avx512, "xw", s1024, schedule.tiling(avx512, "xw", s1024, {spread = 8, fill = "loop"})) ~= nil,
   "spread=8 with fill=loop refused")
 -- CPU families (gen/cpus.lua, gen --cpu): a family's own defaults replace the ISA's through
--- schedule.pick, for its ISA only; generic and zen4 keep the ISA's; every table a family
+-- schedule.pick, for its ISA only; generic keeps the ISA's (zen4 its xw tilings, changing
+-- only where the sparse conv weight gradient starts); every table a family
 -- names is one of schedule's, per ISA; /proc/cpuinfo's vendor, family and model classify
 do
   local cpus = require "cpus"
@@ -222,6 +223,10 @@ do
     check(t.spread == 0, "%s: avx512 xw 784x1024 keeps the ISA default", name)
   end
   check(schedule.tiling(z5, "xw", s1024, {spread = 0}).spread == 0, "zen5: a tune file's spread=0 still wins")
+  local z4 = cpus.specialise(avx512, cpus.resolve("zen4", "unit"))
+  check(schedule.pick(z4, "CONV_SPARSE_K") == 3 and schedule.pick(avx512, "CONV_SPARSE_K") == 5
+        and schedule.pick(cpus.specialise(avx2, cpus.resolve("zen4", "unit")), "CONV_SPARSE_K") == 3,
+        "zen4: avx512's sparse conv weight gradient from kernel 3 (generic: 5; avx2: 3 either way)")
   -- zen5's huge layers (XW_HUGE_PACK_X off): x unpacked, PANEL_BYTES panels, the spread;
   -- the ISA default packs x; the weight gradient's xq stays
   local s2048 = {K = 784, N = 2048, batch = 64}
