@@ -214,8 +214,8 @@ end
 -- Worst-case stack of the entry points, as a bound: the explicit stack arrays of each static
 -- function (the kernels' _Alignas(64) float and int32_t blocks) plus FRAME bytes for every
 -- function on the call chain (spills, saved registers; SIMD tiles spill whole vectors).
--- Calls into libm and libc (expf, memcpy) are not counted. make test-stack measures the real figure with gcc's
--- -fstack-usage/-fcallgraph-info and checks it against these.
+-- Calls into libm and libc (expf, memcpy) are not counted. make test-stack measures the
+-- real figure with gcc's -fstack-usage/-fcallgraph-info and checks it against these.
 local function stack_arrays(functions)
   local by_name = {}
   local text = table.concat(functions, "\n")

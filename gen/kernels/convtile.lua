@@ -22,10 +22,10 @@
 -- kx tap that reads it: emit_wgrad_rows); few output channels put pixels in the lanes
 -- (pixel_wgrad_image, or flat_wgrad_image over the flat plane and K column-shifted copies
 -- of the input); where a max pooling follows (g mostly zeros: schedule.g_density) dW reads
--- only g's nonzero pixels, each times its input patch (sparse_wgrad). Every sum has a fixed order (taps
--- in (c, ky, kx) order; dW and db over images, then pixels in row order), so a build gives
--- the same bits on every run; they differ in rounding from the scalar loops (fused
--- multiply-adds, zero taps in the border).
+-- only g's nonzero pixels, each times its input patch (sparse_wgrad). Every sum has a fixed
+-- order (taps in (c, ky, kx) order; dW and db over images, then pixels in row order), so a
+-- build gives the same bits on every run; they differ in rounding from the scalar loops
+-- (fused multiply-adds, zero taps in the border).
 local emit = require "emit"
 local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
@@ -503,8 +503,9 @@ local function flush_to(isa, f)
 end
 
 -- dW and db from g's nonzero pixels only, where the step's g is mostly zeros (a max pooling
--- follows: schedule.g_density, CONV_SPARSE_*). Per image the input goes into a zeroed frame
--- xs (padding as the forward's, 8 floats of slack); per output channel o the nonzero
+-- follows: schedule.g_density, CONV_SPARSE_*). Per image the input goes into the zeroed
+-- frame xp (declare_frame: padding as the forward's, 8 floats of slack, even where the
+-- forward has none); per output channel o the nonzero
 -- gradients of its plane are compressed in pixel order into gv[] with their patches'
 -- frame offsets gi[] (no branch: avx512's 16-lane compress; avx2's 8-lane permute by a
 -- table of the 256 lane masks, lpack), db[o] summing the whole plane as it goes; then each
@@ -530,7 +531,7 @@ local function sparse_wgrad(isa, g, s)
     passes[p] = {r0 = r0, r1 = r1, A = math.max(1, math.min(4, most // (r1 - r0)))}
     r0 = r1
   end
-  local Hp, Wp = (g.OH - 1) * g.S + g.K, (g.OW - 1) * g.S + g.K
+  local Hp, Wp = input_frame(g)
   local PIX = g.OH * g.OW
   return {R = R, passes = passes, Hp = Hp, Wp = Wp, PIX = PIX, PIXV = round_up(PIX, isa.width)}
 end
@@ -582,19 +583,17 @@ local function emit_sparse_wgrad(b, isa, g, sp, has_bias, g_ld, x_ld)
     end
     b.put(1, "};")
   end
-  local xs = g.C * Hp * Wp + 8
-  array(b, 1, "xs", xs)
+  declare_frame(b, g, Hp, Wp, true, 8)
   array(b, 1, "dwt", g.O * R * 8)
   array(b, 1, "gv", sp.PIXV + CW)
   b.put(1, string.format("_Alignas(64) int32_t gi[%d];", sp.PIXV + CW))
-  b.put(1, string.format("for (int j = 0; j < %d; j++) xs[j] = 0.0f;", xs))
   b.put(1, string.format("for (int j = 0; j < %d; j++) dwt[j] = 0.0f;", g.O * R * 8))
   if has_bias then
     array(b, 1, "dbp", g.O)
     b.put(1, string.format("for (int o = 0; o < %d; o++) dbp[o] = 0.0f;", g.O))
   end
   b.put(1, "for (int i = 0; i < n; i++) {")
-  frame_copy(b, 2, "xs", "x", x_ld, g.C, g.H, g.W, Hp, Wp, g.P, 1)
+  frame_copy(b, 2, "xp", "x", x_ld, g.C, g.H, g.W, Hp, Wp, g.P, 1)
   b.put(2, string.format("for (int o = 0; o < %d; o++) {", g.O))
   b.put(3, string.format("const float *restrict go = g + i * %d + o * %d;", g_ld, sp.PIX))
   b.put(3, "int cnt = 0;")
@@ -621,7 +620,7 @@ local function emit_sparse_wgrad(b, isa, g, sp, has_bias, g_ld, x_ld)
       b.put(4, "__m256 " .. table.concat(decl, ", ") .. ";")
     end
     local function one(d, a, e)
-      b.put(d, string.format("{ const __m256 v = _mm256_set1_ps(gv[%s]); const float *xr = xs + gi[%s];", e, e))
+      b.put(d, string.format("{ const __m256 v = _mm256_set1_ps(gv[%s]); const float *xr = xp + gi[%s];", e, e))
       for r = p.r0, p.r1 - 1 do
         local c, ky = r // K, r % K
         b.put(d + 1, string.format("%s = _mm256_fmadd_ps(v, _mm256_loadu_ps(xr + %d), %s);", acc(a, r),
