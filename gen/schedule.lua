@@ -1116,6 +1116,11 @@ end
 -- avx512 2298-2300 -> 2118-2130 us, avx2 2340-2343 -> 2206-2224 us. Not measured on Intel.
 M.CONV_SPARSE_WGRAD = {avx512 = true, avx2 = true}
 M.CONV_SPARSE_DENSITY = 1 / 4
+-- ISAs whose conv2d input gradient, under the same g_density, adds each nonzero pixel's
+-- weights into a framed dx instead of the dense tap sums (convtile.lua sparse_dx, which
+-- also compares the two forms' operations): per nonzero C·K 8-lane patch rows of FMAs, per
+-- pixel C·K 8-lane adds into the frame, where the tap sums spend C·K²·O/W FMAs per pixel.
+M.CONV_SPARSE_DX = {avx512 = true, avx2 = true}
 M.CONV_SPARSE_K = {avx512 = 5, avx2 = 3}
 
 -- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling

@@ -519,10 +519,16 @@ end
 -- function carries target("fma").
 local SPARSE_ROWS = {avx512 = 30, avx2 = 14}
 
+-- Whether step s's g is sparse enough for a form that reads only its nonzeros, that form
+-- (key: CONV_SPARSE_WGRAD, CONV_SPARSE_DX) on for this ISA and each patch row one 8-lane
+-- vector (K up to 8).
+local function sparse_gate(isa, g, s, key)
+  if not (s.g_density and s.g_density <= schedule.CONV_SPARSE_DENSITY) then return false end
+  return schedule.pick(isa, key) == true and SPARSE_ROWS[isa.name] ~= nil and g.K <= 8
+end
+
 local function sparse_wgrad(isa, g, s)
-  if not (s.g_density and s.g_density <= schedule.CONV_SPARSE_DENSITY) then return nil end
-  if schedule.pick(isa, "CONV_SPARSE_WGRAD") ~= true or not SPARSE_ROWS[isa.name] then return nil end
-  if g.K < schedule.pick(isa, "CONV_SPARSE_K") or g.K > 8 then return nil end
+  if not sparse_gate(isa, g, s, "CONV_SPARSE_WGRAD") or g.K < schedule.pick(isa, "CONV_SPARSE_K") then return nil end
   local R, most = g.C * g.K, SPARSE_ROWS[isa.name]
   local np = (R + most - 1) // most
   local passes, r0 = {}, 0
@@ -1218,7 +1224,7 @@ local function pixel_wgrad_finish(b, isa, g, has_bias)
   end
 end
 
-local wgrad_channels, dx_part
+local wgrad_channels, dx_part, sparse_dx, emit_sparse_dx
 
 function M.backward(s, mem, ctx)
   local isa = ctx.isa
@@ -1237,10 +1243,14 @@ function M.backward(s, mem, ctx)
   local sparse = sparse_wgrad(isa, g, s)
   local _, bwd, share = stack_floats(isa, g)
   if sparse and bwd - share + sparse_floats(isa, g, sparse) > M.STACK_FLOATS then sparse = nil end
+  -- dx from g's nonzeros too (sparse_dx), within the stack budget with dW's arrays
+  local sdx = sparse_dx(isa, g, s, in_act)
+  if sdx and (sparse and sparse_floats(isa, g, sparse) or share) + sdx.floats > M.STACK_FLOATS then sdx = nil end
   convcall.backward_comment(b, L, g, ctx, in_act, has_bias, ";")
-  b.put(0, string.format("   %s register tiles: dW %s, dx as a stride-1 convolution of g dilated", isa.name,
-    sparse and "from g's nonzero pixels (a max pooling follows)" or "over taps x channels"))
-  b.put(0, "   and framed with the flipped weights (gen/kernels/convtile.lua). */")
+  b.put(0, string.format("   %s register tiles: dW %s, dx %s", isa.name,
+    sparse and "from g's nonzero pixels (a max pooling follows)" or "over taps x channels",
+    sdx and "from g's nonzero pixels, each adding its weights times g into a framed dx" or "as a stride-1 convolution of g dilated"))
+  b.put(0, sdx and "   (gen/kernels/convtile.lua). */" or "   and framed with the flipped weights (gen/kernels/convtile.lua). */")
   if sparse and isa.name == "avx512" then b.put(0, '__attribute__((target("fma")))') end
   convcall.backward_signature(b, fn, in_act, has_bias)
   -- dW, db: per image, g transposed to gt[pixel][Op] and the taps' input offsets toff
@@ -1314,22 +1324,24 @@ function M.backward(s, mem, ctx)
     wgrad_channels(b, isa, g, Hp, Wp, framed, xsrc, Op, PIX, T, has_bias, g_ld, x_ld)
   end
   if ctx.first then b.put(1, "if (dx == NULL) return;") end
-  dx_part(b, isa, g, ctx, in_act, Op, Cp)
+  dx_part(b, isa, g, ctx, in_act, Op, Cp, sdx)
   b.put(0, "}")
   return b.text(), convcall.backward(fn, L, mem, ctx, in_act, has_bias)
 end
 
--- gt[q][o] = g[i][o][q] (q < PIX, o < O; gt's lanes past O stay zero): square blocks
--- (square_blocks) when there is a block of pixels and of channels, else float by float.
-local function transpose_g(b, isa, O, PIX, Op, g_ld)
+-- gt[q][o] = g[i][o][q] (q < PIX, o < O; gt's lanes past O stay zero), into `dst` when
+-- given (else gt): square blocks (square_blocks) when there is a block of pixels and of
+-- channels, else float by float.
+local function transpose_g(b, isa, O, PIX, Op, g_ld, dst)
+  dst = dst or "gt"
   if square_blocks(b, 2, isa, PIX, O, function(d, q0, o0)
-    b.put(d, string.format("%s(gt + %s * %d + %d, %d, g + i * %d + %d + %s, %d);", isa.transpose, q0, Op, o0, Op,
+    b.put(d, string.format("%s(%s + %s * %d + %d, %d, g + i * %d + %d + %s, %d);", isa.transpose, dst, q0, Op, o0, Op,
       g_ld, o0 * PIX, q0, PIX))
   end) then
     return
   end
   b.put(2, string.format("for (int o = 0; o < %d; o++)", O))
-  b.put(3, string.format("for (int q = 0; q < %d; q++) gt[q * %d + o] = g[i * %d + o * %d + q];", PIX, Op, g_ld, PIX))
+  b.put(3, string.format("for (int q = 0; q < %d; q++) %s[q * %d + o] = g[i * %d + o * %d + q];", PIX, dst, Op, g_ld, PIX))
 end
 
 -- dW and db with the channels in the lanes (emit_wgrad), g transposed per image.
@@ -1389,6 +1401,15 @@ end
 -- positions of A's rows), xs (dx row blocks), lanes (a narrow row's width, else nil), QP
 -- (A's row length), FS (floats before A's first row: the shifted loads' lowest address),
 -- n (A's floats), na (partial sums per row block).
+-- The frame form's multiply-adds per image (dx_part's pixel-lane or channel-lane tiles).
+local function frame_dx_ops(isa, g)
+  local _, _, rows = tapsum_rows(g)
+  if pixel_lanes(isa, g.C, g.W, 1, true) then
+    return g.C * g.O * g.K * rows * #pixel_positions(isa, g.W)
+  end
+  return g.H * g.W * g.K * g.K * g.O * round_up(g.C, isa.width) // isa.width
+end
+
 local function tapsum_plan(isa, g, in_act)
   local W = isa.width
   local PIX, KK = g.OH * g.OW, g.K * g.K
@@ -1400,13 +1421,7 @@ local function tapsum_plan(isa, g, in_act)
   local xs = block_starts(g.W, W) or {0}
   local klo, khi, rows = tapsum_rows(g)
   local new = g.C * KK * g.O * #qs + g.C * rows * g.K * #xs + g.C * KK * #qs
-  local old
-  if pixel_lanes(isa, g.C, g.W, 1, true) then
-    old = g.C * g.O * g.K * rows * #pixel_positions(isa, g.W)
-  else
-    old = g.H * g.W * KK * g.O * round_up(g.C, W) // W
-  end
-  if new >= old then return nil end
+  if new >= frame_dx_ops(isa, g) then return nil end
   -- the shifted loads' span (lanes of every load, masked or not), from A's first float
   local lo, hi = math.huge, -math.huge
   for iy = 0, g.H - 1 do
@@ -1421,7 +1436,7 @@ local function tapsum_plan(isa, g, in_act)
   end
   local FS = round_up(math.max(0, -lo), W)
   return {qs = qs, xs = xs, lanes = g.W < W and g.W or nil, QP = QP, FS = FS,
-    n = FS + math.max(hi + 1, KK * QP), na = math.min(g.K, 4)}
+    n = FS + math.max(hi + 1, KK * QP), na = math.min(g.K, 4), ops = new}
 end
 
 -- Near-equal groups of at most m of the n items, the larger first: {first, count} each.
@@ -1536,8 +1551,155 @@ local function tapsum_dx(b, isa, g, ctx, in_act, t)
   b.put(1, "}")
 end
 
+-- dx from g's nonzero pixels only, where g is mostly zeros (as sparse_wgrad; its own switch
+-- CONV_SPARSE_DX). Each pixel q = (oy, ox) of g adds Σ_o g[o][q]·W[c][ky][kx][o] into the
+-- input patch at (oy·S + ky - P, ox·S + kx - P); per pixel the sum over o runs over its
+-- nonzero channels only. Per image g is transposed to gs[q][Op]; per pixel a bit mask of
+-- its nonzero channels (one compare per vector of gs's row) is walked lowest bit first,
+-- each channel's gradient broadcast times its weights wo[o][(c·K + ky)·8 + kx] (the C·K
+-- patch rows each in an 8-float slot, kx < K, zeros past K) into accumulators of whole
+-- slots (two per 16-lane vector, one per 8-lane one); then every patch row is added as an
+-- 8-lane vector into the zeroed frame df (the padded input: the frame's row Wf wide enough
+-- for 8 lanes from any pixel; the lanes past K hold -0.0f: minus_zero_past), and after the image's
+-- pixels the frame's interior goes to dx (times the previous derivative) and the frame is
+-- zeroed. At most SPARSE_DX_VECS accumulators: more patch rows take passes over the same
+-- mask. Sums in a fixed order (pixels in row order, each pixel's channels ascending);
+-- a zero gradient's terms (0·W) are the ones left out. Chosen where its operations (the
+-- FMAs at g_density's share of nonzeros, one per patch row and pixel for the adds into the
+-- frame) are fewer than the dense form's (tapsum_plan's, else the frame form's).
+local SPARSE_DX_VECS = {avx512 = 24, avx2 = 12}
+
+sparse_dx = function(isa, g, s, in_act)
+  if not sparse_gate(isa, g, s, "CONV_SPARSE_DX") or g.O > 64 then return nil end
+  if in_act and not epilogue.grad(in_act, isa, "v", "m") then return nil end
+  local W, per = isa.width, isa.width // 8
+  local R, PIX = g.C * g.K, g.OH * g.OW
+  local nv = (R + per - 1) // per
+  local tap = tapsum_plan(isa, g, in_act)
+  local dense = tap and tap.ops or frame_dx_ops(isa, g)
+  if s.g_density * g.O * PIX * nv + PIX * R >= dense then return nil end
+  local most = SPARSE_DX_VECS[isa.name]
+  local np = (nv + most - 1) // most
+  local passes, v0 = {}, 0
+  for p = 1, np do
+    local v1 = v0 + (nv - v0 + np - p) // (np - p + 1)
+    passes[p] = {v0 = v0, v1 = v1}
+    v0 = v1
+  end
+  local Hf = math.max((g.OH - 1) * g.S + g.K, g.H + g.P)
+  local Wf = math.max((g.OW - 1) * g.S + 8, g.W + g.P)
+  local Op = round_up(g.O, W)
+  local RS = nv * W
+  return {passes = passes, R = R, RS = RS, Hf = Hf, Wf = Wf, Op = Op, PIX = PIX,
+    floats = g.O * RS + PIX * Op + g.C * Hf * Wf}
+end
+
+-- The 8-lane patch row held in slot k of accumulator a (avx512: its halves).
+local function slot_of(isa, a, k)
+  if isa.name ~= "avx512" then return a end
+  if k == 0 then return "_mm512_castps512_ps256(" .. a .. ")" end
+  return "_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(" .. a .. "), 1))"
+end
+
+-- Accumulator a with every slot's lanes from K on set to -0.0f, which an add leaves any
+-- float as it was (x + -0 = x, -0 and NaN included): 0·W there, but NaN·0 where g is not
+-- finite, which would reach the frame's next columns.
+local function minus_zero_past(isa, a, K)
+  if isa.name == "avx512" then
+    return string.format("_mm512_mask_mov_ps(_mm512_set1_ps(-0.0f), (__mmask16)0x%X, %s)", ((1 << K) - 1) * 0x101, a)
+  end
+  return string.format("_mm256_blend_ps(_mm256_set1_ps(-0.0f), %s, 0x%X)", a, (1 << K) - 1)
+end
+
+-- The bits of gs's row gq that are nonzero (NaN included), vector j of the row.
+local function nonzero_bits(isa, j)
+  local at = isa.load_aligned("gq", j * isa.width)
+  local m
+  if isa.name == "avx512" then
+    m = string.format("_mm512_cmp_ps_mask(%s, _mm512_setzero_ps(), _CMP_NEQ_UQ)", at)
+  else
+    m = string.format("_mm256_movemask_ps(_mm256_cmp_ps(%s, _mm256_setzero_ps(), _CMP_NEQ_UQ))", at)
+  end
+  return j == 0 and "(uint64_t)" .. m or string.format("((uint64_t)%s << %d)", m, j * isa.width)
+end
+
+function emit_sparse_dx(b, isa, g, ctx, in_act, p)
+  local W, vt, K = isa.width, isa.vtype, g.K
+  local per = W // 8
+  local plane = p.Hf * p.Wf
+  array(b, 1, "wo", g.O * p.RS)
+  b.put(1, string.format("for (int o = 0; o < %d; o++)", g.O))
+  b.put(2, string.format("for (int r = 0; r < %d; r++)", p.RS // 8))
+  b.put(3, string.format("for (int l = 0; l < 8; l++) wo[o * %d + r * 8 + l] = r < %d && l < %d ? w[(r * %d + l) * %d + o] : 0.0f;",
+    p.RS, p.R, K, K, g.O))
+  array(b, 1, "gs", p.PIX * p.Op)
+  b.put(1, string.format("for (int j = 0; j < %d; j++) gs[j] = 0.0f;", p.PIX * p.Op))
+  array(b, 1, "df", g.C * plane)
+  b.put(1, string.format("for (int j = 0; j < %d; j++) df[j] = 0.0f;", g.C * plane))
+  local foff = {}
+  for q = 0, p.PIX - 1 do foff[q + 1] = tostring((q // g.OW) * g.S * p.Wf + (q % g.OW) * g.S) end
+  b.put(1, string.format("static const int foff[%d] = {%s};", p.PIX, table.concat(foff, ", ")))
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  transpose_g(b, isa, g.O, p.PIX, p.Op, g.g_ld, "gs")
+  b.put(2, string.format("for (int q = 0; q < %d; q++) {", p.PIX))
+  b.put(3, string.format("const float *gq = gs + q * %d;", p.Op))
+  local bits = {}
+  for j = 0, p.Op // W - 1 do bits[#bits + 1] = nonzero_bits(isa, j) end
+  b.put(3, "const uint64_t m = " .. table.concat(bits, " | ") .. ";")
+  b.put(3, "if (m == 0) continue;")
+  b.put(3, "float *fr = df + foff[q];")
+  for _, ps in ipairs(p.passes) do
+    b.put(3, "{")
+    local acc = {}
+    for v = ps.v0, ps.v1 - 1 do acc[#acc + 1] = string.format("a%d = %s", v, isa.zero()) end
+    b.put(4, vt .. " " .. table.concat(acc, ", ") .. ";")
+    b.put(4, "uint64_t mm = m;")
+    b.put(4, "do {")
+    b.put(5, "const int o = __builtin_ctzll(mm);")
+    b.put(5, "mm &= mm - 1;")
+    b.put(5, string.format("const %s v = %s;", vt, isa.broadcast("gq[o]")))
+    b.put(5, string.format("const float *wr = wo + o * %d;", p.RS))
+    for v = ps.v0, ps.v1 - 1 do
+      b.put(5, string.format("a%d = %s;", v, isa.fma("v", isa.load_aligned("wr", v * W), "a" .. v)))
+    end
+    b.put(4, "} while (mm);")
+    for v = ps.v0, ps.v1 - 1 do
+      if K < 8 then b.put(4, string.format("a%d = %s;", v, minus_zero_past(isa, "a" .. v, K))) end
+      for k = 0, per - 1 do
+        local r = v * per + k
+        if r < p.R then
+          local c, ky = r // K, r % K
+          b.put(4, string.format("{ float *pr = fr + %d; _mm256_storeu_ps(pr, _mm256_add_ps(_mm256_loadu_ps(pr), %s)); }",
+            c * plane + ky * p.Wf, slot_of(isa, "a" .. v, k)))
+        end
+      end
+    end
+    b.put(3, "}")
+  end
+  b.put(2, "}")
+  -- the frame's interior to dx (times the previous derivative), then zeroed for the next image
+  local xs = block_starts(g.W, W) or {0}
+  local lanes = g.W < W and g.W or nil
+  b.put(2, string.format("for (int c = 0; c < %d; c++)", g.C))
+  b.put(3, string.format("for (int iy = 0; iy < %d; iy++) {", g.H))
+  b.put(4, string.format("const float *fr = df + c * %d + (iy + %d) * %d + %d;", plane, g.P, p.Wf, g.P))
+  for _, x0 in ipairs(xs) do
+    local v = lanes and isa.load_part("fr", x0, lanes) or isa.load("fr", x0)
+    local at = string.format("i * %d + c * %d + iy * %d + %d", ctx.dx_ld, g.H * g.W, g.W, x0)
+    if in_act then
+      local mat = string.format("i * %d + c * %d + iy * %d + %d", in_act.buf.ld, g.H * g.W, g.W, x0)
+      v = epilogue.grad(in_act, isa, v, lanes and isa.load_part("m", mat, lanes) or isa.load("m", mat))
+    end
+    b.put(4, lanes and isa.store_part("dx", at, v, lanes) or isa.store("dx", at, v))
+  end
+  b.put(3, "}")
+  b.put(2, string.format("for (int j = 0; j < %d; j++) df[j] = 0.0f;", g.C * plane))
+  b.put(1, "}")
+end
+
 -- dx: g dilated by S into a frame of K-1-P zeros, convolved with the flipped weights.
-function dx_part(b, isa, g, ctx, in_act, Op, Cp)
+function dx_part(b, isa, g, ctx, in_act, Op, Cp, sdx)
+  if sdx then return emit_sparse_dx(b, isa, g, ctx, in_act, sdx) end
   local g_ld = g.g_ld
   local tap = tapsum_plan(isa, g, in_act)
   if tap then return tapsum_dx(b, isa, g, ctx, in_act, tap) end

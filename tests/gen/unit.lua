@@ -767,5 +767,30 @@ do
         "g_density mnist_cnn: %s %s %s", lenet[1].g_density, lenet[3].g_density, lenet[#lenet].g_density)
 end
 
+-- convtile's sparse dx (the conv input gradient from g's nonzeros) is what test-isa's
+-- conv_sparse_dx checks: both of its convs under a pooling take it on avx512 and avx2 (in
+-- 2 + 3 and 5 + 10 passes over a pixel's channels), and LeNet's second conv on both; a conv
+-- whose g is dense (no pooling after it) keeps the dense forms
+do
+  local driver = require "driver"
+  local function source(spec, isa)
+    for _, f in ipairs(driver.generate({spec = spec, isa = isa})) do
+      if f[1]:match("%.c$") then return f[2] end
+    end
+  end
+  local function count(c, pat) return select(2, c:gsub(pat, "")) end
+  for isa, passes in pairs({avx512 = 5, avx2 = 15}) do
+    local c = source("tests/isa/specs/conv_sparse_dx.lua", isa)
+    check(count(c, "dx from g's nonzero pixels") == 2 and count(c, "} while %(mm%);") == passes,
+          "conv_sparse_dx %s: %d sparse dx layers, %d passes", isa, count(c, "dx from g's nonzero pixels"),
+          count(c, "} while %(mm%);"))
+    local lenet = source("specs/mnist_cnn.lua", isa)
+    local l3 = lenet:match("static void l3_conv2d[%w_]*_backward%(.-\n}\n") or ""
+    check(l3:find("float df[", 1, true) and not l3:find("float ta[", 1, true), "mnist_cnn %s: l3's dx not sparse", isa)
+    local dense = source("tests/isa/specs/conv_pad.lua", isa)
+    check(count(dense, "dx from g's nonzero pixels") == 0, "conv_pad %s: a sparse dx without a pooling after", isa)
+  end
+end
+
 print(string.format("unit: %d checks passed", checks))
 return 0
