@@ -413,8 +413,9 @@ static void targets(const row *peak, const row *l2)
          "   that pass's peak, a time against that pass's L2 read), lowest-highest, and how many\n"
          "   passes; a target inside that range is met or missed by this run's noise)\n"
          "  (LeNet-5's FLOPs, and so its %% of peak and GFLOP/s, are the dense convolution's; the\n"
-         "   avx512 and avx2 builds' conv weight gradients skip the zeros a max pooling leaves in g\n"
-         "   (gen/kernels/convtile.lua sparse_wgrad), multiply-adds counted here but not done)\n");
+         "   avx512 and avx2 builds' conv weight and input gradients skip the zeros a max pooling\n"
+         "   leaves in g (gen/kernels/convtile.lua sparse_wgrad, sparse_dx), multiply-adds counted\n"
+         "   here but not done: so its %% of peak can pass 100)\n");
 }
 
 /* Tuned vs untuned: every chainrule-ISA-tuned row (gen --tune with a file `chainrule tune`

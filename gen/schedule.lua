@@ -1092,8 +1092,8 @@ M.CODE_BYTES = 768 << 10
 -- The most a product step's output gradient can hold of nonzeros, as a share of its
 -- elements: a max pooling right after it (the activation fused between) gives one gradient
 -- per window, at its first maximum, and zeros elsewhere, so at most pool.out / pool.in_
--- (LeNet's 2x2 pools: 1/4); 1 otherwise. gen/kernels/convtile.lua's weight gradient skips
--- the zeros where this is at most CONV_SPARSE_DENSITY.
+-- (LeNet's 2x2 pools: 1/4); 1 otherwise. gen/kernels/convtile.lua's weight and input
+-- gradients skip the zeros where this is at most CONV_SPARSE_DENSITY.
 function M.g_density(s, nxt)
   local m = nxt and nxt.map
   if s.product and m and m.kind == "maxpool2d" then return m.out / m.in_ end
