@@ -1397,10 +1397,6 @@ local function tapsum_rows(g)
   return lo, hi, n
 end
 
--- The plan of the tap-sum dx, or nil where it does not serve (see above): qs (pixel
--- positions of A's rows), xs (dx row blocks), lanes (a narrow row's width, else nil), QP
--- (A's row length), FS (floats before A's first row: the shifted loads' lowest address),
--- n (A's floats), na (partial sums per row block).
 -- The frame form's multiply-adds per image (dx_part's pixel-lane or channel-lane tiles).
 local function frame_dx_ops(isa, g)
   local _, _, rows = tapsum_rows(g)
@@ -1410,6 +1406,10 @@ local function frame_dx_ops(isa, g)
   return g.H * g.W * g.K * g.K * g.O * round_up(g.C, isa.width) // isa.width
 end
 
+-- The plan of the tap-sum dx, or nil where it does not serve (see above): qs (pixel
+-- positions of A's rows), xs (dx row blocks), lanes (a narrow row's width, else nil), QP
+-- (A's row length), FS (floats before A's first row: the shifted loads' lowest address),
+-- n (A's floats), na (partial sums per row block), ops (its operations, as counted here).
 local function tapsum_plan(isa, g, in_act)
   local W = isa.width
   local PIX, KK = g.OH * g.OW, g.K * g.K
@@ -1560,9 +1560,9 @@ end
 -- patch rows each in an 8-float slot, kx < K, zeros past K) into accumulators of whole
 -- slots (two per 16-lane vector, one per 8-lane one); then every patch row is added as an
 -- 8-lane vector into the zeroed frame df (the padded input: the frame's row Wf wide enough
--- for 8 lanes from any pixel; the lanes past K hold -0.0f: minus_zero_past), and after the image's
--- pixels the frame's interior goes to dx (times the previous derivative) and the frame is
--- zeroed. At most SPARSE_DX_VECS accumulators: more patch rows take passes over the same
+-- for 8 lanes from any pixel; the lanes past K hold -0.0f: minus_zero_past), and after
+-- the image's pixels the frame's interior goes to dx (times the previous derivative) and
+-- the frame is zeroed. At most SPARSE_DX_VECS accumulators: more patch rows take passes over the same
 -- mask. Sums in a fixed order (pixels in row order, each pixel's channels ascending);
 -- a zero gradient's terms (0·W) are the ones left out. Chosen where its operations (the
 -- FMAs at g_density's share of nonzeros, one per patch row and pixel for the adds into the
