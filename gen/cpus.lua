@@ -29,8 +29,11 @@ M.FAMILIES = {
     -- the ISA defaults were measured here, but for one a two-port Xeon needs: the sparse
     -- conv2d weight gradient from kernel 3 on avx512 (a 16-lane FMA takes two 8-lane
     -- slots here; gen/schedule.lua CONV_SPARSE_K): 16@14x14 -> 32 channels at kernel 3 +
-    -- 2x2 pool, B=64, the train step 2298-2300 -> 2118-2130 us (EPYC family 25 model 17)
-    defaults = {CONV_SPARSE_K = {avx512 = 3}},
+    -- 2x2 pool, B=64, the train step 2298-2300 -> 2118-2130 us (EPYC family 25 model 17);
+    -- likewise the sparse conv2d input gradient's frame adds weighed as one 16-lane FMA
+    -- each (CONV_SPARSE_DX_ADD): 8@16x16 -> conv 16 -> conv 32 at kernel 3 + 2x2 pool, B=64,
+    -- 4.78-4.98 -> 4.46-4.53 ms with it (weighed 2, that conv stays dense)
+    defaults = {CONV_SPARSE_K = {avx512 = 3}, CONV_SPARSE_DX_ADD = {avx512 = 1}},
   },
   zen5 = {
     what = "AMD Zen 5 (family 26, models 0-79)",

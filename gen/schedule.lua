@@ -1121,6 +1121,13 @@ M.CONV_SPARSE_DENSITY = 1 / 4
 -- also compares the two forms' operations): per nonzero C·K 8-lane patch rows of FMAs, per
 -- pixel C·K 8-lane adds into the frame, where the tap sums spend C·K²·O/W FMAs per pixel.
 M.CONV_SPARSE_DX = {avx512 = true, avx2 = true}
+-- What one of those adds into the frame (an 8-lane load, add and store) counts as in
+-- sparse_dx's comparison, in the ISA's vector FMAs: 2 where an FMA takes half a cycle (two
+-- 256-bit FMAs a cycle on avx2; two 512-bit FMA ports on a Xeon or Zen 5) and the add about
+-- one store slot; 1 for zen4 (gen/cpus.lua), whose 512-bit FMA takes a whole cycle: there
+-- the conv32-at-kernel-3 case (cpus.lua) was 1.07x faster sparse, which 2 left dense.
+-- Measured on Zen 4 only: the 2 is reasoned from the port counts, not timed on an Intel CPU.
+M.CONV_SPARSE_DX_ADD = {avx512 = 2, avx2 = 2}
 M.CONV_SPARSE_K = {avx512 = 5, avx2 = 3}
 
 -- tuned (optional): gen/tune.lua's lookup, (product, K, N, batch) -> the tune file's tiling

@@ -1565,8 +1565,9 @@ end
 -- the frame is zeroed. At most SPARSE_DX_VECS accumulators: more patch rows take passes over the same
 -- mask. Sums in a fixed order (pixels in row order, each pixel's channels ascending);
 -- a zero gradient's terms (0·W) are the ones left out. Chosen where its operations (the
--- FMAs at g_density's share of nonzeros, one per patch row and pixel for the adds into the
--- frame) are fewer than the dense form's (tapsum_plan's, else the frame form's).
+-- FMAs at g_density's share of nonzeros, CONV_SPARSE_DX_ADD per patch row and pixel for
+-- the adds into the frame) are fewer than the dense form's (tapsum_plan's, else the frame
+-- form's).
 local SPARSE_DX_VECS = {avx512 = 24, avx2 = 12}
 
 sparse_dx = function(isa, g, s, in_act)
@@ -1577,7 +1578,7 @@ sparse_dx = function(isa, g, s, in_act)
   local nv = (R + per - 1) // per
   local tap = tapsum_plan(isa, g, in_act)
   local dense = tap and tap.ops or frame_dx_ops(isa, g)
-  if s.g_density * g.O * PIX * nv + PIX * R >= dense then return nil end
+  if s.g_density * g.O * PIX * nv + schedule.pick(isa, "CONV_SPARSE_DX_ADD") * PIX * R >= dense then return nil end
   local most = SPARSE_DX_VECS[isa.name]
   local np = (nv + most - 1) // most
   local passes, v0 = {}, 0

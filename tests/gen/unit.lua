@@ -227,6 +227,9 @@ do
   check(schedule.pick(z4, "CONV_SPARSE_K") == 3 and schedule.pick(avx512, "CONV_SPARSE_K") == 5
         and schedule.pick(cpus.specialise(avx2, cpus.resolve("zen4", "unit")), "CONV_SPARSE_K") == 3,
         "zen4: avx512's sparse conv weight gradient from kernel 3 (generic: 5; avx2: 3 either way)")
+  check(schedule.pick(z4, "CONV_SPARSE_DX_ADD") == 1 and schedule.pick(avx512, "CONV_SPARSE_DX_ADD") == 2
+        and schedule.pick(cpus.specialise(avx2, cpus.resolve("zen4", "unit")), "CONV_SPARSE_DX_ADD") == 2,
+        "zen4: avx512's sparse conv input gradient weighs a frame add as 1 FMA (generic: 2; avx2: 2 either way)")
   -- zen5's huge layers (XW_HUGE_PACK_X off): x unpacked, PANEL_BYTES panels, the spread;
   -- the ISA default packs x; the weight gradient's xq stays
   local s2048 = {K = 784, N = 2048, batch = 64}
@@ -790,6 +793,15 @@ do
     local dense = source("tests/isa/specs/conv_pad.lua", isa)
     check(count(dense, "dx from g's nonzero pixels") == 0, "conv_pad %s: a sparse dx without a pooling after", isa)
   end
+  -- the weight of a frame add decides conv_sparse_deep's kernel-3 conv: dense on generic
+  -- avx512, sparse for zen4 (test-isa's avx512-zen4 variant runs it)
+  local function deep(cpu)
+    for _, f in ipairs(driver.generate({spec = "tests/isa/specs/conv_sparse_deep.lua", isa = "avx512", cpu = cpu})) do
+      if f[1]:match("%.c$") then return count(f[2], "dx from g's nonzero pixels") end
+    end
+  end
+  check(deep(nil) == 0 and deep("zen4") == 2, "conv_sparse_deep avx512: %s sparse dx layers generic, %s zen4",
+        tostring(deep(nil)), tostring(deep("zen4")))
 end
 
 print(string.format("unit: %d checks passed", checks))
