@@ -510,26 +510,83 @@ end
 -- frame offsets gi[] (no branch: avx512's 16-lane compress; avx2's 8-lane permute by a
 -- table of the 256 lane masks, lpack), db[o] summing the whole plane as it goes; then each
 -- (c, ky) row of dW[o] is an 8-lane accumulator (kx in lanes 0..K-1, the rest never read)
--- taking, per nonzero, its gradient times the patch row's 8 floats. At most SPARSE_ROWS
+-- taking, per nonzero, its gradient times the patch row's 8 floats. At most SPARSE.rows
 -- rows at a time (the registers less the broadcast and one spare); with fewer rows, A sets
 -- of accumulators take the nonzeros in turn (independent FMA chains) and are added in set
 -- order after. Sums in a fixed order (images, then each plane's nonzero pixels in row
 -- order), so a build gives the same bits on every run; a zero gradient's taps (0·x) are the
 -- ones left out. On avx512 the 8-lane FMAs need FMA3 (every AVX-512 CPU has it): the
 -- function carries target("fma").
-local SPARSE_ROWS = {avx512 = 30, avx2 = 14}
+--
+-- The ISA's pieces of the sparse forms (this dW and sparse_dx below), one entry per ISA
+-- that has them; any other ISA keeps the dense forms. rows: the most dW accumulators at a
+-- time; dx_vecs: the most dx accumulators; attribute: what the backward function needs
+-- for the 8-lane FMAs; mask: the C type of nonzero's result; nonzero(v): the bits of v's
+-- nonzero lanes (NaN included); compress(b, d, q): v's nonzeros onto gv and their patch
+-- offsets (poff from q) onto gi at cnt, by the mask nz; tables(b): static data compress
+-- reads; slot(a, k): the 8-lane patch row k of accumulator a (two per 16-lane vector);
+-- minus_zero_past(a, K): a with each row's lanes from K on set to -0.0f (sparse_dx). The
+-- 8-lane patch rows themselves are AVX __m256 in the emitters (both x86 ISAs have them):
+-- an ISA without an 8-lane vector (neon) needs those written for it too, not just an entry.
+local SPARSE = {
+  avx512 = {
+    rows = 30, dx_vecs = 24, attribute = '__attribute__((target("fma")))', mask = "__mmask16",
+    nonzero = function(v) return "_mm512_cmp_ps_mask(" .. v .. ", _mm512_setzero_ps(), _CMP_NEQ_UQ)" end,
+    compress = function(b, d, q)
+      b.put(d, "_mm512_storeu_ps(gv + cnt, _mm512_maskz_compress_ps(nz, v));")
+      b.put(d, string.format("_mm512_storeu_si512(gi + cnt, _mm512_maskz_compress_epi32(nz, _mm512_loadu_si512(poff + %s)));", q))
+    end,
+    tables = function() end,
+    slot = function(a, k)
+      if k == 0 then return "_mm512_castps512_ps256(" .. a .. ")" end
+      return "_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(" .. a .. "), 1))"
+    end,
+    minus_zero_past = function(a, K)
+      return string.format("_mm512_mask_mov_ps(_mm512_set1_ps(-0.0f), (__mmask16)0x%X, %s)", ((1 << K) - 1) * 0x101, a)
+    end,
+  },
+  avx2 = {
+    rows = 14, dx_vecs = 12, mask = "int",
+    nonzero = function(v) return "_mm256_movemask_ps(_mm256_cmp_ps(" .. v .. ", _mm256_setzero_ps(), _CMP_NEQ_UQ))" end,
+    -- an 8-lane permute by lpack[nz], the left-packing permutation of the lanes set in nz
+    compress = function(b, d, q)
+      b.put(d, "const __m256i lp = _mm256_load_si256((const __m256i *)lpack[nz]);")
+      b.put(d, "_mm256_storeu_ps(gv + cnt, _mm256_permutevar8x32_ps(v, lp));")
+      b.put(d, string.format("_mm256_storeu_si256((__m256i *)(gi + cnt), _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(poff + %s)), lp));", q))
+    end,
+    tables = function(b)
+      -- lpack[m]: the lanes set in mask m, in order, then zeros
+      local rows = {}
+      for m = 0, 255 do
+        local l = {}
+        for k = 0, 7 do if m & (1 << k) ~= 0 then l[#l + 1] = tostring(k) end end
+        while #l < 8 do l[#l + 1] = "0" end
+        rows[#rows + 1] = "{" .. table.concat(l, ", ") .. "}"
+      end
+      b.put(1, "_Alignas(32) static const int32_t lpack[256][8] = {")
+      for k = 1, 256, 8 do
+        b.put(2, table.concat(rows, ", ", k, k + 7) .. (k + 7 < 256 and "," or ""))
+      end
+      b.put(1, "};")
+    end,
+    slot = function(a) return a end,
+    minus_zero_past = function(a, K)
+      return string.format("_mm256_blend_ps(_mm256_set1_ps(-0.0f), %s, 0x%X)", a, (1 << K) - 1)
+    end,
+  },
+}
 
 -- Whether step s's g is sparse enough for a form that reads only its nonzeros, that form
 -- (key: CONV_SPARSE_WGRAD, CONV_SPARSE_DX) on for this ISA and each patch row one 8-lane
 -- vector (K up to 8).
 local function sparse_gate(isa, g, s, key)
   if not (s.g_density and s.g_density <= schedule.CONV_SPARSE_DENSITY) then return false end
-  return schedule.pick(isa, key) == true and SPARSE_ROWS[isa.name] ~= nil and g.K <= 8
+  return schedule.pick(isa, key) == true and SPARSE[isa.name] ~= nil and g.K <= 8
 end
 
 local function sparse_wgrad(isa, g, s)
   if not sparse_gate(isa, g, s, "CONV_SPARSE_WGRAD") or g.K < schedule.pick(isa, "CONV_SPARSE_K") then return nil end
-  local R, most = g.C * g.K, SPARSE_ROWS[isa.name]
+  local R, most = g.C * g.K, SPARSE[isa.name].rows
   local np = (R + most - 1) // most
   local passes, r0 = {}, 0
   for p = 1, np do
@@ -547,21 +604,14 @@ local function sparse_floats(isa, g, sp)
 end
 
 -- One vector v of g's plane (`load`, pixels from q) compressed onto gv/gi at cnt (and added
--- to db's sum sb), as the ISA can.
+-- to db's sum sb), as the ISA can (SPARSE).
 local function sparse_squeeze(b, d, isa, has_bias, load, q)
+  local sp = SPARSE[isa.name]
   b.put(d, "{")
   b.put(d + 1, string.format("const %s v = %s;", isa.vtype, load))
   if has_bias then b.put(d + 1, "sb = " .. isa.add("sb", "v") .. ";") end
-  if isa.name == "avx512" then
-    b.put(d + 1, "const __mmask16 nz = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);")
-    b.put(d + 1, "_mm512_storeu_ps(gv + cnt, _mm512_maskz_compress_ps(nz, v));")
-    b.put(d + 1, string.format("_mm512_storeu_si512(gi + cnt, _mm512_maskz_compress_epi32(nz, _mm512_loadu_si512(poff + %s)));", q))
-  else
-    b.put(d + 1, "const int nz = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));")
-    b.put(d + 1, "const __m256i lp = _mm256_load_si256((const __m256i *)lpack[nz]);")
-    b.put(d + 1, "_mm256_storeu_ps(gv + cnt, _mm256_permutevar8x32_ps(v, lp));")
-    b.put(d + 1, string.format("_mm256_storeu_si256((__m256i *)(gi + cnt), _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(poff + %s)), lp));", q))
-  end
+  b.put(d + 1, string.format("const %s nz = %s;", sp.mask, sp.nonzero("v")))
+  sp.compress(b, d + 1, q)
   b.put(d + 1, "cnt += __builtin_popcount((unsigned)nz);")
   b.put(d, "}")
 end
@@ -574,21 +624,7 @@ local function emit_sparse_wgrad(b, isa, g, sp, has_bias, g_ld, x_ld)
     poff[#poff + 1] = q < sp.PIX and tostring(oy * g.S * Wp + ox * g.S) or "0"
   end
   b.put(1, string.format("_Alignas(64) static const int32_t poff[%d] = {%s};", sp.PIXV, table.concat(poff, ", ")))
-  if isa.name ~= "avx512" then
-    -- lpack[m]: the lanes set in mask m, in order, then zeros (the left-packing permutation)
-    local rows = {}
-    for m = 0, 255 do
-      local l = {}
-      for k = 0, 7 do if m & (1 << k) ~= 0 then l[#l + 1] = tostring(k) end end
-      while #l < 8 do l[#l + 1] = "0" end
-      rows[#rows + 1] = "{" .. table.concat(l, ", ") .. "}"
-    end
-    b.put(1, "_Alignas(32) static const int32_t lpack[256][8] = {")
-    for k = 1, 256, 8 do
-      b.put(2, table.concat(rows, ", ", k, k + 7) .. (k + 7 < 256 and "," or ""))
-    end
-    b.put(1, "};")
-  end
+  SPARSE[isa.name].tables(b)
   declare_frame(b, g, Hp, Wp, true, 8)
   array(b, 1, "dwt", g.O * R * 8)
   array(b, 1, "gv", sp.PIXV + CW)
@@ -1251,7 +1287,7 @@ function M.backward(s, mem, ctx)
     sparse and "from g's nonzero pixels (a max pooling follows)" or "over taps x channels",
     sdx and "from g's nonzero pixels, each adding its weights times g into a framed dx" or "as a stride-1 convolution of g dilated"))
   b.put(0, sdx and "   (gen/kernels/convtile.lua). */" or "   and framed with the flipped weights (gen/kernels/convtile.lua). */")
-  if sparse and isa.name == "avx512" then b.put(0, '__attribute__((target("fma")))') end
+  if sparse and SPARSE[isa.name].attribute then b.put(0, SPARSE[isa.name].attribute) end
   convcall.backward_signature(b, fn, in_act, has_bias)
   -- dW, db: per image, g transposed to gt[pixel][Op] and the taps' input offsets toff
   local Hp, Wp, framed = input_frame(g)
@@ -1560,16 +1596,15 @@ end
 -- patch rows each in an 8-float slot, kx < K, zeros past K) into accumulators of whole
 -- slots (two per 16-lane vector, one per 8-lane one); then every patch row is added as an
 -- 8-lane vector into the zeroed frame df (the padded input: the frame's row Wf wide enough
--- for 8 lanes from any pixel; the lanes past K hold -0.0f: minus_zero_past), and after
+-- for 8 lanes from any pixel; the lanes past K hold -0.0f, which an add leaves any float as
+-- it was, -0 and NaN included, where 0·W would be NaN·0 for a non-finite g), and after
 -- the image's pixels the frame's interior goes to dx (times the previous derivative) and
--- the frame is zeroed. At most SPARSE_DX_VECS accumulators: more patch rows take passes over the same
+-- the frame is zeroed. At most SPARSE's dx_vecs accumulators: more patch rows take passes over the same
 -- mask. Sums in a fixed order (pixels in row order, each pixel's channels ascending);
 -- a zero gradient's terms (0·W) are the ones left out. Chosen where its operations (the
 -- FMAs at g_density's share of nonzeros, CONV_SPARSE_DX_ADD per patch row and pixel for
 -- the adds into the frame) are fewer than the dense form's (tapsum_plan's, else the frame
 -- form's).
-local SPARSE_DX_VECS = {avx512 = 24, avx2 = 12}
-
 sparse_dx = function(isa, g, s, in_act)
   if not sparse_gate(isa, g, s, "CONV_SPARSE_DX") or g.O > 64 then return nil end
   if in_act and not epilogue.grad(in_act, isa, "v", "m") then return nil end
@@ -1579,7 +1614,7 @@ sparse_dx = function(isa, g, s, in_act)
   local tap = tapsum_plan(isa, g, in_act)
   local dense = tap and tap.ops or frame_dx_ops(isa, g)
   if s.g_density * g.O * PIX * nv + schedule.pick(isa, "CONV_SPARSE_DX_ADD") * PIX * R >= dense then return nil end
-  local most = SPARSE_DX_VECS[isa.name]
+  local most = SPARSE[isa.name].dx_vecs
   local np = (nv + most - 1) // most
   local passes, v0 = {}, 0
   for p = 1, np do
@@ -1595,32 +1630,9 @@ sparse_dx = function(isa, g, s, in_act)
     floats = g.O * RS + PIX * Op + g.C * Hf * Wf}
 end
 
--- The 8-lane patch row held in slot k of accumulator a (avx512: its halves).
-local function slot_of(isa, a, k)
-  if isa.name ~= "avx512" then return a end
-  if k == 0 then return "_mm512_castps512_ps256(" .. a .. ")" end
-  return "_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(" .. a .. "), 1))"
-end
-
--- Accumulator a with every slot's lanes from K on set to -0.0f, which an add leaves any
--- float as it was (x + -0 = x, -0 and NaN included): 0·W there, but NaN·0 where g is not
--- finite, which would reach the frame's next columns.
-local function minus_zero_past(isa, a, K)
-  if isa.name == "avx512" then
-    return string.format("_mm512_mask_mov_ps(_mm512_set1_ps(-0.0f), (__mmask16)0x%X, %s)", ((1 << K) - 1) * 0x101, a)
-  end
-  return string.format("_mm256_blend_ps(_mm256_set1_ps(-0.0f), %s, 0x%X)", a, (1 << K) - 1)
-end
-
 -- The bits of gs's row gq that are nonzero (NaN included), vector j of the row.
 local function nonzero_bits(isa, j)
-  local at = isa.load_aligned("gq", j * isa.width)
-  local m
-  if isa.name == "avx512" then
-    m = string.format("_mm512_cmp_ps_mask(%s, _mm512_setzero_ps(), _CMP_NEQ_UQ)", at)
-  else
-    m = string.format("_mm256_movemask_ps(_mm256_cmp_ps(%s, _mm256_setzero_ps(), _CMP_NEQ_UQ))", at)
-  end
+  local m = SPARSE[isa.name].nonzero(isa.load_aligned("gq", j * isa.width))
   return j == 0 and "(uint64_t)" .. m or string.format("((uint64_t)%s << %d)", m, j * isa.width)
 end
 
@@ -1665,13 +1677,13 @@ function emit_sparse_dx(b, isa, g, ctx, in_act, p)
     end
     b.put(4, "} while (mm);")
     for v = ps.v0, ps.v1 - 1 do
-      if K < 8 then b.put(4, string.format("a%d = %s;", v, minus_zero_past(isa, "a" .. v, K))) end
+      if K < 8 then b.put(4, string.format("a%d = %s;", v, SPARSE[isa.name].minus_zero_past("a" .. v, K))) end
       for k = 0, per - 1 do
         local r = v * per + k
         if r < p.R then
           local c, ky = r // K, r % K
           b.put(4, string.format("{ float *pr = fr + %d; _mm256_storeu_ps(pr, _mm256_add_ps(_mm256_loadu_ps(pr), %s)); }",
-            c * plane + ky * p.Wf, slot_of(isa, "a" .. v, k)))
+            c * plane + ky * p.Wf, SPARSE[isa.name].slot("a" .. v, k)))
         end
       end
     end
