@@ -502,6 +502,18 @@ local function flush_to(isa, f)
   end
 end
 
+-- Near-equal groups of at most m of the n items, the larger first: {first, count} each.
+local function even_groups(n, m)
+  local k = (n + m - 1) // m
+  local out, at = {}, 1
+  for j = 0, k - 1 do
+    local c = n // k + (j < n % k and 1 or 0)
+    out[#out + 1] = {at, c}
+    at = at + c
+  end
+  return out
+end
+
 -- dW and db from g's nonzero pixels only, where the step's g is mostly zeros (a max pooling
 -- follows: schedule.g_density, CONV_SPARSE_*). Per image the input goes into the zeroed
 -- frame xp (declare_frame: padding as the forward's, 8 floats of slack, even where the
@@ -587,16 +599,24 @@ end
 local function sparse_wgrad(isa, g, s)
   if not sparse_gate(isa, g, s, "CONV_SPARSE_WGRAD") or g.K < schedule.pick(isa, "CONV_SPARSE_K") then return nil end
   local R, most = g.C * g.K, SPARSE[isa.name].rows
-  local np = (R + most - 1) // most
-  local passes, r0 = {}, 0
-  for p = 1, np do
-    local r1 = r0 + (R - r0 + np - p) // (np - p + 1)
-    passes[p] = {r0 = r0, r1 = r1, A = math.max(1, math.min(4, most // (r1 - r0)))}
-    r0 = r1
+  local passes = {}
+  for _, grp in ipairs(even_groups(R, most)) do
+    local r0 = grp[1] - 1
+    passes[#passes + 1] = {r0 = r0, r1 = r0 + grp[2], A = math.max(1, math.min(4, most // grp[2]))}
   end
   local Hp, Wp = input_frame(g)
   local PIX = g.OH * g.OW
   return {R = R, passes = passes, Hp = Hp, Wp = Wp, PIX = PIX, PIXV = round_up(PIX, isa.width)}
+end
+
+-- Where each of g's pixels q < n has its patch in a frame of rows Wf floats wide (the
+-- pixel at stride S from the frame's corner; 0 for the padding pixels q >= OH·OW).
+local function patch_offsets(g, Wf, n)
+  local off = {}
+  for q = 0, n - 1 do
+    off[q + 1] = q < g.OH * g.OW and tostring((q // g.OW) * g.S * Wf + (q % g.OW) * g.S) or "0"
+  end
+  return off
 end
 
 local function sparse_floats(isa, g, sp)
@@ -618,12 +638,8 @@ end
 
 local function emit_sparse_wgrad(b, isa, g, sp, has_bias, g_ld, x_ld)
   local K, R, Hp, Wp, CW = g.K, sp.R, sp.Hp, sp.Wp, isa.width
-  local poff = {}
-  for q = 0, sp.PIXV - 1 do
-    local oy, ox = q // g.OW, q % g.OW
-    poff[#poff + 1] = q < sp.PIX and tostring(oy * g.S * Wp + ox * g.S) or "0"
-  end
-  b.put(1, string.format("_Alignas(64) static const int32_t poff[%d] = {%s};", sp.PIXV, table.concat(poff, ", ")))
+  b.put(1, string.format("_Alignas(64) static const int32_t poff[%d] = {%s};", sp.PIXV,
+    table.concat(patch_offsets(g, Wp, sp.PIXV), ", ")))
   SPARSE[isa.name].tables(b)
   declare_frame(b, g, Hp, Wp, true, 8)
   array(b, 1, "dwt", g.O * R * 8)
@@ -1475,18 +1491,6 @@ local function tapsum_plan(isa, g, in_act)
     n = FS + math.max(hi + 1, KK * QP), na = math.min(g.K, 4), ops = new}
 end
 
--- Near-equal groups of at most m of the n items, the larger first: {first, count} each.
-local function even_groups(n, m)
-  local k = (n + m - 1) // m
-  local out, at = {}, 1
-  for j = 0, k - 1 do
-    local c = n // k + (j < n % k and 1 or 0)
-    out[#out + 1] = {at, c}
-    at = at + c
-  end
-  return out
-end
-
 local function tapsum_dx(b, isa, g, ctx, in_act, t)
   local W, vt = isa.width, isa.vtype
   local KK, PIX = g.K * g.K, g.OH * g.OW
@@ -1614,13 +1618,9 @@ sparse_dx = function(isa, g, s, in_act)
   local tap = tapsum_plan(isa, g, in_act)
   local dense = tap and tap.ops or frame_dx_ops(isa, g)
   if s.g_density * g.O * PIX * nv + schedule.pick(isa, "CONV_SPARSE_DX_ADD") * PIX * R >= dense then return nil end
-  local most = SPARSE[isa.name].dx_vecs
-  local np = (nv + most - 1) // most
-  local passes, v0 = {}, 0
-  for p = 1, np do
-    local v1 = v0 + (nv - v0 + np - p) // (np - p + 1)
-    passes[p] = {v0 = v0, v1 = v1}
-    v0 = v1
+  local passes = {}
+  for _, grp in ipairs(even_groups(nv, SPARSE[isa.name].dx_vecs)) do
+    passes[#passes + 1] = {v0 = grp[1] - 1, v1 = grp[1] - 1 + grp[2]}
   end
   local Hf = math.max((g.OH - 1) * g.S + g.K, g.H + g.P)
   local Wf = math.max((g.OW - 1) * g.S + 8, g.W + g.P)
@@ -1649,9 +1649,7 @@ function emit_sparse_dx(b, isa, g, ctx, in_act, p)
   b.put(1, string.format("for (int j = 0; j < %d; j++) gs[j] = 0.0f;", p.PIX * p.Op))
   array(b, 1, "df", g.C * plane)
   b.put(1, string.format("for (int j = 0; j < %d; j++) df[j] = 0.0f;", g.C * plane))
-  local foff = {}
-  for q = 0, p.PIX - 1 do foff[q + 1] = tostring((q // g.OW) * g.S * p.Wf + (q % g.OW) * g.S) end
-  b.put(1, string.format("static const int foff[%d] = {%s};", p.PIX, table.concat(foff, ", ")))
+  b.put(1, string.format("static const int foff[%d] = {%s};", p.PIX, table.concat(patch_offsets(g, p.Wf, p.PIX), ", ")))
   b.put(1, "for (int i = 0; i < n; i++) {")
   transpose_g(b, isa, g.O, p.PIX, p.Op, g.g_ld, "gs")
   b.put(2, string.format("for (int q = 0; q < %d; q++) {", p.PIX))

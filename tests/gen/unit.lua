@@ -223,12 +223,12 @@ do
     check(t.spread == 0, "%s: avx512 xw 784x1024 keeps the ISA default", name)
   end
   check(schedule.tiling(z5, "xw", s1024, {spread = 0}).spread == 0, "zen5: a tune file's spread=0 still wins")
-  local z4 = cpus.specialise(avx512, cpus.resolve("zen4", "unit"))
+  local z4, z4avx2 = cpus.specialise(avx512, cpus.resolve("zen4", "unit")), cpus.specialise(avx2, cpus.resolve("zen4", "unit"))
   check(schedule.pick(z4, "CONV_SPARSE_K") == 3 and schedule.pick(avx512, "CONV_SPARSE_K") == 5
-        and schedule.pick(cpus.specialise(avx2, cpus.resolve("zen4", "unit")), "CONV_SPARSE_K") == 3,
+        and schedule.pick(z4avx2, "CONV_SPARSE_K") == 3,
         "zen4: avx512's sparse conv weight gradient from kernel 3 (generic: 5; avx2: 3 either way)")
   check(schedule.pick(z4, "CONV_SPARSE_DX_ADD") == 1 and schedule.pick(avx512, "CONV_SPARSE_DX_ADD") == 2
-        and schedule.pick(cpus.specialise(avx2, cpus.resolve("zen4", "unit")), "CONV_SPARSE_DX_ADD") == 2,
+        and schedule.pick(z4avx2, "CONV_SPARSE_DX_ADD") == 2,
         "zen4: avx512's sparse conv input gradient weighs a frame add as 1 FMA (generic: 2; avx2: 2 either way)")
   -- zen5's huge layers (XW_HUGE_PACK_X off): x unpacked, PANEL_BYTES panels, the spread;
   -- the ISA default packs x; the weight gradient's xq stays
@@ -776,8 +776,8 @@ end
 -- whose g is dense (no pooling after it) keeps the dense forms
 do
   local driver = require "driver"
-  local function source(spec, isa)
-    for _, f in ipairs(driver.generate({spec = spec, isa = isa})) do
+  local function source(spec, isa, cpu)
+    for _, f in ipairs(driver.generate({spec = spec, isa = isa, cpu = cpu})) do
       if f[1]:match("%.c$") then return f[2] end
     end
   end
@@ -795,13 +795,10 @@ do
   end
   -- the weight of a frame add decides conv_sparse_deep's kernel-3 conv: dense on generic
   -- avx512, sparse for zen4 (test-isa's avx512-zen4 variant runs it)
-  local function deep(cpu)
-    for _, f in ipairs(driver.generate({spec = "tests/isa/specs/conv_sparse_deep.lua", isa = "avx512", cpu = cpu})) do
-      if f[1]:match("%.c$") then return count(f[2], "dx from g's nonzero pixels") end
-    end
-  end
-  check(deep(nil) == 0 and deep("zen4") == 2, "conv_sparse_deep avx512: %s sparse dx layers generic, %s zen4",
-        tostring(deep(nil)), tostring(deep("zen4")))
+  local generic, zen4 = source("tests/isa/specs/conv_sparse_deep.lua", "avx512"),
+                        source("tests/isa/specs/conv_sparse_deep.lua", "avx512", "zen4")
+  generic, zen4 = count(generic, "dx from g's nonzero pixels"), count(zen4, "dx from g's nonzero pixels")
+  check(generic == 0 and zen4 == 2, "conv_sparse_deep avx512: %d sparse dx layers generic, %d zen4", generic, zen4)
 end
 
 print(string.format("unit: %d checks passed", checks))
