@@ -52,8 +52,10 @@ HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw
 rand_names = $(wordlist 1,$(2),$(foreach i,0 1 2 3 4 5 6 7 8 9,$(foreach j,0 1 2 3 4 5 6 7 8 9,$(1)$(i)$(j))))
 RAND_COUNT := 30
 RAND_NAMES := $(call rand_names,r,$(RAND_COUNT))
-RAND_CONV_COUNT := 8
+RAND_CONV_COUNT := 12
 RAND_CONV_NAMES := $(call rand_names,c,$(RAND_CONV_COUNT))
+# c00..c07 drawn freely, c08 on pooled (tests/randspec: each conv under a max pooling)
+RAND_CONV_PLAIN := $(wordlist 1,8,$(RAND_CONV_NAMES))
 RAND_WIDE_COUNT := 6
 RAND_WIDE_NAMES := $(call rand_names,w,$(RAND_WIDE_COUNT))
 RAND_ALL   := $(RAND_NAMES) $(RAND_CONV_NAMES)

@@ -179,5 +179,14 @@ $(ISA_RUNS): run-isa/%: $(ISA_T)/test_isa
 	  > $(ISA_T)/$*.log 2>&1; \
 	rc=$$?; echo "== isa $* [$(strip $(call isa_isas,$*))$(if $(strip $(call isa_variants,$*)), + $(strip $(call isa_variants,$*)))]"; grep -v '^Running suite' $(ISA_T)/$*.log; exit $$rc
 
+# The pooled random conv nets (c08 on, tests/randspec) are there to reach gen/kernels/convtile.lua's
+# sparse weight and input gradients (on where gen/schedule.lua's CONV_SPARSE_WGRAD/_DX say): test-isa
+# fails when no random conv net of such an ISA uses one of the two, so that a change of the cost
+# model or of the draws cannot leave them untested unnoticed.
+ISA_SPARSE := $(filter avx512 avx2,$(TEST_ISAS))
 test-isa: $(ISA_RUNS)
+	@for i in $(ISA_SPARSE); do for form in dW dx; do \
+	  n=$$(cat $(foreach s,$(RAND_CONV_NAMES),$(ISA_T)/$$i/$(s)/gen/$(s).c) | grep -c "$$form from g's nonzero pixels"); \
+	  if [ "$$n" -eq 0 ]; then echo "test-isa: no random conv net's $$form from g's nonzeros on $$i (tests/randspec's pooled nets)"; exit 1; fi; \
+	  echo "test-isa: $$n random conv layers' $$form from g's nonzeros on $$i"; done; done
 	@echo "test-isa: $(words $(ISA_RUNS)) networks ($(words $(ISA_SPECS)) specs + $(words $(ISA_OWN)) of our own (tests/isa/specs: $(words $(ISA_OWN_B1)) at batch 1) + $(words $(RAND_NAMES)) random MLPs + $(words $(RAND_CONV_NAMES)) random conv nets) x ISAs $(TEST_ISAS), + $(words $(RAND_WIDE_NAMES)) random wide MLPs x $(or $(ISA_NATIVE),no ISA); vs reference, vs scalar (ULP), run-to-run identical; tuned builds (tests/isa/tune/) too"

@@ -41,8 +41,11 @@ REF_VARIANTS := clang gcc clang-san
 # fashion_cnn.desc are left out: with random weights ~10 % of mnist_cnn's sampled coordinates
 # move a relu or max-pool kink (more than the 5 % the check allows); their layer kinds are
 # checked on every coordinate of test_ref.c's conv and batchnorm/dropout nets, and test-net
-# compares the generated mnist_cnn and fashion_cnn with the reference.
-REF_DESCS_NEW = tests/golden/specs/conv_ce.desc $(foreach s,$(RAND_CONV_NAMES),$(RAND_DIR)/$(s).desc) \
+# compares the generated mnist_cnn and fashion_cnn with the reference. The pooled random conv
+# nets (c08 on: 8-32 channels under max poolings) are left out for the same reason (c09: 23 of
+# 203 coordinates near a kink; c11: a finite difference across a pooling's maximum, 1.08e-6
+# off); test-isa and test-net compare their generated code with the reference.
+REF_DESCS_NEW = tests/golden/specs/conv_ce.desc $(foreach s,$(RAND_CONV_PLAIN),$(RAND_DIR)/$(s).desc) \
                 tests/golden/specs/bn_ce.desc tests/golden/specs/traj_bn.desc
 REF_SKIP      = tests/net/desc/mnist_cnn.desc tests/net/desc/fashion_cnn.desc
 REF_DESCS     = $(filter-out $(REF_SKIP) $(REF_DESCS_NEW),$(wildcard tests/net/desc/*.desc) \
