@@ -527,8 +527,12 @@ end
 -- of accumulators take the nonzeros in turn (independent FMA chains) and are added in set
 -- order after. Sums in a fixed order (images, then each plane's nonzero pixels in row
 -- order), so a build gives the same bits on every run; a zero gradient's taps (0·x) are the
--- ones left out. On avx512 the 8-lane FMAs need FMA3 (every AVX-512 CPU has it): the
--- function carries target("fma").
+-- ones left out. On avx512 the 8-lane FMAs need FMA3 and their 30 accumulators the 32 ymm
+-- registers of AVX512VL (every AVX-512 CPU but the Xeon Phi has both, and --dispatch asks
+-- for them): the function carries target("fma,avx512vl"). Compiled with -mavx512f alone
+-- (the generated file's guard) it had only ymm0-15 and spilled the accumulators: a
+-- 16@14x14 -> 32 kernel-3 conv's train step took 1.2x the dense form's time instead of
+-- the same (Zen 4, clang 14).
 --
 -- The ISA's pieces of the sparse forms (this dW and sparse_dx below), one entry per ISA
 -- that has them; any other ISA keeps the dense forms. rows: the most dW accumulators at a
@@ -542,7 +546,7 @@ end
 -- an ISA without an 8-lane vector (neon) needs those written for it too, not just an entry.
 local SPARSE = {
   avx512 = {
-    rows = 30, dx_vecs = 24, attribute = '__attribute__((target("fma")))', mask = "__mmask16",
+    rows = 30, dx_vecs = 24, attribute = '__attribute__((target("fma,avx512vl")))', mask = "__mmask16",
     nonzero = function(v) return "_mm512_cmp_ps_mask(" .. v .. ", _mm512_setzero_ps(), _CMP_NEQ_UQ)" end,
     compress = function(b, d, q)
       b.put(d, "_mm512_storeu_ps(gv + cnt, _mm512_maskz_compress_ps(nz, v));")
