@@ -1127,6 +1127,9 @@ M.CONV_SPARSE_DX = {avx512 = true, avx2 = true}
 -- one store slot; 1 for zen4 (gen/cpus.lua), whose 512-bit FMA takes a whole cycle: there
 -- the conv32-at-kernel-3 case (cpus.lua) was 1.07x faster sparse, which 2 left dense.
 -- Measured on Zen 4 only: the 2 is reasoned from the port counts, not timed on an Intel CPU.
+-- Where these guesses are wrong for a machine, `chainrule tune` times each conv layer's
+-- other form of dW and dx in the whole train step (gen/tune.lua conv_check) and a tune
+-- file's conv line overrides them per layer.
 M.CONV_SPARSE_DX_ADD = {avx512 = 2, avx2 = 2}
 M.CONV_SPARSE_K = {avx512 = 5, avx2 = 3}
 

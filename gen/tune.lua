@@ -1,6 +1,7 @@
 -- Tune files: per-machine tiling choices for the tiled kernels (gen/schedule.lua's tiling and
--- the batch-1 stream plan). `chainrule tune SPEC` times candidate tilings of every product of
--- the spec on the machine it runs on and writes one (M.run); `chainrule gen --tune FILE`
+-- the batch-1 stream plan) and the forms of conv2d backwards (gen/kernels/convtile.lua).
+-- `chainrule tune SPEC` times candidate tilings of every product of the spec and the conv
+-- layers' forms on the machine it runs on and writes one (M.run); `chainrule gen --tune FILE`
 -- reads it (M.load). The file is user input: plain text, no code, every line checked
 -- (FILE:LINE: what), unknown words refused. Generation stays deterministic: the same spec,
 -- flags and tune file give the same bytes (the file's entries are looked up by product and
@@ -14,6 +15,8 @@
 --                                           keys left out keep the layer's default where
 --                                           it agrees with the keys given (schedule.tiling:
 --                                           xw's mc, order and pack fix the rest)
+--   conv C H W O K S P BATCH wgrad=sparse dx=dense
+--                                           a conv2d layer's backward forms (conv_entry)
 -- '#' starts a comment line. Products and keys: schedule.TUNE_KEYS.
 local errors = require "errors"
 local schedule = require "schedule"
@@ -23,10 +26,11 @@ local M = {}
 M.HEADER = "chainrule-tune 1"
 M.MAX_BYTES = 1 << 20
 M.MAX_SIZE = 1 << 24   -- largest K, N or batch an entry may name
-M.PRODUCTS = {"xw", "gwt", "xtg", "stream"}
+M.PRODUCTS = {"xw", "gwt", "xtg", "stream", "conv"}
 
-local function key_of(product, K, N, batch)
-  return product .. " " .. K .. " " .. N .. " " .. batch
+-- "PRODUCT K N BATCH" (a conv2d layer: "conv C H W O K S P BATCH")
+local function key_of(product, ...)
+  return table.concat({product, ...}, " ")
 end
 
 -- An integer word (digits only) in [1, max], or nil.
@@ -44,22 +48,12 @@ local function sorted_keys(t)
   return k
 end
 
--- One entry line's words after the product: K N BATCH key=value ... -> K, N, batch, tiling
--- (full: the default with the given keys replaced, checked here; t.given keeps the keys the
--- line gave, so the kernel can take the rest from the default of its own layer, which knows
--- more than K, N and BATCH: whether it is the first layer, schedule.tiling's s.first), or a
--- user error at FILE:LINE.
-local function entry(fail, isa, product, w)
-  if #w < 4 then fail(product .. ": expected '" .. product .. " K N BATCH key=value ...'") end
-  local K, N, batch = int(w[2], M.MAX_SIZE), int(w[3], M.MAX_SIZE), int(w[4], M.MAX_SIZE)
-  if not (K and N and batch) then
-    fail(product .. ": K, N and BATCH must be integers from 1 to " .. M.MAX_SIZE .. ", got '"
-      .. w[2] .. " " .. w[3] .. " " .. w[4] .. "'")
-  end
-  local s = {K = K, N = N, batch = batch}
-  local allowed = schedule.TUNE_KEYS[product]
+-- The key=value words of an entry line from w[first] on, checked against allowed (key ->
+-- "int", "int0" or a list of words; a list starting with "no" means no/yes, a boolean):
+-- {key = value}.
+local function given_keys(fail, product, allowed, w, first)
   local given = {}
-  for i = 5, #w do
+  for i = first, #w do
     local k, v = w[i]:match("^([%w_]+)=(.+)$")
     if not k then fail(product .. ": expected key=value, got '" .. w[i] .. "'") end
     local kind = allowed[k]
@@ -81,6 +75,50 @@ local function entry(fail, isa, product, w)
       if kind[1] == "no" then given[k] = v == "yes" else given[k] = v end
     end
   end
+  return given
+end
+
+-- A conv2d layer's entry: 'conv C H W O K S P BATCH wgrad=sparse|dense dx=sparse|dense'
+-- (its input channels, height and width, output channels, kernel, stride, padding and the
+-- batch): which form of the weight and input gradients its backward takes
+-- (gen/kernels/convtile.lua: the sparse forms read only g's nonzeros, where a max pooling
+-- follows). The words after CONV, the key and {wgrad, dx, where = FILE:LINE}; whether the
+-- layer can take a sparse form is known only when a network is generated (convtile.lua
+-- says so then, naming FILE:LINE).
+M.CONV_KEYS = {wgrad = {"dense", "sparse"}, dx = {"dense", "sparse"}}
+local CONV_SIZES = {"C", "H", "W", "O", "K", "S", "P", "BATCH"}
+local function conv_entry(fail, w, where)
+  if #w < 10 then fail("conv: expected 'conv C H W O K S P BATCH key=value ...'") end
+  local v = {}
+  for i, name in ipairs(CONV_SIZES) do
+    v[i] = name == "P" and w[i + 1] == "0" and 0 or int(w[i + 1], M.MAX_SIZE)
+    if not v[i] then
+      fail("conv: " .. name .. " must be " .. (name == "P" and "an integer from 0" or "an integer from 1") .. " to "
+        .. M.MAX_SIZE .. ", got '" .. w[i + 1] .. "'")
+    end
+  end
+  local e = given_keys(fail, "conv", M.CONV_KEYS, w, 10)
+  if (e.wgrad == "sparse" or e.dx == "sparse") and v[5] > 8 then
+    fail("conv: kernel " .. v[5] .. ": the sparse forms take kernels of at most 8")
+  end
+  e.where = where
+  return key_of("conv", table.unpack(v)), e
+end
+
+-- One entry line's words after the product: K N BATCH key=value ... -> K, N, batch, tiling
+-- (full: the default with the given keys replaced, checked here; t.given keeps the keys the
+-- line gave, so the kernel can take the rest from the default of its own layer, which knows
+-- more than K, N and BATCH: whether it is the first layer, schedule.tiling's s.first), or a
+-- user error at FILE:LINE.
+local function entry(fail, isa, product, w)
+  if #w < 4 then fail(product .. ": expected '" .. product .. " K N BATCH key=value ...'") end
+  local K, N, batch = int(w[2], M.MAX_SIZE), int(w[3], M.MAX_SIZE), int(w[4], M.MAX_SIZE)
+  if not (K and N and batch) then
+    fail(product .. ": K, N and BATCH must be integers from 1 to " .. M.MAX_SIZE .. ", got '"
+      .. w[2] .. " " .. w[3] .. " " .. w[4] .. "'")
+  end
+  local s = {K = K, N = N, batch = batch}
+  local given = given_keys(fail, product, schedule.TUNE_KEYS[product], w, 5)
   local t
   if product == "stream" then
     if batch ~= 1 then fail("stream: the batch-1 forward: BATCH must be 1, got " .. batch) end
@@ -139,13 +177,17 @@ function M.load(path)
       if tune.cpu then fail("a second 'cpu' line") end
       tune.cpu = line:match("^%s*cpu%s+(.-)%s*$")
       if #tune.cpu > 200 then fail("cpu: at most 200 characters") end
-    elseif schedule.TUNE_KEYS[w[1]] then
+    elseif schedule.TUNE_KEYS[w[1]] or w[1] == "conv" then
       if not isa then fail("the 'isa' line must come before the entries") end
-      local K, N, batch, t = entry(fail, isa, w[1], w)
-      local key = key_of(w[1], K, N, batch)
-      if tune.entries[key] then
-        fail(w[1] .. " " .. K .. " " .. N .. " " .. batch .. ": given twice (first at line " .. tune.lines[key] .. ")")
+      local key, t
+      if w[1] == "conv" then
+        key, t = conv_entry(fail, w, path .. ":" .. lineno)
+      else
+        local K, N, batch
+        K, N, batch, t = entry(fail, isa, w[1], w)
+        key = key_of(w[1], K, N, batch)
       end
+      if tune.entries[key] then fail(key .. ": given twice (first at line " .. tune.lines[key] .. ")") end
       tune.entries[key], tune.lines[key] = t, lineno
       tune.count = tune.count + 1
     else
@@ -162,8 +204,8 @@ end
 -- tiling for it, or nil (the default). `used` collects the keys looked up and found.
 function M.lookup(tune)
   local used = {}
-  return function(product, K, N, batch)
-    local key = key_of(product, K, N, batch)
+  return function(product, ...)
+    local key = key_of(product, ...)
     local t = tune.entries[key]
     if t then used[key] = true end
     return t
@@ -526,7 +568,14 @@ end
 -- NAME_forward) of the tuned and the default build, in pairs of blocks of reps calls, the
 -- order alternating; prints "pair RATIO" (tuned/default) for each pair. Deterministic inputs,
 -- parameters and targets, the same for both builds; a small lr keeps the weights bounded.
--- Timed in thread CPU time, as the products (RUNNER).
+-- Timed in thread CPU time, as the products (RUNNER). Each timed block follows one untimed
+-- step of its own net: the rounds run A B | B A | A B ..., so without it the second block
+-- of a round found the caches as the other net left them and the first as its own net
+-- did. On Zen 4 (a conv net of 5 MB of activations at B=64, one step per block) the second
+-- block ran 7-9 % slower, the paired ratios fell into two clusters (0.89-0.91 and 1.05-1.10
+-- on average over the rounds where one or the other ran first) and their median anywhere
+-- between: 0.80 in one tune run, 0.97-0.98 in the next three; with the untimed step the
+-- two orders' averages were within 2-3 % and the median 0.93-0.97.
 local WHOLE_MAIN = [==[
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -578,6 +627,9 @@ int main(int argc, char **argv) {
     double t[2];
     for (int k = 0; k < 2; k++) {
       int which = (round + k) % 2;   /* 0: tuned */
+      /* one untimed step first: the block then starts from its own net's caches, not from
+         the other net's (without it the second block of a round ran ~8 % slower) */
+      if (which == 0) STEP(tuned_net, TUNED_NET); else STEP(default_net, DEFAULT_NET);
       double s = cpu();
       if (which == 0) for (long r = 0; r < reps; r++) STEP(tuned_net, TUNED_NET);
       else for (long r = 0; r < reps; r++) STEP(default_net, DEFAULT_NET);
@@ -612,13 +664,13 @@ static volatile float out_sink;
 ]==]
 
 -- Generates the network twice into dir (tuned_net with the tune file at tune_path, default_net
--- without), compiles them with the timing main, runs it for budget seconds: the ratios, or nil
+-- without, or with the one at base_path), compiles them with the timing main, runs it for budget seconds: the ratios, or nil
 -- and why not (a user error for a failed compile).
-local function whole_step(o, isa, cc, dir, tune_path, budget)
+local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   local driver = require "driver"
   local base = {spec = o.spec, isa = isa.name, cpu = isa.cpu.name, batch = o.batch, inference = o.max_batch ~= nil,
                 max_batch = o.max_batch}
-  for _, v in ipairs({{"tuned_net", tune_path}, {"default_net", nil}}) do
+  for _, v in ipairs({{"tuned_net", tune_path}, {"default_net", base_path}}) do
     local c = {}
     for k, x in pairs(base) do c[k] = x end
     c.name = v[1]
@@ -787,6 +839,98 @@ local function whole_check(o, isa, cc, tmp, prods, cleanup, log)
   return out
 end
 
+-- The conv2d layers of a training build whose backward can take another form of dW or dx
+-- than its default on isa (gen/kernels/convtile.lua backward_choices), each size once:
+-- {key (the tune file's words after "conv"), what (for the log), forms = {{key = "wgrad" or
+-- "dx", default, other}...}, chosen = {wgrad, dx} (the defaults)}. The first layer's dx is
+-- not computed in a train step: only its dW.
+local function convs_of(sched, isa, batch)
+  local convtile = require "kernels.convtile"
+  local list, seen = {}, {}
+  for k, s in ipairs(sched.steps) do
+    local prev = sched.steps[k - 1]
+    if s.product and s.product.op.word == "conv2d" then
+      local c = convtile.backward_choices(isa, s, prev and prev.act and {op = prev.act.op, opts = prev.act.opts}, k > 1)
+      if c and #c.forms > 0 then
+        local key = table.concat(convtile.tune_key(c.g, batch), " ")
+        if not seen[key] then
+          seen[key] = true
+          local g = c.g
+          c.key = key
+          c.what = string.format("conv %dx%dx%d -> %d k%d s%d p%d B=%d", g.C, g.H, g.W, g.O, g.K, g.S, g.P, batch)
+          c.chosen = {}
+          for _, f in ipairs(c.forms) do c.chosen[f.key] = f.default end
+          c.notes = {}
+          list[#list + 1] = c
+        end
+      end
+    end
+  end
+  return list
+end
+
+-- A tune file's conv lines (each after its comments) onto out.
+local function conv_lines(out, convs)
+  for _, c in ipairs(convs) do
+    for _, note in ipairs(c.notes) do out[#out + 1] = "# " .. c.what .. ": " .. note end
+    local words = {}
+    for _, f in ipairs(c.forms) do words[#words + 1] = f.key .. "=" .. c.chosen[f.key] end
+    out[#out + 1] = "conv " .. c.key .. " " .. table.concat(words, " ")
+  end
+end
+
+-- How much faster (median of paired runs of the whole step) a conv layer's other form must
+-- make the step to be chosen: the step is timed whole, whose median moves less than a
+-- product's alone; a form that changes one layer's backward by 1.07x changes LeNet-5's step
+-- by about 2 %.
+M.CONV_MARGIN = 0.01
+
+-- After the products: each switchable form of each conv layer (convs_of), in turn, is timed
+-- in the whole train step against the step with the choices so far (the products' and the
+-- earlier conv forms'), for M.WHOLE_SHARE of the budget each, and kept when the step is
+-- M.CONV_MARGIN faster. Greedy, one form at a time: two layers' forms are not timed in
+-- every combination.
+local function conv_check(o, isa, cc, tmp, prods, convs, cleanup, log, force)
+  local budget = math.max(0.05, M.WHOLE_SHARE * o.budget)
+  local function write(path, list)
+    local lines = {M.HEADER, "isa " .. isa.name}
+    entry_lines(lines, prods)
+    conv_lines(lines, list)
+    local f = io.open(path, "wb")
+    if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
+    f:write(table.concat(lines, "\n"), "\n")
+    f:close()
+  end
+  local n, i = 0, 0
+  for _, c in ipairs(convs) do n = n + #c.forms end
+  for _, c in ipairs(convs) do
+    for _, f in ipairs(c.forms) do
+      i = i + 1
+      local name = f.key == "wgrad" and "dW" or "dx"
+      write(tmp .. "/base.tune", convs)
+      local was = c.chosen[f.key]
+      c.chosen[f.key] = f.other
+      write(tmp .. "/flip.tune", convs)
+      log(string.format("tune: [conv %d/%d] %s: %s %s against %s (the default %s) in the whole train step, about %g s",
+        i, n, c.what, name, f.other, was, f.default, budget))
+      local ok, ratios, why, fatal = pcall(whole_step, o, isa, cc, tmp, tmp .. "/flip.tune", budget, tmp .. "/base.tune")
+      if not ok then cleanup(); error(ratios, 0) end
+      if not ratios and fatal then cleanup(); errors.user("chainrule tune: " .. why) end
+      local _, median = M.whole_keeps(ratios or {})
+      local keep = median and median <= 1 - M.CONV_MARGIN
+      local said = median and string.format("%s %s: %.3fx the train step's time with %s %s in %d paired runs", name,
+        f.other, median, name, was, #ratios) or string.format("%s %s: not timed (%s)", name, f.other, why)
+      if force then keep, said = true, said .. "; forced" end
+      c.chosen[f.key] = keep and f.other or was
+      said = said .. (keep and ": chose " .. f.other or ": kept " .. was)
+      c.notes[#c.notes + 1] = said
+      log("tune: [conv " .. i .. "/" .. n .. "] " .. c.what .. ": " .. said)
+    end
+  end
+end
+
+local time_products
+
 -- chainrule tune: o = {spec, isa, out, budget, batch or max_batch}. Times the candidates, writes
 -- the tune file (all or nothing) and returns its text.
 function M.run(o, log)
@@ -813,7 +957,10 @@ function M.run(o, log)
   local sched = schedule.decide(g, isa)
   if sched.family ~= "tiled" then errors.user("chainrule tune: " .. o.spec .. ": no tiled products to tune") end
   local prods = products_of(g, sched, o.max_batch ~= nil)
-  if #prods == 0 then errors.user("chainrule tune: " .. o.spec .. ": no linear layers to tune") end
+  local convs = o.max_batch and {} or convs_of(sched, isa, g.batch)
+  if #prods == 0 and #convs == 0 then
+    errors.user("chainrule tune: " .. o.spec .. ": no linear layers to tune" .. (o.max_batch and "" or " and no conv2d backward with another form"))
+  end
   local ncand = 0
   for _, p in ipairs(prods) do
     p.cands = schedule.candidates(isa, p.product, p)
@@ -830,12 +977,45 @@ function M.run(o, log)
   if pipe then pipe:close() end
   if not tmp or tmp == "" then errors.user("chainrule tune: cannot make a temporary directory") end
   local function cleanup() os.execute("rm -rf " .. sh_quote(tmp)) end
+  local nforms = 0
+  for _, c in ipairs(convs) do nforms = nforms + #c.forms end
+  log(string.format("tune: %s on %s (%s; defaults of cpu %s): %d products, %d candidates%s; compiling with %s",
+    file_name(o.spec), isa.name, cpu_model(), isa.cpu.name, #prods, ncand,
+    #convs > 0 and string.format(", %d conv2d backward forms", nforms) or "", cc))
+  -- hidden, for the tests: choose each product's last candidate (never the default), each
+  -- conv layer's other form
+  local force = os.getenv("CHAINRULE_TUNE_FORCE") == "1"
+  local whole
+  if #prods > 0 then
+    whole = time_products(o, isa, cc, tmp, prods, cleanup, log, force)
+  end
+  if #convs > 0 then conv_check(o, isa, cc, tmp, prods, convs, cleanup, log, force) end
+  cleanup()
+  local out = {"# written by chainrule tune from " .. file_name(o.spec) .. "; read by chainrule gen --tune FILE",
+               "# each product's fastest candidate (minimum over interleaved runs), kept if the median of paired",
+               string.format("# runs against the default says it is at least %d%% faster. CPU microseconds per call, this machine.",
+                 math.floor(M.MARGIN * 100 + 0.5)),
+               "# the default: gen --cpu " .. isa.cpu.name .. "'s (a key left out below keeps that family's default)"}
+  if #convs > 0 then
+    out[#out + 1] = string.format("# conv: each form timed in the whole train step, kept if the median of paired runs says it is at least %d%% faster",
+      math.floor(M.CONV_MARGIN * 100 + 0.5))
+  end
+  for _, line in ipairs(whole or {}) do out[#out + 1] = line end
+  out[#out + 1] = M.HEADER
+  out[#out + 1] = "isa " .. isa.name
+  out[#out + 1] = "cpu " .. cpu_model()
+  entry_lines(out, prods)
+  conv_lines(out, convs)
+  return table.concat(out, "\n") .. "\n", prods
+end
+
+-- The products' candidates timed alone (the timing program), each product's choice, then
+-- the whole-step check of the choices (whole_check): its comment lines.
+function time_products(o, isa, cc, tmp, prods, cleanup, log, force)
   local f = io.open(tmp .. "/tune.c", "wb")
   if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
   f:write(program(isa, prods, o.budget))
   f:close()
-  log(string.format("tune: %s on %s (%s; defaults of cpu %s): %d products, %d candidates; compiling with %s",
-    file_name(o.spec), isa.name, cpu_model(), isa.cpu.name, #prods, ncand, cc))
   local cmd = string.format("cd %s && %s -std=c11 -O2 %s -o tune tune.c -lm >log 2>&1", sh_quote(tmp), cc, isa.guard_flags or "")
   if not os.execute(cmd) then
     local msg = host.read_plain(tmp .. "/log", 1 << 20) or ""
@@ -845,8 +1025,6 @@ function M.run(o, log)
   end
   log(string.format("tune: timing, about %g s (--budget)", o.budget))
   local times, confirm = {}, {}
-  -- hidden, for the tests: choose each product's last candidate (never the default)
-  local force = os.getenv("CHAINRULE_TUNE_FORCE") == "1"
   local run = io.popen(sh_quote(tmp .. "/tune"))
   local mismatch
   for line in run:lines() do
@@ -887,19 +1065,7 @@ function M.run(o, log)
       p.product, p.K, p.N, p.batch, schedule.words(p.product, p.cands[mismatch[2] + 1])))
   end
   if not ok then cleanup(); errors.user("chainrule tune: the timing program failed") end
-  local whole = whole_check(o, isa, cc, tmp, prods, cleanup, log)
-  cleanup()
-  local out = {"# written by chainrule tune from " .. file_name(o.spec) .. "; read by chainrule gen --tune FILE",
-               "# each product's fastest candidate (minimum over interleaved runs), kept if the median of paired",
-               string.format("# runs against the default says it is at least %d%% faster. CPU microseconds per call, this machine.",
-                 math.floor(M.MARGIN * 100 + 0.5)),
-               "# the default: gen --cpu " .. isa.cpu.name .. "'s (a key left out below keeps that family's default)"}
-  for _, line in ipairs(whole or {}) do out[#out + 1] = line end
-  out[#out + 1] = M.HEADER
-  out[#out + 1] = "isa " .. isa.name
-  out[#out + 1] = "cpu " .. cpu_model()
-  entry_lines(out, prods)
-  return table.concat(out, "\n") .. "\n", prods
+  return whole_check(o, isa, cc, tmp, prods, cleanup, log)
 end
 
 return M

@@ -150,7 +150,7 @@ $(ISA_T)/$(2)-$(3)/$(1)/same.ok: $(ISA_T)/$(2)/$(1)/run1.bin $(ISA_T)/$(2)-$(3)/
 	  || { echo "test-isa: $(1) on $(2): the $(3) build ($(4)) gives other bits than the untuned one" >&2; exit 1; }; fi
 	@touch $$@
 endef
-$(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -q '^stream ' $(call isa_tune,$(s),$(i))))))
+$(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -qE '^(stream|conv) ' $(call isa_tune,$(s),$(i))))))
 $(foreach s,$(ISA_COMPACT),$(foreach i,$(call isa_compact,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),compact,--compact,,true))))
 $(foreach s,$(ISA_CPU),$(foreach i,$(call isa_cpu,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),$(ISA_CPU_FAMILY_$(i)),--cpu $(ISA_CPU_FAMILY_$(i)),,true))))
 $(foreach s,$(ISA_CPU_ZEN4),$(foreach i,$(call isa_zen4,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),zen4,--cpu zen4,,false))))

@@ -31,6 +31,7 @@ local epilogue = require "kernels.epilogue"
 local scalar = require "isa.scalar"
 local convcall = require "kernels.convcall"
 local schedule = require "schedule"
+local errors = require "errors"
 
 local M = {}
 
@@ -593,15 +594,19 @@ local SPARSE = {
 }
 
 -- Whether step s's g is sparse enough for a form that reads only its nonzeros, that form
--- (key: CONV_SPARSE_WGRAD, CONV_SPARSE_DX) on for this ISA and each patch row one 8-lane
--- vector (K up to 8).
-local function sparse_gate(isa, g, s, key)
+-- (key: CONV_SPARSE_WGRAD, CONV_SPARSE_DX) on for this ISA (or forced: a tune file asks for
+-- it) and each patch row one 8-lane vector (K up to 8).
+local function sparse_gate(isa, g, s, key, forced)
   if not (s.g_density and s.g_density <= schedule.CONV_SPARSE_DENSITY) then return false end
-  return schedule.pick(isa, key) == true and SPARSE[isa.name] ~= nil and g.K <= 8
+  return (forced or schedule.pick(isa, key) == true) and SPARSE[isa.name] ~= nil and g.K <= 8
 end
 
-local function sparse_wgrad(isa, g, s)
-  if not sparse_gate(isa, g, s, "CONV_SPARSE_WGRAD") or g.K < schedule.pick(isa, "CONV_SPARSE_K") then return nil end
+-- (forced: a tune file asks for it, whatever the kernel width CONV_SPARSE_K)
+local function sparse_wgrad(isa, g, s, forced)
+  if not sparse_gate(isa, g, s, "CONV_SPARSE_WGRAD", forced)
+    or not forced and g.K < schedule.pick(isa, "CONV_SPARSE_K") then
+    return nil
+  end
   local R, most = g.C * g.K, SPARSE[isa.name].rows
   local passes = {}
   for _, grp in ipairs(even_groups(R, most)) do
@@ -1282,6 +1287,49 @@ end
 
 local wgrad_channels, dx_part, sparse_dx, emit_sparse_dx
 
+-- The backward's forms of dW and dx for step s: each the sparse form's plan or nil (the
+-- dense tiles). want (a tune file's conv entry, or nil): wgrad, dx = "sparse" or "dense" in
+-- place of the defaults (CONV_SPARSE_* and the operation counts); a sparse form asked for
+-- that cannot be had here (no max pooling after that leaves g sparse, a kernel past 8, an
+-- ISA without it, the stack budget) comes back nil as well: the caller says so.
+local function backward_forms(isa, g, s, in_act, want)
+  want = want or {}
+  local sparse = want.wgrad ~= "dense" and sparse_wgrad(isa, g, s, want.wgrad == "sparse") or nil
+  local _, bwd, share = stack_floats(isa, g)
+  if sparse and bwd - share + sparse_floats(isa, g, sparse) > M.STACK_FLOATS then sparse = nil end
+  local sdx = want.dx ~= "dense" and sparse_dx(isa, g, s, in_act, want.dx == "sparse") or nil
+  if sdx and (sparse and sparse_floats(isa, g, sparse) or share) + sdx.floats > M.STACK_FLOATS then sdx = nil end
+  return sparse, sdx
+end
+
+-- The tune file's key of a conv2d layer: its sizes and the batch (gen/tune.lua).
+function M.tune_key(g, batch)
+  return {g.C, g.H, g.W, g.O, g.K, g.S, g.P, batch}
+end
+
+-- What chainrule tune can switch in step s's backward on isa (in_act: the previous step's
+-- activation {op, opts}; with_dx: whether the step's dx is computed): nil when the tiles do
+-- not serve the layer, else {geometry g, forms = {{key = "wgrad" or "dx", default =
+-- "sparse" or "dense", other}...}}, only the forms whose other choice can be had.
+function M.backward_choices(isa, s, in_act, with_dx)
+  if not M.applies(isa, s.product) then return nil end
+  local g = geometry(s.product)
+  local w0, d0 = backward_forms(isa, g, s, in_act)
+  local def = {wgrad = w0 and "sparse" or "dense", dx = d0 and "sparse" or "dense"}
+  local forms = {}
+  for _, key in ipairs(with_dx and {"wgrad", "dx"} or {"wgrad"}) do
+    local other = def[key] == "sparse" and "dense" or "sparse"
+    local want = {wgrad = def.wgrad, dx = def.dx}
+    want[key] = other
+    local w1, d1 = backward_forms(isa, g, s, in_act, want)
+    local got = {wgrad = w1 and "sparse" or "dense", dx = d1 and "sparse" or "dense"}
+    if got.wgrad == want.wgrad and got.dx == want.dx then
+      forms[#forms + 1] = {key = key, default = def[key], other = other}
+    end
+  end
+  return {g = g, forms = forms}
+end
+
 function M.backward(s, mem, ctx)
   local isa = ctx.isa
   local L = s.product
@@ -1295,13 +1343,21 @@ function M.backward(s, mem, ctx)
   local T = g.C * g.K * g.K
   local PIX = g.OH * g.OW
   local b = emit.buffer()
-  -- dW from g's nonzeros only (sparse_wgrad), within the stack budget
-  local sparse = sparse_wgrad(isa, g, s)
-  local _, bwd, share = stack_floats(isa, g)
-  if sparse and bwd - share + sparse_floats(isa, g, sparse) > M.STACK_FLOATS then sparse = nil end
-  -- dx from g's nonzeros too (sparse_dx), within the stack budget with dW's arrays
-  local sdx = sparse_dx(isa, g, s, in_act)
-  if sdx and (sparse and sparse_floats(isa, g, sparse) or share) + sdx.floats > M.STACK_FLOATS then sdx = nil end
+  -- dW and dx from g's nonzeros only (sparse_wgrad, sparse_dx) or dense: the defaults, or
+  -- what a tune file's entry for the layer says
+  local want = ctx.tuned and ctx.tuned("conv", table.unpack(M.tune_key(g, ctx.batch)))
+  local sparse, sdx = backward_forms(isa, g, s, in_act, want)
+  if want then
+    for _, form in ipairs({{"wgrad", sparse}, {"dx", sdx}}) do
+      local key, got = form[1], form[2]
+      if want[key] == "sparse" and not got then
+        errors.user(want.where .. ": " .. key .. "=sparse: layer " .. L.index .. " cannot take it on " .. isa.name
+          .. " (the sparse forms need a max pooling right after the conv that leaves at most "
+          .. "a quarter of g nonzero, a kernel of at most 8" .. (key == "dx" and ", at most 64 output channels" or "")
+          .. " and room on the stack)")
+      end
+    end
+  end
   convcall.backward_comment(b, L, g, ctx, in_act, has_bias, ";")
   b.put(0, string.format("   %s register tiles: dW %s, dx %s", isa.name,
     sparse and "from g's nonzero pixels (a max pooling follows)" or "over taps x channels",
@@ -1613,15 +1669,17 @@ end
 -- FMAs at g_density's share of nonzeros, CONV_SPARSE_DX_ADD per patch row and pixel for
 -- the adds into the frame) are fewer than the dense form's (tapsum_plan's, else the frame
 -- form's).
-sparse_dx = function(isa, g, s, in_act)
-  if not sparse_gate(isa, g, s, "CONV_SPARSE_DX") or g.O > 64 then return nil end
+sparse_dx = function(isa, g, s, in_act, forced)
+  if not sparse_gate(isa, g, s, "CONV_SPARSE_DX", forced) or g.O > 64 then return nil end
   if in_act and not epilogue.grad(in_act, isa, "v", "m") then return nil end
   local W, per = isa.width, isa.width // 8
   local R, PIX = g.C * g.K, g.OH * g.OW
   local nv = (R + per - 1) // per
-  local tap = tapsum_plan(isa, g, in_act)
-  local dense = tap and tap.ops or frame_dx_ops(isa, g)
-  if s.g_density * g.O * PIX * nv + schedule.pick(isa, "CONV_SPARSE_DX_ADD") * PIX * R >= dense then return nil end
+  if not forced then   -- (a tune file's choice: no comparison)
+    local tap = tapsum_plan(isa, g, in_act)
+    local dense = tap and tap.ops or frame_dx_ops(isa, g)
+    if s.g_density * g.O * PIX * nv + schedule.pick(isa, "CONV_SPARSE_DX_ADD") * PIX * R >= dense then return nil end
+  end
   local passes = {}
   for _, grp in ipairs(even_groups(nv, SPARSE[isa.name].dx_vecs)) do
     passes[#passes + 1] = {v0 = grp[1] - 1, v1 = grp[1] - 1 + grp[2]}

@@ -1629,7 +1629,15 @@ static const tune_case TUNE_BAD[] = {
    "{}:2: isa 'scalar': expected one of avx2, avx512, neon (the ISAs with tiled kernels)"},
   {"two_isas", TH "isa avx2\n", "{}:3: a second 'isa' line (one ISA per tune file)"},
   {"entry_before_isa", "chainrule-tune 1\nxw 784 50 64 vecs=2\n", "{}:2: the 'isa' line must come before the entries"},
-  {"unknown_line", TH "frob 1\n", "{}:3: unknown line 'frob' (expected isa, cpu or a product: xw, gwt, xtg, stream)"},
+  {"unknown_line", TH "frob 1\n", "{}:3: unknown line 'frob' (expected isa, cpu or a product: xw, gwt, xtg, stream, conv)"},
+  {"conv_few_words", TH "conv 6 14 14 16 5 1 0 64\n", "{}:3: conv: expected 'conv C H W O K S P BATCH key=value ...'"},
+  {"conv_zero_channels", TH "conv 0 14 14 16 5 1 0 64 dx=dense\n", "{}:3: conv: C must be an integer from 1 to 16777216, got '0'"},
+  {"conv_negative_padding", TH "conv 6 14 14 16 5 1 -1 64 dx=dense\n", "{}:3: conv: P must be an integer from 0 to 16777216, got '-1'"},
+  {"conv_unknown_key", TH "conv 6 14 14 16 5 1 0 64 dw=sparse\n", "{}:3: conv: unknown key 'dw' (did you mean 'dx'?) (one of dx, wgrad)"},
+  {"conv_bad_word", TH "conv 6 14 14 16 5 1 0 64 dx=sparce\n", "{}:3: conv: dx=sparce: expected dense or sparse"},
+  {"conv_kernel_9", TH "conv 6 14 14 16 9 1 0 64 wgrad=sparse\n", "{}:3: conv: kernel 9: the sparse forms take kernels of at most 8"},
+  {"conv_twice", TH "conv 6 14 14 16 5 1 0 64 dx=dense\nconv 6 14 14 16 5 1 0 64 wgrad=dense\n",
+   "{}:4: conv 6 14 14 16 5 1 0 64: given twice (first at line 3)"},
   {"unknown_key", TH "xw 784 50 64 vecz=2\n", "{}:3: xw: unknown key 'vecz' (did you mean 'vecs'?) (one of fill, kc, mc, order, pack, pf, spread, vecs)"},
   {"key_for_other_product", TH "xtg 784 50 64 kc=8\n", "{}:3: xtg: unknown key 'kc' (did you mean 'jc'?) (one of jc, nc, pack, pf, rows, update, vecs, xq)"},
   {"xtg_pack_partial_vectors", TH "xtg 784 50 64 pack=yes\n", "{}:3: xtg 784x50 B=64: pack=yes: N=50 is not a whole number of 8-float vectors"},
@@ -1689,6 +1697,52 @@ START_TEST(test_bad_tune) {
   ck_assert_msg(r.status == 2, "%s: expected status 2, got %d (%s)", c->name, r.status, r.out);
   ck_assert_msg(strcmp(r.out, want) == 0, "%s: expected %s got %s", c->name, want, r.out);
   ck_assert_msg(dir_is_empty_or_missing(out), "%s: gen wrote files", c->name);
+}
+END_TEST
+
+/* A conv2d entry of a tune file picks the forms of a layer's dW and dx (gen/kernels/convtile.lua):
+   LeNet-5's second conv dense instead of its default sparse forms, on avx2; a sparse form
+   where the layer cannot take one (no max pooling after it) is refused at generation, naming
+   the file and line, with nothing written. */
+START_TEST(test_tune_conv) {
+  char path[600], dir[2][600], cmd[2048], file[700];
+  snprintf(path, sizeof path, "%s/c.tune", scratch);
+  write_text(path, "chainrule-tune 1\nisa avx2\nconv 6 14 14 16 5 1 0 64 wgrad=dense dx=dense\n");
+  char *c[2];
+  for (int k = 0; k < 2; k++) {
+    snprintf(dir[k], sizeof dir[k], "%s/l%d", scratch, k);
+    snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_cnn.lua --isa avx2 %s%s%s --out '%s'", chainrule(),
+             k ? "--tune '" : "", k ? path : "", k ? "'" : "", dir[k]);
+    run_result r = run(cmd);
+    ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+    snprintf(file, sizeof file, "%s/mnist_cnn.c", dir[k]);
+    c[k] = read_text(file, NULL);
+    ck_assert_ptr_nonnull(c[k]);
+  }
+  static const char sparse3[] = "/* Layer 3 backward: dW = sum of g * x over the taps, db = sum of g, dx = the transposed convolution of g with W.\n"
+    "   g [n][16][10][10], x [n][6][14][14] -> dW [6][5][5][16], db [16], dx [n][6][14][14];\n"
+    "   avx2 register tiles: dW from g's nonzero pixels (a max pooling follows), dx from g's nonzero pixels";
+  static const char dense3[] = "/* Layer 3 backward: dW = sum of g * x over the taps, db = sum of g, dx = the transposed convolution of g with W.\n"
+    "   g [n][16][10][10], x [n][6][14][14] -> dW [6][5][5][16], db [16], dx [n][6][14][14];\n"
+    "   avx2 register tiles: dW over taps x channels, dx as a stride-1 convolution of g dilated";
+  ck_assert_msg(strstr(c[0], sparse3) && !strstr(c[0], dense3), "LeNet-5's layer 3 is not sparse by default on avx2");
+  ck_assert_msg(strstr(c[1], dense3) && !strstr(c[1], sparse3), "the tune file did not make layer 3 dense");
+  ck_assert_ptr_nonnull(strstr(c[1], " * tiling: 1 product from the tune file c.tune, the rest default."));
+  /* layer 0 keeps its default (sparse dW) */
+  ck_assert_ptr_nonnull(strstr(c[1], "/* Layer 0 backward:"));
+  ck_assert_ptr_nonnull(strstr(strstr(c[1], "/* Layer 0 backward:"), "dW from g's nonzero pixels"));
+  free(c[0]);
+  free(c[1]);
+  /* conv_pad's first conv (2x9x9 -> 2, kernel 1, padding 1) has no pooling after it */
+  write_text(path, "chainrule-tune 1\nisa avx2\nconv 2 9 9 2 1 1 1 2 wgrad=sparse\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen tests/isa/specs/conv_pad.lua --isa avx2 --tune '%s' --out '%s/p'", chainrule(), path, scratch);
+  run_result r = run(cmd);
+  char want[1400];
+  snprintf(want, sizeof want, "%s:3: wgrad=sparse: layer 0 cannot take it on avx2 (the sparse forms need a max pooling right after "
+           "the conv that leaves at most a quarter of g nonzero, a kernel of at most 8 and room on the stack)\n", path);
+  ck_assert_msg(r.status == 2 && strcmp(r.out, want) == 0, "%d %s", r.status, r.out);
+  snprintf(file, sizeof file, "%s/p", scratch);
+  ck_assert(dir_is_empty_or_missing(file));
 }
 END_TEST
 
@@ -1874,6 +1928,45 @@ static void check_whole_step(const char *out) {
   ck_assert_ptr_null(read_text(none, NULL));
 }
 
+/* tune on a conv net: CHAINRULE_TUNE_FORCE=1 also flips every conv2d form tune can switch,
+   whatever the timing; the log says what it timed, the file's conv lines name the other
+   forms, and gen reads the file: the first conv's dW and the second's dW and dx (its dx
+   dense by default at 8 output channels, forced sparse) change form. */
+static void check_conv_tune(void) {
+  char spec[600], out[600], dir[600], cmd[2048], file[700];
+  snprintf(spec, sizeof spec, "%s/tc.lua", scratch);
+  write_text(spec, "return network \"tc\" {\n  input = {1, 8, 8},\n  layers = {\n"
+             "    conv2d(4, {kernel = 3, padding = 1}), relu(), maxpool2d{kernel = 2},\n"
+             "    conv2d(8, {kernel = 3, padding = 1}), relu(), maxpool2d{kernel = 2},\n"
+             "    flatten(), linear(2),\n  },\n  loss = \"cross_entropy\",\n  batch = 4,\n  optimizer = sgd { lr = 0.1 },\n}\n");
+  snprintf(out, sizeof out, "%s/tc.tune", scratch);
+  snprintf(cmd, sizeof cmd, "CHAINRULE_TUNE_FORCE=1 '%s' tune '%s' --isa avx2 --budget 0.1 --out '%s'", chainrule(), spec, out);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  ck_assert_msg(strstr(r.out, ", 3 conv2d backward forms; compiling with "), "%s", r.out);
+  static const char *logged[] = {
+    "tune: [conv 1/3] conv 1x8x8 -> 4 k3 s1 p1 B=4: dW dense against sparse (the default sparse) in the whole train step",
+    "tune: [conv 2/3] conv 4x4x4 -> 8 k3 s1 p1 B=4: dW dense against sparse (the default sparse) in the whole train step",
+    "tune: [conv 3/3] conv 4x4x4 -> 8 k3 s1 p1 B=4: dx sparse against dense (the default dense) in the whole train step",
+  };
+  for (size_t i = 0; i < sizeof logged / sizeof *logged; i++) ck_assert_msg(strstr(r.out, logged[i]), "no '%s' in %s", logged[i], r.out);
+  char *text = read_text(out, NULL);
+  ck_assert_ptr_nonnull(text);
+  ck_assert_msg(strstr(text, "\nconv 1 8 8 4 3 1 1 4 wgrad=dense\n") && strstr(text, "\nconv 4 4 4 8 3 1 1 4 wgrad=dense dx=sparse\n")
+                && strstr(text, "# conv 4x4x4 -> 8 k3 s1 p1 B=4: dx sparse: "), "%s", text);
+  free(text);
+  snprintf(dir, sizeof dir, "%s/tcg", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa avx2 --tune '%s' --out '%s'", chainrule(), spec, out, dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  snprintf(file, sizeof file, "%s/tc.c", dir);
+  char *c = read_text(file, NULL);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_msg(strstr(c, "avx2 register tiles: dW over taps x channels, dx from g's nonzero pixels")
+                && !strstr(c, "dW from g's nonzero pixels"), "the forms of the tune file: %s", c);
+  free(c);
+}
+
 /* chainrule tune runs (a short budget, when this machine runs avx2), writes a file gen reads;
    a failing tune writes nothing. */
 START_TEST(test_tune_command) {
@@ -1914,6 +2007,7 @@ START_TEST(test_tune_command) {
   }
   free(text);
   check_whole_step(out);
+  check_conv_tune();
 }
 END_TEST
 
@@ -1981,6 +2075,7 @@ static Suite *suite_gen(void) {
   tcase_add_test(tune, test_tune_deterministic);
   tcase_add_test(tune, test_xtg_g_size_rules);
   tcase_add_test(tune, test_tune_command);
+  tcase_add_test(tune, test_tune_conv);
   suite_add_tcase(s, tune);
 
   TCase *cli = tcase_create("cli");
