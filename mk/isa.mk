@@ -69,6 +69,11 @@ $(ISA_T)/test_isa: tests/isa/test_isa.c tests/ref/ref.c tests/ref/ref.h tests/re
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O1 -g $(CHECK_CFLAGS) -Itests/ref -o $@ tests/isa/test_isa.c tests/ref/ref.c $(CHECK_LIBS) -lm
 
+# The x86 builds of these also compile with nothing but the flags their #error line names
+# (gen/isa/*.lua guard_flags: -mavx512f, -mavx2 -mfma), which is all the generated file
+# asks of its users: code that needs more must say so in a target attribute (convtile.lua's
+# sparse forms: avx512vl).
+ISA_GUARD_SPECS := $(ISA_SPECS) conv_sparse_dx conv_sparse_deep
 # $(1) spec, $(2) isa
 define ISA_RULES
 $(ISA_T)/$(2)/$(1)/config.h: $(call isa_spec,$(1)) $(BUILD)/chainrule tests/net/config.sh
@@ -81,6 +86,10 @@ $(ISA_T)/$(2)/$(1)/net.o: $(ISA_T)/$(2)/$(1)/config.h
 	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)/$(1)/gen/$$$$name.c
 	$(if $(and $(ISA_GCC_$(2)),$(filter $(1),$(ISA_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	  $(ISA_GCC_$(2)) $(WARN) -O2 $(ISA_GCC_STACK) -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
+	$(if $(and $(filter avx2 avx512,$(2)),$(filter $(1),$(ISA_GUARD_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
+	  f=$(ISA_T)/$(2)/$(1)/gen/$$$$name.c; flags=$$$$(sed -n 's/^#error ".* compile with \(.*\) .or -march.*/\1/p' $$$$f); \
+	  clang $$$$flags $(WARN) -O2 -c -o $$@.guard.o $$$$f \
+	  || { echo "test-isa: $(1) on $(2) does not compile with its guard's flags alone ($$$$flags)" >&2; exit 1; })
 
 $(ISA_T)/$(2)/$(1)/isa_dump: $(ISA_T)/$(2)/$(1)/config.h tests/isa/isa_dump.c tests/ref/rng.h $(ISA_T)/$(2)/$(1)/net.o
 	$(ISA_CC_$(2)) $(WARN) $(call isa_dump_opt,$(2)) -Itests/ref -I$(ISA_T)/$(2)/$(1)/gen -include $$< -o $$@ \
