@@ -32,7 +32,9 @@ M.FAMILIES = {
     -- 2x2 pool, B=64, the train step 2298-2300 -> 2118-2130 us (EPYC family 25 model 17);
     -- likewise the sparse conv2d input gradient's frame adds weighed as one 16-lane FMA
     -- each (CONV_SPARSE_DX_ADD): 8@16x16 -> conv 16 -> conv 32 at kernel 3 + 2x2 pool, B=64,
-    -- 4.78-4.98 -> 4.46-4.53 ms with it (weighed 2, that conv stays dense)
+    -- 4.78-4.98 -> 4.46-4.53 ms with it (weighed 2, that conv stays dense). chainrule tune
+    -- from --cpu generic on that net (gcc, its whole-step pairs) chose both: the sparse dW
+    -- 0.947x the step's time, then the sparse dx 0.956x
     defaults = {CONV_SPARSE_K = {avx512 = 3}, CONV_SPARSE_DX_ADD = {avx512 = 1}},
   },
   zen5 = {
