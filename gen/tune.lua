@@ -82,9 +82,10 @@ end
 -- (its input channels, height and width, output channels, kernel, stride, padding and the
 -- batch): which form of the weight and input gradients its backward takes
 -- (gen/kernels/convtile.lua: the sparse forms read only g's nonzeros, where a max pooling
--- follows). The words after CONV, the key and {wgrad, dx, where = FILE:LINE}; whether the
--- layer can take a sparse form is known only when a network is generated (convtile.lua
--- says so then, naming FILE:LINE).
+-- follows). It applies to the layers of those sizes that a max pooling follows (the others
+-- have no choice: convtile.has_choice). The words after CONV, the key and {wgrad, dx,
+-- where = FILE:LINE}; whether the layer can take a sparse form is known only when a network
+-- is generated (convtile.lua says so then, naming FILE:LINE).
 M.CONV_KEYS = {wgrad = {"dense", "sparse"}, dx = {"dense", "sparse"}}
 local CONV_SIZES = {"C", "H", "W", "O", "K", "S", "P", "BATCH"}
 local function conv_entry(fail, w, where)

@@ -1302,6 +1302,12 @@ local function backward_forms(isa, g, s, in_act, want)
   return sparse, sdx
 end
 
+-- Whether step s's backward has a choice of forms that a tune file's conv entry may make:
+-- g sparse enough for the sparse forms (a max pooling after the conv).
+function M.has_choice(s)
+  return s.g_density ~= nil and s.g_density <= schedule.CONV_SPARSE_DENSITY
+end
+
 -- The tune file's key of a conv2d layer: its sizes and the batch (gen/tune.lua).
 function M.tune_key(g, batch)
   return {g.C, g.H, g.W, g.O, g.K, g.S, g.P, batch}
@@ -1312,7 +1318,7 @@ end
 -- not serve the layer, else {geometry g, forms = {{key = "wgrad" or "dx", default =
 -- "sparse" or "dense", other}...}}, only the forms whose other choice can be had.
 function M.backward_choices(isa, s, in_act, with_dx)
-  if not M.applies(isa, s.product) then return nil end
+  if not (M.applies(isa, s.product) and M.has_choice(s)) then return nil end
   local g = geometry(s.product)
   local w0, d0 = backward_forms(isa, g, s, in_act)
   local def = {wgrad = w0 and "sparse" or "dense", dx = d0 and "sparse" or "dense"}
@@ -1344,16 +1350,18 @@ function M.backward(s, mem, ctx)
   local PIX = g.OH * g.OW
   local b = emit.buffer()
   -- dW and dx from g's nonzeros only (sparse_wgrad, sparse_dx) or dense: the defaults, or
-  -- what a tune file's entry for the layer says
-  local want = ctx.tuned and ctx.tuned("conv", table.unpack(M.tune_key(g, ctx.batch)))
+  -- what a tune file's entry for the layer's sizes says, for a layer with a choice (a max
+  -- pooling after it leaves g sparse, M.has_choice): a layer of the same sizes without one
+  -- (VGG's first conv of a block, where the second has the pooling) keeps the dense forms
+  local want = ctx.tuned and M.has_choice(s) and ctx.tuned("conv", table.unpack(M.tune_key(g, ctx.batch)))
   local sparse, sdx = backward_forms(isa, g, s, in_act, want)
   if want then
     for _, form in ipairs({{"wgrad", sparse}, {"dx", sdx}}) do
       local key, got = form[1], form[2]
       if want[key] == "sparse" and not got then
         errors.user(want.where .. ": " .. key .. "=sparse: layer " .. L.index .. " cannot take it on " .. isa.name
-          .. " (the sparse forms need a max pooling right after the conv that leaves at most "
-          .. "a quarter of g nonzero, a kernel of at most 8" .. (key == "dx" and ", at most 64 output channels" or "")
+          .. " (the sparse forms need avx2 or avx512, a kernel of at most 8"
+          .. (key == "dx" and ", at most 64 output channels, a vector derivative of the activation before" or "")
           .. " and room on the stack)")
       end
     end

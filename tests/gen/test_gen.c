@@ -1701,9 +1701,11 @@ START_TEST(test_bad_tune) {
 END_TEST
 
 /* A conv2d entry of a tune file picks the forms of a layer's dW and dx (gen/kernels/convtile.lua):
-   LeNet-5's second conv dense instead of its default sparse forms, on avx2; a sparse form
-   where the layer cannot take one (no max pooling after it) is refused at generation, naming
-   the file and line, with nothing written. */
+   LeNet-5's second conv dense instead of its default sparse forms, on avx2; it applies only
+   to the layers of its sizes that a max pooling follows (a VGG-like block: the first conv,
+   of the same sizes as the second, keeps its dense forms); a sparse form that a pooled layer
+   cannot take (neon) is refused at generation, naming the file and line, with nothing
+   written. */
 START_TEST(test_tune_conv) {
   char path[600], dir[2][600], cmd[2048], file[700];
   snprintf(path, sizeof path, "%s/c.tune", scratch);
@@ -1733,13 +1735,35 @@ START_TEST(test_tune_conv) {
   ck_assert_ptr_nonnull(strstr(strstr(c[1], "/* Layer 0 backward:"), "dW from g's nonzero pixels"));
   free(c[0]);
   free(c[1]);
-  /* conv_pad's first conv (2x9x9 -> 2, kernel 1, padding 1) has no pooling after it */
-  write_text(path, "chainrule-tune 1\nisa avx2\nconv 2 9 9 2 1 1 1 2 wgrad=sparse\n");
-  snprintf(cmd, sizeof cmd, "'%s' gen tests/isa/specs/conv_pad.lua --isa avx2 --tune '%s' --out '%s/p'", chainrule(), path, scratch);
+  /* two convs of the same sizes (4x8x8 -> 4, kernel 3, padding 1), a pooling after the second only */
+  char spec[600];
+  snprintf(spec, sizeof spec, "%s/vgg.lua", scratch);
+  write_text(spec, "return network \"vgg\" {\n  input = {4, 8, 8},\n  layers = {\n"
+             "    conv2d(4, {kernel = 3, padding = 1}), relu(), conv2d(4, {kernel = 3, padding = 1}), relu(),\n"
+             "    maxpool2d{kernel = 2}, flatten(), linear(3),\n  },\n  loss = \"cross_entropy\",\n  batch = 4,\n"
+             "  optimizer = sgd { lr = 0.1 },\n}\n");
+  write_text(path, "chainrule-tune 1\nisa avx2\nconv 4 8 8 4 3 1 1 4 wgrad=sparse dx=sparse\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa avx2 --tune '%s' --out '%s/v'", chainrule(), spec, path, scratch);
   run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  snprintf(file, sizeof file, "%s/v/vgg.c", scratch);
+  char *v = read_text(file, NULL);
+  ck_assert_ptr_nonnull(v);
+  const char *l0 = strstr(v, "/* Layers 0-1 backward:"), *l2 = strstr(v, "/* Layers 2-3 backward:");
+  if (!l0) l0 = strstr(v, "/* Layer 0 backward:");
+  if (!l2) l2 = strstr(v, "/* Layer 2 backward:");
+  ck_assert_msg(l0 && l2, "no backward comments: %s", v);
+  const char *sp = "dW from g's nonzero pixels (a max pooling follows), dx from g's nonzero pixels";
+  const char *found = strstr(v, sp);
+  ck_assert_msg(found && found > l2 && !strstr(found + 1, sp), "only layer 2 takes the entry's sparse forms");
+  free(v);
+  /* neon has no sparse forms: the entry is refused on a pooled layer */
+  write_text(path, "chainrule-tune 1\nisa neon\nconv 6 14 14 16 5 1 0 64 dx=sparse\n");
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_cnn.lua --isa neon --tune '%s' --out '%s/p'", chainrule(), path, scratch);
+  r = run(cmd);
   char want[1400];
-  snprintf(want, sizeof want, "%s:3: wgrad=sparse: layer 0 cannot take it on avx2 (the sparse forms need a max pooling right after "
-           "the conv that leaves at most a quarter of g nonzero, a kernel of at most 8 and room on the stack)\n", path);
+  snprintf(want, sizeof want, "%s:3: dx=sparse: layer 3 cannot take it on neon (the sparse forms need avx2 or avx512, a kernel of "
+           "at most 8, at most 64 output channels, a vector derivative of the activation before and room on the stack)\n", path);
   ck_assert_msg(r.status == 2 && strcmp(r.out, want) == 0, "%d %s", r.status, r.out);
   snprintf(file, sizeof file, "%s/p", scratch);
   ck_assert(dir_is_empty_or_missing(file));
