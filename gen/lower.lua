@@ -101,13 +101,16 @@ local function backward_steps(g, sched, plan, base, ctx)
     local c = setmetatable({first = prev == nil, fuse_opt = sched.fuse_opt and g.optimizer.kind,
                             dx = prev and ref(pm.d) or "dx", dx_ld = prev and pm.d.ld or g.input,
                             in_act = prev and act_of(prev, pm)}, {__index = base})
-    local own = own_kernels(s)
-    local emitter = own and own.backward or s.product and layer.product_backward or layer.activation_backward
-    local text, call, call_fused, call_scratch = emitter(s, plan.steps[k], c)
-    ctx.functions[#ctx.functions + 1] = text
-    ctx.backward_calls[#ctx.backward_calls + 1] = call
-    ctx.backward_fused_calls[#ctx.backward_fused_calls + 1] = call_fused or call
-    ctx.backward_scratch_calls[#ctx.backward_scratch_calls + 1] = call_scratch or call_fused or call
+    -- (plan.lua PASS_THROUGH: the step's gradient is the one before it, nothing to do)
+    if not plan.steps[k].pass_through then
+      local own = own_kernels(s)
+      local emitter = own and own.backward or s.product and layer.product_backward or layer.activation_backward
+      local text, call, call_fused, call_scratch = emitter(s, plan.steps[k], c)
+      ctx.functions[#ctx.functions + 1] = text
+      ctx.backward_calls[#ctx.backward_calls + 1] = call
+      ctx.backward_fused_calls[#ctx.backward_fused_calls + 1] = call_fused or call
+      ctx.backward_scratch_calls[#ctx.backward_scratch_calls + 1] = call_scratch or call_fused or call
+    end
   end
 end
 
