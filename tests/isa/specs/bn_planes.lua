@@ -1,14 +1,18 @@
 -- test-isa: batchnorm's lane sums (gen/kernels/norm.lua: 64 partial sums per channel) on
--- planes of exactly 64 pixels (main loop only), of 100 (a main block and a tail of 36), and
--- over flat features; bn_drop has a plane of 49 (tail only). SGD with momentum.
+-- planes of exactly 64 pixels (main loop only), of 100 (a main block and a tail of 36) and of
+-- 25 (tail only), in both loop orders (seq: memory order, where every channel's lanes fit
+-- norm.SEQ_BYTES; chan: channel by channel, the 130 channels here), and over flat features.
+-- SGD with momentum.
 return network "bn_planes" {
   input  = {2, 8, 8},
   layers = {
-    conv2d(4, {kernel = 3, padding = 1, bias = false}), -- 4x8x8: 64 pixels
+    conv2d(4, {kernel = 3, padding = 1, bias = false}),   -- 4x8x8: 64 pixels, seq
     batchnorm(), relu(),
-    conv2d(3, {kernel = 3, padding = 2, bias = false}), -- 3x10x10: 100 pixels
+    conv2d(130, {kernel = 3, padding = 2, bias = false}), -- 130x10x10: 100 pixels, chan
     batchnorm{momentum = 0.2}, relu(),
-    maxpool2d{kernel = 2},                              -- 3x5x5
+    maxpool2d{kernel = 2},                                -- 130x5x5
+    conv2d(6, {kernel = 3, padding = 1, bias = false}),   -- 6x5x5: 25 pixels, seq
+    batchnorm(), relu(),
     flatten(),
     linear(11), tanh(),
     batchnorm(),
