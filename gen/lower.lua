@@ -51,7 +51,9 @@ local function banner_rows(g, sched, plan, inference)
     local kind, code = window_label(l.kind, l.opts), l.op.kernels and "loops" or sched.style
     if l.op.role == "activation" then
       kind = l.op.shown(l.opts)
-      code = g.layers[i - 1] and g.layers[i - 1].op.role == "product" and "fused" or "loops"
+      local before = g.layers[i - 1]
+      code = before and (before.op.role == "product" or before.op.fuses_activation and require("plan").mask_from_output(l))
+        and "fused" or "loops"
     end
     local fl, r = flash[l.index] or 0, ram[l.index] or 0
     row({l.index .. " " .. kind, shape_cell(l.in_shape, l.in_) .. " -> " .. shape_cell(l.shape, l.out),

@@ -128,6 +128,9 @@ function M.build(g, steps, opts)
         .. " (before the " .. s.act.op.title .. ")" .. unwritten(s, inference, opts and opts.z_unread_by), ld)
       m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output (after the " .. s.act.op.title .. ")", ld)
       m.act_in = m.z
+    elseif s.map and s.act then
+      m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output: layer " .. s.first .. "'s "
+        .. s.map.op.summary .. " after the " .. s.act.op.title, ld)
     elseif s.product or s.map then
       m.a = buffer("a", s.last, s.out, "layer " .. s.last .. " output " .. (s.product or s.map).op.summary, ld)
     else
@@ -139,7 +142,8 @@ function M.build(g, steps, opts)
     -- output's sign bit for bit (grad.output_sign: relu without a shift) gives the mask
     -- from a: the next step's backward reads a there anyway (its weight gradient's x), so
     -- z is one buffer fewer to stream from L2 (784-256-10 B=256 on avx512: 256 KB)
-    if s.product and s.act and M.mask_from_output(s.act) then m.mask = m.a end
+    -- (also schedule.lua MAP_ACT's condition: a map's fused activation reads its mask from a)
+    if (s.product or s.map) and s.act and M.mask_from_output(s.act) then m.mask = m.a end
     -- a layer with modes keeps what its training forward found for the backward pass:
     -- batchnorm the batch's mean and 1/sqrt(var + eps) per channel, dropout its mask
     if s.map and s.map.kind == "batchnorm" and not inference then
@@ -163,7 +167,9 @@ function M.build(g, steps, opts)
       m.d, m.pass_through = before.d, true
     else
       m.d = buffer("d", s.first, s.out, "gradient of the loss with respect to "
-        .. (not s.act and "a" .. s.last or s.product and "z" .. s.first or "layer " .. s.last .. "'s input"), ld)
+        .. (not s.act and "a" .. s.last or s.product and "z" .. s.first
+            or s.map and "layer " .. s.first .. "'s output (before the " .. s.act.op.title .. ")"
+            or "layer " .. s.last .. "'s input"), ld)
     end
     p.steps[k] = m
     prev = m.a

@@ -1,9 +1,10 @@
 -- The schedule: HOW the graph is computed, every choice in one place (the ops say WHAT).
 --   steps      which layers run as one C function: a product layer followed by an
 --              activation is one step (the activation fused into the product's epilogue,
---              its derivative fused where the gradient that needs it is written); any
---              other layer (an activation, a "map" such as pooling or flatten) is a step
---              of its own. A product op may bring its own kernels (op.kernels, e.g.
+--              its derivative fused where the gradient that needs it is written), and so
+--              is a batchnorm followed by an activation whose derivative its output gives
+--              (MAP_ACT); any other layer (an activation, a "map" such as pooling or
+--              flatten) is a step of its own. A product op may bring its own kernels (op.kernels, e.g.
 --              conv2d's gen/kernels/conv.lua); the family then writes only the others
 --   family     which kernels write the products: "straight" (every multiply-add a
 --              statement, scalar only, when the products fit the spec's code_budget),
@@ -31,13 +32,22 @@ local function steps_of(g)
       if nxt and nxt.op.role == "activation" then s.act = nxt end
     elseif node.op.role == "map" then
       s.map = node
+      -- (MAP_ACT) a map that writes its output in one pass of its own (op.fuses_activation:
+      -- batchnorm) applies the activation after it there, when that activation's derivative
+      -- can be read from its output (plan.mask_from_output: tanh, sigmoid, relu without a
+      -- shift), so no value before the activation is kept: one pass over the buffer fewer
+      -- each way, and one buffer fewer
+      if node.op.fuses_activation and nxt and nxt.op.role == "activation"
+          and require("plan").mask_from_output(nxt) then
+        s.act = nxt
+      end
     else
       s.act = node
     end
-    local last = s.product and s.act or node
+    local last = (s.product or s.map) and s.act or node
     s.last, s.in_, s.out = last.index, node.in_, last.out
     local words = {node.kind}
-    if s.product and s.act then words[2] = s.act.kind end
+    if (s.product or s.map) and s.act then words[2] = s.act.kind end
     s.fname = names.step(s.first, words)
     steps[#steps + 1] = s
     i = i + #words

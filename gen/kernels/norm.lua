@@ -149,7 +149,7 @@ local function bn_train_planes(b, g, mem, scale, shift)
   local sums = plane_sums(b, C, g.P, 1)
   local function add(q, slot) return slot("part") .. " += " .. x(q) .. ";" end
   local function dev(q, slot) return "{ const float d = " .. x(q) .. " - mean; " .. slot("part") .. " += d * d; }" end
-  local function out(q) return plane_at("a", mem.a.ld, g.P, q) .. " = " .. x(q) .. " * scale + shift;" end
+  local function out(q) return g.store(plane_at("a", mem.a.ld, g.P, q), x(q) .. " * scale + shift") end
   local function stats(d, mean, squares)
     b.put(d, "const float var = " .. squares .. " / count;")
     b.put(d, "const float invstd = 1.0f / sqrtf(var + " .. g.eps .. ");")
@@ -226,24 +226,32 @@ local function bn_train_features(b, g, mem, scale, shift)
   b.put(2, "sum[c] = scale;")
   b.put(2, "squares[c] = shift;")
   b.put(1, "}")
-  rows(string.format("a[i * %d + c] = %s * sum[c] + squares[c];", mem.a.ld, x))
+  rows(g.store(string.format("a[i * %d + c]", mem.a.ld), x .. " * sum[c] + squares[c]"))
 end
 
 local function bn_forward(s, mem, ctx)
   local L = s.map
   local o = L.opts
+  local act = s.act and {op = s.act.op, opts = s.act.opts}
   local g = {C = o.channels, P = o.pixels, eps = emit.float(o.eps), m = emit.float(o.momentum),
              keep = emit.float(1.0 - o.momentum)}
+  -- the statement storing the normalised value v into dst (the fused activation applied:
+  -- schedule.lua MAP_ACT)
+  function g.store(dst, v)
+    if not act then return dst .. " = " .. v .. ";" end
+    return "{ const float y = " .. v .. "; " .. dst .. " = " .. epilogue.forward_scalar(act, "y") .. "; }"
+  end
   local t = bn_tensors(L, ctx)
   local xi = "x[i * " .. mem.input.ld .. " + c * " .. g.P .. " + q]"
   local ai = "a[i * " .. mem.a.ld .. " + c * " .. g.P .. " + q]"
+  local then_act = act and ", then a = " .. act.op.formula(act.opts, "a") or ""
   local affine_args = o.affine and "const float *restrict weight, const float *restrict bias, " or ""
   local scale = o.affine and "invstd * weight[c]" or "invstd"
   local shift = (o.affine and "bias[c]" or "0.0f") .. " - mean * scale"
   local b = emit.buffer()
   local fn = s.fname .. "_forward"
-  b.put(0, string.format("/* Layer %d, inference mode: a = (x - running_mean) / sqrt(running_var + %s)%s per %s;",
-    L.index, g.eps, o.affine and " * weight + bias" or "", g.P > 1 and "channel" or "feature"))
+  b.put(0, string.format("/* Layer %d, inference mode: a = (x - running_mean) / sqrt(running_var + %s)%s per %s%s;",
+    L.index, g.eps, o.affine and " * weight + bias" or "", g.P > 1 and "channel" or "feature", then_act))
   b.put(0, string.format("   x, a [n][%d][%d]. */", g.C, g.P))
   b.put(0, (string.format("static void %s(float *restrict a, const float *restrict x, %s", fn, affine_args):gsub(" $", "")))
   b.put(0, pad(fn) .. "const float *restrict running_mean, const float *restrict running_var, int n) {")
@@ -251,7 +259,7 @@ local function bn_forward(s, mem, ctx)
   b.put(2, "const float mean = running_mean[c];")
   b.put(2, "const float invstd = 1.0f / sqrtf(running_var[c] + " .. g.eps .. ");")
   b.put(2, "const float scale = " .. scale .. ", shift = " .. shift .. ";")
-  bn_loop(b, 2, g, nil, ai .. " = " .. xi .. " * scale + shift;")
+  bn_loop(b, 2, g, nil, g.store(ai, xi .. " * scale + shift"))
   b.put(1, "}")
   b.put(0, "}")
   local pa = o.affine and string.format("p->%s, p->%s, ", t.weight, t.bias) or ""
@@ -263,8 +271,8 @@ local function bn_forward(s, mem, ctx)
   b.put(0, "")
   b.put(0, string.format("/* Layer %d, training mode: the batch's mean and biased variance per %s over %s,",
     L.index, g.P > 1 and "channel" or "feature", g.P > 1 and "the n images' " .. g.P .. " pixels" or "the n rows"))
-  b.put(0, string.format("   a = (x - mean) / sqrt(var + %s)%s; s [2][%d] keeps mean and 1/sqrt(var + eps) for",
-    g.eps, o.affine and " * weight + bias" or "", g.C))
+  b.put(0, string.format("   a = (x - mean) / sqrt(var + %s)%s%s; s [2][%d] keeps mean and 1/sqrt(var + eps) for",
+    g.eps, o.affine and " * weight + bias" or "", then_act, g.C))
   b.put(0, string.format("   the backward pass; running_mean, running_var (with the unbiased variance, var*m/(m-1),"))
   b.put(0, string.format("   m = n*%d > 1) move by momentum %s, num_batches_tracked + 1 (torch's BatchNorm). */", g.P, g.m))
   b.put(0, (string.format("static void %s(float *restrict a, float *restrict s, const float *restrict x, %s", tf, affine_args):gsub(" $", "")))

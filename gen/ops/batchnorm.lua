@@ -13,6 +13,7 @@ local M = {
   role = "map",
   kernels = "norm",
   modes = true,
+  fuses_activation = true,     -- its step applies a following activation (schedule.lua MAP_ACT)
   backward_reads_input = true,
   libm = true,                 -- sqrtf
   args = {"opts"},

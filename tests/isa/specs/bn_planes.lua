@@ -1,8 +1,9 @@
 -- test-isa: batchnorm's lane sums (gen/kernels/norm.lua: 64 partial sums per channel) on
 -- planes of exactly 64 pixels (main loop only), of 100 (a main block and a tail of 36) and of
 -- 25 (tail only), in both loop orders (seq: memory order, where every channel's lanes fit
--- norm.SEQ_BYTES; chan: channel by channel, the 130 channels here), and over flat features.
--- SGD with momentum.
+-- norm.SEQ_BYTES; chan: channel by channel, the 130 channels here), and over flat features;
+-- the activations after them fused into the batchnorm's step where their derivative reads
+-- the output (relu, sigmoid: schedule.lua MAP_ACT), a shifted relu standalone. SGD with momentum.
 return network "bn_planes" {
   input  = {2, 8, 8},
   layers = {
@@ -12,10 +13,10 @@ return network "bn_planes" {
     batchnorm{momentum = 0.2}, relu(),
     maxpool2d{kernel = 2},                                -- 130x5x5
     conv2d(6, {kernel = 3, padding = 1, bias = false}),   -- 6x5x5: 25 pixels, seq
-    batchnorm(), relu(),
+    batchnorm(), relu{shift = -0.5},
     flatten(),
     linear(11), tanh(),
-    batchnorm(),
+    batchnorm(), sigmoid(),
     linear(4),
   },
   loss   = "cross_entropy",
