@@ -83,6 +83,7 @@ static int cmd_baselines(int fann, int big)
 {
   int end = big ? W_COUNT : W_FIRST_BIG;
   for (int wl = 0; wl < end; wl++) {
+    if (bench_workloads[wl].conv == 2) continue;   /* (the BN-CNN: PyTorch's baseline only) */
     if (bench_workloads[wl].conv) { cnn_row(wl, "naive", naive_cnn_impl[wl]); continue; }
     bnet *m = bnet_new(wl);
     bench_row_w(wl, "naive", bench_median_us(naive_impl[wl], m));
@@ -116,6 +117,7 @@ static int cmd_openblas(int big)
   snprintf(impl, sizeof impl, "openblas-%s", core);
   int end = big ? W_COUNT : W_FIRST_BIG;
   for (int wl = 0; wl < end; wl++) {
+    if (bench_workloads[wl].conv == 2) continue;
     if (bench_workloads[wl].conv) { cnn_row(wl, impl, openblas_cnn_impl[wl]); continue; }
     bnet *m = bnet_new(wl);
     bench_row_w(wl, impl, bench_median_us(openblas_impl[wl], m));

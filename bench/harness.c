@@ -20,6 +20,7 @@ const bench_workload bench_workloads[W_COUNT] = {
   [W_M256_B256]  = {"m256_b256", "784-256-10 train step", 2, {784, 256, 10, 0}, 256, 1, 0, 0.0f, 0},
   [W_LENET_TRAIN] = {"lenet_train", "LeNet-5 train step", 3, {400, 120, 84, 10}, 64, 1, 0, 0.0f, 1},
   [W_LENET_INFER] = {"lenet_infer", "LeNet-5 inference", 3, {400, 120, 84, 10}, 1, 0, 0, 0.0f, 1},
+  [W_BNCNN_TRAIN] = {"bncnn_train", "BN-CNN train step", 2, {1568, 128, 10, 0}, 64, 1, 0, 0.0f, 2},
   [W_BIG_TRAIN]  = {"big_train", "784-2048-2048-10 train step", 3, {784, 2048, 2048, 10}, 64, 1, 0, 0.0f, 0},
   [W_BIG_FWD]    = {"big_fwd", "784-2048-2048-10 forward", 3, {784, 2048, 2048, 10}, 64, 0, 0, 0.0f, 0},
   [W_BIG_INFER]  = {"big_infer", "784-2048-2048-10 inference", 3, {784, 2048, 2048, 10}, 1, 0, 0, 0.0f, 0},
@@ -33,7 +34,10 @@ double bench_flops(const bench_workload *w)
     f += p;
     if (w->train) f += p + (l > 0 ? p : 0);
   }
-  if (w->conv) {   /* conv 1->6 5x5 on 28x28 (the first layer: no input gradient), 6->16 5x5 on 10x10 */
+  if (w->conv == 2) {   /* conv 1->16 3x3 on 28x28 (no input gradient), 16->32 3x3 on 14x14 */
+    double c1 = 2.0 * w->batch * 16 * 28 * 28 * 9, c2 = 2.0 * w->batch * 32 * 14 * 14 * 144;
+    f += c1 + c2 + (w->train ? c1 + 2 * c2 + 2.0 * w->batch * w->sizes[0] * w->sizes[1] : 0);
+  } else if (w->conv) {   /* conv 1->6 5x5 on 28x28 (the first layer: no input gradient), 6->16 5x5 on 10x10 */
     double c1 = 2.0 * w->batch * 6 * 28 * 28 * 25, c2 = 2.0 * w->batch * 16 * 10 * 10 * 150;
     f += c1 + c2 + (w->train ? c1 + 2 * c2 : 0) + (w->train ? 2.0 * w->batch * w->sizes[0] * w->sizes[1] : 0);
   }

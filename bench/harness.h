@@ -24,6 +24,7 @@ enum {
   W_M256_B256,
   W_LENET_TRAIN, /* LeNet (specs/mnist_cnn.lua's network, conv = 1: bench/cnn.h), train step, B=64 */
   W_LENET_INFER, /* LeNet forward, one image */
+  W_BNCNN_TRAIN, /* specs/fashion_cnn.lua's network (conv = 2), train step, B=64: PyTorch's only baseline */
   W_BIG_TRAIN,   /* 784-2048-2048-10 train step, B=64 (left out with BENCH_BIG=) */
   W_BIG_FWD,     /* 784-2048-2048-10 forward, B=64 */
   W_BIG_INFER,   /* 784-2048-2048-10 forward, one row (23 MB of weights: past every L2) */
@@ -41,7 +42,9 @@ typedef struct {
   int train;            /* 1: forward + backward + SGD; 0: forward only */
   int mse;              /* 1: MSE (one output), 0: softmax cross-entropy */
   float shift;          /* added after each hidden ReLU */
-  int conv;             /* 1: the LeNet of bench/cnn.h (nlin, sizes: its linear part only) */
+  int conv;             /* 1: the LeNet of bench/cnn.h, 2: bench/specs/bench_bncnn.lua's net (nlin,
+                           sizes: their linear part only); the naive and OpenBLAS baselines have
+                           the LeNet only */
 } bench_workload;
 
 extern const bench_workload bench_workloads[W_COUNT];

@@ -98,6 +98,22 @@ def lenet_flops(batch, train):
     return c1 + c2 + fc + (c1 + 2 * c2 + 2 * fc if train else 0)
 
 
+def bncnn():
+    """bench/specs/bench_bncnn.lua (specs/fashion_cnn.lua's network): the bncnn_* workloads."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Dropout(0.1), nn.Linear(1568, 128), nn.ReLU(), nn.Dropout(0.25),
+                         nn.Linear(128, 10))
+
+
+def bncnn_flops(batch, train):
+    """bench_flops (harness.c, conv = 2): products only, no input gradient of the first conv."""
+    c1, c2 = 2 * batch * 16 * 28 * 28 * 9, 2 * batch * 32 * 14 * 14 * 144
+    fc = 2 * batch * (1568 * 128 + 128 * 10)
+    return c1 + c2 + fc + (c1 + 2 * c2 + 2 * fc if train else 0)
+
+
 MAX_SAMPLES, MIN_SAMPLES, PASS_S = 41, 9, 0.150  # BENCH_MAX_SAMPLES, _MIN_SAMPLES, _PASS_MS
 
 
@@ -138,13 +154,13 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     for key, sizes, batch, train, mse, shift in read_workloads(sys.argv[1]):
-        conv = key.startswith("lenet")
+        conv = key.startswith(("lenet", "bncnn"))
         layers = []
         for l in range(len(sizes) - 1):
             layers.append(torch.nn.Linear(sizes[l], sizes[l + 1]))
             if l + 2 < len(sizes):
                 layers.append(ShiftedReLU(shift))
-        model = lenet() if conv else torch.nn.Sequential(*layers)
+        model = (bncnn() if key.startswith("bncnn") else lenet()) if conv else torch.nn.Sequential(*layers)
         x = torch.rand(batch, 1, 28, 28) * 2 - 1 if conv else torch.rand(batch, sizes[0]) * 2 - 1
         if mse:
             y = torch.rand(batch) * 2 - 1
@@ -165,7 +181,8 @@ def main():
                 with torch.no_grad():
                     model(x)
         us = median_us(step)
-        print(f"{key},{impl},{batch},{us:.4f},{(lenet_flops(batch, train) if conv else flops(sizes, batch, train)) / (us * 1e3):.3f}", flush=True)
+        f = (bncnn_flops if key.startswith("bncnn") else lenet_flops)(batch, train) if conv else flops(sizes, batch, train)
+        print(f"{key},{impl},{batch},{us:.4f},{f / (us * 1e3):.3f}", flush=True)
     print(f"# pytorch {torch.__version__}: nn.Sequential + torch.optim.SGD, 1 thread; forward rows under torch.no_grad()")
 
 
