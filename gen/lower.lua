@@ -181,7 +181,7 @@ function M.build(g, sched, plan, isa, opts)
   ctx.isa_guard_flags = isa.guard_flags or ""
   ctx.isa_includes = isa.includes or {}
   if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
-  if ctx.dropout and not opts.inference then table.insert(ctx.functions, 1, require("kernels.norm").HELPERS) end
+  if ctx.dropout and not opts.inference then table.insert(ctx.functions, 1, require("kernels.norm").helpers(isa.width)) end
   ctx.banner_rows = banner_rows(g, sched, plan, opts.inference)
   ctx.stack, ctx.stack_frame = M.stack_bounds(g, sched, isa, ctx)
   ctx.math_h = not opts.inference and (g.loss == "cross_entropy" or g.optimizer.kind ~= "sgd")
