@@ -79,11 +79,6 @@ local function bn_tensors(L, ctx)
   return t
 end
 
--- Loops over the rows i and the channel's pixels q; e = element (c, q) of row i.
-local function bn_loop(b, depth, g, ld, body)
-  b.put(depth, "for (int i = 0; i < n; i++)")
-  b.put(depth + 1, string.format("for (int q = 0; q < %d; q++) %s", g.P, body))
-end
 
 -- A channel's sums over its n·P pixels (batchnorm after an image layer) run in LANES partial
 -- sums: lane l takes the pixels q ≡ l (mod LANES) of each image in turn, and the lanes fold
@@ -275,8 +270,6 @@ local function bn_forward(s, mem, ctx)
     return "{ const float y = " .. v .. "; " .. dst .. " = " .. epilogue.forward_scalar(act, "y") .. "; }"
   end
   local t = bn_tensors(L, ctx)
-  local xi = "x[i * " .. mem.input.ld .. " + c * " .. g.P .. " + q]"
-  local ai = "a[i * " .. mem.a.ld .. " + c * " .. g.P .. " + q]"
   local then_act = act and ", then a = " .. act.op.formula(act.opts, "a") or ""
   local affine_args = o.affine and "const float *restrict weight, const float *restrict bias, " or ""
   local scale = o.affine and "invstd * weight[c]" or "invstd"
@@ -288,12 +281,25 @@ local function bn_forward(s, mem, ctx)
   b.put(0, string.format("   x, a [n][%d][%d]. */", g.C, g.P))
   b.put(0, (string.format("static void %s(float *restrict a, const float *restrict x, %s", fn, affine_args):gsub(" $", "")))
   b.put(0, pad(fn) .. "const float *restrict running_mean, const float *restrict running_var, int n) {")
+  -- each channel's scale and shift first, then the elements in memory order (as the
+  -- training forward's seq form: the same values)
+  b.put(1, string.format("_Alignas(64) float coef[2][%d];", g.C))
   b.put(1, "for (int c = 0; c < " .. g.C .. "; c++) {")
   b.put(2, "const float mean = running_mean[c];")
   b.put(2, "const float invstd = 1.0f / sqrtf(running_var[c] + " .. g.eps .. ");")
   b.put(2, "const float scale = " .. scale .. ", shift = " .. shift .. ";")
-  bn_loop(b, 2, g, nil, g.store(ai, xi .. " * scale + shift"))
+  b.put(2, "coef[0][c] = scale;")
+  b.put(2, "coef[1][c] = shift;")
   b.put(1, "}")
+  if g.P > 1 then
+    plane_map(b, 1, g.C, g.P, true, "const float scale = coef[0][c], shift = coef[1][c];", function(q)
+      return g.store(plane_at("a", mem.a.ld, g.P, q), plane_at("x", mem.input.ld, g.P, q) .. " * scale + shift")
+    end)
+  else
+    b.put(1, "for (int i = 0; i < n; i++)")
+    b.put(2, string.format("for (int c = 0; c < %d; c++) %s", g.C, g.store(string.format("a[i * %d + c]", mem.a.ld),
+      string.format("x[i * %d + c] * coef[0][c] + coef[1][c]", mem.input.ld))))
+  end
   b.put(0, "}")
   local pa = o.affine and string.format("p->%s, p->%s, ", t.weight, t.bias) or ""
   local call = string.format("%s(%s, %s, %sp->%s, p->%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), pa,
