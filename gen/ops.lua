@@ -5,8 +5,9 @@
 -- products, no ISA):
 --   word          the DSL word (the file's name)
 --   role          "product" (a layer with parameters whose work is the products of
---                 gen/kernels/, e.g. linear, conv2d), "map" (not element-wise, always a step
---                 of its own, no parameters unless it has modes: maxpool2d, avgpool2d,
+--                 gen/kernels/, e.g. linear, conv2d), "map" (not element-wise, a step of its
+--                 own (with fuses_activation: and the activation after it), no parameters
+--                 unless it has modes: maxpool2d, avgpool2d,
 --                 flatten, batchnorm, dropout) or "activation" (element-wise, no parameters)
 --   modes         true for a layer that computes differently in training and in inference
 --                 (batchnorm, dropout): its kernels' forward also gives the training-mode
@@ -19,6 +20,9 @@
 --                 (forward/backward with gen/kernels/layer.lua's contract) instead of the
 --                 schedule's kernel family, e.g. "conv"
 --   backward_reads_input  a map op whose backward reads its input (maxpool2d)
+--   fuses_activation  a map op whose kernels apply the activation after it as they store its
+--                 output (batchnorm): that activation joins its step when its derivative reads
+--                 the output (gen/schedule.lua MAP_ACT); the kernels find it in s.act
 --   args          what the DSL word takes: {"size", "opts"} or {"opts"}
 --   example       how its options are written, for messages ("relu{shift = -0.5}")
 --   options       activation options: list of {name, default, check = fn(v) -> ok, what}
