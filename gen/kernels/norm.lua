@@ -227,18 +227,29 @@ local function bn_train_planes(b, g, mem, scale, shift)
   b.put(1, "}")
 end
 
--- The same over flat features (P = 1): the loops run over the rows outside and the features
--- inside, each feature's sum in its own slot of a [C] array (the rows added in order, as
--- before), so the feature loop vectorises; the arrays then hold each feature's scale and shift.
+-- Over flat features (P = 1) the loops run over the rows outside and the C features inside,
+-- each feature's sum in its own slot of a [C] array (the rows added in order), so the feature
+-- loop vectorises. feature_rows: those loops around body; feature_sums: the arrays, zeroed.
+local function feature_rows(b, C, body)
+  b.put(1, "for (int i = 0; i < n; i++)")
+  b.put(2, string.format("for (int c = 0; c < %d; c++) %s", C, body))
+end
+
+local function feature_sums(b, C, names)
+  local decl, zero = {}, {}
+  for _, a in ipairs(names) do
+    decl[#decl + 1], zero[#zero + 1] = string.format("%s[%d]", a, C), a .. "[c] = 0.0f;"
+  end
+  b.put(1, "_Alignas(64) float " .. table.concat(decl, ", ") .. ";")
+  b.put(1, string.format("for (int c = 0; c < %d; c++) { %s }", C, table.concat(zero, " ")))
+end
+
+-- The training forward over flat features; the arrays then hold each feature's scale and shift.
 local function bn_train_features(b, g, mem, scale, shift)
   local C = g.C
   local x = string.format("x[i * %d + c]", mem.input.ld)
-  local function rows(body)
-    b.put(1, "for (int i = 0; i < n; i++)")
-    b.put(2, string.format("for (int c = 0; c < %d; c++) %s", C, body))
-  end
-  b.put(1, string.format("_Alignas(64) float sum[%d], squares[%d];", C, C))
-  b.put(1, string.format("for (int c = 0; c < %d; c++) { sum[c] = 0.0f; squares[c] = 0.0f; }", C))
+  local function rows(body) feature_rows(b, C, body) end
+  feature_sums(b, C, {"sum", "squares"})
   rows("sum[c] += " .. x .. ";")
   b.put(1, string.format("for (int c = 0; c < %d; c++) sum[c] = sum[c] / count;", C))
   rows("{ const float d = " .. x .. " - sum[c]; squares[c] += d * d; }")
@@ -296,9 +307,8 @@ local function bn_forward(s, mem, ctx)
       return g.store(plane_at("a", mem.a.ld, g.P, q), plane_at("x", mem.input.ld, g.P, q) .. " * scale + shift")
     end)
   else
-    b.put(1, "for (int i = 0; i < n; i++)")
-    b.put(2, string.format("for (int c = 0; c < %d; c++) %s", g.C, g.store(string.format("a[i * %d + c]", mem.a.ld),
-      string.format("x[i * %d + c] * coef[0][c] + coef[1][c]", mem.input.ld))))
+    feature_rows(b, g.C, g.store(string.format("a[i * %d + c]", mem.a.ld),
+      string.format("x[i * %d + c] * coef[0][c] + coef[1][c]", mem.input.ld)))
   end
   b.put(0, "}")
   local pa = o.affine and string.format("p->%s, p->%s, ", t.weight, t.bias) or ""
@@ -393,12 +403,8 @@ local function bn_backward(s, mem, ctx)
     -- flat features: rows outside, features inside (bn_train_features)
     local xh = string.format("((x[i * %d + c] - s[c]) * s[%d + c])", mem.input.ld, C)
     local gi = string.format("g[i * %d + c]", mem.d.ld)
-    local function rows(body)
-      b.put(1, "for (int i = 0; i < n; i++)")
-      b.put(2, string.format("for (int c = 0; c < %d; c++) %s", C, body))
-    end
-    b.put(1, string.format("_Alignas(64) float sg[%d], sgx[%d];", C, C))
-    b.put(1, string.format("for (int c = 0; c < %d; c++) { sg[c] = 0.0f; sgx[c] = 0.0f; }", C))
+    local function rows(body) feature_rows(b, C, body) end
+    feature_sums(b, C, {"sg", "sgx"})
     rows(string.format("{ const float gv = %s; sg[c] += gv; sgx[c] += gv * %s; }", gi, xh))
     if o.affine then
       b.put(1, string.format("for (int c = 0; c < %d; c++) { dbias[c] = sg[c]; dweight[c] = sgx[c]; }", C))
