@@ -79,7 +79,6 @@ local function bn_tensors(L, ctx)
   return t
 end
 
-
 -- A channel's sums over its n·P pixels (batchnorm after an image layer) run in LANES partial
 -- sums: lane l takes the pixels q ≡ l (mod LANES) of each image in turn, and the lanes fold
 -- pairwise at the end (lane l + w into lane l, w = LANES/2 down to 1). The order is fixed by
@@ -119,18 +118,16 @@ local function plane_sums(b, C, P, arrays)
   local sums = {seq = seq}
   local function slot(name) return name .. (seq and "[c][l]" or "[l]") end
   function sums.total(name) return name .. (seq and "[c][0]" or "[0]") end
-  function sums.declare(d, names)
-    local dims = seq and string.format("[%d][%d]", C, M.LANES) or string.format("[%d]", M.LANES)
-    b.put(d, "_Alignas(64) float " .. table.concat(names, dims .. ", ") .. dims .. ";")
-    local zero = {}
-    for _, a in ipairs(names) do zero[#zero + 1] = slot(a) .. " = 0.0f;" end
-    if seq then b.put(d, string.format("for (int c = 0; c < %d; c++)", C)); d = d + 1 end
-    b.put(d, string.format("for (int l = 0; l < %d; l++) { %s }", M.LANES, table.concat(zero, " ")))
-  end
   function sums.zero(d, names)
     local zero = {}
     for _, a in ipairs(names) do zero[#zero + 1] = slot(a) .. " = 0.0f;" end
     b.put(d, string.format("for (int l = 0; l < %d; l++) { %s }", M.LANES, table.concat(zero, " ")))
+  end
+  function sums.declare(d, names)
+    local dims = seq and string.format("[%d][%d]", C, M.LANES) or string.format("[%d]", M.LANES)
+    b.put(d, "_Alignas(64) float " .. table.concat(names, dims .. ", ") .. dims .. ";")
+    if seq then b.put(d, string.format("for (int c = 0; c < %d; c++)", C)); d = d + 1 end
+    sums.zero(d, names)
   end
   function sums.over(d, pre, stmt)
     b.put(d, "for (int i = 0; i < n; i++) {")
