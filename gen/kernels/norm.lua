@@ -86,8 +86,9 @@ end
 -- compilers vectorise the lane loops without reassociating anything (one running sum was a
 -- chain of n·P dependent adds, latency-bound: half of a Fashion-MNIST CNN's train step).
 M.LANES = 64
--- Where every channel's lanes fit this many bytes of stack (two sets in the backward), the
--- passes walk the buffers in memory order, images outside and channels inside ("seq");
+-- Where every channel's lanes fit this many bytes of stack (two sets in the backward) and
+-- the ISA is a SIMD one (the scalar ISA is also the microcontrollers': its stack stays at one
+-- channel's lanes, 256-512 bytes), the passes walk the buffers in memory order, images outside and channels inside ("seq");
 -- else channel by channel, each channel's n segments of P pixels a pass ("chan"). The sums
 -- are the same, lane by lane, so are the bits. The stride of the chan form costs in DRAM
 -- bandwidth: on the Zen 4 VM, fashion_cnn's first batchnorm (16×28×28, B=64), buffers
@@ -113,8 +114,8 @@ end
 -- stmt) walks the n images' pixels (seq: of every channel, `pre` the channel's constants;
 -- chan: of channel c, inside the caller's channel loop); sums.fold(d, names) folds channel
 -- c's lanes, leaving each sum in sums.total(name).
-local function plane_sums(b, C, P, arrays)
-  local seq = C * M.LANES * 4 * arrays <= M.SEQ_BYTES
+local function plane_sums(b, C, P, arrays, isa)
+  local seq = isa.width > 1 and C * M.LANES * 4 * arrays <= M.SEQ_BYTES
   local sums = {seq = seq}
   local function slot(name) return name .. (seq and "[c][l]" or "[l]") end
   function sums.total(name) return name .. (seq and "[c][0]" or "[0]") end
@@ -171,7 +172,7 @@ end
 local function bn_train_planes(b, g, mem, scale, shift)
   local C = g.C
   local function x(q) return plane_at("x", mem.input.ld, g.P, q) end
-  local sums = plane_sums(b, C, g.P, 1)
+  local sums = plane_sums(b, C, g.P, 1, g.isa)
   local function add(q, slot) return slot("part") .. " += " .. x(q) .. ";" end
   local function dev(q, slot) return "{ const float d = " .. x(q) .. " - mean; " .. slot("part") .. " += d * d; }" end
   local function out(q) return g.store(plane_at("a", mem.a.ld, g.P, q), x(q) .. " * scale + shift") end
@@ -269,7 +270,7 @@ local function bn_forward(s, mem, ctx)
   local L = s.map
   local o = L.opts
   local act = s.act and {op = s.act.op, opts = s.act.opts}
-  local g = {C = o.channels, P = o.pixels, eps = emit.float(o.eps), m = emit.float(o.momentum),
+  local g = {C = o.channels, P = o.pixels, isa = ctx.isa, eps = emit.float(o.eps), m = emit.float(o.momentum),
              keep = emit.float(1.0 - o.momentum)}
   -- the statement storing the normalised value v into dst (the fused activation applied:
   -- schedule.lua MAP_ACT)
@@ -340,7 +341,7 @@ end
 -- The backward's sums and dx over image planes (P > 1), k the C text of weight·invstd.
 local function bn_backward_planes(b, C, P, mem, ctx, affine, k)
   local function at(name, ld, q) return plane_at(name, ld, P, q) end
-  local sums = plane_sums(b, C, P, 2)
+  local sums = plane_sums(b, C, P, 2, ctx.isa)
   local consts = "const float mean = s[c], invstd = s[" .. C .. " + c];"
   local function add(q, slot)
     return string.format("{ const float gv = %s; %s += gv; %s += gv * ((%s - mean) * invstd); }",

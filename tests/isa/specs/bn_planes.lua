@@ -1,7 +1,8 @@
 -- test-isa: batchnorm's lane sums (gen/kernels/norm.lua: 64 partial sums per channel) on
 -- planes of exactly 64 pixels (main loop only), of 100 (a main block and a tail of 36) and of
 -- 25 (tail only), in both loop orders (seq: memory order, where every channel's lanes fit
--- norm.SEQ_BYTES; chan: channel by channel, the 130 channels here), and over flat features;
+-- norm.SEQ_BYTES on SIMD ISAs; chan: channel by channel, the 130 channels here and every
+-- batchnorm on the scalar ISA), and over flat features;
 -- the activations after them fused into the batchnorm's step where their derivative reads
 -- the output (relu, sigmoid: schedule.lua MAP_ACT), a shifted relu standalone. SGD with momentum.
 return network "bn_planes" {
