@@ -154,13 +154,15 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     for key, sizes, batch, train, mse, shift in read_workloads(sys.argv[1]):
-        conv = key.startswith(("lenet", "bncnn"))
+        # the image workloads: (model, FLOPs) by key prefix, else an MLP of `sizes`
+        conv = next((v for k, v in {"lenet": (lenet, lenet_flops), "bncnn": (bncnn, bncnn_flops)}.items()
+                     if key.startswith(k)), None)
         layers = []
         for l in range(len(sizes) - 1):
             layers.append(torch.nn.Linear(sizes[l], sizes[l + 1]))
             if l + 2 < len(sizes):
                 layers.append(ShiftedReLU(shift))
-        model = (bncnn() if key.startswith("bncnn") else lenet()) if conv else torch.nn.Sequential(*layers)
+        model = conv[0]() if conv else torch.nn.Sequential(*layers)
         x = torch.rand(batch, 1, 28, 28) * 2 - 1 if conv else torch.rand(batch, sizes[0]) * 2 - 1
         if mse:
             y = torch.rand(batch) * 2 - 1
@@ -181,7 +183,7 @@ def main():
                 with torch.no_grad():
                     model(x)
         us = median_us(step)
-        f = (bncnn_flops if key.startswith("bncnn") else lenet_flops)(batch, train) if conv else flops(sizes, batch, train)
+        f = conv[1](batch, train) if conv else flops(sizes, batch, train)
         print(f"{key},{impl},{batch},{us:.4f},{f / (us * 1e3):.3f}", flush=True)
     print(f"# pytorch {torch.__version__}: nn.Sequential + torch.optim.SGD, 1 thread; forward rows under torch.no_grad()")
 

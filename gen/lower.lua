@@ -42,18 +42,21 @@ local function banner_rows(g, sched, plan, inference)
     flash[t.layer] = (flash[t.layer] or 0) + 4 * pad(t.floats)
   end
   for _, b in ipairs(plan.members) do ram[b.layer] = (ram[b.layer] or 0) + 4 * pad(b.floats) end
+  -- the activations the schedule put into a product's or a map's step
+  local fused = {}
+  for _, s in ipairs(sched.steps) do
+    if (s.product or s.map) and s.act then fused[s.act.index] = true end
+  end
   local tp, tf, tb, tfl, tr = 0, 0, 0, 0, 0
   local function row(cells)
     if inference then table.remove(cells, 7) end
     rows[#rows + 1] = cells
   end
-  for i, l in ipairs(g.layers) do
+  for _, l in ipairs(g.layers) do
     local kind, code = window_label(l.kind, l.opts), l.op.kernels and "loops" or sched.style
     if l.op.role == "activation" then
       kind = l.op.shown(l.opts)
-      local before = g.layers[i - 1]
-      code = before and (before.op.role == "product" or before.op.fuses_activation and require("plan").mask_from_output(l))
-        and "fused" or "loops"
+      code = fused[l.index] and "fused" or "loops"
     end
     local fl, r = flash[l.index] or 0, ram[l.index] or 0
     row({l.index .. " " .. kind, shape_cell(l.in_shape, l.in_) .. " -> " .. shape_cell(l.shape, l.out),

@@ -168,6 +168,23 @@ local function plane_map(b, d, C, P, seq, pre, body)
   b.put(d + 1, "}")
 end
 
+-- Channel c's statistics in the training forward, from the C text of its mean and of its sum
+-- of squared deviations: var, invstd, s, scale and shift (stats); the running statistics
+-- (running, after stats).
+local function train_stats(b, d, g, scale, shift, mean, squares)
+  b.put(d, "const float var = " .. squares .. " / count;")
+  b.put(d, "const float invstd = 1.0f / sqrtf(var + " .. g.eps .. ");")
+  b.put(d, "s[c] = " .. mean .. ";")
+  b.put(d, "s[" .. g.C .. " + c] = invstd;")
+  b.put(d, "const float scale = " .. scale .. ", shift = " .. shift .. ";")
+end
+
+local function train_running(b, d, g, mean, squares)
+  b.put(d, "const float unbiased = count > 1.0f ? " .. squares .. " / (count - 1.0f) : var;")
+  b.put(d, string.format("running_mean[c] = %s * %s + %s * running_mean[c];", g.m, mean, g.keep))
+  b.put(d, string.format("running_var[c] = %s * unbiased + %s * running_var[c];", g.m, g.keep))
+end
+
 -- Training-mode statistics and output of a batchnorm over image planes (P > 1 pixels).
 local function bn_train_planes(b, g, mem, scale, shift)
   local C = g.C
@@ -176,18 +193,8 @@ local function bn_train_planes(b, g, mem, scale, shift)
   local function add(q, slot) return slot("part") .. " += " .. x(q) .. ";" end
   local function dev(q, slot) return "{ const float d = " .. x(q) .. " - mean; " .. slot("part") .. " += d * d; }" end
   local function out(q) return g.store(plane_at("a", mem.a.ld, g.P, q), x(q) .. " * scale + shift") end
-  local function stats(d, mean, squares)
-    b.put(d, "const float var = " .. squares .. " / count;")
-    b.put(d, "const float invstd = 1.0f / sqrtf(var + " .. g.eps .. ");")
-    b.put(d, "s[c] = " .. mean .. ";")
-    b.put(d, "s[" .. C .. " + c] = invstd;")
-    b.put(d, "const float scale = " .. scale .. ", shift = " .. shift .. ";")
-  end
-  local function running(d, mean, squares)
-    b.put(d, "const float unbiased = count > 1.0f ? " .. squares .. " / (count - 1.0f) : var;")
-    b.put(d, string.format("running_mean[c] = %s * %s + %s * running_mean[c];", g.m, mean, g.keep))
-    b.put(d, string.format("running_var[c] = %s * unbiased + %s * running_var[c];", g.m, g.keep))
-  end
+  local function stats(d, mean, squares) train_stats(b, d, g, scale, shift, mean, squares) end
+  local function running(d, mean, squares) train_running(b, d, g, mean, squares) end
   if sums.seq then
     -- stat: each channel's mean, scale and shift
     sums.declare(1, {"part"})
@@ -252,14 +259,9 @@ local function bn_train_features(b, g, mem, scale, shift)
   b.put(1, string.format("for (int c = 0; c < %d; c++) sum[c] = sum[c] / count;", C))
   rows("{ const float d = " .. x .. " - sum[c]; squares[c] += d * d; }")
   b.put(1, "for (int c = 0; c < " .. C .. "; c++) {")
-  b.put(2, "const float mean = sum[c], var = squares[c] / count;")
-  b.put(2, "const float invstd = 1.0f / sqrtf(var + " .. g.eps .. ");")
-  b.put(2, "s[c] = mean;")
-  b.put(2, "s[" .. C .. " + c] = invstd;")
-  b.put(2, "const float scale = " .. scale .. ", shift = " .. shift .. ";")
-  b.put(2, "const float unbiased = count > 1.0f ? squares[c] / (count - 1.0f) : var;")
-  b.put(2, string.format("running_mean[c] = %s * mean + %s * running_mean[c];", g.m, g.keep))
-  b.put(2, string.format("running_var[c] = %s * unbiased + %s * running_var[c];", g.m, g.keep))
+  b.put(2, "const float mean = sum[c];")
+  train_stats(b, 2, g, scale, shift, "mean", "squares[c]")
+  train_running(b, 2, g, "mean", "squares[c]")
   b.put(2, "sum[c] = scale;")
   b.put(2, "squares[c] = shift;")
   b.put(1, "}")
