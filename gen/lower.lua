@@ -8,6 +8,7 @@ local pad = require("plan").pad
 local layer = require "kernels.layer"
 local loss = require "kernels.loss"
 local shared = require "kernels.shared"
+local actmath = require "kernels.actmath"
 local names = require "names"
 local ops = require "ops"
 
@@ -183,6 +184,11 @@ function M.build(g, sched, plan, isa, opts)
   ctx.isa_guard = isa.guard or false
   ctx.isa_guard_flags = isa.guard_flags or ""
   ctx.isa_includes = isa.includes or {}
+  -- (the activations' vector helpers after the ISA's, whose exp they call)
+  local acts = {}
+  for _, l in ipairs(g.layers) do acts[#acts + 1] = l.op end
+  local act_helpers = actmath.helpers(isa, acts)
+  if act_helpers then table.insert(ctx.functions, 1, act_helpers) end
   if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
   if ctx.dropout and not opts.inference then table.insert(ctx.functions, 1, require("kernels.norm").helpers(isa.width)) end
   ctx.banner_rows = banner_rows(g, sched, plan, opts.inference)

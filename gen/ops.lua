@@ -43,6 +43,8 @@
 --                   the gradient with respect to the input given g (with respect to the
 --                   output) and m (the buffer named by `uses`), as a C expression
 --     libm          true when its scalar spelling calls <math.h>
+--     vector_math   the helper of gen/kernels/actmath.lua its vector spelling calls
+--                   ("tanh", "sigmoid"): NAME.c then defines it (gen/lower.lua)
 local M = {}
 
 local cache

@@ -174,6 +174,24 @@ ISA_LONGEST := fashion_cnn mnist_cnn wide_odd huge_xw fashion_mlp big_xtg \
                neon-compact/big_xtg neon-tuned/big_xtg
 TEST_FIRST += $(if $(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_T)/$(if $(findstring /,$(s)),$(s),neon/$(s))/run1.bin))
 
+# The vector tanh and sigmoid (gen/kernels/actmath.lua) of each SIMD ISA against double
+# precision, in ulps (tests/isa/act_ulp.c), from act_mix's generated file, which defines both
+# helpers; part of run-isa/act_mix.
+ISA_ACT_avx512 := -DACT_BITS=512 -DACT_VT=__m512
+ISA_ACT_avx2   := -DACT_BITS=256 -DACT_VT=__m256
+ISA_ACT_neon   := -DACT_BITS=128 -DACT_VT=float32x4_t
+define ISA_ACT_RULES
+$(ISA_T)/$(1)/act_ulp: tests/isa/act_ulp.c $(ISA_T)/$(1)/act_mix/config.h $(ISA_T)/$(1)/act_mix/net.o
+	$(ISA_CC_$(1)) $(WARN) -O2 $(ISA_ACT_$(1)) -I$(ISA_T)/$(1)/act_mix/gen -DACT_C='"act_mix.c"' -o $$@ $$< -lm
+
+$(ISA_T)/$(1)/act_ulp.log: $(ISA_T)/$(1)/act_ulp
+	@$(ISA_RUN_$(1)) $$< > $$@.tmp; rc=$$$$?; cat $$@.tmp; \
+	  if [ $$$$rc -eq 0 ]; then mv $$@.tmp $$@; else rm -f $$@.tmp; echo "test-isa: act_ulp on $(1) failed" >&2; exit 1; fi
+
+run-isa/act_mix: $(ISA_T)/$(1)/act_ulp.log
+endef
+$(foreach i,$(filter-out scalar,$(TEST_ISAS)),$(eval $(call ISA_ACT_RULES,$(i))))
+
 ISA_RUNS := $(addprefix run-isa/,$(ISA_NETS))
 .PHONY: $(ISA_RUNS)
 $(foreach s,$(ISA_NETS),$(foreach v,$(call isa_variants,$(s)),$(eval run-isa/$(s): $(ISA_T)/$(v)/$(s)/run1.bin $(ISA_T)/$(v)/$(s)/same.ok)))

@@ -12,6 +12,25 @@ function M.forward(act, isa, v)
   return act.op.forward(isa, v, act.opts)
 end
 
+-- The statements applying f to `count` (a number) contiguous floats at src + base into
+-- dst + base on a SIMD ISA: whole vectors, then the rest as one partial vector, so every
+-- element goes through the same vector f; nil where the ISA has no vector spelling of f.
+function M.forward_run(act, isa, dst, src, base, count)
+  local V = isa.width
+  if V == 1 or not M.forward(act, isa, "v") then return nil end
+  local whole, tail, out = count // V * V, count % V, {}
+  if whole > 0 then
+    local at = base .. " + j"
+    out[#out + 1] = string.format("for (int j = 0; j < %d; j += %d) %s", whole, V,
+      isa.store(dst, at, M.forward(act, isa, isa.load(src, at))))
+  end
+  if tail > 0 then
+    local at = base .. " + " .. whole
+    out[#out + 1] = isa.store_part(dst, at, M.forward(act, isa, isa.load_part(src, at, tail)), tail)
+  end
+  return out
+end
+
 -- f(v) for one float.
 function M.forward_scalar(act, v)
   return assert(act.op.forward(scalar, v, act.opts), act.op.word .. " has no scalar spelling")

@@ -173,16 +173,23 @@ function M.product_backward(s, mem, ctx)
 end
 
 -- Forward of a standalone activation (first layer, or after another activation), as a
--- portable loop over the n rows.
+-- portable loop over the n rows; on a SIMD ISA whose spelling of f is a vector one, row by
+-- row in vectors, the row's last W mod V elements as one partial vector (so every element
+-- goes through the same f as in the fused epilogues: actmath's tanh, not libm's).
 function M.activation_forward(s, mem, ctx)
-  local W, act = s.out, {op = s.act.op, opts = s.act.opts}
+  local W, act, isa = s.out, {op = s.act.op, opts = s.act.opts}, ctx.isa
   local fn = s.fname .. "_forward"
-  local text = string.format("/* Layer %d: a = %s; x, a [n][%d]. */\n", s.act.index, act.op.formula(act.opts, "x"), W)
+  local head = string.format("/* Layer %d: a = %s; x, a [n][%d]. */\n", s.act.index, act.op.formula(act.opts, "x"), W)
     .. string.format("static void %s(float *restrict a, const float *restrict x, int n) {\n", fn)
-    .. string.format("  for (int i = 0; i < n * %d; i++) %s\n", W,
-         scalar.store("a", "i", epilogue.forward_scalar(act, scalar.load("x", "i"))))
-    .. "}\n"
-  return text, string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
+  local body
+  local run = epilogue.forward_run(act, isa, "a", "x", "i * " .. W, W)
+  if run then
+    body = "  for (int i = 0; i < n; i++) {\n    " .. table.concat(run, "\n    ") .. "\n  }\n"
+  else
+    body = string.format("  for (int i = 0; i < n * %d; i++) %s\n", W,
+      scalar.store("a", "i", epilogue.forward_scalar(act, scalar.load("x", "i"))))
+  end
+  return head .. body .. "}\n", string.format("%s(%s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input))
 end
 
 -- Backward of a standalone activation: g = mem.d is the gradient with respect to its

@@ -158,13 +158,23 @@ end
 local function plane_at(name, ld, P, q) return string.format("%s[i * %d + c * %d + %s]", name, ld, P, q) end
 
 -- The loops over every element of the n images (channel c's only, inside a channel loop, when
--- not seq), `pre` the channel's constants; body(q) a statement for pixel q.
-local function plane_map(b, d, C, P, seq, pre, body)
-  b.put(d, "for (int i = 0; i < n; i++)" .. (seq and "" or string.format(" for (int q = 0; q < %d; q++) %s", P, body("q"))))
-  if not seq then return end
+-- not seq), `pre` the channel's constants; body(q) a statement for pixel q; after(b, d, base),
+-- if given, emits statements after each image's plane of channel c (base: its offset in a).
+local function plane_map(b, d, C, P, seq, pre, body, after, ld)
+  local loop = string.format("for (int q = 0; q < %d; q++) %s", P, body("q"))
+  local base = after and string.format("i * %d + c * %d", ld, P)
+  if not seq then
+    if not after then return b.put(d, "for (int i = 0; i < n; i++) " .. loop) end
+    b.put(d, "for (int i = 0; i < n; i++) {")
+    b.put(d + 1, loop)
+    after(b, d + 1, base)
+    return b.put(d, "}")
+  end
+  b.put(d, "for (int i = 0; i < n; i++)")
   b.put(d + 1, string.format("for (int c = 0; c < %d; c++) {", C))
   b.put(d + 2, pre)
-  b.put(d + 2, string.format("for (int q = 0; q < %d; q++) %s", P, body("q")))
+  b.put(d + 2, loop)
+  if after then after(b, d + 2, base) end
   b.put(d + 1, "}")
 end
 
@@ -214,7 +224,7 @@ local function bn_train_planes(b, g, mem, scale, shift)
     b.put(2, "stat[2][c] = shift;")
     running(2, "mean", "squares")
     b.put(1, "}")
-    plane_map(b, 1, C, g.P, true, "const float scale = stat[1][c], shift = stat[2][c];", out)
+    plane_map(b, 1, C, g.P, true, "const float scale = stat[1][c], shift = stat[2][c];", out, g.after, mem.a.ld)
     return
   end
   b.put(1, "for (int c = 0; c < " .. C .. "; c++) {")
@@ -227,7 +237,7 @@ local function bn_train_planes(b, g, mem, scale, shift)
   sums.fold(2, {"part"})
   b.put(2, "const float squares = part[0];")
   stats(2, "mean", "squares")
-  plane_map(b, 2, C, g.P, false, nil, out)
+  plane_map(b, 2, C, g.P, false, nil, out, g.after, mem.a.ld)
   running(2, "mean", "squares")
   b.put(1, "}")
 end
@@ -235,9 +245,16 @@ end
 -- Over flat features (P = 1) the loops run over the rows outside and the C features inside,
 -- each feature's sum in its own slot of a [C] array (the rows added in order), so the feature
 -- loop vectorises. feature_rows: those loops around body; feature_sums: the arrays, zeroed.
-local function feature_rows(b, C, body)
-  b.put(1, "for (int i = 0; i < n; i++)")
-  b.put(2, string.format("for (int c = 0; c < %d; c++) %s", C, body))
+local function feature_rows(b, C, body, after, ld)
+  local loop = string.format("for (int c = 0; c < %d; c++) %s", C, body)
+  if not after then
+    b.put(1, "for (int i = 0; i < n; i++)")
+    return b.put(2, loop)
+  end
+  b.put(1, "for (int i = 0; i < n; i++) {")
+  b.put(2, loop)
+  after(b, 2, "i * " .. ld)
+  b.put(1, "}")
 end
 
 local function feature_sums(b, C, names)
@@ -265,7 +282,7 @@ local function bn_train_features(b, g, mem, scale, shift)
   b.put(2, "sum[c] = scale;")
   b.put(2, "squares[c] = shift;")
   b.put(1, "}")
-  rows(g.store(string.format("a[i * %d + c]", mem.a.ld), x .. " * sum[c] + squares[c]"))
+  feature_rows(b, C, g.store(string.format("a[i * %d + c]", mem.a.ld), x .. " * sum[c] + squares[c]"), g.after, mem.a.ld)
 end
 
 local function bn_forward(s, mem, ctx)
@@ -275,11 +292,18 @@ local function bn_forward(s, mem, ctx)
   local g = {C = o.channels, P = o.pixels, isa = ctx.isa, eps = emit.float(o.eps), m = emit.float(o.momentum),
              keep = emit.float(1.0 - o.momentum)}
   -- the statement storing the normalised value v into dst (the fused activation applied:
-  -- schedule.lua MAP_ACT)
+  -- schedule.lua MAP_ACT). An activation that calls libm but has a vector form (tanh,
+  -- sigmoid on SIMD ISAs) goes over each contiguous run of a in vectors after the run is
+  -- written instead (g.after: the same f as the products' epilogues; lane by lane it
+  -- would be the scalar libm call that keeps the loop from vectorising)
+  local vec_act = act and act.op.libm and epilogue.forward_run(act, g.isa, "a", "a", "0", 1) ~= nil
   function g.store(dst, v)
-    if not act then return dst .. " = " .. v .. ";" end
+    if not act or vec_act then return dst .. " = " .. v .. ";" end
     return "{ const float y = " .. v .. "; " .. dst .. " = " .. epilogue.forward_scalar(act, "y") .. "; }"
   end
+  g.after = vec_act and function(b, d, base)
+    for _, line in ipairs(epilogue.forward_run(act, g.isa, "a", "a", base, g.P > 1 and g.P or g.C)) do b.put(d, line) end
+  end or nil
   local t = bn_tensors(L, ctx)
   local then_act = act and ", then a = " .. act.op.formula(act.opts, "a") or ""
   local affine_args = o.affine and "const float *restrict weight, const float *restrict bias, " or ""
@@ -305,10 +329,10 @@ local function bn_forward(s, mem, ctx)
   if g.P > 1 then
     plane_map(b, 1, g.C, g.P, true, "const float scale = coef[0][c], shift = coef[1][c];", function(q)
       return g.store(plane_at("a", mem.a.ld, g.P, q), plane_at("x", mem.input.ld, g.P, q) .. " * scale + shift")
-    end)
+    end, g.after, mem.a.ld)
   else
     feature_rows(b, g.C, g.store(string.format("a[i * %d + c]", mem.a.ld),
-      string.format("x[i * %d + c] * coef[0][c] + coef[1][c]", mem.input.ld)))
+      string.format("x[i * %d + c] * coef[0][c] + coef[1][c]", mem.input.ld)), g.after, mem.a.ld)
   end
   b.put(0, "}")
   local pa = o.affine and string.format("p->%s, p->%s, ", t.weight, t.bias) or ""

@@ -1,6 +1,8 @@
--- sigmoid(): a = 1 / (1 + e^-x) (libm's expf). Its derivative from the output, as torch's
--- sigmoid_backward: (g * (1 - a)) * a. The forward has no vector spelling: the tiled
--- kernels apply it lane by lane after the product.
+-- sigmoid(): a = 1 / (1 + e^-x) (libm's expf on the scalar ISA; the SIMD ISAs call
+-- gen/kernels/actmath.lua's vector sigmoid, within a few ulp of it). Its derivative from
+-- the output, as torch's sigmoid_backward: (g * (1 - a)) * a.
+local actmath = require "kernels.actmath"
+
 return {
   word = "sigmoid",
   role = "activation",
@@ -11,7 +13,10 @@ return {
   summary = "1 / (1 + exp(-x))",
   formula = function(_, x) return "1 / (1 + exp(-" .. x .. "))" end,
   shown = function() return "sigmoid" end,
-  forward = function(isa, v) return isa.width == 1 and "1.0f / (1.0f + expf(-" .. v .. "))" or nil end,
+  forward = function(isa, v)
+    return isa.width == 1 and "1.0f / (1.0f + expf(-" .. v .. "))" or actmath.call(isa, "sigmoid", v)
+  end,
+  vector_math = "sigmoid",
   grad = {
     uses = "output",
     derivative = function(_, m) return m .. " (1 - " .. m .. ")" end,

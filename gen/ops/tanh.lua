@@ -1,6 +1,8 @@
--- tanh(): a = tanh(x) (libm's tanhf). Its derivative from the output, as torch's
--- tanh_backward: g * (1 - a^2). The forward has no vector spelling: the tiled kernels
--- apply it lane by lane after the product.
+-- tanh(): a = tanh(x) (libm's tanhf on the scalar ISA; the SIMD ISAs call
+-- gen/kernels/actmath.lua's vector tanh, within a few ulp of it). Its derivative from the
+-- output, as torch's tanh_backward: g * (1 - a^2).
+local actmath = require "kernels.actmath"
+
 return {
   word = "tanh",
   role = "activation",
@@ -11,7 +13,8 @@ return {
   summary = "tanh(x)",
   formula = function(_, x) return "tanh(" .. x .. ")" end,
   shown = function() return "tanh" end,
-  forward = function(isa, v) return isa.width == 1 and "tanhf(" .. v .. ")" or nil end,
+  forward = function(isa, v) return isa.width == 1 and "tanhf(" .. v .. ")" or actmath.call(isa, "tanh", v) end,
+  vector_math = "tanh",
   grad = {
     uses = "output",
     derivative = function(_, m) return "(1 - " .. m .. "^2)" end,

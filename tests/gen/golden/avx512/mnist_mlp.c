@@ -82,9 +82,10 @@ static inline __attribute__((unused)) void simd_tr16x16(float *restrict dst, int
 
 /* e^x for 16 floats: x = n ln2 + r (n = round(x log2 e), ln2 in two parts), e^r by its
    Taylor polynomial of degree 7 (|r| <= ln2/2: truncation < 1e-8 relative), times 2^n by
-   vscalefps (exact; underflows to 0). max(-104, x) keeps n in range and lets NaN through. */
+   vscalefps (exact; underflows to 0, overflows to inf). x is clamped to [-104, 88.8] first,
+   as simd_exp256 does (NaN goes through), so e^+inf is inf, not inf - inf in r. */
 static inline __attribute__((unused)) __m512 simd_exp512(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+  x = _mm512_min_ps(_mm512_set1_ps(88.8f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
