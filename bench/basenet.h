@@ -33,6 +33,16 @@ BN_AI void bn_relu(float *restrict y, int n, int N, float shift)
   for (int i = 0; i < n * N; i++) y[i] = (y[i] > 0.0f ? y[i] : 0.0f) + shift;
 }
 
+/* The hidden layers' activation of a workload: act 0 bn_relu, 1 tanh (libm's tanhf). */
+BN_AI void bn_act(float *restrict y, int n, int N, float shift, int act)
+{
+  if (act == 1) {
+    for (int i = 0; i < n * N; i++) y[i] = tanhf(y[i]);
+  } else {
+    bn_relu(y, n, N, shift);
+  }
+}
+
 /* Loss gradient g = d(mean loss)/d(out); returns the mean loss. */
 BN_AI float bn_loss_grad(float *restrict g, const float *restrict out, const int32_t *label,
                          const float *ymse, int n, int N, int mse)
@@ -65,6 +75,16 @@ BN_AI float bn_loss_grad(float *restrict g, const float *restrict out, const int
 BN_AI void bn_relu_mask(float *restrict dx, const float *restrict a, int n, int K, float shift)
 {
   for (int i = 0; i < n * K; i++) dx[i] = a[i] > shift ? dx[i] : 0.0f;
+}
+
+/* dx times the derivative of bn_act read from its output a: tanh's 1 - a^2, or the mask. */
+BN_AI void bn_act_mask(float *restrict dx, const float *restrict a, int n, int K, float shift, int act)
+{
+  if (act == 1) {
+    for (int i = 0; i < n * K; i++) dx[i] = dx[i] * (1.0f - a[i] * a[i]);
+  } else {
+    bn_relu_mask(dx, a, n, K, shift);
+  }
 }
 
 /* db[j] = sum_i g[i][j] */

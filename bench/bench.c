@@ -64,7 +64,7 @@ static int cmd_workloads(int big)
   int end = big ? W_COUNT : W_FIRST_BIG;
   for (int wl = 0; wl < end; wl++) {
     const bench_workload *w = &bench_workloads[wl];
-    printf("%s %d %d %d %g", w->key, w->batch, w->train, w->mse, (double)w->shift);
+    printf("%s %d %d %d %g %d", w->key, w->batch, w->train, w->mse, (double)w->shift, w->act);
     for (int l = 0; l <= w->nlin; l++) printf(" %d", w->sizes[l]);
     printf("\n");
   }

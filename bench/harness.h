@@ -25,6 +25,7 @@ enum {
   W_LENET_TRAIN, /* LeNet (specs/mnist_cnn.lua's network, conv = 1: bench/cnn.h), train step, B=64 */
   W_LENET_INFER, /* LeNet forward, one image */
   W_BNCNN_TRAIN, /* specs/fashion_cnn.lua's network (conv = 2), train step, B=64: PyTorch's only baseline */
+  W_TANH_TRAIN,  /* 784-256-256-10 with tanh hidden units (act = 1), train step, B=64 */
   W_BIG_TRAIN,   /* 784-2048-2048-10 train step, B=64 (left out with BENCH_BIG=) */
   W_BIG_FWD,     /* 784-2048-2048-10 forward, B=64 */
   W_BIG_INFER,   /* 784-2048-2048-10 forward, one row (23 MB of weights: past every L2) */
@@ -45,6 +46,7 @@ typedef struct {
   int conv;             /* 1: the LeNet of bench/cnn.h, 2: bench/specs/bench_bncnn.lua's net (nlin,
                            sizes: their linear part only); the naive and OpenBLAS baselines have
                            the LeNet only */
+  int act;              /* the hidden units: 0 ReLU (+ shift), 1 tanh (libm's tanhf in the baselines) */
 } bench_workload;
 
 extern const bench_workload bench_workloads[W_COUNT];

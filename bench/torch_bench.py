@@ -55,13 +55,13 @@ LR = 0.01  # BENCH_LR in harness.h
 
 
 def read_workloads(path):
-    """`bench workloads` lines: key batch train mse shift sizes..."""
+    """`bench workloads` lines: key batch train mse shift act sizes... (act 0: ReLU + shift, 1: tanh)"""
     out = []
     with open(path) as f:
         for line in f:
             p = line.split()
             if p:
-                out.append((p[0], [int(v) for v in p[5:]], int(p[1]), p[2] == "1", p[3] == "1", float(p[4])))
+                out.append((p[0], [int(v) for v in p[6:]], int(p[1]), p[2] == "1", p[3] == "1", float(p[4]), int(p[5])))
     return out
 class ShiftedReLU(torch.nn.Module):
     def __init__(self, shift):
@@ -153,7 +153,7 @@ def main():
     impl = f"pytorch-{CORE or 'unknown'}"
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    for key, sizes, batch, train, mse, shift in read_workloads(sys.argv[1]):
+    for key, sizes, batch, train, mse, shift, act in read_workloads(sys.argv[1]):
         # the image workloads: (model, FLOPs) by key prefix, else an MLP of `sizes`
         conv = next((v for k, v in {"lenet": (lenet, lenet_flops), "bncnn": (bncnn, bncnn_flops)}.items()
                      if key.startswith(k)), None)
@@ -161,7 +161,7 @@ def main():
         for l in range(len(sizes) - 1):
             layers.append(torch.nn.Linear(sizes[l], sizes[l + 1]))
             if l + 2 < len(sizes):
-                layers.append(ShiftedReLU(shift))
+                layers.append(torch.nn.Tanh() if act == 1 else ShiftedReLU(shift))
         model = conv[0]() if conv else torch.nn.Sequential(*layers)
         x = torch.rand(batch, 1, 28, 28) * 2 - 1 if conv else torch.rand(batch, sizes[0]) * 2 - 1
         if mse:

@@ -55,7 +55,7 @@ BENCH_BIG ?= 1
 
 BENCH_DIR    := $(BUILD)/bench
 BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep bench_wide \
-                bench_m256_1 bench_m256_8 bench_m256_32 bench_m256_256 bench_lenet bench_lenet1 bench_bncnn \
+                bench_m256_1 bench_m256_8 bench_m256_32 bench_m256_256 bench_lenet bench_lenet1 bench_bncnn bench_tanh \
                 $(if $(BENCH_BIG),bench_big bench_big1)
 BENCH_BIG_FLAG := $(if $(BENCH_BIG),--big)
 # Which bench workloads (harness.h) each bench spec measures.
@@ -74,6 +74,7 @@ BENCH_WL_bench_big1     := W_BIG_INFER
 BENCH_WL_bench_lenet    := W_LENET_TRAIN
 BENCH_WL_bench_lenet1   := W_LENET_INFER
 BENCH_WL_bench_bncnn    := W_BNCNN_TRAIN
+BENCH_WL_bench_tanh     := W_TANH_TRAIN
 # Bench specs without a file of their own: another spec's network at another batch
 # (gen/tune --batch; the generated code is that of a spec file with this name and batch but
 # for the banner's spec name). BENCH_DERIVED lists them, BENCH_FROM_s names the spec file.
