@@ -107,8 +107,8 @@ demo-cnn-fashion:
 
 DEMO_FCNN   := $(TRAINER_DIR)/$(DEMO_ISA)/fashion_cnn_cli
 DEMO_FCCKPT := $(DEMO_DIR)/fashion_cnn.ckpt
-# 5 epochs of the spec's one-cycle schedule (max lr 0.05): test acc 0.9174 / 0.9189 for seeds
-# 1 / 2 on avx2, 305 s CPU time (README "Training"); the MLP of demo-fashion ends at 0.8966.
+# 5 epochs of the spec's one-cycle schedule (max lr 0.05): test acc 0.9185 / 0.9183 for seeds
+# 1 / 2 (Zen 4, avx512), 33 s wall (README "Training"); the MLP of demo-fashion ends at 0.8966.
 demo-cnn-fashion-run: $(DEMO_FCNN)
 	@mkdir -p $(DEMO_DIR)
 	@rm -f $(DEMO_FCCKPT) $(DEMO_DIR)/fashion_cnn.csv
