@@ -510,9 +510,11 @@ local function program(isa, prods, budget)
   for _, h in ipairs(isa.includes or {}) do c[#c + 1] = "#include <" .. h .. ">\n" end
   c[#c + 1] = RUNNER
   if isa.helpers then c[#c + 1] = isa.helpers end
+  -- (the fused activations' vector helpers, as NAME.c has them: gen/lower.lua)
   local acts = {}
   for _, p in ipairs(prods) do if p.act then acts[#acts + 1] = p.act.op end end
-  c[#c + 1] = require("kernels.actmath").helpers(isa, acts)
+  local act_helpers = require("kernels.actmath").helpers(isa, acts)
+  if act_helpers then c[#c + 1] = act_helpers end
   for pi, p in ipairs(prods) do
     c[#c + 1] = string.format("static bufs P%d;\n", pi)
     local fns = {}

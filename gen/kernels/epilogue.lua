@@ -12,12 +12,17 @@ function M.forward(act, isa, v)
   return act.op.forward(isa, v, act.opts)
 end
 
+-- Whether isa (a SIMD ISA) spells f as a vector.
+function M.vector(act, isa)
+  return isa.width > 1 and M.forward(act, isa, "v") ~= nil
+end
+
 -- The statements applying f to `count` (a number) contiguous floats at src + base into
 -- dst + base on a SIMD ISA: whole vectors, then the rest as one partial vector, so every
 -- element goes through the same vector f; nil where the ISA has no vector spelling of f.
 function M.forward_run(act, isa, dst, src, base, count)
   local V = isa.width
-  if V == 1 or not M.forward(act, isa, "v") then return nil end
+  if not M.vector(act, isa) then return nil end
   local whole, tail, out = count // V * V, count % V, {}
   if whole > 0 then
     local at = base .. " + j"

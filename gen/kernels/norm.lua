@@ -292,11 +292,11 @@ local function bn_forward(s, mem, ctx)
   local g = {C = o.channels, P = o.pixels, isa = ctx.isa, eps = emit.float(o.eps), m = emit.float(o.momentum),
              keep = emit.float(1.0 - o.momentum)}
   -- the statement storing the normalised value v into dst (the fused activation applied:
-  -- schedule.lua MAP_ACT). An activation that calls libm but has a vector form (tanh,
-  -- sigmoid on SIMD ISAs) goes over each contiguous run of a in vectors after the run is
-  -- written instead (g.after: the same f as the products' epilogues; lane by lane it
-  -- would be the scalar libm call that keeps the loop from vectorising)
-  local vec_act = act and act.op.libm and epilogue.forward_run(act, g.isa, "a", "a", "0", 1) ~= nil
+  -- schedule.lua MAP_ACT). An activation whose vector form is a helper call (vector_math:
+  -- tanh, sigmoid on SIMD ISAs) goes over each contiguous run of a in vectors after the run
+  -- is written instead (g.after: the same f as the products' epilogues; lane by lane it
+  -- would be the scalar libm call, which keeps the loop from vectorising)
+  local vec_act = act and act.op.vector_math and epilogue.vector(act, g.isa)
   function g.store(dst, v)
     if not act or vec_act then return dst .. " = " .. v .. ";" end
     return "{ const float y = " .. v .. "; " .. dst .. " = " .. epilogue.forward_scalar(act, "y") .. "; }"
