@@ -111,20 +111,20 @@ isa_tune = tests/isa/tune/$(1).$(2).tune
 isa_tuned = $(foreach i,$(TEST_ISAS),$(if $(wildcard $(call isa_tune,$(1),$(i))),$(i)))
 ISA_COMPACT := wide_odd big_xtg shared_odd
 isa_compact = $(if $(filter $(1),$(ISA_COMPACT)),$(filter-out scalar,$(TEST_ISAS)))
-# - a CPU family: `gen --cpu FAMILY` on ISA_CPU specs, for each ISA a family changes a default
-#   of (gen/cpus.lua; ISA_CPU_FAMILY_<isa>): spread512 passes the L2 so that the spread fires,
-#   huge512 is a huge layer on avx512 (zen5: x unpacked, spread).
-ISA_CPU := spread512 huge512
-ISA_CPU_FAMILY_avx512 := zen5
-ISA_CPU_FAMILY_avx2 := zen3
-isa_cpu = $(if $(filter $(1),$(ISA_CPU)),$(foreach i,$(TEST_ISAS),$(if $(ISA_CPU_FAMILY_$(i)),$(i))))
-# - zen4 on avx512 for ISA_CPU_ZEN4 specs: its conv2d weight gradient goes sparse from kernel 3
-#   (gen/schedule.lua CONV_SPARSE_K), so its sums differ from the generic build's: checked
-#   against the reference only.
-ISA_CPU_ZEN4 := conv_sparse_deep
-isa_zen4 = $(if $(filter $(1),$(ISA_CPU_ZEN4)),$(filter avx512,$(TEST_ISAS)))
+# - a CPU family: `gen --cpu FAMILY` (gen/cpus.lua), one entry SPEC:ISA:FAMILY:BITS per build,
+#   run where ISA is among TEST_ISAS; BITS `same` (the family changes only how the sums are
+#   tiled: the untuned build's bits) or `ref` (checked against the reference only).
+#   spread512 passes the L2 so that the spread fires, huge512 is a huge layer on avx512
+#   (zen5: x unpacked, spread; zen3 on avx2); zen4's conv2d weight gradient goes sparse from
+#   kernel 3 (gen/schedule.lua CONV_SPARSE_K), so conv_sparse_deep's sums differ.
+ISA_CPU_BUILDS := spread512:avx512:zen5:same spread512:avx2:zen3:same huge512:avx512:zen5:same \
+                  huge512:avx2:zen3:same conv_sparse_deep:avx512:zen4:ref
+isa_cpu_field = $(word $(2),$(subst :, ,$(1)))
+# the entries of ISA_CPU_BUILDS whose ISA this run tests (of spec $(1), or of every spec)
+isa_cpu_tested = $(foreach e,$(ISA_CPU_BUILDS),$(if $(filter $(call isa_cpu_field,$(e),2),$(TEST_ISAS)),$(e)))
+isa_cpu_builds = $(foreach e,$(isa_cpu_tested),$(if $(or $(filter $(1),$(call isa_cpu_field,$(e),1)),$(if $(1),,all)),$(e)))
 isa_variants = $(foreach i,$(call isa_tuned,$(1)),$(i)-tuned) $(foreach i,$(call isa_compact,$(1)),$(i)-compact) \
-  $(foreach i,$(call isa_cpu,$(1)),$(i)-$(ISA_CPU_FAMILY_$(i))) $(foreach i,$(call isa_zen4,$(1)),$(i)-zen4)
+  $(foreach e,$(call isa_cpu_builds,$(1)),$(call isa_cpu_field,$(e),2)-$(call isa_cpu_field,$(e),3))
 # $(1) spec, $(2) ISA, $(3) variant, $(4) gen flags, $(5) their input file or empty, $(6) a
 # shell test: compare the bits only when it succeeds
 define ISA_VARIANT_RULES
@@ -161,8 +161,8 @@ $(ISA_T)/$(2)-$(3)/$(1)/same.ok: $(ISA_T)/$(2)/$(1)/run1.bin $(ISA_T)/$(2)-$(3)/
 endef
 $(foreach s,$(ISA_SPECS) $(ISA_OWN),$(foreach i,$(call isa_tuned,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),tuned,--tune $(call isa_tune,$(s),$(i)),$(call isa_tune,$(s),$(i)),! grep -qE '^(stream|conv) ' $(call isa_tune,$(s),$(i))))))
 $(foreach s,$(ISA_COMPACT),$(foreach i,$(call isa_compact,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),compact,--compact,,true))))
-$(foreach s,$(ISA_CPU),$(foreach i,$(call isa_cpu,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),$(ISA_CPU_FAMILY_$(i)),--cpu $(ISA_CPU_FAMILY_$(i)),,true))))
-$(foreach s,$(ISA_CPU_ZEN4),$(foreach i,$(call isa_zen4,$(s)),$(eval $(call ISA_VARIANT_RULES,$(s),$(i),zen4,--cpu zen4,,false))))
+isa_cpu_rules = $(call ISA_VARIANT_RULES,$(call isa_cpu_field,$(1),1),$(call isa_cpu_field,$(1),2),$(call isa_cpu_field,$(1),3),--cpu $(call isa_cpu_field,$(1),3),,$(if $(filter same,$(call isa_cpu_field,$(1),4)),true,false))
+$(foreach e,$(call isa_cpu_builds,),$(eval $(call isa_cpu_rules,$(e))))
 
 # The longest runs under qemu first (make test's TEST_FIRST, in the Makefile). CPU seconds of
 # both runs, make test-all at f155ac7 on 2 shared cores: fashion_cnn 85, mnist_cnn 30, wide_odd
