@@ -35,12 +35,17 @@ double bench_flops(const bench_workload *w)
     f += p;
     if (w->train) f += p + (l > 0 ? p : 0);
   }
-  if (w->conv == 2) {   /* conv 1->16 3x3 on 28x28 (no input gradient), 16->32 3x3 on 14x14 */
-    double c1 = 2.0 * w->batch * 16 * 28 * 28 * 9, c2 = 2.0 * w->batch * 32 * 14 * 14 * 144;
+  /* the two convs of each conv net: outputs per image (channels x pixels) and multiply-adds
+     per output (C_in K K); the first has no input gradient. conv 1: LeNet-5, 1->6 5x5 on
+     28x28, 6->16 5x5 on 10x10; conv 2: the BN-CNN, 1->16 3x3 on 28x28, 16->32 3x3 on 14x14 */
+  static const double convs[3][2][2] = {{{0}}, {{6 * 28 * 28, 25}, {16 * 10 * 10, 150}},
+                                         {{16 * 28 * 28, 9}, {32 * 14 * 14, 144}}};
+  if (w->conv) {
+    double c1 = 2.0 * w->batch * convs[w->conv][0][0] * convs[w->conv][0][1];
+    double c2 = 2.0 * w->batch * convs[w->conv][1][0] * convs[w->conv][1][1];
+    /* and the first linear layer's input gradient: the loop above counts none for linear
+       layer 0, which here is not the network's first layer */
     f += c1 + c2 + (w->train ? c1 + 2 * c2 + 2.0 * w->batch * w->sizes[0] * w->sizes[1] : 0);
-  } else if (w->conv) {   /* conv 1->6 5x5 on 28x28 (the first layer: no input gradient), 6->16 5x5 on 10x10 */
-    double c1 = 2.0 * w->batch * 6 * 28 * 28 * 25, c2 = 2.0 * w->batch * 16 * 10 * 10 * 150;
-    f += c1 + c2 + (w->train ? c1 + 2 * c2 : 0) + (w->train ? 2.0 * w->batch * w->sizes[0] * w->sizes[1] : 0);
   }
   return f;
 }
