@@ -420,9 +420,10 @@ local function bn_backward(s, mem, ctx)
   b.put(0, pad(fn) .. string.format("const float *restrict x, const float *restrict s, %s%sint n) {",
     o.affine and "const float *restrict weight, " or "", in_act and "const float *restrict m, " or ""))
   b.put(1, "const float count = (float)(n * " .. P .. ");")
-  local k = o.affine and "weight[c] * invstd" or "invstd"
+  -- dx's factor γ·invstd, given how the kernel spells invstd
+  local function k(invstd) return o.affine and "weight[c] * " .. invstd or invstd end
   if P > 1 then
-    bn_backward_planes(b, C, P, mem, ctx, o.affine, k)
+    bn_backward_planes(b, C, P, mem, ctx, o.affine, k("invstd"))
   else
     -- flat features: rows outside, features inside (bn_train_features)
     local xh = string.format("((x[i * %d + c] - s[c]) * s[%d + c])", mem.input.ld, C)
@@ -435,7 +436,7 @@ local function bn_backward(s, mem, ctx)
     end
     if ctx.first then b.put(1, "if (dx == NULL) return;") end
     b.put(1, string.format("for (int c = 0; c < %d; c++) { sg[c] = sg[c] / count; sgx[c] = sgx[c] / count; }", C))
-    local v = string.format("(%s) * (%s - sg[c] - %s * sgx[c])", k:gsub("invstd", "s[" .. C .. " + c]"), gi, xh)
+    local v = string.format("(%s) * (%s - sg[c] - %s * sgx[c])", k("s[" .. C .. " + c]"), gi, xh)
     rows(string.format("dx[i * %d + c] = %s;", ctx.dx_ld, times_in_act(ctx, v, "c")))
   end
   b.put(0, "}")
