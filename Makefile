@@ -37,10 +37,12 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 # What generated code of each x86 SIMD ISA is compiled with (the generated .c's #error names
 # the minimum; the tests use exactly these, make bench adds host tuning).
+ISA_CFLAGS_sse2   := -msse2
 ISA_CFLAGS_avx2   := -mavx2 -mfma
 ISA_CFLAGS_avx512 := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
-# The x86 SIMD ISAs this machine runs, from /proc/cpuinfo (empty elsewhere).
-HOST_ISAS := $(strip $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
+# The x86 SIMD ISAs this machine runs, from /proc/cpuinfo (empty elsewhere), best last.
+HOST_ISAS := $(strip $(shell grep -qw sse2 /proc/cpuinfo 2>/dev/null && echo sse2) \
+               $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo avx2) \
                $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo avx512))
 
 # The seeded random specs of tests/randspec (r00 r01 ... MLPs, c00 c01 ... image networks,

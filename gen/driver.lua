@@ -20,7 +20,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
 
   gen SPEC     generate NAME.h and NAME.c from the network spec SPEC (a Lua file)
   --out DIR    output directory (default: the current directory; created if missing)
-  --isa ISA    scalar, avx2, avx512, neon or native (default: the spec's isa, else scalar)
+  --isa ISA    scalar, sse2, avx2, avx512, neon or native (default: the spec's isa, else scalar)
   --name NAME  call the network NAME instead of the spec's name: every symbol, type, macro,
                the include guard and the file names (so several variants link together)
   --batch N    a training build for at most N rows per call instead of the spec's batch
@@ -37,7 +37,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                DEPFILE): the outputs depend on SPEC, the --weights files and this binary;
                its directory must exist unless it is the --out directory
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
-               avx512, avx2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
+               avx512, avx2, sse2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
                points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
   Refused together: --inference with --batch, --cli or --python (a training build's);
   --weights and --max-batch without --inference; --dispatch with --isa, --inference,
@@ -66,7 +66,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                then each conv2d layer's other form of dW and dx (sparse: only g's nonzeros,
                where a max pooling follows; or dense) in the whole train step, kept where
                the step is 1 % faster
-  --isa ISA    avx2, avx512, neon or native (default: the spec's isa, else native); this
+  --isa ISA    sse2, avx2, avx512, neon or native (default: the spec's isa, else native); this
                machine must run it
   --cpu CPU    the family whose defaults the candidates are timed against (default native;
                gen then needs the same --cpu for a key the file leaves out)
@@ -182,11 +182,12 @@ end
 
 -- --dispatch: the x86 ISAs it can choose between, best first, and the CPU test of each
 -- (__builtin_cpu_supports of what ISA_CFLAGS_<isa> in the Makefile turns on).
-local DISPATCH_RANK = {avx512 = 1, avx2 = 2, scalar = 3}
+local DISPATCH_RANK = {avx512 = 1, avx2 = 2, sse2 = 3, scalar = 4}
 local DISPATCH_TEST = {
   avx512 = '__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && '
     .. '__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")',
   avx2 = '__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")',
+  sse2 = '__builtin_cpu_supports("sse2")',
   scalar = "1",
 }
 
@@ -278,7 +279,7 @@ local function parse_gen(args, from)
     local seen, list = {}, {}
     for w in (o.dispatch .. ","):gmatch("([^,]*),") do
       if not DISPATCH_RANK[w] then
-        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of avx512, avx2, scalar)")
+        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of avx512, avx2, sse2, scalar)")
       end
       if seen[w] then usage_error("--dispatch: '" .. w .. "' is listed twice") end
       seen[w] = true

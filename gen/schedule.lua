@@ -162,6 +162,9 @@ end
 --           (checked again: PACK_SHARE 4 made 784-256-10's train_step_scratch slower at
 --           B=8/32/256 by +3.7/+9.2/+6.5 % fastest, 784-256-256-10 B=64 +0.8 %)
 --   neon    Arm cores (Cortex-A7x, Neoverse N1/V1, Apple M): L2 1 MB; quarter, as avx2
+--   sse2    any x86-64, for those without AVX2 + FMA (Core 2..Ivy Bridge, Atom/Celeron/Pentium
+--           to Goldmont Plus, AMD K8..Bulldozer): L2 256 KB to 2 MB, assumed 512 KB; quarter,
+--           as avx2. Measured only on Zen 4 (the only machine at hand: tile shapes below)
 -- PACK_SHARE[isa]: pack when W is larger than L2_BYTES / PACK_SHARE (or its row stride is
 -- a multiple of 4 KB).
 -- Family-independent (every family above has 2 FMA pipes of latency 4, M.IN_FLIGHT): the
@@ -175,10 +178,10 @@ function M.pick(isa, key)
   if own and own[isa.name] ~= nil then return own[isa.name] end
   return M[key][isa.name]
 end
-M.L2_BYTES = {avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
+M.L2_BYTES = {sse2 = 512 * 1024, avx2 = 512 * 1024, avx512 = 2048 * 1024, neon = 1024 * 1024}
 -- the family's L2 in bytes (512 KB for an ISA the table does not name)
 local function l2(isa) return M.pick(isa, "L2_BYTES") or 512 * 1024 end
-M.PACK_SHARE = {avx2 = 4, avx512 = 2, neon = 4}
+M.PACK_SHARE = {sse2 = 4, avx2 = 4, avx512 = 2, neon = 4}
 -- Output vectors per step of the batch-1 rows stream (gen/kernels/stream.lua), each one
 -- chain of `rows` dependent FMAs; the sums keep their order whatever the count (the bits do
 -- not change). A tune key (`vecs`, tried 1, 2, 4); the default stays 1 on every ISA: on Zen 5

@@ -8,10 +8,10 @@ local errors = require "errors"
 
 local M = {}
 
-M.NAMES = {"scalar", "avx2", "avx512", "neon", "native"}
+M.NAMES = {"scalar", "sse2", "avx2", "avx512", "neon", "native"}
 
 -- Preference order for `native`, best first.
-local NATIVE_ORDER = {"avx512", "avx2", "neon", "scalar"}
+local NATIVE_ORDER = {"avx512", "avx2", "sse2", "neon", "scalar"}
 
 local function implemented(name)
   return package.preload["isa." .. name] ~= nil
@@ -32,6 +32,7 @@ local function host_supports(name)
   local info = M.cpuinfo()
   local flags = " " .. (info:match("\nflags%s*:([^\n]*)") or info:match("^flags%s*:([^\n]*)") or "") .. " "
   local features = " " .. (info:match("\nFeatures%s*:([^\n]*)") or "") .. " "
+  if name == "sse2" then return flags:find(" sse2 ") and true or false end
   if name == "avx2" then return flags:find(" avx2 ") and flags:find(" fma ") and true or false end
   if name == "avx512" then return flags:find(" avx512f ") and true or false end
   if name == "neon" then return (features:find(" asimd ") or features:find(" neon ")) and true or false end

@@ -168,10 +168,10 @@ function M.load(path)
     elseif w[1] == "isa" then
       if isa then fail("a second 'isa' line (one ISA per tune file)") end
       if #w ~= 2 then fail("expected 'isa NAME'") end
-      local names = {"avx2", "avx512", "neon"}
+      local names = {"sse2", "avx2", "avx512", "neon"}
       local ok = false
       for _, n in ipairs(names) do ok = ok or n == w[2] end
-      if not ok then fail("isa '" .. w[2] .. "'" .. errors.suggest(w[2], names) .. ": expected one of avx2, avx512, neon (the ISAs with tiled kernels)") end
+      if not ok then fail("isa '" .. w[2] .. "'" .. errors.suggest(w[2], names) .. ": expected one of sse2, avx2, avx512, neon (the ISAs with tiled kernels)") end
       isa = target.resolve(w[2], path .. ":" .. lineno .. ": isa")
       tune.isa = isa.name
     elseif w[1] == "cpu" then
@@ -952,7 +952,7 @@ function M.run(o, log)
   end
   local isa_name = o.isa or net.isa or "native"
   local isa = target.resolve(isa_name, o.isa and "chainrule tune" or (net.isa and net.path .. ":" .. net.isa_line .. ": isa" or "chainrule tune"))
-  if isa.width == 1 then errors.user("chainrule tune: isa " .. isa.name .. " has no tiled kernels to tune (use avx2, avx512, neon or native)") end
+  if isa.width == 1 then errors.user("chainrule tune: isa " .. isa.name .. " has no tiled kernels to tune (use sse2, avx2, avx512, neon or native)") end
   if not target.host_supports(isa.name) then
     errors.user("chainrule tune: this machine cannot run " .. isa.name .. " code: tune on the machine the code will run on")
   end

@@ -103,6 +103,7 @@ BENCH_ISAS ?= scalar $(HOST_ISAS)
 # Compiler flags per ISA for generated code: the ISA's own flags (Makefile), tuned for this
 # host (avx512: everything the host has, which includes ISA_CFLAGS_avx512 where it runs).
 BENCH_ISA_FLAGS_scalar := -mtune=native
+BENCH_ISA_FLAGS_sse2   := $(ISA_CFLAGS_sse2) -mtune=native
 BENCH_ISA_FLAGS_avx2   := $(ISA_CFLAGS_avx2) -mtune=native
 BENCH_ISA_FLAGS_avx512 := $(ISA_CFLAGS_avx512) -march=native
 
@@ -122,11 +123,11 @@ endef
 
 # Code size and compile time at the issue's bounds (16 layers deep, 4096 wide): specs that
 # are generated and compiled (timed.sh; -O2 without -g, as the bound is stated), never run,
-# for the SIMD ISAs the compiler targets on this host (x86: avx2 and avx512 whether or not
+# for the SIMD ISAs the compiler targets on this host (x86: sse2, avx2 and avx512 whether or not
 # the CPU runs it). Compile times move up to 2x with this VM's slow phases (size_deep avx2
 # before the shared tile functions: 11.8-24.5 s of CPU time for the same file).
 BENCH_SIZE_SPECS := size_deep size_wide
-BENCH_SIZE_ISAS ?= $(if $(filter x86_64 i686,$(shell uname -m)),avx2 avx512,$(filter-out scalar,$(HOST_ISAS)))
+BENCH_SIZE_ISAS ?= $(if $(filter x86_64 i686,$(shell uname -m)),sse2 avx2 avx512,$(filter-out scalar,$(HOST_ISAS)))
 BENCH_SIZE_OBJS := $(foreach i,$(BENCH_SIZE_ISAS),$(foreach s,$(BENCH_SIZE_SPECS),$(BENCH_DIR)/size/$(i)/$(s).o))
 define BENCH_SIZE_RULES
 $(BENCH_DIR)/size/$(1)/%.c: bench/specs/%.lua $(BUILD)/chainrule bench/timed.sh

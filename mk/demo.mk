@@ -41,7 +41,7 @@ $(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(call trainer_libs,$(
 	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -Itrainer -I$$(@D) \
 	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(call trainer_libs,$(1)) -lz -lm -pthread
 endef
-$(foreach isa,scalar avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
+$(foreach isa,scalar sse2 avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
 
 .PHONY: trainer demo demo-fashion demo-cnn demo-cnn-fashion demo-run demo-fashion-run demo-cnn-run \
         demo-cnn-fashion-run test-trainer

@@ -103,7 +103,7 @@ INFER_BINS := $(foreach v,$(INFER_VARIANTS),$(INFER_T)/$(v)/gcc/infer_test $(INF
 # (bit-identical), else within tolerance. Run like INFER_BINS (ISA the CPU lacks: built only).
 SAME_SPECS := tests/isa/specs/act_mix.lua tests/golden/specs/act_ce.lua tests/golden/specs/act_mse.lua \
               examples/xor.lua specs/mnist_mlp.lua $(RAND_DIR)/r26.lua tests/isa/specs/conv_rgb.lua
-SAME_ISAS  := scalar avx2 avx512 $(EMBED_NEON)
+SAME_ISAS  := scalar sse2 avx2 avx512 $(EMBED_NEON)
 same_spec = $(filter %/$(word 1,$(subst -, ,$(1))).lua,$(SAME_SPECS))
 same_cc = $(if $(filter neon,$(1)),$$(ISA_CC_neon),gcc) $(WARN) $(OPT) $(ISA_CFLAGS_$(1))
 # the same without link flags, for -c (isa_compile: mk/isa.mk, read after this file)
@@ -167,17 +167,17 @@ bench-inference: $(BENCH_INFER_T)/bench_infer
 	$<
 
 # ---------------------------------------------------------------- runtime ISA dispatch (x86)
-#   make test-dispatch         gen --dispatch avx512,avx2,scalar: the dispatching entry points pick
+#   make test-dispatch         gen --dispatch avx512,avx2,sse2,scalar: the dispatching entry points pick
 #                              this CPU's best, each path forced with NAME_use_isa gives its
 #                              variant's exact bits (tests/dispatch/), gcc and clang; seed_mse
 #                              (MSE, no NAME_correct) compiled too
 DISPATCH_T := $(EMBED_T)/dispatch
-DISPATCH_ISAS := avx512 avx2 scalar
+DISPATCH_ISAS := avx512 avx2 sse2 scalar
 # $(1) spec, $(2) name
 define DISPATCH_GEN
 $(DISPATCH_T)/$(2)/gen/$(2).c: $(1) $(BUILD)/chainrule
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $(1) --dispatch avx512,avx2,scalar --name $(2) --out $$(@D) >/dev/null
+	$(BUILD)/chainrule gen $(1) --dispatch avx512,avx2,sse2,scalar --name $(2) --out $$(@D) >/dev/null
 $(foreach cc,gcc clang,$(DISPATCH_T)/$(2)/$(cc)/objs): $(DISPATCH_T)/$(2)/gen/$(2).c
 	@mkdir -p $$(@D)
 	@cc=$$(notdir $$(@D)); d=$(DISPATCH_T)/$(2)/gen; set -e; \

@@ -23,9 +23,11 @@ TEST_ISAS ?= $(strip $(HOST_ISAS) $(ISA_NEON))
 ISA_LIST := scalar $(TEST_ISAS)
 
 ISA_CC_scalar := clang
+ISA_CC_sse2   := clang $(ISA_CFLAGS_sse2)
 ISA_CC_avx2   := clang $(ISA_CFLAGS_avx2)
 ISA_CC_avx512 := clang $(ISA_CFLAGS_avx512)
 ISA_CC_neon   := clang --target=aarch64-linux-gnu -fuse-ld=lld
+ISA_GCC_sse2   := gcc $(ISA_CFLAGS_sse2)
 ISA_GCC_avx2   := gcc $(ISA_CFLAGS_avx2)
 ISA_GCC_avx512 := gcc $(ISA_CFLAGS_avx512)
 # neon under gcc too where the cross gcc is installed (scripts/deps.sh): compiled, warnings
@@ -90,7 +92,7 @@ $(ISA_T)/$(2)/$(1)/net.o: $(ISA_T)/$(2)/$(1)/config.h
 	$(call isa_compile,$(2)) $(WARN) -O2 -c -o $$@ $(ISA_T)/$(2)/$(1)/gen/$$$$name.c
 	$(if $(and $(ISA_GCC_$(2)),$(filter $(1),$(ISA_GCC_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	  $(ISA_GCC_$(2)) $(WARN) -O2 $(ISA_GCC_STACK) -c -o $$@.gcc.o $(ISA_T)/$(2)/$(1)/gen/$$$$name.c)
-	$(if $(and $(filter avx2 avx512,$(2)),$(filter $(1),$(ISA_GUARD_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
+	$(if $(and $(filter sse2 avx2 avx512,$(2)),$(filter $(1),$(ISA_GUARD_SPECS))),@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $$<); \
 	  f=$(ISA_T)/$(2)/$(1)/gen/$$$$name.c; flags=$$$$(sed -n 's/^#error ".* compile with \(.*\) .or -march.*/\1/p' $$$$f); \
 	  clang $$$$flags $(WARN) -O2 -c -o $$@.guard.o $$$$f \
 	  || { echo "test-isa: $(1) on $(2) does not compile with its guard's flags alone ($$$$flags)" >&2; exit 1; })
@@ -183,6 +185,7 @@ TEST_FIRST += $(if $(filter neon,$(TEST_ISAS)),$(foreach s,$(ISA_LONGEST),$(ISA_
 # helpers; part of run-isa/act_mix.
 ISA_ACT_avx512 := -DACT_BITS=512 -DACT_VT=__m512
 ISA_ACT_avx2   := -DACT_BITS=256 -DACT_VT=__m256
+ISA_ACT_sse2   := -DACT_BITS=128 -DACT_VT=__m128
 ISA_ACT_neon   := -DACT_BITS=128 -DACT_VT=float32x4_t
 define ISA_ACT_RULES
 $(ISA_T)/$(1)/act_ulp: tests/isa/act_ulp.c $(ISA_T)/$(1)/act_mix/config.h

@@ -6,7 +6,7 @@
 #   chainrule::cr          the runtime, libcr.a (include <cr.h>; links zlib and libm)
 #   chainrule::crtrain     the trainer library, libcrtrain.a (for NAME_cli.c from gen --cli)
 #
-#   chainrule_generate(TARGET tgt SPEC net.lua [ISA scalar|avx2|avx512|native] [NAME name]
+#   chainrule_generate(TARGET tgt SPEC net.lua [ISA scalar|sse2|avx2|avx512|native] [NAME name]
 #                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [CLI] [OUT_DIR dir])
 #
 # generates NAME.h and NAME.c (and NAME_cli.c with CLI) into OUT_DIR (default
@@ -90,7 +90,9 @@ function(chainrule_generate)
     COMMENT "chainrule: generating ${CRG_NAME}.h/.c from ${CRG_SPEC} (${CRG_ISA})"
     VERBATIM)
 
-  if(CRG_ISA STREQUAL "avx2")
+  if(CRG_ISA STREQUAL "sse2")
+    set(isa_flags -msse2)
+  elseif(CRG_ISA STREQUAL "avx2")
     set(isa_flags -mavx2 -mfma)
   elseif(CRG_ISA STREQUAL "avx512")
     set(isa_flags -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma)

@@ -1,5 +1,5 @@
-/* Runtime ISA dispatch (make test-dispatch): `chainrule gen --dispatch avx512,avx2,scalar --name dnet`
- * writes dnet_avx512.c, dnet_avx2.c, dnet_scalar.c (each compiled with its ISA's flags) and
+/* Runtime ISA dispatch (make test-dispatch): `chainrule gen --dispatch avx512,avx2,sse2,scalar --name dnet`
+ * writes dnet_avx512.c, dnet_avx2.c, dnet_sse2.c, dnet_scalar.c (each compiled with its ISA's flags) and
  * dnet.h/dnet.c, whose dnet_* entry points run the best variant this CPU supports. Checks:
  *   - dnet_isa() is the best variant the CPU supports (__builtin_cpu_supports here too);
  *   - each path forced with dnet_use_isa (those the CPU runs): forward + 3 train steps through
@@ -10,6 +10,7 @@
 #include "dnet_avx2.h"
 #include "dnet_avx512.h"
 #include "dnet_scalar.h"
+#include "dnet_sse2.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -49,7 +50,18 @@ static void setup(void) {
   for (int i = 0; i < N; i++) t[i] = (dnet_target)(i % DNET_OUT);
 }
 
-/* Through the dispatching entry points (via = 0) or a variant's own functions (via = 1..3). */
+/* One variant's own functions, its types cast from the public ones (the same layout). */
+#define RUN_VARIANT(V)                                                                                        \
+  do {                                                                                                        \
+    dnet_##V##_opt_init((dnet_##V##_opt *)&s);                                                                \
+    dnet_##V##_forward(r->out, (dnet_##V##_work *)&w, (dnet_##V##_params *)&p, x, N);                         \
+    for (int k = 0; k < 3; k++)                                                                               \
+      r->loss[k] = dnet_##V##_train_step((dnet_##V##_params *)&p, (dnet_##V##_opt *)&s, (dnet_##V##_grads *)&g, \
+                                         (dnet_##V##_work *)&w, x, t, N);                                     \
+  } while (0)
+
+/* Through the dispatching entry points (via = 0) or a variant's own functions (via = 1..4:
+   avx512, avx2, sse2, scalar). */
 static void run(result *r, int via) {
   setup();
   switch (via) {
@@ -58,27 +70,10 @@ static void run(result *r, int via) {
     dnet_forward(r->out, &w, &p, x, N);
     for (int k = 0; k < 3; k++) r->loss[k] = dnet_train_step(&p, &s, &g, &w, x, t, N);
     break;
-  case 1:
-    dnet_avx512_opt_init((dnet_avx512_opt *)&s);
-    dnet_avx512_forward(r->out, (dnet_avx512_work *)&w, (dnet_avx512_params *)&p, x, N);
-    for (int k = 0; k < 3; k++)
-      r->loss[k] = dnet_avx512_train_step((dnet_avx512_params *)&p, (dnet_avx512_opt *)&s, (dnet_avx512_grads *)&g,
-                                          (dnet_avx512_work *)&w, x, t, N);
-    break;
-  case 2:
-    dnet_avx2_opt_init((dnet_avx2_opt *)&s);
-    dnet_avx2_forward(r->out, (dnet_avx2_work *)&w, (dnet_avx2_params *)&p, x, N);
-    for (int k = 0; k < 3; k++)
-      r->loss[k] = dnet_avx2_train_step((dnet_avx2_params *)&p, (dnet_avx2_opt *)&s, (dnet_avx2_grads *)&g,
-                                        (dnet_avx2_work *)&w, x, t, N);
-    break;
-  default:
-    dnet_scalar_opt_init((dnet_scalar_opt *)&s);
-    dnet_scalar_forward(r->out, (dnet_scalar_work *)&w, (dnet_scalar_params *)&p, x, N);
-    for (int k = 0; k < 3; k++)
-      r->loss[k] = dnet_scalar_train_step((dnet_scalar_params *)&p, (dnet_scalar_opt *)&s, (dnet_scalar_grads *)&g,
-                                          (dnet_scalar_work *)&w, x, t, N);
-    break;
+  case 1: RUN_VARIANT(avx512); break;
+  case 2: RUN_VARIANT(avx2); break;
+  case 3: RUN_VARIANT(sse2); break;
+  default: RUN_VARIANT(scalar); break;
   }
   r->p = p;
 }
@@ -94,17 +89,17 @@ static void close_to(const char *isa, const char *what, const float *got, const 
 }
 
 int main(void) {
-  static const char *const isas[3] = {"avx512", "avx2", "scalar"};
-  int can[3] = {__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+  static const char *const isas[4] = {"avx512", "avx2", "sse2", "scalar"};
+  int can[4] = {__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                     __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
                     __builtin_cpu_supports("fma"),
-                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), 1};
-  const char *best = can[0] ? "avx512" : can[1] ? "avx2" : "scalar";
+                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), __builtin_cpu_supports("sse2"), 1};
+  const char *best = can[0] ? "avx512" : can[1] ? "avx2" : can[2] ? "sse2" : "scalar";
   CHECK(strcmp(dnet_isa(), best) == 0, "dnet_isa() is %s, this CPU's best is %s", dnet_isa(), best);
   printf("dispatch: picked %s on this CPU\n", dnet_isa());
   result ref;
-  run(&ref, 3);
-  for (int v = 0; v < 3; v++) {
+  run(&ref, 4);
+  for (int v = 0; v < 4; v++) {
     int rc = dnet_use_isa(isas[v]);
     CHECK(rc == (can[v] ? 0 : -1), "dnet_use_isa(\"%s\") = %d", isas[v], rc);
     if (rc != 0) {

@@ -319,7 +319,7 @@ static const spec_case SPEC_BAD[] = {
    "{}:1: optimizer: expected sgd{...}, adam{...} or adamw{...}, got 'sgd'"},
   {"unknown_isa", "return network \"x\" { input = 4, layers = { linear(2) }, loss = \"cross_entropy\",\n"
    "  optimizer = adam{}, isa = \"avx3\" }\n",
-   "{}:2: isa: unknown isa 'avx3' (did you mean 'avx2'?) (one of 'scalar', 'avx2', 'avx512', 'neon', 'native')"},
+   "{}:2: isa: unknown isa 'avx3' (did you mean 'avx2'?) (one of 'scalar', 'sse2', 'avx2', 'avx512', 'neon', 'native')"},
   {"user_error", "local x = 1\nerror(\"my own message\")\n", "{}:2: my own message"},
   {"runtime_error", "local t = nil\nlocal y = t.field\n",
    "{}:2: attempt to index a nil value (local 't')"},
@@ -406,7 +406,7 @@ static const cli_case CLI_CASES[] = {
   {"gen", 2, "chainrule: gen needs a spec file (try --help)\n"},
   {"gen specs/seed_mse.lua --isa", 2, "chainrule: option '--isa' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --isa sse9", 2,
-   "chainrule: unknown isa 'sse9' (one of scalar, avx2, avx512, neon, native)\n"},
+   "chainrule: unknown isa 'sse9' (did you mean 'sse2'?) (one of scalar, sse2, avx2, avx512, neon, native)\n"},
   {"gen specs/seed_mse.lua specs/mnist_mlp.lua", 2,
    "chainrule: unexpected argument 'specs/mnist_mlp.lua' (one spec per run; try --help)\n"},
   {"frobnicate", 2, "chainrule: unknown command 'frobnicate' (try --help)\n"},
@@ -419,9 +419,9 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua -h", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
   {"tune specs/seed_mse.lua --help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
   {"gen specs/seed_mse.lua --dispatch neon,scalar", 2,
-   "chainrule: --dispatch: unknown isa 'neon' (a comma list of avx512, avx2, scalar)\n"},
+   "chainrule: --dispatch: unknown isa 'neon' (a comma list of avx512, avx2, sse2, scalar)\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,", 2,
-   "chainrule: --dispatch: unknown isa '' (a comma list of avx512, avx2, scalar)\n"},
+   "chainrule: --dispatch: unknown isa '' (a comma list of avx512, avx2, sse2, scalar)\n"},
   {"gen specs/seed_mse.lua --dispatch avx2", 2, "chainrule: --dispatch: the list must include scalar (the fallback)\n"},
   {"gen specs/seed_mse.lua --dispatch scalar,avx2,scalar", 2, "chainrule: --dispatch: 'scalar' is listed twice\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --isa avx2", 2,
@@ -1624,9 +1624,9 @@ static const tune_case TUNE_BAD[] = {
   {"lua_table", "return { xw = {} }\n", "{}:1: expected 'chainrule-tune 1' (the first line of a file written by chainrule tune)"},
   {"no_isa", "chainrule-tune 1\n", "{}: no 'isa' line"},
   {"isa_typo", "chainrule-tune 1\nisa avx3\n",
-   "{}:2: isa 'avx3' (did you mean 'avx2'?): expected one of avx2, avx512, neon (the ISAs with tiled kernels)"},
+   "{}:2: isa 'avx3' (did you mean 'avx2'?): expected one of sse2, avx2, avx512, neon (the ISAs with tiled kernels)"},
   {"isa_scalar", "chainrule-tune 1\nisa scalar\n",
-   "{}:2: isa 'scalar': expected one of avx2, avx512, neon (the ISAs with tiled kernels)"},
+   "{}:2: isa 'scalar': expected one of sse2, avx2, avx512, neon (the ISAs with tiled kernels)"},
   {"two_isas", TH "isa avx2\n", "{}:3: a second 'isa' line (one ISA per tune file)"},
   {"entry_before_isa", "chainrule-tune 1\nxw 784 50 64 vecs=2\n", "{}:2: the 'isa' line must come before the entries"},
   {"unknown_line", TH "frob 1\n", "{}:3: unknown line 'frob' (expected isa, cpu or a product: xw, gwt, xtg, stream, conv)"},
@@ -1998,7 +1998,7 @@ START_TEST(test_tune_command) {
   snprintf(out, sizeof out, "%s/x.tune", scratch);
   snprintf(cmd, sizeof cmd, "'%s' tune specs/mnist_mlp.lua --isa scalar --out '%s'", chainrule(), out);
   run_result r = run(cmd);
-  ck_assert_msg(r.status == 2 && strcmp(r.out, "chainrule tune: isa scalar has no tiled kernels to tune (use avx2, avx512, neon or native)\n") == 0,
+  ck_assert_msg(r.status == 2 && strcmp(r.out, "chainrule tune: isa scalar has no tiled kernels to tune (use sse2, avx2, avx512, neon or native)\n") == 0,
                 "%d %s", r.status, r.out);
   ck_assert_ptr_null(read_text(out, NULL));
   if (system("grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo") != 0) return;
