@@ -127,7 +127,7 @@ static int cmd_openblas(int big)
 
 /* ---- report ---- */
 
-enum { MAX_ROWS = 1024, MAX_NOTES = 64, MAX_CODEGEN = 64, MAX_PASSES = 32 };
+enum { MAX_ROWS = 1024, MAX_NOTES = 64, MAX_CODEGEN = 256, MAX_PASSES = 32 };
 /* us: the fastest pass; pass_us[p]: pass p's time (0: not timed in that pass). A pass begins
    with the machine program's peak_fma row (mk/bench.mk runs it first in every pass). */
 typedef struct {
@@ -182,7 +182,12 @@ static int read_raw(const char *path)
     }
     if (!strncmp(line, "codegen,", 8)) {
       codegen c;
-      if (ncgs == MAX_CODEGEN || sscanf(line + 8, "%15[^,],%63[^,],%lf,%ld,%ld,%lf", c.isa, c.spec,
+      if (ncgs == MAX_CODEGEN) {
+        fprintf(stderr, "bench report: %s:%d: more than %d codegen rows\n", path, ln, MAX_CODEGEN);
+        fclose(f);
+        return 2;
+      }
+      if (sscanf(line + 8, "%15[^,],%63[^,],%lf,%ld,%ld,%lf", c.isa, c.spec,
                                         &c.gen_ms, &c.bytes, &c.lines, &c.compile_ms) != 6) {
         fprintf(stderr, "bench report: %s:%d: expected codegen,isa,spec,gen_ms,bytes,lines,compile_ms, got '%s'\n",
                 path, ln, line);
@@ -193,8 +198,12 @@ static int read_raw(const char *path)
       continue;
     }
     row r;
-    if (nrows == MAX_ROWS ||
-        sscanf(line, "%31[^,],%39[^,],%d,%lf,%lf", r.workload, r.impl, &r.batch, &r.us, &r.gflops) != 5) {
+    if (nrows == MAX_ROWS) {
+      fprintf(stderr, "bench report: %s:%d: more than %d timing rows\n", path, ln, MAX_ROWS);
+      fclose(f);
+      return 2;
+    }
+    if (sscanf(line, "%31[^,],%39[^,],%d,%lf,%lf", r.workload, r.impl, &r.batch, &r.us, &r.gflops) != 5) {
       fprintf(stderr, "bench report: %s:%d: expected workload,impl,batch,us,gflops, got '%s'\n", path, ln, line);
       fclose(f);
       return 2;

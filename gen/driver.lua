@@ -78,7 +78,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   --max-batch N  tune the inference build of at most N rows (gen --inference --max-batch N)
                instead of the training build at the spec's batch
   cpu [CPU]    print the family CPU (default native: this machine's, as gen --cpu native
-               takes it) and the defaults it changes
+               takes it) and the defaults it changes; for native also the ISAs this
+               machine runs and the one --isa native picks
 
   A tune file is plain text: 'chainrule-tune 1', 'isa ISA', 'cpu MODEL', then lines
   'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns|depth, pack=yes|no,
@@ -619,11 +620,21 @@ local function selftest(args)
   return chunk(table.unpack(args, 3)) or 0
 end
 
--- chainrule cpu [CPU]: the family CPU (default native) and the defaults it changes.
+-- chainrule cpu [CPU]: the family CPU (default native) and the defaults it changes; for
+-- native also the ISAs the host runs and native's pick.
 local function cpu(args)
   if args[3] then usage_error("cpu: unexpected argument '" .. args[3] .. "' (try --help)") end
   if args[2] == "--help" or args[2] == "-h" then print(USAGE) return 0 end
-  print(require("cpus").describe(require("cpus").resolve(args[2] or "native", "chainrule cpu")))
+  local which = args[2] or "native"
+  print(require("cpus").describe(require("cpus").resolve(which, "chainrule cpu")))
+  if which == "native" then
+    local target, runs = require "target", {}
+    for _, n in ipairs(target.NAMES) do
+      if n ~= "native" and target.host_supports(n) then runs[#runs + 1] = n end
+    end
+    print("isas: this machine runs " .. table.concat(runs, ", ") .. "; --isa native is "
+      .. target.resolve("native", "chainrule cpu").name)
+  end
   return 0
 end
 

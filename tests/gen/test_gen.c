@@ -496,6 +496,26 @@ START_TEST(test_cli) {
 }
 END_TEST
 
+/* chainrule cpu (native): the family line, then the ISAs this machine runs (scalar always,
+   sse2 on any x86-64) and the one --isa native picks: the last of them, the best. */
+START_TEST(test_cpu_native) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' cpu", chainrule());
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  const char *line = strstr(r.out, "\nisas: this machine runs scalar");
+  ck_assert_msg(line != NULL, "no isas line: %s", r.out);
+  const char *pick = strstr(line, "; --isa native is ");
+  ck_assert_msg(pick != NULL, "no native pick: %s", r.out);
+  char list[256], best[32];
+  ck_assert(sscanf(line, "\nisas: this machine runs %255[^;]; --isa native is %31s", list, best) == 2);
+  const char *last = strrchr(list, ' ');
+  ck_assert_msg(strcmp(last ? last + 1 : list, best) == 0, "native is %s, the list %s", best, list);
+  if (system("grep -qw sse2 /proc/cpuinfo 2>/dev/null") == 0)
+    ck_assert_msg(strstr(list, "scalar, sse2") == list, "an x86-64 host without sse2 listed: %s", list);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- core */
 
 /* Sets the access and modification times of dir/files[0..n-1] to sec. */
@@ -2113,6 +2133,7 @@ static Suite *suite_gen(void) {
   tcase_add_test(core, test_depfile);
   tcase_add_test(core, test_spec_features);
   tcase_add_test(core, test_cli_file);
+  tcase_add_test(core, test_cpu_native);
   tcase_add_test(core, test_cli_schedule);
   tcase_add_test(core, test_lua_units);
   tcase_add_test(core, test_template_errors);
