@@ -53,19 +53,70 @@ local function portable_xw(a, isa)
   return b.text()
 end
 
+-- dx = g·Wᵀ: each dx[i][k] a dot product over j in order from 0.0f (the loop of one sum per
+-- (i, k) it replaces, bit for bit), GWT_ROWS rows x GWT_KS inputs at a time: independent sums
+-- in flight instead of one chain of dependent adds, and each g and W value loaded once for
+-- several multiply-adds (8 sums: the adds' latency covered on x86's two add ports, 14 of a
+-- Cortex-M4F's 32 registers). Zen 4 VM, 784-256-256-10 B=64 train_step_scratch, -O2 without
+-- -march, fastest of 2-3 runs: clang 5.66 -> 3.22 ms, gcc 6.57 -> 4.88 ms (its runs move by
+-- 1.5x between processes either way). The x·W and xᵀ·g loops stay as they are: their inner
+-- loops run along j without a reduction and compilers vectorise them; register tiles of 4x4
+-- sums measured no faster for x·W with clang (182 against 172 us for 784x50 B=64).
+local GWT_ROWS, GWT_KS = 2, 4
+
+-- One block: dx rows i..i+rows-1 (i a C variable), inputs k0..k0+ks-1 (k0 C text).
+local function gwt_block(b, d, a, isa, rows, ks, k0)
+  local sums = {}
+  for r = 0, rows - 1 do
+    for c = 0, ks - 1 do sums[#sums + 1] = string.format("s%d_%d = %s", r, c, isa.zero()) end
+  end
+  b.put(d, isa.vtype .. " " .. table.concat(sums, ", ") .. ";")
+  b.put(d, "for (int j = 0; j < " .. a.N .. "; j++) {")
+  for r = 0, rows - 1 do
+    b.put(d + 1, string.format("const %s g%d = %s;", isa.vtype, r, isa.load(a.g, string.format("(i + %d) * %d + j", r, a.g_ld))))
+  end
+  for c = 0, ks - 1 do
+    b.put(d + 1, string.format("const %s w%d = %s;", isa.vtype, c, isa.load(a.w, string.format("(%s + %d) * %d + j", k0, c, a.N))))
+  end
+  for r = 0, rows - 1 do
+    for c = 0, ks - 1 do
+      local acc = string.format("s%d_%d", r, c)
+      b.put(d + 1, acc .. " = " .. isa.fma("g" .. r, "w" .. c, acc) .. ";")
+    end
+  end
+  b.put(d, "}")
+  for r = 0, rows - 1 do
+    for c = 0, ks - 1 do
+      local acc, at = string.format("s%d_%d", r, c), string.format("(i + %d) * %%d + %s + %d", r, k0, c)
+      local v = a.mask and epilogue.grad(a.mask_act, isa, acc, isa.load(a.mask, at:format(a.mask_ld))) or acc
+      b.put(d, isa.store(a.dx, at:format(a.dx_ld), v))
+    end
+  end
+end
+
+-- Blocks of GWT_KS inputs, then one block of the K % GWT_KS left, for `rows` rows at i.
+local function gwt_rows(b, d, a, isa, rows)
+  local main = a.K - a.K % GWT_KS
+  if main > 0 then
+    b.put(d, "for (int k = 0; k < " .. main .. "; k += " .. GWT_KS .. ") {")
+    gwt_block(b, d + 1, a, isa, rows, GWT_KS, "k")
+    b.put(d, "}")
+  end
+  if main < a.K then
+    b.put(d, "{")
+    gwt_block(b, d + 1, a, isa, rows, a.K - main, tostring(main))
+    b.put(d, "}")
+  end
+end
+
 local function portable_gwt(a, isa)
   local b = buffer()
-  b.put(1, "for (int i = 0; i < n; i++) {")
-  b.put(2, "const float *restrict gi = " .. a.g .. " + i * " .. a.g_ld .. ";")
-  b.put(2, "float *restrict di = " .. a.dx .. " + i * " .. a.dx_ld .. ";")
-  if a.mask then b.put(2, "const float *restrict mi = " .. a.mask .. " + i * " .. a.mask_ld .. ";") end
-  b.put(2, "for (int k = 0; k < " .. a.K .. "; k++) {")
-  b.put(3, "const float *restrict wk = " .. a.w .. " + k * " .. a.N .. ";")
-  b.put(3, isa.vtype .. " s = " .. isa.zero() .. ";")
-  b.put(3, "for (int j = 0; j < " .. a.N .. "; j++) s = "
-    .. isa.fma(isa.load("gi", "j"), isa.load("wk", "j"), "s") .. ";")
-  b.put(3, isa.store("di", "k", a.mask and epilogue.grad(a.mask_act, isa, "s", isa.load("mi", "k")) or "s"))
-  b.put(2, "}")
+  b.put(1, "int i = 0;")
+  b.put(1, "for (; i + " .. GWT_ROWS .. " <= n; i += " .. GWT_ROWS .. ") {")
+  gwt_rows(b, 2, a, isa, GWT_ROWS)
+  b.put(1, "}")
+  b.put(1, "for (; i < n; i++) {")
+  gwt_rows(b, 2, a, isa, 1)
   b.put(1, "}")
   return b.text()
 end
