@@ -439,7 +439,8 @@ function M.generate(o)
     if s.z_unread and not o.inference then outputs.z_unread[#outputs.z_unread + 1] = s.first end
   end
   outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
-                     budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1], cpu = ctx.cpu}
+                     budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1], cpu = ctx.cpu,
+                     native = (o.isa or net.isa) == "native" and isa.name or nil}
   return outputs
 end
 
@@ -483,6 +484,7 @@ local function summary(o, outputs, written, kept)
     and string.format("%s, %s multiply-adds within code_budget %s", sm.phrase,
                       emit.grouped(sm.fmas), emit.grouped(sm.budget))
     or sm.phrase
+  if sm.native then how = sm.native .. " (native), " .. how end
   if sm.cpu then how = how .. ", CPU family " .. sm.cpu .. "'s defaults" end
   local parts = {}
   if #written > 0 then parts[#parts + 1] = "wrote " .. table.concat(written, ", ") end

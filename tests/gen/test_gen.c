@@ -497,7 +497,8 @@ START_TEST(test_cli) {
 END_TEST
 
 /* chainrule cpu (native): the family line, then the ISAs this machine runs (scalar always,
-   sse2 on any x86-64) and the one --isa native picks: the last of them, the best. */
+   sse2 on any x86-64) and the one --isa native picks: the last of them, the best; gen
+   --isa native's summary line names the same. */
 START_TEST(test_cpu_native) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "'%s' cpu", chainrule());
@@ -513,6 +514,12 @@ START_TEST(test_cpu_native) {
   ck_assert_msg(strcmp(last ? last + 1 : list, best) == 0, "native is %s, the list %s", best, list);
   if (system("grep -qw sse2 /proc/cpuinfo 2>/dev/null") == 0)
     ck_assert_msg(strstr(list, "scalar, sse2") == list, "an x86-64 host without sse2 listed: %s", list);
+  /* gen --isa native names its pick in the summary line */
+  char want[64];
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/seed_mse.lua --isa native --out '%s/native'", chainrule(), scratch);
+  r = run(cmd);
+  snprintf(want, sizeof want, " bytes, %s (native), ", best);
+  ck_assert_msg(r.status == 0 && strstr(r.out, want), "%s: %s (want '%s')", cmd, r.out, want);
 }
 END_TEST
 
