@@ -458,14 +458,21 @@ function M.generate_dispatch(o)
     for k, v in pairs(fields) do c[k] = v end
     return c
   end
+  local deepest   -- the variant summary with the largest stack bound
   for _, isa in ipairs(o.dispatch_isas) do
     local out = M.generate(with({isa = isa, name = name .. "_" .. isa}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
     variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread}
+    if not deepest or out.summary.stack > deepest.stack then deepest = out.summary end
   end
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
-  outputs.summary = pub.summary
+  -- the summary line: NAME.c's size, the variants it dispatches to, the deepest variant's stack
+  local sm = {}
+  for k, v in pairs(pub.summary) do sm[k] = v end
+  sm.style, sm.phrase, sm.cpu = "dispatch", "entry points dispatching to " .. table.concat(o.dispatch_isas, ", "), nil
+  sm.stack, sm.stack_fn = deepest.stack, deepest.stack_fn
+  outputs.summary = sm
   return outputs
 end
 

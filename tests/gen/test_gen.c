@@ -1878,6 +1878,9 @@ START_TEST(test_tune_deterministic) {
   snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --out '%s'", chainrule(), path, dir[0]);
   run_result r = run(cmd);
   ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  /* the summary line names the variants and the deepest stack, which is a variant's */
+  ck_assert_msg(strstr(r.out, " bytes, entry points dispatching to avx2, scalar; stack at most ") &&
+                    strstr(r.out, " bytes (mnist_mlp_avx2_"), "%s", r.out);
   snprintf(file, sizeof file, "%s/mnist_mlp_avx2.c", dir[0]);
   char *v = read_text(file, NULL);
   ck_assert_ptr_nonnull(v);
