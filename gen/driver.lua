@@ -470,7 +470,7 @@ function M.generate_dispatch(o)
   -- the summary line: NAME.c's size, the variants it dispatches to, the deepest variant's stack
   local sm = {}
   for k, v in pairs(pub.summary) do sm[k] = v end
-  sm.style, sm.phrase, sm.cpu = "dispatch", "entry points dispatching to " .. table.concat(o.dispatch_isas, ", "), nil
+  sm.style, sm.phrase = "dispatch", "entry points dispatching to " .. table.concat(o.dispatch_isas, ", ")
   sm.stack, sm.stack_fn = deepest.stack, deepest.stack_fn
   outputs.summary = sm
   return outputs
