@@ -37,8 +37,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                DEPFILE): the outputs depend on SPEC, the --weights files and this binary;
                its directory must exist unless it is the --out directory
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
-               avx512, avx2, sse2, scalar; scalar is required) and NAME.h/NAME.c whose NAME_* entry
-               points run the best variant the CPU supports (NAME_isa, NAME_use_isa)
+               avx512, avx2, sse2, scalar; scalar is required; x86 for all four) and NAME.h/NAME.c
+               whose NAME_* entry points run the best variant the CPU supports (NAME_isa,
+               NAME_use_isa)
   Refused together: --inference with --batch, --cli or --python (a training build's);
   --weights and --max-batch without --inference; --dispatch with --isa, --inference,
   --cli or --python.
@@ -278,9 +279,10 @@ local function parse_gen(args, from)
       if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
     end
     local seen, list = {}, {}
-    for w in (o.dispatch .. ","):gmatch("([^,]*),") do
+    local words = o.dispatch == "x86" and "avx512,avx2,sse2,scalar" or o.dispatch
+    for w in (words .. ","):gmatch("([^,]*),") do
       if not DISPATCH_RANK[w] then
-        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of avx512, avx2, sse2, scalar)")
+        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of avx512, avx2, sse2, scalar, or x86 for all four)")
       end
       if seen[w] then usage_error("--dispatch: '" .. w .. "' is listed twice") end
       seen[w] = true

@@ -167,7 +167,7 @@ bench-inference: $(BENCH_INFER_T)/bench_infer
 	$<
 
 # ---------------------------------------------------------------- runtime ISA dispatch (x86)
-#   make test-dispatch         gen --dispatch avx512,avx2,sse2,scalar: the dispatching entry points pick
+#   make test-dispatch         gen --dispatch x86 (avx512,avx2,sse2,scalar): the entry points pick
 #                              this CPU's best, each path forced with NAME_use_isa gives its
 #                              variant's exact bits (tests/dispatch/), gcc and clang; seed_mse
 #                              (MSE, no NAME_correct) compiled too
@@ -177,7 +177,7 @@ DISPATCH_ISAS := avx512 avx2 sse2 scalar
 define DISPATCH_GEN
 $(DISPATCH_T)/$(2)/gen/$(2).c: $(1) $(BUILD)/chainrule
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $(1) --dispatch avx512,avx2,sse2,scalar --name $(2) --out $$(@D) >/dev/null
+	$(BUILD)/chainrule gen $(1) --dispatch x86 --name $(2) --out $$(@D) >/dev/null
 $(foreach cc,gcc clang,$(DISPATCH_T)/$(2)/$(cc)/objs): $(DISPATCH_T)/$(2)/gen/$(2).c
 	@mkdir -p $$(@D)
 	@cc=$$(notdir $$(@D)); d=$(DISPATCH_T)/$(2)/gen; set -e; \

@@ -1,4 +1,4 @@
-/* Runtime ISA dispatch (make test-dispatch): `chainrule gen --dispatch avx512,avx2,sse2,scalar --name dnet`
+/* Runtime ISA dispatch (make test-dispatch): `chainrule gen --dispatch x86 --name dnet` (all four)
  * writes dnet_avx512.c, dnet_avx2.c, dnet_sse2.c, dnet_scalar.c (each compiled with its ISA's flags) and
  * dnet.h/dnet.c, whose dnet_* entry points run the best variant this CPU supports. Checks:
  *   - dnet_isa() is the best variant the CPU supports (__builtin_cpu_supports here too);
