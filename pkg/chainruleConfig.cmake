@@ -8,10 +8,14 @@
 #
 #   chainrule_generate(TARGET tgt SPEC net.lua [ISA scalar|sse2|avx2|avx512|native] [NAME name]
 #                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [CLI] [OUT_DIR dir])
+#   chainrule_generate(TARGET tgt SPEC net.lua DISPATCH x86|isa,isa,... [NAME name] [OUT_DIR dir])
 #
 # generates NAME.h and NAME.c (and NAME_cli.c with CLI) into OUT_DIR (default
 # ${CMAKE_CURRENT_BINARY_DIR}/chainrule/NAME), adds them to tgt with OUT_DIR on its include
-# path, compiles NAME.c with the ISA's flags, and links libm. NAME defaults to the spec's file
+# path, compiles NAME.c with the ISA's flags, and links libm. With DISPATCH (gen --dispatch,
+# x86 runtime dispatch: x86 for avx512,avx2,sse2,scalar, or a comma list that includes
+# scalar) also NAME_ISA.h/.c per ISA, each .c compiled with its ISA's flags; NAME.h's
+# functions run the best variant the CPU has. NAME defaults to the spec's file
 # name without .lua and is passed to gen as --name, so the file names are known when CMake
 # configures. The outputs are regenerated exactly when the spec, the weights or the generator
 # changed: gen writes a depfile (--depfile, CMake's DEPFILE), and it sets the time of an
@@ -37,8 +41,24 @@ endif()
 set(CHAINRULE_EXECUTABLE "${_chainrule_prefix}/bin/chainrule")
 set(chainrule_FOUND TRUE)
 
+# The compiler flags of generated code for ISA (gen/isa/*.lua's guard, as the Makefile's
+# ISA_CFLAGS_<isa>) into the variable named by out.
+function(_chainrule_isa_flags isa out)
+  if(isa STREQUAL "sse2")
+    set(${out} -msse2 PARENT_SCOPE)
+  elseif(isa STREQUAL "avx2")
+    set(${out} -mavx2 -mfma PARENT_SCOPE)
+  elseif(isa STREQUAL "avx512")
+    set(${out} -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma PARENT_SCOPE)
+  elseif(isa STREQUAL "native")
+    set(${out} -march=native PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
+  endif()
+endfunction()
+
 function(chainrule_generate)
-  cmake_parse_arguments(CRG "INFERENCE;CLI" "TARGET;SPEC;ISA;NAME;WEIGHTS;MAX_BATCH;OUT_DIR" "" ${ARGN})
+  cmake_parse_arguments(CRG "INFERENCE;CLI" "TARGET;SPEC;ISA;NAME;WEIGHTS;MAX_BATCH;OUT_DIR;DISPATCH" "" ${ARGN})
   if(CRG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "chainrule_generate: unknown arguments: ${CRG_UNPARSED_ARGUMENTS}")
   endif()
@@ -50,6 +70,9 @@ function(chainrule_generate)
   endif()
   if((CRG_WEIGHTS OR CRG_MAX_BATCH) AND NOT CRG_INFERENCE)
     message(FATAL_ERROR "chainrule_generate: WEIGHTS and MAX_BATCH need INFERENCE")
+  endif()
+  if(CRG_DISPATCH AND (CRG_ISA OR CRG_INFERENCE OR CRG_CLI))
+    message(FATAL_ERROR "chainrule_generate: DISPATCH cannot be combined with ISA, INFERENCE or CLI")
   endif()
   get_filename_component(spec "${CRG_SPEC}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   if(NOT CRG_NAME)
@@ -63,9 +86,27 @@ function(chainrule_generate)
   endif()
   get_filename_component(out "${CRG_OUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
 
-  set(args gen "${spec}" --out "${out}" --isa ${CRG_ISA} --name ${CRG_NAME}
-           --depfile "${out}/${CRG_NAME}.d")
+  set(args gen "${spec}" --out "${out}" --name ${CRG_NAME} --depfile "${out}/${CRG_NAME}.d")
   set(outputs "${out}/${CRG_NAME}.h" "${out}/${CRG_NAME}.c")
+  set(variants "")
+  if(CRG_DISPATCH)
+    list(APPEND args --dispatch ${CRG_DISPATCH})
+    if(CRG_DISPATCH STREQUAL "x86")
+      set(variants avx512 avx2 sse2 scalar)
+    else()
+      string(REPLACE "," ";" variants "${CRG_DISPATCH}")
+    endif()
+    # in the depfile's order (the variants, then NAME.h/.c): Ninja wants its first target to
+    # be the rule's first output
+    set(outputs "")
+    foreach(v IN LISTS variants)
+      list(APPEND outputs "${out}/${CRG_NAME}_${v}.h" "${out}/${CRG_NAME}_${v}.c")
+    endforeach()
+    list(APPEND outputs "${out}/${CRG_NAME}.h" "${out}/${CRG_NAME}.c")
+    set(CRG_ISA "dispatch ${CRG_DISPATCH}")
+  else()
+    list(APPEND args --isa ${CRG_ISA})
+  endif()
   set(depends "${spec}" chainrule::chainrule)
   if(CRG_INFERENCE)
     list(APPEND args --inference)
@@ -90,19 +131,19 @@ function(chainrule_generate)
     COMMENT "chainrule: generating ${CRG_NAME}.h/.c from ${CRG_SPEC} (${CRG_ISA})"
     VERBATIM)
 
-  if(CRG_ISA STREQUAL "sse2")
-    set(isa_flags -msse2)
-  elseif(CRG_ISA STREQUAL "avx2")
-    set(isa_flags -mavx2 -mfma)
-  elseif(CRG_ISA STREQUAL "avx512")
-    set(isa_flags -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma)
-  elseif(CRG_ISA STREQUAL "native")
-    set(isa_flags -march=native)
+  if(CRG_DISPATCH)
+    # the dispatcher NAME.c needs no flags; each variant its own
+    foreach(v IN LISTS variants)
+      _chainrule_isa_flags(${v} isa_flags)
+      if(isa_flags)
+        set_source_files_properties("${out}/${CRG_NAME}_${v}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
+      endif()
+    endforeach()
   else()
-    set(isa_flags "")
-  endif()
-  if(isa_flags)
-    set_source_files_properties("${out}/${CRG_NAME}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
+    _chainrule_isa_flags(${CRG_ISA} isa_flags)
+    if(isa_flags)
+      set_source_files_properties("${out}/${CRG_NAME}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
+    endif()
   endif()
   target_sources(${CRG_TARGET} PRIVATE ${outputs})
   target_include_directories(${CRG_TARGET} PUBLIC "${out}")

@@ -4,7 +4,8 @@
 # + pkg-config (tests/install/make/) and CMake's find_package + chainrule_generate
 # (tests/install/cmake/, with the Makefile and the Ninja generators). Each generates xor.h/.c
 # from the installed examples/xor.lua, builds tests/install/app.c, trains and checks the loss
-# falls. Then a second build must be a no-op (the build tool says so and no file of the
+# falls; the CMake project builds it a second time on gen --dispatch x86 (chainrule_generate's
+# DISPATCH: four variants, each compiled with its ISA's flags). Then a second build must be a no-op (the build tool says so and no file of the
 # project changes), touching the spec must regenerate and rebuild, and the build after that
 # must be a no-op again.
 #
@@ -84,6 +85,8 @@ for g in "Unix Makefiles" Ninja; do
   out=$(cmake --build "$c/build" 2>&1) || fail "cmake build ($g): $out"
   echo "$out" | grep -E "chainrule|Building|Linking" | sed 's/^/  /'
   "$c/build/app" | sed 's/^/  /'
+  "$c/build/app_dispatch" | sed 's/^/  (dispatch) /'
+  "$c/build/app_dispatch" >/dev/null || fail "cmake consumer ($g): app_dispatch: the loss did not fall"
   if [ "$g" = Ninja ]; then quiet="ninja: no work to do"; else quiet="Built target app"; fi
   noop_check "$c" "cmake --build build" "$quiet" "chainrule: generating|Generating" "$c/build/app"
 done
