@@ -169,6 +169,7 @@ static int read_raw(const char *path)
   FILE *f = fopen(path, "r");
   if (!f) { fprintf(stderr, "bench report: cannot open %s\n", path); return 2; }
   char line[512];
+  char why[512];
   int ln = 0;
   while (fgets(line, sizeof line, f)) {
     ln++;
@@ -183,30 +184,25 @@ static int read_raw(const char *path)
     if (!strncmp(line, "codegen,", 8)) {
       codegen c;
       if (ncgs == MAX_CODEGEN) {
-        fprintf(stderr, "bench report: %s:%d: more than %d codegen rows\n", path, ln, MAX_CODEGEN);
-        fclose(f);
-        return 2;
+        snprintf(why, sizeof why, "more than %d codegen rows", MAX_CODEGEN);
+        goto bad;
       }
-      if (sscanf(line + 8, "%15[^,],%63[^,],%lf,%ld,%ld,%lf", c.isa, c.spec,
-                                        &c.gen_ms, &c.bytes, &c.lines, &c.compile_ms) != 6) {
-        fprintf(stderr, "bench report: %s:%d: expected codegen,isa,spec,gen_ms,bytes,lines,compile_ms, got '%s'\n",
-                path, ln, line);
-        fclose(f);
-        return 2;
+      if (sscanf(line + 8, "%15[^,],%63[^,],%lf,%ld,%ld,%lf", c.isa, c.spec, &c.gen_ms, &c.bytes, &c.lines,
+                 &c.compile_ms) != 6) {
+        snprintf(why, sizeof why, "expected codegen,isa,spec,gen_ms,bytes,lines,compile_ms, got '%.400s'", line);
+        goto bad;
       }
       cgs[ncgs++] = c;
       continue;
     }
     row r;
     if (nrows == MAX_ROWS) {
-      fprintf(stderr, "bench report: %s:%d: more than %d timing rows\n", path, ln, MAX_ROWS);
-      fclose(f);
-      return 2;
+      snprintf(why, sizeof why, "more than %d timing rows", MAX_ROWS);
+      goto bad;
     }
     if (sscanf(line, "%31[^,],%39[^,],%d,%lf,%lf", r.workload, r.impl, &r.batch, &r.us, &r.gflops) != 5) {
-      fprintf(stderr, "bench report: %s:%d: expected workload,impl,batch,us,gflops, got '%s'\n", path, ln, line);
-      fclose(f);
-      return 2;
+      snprintf(why, sizeof why, "expected workload,impl,batch,us,gflops, got '%.400s'", line);
+      goto bad;
     }
     if (!strcmp(r.workload, "peak_fma") && npasses < MAX_PASSES - 1) npasses++;
     /* a workload timed again by a later pass: keep the fastest (mk/bench.mk: the estimator) */
@@ -226,6 +222,10 @@ static int read_raw(const char *path)
   }
   fclose(f);
   return 0;
+bad:
+  fprintf(stderr, "bench report: %s:%d: %s\n", path, ln, why);
+  fclose(f);
+  return 2;
 }
 
 /* One line of the target table: what, measured, target, met / NOT MET (or why no data),
