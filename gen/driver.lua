@@ -184,7 +184,10 @@ end
 
 -- --dispatch: the x86 ISAs it can choose between, best first, and the CPU test of each
 -- (__builtin_cpu_supports of what ISA_CFLAGS_<isa> in the Makefile turns on).
-local DISPATCH_RANK = {avx512 = 1, avx2 = 2, sse2 = 3, scalar = 4}
+-- (`--dispatch x86` is the whole list)
+local DISPATCH_ORDER = {"avx512", "avx2", "sse2", "scalar"}
+local DISPATCH_RANK = {}
+for i, n in ipairs(DISPATCH_ORDER) do DISPATCH_RANK[n] = i end
 local DISPATCH_TEST = {
   avx512 = '__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && '
     .. '__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")',
@@ -279,10 +282,11 @@ local function parse_gen(args, from)
       if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
     end
     local seen, list = {}, {}
-    local words = o.dispatch == "x86" and "avx512,avx2,sse2,scalar" or o.dispatch
+    local words = o.dispatch == "x86" and table.concat(DISPATCH_ORDER, ",") or o.dispatch
     for w in (words .. ","):gmatch("([^,]*),") do
       if not DISPATCH_RANK[w] then
-        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of avx512, avx2, sse2, scalar, or x86 for all four)")
+        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of " .. table.concat(DISPATCH_ORDER, ", ")
+          .. ", or x86 for all four)")
       end
       if seen[w] then usage_error("--dispatch: '" .. w .. "' is listed twice") end
       seen[w] = true

@@ -141,6 +141,15 @@ local function entry(fail, isa, product, w)
   return K, N, batch, t
 end
 
+-- The ISAs a tune file can name: target.NAMES's but scalar (no tiled kernels) and native.
+function M.tiled_isas(target)
+  local names = {}
+  for _, n in ipairs(target.NAMES) do
+    if n ~= "scalar" and n ~= "native" then names[#names + 1] = n end
+  end
+  return names
+end
+
 -- Reads and checks the tune file at path: {path, isa = name, cpu = text or nil,
 -- entries = {[key] = tiling}, count}. Any problem: one line naming FILE(:LINE), exit 2.
 function M.load(path)
@@ -168,10 +177,10 @@ function M.load(path)
     elseif w[1] == "isa" then
       if isa then fail("a second 'isa' line (one ISA per tune file)") end
       if #w ~= 2 then fail("expected 'isa NAME'") end
-      local names = {"sse2", "avx2", "avx512", "neon"}
+      local names = M.tiled_isas(target)
       local ok = false
       for _, n in ipairs(names) do ok = ok or n == w[2] end
-      if not ok then fail("isa '" .. w[2] .. "'" .. errors.suggest(w[2], names) .. ": expected one of sse2, avx2, avx512, neon (the ISAs with tiled kernels)") end
+      if not ok then fail("isa '" .. w[2] .. "'" .. errors.suggest(w[2], names) .. ": expected one of " .. table.concat(names, ", ") .. " (the ISAs with tiled kernels)") end
       isa = target.resolve(w[2], path .. ":" .. lineno .. ": isa")
       tune.isa = isa.name
     elseif w[1] == "cpu" then
@@ -952,7 +961,10 @@ function M.run(o, log)
   end
   local isa_name = o.isa or net.isa or "native"
   local isa = target.resolve(isa_name, o.isa and "chainrule tune" or (net.isa and net.path .. ":" .. net.isa_line .. ": isa" or "chainrule tune"))
-  if isa.width == 1 then errors.user("chainrule tune: isa " .. isa.name .. " has no tiled kernels to tune (use sse2, avx2, avx512, neon or native)") end
+  if isa.width == 1 then
+    errors.user("chainrule tune: isa " .. isa.name .. " has no tiled kernels to tune (use "
+      .. table.concat(M.tiled_isas(target), ", ") .. " or native)")
+  end
   if not target.host_supports(isa.name) then
     errors.user("chainrule tune: this machine cannot run " .. isa.name .. " code: tune on the machine the code will run on")
   end
