@@ -48,7 +48,8 @@ local function text_line(name, lineno, line)
 end
 
 -- compile(name, text) -> render(vars) -> string. Names not in vars fall back to Lua's
--- globals; an unknown name is an error at the template line that used it.
+-- globals; an unknown name is an error at the template line that used it. A code line
+-- `@ include("x.tpl")` splices the template x.tpl rendered with the same vars.
 function M.compile(name, text)
   local src = {}
   local lineno = 0
@@ -62,13 +63,15 @@ function M.compile(name, text)
   if not fn then error(err, 0) end
   return function(vars)
     local out = {}
+    local function put(s) out[#out + 1] = s end
+    local function include(fragment) put(M.render(fragment, vars)) end
     local env = setmetatable({}, {__index = function(_, k)
+      if k == "include" then return include end
       local v = vars[k]
       if v == nil then v = _G[k] end
       if v == nil then error("undefined template variable '" .. tostring(k) .. "'", 2) end
       return v
     end})
-    local function put(s) out[#out + 1] = s end
     local function str(v)
       if v == nil then error("template splices nil", 2) end
       return tostring(v)

@@ -21,18 +21,7 @@ _Static_assert(offsetof($(v.name)_params, $(t.cname)) == offsetof($(name)_params
 @   end
 @ end
 
-const $(name)_tensor_info $(name)_tensors[$(NAME)_TENSOR_COUNT] = {
-@ for _, t in ipairs(tensors) do
-  {"$(t.name)", $(t.rows), $(t.cols), $(t.offset), "$(t.init)", "$(t.mode)", "$(t.nonlinearity)", $(emit.float(t.a)), $(t.fan_in), $(t.fan_out)},
-@ end
-};
-
-const $(name)_layer_info $(name)_layers[$(NAME)_LAYER_COUNT] = {
-@ for _, l in ipairs(layers) do
-  {"$(l.kind)", $(l.in_), $(l.out), $(emit.float(l.shift)), $(l.weight), $(l.bias), $(emit.float(l.slope)),
-   $(l.kernel), $(l.stride), $(l.padding), {$(l.in_shape)}, {$(l.out_shape)}},
-@ end
-};
+@ include("tables.c.tpl")
 
 /* The variants, best first; which one runs is chosen on the first call (or by $(name)_use_isa). */
 static const char *const isa_names[$(#variants)] = {$(variant_list)};

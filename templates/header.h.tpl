@@ -177,11 +177,7 @@ void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor);
 void $(name)_import_tensor($(name)_params *p, int tensor, const float *src);
 
 @ if dispatch then
-/* The variant the entry points run: $(variant_list:gsub('"', "")) (best first), the best this
-   CPU supports, chosen on the first call; $(name)_use_isa forces one (0, or -1 when it was not
-   generated or this CPU cannot run it). */
-const char *$(name)_isa(void);
-int $(name)_use_isa(const char *isa);
+@ include("dispatch.h.tpl")
 
 @ end
 #ifdef __cplusplus

@@ -24,18 +24,7 @@ _Static_assert(sizeof($(name)_grads) == $(NAME)_GRADS_BYTES, "size of $(name)_gr
 _Static_assert(sizeof($(name)_opt) == $(NAME)_OPT_BYTES, "size of $(name)_opt");
 _Static_assert(sizeof($(name)_work) == $(NAME)_WORK_BYTES, "size of $(name)_work");
 
-const $(name)_tensor_info $(name)_tensors[$(NAME)_TENSOR_COUNT] = {
-@ for _, t in ipairs(tensors) do
-  {"$(t.name)", $(t.rows), $(t.cols), $(t.offset), "$(t.init)", "$(t.mode)", "$(t.nonlinearity)", $(emit.float(t.a)), $(t.fan_in), $(t.fan_out)},
-@ end
-};
-
-const $(name)_layer_info $(name)_layers[$(NAME)_LAYER_COUNT] = {
-@ for _, l in ipairs(layers) do
-  {"$(l.kind)", $(l.in_), $(l.out), $(emit.float(l.shift)), $(l.weight), $(l.bias), $(emit.float(l.slope)),
-   $(l.kernel), $(l.stride), $(l.padding), {$(l.in_shape)}, {$(l.out_shape)}},
-@ end
-};
+@ include("tables.c.tpl")
 
 @ for _, f in ipairs(functions) do
 $(f)
