@@ -39,10 +39,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
                avx512, avx2, sse2, scalar; scalar is required; x86 for all four) and NAME.h/NAME.c
                whose NAME_* entry points run the best variant the CPU supports (NAME_isa,
-               NAME_use_isa)
+               NAME_use_isa); with --inference --weights, NAME.c holds the weights once
   Refused together: --inference with --batch, --cli or --python (a training build's);
-  --weights and --max-batch without --inference; --dispatch with --isa, --inference,
-  --cli or --python.
+  --weights and --max-batch without --inference; --dispatch with --isa, --cli or --python.
 
   --compact    smaller code: the tiled products' last rows of a call (past the last whole
                register tile) as one-row tiles instead of one tile per power of two, and
@@ -278,7 +277,7 @@ local function parse_gen(args, from)
   if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
   if o.python and o.inference then usage_error("--python is for training builds; it cannot be combined with --inference") end
   if o.dispatch then
-    for _, k in ipairs({"isa", "inference", "cli", "python"}) do
+    for _, k in ipairs({"isa", "cli", "python"}) do
       if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
     end
     local seen, list = {}, {}
@@ -414,7 +413,16 @@ function M.generate(o)
     local names = {}
     for k, v in ipairs(o.variants) do names[k] = '"' .. v.isa .. '"' end
     ctx.variant_list = table.concat(names, ", ")
-    ctx.entries = lower.entry_points(g)
+    ctx.entries = lower.entry_points(g, o.inference)
+    -- an entry point's stack: its own frame over the deepest variant's (NAME_predict: over its
+    -- NAME_work and NAME_predict_with)
+    local most = {}
+    for _, v in ipairs(o.variants) do
+      for _, e in ipairs(v.stack) do most[e[1]] = math.max(most[e[1]] or 0, e[2]) end
+    end
+    for _, e in ipairs(ctx.stack) do
+      e[2] = ctx.stack_frame + (most[e[1]] or ctx.work_bytes + most.predict_with + ctx.stack_frame)
+    end
   end
   ctx.banner = banner(g.name .. ".h")
   outputs[#outputs + 1] = {g.name .. ".h", template.render(header, ctx)}
@@ -440,6 +448,7 @@ function M.generate(o)
     c.compact, c.net = "auto", o.net
     return M.generate(c)
   end
+  outputs.stack = ctx.stack
   outputs.z_unread = {}
   for _, s in ipairs(sched.steps) do
     if s.z_unread and not o.inference then outputs.z_unread[#outputs.z_unread + 1] = s.first end
@@ -464,20 +473,20 @@ function M.generate_dispatch(o)
     for k, v in pairs(fields) do c[k] = v end
     return c
   end
-  local deepest   -- the variant summary with the largest stack bound
   for _, isa in ipairs(o.dispatch_isas) do
-    local out = M.generate(with({isa = isa, name = name .. "_" .. isa}))
+    -- (--inference --weights: the public NAME.c holds the weights, the variants none)
+    local out = M.generate(with({isa = isa, name = name .. "_" .. isa, weights = false}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
-    variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread}
-    if not deepest or out.summary.stack > deepest.stack then deepest = out.summary end
+    variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread,
+                               stack = out.stack}
   end
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
-  -- the summary line: NAME.c's size, the variants it dispatches to, the deepest variant's stack
+  -- the summary line: NAME.c's size, the variants it dispatches to, the deepest entry point's
+  -- stack (over the deepest variant's)
   local sm = {}
   for k, v in pairs(pub.summary) do sm[k] = v end
   sm.style, sm.phrase = "dispatch", "entry points dispatching to " .. table.concat(o.dispatch_isas, ", ")
-  sm.stack, sm.stack_fn = deepest.stack, deepest.stack_fn
   outputs.summary = sm
   return outputs
 end

@@ -275,12 +275,26 @@ function M.stack_bounds(g, sched, isa, ctx)
   return b, A
 end
 
--- The public entry points of a training build, for templates/dispatch.c.tpl: {return type,
--- name, {{type, parameter}, ...}}, where P, G, W, O, T stand for NAME_params, _grads, _work,
--- _opt and _target.
-function M.entry_points(g)
+-- The public entry points of a build, for templates/dispatch.c.tpl: {return type, name,
+-- {{type, parameter}, ...}}, where P, G, W, O, T stand for NAME_params, _grads, _work, _opt and
+-- _target. An inference build's NAME_predict is not among them: dispatch.c.tpl writes it on
+-- NAME_predict_with (the variants have no weights of their own).
+function M.entry_points(g, inference)
+  local forward = {"void", "forward", {{"float *", "out"}, {"W *", "w"}, {"const P *", "p"}, {"const float *", "x"},
+                                        {"int", "n"}}}
+  local export = {"void", "export_tensor", {{"float *", "dst"}, {"const P *", "p"}, {"int", "tensor"}}}
+  local import = {"void", "import_tensor", {{"P *", "p"}, {"int", "tensor"}, {"const float *", "src"}}}
+  if inference then
+    local e = {forward}
+    if g.loss == "cross_entropy" then
+      e[#e + 1] = {"void", "predict_with", {{"int32_t *", "classes"}, {"W *", "w"}, {"const P *", "p"},
+                                            {"const float *", "x"}, {"int", "n"}}}
+    end
+    e[#e + 1], e[#e + 2] = export, import
+    return e
+  end
   local e = {
-    {"void", "forward", {{"float *", "out"}, {"W *", "w"}, {"const P *", "p"}, {"const float *", "x"}, {"int", "n"}}},
+    forward,
     {"float", "backward", {{"G *", "g"}, {"float *", "dx"}, {"W *", "w"}, {"const P *", "p"}, {"const float *", "x"},
                            {"const T *", "t"}, {"int", "n"}}},
     {"void", "opt_init", {{"O *", "s"}}},
@@ -303,8 +317,7 @@ function M.entry_points(g)
   if g.loss == "cross_entropy" then
     e[#e + 1] = {"int", "correct", {{"const float *", "out"}, {"const T *", "t"}, {"int", "n"}}}
   end
-  e[#e + 1] = {"void", "export_tensor", {{"float *", "dst"}, {"const P *", "p"}, {"int", "tensor"}}}
-  e[#e + 1] = {"void", "import_tensor", {{"P *", "p"}, {"int", "tensor"}, {"const float *", "src"}}}
+  e[#e + 1], e[#e + 2] = export, import
   return e
 end
 

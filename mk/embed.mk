@@ -170,14 +170,15 @@ bench-inference: $(BENCH_INFER_T)/bench_infer
 #   make test-dispatch         gen --dispatch x86 (avx512,avx2,sse2,scalar): the entry points pick
 #                              this CPU's best, each path forced with NAME_use_isa gives its
 #                              variant's exact bits (tests/dispatch/), gcc and clang; seed_mse
-#                              (MSE, no NAME_correct) compiled too
+#                              (MSE, no NAME_correct) compiled too; an inference build with
+#                              --weights the same way, and tests/inference's infer_test on it
 DISPATCH_T := $(EMBED_T)/dispatch
 DISPATCH_ISAS := avx512 avx2 sse2 scalar
-# $(1) spec, $(2) name
+# $(1) spec, $(2) name, $(3) more gen options, $(4) more prerequisites
 define DISPATCH_GEN
-$(DISPATCH_T)/$(2)/gen/$(2).c: $(1) $(BUILD)/chainrule
+$(DISPATCH_T)/$(2)/gen/$(2).c: $(1) $(BUILD)/chainrule $(4)
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $(1) --dispatch x86 --name $(2) --out $$(@D) >/dev/null
+	$(BUILD)/chainrule gen $(1) --dispatch x86 --name $(2) $(3) --out $$(@D) >/dev/null
 $(foreach cc,gcc clang,$(DISPATCH_T)/$(2)/$(cc)/objs): $(DISPATCH_T)/$(2)/gen/$(2).c
 	@mkdir -p $$(@D)
 	@cc=$$(notdir $$(@D)); d=$(DISPATCH_T)/$(2)/gen; set -e; \
@@ -187,12 +188,18 @@ $(foreach cc,gcc clang,$(DISPATCH_T)/$(2)/$(cc)/objs): $(DISPATCH_T)/$(2)/gen/$(
 endef
 $(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,dnet))
 $(eval $(call DISPATCH_GEN,specs/seed_mse.lua,dmse))
+$(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,infer,--inference --weights $(INFER_VEC) --max-batch 8,$(INFER_NPY)))
 
-$(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c tests/soft_check.h $(DISPATCH_T)/dnet/%/objs $(DISPATCH_T)/dmse/%/objs
-	$* $(WARN) $(OPT) -I$(DISPATCH_T)/dnet/gen -o $@ $< $$(cat $(DISPATCH_T)/dnet/$*/objs) -lm
+$(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c tests/soft_check.h $(DISPATCH_T)/dnet/%/objs \
+    $(DISPATCH_T)/dmse/%/objs $(DISPATCH_T)/infer/%/objs
+	$* $(WARN) $(OPT) -I$(DISPATCH_T)/dnet/gen -I$(DISPATCH_T)/infer/gen -o $@ $< $$(cat $(DISPATCH_T)/dnet/$*/objs) \
+	  $$(cat $(DISPATCH_T)/infer/$*/objs) -lm
+$(DISPATCH_T)/infer/%/infer_test: tests/inference/infer_test.c tests/soft_check.h $(DISPATCH_T)/infer/%/objs
+	$* $(WARN) $(OPT) -I$(DISPATCH_T)/infer/gen -o $@ $< $$(cat $(DISPATCH_T)/infer/$*/objs)
 
 TEST_GOALS += test-dispatch
 .PHONY: test-dispatch
-test-dispatch: $(DISPATCH_T)/dnet/gcc/dispatch_test $(DISPATCH_T)/dnet/clang/dispatch_test
-	@for cc in gcc clang; do echo "== test-dispatch [$$cc]"; $(DISPATCH_T)/dnet/$$cc/dispatch_test || exit 1; done
+test-dispatch: $(foreach cc,gcc clang,$(DISPATCH_T)/dnet/$(cc)/dispatch_test $(DISPATCH_T)/infer/$(cc)/infer_test)
+	@for cc in gcc clang; do echo "== test-dispatch [$$cc]"; $(DISPATCH_T)/dnet/$$cc/dispatch_test || exit 1; \
+	  $(DISPATCH_T)/infer/$$cc/infer_test $(INFER_VEC) || exit 1; done
 	@echo "test-dispatch: dmse (seed_mse, mean squared error) variants and dispatcher compiled with gcc and clang"

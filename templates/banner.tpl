@@ -25,7 +25,11 @@
 @ for k, e in ipairs(stack) do sb[k] = e[1] .. " " .. emit.grouped(e[2]) end
  * stack of $(name)_*, at most: $(table.concat(sb, ", ")) bytes
  * (the kernels' arrays + $(emit.grouped(stack_frame)) per function on the call chain; libm/libc calls not counted).
-@ if code_style == "straight-line" then
+@ if dispatch then
+@   local files = {}
+@   for k, v in ipairs(variants) do files[k] = v.name .. ".c" end
+ * code: in $(table.concat(files, ", ")); $(name).c passes each call on to one of them.
+@ elseif code_style == "straight-line" then
  * code: straight-line products, $(emit.grouped(code_fmas)) multiply-add statements written out (code_budget
  * $(emit.grouped(code_budget))); only the row loop over n remains. Compile time: see `make bench`.
 @ else

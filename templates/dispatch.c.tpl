@@ -13,7 +13,7 @@ $(banner)
 /* Every variant lays out the structs as $(name).h does (gen/plan.lua does not depend on the ISA),
    so the entry points below pass the caller's structs on as the variant's types. */
 @ for _, v in ipairs(variants) do
-@   for _, s in ipairs({"params", "grads", "work", "opt"}) do
+@   for _, s in ipairs(inference and {"params", "work"} or {"params", "grads", "work", "opt"}) do
 _Static_assert(sizeof($(name)_$(s)) == sizeof($(v.name)_$(s)), "$(v.name)_$(s) differs from $(name)_$(s)");
 @   end
 @   for _, t in ipairs(tensors) do
@@ -22,6 +22,10 @@ _Static_assert(offsetof($(v.name)_params, $(t.cname)) == offsetof($(name)_params
 @ end
 
 @ include("tables.c.tpl")
+@ if inference and weights then
+
+@   include("weights.c.tpl")
+@ end
 
 /* The variants, best first; which one runs is chosen on the first call (or by $(name)_use_isa). */
 static const char *const isa_names[$(#variants)] = {$(variant_list)};
@@ -82,4 +86,8 @@ $(e[1])$(e[1]:sub(-1) == "*" and "" or " ")$(name)_$(e[2])($(table.concat(decl, 
 @   end
   }
 }
+@ end
+@ if inference and predict and weights then
+
+@ include("predict.c.tpl")
 @ end

@@ -57,10 +57,7 @@ void $(name)_predict_with(int32_t *classes, $(name)_work *w, const $(name)_param
 }
 @   if weights then
 
-void $(name)_predict(int32_t *classes, const float *x, int n) {
-  $(name)_work w;
-  $(name)_predict_with(classes, &w, &$(name)_weights, x, n);
-}
+@ include("predict.c.tpl")
 @   end
 @ end
 

@@ -46,6 +46,9 @@ $(define("LOSS_MSE", 1, "trained with mean squared error: one output per row"))
 @ else
 $(define("LOSS_CROSS_ENTROPY", 1, "a classifier: outputs are logits"))
 @ end
+@ if dispatch then
+$(define("DISPATCH", 1, "entry points run the best of " .. variant_list:gsub('"', "")))
+@ end
 @ if source then
 $(define("HAS_WEIGHTS", 1, "const " .. name .. "_weights from the --weights source"))
 @ end
@@ -112,6 +115,10 @@ void $(name)_predict(int32_t *classes, const float *x, int n);
 void $(name)_export_tensor(float *dst, const $(name)_params *p, int tensor);
 void $(name)_import_tensor($(name)_params *p, int tensor, const float *src);
 
+@ if dispatch then
+@   include("dispatch.h.tpl")
+
+@ end
 #ifdef __cplusplus
 }
 #endif

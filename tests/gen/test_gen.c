@@ -426,8 +426,6 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --dispatch scalar,avx2,scalar", 2, "chainrule: --dispatch: 'scalar' is listed twice\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --isa avx2", 2,
    "chainrule: --dispatch cannot be combined with --isa\n"},
-  {"gen specs/seed_mse.lua --dispatch avx2,scalar --inference", 2,
-   "chainrule: --dispatch cannot be combined with --inference\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --cli", 2, "chainrule: --dispatch cannot be combined with --cli\n"},
   {"gen specs/seed_mse.lua --cpu pentium", 2,
    "chainrule: --cpu: unknown cpu 'pentium' (one of generic, zen3, zen4, zen5, native)\n"},
@@ -1845,6 +1843,22 @@ END_TEST
 
 /* A tune file changes the tiling, nothing else: the same file gives the same bytes twice; a
    file with no entry for the network gives the untuned bytes; entries do reach the code. */
+/* The figure for `entry` in a generated file's banner line "stack of NAME_*, at most: forward
+   3,072, ..." (digits with the commas dropped), or -1. */
+static long banner_stack(const char *text, const char *entry) {
+  const char *line = strstr(text, " * stack of ");
+  if (!line) return -1;
+  const char *end = strchr(line, '\n');
+  char key[64];
+  snprintf(key, sizeof key, " %s ", entry);
+  const char *at = strstr(line, key);
+  if (!at || at > end) return -1;
+  long n = 0;
+  for (const char *c = at + strlen(key); (*c >= '0' && *c <= '9') || *c == ','; c++)
+    if (*c != ',') n = 10 * n + (*c - '0');
+  return n;
+}
+
 START_TEST(test_tune_deterministic) {
   char path[600], none[600], cmd[2048], dir[4][600], file[600];
   snprintf(path, sizeof path, "%s/m.tune", scratch);
@@ -1878,13 +1892,26 @@ START_TEST(test_tune_deterministic) {
   snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --out '%s'", chainrule(), path, dir[0]);
   run_result r = run(cmd);
   ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
-  /* the summary line names the variants and the deepest stack, which is a variant's */
+  /* the summary line names the variants and the deepest entry point, whose bound is one
+     frame over the deepest variant's (avx2's, not the dispatcher's own scalar bound) */
   ck_assert_msg(strstr(r.out, " bytes, entry points dispatching to avx2, scalar; stack at most ") &&
-                    strstr(r.out, " bytes (mnist_mlp_avx2_"), "%s", r.out);
+                    strstr(r.out, " bytes (mnist_mlp_") && !strstr(r.out, "(mnist_mlp_avx2_") &&
+                    !strstr(r.out, "(mnist_mlp_scalar_"), "%s", r.out);
   snprintf(file, sizeof file, "%s/mnist_mlp_avx2.c", dir[0]);
   char *v = read_text(file, NULL);
   ck_assert_ptr_nonnull(v);
   ck_assert_ptr_nonnull(strstr(v, " * tiling: 3 products from the tune file m.tune"));
+  snprintf(file, sizeof file, "%s/mnist_mlp.c", dir[0]);
+  char *pub = read_text(file, NULL);
+  ck_assert_ptr_nonnull(pub);
+  for (int k = 0; k < 2; k++) {
+    const char *entry = k ? "train_step" : "forward";
+    long own = banner_stack(v, entry), dispatched = banner_stack(pub, entry);
+    ck_assert_msg(own > 3072 && dispatched == own + 1024, "%s: avx2 variant %ld, dispatcher %ld", entry, own,
+                  dispatched);
+  }
+  ck_assert_ptr_nonnull(strstr(pub, " * code: in mnist_mlp_avx2.c, mnist_mlp_scalar.c; mnist_mlp.c passes each call"));
+  free(pub);
   free(v);
   snprintf(file, sizeof file, "%s/mnist_mlp_scalar.c", dir[0]);
   v = read_text(file, NULL);
@@ -2101,6 +2128,57 @@ START_TEST(test_batch_option) {
 }
 END_TEST
 
+/* gen --inference --weights --dispatch: NAME.c holds the weights and NAME_predict once, the
+   variants neither; NAME.h is the inference header with NAME_isa/NAME_use_isa; NAME_predict's
+   stack is its NAME_work and a frame over NAME_predict_with, which is a frame over the deepest
+   variant's. */
+START_TEST(test_dispatch_inference) {
+  char cmd[2048], file[512];
+  snprintf(cmd, sizeof cmd,
+           "'%s' gen specs/mnist_mlp.lua --inference --weights tests/inference/vectors/mnist_mlp --max-batch 4 "
+           "--dispatch avx512,sse2,scalar --out '%s'", chainrule(), scratch);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  ck_assert_msg(strstr(r.out, " bytes, entry points dispatching to avx512, sse2, scalar; stack at most ") &&
+                    strstr(r.out, " bytes (mnist_mlp_predict); wrote "), "%s", r.out);
+  snprintf(file, sizeof file, "%s/mnist_mlp.h", scratch);
+  char *h = read_text(file, NULL);
+  ck_assert_ptr_nonnull(h);
+  ck_assert_int_eq(macro_value(h, "MNIST_MLP_INFERENCE"), 1);
+  ck_assert_int_eq(macro_value(h, "MNIST_MLP_DISPATCH"), 1);
+  ck_assert_int_eq(macro_value(h, "MNIST_MLP_HAS_WEIGHTS"), 1);
+  ck_assert_int_eq(macro_value(h, "MNIST_MLP_BATCH"), 4);
+  ck_assert_ptr_nonnull(strstr(h, "\nint mnist_mlp_use_isa(const char *isa);\n"));
+  ck_assert_ptr_nonnull(strstr(h, "\nextern const mnist_mlp_params mnist_mlp_weights;\n"));
+  const long work = macro_value(h, "MNIST_MLP_WORK_BYTES");
+  ck_assert_int_gt(work, 0);
+  free(h);
+  snprintf(file, sizeof file, "%s/mnist_mlp.c", scratch);
+  char *pub = read_text(file, NULL);
+  ck_assert_ptr_nonnull(pub);
+  ck_assert_ptr_nonnull(strstr(pub, "\nconst mnist_mlp_params mnist_mlp_weights = {\n"));
+  ck_assert_ptr_nonnull(strstr(pub, "\nvoid mnist_mlp_predict(int32_t *classes, const float *x, int n) {\n"));
+  ck_assert_ptr_nonnull(strstr(pub, "mnist_mlp_sse2_predict_with(classes, (mnist_mlp_sse2_work *)w"));
+  long most = 0;
+  static const char *const isas[3] = {"avx512", "sse2", "scalar"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(file, sizeof file, "%s/mnist_mlp_%s.c", scratch, isas[i]);
+    char *v = read_text(file, NULL);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_msg(strstr(v, "_weights = {") == NULL && strstr(v, "_predict(int32_t") == NULL,
+                  "mnist_mlp_%s.c has weights of its own", isas[i]);
+    ck_assert_ptr_nonnull(strstr(v, "no weights (the caller fills mnist_mlp_"));
+    long pw = banner_stack(v, "predict_with");
+    ck_assert_int_gt(pw, 0);
+    if (pw > most) most = pw;
+    free(v);
+  }
+  ck_assert_int_eq(banner_stack(pub, "predict_with"), most + 1024);
+  ck_assert_int_eq(banner_stack(pub, "predict"), 1024 + work + 1024 + most);
+  free(pub);
+}
+END_TEST
+
 static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
@@ -2119,6 +2197,7 @@ static Suite *suite_gen(void) {
   tcase_add_checked_fixture(weights, scratch_create, scratch_remove);
   tcase_add_loop_test(weights, test_bad_weights, 0, COUNT(WEIGHTS_BAD));
   tcase_add_test(weights, test_good_weights);
+  tcase_add_test(weights, test_dispatch_inference);
   tcase_set_timeout(weights, 60);
   suite_add_tcase(s, weights);
 

@@ -5,9 +5,10 @@
 # (tests/install/cmake/, with the Makefile and the Ninja generators). Each generates xor.h/.c
 # from the installed examples/xor.lua, builds tests/install/app.c, trains and checks the loss
 # falls; the CMake project builds it a second time on gen --dispatch x86 (chainrule_generate's
-# DISPATCH: four variants, each compiled with its ISA's flags). Then a second build must be a no-op (the build tool says so and no file of the
-# project changes), touching the spec must regenerate and rebuild, and the build after that
-# must be a no-op again.
+# DISPATCH: four variants, each compiled with its ISA's flags), and infer_app.c on an inference
+# build dispatched the same way. Then a second build must be a no-op (the build tool says so and
+# no file of the project changes), touching the spec must regenerate and rebuild, and the build
+# after that must be a no-op again.
 #
 #   tests/install/run.sh BUILD VERSION
 set -eu
@@ -79,7 +80,7 @@ for g in "Unix Makefiles" Ninja; do
   if [ "$g" = Ninja ] && ! command -v ninja >/dev/null; then echo "== CMake consumer (Ninja): SKIP, ninja is not installed"; continue; fi
   c=$tmp/cmake-${g%% *}
   mkdir -p "$c"
-  cp "$here/app.c" "$here/cmake/CMakeLists.txt" "$prefix/share/chainrule/examples/xor.lua" "$c/"
+  cp "$here/app.c" "$here/infer_app.c" "$here/cmake/CMakeLists.txt" "$prefix/share/chainrule/examples/xor.lua" "$c/"
   echo "== CMake consumer, $g ($c)"
   out=$(cmake -S "$c" -B "$c/build" -G "$g" -DCMAKE_PREFIX_PATH="$prefix" 2>&1) || fail "cmake configure ($g): $out"
   out=$(cmake --build "$c/build" 2>&1) || fail "cmake build ($g): $out"
@@ -87,6 +88,8 @@ for g in "Unix Makefiles" Ninja; do
   "$c/build/app" | sed 's/^/  /'
   "$c/build/app_dispatch" | sed 's/^/  (dispatch) /'
   "$c/build/app_dispatch" >/dev/null || fail "cmake consumer ($g): app_dispatch: the loss did not fall"
+  "$c/build/app_infer" | sed 's/^/  /'
+  "$c/build/app_infer" >/dev/null || fail "cmake consumer ($g): app_infer: points in the wrong class"
   if [ "$g" = Ninja ]; then quiet="ninja: no work to do"; else quiet="Built target app"; fi
   noop_check "$c" "cmake --build build" "$quiet" "chainrule: generating|Generating" "$c/build/app"
 done
