@@ -50,8 +50,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                line says so)
 
   --tune FILE  take the tilings of the products FILE names (a tune file, below) instead of
-               the defaults; FILE's isa must be the one generated (with --dispatch: that
-               variant). Same spec, flags and FILE: same bytes
+               the defaults; FILE's isa must be the one generated. With --dispatch, FILE
+               tunes the variant of its isa, and --tune may be given once per variant.
+               Same spec, flags and FILE: same bytes
   --cpu CPU    the defaults of a CPU family where it measured faster with other tilings than
                the ISA's: generic (the ISA's, for any machine), zen3, zen4, zen5, or native
                (this machine's family; generic when not one of those). Default: native when
@@ -196,7 +197,8 @@ local DISPATCH_TEST = {
 }
 
 -- A command's options: `values` take one (--opt VALUE or --opt=VALUE, stored under the name
--- without "--"), `flags` none (stored as true); `prefix` starts the messages about unknown
+-- without "--"; the last one given wins, and every one given is also listed under the name
+-- with "_list"), `flags` none (stored as true); `prefix` starts the messages about unknown
 -- options and extra arguments.
 local GEN_OPTIONS = {
   command = "gen", prefix = "",
@@ -228,6 +230,9 @@ local function parse_options(args, from, t, o)
       end
       if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
       o[key:sub(3)] = value
+      local list = key:sub(3) .. "_list"
+      o[list] = o[list] or {}
+      table.insert(o[list], value)
     elseif t.flags[key] and not value then
       o[key:sub(3)] = true
     elseif a == "--help" or a == "-h" then
@@ -304,15 +309,23 @@ local function parse_gen(args, from)
     end
     if host.stat(o.depfile) == "dir" then usage_error("--depfile: '" .. o.depfile .. "' is a directory") end
   end
-  if o.tune then
+  if o.tune and not o.dispatch_isas then
+    if #o.tune_list > 1 then usage_error("--tune: one file (several only with --dispatch, one per variant)") end
     o.tune_file = require("tune").load(o.tune)
-    if o.dispatch_isas then
+  elseif o.tune then
+    -- --dispatch: a file per variant at most (o.tunes[isa] = {path, file})
+    o.tunes = {}
+    for _, path in ipairs(o.tune_list) do
+      local f = require("tune").load(path)
       local ok = false
-      for _, i in ipairs(o.dispatch_isas) do ok = ok or i == o.tune_file.isa end
-      if not ok then errors.user(o.tune .. ": tuned for " .. o.tune_file.isa .. ", which --dispatch does not list") end
-    else
-      o.tune_strict = true
+      for _, i in ipairs(o.dispatch_isas) do ok = ok or i == f.isa end
+      if not ok then errors.user(path .. ": tuned for " .. f.isa .. ", which --dispatch does not list") end
+      if o.tunes[f.isa] then
+        usage_error("--tune: " .. o.tunes[f.isa][1] .. " and " .. path .. " both tune the " .. f.isa .. " variant")
+      end
+      o.tunes[f.isa] = {path, f}
     end
+    o.tune = nil
   end
   parse_rows(o)
   if o.cpu then require("cpus").resolve(o.cpu, "chainrule: --cpu") end
@@ -368,12 +381,11 @@ function M.generate(o)
   local g = graph.build(net)
   local tuned, used
   if o.tune_file then
-    if o.tune_file.isa == isa.name then
-      tuned, used = require("tune").lookup(o.tune_file)
-    elseif o.tune_strict then
+    if o.tune_file.isa ~= isa.name then
       errors.user(o.tune .. ": tuned for " .. o.tune_file.isa .. ", but generating for " .. isa.name
         .. " (run chainrule tune --isa " .. isa.name .. ")")
-    end   -- --dispatch: the file tunes the variant of its ISA only
+    end
+    tuned, used = require("tune").lookup(o.tune_file)
   end
   local sched = schedule.decide(g, isa, tuned, o.compact)
   -- (--dispatch's public header: which variants leave which z unwritten)
@@ -475,7 +487,9 @@ function M.generate_dispatch(o)
   end
   for _, isa in ipairs(o.dispatch_isas) do
     -- (--inference --weights: the public NAME.c holds the weights, the variants none)
-    local out = M.generate(with({isa = isa, name = name .. "_" .. isa, weights = false}))
+    local t = o.tunes and o.tunes[isa] or {}
+    local out = M.generate(with({isa = isa, name = name .. "_" .. isa, weights = false, tune = t[1] or false,
+                                 tune_file = t[2] or false}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
     variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread,
                                stack = out.stack}
@@ -577,7 +591,7 @@ local function gen(args)
     targets[#targets + 1] = dir .. out[1]
   end
   local inputs = {o.spec}
-  if o.tune then inputs[#inputs + 1] = o.tune end
+  for _, p in ipairs(o.tune_list or {}) do inputs[#inputs + 1] = p end
   for _, p in ipairs(o.weights and require("weights").files_read or {}) do inputs[#inputs + 1] = p end
   local exe = host.exe_path()
   if exe then inputs[#inputs + 1] = exe end

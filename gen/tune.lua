@@ -689,7 +689,7 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
     local c = {}
     for k, x in pairs(base) do c[k] = x end
     c.name = v[1]
-    if v[2] then c.tune, c.tune_file, c.tune_strict = v[2], M.load(v[2]), true end
+    if v[2] then c.tune, c.tune_file = v[2], M.load(v[2]) end
     for _, f in ipairs(driver.generate(c)) do
       local h = io.open(dir .. "/" .. f[1], "wb")
       if not h then return nil, "cannot write to " .. dir end

@@ -7,16 +7,17 @@
 #   chainrule::crtrain     the trainer library, libcrtrain.a (for NAME_cli.c from gen --cli)
 #
 #   chainrule_generate(TARGET tgt SPEC net.lua [ISA scalar|sse2|avx2|avx512|native] [NAME name]
-#                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [CLI] [OUT_DIR dir])
+#                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [CLI] [TUNE file] [OUT_DIR dir])
 #   chainrule_generate(TARGET tgt SPEC net.lua DISPATCH x86|isa,isa,... [NAME name]
-#                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [OUT_DIR dir])
+#                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [TUNE file...] [OUT_DIR dir])
 #
 # generates NAME.h and NAME.c (and NAME_cli.c with CLI) into OUT_DIR (default
 # ${CMAKE_CURRENT_BINARY_DIR}/chainrule/NAME), adds them to tgt with OUT_DIR on its include
 # path, compiles NAME.c with the ISA's flags, and links libm. With DISPATCH (gen --dispatch,
 # x86 runtime dispatch: x86 for avx512,avx2,sse2,scalar, or a comma list that includes
 # scalar) also NAME_ISA.h/.c per ISA, each .c compiled with its ISA's flags; NAME.h's
-# functions run the best variant the CPU has. NAME defaults to the spec's file
+# functions run the best variant the CPU has. TUNE: gen --tune, a tune file from `chainrule
+# tune` (with DISPATCH, one per variant at most). NAME defaults to the spec's file
 # name without .lua and is passed to gen as --name, so the file names are known when CMake
 # configures. The outputs are regenerated exactly when the spec, the weights or the generator
 # changed: gen writes a depfile (--depfile, CMake's DEPFILE), and it sets the time of an
@@ -59,7 +60,7 @@ function(_chainrule_isa_flags isa out)
 endfunction()
 
 function(chainrule_generate)
-  cmake_parse_arguments(CRG "INFERENCE;CLI" "TARGET;SPEC;ISA;NAME;WEIGHTS;MAX_BATCH;OUT_DIR;DISPATCH" "" ${ARGN})
+  cmake_parse_arguments(CRG "INFERENCE;CLI" "TARGET;SPEC;ISA;NAME;WEIGHTS;MAX_BATCH;OUT_DIR;DISPATCH" "TUNE" ${ARGN})
   if(CRG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "chainrule_generate: unknown arguments: ${CRG_UNPARSED_ARGUMENTS}")
   endif()
@@ -119,6 +120,10 @@ function(chainrule_generate)
       list(APPEND args --max-batch ${CRG_MAX_BATCH})
     endif()
   endif()
+  foreach(t IN LISTS CRG_TUNE)
+    get_filename_component(t "${t}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+    list(APPEND args --tune "${t}")
+  endforeach()
   if(CRG_CLI)
     list(APPEND args --cli)
     list(APPEND outputs "${out}/${CRG_NAME}_cli.c")

@@ -427,6 +427,8 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --isa avx2", 2,
    "chainrule: --dispatch cannot be combined with --isa\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --cli", 2, "chainrule: --dispatch cannot be combined with --cli\n"},
+  {"gen specs/seed_mse.lua --isa avx2 --tune a.tune --tune=b.tune", 2,
+   "chainrule: --tune: one file (several only with --dispatch, one per variant)\n"},
   {"gen specs/seed_mse.lua --cpu pentium", 2,
    "chainrule: --cpu: unknown cpu 'pentium' (one of generic, zen3, zen4, zen5, native)\n"},
   {"gen specs/seed_mse.lua --cpu", 2, "chainrule: option '--cpu' needs a value (try --help)\n"},
@@ -1918,10 +1920,37 @@ START_TEST(test_tune_deterministic) {
   ck_assert_ptr_nonnull(v);
   ck_assert_ptr_null(strstr(v, "tune file"));
   free(v);
+  /* a second file for another variant tunes that one; two for one variant are refused */
+  char m512[600];
+  snprintf(m512, sizeof m512, "%s/m512.tune", scratch);
+  write_text(m512, "chainrule-tune 1\nisa avx512\nxw 784 50 64 vecs=1 order=rows pack=no\n");
+  snprintf(dir[1], sizeof dir[1], "%s/d2", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx512,avx2,scalar --tune '%s' --tune '%s' --out '%s'",
+           chainrule(), path, m512, dir[1]);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  static const char *const tuned_by[3][2] = {{"avx512", " * tiling: 1 product from the tune file m512.tune, the rest"},
+                                             {"avx2", " * tiling: 3 products from the tune file m.tune"},
+                                             {"scalar", NULL}};
+  for (int k = 0; k < 3; k++) {
+    snprintf(file, sizeof file, "%s/mnist_mlp_%s.c", dir[1], tuned_by[k][0]);
+    v = read_text(file, NULL);
+    ck_assert_ptr_nonnull(v);
+    if (tuned_by[k][1])
+      ck_assert_msg(strstr(v, tuned_by[k][1]) != NULL, "mnist_mlp_%s.c: no '%s'", tuned_by[k][0], tuned_by[k][1]);
+    else
+      ck_assert_ptr_null(strstr(v, "tune file"));
+    free(v);
+  }
+  char want[1024];
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --tune '%s' --out '%s/e'",
+           chainrule(), path, none, scratch);
+  r = run(cmd);
+  snprintf(want, sizeof want, "chainrule: --tune: %s and %s both tune the avx2 variant\n", path, none);
+  ck_assert_msg(r.status == 2 && strcmp(r.out, want) == 0, "%d %s", r.status, r.out);
   write_text(none, "chainrule-tune 1\nisa avx512\n");
   snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx2,scalar --tune '%s' --out '%s/e'", chainrule(), none, scratch);
   r = run(cmd);
-  char want[1024];
   snprintf(want, sizeof want, "%s: tuned for avx512, which --dispatch does not list\n", none);
   ck_assert_msg(r.status == 2 && strcmp(r.out, want) == 0, "%d %s", r.status, r.out);
 }

@@ -80,7 +80,8 @@ for g in "Unix Makefiles" Ninja; do
   if [ "$g" = Ninja ] && ! command -v ninja >/dev/null; then echo "== CMake consumer (Ninja): SKIP, ninja is not installed"; continue; fi
   c=$tmp/cmake-${g%% *}
   mkdir -p "$c"
-  cp "$here/app.c" "$here/infer_app.c" "$here/cmake/CMakeLists.txt" "$prefix/share/chainrule/examples/xor.lua" "$c/"
+  cp "$here/app.c" "$here/infer_app.c" "$here/cmake/CMakeLists.txt" "$here/cmake/xor.avx2.tune" \
+    "$prefix/share/chainrule/examples/xor.lua" "$c/"
   echo "== CMake consumer, $g ($c)"
   out=$(cmake -S "$c" -B "$c/build" -G "$g" -DCMAKE_PREFIX_PATH="$prefix" 2>&1) || fail "cmake configure ($g): $out"
   out=$(cmake --build "$c/build" 2>&1) || fail "cmake build ($g): $out"
@@ -88,6 +89,7 @@ for g in "Unix Makefiles" Ninja; do
   "$c/build/app" | sed 's/^/  /'
   "$c/build/app_dispatch" | sed 's/^/  (dispatch) /'
   "$c/build/app_dispatch" >/dev/null || fail "cmake consumer ($g): app_dispatch: the loss did not fall"
+  grep -q "/xor.avx2.tune" "$c/build/chainrule/xor_dispatch/xor.d" || fail "cmake consumer ($g): TUNE xor.avx2.tune is not among gen's inputs"
   "$c/build/app_infer" | sed 's/^/  /'
   "$c/build/app_infer" >/dev/null || fail "cmake consumer ($g): app_infer: points in the wrong class"
   if [ "$g" = Ninja ]; then quiet="ninja: no work to do"; else quiet="Built target app"; fi
