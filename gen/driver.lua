@@ -27,7 +27,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                (the same bytes as the spec with batch = N)
   --cli        also write NAME_cli.c, a command-line trainer for the network
   --python     also write NAME.py, a NumPy/ctypes module for the network, and libNAME.so,
-               compiled now from NAME.c with $CC (default cc) and the ISA's flags
+               compiled now from NAME.c with $CC (default cc) and the ISA's flags (with
+               --dispatch: and from every variant's NAME_ISA.c with its own)
   --inference  forward-only NAME.h/NAME.c: no backward, loss or optimizer; NAME_predict for a
                classifier (argmax, no libm)
   --weights W  with --inference: const NAME_weights, bit for bit, from a trainer checkpoint or a
@@ -41,7 +42,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                whose NAME_* entry points run the best variant the CPU supports (NAME_isa,
                NAME_use_isa); with --inference --weights, NAME.c holds the weights once
   Refused together: --inference with --batch, --cli or --python (a training build's);
-  --weights and --max-batch without --inference; --dispatch with --isa, --cli or --python.
+  --weights and --max-batch without --inference; --dispatch with --isa or --cli.
 
   --compact    smaller code: the tiled products' last rows of a call (past the last whole
                register tile) as one-row tiles instead of one tile per power of two, and
@@ -282,7 +283,7 @@ local function parse_gen(args, from)
   if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
   if o.python and o.inference then usage_error("--python is for training builds; it cannot be combined with --inference") end
   if o.dispatch then
-    for _, k in ipairs({"isa", "cli", "python"}) do
+    for _, k in ipairs({"isa", "cli"}) do
       if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
     end
     local seen, list = {}, {}
@@ -448,7 +449,7 @@ function M.generate(o)
   end
   if o.python then
     outputs[#outputs + 1] = {g.name .. ".py", template.render("python.py.tpl", ctx)}
-    outputs.python = {name = g.name, flags = isa.guard_flags or ""}
+    outputs.python = {name = g.name, units = {{g.name, isa.guard_flags or ""}}}
   end
   -- the deepest entry point's stack bound (the banner lists them all)
   local deepest = ctx.stack[1]
@@ -460,7 +461,7 @@ function M.generate(o)
     c.compact, c.net = "auto", o.net
     return M.generate(c)
   end
-  outputs.stack = ctx.stack
+  outputs.stack, outputs.flags = ctx.stack, isa.guard_flags or ""
   outputs.z_unread = {}
   for _, s in ipairs(sched.steps) do
     if s.z_unread and not o.inference then outputs.z_unread[#outputs.z_unread + 1] = s.first end
@@ -489,13 +490,18 @@ function M.generate_dispatch(o)
     -- (--inference --weights: the public NAME.c holds the weights, the variants none)
     local t = o.tunes and o.tunes[isa] or {}
     local out = M.generate(with({isa = isa, name = name .. "_" .. isa, weights = false, tune = t[1] or false,
-                                 tune_file = t[2] or false}))
+                                 tune_file = t[2] or false, python = false}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
     variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread,
-                               stack = out.stack}
+                               stack = out.stack, flags = out.flags}
   end
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
+  if pub.python then
+    -- --python: libNAME.so from every variant, each with its flags, and the dispatcher
+    for _, v in ipairs(variants) do table.insert(pub.python.units, {v.name, v.flags}) end
+    outputs.python = pub.python
+  end
   -- the summary line: NAME.c's size, the variants it dispatches to, the deepest entry point's
   -- stack (over the deepest variant's)
   local sm = {}
@@ -536,10 +542,11 @@ end
 -- A shell word: the text in single quotes.
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
--- gen --python: compiles the NAME.h/NAME.c just rendered into libNAME.so with $CC (default cc)
--- in a temporary directory and returns {"libNAME.so", bytes} for write_outputs, so the
--- library is written with the other files or not at all. No compiler, or a failed compile:
--- one line, exit 2, nothing written.
+-- gen --python: compiles the NAME.h/NAME.c just rendered (with --dispatch, and every variant's
+-- NAME_ISA.c with its ISA's flags) into libNAME.so with $CC (default cc) in a temporary
+-- directory and returns {"libNAME.so", bytes} for write_outputs, so the library is written
+-- with the other files or not at all. No compiler, or a failed compile: one line, exit 2,
+-- nothing written.
 local function build_library(outputs)
   local py = outputs.python
   local cc = os.getenv("CC")
@@ -554,7 +561,7 @@ local function build_library(outputs)
   if pipe then pipe:close() end
   if not tmp or tmp == "" then usage_error("--python: cannot make a temporary directory") end
   for _, out in ipairs(outputs) do
-    if out[1] == py.name .. ".h" or out[1] == py.name .. ".c" then
+    if out[1]:match("%.[ch]$") then
       local f = io.open(tmp .. "/" .. out[1], "wb")
       if not f then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
       f:write(out[2])
@@ -563,8 +570,13 @@ local function build_library(outputs)
   end
   local so = tmp .. "/lib" .. py.name .. ".so"
   -- run in the temporary directory with relative names: its path must not reach the library's bytes
-  local cmd = string.format("cd %s && %s -std=c11 -O2 -fPIC -shared %s -o lib%s.so %s.c -lm >log 2>&1", sh_quote(tmp),
-                            cc, py.flags, py.name, py.name)
+  local steps, objects = {}, {}
+  for k, u in ipairs(py.units) do
+    steps[k] = string.format("%s -std=c11 -O2 -fPIC %s -c -o %s.o %s.c", cc, u[2], u[1], u[1])
+    objects[k] = u[1] .. ".o"
+  end
+  steps[#steps + 1] = string.format("%s -shared -o lib%s.so %s -lm", cc, py.name, table.concat(objects, " "))
+  local cmd = string.format("cd %s && { %s; } >log 2>&1", sh_quote(tmp), table.concat(steps, " && "))
   local ok = os.execute(cmd)
   local bytes = ok and host.read_plain(so, 1 << 30)
   if not bytes then

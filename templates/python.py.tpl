@@ -3,7 +3,7 @@
 
 The network $(name) ($(input) -> $(output), batch $(batch), loss $(loss), optimizer $(optimizer),
 isa $(isa)) over NumPy float32 arrays, through ctypes and lib$(name).so, which
-`chainrule gen --python` compiled from $(name).c next to this file:
+`chainrule gen --python` compiled from $(name).c$(dispatch and " and its variants" or "") next to this file:
 
     import numpy as np, $(name)
     net = $(name).Net()                      # parameters zero; the optimizer from the spec
@@ -12,6 +12,9 @@ isa $(isa)) over NumPy float32 arrays, through ctypes and lib$(name).so, which
     loss = net.train_step(x, t)              # forward + backward + optimizer step
     net.nonfinite()                          # True if that step's gradients had a NaN/Inf
     net.state_dict()                         # {"0.weight": array, ...}, copies
+@ if dispatch then
+    net.isa(); net.use_isa("scalar")         # the variant in use (--dispatch), and forcing one
+@ end
 @ if modes then
     net.forward_train(x)                     # training mode: batch statistics, dropout masks
     net.seed(1, 0)                           # the dropout generator (PCG32 seed, stream)
@@ -90,6 +93,12 @@ def _load(path=None):
     lib.$(name)_export_tensor.restype = None
     lib.$(name)_import_tensor.argtypes = [_v, ctypes.c_int, _f]
     lib.$(name)_import_tensor.restype = None
+@ if dispatch then
+    lib.$(name)_isa.argtypes = []
+    lib.$(name)_isa.restype = ctypes.c_char_p
+    lib.$(name)_use_isa.argtypes = [ctypes.c_char_p]
+    lib.$(name)_use_isa.restype = ctypes.c_int
+@ end
     # the library must be the one this module was generated with
     table = (_TensorInfo * len(TENSORS)).in_dll(lib, "$(name)_tensors")
     for key, (i, _, offset, rows, cols) in TENSORS.items():
@@ -225,6 +234,19 @@ class Net:
                                                           self._grads.ctypes.data, self._work.ctypes.data, self._fp(x),
                                                           t.ctypes.data, x.shape[0]))
 
+@ if dispatch then
+    def isa(self):
+        """The variant lib$(name).so runs ($(name)_isa): the best of $(variant_list:gsub('"', "")) this
+        CPU supports, or the one use_isa chose. One choice per process, shared by every Net."""
+        return self._lib.$(name)_isa().decode()
+
+    def use_isa(self, isa):
+        """Makes every Net of this process run the variant isa ($(name)_use_isa); ValueError when
+        it was not generated or this CPU cannot run it."""
+        if not isinstance(isa, str) or self._lib.$(name)_use_isa(isa.encode()) != 0:
+            raise ValueError("use_isa: isa must be one of %s that this CPU runs, got %r" % ("$(variant_list:gsub('"', ""))", isa))
+
+@ end
     def nonfinite(self):
         """True when a gradient the last train_step computed was NaN or +-Inf ($(name)_nonfinite: the
         step tests each gradient as its update reads it; the parameters it reached are then NaN/Inf)."""

@@ -465,7 +465,6 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --depfile", 2, "chainrule: option '--depfile' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --python --inference", 2,
    "chainrule: --python is for training builds; it cannot be combined with --inference\n"},
-  {"gen specs/seed_mse.lua --dispatch avx2,scalar --python", 2, "chainrule: --dispatch cannot be combined with --python\n"},
   {"gen specs/seed_mse.lua --python=1", 2, "chainrule: unknown option '--python=1' (try --help)\n"},
   {"gen specs/seed_mse.lua --name=", 2, "chainrule: option '--name' needs a non-empty value\n"},
   {"gen specs/seed_mse.lua --name a-b", 2, "chainrule: --name: name must be a C identifier, got 'a-b'\n"},

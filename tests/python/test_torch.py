@@ -14,6 +14,7 @@ independent PCG32 (written here from the PCG paper, checked against its demo's o
 import copy
 import importlib.util
 import os
+import platform
 import subprocess
 import sys
 
@@ -126,7 +127,15 @@ CASES = [
                                  torch.nn.ReLU(), MaskDropout(0.25), torch.nn.MaxPool2d(2, 2), torch.nn.Flatten(),
                                  torch.nn.Linear(27, 6), torch.nn.BatchNorm1d(6, eps=1e-3, momentum=0.3),
                                  torch.nn.Tanh(), MaskDropout(0.5), torch.nn.Linear(6, 4)), "native", 0.9),
+    # gen --python --dispatch x86 (on x86): libpyd.so holds every variant; each forced path against torch
+    ("pyd", """return network "pyd" {
+  input = 20, layers = { linear(24), relu(), linear(5) },
+  loss = "cross_entropy", batch = 16, optimizer = sgd {lr = 0.1, momentum = 0.9},
+}
+""", lambda: torch.nn.Sequential(torch.nn.Linear(20, 24), torch.nn.ReLU(), torch.nn.Linear(24, 5)), "dispatch", 0.9),
 ]
+if platform.machine() not in ("x86_64", "AMD64", "i686", "i386"):
+    CASES = [c for c in CASES if c[3] != "dispatch"]
 
 
 def seed_masks(model, seed, stream):
@@ -159,6 +168,29 @@ def expect_value_error(f, words, what):
         check(all(w in str(e) for w in words), "%s: ValueError '%s' does not name %s" % (what, e, words))
         return
     check(False, "%s: no ValueError" % what)
+
+
+def check_dispatch(name, net, model, batch):
+    """gen --python --dispatch: net.isa() names a variant; each one this CPU runs, forced with
+    use_isa, gives PyTorch's outputs; use_isa refuses one that was not generated."""
+    best = net.isa()
+    check(best in ("avx512", "avx2", "sse2", "scalar"), "%s: isa() is %r" % (name, best))
+    ran = []
+    for isa in ("avx512", "avx2", "sse2", "scalar"):
+        try:
+            net.use_isa(isa)
+        except ValueError:
+            check(isa not in ("sse2", "scalar"), "%s: use_isa(%r) refused on x86" % (name, isa))
+            continue
+        check(net.isa() == isa, "%s: after use_isa(%r) isa() is %r" % (name, isa, net.isa()))
+        x, _ = batch(5)
+        with torch.no_grad():
+            want = model(torch.from_numpy(x)).numpy()
+        close(net.forward(x), want, "%s: forward through %s" % (name, isa))
+        ran.append(isa)
+    expect_value_error(lambda: net.use_isa("neon"), ["use_isa", "neon"], name + " use_isa neon")
+    net.use_isa(best)
+    print("test-python: %s: dispatch picked %s; forward through %s checked against PyTorch" % (name, best, ", ".join(ran)))
 
 
 def check_modes(name, mod, net, model, batch, torch_in):
@@ -243,7 +275,8 @@ for name, spec, make_model, isa, momentum in CASES:
     spec_path = os.path.join(out, name + ".lua")
     with open(spec_path, "w") as f:
         f.write(spec)
-    r = subprocess.run([CHAINRULE, "gen", spec_path, "--python", "--isa", isa, "--out", out],
+    how = ["--dispatch", "x86"] if isa == "dispatch" else ["--isa", isa]
+    r = subprocess.run([CHAINRULE, "gen", spec_path, "--python"] + how + ["--out", out],
                        capture_output=True, text=True)
     if r.returncode != 0:
         check(False, "%s: gen --python failed: %s" % (name, r.stderr.strip()))
@@ -295,6 +328,8 @@ for name, spec, make_model, isa, momentum in CASES:
             check(np.array_equal(net.predict(x), net.forward(x).argmax(axis=1)), "%s: predict" % name)
 
     check_modes(name, mod, net, model, batch, torch_in)
+    if isa == "dispatch":
+        check_dispatch(name, net, model, batch)
 
     model.train()   # net.train_step is the training mode
     net.seed(7, 3)
