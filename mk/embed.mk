@@ -149,9 +149,18 @@ inference-vectors: tiny-data
 # ---------------------------------------------------------------- bench (not in make test)
 #   make bench-inference [BENCH_INFER_ISA=avx2]   784-50-10, one row: the inference-only build
 #                              (--max-batch 1) against the training builds' forward at n = 1
-#                              (batch 64, and batch 1 as make bench's B=1 row)
+#                              (batch 64, and batch 1 as make bench's B=1 row); on x86 also
+#                              the same inference build through --dispatch x86's entry points
 BENCH_INFER_ISA ?= $(or $(lastword $(HOST_ISAS)),scalar)
 BENCH_INFER_T   := $(EMBED_T)/bench-infer/$(BENCH_INFER_ISA)
+BENCH_DISPATCH  := $(if $(filter sse2,$(HOST_ISAS)),$(BENCH_INFER_T)/disp/objs)
+$(BENCH_INFER_T)/disp/objs: specs/mnist_mlp.lua $(BUILD)/chainrule $(INFER_NPY)
+	@mkdir -p $(@D)
+	$(BUILD)/chainrule gen specs/mnist_mlp.lua --cpu $(BENCH_CPU) --name disp --inference --weights $(INFER_VEC) \
+	  --dispatch x86 --out $(@D) >/dev/null
+	@set -e; $(CC) $(WARN) -O2 -c -o $(@D)/disp.o $(@D)/disp.c; \
+	$(foreach i,$(DISPATCH_ISAS),$(CC) $(WARN) -O2 $(ISA_CFLAGS_$(i)) -c -o $(@D)/disp_$(i).o $(@D)/disp_$(i).c;) \
+	echo "$(@D)/disp.o $(foreach i,$(DISPATCH_ISAS),$(@D)/disp_$(i).o)" > $@
 $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c $(BENCH_INFER_T)/train1.c &: specs/mnist_mlp.lua \
     bench/specs/bench_mlp.lua $(BUILD)/chainrule $(INFER_NPY)
 	@mkdir -p $(BENCH_INFER_T)
@@ -160,8 +169,10 @@ $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c $(BENCH_INFER_T)/train1.c &: s
 	$(BUILD)/chainrule gen specs/mnist_mlp.lua --isa $(BENCH_INFER_ISA) --cpu $(BENCH_CPU) --name infer --inference \
 	  --weights $(INFER_VEC) --out $(BENCH_INFER_T) >/dev/null
 $(BENCH_INFER_T)/bench_infer: tests/inference/bench_infer.c $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c \
-    $(BENCH_INFER_T)/train1.c
-	$(CC) $(WARN) -O2 $(ISA_CFLAGS_$(BENCH_INFER_ISA)) -I$(BENCH_INFER_T) -o $@ $^ -lm
+    $(BENCH_INFER_T)/train1.c $(BENCH_DISPATCH)
+	$(CC) $(WARN) -O2 $(ISA_CFLAGS_$(BENCH_INFER_ISA)) -I$(BENCH_INFER_T) \
+	  $(if $(BENCH_DISPATCH),-DBENCH_DISPATCH -I$(BENCH_INFER_T)/disp $$(cat $(BENCH_DISPATCH))) \
+	  -o $@ $(filter %.c,$^) -lm
 .PHONY: bench-inference
 bench-inference: $(BENCH_INFER_T)/bench_infer
 	$<

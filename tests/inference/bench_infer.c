@@ -3,13 +3,17 @@
  * infer_predict) against the training build's forward at n = 1 (train_forward, batch 64, the
  * API before --inference existed) and against a training build of batch 1
  * (bench/specs/bench_mlp.lua at --batch 1 as train1: what make bench's "inference, B=1" row
- * times).
+ * times). With BENCH_DISPATCH (x86): the same inference build generated with --dispatch x86
+ * (disp_forward: the CPU's best variant through the dispatcher's switch) against it.
  * Median over 31 runs of 20000 calls each, µs per call.
  * Prints CSV rows: workload,impl,batch,us_per_op */
 #define _POSIX_C_SOURCE 200809L
 #include "infer.h"
 #include "train.h"
 #include "train1.h"
+#ifdef BENCH_DISPATCH
+#include "disp.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,10 @@ typedef void (*fn)(int);
 static void f_train(int i) { train_forward(out, &tw, &tp, x + (i & 15) * 784, 1); }
 static void f_train1(int i) { train1_forward(out, &tw1, &tp1, x + (i & 15) * 784, 1); }
 static void f_infer(int i) { infer_forward(out, &iw, &infer_weights, x + (i & 15) * 784, 1); }
+#ifdef BENCH_DISPATCH
+static disp_work dw;
+static void f_disp(int i) { disp_forward(out, &dw, &disp_weights, x + (i & 15) * 784, 1); }
+#endif
 static void f_predict(int i) {
   int32_t c;
   infer_predict(&c, x + (i & 15) * 784, 1);
@@ -76,5 +84,12 @@ int main(void) {
   printf("784-50-10 forward n=1,inference build %s (--max-batch %d),1,%.3f\n", INFER_ISA, INFER_BATCH, b);
   printf("784-50-10 predict n=1,inference build %s (--max-batch %d),1,%.3f\n", INFER_ISA, INFER_BATCH, c);
   printf("# inference / training forward: %.2fx the time (batch-64 build), %.2fx (batch-1 build)\n", b / a, b / a1);
+#ifdef BENCH_DISPATCH
+  double d = median_us(f_disp), b2 = median_us(f_infer);
+  printf("784-50-10 forward n=1,inference build dispatch (%s picked; --max-batch %d),1,%.3f\n", disp_isa(), DISP_BATCH,
+         d);
+  printf("# dispatched / direct %s inference forward: %.3fx the time (direct timed again after it: %.3f us)\n",
+         INFER_ISA, d / b, b2);
+#endif
   return b <= a * 1.05 ? 0 : 1;
 }
