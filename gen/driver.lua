@@ -42,7 +42,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                whose NAME_* entry points run the best variant the CPU supports (NAME_isa,
                NAME_use_isa); with --inference --weights, NAME.c holds the weights once
   Refused together: --inference with --batch, --cli or --python (a training build's);
-  --weights and --max-batch without --inference; --dispatch with --isa or --cli.
+  --weights and --max-batch without --inference; --dispatch with --isa.
 
   --compact    smaller code: the tiled products' last rows of a call (past the last whole
                register tile) as one-row tiles instead of one tile per power of two, and
@@ -283,9 +283,7 @@ local function parse_gen(args, from)
   if o.inference and o.cli then usage_error("--cli writes a trainer; it cannot be combined with --inference") end
   if o.python and o.inference then usage_error("--python is for training builds; it cannot be combined with --inference") end
   if o.dispatch then
-    for _, k in ipairs({"isa", "cli"}) do
-      if o[k] then usage_error("--dispatch cannot be combined with --" .. k) end
-    end
+    if o.isa then usage_error("--dispatch cannot be combined with --isa") end
     local seen, list = {}, {}
     local words = o.dispatch == "x86" and table.concat(DISPATCH_ORDER, ",") or o.dispatch
     for w in (words .. ","):gmatch("([^,]*),") do
@@ -442,9 +440,9 @@ function M.generate(o)
   ctx.banner = banner(g.name .. ".c")
   outputs[#outputs + 1] = {g.name .. ".c", template.render(source, ctx)}
   if o.cli then
-    local vars = {name = g.name, NAME = ctx.NAME, spec = file_name(o.spec), loss = g.loss, isa = isa.name,
+    local vars = {name = g.name, NAME = ctx.NAME, spec = file_name(o.spec), loss = g.loss, isa = ctx.isa,
                   isa_guard_flags = ctx.isa_guard_flags, version = VERSION, schedule = g.schedule or false,
-                  input_shape = g.input_shape or false}
+                  input_shape = g.input_shape or false, variants = o.variants or false}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
   if o.python then
@@ -490,16 +488,16 @@ function M.generate_dispatch(o)
     -- (--inference --weights: the public NAME.c holds the weights, the variants none)
     local t = o.tunes and o.tunes[isa] or {}
     local out = M.generate(with({isa = isa, name = name .. "_" .. isa, weights = false, tune = t[1] or false,
-                                 tune_file = t[2] or false, python = false}))
+                                 tune_file = t[2] or false, python = false, cli = false}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
     variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread,
-                               stack = out.stack, flags = out.flags}
+                               stack = out.stack, flags = out.flags ~= "" and out.flags or false}
   end
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
   if pub.python then
     -- --python: libNAME.so from every variant, each with its flags, and the dispatcher
-    for _, v in ipairs(variants) do table.insert(pub.python.units, {v.name, v.flags}) end
+    for _, v in ipairs(variants) do table.insert(pub.python.units, {v.name, v.flags or ""}) end
     outputs.python = pub.python
   end
   -- the summary line: NAME.c's size, the variants it dispatches to, the deepest entry point's

@@ -43,6 +43,16 @@ $(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(call trainer_libs,$(
 endef
 $(foreach isa,scalar sse2 avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
 
+# build/trainer/dispatch/NAME_cli (x86, make trainer DEMO_ISA=dispatch): gen --dispatch x86
+# --cli, each variant compiled with its ISA's flags, the trainer and runtime built for any
+# x86-64: one binary that trains at the best speed of whatever x86 CPU runs it.
+$(TRAINER_DIR)/dispatch/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
+	@mkdir -p $(@D)
+	$(BUILD)/chainrule gen $< --out $(@D) --dispatch x86 --cli
+	@set -e; $(foreach i,$(DISPATCH_ISAS),$(CC) $(WARN) $(CFLAGS) $(ISA_CFLAGS_$(i)) -c -o $(@D)/$*_$(i).o $(@D)/$*_$(i).c;)
+	$(CC) $(WARN) $(CFLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
+	  $(foreach i,$(DISPATCH_ISAS),$(@D)/$*_$(i).o) $(TRAINER_LIBS) -lz -lm -pthread
+
 .PHONY: trainer demo demo-fashion demo-cnn demo-cnn-fashion demo-run demo-fashion-run demo-cnn-run \
         demo-cnn-fashion-run test-trainer
 trainer: $(TRAINER_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli

@@ -210,7 +210,9 @@ $(DISPATCH_T)/infer/%/infer_test: tests/inference/infer_test.c tests/soft_check.
 
 TEST_GOALS += test-dispatch
 .PHONY: test-dispatch
-test-dispatch: $(foreach cc,gcc clang,$(DISPATCH_T)/dnet/$(cc)/dispatch_test $(DISPATCH_T)/infer/$(cc)/infer_test)
+test-dispatch: $(foreach cc,gcc clang,$(DISPATCH_T)/dnet/$(cc)/dispatch_test $(DISPATCH_T)/infer/$(cc)/infer_test) \
+    $(TRAINER_DIR)/dispatch/mnist_mlp_cli $(TRAINER_DIR)/scalar/mnist_mlp_cli tiny-data
 	@for cc in gcc clang; do echo "== test-dispatch [$$cc]"; $(DISPATCH_T)/dnet/$$cc/dispatch_test || exit 1; \
 	  $(DISPATCH_T)/infer/$$cc/infer_test $(INFER_VEC) || exit 1; done
+	@tests/dispatch/trainer.sh $(TRAINER_DIR)/dispatch/mnist_mlp_cli $(TRAINER_DIR)/scalar/mnist_mlp_cli $(TINY_DIR)
 	@echo "test-dispatch: dmse (seed_mse, mean squared error) variants and dispatcher compiled with gcc and clang"

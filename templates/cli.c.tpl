@@ -4,7 +4,12 @@
  * The trainer program for $(name): it describes the generated network to the generic
  * trainer (cr_trainer_main in libcrtrain.a, trainer/) through a cr_net of thin wrappers.
  * Build: cc $(name)_cli.c $(name).c -Iruntime -Itrainer -Lbuild -lcrtrain -lcr -lz -lm -pthread
-@ if isa_guard_flags ~= "" then
+@ if variants then
+ * plus the variants $(name).c dispatches to, each compiled with its ISA's flags:
+@   for _, v in ipairs(variants) do
+ *   $(v.name).c$(v.flags and " (" .. v.flags .. ")" or "")
+@   end
+@ elseif isa_guard_flags ~= "" then
  * plus what $(isa), which $(name).c was generated for, needs: $(isa_guard_flags)
 @ end
  * Run `$(name)_cli --help` for the subcommands. */

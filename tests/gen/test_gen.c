@@ -426,7 +426,6 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --dispatch scalar,avx2,scalar", 2, "chainrule: --dispatch: 'scalar' is listed twice\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --isa avx2", 2,
    "chainrule: --dispatch cannot be combined with --isa\n"},
-  {"gen specs/seed_mse.lua --dispatch avx2,scalar --cli", 2, "chainrule: --dispatch cannot be combined with --cli\n"},
   {"gen specs/seed_mse.lua --isa avx2 --tune a.tune --tune=b.tune", 2,
    "chainrule: --tune: one file (several only with --dispatch, one per variant)\n"},
   {"gen specs/seed_mse.lua --cpu pentium", 2,
