@@ -9,7 +9,7 @@
 #   chainrule_generate(TARGET tgt SPEC net.lua [ISA scalar|sse2|avx2|avx512|native] [NAME name]
 #                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [CLI] [TUNE file] [OUT_DIR dir])
 #   chainrule_generate(TARGET tgt SPEC net.lua DISPATCH x86|isa,isa,... [NAME name]
-#                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [TUNE file...] [OUT_DIR dir])
+#                      [INFERENCE [WEIGHTS ckpt_or_dir] [MAX_BATCH n]] [CLI] [TUNE file...] [OUT_DIR dir])
 #
 # generates NAME.h and NAME.c (and NAME_cli.c with CLI) into OUT_DIR (default
 # ${CMAKE_CURRENT_BINARY_DIR}/chainrule/NAME), adds them to tgt with OUT_DIR on its include
@@ -73,8 +73,8 @@ function(chainrule_generate)
   if((CRG_WEIGHTS OR CRG_MAX_BATCH) AND NOT CRG_INFERENCE)
     message(FATAL_ERROR "chainrule_generate: WEIGHTS and MAX_BATCH need INFERENCE")
   endif()
-  if(CRG_DISPATCH AND (CRG_ISA OR CRG_CLI))
-    message(FATAL_ERROR "chainrule_generate: DISPATCH cannot be combined with ISA or CLI")
+  if(CRG_DISPATCH AND CRG_ISA)
+    message(FATAL_ERROR "chainrule_generate: DISPATCH cannot be combined with ISA")
   endif()
   get_filename_component(spec "${CRG_SPEC}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   if(NOT CRG_NAME)

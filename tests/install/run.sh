@@ -5,8 +5,8 @@
 # (tests/install/cmake/, with the Makefile and the Ninja generators). Each generates xor.h/.c
 # from the installed examples/xor.lua, builds tests/install/app.c, trains and checks the loss
 # falls; the CMake project builds it a second time on gen --dispatch x86 (chainrule_generate's
-# DISPATCH: four variants, each compiled with its ISA's flags), and infer_app.c on an inference
-# build dispatched the same way. Then a second build must be a no-op (the build tool says so and
+# DISPATCH: four variants, each compiled with its ISA's flags), infer_app.c on an inference
+# build dispatched the same way, and xor.lua's trainer program (CLI DISPATCH x86, crtrain). Then a second build must be a no-op (the build tool says so and
 # no file of the project changes), touching the spec must regenerate and rebuild, and the build
 # after that must be a no-op again.
 #
@@ -90,6 +90,9 @@ for g in "Unix Makefiles" Ninja; do
   "$c/build/app_dispatch" | sed 's/^/  (dispatch) /'
   "$c/build/app_dispatch" >/dev/null || fail "cmake consumer ($g): app_dispatch: the loss did not fall"
   grep -q "/xor.avx2.tune" "$c/build/chainrule/xor_dispatch/xor.d" || fail "cmake consumer ($g): TUNE xor.avx2.tune is not among gen's inputs"
+  "$c/build/xor_trainer" --help | head -n 1 | grep -q "'xor_t' (2 -> 2, cross-entropy, dispatch)" ||
+    fail "cmake consumer ($g): xor_trainer --help: $("$c/build/xor_trainer" --help | head -n 1)"
+  echo "  xor_trainer: $("$c/build/xor_trainer" --help | head -n 1)"
   "$c/build/app_infer" | sed 's/^/  /'
   "$c/build/app_infer" >/dev/null || fail "cmake consumer ($g): app_infer: points in the wrong class"
   if [ "$g" = Ninja ]; then quiet="ninja: no work to do"; else quiet="Built target app"; fi
