@@ -491,13 +491,13 @@ function M.generate_dispatch(o)
                                  tune_file = t[2] or false, python = false, cli = false}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
     variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread,
-                               stack = out.stack, flags = out.flags ~= "" and out.flags or false}
+                               stack = out.stack, flags = out.flags}
   end
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
   if pub.python then
     -- --python: libNAME.so from every variant, each with its flags, and the dispatcher
-    for _, v in ipairs(variants) do table.insert(pub.python.units, {v.name, v.flags or ""}) end
+    for _, v in ipairs(variants) do table.insert(pub.python.units, {v.name, v.flags}) end
     outputs.python = pub.python
   end
   -- the summary line: NAME.c's size, the variants it dispatches to, the deepest entry point's

@@ -7,7 +7,7 @@
 @ if variants then
  * plus the variants $(name).c dispatches to, each compiled with its ISA's flags:
 @   for _, v in ipairs(variants) do
- *   $(v.name).c$(v.flags and " (" .. v.flags .. ")" or "")
+ *   $(v.name).c$(v.flags ~= "" and " (" .. v.flags .. ")" or "")
 @   end
 @ elseif isa_guard_flags ~= "" then
  * plus what $(isa), which $(name).c was generated for, needs: $(isa_guard_flags)
