@@ -15,17 +15,21 @@ local errors = require "errors"
 
 local M = {}
 
--- name -> {what = the cores, defaults = {TABLE = {isa = value}}, why = where measured}
+-- name -> {what = the cores, defaults = {TABLE = {isa = value}}, why = where measured,
+-- cpuid = {vendor, family, {{first model, last model}, ...}}: the cores, as classify and
+-- --dispatch's family variants (c_test) recognise them}
 M.FAMILIES = {
   generic = {what = "any CPU", defaults = {}},
   zen3 = {
     what = "AMD Zen 3 and 3+ (family 25, models 0-15 and 32-95)",
+    cpuid = {"AuthenticAMD", 25, {{0, 15}, {32, 95}}},
     -- avx2 xw tiling spread (gen/schedule.lua XW_SPREAD): the 784x256 B=32 train step 1.3 to
     -- 1.6 % faster (fastest of alternated runs, EPYC 7B13, 2026-11); a loss on Zen 4
     defaults = {XW_SPREAD = {avx2 = 8}},
   },
   zen4 = {
     what = "AMD Zen 4 (family 25, models 16-31, 96-127 and 160-175)",
+    cpuid = {"AuthenticAMD", 25, {{16, 31}, {96, 127}, {160, 175}}},
     -- the ISA defaults were measured here, but for one a two-port Xeon needs: the sparse
     -- conv2d weight gradient from kernel 3 on avx512 (a 16-lane FMA takes two 8-lane
     -- slots here; gen/schedule.lua CONV_SPARSE_K): 16@14x14 -> 32 channels at kernel 3 +
@@ -39,6 +43,7 @@ M.FAMILIES = {
   },
   zen5 = {
     what = "AMD Zen 5 (family 26, models 0-79)",
+    cpuid = {"AuthenticAMD", 26, {{0, 79}}},
     -- avx512 xw tiling spread: 784-1024-10 B=64 forward 573 -> 551 us (1.047x), train step
     -- 1145 -> 1123 us (1.015x), median of 9 alternated fresh processes, EPYC family 26
     -- model 2, 2026-12-02; on Zen 4 the same spread made that forward 1.5x as long
@@ -58,14 +63,37 @@ M.NAMES = {"generic", "zen3", "zen4", "zen5", "native"}
 -- The family of a CPU by its /proc/cpuinfo words (vendor_id, decimal cpu family and model),
 -- or "generic". Pure, for the tests.
 function M.classify(vendor, family, model)
-  if vendor ~= "AuthenticAMD" or not family or not model then return "generic" end
-  if family == 25 then
-    if (model >= 16 and model <= 31) or (model >= 96 and model <= 127) or (model >= 160 and model <= 175) then return "zen4" end
-    if model <= 95 then return "zen3" end
-  elseif family == 26 and model <= 79 then
-    return "zen5"
+  for _, name in ipairs(M.NAMES) do
+    local id = M.FAMILIES[name] and M.FAMILIES[name].cpuid
+    if id and vendor == id[1] and family == id[2] and model then
+      for _, r in ipairs(id[3]) do
+        if model >= r[1] and model <= r[2] then return name end
+      end
+    end
   end
   return "generic"
+end
+
+-- The C test that a CPU is of family `name`, on the int variables `family` and `model` (cpuid's
+-- display family and model) and the int `amd` (vendor AuthenticAMD): classify's rule in C,
+-- for --dispatch's family variants (templates/dispatch.c.tpl computes the three).
+function M.c_test(name, amd, family, model)
+  local id = M.FAMILIES[name].cpuid
+  local ranges = {}
+  for k, r in ipairs(id[3]) do
+    ranges[k] = string.format("(%s >= %d && %s <= %d)", model, r[1], model, r[2])
+  end
+  assert(id[1] == "AuthenticAMD", "c_test knows the AMD vendor test only")
+  return string.format("%s && %s == %d && (%s)", amd, family, id[2], table.concat(ranges, " || "))
+end
+
+-- Whether family `name`'s defaults change anything for the ISA isa_name (else its code for that
+-- ISA is the generic code: --dispatch refuses such a variant).
+function M.changes(name, isa_name)
+  for _, per_isa in pairs(M.FAMILIES[name].defaults) do
+    if per_isa[isa_name] ~= nil then return true end
+  end
+  return false
 end
 
 -- The family of the machine running chainrule (the first processor of /proc/cpuinfo), or

@@ -40,7 +40,9 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   --dispatch ISAS  x86 runtime dispatch: NAME_ISA.h/.c for each of ISAS (a comma list of
                avx512, avx2, sse2, scalar; scalar is required; x86 for all four) and NAME.h/NAME.c
                whose NAME_* entry points run the best variant the CPU supports (NAME_isa,
-               NAME_use_isa); with --inference --weights, NAME.c holds the weights once
+               NAME_use_isa); with --inference --weights, NAME.c holds the weights once.
+               ISA:FAMILY (avx512:zen5) adds NAME_ISA_FAMILY, generated with --cpu FAMILY and
+               run in preference to ISA on a CPU of that family
   Refused together: --inference with --batch, --cli or --python (a training build's);
   --weights and --max-batch without --inference; --dispatch with --isa.
 
@@ -284,20 +286,39 @@ local function parse_gen(args, from)
   if o.python and o.inference then usage_error("--python is for training builds; it cannot be combined with --inference") end
   if o.dispatch then
     if o.isa then usage_error("--dispatch cannot be combined with --isa") end
+    -- words ISA or ISA:FAMILY (a variant with a CPU family's defaults, preferred on that family)
     local seen, list = {}, {}
     local words = o.dispatch == "x86" and table.concat(DISPATCH_ORDER, ",") or o.dispatch
+    local cpus = require "cpus"
     for w in (words .. ","):gmatch("([^,]*),") do
-      if not DISPATCH_RANK[w] then
-        usage_error("--dispatch: unknown isa '" .. w .. "' (a comma list of " .. table.concat(DISPATCH_ORDER, ", ")
-          .. ", or x86 for all four)")
+      local isa, family = w:match("^([^:]*):(.*)$")
+      isa = isa or w
+      if not DISPATCH_RANK[isa] then
+        usage_error("--dispatch: unknown isa '" .. isa .. "' (a comma list of " .. table.concat(DISPATCH_ORDER, ", ")
+          .. ", or x86 for all four; ISA:FAMILY for a CPU family's variant)")
+      end
+      if family then
+        if family == "generic" or not cpus.FAMILIES[family] then
+          usage_error("--dispatch: unknown cpu family '" .. family .. "' in '" .. w .. "' (one of "
+            .. table.concat(cpus.NAMES, ", ", 2, #cpus.NAMES - 1) .. ")")
+        end
+        if not cpus.changes(family, isa) then
+          usage_error("--dispatch: " .. w .. " would be " .. isa .. "'s code (" .. family .. "'s defaults do not change "
+            .. isa .. ": chainrule cpu " .. family .. ")")
+        end
       end
       if seen[w] then usage_error("--dispatch: '" .. w .. "' is listed twice") end
       seen[w] = true
-      list[#list + 1] = w
+      list[#list + 1] = {word = w, isa = isa, family = family}
     end
     if not seen.scalar then usage_error("--dispatch: the list must include scalar (the fallback)") end
-    table.sort(list, function(a, b) return DISPATCH_RANK[a] < DISPATCH_RANK[b] end)
-    o.dispatch_isas = list
+    -- best first: by ISA, and an ISA's family variants before its plain one
+    table.sort(list, function(a, b)
+      if a.isa ~= b.isa then return DISPATCH_RANK[a.isa] < DISPATCH_RANK[b.isa] end
+      if (a.family == nil) ~= (b.family == nil) then return a.family ~= nil end
+      return a.word < b.word
+    end)
+    o.dispatch_variants = list
   end
   if o.depfile then
     local parent = o.depfile:match("^(.*)/[^/]*$")
@@ -308,7 +329,7 @@ local function parse_gen(args, from)
     end
     if host.stat(o.depfile) == "dir" then usage_error("--depfile: '" .. o.depfile .. "' is a directory") end
   end
-  if o.tune and not o.dispatch_isas then
+  if o.tune and not o.dispatch_variants then
     if #o.tune_list > 1 then usage_error("--tune: one file (several only with --dispatch, one per variant)") end
     o.tune_file = require("tune").load(o.tune)
   elseif o.tune then
@@ -317,7 +338,7 @@ local function parse_gen(args, from)
     for _, path in ipairs(o.tune_list) do
       local f = require("tune").load(path)
       local ok = false
-      for _, i in ipairs(o.dispatch_isas) do ok = ok or i == f.isa end
+      for _, v in ipairs(o.dispatch_variants) do ok = ok or v.isa == f.isa end
       if not ok then errors.user(path .. ": tuned for " .. f.isa .. ", which --dispatch does not list") end
       if o.tunes[f.isa] then
         usage_error("--tune: " .. o.tunes[f.isa][1] .. " and " .. path .. " both tune the " .. f.isa .. " variant")
@@ -341,7 +362,7 @@ M.file_name = file_name
 -- Runs the pipeline; returns a list of {file name, text}. Each stage returns a new table:
 -- spec -> network -> graph -> schedule -> memory plan -> C pieces -> text.
 function M.generate(o)
-  if o.dispatch_isas then return M.generate_dispatch(o) end
+  if o.dispatch_variants then return M.generate_dispatch(o) end
   local spec = require "spec"
   local graph = require "graph"
   local schedule = require "schedule"
@@ -480,21 +501,44 @@ function M.generate_dispatch(o)
   local function with(fields)
     local c = {}
     for k, v in pairs(o) do c[k] = v end
-    c.dispatch_isas, c.net = nil, net
+    c.dispatch_variants, c.net = nil, net
     for k, v in pairs(fields) do c[k] = v end
     return c
   end
-  for _, isa in ipairs(o.dispatch_isas) do
-    -- (--inference --weights: the public NAME.c holds the weights, the variants none)
-    local t = o.tunes and o.tunes[isa] or {}
-    local out = M.generate(with({isa = isa, name = name .. "_" .. isa, weights = false, tune = t[1] or false,
-                                 tune_file = t[2] or false, python = false, cli = false}))
+  local words, sources = {}, {}
+  for k, d in ipairs(o.dispatch_variants) do
+    -- (--inference --weights: the public NAME.c holds the weights, the variants none; a tune
+    -- file tunes every variant of its ISA; ISA:FAMILY is generated with --cpu FAMILY)
+    local t = o.tunes and o.tunes[d.isa] or {}
+    local vname = name .. "_" .. d.isa .. (d.family and "_" .. d.family or "")
+    local out = M.generate(with({isa = d.isa, name = vname, weights = false, tune = t[1] or false,
+                                 tune_file = t[2] or false, python = false, cli = false, cpu = d.family or o.cpu}))
     for _, f in ipairs(out) do outputs[#outputs + 1] = f end
-    variants[#variants + 1] = {name = name .. "_" .. isa, isa = isa, test = DISPATCH_TEST[isa], z_unread = out.z_unread,
-                               stack = out.stack, flags = out.flags}
+    variants[#variants + 1] = {name = vname, isa = d.word, test = DISPATCH_TEST[d.isa], z_unread = out.z_unread,
+                               stack = out.stack, flags = out.flags,
+                               prefer = d.family and require("cpus").c_test(d.family, "amd", "family", "model")}
+    words[k] = d.word
+    for _, f in ipairs(out) do
+      if f[1] == vname .. ".c" then sources[d.word] = {vname, f[2]} end
+    end
+  end
+  -- a family variant whose code is its ISA's plain variant's (the family's defaults do not
+  -- touch this network's layers) is named in the summary line
+  local same = {}
+  for _, d in ipairs(o.dispatch_variants) do
+    local plain = d.family and sources[d.isa]
+    if plain then
+      local mine = sources[d.word]
+      local function body(text, vname)
+        return (text:gsub(vname, "NAME"):gsub(vname:upper(), "NAME"):gsub("\n %* defaults: CPU family [^\n]*", ""))
+      end
+      if body(mine[2], mine[1]) == body(plain[2], plain[1]) then same[#same + 1] = d.word end
+    end
   end
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
-  for _, f in ipairs(pub) do outputs[#outputs + 1] = f end
+  -- the public files first: the depfile's first target is NAME.h whatever the variants' order
+  -- (Ninja wants it to be the rule's first output, CMake's chainrule_generate lists NAME.h first)
+  for k, f in ipairs(pub) do table.insert(outputs, k, f) end
   if pub.python then
     -- --python: libNAME.so from every variant, each with its flags, and the dispatcher
     for _, v in ipairs(variants) do table.insert(pub.python.units, {v.name, v.flags}) end
@@ -504,7 +548,11 @@ function M.generate_dispatch(o)
   -- stack (over the deepest variant's)
   local sm = {}
   for k, v in pairs(pub.summary) do sm[k] = v end
-  sm.style, sm.phrase = "dispatch", "entry points dispatching to " .. table.concat(o.dispatch_isas, ", ")
+  sm.style, sm.phrase = "dispatch", "entry points dispatching to " .. table.concat(words, ", ")
+  if #same > 0 then
+    sm.phrase = sm.phrase .. " (" .. table.concat(same, ", ") .. (#same == 1 and " is" or " are")
+      .. " the plain variant's code for this network)"
+  end
   outputs.summary = sm
   return outputs
 end

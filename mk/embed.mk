@@ -185,21 +185,32 @@ bench-inference: $(BENCH_INFER_T)/bench_infer
 #                              --weights the same way, and tests/inference's infer_test on it
 DISPATCH_T := $(EMBED_T)/dispatch
 DISPATCH_ISAS := avx512 avx2 sse2 scalar
-# $(1) spec, $(2) name, $(3) more gen options, $(4) more prerequisites
+# $(1) spec, $(2) name, $(3) more gen options, $(4) more prerequisites, $(5) the variants
+# (--dispatch's words; default x86)
+dispatch_comma := ,
+dispatch_empty :=
+dispatch_list  = $(subst $(dispatch_empty) ,$(dispatch_comma),$(strip $(1)))
+dispatch_file = $(subst :,_,$(1))
+dispatch_isa  = $(firstword $(subst :, ,$(1)))
 define DISPATCH_GEN
 $(DISPATCH_T)/$(2)/gen/$(2).c: $(1) $(BUILD)/chainrule $(4)
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $(1) --dispatch x86 --name $(2) $(3) --out $$(@D) >/dev/null
+	$(BUILD)/chainrule gen $(1) --dispatch $(call dispatch_list,$(or $(5),x86)) --name $(2) $(3) --out $$(@D) >/dev/null
 $(foreach cc,gcc clang,$(DISPATCH_T)/$(2)/$(cc)/objs): $(DISPATCH_T)/$(2)/gen/$(2).c
 	@mkdir -p $$(@D)
 	@cc=$$(notdir $$(@D)); d=$(DISPATCH_T)/$(2)/gen; set -e; \
 	$$$$cc $(WARN) $(OPT) -c -o $$(@D)/$(2).o $$$$d/$(2).c; \
-	$(foreach i,$(DISPATCH_ISAS),$$$$cc $(WARN) $(OPT) $(ISA_CFLAGS_$(i)) -c -o $$(@D)/$(2)_$(i).o $$$$d/$(2)_$(i).c;) \
-	echo "$$(@D)/$(2).o $(foreach i,$(DISPATCH_ISAS),$$(@D)/$(2)_$(i).o)" > $$@
+	$(foreach i,$(or $(5),$(DISPATCH_ISAS)),$$$$cc $(WARN) $(OPT) $(ISA_CFLAGS_$(call dispatch_isa,$(i))) -c \
+	  -o $$(@D)/$(2)_$(call dispatch_file,$(i)).o $$$$d/$(2)_$(call dispatch_file,$(i)).c;) \
+	echo "$$(@D)/$(2).o $(foreach i,$(or $(5),$(DISPATCH_ISAS)),$$(@D)/$(2)_$(call dispatch_file,$(i)).o)" > $$@
 endef
 $(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,dnet))
 $(eval $(call DISPATCH_GEN,specs/seed_mse.lua,dmse))
 $(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,infer,--inference --weights $(INFER_VEC) --max-batch 8,$(INFER_NPY)))
+DISPATCH_FAMILIES := avx512:zen5 avx512:zen4 avx512 avx2:zen3 avx2 sse2 scalar
+$(eval $(call DISPATCH_GEN,examples/xor.lua,dfam,,,$(DISPATCH_FAMILIES)))
+$(DISPATCH_T)/dfam/%/family_test: tests/dispatch/family_test.c tests/soft_check.h $(DISPATCH_T)/dfam/%/objs
+	$* $(WARN) $(OPT) -I$(DISPATCH_T)/dfam/gen -o $@ $< $$(cat $(DISPATCH_T)/dfam/$*/objs) -lm
 
 $(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c tests/soft_check.h $(DISPATCH_T)/dnet/%/objs \
     $(DISPATCH_T)/dmse/%/objs $(DISPATCH_T)/infer/%/objs
@@ -210,9 +221,11 @@ $(DISPATCH_T)/infer/%/infer_test: tests/inference/infer_test.c tests/soft_check.
 
 TEST_GOALS += test-dispatch
 .PHONY: test-dispatch
-test-dispatch: $(foreach cc,gcc clang,$(DISPATCH_T)/dnet/$(cc)/dispatch_test $(DISPATCH_T)/infer/$(cc)/infer_test) \
+test-dispatch: $(foreach cc,gcc clang,$(DISPATCH_T)/dnet/$(cc)/dispatch_test $(DISPATCH_T)/infer/$(cc)/infer_test \
+      $(DISPATCH_T)/dfam/$(cc)/family_test) \
     $(TRAINER_DIR)/dispatch/mnist_mlp_cli $(TRAINER_DIR)/scalar/mnist_mlp_cli tiny-data
 	@for cc in gcc clang; do echo "== test-dispatch [$$cc]"; $(DISPATCH_T)/dnet/$$cc/dispatch_test || exit 1; \
-	  $(DISPATCH_T)/infer/$$cc/infer_test $(INFER_VEC) || exit 1; done
+	  $(DISPATCH_T)/infer/$$cc/infer_test $(INFER_VEC) || exit 1; \
+	  $(DISPATCH_T)/dfam/$$cc/family_test "$$($(BUILD)/chainrule cpu | sed -n '1s/:.*//p')" || exit 1; done
 	@tests/dispatch/trainer.sh $(TRAINER_DIR)/dispatch/mnist_mlp_cli $(TRAINER_DIR)/scalar/mnist_mlp_cli $(TINY_DIR)
 	@echo "test-dispatch: dmse (seed_mse, mean squared error) variants and dispatcher compiled with gcc and clang"

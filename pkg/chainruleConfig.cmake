@@ -15,8 +15,8 @@
 # ${CMAKE_CURRENT_BINARY_DIR}/chainrule/NAME), adds them to tgt with OUT_DIR on its include
 # path, compiles NAME.c with the ISA's flags, and links libm. With DISPATCH (gen --dispatch,
 # x86 runtime dispatch: x86 for avx512,avx2,sse2,scalar, or a comma list that includes
-# scalar) also NAME_ISA.h/.c per ISA, each .c compiled with its ISA's flags; NAME.h's
-# functions run the best variant the CPU has. TUNE: gen --tune, a tune file from `chainrule
+# scalar; ISA:FAMILY words too, as gen --dispatch takes them) also NAME_ISA.h/.c per ISA, each
+# .c compiled with its ISA's flags; NAME.h's functions run the best variant the CPU has. TUNE: gen --tune, a tune file from `chainrule
 # tune` (with DISPATCH, one per variant at most). NAME defaults to the spec's file
 # name without .lua and is passed to gen as --name, so the file names are known when CMake
 # configures. The outputs are regenerated exactly when the spec, the weights or the generator
@@ -98,13 +98,12 @@ function(chainrule_generate)
     else()
       string(REPLACE "," ";" variants "${CRG_DISPATCH}")
     endif()
-    # in the depfile's order (the variants, then NAME.h/.c): Ninja wants its first target to
-    # be the rule's first output
-    set(outputs "")
+    # NAME.h/.c first, as in the depfile (Ninja wants its first target to be the rule's first
+    # output); a family variant ISA:FAMILY is NAME_ISA_FAMILY.h/.c
     foreach(v IN LISTS variants)
-      list(APPEND outputs "${out}/${CRG_NAME}_${v}.h" "${out}/${CRG_NAME}_${v}.c")
+      string(REPLACE ":" "_" file "${v}")
+      list(APPEND outputs "${out}/${CRG_NAME}_${file}.h" "${out}/${CRG_NAME}_${file}.c")
     endforeach()
-    list(APPEND outputs "${out}/${CRG_NAME}.h" "${out}/${CRG_NAME}.c")
     set(CRG_ISA "dispatch ${CRG_DISPATCH}")
   else()
     list(APPEND args --isa ${CRG_ISA})
@@ -140,9 +139,11 @@ function(chainrule_generate)
   if(CRG_DISPATCH)
     # the dispatcher NAME.c needs no flags; each variant its own
     foreach(v IN LISTS variants)
-      _chainrule_isa_flags(${v} isa_flags)
+      string(REGEX REPLACE ":.*" "" isa "${v}")
+      string(REPLACE ":" "_" file "${v}")
+      _chainrule_isa_flags(${isa} isa_flags)
       if(isa_flags)
-        set_source_files_properties("${out}/${CRG_NAME}_${v}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
+        set_source_files_properties("${out}/${CRG_NAME}_${file}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
       endif()
     endforeach()
   else()

@@ -7,6 +7,11 @@ $(banner)
 #include "$(v.name).h"
 @ end
 
+@ local families = false
+@ for _, v in ipairs(variants) do families = families or v.prefer ~= nil end
+@ if families then
+#include <cpuid.h>
+@ end
 #include <stdatomic.h>
 #include <string.h>
 
@@ -31,6 +36,7 @@ _Static_assert(offsetof($(v.name)_params, $(t.cname)) == offsetof($(name)_params
 static const char *const isa_names[$(#variants)] = {$(variant_list)};
 static atomic_int chosen = -1;
 
+/* Whether this CPU can run variant v (its ISA). */
 static int supported(int v) {
   switch (v) {
 @ for i, v in ipairs(variants) do
@@ -41,12 +47,40 @@ static int supported(int v) {
     return 0;
   }
 }
+@ if families then
+
+/* Whether variant v is meant for this CPU: a family variant (ISA:FAMILY) only on a CPU of that
+   family (cpuid's vendor and display family and model, as chainrule cpu reads /proc/cpuinfo),
+   the others on any. */
+static int preferred(int v) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  int amd = 0, family = 0, model = 0;
+  if (__get_cpuid(0, &a, &b, &c, &d)) amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    family = (int)((a >> 8) & 0xfu);
+    model = (int)((a >> 4) & 0xfu);
+    if (family == 6 || family == 15) model += (int)((a >> 12) & 0xf0u);
+    if (family == 15) family += (int)((a >> 20) & 0xffu);
+  }
+  switch (v) {
+@   for i, v in ipairs(variants) do
+@     if v.prefer then
+  case $(i - 1):
+    return $(v.prefer);
+@     end
+@   end
+  default:
+    (void)amd, (void)family, (void)model;
+    return 1;
+  }
+}
+@ end
 
 static int pick(void) {
   int v = atomic_load_explicit(&chosen, memory_order_relaxed);
   if (v < 0) {
     v = 0;
-    while (!supported(v)) v++;
+    while (!supported(v)$(families and " || !preferred(v)" or "")) v++;
     atomic_store_explicit(&chosen, v, memory_order_relaxed);
   }
   return v;

@@ -419,10 +419,19 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua -h", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
   {"tune specs/seed_mse.lua --help", 0, "usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli]..."},
   {"gen specs/seed_mse.lua --dispatch neon,scalar", 2,
-   "chainrule: --dispatch: unknown isa 'neon' (a comma list of avx512, avx2, sse2, scalar, or x86 for all four)\n"},
+   "chainrule: --dispatch: unknown isa 'neon' (a comma list of avx512, avx2, sse2, scalar, or x86 for all four; ISA:FAMILY for a CPU family's variant)\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,", 2,
-   "chainrule: --dispatch: unknown isa '' (a comma list of avx512, avx2, sse2, scalar, or x86 for all four)\n"},
+   "chainrule: --dispatch: unknown isa '' (a comma list of avx512, avx2, sse2, scalar, or x86 for all four; ISA:FAMILY for a CPU family's variant)\n"},
   {"gen specs/seed_mse.lua --dispatch avx2", 2, "chainrule: --dispatch: the list must include scalar (the fallback)\n"},
+  {"gen specs/seed_mse.lua --dispatch avx2:zen4,scalar", 2,
+   "chainrule: --dispatch: avx2:zen4 would be avx2's code (zen4's defaults do not change avx2: chainrule cpu zen4)\n"},
+  {"gen specs/seed_mse.lua --dispatch avx512:zen9,scalar", 2,
+   "chainrule: --dispatch: unknown cpu family 'zen9' in 'avx512:zen9' (one of zen3, zen4, zen5)\n"},
+  {"gen specs/seed_mse.lua --dispatch avx512:generic,scalar", 2,
+   "chainrule: --dispatch: unknown cpu family 'generic' in 'avx512:generic' (one of zen3, zen4, zen5)\n"},
+  {"gen specs/seed_mse.lua --dispatch scalar:zen4,scalar", 2,
+   "chainrule: --dispatch: scalar:zen4 would be scalar's code (zen4's defaults do not change scalar: chainrule cpu zen4)\n"},
+  {"gen specs/seed_mse.lua --dispatch avx512:zen4,scalar,avx512:zen4", 2, "chainrule: --dispatch: 'avx512:zen4' is listed twice\n"},
   {"gen specs/seed_mse.lua --dispatch scalar,avx2,scalar", 2, "chainrule: --dispatch: 'scalar' is listed twice\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --isa avx2", 2,
    "chainrule: --dispatch cannot be combined with --isa\n"},
@@ -2206,6 +2215,41 @@ START_TEST(test_dispatch_inference) {
 }
 END_TEST
 
+/* --dispatch ISA:FAMILY: the variant NAME_ISA_FAMILY is `gen --isa ISA --cpu FAMILY --name
+   NAME_ISA_FAMILY`'s bytes, listed before ISA's plain variant; the summary line names a family
+   variant whose code is the plain one's (the family's defaults do not touch the network). */
+START_TEST(test_dispatch_families) {
+  char cmd[2048], file[512];
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_cnn.lua --dispatch scalar,avx512,avx512:zen5,avx512:zen4 --out '%s/d'",
+           chainrule(), scratch);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  ck_assert_msg(strstr(r.out, " bytes, entry points dispatching to avx512:zen4, avx512:zen5, avx512, scalar "
+                              "(avx512:zen5 is the plain variant's code for this network); stack at most "),
+                "%s", r.out);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_cnn.lua --isa avx512 --cpu zen4 --name mnist_cnn_avx512_zen4 --out '%s/s'",
+           chainrule(), scratch);
+  r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  char *v[2];
+  for (int k = 0; k < 2; k++) {
+    snprintf(file, sizeof file, "%s/%s/mnist_cnn_avx512_zen4.c", scratch, k ? "s" : "d");
+    v[k] = read_text(file, NULL);
+    ck_assert_ptr_nonnull(v[k]);
+  }
+  ck_assert_msg(strcmp(v[0], v[1]) == 0, "the avx512:zen4 variant is not gen --isa avx512 --cpu zen4's bytes");
+  ck_assert_ptr_nonnull(strstr(v[0], " * defaults: CPU family zen4 "));
+  free(v[0]);
+  free(v[1]);
+  snprintf(file, sizeof file, "%s/d/mnist_cnn.c", scratch);
+  char *pub = read_text(file, NULL);
+  ck_assert_ptr_nonnull(pub);
+  ck_assert_ptr_nonnull(strstr(pub, "isa_names[4] = {\"avx512:zen4\", \"avx512:zen5\", \"avx512\", \"scalar\"};"));
+  ck_assert_ptr_nonnull(strstr(pub, "while (!supported(v) || !preferred(v)) v++;"));
+  free(pub);
+}
+END_TEST
+
 static Suite *suite_gen(void) {
   Suite *s = suite_create("gen");
   TCase *errors = tcase_create("errors");
@@ -2225,6 +2269,7 @@ static Suite *suite_gen(void) {
   tcase_add_loop_test(weights, test_bad_weights, 0, COUNT(WEIGHTS_BAD));
   tcase_add_test(weights, test_good_weights);
   tcase_add_test(weights, test_dispatch_inference);
+  tcase_add_test(weights, test_dispatch_families);
   tcase_set_timeout(weights, 60);
   suite_add_tcase(s, weights);
 
