@@ -155,6 +155,7 @@ int main(int argc, char **argv) {
       .step_done = w_step_done,
       .nonfinite = w_nonfinite,
       .train_step_scratch = w_train_step_scratch,
+      .variant = $(variants and "NET(isa)" or "NULL"),
   };
 #ifdef CR_TRAIN_MPI
   /* the MPI build (mpicc -DCR_TRAIN_MPI ... trainer/mpi/train_mpi.c): train --distributed */

@@ -144,6 +144,9 @@ typedef struct {
      NaN/Inf by the parameter it left behind. NULL in a NAME_cli.c generated before it. */
   float (*train_step_scratch)(void *params, void *opt, void *grads, void *work,
                               const float *x, const void *targets, int n);
+  /* NAME_isa of a --dispatch build (isa "dispatch"): the variant its entry points run, which
+     train names when it starts. NULL otherwise, and in a NAME_cli.c generated before it. */
+  const char *(*variant)(void);
 } cr_net;
 
 /* How a trainer reaches the other processes of `train --distributed` (an MPI job). The

@@ -467,6 +467,7 @@ static void print_start(const run *r) {
          ? "" : (r->o->schedule ? r->o->schedule : r->net->schedule),
          (unsigned long long)r->seed, (double)r->m.norm[0], (double)r->m.norm[1],
          r->o->resume ? " (resumed)" : "");
+  if (r->net->variant) printf("dispatch build: the %s variant runs on this CPU\n", r->net->variant());
   if (r->ranks > 1)
     printf("%d ranks, %d shards each (of %d rows)\n", r->ranks, r->shards / r->ranks,
            r->batch / r->shards);

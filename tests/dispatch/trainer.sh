@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test-dispatch: the trainer generated with `gen --dispatch x86 --cli` (one binary for any
-# x86-64) on the tiny data set. Checks: it says it is the dispatch build; 4 epochs make the loss
+# x86-64) on the tiny data set. Checks: it says it is the dispatch build, and train names the
+# variant it runs; 4 epochs make the loss
 # fall and reach valid accuracy >= 0.8; its checkpoint evaluates to the same accuracy and loss
 # (within the tests' tolerance) under the scalar trainer (weights are portable); it resumes its own checkpoint, and the
 # scalar trainer refuses to resume it (the optimizer state is the dispatch build's).
@@ -28,6 +29,8 @@ echo "$own $other" | awk '{ for (i = 1; i <= NF; i++) { if ($i == "loss") l[++n]
 "$cli" train --data "$tiny" --epochs 5 --resume "$tmp/a.ckpt" --checkpoint "$tmp/b.ckpt" >"$tmp/resume.out" \
   || fail "resume: $(tail -n 1 "$tmp/resume.out")"
 grep -q "^epoch 5/5 " "$tmp/resume.out" || fail "resume did not run epoch 5: $(cat "$tmp/resume.out")"
+grep -Eq "^dispatch build: the (avx512|avx2|sse2|scalar) variant runs on this CPU$" "$tmp/train.out" ||
+  fail "train does not name the variant: $(head -n 2 "$tmp/train.out")"
 if "$scalar" train --data "$tiny" --epochs 5 --resume "$tmp/a.ckpt" --checkpoint "$tmp/c.ckpt" >/dev/null 2>"$tmp/refuse.err"; then
   fail "the scalar trainer resumed the dispatch build's optimizer state"
 fi
