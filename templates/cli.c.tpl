@@ -156,6 +156,7 @@ int main(int argc, char **argv) {
       .nonfinite = w_nonfinite,
       .train_step_scratch = w_train_step_scratch,
       .variant = $(variants and "NET(isa)" or "NULL"),
+      .use_variant = $(variants and "NET(use_isa)" or "NULL"),
   };
 #ifdef CR_TRAIN_MPI
   /* the MPI build (mpicc -DCR_TRAIN_MPI ... trainer/mpi/train_mpi.c): train --distributed */

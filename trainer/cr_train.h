@@ -147,6 +147,9 @@ typedef struct {
   /* NAME_isa of a --dispatch build (isa "dispatch"): the variant its entry points run, which
      train names when it starts. NULL otherwise, and in a NAME_cli.c generated before it. */
   const char *(*variant)(void);
+  /* NAME_use_isa of a --dispatch build (train --variant): 0, or -1 when the build has no such
+     variant or this CPU cannot run it. NULL otherwise. */
+  int (*use_variant)(const char *isa);
 } cr_net;
 
 /* How a trainer reaches the other processes of `train --distributed` (an MPI job). The

@@ -94,6 +94,10 @@ static const optdef optdefs[] = {
      "the gradients only for a network generated without it), then its thread CPU time"},
     {"--progress", O_FLAG, CMD_TRAIN, OFF(progress), 0, 0, 0, NULL,
      "draw the progress bar even when stdout is not a terminal"},
+    {"--variant", O_STR, CMD_TRAIN | CMD_EVAL | CMD_PREDICT, OFF(variant), 0, 0, 0, "ISA",
+     "a trainer generated with --dispatch: run this variant (avx512, avx2, sse2, scalar, or "
+     "ISA:FAMILY as generated) instead of the best one this CPU runs, e.g. to get the bits "
+     "of another machine's run"},
     {"--input", O_STR, CMD_PREDICT, OFF(input), 0, 0, 0, "FILE",
      "inputs to predict: IDX images[.gz], .npy (float32 as given, uint8 scaled by 1/255) or "
      ".csv (label,values...: the labels are ignored)"},
@@ -311,6 +315,14 @@ int cr_trainer_main_dist(const cr_net *net, int argc, char **argv, const cr_dist
   if (rc == 1) return stdout_status(&o, 0);
   if (rc) return rc;
   o.quiet = 0;
+  if (o.variant) {
+    if (!net->use_variant)
+      return tr_fail(&o, 2, "--variant: this trainer was not generated with --dispatch (it is the %s build)",
+                     net->isa);
+    if (net->use_variant(o.variant) != 0)
+      return tr_fail(&o, 2, "--variant '%s': this build has no such variant, or this CPU cannot run it (it runs %s)",
+                     o.variant, net->variant());
+  }
   /* Past a file-size limit (ulimit -f) a write fails with EFBIG, which is reported and
      cleaned up after like any write error, instead of SIGXFSZ ending the program silently
      in the middle of a write. */

@@ -26,6 +26,7 @@ typedef struct {
   int cmd;
   const char *data, *train_x, *train_y, *valid_x, *valid_y;
   const char *init, *checkpoint, *resume, *metrics, *plot, *input, *output, *dir, *schedule;
+  const char *variant; /* --variant: the dispatch build's variant to run (cr_net.use_variant) */
   long epochs, batch, rows, shards, threads;
   double lr;
   unsigned long long seed;

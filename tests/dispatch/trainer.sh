@@ -4,7 +4,9 @@
 # variant it runs; 4 epochs make the loss
 # fall and reach valid accuracy >= 0.8; its checkpoint evaluates to the same accuracy and loss
 # (within the tests' tolerance) under the scalar trainer (weights are portable); it resumes its own checkpoint, and the
-# scalar trainer refuses to resume it (the optimizer state is the dispatch build's).
+# scalar trainer refuses to resume it (the optimizer state is the dispatch build's); --variant
+# scalar trains bit for bit as the scalar trainer (metrics and exported weights); a variant
+# not generated, or --variant on a trainer that does not dispatch: one line, exit 2.
 #
 #   tests/dispatch/trainer.sh DISPATCH_CLI SCALAR_CLI TINY_DIR
 set -u
@@ -35,5 +37,27 @@ if "$scalar" train --data "$tiny" --epochs 5 --resume "$tmp/a.ckpt" --checkpoint
   fail "the scalar trainer resumed the dispatch build's optimizer state"
 fi
 grep -q "written by the dispatch build" "$tmp/refuse.err" || fail "scalar resume: $(cat "$tmp/refuse.err")"
+# --variant scalar: the scalar trainer's run, bit for bit (same losses to the CSV's 6 digits,
+# and the same exported weights)
+"$cli" train --data "$tiny" --epochs 2 --seed 5 --variant scalar --checkpoint "$tmp/v.ckpt" --metrics "$tmp/v.csv" \
+  >"$tmp/v.out" || fail "train --variant scalar: $(tail -n 1 "$tmp/v.out")"
+grep -q "^dispatch build: the scalar variant runs on this CPU$" "$tmp/v.out" || fail "--variant scalar: $(head -n 2 "$tmp/v.out")"
+"$scalar" train --data "$tiny" --epochs 2 --seed 5 --checkpoint "$tmp/s.ckpt" --metrics "$tmp/s.csv" >/dev/null ||
+  fail "scalar train"
+[ "$(cut -d, -f1-4 "$tmp/v.csv")" = "$(cut -d, -f1-4 "$tmp/s.csv")" ] ||
+  fail "--variant scalar's metrics differ from the scalar trainer's: $(cat "$tmp/v.csv" "$tmp/s.csv")"
+"$cli" export "$tmp/ve" --checkpoint "$tmp/v.ckpt" >/dev/null && "$scalar" export "$tmp/se" --checkpoint "$tmp/s.ckpt" >/dev/null ||
+  fail "export"
+for f in "$tmp"/se/*.npy; do cmp -s "$f" "$tmp/ve/$(basename "$f")" || fail "--variant scalar: $(basename "$f") differs"; done
+if "$cli" eval --checkpoint "$tmp/v.ckpt" --data "$tiny" --variant neon >/dev/null 2>"$tmp/neon.err"; then
+  fail "--variant neon accepted"
+fi
+grep -q "^mnist_mlp_cli eval: --variant 'neon': this build has no such variant" "$tmp/neon.err" ||
+  fail "--variant neon: $(cat "$tmp/neon.err")"
+if "$scalar" eval --checkpoint "$tmp/v.ckpt" --data "$tiny" --variant scalar >/dev/null 2>"$tmp/nod.err"; then
+  fail "the scalar trainer accepted --variant"
+fi
+grep -q "was not generated with --dispatch (it is the scalar build)" "$tmp/nod.err" || fail "--variant on scalar: $(cat "$tmp/nod.err")"
 echo "test-dispatch: trainer (gen --dispatch x86 --cli): loss $first -> $last, valid acc $acc in 4 epochs; eval agrees" \
-  "under the scalar trainer; resumed to epoch 5; the scalar trainer refuses its optimizer state"
+  "under the scalar trainer; resumed to epoch 5; the scalar trainer refuses its optimizer state;" \
+  "--variant scalar gives the scalar trainer's bits"
