@@ -266,7 +266,7 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
 	@echo "bench: measuring, $(BENCH_PASSES) passes over every program (one thread; a few minutes)"
 	@$(BENCH_DIR)/bench workloads $(BENCH_BIG_FLAG) > $(BENCH_DIR)/workloads.txt
 	@set -e; cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \
-	echo "# chainrule: gen --cpu $(BENCH_CPU): $$($(BUILD)/chainrule cpu $(BENCH_CPU))" > $(BENCH_DIR)/raw.csv; \
+	$(BUILD)/chainrule cpu $(BENCH_CPU) | sed '1s/^/# chainrule: gen --cpu $(BENCH_CPU): /; 1!s/^/# /' > $(BENCH_DIR)/raw.csv; \
 	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
 	if [ -n "$$OPENBLAS_CORETYPE" ]; then echo "# openblas: OPENBLAS_CORETYPE=$$OPENBLAS_CORETYPE in the environment is not used: the machine line names the core OpenBLAS detects, and every OpenBLAS and PyTorch run sets its own core" >> $(BENCH_DIR)/raw.csv; fi; \
 	progs="$(foreach i,$(BENCH_ISAS),cr:$(i)) $(foreach i,$(BENCH_TUNED),cr:$(i)-tuned) baselines"; \
