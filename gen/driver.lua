@@ -303,8 +303,8 @@ local function parse_gen(args, from)
             .. table.concat(cpus.NAMES, ", ", 2, #cpus.NAMES - 1) .. ")")
         end
         if not cpus.changes(family, isa) then
-          usage_error("--dispatch: " .. w .. " would be " .. isa .. "'s code (" .. family .. "'s defaults do not change "
-            .. isa .. ": chainrule cpu " .. family .. ")")
+          usage_error("--dispatch: " .. w .. " would be " .. isa .. "'s code (" .. family
+            .. "'s defaults do not change " .. isa .. ": chainrule cpu " .. family .. ")")
         end
       end
       if seen[w] then usage_error("--dispatch: '" .. w .. "' is listed twice") end
@@ -491,6 +491,22 @@ function M.generate(o)
   return outputs
 end
 
+-- --dispatch ISA:FAMILY: the family variants whose NAME_ISA_FAMILY.c is the plain NAME_ISA.c
+-- but for the names and the banner's defaults line (the family's defaults do not touch this
+-- network's layers), for the summary line; sources[word] = {variant name, its .c text}.
+local function plain_copies(list, sources)
+  local function code(s)
+    return (s[2]:gsub(s[1], "NAME"):gsub(s[1]:upper(), "NAME"):gsub("\n %* defaults: CPU family [^\n]*", ""))
+  end
+  local same = {}
+  for _, d in ipairs(list) do
+    if d.family and sources[d.isa] and code(sources[d.word]) == code(sources[d.isa]) then
+      same[#same + 1] = d.word
+    end
+  end
+  return same
+end
+
 -- --dispatch: one pair per ISA (renamed NAME_ISA) and the public pair, NAME.h (the usual
 -- header, NAME_ISA "dispatch") and NAME.c (templates/dispatch.c.tpl: the entry points).
 function M.generate_dispatch(o)
@@ -522,19 +538,7 @@ function M.generate_dispatch(o)
       if f[1] == vname .. ".c" then sources[d.word] = {vname, f[2]} end
     end
   end
-  -- a family variant whose code is its ISA's plain variant's (the family's defaults do not
-  -- touch this network's layers) is named in the summary line
-  local same = {}
-  for _, d in ipairs(o.dispatch_variants) do
-    local plain = d.family and sources[d.isa]
-    if plain then
-      local mine = sources[d.word]
-      local function body(text, vname)
-        return (text:gsub(vname, "NAME"):gsub(vname:upper(), "NAME"):gsub("\n %* defaults: CPU family [^\n]*", ""))
-      end
-      if body(mine[2], mine[1]) == body(plain[2], plain[1]) then same[#same + 1] = d.word end
-    end
-  end
+  local same = plain_copies(o.dispatch_variants, sources)
   local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
   -- the public files first: the depfile's first target is NAME.h whatever the variants' order
   -- (Ninja wants it to be the rule's first output, CMake's chainrule_generate lists NAME.h first)
