@@ -49,9 +49,9 @@ $(foreach isa,scalar sse2 avx2 avx512 native,$(eval $(call trainer_rule,$(isa)))
 $(TRAINER_DIR)/dispatch/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --dispatch x86 --cli
-	@set -e; $(foreach i,$(DISPATCH_ISAS),$(CC) $(WARN) $(CFLAGS) $(ISA_CFLAGS_$(i)) -c -o $(@D)/$*_$(i).o $(@D)/$*_$(i).c;)
+	@set -e; $(call dispatch_compile,$(CC) $(WARN) $(CFLAGS),$(@D)/$*,$(@D)/$*,$(DISPATCH_ISAS))
 	$(CC) $(WARN) $(CFLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
-	  $(foreach i,$(DISPATCH_ISAS),$(@D)/$*_$(i).o) $(TRAINER_LIBS) -lz -lm -pthread
+	  $(call dispatch_objs,$(@D)/$*,$(DISPATCH_ISAS)) $(TRAINER_LIBS) -lz -lm -pthread
 
 .PHONY: trainer demo demo-fashion demo-cnn demo-cnn-fashion demo-run demo-fashion-run demo-cnn-run \
         demo-cnn-fashion-run test-trainer

@@ -151,6 +151,19 @@ inference-vectors: tiny-data
 #                              (--max-batch 1) against the training builds' forward at n = 1
 #                              (batch 64, and batch 1 as make bench's B=1 row); on x86 also
 #                              the same inference build through --dispatch x86's entry points
+# A --dispatch build's variants (words ISA or ISA:FAMILY, the file NAME_ISA[_FAMILY].c):
+# dispatch_compile: the commands compiling each with its ISA's flags, $(1) the compiler and its
+# flags, $(2) DIR/NAME of the objects, $(3) DIR/NAME of the sources, $(4) the words;
+# dispatch_objs: the objects, $(1) DIR/NAME, $(2) the words (used in mk/demo.mk too).
+DISPATCH_ISAS := avx512 avx2 sse2 scalar
+dispatch_comma := ,
+dispatch_empty :=
+dispatch_list  = $(subst $(dispatch_empty) ,$(dispatch_comma),$(strip $(1)))
+dispatch_file = $(subst :,_,$(1))
+dispatch_isa  = $(firstword $(subst :, ,$(1)))
+dispatch_compile = $(foreach i,$(4),$(1) $(ISA_CFLAGS_$(call dispatch_isa,$(i))) -c \
+  -o $(2)_$(call dispatch_file,$(i)).o $(3)_$(call dispatch_file,$(i)).c;)
+dispatch_objs = $(foreach i,$(2),$(1)_$(call dispatch_file,$(i)).o)
 BENCH_INFER_ISA ?= $(or $(lastword $(HOST_ISAS)),scalar)
 BENCH_INFER_T   := $(EMBED_T)/bench-infer/$(BENCH_INFER_ISA)
 BENCH_DISPATCH  := $(if $(filter sse2,$(HOST_ISAS)),$(BENCH_INFER_T)/disp/objs)
@@ -159,8 +172,8 @@ $(BENCH_INFER_T)/disp/objs: specs/mnist_mlp.lua $(BUILD)/chainrule $(INFER_NPY)
 	$(BUILD)/chainrule gen specs/mnist_mlp.lua --cpu $(BENCH_CPU) --name disp --inference --weights $(INFER_VEC) \
 	  --dispatch x86 --out $(@D) >/dev/null
 	@set -e; $(CC) $(WARN) -O2 -c -o $(@D)/disp.o $(@D)/disp.c; \
-	$(foreach i,$(DISPATCH_ISAS),$(CC) $(WARN) -O2 $(ISA_CFLAGS_$(i)) -c -o $(@D)/disp_$(i).o $(@D)/disp_$(i).c;) \
-	echo "$(@D)/disp.o $(foreach i,$(DISPATCH_ISAS),$(@D)/disp_$(i).o)" > $@
+	$(call dispatch_compile,$(CC) $(WARN) -O2,$(@D)/disp,$(@D)/disp,$(DISPATCH_ISAS)) \
+	echo "$(@D)/disp.o $(call dispatch_objs,$(@D)/disp,$(DISPATCH_ISAS))" > $@
 $(BENCH_INFER_T)/infer.c $(BENCH_INFER_T)/train.c $(BENCH_INFER_T)/train1.c &: specs/mnist_mlp.lua \
     bench/specs/bench_mlp.lua $(BUILD)/chainrule $(INFER_NPY)
 	@mkdir -p $(BENCH_INFER_T)
@@ -184,14 +197,8 @@ bench-inference: $(BENCH_INFER_T)/bench_infer
 #                              (MSE, no NAME_correct) compiled too; an inference build with
 #                              --weights the same way, and tests/inference's infer_test on it
 DISPATCH_T := $(EMBED_T)/dispatch
-DISPATCH_ISAS := avx512 avx2 sse2 scalar
 # $(1) spec, $(2) name, $(3) more gen options, $(4) more prerequisites, $(5) the variants
 # (--dispatch's words; default x86)
-dispatch_comma := ,
-dispatch_empty :=
-dispatch_list  = $(subst $(dispatch_empty) ,$(dispatch_comma),$(strip $(1)))
-dispatch_file = $(subst :,_,$(1))
-dispatch_isa  = $(firstword $(subst :, ,$(1)))
 define DISPATCH_GEN
 $(DISPATCH_T)/$(2)/gen/$(2).c: $(1) $(BUILD)/chainrule $(4)
 	@mkdir -p $$(@D)
@@ -200,19 +207,20 @@ $(foreach cc,gcc clang,$(DISPATCH_T)/$(2)/$(cc)/objs): $(DISPATCH_T)/$(2)/gen/$(
 	@mkdir -p $$(@D)
 	@cc=$$(notdir $$(@D)); d=$(DISPATCH_T)/$(2)/gen; set -e; \
 	$$$$cc $(WARN) $(OPT) -c -o $$(@D)/$(2).o $$$$d/$(2).c; \
-	$(foreach i,$(or $(5),$(DISPATCH_ISAS)),$$$$cc $(WARN) $(OPT) $(ISA_CFLAGS_$(call dispatch_isa,$(i))) -c \
-	  -o $$(@D)/$(2)_$(call dispatch_file,$(i)).o $$$$d/$(2)_$(call dispatch_file,$(i)).c;) \
-	echo "$$(@D)/$(2).o $(foreach i,$(or $(5),$(DISPATCH_ISAS)),$$(@D)/$(2)_$(call dispatch_file,$(i)).o)" > $$@
+	$(call dispatch_compile,$$$$cc $(WARN) $(OPT),$$(@D)/$(2),$$$$d/$(2),$(or $(5),$(DISPATCH_ISAS))) \
+	echo "$$(@D)/$(2).o $(call dispatch_objs,$$(@D)/$(2),$(or $(5),$(DISPATCH_ISAS)))" > $$@
 endef
 $(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,dnet))
 $(eval $(call DISPATCH_GEN,specs/seed_mse.lua,dmse))
 $(eval $(call DISPATCH_GEN,specs/mnist_mlp.lua,infer,--inference --weights $(INFER_VEC) --max-batch 8,$(INFER_NPY)))
 DISPATCH_FAMILIES := avx512:zen5 avx512:zen4 avx512 avx2:zen3 avx2 sse2 scalar
 $(eval $(call DISPATCH_GEN,examples/xor.lua,dfam,,,$(DISPATCH_FAMILIES)))
-$(DISPATCH_T)/dfam/%/family_test: tests/dispatch/family_test.c tests/soft_check.h $(DISPATCH_T)/dfam/%/objs
+$(DISPATCH_T)/dfam/%/family_test: tests/dispatch/family_test.c tests/soft_check.h tests/dispatch/cpu_runs.h \
+    $(DISPATCH_T)/dfam/%/objs
 	$* $(WARN) $(OPT) -I$(DISPATCH_T)/dfam/gen -o $@ $< $$(cat $(DISPATCH_T)/dfam/$*/objs) -lm
 
-$(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c tests/soft_check.h $(DISPATCH_T)/dnet/%/objs \
+$(DISPATCH_T)/dnet/%/dispatch_test: tests/dispatch/dispatch_test.c tests/soft_check.h tests/dispatch/cpu_runs.h \
+    $(DISPATCH_T)/dnet/%/objs \
     $(DISPATCH_T)/dmse/%/objs $(DISPATCH_T)/infer/%/objs
 	$* $(WARN) $(OPT) -I$(DISPATCH_T)/dnet/gen -I$(DISPATCH_T)/infer/gen -o $@ $< $$(cat $(DISPATCH_T)/dnet/$*/objs) \
 	  $$(cat $(DISPATCH_T)/infer/$*/objs) -lm

@@ -16,8 +16,9 @@
 # path, compiles NAME.c with the ISA's flags, and links libm. With DISPATCH (gen --dispatch,
 # x86 runtime dispatch: x86 for avx512,avx2,sse2,scalar, or a comma list that includes
 # scalar; ISA:FAMILY words too, as gen --dispatch takes them) also NAME_ISA.h/.c per ISA, each
-# .c compiled with its ISA's flags; NAME.h's functions run the best variant the CPU has. TUNE: gen --tune, a tune file from `chainrule
-# tune` (with DISPATCH, one per variant at most). NAME defaults to the spec's file
+# .c compiled with its ISA's flags; NAME.h's functions run the best variant the CPU has.
+# TUNE: gen --tune, a tune file from `chainrule tune` (with DISPATCH, one per variant at
+# most). NAME defaults to the spec's file
 # name without .lua and is passed to gen as --name, so the file names are known when CMake
 # configures. The outputs are regenerated exactly when the spec, the weights or the generator
 # changed: gen writes a depfile (--depfile, CMake's DEPFILE), and it sets the time of an
@@ -90,7 +91,6 @@ function(chainrule_generate)
 
   set(args gen "${spec}" --out "${out}" --name ${CRG_NAME} --depfile "${out}/${CRG_NAME}.d")
   set(outputs "${out}/${CRG_NAME}.h" "${out}/${CRG_NAME}.c")
-  set(variants "")
   if(CRG_DISPATCH)
     list(APPEND args --dispatch ${CRG_DISPATCH})
     if(CRG_DISPATCH STREQUAL "x86")
@@ -99,14 +99,24 @@ function(chainrule_generate)
       string(REPLACE "," ";" variants "${CRG_DISPATCH}")
     endif()
     # NAME.h/.c first, as in the depfile (Ninja wants its first target to be the rule's first
-    # output); a family variant ISA:FAMILY is NAME_ISA_FAMILY.h/.c
+    # output); a family variant ISA:FAMILY is NAME_ISA_FAMILY.h/.c. The dispatcher NAME.c
+    # needs no flags; each variant its ISA's.
     foreach(v IN LISTS variants)
       string(REPLACE ":" "_" file "${v}")
       list(APPEND outputs "${out}/${CRG_NAME}_${file}.h" "${out}/${CRG_NAME}_${file}.c")
+      string(REGEX REPLACE ":.*" "" isa "${v}")
+      _chainrule_isa_flags(${isa} isa_flags)
+      if(isa_flags)
+        set_source_files_properties("${out}/${CRG_NAME}_${file}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
+      endif()
     endforeach()
     set(CRG_ISA "dispatch ${CRG_DISPATCH}")
   else()
     list(APPEND args --isa ${CRG_ISA})
+    _chainrule_isa_flags(${CRG_ISA} isa_flags)
+    if(isa_flags)
+      set_source_files_properties("${out}/${CRG_NAME}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
+    endif()
   endif()
   set(depends "${spec}" chainrule::chainrule)
   if(CRG_INFERENCE)
@@ -136,22 +146,6 @@ function(chainrule_generate)
     COMMENT "chainrule: generating ${CRG_NAME}.h/.c from ${CRG_SPEC} (${CRG_ISA})"
     VERBATIM)
 
-  if(CRG_DISPATCH)
-    # the dispatcher NAME.c needs no flags; each variant its own
-    foreach(v IN LISTS variants)
-      string(REGEX REPLACE ":.*" "" isa "${v}")
-      string(REPLACE ":" "_" file "${v}")
-      _chainrule_isa_flags(${isa} isa_flags)
-      if(isa_flags)
-        set_source_files_properties("${out}/${CRG_NAME}_${file}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
-      endif()
-    endforeach()
-  else()
-    _chainrule_isa_flags(${CRG_ISA} isa_flags)
-    if(isa_flags)
-      set_source_files_properties("${out}/${CRG_NAME}.c" PROPERTIES COMPILE_OPTIONS "${isa_flags}")
-    endif()
-  endif()
   target_sources(${CRG_TARGET} PRIVATE ${outputs})
   target_include_directories(${CRG_TARGET} PUBLIC "${out}")
   if(UNIX)

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "../soft_check.h"
+#include "cpu_runs.h"
 
 
 #define N (DNET_BATCH - 3)
@@ -138,10 +139,8 @@ static void check_infer(const char *isa, int v) {
 
 int main(void) {
   static const char *const isas[4] = {"avx512", "avx2", "sse2", "scalar"};
-  int can[4] = {__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                    __builtin_cpu_supports("fma"),
-                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), __builtin_cpu_supports("sse2"), 1};
+  int can[4];
+  cpu_runs(can);
   const char *best = can[0] ? "avx512" : can[1] ? "avx2" : can[2] ? "sse2" : "scalar";
   CHECK(strcmp(dnet_isa(), best) == 0, "dnet_isa() is %s, this CPU's best is %s", dnet_isa(), best);
   CHECK(strcmp(infer_isa(), best) == 0, "infer_isa() is %s, this CPU's best is %s", infer_isa(), best);

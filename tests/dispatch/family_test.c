@@ -19,6 +19,7 @@
 
 #include <string.h>
 #include "../soft_check.h"
+#include "cpu_runs.h"
 
 #define N 5
 static dfam_params p;
@@ -34,10 +35,9 @@ int main(int argc, char **argv) {
   }
   static const char *const words[7] = {"avx512:zen4", "avx512:zen5", "avx512", "avx2:zen3", "avx2", "sse2", "scalar"};
   static const char *const family[7] = {"zen4", "zen5", NULL, "zen3", NULL, NULL, NULL};
-  int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
-  int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const int runs[7] = {avx512, avx512, avx512, avx2, avx2, __builtin_cpu_supports("sse2"), 1};
+  int isa[4];   /* avx512, avx2, sse2, scalar */
+  cpu_runs(isa);
+  const int runs[7] = {isa[0], isa[0], isa[0], isa[1], isa[1], isa[2], isa[3]};
   int best = 0;
   while (!runs[best] || (family[best] && strcmp(family[best], argv[1]) != 0)) best++;
   CHECK(strcmp(dfam_isa(), words[best]) == 0, "dfam_isa() is %s; on a %s CPU the first it runs is %s", dfam_isa(),
