@@ -1,7 +1,8 @@
 # make bench: chainrule's generated code against naive C, OpenBLAS, PyTorch and FANN,
-# one thread each, on this machine. Not part of `make test`. Installs nothing: run
+# one thread each, on this machine. Not part of `make test` (test-bench, at the end of this
+# file, runs its whole path once, small, timing nothing). Installs nothing: run
 # `scripts/deps.sh --bench` first (OpenBLAS, FANN, PyTorch). Writes build/bench.csv and
-# build/bench-codegen.csv.
+# build/bench-codegen.csv (BENCH_CSV, BENCH_CODEGEN_CSV).
 #
 #   make bench                      every ISA this machine runs (BENCH_ISAS to choose), then
 #                                   make bench-inference (the inference-only build's row)
@@ -10,6 +11,8 @@
 #   make bench BENCH_BIG=           without 784-2048-2048-10 (on by default: its avx2 .c is ~100 KB
 #                                   and compiles in seconds; its rows take fewer samples, harness.c)
 #   make bench BENCH_ALL_CORES=1    OpenBLAS/PyTorch also under the SSE2/SSE3-era core types
+#   make bench BENCH_CORES='A B'    OpenBLAS/PyTorch under these OPENBLAS_CORETYPE names only
+#                                   ('detected': the core OpenBLAS detects)
 #   make bench BENCH_PASSES=N       passes over every program (default 5; see below)
 #   make bench BENCH_CPU=generic    the ISA defaults instead of this machine's CPU family's
 #                                   (gen --cpu; default native, gen/cpus.lua)
@@ -52,8 +55,14 @@
 BENCH_PASSES ?= 5
 BENCH_CPU ?= native
 BENCH_BIG ?= 1
+BENCH_CORES ?=
+# After the report, make bench-inference (test-bench turns it off: its build is shared).
+BENCH_INFERENCE ?= 1
 
-BENCH_DIR    := $(BUILD)/bench
+# Where the bench builds and measures, and its two reports (test-bench moves all three).
+BENCH_DIR         ?= $(BUILD)/bench
+BENCH_CSV         ?= $(BUILD)/bench.csv
+BENCH_CODEGEN_CSV ?= $(BUILD)/bench-codegen.csv
 BENCH_SPECS  := bench_mlp bench_mlp1 bench_mlp128 bench_seed bench_deep bench_wide \
                 bench_m256_1 bench_m256_8 bench_m256_32 bench_m256_256 bench_lenet bench_lenet1 bench_bncnn bench_tanh \
                 $(if $(BENCH_BIG),bench_big bench_big1)
@@ -265,9 +274,9 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
        $(BENCH_SIZE_OBJS)
 	@echo "bench: measuring, $(BENCH_PASSES) passes over every program (one thread; a few minutes)"
 	@$(BENCH_DIR)/bench workloads $(BENCH_BIG_FLAG) > $(BENCH_DIR)/workloads.txt
-	@set -e; cores="$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all))"; \
+	@set -e; cores="$(or $(strip $(BENCH_CORES)),$$($(BENCH_DIR)/bench cores $(if $(BENCH_ALL_CORES),--all)))"; \
 	$(BUILD)/chainrule cpu $(BENCH_CPU) | sed '1s/^/# chainrule: gen --cpu $(BENCH_CPU): /; 1!s/^/# /' > $(BENCH_DIR)/raw.csv; \
-	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} (the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones))" >> $(BENCH_DIR)/raw.csv; \
+	echo "# openblas, pytorch: timed under OPENBLAS_CORETYPE = $${cores:-(none known for this CPU: the core OpenBLAS detects)} $(if $(strip $(BENCH_CORES)),(BENCH_CORES; 'detected': the core OpenBLAS detects),(the core types whose instructions this CPU has$(if $(BENCH_ALL_CORES),,; BENCH_ALL_CORES=1 adds the SSE2/SSE3-era ones)))" >> $(BENCH_DIR)/raw.csv; \
 	if [ -n "$$OPENBLAS_CORETYPE" ]; then echo "# openblas: OPENBLAS_CORETYPE=$$OPENBLAS_CORETYPE in the environment is not used: the machine line names the core OpenBLAS detects, and every OpenBLAS and PyTorch run sets its own core" >> $(BENCH_DIR)/raw.csv; fi; \
 	progs="$(foreach i,$(BENCH_ISAS),cr:$(i)) $(foreach i,$(BENCH_TUNED),cr:$(i)-tuned) baselines"; \
 	for c in $${cores:-detected}; do progs="$$progs openblas:$$c pytorch:$$c"; done; \
@@ -293,7 +302,28 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
 	  for p in "$$@"; do run_prog $$p; done; \
 	done
 	@$(foreach i,$(BENCH_ISAS),$(call BENCH_CODEGEN,$(i))) $(BENCH_SIZE_CODEGEN) $(foreach i,$(BENCH_TUNED),$(call BENCH_SAME_CODE,$(i)))
-	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BUILD)/bench.csv $(BUILD)/bench-codegen.csv
-	@echo "bench: wrote $(BUILD)/bench.csv and $(BUILD)/bench-codegen.csv"
-	@echo "bench: the inference-only build at one row (make bench-inference, mk/embed.mk)"
-	@$(MAKE) --no-print-directory bench-inference
+	@$(BENCH_DIR)/bench report $(BENCH_DIR)/raw.csv $(BENCH_CSV) $(BENCH_CODEGEN_CSV)
+	@echo "bench: wrote $(BENCH_CSV) and $(BENCH_CODEGEN_CSV)"
+	$(if $(BENCH_INFERENCE),@echo "bench: the inference-only build at one row (make bench-inference, mk/embed.mk)")
+	$(if $(BENCH_INFERENCE),@$(MAKE) --no-print-directory bench-inference)
+
+#   make test-bench   make bench's whole path once, small, into build/tests/bench, then
+#                     tests/bench/check.sh on its report and CSVs (SKIP without OpenBLAS/FANN)
+# One pass, the host's best ISA, the OpenBLAS core it detects, no tuning, no 784-2048-2048-10,
+# the size specs for that ISA only: about a minute of one core. It times nothing; it catches a
+# bench that no longer runs or reports (.ci/run installs OpenBLAS and FANN: deps.sh --bench).
+TEST_GOALS += test-bench
+BENCH_TEST_DIR := $(BUILD)/tests/bench
+BENCH_TEST_ISA := $(lastword $(BENCH_ISAS))
+.PHONY: test-bench
+test-bench: $(BUILD)/chainrule
+	@if ! pkg-config --exists openblas || ! { test -f /usr/include/floatfann.h || pkg-config --exists fann; }; then \
+	  echo "== test-bench: SKIP (OpenBLAS or FANN missing: scripts/deps.sh --bench)"; exit 0; fi; \
+	echo "== make bench, small (one pass, $(BENCH_TEST_ISA), the detected OpenBLAS core): its whole path"; \
+	mkdir -p $(BENCH_TEST_DIR); \
+	$(MAKE) --no-print-directory bench BENCH_DIR=$(BENCH_TEST_DIR) BENCH_CSV=$(BENCH_TEST_DIR)/bench.csv \
+	  BENCH_CODEGEN_CSV=$(BENCH_TEST_DIR)/bench-codegen.csv BENCH_PASSES=1 BENCH_ISAS=$(BENCH_TEST_ISA) \
+	  BENCH_SIZE_ISAS=$(filter-out scalar,$(BENCH_TEST_ISA)) BENCH_TUNE= BENCH_BIG= BENCH_CORES=detected \
+	  BENCH_INFERENCE= > $(BENCH_TEST_DIR)/bench.out 2>&1 \
+	  || { tail -n 20 $(BENCH_TEST_DIR)/bench.out; echo "test-bench: FAIL: make bench (the whole log: $(BENCH_TEST_DIR)/bench.out)"; exit 1; }; \
+	tests/bench/check.sh $(BENCH_TEST_DIR) $(BENCH_TEST_ISA) $(PYTHON)
