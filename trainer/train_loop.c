@@ -103,12 +103,17 @@ static int start_resumed(run *r) {
   const opts *o = r->o;
   cr_err e = {{0}};
   if (tr_model_load(&r->m, o->resume, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
-  /* The weights are portable; NAME_opt's state buffers have a layout private to the
-     build (ISA) that wrote them, so only that build may continue the optimizer. */
-  if (strcmp(r->m.isa, r->net->isa) != 0)
-    return tr_fail(o, 2, "%s: checkpoint's optimizer state was written by the %s build, this "
-                   "is the %s build (resume with that one; eval/predict/export work with any)",
-                   o->resume, r->m.isa, r->net->isa);
+  /* NAME_opt is laid out alike in every build of a network (gen/plan.lua does not depend on
+     the ISA; the dispatch build's static asserts rely on it), so any build continues the
+     weights and the optimizer; another ISA's rounding, though, so not bit for bit the run
+     the writer would have made (a dispatch build running the writer's ISA is). */
+  const char *runs = r->net->variant ? r->net->variant() : r->net->isa;
+  if (strcmp(r->m.isa, r->net->isa) != 0 && strcmp(r->m.isa, runs) != 0)
+    tr_fail(o, 0, "note: %s was written by the %s build, this is the %s build%s%s%s: training "
+            "goes on from its weights and optimizer state in this ISA's rounding, not bit for "
+            "bit as the %s build would", o->resume, r->m.isa, r->net->isa,
+            r->net->variant ? " (its " : "", r->net->variant ? runs : "",
+            r->net->variant ? " variant)" : "", r->m.isa);
   r->start_epoch = r->m.progress[0];
   r->steps = r->m.progress[1];
   r->seed = (uint64_t)r->m.progress[2];
