@@ -307,23 +307,32 @@ bench: $(BENCH_DIR)/bench $(foreach i,$(BENCH_ISAS),$(BENCH_DIR)/cr_$(i)) $(fore
 	$(if $(BENCH_INFERENCE),@echo "bench: the inference-only build at one row (make bench-inference, mk/embed.mk)")
 	$(if $(BENCH_INFERENCE),@$(MAKE) --no-print-directory bench-inference)
 
-#   make test-bench   make bench's whole path once, small, into build/tests/bench, then
-#                     tests/bench/check.sh on its report and CSVs (SKIP without OpenBLAS/FANN)
-# One pass, the host's best ISA, the OpenBLAS core it detects, no tuning, no 784-2048-2048-10,
-# the size specs for that ISA only: about a minute of one core. It times nothing; it catches a
-# bench that no longer runs or reports (.ci/run installs OpenBLAS and FANN: deps.sh --bench).
+#   make bench-quick  a first look in two minutes: make bench with one pass, the host's best
+#                     ISA, no tuning, no 784-2048-2048-10, the size specs for that ISA only,
+#                     into build/bench-quick/ (one pass on a shared machine: its ratios are
+#                     rough; make bench for figures to quote)
+#   make test-bench   make bench-quick's run, under the detected OpenBLAS core only, into
+#                     build/tests/bench, then tests/bench/check.sh on its report and CSVs
+#                     (SKIP without OpenBLAS/FANN)
+# test-bench times nothing; it catches a bench that no longer runs or reports, in about a minute
+# of one core (.ci/run installs OpenBLAS and FANN: scripts/deps.sh --bench).
+BENCH_QUICK_ISA := $(lastword $(BENCH_ISAS))
+# $(1): the directory for everything the run writes; $(2): more variables for make bench
+bench_quick = $(MAKE) --no-print-directory bench BENCH_DIR=$(1) BENCH_CSV=$(1)/bench.csv \
+  BENCH_CODEGEN_CSV=$(1)/bench-codegen.csv BENCH_PASSES=1 BENCH_ISAS=$(BENCH_QUICK_ISA) \
+  BENCH_SIZE_ISAS=$(filter-out scalar,$(BENCH_QUICK_ISA)) BENCH_TUNE= BENCH_BIG= BENCH_INFERENCE= $(2)
+.PHONY: bench-quick test-bench
+bench-quick: $(BUILD)/chainrule
+	@mkdir -p $(BUILD)/bench-quick
+	@$(call bench_quick,$(BUILD)/bench-quick)
+
 TEST_GOALS += test-bench
 BENCH_TEST_DIR := $(BUILD)/tests/bench
-BENCH_TEST_ISA := $(lastword $(BENCH_ISAS))
-.PHONY: test-bench
 test-bench: $(BUILD)/chainrule
 	@if ! pkg-config --exists openblas || ! { test -f /usr/include/floatfann.h || pkg-config --exists fann; }; then \
 	  echo "== test-bench: SKIP (OpenBLAS or FANN missing: scripts/deps.sh --bench)"; exit 0; fi; \
-	echo "== make bench, small (one pass, $(BENCH_TEST_ISA), the detected OpenBLAS core): its whole path"; \
+	echo "== make bench-quick under the detected OpenBLAS core (one pass, $(BENCH_QUICK_ISA)): the bench's whole path"; \
 	mkdir -p $(BENCH_TEST_DIR); \
-	$(MAKE) --no-print-directory bench BENCH_DIR=$(BENCH_TEST_DIR) BENCH_CSV=$(BENCH_TEST_DIR)/bench.csv \
-	  BENCH_CODEGEN_CSV=$(BENCH_TEST_DIR)/bench-codegen.csv BENCH_PASSES=1 BENCH_ISAS=$(BENCH_TEST_ISA) \
-	  BENCH_SIZE_ISAS=$(filter-out scalar,$(BENCH_TEST_ISA)) BENCH_TUNE= BENCH_BIG= BENCH_CORES=detected \
-	  BENCH_INFERENCE= > $(BENCH_TEST_DIR)/bench.out 2>&1 \
+	$(call bench_quick,$(BENCH_TEST_DIR),BENCH_CORES=detected) > $(BENCH_TEST_DIR)/bench.out 2>&1 \
 	  || { tail -n 20 $(BENCH_TEST_DIR)/bench.out; echo "test-bench: FAIL: make bench (the whole log: $(BENCH_TEST_DIR)/bench.out)"; exit 1; }; \
-	tests/bench/check.sh $(BENCH_TEST_DIR) $(BENCH_TEST_ISA) $(PYTHON)
+	tests/bench/check.sh $(BENCH_TEST_DIR) $(BENCH_QUICK_ISA) $(PYTHON)
