@@ -113,7 +113,7 @@ typedef struct {
   float norm[2];       /* mean, std applied to inputs */
   cr_rng rng;          /* init stream state after initialisation */
   int64_t progress[4]; /* epochs done, steps done, seed, batch */
-  char isa[16];        /* ISA of the build that wrote the optimizer state */
+  char isa[16];        /* ISA whose code wrote the checkpoint (a dispatch build's variant) */
 } model;
 
 void *tr_alloc64(size_t bytes);   /* zeroed, 64-byte aligned, NULL when out of memory */

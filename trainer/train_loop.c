@@ -106,7 +106,8 @@ static int start_resumed(run *r) {
   /* NAME_opt is laid out alike in every build of a network (gen/plan.lua does not depend on
      the ISA; the dispatch build's static asserts rely on it), so any build continues the
      weights and the optimizer; another ISA's rounding, though, so not bit for bit the run
-     the writer would have made (a dispatch build running the writer's ISA is). */
+     the writer would have made (a dispatch build running the writer's ISA is). A dispatch
+     build records the variant that ran ("dispatch": one written before it did). */
   const char *runs = r->net->variant ? r->net->variant() : r->net->isa;
   if (strcmp(r->m.isa, r->net->isa) != 0 && strcmp(r->m.isa, runs) != 0)
     tr_fail(o, 0, "note: %s was written by the %s build, this is the %s build%s%s%s: training "

@@ -104,8 +104,10 @@ int tr_model_save(model *m, const char *path, cr_err *e) {
   pack_params(m, 1);
   cr_ckpt_id id;
   cr_ckpt_part parts[CKPT_PARTS];
+  /* the ISA whose code ran: a dispatch build's variant, so that a resume can say whether it
+     continues in the same rounding */
   memset(m->isa, 0, sizeof m->isa);
-  snprintf(m->isa, sizeof m->isa, "%s", m->net->isa);
+  snprintf(m->isa, sizeof m->isa, "%s", m->net->variant ? m->net->variant() : m->net->isa);
   ckpt_setup(m, &id, parts);
   return cr_ckpt_save(path, &id, parts, CKPT_PARTS, e);
 }

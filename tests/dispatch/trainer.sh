@@ -40,8 +40,15 @@ grep -Eq "^dispatch build: the (avx512|avx2|sse2|scalar) variant runs on this CP
 # momentum buffers zeroed instead of carried over, a mutation tried, it is 29 % higher).
 "$scalar" train --data "$tiny" --epochs 5 --resume "$tmp/a.ckpt" --checkpoint "$tmp/c.ckpt" \
   >"$tmp/cross.out" 2>"$tmp/cross.err" || fail "the scalar trainer's resume of the dispatch build's checkpoint: $(cat "$tmp/cross.err")"
-grep -q "note: $tmp/a.ckpt was written by the dispatch build, this is the scalar build: training goes on" "$tmp/cross.err" ||
-  fail "the scalar trainer's resume of the dispatch build's checkpoint: no note ($(cat "$tmp/cross.err"))"
+# the checkpoint names the variant that wrote it (the one train named)
+ran=$(sed -n 's/^dispatch build: the \(.*\) variant runs on this CPU$/\1/p' "$tmp/train.out")
+[ "$ran" = scalar ] || grep -q "note: $tmp/a.ckpt was written by the $ran build, this is the scalar build: training goes on" "$tmp/cross.err" ||
+  fail "the scalar trainer's resume of the dispatch build's checkpoint (written by its $ran variant): no note ($(cat "$tmp/cross.err"))"
+# the dispatch build itself under another variant: the same note, naming the variant
+"$cli" train --data "$tiny" --epochs 5 --resume "$tmp/a.ckpt" --checkpoint "$tmp/d.ckpt" --variant sse2 \
+  >/dev/null 2>"$tmp/other.err" || fail "--variant sse2 resume: $(cat "$tmp/other.err")"
+[ "$ran" = sse2 ] || grep -q "note: $tmp/a.ckpt was written by the $ran build, this is the dispatch build (its sse2 variant): training goes on" "$tmp/other.err" ||
+  fail "the dispatch build's resume under --variant sse2 of its $ran variant's checkpoint: no note ($(cat "$tmp/other.err"))"
 close() { # two `eval` lines: loss within 1e-4 relative
   echo "$1 $2" | awk '{ for (i = 1; i <= NF; i++) if ($i == "loss") l[++n] = $(i + 1) }
     END { d = l[1] - l[2]; if (d < 0) d = -d; exit !(n == 2 && d <= 1e-4 * l[2]) }'
