@@ -9,6 +9,7 @@ local layer = require "kernels.layer"
 local loss = require "kernels.loss"
 local shared = require "kernels.shared"
 local actmath = require "kernels.actmath"
+local convtile = require "kernels.convtile"
 local names = require "names"
 local ops = require "ops"
 
@@ -34,7 +35,7 @@ local function window_label(kind, o)
   return string.format("%s k%d s%d%s", kind, o.kernel, o.stride, (o.padding or 0) > 0 and " p" .. o.padding or "")
 end
 
-local function banner_rows(g, sched, plan, inference)
+local function banner_rows(g, sched, plan, isa, inference)
   local head = {"layer", "shape", "params", "flash", "RAM", "fwd FLOPs", "bwd FLOPs", "code"}
   if inference then table.remove(head, 7) end
   local rows = {head}
@@ -48,13 +49,19 @@ local function banner_rows(g, sched, plan, inference)
   for _, s in ipairs(sched.steps) do
     if (s.product or s.map) and s.act then fused[s.act.index] = true end
   end
+  -- the layers with kernels of their own that run as register tiles here (a conv2d that
+  -- gen/kernels/convtile.lua takes); the others' kernels are loops
+  local tiles = {}
+  for _, s in ipairs(sched.steps) do
+    if s.product and s.product.op.kernels and convtile.applies(isa, s.product) then tiles[s.product.index] = true end
+  end
   local tp, tf, tb, tfl, tr = 0, 0, 0, 0, 0
   local function row(cells)
     if inference then table.remove(cells, 7) end
     rows[#rows + 1] = cells
   end
   for _, l in ipairs(g.layers) do
-    local kind, code = window_label(l.kind, l.opts), l.op.kernels and "loops" or sched.style
+    local kind, code = window_label(l.kind, l.opts), l.op.kernels and (tiles[l.index] and "tiled" or "loops") or sched.style
     if l.op.role == "activation" then
       kind = l.op.shown(l.opts)
       code = fused[l.index] and "fused" or "loops"
@@ -191,7 +198,7 @@ function M.build(g, sched, plan, isa, opts)
   if act_helpers then table.insert(ctx.functions, 1, act_helpers) end
   if isa.helpers then table.insert(ctx.functions, 1, isa.helpers) end
   if ctx.dropout and not opts.inference then table.insert(ctx.functions, 1, require("kernels.norm").helpers(isa.width)) end
-  ctx.banner_rows = banner_rows(g, sched, plan, opts.inference)
+  ctx.banner_rows = banner_rows(g, sched, plan, isa, opts.inference)
   ctx.stack, ctx.stack_frame = M.stack_bounds(g, sched, isa, ctx)
   ctx.math_h = not opts.inference and (g.loss == "cross_entropy" or g.optimizer.kind ~= "sgd")
   for _, l in ipairs(g.layers) do ctx.math_h = ctx.math_h or l.op.libm or false end

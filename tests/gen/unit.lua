@@ -679,6 +679,29 @@ do
   end
 end
 
+-- The banner's code column of a conv2d says "tiled" exactly when its kernels are
+-- gen/kernels/convtile.lua's register tiles (their comments name the file), else "loops"
+do
+  local driver = require "driver"
+  for _, spec in ipairs({"specs/mnist_cnn.lua", "specs/fashion_cnn.lua"}) do
+    for _, isa in ipairs({"scalar", "sse2", "avx2", "avx512", "neon"}) do
+      local h, c
+      for _, f in ipairs(driver.generate({spec = spec, isa = isa})) do
+        if f[1]:match("%.h$") then h = f[2] elseif f[1]:match("%.c$") then c = f[2] end
+      end
+      local tiles = c:find("(gen/kernels/convtile.lua)", 1, true) ~= nil
+      local n = 0
+      for code in h:gmatch("\n %*%s+%d+ conv2d[^\n]-(%a+)\n") do
+        n = n + 1
+        check(code == (tiles and "tiled" or "loops"), "%s %s: a conv2d row's code is %s, its kernels %s convtile's",
+              spec, isa, code, tiles and "are" or "are not")
+      end
+      check(n == 2, "%s %s: %d conv2d rows in the banner", spec, isa, n)
+      check(tiles == (isa ~= "scalar"), "%s %s: convtile's kernels %s", spec, isa, tiles and "used" or "not used")
+    end
+  end
+end
+
 -- plan's row padding: a linear layer's buffers of 1024 floats a row get 1040 (ROW_PAD_*),
 -- the network's output and batch 1 stay dense, and every ISA and a --dispatch build's
 -- public header agree (one NAME_work layout)
