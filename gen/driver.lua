@@ -44,7 +44,10 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                ISA:FAMILY (avx512:zen5) adds NAME_ISA_FAMILY, generated with --cpu FAMILY and
                run in preference to ISA on a CPU of that family
   Refused together: --inference with --batch, --cli or --python (a training build's);
-  --weights and --max-batch without --inference; --dispatch with --isa.
+  --weights and --max-batch without --inference; --dispatch with --isa. Refused too: an
+  option given twice (but --tune, once per --dispatch variant), a tune file none of whose
+  entries is a product of the build, and an output or --depfile that is the spec, a --tune or
+  --weights file or another output.
 
   --compact    smaller code: the tiled products' last rows of a call (past the last whole
                register tile) as one-row tiles instead of one tile per power of two, and
@@ -114,6 +117,36 @@ local function read_file(path)
   local s = f:read("a")
   f:close()
   return s
+end
+
+-- Whether two paths name one file: the same device and inode when both exist, else the same
+-- path once "//", "/./" and a leading "./" are taken out (an output not written yet).
+local function same_file(a, b)
+  local ka, _, _, ida = host.stat(a)
+  local kb, _, _, idb = host.stat(b)
+  if ka and kb then return ida == idb end
+  local function norm(p) return (p:gsub("/+", "/"):gsub("/%./", "/"):gsub("^%./", "")) end
+  return not ka and not kb and norm(a) == norm(b)
+end
+
+-- Refuses a run that would write over one of its inputs, or write two outputs to one file
+-- (--depfile naming an output): files as write_outputs takes them, inputs a list of {path,
+-- what it is}. Checked before anything is written.
+local function check_clobber(files, inputs, depfile)
+  for i, f in ipairs(files) do
+    for _, input in ipairs(inputs) do
+      if same_file(f[1], input[1]) then
+        usage_error((f[1] == depfile and "--depfile: " or "") .. "'" .. f[1] .. "' is " .. input[2]
+          .. ": it would be overwritten (nothing written)")
+      end
+    end
+    for j = i + 1, #files do
+      if same_file(f[1], files[j][1]) then
+        usage_error((files[j][1] == depfile and "--depfile: " or "") .. "'" .. files[j][1]
+          .. "' is also an output (nothing written)")
+      end
+    end
+  end
 end
 
 -- Writes the outputs whose bytes changed, all or none (host.write_files: the runtime's writer
@@ -200,17 +233,17 @@ local DISPATCH_TEST = {
 }
 
 -- A command's options: `values` take one (--opt VALUE or --opt=VALUE, stored under the name
--- without "--"; the last one given wins, and every one given is also listed under the name
--- with "_list"), `flags` none (stored as true); `prefix` starts the messages about unknown
+-- without "--", and listed under the name with "_list"; given twice, an error unless
+-- `repeatable`), `flags` none (stored as true); `prefix` starts the messages about unknown
 -- options and extra arguments.
 local GEN_OPTIONS = {
-  command = "gen", prefix = "",
+  command = "gen", prefix = "", repeatable = {["--tune"] = true},
   values = {["--out"] = true, ["--isa"] = true, ["--name"] = true, ["--weights"] = true, ["--max-batch"] = true,
             ["--batch"] = true, ["--dispatch"] = true, ["--depfile"] = true, ["--tune"] = true, ["--cpu"] = true},
   flags = {["--cli"] = true, ["--inference"] = true, ["--python"] = true, ["--compact"] = true},
 }
 local TUNE_OPTIONS = {
-  command = "tune", prefix = "tune: ",
+  command = "tune", prefix = "tune: ", repeatable = {},
   values = {["--out"] = true, ["--isa"] = true, ["--budget"] = true, ["--max-batch"] = true, ["--batch"] = true,
             ["--cpu"] = true},
   flags = {},
@@ -221,6 +254,7 @@ local TUNE_OPTIONS = {
 -- command then prints the usage and succeeds).
 local function parse_options(args, from, t, o)
   local i = from
+  local given = {}
   while i <= #args do
     local a = args[i]
     local key, value = a:match("^(%-%-[%w-]+)=(.*)$")
@@ -232,6 +266,10 @@ local function parse_options(args, from, t, o)
         if value == nil then usage_error("option '" .. key .. "' needs a value (try --help)") end
       end
       if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
+      if given[key] and not t.repeatable[key] then
+        usage_error(t.prefix .. "option '" .. key .. "' given twice ('" .. given[key] .. "' and '" .. value .. "')")
+      end
+      given[key] = value
       o[key:sub(3)] = value
       local list = key:sub(3) .. "_list"
       o[list] = o[list] or {}
@@ -270,6 +308,18 @@ local function parse_rows(o)
   end
 end
 
+-- A build of net at `rows` rows per call (--batch or --max-batch, named by key): its widest
+-- layer's buffer must hold at most spec.MAX_ROWS_FLOATS floats.
+local function check_rows(net, rows, key)
+  local spec = require "spec"
+  local widest = net.input
+  for _, l in ipairs(net.layers) do widest = math.max(widest, l.out) end
+  if rows * widest > spec.MAX_ROWS_FLOATS then
+    usage_error(string.format("--%s: %d rows × %d features is too large (at most %d floats)",
+      key, rows, widest, spec.MAX_ROWS_FLOATS))
+  end
+end
+
 -- Parses "gen" arguments.
 local function parse_gen(args, from)
   local o = parse_options(args, from, GEN_OPTIONS, {out = ".", cli = false})
@@ -293,6 +343,10 @@ local function parse_gen(args, from)
     for w in (words .. ","):gmatch("([^,]*),") do
       local isa, family = w:match("^([^:]*):(.*)$")
       isa = isa or w
+      if isa == "x86" then
+        usage_error("--dispatch: x86 (all four ISAs) stands alone; to add a family variant, list the ISAs: "
+          .. "avx512:zen5," .. table.concat(DISPATCH_ORDER, ","))
+      end
       if not DISPATCH_RANK[isa] then
         usage_error("--dispatch: unknown isa '" .. isa .. "' (a comma list of " .. table.concat(DISPATCH_ORDER, ", ")
           .. ", or x86 for all four; ISA:FAMILY for a CPU family's variant)")
@@ -379,12 +433,7 @@ function M.generate(o)
     copy.name = o.name or net.name
     if o.inference or o.batch then
       copy.batch = o.batch or o.max_batch or 1
-      local widest = copy.input
-      for _, l in ipairs(copy.layers) do widest = math.max(widest, l.out) end
-      if copy.batch * widest > spec.MAX_ROWS_FLOATS then
-        usage_error(string.format("--%s: %d rows × %d features is too large (at most %d floats)",
-          o.batch and "batch" or "max-batch", copy.batch, widest, spec.MAX_ROWS_FLOATS))
-      end
+      check_rows(copy, copy.batch, o.batch and "batch" or "max-batch")
     end
     net = copy
   end
@@ -402,8 +451,10 @@ function M.generate(o)
   local tuned, used
   if o.tune_file then
     if o.tune_file.isa ~= isa.name then
+      local tunable = isa.width > 1   -- (chainrule tune refuses scalar: no tiled kernels)
       errors.user(o.tune .. ": tuned for " .. o.tune_file.isa .. ", but generating for " .. isa.name
-        .. " (run chainrule tune --isa " .. isa.name .. ")")
+        .. (tunable and " (run chainrule tune --isa " .. isa.name .. ")"
+            or ", which has no tiled kernels to tune (drop --tune, or generate with --isa " .. o.tune_file.isa .. ")"))
     end
     tuned, used = require("tune").lookup(o.tune_file)
   end
@@ -427,10 +478,17 @@ function M.generate(o)
   ctx.tuned = false
   ctx.cpu = cpu.name ~= "generic" and cpu.name
   if used then
-    local n = 0
+    local n, entries = 0, 0
     for _ in pairs(used) do n = n + 1 end
-    -- no entry for this network: the default's bytes
-    if n > 0 then ctx.tuned = {file = file_name(o.tune), cpu = o.tune_file.cpu or false, products = n} end
+    for _ in pairs(o.tune_file.entries) do entries = entries + 1 end
+    -- not one entry is a product of this build: a file of another spec, batch or build kind
+    if n == 0 then
+      errors.user(o.tune .. ": none of its " .. entries .. " entr" .. (entries == 1 and "y" or "ies") .. " is a product of "
+        .. g.name .. " (" .. (o.inference and "inference, at most " .. g.batch .. (g.batch == 1 and " row" or " rows") or "training, batch " .. g.batch)
+        .. ") on " .. isa.name .. ": it was tuned for another spec, batch or build (run chainrule tune "
+        .. file_name(o.spec) .. (o.inference and " --max-batch " .. g.batch or o.batch and " --batch " .. g.batch or "") .. ")")
+    end
+    ctx.tuned = {file = file_name(o.tune), cpu = o.tune_file.cpu or false, products = n}
   end
   local outputs = {}
   local function banner(file)
@@ -487,7 +545,7 @@ function M.generate(o)
   end
   outputs.summary = {source = g.name .. ".c", style = ctx.code_style, phrase = ctx.code_phrase, fmas = ctx.code_fmas,
                      budget = ctx.code_budget, stack = deepest[2], stack_fn = g.name .. "_" .. deepest[1], cpu = ctx.cpu,
-                     native = (o.isa or net.isa) == "native" and isa.name or nil}
+                     native = (o.isa or net.isa) == "native" and isa.name or nil, tuned = ctx.tuned}
   return outputs
 end
 
@@ -578,6 +636,10 @@ local function summary(o, outputs, written, kept)
     or sm.phrase
   if sm.native then how = sm.native .. " (native), " .. how end
   if sm.cpu then how = how .. ", CPU family " .. sm.cpu .. "'s defaults" end
+  if sm.tuned then
+    how = how .. ", tilings of " .. sm.tuned.products .. " product" .. (sm.tuned.products == 1 and "" or "s") .. " from "
+      .. sm.tuned.file
+  end
   local parts = {}
   if #written > 0 then parts[#parts + 1] = "wrote " .. table.concat(written, ", ") end
   if #kept > 0 then
@@ -645,19 +707,23 @@ local function gen(args)
   local outputs = M.generate(o)
   if o.python then outputs[#outputs + 1] = build_library(outputs) end
   -- Everything is rendered (and compiled) before anything is written: a failure leaves no files.
-  if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
   local dir = o.out == "." and "" or (o.out:gsub("/+$", "") .. "/")
   local files, targets = {}, {}
   for _, out in ipairs(outputs) do
     files[#files + 1] = {dir .. out[1], out[2], out[1]}
     targets[#targets + 1] = dir .. out[1]
   end
-  local inputs = {o.spec}
-  for _, p in ipairs(o.tune_list or {}) do inputs[#inputs + 1] = p end
-  for _, p in ipairs(o.weights and require("weights").files_read or {}) do inputs[#inputs + 1] = p end
+  -- the files the outputs depend on (the depfile's), each with what it is
+  local named = {{o.spec, "the spec"}}
+  for _, p in ipairs(o.tune_list or {}) do named[#named + 1] = {p, "a --tune file"} end
+  for _, p in ipairs(o.weights and require("weights").files_read or {}) do named[#named + 1] = {p, "a --weights file"} end
   local exe = host.exe_path()
-  if exe then inputs[#inputs + 1] = exe end
+  if exe then named[#named + 1] = {exe, "this program"} end
+  local inputs = {}
+  for k, n in ipairs(named) do inputs[k] = n[1] end
   if o.depfile then files[#files + 1] = {o.depfile, depfile_text(targets, inputs), o.depfile} end
+  check_clobber(files, named, o.depfile)
+  if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
   local written, kept = write_outputs(files)
   refresh_times(kept, inputs)
   print(summary(o, outputs, written, kept))
@@ -683,8 +749,20 @@ end
 local function tune(args)
   local o = parse_tune(args)
   if not o then print(USAGE) return 0 end
+  -- what would fail after the timing fails before it: the rows, and where the file goes
+  local net = require("spec").load(o.spec)
+  if o.batch or o.max_batch then check_rows(net, o.batch or o.max_batch, o.batch and "batch" or "max-batch") end
+  local out = o.out or (net.name .. ".tune")
+  if same_file(out, o.spec) then usage_error("--out: '" .. out .. "' is the spec: it would be overwritten") end
+  local dir = out:match("^(.*)/[^/]*$") or "."
+  if dir == "" then dir = "/" end
+  if host.stat(dir) ~= "dir" then usage_error("--out: directory '" .. dir .. "' does not exist") end
+  local probe = dir .. "/.chainrule-tune-" .. os.time() .. "-" .. math.random(1, 1 << 30)
+  local f, err = io.open(probe, "wb")
+  if not f then usage_error("--out: cannot write in '" .. dir .. "': " .. tostring(err):gsub("^[^:]*: ", "")) end
+  f:close()
+  os.remove(probe)
   local text = require("tune").run(o, function(line) io.stderr:write(line, "\n") end)
-  local out = o.out or (require("spec").load(o.spec).name .. ".tune")
   write_outputs({{out, text, out}})
   print("chainrule: wrote " .. out)
   return 0

@@ -242,8 +242,9 @@ static int host_exe_path(lua_State *L) {
   return 1;
 }
 
-/* host.stat(path) -> "file", "dir" or "other" and the modification time as seconds and
-   nanoseconds (two integers), or nil if it does not exist (stat follows symlinks). */
+/* host.stat(path) -> "file", "dir" or "other", the modification time as seconds and
+   nanoseconds (two integers) and the file's identity ("device:inode", equal for two paths
+   of one file), or nil if it does not exist (stat follows symlinks). */
 static int host_stat(lua_State *L) {
   struct stat st;
   if (stat(luaL_checkstring(L, 1), &st) != 0) {
@@ -253,7 +254,8 @@ static int host_stat(lua_State *L) {
   lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
   lua_pushinteger(L, (lua_Integer)st.st_mtim.tv_sec);
   lua_pushinteger(L, (lua_Integer)st.st_mtim.tv_nsec);
-  return 3;
+  lua_pushfstring(L, "%I:%I", (lua_Integer)st.st_dev, (lua_Integer)st.st_ino);   /* the file's identity */
+  return 4;
 }
 
 /* host.touch(path) -> true, or false and a message: sets the file's times to now (its bytes

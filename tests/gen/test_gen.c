@@ -435,6 +435,20 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --dispatch scalar,avx2,scalar", 2, "chainrule: --dispatch: 'scalar' is listed twice\n"},
   {"gen specs/seed_mse.lua --dispatch avx2,scalar --isa avx2", 2,
    "chainrule: --dispatch cannot be combined with --isa\n"},
+  {"gen specs/seed_mse.lua --dispatch x86,avx512:zen5", 2,
+   "chainrule: --dispatch: x86 (all four ISAs) stands alone; to add a family variant, list the ISAs: "
+   "avx512:zen5,avx512,avx2,sse2,scalar\n"},
+  /* an option given twice (the last one used to win silently): --tune alone may repeat */
+  {"gen specs/seed_mse.lua --dispatch avx2,scalar --dispatch scalar", 2,
+   "chainrule: option '--dispatch' given twice ('avx2,scalar' and 'scalar')\n"},
+  {"gen specs/seed_mse.lua --cpu zen4 --cpu=zen5", 2, "chainrule: option '--cpu' given twice ('zen4' and 'zen5')\n"},
+  {"gen specs/seed_mse.lua --out a --out a", 2, "chainrule: option '--out' given twice ('a' and 'a')\n"},
+  {"tune specs/seed_mse.lua --budget 1 --budget 2", 2, "chainrule: tune: option '--budget' given twice ('1' and '2')\n"},
+  /* what tune would only find after timing, it finds first */
+  {"tune bench/specs/bench_big.lua --isa avx2 --max-batch 40000", 2,
+   "chainrule: --max-batch: 40000 rows × 2048 features is too large (at most 67108864 floats)\n"},
+  {"tune specs/seed_mse.lua --isa avx2 --out no/such/dir/x.tune", 2,
+   "chainrule: --out: directory 'no/such/dir' does not exist\n"},
   {"gen specs/seed_mse.lua --isa avx2 --tune a.tune --tune=b.tune", 2,
    "chainrule: --tune: one file (several only with --dispatch, one per variant)\n"},
   {"gen specs/seed_mse.lua --cpu pentium", 2,
@@ -700,6 +714,50 @@ START_TEST(test_depfile) {
   ck_assert_int_eq(r.status, 2);
   ck_assert_str_eq(r.out, "chainrule: --depfile: 'o u' is a directory\n");
   ck_assert_msg(access(path, F_OK) != 0, "--depfile error left %s behind", path);
+  /* nothing written over an input or over another output: the depfile named as an output, as
+     the spec (by another path to it) or as a tune file; an output over the spec; tune --out
+     over its spec. One line, exit 2, the files as they were, no --out directory made. */
+  char spec_before[4096];
+  snprintf(path, sizeof path, "%s/x y.lua", scratch);
+  char *sb = read_text(path, NULL);
+  ck_assert_ptr_nonnull(sb);
+  snprintf(spec_before, sizeof spec_before, "%s", sb);
+  free(sb);
+  snprintf(path, sizeof path, "%s/t.tune", scratch);
+  write_text(path, "chainrule-tune 1\nisa avx2\nxw 2 16 32 vecs=1\n");
+  static const struct { const char *args, *message; } clobber[] = {
+    {"gen 'x y.lua' --out fresh --depfile fresh/xor.c", "chainrule: --depfile: 'fresh/xor.c' is also an output (nothing written)\n"},
+    {"gen 'x y.lua' --out fresh --depfile './x y.lua'",
+     "chainrule: --depfile: './x y.lua' is the spec: it would be overwritten (nothing written)\n"},
+    {"gen 'x y.lua' --out fresh --isa avx2 --tune t.tune --depfile t.tune",
+     "chainrule: --depfile: 't.tune' is a --tune file: it would be overwritten (nothing written)\n"},
+    {"gen specdir/xor.h --out specdir", "chainrule: 'specdir/xor.h' is the spec: it would be overwritten (nothing written)\n"},
+    {"tune 'x y.lua' --isa avx2 --out .//'x y.lua'", "chainrule: --out: './/x y.lua' is the spec: it would be overwritten\n"},
+  };
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s/specdir' && cp '%s/x y.lua' '%s/specdir/xor.h'", scratch, scratch, scratch);
+  ck_assert_int_eq(system(cmd), 0);
+  for (size_t k = 0; k < sizeof clobber / sizeof clobber[0]; k++) {
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s", scratch, exe, clobber[k].args);
+    r = run(cmd);
+    ck_assert_msg(r.status == 2 && strcmp(r.out, clobber[k].message) == 0, "%s: status %d: %s", clobber[k].args,
+                  r.status, r.out);
+    snprintf(path, sizeof path, "%s/x y.lua", scratch);
+    char *now = read_text(path, NULL);
+    ck_assert_msg(now && strcmp(now, spec_before) == 0, "%s: the spec changed", clobber[k].args);
+    free(now);
+    snprintf(path, sizeof path, "%s/t.tune", scratch);
+    now = read_text(path, NULL);
+    ck_assert_msg(now && strcmp(now, "chainrule-tune 1\nisa avx2\nxw 2 16 32 vecs=1\n") == 0, "%s: the tune file changed",
+                  clobber[k].args);
+    free(now);
+    snprintf(path, sizeof path, "%s/fresh", scratch);
+    ck_assert_msg(access(path, F_OK) != 0, "%s: left %s behind", clobber[k].args, path);
+  }
+  snprintf(path, sizeof path, "%s/specdir/xor.h", scratch);
+  sb = read_text(path, NULL);
+  ck_assert_msg(sb && strcmp(sb, spec_before) == 0, "the spec at specdir/xor.h changed");
+  free(sb);
+  snprintf(path, sizeof path, "%s/fresh", scratch);
   /* gen --python without a C compiler, or with one that fails: one line, exit 2, nothing written */
   snprintf(cmd, sizeof cmd, "cd '%s' && CC=no-such-cc '%s' gen 'x y.lua' --python --out fresh", scratch, exe);
   r = run(cmd);
@@ -1875,9 +1933,10 @@ START_TEST(test_tune_deterministic) {
   write_text(path, "# forced, not measured\nchainrule-tune 1\nisa avx2\ncpu test box\n"
                    "xw 784 50 64 vecs=1 order=rows pack=no\nxtg 784 50 64 vecs=3\ngwt 50 10 64 vecs=1 rows=2\n");
   write_text(none, "chainrule-tune 1\nisa avx2\nxw 100 100 64 vecs=1\n");
-  const char *tunes[4] = {path, path, none, NULL};
-  char *c[4];
+  const char *tunes[4] = {path, path, NULL, NULL};
+  char *c[4] = {NULL};
   for (int i = 0; i < 4; i++) {
+    if (i == 2) continue;   /* (none.tune: refused, below) */
     snprintf(dir[i], sizeof dir[i], "%s/o%d", scratch, i);
     if (tunes[i])
       snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --isa avx2 --tune '%s' --out '%s'", chainrule(), tunes[i], dir[i]);
@@ -1890,8 +1949,18 @@ START_TEST(test_tune_deterministic) {
     ck_assert_ptr_nonnull(c[i]);
   }
   ck_assert_msg(strcmp(c[0], c[1]) == 0, "the same tune file gave other bytes");
-  ck_assert_msg(strcmp(c[2], c[3]) == 0, "a tune file without an entry for the network changed the bytes");
   ck_assert_msg(strcmp(c[0], c[3]) != 0, "the tune file changed nothing");
+  /* a file none of whose entries is a product of this build (another spec, batch or build
+     kind): one line naming it, exit 2, nothing written */
+  snprintf(dir[2], sizeof dir[2], "%s/o2", scratch);
+  snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --isa avx2 --tune '%s' --out '%s'", chainrule(), none, dir[2]);
+  run_result rn = run(cmd);
+  char want_none[1200];
+  snprintf(want_none, sizeof want_none, "%s: none of its 1 entry is a product of mnist_mlp (training, batch 64) on avx2: it was "
+           "tuned for another spec, batch or build (run chainrule tune mnist_mlp.lua)\n", none);
+  ck_assert_msg(rn.status == 2 && strcmp(rn.out, want_none) == 0, "%s: status %d: %s", cmd, rn.status, rn.out);
+  snprintf(file, sizeof file, "%s/mnist_mlp.h", dir[2]);
+  ck_assert_msg(access(file, F_OK) != 0, "%s written by a refused run", file);
   ck_assert_ptr_nonnull(strstr(c[0], " * tiling: 3 products from the tune file m.tune (measured on test box), the rest default."));
   ck_assert_ptr_nonnull(strstr(c[0], "/* register tiles: 6 rows x 1 vectors of 8; row tiles outer;"));
   ck_assert_ptr_null(strstr(c[3], "tune file"));
