@@ -62,7 +62,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   --cpu CPU    the defaults of a CPU family where it measured faster with other tilings than
                the ISA's: generic (the ISA's, for any machine), zen3, zen4, zen5, or native
                (this machine's family; generic when not one of those). Default: native when
-               the isa is native, else generic
+               the isa is native, else generic. A family whose defaults change none of the
+               ISAs generated is refused (chainrule cpu FAMILY lists what it changes)
 
   tune SPEC    time candidate tilings (register tile width, loop order, packing, blocks of
                k and j, the batch-1 stream) of every linear product of SPEC on this machine,
@@ -476,7 +477,8 @@ function M.generate(o)
   end
   local ctx = lower.build(g, sched, mem, isa, lopts)
   ctx.tuned = false
-  ctx.cpu = cpu.name ~= "generic" and cpu.name
+  -- (named only where its defaults reach this ISA: else the code is the ISA's own)
+  ctx.cpu = cpu.name ~= "generic" and cpus.changes(cpu.name, isa.name) and cpu.name
   if used then
     local n, entries = 0, 0
     for _ in pairs(used) do n = n + 1 end
@@ -701,9 +703,29 @@ local function build_library(outputs)
   return {"lib" .. py.name .. ".so", bytes}
 end
 
+-- --cpu FAMILY (not native) where the family's defaults change none of the ISAs generated:
+-- the code would be the ISAs' own, so the flag is refused as --dispatch refuses ISA:FAMILY.
+local function check_cpu(o)
+  if not o.cpu or o.cpu == "native" or o.cpu == "generic" then return end
+  local isas = {}
+  if o.dispatch_variants then
+    for _, v in ipairs(o.dispatch_variants) do if not v.family then isas[#isas + 1] = v.isa end end
+  else
+    local net = require("spec").load(o.spec)
+    isas[1] = require("target").resolve(o.isa or net.isa or "scalar", "chainrule").name
+  end
+  local cpus = require "cpus"
+  for _, isa in ipairs(isas) do
+    if cpus.changes(o.cpu, isa) then return end
+  end
+  usage_error("--cpu " .. o.cpu .. ": its defaults do not change " .. table.concat(isas, ", ")
+    .. " (chainrule cpu " .. o.cpu .. "): the code would be the same without it")
+end
+
 local function gen(args)
   local o = parse_gen(args, 2)
   if not o then print(USAGE) return 0 end
+  check_cpu(o)
   local outputs = M.generate(o)
   if o.python then outputs[#outputs + 1] = build_library(outputs) end
   -- Everything is rendered (and compiled) before anything is written: a failure leaves no files.

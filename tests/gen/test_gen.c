@@ -454,6 +454,11 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --cpu pentium", 2,
    "chainrule: --cpu: unknown cpu 'pentium' (one of generic, zen3, zen4, zen5, native)\n"},
   {"gen specs/seed_mse.lua --cpu", 2, "chainrule: option '--cpu' needs a value (try --help)\n"},
+  /* a family whose defaults change none of the ISAs generated: refused, as ISA:FAMILY is */
+  {"gen specs/seed_mse.lua --cpu zen5", 2,
+   "chainrule: --cpu zen5: its defaults do not change scalar (chainrule cpu zen5): the code would be the same without it\n"},
+  {"gen specs/seed_mse.lua --dispatch avx2,scalar --cpu zen4", 2,
+   "chainrule: --cpu zen4: its defaults do not change avx2, scalar (chainrule cpu zen4): the code would be the same without it\n"},
   {"tune specs/seed_mse.lua --cpu pentium", 2,
    "chainrule tune: --cpu: unknown cpu 'pentium' (one of generic, zen3, zen4, zen5, native)\n"},
   {"cpu pentium", 2, "chainrule cpu: unknown cpu 'pentium' (one of generic, zen3, zen4, zen5, native)\n"},
