@@ -157,7 +157,7 @@ end
 -- an old .c, and no temporary behind. A symlinked output keeps its link (the file it points
 -- to is replaced). files: a list of {path, text, shown name}. Returns the shown names written
 -- and the paths kept.
-local function write_outputs(files)
+local function write_outputs(files, on_failure)
   local changed, written, kept = {}, {}, {}
   for _, f in ipairs(files) do
     if host.read_plain(f[1], #f[2] + 1) == f[2] then
@@ -168,8 +168,23 @@ local function write_outputs(files)
     end
   end
   local ok, err = host.write_files(changed)
-  if not ok then usage_error(err) end
+  if not ok then
+    if on_failure then on_failure() end
+    usage_error(err)
+  end
   return written, kept
+end
+
+-- The directories of path (a directory) that do not exist yet, outermost first: what
+-- mkdir_p(path) would create, and a failed run takes away again.
+local function missing_dirs(path)
+  local missing, prefix = {}, path:sub(1, 1) == "/" and "/" or ""
+  for part in path:gmatch("[^/]+") do
+    prefix = prefix .. part
+    if not host.stat(prefix) then missing[#missing + 1] = prefix end
+    prefix = prefix .. "/"
+  end
+  return missing
 end
 
 -- True if modification time (s1, n1) is before (s2, n2).
@@ -745,8 +760,12 @@ local function gen(args)
   for k, n in ipairs(named) do inputs[k] = n[1] end
   if o.depfile then files[#files + 1] = {o.depfile, depfile_text(targets, inputs), o.depfile} end
   check_clobber(files, named, o.depfile)
+  local made = missing_dirs(o.out)
   if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
-  local written, kept = write_outputs(files)
+  -- a failed write leaves no files (write_outputs) and no directory this run made
+  local written, kept = write_outputs(files, function()
+    for k = #made, 1, -1 do os.remove(made[k]) end
+  end)
   refresh_times(kept, inputs)
   print(summary(o, outputs, written, kept))
   return 0

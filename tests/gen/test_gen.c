@@ -1550,6 +1550,13 @@ START_TEST(test_gen_writes_all_or_nothing) {
   snprintf(cmd, sizeof cmd, "ls -A '%s'", dir);
   r = run(cmd);
   ck_assert_str_eq(r.out, "mnist_mlp.c\nmnist_mlp.h\n");
+  /* into directories the run makes: a failed write takes them away again */
+  snprintf(cmd, sizeof cmd, "ulimit -f %zu; exec '%s' gen '%s' --isa avx512 --out '%s/new/deep'", limit, chainrule(),
+           spec2, dir);
+  r = run(cmd);
+  ck_assert_msg(r.status == 2 && strstr(r.out, "write failed: File too large"), "status %d: %s", r.status, r.out);
+  snprintf(path, sizeof path, "%s/new", dir);
+  ck_assert_msg(access(path, F_OK) != 0, "a failed gen left the directory %s it made", path);
   /* symlinked output, planted symlinks at the old temporary names */
   snprintf(cmd, sizeof cmd,
            "cd '%s' && mkdir real && mv mnist_mlp.h real/ && ln -s real/mnist_mlp.h mnist_mlp.h && "
