@@ -62,8 +62,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   --cpu CPU    the defaults of a CPU family where it measured faster with other tilings than
                the ISA's: generic (the ISA's, for any machine), zen3, zen4, zen5, or native
                (this machine's family; generic when not one of those). Default: native when
-               the isa is native, else generic. A family whose defaults change none of the
-               ISAs generated is refused (chainrule cpu FAMILY lists what it changes)
+               the isa is native, else generic (a family changes only the ISAs its
+               defaults name: chainrule cpu FAMILY; the summary names it where it does)
 
   tune SPEC    time candidate tilings (register tile width, loop order, packing, blocks of
                k and j, the batch-1 stream) of every linear product of SPEC on this machine,
@@ -120,14 +120,24 @@ local function read_file(path)
   return s
 end
 
--- Whether two paths name one file: the same device and inode when both exist, else the same
--- path once "//", "/./" and a leading "./" are taken out (an output not written yet).
+-- A path's identity: its file's device and inode; for a file not there yet, its directory's
+-- and its name (so "a/../x", "$PWD/x" and "x" agree); nil when the directory is missing too.
+local function identity(path)
+  local kind, _, _, id = host.stat(path)
+  if kind then return id end
+  local dir, base = path:match("^(.*)/([^/]*)$")
+  if not dir then dir, base = ".", path end
+  local dkind, _, _, did = host.stat(dir == "" and "/" or dir)
+  return dkind and did .. "/" .. base or nil
+end
+
+-- Whether two paths name one file (identity), or, where a directory is missing too (an --out
+-- made later), the same path once "//", "/./" and a leading "./" are taken out.
 local function same_file(a, b)
-  local ka, _, _, ida = host.stat(a)
-  local kb, _, _, idb = host.stat(b)
-  if ka and kb then return ida == idb end
+  local ia, ib = identity(a), identity(b)
+  if ia and ib then return ia == ib end
   local function norm(p) return (p:gsub("/+", "/"):gsub("/%./", "/"):gsub("^%./", "")) end
-  return not ka and not kb and norm(a) == norm(b)
+  return norm(a) == norm(b)
 end
 
 -- Refuses a run that would write over one of its inputs, or write two outputs to one file
@@ -175,16 +185,10 @@ local function write_outputs(files, on_failure)
   return written, kept
 end
 
--- The directories of path (a directory) that do not exist yet, outermost first: what
--- mkdir_p(path) would create, and a failed run takes away again.
-local function missing_dirs(path)
-  local missing, prefix = {}, path:sub(1, 1) == "/" and "/" or ""
-  for part in path:gmatch("[^/]+") do
-    prefix = prefix .. part
-    if not host.stat(prefix) then missing[#missing + 1] = prefix end
-    prefix = prefix .. "/"
-  end
-  return missing
+-- Takes away the directories a host.mkdir_p call made (its list), innermost first; one
+-- that is no longer empty stays.
+local function remove_dirs(made)
+  for k = #made, 1, -1 do os.remove(made[k]) end
 end
 
 -- True if modification time (s1, n1) is before (s2, n2).
@@ -718,29 +722,9 @@ local function build_library(outputs)
   return {"lib" .. py.name .. ".so", bytes}
 end
 
--- --cpu FAMILY (not native) where the family's defaults change none of the ISAs generated:
--- the code would be the ISAs' own, so the flag is refused as --dispatch refuses ISA:FAMILY.
-local function check_cpu(o)
-  if not o.cpu or o.cpu == "native" or o.cpu == "generic" then return end
-  local isas = {}
-  if o.dispatch_variants then
-    for _, v in ipairs(o.dispatch_variants) do if not v.family then isas[#isas + 1] = v.isa end end
-  else
-    local net = require("spec").load(o.spec)
-    isas[1] = require("target").resolve(o.isa or net.isa or "scalar", "chainrule").name
-  end
-  local cpus = require "cpus"
-  for _, isa in ipairs(isas) do
-    if cpus.changes(o.cpu, isa) then return end
-  end
-  usage_error("--cpu " .. o.cpu .. ": its defaults do not change " .. table.concat(isas, ", ")
-    .. " (chainrule cpu " .. o.cpu .. "): the code would be the same without it")
-end
-
 local function gen(args)
   local o = parse_gen(args, 2)
   if not o then print(USAGE) return 0 end
-  check_cpu(o)
   local outputs = M.generate(o)
   if o.python then outputs[#outputs + 1] = build_library(outputs) end
   -- Everything is rendered (and compiled) before anything is written: a failure leaves no files.
@@ -760,12 +744,13 @@ local function gen(args)
   for k, n in ipairs(named) do inputs[k] = n[1] end
   if o.depfile then files[#files + 1] = {o.depfile, depfile_text(targets, inputs), o.depfile} end
   check_clobber(files, named, o.depfile)
-  local made = missing_dirs(o.out)
-  if not host.mkdir_p(o.out) then usage_error("cannot create directory '" .. o.out .. "'") end
+  local ok, made, made_before = host.mkdir_p(o.out)
+  if not ok then
+    remove_dirs(made_before)
+    usage_error("cannot create directory '" .. o.out .. "': " .. made)
+  end
   -- a failed write leaves no files (write_outputs) and no directory this run made
-  local written, kept = write_outputs(files, function()
-    for k = #made, 1, -1 do os.remove(made[k]) end
-  end)
+  local written, kept = write_outputs(files, function() remove_dirs(made) end)
   refresh_times(kept, inputs)
   print(summary(o, outputs, written, kept))
   return 0
@@ -783,7 +768,6 @@ local function parse_tune(args)
   parse_rows(o)
   if o.cpu then require("cpus").resolve(o.cpu, "chainrule tune: --cpu") end
   if o.batch and o.max_batch then usage_error("tune: --batch (a training build) and --max-batch (an inference build) exclude each other") end
-  if o.out and host.stat(o.out) == "dir" then usage_error("--out: '" .. o.out .. "' is a directory") end
   return o
 end
 
@@ -795,14 +779,22 @@ local function tune(args)
   if o.batch or o.max_batch then check_rows(net, o.batch or o.max_batch, o.batch and "batch" or "max-batch") end
   local out = o.out or (net.name .. ".tune")
   if same_file(out, o.spec) then usage_error("--out: '" .. out .. "' is the spec: it would be overwritten") end
-  local dir = out:match("^(.*)/[^/]*$") or "."
-  if dir == "" then dir = "/" end
-  if host.stat(dir) ~= "dir" then usage_error("--out: directory '" .. dir .. "' does not exist") end
-  local probe = dir .. "/.chainrule-tune-" .. os.time() .. "-" .. math.random(1, 1 << 30)
-  local f, err = io.open(probe, "wb")
-  if not f then usage_error("--out: cannot write in '" .. dir .. "': " .. tostring(err):gsub("^[^:]*: ", "")) end
-  f:close()
-  os.remove(probe)
+  local kind = host.stat(out)
+  if kind == "dir" then usage_error("--out: '" .. out .. "' is a directory") end
+  -- a new file (not a stream, runtime/cr_out.c's /dev/stdout, /dev/fd/N ...): its directory
+  -- must exist and take a file
+  local stream = out == "/dev/stdout" or out == "/dev/stderr" or out:match("^/dev/fd/%d+$")
+    or out:match("^/proc/self/fd/%d+$")
+  if not kind and not stream then
+    local dir = out:match("^(.*)/[^/]*$") or "."
+    if dir == "" then dir = "/" end
+    if host.stat(dir) ~= "dir" then usage_error("--out: directory '" .. dir .. "' does not exist") end
+    local probe = dir .. "/.chainrule-tune-" .. os.time() .. "-" .. math.random(1, 1 << 30)
+    local f, err = io.open(probe, "wb")
+    if not f then usage_error("--out: cannot write in '" .. dir .. "': " .. tostring(err):gsub("^[^:]*: ", "")) end
+    f:close()
+    os.remove(probe)
+  end
   local text = require("tune").run(o, function(line) io.stderr:write(line, "\n") end)
   write_outputs({{out, text, out}})
   print("chainrule: wrote " .. out)

@@ -136,32 +136,41 @@ static int host_template(lua_State *L) {
   return 1;
 }
 
-/* host.mkdir_p(path) -> true, or false and a message: creates path and its parents. */
+/* host.mkdir_p(path) -> true and the directories it made, or false, a message and the
+   directories it made before it failed: creates path and its parents. The list (outermost
+   first) names only the directories this call's own mkdir created, so a caller that takes
+   them away again never removes one another process made meanwhile. */
 static int host_mkdir_p(lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
-  luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, len + 1);
+  char *p = malloc(len + 1);
+  if (!p) return luaL_error(L, "out of memory");
   memcpy(p, path, len + 1);
-  for (size_t i = 1; i <= len; i++) {
+  lua_newtable(L);
+  int made = 0, ok = 1;
+  const char *why = NULL;
+  for (size_t i = 1; i <= len && ok; i++) {
     if (p[i] != '/' && p[i] != '\0') continue;
     char c = p[i];
     p[i] = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-      lua_pushboolean(L, 0);
-      lua_pushstring(L, strerror(errno));
-      return 2;
+    if (mkdir(p, 0777) == 0) {
+      lua_pushstring(L, p);
+      lua_rawseti(L, -2, ++made);
+    } else if (errno != EEXIST) {
+      ok = 0;
+      why = strerror(errno);
     }
     p[i] = c;
   }
+  free(p);
   struct stat st;
-  int ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+  if (ok && !(stat(path, &st) == 0 && S_ISDIR(st.st_mode))) ok = 0, why = "not a directory";
   lua_pushboolean(L, ok);
-  if (!ok) {
-    lua_pushliteral(L, "not a directory");
-    return 2;
-  }
-  return 1;
+  lua_insert(L, -2);
+  if (ok) return 2;
+  lua_pushstring(L, why);
+  lua_insert(L, -2);
+  return 3;
 }
 
 /* host.read_plain(path, max_bytes) -> text, or nil and a one-line message: the runtime's
