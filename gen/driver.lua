@@ -120,14 +120,20 @@ local function read_file(path)
   return s
 end
 
+-- The directory a path names its file in ("." for a bare name, "/" for "/x") and the name.
+local function dir_of(path)
+  local dir, base = path:match("^(.*)/([^/]*)$")
+  if not dir then return ".", path end
+  return dir == "" and "/" or dir, base
+end
+
 -- A path's identity: its file's device and inode; for a file not there yet, its directory's
 -- and its name (so "a/../x", "$PWD/x" and "x" agree); nil when the directory is missing too.
 local function identity(path)
   local kind, _, _, id = host.stat(path)
   if kind then return id end
-  local dir, base = path:match("^(.*)/([^/]*)$")
-  if not dir then dir, base = ".", path end
-  local dkind, _, _, did = host.stat(dir == "" and "/" or dir)
+  local dir, base = dir_of(path)
+  local dkind, _, _, did = host.stat(dir)
   return dkind and did .. "/" .. base or nil
 end
 
@@ -395,10 +401,9 @@ local function parse_gen(args, from)
     o.dispatch_variants = list
   end
   if o.depfile then
-    local parent = o.depfile:match("^(.*)/[^/]*$")
-    if parent == "" then parent = "/" end
+    local parent = dir_of(o.depfile)
     -- the --out directory is created before anything is written; any other must exist
-    if parent and parent ~= (o.out:gsub("(.)/+$", "%1")) and host.stat(parent) ~= "dir" then
+    if parent ~= (o.out:gsub("(.)/+$", "%1")) and host.stat(parent) ~= "dir" then
       usage_error("--depfile: directory '" .. parent .. "' does not exist")
     end
     if host.stat(o.depfile) == "dir" then usage_error("--depfile: '" .. o.depfile .. "' is a directory") end
@@ -775,19 +780,16 @@ local function tune(args)
   local o = parse_tune(args)
   if not o then print(USAGE) return 0 end
   -- what would fail after the timing fails before it: the rows, and where the file goes
-  local net = require("spec").load(o.spec)
-  if o.batch or o.max_batch then check_rows(net, o.batch or o.max_batch, o.batch and "batch" or "max-batch") end
-  local out = o.out or (net.name .. ".tune")
+  o.net = require("spec").load(o.spec)   -- (tune.run takes it: the spec is run once)
+  if o.batch or o.max_batch then check_rows(o.net, o.batch or o.max_batch, o.batch and "batch" or "max-batch") end
+  local out = o.out or (o.net.name .. ".tune")
   if same_file(out, o.spec) then usage_error("--out: '" .. out .. "' is the spec: it would be overwritten") end
   local kind = host.stat(out)
   if kind == "dir" then usage_error("--out: '" .. out .. "' is a directory") end
-  -- a new file (not a stream, runtime/cr_out.c's /dev/stdout, /dev/fd/N ...): its directory
-  -- must exist and take a file
-  local stream = out == "/dev/stdout" or out == "/dev/stderr" or out:match("^/dev/fd/%d+$")
-    or out:match("^/proc/self/fd/%d+$")
-  if not kind and not stream then
-    local dir = out:match("^(.*)/[^/]*$") or "."
-    if dir == "" then dir = "/" end
+  -- a new file: its directory must exist and take one (an existing file or stream, such as
+  -- /dev/stdout or an open /dev/fd/N, is written through as runtime/cr_out.c does)
+  if not kind then
+    local dir = dir_of(out)
     if host.stat(dir) ~= "dir" then usage_error("--out: directory '" .. dir .. "' does not exist") end
     local probe = dir .. "/.chainrule-tune-" .. os.time() .. "-" .. math.random(1, 1 << 30)
     local f, err = io.open(probe, "wb")

@@ -143,8 +143,7 @@ static int host_template(lua_State *L) {
 static int host_mkdir_p(lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
-  char *p = malloc(len + 1);
-  if (!p) return luaL_error(L, "out of memory");
+  char *p = lua_newuserdatauv(L, len + 1, 0);   /* collected: nothing leaks if a push fails */
   memcpy(p, path, len + 1);
   lua_newtable(L);
   int made = 0, ok = 1;
@@ -162,7 +161,6 @@ static int host_mkdir_p(lua_State *L) {
     }
     p[i] = c;
   }
-  free(p);
   struct stat st;
   if (ok && !(stat(path, &st) == 0 && S_ISDIR(st.st_mode))) ok = 0, why = "not a directory";
   lua_pushboolean(L, ok);

@@ -952,7 +952,7 @@ function M.run(o, log)
   local spec = require "spec"
   local graph = require "graph"
   local target = require "target"
-  local net = spec.load(o.spec)
+  local net = o.net or spec.load(o.spec)
   if o.max_batch or o.batch then   -- the inference build's rows, or the training build's batch
     local copy = {}
     for k, v in pairs(net) do copy[k] = v end

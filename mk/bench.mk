@@ -167,9 +167,11 @@ done; done >> $(BENCH_DIR)/raw.csv;
 endef
 
 .PHONY: bench bench-deps
+# The baselines' libraries that are missing (empty: none), for bench-deps and test-bench.
+bench_missing = $(strip $(shell pkg-config --exists openblas || echo "OpenBLAS (libopenblas-dev)"; \
+  test -f /usr/include/floatfann.h || pkg-config --exists fann || echo "FANN (libfann-dev)"))
 bench-deps:
-	@pkg-config --exists openblas || { echo "make bench: OpenBLAS (libopenblas-dev) is missing: run scripts/deps.sh --bench" >&2; exit 2; }
-	@test -f /usr/include/floatfann.h || pkg-config --exists fann || { echo "make bench: FANN (libfann-dev) is missing: run scripts/deps.sh --bench" >&2; exit 2; }
+	@m='$(bench_missing)'; [ -z "$$m" ] || { echo "make bench: $$m missing: run scripts/deps.sh --bench" >&2; exit 2; }
 
 $(BENCH_DIR)/naive.o: bench/naive.c bench/naive_prod.h bench/basenet.h bench/basenet_step.h bench/harness.h bench/baselines.h | bench-deps
 	@mkdir -p $(dir $@)
@@ -329,8 +331,8 @@ bench-quick: $(BUILD)/chainrule
 TEST_GOALS += test-bench
 BENCH_TEST_DIR := $(BUILD)/tests/bench
 test-bench: $(BUILD)/chainrule
-	@if ! pkg-config --exists openblas || ! { test -f /usr/include/floatfann.h || pkg-config --exists fann; }; then \
-	  echo "== test-bench: SKIP (OpenBLAS or FANN missing: scripts/deps.sh --bench)"; exit 0; fi; \
+	@m='$(bench_missing)'; if [ -n "$$m" ]; then \
+	  echo "== test-bench: SKIP ($$m missing: scripts/deps.sh --bench)"; exit 0; fi; \
 	echo "== make bench-quick under the detected OpenBLAS core (one pass, $(BENCH_QUICK_ISA)): the bench's whole path"; \
 	mkdir -p $(BENCH_TEST_DIR); \
 	$(call bench_quick,$(BENCH_TEST_DIR),BENCH_CORES=detected) > $(BENCH_TEST_DIR)/bench.out 2>&1 \

@@ -117,6 +117,9 @@ typedef struct {
 } model;
 
 void *tr_alloc64(size_t bytes);   /* zeroed, 64-byte aligned, NULL when out of memory */
+/* The ISA whose code runs: a dispatch build's variant (NAME_isa), else the build's ISA. What a
+ * checkpoint records, and what --resume compares it with. */
+const char *tr_isa_running(const cr_net *net);
 /* cr_shapes_hash of the network's tensor table (names and shapes): the checkpoint's
  * shapes_hash, and part of --distributed's network fingerprint. */
 uint64_t tr_shapes_hash(const cr_net *net);

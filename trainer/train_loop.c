@@ -108,13 +108,14 @@ static int start_resumed(run *r) {
      weights and the optimizer; another ISA's rounding, though, so not bit for bit the run
      the writer would have made (a dispatch build running the writer's ISA is). A dispatch
      build records the variant that ran ("dispatch": one written before it did). */
-  const char *runs = r->net->variant ? r->net->variant() : r->net->isa;
-  if (strcmp(r->m.isa, r->net->isa) != 0 && strcmp(r->m.isa, runs) != 0)
-    tr_fail(o, 0, "note: %s was written by the %s build, this is the %s build%s%s%s: training "
-            "goes on from its weights and optimizer state in this ISA's rounding, not bit for "
-            "bit as the %s build would", o->resume, r->m.isa, r->net->isa,
-            r->net->variant ? " (its " : "", r->net->variant ? runs : "",
-            r->net->variant ? " variant)" : "", r->m.isa);
+  const char *runs = tr_isa_running(r->net);
+  if (strcmp(r->m.isa, r->net->isa) != 0 && strcmp(r->m.isa, runs) != 0) {
+    char its[48] = "";
+    if (r->net->variant) snprintf(its, sizeof its, " (its %s variant)", runs);
+    tr_fail(o, 0, "note: %s was written by the %s build, this is the %s build%s: training goes "
+            "on from its weights and optimizer state in this ISA's rounding, not bit for bit as "
+            "the %s build would", o->resume, r->m.isa, r->net->isa, its, r->m.isa);
+  }
   r->start_epoch = r->m.progress[0];
   r->steps = r->m.progress[1];
   r->seed = (uint64_t)r->m.progress[2];

@@ -16,6 +16,8 @@ void *tr_alloc64(size_t bytes) {
   return p;
 }
 
+const char *tr_isa_running(const cr_net *net) { return net->variant ? net->variant() : net->isa; }
+
 void tr_model_free(model *m) {
   free(m->params), free(m->grads), free(m->work), free(m->opt);
   free(m->out), free(m->targets), free(m->packed);
@@ -104,10 +106,9 @@ int tr_model_save(model *m, const char *path, cr_err *e) {
   pack_params(m, 1);
   cr_ckpt_id id;
   cr_ckpt_part parts[CKPT_PARTS];
-  /* the ISA whose code ran: a dispatch build's variant, so that a resume can say whether it
-     continues in the same rounding */
+  /* (a resume compares it with its own, tr_isa_running) */
   memset(m->isa, 0, sizeof m->isa);
-  snprintf(m->isa, sizeof m->isa, "%s", m->net->variant ? m->net->variant() : m->net->isa);
+  snprintf(m->isa, sizeof m->isa, "%s", tr_isa_running(m->net));
   ckpt_setup(m, &id, parts);
   return cr_ckpt_save(path, &id, parts, CKPT_PARTS, e);
 }
