@@ -547,7 +547,10 @@ function M.generate(o)
   if o.cli then
     local vars = {name = g.name, NAME = ctx.NAME, spec = file_name(o.spec), loss = g.loss, isa = ctx.isa,
                   isa_guard_flags = ctx.isa_guard_flags, version = VERSION, schedule = g.schedule or false,
-                  input_shape = g.input_shape or false, variants = o.variants or false}
+                  input_shape = g.input_shape or false, variants = o.variants or false,
+                  -- a plain build with a CPU family's defaults: the trainer's ISA (its
+                  -- checkpoints, --resume's note, the ranks' agreement) says ISA:FAMILY
+                  cpu = not o.variants and ctx.cpu or false}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
   if o.python then

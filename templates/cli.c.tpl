@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
   cr_net net = {
       .name = NET_NAME,
       .spec = "$(emit.c_string(spec))",
-      .isa = NETM(ISA),
+      .isa = NETM(ISA)$(cpu and ' ":' .. cpu .. '"' or ""),
       .in = NETM(IN),
 @ if input_shape then
       .in_shape = {NETM(IN_C), NETM(IN_H), NETM(IN_W)},

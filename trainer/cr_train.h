@@ -99,7 +99,8 @@ typedef struct {
 typedef struct {
   const char *name;        /* network name, e.g. "mnist_mlp" */
   const char *spec;        /* spec path it was generated from */
-  const char *isa;
+  const char *isa;         /* "avx2", ...; "dispatch"; ISA:FAMILY (avx2:zen3) when gen --cpu
+                              FAMILY changed its defaults */
   int in, out, batch;
   int in_shape[3];         /* C, H, W of an image input (rows [C][H][W]); 0s when flat */
   int classifier;          /* 1: cross-entropy, targets int32_t; 0: MSE, targets float */

@@ -105,16 +105,17 @@ static int start_resumed(run *r) {
   if (tr_model_load(&r->m, o->resume, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
   /* NAME_opt is laid out alike in every build of a network (gen/plan.lua does not depend on
      the ISA; the dispatch build's static asserts rely on it), so any build continues the
-     weights and the optimizer; another ISA's rounding, though, so not bit for bit the run
-     the writer would have made (a dispatch build running the writer's ISA is). A dispatch
+     weights and the optimizer; in its own code, though: another ISA's, or another CPU
+     family's tilings (ISA:FAMILY), may sum in another order, so not bit for bit the run the
+     writer would have made (a dispatch build running the writer's variant is). A dispatch
      build records the variant that ran ("dispatch": one written before it did). */
   const char *runs = tr_isa_running(r->net);
   if (strcmp(r->m.isa, r->net->isa) != 0 && strcmp(r->m.isa, runs) != 0) {
     char its[48] = "";
     if (r->net->variant) snprintf(its, sizeof its, " (its %s variant)", runs);
     tr_fail(o, 0, "note: %s was written by the %s build, this is the %s build%s: training goes "
-            "on from its weights and optimizer state in this ISA's rounding, not bit for bit as "
-            "the %s build would", o->resume, r->m.isa, r->net->isa, its, r->m.isa);
+            "on from its weights and optimizer state in this build's code, whose sums may round "
+            "otherwise than the %s build's", o->resume, r->m.isa, r->net->isa, its, r->m.isa);
   }
   r->start_epoch = r->m.progress[0];
   r->steps = r->m.progress[1];
