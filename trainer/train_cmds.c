@@ -73,6 +73,9 @@ int tr_cmd_predict(const cr_net *net, const opts *o) {
   int rc = need_checkpoint(o);
   if (rc) return rc;
   if (!o->input) return tr_usage(o, "needs --input FILE (IDX images or .npy)");
+  const tr_file ins[] = {{"--checkpoint", o->checkpoint, 0}, {"--input", o->input, 0}};
+  const tr_file out = {"--output", o->output, 0};
+  if ((rc = tr_check_outputs(o, &out, 1, ins, 2))) return rc;
   model m;
   if ((rc = tr_model_open(&m, net, o))) return rc;
   cr_dataset d;
@@ -226,6 +229,8 @@ int tr_cmd_import(const cr_net *net, const opts *o) {
   int rc = need_checkpoint(o);
   if (rc) return rc;
   if (!o->dir) return tr_usage(o, "needs a directory: import DIR --checkpoint FILE");
+  const tr_file out = {"--checkpoint", o->checkpoint, 0};
+  if ((rc = tr_check_outputs(o, &out, 1, NULL, 0))) return rc;
   model m;
   if (tr_model_alloc(&m, net) != 0) return tr_fail(o, 1, "out of memory");
   cr_rng_seed(&m.rng, tr_seed(o), CR_STREAM_INIT);

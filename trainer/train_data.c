@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int tr_file_exists(const char *p) {
   struct stat st;
@@ -16,6 +17,72 @@ int tr_file_exists(const char *p) {
 static int dir_exists(const char *p) {
   struct stat st;
   return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A path's identity: the file's device and inode, or (a file not there yet) its directory's
+ * and its name. 0, or -1 when its directory does not exist either. */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  const char *name;   /* "" for an existing file */
+} file_id;
+
+/* The directory part of path into dir ("." when it has none). */
+static void dir_of(char *dir, size_t cap, const char *path, const char **name) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, cap, "."), *name = path;
+  else if (slash == path) snprintf(dir, cap, "/"), *name = slash + 1;
+  else snprintf(dir, cap, "%.*s", (int)(slash - path), path), *name = slash + 1;
+}
+
+static int identify(const char *path, file_id *id) {
+  struct stat st;
+  char dir[PATH_MAX];
+  if (stat(path, &st) == 0) {
+    id->dev = st.st_dev, id->ino = st.st_ino, id->name = "";
+    return 0;
+  }
+  dir_of(dir, sizeof dir, path, &id->name);
+  if (stat(dir, &st) != 0) return -1;
+  id->dev = st.st_dev, id->ino = st.st_ino;
+  return 0;
+}
+
+static int same_id(const file_id *a, const file_id *b) {
+  return a->dev == b->dev && a->ino == b->ino && !strcmp(a->name, b->name);
+}
+
+int tr_check_outputs(const opts *o, const tr_file *outs, int nouts, const tr_file *ins, int nins) {
+  for (int i = 0; i < nouts; i++) {
+    const tr_file *f = &outs[i];
+    if (!f->path) continue;
+    char dir[PATH_MAX];
+    const char *name;
+    struct stat st;
+    dir_of(dir, sizeof dir, f->path, &name);
+    int exists = stat(f->path, &st) == 0;
+    if (!*name || (exists && S_ISDIR(st.st_mode)))
+      return tr_usage(o, "option '%s' %s: a directory, not a file", f->what, f->path);
+    /* a file is replaced through a temporary beside it (cr_write_file): its directory must
+       take one; a stream or device is written in place, a symbolic link's target elsewhere */
+    struct stat ls;
+    int direct = (exists && !S_ISREG(st.st_mode)) || (lstat(f->path, &ls) == 0 && S_ISLNK(ls.st_mode));
+    if (!direct && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+      return tr_usage(o, "option '%s' %s: no directory %s", f->what, f->path, dir);
+    if (!direct && access(dir, W_OK | X_OK) != 0)
+      return tr_usage(o, "option '%s' %s: directory %s is not writable", f->what, f->path, dir);
+    file_id a, b;
+    if (identify(f->path, &a) != 0) continue;
+    for (int k = 0; k < nins + i; k++) {
+      const tr_file *g = k < nins ? &ins[k] : &outs[k - nins];
+      if (!g->path || !*g->path || (k < nins && f->may_be == k + 1) || identify(g->path, &b) != 0 ||
+          !same_id(&a, &b))
+        continue;
+      return tr_usage(o, "option '%s' %s: the same file as %s%s%s", f->what, f->path, g->what,
+                      strcmp(g->path, f->path) ? " " : "", strcmp(g->path, f->path) ? g->path : "");
+    }
+  }
+  return 0;
 }
 
 /* BASE/SPLIT-KIND-ubyte (base a directory) or BASESPLIT-KIND-ubyte (base a path prefix),

@@ -101,6 +101,17 @@ int tr_load_inputs(const cr_net *net, const opts *o, cr_dataset *d);
 int tr_check_train_rows(const cr_net *net, const opts *o, const char *x, size_t n, int batch);
 /* 1 if p names a regular file. */
 int tr_file_exists(const char *p);
+/* A file a command reads or writes, for tr_check_outputs: what names it ("--metrics", "the
+ * training images"), its path (NULL: not given), and (an output) the index + 1 of the input
+ * it may be (train's checkpoint, saved back over --resume's), else 0. */
+typedef struct {
+  const char *what, *path;
+  int may_be;
+} tr_file;
+/* The command's outputs, before any work: none a directory, in a missing or unwritable
+ * directory, the same file as one of the inputs or another output (an existing file by device
+ * and inode, a new one by its directory's and its name). 0 ok, 2 bad (printed). */
+int tr_check_outputs(const opts *o, const tr_file *outs, int nouts, const tr_file *ins, int nins);
 
 /* ------------------------------------------------------------------ the model (train_model.c) */
 

@@ -512,9 +512,11 @@ static void print_profile(const run *r) {
           r->gpool ? "; batches gathered on a second thread (--no-gather-thread: on this one)" : "");
 }
 
-/* The summary line (after a complete run), the metrics file, the plot, the checkpoint. */
-static void print_end(const run *r, int rc) {
+/* The summary line (after a complete run), the metrics file, the plot, the checkpoint.
+ * Returns rc, or 1 when the run went well but the plot asked for could not be drawn. */
+static int print_end(const run *r, int rc) {
   const opts *o = r->o;
+  int plot_rc = 0;
   if (rc == 0 && r->total_samples > 0) {
     double s = r->total_train_s > 0 ? r->total_train_s : 1e-9;
     printf("done: %ld samples in %.2fs of training (%.0f samples/s); valid_loss %.4g",
@@ -529,12 +531,13 @@ static void print_end(const run *r, int rc) {
       int prc = cr_plot_png(o->plot, o->metrics, r->net->classifier, &e);
       if (prc == 0) printf("plot: %s\n", o->plot);
       else if (prc == 1) printf("plot: skipped (gnuplot is not installed; scripts/deps.sh installs it)\n");
-      else tr_fail(o, 0, "%s", e.msg);
+      else plot_rc = tr_fail(o, 1, "%s", e.msg);
     }
   }
   if (rc == 0 && r->ckpt && r->last_good_epoch > 0)
     printf("checkpoint: %s (epoch %ld)\n", r->ckpt, r->last_good_epoch);
   if (o->profile) print_profile(r);
+  return rc ? rc : plot_rc;
 }
 
 /* ------------------------------------------------------------------ --distributed */
@@ -629,10 +632,22 @@ static int join_job(const opts *o, int *rank, int *ranks) {
   return 0;
 }
 
+/* Rank 0's outputs against the data and each other, before an epoch is spent: the
+ * checkpoint may be --resume's file (saved back), nothing else an input. 0, or 2. */
+static int check_files(const opts *o, const datapaths *dp) {
+  const tr_file ins[] = {{"the training images", dp->tx, 0}, {"the training labels", dp->ty, 0},
+                         {"the validation images", dp->vx, 0}, {"the validation labels", dp->vy, 0},
+                         {"--resume", o->resume, 0}};
+  const tr_file outs[] = {{"--checkpoint", o->checkpoint ? o->checkpoint : o->resume, 5},
+                          {"--metrics", o->metrics, 0}, {"--plot", o->plot, 0}};
+  return tr_check_outputs(o, outs, 3, ins, 5);
+}
+
 static int train(const cr_net *net, const opts *o, run *r) {
   datapaths dp;
   int rc = tr_resolve_data(o, &dp, 1);
   if (!rc) rc = check_options(net, o);
+  if (!rc && r->rank == 0) rc = check_files(o, &dp);
   if (!rc) rc = prepare(r, &dp);
   if (r->ranks > 1 || o->distributed) rc = ranks_agree(r, rc);
   if (rc) return rc;
@@ -641,7 +656,7 @@ static int train(const cr_net *net, const opts *o, run *r) {
   int tty = r->rank == 0 && (o->progress || (!o->distributed && isatty(STDOUT_FILENO)));
   cr_batcher_set_epoch(&r->b, (uint64_t)r->start_epoch);
   for (long ep = r->start_epoch; ep < r->epochs && !rc; ep++) rc = one_epoch(r, ep, tty);
-  if (r->rank == 0) print_end(r, rc);
+  if (r->rank == 0) rc = print_end(r, rc);
   return rc;
 }
 

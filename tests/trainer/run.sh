@@ -520,6 +520,47 @@ expect_rc t_fsize 1 && one_line_matching t_fsize "lim/x\.ckpt: write failed: Fil
   cmp -s "$tmp/lim/x.ckpt" "$tmp/half.ckpt" && [ "$(ls -A "$tmp/lim")" = "x.ckpt" ] &&
   ok "checkpoint past ulimit -f: one line, exit 1, old checkpoint intact, no temporary left"
 
+# A plot that cannot be drawn (gnuplot fails) after a good run: the checkpoint and metrics are
+# written and named, the failure is one line and the exit status 1.
+mkdir -p "$tmp/fakebin"
+printf '#!/bin/sh\ncat >/dev/null; exit 3\n' >"$tmp/fakebin/gnuplot" && chmod +x "$tmp/fakebin/gnuplot"
+run t_plotfail env PATH="$tmp/fakebin:$PATH" "$cli" train --data "$tiny" --epochs 1 --checkpoint "$tmp/pf.ckpt" \
+  --metrics "$tmp/pf.csv" --plot "$tmp/pf.png"
+expect_rc t_plotfail 1 && one_line_matching t_plotfail "train: .*pf\.png: gnuplot failed" && [ -s "$tmp/pf.ckpt" ] &&
+  grep -q "^checkpoint: $tmp/pf.ckpt (epoch 1)$" "$tmp/t_plotfail.out" && [ ! -e "$tmp/pf.png" ] &&
+  ok "--plot when gnuplot fails: exit 1, one line, the checkpoint still written and named"
+
+# --- outputs checked before the first epoch: not an input or another output, a directory -----------
+mkdir -p "$tmp/td"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte valid-images-idx3-ubyte valid-labels-idx1-ubyte; do
+  cp "$tiny/$f" "$tmp/td/$f"
+done
+sums() { cksum "$tmp"/td/* "$tmp/a.ckpt" "$tmp/half.ckpt"; }
+before=$(sums)
+while IFS=$'\t' read -r want args; do
+  [ -z "$want" ] && continue
+  # shellcheck disable=SC2086
+  run t_clash "$cli" $args
+  if [ "$rc" -eq 2 ] && [ ! -s "$tmp/t_clash.out" ] && one_line_matching t_clash "$want" && [ "$(sums)" = "$before" ] &&
+     [ ! -e "$tmp/new.ckpt" ] && [ ! -e "$tmp/new.csv" ]; then
+    ok "refused before training: $args"
+  else
+    bad "output clash: $args" "exit status $rc" "$(head -c 300 "$tmp/t_clash.err")" "$(ls "$tmp/td" "$tmp"/new.* 2>&1)"
+  fi
+done <<EOF
+option '--checkpoint' $tmp/td/train-images-idx3-ubyte: the same file as the training images	train --data $tmp/td --epochs 1 --checkpoint $tmp/td/train-images-idx3-ubyte
+option '--metrics' $tmp/td/\.\./td/valid-labels-idx1-ubyte: the same file as the validation labels $tmp/td/valid-labels	train --data $tmp/td --epochs 1 --metrics $tmp/td/../td/valid-labels-idx1-ubyte
+option '--metrics' $tmp/td/\.\./new\.ckpt: the same file as --checkpoint $tmp/new\.ckpt	train --data $tmp/td --epochs 1 --checkpoint $tmp/new.ckpt --metrics $tmp/td/../new.ckpt
+option '--plot' $tmp/new\.csv: the same file as --metrics	train --data $tmp/td --epochs 1 --metrics $tmp/new.csv --plot $tmp/new.csv
+option '--metrics' $tmp/half\.ckpt: the same file as --resume	train --data $tmp/td --epochs 3 --resume $tmp/half.ckpt --metrics $tmp/half.ckpt
+option '--metrics' $tmp/td/\.\./half\.ckpt: the same file as --resume $tmp/half\.ckpt	train --data $tmp/td --epochs 3 --resume $tmp/half.ckpt --checkpoint $tmp/td/../half.ckpt --metrics $tmp/td/../half.ckpt
+option '--checkpoint' $tmp/nodir/new\.ckpt: no directory $tmp/nodir	train --data $tmp/td --epochs 1 --checkpoint $tmp/nodir/new.ckpt
+option '--metrics' $tmp/td: a directory, not a file	train --data $tmp/td --epochs 1 --metrics $tmp/td
+option '--output' $tmp/td/valid-images-idx3-ubyte: the same file as --input	predict --checkpoint $tmp/a.ckpt --input $tmp/td/valid-images-idx3-ubyte --output $tmp/td/valid-images-idx3-ubyte
+option '--output' $tmp/td/\.\./a\.ckpt: the same file as --checkpoint $tmp/a\.ckpt	predict --checkpoint $tmp/a.ckpt --input $tmp/td/valid-images-idx3-ubyte --output $tmp/td/../a.ckpt
+option '--checkpoint' $tmp/nodir/new\.ckpt: no directory	import $tmp/nope --checkpoint $tmp/nodir/new.ckpt
+EOF
+
 # --- divergence: NaN/Inf stops training, the last good checkpoint stays --------------------------
 cp "$tmp/half.ckpt" "$tmp/good.ckpt"
 cp "$tmp/half.ckpt" "$tmp/good_copy.ckpt"
