@@ -158,7 +158,8 @@ function M.build(g, sched, plan, isa, opts)
                      slope = l.opts.slope or 0, weight = product and l.weight or -1,
                      bias = product and l.bias or -1,
                      kernel = l.opts.kernel or 0, stride = l.opts.stride or 0, padding = l.opts.padding or 0,
-                     in_shape = shape_c(l.in_shape), out_shape = shape_c(l.shape)}
+                     in_shape = shape_c(l.in_shape), out_shape = shape_c(l.shape),
+                     eps = l.kind == "batchnorm" and l.opts.eps or 0, p = l.kind == "dropout" and l.opts.p or 0}
   end
   -- the tensors NAME_train_step updates after the tiles (those the kernels do not), as
   -- vopt_tensor calls (gen/optim/vector.lua)

@@ -8,7 +8,8 @@
 #                       8 epochs of the spec's one-cycle schedule (max lr 0.05), wall time printed
 #   make demo-cnn-fashion  a small CNN with batchnorm and dropout (specs/fashion_cnn.lua) on
 #                       Fashion-MNIST (60,000 train / 10,000 test), 5 one-cycle epochs, wall time printed
-#   make trainer SPEC=specs/x.lua [DEMO_ISA=...]   just build build/trainer/ISA/x_cli
+#   make trainer SPEC=specs/x.lua [DEMO_ISA=...]   just build build/trainer/ISA/x_cli (SPEC may be
+#                                                  anywhere: its directory's rules are added)
 #   make test-trainer   end-to-end trainer tests on the tiny data set (tests/trainer/run.sh)
 #
 # A trainer is NAME_cli.c (from templates/cli.c.tpl, written by `chainrule gen --cli`)
@@ -32,30 +33,38 @@ DEMO_DIR     := $(BUILD)/demo
 # family's defaults (gen --cpu native).
 trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 
-# build/trainer/ISA/NAME_cli from specs/NAME.lua. The generator rewrites its outputs only
+# build/trainer/ISA/NAME_cli from specs/NAME.lua (and from DIR/NAME.lua for a SPEC=DIR/NAME.lua
+# elsewhere: make trainer SPEC=~/nets/x.lua). The generator rewrites its outputs only
 # when their bytes change, so this relinks only when the spec or a tool changed.
+TRAINER_SPEC_DIRS := specs/ $(filter-out specs/ ./,$(dir $(SPEC)))
 define trainer_rule
-$(TRAINER_DIR)/$(1)/%_cli: specs/%.lua $(BUILD)/chainrule $(call trainer_libs,$(1)) $(TRAINER_HDRS)
+$(TRAINER_DIR)/$(1)/%_cli: $(2)%.lua $(BUILD)/chainrule $(call trainer_libs,$(1)) $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
 	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cpu native --cli
 	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -Itrainer -I$$(@D) \
 	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(call trainer_libs,$(1)) -lz -lm -pthread
 endef
-$(foreach isa,scalar sse2 avx2 avx512 native,$(eval $(call trainer_rule,$(isa))))
+$(foreach dir,$(TRAINER_SPEC_DIRS),$(foreach isa,scalar sse2 avx2 avx512 native,$(eval $(call trainer_rule,$(isa),$(dir)))))
 
 # build/trainer/dispatch/NAME_cli (x86, make trainer DEMO_ISA=dispatch): gen --dispatch x86
 # --cli, each variant compiled with its ISA's flags, the trainer and runtime built for any
 # x86-64: one binary that trains at the best speed of whatever x86 CPU runs it.
-$(TRAINER_DIR)/dispatch/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
-	@mkdir -p $(@D)
-	$(BUILD)/chainrule gen $< --out $(@D) --dispatch x86 --cli
-	@set -e; $(call dispatch_compile,$(CC) $(WARN) $(CFLAGS),$(@D)/$*,$(@D)/$*,$(DISPATCH_ISAS))
-	$(CC) $(WARN) $(CFLAGS) -Iruntime -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c \
-	  $(call dispatch_objs,$(@D)/$*,$(DISPATCH_ISAS)) $(TRAINER_LIBS) -lz -lm -pthread
+define trainer_dispatch_rule
+$(TRAINER_DIR)/dispatch/%_cli: $(1)%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
+	@mkdir -p $$(@D)
+	$(BUILD)/chainrule gen $$< --out $$(@D) --dispatch x86 --cli
+	@set -e; $$(call dispatch_compile,$$(CC) $$(WARN) $$(CFLAGS),$$(@D)/$$*,$$(@D)/$$*,$$(DISPATCH_ISAS))
+	$$(CC) $$(WARN) $$(CFLAGS) -Iruntime -Itrainer -I$$(@D) -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c \
+	  $$(call dispatch_objs,$$(@D)/$$*,$$(DISPATCH_ISAS)) $(TRAINER_LIBS) -lz -lm -pthread
+endef
+$(foreach dir,$(TRAINER_SPEC_DIRS),$(eval $(call trainer_dispatch_rule,$(dir))))
 
 .PHONY: trainer demo demo-fashion demo-cnn demo-cnn-fashion demo-run demo-fashion-run demo-cnn-run \
         demo-cnn-fashion-run test-trainer
-trainer: $(TRAINER_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
+# (a missing SPEC named as such, not as a missing rule for its trainer)
+trainer:
+	@[ -f "$(SPEC)" ] || { echo "make trainer: SPEC=$(SPEC): no such file" >&2; exit 2; }
+	@$(MAKE) --no-print-directory $(TRAINER_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
 
 # deps and data first (a fresh machine may lack the compiler), then build + train.
 demo:

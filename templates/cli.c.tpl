@@ -114,7 +114,7 @@ int main(int argc, char **argv) {
     cr_net_layer c = {l->kind,    l->in,     l->out, l->shift, l->weight, l->bias, l->slope,
                       l->kernel,  l->stride, l->padding,
                       {l->in_shape[0], l->in_shape[1], l->in_shape[2]},
-                      {l->out_shape[0], l->out_shape[1], l->out_shape[2]}};
+                      {l->out_shape[0], l->out_shape[1], l->out_shape[2]}, l->eps, l->p};
     layers[i] = c;
   }
   cr_net net = {

@@ -91,6 +91,8 @@ typedef struct {
   float slope;               /* leaky_relu: the slope for x <= 0; else 0 */
   int kernel, stride, padding;   /* conv2d, maxpool2d, avgpool2d (padding: conv2d); else 0 */
   int in_shape[3], out_shape[3]; /* C, H, W of an image in/out (rows [C][H][W]); 0s when flat */
+  float eps;                 /* batchnorm: added to the variance; else 0 */
+  float p;                   /* dropout: the probability of dropping an element; else 0 */
 } $(name)_layer_info;
 extern const $(name)_layer_info $(name)_layers[];
 

@@ -8,6 +8,6 @@ const $(name)_tensor_info $(name)_tensors[$(NAME)_TENSOR_COUNT] = {
 const $(name)_layer_info $(name)_layers[$(NAME)_LAYER_COUNT] = {
 @ for _, l in ipairs(layers) do
   {"$(l.kind)", $(l.in_), $(l.out), $(emit.float(l.shift)), $(l.weight), $(l.bias), $(emit.float(l.slope)),
-   $(l.kernel), $(l.stride), $(l.padding), {$(l.in_shape)}, {$(l.out_shape)}},
+   $(l.kernel), $(l.stride), $(l.padding), {$(l.in_shape)}, {$(l.out_shape)}, $(emit.float(l.eps)), $(emit.float(l.p))},
 @ end
 };

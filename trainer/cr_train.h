@@ -94,6 +94,8 @@ typedef struct {
   float slope;             /* leaky_relu: the negative slope; else 0 */
   int kernel, stride, padding;   /* conv2d, pooling (padding: conv2d); else 0 */
   int in_shape[3], out_shape[3]; /* C, H, W of an image in/out; 0s when flat */
+  float eps;               /* batchnorm: added to the variance; else 0 */
+  float p;                 /* dropout: the probability of dropping an element; else 0 */
 } cr_net_layer;
 
 typedef struct {

@@ -25,10 +25,12 @@ static const struct {
 
 static int is_kind(const cr_net_layer *L, const char *k) { return !strcmp(L->kind, k); }
 
-/* The layers with a naive forward here besides the activations: products and image maps. */
+/* The layers with a naive forward here besides the activations: products, image maps, and
+ * the two with a training mode (batchnorm, dropout). */
 static int is_structural(const cr_net_layer *L) {
   return is_kind(L, "linear") || is_kind(L, "conv2d") || is_kind(L, "maxpool2d") ||
-         is_kind(L, "avgpool2d") || is_kind(L, "flatten");
+         is_kind(L, "avgpool2d") || is_kind(L, "flatten") || is_kind(L, "batchnorm") ||
+         is_kind(L, "dropout");
 }
 
 /* Every layer is one the naive forward knows (is_structural or an activation). 0 ok, 1
@@ -54,6 +56,10 @@ static void layer_label(const cr_net_layer *L, int l, char *what, size_t cap) {
     snprintf(what, cap, "%d relu (shift %g)", l, (double)L->shift);
   else if (is_kind(L, "leaky_relu"))
     snprintf(what, cap, "%d leaky_relu (slope %g)", l, (double)L->slope);
+  else if (is_kind(L, "batchnorm"))
+    snprintf(what, cap, "%d batchnorm (eps %g)", l, (double)L->eps);
+  else if (is_kind(L, "dropout"))
+    snprintf(what, cap, "%d dropout (p %g, training)", l, (double)L->p);
   else snprintf(what, cap, "%d %s", l, L->kind);
 }
 
@@ -104,6 +110,37 @@ static void naive_pool(float *y, const float *x, int rows, const cr_net_layer *L
     }
 }
 
+/* Batchnorm in training mode as initialised (weight 1, bias 0): each channel (a feature, or
+ * an image's plane) less its mean over the rows (and pixels), over the square root of the
+ * biased variance + eps, as torch's BatchNorm1d/2d in training mode. */
+static void naive_batchnorm(float *y, const float *x, int rows, int width, const cr_net_layer *L) {
+  const int C = L->in_shape[0] ? L->in_shape[0] : width;
+  const int P = width / C;
+  for (int c = 0; c < C; c++) {
+    double sum = 0.0, sq = 0.0;
+    for (int r = 0; r < rows; r++)
+      for (int q = 0; q < P; q++) sum += x[(size_t)r * width + (size_t)c * P + q];
+    const double n = (double)rows * P, mean = sum / n;
+    for (int r = 0; r < rows; r++)
+      for (int q = 0; q < P; q++) {
+        const double d = x[(size_t)r * width + (size_t)c * P + q] - mean;
+        sq += d * d;
+      }
+    const double inv = 1.0 / sqrt(sq / n + (double)L->eps);
+    for (int r = 0; r < rows; r++)
+      for (int q = 0; q < P; q++) {
+        const size_t i = (size_t)r * width + (size_t)c * P + q;
+        y[i] = (float)((x[i] - mean) * inv);
+      }
+  }
+}
+
+/* Dropout in training mode: each element kept with probability 1 - p and scaled by 1/(1 - p). */
+static void naive_dropout(float *y, const float *x, size_t count, float p, cr_rng *rng) {
+  const float keep = 1.0f / (1.0f - p);
+  for (size_t i = 0; i < count; i++) y[i] = cr_rng_uniform(rng) >= p ? x[i] * keep : 0.0f;
+}
+
 /* Every weight drawn with the scheme (biases zero), from the init stream of seed. */
 static int init_weights(const cr_net *net, void *params, size_t s, uint64_t seed, cr_err *e) {
   cr_rng r;
@@ -121,10 +158,13 @@ static int init_weights(const cr_net *net, void *params, size_t s, uint64_t seed
 }
 
 /* The naive forward over rows inputs, printing mean and std after every layer.
- * a and b hold rows x the widest layer; a starts as the inputs. */
+ * a and b hold rows x the widest layer; a starts as the inputs. Dropout's masks come from
+ * the dropout stream of seed (the same for every scheme). */
 static void forward_rows(const cr_net *net, void *params, float *a, float *b, int rows,
-                         const char *label) {
+                         const char *label, uint64_t seed) {
   int width = net->in;
+  cr_rng rng;
+  cr_rng_seed(&rng, seed, CR_STREAM_DROPOUT);
   for (int l = 0; l < net->layer_count; l++) {
     const cr_net_layer *L = &net->layers[l];
     if (is_kind(L, "linear") || is_kind(L, "conv2d")) {
@@ -138,6 +178,10 @@ static void forward_rows(const cr_net *net, void *params, float *a, float *b, in
       width = L->out;
     } else if (is_kind(L, "flatten")) {
       memcpy(b, a, sizeof(float) * (size_t)rows * (size_t)width);   /* same values, flat */
+    } else if (is_kind(L, "batchnorm")) {
+      naive_batchnorm(b, a, rows, width, L);
+    } else if (is_kind(L, "dropout")) {
+      naive_dropout(b, a, (size_t)rows * (size_t)width, L->p, &rng);
     } else {
       cr_naive_activation(b, a, (size_t)rows * (size_t)width, L, NULL); /* kinds checked */
     }
@@ -195,7 +239,7 @@ static int network_table(const cr_net *net, const opts *o, const cr_dataset *va,
       break;
     }
     memcpy(a, va->x, sizeof(float) * (size_t)rows * va->dim);
-    forward_rows(net, params, a, b, rows, report_schemes[s].label);
+    forward_rows(net, params, a, b, rows, report_schemes[s].label, tr_seed(o));
   }
   free(a), free(b), free(params);
   return rc;
@@ -264,6 +308,13 @@ int tr_cmd_report(const cr_net *net, const opts *o) {
   if ((rc = report_data(net, o, &dp, &va, &mean, &std))) return rc;
   int rows = (int)(o->rows ? (size_t)o->rows : 1000);
   if ((size_t)rows > va.n) rows = (int)va.n;
+  /* torch's training mode refuses it too: one value per channel has no variance */
+  for (int l = 0; l < net->layer_count && rows < 2; l++)
+    if (is_kind(&net->layers[l], "batchnorm") && !net->layers[l].in_shape[0]) {
+      cr_dataset_free(&va);
+      return tr_fail(o, 2, "init-report: layer %d is a batchnorm of flat features, whose batch "
+                     "statistics need at least 2 rows (%d given)", l, rows);
+    }
   uint64_t seed = tr_seed(o);
   printf("init report for %s on %d validation rows of %s (inputs %s: mean %.4f std %.4f)\n",
          net->name, rows, dp.vx, o->no_norm ? "raw" : "normalised with the training set's",

@@ -782,6 +782,24 @@ np.save(sys.argv[1], np.zeros(24, dtype=np.int64))' "$tmp/bnw64/2.bias.npy"
   else bad "seeds 7 and 8 gave the same checkpoint"; fi
 fi
 
+# init-report through batchnorm (training mode: the batch's statistics, weight 1 and bias 0 as
+# initialised) and dropout (training mode: each element kept with probability 1 - p, scaled by
+# 1/(1 - p)), for every scheme: after the batchnorm mean 0 and std 1; the dropout keeps the mean
+# and multiplies the mean square by 1/(1 - p) = 1.25, within 5 % (200 rows x 24 features)
+run t_bnrep "$bn" init-report --data "$tiny" --rows 200
+if expect_rc t_bnrep 0; then
+  if awk '/^init report/ { next }
+      $0 ~ / 1 relu / { m = $(NF - 1) + 0; s = $NF + 0 }
+      $0 ~ / 2 batchnorm \(eps 1e-05\) / { bn++; if ($(NF - 1) + 0 > 1e-4 || $(NF - 1) + 0 < -1e-4 || $NF + 0 > 1.0001 || $NF + 0 < 0.999) bad++; m = $(NF - 1) + 0; s = $NF + 0 }
+      $0 ~ / 3 dropout \(p 0\.2, training\) / { dr++; mm = $(NF - 1) + 0; ss = $NF + 0
+        q = (ss * ss + mm * mm) / ((s * s + m * m) / 0.8); if (q < 0.95 || q > 1.05 || mm - m > 0.05 || m - mm > 0.05) bad++ }
+      END { exit !(bn == 5 && dr == 5 && !bad) }' "$tmp/t_bnrep.out"; then
+    ok "init report through batchnorm (mean 0, std 1) and dropout (p 0.2: mean kept, mean square x 1.25), 5 schemes"
+  else
+    bad "init report through batchnorm and dropout" "$(head -n 12 "$tmp/t_bnrep.out")"
+  fi
+fi
+
 # the layer table's image fields: --help lists every layer with its shapes and window
 run t_cnnhelp "$cnn" --help
 expect_rc t_cnnhelp 0 &&

@@ -47,11 +47,11 @@ const mnist_mlp_tensor_info mnist_mlp_tensors[MNIST_MLP_TENSOR_COUNT] = {
 
 const mnist_mlp_layer_info mnist_mlp_layers[MNIST_MLP_LAYER_COUNT] = {
   {"linear", 784, 50, 0.0f, 0, 1, 0.0f,
-   0, 0, 0, {0, 0, 0}, {0, 0, 0}},
+   0, 0, 0, {0, 0, 0}, {0, 0, 0}, 0.0f, 0.0f},
   {"relu", 50, 50, 0.0f, -1, -1, 0.0f,
-   0, 0, 0, {0, 0, 0}, {0, 0, 0}},
+   0, 0, 0, {0, 0, 0}, {0, 0, 0}, 0.0f, 0.0f},
   {"linear", 50, 10, 0.0f, 2, 3, 0.0f,
-   0, 0, 0, {0, 0, 0}, {0, 0, 0}},
+   0, 0, 0, {0, 0, 0}, {0, 0, 0}, 0.0f, 0.0f},
 };
 
 /* dst[j][i] = src[i][j] for a 16x16 block (row strides lds, ldd): pairs of rows

@@ -43,11 +43,11 @@ const xor_tensor_info xor_tensors[XOR_TENSOR_COUNT] = {
 
 const xor_layer_info xor_layers[XOR_LAYER_COUNT] = {
   {"linear", 2, 16, 0.0f, 0, 1, 0.0f,
-   0, 0, 0, {0, 0, 0}, {0, 0, 0}},
+   0, 0, 0, {0, 0, 0}, {0, 0, 0}, 0.0f, 0.0f},
   {"relu", 16, 16, 0.0f, -1, -1, 0.0f,
-   0, 0, 0, {0, 0, 0}, {0, 0, 0}},
+   0, 0, 0, {0, 0, 0}, {0, 0, 0}, 0.0f, 0.0f},
   {"linear", 16, 2, 0.0f, 2, 3, 0.0f,
-   0, 0, 0, {0, 0, 0}, {0, 0, 0}},
+   0, 0, 0, {0, 0, 0}, {0, 0, 0}, 0.0f, 0.0f},
 };
 
 /* beta^t in float by binary exponentiation (no libm, the same bits on every target). */
