@@ -290,6 +290,11 @@ local function parse_options(args, from, t, o)
         i = i + 1
         value = args[i]
         if value == nil then usage_error("option '" .. key .. "' needs a value (try --help)") end
+        -- `--tune --out d`: the value forgotten, the next option taken for it
+        if t.values[value] or t.flags[value] or value == "--help" then
+          usage_error(t.prefix .. "option '" .. key .. "' needs a value, not the option '" .. value
+            .. "' (a value spelled like an option: " .. key .. "=" .. value .. ")")
+        end
       end
       if value == "" then usage_error("option '" .. key .. "' needs a non-empty value") end
       if given[key] and not t.repeatable[key] then
@@ -608,7 +613,7 @@ function M.generate_dispatch(o)
     for k, v in pairs(fields) do c[k] = v end
     return c
   end
-  local words, sources = {}, {}
+  local words, sources, tuned = {}, {}, {}
   for k, d in ipairs(o.dispatch_variants) do
     -- (--inference --weights: the public NAME.c holds the weights, the variants none; a tune
     -- file tunes every variant of its ISA; ISA:FAMILY is generated with --cpu FAMILY)
@@ -621,6 +626,11 @@ function M.generate_dispatch(o)
                                stack = out.stack, flags = out.flags,
                                prefer = d.family and require("cpus").c_test(d.family, "amd", "family", "model")}
     words[k] = d.word
+    local tn = out.summary.tuned
+    if tn then
+      tuned[#tuned + 1] = "tilings of " .. tn.products .. " product" .. (tn.products == 1 and "" or "s") .. " of "
+        .. d.word .. " from " .. tn.file
+    end
     for _, f in ipairs(out) do
       if f[1] == vname .. ".c" then sources[d.word] = {vname, f[2]} end
     end
@@ -644,6 +654,7 @@ function M.generate_dispatch(o)
     sm.phrase = sm.phrase .. " (" .. table.concat(same, ", ") .. (#same == 1 and " is" or " are")
       .. " the plain variant's code for this network)"
   end
+  if #tuned > 0 then sm.phrase = sm.phrase .. ", " .. table.concat(tuned, ", ") end
   outputs.summary = sm
   return outputs
 end
@@ -718,11 +729,14 @@ local function build_library(outputs)
   end
   steps[#steps + 1] = string.format("%s -shared -o lib%s.so %s -lm", cc, py.name, table.concat(objects, " "))
   local cmd = string.format("cd %s && { %s; } >log 2>&1", sh_quote(tmp), table.concat(steps, " && "))
-  local ok = os.execute(cmd)
+  local ok, how, code = os.execute(cmd)   -- (os.execute ignores SIGINT: Ctrl-C ends the compiler)
   local bytes = ok and host.read_plain(so, 1 << 30)
   if not bytes then
     local log = host.read_plain(tmp .. "/log", 1 << 20) or ""
     os.execute("rm -rf " .. sh_quote(tmp))
+    if how == "signal" or (how == "exit" and (code == 129 or code == 130 or code == 143)) then
+      usage_error("--python: interrupted by a signal while building lib" .. py.name .. ".so; nothing written")
+    end
     usage_error("--python: '" .. cc .. "' failed to build lib" .. py.name .. ".so: "
       .. ((log:match("[^\n]*error[^\n]*") or log:match("[^\n]+") or "no message")))
   end

@@ -560,6 +560,21 @@ end
 
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
+-- cmd (run in the temporary directory tmp) under a shell whose traps take tmp away when a
+-- signal ends it: Ctrl-C reaches the whole process group, and chainrule itself either dies of
+-- it while it reads a pipe or, in os.execute (which ignores SIGINT), sees the command end by
+-- it (by_signal) and says so.
+local function trapped(tmp, cmd)
+  local rm = "rm -rf " .. sh_quote(tmp)
+  return string.format("trap %s INT; trap %s TERM; trap %s HUP; %s", sh_quote(rm .. "; exit 130"),
+    sh_quote(rm .. "; exit 143"), sh_quote(rm .. "; exit 129"), cmd)
+end
+-- An os.execute's or a pipe's close status: the command ended by a signal (or a trap above).
+local function by_signal(how, code)
+  return how == "signal" or (how == "exit" and (code == 129 or code == 130 or code == 143))
+end
+local INTERRUPTED = "interrupted by a signal; nothing written"
+
 -- How much faster (median of paired runs) a candidate must be than the default to be chosen:
 -- below this the difference is within the noise of a loaded machine; the default is kept.
 M.MARGIN = 0.04
@@ -710,19 +725,22 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   h:close()
   local cmd = string.format("cd %s && %s -std=c11 -O2 %s -o whole whole.c tuned_net.c default_net.c -lm >wlog 2>&1",
     sh_quote(dir), cc, isa.guard_flags or "")
-  if not os.execute(cmd) then
+  local ok, how, code = os.execute(trapped(dir, cmd))
+  if not ok then
+    if by_signal(how, code) then return nil, INTERRUPTED, true end
     local msg = host.read_plain(dir .. "/wlog", 1 << 20) or ""
     return nil, "'" .. cc .. "' failed to build the whole-network timing program: "
       .. (msg:match("[^\n]*error[^\n]*") or msg:match("[^\n]+") or "no message"), true
   end
   local ratios, skipped = {}, false
-  local run = io.popen(sh_quote(dir .. "/whole") .. " " .. string.format("%.3f", budget))
+  local run = io.popen(trapped(dir, sh_quote(dir .. "/whole") .. " " .. string.format("%.3f", budget)))
   for line in run:lines() do
     local r = line:match("^pair (%S+)$")
     if r then ratios[#ratios + 1] = tonumber(r) end
     if line == "skip" then skipped = true end
   end
-  if not run:close() then return nil, "the whole-network timing program failed", true end
+  ok, how, code = run:close()
+  if not ok then return nil, by_signal(how, code) and INTERRUPTED or "the whole-network timing program failed", true end
   if skipped then return nil, "batch below the training mode's fewest rows" end
   return ratios
 end
@@ -1035,7 +1053,9 @@ function time_products(o, isa, cc, tmp, prods, cleanup, log, force)
   f:write(program(isa, prods, o.budget))
   f:close()
   local cmd = string.format("cd %s && %s -std=c11 -O2 %s -o tune tune.c -lm >log 2>&1", sh_quote(tmp), cc, isa.guard_flags or "")
-  if not os.execute(cmd) then
+  local built, how, code = os.execute(trapped(tmp, cmd))
+  if not built then
+    if by_signal(how, code) then cleanup(); errors.user("chainrule tune: " .. INTERRUPTED) end
     local msg = host.read_plain(tmp .. "/log", 1 << 20) or ""
     cleanup()
     errors.user("chainrule tune: '" .. cc .. "' failed to build the timing program: "
@@ -1043,7 +1063,7 @@ function time_products(o, isa, cc, tmp, prods, cleanup, log, force)
   end
   log(string.format("tune: timing, about %g s (--budget)", o.budget))
   local times, confirm = {}, {}
-  local run = io.popen(sh_quote(tmp .. "/tune"))
+  local run = io.popen(trapped(tmp, sh_quote(tmp .. "/tune")))
   local mismatch
   for line in run:lines() do
     local pi, ci, us = line:match("^time (%d+) (%d+) (%S+)$")
@@ -1075,7 +1095,8 @@ function time_products(o, isa, cc, tmp, prods, cleanup, log, force)
         p.K, p.N, p.batch, #p.cands, t[1], p.note, best == 1 and "kept the default" or "chose it"))
     end
   end
-  local ok = run:close()
+  local ok, how2, code2 = run:close()
+  if not ok and by_signal(how2, code2) then cleanup(); errors.user("chainrule tune: " .. INTERRUPTED) end
   if mismatch then
     cleanup()
     local p = prods[mismatch[1]]

@@ -66,6 +66,7 @@ TEST_GOALS += test-gen
 .PHONY: test-gen test-gen-golden gen-golden-update
 test-gen: $(BUILD)/chainrule $(BUILD)/tests/gen/test_gen test-gen-golden
 	CHAINRULE=$(BUILD)/chainrule $(BUILD)/tests/gen/test_gen
+	@tests/gen/tune_signal.sh $(BUILD)/chainrule
 
 # Generated-code goldens: the pair chainrule writes for a few real specs is committed under
 # tests/gen/golden/ISA/, so a change to the generator shows its effect on real output in

@@ -77,6 +77,13 @@ function(chainrule_generate)
   if(CRG_DISPATCH AND CRG_ISA)
     message(FATAL_ERROR "chainrule_generate: DISPATCH cannot be combined with ISA")
   endif()
+  # the generated NAME.c is C: without the language CMake leaves it out of the target and the
+  # link fails far from here (a C++-only project)
+  get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if(NOT "C" IN_LIST languages)
+    message(FATAL_ERROR "chainrule_generate: the generated code is C, and this project has not enabled "
+      "C: project(<name> C CXX) or enable_language(C) before chainrule_generate")
+  endif()
   get_filename_component(spec "${CRG_SPEC}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   if(NOT CRG_NAME)
     get_filename_component(CRG_NAME "${spec}" NAME_WE)
@@ -88,6 +95,19 @@ function(chainrule_generate)
     set(CRG_OUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/chainrule/${CRG_NAME}")
   endif()
   get_filename_component(out "${CRG_OUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  # one call per output directory and name: a second would add a second rule for the same files
+  get_property(taken GLOBAL PROPERTY _CHAINRULE_GENERATED)
+  foreach(entry IN LISTS taken)
+    string(REPLACE "|" ";" entry "${entry}")
+    list(GET entry 0 taken_file)
+    list(GET entry 1 taken_target)
+    if(taken_file STREQUAL "${out}/${CRG_NAME}")
+      message(FATAL_ERROR "chainrule_generate: ${out}/${CRG_NAME}.h/.c are already generated for target "
+        "'${taken_target}': give this call another NAME or OUT_DIR (or link both targets to one library "
+        "target that holds the code)")
+    endif()
+  endforeach()
+  set_property(GLOBAL APPEND PROPERTY _CHAINRULE_GENERATED "${out}/${CRG_NAME}|${CRG_TARGET}")
 
   set(args gen "${spec}" --out "${out}" --name ${CRG_NAME} --depfile "${out}/${CRG_NAME}.d")
   set(outputs "${out}/${CRG_NAME}.h" "${out}/${CRG_NAME}.c")

@@ -102,8 +102,15 @@ else
   while read -r dst src perm; do
     if [ -e "$root/$dst" ] || [ -L "$root/$dst" ]; then rm -f "$root/$dst"; n=$((n + 1)); fi
   done < <(manifest)
-  for d in share/chainrule/specs share/chainrule/examples share/chainrule/doc \
-           share/chainrule include/chainrule lib/cmake/chainrule; do
+  # our directories (a path part named chainrule and below it) left empty, deepest first:
+  # every one the manifest's files sit in, so a new subdirectory of the docs is not forgotten
+  manifest | while read -r dst _ _; do
+    d=$(dirname "$dst")
+    while [ "$d" != . ]; do
+      case /$d/ in */chainrule/*) echo "$d" ;; esac
+      d=$(dirname "$d")
+    done
+  done | sort -ru | while read -r d; do
     [ -d "$root/$d" ] && rmdir "$root/$d" 2>/dev/null || true
   done
   echo "make uninstall: removed $n files under $root"

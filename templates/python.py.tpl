@@ -7,11 +7,14 @@ isa $(isa)) over NumPy float32 arrays, through ctypes and lib$(name).so, which
 
     import numpy as np, $(name)
     net = $(name).Net()                      # parameters zero; the optimizer from the spec
+    net.init(seed=1)                         # every parameter drawn as the spec's init says
     net.set("0.weight", w)                   # PyTorch names and nn.Linear layouts ([out][in])
     out = net.forward(x)                     # x: float32 [n][$(input)], 1 <= n <= $(batch)
     loss = net.train_step(x, t)              # forward + backward + optimizer step
     net.nonfinite()                          # True if that step's gradients had a NaN/Inf
     net.state_dict()                         # {"0.weight": array, ...}, copies
+    net.load_state_dict(d)                   # all of them, checked before any is written
+    net.reset_optimizer()                    # the spec's optimizer state and lr, afresh
 @ if dispatch then
     net.isa(); net.use_isa("scalar")         # the variant in use (--dispatch), and forcing one
 @ end
@@ -138,6 +141,47 @@ def _rows(what, arg, a, dtype, cols):
         shape = "(n,)" if cols is None else "(n, %d)" % cols
         raise ValueError("%s: %s must have shape %s with 1 <= n <= %d, got %s" % (what, arg, shape, BATCH, a.shape))
     return np.ascontiguousarray(a)
+
+
+def _gain(nonlinearity, a):
+    """torch.nn.init.calculate_gain (runtime/cr_init.c's cr_init_gain)."""
+    if nonlinearity in ("linear", "identity", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return 2.0 ** 0.5
+    if nonlinearity == "leaky_relu":
+        return (2.0 / (1.0 + a * a)) ** 0.5
+    if nonlinearity == "selu":
+        return 0.75
+    raise ValueError("init: unknown nonlinearity %r" % nonlinearity)
+
+
+def _draw(rng, key, shape, scheme, mode, nonlinearity, a, fan_in, fan_out):
+    """One tensor drawn as runtime/cr_init.c's cr_init_tensor does (its distributions)."""
+    def normal(std):
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+
+    def uniform(bound):
+        return rng.uniform(-bound, bound, shape).astype(np.float32)
+    if scheme == "zeros":
+        return np.zeros(shape, dtype=np.float32)
+    if scheme == "ones":
+        return np.ones(shape, dtype=np.float32)
+    if scheme == "randn":
+        return normal(1.0)
+    if scheme in ("simple_kaiming", "pytorch_default"):
+        return normal(fan_in ** -0.5) if scheme == "simple_kaiming" else uniform(fan_in ** -0.5)
+    if scheme in ("xavier_uniform", "xavier_normal"):
+        gain = _gain(nonlinearity or "linear", a)
+        if scheme == "xavier_uniform":
+            return uniform(gain * (6.0 / (fan_in + fan_out)) ** 0.5)
+        return normal(gain * (2.0 / (fan_in + fan_out)) ** 0.5)
+    if scheme in ("kaiming_uniform", "kaiming_normal"):
+        std = _gain(nonlinearity or "leaky_relu", a) / (fan_out if mode == "fan_out" else fan_in) ** 0.5
+        return uniform(3.0 ** 0.5 * std) if scheme == "kaiming_uniform" else normal(std)
+    raise ValueError("init: %r: unknown scheme %r" % (key, scheme))
 
 
 class Net:
@@ -281,9 +325,58 @@ class Net:
     def state_dict(self):
         return {key: self.get(key) for key in TENSORS}
 
-    def load_state_dict(self, d):
+    def load_state_dict(self, d, strict=True):
+        """Sets the tensors named in d (torch's state_dict names, layouts and shapes; values
+        converted to float32, as torch converts num_batches_tracked's int64). strict (as torch):
+        every tensor present and no other key. Every value is checked before any is written,
+        so a ValueError leaves the parameters as they were. The optimizer state is not touched
+        (reset_optimizer)."""
+        if strict:
+            missing = [key for key in TENSORS if key not in d]
+            unexpected = [key for key in d if key not in TENSORS]
+            if missing or unexpected:
+                raise ValueError("load_state_dict: %s%s%s" % (
+                    "missing %s" % ", ".join(map(repr, missing)) if missing else "",
+                    "; " if missing and unexpected else "",
+                    "unexpected %s" % ", ".join(map(repr, unexpected)) if unexpected else ""))
+        todo = []
         for key in TENSORS:
             if key not in d:
-                raise ValueError("load_state_dict: d has no %r" % key)
-            # as torch's load_state_dict, values are converted (num_batches_tracked is int64 there)
-            self.set(key, np.asarray(d[key], dtype=np.float32))
+                continue
+            value = d[key]
+            try:
+                value = np.asarray(value, dtype=np.float32)
+            except (TypeError, ValueError) as e:
+                raise ValueError("load_state_dict: %r: %s" % (key, e))
+            shape = TENSORS[key][1]
+            if value.shape != shape and not (value.ndim == 2 and len(shape) == 4 and value.shape[0] == shape[0]
+                                             and value.size == shape[0] * shape[1] * shape[2] * shape[3]):
+                raise ValueError("load_state_dict: %r must have shape %s, got %s" % (key, shape, value.shape))
+            todo.append((key, value))
+        for key, value in todo:
+            self.set(key, value)
+
+    def reset_optimizer(self):
+        """The optimizer state as a new Net has it ($(name)_opt_init): momentum or Adam's moments
+        zero, the step count 0, and the spec's hyperparameters, lr included."""
+        self._lib.$(name)_opt_init(self._opt.ctypes.data)
+
+    def init(self, seed=0):
+        """Draws every parameter as the spec's init says ($(name)_tensors: the scheme, mode,
+        nonlinearity and fans; torch.nn.init's formulas, as chainrule's trainer), from
+        numpy.random.default_rng(seed): the same distributions as the trainer's, other numbers.
+        A new Net's parameters are zero until init, set or load_state_dict. The optimizer state
+        is not touched (reset_optimizer). Returns self."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
+            raise ValueError("init: seed must be a non-negative integer, got %r" % (seed,))
+        rng = np.random.default_rng(int(seed))
+        table = (_TensorInfo * len(TENSORS)).in_dll(self._lib, "$(name)_tensors")
+        values = {}
+        for key, entry in TENSORS.items():
+            index, shape = entry[:2]
+            t = table[index]
+            values[key] = _draw(rng, key, shape, t.init.decode(), t.mode.decode() if t.mode else None,
+                                t.nonlinearity.decode() if t.nonlinearity else None, t.init_a, t.fan_in, t.fan_out)
+        for key, value in values.items():
+            self.set(key, value)
+        return self

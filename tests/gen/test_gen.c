@@ -405,6 +405,13 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --x", 2, "chainrule: unknown option '--x' (try --help)\n"},
   {"gen", 2, "chainrule: gen needs a spec file (try --help)\n"},
   {"gen specs/seed_mse.lua --isa", 2, "chainrule: option '--isa' needs a value (try --help)\n"},
+  /* the value forgotten: the next option is not taken for it */
+  {"gen specs/seed_mse.lua --tune --out /tmp", 2,
+   "chainrule: option '--tune' needs a value, not the option '--out' (a value spelled like an option: --tune=--out)\n"},
+  {"gen specs/seed_mse.lua --name --cli", 2,
+   "chainrule: option '--name' needs a value, not the option '--cli' (a value spelled like an option: --name=--cli)\n"},
+  {"tune specs/seed_mse.lua --out --budget 1", 2,
+   "chainrule: tune: option '--out' needs a value, not the option '--budget' (a value spelled like an option: --out=--budget)\n"},
   {"gen specs/seed_mse.lua --isa sse9", 2,
    "chainrule: unknown isa 'sse9' (did you mean 'sse2'?) (one of scalar, sse2, avx2, avx512, neon, native)\n"},
   {"gen specs/seed_mse.lua specs/mnist_mlp.lua", 2,
@@ -1998,7 +2005,8 @@ START_TEST(test_tune_deterministic) {
   ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
   /* the summary line names the variants and the deepest entry point, whose bound is one
      frame over the deepest variant's (avx2's, not the dispatcher's own scalar bound) */
-  ck_assert_msg(strstr(r.out, " bytes, entry points dispatching to avx2, scalar; stack at most ") &&
+  ck_assert_msg(strstr(r.out, " bytes, entry points dispatching to avx2, scalar, tilings of 3 products of avx2 from m.tune; "
+                             "stack at most ") &&
                     strstr(r.out, " bytes (mnist_mlp_") && !strstr(r.out, "(mnist_mlp_avx2_") &&
                     !strstr(r.out, "(mnist_mlp_scalar_"), "%s", r.out);
   snprintf(file, sizeof file, "%s/mnist_mlp_avx2.c", dir[0]);
@@ -2030,7 +2038,8 @@ START_TEST(test_tune_deterministic) {
   snprintf(cmd, sizeof cmd, "'%s' gen specs/mnist_mlp.lua --dispatch avx512,avx2,scalar --tune '%s' --tune '%s' --out '%s'",
            chainrule(), path, m512, dir[1]);
   r = run(cmd);
-  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  ck_assert_msg(r.status == 0 && strstr(r.out, ", tilings of 1 product of avx512 from m512.tune, tilings of 3 products "
+                                               "of avx2 from m.tune; "), "%s: %s", cmd, r.out);
   static const char *const tuned_by[3][2] = {{"avx512", " * tiling: 1 product from the tune file m512.tune, the rest"},
                                              {"avx2", " * tiling: 3 products from the tune file m.tune"},
                                              {"scalar", NULL}};

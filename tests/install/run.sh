@@ -99,7 +99,35 @@ for g in "Unix Makefiles" Ninja; do
   noop_check "$c" "cmake --build build" "$quiet" "chainrule: generating|Generating" "$c/build/app"
 done
 
+# chainrule_generate's refusals at configure time, one line naming the cure: a C++-only project
+# (CMake would leave NAME.c out and the link fail), and the same NAME.h/.c for two targets
+bad_cmake() {   # NAME EXPECTED-TEXT CMAKELISTS-BODY
+  local d=$tmp/bad-$1
+  mkdir -p "$d"
+  cp "$prefix/share/chainrule/examples/xor.lua" "$d/"
+  echo 'int main(void) { return 0; }' >"$d/app.c"
+  cp "$d/app.c" "$d/app.cpp"
+  printf 'cmake_minimum_required(VERSION 3.20)\n%s\n' "$3" >"$d/CMakeLists.txt"
+  if out=$(cmake -S "$d" -B "$d/build" -DCMAKE_PREFIX_PATH="$prefix" 2>&1); then fail "cmake ($1): configured"; fi
+  echo "$out" | tr '\n' ' ' | tr -s ' ' | grep -q "$2" || fail "cmake ($1): no '$2' in: $out"
+  [ ! -e "$d/build/chainrule" ] || fail "cmake ($1): generated something: $(ls "$d/build/chainrule")"
+  echo "  refused at configure ($1): ...$2..."
+}
+echo "== CMake refusals"
+bad_cmake cxx-only "the generated code is C, and this project has not enabled C" \
+  "project(cxxonly CXX)
+find_package(chainrule REQUIRED)
+add_executable(app app.cpp)
+chainrule_generate(TARGET app SPEC xor.lua)"
+bad_cmake twice "are already generated for target 'a': give this call another NAME or OUT_DIR" \
+  "project(twice C)
+find_package(chainrule REQUIRED)
+add_executable(a app.c)
+add_executable(b app.c)
+chainrule_generate(TARGET a SPEC xor.lua ISA avx2)
+chainrule_generate(TARGET b SPEC xor.lua ISA sse2)"
+
 scripts/install.sh uninstall "" "$prefix" "$build" "$version" >/dev/null
-left=$(find "$prefix" -type f)
+left=$(find "$prefix" -type f -o -type l -o -type d -path "$prefix/*chainrule*")
 [ -z "$left" ] || fail "uninstall left: $left"
-echo "test-install: passed (install, Makefile + pkg-config, CMake; no-op rebuilds; uninstall removed every file)"
+echo "test-install: passed (install, Makefile + pkg-config, CMake; no-op rebuilds; uninstall removed every file and our directories)"

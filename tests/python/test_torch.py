@@ -4,7 +4,8 @@ For each network below: generate NAME.py + libNAME.so, build the same nn.Sequent
 PyTorch, copy torch's initial weights in through net.set (PyTorch names and layouts), and
 check that the outputs agree, that 10 SGD steps on the same batches give the same losses
 and the same parameters, that the buffers are 64-byte aligned, and that wrong arguments raise
-ValueError naming them. A network with batchnorm and dropout also checks forward_train, seed
+ValueError naming them; load_state_dict's checks before it writes, reset_optimizer, and init's
+draws against torch.nn.init's (a network of its own). A network with batchnorm and dropout also checks forward_train, seed
 and train()/eval() against torch's training mode, torch's dropout driven by the masks that an
 independent PCG32 (written here from the PCG paper, checked against its demo's output) draws. Tolerance as everywhere in chainrule's tests (llm.c's): |got - want|
 <= 1e-5 + 1e-4 * max|want| per tensor.
@@ -268,6 +269,109 @@ def check_modes(name, mod, net, model, batch, torch_in):
           % name)
 
 
+def check_state(name, mod, net, batch):
+    """load_state_dict: strict names, every value checked before any is written; strict=False
+    sets the named ones; reset_optimizer: a trained Net loaded with a fresh one's weights and
+    reset trains as the fresh one does, bit for bit."""
+    snap = net.state_dict()
+    keys = list(mod.TENSORS)
+    bad = {k: np.zeros_like(v) for k, v in snap.items()}
+    bad[keys[-1]] = np.zeros((2, 3, 5), np.float32)
+    expect_value_error(lambda: net.load_state_dict(bad), ["load_state_dict", keys[-1], "shape"], name + " load bad shape")
+    check(all(np.array_equal(net.get(k), v) for k, v in snap.items()),
+          "%s: a refused load_state_dict wrote a tensor" % name)
+    expect_value_error(lambda: net.load_state_dict(dict(snap, junk=np.zeros(1, np.float32))), ["unexpected", "junk"],
+                       name + " load unexpected key")
+    partial = {k: v for k, v in snap.items() if k != keys[0]}
+    expect_value_error(lambda: net.load_state_dict(partial), ["missing", keys[0]], name + " load missing key")
+    check(all(np.array_equal(net.get(k), v) for k, v in snap.items()),
+          "%s: a refused load_state_dict wrote a tensor" % name)
+    net.load_state_dict({keys[0]: np.zeros_like(snap[keys[0]])}, strict=False)
+    check(not net.get(keys[0]).any() and all(np.array_equal(net.get(k), snap[k]) for k in keys[1:]),
+          "%s: load_state_dict(strict=False) of one tensor" % name)
+    fresh = mod.Net()
+    fresh.load_state_dict(snap)
+    net.load_state_dict(snap)
+    net.lr = net.lr * 3
+    net.reset_optimizer()
+    check(net.lr == fresh.lr, "%s: reset_optimizer kept lr %g (the spec's is %g)" % (name, net.lr, fresh.lr))
+    fresh.seed(5, 1)
+    net.seed(5, 1)
+    for _ in range(3):
+        x, t = batch(mod.BATCH)
+        check(fresh.train_step(x, t) == net.train_step(x, t), "%s: reset_optimizer: another loss" % name)
+    check(all(np.array_equal(net.get(k), fresh.get(k)) for k in keys),
+          "%s: after reset_optimizer 3 steps differ from a fresh Net's" % name)
+
+
+INIT_SPEC = """return network "pyinit" {
+  input = {3, 10, 10},
+  layers = { conv2d(16, {kernel = 3, init = "kaiming_uniform", mode = "fan_out", nonlinearity = "leaky_relu", a = 0.2}),
+             batchnorm(), relu(), flatten(),
+             linear(64, {init = "xavier_normal", nonlinearity = "tanh", bias_init = "zeros"}), tanh(),
+             linear(10) },
+  loss = "cross_entropy", batch = 4, optimizer = sgd {lr = 0.1},
+}
+"""
+
+
+def torch_init(key, shape):
+    """The tensor key of INIT_SPEC drawn by torch.nn.init (its own fans from torch's shape)."""
+    w = torch.empty(shape)
+    if key == "0.weight":
+        torch.nn.init.kaiming_uniform_(w, a=0.2, mode="fan_out", nonlinearity="leaky_relu")
+    elif key == "4.weight":
+        torch.nn.init.xavier_normal_(w, gain=torch.nn.init.calculate_gain("tanh"))
+    elif key in ("0.bias", "6.weight", "6.bias"):   # nn.Conv2d's and nn.Linear's reset_parameters
+        m = torch.nn.Conv2d(3, 16, 3) if key == "0.bias" else torch.nn.Linear(64, 10)
+        w.copy_(getattr(m, key.split(".")[1]).detach())
+    return w
+
+
+def check_init():
+    """Net.init draws each tensor as the spec says: its std within 4 standard errors of
+    torch.nn.init's (40 draws of the same shape), a uniform scheme within torch's bound, batchnorm's
+    ones and zeros exact; the same seed the same tensors, another seed others."""
+    out = os.path.join(WORK, "pyinit")
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "pyinit.lua")
+    with open(path, "w") as f:
+        f.write(INIT_SPEC)
+    r = subprocess.run([CHAINRULE, "gen", path, "--python", "--isa", "scalar", "--out", out], capture_output=True, text=True)
+    if r.returncode != 0:
+        check(False, "pyinit: gen --python failed: %s" % r.stderr.strip())
+        return
+    s = importlib.util.spec_from_file_location("pyinit", os.path.join(out, "pyinit.py"))
+    mod = importlib.util.module_from_spec(s)
+    s.loader.exec_module(mod)
+    net = mod.Net()
+    check(not any(net.get(k).any() for k in mod.TENSORS), "pyinit: a new Net's parameters are not zero")
+    check(net.init(seed=4) is net, "pyinit: init does not return the net")
+    a = net.state_dict()
+    check(all(np.array_equal(a[k], mod.Net().init(4).get(k)) for k in a), "pyinit: init(4) twice gave other tensors")
+    check(not np.array_equal(a["0.weight"], mod.Net().init(5).get("0.weight")), "pyinit: init(5) gave init(4)'s weights")
+    exact = {"1.weight": 1.0, "1.bias": 0.0, "1.running_mean": 0.0, "1.running_var": 1.0, "1.num_batches_tracked": 0.0,
+             "4.bias": 0.0}
+    torch.manual_seed(2)
+    for key, v in a.items():
+        if key in exact:
+            check(np.all(v == exact[key]), "pyinit: %s is not all %g" % (key, exact[key]))
+            continue
+        ref = torch.stack([torch_init(key, v.shape) for _ in range(40)]).numpy()
+        se = 4 / (2 * v.size) ** 0.5
+        check(abs(float(v.std()) / float(ref.std()) - 1) <= se,
+              "pyinit: %s std %.4g, torch.nn.init's %.4g (tolerance %.1f %%)" % (key, v.std(), ref.std(), 100 * se))
+        if key != "4.weight":   # the uniform ones: inside torch's bound
+            check(float(np.abs(v).max()) <= float(np.abs(ref).max()) * 1.01,
+                  "pyinit: %s reaches %.4g, torch's bound is about %.4g" % (key, np.abs(v).max(), np.abs(ref).max()))
+    expect_value_error(lambda: net.init(-1), ["init", "seed"], "pyinit init(-1)")
+    print("test-python: pyinit: init(seed) draws kaiming_uniform fan_out, xavier_normal, nn.Conv2d's and nn.Linear's"
+          " defaults and batchnorm's constants as torch.nn.init does (std, bound); seeds repeat")
+
+
+check_init()
+
+
 for name, spec, make_model, isa, momentum in CASES:
     failed_before = len(failures)
     out = os.path.join(WORK, name)
@@ -353,6 +457,7 @@ for name, spec, make_model, isa, momentum in CASES:
     print("test-python: %s (%s, %s): forward and 10 SGD steps %s PyTorch %s (largest |diff| of a parameter %.2g)"
           % (name, isa, mod.LOSS, "match" if len(failures) == failed_before else "DO NOT match", torch.__version__, worst))
 
+    check_state(name, mod, net, batch)
     x, t = batch(2)
     expect_value_error(lambda: net.forward(x.astype(np.float64)), ["forward", "x", "float32"], name + " forward float64")
     expect_value_error(lambda: net.forward(x[:, :-1]), ["forward", "x", "shape"], name + " forward wrong width")
