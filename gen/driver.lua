@@ -691,6 +691,21 @@ local function summary(o, outputs, written, kept)
                        emit.grouped(bytes), how, emit.grouped(sm.stack), sm.stack_fn, table.concat(parts, "; "))
 end
 
+-- A stack bound past STACK_NOTE_BYTES is more than some threads get (512 KB for a secondary
+-- thread on macOS, 1 MB on Windows; 8 MB on Linux): a note on stderr says which entry point
+-- and what to do (NAME_predict: most of it is the NAME_work it keeps there, so much as 13 MB
+-- for a CNN at --max-batch 128).
+M.STACK_NOTE_BYTES = 1 << 20
+local function stack_note(sm)
+  if sm.stack <= M.STACK_NOTE_BYTES then return end
+  local emit = require "emit"
+  local name = sm.stack_fn:match("^(.*)_predict$")
+  io.stderr:write(string.format("chainrule: note: %s needs up to %s bytes of stack%s\n", sm.stack_fn,
+    emit.grouped(sm.stack), name and string.format(", most of it the %s_work it keeps there: call %s_predict_with "
+      .. "with a %s_work of your own (static or malloc'ed), or give a smaller --max-batch", name, name, name)
+      or ": run it on a thread with that much stack (pthread_attr_setstacksize)"))
+end
+
 -- A shell word: the text in single quotes.
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
@@ -775,6 +790,7 @@ local function gen(args)
   local written, kept = write_outputs(files, function() remove_dirs(made) end)
   refresh_times(kept, inputs)
   print(summary(o, outputs, written, kept))
+  stack_note(outputs.summary)
   return 0
 end
 

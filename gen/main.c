@@ -7,6 +7,7 @@
    generator bug, printed with a traceback). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,27 @@ static int host_stat(lua_State *L) {
   return 4;
 }
 
+/* host.listdir(path) -> {name, ...} (not . and .., in no particular order), or nil and a
+   message. */
+static int host_listdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  DIR *d = opendir(path);
+  if (!d) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: cannot list: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_newtable(L);
+  lua_Integer n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    lua_pushstring(L, e->d_name);
+    lua_rawseti(L, -2, ++n);
+  }
+  closedir(d);
+  return 1;
+}
+
 /* host.touch(path) -> true, or false and a message: sets the file's times to now (its bytes
    and inode stay). */
 static int host_touch(lua_State *L) {
@@ -282,6 +304,7 @@ static const luaL_Reg host_funcs[] = {
   {"exe_path", host_exe_path},
   {"stat", host_stat},
   {"touch", host_touch},
+  {"listdir", host_listdir},
   {"mkdir_p", host_mkdir_p},
   {"read_plain", host_read_plain},
   {"write_files", host_write_files},

@@ -116,7 +116,17 @@ end
 
 local function load_npy(file, t)
   local s, err = read(file, 4 * t.rows * t.cols + 65536)
-  if not s then fail(file, err == "directory" and "is a directory, expected a .npy file" or "cannot read: " .. err) end
+  local head
+  if not s and err:find("longer than the limit", 1, true) then
+    -- more data than the tensor's: its header says the shape (another network's tensor)
+    local f = io.open(file, "rb")
+    head = f and f:read(65536)
+    if f then f:close() end
+  end
+  if not s and not head then
+    fail(file, err == "directory" and "is a directory, expected a .npy file" or "cannot read: " .. err)
+  end
+  s = s or head
   local descr, fortran, shape, data = npy_header(file, s)
   local want = torch_shape(t)
   local same = #shape == #want
@@ -128,6 +138,7 @@ local function load_npy(file, t)
       shape_what(t), descr, shape_text(shape)))
   end
   if fortran then fail(file, "Fortran-ordered array (save a C-contiguous copy)") end
+  if head then fail(file, string.format("holds more data than shape %s needs (%d bytes)", shape_text(want), 4 * t.rows * t.cols)) end
   local count = t.rows * t.cols
   if counter then
     if #s - data + 1 ~= 8 then fail(file, string.format("holds %d data bytes, an int64 needs 8", #s - data + 1)) end
@@ -155,7 +166,21 @@ local function load_norm_npy(file)
 end
 
 local function load_dir(dir, g)
-  local out = {}
+  local out, known, names = {}, {["norm.npy"] = true}, {}
+  for i, t in ipairs(g.tensors) do
+    known[t.name .. ".npy"], names[i] = true, t.name
+  end
+  -- every state_dict tensor there (N.name.npy) is this network's: a longer network's would
+  -- otherwise deploy its first layers silently (torch's strict load_state_dict refuses it
+  -- too); other arrays (inputs, expected outputs) may sit beside them
+  local entries = host.listdir(dir) or {}
+  table.sort(entries)
+  for _, e in ipairs(entries) do
+    if e:match("^%d+%.[%w_]+%.npy$") and not known[e] then
+      fail(dir .. "/" .. e, "not a tensor of " .. g.name .. " (its tensors: " .. table.concat(names, ", ")
+        .. ", and norm.npy): weights of another network?")
+    end
+  end
   for i, t in ipairs(g.tensors) do
     out[i] = load_npy(dir .. "/" .. t.name .. ".npy", t)
   end

@@ -34,13 +34,14 @@ DEMO_DIR     := $(BUILD)/demo
 trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 
 # build/trainer/ISA/NAME_cli from specs/NAME.lua (and from DIR/NAME.lua for a SPEC=DIR/NAME.lua
-# elsewhere: make trainer SPEC=~/nets/x.lua). The generator rewrites its outputs only
+# elsewhere: make trainer SPEC=~/nets/x.lua), generated under the file's name (--name NAME,
+# whatever the spec's network is called). The generator rewrites its outputs only
 # when their bytes change, so this relinks only when the spec or a tool changed.
 TRAINER_SPEC_DIRS := specs/ $(filter-out specs/ ./,$(dir $(SPEC)))
 define trainer_rule
 $(TRAINER_DIR)/$(1)/%_cli: $(2)%.lua $(BUILD)/chainrule $(call trainer_libs,$(1)) $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cpu native --cli
+	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(1) --cpu native --name $$* --cli
 	$$(CC) $$(WARN) $$(CFLAGS) $$(call trainer_isa_flags,$(1)) -Iruntime -Itrainer -I$$(@D) \
 	  -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c $(call trainer_libs,$(1)) -lz -lm -pthread
 endef
@@ -52,7 +53,7 @@ $(foreach dir,$(TRAINER_SPEC_DIRS),$(foreach isa,scalar sse2 avx2 avx512 native,
 define trainer_dispatch_rule
 $(TRAINER_DIR)/dispatch/%_cli: $(1)%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $$< --out $$(@D) --dispatch x86 --cli
+	$(BUILD)/chainrule gen $$< --out $$(@D) --dispatch x86 --name $$* --cli
 	@set -e; $$(call dispatch_compile,$$(CC) $$(WARN) $$(CFLAGS),$$(@D)/$$*,$$(@D)/$$*,$$(DISPATCH_ISAS))
 	$$(CC) $$(WARN) $$(CFLAGS) -Iruntime -Itrainer -I$$(@D) -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c \
 	  $$(call dispatch_objs,$$(@D)/$$*,$$(DISPATCH_ISAS)) $(TRAINER_LIBS) -lz -lm -pthread

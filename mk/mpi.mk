@@ -17,16 +17,22 @@ MPI_DIR   := $(BUILD)/mpi
 NO_MPI_MSG := no $(MPICC)/$(MPIRUN): scripts/deps.sh --mpi installs Open MPI (openmpi-bin, libopenmpi-dev)
 
 
-$(MPI_DIR)/$(DEMO_ISA)/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS) trainer/mpi/train_mpi.c
+# (specs/NAME.lua, or DIR/NAME.lua for a SPEC elsewhere: TRAINER_SPEC_DIRS, mk/demo.mk)
+define mpi_trainer_rule
+$(MPI_DIR)/$(DEMO_ISA)/%_cli: $(1)%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS) trainer/mpi/train_mpi.c
 	@command -v $(MPICC) >/dev/null 2>&1 || { echo "make mpi-trainer: $(NO_MPI_MSG)"; exit 2; }
-	@mkdir -p $(@D)
-	$(BUILD)/chainrule gen $< --out $(@D) --isa $(DEMO_ISA) --cli
+	@mkdir -p $$(@D)
+	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(DEMO_ISA) --name $$* --cli
 	$(MPICC) $(WARN) $(CFLAGS) $(call trainer_isa_flags,$(DEMO_ISA)) -DCR_TRAIN_MPI -Iruntime \
-	  -Itrainer -I$(@D) -o $@ $(@D)/$*_cli.c $(@D)/$*.c trainer/mpi/train_mpi.c $(TRAINER_LIBS) \
+	  -Itrainer -I$$(@D) -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c trainer/mpi/train_mpi.c $(TRAINER_LIBS) \
 	  -lz -lm -pthread
+endef
+$(foreach dir,$(TRAINER_SPEC_DIRS),$(eval $(call mpi_trainer_rule,$(dir))))
 
 .PHONY: mpi-trainer test-mpi
-mpi-trainer: $(MPI_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
+mpi-trainer:
+	@[ -f "$(SPEC)" ] || { echo "make mpi-trainer: SPEC=$(SPEC): no such file" >&2; exit 2; }
+	@$(MAKE) --no-print-directory $(MPI_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
 
 # The tests' MPI trainers: scalar, -O2, no sanitizers (Open MPI's own allocations at exit are
 # not ours to fix under LeakSanitizer); each is compared with itself run without mpirun.

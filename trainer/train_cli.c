@@ -54,8 +54,8 @@ static const optdef optdefs[] = {
      "rows per step, 1..the spec's batch (default: the spec's batch)"},
     {"--shards", O_LONG, CMD_TRAIN, OFF(shards), 0, 1, TR_MAX_SHARDS, "S",
      "cut every batch into S shards, each with its own forward/backward, their gradients "
-     "summed in a fixed order before one optimizer step (default 1: the fused step); S must "
-     "divide the batch; the bits depend on S, not on --threads; not with batchnorm"},
+     "summed in a fixed order before one optimizer step (default 1: the fused step); S a power "
+     "of two that divides the batch; the bits depend on S, not on --threads; not with batchnorm"},
     {"--threads", O_LONG, CMD_TRAIN, OFF(threads), 0, 1, TR_MAX_THREADS, "T",
      "threads that run the shards and the gradient sum (default 1); any T gives the same bits"},
     {"--distributed", O_FLAG, CMD_TRAIN, OFF(distributed), 0, 0, 0, NULL,

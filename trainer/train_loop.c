@@ -203,6 +203,9 @@ static int prepare(run *r, const datapaths *dp) {
   /* over ranks: each takes shards/ranks consecutive shards, a whole subtree of the fixed
      summation tree (train_shard.c) only when that is a power of two */
   int share = r->shards / r->ranks;
+  if ((share & (share - 1)) && r->ranks == 1)
+    return tr_fail(o, 2, "--shards %d: the shards are summed in a binary tree, so their number "
+                   "must be a power of two (1, 2, 4, 8, ...)", r->shards);
   if (r->shards % r->ranks || (share & (share - 1)))
     return tr_fail(o, 2, "--shards %d over %d ranks: every rank needs the same power-of-two "
                    "number of shards (--shards = ranks x 1, 2, 4, ...)", r->shards, r->ranks);
@@ -606,7 +609,8 @@ static int ranks_agree(run *r, int rc) {
     const char *what = b->rc ? NULL : b->net != a->net ? "another network or build"
                        : b->data != a->data ? "other data" : b->opts != a->opts
                        ? "other options (batch, shards, epochs, seed, schedule)"
-                       : b->state != a->state ? "other initial weights (seed, --init, --resume)"
+                       : b->state != a->state ? "other initial weights or optimizer state (seed, --init, "
+                                                "--resume, --lr)"
                        : NULL;
     if (b->rc) out = (int)b->rc;
     else if (what) out = 2;
@@ -621,8 +625,28 @@ static int ranks_agree(run *r, int rc) {
 }
 
 /* The job's size and this process's rank (--distributed), else 0 of 1. 0 or 2. */
+/* How many processes the MPI launcher started together with this one (its environment:
+ * Open MPI's, or PMI's as MPICH and Slurm set it), 1 when none did. */
+static long launched_with(const char **var) {
+  static const char *const names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const char *v = getenv(names[i]);
+    char *end;
+    long n = v && *v ? strtol(v, &end, 10) : 0;
+    if (n > 1 && !*end) return *var = names[i], n;
+  }
+  return 1;
+}
+
 static int join_job(const opts *o, int *rank, int *ranks) {
   *rank = 0, *ranks = 1;
+  const char *var = NULL;
+  long launched = launched_with(&var);
+  if (!o->distributed && launched > 1)
+    /* each would train alone on the whole data set and write the same files */
+    return tr_usage(o, "this is one of %ld processes mpirun started (%s), without --distributed: "
+                    "add --distributed (the MPI build, make mpi-trainer) to train together, or start "
+                    "one process", launched, var);
   if (!o->distributed) return 0;
   if (!o->dist)
     return tr_usage(o, "option '--distributed' needs the MPI build of this trainer (make "

@@ -1362,6 +1362,22 @@ static void w_dir_truncated(void) {
   snprintf(p, sizeof p, "%s/2.weight.npy", wdir);
   ck_assert_int_eq(truncate(p, 128 + 20), 0);   /* a 128-byte header */
 }
+/* another network's bigger first weight (a file longer than this tensor's whole size) */
+static void w_dir_bigger(void) {
+  write_weights_dir(wdir, -1, 0, 0);
+  static double v[200 * 100];
+  char p[700];
+  snprintf(p, sizeof p, "%s/0.weight.npy", wdir);
+  write_npy(p, "<f4", 200, 100, v, 200 * 100);
+}
+/* a longer network's tensors beside this one's */
+static void w_dir_extra(void) {
+  write_weights_dir(wdir, -1, 0, 0);
+  double v[6] = {0};
+  char p[700];
+  snprintf(p, sizeof p, "%s/4.weight.npy", wdir);
+  write_npy(p, "<f4", 2, 3, v, 6);
+}
 static float w_params[26];
 static void w_fill(void) {
   for (int k = 0; k < 26; k++) w_params[k] = 0.25f * (float)(k - 11);
@@ -1411,6 +1427,10 @@ static const weights_case WEIGHTS_BAD[] = {
    "{}/0.weight.npy: expected float32 '<f4' of shape (4, 3) (nn.Linear weight [out][in]), got '<f4' of shape (3, 4)"},
   {"dir_f64", w_dir_f64, "--inference --weights {}",
    "{}/0.bias.npy: expected float32 '<f4' of shape (4,) (nn.Linear bias [out]), got '<f8' of shape (4,)"},
+  {"dir_bigger", w_dir_bigger, "--inference --weights {}",
+   "{}/0.weight.npy: expected float32 '<f4' of shape (4, 3) (nn.Linear weight [out][in]), got '<f4' of shape (200, 100)"},
+  {"dir_extra", w_dir_extra, "--inference --weights {}",
+   "{}/4.weight.npy: not a tensor of wnet (its tensors: 0.weight, 0.bias, 2.weight, 2.bias, and norm.npy): weights of another network?"},
   {"dir_truncated", w_dir_truncated, "--inference --weights {}", "{}/2.weight.npy: holds 20 data bytes, shape (2, 4) needs 32"},
   {"ckpt_other_net", w_ckpt_other_net, "--inference --weights {}",
    "{}: checkpoint is for network 'xor', the spec describes 'wnet'"},

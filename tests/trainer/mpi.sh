@@ -141,6 +141,18 @@ refused data "rank 1 of 2 was started with other data" \
 refused spec "rank 1 of 2 was started with another network" \
   mpi -np 1 "$cli" train --data "$tiny" --shards 2 --distributed --checkpoint "$tmp/bad.ckpt" : \
       -np 1 "$bin/drop_mlp_cli" train --data "$tiny" --shards 2 --distributed --checkpoint "$tmp/bad.ckpt"
+refused lr "rank 1 of 2 was started with other initial weights or optimizer state \(seed, --init, --resume, --lr\)" \
+  mpi -np 1 "$cli" train --data "$tiny" --shards 2 --distributed --lr 0.1 --checkpoint "$tmp/bad.ckpt" : \
+      -np 1 "$cli" train --data "$tiny" --shards 2 --distributed --lr 0.2 --checkpoint "$tmp/bad.ckpt"
+# mpirun without --distributed: every rank would train alone and write the same files; each
+# refuses with the same line
+run alone mpi -np 2 "$cli" train --data "$tiny" --epochs 1 --checkpoint "$tmp/bad.ckpt"
+want="train: this is one of 2 processes mpirun started \(OMPI_COMM_WORLD_SIZE\), without --distributed: add --distributed"
+if [ "$rc" -ne 0 ] && [ "$(grep -cE "^mnist_mlp_cli $want" "$tmp/alone.err")" -eq 2 ] && [ ! -e "$tmp/bad.ckpt" ]; then
+  ok "refused: mpirun -np 2 without --distributed (each rank's line, no checkpoint)"
+else
+  bad "mpirun -np 2 without --distributed" "exit $rc" "$(cat "$tmp/alone.err")"
+fi
 
 echo "mpi: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -121,6 +121,8 @@ while IFS=$'\t' read -r want c args; do
 done <<EOF
 --shards 3 does not divide the batch 64 \(the spec's\)	mnist_mlp_cli	--shards 3
 --shards 3 does not divide the batch 40$	mnist_mlp_cli	--batch 40 --shards 3 --threads 2
+--shards 3: the shards are summed in a binary tree, so their number must be a power of two	mnist_mlp_cli	--batch 60 --shards 3
+--shards 6: the shards are summed in a binary tree	mnist_mlp_cli	--batch 60 --shards 6 --threads 2
 option '--shards' needs an integer from 1 to 256, got '0'	mnist_mlp_cli	--shards 0
 option '--shards' needs an integer from 1 to 256, got '512'	mnist_mlp_cli	--shards 512
 option '--threads' needs an integer from 1 to 1024, got '0'	mnist_mlp_cli	--threads 0
