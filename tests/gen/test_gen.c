@@ -1484,6 +1484,16 @@ START_TEST(test_good_weights) {
            chainrule(), spec, wdir, scratch, scratch);
   run_result r = run(cmd);
   ck_assert_msg(r.status == 0, "gen --inference --weights DIR: %s", r.out);
+  ck_assert_msg(!strstr(r.out, "note:"), "a note at --max-batch 3: %s", r.out);
+  /* past 1 MB of stack (NAME_predict keeps NAME_work there): a note on what to do */
+  char big[4096];
+  snprintf(big, sizeof big, "'%s' gen '%s' --inference --weights '%s' --max-batch 65536 --out '%s/big'", chainrule(),
+           spec, wdir, scratch);
+  run_result rb = run(big);
+  ck_assert_msg(rb.status == 0 && strstr(rb.out, "chainrule: note: wnet_predict needs up to ") &&
+                    strstr(rb.out, " bytes of stack, most of it the wnet_work it keeps there: call wnet_predict_with "
+                                   "with a wnet_work of your own (static or malloc'ed), or give a smaller --max-batch\n"),
+                "%s: %s", big, rb.out);
   /* the depfile names each .npy file read (and no norm.npy: the directory has none) */
   char dpath[700], want[700];
   snprintf(dpath, sizeof dpath, "%s/w.d", scratch);
