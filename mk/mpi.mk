@@ -1,6 +1,6 @@
 # The MPI trainer: `mpirun -np N NAME_cli train ... --distributed` (Open MPI; issue 15 part 2).
 #
-#   make mpi-trainer SPEC=specs/x.lua [DEMO_ISA=...]   build/mpi/ISA/x_cli: NAME_cli.c compiled
+#   make mpi-trainer SPEC=specs/x.lua [DEMO_ISA=...]   build/mpi/ISA/x_cli, generated as make trainer's (--cpu native): compiled
 #                       with mpicc -DCR_TRAIN_MPI and trainer/mpi/train_mpi.c (scripts/deps.sh --mpi
 #                       installs Debian's openmpi-bin + libopenmpi-dev); without mpicc it says so
 #   make test-mpi       mpirun -np 1/2/4 --oversubscribe on the tiny set: checkpoints byte-identical to
@@ -22,7 +22,7 @@ define mpi_trainer_rule
 $(MPI_DIR)/$(DEMO_ISA)/%_cli: $(1)%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS) trainer/mpi/train_mpi.c
 	@command -v $(MPICC) >/dev/null 2>&1 || { echo "make mpi-trainer: $(NO_MPI_MSG)"; exit 2; }
 	@mkdir -p $$(@D)
-	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(DEMO_ISA) --name $$* --cli
+	$(BUILD)/chainrule gen $$< --out $$(@D) --isa $(DEMO_ISA) --cpu native --name $$* --cli
 	$(MPICC) $(WARN) $(CFLAGS) $(call trainer_isa_flags,$(DEMO_ISA)) -DCR_TRAIN_MPI -Iruntime \
 	  -Itrainer -I$$(@D) -o $$@ $$(@D)/$$*_cli.c $$(@D)/$$*.c trainer/mpi/train_mpi.c $(TRAINER_LIBS) \
 	  -lz -lm -pthread

@@ -15,6 +15,8 @@ isa $(isa)) over NumPy float32 arrays, through ctypes and lib$(name).so, which
     net.state_dict()                         # {"0.weight": array, ...}, copies
     net.load_state_dict(d)                   # all of them, checked before any is written
     net.reset_optimizer()                    # the spec's optimizer state and lr, afresh
+    s = net.optimizer_state()                # its bytes (momentum, Adam's moments): with
+    net.load_optimizer_state(s)              # state_dict, training resumes bit for bit
 @ if dispatch then
     net.isa(); net.use_isa("scalar")         # the variant in use (--dispatch), and forcing one
 @ end
@@ -360,6 +362,26 @@ class Net:
         """The optimizer state as a new Net has it ($(name)_opt_init): momentum or Adam's moments
         zero, the step count 0, and the spec's hyperparameters, lr included."""
         self._lib.$(name)_opt_init(self._opt.ctypes.data)
+
+    def optimizer_state(self):
+        """A copy of the optimizer state, the OPT_BYTES bytes of $(name)_opt as a uint8 array
+        (lr and the other hyperparameters, the step count, momentum or Adam's moments), for
+        load_optimizer_state: with state_dict, what resumes training bit for bit. Its layout
+        is $(name).h's, the same in every ISA's build of this network."""
+        return self._opt.copy()
+
+    def load_optimizer_state(self, state):
+        """Sets the optimizer state from a uint8 array of OPT_BYTES bytes that optimizer_state
+        returned (by this network's module); ValueError, the state untouched, for another size
+        or type, or a learning rate that is not a finite number > 0."""
+        if not isinstance(state, np.ndarray) or state.dtype != np.uint8 or state.shape != (OPT_BYTES,):
+            raise ValueError("load_optimizer_state: state must be a uint8 numpy.ndarray of shape (%d,) "
+                             "(optimizer_state() of a %s Net), got %s" % (OPT_BYTES, NAME, "%s %s" % (
+                                 state.dtype, state.shape) if isinstance(state, np.ndarray) else type(state).__name__))
+        lr = float(state[:4].view(np.float32)[0])
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError("load_optimizer_state: its lr is %r (a finite number > 0 is needed)" % lr)
+        self._opt[:] = state
 
     def init(self, seed=0):
         """Draws every parameter as the spec's init says ($(name)_tensors: the scheme, mode,

@@ -4,7 +4,8 @@ For each network below: generate NAME.py + libNAME.so, build the same nn.Sequent
 PyTorch, copy torch's initial weights in through net.set (PyTorch names and layouts), and
 check that the outputs agree, that 10 SGD steps on the same batches give the same losses
 and the same parameters, that the buffers are 64-byte aligned, and that wrong arguments raise
-ValueError naming them; load_state_dict's checks before it writes, reset_optimizer, and init's
+ValueError naming them; load_state_dict's checks before it writes, reset_optimizer,
+optimizer_state/load_optimizer_state, and init's
 draws against torch.nn.init's (a network of its own). A network with batchnorm and dropout also checks forward_train, seed
 and train()/eval() against torch's training mode, torch's dropout driven by the masks that an
 independent PCG32 (written here from the PCG paper, checked against its demo's output) draws. Tolerance as everywhere in chainrule's tests (llm.c's): |got - want|
@@ -269,10 +270,11 @@ def check_modes(name, mod, net, model, batch, torch_in):
           % name)
 
 
-def check_state(name, mod, net, batch):
+def check_state(name, mod, net, batch, stateful):
     """load_state_dict: strict names, every value checked before any is written; strict=False
     sets the named ones; reset_optimizer: a trained Net loaded with a fresh one's weights and
-    reset trains as the fresh one does, bit for bit."""
+    reset trains as the fresh one does, bit for bit; optimizer_state (stateful: SGD with momentum)
+    carries the rest of a run."""
     snap = net.state_dict()
     keys = list(mod.TENSORS)
     bad = {k: np.zeros_like(v) for k, v in snap.items()}
@@ -302,6 +304,40 @@ def check_state(name, mod, net, batch):
         check(fresh.train_step(x, t) == net.train_step(x, t), "%s: reset_optimizer: another loss" % name)
     check(all(np.array_equal(net.get(k), fresh.get(k)) for k in keys),
           "%s: after reset_optimizer 3 steps differ from a fresh Net's" % name)
+    # optimizer_state: net and fresh, 3 steps in, are the same; a third Net given net's weights and
+    # optimizer state trains on as they do, bit for bit; with only the weights it may not
+    state = net.optimizer_state()
+    check(state.dtype == np.uint8 and state.shape == (mod.OPT_BYTES,), "%s: optimizer_state's type" % name)
+    other, weights_only = mod.Net(), mod.Net()
+    for n in (other, weights_only):
+        n.load_state_dict(net.state_dict())
+    expect_value_error(lambda: other.load_optimizer_state(state[:-1]), ["load_optimizer_state", "uint8", "shape"],
+                       name + " optimizer state short")
+    expect_value_error(lambda: other.load_optimizer_state(state.view(np.float32)), ["load_optimizer_state", "uint8"],
+                       name + " optimizer state float32")
+    nan_lr = state.copy()
+    nan_lr[:4].view(np.float32)[0] = np.nan
+    expect_value_error(lambda: other.load_optimizer_state(nan_lr), ["load_optimizer_state", "lr"], name + " optimizer lr nan")
+    check(np.array_equal(other.optimizer_state(), mod.Net().optimizer_state()),
+          "%s: a refused load_optimizer_state wrote" % name)
+    other.load_optimizer_state(state)
+    state[:] = 0   # a copy: the Net keeps its own
+    check(other.lr == net.lr, "%s: load_optimizer_state: lr %g, want %g" % (name, other.lr, net.lr))
+    for n in (net, other, weights_only):
+        n.seed(9, 3)
+    same_as_weights_only = True
+    for _ in range(3):
+        x, t = batch(mod.BATCH)
+        losses = [n.train_step(x, t) for n in (net, other, weights_only)]
+        check(losses[0] == losses[1], "%s: after load_optimizer_state another loss" % name)
+        same_as_weights_only &= losses[0] == losses[2]
+    check(all(np.array_equal(net.get(k), other.get(k)) for k in keys),
+          "%s: after load_optimizer_state 3 steps differ from the Net it came from" % name)
+    check(not stateful or not same_as_weights_only
+          or not all(np.array_equal(net.get(k), weights_only.get(k)) for k in keys),
+          "%s: the optimizer state (%d bytes) made no difference" % (name, mod.OPT_BYTES))
+    print("test-python: %s: optimizer_state/load_optimizer_state (%s), 3 steps bit for bit" %
+          (name, "momentum buffers" if stateful else "no momentum"))
 
 
 INIT_SPEC = """return network "pyinit" {
@@ -457,7 +493,7 @@ for name, spec, make_model, isa, momentum in CASES:
     print("test-python: %s (%s, %s): forward and 10 SGD steps %s PyTorch %s (largest |diff| of a parameter %.2g)"
           % (name, isa, mod.LOSS, "match" if len(failures) == failed_before else "DO NOT match", torch.__version__, worst))
 
-    check_state(name, mod, net, batch)
+    check_state(name, mod, net, batch, momentum > 0)
     x, t = batch(2)
     expect_value_error(lambda: net.forward(x.astype(np.float64)), ["forward", "x", "float32"], name + " forward float64")
     expect_value_error(lambda: net.forward(x[:, :-1]), ["forward", "x", "shape"], name + " forward wrong width")
