@@ -351,6 +351,35 @@ local function check_rows(net, rows, key)
   end
 end
 
+-- A training build's batch against the fewest rows its training mode takes (gen/lower.lua
+-- train_min_rows): a batchnorm over features sees one value per channel per row, and a batch
+-- of 1 has no variance (NAME_TRAIN_MIN_ROWS 2 above NAME_BATCH 1: a build that cannot train).
+local function check_train_rows(net, from_cli, inference)
+  if net.batch >= 2 then return end
+  for i, l in ipairs(net.layers) do
+    if l.kind == "batchnorm" and l.pixels == 1 then
+      local what = "batchnorm over features takes at least 2 rows per training step (a batch of 1 has "
+        .. "no variance), but the batch is 1: use a batch of 2 or more, or " .. (inference or "gen --inference") .. " for a forward-only build"
+      if from_cli then usage_error("--batch 1: " .. net.path .. ":" .. l.line .. ": layers[" .. i .. "]: " .. what) end
+      errors.at(net.path, l.line, "layers[" .. i .. "]", what)
+    end
+  end
+end
+
+-- gen --python writes NAME.py: a Python keyword (that C allows) could not be imported by name
+local PY_KEYWORDS = {}
+for w in ("False None True and as assert async await class def del elif except finally from global "
+          .. "import in is lambda nonlocal not or pass raise try with yield"):gmatch("%S+") do
+  PY_KEYWORDS[w] = true
+end
+local function check_python_name(net, renamed)
+  if not PY_KEYWORDS[net.name] then return end
+  local what = "gen --python: the network's name '" .. net.name .. "' is a Python keyword, so the module "
+    .. net.name .. ".py could not be imported by name"
+  if renamed then usage_error("--name: " .. what) end
+  errors.at(net.path, net.line, "network", what .. " (rename it, or generate with --name)")
+end
+
 -- Parses "gen" arguments.
 local function parse_gen(args, from)
   local o = parse_options(args, from, GEN_OPTIONS, {out = ".", cli = false})
@@ -467,6 +496,8 @@ function M.generate(o)
     end
     net = copy
   end
+  if not o.inference then check_train_rows(net, o.batch) end
+  if o.python then check_python_name(net, o.name) end
   local isa
   if o.isa then
     isa = target.resolve(o.isa, "chainrule")
@@ -604,6 +635,7 @@ end
 function M.generate_dispatch(o)
   local net = require("spec").load(o.spec)
   local name = o.name or net.name
+  if o.python then check_python_name({name = name, path = net.path, line = net.line}, o.name) end
   local outputs, variants = {}, {}
   -- o with the dispatch list replaced by these fields
   local function with(fields)
@@ -815,6 +847,7 @@ local function tune(args)
   -- what would fail after the timing fails before it: the rows, and where the file goes
   o.net = require("spec").load(o.spec)   -- (tune.run takes it: the spec is run once)
   if o.batch or o.max_batch then check_rows(o.net, o.batch or o.max_batch, o.batch and "batch" or "max-batch") end
+  if not o.max_batch then check_train_rows(o.batch and setmetatable({batch = o.batch}, {__index = o.net}) or o.net, o.batch, "tune --max-batch N") end
   local out = o.out or (o.net.name .. ".tune")
   if same_file(out, o.spec) then usage_error("--out: '" .. out .. "' is the spec: it would be overwritten") end
   local kind = host.stat(out)

@@ -61,7 +61,24 @@ function M.suggest(word, candidates)
   if best and bestd <= math.max(1, math.min(3, #word // 3 + 1)) then
     return " (did you mean '" .. best .. "'?)"
   end
+  -- a word around a candidate: PyTorch's negative_slope for slope, batchsize for batch
+  local lw = string.lower(word)
+  for i, c in ipairs(candidates) do
+    if i > M.SUGGEST_MAX_CANDIDATES then break end
+    if #c >= 3 and string.find(lw, string.lower(c), 1, true) then return " (did you mean '" .. c .. "'?)" end
+  end
   return ""
+end
+
+-- suggest's "did you mean", else the candidates themselves: " (OPTIONS: a, b, c)", or
+-- " (it takes none)" for an empty list.
+function M.suggest_or_list(word, candidates, what)
+  local s = M.suggest(word, candidates)
+  if s ~= "" then return s end
+  if #candidates == 0 then return " (it takes none)" end
+  local shown = {}
+  for i = 1, math.min(#candidates, M.SUGGEST_MAX_CANDIDATES) do shown[i] = candidates[i] end
+  return " (" .. what .. ": " .. table.concat(shown, ", ") .. (#candidates > #shown and ", ..." or "") .. ")"
 end
 
 return M

@@ -411,7 +411,7 @@ local function check_fields(c)
       fail(value.line, "network", "unexpected entry [" .. show(k) .. "] (fields are written name = value)")
     end
     if not contains(NETWORK_FIELDS, k) then
-      fail(line_of(k), "network", "unknown field '" .. k .. "'" .. errors.suggest(k, NETWORK_FIELDS))
+      fail(line_of(k), "network", "unknown field '" .. k .. "'" .. errors.suggest_or_list(k, NETWORK_FIELDS, "the fields"))
     end
   end
   return body
@@ -455,7 +455,7 @@ local function check_layers(c, net)
         fail(l.line, where, op.word .. " options: more than " .. n .. " entries")
       end)) do
         if type(k) ~= "string" or not contains(allowed, k) then
-          fail(l.line, where, op.word .. " has no option " .. show(k) .. errors.suggest(k, allowed))
+          fail(l.line, where, op.word .. " has no option " .. show(k) .. errors.suggest_or_list(k, allowed, "its options"))
         end
       end
       return opts
@@ -583,7 +583,7 @@ local function check_optimizer(c, net)
     fail(line, "optimizer", kind .. " options: more than " .. n .. " entries")
   end)) do
     if type(k) ~= "string" or not contains(allowed, k) then
-      fail(line, "optimizer", kind .. " has no option " .. show(k) .. errors.suggest(k, allowed))
+      fail(line, "optimizer", kind .. " has no option " .. show(k) .. errors.suggest_or_list(k, allowed, "its options"))
     end
   end
   local opt = {kind = kind}
@@ -651,7 +651,7 @@ local function check_schedule(c, net)
     fail(line, "schedule", kind .. " options: more than " .. n .. " entries")
   end)) do
     if type(k) ~= "string" or not contains(names, k) then
-      fail(line, "schedule", kind .. " has no option " .. show(k) .. errors.suggest(k, names))
+      fail(line, "schedule", kind .. " has no option " .. show(k) .. errors.suggest_or_list(k, names, "its options"))
     end
   end
   local parts = {}

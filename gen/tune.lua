@@ -644,7 +644,6 @@ int main(int argc, char **argv) {
   double budget = argc > 1 ? atof(argv[1]) : 1.0;
   tuned_net_setup();
   default_net_setup();
-  $SKIP
   long reps = 1;   /* steps per timed block: doubled until a block takes 2 ms of each */
   for (;;) {
     double t0 = cpu();
@@ -713,12 +712,6 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
     end
   end
   local main = WHOLE_MAIN:gsub("%$EXTRA", function() return o.max_batch and WHOLE_INFER or WHOLE_TRAIN end)
-  -- the training mode of a net with batchnorm needs TRAIN_MIN_ROWS rows
-  main = main:gsub("%$SKIP", function()
-    return o.max_batch and "" or [[#ifdef TUNED_NET_TRAIN_MIN_ROWS
-  if (TUNED_NET_BATCH < TUNED_NET_TRAIN_MIN_ROWS) { printf("skip\n"); return 0; }
-#endif]]
-  end)
   local h = io.open(dir .. "/whole.c", "wb")
   if not h then return nil, "cannot write to " .. dir end
   h:write(main)
@@ -732,16 +725,14 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
     return nil, "'" .. cc .. "' failed to build the whole-network timing program: "
       .. (msg:match("[^\n]*error[^\n]*") or msg:match("[^\n]+") or "no message"), true
   end
-  local ratios, skipped = {}, false
+  local ratios = {}
   local run = io.popen(trapped(dir, sh_quote(dir .. "/whole") .. " " .. string.format("%.3f", budget)))
   for line in run:lines() do
     local r = line:match("^pair (%S+)$")
     if r then ratios[#ratios + 1] = tonumber(r) end
-    if line == "skip" then skipped = true end
   end
   ok, how, code = run:close()
   if not ok then return nil, by_signal(how, code) and INTERRUPTED or "the whole-network timing program failed", true end
-  if skipped then return nil, "batch below the training mode's fewest rows" end
   return ratios
 end
 

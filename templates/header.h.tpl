@@ -141,7 +141,9 @@ void  $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, cons
 void  $(name)_forward_train(float *out, $(name)_work *w, $(name)_params *p, const float *x, int n);
 @ end
 @ if dropout then
-/* Seeds the dropout generator in w (PCG32 as runtime/cr_rng.c's cr_rng_seed(seed, stream)). */
+/* Seeds the dropout generator in w (PCG32 as runtime/cr_rng.c's cr_rng_seed(seed, stream)).
+   A w never seeded (a zeroed one: its increment is even) is seeded (0, 0) by the first
+   training forward. */
 void  $(name)_seed($(name)_work *w, uint64_t seed, uint64_t stream);
 @ end
 /* After $(name)_forward$(modes and "_train" or "") with the same w, p, x, n: returns the mean loss, overwrites g with

@@ -39,10 +39,22 @@ void $(name)_forward(float *out, $(name)_work *w, const $(name)_params *p, const
   forward_work(w, p, x, n);
   memcpy(out, $(output_ref), sizeof(float) * (size_t)n * $(NAME)_OUT);
 }
+@ if dropout then
+
+void $(name)_seed($(name)_work *w, uint64_t seed, uint64_t stream) {
+  w->rng[1] = (stream << 1) | 1u;
+  w->rng[0] = w->rng[1];                                    /* 0 · mult + inc */
+  w->rng[0] += seed;
+  w->rng[0] = w->rng[0] * 6364136223846793005ULL + w->rng[1];
+}
+@ end
 @ if modes then
 
 /* Training mode: batch statistics (running ones updated in p), dropout masks drawn. */
 static void forward_work_train($(name)_work *w, $(name)_params *p, const float *x, int n) {
+@ if dropout then
+  if (!(w->rng[1] & 1u)) $(name)_seed(w, 0, 0);   /* never seeded (a seeded increment is odd): seed 0, stream 0 */
+@ end
 @ for _, c in ipairs(train_forward_calls) do
   $(c)
 @ end
@@ -51,15 +63,6 @@ static void forward_work_train($(name)_work *w, $(name)_params *p, const float *
 void $(name)_forward_train(float *out, $(name)_work *w, $(name)_params *p, const float *x, int n) {
   forward_work_train(w, p, x, n);
   memcpy(out, $(output_ref), sizeof(float) * (size_t)n * $(NAME)_OUT);
-}
-@ end
-@ if dropout then
-
-void $(name)_seed($(name)_work *w, uint64_t seed, uint64_t stream) {
-  w->rng[1] = (stream << 1) | 1u;
-  w->rng[0] = w->rng[1];                                    /* 0 · mult + inc */
-  w->rng[0] += seed;
-  w->rng[0] = w->rng[0] * 6364136223846793005ULL + w->rng[1];
 }
 @ end
 

@@ -217,7 +217,18 @@ static const spec_case SPEC_BAD[] = {
   {"dropout_p_string", IMG("flatten(), linear(4), dropout{p = \"half\"}, linear(2)"),
    "{}:1: layers[3]: p must be a number in [0, 1), got 'half'"},
   {"dropout_option_typo", IMG("flatten(), linear(4), dropout{prob = 0.5}, linear(2)"),
-   "{}:1: layers[3]: dropout has no option 'prob'"},
+   "{}:1: layers[3]: dropout has no option 'prob' (its options: p)"},
+  /* torch's name for an option, and a name far from every option: the options listed */
+  {"leaky_negative_slope", "return network \"x\" { input = 4, layers = { linear(3), leaky_relu{negative_slope = 0.2}, "
+   "linear(2) }, " OK_REST "\n", "{}:1: layers[2]: leaky_relu has no option 'negative_slope' (did you mean 'slope'?)"},
+  {"linear_option_far", "return network \"x\" { input = 4, layers = { linear(3, {xyz = 1}), linear(2) }, " OK_REST "\n",
+   "{}:1: layers[1]: linear has no option 'xyz' (its options: init, mode, nonlinearity, a, bias_init)"},
+  {"field_around_batch", "return network \"x\" { input = 4, batchsize = 8, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: network: unknown field 'batchsize' (did you mean 'batch'?)"},
+  /* a training build whose batch cannot train: a batchnorm over features at batch 1 */
+  {"batchnorm_flat_batch_1", "return network \"x\" { input = 4, batch = 1,\n layers = { linear(3), batchnorm(), relu(), "
+   "linear(2) }, " OK_REST "\n", "{}:2: layers[2]: batchnorm over features takes at least 2 rows per training step (a "
+   "batch of 1 has no variance), but the batch is 1: use a batch of 2 or more, or gen --inference for a forward-only build"},
   {"image_last", IMG("conv2d(2, {kernel = 3})"),
    "{}:1: layers: the last layer gives a 2×7×7 image: end with flatten() and linear(...)"},
   {"input_two_dims", "return network \"x\" { input = {1, 28}, layers = { flatten(), linear(2) }, " OK_REST "\n",
@@ -287,7 +298,7 @@ static const spec_case SPEC_BAD[] = {
   {"tanh_argument", "return network \"x\" { input = 4, layers = { linear(2), tanh(1) }, " OK_REST "\n",
    "{}:1: layers[2]: tanh takes no arguments, got 1"},
   {"sigmoid_option", "return network \"x\" { input = 4, layers = { linear(2), sigmoid{shift = 1} }, " OK_REST "\n",
-   "{}:1: layers[2]: sigmoid has no option 'shift'"},
+   "{}:1: layers[2]: sigmoid has no option 'shift' (it takes none)"},
   {"tanh_only", "return network \"x\" { input = 4, layers = { tanh() }, loss = \"mse\", optimizer = adam{} }\n",
    "{}:1: layers: needs at least one linear layer"},
   {"reserved_step_name", "return network \"l0_linear_tanh\" { input = 4, layers = { linear(2) }, " OK_REST "\n",
@@ -488,12 +499,23 @@ static const cli_case CLI_CASES[] = {
    "chainrule: --batch sets a training build's batch; --inference takes --max-batch\n"},
   {"gen bench/specs/bench_big.lua --batch 40000", 2,
    "chainrule: --batch: 40000 rows × 2048 features is too large (at most 67108864 floats)\n"},
+  {"gen tests/trainer/specs/bn_drop_mlp.lua --batch 1 --out /nonexistent", 2,
+   "chainrule: --batch 1: tests/trainer/specs/bn_drop_mlp.lua:8: layers[3]: batchnorm over features takes at least 2 "
+   "rows per training step (a batch of 1 has no variance), but the batch is 1: use a batch of 2 or more, or gen "
+   "--inference for a forward-only build\n"},
+  {"tune tests/trainer/specs/bn_drop_mlp.lua --isa avx2 --batch 1", 2,
+   "chainrule: --batch 1: tests/trainer/specs/bn_drop_mlp.lua:8: layers[3]: batchnorm over features takes at least 2 "
+   "rows per training step (a batch of 1 has no variance), but the batch is 1: use a batch of 2 or more, or tune "
+   "--max-batch N for a forward-only build\n"},
   {"gen specs/seed_mse.lua --tune", 2, "chainrule: option '--tune' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --tune no/such.tune", 2, "no/such.tune: cannot read tune file: No such file or directory\n"},
   {"gen specs/seed_mse.lua --name", 2, "chainrule: option '--name' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --depfile", 2, "chainrule: option '--depfile' needs a value (try --help)\n"},
   {"gen specs/seed_mse.lua --python --inference", 2,
    "chainrule: --python is for training builds; it cannot be combined with --inference\n"},
+  {"gen specs/seed_mse.lua --python --name class --out /nonexistent", 2,
+   "chainrule: --name: gen --python: the network's name 'class' is a Python keyword, so the module class.py could "
+   "not be imported by name\n"},
   {"gen specs/seed_mse.lua --python=1", 2, "chainrule: unknown option '--python=1' (try --help)\n"},
   {"gen specs/seed_mse.lua --name=", 2, "chainrule: option '--name' needs a non-empty value\n"},
   {"gen specs/seed_mse.lua --name a-b", 2, "chainrule: --name: name must be a C identifier, got 'a-b'\n"},

@@ -936,6 +936,38 @@ START_TEST(test_modes)
 END_TEST
 #endif
 
+#ifdef NET_DROPOUT
+/* A work never seeded (zeroed, as a static NAME_work is) draws as after NAME_seed(w, 0, 0):
+   the same output and generator state from its first training forward (PCG32 at state 0
+   and increment 0 would stay at 0, and every draw would drop its element). */
+START_TEST(test_unseeded_dropout)
+{
+  const int n = BATCH;
+  test_rng r = {seed_for(n, 7)};
+  params_t *p = aligned_alloc(64, sizeof *p), *p2 = aligned_alloc(64, sizeof *p2);
+  work_t *w0 = aligned_alloc(64, sizeof *w0), *w1 = aligned_alloc(64, sizeof *w1);
+  float *o0 = malloc((size_t)n * OUT * sizeof(float)), *o1 = malloc((size_t)n * OUT * sizeof(float));
+  ck_assert(p && p2 && w0 && w1 && o0 && o1);
+  random_params(p, &r);
+  memcpy(p2, p, sizeof *p);
+  memset(w0, 0, sizeof *w0);
+  memset(w1, 0, sizeof *w1);
+  F(seed)(w1, 0, 0);
+  batch b;
+  random_batch(&b, n, &r);
+  for (int k = 0; k < 2; k++) {
+    F(forward_train)(o0, w0, p, b.x, n);
+    F(forward_train)(o1, w1, p2, b.x, n);
+    ck_assert_msg(memcmp(o0, o1, (size_t)n * OUT * sizeof(float)) == 0,
+                  "training forward %d of a zeroed work differs from one seeded (0, 0)", k + 1);
+    ck_assert_msg(memcmp(w0->rng, w1->rng, sizeof w0->rng) == 0, "generator state after forward %d", k + 1);
+  }
+  free_batch(&b);
+  free(p); free(p2); free(w0); free(w1); free(o0); free(o1);
+}
+END_TEST
+#endif
+
 /* Build the reference's network from the generated metadata (specs without a description). */
 static void net_from_metadata(void)
 {
@@ -1064,6 +1096,9 @@ int main(int argc, char **argv)
     tcase_add_test(core, test_export_import);
 #ifdef NET_MODES
     tcase_add_loop_test(core, test_modes, 0, nns);
+#endif
+#ifdef NET_DROPOUT
+    tcase_add_test(core, test_unseeded_dropout);
 #endif
     suite_add_tcase(su, core);
   }
