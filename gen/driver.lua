@@ -474,6 +474,11 @@ M.file_name = file_name
 
 -- Runs the pipeline; returns a list of {file name, text}. Each stage returns a new table:
 -- spec -> network -> graph -> schedule -> memory plan -> C pieces -> text.
+-- A generated text without its banner's line naming the CPU family whose defaults it took.
+local function without_family_line(text)
+  return (text:gsub("\n %* defaults: CPU family [^\n]*", ""))
+end
+
 function M.generate(o)
   if o.dispatch_variants then return M.generate_dispatch(o) end
   local spec = require "spec"
@@ -580,13 +585,30 @@ function M.generate(o)
   outputs[#outputs + 1] = {g.name .. ".h", template.render(header, ctx)}
   ctx.banner = banner(g.name .. ".c")
   outputs[#outputs + 1] = {g.name .. ".c", template.render(source, ctx)}
+  if not o.compact and sched.kernels.set_compact and #outputs[2][2] > schedule.CODE_BYTES then
+    -- too much code: once more with compact row tails (schedule.CODE_BYTES)
+    local c = {}
+    for k, v in pairs(o) do c[k] = v end
+    c.compact, c.net = "auto", o.net
+    return M.generate(c)
+  end
   if o.cli then
+    local family = not o.variants and ctx.cpu or false
+    if family then
+      -- named only where the family's defaults change this network's code: NAME.c generated
+      -- with the ISA's own defaults is compared, but for the banner's defaults line
+      local c = {}
+      for k, v in pairs(o) do c[k] = v end
+      c.cpu, c.cli, c.python, c.depfile, c.net = "generic", false, false, nil, net
+      local plain = M.generate(c)
+      if without_family_line(plain[2][2]) == without_family_line(outputs[2][2]) then family = false end
+    end
     local vars = {name = g.name, NAME = ctx.NAME, spec = file_name(o.spec), loss = g.loss, isa = ctx.isa,
                   isa_guard_flags = ctx.isa_guard_flags, version = VERSION, schedule = g.schedule or false,
                   input_shape = g.input_shape or false, variants = o.variants or false,
                   -- a plain build with a CPU family's defaults: the trainer's ISA (its
                   -- checkpoints, --resume's note, the ranks' agreement) says ISA:FAMILY
-                  cpu = not o.variants and ctx.cpu or false}
+                  cpu = family}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
   if o.python then
@@ -596,13 +618,6 @@ function M.generate(o)
   -- the deepest entry point's stack bound (the banner lists them all)
   local deepest = ctx.stack[1]
   for _, e in ipairs(ctx.stack) do if e[2] > deepest[2] then deepest = e end end
-  if not o.compact and sched.kernels.set_compact and #outputs[2][2] > schedule.CODE_BYTES then
-    -- too much code: once more with compact row tails (schedule.CODE_BYTES)
-    local c = {}
-    for k, v in pairs(o) do c[k] = v end
-    c.compact, c.net = "auto", o.net
-    return M.generate(c)
-  end
   outputs.stack, outputs.flags = ctx.stack, isa.guard_flags or ""
   outputs.z_unread = {}
   for _, s in ipairs(sched.steps) do
@@ -619,7 +634,7 @@ end
 -- network's layers), for the summary line; sources[word] = {variant name, its .c text}.
 local function plain_copies(list, sources)
   local function code(s)
-    return (s[2]:gsub(s[1], "NAME"):gsub(s[1]:upper(), "NAME"):gsub("\n %* defaults: CPU family [^\n]*", ""))
+    return without_family_line(s[2]:gsub(s[1], "NAME"):gsub(s[1]:upper(), "NAME"))
   end
   local same = {}
   for _, d in ipairs(list) do

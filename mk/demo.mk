@@ -37,7 +37,12 @@ trainer_isa_flags = $(if $(filter scalar,$(1)),,-march=native)
 # elsewhere: make trainer SPEC=~/nets/x.lua), generated under the file's name (--name NAME,
 # whatever the spec's network is called). The generator rewrites its outputs only
 # when their bytes change, so this relinks only when the spec or a tool changed.
-TRAINER_SPEC_DIRS := specs/ $(filter-out specs/ ./,$(dir $(SPEC)))
+TRAINER_SPEC_DIRS := specs/ $(filter-out specs/,$(dir $(SPEC)))
+# A SPEC elsewhere named as one in specs/ would share its trainer's file (and make would take
+# the specs/ rule): refused, naming both.
+spec_clash = $(if $(filter-out specs/,$(dir $(1))),$(wildcard specs/$(notdir $(1))))
+spec_clash_check = if [ -n "$(call spec_clash,$(2))" ] && [ "$$(cd "$(dir $(2))" && pwd -P)" != "$$(cd specs && pwd -P)" ]; \
+  then echo "make $(1): SPEC=$(2) has the name of specs/$(notdir $(2)), whose trainer is the same file: rename it" >&2; exit 2; fi
 define trainer_rule
 $(TRAINER_DIR)/$(1)/%_cli: $(2)%.lua $(BUILD)/chainrule $(call trainer_libs,$(1)) $(TRAINER_HDRS)
 	@mkdir -p $$(@D)
@@ -65,6 +70,7 @@ $(foreach dir,$(TRAINER_SPEC_DIRS),$(eval $(call trainer_dispatch_rule,$(dir))))
 # (a missing SPEC named as such, not as a missing rule for its trainer)
 trainer:
 	@[ -f "$(SPEC)" ] || { echo "make trainer: SPEC=$(SPEC): no such file" >&2; exit 2; }
+	@$(call spec_clash_check,trainer,$(SPEC))
 	@$(MAKE) --no-print-directory $(TRAINER_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
 
 # deps and data first (a fresh machine may lack the compiler), then build + train.

@@ -228,8 +228,9 @@ $(DISPATCH_T)/infer/%/infer_test: tests/inference/infer_test.c tests/soft_check.
 	$* $(WARN) $(OPT) -I$(DISPATCH_T)/infer/gen -o $@ $< $$(cat $(DISPATCH_T)/infer/$*/objs)
 
 # A plain (not dispatching) trainer with a CPU family's defaults, gen --isa avx2 --cpu zen3:
-# its checkpoints name avx2:zen3, so the others' --resume notes the change (trainer.sh; it
-# runs only on a CPU with avx2 and fma).
+# those defaults do not change mnist_mlp's code, so its checkpoints say avx2 and the dispatch
+# build's avx2 variant resumes them silently, bit for bit (trainer.sh; it runs only on a CPU
+# with avx2 and fma).
 $(TRAINER_DIR)/avx2-zen3/%_cli: specs/%.lua $(BUILD)/chainrule $(TRAINER_LIBS) $(TRAINER_HDRS)
 	@mkdir -p $(@D)
 	$(BUILD)/chainrule gen $< --out $(@D) --isa avx2 --cpu zen3 --cli >/dev/null

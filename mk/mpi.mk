@@ -32,6 +32,7 @@ $(foreach dir,$(TRAINER_SPEC_DIRS),$(eval $(call mpi_trainer_rule,$(dir))))
 .PHONY: mpi-trainer test-mpi
 mpi-trainer:
 	@[ -f "$(SPEC)" ] || { echo "make mpi-trainer: SPEC=$(SPEC): no such file" >&2; exit 2; }
+	@$(call spec_clash_check,mpi-trainer,$(SPEC))
 	@$(MAKE) --no-print-directory $(MPI_DIR)/$(DEMO_ISA)/$(basename $(notdir $(SPEC)))_cli
 
 # The tests' MPI trainers: scalar, -O2, no sanitizers (Open MPI's own allocations at exit are

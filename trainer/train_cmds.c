@@ -3,6 +3,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train_internal.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,10 +149,39 @@ static int export_all(const model *m, const char *dir, cr_err *e) {
   return cr_norm_save(&nm, path, e);
 }
 
+/* The files export writes or import reads in DIR: every tensor's NAME.npy, then norm.npy
+ * (net->tensor_count + 1 paths, PATH_MAX each, with what names them); NULL when out of memory. */
+static tr_file *dir_files(const cr_net *net, const char *dir, char **store) {
+  int n = net->tensor_count + 1;
+  tr_file *f = calloc((size_t)n, sizeof *f);
+  char *paths = malloc((size_t)n * PATH_MAX);
+  if (!f || !paths) {
+    free(f), free(paths);
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    char *p = paths + (size_t)i * PATH_MAX;
+    snprintf(p, PATH_MAX, "%s/%s.npy", dir, i < net->tensor_count ? net->tensors[i].name : "norm");
+    f[i] = (tr_file){i < net->tensor_count ? "the tensor file" : "the normalisation file", p, 0};
+  }
+  *store = paths;
+  return f;
+}
+
 int tr_cmd_export(const cr_net *net, const opts *o) {
   int rc = need_checkpoint(o);
   if (rc) return rc;
   if (!o->dir) return tr_usage(o, "needs a directory: export DIR --checkpoint FILE");
+  /* no file written may be the checkpoint read */
+  char *paths;
+  tr_file *outs = dir_files(net, o->dir, &paths);
+  if (!outs) return tr_fail(o, 1, "out of memory");
+  for (int i = 0; i <= net->tensor_count && !rc; i++)
+    if (tr_same_file(outs[i].path, o->checkpoint))
+      rc = tr_usage(o, "%s: export would write over the checkpoint it reads (--checkpoint %s)",
+                    outs[i].path, o->checkpoint);
+  free(outs), free(paths);
+  if (rc) return rc;
   model m;
   if ((rc = tr_model_open(&m, net, o))) return rc;
   cr_err e = {{0}};
@@ -225,12 +256,53 @@ static int import_norm(model *m, const opts *o) {
   return rc;
 }
 
+/* Every state_dict file in DIR (N.name.npy) is one of the network's tensors, as gen --weights
+ * checks (gen/weights.lua): a longer network's export would otherwise import its first layers
+ * silently. Other files may sit beside them. 0, or 2 (printed) naming the first by name. */
+static int only_our_tensors(const cr_net *net, const opts *o) {
+  DIR *d = opendir(o->dir);
+  if (!d) return 0;   /* (import_tensor names the missing directory) */
+  char first[256] = "";
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *s = e->d_name, *p = s;
+    while (isdigit((unsigned char)*p)) p++;
+    size_t len = strlen(s);
+    if (p == s || *p != '.' || len < 5 || strcmp(s + len - 4, ".npy") != 0 || p + 1 >= s + len - 4) continue;
+    int word = 1;
+    for (const char *q = p + 1; q < s + len - 4; q++)
+      if (!isalnum((unsigned char)*q) && *q != '_') word = 0;
+    if (!word) continue;
+    int ours = 0;
+    for (int i = 0; i < net->tensor_count && !ours; i++)
+      ours = strlen(net->tensors[i].name) == len - 4 && !strncmp(net->tensors[i].name, s, len - 4);
+    if (!ours && len < sizeof first && (!*first || strcmp(s, first) < 0)) snprintf(first, sizeof first, "%s", s);
+  }
+  closedir(d);
+  if (!*first) return 0;
+  char names[320];
+  size_t k = 0;
+  for (int i = 0; i < net->tensor_count && k < sizeof names - 8; i++) {
+    int w = snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", net->tensors[i].name);
+    k += w > 0 ? (size_t)w : 0;
+  }
+  if (k >= sizeof names - 8) snprintf(names + sizeof names - 8, 8, ", ...");
+  return tr_fail(o, 2, "%s/%s: not a tensor of %s (its tensors: %s, and norm.npy): weights of another "
+                 "network?", o->dir, first, net->name, names);
+}
+
 int tr_cmd_import(const cr_net *net, const opts *o) {
   int rc = need_checkpoint(o);
   if (rc) return rc;
   if (!o->dir) return tr_usage(o, "needs a directory: import DIR --checkpoint FILE");
+  /* the checkpoint written is none of the files read */
+  char *paths;
+  tr_file *ins = dir_files(net, o->dir, &paths);
+  if (!ins) return tr_fail(o, 1, "out of memory");
   const tr_file out = {"--checkpoint", o->checkpoint, 0};
-  if ((rc = tr_check_outputs(o, &out, 1, NULL, 0))) return rc;
+  rc = tr_check_outputs(o, &out, 1, ins, net->tensor_count + 1);
+  free(ins), free(paths);
+  if (rc || (rc = only_our_tensors(net, o))) return rc;
   model m;
   if (tr_model_alloc(&m, net) != 0) return tr_fail(o, 1, "out of memory");
   cr_rng_seed(&m.rng, tr_seed(o), CR_STREAM_INIT);

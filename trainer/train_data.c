@@ -52,6 +52,11 @@ static int same_id(const file_id *a, const file_id *b) {
   return a->dev == b->dev && a->ino == b->ino && !strcmp(a->name, b->name);
 }
 
+int tr_same_file(const char *a, const char *b) {
+  file_id x, y;
+  return identify(a, &x) == 0 && identify(b, &y) == 0 && same_id(&x, &y);
+}
+
 int tr_check_outputs(const opts *o, const tr_file *outs, int nouts, const tr_file *ins, int nins) {
   for (int i = 0; i < nouts; i++) {
     const tr_file *f = &outs[i];
@@ -66,7 +71,11 @@ int tr_check_outputs(const opts *o, const tr_file *outs, int nouts, const tr_fil
     /* a file is replaced through a temporary beside it (cr_write_file): its directory must
        take one; a stream or device is written in place, a symbolic link's target elsewhere */
     struct stat ls;
-    int direct = (exists && !S_ISREG(st.st_mode)) || (lstat(f->path, &ls) == 0 && S_ISLNK(ls.st_mode));
+    int link = lstat(f->path, &ls) == 0 && S_ISLNK(ls.st_mode);
+    if (link && !exists)   /* as the writer (runtime/cr_out.c) would say after the training */
+      return tr_usage(o, "option '%s' %s: a symbolic link to a missing file (not followed)", f->what,
+                      f->path);
+    int direct = (exists && !S_ISREG(st.st_mode)) || link;
     if (!direct && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
       return tr_usage(o, "option '%s' %s: no directory %s", f->what, f->path, dir);
     if (!direct && access(dir, W_OK | X_OK) != 0)

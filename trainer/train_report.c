@@ -312,7 +312,7 @@ int tr_cmd_report(const cr_net *net, const opts *o) {
   for (int l = 0; l < net->layer_count && rows < 2; l++)
     if (is_kind(&net->layers[l], "batchnorm") && !net->layers[l].in_shape[0]) {
       cr_dataset_free(&va);
-      return tr_fail(o, 2, "init-report: layer %d is a batchnorm of flat features, whose batch "
+      return tr_fail(o, 2, "layer %d is a batchnorm of flat features, whose batch "
                      "statistics need at least 2 rows (%d given)", l, rows);
     }
   uint64_t seed = tr_seed(o);

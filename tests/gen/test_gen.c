@@ -878,6 +878,28 @@ START_TEST(test_cli_file) {
 }
 END_TEST
 
+/* gen --cli --cpu FAMILY names the family in the trainer's ISA (ISA:FAMILY: its checkpoints,
+ * --resume's note) only where the family's defaults change the network's code: zen4's conv
+ * defaults on avx512 change mnist_cnn's weight gradient, not fashion_cnn's nor mnist_mlp's. */
+START_TEST(test_cli_family_named) {
+  static const struct { const char *spec; int named; } cases[] = {
+    {"mnist_cnn", 1}, {"fashion_cnn", 0}, {"mnist_mlp", 0}};
+  for (int i = 0; i < COUNT(cases); i++) {
+    char cmd[2048], path[600];
+    snprintf(cmd, sizeof cmd, "'%s' gen specs/%s.lua --isa avx512 --cpu zen4 --cli --out '%s/fam'", chainrule(),
+             cases[i].spec, scratch);
+    run_result r = run(cmd);
+    ck_assert_msg(r.status == 0, "%s: gen --cli failed: %s", cases[i].spec, r.out);
+    snprintf(path, sizeof path, "%s/fam/%s_cli.c", scratch, cases[i].spec);
+    char *text = read_text(path, NULL);
+    ck_assert_msg(text != NULL, "%s not written", path);
+    ck_assert_msg(!!strstr(text, "NETM(ISA) \":zen4\"") == cases[i].named, "%s: the trainer's ISA %s zen4", cases[i].spec,
+                  cases[i].named ? "does not name" : "names");
+    free(text);
+  }
+}
+END_TEST
+
 /* The spec's schedule reaches the trainer as KIND:key=value text, numbers in their shortest
  * round-tripping form, keys in a fixed order whatever order the spec wrote them in. */
 START_TEST(test_cli_schedule) {
@@ -2450,6 +2472,7 @@ static Suite *suite_gen(void) {
   tcase_add_test(core, test_depfile);
   tcase_add_test(core, test_spec_features);
   tcase_add_test(core, test_cli_file);
+  tcase_add_test(core, test_cli_family_named);
   tcase_add_test(core, test_cpu_native);
   tcase_add_test(core, test_cli_schedule);
   tcase_add_test(core, test_lua_units);

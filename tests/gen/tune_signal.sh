@@ -15,7 +15,7 @@ for phase in "compiling with" "tune: timing"; do
   mkdir -p "$d/tmp"
   TMPDIR=$d/tmp "$cr" tune specs/seed_mse.lua --budget 30 --out "$d/x.tune" >"$d/log" 2>&1 &
   pid=$!
-  for _ in $(seq 1200); do grep -q "$phase" "$d/log" && break; sleep 0.05; done
+  for _ in $(seq 1200); do grep -qs "$phase" "$d/log" && break; sleep 0.05; done
   grep -q "$phase" "$d/log" || fail "no '$phase' in: $(cat "$d/log")"
   sleep 0.3
   kill -INT -"$pid"

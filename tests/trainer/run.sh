@@ -313,6 +313,29 @@ run t_exi "$cli" export "$tmp/ei" --checkpoint "$tmp/imp.ckpt"
 if expect_rc t_exi 0 && same_exports "$tmp/ea" "$tmp/ei"; then
   ok "export -> import -> export round trip is bitwise"
 fi
+# import reads only this network's tensors (a longer network's export is refused, as gen
+# --weights refuses it; other files may sit beside them), and writes its checkpoint over none of
+# them; export writes over no checkpoint it reads. One line, exit 2, every file unchanged.
+cp -r "$tmp/ea" "$tmp/ex2"
+cp "$tmp/ea/0.weight.npy" "$tmp/ex2/7.weight.npy"
+cp "$tmp/ea/0.bias.npy" "$tmp/ex2/7.bias.npy"
+: >"$tmp/ex2/notes.npy"
+run t_impx "$cli" import "$tmp/ex2" --checkpoint "$tmp/impx.ckpt"
+expect_rc t_impx 2 && [ ! -e "$tmp/impx.ckpt" ] &&
+  one_line_matching t_impx "ex2/7\.bias\.npy: not a tensor of [a-z_]+ \(its tensors: 0\.weight, 0\.bias, .*and norm\.npy\): weights of another network\?$" &&
+  ok "import: a state_dict file of another network refused (the first by name)"
+rm "$tmp/ex2/7.weight.npy" "$tmp/ex2/7.bias.npy"
+before=$(cksum "$tmp"/ex2/*)
+run t_impo "$cli" import "$tmp/ex2" --checkpoint "$tmp/ex2/../ex2/0.bias.npy"
+expect_rc t_impo 2 && [ "$(cksum "$tmp"/ex2/*)" = "$before" ] &&
+  one_line_matching t_impo "option '--checkpoint' .*ex2/0\.bias\.npy: the same file as the tensor file .*ex2/0\.bias\.npy( \(try --help\))?$" &&
+  ok "import: --checkpoint over one of its .npy files refused"
+cp "$tmp/a.ckpt" "$tmp/ex2/norm.npy"
+before=$(cksum "$tmp"/ex2/*)
+run t_expo "$cli" export "$tmp/ex2" --checkpoint "$tmp/ex2/norm.npy"
+expect_rc t_expo 2 && [ "$(cksum "$tmp"/ex2/*)" = "$before" ] &&
+  one_line_matching t_expo "ex2/norm\.npy: export would write over the checkpoint it reads \(--checkpoint .*ex2/norm\.npy\)( \(try --help\))?$" &&
+  ok "export: a .npy it writes being the checkpoint it reads refused"
 run t_predi "$cli" predict --checkpoint "$tmp/imp.ckpt" --input "$tiny/valid-x.npy"
 cmp -s "$tmp/t_predi.out" "$tmp/pred_npy.txt" && ok "imported checkpoint predicts the same" ||
   bad "imported checkpoint predicts differently"
@@ -535,6 +558,7 @@ mkdir -p "$tmp/td"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte valid-images-idx3-ubyte valid-labels-idx1-ubyte; do
   cp "$tiny/$f" "$tmp/td/$f"
 done
+ln -s "$tmp/nodir/x.ckpt" "$tmp/dangling.ckpt"
 sums() { cksum "$tmp"/td/* "$tmp/a.ckpt" "$tmp/half.ckpt"; }
 before=$(sums)
 while IFS=$'\t' read -r want args; do
@@ -559,6 +583,7 @@ option '--metrics' $tmp/td: a directory, not a file	train --data $tmp/td --epoch
 option '--output' $tmp/td/valid-images-idx3-ubyte: the same file as --input	predict --checkpoint $tmp/a.ckpt --input $tmp/td/valid-images-idx3-ubyte --output $tmp/td/valid-images-idx3-ubyte
 option '--output' $tmp/td/\.\./a\.ckpt: the same file as --checkpoint $tmp/a\.ckpt	predict --checkpoint $tmp/a.ckpt --input $tmp/td/valid-images-idx3-ubyte --output $tmp/td/../a.ckpt
 option '--checkpoint' $tmp/nodir/new\.ckpt: no directory	import $tmp/nope --checkpoint $tmp/nodir/new.ckpt
+option '--checkpoint' $tmp/dangling\.ckpt: a symbolic link to a missing file \(not followed\)	train --data $tmp/td --epochs 1 --checkpoint $tmp/dangling.ckpt
 EOF
 
 # --- divergence: NaN/Inf stops training, the last good checkpoint stays --------------------------
@@ -799,6 +824,11 @@ if expect_rc t_bnrep 0; then
     bad "init report through batchnorm and dropout" "$(head -n 12 "$tmp/t_bnrep.out")"
   fi
 fi
+
+# 1 row through a batchnorm of flat features: no variance (torch refuses it too); the command named once
+run t_bnrep1 "$bn" init-report --data "$tiny" --rows 1
+expect_rc t_bnrep1 2 && one_line_matching t_bnrep1 "^[^ ]+ init-report: layer 2 is a batchnorm of flat features, whose batch statistics need at least 2 rows \(1 given\)$" &&
+  ok "init-report: 1 row through a flat batchnorm refused (one line)"
 
 # the layer table's image fields: --help lists every layer with its shapes and window
 run t_cnnhelp "$cnn" --help
