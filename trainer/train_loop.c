@@ -642,11 +642,14 @@ static int join_job(const opts *o, int *rank, int *ranks) {
   *rank = 0, *ranks = 1;
   const char *var = NULL;
   long launched = launched_with(&var);
-  if (!o->distributed && launched > 1)
-    /* each would train alone on the whole data set and write the same files */
-    return tr_usage(o, "this is one of %ld processes mpirun started (%s), without --distributed: "
-                    "add --distributed (the MPI build, make mpi-trainer) to train together, or start "
-                    "one process", launched, var);
+  /* each would train alone on the whole data set and write the same files, unless a script
+     gives each its own (CR_TRAIN_ALONE=1: a sweep started by mpirun or srun) */
+  const char *alone = getenv("CR_TRAIN_ALONE");
+  if (!o->distributed && launched > 1 && !(alone && !strcmp(alone, "1")))
+    return tr_usage(o, "this is one of %ld processes an MPI launcher started (%s), without "
+                    "--distributed: add --distributed (the MPI build, make mpi-trainer) to train "
+                    "together, start one process, or set CR_TRAIN_ALONE=1 to train each alone "
+                    "(each with its own --checkpoint)", launched, var);
   if (!o->distributed) return 0;
   if (!o->dist)
     return tr_usage(o, "option '--distributed' needs the MPI build of this trainer (make "

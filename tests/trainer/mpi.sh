@@ -147,11 +147,24 @@ refused lr "rank 1 of 2 was started with other initial weights or optimizer stat
 # mpirun without --distributed: every rank would train alone and write the same files; each
 # refuses with the same line
 run alone mpi -np 2 "$cli" train --data "$tiny" --epochs 1 --checkpoint "$tmp/bad.ckpt"
-want="train: this is one of 2 processes mpirun started \(OMPI_COMM_WORLD_SIZE\), without --distributed: add --distributed"
+want="train: this is one of 2 processes an MPI launcher started \(OMPI_COMM_WORLD_SIZE\), without --distributed: add --distributed"
 if [ "$rc" -ne 0 ] && [ "$(grep -cE "^mnist_mlp_cli $want" "$tmp/alone.err")" -eq 2 ] && [ ! -e "$tmp/bad.ckpt" ]; then
   ok "refused: mpirun -np 2 without --distributed (each rank's line, no checkpoint)"
 else
   bad "mpirun -np 2 without --distributed" "exit $rc" "$(cat "$tmp/alone.err")"
+fi
+
+# CR_TRAIN_ALONE=1: a sweep, each rank training alone into its own checkpoint (a wrapper picks
+# it by rank), each the bytes of the same run started alone
+printf '#!/bin/sh\nexec "$@" --checkpoint "%s/alone$OMPI_COMM_WORLD_RANK.ckpt"\n' "$tmp" >"$tmp/sweep.sh"
+chmod +x "$tmp/sweep.sh"
+run sweep mpi -np 2 -x CR_TRAIN_ALONE=1 "$tmp/sweep.sh" "$cli" train --data "$tiny" --epochs 1 --seed 4
+sweep_rc=$rc
+run single "$cli" train --data "$tiny" --epochs 1 --seed 4 --checkpoint "$tmp/single.ckpt"
+if [ "$sweep_rc" -eq 0 ] && [ "$rc" -eq 0 ] && cmp -s "$tmp/alone0.ckpt" "$tmp/single.ckpt" && cmp -s "$tmp/alone1.ckpt" "$tmp/single.ckpt"; then
+  ok "CR_TRAIN_ALONE=1: mpirun -np 2 without --distributed trains each rank alone (each the single run's bytes)"
+else
+  bad "CR_TRAIN_ALONE=1 sweep" "exit $sweep_rc / $rc" "$(cat "$tmp/sweep.err")" "$(ls "$tmp"/alone*.ckpt 2>&1)"
 fi
 
 echo "mpi: $pass passed, $fail failed"
