@@ -268,22 +268,36 @@ static int host_stat(lua_State *L) {
 
 /* host.listdir(path) -> {name, ...} (not . and .., in no particular order), or nil and a
    message. */
+/* (the open DIR in a userdata whose __gc closes it, should a push raise out of memory) */
+static int dir_gc(lua_State *L) {
+  DIR **d = luaL_checkudata(L, 1, "chainrule.dir");
+  if (*d) closedir(*d), *d = NULL;
+  return 0;
+}
+
 static int host_listdir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  DIR *d = opendir(path);
-  if (!d) {
+  DIR **d = lua_newuserdatauv(L, sizeof *d, 0);
+  *d = NULL;
+  if (luaL_newmetatable(L, "chainrule.dir")) {
+    lua_pushcfunction(L, dir_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  *d = opendir(path);
+  if (!*d) {
     lua_pushnil(L);
     lua_pushfstring(L, "%s: cannot list: %s", path, strerror(errno));
     return 2;
   }
   lua_newtable(L);
   lua_Integer n = 0;
-  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+  for (struct dirent *e; (e = readdir(*d)) != NULL;) {
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
     lua_pushstring(L, e->d_name);
     lua_rawseti(L, -2, ++n);
   }
-  closedir(d);
+  closedir(*d), *d = NULL;
   return 1;
 }
 
