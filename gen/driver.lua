@@ -372,10 +372,13 @@ for w in ("False None True and as assert async await class def del elif except f
           .. "import in is lambda nonlocal not or pass raise try with yield"):gmatch("%S+") do
   PY_KEYWORDS[w] = true
 end
+-- and the modules NAME.py imports, which NAME.py would shadow
+local PY_IMPORTS = {ctypes = true, os = true, numpy = true}
 local function check_python_name(net, renamed)
-  if not PY_KEYWORDS[net.name] then return end
-  local what = "gen --python: the network's name '" .. net.name .. "' is a Python keyword, so the module "
-    .. net.name .. ".py could not be imported by name"
+  if not PY_KEYWORDS[net.name] and not PY_IMPORTS[net.name] then return end
+  local what = "gen --python: the network's name '" .. net.name .. "' is " .. (PY_KEYWORDS[net.name]
+    and "a Python keyword, so the module " .. net.name .. ".py could not be imported by name"
+    or "a module " .. net.name .. ".py imports, which it would shadow")
   if renamed then usage_error("--name: " .. what) end
   errors.at(net.path, net.line, "network", what .. " (rename it, or generate with --name)")
 end
@@ -608,7 +611,7 @@ function M.generate(o)
                   input_shape = g.input_shape or false, variants = o.variants or false,
                   -- a plain build with a CPU family's defaults: the trainer's ISA (its
                   -- checkpoints, --resume's note, the ranks' agreement) says ISA:FAMILY
-                  cpu = family}
+                  cpu = family, same_code = o.same_code or false}
     outputs[#outputs + 1] = {g.name .. "_cli.c", template.render("cli.c.tpl", vars)}
   end
   if o.python then
@@ -683,7 +686,7 @@ function M.generate_dispatch(o)
     end
   end
   local same = plain_copies(o.dispatch_variants, sources)
-  local pub = M.generate(with({isa = "scalar", name = name, variants = variants}))
+  local pub = M.generate(with({isa = "scalar", name = name, variants = variants, same_code = #same > 0 and same}))
   -- the public files first: the depfile's first target is NAME.h whatever the variants' order
   -- (Ninja wants it to be the rule's first output, CMake's chainrule_generate lists NAME.h first)
   for k, f in ipairs(pub) do table.insert(outputs, k, f) end

@@ -61,13 +61,17 @@ function M.suggest(word, candidates)
   if best and bestd <= math.max(1, math.min(3, #word // 3 + 1)) then
     return " (did you mean '" .. best .. "'?)"
   end
-  -- a word around a candidate: PyTorch's negative_slope for slope, batchsize for batch
-  local lw = string.lower(word)
+  -- a candidate after an underscore at the word's end: PyTorch's negative_slope for slope
+  -- (not any word containing one: padding_mode is not padding, hardtanh not tanh)
+  local lw, long = string.lower(word), nil
   for i, c in ipairs(candidates) do
     if i > M.SUGGEST_MAX_CANDIDATES then break end
-    if #c >= 3 and string.find(lw, string.lower(c), 1, true) then return " (did you mean '" .. c .. "'?)" end
+    local lc = string.lower(c)
+    if #lc >= 3 and #lw > #lc + 1 and string.sub(lw, -#lc - 1) == "_" .. lc and (not long or #c > #long) then
+      long = c
+    end
   end
-  return ""
+  return long and " (did you mean '" .. long .. "'?)" or ""
 end
 
 -- suggest's "did you mean", else the candidates themselves: " (OPTIONS: a, b, c)", or

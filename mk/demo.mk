@@ -41,7 +41,7 @@ TRAINER_SPEC_DIRS := specs/ $(filter-out specs/,$(dir $(SPEC)))
 # A SPEC elsewhere named as one in specs/ would share its trainer's file (and make would take
 # the specs/ rule): refused, naming both.
 spec_clash = $(if $(filter-out specs/,$(dir $(1))),$(wildcard specs/$(notdir $(1))))
-spec_clash_check = if [ -n "$(call spec_clash,$(2))" ] && [ "$$(cd "$(dir $(2))" && pwd -P)" != "$$(cd specs && pwd -P)" ]; \
+spec_clash_check = if [ -n "$(call spec_clash,$(2))" ] && [ "$$(CDPATH= cd -P -- "$(dir $(2))" >/dev/null && pwd -P)" != "$$(CDPATH= cd -P -- specs >/dev/null && pwd -P)" ]; \
   then echo "make $(1): SPEC=$(2) has the name of specs/$(notdir $(2)), whose trainer is the same file: rename it" >&2; exit 2; fi
 define trainer_rule
 $(TRAINER_DIR)/$(1)/%_cli: $(2)%.lua $(BUILD)/chainrule $(call trainer_libs,$(1)) $(TRAINER_HDRS)

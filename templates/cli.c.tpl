@@ -16,6 +16,8 @@
 #include "$(name).h"
 #include "cr_train.h"
 
+#include <string.h>
+
 #define NET(x) $(name)_##x
 #define NETM(x) $(NAME)_##x
 #define NET_NAME "$(name)"
@@ -100,6 +102,21 @@ static int w_correct(const float *out, const void *targets, int n) {
 #define NET_CORRECT NULL
 #endif
 
+@ if variants and same_code then
+/* The ISA of the code the running variant is, as checkpoints name it: $(table.concat(same_code, ", "))
+   the plain ISA's code for this network (the family's defaults do not change it). */
+static const char *w_variant_code(void) {
+  const char *v = NET(isa)();
+@   for _, w in ipairs(same_code) do
+  if (strcmp(v, "$(w)") == 0) return "$(w:match("^[^:]+"))";
+@   end
+  return v;
+}
+#define NET_VARIANT_CODE w_variant_code
+@ else
+#define NET_VARIANT_CODE NULL
+@ end
+
 int main(int argc, char **argv) {
   static cr_net_tensor tensors[NETM(TENSOR_COUNT)];
   static cr_net_layer layers[NETM(LAYER_COUNT)];
@@ -157,6 +174,7 @@ int main(int argc, char **argv) {
       .train_step_scratch = w_train_step_scratch,
       .variant = $(variants and "NET(isa)" or "NULL"),
       .use_variant = $(variants and "NET(use_isa)" or "NULL"),
+      .variant_code = NET_VARIANT_CODE,
   };
 #ifdef CR_TRAIN_MPI
   /* the MPI build (mpicc -DCR_TRAIN_MPI ... trainer/mpi/train_mpi.c): train --distributed */

@@ -153,6 +153,10 @@ typedef struct {
   /* NAME_use_isa of a --dispatch build (train --variant): 0, or -1 when the build has no such
      variant or this CPU cannot run it. NULL otherwise. */
   int (*use_variant)(const char *isa);
+  /* The ISA whose code the running variant is, as checkpoints name it: variant's, but a family
+     variant whose code gen found to be the plain ISA's (avx512:zen4 for a net without the
+     layers zen4's defaults change) is that ISA. NULL: variant's name. */
+  const char *(*variant_code)(void);
 } cr_net;
 
 /* How a trainer reaches the other processes of `train --distributed` (an MPI job). The

@@ -172,16 +172,18 @@ int tr_cmd_export(const cr_net *net, const opts *o) {
   int rc = need_checkpoint(o);
   if (rc) return rc;
   if (!o->dir) return tr_usage(o, "needs a directory: export DIR --checkpoint FILE");
-  /* no file written may be the checkpoint read */
-  char *paths;
-  tr_file *outs = dir_files(net, o->dir, &paths);
-  if (!outs) return tr_fail(o, 1, "out of memory");
-  for (int i = 0; i <= net->tensor_count && !rc; i++)
-    if (tr_same_file(outs[i].path, o->checkpoint))
-      rc = tr_usage(o, "%s: export would write over the checkpoint it reads (--checkpoint %s)",
-                    outs[i].path, o->checkpoint);
-  free(outs), free(paths);
-  if (rc) return rc;
+  /* in an existing DIR, before any file is written: none a directory or a dangling link, nor
+     the checkpoint read (a new DIR holds none of these) */
+  struct stat st;
+  if (stat(o->dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+    char *paths;
+    tr_file *outs = dir_files(net, o->dir, &paths);
+    if (!outs) return tr_fail(o, 1, "out of memory");
+    const tr_file in = {"--checkpoint", o->checkpoint, 0};
+    rc = tr_check_outputs(o, outs, net->tensor_count + 1, &in, 1);
+    free(outs), free(paths);
+    if (rc) return rc;
+  }
   model m;
   if ((rc = tr_model_open(&m, net, o))) return rc;
   cr_err e = {{0}};

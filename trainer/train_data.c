@@ -52,34 +52,31 @@ static int same_id(const file_id *a, const file_id *b) {
   return a->dev == b->dev && a->ino == b->ino && !strcmp(a->name, b->name);
 }
 
-int tr_same_file(const char *a, const char *b) {
-  file_id x, y;
-  return identify(a, &x) == 0 && identify(b, &y) == 0 && same_id(&x, &y);
-}
-
 int tr_check_outputs(const opts *o, const tr_file *outs, int nouts, const tr_file *ins, int nins) {
   for (int i = 0; i < nouts; i++) {
     const tr_file *f = &outs[i];
     if (!f->path) continue;
+    /* "option '--metrics' PATH", or a file no option names ("the tensor file PATH") */
+    char label[PATH_MAX + 64];
+    snprintf(label, sizeof label, strncmp(f->what, "--", 2) ? "%s %s" : "option '%s' %s", f->what, f->path);
     char dir[PATH_MAX];
     const char *name;
     struct stat st;
     dir_of(dir, sizeof dir, f->path, &name);
     int exists = stat(f->path, &st) == 0;
     if (!*name || (exists && S_ISDIR(st.st_mode)))
-      return tr_usage(o, "option '%s' %s: a directory, not a file", f->what, f->path);
+      return tr_usage(o, "%s: a directory, not a file", label);
     /* a file is replaced through a temporary beside it (cr_write_file): its directory must
        take one; a stream or device is written in place, a symbolic link's target elsewhere */
     struct stat ls;
     int link = lstat(f->path, &ls) == 0 && S_ISLNK(ls.st_mode);
     if (link && !exists)   /* as the writer (runtime/cr_out.c) would say after the training */
-      return tr_usage(o, "option '%s' %s: a symbolic link to a missing file (not followed)", f->what,
-                      f->path);
+      return tr_usage(o, "%s: a symbolic link to a missing file (not followed)", label);
     int direct = (exists && !S_ISREG(st.st_mode)) || link;
     if (!direct && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-      return tr_usage(o, "option '%s' %s: no directory %s", f->what, f->path, dir);
+      return tr_usage(o, "%s: no directory %s", label, dir);
     if (!direct && access(dir, W_OK | X_OK) != 0)
-      return tr_usage(o, "option '%s' %s: directory %s is not writable", f->what, f->path, dir);
+      return tr_usage(o, "%s: directory %s is not writable", label, dir);
     file_id a, b;
     if (identify(f->path, &a) != 0) continue;
     for (int k = 0; k < nins + i; k++) {
@@ -87,7 +84,7 @@ int tr_check_outputs(const opts *o, const tr_file *outs, int nouts, const tr_fil
       if (!g->path || !*g->path || (k < nins && f->may_be == k + 1) || identify(g->path, &b) != 0 ||
           !same_id(&a, &b))
         continue;
-      return tr_usage(o, "option '%s' %s: the same file as %s%s%s", f->what, f->path, g->what,
+      return tr_usage(o, "%s: the same file as %s%s%s", label, g->what,
                       strcmp(g->path, f->path) ? " " : "", strcmp(g->path, f->path) ? g->path : "");
     }
   }

@@ -112,9 +112,6 @@ typedef struct {
  * directory, the same file as one of the inputs or another output (an existing file by device
  * and inode, a new one by its directory's and its name). 0 ok, 2 bad (printed). */
 int tr_check_outputs(const opts *o, const tr_file *outs, int nouts, const tr_file *ins, int nins);
-/* 1 when paths a and b name the same file (device and inode; a file not there yet by its
- * directory's and its name), else 0. */
-int tr_same_file(const char *a, const char *b);
 
 /* ------------------------------------------------------------------ the model (train_model.c) */
 

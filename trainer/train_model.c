@@ -16,7 +16,9 @@ void *tr_alloc64(size_t bytes) {
   return p;
 }
 
-const char *tr_isa_running(const cr_net *net) { return net->variant ? net->variant() : net->isa; }
+const char *tr_isa_running(const cr_net *net) {
+  return net->variant_code ? net->variant_code() : net->variant ? net->variant() : net->isa;
+}
 
 void tr_model_free(model *m) {
   free(m->params), free(m->grads), free(m->work), free(m->opt);

@@ -223,8 +223,13 @@ static const spec_case SPEC_BAD[] = {
    "linear(2) }, " OK_REST "\n", "{}:1: layers[2]: leaky_relu has no option 'negative_slope' (did you mean 'slope'?)"},
   {"linear_option_far", "return network \"x\" { input = 4, layers = { linear(3, {xyz = 1}), linear(2) }, " OK_REST "\n",
    "{}:1: layers[1]: linear has no option 'xyz' (its options: init, mode, nonlinearity, a, bias_init)"},
-  {"field_around_batch", "return network \"x\" { input = 4, batchsize = 8, layers = { linear(2) }, " OK_REST "\n",
-   "{}:1: network: unknown field 'batchsize' (did you mean 'batch'?)"},
+  {"field_far", "return network \"x\" { input = 4, batchsize = 8, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: network: unknown field 'batchsize' (the fields: input, layers, loss, batch, optimizer, schedule, isa, "
+   "code_budget)"},
+  /* a candidate inside a longer word is no suggestion (bias_initializer is not init) */
+  {"linear_option_around", "return network \"x\" { input = 4, layers = { linear(3, {bias_initializer = 1}), linear(2) }, "
+   OK_REST "\n", "{}:1: layers[1]: linear has no option 'bias_initializer' (its options: init, mode, nonlinearity, a, "
+   "bias_init)"},
   /* a training build whose batch cannot train: a batchnorm over features at batch 1 */
   {"batchnorm_flat_batch_1", "return network \"x\" { input = 4, batch = 1,\n layers = { linear(3), batchnorm(), relu(), "
    "linear(2) }, " OK_REST "\n", "{}:2: layers[2]: batchnorm over features takes at least 2 rows per training step (a "
@@ -516,6 +521,8 @@ static const cli_case CLI_CASES[] = {
   {"gen specs/seed_mse.lua --python --name class --out /nonexistent", 2,
    "chainrule: --name: gen --python: the network's name 'class' is a Python keyword, so the module class.py could "
    "not be imported by name\n"},
+  {"gen specs/seed_mse.lua --python --name numpy --out /nonexistent", 2,
+   "chainrule: --name: gen --python: the network's name 'numpy' is a module numpy.py imports, which it would shadow\n"},
   {"gen specs/seed_mse.lua --python=1", 2, "chainrule: unknown option '--python=1' (try --help)\n"},
   {"gen specs/seed_mse.lua --name=", 2, "chainrule: option '--name' needs a non-empty value\n"},
   {"gen specs/seed_mse.lua --name a-b", 2, "chainrule: --name: name must be a C identifier, got 'a-b'\n"},
@@ -895,6 +902,19 @@ START_TEST(test_cli_family_named) {
     ck_assert_msg(text != NULL, "%s not written", path);
     ck_assert_msg(!!strstr(text, "NETM(ISA) \":zen4\"") == cases[i].named, "%s: the trainer's ISA %s zen4", cases[i].spec,
                   cases[i].named ? "does not name" : "names");
+    free(text);
+    /* likewise a dispatch build's avx512:zen4 variant: its checkpoints say avx512 where its
+       code is avx512's (w_variant_code), avx512:zen4 where it is not */
+    snprintf(cmd, sizeof cmd, "'%s' gen specs/%s.lua --dispatch avx512:zen4,avx512,scalar --cli --out '%s/famd'",
+             chainrule(), cases[i].spec, scratch);
+    r = run(cmd);
+    ck_assert_msg(r.status == 0, "%s: gen --dispatch --cli failed: %s", cases[i].spec, r.out);
+    snprintf(path, sizeof path, "%s/famd/%s_cli.c", scratch, cases[i].spec);
+    text = read_text(path, NULL);
+    ck_assert_msg(text != NULL, "%s not written", path);
+    ck_assert_msg(!!strstr(text, "if (strcmp(v, \"avx512:zen4\") == 0) return \"avx512\";") == !cases[i].named,
+                  "%s: the dispatch trainer's avx512:zen4 variant %s as avx512", cases[i].spec,
+                  cases[i].named ? "is recorded" : "is not recorded");
     free(text);
   }
 }

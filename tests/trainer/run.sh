@@ -320,22 +320,35 @@ cp -r "$tmp/ea" "$tmp/ex2"
 cp "$tmp/ea/0.weight.npy" "$tmp/ex2/7.weight.npy"
 cp "$tmp/ea/0.bias.npy" "$tmp/ex2/7.bias.npy"
 : >"$tmp/ex2/notes.npy"
+# refused: one line, exit 2, and (checked apart, so that a file written fails the test too)
+# nothing written or changed
+refused_io() {   # NAME REGEX WHAT: the command run as NAME was refused with nothing written
+  if expect_rc "$1" 2 && one_line_matching "$1" "$2"; then
+    if [ -e "$tmp/impx.ckpt" ] || [ "$(cksum "$tmp"/ex2/*)" != "$before" ]; then bad "$3: a file was written"
+    else ok "$3"; fi
+  fi
+}
+before=$(cksum "$tmp"/ex2/*)
 run t_impx "$cli" import "$tmp/ex2" --checkpoint "$tmp/impx.ckpt"
-expect_rc t_impx 2 && [ ! -e "$tmp/impx.ckpt" ] &&
-  one_line_matching t_impx "ex2/7\.bias\.npy: not a tensor of [a-z_]+ \(its tensors: 0\.weight, 0\.bias, .*and norm\.npy\): weights of another network\?$" &&
-  ok "import: a state_dict file of another network refused (the first by name)"
+refused_io t_impx "ex2/7\.bias\.npy: not a tensor of [a-z_]+ \(its tensors: 0\.weight, 0\.bias, .*and norm\.npy\): weights of another network\?$" \
+  "import: a state_dict file of another network refused (the first by name)"
 rm "$tmp/ex2/7.weight.npy" "$tmp/ex2/7.bias.npy"
 before=$(cksum "$tmp"/ex2/*)
 run t_impo "$cli" import "$tmp/ex2" --checkpoint "$tmp/ex2/../ex2/0.bias.npy"
-expect_rc t_impo 2 && [ "$(cksum "$tmp"/ex2/*)" = "$before" ] &&
-  one_line_matching t_impo "option '--checkpoint' .*ex2/0\.bias\.npy: the same file as the tensor file .*ex2/0\.bias\.npy( \(try --help\))?$" &&
-  ok "import: --checkpoint over one of its .npy files refused"
+refused_io t_impo "option '--checkpoint' .*ex2/0\.bias\.npy: the same file as the tensor file .*ex2/0\.bias\.npy( \(try --help\))?$" \
+  "import: --checkpoint over one of its .npy files refused"
 cp "$tmp/a.ckpt" "$tmp/ex2/norm.npy"
 before=$(cksum "$tmp"/ex2/*)
 run t_expo "$cli" export "$tmp/ex2" --checkpoint "$tmp/ex2/norm.npy"
-expect_rc t_expo 2 && [ "$(cksum "$tmp"/ex2/*)" = "$before" ] &&
-  one_line_matching t_expo "ex2/norm\.npy: export would write over the checkpoint it reads \(--checkpoint .*ex2/norm\.npy\)( \(try --help\))?$" &&
-  ok "export: a .npy it writes being the checkpoint it reads refused"
+refused_io t_expo "the normalisation file .*ex2/norm\.npy: the same file as --checkpoint( \(try --help\))?$" \
+  "export: a .npy it writes being the checkpoint it reads refused"
+rm "$tmp/ex2/0.bias.npy" && ln -s "$tmp/nodir/x.npy" "$tmp/ex2/0.bias.npy"
+before=$(cksum "$tmp"/ex2/0.weight.npy "$tmp"/ex2/norm.npy)
+run t_expl "$cli" export "$tmp/ex2" --checkpoint "$tmp/a.ckpt"
+if expect_rc t_expl 2 && one_line_matching t_expl "the tensor file .*ex2/0\.bias\.npy: a symbolic link to a missing file \(not followed\)"; then
+  if [ "$(cksum "$tmp"/ex2/0.weight.npy "$tmp"/ex2/norm.npy)" = "$before" ]; then ok "export: a dangling link among its files refused before writing any"
+  else bad "export: a dangling link: files were written before the refusal"; fi
+fi
 run t_predi "$cli" predict --checkpoint "$tmp/imp.ckpt" --input "$tiny/valid-x.npy"
 cmp -s "$tmp/t_predi.out" "$tmp/pred_npy.txt" && ok "imported checkpoint predicts the same" ||
   bad "imported checkpoint predicts differently"
