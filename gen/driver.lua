@@ -475,13 +475,13 @@ local function file_name(path)
 end
 M.file_name = file_name
 
--- Runs the pipeline; returns a list of {file name, text}. Each stage returns a new table:
--- spec -> network -> graph -> schedule -> memory plan -> C pieces -> text.
 -- A generated text without its banner's line naming the CPU family whose defaults it took.
 local function without_family_line(text)
   return (text:gsub("\n %* defaults: CPU family [^\n]*", ""))
 end
 
+-- Runs the pipeline; returns a list of {file name, text}. Each stage returns a new table:
+-- spec -> network -> graph -> schedule -> memory plan -> C pieces -> text.
 function M.generate(o)
   if o.dispatch_variants then return M.generate_dispatch(o) end
   local spec = require "spec"
