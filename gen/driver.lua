@@ -351,19 +351,18 @@ local function check_rows(net, rows, key)
   end
 end
 
--- A training build's batch against the fewest rows its training mode takes (gen/lower.lua
--- train_min_rows): a batchnorm over features sees one value per channel per row, and a batch
--- of 1 has no variance (NAME_TRAIN_MIN_ROWS 2 above NAME_BATCH 1: a build that cannot train).
-local function check_train_rows(net, from_cli, inference)
-  if net.batch >= 2 then return end
-  for i, l in ipairs(net.layers) do
-    if l.kind == "batchnorm" and l.pixels == 1 then
-      local what = "batchnorm over features takes at least 2 rows per training step (a batch of 1 has "
-        .. "no variance), but the batch is 1: use a batch of 2 or more, or " .. (inference or "gen --inference") .. " for a forward-only build"
-      if from_cli then usage_error("--batch 1: " .. net.path .. ":" .. l.line .. ": layers[" .. i .. "]: " .. what) end
-      errors.at(net.path, l.line, "layers[" .. i .. "]", what)
-    end
-  end
+-- A training build's batch (graph g's) against the fewest rows its training mode takes
+-- (gen/lower.lua train_min_rows: a batchnorm over features sees one value per channel per row,
+-- and a batch of 1 has no variance): NAME_TRAIN_MIN_ROWS above NAME_BATCH, a build that cannot train.
+local function check_train_rows(g, from_cli, inference)
+  local rows, layer = require("lower").train_min_rows(g)
+  if g.batch >= rows then return end
+  local line, where = g.layers[layer + 1].opts.line, "layers[" .. (layer + 1) .. "]"
+  local what = "batchnorm over features takes at least " .. rows .. " rows per training step (a batch of 1 has "
+    .. "no variance), but the batch is " .. g.batch .. ": use a batch of " .. rows .. " or more, or "
+    .. (inference or "gen --inference") .. " for a forward-only build"
+  if from_cli then usage_error("--batch " .. g.batch .. ": " .. g.path .. ":" .. line .. ": " .. where .. ": " .. what) end
+  errors.at(g.path, line, where, what)
 end
 
 -- gen --python writes NAME.py: a Python keyword (that C allows) could not be imported by name
@@ -504,7 +503,6 @@ function M.generate(o)
     end
     net = copy
   end
-  if not o.inference then check_train_rows(net, o.batch) end
   if o.python then check_python_name(net, o.name) end
   local isa
   if o.isa then
@@ -517,6 +515,7 @@ function M.generate(o)
   local cpu = cpus.resolve(o.cpu or ((o.isa or net.isa) == "native" and "native" or "generic"), "chainrule: --cpu")
   isa = cpus.specialise(isa, cpu)
   local g = graph.build(net)
+  if not o.inference then check_train_rows(g, o.batch) end
   local tuned, used
   if o.tune_file then
     if o.tune_file.isa ~= isa.name then
@@ -865,7 +864,10 @@ local function tune(args)
   -- what would fail after the timing fails before it: the rows, and where the file goes
   o.net = require("spec").load(o.spec)   -- (tune.run takes it: the spec is run once)
   if o.batch or o.max_batch then check_rows(o.net, o.batch or o.max_batch, o.batch and "batch" or "max-batch") end
-  if not o.max_batch then check_train_rows(o.batch and setmetatable({batch = o.batch}, {__index = o.net}) or o.net, o.batch, "tune --max-batch N") end
+  if not o.max_batch then
+    local net = o.batch and setmetatable({batch = o.batch}, {__index = o.net}) or o.net
+    check_train_rows(require("graph").build(net), o.batch, "tune --max-batch N")
+  end
   local out = o.out or (o.net.name .. ".tune")
   if same_file(out, o.spec) then usage_error("--out: '" .. out .. "' is the spec: it would be overwritten") end
   local kind = host.stat(out)

@@ -266,15 +266,16 @@ static int host_stat(lua_State *L) {
   return 4;
 }
 
-/* host.listdir(path) -> {name, ...} (not . and .., in no particular order), or nil and a
-   message. */
-/* (the open DIR in a userdata whose __gc closes it, should a push raise out of memory) */
+/* host.listdir's open DIR, in a userdata whose __gc closes it should a push raise out of
+   memory. */
 static int dir_gc(lua_State *L) {
   DIR **d = luaL_checkudata(L, 1, "chainrule.dir");
   if (*d) closedir(*d), *d = NULL;
   return 0;
 }
 
+/* host.listdir(path) -> {name, ...} (not . and .., in no particular order), or nil and a
+   message. */
 static int host_listdir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   DIR **d = lua_newuserdatauv(L, sizeof *d, 0);
