@@ -176,6 +176,11 @@ local function load_dir(dir, g)
   local entries = host.listdir(dir) or {}
   table.sort(entries)
   for _, e in ipairs(entries) do
+    local layer = e:match("^(%d+)%.bias%.npy$")
+    if layer and not known[e] and known[layer .. ".weight.npy"] then
+      fail(dir .. "/" .. e, "layer " .. layer .. " of " .. g.name .. " has no bias (bias = false in its spec): "
+        .. "weights of a network with one?")
+    end
     if e:match("^%d+%.[%w_]+%.npy$") and not known[e] then
       fail(dir .. "/" .. e, "not a tensor of " .. g.name .. " (its tensors: " .. table.concat(names, ", ")
         .. ", and norm.npy): weights of another network?")

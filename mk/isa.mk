@@ -115,7 +115,7 @@ $(foreach s,$(ISA_NETS),$(foreach i,scalar $(call isa_isas,$(s)),$(eval $(call I
 #   ISA: isa_dump's n = B/2 + 1 and n = 1 run the tails.
 isa_tune = tests/isa/tune/$(1).$(2).tune
 isa_tuned = $(foreach i,$(TEST_ISAS),$(if $(wildcard $(call isa_tune,$(1),$(i))),$(i)))
-ISA_COMPACT := wide_odd big_xtg shared_odd
+ISA_COMPACT := wide_odd big_xtg shared_odd nobias
 isa_compact = $(if $(filter $(1),$(ISA_COMPACT)),$(filter-out scalar,$(TEST_ISAS)))
 # - a CPU family: `gen --cpu FAMILY` (gen/cpus.lua), one entry SPEC:ISA:FAMILY:BITS per build,
 #   run where ISA is among TEST_ISAS; BITS `same` (the family changes only how the sums are

@@ -106,6 +106,9 @@ float $(name)_train_step$(v[1])($(name)_params *p, $(name)_opt *s, $(name)_grads
   vopt_begin(&k, s);
   w->nonfinite = 0;   /* the updates' NaN/Inf test of the gradients ($(name)_nonfinite) */
   k.nonfinite = &w->nonfinite;
+@ if v[1] ~= "" and #unfused_calls == 0 and #buffer_tensors == 0 and not table.concat(v[2], " "):find("g->", 1, true) then
+  (void)g;   /* (no bias) every tensor is updated in its weight-gradient tiles: none passes through g */
+@ end
   const float loss = $(loss_backward_call);
 @ for _, t in ipairs(buffer_tensors) do
   memset(g->$(t.cname), 0, sizeof g->$(t.cname));

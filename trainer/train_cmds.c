@@ -282,6 +282,13 @@ static int only_our_tensors(const cr_net *net, const opts *o) {
   }
   closedir(d);
   if (!*first) return 0;
+  /* N.bias.npy beside N.weight.npy of ours: that layer was made without a bias */
+  const char *dot = strchr(first, '.');
+  if (dot && !strcmp(dot, ".bias.npy"))
+    for (int i = 0; i < net->tensor_count; i++)
+      if (!strncmp(net->tensors[i].name, first, (size_t)(dot - first) + 1) && !strcmp(net->tensors[i].name + (dot - first), ".weight"))
+        return tr_fail(o, 2, "%s/%s: layer %.*s of %s has no bias (bias = false in its spec): weights of a network "
+                       "with one?", o->dir, first, (int)(dot - first), first, net->name);
   char names[320];
   size_t k = 0;
   for (int i = 0; i < net->tensor_count && k < sizeof names - 8; i++) {

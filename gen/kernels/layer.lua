@@ -37,19 +37,22 @@ function M.product_forward(s, mem, ctx)
   local b = {}
   local act = s.act and {op = s.act.op, opts = s.act.opts, out = "a", out_ld = mem.a.ld}
   local y = act and mem.z or mem.a
+  -- (a linear layer with bias = false: no b, the sums start from zero)
+  local has_b = L.bias >= 0
+  local plus_b, b_shape = has_b and " + b" or "", has_b and string.format(", b [%d]", N) or ""
   if act then
-    b[#b + 1] = string.format("/* Layers %d-%d: z = x @ W + b, a = %s.\n", L.index, s.act.index,
+    b[#b + 1] = string.format("/* Layers %d-%d: z = x @ W%s, a = %s.\n", L.index, s.act.index, plus_b,
                               act.op.formula(act.opts, "z"))
-    b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> z [n][%d], a [n][%d]. */\n", K, K, N, N, N, N)
+    b[#b + 1] = string.format("   x [n][%d], W [%d][%d]%s -> z [n][%d], a [n][%d]. */\n", K, K, N, b_shape, N, N)
     b[#b + 1] = (ctx.noinline and NOINLINE or "")
       .. string.format("static void %s(float *restrict z, float *restrict a, const float *restrict x,\n", fn)
-    b[#b + 1] = pad(fn) .. "const float *restrict w, const float *restrict b, int n) {\n"
+    b[#b + 1] = pad(fn) .. "const float *restrict w, " .. (has_b and "const float *restrict b, " or "") .. "int n) {\n"
   else
-    b[#b + 1] = string.format("/* Layer %d: y = x @ W + b.\n", L.index)
-    b[#b + 1] = string.format("   x [n][%d], W [%d][%d], b [%d] -> y [n][%d]. */\n", K, K, N, N, N)
+    b[#b + 1] = string.format("/* Layer %d: y = x @ W%s.\n", L.index, plus_b)
+    b[#b + 1] = string.format("   x [n][%d], W [%d][%d]%s -> y [n][%d]. */\n", K, K, N, b_shape, N)
     b[#b + 1] = (ctx.noinline and NOINLINE or "")
       .. string.format("static void %s(float *restrict y, const float *restrict x, const float *restrict w,\n", fn)
-    b[#b + 1] = pad(fn) .. "const float *restrict b, int n) {\n"
+    b[#b + 1] = pad(fn) .. (has_b and "const float *restrict b, " or "") .. "int n) {\n"
   end
   -- (z unread, ctx.mask_unread: the family's z_unread) the sums go to a and f over them
   local yname = act and (ctx.mask_unread and "a" or "z") or "y"
@@ -57,17 +60,16 @@ function M.product_forward(s, mem, ctx)
     assert(mem.a.ld == y.ld, "z_unread: a and z of different strides")
     b[#b + 1] = "  (void)z;   /* not written: the next backward reads f's derivative from a */\n"
   end
-  b[#b + 1] = ctx.family.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, w = "w", b = "b",
+  b[#b + 1] = ctx.family.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, w = "w", b = has_b and "b" or nil,
                                     y = yname, y_ld = y.ld, act = act, batch = ctx.batch,
                                     tiling = tuned(ctx, "xw", K, N), stream = tuned(ctx, "stream", K, N)}, ctx.isa)
   b[#b + 1] = "}\n"
-  local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
+  local params = "p->" .. ctx.tensor(L.weight).cname .. (has_b and ", p->" .. ctx.tensor(L.bias).cname or "")
   local call
   if act then
-    call = string.format("%s(%s, %s, %s, p->%s, p->%s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a),
-                         ctx.ref(mem.input), w.cname, bias.cname)
+    call = string.format("%s(%s, %s, %s, %s, n);", fn, ctx.ref(mem.z), ctx.ref(mem.a), ctx.ref(mem.input), params)
   else
-    call = string.format("%s(%s, %s, p->%s, p->%s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), w.cname, bias.cname)
+    call = string.format("%s(%s, %s, %s, n);", fn, ctx.ref(mem.a), ctx.ref(mem.input), params)
   end
   return table.concat(b), call
 end
@@ -84,11 +86,12 @@ function M.product_backward(s, mem, ctx)
   local L, K, N = s.product, s.in_, s.out
   local fn = s.fname .. "_backward"
   local in_act = ctx.in_act
+  local has_b = L.bias >= 0
   local b = {}
-  b[#b + 1] = string.format("/* Layer %d backward: dW = x^T @ g, db = sum over rows of g, dx = g @ W^T%s.\n", L.index,
-    in_act and epilogue.grad_prose(in_act, "m", "previous") or "")
-  b[#b + 1] = string.format("   g [n][%d], x [n][%d]%s, W [%d][%d] -> dW [%d][%d], db [%d], dx [n][%d]%s. */\n",
-    N, K, in_act and string.format(", m [n][%d]", K) or "", K, N, K, N, N, K,
+  b[#b + 1] = string.format("/* Layer %d backward: dW = x^T @ g,%s dx = g @ W^T%s.\n", L.index,
+    has_b and " db = sum over rows of g," or "", in_act and epilogue.grad_prose(in_act, "m", "previous") or "")
+  b[#b + 1] = string.format("   g [n][%d], x [n][%d]%s, W [%d][%d] -> dW [%d][%d],%s dx [n][%d]%s. */\n",
+    N, K, in_act and string.format(", m [n][%d]", K) or "", K, N, K, N, has_b and string.format(" db [%d],", N) or "", K,
     ctx.first and " (skipped if dx is NULL)" or "")
   local fuse = ctx.fuse_opt
   local states = {}
@@ -98,7 +101,7 @@ function M.product_backward(s, mem, ctx)
   -- the weight-gradient product into dw (C name) with tiling (default: the step's own)
   local function weight_grad(dw, tiling)
     return ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
-                                  dw = dw, db = "db", batch = ctx.batch, first = ctx.first and true or false,
+                                  dw = dw, db = has_b and "db" or nil, batch = ctx.batch, first = ctx.first and true or false,
                                   opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
                                   tiling = tiling or tuned(ctx, "xtg", K, N)}, ctx.isa)
   end
@@ -118,8 +121,8 @@ function M.product_backward(s, mem, ctx)
   -- the function's head under the name `name`
   local function head(name)
     return (ctx.noinline and NOINLINE or vopt.gcc_apart(fuse) and GCC_NOINLINE or "")
-      .. string.format("static void %s(float *restrict dw, %sfloat *restrict db, float *restrict dx,\n", name,
-                       keep and "int keep, " or "")
+      .. string.format("static void %s(float *restrict dw, %s%sfloat *restrict dx,\n", name,
+                       keep and "int keep, " or "", has_b and "float *restrict db, " or "")
       .. pad(name) .. "const float *restrict g, const float *restrict x, "
       .. (in_act and "const float *restrict m,\n" .. pad(name) or "")
       .. (fuse and "const float *w, float *wu, float *" .. table.concat(states, ", float *")
@@ -150,10 +153,11 @@ function M.product_backward(s, mem, ctx)
     b[#b + 1] = "  (void)dx;\n" .. (in_act and "  (void)m;\n" or "") .. "  (void)w;\n"
       .. weight_grad("dw", st) .. "}\n"
   end
-  local w, bias = ctx.tensor(L.weight), ctx.tensor(L.bias)
+  local w = ctx.tensor(L.weight)
+  local db = has_b and "g->" .. ctx.tensor(L.bias).cname .. ", " or ""
   local function args(dx, dw)
     if keep then dw = "g->" .. w.cname .. (dw == "NULL" and ", 0" or ", 1") end
-    return string.format("%s, g->%s, %s, %s, %s, %sp->%s", dw or "g->" .. w.cname, bias.cname,
+    return string.format("%s, %s%s, %s, %s, %sp->%s", dw or "g->" .. w.cname, db,
       dx, ctx.ref(mem.d), ctx.ref(mem.input), in_act and ctx.ref(in_act.buf) .. ", " or "", w.cname)
   end
   local nulls, fused = {}, {"p->" .. w.cname}

@@ -6,7 +6,8 @@
 -- Each takes one table of named arguments (C names of the buffers, the compile-time
 -- sizes K = features in, N = features out, leading dimensions, the runtime row count n;
 -- matmul_xw's act = {op, opts, out, out_ld}; matmul_gwt's mask, mask_ld, mask_act) plus
--- the ISA table, and returns the C statements of a function body. gen/kernels/straight.lua
+-- the ISA table, and returns the C statements of a function body. A layer without a bias
+-- (linear or conv2d with bias = false) passes no b and no db: the sums start from zero. gen/kernels/straight.lua
 -- and gen/kernels/tiled.lua take the same arguments and give the same results (up to
 -- rounding for tiled).
 --
@@ -39,7 +40,7 @@ local function portable_xw(a, isa)
   local b = buffer()
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, "const int xo = i * " .. a.x_ld .. ", yo = i * " .. a.y_ld .. ";")
-  jloop(b, 2, a.N, isa.store(a.y, "yo + j", isa.load(a.b, "j")))
+  jloop(b, 2, a.N, isa.store(a.y, "yo + j", a.b and isa.load(a.b, "j") or isa.zero()))
   b.put(2, "for (int k = 0; k < " .. a.K .. "; k++) {")
   b.put(3, "const " .. isa.vtype .. " xk = " .. isa.broadcast(isa.load(a.x, "xo + k")) .. ";")
   b.put(3, "const int wo = k * " .. a.N .. ";")
@@ -132,6 +133,7 @@ local function portable_xtg(a, isa)
   jloop(b, 3, a.N, isa.store(a.dw, "wo + j", isa.fma("xk", isa.load(a.g, "go + j"), isa.load(a.dw, "wo + j"))))
   b.put(2, "}")
   b.put(1, "}")
+  if not a.db then return b.text() end   -- (no bias)
   jloop(b, 1, a.N, isa.store(a.db, "j", isa.zero()))
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, "const int go = i * " .. a.g_ld .. ";")

@@ -31,7 +31,7 @@ local function straight_xw(a, isa)
   locals(b, 2, "x", a.x, "xo", K)
   b.put(2, "float s;")
   for j = 0, N - 1 do
-    b.put(2, "s = " .. isa.load(a.b, j) .. ";")
+    b.put(2, "s = " .. (a.b and isa.load(a.b, j) or isa.zero()) .. ";")
     for k = 0, K - 1 do
       b.put(2, "s = " .. isa.fma("x" .. k, isa.load(a.w, k * N + j), "s") .. ";")
     end
@@ -68,7 +68,7 @@ local function straight_xtg(a, isa)
   local b = buffer()
   local K, N = a.K, a.N
   b.put(1, "for (int t = 0; t < " .. K * N .. "; t++) " .. isa.store(a.dw, "t", isa.zero()))
-  b.put(1, "for (int t = 0; t < " .. N .. "; t++) " .. isa.store(a.db, "t", isa.zero()))
+  if a.db then b.put(1, "for (int t = 0; t < " .. N .. "; t++) " .. isa.store(a.db, "t", isa.zero())) end
   b.put(1, "for (int i = 0; i < n; i++) {")
   b.put(2, "const int xo = i * " .. a.x_ld .. ", go = i * " .. a.g_ld .. ";")
   locals(b, 2, "x", a.x, "xo", K)
@@ -79,7 +79,7 @@ local function straight_xtg(a, isa)
       b.put(2, isa.store(a.dw, o, isa.fma("x" .. k, "g" .. j, isa.load(a.dw, o))))
     end
   end
-  for j = 0, N - 1 do
+  for j = 0, a.db and N - 1 or -1 do
     b.put(2, isa.store(a.db, j, isa.add(isa.load(a.db, j), "g" .. j)))
   end
   b.put(1, "}")

@@ -142,7 +142,7 @@ local function flat_sums_regs(b, d, a, isa, f)
     for k = f.periods * f.P, a.K - 1 do
       b.put(d + 1, "s = " .. isa.fma(isa.broadcast(a.x .. "[" .. k .. "]"), vload(isa, a.w, k * N + vec.off, vec.lanes), "s") .. ";")
     end
-    b.put(d + 1, "s = " .. isa.add("s", vload(isa, a.b, vec.off, vec.lanes)) .. ";")
+    if a.b then b.put(d + 1, "s = " .. isa.add("s", vload(isa, a.b, vec.off, vec.lanes)) .. ";") end
     finish(b, d + 1, a, isa, vec.off, vec.lanes, "s")
     b.put(d, "}")
   end
@@ -240,7 +240,7 @@ local function flat_gemv(b, a, isa, f)
   if k0 < a.K then
     b.put(2, "for (int k = " .. k0 .. "; k < " .. a.K .. "; k++) s = s + " .. a.x .. "[k] * " .. a.w .. "[k * " .. N .. " + j];")
   end
-  b.put(2, "s = s + " .. a.b .. "[j];")
+  if a.b then b.put(2, "s = s + " .. a.b .. "[j];") end
   if not (a.act and a.y == a.act.out) then b.put(2, a.y .. "[j] = s;") end
   if a.act then b.put(2, a.act.out .. "[j] = " .. epilogue.forward_scalar(a.act, "s") .. ";") end
   b.put(1, "}")
@@ -268,7 +268,7 @@ local function regs_gemv(b, a, isa, p)
   for s = 0, S - 1 do
     local decl = {}
     for v, vec in ipairs(vecs) do
-      decl[v] = "c" .. s .. "_" .. (v - 1) .. " = " .. (s == 0 and vload(isa, a.b, vec.off, vec.lanes) or isa.zero())
+      decl[v] = "c" .. s .. "_" .. (v - 1) .. " = " .. (s == 0 and a.b and vload(isa, a.b, vec.off, vec.lanes) or isa.zero())
     end
     b.put(2, isa.vtype .. " " .. table.concat(decl, ", ") .. ";")
   end
@@ -304,7 +304,8 @@ local function rows_pass(b, d, a, isa, k0, rows, vecs, first, last, head)
     local c, w = {}, {}
     for v = 0, u - 1 do
       c[v], w[v] = u == 1 and "c" or "c" .. v, v == u - 1 and lanes or V
-      b.put(dd, isa.vtype .. " " .. c[v] .. " = " .. vload(isa, first and a.b or a.y, at(j, v * V), w[v]) .. ";")
+      local init = first and not a.b and isa.zero() or vload(isa, first and a.b or a.y, at(j, v * V), w[v])
+      b.put(dd, isa.vtype .. " " .. c[v] .. " = " .. init .. ";")
     end
     for s = 0, rows - 1 do
       for v = 0, u - 1 do

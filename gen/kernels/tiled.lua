@@ -495,15 +495,21 @@ function M.matmul_xw(a, isa)
           -- the next panel of this k block, or (after the last) row starts: inside W
           b2.put(d2, "const float *wn = " .. a.w .. " + (j0 + " .. 2 * g.width .. " <= " .. a.N .. " ? j0 + " .. g.width .. " : 0);")
         end
-        if kblocked then
+        if kblocked and a.b then
           -- the sums start from the bias (every row: stride 0) or from y's partial sums
           b2.put(d2, "const float *ci = kb == 0 ? " .. a.b .. " + j0 : " .. a.y .. " + i * " .. a.y_ld .. " + j0;")
           if rows > 1 then b2.put(d2, "const int cs = kb == 0 ? 0 : " .. a.y_ld .. ";") end
+        elseif kblocked then
+          -- (no bias) from zero or from y's partial sums
+          b2.put(d2, "const float *ci = " .. a.y .. " + i * " .. a.y_ld .. " + j0;")
         end
       end,
       init = function(v, r)
         local vec = g.vecs[v]
-        if not kblocked then return vload(isa, a.b, jplus(vec.off), vec.lanes) end
+        if not kblocked then return a.b and vload(isa, a.b, jplus(vec.off), vec.lanes) or isa.zero() end
+        if not a.b then
+          return "kb == 0 ? " .. isa.zero() .. " : " .. vload(isa, "ci", lin(r, a.y_ld, vec.off), vec.lanes)
+        end
         return vload(isa, "ci", (r == 0 and "" or r .. " * cs + ") .. vec.off, vec.lanes)
       end,
       brow = function(k)
@@ -572,7 +578,7 @@ function M.matmul_xw(a, isa)
   local function tail_tiles(bb, d, rows)
     M.dot_tile(bb, d, isa, rows, plan.tail, a.K, a.x .. " + i * " .. a.x_ld, a.x_ld, "wtl", function(b2, d2, r, c, sum)
       local j = plan.tail0 + c
-      b2.put(d2, "{ const float s = " .. sum .. " + " .. a.b .. "[" .. j .. "];")
+      b2.put(d2, "{ const float s = " .. sum .. (a.b and " + " .. a.b .. "[" .. j .. "]" or "") .. ";")
       store_out(b2, d2 + 1, r, j, "s", nil)
       b2.put(d2, "}")
     end)
@@ -1231,9 +1237,10 @@ local function tail_pass(b, a, isa, plan)
   b.put(1, "}")
 end
 
--- db [N] = Σ_i g: vectors of sums over the rows, eight vectors at a time (a loop over the
+-- db [N] = Σ_i g (none without a bias): vectors of sums over the rows, eight vectors at a time (a loop over the
 -- blocks of one shape).
 local function bias_sums(b0, a0, isa)
+  if not a0.db then return end   -- (a layer without a bias)
   group_loops(b0, 1, column_groups(blocks(vectors(a0.N, isa.width), 8), isa.width), function(d0, g)
     leaf(b0, d0, "db", a0, {g_ld = "ldg"}, {a0.g}, {a0.db}, {{"j0", "j0"}, {"n", "n"}, {"ldg", a0.g_ld}}, function(b, d, a)
     local decl = {}

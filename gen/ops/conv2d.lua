@@ -28,8 +28,7 @@ function M.check(l, v)
   layer.kernel = v.int(o, "kernel", nil, 1)
   layer.stride = v.int(o, "stride", 1, 1)
   layer.padding = v.int(o, "padding", 0, 0)
-  if o.bias ~= nil and type(o.bias) ~= "boolean" then v.fail("bias must be true or false, got " .. v.show(o.bias)) end
-  layer.has_bias = o.bias ~= false
+  layer.has_bias = linear.bias_option(o, v)
   for k, x in pairs(linear.init_options(o, v)) do layer[k] = x end
   local C, H, W = v.shape[1], v.shape[2], v.shape[3]
   local K, S, P = layer.kernel, layer.stride, layer.padding

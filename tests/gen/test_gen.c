@@ -222,14 +222,21 @@ static const spec_case SPEC_BAD[] = {
   {"leaky_negative_slope", "return network \"x\" { input = 4, layers = { linear(3), leaky_relu{negative_slope = 0.2}, "
    "linear(2) }, " OK_REST "\n", "{}:1: layers[2]: leaky_relu has no option 'negative_slope' (did you mean 'slope'?)"},
   {"linear_option_far", "return network \"x\" { input = 4, layers = { linear(3, {xyz = 1}), linear(2) }, " OK_REST "\n",
-   "{}:1: layers[1]: linear has no option 'xyz' (its options: init, mode, nonlinearity, a, bias_init)"},
+   "{}:1: layers[1]: linear has no option 'xyz' (its options: bias, init, mode, nonlinearity, a, bias_init)"},
   {"field_far", "return network \"x\" { input = 4, batchsize = 8, layers = { linear(2) }, " OK_REST "\n",
    "{}:1: network: unknown field 'batchsize' (the fields: input, layers, loss, batch, optimizer, schedule, isa, "
    "code_budget)"},
   /* a candidate inside a longer word is no suggestion (bias_initializer is not init) */
   {"linear_option_around", "return network \"x\" { input = 4, layers = { linear(3, {bias_initializer = 1}), linear(2) }, "
-   OK_REST "\n", "{}:1: layers[1]: linear has no option 'bias_initializer' (its options: init, mode, nonlinearity, a, "
-   "bias_init)"},
+   OK_REST "\n", "{}:1: layers[1]: linear has no option 'bias_initializer' (its options: bias, init, mode, nonlinearity, "
+   "a, bias_init)"},
+  /* linear(n, {bias = false}): only a boolean, and no bias_init for the bias it drops */
+  {"linear_bias_number", "return network \"x\" { input = 4, layers = { linear(3, {bias = 0}), linear(2) }, " OK_REST "\n",
+   "{}:1: layers[1]: bias must be true or false, got 0"},
+  {"linear_bias_init_without_bias", "return network \"x\" { input = 4, layers = { linear(3, {bias = false, "
+   "bias_init = \"zeros\"}), linear(2) }, " OK_REST "\n", "{}:1: layers[1]: bias_init has no bias to set (bias = false)"},
+  {"conv_bias_init_without_bias", IMG("conv2d(2, {kernel = 3, bias = false, bias_init = \"zeros\"}), flatten(), linear(2)"),
+   "{}:1: layers[1]: bias_init has no bias to set (bias = false)"},
   /* a training build whose batch cannot train: a batchnorm over features at batch 1 */
   {"batchnorm_flat_batch_1", "return network \"x\" { input = 4, batch = 1,\n layers = { linear(3), batchnorm(), relu(), "
    "linear(2) }, " OK_REST "\n", "{}:2: layers[2]: batchnorm over features takes at least 2 rows per training step (a "
@@ -1442,6 +1449,15 @@ static void w_dir_extra(void) {
   snprintf(p, sizeof p, "%s/4.weight.npy", wdir);
   write_npy(p, "<f4", 2, 3, v, 6);
 }
+/* the full directory for a spec whose first linear has no bias (bias = false): the spec
+   beside wdir rewritten so */
+static void w_dir_bias_dropped(void) {
+  write_weights_dir(wdir, -1, 0, 0);
+  char spec[700];
+  snprintf(spec, sizeof spec, "%.*s/wnet.lua", (int)(strrchr(wdir, '/') - wdir), wdir);
+  write_text(spec, "return network \"wnet\" { input = 3, layers = { linear(4, {bias = false}), relu(), linear(2) }, "
+             OK_REST "\n");
+}
 static float w_params[26];
 static void w_fill(void) {
   for (int k = 0; k < 26; k++) w_params[k] = 0.25f * (float)(k - 11);
@@ -1495,6 +1511,8 @@ static const weights_case WEIGHTS_BAD[] = {
    "{}/0.weight.npy: expected float32 '<f4' of shape (4, 3) (nn.Linear weight [out][in]), got '<f4' of shape (200, 100)"},
   {"dir_extra", w_dir_extra, "--inference --weights {}",
    "{}/4.weight.npy: not a tensor of wnet (its tensors: 0.weight, 0.bias, 2.weight, 2.bias, and norm.npy): weights of another network?"},
+  {"dir_bias_dropped", w_dir_bias_dropped, "--inference --weights {}",
+   "{}/0.bias.npy: layer 0 of wnet has no bias (bias = false in its spec): weights of a network with one?"},
   {"dir_truncated", w_dir_truncated, "--inference --weights {}", "{}/2.weight.npy: holds 20 data bytes, shape (2, 4) needs 32"},
   {"ckpt_other_net", w_ckpt_other_net, "--inference --weights {}",
    "{}: checkpoint is for network 'xor', the spec describes 'wnet'"},

@@ -78,8 +78,9 @@ def read_desc(path):
                 net["layers"].append(("dropout", float(tok[1])))
             elif key == "flatten" and len(tok) == 1:
                 net["layers"].append(("flatten", None))
-            elif key == "linear":
-                net["layers"].append(("linear", int(tok[1])))
+            elif key == "linear":   # linear OUT [SCHEME] [bias=0|1]
+                bias = [int(t.split("=")[1]) for t in tok[2:] if t.startswith("bias=")]
+                net["layers"].append(("linear", (int(tok[1]), bool(bias[-1]) if bias else True)))
             elif key == "relu":
                 net["layers"].append(("relu", float(tok[1])))
             elif key == "leaky_relu":
@@ -130,8 +131,8 @@ def build(net):
         elif kind == "dropout":
             mods.append(nn.Dropout(arg))
         elif kind == "linear":
-            mods.append(nn.Linear(width, arg))
-            width = arg
+            mods.append(nn.Linear(width, arg[0], bias=arg[1]))
+            width = arg[0]
         elif kind == "relu":
             mods.append(ShiftedReLU(arg))
         elif kind == "leaky_relu":
@@ -190,7 +191,7 @@ def data(net, n, lead=(), symmetric=False):
     x = torch.rand(*lead, n, net["input"])
     if symmetric:
         x = x * 2 - 1
-    width = [a for k, a in net["layers"] if k == "linear"][-1]
+    width = [a[0] for k, a in net["layers"] if k == "linear"][-1]
     classes = width if net["loss"] == "cross_entropy" else 10
     t = torch.randint(0, classes, (*lead, n)).float()
     return x, t

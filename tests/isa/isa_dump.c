@@ -369,6 +369,8 @@ static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_targ
     int passes = !act || (strcmp(L[Q].kind, "tanh") && strcmp(L[Q].kind, "sigmoid"));   /* 1e12 stays huge */
     Q += act;
     if (Q >= U(_LAYER_COUNT) || strcmp(L[Q].kind, "linear")) { prev = -1; continue; }
+    /* (P without a bias, bias = false: both cases need b_P; nor can it feed the next case's (a)) */
+    if (L[P].bias < 0) { prev = P, prev_ok = 0; continue; }
     const int K = L[P].in, H = L[P].out, C = L[Q].out;
     float *wp = (float *)pv + F(_tensors)[L[P].weight].offset, *bp = (float *)pv + F(_tensors)[L[P].bias].offset;
     float *wq = (float *)pv + F(_tensors)[L[Q].weight].offset;

@@ -819,8 +819,9 @@ START_TEST(test_metadata)
                     li->weight, li->bias);
       continue;
     }
-    /* conv2d: weight [C·K·K][O] and torch's fans (C·K·K, O·K·K); bias=false: no bias tensor */
-    int conv = L->kind == REF_CONV2D, nb = conv && L->nobias ? 1 : 2;
+    /* conv2d: weight [C·K·K][O] and torch's fans (C·K·K, O·K·K); bias=false (conv2d or
+       linear): no bias tensor */
+    int conv = L->kind == REF_CONV2D, nb = L->nobias ? 1 : 2;
     int fan_in = conv ? L->ic * L->kernel * L->kernel : L->in;
     int fan_out = conv ? L->out_c * L->kernel * L->kernel : L->out;
     ck_assert_msg(li->weight == ti && li->bias == (nb == 2 ? ti + 1 : -1),
@@ -1011,8 +1012,8 @@ static void net_from_metadata(void)
     if (l == 0) net.in_c = li->in_shape[0], net.in_h = li->in_shape[1], net.in_w = li->in_shape[2];
     net.layer[l].out_c = li->out_shape[0];
     net.layer[l].kernel = li->kernel, net.layer[l].stride = li->stride, net.layer[l].pad = li->padding;
-    net.layer[l].nobias = kind == REF_CONV2D && li->bias < 0;
 #endif
+    net.layer[l].nobias = (kind == REF_CONV2D || kind == REF_LINEAR) && li->bias < 0;
   }
   opt_t *sp = opt_buf();
   F(opt_init)(sp);

@@ -39,6 +39,9 @@
  * 1; w05, w11, ...: 128-256), halved (w05, w11, ...: the widest hidden layer halved) until
  * the network's multiply-adds per step, batch x sum of in x out, are at most 40 M (the
  * double reference's time).
+ * Every linear layer of every network may be drawn without a bias (bias = false, about one
+ * in five), from a stream of its own: the networks' shapes and every other draw are those of
+ * the seed before that was added.
  * A file is written only if its content changed (so make does not rebuild needlessly).
  */
 #include <errno.h>
@@ -202,17 +205,39 @@ static void begin(text *lua, text *desc, const char *name, int in, int batch, in
   add(desc, "name %s\ninput %d\nbatch %d\nloss %s\n", name, in, batch, ce ? "cross_entropy" : "mse");
 }
 
+/* About one linear layer in five without a bias (bias = false), drawn from a stream of its
+   own (seeded in main) so that every other draw, and with it every network's shape, is what
+   it was before linear layers could drop their bias. */
+static uint64_t bias_state;
+
+static int drop_bias(void)
+{
+  uint64_t keep = state;
+  state = bias_state;
+  int r = chance(20);
+  bias_state = state;
+  state = keep;
+  return r;
+}
+
+/* linear(w[, {init = ..., bias = false}]) and its description line */
+static void linear_line(text *lua, text *desc, int w, const char *init)
+{
+  int nobias = drop_bias();
+  if (init || nobias) {
+    add(lua, " linear(%d, {", w);
+    if (init) add(lua, "init = \"%s\"%s", init, nobias ? ", " : "");
+    add(lua, "%s}),", nobias ? "bias = false" : "");
+  } else {
+    add(lua, " linear(%d),", w);
+  }
+  add(desc, "linear %d%s%s%s\n", w, init ? " " : "", init ? init : "", nobias ? " bias=0" : "");
+}
+
 static void linear_layer(text *lua, text *desc, int last, int ce)
 {
   int w = !last ? width() : ce ? (chance(50) ? between(2, 12) : (width() % 69) + 2) : 1;
-  if (chance(35)) {
-    const char *init = PICK(inits);
-    add(lua, " linear(%d, {init = \"%s\"}),", w, init);
-    add(desc, "linear %d %s\n", w, init);
-  } else {
-    add(lua, " linear(%d),", w);
-    add(desc, "linear %d\n", w);
-  }
+  linear_line(lua, desc, w, chance(35) ? PICK(inits) : NULL);
 }
 
 static int finish(const char *dir, const char *name, text *lua, text *desc, int batch, int ce)
@@ -517,8 +542,7 @@ static int one_wide(const char *dir, int index)
 
   begin(&lua, &desc, name, in, batch, ce);
   for (int l = 0; l <= nhid; l++) {
-    add(&lua, " linear(%d),", w[l]);
-    add(&desc, "linear %d\n", w[l]);
+    linear_line(&lua, &desc, w[l], NULL);
     if (l == nhid) break;
     int k = between(1, 10);
     activation(&lua, &desc, k <= 5 ? A_RELU : k <= 7 ? A_RELU_SHIFT : k <= 9 ? A_LEAKY : A_TANH);
@@ -554,6 +578,7 @@ int main(int argc, char **argv)
     return 2;
   }
   state = seed;
+  bias_state = seed ^ 0x6e6f62696173ull;
   for (int i = 0; i < count; i++)
     if (i < 24 ? one(argv[1], i) : one_act(argv[1], i)) return 1;
   /* the image networks draw from a stream of their own: COUNT does not move them */

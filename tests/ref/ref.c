@@ -89,8 +89,10 @@ int ref_net_finish(ref_net *net, char *err, size_t errlen)
       if (nt + 2 > REF_MAX_TENSORS) return fail(err, errlen, "too many tensors");
       net->t_layer[nt] = l; net->t_rows[nt] = width; net->t_cols[nt] = L->out;
       net->t_off[nt] = off; off += (size_t)width * (size_t)L->out; nt++;
-      net->t_layer[nt] = l; net->t_rows[nt] = 1; net->t_cols[nt] = L->out;
-      net->t_off[nt] = off; off += (size_t)L->out; nt++;
+      if (!L->nobias) {
+        net->t_layer[nt] = l; net->t_rows[nt] = 1; net->t_cols[nt] = L->out;
+        net->t_off[nt] = off; off += (size_t)L->out; nt++;
+      }
       width = L->out;
     } else if (L->kind == REF_BATCHNORM) {
       if (l == 0) return fail(err, errlen, "layer 0: batchnorm cannot be first");
@@ -244,12 +246,23 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       if (!strcmp(tok[1], "mse")) net->loss = REF_MSE;
       else if (!strcmp(tok[1], "cross_entropy")) net->loss = REF_CROSS_ENTROPY;
       else BAD("unknown loss '%s'", tok[1]);
-    } else if (!strcmp(tok[0], "linear") && (nt == 2 || nt == 3)) {
+    } else if (!strcmp(tok[0], "linear") && nt >= 2 && nt <= 4) {
+      /* linear OUT [SCHEME] [bias=0] */
       if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
       ref_layer *L = &net->layer[net->nlayers++];
       L->kind = REF_LINEAR;
       if (parse_int(tok[1], &L->out)) BAD("bad linear width '%s'", tok[1]);
-      if (nt == 3) snprintf(L->init, sizeof L->init, "%s", tok[2]);
+      for (int i = 2; i < nt; i++) {
+        if (!strncmp(tok[i], "bias=", 5)) {
+          int bias = 1;
+          if (parse_int(tok[i] + 5, &bias)) BAD("bad linear option '%s'", tok[i]);
+          L->nobias = !bias;
+        } else if (i == 2) {
+          snprintf(L->init, sizeof L->init, "%s", tok[i]);
+        } else {
+          BAD("expected bias=0 or bias=1, got '%s'", tok[i]);
+        }
+      }
     } else if (!strcmp(tok[0], "relu") && nt == 2) {
       if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
       ref_layer *L = &net->layer[net->nlayers++];
@@ -610,8 +623,7 @@ static void drop_apply(const ref_net *net, int l, const double *a, double *y, in
 
 static int tensors_of(const ref_layer *L)
 {
-  if (L->kind == REF_LINEAR) return 2;
-  if (L->kind == REF_CONV2D) return L->nobias ? 1 : 2;
+  if (L->kind == REF_LINEAR || L->kind == REF_CONV2D) return L->nobias ? 1 : 2;
   if (L->kind == REF_BATCHNORM) return L->affine ? 5 : 3;
   return 0;
 }
@@ -630,13 +642,14 @@ static void forward_all(const ref_net *net, const double *params, int n, double 
     } else if (L->kind == REF_DROPOUT) {
       drop_apply(net, l, a, y, n);
     } else if (L->kind == REF_LINEAR) {
-      const double *W = params + net->t_off[ti], *b = params + net->t_off[ti + 1];
-      ti += 2;
+      const double *W = params + net->t_off[ti], *b = L->nobias ? NULL : params + net->t_off[ti + 1];
+      ti += tensors_of(L);
       /* y[i][j] = b[j] + a[i][0]·W[0][j] + a[i][1]·W[1][j] + ..., summed in that order (W
-         read row by row) */
+         read row by row; from 0 without a bias) */
       for (int i = 0; i < n; i++) {
         double *yi = y + (size_t)i * L->out;
-        memcpy(yi, b, (size_t)L->out * sizeof *yi);
+        if (b) memcpy(yi, b, (size_t)L->out * sizeof *yi);
+        else for (int j = 0; j < L->out; j++) yi[j] = 0.0;
         for (int k = 0; k < L->in; k++) {
           double aik = a[(size_t)i * L->in + k];
           const double *Wk = W + (size_t)k * L->out;
@@ -764,9 +777,9 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
     } else if (L->kind == REF_DROPOUT) {
       drop_apply(net, l, dy, da, n);
     } else if (L->kind == REF_LINEAR) {
-      ti -= 2;
+      ti -= tensors_of(L);
       const double *W = params + net->t_off[ti];
-      double *dW = grad + net->t_off[ti], *db = grad + net->t_off[ti + 1];
+      double *dW = grad + net->t_off[ti], *db = L->nobias ? NULL : grad + net->t_off[ti + 1];
       /* dW[k][j] = sum over the rows i, in order, of a[i][k]·dy[i][j] */
       memset(dW, 0, (size_t)L->in * L->out * sizeof *dW);
       for (int i = 0; i < n; i++)
@@ -776,7 +789,7 @@ double ref_backward(const ref_net *net, const double *params, const double *x, c
           double *dWk = dW + (size_t)k * L->out;
           for (int j = 0; j < L->out; j++) dWk[j] += aik * dyi[j];
         }
-      for (int j = 0; j < L->out; j++) {
+      for (int j = 0; db && j < L->out; j++) {
         double s = 0;
         for (int i = 0; i < n; i++) s += dy[(size_t)i * L->out + j];
         db[j] = s;

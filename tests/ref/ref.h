@@ -35,7 +35,7 @@
  * gradient), AdamW (decoupled decay p *= 1 - lr*wd before the Adam update).
  *
  * Parameters are one double array: for each linear layer in order, W [in][out] then b [out]
- * (the order of NAME_tensors: "0.weight", "0.bias", "2.weight", ...).
+ * (none with bias=0) (the order of NAME_tensors: "0.weight", "0.bias", "2.weight", ...).
  */
 #ifndef REF_H
 #define REF_H
@@ -58,7 +58,7 @@ typedef struct {
   double slope;       /* leaky_relu only: the negative slope */
   char init[32];      /* linear, conv2d: weight init scheme named in the spec ("" = not given) */
   int out_c;          /* conv2d: output channels */
-  int kernel, stride, pad, nobias;   /* conv2d, pooling (pad, nobias: conv2d only) */
+  int kernel, stride, pad, nobias;   /* conv2d, pooling (pad: conv2d only; nobias: conv2d, linear) */
   int ic, ih, iw;     /* input image shape (filled by ref_net_finish; 0 when flat) */
   int c, h, w;        /* output image shape (filled by ref_net_finish; 0 when flat) */
   double momentum, eps;   /* batchnorm */

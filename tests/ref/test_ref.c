@@ -109,8 +109,36 @@ static double loss_at(const ref_net *net, const double *p, const double *x, cons
   return L;
 }
 
+/* The five-point difference of the loss along v[i] with step h against the analytic g (the
+   relative error, the denominator at least 1e-4 of the tensor's largest |g|), or -1 when a
+   relu, leaky_relu or max-pool kink (m0: the masks at v) lies within the stencil. */
+static double fd_error(const ref_net *net, double *p, double *x, const double *t, int n, double *v, size_t i,
+                       double h, double g, double gmax, const unsigned char *m0, unsigned char *m1, size_t ms)
+{
+  double th = v[i], f[4], d[4] = {-2, -1, 1, 2};
+  int kink = 0;
+  for (int k = 0; k < 4 && !kink; k++) {
+    v[i] = th + d[k] * h;
+    ref_masks(net, p, x, n, m1);
+    kink = memcmp(m0, m1, ms) != 0;
+  }
+  if (kink) { v[i] = th; return -1; }
+  for (int k = 0; k < 4; k++) { v[i] = th + d[k] * h; f[k] = loss_at(net, p, x, t, n); }
+  v[i] = th;
+  /* differences of nearly equal values first: they are exact (Sterbenz), so a loss that
+     does not move gives exactly 0 */
+  double fd = (8 * (f[2] - f[1]) - (f[3] - f[0])) / (12 * h);
+  double den = fmax(fmax(fabs(fd), fabs(g)), 1e-4 * gmax);
+  return den > 0 ? fabs(fd - g) / den : 0;
+}
+
 /* Check the analytic gradient g of f with respect to the values v[0..count) (a parameter
-   tensor or the input). Returns the largest error; counts checked and skipped coordinates. */
+   tensor or the input). Returns the largest error; counts checked and skipped coordinates.
+   Step h = 1e-4 (relative past 1). The stencil's rounding error is about ε·|f|/h, 1e-6 of a
+   gradient 1e-6 times the loss (seen: r28's |g| = 5e-7 at a loss of 0.21, its difference
+   5.4e-13 off, 1.07e-6 relative, where h = 1e-3 and 1e-2 agree with g to 8e-8 and 1e-9):
+   an error past 1e-7 is measured again with 10 h (ten times less rounding; truncation
+   ~(10 h)^4) and the smaller counts, unless a kink lies within that wider stencil. */
 static double fd_check(const ref_net *net, double *p, double *x, const double *t, int n,
                        double *v, size_t count, const double *g, size_t limit, int *checked, int *skipped)
 {
@@ -121,22 +149,13 @@ static double fd_check(const ref_net *net, double *p, double *x, const double *t
   ref_masks(net, p, x, n, m0);
   for (size_t c = 0; c < count && c < limit; c++) {
     size_t i = count <= limit ? c : (size_t)(rng_next() % count);   /* all, or a sample */
-    double th = v[i], h = 1e-4 * (fabs(th) > 1 ? fabs(th) : 1);
-    double f[4], d[4] = {-2, -1, 1, 2};
-    int kink = 0;
-    for (int k = 0; k < 4 && !kink; k++) {
-      v[i] = th + d[k] * h;
-      ref_masks(net, p, x, n, m1);
-      kink = memcmp(m0, m1, ms) != 0;
+    double h = 1e-4 * (fabs(v[i]) > 1 ? fabs(v[i]) : 1);
+    double e = fd_error(net, p, x, t, n, v, i, h, g[i], gmax, m0, m1, ms);
+    if (e < 0) { (*skipped)++; continue; }
+    if (e > 1e-7) {
+      double wide = fd_error(net, p, x, t, n, v, i, 10 * h, g[i], gmax, m0, m1, ms);
+      if (wide >= 0 && wide < e) e = wide;
     }
-    if (kink) { v[i] = th; (*skipped)++; continue; }
-    for (int k = 0; k < 4; k++) { v[i] = th + d[k] * h; f[k] = loss_at(net, p, x, t, n); }
-    v[i] = th;
-    /* differences of nearly equal values first: they are exact (Sterbenz), so a loss that
-       does not move gives exactly 0 */
-    double fd = (8 * (f[2] - f[1]) - (f[3] - f[0])) / (12 * h);
-    double den = fmax(fmax(fabs(fd), fabs(g[i])), 1e-4 * gmax);
-    double e = den > 0 ? fabs(fd - g[i]) / den : 0;
     if (e > worst) worst = e;
     (*checked)++;
   }

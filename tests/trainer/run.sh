@@ -754,6 +754,15 @@ if expect_rc t_bnfull 0 && expect_rc t_bnres 0; then
   else
     bad "num_batches_tracked" "'$nbt' after 2 epochs of '$ntr' samples"
   fi
+  if [ ! -e "$tmp/bnw/0.bias.npy" ] && [ -f "$tmp/bnw/0.weight.npy" ]; then
+    ok "export of a linear layer without a bias (bias = false): 0.weight.npy and no 0.bias.npy"
+  else bad "export of layer 0 (bias = false)" "$(ls "$tmp/bnw" 2>&1)"; fi
+  # a layer given a bias it does not have: refused, the layer named
+  cp -r "$tmp/bnw" "$tmp/bnwb" && cp "$tmp/bnw/2.bias.npy" "$tmp/bnwb/0.bias.npy"
+  run t_bnb0 "$bn" import "$tmp/bnwb" --checkpoint "$tmp/bnb0.ckpt"
+  expect_rc t_bnb0 2 && [ ! -e "$tmp/bnb0.ckpt" ] &&
+    one_line_matching t_bnb0 "bnwb/0\.bias\.npy: layer 0 of bn_drop_mlp has no bias \(bias = false in its spec\): weights of a network with one\?$" &&
+    ok "import: N.bias.npy for a layer without a bias refused, the layer named (exit 2, no checkpoint)"
   run t_bnimp "$bn" import "$tmp/bnw" --checkpoint "$tmp/bnimp.ckpt"
   run t_bnev1 "$bn" eval --checkpoint "$tmp/bnfull.ckpt" --data "$tiny"
   run t_bnev2 "$bn" eval --checkpoint "$tmp/bnimp.ckpt" --data "$tiny"

@@ -1,8 +1,9 @@
 -- make golden / test-golden: batchnorm against PyTorch (nn.BatchNorm2d after a conv,
 -- nn.BatchNorm1d after an activation, momentum and eps set), one training-mode step:
 -- forward, gradients (weight, bias, the input), and the parameters after SGD with momentum
--- and weight decay, the running statistics moved by the forward. No bias right before a
--- batchnorm (its gradient would be rounding noise).
+-- and weight decay, the running statistics moved by the forward. The linear before the 1d
+-- batchnorm has no bias (bias = false, nn.Linear's bias=False: with one, its gradient would be
+-- rounding noise); the tanh after it runs in the batchnorm's output pass.
 return network "bn_ce" {
   input  = {3, 6, 6},
   layers = {
@@ -10,8 +11,8 @@ return network "bn_ce" {
     batchnorm(), relu(),
     maxpool2d{kernel = 2},                                 -- 4x3x3
     flatten(),
-    linear(9), tanh(),
-    batchnorm{momentum = 0.25, eps = 1e-3},
+    linear(9, {bias = false}),
+    batchnorm{momentum = 0.25, eps = 1e-3}, tanh(),
     linear(5),
   },
   loss   = "cross_entropy",
