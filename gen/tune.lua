@@ -237,11 +237,14 @@ local function products_of(g, sched, inference)
   for i, s in ipairs(sched.steps) do
     if s.product and not s.product.op.kernels then
       local K, N, B = s.in_, s.out, g.batch
-      add({product = B == 1 and "stream" or "xw", K = K, N = N, batch = B, act = s.act})
+      -- (bias: the layer has one; a tiling is keyed by sizes alone, so layers of the same
+      -- sizes with and without a bias are timed as the first of them)
+      local bias = s.product.bias >= 0
+      add({product = B == 1 and "stream" or "xw", K = K, N = N, batch = B, act = s.act, bias = bias})
       if not inference then
         -- (first: its default tiling depends on it, schedule.XTG_TILES_UNDER_GT; a hidden
         -- layer of the first layer's sizes shares its line, as in a tune file)
-        add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd, first = i == 1})
+        add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd, first = i == 1, bias = bias})
         if i > 1 then
           local prev = sched.steps[i - 1]
           add({product = "gwt", K = K, N = N, batch = B, mask_act = prev.act})
@@ -260,9 +263,9 @@ local function candidate_c(isa, p, pi, ci, t)
   local pre = string.format("static void p%d_c%d(void) {\n  const int n = %d;\n", pi, ci, p.batch)
   local body
   if p.product == "xw" or p.product == "stream" then
-    pre = pre .. string.format("  float *restrict z = P%d.z, *restrict a = P%d.a;\n  const float *restrict x = P%d.x, *restrict w = P%d.w, *restrict b = P%d.b;\n  (void)a;\n", pi, pi, pi, pi, pi)
+    pre = pre .. string.format("  float *restrict z = P%d.z, *restrict a = P%d.a;\n  const float *restrict x = P%d.x, *restrict w = P%d.w, *restrict b = P%d.b;\n  (void)a; (void)b;\n", pi, pi, pi, pi, pi)
     local act = p.act and {op = p.act.op, opts = p.act.opts, out = "a", out_ld = N}
-    body = tiled.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = K, w = "w", b = "b", y = "z", y_ld = N,
+    body = tiled.matmul_xw({n = "n", K = K, N = N, x = "x", x_ld = K, w = "w", b = p.bias and "b" or nil, y = "z", y_ld = N,
                             act = act, batch = p.batch, tiling = p.product == "xw" and t or nil,
                             stream = p.product == "stream" and t or nil}, isa)
   elseif p.product == "gwt" then
@@ -271,8 +274,8 @@ local function candidate_c(isa, p, pi, ci, t)
     body = tiled.matmul_gwt({n = "n", K = K, N = N, g = "g", g_ld = N, w = "w", dx = "dx", dx_ld = K,
                              mask = in_act and "m", mask_ld = K, mask_act = in_act, batch = p.batch, tiling = t}, isa)
   else
-    pre = pre .. string.format("  float *restrict dw = P%d.dw, *restrict db = P%d.db;\n  const float *restrict x = P%d.x, *restrict g = P%d.g;\n  float *wu = P%d.wu;\n  const float lr = 0.0f;\n  (void)wu; (void)lr;\n", pi, pi, pi, pi, pi)
-    body = tiled.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = K, g = "g", g_ld = N, dw = "dw", db = "db",
+    pre = pre .. string.format("  float *restrict dw = P%d.dw, *restrict db = P%d.db;\n  const float *restrict x = P%d.x, *restrict g = P%d.g;\n  float *wu = P%d.wu;\n  const float lr = 0.0f;\n  (void)wu; (void)lr; (void)db;\n", pi, pi, pi, pi, pi)
+    body = tiled.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = K, g = "g", g_ld = N, dw = "dw", db = p.bias and "db" or nil,
                              batch = p.batch, tiling = t,
                              sgd = p.fuse and {w = "wu", lr = "lr", optional = true} or nil}, isa)
   end

@@ -114,7 +114,8 @@ local function npy_header(file, s)
   return descr, fortran == "True", shape, start + hlen
 end
 
-local function load_npy(file, t)
+-- (product_bias: t is a linear or conv2d layer's bias, whose absence gets a hint)
+local function load_npy(file, t, product_bias)
   local s, err = read(file, 4 * t.rows * t.cols + 65536)
   local head
   if not s and err:find("longer than the limit", 1, true) then
@@ -124,7 +125,10 @@ local function load_npy(file, t)
     if f then f:close() end
   end
   if not s and not head then
-    fail(file, err == "directory" and "is a directory, expected a .npy file" or "cannot read: " .. err)
+    -- (a product's bias missing beside its weight: most likely a layer made without one)
+    local hint = product_bias and err:find("No such file", 1, true)
+      and " (layer " .. t.layer .. " made without a bias? then its spec says {bias = false})" or ""
+    fail(file, err == "directory" and "is a directory, expected a .npy file" or "cannot read: " .. err .. hint)
   end
   s = s or head
   local descr, fortran, shape, data = npy_header(file, s)
@@ -186,8 +190,12 @@ local function load_dir(dir, g)
         .. ", and norm.npy): weights of another network?")
     end
   end
+  local product_bias = {}
+  for _, l in ipairs(g.layers) do
+    if l.op.role == "product" and l.bias >= 0 then product_bias[l.bias] = true end
+  end
   for i, t in ipairs(g.tensors) do
-    out[i] = load_npy(dir .. "/" .. t.name .. ".npy", t)
+    out[i] = load_npy(dir .. "/" .. t.name .. ".npy", t, product_bias[t.index])
   end
   return out, load_norm_npy(dir .. "/norm.npy")
 end

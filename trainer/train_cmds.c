@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int need_checkpoint(const opts *o) {
   if (o->checkpoint) return 0;
@@ -206,7 +207,17 @@ static int import_tensor(model *m, const opts *o, int ti) {
   snprintf(path, sizeof path, "%s/%s.npy", o->dir, net->tensors[ti].name);
   cr_err e = {{0}};
   cr_npy a;
-  if (cr_npy_load(&a, path, &e) != 0) return tr_fail(o, 2, "%s", e.msg);
+  if (cr_npy_load(&a, path, &e) != 0) {
+    /* a product's bias missing beside its weight: most likely a layer made without one */
+    const char *dot = strrchr(net->tensors[ti].name, '.');
+    int product_bias = 0;
+    for (int l = 0; l < net->layer_count && !product_bias; l++)
+      product_bias = net->layers[l].bias == ti && net->layers[l].weight >= 0;
+    if (product_bias && dot && access(path, F_OK) != 0 && errno == ENOENT)
+      return tr_fail(o, 2, "%s (layer %.*s made without a bias? then its spec says {bias = false})", e.msg,
+                     (int)(dot - net->tensors[ti].name), net->tensors[ti].name);
+    return tr_fail(o, 2, "%s", e.msg);
+  }
   int rc = 0;
   /* a 0-d tensor is batchnorm's num_batches_tracked, which torch saves as int64 */
   int counter = nd == 0 && a.dtype == CR_I64 && a.ndim == 0;

@@ -1500,7 +1500,8 @@ static const weights_case WEIGHTS_BAD[] = {
   {"device", w_none, "--inference --weights /dev/zero",
    "/dev/zero: cannot read weights: is a character device, not a regular file (readers take regular files only)"},
   {"dir_missing_tensor", w_dir_missing_tensor, "--inference --weights {}",
-   "{}/2.bias.npy: cannot read: No such file or directory"},
+   "{}/2.bias.npy: cannot read: No such file or directory (layer 2 made without a bias? then its spec says {bias = "
+   "false})"},
   {"dir_nan", w_dir_nan, "--inference --weights {}", "{}/2.weight.npy: element [1][1] is NaN"},
   {"dir_inf", w_dir_inf, "--inference --weights {}", "{}/0.bias.npy: element [3] is -Inf"},
   {"dir_transposed", w_dir_transposed, "--inference --weights {}",

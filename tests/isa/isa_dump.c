@@ -369,10 +369,16 @@ static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_targ
     int passes = !act || (strcmp(L[Q].kind, "tanh") && strcmp(L[Q].kind, "sigmoid"));   /* 1e12 stays huge */
     Q += act;
     if (Q >= U(_LAYER_COUNT) || strcmp(L[Q].kind, "linear")) { prev = -1; continue; }
-    /* (P without a bias, bias = false: both cases need b_P; nor can it feed the next case's (a)) */
-    if (L[P].bias < 0) { prev = P, prev_ok = 0; continue; }
+    /* P without a bias (bias = false): z_P[:, j] is 0 in every row, so (a) needs an activation
+       whose derivative at 0 is not: none, tanh or sigmoid (not relu's kink); (b) needs b_P */
+    const int nobias = L[P].bias < 0;
+    if (nobias && act && strcmp(L[P + 1].kind, "tanh") && strcmp(L[P + 1].kind, "sigmoid")) {
+      prev = P, prev_ok = 0;
+      continue;
+    }
     const int K = L[P].in, H = L[P].out, C = L[Q].out;
-    float *wp = (float *)pv + F(_tensors)[L[P].weight].offset, *bp = (float *)pv + F(_tensors)[L[P].bias].offset;
+    float *wp = (float *)pv + F(_tensors)[L[P].weight].offset;
+    float *bp = nobias ? NULL : (float *)pv + F(_tensors)[L[P].bias].offset;
     float *wq = (float *)pv + F(_tensors)[L[Q].weight].offset;
     const int js[3] = {0, H / 2, H - 1}, ks[2] = {0, K - 1};
     for (int ja = 0; ja < 3; ja++) {
@@ -382,7 +388,7 @@ static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_targ
         memcpy(pv, p0, sizeof *pv);
         for (int c = 0; c < H; c++) wp[k * H + c] = 0.0f;
         for (int r = 0; r < K; r++) wp[r * H + j] = 0.0f;
-        bp[j] = 0.5f;   /* a_P[:, j] the same positive value in every row */
+        if (bp) bp[j] = 0.5f;   /* a_P[:, j] the same positive value in every row */
         wq[j * C] = 1e30f;
         if (P == 0) {
           for (int i = 0; i < B; i++) x[i * IN + k] = 1e12f;
@@ -394,6 +400,7 @@ static void check_nonfinite(const F(_params) *p0, const float *x0, const F(_targ
         nonfinite_case(pv, p, s, g, w, x, t, B, F(_tensors)[L[P].weight].name, k * H + j, 1e30f);
         memcpy(x, x0, sizeof(float) * (size_t)B * IN);
       }
+      if (nobias) continue;
       memcpy(pv, p0, sizeof *pv);
       for (int k = 0; k < K; k++) wp[k * H + j] = 0.0f;
       bp[j] = 0.5f;

@@ -317,7 +317,10 @@ static void conditional_expect(const isa_dump *d, double *want, double *oslack)
   double *g = calloc(np, sizeof *g), *env = calloc(np, sizeof *env), *p = malloc(np * sizeof *p);
   double *q = malloc(np * sizeof *q), *gq = malloc(np * sizeof *gq), *qs = malloc(np * sizeof *qs);
   int most = 1;
-  for (int i = 0; i < net.ntensors; i++) most = net.t_rows[i] > most ? net.t_rows[i] : net.t_cols[i] > most ? net.t_cols[i] : most;
+  for (int i = 0; i < net.ntensors; i++) {   /* (rows and cols: no bias tensor need cover the widest) */
+    if (net.t_rows[i] > most) most = net.t_rows[i];
+    if (net.t_cols[i] > most) most = net.t_cols[i];
+  }
   double *rmax = calloc((size_t)most, sizeof *rmax), *cmax = calloc((size_t)most, sizeof *cmax);
   ref_opt_state s1, s2;
   if (!g || !env || !p || !q || !gq || !qs || !rmax || !cmax || ref_opt_init(&s1, &net) || ref_opt_init(&s2, &net)) {

@@ -20,8 +20,9 @@
  * last a chain of 0-2 activations (the first fused with the linear, the second standalone)
  * and an optional one after the last linear; r24..r28 each force a layout so that each of
  * the three appears fused and standalone (see `forced` in one_act). r00..r23 are drawn by
- * the same code as before those were added, first in the stream, so they and their
- * descriptions stay byte-identical (generator changes are checked against them).
+ * the same code as before those were added, first in the stream, so their shapes stay as
+ * they were (generator changes are checked against them; some linears have since lost
+ * their bias, below).
  * cNN: image networks: input {C, H, W} (1-4 channels, sides 5-19, primes among them), an
  * optional pooling first, 1-2 conv2d (1-8 out channels, kernel 1-7, stride 1-2, padding up
  * to K/2, bias on or off, some with an init scheme) each with an optional fused activation
@@ -40,8 +41,8 @@
  * the network's multiply-adds per step, batch x sum of in x out, are at most 40 M (the
  * double reference's time).
  * Every linear layer of every network may be drawn without a bias (bias = false, about one
- * in five), from a stream of its own: the networks' shapes and every other draw are those of
- * the seed before that was added.
+ * in five), from a stream of its own per kind of network: the networks' shapes and every
+ * other draw are those of the seed before that was added.
  * A file is written only if its content changed (so make does not rebuild needlessly).
  */
 #include <errno.h>
@@ -206,8 +207,9 @@ static void begin(text *lua, text *desc, const char *name, int in, int batch, in
 }
 
 /* About one linear layer in five without a bias (bias = false), drawn from a stream of its
-   own (seeded in main) so that every other draw, and with it every network's shape, is what
-   it was before linear layers could drop their bias. */
+   own, seeded again before each kind of network (in main), so that every other draw, and
+   with it every network's shape, is what it was before linear layers could drop their bias,
+   and COUNT still moves neither the image nor the wide networks. */
 static uint64_t bias_state;
 
 static int drop_bias(void)
@@ -583,9 +585,11 @@ int main(int argc, char **argv)
     if (i < 24 ? one(argv[1], i) : one_act(argv[1], i)) return 1;
   /* the image networks draw from a stream of their own: COUNT does not move them */
   state = seed ^ 0x636f6e7632646cull;
+  bias_state = seed ^ 0x6e6f62696173ull ^ 0x636f6e7632646cull;
   for (int i = 0; i < nconv; i++)
     if (one_conv(argv[1], i)) return 1;
   state = seed ^ 0x776964656d6c70ull;
+  bias_state = seed ^ 0x6e6f62696173ull ^ 0x776964656d6c70ull;
   for (int i = 0; i < nwide; i++)
     if (one_wide(argv[1], i)) return 1;
   return 0;

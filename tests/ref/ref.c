@@ -213,6 +213,7 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
             : conv && !strcmp(k, "padding") ? parse_int(v, &L->pad) : conv && !strcmp(k, "bias") ? parse_int(v, &bias)
             : -1)
           BAD("bad %s option '%s=%s'", tok[0], k, v);
+        if (bias != 0 && bias != 1) BAD("bad %s option 'bias=%s' (0 or 1)", tok[0], v);
         if (!strcmp(k, "bias")) L->nobias = !bias;
       }
       if (L->kernel <= 0) BAD("%s needs kernel=K", tok[0]);
@@ -255,7 +256,7 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       for (int i = 2; i < nt; i++) {
         if (!strncmp(tok[i], "bias=", 5)) {
           int bias = 1;
-          if (parse_int(tok[i] + 5, &bias)) BAD("bad linear option '%s'", tok[i]);
+          if (parse_int(tok[i] + 5, &bias) || (bias != 0 && bias != 1)) BAD("bad linear option '%s'", tok[i]);
           L->nobias = !bias;
         } else if (i == 2) {
           snprintf(L->init, sizeof L->init, "%s", tok[i]);

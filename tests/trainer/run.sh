@@ -337,6 +337,13 @@ before=$(cksum "$tmp"/ex2/*)
 run t_impo "$cli" import "$tmp/ex2" --checkpoint "$tmp/ex2/../ex2/0.bias.npy"
 refused_io t_impo "option '--checkpoint' .*ex2/0\.bias\.npy: the same file as the tensor file .*ex2/0\.bias\.npy( \(try --help\))?$" \
   "import: --checkpoint over one of its .npy files refused"
+# a layer's bias missing beside its weight: the hint names bias = false
+mv "$tmp/ex2/0.bias.npy" "$tmp/ex2/0.bias.kept"
+run t_imnb "$cli" import "$tmp/ex2" --checkpoint "$tmp/imnb.ckpt"
+expect_rc t_imnb 2 && [ ! -e "$tmp/imnb.ckpt" ] &&
+  one_line_matching t_imnb "ex2/0\.bias\.npy: .*\(layer 0 made without a bias\? then its spec says \{bias = false\}\)$" &&
+  ok "import: a missing N.bias.npy beside N.weight.npy suggests bias = false (exit 2, no checkpoint)"
+mv "$tmp/ex2/0.bias.kept" "$tmp/ex2/0.bias.npy"
 cp "$tmp/a.ckpt" "$tmp/ex2/norm.npy"
 before=$(cksum "$tmp"/ex2/*)
 run t_expo "$cli" export "$tmp/ex2" --checkpoint "$tmp/ex2/norm.npy"

@@ -1,5 +1,5 @@
 -- make golden / test-golden: batchnorm against PyTorch (nn.BatchNorm2d after a conv,
--- nn.BatchNorm1d after an activation, momentum and eps set), one training-mode step:
+-- nn.BatchNorm1d after a linear, momentum and eps set), one training-mode step:
 -- forward, gradients (weight, bias, the input), and the parameters after SGD with momentum
 -- and weight decay, the running statistics moved by the forward. The linear before the 1d
 -- batchnorm has no bias (bias = false, nn.Linear's bias=False: with one, its gradient would be
