@@ -7,9 +7,9 @@
 -- sizes K = features in, N = features out, leading dimensions, the runtime row count n;
 -- matmul_xw's act = {op, opts, out, out_ld}; matmul_gwt's mask, mask_ld, mask_act) plus
 -- the ISA table, and returns the C statements of a function body. A layer without a bias
--- (linear or conv2d with bias = false) passes no b and no db: the sums start from zero. gen/kernels/straight.lua
--- and gen/kernels/tiled.lua take the same arguments and give the same results (up to
--- rounding for tiled).
+-- (linear with bias = false) passes no b and no db: the sums start from zero.
+-- gen/kernels/straight.lua and gen/kernels/tiled.lua take the same arguments and give the
+-- same results (up to rounding for tiled).
 --
 -- Compile-time bounds except n, i-k-j order so the innermost loop runs along contiguous
 -- memory without a reduction (compilers vectorise it without relaxed floating-point

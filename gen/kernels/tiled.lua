@@ -1237,8 +1237,8 @@ local function tail_pass(b, a, isa, plan)
   b.put(1, "}")
 end
 
--- db [N] = Σ_i g (none without a bias): vectors of sums over the rows, eight vectors at a time (a loop over the
--- blocks of one shape).
+-- db [N] = Σ_i g (none without a bias): vectors of sums over the rows, eight vectors at a
+-- time (a loop over the blocks of one shape).
 local function bias_sums(b0, a0, isa)
   if not a0.db then return end   -- (a layer without a bias)
   group_loops(b0, 1, column_groups(blocks(vectors(a0.N, isa.width), 8), isa.width), function(d0, g)
