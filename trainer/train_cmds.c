@@ -210,10 +210,7 @@ static int import_tensor(model *m, const opts *o, int ti) {
   if (cr_npy_load(&a, path, &e) != 0) {
     /* a product's bias missing beside its weight: most likely a layer made without one */
     const char *dot = strrchr(net->tensors[ti].name, '.');
-    int product_bias = 0;
-    for (int l = 0; l < net->layer_count && !product_bias; l++)
-      product_bias = net->layers[l].bias == ti && net->layers[l].weight >= 0;
-    if (product_bias && dot && access(path, F_OK) != 0 && errno == ENOENT)
+    if (tr_tensor_role(net, ti) == 2 && dot && access(path, F_OK) != 0 && errno == ENOENT)
       return tr_fail(o, 2, "%s (layer %.*s made without a bias? then its spec says {bias = false})", e.msg,
                      (int)(dot - net->tensors[ti].name), net->tensors[ti].name);
     return tr_fail(o, 2, "%s", e.msg);
