@@ -20,6 +20,7 @@ double machine_l2_read_us(size_t bytes, const char **isa);
 /* machine.c: the CPU's model name, and the x86 ISA extensions it has (space-separated). */
 void machine_cpu_model(char *buf, size_t size);
 void machine_isa_flags(char *buf, size_t size);
+void machine_thp_mode(char *buf, size_t size);
 /* machine.c: the OPENBLAS_CORETYPE names whose instructions this CPU has (space-separated;
  * all = 0: the SSE3-or-newer main line, all = 1: also the older and niche cores). */
 void machine_blas_cores(char *buf, size_t size, int all);

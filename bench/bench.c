@@ -41,6 +41,10 @@ static int cmd_machine(void)
   machine_cpu_model(model, sizeof model);
   machine_isa_flags(isa_flags, sizeof isa_flags);
   printf("# machine cpu: %s\n# machine isa: %s\n", model, isa_flags);
+  char thp[32];
+  machine_thp_mode(thp, sizeof thp);
+  printf("# machine memory: chainrule's, OpenBLAS's and the naive code's buffers as the trainer's (cr_alloc:"
+         " blocks of 2 MB and more advised to huge pages; transparent_hugepage %s); PyTorch and FANN allocate their own\n", thp);
   long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
   if (l2 > 0) printf("# machine l2: %ld KB per core\n", l2 / 1024);
   const char *forced = getenv("OPENBLAS_CORETYPE");

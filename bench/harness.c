@@ -1,6 +1,7 @@
 /* Timing and row helpers shared by every bench program (see harness.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
+#include "cr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +119,7 @@ void bench_fill(float *p, size_t n, float a, uint32_t seed)
 
 void *bench_alloc(size_t bytes)
 {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void *p = aligned_alloc(64, rounded ? rounded : 64);
+  void *p = cr_alloc(bytes);
   if (!p) { fprintf(stderr, "bench: out of memory (%zu bytes)\n", bytes); exit(1); }
-  memset(p, 0, rounded ? rounded : 64);
   return p;
 }

@@ -77,6 +77,6 @@ void bench_row_w(int workload, const char *impl, double us);
 
 /* Deterministic fill (xorshift) for inputs and weights: uniform in [-a, a]. */
 void bench_fill(float *p, size_t n, float a, uint32_t seed);
-void *bench_alloc(size_t bytes);     /* 64-byte aligned, zeroed; aborts on failure */
+void *bench_alloc(size_t bytes);     /* cr_alloc (zeroed, aligned, huge pages from 2 MB); exits on failure */
 
 #endif

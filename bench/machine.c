@@ -194,6 +194,21 @@ void machine_cpu_model(char *buf, size_t size)
 #endif
 }
 
+/* The kernel's transparent huge page mode (the bracketed word of
+   /sys/kernel/mm/transparent_hugepage/enabled: always, madvise or never), or "unknown". */
+void machine_thp_mode(char *buf, size_t size)
+{
+  snprintf(buf, size, "unknown");
+  FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+  if (!f) return;
+  char line[128];
+  if (fgets(line, sizeof line, f)) {
+    char *open = strchr(line, '['), *close = open ? strchr(open, ']') : NULL;
+    if (close) snprintf(buf, size, "%.*s", (int)(close - open - 1), open + 1);
+  }
+  fclose(f);
+}
+
 #ifdef HAVE_X86
 /* CPUID leaf 7 subleaf 1 EAX bit 5 (AVX512_BF16) and leaf 7 EDX bits 22/24 (AMX-BF16,
    AMX-TILE): not every compiler's __builtin_cpu_supports knows them. */

@@ -323,10 +323,23 @@ typedef struct {
 
 ]==] .. CLOCKS .. [==[
 
+/* Memory as the trainer and the bench get it (the runtime's cr_alloc): 64-byte aligned, a
+   block of 2 MB and more 2 MB-aligned and advised to huge pages, so a big layer's candidates
+   are timed with the TLB behaviour of the step they are chosen for. */
+static void *tune_alloc(size_t bytes) {
+  size_t align = bytes >= ((size_t)2 << 20) ? (size_t)2 << 20 : 64;
+  size_t rounded = (bytes + align - 1) / align * align;
+  void *p = aligned_alloc(align, rounded ? rounded : align);
+  if (!p) { fprintf(stderr, "tune: out of memory\n"); exit(1); }
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (align > 64) (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
 static unsigned long long rng = 88172645463325252ull;
 static float *fill(size_t n) {
-  float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-  if (!p) { fprintf(stderr, "tune: out of memory\n"); exit(1); }
+  float *p = tune_alloc(n * sizeof(float));
   for (size_t i = 0; i < n; i++) {
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
     p[i] = (float)((double)(rng >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
@@ -365,9 +378,8 @@ static void make_copies(product *q) {
   if (!q->wc || !q->uc) { fprintf(stderr, "tune: out of memory\n"); exit(1); }
   q->wc[0] = q->p->w; q->uc[0] = q->p->wu;
   for (int i = 1; i < q->copies; i++) {
-    q->wc[i] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    q->uc[i] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!q->wc[i] || !q->uc[i]) { fprintf(stderr, "tune: out of memory\n"); exit(1); }
+    q->wc[i] = tune_alloc(bytes);
+    q->uc[i] = tune_alloc(bytes);
     memcpy(q->wc[i], q->p->w, bytes);
     memcpy(q->uc[i], q->p->wu, bytes);
   }
@@ -518,7 +530,10 @@ end
 local function program(isa, prods, budget)
   -- (stdint.h: the kernels' prefetches may compute addresses as uintptr_t, as NAME.c gets it
   -- from NAME.h)
-  local c = {"#define _POSIX_C_SOURCE 200809L\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n"}
+  -- (_DEFAULT_SOURCE and sys/mman.h: tune_alloc's madvise)
+  local c = {"#define _POSIX_C_SOURCE 200809L\n#define _DEFAULT_SOURCE\n#include <math.h>\n#include <stdint.h>\n"
+             .. "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n"
+             .. "#if defined(__linux__)\n#include <sys/mman.h>\n#endif\n"}
   for _, h in ipairs(isa.includes or {}) do c[#c + 1] = "#include <" .. h .. ">\n" end
   c[#c + 1] = RUNNER
   if isa.helpers then c[#c + 1] = isa.helpers end

@@ -189,8 +189,14 @@ $(BENCH_DIR)/%.o: bench/%.c bench/harness.h bench/baselines.h bench/basenet.h be
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -c $< -o $@
 
-$(BENCH_DIR)/bench: $(BENCH_OBJS)
-	$(CC) -o $@ $^ $(BENCH_LIBS)
+# The harness allocates every implementation's buffers with the runtime's cr_alloc, as the
+# trainer does (2 MB blocks advised to huge pages), so every program links libcr.a.
+$(BENCH_DIR)/harness.o: bench/harness.c bench/harness.h runtime/cr.h | bench-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -Iruntime -c $< -o $@
+
+$(BENCH_DIR)/bench: $(BENCH_OBJS) $(BUILD)/libcr.a
+	$(CC) -o $@ $^ $(BENCH_LIBS) $(RT_LDLIBS)
 
 # Generated code: build/bench/gen/<isa>/<spec>.{h,c}
 define BENCH_ISA_RULES
@@ -208,9 +214,9 @@ $(BENCH_DIR)/$(1)/run_%.o: bench/cr_net.c bench/harness.h $(BENCH_DIR)/gen/$(1)/
 	  -DNETU=$$(shell echo $$* | tr a-z A-Z) -DBENCH_WLS=$$(BENCH_WL_$$*) '-DBENCH_HEADER="$$*.h"' -c $$< -o $$@
 
 # (relinked when the spec list changes: BENCH_BIG)
-$(BENCH_DIR)/cr_$(1): bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/$(1)/$(s).o $(BENCH_DIR)/$(1)/run_$(s).o) FORCE
+$(BENCH_DIR)/cr_$(1): bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/$(1)/$(s).o $(BENCH_DIR)/$(1)/run_$(s).o) $(BUILD)/libcr.a FORCE
 	$(CC) $(WARN) -O2 -Ibench '-DBENCH_IMPL="chainrule-$(1)"' '-DBENCH_RUNS=$(foreach s,$(BENCH_SPECS),X($(s)))' \
-	  -o $$@ $$(filter-out FORCE,$$^) -lm
+	  -o $$@ $$(filter-out FORCE,$$^) $$(RT_LDLIBS)
 endef
 $(foreach i,$(BENCH_ISAS),$(eval $(call BENCH_ISA_RULES,$(i))))
 # A derived spec's sources (explicit, so the pattern rule's bench/specs/%.lua is not looked for).
@@ -253,9 +259,9 @@ $(BENCH_DIR)/$(1)-tuned/run_%.o: bench/cr_net.c bench/harness.h $(BENCH_DIR)/gen
 	$(CC) $(WARN) -O2 -g $(BENCH_ISA_FLAGS_$(1)) -I$(BENCH_DIR)/gen/$(1)-tuned -Ibench -DNET=$$* \
 	  -DNETU=$$(shell echo $$* | tr a-z A-Z) -DBENCH_WLS=$$(BENCH_WL_$$*) '-DBENCH_HEADER="$$*.h"' -c $$< -o $$@
 
-$(BENCH_DIR)/cr_$(1)-tuned: bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/$(1)-tuned/$(s).o $(BENCH_DIR)/$(1)-tuned/run_$(s).o) FORCE
+$(BENCH_DIR)/cr_$(1)-tuned: bench/cr_main.c $(BENCH_DIR)/harness.o $(foreach s,$(BENCH_SPECS),$(BENCH_DIR)/$(1)-tuned/$(s).o $(BENCH_DIR)/$(1)-tuned/run_$(s).o) $(BUILD)/libcr.a FORCE
 	$(CC) $(WARN) -O2 -Ibench '-DBENCH_IMPL="chainrule-$(1)-tuned"' '-DBENCH_RUNS=$(foreach s,$(BENCH_SPECS),X($(s)))' \
-	  -o $$@ $$(filter-out FORCE,$$^) -lm
+	  -o $$@ $$(filter-out FORCE,$$^) $$(RT_LDLIBS)
 endef
 $(foreach i,$(BENCH_TUNED),$(eval $(call BENCH_TUNED_RULES,$(i))))
 # $(1) ISA, $(2) derived spec: its tune file and tuned sources

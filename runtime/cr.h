@@ -67,6 +67,14 @@ int cr_errf(cr_err *e, const char *fmt, ...)
 /* *out = a * b; returns 0, or -1 if the product does not fit in size_t. */
 int cr_size_mul(size_t a, size_t b, size_t *out);
 
+/* Zeroed memory for a network's buffers (the generated params, grads, work and optimizer
+ * structs) and for data sets, 64-byte aligned as the generated code's vector loads want.
+ * A block of 2 MB or more is aligned to 2 MB and, on Linux, advised to be backed by
+ * transparent huge pages (with 4 KB pages, walking a big layer's weights or a data set's
+ * shuffled rows costs TLB misses: page walks, slow in a VM). The advice changes no byte and
+ * no result. Free it with free(); NULL when out of memory. */
+void *cr_alloc(size_t bytes);
+
 /* ------------------------------------------------------------------- files, gzip */
 
 /* Reads a whole file into a fresh malloc'ed buffer (*data, *len; free() it).

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -34,20 +33,22 @@ int cr__ends_with(const char *s, const char *suffix) {
   return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-/* malloc, and for a large block the advice to back it with transparent huge pages where
- * the kernel offers them (Linux). Training reads a data set's rows in shuffled order: with
- * 4 KB pages nearly every row of a large set costs TLB misses (page walks, slow in a VM).
- * Advice only: the bytes and the results are the same without it. */
-static void *alloc_rows(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
+/* Blocks of CR_HUGE_BYTES or more start on a 2 MB boundary and are advised to huge pages
+ * before they are first touched (the kernel backs a page with a huge one at its first fault
+ * only if the advice came first). */
+#define CR_HUGE_BYTES ((size_t)2 << 20)
+
+void *cr_alloc(size_t bytes) {
+  size_t align = bytes >= CR_HUGE_BYTES ? CR_HUGE_BYTES : 64;
+  size_t rounded = bytes ? bytes : 1;
+  if (rounded > SIZE_MAX - align) return NULL;
+  rounded = (rounded + align - 1) / align * align;   /* aligned_alloc wants a multiple */
+  void *p = aligned_alloc(align, rounded);
+  if (!p) return NULL;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  long page = sysconf(_SC_PAGESIZE);
-  if (p && page > 0 && bytes >= ((size_t)8 << 20)) {
-    uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-    uintptr_t b = ((uintptr_t)p + bytes) & ~((uintptr_t)page - 1);
-    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
-  }
+  if (align == CR_HUGE_BYTES) (void)madvise(p, rounded, MADV_HUGEPAGE);
 #endif
+  memset(p, 0, rounded);
   return p;
 }
 
@@ -56,7 +57,7 @@ int cr__dataset_alloc(cr_dataset *d, size_t n, size_t dim, const char *name, cr_
   size_t count, bytes;
   if (cr_size_mul(n, dim, &count) || cr_size_mul(count, sizeof(float), &bytes))
     return cr_errf(e, "%s: %zu samples of %zu values overflow the address space", name, n, dim);
-  d->x = alloc_rows(bytes);
+  d->x = cr_alloc(bytes);
   d->y = malloc(n ? n : 1);
   if (!d->x || !d->y) {
     free(d->x);

@@ -61,7 +61,9 @@ $(define("DISPATCH", 1, "entry points run the best of " .. variant_list:gsub('"'
 
 /* All structs are complete here, so the caller allocates them (static, stack, heap).
    Members are 64-byte aligned: static and automatic objects get that from the
-   compiler; on the heap use aligned_alloc(64, size rounded up to 64) or similar. */
+   compiler; on the heap use aligned_alloc(64, size rounded up to 64) or similar. With the
+   runtime, cr_alloc does that and backs structs of 2 MB and more with huge pages on Linux
+   (fewer TLB misses on big layers' weights). */
 
 /* Parameters: tensor i lives at (float *)p + $(name)_tensors[i].offset. */
 typedef struct $(name)_params {

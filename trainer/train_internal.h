@@ -127,7 +127,6 @@ typedef struct {
   char isa[16];        /* ISA whose code wrote the checkpoint (a dispatch build's variant) */
 } model;
 
-void *tr_alloc64(size_t bytes);   /* zeroed, 64-byte aligned, NULL when out of memory */
 /* The ISA whose code runs: a dispatch build's variant (NAME_isa), else the build's ISA. What a
  * checkpoint records, and what --resume compares it with. */
 const char *tr_isa_running(const cr_net *net);

@@ -8,14 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Zeroed, 64-byte aligned (the generated code's vector loads); NULL when out of memory. */
-void *tr_alloc64(size_t bytes) {
-  size_t b = (bytes + 63) / 64 * 64;
-  void *p = aligned_alloc(64, b ? b : 64);
-  if (p) memset(p, 0, b ? b : 64);
-  return p;
-}
-
 const char *tr_isa_running(const cr_net *net) {
   return net->variant_code ? net->variant_code() : net->variant ? net->variant() : net->isa;
 }
@@ -29,13 +21,13 @@ void tr_model_free(model *m) {
 int tr_model_alloc(model *m, const cr_net *net) {
   memset(m, 0, sizeof *m);
   m->net = net;
-  m->params = tr_alloc64(net->params_bytes);
-  m->grads = tr_alloc64(net->grads_bytes);
-  m->work = tr_alloc64(net->work_bytes);
-  m->opt = tr_alloc64(net->opt_bytes);
-  m->out = tr_alloc64(sizeof(float) * (size_t)net->batch * (size_t)net->out);
-  m->targets = tr_alloc64(4 * (size_t)net->batch);
-  m->packed = tr_alloc64(sizeof(float) * net->param_count);
+  m->params = cr_alloc(net->params_bytes);
+  m->grads = cr_alloc(net->grads_bytes);
+  m->work = cr_alloc(net->work_bytes);
+  m->opt = cr_alloc(net->opt_bytes);
+  m->out = cr_alloc(sizeof(float) * (size_t)net->batch * (size_t)net->out);
+  m->targets = cr_alloc(4 * (size_t)net->batch);
+  m->packed = cr_alloc(sizeof(float) * net->param_count);
   m->norm[0] = 0.0f, m->norm[1] = 1.0f;
   if (!m->params || !m->grads || !m->work || !m->opt || !m->out || !m->targets || !m->packed) {
     tr_model_free(m);

@@ -71,7 +71,7 @@ static int split_ranges(tr_shards *sh) {
     sh->len[r - 1] = sh->lo[r] - sh->lo[r - 1];
     if (sh->len[r - 1] > most) most = sh->len[r - 1];
   }
-  sh->tmp = tr_alloc64((size_t)R * most * sizeof(float));
+  sh->tmp = cr_alloc((size_t)R * most * sizeof(float));
   if (!sh->tmp) return -1;
   sh->slot = most;
   const size_t pb = net->params_bytes;
@@ -107,8 +107,8 @@ int tr_shards_init(tr_shards *sh, model *m, int shards, int threads, const cr_di
   }
   sh->grads[0] = m->grads, sh->work[0] = m->work;
   for (int j = 1; j < sh->local; j++) {
-    sh->grads[j] = tr_alloc64(m->net->grads_bytes);
-    sh->work[j] = tr_alloc64(m->net->work_bytes);
+    sh->grads[j] = cr_alloc(m->net->grads_bytes);
+    sh->work[j] = cr_alloc(m->net->work_bytes);
     if (!sh->grads[j] || !sh->work[j]) {
       tr_shards_free(sh);
       return -1;

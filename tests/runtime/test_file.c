@@ -1,6 +1,7 @@
-/* Whole-file reading, gzip in memory and on disk, atomic writes. */
+/* Whole-file reading, gzip in memory and on disk, atomic writes; cr_alloc. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,12 +201,56 @@ START_TEST(test_size_limits) {
 }
 END_TEST
 
+/* Is [p, p + n) in one mapping of this process that carries the huge page advice (VmFlags
+   "hg" in /proc/self/smaps)? -1 when smaps cannot be read (not Linux). */
+static int advised_huge(const void *p, size_t n) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) return -1;
+  char line[512];
+  int inside = 0, found = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+      inside = (uintptr_t)p >= lo && (uintptr_t)p + n <= hi;
+    } else if (inside && !strncmp(line, "VmFlags:", 8)) {
+      found = strstr(line, " hg") != NULL;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+/* Zeroed, 64-byte aligned; from 2 MB on aligned to 2 MB and advised to huge pages. */
+START_TEST(test_alloc) {
+  const size_t two = (size_t)2 << 20;
+  const size_t sizes[] = {0, 1, 100, 4096, two - 1, two, 5 * two + 3};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t n = sizes[i];
+    unsigned char *p = cr_alloc(n);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_msg((uintptr_t)p % (n >= two ? two : 64) == 0, "cr_alloc(%zu) = %p: misaligned", n, (void *)p);
+    for (size_t k = 0; k < n; k++)
+      if (p[k]) ck_abort_msg("cr_alloc(%zu): byte %zu is %d, not 0", n, k, p[k]);
+    if (n >= two) {
+      int hg = advised_huge(p, n);
+      if (hg >= 0) ck_assert_msg(hg == 1, "cr_alloc(%zu): no huge page advice on its mapping", n);
+    }
+    memset(p, 0xa5, n);   /* every byte is ours (ASan checks) */
+    free(p);
+  }
+  ck_assert_ptr_null(cr_alloc(SIZE_MAX));
+  ck_assert_ptr_null(cr_alloc(SIZE_MAX - 4096));
+}
+END_TEST
+
 Suite *suite_file(void) {
   Suite *s = suite_create("file");
   TCase *core = tcase_create("core");
   tcase_add_test(core, test_write_read_plain_and_gzip);
   tcase_add_test(core, test_multi_member_gzip);
   tcase_add_test(core, test_atomic_write_leaves_no_temporary);
+  tcase_add_test(core, test_alloc);
   suite_add_tcase(s, core);
   TCase *errors = tcase_create("errors");
   tcase_add_test(errors, test_write_into_missing_directory);
