@@ -164,6 +164,25 @@ static int parse_int(const char *s, int *v)
   return 0;
 }
 
+/* Is key k one of the space-separated keys and already marked in *seen? Marks it. A key
+   not in the list is left to the option parser to refuse. */
+static int repeated(unsigned *seen, const char *k, const char *keys)
+{
+  size_t n = strlen(k);
+  unsigned bit = 1;
+  for (const char *p = keys; *p; bit <<= 1) {
+    size_t len = strcspn(p, " ");
+    if (len == n && !strncmp(p, k, n)) {
+      int again = (*seen & bit) != 0;
+      *seen |= bit;
+      return again;
+    }
+    p += len;
+    if (*p == ' ') p++;
+  }
+  return 0;
+}
+
 int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
 {
   FILE *f = fopen(path, "r");
@@ -195,6 +214,7 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       if (net->nlayers == REF_MAX_LAYERS) BAD("too many layers");
       ref_layer *L = &net->layer[net->nlayers++];
       int conv = !strcmp(tok[0], "conv2d"), first = 1;
+      unsigned seen = 0;
       L->kind = conv ? REF_CONV2D : !strcmp(tok[0], "maxpool2d") ? REF_MAXPOOL2D : REF_AVGPOOL2D;
       L->stride = 0;
       if (conv) {
@@ -208,6 +228,7 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
         *eq = '\0';
         const char *k = tok[i], *v = eq + 1;
         int bias = 1;
+        if (repeated(&seen, k, "kernel stride padding bias init")) BAD("%s option '%s' given twice", tok[0], k);
         if (conv && !strcmp(k, "init")) { snprintf(L->init, sizeof L->init, "%s", v); continue; }
         if (!strcmp(k, "kernel") ? parse_int(v, &L->kernel) : !strcmp(k, "stride") ? parse_int(v, &L->stride)
             : conv && !strcmp(k, "padding") ? parse_int(v, &L->pad) : conv && !strcmp(k, "bias") ? parse_int(v, &bias)
@@ -224,11 +245,13 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       ref_layer *L = &net->layer[net->nlayers++];
       L->kind = REF_BATCHNORM;
       L->momentum = 0.1; L->eps = 1e-5; L->affine = 1;
+      unsigned seen = 0;
       for (int i = 1; i < nt; i++) {
         char *eq = strchr(tok[i], '=');
         if (!eq) BAD("expected key=value, got '%s'", tok[i]);
         *eq = '\0';
         const char *k = tok[i], *v = eq + 1;
+        if (repeated(&seen, k, "momentum eps affine")) BAD("batchnorm option '%s' given twice", k);
         if (!strcmp(k, "momentum") ? parse_double(v, &L->momentum) : !strcmp(k, "eps") ? parse_double(v, &L->eps)
             : !strcmp(k, "affine") ? parse_int(v, &L->affine) : -1)
           BAD("bad batchnorm option '%s=%s'", k, v);
@@ -253,9 +276,11 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       ref_layer *L = &net->layer[net->nlayers++];
       L->kind = REF_LINEAR;
       if (parse_int(tok[1], &L->out)) BAD("bad linear width '%s'", tok[1]);
+      int seen_bias = 0;
       for (int i = 2; i < nt; i++) {
         if (!strncmp(tok[i], "bias=", 5)) {
           int bias = 1;
+          if (seen_bias++) BAD("linear option 'bias' given twice");
           if (parse_int(tok[i] + 5, &bias) || (bias != 0 && bias != 1)) BAD("bad linear option '%s'", tok[i]);
           L->nobias = !bias;
         } else if (i == 2) {
