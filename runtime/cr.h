@@ -480,6 +480,14 @@ int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
 /* The same on a whole checkpoint file held in memory (name is used in messages). */
 int cr_ckpt_load_mem(const uint8_t *buf, size_t len, const char *name, const cr_ckpt_id *id,
                      const cr_ckpt_part *parts, int nparts, cr_err *e);
+/* For a program that added parts at the end of its list: a file whose parts are the first
+ * `required` .. nparts of the caller's (one written before the later parts existed) loads
+ * too, the parts it lacks left as the caller set them; *loaded = the parts it had. */
+int cr_ckpt_load_some(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
+                      int nparts, int required, int *loaded, cr_err *e);
+int cr_ckpt_load_some_mem(const uint8_t *buf, size_t len, const char *name, const cr_ckpt_id *id,
+                          const cr_ckpt_part *parts, int nparts, int required, int *loaded,
+                          cr_err *e);
 
 /* FNV-1a 64 over a tensor table's names and shapes ("name:rows:cols;" each), in order.
  * cr_shapes_hash_more continues a hash over more shapes, so a table can be hashed in

@@ -143,6 +143,18 @@ static uint64_t expected_bytes(const cr_ckpt_part *parts, int nparts) {
 
 int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
                  int nparts, cr_err *e) {
+  int loaded;
+  return cr_ckpt_load_some(path, id, parts, nparts, nparts, &loaded, e);
+}
+
+int cr_ckpt_load_mem(const uint8_t *buf, size_t got, const char *path, const cr_ckpt_id *id,
+                     const cr_ckpt_part *parts, int nparts, cr_err *e) {
+  int loaded;
+  return cr_ckpt_load_some_mem(buf, got, path, id, parts, nparts, nparts, &loaded, e);
+}
+
+int cr_ckpt_load_some(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *parts,
+                      int nparts, int required, int *loaded, cr_err *e) {
   if (nparts < 0 || nparts > CKPT_MAX_PARTS)
     return cr_errf(e, "%s: bad part count %d", path, nparts);
   uint64_t want = expected_bytes(parts, nparts);
@@ -154,15 +166,18 @@ int cr_ckpt_load(const char *path, const cr_ckpt_id *id, const cr_ckpt_part *par
   int longer;
   if (cr__read_regular(path, "checkpoint", (size_t)want + 1, &buf, &got, &longer, e) != 0)
     return -1;
-  int rc = cr_ckpt_load_mem(buf, got, path, id, parts, nparts, e);
+  int rc = cr_ckpt_load_some_mem(buf, got, path, id, parts, nparts, required, loaded, e);
   free(buf);
   return rc;
 }
 
-int cr_ckpt_load_mem(const uint8_t *buf, size_t got, const char *path, const cr_ckpt_id *id,
-                     const cr_ckpt_part *parts, int nparts, cr_err *e) {
+int cr_ckpt_load_some_mem(const uint8_t *buf, size_t got, const char *path, const cr_ckpt_id *id,
+                          const cr_ckpt_part *parts, int nparts, int required, int *loaded,
+                          cr_err *e) {
   if (nparts < 0 || nparts > CKPT_MAX_PARTS)
     return cr_errf(e, "%s: bad part count %d", path, nparts);
+  if (required < 0 || required > nparts)
+    return cr_errf(e, "%s: bad required part count %d of %d", path, required, nparts);
   size_t hb = header_bytes(nparts);
   uint64_t want = expected_bytes(parts, nparts);
   if (!want) return cr_errf(e, "%s: checkpoint parts too large", path);
@@ -215,11 +230,20 @@ int cr_ckpt_load_mem(const uint8_t *buf, size_t got, const char *path, const cr_
          path, (unsigned long long)pc, (unsigned long long)id->param_count);
     goto out;
   }
-  if ((int)file_nparts != nparts) {
-    cr_errf(e, "%s: checkpoint has %u parts, this program expects %d", path, file_nparts,
-         nparts);
+  /* A file written before the caller's last parts existed has fewer: its own are checked
+     and loaded, the missing ones left as the caller set them. */
+  if ((int)file_nparts > nparts || (int)file_nparts < required) {
+    if (required == nparts)
+      cr_errf(e, "%s: checkpoint has %u parts, this program expects %d", path, file_nparts,
+              nparts);
+    else
+      cr_errf(e, "%s: checkpoint has %u parts, this program expects %d to %d", path,
+              file_nparts, required, nparts);
     goto out;
   }
+  nparts = (int)file_nparts;
+  hb = file_hb;
+  want = expected_bytes(parts, nparts);
   const unsigned char *d = p + CKPT_FIXED;
   for (int i = 0; i < nparts; i++, d += CKPT_ENTRY) {
     char pn[CR_CKPT_PART_NAME_MAX + 1];
@@ -266,6 +290,7 @@ int cr_ckpt_load_mem(const uint8_t *buf, size_t got, const char *path, const cr_
     memcpy(parts[i].data, q, parts[i].bytes);
     q += parts[i].bytes;
   }
+  *loaded = nparts;
   rc = 0;
 out:
   return rc;

@@ -124,6 +124,8 @@ typedef struct {
   float norm[2];       /* mean, std applied to inputs */
   cr_rng rng;          /* init stream state after initialisation */
   int64_t progress[4]; /* epochs done, steps done, seed, batch */
+  int64_t shards;      /* --shards of the steps taken (1: unsharded); 0: not recorded (no step
+                          yet, or a checkpoint written before the "shards" part) */
   char isa[16];        /* ISA whose code wrote the checkpoint (a dispatch build's variant) */
 } model;
 

@@ -117,6 +117,14 @@ static int start_resumed(run *r) {
             "on from its weights and optimizer state in this build's code, whose sums may round "
             "otherwise than the %s build's", o->resume, r->m.isa, r->net->isa, its, r->m.isa);
   }
+  /* The shards' gradients are summed in a tree whose shape is --shards: another count sums
+     every step's gradients in another order (train_shard.c). */
+  long shards = o->shards ? o->shards : 1;
+  if (r->m.shards > 0 && r->m.progress[1] > 0 && r->m.shards != shards)
+    tr_fail(o, 0, "note: %s was trained with --shards %lld, this run uses --shards %ld: the "
+            "gradients are summed in another order, so the run goes on but not bit for bit as "
+            "an uninterrupted one would (resume with --shards %lld for that)", o->resume,
+            (long long)r->m.shards, shards, (long long)r->m.shards);
   r->start_epoch = r->m.progress[0];
   r->steps = r->m.progress[1];
   r->seed = (uint64_t)r->m.progress[2];
@@ -429,6 +437,7 @@ static int write_checkpoint(run *r, long ep) {
   }
   r->m.progress[0] = ep + 1, r->m.progress[1] = r->steps, r->m.progress[2] = (int64_t)r->seed;
   r->m.progress[3] = r->batch;
+  r->m.shards = r->shards;
   cr_err e = {{0}};
   if (tr_model_save(&r->m, r->ckpt, &e) != 0) return tr_fail(r->o, 1, "%s", e.msg);
   r->last_good_epoch = ep + 1;

@@ -68,7 +68,7 @@ uint64_t tr_shapes_hash(const cr_net *net) {
   return h;
 }
 
-#define CKPT_PARTS 6
+#define CKPT_PARTS 7
 static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[CKPT_PARTS]) {
   const cr_net *net = m->net;
   id->net = net->name;
@@ -80,6 +80,9 @@ static void ckpt_setup(const model *m, cr_ckpt_id *id, cr_ckpt_part parts[CKPT_P
   parts[3] = (cr_ckpt_part){"rng", (void *)&m->rng, sizeof m->rng};
   parts[4] = (cr_ckpt_part){"progress", (void *)m->progress, sizeof m->progress};
   parts[5] = (cr_ckpt_part){"isa", (void *)m->isa, sizeof m->isa};
+  /* (added last: trainers before it wrote the first 6 parts; tr_model_load takes those
+     checkpoints too, with shards 0) */
+  parts[6] = (cr_ckpt_part){"shards", (void *)&m->shards, sizeof m->shards};
 }
 
 /* The parameters tensor by tensor, packed (to = 1) into m->packed or unpacked from it, so
@@ -111,7 +114,9 @@ int tr_model_load(model *m, const char *path, cr_err *e) {
   cr_ckpt_id id;
   cr_ckpt_part parts[CKPT_PARTS];
   ckpt_setup(m, &id, parts);
-  if (cr_ckpt_load(path, &id, parts, CKPT_PARTS, e) != 0) return -1;
+  m->shards = 0;
+  int loaded;
+  if (cr_ckpt_load_some(path, &id, parts, CKPT_PARTS, CKPT_PARTS - 1, &loaded, e) != 0) return -1;
   m->isa[sizeof m->isa - 1] = '\0';
   if (!(m->norm[1] > 0.0f) || !isfinite(m->norm[0]) || !isfinite(m->norm[1]))
     return cr_errf(e, "%s: checkpoint's normalisation numbers are invalid", path);
@@ -123,6 +128,9 @@ int tr_model_load(model *m, const char *path, cr_err *e) {
     return cr_errf(e, "%s: checkpoint's progress is invalid (epochs %lld, steps %lld, batch "
                    "%lld; expected 0..%d epochs, steps >= 0, batch 1..%d)", path,
                    (long long)pg[0], (long long)pg[1], (long long)pg[3], TR_MAX_EPOCHS, net->batch);
+  if (m->shards < 0 || m->shards > TR_MAX_SHARDS || m->shards > pg[3])
+    return cr_errf(e, "%s: checkpoint's shard count %lld is invalid (0..%d, at most the batch %lld)",
+                   path, (long long)m->shards, TR_MAX_SHARDS, (long long)pg[3]);
   float lr = *net->opt_lr(m->opt);
   if (!(lr > 0.0f) || !isfinite(lr)) {
     char lv[16];

@@ -2,8 +2,10 @@
  * trainer's shape: parts params (37 floats), opt (13 bytes), norm (2 floats), progress
  * (4 int64). Input: 1 flag byte, then the file. Flag bit 0 set: the header and payload
  * CRC-32s are recomputed first (where the header's size fields allow), so the fuzzer gets
- * past the CRCs to the directory, sizes and payload checks. A loaded checkpoint must fill
- * every part exactly; a refused one must leave the caller's buffers untouched. */
+ * past the CRCs to the directory, sizes and payload checks. Flag bit 1 set: loaded with
+ * cr_ckpt_load_some_mem, progress optional (a 3-part file loads and leaves it untouched). A
+ * loaded checkpoint must fill every part it has exactly; a refused one must leave the
+ * caller's buffers untouched. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cr_ckpt_part parts[4] = {{"params", params, sizeof params}, {"opt", opt, sizeof opt},
                            {"norm", norm, sizeof norm}, {"progress", progress, sizeof progress}};
   cr_err e;
-  int rc = cr_ckpt_load_mem(b, len, "input.ckpt", &id, parts, 4, &e);
+  int loaded = 4;
+  int rc = data[0] & 2 ? cr_ckpt_load_some_mem(b, len, "input.ckpt", &id, parts, 4, 3, &loaded, &e)
+                       : cr_ckpt_load_mem(b, len, "input.ckpt", &id, parts, 4, &e);
   if (rc != 0) {
     /* refused: nothing copied out */
     const unsigned char *p = (const unsigned char *)params;
@@ -58,6 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     volatile unsigned s = 0;
     for (size_t i = 0; i < sizeof opt; i++) s += opt[i];
     (void)s;
+    if (loaded != 3 && loaded != 4) abort();
+    const unsigned char *p = (const unsigned char *)progress;
+    if (loaded == 3)   /* the part the file lacks is left as it was */
+      for (size_t i = 0; i < sizeof progress; i++)
+        if (p[i] != 0xa5) abort();
   }
   free(b);
   return 0;

@@ -57,14 +57,17 @@ seeds = {
         "one": b"5,0.125",
     },
 }
-def ckpt(params, opt, norm, progress, fix=True, net=b"toy"):
-    """A checkpoint as cr_ckpt_save writes it (cr.h), with fuzz_ckpt's flag byte in front."""
+def ckpt(params, opt, norm, progress, fix=True, net=b"toy", flag=None):
+    """A checkpoint as cr_ckpt_save writes it (cr.h), with fuzz_ckpt's flag byte in front
+    (progress None: a 3-part file, as a program before that part wrote)."""
     import zlib
     shapes = b"0.weight:6:6;0.bias:1:1;"
     h = 0xcbf29ce484222325
     for c in shapes:
         h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
-    parts = [(b"params", params), (b"opt", opt), (b"norm", norm), (b"progress", progress)]
+    parts = [(b"params", params), (b"opt", opt), (b"norm", norm)]
+    if progress is not None:
+        parts.append((b"progress", progress))
     hb = 104 + 40 * len(parts) + 16
     head = b"CRCKPT\r\n" + struct.pack("<II", 1, hb) + net.ljust(64, b"\0")
     head += struct.pack("<QQII", 37, h, len(parts), 0)
@@ -73,7 +76,7 @@ def ckpt(params, opt, norm, progress, fix=True, net=b"toy"):
     payload = b"".join(d for _, d in parts)
     head += struct.pack("<QI", len(payload), zlib.crc32(payload))
     head += struct.pack("<I", zlib.crc32(head))
-    return bytes([1 if fix else 0]) + head + payload
+    return bytes([flag if flag is not None else 1 if fix else 0]) + head + payload
 
 good_ckpt = ckpt(struct.pack("<37f", *[i * 0.5 - 3 for i in range(37)]), bytes(range(13)),
                  struct.pack("<2f", 0.13, 0.31), struct.pack("<4q", 3, 300, 1, 64), fix=False)
@@ -83,6 +86,9 @@ seeds["ckpt"] = {
     "truncated": good_ckpt[:200],
     "trailing": good_ckpt + b"\0",
     "other-net": ckpt(bytes(148), bytes(13), bytes(8), bytes(32), fix=False, net=b"other"),
+    "some-3parts": ckpt(struct.pack("<37f", *[i * 0.25 for i in range(37)]), bytes(range(13)),
+                        struct.pack("<2f", 0.13, 0.31), None, flag=2),
+    "some-4parts": b"\2" + good_ckpt[1:],
 }
 seeds["metrics"] = {
     "classifier": b"epoch,train_loss,valid_loss,valid_acc,seconds\n1,0.500000,0.250000,0.9000,1.500\n"

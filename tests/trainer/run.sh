@@ -494,6 +494,8 @@ if command -v python3 >/dev/null 2>&1; then
   craft "$tmp/a.ckpt" "$tmp/neglr.ckpt" opt 0 "<f" -0.5
   craft "$tmp/a.ckpt" "$tmp/bigbatch.ckpt" progress 24 "<q" 100000
   craft "$tmp/a.ckpt" "$tmp/same.ckpt" progress 0 "<q" 4
+  craft "$tmp/a.ckpt" "$tmp/negshards.ckpt" shards 0 "<q" -2
+  craft "$tmp/a.ckpt" "$tmp/bigshards.ckpt" shards 0 "<q" 128
   run t_same "$cli" eval --checkpoint "$tmp/same.ckpt" --data "$tiny"
   expect_rc t_same 0 && cmp -s "$tmp/same.ckpt" "$tmp/a.ckpt" &&
     ok "checkpoint crafter rewrites the CRCs (the unchanged value gives the same file, accepted)"
@@ -508,6 +510,8 @@ negep.ckpt|train --epochs 9 --resume|negep\.ckpt: checkpoint's progress is inval
 nanw.ckpt|eval --checkpoint|nanw\.ckpt: checkpoint's parameter layer 0 \(linear 784->50\) tensor 0\.weight\[0\]\[2\] is nan
 neglr.ckpt|train --epochs 9 --resume|neglr\.ckpt: checkpoint's learning rate is -0\.5
 bigbatch.ckpt|eval --checkpoint|bigbatch\.ckpt: checkpoint's progress is invalid .*batch 100000
+negshards.ckpt|eval --checkpoint|negshards\.ckpt: checkpoint's shard count -2 is invalid
+bigshards.ckpt|train --epochs 9 --resume|bigshards\.ckpt: checkpoint's shard count 128 is invalid \(0\.\.256, at most the batch 64\)
 LIST
 else
   skipped "crafted checkpoints" "no python3"

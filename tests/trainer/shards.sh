@@ -73,6 +73,34 @@ else bad "--shards 32 is not the same maths as --shards 1" "$(cat "$tmp/b32.csv"
 run r1 "$cli" train --data "$tiny" --epochs 1 --seed 3 --checkpoint "$tmp/r.ckpt" --metrics "$tmp/r.csv" --shards 4 --threads 2
 run r2 "$cli" train --data "$tiny" --epochs 2 --resume "$tmp/r.ckpt" --metrics "$tmp/r.csv" --shards 4 --threads 1
 same_bits "--shards 4: 1 epoch + resume 1 epoch (threads 2 then 1) == 2 epochs straight" s4t1 r
+if [ -s "$tmp/r2.err" ]; then bad "resume with the same --shards: no note expected" "$(cat "$tmp/r2.err")"
+else ok "resume with the checkpoint's --shards: nothing on stderr"; fi
+# resume with another --shards: goes on, with a note (the checkpoint's "shards" part); a
+# checkpoint without that part (written before it existed: the part stripped) resumes silently
+run r3 "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/r.ckpt" --checkpoint "$tmp/r3.ckpt" --shards 2
+if [ "$rc" -eq 0 ] && [ -s "$tmp/r3.ckpt" ] && [ "$(wc -l <"$tmp/r3.err")" -eq 1 ] &&
+   grep -q "note: .*r\.ckpt was trained with --shards 4, this run uses --shards 2: .*resume with --shards 4" "$tmp/r3.err"; then
+  ok "resume with another --shards: trains on, one note naming both counts"
+else bad "resume with another --shards" "exit $rc" "$(cat "$tmp/r3.err")"; fi
+python3 - "$tmp/r.ckpt" "$tmp/old.ckpt" <<'PY'
+import struct, sys, zlib
+b = open(sys.argv[1], "rb").read()
+hb, = struct.unpack_from("<I", b, 12)
+n, = struct.unpack_from("<I", b, 96)
+assert bytes(b[104 + 40 * (n - 1):136 + 40 * (n - 1)]).rstrip(b"\0") == b"shards"
+last, = struct.unpack_from("<Q", b, 136 + 40 * (n - 1))
+payload = b[hb:len(b) - last]
+h = bytearray(b[:104 + 40 * (n - 1)])
+struct.pack_into("<I", h, 12, hb - 40)
+struct.pack_into("<I", h, 96, n - 1)
+h += struct.pack("<QI", len(payload), zlib.crc32(payload))
+h += struct.pack("<I", zlib.crc32(bytes(h)))
+open(sys.argv[2], "wb").write(bytes(h) + payload)
+PY
+run r4 "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/old.ckpt" --checkpoint "$tmp/r4.ckpt" --shards 2
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/r4.err" ] && cmp -s "$tmp/r3.ckpt" "$tmp/r4.ckpt"; then
+  ok "a checkpoint without the shards part (an older trainer's) resumes, silently, to the same bits"
+else bad "resume from a checkpoint without the shards part" "exit $rc" "$(cat "$tmp/r4.err")"; fi
 
 # dropout: a mask stream per shard and epoch (tests/trainer/specs/drop_mlp.lua)
 drop=$bin/drop_mlp_cli

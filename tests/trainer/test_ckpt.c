@@ -201,6 +201,43 @@ START_TEST(mismatches_named) {
 }
 END_TEST
 
+/* A program that added a part at the end loads the older 3-part file (the new part left as
+   it was, *loaded = 3) and its own 4-part files; fewer parts than required, or more parts
+   than it knows, are refused. */
+START_TEST(load_some_trailing_parts) {
+  char path[600], p4[600];
+  write_good(path, sizeof path);
+  state s, want;
+  cr_ckpt_id id;
+  cr_ckpt_part parts[4];
+  float extra[2] = {7.0f, 8.0f};
+  fill(&s, 0.0f);
+  fill(&want, 1.5f);
+  setup(&s, &id, parts);
+  parts[3] = (cr_ckpt_part){"extra", extra, sizeof extra};
+  cr_err e = {{0}};
+  int loaded = -1;
+  ck_assert_msg(cr_ckpt_load_some(path, &id, parts, 4, 3, &loaded, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(loaded, 3);
+  ck_assert_msg(memcmp(&s, &want, sizeof s) == 0, "the 3 parts the file has were not loaded");
+  ck_assert(extra[0] == 7.0f && extra[1] == 8.0f);
+  ck_assert_int_eq(cr_ckpt_load_some(path, &id, parts, 4, 4, &loaded, &e), -1);
+  ck_assert_msg(strstr(e.msg, "has 3 parts, this program expects 4") != NULL, "%s", e.msg);
+  /* a 4-part file: all four */
+  path_of(p4, sizeof p4, "four.ckpt");
+  extra[0] = 5.0f;
+  ck_assert_msg(cr_ckpt_save(p4, &id, parts, 4, &e) == 0, "%s", e.msg);
+  extra[0] = 0.0f;
+  ck_assert_msg(cr_ckpt_load_some(p4, &id, parts, 4, 3, &loaded, &e) == 0, "%s", e.msg);
+  ck_assert_int_eq(loaded, 4);
+  ck_assert(extra[0] == 5.0f);
+  /* a program that knows 3 parts, or requires 2 of its 3, refuses the 4-part file */
+  ck_assert_int_eq(cr_ckpt_load_some(p4, &id, parts, 3, 2, &loaded, &e), -1);
+  ck_assert_msg(strstr(e.msg, "has 4 parts, this program expects 2 to 3") != NULL, "%s", e.msg);
+  ck_assert_int_eq(cr_ckpt_load_some(p4, &id, parts, 4, 5, &loaded, &e), -1);
+}
+END_TEST
+
 START_TEST(version_named) {
   char path[600], bad[600];
   write_good(path, sizeof path);
@@ -557,6 +594,7 @@ int main(void) {
   TCase *core = tcase_create("core");
   tcase_add_test(core, crc32_known_vector);
   tcase_add_test(core, roundtrip_exact);
+  tcase_add_test(core, load_some_trailing_parts);
   tcase_add_test(core, nonfinite_scan);
   tcase_add_test(core, scan_gather_every_element);
   tcase_add_test(core, metrics_roundtrip);
