@@ -44,7 +44,7 @@ static int cmd_machine(void)
   char thp[32];
   machine_thp_mode(thp, sizeof thp);
   printf("# machine memory: chainrule's, OpenBLAS's and the naive code's buffers as the trainer's (cr_alloc:"
-         " blocks of 2 MB and more advised to huge pages; transparent_hugepage %s); PyTorch and FANN allocate their own\n", thp);
+         " blocks of 2 MB and more advised to huge pages; transparent_hugepage %s); PyTorch's tensors and FANN's network are their own\n", thp);
   long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
   if (l2 > 0) printf("# machine l2: %ld KB per core\n", l2 / 1024);
   const char *forced = getenv("OPENBLAS_CORETYPE");

@@ -48,7 +48,7 @@ void *cr_alloc(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   if (align == CR_HUGE_BYTES) (void)madvise(p, rounded, MADV_HUGEPAGE);
 #endif
-  memset(p, 0, rounded);
+  memset(p, 0, bytes);
   return p;
 }
 

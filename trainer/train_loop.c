@@ -117,14 +117,6 @@ static int start_resumed(run *r) {
             "on from its weights and optimizer state in this build's code, whose sums may round "
             "otherwise than the %s build's", o->resume, r->m.isa, r->net->isa, its, r->m.isa);
   }
-  /* The shards' gradients are summed in a tree whose shape is --shards: another count sums
-     every step's gradients in another order (train_shard.c). */
-  long shards = o->shards ? o->shards : 1;
-  if (r->m.shards > 0 && r->m.progress[1] > 0 && r->m.shards != shards)
-    tr_fail(o, 0, "note: %s was trained with --shards %lld, this run uses --shards %ld: the "
-            "gradients are summed in another order, so the run goes on but not bit for bit as "
-            "an uninterrupted one would (resume with --shards %lld for that)", o->resume,
-            (long long)r->m.shards, shards, (long long)r->m.shards);
   r->start_epoch = r->m.progress[0];
   r->steps = r->m.progress[1];
   r->seed = (uint64_t)r->m.progress[2];
@@ -217,6 +209,14 @@ static int prepare(run *r, const datapaths *dp) {
   if (r->shards % r->ranks || (share & (share - 1)))
     return tr_fail(o, 2, "--shards %d over %d ranks: every rank needs the same power-of-two "
                    "number of shards (--shards = ranks x 1, 2, 4, ...)", r->shards, r->ranks);
+  /* (after the checks above, so a refused count gives its one line alone) The shards'
+     gradients are summed in a tree whose shape is --shards: a resume with another count sums
+     every step's gradients in another order (train_shard.c). */
+  if (o->resume && r->m.shards > 0 && r->m.progress[1] > 0 && r->m.shards != r->shards)
+    tr_fail(o, 0, "note: %s was trained with --shards %lld, this run uses --shards %d: the "
+            "gradients are summed in another order, so the run goes on but not bit for bit as "
+            "an uninterrupted one would (resume with --shards %lld for that)", o->resume,
+            (long long)r->m.shards, r->shards, (long long)r->m.shards);
   r->sharded = r->shards > 1 || o->distributed;
   if (r->sharded && tr_shards_init(&r->sh, &r->m, r->shards, o->threads ? (int)o->threads : 1,
                                    o->dist, r->rank, r->ranks) != 0) {

@@ -128,9 +128,11 @@ int tr_model_load(model *m, const char *path, cr_err *e) {
     return cr_errf(e, "%s: checkpoint's progress is invalid (epochs %lld, steps %lld, batch "
                    "%lld; expected 0..%d epochs, steps >= 0, batch 1..%d)", path,
                    (long long)pg[0], (long long)pg[1], (long long)pg[3], TR_MAX_EPOCHS, net->batch);
-  if (m->shards < 0 || m->shards > TR_MAX_SHARDS || m->shards > pg[3])
-    return cr_errf(e, "%s: checkpoint's shard count %lld is invalid (0..%d, at most the batch %lld)",
-                   path, (long long)m->shards, TR_MAX_SHARDS, (long long)pg[3]);
+  int64_t sh = m->shards;
+  if (sh < 0 || sh > TR_MAX_SHARDS || (sh & (sh - 1)) || (sh > 0 && pg[3] % sh))
+    return cr_errf(e, "%s: checkpoint's shard count %lld is invalid (0, or a power of two up to "
+                   "%d that divides its batch %lld)", path, (long long)sh, TR_MAX_SHARDS,
+                   (long long)pg[3]);
   float lr = *net->opt_lr(m->opt);
   if (!(lr > 0.0f) || !isfinite(lr)) {
     char lv[16];

@@ -309,11 +309,14 @@ int ref_desc_read(ref_net *net, const char *path, char *err, size_t errlen)
       if (!kind) BAD("unknown optimizer '%s'", tok[1]);
       opt_defaults(&net->opt, kind);
       have_opt = 1;
+      unsigned seen = 0;
       for (int i = 2; i < nt; i++) {
         char *eq = strchr(tok[i], '=');
         if (!eq) BAD("expected key=value, got '%s'", tok[i]);
         *eq = '\0';
         const char *k = tok[i], *v = eq + 1;
+        if (repeated(&seen, k, "lr momentum dampening weight_decay nesterov beta1 beta2 eps"))
+          BAD("optimizer key '%s' given twice", k);
         double d;
         if (parse_double(v, &d)) BAD("bad number '%s' for %s", v, k);
         if (!strcmp(k, "lr")) net->opt.lr = d;

@@ -736,6 +736,7 @@ static const struct { const char *text, *msg; } bad_descs[] = {
   {"input 3\nbatch 2\nloss mse\nlinear 1\nbatchnorm momentun=0.1\n", ":5: bad batchnorm option 'momentun=0.1'"},
   {"input 3\nbatch 2\nloss mse\ndropout 1\nlinear 1\noptimizer sgd lr=0.1\n", "dropout p must be in [0, 1)"},
   {"input 3\nbatch 2\nloss mse\nlinear 1 bias=0 bias=1\n", ":4: linear option 'bias' given twice"},
+  {"input 3\nbatch 2\nloss mse\nlinear 1\noptimizer sgd lr=0.1 lr=0.2\n", ":5: optimizer key 'lr' given twice"},
   {"input 3\nbatch 2\nloss mse\nlinear 1\nbatchnorm eps=1e-5 eps=1e-3\n", ":5: batchnorm option 'eps' given twice"},
   {"input 1 5 5\nbatch 2\nloss mse\nconv2d 2 kernel=3 kernel=2\n", ":4: conv2d option 'kernel' given twice"},
   {"input 1 5 5\nbatch 2\nloss mse\nconv2d 2 kernel=3\nmaxpool2d kernel=2 stride=1 stride=2\n", ":5: maxpool2d option 'stride' given twice"},

@@ -496,6 +496,8 @@ if command -v python3 >/dev/null 2>&1; then
   craft "$tmp/a.ckpt" "$tmp/same.ckpt" progress 0 "<q" 4
   craft "$tmp/a.ckpt" "$tmp/negshards.ckpt" shards 0 "<q" -2
   craft "$tmp/a.ckpt" "$tmp/bigshards.ckpt" shards 0 "<q" 128
+  craft "$tmp/a.ckpt" "$tmp/odd.ckpt" shards 0 "<q" 3
+  craft "$tmp/a.ckpt" "$tmp/hugeshards.ckpt" shards 0 "<q" 512
   run t_same "$cli" eval --checkpoint "$tmp/same.ckpt" --data "$tiny"
   expect_rc t_same 0 && cmp -s "$tmp/same.ckpt" "$tmp/a.ckpt" &&
     ok "checkpoint crafter rewrites the CRCs (the unchanged value gives the same file, accepted)"
@@ -511,7 +513,9 @@ nanw.ckpt|eval --checkpoint|nanw\.ckpt: checkpoint's parameter layer 0 \(linear 
 neglr.ckpt|train --epochs 9 --resume|neglr\.ckpt: checkpoint's learning rate is -0\.5
 bigbatch.ckpt|eval --checkpoint|bigbatch\.ckpt: checkpoint's progress is invalid .*batch 100000
 negshards.ckpt|eval --checkpoint|negshards\.ckpt: checkpoint's shard count -2 is invalid
-bigshards.ckpt|train --epochs 9 --resume|bigshards\.ckpt: checkpoint's shard count 128 is invalid \(0\.\.256, at most the batch 64\)
+bigshards.ckpt|train --epochs 9 --resume|bigshards\.ckpt: checkpoint's shard count 128 is invalid \(0, or a power of two up to 256 that divides its batch 64\)
+odd.ckpt|eval --checkpoint|odd\.ckpt: checkpoint's shard count 3 is invalid
+hugeshards.ckpt|eval --checkpoint|hugeshards\.ckpt: checkpoint's shard count 512 is invalid
 LIST
 else
   skipped "crafted checkpoints" "no python3"

@@ -82,6 +82,7 @@ if [ "$rc" -eq 0 ] && [ -s "$tmp/r3.ckpt" ] && [ "$(wc -l <"$tmp/r3.err")" -eq 1
    grep -q "note: .*r\.ckpt was trained with --shards 4, this run uses --shards 2: .*resume with --shards 4" "$tmp/r3.err"; then
   ok "resume with another --shards: trains on, one note naming both counts"
 else bad "resume with another --shards" "exit $rc" "$(cat "$tmp/r3.err")"; fi
+if command -v python3 >/dev/null 2>&1; then
 python3 - "$tmp/r.ckpt" "$tmp/old.ckpt" <<'PY'
 import struct, sys, zlib
 b = open(sys.argv[1], "rb").read()
@@ -101,6 +102,9 @@ run r4 "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/old.ckpt" --checkpo
 if [ "$rc" -eq 0 ] && [ ! -s "$tmp/r4.err" ] && cmp -s "$tmp/r3.ckpt" "$tmp/r4.ckpt"; then
   ok "a checkpoint without the shards part (an older trainer's) resumes, silently, to the same bits"
 else bad "resume from a checkpoint without the shards part" "exit $rc" "$(cat "$tmp/r4.err")"; fi
+else
+  echo "  skip  a checkpoint without the shards part (no python3 to strip it)"
+fi
 
 # dropout: a mask stream per shard and epoch (tests/trainer/specs/drop_mlp.lua)
 drop=$bin/drop_mlp_cli
@@ -160,6 +164,7 @@ EOF
 # a resumed run whose checkpoint's batch (64) the shard count does not divide
 run badr "$cli" train --data "$tiny" --epochs 3 --resume "$tmp/plain.ckpt" --shards 6
 if [ "$rc" -eq 2 ] && grep -q "does not divide the batch 64 (the checkpoint's)" "$tmp/badr.err" &&
+   [ "$(wc -l <"$tmp/badr.err")" -eq 1 ] &&
    cmp -s "$tmp/plain.ckpt" "$tmp/s1t4.ckpt"; then
   ok "refused on --resume: --shards 6 for the checkpoint's batch 64 (checkpoint untouched)"
 else bad "--resume with a bad shard count" "exit $rc" "$(cat "$tmp/badr.err")"; fi
