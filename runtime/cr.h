@@ -71,8 +71,9 @@ int cr_size_mul(size_t a, size_t b, size_t *out);
  * structs) and for data sets, 64-byte aligned as the generated code's vector loads want.
  * A block of 2 MB or more is aligned to 2 MB and, on Linux, advised to be backed by
  * transparent huge pages (with 4 KB pages, walking a big layer's weights or a data set's
- * shuffled rows costs TLB misses: page walks, slow in a VM). The advice changes no byte and
- * no result. Free it with free(); NULL when out of memory. */
+ * shuffled rows costs TLB misses: page walks, slow in a VM). Such a block is rounded up to
+ * a multiple of 2 MB (2 MB + 4 bytes may take 4 MB once touched). The advice changes no byte
+ * and no result. Free it with free(); NULL when out of memory. */
 void *cr_alloc(size_t bytes);
 
 /* ------------------------------------------------------------------- files, gzip */
