@@ -314,15 +314,9 @@ static double cpu(void) {
 }
 ]==]
 
-local RUNNER = [==[
-typedef struct { float *x, *w, *b, *z, *a, *g, *m, *dx, *dw, *db, *wu; } bufs;
-typedef struct {
-  int K, N, B, ncand, exact; void (*const *fns)(void); bufs *p;
-  int copies, turn; float **wc, **uc;   /* the copies of w and wu the timed calls rotate through */
-} product;
-
-]==] .. CLOCKS .. [==[
-
+-- Memory for both programs (the products' buffers, the whole step's structs). The including
+-- program defines _DEFAULT_SOURCE and includes sys/mman.h on Linux (madvise).
+local ALLOC = [==[
 /* Memory as the trainer and the bench get it (the runtime's cr_alloc): 64-byte aligned, a
    block of 2 MB and more 2 MB-aligned and advised to huge pages, so a big layer's candidates
    are timed with the TLB behaviour of the step they are chosen for. */
@@ -334,8 +328,19 @@ static void *tune_alloc(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   if (align > 64) (void)madvise(p, rounded, MADV_HUGEPAGE);
 #endif
+  memset(p, 0, bytes);   /* (zeroed, as cr_alloc's and static structs) */
   return p;
 }
+]==]
+
+local RUNNER = [==[
+typedef struct { float *x, *w, *b, *z, *a, *g, *m, *dx, *dw, *db, *wu; } bufs;
+typedef struct {
+  int K, N, B, ncand, exact; void (*const *fns)(void); bufs *p;
+  int copies, turn; float **wc, **uc;   /* the copies of w and wu the timed calls rotate through */
+} product;
+
+]==] .. CLOCKS .. ALLOC .. [==[
 
 static unsigned long long rng = 88172645463325252ull;
 static float *fill(size_t n) {
@@ -626,13 +631,18 @@ end
 -- two orders' averages were within 2-3 % and the median 0.93-0.97.
 local WHOLE_MAIN = [==[
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include "tuned_net.h"
 #include "default_net.h"
 
-]==] .. CLOCKS .. [==[
+]==] .. CLOCKS .. ALLOC .. [==[
 
 static unsigned long long rng;
 static float rnd(void) {   /* in [-1, 1) */
@@ -640,13 +650,17 @@ static float rnd(void) {   /* in [-1, 1) */
   return (float)((double)(rng >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
 }
 
+/* (the structs from tune_alloc, as the trainer's: huge pages from 2 MB; static arrays would
+   sit on 4 KB pages) */
 #define NET(N, U) \
-  static N##_params N##_p; static N##_work N##_w; static float N##_x[U##_BATCH * U##_IN]; \
+  static N##_params *N##_p; static N##_work *N##_w; static float *N##_x; \
   EXTRA(N, U) \
   static void N##_setup(void) { \
+    N##_p = tune_alloc(sizeof *N##_p); N##_w = tune_alloc(sizeof *N##_w); \
+    N##_x = tune_alloc(sizeof(float) * U##_BATCH * U##_IN); \
     rng = 88172645463325252ull; \
     for (int t = 0; t < U##_TENSOR_COUNT; t++) { \
-      float *f = (float *)(void *)&N##_p + N##_tensors[t].offset; \
+      float *f = (float *)(void *)N##_p + N##_tensors[t].offset; \
       for (size_t i = 0; i < (size_t)N##_tensors[t].rows * (size_t)N##_tensors[t].cols; i++) f[i] = 0.05f * rnd(); \
     } \
     for (size_t i = 0; i < (size_t)U##_BATCH * U##_IN; i++) N##_x[i] = rnd(); \
@@ -690,9 +704,10 @@ int main(int argc, char **argv) {
 ]==]
 
 local WHOLE_TRAIN = [==[
-#define EXTRA(N, U) static N##_grads N##_g; static N##_opt N##_s; static N##_target N##_t[U##_BATCH];
+#define EXTRA(N, U) static N##_grads *N##_g; static N##_opt *N##_s; static N##_target N##_t[U##_BATCH];
 #define SETUP_EXTRA(N, U) \
-  N##_opt_init(&N##_s); N##_s.lr = 1e-4f; \
+  N##_g = tune_alloc(sizeof *N##_g); N##_s = tune_alloc(sizeof *N##_s); \
+  N##_opt_init(N##_s); N##_s->lr = 1e-4f; \
   for (int i = 0; i < U##_BATCH; i++) N##_t[i] = TARGET(U);
 #ifdef TUNED_NET_LOSS_CROSS_ENTROPY
 #define TARGET(U) (int)((rng = rng * 6364136223846793005ull + 1) >> 33) % U##_OUT
@@ -700,14 +715,14 @@ local WHOLE_TRAIN = [==[
 #define TARGET(U) rnd()
 #endif
 static volatile float out_sink;
-#define STEP(N, U) (out_sink = N##_train_step_scratch(&N##_p, &N##_s, &N##_g, &N##_w, N##_x, N##_t, U##_BATCH))
+#define STEP(N, U) (out_sink = N##_train_step_scratch(N##_p, N##_s, N##_g, N##_w, N##_x, N##_t, U##_BATCH))
 ]==]
 
 local WHOLE_INFER = [==[
 #define EXTRA(N, U) static float N##_out[U##_BATCH * U##_OUT];
 #define SETUP_EXTRA(N, U)
 static volatile float out_sink;
-#define STEP(N, U) (N##_forward(N##_out, &N##_w, &N##_p, N##_x, U##_BATCH), out_sink = N##_out[0])
+#define STEP(N, U) (N##_forward(N##_out, N##_w, N##_p, N##_x, U##_BATCH), out_sink = N##_out[0])
 ]==]
 
 -- Generates the network twice into dir (tuned_net with the tune file at tune_path, default_net
