@@ -28,7 +28,8 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   --cli        also write NAME_cli.c, a command-line trainer for the network
   --python     also write NAME.py, a NumPy/ctypes module for the network, and libNAME.so,
                compiled now from NAME.c with $CC (default cc) and the ISA's flags (with
-               --dispatch: and from every variant's NAME_ISA.c with its own)
+               --dispatch: and from every variant's NAME_ISA.c with its own), and the
+               runtime's initialisation (Net.init draws the trainer's numbers)
   --inference  forward-only NAME.h/NAME.c: no backward, loss or optimizer; NAME_predict for a
                classifier (argmax, no libm)
   --weights W  with --inference: const NAME_weights, bit for bit, from a trainer checkpoint or a
@@ -758,11 +759,16 @@ end
 -- A shell word: the text in single quotes.
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
+-- The runtime's files gen --python compiles into libNAME.so (embedded by mk/gen.mk's GEN_RT):
+-- cr_rng_seed and cr_init_tensor, which NAME.py's Net.init calls as the trainer does.
+local PY_RUNTIME_HEADERS = {"cr.h", "cr_internal.h"}
+local PY_RUNTIME_UNITS = {"cr_util", "cr_rng", "cr_init"}
+
 -- gen --python: compiles the NAME.h/NAME.c just rendered (with --dispatch, and every variant's
--- NAME_ISA.c with its ISA's flags) into libNAME.so with $CC (default cc) in a temporary
--- directory and returns {"libNAME.so", bytes} for write_outputs, so the library is written
--- with the other files or not at all. No compiler, or a failed compile: one line, exit 2,
--- nothing written.
+-- NAME_ISA.c with its ISA's flags), and the runtime's initialisation, into libNAME.so with $CC
+-- (default cc) in a temporary directory and returns {"libNAME.so", bytes} for write_outputs,
+-- so the library is written with the other files or not at all. No compiler, or a failed
+-- compile: one line, exit 2, nothing written.
 local function build_library(outputs)
   local py = outputs.python
   local cc = os.getenv("CC")
@@ -776,18 +782,29 @@ local function build_library(outputs)
   local tmp = pipe and pipe:read("l")
   if pipe then pipe:close() end
   if not tmp or tmp == "" then usage_error("--python: cannot make a temporary directory") end
+  local files = {}
   for _, out in ipairs(outputs) do
-    if out[1]:match("%.[ch]$") then
-      local f = io.open(tmp .. "/" .. out[1], "wb")
-      if not f then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
-      f:write(out[2])
-      f:close()
-    end
+    if out[1]:match("%.[ch]$") then files[#files + 1] = out end
+  end
+  -- the runtime's files in a subdirectory: a network named cr_rng keeps its own cr_rng.c
+  local units = {}
+  for _, u in ipairs(py.units) do units[#units + 1] = u end
+  for _, h in ipairs(PY_RUNTIME_HEADERS) do files[#files + 1] = {"runtime/" .. h, host.template("runtime/" .. h)} end
+  for _, u in ipairs(PY_RUNTIME_UNITS) do
+    files[#files + 1] = {"runtime/" .. u .. ".c", host.template("runtime/" .. u .. ".c")}
+    units[#units + 1] = {"runtime/" .. u, ""}
+  end
+  os.execute("mkdir " .. sh_quote(tmp .. "/runtime"))
+  for _, out in ipairs(files) do
+    local f = io.open(tmp .. "/" .. out[1], "wb")
+    if not f or not out[2] then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
+    f:write(out[2])
+    f:close()
   end
   local so = tmp .. "/lib" .. py.name .. ".so"
   -- run in the temporary directory with relative names: its path must not reach the library's bytes
   local steps, objects = {}, {}
-  for k, u in ipairs(py.units) do
+  for k, u in ipairs(units) do
     steps[k] = string.format("%s -std=c11 -O2 -fPIC %s -c -o %s.o %s.c", cc, u[2], u[1], u[1])
     objects[k] = u[1] .. ".o"
   end

@@ -23,16 +23,20 @@ $(shell mkdir -p $(BUILD)/host && { echo '$(LUA_LIBS)' | cmp -s - $(LUA_LINK_FIL
 
 GEN_LUA := $(sort $(wildcard gen/*.lua gen/*/*.lua))
 GEN_TPL := $(sort $(wildcard templates/*.tpl))
-# gen/ops/linear.lua -> lua:ops.linear=gen/ops/linear.lua ; templates/x.tpl -> tpl:x.tpl=templates/x.tpl
+# The runtime's initialisation (and what it needs), which gen --python compiles into
+# libNAME.so so that Net.init draws the trainer's numbers (gen/driver.lua build_library)
+GEN_RT := runtime/cr.h runtime/cr_internal.h runtime/cr_util.c runtime/cr_rng.c runtime/cr_init.c
+# gen/ops/linear.lua -> lua:ops.linear=gen/ops/linear.lua ; templates/x.tpl -> tpl:x.tpl=templates/x.tpl ;
+# runtime/cr.h -> tpl:runtime/cr.h=runtime/cr.h
 GEN_EMBED_ARGS := $(foreach f,$(GEN_LUA),lua:$(subst /,.,$(patsubst gen/%.lua,%,$(f)))=$(f)) \
-                  $(foreach f,$(GEN_TPL),tpl:$(notdir $(f))=$(f))
+                  $(foreach f,$(GEN_TPL),tpl:$(notdir $(f))=$(f)) $(foreach f,$(GEN_RT),tpl:$(f)=$(f))
 
 $(BUILD)/host/embed: gen/embed.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) -o $@ $<
 
 # Depends on the file lists too, so adding or removing a module re-embeds.
-$(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) mk/gen.mk
+$(BUILD)/host/embedded.c: $(BUILD)/host/embed $(GEN_LUA) $(GEN_TPL) $(GEN_RT) mk/gen.mk
 	$(BUILD)/host/embed $@ $(GEN_EMBED_ARGS)
 
 # Linked under a temporary name and renamed, so a concurrent make never runs half a binary.

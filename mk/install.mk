@@ -27,11 +27,12 @@ test-install: $(BUILD)/lua-static/chainrule $(BUILD)/libcr.a $(BUILD)/libcrtrain
 
 # ---------------------------------------------------------------- tests (tests/python/)
 #   make test-python   gen --python against PyTorch: same outputs, same parameters after 10
-#                      SGD steps, training mode (forward_train, seed, train/eval), ValueError
+#                      SGD steps, training mode (forward_train, seed, train/eval), init against
+#                      the trainer's --epochs 0 checkpoint (bit for bit), ValueError
 #                      for bad arguments (needs scripts/deps.sh --python;
 #                      prints SKIP without torch/numpy)
 TEST_GOALS += test-python
 .PHONY: test-python
-test-python: $(BUILD)/chainrule
+test-python: $(BUILD)/chainrule $(BUILD)/libcr.a $(BUILD)/libcrtrain.a
 	@rm -rf $(BUILD)/tests/python && mkdir -p $(BUILD)/tests/python
-	@$(PYTHON) tests/python/test_torch.py $(BUILD)/chainrule $(BUILD)/tests/python
+	@CC='$(CC)' $(PYTHON) tests/python/test_torch.py $(BUILD)/chainrule $(BUILD)/tests/python $(BUILD)

@@ -75,6 +75,30 @@ class _TensorInfo(ctypes.Structure):   # $(name)_tensor_info, as declared in $(n
                 ("fan_in", ctypes.c_int), ("fan_out", ctypes.c_int)]
 
 
+class _Rng(ctypes.Structure):   # the runtime's cr_rng (PCG32), runtime/cr.h
+    _fields_ = [("state", ctypes.c_uint64), ("inc", ctypes.c_uint64)]
+
+
+class _InitSpec(ctypes.Structure):   # the runtime's cr_init_spec
+    _fields_ = [("scheme", ctypes.c_char_p), ("mode", ctypes.c_char_p), ("nonlinearity", ctypes.c_char_p),
+                ("a", ctypes.c_float), ("fan_in", ctypes.c_int), ("fan_out", ctypes.c_int)]
+
+
+class _Err(ctypes.Structure):   # the runtime's cr_err
+    _fields_ = [("msg", ctypes.c_char * 512)]
+
+
+_STREAM_INIT = 1   # CR_STREAM_INIT: the trainer's stream for parameter initialisation
+INIT_SCHEMES = ("zeros", "randn", "simple_kaiming", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+                "kaiming_normal", "pytorch_default")   # what the trainer's --init accepts
+# indices in $(name)_tensors of the layers' weights: the tensors the trainer's --init (init's scheme) replaces
+@ local wi = {}
+@ for _, l in ipairs(layers) do
+@   if l.weight >= 0 then wi[#wi + 1] = tostring(l.weight) end
+@ end
+WEIGHTS = frozenset(($(table.concat(wi, ", "))$(#wi == 1 and "," or "")))
+
+
 def _load(path=None):
     path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib$(name).so")
     lib = ctypes.CDLL(path)
@@ -98,6 +122,11 @@ def _load(path=None):
     lib.$(name)_export_tensor.restype = None
     lib.$(name)_import_tensor.argtypes = [_v, ctypes.c_int, _f]
     lib.$(name)_import_tensor.restype = None
+    lib.cr_rng_seed.argtypes = [ctypes.POINTER(_Rng), ctypes.c_uint64, ctypes.c_uint64]
+    lib.cr_rng_seed.restype = None
+    lib.cr_init_tensor.argtypes = [_f, ctypes.c_size_t, ctypes.POINTER(_InitSpec), ctypes.POINTER(_Rng),
+                                   ctypes.POINTER(_Err)]
+    lib.cr_init_tensor.restype = ctypes.c_int
 @ if dispatch then
     lib.$(name)_isa.argtypes = []
     lib.$(name)_isa.restype = ctypes.c_char_p
@@ -143,47 +172,6 @@ def _rows(what, arg, a, dtype, cols):
         shape = "(n,)" if cols is None else "(n, %d)" % cols
         raise ValueError("%s: %s must have shape %s with 1 <= n <= %d, got %s" % (what, arg, shape, BATCH, a.shape))
     return np.ascontiguousarray(a)
-
-
-def _gain(nonlinearity, a):
-    """torch.nn.init.calculate_gain (runtime/cr_init.c's cr_init_gain)."""
-    if nonlinearity in ("linear", "identity", "sigmoid"):
-        return 1.0
-    if nonlinearity == "tanh":
-        return 5.0 / 3.0
-    if nonlinearity == "relu":
-        return 2.0 ** 0.5
-    if nonlinearity == "leaky_relu":
-        return (2.0 / (1.0 + a * a)) ** 0.5
-    if nonlinearity == "selu":
-        return 0.75
-    raise ValueError("init: unknown nonlinearity %r" % nonlinearity)
-
-
-def _draw(rng, key, shape, scheme, mode, nonlinearity, a, fan_in, fan_out):
-    """One tensor drawn as runtime/cr_init.c's cr_init_tensor does (its distributions)."""
-    def normal(std):
-        return (rng.standard_normal(shape) * std).astype(np.float32)
-
-    def uniform(bound):
-        return rng.uniform(-bound, bound, shape).astype(np.float32)
-    if scheme == "zeros":
-        return np.zeros(shape, dtype=np.float32)
-    if scheme == "ones":
-        return np.ones(shape, dtype=np.float32)
-    if scheme == "randn":
-        return normal(1.0)
-    if scheme in ("simple_kaiming", "pytorch_default"):
-        return normal(fan_in ** -0.5) if scheme == "simple_kaiming" else uniform(fan_in ** -0.5)
-    if scheme in ("xavier_uniform", "xavier_normal"):
-        gain = _gain(nonlinearity or "linear", a)
-        if scheme == "xavier_uniform":
-            return uniform(gain * (6.0 / (fan_in + fan_out)) ** 0.5)
-        return normal(gain * (2.0 / (fan_in + fan_out)) ** 0.5)
-    if scheme in ("kaiming_uniform", "kaiming_normal"):
-        std = _gain(nonlinearity or "leaky_relu", a) / (fan_out if mode == "fan_out" else fan_in) ** 0.5
-        return uniform(3.0 ** 0.5 * std) if scheme == "kaiming_uniform" else normal(std)
-    raise ValueError("init: %r: unknown scheme %r" % (key, scheme))
 
 
 class Net:
@@ -383,22 +371,29 @@ class Net:
             raise ValueError("load_optimizer_state: its lr is %r (a finite number > 0 is needed)" % lr)
         self._opt[:] = state
 
-    def init(self, seed=0):
+    def init(self, seed=1, scheme=None):
         """Draws every parameter as the spec's init says ($(name)_tensors: the scheme, mode,
-        nonlinearity and fans; torch.nn.init's formulas, as chainrule's trainer), from
-        numpy.random.default_rng(seed): the same distributions as the trainer's, other numbers.
-        A new Net's parameters are zero until init, set or load_state_dict. The optimizer state
+        nonlinearity and fans; torch.nn.init's formulas) with the runtime's cr_init_tensor, from
+        its PCG32 seeded (seed, CR_STREAM_INIT), tensor after tensor in $(name)_tensors' order:
+        the numbers of the trainer's `train --seed SEED` (default 1, as the trainer's), which its
+        `train --epochs 0 --checkpoint FILE` writes. scheme (one of INIT_SCHEMES) replaces the
+        spec's for every layer's weight, as the trainer's --init. A new Net's parameters are zero
+        until init, set or load_state_dict; on a ValueError none is changed. The optimizer state
         is not touched (reset_optimizer). Returns self."""
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
-            raise ValueError("init: seed must be a non-negative integer, got %r" % (seed,))
-        rng = np.random.default_rng(int(seed))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 64:
+            raise ValueError("init: seed must be an integer in [0, 2**64), got %r" % (seed,))
+        if scheme is not None and scheme not in INIT_SCHEMES:
+            raise ValueError("init: unknown scheme %r (one of %s)" % (scheme, ", ".join(INIT_SCHEMES)))
         table = (_TensorInfo * len(TENSORS)).in_dll(self._lib, "$(name)_tensors")
-        values = {}
-        for key, entry in TENSORS.items():
-            index, shape = entry[:2]
-            t = table[index]
-            values[key] = _draw(rng, key, shape, t.init.decode(), t.mode.decode() if t.mode else None,
-                                t.nonlinearity.decode() if t.nonlinearity else None, t.init_a, t.fan_in, t.fan_out)
-        for key, value in values.items():
-            self.set(key, value)
+        rng, err = _Rng(), _Err()
+        self._lib.cr_rng_seed(ctypes.byref(rng), int(seed), _STREAM_INIT)
+        params = self._params.copy()   # drawn aside: an error leaves the Net as it was
+        base = params.view(np.float32)
+        for i, t in enumerate(table):
+            spec = _InitSpec(scheme.encode() if scheme is not None and i in WEIGHTS else t.init, t.mode,
+                             t.nonlinearity, t.init_a, t.fan_in, t.fan_out)
+            w = base[t.offset:t.offset + t.rows * t.cols]
+            if self._lib.cr_init_tensor(self._fp(w), w.size, ctypes.byref(spec), ctypes.byref(rng), ctypes.byref(err)):
+                raise ValueError("init: %s: %s" % (t.name.decode(), err.msg.decode(errors="replace")))
+        self._params[:] = params
         return self

@@ -39,8 +39,9 @@ static const optdef optdefs[] = {
     {"--valid-images", O_STR, CMD_DATA, OFF(valid_x), 0, 0, 0, "FILE",
      "validation/test inputs (formats as --train-images)"},
     {"--valid-labels", O_STR, CMD_DATA, OFF(valid_y), 0, 0, 0, "FILE", "validation/test labels"},
-    {"--epochs", O_LONG, CMD_TRAIN, OFF(epochs), 0, 1, TR_MAX_EPOCHS, "N",
-     "train until N epochs are done in total (default 5; with --resume, counts the resumed ones)"},
+    {"--epochs", O_LONG, CMD_TRAIN, OFF(epochs), OFF(epochs_set), 0, TR_MAX_EPOCHS, "N",
+     "train until N epochs are done in total (default 5; with --resume, counts the resumed ones; "
+     "0: write the initialised checkpoint, nothing trained)"},
     {"--lr", O_DOUBLE, CMD_TRAIN, OFF(lr), OFF(lr_set), 0, 1e30, "X",
      "learning rate (default: the spec's, or the checkpoint's with --resume)"},
     {"--schedule", O_STR, CMD_TRAIN, OFF(schedule), 0, 0, 0, "KIND[:key=value,...]",

@@ -30,7 +30,7 @@ typedef struct {
   long epochs, batch, rows, shards, threads;
   double lr;
   unsigned long long seed;
-  int lr_set, seed_set, batch_set, no_norm, no_shuffle, progress, distributed, profile;
+  int lr_set, seed_set, batch_set, epochs_set, no_norm, no_shuffle, progress, distributed, profile;
   int no_gather_thread;
   const cr_dist *dist; /* the MPI build's transfers (cr_trainer_main_dist), else NULL */
   int quiet;           /* a rank other than 0: tr_usage/tr_fail print nothing */

@@ -21,6 +21,7 @@ typedef struct {
   cr_metrics_row *rows;
   int nrows;
   long start_epoch, epochs, steps, last_good_epoch;
+  int wrote_initial; /* --epochs 0 wrote the initialised checkpoint */
   uint64_t seed;
   int batch;
   const char *ckpt;          /* where checkpoints go: --checkpoint, else --resume */
@@ -149,7 +150,8 @@ static int prepare_schedule(run *r) {
     return tr_fail(r->o, 2, "%s schedule '%s': %s", r->o->schedule ? "--schedule" : "the spec's",
                    text, err);
   r->steps_per_epoch = (long)cr_batcher_batches(&r->b);
-  if (tr_sched_check(&r->sched, r->epochs, r->steps_per_epoch, err, sizeof err) != 0)
+  /* --epochs 0 takes no step: nothing to check the schedule's length against */
+  if (r->epochs > 0 && tr_sched_check(&r->sched, r->epochs, r->steps_per_epoch, err, sizeof err) != 0)
     return tr_fail(r->o, 2, "schedule '%s': %s", text, err);
   r->base_lr = *r->net->opt_lr(r->m.opt);
   r->base_mom = *r->net->opt_momentum(r->m.opt);
@@ -224,7 +226,7 @@ static int prepare(run *r, const datapaths *dp) {
     return tr_fail(o, 1, "out of memory (or threads) for %d shards", r->shards);
   }
   if (o->lr_set) *net->opt_lr(r->m.opt) = (float)o->lr;
-  r->epochs = o->epochs ? o->epochs : 5;
+  r->epochs = o->epochs_set ? o->epochs : 5;
   r->ckpt = o->checkpoint ? o->checkpoint : o->resume;
   r->last_good_epoch = r->start_epoch;
   tr_apply_norm(&r->m, &r->tr);
@@ -494,7 +496,10 @@ static void print_start(const run *r) {
   else if (r->shards > 1)
     printf("%d shards of %d rows per batch, %ld thread%s\n", r->shards, r->batch / r->shards,
            r->o->threads ? r->o->threads : 1L, r->o->threads > 1 ? "s" : "");
-  if (r->start_epoch >= r->epochs)
+  if (r->epochs == 0 && !r->o->resume)
+    printf("--epochs 0: the initialised network, nothing trained%s\n",
+           r->ckpt ? "" : " (and no --checkpoint to write it to)");
+  else if (r->start_epoch >= r->epochs)
     printf("checkpoint already has %ld epochs (--epochs %ld): nothing to train\n",
            r->start_epoch, r->epochs);
 }
@@ -546,7 +551,7 @@ static int print_end(const run *r, int rc) {
       else plot_rc = tr_fail(o, 1, "%s", e.msg);
     }
   }
-  if (rc == 0 && r->ckpt && r->last_good_epoch > 0)
+  if (rc == 0 && r->ckpt && (r->last_good_epoch > 0 || r->wrote_initial))
     printf("checkpoint: %s (epoch %ld)\n", r->ckpt, r->last_good_epoch);
   if (o->profile) print_profile(r);
   return rc ? rc : plot_rc;
@@ -692,6 +697,12 @@ static int train(const cr_net *net, const opts *o, run *r) {
   int tty = r->rank == 0 && (o->progress || (!o->distributed && isatty(STDOUT_FILENO)));
   cr_batcher_set_epoch(&r->b, (uint64_t)r->start_epoch);
   for (long ep = r->start_epoch; ep < r->epochs && !rc; ep++) rc = one_epoch(r, ep, tty);
+  /* --epochs 0 of a new run: the checkpoint as initialised (and normalisation as fitted), so
+     the initial weights can be exported, or resumed as a run that trains from them */
+  if (r->epochs == 0 && !o->resume && r->rank == 0 && r->ckpt && !rc) {
+    rc = write_checkpoint(r, -1);
+    if (!rc) r->wrote_initial = 1;
+  }
   if (r->rank == 0) rc = print_end(r, rc);
   return rc;
 }

@@ -11,7 +11,7 @@ and train()/eval() against torch's training mode, torch's dropout driven by the 
 independent PCG32 (written here from the PCG paper, checked against its demo's output) draws. Tolerance as everywhere in chainrule's tests (llm.c's): |got - want|
 <= 1e-5 + 1e-4 * max|want| per tensor.
 
-    python3 tests/python/test_torch.py CHAINRULE WORKDIR
+    python3 tests/python/test_torch.py CHAINRULE WORKDIR [BUILD]   (BUILD: libcr.a, libcrtrain.a; CC)
 """
 import copy
 import importlib.util
@@ -410,8 +410,76 @@ def check_init():
             check(float(np.abs(v).max()) <= float(np.abs(ref).max()) * 1.01,
                   "pyinit: %s reaches %.4g, torch's bound is about %.4g" % (key, np.abs(v).max(), np.abs(ref).max()))
     expect_value_error(lambda: net.init(-1), ["init", "seed"], "pyinit init(-1)")
+    expect_value_error(lambda: net.init(2 ** 64), ["init", "seed"], "pyinit init(2**64)")
+    expect_value_error(lambda: net.init(1, scheme="ones"), ["init", "scheme", "ones"], "pyinit init scheme ones")
+    check(all(np.array_equal(a[k], net.get(k)) for k in a), "pyinit: a refused init changed the parameters")
+    # the first tensor's numbers from the test's own PCG32: stream CR_STREAM_INIT = 1, kaiming_uniform's bound
+    # as runtime/cr_init.c computes it (the gain a float, the rest in double, the bound then a float), each
+    # element bound * (2u - 1) in float32, in the order of the parameter buffer (the C layout)
+    index, _, offset, rows, cols = mod.TENSORS["0.weight"]
+    raw = net._params.view(np.float32)[offset:offset + rows * cols]
+    slope = float(np.float32(0.2))
+    gain = float(np.float32((2.0 / (1.0 + slope * slope)) ** 0.5))
+    bound = np.float32((3.0 ** 0.5) * (gain / 144.0 ** 0.5))   # fan_out = 16 channels x 3 x 3
+    want = bound * (np.float32(2) * Pcg32(4, 1).uniform(rows * cols) - np.float32(1))
+    check(np.array_equal(raw, want), "pyinit: 0.weight is not PCG32 (4, stream 1)'s kaiming_uniform draws bit for bit")
+    check_init_trainer(mod, out, path, a)
     print("test-python: pyinit: init(seed) draws kaiming_uniform fan_out, xavier_normal, nn.Conv2d's and nn.Linear's"
-          " defaults and batchnorm's constants as torch.nn.init does (std, bound); seeds repeat")
+          " defaults and batchnorm's constants as torch.nn.init does (std, bound); seeds repeat; the first tensor"
+          " is the test's own PCG32 draws bit for bit")
+
+
+def check_init_trainer(mod, out, path, a):
+    """init(seed[, scheme]) against the trainer's `train --seed SEED [--init SCHEME] --epochs 0` checkpoint,
+    exported: the same bits (a scalar trainer linked with the runtime and trainer libraries of BUILD)."""
+    if len(sys.argv) < 4:
+        print("test-python: pyinit: no BUILD directory given: init not compared with the trainer")
+        return
+    build = sys.argv[3]
+    cc = os.environ.get("CC") or "cc"
+    cli = os.path.join(out, "cli")
+    os.makedirs(cli, exist_ok=True)
+    r = subprocess.run([CHAINRULE, "gen", path, "--cli", "--isa", "scalar", "--out", cli], capture_output=True, text=True)
+    if r.returncode == 0:
+        r = subprocess.run(cc.split() + ["-std=c11", "-O2", "-Iruntime", "-Itrainer", "-I" + cli, "-o",
+                                         os.path.join(cli, "pyinit_cli"), os.path.join(cli, "pyinit_cli.c"),
+                                         os.path.join(cli, "pyinit.c"), os.path.join(build, "libcrtrain.a"),
+                                         os.path.join(build, "libcr.a"), "-lz", "-lm", "-pthread"],
+                           capture_output=True, text=True)
+    if r.returncode != 0:
+        check(False, "pyinit: the trainer did not build: %s" % r.stderr.strip()[:300])
+        return
+    rng = np.random.default_rng(0)
+    data = {}
+    for part, n in (("train", 8), ("valid", 4)):
+        data[part] = (os.path.join(cli, part + "-x.npy"), os.path.join(cli, part + "-y.npy"))
+        np.save(data[part][0], rng.standard_normal((n, 3, 10, 10)).astype(np.float32))
+        np.save(data[part][1], rng.integers(0, 10, n).astype(np.uint8))
+    for seed, scheme, net in ((4, None, None), (7, "xavier_uniform", mod.Net().init(7, scheme="xavier_uniform"))):
+        ckpt, exported = os.path.join(cli, "s%d.ckpt" % seed), os.path.join(cli, "s%d" % seed)
+        args = [os.path.join(cli, "pyinit_cli"), "train", "--epochs", "0", "--seed", str(seed), "--checkpoint", ckpt,
+                "--train-images", data["train"][0], "--train-labels", data["train"][1],
+                "--valid-images", data["valid"][0], "--valid-labels", data["valid"][1]]
+        r = subprocess.run(args + (["--init", scheme] if scheme else []), capture_output=True, text=True)
+        if r.returncode == 0:
+            r = subprocess.run([args[0], "export", exported, "--checkpoint", ckpt], capture_output=True, text=True)
+        if r.returncode != 0:
+            check(False, "pyinit: the trainer's %s failed: %s" % (" ".join(args[1:]), r.stderr.strip()))
+            continue
+        got = a if net is None else net.state_dict()
+        # a torch-layout copy of what the trainer drew (num_batches_tracked, an integer, is not exported)
+        missing = [k for k in got if k != "1.num_batches_tracked" and not os.path.exists(os.path.join(exported, k + ".npy"))]
+        check(not missing, "pyinit: the trainer exported no %s" % ", ".join(missing))
+        same = [k for k in got if k not in missing and k != "1.num_batches_tracked"
+                and np.array_equal(got[k], np.load(os.path.join(exported, k + ".npy")).reshape(got[k].shape))]
+        check(len(same) == len(got) - 1 - len(missing),
+              "pyinit: init(%d%s) differs from the trainer's --seed %d%s in %s" % (
+                  seed, ", scheme=%r" % scheme if scheme else "", seed, " --init " + scheme if scheme else "",
+                  ", ".join(k for k in got if k not in same and k != "1.num_batches_tracked")))
+    check(not np.array_equal(a["4.weight"], mod.Net().init(4, scheme="xavier_uniform").get("4.weight")),
+          "pyinit: scheme= changed nothing")
+    print("test-python: pyinit: init(4) and init(7, scheme='xavier_uniform') are the trainer's --epochs 0"
+          " checkpoints (--seed 4; --seed 7 --init xavier_uniform) bit for bit")
 
 
 check_init()

@@ -188,6 +188,20 @@ if expect_rc t_resume 0; then
     bad "resumed metrics differ" "$(cat "$tmp/full.csv")" "$(cat "$tmp/half.csv")"
   fi
 fi
+# --epochs 0: the initialised checkpoint (epoch 0), which resumes as the run from scratch
+run t_zero "$cli" train --data "$tiny" --epochs 0 --seed 5 --checkpoint "$tmp/zero.ckpt"
+zero_rc=$rc
+run t_zero_res "$cli" train --data "$tiny" --epochs 2 --resume "$tmp/zero.ckpt" --checkpoint "$tmp/zero2.ckpt"
+zero_res_rc=$rc
+run t_zero_ex "$cli" export "$tmp/ez" --checkpoint "$tmp/zero.ckpt"
+if [ "$zero_rc" -eq 0 ] && grep -q "^--epochs 0: the initialised network, nothing trained$" "$tmp/t_zero.out" &&
+   grep -q "^checkpoint: .*zero\.ckpt (epoch 0)$" "$tmp/t_zero.out" && ! grep -q "^epoch" "$tmp/t_zero.out" &&
+   [ "$zero_res_rc" -eq 0 ] && cmp -s "$tmp/full.ckpt" "$tmp/zero2.ckpt" &&
+   [ -s "$tmp/ez/0.weight.npy" ] && ! cmp -s "$tmp/ez/0.weight.npy" "$tmp/ef/0.weight.npy"; then
+  ok "--epochs 0 writes the initialised checkpoint; resumed for 2 epochs == 2 epochs straight, bitwise"
+else
+  bad "--epochs 0" "$(cat "$tmp/t_zero.out" "$tmp/t_zero.err" "$tmp/t_zero_res.err")"
+fi
 
 # --- learning-rate schedules: a schedule is a function of the epoch and step counters the
 # checkpoint holds, so resuming mid-schedule continues it exactly; the checkpoint keeps the
@@ -649,8 +663,8 @@ done <<EOF
 missing command	
 unknown command 'frobnicate'	frobnicate
 unknown option '--bogus'	train --bogus
-option '--epochs' needs an integer from 1 to	train --epochs 0
-option '--epochs' needs an integer from 1 to .* got 'x'	train --epochs x
+option '--epochs' needs an integer from 0 to	train --epochs -1
+option '--epochs' needs an integer from 0 to .* got 'x'	train --epochs x
 option '--lr' needs a positive number, got '-1'	train --lr -1
 option '--lr' needs a positive number, got 'nan'	train --lr nan
 option '--lr' needs a value	train --lr
