@@ -390,6 +390,13 @@ function M.name_problem(name)
   if names.reserved(name) then
     return "name '" .. name .. "' is reserved (it clashes with generated helper names)"
   end
+  -- NAME_seed, NAME_step ... must not clash with the runtime's cr_* and the trainer's tr_*
+  -- functions, which --cli trainers and --python libraries link with them (cr_rng_seed, tr_seed)
+  local lib = name:match("^(cr)$") or name:match("^(tr)$") or name:match("^(cr)_") or name:match("^(tr)_")
+  if lib then
+    return "name '" .. name .. "' is reserved (names " .. lib .. " and " .. lib .. "_... are the "
+      .. (lib == "cr" and "runtime's" or "trainer's") .. " functions' prefix)"
+  end
   return nil
 end
 

@@ -89,8 +89,6 @@ class _Err(ctypes.Structure):   # the runtime's cr_err
 
 
 _STREAM_INIT = 1   # CR_STREAM_INIT: the trainer's stream for parameter initialisation
-INIT_SCHEMES = ("zeros", "randn", "simple_kaiming", "xavier_uniform", "xavier_normal", "kaiming_uniform",
-                "kaiming_normal", "pytorch_default")   # what the trainer's --init accepts
 # indices in $(name)_tensors of the layers' weights: the tensors the trainer's --init (init's scheme) replaces
 @ local wi = {}
 @ for _, l in ipairs(layers) do
@@ -122,11 +120,15 @@ def _load(path=None):
     lib.$(name)_export_tensor.restype = None
     lib.$(name)_import_tensor.argtypes = [_v, ctypes.c_int, _f]
     lib.$(name)_import_tensor.restype = None
-    lib.cr_rng_seed.argtypes = [ctypes.POINTER(_Rng), ctypes.c_uint64, ctypes.c_uint64]
-    lib.cr_rng_seed.restype = None
-    lib.cr_init_tensor.argtypes = [_f, ctypes.c_size_t, ctypes.POINTER(_InitSpec), ctypes.POINTER(_Rng),
-                                   ctypes.POINTER(_Err)]
-    lib.cr_init_tensor.restype = ctypes.c_int
+    try:   # the runtime's initialisation, compiled into the library since 2026-12
+        lib.cr_rng_seed.argtypes = [ctypes.POINTER(_Rng), ctypes.c_uint64, ctypes.c_uint64]
+        lib.cr_rng_seed.restype = None
+        lib.cr_init_tensor.argtypes = [_f, ctypes.c_size_t, ctypes.POINTER(_InitSpec), ctypes.POINTER(_Rng),
+                                       ctypes.POINTER(_Err)]
+        lib.cr_init_tensor.restype = ctypes.c_int
+    except AttributeError:
+        raise ImportError("%s: %s has no cr_init_tensor: it does not match %s.py (regenerate both with chainrule gen"
+                          " --python)" % (NAME, path, NAME)) from None
 @ if dispatch then
     lib.$(name)_isa.argtypes = []
     lib.$(name)_isa.restype = ctypes.c_char_p
@@ -376,14 +378,15 @@ class Net:
         nonlinearity and fans; torch.nn.init's formulas) with the runtime's cr_init_tensor, from
         its PCG32 seeded (seed, CR_STREAM_INIT), tensor after tensor in $(name)_tensors' order:
         the numbers of the trainer's `train --seed SEED` (default 1, as the trainer's), which its
-        `train --epochs 0 --checkpoint FILE` writes. scheme (one of INIT_SCHEMES) replaces the
-        spec's for every layer's weight, as the trainer's --init. A new Net's parameters are zero
+        `train --epochs 0 --checkpoint FILE` writes. scheme (a name the trainer's --init takes:
+        zeros, randn, simple_kaiming, xavier_uniform, xavier_normal, kaiming_uniform,
+        kaiming_normal, pytorch_default) replaces the spec's for every layer's weight, as --init. A new Net's parameters are zero
         until init, set or load_state_dict; on a ValueError none is changed. The optimizer state
         is not touched (reset_optimizer). Returns self."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 64:
             raise ValueError("init: seed must be an integer in [0, 2**64), got %r" % (seed,))
-        if scheme is not None and scheme not in INIT_SCHEMES:
-            raise ValueError("init: unknown scheme %r (one of %s)" % (scheme, ", ".join(INIT_SCHEMES)))
+        if scheme is not None and not isinstance(scheme, str):
+            raise ValueError("init: scheme must be a str or None, got %s" % type(scheme).__name__)
         table = (_TensorInfo * len(TENSORS)).in_dll(self._lib, "$(name)_tensors")
         rng, err = _Rng(), _Err()
         self._lib.cr_rng_seed(ctypes.byref(rng), int(seed), _STREAM_INIT)
@@ -394,6 +397,7 @@ class Net:
                              t.nonlinearity, t.init_a, t.fan_in, t.fan_out)
             w = base[t.offset:t.offset + t.rows * t.cols]
             if self._lib.cr_init_tensor(self._fp(w), w.size, ctypes.byref(spec), ctypes.byref(rng), ctypes.byref(err)):
-                raise ValueError("init: %s: %s" % (t.name.decode(), err.msg.decode(errors="replace")))
+                msg = err.msg.decode(errors="replace")   # the runtime's "init: ..." (cr_init_tensor)
+                raise ValueError("init: %s: %s" % (t.name.decode(), msg[6:] if msg.startswith("init: ") else msg))
         self._params[:] = params
         return self

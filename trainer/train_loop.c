@@ -497,8 +497,9 @@ static void print_start(const run *r) {
     printf("%d shards of %d rows per batch, %ld thread%s\n", r->shards, r->batch / r->shards,
            r->o->threads ? r->o->threads : 1L, r->o->threads > 1 ? "s" : "");
   if (r->epochs == 0 && !r->o->resume)
-    printf("--epochs 0: the initialised network, nothing trained%s\n",
-           r->ckpt ? "" : " (and no --checkpoint to write it to)");
+    printf("--epochs 0: the initialised network, nothing trained%s%s\n",
+           r->ckpt ? "" : " (and no --checkpoint to write it to)",
+           r->o->metrics || r->o->plot ? "; no epoch for --metrics or --plot to record" : "");
   else if (r->start_epoch >= r->epochs)
     printf("checkpoint already has %ld epochs (--epochs %ld): nothing to train\n",
            r->start_epoch, r->epochs);
@@ -553,7 +554,8 @@ static int print_end(const run *r, int rc) {
   }
   if (rc == 0 && r->ckpt && (r->last_good_epoch > 0 || r->wrote_initial))
     printf("checkpoint: %s (epoch %ld)\n", r->ckpt, r->last_good_epoch);
-  if (o->profile) print_profile(r);
+  if (o->profile && r->prof_steps > 0) print_profile(r);
+  else if (o->profile) fprintf(stderr, "profile: no training step was run\n");
   return rc ? rc : plot_rc;
 }
 

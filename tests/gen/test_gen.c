@@ -259,6 +259,8 @@ static const spec_case SPEC_BAD[] = {
    "{}:1: network: name 'int' is a C keyword"},
   {"reserved_name", "return network \"mse\" { input = 4, layers = { linear(1) }, loss = \"mse\", optimizer = adam{} }\n",
    "{}:1: network: name 'mse' is reserved (it clashes with generated helper names)"},
+  {"runtime_prefix_name", "return network \"cr_net\" { input = 4, layers = { linear(2) }, " OK_REST "\n",
+   "{}:1: network: name 'cr_net' is reserved (names cr and cr_... are the runtime's functions' prefix)"},
   {"not_identifier", "return network \"my-net\" { input = 4, layers = { linear(2) }, " OK_REST "\n",
    "{}:1: network: name must be a C identifier, got 'my-net'"},
   {"mse_width", "return network \"x\" { input = 784, layers = { linear(10) },\n"
@@ -540,6 +542,10 @@ static const cli_case CLI_CASES[] = {
    "chainrule: --name: name 'mse' is reserved (it clashes with generated helper names)\n"},
   {"gen specs/seed_mse.lua --name l0_linear_relu", 2,
    "chainrule: --name: name 'l0_linear_relu' is reserved (it clashes with generated helper names)\n"},
+  {"gen specs/seed_mse.lua --name cr_rng", 2,
+   "chainrule: --name: name 'cr_rng' is reserved (names cr and cr_... are the runtime's functions' prefix)\n"},
+  {"gen specs/seed_mse.lua --name tr", 2,
+   "chainrule: --name: name 'tr' is reserved (names tr and tr_... are the trainer's functions' prefix)\n"},
   {"gen specs/seed_mse.lua --name a123456789b123456789c123456789d123456789e123456789", 2,
    "chainrule: --name: name 'a123456789b123456789c123456789d123456789e123456789' is longer than 48 characters\n"},
 };

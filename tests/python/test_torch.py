@@ -411,8 +411,13 @@ def check_init():
                   "pyinit: %s reaches %.4g, torch's bound is about %.4g" % (key, np.abs(v).max(), np.abs(ref).max()))
     expect_value_error(lambda: net.init(-1), ["init", "seed"], "pyinit init(-1)")
     expect_value_error(lambda: net.init(2 ** 64), ["init", "seed"], "pyinit init(2**64)")
-    expect_value_error(lambda: net.init(1, scheme="ones"), ["init", "scheme", "ones"], "pyinit init scheme ones")
+    expect_value_error(lambda: net.init(1, scheme="bogus"), ["init", "0.weight", "unknown scheme 'bogus'", "kaiming_normal"],
+                       "pyinit init scheme bogus")
+    expect_value_error(lambda: net.init(1, scheme=np.array(["zeros"])), ["init", "scheme", "str"], "pyinit init scheme array")
+    # (the arguments are checked, and an unknown scheme refused at the first weight, tensor 0, before
+    # anything is drawn; init also draws into a copy, which no valid spec can fail halfway through)
     check(all(np.array_equal(a[k], net.get(k)) for k in a), "pyinit: a refused init changed the parameters")
+    check(np.all(mod.Net().init(1, scheme="zeros").get("4.weight") == 0), "pyinit: init(scheme='zeros') left 4.weight")
     # the first tensor's numbers from the test's own PCG32: stream CR_STREAM_INIT = 1, kaiming_uniform's bound
     # as runtime/cr_init.c computes it (the gain a float, the rest in double, the bound then a float), each
     # element bound * (2u - 1) in float32, in the order of the parameter buffer (the C layout)

@@ -189,16 +189,17 @@ if expect_rc t_resume 0; then
   fi
 fi
 # --epochs 0: the initialised checkpoint (epoch 0), which resumes as the run from scratch
-run t_zero "$cli" train --data "$tiny" --epochs 0 --seed 5 --checkpoint "$tmp/zero.ckpt"
+run t_zero "$cli" train --data "$tiny" --epochs 0 --seed 5 --checkpoint "$tmp/zero.ckpt" --metrics "$tmp/zero.csv" --profile
 zero_rc=$rc
 run t_zero_res "$cli" train --data "$tiny" --epochs 2 --resume "$tmp/zero.ckpt" --checkpoint "$tmp/zero2.ckpt"
 zero_res_rc=$rc
 run t_zero_ex "$cli" export "$tmp/ez" --checkpoint "$tmp/zero.ckpt"
-if [ "$zero_rc" -eq 0 ] && grep -q "^--epochs 0: the initialised network, nothing trained$" "$tmp/t_zero.out" &&
+if [ "$zero_rc" -eq 0 ] && grep -q "^--epochs 0: the initialised network, nothing trained; no epoch for --metrics or --plot to record$" "$tmp/t_zero.out" &&
+   [ ! -e "$tmp/zero.csv" ] && [ "$(cat "$tmp/t_zero.err")" = "profile: no training step was run" ] &&
    grep -q "^checkpoint: .*zero\.ckpt (epoch 0)$" "$tmp/t_zero.out" && ! grep -q "^epoch" "$tmp/t_zero.out" &&
    [ "$zero_res_rc" -eq 0 ] && cmp -s "$tmp/full.ckpt" "$tmp/zero2.ckpt" &&
    [ -s "$tmp/ez/0.weight.npy" ] && ! cmp -s "$tmp/ez/0.weight.npy" "$tmp/ef/0.weight.npy"; then
-  ok "--epochs 0 writes the initialised checkpoint; resumed for 2 epochs == 2 epochs straight, bitwise"
+  ok "--epochs 0 writes the initialised checkpoint (no metrics, a one-line profile); resumed for 2 epochs == 2 epochs straight, bitwise"
 else
   bad "--epochs 0" "$(cat "$tmp/t_zero.out" "$tmp/t_zero.err" "$tmp/t_zero_res.err")"
 fi
