@@ -366,6 +366,24 @@ function M.scratch_tiling(isa, t)
   return st
 end
 
+-- ISAs whose weight gradient behind a ReLU (s.relu_g: gen/kernels/layer.lua, g zero wherever
+-- the unit was off) is summed over g's nonzeros alone when at most XTG_SPARSE_DENSITY of g is
+-- nonzero, the tiles otherwise (gen/kernels/tiled.lua xtg_sparse; tiling key sparse, which a
+-- tune file may set either way for any layer). The same bits as the tiles. A prototype on Zen 4
+-- (docs/PERFORMANCE.md, 2026-12-07): layer 0's weight gradient with its update, B=64, density
+-- 0.48 on 784x50: 47.6 -> 34.7 us; 0.51 on 784x256: 243 -> 195 us; 0.35: 154 us, 0.2: 112 us;
+-- about 11 us fixed (lists, transposes, the update) + 55 us x density on 784x50, so the tiles
+-- win from about 2/3. avx512 only: its compress and gather (avx2 would need convtile.lua's
+-- lpack tables and 8x8 transposes).
+M.XTG_SPARSE = {avx512 = true}
+M.XTG_SPARSE_DENSITY = {3, 5}   -- at most 3/5 of g nonzero
+M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B rows stays in L1 at B=64
+M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists (gv, gi: 8 bytes per element of g) on the stack
+function M.xtg_sparse_fits(isa, s)
+  return isa.name == "avx512" and s.batch ~= nil and s.K % isa.width == 0
+    and 8 * s.N * s.batch <= M.XTG_SPARSE_BYTES
+end
+
 -- ISAs whose unpacked weight gradient copies g to aligned rows and prefetches x (tiling's gq),
 -- when N is not a multiple of the width and the copy fits XTG_G_BYTES. The tiles' rows of x
 -- are K floats apart, one line each, a new line every 16 inputs: the hardware prefetcher
@@ -845,6 +863,9 @@ function M.tiling(isa, product, s, over)
   else
     error("tiling: unknown product " .. tostring(product))
   end
+  if product == "xtg" and M.pick(isa, "XTG_SPARSE") == true and s.relu_g and M.xtg_sparse_fits(isa, s) then
+    t.sparse = true
+  end
   for k, v in pairs(over or {}) do t[k] = v end
   if product == "xw" and over and over.mc == nil then
     -- (a tune file older than mc, or one that sets pack or kc only: x packed as by default
@@ -871,7 +892,7 @@ M.TUNE_KEYS = {
          pf = {"no", "yes"}, spread = "int0"},
   gwt = {vecs = "int", rows = "int", jc = "int", form = {"wt", "gt"}},
   xtg = {vecs = "int", rows = "int", pack = {"no", "yes"}, jc = "int", nc = "int", xq = {"no", "yes"}, update = {"tiles", "after"},
-         pf = {"no", "yes"}},
+         pf = {"no", "yes"}, sparse = {"no", "yes"}},
   stream = {kind = {"flat", "regs", "rows"}, rows = "int", sets = "int", vecs = "int"},
 }
 -- The tiling a kernel runs: a.tiling as given (a tune candidate: full), or, for a tune
@@ -936,6 +957,11 @@ function M.check(isa, product, s, t)
     end
   elseif product == "xtg" then
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
+    if t.sparse ~= nil and type(t.sparse) ~= "boolean" then return "sparse=" .. tostring(t.sparse) .. ": expected yes or no" end
+    if t.sparse and not M.xtg_sparse_fits(isa, s) then
+      return string.format("sparse=yes: needs avx512, a known batch, K=%d a multiple of %d and 8 x N x batch = %s bytes"
+        .. " of lists within %d", s.K, isa.width, s.batch and tostring(8 * s.N * s.batch) or "?", M.XTG_SPARSE_BYTES)
+    end
     if t.xq and not t.pack then return "xq=yes needs pack=yes" end
     if t.pf ~= nil and type(t.pf) ~= "boolean" then return "pf=" .. tostring(t.pf) .. ": expected yes or no" end
     if t.pf and not t.pack then return "pf=yes needs pack=yes" end

@@ -98,10 +98,13 @@ function M.product_backward(s, mem, ctx)
   if fuse then
     for i = 1, #vopt.states(fuse) do states[i] = "s" .. (i - 1) .. "u" end
   end
+  -- (g is zero wherever a ReLU after the product was off: the tiling may take g's nonzeros alone)
+  local relu_g = s.act ~= nil and s.act.op.word == "relu"
   -- the weight-gradient product into dw (C name) with tiling (default: the step's own)
   local function weight_grad(dw, tiling)
     return ctx.family.matmul_xtg({n = "n", K = K, N = N, x = "x", x_ld = mem.input.ld, g = "g", g_ld = mem.d.ld,
                                   dw = dw, db = has_b and "db" or nil, batch = ctx.batch, first = ctx.first and true or false,
+                                  relu_g = relu_g,
                                   opt = fuse and {kind = fuse, w = "wu", states = states, k = "k", optional = true} or nil,
                                   tiling = tiling or tuned(ctx, "xtg", K, N)}, ctx.isa)
   end
@@ -143,7 +146,7 @@ function M.product_backward(s, mem, ctx)
   -- (the first layer only: the scratch step wants no dx there, so the copy is the weight
   -- gradient alone, not a second dx product)
   local st = fuse and not scratched and ctx.first and ctx.family.xtg_scratch_tiling
-    and ctx.family.xtg_scratch_tiling({K = K, N = N, batch = ctx.batch, tiling = tuned(ctx, "xtg", K, N)}, ctx.isa)
+    and ctx.family.xtg_scratch_tiling({K = K, N = N, batch = ctx.batch, tiling = tuned(ctx, "xtg", K, N), relu_g = relu_g}, ctx.isa)
   local sfn = fn
   if st then
     sfn = fn .. "_scratch"

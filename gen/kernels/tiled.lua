@@ -1453,7 +1453,7 @@ end
 -- column_plan) are tiles of inputs k as vectors × the t columns, reduced over the rows.
 -- Returns the text and whether, with the update in the tiles, dw may be NULL (dW not kept:
 -- not when the update runs after the tiles or partial sums wait in dW between row blocks).
-function M.matmul_xtg(a, isa)
+local function xtg_dense(a, isa)
   local b = buffer()
   local V = isa.width
   local tp = schedule.tiling_for(isa, "xtg", a)
@@ -1596,6 +1596,142 @@ function M.matmul_xtg(a, isa)
   k_blocks(b, 1, a.K, R, true, ktile)
   if plan.tail > 0 and not extra then tail_pass(b, ta, isa, plan) end
   return xtg_finish(b, a, ta, isa, after)
+end
+
+-- (tiling sparse, schedule.XTG_SPARSE; avx512) The weight gradient from g's nonzeros, with
+-- the tiles' form (`dense`: xtg_dense's text) as its fallback. Behind a ReLU about half of g
+-- is zero, and the tiles multiply those zeros too. Per column j of g, its nonzero values gv
+-- and the row offsets in x of their rows gi, in row order (16 rows at a time: a masked
+-- gather down the column, the nonzero lanes compressed into a register, then stored; the
+-- memory form of the compress costs several times more on Zen 4); gc[j] of them. When more
+-- than XTG_SPARSE_DENSITY of g is nonzero, the tiles run. Else, per block of KB vectors of
+-- inputs k and group of 16 columns, one accumulator per vector over the column's nonzeros
+-- (acc += g[i][j] * x[i][k..]), the group's sums transposed (simd_tr16x16) into 16 rows of
+-- dW [k][N], each row stored (when dw is not NULL) and updated by the optimizer (a.opt) as a
+-- vector. Each element of dW sums the same products in the same row order as the tiles (the
+-- terms left out are 0 * x), so the same bits, but for an Inf or NaN in x under a zero
+-- gradient, which the tiles carry into dW as a NaN and this form leaves out. Measured on
+-- Zen 4 (docs/PERFORMANCE.md, 2026-12-07): 784x50 B=64 at density 0.48 1.37x the tiles.
+local function xtg_sparse(a, isa, dense)
+  local b = buffer()
+  local V = isa.width
+  local N, K, B = a.N, a.K, a.batch
+  local KB = schedule.XTG_SPARSE_KB
+  local nkv = K // V
+  local den = schedule.XTG_SPARSE_DENSITY
+  b.put(1, "/* the weight gradient from g's nonzeros when at most " .. den[1] .. "/" .. den[2]
+    .. " of g is nonzero (columns' nonzero values gv, their rows' offsets in x gi), else the"
+    .. " register tiles; the same bits either way (the terms left out are 0 * x) */")
+  b.put(1, "_Alignas(64) float gv[" .. N * B + V .. "];")
+  b.put(1, "_Alignas(64) int32_t gi[" .. N * B + V .. "];")
+  b.put(1, "_Alignas(64) int32_t gc[" .. N .. "];")
+  b.put(1, "int nnz = 0;")
+  b.put(1, "{")
+  local lanes = {}
+  for l = 0, V - 1 do lanes[#lanes + 1] = tostring(l) end
+  b.put(2, "const __m512i lane = _mm512_setr_epi32(" .. table.concat(lanes, ", ") .. ");")
+  b.put(2, "for (int j = 0; j < " .. N .. "; j++) {")
+  b.put(3, "int c = 0;")
+  b.put(3, "for (int i0 = 0; i0 < n; i0 += " .. V .. ") {")
+  b.put(4, "const __m512i rows = _mm512_add_epi32(lane, _mm512_set1_epi32(i0));")
+  b.put(4, "const __mmask16 live = _mm512_cmplt_epi32_mask(rows, _mm512_set1_epi32(n));")
+  b.put(4, "const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, _mm512_mullo_epi32(rows, _mm512_set1_epi32("
+    .. a.g_ld .. ")), " .. a.g .. " + j, 4);")
+  b.put(4, "const __mmask16 nz = _mm512_mask_cmp_ps_mask(live, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);")
+  b.put(4, "_mm512_storeu_ps(gv + j * " .. B .. " + c, _mm512_maskz_compress_ps(nz, v));")
+  b.put(4, "_mm512_storeu_si512(gi + j * " .. B .. " + c, _mm512_maskz_compress_epi32(nz, _mm512_mullo_epi32(rows, _mm512_set1_epi32("
+    .. a.x_ld .. "))));")
+  b.put(4, "c += __builtin_popcount((unsigned)nz);")
+  b.put(3, "}")
+  b.put(3, "gc[j] = c, nnz += c;")
+  b.put(2, "}")
+  b.put(1, "}")
+  b.put(1, "if (nnz * " .. den[2] .. " > " .. den[1] .. " * n * " .. N .. ") {")
+  b.put(0, dense:gsub("\n$", ""))
+  b.put(1, "} else {")
+  nf_begin(b, isa, a.opt)
+  local TB = KB * V
+  b.put(1, "_Alignas(64) float tb[" .. V * TB .. "] = {0};   /* a group of " .. V .. " columns' sums, [column][k] */")
+  b.put(1, "_Alignas(64) float tt[" .. V * V .. "];   /* one vector of k of them transposed */")
+  local function block(d, kv)
+    -- kv vectors of inputs from k0, every column group
+    local function group(d2, cw)
+      b.put(d2, "for (int jj = 0; jj < " .. cw .. "; jj++) {")
+      b.put(d2 + 1, "const float *restrict gvj = gv + (j0 + jj) * " .. B .. ";")
+      b.put(d2 + 1, "const int32_t *restrict gij = gi + (j0 + jj) * " .. B .. ";")
+      local acc = {}
+      for q = 0, kv - 1 do acc[#acc + 1] = "a" .. q .. " = " .. isa.zero() end
+      b.put(d2 + 1, isa.vtype .. " " .. table.concat(acc, ", ") .. ";")
+      b.put(d2 + 1, "for (int t = 0; t < gc[j0 + jj]; t++) {")
+      b.put(d2 + 2, "const " .. isa.vtype .. " s = " .. isa.broadcast("gvj[t]") .. ";")
+      b.put(d2 + 2, "const float *restrict xr = " .. a.x .. " + gij[t] + k0;")
+      for q = 0, kv - 1 do
+        b.put(d2 + 2, "a" .. q .. " = " .. isa.fma("s", isa.load("xr", q * V), "a" .. q) .. ";")
+      end
+      b.put(d2 + 1, "}")
+      for q = 0, kv - 1 do
+        b.put(d2 + 1, isa.store_aligned("tb", "jj * " .. kv * V .. (q > 0 and " + " .. q * V or ""), "a" .. q))
+      end
+      b.put(d2, "}")
+      b.put(d2, "for (int q = 0; q < " .. kv .. "; q++) {")
+      b.put(d2 + 1, isa.transpose .. "(tt, " .. V .. ", tb + q * " .. V .. ", " .. kv * V .. ");")
+      local loads, vs = {}, {}
+      for r = 0, V - 1 do
+        loads[#loads + 1] = "t" .. r .. " = " .. vload(isa, "tt", r * V, cw)
+        vs[#vs + 1] = {o = tostring(r * N), lanes = cw, g = "t" .. r, row = r}
+      end
+      b.put(d2 + 1, "const " .. isa.vtype .. " " .. table.concat(loads, ", ") .. ";")
+      b.put(d2 + 1, "if (" .. a.dw .. " != NULL) {")
+      b.put(d2 + 2, "float *dr = " .. a.dw .. " + (k0 + q * " .. V .. ") * " .. N .. " + j0;")
+      for r = 0, V - 1 do b.put(d2 + 2, vstore(isa, "dr", r * N, "t" .. r, cw)) end
+      b.put(d2 + 1, "}")
+      if a.opt then
+        local base = " + (k0 + q * " .. V .. ") * " .. N .. " + j0"
+        local ptrs = {"*wr = " .. a.opt.w .. base}
+        for _, st in ipairs(a.opt.states) do ptrs[#ptrs + 1] = "*" .. st:sub(1, -2) .. "r = " .. st .. base end
+        opt_vectors(b, d2 + 1, isa, a, "wr", function(st) return st:sub(1, -2) .. "r" end, vs, false,
+                    "float " .. table.concat(ptrs, ", ") .. ";")
+      end
+      b.put(d2, "}")
+    end
+    local full = N // V * V
+    if full > 0 then
+      b.put(d, "for (int j0 = 0; j0 < " .. full .. "; j0 += " .. V .. ") {")
+      group(d + 1, V)
+      b.put(d, "}")
+    end
+    if N > full then
+      b.put(d, "{")
+      b.put(d + 1, "const int j0 = " .. full .. ";")
+      group(d + 1, N - full)
+      b.put(d, "}")
+    end
+  end
+  local main = nkv // KB * KB
+  if main > 0 then
+    b.put(1, "for (int k0 = 0; k0 < " .. main * V .. "; k0 += " .. TB .. ") {")
+    block(2, KB)
+    b.put(1, "}")
+  end
+  if nkv > main then
+    b.put(1, "{")
+    b.put(2, "const int k0 = " .. main * V .. ";")
+    block(2, nkv - main)
+    b.put(1, "}")
+  end
+  nf_end(b, a.opt)
+  bias_sums(b, a, isa)
+  b.put(1, "}")
+  return b.text()
+end
+
+-- dW [K][N] = x [n][K]ᵀ · g [n][N], db [N] = Σ_i g: the tiles (xtg_dense), or where the
+-- tiling says sparse (a ReLU's gradient, schedule.tiling), the form from g's nonzeros with
+-- the tiles as its fallback. Returns the text and whether dw may be NULL (xtg_dense's).
+function M.matmul_xtg(a, isa)
+  local dense, skips = xtg_dense(a, isa)
+  if not schedule.tiling_for(isa, "xtg", a).sparse then return dense, skips end
+  return xtg_sparse(a, isa, dense), skips
 end
 
 -- The tile planners, for the unit tests (tests/gen/unit.lua).

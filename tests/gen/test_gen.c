@@ -1883,7 +1883,7 @@ static const tune_case TUNE_BAD[] = {
   {"conv_twice", TH "conv 6 14 14 16 5 1 0 64 dx=dense\nconv 6 14 14 16 5 1 0 64 wgrad=dense\n",
    "{}:4: conv 6 14 14 16 5 1 0 64: given twice (first at line 3)"},
   {"unknown_key", TH "xw 784 50 64 vecz=2\n", "{}:3: xw: unknown key 'vecz' (did you mean 'vecs'?) (one of fill, kc, mc, order, pack, pf, spread, vecs)"},
-  {"key_for_other_product", TH "xtg 784 50 64 kc=8\n", "{}:3: xtg: unknown key 'kc' (did you mean 'jc'?) (one of jc, nc, pack, pf, rows, update, vecs, xq)"},
+  {"key_for_other_product", TH "xtg 784 50 64 kc=8\n", "{}:3: xtg: unknown key 'kc' (did you mean 'jc'?) (one of jc, nc, pack, pf, rows, sparse, update, vecs, xq)"},
   {"xtg_pack_partial_vectors", TH "xtg 784 50 64 pack=yes\n", "{}:3: xtg 784x50 B=64: pack=yes: N=50 is not a whole number of 8-float vectors"},
   {"xtg_pack_partial_tiles", TH "xtg 784 200 64 pack=yes vecs=2 jc=100\n", "{}:3: xtg 784x200 B=64: pack=yes: jc=100 must be a multiple of vecs x 8 = 16, or N=200"},
   {"xtg_pack_too_big", TH "xtg 784 1024 256 pack=yes jc=1024 nc=256\n", "{}:3: xtg 784x1024 B=256: jc=1024 x nc=256: the packed block of g would take 1048576 bytes of stack (at most 131072)"},

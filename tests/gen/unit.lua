@@ -190,6 +190,23 @@ check(not fits(avx2, {K = 256, N = 256, batch = 32}, schedule.tiling(avx2, "xw",
 check(not fits(avx2, s32, schedule.tiling(avx2, "xw", s32, {fill = "loop"})), "spread: not with fill=loop")
 check(not fits(avx512, s32, schedule.tiling(avx512, "xw", s32)), "spread: not avx512 784x256 (W within its L2)")
 check(fits(avx512, s1024, schedule.tiling(avx512, "xw", s1024)), "spread fits avx512 784x1024 B=64 (8 row tiles, W past the L2)")
+-- the weight gradient from g's nonzeros (XTG_SPARSE): behind a ReLU on avx512 when the lists
+-- fit; not without the ReLU, not on avx2, not for K off the vector width or lists past
+-- XTG_SPARSE_BYTES; a tune file may ask for it on any layer where it fits, and not elsewhere
+local r50 = {K = 784, N = 50, batch = 64, relu_g = true}
+check(schedule.tiling(avx512, "xtg", r50).sparse == true, "tiling xtg 784x50 B=64 behind a ReLU: sparse")
+check(schedule.tiling(avx512, "xtg", {K = 784, N = 50, batch = 64}).sparse == nil, "tiling xtg: not sparse without the ReLU")
+check(schedule.tiling(avx2, "xtg", r50).sparse == nil, "tiling xtg: not sparse on avx2")
+check(schedule.tiling(avx512, "xtg", {K = 50, N = 10, batch = 64, relu_g = true}).sparse == nil, "tiling xtg: not sparse for K=50")
+check(schedule.tiling(avx512, "xtg", {K = 784, N = 1024, batch = 64, relu_g = true}).sparse == nil,
+      "tiling xtg: not sparse where the lists pass XTG_SPARSE_BYTES")
+check(schedule.tiling(avx512, "xtg", r50, {sparse = false}).sparse == false, "tiling xtg: sparse=no given")
+local tanh50 = {K = 784, N = 50, batch = 64}
+check(schedule.check(avx512, "xtg", tanh50, schedule.tiling(avx512, "xtg", tanh50, {sparse = true})) == nil,
+      "tiling xtg: sparse=yes given for a layer without a ReLU")
+local bad = schedule.check(avx512, "xtg", {K = 50, N = 10, batch = 64}, schedule.tiling(avx512, "xtg", {K = 50, N = 10, batch = 64}, {sparse = true}))
+check(bad and bad:find("sparse=yes: needs avx512, a known batch, K=50 a multiple of 16", 1, true), "tiling xtg: sparse=yes refused for K=50: %s", tostring(bad))
+check(schedule.check(avx2, "xtg", r50, schedule.tiling(avx2, "xtg", r50, {sparse = true})) ~= nil, "tiling xtg: sparse=yes refused on avx2")
 -- the defaults: off (Zen 4)
 check(schedule.tiling(avx2, "xw", s32).spread == 0, "tiling xw 784x256 B=32: no spread by default")
 local w512 = schedule.tiling(avx512, "xw", s1024)

@@ -13,7 +13,7 @@
  * flash: the layer's tensors in mnist_mlp_params, 64-byte aligned (MNIST_MLP_PARAMS_BYTES in all;
  * flash only for const weights); RAM: its buffers in mnist_mlp_work at batch 64 (MNIST_MLP_WORK_BYTES).
  * Training also keeps mnist_mlp_grads (159,168 bytes) and mnist_mlp_opt (159,232 bytes).
- * stack of mnist_mlp_*, at most: forward 18,560, backward 21,984, step 8,384, step_range 8,384, train_step 26,080, train_step_scratch 26,080, loss 8,192 bytes
+ * stack of mnist_mlp_*, at most: forward 18,560, backward 56,104, step 8,384, step_range 8,384, train_step 60,200, train_step_scratch 60,200, loss 8,192 bytes
  * (the kernels' arrays + 4,096 per function on the call chain; libm/libc calls not counted).
  * code: tiled products; written out they would take 119,100 multiply-add statements
  * (code_budget 256, scalar only). Compile time: see `make bench`.
@@ -1175,6 +1175,28 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
     }
   }
   }
+  /* the weight gradient from g's nonzeros when at most 3/5 of g is nonzero (columns' nonzero values gv, their rows' offsets in x gi), else the register tiles; the same bits either way (the terms left out are 0 * x) */
+  _Alignas(64) float gv[3216];
+  _Alignas(64) int32_t gi[3216];
+  _Alignas(64) int32_t gc[50];
+  int nnz = 0;
+  {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int j = 0; j < 50; j++) {
+      int c = 0;
+      for (int i0 = 0; i0 < n; i0 += 16) {
+        const __m512i rows = _mm512_add_epi32(lane, _mm512_set1_epi32(i0));
+        const __mmask16 live = _mm512_cmplt_epi32_mask(rows, _mm512_set1_epi32(n));
+        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, _mm512_mullo_epi32(rows, _mm512_set1_epi32(50)), g + j, 4);
+        const __mmask16 nz = _mm512_mask_cmp_ps_mask(live, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        _mm512_storeu_ps(gv + j * 64 + c, _mm512_maskz_compress_ps(nz, v));
+        _mm512_storeu_si512(gi + j * 64 + c, _mm512_maskz_compress_epi32(nz, _mm512_mullo_epi32(rows, _mm512_set1_epi32(784))));
+        c += __builtin_popcount((unsigned)nz);
+      }
+      gc[j] = c, nnz += c;
+    }
+  }
+  if (nnz * 5 > 3 * n * 50) {
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k; the optimizer's update after the tiles */
   _Alignas(64) float gp[1032];   /* row i: tail gradients, each repeated 8 times (then 8 floats of the last row's spill) */
   for (int i = 0; i < n; i++) {
@@ -1257,6 +1279,163 @@ static void l0_linear_relu_backward(float *restrict dw, float *restrict db, floa
     _mm512_storeu_ps(db + j0 + 32, s2);
     _mm512_mask_storeu_ps(db + j0 + 48, (__mmask16)0x3, s3);
   }
+  } else {
+  __m512 nf = _mm512_setzero_ps();
+  _Alignas(64) float tb[1792] = {0};   /* a group of 16 columns' sums, [column][k] */
+  _Alignas(64) float tt[256];   /* one vector of k of them transposed */
+  for (int k0 = 0; k0 < 784; k0 += 112) {
+    for (int j0 = 0; j0 < 48; j0 += 16) {
+      for (int jj = 0; jj < 16; jj++) {
+        const float *restrict gvj = gv + (j0 + jj) * 64;
+        const int32_t *restrict gij = gi + (j0 + jj) * 64;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps(), a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(), a6 = _mm512_setzero_ps();
+        for (int t = 0; t < gc[j0 + jj]; t++) {
+          const __m512 s = _mm512_set1_ps(gvj[t]);
+          const float *restrict xr = x + gij[t] + k0;
+          a0 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr), a0);
+          a1 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 16), a1);
+          a2 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 32), a2);
+          a3 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 48), a3);
+          a4 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 64), a4);
+          a5 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 80), a5);
+          a6 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 96), a6);
+        }
+        _mm512_store_ps(tb + jj * 112, a0);
+        _mm512_store_ps(tb + jj * 112 + 16, a1);
+        _mm512_store_ps(tb + jj * 112 + 32, a2);
+        _mm512_store_ps(tb + jj * 112 + 48, a3);
+        _mm512_store_ps(tb + jj * 112 + 64, a4);
+        _mm512_store_ps(tb + jj * 112 + 80, a5);
+        _mm512_store_ps(tb + jj * 112 + 96, a6);
+      }
+      for (int q = 0; q < 7; q++) {
+        simd_tr16x16(tt, 16, tb + q * 16, 112);
+        const __m512 t0 = _mm512_loadu_ps(tt), t1 = _mm512_loadu_ps(tt + 16), t2 = _mm512_loadu_ps(tt + 32), t3 = _mm512_loadu_ps(tt + 48), t4 = _mm512_loadu_ps(tt + 64), t5 = _mm512_loadu_ps(tt + 80), t6 = _mm512_loadu_ps(tt + 96), t7 = _mm512_loadu_ps(tt + 112), t8 = _mm512_loadu_ps(tt + 128), t9 = _mm512_loadu_ps(tt + 144), t10 = _mm512_loadu_ps(tt + 160), t11 = _mm512_loadu_ps(tt + 176), t12 = _mm512_loadu_ps(tt + 192), t13 = _mm512_loadu_ps(tt + 208), t14 = _mm512_loadu_ps(tt + 224), t15 = _mm512_loadu_ps(tt + 240);
+        if (dw != NULL) {
+          float *dr = dw + (k0 + q * 16) * 50 + j0;
+          _mm512_storeu_ps(dr, t0);
+          _mm512_storeu_ps(dr + 50, t1);
+          _mm512_storeu_ps(dr + 100, t2);
+          _mm512_storeu_ps(dr + 150, t3);
+          _mm512_storeu_ps(dr + 200, t4);
+          _mm512_storeu_ps(dr + 250, t5);
+          _mm512_storeu_ps(dr + 300, t6);
+          _mm512_storeu_ps(dr + 350, t7);
+          _mm512_storeu_ps(dr + 400, t8);
+          _mm512_storeu_ps(dr + 450, t9);
+          _mm512_storeu_ps(dr + 500, t10);
+          _mm512_storeu_ps(dr + 550, t11);
+          _mm512_storeu_ps(dr + 600, t12);
+          _mm512_storeu_ps(dr + 650, t13);
+          _mm512_storeu_ps(dr + 700, t14);
+          _mm512_storeu_ps(dr + 750, t15);
+        }
+        if (wu != NULL) {
+          float *wr = wu + (k0 + q * 16) * 50 + j0, *s0r = s0u + (k0 + q * 16) * 50 + j0;
+          nf = vopt_at(wr, s0r, t0, nf, k);
+          nf = vopt_at(wr + 50, s0r + 50, t1, nf, k);
+          nf = vopt_at(wr + 100, s0r + 100, t2, nf, k);
+          nf = vopt_at(wr + 150, s0r + 150, t3, nf, k);
+          nf = vopt_at(wr + 200, s0r + 200, t4, nf, k);
+          nf = vopt_at(wr + 250, s0r + 250, t5, nf, k);
+          nf = vopt_at(wr + 300, s0r + 300, t6, nf, k);
+          nf = vopt_at(wr + 350, s0r + 350, t7, nf, k);
+          nf = vopt_at(wr + 400, s0r + 400, t8, nf, k);
+          nf = vopt_at(wr + 450, s0r + 450, t9, nf, k);
+          nf = vopt_at(wr + 500, s0r + 500, t10, nf, k);
+          nf = vopt_at(wr + 550, s0r + 550, t11, nf, k);
+          nf = vopt_at(wr + 600, s0r + 600, t12, nf, k);
+          nf = vopt_at(wr + 650, s0r + 650, t13, nf, k);
+          nf = vopt_at(wr + 700, s0r + 700, t14, nf, k);
+          nf = vopt_at(wr + 750, s0r + 750, t15, nf, k);
+        }
+      }
+    }
+    {
+      const int j0 = 48;
+      for (int jj = 0; jj < 2; jj++) {
+        const float *restrict gvj = gv + (j0 + jj) * 64;
+        const int32_t *restrict gij = gi + (j0 + jj) * 64;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps(), a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(), a6 = _mm512_setzero_ps();
+        for (int t = 0; t < gc[j0 + jj]; t++) {
+          const __m512 s = _mm512_set1_ps(gvj[t]);
+          const float *restrict xr = x + gij[t] + k0;
+          a0 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr), a0);
+          a1 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 16), a1);
+          a2 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 32), a2);
+          a3 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 48), a3);
+          a4 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 64), a4);
+          a5 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 80), a5);
+          a6 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 96), a6);
+        }
+        _mm512_store_ps(tb + jj * 112, a0);
+        _mm512_store_ps(tb + jj * 112 + 16, a1);
+        _mm512_store_ps(tb + jj * 112 + 32, a2);
+        _mm512_store_ps(tb + jj * 112 + 48, a3);
+        _mm512_store_ps(tb + jj * 112 + 64, a4);
+        _mm512_store_ps(tb + jj * 112 + 80, a5);
+        _mm512_store_ps(tb + jj * 112 + 96, a6);
+      }
+      for (int q = 0; q < 7; q++) {
+        simd_tr16x16(tt, 16, tb + q * 16, 112);
+        const __m512 t0 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt), t1 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 16), t2 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 32), t3 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 48), t4 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 64), t5 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 80), t6 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 96), t7 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 112), t8 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 128), t9 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 144), t10 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 160), t11 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 176), t12 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 192), t13 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 208), t14 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 224), t15 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 240);
+        if (dw != NULL) {
+          float *dr = dw + (k0 + q * 16) * 50 + j0;
+          _mm512_mask_storeu_ps(dr, (__mmask16)0x3, t0);
+          _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3, t1);
+          _mm512_mask_storeu_ps(dr + 100, (__mmask16)0x3, t2);
+          _mm512_mask_storeu_ps(dr + 150, (__mmask16)0x3, t3);
+          _mm512_mask_storeu_ps(dr + 200, (__mmask16)0x3, t4);
+          _mm512_mask_storeu_ps(dr + 250, (__mmask16)0x3, t5);
+          _mm512_mask_storeu_ps(dr + 300, (__mmask16)0x3, t6);
+          _mm512_mask_storeu_ps(dr + 350, (__mmask16)0x3, t7);
+          _mm512_mask_storeu_ps(dr + 400, (__mmask16)0x3, t8);
+          _mm512_mask_storeu_ps(dr + 450, (__mmask16)0x3, t9);
+          _mm512_mask_storeu_ps(dr + 500, (__mmask16)0x3, t10);
+          _mm512_mask_storeu_ps(dr + 550, (__mmask16)0x3, t11);
+          _mm512_mask_storeu_ps(dr + 600, (__mmask16)0x3, t12);
+          _mm512_mask_storeu_ps(dr + 650, (__mmask16)0x3, t13);
+          _mm512_mask_storeu_ps(dr + 700, (__mmask16)0x3, t14);
+          _mm512_mask_storeu_ps(dr + 750, (__mmask16)0x3, t15);
+        }
+        if (wu != NULL) {
+          float *wr = wu + (k0 + q * 16) * 50 + j0, *s0r = s0u + (k0 + q * 16) * 50 + j0;
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr), t0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 50) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 50), t1, &s0, k); _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t1, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 50, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 100) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 100), t2, &s0, k); _mm512_mask_storeu_ps(wr + 100, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t2, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 100, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 150) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 150), t3, &s0, k); _mm512_mask_storeu_ps(wr + 150, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t3, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 150, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 200) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 200), t4, &s0, k); _mm512_mask_storeu_ps(wr + 200, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t4, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 200, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 250) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 250), t5, &s0, k); _mm512_mask_storeu_ps(wr + 250, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t5, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 250, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 300) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 300), t6, &s0, k); _mm512_mask_storeu_ps(wr + 300, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t6, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 300, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 350) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 350), t7, &s0, k); _mm512_mask_storeu_ps(wr + 350, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t7, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 350, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 400) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 400), t8, &s0, k); _mm512_mask_storeu_ps(wr + 400, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t8, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 400, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 450) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 450), t9, &s0, k); _mm512_mask_storeu_ps(wr + 450, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t9, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 450, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 500) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 500), t10, &s0, k); _mm512_mask_storeu_ps(wr + 500, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t10, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 500, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 550) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 550), t11, &s0, k); _mm512_mask_storeu_ps(wr + 550, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t11, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 550, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 600) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 600), t12, &s0, k); _mm512_mask_storeu_ps(wr + 600, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t12, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 600, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 650) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 650), t13, &s0, k); _mm512_mask_storeu_ps(wr + 650, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t13, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 650, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 700) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 700), t14, &s0, k); _mm512_mask_storeu_ps(wr + 700, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t14, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 700, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 750) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 750), t15, &s0, k); _mm512_mask_storeu_ps(wr + 750, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t15, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 750, (__mmask16)0x3, s0); }
+        }
+      }
+    }
+  }
+  if (wu != NULL) vopt_flag(k, nf);
+  {
+    const int j0 = 0;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    for (int i = 0; i < n; i++) {
+      s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + i * 50 + j0));
+      s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + i * 50 + j0 + 16));
+      s2 = _mm512_add_ps(s2, _mm512_loadu_ps(g + i * 50 + j0 + 32));
+      s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps((__mmask16)0x3, g + i * 50 + j0 + 48));
+    }
+    _mm512_storeu_ps(db + j0, s0);
+    _mm512_storeu_ps(db + j0 + 16, s1);
+    _mm512_storeu_ps(db + j0 + 32, s2);
+    _mm512_mask_storeu_ps(db + j0 + 48, (__mmask16)0x3, s3);
+  }
+  }
 }
 
 /* Layer 0 backward for NAME_train_step_scratch (dw NULL, dx NULL): dW's update in the weight-gradient tiles, dW not stored. */
@@ -1264,6 +1443,28 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
                                             const float *restrict g, const float *restrict x, const float *w, float *wu, float *s0u, const vopt_k *k, int n) {
   (void)dx;
   (void)w;
+  /* the weight gradient from g's nonzeros when at most 3/5 of g is nonzero (columns' nonzero values gv, their rows' offsets in x gi), else the register tiles; the same bits either way (the terms left out are 0 * x) */
+  _Alignas(64) float gv[3216];
+  _Alignas(64) int32_t gi[3216];
+  _Alignas(64) int32_t gc[50];
+  int nnz = 0;
+  {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int j = 0; j < 50; j++) {
+      int c = 0;
+      for (int i0 = 0; i0 < n; i0 += 16) {
+        const __m512i rows = _mm512_add_epi32(lane, _mm512_set1_epi32(i0));
+        const __mmask16 live = _mm512_cmplt_epi32_mask(rows, _mm512_set1_epi32(n));
+        const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, _mm512_mullo_epi32(rows, _mm512_set1_epi32(50)), g + j, 4);
+        const __mmask16 nz = _mm512_mask_cmp_ps_mask(live, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        _mm512_storeu_ps(gv + j * 64 + c, _mm512_maskz_compress_ps(nz, v));
+        _mm512_storeu_si512(gi + j * 64 + c, _mm512_maskz_compress_epi32(nz, _mm512_mullo_epi32(rows, _mm512_set1_epi32(784))));
+        c += __builtin_popcount((unsigned)nz);
+      }
+      gc[j] = c, nnz += c;
+    }
+  }
+  if (nnz * 5 > 3 * n * 50) {
   /* register tiles: 8 inputs x 3 vectors of 16; columns 48..49 as tiles along k */
   __m512 nf = _mm512_setzero_ps();
   _Alignas(64) float gp[1032];   /* row i: tail gradients, each repeated 8 times (then 8 floats of the last row's spill) */
@@ -1371,6 +1572,163 @@ static void l0_linear_relu_backward_scratch(float *restrict dw, float *restrict 
     _mm512_storeu_ps(db + j0 + 16, s1);
     _mm512_storeu_ps(db + j0 + 32, s2);
     _mm512_mask_storeu_ps(db + j0 + 48, (__mmask16)0x3, s3);
+  }
+  } else {
+  __m512 nf = _mm512_setzero_ps();
+  _Alignas(64) float tb[1792] = {0};   /* a group of 16 columns' sums, [column][k] */
+  _Alignas(64) float tt[256];   /* one vector of k of them transposed */
+  for (int k0 = 0; k0 < 784; k0 += 112) {
+    for (int j0 = 0; j0 < 48; j0 += 16) {
+      for (int jj = 0; jj < 16; jj++) {
+        const float *restrict gvj = gv + (j0 + jj) * 64;
+        const int32_t *restrict gij = gi + (j0 + jj) * 64;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps(), a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(), a6 = _mm512_setzero_ps();
+        for (int t = 0; t < gc[j0 + jj]; t++) {
+          const __m512 s = _mm512_set1_ps(gvj[t]);
+          const float *restrict xr = x + gij[t] + k0;
+          a0 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr), a0);
+          a1 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 16), a1);
+          a2 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 32), a2);
+          a3 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 48), a3);
+          a4 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 64), a4);
+          a5 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 80), a5);
+          a6 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 96), a6);
+        }
+        _mm512_store_ps(tb + jj * 112, a0);
+        _mm512_store_ps(tb + jj * 112 + 16, a1);
+        _mm512_store_ps(tb + jj * 112 + 32, a2);
+        _mm512_store_ps(tb + jj * 112 + 48, a3);
+        _mm512_store_ps(tb + jj * 112 + 64, a4);
+        _mm512_store_ps(tb + jj * 112 + 80, a5);
+        _mm512_store_ps(tb + jj * 112 + 96, a6);
+      }
+      for (int q = 0; q < 7; q++) {
+        simd_tr16x16(tt, 16, tb + q * 16, 112);
+        const __m512 t0 = _mm512_loadu_ps(tt), t1 = _mm512_loadu_ps(tt + 16), t2 = _mm512_loadu_ps(tt + 32), t3 = _mm512_loadu_ps(tt + 48), t4 = _mm512_loadu_ps(tt + 64), t5 = _mm512_loadu_ps(tt + 80), t6 = _mm512_loadu_ps(tt + 96), t7 = _mm512_loadu_ps(tt + 112), t8 = _mm512_loadu_ps(tt + 128), t9 = _mm512_loadu_ps(tt + 144), t10 = _mm512_loadu_ps(tt + 160), t11 = _mm512_loadu_ps(tt + 176), t12 = _mm512_loadu_ps(tt + 192), t13 = _mm512_loadu_ps(tt + 208), t14 = _mm512_loadu_ps(tt + 224), t15 = _mm512_loadu_ps(tt + 240);
+        if (dw != NULL) {
+          float *dr = dw + (k0 + q * 16) * 50 + j0;
+          _mm512_storeu_ps(dr, t0);
+          _mm512_storeu_ps(dr + 50, t1);
+          _mm512_storeu_ps(dr + 100, t2);
+          _mm512_storeu_ps(dr + 150, t3);
+          _mm512_storeu_ps(dr + 200, t4);
+          _mm512_storeu_ps(dr + 250, t5);
+          _mm512_storeu_ps(dr + 300, t6);
+          _mm512_storeu_ps(dr + 350, t7);
+          _mm512_storeu_ps(dr + 400, t8);
+          _mm512_storeu_ps(dr + 450, t9);
+          _mm512_storeu_ps(dr + 500, t10);
+          _mm512_storeu_ps(dr + 550, t11);
+          _mm512_storeu_ps(dr + 600, t12);
+          _mm512_storeu_ps(dr + 650, t13);
+          _mm512_storeu_ps(dr + 700, t14);
+          _mm512_storeu_ps(dr + 750, t15);
+        }
+        if (wu != NULL) {
+          float *wr = wu + (k0 + q * 16) * 50 + j0, *s0r = s0u + (k0 + q * 16) * 50 + j0;
+          nf = vopt_at(wr, s0r, t0, nf, k);
+          nf = vopt_at(wr + 50, s0r + 50, t1, nf, k);
+          nf = vopt_at(wr + 100, s0r + 100, t2, nf, k);
+          nf = vopt_at(wr + 150, s0r + 150, t3, nf, k);
+          nf = vopt_at(wr + 200, s0r + 200, t4, nf, k);
+          nf = vopt_at(wr + 250, s0r + 250, t5, nf, k);
+          nf = vopt_at(wr + 300, s0r + 300, t6, nf, k);
+          nf = vopt_at(wr + 350, s0r + 350, t7, nf, k);
+          nf = vopt_at(wr + 400, s0r + 400, t8, nf, k);
+          nf = vopt_at(wr + 450, s0r + 450, t9, nf, k);
+          nf = vopt_at(wr + 500, s0r + 500, t10, nf, k);
+          nf = vopt_at(wr + 550, s0r + 550, t11, nf, k);
+          nf = vopt_at(wr + 600, s0r + 600, t12, nf, k);
+          nf = vopt_at(wr + 650, s0r + 650, t13, nf, k);
+          nf = vopt_at(wr + 700, s0r + 700, t14, nf, k);
+          nf = vopt_at(wr + 750, s0r + 750, t15, nf, k);
+        }
+      }
+    }
+    {
+      const int j0 = 48;
+      for (int jj = 0; jj < 2; jj++) {
+        const float *restrict gvj = gv + (j0 + jj) * 64;
+        const int32_t *restrict gij = gi + (j0 + jj) * 64;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps(), a4 = _mm512_setzero_ps(), a5 = _mm512_setzero_ps(), a6 = _mm512_setzero_ps();
+        for (int t = 0; t < gc[j0 + jj]; t++) {
+          const __m512 s = _mm512_set1_ps(gvj[t]);
+          const float *restrict xr = x + gij[t] + k0;
+          a0 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr), a0);
+          a1 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 16), a1);
+          a2 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 32), a2);
+          a3 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 48), a3);
+          a4 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 64), a4);
+          a5 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 80), a5);
+          a6 = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 96), a6);
+        }
+        _mm512_store_ps(tb + jj * 112, a0);
+        _mm512_store_ps(tb + jj * 112 + 16, a1);
+        _mm512_store_ps(tb + jj * 112 + 32, a2);
+        _mm512_store_ps(tb + jj * 112 + 48, a3);
+        _mm512_store_ps(tb + jj * 112 + 64, a4);
+        _mm512_store_ps(tb + jj * 112 + 80, a5);
+        _mm512_store_ps(tb + jj * 112 + 96, a6);
+      }
+      for (int q = 0; q < 7; q++) {
+        simd_tr16x16(tt, 16, tb + q * 16, 112);
+        const __m512 t0 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt), t1 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 16), t2 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 32), t3 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 48), t4 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 64), t5 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 80), t6 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 96), t7 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 112), t8 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 128), t9 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 144), t10 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 160), t11 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 176), t12 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 192), t13 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 208), t14 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 224), t15 = _mm512_maskz_loadu_ps((__mmask16)0x3, tt + 240);
+        if (dw != NULL) {
+          float *dr = dw + (k0 + q * 16) * 50 + j0;
+          _mm512_mask_storeu_ps(dr, (__mmask16)0x3, t0);
+          _mm512_mask_storeu_ps(dr + 50, (__mmask16)0x3, t1);
+          _mm512_mask_storeu_ps(dr + 100, (__mmask16)0x3, t2);
+          _mm512_mask_storeu_ps(dr + 150, (__mmask16)0x3, t3);
+          _mm512_mask_storeu_ps(dr + 200, (__mmask16)0x3, t4);
+          _mm512_mask_storeu_ps(dr + 250, (__mmask16)0x3, t5);
+          _mm512_mask_storeu_ps(dr + 300, (__mmask16)0x3, t6);
+          _mm512_mask_storeu_ps(dr + 350, (__mmask16)0x3, t7);
+          _mm512_mask_storeu_ps(dr + 400, (__mmask16)0x3, t8);
+          _mm512_mask_storeu_ps(dr + 450, (__mmask16)0x3, t9);
+          _mm512_mask_storeu_ps(dr + 500, (__mmask16)0x3, t10);
+          _mm512_mask_storeu_ps(dr + 550, (__mmask16)0x3, t11);
+          _mm512_mask_storeu_ps(dr + 600, (__mmask16)0x3, t12);
+          _mm512_mask_storeu_ps(dr + 650, (__mmask16)0x3, t13);
+          _mm512_mask_storeu_ps(dr + 700, (__mmask16)0x3, t14);
+          _mm512_mask_storeu_ps(dr + 750, (__mmask16)0x3, t15);
+        }
+        if (wu != NULL) {
+          float *wr = wu + (k0 + q * 16) * 50 + j0, *s0r = s0u + (k0 + q * 16) * 50 + j0;
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr), t0, &s0, k); _mm512_mask_storeu_ps(wr, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t0, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 50) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 50), t1, &s0, k); _mm512_mask_storeu_ps(wr + 50, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t1, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 50, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 100) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 100), t2, &s0, k); _mm512_mask_storeu_ps(wr + 100, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t2, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 100, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 150) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 150), t3, &s0, k); _mm512_mask_storeu_ps(wr + 150, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t3, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 150, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 200) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 200), t4, &s0, k); _mm512_mask_storeu_ps(wr + 200, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t4, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 200, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 250) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 250), t5, &s0, k); _mm512_mask_storeu_ps(wr + 250, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t5, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 250, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 300) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 300), t6, &s0, k); _mm512_mask_storeu_ps(wr + 300, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t6, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 300, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 350) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 350), t7, &s0, k); _mm512_mask_storeu_ps(wr + 350, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t7, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 350, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 400) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 400), t8, &s0, k); _mm512_mask_storeu_ps(wr + 400, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t8, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 400, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 450) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 450), t9, &s0, k); _mm512_mask_storeu_ps(wr + 450, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t9, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 450, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 500) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 500), t10, &s0, k); _mm512_mask_storeu_ps(wr + 500, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t10, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 500, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 550) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 550), t11, &s0, k); _mm512_mask_storeu_ps(wr + 550, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t11, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 550, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 600) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 600), t12, &s0, k); _mm512_mask_storeu_ps(wr + 600, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t12, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 600, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 650) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 650), t13, &s0, k); _mm512_mask_storeu_ps(wr + 650, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t13, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 650, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 700) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 700), t14, &s0, k); _mm512_mask_storeu_ps(wr + 700, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t14, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 700, (__mmask16)0x3, s0); }
+          { __m512 s0 = k->momentum ? _mm512_maskz_loadu_ps((__mmask16)0x3, s0r + 750) : _mm512_setzero_ps(); const __m512 pn = vopt_update(_mm512_maskz_loadu_ps((__mmask16)0x3, wr + 750), t15, &s0, k); _mm512_mask_storeu_ps(wr + 750, (__mmask16)0x3, pn); nf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(nf), _mm512_castps_si512(_mm512_mul_ps(t15, _mm512_setzero_ps())))); if (k->momentum) _mm512_mask_storeu_ps(s0r + 750, (__mmask16)0x3, s0); }
+        }
+      }
+    }
+  }
+  if (wu != NULL) vopt_flag(k, nf);
+  {
+    const int j0 = 0;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    for (int i = 0; i < n; i++) {
+      s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + i * 50 + j0));
+      s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + i * 50 + j0 + 16));
+      s2 = _mm512_add_ps(s2, _mm512_loadu_ps(g + i * 50 + j0 + 32));
+      s3 = _mm512_add_ps(s3, _mm512_maskz_loadu_ps((__mmask16)0x3, g + i * 50 + j0 + 48));
+    }
+    _mm512_storeu_ps(db + j0, s0);
+    _mm512_storeu_ps(db + j0 + 16, s1);
+    _mm512_storeu_ps(db + j0 + 32, s2);
+    _mm512_mask_storeu_ps(db + j0 + 48, (__mmask16)0x3, s3);
+  }
   }
 }
 
