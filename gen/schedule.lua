@@ -375,13 +375,28 @@ end
 -- about 11 us fixed (lists, transposes, the update) + 55 us x density on 784x50, so the tiles
 -- win from about 2/3. avx512 only: its compress and gather (avx2 would need convtile.lua's
 -- lpack tables and 8x8 transposes).
+-- By default only where it was measured to pay (xtg_sparse_pays): batches XTG_SPARSE_BATCH
+-- (the train step, sparse / tiles, density ~0.5: 784-50-10 B=16 0.86, 32 0.90, 64 0.83, 128
+-- 1.02, 256 1.10; 784-256-10 B=16 0.93, 32 0.86, 64 0.87: at B=128 x's slab of 7 vectors
+-- passes the L1), at least one whole block of inputs (16-32-10 B=64: 4.8 against 3.9 us),
+-- and W within XTG_SPARSE_W_BYTES (the form walks W and dW in strips of 16 columns: 784-1024-10
+-- B=8 668 against 349 us, B=16 851 against 596, its rows 4 KB apart; 784-512-10, 1.6 MB of W
+-- past Zen 4's 1 MB L2, B=16 320 against 269 us, B=32 506 against 503; a 2 MB L2 not measured).
 M.XTG_SPARSE = {avx512 = true}
 M.XTG_SPARSE_DENSITY = {3, 5}   -- at most 3/5 of g nonzero
 M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B rows stays in L1 at B=64
 M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists (gv, gi: 8 bytes per element of g) on the stack
+M.XTG_SPARSE_BATCH = {16, 64}
+M.XTG_SPARSE_W_BYTES = 1024 * 1024
+-- Where the form can run (a tune file may ask for it there)
 function M.xtg_sparse_fits(isa, s)
   return isa.name == "avx512" and s.batch ~= nil and s.K % isa.width == 0
     and 8 * s.N * s.batch <= M.XTG_SPARSE_BYTES
+end
+-- Where it is the default behind a ReLU
+function M.xtg_sparse_pays(isa, s)
+  return M.xtg_sparse_fits(isa, s) and s.batch >= M.XTG_SPARSE_BATCH[1] and s.batch <= M.XTG_SPARSE_BATCH[2]
+    and s.K >= M.XTG_SPARSE_KB * isa.width and 4 * s.K * s.N <= M.XTG_SPARSE_W_BYTES
 end
 
 -- ISAs whose unpacked weight gradient copies g to aligned rows and prefetches x (tiling's gq),
@@ -863,7 +878,7 @@ function M.tiling(isa, product, s, over)
   else
     error("tiling: unknown product " .. tostring(product))
   end
-  if product == "xtg" and M.pick(isa, "XTG_SPARSE") == true and s.relu_g and M.xtg_sparse_fits(isa, s) then
+  if product == "xtg" and M.pick(isa, "XTG_SPARSE") == true and s.relu_g and M.xtg_sparse_pays(isa, s) then
     t.sparse = true
   end
   for k, v in pairs(over or {}) do t[k] = v end

@@ -200,6 +200,17 @@ check(schedule.tiling(avx2, "xtg", r50).sparse == nil, "tiling xtg: not sparse o
 check(schedule.tiling(avx512, "xtg", {K = 50, N = 10, batch = 64, relu_g = true}).sparse == nil, "tiling xtg: not sparse for K=50")
 check(schedule.tiling(avx512, "xtg", {K = 784, N = 1024, batch = 64, relu_g = true}).sparse == nil,
       "tiling xtg: not sparse where the lists pass XTG_SPARSE_BYTES")
+check(schedule.tiling(avx512, "xtg", {K = 784, N = 1024, batch = 16, relu_g = true}).sparse == nil,
+      "tiling xtg: not sparse for W past XTG_SPARSE_W_BYTES (784x1024 B=16)")
+check(schedule.tiling(avx512, "xtg", {K = 784, N = 512, batch = 16, relu_g = true}).sparse == nil,
+      "tiling xtg: not sparse for 784x512 (1.6 MB of W)")
+check(schedule.tiling(avx512, "xtg", {K = 784, N = 50, batch = 128, relu_g = true}).sparse == nil
+      and schedule.tiling(avx512, "xtg", {K = 784, N = 50, batch = 8, relu_g = true}).sparse == nil,
+      "tiling xtg: not sparse at B=128 or B=8")
+check(schedule.tiling(avx512, "xtg", {K = 96, N = 50, batch = 64, relu_g = true}).sparse == nil,
+      "tiling xtg: not sparse for K=96 (less than a block)")
+check(schedule.tiling(avx512, "xtg", {K = 784, N = 256, batch = 16, relu_g = true}).sparse == true,
+      "tiling xtg: sparse for 784x256 B=16")
 check(schedule.tiling(avx512, "xtg", r50, {sparse = false}).sparse == false, "tiling xtg: sparse=no given")
 local tanh50 = {K = 784, N = 50, batch = 64}
 check(schedule.check(avx512, "xtg", tanh50, schedule.tiling(avx512, "xtg", tanh50, {sparse = true})) == nil,
