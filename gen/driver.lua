@@ -759,9 +759,23 @@ end
 -- A shell word: the text in single quotes.
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
--- The runtime's files gen --python compiles into libNAME.so (embedded by mk/gen.mk's GEN_RT):
--- cr_rng_seed and cr_init_tensor, which NAME.py's Net.init calls as the trainer does.
-local PY_RUNTIME_HEADERS = {"cr.h", "cr_internal.h"}
+-- The runtime's files the generator carries (mk/gen.mk's GEN_RT), written into DIR/runtime/
+-- for the programs it compiles: gen --python's library (cr_rng_seed and cr_init_tensor, which
+-- NAME.py's Net.init calls as the trainer does) and chainrule tune's timing programs (cr_alloc).
+-- Returns true, or nil and a message.
+local RUNTIME_FILES = {"cr.h", "cr_internal.h", "cr_util.c", "cr_rng.c", "cr_init.c"}
+function M.write_runtime(dir)
+  os.execute("mkdir -p " .. sh_quote(dir .. "/runtime"))
+  for _, name in ipairs(RUNTIME_FILES) do
+    local text = host.template("runtime/" .. name)
+    local f = text and io.open(dir .. "/runtime/" .. name, "wb")
+    if not f then return nil, "cannot write to " .. dir end
+    f:write(text)
+    f:close()
+  end
+  return true
+end
+-- the runtime's units in gen --python's library
 local PY_RUNTIME_UNITS = {"cr_util", "cr_rng", "cr_init"}
 
 -- gen --python: compiles the NAME.h/NAME.c just rendered (with --dispatch, and every variant's
@@ -782,25 +796,19 @@ local function build_library(outputs)
   local tmp = pipe and pipe:read("l")
   if pipe then pipe:close() end
   if not tmp or tmp == "" then usage_error("--python: cannot make a temporary directory") end
-  local files = {}
   for _, out in ipairs(outputs) do
-    if out[1]:match("%.[ch]$") then files[#files + 1] = out end
+    if out[1]:match("%.[ch]$") then
+      local f = io.open(tmp .. "/" .. out[1], "wb")
+      if not f then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
+      f:write(out[2])
+      f:close()
+    end
   end
   -- the runtime's files in a subdirectory: a network named cr_rng keeps its own cr_rng.c
+  if not M.write_runtime(tmp) then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
   local units = {}
   for _, u in ipairs(py.units) do units[#units + 1] = u end
-  for _, h in ipairs(PY_RUNTIME_HEADERS) do files[#files + 1] = {"runtime/" .. h, host.template("runtime/" .. h)} end
-  for _, u in ipairs(PY_RUNTIME_UNITS) do
-    files[#files + 1] = {"runtime/" .. u .. ".c", host.template("runtime/" .. u .. ".c")}
-    units[#units + 1] = {"runtime/" .. u, ""}
-  end
-  os.execute("mkdir " .. sh_quote(tmp .. "/runtime"))
-  for _, out in ipairs(files) do
-    local f = io.open(tmp .. "/" .. out[1], "wb")
-    if not f or not out[2] then os.execute("rm -rf " .. sh_quote(tmp)); usage_error("--python: cannot write to " .. tmp) end
-    f:write(out[2])
-    f:close()
-  end
+  for _, u in ipairs(PY_RUNTIME_UNITS) do units[#units + 1] = {"runtime/" .. u, ""} end
   local so = tmp .. "/lib" .. py.name .. ".so"
   -- run in the temporary directory with relative names: its path must not reach the library's bytes
   local steps, objects = {}, {}

@@ -314,21 +314,16 @@ static double cpu(void) {
 }
 ]==]
 
--- Memory for both programs (the products' buffers, the whole step's structs). The including
--- program defines _DEFAULT_SOURCE and includes sys/mman.h on Linux (madvise).
+-- Memory for both programs (the products' buffers, the whole step's structs): the runtime's
+-- cr_alloc (runtime/cr_util.c, which both are compiled with: driver.write_runtime).
 local ALLOC = [==[
-/* Memory as the trainer and the bench get it (the runtime's cr_alloc): 64-byte aligned, a
-   block of 2 MB and more 2 MB-aligned and advised to huge pages, so a big layer's candidates
-   are timed with the TLB behaviour of the step they are chosen for. */
+#include "cr.h"
+/* Memory as the trainer and the bench get it (cr_alloc: 64-byte aligned, a block of 2 MB and
+   more 2 MB-aligned and advised to huge pages, zeroed), so a big layer's candidates are timed
+   with the TLB behaviour of the step they are chosen for. */
 static void *tune_alloc(size_t bytes) {
-  size_t align = bytes >= ((size_t)2 << 20) ? (size_t)2 << 20 : 64;
-  size_t rounded = (bytes + align - 1) / align * align;
-  void *p = aligned_alloc(align, rounded ? rounded : align);
+  void *p = cr_alloc(bytes);
   if (!p) { fprintf(stderr, "tune: out of memory\n"); exit(1); }
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (align > 64) (void)madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-  memset(p, 0, bytes);   /* (zeroed, as cr_alloc's and static structs) */
   return p;
 }
 ]==]
@@ -535,10 +530,7 @@ end
 local function program(isa, prods, budget)
   -- (stdint.h: the kernels' prefetches may compute addresses as uintptr_t, as NAME.c gets it
   -- from NAME.h)
-  -- (_DEFAULT_SOURCE and sys/mman.h: tune_alloc's madvise)
-  local c = {"#define _POSIX_C_SOURCE 200809L\n#define _DEFAULT_SOURCE\n#include <math.h>\n#include <stdint.h>\n"
-             .. "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n"
-             .. "#if defined(__linux__)\n#include <sys/mman.h>\n#endif\n"}
+  local c = {"#define _POSIX_C_SOURCE 200809L\n#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <time.h>\n"}
   for _, h in ipairs(isa.includes or {}) do c[#c + 1] = "#include <" .. h .. ">\n" end
   c[#c + 1] = RUNNER
   if isa.helpers then c[#c + 1] = isa.helpers end
@@ -631,14 +623,9 @@ end
 -- two orders' averages were within 2-3 % and the median 0.93-0.97.
 local WHOLE_MAIN = [==[
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #include "tuned_net.h"
 #include "default_net.h"
 
@@ -749,7 +736,8 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   if not h then return nil, "cannot write to " .. dir end
   h:write(main)
   h:close()
-  local cmd = string.format("cd %s && %s -std=c11 -O2 %s -o whole whole.c tuned_net.c default_net.c -lm >wlog 2>&1",
+  if not driver.write_runtime(dir) then return nil, "cannot write to " .. dir end
+  local cmd = string.format("cd %s && %s -std=c11 -O2 %s -Iruntime -o whole whole.c tuned_net.c default_net.c runtime/cr_util.c -lm >wlog 2>&1",
     sh_quote(dir), cc, isa.guard_flags or "")
   local ok, how, code = os.execute(trapped(dir, cmd))
   if not ok then
@@ -1076,7 +1064,8 @@ function time_products(o, isa, cc, tmp, prods, cleanup, log, force)
   if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
   f:write(program(isa, prods, o.budget))
   f:close()
-  local cmd = string.format("cd %s && %s -std=c11 -O2 %s -o tune tune.c -lm >log 2>&1", sh_quote(tmp), cc, isa.guard_flags or "")
+  if not require("driver").write_runtime(tmp) then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
+  local cmd = string.format("cd %s && %s -std=c11 -O2 %s -Iruntime -o tune tune.c runtime/cr_util.c -lm >log 2>&1", sh_quote(tmp), cc, isa.guard_flags or "")
   local built, how, code = os.execute(trapped(tmp, cmd))
   if not built then
     if by_signal(how, code) then cleanup(); errors.user("chainrule tune: " .. INTERRUPTED) end
