@@ -39,7 +39,12 @@ M.FAMILIES = {
     -- 4.78-4.98 -> 4.46-4.53 ms with it (weighed 2, that conv stays dense). chainrule tune
     -- from --cpu generic on that net (gcc, its whole-step pairs) chose both: the sparse dW
     -- 0.947x the step's time, then the sparse dx 0.956x
-    defaults = {CONV_SPARSE_K = {avx512 = 3}, CONV_SPARSE_DX_ADD = {avx512 = 1}},
+    -- The linear weight gradient behind a ReLU from g's nonzeros too (gen/schedule.lua
+    -- XTG_SPARSE, off for the ISA: two-FMA-port cores lose with it): the train step, best of
+    -- 300 rounds alternated with the tiles, 784-50-10 B=64 93.4 -> 75.6 us, 784-256-10 B=64
+    -- 462 -> 402 us, 784-256-256-10 665 us at 99.4 % of dense peak in make bench (family 25
+    -- model 17, 2026-12-07)
+    defaults = {CONV_SPARSE_K = {avx512 = 3}, CONV_SPARSE_DX_ADD = {avx512 = 1}, XTG_SPARSE = {avx512 = true}},
   },
   zen5 = {
     what = "AMD Zen 5 (family 26, models 0-79)",

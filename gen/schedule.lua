@@ -369,7 +369,13 @@ end
 -- ISAs whose weight gradient behind a ReLU (s.relu_g: gen/kernels/layer.lua, g zero wherever
 -- the unit was off) is summed over g's nonzeros alone when at most XTG_SPARSE_DENSITY of g is
 -- nonzero, the tiles otherwise (gen/kernels/tiled.lua xtg_sparse; tiling key sparse, which a
--- tune file may set either way for any layer). The same bits as the tiles. A prototype on Zen 4
+-- tune file may set either way for any layer, and chainrule tune times both ways). The same
+-- bits as the tiles. No ISA by default: it pays where one 512-bit FMA issues a cycle (Zen 4,
+-- gen/cpus.lua zen4 turns it on), not where two do, whose tiles run twice as fast while the
+-- form's lists, transposes and a load per FMA do not (Zen 5, EPYC family 26 model 2, the train
+-- step with the form against the tiles, alternated in one process, 2026-12-07: 784-256-10 B=32
+-- 1.05-1.20x the tiles' time, B=64 0.99-1.12x, 784-256-256-10 1.07-1.09x (chainrule tune's
+-- paired medians), 784-50-10 B=64 0.96-1.06x: noise at best). A prototype on Zen 4
 -- (docs/PERFORMANCE.md, 2026-12-07): layer 0's weight gradient with its update, B=64, density
 -- 0.48 on 784x50: 47.6 -> 34.7 us; 0.51 on 784x256: 243 -> 195 us; 0.35: 154 us, 0.2: 112 us;
 -- about 11 us fixed (lists, transposes, the update) + 55 us x density on 784x50, so the tiles
@@ -382,7 +388,7 @@ end
 -- and W within XTG_SPARSE_W_BYTES (the form walks W and dW in strips of 16 columns: 784-1024-10
 -- B=8 668 against 349 us, B=16 851 against 596, its rows 4 KB apart; 784-512-10, 1.6 MB of W
 -- past Zen 4's 1 MB L2, B=16 320 against 269 us, B=32 506 against 503; a 2 MB L2 not measured).
-M.XTG_SPARSE = {avx512 = true}
+M.XTG_SPARSE = {}
 M.XTG_SPARSE_DENSITY = {3, 5}   -- at most 3/5 of g nonzero
 M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B rows stays in L1 at B=64
 M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists (gv, gi: 8 bytes per element of g) on the stack
@@ -397,6 +403,11 @@ end
 function M.xtg_sparse_pays(isa, s)
   return M.xtg_sparse_fits(isa, s) and s.batch >= M.XTG_SPARSE_BATCH[1] and s.batch <= M.XTG_SPARSE_BATCH[2]
     and s.K >= M.XTG_SPARSE_KB * isa.width and 4 * s.K * s.N <= M.XTG_SPARSE_W_BYTES
+end
+-- Whether a weight gradient of sizes s (s.relu_g: behind a ReLU) takes the form by default on
+-- isa (its CPU family's XTG_SPARSE); chainrule tune times the other choice where it fits
+function M.xtg_sparse_default(isa, s)
+  return M.pick(isa, "XTG_SPARSE") == true and s.relu_g == true and M.xtg_sparse_pays(isa, s)
 end
 
 -- ISAs whose unpacked weight gradient copies g to aligned rows and prefetches x (tiling's gq),
@@ -878,9 +889,7 @@ function M.tiling(isa, product, s, over)
   else
     error("tiling: unknown product " .. tostring(product))
   end
-  if product == "xtg" and M.pick(isa, "XTG_SPARSE") == true and s.relu_g and M.xtg_sparse_pays(isa, s) then
-    t.sparse = true
-  end
+  if product == "xtg" and M.xtg_sparse_default(isa, s) then t.sparse = true end
   for k, v in pairs(over or {}) do t[k] = v end
   if product == "xw" and over and over.mc == nil then
     -- (a tune file older than mc, or one that sets pack or kc only: x packed as by default

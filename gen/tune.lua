@@ -232,7 +232,8 @@ local function products_of(g, sched, inference)
   local list, seen = {}, {}
   local function add(p)
     local key = key_of(p.product, p.K, p.N, p.batch)
-    if not seen[key] then seen[key] = true; p.key = key; list[#list + 1] = p end
+    if not seen[key] then seen[key] = p; p.key = key; list[#list + 1] = p end
+    return seen[key]
   end
   for i, s in ipairs(sched.steps) do
     if s.product and not s.product.op.kernels then
@@ -244,7 +245,11 @@ local function products_of(g, sched, inference)
       if not inference then
         -- (first: its default tiling depends on it, schedule.XTG_TILES_UNDER_GT; a hidden
         -- layer of the first layer's sizes shares its line, as in a tune file)
-        add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd, first = i == 1, bias = bias})
+        local x = add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd, first = i == 1, bias = bias})
+        -- (relu: some layer of these sizes has a ReLU's gradient, zero wherever the unit was
+        -- off, as gen/kernels/layer.lua's relu_g: sparse_check times the form from its
+        -- nonzeros; not relu_g, which would make the candidates' default that form)
+        x.relu = x.relu or (s.act ~= nil and s.act.op.word == "relu")
         if i > 1 then
           local prev = sched.steps[i - 1]
           add({product = "gwt", K = K, N = N, batch = B, mask_act = prev.act})
@@ -757,12 +762,20 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   return ratios
 end
 
--- The tune file's product lines (each after a comment saying what was measured) onto out.
+-- The tune file's product lines (each after a comment saying what was measured) onto out;
+-- an xtg product's sparse choice (p.sparse, sparse_check) as its sparse key.
 local function entry_lines(out, prods)
   for _, p in ipairs(prods) do
     out[#out + 1] = string.format("# %s %dx%d B=%d: %d candidates, default %.2f us; %s", p.product, p.K, p.N, p.batch,
       #p.cands, p.t_default, p.note)
-    out[#out + 1] = p.key .. " " .. schedule.words(p.product, p.cands[p.chosen])
+    if p.sparse_note then out[#out + 1] = string.format("# xtg %dx%d B=%d: %s", p.K, p.N, p.batch, p.sparse_note) end
+    local t = p.cands[p.chosen]
+    if p.sparse ~= nil then
+      local copy = {}
+      for k, v in pairs(t) do copy[k] = v end
+      copy.sparse, t = p.sparse, copy
+    end
+    out[#out + 1] = p.key .. " " .. schedule.words(p.product, t)
   end
 end
 
@@ -924,54 +937,92 @@ local function conv_lines(out, convs)
   end
 end
 
--- How much faster (median of paired runs of the whole step) a conv layer's other form must
--- make the step to be chosen: the step is timed whole, whose median moves less than a
--- product's alone; a form that changes one layer's backward by 1.07x changes LeNet-5's step
--- by about 2 %.
-M.CONV_MARGIN = 0.01
+-- How much faster (median of paired runs of the whole step) a layer's other form (a conv
+-- layer's backward, a sparse weight gradient) must make the step to be chosen: the step is
+-- timed whole, whose median moves less than a product's alone; a form that changes one
+-- layer's backward by 1.07x changes LeNet-5's step by about 2 %.
+M.FORM_MARGIN = 0.01
 
--- After the products: each switchable form of each conv layer (convs_of), in turn, is timed
--- in the whole train step against the step with the choices so far (the products' and the
--- earlier conv forms'), for M.WHOLE_SHARE of the budget each, and kept when the step is
--- M.CONV_MARGIN faster. Greedy, one form at a time: two layers' forms are not timed in
--- every combination.
-local function conv_check(o, isa, cc, tmp, prods, convs, cleanup, log, force)
+-- The weight gradients behind a ReLU (products_of's relu) that can take the form from g's
+-- nonzeros (schedule.xtg_sparse_fits): {what (for the log), p (the product)}. Whether that
+-- form pays depends on g's density, which the products' timing program (random g) does not
+-- have: it is timed in the whole train step, where the network's own ReLUs make g.
+local function sparses_of(isa, prods)
+  local list = {}
+  for _, p in ipairs(prods) do
+    if p.product == "xtg" and p.relu and schedule.xtg_sparse_fits(isa, p) then
+      p.sparse = schedule.xtg_sparse_default(isa, {K = p.K, N = p.N, batch = p.batch, relu_g = true})
+      list[#list + 1] = p
+    end
+  end
+  return list
+end
+
+-- After the products: each switchable form, in turn, is timed in the whole train step
+-- against the step with the choices so far (the products', the earlier forms'), for
+-- M.WHOLE_SHARE of the budget each, and kept when the step is M.FORM_MARGIN faster. Greedy,
+-- one form at a time: two layers' forms are not timed in every combination. flips: {tag
+-- (the log's), what, name, default, other, get(), set(value), note(line)}, the forms being
+-- a layer's sparse weight gradient (sparses_of: yes/no) and conv layers' backward forms
+-- (convs_of: dense/sparse).
+local function flip_check(o, isa, cc, tmp, prods, convs, flips, cleanup, log, force)
   local budget = math.max(0.05, M.WHOLE_SHARE * o.budget)
-  local function write(path, list)
+  local function write(path)
     local lines = {M.HEADER, "isa " .. isa.name}
     entry_lines(lines, prods)
-    conv_lines(lines, list)
+    conv_lines(lines, convs)
     local f = io.open(path, "wb")
     if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
     f:write(table.concat(lines, "\n"), "\n")
     f:close()
   end
-  local n, i = 0, 0
-  for _, c in ipairs(convs) do n = n + #c.forms end
+  local count = {}
+  for _, f in ipairs(flips) do count[f.tag] = (count[f.tag] or 0) + 1 end
+  local seen = {}
+  for _, f in ipairs(flips) do
+    seen[f.tag] = (seen[f.tag] or 0) + 1
+    local at = string.format("[%s %d/%d] %s", f.tag, seen[f.tag], count[f.tag], f.what)
+    local name = f.name
+    write(tmp .. "/base.tune")
+    local was = f.get()
+    f.set(f.other)
+    write(tmp .. "/flip.tune")
+    log(string.format("tune: %s: %s %s against %s (the default %s) in the whole train step, about %g s",
+      at, name, f.other, was, f.default, budget))
+    local ok, ratios, why, fatal = pcall(whole_step, o, isa, cc, tmp, tmp .. "/flip.tune", budget, tmp .. "/base.tune")
+    if not ok then cleanup(); error(ratios, 0) end
+    if not ratios and fatal then cleanup(); errors.user("chainrule tune: " .. why) end
+    local _, median = M.whole_keeps(ratios or {})
+    local keep = median and median <= 1 - M.FORM_MARGIN
+    local said = median and string.format("%s %s: %.3fx the train step's time with %s %s in %d paired runs", name,
+      f.other, median, name, was, #ratios) or string.format("%s %s: not timed (%s)", name, f.other, why)
+    if force then keep, said = true, said .. "; forced" end
+    f.set(keep and f.other or was)
+    said = said .. (keep and ": chose " .. f.other or ": kept " .. was)
+    f.note(said)
+    log("tune: " .. at .. ": " .. said)
+  end
+end
+
+-- The flips of sparses_of's products and of convs_of's layers' forms, in that order.
+local function flips_of(sparses, convs)
+  local flips = {}
+  for _, p in ipairs(sparses) do
+    local default = p.sparse and "yes" or "no"
+    flips[#flips + 1] = {tag = "sparse", what = string.format("xtg %dx%d B=%d behind a ReLU", p.K, p.N, p.batch),
+      name = "sparse", default = default, other = default == "yes" and "no" or "yes",
+      get = function() return p.sparse and "yes" or "no" end, set = function(v) p.sparse = v == "yes" end,
+      note = function(line) p.sparse_note = line end}
+  end
   for _, c in ipairs(convs) do
     for _, f in ipairs(c.forms) do
-      i = i + 1
-      local name = f.key == "wgrad" and "dW" or "dx"
-      write(tmp .. "/base.tune", convs)
-      local was = c.chosen[f.key]
-      c.chosen[f.key] = f.other
-      write(tmp .. "/flip.tune", convs)
-      log(string.format("tune: [conv %d/%d] %s: %s %s against %s (the default %s) in the whole train step, about %g s",
-        i, n, c.what, name, f.other, was, f.default, budget))
-      local ok, ratios, why, fatal = pcall(whole_step, o, isa, cc, tmp, tmp .. "/flip.tune", budget, tmp .. "/base.tune")
-      if not ok then cleanup(); error(ratios, 0) end
-      if not ratios and fatal then cleanup(); errors.user("chainrule tune: " .. why) end
-      local _, median = M.whole_keeps(ratios or {})
-      local keep = median and median <= 1 - M.CONV_MARGIN
-      local said = median and string.format("%s %s: %.3fx the train step's time with %s %s in %d paired runs", name,
-        f.other, median, name, was, #ratios) or string.format("%s %s: not timed (%s)", name, f.other, why)
-      if force then keep, said = true, said .. "; forced" end
-      c.chosen[f.key] = keep and f.other or was
-      said = said .. (keep and ": chose " .. f.other or ": kept " .. was)
-      c.notes[#c.notes + 1] = said
-      log("tune: [conv " .. i .. "/" .. n .. "] " .. c.what .. ": " .. said)
+      flips[#flips + 1] = {tag = "conv", what = c.what, name = f.key == "wgrad" and "dW" or "dx",
+        default = f.default, other = f.other,
+        get = function() return c.chosen[f.key] end, set = function(v) c.chosen[f.key] = v end,
+        note = function(line) c.notes[#c.notes + 1] = line end}
     end
   end
+  return flips
 end
 
 local time_products
@@ -1014,6 +1065,7 @@ function M.run(o, log)
     p.cands = schedule.candidates(isa, p.product, p)
     ncand = ncand + #p.cands
   end
+  local sparses = o.max_batch and {} or sparses_of(isa, prods)
   local cc = os.getenv("CC")
   if not cc or cc:match("^%s*$") then cc = "cc" end
   local first = cc:match("^%s*(%S+)")
@@ -1029,24 +1081,26 @@ function M.run(o, log)
   for _, c in ipairs(convs) do nforms = nforms + #c.forms end
   log(string.format("tune: %s on %s (%s; defaults of cpu %s): %d products, %d candidates%s; compiling with %s",
     file_name(o.spec), isa.name, cpu_model(), isa.cpu.name, #prods, ncand,
-    #convs > 0 and string.format(", %d conv2d backward forms", nforms) or "", cc))
+    (#sparses > 0 and string.format(", %d sparse weight gradient%s", #sparses, #sparses > 1 and "s" or "") or "")
+      .. (#convs > 0 and string.format(", %d conv2d backward forms", nforms) or ""), cc))
   -- hidden, for the tests: choose each product's last candidate (never the default), each
-  -- conv layer's other form
+  -- other form (sparse weight gradients', conv layers')
   local force = os.getenv("CHAINRULE_TUNE_FORCE") == "1"
   local whole
   if #prods > 0 then
     whole = time_products(o, isa, cc, tmp, prods, cleanup, log, force)
   end
-  if #convs > 0 then conv_check(o, isa, cc, tmp, prods, convs, cleanup, log, force) end
+  local flips = flips_of(sparses, convs)
+  if #flips > 0 then flip_check(o, isa, cc, tmp, prods, convs, flips, cleanup, log, force) end
   cleanup()
   local out = {"# written by chainrule tune from " .. file_name(o.spec) .. "; read by chainrule gen --tune FILE",
                "# each product's fastest candidate (minimum over interleaved runs), kept if the median of paired",
                string.format("# runs against the default says it is at least %d%% faster. CPU microseconds per call, this machine.",
                  math.floor(M.MARGIN * 100 + 0.5)),
                "# the default: gen --cpu " .. isa.cpu.name .. "'s (a key left out below keeps that family's default)"}
-  if #convs > 0 then
-    out[#out + 1] = string.format("# conv: each form timed in the whole train step, kept if the median of paired runs says it is at least %d%% faster",
-      math.floor(M.CONV_MARGIN * 100 + 0.5))
+  if #flips > 0 then
+    out[#out + 1] = string.format("# %s: each form timed in the whole train step, kept if the median of paired runs says it is at least %d%% faster",
+      #sparses > 0 and #convs > 0 and "sparse and conv" or #sparses > 0 and "sparse" or "conv", math.floor(M.FORM_MARGIN * 100 + 0.5))
   end
   for _, line in ipairs(whole or {}) do out[#out + 1] = line end
   out[#out + 1] = M.HEADER

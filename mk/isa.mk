@@ -122,9 +122,10 @@ isa_compact = $(if $(filter $(1),$(ISA_COMPACT)),$(filter-out scalar,$(TEST_ISAS
 #   tiled: the untuned build's bits) or `ref` (checked against the reference only).
 #   spread512 passes the L2 so that the spread fires, huge512 is a huge layer on avx512
 #   (zen5: x unpacked, spread; zen3 on avx2); zen4's conv2d weight gradient goes sparse from
-#   kernel 3 (gen/schedule.lua CONV_SPARSE_K), so conv_sparse_deep's sums differ.
+#   kernel 3 (gen/schedule.lua CONV_SPARSE_K), so conv_sparse_deep's sums differ; zen4's
+#   linear weight gradient behind a ReLU from g's nonzeros (XTG_SPARSE): sparse_xtg's bits.
 ISA_CPU_BUILDS := spread512:avx512:zen5:same spread512:avx2:zen3:same huge512:avx512:zen5:same \
-                  huge512:avx2:zen3:same conv_sparse_deep:avx512:zen4:ref
+                  huge512:avx2:zen3:same conv_sparse_deep:avx512:zen4:ref sparse_xtg:avx512:zen4:same
 isa_cpu_field = $(word $(2),$(subst :, ,$(1)))
 # the entries of ISA_CPU_BUILDS whose ISA this run tests (of spec $(1), or of every spec)
 isa_cpu_tested = $(foreach e,$(ISA_CPU_BUILDS),$(if $(filter $(call isa_cpu_field,$(e),2),$(TEST_ISAS)),$(e)))

@@ -899,15 +899,16 @@ START_TEST(test_cli_file) {
 END_TEST
 
 /* gen --cli --cpu FAMILY names the family in the trainer's ISA (ISA:FAMILY: its checkpoints,
- * --resume's note) only where the family's defaults change the network's code: zen4's conv
- * defaults on avx512 change mnist_cnn's weight gradient, not fashion_cnn's nor mnist_mlp's. */
+ * --resume's note) only where the family's defaults change the network's code: zen4's
+ * defaults on avx512 change mnist_cnn's conv weight gradient and mnist_mlp's linear one
+ * behind its ReLU (from g's nonzeros), not xor's (2 inputs: that form needs 16k). */
 START_TEST(test_cli_family_named) {
-  static const struct { const char *spec; int named; } cases[] = {
-    {"mnist_cnn", 1}, {"fashion_cnn", 0}, {"mnist_mlp", 0}};
+  static const struct { const char *path, *spec; int named; } cases[] = {
+    {"specs/mnist_cnn.lua", "mnist_cnn", 1}, {"specs/mnist_mlp.lua", "mnist_mlp", 1}, {"examples/xor.lua", "xor", 0}};
   for (int i = 0; i < COUNT(cases); i++) {
     char cmd[2048], path[600];
-    snprintf(cmd, sizeof cmd, "'%s' gen specs/%s.lua --isa avx512 --cpu zen4 --cli --out '%s/fam'", chainrule(),
-             cases[i].spec, scratch);
+    snprintf(cmd, sizeof cmd, "'%s' gen %s --isa avx512 --cpu zen4 --cli --out '%s/fam'", chainrule(),
+             cases[i].path, scratch);
     run_result r = run(cmd);
     ck_assert_msg(r.status == 0, "%s: gen --cli failed: %s", cases[i].spec, r.out);
     snprintf(path, sizeof path, "%s/fam/%s_cli.c", scratch, cases[i].spec);
@@ -918,8 +919,8 @@ START_TEST(test_cli_family_named) {
     free(text);
     /* likewise a dispatch build's avx512:zen4 variant: its checkpoints say avx512 where its
        code is avx512's (w_variant_code), avx512:zen4 where it is not */
-    snprintf(cmd, sizeof cmd, "'%s' gen specs/%s.lua --dispatch avx512:zen4,avx512,scalar --cli --out '%s/famd'",
-             chainrule(), cases[i].spec, scratch);
+    snprintf(cmd, sizeof cmd, "'%s' gen %s --dispatch avx512:zen4,avx512,scalar --cli --out '%s/famd'",
+             chainrule(), cases[i].path, scratch);
     r = run(cmd);
     ck_assert_msg(r.status == 0, "%s: gen --dispatch --cli failed: %s", cases[i].spec, r.out);
     snprintf(path, sizeof path, "%s/famd/%s_cli.c", scratch, cases[i].spec);
@@ -2307,6 +2308,52 @@ static void check_conv_tune(void) {
   free(c);
 }
 
+/* tune on avx512 (when this machine runs it): the weight gradient behind a ReLU where the form
+   from g's nonzeros can run is timed both ways in the whole train step; CHAINRULE_TUNE_FORCE=1
+   flips each, from --cpu zen4's defaults: layer 0 (128x32 at batch 16, the form by default
+   there) to sparse=no, layer 1 (32x16: too few inputs for the default) to sparse=yes; the log and the file say so, layer 2 (no ReLU)
+   has no sparse key, and gen follows the file (the form's lists gv are N x batch + 16 floats:
+   528 for layer 0, 272 for layer 1). */
+static void check_sparse_tune(void) {
+  char spec[600], out[600], dir[600], cmd[2048], file[700];
+  snprintf(spec, sizeof spec, "%s/ts.lua", scratch);
+  write_text(spec, "return network \"ts\" {\n  input = 128,\n  layers = {\n"
+             "    linear(32), relu(), linear(16), relu(), linear(2),\n  },\n  loss = \"cross_entropy\",\n  batch = 16,\n"
+             "  optimizer = sgd { lr = 0.1 },\n}\n");
+  snprintf(out, sizeof out, "%s/ts.tune", scratch);
+  snprintf(cmd, sizeof cmd, "CHAINRULE_TUNE_FORCE=1 '%s' tune '%s' --isa avx512 --cpu zen4 --budget 0.2 --out '%s'", chainrule(), spec, out);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  ck_assert_msg(strstr(r.out, ", 2 sparse weight gradients; compiling with "), "%s", r.out);
+  static const char *logged[] = {
+    "tune: [sparse 1/2] xtg 128x32 B=16 behind a ReLU: sparse no against yes (the default yes) in the whole train step",
+    "tune: [sparse 2/2] xtg 32x16 B=16 behind a ReLU: sparse yes against no (the default no) in the whole train step",
+  };
+  for (size_t i = 0; i < sizeof logged / sizeof *logged; i++) ck_assert_msg(strstr(r.out, logged[i]), "no '%s' in %s", logged[i], r.out);
+  char *text = read_text(out, NULL);
+  ck_assert_ptr_nonnull(text);
+  const char *l0 = strstr(text, "\nxtg 128 32 16 "), *l1 = strstr(text, "\nxtg 32 16 16 "), *l2 = strstr(text, "\nxtg 16 2 16 ");
+  ck_assert_msg(l0 && l1 && l2, "%s", text);
+  ck_assert_msg(strstr(text, "\n# xtg 32x16 B=16: sparse yes: ") && strstr(text, "; forced: chose yes\n"), "%s", text);
+  ck_assert_msg(strstr(l0, " sparse=no") && strstr(l0, " sparse=no") < strchr(l0 + 1, '\n'), "%s", text);
+  ck_assert_msg(strstr(l1, " sparse=yes") && strstr(l1, " sparse=yes") < strchr(l1 + 1, '\n'), "%s", text);
+  ck_assert_msg(!strstr(l2, "sparse=") || strstr(l2, "sparse=") > strchr(l2 + 1, '\n'), "%s", text);
+  free(text);
+  for (int tuned = 0; tuned < 2; tuned++) {
+    snprintf(dir, sizeof dir, "%s/tsg%d", scratch, tuned);
+    snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa avx512 --cpu zen4 %s%s%s --out '%s'", chainrule(), spec,
+             tuned ? "--tune '" : "", tuned ? out : "", tuned ? "'" : "", dir);
+    r = run(cmd);
+    ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+    snprintf(file, sizeof file, "%s/ts.c", dir);
+    char *c = read_text(file, NULL);
+    ck_assert_ptr_nonnull(c);
+    const int sparse0 = strstr(c, "float gv[528];") != NULL, sparse1 = strstr(c, "float gv[272];") != NULL;
+    ck_assert_msg(sparse0 == !tuned && sparse1 == tuned, "tuned=%d: layer 0 sparse %d, layer 1 sparse %d", tuned, sparse0, sparse1);
+    free(c);
+  }
+}
+
 /* chainrule tune runs (a short budget, when this machine runs avx2), writes a file gen reads;
    a failing tune writes nothing. */
 START_TEST(test_tune_command) {
@@ -2348,6 +2395,7 @@ START_TEST(test_tune_command) {
   free(text);
   check_whole_step(out);
   check_conv_tune();
+  if (system("grep -qw avx512f /proc/cpuinfo") == 0) check_sparse_tune();
 }
 END_TEST
 
