@@ -430,9 +430,10 @@ static void targets(const row *peak, const row *l2)
          "  (LeNet-5's FLOPs, and so its %% of peak and GFLOP/s, are the dense convolution's; the\n"
          "   avx512 and avx2 builds' conv weight and input gradients skip the zeros a max pooling\n"
          "   leaves in g (gen/kernels/convtile.lua sparse_wgrad, sparse_dx), multiply-adds counted\n"
-         "   here but not done: so its %% of peak can pass 100; likewise the avx512 builds' weight\n"
-         "   gradient behind a ReLU at batches 16-64 (gen/kernels/tiled.lua xtg_sparse): the MLP\n"
-         "   rows with a ReLU count the multiply-adds by the ReLU's zeros too)\n");
+         "   here but not done: so its %% of peak can pass 100; likewise an avx512 build's weight\n"
+         "   gradient behind a ReLU where it takes g's nonzeros (gen/kernels/tiled.lua xtg_sparse:\n"
+         "   zen4's default at batches 16-64, elsewhere a tune file's sparse=yes): the MLP rows\n"
+         "   with a ReLU count the multiply-adds by the ReLU's zeros too)\n");
 }
 
 /* Tuned vs untuned: every chainrule-ISA-tuned row (gen --tune with a file `chainrule tune`

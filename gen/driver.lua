@@ -72,9 +72,10 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
                when one was chosen, time the whole train step (forward) with the choices
                against the defaults and keep the choices only if the step is faster (if
                not: each kind of product's choices alone, kept where that step is faster);
-               then each conv2d layer's other form of dW and dx (sparse: only g's nonzeros,
-               where a max pooling follows; or dense) in the whole train step, kept where
-               the step is 1 % faster
+               then each other form a layer can take in the whole train step, kept where
+               the step is 1 % faster: a linear weight gradient behind a ReLU from g's
+               nonzeros or the tiles (avx512), each conv2d layer's dW and dx (sparse: only
+               g's nonzeros, where a max pooling follows; or dense)
   --isa ISA    sse2, avx2, avx512, neon or native (default: the spec's isa, else native); this
                machine must run it
   --cpu CPU    the family whose defaults the candidates are timed against (default native;
@@ -82,7 +83,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   --out FILE   the tune file (default NAME.tune)
   --budget S   seconds of timing in all (default 20; plus a quarter for the whole-step
                check, a quarter for each kind of product it then times alone, a quarter
-               for each conv2d form, and the compiles with $CC)
+               for each other form, and the compiles with $CC)
   --batch N    tune the training build at batch N (gen --batch N) instead of the spec's
   --max-batch N  tune the inference build of at most N rows (gen --inference --max-batch N)
                instead of the training build at the spec's batch
@@ -94,7 +95,7 @@ usage: chainrule gen SPEC [--out DIR] [--isa ISA] [--name NAME] [--cli] [--pytho
   'PRODUCT K N BATCH key=value ...' (xw: vecs, order=rows|columns|depth, pack=yes|no,
   kc, mc, fill=loop|tile, pf=yes|no, spread=0|1|2|4|..|64; gwt: vecs, rows, jc,
   form=wt|gt; xtg: vecs, rows, pack=yes|no, jc, nc, xq=yes|no, update=tiles|after,
-  pf=yes|no; stream: kind=flat|regs|rows, rows, sets), and 'conv C H W O K S P BATCH
+  pf=yes|no, sparse=yes|no; stream: kind=flat|regs|rows, rows, sets), and 'conv C H W O K S P BATCH
   wgrad=sparse|dense dx=sparse|dense' for a conv2d layer; a key left out keeps the
   default of the layer it applies to where that agrees with the keys given (xw: mc
   above 0 means order=columns pack=yes, order=rows means pack=no, a given order or pack

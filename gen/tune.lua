@@ -247,7 +247,7 @@ local function products_of(g, sched, inference)
         -- layer of the first layer's sizes shares its line, as in a tune file)
         local x = add({product = "xtg", K = K, N = N, batch = B, fuse = sched.fuse_sgd, first = i == 1, bias = bias})
         -- (relu: some layer of these sizes has a ReLU's gradient, zero wherever the unit was
-        -- off, as gen/kernels/layer.lua's relu_g: sparse_check times the form from its
+        -- off, as gen/kernels/layer.lua's relu_g: flip_check times the form from its
         -- nonzeros; not relu_g, which would make the candidates' default that form)
         x.relu = x.relu or (s.act ~= nil and s.act.op.word == "relu")
         if i > 1 then
@@ -763,7 +763,7 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
 end
 
 -- The tune file's product lines (each after a comment saying what was measured) onto out;
--- an xtg product's sparse choice (p.sparse, sparse_check) as its sparse key.
+-- an xtg product's sparse choice (p.sparse: sparses_of, flip_check) as its sparse key.
 local function entry_lines(out, prods)
   for _, p in ipairs(prods) do
     out[#out + 1] = string.format("# %s %dx%d B=%d: %d candidates, default %.2f us; %s", p.product, p.K, p.N, p.batch,
@@ -944,7 +944,7 @@ end
 M.FORM_MARGIN = 0.01
 
 -- The weight gradients behind a ReLU (products_of's relu) that can take the form from g's
--- nonzeros (schedule.xtg_sparse_fits): {what (for the log), p (the product)}. Whether that
+-- nonzeros (schedule.xtg_sparse_fits), each with p.sparse set to its default. Whether that
 -- form pays depends on g's density, which the products' timing program (random g) does not
 -- have: it is timed in the whole train step, where the network's own ReLUs make g.
 local function sparses_of(isa, prods)
