@@ -2269,28 +2269,39 @@ static void check_whole_step(const char *out) {
   ck_assert_ptr_null(read_text(none, NULL));
 }
 
+/* A forced tune (CHAINRULE_TUNE_FORCE=1: every other form chosen whatever the timing) of the
+   spec text written to scratch/NAME.lua (its path into spec) with flags, the file to
+   scratch/NAME.tune (into out): it succeeds, its first log line names the forms (summary) and
+   the log has every line of logged. */
+static void forced_tune(const char *name, const char *text, const char *flags, char *spec, char *out,
+                        const char *summary, const char *const *logged, size_t nlogged) {
+  char cmd[2048];
+  snprintf(spec, 600, "%s/%s.lua", scratch, name);
+  write_text(spec, text);
+  snprintf(out, 600, "%s/%s.tune", scratch, name);
+  snprintf(cmd, sizeof cmd, "CHAINRULE_TUNE_FORCE=1 '%s' tune '%s' %s --out '%s'", chainrule(), spec, flags, out);
+  run_result r = run(cmd);
+  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
+  ck_assert_msg(strstr(r.out, summary), "no '%s' in %s", summary, r.out);
+  for (size_t i = 0; i < nlogged; i++) ck_assert_msg(strstr(r.out, logged[i]), "no '%s' in %s", logged[i], r.out);
+}
+
 /* tune on a conv net: CHAINRULE_TUNE_FORCE=1 also flips every conv2d form tune can switch,
    whatever the timing; the log says what it timed, the file's conv lines name the other
    forms, and gen reads the file: the first conv's dW and the second's dW and dx (its dx
    dense by default at 8 output channels, forced sparse) change form. */
 static void check_conv_tune(void) {
   char spec[600], out[600], dir[600], cmd[2048], file[700];
-  snprintf(spec, sizeof spec, "%s/tc.lua", scratch);
-  write_text(spec, "return network \"tc\" {\n  input = {1, 8, 8},\n  layers = {\n"
-             "    conv2d(4, {kernel = 3, padding = 1}), relu(), maxpool2d{kernel = 2},\n"
-             "    conv2d(8, {kernel = 3, padding = 1}), relu(), maxpool2d{kernel = 2},\n"
-             "    flatten(), linear(2),\n  },\n  loss = \"cross_entropy\",\n  batch = 4,\n  optimizer = sgd { lr = 0.1 },\n}\n");
-  snprintf(out, sizeof out, "%s/tc.tune", scratch);
-  snprintf(cmd, sizeof cmd, "CHAINRULE_TUNE_FORCE=1 '%s' tune '%s' --isa avx2 --budget 0.1 --out '%s'", chainrule(), spec, out);
-  run_result r = run(cmd);
-  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
-  ck_assert_msg(strstr(r.out, ", 3 conv2d backward forms; compiling with "), "%s", r.out);
   static const char *logged[] = {
     "tune: [conv 1/3] conv 1x8x8 -> 4 k3 s1 p1 B=4: dW dense against sparse (the default sparse) in the whole train step",
     "tune: [conv 2/3] conv 4x4x4 -> 8 k3 s1 p1 B=4: dW dense against sparse (the default sparse) in the whole train step",
     "tune: [conv 3/3] conv 4x4x4 -> 8 k3 s1 p1 B=4: dx sparse against dense (the default dense) in the whole train step",
   };
-  for (size_t i = 0; i < sizeof logged / sizeof *logged; i++) ck_assert_msg(strstr(r.out, logged[i]), "no '%s' in %s", logged[i], r.out);
+  forced_tune("tc", "return network \"tc\" {\n  input = {1, 8, 8},\n  layers = {\n"
+              "    conv2d(4, {kernel = 3, padding = 1}), relu(), maxpool2d{kernel = 2},\n"
+              "    conv2d(8, {kernel = 3, padding = 1}), relu(), maxpool2d{kernel = 2},\n"
+              "    flatten(), linear(2),\n  },\n  loss = \"cross_entropy\",\n  batch = 4,\n  optimizer = sgd { lr = 0.1 },\n}\n",
+              "--isa avx2 --budget 0.1", spec, out, ", 3 conv2d backward forms; compiling with ", logged, COUNT(logged));
   char *text = read_text(out, NULL);
   ck_assert_ptr_nonnull(text);
   ck_assert_msg(strstr(text, "\nconv 1 8 8 4 3 1 1 4 wgrad=dense\n") && strstr(text, "\nconv 4 4 4 8 3 1 1 4 wgrad=dense dx=sparse\n")
@@ -2298,7 +2309,7 @@ static void check_conv_tune(void) {
   free(text);
   snprintf(dir, sizeof dir, "%s/tcg", scratch);
   snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa avx2 --tune '%s' --out '%s'", chainrule(), spec, out, dir);
-  r = run(cmd);
+  run_result r = run(cmd);
   ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
   snprintf(file, sizeof file, "%s/tc.c", dir);
   char *c = read_text(file, NULL);
@@ -2316,20 +2327,14 @@ static void check_conv_tune(void) {
    528 for layer 0, 272 for layer 1). */
 static void check_sparse_tune(void) {
   char spec[600], out[600], dir[600], cmd[2048], file[700];
-  snprintf(spec, sizeof spec, "%s/ts.lua", scratch);
-  write_text(spec, "return network \"ts\" {\n  input = 128,\n  layers = {\n"
-             "    linear(32), relu(), linear(16), relu(), linear(2),\n  },\n  loss = \"cross_entropy\",\n  batch = 16,\n"
-             "  optimizer = sgd { lr = 0.1 },\n}\n");
-  snprintf(out, sizeof out, "%s/ts.tune", scratch);
-  snprintf(cmd, sizeof cmd, "CHAINRULE_TUNE_FORCE=1 '%s' tune '%s' --isa avx512 --cpu zen4 --budget 0.2 --out '%s'", chainrule(), spec, out);
-  run_result r = run(cmd);
-  ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
-  ck_assert_msg(strstr(r.out, ", 2 sparse weight gradients; compiling with "), "%s", r.out);
   static const char *logged[] = {
     "tune: [sparse 1/2] xtg 128x32 B=16 behind a ReLU: sparse no against yes (the default yes) in the whole train step",
     "tune: [sparse 2/2] xtg 32x16 B=16 behind a ReLU: sparse yes against no (the default no) in the whole train step",
   };
-  for (size_t i = 0; i < sizeof logged / sizeof *logged; i++) ck_assert_msg(strstr(r.out, logged[i]), "no '%s' in %s", logged[i], r.out);
+  forced_tune("ts", "return network \"ts\" {\n  input = 128,\n  layers = {\n"
+              "    linear(32), relu(), linear(16), relu(), linear(2),\n  },\n  loss = \"cross_entropy\",\n  batch = 16,\n"
+              "  optimizer = sgd { lr = 0.1 },\n}\n",
+              "--isa avx512 --cpu zen4 --budget 0.2", spec, out, ", 2 sparse weight gradients; compiling with ", logged, COUNT(logged));
   char *text = read_text(out, NULL);
   ck_assert_ptr_nonnull(text);
   const char *l0 = strstr(text, "\nxtg 128 32 16 "), *l1 = strstr(text, "\nxtg 32 16 16 "), *l2 = strstr(text, "\nxtg 16 2 16 ");
@@ -2343,7 +2348,7 @@ static void check_sparse_tune(void) {
     snprintf(dir, sizeof dir, "%s/tsg%d", scratch, tuned);
     snprintf(cmd, sizeof cmd, "'%s' gen '%s' --isa avx512 --cpu zen4 %s%s%s --out '%s'", chainrule(), spec,
              tuned ? "--tune '" : "", tuned ? out : "", tuned ? "'" : "", dir);
-    r = run(cmd);
+    run_result r = run(cmd);
     ck_assert_msg(r.status == 0, "%s: %s", cmd, r.out);
     snprintf(file, sizeof file, "%s/ts.c", dir);
     char *c = read_text(file, NULL);
