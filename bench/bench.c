@@ -432,8 +432,8 @@ static void targets(const row *peak, const row *l2)
          "   leaves in g (gen/kernels/convtile.lua sparse_wgrad, sparse_dx), multiply-adds counted\n"
          "   here but not done: so its %% of peak can pass 100; likewise an avx512 build's weight\n"
          "   gradient behind a ReLU where it takes g's nonzeros (gen/kernels/tiled.lua xtg_sparse:\n"
-         "   zen4's default at batches 16-64, elsewhere a tune file's sparse=yes): the MLP rows\n"
-         "   with a ReLU count the multiply-adds by the ReLU's zeros too)\n");
+         "   zen4's and zen5's defaults at batches 16-64 below a density, elsewhere a tune file's\n"
+         "   sparse=yes): the MLP rows with a ReLU count the multiply-adds by the ReLU's zeros too)\n");
 }
 
 /* Tuned vs untuned: every chainrule-ISA-tuned row (gen --tune with a file `chainrule tune`

@@ -60,7 +60,16 @@ M.FAMILIES = {
     -- default is a Xeon's 2 MB) packs 784x256 and treats 784x1024 as huge: 1.1-4.4 % slower
     -- on each of 784-256-256-10, 784-1024-10 (step and forward), 784-256-10 at B=8/32/256;
     -- avx2's spread (zen3's) on avx2 builds: within +-1 % (784x256 B=32, 784-1024-10)
-    defaults = {XW_SPREAD = {avx512 = 8}, XW_HUGE_PACK_X = {avx512 = false}},
+    -- The linear weight gradient behind a ReLU from g's nonzeros (gen/schedule.lua
+    -- XTG_SPARSE) only where at most 1/3 of g is nonzero (XTG_SPARSE_DENSITY; Zen 4's 3/5 lost
+    -- here): the train step, the form against the tiles alternated in one process (2026-12-07),
+    -- at density ~0.5 (fresh weights) 784-256-10 B=32 1.05-1.20x the tiles' time, 784-50-10
+    -- B=64 0.96-1.06x; at ~0.28 (layer 0's bias lowered; PyTorch training the mnist_mlp spec on
+    -- MNIST: 0.46 at the first batch, 0.38 over epoch 1, 0.28 over epoch 2) 784-50-10 B=64
+    -- 0.82-0.86x, 784-256-10 B=64 0.85-0.88x, B=32 0.98-0.99x (medians; minima 0.88-0.95x).
+    -- The step counts g's nonzeros before it chooses: denser steps run the tiles.
+    defaults = {XW_SPREAD = {avx512 = 8}, XW_HUGE_PACK_X = {avx512 = false}, XTG_SPARSE = {avx512 = true},
+                XTG_SPARSE_DENSITY = {avx512 = {1, 3}}},
   },
 }
 M.NAMES = {"generic", "zen3", "zen4", "zen5", "native"}
@@ -129,7 +138,11 @@ end
 function M.describe(f)
   local keys = {}
   for table_name, per_isa in pairs(f.defaults) do
-    for isa, v in pairs(per_isa) do keys[#keys + 1] = table_name .. "[" .. isa .. "] = " .. tostring(v) end
+    for isa, v in pairs(per_isa) do
+      -- (a list value, as XTG_SPARSE_DENSITY's fraction: {1, 3})
+      local shown = type(v) == "table" and "{" .. table.concat(v, ", ") .. "}" or tostring(v)
+      keys[#keys + 1] = table_name .. "[" .. isa .. "] = " .. shown
+    end
   end
   table.sort(keys)
   return f.name .. ": " .. f.what .. "; " .. (#keys > 0 and "defaults changed: " .. table.concat(keys, ", ")

@@ -375,7 +375,8 @@ end
 -- form's lists, transposes and a load per FMA do not (Zen 5, EPYC family 26 model 2, the train
 -- step with the form against the tiles, alternated in one process, 2026-12-07: 784-256-10 B=32
 -- 1.05-1.20x the tiles' time, B=64 0.99-1.12x, 784-256-256-10 1.07-1.09x (chainrule tune's
--- paired medians), 784-50-10 B=64 0.96-1.06x: noise at best). A prototype on Zen 4
+-- paired medians), 784-50-10 B=64 0.96-1.06x: noise at best), unless g is sparser than that
+-- (zen5 turns it on below 1/3: cpus.lua). A prototype on Zen 4
 -- (docs/PERFORMANCE.md, 2026-12-07): layer 0's weight gradient with its update, B=64, density
 -- 0.48 on 784x50: 47.6 -> 34.7 us; 0.51 on 784x256: 243 -> 195 us; 0.35: 154 us, 0.2: 112 us;
 -- about 11 us fixed (lists, transposes, the update) + 55 us x density on 784x50, so the tiles
@@ -389,7 +390,7 @@ end
 -- B=8 668 against 349 us, B=16 851 against 596, its rows 4 KB apart; 784-512-10, 1.6 MB of W
 -- past Zen 4's 1 MB L2, B=16 320 against 269 us, B=32 506 against 503; a 2 MB L2 not measured).
 M.XTG_SPARSE = {}
-M.XTG_SPARSE_DENSITY = {3, 5}   -- at most 3/5 of g nonzero
+M.XTG_SPARSE_DENSITY = {avx512 = {3, 5}}   -- at most 3/5 of g nonzero (a family may lower it)
 M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B rows stays in L1 at B=64
 M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists (gv, gi: 8 bytes per element of g) on the stack
 M.XTG_SPARSE_BATCH = {16, 64}
