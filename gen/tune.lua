@@ -718,7 +718,8 @@ static volatile float out_sink;
 ]==]
 
 -- Generates the network twice into dir (tuned_net with the tune file at tune_path, default_net
--- without, or with the one at base_path), compiles them with the timing main, runs it for budget seconds: the ratios, or nil
+-- without, or with the one at base_path), compiles them with the timing main and dir's runtime
+-- files (M.run writes them), runs it for budget seconds: the ratios, or nil
 -- and why not (a user error for a failed compile).
 local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   local driver = require "driver"
@@ -741,7 +742,6 @@ local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   if not h then return nil, "cannot write to " .. dir end
   h:write(main)
   h:close()
-  if not driver.write_runtime(dir) then return nil, "cannot write to " .. dir end
   local cmd = string.format("cd %s && %s -std=c11 -O2 %s -Iruntime -o whole whole.c tuned_net.c default_net.c runtime/cr_util.c -lm >wlog 2>&1",
     sh_quote(dir), cc, isa.guard_flags or "")
   local ok, how, code = os.execute(trapped(dir, cmd))
@@ -1077,6 +1077,8 @@ function M.run(o, log)
   if pipe then pipe:close() end
   if not tmp or tmp == "" then errors.user("chainrule tune: cannot make a temporary directory") end
   local function cleanup() os.execute("rm -rf " .. sh_quote(tmp)) end
+  -- the runtime's files, once, for every timing program built in tmp (cr_alloc: ALLOC)
+  if not require("driver").write_runtime(tmp) then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
   local nforms = 0
   for _, c in ipairs(convs) do nforms = nforms + #c.forms end
   log(string.format("tune: %s on %s (%s; defaults of cpu %s): %d products, %d candidates%s; compiling with %s",
@@ -1118,7 +1120,6 @@ function time_products(o, isa, cc, tmp, prods, cleanup, log, force)
   if not f then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
   f:write(program(isa, prods, o.budget))
   f:close()
-  if not require("driver").write_runtime(tmp) then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
   local cmd = string.format("cd %s && %s -std=c11 -O2 %s -Iruntime -o tune tune.c runtime/cr_util.c -lm >log 2>&1", sh_quote(tmp), cc, isa.guard_flags or "")
   local built, how, code = os.execute(trapped(tmp, cmd))
   if not built then
