@@ -721,31 +721,58 @@ static volatile float out_sink;
 -- without, or with the one at base_path), compiles them with the timing main and dir's runtime
 -- files (M.run writes them), runs it for budget seconds: the ratios, or nil
 -- and why not (a user error for a failed compile).
+-- A net whose generated files are those of an earlier call of the same tune run (the default
+-- against every kind's choices in whole_check, the same base across flip_check's flips) links
+-- that call's object instead of compiling it again (whole_objects[dir].by_files: the role and
+-- its files -> the object; the same command on the same text); cr_util.c is compiled once.
+local whole_objects = {}   -- (by the temporary directory: one per tune run)
 local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   local driver = require "driver"
   local base = {spec = o.spec, isa = isa.name, cpu = isa.cpu.name, batch = o.batch, inference = o.max_batch ~= nil,
                 max_batch = o.max_batch}
+  local objects = whole_objects[dir] or {by_files = {}, count = 0}
+  whole_objects[dir] = objects
+  local compile, link = {}, {}
+  local function cc_obj(src, obj)
+    return string.format("%s -std=c11 -O2 %s -Iruntime -c -o %s %s", cc, isa.guard_flags or "", obj, src)
+  end
+  if not objects.runtime then
+    objects.runtime = "cr_util.o"
+    compile[#compile + 1] = cc_obj("runtime/cr_util.c", "cr_util.o")
+  end
   for _, v in ipairs({{"tuned_net", tune_path}, {"default_net", base_path}}) do
     local c = {}
     for k, x in pairs(base) do c[k] = x end
     c.name = v[1]
     if v[2] then c.tune, c.tune_file = v[2], M.load(v[2]) end
+    local key = {v[1]}
     for _, f in ipairs(driver.generate(c)) do
+      key[#key + 1] = f[1] .. "\0" .. f[2]
       local h = io.open(dir .. "/" .. f[1], "wb")
       if not h then return nil, "cannot write to " .. dir end
       h:write(f[2])
       h:close()
     end
+    key = table.concat(key, "\0")
+    if not objects.by_files[key] then
+      objects.count = objects.count + 1
+      local obj = string.format("%s_%d.o", v[1], objects.count)
+      compile[#compile + 1] = cc_obj(v[1] .. ".c", obj)
+      objects.by_files[key] = obj
+    end
+    link[#link + 1] = objects.by_files[key]
   end
   local main = WHOLE_MAIN:gsub("%$EXTRA", function() return o.max_batch and WHOLE_INFER or WHOLE_TRAIN end)
   local h = io.open(dir .. "/whole.c", "wb")
   if not h then return nil, "cannot write to " .. dir end
   h:write(main)
   h:close()
-  local cmd = string.format("cd %s && %s -std=c11 -O2 %s -Iruntime -o whole whole.c tuned_net.c default_net.c runtime/cr_util.c -lm >wlog 2>&1",
-    sh_quote(dir), cc, isa.guard_flags or "")
+  compile[#compile + 1] = string.format("%s -std=c11 -O2 %s -Iruntime -o whole whole.c %s %s -lm", cc, isa.guard_flags or "",
+    table.concat(link, " "), objects.runtime)
+  local cmd = string.format("cd %s && { %s; } >wlog 2>&1", sh_quote(dir), table.concat(compile, " && "))
   local ok, how, code = os.execute(trapped(dir, cmd))
   if not ok then
+    whole_objects[dir] = nil   -- (an object may be half written: each is compiled again)
     if by_signal(how, code) then return nil, INTERRUPTED, true end
     local msg = host.read_plain(dir .. "/wlog", 1 << 20) or ""
     return nil, "'" .. cc .. "' failed to build the whole-network timing program: "

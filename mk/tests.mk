@@ -109,7 +109,17 @@ net_libcr = $(if $(TEST_NO_GOLDEN),,$(if $(filter %-san,$(1)),$(LIBCR_SAN),$(LIB
 net_check = $(if $(TEST_MINICHECK),-DNET_MINICHECK,$(CHECK_CFLAGS))
 net_libs  = $(if $(TEST_MINICHECK),,$(CHECK_LIBS)) $(if $(TEST_NO_GOLDEN),,-lz) -lm
 net_defs  = $(if $(TEST_NO_GOLDEN),-DNET_NO_GOLDEN)
-net_flags = $(if $(filter %-san,$(1)),-O1 -g $(SAN),$(OPT))
+# NAME.c itself at -O2 ($(OPT)), in the sanitizer build at -O1, but -O0 for the random and
+# trajectory nets (NET_SAN_O0): their sanitizer runs take 0.1-0.5 s at either level, while
+# ASan + UBSan at -O1 compile their unrolled code 4-7x slower than -O0 (r12: 2.5 s against
+# 0.5 s; ~90 CPU s of make test for the 72 nets). -O0 instruments every access -O1 does and
+# more; the same NAME.c runs optimised in the clang and gcc builds. The specs/ networks keep
+# -O1: their runs do real work (fashion_cnn 21 s at -O1, 87 s at -O0; mnist_cnn 5.5 / 18 s)
+# and test-trainer's ASan trainers link these objects (tt_shared below), as do the wide nets
+# and a TEST_RUN (emulated) build.
+# $(1) variant, $(2) network id
+NET_SAN_O0 := $(RAND_ALL) $(TRAJ_NAMES)
+net_flags = $(if $(filter %-san,$(1)),$(if $(and $(filter $(2),$(NET_SAN_O0)),$(if $(TEST_RUN),,native)),-O0,-O1) -g $(SAN),$(OPT))
 # The harness tests/net/net_test.c (not NAME.c, always built with net_flags as above) at -O0
 # in the builds that run natively: 0.1 s to compile instead of 0.6-0.8 s, once per network
 # and variant, and no slower to run (its time goes to the generated code and the reference,
@@ -144,7 +154,7 @@ $(NET_T)/$(1)/$(2)/net_test: $(NET_T)/$(1)/config.h $(call net_ref,$(2)) $(NET_S
 	@name=$$$$(sed -n 's/^#define NET \(.*\)/\1/p' $(NET_T)/$(1)/config.h); \
 	$(if $(call net_shared,$(1),$(2)),cmp $(NET_T)/$(1)/gen/$$$$name.c $(ISA_T)/scalar/$(1)/gen/$$$$name.c && \
 	  cp $(call net_shared,$(1),$(2)) $$(@D)/net.o, \
-	  $(call tcc,$(2)) $(WARN) $(call net_flags,$(2)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c) && \
+	  $(call tcc,$(2)) $(WARN) $(call net_flags,$(2),$(1)) $(ISA_CFLAGS) -c -o $$(@D)/net.o $(NET_T)/$(1)/gen/$$$$name.c) && \
 	$(call tcc,$(2)) $(WARN) $(call net_harness_flags,$(2),$(1)) $(ISA_CFLAGS) $(net_check) $(net_defs) -DEXPECT_ISA='"$(ISA)"' \
 	  -include $(NET_T)/$(1)/config.h -I$(NET_T)/$(1)/gen -Itests/ref -Itests/net -Iruntime \
 	  -o $$@ tests/net/net_test.c $$(@D)/net.o $(call net_ref,$(2)) \
