@@ -112,7 +112,7 @@ net_defs  = $(if $(TEST_NO_GOLDEN),-DNET_NO_GOLDEN)
 # NAME.c itself at -O2 ($(OPT)), in the sanitizer build at -O1, but -O0 for the random and
 # trajectory nets (NET_SAN_O0): their sanitizer runs take 0.1-0.5 s at either level, while
 # ASan + UBSan at -O1 compile their unrolled code 4-7x slower than -O0 (r12: 2.5 s against
-# 0.5 s; ~90 CPU s of make test for the 72 nets). -O0 instruments every access -O1 does and
+# 0.5 s; ~90 CPU s of make test for these 49 nets). -O0 instruments every access -O1 does and
 # more; the same NAME.c runs optimised in the clang and gcc builds. The specs/ networks keep
 # -O1: their runs do real work (fashion_cnn 21 s at -O1, 87 s at -O0; mnist_cnn 5.5 / 18 s)
 # and test-trainer's ASan trainers link these objects (tt_shared below), as do the wide nets
