@@ -725,7 +725,7 @@ static volatile float out_sink;
 -- against every kind's choices in whole_check, the same base across flip_check's flips) links
 -- that call's object instead of compiling it again (whole_objects[dir].by_files: the role and
 -- its files -> the object; the same command on the same text); cr_util.c is compiled once.
-local whole_objects = {}   -- (by the temporary directory: one per tune run)
+local whole_objects = {}   -- (by the temporary directory: one per tune run, dropped by its cleanup)
 local function whole_step(o, isa, cc, dir, tune_path, budget, base_path)
   local driver = require "driver"
   local base = {spec = o.spec, isa = isa.name, cpu = isa.cpu.name, batch = o.batch, inference = o.max_batch ~= nil,
@@ -1103,7 +1103,8 @@ function M.run(o, log)
   local tmp = pipe and pipe:read("l")
   if pipe then pipe:close() end
   if not tmp or tmp == "" then errors.user("chainrule tune: cannot make a temporary directory") end
-  local function cleanup() os.execute("rm -rf " .. sh_quote(tmp)) end
+  -- (and forget the whole-step objects compiled there, whose keys hold the generated texts)
+  local function cleanup() os.execute("rm -rf " .. sh_quote(tmp)); whole_objects[tmp] = nil end
   -- the runtime's files, once, for every timing program built in tmp (cr_alloc: ALLOC)
   if not require("driver").write_runtime(tmp) then cleanup(); errors.user("chainrule tune: cannot write to " .. tmp) end
   local nforms = 0
