@@ -68,8 +68,14 @@ M.FAMILIES = {
     -- MNIST: 0.46 at the first batch, 0.38 over epoch 1, 0.28 over epoch 2) 784-50-10 B=64
     -- 0.82-0.86x, 784-256-10 B=64 0.85-0.88x, B=32 0.98-0.99x (medians; minima 0.88-0.95x).
     -- The step counts g's nonzeros before it chooses: denser steps run the tiles.
+    -- The form by default up to B=256 (XTG_SPARSE_BATCH_MAX; 64 for the ISA, from Zen 4 at
+    -- Zen 4's 3/5), where the lists fit: the train step, form against tiles alternated in one
+    -- process, 200 rounds, medians (2026-12-08), at density 0.18 / 0.30 / 0.37 / 0.50:
+    -- 784-128-10 B=128 0.77-0.81x / 0.92-0.94x / 1.00x / 1.005x the tiles' time (above 1/3 the
+    -- tiles run, after the count), 784-50-10 B=128 at 0.30 0.89x, B=256 0.78-0.81x / 0.90-0.97x
+    -- / - / 1.005x, 784-64-10 B=256 at 0.30 0.95x, at 0.50 1.00x
     defaults = {XW_SPREAD = {avx512 = 8}, XW_HUGE_PACK_X = {avx512 = false}, XTG_SPARSE = {avx512 = true},
-                XTG_SPARSE_DENSITY = {avx512 = {1, 3}}},
+                XTG_SPARSE_DENSITY = {avx512 = {1, 3}}, XTG_SPARSE_BATCH_MAX = {avx512 = 256}},
   },
 }
 M.NAMES = {"generic", "zen3", "zen4", "zen5", "native"}

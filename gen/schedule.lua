@@ -383,6 +383,7 @@ end
 -- win from about 2/3. avx512 only: its compress and gather (avx2 would need convtile.lua's
 -- lpack tables and 8x8 transposes).
 -- By default only where it was measured to pay (xtg_sparse_pays): batches XTG_SPARSE_BATCH
+-- (a family may raise the largest, XTG_SPARSE_BATCH_MAX: zen5, gen/cpus.lua)
 -- (the train step, sparse / tiles, density ~0.5: 784-50-10 B=16 0.86, 32 0.90, 64 0.83, 128
 -- 1.02, 256 1.10; 784-256-10 B=16 0.93, 32 0.86, 64 0.87: at B=128 x's slab of 7 vectors
 -- passes the L1), at least one whole block of inputs (16-32-10 B=64: 4.8 against 3.9 us),
@@ -400,9 +401,11 @@ function M.xtg_sparse_fits(isa, s)
   return isa.name == "avx512" and s.batch ~= nil and s.K % isa.width == 0
     and 8 * s.N * s.batch <= M.XTG_SPARSE_BYTES
 end
--- Where it is the default behind a ReLU
+-- Where it is the default behind a ReLU (a family may raise the largest batch:
+-- XTG_SPARSE_BATCH_MAX)
+M.XTG_SPARSE_BATCH_MAX = {avx512 = M.XTG_SPARSE_BATCH[2]}
 function M.xtg_sparse_pays(isa, s)
-  return M.xtg_sparse_fits(isa, s) and s.batch >= M.XTG_SPARSE_BATCH[1] and s.batch <= M.XTG_SPARSE_BATCH[2]
+  return M.xtg_sparse_fits(isa, s) and s.batch >= M.XTG_SPARSE_BATCH[1] and s.batch <= M.pick(isa, "XTG_SPARSE_BATCH_MAX")
     and s.K >= M.XTG_SPARSE_KB * isa.width and 4 * s.K * s.N <= M.XTG_SPARSE_W_BYTES
 end
 -- Whether a weight gradient of sizes s (s.relu_g: behind a ReLU) takes the form by default on

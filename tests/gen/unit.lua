@@ -203,6 +203,15 @@ do
   check(schedule.tiling(z5, "xtg", r50).sparse == true and schedule.pick(z5, "XTG_SPARSE_DENSITY")[2] == 3
         and schedule.pick(avx512, "XTG_SPARSE_DENSITY")[2] == 5,
         "tiling xtg 784x50 B=64 behind a ReLU: sparse (zen5), from 1/3 of g nonzero (generic 3/5)")
+  -- zen5 up to B=256 where the lists fit (XTG_SPARSE_BATCH_MAX), zen4 up to 64
+  local z4 = cpus.specialise(avx512, cpus.resolve("zen4", "unit"))
+  check(schedule.tiling(z5, "xtg", {K = 784, N = 128, batch = 128, relu_g = true}).sparse == true
+        and schedule.tiling(z5, "xtg", {K = 784, N = 50, batch = 256, relu_g = true}).sparse == true
+        and schedule.tiling(z4, "xtg", {K = 784, N = 50, batch = 128, relu_g = true}).sparse == nil,
+        "tiling xtg behind a ReLU: sparse at 784x128 B=128 and 784x50 B=256 on zen5, not at B=128 on zen4")
+  check(schedule.tiling(z5, "xtg", {K = 784, N = 256, batch = 128, relu_g = true}).sparse == nil
+        and schedule.tiling(z5, "xtg", {K = 784, N = 32, batch = 512, relu_g = true}).sparse == nil,
+        "tiling xtg on zen5: not sparse where the lists pass XTG_SPARSE_BYTES (784x256 B=128) or past B=256")
   local avx512 = cpus.specialise(avx512, cpus.resolve("zen4", "unit"))
   check(schedule.tiling(avx512, "xtg", r50).sparse == true, "tiling xtg 784x50 B=64 behind a ReLU: sparse (zen4)")
   check(schedule.tiling(avx512, "xtg", {K = 784, N = 50, batch = 64}).sparse == nil, "tiling xtg: not sparse without the ReLU")
