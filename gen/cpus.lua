@@ -73,7 +73,9 @@ M.FAMILIES = {
     -- process, 200 rounds, medians (2026-12-08), at density 0.18 / 0.30 / 0.37 / 0.50:
     -- 784-128-10 B=128 0.77-0.81x / 0.92-0.94x / 1.00x / 1.005x the tiles' time (above 1/3 the
     -- tiles run, after the count), 784-50-10 B=128 at 0.30 0.89x, B=256 0.78-0.81x / 0.90-0.97x
-    -- / - / 1.005x, 784-64-10 B=256 at 0.30 0.95x, at 0.50 1.00x
+    -- / - / 1.005x, 784-64-10 B=256 at 0.30 0.95x, at 0.50 1.00x; with the lists as long as
+    -- a third of g (schedule.xtg_sparse_bytes), 784-256-10 B=128 at 0.18 / 0.30 / 0.37 / 0.50
+    -- 0.81-0.84x / 0.93-0.96x / 1.00x / 0.98-1.00x
     defaults = {XW_SPREAD = {avx512 = 8}, XW_HUGE_PACK_X = {avx512 = false}, XTG_SPARSE = {avx512 = true},
                 XTG_SPARSE_DENSITY = {avx512 = {1, 3}}, XTG_SPARSE_BATCH_MAX = {avx512 = 256}},
   },

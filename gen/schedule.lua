@@ -393,13 +393,34 @@ end
 M.XTG_SPARSE = {}
 M.XTG_SPARSE_DENSITY = {avx512 = {3, 5}}   -- at most 3/5 of g nonzero (a family may lower it)
 M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B rows stays in L1 at B=64
-M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists (gv, gi: 8 bytes per element of g) on the stack
+M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists on the stack (xtg_sparse_bytes)
 M.XTG_SPARSE_BATCH = {16, 64}
 M.XTG_SPARSE_W_BYTES = 1024 * 1024
--- Where the form can run (a tune file may ask for it there)
-function M.xtg_sparse_fits(isa, s)
+-- The form's lists hold g's nonzeros one column after another, as many as the densest step
+-- it runs (XTG_SPARSE_DENSITY of the batch's g: a denser step runs the tiles) and a vector
+-- (the last compressed store writes a whole one): entries of a value and an offset, 8 bytes
+-- each, and two ints per column (count and start)
+function M.xtg_sparse_entries(isa, s)
+  local den = M.pick(isa, "XTG_SPARSE_DENSITY")
+  return den[1] * s.N * s.batch // den[2] + isa.width
+end
+function M.xtg_sparse_bytes(isa, s)
+  return 8 * M.xtg_sparse_entries(isa, s) + 8 * s.N
+end
+-- Where the form's code can be written, whatever the family (avx512, a known batch, K whole
+-- vectors), and where it can run: its lists within XTG_SPARSE_BYTES at isa's density limit,
+-- which the CPU family may lower (a tune file may ask for it there)
+local function xtg_sparse_can(isa, s)
   return isa.name == "avx512" and s.batch ~= nil and s.K % isa.width == 0
-    and 8 * s.N * s.batch <= M.XTG_SPARSE_BYTES
+end
+function M.xtg_sparse_fits(isa, s)
+  return xtg_sparse_can(isa, s) and M.xtg_sparse_bytes(isa, s) <= M.XTG_SPARSE_BYTES
+end
+local function sparse_too_big(isa, s)
+  return string.format("sparse=yes: the lists of g's nonzeros at the density limit (%d/%d of g%s) take %d bytes,"
+    .. " more than the %d the form may put on the stack", M.pick(isa, "XTG_SPARSE_DENSITY")[1],
+    M.pick(isa, "XTG_SPARSE_DENSITY")[2], isa.cpu and isa.cpu.name ~= "generic" and ", cpu " .. isa.cpu.name or "",
+    M.xtg_sparse_bytes(isa, s), M.XTG_SPARSE_BYTES)
 end
 -- Where it is the default behind a ReLU (a family may raise the largest batch:
 -- XTG_SPARSE_BATCH_MAX)
@@ -928,7 +949,16 @@ M.TUNE_KEYS = {
 -- K, N, batch, first) with those keys; else the default.
 function M.tiling_for(isa, product, a)
   local t = a.tiling
-  if t and t.given then return M.tiling(isa, product, a, t.given) end
+  if t and t.given then
+    local r = M.tiling(isa, product, a, t.given)
+    -- a tune file's sparse=yes where the family's lists would pass the bound (t.where: its
+    -- FILE:LINE, gen/tune.lua)
+    if product == "xtg" and r.sparse and not M.xtg_sparse_fits(isa, a) then
+      require("errors").user((t.where or "tune file") .. ": xtg " .. a.K .. "x" .. a.N .. " B=" .. a.batch .. ": "
+        .. sparse_too_big(isa, a))
+    end
+    return r
+  end
   return t or M.tiling(isa, product, a)
 end
 
@@ -986,10 +1016,12 @@ function M.check(isa, product, s, t)
   elseif product == "xtg" then
     if type(t.pack) ~= "boolean" then return "pack=" .. tostring(t.pack) .. ": expected yes or no" end
     if t.sparse ~= nil and type(t.sparse) ~= "boolean" then return "sparse=" .. tostring(t.sparse) .. ": expected yes or no" end
-    if t.sparse and not M.xtg_sparse_fits(isa, s) then
-      return string.format("sparse=yes: needs avx512, a known batch, K=%d a multiple of %d and 8 x N x batch = %s bytes"
-        .. " of lists within %d", s.K, isa.width, s.batch and tostring(8 * s.N * s.batch) or "?", M.XTG_SPARSE_BYTES)
+    if t.sparse and not xtg_sparse_can(isa, s) then
+      return string.format("sparse=yes: needs avx512, a known batch and K=%d a multiple of %d", s.K, isa.width)
     end
+    -- (the lists' bound at the family's density limit: a tune file is read before the family
+    -- is known, so there only when generating, tiling_for)
+    if t.sparse and isa.cpu and not M.xtg_sparse_fits(isa, s) then return sparse_too_big(isa, s) end
     if t.xq and not t.pack then return "xq=yes needs pack=yes" end
     if t.pf ~= nil and type(t.pf) ~= "boolean" then return "pf=" .. tostring(t.pf) .. ": expected yes or no" end
     if t.pf and not t.pack then return "pf=yes needs pack=yes" end

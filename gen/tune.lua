@@ -195,6 +195,7 @@ function M.load(path)
       else
         local K, N, batch
         K, N, batch, t = entry(fail, isa, w[1], w)
+        t.where = path .. ":" .. lineno   -- (schedule.tiling_for's error when generating)
         key = key_of(w[1], K, N, batch)
       end
       if tune.entries[key] then fail(key .. ": given twice (first at line " .. tune.lines[key] .. ")") end

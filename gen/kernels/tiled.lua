@@ -1603,7 +1603,8 @@ end
 -- is zero, and the tiles multiply those zeros too. Per column j of g, its nonzero values gv
 -- and the row offsets in x of their rows gi, in row order (16 rows at a time: a masked
 -- gather down the column, the nonzero lanes compressed into a register, then stored; the
--- memory form of the compress costs several times more on Zen 4); gc[j] of them. When more
+-- memory form of the compress costs several times more on Zen 4); gc[j] of them from gs[j],
+-- the columns' lists one after another (schedule.xtg_sparse_entries). When more
 -- than XTG_SPARSE_DENSITY of g is nonzero, the tiles run. Else, per block of KB vectors of
 -- inputs k and group of 16 columns, one accumulator per vector over the column's nonzeros
 -- (acc += g[i][j] * x[i][k..]), the group's sums transposed (simd_tr16x16) into 16 rows of
@@ -1622,9 +1623,13 @@ local function xtg_sparse(a, isa, dense)
   b.put(1, "/* the weight gradient from g's nonzeros when at most " .. den[1] .. "/" .. den[2]
     .. " of g is nonzero (columns' nonzero values gv, their rows' offsets in x gi), else the"
     .. " register tiles; the same bits either way (the terms left out are 0 * x) */")
-  b.put(1, "_Alignas(64) float gv[" .. N * B + V .. "];")
-  b.put(1, "_Alignas(64) int32_t gi[" .. N * B + V .. "];")
-  b.put(1, "_Alignas(64) int32_t gc[" .. N .. "];")
+  -- the lists one after another (column j's from gs[j]), as long as the step's nonzeros, at
+  -- most the density's share of g (the count below sends denser steps to the tiles), and a
+  -- vector more (the last compress stores a whole vector)
+  local cap = schedule.xtg_sparse_entries(isa, a)
+  b.put(1, "_Alignas(64) float gv[" .. cap .. "];")
+  b.put(1, "_Alignas(64) int32_t gi[" .. cap .. "];")
+  b.put(1, "_Alignas(64) int32_t gc[" .. N .. "], gs[" .. N .. "];")
   -- g's nonzeros counted first, row by row (a compare and a popcount per vector), so a step
   -- whose g is too dense runs the tiles without building the lists: on Zen 5 the lists alone
   -- cost 2-3 % of the 784-256-10 and 784-50-10 steps at half of g nonzero
@@ -1649,20 +1654,23 @@ local function xtg_sparse(a, isa, dense)
   local lanes = {}
   for l = 0, V - 1 do lanes[#lanes + 1] = tostring(l) end
   b.put(2, "const __m512i lane = _mm512_setr_epi32(" .. table.concat(lanes, ", ") .. ");")
+  b.put(2, "int c0 = 0;")
   b.put(2, "for (int j = 0; j < " .. N .. "; j++) {")
   b.put(3, "int c = 0;")
+  b.put(3, "gs[j] = c0;")
   b.put(3, "for (int i0 = 0; i0 < n; i0 += " .. V .. ") {")
   b.put(4, "const __m512i rows = _mm512_add_epi32(lane, _mm512_set1_epi32(i0));")
   b.put(4, "const __mmask16 live = _mm512_cmplt_epi32_mask(rows, _mm512_set1_epi32(n));")
   b.put(4, "const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, _mm512_mullo_epi32(rows, _mm512_set1_epi32("
     .. a.g_ld .. ")), " .. a.g .. " + j, 4);")
   b.put(4, "const __mmask16 nz = _mm512_mask_cmp_ps_mask(live, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);")
-  b.put(4, "_mm512_storeu_ps(gv + j * " .. B .. " + c, _mm512_maskz_compress_ps(nz, v));")
-  b.put(4, "_mm512_storeu_si512(gi + j * " .. B .. " + c, _mm512_maskz_compress_epi32(nz, _mm512_mullo_epi32(rows, _mm512_set1_epi32("
+  b.put(4, "_mm512_storeu_ps(gv + c0 + c, _mm512_maskz_compress_ps(nz, v));")
+  b.put(4, "_mm512_storeu_si512(gi + c0 + c, _mm512_maskz_compress_epi32(nz, _mm512_mullo_epi32(rows, _mm512_set1_epi32("
     .. a.x_ld .. "))));")
   b.put(4, "c += __builtin_popcount((unsigned)nz);")
   b.put(3, "}")
   b.put(3, "gc[j] = c;")
+  b.put(3, "c0 += c;")
   b.put(2, "}")
   b.put(1, "}")
   nf_begin(b, isa, a.opt)
@@ -1673,8 +1681,8 @@ local function xtg_sparse(a, isa, dense)
     -- kv vectors of inputs from k0, every column group
     local function group(d2, cw)
       b.put(d2, "for (int jj = 0; jj < " .. cw .. "; jj++) {")
-      b.put(d2 + 1, "const float *restrict gvj = gv + (j0 + jj) * " .. B .. ";")
-      b.put(d2 + 1, "const int32_t *restrict gij = gi + (j0 + jj) * " .. B .. ";")
+      b.put(d2 + 1, "const float *restrict gvj = gv + gs[j0 + jj];")
+      b.put(d2 + 1, "const int32_t *restrict gij = gi + gs[j0 + jj];")
       local acc = {}
       for q = 0, kv - 1 do acc[#acc + 1] = "a" .. q .. " = " .. isa.zero() end
       b.put(d2 + 1, isa.vtype .. " " .. table.concat(acc, ", ") .. ";")

@@ -491,7 +491,8 @@ static const cli_case CLI_CASES[] = {
   {"cpu pentium", 2, "chainrule cpu: unknown cpu 'pentium' (one of generic, zen3, zen4, zen5, native)\n"},
   {"cpu zen4 zen5", 2, "chainrule: cpu: unexpected argument 'zen5' (try --help)\n"},
   {"cpu zen5", 0, "zen5: AMD Zen 5 (family 26, models 0-79); defaults changed: XTG_SPARSE[avx512] = true, "
-   "XTG_SPARSE_DENSITY[avx512] = {1, 3}, XW_HUGE_PACK_X[avx512] = false, XW_SPREAD[avx512] = 8\n"},
+   "XTG_SPARSE_BATCH_MAX[avx512] = 256, XTG_SPARSE_DENSITY[avx512] = {1, 3}, XW_HUGE_PACK_X[avx512] = false, "
+   "XW_SPREAD[avx512] = 8\n"},
   {"tune", 2, "chainrule: tune needs a spec file (try --help)\n"},
   {"tune specs/seed_mse.lua --budget x", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got 'x'\n"},
   {"tune specs/seed_mse.lua --budget 0", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got '0'\n"},
@@ -2324,8 +2325,8 @@ static void check_conv_tune(void) {
    from g's nonzeros can run is timed both ways in the whole train step; CHAINRULE_TUNE_FORCE=1
    flips each, from --cpu zen4's defaults: layer 0 (128x32 at batch 16, the form by default
    there) to sparse=no, layer 1 (32x16: too few inputs for the default) to sparse=yes; the log and the file say so, layer 2 (no ReLU)
-   has no sparse key, and gen follows the file (the form's lists gv are N x batch + 16 floats:
-   528 for layer 0, 272 for layer 1). */
+   has no sparse key, and gen follows the file (the form's lists gv hold zen4's 3/5 of g's
+   N x batch elements and 16 floats: 3 x 32 x 16 / 5 + 16 = 323 for layer 0, 169 for layer 1). */
 static void check_sparse_tune(void) {
   char spec[600], out[600], dir[600], cmd[2048], file[700];
   static const char *logged[] = {
@@ -2354,7 +2355,7 @@ static void check_sparse_tune(void) {
     snprintf(file, sizeof file, "%s/ts.c", dir);
     char *c = read_text(file, NULL);
     ck_assert_ptr_nonnull(c);
-    const int sparse0 = strstr(c, "float gv[528];") != NULL, sparse1 = strstr(c, "float gv[272];") != NULL;
+    const int sparse0 = strstr(c, "float gv[323];") != NULL, sparse1 = strstr(c, "float gv[169];") != NULL;
     ck_assert_msg(sparse0 == !tuned && sparse1 == tuned, "tuned=%d: layer 0 sparse %d, layer 1 sparse %d", tuned, sparse0, sparse1);
     free(c);
   }

@@ -209,9 +209,16 @@ do
         and schedule.tiling(z5, "xtg", {K = 784, N = 50, batch = 256, relu_g = true}).sparse == true
         and schedule.tiling(z4, "xtg", {K = 784, N = 50, batch = 128, relu_g = true}).sparse == nil,
         "tiling xtg behind a ReLU: sparse at 784x128 B=128 and 784x50 B=256 on zen5, not at B=128 on zen4")
-  check(schedule.tiling(z5, "xtg", {K = 784, N = 256, batch = 128, relu_g = true}).sparse == nil
+  -- the lists as long as g's nonzeros at the density limit: 784x256 B=128 fits at zen5's 1/3
+  -- (8 x (10922 + 16) + 8 x 256 bytes), B=256 does not (8 x (21845 + 16) + 2048 > 128 KB)
+  check(schedule.xtg_sparse_bytes(z5, {K = 784, N = 256, batch = 128}) == 8 * (256 * 128 // 3 + 16) + 8 * 256
+        and schedule.xtg_sparse_bytes(avx512, {K = 784, N = 256, batch = 64}) == 8 * (3 * 256 * 64 // 5 + 16) + 8 * 256,
+        "xtg_sparse_bytes: the nonzeros at the family's density limit and a vector, 8 bytes each, and 8 per column")
+  check(schedule.tiling(z5, "xtg", {K = 784, N = 256, batch = 128, relu_g = true}).sparse == true,
+        "tiling xtg on zen5: sparse at 784x256 B=128 (lists for a third of g)")
+  check(schedule.tiling(z5, "xtg", {K = 784, N = 256, batch = 256, relu_g = true}).sparse == nil
         and schedule.tiling(z5, "xtg", {K = 784, N = 32, batch = 512, relu_g = true}).sparse == nil,
-        "tiling xtg on zen5: not sparse where the lists pass XTG_SPARSE_BYTES (784x256 B=128) or past B=256")
+        "tiling xtg on zen5: not sparse where the lists pass XTG_SPARSE_BYTES (784x256 B=256) or past B=256")
   local avx512 = cpus.specialise(avx512, cpus.resolve("zen4", "unit"))
   check(schedule.tiling(avx512, "xtg", r50).sparse == true, "tiling xtg 784x50 B=64 behind a ReLU: sparse (zen4)")
   check(schedule.tiling(avx512, "xtg", {K = 784, N = 50, batch = 64}).sparse == nil, "tiling xtg: not sparse without the ReLU")
@@ -236,7 +243,28 @@ local tanh50 = {K = 784, N = 50, batch = 64}
 check(schedule.check(avx512, "xtg", tanh50, schedule.tiling(avx512, "xtg", tanh50, {sparse = true})) == nil,
       "tiling xtg: sparse=yes given for a layer without a ReLU")
 local bad = schedule.check(avx512, "xtg", {K = 50, N = 10, batch = 64}, schedule.tiling(avx512, "xtg", {K = 50, N = 10, batch = 64}, {sparse = true}))
-check(bad and bad:find("sparse=yes: needs avx512, a known batch, K=50 a multiple of 16", 1, true), "tiling xtg: sparse=yes refused for K=50: %s", tostring(bad))
+check(bad and bad:find("sparse=yes: needs avx512, a known batch and K=50 a multiple of 16", 1, true), "tiling xtg: sparse=yes refused for K=50: %s", tostring(bad))
+-- the lists' bound depends on the family's density limit: a tune file (read before the
+-- family is known, avx512 unspecialised) passes the check, and generation refuses the entry
+-- where that family's lists pass XTG_SPARSE_BYTES, naming the file's line (tiling_for)
+do
+  local cpus = require "cpus"
+  local s128 = {K = 784, N = 256, batch = 128, relu_g = true}
+  local given = schedule.tiling(avx512, "xtg", s128, {sparse = true})
+  check(schedule.check(avx512, "xtg", s128, given) == nil, "tune file's sparse=yes at 784x256 B=128: read")
+  local gen5 = cpus.specialise(avx512, cpus.resolve("zen5", "unit"))
+  local gen0 = cpus.specialise(avx512, cpus.resolve("generic", "unit"))
+  check(schedule.check(gen5, "xtg", s128, given) == nil, "784x256 B=128 sparse=yes: fits zen5's lists (1/3 of g)")
+  local big = schedule.check(gen0, "xtg", s128, given)
+  check(big and big:find("lists of g's nonzeros at the density limit (3/5 of g) take 159456 bytes", 1, true),
+        "784x256 B=128 sparse=yes refused for generic (3/5 of g): %s", tostring(big))
+  local t = {given = {sparse = true}, where = "x.tune:4"}
+  local a = {K = 784, N = 256, batch = 128, relu_g = true, tiling = t}
+  check(schedule.tiling_for(gen5, "xtg", a).sparse == true, "tiling_for: the tune file's sparse=yes on zen5")
+  local ok, e = pcall(schedule.tiling_for, gen0, "xtg", a)
+  check(not ok and require("errors").is_user(e) and tostring(e):find("^x%.tune:4: xtg 784x256 B=128: sparse=yes: ") ~= nil,
+        "tiling_for: the tune file's sparse=yes refused for generic, naming its line: %s", tostring(e))
+end
 check(schedule.check(avx2, "xtg", r50, schedule.tiling(avx2, "xtg", r50, {sparse = true})) ~= nil, "tiling xtg: sparse=yes refused on avx2")
 -- the defaults: off (Zen 4)
 check(schedule.tiling(avx2, "xw", s32).spread == 0, "tiling xw 784x256 B=32: no spread by default")
@@ -488,7 +516,7 @@ do
   check(upd(true).update == "after" and upd(true).vecs == 3, "tune file xtg vecs=3 on the first layer: update after")
   local xw = schedule.tiling_for(avx512, "xw", {K = 256, N = 256, batch = 64, tiling = tw})
   for k, v in pairs(tw) do
-    check(k == "given" or xw[k] == v, "tune file xw: %s as loaded (%s), got %s", k, tostring(v), tostring(xw[k]))
+    check(k == "given" or k == "where" or xw[k] == v, "tune file xw: %s as loaded (%s), got %s", k, tostring(v), tostring(xw[k]))
   end
   schedule.compact = true
   check(schedule.tiling(avx512, "xtg", h).update == "after", "xtg avx512 compact: after")
