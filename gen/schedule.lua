@@ -376,7 +376,7 @@ end
 -- step with the form against the tiles, alternated in one process, 2026-12-07: 784-256-10 B=32
 -- 1.05-1.20x the tiles' time, B=64 0.99-1.12x, 784-256-256-10 1.07-1.09x (chainrule tune's
 -- paired medians), 784-50-10 B=64 0.96-1.06x: noise at best), unless g is sparser than that
--- (zen5 turns it on below 1/3: cpus.lua). A prototype on Zen 4
+-- (zen5 turns it on up to 2/5, 1/3 past B=128: cpus.lua). A prototype on Zen 4
 -- (docs/PERFORMANCE.md, 2026-12-07): layer 0's weight gradient with its update, B=64, density
 -- 0.48 on 784x50: 47.6 -> 34.7 us; 0.51 on 784x256: 243 -> 195 us; 0.35: 154 us, 0.2: 112 us;
 -- about 11 us fixed (lists, transposes, the update) + 55 us x density on 784x50, so the tiles
@@ -392,6 +392,10 @@ end
 -- past Zen 4's 1 MB L2, B=16 320 against 269 us, B=32 506 against 503; a 2 MB L2 not measured).
 M.XTG_SPARSE = {}
 M.XTG_SPARSE_DENSITY = {avx512 = {3, 5}}   -- at most 3/5 of g nonzero (a family may lower it)
+-- Batches above XTG_SPARSE_BIG_BATCH take the form only up to XTG_SPARSE_DENSITY_BIG where a
+-- family sets it (x's slab of 7 vectors then passes the L1, so the form needs more zeros)
+M.XTG_SPARSE_BIG_BATCH = 128
+M.XTG_SPARSE_DENSITY_BIG = {}
 M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B rows stays in L1 at B=64
 M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists on the stack (xtg_sparse_bytes)
 M.XTG_SPARSE_BATCH = {16, 64}
@@ -400,8 +404,13 @@ M.XTG_SPARSE_W_BYTES = 1024 * 1024
 -- it runs (XTG_SPARSE_DENSITY of the batch's g: a denser step runs the tiles) and a vector
 -- (the last compressed store writes a whole one): entries of a value and an offset, 8 bytes
 -- each, and two ints per column (count and start)
+-- The form's density limit for sizes s on isa: {numerator, denominator}
+function M.xtg_sparse_density(isa, s)
+  local big = s.batch and s.batch > M.XTG_SPARSE_BIG_BATCH and M.pick(isa, "XTG_SPARSE_DENSITY_BIG")
+  return big or M.pick(isa, "XTG_SPARSE_DENSITY")
+end
 function M.xtg_sparse_entries(isa, s)
-  local den = M.pick(isa, "XTG_SPARSE_DENSITY")
+  local den = M.xtg_sparse_density(isa, s)
   return den[1] * s.N * s.batch // den[2] + isa.width
 end
 function M.xtg_sparse_bytes(isa, s)
@@ -418,8 +427,8 @@ function M.xtg_sparse_fits(isa, s)
 end
 local function sparse_too_big(isa, s)
   return string.format("sparse=yes: the lists of g's nonzeros at the density limit (%d/%d of g%s) take %d bytes,"
-    .. " more than the %d the form may put on the stack", M.pick(isa, "XTG_SPARSE_DENSITY")[1],
-    M.pick(isa, "XTG_SPARSE_DENSITY")[2], isa.cpu and isa.cpu.name ~= "generic" and ", cpu " .. isa.cpu.name or "",
+    .. " more than the %d the form may put on the stack", M.xtg_sparse_density(isa, s)[1],
+    M.xtg_sparse_density(isa, s)[2], isa.cpu and isa.cpu.name ~= "generic" and ", cpu " .. isa.cpu.name or "",
     M.xtg_sparse_bytes(isa, s), M.XTG_SPARSE_BYTES)
 end
 -- Where it is the default behind a ReLU (a family may raise the largest batch:
