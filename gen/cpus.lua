@@ -75,7 +75,7 @@ M.FAMILIES = {
     -- tiles run, after the count), 784-50-10 B=128 at 0.30 0.89x, B=256 0.78-0.81x / 0.90-0.97x
     -- / - / 1.005x, 784-64-10 B=256 at 0.30 0.95x, at 0.50 1.00x; with the lists as long as
     -- a third of g (schedule.xtg_sparse_bytes), 784-256-10 B=128 at 0.18 / 0.30 / 0.37 / 0.50
-    -- 0.81-0.84x / 0.93-0.96x / 1.00x / 0.98-1.00x.
+    -- 0.81-0.84x / 0.93-0.96x / 1.00x / 1.00-1.02x (the last two: tiles after the count).
     -- Then the limit from 1/3 to 2/5 up to B=128 (XTG_SPARSE_DENSITY; 1/3 above it,
     -- XTG_SPARSE_DENSITY_BIG): the form forced (zen4's limit) against the tiles, same method,
     -- at density 0.37 / 0.41-0.42 / 0.46 / 0.50: 784-256-10 B=64 0.92x / 0.94x / 0.98x /
