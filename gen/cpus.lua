@@ -61,31 +61,23 @@ M.FAMILIES = {
     -- on each of 784-256-256-10, 784-1024-10 (step and forward), 784-256-10 at B=8/32/256;
     -- avx2's spread (zen3's) on avx2 builds: within +-1 % (784x256 B=32, 784-1024-10)
     -- The linear weight gradient behind a ReLU from g's nonzeros (gen/schedule.lua
-    -- XTG_SPARSE) only where at most 1/3 (now 2/5, below) of g is nonzero (XTG_SPARSE_DENSITY; Zen 4's 3/5 lost
+    -- XTG_SPARSE) only where at most 1/3 of g is nonzero (XTG_SPARSE_DENSITY; Zen 4's 3/5 lost
     -- here): the train step, the form against the tiles alternated in one process (2026-12-07),
     -- at density ~0.5 (fresh weights) 784-256-10 B=32 1.05-1.20x the tiles' time, 784-50-10
     -- B=64 0.96-1.06x; at ~0.28 (layer 0's bias lowered; PyTorch training the mnist_mlp spec on
     -- MNIST: 0.46 at the first batch, 0.38 over epoch 1, 0.28 over epoch 2) 784-50-10 B=64
     -- 0.82-0.86x, 784-256-10 B=64 0.85-0.88x, B=32 0.98-0.99x (medians; minima 0.88-0.95x).
     -- The step counts g's nonzeros before it chooses: denser steps run the tiles.
-    -- The form by default up to B=256 (XTG_SPARSE_BATCH_MAX; 64 for the ISA, from Zen 4 at
-    -- Zen 4's 3/5), where the lists fit: the train step, form against tiles alternated in one
-    -- process, 200 rounds, medians (2026-12-08), at density 0.18 / 0.30 / 0.37 / 0.50:
-    -- 784-128-10 B=128 0.77-0.81x / 0.92-0.94x / 1.00x / 1.005x the tiles' time (above 1/3 the
-    -- tiles run, after the count), 784-50-10 B=128 at 0.30 0.89x, B=256 0.78-0.81x / 0.90-0.97x
-    -- / - / 1.005x, 784-64-10 B=256 at 0.30 0.95x, at 0.50 1.00x; with the lists as long as
-    -- a third of g (schedule.xtg_sparse_bytes), 784-256-10 B=128 at 0.18 / 0.30 / 0.37 / 0.50
-    -- 0.81-0.84x / 0.93-0.96x / 1.00x / 1.00-1.02x (the last two: tiles after the count).
-    -- Then the limit from 1/3 to 2/5 up to B=128 (XTG_SPARSE_DENSITY; 1/3 above it,
-    -- XTG_SPARSE_DENSITY_BIG): the form forced (zen4's limit) against the tiles, same method,
-    -- at density 0.37 / 0.41-0.42 / 0.46 / 0.50: 784-256-10 B=64 0.92x / 0.94x / 0.98x /
-    -- 1.01-1.02x, B=32 0.96-0.97x / 0.97-0.98x / - / 1.04-1.05x, 784-50-10 B=64 0.90x / 0.92x /
-    -- - / 0.98x, B=16 at 0.41 0.97x, B=128 0.95x / 0.99-1.00x, 784-128-10 B=128 0.94-0.95x /
-    -- 0.985x; but 784-50-10 B=256 1.08x / 1.17x (x's slab of 256 rows past the L1: there the
-    -- form won only below 1/3, 0.90-0.97x at 0.30)
+    -- Tried 2026-12-08, not kept: the form by default up to B=256 where its lists fit, and
+    -- up to 2/5 of g nonzero. Two builds' steps alternated in one process (fresh weights, g's
+    -- density set by layer 0's bias) said the form won at B=128 (784-128-10 0.92-0.94x the
+    -- tiles' time at 0.30, 0.95x at 0.37) and at 0.37-0.41 up to B=128 (0.90-0.99x); but the
+    -- trainer on the MNIST digits (784-256-10, the mnist_mlp recipe, 10 epochs, separate
+    -- processes) ran B=128 at 605-664 us a step with it against 512-538 us with the tiles
+    -- (--cpu generic, or zen5 with a tune file's sparse=no), and B=64 with the 2/5 limit
+    -- 251-278 against 254-281 us with 1/3 (medians 258 and 255): no gain where it counts.
     defaults = {XW_SPREAD = {avx512 = 8}, XW_HUGE_PACK_X = {avx512 = false}, XTG_SPARSE = {avx512 = true},
-                XTG_SPARSE_DENSITY = {avx512 = {2, 5}}, XTG_SPARSE_DENSITY_BIG = {avx512 = {1, 3}},
-                XTG_SPARSE_BATCH_MAX = {avx512 = 256}},
+                XTG_SPARSE_DENSITY = {avx512 = {1, 3}}},
   },
 }
 M.NAMES = {"generic", "zen3", "zen4", "zen5", "native"}

@@ -376,14 +376,13 @@ end
 -- step with the form against the tiles, alternated in one process, 2026-12-07: 784-256-10 B=32
 -- 1.05-1.20x the tiles' time, B=64 0.99-1.12x, 784-256-256-10 1.07-1.09x (chainrule tune's
 -- paired medians), 784-50-10 B=64 0.96-1.06x: noise at best), unless g is sparser than that
--- (zen5 turns it on up to 2/5, 1/3 past B=128: cpus.lua). A prototype on Zen 4
+-- (zen5 turns it on below 1/3: cpus.lua). A prototype on Zen 4
 -- (docs/PERFORMANCE.md, 2026-12-07): layer 0's weight gradient with its update, B=64, density
 -- 0.48 on 784x50: 47.6 -> 34.7 us; 0.51 on 784x256: 243 -> 195 us; 0.35: 154 us, 0.2: 112 us;
 -- about 11 us fixed (lists, transposes, the update) + 55 us x density on 784x50, so the tiles
 -- win from about 2/3. avx512 only: its compress and gather (avx2 would need convtile.lua's
 -- lpack tables and 8x8 transposes).
 -- By default only where it was measured to pay (xtg_sparse_pays): batches XTG_SPARSE_BATCH
--- (a family may raise the largest, XTG_SPARSE_BATCH_MAX: zen5, gen/cpus.lua)
 -- (the train step, sparse / tiles, density ~0.5: 784-50-10 B=16 0.86, 32 0.90, 64 0.83, 128
 -- 1.02, 256 1.10; 784-256-10 B=16 0.93, 32 0.86, 64 0.87: at B=128 x's slab of 7 vectors
 -- passes the L1), at least one whole block of inputs (16-32-10 B=64: 4.8 against 3.9 us),
@@ -392,10 +391,6 @@ end
 -- past Zen 4's 1 MB L2, B=16 320 against 269 us, B=32 506 against 503; a 2 MB L2 not measured).
 M.XTG_SPARSE = {}
 M.XTG_SPARSE_DENSITY = {avx512 = {3, 5}}   -- at most 3/5 of g nonzero (a family may lower it)
--- Batches above XTG_SPARSE_BIG_BATCH take the form only up to XTG_SPARSE_DENSITY_BIG where a
--- family sets it (x's slab of 7 vectors then passes the L1, so the form needs more zeros)
-M.XTG_SPARSE_BIG_BATCH = 128
-M.XTG_SPARSE_DENSITY_BIG = {}
 M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B rows stays in L1 at B=64
 M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists on the stack (xtg_sparse_bytes)
 M.XTG_SPARSE_BATCH = {16, 64}
@@ -406,8 +401,7 @@ M.XTG_SPARSE_W_BYTES = 1024 * 1024
 -- each, and two ints per column (count and start)
 -- The form's density limit for sizes s on isa: {numerator, denominator}
 function M.xtg_sparse_density(isa, s)
-  local big = s.batch and s.batch > M.XTG_SPARSE_BIG_BATCH and M.pick(isa, "XTG_SPARSE_DENSITY_BIG")
-  return big or M.pick(isa, "XTG_SPARSE_DENSITY")
+  return M.pick(isa, "XTG_SPARSE_DENSITY")
 end
 function M.xtg_sparse_entries(isa, s)
   local den = M.xtg_sparse_density(isa, s)
@@ -431,11 +425,9 @@ local function sparse_too_big(isa, s)
     M.xtg_sparse_density(isa, s)[2], isa.cpu and isa.cpu.name ~= "generic" and ", cpu " .. isa.cpu.name or "",
     M.xtg_sparse_bytes(isa, s), M.XTG_SPARSE_BYTES)
 end
--- Where it is the default behind a ReLU (a family may raise the largest batch:
--- XTG_SPARSE_BATCH_MAX)
-M.XTG_SPARSE_BATCH_MAX = {avx512 = M.XTG_SPARSE_BATCH[2]}
+-- Where it is the default behind a ReLU
 function M.xtg_sparse_pays(isa, s)
-  return M.xtg_sparse_fits(isa, s) and s.batch >= M.XTG_SPARSE_BATCH[1] and s.batch <= M.pick(isa, "XTG_SPARSE_BATCH_MAX")
+  return M.xtg_sparse_fits(isa, s) and s.batch >= M.XTG_SPARSE_BATCH[1] and s.batch <= M.XTG_SPARSE_BATCH[2]
     and s.K >= M.XTG_SPARSE_KB * isa.width and 4 * s.K * s.N <= M.XTG_SPARSE_W_BYTES
 end
 -- Whether a weight gradient of sizes s (s.relu_g: behind a ReLU) takes the form by default on

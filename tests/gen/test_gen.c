@@ -491,8 +491,7 @@ static const cli_case CLI_CASES[] = {
   {"cpu pentium", 2, "chainrule cpu: unknown cpu 'pentium' (one of generic, zen3, zen4, zen5, native)\n"},
   {"cpu zen4 zen5", 2, "chainrule: cpu: unexpected argument 'zen5' (try --help)\n"},
   {"cpu zen5", 0, "zen5: AMD Zen 5 (family 26, models 0-79); defaults changed: XTG_SPARSE[avx512] = true, "
-   "XTG_SPARSE_BATCH_MAX[avx512] = 256, XTG_SPARSE_DENSITY[avx512] = {2, 5}, XTG_SPARSE_DENSITY_BIG[avx512] = {1, 3}, "
-   "XW_HUGE_PACK_X[avx512] = false, XW_SPREAD[avx512] = 8\n"},
+   "XTG_SPARSE_DENSITY[avx512] = {1, 3}, XW_HUGE_PACK_X[avx512] = false, XW_SPREAD[avx512] = 8\n"},
   {"tune", 2, "chainrule: tune needs a spec file (try --help)\n"},
   {"tune specs/seed_mse.lua --budget x", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got 'x'\n"},
   {"tune specs/seed_mse.lua --budget 0", 2, "chainrule: --budget: expected seconds from 0.1 to 3600, got '0'\n"},

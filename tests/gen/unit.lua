@@ -204,25 +204,16 @@ do
     local d = schedule.xtg_sparse_density(isa, {K = 784, N = 50, batch = batch})
     return d[1] .. "/" .. d[2]
   end
-  check(schedule.tiling(z5, "xtg", r50).sparse == true and den(z5, 64) == "2/5" and den(z5, 128) == "2/5"
-        and den(z5, 129) == "1/3" and den(z5, 256) == "1/3" and den(avx512, 64) == "3/5" and den(avx512, 256) == "3/5",
-        "tiling xtg 784x50 B=64 behind a ReLU: sparse (zen5), up to 2/5 of g nonzero, 1/3 past B=128 (generic 3/5)")
-  -- zen5 up to B=256 where the lists fit (XTG_SPARSE_BATCH_MAX), zen4 up to 64
-  local z4 = cpus.specialise(avx512, cpus.resolve("zen4", "unit"))
-  check(schedule.tiling(z5, "xtg", {K = 784, N = 128, batch = 128, relu_g = true}).sparse == true
-        and schedule.tiling(z5, "xtg", {K = 784, N = 50, batch = 256, relu_g = true}).sparse == true
-        and schedule.tiling(z4, "xtg", {K = 784, N = 50, batch = 128, relu_g = true}).sparse == nil,
-        "tiling xtg behind a ReLU: sparse at 784x128 B=128 and 784x50 B=256 on zen5, not at B=128 on zen4")
-  -- the lists as long as g's nonzeros at the density limit: 784x256 B=128 fits at zen5's 2/5
-  -- (8 x (13107 + 16) + 8 x 256 bytes), B=256 does not at 1/3 (8 x (21845 + 16) + 2048 > 128 KB)
-  check(schedule.xtg_sparse_bytes(z5, {K = 784, N = 256, batch = 128}) == 8 * (2 * 256 * 128 // 5 + 16) + 8 * 256
+  check(schedule.tiling(z5, "xtg", r50).sparse == true and den(z5, 64) == "1/3" and den(avx512, 64) == "3/5",
+        "tiling xtg 784x50 B=64 behind a ReLU: sparse (zen5), from 1/3 of g nonzero (generic 3/5)")
+  -- the lists as long as g's nonzeros at the density limit: 784x256 at zen5's 1/3 and B=128
+  -- 8 x (10922 + 16) + 8 x 256 bytes (fits, though B=128 is not a default), B=256 past 128 KB
+  check(schedule.xtg_sparse_bytes(z5, {K = 784, N = 256, batch = 128}) == 8 * (256 * 128 // 3 + 16) + 8 * 256
         and schedule.xtg_sparse_bytes(avx512, {K = 784, N = 256, batch = 64}) == 8 * (3 * 256 * 64 // 5 + 16) + 8 * 256,
         "xtg_sparse_bytes: the nonzeros at the family's density limit and a vector, 8 bytes each, and 8 per column")
-  check(schedule.tiling(z5, "xtg", {K = 784, N = 256, batch = 128, relu_g = true}).sparse == true,
-        "tiling xtg on zen5: sparse at 784x256 B=128 (lists for 2/5 of g)")
-  check(schedule.tiling(z5, "xtg", {K = 784, N = 256, batch = 256, relu_g = true}).sparse == nil
-        and schedule.tiling(z5, "xtg", {K = 784, N = 32, batch = 512, relu_g = true}).sparse == nil,
-        "tiling xtg on zen5: not sparse where the lists pass XTG_SPARSE_BYTES (784x256 B=256) or past B=256")
+  check(schedule.xtg_sparse_fits(z5, {K = 784, N = 256, batch = 128}) and not schedule.xtg_sparse_fits(z5, {K = 784, N = 256, batch = 256})
+        and schedule.tiling(z5, "xtg", {K = 784, N = 256, batch = 128, relu_g = true}).sparse == nil,
+        "zen5: the form fits 784x256 B=128, not B=256; not the default at B=128")
   local avx512 = cpus.specialise(avx512, cpus.resolve("zen4", "unit"))
   check(schedule.tiling(avx512, "xtg", r50).sparse == true, "tiling xtg 784x50 B=64 behind a ReLU: sparse (zen4)")
   check(schedule.tiling(avx512, "xtg", {K = 784, N = 50, batch = 64}).sparse == nil, "tiling xtg: not sparse without the ReLU")
