@@ -395,16 +395,16 @@ M.XTG_SPARSE_KB = 7             -- vectors of inputs per block: x's slab of B ro
 M.XTG_SPARSE_BYTES = 128 * 1024 -- the lists on the stack (xtg_sparse_bytes)
 M.XTG_SPARSE_BATCH = {16, 64}
 M.XTG_SPARSE_W_BYTES = 1024 * 1024
+-- The form's density limit on isa (its CPU family's): {numerator, denominator}
+function M.xtg_sparse_density(isa)
+  return M.pick(isa, "XTG_SPARSE_DENSITY")
+end
 -- The form's lists hold g's nonzeros one column after another, as many as the densest step
 -- it runs (XTG_SPARSE_DENSITY of the batch's g: a denser step runs the tiles) and a vector
 -- (the last compressed store writes a whole one): entries of a value and an offset, 8 bytes
 -- each, and two ints per column (count and start)
--- The form's density limit for sizes s on isa: {numerator, denominator}
-function M.xtg_sparse_density(isa, s)
-  return M.pick(isa, "XTG_SPARSE_DENSITY")
-end
 function M.xtg_sparse_entries(isa, s)
-  local den = M.xtg_sparse_density(isa, s)
+  local den = M.xtg_sparse_density(isa)
   return den[1] * s.N * s.batch // den[2] + isa.width
 end
 function M.xtg_sparse_bytes(isa, s)
@@ -421,8 +421,8 @@ function M.xtg_sparse_fits(isa, s)
 end
 local function sparse_too_big(isa, s)
   return string.format("sparse=yes: the lists of g's nonzeros at the density limit (%d/%d of g%s) take %d bytes,"
-    .. " more than the %d the form may put on the stack", M.xtg_sparse_density(isa, s)[1],
-    M.xtg_sparse_density(isa, s)[2], isa.cpu and isa.cpu.name ~= "generic" and ", cpu " .. isa.cpu.name or "",
+    .. " more than the %d the form may put on the stack", M.xtg_sparse_density(isa)[1],
+    M.xtg_sparse_density(isa)[2], isa.cpu and isa.cpu.name ~= "generic" and ", cpu " .. isa.cpu.name or "",
     M.xtg_sparse_bytes(isa, s), M.XTG_SPARSE_BYTES)
 end
 -- Where it is the default behind a ReLU

@@ -1619,7 +1619,7 @@ local function xtg_sparse(a, isa, dense)
   local N, K, B = a.N, a.K, a.batch
   local KB = schedule.XTG_SPARSE_KB
   local nkv = K // V
-  local den = schedule.xtg_sparse_density(isa, a)
+  local den = schedule.xtg_sparse_density(isa)
   b.put(1, "/* the weight gradient from g's nonzeros when at most " .. den[1] .. "/" .. den[2]
     .. " of g is nonzero (columns' nonzero values gv, their rows' offsets in x gi), else the"
     .. " register tiles; the same bits either way (the terms left out are 0 * x) */")
